@@ -1,0 +1,376 @@
+package io.baton.linux;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.nio.ByteOrder;
+
+/**
+ * Checked wrappers over the BSD socket calls, IPv4 only. Every call either succeeds or throws
+ * {@link LinuxException} naming the call; the few calls that have an expected "would block"
+ * outcome say so in their return value instead.
+ *
+ * <p>Stateless and thread-safe; a file descriptor's owner decides which thread uses it.
+ */
+public final class Sockets {
+  // sys/socket.h, bits/socket_type.h
+  public static final int AF_INET = 2;
+  public static final int SOCK_STREAM = 1;
+  public static final int SOCK_NONBLOCK = 0x800;
+  public static final int SOCK_CLOEXEC = 0x80000;
+  // asm-generic/socket.h
+  public static final int SOL_SOCKET = 1;
+  public static final int SO_REUSEADDR = 2;
+  public static final int SO_ERROR = 4;
+  public static final int SO_SNDBUF = 7;
+  public static final int SO_RCVBUF = 8;
+  public static final int SO_REUSEPORT = 15;
+  public static final int SO_ATTACH_FILTER = 26;
+  public static final int SO_DETACH_FILTER = 27;
+  public static final int SO_MARK = 36;
+  // linux/in.h
+  public static final int SOL_IP = 0;
+  public static final int IPPROTO_TCP = 6;
+  public static final int IP_TRANSPARENT = 19;
+  // linux/tcp.h
+  public static final int TCP_NODELAY = 1;
+  public static final int TCP_MAXSEG = 2;
+  public static final int TCP_INFO = 11;
+  // sys/socket.h message flags
+  public static final int MSG_PEEK = 0x2;
+  public static final int MSG_DONTWAIT = 0x40;
+  public static final int MSG_NOSIGNAL = 0x4000;
+  public static final int SHUT_RD = 0;
+  public static final int SHUT_WR = 1;
+  // asm-generic/ioctls.h (SIOCINQ = FIONREAD, SIOCOUTQ = TIOCOUTQ), linux/sockios.h
+  public static final long SIOCINQ = 0x541B;
+  public static final long SIOCOUTQ = 0x5411;
+  public static final long SIOCOUTQNSD = 0x894B;
+  // asm-generic/fcntl.h
+  static final int F_GETFL = 3;
+  static final int F_SETFL = 4;
+  static final int O_NONBLOCK = 0x800;
+  // poll.h
+  public static final short POLLIN = 0x1;
+  public static final short POLLOUT = 0x4;
+  public static final short POLLERR = 0x8;
+  public static final short POLLHUP = 0x10;
+
+  private static final int SOCKADDR_IN_SIZE = 16;
+  private static final ValueLayout.OfShort NET_SHORT = JAVA_SHORT.withOrder(ByteOrder.BIG_ENDIAN);
+
+  private Sockets() {}
+
+  /** A new IPv4 TCP socket, close-on-exec, optionally non-blocking. */
+  public static int tcpSocket(boolean nonBlocking) throws LinuxException {
+    int type = SOCK_STREAM | SOCK_CLOEXEC | (nonBlocking ? SOCK_NONBLOCK : 0);
+    try {
+      var st = Libc.state();
+      int fd = (int) Libc.SOCKET.invokeExact(st, AF_INET, type, 0);
+      if (fd < 0) throw new LinuxException("socket(AF_INET, SOCK_STREAM)", Libc.errno(st));
+      return fd;
+    } catch (LinuxException e) {
+      throw e;
+    } catch (Throwable t) {
+      throw unexpected("socket", t);
+    }
+  }
+
+  public static void bind(int fd, InetSocketAddress address) throws LinuxException {
+    try (Arena arena = Arena.ofConfined()) {
+      var st = Libc.state();
+      int r = (int) Libc.BIND.invokeExact(st, fd, sockaddr(arena, address), SOCKADDR_IN_SIZE);
+      if (r < 0) throw new LinuxException("bind(" + text(address) + ")", Libc.errno(st));
+    } catch (LinuxException e) {
+      throw e;
+    } catch (Throwable t) {
+      throw unexpected("bind", t);
+    }
+  }
+
+  /**
+   * connect(2). Returns true when connected, false when a non-blocking connect is in progress
+   * ({@code EINPROGRESS}). In TCP repair mode it completes at once without sending a SYN.
+   */
+  public static boolean connect(int fd, InetSocketAddress address) throws LinuxException {
+    try (Arena arena = Arena.ofConfined()) {
+      var st = Libc.state();
+      int r = (int) Libc.CONNECT.invokeExact(st, fd, sockaddr(arena, address), SOCKADDR_IN_SIZE);
+      if (r == 0) return true;
+      int errno = Libc.errno(st);
+      if (errno == Errno.EINPROGRESS) return false;
+      throw new LinuxException("connect(" + text(address) + ")", errno);
+    } catch (LinuxException e) {
+      throw e;
+    } catch (Throwable t) {
+      throw unexpected("connect", t);
+    }
+  }
+
+  public static void listen(int fd, int backlog) throws LinuxException {
+    try {
+      var st = Libc.state();
+      int r = (int) Libc.LISTEN.invokeExact(st, fd, backlog);
+      if (r < 0) throw new LinuxException("listen", Libc.errno(st));
+    } catch (LinuxException e) {
+      throw e;
+    } catch (Throwable t) {
+      throw unexpected("listen", t);
+    }
+  }
+
+  /** accept4(2) with close-on-exec; returns -1 when a non-blocking listener has nothing queued. */
+  public static int accept(int fd, boolean nonBlockingChild) throws LinuxException {
+    try {
+      var st = Libc.state();
+      int flags = SOCK_CLOEXEC | (nonBlockingChild ? SOCK_NONBLOCK : 0);
+      int r = (int) Libc.ACCEPT4.invokeExact(st, fd, MemorySegment.NULL, MemorySegment.NULL, flags);
+      if (r >= 0) return r;
+      int errno = Libc.errno(st);
+      if (errno == Errno.EAGAIN) return -1;
+      throw new LinuxException("accept4", errno);
+    } catch (LinuxException e) {
+      throw e;
+    } catch (Throwable t) {
+      throw unexpected("accept4", t);
+    }
+  }
+
+  public static void close(int fd) throws LinuxException {
+    try {
+      var st = Libc.state();
+      int r = (int) Libc.CLOSE.invokeExact(st, fd);
+      if (r < 0) throw new LinuxException("close(" + fd + ")", Libc.errno(st));
+    } catch (LinuxException e) {
+      throw e;
+    } catch (Throwable t) {
+      throw unexpected("close", t);
+    }
+  }
+
+  /** Closes and swallows failure; for cleanup paths that already carry an error. */
+  public static void closeQuietly(int fd) {
+    if (fd < 0) return;
+    try {
+      close(fd);
+    } catch (LinuxException ignored) {
+      // nothing more to do: the caller is already unwinding
+    }
+  }
+
+  public static void shutdown(int fd, int how) throws LinuxException {
+    try {
+      var st = Libc.state();
+      int r = (int) Libc.SHUTDOWN.invokeExact(st, fd, how);
+      if (r < 0) throw new LinuxException("shutdown", Libc.errno(st));
+    } catch (LinuxException e) {
+      throw e;
+    } catch (Throwable t) {
+      throw unexpected("shutdown", t);
+    }
+  }
+
+  public static void setInt(int fd, int level, int option, int value, String optionName)
+      throws LinuxException {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment v = arena.allocateFrom(JAVA_INT, value);
+      setBytes(fd, level, option, v, optionName);
+    }
+  }
+
+  public static int getInt(int fd, int level, int option, String optionName) throws LinuxException {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment v = arena.allocate(JAVA_INT);
+      getBytes(fd, level, option, v, optionName);
+      return v.get(JAVA_INT, 0);
+    }
+  }
+
+  public static void setBytes(int fd, int level, int option, MemorySegment value, String optionName)
+      throws LinuxException {
+    try {
+      var st = Libc.state();
+      int r = (int) Libc.SETSOCKOPT.invokeExact(st, fd, level, option, value, (int) value.byteSize());
+      if (r < 0) throw new LinuxException("setsockopt(" + optionName + ")", Libc.errno(st));
+    } catch (LinuxException e) {
+      throw e;
+    } catch (Throwable t) {
+      throw unexpected("setsockopt", t);
+    }
+  }
+
+  /** getsockopt(2) into {@code value}; returns the length the kernel wrote. */
+  public static int getBytes(int fd, int level, int option, MemorySegment value, String optionName)
+      throws LinuxException {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment len = arena.allocateFrom(JAVA_INT, (int) value.byteSize());
+      var st = Libc.state();
+      int r = (int) Libc.GETSOCKOPT.invokeExact(st, fd, level, option, value, len);
+      if (r < 0) throw new LinuxException("getsockopt(" + optionName + ")", Libc.errno(st));
+      return len.get(JAVA_INT, 0);
+    } catch (LinuxException e) {
+      throw e;
+    } catch (Throwable t) {
+      throw unexpected("getsockopt", t);
+    }
+  }
+
+  public static InetSocketAddress localAddress(int fd) throws LinuxException {
+    return name(fd, true);
+  }
+
+  public static InetSocketAddress peerAddress(int fd) throws LinuxException {
+    return name(fd, false);
+  }
+
+  private static InetSocketAddress name(int fd, boolean local) throws LinuxException {
+    String call = local ? "getsockname" : "getpeername";
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment sa = arena.allocate(SOCKADDR_IN_SIZE);
+      MemorySegment len = arena.allocateFrom(JAVA_INT, SOCKADDR_IN_SIZE);
+      var st = Libc.state();
+      int r =
+          local
+              ? (int) Libc.GETSOCKNAME.invokeExact(st, fd, sa, len)
+              : (int) Libc.GETPEERNAME.invokeExact(st, fd, sa, len);
+      if (r < 0) throw new LinuxException(call, Libc.errno(st));
+      return fromSockaddr(sa);
+    } catch (LinuxException e) {
+      throw e;
+    } catch (Throwable t) {
+      throw unexpected(call, t);
+    }
+  }
+
+  /** ioctl(2) whose argument is an {@code int*} result, e.g. {@link #SIOCINQ}. */
+  public static int ioctlInt(int fd, long request, String requestName) throws LinuxException {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment v = arena.allocate(JAVA_INT);
+      var st = Libc.state();
+      int r = (int) Libc.IOCTL_PTR.invokeExact(st, fd, request, v);
+      if (r < 0) throw new LinuxException("ioctl(" + requestName + ")", Libc.errno(st));
+      return v.get(JAVA_INT, 0);
+    } catch (LinuxException e) {
+      throw e;
+    } catch (Throwable t) {
+      throw unexpected("ioctl", t);
+    }
+  }
+
+  /** recv(2); returns bytes read, 0 at end of stream, or -1 when it would block. */
+  public static int recv(int fd, MemorySegment buffer, int flags) throws LinuxException {
+    try {
+      var st = Libc.state();
+      long r = (long) Libc.RECV.invokeExact(st, fd, buffer, buffer.byteSize(), flags);
+      if (r >= 0) return (int) r;
+      int errno = Libc.errno(st);
+      if (errno == Errno.EAGAIN) return -1;
+      throw new LinuxException("recv", errno);
+    } catch (LinuxException e) {
+      throw e;
+    } catch (Throwable t) {
+      throw unexpected("recv", t);
+    }
+  }
+
+  /** send(2); returns bytes accepted, or -1 when it would block. */
+  public static int send(int fd, MemorySegment buffer, int flags) throws LinuxException {
+    try {
+      var st = Libc.state();
+      long r = (long) Libc.SEND.invokeExact(st, fd, buffer, buffer.byteSize(), flags);
+      if (r >= 0) return (int) r;
+      int errno = Libc.errno(st);
+      if (errno == Errno.EAGAIN) return -1;
+      throw new LinuxException("send", errno);
+    } catch (LinuxException e) {
+      throw e;
+    } catch (Throwable t) {
+      throw unexpected("send", t);
+    }
+  }
+
+  public static void setNonBlocking(int fd, boolean nonBlocking) throws LinuxException {
+    try {
+      var st = Libc.state();
+      int flags = (int) Libc.FCNTL_INT.invokeExact(st, fd, F_GETFL, 0);
+      if (flags < 0) throw new LinuxException("fcntl(F_GETFL)", Libc.errno(st));
+      int wanted = nonBlocking ? flags | O_NONBLOCK : flags & ~O_NONBLOCK;
+      if (wanted != flags) {
+        int r = (int) Libc.FCNTL_INT.invokeExact(st, fd, F_SETFL, wanted);
+        if (r < 0) throw new LinuxException("fcntl(F_SETFL)", Libc.errno(st));
+      }
+    } catch (LinuxException e) {
+      throw e;
+    } catch (Throwable t) {
+      throw unexpected("fcntl", t);
+    }
+  }
+
+  /**
+   * poll(2) on one descriptor; returns the revents seen, or 0 on timeout. {@code EINTR} is
+   * retried with the same timeout (callers poll with their own deadlines).
+   */
+  public static int poll(int fd, short events, int timeoutMs) throws LinuxException {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment pfd = arena.allocate(8);
+      while (true) {
+        pfd.set(JAVA_INT, 0, fd);
+        pfd.set(JAVA_SHORT, 4, events);
+        pfd.set(JAVA_SHORT, 6, (short) 0);
+        var st = Libc.state();
+        int r = (int) Libc.POLL.invokeExact(st, pfd, 1L, timeoutMs);
+        if (r >= 0) return r == 0 ? 0 : pfd.get(JAVA_SHORT, 6);
+        int errno = Libc.errno(st);
+        if (errno != Errno.EINTR) throw new LinuxException("poll", errno);
+      }
+    } catch (LinuxException e) {
+      throw e;
+    } catch (Throwable t) {
+      throw unexpected("poll", t);
+    }
+  }
+
+  /** Writes a {@code struct sockaddr_in} for {@code address} into a new segment of {@code arena}. */
+  public static MemorySegment sockaddr(Arena arena, InetSocketAddress address) {
+    if (!(address.getAddress() instanceof Inet4Address v4)) {
+      throw new IllegalArgumentException("only IPv4 is supported: " + address);
+    }
+    MemorySegment sa = arena.allocate(SOCKADDR_IN_SIZE);
+    sa.set(JAVA_SHORT, 0, (short) AF_INET);
+    sa.set(NET_SHORT, 2, (short) address.getPort());
+    MemorySegment.copy(v4.getAddress(), 0, sa, ValueLayout.JAVA_BYTE, 4, 4);
+    return sa;
+  }
+
+  static InetSocketAddress fromSockaddr(MemorySegment sa) throws LinuxException {
+    short family = sa.get(JAVA_SHORT, 0);
+    if (family != AF_INET) {
+      throw new LinuxException("sockaddr", "address family " + family + " is not AF_INET");
+    }
+    int port = Short.toUnsignedInt(sa.get(NET_SHORT, 2));
+    byte[] ip = new byte[4];
+    MemorySegment.copy(sa, ValueLayout.JAVA_BYTE, 4, ip, 0, 4);
+    try {
+      return new InetSocketAddress(InetAddress.getByAddress(ip), port);
+    } catch (UnknownHostException e) {
+      throw new AssertionError("4-byte address rejected", e);
+    }
+  }
+
+  static String text(InetSocketAddress a) {
+    return a.getAddress().getHostAddress() + ":" + a.getPort();
+  }
+
+  static LinuxException unexpected(String call, Throwable t) {
+    if (t instanceof RuntimeException re) throw re;
+    if (t instanceof Error e) throw e;
+    return new LinuxException(call, "unexpected failure of the native call: " + t);
+  }
+}
