@@ -1,0 +1,56 @@
+package io.baton.cli;
+
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * The {@code baton} command: entry point of the runnable jar, one subcommand class per verb.
+ *
+ * <p>Commands write through {@code spec.commandLine().getOut()/getErr()} so tests can capture
+ * them; failures travel as exceptions to {@link ErrorHandler}, which owns the exit codes listed
+ * in {@link ExitCode}.
+ *
+ * <p>Confined to the main thread.
+ */
+@Command(
+    name = "baton",
+    mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
+    description = {
+      "Server-farm load balancer for Linux that routes on the request and moves the live TCP"
+          + " connection to the chosen server, which answers the client directly.",
+    },
+    subcommands = {ProbeCommand.class, DemoCommand.class, CommandLine.HelpCommand.class},
+    exitCodeListHeading = "%nExit codes:%n",
+    exitCodeList = {
+      "0:ok",
+      "1:failure",
+      "2:usage error (unknown command or option, bad value)",
+      "3:host not ready (not root, no TCP repair, no libnftables, no JDK 25)",
+    },
+    footer = {"%nRun 'baton COMMAND --help' for a command's options. Design: docs/design.md"})
+public final class Baton implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  public static void main(String[] args) {
+    System.exit(newCommandLine().execute(args));
+  }
+
+  /** The command line with Baton's error handling; tests capture its out and err writers. */
+  public static CommandLine newCommandLine() {
+    ErrorHandler errors = ErrorHandler.fromEnvironment();
+    return new CommandLine(new Baton())
+        .setExecutionExceptionHandler(errors)
+        .setParameterExceptionHandler(errors);
+  }
+
+  /** Runs when no command was given: that is a usage error. */
+  @Override
+  public Integer call() {
+    throw new ParameterException(spec.commandLine(), "missing command (probe, demo, help)");
+  }
+}

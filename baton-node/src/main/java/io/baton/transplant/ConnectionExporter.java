@@ -1,0 +1,253 @@
+package io.baton.transplant;
+
+import io.baton.linux.LinuxException;
+import io.baton.linux.SocketFilters;
+import io.baton.linux.Sockets;
+import io.baton.linux.TcpInfo;
+import io.baton.linux.TcpRepair;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.net.Inet4Address;
+import java.net.InetSocketAddress;
+
+/**
+ * Takes the state of a live, established TCP socket so that another host can continue it.
+ *
+ * <p>Two steps, because the caller may need to act between them (e.g. install a forwarding
+ * entry): {@link #freeze} attaches a drop-all socket filter, so the local kernel stops
+ * processing the client's packets (they will be retransmitted, never reset), then {@link
+ * Frozen#export} switches repair mode on and reads sequence numbers, options, window, timestamp
+ * and both queues. The frozen socket is then either {@linkplain Frozen#release released}
+ * (closed in repair mode: no FIN, no RST reach the client) once the new owner has it, or
+ * {@linkplain Frozen#resume resumed} (repair off, filter detached) when the move is abandoned,
+ * in which case the connection simply continues here.
+ *
+ * <p>Half-closed and closing connections are refused before anything is changed.
+ *
+ * <p>Stateless; a {@link Frozen} is confined to the thread that owns the socket.
+ */
+public final class ConnectionExporter {
+  private static final int MAX_EXPORT_ATTEMPTS = 4;
+
+  private ConnectionExporter() {}
+
+  /**
+   * Stops the local kernel from processing packets of {@code fd}. Throws, with the socket left
+   * unchanged, when the connection is not ESTABLISHED.
+   */
+  public static Frozen freeze(int fd) throws TransplantException {
+    try {
+      checkEstablished(fd, TcpInfo.of(fd));
+      SocketFilters.attachDropAll(fd);
+      return new Frozen(fd);
+    } catch (LinuxException e) {
+      throw new TransplantException("cannot freeze socket " + fd + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static void checkEstablished(int fd, TcpInfo info) throws TransplantException {
+    if (info.state() != TcpInfo.STATE_ESTABLISHED) {
+      String why =
+          switch (info.state()) {
+            case TcpInfo.STATE_CLOSE_WAIT -> " (the client already sent FIN)";
+            case TcpInfo.STATE_FIN_WAIT1, TcpInfo.STATE_FIN_WAIT2 -> " (this side already sent FIN)";
+            default -> "";
+          };
+      throw new TransplantException(
+          "socket " + fd + " is " + TcpInfo.stateName(info.state()) + why
+              + ": only ESTABLISHED connections can be moved; half-closed ones are refused");
+    }
+  }
+
+  /**
+   * A socket whose incoming packets are being dropped, ready to be exported. Confined to the
+   * thread that owns the socket.
+   */
+  public static final class Frozen {
+    private final int fd;
+    private boolean repair;
+    private boolean done;
+
+    private Frozen(int fd) {
+      this.fd = fd;
+    }
+
+    public int fd() {
+      return fd;
+    }
+
+    /**
+     * Switches repair mode on and reads the connection's state.
+     *
+     * @param alreadyRead bytes the application had read from the socket and wants the new owner
+     *     to receive again (e.g. a request head that was peeked for routing); they are put in
+     *     front of the kernel's unread bytes
+     */
+    public ConnectionState export(byte[] alreadyRead) throws TransplantException {
+      checkOpen();
+      try {
+        if (!repair) {
+          TcpRepair.on(fd);
+          repair = true;
+        }
+        // A segment that passed the filter just before it was attached may still be processed;
+        // read until two consecutive snapshots agree.
+        for (int attempt = 1; ; attempt++) {
+          Snapshot first = Snapshot.take(fd);
+          Snapshot second = Snapshot.take(fd);
+          if (first.sameCounters(second)) {
+            checkEstablished(fd, second.info);
+            return second.toState(fd, alreadyRead);
+          }
+          if (attempt >= MAX_EXPORT_ATTEMPTS) {
+            throw new TransplantException(
+                "socket " + fd + " kept changing during export (" + attempt + " attempts)");
+          }
+        }
+      } catch (LinuxException e) {
+        throw new TransplantException("cannot export socket " + fd + ": " + e.getMessage(), e);
+      }
+    }
+
+    /** Closes the socket silently (repair mode: no FIN, no RST). The new owner has it now. */
+    public void release() throws TransplantException {
+      checkOpen();
+      done = true;
+      try {
+        if (!repair) {
+          TcpRepair.on(fd);
+          repair = true;
+        }
+        Sockets.close(fd);
+      } catch (LinuxException e) {
+        Sockets.closeQuietly(fd);
+        throw new TransplantException("cannot release socket " + fd + " silently: " + e.getMessage(), e);
+      }
+    }
+
+    /**
+     * Abandons the move: repair off (with a window probe so the client retransmits promptly)
+     * and filter detached. The connection continues on this socket.
+     */
+    public void resume() throws TransplantException {
+      checkOpen();
+      done = true;
+      try {
+        if (repair) {
+          TcpRepair.off(fd, true);
+          repair = false;
+        }
+        SocketFilters.detach(fd);
+      } catch (LinuxException e) {
+        throw new TransplantException("cannot resume socket " + fd + ": " + e.getMessage(), e);
+      }
+    }
+
+    private void checkOpen() {
+      if (done) throw new IllegalStateException("socket " + fd + " already released or resumed");
+    }
+  }
+
+  /** One consistent read of the kernel's view; taken in repair mode. */
+  private record Snapshot(
+      TcpInfo info,
+      int mss,
+      int timestamp,
+      TcpRepair.Window window,
+      int receiveNextSeq,
+      byte[] unread,
+      int sendNextSeq,
+      byte[] sendQueue,
+      int unsent,
+      InetSocketAddress local,
+      InetSocketAddress peer) {
+
+    static Snapshot take(int fd) throws LinuxException, TransplantException {
+      TcpInfo info = TcpInfo.of(fd);
+      int mss = TcpRepair.maxSegment(fd);
+      int timestamp = TcpRepair.timestamp(fd);
+      TcpRepair.Window window = TcpRepair.window(fd);
+      int inq = Sockets.ioctlInt(fd, Sockets.SIOCINQ, "SIOCINQ");
+      int outq = Sockets.ioctlInt(fd, Sockets.SIOCOUTQ, "SIOCOUTQ");
+      int unsent = Sockets.ioctlInt(fd, Sockets.SIOCOUTQNSD, "SIOCOUTQNSD");
+      TcpRepair.selectQueue(fd, TcpRepair.TCP_RECV_QUEUE);
+      int rcvNxt = TcpRepair.queueSeq(fd);
+      byte[] unread = peek(fd, inq, "receive");
+      TcpRepair.selectQueue(fd, TcpRepair.TCP_SEND_QUEUE);
+      int writeSeq = TcpRepair.queueSeq(fd);
+      byte[] sendQueue = peek(fd, outq, "send");
+      TcpRepair.selectQueue(fd, TcpRepair.TCP_NO_QUEUE);
+      return new Snapshot(
+          info, mss, timestamp, window, rcvNxt, unread, writeSeq, sendQueue, unsent,
+          Sockets.localAddress(fd), Sockets.peerAddress(fd));
+    }
+
+    /** Reads {@code length} bytes of the selected queue without consuming them. */
+    private static byte[] peek(int fd, int length, String queue)
+        throws LinuxException, TransplantException {
+      if (length == 0) return new byte[0];
+      if (length > ConnectionState.MAX_QUEUE_BYTES) {
+        throw new TransplantException(
+            "socket " + fd + " " + queue + " queue holds " + length + " bytes, over the "
+                + ConnectionState.MAX_QUEUE_BYTES + "-byte limit");
+      }
+      try (Arena arena = Arena.ofConfined()) {
+        MemorySegment buf = arena.allocate(length);
+        int n = Sockets.recv(fd, buf, Sockets.MSG_PEEK | Sockets.MSG_DONTWAIT);
+        if (n != length) {
+          throw new TransplantException(
+              "socket " + fd + " " + queue + " queue: peeked " + n + " of " + length + " bytes");
+        }
+        return buf.toArray(ValueLayout.JAVA_BYTE);
+      }
+    }
+
+    boolean sameCounters(Snapshot o) {
+      return receiveNextSeq == o.receiveNextSeq
+          && sendNextSeq == o.sendNextSeq
+          && unread.length == o.unread.length
+          && sendQueue.length == o.sendQueue.length
+          && unsent == o.unsent
+          && info.state() == o.info.state();
+    }
+
+    ConnectionState toState(int fd, byte[] alreadyRead) throws TransplantException {
+      if (!(local.getAddress() instanceof Inet4Address localIp)
+          || !(peer.getAddress() instanceof Inet4Address clientIp)) {
+        throw new TransplantException("socket " + fd + " is not IPv4");
+      }
+      byte[] receiveQueue = new byte[alreadyRead.length + unread.length];
+      System.arraycopy(alreadyRead, 0, receiveQueue, 0, alreadyRead.length);
+      System.arraycopy(unread, 0, receiveQueue, alreadyRead.length, unread.length);
+      int sendUnacked = sendNextSeq - sendQueue.length;
+      var options =
+          new ConnectionState.TcpOptions(
+              info.timestamps(),
+              info.sack(),
+              info.windowScaling(),
+              info.windowScaling() ? info.sndWscale() : 0,
+              info.windowScaling() ? info.rcvWscale() : 0);
+      try {
+        return new ConnectionState(
+            new FlowKey(clientIp, peer.getPort(), localIp, local.getPort()),
+            (int) (sendUnacked - info.bytesAcked() - 1),
+            sendNextSeq,
+            (int) (receiveNextSeq - info.bytesReceived() - 1),
+            receiveNextSeq,
+            new ConnectionState.Window(
+                window.sndWl1(), window.sndWnd(), window.maxWindow(), window.rcvWnd(),
+                window.rcvWup()),
+            mss,
+            options,
+            timestamp,
+            receiveQueue,
+            alreadyRead.length,
+            sendQueue,
+            unsent);
+      } catch (IllegalArgumentException e) {
+        throw new TransplantException("socket " + fd + " has a state Baton cannot carry: " + e.getMessage(), e);
+      }
+    }
+  }
+}

@@ -1,0 +1,199 @@
+package io.baton.transplant;
+
+import io.baton.linux.Errno;
+import io.baton.linux.LinuxException;
+import io.baton.linux.Sockets;
+import io.baton.linux.TcpRepair;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Re-creates an exported TCP connection as a new local socket, following the order CRIU's
+ * libsoccr uses and the pitfalls found on real kernels (see docs/design.md):
+ *
+ * <ol>
+ *   <li>socket, {@code IP_TRANSPARENT} (before repair: setting reuse options after repair-on
+ *       clobbers the forced address reuse repair mode gives), repair on;
+ *   <li>receive and send sequence numbers, each wound back by the bytes that will be replayed;
+ *   <li>bind to the virtual address, connect to the client (no SYN in repair mode);
+ *   <li>{@code TCP_REPAIR_OPTIONS} (without the window scale the peer's window is misread and
+ *       the connection stalls), then {@code TCP_TIMESTAMP};
+ *   <li>replay the receive queue, then the sent-but-unacknowledged part of the send queue, in
+ *       chunks halved on {@code ENOMEM};
+ *   <li>{@code TCP_REPAIR_WINDOW}, repair off;
+ *   <li>only then write the never-sent bytes, as ordinary data.
+ * </ol>
+ *
+ * <p>The socket's namespace is the calling thread's: call this on a thread of the host that is
+ * to own the connection. Stateless and thread-safe.
+ */
+public final class ConnectionRestorer {
+  private static final int MAX_CHUNK = 256 * 1024;
+  private static final int MIN_CHUNK = 1024;
+
+  private ConnectionRestorer() {}
+
+  /**
+   * How a restored socket is set up.
+   *
+   * @param transparent set {@code IP_TRANSPARENT}, which the server guard's {@code socket
+   *     transparent 1} rule recognises
+   * @param nonBlocking leave the returned socket non-blocking (e.g. for an event loop)
+   * @param windowProbe leave repair mode with a window probe, eliciting an ACK from the client
+   *     that tells the new socket the client's current window at once
+   */
+  public record Options(boolean transparent, boolean nonBlocking, boolean windowProbe) {
+    public static final Options DEFAULT = new Options(true, true, true);
+  }
+
+  /**
+   * A restored socket. {@code unsentTail} holds never-sent bytes that did not fit in the socket
+   * at once; the new owner must write them before anything else.
+   */
+  public record Restored(int fd, byte[] unsentTail, Timings timings) {}
+
+  /** Where the time of one restore went, for benchmarks and logs. */
+  public record Timings(long totalNs, long replayNs) {}
+
+  public static Restored restore(ConnectionState state, Options options) throws TransplantException {
+    long start = System.nanoTime();
+    int fd;
+    try {
+      fd = Sockets.tcpSocket(false);
+    } catch (LinuxException e) {
+      throw failure(state, "socket", e);
+    }
+    List<String> stage = new ArrayList<>(1);
+    stage.add("setup");
+    try {
+      if (options.transparent()) {
+        TcpRepair.setTransparent(fd);
+      }
+      TcpRepair.on(fd);
+      stage.set(0, "sequence numbers");
+      TcpRepair.selectQueue(fd, TcpRepair.TCP_RECV_QUEUE);
+      TcpRepair.setQueueSeq(fd, state.receiveQueueStartSeq());
+      TcpRepair.selectQueue(fd, TcpRepair.TCP_SEND_QUEUE);
+      TcpRepair.setQueueSeq(fd, state.sendUnackedSeq());
+      stage.set(0, "bind/connect");
+      Sockets.bind(fd, state.flow().local());
+      Sockets.connect(fd, state.flow().client());
+      stage.set(0, "options");
+      setOptions(fd, state);
+      long replayStart = System.nanoTime();
+      stage.set(0, "receive queue replay");
+      TcpRepair.selectQueue(fd, TcpRepair.TCP_RECV_QUEUE);
+      replay(fd, state.receiveQueue(), 0, state.receiveQueue().length, Sockets.SO_RCVBUF);
+      stage.set(0, "send queue replay");
+      TcpRepair.selectQueue(fd, TcpRepair.TCP_SEND_QUEUE);
+      replay(fd, state.sendQueue(), 0, state.sendQueueUnacked(), Sockets.SO_SNDBUF);
+      long replayNs = System.nanoTime() - replayStart;
+      stage.set(0, "window");
+      TcpRepair.selectQueue(fd, TcpRepair.TCP_NO_QUEUE);
+      ConnectionState.Window w = state.window();
+      TcpRepair.setWindow(
+          fd, new TcpRepair.Window(w.sndWl1(), w.sndWnd(), w.maxWindow(), w.rcvWnd(), w.rcvWup()));
+      stage.set(0, "repair off");
+      TcpRepair.off(fd, options.windowProbe());
+      stage.set(0, "unsent bytes");
+      Sockets.setNonBlocking(fd, true);
+      byte[] tail = writeUnsent(fd, state);
+      if (!options.nonBlocking()) {
+        Sockets.setNonBlocking(fd, false);
+      }
+      return new Restored(fd, tail, new Timings(System.nanoTime() - start, replayNs));
+    } catch (LinuxException e) {
+      // Still in repair mode unless the failure came after "repair off": a close sends nothing.
+      Sockets.closeQuietly(fd);
+      throw failure(state, stage.get(0), e);
+    }
+  }
+
+  private static void setOptions(int fd, ConnectionState state) throws LinuxException {
+    ConnectionState.TcpOptions o = state.options();
+    int[] opts = new int[8];
+    int n = 0;
+    opts[n++] = TcpRepair.TCPOPT_MSS;
+    opts[n++] = state.mss();
+    if (o.windowScaling()) {
+      opts[n++] = TcpRepair.TCPOPT_WINDOW;
+      opts[n++] = o.sndWscale() | (o.rcvWscale() << 16);
+    }
+    if (o.sack()) {
+      opts[n++] = TcpRepair.TCPOPT_SACK_PERM;
+      opts[n++] = 0;
+    }
+    if (o.timestamps()) {
+      opts[n++] = TcpRepair.TCPOPT_TIMESTAMP;
+      opts[n++] = 0;
+    }
+    TcpRepair.setOptions(fd, java.util.Arrays.copyOf(opts, n));
+    if (o.timestamps()) {
+      TcpRepair.setTimestamp(fd, state.timestampValue());
+    }
+  }
+
+  /**
+   * Writes {@code bytes[from, from+length)} into the selected repair queue. send() may accept
+   * fewer bytes than asked (loop) or fail with ENOMEM for large chunks (halve); a short replay
+   * would leave rcv_nxt behind and make TCP_REPAIR_WINDOW fail.
+   */
+  private static void replay(int fd, byte[] bytes, int from, int length, int bufferOption)
+      throws LinuxException {
+    if (length == 0) return;
+    boolean grown = false;
+    int chunk = Math.min(MAX_CHUNK, length);
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment src = arena.allocate(length);
+      MemorySegment.copy(bytes, from, src, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, length);
+      int done = 0;
+      while (done < length) {
+        int n = Math.min(chunk, length - done);
+        try {
+          int sent = Sockets.send(fd, src.asSlice(done, n), 0);
+          if (sent <= 0) {
+            throw new LinuxException("send(repair queue)", "accepted " + sent + " bytes");
+          }
+          done += sent;
+        } catch (LinuxException e) {
+          if (e.errno() != Errno.ENOMEM) throw e;
+          if (chunk > MIN_CHUNK) {
+            chunk = Math.max(MIN_CHUNK, chunk / 2);
+          } else if (!grown) {
+            // The queue is larger than this socket's default buffer allows; make room once.
+            Sockets.setInt(fd, Sockets.SOL_SOCKET, bufferOption, 2 * length, "SO_RCVBUF/SO_SNDBUF");
+            grown = true;
+          } else {
+            throw e;
+          }
+        }
+      }
+    }
+  }
+
+  /** Writes the never-sent bytes as ordinary data; returns what did not fit. */
+  private static byte[] writeUnsent(int fd, ConnectionState state) throws LinuxException {
+    int unsent = state.sendQueueUnsent();
+    if (unsent == 0) return new byte[0];
+    int from = state.sendQueue().length - unsent;
+    int done = 0;
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment src = arena.allocate(unsent);
+      MemorySegment.copy(
+          state.sendQueue(), from, src, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, unsent);
+      while (done < unsent) {
+        int sent = Sockets.send(fd, src.asSlice(done), Sockets.MSG_NOSIGNAL);
+        if (sent < 0) break;
+        done += sent;
+      }
+    }
+    return java.util.Arrays.copyOfRange(state.sendQueue(), from + done, state.sendQueue().length);
+  }
+
+  private static TransplantException failure(ConnectionState state, String stage, LinuxException e) {
+    return new TransplantException(
+        "cannot restore " + state.flow() + " at " + stage + ": " + e.getMessage(), e);
+  }
+}

@@ -1,0 +1,135 @@
+package io.baton.transplant;
+
+import io.baton.forwarding.DirectForwardingTable;
+import io.baton.forwarding.Vip;
+import io.baton.lab.Host;
+import io.baton.lab.Lab;
+import io.baton.lab.Segment;
+import io.baton.linux.Sockets;
+import io.baton.server.VipGuard;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * Test fixture: a client, host A that owns the VIP on the front segment (the dispatcher's
+ * position) and host B that holds the VIP on lo (a server), joined by a front and a fabric
+ * segment. A forwards packets of moved connections to B through a {@link
+ * DirectForwardingTable}; B's {@link VipGuard} drops VIP packets until their socket exists.
+ */
+final class TwoHostLab implements AutoCloseable {
+  static final String VIP = "198.18.0.100";
+  static final int PORT = 8080;
+  static final String CLIENT_IP = "198.18.0.10";
+  static final String B_FABRIC_IP = "198.18.1.2";
+
+  final Lab lab;
+  final Host client;
+  final Host a;
+  final Host b;
+  final RstCounter clientRsts;
+  final DirectForwardingTable forwarding;
+  final VipGuard guard;
+
+  TwoHostLab(String purpose) throws Exception {
+    lab = Lab.create(purpose);
+    try {
+      Segment front = lab.segment("front");
+      Segment fabric = lab.segment("fabric");
+      client = lab.host("client");
+      client.attach(front, CLIENT_IP + "/24");
+      a = lab.host("a");
+      a.attach(front, "198.18.0.1/24");
+      a.addAddress("front", VIP + "/32");
+      a.attach(fabric, "198.18.1.1/24");
+      b = lab.host("b");
+      b.attach(front, "198.18.0.2/24");
+      b.attach(fabric, B_FABRIC_IP + "/24");
+      b.addAddress("lo", VIP + "/32");
+      b.sysctl("net.ipv4.conf.all.arp_ignore", "1");
+      b.sysctl("net.ipv4.conf.all.arp_announce", "2");
+      b.sysctl("net.ipv4.conf.all.rp_filter", "0");
+      b.sysctl("net.ipv4.conf.fabric.rp_filter", "0");
+      clientRsts = RstCounter.install(client);
+      Vip vip = new Vip(ip(VIP), PORT);
+      forwarding =
+          a.call(
+              () ->
+                  DirectForwardingTable.create(
+                      "baton_fwd", "front", "fabric", List.of(vip), Duration.ofMinutes(10)));
+      guard = b.call(() -> VipGuard.install(VipGuard.DEFAULT_TABLE, List.of(vip)));
+    } catch (Exception | Error e) {
+      lab.close();
+      throw e;
+    }
+  }
+
+  /** A blocking listener on VIP:PORT in host A; call on A's thread. */
+  static int listenOnVip() throws Exception {
+    int fd = Sockets.tcpSocket(false);
+    Sockets.setInt(fd, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR, 1, "SO_REUSEADDR");
+    Sockets.bind(fd, new InetSocketAddress(ip(VIP), PORT));
+    Sockets.listen(fd, 16);
+    return fd;
+  }
+
+  /**
+   * Moves a frozen connection from A to B the way a dispatcher hands off: export, install the
+   * forwarding entry at once, restore on B from the encoded bytes, release A's copy silently.
+   */
+  Moved moveToB(ConnectionExporter.Frozen frozen, byte[] alreadyRead) throws Exception {
+    byte[] wire =
+        a.call(
+            () -> {
+              ConnectionState state = frozen.export(alreadyRead);
+              forwarding.put(state.flow(), ip(B_FABRIC_IP));
+              return ConnectionStateCodec.encode(state);
+            });
+    ConnectionRestorer.Restored restored =
+        b.call(
+            () ->
+                ConnectionRestorer.restore(
+                    ConnectionStateCodec.decode(wire), ConnectionRestorer.Options.DEFAULT));
+    a.call(
+        () -> {
+          frozen.release();
+          return null;
+        });
+    return new Moved(ConnectionStateCodec.decode(wire), restored);
+  }
+
+  /** What a move produced: the state as it crossed the wire and the socket on B. */
+  record Moved(ConnectionState state, ConnectionRestorer.Restored restored) {}
+
+  static Inet4Address ip(String text) {
+    try {
+      return (Inet4Address) InetAddress.getByName(text);
+    } catch (java.net.UnknownHostException e) {
+      throw new IllegalArgumentException(text, e);
+    }
+  }
+
+  @Override
+  public void close() throws java.io.IOException {
+    try {
+      a.call(
+          () -> {
+            forwarding.close();
+            return null;
+          });
+      b.call(
+          () -> {
+            guard.close();
+            return null;
+          });
+    } catch (java.io.IOException | RuntimeException e) {
+      throw e;
+    } catch (Exception e) {
+      throw new java.io.IOException("lab teardown failed", e);
+    } finally {
+      lab.close();
+    }
+  }
+}
