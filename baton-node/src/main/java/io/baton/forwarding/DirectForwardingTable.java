@@ -6,29 +6,41 @@ import io.baton.transplant.FlowKey;
 import java.net.Inet4Address;
 import java.time.Duration;
 import java.util.Collection;
+import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 /**
  * The dispatcher's forwarding table in "direct" mode: an nftables netdev table on the front
- * interface's ingress hook whose map sends every later packet of a handed-off connection,
- * unchanged, to the owning server's MAC on the fabric ({@code fwd ip to ... device}). The kernel
- * keeps forwarding while the dispatcher process restarts; entries expire by timeout as a safety
- * net and are removed when the owner reports the connection closed.
+ * interface. Its ingress map sends every later packet of a handed-off connection, unchanged, to
+ * the owning server's MAC on the fabric ({@code fwd ip to ... device}); the kernel keeps
+ * forwarding while the dispatcher process restarts. Entries expire by timeout as a safety net
+ * and are removed when the owner reports the connection closed.
  *
- * <p>Programmed through libnftables (one netlink batch per call, never the nft binary).
+ * <p>The egress chain drops everything the dispatcher's own kernel would still send on a
+ * connection being handed off ("frozen"). Found on a real kernel: after the socket is frozen and
+ * exported, pacing, tail-loss-probe and window-probe timers may still transmit never-sent
+ * bytes. The client then acknowledges data the new owner believes unsent; the new owner discards
+ * every such segment as "ACK of unsent data", including the client's data, and the connection
+ * deadlocks. Dropping the old copy's output from before the export closes that window.
+ *
+ * <p>Programmed through libnftables (one atomic netlink batch per call, never the nft binary).
  * Confined to the thread that created it, which must be in the dispatcher's network namespace.
  */
 public final class DirectForwardingTable implements AutoCloseable {
   private static final Pattern TABLE_NAME = Pattern.compile("[a-z][a-z0-9_]{0,30}");
   private static final Pattern DEVICE = Pattern.compile("[a-zA-Z0-9_.-]{1,15}");
+  /** Frozen entries only live for the length of a handoff; this is a safety net. */
+  private static final int FROZEN_TIMEOUT_S = 60;
 
   private final Nftables nft;
   private final String table;
-  private final java.util.Set<FlowKey> present = new java.util.HashSet<>();
+  // Keys this object has put in each map; guarded by confinement to the owner thread.
+  private final Set<FlowKey> owned = new HashSet<>();
+  private final Set<FlowKey> frozen = new HashSet<>();
   private boolean closed;
 
   private DirectForwardingTable(Nftables nft, String table) {
@@ -56,10 +68,16 @@ public final class DirectForwardingTable implements AutoCloseable {
             + "  set vips { type ipv4_addr . inet_service; elements = { " + vipList + " } }\n"
             + "  map owner { type ipv4_addr . inet_service : ipv4_addr; flags timeout; timeout "
             + timeoutS + "s; }\n"
+            + "  set frozen { type ipv4_addr . inet_service; flags timeout; timeout "
+            + FROZEN_TIMEOUT_S + "s; }\n"
             + "  chain ingress {\n"
             + "    type filter hook ingress device \"" + frontDevice + "\" priority 0; policy accept;\n"
             + "    ip daddr . tcp dport @vips fwd ip to ip saddr . tcp sport map @owner device \""
             + fabricDevice + "\"\n"
+            + "  }\n"
+            + "  chain egress {\n"
+            + "    type filter hook egress device \"" + frontDevice + "\" priority 0; policy accept;\n"
+            + "    ip saddr . tcp sport @vips ip daddr . tcp dport @frozen drop\n"
             + "  }\n"
             + "}\n";
     Nftables nft = Nftables.open();
@@ -72,48 +90,50 @@ public final class DirectForwardingTable implements AutoCloseable {
     return new DirectForwardingTable(nft, table);
   }
 
-  /** Forwards {@code flow}'s packets to {@code server} (its fabric address) from now on. */
-  public void put(FlowKey flow, Inet4Address server) throws LinuxException {
-    putAll(Map.of(flow, server));
+  /**
+   * Start of a handoff, in one batch: drops whatever this host still sends on {@code flow} and
+   * forwards the client's packets to {@code server} (its fabric address), whose guard drops
+   * them until the restored socket exists. Call after freezing the socket, before exporting it.
+   */
+  public void freezeAndForward(FlowKey flow, Inet4Address server) throws LinuxException {
+    checkOpen();
+    String batch = replaceOwner(flow, server) + addFrozen(flow);
+    try {
+      nft.run(batch);
+    } catch (LinuxException e) {
+      if (!isMissing(e)) throw e;
+      // The entry this object had put expired meanwhile, so there is nothing to replace.
+      nft.run(addOwner(flow, server) + addFrozen(flow));
+    }
+    owned.add(flow);
+    frozen.add(flow);
   }
 
-  /**
-   * Adds or replaces several entries in one batch. Entries this table believes present are
-   * deleted and re-added in the same atomic batch, so no packet sees a gap; if one of them had
-   * meanwhile expired, the batch is retried per entry.
-   */
-  public void putAll(Map<FlowKey, Inet4Address> entries) throws LinuxException {
+  /** The new owner has the connection and the old socket is closed: stop dropping its output. */
+  public void unfreeze(FlowKey flow) throws LinuxException {
     checkOpen();
-    if (entries.isEmpty()) return;
-    StringBuilder batch = new StringBuilder();
-    for (var e : entries.entrySet()) {
-      if (present.contains(e.getKey())) {
-        batch.append(deleteCommand(List.of(e.getKey())));
-      }
-      batch.append("add element netdev ").append(table).append(" owner { ")
-          .append(key(e.getKey())).append(" : ").append(e.getValue().getHostAddress())
-          .append(" }\n");
+    if (frozen.remove(flow)) {
+      deleteTolerant("frozen", flow);
     }
+  }
+
+  /** The handoff was abandoned: the connection continues here; remove both entries. */
+  public void cancel(FlowKey flow) throws LinuxException {
+    checkOpen();
+    if (frozen.remove(flow)) deleteTolerant("frozen", flow);
+    if (owned.remove(flow)) deleteTolerant("owner", flow);
+  }
+
+  /** Forwards {@code flow}'s packets to {@code server} from now on (replacing any entry). */
+  public void put(FlowKey flow, Inet4Address server) throws LinuxException {
+    checkOpen();
     try {
-      nft.run(batch.toString());
+      nft.run(replaceOwner(flow, server));
     } catch (LinuxException e) {
-      if (entries.size() == 1 && !present.contains(entries.keySet().iterator().next())) {
-        // A stale entry from an earlier owner object: replace it.
-        FlowKey flow = entries.keySet().iterator().next();
-        nft.run(deleteCommand(List.of(flow)) + "add element netdev " + table + " owner { "
-            + key(flow) + " : " + entries.get(flow).getHostAddress() + " }\n");
-      } else if (entries.size() == 1) {
-        present.remove(entries.keySet().iterator().next());
-        putAll(entries);
-        return;
-      } else {
-        for (var one : entries.entrySet()) {
-          putAll(Map.of(one.getKey(), one.getValue()));
-        }
-        return;
-      }
+      if (!isMissing(e)) throw e;
+      nft.run(addOwner(flow, server));
     }
-    present.addAll(entries.keySet());
+    owned.add(flow);
   }
 
   /** Stops forwarding {@code flow}; packets then reach the local stack. Missing entries are fine. */
@@ -125,31 +145,27 @@ public final class DirectForwardingTable implements AutoCloseable {
   public void removeAll(Collection<FlowKey> flows) throws LinuxException {
     checkOpen();
     if (flows.isEmpty()) return;
+    String keys = flows.stream().map(DirectForwardingTable::key).collect(Collectors.joining(", "));
     try {
-      nft.run(deleteCommand(flows));
+      nft.run("delete element netdev " + table + " owner { " + keys + " }\n");
     } catch (LinuxException e) {
       if (flows.size() > 1) {
-        for (FlowKey f : flows) removeAll(List.of(f));
-      } else if (!e.getMessage().contains("No such file or directory")) {
+        for (FlowKey f : flows) deleteTolerant("owner", f);
+      } else if (!isMissing(e)) {
         throw e;
       }
     }
-    present.removeAll(flows);
+    owned.removeAll(flows);
   }
 
-  private String deleteCommand(Collection<FlowKey> flows) {
-    String keys = flows.stream().map(DirectForwardingTable::key).collect(Collectors.joining(", "));
-    return "delete element netdev " + table + " owner { " + keys + " }\n";
-  }
-
-  /** Number of entries in the map right now (reads the kernel's table). */
+  /** Number of forwarding entries in the kernel's map right now. */
   public int size() throws LinuxException {
-    checkOpen();
-    String out = nft.run("list map netdev " + table + " owner");
-    int start = out.indexOf("elements = {");
-    if (start < 0) return 0;
-    String body = out.substring(start, out.indexOf('}', start));
-    return (int) body.chars().filter(c -> c == ':').count();
+    return countElements("map", "owner");
+  }
+
+  /** Number of frozen flows in the kernel's set right now. */
+  public int frozenCount() throws LinuxException {
+    return countElements("set", "frozen");
   }
 
   public String name() {
@@ -168,8 +184,48 @@ public final class DirectForwardingTable implements AutoCloseable {
     }
   }
 
+  private int countElements(String kind, String name) throws LinuxException {
+    checkOpen();
+    String out = nft.run("list " + kind + " netdev " + table + " " + name);
+    int start = out.indexOf("elements = {");
+    if (start < 0) return 0;
+    String body = out.substring(start + "elements = {".length(), out.indexOf('}', start));
+    return (int) java.util.Arrays.stream(body.split(",")).filter(s -> !s.isBlank()).count();
+  }
+
+  /** Replaces the owner entry atomically if this object put one, else adds it. */
+  private String replaceOwner(FlowKey flow, Inet4Address server) {
+    String delete =
+        owned.contains(flow) ? "delete element netdev " + table + " owner { " + key(flow) + " }\n" : "";
+    return delete + addOwner(flow, server);
+  }
+
+  private String addOwner(FlowKey flow, Inet4Address server) {
+    return "add element netdev " + table + " owner { " + ownerElement(flow, server) + " }\n";
+  }
+
+  private String addFrozen(FlowKey flow) {
+    return "add element netdev " + table + " frozen { " + key(flow) + " }\n";
+  }
+
+  private void deleteTolerant(String set, FlowKey flow) throws LinuxException {
+    try {
+      nft.run("delete element netdev " + table + " " + set + " { " + key(flow) + " }\n");
+    } catch (LinuxException e) {
+      if (!isMissing(e)) throw e;
+    }
+  }
+
+  private static boolean isMissing(LinuxException e) {
+    return e.getMessage().contains("No such file or directory");
+  }
+
   private void checkOpen() {
     if (closed) throw new IllegalStateException("forwarding table " + table + " is closed");
+  }
+
+  private static String ownerElement(FlowKey f, Inet4Address server) {
+    return key(f) + " : " + server.getHostAddress();
   }
 
   private static String key(FlowKey f) {

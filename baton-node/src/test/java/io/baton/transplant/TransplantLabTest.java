@@ -65,6 +65,7 @@ class TransplantLabTest {
       awaitTrue(
           () -> ioctl(aFd, Sockets.SIOCOUTQ) > ioctl(aFd, Sockets.SIOCOUTQNSD),
           "bytes in flight from A");
+      lab.holdForB(aFd);
 
       TwoHostLab.Moved moved = lab.moveToB(frozen, alreadyRead);
       ConnectionState state = moved.state();
@@ -144,7 +145,7 @@ class TransplantLabTest {
       byte[] head = readHead(new BlockingFd(aFd, LIMIT));
       assertThat(new String(head, StandardCharsets.US_ASCII)).startsWith("GET /big.bin HTTP/1.1\r\n");
 
-      ConnectionExporter.Frozen frozen = lab.a.call(() -> ConnectionExporter.freeze(aFd));
+      ConnectionExporter.Frozen frozen = lab.freezeTowardB(aFd);
       TwoHostLab.Moved moved = lab.moveToB(frozen, head);
 
       int size = 48 * MIB;

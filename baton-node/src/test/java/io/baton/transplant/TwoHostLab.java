@@ -76,28 +76,52 @@ final class TwoHostLab implements AutoCloseable {
   }
 
   /**
-   * Moves a frozen connection from A to B the way a dispatcher hands off: export, install the
-   * forwarding entry at once, restore on B from the encoded bytes, release A's copy silently.
+   * Start of a handoff from A to B: A's kernel stops processing the client's packets (socket
+   * filter), A's output on the flow is dropped and the client's packets go to B (one nftables
+   * batch). Call on any thread.
+   */
+  ConnectionExporter.Frozen freezeTowardB(int aFd) throws Exception {
+    ConnectionExporter.Frozen frozen = a.call(() -> ConnectionExporter.freeze(aFd));
+    holdForB(aFd);
+    return frozen;
+  }
+
+  /** The nftables half of {@link #freezeTowardB}, for tests that act between the two halves. */
+  void holdForB(int aFd) throws Exception {
+    a.call(
+        () -> {
+          forwarding.freezeAndForward(flowOf(aFd), ip(B_FABRIC_IP));
+          return null;
+        });
+  }
+
+  /**
+   * Completes a handoff the way a dispatcher does: export, restore on B from the encoded
+   * bytes, release A's copy silently, stop dropping A's output on the flow.
    */
   Moved moveToB(ConnectionExporter.Frozen frozen, byte[] alreadyRead) throws Exception {
-    byte[] wire =
-        a.call(
-            () -> {
-              ConnectionState state = frozen.export(alreadyRead);
-              forwarding.put(state.flow(), ip(B_FABRIC_IP));
-              return ConnectionStateCodec.encode(state);
-            });
+    byte[] wire = a.call(() -> ConnectionStateCodec.encode(frozen.export(alreadyRead)));
     ConnectionRestorer.Restored restored =
         b.call(
             () ->
                 ConnectionRestorer.restore(
                     ConnectionStateCodec.decode(wire), ConnectionRestorer.Options.DEFAULT));
+    ConnectionState state = ConnectionStateCodec.decode(wire);
     a.call(
         () -> {
           frozen.release();
+          forwarding.unfreeze(state.flow());
           return null;
         });
-    return new Moved(ConnectionStateCodec.decode(wire), restored);
+    return new Moved(state, restored);
+  }
+
+  static FlowKey flowOf(int fd) throws Exception {
+    var local = Sockets.localAddress(fd);
+    var peer = Sockets.peerAddress(fd);
+    return new FlowKey(
+        (Inet4Address) peer.getAddress(), peer.getPort(), (Inet4Address) local.getAddress(),
+        local.getPort());
   }
 
   /** What a move produced: the state as it crossed the wire and the socket on B. */
