@@ -7,7 +7,7 @@ BATON_SCRIPT=${BATON_SCRIPT:-$(basename "$0")}
 
 # Debian packages that the demo and the lab tests use: nftables and libnftables for the data
 # plane, iproute2 for namespaces and veths, real clients and servers for end-to-end checks.
-BATON_PACKAGES=(nftables libnftables1 iproute2 curl wrk openssl nginx-light tcpdump procps)
+BATON_PACKAGES=(nftables libnftables1 iproute2 iputils-ping curl wrk openssl nginx-light tcpdump procps)
 
 say() { printf '%s: %s\n' "$BATON_SCRIPT" "$*" >&2; }
 
