@@ -100,11 +100,11 @@ class BatonTest {
   }
 
   @Test
-  void demoIsNotWiredYetButAcceptsItsOptions() {
-    Run run = run("demo", "--keep", "--check");
+  void demoRefusesAnOutOfRangeHandoffCountAsAUsageError() {
+    Run run = run("demo", "--check", "--handoffs", "0");
 
-    assertThat(run.exitCode()).isEqualTo(ExitCode.FAILURE);
-    assertThat(run.err()).contains("demo: not yet wired");
+    assertThat(run.exitCode()).isEqualTo(ExitCode.USAGE);
+    assertThat(run.err()).contains("--handoffs must be 1..100000, got 0");
   }
 
   @Test
