@@ -45,6 +45,23 @@ public final class Netns {
     }
   }
 
+  /**
+   * Moves the calling thread, and only it, into a new network namespace of its own
+   * ({@code unshare(CLONE_NEWNET)}). The namespace has nothing but {@code lo}, which is down; it
+   * is not pinned anywhere and goes away with the thread and the sockets made in it.
+   */
+  public static void unshareNet() throws LinuxException {
+    try {
+      var st = Libc.state();
+      int r = (int) Libc.UNSHARE.invokeExact(st, CLONE_NEWNET);
+      if (r < 0) throw new LinuxException("unshare(CLONE_NEWNET)", Libc.errno(st));
+    } catch (LinuxException e) {
+      throw e;
+    } catch (Throwable t) {
+      throw Sockets.unexpected("unshare", t);
+    }
+  }
+
   /** The calling thread's network namespace, as /proc/thread-self/ns/net names it. */
   public static String current() {
     try {
