@@ -36,8 +36,9 @@ public final class FdIo {
 
   /** Reads up to {@code len} bytes; returns -1 at end of stream. */
   public static int read(int fd, byte[] into, int off, int len, long deadlineNs) throws IOException {
+    if (len == 0) return 0;
     try (Arena arena = Arena.ofConfined()) {
-      MemorySegment buf = arena.allocate(Math.max(1, len));
+      MemorySegment buf = arena.allocate(len);
       while (true) {
         int n = Sockets.recv(fd, buf, Sockets.MSG_DONTWAIT);
         if (n > 0) {

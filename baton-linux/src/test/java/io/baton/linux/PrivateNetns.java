@@ -128,11 +128,16 @@ final class PrivateNetns implements AutoCloseable {
   }
 
   @Override
-  public void close() throws Exception {
+  public void close() throws IOException {
     thread.shutdownNow();
-    boolean stopped = thread.awaitTermination(30, TimeUnit.SECONDS);
-    command("ip", "netns", "del", name);
-    if (!stopped) throw new IllegalStateException("namespace thread of " + name + " did not stop");
+    try {
+      boolean stopped = thread.awaitTermination(30, TimeUnit.SECONDS);
+      command("ip", "netns", "del", name);
+      if (!stopped) throw new IllegalStateException("namespace thread of " + name + " did not stop");
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException("interrupted while deleting " + name);
+    }
   }
 
   /** Runs a command in the root namespace; returns its output, throws when it fails. */

@@ -127,6 +127,24 @@ public final class ConnectionExporter {
     }
 
     /**
+     * Like {@link #release}, for a descriptor whose owner closes it (e.g. a Netty channel, which
+     * must close the fd it holds itself): makes sure repair mode is on, so that the owner's close
+     * sends neither FIN nor RST.
+     */
+    public void prepareSilentClose() throws TransplantException {
+      checkOpen();
+      done = true;
+      try {
+        if (!repair) {
+          TcpRepair.on(fd);
+          repair = true;
+        }
+      } catch (LinuxException e) {
+        throw new TransplantException("cannot prepare socket " + fd + " for a silent close: " + e.getMessage(), e);
+      }
+    }
+
+    /**
      * Abandons the move: repair off (with a window probe so the client retransmits promptly)
      * and filter detached. The connection continues on this socket.
      */

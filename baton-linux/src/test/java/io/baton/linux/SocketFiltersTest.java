@@ -1,0 +1,86 @@
+package io.baton.linux;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.time.Duration;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The drop-all BPF filter: a frozen socket queues nothing, and nothing is lost when it thaws. */
+class SocketFiltersTest {
+  private static PrivateNetns ns;
+
+  @BeforeAll
+  static void setUp() throws Exception {
+    ns = PrivateNetns.create();
+  }
+
+  @AfterAll
+  static void tearDown() throws Exception {
+    if (ns != null) ns.close();
+  }
+
+  @Test
+  void dropAllHoldsBackDataUntilDetachedThenRetransmissionDeliversIt() throws Exception {
+    ns.run(
+        () -> {
+          try (Loopback c = Loopback.open()) {
+            SocketFilters.attachDropAll(c.server());
+            byte[] data = Loopback.bytes(1500);
+            Loopback.sendAll(c.client(), data);
+
+            Loopback.await("the client to hold the data", () -> Loopback.outq(c.client()) == data.length);
+            Loopback.holdsThroughout(
+                "nothing queued at the filtered server while the client keeps the data unacknowledged",
+                Duration.ofMillis(300),
+                () -> Loopback.inq(c.server()) == 0 && Loopback.outq(c.client()) == data.length);
+            assertThat(Sockets.poll(c.server(), Sockets.POLLIN, 0)).isZero();
+            TcpInfo frozen = TcpInfo.of(c.client());
+            assertThat(frozen.state()).isEqualTo(TcpInfo.STATE_ESTABLISHED);
+            assertThat(frozen.unacked()).isPositive();
+
+            SocketFilters.detach(c.server());
+            Loopback.await(
+                "a retransmission to deliver all " + data.length + " bytes",
+                () -> Loopback.inq(c.server()) == data.length);
+            assertThat(Loopback.recvExactly(c.server(), data.length)).isEqualTo(data);
+            Loopback.await("the client's send queue to drain", () -> Loopback.outq(c.client()) == 0);
+            assertThat(TcpInfo.of(c.client()).totalRetrans()).isPositive();
+            assertThat(TcpInfo.of(c.server()).state()).isEqualTo(TcpInfo.STATE_ESTABLISHED);
+          }
+        });
+  }
+
+  @Test
+  void filteredSocketCanStillSend() throws Exception {
+    ns.run(
+        () -> {
+          try (Loopback c = Loopback.open()) {
+            SocketFilters.attachDropAll(c.server());
+            Loopback.sendAll(c.server(), new byte[] {1, 2, 3});
+            // The filter drops the client's ACKs, not the server's outgoing data.
+            assertThat(Loopback.recvExactly(c.client(), 3)).containsExactly(1, 2, 3);
+            SocketFilters.detach(c.server());
+            Loopback.await("the server's send queue to drain", () -> Loopback.outq(c.server()) == 0);
+          }
+        });
+  }
+
+  @Test
+  void detachWithoutAFilterIsEnoent() throws Exception {
+    ns.run(
+        () -> {
+          try (Loopback c = Loopback.open()) {
+            assertThatThrownBy(() -> SocketFilters.detach(c.server()))
+                .isInstanceOfSatisfying(
+                    LinuxException.class, e -> assertThat(e.errno()).isEqualTo(Errno.ENOENT))
+                .hasMessage("setsockopt(SO_DETACH_FILTER) failed: No such file or directory (errno 2)");
+            SocketFilters.attachDropAll(c.server());
+            SocketFilters.detach(c.server());
+            assertThatThrownBy(() -> SocketFilters.detach(c.server())).isInstanceOf(LinuxException.class);
+          }
+        });
+  }
+}

@@ -1,0 +1,119 @@
+package io.baton.app;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpServerExpectContinueHandler;
+import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
+import io.netty.handler.stream.ChunkedWriteHandler;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Objects;
+
+/**
+ * Baton's sample application: a small HTTP/1.1 server for demos and tests, run either embedded
+ * (a server agent hands it restored connections through
+ * {@link io.baton.server.delivery.EmbeddedDelivery}) or listening on its own address (the
+ * "direct-app" baseline that benchmarks compare the farm against).
+ *
+ * <ul>
+ *   <li>{@code GET|HEAD /path}: static files under the root ({@link StaticFiles}), zero-copy where
+ *       the transport allows it.
+ *   <li>{@code POST /echo}: the request body streamed back as it arrives ({@link EchoExchange}),
+ *       never held whole in memory.
+ *   <li>{@code GET|HEAD /whoami}: the node name, so routing tests can tell which server answered.
+ * </ul>
+ *
+ * Keep-alive, pipelining, HTTP/1.0, {@code Expect: 100-continue} and chunked request bodies are
+ * handled by Netty's codec and keep-alive handler; request heads are bounded (431 / 414 / 400).
+ *
+ * <p>Immutable and thread-safe; one instance serves any number of channels.
+ */
+public final class SampleApp {
+  /** Longest request line accepted; longer gets 414. */
+  public static final int MAX_REQUEST_LINE_BYTES = 4096;
+  /** Largest header block accepted; larger gets 431. */
+  public static final int MAX_HEADER_BYTES = 8192;
+  /** Largest body piece the codec hands up at once. */
+  public static final int MAX_CHUNK_BYTES = 64 * 1024;
+
+  private final Path root;
+  private final String nodeName;
+
+  /**
+   * @param root directory whose files are served; must exist
+   * @param nodeName what {@code /whoami} answers
+   */
+  public SampleApp(Path root, String nodeName) {
+    Objects.requireNonNull(root, "root");
+    this.nodeName = Objects.requireNonNull(nodeName, "nodeName");
+    if (!Files.isDirectory(root)) {
+      throw new IllegalArgumentException("sample app root is not a directory: " + root);
+    }
+    try {
+      this.root = root.toRealPath();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot resolve sample app root " + root, e);
+    }
+  }
+
+  /** Shorthand for {@code new SampleApp(root, nodeName).initializer()}. */
+  public static ChannelInitializer<Channel> initializer(Path root, String nodeName) {
+    return new SampleApp(root, nodeName).initializer();
+  }
+
+  /** Sets up a channel's pipeline for this application; shareable between channels. */
+  public ChannelInitializer<Channel> initializer() {
+    StaticFiles files = new StaticFiles(root);
+    return new ChannelInitializer<>() {
+      @Override
+      protected void initChannel(Channel ch) {
+        ChannelPipeline p = ch.pipeline();
+        p.addLast(
+            "http",
+            new HttpServerCodec(
+                new HttpDecoderConfig()
+                    .setMaxInitialLineLength(MAX_REQUEST_LINE_BYTES)
+                    .setMaxHeaderSize(MAX_HEADER_BYTES)
+                    .setMaxChunkSize(MAX_CHUNK_BYTES)));
+        p.addLast("keep-alive", new HttpServerKeepAliveHandler());
+        p.addLast("continue", new HttpServerExpectContinueHandler());
+        p.addLast("chunked", new ChunkedWriteHandler());
+        p.addLast("backpressure", new WriteBackpressure());
+        p.addLast("router", new RequestRouter(files, nodeName));
+      }
+    };
+  }
+
+  /**
+   * Listens on {@code address} with this application (epoll transport), bound when this returns.
+   * Close the returned channel to stop listening.
+   *
+   * @param group an epoll event loop group; serves both the listener and its connections
+   */
+  public Channel listen(EventLoopGroup group, InetSocketAddress address) {
+    return new ServerBootstrap()
+        .group(group)
+        .channel(EpollServerSocketChannel.class)
+        .childHandler(initializer())
+        .bind(address)
+        .syncUninterruptibly()
+        .channel();
+  }
+
+  public Path root() {
+    return root;
+  }
+
+  public String nodeName() {
+    return nodeName;
+  }
+}

@@ -1,0 +1,16 @@
+package io.baton.config;
+
+/** How a pool picks one of its members for a new connection. */
+public enum Balance {
+  /** Fewest active connections relative to weight, from the servers' load reports (default). */
+  LEAST_CONNECTIONS,
+  /** Weighted round-robin. */
+  ROUND_ROBIN,
+  /** Consistent hashing on the pool's {@link HashKey}: the same key reaches the same server. */
+  HASH;
+
+  /** The config spelling, e.g. {@code least-connections}. */
+  public String configName() {
+    return ConfigField.configName(this);
+  }
+}

@@ -1,0 +1,94 @@
+package io.baton.config;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Turns a YAML tree into a checked {@link BatonConfig}: reads each section with its binder, in
+ * the order their cross-references need (pools before the VIPs that name them, VIPs before the
+ * deliveries that name them), fills in defaults, and applies the checks that span sections.
+ *
+ * <p>Stateless.
+ */
+final class ConfigBinder {
+  private ConfigBinder() {}
+
+  static BatonConfig bind(ConfigField root, Path baseDirectory) throws ConfigException {
+    root.allowKeys(
+        "node", "cluster", "vips", "pools", "timeouts", "limits", "server", "metrics");
+    NodeConfig node = NodeBinder.bind(root.get("node").required());
+    ClusterConfig cluster =
+        ClusterBinder.bind(
+            root.get("cluster").required("is required (its key authenticates handoffs)"),
+            baseDirectory);
+    Map<String, PoolConfig> pools = PoolsBinder.bind(root.get("pools"));
+    List<VipConfig> vips = VipsBinder.bind(root.get("vips"), pools);
+    if (node.hasRole(Role.DISPATCHER) && vips.isEmpty()) {
+      throw root.get("vips").error("role dispatcher needs at least one VIP");
+    }
+    Timeouts timeouts = timeouts(root.get("timeouts"));
+    Limits limits = limits(root.get("limits"));
+    Optional<ServerConfig> server =
+        ServerBinder.bind(root.get("server"), node, vips, baseDirectory);
+    return new BatonConfig(
+        node, cluster, vips, pools, timeouts, limits, server, metrics(root.get("metrics")));
+  }
+
+  private static Timeouts timeouts(ConfigField field) throws ConfigException {
+    Timeouts defaults = Timeouts.DEFAULTS;
+    if (!field.isPresent()) {
+      return defaults;
+    }
+    field.allowKeys("first-byte", "head", "handoff", "forwarding-entry", "close-grace");
+    Duration firstByte = duration(field.get("first-byte"), defaults.firstByte());
+    ConfigField headField = field.get("head");
+    Duration head = duration(headField, defaults.head());
+    if (head.compareTo(firstByte) < 0) {
+      throw headField.isPresent()
+          ? headField.error("must be at least first-byte (" + Durations.format(firstByte)
+              + "), got " + Durations.format(head))
+          : field.get("first-byte").error("must not exceed head (" + Durations.format(head)
+              + ", the default), got " + Durations.format(firstByte));
+    }
+    return new Timeouts(
+        firstByte,
+        head,
+        duration(field.get("handoff"), defaults.handoff()),
+        duration(field.get("forwarding-entry"), defaults.forwardingEntry()),
+        duration(field.get("close-grace"), defaults.closeGrace()));
+  }
+
+  private static Duration duration(ConfigField field, Duration defaultValue)
+      throws ConfigException {
+    return field.isPresent() ? field.asDuration() : defaultValue;
+  }
+
+  private static Limits limits(ConfigField field) throws ConfigException {
+    Limits defaults = Limits.DEFAULTS;
+    if (!field.isPresent()) {
+      return defaults;
+    }
+    field.allowKeys("max-head-bytes", "max-connections");
+    ConfigField headBytes = field.get("max-head-bytes");
+    ConfigField connections = field.get("max-connections");
+    return new Limits(
+        headBytes.isPresent()
+            ? headBytes.asInt(Limits.MIN_HEAD_BYTES, Limits.MAX_HEAD_BYTES)
+            : defaults.maxHeadBytes(),
+        connections.isPresent()
+            ? connections.asInt(1, Limits.MAX_CONNECTIONS)
+            : defaults.maxConnections());
+  }
+
+  private static Optional<MetricsConfig> metrics(ConfigField field) throws ConfigException {
+    if (!field.isPresent()) {
+      return Optional.empty();
+    }
+    field.allowKeys("listen");
+    return Optional.of(
+        new MetricsConfig(field.get("listen").required().asIpv4SocketAddress(true)));
+  }
+}

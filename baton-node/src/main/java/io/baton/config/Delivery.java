@@ -1,0 +1,46 @@
+package io.baton.config;
+
+import java.net.Inet4Address;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.util.Objects;
+
+/**
+ * How a server agent hands a restored connection for one VIP port to the application. The
+ * deliveries of a server are also the list of VIPs it serves: the agent puts each VIP on
+ * {@code lo} and guards its ports. Immutable.
+ */
+public sealed interface Delivery permits Delivery.Relay, Delivery.Embedded {
+  /** The VIP address the connection was made to. */
+  Inet4Address vip();
+
+  /** The VIP port. */
+  int port();
+
+  /**
+   * To an unmodified local server (e.g. nginx) over a fresh loopback connection, bytes copied
+   * with splice(2); responses still leave from the VIP straight to the client.
+   *
+   * @param upstream where the application listens, e.g. {@code 127.0.0.1:8080}
+   */
+  record Relay(Inet4Address vip, int port, InetSocketAddress upstream) implements Delivery {
+    public Relay {
+      Objects.requireNonNull(vip, "vip");
+      Objects.requireNonNull(upstream, "upstream");
+    }
+  }
+
+  /**
+   * To a Java application in the agent's JVM, as a Netty channel.
+   *
+   * @param app the application's name, e.g. {@code sample}
+   * @param root the application's content directory (absolute)
+   */
+  record Embedded(Inet4Address vip, int port, String app, Path root) implements Delivery {
+    public Embedded {
+      Objects.requireNonNull(vip, "vip");
+      Objects.requireNonNull(app, "app");
+      Objects.requireNonNull(root, "root");
+    }
+  }
+}

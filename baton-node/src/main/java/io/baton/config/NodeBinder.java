@@ -1,0 +1,67 @@
+package io.baton.config;
+
+import java.util.EnumSet;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Reads the {@code node} section: name, roles and interfaces. Role dispatcher needs a front
+ * interface; every node needs a fabric interface.
+ *
+ * <p>Stateless.
+ */
+final class NodeBinder {
+  private NodeBinder() {}
+
+  static NodeConfig bind(ConfigField node) throws ConfigException {
+    node.allowKeys("name", "roles", "interfaces");
+    String name = node.get("name").required().asName(Names.NODE, Names.NODE_TEXT);
+    Set<Role> roles = roles(node.get("roles").required("is required (dispatcher, server or both)"));
+
+    ConfigField interfaces = node.get("interfaces").required();
+    interfaces.allowKeys("front", "fabric", "sync");
+    ConfigField front = interfaces.get("front");
+    if (roles.contains(Role.DISPATCHER)) {
+      front.required("is required for role dispatcher (clients reach the VIPs there)");
+    }
+    ConfigField fabric =
+        interfaces.get("fabric").required("is required (handoffs and forwarded packets use it)");
+    return new NodeConfig(
+        name,
+        roles,
+        optionalInterface(front),
+        networkInterface(fabric),
+        optionalInterface(interfaces.get("sync")));
+  }
+
+  /** A list of roles, or a single role; errors are reported as {@code node.roles}. */
+  private static Set<Role> roles(ConfigField field) throws ConfigException {
+    Set<Role> roles = EnumSet.noneOf(Role.class);
+    for (ConfigField element : field.elements()) {
+      Role role;
+      try {
+        role = element.asEnum(Role.class, "role");
+      } catch (ConfigException e) {
+        throw new ConfigException(e.source(), e.line(), e.column(), field.path(), e.reason());
+      }
+      if (!roles.add(role)) {
+        throw element.error("role '" + role.configName() + "' is listed twice");
+      }
+    }
+    if (roles.isEmpty()) {
+      throw field.error("must name at least one role (dispatcher, server or both)");
+    }
+    return roles;
+  }
+
+  private static Optional<InterfaceConfig> optionalInterface(ConfigField field)
+      throws ConfigException {
+    return field.isPresent() ? Optional.of(networkInterface(field)) : Optional.empty();
+  }
+
+  private static InterfaceConfig networkInterface(ConfigField field) throws ConfigException {
+    field.allowKeys("device", "address");
+    String device = field.get("device").required().asName(Names.DEVICE, Names.DEVICE_TEXT);
+    return new InterfaceConfig(device, field.get("address").required().asIpv4());
+  }
+}

@@ -1,0 +1,29 @@
+package io.baton.config;
+
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * A named group of servers that serves the same content, and how to pick one. Immutable.
+ *
+ * @param name unique among pools; rules name pools by it
+ * @param balance how a member is chosen
+ * @param hashKey present exactly when {@code balance} is {@link Balance#HASH}
+ * @param members at least one, unique node names
+ */
+public record PoolConfig(
+    String name, Balance balance, Optional<HashKey> hashKey, List<MemberConfig> members) {
+  public PoolConfig {
+    Objects.requireNonNull(name, "name");
+    Objects.requireNonNull(balance, "balance");
+    Objects.requireNonNull(hashKey, "hashKey");
+    if (hashKey.isPresent() != (balance == Balance.HASH)) {
+      throw new IllegalArgumentException("hashKey goes with balance hash, and only with it");
+    }
+    members = List.copyOf(members);
+    if (members.isEmpty()) {
+      throw new IllegalArgumentException("pool " + name + " needs at least one member");
+    }
+  }
+}

@@ -1,0 +1,99 @@
+package io.baton.config;
+
+import java.net.Inet4Address;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Reads the {@code pools} section: per pool the balancing method, the hash key (only with
+ * {@code balance: hash}, default {@code client-ip}) and at least one member with a unique node
+ * name. A node that appears in several pools must have the same fabric address in all of them.
+ *
+ * <p>Stateless.
+ */
+final class PoolsBinder {
+  private PoolsBinder() {}
+
+  /** Pools by name in file order; empty if the section is absent. */
+  static Map<String, PoolConfig> bind(ConfigField pools) throws ConfigException {
+    Map<String, PoolConfig> byName = new LinkedHashMap<>();
+    Map<String, MemberSeen> nodes = new HashMap<>();
+    for (ConfigField pool : pools.entries()) {
+      String name = pool.key();
+      if (!Names.SIMPLE.matcher(name).matches()) {
+        throw pool.error("pool name must be " + Names.SIMPLE_TEXT + ", got '" + name + "'");
+      }
+      byName.put(name, pool(name, pool.required("must list the pool's members"), nodes));
+    }
+    return byName;
+  }
+
+  /** Where a node was first seen as a member, to catch conflicting fabric addresses. */
+  private record MemberSeen(Inet4Address fabricAddress, String pool) {}
+
+  private static PoolConfig pool(String name, ConfigField pool, Map<String, MemberSeen> nodes)
+      throws ConfigException {
+    pool.allowKeys("balance", "hash-key", "members");
+    ConfigField balanceField = pool.get("balance");
+    Balance balance =
+        balanceField.isPresent()
+            ? balanceField.asEnum(Balance.class, "balance")
+            : Balance.LEAST_CONNECTIONS;
+    ConfigField hashKeyField = pool.get("hash-key");
+    Optional<HashKey> hashKey = Optional.empty();
+    if (balance == Balance.HASH) {
+      hashKey =
+          Optional.of(
+              hashKeyField.isPresent()
+                  ? hashKeyField.asEnum(HashKey.class, "hash key")
+                  : HashKey.CLIENT_IP);
+    } else if (hashKeyField.isPresent()) {
+      throw hashKeyField.error(
+          "only with balance: hash (this pool balances " + balance.configName() + ")");
+    }
+
+    List<ConfigField> memberFields =
+        pool.get("members").required("is required: a pool needs at least one member").list();
+    if (memberFields.isEmpty()) {
+      throw pool.get("members").error("must list at least one member");
+    }
+    List<MemberConfig> members = new ArrayList<>();
+    for (ConfigField field : memberFields) {
+      MemberConfig member = member(field);
+      for (MemberConfig earlier : members) {
+        if (earlier.node().equals(member.node())) {
+          throw field.get("node").error("node '" + member.node() + "' is already a member of"
+              + " this pool");
+        }
+        if (earlier.fabricAddress().equals(member.fabricAddress())) {
+          throw field.get("fabric-address").error(member.fabricAddress().getHostAddress()
+              + " is already the address of member '" + earlier.node() + "'");
+        }
+      }
+      MemberSeen seen = nodes.putIfAbsent(member.node(), new MemberSeen(member.fabricAddress(), name));
+      if (seen != null && !seen.fabricAddress().equals(member.fabricAddress())) {
+        throw field.get("fabric-address").error("node '" + member.node() + "' has fabric-address "
+            + seen.fabricAddress().getHostAddress() + " in pool " + seen.pool());
+      }
+      members.add(member);
+    }
+    return new PoolConfig(name, balance, hashKey, members);
+  }
+
+  private static MemberConfig member(ConfigField member) throws ConfigException {
+    member.allowKeys("node", "fabric-address", "weight");
+    String node = member.get("node").required().asName(Names.NODE, Names.NODE_TEXT);
+    Inet4Address address = member.get("fabric-address").required().asIpv4();
+    ConfigField weight = member.get("weight");
+    return new MemberConfig(
+        node,
+        address,
+        weight.isPresent()
+            ? weight.asInt(MemberConfig.MIN_WEIGHT, MemberConfig.MAX_WEIGHT)
+            : MemberConfig.DEFAULT_WEIGHT);
+  }
+}

@@ -1,0 +1,92 @@
+package io.baton.config;
+
+import java.net.Inet4Address;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Collectors;
+
+/**
+ * Reads the {@code server} section, which a node has exactly when it has role server. Its
+ * deliveries are the server's list of served VIPs: each names a VIP address and port and how
+ * connections to it reach the application (relay or embedded). If the node also lists
+ * {@code vips} (peer mode), every delivery must name one of them.
+ *
+ * <p>Stateless.
+ */
+final class ServerBinder {
+  private ServerBinder() {}
+
+  static Optional<ServerConfig> bind(
+      ConfigField server, NodeConfig node, List<VipConfig> vips, Path baseDirectory)
+      throws ConfigException {
+    if (!node.hasRole(Role.SERVER)) {
+      if (server.isPresent()) {
+        throw server.error("only for nodes with role server (this node is "
+            + node.rolesText() + ")");
+      }
+      return Optional.empty();
+    }
+    server.required("is required for role server (it lists the deliveries)");
+    server.allowKeys("apply-host-preparation", "deliveries");
+    ConfigField apply = server.get("apply-host-preparation");
+    boolean applyHostPreparation = apply.isPresent() && apply.asBoolean();
+
+    ConfigField deliveriesField =
+        server.get("deliveries").required("is required: one per VIP port this server serves");
+    List<ConfigField> fields = deliveriesField.list();
+    if (fields.isEmpty()) {
+      throw deliveriesField.error("must list at least one delivery");
+    }
+    List<Delivery> deliveries = new ArrayList<>();
+    Map<InetSocketAddress, String> seen = new HashMap<>();
+    for (ConfigField field : fields) {
+      Delivery delivery = delivery(field, baseDirectory);
+      InetSocketAddress vip = new InetSocketAddress(delivery.vip(), delivery.port());
+      String earlier = seen.putIfAbsent(vip, field.path());
+      if (earlier != null) {
+        throw field.get("port").error(text(vip) + " already has a delivery in " + earlier);
+      }
+      if (!vips.isEmpty() && vips.stream().noneMatch(v -> v.socketAddress().equals(vip))) {
+        throw field.get("port").error(text(vip) + " is not one of this node's vips ("
+            + vips.stream().map(v -> text(v.socketAddress())).collect(Collectors.joining(", "))
+            + ")");
+      }
+      deliveries.add(delivery);
+    }
+    return Optional.of(new ServerConfig(applyHostPreparation, deliveries));
+  }
+
+  private static Delivery delivery(ConfigField field, Path baseDirectory)
+      throws ConfigException {
+    field.allowKeys("vip", "port", "relay", "embedded");
+    Inet4Address vip = field.get("vip").required().asIpv4();
+    int port = field.get("port").required().asPort();
+    ConfigField relay = field.get("relay");
+    ConfigField embedded = field.get("embedded");
+    if (relay.isPresent() == embedded.isPresent()) {
+      throw (relay.isPresent() ? embedded : field).error(
+          "needs either relay: ADDRESS:PORT or embedded: {app: NAME, root: DIR}"
+              + (relay.isPresent() ? ", not both" : ""));
+    }
+    if (relay.isPresent()) {
+      InetSocketAddress upstream = relay.asIpv4SocketAddress(false);
+      if (upstream.getAddress().equals(vip) && upstream.getPort() == port) {
+        throw relay.error("relays to the VIP itself; name the application's own address");
+      }
+      return new Delivery.Relay(vip, port, upstream);
+    }
+    embedded.allowKeys("app", "root");
+    String app = embedded.get("app").required().asName(Names.SIMPLE, Names.SIMPLE_TEXT);
+    Path root = baseDirectory.resolve(embedded.get("root").required().asString()).normalize();
+    return new Delivery.Embedded(vip, port, app, root);
+  }
+
+  private static String text(InetSocketAddress address) {
+    return address.getAddress().getHostAddress() + ":" + address.getPort();
+  }
+}

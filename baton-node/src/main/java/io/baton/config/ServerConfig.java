@@ -1,0 +1,17 @@
+package io.baton.config;
+
+import java.util.List;
+
+/**
+ * The server-agent part of a node with role server. Immutable.
+ *
+ * @param applyHostPreparation {@code false} (default): check the host (VIP on {@code lo},
+ *     arp_ignore/arp_announce, rp_filter, the nftables guard) and refuse to start if it is not
+ *     ready; {@code true}: make those settings
+ * @param deliveries at least one; one per served VIP address and port
+ */
+public record ServerConfig(boolean applyHostPreparation, List<Delivery> deliveries) {
+  public ServerConfig {
+    deliveries = List.copyOf(deliveries);
+  }
+}

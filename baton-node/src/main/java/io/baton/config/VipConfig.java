@@ -1,0 +1,35 @@
+package io.baton.config;
+
+import java.net.Inet4Address;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * A virtual address and port that clients connect to, how the dispatcher reads new connections
+ * on it, and where it routes them. Immutable.
+ *
+ * @param address IPv4 address owned by the dispatchers on the front network
+ * @param port TCP port
+ * @param mode what the dispatcher reads before routing
+ * @param defaultPool the pool for connections that match no rule (every l4 connection)
+ * @param rules tried in order; empty for l4
+ */
+public record VipConfig(
+    Inet4Address address, int port, VipMode mode, String defaultPool, List<RuleConfig> rules) {
+  public VipConfig {
+    Objects.requireNonNull(address, "address");
+    Objects.requireNonNull(mode, "mode");
+    Objects.requireNonNull(defaultPool, "defaultPool");
+    rules = List.copyOf(rules);
+  }
+
+  public InetSocketAddress socketAddress() {
+    return new InetSocketAddress(address, port);
+  }
+
+  @Override
+  public String toString() {
+    return address.getHostAddress() + ":" + port + " (" + mode.configName() + ")";
+  }
+}

@@ -1,0 +1,16 @@
+package io.baton.config;
+
+/** How a dispatcher treats a new connection to a VIP before handing it off. */
+public enum VipMode {
+  /** Read the HTTP/1.x request head and route on host, path and headers. */
+  HTTP,
+  /** Read the TLS ClientHello and route on SNI without decrypting; the server terminates TLS. */
+  TLS,
+  /** Hand off right after accept without reading: no rules, only the VIP's default pool. */
+  L4;
+
+  /** The config spelling, e.g. {@code http}. */
+  public String configName() {
+    return ConfigField.configName(this);
+  }
+}

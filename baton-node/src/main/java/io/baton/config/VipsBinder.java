@@ -1,0 +1,156 @@
+package io.baton.config;
+
+import io.baton.config.RuleConfig.Condition;
+import java.net.Inet4Address;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Reads the {@code vips} section and its rules, resolving every pool name against the pools
+ * already read. Rules must fit the VIP's mode: host, path-prefix and header in http VIPs, sni in
+ * tls VIPs, none in l4 VIPs; and a pool that hashes on host or path must be reachable only from
+ * VIPs that read them.
+ *
+ * <p>Stateless.
+ */
+final class VipsBinder {
+  private VipsBinder() {}
+
+  /** The VIPs in file order; empty if the section is absent. */
+  static List<VipConfig> bind(ConfigField vips, Map<String, PoolConfig> pools)
+      throws ConfigException {
+    List<VipConfig> result = new ArrayList<>();
+    Map<InetSocketAddress, String> seen = new HashMap<>();
+    for (ConfigField vip : vips.list()) {
+      vip.allowKeys("address", "port", "mode", "default-pool", "rules");
+      Inet4Address address = vip.get("address").required().asIpv4();
+      ConfigField portField = vip.get("port").required();
+      int port = portField.asPort();
+      String earlier = seen.putIfAbsent(new InetSocketAddress(address, port), vip.path());
+      if (earlier != null) {
+        throw portField.error(address.getHostAddress() + ":" + port + " is already configured"
+            + " in " + earlier);
+      }
+      ConfigField modeField = vip.get("mode");
+      VipMode mode = modeField.isPresent() ? modeField.asEnum(VipMode.class, "mode") : VipMode.HTTP;
+      String defaultPool =
+          poolReference(
+              vip.get("default-pool").required("is required (the pool for connections no rule"
+                  + " matches)"),
+              pools,
+              mode);
+      result.add(new VipConfig(address, port, mode, defaultPool, rules(vip.get("rules"), mode,
+          pools)));
+    }
+    return result;
+  }
+
+  private static List<RuleConfig> rules(ConfigField rules, VipMode mode,
+      Map<String, PoolConfig> pools) throws ConfigException {
+    List<ConfigField> fields = rules.list();
+    if (mode == VipMode.L4 && !fields.isEmpty()) {
+      throw rules.error("l4 VIPs hand off before reading the request, so they have no rules");
+    }
+    List<RuleConfig> result = new ArrayList<>();
+    Set<String> names = new HashSet<>();
+    for (ConfigField rule : fields) {
+      rule.allowKeys("name", "host", "path-prefix", "header", "sni", "pool");
+      ConfigField nameField = rule.get("name").required();
+      String name = nameField.asName(Names.SIMPLE, Names.SIMPLE_TEXT);
+      if (!names.add(name)) {
+        throw nameField.error("rule '" + name + "' is already defined for this VIP");
+      }
+      List<Condition> conditions = conditions(rule, mode);
+      String pool = poolReference(rule.get("pool").required(), pools, mode);
+      result.add(new RuleConfig(name, conditions, pool));
+    }
+    return result;
+  }
+
+  private static List<Condition> conditions(ConfigField rule, VipMode mode)
+      throws ConfigException {
+    List<Condition> conditions = new ArrayList<>();
+    ConfigField host = rule.get("host");
+    if (host.isPresent()) {
+      requireMode(host, mode, VipMode.HTTP, "host rules read the HTTP Host header");
+      conditions.add(new RuleConfig.Host(host.asName(Names.HOST_PATTERN, Names.HOST_PATTERN_TEXT)));
+    }
+    ConfigField pathPrefix = rule.get("path-prefix");
+    if (pathPrefix.isPresent()) {
+      requireMode(pathPrefix, mode, VipMode.HTTP, "path-prefix rules read the HTTP request");
+      String prefix = pathPrefix.asString();
+      if (!prefix.startsWith("/") || prefix.chars().anyMatch(c -> c <= ' ')) {
+        throw pathPrefix.error("must start with / and contain no spaces, got '" + prefix + "'");
+      }
+      conditions.add(new RuleConfig.PathPrefix(prefix));
+    }
+    ConfigField header = rule.get("header");
+    if (header.isPresent()) {
+      requireMode(header, mode, VipMode.HTTP, "header rules read the HTTP request");
+      conditions.add(header(header));
+    }
+    ConfigField sni = rule.get("sni");
+    if (sni.isPresent()) {
+      requireMode(sni, mode, VipMode.TLS, "sni rules read the TLS ClientHello");
+      conditions.add(new RuleConfig.Sni(sni.asName(Names.HOST_PATTERN, Names.HOST_PATTERN_TEXT)));
+    }
+    if (conditions.isEmpty()) {
+      throw rule.error("needs a condition: "
+          + (mode == VipMode.TLS ? "sni" : "host, path-prefix or header"));
+    }
+    return conditions;
+  }
+
+  private static void requireMode(ConfigField field, VipMode actual, VipMode needed, String why)
+      throws ConfigException {
+    if (actual != needed) {
+      throw field.error("only in " + needed.configName() + " VIPs (" + why + "; this VIP is "
+          + actual.configName() + ")");
+    }
+  }
+
+  /** {@code Name: value}, e.g. {@code X-Beta: 1}. */
+  private static Condition header(ConfigField field) throws ConfigException {
+    String text = field.asString();
+    int colon = text.indexOf(':');
+    String name = colon < 0 ? text : text.substring(0, colon).strip();
+    String value = colon < 0 ? "" : text.substring(colon + 1).strip();
+    if (!Names.HEADER_NAME.matcher(name).matches() || value.isEmpty()) {
+      throw field.error("must be 'Name: value' such as 'X-Beta: 1', got '" + text + "'");
+    }
+    return new RuleConfig.Header(name, value);
+  }
+
+  /** The name of an existing pool that a VIP of {@code mode} can feed. */
+  private static String poolReference(ConfigField field, Map<String, PoolConfig> pools,
+      VipMode mode) throws ConfigException {
+    String name = field.asString();
+    PoolConfig pool = pools.get(name);
+    if (pool == null) {
+      if (pools.isEmpty()) {
+        throw field.error("unknown pool '" + name + "' (no pools are configured)");
+      }
+      List<String> known = List.copyOf(pools.keySet());
+      String suggestion = Spelling.closest(name, known);
+      throw field.error("unknown pool '" + name + "' (pools: " + String.join(", ", known) + ")"
+          + (suggestion == null ? "" : "; did you mean '" + suggestion + "'?"));
+    }
+    HashKey hashKey = pool.hashKey().orElse(HashKey.CLIENT_IP);
+    boolean readable =
+        switch (hashKey) {
+          case CLIENT_IP -> true;
+          case HOST -> mode != VipMode.L4;
+          case PATH -> mode == VipMode.HTTP;
+        };
+    if (!readable) {
+      throw field.error("pool '" + name + "' hashes on " + hashKey.configName() + ", which a "
+          + mode.configName() + " VIP does not read");
+    }
+    return name;
+  }
+}

@@ -1,0 +1,31 @@
+package io.baton.dispatcher;
+
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * The dispatcher's counters: what happened to the connections it accepted. Thread-safe
+ * (LongAdders, written from every event loop).
+ */
+public final class DispatcherStats {
+  public final LongAdder accepted = new LongAdder();
+  public final LongAdder handedOff = new LongAdder();
+  public final LongAdder refusedByServer = new LongAdder();
+  public final LongAdder handoffFailures = new LongAdder();
+  public final LongAdder servedLocally = new LongAdder();
+  public final LongAdder answered503 = new LongAdder();
+  public final LongAdder answered400 = new LongAdder();
+  public final LongAdder answered431 = new LongAdder();
+  public final LongAdder answered408 = new LongAdder();
+  public final LongAdder closedSlow = new LongAdder();
+  public final LongAdder closedNotTls = new LongAdder();
+  public final LongAdder clientGone = new LongAdder();
+  public final LongAdder bytesReadBeforeHandoff = new LongAdder();
+
+  @Override
+  public String toString() {
+    return "accepted=" + accepted + " handedOff=" + handedOff + " refused=" + refusedByServer
+        + " failures=" + handoffFailures + " local=" + servedLocally + " 503=" + answered503
+        + " 400=" + answered400 + " 431=" + answered431 + " 408=" + answered408 + " slow=" + closedSlow
+        + " notTls=" + closedNotTls + " clientGone=" + clientGone;
+  }
+}

@@ -1,0 +1,147 @@
+package io.baton.handoff;
+
+import io.baton.transplant.FlowKey;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.Objects;
+
+/**
+ * The messages of the handoff protocol, exchanged between a dispatcher ({@link HandoffClient})
+ * and a server agent ({@link HandoffServer}) over the fabric network. The wire form of each is
+ * described in {@code FabricMessageCodec}.
+ *
+ * <p>Constructors check every field against the limits below and throw {@link
+ * IllegalArgumentException} for a caller's mistake; the decoder checks the same limits on
+ * received bytes and throws {@link FrameFormatException} instead. Records are immutable apart
+ * from their byte arrays, which are not copied (a connection state may be 128 MiB): whoever
+ * builds a message must not modify an array it passed in.
+ */
+public sealed interface FabricMessage {
+  /** Length of a {@link Hello} nonce. */
+  int NONCE_BYTES = 16;
+
+  /** Limits on the UTF-8 length of string fields, so that a peer cannot make us buffer much. */
+  int MAX_NODE_NAME_BYTES = 255;
+  int MAX_VIP_BYTES = 64;
+  int MAX_POOL_BYTES = 255;
+  int MAX_REQUEST_SUMMARY_BYTES = 4096;
+  int MAX_REASON_BYTES = 1024;
+
+  /**
+   * First message of each side on a new connection. The nonce is fresh random bytes; every
+   * later frame's MAC covers both sides' nonces, which binds it to this session.
+   */
+  record Hello(String nodeName, byte[] nonce) implements FabricMessage {
+    public Hello {
+      checkNodeName(nodeName);
+      Objects.requireNonNull(nonce, "nonce");
+      if (nonce.length != NONCE_BYTES) {
+        throw new IllegalArgumentException(
+            "nonce must be " + NONCE_BYTES + " bytes, got " + nonce.length);
+      }
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Hello h && nodeName.equals(h.nodeName) && Arrays.equals(nonce, h.nonce);
+    }
+
+    @Override
+    public int hashCode() {
+      return 31 * nodeName.hashCode() + Arrays.hashCode(nonce);
+    }
+
+    @Override
+    public String toString() {
+      return "Hello[" + nodeName + ", nonce=" + HexFormat.of().formatHex(nonce) + "]";
+    }
+  }
+
+  /**
+   * Dispatcher → server: take over this connection. {@code state} is a {@link
+   * io.baton.transplant.ConnectionStateCodec} encoding, opaque to this package; {@code vip} is
+   * "ip:port"; {@code requestSummary} is for logs (e.g. "GET /x host=y") and may be empty.
+   * Handoff ids are chosen by the client, see {@link HandoffClient#nextHandoffId()}.
+   */
+  record Handoff(long handoffId, byte[] state, String vip, String pool, String requestSummary)
+      implements FabricMessage {
+    public Handoff {
+      Objects.requireNonNull(state, "state");
+      checkString("vip", vip, MAX_VIP_BYTES);
+      checkString("pool", pool, MAX_POOL_BYTES);
+      checkString("requestSummary", requestSummary, MAX_REQUEST_SUMMARY_BYTES);
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Handoff h
+          && handoffId == h.handoffId
+          && Arrays.equals(state, h.state)
+          && vip.equals(h.vip)
+          && pool.equals(h.pool)
+          && requestSummary.equals(h.requestSummary);
+    }
+
+    @Override
+    public int hashCode() {
+      return Objects.hash(handoffId, Arrays.hashCode(state), vip, pool, requestSummary);
+    }
+
+    /** Names the handoff without dumping the state bytes. */
+    @Override
+    public String toString() {
+      return "Handoff[id=" + handoffId + ", vip=" + vip + ", pool=" + pool + ", state="
+          + state.length + " bytes, request=\"" + requestSummary + "\"]";
+    }
+  }
+
+  /** Server → dispatcher: the connection is restored here; the dispatcher drops its copy. */
+  record Accepted(long handoffId) implements FabricMessage, HandoffReply {}
+
+  /** Server → dispatcher: not taken; the dispatcher still owns the connection. */
+  record Refused(long handoffId, String reason) implements FabricMessage, HandoffReply {
+    public Refused {
+      checkString("reason", reason, MAX_REASON_BYTES);
+    }
+  }
+
+  /** Server → dispatchers: a connection it owned has ended; forwarding entries can go. */
+  record Closed(FlowKey flow, long bytesFromClient, long bytesToClient) implements FabricMessage {
+    public Closed {
+      Objects.requireNonNull(flow, "flow");
+      checkNotNegative("bytesFromClient", bytesFromClient);
+      checkNotNegative("bytesToClient", bytesToClient);
+    }
+  }
+
+  /** Server → dispatchers: current load, sent periodically. */
+  record LoadReport(String nodeName, int activeConnections, long acceptedTotal, long closedTotal)
+      implements FabricMessage {
+    public LoadReport {
+      checkNodeName(nodeName);
+      checkNotNegative("activeConnections", activeConnections);
+      checkNotNegative("acceptedTotal", acceptedTotal);
+      checkNotNegative("closedTotal", closedTotal);
+    }
+  }
+
+  private static void checkNodeName(String nodeName) {
+    checkString("nodeName", nodeName, MAX_NODE_NAME_BYTES);
+    if (nodeName.isEmpty()) throw new IllegalArgumentException("nodeName must not be empty");
+  }
+
+  private static void checkString(String field, String value, int maxBytes) {
+    Objects.requireNonNull(value, field);
+    // Cheap first test: a UTF-8 encoding is at most 3 bytes per UTF-16 unit.
+    if (value.length() * 3L > maxBytes
+        && value.getBytes(StandardCharsets.UTF_8).length > maxBytes) {
+      throw new IllegalArgumentException(
+          field + " is longer than " + maxBytes + " bytes of UTF-8");
+    }
+  }
+
+  private static void checkNotNegative(String field, long value) {
+    if (value < 0) throw new IllegalArgumentException(field + " must not be negative: " + value);
+  }
+}

@@ -1,0 +1,165 @@
+package io.baton.handoff;
+
+import io.baton.handoff.FabricMessage.Accepted;
+import io.baton.handoff.FabricMessage.Closed;
+import io.baton.handoff.FabricMessage.Handoff;
+import io.baton.handoff.FabricMessage.Hello;
+import io.baton.handoff.FabricMessage.LoadReport;
+import io.baton.handoff.FabricMessage.Refused;
+import io.baton.transplant.FlowKey;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import java.net.Inet4Address;
+
+/**
+ * The payload of each {@link FabricMessage} — the bytes between a frame's header and its MAC
+ * (the frame around it is described in {@link FabricFrame}). Integers are big-endian; a string is
+ * an unsigned 16-bit length and that many bytes of UTF-8, capped per field; a blob is an unsigned
+ * 32-bit length and the bytes.
+ *
+ * <pre>
+ *  HELLO        nonce[16] nodeName:str
+ *  HANDOFF      handoffId:i64 vip:str pool:str requestSummary:str state:blob
+ *  ACCEPTED     handoffId:i64
+ *  REFUSED      handoffId:i64 reason:str
+ *  CLOSED       clientIp[4] clientPort:u16 localIp[4] localPort:u16
+ *               bytesFromClient:i64 bytesToClient:i64     (counts not negative)
+ *  LOAD_REPORT  nodeName:str activeConnections:i32 acceptedTotal:i64 closedTotal:i64
+ *                                                          (none negative)
+ * </pre>
+ *
+ * <p>Nothing may follow the last field. Decoding refuses anything else with a {@link
+ * FrameFormatException}; a decoded message re-encodes to the identical bytes.
+ *
+ * <p>Stateless; safe to call from any thread on buffers the caller owns.
+ */
+final class FabricMessageCodec {
+  private FabricMessageCodec() {}
+
+  /** The exact number of payload bytes {@link #encode} writes for {@code m}. */
+  static long payloadLength(FabricMessage m) {
+    return switch (m) {
+      case Hello h -> FabricMessage.NONCE_BYTES + stringLength(h.nodeName());
+      case Handoff h -> Long.BYTES + stringLength(h.vip()) + stringLength(h.pool())
+          + stringLength(h.requestSummary()) + Integer.BYTES + (long) h.state().length;
+      case Accepted _ -> Long.BYTES;
+      case Refused r -> Long.BYTES + stringLength(r.reason());
+      case Closed _ -> 2 * (4 + 2) + 2 * Long.BYTES;
+      case LoadReport r -> stringLength(r.nodeName()) + Integer.BYTES + 2 * Long.BYTES;
+    };
+  }
+
+  /** Writes the payload of {@code m} at {@code out}'s writer index. */
+  static void encode(FabricMessage m, ByteBuf out) {
+    switch (m) {
+      case Hello h -> {
+        out.writeBytes(h.nonce());
+        writeString(out, h.nodeName());
+      }
+      case Handoff h -> {
+        out.writeLong(h.handoffId());
+        writeString(out, h.vip());
+        writeString(out, h.pool());
+        writeString(out, h.requestSummary());
+        out.writeInt(h.state().length);
+        out.writeBytes(h.state());
+      }
+      case Accepted a -> out.writeLong(a.handoffId());
+      case Refused r -> {
+        out.writeLong(r.handoffId());
+        writeString(out, r.reason());
+      }
+      case Closed c -> {
+        FlowKey f = c.flow();
+        out.writeBytes(f.clientIp().getAddress());
+        out.writeShort(f.clientPort());
+        out.writeBytes(f.localIp().getAddress());
+        out.writeShort(f.localPort());
+        out.writeLong(c.bytesFromClient());
+        out.writeLong(c.bytesToClient());
+      }
+      case LoadReport r -> {
+        writeString(out, r.nodeName());
+        out.writeInt(r.activeConnections());
+        out.writeLong(r.acceptedTotal());
+        out.writeLong(r.closedTotal());
+      }
+    }
+  }
+
+  /** Decodes a whole payload of the given type; reads {@code payload} to its end. */
+  static FabricMessage decode(MessageType type, ByteBuf payload) throws FrameFormatException {
+    PayloadReader in = new PayloadReader(payload, type);
+    FabricMessage m;
+    try {
+      m = switch (type) {
+        case HELLO -> {
+          byte[] nonce = in.readBytes(FabricMessage.NONCE_BYTES, "nonce");
+          yield new Hello(readNodeName(in), nonce);
+        }
+        case HANDOFF -> {
+          long id = in.readLong("handoffId");
+          String vip = in.readString("vip", FabricMessage.MAX_VIP_BYTES);
+          String pool = in.readString("pool", FabricMessage.MAX_POOL_BYTES);
+          String summary =
+              in.readString("requestSummary", FabricMessage.MAX_REQUEST_SUMMARY_BYTES);
+          yield new Handoff(id, in.readBlob("state"), vip, pool, summary);
+        }
+        case ACCEPTED -> new Accepted(in.readLong("handoffId"));
+        case REFUSED -> new Refused(
+            in.readLong("handoffId"), in.readString("reason", FabricMessage.MAX_REASON_BYTES));
+        case CLOSED -> {
+          Inet4Address clientIp = in.readIpv4("clientIp");
+          int clientPort = in.readPort("clientPort");
+          Inet4Address localIp = in.readIpv4("localIp");
+          int localPort = in.readPort("localPort");
+          yield new Closed(new FlowKey(clientIp, clientPort, localIp, localPort),
+              in.readNotNegativeLong("bytesFromClient"), in.readNotNegativeLong("bytesToClient"));
+        }
+        case LOAD_REPORT -> new LoadReport(readNodeName(in),
+            in.readNotNegativeInt("activeConnections"), in.readNotNegativeLong("acceptedTotal"),
+            in.readNotNegativeLong("closedTotal"));
+      };
+    } catch (IllegalArgumentException e) {
+      // Backstop: the reader checks every limit the constructors check, but a record must never
+      // turn bad input into an unchecked exception.
+      throw in.refuse(e.getMessage());
+    }
+    in.expectEnd();
+    return m;
+  }
+
+  private static String readNodeName(PayloadReader in) throws FrameFormatException {
+    String name = in.readString("nodeName", FabricMessage.MAX_NODE_NAME_BYTES);
+    if (name.isEmpty()) throw in.refuse("nodeName is empty");
+    return name;
+  }
+
+  /**
+   * {@code s} cut to at most {@code maxBytes} of UTF-8 without splitting a character, for text
+   * that comes from elsewhere (an exception's message) and must fit a field.
+   */
+  static String fitUtf8(String s, int maxBytes) {
+    int bytes = 0;
+    int end = 0;
+    while (end < s.length()) {
+      int cp = s.codePointAt(end);
+      int n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+      if (bytes + n > maxBytes) break;
+      bytes += n;
+      end += Character.charCount(cp);
+    }
+    return s.substring(0, end);
+  }
+
+  private static int stringLength(String s) {
+    return Short.BYTES + ByteBufUtil.utf8Bytes(s);
+  }
+
+  private static void writeString(ByteBuf out, String s) {
+    int lengthAt = out.writerIndex();
+    out.writeShort(0);
+    int written = ByteBufUtil.writeUtf8(out, s);
+    out.setShort(lengthAt, written);
+  }
+}

@@ -1,0 +1,312 @@
+package io.baton.handoff;
+
+import io.baton.handoff.FabricMessage.Accepted;
+import io.baton.handoff.FabricMessage.Closed;
+import io.baton.handoff.FabricMessage.Handoff;
+import io.baton.handoff.FabricMessage.LoadReport;
+import io.baton.handoff.FabricMessage.Refused;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A dispatcher's connection to one server agent: sends {@link Handoff}s and matches the answers,
+ * and passes the server's {@link Closed} and {@link LoadReport} messages to a {@link Listener}.
+ * The connection is persistent: when it drops, pending handoffs fail at once and the client
+ * reconnects with exponential backoff from {@link #MIN_BACKOFF} to {@link #MAX_BACKOFF} until
+ * {@link #close()}.
+ *
+ * <p>Thread-safe: every public method may be called from any thread and none blocks. Listener
+ * callbacks and the completion of the futures this class returns run on the connection's event
+ * loop thread, so they must not block (hand long work to another executor).
+ */
+public final class HandoffClient implements AutoCloseable {
+  /** Shortest and longest wait between connection attempts. */
+  public static final Duration MIN_BACKOFF = Duration.ofMillis(50);
+  public static final Duration MAX_BACKOFF = Duration.ofSeconds(2);
+
+  private static final Logger log = LoggerFactory.getLogger(HandoffClient.class);
+
+  /** What the server tells the dispatcher besides answers. Called on the event loop. */
+  public interface Listener {
+    default void onClosed(Closed closed) {}
+
+    default void onLoadReport(LoadReport report) {}
+
+    /** The session came up (HELLO exchanged) or went down. */
+    default void onConnectionState(boolean up) {}
+  }
+
+  private record Pending(long handoffId, CompletableFuture<HandoffReply> reply, Channel channel) {}
+
+  private final EventLoopGroup group;
+  private final InetSocketAddress server;
+  private final String serverText;
+  private final EndpointSettings settings;
+  private final Listener listener;
+  private final Duration connectTimeout;
+  private final FabricCounters counters = new FabricCounters();
+  private final ConcurrentHashMap<Long, Pending> pending = new ConcurrentHashMap<>();
+  private final AtomicLong lastHandoffId = new AtomicLong();
+  private final CompletableFuture<Void> firstSession = new CompletableFuture<>();
+
+  private final Object lock = new Object();
+  private boolean started; // guarded by lock
+  private boolean closed; // guarded by lock
+  private Channel current; // connecting or connected channel; guarded by lock
+  private long backoffMs = MIN_BACKOFF.toMillis(); // guarded by lock
+  private ScheduledFuture<?> retry; // guarded by lock
+  private volatile Channel session; // the channel whose HELLO exchange completed, or null
+
+  /** A client with the default frame limit ({@link HandoffServer#DEFAULT_MAX_FRAME_BYTES}). */
+  public HandoffClient(EventLoopGroup group, InetSocketAddress server, byte[] key,
+      String localNodeName, Listener listener, Duration connectTimeout) {
+    this(group, server, key, localNodeName, listener, connectTimeout,
+        HandoffServer.DEFAULT_MAX_FRAME_BYTES);
+  }
+
+  /**
+   * @param group an epoll event loop group, owned by the caller
+   * @param key the cluster key, at least 32 bytes (copied)
+   * @param connectTimeout limit for TCP connect and, separately, for the HELLO exchange
+   * @param maxFrameBytes largest frame sent or accepted, length field included
+   */
+  public HandoffClient(EventLoopGroup group, InetSocketAddress server, byte[] key,
+      String localNodeName, Listener listener, Duration connectTimeout, int maxFrameBytes) {
+    this.group = Objects.requireNonNull(group, "group");
+    this.server = Objects.requireNonNull(server, "server");
+    this.serverText = FabricFrame.text(server);
+    this.settings = new EndpointSettings(key, localNodeName, maxFrameBytes);
+    this.listener = Objects.requireNonNull(listener, "listener");
+    this.connectTimeout = Objects.requireNonNull(connectTimeout, "connectTimeout");
+    if (connectTimeout.isNegative() || connectTimeout.isZero()) {
+      throw new IllegalArgumentException("connectTimeout must be positive: " + connectTimeout);
+    }
+  }
+
+  /**
+   * Starts connecting (once; later calls return the same future). The future completes when the
+   * first session is established, or exceptionally if the first attempt fails; either way the
+   * client keeps retrying in the background until {@link #close()}.
+   */
+  public CompletableFuture<Void> connect() {
+    synchronized (lock) {
+      if (closed) return CompletableFuture.failedFuture(closedException());
+      if (!started) {
+        started = true;
+        attempt();
+      }
+    }
+    return firstSession.copy();
+  }
+
+  /** Whether a session is established right now. */
+  public boolean isConnected() {
+    Channel ch = session;
+    return ch != null && ch.isActive();
+  }
+
+  /** A fresh handoff id: increasing for this client, starting at 1. */
+  public long nextHandoffId() {
+    return lastHandoffId.incrementAndGet();
+  }
+
+  /**
+   * Sends {@code handoff} and returns its answer. The future completes exceptionally with a
+   * {@link HandoffException} if the client is not connected, the id is already pending, the
+   * server does not answer within {@code timeout}, or the connection drops first.
+   */
+  public CompletableFuture<HandoffReply> send(Handoff handoff, Duration timeout) {
+    long id = handoff.handoffId();
+    if (timeout.isNegative() || timeout.isZero()) {
+      throw new IllegalArgumentException("timeout must be positive: " + timeout);
+    }
+    Channel ch = session;
+    if (ch == null || !ch.isActive()) {
+      return failed("server " + serverText + " is not connected; handoff " + id + " not sent");
+    }
+    Pending p = new Pending(id, new CompletableFuture<>(), ch);
+    if (pending.putIfAbsent(id, p) != null) {
+      return failed("handoff " + id + " to server " + serverText + " is already pending");
+    }
+    long timeoutMs = timeout.toMillis();
+    ScheduledFuture<?> timer = ch.eventLoop().schedule(
+        () -> fail(p, "server " + serverText + " did not answer handoff " + id + " within "
+            + timeoutMs + " ms", null),
+        timeoutMs, TimeUnit.MILLISECONDS);
+    p.reply().whenComplete((r, e) -> timer.cancel(false));
+    ch.writeAndFlush(handoff).addListener((ChannelFuture w) -> {
+      if (!w.isSuccess()) {
+        fail(p, "could not send handoff " + id + " to server " + serverText + ": "
+            + w.cause().getMessage(), w.cause());
+      }
+    });
+    return p.reply();
+  }
+
+  /** Frames from the server that failed authentication, over all connections. */
+  public long authFailures() {
+    return counters.authFailures.sum();
+  }
+
+  /** Frames from the server that broke the format or protocol, over all connections. */
+  public long malformedFrames() {
+    return counters.malformedFrames.sum();
+  }
+
+  /** Stops reconnecting, closes the connection and fails pending handoffs. Idempotent. */
+  @Override
+  public void close() {
+    Channel ch;
+    synchronized (lock) {
+      if (closed) return;
+      closed = true;
+      if (retry != null) retry.cancel(false);
+      ch = current;
+    }
+    firstSession.completeExceptionally(closedException());
+    if (ch != null) ch.close();
+    pending.values().forEach(p -> fail(p, "handoff client for server " + serverText
+        + " closed before handoff " + p.handoffId() + " was answered", null));
+  }
+
+  @Override
+  public String toString() {
+    return "HandoffClient[" + settings.nodeName() + " -> " + serverText + "]";
+  }
+
+  // ------------------------------------------------------------------ connection lifecycle
+
+  /** Guarded by lock. */
+  private void attempt() {
+    retry = null;
+    Bootstrap b = new Bootstrap()
+        .group(group)
+        .channel(EpollSocketChannel.class)
+        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) connectTimeout.toMillis())
+        .option(ChannelOption.TCP_NODELAY, true)
+        .handler(new ChannelInitializer<Channel>() {
+          @Override
+          protected void initChannel(Channel ch) {
+            FrameDecoder decoder = new FrameDecoder();
+            ch.pipeline().addLast(decoder, new FabricSession(true, settings, decoder, counters,
+                connectTimeout.toMillis(), new SessionEvents()));
+          }
+        });
+    ChannelFuture f = b.connect(server);
+    current = f.channel();
+    f.channel().closeFuture().addListener(c -> onChannelClosed(f.channel()));
+    f.addListener((ChannelFuture c) -> {
+      if (!c.isSuccess()) {
+        log.debug("cannot connect to server {}: {}", serverText, c.cause().toString());
+        firstSession.completeExceptionally(new HandoffException(
+            "cannot connect to server " + serverText + ": " + c.cause().getMessage(), c.cause()));
+      }
+    });
+  }
+
+  private void onChannelClosed(Channel ch) {
+    boolean wasUp = session == ch;
+    if (wasUp) {
+      session = null;
+      log.info("connection to server {} lost; reconnecting", serverText);
+    } else {
+      firstSession.completeExceptionally(new HandoffException("server " + serverText
+          + " closed the connection before the HELLO exchange completed (same cluster key on"
+          + " both sides? the server logs why)"));
+    }
+    pending.values().stream().filter(p -> p.channel() == ch).forEach(p -> fail(p,
+        "connection to server " + serverText + " lost before it answered handoff "
+            + p.handoffId(), null));
+    if (wasUp) notifyConnectionState(false);
+    synchronized (lock) {
+      if (current == ch) current = null;
+      if (closed) return;
+      long delayMs = backoffMs;
+      backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF.toMillis());
+      retry = group.schedule(() -> {
+        synchronized (lock) {
+          if (!closed && retry != null) attempt();
+        }
+      }, delayMs, TimeUnit.MILLISECONDS);
+    }
+  }
+
+  private void onEstablished(Channel ch) {
+    synchronized (lock) {
+      backoffMs = MIN_BACKOFF.toMillis();
+      if (closed) return;
+    }
+    session = ch;
+    log.info("connected to server {}", serverText);
+    firstSession.complete(null);
+    notifyConnectionState(true);
+  }
+
+  private void onReply(HandoffReply reply) {
+    Pending p = pending.remove(reply.handoffId());
+    if (p == null) {
+      // The dispatcher has already taken the connection back; an ACCEPTED now means two hosts
+      // think they own it. Loud, because the operator must raise the timeout.
+      log.warn("server {} answered {} for handoff {} too late (timed out or unknown)",
+          serverText, reply, reply.handoffId());
+      return;
+    }
+    p.reply().complete(reply);
+  }
+
+  private void fail(Pending p, String message, Throwable cause) {
+    if (pending.remove(p.handoffId(), p)) {
+      p.reply().completeExceptionally(new HandoffException(message, cause));
+    }
+  }
+
+  private void notifyConnectionState(boolean up) {
+    try {
+      listener.onConnectionState(up);
+    } catch (RuntimeException e) {
+      log.warn("listener of {} failed on connection state {}", this, up, e);
+    }
+  }
+
+  private HandoffException closedException() {
+    return new HandoffException("handoff client for server " + serverText + " is closed");
+  }
+
+  private static CompletableFuture<HandoffReply> failed(String message) {
+    return CompletableFuture.failedFuture(new HandoffException(message));
+  }
+
+  /** Session callbacks, on the event loop. */
+  private final class SessionEvents implements FabricSession.Events {
+    @Override
+    public void onEstablished(Channel channel, String peerNode) {
+      HandoffClient.this.onEstablished(channel);
+    }
+
+    @Override
+    public void onMessage(Channel channel, String peerNode, FabricMessage message) {
+      switch (message) {
+        case Accepted a -> onReply(a);
+        case Refused r -> onReply(r);
+        case Closed c -> listener.onClosed(c);
+        case LoadReport r -> listener.onLoadReport(r);
+        default -> throw new IllegalStateException("session passed on " + message);
+      }
+    }
+  }
+}

@@ -1,0 +1,134 @@
+package io.baton.server;
+
+import java.io.IOException;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.NetworkInterface;
+import java.net.SocketException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Checks, and on request applies, what a server host needs before it can take handed-off
+ * connections for its virtual addresses (see docs/design.md, "Server side of DSR"):
+ *
+ * <ul>
+ *   <li>each VIP on {@code lo} (the restored sockets bind to it and answer from it);
+ *   <li>{@code arp_ignore=1} and {@code arp_announce=2}, so the server never answers ARP for a
+ *       VIP the dispatcher owns on the front network;
+ *   <li>reverse-path filtering off or loose ({@code rp_filter} 0 or 2) on the fabric interface,
+ *       because forwarded client packets arrive there with the client's address as source.
+ * </ul>
+ *
+ * The nftables guard ({@link VipGuard}) is installed by the agent itself. Every problem is one
+ * line that says what is wrong and what to run. Reads and writes /proc/sys of the calling
+ * process's network namespace. Stateless; not meant for concurrent use.
+ */
+public final class HostPreparation {
+  private static final Path PROC_SYS = Path.of("/proc/sys");
+
+  private HostPreparation() {}
+
+  /** Problems found; empty when the host is ready. */
+  public static List<String> check(Collection<Inet4Address> vips, String fabricDevice) {
+    List<String> problems = new ArrayList<>();
+    List<InetAddress> onLo = addressesOf("lo", problems);
+    for (Inet4Address vip : vips) {
+      if (!onLo.contains(vip)) {
+        problems.add("VIP " + vip.getHostAddress() + " is not on lo: run `ip addr add "
+            + vip.getHostAddress() + "/32 dev lo` (or start with apply-host-preparation: true)");
+      }
+    }
+    expect(problems, "net.ipv4.conf.all.arp_ignore", List.of("1", "2"), "1");
+    expect(problems, "net.ipv4.conf.all.arp_announce", List.of("2"), "2");
+    expect(problems, "net.ipv4.conf.all.rp_filter", List.of("0", "2"), "2");
+    expect(problems, "net.ipv4.conf." + fabricDevice + ".rp_filter", List.of("0", "2"), "2");
+    return problems;
+  }
+
+  /**
+   * Applies what {@link #check} would complain about; returns what was changed (one line each).
+   * Throws with a clear message when a change fails.
+   */
+  public static List<String> apply(Collection<Inet4Address> vips, String fabricDevice) throws IOException {
+    List<String> changes = new ArrayList<>();
+    List<InetAddress> onLo = addressesOf("lo", new ArrayList<>());
+    for (Inet4Address vip : vips) {
+      if (!onLo.contains(vip)) {
+        run(List.of("ip", "addr", "add", vip.getHostAddress() + "/32", "dev", "lo"));
+        changes.add("added " + vip.getHostAddress() + "/32 to lo");
+      }
+    }
+    changes.addAll(setIfNot("net.ipv4.conf.all.arp_ignore", List.of("1", "2"), "1"));
+    changes.addAll(setIfNot("net.ipv4.conf.all.arp_announce", List.of("2"), "2"));
+    changes.addAll(setIfNot("net.ipv4.conf.all.rp_filter", List.of("0", "2"), "2"));
+    changes.addAll(setIfNot("net.ipv4.conf." + fabricDevice + ".rp_filter", List.of("0", "2"), "2"));
+    return changes;
+  }
+
+  private static void expect(List<String> problems, String key, List<String> ok, String fix) {
+    String value = read(key);
+    if (value == null) {
+      problems.add(key + " cannot be read (is the device name right?)");
+    } else if (!ok.contains(value)) {
+      problems.add(key + " is " + value + ", needs " + String.join(" or ", ok) + ": run `sysctl -w "
+          + key + "=" + fix + "` (or start with apply-host-preparation: true)");
+    }
+  }
+
+  private static List<String> setIfNot(String key, List<String> ok, String value) throws IOException {
+    String current = read(key);
+    if (current != null && ok.contains(current)) return List.of();
+    Path file = PROC_SYS.resolve(key.replace('.', '/'));
+    try {
+      Files.writeString(file, value);
+    } catch (IOException e) {
+      throw new IOException("cannot set " + key + "=" + value + " (" + file + "): " + e.getMessage(), e);
+    }
+    return List.of("set " + key + "=" + value + (current == null ? "" : " (was " + current + ")"));
+  }
+
+  private static String read(String key) {
+    try {
+      return Files.readString(PROC_SYS.resolve(key.replace('.', '/'))).strip();
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  private static List<InetAddress> addressesOf(String device, List<String> problems) {
+    try {
+      NetworkInterface nif = NetworkInterface.getByName(device);
+      if (nif == null) {
+        problems.add("interface " + device + " not found");
+        return List.of();
+      }
+      return Collections.list(nif.getInetAddresses());
+    } catch (SocketException e) {
+      problems.add("cannot list the addresses of " + device + ": " + e.getMessage());
+      return List.of();
+    }
+  }
+
+  private static void run(List<String> command) throws IOException {
+    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+    try {
+      if (!p.waitFor(10, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        throw new IOException("`" + String.join(" ", command) + "` did not finish in 10 s");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted running `" + String.join(" ", command) + "`", e);
+    }
+    String output = new String(p.getInputStream().readAllBytes()).strip();
+    if (p.exitValue() != 0) {
+      throw new IOException("`" + String.join(" ", command) + "` failed (exit " + p.exitValue() + "): " + output);
+    }
+  }
+}

@@ -1,0 +1,96 @@
+package io.baton.server.delivery;
+
+import io.baton.linux.Sockets;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoEventLoop;
+import io.netty.channel.epoll.EpollIoHandle;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.RejectedExecutionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Delivers restored connections to an unmodified local upstream server (nginx on
+ * 127.0.0.1:8080, say): each connection gets its own upstream connection and the bytes are
+ * moved between the two with splice(2), zero-copy, on one epoll event loop (see
+ * {@link SpliceRelay}). Responses leave from the restored socket, which is bound to the VIP, so
+ * they go straight to the client.
+ *
+ * <p>Why not Netty's {@code AbstractEpollStreamChannel.spliceTo}: its native splice reports end of
+ * stream and "would block" alike (both 0), so a half-closed direction keeps a level-triggered
+ * loop spinning; it shuts the input down on RDHUP while bytes may still sit in the socket or
+ * its pipe, so a FIN cannot be forwarded in order; and it counts nothing. The relay therefore
+ * registers the raw sockets with the same {@code EpollIoHandler} and splices through
+ * {@link io.baton.linux.Splice}.
+ *
+ * <p>If the upstream cannot be reached the client connection is closed with one WARN line: the
+ * relay runs after ACCEPTED, so there is nobody left to hand the connection back to.
+ *
+ * <p>Thread-safe; connections are spread over the group's event loops.
+ */
+public final class RelayDelivery implements Delivery {
+  private static final Logger log = LoggerFactory.getLogger(RelayDelivery.class);
+  public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(5);
+
+  private final EventLoopGroup epollGroup;
+  private final InetSocketAddress upstream;
+  private final long connectTimeoutMs;
+
+  /** With {@link #DEFAULT_CONNECT_TIMEOUT}. */
+  public RelayDelivery(EventLoopGroup epollGroup, InetSocketAddress upstream) {
+    this(epollGroup, upstream, DEFAULT_CONNECT_TIMEOUT);
+  }
+
+  /**
+   * @param epollGroup a group of epoll event loops
+   *     ({@code new MultiThreadIoEventLoopGroup(n, EpollIoHandler.newFactory())})
+   * @param upstream the local server, IPv4
+   * @param connectTimeout how long an upstream connect may take before the client is closed
+   */
+  public RelayDelivery(EventLoopGroup epollGroup, InetSocketAddress upstream, Duration connectTimeout) {
+    this.epollGroup = Objects.requireNonNull(epollGroup, "epollGroup");
+    this.upstream = Objects.requireNonNull(upstream, "upstream");
+    if (upstream.isUnresolved()) {
+      throw new IllegalArgumentException("upstream address is unresolved: " + upstream);
+    }
+    if (connectTimeout.isNegative() || connectTimeout.isZero()) {
+      throw new IllegalArgumentException("connect timeout must be positive: " + connectTimeout);
+    }
+    this.connectTimeoutMs = connectTimeout.toMillis();
+    ioLoop(epollGroup.next()); // fail at construction, not per connection
+  }
+
+  public InetSocketAddress upstream() {
+    return upstream;
+  }
+
+  @Override
+  public void deliver(int fd, byte[] unsentTail, ConnectionInfo info, CloseListener onClosed) {
+    CloseListener once = new CloseOnce(onClosed, info);
+    IoEventLoop loop = ioLoop(epollGroup.next());
+    SpliceRelay relay =
+        new SpliceRelay(loop, fd, unsentTail.clone(), upstream, connectTimeoutMs, info, once);
+    try {
+      loop.execute(relay::start);
+    } catch (RejectedExecutionException e) {
+      log.warn("relay of {} not started: the event loop is shut down; closing it", info);
+      Sockets.closeQuietly(fd);
+      once.onClosed(0, 0);
+    }
+  }
+
+  private static IoEventLoop ioLoop(EventLoop loop) {
+    if (loop instanceof IoEventLoop io && io.isCompatible(RelayEndpoint.class)) return io;
+    throw new IllegalArgumentException(
+        "the relay needs an epoll event loop group (EpollIoHandler) that accepts "
+            + EpollIoHandle.class.getSimpleName() + "s, got " + loop.getClass().getName());
+  }
+
+  @Override
+  public String toString() {
+    return "RelayDelivery[" + upstream + "]";
+  }
+}

@@ -1,0 +1,133 @@
+package io.baton.server.delivery;
+
+import io.baton.linux.LinuxException;
+import io.baton.linux.Sockets;
+import io.baton.linux.Splice;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * One direction of a relay: moves bytes from a source socket to a destination socket through a
+ * pipe with splice(2), so they never enter user space. Optional head bytes (the connection's
+ * unsent tail) go to the destination before the first spliced byte. At end of stream of the
+ * source, once the pipe is drained, the destination's write side is shut down: the half-close
+ * travels on.
+ *
+ * <p>Backpressure is the pipe: when it holds bytes the destination would not take, nothing more
+ * is read from the source, so the source's kernel receive window closes and the sender waits.
+ *
+ * <p>{@link #pump} works until the descriptors would block, which suits edge-triggered epoll:
+ * a pump left {@link Progress#WAITING} has seen {@code EAGAIN} on whichever side it waits for, so
+ * the next edge on that side will come. Confined to one event-loop thread.
+ */
+final class SplicePump {
+  /** What a call to {@link #pump} left behind. */
+  enum Progress {
+    /** Blocked on the source (pipe empty) or the destination (pipe not empty). */
+    WAITING,
+    /** Stopped after the byte budget; call again soon, nothing will wake it. */
+    BUDGET_SPENT,
+    /** End of stream forwarded; nothing more to do. */
+    FINISHED
+  }
+
+  private static final int FLAGS = Splice.SPLICE_F_MOVE | Splice.SPLICE_F_NONBLOCK;
+
+  private final int srcFd;
+  private final int dstFd;
+  private final Splice.Pipe pipe;
+  private final int pipeCapacity;
+  private final MemorySegment head;
+  private long headSent;
+  private long pipeBytes;
+  private boolean srcEof;
+  private boolean finished;
+  private long bytesIn;
+  private long bytesOut;
+
+  /**
+   * @param pipe owned from here on; closed by {@link #close}
+   * @param headBytes written to {@code dstFd} before any spliced byte; may be empty
+   */
+  SplicePump(int srcFd, int dstFd, Splice.Pipe pipe, int pipeCapacity, byte[] headBytes) {
+    this.srcFd = srcFd;
+    this.dstFd = dstFd;
+    this.pipe = pipe;
+    this.pipeCapacity = pipeCapacity;
+    this.head =
+        headBytes.length == 0
+            ? MemorySegment.NULL
+            : Arena.ofAuto().allocate(headBytes.length).copyFrom(MemorySegment.ofArray(headBytes));
+  }
+
+  /** Moves what can be moved now, up to about {@code budgetBytes}. */
+  Progress pump(long budgetBytes) throws LinuxException {
+    long moved = 0;
+    while (!finished) {
+      boolean progress = false;
+      if (!srcEof && pipeBytes < pipeCapacity) {
+        long n = Splice.splice(srcFd, pipe.writeFd(), pipeCapacity - pipeBytes, FLAGS);
+        if (n == 0) {
+          srcEof = true;
+          progress = true;
+        } else if (n > 0) {
+          pipeBytes += n;
+          bytesIn += n;
+          progress = true;
+        }
+      }
+      long out = headSent < head.byteSize() ? sendHead() : spliceOut();
+      if (out > 0) {
+        moved += out;
+        progress = true;
+      }
+      if (srcEof && pipeBytes == 0 && headSent == head.byteSize()) {
+        Sockets.shutdown(dstFd, Sockets.SHUT_WR);
+        finished = true;
+      } else if (!progress) {
+        return Progress.WAITING;
+      } else if (moved >= budgetBytes) {
+        return Progress.BUDGET_SPENT;
+      }
+    }
+    return Progress.FINISHED;
+  }
+
+  private long sendHead() throws LinuxException {
+    int n =
+        Sockets.send(
+            dstFd, head.asSlice(headSent), Sockets.MSG_NOSIGNAL | Sockets.MSG_DONTWAIT);
+    if (n <= 0) return 0;
+    headSent += n;
+    bytesOut += n;
+    return n;
+  }
+
+  private long spliceOut() throws LinuxException {
+    if (pipeBytes == 0) return 0;
+    long n = Splice.splice(pipe.readFd(), dstFd, pipeBytes, FLAGS);
+    if (n <= 0) return 0;
+    pipeBytes -= n;
+    bytesOut += n;
+    return n;
+  }
+
+  boolean finished() {
+    return finished;
+  }
+
+  /** Bytes taken from the source so far. */
+  long bytesIn() {
+    return bytesIn;
+  }
+
+  /** Bytes handed to the destination so far, head bytes included. */
+  long bytesOut() {
+    return bytesOut;
+  }
+
+  /** Closes the pipe; the sockets belong to the relay. */
+  void close() {
+    pipe.close();
+  }
+}

@@ -1,0 +1,239 @@
+package io.baton.server.delivery;
+
+import io.baton.linux.LinuxException;
+import io.baton.linux.Sockets;
+import io.baton.linux.Splice;
+import io.netty.channel.IoEventLoop;
+import io.netty.channel.IoRegistration;
+import io.netty.channel.epoll.EpollIoOps;
+import io.netty.util.concurrent.Future;
+import java.net.InetSocketAddress;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One relayed connection: the restored client socket, a socket to the local upstream server and
+ * two {@link SplicePump}s between them, driven by one Netty epoll event loop.
+ *
+ * <p>Life: {@link #start} connects to the upstream (non-blocking) and registers both sockets;
+ * once connected the pumps run on every readiness edge. A FIN from either side is forwarded as a
+ * write shutdown to the other once everything before it has been delivered; when both directions
+ * have finished, or on the first error, both sockets and pipes are closed and the close listener
+ * gets the byte counts.
+ *
+ * <p>Confined to its event loop: every method runs there ({@link #start} is submitted to it).
+ */
+final class SpliceRelay implements RelayEndpoint.Listener {
+  private static final Logger log = LoggerFactory.getLogger(SpliceRelay.class);
+  /** Asked-for pipe size per direction; the kernel may give less to unprivileged processes. */
+  static final int PIPE_BYTES = 256 * 1024;
+  /** Bytes one direction may move per wakeup before other connections on the loop get a turn. */
+  static final long BUDGET_BYTES = 4L * 1024 * 1024;
+
+  private enum State { NEW, CONNECTING, RELAYING, CLOSED }
+
+  private final IoEventLoop loop;
+  private final int clientFd;
+  private final byte[] unsentTail;
+  private final InetSocketAddress upstream;
+  private final long connectTimeoutMs;
+  private final ConnectionInfo info;
+  private final CloseListener onClosed;
+
+  private State state = State.NEW;
+  private int upstreamFd = -1;
+  private SplicePump toUpstream;
+  private SplicePump toClient;
+  private IoRegistration clientRegistration;
+  private IoRegistration upstreamRegistration;
+  private Future<?> connectTimer;
+  private boolean pumpScheduled;
+
+  SpliceRelay(
+      IoEventLoop loop,
+      int clientFd,
+      byte[] unsentTail,
+      InetSocketAddress upstream,
+      long connectTimeoutMs,
+      ConnectionInfo info,
+      CloseListener onClosed) {
+    this.loop = loop;
+    this.clientFd = clientFd;
+    this.unsentTail = unsentTail;
+    this.upstream = upstream;
+    this.connectTimeoutMs = connectTimeoutMs;
+    this.info = info;
+    this.onClosed = onClosed;
+  }
+
+  /** Opens the pipes and the upstream socket and starts connecting. Runs on the event loop. */
+  void start() {
+    try {
+      Sockets.setNonBlocking(clientFd, true);
+      upstreamFd = Sockets.tcpSocket(true);
+      toUpstream = newPump(clientFd, upstreamFd, new byte[0]);
+      toClient = newPump(upstreamFd, clientFd, unsentTail);
+      state = State.CONNECTING;
+      boolean connected = Sockets.connect(upstreamFd, upstream);
+      clientRegistration = register(clientFd);
+      upstreamRegistration = register(upstreamFd);
+      if (connected) {
+        onConnected();
+      } else {
+        connectTimer =
+            loop.schedule(
+                () -> connectFailed("no answer within " + connectTimeoutMs + " ms"),
+                connectTimeoutMs,
+                TimeUnit.MILLISECONDS);
+      }
+    } catch (LinuxException e) {
+      if (state == State.CONNECTING && e.call().startsWith("connect")) {
+        connectFailed(e.getMessage());
+      } else {
+        abort("could not start: " + e.getMessage());
+      }
+    }
+  }
+
+  private SplicePump newPump(int src, int dst, byte[] head) throws LinuxException {
+    Splice.Pipe pipe = Splice.pipe();
+    int capacity;
+    try {
+      capacity = Splice.setPipeCapacity(pipe.writeFd(), PIPE_BYTES);
+    } catch (LinuxException e) {
+      capacity = Splice.pipeCapacity(pipe.writeFd()); // above pipe-max-size: keep the default
+    }
+    return new SplicePump(src, dst, pipe, capacity, head);
+  }
+
+  private IoRegistration register(int fd) throws LinuxException {
+    Future<IoRegistration> f = loop.register(new RelayEndpoint(fd, this));
+    if (!f.isSuccess()) { // on the loop itself registration completes at once
+      throw new LinuxException("epoll register(fd " + fd + ")", String.valueOf(f.cause()));
+    }
+    IoRegistration registration = f.getNow();
+    registration.submit(RelayEndpoint.INTEREST);
+    return registration;
+  }
+
+  @Override
+  public void onReady(RelayEndpoint endpoint, EpollIoOps ops) {
+    switch (state) {
+      case CONNECTING -> {
+        if (endpoint.intFd() == upstreamFd) checkConnect(ops);
+        // Client events wait: the first pump after connecting reads whatever is queued.
+      }
+      case RELAYING -> {
+        if (ops.contains(EpollIoOps.EPOLLERR) && failedSocket(endpoint.intFd())) return;
+        pumpAll();
+      }
+      case NEW, CLOSED -> { }
+    }
+  }
+
+  private void checkConnect(EpollIoOps ops) {
+    try {
+      int err = Sockets.getInt(upstreamFd, Sockets.SOL_SOCKET, Sockets.SO_ERROR, "SO_ERROR");
+      if (err != 0) {
+        connectFailed(new LinuxException("connect(" + hostPort(upstream) + ")", err).getMessage());
+      } else if (ops.contains(EpollIoOps.EPOLLOUT)) {
+        onConnected();
+      }
+    } catch (LinuxException e) {
+      connectFailed(e.getMessage());
+    }
+  }
+
+  private void onConnected() {
+    if (connectTimer != null) connectTimer.cancel(false);
+    state = State.RELAYING;
+    pumpAll();
+  }
+
+  private void connectFailed(String why) {
+    if (state != State.CONNECTING) return;
+    log.warn(
+        "relay of {} to upstream {} failed: {}; closing the client connection",
+        info, hostPort(upstream), why);
+    close();
+  }
+
+  /** True (and the relay aborted) when the socket carries a pending error, e.g. a reset. */
+  private boolean failedSocket(int fd) {
+    try {
+      int err = Sockets.getInt(fd, Sockets.SOL_SOCKET, Sockets.SO_ERROR, "SO_ERROR");
+      if (err == 0) return false;
+      String side = fd == clientFd ? "client" : "upstream";
+      abort(side + " socket: " + new LinuxException("socket", err).getMessage());
+    } catch (LinuxException e) {
+      abort(e.getMessage());
+    }
+    return true;
+  }
+
+  private void pumpAll() {
+    try {
+      SplicePump.Progress up = toUpstream.pump(BUDGET_BYTES);
+      SplicePump.Progress down = toClient.pump(BUDGET_BYTES);
+      if (up == SplicePump.Progress.FINISHED && down == SplicePump.Progress.FINISHED) {
+        close();
+      } else if ((up == SplicePump.Progress.BUDGET_SPENT || down == SplicePump.Progress.BUDGET_SPENT)
+          && !pumpScheduled) {
+        // Edge-triggered: no new edge will come for bytes already waiting, so come back ourselves.
+        pumpScheduled = true;
+        loop.execute(this::resume);
+      }
+    } catch (LinuxException e) {
+      abort(e.getMessage());
+    }
+  }
+
+  private void resume() {
+    pumpScheduled = false;
+    if (state == State.RELAYING) pumpAll();
+  }
+
+  private void abort(String why) {
+    if (state == State.CLOSED) return;
+    // Resets and broken pipes are how many connections end; not worth more than DEBUG.
+    log.debug("relay of {} ended early: {}", info, why);
+    close();
+  }
+
+  @Override
+  public void onEventLoopClosing() {
+    close();
+  }
+
+  /** Cancels the registrations before closing, so epoll never sees a reused descriptor. */
+  private void close() {
+    if (state == State.CLOSED) return;
+    state = State.CLOSED;
+    if (connectTimer != null) connectTimer.cancel(false);
+    if (clientRegistration != null) clientRegistration.cancel();
+    if (upstreamRegistration != null) upstreamRegistration.cancel();
+    Sockets.closeQuietly(upstreamFd);
+    Sockets.closeQuietly(clientFd);
+    long fromClient = 0;
+    long toClientBytes = 0;
+    if (toUpstream != null) {
+      fromClient = toUpstream.bytesIn();
+      toUpstream.close();
+    }
+    if (toClient != null) {
+      toClientBytes = toClient.bytesOut();
+      toClient.close();
+    }
+    onClosed.onClosed(fromClient, toClientBytes);
+  }
+
+  private static String hostPort(InetSocketAddress a) {
+    return a.getAddress().getHostAddress() + ":" + a.getPort();
+  }
+
+  @Override
+  public String toString() {
+    return "SpliceRelay[" + info + " -> " + hostPort(upstream) + ", " + state + "]";
+  }
+}

@@ -1,0 +1,234 @@
+package io.baton.config;
+
+import static io.baton.config.Configs.DISPATCHER;
+import static io.baton.config.Configs.KEY_HEX;
+import static io.baton.config.Configs.SERVER;
+import static io.baton.config.Configs.edit;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.baton.config.RuleConfig.Header;
+import io.baton.config.RuleConfig.Host;
+import io.baton.config.RuleConfig.PathPrefix;
+import io.baton.config.RuleConfig.Sni;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class ConfigLoaderTest {
+  /** The shipped examples, relative to the module directory surefire runs in. */
+  private static final Path EXAMPLES = Path.of("..", "config", "examples");
+
+  @ParameterizedTest
+  @ValueSource(strings = {"dispatcher.yaml", "server-relay.yaml", "server-embedded.yaml"})
+  void shippedExamplesLoad(String name) throws ConfigException {
+    BatonConfig config = ConfigLoader.load(EXAMPLES.resolve(name));
+
+    assertThat(config.node().name()).isNotBlank();
+  }
+
+  @Test
+  void dispatcherExampleReadsAsDocumented() throws ConfigException {
+    BatonConfig config = ConfigLoader.load(EXAMPLES.resolve("dispatcher.yaml"));
+
+    assertThat(config.summary()).isEqualTo("node d1: dispatcher; 2 VIPs, 4 pools, 6 members");
+    VipConfig http = config.vips().getFirst();
+    assertThat(http.toString()).isEqualTo("198.18.0.100:80 (http)");
+    assertThat(http.rules())
+        .extracting(RuleConfig::name, RuleConfig::conditions, RuleConfig::pool)
+        .containsExactly(
+            org.assertj.core.groups.Tuple.tuple("images", List.of(new PathPrefix("/img/")),
+                "static"),
+            org.assertj.core.groups.Tuple.tuple("api", List.of(new Host("api.example.com")),
+                "api"),
+            org.assertj.core.groups.Tuple.tuple("beta", List.of(new Header("X-Beta", "1")),
+                "web"));
+    VipConfig tls = config.vips().get(1);
+    assertThat(tls.mode()).isEqualTo(VipMode.TLS);
+    assertThat(tls.rules().getFirst().conditions()).containsExactly(new Sni("*.example.com"));
+    PoolConfig api = config.pool("api");
+    assertThat(api.balance()).isEqualTo(Balance.HASH);
+    assertThat(api.hashKey()).contains(HashKey.HOST);
+    assertThat(config.pool("web").members())
+        .extracting(MemberConfig::node, MemberConfig::weight)
+        .containsExactly(
+            org.assertj.core.groups.Tuple.tuple("s2", 1),
+            org.assertj.core.groups.Tuple.tuple("s3", 2));
+    assertThat(config.metrics().map(MetricsConfig::listen))
+        .contains(new InetSocketAddress("127.0.0.1", 9400));
+    assertThat(config.node().sync()).isPresent();
+    assertThat(config.server()).isEmpty();
+  }
+
+  @Test
+  void serverExamplesDescribeTheirDeliveries() throws ConfigException {
+    BatonConfig relay = ConfigLoader.load(EXAMPLES.resolve("server-relay.yaml"));
+    BatonConfig embedded = ConfigLoader.load(EXAMPLES.resolve("server-embedded.yaml"));
+
+    assertThat(relay.summary()).isEqualTo("node s1: server; 2 deliveries");
+    assertThat(relay.server().orElseThrow().deliveries().getFirst())
+        .isInstanceOf(Delivery.Relay.class)
+        .extracting(d -> ((Delivery.Relay) d).upstream())
+        .isEqualTo(new InetSocketAddress("127.0.0.1", 8080));
+    ServerConfig server = embedded.server().orElseThrow();
+    assertThat(server.applyHostPreparation()).isTrue();
+    assertThat(server.deliveries().getFirst())
+        .isEqualTo(new Delivery.Embedded(
+            relay.server().orElseThrow().deliveries().getFirst().vip(), 80, "sample",
+            Path.of("/srv/www")));
+  }
+
+  @Test
+  void omittedSectionsGetTheirDefaults() throws ConfigException {
+    BatonConfig config = ConfigLoader.parse(DISPATCHER, "t.yaml");
+
+    assertThat(config.timeouts()).isEqualTo(Timeouts.DEFAULTS);
+    assertThat(config.timeouts().firstByte()).isEqualTo(Duration.ofSeconds(5));
+    assertThat(config.timeouts().head()).isEqualTo(Duration.ofSeconds(10));
+    assertThat(config.timeouts().handoff()).isEqualTo(Duration.ofSeconds(2));
+    assertThat(config.timeouts().forwardingEntry()).isEqualTo(Duration.ofHours(1));
+    assertThat(config.timeouts().closeGrace()).isEqualTo(Duration.ofSeconds(2));
+    assertThat(config.limits()).isEqualTo(new Limits(16_384, 10_000));
+    assertThat(config.cluster().handoffPort()).isEqualTo(7400);
+    assertThat(config.metrics()).isEmpty();
+    assertThat(config.server()).isEmpty();
+    assertThat(config.node().sync()).isEmpty();
+    VipConfig vip = config.vips().getFirst();
+    assertThat(vip.mode()).isEqualTo(VipMode.HTTP);
+    PoolConfig web = config.pool("web");
+    assertThat(web.balance()).isEqualTo(Balance.LEAST_CONNECTIONS);
+    assertThat(web.hashKey()).isEmpty();
+    assertThat(web.members().getFirst().weight()).isEqualTo(MemberConfig.DEFAULT_WEIGHT);
+  }
+
+  @Test
+  void hashPoolsHashOnTheClientAddressUnlessTold() throws ConfigException {
+    String yaml = edit(DISPATCHER, "    members:\n", "    balance: hash\n    members:\n");
+
+    assertThat(ConfigLoader.parse(yaml, "t.yaml").pool("web").hashKey())
+        .contains(HashKey.CLIENT_IP);
+  }
+
+  @Test
+  void partialSectionsKeepTheOtherDefaults() throws ConfigException {
+    String yaml =
+        DISPATCHER + "timeouts:\n  handoff: 750ms\nlimits:\n  max-connections: 500\n";
+
+    BatonConfig config = ConfigLoader.parse(yaml, "t.yaml");
+
+    assertThat(config.timeouts().handoff()).isEqualTo(Duration.ofMillis(750));
+    assertThat(config.timeouts().head()).isEqualTo(Timeouts.DEFAULTS.head());
+    assertThat(config.limits()).isEqualTo(new Limits(16_384, 500));
+  }
+
+  @Test
+  void ruleConditionsCombine() throws ConfigException {
+    String yaml =
+        edit(DISPATCHER, "name: images, path-prefix: /img/,",
+            "name: v2, host: api.example.com, path-prefix: /v2/, header: 'X-Beta:  on ',");
+
+    RuleConfig rule = ConfigLoader.parse(yaml, "t.yaml").vips().getFirst().rules().getFirst();
+
+    assertThat(rule.conditions())
+        .containsExactly(
+            new Host("api.example.com"), new PathPrefix("/v2/"), new Header("X-Beta", "on"));
+  }
+
+  @Test
+  void serverOnlyNodeNeedsNoVipsOrPools() throws ConfigException {
+    BatonConfig config = ConfigLoader.parse(SERVER, "s.yaml");
+
+    assertThat(config.node().roles()).containsExactly(Role.SERVER);
+    assertThat(config.node().front()).isEmpty();
+    assertThat(config.vips()).isEmpty();
+    assertThat(config.pools()).isEmpty();
+    assertThat(config.server().orElseThrow().applyHostPreparation()).isFalse();
+    assertThat(config.summary()).isEqualTo("node s1: server; 1 delivery");
+  }
+
+  @Test
+  void peerModeNodeDispatchesAndServesItsOwnVips() throws ConfigException {
+    String yaml =
+        edit(DISPATCHER, "roles: [dispatcher]", "roles: [server, dispatcher]")
+            + "server:\n  deliveries:\n    - { vip: 198.18.0.100, port: 80, relay:"
+            + " 127.0.0.1:8080 }\n";
+
+    BatonConfig config = ConfigLoader.parse(yaml, "p.yaml");
+
+    assertThat(config.node().roles()).isEqualTo(Set.of(Role.DISPATCHER, Role.SERVER));
+    assertThat(config.summary())
+        .isEqualTo("node d1: dispatcher+server; 1 VIP, 1 pool, 2 members, 1 delivery");
+  }
+
+  @Test
+  void rolesMayBeASingleWord() throws ConfigException {
+    String yaml = edit(DISPATCHER, "roles: [dispatcher]", "roles: dispatcher");
+
+    assertThat(ConfigLoader.parse(yaml, "t.yaml").node().roles()).containsExactly(Role.DISPATCHER);
+  }
+
+  @Test
+  void relativePathsResolveAgainstTheConfigFilesDirectory(@TempDir Path dir)
+      throws IOException, ConfigException {
+    Files.writeString(dir.resolve("cluster.key"), KEY_HEX + "\n");
+    String yaml =
+        edit(SERVER, "  key: " + KEY_HEX, "  key-file: cluster.key")
+            .replace("relay: 127.0.0.1:8080 }", "embedded: { app: sample, root: www } }");
+    Path file = dir.resolve("s.yaml");
+    Files.writeString(file, yaml);
+
+    BatonConfig config = ConfigLoader.load(file);
+
+    assertThat(config.cluster().key()).isEqualTo(HexFormat.of().parseHex(KEY_HEX));
+    assertThat(config.cluster().keySource()).isEqualTo("file " + dir.resolve("cluster.key"));
+    assertThat(((Delivery.Embedded) config.server().orElseThrow().deliveries().getFirst()).root())
+        .isEqualTo(dir.resolve("www"));
+  }
+
+  @Test
+  void unreadableFilesAreOneLineWithoutPosition(@TempDir Path dir) {
+    Path missing = dir.resolve("nope.yaml");
+
+    assertThatThrownBy(() -> ConfigLoader.load(missing))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage(missing + ": cannot read: no such file");
+    assertThatThrownBy(() -> ConfigLoader.load(dir))
+        .hasMessage(dir + ": is a directory, not a config file");
+  }
+
+  @Test
+  void exceptionExposesItsParts() {
+    String yaml = edit(DISPATCHER, "weight: 2", "weight: 1001");
+
+    assertThatThrownBy(() -> ConfigLoader.parse(yaml, "t.yaml"))
+        .isInstanceOfSatisfying(
+            ConfigException.class,
+            e -> {
+              assertThat(e.source()).isEqualTo("t.yaml");
+              assertThat(e.line()).isEqualTo(19);
+              assertThat(e.field()).isEqualTo("pools.web.members[1].weight");
+              assertThat(e.reason()).isEqualTo("must be 0..1000, got 1001");
+            });
+  }
+
+  @Test
+  void recordsAreImmutable() throws ConfigException {
+    BatonConfig config = ConfigLoader.parse(DISPATCHER, "t.yaml");
+
+    assertThatThrownBy(() -> config.vips().clear())
+        .isInstanceOf(UnsupportedOperationException.class);
+    assertThatThrownBy(() -> config.pools().clear())
+        .isInstanceOf(UnsupportedOperationException.class);
+    assertThat(config.server()).isEqualTo(Optional.empty());
+  }
+}

@@ -1,0 +1,240 @@
+package io.baton.config;
+
+import static io.baton.config.Configs.DISPATCHER;
+import static io.baton.config.Configs.KEY_HEX;
+import static io.baton.config.Configs.SERVER;
+import static io.baton.config.Configs.edit;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Table of refused configs: each edits a valid config and expects one exact message,
+ * {@code FILE:LINE:COLUMN: FIELD.PATH: reason}.
+ */
+class InvalidConfigTest {
+  private static Arguments refused(String what, String yaml, String message) {
+    return Arguments.of(what, yaml, message);
+  }
+
+  /** DISPATCHER with one edit. */
+  private static String d(String old, String replacement) {
+    return edit(DISPATCHER, old, replacement);
+  }
+
+  /** SERVER with one edit. */
+  private static String s(String old, String replacement) {
+    return edit(SERVER, old, replacement);
+  }
+
+  static Stream<Arguments> cases() {
+    return Stream.of(
+        // ---- values and types
+        refused("weight out of range", d("weight: 2", "weight: -2"),
+            "t.yaml:19:58: pools.web.members[1].weight: must be 0..1000, got -2"),
+        refused("unknown role", d("roles: [dispatcher]", "roles: [balancer]"),
+            "t.yaml:3:11: node.roles: unknown role 'balancer' (expected dispatcher or server)"),
+        refused("role twice", d("roles: [dispatcher]", "roles: [dispatcher, dispatcher]"),
+            "t.yaml:3:23: node.roles[1]: role 'dispatcher' is listed twice"),
+        refused("no role", d("roles: [dispatcher]", "roles: []"),
+            "t.yaml:3:10: node.roles: must name at least one role (dispatcher, server or both)"),
+        refused("quoted port", d("port: 80", "port: \"80\""),
+            "t.yaml:11:11: vips[0].port: must be an integer 1..65535, got the string '80'"
+                + " (drop the quotes)"),
+        refused("port not a number", d("port: 80", "port: http"),
+            "t.yaml:11:11: vips[0].port: must be an integer 1..65535, got 'http'"),
+        refused("port too large", d("port: 80", "port: 70000"),
+            "t.yaml:11:11: vips[0].port: must be 1..65535, got 70000"),
+        refused("host name instead of address",
+            d("address: 198.18.0.100", "address: vip.example.com"),
+            "t.yaml:10:14: vips[0].address: must be an IPv4 address such as 198.18.0.1, got"
+                + " 'vip.example.com' (host names are not resolved)"),
+        refused("octet over 255", d("address: 198.18.0.100", "address: 198.18.0.256"),
+            "t.yaml:10:14: vips[0].address: must be an IPv4 address, octet 256 is over 255 in"
+                + " '198.18.0.256'"),
+        refused("unspecified address", d("address: 198.18.0.100", "address: 0.0.0.0"),
+            "t.yaml:10:14: vips[0].address: must be a unicast IPv4 address, got 0.0.0.0"),
+        refused("mapping where a value belongs", d("port: 80", "port: { number: 80 }"),
+            "t.yaml:11:11: vips[0].port: must be an integer 1..65535, got a mapping"),
+        refused("list where a mapping belongs", d("node:\n  name: d1", "node:\n  - name: d1"),
+            "t.yaml:2:3: node: must be a mapping of keys to values, got a list"),
+        refused("unknown mode", d("port: 80\n", "port: 80\n    mode: udp\n"),
+            "t.yaml:12:11: vips[0].mode: unknown mode 'udp' (expected http, tls or l4)"),
+        refused("bad device name",
+            d("device: front,", "device: a-very-long-device-name,"),
+            "t.yaml:5:22: node.interfaces.front.device: must be a network device name such as"
+                + " eth1 (at most 15 characters), got 'a-very-long-device-name'"),
+        // ---- unknown and missing keys
+        refused("typo in a key", d("default-pool: web", "defualt-pool: web"),
+            "t.yaml:12:5: vips[0].defualt-pool: unknown key (expected address, port, mode,"
+                + " default-pool or rules); did you mean 'default-pool'?"),
+        refused("unknown top-level section", DISPATCHER + "logging: debug\n",
+            "t.yaml:20:1: logging: unknown key (expected node, cluster, vips, pools, timeouts,"
+                + " limits, server or metrics)"),
+        refused("missing member address",
+            d("{ node: s1, fabric-address: 198.18.1.11 }", "{ node: s1 }"),
+            "t.yaml:18:9: pools.web.members[0].fabric-address: is required"),
+        refused("empty file", "",
+            "t.yaml:1:1: node: is required"),
+        refused("empty value counts as missing", d("  name: d1\n", "  name:\n"),
+            "t.yaml:2:8: node.name: is required"),
+        // ---- YAML itself
+        refused("bad indentation", d("    port: 80", "     port: 80"),
+            "t.yaml:11:10: vips[0]: YAML syntax: mapping values are not allowed here"),
+        refused("unclosed flow mapping",
+            d("{ node: s1, fabric-address: 198.18.1.11 }", "{ node: s1, fabric-address: 198"),
+            "t.yaml:19:7: pools.web.members: YAML syntax: expected ',' or '}', but got '-'"
+                + " (while parsing a flow mapping at 18:9)"),
+        refused("duplicate key", d("    port: 80\n", "    port: 80\n    port: 81\n"),
+            "t.yaml:12:5: vips[0].port: duplicate key (first at line 11)"),
+        refused("alias", d("pools:\n", "x: &a 1\npools:\n").replace("port: 80", "port: *a"),
+            "t.yaml:11:11: vips[0].port: YAML aliases (*a) are not supported; write the value"
+                + " out"),
+        refused("two documents", DISPATCHER + "---\nnode: {}\n",
+            "t.yaml:21:1: (document): a config file holds one YAML document, found a second"),
+        refused("document is a list", "- node\n",
+            "t.yaml:1:1: (document): must be a mapping of keys to values, got a list"),
+        // ---- node and roles
+        refused("dispatcher without front",
+            d("    front: { device: front, address: 198.18.0.1 }\n", ""),
+            "t.yaml:5:5: node.interfaces.front: is required for role dispatcher (clients reach"
+                + " the VIPs there)"),
+        refused("no fabric", d("    fabric: { device: fabric, address: 198.18.1.1 }\n", ""),
+            "t.yaml:5:5: node.interfaces.fabric: is required (handoffs and forwarded packets use"
+                + " it)"),
+        refused("dispatcher without vips",
+            d(DISPATCHER.substring(DISPATCHER.indexOf("vips:"), DISPATCHER.indexOf("pools:")),
+                ""),
+            "t.yaml:1:1: vips: role dispatcher needs at least one VIP"),
+        refused("server section on a dispatcher",
+            DISPATCHER + "server:\n  deliveries: []\n",
+            "t.yaml:21:3: server: only for nodes with role server (this node is dispatcher)"),
+        // ---- cluster key
+        refused("no key", d("  key: " + KEY_HEX + "\n", "  handoff-port: 7400\n"),
+            "t.yaml:8:3: cluster: needs key-file (or key): the cluster key that authenticates"
+                + " handoffs; generate one with 'openssl rand -hex 32'"),
+        refused("key and key-file", d("cluster:\n", "cluster:\n  key-file: /nonexistent\n"),
+            "t.yaml:9:8: cluster.key: give either key or key-file, not both"),
+        refused("short key", d(KEY_HEX, "00112233445566778899aabbccddeeff"),
+            "t.yaml:8:8: cluster.key: key is 16 bytes, needs at least 32; generate one with"
+                + " 'openssl rand -hex 32'"),
+        refused("key not hex or base64", d(KEY_HEX, "not a key!"),
+            "t.yaml:8:8: cluster.key: key must be hex or base64 text; generate one with 'openssl"
+                + " rand -hex 32'"),
+        refused("missing key file", d("  key: " + KEY_HEX, "  key-file: /nonexistent/cluster.key"),
+            "t.yaml:8:13: cluster.key-file: cannot read /nonexistent/cluster.key: no such file"),
+        refused("handoff port zero", d("cluster:\n", "cluster:\n  handoff-port: 0\n"),
+            "t.yaml:8:17: cluster.handoff-port: must be 1..65535, got 0"),
+        // ---- vips and rules
+        refused("duplicate vip",
+            d("pools:\n", "  - { address: 198.18.0.100, port: 80, default-pool: web }\npools:\n"),
+            "t.yaml:15:37: vips[1].port: 198.18.0.100:80 is already configured in vips[0]"),
+        refused("unknown pool in a rule", d("/img/, pool: web", "/img/, pool: statik"),
+            "t.yaml:14:51: vips[0].rules[0].pool: unknown pool 'statik' (pools: web)"),
+        refused("unknown default pool", d("default-pool: web", "default-pool: wbe"),
+            "t.yaml:12:19: vips[0].default-pool: unknown pool 'wbe' (pools: web); did you mean"
+                + " 'web'?"),
+        refused("sni rule in an http vip", d("path-prefix: /img/", "sni: img.example.com"),
+            "t.yaml:14:30: vips[0].rules[0].sni: only in tls VIPs (sni rules read the TLS"
+                + " ClientHello; this VIP is http)"),
+        refused("path rule in a tls vip", d("port: 80\n", "port: 443\n    mode: tls\n"),
+            "t.yaml:15:38: vips[0].rules[0].path-prefix: only in http VIPs (path-prefix rules"
+                + " read the HTTP request; this VIP is tls)"),
+        refused("rules in an l4 vip", d("port: 80\n", "port: 80\n    mode: l4\n"),
+            "t.yaml:15:7: vips[0].rules: l4 VIPs hand off before reading the request, so they"
+                + " have no rules"),
+        refused("rule without a condition", d("path-prefix: /img/, ", ""),
+            "t.yaml:14:9: vips[0].rules[0]: needs a condition: host, path-prefix or header"),
+        refused("relative path prefix", d("/img/", "img/"),
+            "t.yaml:14:38: vips[0].rules[0].path-prefix: must start with / and contain no"
+                + " spaces, got 'img/'"),
+        refused("malformed header rule", d("path-prefix: /img/", "header: X-Beta"),
+            "t.yaml:14:33: vips[0].rules[0].header: must be 'Name: value' such as 'X-Beta: 1',"
+                + " got 'X-Beta'"),
+        refused("bad host pattern", d("path-prefix: /img/", "host: 'api example'"),
+            "t.yaml:14:31: vips[0].rules[0].host: must be a host name such as api.example.com or"
+                + " *.example.com, got 'api example'"),
+        refused("duplicate rule name",
+            d("pools:\n", "      - { name: images, host: a.example.com, pool: web }\npools:\n"),
+            "t.yaml:15:17: vips[0].rules[1].name: rule 'images' is already defined for this VIP"),
+        // ---- pools
+        refused("hash-key without hash", d("    members:\n", "    hash-key: host\n    members:\n"),
+            "t.yaml:17:15: pools.web.hash-key: only with balance: hash (this pool balances"
+                + " least-connections)"),
+        refused("unknown balance", d("    members:\n", "    balance: random\n    members:\n"),
+            "t.yaml:17:14: pools.web.balance: unknown balance 'random' (expected"
+                + " least-connections, round-robin or hash)"),
+        refused("path hash in a tls vip",
+            d("port: 80\n", "port: 443\n    mode: tls\n")
+                .replace("path-prefix: /img/", "sni: x.example.com")
+                .replace("    members:\n", "    balance: hash\n    hash-key: path\n    members:\n"),
+            "t.yaml:13:19: vips[0].default-pool: pool 'web' hashes on path, which a tls VIP does"
+                + " not read"),
+        refused("duplicate member", d("node: s2", "node: s1"),
+            "t.yaml:19:15: pools.web.members[1].node: node 's1' is already a member of this"
+                + " pool"),
+        refused("no members", d(DISPATCHER.substring(DISPATCHER.indexOf("    members:")),
+                "    members: []\n"),
+            "t.yaml:17:14: pools.web.members: must list at least one member"),
+        refused("one node, two fabric addresses",
+            DISPATCHER + "  other:\n    members:\n      - { node: s1, fabric-address: 198.18.1.99 }\n",
+            "t.yaml:22:35: pools.other.members[0].fabric-address: node 's1' has fabric-address"
+                + " 198.18.1.11 in pool web"),
+        refused("pool name with a dot", d("  web:\n", "  web.v2:\n"),
+            "t.yaml:17:5: pools.web.v2: pool name must be a name of letters, digits, '_' and '-'"
+                + " (at most 63), got 'web.v2'"),
+        // ---- timeouts and limits
+        refused("duration without unit", DISPATCHER + "timeouts:\n  handoff: 5\n",
+            "t.yaml:21:12: timeouts.handoff: must be a duration such as 500ms, 5s, 2m or 1h, got"
+                + " '5'"),
+        refused("zero duration", DISPATCHER + "timeouts:\n  close-grace: 0s\n",
+            "t.yaml:21:16: timeouts.close-grace: must be more than 0, got 0s"),
+        refused("head shorter than first byte",
+            DISPATCHER + "timeouts:\n  first-byte: 5s\n  head: 500ms\n",
+            "t.yaml:22:9: timeouts.head: must be at least first-byte (5s), got 500ms"),
+        refused("head bytes too small", DISPATCHER + "limits:\n  max-head-bytes: 100\n",
+            "t.yaml:21:19: limits.max-head-bytes: must be 1024..1048576, got 100"),
+        refused("metrics on a host name", DISPATCHER + "metrics:\n  listen: localhost:9400\n",
+            "t.yaml:21:11: metrics.listen: must be an IPv4 address such as 198.18.0.1, got"
+                + " 'localhost' (host names are not resolved)"),
+        // ---- server
+        refused("server without deliveries", s("server:\n", "server: {}\nx:\n"),
+            "t.yaml:8:9: server.deliveries: is required: one per VIP port this server serves"),
+        refused("server role without server section",
+            SERVER.substring(0, SERVER.indexOf("server:\n")),
+            "t.yaml:1:1: server: is required for role server (it lists the deliveries)"),
+        refused("relay and embedded",
+            s("relay: 127.0.0.1:8080 }", "relay: 127.0.0.1:8080, embedded: { app: a } }"),
+            "t.yaml:10:74: server.deliveries[0].embedded: needs either relay: ADDRESS:PORT or"
+                + " embedded: {app: NAME, root: DIR}, not both"),
+        refused("relay without port", s("127.0.0.1:8080", "127.0.0.1"),
+            "t.yaml:10:47: server.deliveries[0].relay: must be ADDRESS:PORT such as"
+                + " 127.0.0.1:8080, got '127.0.0.1'"),
+        refused("duplicate delivery",
+            SERVER + "    - { vip: 198.18.0.100, port: 80, embedded: { app: a, root: /srv } }\n",
+            "t.yaml:11:38: server.deliveries[1].port: 198.18.0.100:80 already has a delivery in"
+                + " server.deliveries[0]"),
+        refused("peer mode delivery for a vip not dispatched",
+            edit(DISPATCHER, "roles: [dispatcher]", "roles: [dispatcher, server]")
+                + "server:\n  deliveries:\n    - { vip: 198.18.0.100, port: 81, relay:"
+                + " 127.0.0.1:8080 }\n",
+            "t.yaml:22:38: server.deliveries[0].port: 198.18.0.100:81 is not one of this node's"
+                + " vips (198.18.0.100:80)"),
+        refused("yes/no is a boolean, a word is not",
+            s("server:\n", "server:\n  apply-host-preparation: maybe\n"),
+            "t.yaml:9:27: server.apply-host-preparation: must be true or false, got 'maybe'"));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("cases")
+  void refusesWithOneLineNamingFileLineColumnAndField(String what, String yaml, String message) {
+    assertThatThrownBy(() -> ConfigLoader.parse(yaml, "t.yaml"))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage(message)
+        .satisfies(e -> assertThat(e.getMessage()).doesNotContain("\n"));
+  }
+}
