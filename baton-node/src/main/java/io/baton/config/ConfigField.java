@@ -35,19 +35,22 @@ final class ConfigField {
 
   private final String source;
   private final String path;
+  private final String key;
   private final YamlNode node;
   private final Position position;
 
-  private ConfigField(String source, String path, YamlNode node, Position position) {
+  private ConfigField(
+      String source, String path, String key, YamlNode node, Position position) {
     this.source = source;
     this.path = path;
+    this.key = key;
     this.node = node;
     this.position = position;
   }
 
   /** The whole document. */
   static ConfigField root(String source, YamlNode document) {
-    return new ConfigField(source, "", document, document.position());
+    return new ConfigField(source, "", "", document, document.position());
   }
 
   /** Dotted path for messages, {@code (document)} for the root. */
@@ -101,18 +104,33 @@ final class ConfigField {
     return this;
   }
 
+  /** Checks that every key of this mapping (if present) matches {@code pattern}. */
+  ConfigField keysMatch(Pattern pattern, String what) throws ConfigException {
+    if (node == null) {
+      return this;
+    }
+    for (Entry entry : mapping().entries().values()) {
+      if (!pattern.matcher(entry.key()).matches()) {
+        Position at = entry.keyPosition();
+        throw new ConfigException(source, at.line(), at.column(), childPath(entry.key()),
+            "must be " + what + ", got '" + entry.key() + "'");
+      }
+    }
+    return this;
+  }
+
   /** The value under {@code key} of this mapping, possibly absent; absent if this one is. */
   ConfigField get(String key) throws ConfigException {
     if (node == null) {
-      return new ConfigField(source, childPath(key), null, position);
+      return new ConfigField(source, childPath(key), key, null, position);
     }
     Entry entry = mapping().entries().get(key);
     if (entry == null) {
-      return new ConfigField(source, childPath(key), null, position);
+      return new ConfigField(source, childPath(key), key, null, position);
     }
     YamlNode value = entry.value();
     boolean empty = value instanceof Scalar s && s.kind() == Kind.NULL;
-    return new ConfigField(source, childPath(key), empty ? null : value, value.position());
+    return new ConfigField(source, childPath(key), key, empty ? null : value, value.position());
   }
 
   /** The keys of this mapping in file order, as fields; none if absent. */
@@ -126,9 +144,9 @@ final class ConfigField {
     return fields;
   }
 
-  /** The last segment of this field's path: its key in the parent mapping. */
+  /** This field's key in its mapping; empty for the root and list elements. */
   String key() {
-    return path.substring(path.lastIndexOf('.') + 1);
+    return key;
   }
 
   /** This field's mapping, or a refusal naming what was found instead. */
@@ -153,7 +171,7 @@ final class ConfigField {
       case Sequence s -> {
         for (YamlNode element : s.elements()) {
           String elementPath = path + "[" + fields.size() + "]";
-          fields.add(new ConfigField(source, elementPath, element, element.position()));
+          fields.add(new ConfigField(source, elementPath, "", element, element.position()));
         }
       }
       case Scalar s -> fields.add(this);
@@ -213,7 +231,7 @@ final class ConfigField {
     return asInt(1, 65535);
   }
 
-  /** {@code true}/{@code false} (YAML also reads {@code yes}/{@code no}, {@code on}/{@code off}). */
+  /** {@code true} or {@code false}; YAML also reads {@code yes/no} and {@code on/off} so. */
   boolean asBoolean() throws ConfigException {
     if (!(node instanceof Scalar s) || s.kind() != Kind.BOOLEAN) {
       throw error("must be true or false, got " + describe(node));

@@ -22,11 +22,9 @@ final class PoolsBinder {
   static Map<String, PoolConfig> bind(ConfigField pools) throws ConfigException {
     Map<String, PoolConfig> byName = new LinkedHashMap<>();
     Map<String, MemberSeen> nodes = new HashMap<>();
+    pools.keysMatch(Names.SIMPLE, "a pool name of letters, digits, '_' and '-'");
     for (ConfigField pool : pools.entries()) {
       String name = pool.key();
-      if (!Names.SIMPLE.matcher(name).matches()) {
-        throw pool.error("pool name must be " + Names.SIMPLE_TEXT + ", got '" + name + "'");
-      }
       byName.put(name, pool(name, pool.required("must list the pool's members"), nodes));
     }
     return byName;
@@ -74,7 +72,8 @@ final class PoolsBinder {
               + " is already the address of member '" + earlier.node() + "'");
         }
       }
-      MemberSeen seen = nodes.putIfAbsent(member.node(), new MemberSeen(member.fabricAddress(), name));
+      MemberSeen seen =
+          nodes.putIfAbsent(member.node(), new MemberSeen(member.fabricAddress(), name));
       if (seen != null && !seen.fabricAddress().equals(member.fabricAddress())) {
         throw field.get("fabric-address").error("node '" + member.node() + "' has fabric-address "
             + seen.fabricAddress().getHostAddress() + " in pool " + seen.pool());

@@ -31,8 +31,11 @@ import org.yaml.snakeyaml.error.MarkedYAMLException;
  * <p>Each instance reads one document on the calling thread; {@link #read} makes a new one.
  */
 final class YamlTreeReader {
-  /** Thread-safe once built; parsers made from it are not. */
-  private static final YAMLFactory FACTORY = YAMLFactory.builder().build();
+  /**
+   * Thread-safe; parsers made from it are not. Made with the constructor, which reads an empty
+   * value ({@code key:}) as null, not as an empty string like the builder's default.
+   */
+  private static final YAMLFactory FACTORY = new YAMLFactory();
 
   private static final String ROOT = "(document)";
 

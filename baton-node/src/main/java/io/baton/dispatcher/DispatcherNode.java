@@ -94,7 +94,11 @@ public final class DispatcherNode implements AutoCloseable {
           clients.put(m.node(), newClient(config, group, m, coordinator, load));
         }
       }
-      BalanceKind kind = BalanceKind.fromConfig(p.balance().configName());
+      BalanceKind kind = switch (p.balance()) {
+        case LEAST_CONNECTIONS -> BalanceKind.LEAST_CONNECTIONS;
+        case ROUND_ROBIN -> BalanceKind.WEIGHTED_ROUND_ROBIN;
+        case HASH -> BalanceKind.CONSISTENT_HASH;
+      };
       HashKey key = p.hashKey().map(k -> HashKey.fromConfig(k.configName())).orElse(HashKey.CLIENT_IP);
       pools.put(p.name(), Pool.create(p.name(), kind, members, load, key));
     }

@@ -179,9 +179,10 @@ public final class HandoffClient implements AutoCloseable {
       ch = current;
     }
     firstSession.completeExceptionally(closedException());
-    if (ch != null) ch.close();
+    // Before closing the channel, so that pending handoffs learn the true reason.
     pending.values().forEach(p -> fail(p, "handoff client for server " + serverText
         + " closed before handoff " + p.handoffId() + " was answered", null));
+    if (ch != null) ch.close();
   }
 
   @Override
@@ -209,21 +210,35 @@ public final class HandoffClient implements AutoCloseable {
         });
     ChannelFuture f = b.connect(server);
     current = f.channel();
-    f.channel().closeFuture().addListener(c -> onChannelClosed(f.channel()));
     f.addListener((ChannelFuture c) -> {
-      if (!c.isSuccess()) {
-        log.debug("cannot connect to server {}: {}", serverText, c.cause().toString());
-        firstSession.completeExceptionally(new HandoffException(
-            "cannot connect to server " + serverText + ": " + c.cause().getMessage(), c.cause()));
+      if (c.isSuccess()) {
+        c.channel().closeFuture().addListener(x -> onChannelClosed(c.channel()));
+      } else {
+        onConnectFailed(c.channel(), c.cause());
       }
     });
   }
 
+  private void onConnectFailed(Channel ch, Throwable cause) {
+    log.debug("cannot connect to server {}: {}", serverText, cause.toString());
+    firstSession.completeExceptionally(new HandoffException(
+        "cannot connect to server " + serverText + ": " + cause.getMessage(), cause));
+    synchronized (lock) {
+      if (current == ch) current = null;
+    }
+    scheduleRetry();
+  }
+
   private void onChannelClosed(Channel ch) {
     boolean wasUp = session == ch;
+    boolean closedByUs;
+    synchronized (lock) {
+      closedByUs = closed;
+      if (current == ch) current = null;
+    }
     if (wasUp) {
       session = null;
-      log.info("connection to server {} lost; reconnecting", serverText);
+      if (!closedByUs) log.info("connection to server {} lost; reconnecting", serverText);
     } else {
       firstSession.completeExceptionally(new HandoffException("server " + serverText
           + " closed the connection before the HELLO exchange completed (same cluster key on"
@@ -233,8 +248,11 @@ public final class HandoffClient implements AutoCloseable {
         "connection to server " + serverText + " lost before it answered handoff "
             + p.handoffId(), null));
     if (wasUp) notifyConnectionState(false);
+    scheduleRetry();
+  }
+
+  private void scheduleRetry() {
     synchronized (lock) {
-      if (current == ch) current = null;
       if (closed) return;
       long delayMs = backoffMs;
       backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF.toMillis());

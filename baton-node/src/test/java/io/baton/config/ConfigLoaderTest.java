@@ -6,6 +6,7 @@ import static io.baton.config.Configs.SERVER;
 import static io.baton.config.Configs.edit;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.tuple;
 
 import io.baton.config.RuleConfig.Header;
 import io.baton.config.RuleConfig.Host;
@@ -47,12 +48,9 @@ class ConfigLoaderTest {
     assertThat(http.rules())
         .extracting(RuleConfig::name, RuleConfig::conditions, RuleConfig::pool)
         .containsExactly(
-            org.assertj.core.groups.Tuple.tuple("images", List.of(new PathPrefix("/img/")),
-                "static"),
-            org.assertj.core.groups.Tuple.tuple("api", List.of(new Host("api.example.com")),
-                "api"),
-            org.assertj.core.groups.Tuple.tuple("beta", List.of(new Header("X-Beta", "1")),
-                "web"));
+            tuple("images", List.of(new PathPrefix("/img/")), "static"),
+            tuple("api", List.of(new Host("api.example.com")), "api"),
+            tuple("beta", List.of(new Header("X-Beta", "1")), "web"));
     VipConfig tls = config.vips().get(1);
     assertThat(tls.mode()).isEqualTo(VipMode.TLS);
     assertThat(tls.rules().getFirst().conditions()).containsExactly(new Sni("*.example.com"));
@@ -61,9 +59,7 @@ class ConfigLoaderTest {
     assertThat(api.hashKey()).contains(HashKey.HOST);
     assertThat(config.pool("web").members())
         .extracting(MemberConfig::node, MemberConfig::weight)
-        .containsExactly(
-            org.assertj.core.groups.Tuple.tuple("s2", 1),
-            org.assertj.core.groups.Tuple.tuple("s3", 2));
+        .containsExactly(tuple("s2", 1), tuple("s3", 2));
     assertThat(config.metrics().map(MetricsConfig::listen))
         .contains(new InetSocketAddress("127.0.0.1", 9400));
     assertThat(config.node().sync()).isPresent();
@@ -180,7 +176,7 @@ class ConfigLoaderTest {
   @Test
   void relativePathsResolveAgainstTheConfigFilesDirectory(@TempDir Path dir)
       throws IOException, ConfigException {
-    Files.writeString(dir.resolve("cluster.key"), KEY_HEX + "\n");
+    ClusterKeyTest.writeKeyFile(dir.resolve("cluster.key"), KEY_HEX + "\n");
     String yaml =
         edit(SERVER, "  key: " + KEY_HEX, "  key-file: cluster.key")
             .replace("relay: 127.0.0.1:8080 }", "embedded: { app: sample, root: www } }");

@@ -122,7 +122,9 @@ public final class ClientHelloParser {
     switch (recordHeaderFill) {
       case 1 -> checkContentType(b & 0xff);
       case 2 -> {
-        if (b != 3) throw new MalformedHelloException("record version is not TLS (major " + b + ")");
+        if (b != 3) {
+          throw new MalformedHelloException("record version is not TLS (major " + b + ")");
+        }
       }
       case 3 -> {
         if ((b & 0xff) > 4) throw new MalformedHelloException("unknown TLS record version");

@@ -146,7 +146,8 @@ public final class HttpHeadParser {
     }
     if (length == 0) return true;
     if (line[0] == ' ' || line[0] == '\t') {
-      throw new MalformedHeadException("obsolete line folding (header line starts with whitespace)");
+      throw new MalformedHeadException(
+          "obsolete line folding (header line starts with whitespace)");
     }
     fields.add(parseField(length));
     return false;

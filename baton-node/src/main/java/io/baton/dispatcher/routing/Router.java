@@ -55,9 +55,8 @@ public final class Router {
       if (hosts[i] != null && (head.host().isEmpty() || !hosts[i].matches(head.host().get()))) {
         continue;
       }
-      if (rule.pathPrefix().isPresent() && !Rule.pathMatches(rule.pathPrefix().get(), head.path())) {
-        continue;
-      }
+      Optional<String> prefix = rule.pathPrefix();
+      if (prefix.isPresent() && !Rule.pathMatches(prefix.get(), head.path())) continue;
       if (rule.headerName().isPresent() && !headerMatches(rule, head.headers())) continue;
       return Optional.of(rule.pool());
     }

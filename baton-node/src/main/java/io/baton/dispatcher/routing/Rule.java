@@ -23,7 +23,8 @@ import java.util.Optional;
  * </ul>
  *
  * A condition on something a connection does not carry never holds: host, path and header rules
- * never match TLS or L4 connections, SNI rules never match plain HTTP.
+ * never match TLS or L4 connections, SNI rules never match plain HTTP. A rule mixing SNI with
+ * HTTP conditions could never match and is refused.
  *
  * <p>Immutable and thread-safe.
  */
@@ -49,6 +50,15 @@ public record Rule(
       sni = sni.map(s -> new HostPattern(s).pattern());
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("rule '" + name + "': " + e.getMessage(), e);
+    }
+    boolean httpConditions = host.isPresent() || pathPrefix.isPresent() || headerName.isPresent();
+    if (sni.isPresent() && httpConditions) {
+      throw new IllegalArgumentException("rule '" + name + "' could never match: SNI is only seen"
+          + " on TLS connections, host, path and headers only on plain HTTP; split it in two");
+    }
+    if (sni.isPresent() && sni.get().startsWith("[")) {
+      throw new IllegalArgumentException(
+          "rule '" + name + "': SNI pattern '" + sni.get() + "' must be a DNS name");
     }
     if (pathPrefix.isPresent() && !pathPrefix.get().startsWith("/")) {
       throw new IllegalArgumentException(

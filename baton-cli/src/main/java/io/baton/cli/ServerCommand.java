@@ -1,0 +1,29 @@
+package io.baton.cli;
+
+import io.baton.config.Role;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code baton server --config FILE}: runs a node whose roles include server. */
+@Command(
+    name = "server",
+    mixinStandardHelpOptions = true,
+    description = "Run a server agent (and, if its config says so, a dispatcher) until SIGTERM.")
+final class ServerCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Option(names = {"-c", "--config"}, required = true, paramLabel = "FILE", description = "Node config (YAML).")
+  Path config;
+
+  @Option(names = "--threads", defaultValue = "0", description = "Event loop threads (0: one per core).")
+  int threads;
+
+  @Override
+  public Integer call() throws Exception {
+    return NodeRunner.run(config, Role.SERVER, spec.commandLine().getOut(), threads);
+  }
+}

@@ -1,0 +1,221 @@
+package io.baton.handoff;
+
+import static io.baton.handoff.LoopbackFabric.await;
+import static io.baton.handoff.LoopbackFabric.failure;
+import static io.baton.handoff.LoopbackFabric.loopback;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.baton.handoff.FabricMessage.Accepted;
+import io.baton.handoff.FabricMessage.Closed;
+import io.baton.handoff.FabricMessage.Handoff;
+import io.baton.handoff.FabricMessage.LoadReport;
+import io.baton.handoff.FabricMessage.Refused;
+import io.baton.transplant.FlowKey;
+import io.netty.channel.EventLoopGroup;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** A {@link HandoffClient} and a {@link HandoffServer} talking over loopback. */
+class HandoffEndToEndTest {
+  private static EventLoopGroup group;
+
+  private final ScriptedHandler handler = new ScriptedHandler();
+  private final RecordingListener listener = new RecordingListener();
+  private HandoffServer server;
+  private HandoffClient client;
+
+  @BeforeAll
+  static void startGroup() {
+    group = LoopbackFabric.newGroup();
+  }
+
+  @AfterAll
+  static void stopGroup() {
+    LoopbackFabric.shutdown(group);
+  }
+
+  @BeforeEach
+  void connect() throws Exception {
+    server = new HandoffServer(group, loopback(0), TestKeys.KEY, "server-a", handler);
+    server.start();
+    client = newClient(HandoffServer.DEFAULT_MAX_FRAME_BYTES);
+    await(client.connect());
+    listener.expectState(true);
+  }
+
+  @AfterEach
+  void close() {
+    if (client != null) client.close();
+    if (server != null) server.close();
+  }
+
+  private HandoffClient newClient(int maxFrameBytes) {
+    return new HandoffClient(group, server.localAddress(), TestKeys.KEY, "dispatcher-1", listener,
+        LoopbackFabric.CONNECT_TIMEOUT, maxFrameBytes);
+  }
+
+  private Handoff handoff(byte[] state) {
+    return new Handoff(client.nextHandoffId(), state, "198.18.0.100:80", "web", "GET /x host=y");
+  }
+
+  @Test
+  void anAcceptedHandoffArrivesIntactAndIsAnswered() throws Exception {
+    Handoff h = handoff(new byte[] {1, 2, 3});
+
+    HandoffReply reply = await(client.send(h, Duration.ofSeconds(5)));
+
+    assertThat(reply).isEqualTo(new Accepted(h.handoffId()));
+    ScriptedHandler.Call call = RecordingListener.take(handler.calls);
+    assertThat(call.handoff()).isEqualTo(h);
+    assertThat(call.fromNode()).isEqualTo("dispatcher-1");
+    assertThat(server.handoffsReceived()).isEqualTo(1);
+    assertThat(server.connectedDispatchers()).isEqualTo(1);
+    assertThat(client.isConnected()).isTrue();
+  }
+
+  @Test
+  void aRefusalCarriesItsReason() throws Exception {
+    handler.answer(h -> CompletableFuture.completedFuture(new Refused(h.handoffId(), "pool full")));
+    Handoff h = handoff(new byte[] {1});
+
+    assertThat(await(client.send(h, Duration.ofSeconds(5))))
+        .isEqualTo(new Refused(h.handoffId(), "pool full"));
+  }
+
+  @Test
+  void handlerFailuresBecomeRefusalsWithTheirMessage() throws Exception {
+    handler.answer(h -> {
+      throw new IllegalStateException("restore failed: EADDRINUSE");
+    });
+    Handoff thrown = handoff(new byte[] {1});
+    assertThat(await(client.send(thrown, Duration.ofSeconds(5))))
+        .isEqualTo(new Refused(thrown.handoffId(), "restore failed: EADDRINUSE"));
+
+    handler.answer(h -> CompletableFuture.supplyAsync(() -> {
+      throw new IllegalArgumentException("no route to VIP");
+    }));
+    Handoff failed = handoff(new byte[] {2});
+    assertThat(await(client.send(failed, Duration.ofSeconds(5))))
+        .isEqualTo(new Refused(failed.handoffId(), "no route to VIP"));
+
+    handler.answer(h -> null);
+    Handoff nothing = handoff(new byte[] {3});
+    assertThat(await(client.send(nothing, Duration.ofSeconds(5))))
+        .isInstanceOfSatisfying(Refused.class, r -> assertThat(r.reason()).contains("no future"));
+  }
+
+  @Test
+  void aReplyIsMatchedToItsHandoffWhateverIdTheHandlerUsed() throws Exception {
+    handler.answer(h -> CompletableFuture.completedFuture(new Accepted(999)));
+    Handoff h = handoff(new byte[] {1});
+
+    assertThat(await(client.send(h, Duration.ofSeconds(5)))).isEqualTo(new Accepted(h.handoffId()));
+  }
+
+  @Test
+  void broadcastsReachTheListener() throws Exception {
+    Closed closed = new Closed(new FlowKey(FabricMessageCodecTest.ip("198.18.0.7"), 40000,
+        FabricMessageCodecTest.ip("198.18.0.100"), 80), 512, 1_048_576);
+    LoadReport load = new LoadReport("server-a", 3, 10, 7);
+
+    server.broadcast(closed);
+    server.broadcast(load);
+
+    assertThat(RecordingListener.take(listener.closed)).isEqualTo(closed);
+    assertThat(RecordingListener.take(listener.loadReports)).isEqualTo(load);
+  }
+
+  @Test
+  void aHandoffWithNoAnswerTimesOutWithAClearMessage() throws Exception {
+    handler.answer(h -> new CompletableFuture<>()); // never answers
+    Handoff h = handoff(new byte[] {1});
+
+    HandoffException e = failure(client.send(h, Duration.ofMillis(200)));
+
+    assertThat(e).hasMessage("server " + FabricFrame.text(server.localAddress())
+        + " did not answer handoff " + h.handoffId() + " within 200 ms");
+    assertThat(client.isConnected()).isTrue();
+  }
+
+  @Test
+  void aLargeStateArrivesByteExact() throws Exception {
+    byte[] state = new byte[24 << 20];
+    new Random(5).nextBytes(state);
+    Handoff h = handoff(state);
+
+    assertThat(await(client.send(h, Duration.ofSeconds(10)))).isEqualTo(new Accepted(h.handoffId()));
+    assertThat(RecordingListener.take(handler.calls).handoff().state()).isEqualTo(state);
+  }
+
+  @Test
+  void aHandoffAboveTheFrameLimitFailsAtTheClient() throws Exception {
+    client.close();
+    listener.expectState(false);
+    client = newClient(EndpointSettings.MIN_FRAME_BYTES);
+    await(client.connect());
+
+    HandoffException e = failure(client.send(handoff(new byte[20_000]), Duration.ofSeconds(5)));
+
+    assertThat(e).hasMessageContaining("frame limit");
+    assertThat(handler.calls).isEmpty();
+  }
+
+  @Test
+  void concurrentHandoffsAreEachAnsweredOnce() throws Exception {
+    handler.answer(h -> CompletableFuture.completedFuture(h.handoffId() % 2 == 0
+        ? new Accepted(h.handoffId()) : new Refused(h.handoffId(), "odd")));
+    List<Handoff> sent = new ArrayList<>();
+    List<CompletableFuture<HandoffReply>> replies = new ArrayList<>();
+    for (int i = 0; i < 200; i++) {
+      Handoff h = handoff(new byte[] {(byte) i});
+      sent.add(h);
+      replies.add(client.send(h, Duration.ofSeconds(10)));
+    }
+    for (int i = 0; i < sent.size(); i++) {
+      long id = sent.get(i).handoffId();
+      assertThat(await(replies.get(i)).handoffId()).isEqualTo(id);
+      assertThat(replies.get(i).join()).isInstanceOf(id % 2 == 0 ? Accepted.class : Refused.class);
+    }
+    assertThat(server.handoffsReceived()).isEqualTo(200);
+  }
+
+  @Test
+  void handoffIdsIncreaseAndADuplicatePendingIdIsRefused() throws Exception {
+    long first = client.nextHandoffId();
+    assertThat(client.nextHandoffId()).isEqualTo(first + 1);
+    handler.answer(h -> new CompletableFuture<>());
+    Handoff h = handoff(new byte[] {1});
+    CompletableFuture<HandoffReply> pending = client.send(h, Duration.ofSeconds(10));
+
+    HandoffException e = failure(client.send(h, Duration.ofSeconds(10)));
+
+    assertThat(e).hasMessageContaining("already pending");
+    assertThat(pending).isNotDone();
+  }
+
+  @Test
+  void sendingWhileNotConnectedFailsAtOnce() throws Exception {
+    HandoffClient idle = newClient(HandoffServer.DEFAULT_MAX_FRAME_BYTES);
+    try {
+      HandoffException e = failure(idle.send(handoff(new byte[] {1}), Duration.ofSeconds(5)));
+      assertThat(e).hasMessageContaining("is not connected; handoff");
+    } finally {
+      idle.close();
+    }
+  }
+
+  @Test
+  void broadcastOnlyTakesServerEvents() {
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> server.broadcast(new Accepted(1)))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+}

@@ -1,0 +1,23 @@
+package io.baton.server.delivery;
+
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/** Test close listener: counts its calls and completes a future with the first call's counts. */
+final class RecordingCloseListener implements CloseListener {
+  record Counts(long fromClient, long toClient) {}
+
+  final AtomicInteger calls = new AtomicInteger();
+  private final CompletableFuture<Counts> first = new CompletableFuture<>();
+
+  @Override
+  public void onClosed(long bytesFromClient, long bytesToClient) {
+    calls.incrementAndGet();
+    first.complete(new Counts(bytesFromClient, bytesToClient));
+  }
+
+  Counts await() throws Exception {
+    return first.get(30, TimeUnit.SECONDS);
+  }
+}

@@ -1,0 +1,247 @@
+package io.baton.server.delivery;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.nio.NioIoHandler;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketException;
+import java.nio.charset.StandardCharsets;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The relay over loopback: restored-looking sockets relayed to java.net upstream servers. */
+class RelayDeliveryTest {
+  private static final int MIB = 1024 * 1024;
+  private static EventLoopGroup group;
+
+  @BeforeAll
+  static void startLoops() {
+    group = new MultiThreadIoEventLoopGroup(2, EpollIoHandler.newFactory());
+  }
+
+  @AfterAll
+  static void stopLoops() {
+    group.shutdownGracefully(0, 5, TimeUnit.SECONDS).syncUninterruptibly();
+  }
+
+  @Test
+  void relays20MiBEachWayByteExactWithTheTailFirstAndCountsBytes() throws Exception {
+    byte[] request = "REQUEST-HEAD\r\n".getBytes(StandardCharsets.US_ASCII);
+    byte[] tail = "UNSENT-TAIL:".getBytes(StandardCharsets.US_ASCII);
+    long body = 20L * MIB;
+    try (TestUpstream upstream = new TestUpstream(TestUpstream::echo);
+        RestoredSocket conn = RestoredSocket.open("echo 20 MiB")) {
+      conn.client.getOutputStream().write(request); // waits in the queue like a replayed request
+      RecordingCloseListener closed = new RecordingCloseListener();
+      conn.deliverTo(new RelayDelivery(group, upstream.address()), tail, closed);
+
+      Sha256 sent = new Sha256().update(tail).update(request);
+      CompletableFuture<Void> writer = writeRandom(conn.client, body, 7, sent);
+      Sha256 received = new Sha256();
+      byte[] head = readAll(conn.client.getInputStream(), received, tail.length);
+
+      writer.get(30, TimeUnit.SECONDS);
+      assertThat(head).isEqualTo(tail);
+      assertThat(received.bytes()).isEqualTo(tail.length + request.length + body);
+      assertThat(received.hex()).isEqualTo(sent.hex());
+      assertThat(upstream.served.get(30, TimeUnit.SECONDS)).isEqualTo(request.length + body);
+      RecordingCloseListener.Counts counts = closed.await();
+      assertThat(counts.fromClient()).isEqualTo(request.length + body);
+      assertThat(counts.toClient()).isEqualTo(tail.length + request.length + body);
+    }
+  }
+
+  @Test
+  void tailGoesOutBeforeAnUpstreamThatSpeaksFirst() throws Exception {
+    byte[] tail = new byte[256 * 1024];
+    new Random(3).nextBytes(tail);
+    try (TestUpstream upstream =
+            new TestUpstream(s -> {
+              s.getOutputStream().write("GREETING".getBytes(StandardCharsets.US_ASCII));
+              s.shutdownOutput();
+              return s.getInputStream().transferTo(OutputStream.nullOutputStream());
+            });
+        RestoredSocket conn = RestoredSocket.open("greeter")) {
+      RecordingCloseListener closed = new RecordingCloseListener();
+      conn.deliverTo(new RelayDelivery(group, upstream.address()), tail, closed);
+
+      ByteArrayOutputStream got = new ByteArrayOutputStream();
+      conn.client.getInputStream().transferTo(got); // until the relayed FIN
+      conn.client.shutdownOutput();
+
+      byte[] expected = concat(tail, "GREETING".getBytes(StandardCharsets.US_ASCII));
+      assertThat(got.toByteArray()).isEqualTo(expected);
+      assertThat(closed.await()).isEqualTo(new RecordingCloseListener.Counts(0, expected.length));
+    }
+  }
+
+  @Test
+  void clientFinReachesUpstreamWhileTheAnswerStillFlows() throws Exception {
+    // The upstream answers only after it has seen end of stream: the client's FIN must travel.
+    byte[] answer = new byte[3 * MIB];
+    new Random(11).nextBytes(answer);
+    try (TestUpstream upstream =
+            new TestUpstream(s -> {
+              long read = s.getInputStream().transferTo(OutputStream.nullOutputStream());
+              s.getOutputStream().write(answer);
+              return read;
+            });
+        RestoredSocket conn = RestoredSocket.open("client half-close")) {
+      conn.client.getOutputStream().write(new byte[1000]);
+      RecordingCloseListener closed = new RecordingCloseListener();
+      conn.deliverTo(new RelayDelivery(group, upstream.address()), new byte[0], closed);
+      conn.client.getOutputStream().write(new byte[500]);
+      conn.client.shutdownOutput();
+
+      assertThat(conn.client.getInputStream().readAllBytes()).isEqualTo(answer);
+      assertThat(upstream.served.get(30, TimeUnit.SECONDS)).isEqualTo(1500);
+      assertThat(closed.await()).isEqualTo(new RecordingCloseListener.Counts(1500, answer.length));
+    }
+  }
+
+  @Test
+  void upstreamFinReachesClientWhichKeepsSending() throws Exception {
+    // The upstream says its piece and shuts its output, then keeps reading until the client's FIN.
+    try (TestUpstream upstream =
+            new TestUpstream(s -> {
+              s.getOutputStream().write("BYE".getBytes(StandardCharsets.US_ASCII));
+              s.shutdownOutput();
+              return s.getInputStream().transferTo(OutputStream.nullOutputStream());
+            });
+        RestoredSocket conn = RestoredSocket.open("upstream half-close")) {
+      RecordingCloseListener closed = new RecordingCloseListener();
+      conn.deliverTo(new RelayDelivery(group, upstream.address()), new byte[0], closed);
+
+      assertThat(conn.client.getInputStream().readAllBytes())
+          .isEqualTo("BYE".getBytes(StandardCharsets.US_ASCII));
+      // Half-open: the client may still send after the upstream's FIN.
+      conn.client.getOutputStream().write(new byte[2 * MIB]);
+      conn.client.shutdownOutput();
+
+      assertThat(upstream.served.get(30, TimeUnit.SECONDS)).isEqualTo(2L * MIB);
+      assertThat(closed.await()).isEqualTo(new RecordingCloseListener.Counts(2L * MIB, 3));
+    }
+  }
+
+  @Test
+  void refusedUpstreamClosesTheClientAndReportsOnce() throws Exception {
+    InetSocketAddress nobody;
+    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
+      nobody = (InetSocketAddress) s.getLocalSocketAddress();
+    }
+    try (RestoredSocket conn = RestoredSocket.open("refused")) {
+      conn.client.getOutputStream().write("GET / HTTP/1.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      RecordingCloseListener closed = new RecordingCloseListener();
+      conn.deliverTo(new RelayDelivery(group, nobody), "tail".getBytes(StandardCharsets.US_ASCII), closed);
+
+      assertThat(closed.await()).isEqualTo(new RecordingCloseListener.Counts(0, 0));
+      assertThat(endOfStreamOrReset(conn.client.getInputStream())).isTrue();
+      drainLoops();
+      assertThat(closed.calls.get()).isEqualTo(1);
+    }
+  }
+
+  @Test
+  void clientResetEndsTheRelayAndReportsOnce() throws Exception {
+    CompletableFuture<Void> upstreamSawEnd = new CompletableFuture<>();
+    try (TestUpstream upstream =
+            new TestUpstream(s -> {
+              long n = s.getInputStream().transferTo(OutputStream.nullOutputStream());
+              upstreamSawEnd.complete(null);
+              return n;
+            });
+        RestoredSocket conn = RestoredSocket.open("reset")) {
+      RecordingCloseListener closed = new RecordingCloseListener();
+      conn.deliverTo(new RelayDelivery(group, upstream.address()), new byte[0], closed);
+      conn.client.getOutputStream().write(new byte[4096]);
+      conn.client.setSoLinger(true, 0);
+      conn.client.close(); // RST
+
+      closed.await();
+      upstreamSawEnd.get(30, TimeUnit.SECONDS);
+      drainLoops();
+      assertThat(closed.calls.get()).isEqualTo(1);
+    }
+  }
+
+  @Test
+  void refusesAGroupThatIsNotEpoll() {
+    EventLoopGroup nio = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    try {
+      assertThatThrownBy(() -> new RelayDelivery(nio, new InetSocketAddress("127.0.0.1", 80)))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("epoll");
+    } finally {
+      nio.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+    }
+  }
+
+  /** Runs an empty task on every loop, so whatever they had queued has run. */
+  static void drainLoops() throws Exception {
+    for (var loop : group) loop.submit(() -> { }).get(10, TimeUnit.SECONDS);
+  }
+
+  static CompletableFuture<Void> writeRandom(Socket s, long total, long seed, Sha256 digest) {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    Thread.ofVirtual().start(() -> {
+      try {
+        Random random = new Random(seed);
+        byte[] buf = new byte[256 * 1024];
+        OutputStream out = s.getOutputStream();
+        for (long left = total; left > 0; ) {
+          int n = (int) Math.min(buf.length, left);
+          random.nextBytes(buf);
+          synchronized (digest) {
+            digest.update(buf, 0, n);
+          }
+          out.write(buf, 0, n);
+          left -= n;
+        }
+        s.shutdownOutput();
+        done.complete(null);
+      } catch (IOException | RuntimeException e) {
+        done.completeExceptionally(e);
+      }
+    });
+    return done;
+  }
+
+  /** Reads to end of stream into {@code digest}; returns the first {@code keep} bytes. */
+  static byte[] readAll(InputStream in, Sha256 digest, int keep) throws IOException {
+    ByteArrayOutputStream head = new ByteArrayOutputStream();
+    byte[] buf = new byte[64 * 1024];
+    for (int n; (n = in.read(buf)) > 0; ) {
+      if (head.size() < keep) head.write(buf, 0, Math.min(n, keep - head.size()));
+      digest.update(buf, 0, n);
+    }
+    return head.toByteArray();
+  }
+
+  static boolean endOfStreamOrReset(InputStream in) throws IOException {
+    try {
+      return in.read() == -1;
+    } catch (SocketException e) {
+      return true; // reset: closed with the request unread
+    }
+  }
+
+  static byte[] concat(byte[] a, byte[] b) {
+    byte[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, r, a.length, b.length);
+    return r;
+  }
+}
