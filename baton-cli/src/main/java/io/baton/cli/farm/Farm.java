@@ -41,6 +41,9 @@ public final class Farm implements AutoCloseable {
   public final Map<String, Path> webRoots = new LinkedHashMap<>();
   public final Map<String, FarmNode> nodes = new LinkedHashMap<>();
   public final Path caCert;
+  /** A random file served by every server as /big.bin and /static/big.bin. */
+  public final Path bigFile;
+  public static final int BIG_FILE_BYTES = 100 << 20;
   private final String key;
   private final Map<String, String> overrides;
 
@@ -87,6 +90,8 @@ public final class Farm implements AutoCloseable {
       servers.put(s, h);
       i++;
     }
+    bigFile = lab.dir().resolve("big.bin");
+    writeRandomFile(bigFile, BIG_FILE_BYTES);
     caCert = Tls.makeCertificates(lab.dir(), List.of("a.example.test", "b.example.test", "c.example.test"));
     for (String s : SERVERS) {
       Path root = Files.createDirectories(lab.dir().resolve("www-" + s));
@@ -94,6 +99,8 @@ public final class Farm implements AutoCloseable {
       Files.writeString(root.resolve("whoami.txt"), s + "\n");
       Files.createDirectories(root.resolve("static"));
       Files.writeString(root.resolve("static/whoami.txt"), s + "\n");
+      Files.createLink(root.resolve("big.bin"), bigFile);
+      Files.createLink(root.resolve("static/big.bin"), bigFile);
       webRoots.put(s, root);
       Nginx.start(servers.get(s), lab.dir(), s, root);
     }
@@ -134,6 +141,7 @@ public final class Farm implements AutoCloseable {
               - { name: static, path-prefix: /static/, pool: nginx }
               - { name: s3-only, host: s3.example.test, pool: only-s3 }
               - { name: beta, header: "X-Pool: nginx", pool: nginx }
+              - { name: ghost, header: "X-Pool: ghost", pool: ghost }
           - address: %s
             port: 443
             mode: tls
@@ -145,6 +153,10 @@ public final class Farm implements AutoCloseable {
             port: 9000
             mode: l4
             default-pool: app
+          - address: %s
+            port: 8081
+            mode: http
+            default-pool: picky
         pools:
           nginx:
             members:
@@ -154,6 +166,14 @@ public final class Farm implements AutoCloseable {
             members:
               - { node: s2, fabric-address: 198.18.1.12 }
               - { node: s3, fabric-address: 198.18.1.13 }
+          picky:
+            balance: round-robin
+            members:
+              - { node: s2, fabric-address: 198.18.1.12 }
+              - { node: s3, fabric-address: 198.18.1.13 }
+          ghost:
+            members:
+              - { node: s4, fabric-address: 198.18.1.14 }
           only-s3:
             members:
               - { node: s3, fabric-address: 198.18.1.13 }
@@ -164,7 +184,7 @@ public final class Farm implements AutoCloseable {
             members:
               - { node: s2, fabric-address: 198.18.1.12 }
         %s
-        """.formatted(key, VIP, VIP, VIP, overrides.getOrDefault("d1", ""));
+        """.formatted(key, VIP, VIP, VIP, VIP, overrides.getOrDefault("d1", ""));
   }
 
   private String serverConfig(String name, int octet) {
@@ -172,6 +192,10 @@ public final class Farm implements AutoCloseable {
     String http = relay
         ? "- { vip: %s, port: 80, relay: 127.0.0.1:8080 }".formatted(VIP)
         : "- { vip: %s, port: 80, embedded: { app: sample, root: %s } }".formatted(VIP, webRoots.get(name));
+    // s3 alone serves port 8081, so s2 refuses those handoffs (the refusal path).
+    String picky = name.equals("s3")
+        ? "- { vip: %s, port: 8081, embedded: { app: sample, root: %s } }".formatted(VIP, webRoots.get(name))
+        : "";
     String l4 = relay
         ? "- { vip: %s, port: 9000, relay: 127.0.0.1:8080 }".formatted(VIP)
         : "- { vip: %s, port: 9000, embedded: { app: sample, root: %s } }".formatted(VIP, webRoots.get(name));
@@ -190,16 +214,29 @@ public final class Farm implements AutoCloseable {
             %s
             - { vip: %s, port: 443, relay: 127.0.0.1:8443 }
             %s
+            %s
         %s
-        """.formatted(name, octet, octet, key, http, VIP, l4, overrides.getOrDefault(name, ""));
+        """.formatted(name, octet, octet, key, http, VIP, l4, picky, overrides.getOrDefault(name, ""));
+  }
+
+  private static void writeRandomFile(Path file, int bytes) throws IOException {
+    var random = new java.util.Random(42);
+    byte[] chunk = new byte[1 << 20];
+    try (var out = Files.newOutputStream(file)) {
+      for (int left = bytes; left > 0; left -= chunk.length) {
+        random.nextBytes(chunk);
+        out.write(chunk, 0, Math.min(left, chunk.length));
+      }
+    }
   }
 
   /** Waits until the dispatcher's fabric connections to every server are up. */
   private void awaitFabric(Duration limit) throws Exception {
     long deadline = System.nanoTime() + limit.toNanos();
     while (true) {
-      Map<String, Boolean> state = nodes.get("d1").dispatcher().fabricState();
-      if (!state.isEmpty() && !state.containsValue(false)) return;
+      Map<String, Boolean> state = new LinkedHashMap<>(nodes.get("d1").dispatcher().fabricState());
+      state.keySet().retainAll(SERVERS);
+      if (state.size() == SERVERS.size() && !state.containsValue(false)) return;
       if (System.nanoTime() > deadline) throw new IOException("fabric connections not up: " + state);
       Thread.onSpinWait();
       Thread.sleep(5); // polling interval of a deadline-bounded wait

@@ -136,7 +136,6 @@ class EmbeddedDeliveryTest {
       assertThat(r.sha256()).isEqualTo(HexFormat.of().formatHex(sent.digest()));
     }
     // Aggregating the body would need 50 MiB of buffers; streaming needs a few socket reads.
-    System.out.println("echo 50 MiB: allocator peak above baseline " + (peak.get() - before) + " bytes");
     assertThat(peak.get() - before).isLessThan(16L * MIB);
   }
 
@@ -274,7 +273,4 @@ class EmbeddedDeliveryTest {
     return done;
   }
 
-  static long drain(InputStream in) throws IOException {
-    return in.transferTo(OutputStream.nullOutputStream());
-  }
 }
