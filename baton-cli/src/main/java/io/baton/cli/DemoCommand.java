@@ -1,5 +1,6 @@
 package io.baton.cli;
 
+import io.baton.cli.demo.FarmDemo;
 import io.baton.cli.demo.TransplantDemo;
 import io.baton.linux.LinuxProbe;
 import java.util.List;
@@ -20,9 +21,12 @@ import picocli.CommandLine.Spec;
     name = "demo",
     mixinStandardHelpOptions = true,
     description = {
-      "Build a lab in network namespaces (client, a, b) and hand live TCP connections from a to b:"
-          + " a stream moved mid-flight, a curl download served by b after the move, and many"
-          + " short handoffs with export/restore timings. Needs root.",
+      "Build a farm in lab network namespaces (client, dispatcher d1, servers s1-s3; nginx behind"
+          + " the relay on s1, the sample app on s2 and s3), route real curl and wrk traffic by"
+          + " content, hand every connection off, and print requests per server, handoffs,"
+          + " failures and the bytes that crossed the dispatcher. Needs root.",
+      "With --transplant: the two-host transplant demo instead (a stream moved mid-flight, a curl"
+          + " download served after the move, timed export/restore of many connections).",
     })
 final class DemoCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
@@ -37,10 +41,20 @@ final class DemoCommand implements Callable<Integer> {
       description = "Verify only: never serve after the checks (overrides --keep). The exit code is non-zero on any failure either way.")
   boolean check;
 
+  @Option(names = "--transplant", description = "Run the two-host transplant demo instead of the farm.")
+  boolean transplant;
+
+  @Option(names = "--load-seconds", defaultValue = "5", description = "Length of each wrk run (default: ${DEFAULT-VALUE}).")
+  int loadSeconds;
+
+  @Option(names = "--ttfb-samples", defaultValue = "200",
+      description = "Sequential requests per side for the time-to-first-byte comparison (default: ${DEFAULT-VALUE}).")
+  int ttfbSamples;
+
   @Option(
       names = "--handoffs",
       defaultValue = "1000",
-      description = "Short connections to hand off in act 3 (default: ${DEFAULT-VALUE}).")
+      description = "With --transplant: short connections to hand off and time (default: ${DEFAULT-VALUE}).")
   int handoffs;
 
   @Override
@@ -53,7 +67,13 @@ final class DemoCommand implements Callable<Integer> {
     if (!problems.isEmpty()) {
       throw new HostNotReadyException("host not ready: " + String.join("; ", problems));
     }
-    boolean passed = new TransplantDemo(spec.commandLine().getOut(), handoffs).run(keep && !check);
+    if (loadSeconds < 1 || loadSeconds > 600 || ttfbSamples < 1 || ttfbSamples > 100_000) {
+      throw new picocli.CommandLine.ParameterException(
+          spec.commandLine(), "--load-seconds must be 1..600 and --ttfb-samples 1..100000");
+    }
+    boolean passed = transplant
+        ? new TransplantDemo(spec.commandLine().getOut(), handoffs).run(keep && !check)
+        : new FarmDemo(spec.commandLine().getOut(), loadSeconds, ttfbSamples).run(keep && !check);
     return passed ? ExitCode.OK : ExitCode.FAILURE;
   }
 }

@@ -108,8 +108,8 @@ final class FrameAuthenticator {
     }
     long sequence = body.getLong(at + FabricFrame.SEQUENCE_AT);
     if (sequence != receiveSequence) {
-      throw new FailedException(
-          "sequence number " + sequence + ", expected " + receiveSequence + " (replayed or reordered)");
+      throw new FailedException("sequence number " + sequence + ", expected " + receiveSequence
+          + " (replayed or reordered)");
     }
     receiveSequence++;
     return body.slice(at + FabricFrame.HEADER_BYTES, tagAt - at - FabricFrame.HEADER_BYTES);

@@ -18,6 +18,7 @@ import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
@@ -144,10 +145,16 @@ public final class HandoffClient implements AutoCloseable {
       return failed("handoff " + id + " to server " + serverText + " is already pending");
     }
     long timeoutMs = timeout.toMillis();
-    ScheduledFuture<?> timer = ch.eventLoop().schedule(
-        () -> fail(p, "server " + serverText + " did not answer handoff " + id + " within "
-            + timeoutMs + " ms", null),
-        timeoutMs, TimeUnit.MILLISECONDS);
+    ScheduledFuture<?> timer;
+    try {
+      timer = ch.eventLoop().schedule(
+          () -> fail(p, "server " + serverText + " did not answer handoff " + id + " within "
+              + timeoutMs + " ms", null),
+          timeoutMs, TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException e) {
+      fail(p, "handoff " + id + " not sent: the event loop group is shut down", e);
+      return p.reply();
+    }
     p.reply().whenComplete((r, e) -> timer.cancel(false));
     ch.writeAndFlush(handoff).addListener((ChannelFuture w) -> {
       if (!w.isSuccess()) {
@@ -256,11 +263,15 @@ public final class HandoffClient implements AutoCloseable {
       if (closed) return;
       long delayMs = backoffMs;
       backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF.toMillis());
-      retry = group.schedule(() -> {
-        synchronized (lock) {
-          if (!closed && retry != null) attempt();
-        }
-      }, delayMs, TimeUnit.MILLISECONDS);
+      try {
+        retry = group.schedule(() -> {
+          synchronized (lock) {
+            if (!closed && retry != null) attempt();
+          }
+        }, delayMs, TimeUnit.MILLISECONDS);
+      } catch (RejectedExecutionException e) {
+        log.warn("not reconnecting to server {}: the event loop group is shut down", serverText);
+      }
     }
   }
 
@@ -280,7 +291,7 @@ public final class HandoffClient implements AutoCloseable {
     if (p == null) {
       // The dispatcher has already taken the connection back; an ACCEPTED now means two hosts
       // think they own it. Loud, because the operator must raise the timeout.
-      log.warn("server {} answered {} for handoff {} too late (timed out or unknown)",
+      log.warn("server {} answered {} too late: handoff {} had timed out or is unknown",
           serverText, reply, reply.handoffId());
       return;
     }

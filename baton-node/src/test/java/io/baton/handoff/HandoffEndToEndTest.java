@@ -4,6 +4,7 @@ import static io.baton.handoff.LoopbackFabric.await;
 import static io.baton.handoff.LoopbackFabric.failure;
 import static io.baton.handoff.LoopbackFabric.loopback;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.baton.handoff.FabricMessage.Accepted;
 import io.baton.handoff.FabricMessage.Closed;
@@ -151,7 +152,8 @@ class HandoffEndToEndTest {
     new Random(5).nextBytes(state);
     Handoff h = handoff(state);
 
-    assertThat(await(client.send(h, Duration.ofSeconds(10)))).isEqualTo(new Accepted(h.handoffId()));
+    assertThat(await(client.send(h, Duration.ofSeconds(10))))
+        .isEqualTo(new Accepted(h.handoffId()));
     assertThat(RecordingListener.take(handler.calls).handoff().state()).isEqualTo(state);
   }
 
@@ -214,8 +216,7 @@ class HandoffEndToEndTest {
 
   @Test
   void broadcastOnlyTakesServerEvents() {
-    org.assertj.core.api.Assertions.assertThatThrownBy(
-            () -> server.broadcast(new Accepted(1)))
+    assertThatThrownBy(() -> server.broadcast(new Accepted(1)))
         .isInstanceOf(IllegalArgumentException.class);
   }
 }

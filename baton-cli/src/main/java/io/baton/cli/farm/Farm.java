@@ -33,6 +33,13 @@ public final class Farm implements AutoCloseable {
   public static final int TLS_PORT = 443;
   public static final int L4_PORT = 9000;
   public static final List<String> SERVERS = List.of("s1", "s2", "s3");
+  /** s2's sample app, reached without Baton: the direct baseline. */
+  public static final String DIRECT_APP_IP = "198.18.0.12";
+  /** s1's nginx, reached without Baton. */
+  public static final String DIRECT_NGINX_IP = "198.18.0.11";
+  /** Port of the direct sample app listener (nginx listens directly on 8080). */
+  public static final int DIRECT_APP_PORT = 8090;
+  public static final int DIRECT_NGINX_PORT = 8080;
 
   public final Lab lab;
   public final Host client;
@@ -102,7 +109,10 @@ public final class Farm implements AutoCloseable {
       Files.createLink(root.resolve("big.bin"), bigFile);
       Files.createLink(root.resolve("static/big.bin"), bigFile);
       webRoots.put(s, root);
-      Nginx.start(servers.get(s), lab.dir(), s, root);
+    }
+    int octet = 11;
+    for (String s : SERVERS) {
+      Nginx.start(servers.get(s), lab.dir(), s, webRoots.get(s), "198.18.0." + octet++);
     }
   }
 
@@ -113,6 +123,8 @@ public final class Farm implements AutoCloseable {
       i++;
     }
     nodes.put("d1", FarmNode.start(d1, load("d1", dispatcherConfig()), 2));
+    nodes.get("s2").listenDirect(new java.net.InetSocketAddress(DIRECT_APP_IP, DIRECT_APP_PORT),
+        io.baton.app.SampleApp.initializer(webRoots.get("s2"), "s2"));
   }
 
   private BatonConfig load(String node, String yaml) throws Exception {

@@ -57,6 +57,21 @@ public final class FarmNode implements AutoCloseable {
     });
   }
 
+  /**
+   * Also serves {@code app} on a plain listener at {@code address}, inside this node's
+   * namespace, without Baton: the baseline that benchmarks compare handoffs with.
+   */
+  public void listenDirect(java.net.InetSocketAddress address,
+      io.netty.channel.ChannelInitializer<io.netty.channel.Channel> app) throws Exception {
+    host.call(() -> new io.netty.bootstrap.ServerBootstrap()
+        .group(group)
+        .channel(io.netty.channel.epoll.EpollServerSocketChannel.class)
+        .option(io.netty.channel.ChannelOption.SO_BACKLOG, 1024)
+        .childOption(io.netty.channel.ChannelOption.TCP_NODELAY, true)
+        .childHandler(app)
+        .bind(address).sync().channel());
+  }
+
   public String name() {
     return name;
   }

@@ -14,7 +14,7 @@ import java.util.List;
 final class Nginx {
   private Nginx() {}
 
-  static Process start(Host host, Path labDir, String name, Path root) throws IOException, InterruptedException {
+  static Process start(Host host, Path labDir, String name, Path root, String directAddress) throws IOException, InterruptedException {
     Path dir = Files.createDirectories(labDir.resolve("nginx-" + name));
     String conf = """
         worker_processes 1;
@@ -36,6 +36,7 @@ final class Nginx {
           default_type application/octet-stream;
           server {
             listen 127.0.0.1:8080 reuseport;
+            listen %5$s:8080;
             root %2$s;
           }
           server {
@@ -45,7 +46,7 @@ final class Nginx {
             root %2$s;
           }
         }
-        """.formatted(dir, root, labDir.resolve("tls-cert.pem"), labDir.resolve("tls-key.pem"));
+        """.formatted(dir, root, labDir.resolve("tls-cert.pem"), labDir.resolve("tls-key.pem"), directAddress);
     Path file = dir.resolve("nginx.conf");
     Files.writeString(file, conf);
     Process p = host.start(List.of("nginx", "-c", file.toString()));

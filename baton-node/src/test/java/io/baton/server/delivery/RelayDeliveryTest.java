@@ -179,6 +179,40 @@ class RelayDeliveryTest {
   }
 
   @Test
+  void noDescriptorOutlivesItsConnection() throws Exception {
+    try (TestUpstream upstream = new TestUpstream(TestUpstream::echo)) {
+      RelayDelivery relay = new RelayDelivery(group, upstream.address());
+      echoOnce(relay); // warm-up: lazily opened descriptors (pollers and the like) stay
+      long before = openDescriptors();
+      for (int i = 0; i < 10; i++) echoOnce(relay);
+      drainLoops();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      // The upstream's virtual threads close their sockets on their own schedule.
+      while (openDescriptors() != before && System.nanoTime() < deadline) {
+        java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
+      }
+      assertThat(openDescriptors()).isEqualTo(before);
+    }
+  }
+
+  private static void echoOnce(RelayDelivery relay) throws Exception {
+    try (RestoredSocket conn = RestoredSocket.open("fd check")) {
+      conn.client.getOutputStream().write(new byte[100]);
+      RecordingCloseListener closed = new RecordingCloseListener();
+      conn.deliverTo(relay, new byte[0], closed);
+      conn.client.shutdownOutput();
+      assertThat(conn.client.getInputStream().readAllBytes()).hasSize(100);
+      closed.await();
+    }
+  }
+
+  private static long openDescriptors() throws IOException {
+    try (var fds = java.nio.file.Files.list(java.nio.file.Path.of("/proc/self/fd"))) {
+      return fds.count();
+    }
+  }
+
+  @Test
   void refusesAGroupThatIsNotEpoll() {
     EventLoopGroup nio = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     try {

@@ -1,0 +1,236 @@
+package io.baton.cli.demo;
+
+import io.baton.cli.farm.Farm;
+import io.baton.lab.CommandResult;
+import io.baton.lab.InterfaceStats;
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * {@code baton demo}: the farm of {@link Farm} (client, dispatcher d1, servers s1..s3 on front,
+ * fabric and sync segments; nginx behind the relay on s1, the sample app on s2 and s3) with real
+ * clients: curl checks routing, TLS and a 100 MiB download byte for byte; wrk drives load with a
+ * handoff per request; curl timings compare time-to-first-byte through Baton with the same app
+ * reached directly. Ends with a summary of requests per server, handoffs, failures and the bytes
+ * the servers sent against the bytes that crossed the dispatcher.
+ *
+ * <p>Confined to the calling thread.
+ */
+public final class FarmDemo {
+  private static final Duration CURL = Duration.ofSeconds(60);
+  private static final Pattern WRK_REQUESTS = Pattern.compile("(\\d+) requests in ([\\d.]+)s");
+  private static final Pattern WRK_ERRORS = Pattern.compile("Socket errors: connect (\\d+), read (\\d+), write (\\d+), timeout (\\d+)");
+  private static final Pattern WRK_NON2XX = Pattern.compile("Non-2xx or 3xx responses: (\\d+)");
+
+  private final PrintWriter out;
+  private final int loadSeconds;
+  private final int ttfbSamples;
+  private boolean failed;
+
+  public FarmDemo(PrintWriter out, int loadSeconds, int ttfbSamples) {
+    this.out = out;
+    this.loadSeconds = loadSeconds;
+    this.ttfbSamples = ttfbSamples;
+  }
+
+  /** Runs the demo; true when every check passed. With {@code keep}, waits until interrupted. */
+  public boolean run(boolean keep) throws Exception {
+    say("Building the farm: client, dispatcher d1, servers s1 (nginx via relay), s2 and s3 (sample app),"
+        + " segments front/fabric/sync, VIP " + Farm.VIP + " ...");
+    try (Farm farm = Farm.start("demo", Map.of())) {
+      say("  namespaces: " + farm.client.nsName() + ", " + farm.d1.nsName() + ", "
+          + String.join(", ", farm.servers.values().stream().map(h -> h.nsName()).toList()));
+      Snapshot before = snapshot(farm);
+      routing(farm);
+      download(farm);
+      Map<String, String> wrk = load(farm);
+      String ttfb = ttfb(farm);
+      Snapshot after = snapshot(farm);
+      summary(farm, before, after, wrk, ttfb);
+      say(failed ? "DEMO FAILED" : "demo: all checks passed");
+      if (keep) keepServing(farm);
+    }
+    return !failed;
+  }
+
+  private void routing(Farm farm) {
+    say("[1] routing with curl");
+    check(body(farm, farm.url("/static/whoami.txt")).equals("s1\n"), "/static/ goes to s1 (nginx, relay)");
+    List<String> seen = new ArrayList<>();
+    for (int i = 0; i < 4; i++) seen.add(body(farm, farm.url("/whoami.txt")).strip());
+    check(seen.contains("s2") && seen.contains("s3") && !seen.contains("s1"),
+        "other paths alternate between s2 and s3 (sample app, embedded): " + seen);
+    check(body(farm, "-H", "Host: s3.example.test", farm.url("/whoami.txt")).equals("s3\n"),
+        "Host: s3.example.test goes to s3");
+    for (var e : Map.of("a.example.test", "s1", "b.example.test", "s2").entrySet()) {
+      String got = body(farm, "--cacert", farm.caCert.toString(), "--resolve", e.getKey() + ":443:" + Farm.VIP,
+          "https://" + e.getKey() + "/whoami.txt").strip();
+      check(got.equals(e.getValue()), "TLS with SNI " + e.getKey() + " is terminated by " + got + "'s nginx");
+    }
+    CommandResult ghost = farm.curl(CURL, "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "X-Pool: ghost",
+        farm.url("/whoami.txt"));
+    check(ghost.stdout().equals("503"), "a pool whose only server is down gets 503 from the dispatcher");
+  }
+
+  private void download(Farm farm) throws Exception {
+    say("[2] 100 MiB download through a handoff");
+    String want = sha256(farm.bigFile);
+    InterfaceStats d0 = farm.d1.interfaceStats("front");
+    Path file = farm.lab.dir().resolve("demo-download.bin");
+    CommandResult r = farm.curl(CURL, "-o", file.toString(), "-w", "%{time_total}", farm.url("/big.bin"));
+    check(r.exitCode() == 0 && sha256(file).equals(want), "curl got " + Files.size(file)
+        + " bytes in " + r.stdout() + " s, SHA-256 " + want.substring(0, 16) + "… matches");
+    InterfaceStats d1 = farm.d1.interfaceStats("front");
+    long tx = d1.txBytes() - d0.txBytes();
+    check(tx * 100 < Farm.BIG_FILE_BYTES, String.format(
+        "the dispatcher's front interface sent %,d bytes (%.4f%% of the response)", tx, 100.0 * tx / Farm.BIG_FILE_BYTES));
+    Files.delete(file);
+  }
+
+  private Map<String, String> load(Farm farm) {
+    say("[3] wrk, " + loadSeconds + " s each: every request a new connection (a handoff each), then keep-alive");
+    Map<String, String> results = new LinkedHashMap<>();
+    for (var run : Map.of("new connection per request", List.of("-H", "Connection: close"),
+        "keep-alive", List.<String>of()).entrySet()) {
+      List<String> cmd = new ArrayList<>(List.of("wrk", "-t2", "-c16", "-d" + loadSeconds + "s", "--latency"));
+      cmd.addAll(run.getValue());
+      cmd.add(farm.url("/whoami.txt"));
+      CommandResult r = farm.client.exec(cmd, Duration.ofSeconds(loadSeconds + 30));
+      Matcher m = WRK_REQUESTS.matcher(r.stdout());
+      if (!m.find()) {
+        check(false, "wrk " + run.getKey() + " produced no result: " + r.stderr().strip());
+        continue;
+      }
+      long requests = Long.parseLong(m.group(1));
+      double seconds = Double.parseDouble(m.group(2));
+      long errors = 0;
+      Matcher e = WRK_ERRORS.matcher(r.stdout());
+      if (e.find()) {
+        for (int i = 1; i <= 4; i++) errors += Long.parseLong(e.group(i));
+      }
+      Matcher n = WRK_NON2XX.matcher(r.stdout());
+      long non2xx = n.find() ? Long.parseLong(n.group(1)) : 0;
+      String p50 = latency(r.stdout(), "50%");
+      String p99 = latency(r.stdout(), "99%");
+      String line = String.format("%,d requests, %,.0f/s, latency p50 %s p99 %s, %d socket errors, %d non-2xx",
+          requests, requests / seconds, p50, p99, errors, non2xx);
+      check(errors == 0 && non2xx == 0 && requests > 0, run.getKey() + ": " + line);
+      results.put(run.getKey(), String.format("%,.0f/s", requests / seconds));
+    }
+    return results;
+  }
+
+  private String ttfb(Farm farm) {
+    say("[4] time to first byte, " + ttfbSamples + " sequential requests each: same app direct vs through Baton");
+    Stats direct = new Stats();
+    Stats baton = new Stats();
+    for (int i = 0; i < ttfbSamples; i++) {
+      direct.add(startTransferNs(farm, "http://" + Farm.DIRECT_APP_IP + ":" + Farm.DIRECT_APP_PORT + "/whoami.txt"));
+      baton.add(startTransferNs(farm, "http://" + Farm.VIP + ":80/whoami.txt"));
+    }
+    say("    direct to s2:   " + direct.summary());
+    say("    through Baton:  " + baton.summary());
+    String added = "added TTFB median " + Stats.micros(baton.percentileNs(50) - direct.percentileNs(50))
+        + ", p99 " + Stats.micros(baton.percentileNs(99) - direct.percentileNs(99));
+    say("    " + added);
+    return added;
+  }
+
+  private long startTransferNs(Farm farm, String url) {
+    CommandResult r = farm.curl(CURL, "-o", "/dev/null", "-w", "%{time_starttransfer}", url);
+    if (r.exitCode() != 0) {
+      check(false, "curl " + url + ": " + r.stderr().strip());
+      return 0;
+    }
+    return (long) (Double.parseDouble(r.stdout().strip()) * 1e9);
+  }
+
+  private record Snapshot(Map<String, Long> accepted, long handedOff, long refused, long failures, long answered503,
+      long serverTx, long dispatcherTx, long dispatcherRx) {}
+
+  private Snapshot snapshot(Farm farm) {
+    Map<String, Long> accepted = new LinkedHashMap<>();
+    long serverTx = 0;
+    for (String s : Farm.SERVERS) {
+      accepted.put(s, farm.nodes.get(s).server().acceptedTotal());
+      serverTx += farm.servers.get(s).interfaceStats("front").txBytes();
+    }
+    var stats = farm.nodes.get("d1").dispatcher().stats();
+    InterfaceStats front = farm.d1.interfaceStats("front");
+    return new Snapshot(accepted, stats.handedOff.sum(), stats.refusedByServer.sum(), stats.handoffFailures.sum(),
+        stats.answered503.sum(), serverTx, front.txBytes(), front.rxBytes());
+  }
+
+  private void summary(Farm farm, Snapshot a, Snapshot b, Map<String, String> wrk, String ttfb) {
+    say("Summary");
+    StringBuilder per = new StringBuilder();
+    for (String s : Farm.SERVERS) {
+      per.append(String.format("%s %,d  ", s, b.accepted().get(s) - a.accepted().get(s)));
+    }
+    say("  connections taken per server: " + per.toString().strip());
+    say(String.format("  handoffs %,d, refused by a server %,d, failed %,d, answered 503 by the dispatcher %,d",
+        b.handedOff() - a.handedOff(), b.refused() - a.refused(), b.failures() - a.failures(),
+        b.answered503() - a.answered503()));
+    long serverTx = b.serverTx() - a.serverTx();
+    long dTx = b.dispatcherTx() - a.dispatcherTx();
+    long dRx = b.dispatcherRx() - a.dispatcherRx();
+    say(String.format("  bytes sent to clients by the servers: %,d; crossing the dispatcher's front interface:"
+        + " %,d out, %,d in (%.2f%% of the servers' bytes went out through the dispatcher)",
+        serverTx, dTx, dRx, 100.0 * dTx / Math.max(1, serverTx)));
+    say("  wrk: " + wrk);
+    say("  " + ttfb);
+  }
+
+  private void keepServing(Farm farm) throws InterruptedException {
+    say("");
+    say("The farm stays up. In another shell, as root:");
+    say("  ip netns exec " + farm.client.nsName() + " curl http://" + Farm.VIP + "/whoami.txt");
+    say("  ip netns exec " + farm.client.nsName() + " curl http://" + Farm.VIP + "/static/whoami.txt");
+    say("  ip netns exec " + farm.client.nsName() + " curl --cacert " + farm.caCert + " --resolve a.example.test:443:"
+        + Farm.VIP + " https://a.example.test/whoami.txt");
+    say("  ip netns exec " + farm.client.nsName() + " wrk -d5s http://" + Farm.VIP + "/index.html");
+    say("Ctrl-C ends it and tears the farm down.");
+    Thread.currentThread().join();
+  }
+
+  private String body(Farm farm, String... args) {
+    CommandResult r = farm.curl(CURL, args);
+    return r.exitCode() == 0 ? r.stdout() : "(curl failed: " + r.stderr().strip() + ")";
+  }
+
+  private static String latency(String wrk, String percentile) {
+    Matcher m = Pattern.compile("\\s" + Pattern.quote(percentile) + "\\s+(\\S+)").matcher(wrk);
+    return m.find() ? m.group(1) : "?";
+  }
+
+  private void check(boolean ok, String what) {
+    say("    " + (ok ? "ok   " : "FAIL ") + what);
+    if (!ok) failed = true;
+  }
+
+  private void say(String line) {
+    out.println(line);
+    out.flush();
+  }
+
+  private static String sha256(Path file) throws Exception {
+    MessageDigest d = MessageDigest.getInstance("SHA-256");
+    try (InputStream in = Files.newInputStream(file)) {
+      byte[] buf = new byte[1 << 16];
+      int n;
+      while ((n = in.read(buf)) > 0) d.update(buf, 0, n);
+    }
+    return HexFormat.of().formatHex(d.digest());
+  }
+}

@@ -1,0 +1,28 @@
+package io.baton.cli.demo;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.baton.lab.Lab;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/** Runs the farm demo, as {@code ./baton demo --check} does, with short load phases. */
+@Tag("lab")
+class FarmDemoLabTest {
+  @Test
+  void farmDemoPassesEveryCheckAndLeavesNothingBehind() throws Exception {
+    StringWriter text = new StringWriter();
+    boolean passed = new FarmDemo(new PrintWriter(text, true), 1, 20).run(false);
+    assertThat(passed).as(text.toString()).isTrue();
+    assertThat(text.toString())
+        .contains("/static/ goes to s1")
+        .contains("TLS with SNI a.example.test is terminated by s1's nginx")
+        .contains("SHA-256")
+        .contains("connections taken per server")
+        .contains("demo: all checks passed")
+        .doesNotContain("FAIL");
+    assertThat(Lab.leftovers()).isEmpty();
+  }
+}
