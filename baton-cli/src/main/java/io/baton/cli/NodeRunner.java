@@ -54,7 +54,7 @@ final class NodeRunner {
         }
       }
       if (config.node().roles().contains(Role.DISPATCHER)) {
-        dispatcher = DispatcherNode.start(config, group, null);
+        dispatcher = DispatcherNode.start(config, group, server == null ? null : server.localDelivery());
       }
       out.println("baton node " + config.node().name() + " running " + config.node().roles()
           + " (config " + configFile + "); stop with SIGTERM or Ctrl-C");

@@ -168,6 +168,9 @@ public final class DispatcherNode implements AutoCloseable {
         .option(ChannelOption.SO_BACKLOG, 1024)
         .option(ChannelOption.SO_REUSEADDR, true)
         .option(EpollChannelOption.SO_REUSEPORT, true)
+        // A node that is also a server has a guard that only lets transparent sockets see VIP
+        // traffic; accepted connections inherit the flag.
+        .option(EpollChannelOption.IP_TRANSPARENT, true)
         .childOption(ChannelOption.TCP_NODELAY, true)
         .childHandler(new ChannelInitializer<Channel>() {
           @Override

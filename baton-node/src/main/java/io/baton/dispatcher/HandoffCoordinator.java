@@ -46,8 +46,11 @@ public final class HandoffCoordinator {
 
   /** Serves a connection on this node when the chosen member is the dispatcher itself (peer mode). */
   public interface LocalDelivery {
-    /** Takes over {@code ch}, whose first {@code consumed} bytes were already read. */
-    void serve(Channel ch, byte[] consumed, VipSite site);
+    /**
+     * Takes over {@code ch}, whose first {@code consumed} bytes were already read; false when
+     * this node serves nothing on the VIP's port (the dispatcher then tries the next member).
+     */
+    boolean serve(Channel ch, byte[] consumed, VipSite site);
   }
 
   public HandoffCoordinator(ForwardingService forwarding, Function<String, HandoffClient> clients,
@@ -111,8 +114,11 @@ public final class HandoffCoordinator {
       Member member = candidate.get();
       tried.add(member.node());
       if (member.local()) {
-        stats.servedLocally.increment();
-        local.serve(ch, consumed, site);
+        if (local.serve(ch, consumed, site)) {
+          stats.servedLocally.increment();
+        } else {
+          next();
+        }
         return;
       }
       HandoffClient client = clients.apply(member.node());

@@ -18,7 +18,8 @@ import java.util.concurrent.TimeUnit;
  * connections for its virtual addresses (see docs/design.md, "Server side of DSR"):
  *
  * <ul>
- *   <li>each VIP on {@code lo} (the restored sockets bind to it and answer from it);
+ *   <li>each VIP on {@code lo}, or on another interface of a node that also dispatches (the
+ *       restored sockets bind to it and answer from it);
  *   <li>{@code arp_ignore=1} and {@code arp_announce=2}, so the server never answers ARP for a
  *       VIP the dispatcher owns on the front network;
  *   <li>reverse-path filtering off or loose ({@code rp_filter} 0 or 2) on the fabric interface,
@@ -37,10 +38,10 @@ public final class HostPreparation {
   /** Problems found; empty when the host is ready. */
   public static List<String> check(Collection<Inet4Address> vips, String fabricDevice) {
     List<String> problems = new ArrayList<>();
-    List<InetAddress> onLo = addressesOf("lo", problems);
+    List<InetAddress> local = localAddresses(problems);
     for (Inet4Address vip : vips) {
-      if (!onLo.contains(vip)) {
-        problems.add("VIP " + vip.getHostAddress() + " is not on lo: run `ip addr add "
+      if (!local.contains(vip)) {
+        problems.add("VIP " + vip.getHostAddress() + " is not configured on this host: run `ip addr add "
             + vip.getHostAddress() + "/32 dev lo` (or start with apply-host-preparation: true)");
       }
     }
@@ -57,9 +58,10 @@ public final class HostPreparation {
    */
   public static List<String> apply(Collection<Inet4Address> vips, String fabricDevice) throws IOException {
     List<String> changes = new ArrayList<>();
-    List<InetAddress> onLo = addressesOf("lo", new ArrayList<>());
+    // A VIP already on another interface (a dispatcher that is also a server) is left there.
+    List<InetAddress> local = localAddresses(new ArrayList<>());
     for (Inet4Address vip : vips) {
-      if (!onLo.contains(vip)) {
+      if (!local.contains(vip)) {
         run(List.of("ip", "addr", "add", vip.getHostAddress() + "/32", "dev", "lo"));
         changes.add("added " + vip.getHostAddress() + "/32 to lo");
       }
@@ -101,16 +103,15 @@ public final class HostPreparation {
     }
   }
 
-  private static List<InetAddress> addressesOf(String device, List<String> problems) {
+  private static List<InetAddress> localAddresses(List<String> problems) {
     try {
-      NetworkInterface nif = NetworkInterface.getByName(device);
-      if (nif == null) {
-        problems.add("interface " + device + " not found");
-        return List.of();
+      List<InetAddress> all = new ArrayList<>();
+      for (NetworkInterface nif : Collections.list(NetworkInterface.getNetworkInterfaces())) {
+        all.addAll(Collections.list(nif.getInetAddresses()));
       }
-      return Collections.list(nif.getInetAddresses());
+      return all;
     } catch (SocketException e) {
-      problems.add("cannot list the addresses of " + device + ": " + e.getMessage());
+      problems.add("cannot list this host's addresses: " + e.getMessage());
       return List.of();
     }
   }

@@ -52,6 +52,7 @@ public final class ServerAgent implements AutoCloseable {
 
   private final String nodeName;
   private final Map<String, Delivery> deliveries;
+  private final PeerDelivery peer;
   private final int maxConnections;
   private final ExecutorService guardThread;
   private final VipGuard guard;
@@ -62,10 +63,12 @@ public final class ServerAgent implements AutoCloseable {
   private final AtomicLong refused = new AtomicLong();
   private final ScheduledFuture<?> reporter;
 
-  private ServerAgent(String nodeName, Map<String, Delivery> deliveries, int maxConnections,
+  private ServerAgent(String nodeName, Map<String, Delivery> deliveries,
+      Map<String, PeerDelivery.Target> peerTargets, int maxConnections,
       ExecutorService guardThread, VipGuard guard, HandoffServer fabric, EventLoopGroup group) {
     this.nodeName = nodeName;
     this.deliveries = deliveries;
+    this.peer = new PeerDelivery(peerTargets, active);
     this.maxConnections = maxConnections;
     this.guardThread = guardThread;
     this.guard = guard;
@@ -87,15 +90,22 @@ public final class ServerAgent implements AutoCloseable {
     Set<Inet4Address> vipAddresses = new LinkedHashSet<>();
     Set<Vip> vips = new LinkedHashSet<>();
     Map<String, Delivery> deliveries = new HashMap<>();
+    Map<String, PeerDelivery.Target> peerTargets = new HashMap<>();
     for (io.baton.config.Delivery d : server.deliveries()) {
       vipAddresses.add(d.vip());
       Vip vip = new Vip(d.vip(), d.port());
       vips.add(vip);
-      deliveries.put(vip.toString(), switch (d) {
-        case io.baton.config.Delivery.Relay r -> new RelayDelivery(group, r.upstream());
-        case io.baton.config.Delivery.Embedded e -> new EmbeddedDelivery(group,
-            SampleApp.initializer(e.root(), config.node().name()));
-      });
+      switch (d) {
+        case io.baton.config.Delivery.Relay r -> {
+          deliveries.put(vip.toString(), new RelayDelivery(group, r.upstream()));
+          peerTargets.put(vip.toString(), new PeerDelivery.Relay(r.upstream()));
+        }
+        case io.baton.config.Delivery.Embedded e -> {
+          var app = SampleApp.initializer(e.root(), config.node().name());
+          deliveries.put(vip.toString(), new EmbeddedDelivery(group, app));
+          peerTargets.put(vip.toString(), new PeerDelivery.Embedded(app));
+        }
+      }
     }
     if (server.applyHostPreparation()) {
       for (String change : HostPreparation.apply(vipAddresses, fabricDevice)) {
@@ -121,7 +131,7 @@ public final class ServerAgent implements AutoCloseable {
     var holder = new ServerAgent[1];
     HandoffServer fabric = new HandoffServer(group, bind, config.cluster().key(), config.node().name(),
         (handoff, from) -> holder[0].onHandoff(handoff, from));
-    ServerAgent agent = new ServerAgent(config.node().name(), deliveries,
+    ServerAgent agent = new ServerAgent(config.node().name(), deliveries, peerTargets,
         config.limits().maxConnections(), guardThread, guard, fabric, group);
     holder[0] = agent;
     try {
@@ -183,6 +193,11 @@ public final class ServerAgent implements AutoCloseable {
     } catch (RuntimeException e) {
       log.debug("load report not sent: {}", e.toString());
     }
+  }
+
+  /** Serves connections this node's own dispatcher picks it for (peer mode), without a handoff. */
+  public io.baton.dispatcher.HandoffCoordinator.LocalDelivery localDelivery() {
+    return peer;
   }
 
   public int activeConnections() {

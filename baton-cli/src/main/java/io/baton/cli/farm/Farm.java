@@ -114,6 +114,13 @@ public final class Farm implements AutoCloseable {
     for (String s : SERVERS) {
       Nginx.start(servers.get(s), lab.dir(), s, webRoots.get(s), "198.18.0." + octet++);
     }
+    // d1 also serves (peer mode): the sample app on port 80 and nginx behind a relay on 9001.
+    Path d1Root = Files.createDirectories(lab.dir().resolve("www-d1"));
+    Files.writeString(d1Root.resolve("whoami.txt"), "d1\n");
+    Files.writeString(d1Root.resolve("index.html"), "<h1>d1</h1>\n");
+    Files.createLink(d1Root.resolve("big.bin"), bigFile);
+    webRoots.put("d1", d1Root);
+    Nginx.start(d1, lab.dir(), "d1", d1Root, "198.18.0.1");
   }
 
   private void startNodes() throws Exception {
@@ -137,7 +144,7 @@ public final class Farm implements AutoCloseable {
     return """
         node:
           name: d1
-          roles: [dispatcher]
+          roles: [dispatcher, server]
           interfaces:
             front:  { device: front,  address: 198.18.0.1 }
             fabric: { device: fabric, address: 198.18.1.1 }
@@ -154,6 +161,7 @@ public final class Farm implements AutoCloseable {
               - { name: s3-only, host: s3.example.test, pool: only-s3 }
               - { name: beta, header: "X-Pool: nginx", pool: nginx }
               - { name: ghost, header: "X-Pool: ghost", pool: ghost }
+              - { name: local, header: "X-Pool: local", pool: local }
           - address: %s
             port: 443
             mode: tls
@@ -169,7 +177,19 @@ public final class Farm implements AutoCloseable {
             port: 8081
             mode: http
             default-pool: picky
+          - address: %s
+            port: 9001
+            mode: l4
+            default-pool: local
+        server:
+          apply-host-preparation: true
+          deliveries:
+            - { vip: %s, port: 80, embedded: { app: sample, root: %s } }
+            - { vip: %s, port: 9001, relay: 127.0.0.1:8080 }
         pools:
+          local:
+            members:
+              - { node: d1, fabric-address: 198.18.1.1 }
           nginx:
             members:
               - { node: s1, fabric-address: 198.18.1.11 }
@@ -196,7 +216,7 @@ public final class Farm implements AutoCloseable {
             members:
               - { node: s2, fabric-address: 198.18.1.12 }
         %s
-        """.formatted(key, VIP, VIP, VIP, VIP, overrides.getOrDefault("d1", ""));
+        """.formatted(key, VIP, VIP, VIP, VIP, VIP, VIP, webRoots.get("d1"), VIP, overrides.getOrDefault("d1", ""));
   }
 
   private String serverConfig(String name, int octet) {

@@ -47,7 +47,9 @@ public final class FarmNode implements AutoCloseable {
       DispatcherNode dispatcher = null;
       try {
         if (config.node().roles().contains(Role.SERVER)) server = ServerAgent.start(config, group);
-        if (config.node().roles().contains(Role.DISPATCHER)) dispatcher = DispatcherNode.start(config, group, null);
+        if (config.node().roles().contains(Role.DISPATCHER)) {
+          dispatcher = DispatcherNode.start(config, group, server == null ? null : server.localDelivery());
+        }
       } catch (Exception | Error e) {
         if (server != null) server.close();
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS);

@@ -233,6 +233,23 @@ class FarmLabTest {
   }
 
   @Test
+  @Order(11)
+  void theDispatcherServesItselfWithoutAHandoffInPeerMode() throws Exception {
+    var stats = farm.nodes.get("d1").dispatcher().stats();
+    long localBefore = stats.servedLocally.sum();
+    long handedOffBefore = stats.handedOff.sum();
+    assertThat(body("-H", "X-Pool: local", farm.url("/whoami.txt"))).isEqualTo("d1\n");
+    assertThat(body("http://" + Farm.VIP + ":9001/whoami.txt")).as("l4 through the local relay to nginx").isEqualTo("d1\n");
+    Path out = farm.lab.dir().resolve("local-big.bin");
+    CommandResult r = farm.curl(CURL, "-o", out.toString(), "http://" + Farm.VIP + ":9001/big.bin");
+    assertThat(r.exitCode()).as(r.stderr()).isZero();
+    assertThat(sha256(out)).isEqualTo(bigSha);
+    Files.delete(out);
+    assertThat(stats.servedLocally.sum() - localBefore).isEqualTo(3);
+    assertThat(stats.handedOff.sum()).as("no handoff for local service").isEqualTo(handedOffBefore);
+  }
+
+  @Test
   @Order(100)
   void afterTheTrafficTheForwardingTableEmptiesAndNoSocketLeaks() throws Exception {
     var forwarding = farm.nodes.get("d1").dispatcher().forwarding();

@@ -128,6 +128,6 @@ final class SplicePump {
 
   /** Closes the pipe; the sockets belong to the relay. */
   void close() {
-    // pipe.close();
+    pipe.close();
   }
 }

@@ -93,6 +93,8 @@ final class SpliceRelay implements RelayEndpoint.Listener {
       } else {
         abort("could not start: " + e.getMessage());
       }
+    } catch (RuntimeException e) { // e.g. epoll_ctl failing inside Netty
+      abort("could not start: " + e);
     }
   }
 
@@ -119,6 +121,15 @@ final class SpliceRelay implements RelayEndpoint.Listener {
 
   @Override
   public void onReady(RelayEndpoint endpoint, EpollIoOps ops) {
+    try {
+      dispatch(endpoint, ops);
+    } catch (RuntimeException e) { // never let a bug leave the sockets open
+      log.warn("relay of {} failed unexpectedly; closing it", info, e);
+      close();
+    }
+  }
+
+  private void dispatch(RelayEndpoint endpoint, EpollIoOps ops) {
     switch (state) {
       case CONNECTING -> {
         if (endpoint.intFd() == upstreamFd) checkConnect(ops);
