@@ -53,7 +53,8 @@ final class ErrorHandler implements IExecutionExceptionHandler, IParameterExcept
     err.println(cmd.getColorScheme().errorText(commandName(cmd) + ": " + messageOf(e)));
     if (debug) {
       e.printStackTrace(err);
-    } else if (exitCode == ExitCode.FAILURE && !(e instanceof LinuxException)) {
+    } else if (exitCode == ExitCode.FAILURE && !(e instanceof LinuxException)
+        && !(e instanceof CommandFailure) && !(e instanceof java.io.IOException)) {
       err.println("(set " + DEBUG_ENV + "=1 for the stack trace)");
     }
     err.flush();
@@ -76,6 +77,8 @@ final class ErrorHandler implements IExecutionExceptionHandler, IParameterExcept
       case LinuxException le when le.errno() == EPERM || le.errno() == EACCES ->
           le.getMessage() + ": run Baton as root (or with CAP_NET_ADMIN)";
       case LinuxException le -> le.getMessage();
+      case CommandFailure c -> c.getMessage();
+      case java.io.IOException io when io.getMessage() != null -> io.getMessage();
       case IllegalCallerException _ ->
           "native access is disabled: run java with --enable-native-access=ALL-UNNAMED"
               + " (./baton does)";

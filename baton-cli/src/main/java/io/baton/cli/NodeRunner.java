@@ -74,7 +74,7 @@ final class NodeRunner {
   }
 
   /** The config file is wrong; the message is the loader's one line. */
-  static final class ConfigFailure extends RuntimeException {
+  static final class ConfigFailure extends CommandFailure {
     private static final long serialVersionUID = 1L;
 
     ConfigFailure(String message, Throwable cause) {
