@@ -20,6 +20,14 @@ public final class DispatcherStats {
   public final LongAdder closedNotTls = new LongAdder();
   public final LongAdder clientGone = new LongAdder();
   public final LongAdder bytesReadBeforeHandoff = new LongAdder();
+  /** Freeze plus the nftables batch (output drop and forwarding entry). */
+  public final LatencyRecorder freezeAndForwardTime = new LatencyRecorder(8192);
+  /** Export of the state and its encoding. */
+  public final LatencyRecorder exportTime = new LatencyRecorder(8192);
+  /** HANDOFF sent to ACCEPTED received: fabric, authentication, restore and delivery on the server. */
+  public final LatencyRecorder fabricRoundTripTime = new LatencyRecorder(8192);
+  /** From the routing decision to the dispatcher's copy closed. */
+  public final LatencyRecorder handoffTime = new LatencyRecorder(8192);
 
   @Override
   public String toString() {

@@ -1,6 +1,7 @@
 package io.baton.dispatcher;
 
 import io.baton.forwarding.DirectForwardingTable;
+import io.baton.forwarding.DirectForwardingTable.Op;
 import io.baton.forwarding.Vip;
 import io.baton.linux.LinuxException;
 import io.baton.transplant.FlowKey;
@@ -12,98 +13,104 @@ import java.util.Collection;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Owns the dispatcher's {@link DirectForwardingTable} on one thread ("baton-forwarding"), like
- * an Aeron conductor: other threads submit commands and get futures. Closed connections keep
- * their entry for a grace period (late FIN/ACKs must still reach the server, or the dispatcher's
- * stack would answer them with RSTs) and are then removed in batches.
+ * Owns the dispatcher's {@link DirectForwardingTable} on one thread ("baton-forwarding"), like an
+ * Aeron conductor: other threads queue commands and get futures. Every turn of the loop drains
+ * the whole queue into one nftables batch, so under load many handoffs share one libnftables
+ * call. Closed connections keep their entry for a grace period (late FIN/ACKs must still reach
+ * the server, or the dispatcher's stack would answer them with RSTs) and then leave in batches.
  *
- * <p>Thread-safe; every table operation runs on the owner thread, which is created in the
- * calling thread's network namespace.
+ * <p>Thread-safe; the table is touched only by the owner thread, which is created in the network
+ * namespace of the thread that calls {@link #start}.
  */
 public final class ForwardingService implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ForwardingService.class);
+  private static final long IDLE_POLL_MS = 50;
 
-  private final ScheduledExecutorService thread;
-  private final DirectForwardingTable table;
-  private final Duration closeGrace;
-  private final ArrayDeque<Retired> retired = new ArrayDeque<>(); // owner thread only
-  private final AtomicLong installed = new AtomicLong();
-  private final AtomicLong removed = new AtomicLong();
+  private sealed interface Command permits Change, Query, Stop {}
+
+  private record Change(Op op, CompletableFuture<Void> done) implements Command {}
+
+  private record Query(Callable<Object> read, CompletableFuture<Object> done) implements Command {}
+
+  private record Stop() implements Command {}
 
   private record Retired(FlowKey flow, long dueNs) {}
 
-  private ForwardingService(ScheduledExecutorService thread, DirectForwardingTable table, Duration closeGrace) {
-    this.thread = thread;
+  private final LinkedBlockingQueue<Command> queue = new LinkedBlockingQueue<>();
+  private final ArrayDeque<Retired> retired = new ArrayDeque<>(); // owner thread only
+  private final DirectForwardingTable table;
+  private final Duration closeGrace;
+  private final Thread owner;
+  private final AtomicLong installed = new AtomicLong();
+  private final AtomicLong removed = new AtomicLong();
+  private final AtomicLong batches = new AtomicLong();
+  private volatile boolean stopped;
+
+  private ForwardingService(DirectForwardingTable table, Duration closeGrace, Thread owner) {
     this.table = table;
     this.closeGrace = closeGrace;
-    long periodMs = Math.max(50, closeGrace.toMillis() / 4);
-    thread.scheduleWithFixedDelay(this::reapDue, periodMs, periodMs, TimeUnit.MILLISECONDS);
+    this.owner = owner;
   }
 
   /** Creates the table (replacing a stale one of the same name) on a new owner thread. */
   public static ForwardingService start(String tableName, String frontDevice, String fabricDevice,
       Collection<Vip> vips, Duration entryTimeout, Duration closeGrace) throws LinuxException {
-    ScheduledExecutorService thread = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "baton-forwarding");
-      t.setDaemon(true);
-      return t;
-    });
+    CompletableFuture<ForwardingService> started = new CompletableFuture<>();
+    Thread t = new Thread(() -> {
+      DirectForwardingTable table;
+      try {
+        table = DirectForwardingTable.create(tableName, frontDevice, fabricDevice, vips, entryTimeout);
+      } catch (LinuxException | RuntimeException e) {
+        started.completeExceptionally(e);
+        return;
+      }
+      ForwardingService service = new ForwardingService(table, closeGrace, Thread.currentThread());
+      started.complete(service);
+      service.loop();
+    }, "baton-forwarding");
+    t.setDaemon(true);
+    t.start();
     try {
-      DirectForwardingTable table = thread.submit(
-          () -> DirectForwardingTable.create(tableName, frontDevice, fabricDevice, vips, entryTimeout)).get();
-      return new ForwardingService(thread, table, closeGrace);
-    } catch (java.util.concurrent.ExecutionException e) {
-      thread.shutdownNow();
+      return started.join();
+    } catch (java.util.concurrent.CompletionException e) {
       if (e.getCause() instanceof LinuxException le) throw le;
       throw new IllegalStateException("cannot create forwarding table " + tableName, e.getCause());
-    } catch (InterruptedException e) {
-      thread.shutdownNow();
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted creating forwarding table", e);
     }
   }
 
   /** Drops this host's output on {@code flow} and forwards the client's packets to {@code server}. */
   public CompletableFuture<Void> freezeAndForward(FlowKey flow, Inet4Address server) {
-    return run(() -> {
-      table.freezeAndForward(flow, server);
-      installed.incrementAndGet();
-      return null;
-    });
+    return change(new DirectForwardingTable.FreezeAndForward(flow, server));
   }
 
   /** The old socket is closed: stop dropping its output. */
   public CompletableFuture<Void> unfreeze(FlowKey flow) {
-    return run(() -> {
-      table.unfreeze(flow);
-      return null;
-    });
+    return change(new DirectForwardingTable.Unfreeze(flow));
   }
 
   /** The handoff was abandoned; the connection stays here. */
   public CompletableFuture<Void> cancel(FlowKey flow) {
-    return run(() -> {
-      table.cancel(flow);
-      return null;
-    });
+    return change(new DirectForwardingTable.Cancel(flow));
   }
 
   /** The owner reported {@code flow} closed: remove its entry after the grace period. */
   public void retire(FlowKey flow) {
-    thread.execute(() -> retired.addLast(new Retired(flow, System.nanoTime() + closeGrace.toNanos())));
+    query(() -> {
+      retired.addLast(new Retired(flow, System.nanoTime() + closeGrace.toNanos()));
+      return null;
+    });
   }
 
   /** Entries in the kernel's map now. */
   public CompletableFuture<Integer> size() {
-    return run(table::size);
+    return query(table::size).thenApply(o -> (Integer) o);
   }
 
   public long installedTotal() {
@@ -114,48 +121,120 @@ public final class ForwardingService implements AutoCloseable {
     return removed.get();
   }
 
+  /** libnftables calls made for changes so far (fewer than changes under load). */
+  public long batchesTotal() {
+    return batches.get();
+  }
+
+  private CompletableFuture<Void> change(Op op) {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    if (stopped) {
+      done.completeExceptionally(new IllegalStateException("forwarding service is closed"));
+    } else {
+      queue.add(new Change(op, done));
+    }
+    return done;
+  }
+
+  private CompletableFuture<Object> query(Callable<Object> read) {
+    CompletableFuture<Object> done = new CompletableFuture<>();
+    if (stopped) {
+      done.completeExceptionally(new IllegalStateException("forwarding service is closed"));
+    } else {
+      queue.add(new Query(read, done));
+    }
+    return done;
+  }
+
+  private void loop() {
+    List<Command> drained = new ArrayList<>();
+    while (true) {
+      try {
+        Command first = queue.poll(IDLE_POLL_MS, TimeUnit.MILLISECONDS);
+        if (first != null) {
+          drained.add(first);
+          queue.drainTo(drained);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        drained.add(new Stop());
+      }
+      boolean stop = false;
+      List<Change> changes = new ArrayList<>();
+      for (Command c : drained) {
+        switch (c) {
+          case Change ch -> changes.add(ch);
+          case Query q -> {
+            applyChanges(changes); // keep the order queries were asked in
+            changes.clear();
+            try {
+              q.done().complete(q.read().call());
+            } catch (Exception | Error e) {
+              q.done().completeExceptionally(e);
+            }
+          }
+          case Stop s -> stop = true;
+        }
+      }
+      applyChanges(changes);
+      drained.clear();
+      reapDue();
+      if (stop) {
+        closeTable();
+        return;
+      }
+    }
+  }
+
+  private void applyChanges(List<Change> changes) {
+    if (changes.isEmpty()) return;
+    List<Op> ops = new ArrayList<>(changes.size());
+    for (Change c : changes) ops.add(c.op());
+    try {
+      table.apply(ops);
+      batches.incrementAndGet();
+      for (Change c : changes) {
+        if (c.op() instanceof DirectForwardingTable.FreezeAndForward) installed.incrementAndGet();
+        c.done().complete(null);
+      }
+    } catch (LinuxException | RuntimeException e) {
+      for (Change c : changes) c.done().completeExceptionally(e);
+    }
+  }
+
   private void reapDue() {
-    List<FlowKey> due = new ArrayList<>();
+    List<Op> due = new ArrayList<>();
     long now = System.nanoTime();
     while (!retired.isEmpty() && retired.peekFirst().dueNs() <= now) {
-      due.add(retired.removeFirst().flow());
+      due.add(new DirectForwardingTable.Remove(retired.removeFirst().flow()));
     }
     if (due.isEmpty()) return;
     try {
-      table.removeAll(due);
+      table.apply(due);
+      batches.incrementAndGet();
       removed.addAndGet(due.size());
     } catch (LinuxException | RuntimeException e) {
       log.warn("cannot remove {} forwarding entries (they expire by timeout): {}", due.size(), e.getMessage());
     }
   }
 
-  private <T> CompletableFuture<T> run(Callable<T> op) {
-    CompletableFuture<T> result = new CompletableFuture<>();
+  private void closeTable() {
     try {
-      thread.execute(() -> {
-        try {
-          result.complete(op.call());
-        } catch (Exception | Error e) {
-          result.completeExceptionally(e);
-        }
-      });
-    } catch (java.util.concurrent.RejectedExecutionException e) {
-      result.completeExceptionally(new IllegalStateException("forwarding service is closed"));
+      table.close();
+    } catch (LinuxException | RuntimeException e) {
+      log.warn("cannot delete forwarding table {}: {}", table.name(), e.getMessage());
     }
-    return result;
   }
 
   @Override
   public void close() {
+    if (stopped) return;
+    stopped = true;
+    queue.add(new Stop());
     try {
-      thread.submit(() -> {
-        table.close();
-        return null;
-      }).get(5, TimeUnit.SECONDS);
-    } catch (Exception e) {
-      log.warn("cannot delete forwarding table {}: {}", table.name(), e.toString());
-    } finally {
-      thread.shutdownNow();
+      owner.join(5000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 }

@@ -82,6 +82,9 @@ public final class HandoffCoordinator {
     private final PickContext pick;
     private final String summary;
     private final Set<String> tried = new HashSet<>();
+    private long startNs;
+    private long nftDoneNs;
+    private long sentNs;
     private final int fd;
     private final FlowKey flow;
 
@@ -128,6 +131,7 @@ public final class HandoffCoordinator {
         return;
       }
       ConnectionExporter.Frozen frozen;
+      startNs = System.nanoTime();
       try {
         frozen = ConnectionExporter.freeze(fd);
       } catch (TransplantException e) {
@@ -141,6 +145,7 @@ public final class HandoffCoordinator {
               log.warn("{}: cannot install forwarding to {}: {}", flow, member.node(), error.getMessage());
               takeBack(frozen, member, "forwarding entry failed");
             } else {
+              nftDoneNs = System.nanoTime();
               exportAndSend(frozen, member, client);
             }
           }));
@@ -157,6 +162,7 @@ public final class HandoffCoordinator {
       }
       var handoff = new FabricMessage.Handoff(client.nextHandoffId(), ConnectionStateCodec.encode(state),
           site.vip().toString(), pool.name(), summary);
+      sentNs = System.nanoTime();
       CompletableFuture<HandoffReply> reply = client.send(handoff, site.handoffTimeout());
       reply.whenComplete((answer, error) -> ch.eventLoop().execute(() -> {
         if (error == null && answer instanceof FabricMessage.Accepted) {
@@ -175,6 +181,16 @@ public final class HandoffCoordinator {
     }
 
     private void accepted(ConnectionExporter.Frozen frozen, Member member) {
+      long acceptedNs = System.nanoTime();
+      stats.freezeAndForwardTime.record(nftDoneNs - startNs);
+      stats.exportTime.record(sentNs - nftDoneNs);
+      stats.fabricRoundTripTime.record(acceptedNs - sentNs);
+      stats.handoffTime.record(acceptedNs - startNs);
+      if (log.isDebugEnabled()) {
+        log.debug("{}: handed to {} in {} µs (freeze+nft {} µs, export+encode {} µs, fabric round trip {} µs)",
+            flow, member.node(), (acceptedNs - startNs) / 1000, (nftDoneNs - startNs) / 1000,
+            (sentNs - nftDoneNs) / 1000, (acceptedNs - sentNs) / 1000);
+      }
       try {
         frozen.prepareSilentClose();
       } catch (TransplantException e) {

@@ -188,6 +188,10 @@ public final class FarmDemo {
     say(String.format("  bytes sent to clients by the servers: %,d; crossing the dispatcher's front interface:"
         + " %,d out, %,d in (%.2f%% of the servers' bytes went out through the dispatcher)",
         serverTx, dTx, dRx, 100.0 * dTx / Math.max(1, serverTx)));
+    var stats = farm.nodes.get("d1").dispatcher().stats();
+    say("  handoff stages on the dispatcher: freeze + nftables " + stats.freezeAndForwardTime.summary()
+        + "; export " + stats.exportTime.summary() + "; fabric round trip (incl. restore on the server) "
+        + stats.fabricRoundTripTime.summary() + "; whole handoff " + stats.handoffTime.summary());
     say("  wrk: " + wrk);
     say("  " + ttfb);
   }
