@@ -92,13 +92,12 @@ public final class ConnectionExporter {
           repair = true;
         }
         // A segment that passed the filter just before it was attached may still be processed;
-        // read until two consecutive snapshots agree.
+        // read until the counters after a snapshot still match it.
         for (int attempt = 1; ; attempt++) {
-          Snapshot first = Snapshot.take(fd);
-          Snapshot second = Snapshot.take(fd);
-          if (first.sameCounters(second)) {
-            checkEstablished(fd, second.info);
-            return second.toState(fd, alreadyRead);
+          Snapshot snapshot = Snapshot.take(fd);
+          if (snapshot.stillCurrent(fd)) {
+            checkEstablished(fd, snapshot.info);
+            return snapshot.toState(fd, alreadyRead);
           }
           if (attempt >= MAX_EXPORT_ATTEMPTS) {
             throw new TransplantException(
@@ -221,13 +220,22 @@ public final class ConnectionExporter {
       }
     }
 
-    boolean sameCounters(Snapshot o) {
-      return receiveNextSeq == o.receiveNextSeq
-          && sendNextSeq == o.sendNextSeq
-          && unread.length == o.unread.length
-          && sendQueue.length == o.sendQueue.length
-          && unsent == o.unsent
-          && info.state() == o.info.state();
+    /**
+     * Whether the kernel's counters still match this snapshot, i.e. no segment that slipped past
+     * the filter before it was attached changed the queues while they were being read.
+     */
+    boolean stillCurrent(int fd) throws LinuxException {
+      TcpRepair.selectQueue(fd, TcpRepair.TCP_RECV_QUEUE);
+      int rcvNxt = TcpRepair.queueSeq(fd);
+      TcpRepair.selectQueue(fd, TcpRepair.TCP_SEND_QUEUE);
+      int writeSeq = TcpRepair.queueSeq(fd);
+      TcpRepair.selectQueue(fd, TcpRepair.TCP_NO_QUEUE);
+      return rcvNxt == receiveNextSeq
+          && writeSeq == sendNextSeq
+          && Sockets.ioctlInt(fd, Sockets.SIOCINQ, "SIOCINQ") == unread.length
+          && Sockets.ioctlInt(fd, Sockets.SIOCOUTQ, "SIOCOUTQ") == sendQueue.length
+          && Sockets.ioctlInt(fd, Sockets.SIOCOUTQNSD, "SIOCOUTQNSD") == unsent
+          && TcpInfo.of(fd).state() == info.state();
     }
 
     ConnectionState toState(int fd, byte[] alreadyRead) throws TransplantException {
