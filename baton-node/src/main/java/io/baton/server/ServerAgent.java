@@ -6,6 +6,8 @@ import io.baton.forwarding.Vip;
 import io.baton.handoff.FabricMessage;
 import io.baton.handoff.HandoffReply;
 import io.baton.handoff.HandoffServer;
+import io.baton.linux.LinuxException;
+import io.baton.linux.Sockets;
 import io.baton.server.delivery.ConnectionInfo;
 import io.baton.server.delivery.Delivery;
 import io.baton.server.delivery.EmbeddedDelivery;
@@ -168,6 +170,12 @@ public final class ServerAgent implements AutoCloseable {
       restored = ConnectionRestorer.restore(state, ConnectionRestorer.Options.DEFAULT);
     } catch (TransplantException e) {
       return refuse(handoff, from, e.getMessage());
+    }
+    try {
+      // Answers go out at once, as from the application's own listener.
+      Sockets.setInt(restored.fd(), Sockets.IPPROTO_TCP, Sockets.TCP_NODELAY, 1, "TCP_NODELAY");
+    } catch (LinuxException e) {
+      log.debug("{}: {}", state.flow(), e.getMessage());
     }
     active.incrementAndGet();
     accepted.incrementAndGet();
