@@ -32,6 +32,14 @@ final class Names {
 
   static final String HOST_PATTERN_TEXT = "a host name such as api.example.com or *.example.com";
 
+  /**
+   * HTTP methods as registered (RFC 9110 §9): capital letters, words joined by '-'. Methods are
+   * case-sensitive, so {@code get} is refused rather than never matching.
+   */
+  static final Pattern METHOD = Pattern.compile("[A-Z]+(-[A-Z]+)*");
+
+  static final String METHOD_TEXT = "an HTTP method in capitals such as GET or POST";
+
   /** RFC 9110 token characters, for header names. */
   static final Pattern HEADER_NAME = Pattern.compile("[!#$%&'*+.^_`|~0-9A-Za-z-]+");
 

@@ -9,8 +9,8 @@ import java.util.Objects;
  * goes to {@link #pool()}. Rules are tried in file order; the first match wins, and a connection
  * that matches none goes to the VIP's default pool. Immutable.
  *
- * <p>http VIPs use {@link Host}, {@link PathPrefix} and {@link Header}; tls VIPs use {@link Sni};
- * l4 VIPs have no rules.
+ * <p>http VIPs use {@link Method}, {@link Host}, {@link PathPrefix} and {@link Header}; tls VIPs
+ * use {@link Sni}; l4 VIPs have no rules.
  *
  * @param name unique within its VIP; names the rule in logs and metrics
  * @param conditions at least one, all of which must hold
@@ -27,7 +27,10 @@ public record RuleConfig(String name, List<Condition> conditions, String pool) {
   }
 
   /** One test on the first request of a connection. */
-  public sealed interface Condition permits Host, PathPrefix, Header, Sni {}
+  public sealed interface Condition permits Method, Host, PathPrefix, Header, Sni {}
+
+  /** The request method is exactly {@code method} (case-sensitive, e.g. {@code POST}). */
+  public record Method(String method) implements Condition {}
 
   /**
    * The HTTP Host (without port) is {@code pattern}, case-insensitively; {@code *.example.com}

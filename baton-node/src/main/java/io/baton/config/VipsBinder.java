@@ -12,9 +12,9 @@ import java.util.Set;
 
 /**
  * Reads the {@code vips} section and its rules, resolving every pool name against the pools
- * already read. Rules must fit the VIP's mode: host, path-prefix and header in http VIPs, sni in
- * tls VIPs, none in l4 VIPs; and a pool that hashes on host or path must be reachable only from
- * VIPs that read them.
+ * already read. Rules must fit the VIP's mode: method, host, path-prefix and header in http VIPs,
+ * sni in tls VIPs, none in l4 VIPs; and a pool that hashes on host or path must be reachable only
+ * from VIPs that read them.
  *
  * <p>Stateless.
  */
@@ -59,7 +59,7 @@ final class VipsBinder {
     List<RuleConfig> result = new ArrayList<>();
     Set<String> names = new HashSet<>();
     for (ConfigField rule : fields) {
-      rule.allowKeys("name", "host", "path-prefix", "header", "sni", "pool");
+      rule.allowKeys("name", "method", "host", "path-prefix", "header", "sni", "pool");
       ConfigField nameField = rule.get("name").required();
       String name = nameField.asName(Names.SIMPLE, Names.SIMPLE_TEXT);
       if (!names.add(name)) {
@@ -75,6 +75,11 @@ final class VipsBinder {
   private static List<Condition> conditions(ConfigField rule, VipMode mode)
       throws ConfigException {
     List<Condition> conditions = new ArrayList<>();
+    ConfigField method = rule.get("method");
+    if (method.isPresent()) {
+      requireMode(method, mode, VipMode.HTTP, "method rules read the HTTP request");
+      conditions.add(new RuleConfig.Method(method.asName(Names.METHOD, Names.METHOD_TEXT)));
+    }
     ConfigField host = rule.get("host");
     if (host.isPresent()) {
       requireMode(host, mode, VipMode.HTTP, "host rules read the HTTP Host header");
@@ -101,7 +106,7 @@ final class VipsBinder {
     }
     if (conditions.isEmpty()) {
       throw rule.error("needs a condition: "
-          + (mode == VipMode.TLS ? "sni" : "host, path-prefix or header"));
+          + (mode == VipMode.TLS ? "sni" : "method, host, path-prefix or header"));
     }
     return conditions;
   }

@@ -144,6 +144,7 @@ public final class DispatcherNode implements AutoCloseable {
       Rule.Builder b = Rule.named(r.name());
       for (RuleConfig.Condition c : r.conditions()) {
         switch (c) {
+          case RuleConfig.Method m -> b.method(m.method());
           case RuleConfig.Host h -> b.host(h.pattern());
           case RuleConfig.PathPrefix p -> b.pathPrefix(p.prefix());
           case RuleConfig.Header h -> b.header(h.name(), h.value());

@@ -10,6 +10,7 @@ import static org.assertj.core.api.Assertions.tuple;
 
 import io.baton.config.RuleConfig.Header;
 import io.baton.config.RuleConfig.Host;
+import io.baton.config.RuleConfig.Method;
 import io.baton.config.RuleConfig.PathPrefix;
 import io.baton.config.RuleConfig.Sni;
 import java.io.IOException;
@@ -50,7 +51,8 @@ class ConfigLoaderTest {
         .containsExactly(
             tuple("images", List.of(new PathPrefix("/img/")), "static"),
             tuple("api", List.of(new Host("api.example.com")), "api"),
-            tuple("beta", List.of(new Header("X-Beta", "1")), "web"));
+            tuple("beta", List.of(new Header("X-Beta", "1")), "web"),
+            tuple("uploads", List.of(new Method("POST"), new PathPrefix("/upload")), "static"));
     VipConfig tls = config.vips().get(1);
     assertThat(tls.mode()).isEqualTo(VipMode.TLS);
     assertThat(tls.rules().getFirst().conditions()).containsExactly(new Sni("*.example.com"));
@@ -131,13 +133,24 @@ class ConfigLoaderTest {
   void ruleConditionsCombine() throws ConfigException {
     String yaml =
         edit(DISPATCHER, "name: images, path-prefix: /img/,",
-            "name: v2, host: api.example.com, path-prefix: /v2/, header: 'X-Beta:  on ',");
+            "name: v2, host: api.example.com, path-prefix: /v2/, header: 'X-Beta:  on ',"
+                + " method: PUT,");
 
     RuleConfig rule = ConfigLoader.parse(yaml, "t.yaml").vips().getFirst().rules().getFirst();
 
     assertThat(rule.conditions())
-        .containsExactly(
-            new Host("api.example.com"), new PathPrefix("/v2/"), new Header("X-Beta", "on"));
+        .containsExactly(new Method("PUT"), new Host("api.example.com"), new PathPrefix("/v2/"),
+            new Header("X-Beta", "on"));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"GET", "POST", "PURGE", "VERSION-CONTROL"})
+  void methodRulesTakeOneMethodAsWritten(String method) throws ConfigException {
+    String yaml = edit(DISPATCHER, "path-prefix: /img/", "method: " + method);
+
+    RuleConfig rule = ConfigLoader.parse(yaml, "t.yaml").vips().getFirst().rules().getFirst();
+
+    assertThat(rule.conditions()).containsExactly(new Method(method));
   }
 
   @Test

@@ -148,13 +148,30 @@ class InvalidConfigTest {
             "t.yaml:15:7: vips[0].rules: l4 VIPs hand off before reading the request, so they"
                 + " have no rules"),
         refused("rule without a condition", d("path-prefix: /img/, ", ""),
-            "t.yaml:14:9: vips[0].rules[0]: needs a condition: host, path-prefix or header"),
+            "t.yaml:14:9: vips[0].rules[0]: needs a condition: method, host, path-prefix or"
+                + " header"),
         refused("relative path prefix", d("/img/", "img/"),
             "t.yaml:14:38: vips[0].rules[0].path-prefix: must start with / and contain no"
                 + " spaces, got 'img/'"),
         refused("malformed header rule", d("path-prefix: /img/", "header: X-Beta"),
             "t.yaml:14:33: vips[0].rules[0].header: must be 'Name: value' such as 'X-Beta: 1',"
                 + " got 'X-Beta'"),
+        refused("lowercase method", d("path-prefix: /img/", "method: get"),
+            "t.yaml:14:33: vips[0].rules[0].method: must be an HTTP method in capitals such as GET"
+                + " or POST, got 'get'"),
+        refused("method with a space", d("path-prefix: /img/", "method: 'GET HEAD'"),
+            "t.yaml:14:33: vips[0].rules[0].method: must be an HTTP method in capitals such as GET"
+                + " or POST, got 'GET HEAD'"),
+        refused("list of methods", d("path-prefix: /img/", "method: [GET, HEAD]"),
+            "t.yaml:14:33: vips[0].rules[0].method: must be a single value, got a list"),
+        refused("method rule in a tls vip",
+            d("port: 80\n", "port: 443\n    mode: tls\n")
+                .replace("path-prefix: /img/", "method: GET"),
+            "t.yaml:15:33: vips[0].rules[0].method: only in http VIPs (method rules read the HTTP"
+                + " request; this VIP is tls)"),
+        refused("misspelt rule key", d("path-prefix: /img/", "methd: GET"),
+            "t.yaml:14:25: vips[0].rules[0].methd: unknown key (expected name, method, host,"
+                + " path-prefix, header, sni or pool); did you mean 'method'?"),
         refused("bad host pattern", d("path-prefix: /img/", "host: 'api example'"),
             "t.yaml:14:31: vips[0].rules[0].host: must be a host name such as api.example.com or"
                 + " *.example.com, got 'api example'"),

@@ -52,6 +52,7 @@ public final class Router {
     for (int i = 0; i < rules.size(); i++) {
       Rule rule = rules.get(i);
       if (rule.sni().isPresent()) continue;
+      if (rule.method().isPresent() && !rule.method().get().equals(head.method())) continue;
       if (hosts[i] != null && (head.host().isEmpty() || !hosts[i].matches(head.host().get()))) {
         continue;
       }

@@ -19,12 +19,13 @@ import java.util.Optional;
  *       normalised), so path rules steer traffic but are no access control;
  *   <li>{@code headerName} alone: the header is present; with {@code headerValue}: some field of
  *       that name (name case-insensitive) has exactly that value (case-sensitive, whole value);
- *   <li>{@code sni}: exact or wildcard on the TLS server name.
+ *   <li>{@code sni}: exact or wildcard on the TLS server name;
+ *   <li>{@code method}: the request method is exactly this token (case-sensitive, RFC 9110 §9.1).
  * </ul>
  *
- * A condition on something a connection does not carry never holds: host, path and header rules
- * never match TLS or L4 connections, SNI rules never match plain HTTP. A rule mixing SNI with
- * HTTP conditions could never match and is refused.
+ * A condition on something a connection does not carry never holds: method, host, path and
+ * header rules never match TLS or L4 connections, SNI rules never match plain HTTP. A rule mixing
+ * SNI with HTTP conditions could never match and is refused.
  *
  * <p>Immutable and thread-safe.
  */
@@ -35,6 +36,7 @@ public record Rule(
     Optional<String> headerName,
     Optional<String> headerValue,
     Optional<String> sni,
+    Optional<String> method,
     String pool) {
 
   public Rule {
@@ -45,16 +47,19 @@ public record Rule(
     Objects.requireNonNull(headerName, "headerName");
     Objects.requireNonNull(headerValue, "headerValue");
     Objects.requireNonNull(sni, "sni");
+    Objects.requireNonNull(method, "method");
     try {
       host = host.map(h -> new HostPattern(h).pattern());
       sni = sni.map(s -> new HostPattern(s).pattern());
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("rule '" + name + "': " + e.getMessage(), e);
     }
-    boolean httpConditions = host.isPresent() || pathPrefix.isPresent() || headerName.isPresent();
+    boolean httpConditions = host.isPresent() || pathPrefix.isPresent() || headerName.isPresent()
+        || method.isPresent();
     if (sni.isPresent() && httpConditions) {
       throw new IllegalArgumentException("rule '" + name + "' could never match: SNI is only seen"
-          + " on TLS connections, host, path and headers only on plain HTTP; split it in two");
+          + " on TLS connections, method, host, path and headers only on plain HTTP; split it in"
+          + " two");
     }
     if (sni.isPresent() && sni.get().startsWith("[")) {
       throw new IllegalArgumentException(
@@ -71,6 +76,10 @@ public record Rule(
       throw new IllegalArgumentException(
           "rule '" + name + "': invalid header name '" + headerName.get() + "'");
     }
+    if (method.isPresent() && !isToken(method.get())) {
+      throw new IllegalArgumentException(
+          "rule '" + name + "': invalid method '" + method.get() + "'");
+    }
   }
 
   /** Starts a rule: {@code Rule.named("api").host("*.example.com").toPool("api")}. */
@@ -83,12 +92,14 @@ public record Rule(
     return host.isEmpty()
         && pathPrefix.isEmpty()
         && headerName.isEmpty()
-        && sni.isEmpty();
+        && sni.isEmpty()
+        && method.isEmpty();
   }
 
   /** True if the rule looks only at things an HTTP request head carries. */
   boolean needsHttp() {
-    return host.isPresent() || pathPrefix.isPresent() || headerName.isPresent();
+    return host.isPresent() || pathPrefix.isPresent() || headerName.isPresent()
+        || method.isPresent();
   }
 
   /** Segment-aware prefix match, see the class comment. */
@@ -102,6 +113,7 @@ public record Rule(
   @Override
   public String toString() {
     List<String> conditions = new ArrayList<>();
+    method.ifPresent(m -> conditions.add("method=" + m));
     host.ifPresent(h -> conditions.add("host=" + h));
     pathPrefix.ifPresent(p -> conditions.add("path=" + p + "*"));
     headerName.ifPresent(h -> conditions.add("header " + h + headerValue.map(v -> "=" + v)
@@ -131,6 +143,7 @@ public record Rule(
     private Optional<String> headerName = Optional.empty();
     private Optional<String> headerValue = Optional.empty();
     private Optional<String> sni = Optional.empty();
+    private Optional<String> method = Optional.empty();
 
     private Builder(String name) {
       this.name = name;
@@ -165,8 +178,14 @@ public record Rule(
       return this;
     }
 
+    /** Condition: the request method is exactly {@code method}, e.g. {@code POST}. */
+    public Builder method(String method) {
+      this.method = Optional.of(method);
+      return this;
+    }
+
     public Rule toPool(String pool) {
-      return new Rule(name, host, pathPrefix, headerName, headerValue, sni, pool);
+      return new Rule(name, host, pathPrefix, headerName, headerValue, sni, method, pool);
     }
   }
 }

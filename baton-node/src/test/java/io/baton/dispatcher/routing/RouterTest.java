@@ -10,10 +10,14 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-/** Routing tables for {@link Router}: order, wildcards, paths, headers, SNI, defaults. */
+/**
+ * Routing tables for {@link Router}: order, wildcards, paths, headers, methods, SNI, defaults.
+ */
 class RouterTest {
   private static final List<Rule> RULES = List.of(
       Rule.named("admin").host("admin.example.com").toPool("admin"),
+      Rule.named("purge").method("PURGE").toPool("purge"),
+      Rule.named("uploads").method("POST").pathPrefix("/upload").toPool("uploads"),
       Rule.named("api-v2").host("*.example.com").pathPrefix("/api/v2").toPool("api-v2"),
       Rule.named("canary").header("X-Canary", "yes").toPool("canary"),
       Rule.named("debug").header("X-Debug").toPool("debug"),
@@ -52,6 +56,38 @@ class RouterTest {
     RequestHead head = head("HTTP/1.1", host, path, header);
 
     assertThat(ROUTER.route(head)).contains(pool);
+  }
+
+  @ParameterizedTest(name = "{0} {1}{2} -> {3}")
+  @CsvSource(delimiter = '|', value = {
+      // method | host              | path          | pool
+      "PURGE    | other.com         | /static/a.js  | purge",
+      "PURGE    | admin.example.com | /             | admin",
+      "purge    | other.com         | /             | web",
+      "PURGEX   | other.com         | /             | web",
+      "POST     | other.com         | /upload       | uploads",
+      "POST     | other.com         | /upload/a.png | uploads",
+      "POST     | other.com         | /uploads      | web",
+      "POST     | other.com         | /api          | api",
+      "PUT      | other.com         | /upload       | web",
+      "GET      | other.com         | /upload       | web",
+      "HEAD     | other.com         | /static/a.js  | static"})
+  void methodRulesMatchTheExactMethod(String method, String host, String path, String pool) {
+    RequestHead head = head(method, "HTTP/1.1", host, path, null);
+
+    assertThat(ROUTER.route(head)).contains(pool);
+  }
+
+  @Test
+  void methodRulesNeverMatchTlsOrLayerFour() {
+    Router router = new Router(List.of(
+        Rule.named("get").method("GET").toPool("get"),
+        Rule.named("all").toPool("everything")), Optional.of("web"));
+
+    assertThat(router.routeTls(Optional.of("x.example"))).contains("everything");
+    assertThat(router.routeTls(Optional.empty())).contains("everything");
+    assertThat(router.routeL4()).contains("everything");
+    assertThat(router.route(head("HTTP/1.1", "h", "/", null))).contains("get");
   }
 
   @ParameterizedTest(name = "HTTP/1.0 {0} -> {1}")
@@ -113,18 +149,23 @@ class RouterTest {
   @Test
   void rulesCanBeBuiltFromPlainStrings() {
     Rule rule = new Rule("r", Optional.of("API.Example.com"), Optional.of("/v1"),
-        Optional.of("X-Env"), Optional.of("blue"), Optional.empty(), "pool");
+        Optional.of("X-Env"), Optional.of("blue"), Optional.empty(), Optional.of("PUT"), "pool");
 
     assertThat(rule).isEqualTo(Rule.named("r").host("api.example.com").pathPrefix("/v1")
-        .header("X-Env", "blue").toPool("pool"));
+        .header("X-Env", "blue").method("PUT").toPool("pool"));
     assertThat(rule.isUnconditional()).isFalse();
+    assertThat(Rule.named("m").method("GET").toPool("p").isUnconditional()).isFalse();
     assertThat(Rule.named("any").toPool("p").isUnconditional()).isTrue();
-    assertThat(rule.toString()).contains("host=api.example.com", "-> pool");
+    assertThat(rule.toString()).isEqualTo("rule 'r' [method=PUT, host=api.example.com, path=/v1*,"
+        + " header X-Env=blue] -> pool");
   }
 
   @Test
   void refusesRuleThatCouldNeverMatch() {
     assertThatThrownBy(() -> Rule.named("mixed").host("a.example").sni("a.example").toPool("p"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("rule 'mixed' could never match");
+    assertThatThrownBy(() -> Rule.named("mixed").method("GET").sni("a.example").toPool("p"))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("rule 'mixed' could never match");
   }
@@ -139,6 +180,8 @@ class RouterTest {
       "relative path      | path | api            | must start with /",
       "bad header name    | name | X Env          | invalid header name",
       "value without name | value| blue           | header value without header name",
+      "space in method    | method| GE T          | invalid method 'GE T'",
+      "empty method       | method| ''            | invalid method ''",
       "blank pool         | pool | ' '            | must not be blank"})
   void refusesInvalidRules(String name, String field, String value, String message) {
     Optional<String> v = Optional.of(value);
@@ -149,6 +192,7 @@ class RouterTest {
         field.equals("name") ? v : none,
         field.equals("value") ? v : none,
         field.equals("sni") ? v : none,
+        field.equals("method") ? v : none,
         field.equals("pool") ? value : "p"))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining(message);
@@ -156,7 +200,13 @@ class RouterTest {
 
   /** A parsed head, so rules see exactly what the dispatcher will give them. */
   static RequestHead head(String version, String host, String path, String header) {
-    String raw = "GET " + path + " " + version + "\r\n"
+    return head("GET", version, host, path, header);
+  }
+
+  /** As {@link #head(String, String, String, String)}, with another method. */
+  static RequestHead head(String method, String version, String host, String path,
+      String header) {
+    String raw = method + " " + path + " " + version + "\r\n"
         + (host == null ? "" : "Host: " + host + "\r\n")
         + (header == null ? "" : header + "\r\n")
         + "\r\n";
