@@ -22,8 +22,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Owns the dispatcher's {@link DirectForwardingTable} on one thread ("baton-forwarding"), like an
  * Aeron conductor: other threads queue commands and get futures. Every turn of the loop drains
- * the whole queue into one nftables batch, so under load many handoffs share one libnftables
- * call. Closed connections keep their entry for a grace period (late FIN/ACKs must still reach
+ * the whole queue into one nf_tables netlink batch, so under load many handoffs share one
+ * kernel transaction. Closed connections keep their entry for a grace period (late FIN/ACKs must still reach
  * the server, or the dispatcher's stack would answer them with RSTs) and then leave in batches.
  *
  * <p>Thread-safe; the table is touched only by the owner thread, which is created in the network
@@ -121,7 +121,7 @@ public final class ForwardingService implements AutoCloseable {
     return removed.get();
   }
 
-  /** libnftables calls made for changes so far (fewer than changes under load). */
+  /** Netlink batches sent for changes so far (fewer than changes under load). */
   public long batchesTotal() {
     return batches.get();
   }

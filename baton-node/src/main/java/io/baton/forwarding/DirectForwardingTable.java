@@ -1,10 +1,16 @@
 package io.baton.forwarding;
 
+import io.baton.linux.Errno;
 import io.baton.linux.LinuxException;
+import io.baton.linux.NfSetElements;
+import io.baton.linux.NfSetElements.Add;
+import io.baton.linux.NfSetElements.Change;
+import io.baton.linux.NfSetElements.Delete;
 import io.baton.linux.Nftables;
 import io.baton.transplant.FlowKey;
 import java.net.Inet4Address;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
@@ -27,24 +33,32 @@ import java.util.stream.Collectors;
  * every such segment as "ACK of unsent data", including the client's data, and the connection
  * deadlocks. Dropping the old copy's output from before the export closes that window.
  *
- * <p>Programmed through libnftables (one atomic netlink batch per call, never the nft binary).
- * Confined to the thread that created it, which must be in the dispatcher's network namespace.
+ * <p>The table itself is made, listed and deleted through libnftables (rare, and easiest to read
+ * in nft syntax); its elements change through nf_tables netlink ({@link NfSetElements}), a few
+ * microseconds per change where libnftables spends hundreds re-reading its cache. Every call is
+ * one atomic netlink batch; the nft binary is never run. Confined to the thread that created
+ * it, which must be in the dispatcher's network namespace.
  */
 public final class DirectForwardingTable implements AutoCloseable {
   private static final Pattern TABLE_NAME = Pattern.compile("[a-z][a-z0-9_]{0,30}");
   private static final Pattern DEVICE = Pattern.compile("[a-zA-Z0-9_.-]{1,15}");
   /** Frozen entries only live for the length of a handoff; this is a safety net. */
   private static final int FROZEN_TIMEOUT_S = 60;
+  private static final String FAMILY = "netdev";
+  private static final String OWNER = "owner";
+  private static final String FROZEN = "frozen";
 
   private final Nftables nft;
+  private final NfSetElements elements;
   private final String table;
   // Keys this object has put in each map; guarded by confinement to the owner thread.
   private final Set<FlowKey> owned = new HashSet<>();
   private final Set<FlowKey> frozen = new HashSet<>();
   private boolean closed;
 
-  private DirectForwardingTable(Nftables nft, String table) {
+  private DirectForwardingTable(Nftables nft, NfSetElements elements, String table) {
     this.nft = nft;
+    this.elements = elements;
     this.table = table;
   }
 
@@ -83,11 +97,11 @@ public final class DirectForwardingTable implements AutoCloseable {
     Nftables nft = Nftables.open();
     try {
       nft.run(batch);
-    } catch (LinuxException e) {
+      return new DirectForwardingTable(nft, NfSetElements.open(), table);
+    } catch (LinuxException | RuntimeException e) {
       nft.close();
       throw e;
     }
-    return new DirectForwardingTable(nft, table);
   }
 
   /**
@@ -97,13 +111,14 @@ public final class DirectForwardingTable implements AutoCloseable {
    */
   public void freezeAndForward(FlowKey flow, Inet4Address server) throws LinuxException {
     checkOpen();
-    String batch = replaceOwner(flow, server) + addFrozen(flow);
     try {
-      nft.run(batch);
+      List<Change> batch = new ArrayList<>(replaceOwner(flow, server));
+      batch.add(addFrozen(flow));
+      commit(batch);
     } catch (LinuxException e) {
       if (!isMissing(e)) throw e;
       // The entry this object had put expired meanwhile, so there is nothing to replace.
-      nft.run(addOwner(flow, server) + addFrozen(flow));
+      commit(List.of(addOwner(flow, server), addFrozen(flow)));
     }
     owned.add(flow);
     frozen.add(flow);
@@ -128,7 +143,7 @@ public final class DirectForwardingTable implements AutoCloseable {
 
   /**
    * Applies several changes in one atomic netlink batch: under load this is what keeps the
-   * table's cost per handoff low (one libnftables call for many connections). If the batch fails
+   * table's cost per handoff low (one kernel commit for many connections). If the batch fails
    * (an entry expired behind this object's back), each change is applied on its own, tolerantly.
    */
   public void apply(List<Op> ops) throws LinuxException {
@@ -136,32 +151,32 @@ public final class DirectForwardingTable implements AutoCloseable {
     if (ops.isEmpty()) return;
     Set<FlowKey> ownedAfter = new HashSet<>(owned);
     Set<FlowKey> frozenAfter = new HashSet<>(frozen);
-    StringBuilder batch = new StringBuilder();
+    List<Change> batch = new ArrayList<>();
     for (Op op : ops) {
       FlowKey f = op.flow();
       switch (op) {
         case FreezeAndForward ff -> {
-          if (ownedAfter.contains(f)) batch.append(deleteElement("owner", f));
-          batch.append(addOwner(f, ff.server()));
-          if (!frozenAfter.contains(f)) batch.append(addFrozen(f));
+          if (ownedAfter.contains(f)) batch.add(delete(OWNER, f));
+          batch.add(addOwner(f, ff.server()));
+          if (!frozenAfter.contains(f)) batch.add(addFrozen(f));
           ownedAfter.add(f);
           frozenAfter.add(f);
         }
         case Unfreeze u -> {
-          if (frozenAfter.remove(f)) batch.append(deleteElement("frozen", f));
+          if (frozenAfter.remove(f)) batch.add(delete(FROZEN, f));
         }
         case Cancel c -> {
-          if (frozenAfter.remove(f)) batch.append(deleteElement("frozen", f));
-          if (ownedAfter.remove(f)) batch.append(deleteElement("owner", f));
+          if (frozenAfter.remove(f)) batch.add(delete(FROZEN, f));
+          if (ownedAfter.remove(f)) batch.add(delete(OWNER, f));
         }
         case Remove r -> {
-          if (ownedAfter.remove(f)) batch.append(deleteElement("owner", f));
+          if (ownedAfter.remove(f)) batch.add(delete(OWNER, f));
         }
       }
     }
     if (batch.isEmpty()) return;
     try {
-      nft.run(batch.toString());
+      commit(batch);
       owned.clear();
       owned.addAll(ownedAfter);
       frozen.clear();
@@ -178,33 +193,29 @@ public final class DirectForwardingTable implements AutoCloseable {
     }
   }
 
-  private String deleteElement(String set, FlowKey flow) {
-    return "delete element netdev " + table + " " + set + " { " + key(flow) + " }\n";
-  }
-
   /** The new owner has the connection and the old socket is closed: stop dropping its output. */
   public void unfreeze(FlowKey flow) throws LinuxException {
     checkOpen();
     if (frozen.remove(flow)) {
-      deleteTolerant("frozen", flow);
+      deleteTolerant(FROZEN, flow);
     }
   }
 
   /** The handoff was abandoned: the connection continues here; remove both entries. */
   public void cancel(FlowKey flow) throws LinuxException {
     checkOpen();
-    if (frozen.remove(flow)) deleteTolerant("frozen", flow);
-    if (owned.remove(flow)) deleteTolerant("owner", flow);
+    if (frozen.remove(flow)) deleteTolerant(FROZEN, flow);
+    if (owned.remove(flow)) deleteTolerant(OWNER, flow);
   }
 
   /** Forwards {@code flow}'s packets to {@code server} from now on (replacing any entry). */
   public void put(FlowKey flow, Inet4Address server) throws LinuxException {
     checkOpen();
     try {
-      nft.run(replaceOwner(flow, server));
+      commit(replaceOwner(flow, server));
     } catch (LinuxException e) {
       if (!isMissing(e)) throw e;
-      nft.run(addOwner(flow, server));
+      commit(List.of(addOwner(flow, server)));
     }
     owned.add(flow);
   }
@@ -218,12 +229,13 @@ public final class DirectForwardingTable implements AutoCloseable {
   public void removeAll(Collection<FlowKey> flows) throws LinuxException {
     checkOpen();
     if (flows.isEmpty()) return;
-    String keys = flows.stream().map(DirectForwardingTable::key).collect(Collectors.joining(", "));
+    List<Change> deletes = new ArrayList<>(flows.size());
+    for (FlowKey f : flows) deletes.add(delete(OWNER, f));
     try {
-      nft.run("delete element netdev " + table + " owner { " + keys + " }\n");
+      commit(deletes);
     } catch (LinuxException e) {
       if (flows.size() > 1) {
-        for (FlowKey f : flows) deleteTolerant("owner", f);
+        for (FlowKey f : flows) deleteTolerant(OWNER, f);
       } else if (!isMissing(e)) {
         throw e;
       }
@@ -233,12 +245,12 @@ public final class DirectForwardingTable implements AutoCloseable {
 
   /** Number of forwarding entries in the kernel's map right now. */
   public int size() throws LinuxException {
-    return countElements("map", "owner");
+    return countElements("map", OWNER);
   }
 
   /** Number of frozen flows in the kernel's set right now. */
   public int frozenCount() throws LinuxException {
-    return countElements("set", "frozen");
+    return countElements("set", FROZEN);
   }
 
   public String name() {
@@ -253,7 +265,11 @@ public final class DirectForwardingTable implements AutoCloseable {
     try {
       nft.run("delete table netdev " + table);
     } finally {
-      nft.close();
+      try {
+        elements.close();
+      } finally {
+        nft.close();
+      }
     }
   }
 
@@ -267,42 +283,49 @@ public final class DirectForwardingTable implements AutoCloseable {
   }
 
   /** Replaces the owner entry atomically if this object put one, else adds it. */
-  private String replaceOwner(FlowKey flow, Inet4Address server) {
-    String delete =
-        owned.contains(flow) ? "delete element netdev " + table + " owner { " + key(flow) + " }\n" : "";
-    return delete + addOwner(flow, server);
+  private List<Change> replaceOwner(FlowKey flow, Inet4Address server) {
+    if (!owned.contains(flow)) return List.of(addOwner(flow, server));
+    return List.of(delete(OWNER, flow), addOwner(flow, server));
   }
 
-  private String addOwner(FlowKey flow, Inet4Address server) {
-    return "add element netdev " + table + " owner { " + ownerElement(flow, server) + " }\n";
+  private static Add addOwner(FlowKey flow, Inet4Address server) {
+    // No timeout of its own: the map's default (the configured entry timeout) applies.
+    return new Add(OWNER, key(flow), NfSetElements.ipv4Value(server), null);
   }
 
-  private String addFrozen(FlowKey flow) {
-    return "add element netdev " + table + " frozen { " + key(flow) + " }\n";
+  private static Add addFrozen(FlowKey flow) {
+    return new Add(FROZEN, key(flow));
+  }
+
+  private static Delete delete(String set, FlowKey flow) {
+    return new Delete(set, key(flow));
+  }
+
+  /** Applies {@code changes} to the kernel's sets in one atomic batch. */
+  private void commit(List<? extends Change> changes) throws LinuxException {
+    elements.apply(FAMILY, table, changes);
   }
 
   private void deleteTolerant(String set, FlowKey flow) throws LinuxException {
     try {
-      nft.run("delete element netdev " + table + " " + set + " { " + key(flow) + " }\n");
+      commit(List.of(delete(set, flow)));
     } catch (LinuxException e) {
       if (!isMissing(e)) throw e;
     }
   }
 
+  /** ENOENT: the element is not in the kernel's set, typically because it expired meanwhile. */
   private static boolean isMissing(LinuxException e) {
-    return e.getMessage().contains("No such file or directory");
+    return e.errno() == Errno.ENOENT;
   }
 
   private void checkOpen() {
     if (closed) throw new IllegalStateException("forwarding table " + table + " is closed");
   }
 
-  private static String ownerElement(FlowKey f, Inet4Address server) {
-    return key(f) + " : " + server.getHostAddress();
-  }
-
-  private static String key(FlowKey f) {
-    return f.clientIp().getHostAddress() + " . " + f.clientPort();
+  /** The {@code ipv4_addr . inet_service} key of the client's side of {@code f}. */
+  private static byte[] key(FlowKey f) {
+    return NfSetElements.ipv4AndPortKey(f.clientIp(), f.clientPort());
   }
 
   private static void check(Pattern p, String value, String what) {

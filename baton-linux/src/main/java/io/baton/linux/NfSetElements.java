@@ -1,0 +1,294 @@
+package io.baton.linux;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.net.Inet4Address;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Adds and deletes elements of existing nftables sets and maps by talking nf_tables netlink
+ * directly: a few microseconds per element, where libnftables (see {@link Nftables}) re-reads its
+ * cache from the kernel and parses text on every call. Tables, sets and chains are still made and
+ * listed through {@link Nftables}; this class only changes elements.
+ *
+ * <p>Each {@link #apply} call sends one nfnetlink batch ({@code NFNL_MSG_BATCH_BEGIN}, one
+ * {@code NFT_MSG_NEWSETELEM}/{@code NFT_MSG_DELSETELEM} per change, {@code NFNL_MSG_BATCH_END})
+ * that the kernel applies atomically: all changes or none. Every change asks for an
+ * acknowledgement, so a failure names the change it came from and its errno ({@code ENOENT} for
+ * deleting a missing element, {@code EBUSY} for adding a key that maps to other data).
+ *
+ * <p>Talks to the network namespace of the thread that opened it and is confined to that thread,
+ * like {@link Nftables}: open it there and {@link #close} it there.
+ */
+public final class NfSetElements implements AutoCloseable {
+  // linux/netfilter/nfnetlink.h
+  private static final int NFNL_SUBSYS_NFTABLES = 10;
+  private static final int NFNL_MSG_BATCH_BEGIN = 0x10; // NLMSG_MIN_TYPE
+  private static final int NFNL_MSG_BATCH_END = 0x11;
+  // linux/netfilter/nf_tables.h: enum nf_tables_msg_types
+  private static final int NFT_MSG_NEWSETELEM = 12;
+  private static final int NFT_MSG_DELSETELEM = 14;
+  // enum nft_set_elem_list_attributes
+  private static final int NFTA_SET_ELEM_LIST_TABLE = 1;
+  private static final int NFTA_SET_ELEM_LIST_SET = 2;
+  private static final int NFTA_SET_ELEM_LIST_ELEMENTS = 3;
+  // enum nft_list_attributes
+  private static final int NFTA_LIST_ELEM = 1;
+  // enum nft_set_elem_attributes
+  private static final int NFTA_SET_ELEM_KEY = 1;
+  private static final int NFTA_SET_ELEM_DATA = 2;
+  private static final int NFTA_SET_ELEM_TIMEOUT = 4;
+  // enum nft_data_attributes
+  private static final int NFTA_DATA_VALUE = 1;
+  // linux/netlink.h
+  private static final int NLM_F_REQUEST = 0x1;
+  private static final int NLM_F_ACK = 0x4;
+  private static final int NLM_F_CREATE = 0x400;
+  private static final int NLMSG_ERROR = 0x2;
+  // linux/netfilter/nf_tables.h: NFT_NAME_MAXLEN, names include the NUL
+  private static final int NAME_MAX_BYTES = 255;
+
+  /** The kernel answers inside sendto(2); this only bounds a broken exchange. */
+  private static final long REPLY_TIMEOUT_NS = 5_000_000_000L;
+  private static final int NOT_ANSWERED = Integer.MIN_VALUE;
+  private static final HexFormat HEX = HexFormat.of();
+
+  /** One element change of an {@link #apply} batch. */
+  public sealed interface Change permits Add, Delete {
+    String set();
+
+    byte[] key();
+  }
+
+  /**
+   * Adds {@code key} (mapped to {@code data} in a map, {@code null} in a set) to {@code set}, with
+   * its own {@code timeout} or, if {@code null}, the set's default. Adding an element that is
+   * already there with the same data changes nothing ({@code nft add element} semantics).
+   */
+  public record Add(String set, byte[] key, byte[] data, Duration timeout) implements Change {
+    public Add {
+      Objects.requireNonNull(set, "set");
+      Objects.requireNonNull(key, "key");
+      if (timeout != null && (timeout.isNegative() || timeout.isZero())) {
+        throw new IllegalArgumentException("element timeout must be positive: " + timeout);
+      }
+    }
+
+    /** An element of a set (no data) with the set's default timeout. */
+    public Add(String set, byte[] key) {
+      this(set, key, null, null);
+    }
+  }
+
+  /** Deletes {@code key} from {@code set}; fails with {@code ENOENT} if it is not there. */
+  public record Delete(String set, byte[] key) implements Change {
+    public Delete {
+      Objects.requireNonNull(set, "set");
+      Objects.requireNonNull(key, "key");
+    }
+  }
+
+  private final NetlinkSocket socket;
+  private final NetlinkWriter writer = new NetlinkWriter(16 * 1024);
+  private final Thread owner;
+  private int nextSeq = 1;
+  /** An earlier call gave up before reading all its replies; drain them before the next batch. */
+  private boolean repliesPending;
+  private boolean closed;
+
+  private NfSetElements(NetlinkSocket socket) {
+    this.socket = socket;
+    this.owner = Thread.currentThread();
+  }
+
+  /** A netfilter netlink socket in the calling thread's network namespace. */
+  public static NfSetElements open() throws LinuxException {
+    return new NfSetElements(NetlinkSocket.open(NetlinkSocket.NETLINK_NETFILTER, "NETLINK_NETFILTER"));
+  }
+
+  /**
+   * The key of an {@code ipv4_addr . inet_service} concatenation: each part padded to a 4-byte
+   * register, so the address (network order), the port (network order) and two zero bytes.
+   */
+  public static byte[] ipv4AndPortKey(Inet4Address address, int port) {
+    if (port < 0 || port > 0xFFFF) throw new IllegalArgumentException("port out of range: " + port);
+    byte[] key = Arrays.copyOf(address.getAddress(), 8);
+    key[4] = (byte) (port >>> 8);
+    key[5] = (byte) port;
+    return key;
+  }
+
+  /** The value of an {@code ipv4_addr}: 4 bytes in network order. */
+  public static byte[] ipv4Value(Inet4Address address) {
+    return address.getAddress();
+  }
+
+  /**
+   * Applies {@code changes} to the sets of {@code table} (in nft's {@code family}: "ip", "ip6",
+   * "inet", "arp", "bridge" or "netdev") in one atomic batch. On failure nothing changed and the
+   * exception names the first failing change.
+   */
+  public void apply(String family, String table, List<? extends Change> changes)
+      throws LinuxException {
+    checkOwner();
+    int familyId = familyId(family);
+    checkName(table, "table");
+    if (changes.isEmpty()) return;
+    int n = changes.size();
+    int beginSeq = nextSeq;
+    nextSeq += n + 2;
+    writer.reset();
+    batchMarker(NFNL_MSG_BATCH_BEGIN, beginSeq);
+    for (int i = 0; i < n; i++) {
+      change(changes.get(i), familyId, table, beginSeq + 1 + i);
+    }
+    batchMarker(NFNL_MSG_BATCH_END, beginSeq + n + 1);
+
+    socket.reserve(writer.size(), n);
+    if (repliesPending) socket.discardPending();
+    repliesPending = true;
+    socket.send(writer.written());
+    int[] errors = awaitReplies(beginSeq, n);
+    repliesPending = false;
+    throwFirstError(errors, family, table, changes);
+  }
+
+  private void batchMarker(int type, int seq) {
+    // The batch is addressed to nf_tables through res_id; no acknowledgement of its own.
+    int start = writer.beginMessage(type, NLM_F_REQUEST, seq, 0, NFNL_SUBSYS_NFTABLES);
+    writer.endMessage(start);
+  }
+
+  private void change(Change change, int familyId, String table, int seq) {
+    checkName(change.set(), "set");
+    int type =
+        (NFNL_SUBSYS_NFTABLES << 8)
+            | (change instanceof Add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM);
+    int flags = NLM_F_REQUEST | NLM_F_ACK | (change instanceof Add ? NLM_F_CREATE : 0);
+    int message = writer.beginMessage(type, flags, seq, familyId, 0);
+    writer.putString(NFTA_SET_ELEM_LIST_TABLE, table);
+    writer.putString(NFTA_SET_ELEM_LIST_SET, change.set());
+    int elements = writer.beginNest(NFTA_SET_ELEM_LIST_ELEMENTS);
+    int element = writer.beginNest(NFTA_LIST_ELEM);
+    putData(NFTA_SET_ELEM_KEY, change.key());
+    if (change instanceof Add add) {
+      if (add.data() != null) putData(NFTA_SET_ELEM_DATA, add.data());
+      if (add.timeout() != null) writer.putBigEndianLong(NFTA_SET_ELEM_TIMEOUT, add.timeout().toMillis());
+    }
+    writer.endNest(element);
+    writer.endNest(elements);
+    writer.endMessage(message);
+  }
+
+  private void putData(int type, byte[] value) {
+    int nest = writer.beginNest(type);
+    writer.putBytes(NFTA_DATA_VALUE, value);
+    writer.endNest(nest);
+  }
+
+  /**
+   * Reads acknowledgements until every change has one; returns their errno values (0 = done).
+   * An error answering the batch header means the kernel refused the whole batch.
+   */
+  private int[] awaitReplies(int beginSeq, int n) throws LinuxException {
+    int[] errors = new int[n];
+    Arrays.fill(errors, NOT_ANSWERED);
+    int pending = n;
+    long deadlineNs = System.nanoTime() + REPLY_TIMEOUT_NS;
+    while (pending > 0) {
+      MemorySegment datagram = socket.receive(deadlineNs);
+      long offset = 0;
+      while (offset + NetlinkWriter.NLMSG_HDRLEN <= datagram.byteSize()) {
+        int length = datagram.get(ValueLayout.JAVA_INT_UNALIGNED, offset);
+        if (length < NetlinkWriter.NLMSG_HDRLEN || offset + length > datagram.byteSize()) {
+          throw new LinuxException("recv(NETLINK_NETFILTER)", "malformed reply of " + length + " bytes");
+        }
+        int type = Short.toUnsignedInt(datagram.get(ValueLayout.JAVA_SHORT_UNALIGNED, offset + 4));
+        int seq = datagram.get(ValueLayout.JAVA_INT_UNALIGNED, offset + 8);
+        if (type == NLMSG_ERROR && length >= NetlinkWriter.NLMSG_HDRLEN + 4) {
+          int errno = Math.abs(datagram.get(ValueLayout.JAVA_INT_UNALIGNED, offset + 16));
+          int index = seq - beginSeq - 1;
+          if ((index == -1 || index == n) && errno != 0) {
+            repliesPending = false; // nothing else comes for a refused batch
+            throw new LinuxException("nfnetlink batch of " + n + " set element changes", errno);
+          }
+          if (index >= 0 && index < n && errors[index] == NOT_ANSWERED) {
+            errors[index] = errno;
+            pending--;
+          }
+        }
+        offset += NetlinkWriter.align(length);
+      }
+    }
+    return errors;
+  }
+
+  private static void throwFirstError(
+      int[] errors, String family, String table, List<? extends Change> changes)
+      throws LinuxException {
+    int first = -1;
+    int failed = 0;
+    for (int i = 0; i < errors.length; i++) {
+      if (errors[i] != 0) {
+        if (first < 0) first = i;
+        failed++;
+      }
+    }
+    if (first < 0) return;
+    String call = describe(family, table, changes.get(first));
+    if (failed > 1) call += " (and " + (failed - 1) + " more of " + errors.length + " changes)";
+    throw new LinuxException(call, errors[first]);
+  }
+
+  /** The change in nft syntax, values in hex: {@code delete element netdev t s { 0xc6120007... }}. */
+  static String describe(String family, String table, Change change) {
+    StringBuilder s = new StringBuilder(change instanceof Add ? "add" : "delete");
+    s.append(" element ").append(family).append(' ').append(table).append(' ').append(change.set());
+    s.append(" { 0x").append(HEX.formatHex(change.key()));
+    if (change instanceof Add add) {
+      if (add.data() != null) s.append(" : 0x").append(HEX.formatHex(add.data()));
+      if (add.timeout() != null) s.append(" timeout ").append(add.timeout().toMillis()).append("ms");
+    }
+    return s.append(" }").toString();
+  }
+
+  /** nft's family names and their {@code NFPROTO_*} values from {@code linux/netfilter.h}. */
+  static int familyId(String family) {
+    return switch (family) {
+      case "inet" -> 1;
+      case "ip" -> 2;
+      case "arp" -> 3;
+      case "netdev" -> 5;
+      case "bridge" -> 7;
+      case "ip6" -> 10;
+      default -> throw new IllegalArgumentException("unknown nftables family: '" + family + "'");
+    };
+  }
+
+  private static void checkName(String name, String what) {
+    if (name.isEmpty() || name.length() > NAME_MAX_BYTES || name.indexOf('\0') >= 0) {
+      throw new IllegalArgumentException("invalid " + what + " name: '" + name + "'");
+    }
+  }
+
+  @Override
+  public void close() throws LinuxException {
+    if (closed) return;
+    checkOwner();
+    closed = true;
+    socket.close();
+  }
+
+  private void checkOwner() {
+    if (closed) throw new IllegalStateException("netlink set element socket is closed");
+    if (Thread.currentThread() != owner) {
+      throw new IllegalStateException(
+          "netlink set element socket belongs to thread " + owner.getName() + ", not "
+              + Thread.currentThread().getName());
+    }
+  }
+}

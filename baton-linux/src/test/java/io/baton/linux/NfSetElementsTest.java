@@ -1,0 +1,328 @@
+package io.baton.linux;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.baton.linux.NfSetElements.Add;
+import io.baton.linux.NfSetElements.Change;
+import io.baton.linux.NfSetElements.Delete;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Set element changes over nf_tables netlink, checked against what libnftables lists. The table
+ * mirrors the dispatcher's: a netdev table on a veth device with an {@code owner} map and a
+ * {@code frozen} set keyed by {@code ipv4_addr . inet_service}. Everything happens on the private
+ * namespace's thread; the root namespace's ruleset is never touched.
+ */
+class NfSetElementsTest {
+  private static final String TABLE = "bt_door_elems";
+  private static PrivateNetns ns;
+
+  @BeforeAll
+  static void setUp() throws Exception {
+    ns = PrivateNetns.create();
+    PrivateNetns.command("ip", "-n", ns.name(), "link", "add", "front", "type", "veth", "peer", "name", "fabric");
+  }
+
+  @AfterAll
+  static void tearDown() throws Exception {
+    if (ns != null) ns.close();
+  }
+
+  @BeforeEach
+  void freshTable() throws Exception {
+    ns.run(
+        () -> {
+          try (Nftables nft = Nftables.open()) {
+            nft.run(
+                "table netdev " + TABLE + "\n"
+                    + "delete table netdev " + TABLE + "\n"
+                    + "table netdev " + TABLE + " {\n"
+                    + "  map owner { type ipv4_addr . inet_service : ipv4_addr; flags timeout; timeout 60s; }\n"
+                    + "  set frozen { type ipv4_addr . inet_service; flags timeout; timeout 60s; }\n"
+                    + "  chain ingress {\n"
+                    + "    type filter hook ingress device \"front\" priority 0; policy accept;\n"
+                    + "    fwd ip to ip saddr . tcp sport map @owner device \"fabric\"\n"
+                    + "  }\n"
+                    + "}\n");
+          }
+        });
+  }
+
+  @Test
+  void keysOfAnAddressAndPortArePaddedToRegisters() throws Exception {
+    byte[] key = NfSetElements.ipv4AndPortKey(ip("198.18.0.7"), 40001);
+    assertThat(key).containsExactly(198, 18, 0, 7, 0x9c, 0x41, 0, 0);
+    assertThat(NfSetElements.ipv4Value(ip("198.18.1.2"))).containsExactly(198, 18, 1, 2);
+    assertThatThrownBy(() -> NfSetElements.ipv4AndPortKey(ip("198.18.0.7"), 65536))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void addsAndDeletesMapAndSetElements() throws Exception {
+    ns.run(
+        () -> {
+          try (NfSetElements elements = NfSetElements.open(); Nftables nft = Nftables.open()) {
+            elements.apply(
+                "netdev",
+                TABLE,
+                List.of(
+                    owner("198.18.0.7", 40001, "198.18.1.2"),
+                    owner("198.18.0.8", 443, "198.18.1.3"),
+                    new Add("frozen", key("198.18.0.7", 40001))));
+            assertThat(list(nft, "map", "owner"))
+                .contains("198.18.0.7 . 40001")
+                .contains(": 198.18.1.2")
+                .contains("198.18.0.8 . 443")
+                .contains(": 198.18.1.3");
+            assertThat(list(nft, "set", "frozen")).contains("198.18.0.7 . 40001");
+
+            // Replacing a mapping is a delete and an add in one batch.
+            elements.apply(
+                "netdev",
+                TABLE,
+                List.of(
+                    new Delete("owner", key("198.18.0.7", 40001)),
+                    owner("198.18.0.7", 40001, "198.18.1.9"),
+                    new Delete("frozen", key("198.18.0.7", 40001))));
+            String owner = list(nft, "map", "owner");
+            assertThat(owner).contains(": 198.18.1.9").doesNotContain("198.18.1.2");
+            assertThat(list(nft, "set", "frozen")).doesNotContain("198.18.0.7");
+
+            elements.apply("netdev", TABLE, List.of(new Delete("owner", key("198.18.0.8", 443))));
+            assertThat(list(nft, "map", "owner")).doesNotContain("198.18.0.8");
+            elements.apply("netdev", TABLE, List.of()); // nothing to do, nothing sent
+          }
+        });
+  }
+
+  @Test
+  void aBatchWithOneFailingChangeChangesNothing() throws Exception {
+    ns.run(
+        () -> {
+          try (NfSetElements elements = NfSetElements.open(); Nftables nft = Nftables.open()) {
+            List<Change> batch =
+                List.of(
+                    owner("198.18.0.7", 40001, "198.18.1.2"),
+                    new Add("frozen", key("198.18.0.7", 40001)),
+                    new Delete("owner", key("198.18.0.99", 1234)));
+            assertThatThrownBy(() -> elements.apply("netdev", TABLE, batch))
+                .isInstanceOfSatisfying(
+                    LinuxException.class,
+                    e -> {
+                      assertThat(e.errno()).isEqualTo(Errno.ENOENT);
+                      assertThat(e.call())
+                          .isEqualTo("delete element netdev " + TABLE + " owner { 0xc612006304d20000 }");
+                    });
+            assertThat(list(nft, "map", "owner")).doesNotContain("198.18.0.7");
+            assertThat(list(nft, "set", "frozen")).doesNotContain("198.18.0.7");
+            // The socket stays usable after a failed batch.
+            elements.apply("netdev", TABLE, List.of(owner("198.18.0.7", 40001, "198.18.1.2")));
+            assertThat(list(nft, "map", "owner")).contains("198.18.0.7 . 40001");
+          }
+        });
+  }
+
+  @Test
+  void deletingAMissingElementSaysNoSuchFile() throws Exception {
+    ns.run(
+        () -> {
+          try (NfSetElements elements = NfSetElements.open()) {
+            assertThatThrownBy(
+                    () ->
+                        elements.apply(
+                            "netdev",
+                            TABLE,
+                            List.of(
+                                new Delete("frozen", key("198.18.0.7", 1)),
+                                new Delete("frozen", key("198.18.0.7", 2)))))
+                .isInstanceOf(LinuxException.class)
+                .hasMessage(
+                    "delete element netdev " + TABLE + " frozen { 0xc612000700010000 }"
+                        + " (and 1 more of 2 changes) failed: No such file or directory (errno 2)");
+          }
+        });
+  }
+
+  @Test
+  void addingAKeyThatMapsElsewhereIsAClash() throws Exception {
+    ns.run(
+        () -> {
+          try (NfSetElements elements = NfSetElements.open(); Nftables nft = Nftables.open()) {
+            elements.apply("netdev", TABLE, List.of(owner("198.18.0.7", 40001, "198.18.1.2")));
+            // The same element again is fine (nft add semantics) ...
+            elements.apply("netdev", TABLE, List.of(owner("198.18.0.7", 40001, "198.18.1.2")));
+            // ... other data for the same key is not.
+            assertThatThrownBy(
+                    () ->
+                        elements.apply(
+                            "netdev", TABLE, List.of(owner("198.18.0.7", 40001, "198.18.1.3"))))
+                .isInstanceOfSatisfying(
+                    LinuxException.class,
+                    e -> assertThat(e.errno()).isIn(Errno.EEXIST, Errno.EBUSY));
+            assertThat(list(nft, "map", "owner")).contains(": 198.18.1.2").doesNotContain("198.18.1.3");
+          }
+        });
+  }
+
+  @Test
+  void missingTableOrSetIsNoSuchFileAndBadFamilyIsRefused() throws Exception {
+    ns.run(
+        () -> {
+          try (NfSetElements elements = NfSetElements.open()) {
+            List<Change> one = List.of(new Add("frozen", key("198.18.0.7", 1)));
+            assertThatThrownBy(() -> elements.apply("netdev", "bt_door_none", one))
+                .isInstanceOfSatisfying(
+                    LinuxException.class, e -> assertThat(e.errno()).isEqualTo(Errno.ENOENT));
+            assertThatThrownBy(() -> elements.apply("ip", TABLE, one))
+                .isInstanceOfSatisfying(
+                    LinuxException.class, e -> assertThat(e.errno()).isEqualTo(Errno.ENOENT));
+            assertThatThrownBy(() -> elements.apply("netdev", TABLE, List.of(new Add("nope", key("198.18.0.7", 1)))))
+                .isInstanceOfSatisfying(
+                    LinuxException.class, e -> assertThat(e.errno()).isEqualTo(Errno.ENOENT));
+            assertThatThrownBy(() -> elements.apply("netdve", TABLE, one))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("netdve");
+          }
+        });
+  }
+
+  @Test
+  void timeoutsComeFromTheElementOrTheSet() throws Exception {
+    ns.run(
+        () -> {
+          try (NfSetElements elements = NfSetElements.open(); Nftables nft = Nftables.open()) {
+            elements.apply(
+                "netdev",
+                TABLE,
+                List.of(
+                    new Add("owner", key("198.18.0.7", 1), NfSetElements.ipv4Value(ip("198.18.1.2")), Duration.ofSeconds(7)),
+                    owner("198.18.0.7", 2, "198.18.1.2"),
+                    new Add("frozen", key("198.18.0.7", 3), null, Duration.ofMillis(1500))));
+            String owner = list(nft, "map", "owner");
+            assertThat(owner).containsPattern("198\\.18\\.0\\.7 \\. 1 timeout 7s expires [0-9]");
+            // The set's default (60s) is not printed per element, but it does expire.
+            assertThat(owner).containsPattern("198\\.18\\.0\\.7 \\. 2 expires [0-9]");
+            assertThat(list(nft, "set", "frozen")).contains("198.18.0.7 . 3 timeout 1s500ms");
+            // The kernel removes the short-lived element by itself.
+            long deadlineNs = System.nanoTime() + 10_000_000_000L;
+            while (list(nft, "set", "frozen").contains("198.18.0.7 . 3") && System.nanoTime() < deadlineNs) {
+              Thread.sleep(100);
+            }
+            assertThat(list(nft, "set", "frozen")).doesNotContain("198.18.0.7 . 3");
+          }
+        });
+  }
+
+  @Test
+  void aLargeBatchIsAnsweredInFull() throws Exception {
+    ns.run(
+        () -> {
+          try (NfSetElements elements = NfSetElements.open(); Nftables nft = Nftables.open()) {
+            List<Change> adds = new ArrayList<>();
+            for (int port = 1; port <= 5000; port++) adds.add(owner("198.18.0.7", port, "198.18.1.2"));
+            elements.apply("netdev", TABLE, adds);
+            assertThat(countElements(list(nft, "map", "owner"))).isEqualTo(5000);
+            // All of them fail when deleted twice: 5000 errors are read back without loss.
+            List<Change> deletes = new ArrayList<>();
+            for (int port = 1; port <= 5000; port++) deletes.add(new Delete("owner", key("198.18.0.7", port)));
+            elements.apply("netdev", TABLE, deletes);
+            assertThatThrownBy(() -> elements.apply("netdev", TABLE, deletes))
+                .isInstanceOf(LinuxException.class)
+                .hasMessageContaining("(and 4999 more of 5000 changes)");
+            assertThat(list(nft, "map", "owner")).doesNotContain("198.18.0.7");
+          }
+        });
+  }
+
+  @Test
+  void aSocketIsConfinedToItsThread() throws Exception {
+    NfSetElements elements = ns.call(NfSetElements::open);
+    try {
+      assertThatThrownBy(() -> elements.apply("netdev", TABLE, List.of()))
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("belongs to thread netns-" + ns.name());
+    } finally {
+      ns.run(elements::close);
+    }
+    ns.run(
+        () -> {
+          elements.close(); // twice is fine
+          assertThatThrownBy(() -> elements.apply("netdev", TABLE, List.of()))
+              .isInstanceOf(IllegalStateException.class)
+              .hasMessage("netlink set element socket is closed");
+        });
+  }
+
+  /** Not an assertion: what one element change costs each way, printed to the test output. */
+  @Test
+  void singleChangesCostMicrosecondsNotHundreds() throws Exception {
+    ns.run(
+        () -> {
+          try (NfSetElements elements = NfSetElements.open(); Nftables nft = Nftables.open()) {
+            int n = 1000;
+            // Warm both paths up first, so the JIT has compiled them before the clock runs.
+            for (int port = 1; port <= 300; port++) {
+              nft.run("add element netdev " + TABLE + " frozen { 198.18.0.6 . " + port + " }");
+            }
+            for (int port = 1; port <= 5000; port++) {
+              elements.apply("netdev", TABLE, List.of(new Add("frozen", key("198.18.0.5", port))));
+            }
+            long t0 = System.nanoTime();
+            for (int port = 1; port <= n; port++) {
+              nft.run("add element netdev " + TABLE + " owner { 198.18.0.7 . " + port + " : 198.18.1.2 }");
+            }
+            long t1 = System.nanoTime();
+            for (int port = 1; port <= n; port++) {
+              elements.apply("netdev", TABLE, List.of(owner("198.18.0.8", port, "198.18.1.2")));
+            }
+            long t2 = System.nanoTime();
+            for (int port = 1; port <= n; port++) {
+              elements.apply("netdev", TABLE, List.of(new Delete("owner", key("198.18.0.8", port))));
+            }
+            long t3 = System.nanoTime();
+            List<Change> batch = new ArrayList<>();
+            for (int port = 1; port <= 100; port++) batch.add(owner("198.18.0.9", port, "198.18.1.2"));
+            long t4 = System.nanoTime();
+            elements.apply("netdev", TABLE, batch);
+            long t5 = System.nanoTime();
+            System.out.printf(
+                "%d single adds: libnftables %.1f us/op, netlink %.1f us/op; netlink single delete %.1f us/op;"
+                    + " netlink batch of 100 adds %.1f us%n",
+                n, (t1 - t0) / 1e3 / n, (t2 - t1) / 1e3 / n, (t3 - t2) / 1e3 / n, (t5 - t4) / 1e3);
+            assertThat(countElements(list(nft, "map", "owner"))).isEqualTo(n + 100);
+          }
+        });
+  }
+
+  private static Add owner(String client, int port, String server) throws Exception {
+    return new Add("owner", key(client, port), NfSetElements.ipv4Value(ip(server)), null);
+  }
+
+  private static byte[] key(String client, int port) throws Exception {
+    return NfSetElements.ipv4AndPortKey(ip(client), port);
+  }
+
+  private static Inet4Address ip(String text) throws Exception {
+    return (Inet4Address) InetAddress.getByName(text);
+  }
+
+  private static String list(Nftables nft, String kind, String name) throws LinuxException {
+    return nft.run("list " + kind + " netdev " + TABLE + " " + name);
+  }
+
+  private static int countElements(String listing) {
+    int start = listing.indexOf("elements = {");
+    if (start < 0) return 0;
+    String body = listing.substring(start + "elements = {".length(), listing.indexOf('}', start));
+    return (int) java.util.Arrays.stream(body.split(",")).filter(s -> !s.isBlank()).count();
+  }
+}
