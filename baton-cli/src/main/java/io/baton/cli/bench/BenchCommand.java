@@ -1,0 +1,161 @@
+package io.baton.cli.bench;
+
+import io.baton.cli.ExitCode;
+import io.baton.cli.HostNotReadyException;
+import io.baton.linux.LinuxProbe;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code baton bench}: Baton against HAProxy, an nginx reverse proxy and direct access, side by
+ * side in one run in lab namespaces, with wrk. Prints progress, the results table and a summary
+ * whose last line is the verdict; writes Markdown, JSON and a PNG chart under
+ * {@code bench/results/}. See bench/README.md.
+ *
+ * <p>Confined to the thread that runs the command.
+ */
+@Command(
+    name = "bench",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Benchmark Baton against HAProxy, an nginx reverse proxy and direct access in lab namespaces"
+          + " (client, balancer node lb, servers s1-s3): requests/s, latency, errors, bytes through"
+          + " the balancer and its CPU per request (balancer pinned to CPU 0, everything else to CPU 1)."
+          + " Needs root, 2 CPUs, wrk, nginx and haproxy.",
+      "Full mode takes under 30 minutes; --quick a few.",
+    })
+public final class BenchCommand implements Callable<Integer> {
+  private static final List<String> DEFAULT_SIZES = List.of("1k", "16k", "256k", "1m");
+
+  @Spec CommandSpec spec;
+
+  @Option(names = "--quick", description = "One short repeat of everything (a few minutes) instead of the full run.")
+  boolean quick;
+
+  @Option(names = "--systems", split = ",", paramLabel = "NAME",
+      description = "Systems to measure, in order (default: all): direct-nginx, haproxy, nginx-proxy, baton-relay,"
+          + " direct-app, baton-embedded.")
+  List<String> systems;
+
+  @Option(names = "--sizes", split = ",", paramLabel = "SIZE",
+      description = "Response sizes (default: 1k,16k,256k,1m).")
+  List<String> sizes;
+
+  @Option(names = "--modes", split = ",", paramLabel = "MODE",
+      description = "Connection modes: close (one request per connection), keep-alive (default: both).")
+  List<String> modes;
+
+  @Option(names = "--duration", paramLabel = "SECONDS", description = "Seconds per measured run (default: 5; quick: 2).")
+  Integer durationSeconds;
+
+  @Option(names = "--repeats", description = "Repeats of every configuration, interleaved (default: 3; quick: 1).")
+  Integer repeats;
+
+  @Option(names = "--warmup", paramLabel = "SECONDS", description = "Unmeasured load after each system start, so JVMs are compiled (default: 10; quick: 3).")
+  Integer warmupSeconds;
+
+  @Option(names = "--latency-probe", paramLabel = "SECONDS",
+      description = "Seconds of the one-connection-at-a-time latency probe per system; 0 skips it (default: 3; quick: 1).")
+  Integer serialSeconds;
+
+  @Option(names = "--connections", defaultValue = "16", description = "Concurrent connections of wrk (default: ${DEFAULT-VALUE}).")
+  int connections;
+
+  @Option(names = "--output", paramLabel = "DIR", description = "Results directory (default: bench/results of the repository).")
+  Path output;
+
+  @Override
+  public Integer call() throws Exception {
+    BenchPlan plan = plan();
+    checkHost(plan);
+    Path repository = repository();
+    Path directory = output != null ? output
+        : (repository != null ? repository : Path.of("").toAbsolutePath()).resolve("bench/results");
+    BenchRunner.Outcome outcome = new BenchRunner(plan, spec.commandLine().getOut(), JavaLauncher.current(),
+        new ReportWriter(directory, repository)).run();
+    return outcome.failures().isEmpty() ? ExitCode.OK : ExitCode.FAILURE;
+  }
+
+  BenchPlan plan() {
+    try {
+      List<SystemKind> s = systems == null ? List.of(SystemKind.values())
+          : systems.stream().map(SystemKind::parse).distinct().toList();
+      List<ResponseSize> z = (sizes == null ? DEFAULT_SIZES : sizes).stream().map(ResponseSize::parse).toList();
+      List<ConnectionMode> m = new ArrayList<>();
+      for (String mode : modes == null ? List.of("close", "keep-alive") : modes) {
+        m.add(switch (mode.strip()) {
+          case "close" -> ConnectionMode.CLOSE;
+          case "keep-alive" -> ConnectionMode.KEEP_ALIVE;
+          default -> throw new IllegalArgumentException("unknown mode '" + mode + "'; known: close, keep-alive");
+        });
+      }
+      int duration = orDefault(durationSeconds, quick ? 2 : 5);
+      int warmup = orDefault(warmupSeconds, quick ? 3 : 10);
+      int serial = orDefault(serialSeconds, quick ? 1 : 3);
+      int r = orDefault(repeats, quick ? 1 : 3);
+      if (duration < 1 || duration > 600 || warmup < 1 || warmup > 60 || serial < 0 || serial > 60) {
+        throw new IllegalArgumentException("--duration must be 1..600, --warmup 1..60, --latency-probe 0..60");
+      }
+      if (r < 1 || r > 50 || connections < 1 || connections > 10_000) {
+        throw new IllegalArgumentException("--repeats must be 1..50 and --connections 1..10000");
+      }
+      return new BenchPlan(s, z, m.stream().distinct().toList(), Duration.ofSeconds(duration),
+          Duration.ofSeconds(warmup), Duration.ofSeconds(serial), r, connections);
+    } catch (IllegalArgumentException e) {
+      throw new ParameterException(spec.commandLine(), e.getMessage());
+    }
+  }
+
+  private static void checkHost(BenchPlan plan) {
+    List<String> problems = new ArrayList<>(LinuxProbe.problems());
+    if (!CpuSteering.hasTwoCpus()) problems.add("the benchmark pins the balancer to CPU 0 and the rest to CPU 1: it needs 2 CPUs");
+    List<String> tools = new ArrayList<>(List.of("wrk", "taskset", "curl"));
+    if (plan.systems().stream().anyMatch(s -> s.usesNginxServers() || s == SystemKind.NGINX_PROXY)) tools.add("nginx");
+    if (plan.systems().contains(SystemKind.HAPROXY)) tools.add("haproxy");
+    for (String tool : tools) {
+      if (!onPath(tool)) problems.add(tool + " is not installed: apt-get install " + packageOf(tool) + " (./baton bench does it)");
+    }
+    if (!problems.isEmpty()) throw new HostNotReadyException("host not ready: " + String.join("; ", problems));
+  }
+
+  private static boolean onPath(String tool) {
+    for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin:/usr/sbin").split(":")) {
+      if (Files.isExecutable(Path.of(dir, tool))) return true;
+    }
+    return false;
+  }
+
+  private static String packageOf(String tool) {
+    return switch (tool) {
+      case "nginx" -> "nginx-light";
+      case "taskset" -> "util-linux";
+      default -> tool;
+    };
+  }
+
+  /** The repository this Baton was built in (…/baton-cli/target/{baton.jar,classes}), or null. */
+  private static Path repository() {
+    Path source = JavaLauncher.codeSource();
+    if (source == null) return null;
+    Path candidate = source.toAbsolutePath().getParent();
+    for (int i = 0; i < 3 && candidate != null; i++, candidate = candidate.getParent()) {
+      if (Files.isRegularFile(candidate.resolve("pom.xml")) && Files.isDirectory(candidate.resolve("baton-cli"))) {
+        return candidate;
+      }
+    }
+    return null;
+  }
+
+  private static int orDefault(Integer value, int fallback) {
+    return value == null ? fallback : value;
+  }
+}

@@ -1,0 +1,158 @@
+package io.baton.cli.bench;
+
+import io.baton.lab.CommandResult;
+import io.baton.lab.Host;
+import io.baton.lab.Lab;
+import io.baton.lab.Segment;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+/**
+ * The benchmark's lab: a client, a balancer node {@code lb} and servers {@code s1..s3} in
+ * network namespaces. The front segment (198.18.0.0/24) joins the client, lb (which holds the
+ * VIP 198.18.0.100) and the servers, whose direct-server-return answers take it; the fabric
+ * segment (198.18.1.0/24) joins lb and the servers. Every server serves the same directory of
+ * random files, one per response size.
+ *
+ * <p>CPU steering is part of the lab: lb's interfaces receive on {@link CpuSteering#BALANCER_CPU},
+ * the client's, the servers' and the bridges' on {@link CpuSteering#OTHERS_CPU}. Server hosts are
+ * prepared for DSR once (VIP on {@code lo}, ARP and reverse-path settings), so every system
+ * meets the same hosts.
+ *
+ * <p>Built and closed by one thread; {@link #close} deletes every namespace and kills every
+ * process, whatever happened before.
+ */
+final class BenchLab implements AutoCloseable {
+  static final String VIP = "198.18.0.100";
+  static final String CLIENT_IP = "198.18.0.10";
+  static final String LB_FRONT_IP = "198.18.0.1";
+  static final String LB_FABRIC_IP = "198.18.1.1";
+  static final List<String> SERVERS = List.of("s1", "s2", "s3");
+  private static final Duration NGINX_READY = Duration.ofSeconds(20);
+
+  final Lab lab;
+  final Host client;
+  final Host lb;
+  final Map<String, Host> servers = new LinkedHashMap<>();
+  /** The directory every system serves: one {@code <token>.bin} file per response size. */
+  final Path webRoot;
+  private final List<BenchProcess> nginxServers = new ArrayList<>();
+
+  private BenchLab(Lab lab, List<ResponseSize> sizes) throws IOException, InterruptedException {
+    this.lab = lab;
+    Segment front = lab.segment("front");
+    Segment fabric = lab.segment("fabric");
+    client = lab.host("client");
+    client.attach(front, CLIENT_IP + "/24");
+    // Many short connections from one address: a wide port range, and TIME_WAIT ports reused.
+    client.sysctl("net.ipv4.ip_local_port_range", "1024 65000");
+    client.sysctl("net.ipv4.tcp_tw_reuse", "1");
+    lb = lab.host("lb");
+    lb.attach(front, LB_FRONT_IP + "/24");
+    lb.addAddress("front", VIP + "/32");
+    lb.attach(fabric, LB_FABRIC_IP + "/24");
+    for (String s : SERVERS) {
+      Host h = lab.host(s);
+      h.attach(front, frontIp(s) + "/24");
+      h.attach(fabric, fabricIp(s) + "/24");
+      // DSR: answer from the VIP on lo, never claim it by ARP, accept forwarded packets.
+      h.addAddress("lo", VIP + "/32");
+      h.sysctl("net.ipv4.conf.all.arp_ignore", "1");
+      h.sysctl("net.ipv4.conf.all.arp_announce", "2");
+      h.sysctl("net.ipv4.conf.all.rp_filter", "2");
+      h.sysctl("net.ipv4.conf.fabric.rp_filter", "2");
+      servers.put(s, h);
+    }
+    webRoot = Files.createDirectories(lab.dir().resolve("www"));
+    writeFiles(webRoot, sizes);
+    CpuSteering.steer(lb, CpuSteering.BALANCER_CPU, "front", "fabric");
+    CpuSteering.steer(client, CpuSteering.OTHERS_CPU, "front");
+    for (Host h : servers.values()) CpuSteering.steer(h, CpuSteering.OTHERS_CPU, "front", "fabric", "lo");
+    CpuSteering.steerNamespace(lab.switchNamespace(), CpuSteering.OTHERS_CPU);
+  }
+
+  /** Builds the lab; on any failure tears down what was built and rethrows. */
+  static BenchLab create(List<ResponseSize> sizes) throws IOException, InterruptedException {
+    Lab lab = Lab.create("bench");
+    try {
+      return new BenchLab(lab, sizes);
+    } catch (IOException | InterruptedException | RuntimeException | Error e) {
+      try {
+        lab.close();
+      } catch (RuntimeException teardown) {
+        e.addSuppressed(teardown);
+      }
+      throw e;
+    }
+  }
+
+  static String frontIp(String server) {
+    return "198.18.0." + (11 + SERVERS.indexOf(server));
+  }
+
+  static String fabricIp(String server) {
+    return "198.18.1." + (11 + SERVERS.indexOf(server));
+  }
+
+  static List<String> serverFabricIps() {
+    return SERVERS.stream().map(BenchLab::fabricIp).toList();
+  }
+
+  /** Starts nginx (the origin) on every server, pinned to the others' CPU, and waits for it. */
+  void startNginxServers() throws IOException, InterruptedException {
+    for (String s : SERVERS) {
+      Host h = servers.get(s);
+      Path dir = Files.createDirectories(lab.dir().resolve("nginx-" + s));
+      Path conf = dir.resolve("nginx.conf");
+      Files.writeString(conf, SystemConfigs.nginxServer(dir, webRoot, frontIp(s), fabricIp(s)));
+      BenchProcess p = BenchProcess.start(h, "nginx on " + s,
+          CpuSteering.pinned(CpuSteering.OTHERS_CPU, List.of("nginx", "-c", conf.toString())));
+      nginxServers.add(p);
+      p.awaitReady("answering on 127.0.0.1:" + SystemConfigs.NGINX_PORT, NGINX_READY,
+          () -> answers(h, "http://127.0.0.1:" + SystemConfigs.NGINX_PORT + "/index.html"));
+    }
+  }
+
+  /** Fails if one of the origin nginx servers has died. */
+  void checkNginxServers() throws IOException {
+    for (BenchProcess p : nginxServers) p.checkAlive();
+  }
+
+  /** True when a GET of {@code url} from {@code from} answers 200 within 2 s. */
+  static boolean answers(Host from, String url) {
+    CommandResult r = from.exec(List.of("curl", "-s", "-o", "/dev/null", "-m", "2", "-w", "%{http_code}", url),
+        Duration.ofSeconds(5));
+    return r.succeeded() && r.stdout().strip().equals("200");
+  }
+
+  /** A file in the lab directory, for a system's configuration. */
+  Path file(String name) {
+    return lab.dir().resolve(name);
+  }
+
+  @Override
+  public void close() {
+    for (BenchProcess p : nginxServers) p.stop();
+    lab.close();
+  }
+
+  private static void writeFiles(Path root, List<ResponseSize> sizes) throws IOException {
+    Random random = new Random(42);
+    for (ResponseSize size : sizes) {
+      byte[] bytes = new byte[size.bytes()];
+      random.nextBytes(bytes);
+      try (OutputStream out = Files.newOutputStream(root.resolve(size.path().substring(1)))) {
+        out.write(bytes);
+      }
+    }
+    Files.writeString(root.resolve("index.html"), "<h1>baton bench</h1>\n");
+  }
+}

@@ -1,0 +1,74 @@
+package io.baton.cli.bench;
+
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * What one benchmark run measures and for how long. The runner loops repeats outermost, then
+ * systems, then modes and sizes, so slow drifts of the machine spread over every system instead
+ * of landing on one. Immutable.
+ *
+ * @param systems systems to compare, in the order each repeat visits them
+ * @param sizes response sizes, ascending
+ * @param modes {@link ConnectionMode#CLOSE} and/or {@link ConnectionMode#KEEP_ALIVE}
+ * @param duration length of each measured wrk run
+ * @param warmup unmeasured load after each system start (JIT, caches, fabric connections)
+ * @param serialDuration length of the one-connection-at-a-time latency probe; zero skips it
+ * @param repeats how often every configuration is measured
+ * @param concurrency open connections of each measured wrk run
+ */
+record BenchPlan(
+    List<SystemKind> systems,
+    List<ResponseSize> sizes,
+    List<ConnectionMode> modes,
+    Duration duration,
+    Duration warmup,
+    Duration serialDuration,
+    int repeats,
+    int concurrency) {
+  /** Time to start a system and see it answer, measured on the 2-core lab machine. */
+  private static final Duration BATON_START = Duration.ofSeconds(5);
+  private static final Duration OTHER_START = Duration.ofSeconds(2);
+  /** The pinning check: CPU 0 watched for this long with the balancer idle. */
+  static final Duration IDLE_CHECK = Duration.ofSeconds(1);
+  /** Per wrk run beyond its duration: the quiet-CPU check (0.5 s or more), process start, counters. */
+  private static final Duration RUN_OVERHEAD = Duration.ofMillis(1000);
+  private static final Duration LAB_SETUP = Duration.ofSeconds(15);
+
+  BenchPlan {
+    systems = List.copyOf(systems);
+    sizes = List.copyOf(sizes.stream().sorted().distinct().toList());
+    modes = List.copyOf(modes);
+    if (systems.isEmpty() || sizes.isEmpty() || modes.isEmpty()) {
+      throw new IllegalArgumentException("a plan needs at least one system, size and mode");
+    }
+    if (modes.contains(ConnectionMode.SERIAL)) {
+      throw new IllegalArgumentException("the serial probe is set by serialDuration, not as a mode");
+    }
+    if (repeats < 1 || concurrency < 1 || duration.isNegative() || duration.isZero()) {
+      throw new IllegalArgumentException("repeats, concurrency and duration must be positive");
+    }
+  }
+
+  /** Measured wrk runs in one repeat. */
+  int runsPerRepeat() {
+    return systems.size() * (sizes.size() * modes.size() + (serialDuration.isZero() ? 0 : 1));
+  }
+
+  /** Rough wall-clock time of the whole run, printed before it starts. */
+  Duration estimate() {
+    Duration perRepeat = Duration.ZERO;
+    for (SystemKind s : systems) {
+      perRepeat = perRepeat.plus(s.isBaton() ? BATON_START : OTHER_START)
+          .plus(warmup).plus(RUN_OVERHEAD).plus(IDLE_CHECK)
+          .plus(duration.plus(RUN_OVERHEAD).multipliedBy((long) sizes.size() * modes.size()));
+      if (!serialDuration.isZero()) perRepeat = perRepeat.plus(serialDuration).plus(RUN_OVERHEAD);
+    }
+    return LAB_SETUP.plus(perRepeat.multipliedBy(repeats));
+  }
+
+  /** The smallest size: warm-up and the serial latency probe use it. */
+  ResponseSize smallest() {
+    return sizes.getFirst();
+  }
+}

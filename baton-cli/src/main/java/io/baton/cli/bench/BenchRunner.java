@@ -1,0 +1,220 @@
+package io.baton.cli.bench;
+
+import io.baton.lab.InterfaceStats;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Runs a {@link BenchPlan}: builds the lab, then for every repeat (outermost, so the repeats
+ * interleave) starts each system in turn, warms it up, checks that CPU 0 is idle while the
+ * balancer idles, measures every mode and size with wrk, and stops the system again, so only
+ * one balancer ever runs. Ends with the report files, the table, the summary and, as the very
+ * last line, the verdict. The lab is torn down whatever happens.
+ *
+ * <p>Confined to the calling thread.
+ */
+final class BenchRunner {
+  /** CPU 0 counts as quiet below this busy time per second (5 %). */
+  static final double QUIET_MS_PER_SECOND = 50;
+  static final Duration QUIET_WINDOW = Duration.ofMillis(500);
+  static final Duration QUIET_WAIT = Duration.ofSeconds(2);
+
+  private final BenchPlan plan;
+  private final PrintWriter out;
+  private final JavaLauncher launcher;
+  private final ReportWriter writer;
+
+  /** What a run produced. */
+  record Outcome(ReportWriter.ReportFiles files, BenchSummary summary, List<String> failures) {}
+
+  BenchRunner(BenchPlan plan, PrintWriter out, JavaLauncher launcher, ReportWriter writer) {
+    this.plan = plan;
+    this.out = out;
+    this.launcher = launcher;
+    this.writer = writer;
+  }
+
+  Outcome run() throws IOException, InterruptedException {
+    say("baton bench: " + ReportWriter.describe(plan));
+    say(String.format("%d measured runs; estimated time %s. Balancer on CPU 0; client, servers and harness on CPU 1.",
+        plan.runsPerRepeat() * plan.repeats(), minutes(plan.estimate())));
+    say("Baton nodes run as: " + launcher);
+    BenchResults results = new BenchResults();
+    List<String> notes = new ArrayList<>();
+    long started = System.nanoTime();
+    CpuSteering steering = new CpuSteering();
+    steering.pinThisJvm();
+    try (BenchLab lab = BenchLab.create(plan.sizes())) {
+      say("lab up: " + lab.client.nsName() + ", " + lab.lb.nsName() + ", "
+          + String.join(", ", lab.servers.values().stream().map(h -> h.nsName()).toList()) + "; VIP " + BenchLab.VIP);
+      if (plan.systems().stream().anyMatch(SystemKind::usesNginxServers)) lab.startNginxServers();
+      double idle = idleCpu0MsPerSecond(null)[0];
+      results.labIdle(idle);
+      say(String.format("pinning check: CPU 0 busy %.1f ms/s with the lab idle", idle));
+      if (idle > 50) notes.add(String.format("CPU 0 was %.0f ms/s busy with the lab idle: another workload shares"
+          + " this machine, and the balancer-node CPU figures include some of it", idle));
+      SystemStarter starter = new SystemStarter(lab, launcher);
+      for (int repeat = 1; repeat <= plan.repeats(); repeat++) {
+        for (SystemKind system : plan.systems()) {
+          runSystem(lab, starter, system, repeat, results);
+        }
+      }
+    } finally {
+      steering.restoreThisJvm();
+    }
+    List<ConfigResult> table = results.aggregate(plan);
+    BenchSummary summary = BenchSummary.of(table);
+    ReportWriter.ReportFiles files = writer.write(plan, results, table, summary, machine(), notes);
+    say("");
+    out.print(ReportWriter.table(table));
+    say("");
+    notes.forEach(n -> say("note: " + n));
+    results.failures().forEach(f -> say("FAILED: " + f));
+    say("took " + minutes(Duration.ofNanos(System.nanoTime() - started)) + "; report: " + files.markdown()
+        + ", " + files.json() + (files.chart() == null ? " (no chart)" : ", " + files.chart()));
+    say("");
+    summary.lines().forEach(this::say);
+    return new Outcome(files, summary, results.failures());
+  }
+
+  private void runSystem(BenchLab lab, SystemStarter starter, SystemKind system, int repeat, BenchResults results)
+      throws InterruptedException {
+    String tag = "[" + repeat + "/" + plan.repeats() + "] " + system.label();
+    RunningSystem running;
+    try {
+      lab.checkNginxServers();
+      running = starter.start(system);
+    } catch (IOException | RuntimeException e) {
+      results.fail(tag + ": did not start: " + e.getMessage());
+      say(tag + ": did not start: " + e.getMessage());
+      return;
+    }
+    try (running) {
+      Wrk.run(lab.client, running.baseUrl() + plan.smallest().path(), plan.concurrency(), ConnectionMode.CLOSE,
+          plan.warmup());
+      double[] idle = idleCpu0MsPerSecond(running);
+      results.add(new IdleCheck(system.label(), repeat, idle[0], idle[1]));
+      say(String.format("%s: up and warm; CPU 0 busy %.1f ms/s while it idles", tag, idle[0]));
+      for (ConnectionMode mode : plan.modes()) {
+        for (ResponseSize size : plan.sizes()) {
+          measure(lab, running, mode, size, plan.concurrency(), plan.duration(), repeat, results, tag);
+        }
+      }
+      if (!plan.serialDuration().isZero()) {
+        measure(lab, running, ConnectionMode.SERIAL, plan.smallest(), 1, plan.serialDuration(), repeat, results, tag);
+      }
+      running.checkAlive();
+    } catch (IOException | RuntimeException e) {
+      results.fail(tag + ": " + e.getMessage());
+      say(tag + ": FAILED: " + e.getMessage());
+    }
+  }
+
+  private void measure(BenchLab lab, RunningSystem running, ConnectionMode mode, ResponseSize size, int connections,
+      Duration duration, int repeat, BenchResults results, String tag) throws IOException, InterruptedException {
+    double noise = awaitQuietCpu0();
+    long process0 = running.balancerProcessTicks();
+    InterfaceStats front0 = lab.lb.interfaceStats("front");
+    CpuTimes cpu0 = CpuTimes.read();
+    Wrk.Result wrk = Wrk.run(lab.client, running.baseUrl() + size.path(), connections, mode, duration);
+    CpuTimes cpu = CpuTimes.read().minus(cpu0);
+    InterfaceStats front1 = lab.lb.interfaceStats("front");
+    long process = running.balancerProcessTicks() - process0;
+    long frontBytes = front1.rxBytes() - front0.rxBytes() + front1.txBytes() - front0.txBytes();
+    Measurement m = Measurement.of(running.kind(), mode, size, repeat, wrk, noise, cpu, process, frontBytes);
+    results.add(m);
+    say(String.format("%s %-10s %-8s %8.0f req/s  p50 %7.0f µs  p99 %7.0f µs  errors %d  balancer-node CPU %7.1f µs/req"
+            + " (processes %.1f)  machine %7.1f µs/req  front %,.0f B/req  CPU 0 noise %.0f ms/s",
+        tag, mode.label(), size.label(), m.requestsPerSecond(), m.latencyP50Us(), m.latencyP99Us(), m.errors(),
+        m.balancerCpuUsPerRequest(), m.balancerProcessUsPerRequest(), m.machineCpuUsPerRequest(),
+        m.frontBytesPerRequest(), noise));
+  }
+
+  /**
+   * Waits, at most {@link #QUIET_WAIT}, for a window of {@link #QUIET_WINDOW} in which CPU 0 is
+   * busy less than {@link #QUIET_MS_PER_SECOND} (other programs on this machine come and go), and
+   * returns the busy time per second of the last window: the noise the next run's CPU 0 figure
+   * carries.
+   */
+  private static double awaitQuietCpu0() throws InterruptedException {
+    long deadline = System.nanoTime() + QUIET_WAIT.toNanos();
+    double msPerSecond;
+    do {
+      CpuTimes before = CpuTimes.read();
+      long t0 = System.nanoTime();
+      Thread.sleep(QUIET_WINDOW.toMillis());
+      CpuTimes delta = CpuTimes.read().minus(before);
+      msPerSecond = delta.cpu0Busy() * (1000.0 / CpuTimes.TICKS_PER_SECOND) / ((System.nanoTime() - t0) / 1e9);
+    } while (msPerSecond >= QUIET_MS_PER_SECOND && System.nanoTime() - deadline < 0);
+    return msPerSecond;
+  }
+
+  /** CPU 0's busy time and the balancer processes' CPU time, per second, over {@link BenchPlan#IDLE_CHECK}. */
+  private static double[] idleCpu0MsPerSecond(RunningSystem running) throws InterruptedException {
+    long process0 = running == null ? 0 : running.balancerProcessTicks();
+    CpuTimes before = CpuTimes.read();
+    long t0 = System.nanoTime();
+    Thread.sleep(BenchPlan.IDLE_CHECK.toMillis());
+    CpuTimes delta = CpuTimes.read().minus(before);
+    double seconds = (System.nanoTime() - t0) / 1e9;
+    long process = running == null ? 0 : running.balancerProcessTicks() - process0;
+    double msPerTick = 1000.0 / CpuTimes.TICKS_PER_SECOND;
+    return new double[] {delta.cpu0Busy() * msPerTick / seconds, process * msPerTick / seconds};
+  }
+
+  /** CPU model, CPUs, memory, kernel, and the versions of what is measured. */
+  private static Map<String, String> machine() {
+    Map<String, String> m = new LinkedHashMap<>();
+    m.put("cpu", firstMatch(Path.of("/proc/cpuinfo"), "model name") + ", " + Runtime.getRuntime().availableProcessors()
+        + " CPUs");
+    m.put("memory", firstMatch(Path.of("/proc/meminfo"), "MemTotal"));
+    m.put("kernel", System.getProperty("os.name") + " " + System.getProperty("os.version"));
+    m.put("java", System.getProperty("java.vm.name") + " " + Runtime.version());
+    m.put("haproxy", version("haproxy", "-v"));
+    m.put("nginx", version("nginx", "-v"));
+    m.put("wrk", version("wrk", "-v"));
+    return m;
+  }
+
+  private static String firstMatch(Path file, String key) {
+    try {
+      return Files.readAllLines(file).stream().filter(l -> l.startsWith(key)).findFirst()
+          .map(l -> l.substring(l.indexOf(':') + 1).strip()).orElse("?");
+    } catch (IOException e) {
+      return "?";
+    }
+  }
+
+  private static String version(String... command) {
+    try {
+      Process p = new ProcessBuilder(command).redirectErrorStream(true)
+          .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+      String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      p.waitFor(5, java.util.concurrent.TimeUnit.SECONDS);
+      return text.lines().filter(l -> !l.isBlank()).findFirst().orElse("?").strip();
+    } catch (IOException e) {
+      return "not installed";
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return "?";
+    }
+  }
+
+  private static String minutes(Duration d) {
+    long s = d.toSeconds();
+    return s < 120 ? s + " s" : String.format("%d min %02d s", s / 60, s % 60);
+  }
+
+  private void say(String line) {
+    out.println(line);
+    out.flush();
+  }
+}

@@ -1,0 +1,55 @@
+package io.baton.cli.bench;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A started benchmark system: where the client sends its requests, which processes are the
+ * balancer (their CPU time is recorded beside CPU 0's), and everything to stop afterwards.
+ *
+ * <p>Confined to the runner's thread.
+ */
+final class RunningSystem implements AutoCloseable {
+  private final SystemKind kind;
+  private final String baseUrl;
+  private final List<BenchProcess> balancer;
+  private final List<BenchProcess> processes;
+
+  /**
+   * @param processes every process of the system in start order (stopped in reverse); includes
+   *     {@code balancer}
+   */
+  RunningSystem(SystemKind kind, String baseUrl, List<BenchProcess> balancer, List<BenchProcess> processes) {
+    this.kind = kind;
+    this.baseUrl = baseUrl;
+    this.balancer = List.copyOf(balancer);
+    this.processes = List.copyOf(processes);
+  }
+
+  SystemKind kind() {
+    return kind;
+  }
+
+  /** {@code http://IP:PORT}, without a path. */
+  String baseUrl() {
+    return baseUrl;
+  }
+
+  /** Clock ticks used so far by the balancer's processes (0 for a direct system). */
+  long balancerProcessTicks() {
+    return balancer.stream().mapToLong(BenchProcess::cpuTicks).sum();
+  }
+
+  /** Fails with a process's stderr if any process of the system has exited. */
+  void checkAlive() throws java.io.IOException {
+    for (BenchProcess p : processes) p.checkAlive();
+  }
+
+  /** Stops the processes in reverse start order: balancer first, then the servers. */
+  @Override
+  public void close() {
+    List<BenchProcess> reversed = new ArrayList<>(processes);
+    java.util.Collections.reverse(reversed);
+    for (BenchProcess p : reversed) p.stop();
+  }
+}

@@ -1,0 +1,88 @@
+package io.baton.cli.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The pieces of the benchmark report that need no lab: wrk's output, sizes, spreads, the summary. */
+class BenchSummaryTest {
+  private static final String WRK = """
+      Running 2s test @ http://198.18.0.100:80/1k.bin
+        1 threads and 16 connections
+        Thread Stats   Avg      Stdev     Max   +/- Stdev
+          Latency     2.95ms    1.20ms  20.10ms   80.00%
+          Req/Sec     4.00k   200.00     4.40k    70.00%
+        Latency Distribution
+           50%    2.80ms
+           75%    3.10ms
+           90%    3.90ms
+           99%  412.00us
+        8000 requests in 2.00s, 9.50MB read
+        Socket errors: connect 0, read 2, write 0, timeout 1
+        Non-2xx or 3xx responses: 4
+      Requests/sec:   4000.00
+      Transfer/sec:      4.75MB
+      """;
+
+  @Test
+  void wrkReportIsReadWithUnitsAndErrors() throws Exception {
+    Wrk.Result r = Wrk.parse(WRK, "");
+    assertThat(r.requests()).isEqualTo(8000);
+    assertThat(r.seconds()).isEqualTo(2.0);
+    assertThat(r.latencyP50Us()).isEqualTo(2800.0);
+    assertThat(r.latencyP99Us()).isEqualTo(412.0);
+    assertThat(r.errors()).isEqualTo(7);
+  }
+
+  @Test
+  void wrkWithoutAReportIsAnError() {
+    assertThatThrownBy(() -> Wrk.parse("", "unable to connect to 198.18.0.100:80 Connection refused"))
+        .hasMessageContaining("Connection refused");
+  }
+
+  @Test
+  void sizesParseAndOrder() {
+    assertThat(ResponseSize.parse("16k").bytes()).isEqualTo(16 << 10);
+    assertThat(ResponseSize.parse("1M").label()).isEqualTo("1 MiB");
+    assertThat(ResponseSize.parse("1m").path()).isEqualTo("/1m.bin");
+    assertThatThrownBy(() -> ResponseSize.parse("1g")).isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void spreadIsMedianAndRangeWithoutNaN() {
+    assertThat(Spread.of(3, 1, 2, Double.NaN)).isEqualTo(new Spread(2, 1, 3));
+    assertThat(Spread.of(4, 1)).isEqualTo(new Spread(2.5, 1, 4));
+    assertThat(Spread.of(5).format("%.0f")).isEqualTo("5");
+    assertThat(Spread.of(1, 2, 3).format("%.0f")).isEqualTo("2 (1–3)");
+  }
+
+  @Test
+  void summaryFindsTheSizeFromWhichBatonIsCheaperAndEndsWithTheVerdict() {
+    List<ConfigResult> results = List.of(
+        result("haproxy", "close", "1k", 100), result("haproxy", "close", "16k", 200),
+        result("haproxy", "close", "1m", 4000),
+        result("baton-relay", "close", "1k", 150), result("baton-relay", "close", "16k", 150),
+        result("baton-relay", "close", "1m", 280));
+
+    BenchSummary s = BenchSummary.of(results);
+
+    assertThat(s.baton()).isEqualTo("baton-relay");
+    assertThat(s.cheaperFrom()).isEqualTo("16 KiB");
+    assertThat(s.verdict()).isEqualTo("baton:haproxy balancer-node CPU per request at 1 MiB = 0.07 (target <= 0.10)");
+    assertThat(s.lines().getLast()).isEqualTo(s.verdict());
+  }
+
+  @Test
+  void verdictSaysWhatIsMissing() {
+    BenchSummary s = BenchSummary.of(List.of(result("baton-embedded", "close", "1k", 150)));
+    assertThat(s.verdict()).startsWith("baton:haproxy balancer-node CPU per request at 1 MiB = n/a");
+  }
+
+  private static ConfigResult result(String system, String mode, String size, double cpuUs) {
+    Spread one = Spread.of(1);
+    return new ConfigResult(system, mode, size, ResponseSize.parse(size).bytes(), 1, 100, 0, one, one, one,
+        Spread.of(cpuUs), Spread.of(cpuUs), Spread.of(0), one, null, one);
+  }
+}
