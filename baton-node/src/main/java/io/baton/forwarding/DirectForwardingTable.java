@@ -149,38 +149,50 @@ public final class DirectForwardingTable implements AutoCloseable {
   public void apply(List<Op> ops) throws LinuxException {
     checkOpen();
     if (ops.isEmpty()) return;
-    Set<FlowKey> ownedAfter = new HashSet<>(owned);
-    Set<FlowKey> frozenAfter = new HashSet<>(frozen);
+    // Membership after the batch, for the flows it touches only: copying the whole sets per
+    // batch made the owner thread's cost grow with the number of live connections.
+    java.util.Map<FlowKey, Boolean> ownedAfter = new java.util.HashMap<>();
+    java.util.Map<FlowKey, Boolean> frozenAfter = new java.util.HashMap<>();
     List<Change> batch = new ArrayList<>();
     for (Op op : ops) {
       FlowKey f = op.flow();
+      boolean isOwned = ownedAfter.getOrDefault(f, owned.contains(f));
+      boolean isFrozen = frozenAfter.getOrDefault(f, frozen.contains(f));
       switch (op) {
         case FreezeAndForward ff -> {
-          if (ownedAfter.contains(f)) batch.add(delete(OWNER, f));
+          if (isOwned) batch.add(delete(OWNER, f));
           batch.add(addOwner(f, ff.server()));
-          if (!frozenAfter.contains(f)) batch.add(addFrozen(f));
-          ownedAfter.add(f);
-          frozenAfter.add(f);
+          if (!isFrozen) batch.add(addFrozen(f));
+          ownedAfter.put(f, true);
+          frozenAfter.put(f, true);
         }
         case Unfreeze u -> {
-          if (frozenAfter.remove(f)) batch.add(delete(FROZEN, f));
+          if (isFrozen) batch.add(delete(FROZEN, f));
+          frozenAfter.put(f, false);
         }
         case Cancel c -> {
-          if (frozenAfter.remove(f)) batch.add(delete(FROZEN, f));
-          if (ownedAfter.remove(f)) batch.add(delete(OWNER, f));
+          if (isFrozen) batch.add(delete(FROZEN, f));
+          if (isOwned) batch.add(delete(OWNER, f));
+          frozenAfter.put(f, false);
+          ownedAfter.put(f, false);
         }
         case Remove r -> {
-          if (ownedAfter.remove(f)) batch.add(delete(OWNER, f));
+          if (isOwned) batch.add(delete(OWNER, f));
+          ownedAfter.put(f, false);
         }
       }
     }
     if (batch.isEmpty()) return;
     try {
       commit(batch);
-      owned.clear();
-      owned.addAll(ownedAfter);
-      frozen.clear();
-      frozen.addAll(frozenAfter);
+      ownedAfter.forEach((f, in) -> {
+        if (in) owned.add(f);
+        else owned.remove(f);
+      });
+      frozenAfter.forEach((f, in) -> {
+        if (in) frozen.add(f);
+        else frozen.remove(f);
+      });
     } catch (LinuxException e) {
       for (Op op : ops) {
         switch (op) {
