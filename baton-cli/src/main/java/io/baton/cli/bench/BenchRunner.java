@@ -99,7 +99,7 @@ final class BenchRunner {
     }
     try (running) {
       Wrk.run(lab.client, running.baseUrl() + plan.smallest().path(), plan.concurrency(), ConnectionMode.CLOSE,
-          plan.warmup());
+          plan.warmupFor(system));
       double[] idle = idleCpu0MsPerSecond(running);
       results.add(new IdleCheck(system.label(), repeat, idle[0], idle[1]));
       say(String.format("%s: up and warm; CPU 0 busy %.1f ms/s while it idles", tag, idle[0]));
