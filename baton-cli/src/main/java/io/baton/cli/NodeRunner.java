@@ -36,6 +36,9 @@ final class NodeRunner {
       throw new ConfigFailure(configFile + ": node " + config.node().name() + " does not have the role "
           + required.name().toLowerCase(java.util.Locale.ROOT) + " (node.roles is " + config.node().roles() + ")", null);
     }
+    config.metrics().ifPresent(m -> org.slf4j.LoggerFactory.getLogger(NodeRunner.class).warn(
+        "{}: metrics.listen {} is accepted but this build has no metrics endpoint yet; nothing listens there",
+        configFile, m.listen()));
     List<String> problems = LinuxProbe.problems();
     if (!problems.isEmpty()) throw new HostNotReadyException("host not ready: " + String.join("; ", problems));
 
