@@ -41,10 +41,16 @@ public final class ForwardingService implements AutoCloseable {
 
   private record Stop() implements Command {}
 
-  private record Retired(FlowKey flow, long dueNs) {}
+  /** A closed connection's entry, due for removal; {@code generation} names that connection's entry. */
+  private record Retired(FlowKey flow, long dueNs, long generation) {}
 
   private final LinkedBlockingQueue<Command> queue = new LinkedBlockingQueue<>();
   private final ArrayDeque<Retired> retired = new ArrayDeque<>(); // owner thread only
+  // Which handoff installed each flow's current entry (owner thread only). A client may reuse its
+  // port for a new connection while the old one's entry waits out its grace period; the
+  // generation keeps the old removal from deleting the new connection's entry.
+  private final java.util.HashMap<FlowKey, Long> generations = new java.util.HashMap<>();
+  private long lastGeneration; // owner thread only
   private final DirectForwardingTable table;
   private final Duration closeGrace;
   private final Thread owner;
@@ -103,7 +109,8 @@ public final class ForwardingService implements AutoCloseable {
   /** The owner reported {@code flow} closed: remove its entry after the grace period. */
   public void retire(FlowKey flow) {
     query(() -> {
-      retired.addLast(new Retired(flow, System.nanoTime() + closeGrace.toNanos()));
+      retired.addLast(new Retired(flow, System.nanoTime() + closeGrace.toNanos(),
+          generations.getOrDefault(flow, -1L)));
       return null;
     });
   }
@@ -194,7 +201,15 @@ public final class ForwardingService implements AutoCloseable {
       table.apply(ops);
       batches.incrementAndGet();
       for (Change c : changes) {
-        if (c.op() instanceof DirectForwardingTable.FreezeAndForward) installed.incrementAndGet();
+        switch (c.op()) {
+          case DirectForwardingTable.FreezeAndForward f -> {
+            installed.incrementAndGet();
+            generations.put(f.flow(), ++lastGeneration);
+          }
+          case DirectForwardingTable.Cancel x -> generations.remove(x.flow());
+          case DirectForwardingTable.Remove x -> generations.remove(x.flow());
+          case DirectForwardingTable.Unfreeze x -> { }
+        }
         c.done().complete(null);
       }
     } catch (LinuxException | RuntimeException e) {
@@ -206,7 +221,13 @@ public final class ForwardingService implements AutoCloseable {
     List<Op> due = new ArrayList<>();
     long now = System.nanoTime();
     while (!retired.isEmpty() && retired.peekFirst().dueNs() <= now) {
-      due.add(new DirectForwardingTable.Remove(retired.removeFirst().flow()));
+      Retired r = retired.removeFirst();
+      Long current = generations.get(r.flow());
+      if (current != null && current == r.generation()) {
+        due.add(new DirectForwardingTable.Remove(r.flow()));
+        generations.remove(r.flow());
+      }
+      // Otherwise a newer connection on the same client address and port owns the entry now.
     }
     if (due.isEmpty()) return;
     try {
