@@ -4,7 +4,8 @@ import io.baton.forwarding.DirectForwardingTable;
 import io.baton.forwarding.Vip;
 import io.baton.lab.Host;
 import io.baton.lab.Lab;
-import io.baton.lab.Segment;
+import io.baton.lab.RstCounter;
+import io.baton.lab.TwoHostTopology;
 import io.baton.linux.Sockets;
 import io.baton.server.VipGuard;
 import java.net.Inet4Address;
@@ -20,10 +21,9 @@ import java.util.List;
  * DirectForwardingTable}; B's {@link VipGuard} drops VIP packets until their socket exists.
  */
 final class TwoHostLab implements AutoCloseable {
-  static final String VIP = "198.18.0.100";
+  static final String VIP = TwoHostTopology.VIP;
   static final int PORT = 8080;
-  static final String CLIENT_IP = "198.18.0.10";
-  static final String B_FABRIC_IP = "198.18.1.2";
+  static final String B_FABRIC_IP = TwoHostTopology.B_FABRIC_IP;
 
   final Lab lab;
   final Host client;
@@ -36,22 +36,10 @@ final class TwoHostLab implements AutoCloseable {
   TwoHostLab(String purpose) throws Exception {
     lab = Lab.create(purpose);
     try {
-      Segment front = lab.segment("front");
-      Segment fabric = lab.segment("fabric");
-      client = lab.host("client");
-      client.attach(front, CLIENT_IP + "/24");
-      a = lab.host("a");
-      a.attach(front, "198.18.0.1/24");
-      a.addAddress("front", VIP + "/32");
-      a.attach(fabric, "198.18.1.1/24");
-      b = lab.host("b");
-      b.attach(front, "198.18.0.2/24");
-      b.attach(fabric, B_FABRIC_IP + "/24");
-      b.addAddress("lo", VIP + "/32");
-      b.sysctl("net.ipv4.conf.all.arp_ignore", "1");
-      b.sysctl("net.ipv4.conf.all.arp_announce", "2");
-      b.sysctl("net.ipv4.conf.all.rp_filter", "0");
-      b.sysctl("net.ipv4.conf.fabric.rp_filter", "0");
+      TwoHostTopology hosts = TwoHostTopology.build(lab);
+      client = hosts.client();
+      a = hosts.a();
+      b = hosts.b();
       clientRsts = RstCounter.install(client);
       Vip vip = new Vip(ip(VIP), PORT);
       forwarding =

@@ -4,9 +4,9 @@ import io.baton.forwarding.DirectForwardingTable;
 import io.baton.forwarding.Vip;
 import io.baton.lab.Host;
 import io.baton.lab.Lab;
-import io.baton.lab.Segment;
+import io.baton.lab.RstCounter;
+import io.baton.lab.TwoHostTopology;
 import io.baton.linux.LinuxException;
-import io.baton.linux.Nftables;
 import io.baton.linux.Sockets;
 import io.baton.server.VipGuard;
 import io.baton.transplant.ConnectionExporter;
@@ -19,8 +19,6 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * The transplant demo's lab: a client, host {@code a} that owns the VIP on the front segment
@@ -31,11 +29,9 @@ import java.util.regex.Pattern;
  * <p>Thread-safe: every namespace-bound step runs on that host's own lab thread.
  */
 final class DemoLab implements AutoCloseable {
-  static final String VIP = "198.18.0.100";
+  static final String VIP = TwoHostTopology.VIP;
   static final int PORT = 8080;
-  static final String CLIENT_IP = "198.18.0.10";
-  static final String B_FABRIC_IP = "198.18.1.2";
-  private static final Pattern PACKETS = Pattern.compile("packets (\\d+)");
+  static final String B_FABRIC_IP = TwoHostTopology.B_FABRIC_IP;
   /** How long a closed connection's forwarding entry outlives it, for late FIN/ACKs. */
   static final Duration GRACE = Duration.ofMillis(500);
 
@@ -50,47 +46,16 @@ final class DemoLab implements AutoCloseable {
   private final DirectForwardingTable forwarding;
   private final VipGuard guard;
   private final int listener;
+  private final RstCounter rsts;
 
   DemoLab() throws Exception {
     lab = Lab.create("demo");
     try {
-      Segment front = lab.segment("front");
-      Segment fabric = lab.segment("fabric");
-      client = lab.host("client");
-      client.attach(front, CLIENT_IP + "/24");
-      a = lab.host("a");
-      a.attach(front, "198.18.0.1/24");
-      a.addAddress("front", VIP + "/32");
-      a.attach(fabric, "198.18.1.1/24");
-      b = lab.host("b");
-      b.attach(front, "198.18.0.2/24");
-      b.attach(fabric, B_FABRIC_IP + "/24");
-      b.addAddress("lo", VIP + "/32");
-      b.sysctl("net.ipv4.conf.all.arp_ignore", "1");
-      b.sysctl("net.ipv4.conf.all.arp_announce", "2");
-      b.sysctl("net.ipv4.conf.all.rp_filter", "0");
-      b.sysctl("net.ipv4.conf.fabric.rp_filter", "0");
-      client.call(
-          () -> {
-            try (Nftables nft = Nftables.open()) {
-              nft.run(
-                  """
-                  table inet baton_demo {
-                    counter rst_in { }
-                    counter rst_out { }
-                    chain input {
-                      type filter hook input priority 0; policy accept;
-                      tcp flags & rst == rst counter name rst_in
-                    }
-                    chain output {
-                      type filter hook output priority 0; policy accept;
-                      tcp flags & rst == rst counter name rst_out
-                    }
-                  }
-                  """);
-            }
-            return null;
-          });
+      TwoHostTopology hosts = TwoHostTopology.build(lab);
+      client = hosts.client();
+      a = hosts.a();
+      b = hosts.b();
+      rsts = RstCounter.install(client);
       Vip vip = new Vip(ip(VIP), PORT);
       forwarding =
           a.call(
@@ -218,17 +183,7 @@ final class DemoLab implements AutoCloseable {
 
   /** RST segments the client received and sent so far. */
   long[] clientRsts() throws Exception {
-    return client.call(
-        () -> {
-          try (Nftables nft = Nftables.open()) {
-            return new long[] {counter(nft, "rst_in"), counter(nft, "rst_out")};
-          }
-        });
-  }
-
-  private static long counter(Nftables nft, String name) throws LinuxException {
-    Matcher m = PACKETS.matcher(nft.run("list counter inet baton_demo " + name));
-    return m.find() ? Long.parseLong(m.group(1)) : -1;
+    return new long[] {rsts.received(), rsts.sent()};
   }
 
   static FlowKey flowOf(int fd) throws LinuxException {

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.baton.handoff.HandoffClient;
 import io.baton.lab.CommandResult;
-import io.baton.linux.Nftables;
+import io.baton.lab.RstCounter;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
@@ -19,8 +19,6 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -40,10 +38,10 @@ import org.junit.jupiter.api.TestMethodOrder;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class FarmLabTest {
   private static final Duration CURL = Duration.ofSeconds(60);
-  private static final Pattern PACKETS = Pattern.compile("packets (\\d+)");
   private Farm farm;
   private String bigSha;
   private long baselineFds;
+  private RstCounter clientRsts;
 
   @BeforeAll
   void startFarm() throws Exception {
@@ -55,20 +53,7 @@ class FarmLabTest {
           close-grace: 300ms
         """));
     bigSha = sha256(farm.bigFile);
-    farm.client.call(() -> {
-      try (Nftables nft = Nftables.open()) {
-        nft.run("""
-            table inet baton_test {
-              counter rst_in { }
-              chain input {
-                type filter hook input priority 0; policy accept;
-                tcp flags & rst == rst counter name rst_in
-              }
-            }
-            """);
-      }
-      return null;
-    });
+    clientRsts = RstCounter.install(farm.client);
     baselineFds = openSockets();
   }
 
@@ -292,12 +277,7 @@ class FarmLabTest {
   }
 
   private long clientRsts() throws Exception {
-    return farm.client.call(() -> {
-      try (Nftables nft = Nftables.open()) {
-        Matcher m = PACKETS.matcher(nft.run("list counter inet baton_test rst_in"));
-        return m.find() ? Long.parseLong(m.group(1)) : -1;
-      }
-    });
+    return clientRsts.received();
   }
 
   /** Sockets this JVM (which runs every node of the farm) holds open. */
