@@ -36,15 +36,13 @@ final class NodeRunner {
       throw new ConfigFailure(configFile + ": node " + config.node().name() + " does not have the role "
           + required.name().toLowerCase(java.util.Locale.ROOT) + " (node.roles is " + config.node().roles() + ")", null);
     }
-    config.metrics().ifPresent(m -> org.slf4j.LoggerFactory.getLogger(NodeRunner.class).warn(
-        "{}: metrics.listen {} is accepted but this build has no metrics endpoint yet; nothing listens there",
-        configFile, m.listen()));
     List<String> problems = LinuxProbe.problems();
     if (!problems.isEmpty()) throw new HostNotReadyException("host not ready: " + String.join("; ", problems));
 
     EventLoopGroup group = new MultiThreadIoEventLoopGroup(threads, EpollIoHandler.newFactory());
     ServerAgent server = null;
     DispatcherNode dispatcher = null;
+    io.baton.admin.MetricsEndpoint metrics = null;
     CountDownLatch stop = new CountDownLatch(1);
     Thread hook = new Thread(stop::countDown, "baton-shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
@@ -59,12 +57,16 @@ final class NodeRunner {
       if (config.node().roles().contains(Role.DISPATCHER)) {
         dispatcher = DispatcherNode.start(config, group, server == null ? null : server.localDelivery());
       }
+      if (config.metrics().isPresent()) {
+        metrics = io.baton.admin.MetricsEndpoint.start(config.metrics().get().listen(), dispatcher, server);
+      }
       out.println("baton node " + config.node().name() + " running " + config.node().roles()
           + " (config " + configFile + "); stop with SIGTERM or Ctrl-C");
       out.flush();
       stop.await();
       return ExitCode.OK;
     } finally {
+      if (metrics != null) metrics.close();
       if (dispatcher != null) dispatcher.close();
       if (server != null) server.close();
       group.shutdownGracefully(0, 2, java.util.concurrent.TimeUnit.SECONDS).awaitUninterruptibly();

@@ -149,6 +149,8 @@ public final class Farm implements AutoCloseable {
             front:  { device: front,  address: 198.18.0.1 }
             fabric: { device: fabric, address: 198.18.1.1 }
             sync:   { device: sync,   address: 198.18.2.1 }
+        metrics:
+          listen: 127.0.0.1:9400
         cluster:
           key: %s
         vips:

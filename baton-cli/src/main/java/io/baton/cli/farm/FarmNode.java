@@ -26,8 +26,11 @@ public final class FarmNode implements AutoCloseable {
   private final EventLoopGroup group;
   private final ServerAgent server;
   private final DispatcherNode dispatcher;
+  private final io.baton.admin.MetricsEndpoint metrics;
 
-  private FarmNode(String name, Host host, EventLoopGroup group, ServerAgent server, DispatcherNode dispatcher) {
+  private FarmNode(String name, Host host, EventLoopGroup group, ServerAgent server, DispatcherNode dispatcher,
+      io.baton.admin.MetricsEndpoint metrics) {
+    this.metrics = metrics;
     this.name = name;
     this.host = host;
     this.group = group;
@@ -55,7 +58,11 @@ public final class FarmNode implements AutoCloseable {
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
         throw e;
       }
-      return new FarmNode(config.node().name(), host, group, server, dispatcher);
+      io.baton.admin.MetricsEndpoint metrics = null;
+      if (config.metrics().isPresent()) {
+        metrics = io.baton.admin.MetricsEndpoint.start(config.metrics().get().listen(), dispatcher, server);
+      }
+      return new FarmNode(config.node().name(), host, group, server, dispatcher, metrics);
     });
   }
 
@@ -92,6 +99,7 @@ public final class FarmNode implements AutoCloseable {
 
   @Override
   public void close() {
+    if (metrics != null) metrics.close();
     if (dispatcher != null) dispatcher.close();
     if (server != null) server.close();
     group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);

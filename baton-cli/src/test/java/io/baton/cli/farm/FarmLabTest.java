@@ -235,6 +235,21 @@ class FarmLabTest {
   }
 
   @Test
+  @Order(12)
+  void theDispatchersMetricsEndpointShowsTheCountersMoving() {
+    CommandResult r = farm.d1.exec("curl", "-sS", "--max-time", "10", "http://127.0.0.1:9400/metrics");
+    assertThat(r.exitCode()).as(r.stderr()).isZero();
+    String text = r.stdout();
+    assertThat(text).contains("baton_dispatcher_handoffs_total").contains("baton_fabric_up{server=\"s2\"} 1.0")
+        .contains("baton_dispatcher_answered_total{reason=\"503\"}")
+        .contains("baton_server_connections_active")
+        .contains("baton_dispatcher_handoff_stage_seconds{quantile=\"0.99\",stage=\"export\"}");
+    var handoffs = java.util.regex.Pattern.compile("(?m)^baton_dispatcher_handoffs_total (\\S+)$").matcher(text);
+    assertThat(handoffs.find()).as(text).isTrue();
+    assertThat(Double.parseDouble(handoffs.group(1))).isGreaterThan(20);
+  }
+
+  @Test
   @Order(100)
   void afterTheTrafficTheForwardingTableEmptiesAndNoSocketLeaks() throws Exception {
     var forwarding = farm.nodes.get("d1").dispatcher().forwarding();

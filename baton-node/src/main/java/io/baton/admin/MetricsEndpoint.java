@@ -1,0 +1,128 @@
+package io.baton.admin;
+
+import io.baton.dispatcher.DispatcherNode;
+import io.baton.dispatcher.DispatcherStats;
+import io.baton.dispatcher.LatencyRecorder;
+import io.baton.server.ServerAgent;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.exporter.httpserver.HTTPServer;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.DoubleSupplier;
+
+/**
+ * A node's Prometheus endpoint ({@code metrics.listen} in the config): the dispatcher's counters
+ * (connections accepted, handed off, refused, answered by the dispatcher itself, handoff stage
+ * latencies), its forwarding table and fabric, and the server agent's connections and guard.
+ * Every metric reads the live counters at scrape time; nothing is copied on the data path.
+ *
+ * <p>Thread-safe; scrapes run on the HTTP server's own thread.
+ */
+public final class MetricsEndpoint implements AutoCloseable {
+  private final HTTPServer server;
+
+  private MetricsEndpoint(HTTPServer server) {
+    this.server = server;
+  }
+
+  /** Serves {@code /metrics} on {@code listen} for whichever roles this node runs (either may be null). */
+  public static MetricsEndpoint start(InetSocketAddress listen, DispatcherNode dispatcher, ServerAgent agent)
+      throws IOException {
+    PrometheusRegistry registry = new PrometheusRegistry();
+    if (dispatcher != null) registerDispatcher(registry, dispatcher);
+    if (agent != null) registerServer(registry, agent);
+    try {
+      HTTPServer server = HTTPServer.builder()
+          .inetAddress(listen.getAddress())
+          .port(listen.getPort())
+          .registry(registry)
+          .buildAndStart();
+      return new MetricsEndpoint(server);
+    } catch (IOException e) {
+      throw new IOException("cannot serve metrics on " + listen + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** The port actually bound (useful with port 0). */
+  public int port() {
+    return server.getPort();
+  }
+
+  private static void registerDispatcher(PrometheusRegistry r, DispatcherNode d) {
+    DispatcherStats s = d.stats();
+    counter(r, "baton_dispatcher_connections_accepted", "Client connections accepted on the VIPs", s.accepted);
+    counter(r, "baton_dispatcher_handoffs", "Connections handed off to a server (ACCEPTED)", s.handedOff);
+    counter(r, "baton_dispatcher_handoffs_refused", "Handoffs a server refused", s.refusedByServer);
+    counter(r, "baton_dispatcher_handoff_failures", "Handoffs that timed out or lost their fabric connection", s.handoffFailures);
+    counter(r, "baton_dispatcher_served_locally", "Connections served by this node itself (peer mode)", s.servedLocally);
+    CounterWithCallback.builder()
+        .name("baton_dispatcher_answered")
+        .help("Connections the dispatcher answered or closed itself, by reason")
+        .labelNames("reason")
+        .callback(cb -> {
+          cb.call(s.answered503.sum(), "503");
+          cb.call(s.answered400.sum(), "400");
+          cb.call(s.answered431.sum(), "431");
+          cb.call(s.answered408.sum(), "408");
+          cb.call(s.closedSlow.sum(), "slow");
+          cb.call(s.closedNotTls.sum(), "not_tls");
+          cb.call(s.clientGone.sum(), "client_gone");
+        })
+        .register(r);
+    GaugeWithCallback.builder()
+        .name("baton_dispatcher_handoff_stage_seconds")
+        .help("Recent handoff stage latencies (median and p99 of the last 8192 handoffs)")
+        .labelNames("stage", "quantile")
+        .callback(cb -> {
+          stage(cb, "freeze_and_forward", s.freezeAndForwardTime);
+          stage(cb, "export", s.exportTime);
+          stage(cb, "fabric_round_trip", s.fabricRoundTripTime);
+          stage(cb, "handoff", s.handoffTime);
+        })
+        .register(r);
+    counterOf(r, "baton_forwarding_entries_installed", "Forwarding entries installed", () -> d.forwarding().installedTotal());
+    counterOf(r, "baton_forwarding_entries_removed", "Forwarding entries removed after close and grace", () -> d.forwarding().removedTotal());
+    counterOf(r, "baton_forwarding_batches", "nf_tables netlink batches sent", () -> d.forwarding().batchesTotal());
+    GaugeWithCallback.builder()
+        .name("baton_fabric_up")
+        .help("1 when the fabric connection to a server is up")
+        .labelNames("server")
+        .callback(cb -> d.fabricState().forEach((node, up) -> cb.call(up ? 1 : 0, node)))
+        .register(r);
+    counterOf(r, "baton_fabric_auth_failures", "Fabric frames that failed authentication", d::fabricAuthFailures);
+  }
+
+  private static void registerServer(PrometheusRegistry r, ServerAgent a) {
+    GaugeWithCallback.builder()
+        .name("baton_server_connections_active")
+        .help("Handed-off connections this server owns now")
+        .callback(cb -> cb.call(a.activeConnections()))
+        .register(r);
+    counterOf(r, "baton_server_handoffs_accepted", "Handoffs restored and delivered", a::acceptedTotal);
+    counterOf(r, "baton_server_handoffs_refused", "Handoffs refused (corrupt state, no delivery, limit, restore failure)", a::refusedTotal);
+    counterOf(r, "baton_server_fabric_auth_failures", "Fabric frames that failed authentication", () -> a.fabric().authFailures());
+    counterOf(r, "baton_server_fabric_malformed_frames", "Malformed fabric frames", () -> a.fabric().malformedFrames());
+    counterOf(r, "baton_server_guard_drops", "VIP packets the guard dropped before their socket existed", a::guardDrops);
+  }
+
+  private static void counter(PrometheusRegistry r, String name, String help, LongAdder value) {
+    counterOf(r, name, help, value::sum);
+  }
+
+  private static void counterOf(PrometheusRegistry r, String name, String help, DoubleSupplier value) {
+    CounterWithCallback.builder().name(name).help(help).callback(cb -> cb.call(value.getAsDouble())).register(r);
+  }
+
+  private static void stage(GaugeWithCallback.Callback cb, String stage, LatencyRecorder recorder) {
+    cb.call(recorder.percentileNanos(50) / 1e9, stage, "0.5");
+    cb.call(recorder.percentileNanos(99) / 1e9, stage, "0.99");
+  }
+
+  @Override
+  public void close() {
+    server.close();
+  }
+}
