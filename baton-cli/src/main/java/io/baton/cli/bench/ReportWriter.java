@@ -143,7 +143,7 @@ final class ReportWriter {
         + plan.modes().stream().map(ConnectionMode::label).toList()
         + (plan.serialDuration().isZero() ? "" : " + latency probe close-c1 (" + plan.serialDuration().toSeconds() + " s)")
         + "; wrk -t1 -c" + plan.concurrency() + ", " + plan.duration().toSeconds() + " s per run, warm-up "
-        + plan.warmup().toSeconds() + " s per system start (twice that for JVM systems), " + plan.repeats() + " repeat(s), interleaved";
+        + plan.warmup().toSeconds() + " s per system start (four times that for JVM systems), " + plan.repeats() + " repeat(s), interleaved";
   }
 
   private static Map<String, Object> planMap(BenchPlan plan) {
