@@ -1,11 +1,10 @@
 package io.baton.cli;
 
 import io.baton.config.Role;
-import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Spec;
 
 /** {@code baton dispatcher --config FILE}: runs a node whose roles include dispatcher. */
@@ -16,14 +15,10 @@ import picocli.CommandLine.Spec;
 final class DispatcherCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Option(names = {"-c", "--config"}, required = true, paramLabel = "FILE", description = "Node config (YAML).")
-  Path config;
-
-  @Option(names = "--threads", defaultValue = "0", description = "Event loop threads (0: one per core).")
-  int threads;
+  @Mixin NodeOptions node;
 
   @Override
   public Integer call() throws Exception {
-    return NodeRunner.run(config, Role.DISPATCHER, spec.commandLine().getOut(), threads);
+    return NodeRunner.run(node.config, Role.DISPATCHER, spec.commandLine().getOut(), node.threads);
   }
 }

@@ -14,7 +14,6 @@ import io.baton.transplant.FlowKey;
 import io.baton.transplant.TransplantException;
 import io.netty.channel.Channel;
 import io.netty.channel.epoll.EpollSocketChannel;
-import java.net.Inet4Address;
 import java.net.InetSocketAddress;
 import java.util.HashSet;
 import java.util.Optional;
@@ -96,10 +95,7 @@ public final class HandoffCoordinator {
       this.pick = pick;
       this.summary = summary;
       this.fd = ((EpollSocketChannel) ch).fd().intValue();
-      InetSocketAddress client = (InetSocketAddress) ch.remoteAddress();
-      InetSocketAddress vip = (InetSocketAddress) ch.localAddress();
-      this.flow = new FlowKey((Inet4Address) client.getAddress(), client.getPort(),
-          (Inet4Address) vip.getAddress(), vip.getPort());
+      this.flow = FlowKey.of((InetSocketAddress) ch.remoteAddress(), (InetSocketAddress) ch.localAddress());
     }
 
     void next() {

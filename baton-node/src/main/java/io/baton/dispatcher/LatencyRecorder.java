@@ -39,7 +39,8 @@ public final class LatencyRecorder {
     return "median " + micros(percentileNanos(50)) + ", p99 " + micros(percentileNanos(99)) + " (n=" + count() + ")";
   }
 
-  private static String micros(long ns) {
+  /** "412 µs", or "12 ms" from 10 ms up. */
+  public static String micros(long ns) {
     return ns >= 10_000_000 ? ns / 1_000_000 + " ms" : ns / 1000 + " µs";
   }
 }

@@ -15,6 +15,14 @@ public record FlowKey(Inet4Address clientIp, int clientPort, Inet4Address localI
     checkPort("localPort", localPort);
   }
 
+  /** The flow of a connection between {@code client} and {@code local}; both must be IPv4. */
+  public static FlowKey of(java.net.InetSocketAddress client, java.net.InetSocketAddress local) {
+    if (!(client.getAddress() instanceof Inet4Address c) || !(local.getAddress() instanceof Inet4Address l)) {
+      throw new IllegalArgumentException("only IPv4 connections are supported: " + client + " -> " + local);
+    }
+    return new FlowKey(c, client.getPort(), l, local.getPort());
+  }
+
   private static void checkPort(String name, int port) {
     if (port < 1 || port > 65535) {
       throw new IllegalArgumentException(name + " must be 1..65535, got " + port);

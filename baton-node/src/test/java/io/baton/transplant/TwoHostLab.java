@@ -105,11 +105,7 @@ final class TwoHostLab implements AutoCloseable {
   }
 
   static FlowKey flowOf(int fd) throws Exception {
-    var local = Sockets.localAddress(fd);
-    var peer = Sockets.peerAddress(fd);
-    return new FlowKey(
-        (Inet4Address) peer.getAddress(), peer.getPort(), (Inet4Address) local.getAddress(),
-        local.getPort());
+    return FlowKey.of(Sockets.peerAddress(fd), Sockets.localAddress(fd));
   }
 
   /** What a move produced: the state as it crossed the wire and the socket on B. */

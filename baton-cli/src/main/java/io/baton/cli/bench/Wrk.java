@@ -14,7 +14,7 @@ import java.util.regex.Pattern;
  * and reads its report: requests, run time, latency percentiles ({@code --latency}), socket
  * errors and non-2xx/3xx answers. Stateless.
  */
-final class Wrk {
+public final class Wrk {
   private static final Pattern REQUESTS = Pattern.compile("(\\d+) requests in ([\\d.]+)(us|ms|s|m)");
   private static final Pattern SOCKET_ERRORS =
       Pattern.compile("Socket errors: connect (\\d+), read (\\d+), write (\\d+), timeout (\\d+)");
@@ -27,9 +27,9 @@ final class Wrk {
   private Wrk() {}
 
   /** What one wrk run reported. Latencies in microseconds. Immutable. */
-  record Result(long requests, double seconds, double latencyP50Us, double latencyP99Us,
+  public record Result(long requests, double seconds, double latencyP50Us, double latencyP99Us,
       long socketErrors, long non2xx) {
-    long errors() {
+    public long errors() {
       return socketErrors + non2xx;
     }
   }
@@ -44,7 +44,8 @@ final class Wrk {
     return parse(r.stdout(), r.stderr());
   }
 
-  static Result parse(String out, String err) throws IOException {
+  /** Reads wrk's report from its standard output (and error, for the message when there is none). */
+  public static Result parse(String out, String err) throws IOException {
     Matcher m = REQUESTS.matcher(out);
     if (!m.find()) {
       throw new IOException("wrk produced no result: " + (err.isBlank() ? out : err).strip());

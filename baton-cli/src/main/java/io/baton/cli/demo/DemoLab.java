@@ -187,11 +187,7 @@ final class DemoLab implements AutoCloseable {
   }
 
   static FlowKey flowOf(int fd) throws LinuxException {
-    var local = Sockets.localAddress(fd);
-    var peer = Sockets.peerAddress(fd);
-    return new FlowKey(
-        (Inet4Address) peer.getAddress(), peer.getPort(), (Inet4Address) local.getAddress(),
-        local.getPort());
+    return FlowKey.of(Sockets.peerAddress(fd), Sockets.localAddress(fd));
   }
 
   static Inet4Address ip(String text) {

@@ -1,5 +1,8 @@
 package io.baton.cli.demo;
 
+import io.baton.dispatcher.LatencyRecorder;
+
+import io.baton.cli.bench.Wrk;
 import io.baton.cli.farm.Farm;
 import io.baton.lab.CommandResult;
 import io.baton.lab.InterfaceStats;
@@ -14,8 +17,6 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * {@code baton demo}: the farm of {@link Farm} (client, dispatcher d1, servers s1..s3 on front,
@@ -29,9 +30,6 @@ import java.util.regex.Pattern;
  */
 public final class FarmDemo {
   private static final Duration CURL = Duration.ofSeconds(60);
-  private static final Pattern WRK_REQUESTS = Pattern.compile("(\\d+) requests in ([\\d.]+)s");
-  private static final Pattern WRK_ERRORS = Pattern.compile("Socket errors: connect (\\d+), read (\\d+), write (\\d+), timeout (\\d+)");
-  private static final Pattern WRK_NON2XX = Pattern.compile("Non-2xx or 3xx responses: (\\d+)");
 
   private final PrintWriter out;
   private final int loadSeconds;
@@ -107,42 +105,35 @@ public final class FarmDemo {
       cmd.addAll(run.getValue());
       cmd.add(farm.url("/whoami.txt"));
       CommandResult r = farm.client.exec(cmd, Duration.ofSeconds(loadSeconds + 30));
-      Matcher m = WRK_REQUESTS.matcher(r.stdout());
-      if (!m.find()) {
-        check(false, "wrk " + run.getKey() + " produced no result: " + r.stderr().strip());
+      Wrk.Result w;
+      try {
+        w = Wrk.parse(r.stdout(), r.stderr());
+      } catch (java.io.IOException e) {
+        check(false, "wrk " + run.getKey() + ": " + e.getMessage());
         continue;
       }
-      long requests = Long.parseLong(m.group(1));
-      double seconds = Double.parseDouble(m.group(2));
-      long errors = 0;
-      Matcher e = WRK_ERRORS.matcher(r.stdout());
-      if (e.find()) {
-        for (int i = 1; i <= 4; i++) errors += Long.parseLong(e.group(i));
-      }
-      Matcher n = WRK_NON2XX.matcher(r.stdout());
-      long non2xx = n.find() ? Long.parseLong(n.group(1)) : 0;
-      String p50 = latency(r.stdout(), "50%");
-      String p99 = latency(r.stdout(), "99%");
+      double perSecond = w.requests() / w.seconds();
       String line = String.format("%,d requests, %,.0f/s, latency p50 %s p99 %s, %d socket errors, %d non-2xx",
-          requests, requests / seconds, p50, p99, errors, non2xx);
-      check(errors == 0 && non2xx == 0 && requests > 0, run.getKey() + ": " + line);
-      results.put(run.getKey(), String.format("%,.0f/s", requests / seconds));
+          w.requests(), perSecond, LatencyRecorder.micros((long) (w.latencyP50Us() * 1000)),
+          LatencyRecorder.micros((long) (w.latencyP99Us() * 1000)), w.socketErrors(), w.non2xx());
+      check(w.errors() == 0 && w.requests() > 0, run.getKey() + ": " + line);
+      results.put(run.getKey(), String.format("%,.0f/s", perSecond));
     }
     return results;
   }
 
   private String ttfb(Farm farm) {
     say("[4] time to first byte, " + ttfbSamples + " sequential requests each: same app direct vs through Baton");
-    Stats direct = new Stats();
-    Stats baton = new Stats();
+    LatencyRecorder direct = new LatencyRecorder(ttfbSamples);
+    LatencyRecorder baton = new LatencyRecorder(ttfbSamples);
     for (int i = 0; i < ttfbSamples; i++) {
-      direct.add(startTransferNs(farm, "http://" + Farm.DIRECT_APP_IP + ":" + Farm.DIRECT_APP_PORT + "/whoami.txt"));
-      baton.add(startTransferNs(farm, "http://" + Farm.VIP + ":80/whoami.txt"));
+      direct.record(startTransferNs(farm, "http://" + Farm.DIRECT_APP_IP + ":" + Farm.DIRECT_APP_PORT + "/whoami.txt"));
+      baton.record(startTransferNs(farm, "http://" + Farm.VIP + ":80/whoami.txt"));
     }
     say("    direct to s2:   " + direct.summary());
     say("    through Baton:  " + baton.summary());
-    String added = "added TTFB median " + Stats.micros(baton.percentileNs(50) - direct.percentileNs(50))
-        + ", p99 " + Stats.micros(baton.percentileNs(99) - direct.percentileNs(99));
+    String added = "added TTFB median " + LatencyRecorder.micros(baton.percentileNanos(50) - direct.percentileNanos(50))
+        + ", p99 " + LatencyRecorder.micros(baton.percentileNanos(99) - direct.percentileNanos(99));
     say("    " + added);
     return added;
   }
@@ -211,11 +202,6 @@ public final class FarmDemo {
   private String body(Farm farm, String... args) {
     CommandResult r = farm.curl(CURL, args);
     return r.exitCode() == 0 ? r.stdout() : "(curl failed: " + r.stderr().strip() + ")";
-  }
-
-  private static String latency(String wrk, String percentile) {
-    Matcher m = Pattern.compile("\\s" + Pattern.quote(percentile) + "\\s+(\\S+)").matcher(wrk);
-    return m.find() ? m.group(1) : "?";
   }
 
   private void check(boolean ok, String what) {

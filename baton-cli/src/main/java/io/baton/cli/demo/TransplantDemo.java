@@ -1,5 +1,7 @@
 package io.baton.cli.demo;
 
+import io.baton.dispatcher.LatencyRecorder;
+
 import io.baton.linux.FdIo;
 import io.baton.linux.Sockets;
 import io.baton.linux.TcpInfo;
@@ -91,7 +93,7 @@ public final class TransplantDemo {
     TcpInfo bInfo = TcpInfo.of(bFd);
     out.printf("    exported %d-byte state (%d queued for b, %d of them already read by a) in %s,"
             + " restored in %s%n", h.wireBytes(), h.state().receiveQueue().length,
-        h.state().receiveQueueAlreadyRead(), Stats.micros(h.exportNs()), Stats.micros(h.restoreNs()));
+        h.state().receiveQueueAlreadyRead(), LatencyRecorder.micros(h.exportNs()), LatencyRecorder.micros(h.restoreNs()));
     out.printf("    b's socket: %s, wscale %d/%d, SACK %s, timestamps %s%n",
         TcpInfo.stateName(bInfo.state()), bInfo.sndWscale(), bInfo.rcvWscale(), bInfo.sack(),
         bInfo.timestamps());
@@ -174,10 +176,10 @@ public final class TransplantDemo {
   /** Act 3: many short connections, each handed off once; timings of export and restore. */
   private void handoffAct(DemoLab lab) throws Exception {
     out.println("[3] handoffs: " + handoffs + " connections, each request read by a and answered by b");
-    Stats export = new Stats();
-    Stats nft = new Stats();
-    Stats restore = new Stats();
-    Stats total = new Stats();
+    LatencyRecorder export = new LatencyRecorder(handoffs);
+    LatencyRecorder nft = new LatencyRecorder(handoffs);
+    LatencyRecorder restore = new LatencyRecorder(handoffs);
+    LatencyRecorder total = new LatencyRecorder(handoffs);
     long start = System.nanoTime();
     int ok = 0;
     for (int i = 0; i < handoffs; i++) {
@@ -189,10 +191,10 @@ public final class TransplantDemo {
         int aFd = lab.accept(deadline);
         byte[] head = FdIo.readUntil(aFd, "\r\n\r\n".getBytes(StandardCharsets.US_ASCII), 4096, deadline);
         DemoLab.Handoff h = lab.handOff(aFd, head);
-        export.add(h.exportNs());
-        nft.add(h.nftNs());
-        restore.add(h.restoreNs());
-        total.add(h.totalNs());
+        export.record(h.exportNs());
+        nft.record(h.nftNs());
+        restore.record(h.restoreNs());
+        total.record(h.totalNs());
         int bFd = h.restored().fd();
         try {
           byte[] replayed = FdIo.readUntil(bFd, "\r\n\r\n".getBytes(StandardCharsets.US_ASCII), 4096, deadline);
@@ -245,7 +247,7 @@ public final class TransplantDemo {
         FdIo.readUntil(bFd, "\r\n\r\n".getBytes(StandardCharsets.US_ASCII), 16 * 1024, deadline);
         String bodyText = "Hello from b. a accepted this connection and read your request ("
             + firstLine(head) + "), then handed the live TCP connection to b in "
-            + Stats.micros(h.totalNs()) + ".\n";
+            + LatencyRecorder.micros(h.totalNs()) + ".\n";
         byte[] reply = ("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
             + bodyText.length() + "\r\nConnection: close\r\n\r\n" + bodyText).getBytes(StandardCharsets.US_ASCII);
         FdIo.writeAll(bFd, reply, 0, reply.length, deadline);
