@@ -11,6 +11,8 @@ final class FabricCounters {
   final LongAdder authFailures = new LongAdder();
   /** Frames that broke the wire format or the protocol (e.g. a second HELLO). */
   final LongAdder malformedFrames = new LongAdder();
+  /** Sessions closed because the peer sent nothing for the dead-after time. */
+  final LongAdder silentPeers = new LongAdder();
   /** Bugs: unchecked exceptions caught at the edge of the pipeline. Should stay 0. */
   final LongAdder unexpectedErrors = new LongAdder();
 }

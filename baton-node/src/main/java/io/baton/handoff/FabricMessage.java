@@ -106,8 +106,56 @@ public sealed interface FabricMessage {
     }
   }
 
-  /** Server → dispatchers: a connection it owned has ended; forwarding entries can go. */
-  record Closed(FlowKey flow, long bytesFromClient, long bytesToClient) implements FabricMessage {
+  /**
+   * Dispatcher → server: the dispatcher gave up waiting for the answer to {@code handoffId}. The
+   * server answers with its decision (ACCEPTED or REFUSED, again if it already sent it) or, if it
+   * never restored that connection, {@link Aborted}. Until that answer the dispatcher does not take
+   * the connection back, so a connection is never live in two places.
+   */
+  record Abort(long handoffId) implements FabricMessage {}
+
+  /** Server → dispatcher: it does not own the connection of {@code handoffId} and never will. */
+  record Aborted(long handoffId) implements FabricMessage, HandoffReply {}
+
+  /**
+   * Both directions, every heartbeat period when nothing else was sent: a peer that hears nothing
+   * for the dead-after time closes the session (a stopped process's kernel still ACKs TCP, so only
+   * the application can tell that its peer stopped).
+   */
+  record Heartbeat() implements FabricMessage {}
+
+  /** Maximum connections listed in one {@link Inventory} frame. */
+  int MAX_INVENTORY_ENTRIES = 8192;
+
+  /** One connection a server owns: its flow and the handoff that brought it. */
+  record Owned(FlowKey flow, long handoffId) {
+    public Owned {
+      Objects.requireNonNull(flow, "flow");
+    }
+  }
+
+  /**
+   * Server → dispatcher, right after the session comes up: the connections that this dispatcher
+   * handed to the server and that are still open, in frames of at most {@link
+   * #MAX_INVENTORY_ENTRIES}; {@code last} marks the final frame. The dispatcher reconciles its
+   * forwarding table with it (after a dispatcher restart, or a lost fabric connection).
+   */
+  record Inventory(java.util.List<Owned> owned, boolean last) implements FabricMessage {
+    public Inventory {
+      owned = java.util.List.copyOf(owned);
+      if (owned.size() > MAX_INVENTORY_ENTRIES) {
+        throw new IllegalArgumentException("inventory frame lists " + owned.size()
+            + " connections, more than " + MAX_INVENTORY_ENTRIES);
+      }
+    }
+  }
+
+  /**
+   * Server → dispatchers: the connection that {@code handoffId} brought has ended; its forwarding
+   * entry can go. A dispatcher ignores it unless that handoff still owns the entry.
+   */
+  record Closed(FlowKey flow, long handoffId, long bytesFromClient, long bytesToClient)
+      implements FabricMessage {
     public Closed {
       Objects.requireNonNull(flow, "flow");
       checkNotNegative("bytesFromClient", bytesFromClient);

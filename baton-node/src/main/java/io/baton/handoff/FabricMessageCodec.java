@@ -1,9 +1,13 @@
 package io.baton.handoff;
 
+import io.baton.handoff.FabricMessage.Abort;
+import io.baton.handoff.FabricMessage.Aborted;
 import io.baton.handoff.FabricMessage.Accepted;
 import io.baton.handoff.FabricMessage.Closed;
 import io.baton.handoff.FabricMessage.Handoff;
+import io.baton.handoff.FabricMessage.Heartbeat;
 import io.baton.handoff.FabricMessage.Hello;
+import io.baton.handoff.FabricMessage.Inventory;
 import io.baton.handoff.FabricMessage.LoadReport;
 import io.baton.handoff.FabricMessage.Refused;
 import io.baton.transplant.FlowKey;
@@ -22,8 +26,13 @@ import java.net.Inet4Address;
  *  HANDOFF      handoffId:i64 vip:str pool:str requestSummary:str state:blob
  *  ACCEPTED     handoffId:i64
  *  REFUSED      handoffId:i64 reason:str
- *  CLOSED       clientIp[4] clientPort:u16 localIp[4] localPort:u16
+ *  CLOSED       clientIp[4] clientPort:u16 localIp[4] localPort:u16 handoffId:i64
  *               bytesFromClient:i64 bytesToClient:i64     (counts not negative)
+ *  ABORT        handoffId:i64
+ *  ABORTED      handoffId:i64
+ *  HEARTBEAT    (empty)
+ *  INVENTORY    last:u8 (0|1) count:i32 (0..8192), then count times
+ *               clientIp[4] clientPort:u16 localIp[4] localPort:u16 handoffId:i64
  *  LOAD_REPORT  nodeName:str activeConnections:i32 acceptedTotal:i64 closedTotal:i64
  *                                                          (none negative)
  * </pre>
@@ -44,7 +53,11 @@ final class FabricMessageCodec {
           + stringLength(h.requestSummary()) + Integer.BYTES + (long) h.state().length;
       case Accepted _ -> Long.BYTES;
       case Refused r -> Long.BYTES + stringLength(r.reason());
-      case Closed _ -> 2 * (4 + 2) + 2 * Long.BYTES;
+      case Closed _ -> FLOW_BYTES + 3 * Long.BYTES;
+      case Abort _ -> Long.BYTES;
+      case Aborted _ -> Long.BYTES;
+      case Heartbeat _ -> 0;
+      case Inventory i -> 1 + Integer.BYTES + (long) i.owned().size() * (FLOW_BYTES + Long.BYTES);
       case LoadReport r -> stringLength(r.nodeName()) + Integer.BYTES + 2 * Long.BYTES;
     };
   }
@@ -70,11 +83,8 @@ final class FabricMessageCodec {
         writeString(out, r.reason());
       }
       case Closed c -> {
-        FlowKey f = c.flow();
-        out.writeBytes(f.clientIp().getAddress());
-        out.writeShort(f.clientPort());
-        out.writeBytes(f.localIp().getAddress());
-        out.writeShort(f.localPort());
+        writeFlow(out, c.flow());
+        out.writeLong(c.handoffId());
         out.writeLong(c.bytesFromClient());
         out.writeLong(c.bytesToClient());
       }
@@ -84,7 +94,35 @@ final class FabricMessageCodec {
         out.writeLong(r.acceptedTotal());
         out.writeLong(r.closedTotal());
       }
+      case Abort a -> out.writeLong(a.handoffId());
+      case Aborted a -> out.writeLong(a.handoffId());
+      case Heartbeat _ -> { }
+      case Inventory i -> {
+        out.writeByte(i.last() ? 1 : 0);
+        out.writeInt(i.owned().size());
+        for (FabricMessage.Owned o : i.owned()) {
+          writeFlow(out, o.flow());
+          out.writeLong(o.handoffId());
+        }
+      }
     }
+  }
+
+  private static final int FLOW_BYTES = 2 * (4 + 2);
+
+  private static void writeFlow(ByteBuf out, FlowKey f) {
+    out.writeBytes(f.clientIp().getAddress());
+    out.writeShort(f.clientPort());
+    out.writeBytes(f.localIp().getAddress());
+    out.writeShort(f.localPort());
+  }
+
+  private static FlowKey readFlow(PayloadReader in) throws FrameFormatException {
+    Inet4Address clientIp = in.readIpv4("clientIp");
+    int clientPort = in.readPort("clientPort");
+    Inet4Address localIp = in.readIpv4("localIp");
+    int localPort = in.readPort("localPort");
+    return new FlowKey(clientIp, clientPort, localIp, localPort);
   }
 
   /** Decodes a whole payload of the given type; reads {@code payload} to its end. */
@@ -109,12 +147,26 @@ final class FabricMessageCodec {
         case REFUSED -> new Refused(
             in.readLong("handoffId"), in.readString("reason", FabricMessage.MAX_REASON_BYTES));
         case CLOSED -> {
-          Inet4Address clientIp = in.readIpv4("clientIp");
-          int clientPort = in.readPort("clientPort");
-          Inet4Address localIp = in.readIpv4("localIp");
-          int localPort = in.readPort("localPort");
-          yield new Closed(new FlowKey(clientIp, clientPort, localIp, localPort),
+          FlowKey flow = readFlow(in);
+          yield new Closed(flow, in.readLong("handoffId"),
               in.readNotNegativeLong("bytesFromClient"), in.readNotNegativeLong("bytesToClient"));
+        }
+        case ABORT -> new Abort(in.readLong("handoffId"));
+        case ABORTED -> new Aborted(in.readLong("handoffId"));
+        case HEARTBEAT -> new Heartbeat();
+        case INVENTORY -> {
+          int last = in.readUnsignedByte("last");
+          if (last > 1) throw in.refuse("last is " + last + ", not 0 or 1");
+          int count = in.readNotNegativeInt("count");
+          if (count > FabricMessage.MAX_INVENTORY_ENTRIES) {
+            throw in.refuse("count " + count + " exceeds " + FabricMessage.MAX_INVENTORY_ENTRIES);
+          }
+          var owned = new java.util.ArrayList<FabricMessage.Owned>(count);
+          for (int k = 0; k < count; k++) {
+            FlowKey flow = readFlow(in);
+            owned.add(new FabricMessage.Owned(flow, in.readLong("handoffId")));
+          }
+          yield new Inventory(owned, last == 1);
         }
         case LOAD_REPORT -> new LoadReport(readNodeName(in),
             in.readNotNegativeInt("activeConnections"), in.readNotNegativeLong("acceptedTotal"),

@@ -51,6 +51,10 @@ final class FabricSession extends ChannelDuplexHandler {
   private final int maxFrameBytes;
   private final long helloTimeoutMs;
   private final Events events;
+  private final Liveness liveness;
+  private long lastReadNs = System.nanoTime();
+  private long lastWriteNs = System.nanoTime();
+  private ScheduledFuture<?> heartbeatTimer;
   private final byte[] localNonce = new byte[FabricMessage.NONCE_BYTES];
   private String peerNode; // null until the peer's HELLO is verified
   private boolean refused; // a frame was refused; the channel is closing
@@ -58,6 +62,12 @@ final class FabricSession extends ChannelDuplexHandler {
 
   FabricSession(boolean dispatcher, EndpointSettings settings, FrameDecoder decoder,
       FabricCounters counters, long helloTimeoutMs, Events events) {
+    this(dispatcher, settings, decoder, counters, helloTimeoutMs, events, Liveness.DEFAULT);
+  }
+
+  FabricSession(boolean dispatcher, EndpointSettings settings, FrameDecoder decoder,
+      FabricCounters counters, long helloTimeoutMs, Events events, Liveness liveness) {
+    this.liveness = liveness;
     this.dispatcher = dispatcher;
     this.localNode = settings.nodeName();
     this.decoder = decoder;
@@ -89,6 +99,7 @@ final class FabricSession extends ChannelDuplexHandler {
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
     if (helloTimer != null) helloTimer.cancel(false);
+    if (heartbeatTimer != null) heartbeatTimer.cancel(false);
     ctx.fireChannelInactive();
   }
 
@@ -99,6 +110,7 @@ final class FabricSession extends ChannelDuplexHandler {
       return;
     }
     ByteBuf body = (ByteBuf) msg;
+    lastReadNs = System.nanoTime();
     try {
       if (!refused) onFrame(ctx, body);
     } catch (RuntimeException e) {
@@ -143,6 +155,8 @@ final class FabricSession extends ChannelDuplexHandler {
       }
     } else if (m instanceof Hello) {
       malformed(ctx, "second HELLO");
+    } else if (m instanceof FabricMessage.Heartbeat) {
+      // lastReadNs is all it is for
     } else {
       deliver(ctx, m);
     }
@@ -165,6 +179,9 @@ final class FabricSession extends ChannelDuplexHandler {
   }
 
   private void establish(ChannelHandlerContext ctx) {
+    long periodNs = liveness.heartbeat().toNanos();
+    heartbeatTimer = ctx.executor().scheduleAtFixedRate(() -> beat(ctx), periodNs, periodNs,
+        TimeUnit.NANOSECONDS);
     try {
       events.onEstablished(ctx.channel(), peerNode);
     } catch (RuntimeException e) {
@@ -177,6 +194,25 @@ final class FabricSession extends ChannelDuplexHandler {
       events.onMessage(ctx.channel(), peerNode, m);
     } catch (RuntimeException e) {
       log.warn("handling {} from {} failed; the connection stays up", m, peer(ctx), e);
+    }
+  }
+
+  /** Declares the peer dead after its silence, or sends a HEARTBEAT if we were silent. */
+  private void beat(ChannelHandlerContext ctx) {
+    long now = System.nanoTime();
+    long silentNs = now - lastReadNs;
+    if (silentNs >= liveness.deadAfter().toNanos()) {
+      if (refused) return;
+      refused = true;
+      counters.silentPeers.increment();
+      log.warn("closing fabric connection with {}: nothing received for {} ms (dead after {} ms)",
+          peer(ctx), silentNs / 1_000_000, liveness.deadAfter().toMillis());
+      ctx.close();
+      return;
+    }
+    if (now - lastWriteNs >= liveness.heartbeat().toNanos() - liveness.heartbeat().toNanos() / 4) {
+      // Through the whole pipeline, so that write() below seals it.
+      ctx.channel().writeAndFlush(new FabricMessage.Heartbeat());
     }
   }
 
@@ -211,6 +247,7 @@ final class FabricSession extends ChannelDuplexHandler {
       promise.setFailure(e);
       return;
     }
+    lastWriteNs = System.nanoTime();
     ctx.write(frame, promise);
   }
 

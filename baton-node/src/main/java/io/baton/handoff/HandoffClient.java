@@ -48,6 +48,9 @@ public final class HandoffClient implements AutoCloseable {
 
     default void onLoadReport(LoadReport report) {}
 
+    /** A frame of the server's inventory, sent right after each session comes up. */
+    default void onInventory(FabricMessage.Inventory inventory) {}
+
     /** The session came up (HELLO exchanged) or went down. */
     default void onConnectionState(boolean up) {}
   }
@@ -60,9 +63,12 @@ public final class HandoffClient implements AutoCloseable {
   private final EndpointSettings settings;
   private final Listener listener;
   private final Duration connectTimeout;
+  private final Liveness liveness;
   private final FabricCounters counters = new FabricCounters();
   private final ConcurrentHashMap<Long, Pending> pending = new ConcurrentHashMap<>();
-  private final AtomicLong lastHandoffId = new AtomicLong();
+  // Ids grow across dispatcher restarts too (milliseconds since the epoch, shifted), so that a
+  // CLOSED for a connection of an earlier run never names a handoff of this one.
+  private final AtomicLong lastHandoffId = new AtomicLong(System.currentTimeMillis() << 20);
   private final CompletableFuture<Void> firstSession = new CompletableFuture<>();
 
   private final Object lock = new Object();
@@ -88,6 +94,14 @@ public final class HandoffClient implements AutoCloseable {
    */
   public HandoffClient(EventLoopGroup group, InetSocketAddress server, byte[] key,
       String localNodeName, Listener listener, Duration connectTimeout, int maxFrameBytes) {
+    this(group, server, key, localNodeName, listener, connectTimeout, maxFrameBytes, Liveness.DEFAULT);
+  }
+
+  /** @param liveness heartbeat period and how long a silent server stays connected */
+  public HandoffClient(EventLoopGroup group, InetSocketAddress server, byte[] key,
+      String localNodeName, Listener listener, Duration connectTimeout, int maxFrameBytes,
+      Liveness liveness) {
+    this.liveness = Objects.requireNonNull(liveness, "liveness");
     this.group = Objects.requireNonNull(group, "group");
     this.server = Objects.requireNonNull(server, "server");
     this.serverText = FabricFrame.text(server);
@@ -121,7 +135,7 @@ public final class HandoffClient implements AutoCloseable {
     return ch != null && ch.isActive();
   }
 
-  /** A fresh handoff id: increasing for this client, starting at 1. */
+  /** A fresh handoff id: increasing for this client, and across restarts of the process. */
   public long nextHandoffId() {
     return lastHandoffId.incrementAndGet();
   }
@@ -136,38 +150,83 @@ public final class HandoffClient implements AutoCloseable {
     if (timeout.isNegative() || timeout.isZero()) {
       throw new IllegalArgumentException("timeout must be positive: " + timeout);
     }
+    CompletableFuture<HandoffReply> reply = send(handoff);
+    if (reply.isDone()) return reply;
+    long timeoutMs = timeout.toMillis();
+    ScheduledFuture<?> timer;
+    try {
+      timer = group.schedule(
+          () -> forget(id, "server " + serverText + " did not answer handoff " + id + " within "
+              + timeoutMs + " ms"),
+          timeoutMs, TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException e) {
+      forget(id, "handoff " + id + ": the event loop group is shut down");
+      return reply;
+    }
+    reply.whenComplete((r, e) -> timer.cancel(false));
+    return reply;
+  }
+
+  /**
+   * Sends {@code handoff}; the future completes with the server's answer, or exceptionally when
+   * the client is not connected, the fabric connection is congested (a write would queue behind
+   * others: such a handoff fails at once rather than waiting), the connection drops first, or
+   * {@link #forget} is called. The caller owns the deadline (see {@link #abort}).
+   */
+  public CompletableFuture<HandoffReply> send(Handoff handoff) {
+    long id = handoff.handoffId();
     Channel ch = session;
     if (ch == null || !ch.isActive()) {
       return failed("server " + serverText + " is not connected; handoff " + id + " not sent");
+    }
+    if (!ch.isWritable()) {
+      return failed("fabric connection to server " + serverText + " is congested; handoff " + id
+          + " not sent");
     }
     Pending p = new Pending(id, new CompletableFuture<>(), ch);
     if (pending.putIfAbsent(id, p) != null) {
       return failed("handoff " + id + " to server " + serverText + " is already pending");
     }
-    long timeoutMs = timeout.toMillis();
-    ScheduledFuture<?> timer;
-    try {
-      timer = ch.eventLoop().schedule(
-          () -> fail(p, "server " + serverText + " did not answer handoff " + id + " within "
-              + timeoutMs + " ms", null),
-          timeoutMs, TimeUnit.MILLISECONDS);
-    } catch (RejectedExecutionException e) {
-      fail(p, "handoff " + id + " not sent: the event loop group is shut down", e);
-      return p.reply();
-    }
-    p.reply().whenComplete((r, e) -> timer.cancel(false));
     ch.writeAndFlush(handoff).addListener((ChannelFuture w) -> {
       if (!w.isSuccess()) {
+        // Not completely written, so the server cannot have verified the frame.
         fail(p, "could not send handoff " + id + " to server " + serverText + ": "
-            + w.cause().getMessage(), w.cause());
+            + w.cause().getMessage(), w.cause(), false);
       }
     });
     return p.reply();
   }
 
+  /**
+   * Asks the server to give up handoff {@code id}, whose answer is overdue. The future {@link
+   * #send} returned stays pending: the server answers the ABORT with its decision (ACCEPTED or
+   * REFUSED, even if it already sent it) or ABORTED when it never restored the connection. Returns
+   * false when the ABORT could not be written (no session, or the handoff is not pending).
+   */
+  public boolean abort(long id) {
+    Pending p = pending.get(id);
+    if (p == null || !p.channel().isActive()) return false;
+    p.channel().writeAndFlush(new FabricMessage.Abort(id));
+    return true;
+  }
+
+  /**
+   * Stops waiting for the answer to {@code id}: its future fails with a {@link HandoffException}
+   * (maybe delivered) carrying {@code why}. An answer arriving later is logged and dropped.
+   */
+  public void forget(long id, String why) {
+    Pending p = pending.get(id);
+    if (p != null) fail(p, why, null, true);
+  }
+
   /** Frames from the server that failed authentication, over all connections. */
   public long authFailures() {
     return counters.authFailures.sum();
+  }
+
+  /** Sessions closed because the server was silent for the dead-after time. */
+  public long silentPeers() {
+    return counters.silentPeers.sum();
   }
 
   /** Frames from the server that broke the format or protocol, over all connections. */
@@ -188,7 +247,7 @@ public final class HandoffClient implements AutoCloseable {
     firstSession.completeExceptionally(closedException());
     // Before closing the channel, so that pending handoffs learn the true reason.
     pending.values().forEach(p -> fail(p, "handoff client for server " + serverText
-        + " closed before handoff " + p.handoffId() + " was answered", null));
+        + " closed before handoff " + p.handoffId() + " was answered", null, true));
     if (ch != null) ch.close();
   }
 
@@ -212,7 +271,7 @@ public final class HandoffClient implements AutoCloseable {
           protected void initChannel(Channel ch) {
             FrameDecoder decoder = new FrameDecoder();
             ch.pipeline().addLast(decoder, new FabricSession(true, settings, decoder, counters,
-                connectTimeout.toMillis(), new SessionEvents()));
+                connectTimeout.toMillis(), new SessionEvents(), liveness));
           }
         });
     ChannelFuture f = b.connect(server);
@@ -253,7 +312,7 @@ public final class HandoffClient implements AutoCloseable {
     }
     pending.values().stream().filter(p -> p.channel() == ch).forEach(p -> fail(p,
         "connection to server " + serverText + " lost before it answered handoff "
-            + p.handoffId(), null));
+            + p.handoffId(), null, true));
     if (wasUp) notifyConnectionState(false);
     scheduleRetry();
   }
@@ -298,9 +357,9 @@ public final class HandoffClient implements AutoCloseable {
     p.reply().complete(reply);
   }
 
-  private void fail(Pending p, String message, Throwable cause) {
+  private void fail(Pending p, String message, Throwable cause, boolean maybeDelivered) {
     if (pending.remove(p.handoffId(), p)) {
-      p.reply().completeExceptionally(new HandoffException(message, cause));
+      p.reply().completeExceptionally(new HandoffException(message, cause, maybeDelivered));
     }
   }
 
@@ -332,6 +391,8 @@ public final class HandoffClient implements AutoCloseable {
       switch (message) {
         case Accepted a -> onReply(a);
         case Refused r -> onReply(r);
+        case FabricMessage.Aborted a -> onReply(a);
+        case FabricMessage.Inventory i -> listener.onInventory(i);
         case Closed c -> listener.onClosed(c);
         case LoadReport r -> listener.onLoadReport(r);
         default -> throw new IllegalStateException("session passed on " + message);

@@ -11,12 +11,27 @@ package io.baton.handoff;
  */
 public final class HandoffException extends Exception {
   private static final long serialVersionUID = 1L;
+  private final boolean maybeDelivered;
 
   public HandoffException(String message) {
-    super(message);
+    this(message, null, false);
   }
 
   public HandoffException(String message, Throwable cause) {
+    this(message, cause, false);
+  }
+
+  public HandoffException(String message, Throwable cause, boolean maybeDelivered) {
     super(message, cause);
+    this.maybeDelivered = maybeDelivered;
+  }
+
+  /**
+   * Whether the server may have received the message: true after a timeout or a connection lost
+   * after the frame was written, false when it was never (completely) written. A handoff that may
+   * have been delivered may be owned by the server: the dispatcher must not simply take it back.
+   */
+  public boolean maybeDelivered() {
+    return maybeDelivered;
   }
 }

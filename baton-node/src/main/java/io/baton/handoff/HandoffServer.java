@@ -55,15 +55,32 @@ public final class HandoffServer implements AutoCloseable {
      * thrown exception or a null future becomes REFUSED with the exception's message.
      */
     CompletableFuture<HandoffReply> onHandoff(Handoff handoff, String fromNode);
+
+    /**
+     * Dispatcher {@code fromNode} gave up waiting for handoff {@code handoffId} (called after the
+     * answer to that handoff was sent, on the same connection). Answer {@link Accepted} if this
+     * node owns (or owned) that connection, else {@link FabricMessage.Aborted}; a node that
+     * answers ABORTED must never come to own it.
+     */
+    default HandoffReply onAbort(long handoffId, String fromNode) {
+      return new FabricMessage.Aborted(handoffId);
+    }
+
+    /** The connections that {@code fromNode} handed to this node and that are still open. */
+    default java.util.List<FabricMessage.Owned> inventory(String fromNode) {
+      return java.util.List.of();
+    }
   }
 
   private final EventLoopGroup group;
   private final InetSocketAddress bind;
   private final EndpointSettings settings;
   private final Handler handler;
+  private final Liveness liveness;
   private final FabricCounters counters = new FabricCounters();
   private final LongAdder handoffsReceived = new LongAdder();
   private final Set<Channel> sessions = ConcurrentHashMap.newKeySet();
+  private final java.util.Map<Channel, String> sessionNodes = new ConcurrentHashMap<>();
   private final Object lock = new Object();
   private Channel listener; // guarded by lock
   private boolean closed; // guarded by lock
@@ -82,6 +99,13 @@ public final class HandoffServer implements AutoCloseable {
    */
   public HandoffServer(EventLoopGroup group, InetSocketAddress bind, byte[] key,
       String localNodeName, Handler handler, int maxFrameBytes) {
+    this(group, bind, key, localNodeName, handler, maxFrameBytes, Liveness.DEFAULT);
+  }
+
+  /** @param liveness heartbeat period and how long a silent dispatcher stays connected */
+  public HandoffServer(EventLoopGroup group, InetSocketAddress bind, byte[] key,
+      String localNodeName, Handler handler, int maxFrameBytes, Liveness liveness) {
+    this.liveness = Objects.requireNonNull(liveness, "liveness");
     this.group = Objects.requireNonNull(group, "group");
     this.bind = Objects.requireNonNull(bind, "bind");
     this.settings = new EndpointSettings(key, localNodeName, maxFrameBytes);
@@ -104,7 +128,7 @@ public final class HandoffServer implements AutoCloseable {
             protected void initChannel(Channel ch) {
               FrameDecoder decoder = new FrameDecoder();
               ch.pipeline().addLast(decoder, new FabricSession(false, settings, decoder,
-                  counters, HELLO_TIMEOUT.toMillis(), new SessionEvents()));
+                  counters, HELLO_TIMEOUT.toMillis(), new SessionEvents(), liveness));
             }
           })
           .bind(bind);
@@ -134,9 +158,26 @@ public final class HandoffServer implements AutoCloseable {
    */
   public void broadcast(FabricMessage message) {
     if (!(message instanceof Closed || message instanceof LoadReport)) {
+      // Closed and LoadReport only; CLOSED should go to the dispatcher that handed the
+      // connection over (sendTo), but every dispatcher ignores a CLOSED it does not own.
       throw new IllegalArgumentException("only CLOSED and LOAD_REPORT are broadcast: " + message);
     }
     for (Channel ch : sessions) ch.writeAndFlush(message);
+  }
+
+  /**
+   * Sends {@code message} to dispatcher {@code node} on every session with it; false when there is
+   * none (the next session's inventory then tells the dispatcher what it missed).
+   */
+  public boolean sendTo(String node, FabricMessage message) {
+    boolean sent = false;
+    for (var e : sessionNodes.entrySet()) {
+      if (e.getValue().equals(node)) {
+        e.getKey().writeAndFlush(message);
+        sent = true;
+      }
+    }
+    return sent;
   }
 
   /** Dispatchers with an established session right now. */
@@ -198,10 +239,42 @@ public final class HandoffServer implements AutoCloseable {
     });
   }
 
+  private void onAbort(Channel ch, String fromNode, FabricMessage.Abort abort) {
+    HandoffReply reply;
+    try {
+      reply = handler.onAbort(abort.handoffId(), fromNode);
+    } catch (RuntimeException e) {
+      log.warn("handler failed on ABORT of handoff {} from {}", abort.handoffId(), fromNode, e);
+      return; // no answer: the dispatcher's deadline decides
+    }
+    log.info("dispatcher {} aborted handoff {}: answering {}", fromNode, abort.handoffId(), reply);
+    ch.writeAndFlush(reply);
+  }
+
+  private void sendInventory(Channel ch, String dispatcherNode) {
+    java.util.List<FabricMessage.Owned> owned;
+    try {
+      owned = handler.inventory(dispatcherNode);
+    } catch (RuntimeException e) {
+      log.warn("cannot list the connections of dispatcher {}", dispatcherNode, e);
+      return;
+    }
+    int n = owned.size();
+    int from = 0;
+    do {
+      int to = Math.min(n, from + FabricMessage.MAX_INVENTORY_ENTRIES);
+      ch.write(new FabricMessage.Inventory(owned.subList(from, to), to == n));
+      from = to;
+    } while (from < n);
+    ch.flush();
+    log.info("sent dispatcher {} the inventory of its {} open connections", dispatcherNode, n);
+  }
+
   private static FabricMessage answer(long id, HandoffReply reply, Throwable error) {
     return switch (reply) {
       case Accepted _ when error == null -> new Accepted(id);
       case Refused r when error == null -> new Refused(id, r.reason());
+      case FabricMessage.Aborted _ when error == null -> new FabricMessage.Aborted(id);
       case null, default -> new Refused(id, reasonOf(error));
     };
   }
@@ -222,15 +295,23 @@ public final class HandoffServer implements AutoCloseable {
     @Override
     public void onEstablished(Channel channel, String peerNode) {
       sessions.add(channel);
-      channel.closeFuture().addListener(f -> sessions.remove(channel));
+      sessionNodes.put(channel, peerNode);
+      channel.closeFuture().addListener(f -> {
+        sessions.remove(channel);
+        sessionNodes.remove(channel);
+      });
       log.info("dispatcher {} connected from {}", peerNode,
           FabricFrame.text(channel.remoteAddress()));
+      // After our HELLO, which is written when this callback returns.
+      channel.eventLoop().execute(() -> sendInventory(channel, peerNode));
     }
 
     @Override
     public void onMessage(Channel channel, String peerNode, FabricMessage message) {
       if (message instanceof Handoff h) {
         onHandoff(channel, peerNode, h);
+      } else if (message instanceof FabricMessage.Abort a) {
+        onAbort(channel, peerNode, a);
       } else {
         throw new IllegalStateException("session passed on " + message);
       }

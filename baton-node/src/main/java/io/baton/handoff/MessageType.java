@@ -10,9 +10,13 @@ enum MessageType {
   ACCEPTED(3, false, true),
   REFUSED(4, false, true),
   CLOSED(5, false, true),
-  LOAD_REPORT(6, false, true);
+  LOAD_REPORT(6, false, true),
+  ABORT(7, true, false),
+  ABORTED(8, false, true),
+  HEARTBEAT(9, true, true),
+  INVENTORY(10, false, true);
 
-  private static final MessageType[] BY_CODE = new MessageType[7];
+  private static final MessageType[] BY_CODE = new MessageType[11];
 
   static {
     for (MessageType t : values()) BY_CODE[t.code] = t;
@@ -43,6 +47,10 @@ enum MessageType {
       case FabricMessage.Refused _ -> REFUSED;
       case FabricMessage.Closed _ -> CLOSED;
       case FabricMessage.LoadReport _ -> LOAD_REPORT;
+      case FabricMessage.Abort _ -> ABORT;
+      case FabricMessage.Aborted _ -> ABORTED;
+      case FabricMessage.Heartbeat _ -> HEARTBEAT;
+      case FabricMessage.Inventory _ -> INVENTORY;
     };
   }
 

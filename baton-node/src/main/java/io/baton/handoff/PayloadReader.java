@@ -29,6 +29,11 @@ final class PayloadReader {
     return buf.readLong();
   }
 
+  int readUnsignedByte(String field) throws FrameFormatException {
+    need(1, field);
+    return buf.readUnsignedByte();
+  }
+
   long readNotNegativeLong(String field) throws FrameFormatException {
     long v = readLong(field);
     if (v < 0) throw refuse(field + " is negative: " + v);

@@ -1,7 +1,6 @@
 package io.baton.server;
 
-import io.baton.dispatcher.HandoffCoordinator;
-import io.baton.dispatcher.VipSite;
+import io.baton.forwarding.Vip;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -29,7 +28,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Thread-safe; each connection is confined to its channel's event loop.
  */
-final class PeerDelivery implements HandoffCoordinator.LocalDelivery {
+final class PeerDelivery implements LocalDelivery {
   private static final Logger log = LoggerFactory.getLogger(PeerDelivery.class);
 
   /** What serves one VIP port locally. */
@@ -41,17 +40,24 @@ final class PeerDelivery implements HandoffCoordinator.LocalDelivery {
 
   private final Map<String, Target> targets;
   private final AtomicInteger active;
+  private final int maxConnections;
 
-  PeerDelivery(Map<String, Target> targets, AtomicInteger active) {
+  PeerDelivery(Map<String, Target> targets, AtomicInteger active, int maxConnections) {
     this.targets = Map.copyOf(targets);
     this.active = active;
+    this.maxConnections = maxConnections;
   }
 
   @Override
-  public boolean serve(Channel ch, byte[] consumed, VipSite site) {
-    Target target = targets.get(site.vip().toString());
+  public boolean serve(Channel ch, byte[] consumed, Vip vip) {
+    Target target = targets.get(vip.toString());
     if (target == null) return false;
-    active.incrementAndGet();
+    // The same limit as for handed-off connections: they share this node's capacity.
+    if (active.incrementAndGet() > maxConnections) {
+      active.decrementAndGet();
+      log.info("not serving {} locally: at the limit of {} connections", vip, maxConnections);
+      return false;
+    }
     ch.closeFuture().addListener(f -> active.decrementAndGet());
     switch (target) {
       case Embedded e -> {

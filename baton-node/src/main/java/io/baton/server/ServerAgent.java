@@ -6,6 +6,7 @@ import io.baton.forwarding.Vip;
 import io.baton.handoff.FabricMessage;
 import io.baton.handoff.HandoffReply;
 import io.baton.handoff.HandoffServer;
+import io.baton.handoff.Liveness;
 import io.baton.linux.LinuxException;
 import io.baton.linux.Sockets;
 import io.baton.server.delivery.ConnectionInfo;
@@ -63,6 +64,8 @@ public final class ServerAgent implements AutoCloseable {
   private final AtomicLong accepted = new AtomicLong();
   private final AtomicLong closed = new AtomicLong();
   private final AtomicLong refused = new AtomicLong();
+  private final AtomicLong lateAborts = new AtomicLong();
+  private final OwnedConnections owned = new OwnedConnections();
   private final ScheduledFuture<?> reporter;
 
   private ServerAgent(String nodeName, Map<String, Delivery> deliveries,
@@ -70,7 +73,7 @@ public final class ServerAgent implements AutoCloseable {
       ExecutorService guardThread, VipGuard guard, HandoffServer fabric, EventLoopGroup group) {
     this.nodeName = nodeName;
     this.deliveries = deliveries;
-    this.peer = new PeerDelivery(peerTargets, active);
+    this.peer = new PeerDelivery(peerTargets, active, maxConnections);
     this.maxConnections = maxConnections;
     this.guardThread = guardThread;
     this.guard = guard;
@@ -132,7 +135,23 @@ public final class ServerAgent implements AutoCloseable {
     var bind = new InetSocketAddress(config.node().fabric().address(), config.cluster().handoffPort());
     var holder = new ServerAgent[1];
     HandoffServer fabric = new HandoffServer(group, bind, config.cluster().key(), config.node().name(),
-        (handoff, from) -> holder[0].onHandoff(handoff, from));
+        new HandoffServer.Handler() {
+          @Override
+          public CompletableFuture<HandoffReply> onHandoff(FabricMessage.Handoff handoff, String from) {
+            return holder[0].onHandoff(handoff, from);
+          }
+
+          @Override
+          public HandoffReply onAbort(long handoffId, String from) {
+            return holder[0].onAbort(handoffId, from);
+          }
+
+          @Override
+          public List<FabricMessage.Owned> inventory(String from) {
+            return holder[0].owned.of(from);
+          }
+        }, HandoffServer.DEFAULT_MAX_FRAME_BYTES,
+        Liveness.DEFAULT); // WIRE: timeouts.fabric-heartbeat / fabric-dead-after after the config merge
     ServerAgent agent = new ServerAgent(config.node().name(), deliveries, peerTargets,
         config.limits().maxConnections(), guardThread, guard, fabric, group);
     holder[0] = agent;
@@ -150,7 +169,18 @@ public final class ServerAgent implements AutoCloseable {
     return CompletableFuture.completedFuture(restoreAndDeliver(handoff, from));
   }
 
+  private HandoffReply onAbort(long handoffId, String from) {
+    if (owned.took(from, handoffId)) {
+      lateAborts.incrementAndGet();
+      return new FabricMessage.Accepted(handoffId);
+    }
+    return new FabricMessage.Aborted(handoffId);
+  }
+
   private HandoffReply restoreAndDeliver(FabricMessage.Handoff handoff, String from) {
+    if (owned.took(from, handoff.handoffId())) {
+      return new FabricMessage.Accepted(handoff.handoffId()); // a repeat: already ours
+    }
     ConnectionState state;
     try {
       state = ConnectionStateCodec.decode(handoff.state());
@@ -179,11 +209,16 @@ public final class ServerAgent implements AutoCloseable {
     }
     active.incrementAndGet();
     accepted.incrementAndGet();
+    long id = handoff.handoffId();
+    owned.opened(from, id, state.flow());
     var info = new ConnectionInfo(state.flow(), handoff.requestSummary());
     delivery.deliver(restored.fd(), restored.unsentTail(), info, (fromClient, toClient) -> {
       active.decrementAndGet();
       closed.incrementAndGet();
-      fabric.broadcast(new FabricMessage.Closed(state.flow(), fromClient, toClient));
+      owned.closed(from, id);
+      // Only the dispatcher that handed it over keeps its entry; if it is not connected now,
+      // the inventory of its next session tells it.
+      fabric.sendTo(from, new FabricMessage.Closed(state.flow(), id, fromClient, toClient));
     });
     log.debug("took {} from {}: {}", state.flow(), from, handoff.requestSummary());
     return new FabricMessage.Accepted(handoff.handoffId());
@@ -204,7 +239,7 @@ public final class ServerAgent implements AutoCloseable {
   }
 
   /** Serves connections this node's own dispatcher picks it for (peer mode), without a handoff. */
-  public io.baton.dispatcher.HandoffCoordinator.LocalDelivery localDelivery() {
+  public LocalDelivery localDelivery() {
     return peer;
   }
 
@@ -214,6 +249,11 @@ public final class ServerAgent implements AutoCloseable {
 
   public long acceptedTotal() {
     return accepted.get();
+  }
+
+  /** ABORTs answered ACCEPTED: the dispatcher timed out, but this node had taken the connection. */
+  public long lateAbortsTotal() {
+    return lateAborts.get();
   }
 
   public long refusedTotal() {

@@ -39,8 +39,15 @@ class FabricMessageCodecTest {
         new Accepted(-1),
         new Refused(17, "no capacity ✓"),
         new Refused(0, ""),
-        new Closed(new FlowKey(ip("198.18.0.7"), 50000, ip("198.18.0.100"), 80), 123, 456789),
-        new Closed(new FlowKey(ip("255.255.255.255"), 65535, ip("0.0.0.0"), 1), 0, Long.MAX_VALUE),
+        new Closed(new FlowKey(ip("198.18.0.7"), 50000, ip("198.18.0.100"), 80), 9, 123, 456789),
+        new Closed(new FlowKey(ip("255.255.255.255"), 65535, ip("0.0.0.0"), 1), -1, 0, Long.MAX_VALUE),
+        new FabricMessage.Abort(17),
+        new FabricMessage.Aborted(Long.MIN_VALUE),
+        new FabricMessage.Heartbeat(),
+        new FabricMessage.Inventory(java.util.List.of(), true),
+        new FabricMessage.Inventory(java.util.List.of(
+            new FabricMessage.Owned(new FlowKey(ip("198.18.0.7"), 50000, ip("198.18.0.100"), 80), 5),
+            new FabricMessage.Owned(new FlowKey(ip("198.18.0.8"), 1, ip("198.18.0.100"), 443), 6)), false),
         new LoadReport("server-a", 12, 1000, 988),
         new LoadReport("b", Integer.MAX_VALUE, 0, Long.MAX_VALUE));
   }
@@ -61,9 +68,14 @@ class FabricMessageCodecTest {
 
   @Test
   void encodesTheDocumentedLayout() {
-    Closed c = new Closed(new FlowKey(ip("198.18.0.7"), 0x1234, ip("198.18.0.100"), 80), 5, 6);
+    Closed c = new Closed(new FlowKey(ip("198.18.0.7"), 0x1234, ip("198.18.0.100"), 80), 7, 5, 6);
     assertThat(ByteBufUtil.hexDump(encode(c))).isEqualTo(
-        "c6120007" + "1234" + "c6120064" + "0050" + "0000000000000005" + "0000000000000006");
+        "c6120007" + "1234" + "c6120064" + "0050" + "0000000000000007" + "0000000000000005"
+            + "0000000000000006");
+    var inv = new FabricMessage.Inventory(java.util.List.of(new FabricMessage.Owned(
+        new FlowKey(ip("198.18.0.7"), 0x1234, ip("198.18.0.100"), 80), 2)), true);
+    assertThat(ByteBufUtil.hexDump(encode(inv))).isEqualTo(
+        "01" + "00000001" + "c6120007" + "1234" + "c6120064" + "0050" + "0000000000000002");
     assertThat(ByteBufUtil.hexDump(encode(new Refused(1, "no")))).isEqualTo(
         "0000000000000001" + "0002" + "6e6f");
   }
@@ -119,8 +131,23 @@ class FabricMessageCodecTest {
         bad("local port 0", MessageType.CLOSED,
             b -> b.writeInt(1).writeShort(1).writeInt(1).writeShort(0), "localPort is 0"),
         bad("negative byte count", MessageType.CLOSED,
-            b -> b.writeInt(1).writeShort(1).writeInt(1).writeShort(1).writeLong(-1),
+            b -> b.writeInt(1).writeShort(1).writeInt(1).writeShort(1).writeLong(3).writeLong(-1),
             "bytesFromClient is negative"),
+        bad("CLOSED without handoff id", MessageType.CLOSED,
+            b -> b.writeInt(1).writeShort(1).writeInt(1).writeShort(1).writeInt(0),
+            "truncated at handoffId"),
+        bad("long ABORT", MessageType.ABORT, b -> b.writeLong(1).writeByte(0), "trailing"),
+        bad("HEARTBEAT with a body", MessageType.HEARTBEAT, b -> b.writeByte(0), "trailing"),
+        bad("INVENTORY last flag 2", MessageType.INVENTORY, b -> b.writeByte(2).writeInt(0),
+            "last is 2"),
+        bad("INVENTORY count over cap", MessageType.INVENTORY, b -> b.writeByte(1).writeInt(8193),
+            "count 8193 exceeds 8192"),
+        bad("INVENTORY negative count", MessageType.INVENTORY, b -> b.writeByte(1).writeInt(-1),
+            "count is negative"),
+        bad("INVENTORY shorter than its count", MessageType.INVENTORY,
+            b -> b.writeByte(1).writeInt(2).writeInt(1).writeShort(1).writeInt(1).writeShort(1)
+                .writeLong(1),
+            "truncated at clientIp"),
         bad("short CLOSED", MessageType.CLOSED, b -> b.writeInt(1).writeShort(1).writeByte(1),
             "truncated at localIp"),
         bad("negative active count", MessageType.LOAD_REPORT,
@@ -145,7 +172,7 @@ class FabricMessageCodecTest {
 
   @Test
   void unknownTypeCodesAreRefused() {
-    for (int code : new int[] {0, 7, 0x42, 255}) {
+    for (int code : new int[] {0, 11, 0x42, 255}) {
       assertThatThrownBy(() -> MessageType.ofCode(code))
           .isInstanceOf(FrameFormatException.class)
           .hasMessage("unknown message type " + code);

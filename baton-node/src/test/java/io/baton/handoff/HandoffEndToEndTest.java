@@ -124,7 +124,7 @@ class HandoffEndToEndTest {
   @Test
   void broadcastsReachTheListener() throws Exception {
     Closed closed = new Closed(new FlowKey(FabricMessageCodecTest.ip("198.18.0.7"), 40000,
-        FabricMessageCodecTest.ip("198.18.0.100"), 80), 512, 1_048_576);
+        FabricMessageCodecTest.ip("198.18.0.100"), 80), 4, 512, 1_048_576);
     LoadReport load = new LoadReport("server-a", 3, 10, 7);
 
     server.broadcast(closed);

@@ -53,7 +53,9 @@ class HandoffSecurityTest {
 
   @BeforeEach
   void startServer() throws Exception {
-    server = new HandoffServer(group, loopback(0), TestKeys.KEY, "server-a", handler);
+    // Raw dispatchers in these tests send no heartbeats: a long liveness keeps them connected.
+    server = new HandoffServer(group, loopback(0), TestKeys.KEY, "server-a", handler,
+        HandoffServer.DEFAULT_MAX_FRAME_BYTES, new Liveness(Duration.ofMinutes(1), Duration.ofMinutes(5)));
     server.start();
   }
 

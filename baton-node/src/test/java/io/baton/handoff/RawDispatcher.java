@@ -34,6 +34,11 @@ final class RawDispatcher implements AutoCloseable {
     send(frames.hello("raw-dispatcher"));
     FabricMessage reply = frames.open(readFrame());
     if (!(reply instanceof FabricMessage.Hello)) throw new AssertionError("got " + reply);
+    // Every session starts with the server's inventory of this dispatcher's connections.
+    FabricMessage inventory = frames.open(readFrame());
+    if (!(inventory instanceof FabricMessage.Inventory i && i.last())) {
+      throw new AssertionError("expected the inventory, got " + inventory);
+    }
     return this;
   }
 
