@@ -55,7 +55,7 @@ final class NodeRunner {
         }
       }
       if (config.node().roles().contains(Role.DISPATCHER)) {
-        dispatcher = DispatcherNode.start(config, group, server == null ? null : server.localDelivery());
+        dispatcher = DispatcherNode.start(config, group, server == null ? null : server.localDelivery()::serve);
       }
       if (config.metrics().isPresent()) {
         metrics = io.baton.admin.MetricsEndpoint.start(config.metrics().get().listen(), dispatcher, server);

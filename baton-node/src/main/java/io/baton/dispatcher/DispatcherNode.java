@@ -16,6 +16,11 @@ import io.baton.dispatcher.routing.Rule;
 import io.baton.forwarding.Vip;
 import io.baton.handoff.FabricMessage;
 import io.baton.handoff.HandoffClient;
+import io.baton.handoff.HandoffServer;
+import io.baton.handoff.Liveness;
+import io.baton.transplant.FlowKey;
+import io.netty.channel.socket.SocketProtocolFamily;
+import java.util.function.LongSupplier;
 import io.baton.linux.LinuxException;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -53,6 +58,10 @@ public final class DispatcherNode implements AutoCloseable {
   private final LoadTable load;
   private final DispatcherStats stats = new DispatcherStats();
   private final List<Channel> listeners = new ArrayList<>();
+  /** Servers whose inventory arrived since start. */
+  private final java.util.Set<String> inventoried = ConcurrentHashMap.newKeySet();
+  /** How long after start adopted entries wait for their server's inventory. */
+  static final Duration ADOPTION_WAIT = Duration.ofSeconds(5);
 
   private DispatcherNode(ForwardingService forwarding, Map<String, HandoffClient> clients, LoadTable load) {
     this.forwarding = forwarding;
@@ -61,29 +70,37 @@ public final class DispatcherNode implements AutoCloseable {
   }
 
   /**
-   * Starts the dispatcher: replaces any stale forwarding table, connects to the servers (in the
-   * background; a server whose fabric connection is down is skipped), and binds every VIP.
+   * Starts the dispatcher: adopts the forwarding table a previous process left (its connections
+   * keep flowing; each server's inventory settles the entries when its fabric session comes up),
+   * connects to the servers (in the background; a server whose fabric connection is down is
+   * skipped), and binds every VIP.
    */
   public static DispatcherNode start(BatonConfig config, EventLoopGroup group,
-      HandoffCoordinator.LocalDelivery local) throws IOException {
+      HandoffCoordinator.LocalService local) throws IOException {
     var node = config.node();
     var front = node.front().orElseThrow(() -> new IllegalArgumentException(
         "dispatcher " + node.name() + " needs a front interface"));
     List<Vip> vips = config.vips().stream().map(v -> new Vip(v.address(), v.port())).toList();
+    LongSupplier clock = System::nanoTime;
     ForwardingService forwarding;
     try {
       forwarding = ForwardingService.start(TABLE, front.device(), node.fabric().device(), vips,
-          config.timeouts().forwardingEntry(), config.timeouts().closeGrace());
+          config.timeouts().closeGrace(), clock);
     } catch (LinuxException e) {
-      throw new IOException("cannot create the forwarding table on " + front.device() + ": " + e.getMessage(), e);
+      throw new IOException("cannot set up the forwarding table on " + front.device() + ": " + e.getMessage(), e);
+    }
+    if (!forwarding.adopted().isEmpty()) {
+      log.info("adopted {} forwarding entries from an earlier dispatcher process", forwarding.adopted().size());
     }
     LoadTable load = new LoadTable();
     Map<String, HandoffClient> clients = new ConcurrentHashMap<>();
     DispatcherNode dispatcher = new DispatcherNode(forwarding, clients, load);
-    HandoffCoordinator coordinator = new HandoffCoordinator(forwarding, clients::get, load,
-        dispatcher.stats, local);
+    Liveness liveness = Liveness.DEFAULT; // WIRE: timeouts.fabric-heartbeat / fabric-dead-after
+    HandoffCoordinator coordinator = new HandoffCoordinator(new ClientsFabric(clients), forwarding,
+        Transplanter.KERNEL, load, dispatcher.stats, clock, liveness.deadAfter(), local);
     boolean alsoServer = node.roles().contains(Role.SERVER);
     Map<String, Pool> pools = new LinkedHashMap<>();
+    Map<String, java.net.Inet4Address> serverAddresses = new LinkedHashMap<>();
     for (PoolConfig p : config.pools().values()) {
       List<Member> members = new ArrayList<>();
       for (MemberConfig m : p.members()) {
@@ -91,7 +108,8 @@ public final class DispatcherNode implements AutoCloseable {
         members.add(new Member(m.node(), new InetSocketAddress(m.fabricAddress(), config.cluster().handoffPort()),
             m.fabricAddress(), m.weight(), isLocal));
         if (!isLocal && !clients.containsKey(m.node())) {
-          clients.put(m.node(), newClient(config, group, m, coordinator, load));
+          serverAddresses.put(m.node(), m.fabricAddress());
+          clients.put(m.node(), newClient(config, group, m, coordinator, load, dispatcher, liveness, clock));
         }
       }
       BalanceKind kind = switch (p.balance()) {
@@ -113,17 +131,55 @@ public final class DispatcherNode implements AutoCloseable {
       throw e;
     }
     clients.values().forEach(HandoffClient::connect);
+    dispatcher.sweepUnreachable(group, serverAddresses, liveness);
     return dispatcher;
   }
 
+  /**
+   * Adopted entries of a server that never comes up would forward its clients into silence
+   * forever: once every server had time to connect and send its inventory, drop the entries of
+   * those that did not.
+   */
+  private void sweepUnreachable(EventLoopGroup group, Map<String, java.net.Inet4Address> servers,
+      Liveness liveness) {
+    if (forwarding.adopted().isEmpty()) return;
+    long delayMs = ADOPTION_WAIT.toMillis() + liveness.deadAfter().toMillis();
+    group.schedule(() -> servers.forEach((name, address) -> {
+      HandoffClient c = clients.get(name);
+      if (c != null && !c.isConnected() && !inventoried.contains(name)) {
+        serverLost(name, address, "not reachable " + delayMs + " ms after start");
+      }
+    }), delayMs, java.util.concurrent.TimeUnit.MILLISECONDS);
+  }
+
+  /** The server is gone: no new handoffs (its session is down) and its clients fail fast. */
+  void serverLost(String name, java.net.Inet4Address address, String why) {
+    stats.serversLost.increment();
+    load.remove(name);
+    forwarding.dropServer(address).whenComplete((n, error) -> {
+      if (error != null) {
+        log.warn("server {} is {}; cannot remove its forwarding entries: {}", name, why, error.getMessage());
+      } else {
+        stats.entriesDroppedWithServers.add(n);
+        log.warn("server {} is {}: removed its {} forwarding entries (their clients get a reset instead"
+            + " of silence)", name, why, n);
+      }
+    });
+  }
+
   private static HandoffClient newClient(BatonConfig config, EventLoopGroup group, MemberConfig m,
-      HandoffCoordinator coordinator, LoadTable load) {
+      HandoffCoordinator coordinator, LoadTable load, DispatcherNode dispatcher, Liveness liveness,
+      LongSupplier clock) {
     var address = new InetSocketAddress(m.fabricAddress(), config.cluster().handoffPort());
     return new HandoffClient(group, address, config.cluster().key(), config.node().name(),
         new HandoffClient.Listener() {
+          // Event-loop confined: one session's inventory frames arrive in order on its loop.
+          private final Map<FlowKey, Long> inventory = new HashMap<>();
+          private long sessionUpNs;
+
           @Override
           public void onClosed(FabricMessage.Closed closed) {
-            coordinator.onClosed(closed, m.node());
+            coordinator.onClosed(closed, m.node(), m.fabricAddress());
           }
 
           @Override
@@ -132,10 +188,36 @@ public final class DispatcherNode implements AutoCloseable {
           }
 
           @Override
+          public void onInventory(FabricMessage.Inventory frame) {
+            for (FabricMessage.Owned o : frame.owned()) inventory.put(o.flow(), o.handoffId());
+            if (!frame.last()) return;
+            Map<FlowKey, Long> owned = Map.copyOf(inventory);
+            inventory.clear();
+            dispatcher.inventoried.add(m.node());
+            dispatcher.forwarding.reconcile(m.fabricAddress(), owned, sessionUpNs).whenComplete((r, error) -> {
+              if (error != null) {
+                log.warn("cannot reconcile the forwarding table with {}'s inventory: {}", m.node(),
+                    error.getMessage());
+                return;
+              }
+              dispatcher.stats.reconcileRemoved.add(r.removed());
+              dispatcher.stats.reconcileAdded.add(r.added());
+              log.info("{} owns {} connections of this dispatcher: {} stale entries removed, {} restored",
+                  m.node(), owned.size(), r.removed(), r.added());
+            });
+          }
+
+          @Override
           public void onConnectionState(boolean up) {
             log.info("fabric connection to {} ({}) is {}", m.node(), address, up ? "up" : "down");
+            if (up) {
+              sessionUpNs = clock.getAsLong();
+              inventory.clear();
+            } else {
+              dispatcher.serverLost(m.node(), m.fabricAddress(), "unreachable (fabric session lost)");
+            }
           }
-        }, Duration.ofSeconds(2));
+        }, Duration.ofSeconds(2), HandoffServer.DEFAULT_MAX_FRAME_BYTES, liveness);
   }
 
   private static VipSite site(BatonConfig config, VipConfig v, Map<String, Pool> allPools) {
@@ -165,7 +247,9 @@ public final class DispatcherNode implements AutoCloseable {
       DispatcherStats stats) throws IOException {
     ServerBootstrap b = new ServerBootstrap()
         .group(group)
-        .channel(EpollServerSocketChannel.class)
+        // AF_INET: on a host with IPv6 on, Netty's default is a dual-stack AF_INET6 socket, and
+        // its accepted connections (v4-mapped) cannot be exported as IPv4 state.
+        .channelFactory(() -> new EpollServerSocketChannel(SocketProtocolFamily.INET))
         .option(ChannelOption.SO_BACKLOG, 1024)
         .option(ChannelOption.SO_REUSEADDR, true)
         .option(EpollChannelOption.SO_REUSEPORT, true)
@@ -173,6 +257,9 @@ public final class DispatcherNode implements AutoCloseable {
         // traffic; accepted connections inherit the flag.
         .option(EpollChannelOption.IP_TRANSPARENT, true)
         .childOption(ChannelOption.TCP_NODELAY, true)
+        // A client may send its request and then FIN: keep the connection (CLOSE_WAIT) so that it
+        // can still be moved and answered, instead of Netty closing it on EOF.
+        .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
         .childHandler(new ChannelInitializer<Channel>() {
           @Override
           protected void initChannel(Channel ch) {
@@ -207,10 +294,44 @@ public final class DispatcherNode implements AutoCloseable {
     return clients.values().stream().mapToLong(HandoffClient::authFailures).sum();
   }
 
+  /**
+   * Stops listening and closes the fabric connections. The forwarding table stays in the kernel,
+   * so handed-off connections keep flowing; the next dispatcher process adopts it.
+   */
   @Override
   public void close() {
     for (Channel l : listeners) l.close().awaitUninterruptibly();
     clients.values().forEach(HandoffClient::close);
     forwarding.close();
+  }
+
+  /** {@link HandoffClient}s by server node name, as a {@link FabricPort}. */
+  private record ClientsFabric(Map<String, HandoffClient> clients) implements FabricPort {
+    @Override
+    public boolean isUp(String node) {
+      HandoffClient c = clients.get(node);
+      return c != null && c.isConnected();
+    }
+
+    @Override
+    public long nextHandoffId(String node) {
+      return clients.get(node).nextHandoffId();
+    }
+
+    @Override
+    public java.util.concurrent.CompletableFuture<io.baton.handoff.HandoffReply> send(String node,
+        FabricMessage.Handoff handoff) {
+      return clients.get(node).send(handoff);
+    }
+
+    @Override
+    public boolean abort(String node, long handoffId) {
+      return clients.get(node).abort(handoffId);
+    }
+
+    @Override
+    public void forget(String node, long handoffId, String why) {
+      clients.get(node).forget(handoffId, why);
+    }
   }
 }

@@ -29,6 +29,33 @@ public final class DispatcherStats {
   /** From the routing decision to the dispatcher's copy closed. */
   public final LatencyRecorder handoffTime = new LatencyRecorder(8192);
 
+  // Handoff outcomes and failures by reason (HandoffMachine).
+  /** Handoffs between the routing decision and their terminal state, now. */
+  public final LongAdder inFlightHandoffs = new LongAdder();
+  /** Sockets that could not be frozen (no longer movable); answered here. */
+  public final LongAdder freezeFailures = new LongAdder();
+  /** Forwarding-table changes of a handoff that failed or timed out. */
+  public final LongAdder installFailures = new LongAdder();
+  public final LongAdder exportFailures = new LongAdder();
+  /** Sockets that could not be resumed after a take-back (closed). */
+  public final LongAdder resumeFailures = new LongAdder();
+  /** ABORTs sent for overdue answers. */
+  public final LongAdder aborts = new LongAdder();
+  /** ABORTs the server confirmed (it never took the connection): taken back. */
+  public final LongAdder abortedByServer = new LongAdder();
+  /** ACCEPTED after the handoff timeout (answer to the HANDOFF or to its ABORT). */
+  public final LongAdder lateAccepted = new LongAdder();
+  /** Outcome unknown (server silent or its session lost after the HANDOFF was written). */
+  public final LongAdder abandoned = new LongAdder();
+  /** CLOSED reports for entries the reporting handoff no longer owns (ignored). */
+  public final LongAdder staleCloses = new LongAdder();
+  /** Servers declared dead (fabric session lost) and the entries removed with them. */
+  public final LongAdder serversLost = new LongAdder();
+  public final LongAdder entriesDroppedWithServers = new LongAdder();
+  /** Entries removed or added when a server's inventory was reconciled with the table. */
+  public final LongAdder reconcileRemoved = new LongAdder();
+  public final LongAdder reconcileAdded = new LongAdder();
+
   @Override
   public String toString() {
     return "accepted=" + accepted + " handedOff=" + handedOff + " refused=" + refusedByServer

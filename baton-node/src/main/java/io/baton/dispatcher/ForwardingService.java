@@ -91,6 +91,40 @@ public final class ForwardingService implements AutoCloseable {
     }
   }
 
+  // STUB API (the forwarding branch replaces these with the real adoption/token logic).
+  public static ForwardingService start(String tableName, String frontDevice, String fabricDevice,
+      Collection<Vip> vips, Duration closeGrace, java.util.function.LongSupplier nanoClock) throws LinuxException {
+    return start(tableName, frontDevice, fabricDevice, vips, Duration.ofHours(1), closeGrace);
+  }
+
+  public java.util.Map<FlowKey, Inet4Address> adopted() {
+    return java.util.Map.of();
+  }
+
+  public CompletableFuture<Void> freezeAndForward(FlowKey flow, Inet4Address server, long token) {
+    return freezeAndForward(flow, server);
+  }
+
+  public CompletableFuture<Void> cancel(FlowKey flow, long token) {
+    return cancel(flow);
+  }
+
+  public CompletableFuture<Boolean> retire(FlowKey flow, Inet4Address server, long token) {
+    retire(flow);
+    return CompletableFuture.completedFuture(true);
+  }
+
+  public CompletableFuture<Integer> dropServer(Inet4Address server) {
+    return CompletableFuture.completedFuture(0);
+  }
+
+  public record Reconciled(int removed, int added) {}
+
+  public CompletableFuture<Reconciled> reconcile(Inet4Address server, java.util.Map<FlowKey, Long> owned,
+      long sessionUpNs) {
+    return CompletableFuture.completedFuture(new Reconciled(0, 0));
+  }
+
   /** Drops this host's output on {@code flow} and forwards the client's packets to {@code server}. */
   public CompletableFuture<Void> freezeAndForward(FlowKey flow, Inet4Address server) {
     return change(new DirectForwardingTable.FreezeAndForward(flow, server));

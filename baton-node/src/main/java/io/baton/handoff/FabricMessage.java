@@ -174,6 +174,14 @@ public sealed interface FabricMessage {
     }
   }
 
+  /**
+   * {@code s} cut to at most {@code maxBytes} of UTF-8 without splitting a character (for text
+   * from elsewhere, such as a request line, that must fit a field).
+   */
+  static String fit(String s, int maxBytes) {
+    return FabricMessageCodec.fitUtf8(s, maxBytes);
+  }
+
   private static void checkNodeName(String nodeName) {
     checkString("nodeName", nodeName, MAX_NODE_NAME_BYTES);
     if (nodeName.isEmpty()) throw new IllegalArgumentException("nodeName must not be empty");

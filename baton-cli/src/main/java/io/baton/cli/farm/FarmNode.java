@@ -51,7 +51,7 @@ public final class FarmNode implements AutoCloseable {
       try {
         if (config.node().roles().contains(Role.SERVER)) server = ServerAgent.start(config, group);
         if (config.node().roles().contains(Role.DISPATCHER)) {
-          dispatcher = DispatcherNode.start(config, group, server == null ? null : server.localDelivery());
+          dispatcher = DispatcherNode.start(config, group, server == null ? null : server.localDelivery()::serve);
         }
       } catch (Exception | Error e) {
         if (server != null) server.close();

@@ -1,0 +1,314 @@
+package io.baton.dispatcher;
+
+import io.baton.dispatcher.routing.Member;
+import io.baton.dispatcher.routing.PickContext;
+import io.baton.dispatcher.routing.Pool;
+import io.baton.handoff.FabricMessage;
+import io.baton.handoff.HandoffException;
+import io.baton.handoff.HandoffReply;
+import io.baton.transplant.ConnectionState;
+import io.baton.transplant.ConnectionStateCodec;
+import io.baton.transplant.TransplantException;
+import java.util.HashSet;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.BiConsumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One routed connection's way to a server, as an explicit state machine (docs/design.md, "The
+ * handoff sequence"). Every step runs on the thread that owns the connection ({@link
+ * ClientSide#execute}); every waiting state has a deadline; callbacks of an earlier step are
+ * ignored. Each run ends in exactly one terminal state:
+ *
+ * <ul>
+ *   <li>{@link State#HANDED_OFF}: the server answered ACCEPTED (also after an ABORT: late); our
+ *       copy is closed silently.
+ *   <li>{@link State#SERVED_LOCALLY}: this node serves it (peer mode).
+ *   <li>{@link State#UNAVAILABLE}: no server took it; we answered 503 (http) or closed.
+ *   <li>{@link State#ABANDONED}: the server may own it but never said so (its fabric session died
+ *       after the HANDOFF was written, or it answered neither the HANDOFF nor the ABORT). We close
+ *       our copy silently and keep the forwarding entry: the server's next inventory or its death
+ *       settles the entry. Never two live owners, at the price of this connection in a double
+ *       fault.
+ *   <li>{@link State#CLIENT_GONE}: the client closed before we started.
+ * </ul>
+ *
+ * A server that answers REFUSED or ABORTED, a HANDOFF that was never completely written, or a
+ * failed forwarding change or export sends the machine through {@link State#TAKING_BACK}
+ * (cancel the entry, resume the socket) to the next candidate. Confined to the owner thread.
+ */
+final class HandoffMachine {
+  private static final Logger log = LoggerFactory.getLogger(HandoffMachine.class);
+
+  enum State {
+    PICKING,
+    INSTALLING,
+    OFFERED,
+    ABORTING,
+    TAKING_BACK,
+    HANDED_OFF,
+    SERVED_LOCALLY,
+    UNAVAILABLE,
+    ABANDONED,
+    CLIENT_GONE;
+
+    boolean terminal() {
+      return ordinal() >= HANDED_OFF.ordinal();
+    }
+  }
+
+  private final HandoffCoordinator.Context cx;
+  private final ClientSide client;
+  private final String vip;
+  private final Pool pool;
+  private final PickContext pick;
+  private final String summary;
+  private final Set<String> tried = new HashSet<>();
+
+  private State state = State.PICKING;
+  private int step; // bumped on every transition; stale callbacks compare it
+  private Runnable deadline;
+  private Member member;
+  private long handoffId;
+  private Transplanter.Frozen frozen;
+  private long startNs;
+  private long installedNs;
+  private long sentNs;
+
+  HandoffMachine(HandoffCoordinator.Context cx, ClientSide client, String vip, Pool pool,
+      PickContext pick, String summary) {
+    this.cx = cx;
+    this.client = client;
+    this.vip = vip;
+    this.pool = pool;
+    this.pick = pick;
+    this.summary = summary;
+  }
+
+  State state() {
+    return state;
+  }
+
+  void start() {
+    cx.stats().inFlightHandoffs.increment();
+    next();
+  }
+
+  /** Picks the next candidate and starts moving the connection to it. */
+  private void next() {
+    enter(State.PICKING);
+    if (!client.isOpen()) {
+      cx.stats().clientGone.increment();
+      finish(State.CLIENT_GONE);
+      return;
+    }
+    while (true) {
+      Optional<Member> candidate = pool.pick(pick, tried);
+      if (candidate.isEmpty()) {
+        unavailable(tried.isEmpty()
+            ? "pool " + pool.name() + " has no member to serve " + summary
+            : "no server of pool " + pool.name() + " took the connection (tried " + tried + ")");
+        return;
+      }
+      member = candidate.get();
+      tried.add(member.node());
+      if (member.local()) {
+        if (client.serveLocally()) {
+          cx.stats().servedLocally.increment();
+          finish(State.SERVED_LOCALLY);
+          return;
+        }
+        continue;
+      }
+      if (!cx.fabric().isUp(member.node())) {
+        log.debug("{}: skipping {}: fabric connection is down", client.flow(), member.node());
+        continue;
+      }
+      break;
+    }
+    startNs = cx.nanoClock().getAsLong();
+    try {
+      frozen = cx.transplanter().freeze(client.fd());
+    } catch (TransplantException e) {
+      // Nothing was changed (typically the connection is no longer movable): serve the answer here.
+      cx.stats().freezeFailures.increment();
+      unavailable(e.getMessage());
+      return;
+    }
+    handoffId = cx.fabric().nextHandoffId(member.node());
+    enter(State.INSTALLING);
+    arm(cx.installTimeoutNs(), () -> takeBack("the forwarding table did not answer in time"));
+    when(cx.forwarding().freezeAndForward(client.flow(), member.fabricAddress(), handoffId),
+        (ok, error) -> installed(error));
+  }
+
+  private void installed(Throwable error) {
+    if (error != null) {
+      cx.stats().installFailures.increment();
+      log.warn("{}: cannot install forwarding to {}: {}", client.flow(), member.node(), message(error));
+      takeBack("forwarding entry failed");
+      return;
+    }
+    installedNs = cx.nanoClock().getAsLong();
+    ConnectionState exported;
+    try {
+      exported = frozen.export(client.alreadyRead());
+    } catch (TransplantException e) {
+      cx.stats().exportFailures.increment();
+      log.warn("{}: export failed: {}", client.flow(), e.getMessage());
+      takeBack("export failed");
+      return;
+    }
+    var handoff = new FabricMessage.Handoff(handoffId, ConnectionStateCodec.encode(exported), vip,
+        pool.name(), FabricMessage.fit(summary, FabricMessage.MAX_REQUEST_SUMMARY_BYTES));
+    sentNs = cx.nanoClock().getAsLong();
+    enter(State.OFFERED);
+    arm(cx.handoffTimeoutNs(), this::overdue);
+    when(cx.fabric().send(member.node(), handoff), this::answered);
+  }
+
+  /** No answer within the handoff timeout: ask the server to settle it. */
+  private void overdue() {
+    if (!cx.fabric().abort(member.node(), handoffId)) {
+      abandon("no answer to handoff " + handoffId + " and the ABORT could not be sent");
+      return;
+    }
+    cx.stats().aborts.increment();
+    log.info("{}: {} did not answer handoff {} in time; sent ABORT", client.flow(), member.node(), handoffId);
+    // Continue the current step: the answer to the HANDOFF or the ABORT completes the same future.
+    state = State.ABORTING;
+    arm(cx.abortTimeoutNs(), () -> {
+      cx.fabric().forget(member.node(), handoffId, "no answer to the ABORT of handoff " + handoffId);
+      abandon("no answer to handoff " + handoffId + " nor to its ABORT");
+    });
+  }
+
+  private void answered(HandoffReply reply, Throwable error) {
+    switch (reply) {
+      case FabricMessage.Accepted a -> accepted();
+      case FabricMessage.Refused r -> {
+        cx.stats().refusedByServer.increment();
+        log.info("{}: {} refused {}: {}", client.flow(), member.node(), summary, r.reason());
+        takeBack(r.reason());
+      }
+      case FabricMessage.Aborted a -> {
+        cx.stats().abortedByServer.increment();
+        takeBack(member.node() + " confirmed the abort of handoff " + handoffId);
+      }
+      case null -> {
+        cx.stats().handoffFailures.increment();
+        if (error instanceof HandoffException he && !he.maybeDelivered()) {
+          log.info("{}: handoff to {} not sent: {}", client.flow(), member.node(), he.getMessage());
+          takeBack(he.getMessage());
+        } else {
+          abandon(message(error));
+        }
+      }
+    }
+  }
+
+  private void accepted() {
+    long now = cx.nanoClock().getAsLong();
+    if (state == State.ABORTING) cx.stats().lateAccepted.increment();
+    cx.stats().freezeAndForwardTime.record(installedNs - startNs);
+    cx.stats().exportTime.record(sentNs - installedNs);
+    cx.stats().fabricRoundTripTime.record(now - sentNs);
+    cx.stats().handoffTime.record(now - startNs);
+    releaseOurCopy();
+    cx.load().increment(member.node());
+    cx.stats().handedOff.increment();
+    finish(State.HANDED_OFF);
+  }
+
+  /** The server may own the connection; we must not: close our copy without a sound. */
+  private void abandon(String why) {
+    cx.stats().abandoned.increment();
+    log.warn("{}: outcome of handoff {} to {} unknown ({}); closing our copy silently, the server's"
+        + " inventory or death settles the entry", client.flow(), handoffId, member.node(), why);
+    releaseOurCopy();
+    finish(State.ABANDONED);
+  }
+
+  private void releaseOurCopy() {
+    try {
+      frozen.prepareSilentClose();
+    } catch (TransplantException e) {
+      log.warn("{}: {}", client.flow(), e.getMessage());
+    }
+    client.close(); // repair mode: no FIN, no RST
+    cx.forwarding().unfreeze(client.flow());
+  }
+
+  /** The connection stays here: lift the entries first, then resume the socket, then go on. */
+  private void takeBack(String why) {
+    enter(State.TAKING_BACK);
+    arm(cx.installTimeoutNs(), () -> resumeAndGoOn(why, "the forwarding table did not answer in time"));
+    when(cx.forwarding().cancel(client.flow(), handoffId),
+        (ok, error) -> resumeAndGoOn(why, error == null ? null : message(error)));
+  }
+
+  private void resumeAndGoOn(String why, String cancelProblem) {
+    if (cancelProblem != null) {
+      cx.stats().installFailures.increment();
+      log.warn("{}: cannot remove the forwarding entries of handoff {}: {}", client.flow(), handoffId,
+          cancelProblem);
+    }
+    try {
+      frozen.resume();
+    } catch (TransplantException e) {
+      cx.stats().resumeFailures.increment();
+      log.warn("{}: cannot resume after {}: {}", client.flow(), why, e.getMessage());
+      client.close();
+      finish(State.UNAVAILABLE);
+      return;
+    }
+    frozen = null;
+    next();
+  }
+
+  private void unavailable(String why) {
+    log.info("{}: answering itself: {}", client.flow(), why);
+    client.answerUnavailable();
+    finish(State.UNAVAILABLE);
+  }
+
+  private void finish(State terminal) {
+    enter(terminal);
+    cx.stats().inFlightHandoffs.decrement();
+  }
+
+  private void enter(State next) {
+    state = next;
+    step++;
+    if (deadline != null) {
+      deadline.run();
+      deadline = null;
+    }
+  }
+
+  private void arm(long delayNs, Runnable onDeadline) {
+    int armedAt = step;
+    deadline = client.schedule(() -> {
+      if (step == armedAt) onDeadline.run();
+    }, delayNs);
+  }
+
+  /** Runs {@code then} on the owner thread when {@code f} completes, unless the step moved on. */
+  private <T> void when(CompletableFuture<T> f, BiConsumer<T, Throwable> then) {
+    int at = step;
+    f.whenComplete((value, error) -> client.execute(() -> {
+      if (step == at && !state.terminal()) then.accept(value, error);
+    }));
+  }
+
+  private static String message(Throwable error) {
+    Throwable e = error;
+    while (e instanceof java.util.concurrent.CompletionException && e.getCause() != null) {
+      e = e.getCause();
+    }
+    return e.getMessage() != null ? e.getMessage() : e.toString();
+  }
+}
