@@ -6,8 +6,6 @@ import io.baton.dispatcher.routing.Pool;
 import io.baton.handoff.FabricMessage;
 import io.baton.handoff.HandoffException;
 import io.baton.handoff.HandoffReply;
-import io.baton.transplant.ConnectionState;
-import io.baton.transplant.ConnectionStateCodec;
 import io.baton.transplant.TransplantException;
 import java.util.HashSet;
 import java.util.Optional;
@@ -153,7 +151,7 @@ final class HandoffMachine {
       return;
     }
     installedNs = cx.nanoClock().getAsLong();
-    ConnectionState exported;
+    byte[] exported;
     try {
       exported = frozen.export(client.alreadyRead());
     } catch (TransplantException e) {
@@ -162,7 +160,7 @@ final class HandoffMachine {
       takeBack("export failed");
       return;
     }
-    var handoff = new FabricMessage.Handoff(handoffId, ConnectionStateCodec.encode(exported), vip,
+    var handoff = new FabricMessage.Handoff(handoffId, exported, vip,
         pool.name(), FabricMessage.fit(summary, FabricMessage.MAX_REQUEST_SUMMARY_BYTES));
     sentNs = cx.nanoClock().getAsLong();
     enter(State.OFFERED);

@@ -1,7 +1,7 @@
 package io.baton.dispatcher;
 
 import io.baton.transplant.ConnectionExporter;
-import io.baton.transplant.ConnectionState;
+import io.baton.transplant.ConnectionStateCodec;
 import io.baton.transplant.TransplantException;
 
 /**
@@ -13,7 +13,8 @@ interface Transplanter {
 
   /** A frozen socket: export it, then either release it (moved) or resume it (stays here). */
   interface Frozen {
-    ConnectionState export(byte[] alreadyRead) throws TransplantException;
+    /** The connection's state, encoded ({@code ConnectionStateCodec}) for the HANDOFF. */
+    byte[] export(byte[] alreadyRead) throws TransplantException;
 
     /** The new owner has it: make the coming close silent (repair mode: no FIN, no RST). */
     void prepareSilentClose() throws TransplantException;
@@ -27,8 +28,8 @@ interface Transplanter {
     ConnectionExporter.Frozen f = ConnectionExporter.freeze(fd);
     return new Frozen() {
       @Override
-      public ConnectionState export(byte[] alreadyRead) throws TransplantException {
-        return f.export(alreadyRead);
+      public byte[] export(byte[] alreadyRead) throws TransplantException {
+        return ConnectionStateCodec.encode(f.export(alreadyRead));
       }
 
       @Override

@@ -1,0 +1,489 @@
+package io.baton.dispatcher;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.baton.dispatcher.HandoffMachine.State;
+import io.baton.dispatcher.routing.BalanceKind;
+import io.baton.dispatcher.routing.LoadTable;
+import io.baton.dispatcher.routing.Member;
+import io.baton.dispatcher.routing.PickContext;
+import io.baton.dispatcher.routing.Pool;
+import io.baton.handoff.FabricMessage;
+import io.baton.handoff.HandoffException;
+import io.baton.handoff.HandoffReply;
+import io.baton.transplant.FlowKey;
+import io.baton.transplant.TransplantException;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.PriorityQueue;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The handoff state machine with fakes for the fabric, the forwarding table, the transplanter and
+ * the owner thread (a manual clock): every path ends in exactly one terminal state, and a
+ * connection the server may own is never taken back.
+ */
+class HandoffMachineTest {
+  private static final long MS = 1_000_000L;
+  private static final long HANDOFF_TIMEOUT_NS = 2000 * MS;
+  private static final long ABORT_TIMEOUT_NS = 1000 * MS;
+  private static final long INSTALL_TIMEOUT_NS = 1000 * MS;
+
+  private final FakeClient client = new FakeClient();
+  private final FakeFabric fabric = new FakeFabric();
+  private final FakeForwarding forwarding = new FakeForwarding();
+  private final FakeTransplanter transplanter = new FakeTransplanter();
+  private final DispatcherStats stats = new DispatcherStats();
+  private final LoadTable load = new LoadTable();
+
+  private HandoffMachine machine(String... servers) {
+    List<Member> members = new ArrayList<>();
+    int host = 10;
+    for (String s : servers) {
+      Inet4Address ip = ip("198.18.1." + host++);
+      members.add(new Member(s, new InetSocketAddress(ip, 7400), ip, 1, false));
+      fabric.up.add(s);
+    }
+    Pool pool = Pool.create("web", BalanceKind.WEIGHTED_ROUND_ROBIN, members, load);
+    var cx = new HandoffCoordinator.Context(fabric, forwarding, transplanter, load, stats,
+        () -> client.nowNs, INSTALL_TIMEOUT_NS, HANDOFF_TIMEOUT_NS, ABORT_TIMEOUT_NS);
+    return new HandoffMachine(cx, client, "198.18.0.100:80", pool, PickContext.of(client.flow.clientIp()),
+        "GET / host=x");
+  }
+
+  @Test
+  void acceptedHandsTheConnectionOverAndClosesOurCopySilently() {
+    HandoffMachine m = machine("s1");
+    m.start();
+    client.runAll();
+    assertThat(m.state()).isEqualTo(State.OFFERED);
+    assertThat(forwarding.ops).containsExactly("freezeAndForward s1 " + fabric.lastId);
+    assertThat(fabric.sent).hasSize(1);
+    assertThat(fabric.sent.getFirst().state()).isEqualTo(transplanter.encoded);
+
+    fabric.answer(new FabricMessage.Accepted(fabric.lastId));
+    client.runAll();
+
+    assertThat(m.state()).isEqualTo(State.HANDED_OFF);
+    assertThat(transplanter.calls).containsExactly("freeze", "export", "prepareSilentClose");
+    assertThat(client.closed).isTrue();
+    assertThat(client.answered503).isFalse();
+    assertThat(forwarding.ops).endsWith("unfreeze");
+    assertThat(stats.handedOff.sum()).isEqualTo(1);
+    assertThat(stats.inFlightHandoffs.sum()).isZero();
+    assertThat(load.activeConnections("s1")).isEqualTo(1);
+  }
+
+  @Test
+  void refusalTakesTheConnectionBackAndTriesTheNextServer() {
+    HandoffMachine m = machine("s1", "s2");
+    m.start();
+    client.runAll();
+    long first = fabric.lastId;
+    fabric.answer(new FabricMessage.Refused(first, "full"));
+    client.runAll();
+
+    assertThat(forwarding.ops).contains("cancel " + first);
+    assertThat(transplanter.calls).containsSubsequence("freeze", "export", "resume", "freeze", "export");
+    assertThat(m.state()).isEqualTo(State.OFFERED);
+    assertThat(fabric.sentTo).containsExactly("s1", "s2");
+
+    fabric.answer(new FabricMessage.Accepted(fabric.lastId));
+    client.runAll();
+    assertThat(m.state()).isEqualTo(State.HANDED_OFF);
+    assertThat(stats.refusedByServer.sum()).isEqualTo(1);
+  }
+
+  @Test
+  void noServerLeftAnswersTheClientItself() {
+    HandoffMachine m = machine("s1");
+    m.start();
+    client.runAll();
+    fabric.answer(new FabricMessage.Refused(fabric.lastId, "full"));
+    client.runAll();
+
+    assertThat(m.state()).isEqualTo(State.UNAVAILABLE);
+    assertThat(client.answered503).isTrue();
+    assertThat(transplanter.calls).endsWith("resume");
+    assertThat(stats.inFlightHandoffs.sum()).isZero();
+  }
+
+  @Test
+  void overdueAnswerSendsAbortAndAConfirmedAbortTakesItBack() {
+    HandoffMachine m = machine("s1", "s2");
+    m.start();
+    client.runAll();
+    long first = fabric.lastId;
+    client.advance(HANDOFF_TIMEOUT_NS);
+    assertThat(m.state()).isEqualTo(State.ABORTING);
+    assertThat(fabric.aborted).containsExactly(first);
+    assertThat(transplanter.calls).doesNotContain("resume");
+
+    fabric.answer(first, new FabricMessage.Aborted(first));
+    client.runAll();
+    assertThat(forwarding.ops).contains("cancel " + first);
+    assertThat(transplanter.calls).contains("resume");
+    assertThat(m.state()).isEqualTo(State.OFFERED); // on to s2
+    assertThat(stats.abortedByServer.sum()).isEqualTo(1);
+  }
+
+  @Test
+  void lateAcceptanceAfterTheAbortLeavesTheServerAsTheOnlyOwner() {
+    HandoffMachine m = machine("s1", "s2");
+    m.start();
+    client.runAll();
+    client.advance(HANDOFF_TIMEOUT_NS);
+    fabric.answer(new FabricMessage.Accepted(fabric.lastId));
+    client.runAll();
+
+    assertThat(m.state()).isEqualTo(State.HANDED_OFF);
+    assertThat(transplanter.calls).doesNotContain("resume");
+    assertThat(forwarding.ops).noneMatch(op -> op.startsWith("cancel"));
+    assertThat(stats.lateAccepted.sum()).isEqualTo(1);
+    assertThat(fabric.sentTo).containsExactly("s1");
+  }
+
+  @Test
+  void silenceAfterTheAbortAbandonsOurCopyWithoutResumingIt() {
+    HandoffMachine m = machine("s1", "s2");
+    m.start();
+    client.runAll();
+    client.advance(HANDOFF_TIMEOUT_NS);
+    client.advance(ABORT_TIMEOUT_NS);
+    client.runAll();
+
+    assertThat(m.state()).isEqualTo(State.ABANDONED);
+    assertThat(transplanter.calls).containsExactly("freeze", "export", "prepareSilentClose");
+    assertThat(client.closed).isTrue();
+    assertThat(forwarding.ops).noneMatch(op -> op.startsWith("cancel")); // the entry stays
+    assertThat(stats.abandoned.sum()).isEqualTo(1);
+    // A late answer now changes nothing.
+    fabric.answer(new FabricMessage.Accepted(fabric.lastId));
+    client.runAll();
+    assertThat(m.state()).isEqualTo(State.ABANDONED);
+  }
+
+  @Test
+  void aSessionLostAfterTheHandoffWasWrittenAbandons() {
+    HandoffMachine m = machine("s1", "s2");
+    m.start();
+    client.runAll();
+    fabric.fail(new HandoffException("connection lost", null, true));
+    client.runAll();
+    assertThat(m.state()).isEqualTo(State.ABANDONED);
+    assertThat(transplanter.calls).doesNotContain("resume");
+  }
+
+  @Test
+  void aHandoffNeverWrittenIsTakenBack() {
+    HandoffMachine m = machine("s1", "s2");
+    m.start();
+    client.runAll();
+    fabric.fail(new HandoffException("congested", null, false));
+    client.runAll();
+    assertThat(transplanter.calls).contains("resume");
+    assertThat(fabric.sentTo).containsExactly("s1", "s2");
+    assertThat(m.state()).isEqualTo(State.OFFERED);
+  }
+
+  @Test
+  void aFailedForwardingChangeTakesItBack() {
+    forwarding.failNextInstall = true;
+    HandoffMachine m = machine("s1", "s2");
+    m.start();
+    client.runAll();
+    assertThat(stats.installFailures.sum()).isEqualTo(1);
+    assertThat(transplanter.calls).containsSubsequence("freeze", "resume", "freeze", "export");
+    assertThat(fabric.sentTo).containsExactly("s2");
+    assertThat(m.state()).isEqualTo(State.OFFERED);
+  }
+
+  @Test
+  void aForwardingTableThatNeverAnswersIsGivenUpOnAtTheDeadline() {
+    forwarding.hold = true;
+    HandoffMachine m = machine("s1");
+    m.start();
+    client.runAll();
+    assertThat(m.state()).isEqualTo(State.INSTALLING);
+    client.advance(INSTALL_TIMEOUT_NS);
+    assertThat(m.state()).isEqualTo(State.TAKING_BACK);
+    client.advance(INSTALL_TIMEOUT_NS);
+    client.runAll();
+    assertThat(m.state()).isEqualTo(State.UNAVAILABLE);
+    assertThat(transplanter.calls).endsWith("resume");
+    assertThat(client.answered503).isTrue();
+  }
+
+  @Test
+  void aFailedExportTakesItBack() {
+    transplanter.failExport = true;
+    HandoffMachine m = machine("s1");
+    m.start();
+    client.runAll();
+    assertThat(stats.exportFailures.sum()).isEqualTo(1);
+    assertThat(forwarding.ops).contains("cancel " + fabric.lastId);
+    assertThat(m.state()).isEqualTo(State.UNAVAILABLE);
+    assertThat(fabric.sent).isEmpty();
+  }
+
+  @Test
+  void aSocketThatCannotBeFrozenIsAnsweredHereWithoutTouchingTheTable() {
+    transplanter.failFreeze = true;
+    HandoffMachine m = machine("s1");
+    m.start();
+    client.runAll();
+    assertThat(m.state()).isEqualTo(State.UNAVAILABLE);
+    assertThat(forwarding.ops).isEmpty();
+    assertThat(client.answered503).isTrue();
+  }
+
+  @Test
+  void aResumeThatFailsClosesTheConnection() {
+    transplanter.failResume = true;
+    HandoffMachine m = machine("s1", "s2");
+    m.start();
+    client.runAll();
+    fabric.answer(new FabricMessage.Refused(fabric.lastId, "no"));
+    client.runAll();
+    assertThat(m.state()).isEqualTo(State.UNAVAILABLE);
+    assertThat(client.closed).isTrue();
+    assertThat(stats.resumeFailures.sum()).isEqualTo(1);
+  }
+
+  @Test
+  void serversWhoseFabricIsDownAreSkippedWithoutFreezing() {
+    HandoffMachine m = machine("s1");
+    fabric.up.clear();
+    m.start();
+    client.runAll();
+    assertThat(m.state()).isEqualTo(State.UNAVAILABLE);
+    assertThat(transplanter.calls).isEmpty();
+  }
+
+  @Test
+  void aClientThatIsGoneIsNotMoved() {
+    HandoffMachine m = machine("s1");
+    client.open = false;
+    m.start();
+    assertThat(m.state()).isEqualTo(State.CLIENT_GONE);
+    assertThat(transplanter.calls).isEmpty();
+  }
+
+  // ---------------------------------------------------------------------------------- fakes
+
+  private static Inet4Address ip(String s) {
+    try {
+      return (Inet4Address) InetAddress.getByName(s);
+    } catch (java.net.UnknownHostException e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  /** The owner thread: queued tasks and timers on a manual clock. */
+  private static final class FakeClient implements ClientSide {
+    private record Timer(long dueNs, long seq, Runnable task, boolean[] cancelled) {}
+
+    final FlowKey flow = new FlowKey(ip("198.18.0.7"), 40000, ip("198.18.0.100"), 80);
+    final List<Runnable> tasks = new ArrayList<>();
+    final PriorityQueue<Timer> timers = new PriorityQueue<>(
+        (a, b) -> a.dueNs != b.dueNs ? Long.compare(a.dueNs, b.dueNs) : Long.compare(a.seq, b.seq));
+    long nowNs = 1_000_000_000L;
+    long seq;
+    boolean open = true;
+    boolean closed;
+    boolean answered503;
+
+    @Override
+    public FlowKey flow() {
+      return flow;
+    }
+
+    @Override
+    public int fd() {
+      return 42;
+    }
+
+    @Override
+    public boolean isOpen() {
+      return open && !closed;
+    }
+
+    @Override
+    public byte[] alreadyRead() {
+      return "GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    }
+
+    @Override
+    public void execute(Runnable task) {
+      tasks.add(task);
+    }
+
+    @Override
+    public Runnable schedule(Runnable task, long delayNs) {
+      boolean[] cancelled = {false};
+      timers.add(new Timer(nowNs + delayNs, seq++, task, cancelled));
+      return () -> cancelled[0] = true;
+    }
+
+    @Override
+    public boolean serveLocally() {
+      return false;
+    }
+
+    @Override
+    public void close() {
+      closed = true;
+    }
+
+    @Override
+    public void answerUnavailable() {
+      answered503 = true;
+      closed = true;
+    }
+
+    void runAll() {
+      while (!tasks.isEmpty()) tasks.removeFirst().run();
+    }
+
+    void advance(long ns) {
+      runAll();
+      nowNs += ns;
+      while (!timers.isEmpty() && timers.peek().dueNs() <= nowNs) {
+        Timer t = timers.poll();
+        if (!t.cancelled()[0]) t.task().run();
+        runAll();
+      }
+    }
+  }
+
+  private static final class FakeFabric implements FabricPort {
+    final Set<String> up = new HashSet<>();
+    final List<FabricMessage.Handoff> sent = new ArrayList<>();
+    final List<String> sentTo = new ArrayList<>();
+    final List<Long> aborted = new ArrayList<>();
+    final Map<Long, CompletableFuture<HandoffReply>> pending = new HashMap<>();
+    long lastId = 100;
+
+    @Override
+    public boolean isUp(String node) {
+      return up.contains(node);
+    }
+
+    @Override
+    public long nextHandoffId(String node) {
+      return ++lastId;
+    }
+
+    @Override
+    public CompletableFuture<HandoffReply> send(String node, FabricMessage.Handoff handoff) {
+      sent.add(handoff);
+      sentTo.add(node);
+      var f = new CompletableFuture<HandoffReply>();
+      pending.put(handoff.handoffId(), f);
+      return f;
+    }
+
+    @Override
+    public boolean abort(String node, long handoffId) {
+      aborted.add(handoffId);
+      return pending.containsKey(handoffId);
+    }
+
+    @Override
+    public void forget(String node, long handoffId, String why) {
+      var f = pending.remove(handoffId);
+      if (f != null) f.completeExceptionally(new HandoffException(why, null, true));
+    }
+
+    void answer(HandoffReply reply) {
+      answer(reply.handoffId(), reply);
+    }
+
+    void answer(long id, HandoffReply reply) {
+      var f = pending.remove(id);
+      if (f != null) f.complete(reply);
+    }
+
+    void fail(HandoffException e) {
+      var f = pending.remove(lastId);
+      f.completeExceptionally(e);
+    }
+  }
+
+  private final class FakeForwarding implements ForwardingPort {
+    final List<String> ops = new ArrayList<>();
+    boolean failNextInstall;
+    boolean hold;
+
+    @Override
+    public CompletableFuture<Void> freezeAndForward(FlowKey flow, Inet4Address server, long token) {
+      String node = fabricNode(server);
+      ops.add("freezeAndForward " + node + " " + token);
+      if (hold) return new CompletableFuture<>();
+      if (failNextInstall) {
+        failNextInstall = false;
+        return CompletableFuture.failedFuture(new IllegalStateException("netlink said no"));
+      }
+      return CompletableFuture.completedFuture(null);
+    }
+
+    @Override
+    public CompletableFuture<Void> unfreeze(FlowKey flow) {
+      ops.add("unfreeze");
+      return CompletableFuture.completedFuture(null);
+    }
+
+    @Override
+    public CompletableFuture<Void> cancel(FlowKey flow, long token) {
+      ops.add("cancel " + token);
+      if (hold) return new CompletableFuture<>();
+      return CompletableFuture.completedFuture(null);
+    }
+
+    private String fabricNode(Inet4Address server) {
+      int last = server.getAddress()[3];
+      return "s" + (last - 9);
+    }
+  }
+
+  private static final class FakeTransplanter implements Transplanter {
+    final List<String> calls = new ArrayList<>();
+    final byte[] encoded = {1, 2, 3, 4};
+    boolean failFreeze;
+    boolean failExport;
+    boolean failResume;
+
+    @Override
+    public Frozen freeze(int fd) throws TransplantException {
+      if (failFreeze) throw new TransplantException("socket 42 is CLOSING: only ESTABLISHED connections can be moved");
+      calls.add("freeze");
+      return new Frozen() {
+        @Override
+        public byte[] export(byte[] alreadyRead) throws TransplantException {
+          if (failExport) throw new TransplantException("export: EPERM");
+          calls.add("export");
+          return encoded;
+        }
+
+        @Override
+        public void prepareSilentClose() {
+          calls.add("prepareSilentClose");
+        }
+
+        @Override
+        public void resume() throws TransplantException {
+          calls.add("resume");
+          if (failResume) throw new TransplantException("resume: EBADF");
+        }
+      };
+    }
+  }
+}
