@@ -19,8 +19,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One simulated machine of a {@link Lab}: a network namespace with its loopback up and IPv6
- * off (so nothing but the test's own traffic crosses its interfaces). Commands run in it through
+ * One simulated machine of a {@link Lab}: a network namespace with its loopback up and the
+ * kernel's default settings (IPv6 on: its link-local traffic crosses the interfaces as on a real
+ * host, so byte counts include a little neighbour discovery). Commands run in it through
  * {@code ip netns exec}; Java code runs in it on a dedicated thread ({@link #call}, {@link
  * #executor}) whose sockets belong to the namespace.
  *

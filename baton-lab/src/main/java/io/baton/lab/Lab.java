@@ -106,7 +106,10 @@ public final class Lab implements AutoCloseable {
     return segment;
   }
 
-  /** A new host: a namespace with {@code lo} up and IPv6 disabled. */
+  /**
+   * A new host: a namespace with {@code lo} up and the kernel's default settings otherwise (IPv6
+   * on, as on every stock host: the lab must not hide what real hosts do).
+   */
   public synchronized Host host(String name) {
     LabNames.checkHostName(name);
     checkOpen();
@@ -237,9 +240,6 @@ public final class Lab implements AutoCloseable {
   private void addNamespace(String namespace) {
     CommandRunner.runOrThrow(List.of("ip", "netns", "add", namespace));
     namespaces.add(namespace);
-    CommandRunner.runOrThrow(
-        List.of("ip", "netns", "exec", namespace, "sysctl", "-q", "-w",
-            "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"));
   }
 
   private static void deleteNamespace(String namespace) {

@@ -74,7 +74,8 @@ class LabTest {
           .isFalse();
       assertThat(CommandRunner.runOrThrow(List.of("ip", "-o", "addr", "show")).stdout()).doesNotContain("198.18.");
       assertThat(a.execOrThrow("ip", "-o", "addr", "show", "dev", "lo").stdout()).contains("198.18.0.100/32");
-      assertThat(a.execOrThrow("cat", "/proc/sys/net/ipv6/conf/sync/disable_ipv6").stdout().strip()).isEqualTo("1");
+      // Hosts keep the kernel's defaults: IPv6 stays on, as on a real host.
+      assertThat(a.execOrThrow("cat", "/proc/sys/net/ipv6/conf/sync/disable_ipv6").stdout().strip()).isEqualTo("0");
     }
   }
 
