@@ -72,6 +72,31 @@ public final class MetricsEndpoint implements AutoCloseable {
           cb.call(s.clientGone.sum(), "client_gone");
         })
         .register(r);
+    CounterWithCallback.builder()
+        .name("baton_dispatcher_handoff_problems")
+        .help("Handoff steps that failed or went late, by reason")
+        .labelNames("reason")
+        .callback(cb -> {
+          cb.call(s.freezeFailures.sum(), "freeze_failed");
+          cb.call(s.installFailures.sum(), "forwarding_change_failed");
+          cb.call(s.exportFailures.sum(), "export_failed");
+          cb.call(s.resumeFailures.sum(), "resume_failed");
+          cb.call(s.aborts.sum(), "abort_sent");
+          cb.call(s.abortedByServer.sum(), "abort_confirmed");
+          cb.call(s.lateAccepted.sum(), "late_accepted");
+          cb.call(s.abandoned.sum(), "outcome_unknown");
+          cb.call(s.staleCloses.sum(), "stale_close");
+        })
+        .register(r);
+    GaugeWithCallback.builder()
+        .name("baton_dispatcher_handoffs_in_flight")
+        .help("Handoffs between the routing decision and their outcome")
+        .callback(cb -> cb.call(s.inFlightHandoffs.sum()))
+        .register(r);
+    counter(r, "baton_dispatcher_servers_lost", "Fabric sessions to servers lost (server declared dead)", s.serversLost);
+    counter(r, "baton_dispatcher_entries_dropped_with_servers", "Forwarding entries removed because their server was lost", s.entriesDroppedWithServers);
+    counter(r, "baton_dispatcher_reconcile_removed", "Entries removed because the server's inventory lacked them", s.reconcileRemoved);
+    counter(r, "baton_dispatcher_reconcile_added", "Entries restored from a server's inventory", s.reconcileAdded);
     GaugeWithCallback.builder()
         .name("baton_dispatcher_handoff_stage_seconds")
         .help("Recent handoff stage latencies (median and p99 of the last 8192 handoffs)")
@@ -85,6 +110,17 @@ public final class MetricsEndpoint implements AutoCloseable {
         .register(r);
     counterOf(r, "baton_forwarding_entries_installed", "Forwarding entries installed", () -> d.forwarding().installedTotal());
     counterOf(r, "baton_forwarding_entries_removed", "Forwarding entries removed after close and grace", () -> d.forwarding().removedTotal());
+    GaugeWithCallback.builder()
+        .name("baton_forwarding_entries")
+        .help("Forwarding entries in the kernel's map now")
+        .callback(cb -> {
+          try {
+            cb.call(d.forwarding().size().get(2, java.util.concurrent.TimeUnit.SECONDS));
+          } catch (Exception e) {
+            // no sample when the table cannot be read
+          }
+        })
+        .register(r);
     counterOf(r, "baton_forwarding_batches", "nf_tables netlink batches sent", () -> d.forwarding().batchesTotal());
     GaugeWithCallback.builder()
         .name("baton_fabric_up")
@@ -105,6 +141,7 @@ public final class MetricsEndpoint implements AutoCloseable {
     counterOf(r, "baton_server_handoffs_refused", "Handoffs refused (corrupt state, no delivery, limit, restore failure)", a::refusedTotal);
     counterOf(r, "baton_server_fabric_auth_failures", "Fabric frames that failed authentication", () -> a.fabric().authFailures());
     counterOf(r, "baton_server_fabric_malformed_frames", "Malformed fabric frames", () -> a.fabric().malformedFrames());
+    counterOf(r, "baton_server_late_aborts", "ABORTs answered ACCEPTED (the dispatcher's timeout was too short)", a::lateAbortsTotal);
     counterOf(r, "baton_server_guard_drops", "VIP packets the guard dropped before their socket existed", a::guardDrops);
   }
 

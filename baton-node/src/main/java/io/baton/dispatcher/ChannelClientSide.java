@@ -106,6 +106,12 @@ final class ChannelClientSide implements ClientSide {
   }
 
   @Override
+  public void reset() {
+    ch.config().setOption(io.netty.channel.ChannelOption.SO_LINGER, 0);
+    ch.close();
+  }
+
+  @Override
   public void answerUnavailable() {
     if (site.mode() == Mode.HTTP) {
       // The body names no node or pool: the reason is in the dispatcher's log.

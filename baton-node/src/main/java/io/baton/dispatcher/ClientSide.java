@@ -31,6 +31,9 @@ interface ClientSide {
   /** Closes the socket; after a silent release (repair mode) nothing reaches the client. */
   void close();
 
+  /** Closes the (resumed) socket with a RST: the client fails at once instead of waiting. */
+  void reset();
+
   /** The connection stays here and nobody serves it: a 503 in http mode, else a close. */
   void answerUnavailable();
 }

@@ -27,8 +27,8 @@ import org.slf4j.LoggerFactory;
  *   <li>{@link State#SERVED_LOCALLY}: this node serves it (peer mode).
  *   <li>{@link State#UNAVAILABLE}: no server took it; we answered 503 (http) or closed.
  *   <li>{@link State#ABANDONED}: the server may own it but never said so (its fabric session died
- *       after the HANDOFF was written, or it answered neither the HANDOFF nor the ABORT). We close
- *       our copy silently and keep the forwarding entry: the server's next inventory or its death
+ *       after the HANDOFF was written, or it answered neither the HANDOFF nor the ABORT). We reset
+ *       the client and keep the forwarding entry: the server's CLOSED, next inventory or death
  *       settles the entry. Never two live owners, at the price of this connection in a double
  *       fault.
  *   <li>{@link State#CLIENT_GONE}: the client closed before we started.
@@ -221,13 +221,27 @@ final class HandoffMachine {
     finish(State.HANDED_OFF);
   }
 
-  /** The server may own the connection; we must not: close our copy without a sound. */
+  /**
+   * The server may own the connection, or may be dead with it; we must not serve it. Reset the
+   * client so that it fails at once (a client waiting for its answer sends nothing that could
+   * draw a reset otherwise): lift our output drop, resume our copy and close it with a RST. If the
+   * server does own the connection, the client's side is gone too, and the server's copy meets the
+   * client's RST through the entry, which stays until the server reports the close or dies.
+   */
   private void abandon(String why) {
     cx.stats().abandoned.increment();
-    log.warn("{}: outcome of handoff {} to {} unknown ({}); closing our copy silently, the server's"
-        + " inventory or death settles the entry", client.flow(), handoffId, member.node(), why);
-    releaseOurCopy();
-    finish(State.ABANDONED);
+    log.warn("{}: outcome of handoff {} to {} unknown ({}); resetting the client", client.flow(), handoffId,
+        member.node(), why);
+    enter(State.ABANDONED);
+    cx.forwarding().unfreeze(client.flow()).whenComplete((ok, error) -> client.execute(() -> {
+      try {
+        frozen.resume();
+      } catch (TransplantException e) {
+        log.warn("{}: {}", client.flow(), e.getMessage());
+      }
+      client.reset();
+    }));
+    cx.stats().inFlightHandoffs.decrement();
   }
 
   private void releaseOurCopy() {

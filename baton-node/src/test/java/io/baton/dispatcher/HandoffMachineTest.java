@@ -152,7 +152,7 @@ class HandoffMachineTest {
   }
 
   @Test
-  void silenceAfterTheAbortAbandonsOurCopyWithoutResumingIt() {
+  void silenceAfterTheAbortResetsTheClientAndKeepsTheEntry() {
     HandoffMachine m = machine("s1", "s2");
     m.start();
     client.runAll();
@@ -161,9 +161,12 @@ class HandoffMachineTest {
     client.runAll();
 
     assertThat(m.state()).isEqualTo(State.ABANDONED);
-    assertThat(transplanter.calls).containsExactly("freeze", "export", "prepareSilentClose");
-    assertThat(client.closed).isTrue();
-    assertThat(forwarding.ops).noneMatch(op -> op.startsWith("cancel")); // the entry stays
+    // Output drop lifted before the RST can leave; never served here, never a next server.
+    assertThat(forwarding.ops).containsExactly("freezeAndForward s1 " + fabric.lastId, "unfreeze");
+    assertThat(transplanter.calls).containsExactly("freeze", "export", "resume");
+    assertThat(client.reset).isTrue();
+    assertThat(fabric.sentTo).containsExactly("s1");
+    assertThat(stats.inFlightHandoffs.sum()).isZero();
     assertThat(stats.abandoned.sum()).isEqualTo(1);
     // A late answer now changes nothing.
     fabric.answer(new FabricMessage.Accepted(fabric.lastId));
@@ -179,7 +182,8 @@ class HandoffMachineTest {
     fabric.fail(new HandoffException("connection lost", null, true));
     client.runAll();
     assertThat(m.state()).isEqualTo(State.ABANDONED);
-    assertThat(transplanter.calls).doesNotContain("resume");
+    assertThat(client.reset).isTrue();
+    assertThat(fabric.sentTo).containsExactly("s1");
   }
 
   @Test
@@ -299,6 +303,7 @@ class HandoffMachineTest {
     long seq;
     boolean open = true;
     boolean closed;
+    boolean reset;
     boolean answered503;
 
     @Override
@@ -340,6 +345,12 @@ class HandoffMachineTest {
 
     @Override
     public void close() {
+      closed = true;
+    }
+
+    @Override
+    public void reset() {
+      reset = true;
       closed = true;
     }
 

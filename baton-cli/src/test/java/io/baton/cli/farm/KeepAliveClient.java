@@ -1,0 +1,68 @@
+package io.baton.cli.farm;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * One HTTP/1.1 keep-alive connection of a test client: sends GETs on the same socket and reads
+ * each response by its Content-Length. Confined to the thread that uses it (in the client's
+ * namespace: create it on the client host's thread).
+ */
+final class KeepAliveClient implements AutoCloseable {
+  private final Socket socket;
+  private final InputStream in;
+  private final OutputStream out;
+  private int requests;
+
+  KeepAliveClient(String host, int port) throws IOException {
+    socket = new Socket();
+    socket.connect(new InetSocketAddress(host, port), 5000);
+    socket.setSoTimeout(10_000);
+    in = socket.getInputStream();
+    out = socket.getOutputStream();
+  }
+
+  /** GET {@code path} on this connection; returns the body (status 200 required). */
+  String get(String path) throws IOException {
+    out.write(("GET " + path + " HTTP/1.1\r\nHost: farm.test\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+    out.flush();
+    String head = readHead();
+    if (!head.startsWith("HTTP/1.1 200")) throw new IOException("request " + (requests + 1) + ": " + head);
+    int length = -1;
+    for (String line : head.split("\r\n")) {
+      if (line.regionMatches(true, 0, "content-length:", 0, 15)) length = Integer.parseInt(line.substring(15).strip());
+    }
+    if (length < 0) throw new IOException("no Content-Length in " + head);
+    byte[] body = in.readNBytes(length);
+    if (body.length != length) throw new IOException("body cut short: " + body.length + " of " + length);
+    requests++;
+    return new String(body, StandardCharsets.UTF_8);
+  }
+
+  int requests() {
+    return requests;
+  }
+
+  private String readHead() throws IOException {
+    ByteArrayOutputStream head = new ByteArrayOutputStream();
+    int matched = 0;
+    while (matched < 4) {
+      int b = in.read();
+      if (b < 0) throw new IOException("connection closed after " + head.size() + " bytes of head: " + head);
+      head.write(b);
+      matched = (b == "\r\n\r\n".charAt(matched)) ? matched + 1 : (b == '\r' ? 1 : 0);
+      if (head.size() > 16384) throw new IOException("head too long");
+    }
+    return head.toString(StandardCharsets.US_ASCII);
+  }
+
+  @Override
+  public void close() throws IOException {
+    socket.close();
+  }
+}

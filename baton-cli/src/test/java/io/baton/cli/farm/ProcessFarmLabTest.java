@@ -1,0 +1,231 @@
+package io.baton.cli.farm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.baton.lab.CommandResult;
+import io.baton.lab.RstCounter;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Faults of real Baton processes ({@code baton dispatcher|server --config}) in lab hosts with the
+ * kernel's default settings (IPv6 on): the dispatcher killed or stopped and restarted under
+ * load, servers killed or frozen, answers that arrive after the handoff timeout. Each test
+ * builds its own farm.
+ */
+@Tag("lab")
+class ProcessFarmLabTest {
+  private static final Duration CURL = Duration.ofSeconds(60);
+
+  @Test
+  void servesThroughHandoffsOnHostsWithIpv6On() throws Exception {
+    try (ProcessFarm farm = new ProcessFarm("pf-ipv6", "", "").startAll()) {
+      for (String host : List.of("client", "d1", "s1", "s2")) {
+        var h = host.equals("client") ? farm.client : farm.hosts.get(host);
+        assertThat(h.execOrThrow("cat", "/proc/sys/net/ipv6/conf/all/disable_ipv6").stdout().strip())
+            .as("IPv6 on %s", host).isEqualTo("0");
+      }
+      RstCounter rst = RstCounter.install(farm.client);
+      List<String> answers = new ArrayList<>();
+      for (int i = 0; i < 6; i++) {
+        CommandResult r = farm.curl(CURL, ProcessFarm.url("/whoami.txt"));
+        assertThat(r.exitCode()).as("curl: %s\n%s", r.stderr(), farm.log("d1")).isZero();
+        answers.add(r.stdout().strip());
+      }
+      assertThat(answers).containsOnly("s1", "s2").contains("s1", "s2");
+      assertThat(farm.metric("d1", "baton_dispatcher_handoffs_total")).isEqualTo(6.0);
+      assertThat(rst.received()).isZero();
+    }
+  }
+
+  /**
+   * kill -9 of the dispatcher process during a 100 MiB download and with 50 open keep-alive
+   * connections, then a new dispatcher process: the download completes byte-exact, every
+   * keep-alive connection serves another request, and the client sees no RST.
+   */
+  @Test
+  void aKilledDispatcherLosesNoConnection() throws Exception {
+    restartLosesNothing("pf-kill9", true);
+  }
+
+  /** The same for a clean stop (SIGTERM) and start. */
+  @Test
+  void aCleanlyRestartedDispatcherLosesNoConnection() throws Exception {
+    restartLosesNothing("pf-restart", false);
+  }
+
+  private void restartLosesNothing(String purpose, boolean kill) throws Exception {
+    try (ProcessFarm farm = new ProcessFarm(purpose, "", "").startAll()) {
+      RstCounter rst = RstCounter.install(farm.client);
+      Path out = farm.lab.dir().resolve("download.bin");
+      // 20 MB/s: the 100 MiB download lasts ~5 s, across the restart.
+      Process download = farm.client.start(List.of("curl", "-sS", "--max-time", "120", "--limit-rate", "20M",
+          "-o", out.toString(), ProcessFarm.url("/big.bin")));
+      List<KeepAliveClient> conns = farm.client.call(() -> {
+        List<KeepAliveClient> list = new ArrayList<>();
+        for (int i = 0; i < 50; i++) {
+          KeepAliveClient c = new KeepAliveClient(ProcessFarm.VIP, 80);
+          c.get("/whoami.txt");
+          list.add(c);
+        }
+        return list;
+      });
+      ProcessFarm.await(Duration.ofSeconds(20), () -> size(out) > 10 << 20, "10 MiB downloaded");
+
+      if (kill) {
+        farm.kill9("d1");
+      } else {
+        assertThat(farm.stop("d1")).as("exit status after SIGTERM").isIn(0, 143);
+      }
+      long before = size(out);
+      farm.start("d1");
+      farm.awaitFabricUp();
+
+      assertThat(download.waitFor(100, TimeUnit.SECONDS)).as("download finished").isTrue();
+      assertThat(download.exitValue()).as("curl exit: %s", Files.readString(farm.client.stderrOf(download))).isZero();
+      assertThat(Files.size(out)).isEqualTo(ProcessFarm.BIG_FILE_BYTES);
+      assertThat(sha256(out)).isEqualTo(sha256(farm.bigFile));
+      assertThat(before).as("the restart happened mid-download").isLessThan(ProcessFarm.BIG_FILE_BYTES);
+      List<String> second = farm.client.call(() -> {
+        List<String> bodies = new ArrayList<>();
+        for (KeepAliveClient c : conns) {
+          bodies.add(c.get("/whoami.txt").strip());
+          c.close();
+        }
+        return bodies;
+      });
+      assertThat(second).hasSize(50).containsOnly("s1", "s2");
+      // And the new process hands off new connections.
+      CommandResult r = farm.curl(CURL, ProcessFarm.url("/whoami.txt"));
+      assertThat(r.exitCode()).as("curl after restart: %s", r.stderr()).isZero();
+      assertThat(rst.received()).as("RSTs the client received").isZero();
+    }
+  }
+
+  /**
+   * A server killed (SIGKILL) under a stream of new connections: its fabric session closes at
+   * once, and every later connection goes to the other server.
+   */
+  @Test
+  void aKilledServerGetsNoNewConnections() throws Exception {
+    deadServer("pf-srv-kill", "KILL");
+  }
+
+  /**
+   * A server frozen (SIGSTOP) under load: its kernel still ACKs the fabric connection, so only the
+   * missing heartbeats tell; within the dead-after time (1 s) it gets no new connections.
+   */
+  @Test
+  void aFrozenServerIsDeclaredDeadWithinASecond() throws Exception {
+    deadServer("pf-srv-stop", "STOP");
+  }
+
+  private void deadServer(String purpose, String signal) throws Exception {
+    try (ProcessFarm farm = new ProcessFarm(purpose, "", "").startAll()) {
+      List<Probe> probes = new ArrayList<>();
+      long faultNs = 0;
+      long endNs = System.nanoTime() + Duration.ofSeconds(6).toNanos();
+      for (int i = 0; i < 5000 && System.nanoTime() < endNs; i++) {
+        if (faultNs == 0 && i == 20) {
+          faultNs = System.nanoTime();
+          if (signal.equals("KILL")) farm.kill9("s1");
+          else farm.signal("s1", "STOP");
+        }
+        long start = System.nanoTime();
+        String answer;
+        try {
+          answer = farm.client.call(() -> {
+            try (KeepAliveClient c = new KeepAliveClient(ProcessFarm.VIP, 80)) {
+              return c.get("/whoami.txt").strip();
+            }
+          });
+        } catch (java.io.IOException e) {
+          answer = "error: " + e.getMessage();
+        }
+        probes.add(new Probe(start, System.nanoTime() - start, answer));
+      }
+      long fault = faultNs;
+      probes.replaceAll(p -> new Probe(p.startNs() - fault, p.durationNs(), p.answer()));
+      long deadAfterNs = Duration.ofSeconds(1).toNanos();
+      List<Probe> after = probes.stream().filter(p -> p.startNs() > deadAfterNs + 50_000_000L).toList();
+      List<Probe> window = probes.stream().filter(p -> p.startNs() >= 0 && p.startNs() <= deadAfterNs + 50_000_000L).toList();
+      // Fault to reroute: from the signal to the end of the last probe that did not get s2 promptly.
+      long lastBadEndNs = probes.stream().filter(p -> p.startNs() >= 0 && !(p.answer().equals("s2")
+          && p.durationNs() < 200_000_000L)).mapToLong(p -> p.startNs() + p.durationNs()).max().orElse(0);
+      System.out.printf("%s: fault to reroute %d ms; %d probes in the detection window (%d failed), %d after%n",
+          signal, lastBadEndNs / 1_000_000, window.size(),
+          window.stream().filter(p -> p.answer().startsWith("error")).count(), after.size());
+      assertThat(after).as("probes after the dead-after time").hasSizeGreaterThan(20);
+      assertThat(after).as("every connection after the detection goes to s2 at once")
+          .allMatch(p -> p.answer().equals("s2") && p.durationNs() < 500_000_000L);
+      assertThat(lastBadEndNs).as("fault to reroute").isLessThan(deadAfterNs + 300_000_000L);
+      assertThat(farm.metric("d1", "baton_dispatcher_servers_lost_total")).isGreaterThanOrEqualTo(1.0);
+      if (signal.equals("STOP")) {
+        farm.signal("s1", "CONT");
+        farm.awaitFabricUp(); // it comes back and is used again
+        List<String> answers = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+          CommandResult r = farm.curl(CURL, ProcessFarm.url("/whoami.txt"));
+          assertThat(r.exitCode()).as("after SIGCONT: %s", r.stderr()).isZero();
+          answers.add(r.stdout().strip());
+        }
+        assertThat(answers).contains("s1");
+      }
+    }
+  }
+
+  private record Probe(long startNs, long durationNs, String answer) {}
+
+  /**
+   * Every answer arrives after a (1 ms) handoff timeout, so every handoff goes through an ABORT:
+   * the server answers with its decision and the dispatcher never takes back a connection that
+   * the server restored. Downloads stay byte-exact and nothing is reset.
+   */
+  @Test
+  void lateAcceptancesNeverMakeTwoOwners() throws Exception {
+    try (ProcessFarm farm = new ProcessFarm("pf-late", "timeouts: { handoff: 1ms }", "").startAll()) {
+      RstCounter rst = RstCounter.install(farm.client);
+      String bigSha = sha256(farm.bigFile);
+      for (int i = 0; i < 4; i++) {
+        Path out = farm.lab.dir().resolve("late-" + i + ".bin");
+        CommandResult r = farm.curl(CURL, "-o", out.toString(), ProcessFarm.url("/big.bin"));
+        assertThat(r.exitCode()).as("curl: %s\n%s", r.stderr(), farm.log("d1")).isZero();
+        assertThat(sha256(out)).isEqualTo(bigSha);
+        Files.delete(out);
+      }
+      double late = farm.metric("d1", "baton_dispatcher_handoff_problems_total{reason=\"late_accepted\"}");
+      double aborts = farm.metric("d1", "baton_dispatcher_handoff_problems_total{reason=\"abort_sent\"}");
+      System.out.printf("late acceptances %.0f of %.0f aborts%n", late, aborts);
+      assertThat(aborts).isGreaterThan(0);
+      assertThat(late).isGreaterThan(0);
+      assertThat(farm.metric("d1", "baton_dispatcher_handoff_problems_total{reason=\"outcome_unknown\"}")).isZero();
+      assertThat(rst.received()).isZero();
+    }
+  }
+
+  private static long size(Path p) {
+    try {
+      return Files.exists(p) ? Files.size(p) : 0;
+    } catch (java.io.IOException e) {
+      return 0;
+    }
+  }
+
+  static String sha256(Path file) throws Exception {
+    MessageDigest md = MessageDigest.getInstance("SHA-256");
+    try (InputStream in = Files.newInputStream(file)) {
+      byte[] buf = new byte[1 << 16];
+      for (int n; (n = in.read(buf)) > 0; ) md.update(buf, 0, n);
+    }
+    return HexFormat.of().formatHex(md.digest());
+  }
+}
