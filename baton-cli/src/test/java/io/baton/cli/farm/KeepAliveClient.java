@@ -20,7 +20,16 @@ final class KeepAliveClient implements AutoCloseable {
   private int requests;
 
   KeepAliveClient(String host, int port) throws IOException {
+    this(host, port, null);
+  }
+
+  /** A connection from a fixed local address and port (shared with other connections). */
+  KeepAliveClient(String host, int port, InetSocketAddress local) throws IOException {
     socket = new Socket();
+    if (local != null) {
+      socket.setReuseAddress(true);
+      socket.bind(local);
+    }
     socket.connect(new InetSocketAddress(host, port), 5000);
     socket.setSoTimeout(10_000);
     in = socket.getInputStream();

@@ -215,6 +215,10 @@ final class ProcessFarm implements AutoCloseable {
             port: 80
             mode: http
             default-pool: app
+          - address: %s
+            port: 443
+            mode: http
+            default-pool: app
         pools:
           app:
             balance: round-robin
@@ -222,7 +226,7 @@ final class ProcessFarm implements AutoCloseable {
               - { node: s1, fabric-address: 198.18.1.11 }
               - { node: s2, fabric-address: 198.18.1.12 }
         %s
-        """.formatted(key, VIP, extra);
+        """.formatted(key, VIP, VIP, extra);
   }
 
   private String serverConfig(String name, int octet, Path root, String extra) {
@@ -240,8 +244,9 @@ final class ProcessFarm implements AutoCloseable {
           apply-host-preparation: true
           deliveries:
             - { vip: %s, port: 80, embedded: { app: sample, root: %s } }
+            - { vip: %s, port: 443, embedded: { app: sample, root: %s } }
         %s
-        """.formatted(name, octet, key, VIP, root, extra);
+        """.formatted(name, octet, key, VIP, root, VIP, root, extra);
   }
 
   private static void writeRandomFile(Path file, int bytes) throws IOException {

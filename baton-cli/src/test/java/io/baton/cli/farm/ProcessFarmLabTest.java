@@ -183,6 +183,37 @@ class ProcessFarmLabTest {
     }
   }
 
+  /**
+   * Port-preserving NAT makes one client ip:port talk to several VIP ports at once: two
+   * connections from 198.18.0.10:40123 to VIP:80 and VIP:443, each handed off, both serve requests,
+   * and closing one leaves the other working.
+   */
+  @Test
+  void oneClientPortToTwoVipPortsKeepsBothConnections() throws Exception {
+    try (ProcessFarm farm = new ProcessFarm("pf-ports", "timeouts: { close-grace: 200ms }", "").startAll()) {
+      RstCounter rst = RstCounter.install(farm.client);
+      var local = new java.net.InetSocketAddress(ProcessFarm.CLIENT_IP, 40123);
+      List<String> answers = farm.client.call(() -> {
+        List<String> out = new ArrayList<>();
+        try (KeepAliveClient http = new KeepAliveClient(ProcessFarm.VIP, 80, local)) {
+          out.add(http.get("/whoami.txt").strip());
+          try (KeepAliveClient other = new KeepAliveClient(ProcessFarm.VIP, 443, local)) {
+            out.add(other.get("/whoami.txt").strip());
+            out.add(http.get("/whoami.txt").strip());
+            out.add(other.get("/whoami.txt").strip());
+          }
+          // The :443 connection is closed (and its entry retired after the grace): :80 lives on.
+          long deadline = System.nanoTime() + Duration.ofSeconds(2).toNanos();
+          while (System.nanoTime() < deadline) out.add(http.get("/whoami.txt").strip());
+        }
+        return out;
+      });
+      assertThat(answers).hasSizeGreaterThan(5).allMatch(a -> a.equals("s1") || a.equals("s2"));
+      assertThat(farm.metric("d1", "baton_dispatcher_handoffs_total")).isEqualTo(2.0);
+      assertThat(rst.received()).isZero();
+    }
+  }
+
   private record Probe(long startNs, long durationNs, String answer) {}
 
   /**
