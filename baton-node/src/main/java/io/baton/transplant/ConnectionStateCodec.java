@@ -118,7 +118,7 @@ public final class ConnectionStateCodec {
   }
 
   private static void write(ConnectionState s, ByteBuffer b) {
-    b.putInt(MAGIC).put((byte) VERSION).put((byte) flagsOf(s.options())).putShort((short) 0);
+    b.putInt(MAGIC).put((byte) VERSION).put((byte) flagsOf(s)).putShort((short) 0);
     FlowKey flow = s.flow();
     b.put(flow.clientIp().getAddress()).putShort((short) flow.clientPort());
     b.put(flow.localIp().getAddress()).putShort((short) flow.localPort());
