@@ -3,6 +3,7 @@ package io.baton.app;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.epoll.EpollServerSocketChannel;
@@ -34,6 +35,9 @@ import java.util.Objects;
  *
  * Keep-alive, pipelining, HTTP/1.0, {@code Expect: 100-continue} and chunked request bodies are
  * handled by Netty's codec and keep-alive handler; request heads are bounded (431 / 414 / 400).
+ * A client that half-closes after its requests gets every answer, then the connection closes
+ * ({@link CloseWhenInputEnds}; the channel must allow half-closure, as {@link #listen} and
+ * {@link io.baton.server.delivery.EmbeddedDelivery} set it).
  *
  * <p>Immutable and thread-safe; one instance serves any number of channels.
  */
@@ -89,6 +93,7 @@ public final class SampleApp {
         p.addLast("chunked", new ChunkedWriteHandler());
         p.addLast("backpressure", new WriteBackpressure());
         p.addLast("router", new RequestRouter(files, nodeName));
+        p.addLast("close-when-input-ends", CloseWhenInputEnds.INSTANCE);
       }
     };
   }
@@ -103,6 +108,7 @@ public final class SampleApp {
     return new ServerBootstrap()
         .group(group)
         .channel(EpollServerSocketChannel.class)
+        .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
         .childHandler(initializer())
         .bind(address)
         .syncUninterruptibly()

@@ -102,12 +102,12 @@ public final class ServerAgent implements AutoCloseable {
       vips.add(vip);
       switch (d) {
         case io.baton.config.Delivery.Relay r -> {
-          deliveries.put(vip.toString(), new RelayDelivery(group, r.upstream()));
+          deliveries.put(vip.toString(), new RelayDelivery(group, r.upstream(), java.time.Duration.ofSeconds(60)));
           peerTargets.put(vip.toString(), new PeerDelivery.Relay(r.upstream()));
         }
         case io.baton.config.Delivery.Embedded e -> {
           var app = SampleApp.initializer(e.root(), config.node().name());
-          deliveries.put(vip.toString(), new EmbeddedDelivery(group, app));
+          deliveries.put(vip.toString(), new EmbeddedDelivery(group, app, java.time.Duration.ofSeconds(60)));
           peerTargets.put(vip.toString(), new PeerDelivery.Embedded(app));
         }
       }

@@ -23,7 +23,11 @@ import java.net.InetSocketAddress;
  * {@linkplain Frozen#resume resumed} (repair off, filter detached) when the move is abandoned,
  * in which case the connection simply continues here.
  *
- * <p>Half-closed and closing connections are refused before anything is changed.
+ * <p>ESTABLISHED and CLOSE_WAIT connections move. In CLOSE_WAIT the client has sent its FIN (a
+ * request followed by {@code shutdown(SHUT_WR)}) and still reads: the state records the FIN
+ * ({@link ConnectionState#finReceived}) and the restorer re-creates it. Connections where this
+ * side has sent its FIN (FIN_WAIT*, CLOSING, LAST_ACK, TIME_WAIT) are refused before anything
+ * is changed: their FIN is in flight or acknowledged and the application is done with them.
  *
  * <p>Stateless; a {@link Frozen} is confined to the thread that owns the socket.
  */
@@ -34,11 +38,11 @@ public final class ConnectionExporter {
 
   /**
    * Stops the local kernel from processing packets of {@code fd}. Throws, with the socket left
-   * unchanged, when the connection is not ESTABLISHED.
+   * unchanged, when the connection is neither ESTABLISHED nor CLOSE_WAIT.
    */
   public static Frozen freeze(int fd) throws TransplantException {
     try {
-      checkEstablished(fd, TcpInfo.of(fd));
+      checkMovable(fd, TcpInfo.of(fd));
       SocketFilters.attachDropAll(fd);
       return new Frozen(fd);
     } catch (LinuxException e) {
@@ -46,18 +50,25 @@ public final class ConnectionExporter {
     }
   }
 
-  private static void checkEstablished(int fd, TcpInfo info) throws TransplantException {
-    if (info.state() != TcpInfo.STATE_ESTABLISHED) {
-      String why =
-          switch (info.state()) {
-            case TcpInfo.STATE_CLOSE_WAIT -> " (the client already sent FIN)";
-            case TcpInfo.STATE_FIN_WAIT1, TcpInfo.STATE_FIN_WAIT2 -> " (this side already sent FIN)";
-            default -> "";
-          };
-      throw new TransplantException(
-          "socket " + fd + " is " + TcpInfo.stateName(info.state()) + why
-              + ": only ESTABLISHED connections can be moved; half-closed ones are refused");
-    }
+  /** Returns whether the peer's FIN was received (CLOSE_WAIT); throws for unmovable states. */
+  private static boolean checkMovable(int fd, TcpInfo info) throws TransplantException {
+    return switch (info.state()) {
+      case TcpInfo.STATE_ESTABLISHED -> false;
+      case TcpInfo.STATE_CLOSE_WAIT -> true;
+      default -> {
+        String why =
+            switch (info.state()) {
+              case TcpInfo.STATE_FIN_WAIT1, TcpInfo.STATE_FIN_WAIT2 -> " (this side already sent FIN)";
+              case TcpInfo.STATE_CLOSING, TcpInfo.STATE_LAST_ACK ->
+                  " (both sides already sent FIN)";
+              case TcpInfo.STATE_TIME_WAIT -> " (the connection is over)";
+              default -> "";
+            };
+        throw new TransplantException(
+            "socket " + fd + " is " + TcpInfo.stateName(info.state()) + why
+                + ": only ESTABLISHED and CLOSE_WAIT connections can be moved");
+      }
+    };
   }
 
   /**
@@ -96,8 +107,9 @@ public final class ConnectionExporter {
         for (int attempt = 1; ; attempt++) {
           Snapshot snapshot = Snapshot.take(fd);
           if (snapshot.stillCurrent(fd)) {
-            checkEstablished(fd, snapshot.info);
-            return snapshot.toState(fd, alreadyRead);
+            // A FIN that slipped past the filter may have moved ESTABLISHED to CLOSE_WAIT.
+            boolean finReceived = checkMovable(fd, snapshot.info);
+            return snapshot.toState(fd, alreadyRead, finReceived);
           }
           if (attempt >= MAX_EXPORT_ATTEMPTS) {
             throw new TransplantException(
@@ -238,7 +250,13 @@ public final class ConnectionExporter {
           && TcpInfo.of(fd).state() == info.state();
     }
 
-    ConnectionState toState(int fd, byte[] alreadyRead) throws TransplantException {
+    /**
+     * The state of this snapshot. With {@code finReceived}, {@code rcv_nxt} (and with it
+     * {@code tcpi_bytes_received}, which the kernel advances by a segment's end_seq) counts the
+     * FIN, while SIOCINQ and the peeked queue do not: the FIN takes a sequence number, no byte.
+     */
+    ConnectionState toState(int fd, byte[] alreadyRead, boolean finReceived)
+        throws TransplantException {
       if (!(local.getAddress() instanceof Inet4Address localIp)
           || !(peer.getAddress() instanceof Inet4Address clientIp)) {
         throw new TransplantException("socket " + fd + " is not IPv4");
@@ -270,7 +288,8 @@ public final class ConnectionExporter {
             receiveQueue,
             alreadyRead.length,
             sendQueue,
-            unsent);
+            unsent,
+            finReceived);
       } catch (IllegalArgumentException e) {
         throw new TransplantException("socket " + fd + " has a state Baton cannot carry: " + e.getMessage(), e);
       }

@@ -23,8 +23,14 @@ import java.util.List;
  *   <li>replay the receive queue, then the sent-but-unacknowledged part of the send queue, in
  *       chunks halved on {@code ENOMEM};
  *   <li>{@code TCP_REPAIR_WINDOW}, repair off;
+ *   <li>when the peer's FIN had been received (CLOSE_WAIT), re-create it ({@link PeerFin});
  *   <li>only then write the never-sent bytes, as ordinary data.
  * </ol>
+ *
+ * <p>A CLOSE_WAIT connection is restored as ESTABLISHED with the receive sequence wound back
+ * over the FIN (repair mode cannot queue a FIN), as CRIU's libsoccr does; the re-created FIN
+ * then moves the socket to CLOSE_WAIT, and the application reads end of stream after the
+ * replayed bytes.
  *
  * <p>The socket's namespace is the calling thread's: call this on a thread of the host that is
  * to own the connection. Stateless and thread-safe.
@@ -67,6 +73,7 @@ public final class ConnectionRestorer {
     }
     List<String> stage = new ArrayList<>(1);
     stage.add("setup");
+    boolean repairOff = false;
     try {
       if (options.transparent()) {
         TcpRepair.setTransparent(fd);
@@ -92,11 +99,14 @@ public final class ConnectionRestorer {
       long replayNs = System.nanoTime() - replayStart;
       stage.set(0, "window");
       TcpRepair.selectQueue(fd, TcpRepair.TCP_NO_QUEUE);
-      ConnectionState.Window w = state.window();
-      TcpRepair.setWindow(
-          fd, new TcpRepair.Window(w.sndWl1(), w.sndWnd(), w.maxWindow(), w.rcvWnd(), w.rcvWup()));
+      TcpRepair.setWindow(fd, PeerFin.windowBeforeFin(state));
       stage.set(0, "repair off");
       TcpRepair.off(fd, options.windowProbe());
+      repairOff = true;
+      if (state.finReceived()) {
+        stage.set(0, "peer FIN");
+        PeerFin.recreate(fd, state);
+      }
       stage.set(0, "unsent bytes");
       Sockets.setNonBlocking(fd, true);
       byte[] tail = writeUnsent(fd, state);
@@ -104,10 +114,19 @@ public final class ConnectionRestorer {
         Sockets.setNonBlocking(fd, false);
       }
       return new Restored(fd, tail, new Timings(System.nanoTime() - start, replayNs));
-    } catch (LinuxException e) {
-      // Still in repair mode unless the failure came after "repair off": a close sends nothing.
+    } catch (LinuxException | TransplantException e) {
+      // A socket in repair mode closes without FIN or RST; past "repair off" turn it back on, so
+      // that the connection, which the previous owner may take back, is not reset from here.
+      if (repairOff) {
+        try {
+          TcpRepair.on(fd);
+        } catch (LinuxException suppressed) {
+          e.addSuppressed(suppressed);
+        }
+      }
       Sockets.closeQuietly(fd);
-      throw failure(state, stage.get(0), e);
+      if (e instanceof TransplantException t) throw t;
+      throw failure(state, stage.get(0), (LinuxException) e);
     }
   }
 

@@ -6,14 +6,16 @@ import java.util.Objects;
 /**
  * Everything needed to continue a live TCP connection on another host: "the data structure of
  * a connection". Produced by {@link ConnectionExporter}, carried by {@link ConnectionStateCodec},
- * consumed by {@link ConnectionRestorer}. Only ESTABLISHED connections are represented.
+ * consumed by {@link ConnectionRestorer}. ESTABLISHED connections are represented, and
+ * CLOSE_WAIT ones: the peer has sent its FIN (it still reads what this side sends), flagged by
+ * {@link #finReceived}.
  *
  * <p>Sequence numbers are unsigned 32-bit values kept in Java ints. The send side: the socket's
  * {@code write_seq} is {@link #sendNextSeq}; the first byte of {@link #sendQueue} has sequence
  * {@code sendNextSeq - sendQueue.length}, which is {@code snd_una}; its last
  * {@link #sendQueueUnsent} bytes were never transmitted. The receive side: {@link
- * #receiveNextSeq} is {@code rcv_nxt}; {@link #receiveQueue} holds the bytes that end there,
- * of which the first {@link #receiveQueueAlreadyRead} had been read by the exporting application
+ * #receiveNextSeq} is {@code rcv_nxt}; {@link #receiveQueue} holds the bytes that end there
+ * (one sequence number earlier when the peer's FIN was received: the FIN occupies one), of which the first {@link #receiveQueueAlreadyRead} had been read by the exporting application
  * (e.g. a dispatcher's peek at the HTTP head) and the rest were still unread in the kernel.
  *
  * <p>Immutable in intent; the byte arrays are not copied, so callers must not modify them after
@@ -33,6 +35,8 @@ import java.util.Objects;
  * @param receiveQueueAlreadyRead how many leading bytes of {@code receiveQueue} the exporter had read
  * @param sendQueue bytes queued for the peer and not yet acknowledged (unacked then unsent)
  * @param sendQueueUnsent how many trailing bytes of {@code sendQueue} were never sent
+ * @param finReceived the peer's FIN was received (the socket was in CLOSE_WAIT): {@code
+ *     receiveNextSeq} counts it, and the new owner must see end of stream after the queue
  */
 public record ConnectionState(
     FlowKey flow,
@@ -47,7 +51,8 @@ public record ConnectionState(
     byte[] receiveQueue,
     int receiveQueueAlreadyRead,
     byte[] sendQueue,
-    int sendQueueUnsent) {
+    int sendQueueUnsent,
+    boolean finReceived) {
 
   /** The largest queue Baton moves (either direction); far above default socket buffers. */
   public static final int MAX_QUEUE_BYTES = 64 << 20;
@@ -72,6 +77,26 @@ public record ConnectionState(
         throw new IllegalArgumentException("window scale values set but window scaling is off");
       }
     }
+  }
+
+  /** An ESTABLISHED connection: the peer's FIN has not been received. */
+  public ConnectionState(
+      FlowKey flow,
+      int sendInitialSeq,
+      int sendNextSeq,
+      int receiveInitialSeq,
+      int receiveNextSeq,
+      Window window,
+      int mss,
+      TcpOptions options,
+      int timestampValue,
+      byte[] receiveQueue,
+      int receiveQueueAlreadyRead,
+      byte[] sendQueue,
+      int sendQueueUnsent) {
+    this(flow, sendInitialSeq, sendNextSeq, receiveInitialSeq, receiveNextSeq, window, mss,
+        options, timestampValue, receiveQueue, receiveQueueAlreadyRead, sendQueue,
+        sendQueueUnsent, false);
   }
 
   public ConnectionState {
@@ -103,9 +128,17 @@ public record ConnectionState(
     return sendNextSeq - sendQueue.length;
   }
 
+  /**
+   * Sequence number just after the peer's last data byte: {@code rcv_nxt}, or the sequence number
+   * of the peer's FIN when it was received (the FIN takes one sequence number but no byte).
+   */
+  public int receiveDataEndSeq() {
+    return finReceived ? receiveNextSeq - 1 : receiveNextSeq;
+  }
+
   /** Sequence number of the first byte of {@link #receiveQueue}. */
   public int receiveQueueStartSeq() {
-    return receiveNextSeq - receiveQueue.length;
+    return receiveDataEndSeq() - receiveQueue.length;
   }
 
   /** Bytes in the send queue the peer has seen but not acknowledged. */
@@ -128,7 +161,8 @@ public record ConnectionState(
         && Arrays.equals(receiveQueue, s.receiveQueue)
         && receiveQueueAlreadyRead == s.receiveQueueAlreadyRead
         && Arrays.equals(sendQueue, s.sendQueue)
-        && sendQueueUnsent == s.sendQueueUnsent;
+        && sendQueueUnsent == s.sendQueueUnsent
+        && finReceived == s.finReceived;
   }
 
   @Override
@@ -142,6 +176,7 @@ public record ConnectionState(
     return "ConnectionState[" + flow + " snd_nxt_write=" + Integer.toUnsignedString(sendNextSeq)
         + " rcv_nxt=" + Integer.toUnsignedString(receiveNextSeq) + " mss=" + mss + " " + options
         + " rcvq=" + receiveQueue.length + " (read " + receiveQueueAlreadyRead + ") sndq="
-        + sendQueue.length + " (unsent " + sendQueueUnsent + ")]";
+        + sendQueue.length + " (unsent " + sendQueueUnsent + ")" + (finReceived ? " fin" : "")
+        + "]";
   }
 }

@@ -11,13 +11,14 @@ import java.util.Objects;
 /**
  * The wire form of a {@link ConnectionState}: how one node hands a live connection to another.
  *
- * <p>Version 1 layout, all integers big-endian and unsigned:
+ * <p>Version 2 layout, all integers big-endian and unsigned:
  *
  * <pre>
  *  offset size field
  *       0    4 magic "BTCS"
- *       4    1 version (1)
- *       5    1 flags: bit0 timestamps, bit1 SACK, bit2 window scaling; other bits must be 0
+ *       4    1 version (2)
+ *       5    1 flags: bit0 timestamps, bit1 SACK, bit2 window scaling, bit3 the peer's FIN
+ *              was received (receiveNextSeq counts it); other bits must be 0
  *       6    2 reserved, must be 0
  *       8    4 client IPv4 address
  *      12    2 client port
@@ -39,12 +40,15 @@ import java.util.Objects;
  * bytes actually present before anything is allocated, and every refusal is a {@link
  * StateFormatException} naming the field. A decoded state re-encodes to the identical bytes.
  *
+ * <p>Version history: 1 had no FIN flag (only ESTABLISHED connections moved); 2 adds bit 3.
+ * A node reads only its own version, so nodes of one farm must run the same format.
+ *
  * <p>Stateless; all methods are safe to call from any thread. A buffer passed in must not be
  * modified by another thread while the call runs.
  */
 public final class ConnectionStateCodec {
   /** The format version this build writes and the only one it reads. */
-  public static final int VERSION = 1;
+  public static final int VERSION = 2;
 
   /** Size of the fixed part that precedes the queue bytes. */
   public static final int HEADER_BYTES = 80;
@@ -53,7 +57,9 @@ public final class ConnectionStateCodec {
   private static final int FLAG_TIMESTAMPS = 1;
   private static final int FLAG_SACK = 1 << 1;
   private static final int FLAG_WINDOW_SCALING = 1 << 2;
-  private static final int KNOWN_FLAGS = FLAG_TIMESTAMPS | FLAG_SACK | FLAG_WINDOW_SCALING;
+  private static final int FLAG_FIN_RECEIVED = 1 << 3;
+  private static final int KNOWN_FLAGS =
+      FLAG_TIMESTAMPS | FLAG_SACK | FLAG_WINDOW_SCALING | FLAG_FIN_RECEIVED;
   /** RFC 7323 section 2.3: a shift above 14 is not allowed. */
   private static final int MAX_WINDOW_SCALE = 14;
   private static final HexFormat HEX = HexFormat.of();
@@ -112,7 +118,7 @@ public final class ConnectionStateCodec {
   }
 
   private static void write(ConnectionState s, ByteBuffer b) {
-    b.putInt(MAGIC).put((byte) VERSION).put((byte) flagsOf(s.options())).putShort((short) 0);
+    b.putInt(MAGIC).put((byte) VERSION).put((byte) flagsOf(s)).putShort((short) 0);
     FlowKey flow = s.flow();
     b.put(flow.clientIp().getAddress()).putShort((short) flow.clientPort());
     b.put(flow.localIp().getAddress()).putShort((short) flow.localPort());
@@ -160,7 +166,7 @@ public final class ConnectionStateCodec {
     try {
       return new ConnectionState(flow, sendInitialSeq, sendNextSeq, receiveInitialSeq,
           receiveNextSeq, window, mss, options, timestampValue, receiveQueue, receiveAlreadyRead,
-          sendQueue, sendUnsent);
+          sendQueue, sendUnsent, (flags & FLAG_FIN_RECEIVED) != 0);
     } catch (IllegalArgumentException e) {
       throw new StateFormatException("connection state rejected: " + e.getMessage(), e);
     }
@@ -299,9 +305,11 @@ public final class ConnectionStateCodec {
     }
   }
 
-  private static int flagsOf(ConnectionState.TcpOptions options) {
+  private static int flagsOf(ConnectionState s) {
+    ConnectionState.TcpOptions options = s.options();
     return (options.timestamps() ? FLAG_TIMESTAMPS : 0)
         | (options.sack() ? FLAG_SACK : 0)
-        | (options.windowScaling() ? FLAG_WINDOW_SCALING : 0);
+        | (options.windowScaling() ? FLAG_WINDOW_SCALING : 0)
+        | (s.finReceived() ? FLAG_FIN_RECEIVED : 0);
   }
 }

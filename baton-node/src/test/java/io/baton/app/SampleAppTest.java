@@ -77,6 +77,26 @@ class SampleAppTest {
     return HexFormat.of().formatHex(sha.digest());
   }
 
+  /** {@code printf 'GET ...' | nc -N}: the request, then FIN; the whole answer, then FIN. */
+  @Test
+  void requestThenFinGetsTheWholeAnswerThenEndOfStream() throws Exception {
+    InetSocketAddress bound = (InetSocketAddress) listener.localAddress();
+    try (Socket s = new Socket(bound.getAddress(), bound.getPort())) {
+      s.setSoTimeout(30_000);
+      s.getOutputStream().write(
+          "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      s.shutdownOutput();
+      byte[] all = s.getInputStream().readAllBytes(); // to end of stream: a FIN, not a reset
+      String text = new String(all, StandardCharsets.ISO_8859_1);
+      int bodyAt = text.indexOf("\r\n\r\n") + 4;
+      assertThat(text).startsWith("HTTP/1.1 200 OK\r\n");
+      assertThat(all.length - bodyAt).isEqualTo(files.bigLength);
+      MessageDigest sha = MessageDigest.getInstance("SHA-256");
+      sha.update(all, bodyAt, all.length - bodyAt);
+      assertThat(HexFormat.of().formatHex(sha.digest())).isEqualTo(files.bigSha256);
+    }
+  }
+
   @Test
   void curlDownloadsALargeFileByteExact() throws Exception {
     Path got = dir.resolve("download.bin");

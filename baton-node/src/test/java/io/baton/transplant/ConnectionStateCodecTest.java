@@ -47,7 +47,7 @@ class ConnectionStateCodecTest {
   @Test
   void headerIsEightyBytes() {
     assertThat(ConnectionStateCodec.HEADER_BYTES).isEqualTo(80);
-    assertThat(ConnectionStateCodec.VERSION).isEqualTo(1);
+    assertThat(ConnectionStateCodec.VERSION).isEqualTo(2);
   }
 
   @Test
@@ -59,7 +59,7 @@ class ConnectionStateCodecTest {
         1460, new TcpOptions(true, false, true, 7, 14), 0xCAFEBABE,
         new byte[] {1, 2, 3}, 1, new byte[] {9, 8}, 2);
 
-    String expected = "42544353" + "01" + "05" + "0000"
+    String expected = "42544353" + "02" + "05" + "0000"
         + "c000020a" + "c350" + "c6336401" + "01bb"
         + "01020304" + "fffffffe" + "80000000" + "7fffffff"
         + "11111111" + "22222222" + "33333333" + "44444444" + "55555555"
@@ -68,6 +68,34 @@ class ConnectionStateCodecTest {
         + "010203" + "0908";
     assertThat(HexFormat.of().formatHex(ConnectionStateCodec.encode(s))).isEqualTo(expected);
     assertThat(ConnectionStateCodec.encodedLength(s)).isEqualTo(85);
+  }
+
+  @Test
+  void encodesTheFinReceivedFlagAsBitThree() throws StateFormatException {
+    ConnectionState established = referenceState();
+    ConnectionState closeWait = withFin(established);
+    byte[] plain = ConnectionStateCodec.encode(established);
+    byte[] fin = ConnectionStateCodec.encode(closeWait);
+
+    assertThat(plain[FLAGS_AT]).isEqualTo((byte) 0x07);
+    assertThat(fin[FLAGS_AT]).isEqualTo((byte) 0x0F);
+    // Only the flag differs: rcv_nxt is carried as the kernel reports it, FIN included.
+    fin[FLAGS_AT] = plain[FLAGS_AT];
+    assertThat(fin).isEqualTo(plain);
+    ConnectionState decoded = ConnectionStateCodec.decode(ConnectionStateCodec.encode(closeWait));
+    assertThat(decoded.finReceived()).isTrue();
+    assertThat(decoded).isEqualTo(closeWait).isNotEqualTo(established);
+  }
+
+  @Test
+  void aReceivedFinTakesOneSequenceNumberBeforeTheQueue() {
+    ConnectionState established = referenceState(); // rcv_nxt 5104, 4 queued bytes
+    ConnectionState closeWait = withFin(established);
+    assertThat(established.receiveDataEndSeq()).isEqualTo(5104);
+    assertThat(established.receiveQueueStartSeq()).isEqualTo(5100);
+    assertThat(closeWait.receiveDataEndSeq()).isEqualTo(5103);
+    assertThat(closeWait.receiveQueueStartSeq()).isEqualTo(5099);
+    assertThat(closeWait.toString()).contains(" fin]");
   }
 
   @Test
@@ -98,7 +126,11 @@ class ConnectionStateCodecTest {
             Integer.MAX_VALUE, zeros, 536, new TcpOptions(false, true, true, 0, 0), 0, none, 0,
             new byte[300], 0),
         new ConnectionState(lowPorts, 0, 5, 0, 5, ones, 1400,
-            new TcpOptions(true, false, false, 0, 0), 12345, new byte[5], 5, new byte[5], 5));
+            new TcpOptions(true, false, false, 0, 0), 12345, new byte[5], 5, new byte[5], 5),
+        new ConnectionState(highPorts, 7, 7, -1, 0, ones, 1448,
+            new TcpOptions(true, true, true, 7, 7), 1, none, 0, none, 0, true),
+        new ConnectionState(lowPorts, 0, 1, 0, 6, zeros, 1448,
+            new TcpOptions(false, false, false, 0, 0), 0, new byte[5], 2, new byte[1], 0, true));
   }
 
   @ParameterizedTest
@@ -270,11 +302,14 @@ class ConnectionStateCodecTest {
         rejection("bad magic", b -> b[0] = 'X',
             "not a Baton connection state: magic is 0x58544353"),
         rejection("unknown version", b -> b[VERSION_AT] = 7,
-            "unsupported connection state version 7 (this build reads 1)"),
+            "unsupported connection state version 7 (this build reads 2)"),
+        rejection("version 1 (before the FIN flag)", b -> b[VERSION_AT] = 1,
+            "unsupported connection state version 1 (this build reads 2)"),
         rejection("version 0", b -> b[VERSION_AT] = 0, "unsupported connection state version 0"),
         rejection("version 255", b -> b[VERSION_AT] = (byte) 255,
             "unsupported connection state version 255"),
-        rejection("flag bit 3", b -> b[FLAGS_AT] |= 0x08, "unknown bits 0x08"),
+        rejection("flag bit 4", b -> b[FLAGS_AT] |= 0x10, "unknown bits 0x10"),
+        rejection("flag bits 4 and 3", b -> b[FLAGS_AT] |= 0x18, "unknown bits 0x10"),
         rejection("flag bit 7", b -> b[FLAGS_AT] |= (byte) 0x80, "unknown bits 0x80"),
         rejection("reserved high byte", b -> b[RESERVED_AT] = 1,
             "reserved field is 256, must be 0"),
@@ -344,11 +379,13 @@ class ConnectionStateCodecTest {
   void rejectsMagicAndVersionBeforeComplainingAboutLength() {
     assertThat(expectRejected("HTTP/1.1 200".getBytes(java.nio.charset.StandardCharsets.US_ASCII),
         "http")).startsWith("not a Baton connection state: magic is 0x48545450");
-    assertThat(expectRejected(new byte[] {'B', 'T', 'C', 'S', 2}, "v2"))
-        .isEqualTo("unsupported connection state version 2 (this build reads 1); upgrade this "
+    assertThat(expectRejected(new byte[] {'B', 'T', 'C', 'S', 3}, "v3"))
+        .isEqualTo("unsupported connection state version 3 (this build reads 2); upgrade this "
             + "node to match the exporting node");
+    assertThat(expectRejected(new byte[] {'B', 'T', 'C', 'S', 1}, "v1"))
+        .isEqualTo("unsupported connection state version 1 (this build reads 2)");
     assertThat(expectRejected(new byte[12], "zeros")).contains("magic is 0x00000000");
-    assertThat(expectRejected(new byte[] {'B', 'T', 'C', 'S', 1}, "v1 header only"))
+    assertThat(expectRejected(new byte[] {'B', 'T', 'C', 'S', 2}, "v2 header only"))
         .isEqualTo("connection state truncated: header needs 80 bytes, got 5");
   }
 
@@ -382,6 +419,13 @@ class ConnectionStateCodecTest {
         new byte[] {'G', 'E', 'T', ' '}, 2, new byte[] {'H', 'T', 'T', 'P', '/', '1'}, 3);
   }
 
+  private static ConnectionState withFin(ConnectionState s) {
+    return new ConnectionState(s.flow(), s.sendInitialSeq(), s.sendNextSeq(),
+        s.receiveInitialSeq(), s.receiveNextSeq(), s.window(), s.mss(), s.options(),
+        s.timestampValue(), s.receiveQueue(), s.receiveQueueAlreadyRead(), s.sendQueue(),
+        s.sendQueueUnsent(), true);
+  }
+
   private static ConnectionState randomState(Random random, int maxQueueBytes) {
     boolean scaling = random.nextBoolean();
     TcpOptions options = new TcpOptions(random.nextBoolean(), random.nextBoolean(), scaling,
@@ -396,7 +440,7 @@ class ConnectionStateCodecTest {
             random.nextInt()),
         1 + random.nextInt(65535), options, random.nextInt(),
         receiveQueue, random.nextInt(receiveQueue.length + 1),
-        sendQueue, random.nextInt(sendQueue.length + 1));
+        sendQueue, random.nextInt(sendQueue.length + 1), random.nextBoolean());
   }
 
   /** Sizes 0..max, with empty and tiny queues more likely than uniform draws would make them. */
@@ -467,6 +511,7 @@ class ConnectionStateCodecTest {
     assertThat(actual.sendQueue()).isEqualTo(expected.sendQueue());
     assertThat(actual.receiveQueueAlreadyRead()).isEqualTo(expected.receiveQueueAlreadyRead());
     assertThat(actual.sendQueueUnsent()).isEqualTo(expected.sendQueueUnsent());
+    assertThat(actual.finReceived()).isEqualTo(expected.finReceived());
   }
 
   private static com.sun.management.ThreadMXBean threadMxBean() {

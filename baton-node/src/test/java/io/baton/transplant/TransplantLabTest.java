@@ -17,6 +17,8 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Moves live TCP connections between two lab hosts with real kernels: host A (the VIP owner)
@@ -214,24 +216,89 @@ class TransplantLabTest {
     }
   }
 
+  /**
+   * Request then FIN: the client sends its request and shuts its write side down; A has read
+   * {@code readByA} bytes of it and is in CLOSE_WAIT. B must hand its application the rest of the
+   * request, then end of stream, and its answer must reach the client byte-exact without a reset.
+   */
+  @ParameterizedTest(name = "A had read {0} of the request")
+  @ValueSource(strings = {"none", "part", "all"})
+  void halfClosedClientIsMovedAndServed(String readByA) throws Exception {
+    try (TwoHostLab lab = new TwoHostLab("transplant-finrecv")) {
+      int listener = lab.a.call(TwoHostLab::listenOnVip);
+      int clientFd = lab.client.call(TransplantLabTest::connectToVip);
+      int aFd = lab.a.call(() -> Sockets.accept(listener, false));
+      BlockingFd client = new BlockingFd(clientFd, LIMIT);
+      BlockingFd aSide = new BlockingFd(aFd, LIMIT);
+      byte[] request = ("GET /big.bin HTTP/1.1\r\nHost: x\r\nX-Pad: " + "p".repeat(3000)
+          + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII);
+      client.writeAll(request, 0, request.length);
+      Sockets.shutdown(clientFd, Sockets.SHUT_WR);
+      byte[] alreadyRead = new byte[switch (readByA) {
+        case "none" -> 0;
+        case "part" -> 1000;
+        default -> request.length;
+      }];
+      aSide.readFully(alreadyRead);
+      int unread = request.length - alreadyRead.length;
+      awaitTrue(() -> TcpInfo.of(aFd).state() == TcpInfo.STATE_CLOSE_WAIT, "A to see the FIN");
+      awaitTrue(() -> ioctl(aFd, Sockets.SIOCINQ) == unread, "A's receive queue to hold the rest");
+      // A acknowledged the FIN, so the client will not send it again: only B can re-create it.
+      awaitTrue(() -> TcpInfo.of(clientFd).state() == TcpInfo.STATE_FIN_WAIT2, "the FIN acknowledged");
+
+      ConnectionExporter.Frozen frozen = lab.freezeTowardB(aFd);
+      TwoHostLab.Moved moved = lab.moveToB(frozen, alreadyRead);
+      assertThat(moved.state().finReceived()).as("FIN recorded in the state").isTrue();
+      assertThat(moved.state().receiveQueue()).isEqualTo(request);
+      int bFd = moved.restored().fd();
+      assertThat(TcpInfo.of(bFd).state()).as("B after the restore").isEqualTo(TcpInfo.STATE_CLOSE_WAIT);
+
+      // B's application: the whole request, then end of stream; then a large answer and close.
+      BlockingFd bSide = new BlockingFd(bFd, LIMIT);
+      byte[] got = new byte[request.length];
+      bSide.readFully(got);
+      assertThat(got).isEqualTo(request);
+      assertThat(bSide.read(new byte[1], 0, 1)).as("end of stream after the request").isEqualTo(-1);
+      StreamDigest sent = new StreamDigest();
+      StreamDigest seen = new StreamDigest();
+      ExecutorService pool = Executors.newFixedThreadPool(2);
+      try {
+        Future<?> reader = pool.submit(() -> drain(client, seen));
+        pool.submit(() -> pump(bSide, 13, 8 * MIB, sent)).get(LIMIT.toSeconds(), TimeUnit.SECONDS);
+        reader.get(LIMIT.toSeconds(), TimeUnit.SECONDS);
+      } finally {
+        pool.shutdownNow();
+      }
+      assertThat(seen.bytes()).isEqualTo(8L * MIB);
+      assertThat(seen.hex()).as("server->client SHA-256").isEqualTo(sent.hex());
+      Sockets.close(bFd);
+      // FIN_WAIT2 + FIN: the kernel hands the connection to a TIME_WAIT mini-socket, the socket is CLOSE.
+      awaitTrue(() -> TcpInfo.of(clientFd).state() == TcpInfo.STATE_CLOSE,
+          "the client to finish the close");
+      Sockets.close(clientFd);
+      lab.a.call(() -> { Sockets.close(listener); return null; });
+      assertThat(lab.clientRsts.received()).as("RSTs received by the client").isZero();
+      assertThat(lab.clientRsts.sent()).as("RSTs sent by the client").isZero();
+    }
+  }
+
   @Test
-  void halfClosedConnectionIsRefusedAndLeftWorking() throws Exception {
+  void connectionThisSideHalfClosedIsRefusedAndLeftWorking() throws Exception {
     try (TwoHostLab lab = new TwoHostLab("transplant-halfclosed")) {
       int listener = lab.a.call(TwoHostLab::listenOnVip);
       int clientFd = lab.client.call(TransplantLabTest::connectToVip);
       int aFd = lab.a.call(() -> Sockets.accept(listener, false));
-      Sockets.shutdown(clientFd, Sockets.SHUT_WR);
-      awaitTrue(() -> TcpInfo.of(aFd).state() == TcpInfo.STATE_CLOSE_WAIT, "A to see the FIN");
+      Sockets.shutdown(aFd, Sockets.SHUT_WR);
+      awaitTrue(() -> TcpInfo.of(aFd).state() == TcpInfo.STATE_FIN_WAIT2, "the client to ACK A's FIN");
       assertThatThrownBy(() -> lab.a.call(() -> ConnectionExporter.freeze(aFd)))
           .isInstanceOf(TransplantException.class)
-          .hasMessageContaining("CLOSE_WAIT")
-          .hasMessageContaining("half-closed");
-      // Nothing was changed: A can still answer on the half-open connection.
-      BlockingFd aSide = new BlockingFd(aFd, LIMIT);
+          .hasMessageContaining("FIN_WAIT2")
+          .hasMessageContaining("this side already sent FIN");
+      // Nothing was changed: the client can still send to A on the half-open connection.
       byte[] bye = "bye".getBytes(StandardCharsets.US_ASCII);
-      aSide.writeAll(bye, 0, bye.length);
+      new BlockingFd(clientFd, LIMIT).writeAll(bye, 0, bye.length);
       byte[] got = new byte[3];
-      new BlockingFd(clientFd, LIMIT).readFully(got);
+      new BlockingFd(aFd, LIMIT).readFully(got);
       assertThat(got).isEqualTo(bye);
       Sockets.close(aFd);
       Sockets.close(clientFd);

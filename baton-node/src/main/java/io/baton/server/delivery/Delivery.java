@@ -25,4 +25,10 @@ public sealed interface Delivery permits RelayDelivery, EmbeddedDelivery {
    * @param onClosed told once when the connection is over, with the bytes moved each way
    */
   void deliver(int fd, byte[] unsentTail, ConnectionInfo info, CloseListener onClosed);
+
+  /**
+   * Connections closed so far because nothing moved in either direction for the idle timeout
+   * given at construction. Any thread.
+   */
+  long idleTimeouts();
 }

@@ -4,9 +4,14 @@ import io.baton.linux.LinuxException;
 import io.baton.linux.Sockets;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.handler.timeout.IdleStateHandler;
+import java.time.Duration;
 import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -16,9 +21,16 @@ import org.slf4j.LoggerFactory;
  * the group, its pipeline set up by the application's initializer. The client's request bytes
  * are already in the kernel's receive queue, so the application simply reads them.
  *
- * <p>Pipeline order: a byte counter, then (only when there is an unsent tail) a handler that
- * writes the tail on {@code channelActive} before any application handler sees the channel,
- * then the application's initializer.
+ * <p>Pipeline order: a byte counter, the idle timeout ({@link IdleStateHandler} watching reads,
+ * writes and the progress of queued output, then {@link IdleCloser}), then (only when there is an
+ * unsent tail) a handler that writes the tail on {@code channelActive} before any application
+ * handler sees the channel, then the application's initializer.
+ *
+ * <p>Channels allow half-closure: a client that sends its request and then FIN (it may have
+ * done so before the move; the restored socket then reads end of stream after the request) must
+ * still get its answer. The application sees the FIN as a
+ * {@link io.netty.channel.socket.ChannelInputShutdownEvent} and closes when it has answered
+ * (the sample application does); one that ignores it is closed by the idle timeout.
  *
  * <p>Thread-safe; the initializer must be {@link io.netty.channel.ChannelHandler.Sharable} (every
  * {@link ChannelInitializer} is).
@@ -28,10 +40,25 @@ public final class EmbeddedDelivery implements Delivery {
 
   private final EventLoopGroup epollGroup;
   private final ChannelInitializer<Channel> app;
+  private final long idleTimeoutNs;
+  private final LongAdder idleClosed = new LongAdder();
+  private final IdleCloser idleCloser = new IdleCloser(idleClosed);
 
-  public EmbeddedDelivery(EventLoopGroup epollGroup, ChannelInitializer<Channel> app) {
+  /**
+   * @param epollGroup a group of epoll event loops
+   * @param app sets up each connection's pipeline
+   * @param idleTimeout a connection with no traffic in either direction for this long is closed
+   */
+  public EmbeddedDelivery(
+      EventLoopGroup epollGroup, ChannelInitializer<Channel> app, Duration idleTimeout) {
     this.epollGroup = Objects.requireNonNull(epollGroup, "epollGroup");
     this.app = Objects.requireNonNull(app, "app");
+    this.idleTimeoutNs = RelayDelivery.positiveNanos(idleTimeout, "idle timeout");
+  }
+
+  @Override
+  public long idleTimeouts() {
+    return idleClosed.sum();
   }
 
   @Override
@@ -48,8 +75,13 @@ public final class EmbeddedDelivery implements Delivery {
       once.onClosed(0, 0);
       return;
     }
+    channel.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
     ByteCounter counter = new ByteCounter();
     channel.pipeline().addLast("baton-bytes", counter);
+    // observeOutput: a large answer draining slowly to the client is traffic, not idleness.
+    channel.pipeline().addLast("baton-idle",
+        new IdleStateHandler(true, 0, 0, idleTimeoutNs, TimeUnit.NANOSECONDS));
+    channel.pipeline().addLast("baton-idle-close", idleCloser);
     if (unsentTail.length > 0) {
       channel.pipeline().addLast("baton-unsent-tail", new UnsentTailWriter(unsentTail.clone()));
     }

@@ -9,6 +9,7 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -29,6 +30,9 @@ import org.slf4j.LoggerFactory;
  * <p>If the upstream cannot be reached the client connection is closed with one WARN line: the
  * relay runs after ACCEPTED, so there is nobody left to hand the connection back to.
  *
+ * <p>A connection on which no byte moves in either direction for the idle timeout is closed
+ * (both sockets; the client gets a FIN) and counted in {@link #idleTimeouts}.
+ *
  * <p>Thread-safe; connections are spread over the group's event loops.
  */
 public final class RelayDelivery implements Delivery {
@@ -38,10 +42,12 @@ public final class RelayDelivery implements Delivery {
   private final EventLoopGroup epollGroup;
   private final InetSocketAddress upstream;
   private final long connectTimeoutMs;
+  private final long idleTimeoutNs;
+  private final LongAdder idleClosed = new LongAdder();
 
   /** With {@link #DEFAULT_CONNECT_TIMEOUT}. */
-  public RelayDelivery(EventLoopGroup epollGroup, InetSocketAddress upstream) {
-    this(epollGroup, upstream, DEFAULT_CONNECT_TIMEOUT);
+  public RelayDelivery(EventLoopGroup epollGroup, InetSocketAddress upstream, Duration idleTimeout) {
+    this(epollGroup, upstream, DEFAULT_CONNECT_TIMEOUT, idleTimeout);
   }
 
   /**
@@ -49,8 +55,14 @@ public final class RelayDelivery implements Delivery {
    *     ({@code new MultiThreadIoEventLoopGroup(n, EpollIoHandler.newFactory())})
    * @param upstream the local server, IPv4
    * @param connectTimeout how long an upstream connect may take before the client is closed
+   * @param idleTimeout a connection with no bytes moving in either direction for this long is
+   *     closed
    */
-  public RelayDelivery(EventLoopGroup epollGroup, InetSocketAddress upstream, Duration connectTimeout) {
+  public RelayDelivery(
+      EventLoopGroup epollGroup,
+      InetSocketAddress upstream,
+      Duration connectTimeout,
+      Duration idleTimeout) {
     this.epollGroup = Objects.requireNonNull(epollGroup, "epollGroup");
     this.upstream = Objects.requireNonNull(upstream, "upstream");
     if (upstream.isUnresolved()) {
@@ -60,6 +72,7 @@ public final class RelayDelivery implements Delivery {
       throw new IllegalArgumentException("connect timeout must be positive: " + connectTimeout);
     }
     this.connectTimeoutMs = connectTimeout.toMillis();
+    this.idleTimeoutNs = positiveNanos(idleTimeout, "idle timeout");
     ioLoop(epollGroup.next()); // fail at construction, not per connection
   }
 
@@ -72,7 +85,9 @@ public final class RelayDelivery implements Delivery {
     CloseListener once = new CloseOnce(onClosed, info);
     IoEventLoop loop = ioLoop(epollGroup.next());
     SpliceRelay relay =
-        new SpliceRelay(loop, fd, unsentTail.clone(), upstream, connectTimeoutMs, info, once);
+        new SpliceRelay(
+            loop, fd, unsentTail.clone(), upstream, connectTimeoutMs, idleTimeoutNs, idleClosed,
+            info, once);
     try {
       loop.execute(relay::start);
     } catch (RejectedExecutionException e) {
@@ -80,6 +95,20 @@ public final class RelayDelivery implements Delivery {
       Sockets.closeQuietly(fd);
       once.onClosed(0, 0);
     }
+  }
+
+  @Override
+  public long idleTimeouts() {
+    return idleClosed.sum();
+  }
+
+  /** {@code d} in nanoseconds; refuses null, zero and negative durations naming {@code what}. */
+  static long positiveNanos(Duration d, String what) {
+    Objects.requireNonNull(d, what);
+    if (d.isNegative() || d.isZero()) {
+      throw new IllegalArgumentException(what + " must be positive: " + d);
+    }
+    return d.toNanos();
   }
 
   private static IoEventLoop ioLoop(EventLoop loop) {

@@ -9,6 +9,7 @@ import io.netty.channel.epoll.EpollIoOps;
 import io.netty.util.concurrent.Future;
 import java.net.InetSocketAddress;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -20,7 +21,8 @@ import org.slf4j.LoggerFactory;
  * once connected the pumps run on every readiness edge. A FIN from either side is forwarded as a
  * write shutdown to the other once everything before it has been delivered; when both directions
  * have finished, or on the first error, both sockets and pipes are closed and the close listener
- * gets the byte counts.
+ * gets the byte counts. So they are too when no byte has moved either way for the idle timeout
+ * (counted), checked by a timer that re-arms itself for the time still left.
  *
  * <p>Confined to its event loop: every method runs there ({@link #start} is submitted to it).
  */
@@ -38,6 +40,8 @@ final class SpliceRelay implements RelayEndpoint.Listener {
   private final byte[] unsentTail;
   private final InetSocketAddress upstream;
   private final long connectTimeoutMs;
+  private final long idleTimeoutNs;
+  private final LongAdder idleClosed;
   private final ConnectionInfo info;
   private final CloseListener onClosed;
 
@@ -48,6 +52,8 @@ final class SpliceRelay implements RelayEndpoint.Listener {
   private IoRegistration clientRegistration;
   private IoRegistration upstreamRegistration;
   private Future<?> connectTimer;
+  private Future<?> idleTimer;
+  private long lastActivityNs;
   private boolean pumpScheduled;
 
   SpliceRelay(
@@ -56,6 +62,8 @@ final class SpliceRelay implements RelayEndpoint.Listener {
       byte[] unsentTail,
       InetSocketAddress upstream,
       long connectTimeoutMs,
+      long idleTimeoutNs,
+      LongAdder idleClosed,
       ConnectionInfo info,
       CloseListener onClosed) {
     this.loop = loop;
@@ -63,6 +71,8 @@ final class SpliceRelay implements RelayEndpoint.Listener {
     this.unsentTail = unsentTail;
     this.upstream = upstream;
     this.connectTimeoutMs = connectTimeoutMs;
+    this.idleTimeoutNs = idleTimeoutNs;
+    this.idleClosed = idleClosed;
     this.info = info;
     this.onClosed = onClosed;
   }
@@ -75,6 +85,8 @@ final class SpliceRelay implements RelayEndpoint.Listener {
       toUpstream = newPump(clientFd, upstreamFd, new byte[0]);
       toClient = newPump(upstreamFd, clientFd, unsentTail);
       state = State.CONNECTING;
+      lastActivityNs = System.nanoTime();
+      idleTimer = loop.schedule(this::checkIdle, idleTimeoutNs, TimeUnit.NANOSECONDS);
       boolean connected = Sockets.connect(upstreamFd, upstream);
       clientRegistration = register(clientFd);
       upstreamRegistration = register(upstreamFd);
@@ -185,8 +197,12 @@ final class SpliceRelay implements RelayEndpoint.Listener {
 
   private void pumpAll() {
     try {
+      long movedBefore = movedBytes();
       SplicePump.Progress up = toUpstream.pump(BUDGET_BYTES);
       SplicePump.Progress down = toClient.pump(BUDGET_BYTES);
+      if (movedBytes() != movedBefore) {
+        lastActivityNs = System.nanoTime();
+      }
       if (up == SplicePump.Progress.FINISHED && down == SplicePump.Progress.FINISHED) {
         close();
       } else if ((up == SplicePump.Progress.BUDGET_SPENT || down == SplicePump.Progress.BUDGET_SPENT)
@@ -197,6 +213,24 @@ final class SpliceRelay implements RelayEndpoint.Listener {
       }
     } catch (LinuxException e) {
       abort(e.getMessage());
+    }
+  }
+
+  /** Bytes taken in and handed out, both directions: any change is traffic. */
+  private long movedBytes() {
+    return toUpstream.bytesIn() + toUpstream.bytesOut() + toClient.bytesIn() + toClient.bytesOut();
+  }
+
+  /** Closes the connection when nothing has moved for the idle timeout, else re-arms. */
+  private void checkIdle() {
+    if (state == State.CLOSED) return;
+    long idleNs = System.nanoTime() - lastActivityNs;
+    if (idleNs >= idleTimeoutNs) {
+      idleClosed.increment();
+      log.debug("relay of {} idle for {} ms; closing it", info, idleNs / 1_000_000);
+      close();
+    } else {
+      idleTimer = loop.schedule(this::checkIdle, idleTimeoutNs - idleNs, TimeUnit.NANOSECONDS);
     }
   }
 
@@ -222,6 +256,7 @@ final class SpliceRelay implements RelayEndpoint.Listener {
     if (state == State.CLOSED) return;
     state = State.CLOSED;
     if (connectTimer != null) connectTimer.cancel(false);
+    if (idleTimer != null) idleTimer.cancel(false);
     if (clientRegistration != null) clientRegistration.cancel();
     if (upstreamRegistration != null) upstreamRegistration.cancel();
     Sockets.closeQuietly(upstreamFd);

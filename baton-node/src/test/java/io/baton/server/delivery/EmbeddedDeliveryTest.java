@@ -35,6 +35,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class EmbeddedDeliveryTest {
   private static final int MIB = 1024 * 1024;
+  private static final java.time.Duration IDLE = java.time.Duration.ofSeconds(60);
+  private static final java.time.Duration SHORT_IDLE = java.time.Duration.ofMillis(800);
   @TempDir static Path dir;
   private static EventLoopGroup group;
   private static SampleFiles files;
@@ -44,7 +46,7 @@ class EmbeddedDeliveryTest {
   static void start() throws IOException {
     group = new MultiThreadIoEventLoopGroup(2, EpollIoHandler.newFactory());
     files = SampleFiles.create(dir, 30);
-    delivery = new EmbeddedDelivery(group, SampleApp.initializer(files.root, "node-a"));
+    delivery = new EmbeddedDelivery(group, SampleApp.initializer(files.root, "node-a"), IDLE);
   }
 
   @AfterAll
@@ -74,6 +76,100 @@ class EmbeddedDeliveryTest {
       assertThat(r.header("content-type")).isEqualTo("application/octet-stream");
       assertThat(r.length()).isEqualTo(files.bigLength);
       assertThat(r.sha256()).isEqualTo(files.bigSha256);
+    }
+  }
+
+  /**
+   * Request then FIN, as a half-closed connection arrives after a move: the FIN already sits
+   * behind the request in the receive queue. The answer (30 MiB, far more than one write) must
+   * arrive whole, then the server's FIN.
+   */
+  @Test
+  void requestThenFinIsAnsweredWholeAndClosed() throws Exception {
+    RecordingCloseListener closed = new RecordingCloseListener();
+    String request = "GET /big.bin HTTP/1.1\r\nHost: vip\r\n\r\n";
+    try (RestoredSocket conn = RestoredSocket.open("request then FIN");
+        RawHttpClient http = new RawHttpClient(conn.client)) {
+      conn.client.getOutputStream().write(request.getBytes(StandardCharsets.US_ASCII));
+      conn.client.shutdownOutput();
+      awaitCloseWait(conn.fd);
+      conn.deliverTo(delivery, new byte[0], closed);
+
+      Response r = http.read();
+      assertThat(r.status()).isEqualTo(200);
+      assertThat(r.length()).isEqualTo(files.bigLength);
+      assertThat(r.sha256()).isEqualTo(files.bigSha256);
+      assertThat(http.closedByServer()).isTrue();
+      assertThat(closed.await().fromClient()).isEqualTo(request.length());
+    }
+  }
+
+  @Test
+  void pipelinedRequestsThenFinAreAllAnswered() throws Exception {
+    String pipeline = "GET /whoami HTTP/1.1\r\nHost: vip\r\n\r\n"
+        + "GET /hello.txt HTTP/1.1\r\nHost: vip\r\n\r\n";
+    try (RestoredSocket conn = RestoredSocket.open("pipeline then FIN");
+        RawHttpClient http = new RawHttpClient(conn.client)) {
+      conn.client.getOutputStream().write(pipeline.getBytes(StandardCharsets.US_ASCII));
+      conn.client.shutdownOutput();
+      awaitCloseWait(conn.fd);
+      conn.deliverTo(delivery, new byte[0], (in, out) -> { });
+
+      assertThat(http.read().text()).isEqualTo("node-a\n");
+      assertThat(http.read().text()).isEqualTo("hello\n");
+      assertThat(http.closedByServer()).isTrue();
+    }
+  }
+
+  @Test
+  void idleKeepAliveConnectionIsClosedWithAFinAndCounted() throws Exception {
+    EmbeddedDelivery shortIdle =
+        new EmbeddedDelivery(group, SampleApp.initializer(files.root, "node-a"), SHORT_IDLE);
+    RecordingCloseListener closed = new RecordingCloseListener();
+    String request = "GET /whoami HTTP/1.1\r\nHost: vip\r\n\r\n";
+    try (RestoredSocket conn = RestoredSocket.open("idle keep-alive");
+        RawHttpClient http = new RawHttpClient(conn.client)) {
+      conn.client.getOutputStream().write(request.getBytes(StandardCharsets.US_ASCII));
+      conn.deliverTo(shortIdle, new byte[0], closed);
+      assertThat(http.read().text()).isEqualTo("node-a\n");
+      long idleFrom = System.nanoTime();
+
+      assertThat(conn.client.getInputStream().read()).as("end of stream, not a reset").isEqualTo(-1);
+      long closedAfterMs = (System.nanoTime() - idleFrom) / 1_000_000;
+      assertThat(closed.await().fromClient()).isEqualTo(request.length());
+      assertThat(shortIdle.idleTimeouts()).isEqualTo(1);
+      assertThat(closedAfterMs).isGreaterThanOrEqualTo(SHORT_IDLE.toMillis() - 50);
+    }
+  }
+
+  @Test
+  void busyKeepAliveConnectionOutlivesManyIdleTimeouts() throws Exception {
+    EmbeddedDelivery shortIdle =
+        new EmbeddedDelivery(group, SampleApp.initializer(files.root, "node-a"), SHORT_IDLE);
+    RecordingCloseListener closed = new RecordingCloseListener();
+    try (RestoredSocket conn = RestoredSocket.open("busy keep-alive");
+        RawHttpClient http = new RawHttpClient(conn.client)) {
+      conn.deliverTo(shortIdle, new byte[0], closed);
+      long start = System.nanoTime();
+      int answered = 0;
+      // A request every 100 ms, 16 times: two idle timeouts in all, never idle that long.
+      while (answered < 16) {
+        http.send("GET /hello.txt HTTP/1.1\r\nHost: vip\r\n\r\n");
+        assertThat(http.read().text()).isEqualTo("hello\n");
+        answered++;
+        Thread.sleep(100); // the traffic's pace, not a synchronisation
+      }
+      assertThat(System.nanoTime() - start).isGreaterThan(2 * SHORT_IDLE.toNanos());
+      assertThat(shortIdle.idleTimeouts()).isZero();
+      assertThat(closed.calls.get()).isZero();
+    }
+  }
+
+  static void awaitCloseWait(int fd) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (io.baton.linux.TcpInfo.of(fd).state() != io.baton.linux.TcpInfo.STATE_CLOSE_WAIT) {
+      if (System.nanoTime() > deadline) throw new AssertionError("the FIN never arrived");
+      java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
     }
   }
 

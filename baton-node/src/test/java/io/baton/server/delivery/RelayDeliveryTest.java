@@ -16,6 +16,7 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -26,6 +27,8 @@ import org.junit.jupiter.api.Test;
 /** The relay over loopback: restored-looking sockets relayed to java.net upstream servers. */
 class RelayDeliveryTest {
   private static final int MIB = 1024 * 1024;
+  private static final Duration IDLE = Duration.ofSeconds(60);
+  private static final Duration SHORT_IDLE = Duration.ofMillis(800);
   private static EventLoopGroup group;
 
   @BeforeAll
@@ -47,7 +50,7 @@ class RelayDeliveryTest {
         RestoredSocket conn = RestoredSocket.open("echo 20 MiB")) {
       conn.client.getOutputStream().write(request); // waits in the queue like a replayed request
       RecordingCloseListener closed = new RecordingCloseListener();
-      conn.deliverTo(new RelayDelivery(group, upstream.address()), tail, closed);
+      conn.deliverTo(new RelayDelivery(group, upstream.address(), IDLE), tail, closed);
 
       Sha256 sent = new Sha256().update(tail).update(request);
       CompletableFuture<Void> writer = writeRandom(conn.client, body, 7, sent);
@@ -77,7 +80,7 @@ class RelayDeliveryTest {
             });
         RestoredSocket conn = RestoredSocket.open("greeter")) {
       RecordingCloseListener closed = new RecordingCloseListener();
-      conn.deliverTo(new RelayDelivery(group, upstream.address()), tail, closed);
+      conn.deliverTo(new RelayDelivery(group, upstream.address(), IDLE), tail, closed);
 
       ByteArrayOutputStream got = new ByteArrayOutputStream();
       conn.client.getInputStream().transferTo(got); // until the relayed FIN
@@ -103,13 +106,91 @@ class RelayDeliveryTest {
         RestoredSocket conn = RestoredSocket.open("client half-close")) {
       conn.client.getOutputStream().write(new byte[1000]);
       RecordingCloseListener closed = new RecordingCloseListener();
-      conn.deliverTo(new RelayDelivery(group, upstream.address()), new byte[0], closed);
+      conn.deliverTo(new RelayDelivery(group, upstream.address(), IDLE), new byte[0], closed);
       conn.client.getOutputStream().write(new byte[500]);
       conn.client.shutdownOutput();
 
       assertThat(conn.client.getInputStream().readAllBytes()).isEqualTo(answer);
       assertThat(upstream.served.get(30, TimeUnit.SECONDS)).isEqualTo(1500);
       assertThat(closed.await()).isEqualTo(new RecordingCloseListener.Counts(1500, answer.length));
+    }
+  }
+
+  @Test
+  void finQueuedBeforeDeliveryReachesUpstreamAndTheWholeAnswerComesBack() throws Exception {
+    // As after moving a half-closed connection: request and FIN wait in the socket already.
+    byte[] request = "GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+    byte[] answer = new byte[8 * MIB];
+    new Random(12).nextBytes(answer);
+    try (TestUpstream upstream =
+            new TestUpstream(s -> {
+              long read = s.getInputStream().transferTo(OutputStream.nullOutputStream());
+              s.getOutputStream().write(answer);
+              return read;
+            });
+        RestoredSocket conn = RestoredSocket.open("request then FIN")) {
+      conn.client.getOutputStream().write(request);
+      conn.client.shutdownOutput();
+      EmbeddedDeliveryTest.awaitCloseWait(conn.fd);
+      RecordingCloseListener closed = new RecordingCloseListener();
+      conn.deliverTo(new RelayDelivery(group, upstream.address(), IDLE), new byte[0], closed);
+
+      Sha256 expected = new Sha256().update(answer);
+      Sha256 received = new Sha256();
+      readAll(conn.client.getInputStream(), received, 0);
+      assertThat(received.bytes()).isEqualTo(answer.length);
+      assertThat(received.hex()).isEqualTo(expected.hex());
+      assertThat(upstream.served.get(30, TimeUnit.SECONDS)).isEqualTo(request.length);
+      assertThat(closed.await()).isEqualTo(new RecordingCloseListener.Counts(request.length, answer.length));
+    }
+  }
+
+  @Test
+  void idleRelayIsClosedWithAFinAndCounted() throws Exception {
+    try (TestUpstream upstream = new TestUpstream(TestUpstream::echo);
+        RestoredSocket conn = RestoredSocket.open("idle")) {
+      RelayDelivery relay = new RelayDelivery(group, upstream.address(), SHORT_IDLE);
+      RecordingCloseListener closed = new RecordingCloseListener();
+      conn.client.getOutputStream().write("ping".getBytes(StandardCharsets.US_ASCII));
+      conn.deliverTo(relay, new byte[0], closed);
+      assertThat(conn.client.getInputStream().readNBytes(4))
+          .isEqualTo("ping".getBytes(StandardCharsets.US_ASCII));
+      long idleFrom = System.nanoTime();
+
+      // Nothing moves now: the relay closes both sides; the client reads end of stream, no reset.
+      assertThat(conn.client.getInputStream().read()).as("end of stream").isEqualTo(-1);
+      long closedAfterMs = (System.nanoTime() - idleFrom) / 1_000_000;
+      assertThat(closed.await()).isEqualTo(new RecordingCloseListener.Counts(4, 4));
+      assertThat(relay.idleTimeouts()).isEqualTo(1);
+      assertThat(upstream.served.get(30, TimeUnit.SECONDS)).as("upstream saw EOF").isEqualTo(4);
+      assertThat(closedAfterMs).as("closed after the idle timeout, not before")
+          .isGreaterThanOrEqualTo(SHORT_IDLE.toMillis() - 50);
+    }
+  }
+
+  @Test
+  void busyRelayOutlivesManyIdleTimeouts() throws Exception {
+    try (TestUpstream upstream = new TestUpstream(TestUpstream::echo);
+        RestoredSocket conn = RestoredSocket.open("busy")) {
+      RelayDelivery relay = new RelayDelivery(group, upstream.address(), SHORT_IDLE);
+      RecordingCloseListener closed = new RecordingCloseListener();
+      conn.deliverTo(relay, new byte[0], closed);
+      long start = System.nanoTime();
+      int rounds = 0;
+      // One byte each way every 100 ms, 16 times: two idle timeouts in all, never idle that long.
+      while (rounds < 16) {
+        conn.client.getOutputStream().write(rounds);
+        assertThat(conn.client.getInputStream().read()).isEqualTo(rounds & 0xff);
+        rounds++;
+        Thread.sleep(100); // the traffic's pace, not a synchronisation
+      }
+      assertThat(System.nanoTime() - start).isGreaterThan(2 * SHORT_IDLE.toNanos());
+      assertThat(relay.idleTimeouts()).isZero();
+      assertThat(closed.calls.get()).isZero();
+      conn.client.shutdownOutput();
+      assertThat(conn.client.getInputStream().read()).isEqualTo(-1);
+      assertThat(closed.await()).isEqualTo(new RecordingCloseListener.Counts(rounds, rounds));
+      assertThat(relay.idleTimeouts()).isZero();
     }
   }
 
@@ -124,7 +205,7 @@ class RelayDeliveryTest {
             });
         RestoredSocket conn = RestoredSocket.open("upstream half-close")) {
       RecordingCloseListener closed = new RecordingCloseListener();
-      conn.deliverTo(new RelayDelivery(group, upstream.address()), new byte[0], closed);
+      conn.deliverTo(new RelayDelivery(group, upstream.address(), IDLE), new byte[0], closed);
 
       assertThat(conn.client.getInputStream().readAllBytes())
           .isEqualTo("BYE".getBytes(StandardCharsets.US_ASCII));
@@ -146,7 +227,7 @@ class RelayDeliveryTest {
     try (RestoredSocket conn = RestoredSocket.open("refused")) {
       conn.client.getOutputStream().write("GET / HTTP/1.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
       RecordingCloseListener closed = new RecordingCloseListener();
-      conn.deliverTo(new RelayDelivery(group, nobody), "tail".getBytes(StandardCharsets.US_ASCII), closed);
+      conn.deliverTo(new RelayDelivery(group, nobody, IDLE), "tail".getBytes(StandardCharsets.US_ASCII), closed);
 
       assertThat(closed.await()).isEqualTo(new RecordingCloseListener.Counts(0, 0));
       assertThat(endOfStreamOrReset(conn.client.getInputStream())).isTrue();
@@ -166,7 +247,7 @@ class RelayDeliveryTest {
             });
         RestoredSocket conn = RestoredSocket.open("reset")) {
       RecordingCloseListener closed = new RecordingCloseListener();
-      conn.deliverTo(new RelayDelivery(group, upstream.address()), new byte[0], closed);
+      conn.deliverTo(new RelayDelivery(group, upstream.address(), IDLE), new byte[0], closed);
       conn.client.getOutputStream().write(new byte[4096]);
       conn.client.setSoLinger(true, 0);
       conn.client.close(); // RST
@@ -181,7 +262,7 @@ class RelayDeliveryTest {
   @Test
   void noDescriptorOutlivesItsConnection() throws Exception {
     try (TestUpstream upstream = new TestUpstream(TestUpstream::echo)) {
-      RelayDelivery relay = new RelayDelivery(group, upstream.address());
+      RelayDelivery relay = new RelayDelivery(group, upstream.address(), IDLE);
       echoOnce(relay); // warm-up: lazily opened descriptors (pollers and the like) stay
       long before = openDescriptors();
       for (int i = 0; i < 10; i++) echoOnce(relay);
@@ -216,7 +297,7 @@ class RelayDeliveryTest {
   void refusesAGroupThatIsNotEpoll() {
     EventLoopGroup nio = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     try {
-      assertThatThrownBy(() -> new RelayDelivery(nio, new InetSocketAddress("127.0.0.1", 80)))
+      assertThatThrownBy(() -> new RelayDelivery(nio, new InetSocketAddress("127.0.0.1", 80), IDLE))
           .isInstanceOf(IllegalArgumentException.class)
           .hasMessageContaining("epoll");
     } finally {
