@@ -214,6 +214,43 @@ class ProcessFarmLabTest {
     }
   }
 
+  /**
+   * A client that sends its request and then FIN (shutdown of its sending side, as {@code nc -N}
+   * does) is handed off half-closed and served in full: the server re-creates the FIN.
+   */
+  @Test
+  void requestThenFinIsServed() throws Exception {
+    try (ProcessFarm farm = new ProcessFarm("pf-fin", "", "").startAll()) {
+      RstCounter rst = RstCounter.install(farm.client);
+      Path out = farm.lab.dir().resolve("fin.bin");
+      String head = farm.client.call(() -> {
+        try (java.net.Socket s = new java.net.Socket(ProcessFarm.VIP, 80)) {
+          s.setSoTimeout(30_000);
+          s.getOutputStream().write("GET /big.bin HTTP/1.1\r\nHost: farm.test\r\n\r\n"
+              .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+          s.shutdownOutput();
+          InputStream in = s.getInputStream();
+          StringBuilder h = new StringBuilder();
+          while (!h.toString().endsWith("\r\n\r\n")) {
+            int b = in.read();
+            if (b < 0) break;
+            h.append((char) b);
+          }
+          try (var file = Files.newOutputStream(out)) {
+            in.transferTo(file); // to EOF: the server closes after the answer
+          }
+          return h.toString();
+        }
+      });
+      assertThat(head).as("%s", farm.log("d1")).startsWith("HTTP/1.1 200");
+      assertThat(Files.size(out)).isEqualTo(ProcessFarm.BIG_FILE_BYTES);
+      assertThat(sha256(out)).isEqualTo(sha256(farm.bigFile));
+      assertThat(farm.metric("d1", "baton_dispatcher_handoffs_total")).isEqualTo(1.0);
+      assertThat(farm.metric("d1", "baton_dispatcher_answered_total{reason=\"503\"}")).isZero();
+      assertThat(rst.received()).isZero();
+    }
+  }
+
   private record Probe(long startNs, long durationNs, String answer) {}
 
   /**
