@@ -13,6 +13,8 @@ final class FabricCounters {
   final LongAdder malformedFrames = new LongAdder();
   /** Sessions closed because the peer sent nothing for the dead-after time. */
   final LongAdder silentPeers = new LongAdder();
+  /** Connections refused for their source address. */
+  final LongAdder refusedPeers = new LongAdder();
   /** Bugs: unchecked exceptions caught at the edge of the pipeline. Should stay 0. */
   final LongAdder unexpectedErrors = new LongAdder();
 }

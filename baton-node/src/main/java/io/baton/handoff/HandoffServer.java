@@ -77,6 +77,7 @@ public final class HandoffServer implements AutoCloseable {
   private final EndpointSettings settings;
   private final Handler handler;
   private final Liveness liveness;
+  private volatile java.util.function.Predicate<InetSocketAddress> peers = a -> true;
   private final FabricCounters counters = new FabricCounters();
   private final LongAdder handoffsReceived = new LongAdder();
   private final Set<Channel> sessions = ConcurrentHashMap.newKeySet();
@@ -112,6 +113,19 @@ public final class HandoffServer implements AutoCloseable {
     this.handler = Objects.requireNonNull(handler, "handler");
   }
 
+  /**
+   * Accepts fabric connections only from addresses {@code allowed} accepts (checked before any
+   * byte is read); others are closed and counted. Everyone by default. Call before {@link #start}.
+   */
+  public void allowPeers(java.util.function.Predicate<InetSocketAddress> allowed) {
+    this.peers = Objects.requireNonNull(allowed, "allowed");
+  }
+
+  /** Fabric connections refused because of their source address. */
+  public long refusedPeers() {
+    return counters.refusedPeers.sum();
+  }
+
   /** Binds and starts accepting dispatchers. */
   public void start() throws HandoffException {
     synchronized (lock) {
@@ -126,6 +140,14 @@ public final class HandoffServer implements AutoCloseable {
           .childHandler(new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel ch) {
+              var remote = (InetSocketAddress) ch.remoteAddress();
+              if (!peers.test(remote)) {
+                counters.refusedPeers.increment();
+                log.warn("refusing fabric connection from {}: not a configured dispatcher address",
+                    FabricFrame.text(remote));
+                ch.close();
+                return;
+              }
               FrameDecoder decoder = new FrameDecoder();
               ch.pipeline().addLast(decoder, new FabricSession(false, settings, decoder,
                   counters, HELLO_TIMEOUT.toMillis(), new SessionEvents(), liveness));

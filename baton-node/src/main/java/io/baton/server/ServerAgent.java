@@ -66,6 +66,8 @@ public final class ServerAgent implements AutoCloseable {
   private final AtomicLong refused = new AtomicLong();
   private final AtomicLong lateAborts = new AtomicLong();
   private final OwnedConnections owned = new OwnedConnections();
+  private final AtomicLong untrusted = new AtomicLong();
+  private volatile ClientAddressPolicy clients = new ClientAddressPolicy(List.of());
   private final ScheduledFuture<?> reporter;
 
   private ServerAgent(String nodeName, Map<String, Delivery> deliveries,
@@ -155,6 +157,9 @@ public final class ServerAgent implements AutoCloseable {
     ServerAgent agent = new ServerAgent(config.node().name(), deliveries, peerTargets,
         config.limits().maxConnections(), guardThread, guard, fabric, group);
     holder[0] = agent;
+    List<String> internal = new java.util.ArrayList<>(List.of(fabricDevice));
+    config.node().sync().ifPresent(sy -> internal.add(sy.device()));
+    agent.clients = ClientAddressPolicy.ofDevices(internal);
     try {
       fabric.start();
     } catch (Exception e) {
@@ -186,6 +191,11 @@ public final class ServerAgent implements AutoCloseable {
       state = ConnectionStateCodec.decode(handoff.state());
     } catch (StateFormatException e) {
       return refuse(handoff, from, "corrupt connection state: " + e.getMessage());
+    }
+    var clientRefusal = clients.refusal(state.flow().clientIp());
+    if (clientRefusal.isPresent()) {
+      untrusted.incrementAndGet();
+      return refuse(handoff, from, clientRefusal.get());
     }
     String vip = state.flow().localIp().getHostAddress() + ":" + state.flow().localPort();
     Delivery delivery = deliveries.get(vip);
@@ -249,6 +259,11 @@ public final class ServerAgent implements AutoCloseable {
 
   public long acceptedTotal() {
     return accepted.get();
+  }
+
+  /** Handoffs refused because their client address is loopback, this host or farm-internal. */
+  public long untrustedClientsTotal() {
+    return untrusted.get();
   }
 
   /** ABORTs answered ACCEPTED: the dispatcher timed out, but this node had taken the connection. */
