@@ -47,6 +47,8 @@ import org.slf4j.LoggerFactory;
 public final class DispatcherNode implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(DispatcherNode.class);
   private static final String TABLE = "baton_fwd";
+  /** Safety-net expiry of forwarding entries until they live exactly as long as their connection. */
+  private static final Duration ENTRY_TIMEOUT = Duration.ofHours(1);
 
   private final ForwardingService forwarding;
   private final Map<String, HandoffClient> clients;
@@ -73,7 +75,7 @@ public final class DispatcherNode implements AutoCloseable {
     ForwardingService forwarding;
     try {
       forwarding = ForwardingService.start(TABLE, front.device(), node.fabric().device(), vips,
-          config.timeouts().forwardingEntry(), config.timeouts().closeGrace());
+          ENTRY_TIMEOUT, config.timeouts().closeGrace());
     } catch (LinuxException e) {
       throw new IOException("cannot create the forwarding table on " + front.device() + ": " + e.getMessage(), e);
     }
@@ -102,10 +104,13 @@ public final class DispatcherNode implements AutoCloseable {
       HashKey key = p.hashKey().map(k -> HashKey.fromConfig(k.configName())).orElse(HashKey.CLIENT_IP);
       pools.put(p.name(), Pool.create(p.name(), kind, members, load, key));
     }
+    AdmissionControl admission = new AdmissionControl(config.limits().maxPendingConnections(),
+        config.limits().maxPendingPerClient());
     try {
       for (VipConfig v : config.vips()) {
         VipSite site = site(config, v, pools);
-        dispatcher.listeners.add(bind(group, site, coordinator, dispatcher.stats));
+        dispatcher.listeners.add(bind(group, site, coordinator, dispatcher.stats, admission,
+            config.limits().maxHeaderCount()));
         log.info("dispatcher {} listens on {} ({})", node.name(), site.vip(), site.mode());
       }
     } catch (IOException | RuntimeException e) {
@@ -162,7 +167,7 @@ public final class DispatcherNode implements AutoCloseable {
   }
 
   private static Channel bind(EventLoopGroup group, VipSite site, HandoffCoordinator coordinator,
-      DispatcherStats stats) throws IOException {
+      DispatcherStats stats, AdmissionControl admission, int maxHeaderCount) throws IOException {
     ServerBootstrap b = new ServerBootstrap()
         .group(group)
         .channel(EpollServerSocketChannel.class)
@@ -176,7 +181,8 @@ public final class DispatcherNode implements AutoCloseable {
         .childHandler(new ChannelInitializer<Channel>() {
           @Override
           protected void initChannel(Channel ch) {
-            ch.pipeline().addLast("first-request", new FirstRequestHandler(site, coordinator, stats));
+            ch.pipeline().addLast("first-request", new FirstRequestHandler(site, coordinator, stats,
+                admission, maxHeaderCount));
           }
         });
     try {

@@ -36,6 +36,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class HandoffCoordinator {
   private static final Logger log = LoggerFactory.getLogger(HandoffCoordinator.class);
+  private static final RateLimitedLog giveUpLog = new RateLimitedLog(log, "answering itself", 10);
 
   private final ForwardingService forwarding;
   private final Function<String, HandoffClient> clients;
@@ -217,10 +218,10 @@ public final class HandoffCoordinator {
   }
 
   private void giveUp(Channel ch, VipSite site, String why) {
-    log.info("{}: answering itself: {}", ch.remoteAddress(), why);
+    giveUpLog.info("{}: answering itself: {}", ch.remoteAddress(), why);
     if (site.mode() == Mode.HTTP) {
       stats.answered503.increment();
-      Responses.answerAndClose(ch, 503, "Service Unavailable", why);
+      Responses.unavailable(ch); // the reason names pools and nodes: the log keeps it
     } else {
       Responses.lingerClose(ch);
     }
