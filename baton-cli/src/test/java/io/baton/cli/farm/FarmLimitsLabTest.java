@@ -169,6 +169,15 @@ class FarmLimitsLabTest {
     assertThat(ok.stdout()).as(ok.stderr()).matches("s[23]\n200");
   }
 
+  @Test
+  void a503NamesNoPoolAndNoServer() {
+    // The "ghost" pool's only member, s4, does not exist: the dispatcher answers 503 itself.
+    CommandResult r = farm.curl(CURL, "-H", "X-Pool: ghost", "-w", "%{http_code}", farm.url("/whoami.txt"));
+    assertThat(r.stdout()).as(r.stderr())
+        .isEqualTo("503 Service Unavailable: no server can take this request now; try again later\n503")
+        .doesNotContain("ghost").doesNotContain("s4");
+  }
+
   // ------------------------------------------------------------------ timers and caps
 
   @Test
