@@ -70,6 +70,9 @@ public final class MetricsEndpoint implements AutoCloseable {
           cb.call(s.closedSlow.sum(), "slow");
           cb.call(s.closedNotTls.sum(), "not_tls");
           cb.call(s.clientGone.sum(), "client_gone");
+          cb.call(s.refusedPendingTotal.sum(), "pending_cap");
+          cb.call(s.refusedPendingPerClient.sum(), "pending_per_client_cap");
+          cb.call(s.answered431HeaderCount.sum(), "431_header_count");
         })
         .register(r);
     CounterWithCallback.builder()
@@ -87,6 +90,11 @@ public final class MetricsEndpoint implements AutoCloseable {
           cb.call(s.abandoned.sum(), "outcome_unknown");
           cb.call(s.staleCloses.sum(), "stale_close");
         })
+        .register(r);
+    GaugeWithCallback.builder()
+        .name("baton_dispatcher_first_request_phase")
+        .help("Connections accepted whose first request is still being read")
+        .callback(cb -> cb.call(s.firstRequestPhase.sum()))
         .register(r);
     GaugeWithCallback.builder()
         .name("baton_dispatcher_handoffs_in_flight")
@@ -129,6 +137,7 @@ public final class MetricsEndpoint implements AutoCloseable {
         .callback(cb -> d.fabricState().forEach((node, up) -> cb.call(up ? 1 : 0, node)))
         .register(r);
     counterOf(r, "baton_fabric_auth_failures", "Fabric frames that failed authentication", d::fabricAuthFailures);
+    counterOf(r, "baton_fabric_silent_servers", "Fabric sessions closed after a server's silence (dead-after)", d::fabricSilentPeers);
   }
 
   private static void registerServer(PrometheusRegistry r, ServerAgent a) {
@@ -141,6 +150,10 @@ public final class MetricsEndpoint implements AutoCloseable {
     counterOf(r, "baton_server_handoffs_refused", "Handoffs refused (corrupt state, no delivery, limit, restore failure)", a::refusedTotal);
     counterOf(r, "baton_server_fabric_auth_failures", "Fabric frames that failed authentication", () -> a.fabric().authFailures());
     counterOf(r, "baton_server_fabric_malformed_frames", "Malformed fabric frames", () -> a.fabric().malformedFrames());
+    counterOf(r, "baton_server_idle_timeouts", "Delivered connections closed after timeouts.idle without traffic", a::idleTimeoutsTotal);
+    counterOf(r, "baton_server_untrusted_clients", "Handoffs refused: client address loopback, local or farm-internal", a::untrustedClientsTotal);
+    counterOf(r, "baton_server_fabric_refused_peers", "Fabric connections refused for their source address", () -> a.fabric().refusedPeers());
+    counterOf(r, "baton_server_fabric_silent_peers", "Fabric sessions closed after the dispatcher's silence", () -> a.fabric().silentPeers());
     counterOf(r, "baton_server_late_aborts", "ABORTs answered ACCEPTED (the dispatcher's timeout was too short)", a::lateAbortsTotal);
     counterOf(r, "baton_server_guard_drops", "VIP packets the guard dropped before their socket existed", a::guardDrops);
   }

@@ -43,7 +43,7 @@ import java.util.Objects;
  */
 public final class SampleApp {
   /** Longest request line accepted; longer gets 414. */
-  public static final int MAX_REQUEST_LINE_BYTES = 4096;
+  public static final int MAX_REQUEST_LINE_BYTES = 16_384;
   /** Largest header block accepted; larger gets 431. */
   public static final int MAX_HEADER_BYTES = 8192;
   /** Largest body piece the codec hands up at once. */

@@ -42,7 +42,10 @@ final class ConfigBinder {
     if (!field.isPresent()) {
       return defaults;
     }
-    field.allowKeys("first-byte", "head", "handoff", "forwarding-entry", "close-grace");
+    field.refuseRemovedKey(
+        "forwarding-entry", "forwarding entries now live as long as their connection");
+    field.allowKeys("first-byte", "head", "handoff", "close-grace", "idle", "fabric-dead-after",
+        "fabric-heartbeat");
     Duration firstByte = duration(field.get("first-byte"), defaults.firstByte());
     ConfigField headField = field.get("head");
     Duration head = duration(headField, defaults.head());
@@ -53,12 +56,27 @@ final class ConfigBinder {
           : field.get("first-byte").error("must not exceed head (" + Durations.format(head)
               + ", the default), got " + Durations.format(firstByte));
     }
+    ConfigField deadAfterField = field.get("fabric-dead-after");
+    Duration deadAfter = duration(deadAfterField, defaults.fabricDeadAfter());
+    ConfigField heartbeatField = field.get("fabric-heartbeat");
+    Duration heartbeat = duration(heartbeatField, defaults.fabricHeartbeat());
+    if (heartbeat.multipliedBy(2).compareTo(deadAfter) >= 0) {
+      // Name the field the file wrote; if it wrote both, the heartbeat is the one to shorten.
+      throw heartbeatField.isPresent()
+          ? heartbeatField.error("must be less than half of fabric-dead-after ("
+              + Durations.format(deadAfter) + "), got " + Durations.format(heartbeat))
+          : deadAfterField.error("must be more than twice fabric-heartbeat ("
+              + Durations.format(heartbeat) + ", the default), got "
+              + Durations.format(deadAfter));
+    }
     return new Timeouts(
         firstByte,
         head,
         duration(field.get("handoff"), defaults.handoff()),
-        duration(field.get("forwarding-entry"), defaults.forwardingEntry()),
-        duration(field.get("close-grace"), defaults.closeGrace()));
+        duration(field.get("close-grace"), defaults.closeGrace()),
+        duration(field.get("idle"), defaults.idle()),
+        deadAfter,
+        heartbeat);
   }
 
   private static Duration duration(ConfigField field, Duration defaultValue)
@@ -71,16 +89,31 @@ final class ConfigBinder {
     if (!field.isPresent()) {
       return defaults;
     }
-    field.allowKeys("max-head-bytes", "max-connections");
-    ConfigField headBytes = field.get("max-head-bytes");
-    ConfigField connections = field.get("max-connections");
+    field.allowKeys("max-head-bytes", "max-connections", "max-pending-connections",
+        "max-pending-per-client", "max-header-count");
+    int pending = integer(field.get("max-pending-connections"), 1,
+        Limits.MAX_PENDING_CONNECTIONS, defaults.maxPendingConnections());
+    ConfigField perClientField = field.get("max-pending-per-client");
+    int perClient = integer(perClientField, 1, Limits.MAX_PENDING_CONNECTIONS,
+        Math.min(defaults.maxPendingPerClient(), pending));
+    if (perClient > pending) {
+      throw perClientField.error(
+          "must not exceed max-pending-connections (" + pending + "), got " + perClient);
+    }
     return new Limits(
-        headBytes.isPresent()
-            ? headBytes.asInt(Limits.MIN_HEAD_BYTES, Limits.MAX_HEAD_BYTES)
-            : defaults.maxHeadBytes(),
-        connections.isPresent()
-            ? connections.asInt(1, Limits.MAX_CONNECTIONS)
-            : defaults.maxConnections());
+        integer(field.get("max-head-bytes"), Limits.MIN_HEAD_BYTES, Limits.MAX_HEAD_BYTES,
+            defaults.maxHeadBytes()),
+        integer(field.get("max-connections"), 1, Limits.MAX_CONNECTIONS,
+            defaults.maxConnections()),
+        pending,
+        perClient,
+        integer(field.get("max-header-count"), 1, Limits.MAX_HEADER_COUNT,
+            defaults.maxHeaderCount()));
+  }
+
+  private static int integer(ConfigField field, int min, int max, int defaultValue)
+      throws ConfigException {
+    return field.isPresent() ? field.asInt(min, max) : defaultValue;
   }
 
   private static Optional<MetricsConfig> metrics(ConfigField field) throws ConfigException {

@@ -104,6 +104,24 @@ final class ConfigField {
     return this;
   }
 
+  /**
+   * Refuses {@code key} if this mapping has it: a key that older versions read and this one no
+   * longer does, with {@code reason} saying what replaced it. Checked before {@link #allowKeys}
+   * so that the message says why rather than "unknown key".
+   */
+  ConfigField refuseRemovedKey(String key, String reason) throws ConfigException {
+    if (node == null) {
+      return this;
+    }
+    Entry entry = mapping().entries().get(key);
+    if (entry != null) {
+      Position at = entry.keyPosition();
+      throw new ConfigException(
+          source, at.line(), at.column(), childPath(key), "removed: " + reason);
+    }
+    return this;
+  }
+
   /** Checks that every key of this mapping (if present) matches {@code pattern}. */
   ConfigField keysMatch(Pattern pattern, String what) throws ConfigException {
     if (node == null) {

@@ -8,33 +8,47 @@ import java.util.Objects;
  *
  * @param firstByte from accept to the first byte of the request; silent clients are closed
  * @param head from accept to the complete request head (http) or ClientHello (tls); at least
- *     {@code firstByte}
+ *     {@code firstByte}. Runs from accept, not from the first byte, so a client that trickles
+ *     its head (slowloris) is bounded too
  * @param handoff from sending a handoff to the server's answer; then the dispatcher takes the
  *     connection back and tries the next server
- * @param forwardingEntry lifetime of an idle forwarding entry: a safety net for closes that were
- *     never reported
  * @param closeGrace how long a forwarding entry outlives the reported close, for late FIN/ACKs
+ * @param idle a delivered connection on a server that moves no byte for this long is closed
+ * @param fabricDeadAfter a server whose fabric connection has been silent this long is declared
+ *     dead and gets no new handoffs
+ * @param fabricHeartbeat how often each side of a fabric connection proves it is alive; less
+ *     than half of {@code fabricDeadAfter}, so one lost heartbeat is not a death
  */
 public record Timeouts(
     Duration firstByte,
     Duration head,
     Duration handoff,
-    Duration forwardingEntry,
-    Duration closeGrace) {
+    Duration closeGrace,
+    Duration idle,
+    Duration fabricDeadAfter,
+    Duration fabricHeartbeat) {
   /** The values used for every timeout the config leaves out. */
   public static final Timeouts DEFAULTS =
       new Timeouts(
           Duration.ofSeconds(5),
           Duration.ofSeconds(10),
           Duration.ofSeconds(2),
-          Duration.ofHours(1),
-          Duration.ofSeconds(2));
+          Duration.ofSeconds(2),
+          Duration.ofSeconds(60),
+          Duration.ofSeconds(1),
+          Duration.ofMillis(200));
 
   public Timeouts {
     Objects.requireNonNull(firstByte, "firstByte");
     Objects.requireNonNull(head, "head");
     Objects.requireNonNull(handoff, "handoff");
-    Objects.requireNonNull(forwardingEntry, "forwardingEntry");
     Objects.requireNonNull(closeGrace, "closeGrace");
+    Objects.requireNonNull(idle, "idle");
+    Objects.requireNonNull(fabricDeadAfter, "fabricDeadAfter");
+    Objects.requireNonNull(fabricHeartbeat, "fabricHeartbeat");
+    if (fabricHeartbeat.multipliedBy(2).compareTo(fabricDeadAfter) >= 0) {
+      throw new IllegalArgumentException("fabricHeartbeat " + fabricHeartbeat
+          + " must be less than half of fabricDeadAfter " + fabricDeadAfter);
+    }
   }
 }

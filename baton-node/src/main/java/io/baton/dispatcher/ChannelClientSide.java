@@ -112,12 +112,12 @@ final class ChannelClientSide implements ClientSide {
   }
 
   @Override
-  public void answerUnavailable() {
+  public boolean answerUnavailable() {
     if (site.mode() == Mode.HTTP) {
-      // The body names no node or pool: the reason is in the dispatcher's log.
-      Responses.answerAndClose(ch, 503, "Service Unavailable", "no server is available for this request");
-    } else {
-      Responses.lingerClose(ch);
+      Responses.unavailable(ch); // the body names no node or pool: the reason is in the log
+      return true;
     }
+    Responses.lingerClose(ch);
+    return false;
   }
 }

@@ -34,6 +34,9 @@ interface ClientSide {
   /** Closes the (resumed) socket with a RST: the client fails at once instead of waiting. */
   void reset();
 
-  /** The connection stays here and nobody serves it: a 503 in http mode, else a close. */
-  void answerUnavailable();
+  /**
+   * The connection stays here and nobody serves it: a 503 in http mode (returns true), else a
+   * close (false).
+   */
+  boolean answerUnavailable();
 }

@@ -95,7 +95,7 @@ public final class DispatcherNode implements AutoCloseable {
     LoadTable load = new LoadTable();
     Map<String, HandoffClient> clients = new ConcurrentHashMap<>();
     DispatcherNode dispatcher = new DispatcherNode(forwarding, clients, load);
-    Liveness liveness = Liveness.DEFAULT; // WIRE: timeouts.fabric-heartbeat / fabric-dead-after
+    Liveness liveness = new Liveness(config.timeouts().fabricHeartbeat(), config.timeouts().fabricDeadAfter());
     HandoffCoordinator coordinator = new HandoffCoordinator(new ClientsFabric(clients), forwarding,
         Transplanter.KERNEL, load, dispatcher.stats, clock, liveness.deadAfter(), local);
     boolean alsoServer = node.roles().contains(Role.SERVER);
@@ -120,10 +120,13 @@ public final class DispatcherNode implements AutoCloseable {
       HashKey key = p.hashKey().map(k -> HashKey.fromConfig(k.configName())).orElse(HashKey.CLIENT_IP);
       pools.put(p.name(), Pool.create(p.name(), kind, members, load, key));
     }
+    AdmissionControl admission = new AdmissionControl(config.limits().maxPendingConnections(),
+        config.limits().maxPendingPerClient());
     try {
       for (VipConfig v : config.vips()) {
         VipSite site = site(config, v, pools);
-        dispatcher.listeners.add(bind(group, site, coordinator, dispatcher.stats));
+        dispatcher.listeners.add(bind(group, site, coordinator, dispatcher.stats, admission,
+            config.limits().maxHeaderCount()));
         log.info("dispatcher {} listens on {} ({})", node.name(), site.vip(), site.mode());
       }
     } catch (IOException | RuntimeException e) {
@@ -244,7 +247,7 @@ public final class DispatcherNode implements AutoCloseable {
   }
 
   private static Channel bind(EventLoopGroup group, VipSite site, HandoffCoordinator coordinator,
-      DispatcherStats stats) throws IOException {
+      DispatcherStats stats, AdmissionControl admission, int maxHeaderCount) throws IOException {
     ServerBootstrap b = new ServerBootstrap()
         .group(group)
         // AF_INET: on a host with IPv6 on, Netty's default is a dual-stack AF_INET6 socket, and
@@ -263,7 +266,8 @@ public final class DispatcherNode implements AutoCloseable {
         .childHandler(new ChannelInitializer<Channel>() {
           @Override
           protected void initChannel(Channel ch) {
-            ch.pipeline().addLast("first-request", new FirstRequestHandler(site, coordinator, stats));
+            ch.pipeline().addLast("first-request", new FirstRequestHandler(site, coordinator, stats,
+                admission, maxHeaderCount));
           }
         });
     try {
@@ -287,6 +291,11 @@ public final class DispatcherNode implements AutoCloseable {
     Map<String, Boolean> state = new LinkedHashMap<>();
     clients.forEach((node, c) -> state.put(node, c.isConnected()));
     return state;
+  }
+
+  /** Fabric sessions closed because a server was silent for the dead-after time. */
+  public long fabricSilentPeers() {
+    return clients.values().stream().mapToLong(HandoffClient::silentPeers).sum();
   }
 
   /** Authentication failures seen on fabric connections to servers. */

@@ -20,6 +20,17 @@ public final class DispatcherStats {
   public final LongAdder closedNotTls = new LongAdder();
   public final LongAdder clientGone = new LongAdder();
   public final LongAdder bytesReadBeforeHandoff = new LongAdder();
+  /**
+   * Gauge: connections in the first-request phase now (admitted, not yet handed off, answered
+   * or closed). Up on admission, down on release.
+   */
+  public final LongAdder firstRequestPhase = new LongAdder();
+  /** Connections closed at accept because {@code limits.max-pending-connections} were pending. */
+  public final LongAdder refusedPendingTotal = new LongAdder();
+  /** Connections closed at accept because their client IP had {@code max-pending-per-client}. */
+  public final LongAdder refusedPendingPerClient = new LongAdder();
+  /** 431 answers for more than {@code limits.max-header-count} fields (also in answered431). */
+  public final LongAdder answered431HeaderCount = new LongAdder();
   /** Freeze plus the nftables batch (output drop and forwarding entry). */
   public final LatencyRecorder freezeAndForwardTime = new LatencyRecorder(8192);
   /** Export of the state and its encoding. */
@@ -61,6 +72,9 @@ public final class DispatcherStats {
     return "accepted=" + accepted + " handedOff=" + handedOff + " refused=" + refusedByServer
         + " failures=" + handoffFailures + " local=" + servedLocally + " 503=" + answered503
         + " 400=" + answered400 + " 431=" + answered431 + " 408=" + answered408 + " slow=" + closedSlow
-        + " notTls=" + closedNotTls + " clientGone=" + clientGone;
+        + " notTls=" + closedNotTls + " clientGone=" + clientGone
+        + " firstRequestPhase=" + firstRequestPhase + " refusedPendingTotal=" + refusedPendingTotal
+        + " refusedPendingPerClient=" + refusedPendingPerClient
+        + " 431headerCount=" + answered431HeaderCount;
   }
 }

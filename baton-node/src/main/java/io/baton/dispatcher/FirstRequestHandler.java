@@ -7,6 +7,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.util.concurrent.ScheduledFuture;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
@@ -17,32 +18,60 @@ import org.slf4j.LoggerFactory;
  * Reads the first request of a new client connection (HTTP head, TLS ClientHello, or nothing in
  * L4 mode) within the VIP's size and time limits, routes it, and passes the connection to the
  * {@link HandoffCoordinator}. Every byte read is kept: it travels to the server in the moved
- * receive queue. Malformed heads get 400, oversized 431, slow clients 408 or a close.
+ * receive queue. Malformed heads get 400, oversized heads or too many header fields 431, slow
+ * clients 408 or a close.
+ *
+ * <p>The first-request phase is bounded in three ways, so that slow or silent clients cannot
+ * hold the dispatcher: the {@link AdmissionControl} caps how many connections are in it (in
+ * total and per client IP; over a cap the connection is closed at accept), and both timers run
+ * from accept — the first byte must come within {@code first-byte}, the whole head within
+ * {@code head}, however the client spreads its bytes (slowloris). The admission is released
+ * exactly once when the phase ends, whatever ends it: handoff started, answered, closed by
+ * either side, timed out, or an exception.
  *
  * <p>One instance per connection; confined to the channel's event loop.
  */
 final class FirstRequestHandler extends ChannelInboundHandlerAdapter {
   private static final Logger log = LoggerFactory.getLogger(FirstRequestHandler.class);
+  /** Refusals at accept come in floods: one line per refused connection would be a second flood. */
+  private static final RateLimitedLog refusalLog = new RateLimitedLog(log, "admission refusals", 5);
 
   private final VipSite site;
   private final HandoffCoordinator coordinator;
   private final DispatcherStats stats;
+  private final AdmissionControl admission;
+  private final int maxHeaderCount;
+  private AdmissionControl.Ticket ticket;
   private HttpHeadParser http;
   private ClientHelloParser tls;
   private ByteBuf consumed;
-  private ScheduledFuture<?> timer;
+  private ScheduledFuture<?> firstByteTimer;
+  private ScheduledFuture<?> headTimer;
   private boolean decided;
   private boolean gotFirstByte;
 
-  FirstRequestHandler(VipSite site, HandoffCoordinator coordinator, DispatcherStats stats) {
+  /**
+   * @param admission shared by every connection of this dispatcher
+   * @param maxHeaderCount header fields an http head may have before it gets 431
+   */
+  FirstRequestHandler(VipSite site, HandoffCoordinator coordinator, DispatcherStats stats,
+      AdmissionControl admission, int maxHeaderCount) {
     this.site = site;
     this.coordinator = coordinator;
     this.stats = stats;
+    this.admission = admission;
+    this.maxHeaderCount = maxHeaderCount;
   }
 
   @Override
   public void channelActive(ChannelHandlerContext ctx) {
     stats.accepted.increment();
+    ticket = admission.tryAdmit(clientIp(ctx));
+    if (!ticket.admitted()) {
+      refuse(ctx);
+      return;
+    }
+    stats.firstRequestPhase.increment();
     if (site.mode() == Mode.L4) {
       decided = true;
       ctx.channel().config().setAutoRead(false);
@@ -51,12 +80,28 @@ final class FirstRequestHandler extends ChannelInboundHandlerAdapter {
     }
     consumed = ctx.alloc().buffer(1024);
     if (site.mode() == Mode.HTTP) {
-      http = new HttpHeadParser(site.maxHeadBytes());
+      http = new HttpHeadParser(site.maxHeadBytes(), maxHeaderCount);
     } else {
       tls = new ClientHelloParser(site.maxHeadBytes());
     }
-    timer = ctx.executor().schedule(() -> timedOut(ctx), site.firstByteTimeout().toNanos(), TimeUnit.NANOSECONDS);
+    // Both timers run from accept: a client that sends one byte early and then trickles the rest
+    // must not get a fresh head timeout from its first byte.
+    firstByteTimer = ctx.executor().schedule(() -> timedOut(ctx),
+        site.firstByteTimeout().toNanos(), TimeUnit.NANOSECONDS);
+    headTimer = ctx.executor().schedule(() -> timedOut(ctx),
+        site.headTimeout().toNanos(), TimeUnit.NANOSECONDS);
     ctx.fireChannelActive();
+  }
+
+  /** Over a cap: close at once, before reading anything, and count why. */
+  private void refuse(ChannelHandlerContext ctx) {
+    decided = true;
+    boolean total = ticket.outcome() == AdmissionControl.Outcome.REFUSED_TOTAL;
+    (total ? stats.refusedPendingTotal : stats.refusedPendingPerClient).increment();
+    refusalLog.info("{}: closed at accept: {}", ctx.channel().remoteAddress(), total
+        ? "the dispatcher's connections in the first-request phase are at their cap"
+        : "this client's connections in the first-request phase are at their cap");
+    ctx.close();
   }
 
   @Override
@@ -66,8 +111,7 @@ final class FirstRequestHandler extends ChannelInboundHandlerAdapter {
       if (decided) return; // late bytes after autoRead was switched off; cannot happen with epoll LT
       if (!gotFirstByte) {
         gotFirstByte = true;
-        timer.cancel(false);
-        timer = ctx.executor().schedule(() -> timedOut(ctx), site.headTimeout().toNanos(), TimeUnit.NANOSECONDS);
+        firstByteTimer.cancel(false);
       }
       consumed.writeBytes(in, in.readerIndex(), in.readableBytes());
       if (http != null) {
@@ -85,9 +129,9 @@ final class FirstRequestHandler extends ChannelInboundHandlerAdapter {
       case HttpHeadParser.NeedMore n -> { }
       case HttpHeadParser.Complete c -> {
         var head = c.head();
-        String summary = head.method() + " " + head.target() + head.host().map(h -> " host=" + h).orElse("");
         decide(ctx);
-        handOff(ctx, bytes(), site.router().route(head), PickContext.of(clientIp(ctx), head), summary);
+        handOff(ctx, bytes(), site.router().route(head), PickContext.of(clientIp(ctx), head),
+            RequestSummary.http(head.method(), head.target(), head.host()));
       }
       case HttpHeadParser.Malformed m -> {
         decide(ctx);
@@ -101,6 +145,13 @@ final class FirstRequestHandler extends ChannelInboundHandlerAdapter {
         Responses.answerAndClose(ctx.channel(), 431, "Request Header Fields Too Large",
             "the request head exceeds " + t.limit() + " bytes");
       }
+      case HttpHeadParser.TooManyFields t -> {
+        decide(ctx);
+        stats.answered431.increment();
+        stats.answered431HeaderCount.increment();
+        Responses.answerAndClose(ctx.channel(), 431, "Request Header Fields Too Large",
+            "the request head has more than " + t.limit() + " header fields");
+      }
     }
   }
 
@@ -110,7 +161,7 @@ final class FirstRequestHandler extends ChannelInboundHandlerAdapter {
       case ClientHelloParser.Complete c -> {
         decide(ctx);
         handOff(ctx, bytes(), site.router().routeTls(c.sni()), PickContext.ofTls(clientIp(ctx), c.sni()),
-            "tls sni=" + c.sni().orElse("-"));
+            RequestSummary.tls(c.sni()));
       }
       case ClientHelloParser.NotTls n -> {
         decide(ctx);
@@ -127,16 +178,28 @@ final class FirstRequestHandler extends ChannelInboundHandlerAdapter {
   }
 
   private void handOff(ChannelHandlerContext ctx, byte[] bytes, Optional<String> pool, PickContext pick, String summary) {
+    endPhase();
     ctx.pipeline().remove(this);
     stats.bytesReadBeforeHandoff.add(bytes.length);
     coordinator.handOff(ctx.channel(), site, bytes, pool, pick, summary);
   }
 
-  /** Stops reading and timing: the connection's fate is decided. */
+  /** Stops reading and timing: the connection's fate is decided, its first-request phase ends. */
   private void decide(ChannelHandlerContext ctx) {
     decided = true;
     ctx.channel().config().setAutoRead(false);
-    if (timer != null) timer.cancel(false);
+    endPhase();
+  }
+
+  /** Cancels the timers and releases the admission; safe to call more than once. */
+  private void endPhase() {
+    if (firstByteTimer != null) firstByteTimer.cancel(false);
+    if (headTimer != null) headTimer.cancel(false);
+    if (ticket != null && ticket.admitted()) {
+      ticket.release();
+      ticket = null;
+      stats.firstRequestPhase.decrement();
+    }
   }
 
   private byte[] bytes() {
@@ -163,13 +226,14 @@ final class FirstRequestHandler extends ChannelInboundHandlerAdapter {
     if (!decided) {
       stats.clientGone.increment();
       decided = true;
-      if (timer != null) timer.cancel(false);
     }
+    endPhase();
     ctx.fireChannelInactive();
   }
 
   @Override
   public void handlerRemoved(ChannelHandlerContext ctx) {
+    endPhase(); // backstop: however the handler leaves the pipeline, the phase is over
     if (consumed != null) {
       consumed.release();
       consumed = null;
@@ -180,11 +244,11 @@ final class FirstRequestHandler extends ChannelInboundHandlerAdapter {
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
     log.debug("{}: {}", ctx.channel().remoteAddress(), cause.toString());
     decided = true;
-    if (timer != null) timer.cancel(false);
+    endPhase();
     ctx.close();
   }
 
-  private static java.net.InetAddress clientIp(ChannelHandlerContext ctx) {
+  private static InetAddress clientIp(ChannelHandlerContext ctx) {
     return ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress();
   }
 }

@@ -59,13 +59,19 @@ public final class HandoffCoordinator {
   /** Starts the handoff of {@code ch}; call on its event loop with auto-read off. */
   void handOff(Channel ch, VipSite site, byte[] consumed, Optional<String> poolName, PickContext pick,
       String summary) {
-    ChannelClientSide client = new ChannelClientSide(ch, site, consumed, local);
     Optional<Pool> pool = poolName.map(site.pools()::get);
     if (pool.isEmpty()) {
-      log.info("{}: answering itself: no pool is configured for this request ({})", client.flow(), summary);
-      client.answerUnavailable();
+      HandoffMachine.unavailableLog.info("{}: answering itself: no pool is configured for this request ({})",
+          ch.remoteAddress(), summary);
+      if (site.mode() == Mode.HTTP) {
+        base.stats().answered503.increment();
+        Responses.unavailable(ch);
+      } else {
+        Responses.lingerClose(ch);
+      }
       return;
     }
+    ChannelClientSide client = new ChannelClientSide(ch, site, consumed, local);
     Context cx = new Context(base.fabric(), base.forwarding(), base.transplanter(), base.load(),
         base.stats(), base.nanoClock(), base.installTimeoutNs(), site.handoffTimeout().toNanos(),
         base.abortTimeoutNs());

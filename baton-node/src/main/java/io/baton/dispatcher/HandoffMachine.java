@@ -40,6 +40,11 @@ import org.slf4j.LoggerFactory;
  */
 final class HandoffMachine {
   private static final Logger log = LoggerFactory.getLogger(HandoffMachine.class);
+  // Per-connection INFO lines, bounded so that a flood of failing connections cannot flood the log.
+  static final RateLimitedLog unavailableLog = new RateLimitedLog(log, "answering itself", 10);
+  private static final RateLimitedLog refusedLog = new RateLimitedLog(log, "refused handoff", 10);
+  private static final RateLimitedLog takeBackLog = new RateLimitedLog(log, "handoff not sent", 10);
+  private static final RateLimitedLog abortLog = new RateLimitedLog(log, "abort sent", 10);
 
   enum State {
     PICKING,
@@ -175,7 +180,7 @@ final class HandoffMachine {
       return;
     }
     cx.stats().aborts.increment();
-    log.info("{}: {} did not answer handoff {} in time; sent ABORT", client.flow(), member.node(), handoffId);
+    abortLog.info("{}: {} did not answer handoff {} in time; sent ABORT", client.flow(), member.node(), handoffId);
     // Continue the current step: the answer to the HANDOFF or the ABORT completes the same future.
     state = State.ABORTING;
     arm(cx.abortTimeoutNs(), () -> {
@@ -189,7 +194,7 @@ final class HandoffMachine {
       case FabricMessage.Accepted a -> accepted();
       case FabricMessage.Refused r -> {
         cx.stats().refusedByServer.increment();
-        log.info("{}: {} refused {}: {}", client.flow(), member.node(), summary, r.reason());
+        refusedLog.info("{}: {} refused {}: {}", client.flow(), member.node(), summary, r.reason());
         takeBack(r.reason());
       }
       case FabricMessage.Aborted a -> {
@@ -199,7 +204,7 @@ final class HandoffMachine {
       case null -> {
         cx.stats().handoffFailures.increment();
         if (error instanceof HandoffException he && !he.maybeDelivered()) {
-          log.info("{}: handoff to {} not sent: {}", client.flow(), member.node(), he.getMessage());
+          takeBackLog.info("{}: handoff to {} not sent: {}", client.flow(), member.node(), he.getMessage());
           takeBack(he.getMessage());
         } else {
           abandon(message(error));
@@ -282,8 +287,8 @@ final class HandoffMachine {
   }
 
   private void unavailable(String why) {
-    log.info("{}: answering itself: {}", client.flow(), why);
-    client.answerUnavailable();
+    unavailableLog.info("{}: answering itself: {}", client.flow(), why);
+    if (client.answerUnavailable()) cx.stats().answered503.increment();
     finish(State.UNAVAILABLE);
   }
 

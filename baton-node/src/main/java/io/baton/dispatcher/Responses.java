@@ -23,6 +23,22 @@ final class Responses {
 
   private Responses() {}
 
+  /**
+   * The body of every 503: the same for every cause, so that it reveals nothing about the farm
+   * (node or pool names, which servers were tried); the dispatcher's log has the reason.
+   */
+  static final String UNAVAILABLE_DETAIL = "no server can take this request now; try again later";
+
+  /** 503 with the generic {@link #UNAVAILABLE_DETAIL} and {@code Retry-After}, then close. */
+  static void unavailable(Channel ch) {
+    answerAndClose(ch, 503, "Service Unavailable", UNAVAILABLE_DETAIL);
+  }
+
+  /**
+   * Answers {@code status} and closes politely. {@code detail} goes into the body as is: it may
+   * describe the client's own request (why it is malformed or too large) but must never name a
+   * node, pool or other fact about the farm.
+   */
   static void answerAndClose(Channel ch, int status, String reason, String detail) {
     String body = status + " " + reason + ": " + detail + "\n";
     String text = "HTTP/1.1 " + status + " " + reason + "\r\n"

@@ -121,6 +121,11 @@ public final class HandoffServer implements AutoCloseable {
     this.peers = Objects.requireNonNull(allowed, "allowed");
   }
 
+  /** Sessions closed because the dispatcher was silent for the dead-after time. */
+  public long silentPeers() {
+    return counters.silentPeers.sum();
+  }
+
   /** Fabric connections refused because of their source address. */
   public long refusedPeers() {
     return counters.refusedPeers.sum();

@@ -104,12 +104,12 @@ public final class ServerAgent implements AutoCloseable {
       vips.add(vip);
       switch (d) {
         case io.baton.config.Delivery.Relay r -> {
-          deliveries.put(vip.toString(), new RelayDelivery(group, r.upstream(), java.time.Duration.ofSeconds(60)));
+          deliveries.put(vip.toString(), new RelayDelivery(group, r.upstream(), config.timeouts().idle()));
           peerTargets.put(vip.toString(), new PeerDelivery.Relay(r.upstream()));
         }
         case io.baton.config.Delivery.Embedded e -> {
           var app = SampleApp.initializer(e.root(), config.node().name());
-          deliveries.put(vip.toString(), new EmbeddedDelivery(group, app, java.time.Duration.ofSeconds(60)));
+          deliveries.put(vip.toString(), new EmbeddedDelivery(group, app, config.timeouts().idle()));
           peerTargets.put(vip.toString(), new PeerDelivery.Embedded(app));
         }
       }
@@ -153,7 +153,7 @@ public final class ServerAgent implements AutoCloseable {
             return holder[0].owned.of(from);
           }
         }, HandoffServer.DEFAULT_MAX_FRAME_BYTES,
-        Liveness.DEFAULT); // WIRE: timeouts.fabric-heartbeat / fabric-dead-after after the config merge
+        new Liveness(config.timeouts().fabricHeartbeat(), config.timeouts().fabricDeadAfter()));
     ServerAgent agent = new ServerAgent(config.node().name(), deliveries, peerTargets,
         config.limits().maxConnections(), guardThread, guard, fabric, group);
     holder[0] = agent;
@@ -259,6 +259,11 @@ public final class ServerAgent implements AutoCloseable {
 
   public long acceptedTotal() {
     return accepted.get();
+  }
+
+  /** Delivered connections closed because they were idle for {@code timeouts.idle}. */
+  public long idleTimeoutsTotal() {
+    return deliveries.values().stream().mapToLong(Delivery::idleTimeouts).sum();
   }
 
   /** Handoffs refused because their client address is loopback, this host or farm-internal. */

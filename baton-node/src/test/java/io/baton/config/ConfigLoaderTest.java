@@ -66,6 +66,10 @@ class ConfigLoaderTest {
         .contains(new InetSocketAddress("127.0.0.1", 9400));
     assertThat(config.node().sync()).isPresent();
     assertThat(config.server()).isEmpty();
+    assertThat(config.timeouts()).as("the example spells out the defaults")
+        .isEqualTo(Timeouts.DEFAULTS);
+    assertThat(config.limits()).as("the example spells out the defaults")
+        .isEqualTo(Limits.DEFAULTS);
   }
 
   @Test
@@ -94,9 +98,14 @@ class ConfigLoaderTest {
     assertThat(config.timeouts().firstByte()).isEqualTo(Duration.ofSeconds(5));
     assertThat(config.timeouts().head()).isEqualTo(Duration.ofSeconds(10));
     assertThat(config.timeouts().handoff()).isEqualTo(Duration.ofSeconds(2));
-    assertThat(config.timeouts().forwardingEntry()).isEqualTo(Duration.ofHours(1));
     assertThat(config.timeouts().closeGrace()).isEqualTo(Duration.ofSeconds(2));
-    assertThat(config.limits()).isEqualTo(new Limits(16_384, 10_000));
+    assertThat(config.timeouts().idle()).isEqualTo(Duration.ofSeconds(60));
+    assertThat(config.timeouts().fabricDeadAfter()).isEqualTo(Duration.ofSeconds(1));
+    assertThat(config.timeouts().fabricHeartbeat()).isEqualTo(Duration.ofMillis(200));
+    assertThat(config.limits()).isEqualTo(new Limits(16_384, 10_000, 10_000, 64, 100));
+    assertThat(config.limits().maxPendingConnections()).isEqualTo(10_000);
+    assertThat(config.limits().maxPendingPerClient()).isEqualTo(64);
+    assertThat(config.limits().maxHeaderCount()).isEqualTo(100);
     assertThat(config.cluster().handoffPort()).isEqualTo(7400);
     assertThat(config.metrics()).isEmpty();
     assertThat(config.server()).isEmpty();
@@ -126,7 +135,46 @@ class ConfigLoaderTest {
 
     assertThat(config.timeouts().handoff()).isEqualTo(Duration.ofMillis(750));
     assertThat(config.timeouts().head()).isEqualTo(Timeouts.DEFAULTS.head());
-    assertThat(config.limits()).isEqualTo(new Limits(16_384, 500));
+    assertThat(config.limits()).isEqualTo(new Limits(16_384, 500, 10_000, 64, 100));
+  }
+
+  @Test
+  void capsAndTimeoutsOfTheHandoffPathAreRead() throws ConfigException {
+    String yaml = DISPATCHER
+        + "timeouts:\n  idle: 90s\n  fabric-dead-after: 800ms\n  fabric-heartbeat: 100ms\n"
+        + "limits:\n  max-pending-connections: 1500\n  max-pending-per-client: 100\n"
+        + "  max-header-count: 50\n";
+
+    BatonConfig config = ConfigLoader.parse(yaml, "t.yaml");
+
+    assertThat(config.timeouts().idle()).isEqualTo(Duration.ofSeconds(90));
+    assertThat(config.timeouts().fabricDeadAfter()).isEqualTo(Duration.ofMillis(800));
+    assertThat(config.timeouts().fabricHeartbeat()).isEqualTo(Duration.ofMillis(100));
+    assertThat(config.timeouts().head()).isEqualTo(Timeouts.DEFAULTS.head());
+    assertThat(config.limits().maxPendingConnections()).isEqualTo(1500);
+    assertThat(config.limits().maxPendingPerClient()).isEqualTo(100);
+    assertThat(config.limits().maxHeaderCount()).isEqualTo(50);
+    assertThat(config.limits().maxHeadBytes()).isEqualTo(Limits.DEFAULTS.maxHeadBytes());
+  }
+
+  @Test
+  void aSmallTotalCapAlsoBoundsTheDefaultPerClientCap() throws ConfigException {
+    BatonConfig config =
+        ConfigLoader.parse(DISPATCHER + "limits:\n  max-pending-connections: 10\n", "t.yaml");
+
+    assertThat(config.limits().maxPendingConnections()).isEqualTo(10);
+    assertThat(config.limits().maxPendingPerClient()).isEqualTo(10);
+  }
+
+  @Test
+  void theRecordsRefuseWhatTheBinderRefuses() {
+    assertThatThrownBy(() -> new Limits(16_384, 10, 10, 11, 100))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> new Limits(16_384, 10, 10, 10, 0))
+        .isInstanceOf(IllegalArgumentException.class);
+    Duration s = Duration.ofSeconds(1);
+    assertThatThrownBy(() -> new Timeouts(s, s, s, s, s, s, Duration.ofMillis(500)))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 
   @Test

@@ -216,6 +216,64 @@ class InvalidConfigTest {
             "t.yaml:22:9: timeouts.head: must be at least first-byte (5s), got 500ms"),
         refused("head bytes too small", DISPATCHER + "limits:\n  max-head-bytes: 100\n",
             "t.yaml:21:19: limits.max-head-bytes: must be 1024..1048576, got 100"),
+        refused("removed forwarding-entry", DISPATCHER + "timeouts:\n  forwarding-entry: 1h\n",
+            "t.yaml:21:3: timeouts.forwarding-entry: removed: forwarding entries now live as long"
+                + " as their connection"),
+        refused("removed forwarding-entry among valid keys",
+            DISPATCHER + "timeouts:\n  head: 10s\n  forwarding-entry: 1h\n  idel: 5s\n",
+            "t.yaml:22:3: timeouts.forwarding-entry: removed: forwarding entries now live as long"
+                + " as their connection"),
+        refused("typo in a timeout", DISPATCHER + "timeouts:\n  idel: 5s\n",
+            "t.yaml:21:3: timeouts.idel: unknown key (expected first-byte, head, handoff,"
+                + " close-grace, idle, fabric-dead-after or fabric-heartbeat); did you mean"
+                + " 'idle'?"),
+        refused("idle without unit", DISPATCHER + "timeouts:\n  idle: 60\n",
+            "t.yaml:21:9: timeouts.idle: must be a duration such as 500ms, 5s, 2m or 1h, got"
+                + " '60'"),
+        refused("idle zero", DISPATCHER + "timeouts:\n  idle: 0s\n",
+            "t.yaml:21:9: timeouts.idle: must be more than 0, got 0s"),
+        refused("heartbeat not under half of dead-after",
+            DISPATCHER + "timeouts:\n  fabric-heartbeat: 500ms\n",
+            "t.yaml:21:21: timeouts.fabric-heartbeat: must be less than half of fabric-dead-after"
+                + " (1s), got 500ms"),
+        refused("both fabric timeouts, heartbeat named",
+            DISPATCHER + "timeouts:\n  fabric-dead-after: 2s\n  fabric-heartbeat: 1s\n",
+            "t.yaml:22:21: timeouts.fabric-heartbeat: must be less than half of fabric-dead-after"
+                + " (2s), got 1s"),
+        refused("dead-after too short for the default heartbeat",
+            DISPATCHER + "timeouts:\n  fabric-dead-after: 400ms\n",
+            "t.yaml:21:22: timeouts.fabric-dead-after: must be more than twice fabric-heartbeat"
+                + " (200ms, the default), got 400ms"),
+        refused("dead-after not a duration", DISPATCHER + "timeouts:\n  fabric-dead-after: fast\n",
+            "t.yaml:21:22: timeouts.fabric-dead-after: must be a duration such as 500ms, 5s, 2m"
+                + " or 1h, got 'fast'"),
+        refused("heartbeat a number", DISPATCHER + "timeouts:\n  fabric-heartbeat: [1]\n",
+            "t.yaml:21:21: timeouts.fabric-heartbeat: must be a single value, got a list"),
+        refused("pending connections zero", DISPATCHER + "limits:\n  max-pending-connections: 0\n",
+            "t.yaml:21:28: limits.max-pending-connections: must be 1..1000000, got 0"),
+        refused("pending connections too many",
+            DISPATCHER + "limits:\n  max-pending-connections: 2000000\n",
+            "t.yaml:21:28: limits.max-pending-connections: must be 1..1000000, got 2000000"),
+        refused("pending connections not a number",
+            DISPATCHER + "limits:\n  max-pending-connections: lots\n",
+            "t.yaml:21:28: limits.max-pending-connections: must be an integer 1..1000000, got"
+                + " 'lots'"),
+        refused("pending per client zero", DISPATCHER + "limits:\n  max-pending-per-client: 0\n",
+            "t.yaml:21:27: limits.max-pending-per-client: must be 1..1000000, got 0"),
+        refused("pending per client quoted",
+            DISPATCHER + "limits:\n  max-pending-per-client: \"64\"\n",
+            "t.yaml:21:27: limits.max-pending-per-client: must be an integer 1..1000000, got the"
+                + " string '64' (drop the quotes)"),
+        refused("pending per client over the total",
+            DISPATCHER + "limits:\n  max-pending-connections: 10\n  max-pending-per-client: 20\n",
+            "t.yaml:22:27: limits.max-pending-per-client: must not exceed max-pending-connections"
+                + " (10), got 20"),
+        refused("header count zero", DISPATCHER + "limits:\n  max-header-count: 0\n",
+            "t.yaml:21:21: limits.max-header-count: must be 1..10000, got 0"),
+        refused("header count too large", DISPATCHER + "limits:\n  max-header-count: 10001\n",
+            "t.yaml:21:21: limits.max-header-count: must be 1..10000, got 10001"),
+        refused("header count not a number", DISPATCHER + "limits:\n  max-header-count: 1.5\n",
+            "t.yaml:21:21: limits.max-header-count: must be an integer 1..10000, got '1.5'"),
         refused("metrics on a host name", DISPATCHER + "metrics:\n  listen: localhost:9400\n",
             "t.yaml:21:11: metrics.listen: must be an IPv4 address such as 198.18.0.1, got"
                 + " 'localhost' (host names are not resolved)"),

@@ -355,9 +355,10 @@ class HandoffMachineTest {
     }
 
     @Override
-    public void answerUnavailable() {
+    public boolean answerUnavailable() {
       answered503 = true;
       closed = true;
+      return true;
     }
 
     void runAll() {

@@ -42,7 +42,11 @@ class ProcessFarmLabTest {
         answers.add(r.stdout().strip());
       }
       assertThat(answers).containsOnly("s1", "s2").contains("s1", "s2");
-      assertThat(farm.metric("d1", "baton_dispatcher_handoffs_total")).isEqualTo(6.0);
+      // A 6,000-character URL (SAML/OAuth redirects look like this) through the embedded app.
+      CommandResult longUrl = farm.curl(CURL, "-o", "/dev/null", "-w", "%{http_code}",
+          ProcessFarm.url("/whoami.txt?q=" + "x".repeat(6000)));
+      assertThat(longUrl.stdout()).as("%s", longUrl.stderr()).isEqualTo("200");
+      assertThat(farm.metric("d1", "baton_dispatcher_handoffs_total")).isEqualTo(7.0);
       assertThat(rst.received()).isZero();
     }
   }

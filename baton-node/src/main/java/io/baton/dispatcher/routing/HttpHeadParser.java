@@ -34,7 +34,9 @@ import java.util.Optional;
  * </ul>
  *
  * <p>The limit counts the head's bytes including the final CRLFCRLF: a head of exactly {@code
- * maxHeadBytes} completes, one byte more is {@link TooLarge}.
+ * maxHeadBytes} completes, one byte more is {@link TooLarge}. Independently, a head with more
+ * than {@code maxHeaderCount} header fields is {@link TooManyFields} as soon as the field one
+ * over the limit ends: many tiny fields cost the server more than their bytes suggest.
  *
  * <p>Not thread-safe: one instance per connection, confined to that connection's event loop.
  */
@@ -42,8 +44,11 @@ public final class HttpHeadParser {
   /** Default limit on the head size, like common servers' 16 KiB. */
   public static final int DEFAULT_MAX_HEAD_BYTES = 16 * 1024;
 
+  /** Default limit on the number of header fields, Apache httpd's LimitRequestFields. */
+  public static final int DEFAULT_MAX_HEADER_COUNT = 100;
+
   /** Outcome of {@link #offer}: keep reading, or one of three final answers. */
-  public sealed interface Result permits NeedMore, Complete, Malformed, TooLarge {}
+  public sealed interface Result permits NeedMore, Complete, Malformed, TooLarge, TooManyFields {}
 
   /** The head is not complete yet; offer the next chunk. */
   public record NeedMore() implements Result {}
@@ -61,9 +66,14 @@ public final class HttpHeadParser {
   /** The head exceeds {@code limit} bytes; the dispatcher answers 431. */
   public record TooLarge(int limit) implements Result {}
 
+  /** The head has more than {@code limit} header fields; the dispatcher answers 431. */
+  public record TooManyFields(int limit) implements Result {}
+
   private static final NeedMore NEED_MORE = new NeedMore();
 
   private final int maxHeadBytes;
+  private final int maxHeaderCount;
+  private boolean tooManyFields;
   private byte[] line = new byte[256];
   private int lineLength;
   private boolean afterCr;
@@ -77,14 +87,27 @@ public final class HttpHeadParser {
   }
 
   public HttpHeadParser(int maxHeadBytes) {
+    this(maxHeadBytes, DEFAULT_MAX_HEADER_COUNT);
+  }
+
+  public HttpHeadParser(int maxHeadBytes, int maxHeaderCount) {
     if (maxHeadBytes < 16) {
       throw new IllegalArgumentException("maxHeadBytes must be at least 16, got " + maxHeadBytes);
     }
+    if (maxHeaderCount < 1) {
+      throw new IllegalArgumentException(
+          "maxHeaderCount must be at least 1, got " + maxHeaderCount);
+    }
     this.maxHeadBytes = maxHeadBytes;
+    this.maxHeaderCount = maxHeaderCount;
   }
 
   public int maxHeadBytes() {
     return maxHeadBytes;
+  }
+
+  public int maxHeaderCount() {
+    return maxHeaderCount;
   }
 
   /**
@@ -99,6 +122,7 @@ public final class HttpHeadParser {
       if (++headBytes > maxHeadBytes) return finish(new TooLarge(maxHeadBytes));
       try {
         if (accept(b)) return finish(new Complete(buildHead(), headBytes));
+        if (tooManyFields) return finish(new TooManyFields(maxHeaderCount));
       } catch (MalformedHeadException e) {
         return finish(new Malformed(e.getMessage()));
       }
@@ -150,6 +174,7 @@ public final class HttpHeadParser {
           "obsolete line folding (header line starts with whitespace)");
     }
     fields.add(parseField(length));
+    tooManyFields = fields.size() > maxHeaderCount;
     return false;
   }
 

@@ -8,6 +8,7 @@ import io.baton.dispatcher.routing.HttpHeadParser.Malformed;
 import io.baton.dispatcher.routing.HttpHeadParser.NeedMore;
 import io.baton.dispatcher.routing.HttpHeadParser.Result;
 import io.baton.dispatcher.routing.HttpHeadParser.TooLarge;
+import io.baton.dispatcher.routing.HttpHeadParser.TooManyFields;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
@@ -330,6 +331,54 @@ class HttpHeadParserTest {
   @Test
   void refusesSillyLimit() {
     assertThatThrownBy(() -> new HttpHeadParser(0)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> new HttpHeadParser(1024, 0))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  /** A head with Host plus {@code extra} fields: {@code extra + 1} header fields in all. */
+  private static String headWithFields(int extra) {
+    StringBuilder raw = new StringBuilder("GET / HTTP/1.1\r\nHost: h\r\n");
+    for (int i = 0; i < extra; i++) raw.append("X-F").append(i).append(": v\r\n");
+    return raw.append("\r\n").toString();
+  }
+
+  @Test
+  void headerCountOfExactlyTheLimitCompletesOneMoreIsTooMany() {
+    String atLimit = headWithFields(9);
+    String overLimit = headWithFields(10);
+
+    for (int chunk : new int[] {1, 5, 1000}) {
+      Result ok = feed(new HttpHeadParser(16_384, 10), atLimit, chunk);
+      assertThat(ok).isInstanceOf(Complete.class);
+      assertThat(((Complete) ok).head().headers().size()).isEqualTo(10);
+      assertThat(feed(new HttpHeadParser(16_384, 10), overLimit, chunk))
+          .as("chunks of %d", chunk).isEqualTo(new TooManyFields(10));
+    }
+  }
+
+  @Test
+  void tooManyFieldsIsReportedAsSoonAsTheFieldOverTheLimitEnds() {
+    HttpHeadParser parser = new HttpHeadParser(16_384, 2);
+    String twoFields = "GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\n";
+
+    assertThat(parser.offer(bytes(twoFields))).isInstanceOf(NeedMore.class);
+    ByteBuffer third = bytes("B: 2\r\nC: 3\r\n");
+    assertThat(parser.offer(third)).isEqualTo(new TooManyFields(2));
+    assertThat(third.remaining()).as("stops right after the third field").isEqualTo(6);
+  }
+
+  @Test
+  void theDefaultHeaderCountIsAHundred() {
+    assertThat(new HttpHeadParser().maxHeaderCount()).isEqualTo(100);
+    assertThat(new HttpHeadParser().offer(bytes(headWithFields(99)))).isInstanceOf(Complete.class);
+    assertThat(new HttpHeadParser().offer(bytes(headWithFields(100))))
+        .isEqualTo(new TooManyFields(100));
+  }
+
+  @Test
+  void theByteLimitStillAppliesWithFewFields() {
+    String raw = "GET / HTTP/1.1\r\nHost: h\r\nX: " + "a".repeat(2000) + "\r\n\r\n";
+    assertThat(new HttpHeadParser(1024, 100).offer(bytes(raw))).isEqualTo(new TooLarge(1024));
   }
 
   // ---------------------------------------------------------------- chunking
