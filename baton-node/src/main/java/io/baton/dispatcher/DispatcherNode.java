@@ -73,7 +73,7 @@ public final class DispatcherNode implements AutoCloseable {
     ForwardingService forwarding;
     try {
       forwarding = ForwardingService.start(TABLE, front.device(), node.fabric().device(), vips,
-          config.timeouts().forwardingEntry(), config.timeouts().closeGrace());
+          config.timeouts().closeGrace(), System::nanoTime);
     } catch (LinuxException e) {
       throw new IOException("cannot create the forwarding table on " + front.device() + ": " + e.getMessage(), e);
     }
@@ -123,7 +123,7 @@ public final class DispatcherNode implements AutoCloseable {
         new HandoffClient.Listener() {
           @Override
           public void onClosed(FabricMessage.Closed closed) {
-            coordinator.onClosed(closed, m.node());
+            coordinator.onClosed(closed, m.node(), m.fabricAddress());
           }
 
           @Override

@@ -84,6 +84,7 @@ public final class HandoffCoordinator {
     private long startNs;
     private long nftDoneNs;
     private long sentNs;
+    private long handoffId; // this attempt's: the token of its forwarding entry
     private final int fd;
     private final FlowKey flow;
 
@@ -127,6 +128,7 @@ public final class HandoffCoordinator {
         return;
       }
       ConnectionExporter.Frozen frozen;
+      handoffId = client.nextHandoffId();
       startNs = System.nanoTime();
       try {
         frozen = ConnectionExporter.freeze(fd);
@@ -135,7 +137,7 @@ public final class HandoffCoordinator {
         giveUp(ch, site, e.getMessage());
         return;
       }
-      forwarding.freezeAndForward(flow, member.fabricAddress()).whenComplete((ok, error) ->
+      forwarding.freezeAndForward(flow, member.fabricAddress(), handoffId).whenComplete((ok, error) ->
           ch.eventLoop().execute(() -> {
             if (error != null) {
               log.warn("{}: cannot install forwarding to {}: {}", flow, member.node(), error.getMessage());
@@ -156,7 +158,7 @@ public final class HandoffCoordinator {
         takeBack(frozen, member, "export failed");
         return;
       }
-      var handoff = new FabricMessage.Handoff(client.nextHandoffId(), ConnectionStateCodec.encode(state),
+      var handoff = new FabricMessage.Handoff(handoffId, ConnectionStateCodec.encode(state),
           site.vip().toString(), pool.name(), summary);
       sentNs = System.nanoTime();
       CompletableFuture<HandoffReply> reply = client.send(handoff, site.handoffTimeout());
@@ -200,7 +202,7 @@ public final class HandoffCoordinator {
 
     /** The connection stays here: lift the nftables entries first, then resume the socket. */
     private void takeBack(ConnectionExporter.Frozen frozen, Member member, String why) {
-      forwarding.cancel(flow).whenComplete((ok, error) -> ch.eventLoop().execute(() -> {
+      forwarding.cancel(flow, handoffId).whenComplete((ok, error) -> ch.eventLoop().execute(() -> {
         if (error != null) {
           log.warn("{}: cannot remove forwarding entries: {}", flow, error.getMessage());
         }
@@ -227,8 +229,9 @@ public final class HandoffCoordinator {
   }
 
   /** The server reported {@code closed}: the entry goes after the grace period. */
-  void onClosed(FabricMessage.Closed closed, String node) {
-    forwarding.retire(closed.flow());
+  void onClosed(FabricMessage.Closed closed, String node, java.net.Inet4Address server) {
+    // CLOSED does not name its handoff yet: match whatever entry forwards the flow to server.
+    forwarding.retire(closed.flow(), server, ForwardingService.UNKNOWN_TOKEN);
     load.decrement(node);
   }
 
