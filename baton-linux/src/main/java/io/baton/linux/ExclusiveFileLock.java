@@ -20,8 +20,8 @@ import java.util.OptionalLong;
  * holder never leaves a stale lock. Unlike {@code fcntl} record locks (what
  * {@link java.nio.channels.FileChannel#tryLock} takes) a flock belongs to the open file, not to
  * the process, so two locks of one JVM exclude each other too, and closing some other descriptor
- * of the file does not release it. The holder writes its pid into the file, as pid files do, so
- * that whoever is refused can say who holds it.
+ * of the file does not release it. Whoever is refused can say who holds it: /proc/locks names the
+ * holder's pid; the holder also writes it into the file, as pid files do.
  *
  * <p>Thread-safe; {@link #close} is idempotent.
  */
@@ -89,14 +89,30 @@ public final class ExclusiveFileLock implements AutoCloseable {
     return new ExclusiveFileLock(path, fd);
   }
 
-  /** The pid the current holder wrote into {@code path}, if it wrote one. */
+  /**
+   * The process holding a flock on {@code path}: as /proc/locks lists it (right whoever took the
+   * lock, e.g. flock(1)), else the pid the holder wrote into the file.
+   */
   public static OptionalLong holderPid(Path path) {
     try {
+      long inode = ((Number) Files.getAttribute(path, "unix:ino")).longValue();
+      long dev = ((Number) Files.getAttribute(path, "unix:dev")).longValue();
+      // /proc/locks names a file as MAJOR:MINOR:INODE, the device numbers in hex (fs/locks.c).
+      long major = ((dev >>> 8) & 0xfff) | ((dev >>> 32) & ~0xfffL);
+      long minor = (dev & 0xff) | ((dev >>> 12) & ~0xffL);
+      String file = String.format("%02x:%02x:%d", major, minor, inode);
+      for (String line : Files.readAllLines(Path.of("/proc/locks"), StandardCharsets.US_ASCII)) {
+        // "1: FLOCK  ADVISORY  WRITE 1234 00:1a:5678 0 EOF"; blocked waiters start with "->".
+        String[] f = line.trim().split("\\s+");
+        if (f.length >= 6 && f[1].equals("FLOCK") && f[5].equals(file) && f[4].matches("[0-9]{1,10}")) {
+          return OptionalLong.of(Long.parseLong(f[4]));
+        }
+      }
       String text = Files.readString(path, StandardCharsets.US_ASCII).strip();
       return text.matches("[0-9]{1,10}") ? OptionalLong.of(Long.parseLong(text)) : OptionalLong.empty();
     } catch (NoSuchFileException e) {
       return OptionalLong.empty();
-    } catch (IOException e) {
+    } catch (IOException | RuntimeException e) {
       return OptionalLong.empty();
     }
   }
