@@ -21,12 +21,17 @@ import io.baton.linux.LinuxException;
 import io.baton.linux.Nftables;
 import io.baton.transplant.FlowKey;
 import java.net.Inet4Address;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.slf4j.LoggerFactory;
@@ -49,6 +54,13 @@ class ForwardingServiceLabTest {
 
   /** A test-driven clock: the grace period passes when the test says so. */
   private final AtomicLong clock = new AtomicLong(1_000_000_000L);
+  /** Lock files of the namespaces this test started services in (one per lab namespace). */
+  private final Set<Path> lockFiles = new HashSet<>();
+
+  @AfterEach
+  void removeLockFiles() throws Exception {
+    for (Path p : lockFiles) Files.deleteIfExists(p);
+  }
 
   @Test
   void aClosedConnectionsEntryLeavesAfterTheGraceButNotANewerOneOnTheSame4Tuple() throws Exception {
@@ -250,8 +262,10 @@ class ForwardingServiceLabTest {
                 + " (another dispatcher?); stop it first");
         // The first one is unharmed, and another namespace has a lock of its own.
         first.freezeAndForward(flow(40000, 80), S1, 1).get(5, TimeUnit.SECONDS);
-        ForwardingService elsewhere = other.call(() ->
-            ForwardingService.start(TABLE, "front2", "fabric2", List.of(HTTP), GRACE, clock::get));
+        ForwardingService elsewhere = other.call(() -> {
+          lockFiles.add(ForwardingTableLock.pathOf(TABLE));
+          return ForwardingService.start(TABLE, "front2", "fabric2", List.of(HTTP), GRACE, clock::get);
+        });
         elsewhere.deleteTable();
       } finally {
         first.close();
@@ -415,7 +429,10 @@ class ForwardingServiceLabTest {
   }
 
   private ForwardingService start(Host host, List<Vip> vips) throws Exception {
-    return host.call(() -> ForwardingService.start(TABLE, "front", "fabric", vips, GRACE, clock::get));
+    return host.call(() -> {
+      lockFiles.add(ForwardingTableLock.pathOf(TABLE));
+      return ForwardingService.start(TABLE, "front", "fabric", vips, GRACE, clock::get);
+    });
   }
 
   private static Host dispatcherHost(Lab lab) {
