@@ -342,18 +342,17 @@ public final class DirectForwardingTable implements AutoCloseable {
   public Map<FlowKey, Inet4Address> entries() throws LinuxException {
     checkOpen();
     Map<FlowKey, Inet4Address> out = new HashMap<>();
-    // Few servers, many flows: share one address object per server.
-    Map<Integer, Inet4Address> servers = new HashMap<>();
+    // Few servers and VIPs, many flows: share one address object per server and per VIP.
+    Map<Integer, Inet4Address> shared = new HashMap<>();
     for (String shard : OWNER) {
       elements.dump(FAMILY, table, shard, (key, data) -> {
         if (key.length != 16 || data.length != 4) return;
         int clientPort = port(key, 4);
         int localPort = port(key, 12);
         if (clientPort == 0 || localPort == 0) return;
-        Inet4Address server = servers.computeIfAbsent(
-            (data[0] & 0xFF) << 24 | (data[1] & 0xFF) << 16 | (data[2] & 0xFF) << 8 | (data[3] & 0xFF),
-            k -> address(data, 0));
-        out.put(new FlowKey(address(key, 0), clientPort, address(key, 8), localPort), server);
+        Inet4Address server = shared.computeIfAbsent(bits(data, 0), k -> address(data, 0));
+        Inet4Address vip = shared.computeIfAbsent(bits(key, 8), k -> address(key, 8));
+        out.put(new FlowKey(address(key, 0), clientPort, vip, localPort), server);
       });
     }
     return out;
@@ -449,6 +448,10 @@ public final class DirectForwardingTable implements AutoCloseable {
   /** The {@code ipv4_addr . inet_service . ipv4_addr . inet_service} key of {@code f}. */
   static byte[] key(FlowKey f) {
     return NfSetElements.fourTupleKey(f.clientIp(), f.clientPort(), f.localIp(), f.localPort());
+  }
+
+  private static int bits(byte[] b, int at) {
+    return (b[at] & 0xFF) << 24 | (b[at + 1] & 0xFF) << 16 | (b[at + 2] & 0xFF) << 8 | (b[at + 3] & 0xFF);
   }
 
   private static int port(byte[] b, int at) {
