@@ -6,7 +6,6 @@ import io.baton.linux.LinuxException;
 import io.baton.transplant.FlowKey;
 import java.io.IOException;
 import java.net.Inet4Address;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -69,13 +68,15 @@ public class ForwardingTableBenchmark {
       namespace.enter();
       Inet4Address vip = StateCodecBenchmark.ipv4("198.18.0.100");
       table = DirectForwardingTable.create(
-          "baton_bench", "front", "fabric", List.of(new Vip(vip, 80)), Duration.ofMinutes(10));
+          "baton_bench", "front", "fabric", List.of(new Vip(vip, 80)));
       single = new FlowKey(StateCodecBenchmark.ipv4("203.0.113.1"), 40000, vip, 80);
       for (int i = 0; i < BATCH; i++) {
         FlowKey flow =
             new FlowKey(StateCodecBenchmark.ipv4("203.0.114." + (i + 1)), 41000 + i, vip, 80);
-        start.add(new DirectForwardingTable.FreezeAndForward(flow, server));
-        cancel.add(new DirectForwardingTable.Cancel(flow));
+        start.add(new DirectForwardingTable.Forward(flow, server, false));
+        start.add(new DirectForwardingTable.Freeze(flow));
+        cancel.add(new DirectForwardingTable.Unfreeze(flow));
+        cancel.add(new DirectForwardingTable.Unforward(flow));
       }
       checkOnce();
       preload(vip);
@@ -107,16 +108,13 @@ public class ForwardingTableBenchmark {
   private void preload(Inet4Address vip) throws LinuxException {
     for (int done = 0; done < presentEntries; done += PRELOAD_BATCH) {
       List<DirectForwardingTable.Op> add = new ArrayList<>();
-      List<DirectForwardingTable.Op> unfreeze = new ArrayList<>();
       for (int i = done; i < Math.min(presentEntries, done + PRELOAD_BATCH); i++) {
         Inet4Address client = StateCodecBenchmark.ipv4(
             "10." + (i >>> 16 & 0xff) + "." + (i >>> 8 & 0xff) + "." + (i & 0xff));
         FlowKey flow = new FlowKey(client, 50000, vip, 80);
-        add.add(new DirectForwardingTable.FreezeAndForward(flow, server));
-        unfreeze.add(new DirectForwardingTable.Unfreeze(flow));
+        add.add(new DirectForwardingTable.Forward(flow, server, false));
       }
       table.apply(add);
-      table.apply(unfreeze);
     }
     if (table.size() != presentEntries || table.frozenCount() != 0) {
       throw new IllegalStateException("preloading " + presentEntries + " entries left "
@@ -135,8 +133,8 @@ public class ForwardingTableBenchmark {
 
   @Benchmark
   public void putAndRemove() throws LinuxException {
-    table.put(single, server);
-    table.remove(single);
+    table.apply(List.of(new DirectForwardingTable.Forward(single, server, false)));
+    table.apply(List.of(new DirectForwardingTable.Unforward(single)));
   }
 
   @Benchmark

@@ -30,8 +30,15 @@ public final class NfSetElements implements AutoCloseable {
   private static final int NFNL_MSG_BATCH_BEGIN = 0x10; // NLMSG_MIN_TYPE
   private static final int NFNL_MSG_BATCH_END = 0x11;
   // linux/netfilter/nf_tables.h: enum nf_tables_msg_types
+  private static final int NFT_MSG_GETTABLE = 1;
   private static final int NFT_MSG_NEWSETELEM = 12;
+  private static final int NFT_MSG_GETSETELEM = 13;
   private static final int NFT_MSG_DELSETELEM = 14;
+  // enum nft_table_attributes
+  private static final int NFTA_TABLE_NAME = 1;
+  private static final int NFTA_TABLE_USERDATA = 6;
+  // libnftnl's udata.h: enum nftnl_udata_table_types
+  private static final int NFTNL_UDATA_TABLE_COMMENT = 0;
   // enum nft_set_elem_list_attributes
   private static final int NFTA_SET_ELEM_LIST_TABLE = 1;
   private static final int NFTA_SET_ELEM_LIST_SET = 2;
@@ -48,7 +55,12 @@ public final class NfSetElements implements AutoCloseable {
   private static final int NLM_F_REQUEST = 0x1;
   private static final int NLM_F_ACK = 0x4;
   private static final int NLM_F_CREATE = 0x400;
+  private static final int NLM_F_DUMP = 0x300; // NLM_F_ROOT | NLM_F_MATCH
+  private static final int NLM_F_DUMP_INTR = 0x10;
   private static final int NLMSG_ERROR = 0x2;
+  private static final int NLMSG_DONE = 0x3;
+  /** Attribute type bits that are flags, not the type (NLA_F_NESTED, NLA_F_NET_BYTEORDER). */
+  private static final int NLA_TYPE_MASK = 0x3FFF;
   // linux/netfilter/nf_tables.h: NFT_NAME_MAXLEN, names include the NUL
   private static final int NAME_MAX_BYTES = 255;
 
@@ -92,6 +104,13 @@ public final class NfSetElements implements AutoCloseable {
     }
   }
 
+  /** Receives the elements of a {@link #dump}, one call per element, on the dumping thread. */
+  @FunctionalInterface
+  public interface ElementSink {
+    /** {@code data} is empty for an element of a set (not a map). */
+    void accept(byte[] key, byte[] data);
+  }
+
   private final NetlinkSocket socket;
   private final NetlinkWriter writer = new NetlinkWriter(16 * 1024);
   private final Thread owner;
@@ -115,11 +134,33 @@ public final class NfSetElements implements AutoCloseable {
    * register, so the address (network order), the port (network order) and two zero bytes.
    */
   public static byte[] ipv4AndPortKey(Inet4Address address, int port) {
-    if (port < 0 || port > 0xFFFF) throw new IllegalArgumentException("port out of range: " + port);
+    checkPort(port);
     byte[] key = Arrays.copyOf(address.getAddress(), 8);
     key[4] = (byte) (port >>> 8);
     key[5] = (byte) port;
     return key;
+  }
+
+  /**
+   * The key of an {@code ipv4_addr . inet_service . ipv4_addr . inet_service} concatenation (a
+   * TCP connection's 4-tuple): nftables loads each field of a concatenation into its own 32-bit
+   * register, so every port is followed by two zero bytes and the key is 16 bytes long.
+   */
+  public static byte[] fourTupleKey(Inet4Address address1, int port1, Inet4Address address2, int port2) {
+    checkPort(port1);
+    checkPort(port2);
+    byte[] key = new byte[16];
+    System.arraycopy(address1.getAddress(), 0, key, 0, 4);
+    key[4] = (byte) (port1 >>> 8);
+    key[5] = (byte) port1;
+    System.arraycopy(address2.getAddress(), 0, key, 8, 4);
+    key[12] = (byte) (port2 >>> 8);
+    key[13] = (byte) port2;
+    return key;
+  }
+
+  private static void checkPort(int port) {
+    if (port < 0 || port > 0xFFFF) throw new IllegalArgumentException("port out of range: " + port);
   }
 
   /** The value of an {@code ipv4_addr}: 4 bytes in network order. */
@@ -155,6 +196,211 @@ public final class NfSetElements implements AutoCloseable {
     int[] errors = awaitReplies(beginSeq, n);
     repliesPending = false;
     throwFirstError(errors, family, table, changes);
+  }
+
+  /**
+   * Removes every element of {@code set} in one transaction: a {@code NFT_MSG_DELSETELEM} without
+   * an element list, which nf_tables treats as a flush (as {@code nft flush set} sends it).
+   */
+  public void flush(String family, String table, String set) throws LinuxException {
+    checkOwner();
+    int familyId = familyId(family);
+    checkName(table, "table");
+    checkName(set, "set");
+    int beginSeq = nextSeq;
+    nextSeq += 3;
+    writer.reset();
+    batchMarker(NFNL_MSG_BATCH_BEGIN, beginSeq);
+    int type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELSETELEM;
+    int message = writer.beginMessage(type, NLM_F_REQUEST | NLM_F_ACK, beginSeq + 1, familyId, 0);
+    writer.putString(NFTA_SET_ELEM_LIST_TABLE, table);
+    writer.putString(NFTA_SET_ELEM_LIST_SET, set);
+    writer.endMessage(message);
+    batchMarker(NFNL_MSG_BATCH_END, beginSeq + 2);
+    socket.reserve(writer.size(), 1);
+    if (repliesPending) socket.discardPending();
+    repliesPending = true;
+    socket.send(writer.written());
+    int[] errors = awaitReplies(beginSeq, 1);
+    repliesPending = false;
+    if (errors[0] != 0) {
+      throw new LinuxException("flush set " + family + " " + table + " " + set, errors[0]);
+    }
+  }
+
+  /**
+   * Reads every element of {@code set} with one {@code NFT_MSG_GETSETELEM} dump (what {@code nft
+   * list set} asks the kernel for, without formatting text) and hands each to {@code sink};
+   * returns how many there were. The kernel answers in datagrams of up to 32 KiB, so a dump of a
+   * million elements is a few thousand receives. Fails with {@code ENOENT} if the set does not
+   * exist, and with {@code EINTR} if the set changed while it was being dumped.
+   */
+  public int dump(String family, String table, String set, ElementSink sink) throws LinuxException {
+    checkOwner();
+    int familyId = familyId(family);
+    checkName(table, "table");
+    checkName(set, "set");
+    int seq = nextSeq++;
+    writer.reset();
+    int type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETSETELEM;
+    int message = writer.beginMessage(type, NLM_F_REQUEST | NLM_F_DUMP, seq, familyId, 0);
+    writer.putString(NFTA_SET_ELEM_LIST_TABLE, table);
+    writer.putString(NFTA_SET_ELEM_LIST_SET, set);
+    writer.endMessage(message);
+    if (repliesPending) socket.discardPending();
+    repliesPending = true;
+    socket.send(writer.written());
+    String call = "dump set " + family + " " + table + " " + set;
+    int count = 0;
+    boolean interrupted = false;
+    long deadlineNs = System.nanoTime() + REPLY_TIMEOUT_NS;
+    while (true) {
+      MemorySegment datagram = socket.receive(deadlineNs);
+      long offset = 0;
+      while (offset + NetlinkWriter.NLMSG_HDRLEN <= datagram.byteSize()) {
+        int length = datagram.get(ValueLayout.JAVA_INT_UNALIGNED, offset);
+        if (length < NetlinkWriter.NLMSG_HDRLEN || offset + length > datagram.byteSize()) {
+          throw new LinuxException("recv(NETLINK_NETFILTER)", "malformed reply of " + length + " bytes");
+        }
+        int replyType = Short.toUnsignedInt(datagram.get(ValueLayout.JAVA_SHORT_UNALIGNED, offset + 4));
+        int flags = Short.toUnsignedInt(datagram.get(ValueLayout.JAVA_SHORT_UNALIGNED, offset + 6));
+        int replySeq = datagram.get(ValueLayout.JAVA_INT_UNALIGNED, offset + 8);
+        if (replySeq == seq) {
+          if ((flags & NLM_F_DUMP_INTR) != 0) interrupted = true;
+          if (replyType == NLMSG_ERROR || replyType == NLMSG_DONE) {
+            int errno = length >= NetlinkWriter.NLMSG_HDRLEN + 4
+                ? Math.abs(datagram.get(ValueLayout.JAVA_INT_UNALIGNED, offset + 16)) : 0;
+            repliesPending = false;
+            if (errno != 0) throw new LinuxException(call, errno);
+            if (interrupted) throw new LinuxException(call + " (changed while dumped)", Errno.EINTR);
+            return count;
+          }
+          if (replyType == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWSETELEM)) {
+            count += elements(datagram, offset + NetlinkWriter.NLMSG_HDRLEN + NetlinkWriter.NFGENMSG_LEN,
+                offset + length, sink);
+          }
+        }
+        offset += NetlinkWriter.align(length);
+      }
+      deadlineNs = System.nanoTime() + REPLY_TIMEOUT_NS; // the bound is per datagram
+    }
+  }
+
+  /**
+   * The comment of {@code table} ({@code comment "..."} in nft syntax), "" if it has none, or
+   * empty if there is no such table. Asks the kernel for the table alone
+   * ({@code NFT_MSG_GETTABLE}), so it costs the same however many elements its sets hold;
+   * libnftables' {@code list table}, even terse, reads them all first.
+   */
+  public java.util.Optional<String> tableComment(String family, String table) throws LinuxException {
+    checkOwner();
+    int familyId = familyId(family);
+    checkName(table, "table");
+    int seq = nextSeq++;
+    writer.reset();
+    int type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE;
+    int message = writer.beginMessage(type, NLM_F_REQUEST | NLM_F_ACK, seq, familyId, 0);
+    writer.putString(NFTA_TABLE_NAME, table);
+    writer.endMessage(message);
+    if (repliesPending) socket.discardPending();
+    repliesPending = true;
+    socket.send(writer.written());
+    String comment = null;
+    long deadlineNs = System.nanoTime() + REPLY_TIMEOUT_NS;
+    while (true) {
+      MemorySegment datagram = socket.receive(deadlineNs);
+      long offset = 0;
+      while (offset + NetlinkWriter.NLMSG_HDRLEN <= datagram.byteSize()) {
+        int length = datagram.get(ValueLayout.JAVA_INT_UNALIGNED, offset);
+        if (length < NetlinkWriter.NLMSG_HDRLEN || offset + length > datagram.byteSize()) {
+          throw new LinuxException("recv(NETLINK_NETFILTER)", "malformed reply of " + length + " bytes");
+        }
+        int replyType = Short.toUnsignedInt(datagram.get(ValueLayout.JAVA_SHORT_UNALIGNED, offset + 4));
+        int replySeq = datagram.get(ValueLayout.JAVA_INT_UNALIGNED, offset + 8);
+        if (replySeq == seq) {
+          if (replyType == NLMSG_ERROR) {
+            int errno = Math.abs(datagram.get(ValueLayout.JAVA_INT_UNALIGNED, offset + 16));
+            repliesPending = false;
+            if (errno == Errno.ENOENT) return java.util.Optional.empty();
+            if (errno != 0) throw new LinuxException("get table " + family + " " + table, errno);
+            return java.util.Optional.of(comment == null ? "" : comment);
+          }
+          long from = offset + NetlinkWriter.NLMSG_HDRLEN + NetlinkWriter.NFGENMSG_LEN;
+          for (long a = from; a + NetlinkWriter.NLA_HDRLEN <= offset + length; a = next(datagram, a)) {
+            if (type(datagram, a) == NFTA_TABLE_USERDATA) {
+              comment = udataComment(datagram.asSlice(a + NetlinkWriter.NLA_HDRLEN,
+                  attrLength(datagram, a) - NetlinkWriter.NLA_HDRLEN).toArray(ValueLayout.JAVA_BYTE));
+            }
+          }
+        }
+        offset += NetlinkWriter.align(length);
+      }
+    }
+  }
+
+  /** The comment in libnftnl's user data: type-length-value records of one byte each. */
+  private static String udataComment(byte[] udata) {
+    for (int i = 0; i + 2 <= udata.length; ) {
+      int t = udata[i] & 0xFF;
+      int len = udata[i + 1] & 0xFF;
+      if (i + 2 + len > udata.length) break;
+      if (t == NFTNL_UDATA_TABLE_COMMENT) {
+        int end = i + 2 + len;
+        while (end > i + 2 && udata[end - 1] == 0) end--; // stored with its NUL
+        return new String(udata, i + 2, end - i - 2, java.nio.charset.StandardCharsets.UTF_8);
+      }
+      i += 2 + len;
+    }
+    return "";
+  }
+
+  /** Walks the attributes of one dumped message, {@code [from, to)}, for its elements. */
+  private static int elements(MemorySegment m, long from, long to, ElementSink sink) {
+    int count = 0;
+    for (long a = from; a + NetlinkWriter.NLA_HDRLEN <= to; a = next(m, a)) {
+      if (type(m, a) != NFTA_SET_ELEM_LIST_ELEMENTS) continue;
+      long end = a + attrLength(m, a);
+      for (long e = a + NetlinkWriter.NLA_HDRLEN; e + NetlinkWriter.NLA_HDRLEN <= end; e = next(m, e)) {
+        if (type(m, e) != NFTA_LIST_ELEM) continue;
+        byte[] key = null;
+        byte[] data = new byte[0];
+        long elemEnd = e + attrLength(m, e);
+        for (long f = e + NetlinkWriter.NLA_HDRLEN; f + NetlinkWriter.NLA_HDRLEN <= elemEnd; f = next(m, f)) {
+          int t = type(m, f);
+          if (t == NFTA_SET_ELEM_KEY) key = dataValue(m, f);
+          else if (t == NFTA_SET_ELEM_DATA) data = dataValue(m, f);
+        }
+        if (key != null) {
+          sink.accept(key, data);
+          count++;
+        }
+      }
+    }
+    return count;
+  }
+
+  /** The {@code NFTA_DATA_VALUE} bytes inside the nested attribute at {@code a}. */
+  private static byte[] dataValue(MemorySegment m, long a) {
+    long end = a + attrLength(m, a);
+    for (long v = a + NetlinkWriter.NLA_HDRLEN; v + NetlinkWriter.NLA_HDRLEN <= end; v = next(m, v)) {
+      if (type(m, v) == NFTA_DATA_VALUE) {
+        return m.asSlice(v + NetlinkWriter.NLA_HDRLEN, attrLength(m, v) - NetlinkWriter.NLA_HDRLEN)
+            .toArray(ValueLayout.JAVA_BYTE);
+      }
+    }
+    return new byte[0];
+  }
+
+  private static int attrLength(MemorySegment m, long a) {
+    return Short.toUnsignedInt(m.get(ValueLayout.JAVA_SHORT_UNALIGNED, a));
+  }
+
+  private static int type(MemorySegment m, long a) {
+    return Short.toUnsignedInt(m.get(ValueLayout.JAVA_SHORT_UNALIGNED, a + 2)) & NLA_TYPE_MASK;
+  }
+
+  private static long next(MemorySegment m, long a) {
+    return a + NetlinkWriter.align(Math.max(attrLength(m, a), NetlinkWriter.NLA_HDRLEN));
   }
 
   private void batchMarker(int type, int seq) {

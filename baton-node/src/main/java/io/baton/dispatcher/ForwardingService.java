@@ -1,7 +1,12 @@
 package io.baton.dispatcher;
 
 import io.baton.forwarding.DirectForwardingTable;
+import io.baton.forwarding.DirectForwardingTable.Forward;
+import io.baton.forwarding.DirectForwardingTable.Freeze;
 import io.baton.forwarding.DirectForwardingTable.Op;
+import io.baton.forwarding.DirectForwardingTable.Unforward;
+import io.baton.forwarding.DirectForwardingTable.Unfreeze;
+import io.baton.forwarding.ForwardingTableLock;
 import io.baton.forwarding.Vip;
 import io.baton.linux.LinuxException;
 import io.baton.transplant.FlowKey;
@@ -10,12 +15,19 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
-import java.util.concurrent.Callable;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -23,8 +35,18 @@ import org.slf4j.LoggerFactory;
  * Owns the dispatcher's {@link DirectForwardingTable} on one thread ("baton-forwarding"), like an
  * Aeron conductor: other threads queue commands and get futures. Every turn of the loop drains
  * the whole queue into one nf_tables netlink batch, so under load many handoffs share one
- * kernel transaction. Closed connections keep their entry for a grace period (late FIN/ACKs must still reach
- * the server, or the dispatcher's stack would answer them with RSTs) and then leave in batches.
+ * kernel transaction.
+ *
+ * <p>Each entry carries the token of the handoff that installed it (the dispatcher's handoff
+ * id), so a late or stale report about an older connection on the same 4-tuple cannot remove a
+ * newer connection's entry. Entries have no expiry: they go when their owner reports the close
+ * (after a grace period: late FIN/ACKs must still reach the server, or the dispatcher's stack
+ * would answer them with RSTs), when their server is declared dead, or by reconciliation with
+ * the server's own list of connections.
+ *
+ * <p>The table outlives the process: {@link #start} adopts the entries of an existing table of
+ * the same shape under an exclusive per-namespace lock, and {@link #close} leaves the table in
+ * the kernel so forwarding goes on while the dispatcher restarts.
  *
  * <p>Thread-safe; the table is touched only by the owner thread, which is created in the network
  * namespace of the thread that calls {@link #start}.
@@ -32,52 +54,105 @@ import org.slf4j.LoggerFactory;
 public final class ForwardingService implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ForwardingService.class);
   private static final long IDLE_POLL_MS = 50;
+  /** The token of an entry adopted from the kernel, or of a report that names no handoff. */
+  public static final long UNKNOWN_TOKEN = 0;
+  /** Installation time of adopted entries: before anything this process saw. */
+  private static final long BEFORE_START = Long.MIN_VALUE;
 
-  private sealed interface Command permits Change, Query, Stop {}
+  /** What {@link #reconcile} changed. */
+  public record Reconciled(int removed, int added) {}
 
-  private record Change(Op op, CompletableFuture<Void> done) implements Command {}
+  /**
+   * One forwarding entry as this process knows it; {@code generation} names this installation
+   * (tokens may be unknown or repeat across servers, generations never repeat).
+   */
+  private record Entry(Inet4Address server, long token, long installedNs, long generation) {}
 
-  private record Query(Callable<Object> read, CompletableFuture<Object> done) implements Command {}
-
-  private record Stop() implements Command {}
-
-  /** A closed connection's entry, due for removal; {@code generation} names that connection's entry. */
+  /** A closed connection's entry, due for removal if it is still that installation. */
   private record Retired(FlowKey flow, long dueNs, long generation) {}
 
-  private final LinkedBlockingQueue<Command> queue = new LinkedBlockingQueue<>();
-  private final ArrayDeque<Retired> retired = new ArrayDeque<>(); // owner thread only
-  // Which handoff installed each flow's current entry (owner thread only). A client may reuse its
-  // port for a new connection while the old one's entry waits out its grace period; the
-  // generation keeps the old removal from deleting the new connection's entry.
-  private final java.util.HashMap<FlowKey, Long> generations = new java.util.HashMap<>();
-  private long lastGeneration; // owner thread only
+  /**
+   * A command for the owner thread: {@code plan} runs there, updates the bookkeeping, adds the
+   * kernel changes it needs and returns the value its future completes with once they commit.
+   */
+  private interface Command {
+    Object plan(List<Op> ops);
+  }
+
+  private record Queued(Command command, CompletableFuture<Object> done, boolean query) {}
+
+  private final LinkedBlockingQueue<Queued> queue = new LinkedBlockingQueue<>();
+  // Owner thread only from here ...
+  private final ArrayDeque<Retired> retired = new ArrayDeque<>();
+  private final Map<FlowKey, Entry> entries = new HashMap<>();
+  private long lastGeneration;
+  // ... to here.
   private final DirectForwardingTable table;
+  private final ForwardingTableLock lock;
+  private final Map<FlowKey, Inet4Address> adopted;
+  private final Set<Vip> vips;
   private final Duration closeGrace;
+  private final LongSupplier nanoClock;
   private final Thread owner;
   private final AtomicLong installed = new AtomicLong();
   private final AtomicLong removed = new AtomicLong();
   private final AtomicLong batches = new AtomicLong();
   private volatile boolean stopped;
+  private volatile boolean deleteOnStop;
 
-  private ForwardingService(DirectForwardingTable table, Duration closeGrace, Thread owner) {
+  private ForwardingService(DirectForwardingTable table, ForwardingTableLock lock,
+      Map<FlowKey, Inet4Address> adopted, Set<Vip> vips, Duration closeGrace, LongSupplier nanoClock,
+      Thread owner) {
     this.table = table;
+    this.lock = lock;
+    this.adopted = adopted;
+    this.vips = vips;
     this.closeGrace = closeGrace;
+    this.nanoClock = nanoClock;
     this.owner = owner;
+    adopted.forEach((flow, server) ->
+        entries.put(flow, new Entry(server, UNKNOWN_TOKEN, BEFORE_START, ++lastGeneration)));
   }
 
-  /** Creates the table (replacing a stale one of the same name) on a new owner thread. */
-  public static ForwardingService start(String tableName, String frontDevice, String fabricDevice,
-      Collection<Vip> vips, Duration entryTimeout, Duration closeGrace) throws LinuxException {
+  /**
+   * Takes the namespace's lock for {@code table} and opens the table on a new owner thread:
+   * adopts an existing table of the same shape with its entries, replaces one of another shape
+   * (with a WARN saying how many entries that dropped and why), or creates it. Fails with one line
+   * naming the lock file and its holder's pid when another dispatcher holds the table.
+   */
+  public static ForwardingService start(String table, String frontDevice, String fabricDevice,
+      Collection<Vip> vips, Duration closeGrace, LongSupplier nanoClock) throws LinuxException {
+    Objects.requireNonNull(closeGrace, "closeGrace");
+    Objects.requireNonNull(nanoClock, "nanoClock");
+    Set<Vip> vipSet = Set.copyOf(vips);
     CompletableFuture<ForwardingService> started = new CompletableFuture<>();
     Thread t = new Thread(() -> {
-      DirectForwardingTable table;
+      ForwardingService service;
+      ForwardingTableLock lock = null;
       try {
-        table = DirectForwardingTable.create(tableName, frontDevice, fabricDevice, vips, entryTimeout);
+        lock = ForwardingTableLock.acquire(table);
+        long t0 = System.nanoTime();
+        DirectForwardingTable.Opened opened = DirectForwardingTable.open(table, frontDevice, fabricDevice, vips);
+        if (opened.replacedBecause() != null) {
+          log.warn("forwarding table {} replaced because {}: {} forwarding entries dropped (their"
+              + " connections are reset by this host)", table, opened.replacedBecause(), opened.dropped());
+        } else if (!opened.adopted().isEmpty()) {
+          log.info("forwarding table {}: adopted {} entries in {} ms", table, opened.adopted().size(),
+              (System.nanoTime() - t0) / 1_000_000);
+        }
+        service = new ForwardingService(opened.table(), lock, Collections.unmodifiableMap(opened.adopted()),
+            vipSet, closeGrace, nanoClock, Thread.currentThread());
       } catch (LinuxException | RuntimeException e) {
+        if (lock != null) {
+          try {
+            lock.close();
+          } catch (LinuxException suppressed) {
+            e.addSuppressed(suppressed);
+          }
+        }
         started.completeExceptionally(e);
         return;
       }
-      ForwardingService service = new ForwardingService(table, closeGrace, Thread.currentThread());
       started.complete(service);
       service.loop();
     }, "baton-forwarding");
@@ -85,73 +160,141 @@ public final class ForwardingService implements AutoCloseable {
     t.start();
     try {
       return started.join();
-    } catch (java.util.concurrent.CompletionException e) {
+    } catch (CompletionException e) {
       if (e.getCause() instanceof LinuxException le) throw le;
-      throw new IllegalStateException("cannot create forwarding table " + tableName, e.getCause());
+      if (e.getCause() instanceof RuntimeException re) throw re;
+      throw new IllegalStateException("cannot open forwarding table " + table, e.getCause());
     }
   }
 
-  // STUB API (the forwarding branch replaces these with the real adoption/token logic).
-  public static ForwardingService start(String tableName, String frontDevice, String fabricDevice,
-      Collection<Vip> vips, Duration closeGrace, java.util.function.LongSupplier nanoClock) throws LinuxException {
-    return start(tableName, frontDevice, fabricDevice, vips, Duration.ofHours(1), closeGrace);
+  /** Entries found in the kernel at start (adopted), flow -> server fabric address. */
+  public Map<FlowKey, Inet4Address> adopted() {
+    return adopted;
   }
 
-  public java.util.Map<FlowKey, Inet4Address> adopted() {
-    return java.util.Map.of();
-  }
-
+  /**
+   * Start of handoff {@code token}: drops this host's output on {@code flow} and forwards the
+   * client's packets to {@code server}, replacing any older entry of the flow.
+   */
   public CompletableFuture<Void> freezeAndForward(FlowKey flow, Inet4Address server, long token) {
-    return freezeAndForward(flow, server);
-  }
-
-  public CompletableFuture<Void> cancel(FlowKey flow, long token) {
-    return cancel(flow);
-  }
-
-  public CompletableFuture<Boolean> retire(FlowKey flow, Inet4Address server, long token) {
-    retire(flow);
-    return CompletableFuture.completedFuture(true);
-  }
-
-  public CompletableFuture<Integer> dropServer(Inet4Address server) {
-    return CompletableFuture.completedFuture(0);
-  }
-
-  public record Reconciled(int removed, int added) {}
-
-  public CompletableFuture<Reconciled> reconcile(Inet4Address server, java.util.Map<FlowKey, Long> owned,
-      long sessionUpNs) {
-    return CompletableFuture.completedFuture(new Reconciled(0, 0));
-  }
-
-  /** Drops this host's output on {@code flow} and forwards the client's packets to {@code server}. */
-  public CompletableFuture<Void> freezeAndForward(FlowKey flow, Inet4Address server) {
-    return change(new DirectForwardingTable.FreezeAndForward(flow, server));
+    return submit(ops -> {
+      Entry old = entries.get(flow);
+      ops.add(new Forward(flow, server, old != null));
+      ops.add(new Freeze(flow));
+      entries.put(flow, new Entry(server, token, nanoClock.getAsLong(), ++lastGeneration));
+      installed.incrementAndGet();
+      return null;
+    }).thenApply(o -> null);
   }
 
   /** The old socket is closed: stop dropping its output. */
   public CompletableFuture<Void> unfreeze(FlowKey flow) {
-    return change(new DirectForwardingTable.Unfreeze(flow));
-  }
-
-  /** The handoff was abandoned; the connection stays here. */
-  public CompletableFuture<Void> cancel(FlowKey flow) {
-    return change(new DirectForwardingTable.Cancel(flow));
-  }
-
-  /** The owner reported {@code flow} closed: remove its entry after the grace period. */
-  public void retire(FlowKey flow) {
-    query(() -> {
-      retired.addLast(new Retired(flow, System.nanoTime() + closeGrace.toNanos(),
-          generations.getOrDefault(flow, -1L)));
+    return submit(ops -> {
+      ops.add(new Unfreeze(flow));
       return null;
-    });
+    }).thenApply(o -> null);
   }
 
-  /** Entries in the kernel's map now. */
+  /** Handoff abandoned: removes the entry (and the freeze) only if it still carries this token. */
+  public CompletableFuture<Void> cancel(FlowKey flow, long token) {
+    return submit(ops -> {
+      Entry e = entries.get(flow);
+      if (e != null && e.token() != token) return null; // a newer handoff's entry
+      // No entry (a dead server's entries went meanwhile): the freeze is still this handoff's.
+      ops.add(new Unfreeze(flow));
+      if (e != null) {
+        ops.add(new Unforward(flow));
+        entries.remove(flow);
+      }
+      return null;
+    }).thenApply(o -> null);
+  }
+
+  /**
+   * The owner reported the close: after the grace, remove the entry iff it still points to
+   * {@code server} and its token is {@code token} or unknown (adopted, token not yet learnt).
+   * {@link #UNKNOWN_TOKEN} matches whatever entry is there now. Completes with whether the entry
+   * matched now; a stale report (another server, another token) changes nothing.
+   */
+  public CompletableFuture<Boolean> retire(FlowKey flow, Inet4Address server, long token) {
+    return submit(ops -> {
+      Entry e = entries.get(flow);
+      boolean matches = e != null && e.server().equals(server)
+          && (token == UNKNOWN_TOKEN || e.token() == UNKNOWN_TOKEN || e.token() == token);
+      if (matches) {
+        retired.addLast(new Retired(flow, nanoClock.getAsLong() + closeGrace.toNanos(), e.generation()));
+      }
+      return matches;
+    }).thenApply(o -> (Boolean) o);
+  }
+
+  /** The server is dead: remove every entry that forwards to it now; completes with the count. */
+  public CompletableFuture<Integer> dropServer(Inet4Address server) {
+    return submit(ops -> {
+      int n = 0;
+      for (Iterator<Map.Entry<FlowKey, Entry>> it = entries.entrySet().iterator(); it.hasNext(); ) {
+        Map.Entry<FlowKey, Entry> e = it.next();
+        if (e.getValue().server().equals(server)) {
+          ops.add(new Unforward(e.getKey()));
+          it.remove();
+          n++;
+        }
+      }
+      removed.addAndGet(n);
+      return n;
+    }).thenApply(o -> (Integer) o);
+  }
+
+  /**
+   * A server reported the connections it owns (flow -> token) when its fabric session came up at
+   * {@code sessionUpNs} (nanoClock time). Entries forwarding to that server that were adopted or
+   * installed before sessionUpNs and are not in owned are removed; owned flows with no entry get
+   * one (with that token); entries in owned get their token. An owned flow whose entry forwards
+   * to another server, or whose VIP this table does not serve, is left alone. Completes with
+   * (removed, added).
+   */
+  public CompletableFuture<Reconciled> reconcile(Inet4Address server, Map<FlowKey, Long> owned, long sessionUpNs) {
+    Map<FlowKey, Long> copy = Map.copyOf(owned);
+    return submit(ops -> {
+      int gone = 0;
+      for (Iterator<Map.Entry<FlowKey, Entry>> it = entries.entrySet().iterator(); it.hasNext(); ) {
+        Map.Entry<FlowKey, Entry> e = it.next();
+        Entry v = e.getValue();
+        if (v.server().equals(server) && v.installedNs() < sessionUpNs && !copy.containsKey(e.getKey())) {
+          ops.add(new Unforward(e.getKey()));
+          it.remove();
+          gone++;
+        }
+      }
+      int added = 0;
+      long now = nanoClock.getAsLong();
+      for (Map.Entry<FlowKey, Long> o : copy.entrySet()) {
+        FlowKey flow = o.getKey();
+        if (!vips.contains(new Vip(flow.localIp(), flow.localPort()))) continue;
+        Entry e = entries.get(flow);
+        if (e == null) {
+          ops.add(new Forward(flow, server, false));
+          entries.put(flow, new Entry(server, o.getValue(), now, ++lastGeneration));
+          added++;
+        } else if (e.server().equals(server)) {
+          entries.put(flow, new Entry(server, o.getValue(), e.installedNs(), e.generation()));
+        }
+      }
+      removed.addAndGet(gone);
+      installed.addAndGet(added);
+      return new Reconciled(gone, added);
+    }).thenApply(o -> (Reconciled) o);
+  }
+
+  /** Entries in the kernel's map now (one netlink dump). */
   public CompletableFuture<Integer> size() {
-    return query(table::size).thenApply(o -> (Integer) o);
+    return query(ops -> {
+      try {
+        return table.size();
+      } catch (LinuxException e) {
+        throw new CompletionException(e);
+      }
+    }).thenApply(o -> (Integer) o);
   }
 
   public long installedTotal() {
@@ -167,101 +310,120 @@ public final class ForwardingService implements AutoCloseable {
     return batches.get();
   }
 
-  private CompletableFuture<Void> change(Op op) {
-    CompletableFuture<Void> done = new CompletableFuture<>();
-    if (stopped) {
-      done.completeExceptionally(new IllegalStateException("forwarding service is closed"));
-    } else {
-      queue.add(new Change(op, done));
-    }
-    return done;
+  private CompletableFuture<Object> submit(Command c) {
+    return enqueue(c, false);
   }
 
-  private CompletableFuture<Object> query(Callable<Object> read) {
+  private CompletableFuture<Object> query(Command c) {
+    return enqueue(c, true);
+  }
+
+  private CompletableFuture<Object> enqueue(Command c, boolean query) {
     CompletableFuture<Object> done = new CompletableFuture<>();
     if (stopped) {
       done.completeExceptionally(new IllegalStateException("forwarding service is closed"));
     } else {
-      queue.add(new Query(read, done));
+      queue.add(new Queued(c, done, query));
     }
     return done;
   }
 
   private void loop() {
-    List<Command> drained = new ArrayList<>();
-    while (true) {
+    List<Queued> drained = new ArrayList<>();
+    while (!stopped || !queue.isEmpty()) {
       try {
-        Command first = queue.poll(IDLE_POLL_MS, TimeUnit.MILLISECONDS);
+        Queued first = queue.poll(IDLE_POLL_MS, TimeUnit.MILLISECONDS);
         if (first != null) {
           drained.add(first);
           queue.drainTo(drained);
         }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        drained.add(new Stop());
+        stopped = true;
       }
-      boolean stop = false;
-      List<Change> changes = new ArrayList<>();
-      for (Command c : drained) {
-        switch (c) {
-          case Change ch -> changes.add(ch);
-          case Query q -> {
-            applyChanges(changes); // keep the order queries were asked in
-            changes.clear();
-            try {
-              q.done().complete(q.read().call());
-            } catch (Exception | Error e) {
-              q.done().completeExceptionally(e);
-            }
+      Turn turn = new Turn();
+      for (Queued q : drained) {
+        if (q.query()) {
+          turn.commit(); // keep the order queries were asked in
+          turn = new Turn();
+          try {
+            q.done().complete(q.command().plan(List.of()));
+          } catch (CompletionException e) {
+            q.done().completeExceptionally(e.getCause());
+          } catch (RuntimeException e) {
+            q.done().completeExceptionally(e);
           }
-          case Stop s -> stop = true;
+        } else {
+          turn.add(q);
         }
       }
-      applyChanges(changes);
+      turn.commit();
       drained.clear();
       reapDue();
-      if (stop) {
-        closeTable();
-        return;
-      }
+    }
+    shutDown();
+    // A command queued while the service was stopping: nobody will apply it.
+    for (Queued q; (q = queue.poll()) != null; ) {
+      q.done().completeExceptionally(new IllegalStateException("forwarding service is closed"));
     }
   }
 
-  private void applyChanges(List<Change> changes) {
-    if (changes.isEmpty()) return;
-    List<Op> ops = new ArrayList<>(changes.size());
-    for (Change c : changes) ops.add(c.op());
-    try {
-      table.apply(ops);
-      batches.incrementAndGet();
-      for (Change c : changes) {
-        switch (c.op()) {
-          case DirectForwardingTable.FreezeAndForward f -> {
-            installed.incrementAndGet();
-            generations.put(f.flow(), ++lastGeneration);
-          }
-          case DirectForwardingTable.Cancel x -> generations.remove(x.flow());
-          case DirectForwardingTable.Remove x -> generations.remove(x.flow());
-          case DirectForwardingTable.Unfreeze x -> { }
-        }
-        c.done().complete(null);
+  /** The changes of one turn: planned one command after the other, committed in one batch. */
+  private final class Turn {
+    private final List<Op> ops = new ArrayList<>();
+    private final List<Queued> commands = new ArrayList<>();
+    private final List<Object> results = new ArrayList<>();
+    private final List<Integer> ends = new ArrayList<>();
+
+    void add(Queued q) {
+      try {
+        Object result = q.command().plan(ops);
+        commands.add(q);
+        results.add(result);
+        ends.add(ops.size());
+      } catch (RuntimeException e) {
+        q.done().completeExceptionally(e);
       }
-    } catch (LinuxException | RuntimeException e) {
-      for (Change c : changes) c.done().completeExceptionally(e);
+    }
+
+    void commit() {
+      if (commands.isEmpty()) return;
+      try {
+        if (!ops.isEmpty()) {
+          table.apply(ops);
+          batches.incrementAndGet();
+        }
+        for (int i = 0; i < commands.size(); i++) commands.get(i).done().complete(results.get(i));
+      } catch (LinuxException | RuntimeException batchFailure) {
+        // The batch and its tolerant retry failed: retry command by command, so that one
+        // command's failure does not fail the others.
+        int from = 0;
+        for (int i = 0; i < commands.size(); i++) {
+          int to = ends.get(i);
+          try {
+            for (Op op : ops.subList(from, to)) table.applyTolerant(op);
+            commands.get(i).done().complete(results.get(i));
+          } catch (LinuxException | RuntimeException e) {
+            commands.get(i).done().completeExceptionally(e);
+          }
+          from = to;
+        }
+      }
     }
   }
 
   private void reapDue() {
+    if (retired.isEmpty()) return;
     List<Op> due = new ArrayList<>();
-    long now = System.nanoTime();
-    while (!retired.isEmpty() && retired.peekFirst().dueNs() <= now) {
+    long now = nanoClock.getAsLong();
+    while (!retired.isEmpty() && retired.peekFirst().dueNs() - now <= 0) {
       Retired r = retired.removeFirst();
-      Long current = generations.get(r.flow());
-      if (current != null && current == r.generation()) {
-        due.add(new DirectForwardingTable.Remove(r.flow()));
-        generations.remove(r.flow());
+      Entry current = entries.get(r.flow());
+      if (current != null && current.generation() == r.generation()) {
+        due.add(new Unforward(r.flow()));
+        entries.remove(r.flow());
       }
-      // Otherwise a newer connection on the same client address and port owns the entry now.
+      // Otherwise a newer connection on the same 4-tuple owns the entry now.
     }
     if (due.isEmpty()) return;
     try {
@@ -269,23 +431,47 @@ public final class ForwardingService implements AutoCloseable {
       batches.incrementAndGet();
       removed.addAndGet(due.size());
     } catch (LinuxException | RuntimeException e) {
-      log.warn("cannot remove {} forwarding entries (they expire by timeout): {}", due.size(), e.getMessage());
+      log.warn("cannot remove {} forwarding entries of closed connections: {}", due.size(), e.getMessage());
     }
   }
 
-  private void closeTable() {
+  private void shutDown() {
     try {
-      table.close();
+      if (deleteOnStop) {
+        table.deleteTable();
+      } else {
+        table.close();
+      }
     } catch (LinuxException | RuntimeException e) {
-      log.warn("cannot delete forwarding table {}: {}", table.name(), e.getMessage());
+      log.warn("cannot {} forwarding table {}: {}", deleteOnStop ? "delete" : "close", table.name(),
+          e.getMessage());
+    } finally {
+      try {
+        lock.close();
+      } catch (LinuxException e) {
+        log.warn("cannot release {}: {}", lock.path(), e.getMessage());
+      }
     }
   }
 
+  /**
+   * Stops the owner thread and releases the lock; the table and its entries stay in the kernel,
+   * so established connections keep flowing until the next dispatcher adopts them. Commands
+   * already queued are applied first.
+   */
   @Override
   public void close() {
-    if (stopped) return;
+    stopAndWait();
+  }
+
+  /** Deletes the table (forwarding of every entry stops), then closes. For tests and operators. */
+  public void deleteTable() {
+    deleteOnStop = true;
+    stopAndWait();
+  }
+
+  private void stopAndWait() {
     stopped = true;
-    queue.add(new Stop());
     try {
       owner.join(5000);
     } catch (InterruptedException e) {

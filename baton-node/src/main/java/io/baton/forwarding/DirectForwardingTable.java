@@ -9,11 +9,18 @@ import io.baton.linux.NfSetElements.Delete;
 import io.baton.linux.Nftables;
 import io.baton.transplant.FlowKey;
 import java.net.Inet4Address;
-import java.time.Duration;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.HashSet;
+import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.regex.Pattern;
@@ -21,38 +28,56 @@ import java.util.stream.Collectors;
 
 /**
  * The dispatcher's forwarding table in "direct" mode: an nftables netdev table on the front
- * interface. Its ingress map sends every later packet of a handed-off connection, unchanged, to
- * the owning server's MAC on the fabric ({@code fwd ip to ... device}); the kernel keeps
- * forwarding while the dispatcher process restarts. Entries expire by timeout as a safety net
- * and are removed when the owner reports the connection closed.
+ * interface. Its ingress map, keyed on a connection's whole 4-tuple (client address and port,
+ * VIP and port), sends every later packet of a handed-off connection, unchanged, to the owning
+ * server's MAC on the fabric ({@code fwd ip to ... device}). A SYN without ACK is never
+ * forwarded: a new connection, even one that reuses an old 4-tuple, is always answered by the
+ * dispatcher's own stack. Entries have no timeout: they live as long as their connection and are
+ * removed by the dispatcher (see {@code ForwardingService}).
+ *
+ * <p>The table outlives the process: {@link #open} adopts an existing table of the same shape
+ * (its comment carries a fingerprint of the devices, the VIPs and the key format) with every
+ * entry in it, and replaces one of another shape atomically. {@link #close} keeps the table;
+ * {@link #deleteTable} removes it.
  *
  * <p>The egress chain drops everything the dispatcher's own kernel would still send on a
  * connection being handed off ("frozen"). Found on a real kernel: after the socket is frozen and
  * exported, pacing, tail-loss-probe and window-probe timers may still transmit never-sent
  * bytes. The client then acknowledges data the new owner believes unsent; the new owner discards
  * every such segment as "ACK of unsent data", including the client's data, and the connection
- * deadlocks. Dropping the old copy's output from before the export closes that window.
+ * deadlocks. Dropping the old copy's output from before the export closes that window. Frozen
+ * elements keep a safety timeout: they live for one handoff only.
  *
  * <p>The table itself is made, listed and deleted through libnftables (rare, and easiest to read
- * in nft syntax); its elements change through nf_tables netlink ({@link NfSetElements}), a few
- * microseconds per change where libnftables spends hundreds re-reading its cache. Every call is
- * one atomic netlink batch; the nft binary is never run. Confined to the thread that created
- * it, which must be in the dispatcher's network namespace.
+ * in nft syntax); its elements change and are read through nf_tables netlink ({@link
+ * NfSetElements}), a few microseconds per change where libnftables spends hundreds re-reading its
+ * cache. Every call is one atomic netlink batch; the nft binary is never run. Confined to the
+ * thread that opened it, which must be in the dispatcher's network namespace.
  */
 public final class DirectForwardingTable implements AutoCloseable {
   private static final Pattern TABLE_NAME = Pattern.compile("[a-z][a-z0-9_]{0,30}");
   private static final Pattern DEVICE = Pattern.compile("[a-zA-Z0-9_.-]{1,15}");
   /** Frozen entries only live for the length of a handoff; this is a safety net. */
   private static final int FROZEN_TIMEOUT_S = 60;
+  /** Names the key format in the table's comment; bump it when the ruleset's shape changes. */
+  static final String FORMAT = "baton-forwarding/2";
   private static final String FAMILY = "netdev";
-  private static final String OWNER = "owner";
+  /**
+   * The owner map is split by the client port's low bits into this many maps (a verdict map
+   * picks the shard's chain). Why: the kernel answers a set dump in 32 KiB pieces and restarts
+   * its hash-table walk from the first element for each piece, so reading one map costs
+   * O(n^2): 100,000 entries took 0.3 s and 1,000,000 took 60 s on one map here. Shards divide
+   * that by their number and keep adopting a million entries in seconds.
+   */
+  static final int SHARDS = 64;
+  private static final String[] OWNER = names("owner_");
+  private static final String[] FORWARD = names("forward_");
   private static final String FROZEN = "frozen";
 
   private final Nftables nft;
   private final NfSetElements elements;
   private final String table;
-  // Keys this object has put in each map; guarded by confinement to the owner thread.
-  private final Set<FlowKey> owned = new HashSet<>();
+  // Flows in the kernel's frozen set (handoffs in flight: few); confined to the owner thread.
   private final Set<FlowKey> frozen = new HashSet<>();
   private boolean closed;
 
@@ -63,44 +88,224 @@ public final class DirectForwardingTable implements AutoCloseable {
   }
 
   /**
-   * Creates (replacing any stale table of the same name, atomically) the table that forwards
-   * packets for {@code vips} arriving on {@code frontDevice} out of {@code fabricDevice}.
+   * What {@link #open} found: the table, the entries it adopted (flow to server fabric address),
+   * and, if a table of another shape was replaced, how many entries that dropped and why.
+   */
+  public record Opened(DirectForwardingTable table, Map<FlowKey, Inet4Address> adopted,
+      int dropped, String replacedBecause) {}
+
+  /**
+   * Opens the table that forwards packets for {@code vips} arriving on {@code frontDevice} out of
+   * {@code fabricDevice}: adopts an existing one of the same shape (its entries stay, its frozen
+   * set is emptied, since no handoff is in flight in a new process), replaces one of another
+   * shape atomically, or creates it.
+   */
+  public static Opened open(String table, String frontDevice, String fabricDevice, Collection<Vip> vips)
+      throws LinuxException {
+    String ruleset = ruleset(table, frontDevice, fabricDevice, vips);
+    String fingerprint = fingerprint(ruleset);
+    Nftables nft = Nftables.open();
+    NfSetElements elements = null;
+    try {
+      elements = NfSetElements.open();
+      DirectForwardingTable t = new DirectForwardingTable(nft, elements, table);
+      String found = t.comment();
+      if (found != null && found.equals(fingerprint)) {
+        Map<FlowKey, Inet4Address> adopted = t.entries();
+        elements.flush(FAMILY, table, FROZEN);
+        return new Opened(t, adopted, 0, null);
+      }
+      int dropped = 0;
+      String why = null;
+      if (found != null) {
+        dropped = t.countTolerant();
+        why = found.startsWith(FORMAT + " ")
+            ? "its devices or VIPs differ from this configuration"
+            : "it has an older key format (" + (found.isEmpty() ? "no format comment" : found) + ")";
+      }
+      nft.run(replace(table, ruleset));
+      return new Opened(t, Map.of(), dropped, why);
+    } catch (LinuxException | RuntimeException e) {
+      try {
+        if (elements != null) elements.close();
+      } finally {
+        nft.close();
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Creates the table, replacing any table of that name and its entries, atomically. For tools
+   * and tests that own the namespace; a dispatcher uses {@link #open}.
    */
   public static DirectForwardingTable create(
-      String table, String frontDevice, String fabricDevice, Collection<Vip> vips, Duration entryTimeout)
+      String table, String frontDevice, String fabricDevice, Collection<Vip> vips)
       throws LinuxException {
-    check(TABLE_NAME, table, "table name");
-    check(DEVICE, frontDevice, "front device");
-    check(DEVICE, fabricDevice, "fabric device");
-    if (vips.isEmpty()) throw new IllegalArgumentException("no VIPs to forward");
-    long timeoutS = Math.max(1, entryTimeout.toSeconds());
-    String vipList = vips.stream().map(Vip::toNft).collect(Collectors.joining(", "));
-    String batch =
-        "table netdev " + table + "\n"
-            + "delete table netdev " + table + "\n"
-            + "table netdev " + table + " {\n"
-            + "  set vips { type ipv4_addr . inet_service; elements = { " + vipList + " } }\n"
-            + "  map owner { type ipv4_addr . inet_service : ipv4_addr; flags timeout; timeout "
-            + timeoutS + "s; }\n"
-            + "  set frozen { type ipv4_addr . inet_service; flags timeout; timeout "
-            + FROZEN_TIMEOUT_S + "s; }\n"
-            + "  chain ingress {\n"
-            + "    type filter hook ingress device \"" + frontDevice + "\" priority 0; policy accept;\n"
-            + "    ip daddr . tcp dport @vips fwd ip to ip saddr . tcp sport map @owner device \""
-            + fabricDevice + "\"\n"
-            + "  }\n"
-            + "  chain egress {\n"
-            + "    type filter hook egress device \"" + frontDevice + "\" priority 0; policy accept;\n"
-            + "    ip saddr . tcp sport @vips ip daddr . tcp dport @frozen drop\n"
-            + "  }\n"
-            + "}\n";
+    String ruleset = ruleset(table, frontDevice, fabricDevice, vips);
     Nftables nft = Nftables.open();
     try {
-      nft.run(batch);
+      nft.run(replace(table, ruleset));
       return new DirectForwardingTable(nft, NfSetElements.open(), table);
     } catch (LinuxException | RuntimeException e) {
       nft.close();
       throw e;
+    }
+  }
+
+  private static String replace(String table, String ruleset) {
+    // "table" first so that "delete" cannot fail; the three run as one transaction.
+    return "table netdev " + table + "\ndelete table netdev " + table + "\n" + ruleset;
+  }
+
+  private static String ruleset(String table, String frontDevice, String fabricDevice, Collection<Vip> vips) {
+    check(TABLE_NAME, table, "table name");
+    check(DEVICE, frontDevice, "front device");
+    check(DEVICE, fabricDevice, "fabric device");
+    if (vips.isEmpty()) throw new IllegalArgumentException("no VIPs to forward");
+    String vipList = vips.stream().map(Vip::toNft).sorted().distinct().collect(Collectors.joining(", "));
+    StringBuilder body = new StringBuilder();
+    body.append("  set vips { type ipv4_addr . inet_service; elements = { ").append(vipList).append(" } }\n");
+    StringBuilder shardMap = new StringBuilder();
+    for (int i = 0; i < SHARDS; i++) {
+      body.append("  map ").append(OWNER[i])
+          .append(" { type ipv4_addr . inet_service . ipv4_addr . inet_service : ipv4_addr; }\n");
+      body.append("  chain ").append(FORWARD[i]).append(" {\n")
+          .append("    fwd ip to ip saddr . tcp sport . ip daddr . tcp dport map @").append(OWNER[i])
+          .append(" device \"").append(fabricDevice).append("\"\n  }\n");
+      shardMap.append(i == 0 ? "" : ", ").append(i).append(" : goto ").append(FORWARD[i]);
+    }
+    body.append("  set frozen { type ipv4_addr . inet_service . ipv4_addr . inet_service; flags timeout; timeout ")
+        .append(FROZEN_TIMEOUT_S).append("s; }\n")
+        .append("  chain ingress {\n")
+        .append("    type filter hook ingress device \"").append(frontDevice).append("\" priority 0; policy accept;\n")
+        // A SYN without ACK opens a connection: always the dispatcher's own stack's, even
+        // when an entry of an older connection with the same 4-tuple is still there.
+        .append("    ip daddr . tcp dport @vips tcp flags & (syn | ack) != syn tcp sport & ")
+        .append(SHARDS - 1).append(" vmap { ").append(shardMap).append(" }\n")
+        .append("  }\n")
+        .append("  chain egress {\n")
+        .append("    type filter hook egress device \"").append(frontDevice).append("\" priority 0; policy accept;\n")
+        .append("    ip saddr . tcp sport @vips ip daddr . tcp dport . ip saddr . tcp sport @frozen drop\n")
+        .append("  }\n");
+    String shape = "table netdev " + table + " {\n" + body + "}\n";
+    return "table netdev " + table + " {\n  comment \"" + fingerprint(shape) + "\"\n" + body + "}\n";
+  }
+
+  private static String[] names(String prefix) {
+    String[] names = new String[SHARDS];
+    for (int i = 0; i < SHARDS; i++) names[i] = prefix + i;
+    return names;
+  }
+
+  /** The owner map that holds {@code flow}'s entry: the one the ingress chain picks for it. */
+  private static String ownerOf(FlowKey flow) {
+    return OWNER[flow.clientPort() & (SHARDS - 1)];
+  }
+
+  /** The format name and a digest of the ruleset without its comment: what "same shape" means. */
+  private static String fingerprint(String ruleset) {
+    String shape = ruleset.replaceFirst("\n  comment \"[^\"]*\"", "");
+    try {
+      byte[] digest = MessageDigest.getInstance("SHA-256").digest(shape.getBytes(StandardCharsets.UTF_8));
+      return FORMAT + " " + HexFormat.of().formatHex(digest, 0, 8);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+    }
+  }
+
+  /** The table's comment, "" if it has none, {@code null} if there is no such table. */
+  private String comment() throws LinuxException {
+    return elements.tableComment(FAMILY, table).orElse(null);
+  }
+
+  /** One change of an {@link #apply} batch. */
+  public sealed interface Op permits Forward, Unforward, Freeze, Unfreeze {
+    FlowKey flow();
+  }
+
+  /**
+   * Forwards {@code flow}'s packets to {@code server}; {@code replacing} says an entry is there
+   * already (the kernel refuses to add a key that maps elsewhere, so it is deleted first).
+   */
+  public record Forward(FlowKey flow, Inet4Address server, boolean replacing) implements Op {}
+
+  /** Stops forwarding {@code flow}; its packets reach the local stack again. */
+  public record Unforward(FlowKey flow) implements Op {}
+
+  /** Drops whatever this host still sends on {@code flow} (a no-op if already frozen). */
+  public record Freeze(FlowKey flow) implements Op {}
+
+  /** Stops dropping this host's output on {@code flow} (a no-op if not frozen). */
+  public record Unfreeze(FlowKey flow) implements Op {}
+
+  /**
+   * Applies several changes in one atomic netlink batch: under load this is what keeps the
+   * table's cost per handoff low (one kernel commit for many connections). If the batch fails
+   * (the kernel's map is not what the caller believed), each change is applied on its own,
+   * tolerantly: see {@link #applyTolerant}.
+   */
+  public void apply(List<Op> ops) throws LinuxException {
+    checkOpen();
+    if (ops.isEmpty()) return;
+    // Frozen membership after the batch, for the flows it touches only.
+    Map<FlowKey, Boolean> frozenAfter = new HashMap<>();
+    List<Change> batch = new ArrayList<>(ops.size() + 4);
+    for (Op op : ops) {
+      FlowKey f = op.flow();
+      boolean isFrozen = frozenAfter.getOrDefault(f, frozen.contains(f));
+      switch (op) {
+        case Forward fw -> {
+          if (fw.replacing()) batch.add(delete(ownerOf(f), f));
+          batch.add(addOwner(f, fw.server()));
+        }
+        case Unforward u -> batch.add(delete(ownerOf(f), f));
+        case Freeze z -> {
+          if (!isFrozen) batch.add(addFrozen(f));
+          frozenAfter.put(f, true);
+        }
+        case Unfreeze u -> {
+          if (isFrozen) batch.add(delete(FROZEN, f));
+          frozenAfter.put(f, false);
+        }
+      }
+    }
+    try {
+      commit(batch);
+      frozenAfter.forEach((f, in) -> {
+        if (in) frozen.add(f);
+        else frozen.remove(f);
+      });
+    } catch (LinuxException e) {
+      for (Op op : ops) applyTolerant(op);
+    }
+  }
+
+  /**
+   * Applies one change so that the kernel ends in the state it names whatever it held before:
+   * deleting a missing element is fine, adding a key that maps elsewhere replaces it.
+   */
+  public void applyTolerant(Op op) throws LinuxException {
+    checkOpen();
+    FlowKey f = op.flow();
+    switch (op) {
+      case Forward fw -> {
+        try {
+          commit(List.of(addOwner(f, fw.server())));
+        } catch (LinuxException e) {
+          if (e.errno() != Errno.EBUSY && e.errno() != Errno.EEXIST) throw e;
+          commit(List.of(delete(ownerOf(f), f), addOwner(f, fw.server())));
+        }
+      }
+      case Unforward u -> deleteTolerant(ownerOf(f), f);
+      case Freeze z -> {
+        commit(List.of(addFrozen(f)));
+        frozen.add(f);
+      }
+      case Unfreeze u -> {
+        deleteTolerant(FROZEN, f);
+        frozen.remove(f);
+      }
     }
   }
 
@@ -110,199 +315,109 @@ public final class DirectForwardingTable implements AutoCloseable {
    * them until the restored socket exists. Call after freezing the socket, before exporting it.
    */
   public void freezeAndForward(FlowKey flow, Inet4Address server) throws LinuxException {
-    checkOpen();
-    try {
-      List<Change> batch = new ArrayList<>(replaceOwner(flow, server));
-      batch.add(addFrozen(flow));
-      commit(batch);
-    } catch (LinuxException e) {
-      if (!isMissing(e)) throw e;
-      // The entry this object had put expired meanwhile, so there is nothing to replace.
-      commit(List.of(addOwner(flow, server), addFrozen(flow)));
-    }
-    owned.add(flow);
-    frozen.add(flow);
-  }
-
-  /** One change of an {@link #apply} batch. */
-  public sealed interface Op permits FreezeAndForward, Unfreeze, Cancel, Remove {
-    FlowKey flow();
-  }
-
-  /** See {@link DirectForwardingTable#freezeAndForward}. */
-  public record FreezeAndForward(FlowKey flow, Inet4Address server) implements Op {}
-
-  /** See {@link DirectForwardingTable#unfreeze}. */
-  public record Unfreeze(FlowKey flow) implements Op {}
-
-  /** See {@link DirectForwardingTable#cancel}. */
-  public record Cancel(FlowKey flow) implements Op {}
-
-  /** See {@link DirectForwardingTable#remove}. */
-  public record Remove(FlowKey flow) implements Op {}
-
-  /**
-   * Applies several changes in one atomic netlink batch: under load this is what keeps the
-   * table's cost per handoff low (one kernel commit for many connections). If the batch fails
-   * (an entry expired behind this object's back), each change is applied on its own, tolerantly.
-   */
-  public void apply(List<Op> ops) throws LinuxException {
-    checkOpen();
-    if (ops.isEmpty()) return;
-    // Membership after the batch, for the flows it touches only: copying the whole sets per
-    // batch made the owner thread's cost grow with the number of live connections.
-    java.util.Map<FlowKey, Boolean> ownedAfter = new java.util.HashMap<>();
-    java.util.Map<FlowKey, Boolean> frozenAfter = new java.util.HashMap<>();
-    List<Change> batch = new ArrayList<>();
-    for (Op op : ops) {
-      FlowKey f = op.flow();
-      boolean isOwned = ownedAfter.getOrDefault(f, owned.contains(f));
-      boolean isFrozen = frozenAfter.getOrDefault(f, frozen.contains(f));
-      switch (op) {
-        case FreezeAndForward ff -> {
-          if (isOwned) batch.add(delete(OWNER, f));
-          batch.add(addOwner(f, ff.server()));
-          if (!isFrozen) batch.add(addFrozen(f));
-          ownedAfter.put(f, true);
-          frozenAfter.put(f, true);
-        }
-        case Unfreeze u -> {
-          if (isFrozen) batch.add(delete(FROZEN, f));
-          frozenAfter.put(f, false);
-        }
-        case Cancel c -> {
-          if (isFrozen) batch.add(delete(FROZEN, f));
-          if (isOwned) batch.add(delete(OWNER, f));
-          frozenAfter.put(f, false);
-          ownedAfter.put(f, false);
-        }
-        case Remove r -> {
-          if (isOwned) batch.add(delete(OWNER, f));
-          ownedAfter.put(f, false);
-        }
-      }
-    }
-    if (batch.isEmpty()) return;
-    try {
-      commit(batch);
-      ownedAfter.forEach((f, in) -> {
-        if (in) owned.add(f);
-        else owned.remove(f);
-      });
-      frozenAfter.forEach((f, in) -> {
-        if (in) frozen.add(f);
-        else frozen.remove(f);
-      });
-    } catch (LinuxException e) {
-      for (Op op : ops) {
-        switch (op) {
-          case FreezeAndForward ff -> freezeAndForward(ff.flow(), ff.server());
-          case Unfreeze u -> unfreeze(u.flow());
-          case Cancel c -> cancel(c.flow());
-          case Remove r -> remove(r.flow());
-        }
-      }
-    }
+    apply(List.of(new Forward(flow, server, false), new Freeze(flow)));
   }
 
   /** The new owner has the connection and the old socket is closed: stop dropping its output. */
   public void unfreeze(FlowKey flow) throws LinuxException {
-    checkOpen();
-    if (frozen.remove(flow)) {
-      deleteTolerant(FROZEN, flow);
-    }
+    apply(List.of(new Unfreeze(flow)));
   }
 
-  /** The handoff was abandoned: the connection continues here; remove both entries. */
-  public void cancel(FlowKey flow) throws LinuxException {
-    checkOpen();
-    if (frozen.remove(flow)) deleteTolerant(FROZEN, flow);
-    if (owned.remove(flow)) deleteTolerant(OWNER, flow);
-  }
-
-  /** Forwards {@code flow}'s packets to {@code server} from now on (replacing any entry). */
-  public void put(FlowKey flow, Inet4Address server) throws LinuxException {
-    checkOpen();
-    try {
-      commit(replaceOwner(flow, server));
-    } catch (LinuxException e) {
-      if (!isMissing(e)) throw e;
-      commit(List.of(addOwner(flow, server)));
-    }
-    owned.add(flow);
-  }
-
-  /** Stops forwarding {@code flow}; packets then reach the local stack. Missing entries are fine. */
-  public void remove(FlowKey flow) throws LinuxException {
-    removeAll(List.of(flow));
-  }
-
-  /** Removes several entries in one batch; entries that already expired are ignored. */
+  /** Removes several entries in one batch; entries that are not there are ignored. */
   public void removeAll(Collection<FlowKey> flows) throws LinuxException {
-    checkOpen();
-    if (flows.isEmpty()) return;
-    List<Change> deletes = new ArrayList<>(flows.size());
-    for (FlowKey f : flows) deletes.add(delete(OWNER, f));
-    try {
-      commit(deletes);
-    } catch (LinuxException e) {
-      if (flows.size() > 1) {
-        for (FlowKey f : flows) deleteTolerant(OWNER, f);
-      } else if (!isMissing(e)) {
-        throw e;
-      }
-    }
-    owned.removeAll(flows);
+    List<Op> ops = new ArrayList<>(flows.size());
+    for (FlowKey f : flows) ops.add(new Unforward(f));
+    apply(ops);
   }
 
-  /** Number of forwarding entries in the kernel's map right now. */
+  /** Whether this object has {@code flow} in the kernel's frozen set. */
+  public boolean isFrozen(FlowKey flow) {
+    return frozen.contains(flow);
+  }
+
+  /**
+   * Every entry of the kernel's map, read with one netlink dump: flow to server fabric
+   * address. Elements that name no valid flow (port 0) are skipped.
+   */
+  public Map<FlowKey, Inet4Address> entries() throws LinuxException {
+    checkOpen();
+    Map<FlowKey, Inet4Address> out = new HashMap<>();
+    // Few servers and VIPs, many flows: share one address object per server and per VIP.
+    Map<Integer, Inet4Address> shared = new HashMap<>();
+    for (String shard : OWNER) {
+      elements.dump(FAMILY, table, shard, (key, data) -> {
+        if (key.length != 16 || data.length != 4) return;
+        int clientPort = port(key, 4);
+        int localPort = port(key, 12);
+        if (clientPort == 0 || localPort == 0) return;
+        Inet4Address server = shared.computeIfAbsent(bits(data, 0), k -> address(data, 0));
+        Inet4Address vip = shared.computeIfAbsent(bits(key, 8), k -> address(key, 8));
+        out.put(new FlowKey(address(key, 0), clientPort, vip, localPort), server);
+      });
+    }
+    return out;
+  }
+
+  /** Number of forwarding entries in the kernel's maps right now (one netlink dump per shard). */
   public int size() throws LinuxException {
-    return countElements("map", OWNER);
+    checkOpen();
+    int n = 0;
+    for (String shard : OWNER) n += elements.dump(FAMILY, table, shard, (k, d) -> { });
+    return n;
   }
 
   /** Number of frozen flows in the kernel's set right now. */
   public int frozenCount() throws LinuxException {
-    return countElements("set", FROZEN);
+    checkOpen();
+    return elements.dump(FAMILY, table, FROZEN, (k, d) -> { });
   }
 
   public String name() {
     return table;
   }
 
-  /** Deletes the table; forwarding of every entry stops. */
+  /** Deletes the table (forwarding of every entry stops) and closes this object. */
+  public void deleteTable() throws LinuxException {
+    checkOpen();
+    try {
+      nft.run("delete table netdev " + table);
+    } finally {
+      close();
+    }
+  }
+
+  /** Releases this object's kernel handles; the table and its entries stay in the kernel. */
   @Override
   public void close() throws LinuxException {
     if (closed) return;
     closed = true;
     try {
-      nft.run("delete table netdev " + table);
+      elements.close();
     } finally {
-      try {
-        elements.close();
-      } finally {
-        nft.close();
-      }
+      nft.close();
     }
   }
 
-  private int countElements(String kind, String name) throws LinuxException {
-    checkOpen();
-    String out = nft.run("list " + kind + " netdev " + table + " " + name);
-    int start = out.indexOf("elements = {");
-    if (start < 0) return 0;
-    String body = out.substring(start + "elements = {".length(), out.indexOf('}', start));
-    return (int) java.util.Arrays.stream(body.split(",")).filter(s -> !s.isBlank()).count();
-  }
-
-  /** Replaces the owner entry atomically if this object put one, else adds it. */
-  private List<Change> replaceOwner(FlowKey flow, Inet4Address server) {
-    if (!owned.contains(flow)) return List.of(addOwner(flow, server));
-    return List.of(delete(OWNER, flow), addOwner(flow, server));
+  /**
+   * Entries of a table that is being replaced, in its shards or in the single "owner" map of the
+   * first format: counted for the log, gone either way.
+   */
+  private int countTolerant() {
+    int n = 0;
+    List<String> maps = new ArrayList<>(List.of(OWNER));
+    maps.add("owner");
+    for (String map : maps) {
+      try {
+        n += elements.dump(FAMILY, table, map, (k, d) -> { });
+      } catch (LinuxException e) {
+        // No such map in that table.
+      }
+    }
+    return n;
   }
 
   private static Add addOwner(FlowKey flow, Inet4Address server) {
-    // No timeout of its own: the map's default (the configured entry timeout) applies.
-    return new Add(OWNER, key(flow), NfSetElements.ipv4Value(server), null);
+    return new Add(ownerOf(flow), key(flow), NfSetElements.ipv4Value(server), null);
   }
 
   private static Add addFrozen(FlowKey flow) {
@@ -322,22 +437,33 @@ public final class DirectForwardingTable implements AutoCloseable {
     try {
       commit(List.of(delete(set, flow)));
     } catch (LinuxException e) {
-      if (!isMissing(e)) throw e;
+      if (e.errno() != Errno.ENOENT) throw e;
     }
-  }
-
-  /** ENOENT: the element is not in the kernel's set, typically because it expired meanwhile. */
-  private static boolean isMissing(LinuxException e) {
-    return e.errno() == Errno.ENOENT;
   }
 
   private void checkOpen() {
     if (closed) throw new IllegalStateException("forwarding table " + table + " is closed");
   }
 
-  /** The {@code ipv4_addr . inet_service} key of the client's side of {@code f}. */
-  private static byte[] key(FlowKey f) {
-    return NfSetElements.ipv4AndPortKey(f.clientIp(), f.clientPort());
+  /** The {@code ipv4_addr . inet_service . ipv4_addr . inet_service} key of {@code f}. */
+  static byte[] key(FlowKey f) {
+    return NfSetElements.fourTupleKey(f.clientIp(), f.clientPort(), f.localIp(), f.localPort());
+  }
+
+  private static int bits(byte[] b, int at) {
+    return (b[at] & 0xFF) << 24 | (b[at + 1] & 0xFF) << 16 | (b[at + 2] & 0xFF) << 8 | (b[at + 3] & 0xFF);
+  }
+
+  private static int port(byte[] b, int at) {
+    return (b[at] & 0xFF) << 8 | (b[at + 1] & 0xFF);
+  }
+
+  private static Inet4Address address(byte[] b, int at) {
+    try {
+      return (Inet4Address) InetAddress.getByAddress(new byte[] {b[at], b[at + 1], b[at + 2], b[at + 3]});
+    } catch (UnknownHostException e) {
+      throw new IllegalStateException("4 bytes are always an IPv4 address", e);
+    }
   }
 
   private static void check(Pattern p, String value, String what) {

@@ -11,7 +11,6 @@ import io.baton.server.VipGuard;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.time.Duration;
 import java.util.List;
 
 /**
@@ -46,7 +45,7 @@ final class TwoHostLab implements AutoCloseable {
           a.call(
               () ->
                   DirectForwardingTable.create(
-                      "baton_fwd", "front", "fabric", List.of(vip), Duration.ofMinutes(10)));
+                      "baton_fwd", "front", "fabric", List.of(vip)));
       guard = b.call(() -> VipGuard.install(VipGuard.DEFAULT_TABLE, List.of(vip)));
     } catch (Exception | Error e) {
       lab.close();

@@ -61,7 +61,7 @@ final class DemoLab implements AutoCloseable {
           a.call(
               () ->
                   DirectForwardingTable.create(
-                      "baton_fwd", "front", "fabric", List.of(vip), Duration.ofMinutes(10)));
+                      "baton_fwd", "front", "fabric", List.of(vip)));
       guard = b.call(() -> VipGuard.install(VipGuard.DEFAULT_TABLE, List.of(vip)));
       listener =
           a.call(
