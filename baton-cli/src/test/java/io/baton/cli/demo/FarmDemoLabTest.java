@@ -24,7 +24,7 @@ class FarmDemoLabTest {
         .contains("TLS with SNI a.example.test is terminated by s1's nginx")
         .contains("SHA-256")
         .contains("connections taken per server")
-        .contains("ok    the client received 0 RST segments over the whole demo")
+        .contains("ok   the client received 0 RST segments over the whole demo")
         .contains("demo: all checks passed")
         .doesNotContain("FAIL");
     assertThat(Lab.leftovers()).isEmpty();
