@@ -5,23 +5,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** The door's error reporting: the call, the errno and the kernel's text, in one message. */
+@PrivateNamespace
 class LinuxExceptionTest {
-  private static PrivateNetns ns;
-
-  @BeforeAll
-  static void setUp() throws Exception {
-    ns = PrivateNetns.create();
-  }
-
-  @AfterAll
-  static void tearDown() throws Exception {
-    if (ns != null) ns.close();
-  }
+  private static PrivateNetns ns; // set by @PrivateNamespace
 
   @Test
   void bindToAnAddressInUseNamesTheAddressAndEaddrinuse() throws Exception {

@@ -11,7 +11,6 @@ import java.net.InetAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -22,19 +21,14 @@ import org.junit.jupiter.api.Test;
  * {@code frozen} set keyed by {@code ipv4_addr . inet_service}. Everything happens on the private
  * namespace's thread; the root namespace's ruleset is never touched.
  */
+@PrivateNamespace
 class NfSetElementsTest {
   private static final String TABLE = "bt_door_elems";
-  private static PrivateNetns ns;
+  private static PrivateNetns ns; // set by @PrivateNamespace
 
   @BeforeAll
   static void setUp() throws Exception {
-    ns = PrivateNetns.create();
     PrivateNetns.command("ip", "-n", ns.name(), "link", "add", "front", "type", "veth", "peer", "name", "fabric");
-  }
-
-  @AfterAll
-  static void tearDown() throws Exception {
-    if (ns != null) ns.close();
   }
 
   @BeforeEach

@@ -5,26 +5,15 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
  * libnftables through FFM. Every context is opened on the private namespace's thread, so every
  * table lives (and dies) with that namespace; nothing touches the root namespace's ruleset.
  */
+@PrivateNamespace
 class NftablesTest {
-  private static PrivateNetns ns;
-
-  @BeforeAll
-  static void setUp() throws Exception {
-    ns = PrivateNetns.create();
-  }
-
-  @AfterAll
-  static void tearDown() throws Exception {
-    if (ns != null) ns.close();
-  }
+  private static PrivateNetns ns; // set by @PrivateNamespace
 
   @Test
   void libraryIsAvailable() {

@@ -21,7 +21,8 @@ import java.util.regex.Pattern;
  * {@code lo} up) and one dedicated thread that lives in it. Test code runs on that thread via
  * {@link #call}/{@link #run}, so every socket and nftables context it makes belongs to the
  * private namespace, never to the root one. {@link #close} stops the thread and deletes the
- * namespace (and with it any nftables tables made there).
+ * namespace (and with it any nftables tables made there). Test classes get one through
+ * {@link PrivateNamespace}, which also tags them {@code lab}.
  *
  * <p>The name follows the lab scheme {@code bt<pid>x<hex>-<member>}: the suite's leak check and
  * {@code Lab.sweepStale()} recognise it, and {@link #create} itself removes door namespaces a

@@ -6,23 +6,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** The socket wrappers on 127.0.0.1 inside a private namespace. */
+@PrivateNamespace
 class SocketsTest {
-  private static PrivateNetns ns;
-
-  @BeforeAll
-  static void setUp() throws Exception {
-    ns = PrivateNetns.create();
-  }
-
-  @AfterAll
-  static void tearDown() throws Exception {
-    if (ns != null) ns.close();
-  }
+  private static PrivateNetns ns; // set by @PrivateNamespace
 
   @Test
   void localAndPeerAddressesOfBothEndsMatch() throws Exception {

@@ -4,23 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.net.InetSocketAddress;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** TCP_INFO decoding, checked against what both ends of a loopback connection must agree on. */
+@PrivateNamespace
 class TcpInfoTest {
-  private static PrivateNetns ns;
-
-  @BeforeAll
-  static void setUp() throws Exception {
-    ns = PrivateNetns.create();
-  }
-
-  @AfterAll
-  static void tearDown() throws Exception {
-    if (ns != null) ns.close();
-  }
+  private static PrivateNetns ns; // set by @PrivateNamespace
 
   @Test
   void establishedConnectionHasLinuxDefaultOptions() throws Exception {

@@ -5,23 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.net.InetSocketAddress;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** The TCP_REPAIR mechanics on loopback connections in a private namespace. */
+@PrivateNamespace
 class TcpRepairTest {
-  private static PrivateNetns ns;
-
-  @BeforeAll
-  static void setUp() throws Exception {
-    ns = PrivateNetns.create();
-  }
-
-  @AfterAll
-  static void tearDown() throws Exception {
-    if (ns != null) ns.close();
-  }
+  private static PrivateNetns ns; // set by @PrivateNamespace
 
   private static int repairFlag(int fd) throws LinuxException {
     return Sockets.getInt(fd, Sockets.IPPROTO_TCP, TcpRepair.TCP_REPAIR, "TCP_REPAIR");

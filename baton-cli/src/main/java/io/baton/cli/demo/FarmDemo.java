@@ -6,6 +6,7 @@ import io.baton.cli.bench.Wrk;
 import io.baton.cli.farm.Farm;
 import io.baton.lab.CommandResult;
 import io.baton.lab.InterfaceStats;
+import io.baton.lab.RstCounter;
 import java.io.InputStream;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -17,6 +18,7 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 
 /**
  * {@code baton demo}: the farm of {@link Farm} (client, dispatcher d1, servers s1..s3 on front,
@@ -49,6 +51,7 @@ public final class FarmDemo {
     try (Farm farm = Farm.start("demo", Map.of())) {
       say("  namespaces: " + farm.client.nsName() + ", " + farm.d1.nsName() + ", "
           + String.join(", ", farm.servers.values().stream().map(h -> h.nsName()).toList()));
+      RstCounter clientRsts = RstCounter.install(farm.client);
       Snapshot before = snapshot(farm);
       routing(farm);
       download(farm);
@@ -56,6 +59,7 @@ public final class FarmDemo {
       String ttfb = ttfb(farm);
       Snapshot after = snapshot(farm);
       summary(farm, before, after, wrk, ttfb);
+      noRstReachedTheClient(farm, clientRsts);
       say(failed ? "DEMO FAILED" : "demo: all checks passed");
       if (keep) keepServing(farm);
     }
@@ -91,8 +95,9 @@ public final class FarmDemo {
         + " bytes in " + r.stdout() + " s, SHA-256 " + want.substring(0, 16) + "… matches");
     InterfaceStats d1 = farm.d1.interfaceStats("front");
     long tx = d1.txBytes() - d0.txBytes();
-    check(tx * 100 < Farm.BIG_FILE_BYTES, String.format(
-        "the dispatcher's front interface sent %,d bytes (%.4f%% of the response)", tx, 100.0 * tx / Farm.BIG_FILE_BYTES));
+    check(tx < Farm.DISPATCHER_FRONT_TX_MAX_PER_DOWNLOAD, String.format(
+        "the dispatcher's front interface sent %,d bytes (%.4f%% of the response; the bound is %,d)", tx,
+        100.0 * tx / Farm.BIG_FILE_BYTES, Farm.DISPATCHER_FRONT_TX_MAX_PER_DOWNLOAD));
     Files.delete(file);
   }
 
@@ -185,6 +190,21 @@ public final class FarmDemo {
         + stats.fabricRoundTripTime.summary() + "; whole handoff " + stats.handoffTime.summary());
     say("  wrk: " + wrk);
     say("  " + ttfb);
+  }
+
+  /**
+   * Every connection of the demo ends with FINs: the client must not have received a single RST.
+   * The last connections close during wrk's and curl's exits, so first wait until the dispatcher
+   * has retired every forwarding entry (the close grace has passed for all of them).
+   */
+  private void noRstReachedTheClient(Farm farm, RstCounter clientRsts) throws Exception {
+    var forwarding = farm.nodes.get("d1").dispatcher().forwarding();
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    while (forwarding.size().get(5, TimeUnit.SECONDS) > 0 && System.nanoTime() < deadline) {
+      Thread.sleep(20); // polling interval of a deadline-bounded wait
+    }
+    long received = clientRsts.received();
+    check(received == 0, "the client received " + received + " RST segments over the whole demo");
   }
 
   private void keepServing(Farm farm) throws InterruptedException {

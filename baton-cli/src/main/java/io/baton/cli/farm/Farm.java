@@ -51,6 +51,12 @@ public final class Farm implements AutoCloseable {
   /** A random file served by every server as /big.bin and /static/big.bin. */
   public final Path bigFile;
   public static final int BIG_FILE_BYTES = 100 << 20;
+  /**
+   * What the dispatcher's front interface may send during one {@link #BIG_FILE_BYTES} download
+   * through a handoff: its SYN-ACK and the ACK of the request head, 140 bytes when measured; the
+   * bound leaves room for ARP, neighbour discovery and a retransmission. README quotes it.
+   */
+  public static final long DISPATCHER_FRONT_TX_MAX_PER_DOWNLOAD = 4 << 10;
   private final String key;
   private final Map<String, String> overrides;
 
