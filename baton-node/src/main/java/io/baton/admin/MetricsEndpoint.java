@@ -64,6 +64,7 @@ public final class MetricsEndpoint implements AutoCloseable {
         .labelNames("reason")
         .callback(cb -> {
           cb.call(s.answered503.sum(), "503");
+          cb.call(s.closedUnavailable.sum(), "unavailable_close");
           cb.call(s.answered400.sum(), "400");
           cb.call(s.answered431.sum(), "431");
           cb.call(s.answered408.sum(), "408");

@@ -10,8 +10,9 @@ import java.util.Objects;
  * @param head from accept to the complete request head (http) or ClientHello (tls); at least
  *     {@code firstByte}. Runs from accept, not from the first byte, so a client that trickles
  *     its head (slowloris) is bounded too
- * @param handoff from sending a handoff to the server's answer; then the dispatcher takes the
- *     connection back and tries the next server
+ * @param handoff from sending a handoff to the server's answer; then the dispatcher sends ABORT
+ *     and waits (up to {@code fabricDeadAfter}) for the server to confirm it did not take the
+ *     connection before trying the next server; an ACCEPTED in that time still counts (late)
  * @param closeGrace how long a forwarding entry outlives the reported close, for late FIN/ACKs
  * @param idle a delivered connection on a server that moves no byte for this long is closed
  * @param fabricDeadAfter a server whose fabric connection has been silent this long is declared

@@ -43,6 +43,8 @@ public final class DispatcherStats {
   // Handoff outcomes and failures by reason (HandoffMachine).
   /** Handoffs between the routing decision and their terminal state, now. */
   public final LongAdder inFlightHandoffs = new LongAdder();
+  /** tls and l4 connections closed because no server took them (http ones get a 503). */
+  public final LongAdder closedUnavailable = new LongAdder();
   /** Sockets that could not be frozen (no longer movable); answered here. */
   public final LongAdder freezeFailures = new LongAdder();
   /** Forwarding-table changes of a handoff that failed or timed out. */

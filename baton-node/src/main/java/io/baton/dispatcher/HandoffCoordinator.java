@@ -67,6 +67,7 @@ public final class HandoffCoordinator {
         base.stats().answered503.increment();
         Responses.unavailable(ch);
       } else {
+        base.stats().closedUnavailable.increment();
         Responses.lingerClose(ch);
       }
       return;

@@ -288,7 +288,11 @@ final class HandoffMachine {
 
   private void unavailable(String why) {
     unavailableLog.info("{}: answering itself: {}", client.flow(), why);
-    if (client.answerUnavailable()) cx.stats().answered503.increment();
+    if (client.answerUnavailable()) {
+      cx.stats().answered503.increment();
+    } else {
+      cx.stats().closedUnavailable.increment();
+    }
     finish(State.UNAVAILABLE);
   }
 
