@@ -53,6 +53,15 @@ final class KeepAliveClient implements AutoCloseable {
     return new String(body, StandardCharsets.UTF_8);
   }
 
+  /** Whether the server closed the connection cleanly: EOF within the read timeout, no reset. */
+  boolean readsEndOfStream() {
+    try {
+      return in.read() == -1;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
   int requests() {
     return requests;
   }

@@ -91,8 +91,15 @@ class ProcessFarmLabTest {
         assertThat(farm.stop("d1")).as("exit status after SIGTERM").isIn(0, 143);
       }
       long before = size(out);
+      long restartNs = System.nanoTime();
       farm.start("d1");
       farm.awaitFabricUp();
+      long upMs = (System.nanoTime() - restartNs) / 1_000_000;
+      farm.awaitMetric("d1", "baton_dispatcher_reconcile_removed_total", v -> true);
+      ProcessFarm.await(Duration.ofSeconds(20), () -> farm.log("d1").contains("owns"), "both inventories");
+      System.out.printf("%s: new dispatcher process up (fabric connected) %d ms after start; %s%n",
+          kill ? "kill -9" : "SIGTERM", upMs, farm.log("d1").lines()
+              .filter(l -> l.contains("adopted") || l.contains(" owns ")).toList());
 
       assertThat(download.waitFor(100, TimeUnit.SECONDS)).as("download finished").isTrue();
       assertThat(download.exitValue()).as("curl exit: %s", Files.readString(farm.client.stderrOf(download))).isZero();
@@ -255,6 +262,65 @@ class ProcessFarmLabTest {
       assertThat(farm.metric("d1", "baton_dispatcher_handoffs_total")).isEqualTo(1.0);
       assertThat(farm.metric("d1", "baton_dispatcher_answered_total{reason=\"503\"}")).isZero();
       assertThat(rst.received()).isZero();
+    }
+  }
+
+  /**
+   * 2,000 idle keep-alive connections fill both servers (max-connections 1000 each): a new client
+   * gets the dispatcher's 503 while they are full, and is served once the servers' idle timeout
+   * (8 s) closed the idle connections, each with a clean EOF.
+   */
+  @Test
+  void idleKeepAliveConnectionsTimeOutAndFreeTheServers() throws Exception {
+    String serverLimits = """
+        limits:
+          max-connections: 1000
+        timeouts:
+          idle: 8s
+        """;
+    try (ProcessFarm farm = new ProcessFarm("pf-idle", "", serverLimits).startAll()) {
+      long openStart = System.nanoTime();
+      List<KeepAliveClient> idle = farm.client.call(() -> {
+        List<KeepAliveClient> list = new ArrayList<>();
+        for (int i = 0; i < 2000; i++) {
+          KeepAliveClient c = new KeepAliveClient(ProcessFarm.VIP, 80);
+          c.get("/whoami.txt");
+          list.add(c);
+        }
+        return list;
+      });
+      long openedNs = System.nanoTime();
+      try {
+        System.out.printf("2000 keep-alive connections opened in %d ms%n", (openedNs - openStart) / 1_000_000);
+        CommandResult full = farm.curl(CURL, "-o", "/dev/null", "-w", "%{http_code}", ProcessFarm.url("/whoami.txt"));
+        long fullMs = (System.nanoTime() - openStart) / 1_000_000;
+        if (fullMs < 8000) {
+          assertThat(full.stdout()).as("a new client while both servers are full").isEqualTo("503");
+        }
+        String[] served = {""};
+        ProcessFarm.await(Duration.ofSeconds(30), () -> {
+          CommandResult r = farm.curl(Duration.ofSeconds(5), ProcessFarm.url("/whoami.txt"));
+          served[0] = r.stdout().strip();
+          return r.exitCode() == 0 && (served[0].equals("s1") || served[0].equals("s2"));
+        }, "a new client served");
+        long servedMs = (System.nanoTime() - openedNs) / 1_000_000;
+        System.out.printf("new client served %d ms after the last idle connection was opened%n", servedMs);
+        assertThat(servedMs).as("served within the idle timeout and a margin").isLessThan(8000 + 5000);
+        int eofs = farm.client.call(() -> {
+          int n = 0;
+          for (KeepAliveClient c : idle) if (c.readsEndOfStream()) n++;
+          return n;
+        });
+        assertThat(eofs).as("idle connections closed with a clean EOF").isEqualTo(2000);
+        double timeouts = farm.metric("s1", "baton_server_idle_timeouts_total")
+            + farm.metric("s2", "baton_server_idle_timeouts_total");
+        assertThat(timeouts).isEqualTo(2000.0);
+      } finally {
+        farm.client.call(() -> {
+          for (KeepAliveClient c : idle) c.close();
+          return null;
+        });
+      }
     }
   }
 
