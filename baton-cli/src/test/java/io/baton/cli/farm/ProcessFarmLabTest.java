@@ -25,6 +25,11 @@ import org.junit.jupiter.api.Test;
 @Tag("lab")
 class ProcessFarmLabTest {
   private static final Duration CURL = Duration.ofSeconds(60);
+  /**
+   * Keep-alive connections held across a dispatcher restart; 50 in the suite, more to measure the
+   * adoption of a large table: {@code -Dbaton.test.restartEntries=10000}.
+   */
+  private static final int KEEP_ALIVE = Integer.getInteger("baton.test.restartEntries", 50);
 
   @Test
   void servesThroughHandoffsOnHostsWithIpv6On() throws Exception {
@@ -76,7 +81,7 @@ class ProcessFarmLabTest {
           "-o", out.toString(), ProcessFarm.url("/big.bin")));
       List<KeepAliveClient> conns = farm.client.call(() -> {
         List<KeepAliveClient> list = new ArrayList<>();
-        for (int i = 0; i < 50; i++) {
+        for (int i = 0; i < KEEP_ALIVE; i++) {
           KeepAliveClient c = new KeepAliveClient(ProcessFarm.VIP, 80);
           c.get("/whoami.txt");
           list.add(c);
@@ -114,7 +119,7 @@ class ProcessFarmLabTest {
         }
         return bodies;
       });
-      assertThat(second).hasSize(50).containsOnly("s1", "s2");
+      assertThat(second).hasSize(KEEP_ALIVE).containsOnly("s1", "s2");
       // And the new process hands off new connections.
       CommandResult r = farm.curl(CURL, ProcessFarm.url("/whoami.txt"));
       assertThat(r.exitCode()).as("curl after restart: %s", r.stderr()).isZero();
