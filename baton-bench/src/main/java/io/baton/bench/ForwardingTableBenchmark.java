@@ -1,7 +1,7 @@
 package io.baton.bench;
 
-import io.baton.forwarding.DirectForwardingTable;
-import io.baton.forwarding.Vip;
+import io.baton.dataplane.DirectForwardingTable;
+import io.baton.dataplane.Vip;
 import io.baton.linux.LinuxException;
 import io.baton.transplant.FlowKey;
 import java.io.IOException;

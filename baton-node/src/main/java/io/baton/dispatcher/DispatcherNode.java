@@ -1,5 +1,6 @@
 package io.baton.dispatcher;
 
+import io.baton.dataplane.ForwardingService;
 import io.baton.config.BatonConfig;
 import io.baton.config.MemberConfig;
 import io.baton.config.PoolConfig;
@@ -13,7 +14,7 @@ import io.baton.dispatcher.routing.Member;
 import io.baton.dispatcher.routing.Pool;
 import io.baton.dispatcher.routing.Router;
 import io.baton.dispatcher.routing.Rule;
-import io.baton.forwarding.Vip;
+import io.baton.dataplane.Vip;
 import io.baton.handoff.FabricMessage;
 import io.baton.handoff.HandoffClient;
 import io.baton.handoff.HandoffServer;

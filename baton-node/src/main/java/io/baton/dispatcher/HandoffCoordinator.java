@@ -1,5 +1,6 @@
 package io.baton.dispatcher;
 
+import io.baton.dataplane.ForwardingService;
 import io.baton.dispatcher.routing.LoadTable;
 import io.baton.dispatcher.routing.PickContext;
 import io.baton.dispatcher.routing.Pool;
@@ -37,7 +38,7 @@ public final class HandoffCoordinator {
   /** Serves a connection on this node when the chosen member is the dispatcher itself (peer mode). */
   public interface LocalService {
     /** See {@code io.baton.server.LocalDelivery#serve}: same contract. */
-    boolean serve(Channel ch, byte[] consumed, io.baton.forwarding.Vip vip);
+    boolean serve(Channel ch, byte[] consumed, io.baton.dataplane.Vip vip);
   }
 
   /** How long the forwarding table may take for one change before the handoff gives up. */

@@ -2,7 +2,7 @@ package io.baton.dispatcher;
 
 import io.baton.dispatcher.routing.Pool;
 import io.baton.dispatcher.routing.Router;
-import io.baton.forwarding.Vip;
+import io.baton.dataplane.Vip;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;

@@ -1,6 +1,6 @@
 package io.baton.server;
 
-import io.baton.forwarding.Vip;
+import io.baton.dataplane.Vip;
 import io.netty.channel.Channel;
 
 /**

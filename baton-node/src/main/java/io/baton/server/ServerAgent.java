@@ -1,8 +1,10 @@
 package io.baton.server;
 
+import io.baton.dataplane.HostPreparation;
+import io.baton.dataplane.VipGuard;
 import io.baton.app.SampleApp;
 import io.baton.config.BatonConfig;
-import io.baton.forwarding.Vip;
+import io.baton.dataplane.Vip;
 import io.baton.handoff.FabricMessage;
 import io.baton.handoff.HandoffReply;
 import io.baton.handoff.HandoffServer;

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.baton.dispatcher.routing.LoadTable;
 import io.baton.dispatcher.routing.Router;
-import io.baton.forwarding.Vip;
+import io.baton.dataplane.Vip;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;

@@ -1,5 +1,7 @@
 package io.baton.server;
 
+import io.baton.dataplane.HostPreparation;
+import io.baton.dataplane.VipGuard;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

@@ -1,13 +1,13 @@
 package io.baton.transplant;
 
-import io.baton.forwarding.DirectForwardingTable;
-import io.baton.forwarding.Vip;
+import io.baton.dataplane.DirectForwardingTable;
+import io.baton.dataplane.Vip;
 import io.baton.lab.Host;
 import io.baton.lab.Lab;
 import io.baton.lab.RstCounter;
 import io.baton.lab.TwoHostTopology;
 import io.baton.linux.Sockets;
-import io.baton.server.VipGuard;
+import io.baton.dataplane.VipGuard;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;

@@ -1,14 +1,14 @@
 package io.baton.cli.demo;
 
-import io.baton.forwarding.DirectForwardingTable;
-import io.baton.forwarding.Vip;
+import io.baton.dataplane.DirectForwardingTable;
+import io.baton.dataplane.Vip;
 import io.baton.lab.Host;
 import io.baton.lab.Lab;
 import io.baton.lab.RstCounter;
 import io.baton.lab.TwoHostTopology;
 import io.baton.linux.LinuxException;
 import io.baton.linux.Sockets;
-import io.baton.server.VipGuard;
+import io.baton.dataplane.VipGuard;
 import io.baton.transplant.ConnectionExporter;
 import io.baton.transplant.ConnectionRestorer;
 import io.baton.transplant.ConnectionState;

@@ -1,8 +1,8 @@
-package io.baton.dispatcher;
+package io.baton.dataplane;
 
-import static io.baton.dispatcher.ForwardedFlows.B_FABRIC;
-import static io.baton.dispatcher.ForwardedFlows.VIP;
-import static io.baton.dispatcher.ForwardedFlows.ip;
+import static io.baton.dataplane.ForwardedFlows.B_FABRIC;
+import static io.baton.dataplane.ForwardedFlows.VIP;
+import static io.baton.dataplane.ForwardedFlows.ip;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -10,10 +10,10 @@ import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
-import io.baton.dispatcher.ForwardedFlows.Connection;
-import io.baton.forwarding.DirectForwardingTable;
-import io.baton.forwarding.ForwardingTableLock;
-import io.baton.forwarding.Vip;
+import io.baton.dataplane.ForwardedFlows.Connection;
+import io.baton.dataplane.DirectForwardingTable;
+import io.baton.dataplane.ForwardingTableLock;
+import io.baton.dataplane.Vip;
 import io.baton.lab.Host;
 import io.baton.lab.Lab;
 import io.baton.lab.TwoHostTopology;

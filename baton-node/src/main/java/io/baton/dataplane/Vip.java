@@ -1,4 +1,4 @@
-package io.baton.forwarding;
+package io.baton.dataplane;
 
 import java.net.Inet4Address;
 import java.util.Objects;

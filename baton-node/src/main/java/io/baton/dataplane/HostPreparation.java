@@ -1,4 +1,4 @@
-package io.baton.server;
+package io.baton.dataplane;
 
 import java.io.IOException;
 import java.net.Inet4Address;

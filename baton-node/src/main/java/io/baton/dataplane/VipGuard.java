@@ -1,6 +1,6 @@
-package io.baton.server;
+package io.baton.dataplane;
 
-import io.baton.forwarding.Vip;
+import io.baton.dataplane.Vip;
 import io.baton.linux.LinuxException;
 import io.baton.linux.Nftables;
 import java.util.Collection;

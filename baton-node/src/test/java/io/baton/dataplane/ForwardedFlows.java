@@ -1,4 +1,4 @@
-package io.baton.dispatcher;
+package io.baton.dataplane;
 
 import io.baton.lab.Host;
 import io.baton.lab.TwoHostTopology;

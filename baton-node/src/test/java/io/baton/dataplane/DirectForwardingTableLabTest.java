@@ -1,4 +1,4 @@
-package io.baton.forwarding;
+package io.baton.dataplane;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,13 +1,13 @@
-package io.baton.dispatcher;
+package io.baton.dataplane;
 
-import io.baton.forwarding.DirectForwardingTable;
-import io.baton.forwarding.DirectForwardingTable.Forward;
-import io.baton.forwarding.DirectForwardingTable.Freeze;
-import io.baton.forwarding.DirectForwardingTable.Op;
-import io.baton.forwarding.DirectForwardingTable.Unforward;
-import io.baton.forwarding.DirectForwardingTable.Unfreeze;
-import io.baton.forwarding.ForwardingTableLock;
-import io.baton.forwarding.Vip;
+import io.baton.dataplane.DirectForwardingTable;
+import io.baton.dataplane.DirectForwardingTable.Forward;
+import io.baton.dataplane.DirectForwardingTable.Freeze;
+import io.baton.dataplane.DirectForwardingTable.Op;
+import io.baton.dataplane.DirectForwardingTable.Unforward;
+import io.baton.dataplane.DirectForwardingTable.Unfreeze;
+import io.baton.dataplane.ForwardingTableLock;
+import io.baton.dataplane.Vip;
 import io.baton.linux.LinuxException;
 import io.baton.transplant.FlowKey;
 import java.net.Inet4Address;

@@ -1,4 +1,4 @@
-package io.baton.forwarding;
+package io.baton.dataplane;
 
 import io.baton.linux.Errno;
 import io.baton.linux.LinuxException;
