@@ -52,8 +52,9 @@ final class FabricSession extends ChannelDuplexHandler {
   private final long helloTimeoutMs;
   private final Events events;
   private final Liveness liveness;
-  private long lastReadNs = System.nanoTime();
-  private long lastWriteNs = System.nanoTime();
+  // Times on the event loop's ticker (Netty's clock: tests move it with EmbeddedChannel#advanceTimeBy).
+  private long lastReadNs;
+  private long lastWriteNs;
   private ScheduledFuture<?> heartbeatTimer;
   private final byte[] localNonce = new byte[FabricMessage.NONCE_BYTES];
   private String peerNode; // null until the peer's HELLO is verified
@@ -82,6 +83,7 @@ final class FabricSession extends ChannelDuplexHandler {
 
   @Override
   public void channelActive(ChannelHandlerContext ctx) {
+    lastReadNs = lastWriteNs = now(ctx);
     helloTimer = ctx.executor().schedule(() -> {
       if (peerNode == null && ctx.channel().isActive()) {
         log.warn("closing fabric connection with {}: no HELLO within {} ms", peer(ctx),
@@ -110,7 +112,7 @@ final class FabricSession extends ChannelDuplexHandler {
       return;
     }
     ByteBuf body = (ByteBuf) msg;
-    lastReadNs = System.nanoTime();
+    lastReadNs = now(ctx);
     try {
       if (!refused) onFrame(ctx, body);
     } catch (RuntimeException e) {
@@ -199,7 +201,7 @@ final class FabricSession extends ChannelDuplexHandler {
 
   /** Declares the peer dead after its silence, or sends a HEARTBEAT if we were silent. */
   private void beat(ChannelHandlerContext ctx) {
-    long now = System.nanoTime();
+    long now = now(ctx);
     long silentNs = now - lastReadNs;
     if (silentNs >= liveness.deadAfter().toNanos()) {
       if (refused) return;
@@ -247,7 +249,7 @@ final class FabricSession extends ChannelDuplexHandler {
       promise.setFailure(e);
       return;
     }
-    lastWriteNs = System.nanoTime();
+    lastWriteNs = now(ctx);
     ctx.write(frame, promise);
   }
 
@@ -278,6 +280,10 @@ final class FabricSession extends ChannelDuplexHandler {
     log.warn("closing fabric connection with {} after an internal error", peer(ctx), e);
     refused = true;
     ctx.close();
+  }
+
+  private static long now(ChannelHandlerContext ctx) {
+    return ctx.executor().ticker().nanoTime();
   }
 
   private String peer(ChannelHandlerContext ctx) {

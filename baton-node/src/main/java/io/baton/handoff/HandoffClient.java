@@ -175,6 +175,9 @@ public final class HandoffClient implements AutoCloseable {
    */
   public CompletableFuture<HandoffReply> send(Handoff handoff) {
     long id = handoff.handoffId();
+    synchronized (lock) {
+      if (closed) return failed("handoff client for server " + serverText + " is closed; handoff " + id + " not sent");
+    }
     Channel ch = session;
     if (ch == null || !ch.isActive()) {
       return failed("server " + serverText + " is not connected; handoff " + id + " not sent");

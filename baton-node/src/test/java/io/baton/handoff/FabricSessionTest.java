@@ -82,6 +82,35 @@ class FabricSessionTest {
   }
 
   @Test
+  void heartbeatsFlowAndASilentPeerIsDeclaredDead() throws Exception {
+    Agent agent = new Agent();
+    agent.channel.freezeTime();
+    DispatcherFrames d = new DispatcherFrames(TestKeys.KEY);
+    agent.handshake(d);
+
+    // Silent on our side for a heartbeat period: we send a HEARTBEAT.
+    agent.channel.advanceTimeBy(250, java.util.concurrent.TimeUnit.MILLISECONDS);
+    agent.channel.runScheduledPendingTasks();
+    assertThat(d.open(agent.readOutbound())).isInstanceOf(FabricMessage.Heartbeat.class);
+
+    // The peer's heartbeats keep the session up well past the dead-after time.
+    for (int i = 0; i < 10; i++) {
+      agent.feed(d.seal(new FabricMessage.Heartbeat()));
+      agent.channel.advanceTimeBy(200, java.util.concurrent.TimeUnit.MILLISECONDS);
+      agent.channel.runScheduledPendingTasks();
+    }
+    assertThat(agent.channel.isOpen()).isTrue();
+    assertThat(agent.delivered).as("heartbeats are not passed on").isEmpty();
+
+    // Then a second of silence: the session is closed and counted.
+    agent.channel.advanceTimeBy(1100, java.util.concurrent.TimeUnit.MILLISECONDS);
+    agent.channel.runScheduledPendingTasks();
+    assertThat(agent.channel.isOpen()).isFalse();
+    assertThat(agent.counters.silentPeers.sum()).isEqualTo(1);
+    assertThat(agent.refusals()).isZero();
+  }
+
+  @Test
   void deliversAHandoffAfterTheHelloExchange() throws Exception {
     Agent agent = new Agent();
     DispatcherFrames d = new DispatcherFrames(TestKeys.KEY);

@@ -68,6 +68,77 @@ class HandoffEndToEndTest {
   }
 
   @Test
+  void everySessionStartsWithTheServersInventory() throws Exception {
+    FabricMessage.Inventory first = RecordingListener.take(listener.inventories);
+    assertThat(first).isEqualTo(new FabricMessage.Inventory(java.util.List.of(), true));
+
+    // 20,000 owned connections cross in frames of at most 8192, the last one marked.
+    var owned = new java.util.ArrayList<FabricMessage.Owned>();
+    for (int i = 0; i < 20_000; i++) {
+      owned.add(new FabricMessage.Owned(new io.baton.transplant.FlowKey(FabricMessageCodecTest.ip("198.18.0.7"),
+          1 + i % 60_000, FabricMessageCodecTest.ip("198.18.0.100"), 80 + i / 60_000), i + 1));
+    }
+    handler.inventory = owned;
+    client.close();
+    listener.expectState(false);
+    client = newClient(HandoffServer.DEFAULT_MAX_FRAME_BYTES);
+    await(client.connect());
+    var frames = new java.util.ArrayList<FabricMessage.Inventory>();
+    do {
+      frames.add(RecordingListener.take(listener.inventories));
+    } while (!frames.getLast().last());
+    assertThat(frames).extracting(f -> f.owned().size()).containsExactly(8192, 8192, 3616);
+    assertThat(frames.stream().flatMap(f -> f.owned().stream()).toList()).isEqualTo(owned);
+  }
+
+  @Test
+  void anAbortIsAnsweredWithTheDecisionOrAborted() throws Exception {
+    Handoff taken = handoff(new byte[] {1});
+    assertThat(await(client.send(taken, Duration.ofSeconds(5)))).isEqualTo(new Accepted(taken.handoffId()));
+
+    // The server never saw this id: it confirms the abort.
+    long unknown = client.nextHandoffId();
+    handler.answer(h -> new java.util.concurrent.CompletableFuture<>()); // would never answer
+    Handoff stuck = new Handoff(unknown, new byte[] {2}, "198.18.0.100:80", "web", "GET /");
+    var reply = client.send(stuck);
+    RecordingListener.take(handler.calls);
+    RecordingListener.take(handler.calls);
+    assertThat(client.abort(unknown)).isTrue();
+    assertThat(await(reply)).isEqualTo(new FabricMessage.Aborted(unknown));
+
+    // An abort of a handoff the server took (its ACCEPTED already crossed and was dropped as late):
+    // the answer is ACCEPTED again.
+    long late = client.nextHandoffId();
+    handler.answer(h -> java.util.concurrent.CompletableFuture.completedFuture(new Accepted(h.handoffId())));
+    var lateReply = client.send(new Handoff(late, new byte[] {3}, "198.18.0.100:80", "web", "GET /"));
+    assertThat(await(lateReply)).isEqualTo(new Accepted(late));
+    var again = client.send(new Handoff(late, new byte[] {3}, "198.18.0.100:80", "web", "GET /"));
+    assertThat(client.abort(late)).isTrue();
+    assertThat(await(again)).isEqualTo(new Accepted(late));
+  }
+
+  @Test
+  void aForgottenHandoffFailsAsMaybeDelivered() throws Exception {
+    handler.answer(h -> new java.util.concurrent.CompletableFuture<>());
+    Handoff h = handoff(new byte[] {1});
+    var reply = client.send(h);
+    client.forget(h.handoffId(), "gave up");
+    assertThat(reply).failsWithin(Duration.ofSeconds(5)).withThrowableThat()
+        .havingCause().isInstanceOfSatisfying(HandoffException.class, e -> {
+          assertThat(e.maybeDelivered()).isTrue();
+          assertThat(e.getMessage()).isEqualTo("gave up");
+        });
+  }
+
+  @Test
+  void aHandoffWithoutSessionFailsAsNotDelivered() throws Exception {
+    client.close();
+    var reply = client.send(handoff(new byte[] {1}));
+    assertThat(reply).failsWithin(Duration.ofSeconds(5)).withThrowableThat()
+        .havingCause().isInstanceOfSatisfying(HandoffException.class, e -> assertThat(e.maybeDelivered()).isFalse());
+  }
+
+  @Test
   void anAcceptedHandoffArrivesIntactAndIsAnswered() throws Exception {
     Handoff h = handoff(new byte[] {1, 2, 3});
 

@@ -15,6 +15,12 @@ final class RecordingListener implements HandoffClient.Listener {
   final BlockingQueue<Closed> closed = new LinkedBlockingQueue<>();
   final BlockingQueue<LoadReport> loadReports = new LinkedBlockingQueue<>();
   final BlockingQueue<Boolean> states = new LinkedBlockingQueue<>();
+  final BlockingQueue<FabricMessage.Inventory> inventories = new LinkedBlockingQueue<>();
+
+  @Override
+  public void onInventory(FabricMessage.Inventory i) {
+    inventories.add(i);
+  }
 
   @Override
   public void onClosed(Closed c) {

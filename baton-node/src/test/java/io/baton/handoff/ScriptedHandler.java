@@ -20,9 +20,28 @@ final class ScriptedHandler implements HandoffServer.Handler {
     this.script = script;
   }
 
+  /** Handoff ids this handler answered ACCEPTED, as a server's inventory would know them. */
+  final java.util.Set<Long> taken = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  volatile java.util.List<FabricMessage.Owned> inventory = java.util.List.of();
+
+  @Override
+  public HandoffReply onAbort(long handoffId, String fromNode) {
+    return taken.contains(handoffId) ? new FabricMessage.Accepted(handoffId) : new FabricMessage.Aborted(handoffId);
+  }
+
+  @Override
+  public java.util.List<FabricMessage.Owned> inventory(String fromNode) {
+    return inventory;
+  }
+
   @Override
   public CompletableFuture<HandoffReply> onHandoff(Handoff handoff, String fromNode) {
     calls.add(new Call(handoff, fromNode));
-    return script.apply(handoff);
+    CompletableFuture<HandoffReply> reply = script.apply(handoff);
+    if (reply == null) return null;
+    return reply.thenApply(r -> {
+      if (r instanceof FabricMessage.Accepted) taken.add(handoff.handoffId());
+      return r;
+    });
   }
 }
