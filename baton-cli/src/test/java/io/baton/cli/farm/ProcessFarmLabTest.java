@@ -147,6 +147,15 @@ class ProcessFarmLabTest {
 
   private void deadServer(String purpose, String signal) throws Exception {
     try (ProcessFarm farm = new ProcessFarm(purpose, "", "").startAll()) {
+      // An established connection that s1 serves, to see how its client fares after the fault.
+      KeepAliveClient onS1 = farm.client.call(() -> {
+        for (int i = 0; i < 4; i++) {
+          KeepAliveClient c = new KeepAliveClient(ProcessFarm.VIP, 80);
+          if (c.get("/whoami.txt").strip().equals("s1")) return c;
+          c.close();
+        }
+        throw new AssertionError("no connection landed on s1");
+      });
       List<Probe> probes = new ArrayList<>();
       long faultNs = 0;
       long endNs = System.nanoTime() + Duration.ofSeconds(6).toNanos();
@@ -188,6 +197,23 @@ class ProcessFarmLabTest {
           .allMatch(p -> p.answer().equals("s2"));
       assertThat(lastBadEndNs).as("fault to reroute").isLessThan(deadAfterNs + 2_000_000_000L);
       assertThat(farm.metric("d1", "baton_dispatcher_servers_lost_total")).isGreaterThanOrEqualTo(1.0);
+      // Its established client fails fast instead of waiting for an answer that never comes: a
+      // killed server's kernel closes the socket; a frozen server's entry is gone, so the
+      // dispatcher's stack resets the next packet.
+      long failNs = System.nanoTime();
+      String outcome = farm.client.call(() -> {
+        try {
+          return onS1.get("/whoami.txt");
+        } catch (java.io.IOException e) {
+          return "failed: " + e.getMessage();
+        } finally {
+          onS1.close();
+        }
+      });
+      long failMs = (System.nanoTime() - failNs) / 1_000_000;
+      System.out.printf("%s: s1's established client: %s after %d ms%n", signal, outcome, failMs);
+      assertThat(outcome).startsWith("failed");
+      assertThat(failMs).as("no hanging on a dead server (the client's read timeout is 10 s)").isLessThan(5000);
       if (signal.equals("STOP")) {
         farm.signal("s1", "CONT");
         farm.awaitFabricUp(); // it comes back and is used again
