@@ -32,7 +32,7 @@ final class ServerBinder {
       return Optional.empty();
     }
     server.required("is required for role server (it lists the deliveries)");
-    server.allowKeys("apply-host-preparation", "deliveries");
+    server.allowKeys("apply-host-preparation", "deliveries", "dispatchers");
     ConfigField apply = server.get("apply-host-preparation");
     boolean applyHostPreparation = apply.isPresent() && apply.asBoolean();
 
@@ -58,7 +58,14 @@ final class ServerBinder {
       }
       deliveries.add(delivery);
     }
-    return Optional.of(new ServerConfig(applyHostPreparation, deliveries));
+    List<Inet4Address> dispatchers = new ArrayList<>();
+    ConfigField dispatchersField = server.get("dispatchers");
+    if (dispatchersField.isPresent()) {
+      List<ConfigField> items = dispatchersField.list();
+      if (items.isEmpty()) throw dispatchersField.error("must list at least one fabric address, or be left out");
+      for (ConfigField item : items) dispatchers.add(item.asIpv4());
+    }
+    return Optional.of(new ServerConfig(applyHostPreparation, deliveries, dispatchers));
   }
 
   private static Delivery delivery(ConfigField field, Path baseDirectory)

@@ -74,6 +74,11 @@ final class ClientAddressPolicy {
     return Optional.empty();
   }
 
+  /** Whether {@code a} lies in one of the networks this policy was built from. */
+  boolean inInternalNetwork(Inet4Address a) {
+    return internal.stream().anyMatch(n -> n.contains(a));
+  }
+
   static int toInt(InetAddress a) {
     byte[] b = a.getAddress();
     return (b[0] & 255) << 24 | (b[1] & 255) << 16 | (b[2] & 255) << 8 | (b[3] & 255);

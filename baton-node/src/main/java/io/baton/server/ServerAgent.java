@@ -162,6 +162,7 @@ public final class ServerAgent implements AutoCloseable {
     List<String> internal = new java.util.ArrayList<>(List.of(fabricDevice));
     config.node().sync().ifPresent(sy -> internal.add(sy.device()));
     agent.clients = ClientAddressPolicy.ofDevices(internal);
+    fabric.allowPeers(DispatcherPolicy.of(server.dispatchers(), fabricDevice));
     try {
       fabric.start();
     } catch (Exception e) {

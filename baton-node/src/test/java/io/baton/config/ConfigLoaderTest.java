@@ -202,6 +202,15 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void aServerMayNameTheDispatchersAllowedOnTheFabric() throws Exception {
+    BatonConfig config = ConfigLoader.parse(
+        edit(SERVER, "server:\n", "server:\n  dispatchers: [198.18.1.1, 198.18.1.2]\n"), "s.yaml");
+    assertThat(config.server().orElseThrow().dispatchers()).extracting(a -> a.getHostAddress())
+        .containsExactly("198.18.1.1", "198.18.1.2");
+    assertThat(ConfigLoader.parse(SERVER, "s.yaml").server().orElseThrow().dispatchers()).isEmpty();
+  }
+
+  @Test
   void serverOnlyNodeNeedsNoVipsOrPools() throws ConfigException {
     BatonConfig config = ConfigLoader.parse(SERVER, "s.yaml");
 

@@ -301,6 +301,13 @@ class InvalidConfigTest {
                 + " 127.0.0.1:8080 }\n",
             "t.yaml:22:34: server.deliveries[0].port: 198.18.0.100:81 is not one of this node's"
                 + " vips (198.18.0.100:80)"),
+        refused("an empty dispatcher list",
+            s("server:\n", "server:\n  dispatchers: []\n"),
+            "t.yaml:9:16: server.dispatchers: must list at least one fabric address, or be left out"),
+        refused("a dispatcher that is not an address",
+            s("server:\n", "server:\n  dispatchers: [d1]\n"),
+            "t.yaml:9:17: server.dispatchers[0]: must be an IPv4 address such as 198.18.0.1, got 'd1'"
+                + " (host names are not resolved)"),
         refused("yes/no is a boolean, a word is not",
             s("server:\n", "server:\n  apply-host-preparation: maybe\n"),
             "t.yaml:9:27: server.apply-host-preparation: must be true or false, got 'maybe'"));

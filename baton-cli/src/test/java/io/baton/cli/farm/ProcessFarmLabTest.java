@@ -355,6 +355,25 @@ class ProcessFarmLabTest {
     }
   }
 
+  /**
+   * A server that names its dispatchers ({@code server.dispatchers}) refuses fabric connections
+   * from any other address before a byte is read; the dispatcher then has no server and answers
+   * 503 itself.
+   */
+  @Test
+  void aServerRefusesFabricConnectionsFromUnlistedDispatchers() throws Exception {
+    try (ProcessFarm farm = new ProcessFarm("pf-peers", "", "  dispatchers: [198.18.1.99]")) {
+      for (String s : ProcessFarm.SERVERS) farm.start(s);
+      for (String s : ProcessFarm.SERVERS) farm.awaitMetric(s, "baton_server_connections_active", v -> true);
+      farm.start("d1");
+      farm.awaitMetric("s1", "baton_server_fabric_refused_peers_total", v -> v >= 1);
+      assertThat(farm.metric("d1", "baton_fabric_up{server=\"s1\"}")).isZero();
+      CommandResult r = farm.curl(CURL, "-o", "/dev/null", "-w", "%{http_code}", ProcessFarm.url("/whoami.txt"));
+      assertThat(r.stdout()).isEqualTo("503");
+      assertThat(farm.log("s1")).contains("not a configured dispatcher address");
+    }
+  }
+
   private record Probe(long startNs, long durationNs, String answer) {}
 
   /** From the fault to the end of the last probe that was not answered by s2 within 200 ms. */
