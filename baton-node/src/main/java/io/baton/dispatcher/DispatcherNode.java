@@ -19,6 +19,7 @@ import io.baton.handoff.FabricMessage;
 import io.baton.handoff.HandoffClient;
 import io.baton.handoff.HandoffServer;
 import io.baton.handoff.Liveness;
+import io.baton.dataplane.ReceiveBuffers;
 import io.baton.transplant.FlowKey;
 import io.netty.channel.socket.SocketProtocolFamily;
 import java.util.function.LongSupplier;
@@ -221,7 +222,8 @@ public final class DispatcherNode implements AutoCloseable {
               dispatcher.serverLost(m.node(), m.fabricAddress(), "unreachable (fabric session lost)");
             }
           }
-        }, Duration.ofSeconds(2), HandoffServer.DEFAULT_MAX_FRAME_BYTES, liveness);
+        }, Duration.ofSeconds(2),
+        HandoffServer.frameLimitFor(config.limits().maxHeadBytes(), ReceiveBuffers.maxBytes()), liveness);
   }
 
   private static VipSite site(BatonConfig config, VipConfig v, Map<String, Pool> allPools) {

@@ -40,6 +40,20 @@ public final class HandoffServer implements AutoCloseable {
    * ConnectionState#MAX_QUEUE_BYTES} each) plus one MiB for the header and request metadata.
    */
   public static final int DEFAULT_MAX_FRAME_BYTES = 2 * ConnectionState.MAX_QUEUE_BYTES + (1 << 20);
+  /**
+   * The frame limit for a farm whose dispatchers read heads of up to {@code maxHeadBytes} and
+   * whose kernels queue up to {@code receiveBufferBytes} unread bytes on a socket (the top of
+   * {@code net.ipv4.tcp_rmem}): a HANDOFF carries the head, the unread bytes and a send queue
+   * that is empty in practice (a dispatcher writes nothing before it hands off), so anything
+   * bigger is not a handoff. 64 KiB cover the state's header, the strings and the MAC; at least
+   * {@link EndpointSettings#MIN_FRAME_BYTES}, at most {@link #DEFAULT_MAX_FRAME_BYTES}. Checked
+   * against the length field, before a frame is buffered.
+   */
+  public static int frameLimitFor(int maxHeadBytes, long receiveBufferBytes) {
+    long limit = 64L * 1024 + maxHeadBytes + Math.max(0, receiveBufferBytes);
+    return (int) Math.min(DEFAULT_MAX_FRAME_BYTES, Math.max(EndpointSettings.MIN_FRAME_BYTES, limit));
+  }
+
   /** How long a new connection may take to send a valid HELLO. */
   public static final Duration HELLO_TIMEOUT = Duration.ofSeconds(10);
 

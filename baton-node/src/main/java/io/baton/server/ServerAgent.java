@@ -2,6 +2,7 @@ package io.baton.server;
 
 import io.baton.dataplane.HostPreparation;
 import io.baton.dataplane.VipGuard;
+import io.baton.dataplane.ReceiveBuffers;
 import io.baton.app.SampleApp;
 import io.baton.config.BatonConfig;
 import io.baton.dataplane.Vip;
@@ -154,7 +155,7 @@ public final class ServerAgent implements AutoCloseable {
           public List<FabricMessage.Owned> inventory(String from) {
             return holder[0].owned.of(from);
           }
-        }, HandoffServer.DEFAULT_MAX_FRAME_BYTES,
+        }, HandoffServer.frameLimitFor(config.limits().maxHeadBytes(), ReceiveBuffers.maxBytes()),
         new Liveness(config.timeouts().fabricHeartbeat(), config.timeouts().fabricDeadAfter()));
     ServerAgent agent = new ServerAgent(config.node().name(), deliveries, peerTargets,
         config.limits().maxConnections(), guardThread, guard, fabric, group);
