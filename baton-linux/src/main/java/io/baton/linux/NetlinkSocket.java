@@ -20,6 +20,7 @@ final class NetlinkSocket implements AutoCloseable {
   static final int AF_NETLINK = 16;
   static final int SOCK_RAW = 3;
   // linux/netlink.h
+  static final int NETLINK_ROUTE = 0;
   static final int NETLINK_NETFILTER = 12;
   static final int SOL_NETLINK = 270;
   static final int NETLINK_CAP_ACK = 10;
@@ -50,7 +51,10 @@ final class NetlinkSocket implements AutoCloseable {
     this.receiveBufferBytes = Sockets.getInt(fd, Sockets.SOL_SOCKET, Sockets.SO_RCVBUF, "SO_RCVBUF");
   }
 
-  /** Opens and binds a socket for {@code protocol} (e.g. {@link #NETLINK_NETFILTER}). */
+  /**
+   * Opens and binds a socket for {@code protocol} ({@link #NETLINK_NETFILTER},
+   * {@link #NETLINK_ROUTE}) in the calling thread's network namespace.
+   */
   static NetlinkSocket open(int protocol, String protocolName) throws LinuxException {
     String name = "AF_NETLINK, " + protocolName;
     int fd;

@@ -9,10 +9,13 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 
 /**
- * Lays out netfilter netlink messages in a growable native buffer, ready for one sendto(2):
- * {@code struct nlmsghdr} and attribute headers in host byte order, {@code struct nfgenmsg}
- * after each message header, every message and attribute padded to 4 bytes
- * ({@code NLMSG_ALIGN}, {@code NLA_ALIGN} in {@code linux/netlink.h}).
+ * Lays out netlink messages in a growable native buffer, ready for one sendto(2):
+ * {@code struct nlmsghdr} and attribute headers in host byte order, every message and attribute
+ * padded to 4 bytes ({@code NLMSG_ALIGN}, {@code NLA_ALIGN} in {@code linux/netlink.h}). Each
+ * family's fixed header follows the message header: {@code struct nfgenmsg} for netfilter
+ * ({@link #beginMessage(int, int, int, int, int)}), or one the caller lays out field by field
+ * with {@link #putHeaderByte}/{@link #putHeaderShort}/{@link #putHeaderInt} (rtnetlink's
+ * {@code struct ifaddrmsg}, {@code struct ifinfomsg}).
  *
  * <p>Not thread-safe: used by the one thread that owns the socket it writes for.
  */
@@ -57,18 +60,51 @@ final class NetlinkWriter {
    * {@code resourceId} is written in network byte order, as the kernel reads it.
    */
   int beginMessage(int type, int flags, int seq, int family, int resourceId) {
+    int start = beginMessage(type, flags, seq);
+    putHeaderByte(family);
+    putHeaderByte(NFNETLINK_V0);
+    reserve(2);
+    buffer.set(BE16, position, (short) resourceId);
+    position += 2;
+    return start;
+  }
+
+  /**
+   * Starts a message with the bare {@code nlmsghdr}; the caller then writes its family's fixed
+   * header (whose size must be a multiple of 4) before any attribute. Returns its start for
+   * {@link #endMessage}.
+   */
+  int beginMessage(int type, int flags, int seq) {
     int start = position;
-    reserve(NLMSG_HDRLEN + NFGENMSG_LEN);
+    reserve(NLMSG_HDRLEN);
     buffer.set(U32, start, 0); // nlmsg_len, set by endMessage
     buffer.set(U16, start + 4, (short) type);
     buffer.set(U16, start + 6, (short) flags);
     buffer.set(U32, start + 8, seq);
     buffer.set(U32, start + 12, 0); // nlmsg_pid: 0 addresses the kernel
-    buffer.set(JAVA_BYTE, start + 16, (byte) family);
-    buffer.set(JAVA_BYTE, start + 17, (byte) NFNETLINK_V0);
-    buffer.set(BE16, start + 18, (short) resourceId);
-    position = start + NLMSG_HDRLEN + NFGENMSG_LEN;
+    position = start + NLMSG_HDRLEN;
     return start;
+  }
+
+  /** One byte of a family's fixed header, e.g. {@code ifa_prefixlen}. */
+  void putHeaderByte(int value) {
+    reserve(1);
+    buffer.set(JAVA_BYTE, position, (byte) value);
+    position += 1;
+  }
+
+  /** A host-order 16-bit field of a family's fixed header, e.g. {@code ifi_type}. */
+  void putHeaderShort(int value) {
+    reserve(2);
+    buffer.set(U16, position, (short) value);
+    position += 2;
+  }
+
+  /** A host-order 32-bit field of a family's fixed header, e.g. {@code ifa_index}. */
+  void putHeaderInt(int value) {
+    reserve(4);
+    buffer.set(U32, position, value);
+    position += 4;
   }
 
   void endMessage(int start) {

@@ -1,17 +1,18 @@
 package io.baton.dataplane;
 
+import io.baton.linux.Addresses;
+import io.baton.linux.Errno;
+import io.baton.linux.LinuxException;
+import io.baton.linux.Sysctl;
 import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.NetworkInterface;
 import java.net.SocketException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Checks, and on request applies, what a server host needs before it can take handed-off
@@ -27,11 +28,12 @@ import java.util.concurrent.TimeUnit;
  * </ul>
  *
  * The nftables guard ({@link VipGuard}) is installed by the agent itself. Every problem is one
- * line that says what is wrong and what to run. Reads and writes /proc/sys of the calling
- * process's network namespace. Stateless; not meant for concurrent use.
+ * line that says what is wrong and what to run. Reads and changes sysctls and addresses through
+ * the Linux door ({@link Sysctl}, {@link Addresses}), in the calling thread's network namespace.
+ * Stateless; not meant for concurrent use.
  */
 public final class HostPreparation {
-  private static final Path PROC_SYS = Path.of("/proc/sys");
+  private static final String VIP_DEVICE = "lo";
 
   private HostPreparation() {}
 
@@ -48,7 +50,7 @@ public final class HostPreparation {
     expect(problems, "net.ipv4.conf.all.arp_ignore", List.of("1", "2"), "1");
     expect(problems, "net.ipv4.conf.all.arp_announce", List.of("2"), "2");
     expect(problems, "net.ipv4.conf.all.rp_filter", List.of("0", "2"), "2");
-    expect(problems, "net.ipv4.conf." + fabricDevice + ".rp_filter", List.of("0", "2"), "2");
+    expect(problems, Sysctl.key("net.ipv4.conf", fabricDevice, "rp_filter"), List.of("0", "2"), "2");
     return problems;
   }
 
@@ -61,15 +63,14 @@ public final class HostPreparation {
     // A VIP already on another interface (a dispatcher that is also a server) is left there.
     List<InetAddress> local = localAddresses(new ArrayList<>());
     for (Inet4Address vip : vips) {
-      if (!local.contains(vip)) {
-        run(List.of("ip", "addr", "add", vip.getHostAddress() + "/32", "dev", "lo"));
-        changes.add("added " + vip.getHostAddress() + "/32 to lo");
+      if (!local.contains(vip) && addToLoopback(vip)) {
+        changes.add("added " + vip.getHostAddress() + "/32 to " + VIP_DEVICE);
       }
     }
     changes.addAll(setIfNot("net.ipv4.conf.all.arp_ignore", List.of("1", "2"), "1"));
     changes.addAll(setIfNot("net.ipv4.conf.all.arp_announce", List.of("2"), "2"));
     changes.addAll(setIfNot("net.ipv4.conf.all.rp_filter", List.of("0", "2"), "2"));
-    changes.addAll(setIfNot("net.ipv4.conf." + fabricDevice + ".rp_filter", List.of("0", "2"), "2"));
+    changes.addAll(setIfNot(Sysctl.key("net.ipv4.conf", fabricDevice, "rp_filter"), List.of("0", "2"), "2"));
     return changes;
   }
 
@@ -83,22 +84,33 @@ public final class HostPreparation {
     }
   }
 
+  /** Adds {@code vip}/32 to lo; false if it was there already (another process got there first). */
+  private static boolean addToLoopback(Inet4Address vip) throws IOException {
+    try {
+      Addresses.add(VIP_DEVICE, vip, 32);
+      return true;
+    } catch (LinuxException e) {
+      if (e.errno() == Errno.EEXIST) return false;
+      throw new IOException("cannot add " + vip.getHostAddress() + "/32 to " + VIP_DEVICE + ": " + e.getMessage(), e);
+    }
+  }
+
   private static List<String> setIfNot(String key, List<String> ok, String value) throws IOException {
     String current = read(key);
     if (current != null && ok.contains(current)) return List.of();
-    Path file = PROC_SYS.resolve(key.replace('.', '/'));
     try {
-      Files.writeString(file, value);
-    } catch (IOException e) {
-      throw new IOException("cannot set " + key + "=" + value + " (" + file + "): " + e.getMessage(), e);
+      Sysctl.write(key, value);
+    } catch (LinuxException | IllegalArgumentException e) {
+      throw new IOException("cannot set " + key + "=" + value + ": " + e.getMessage(), e);
     }
     return List.of("set " + key + "=" + value + (current == null ? "" : " (was " + current + ")"));
   }
 
+  /** The value of {@code key}, or null if it cannot be read (no such key or device, a bad name). */
   private static String read(String key) {
     try {
-      return Files.readString(PROC_SYS.resolve(key.replace('.', '/'))).strip();
-    } catch (IOException e) {
+      return Sysctl.read(key).strip();
+    } catch (LinuxException | IllegalArgumentException e) {
       return null;
     }
   }
@@ -113,23 +125,6 @@ public final class HostPreparation {
     } catch (SocketException e) {
       problems.add("cannot list this host's addresses: " + e.getMessage());
       return List.of();
-    }
-  }
-
-  private static void run(List<String> command) throws IOException {
-    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-    try {
-      if (!p.waitFor(10, TimeUnit.SECONDS)) {
-        p.destroyForcibly();
-        throw new IOException("`" + String.join(" ", command) + "` did not finish in 10 s");
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IOException("interrupted running `" + String.join(" ", command) + "`", e);
-    }
-    String output = new String(p.getInputStream().readAllBytes()).strip();
-    if (p.exitValue() != 0) {
-      throw new IOException("`" + String.join(" ", command) + "` failed (exit " + p.exitValue() + "): " + output);
     }
   }
 }

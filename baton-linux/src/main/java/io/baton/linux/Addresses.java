@@ -1,0 +1,252 @@
+package io.baton.linux;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
+
+import java.lang.foreign.MemorySegment;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * IPv4 addresses of network devices, changed and listed over rtnetlink ({@code NETLINK_ROUTE}):
+ * what {@code ip addr add|del|show} does, without starting a process. One socket per call,
+ * opened in the calling thread's network namespace, so the change lands where that thread is.
+ *
+ * <p>Failures are {@link LinuxException}s with the kernel's errno: {@code EEXIST} from
+ * {@link #add} when the device already has the address (callers that only want it present treat
+ * that as done), {@code EADDRNOTAVAIL} from {@link #delete} when it does not, {@code ENODEV}
+ * (19) when there is no such device.
+ *
+ * <p>Stateless and thread-safe; acts in the calling thread's network namespace.
+ */
+public final class Addresses {
+  // linux/netlink.h
+  private static final int NLM_F_REQUEST = 0x1;
+  private static final int NLM_F_ACK = 0x4;
+  private static final int NLM_F_EXCL = 0x200;
+  private static final int NLM_F_CREATE = 0x400;
+  private static final int NLM_F_DUMP = 0x300;
+  private static final int NLM_F_DUMP_INTR = 0x10;
+  private static final int NLMSG_ERROR = 0x2;
+  private static final int NLMSG_DONE = 0x3;
+  // linux/rtnetlink.h
+  private static final int RTM_NEWLINK = 16;
+  private static final int RTM_GETLINK = 18;
+  private static final int RTM_NEWADDR = 20;
+  private static final int RTM_DELADDR = 21;
+  private static final int RTM_GETADDR = 22;
+  // linux/if_addr.h: struct ifaddrmsg is 8 bytes; IFA_* attributes
+  private static final int IFADDRMSG_LEN = 8;
+  private static final int IFA_ADDRESS = 1;
+  private static final int IFA_LOCAL = 2;
+  // linux/rtnetlink.h: struct ifinfomsg is 16 bytes; linux/if_link.h: IFLA_IFNAME
+  private static final int IFINFOMSG_LEN = 16;
+  private static final int IFLA_IFNAME = 3;
+  // linux/if.h: IFNAMSIZ, with the NUL
+  private static final int IFNAMSIZ = 16;
+  // bits/socket.h
+  private static final int AF_UNSPEC = 0;
+  private static final int AF_INET = 2;
+  // linux/rtnetlink.h: enum rt_scope_t; what `ip addr add` picks for a non-127/8 address
+  private static final int RT_SCOPE_UNIVERSE = 0;
+
+  private static final long REPLY_TIMEOUT_NS = 5_000_000_000L;
+  private static final int SEQ = 1;
+
+  private Addresses() {}
+
+  /**
+   * Adds {@code address}/{@code prefixLength} to {@code device}, as {@code ip addr add} does
+   * (local and peer address the same, scope global). Fails with {@code EEXIST} if it is there.
+   */
+  public static void add(String device, Inet4Address address, int prefixLength) throws LinuxException {
+    Ipv4Prefix prefix = new Ipv4Prefix(address, prefixLength);
+    change(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, "RTM_NEWADDR(" + prefix + " dev " + device + ")",
+        device, prefix);
+  }
+
+  /** Removes {@code address}/{@code prefixLength} from {@code device}; {@code EADDRNOTAVAIL} if absent. */
+  public static void delete(String device, Inet4Address address, int prefixLength) throws LinuxException {
+    Ipv4Prefix prefix = new Ipv4Prefix(address, prefixLength);
+    change(RTM_DELADDR, 0, "RTM_DELADDR(" + prefix + " dev " + device + ")", device, prefix);
+  }
+
+  /** The IPv4 addresses of {@code device}, in the kernel's order (primary addresses first). */
+  public static List<Ipv4Prefix> list(String device) throws LinuxException {
+    try (NetlinkSocket socket = open()) {
+      int index = index(socket, device);
+      NetlinkWriter writer = new NetlinkWriter(64);
+      int m = writer.beginMessage(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, SEQ);
+      putIfaddrmsg(writer, 0, index);
+      writer.endMessage(m);
+      socket.send(writer.written());
+      String call = "RTM_GETADDR(dev " + device + ")";
+      List<Ipv4Prefix> found = new ArrayList<>();
+      boolean interrupted = false;
+      while (true) {
+        MemorySegment datagram = socket.receive(System.nanoTime() + REPLY_TIMEOUT_NS);
+        for (long at = 0; at + NetlinkWriter.NLMSG_HDRLEN <= datagram.byteSize(); at = next(datagram, at)) {
+          if (seq(datagram, at) != SEQ) continue;
+          if ((flags(datagram, at) & NLM_F_DUMP_INTR) != 0) interrupted = true;
+          int type = type(datagram, at);
+          if (type == NLMSG_ERROR || type == NLMSG_DONE) {
+            int errno = errno(datagram, at);
+            if (errno != 0) throw new LinuxException(call, errno);
+            // An address added or removed mid-dump: the list may be torn, say so rather than guess.
+            if (interrupted) throw new LinuxException(call + " (changed while dumped)", Errno.EINTR);
+            return found;
+          }
+          if (type == RTM_NEWADDR) {
+            Ipv4Prefix p = address(datagram, at, index);
+            if (p != null) found.add(p);
+          }
+        }
+      }
+    }
+  }
+
+  private static void change(int type, int extraFlags, String call, String device, Ipv4Prefix prefix)
+      throws LinuxException {
+    try (NetlinkSocket socket = open()) {
+      int index = index(socket, device);
+      NetlinkWriter writer = new NetlinkWriter(128);
+      int m = writer.beginMessage(type, NLM_F_REQUEST | NLM_F_ACK | extraFlags, SEQ);
+      putIfaddrmsg(writer, prefix.length(), index);
+      byte[] bytes = prefix.address().getAddress(); // network byte order, as IFA_* carry it
+      writer.putBytes(IFA_LOCAL, bytes);
+      writer.putBytes(IFA_ADDRESS, bytes);
+      writer.endMessage(m);
+      socket.send(writer.written());
+      awaitAck(socket, call);
+    }
+  }
+
+  /** The device's index (RTM_GETLINK by name); {@code ENODEV} when there is no such device. */
+  private static int index(NetlinkSocket socket, String device) throws LinuxException {
+    if (device.isEmpty() || device.length() >= IFNAMSIZ || device.indexOf('/') >= 0) {
+      throw new IllegalArgumentException("not a device name: \"" + device + "\"");
+    }
+    NetlinkWriter writer = new NetlinkWriter(64);
+    int m = writer.beginMessage(RTM_GETLINK, NLM_F_REQUEST, SEQ);
+    writer.putHeaderByte(AF_UNSPEC); // ifi_family
+    writer.putHeaderByte(0); // pad
+    writer.putHeaderShort(0); // ifi_type
+    writer.putHeaderInt(0); // ifi_index: 0, look up by IFLA_IFNAME
+    writer.putHeaderInt(0); // ifi_flags
+    writer.putHeaderInt(0); // ifi_change
+    writer.putString(IFLA_IFNAME, device);
+    writer.endMessage(m);
+    socket.send(writer.written());
+    String call = "RTM_GETLINK(" + device + ")";
+    while (true) {
+      MemorySegment datagram = socket.receive(System.nanoTime() + REPLY_TIMEOUT_NS);
+      for (long at = 0; at + NetlinkWriter.NLMSG_HDRLEN <= datagram.byteSize(); at = next(datagram, at)) {
+        if (seq(datagram, at) != SEQ) continue;
+        int type = type(datagram, at);
+        if (type == NLMSG_ERROR) {
+          int errno = errno(datagram, at);
+          throw errno != 0
+              ? new LinuxException(call, errno)
+              : new LinuxException(call, "acknowledged without an answer");
+        }
+        if (type == RTM_NEWLINK && length(datagram, at) >= NetlinkWriter.NLMSG_HDRLEN + IFINFOMSG_LEN) {
+          return datagram.get(JAVA_INT_UNALIGNED, at + NetlinkWriter.NLMSG_HDRLEN + 4);
+        }
+      }
+    }
+  }
+
+  private static void awaitAck(NetlinkSocket socket, String call) throws LinuxException {
+    while (true) {
+      MemorySegment datagram = socket.receive(System.nanoTime() + REPLY_TIMEOUT_NS);
+      for (long at = 0; at + NetlinkWriter.NLMSG_HDRLEN <= datagram.byteSize(); at = next(datagram, at)) {
+        if (seq(datagram, at) == SEQ && type(datagram, at) == NLMSG_ERROR) {
+          int errno = errno(datagram, at);
+          if (errno != 0) throw new LinuxException(call, errno);
+          return;
+        }
+      }
+    }
+  }
+
+  private static NetlinkSocket open() throws LinuxException {
+    return NetlinkSocket.open(NetlinkSocket.NETLINK_ROUTE, "NETLINK_ROUTE");
+  }
+
+  /** {@code struct ifaddrmsg} for AF_INET: family, prefix length, flags, scope, device index. */
+  private static void putIfaddrmsg(NetlinkWriter writer, int prefixLength, int index) {
+    writer.putHeaderByte(AF_INET);
+    writer.putHeaderByte(prefixLength);
+    writer.putHeaderByte(0); // ifa_flags
+    writer.putHeaderByte(RT_SCOPE_UNIVERSE);
+    writer.putHeaderInt(index);
+  }
+
+  /** The address of one RTM_NEWADDR message if it is IPv4 and on {@code index}, else null. */
+  private static Ipv4Prefix address(MemorySegment m, long at, int index) throws LinuxException {
+    long header = at + NetlinkWriter.NLMSG_HDRLEN;
+    long end = at + length(m, at);
+    if (end - header < IFADDRMSG_LEN) return null;
+    int family = Byte.toUnsignedInt(m.get(JAVA_BYTE, header));
+    int prefixLength = Byte.toUnsignedInt(m.get(JAVA_BYTE, header + 1));
+    int ifaIndex = m.get(JAVA_INT_UNALIGNED, header + 4);
+    // Without NETLINK_GET_STRICT_CHK the kernel ignores the index filter and dumps every device.
+    if (family != AF_INET || ifaIndex != index) return null;
+    byte[] local = null;
+    byte[] peer = null;
+    for (long a = header + IFADDRMSG_LEN; a + NetlinkWriter.NLA_HDRLEN <= end; ) {
+      int attrLength = Short.toUnsignedInt(m.get(JAVA_SHORT_UNALIGNED, a));
+      int attrType = Short.toUnsignedInt(m.get(JAVA_SHORT_UNALIGNED, a + 2));
+      if (attrLength < NetlinkWriter.NLA_HDRLEN || a + attrLength > end) break;
+      if (attrLength == NetlinkWriter.NLA_HDRLEN + 4) {
+        byte[] value = m.asSlice(a + NetlinkWriter.NLA_HDRLEN, 4).toArray(JAVA_BYTE);
+        if (attrType == IFA_LOCAL) local = value;
+        if (attrType == IFA_ADDRESS) peer = value;
+      }
+      a += NetlinkWriter.align(attrLength);
+    }
+    // IFA_LOCAL is the device's own address; IFA_ADDRESS differs only on point-to-point links.
+    byte[] bytes = local != null ? local : peer;
+    if (bytes == null) return null;
+    try {
+      return new Ipv4Prefix((Inet4Address) InetAddress.getByAddress(bytes), prefixLength);
+    } catch (UnknownHostException e) {
+      throw new LinuxException("recv(AF_NETLINK, NETLINK_ROUTE)", "malformed address: " + e.getMessage());
+    }
+  }
+
+  private static int length(MemorySegment m, long at) throws LinuxException {
+    int length = m.get(JAVA_INT_UNALIGNED, at);
+    if (length < NetlinkWriter.NLMSG_HDRLEN || at + length > m.byteSize()) {
+      throw new LinuxException("recv(AF_NETLINK, NETLINK_ROUTE)", "malformed reply of " + length + " bytes");
+    }
+    return length;
+  }
+
+  private static long next(MemorySegment m, long at) throws LinuxException {
+    return at + NetlinkWriter.align(length(m, at));
+  }
+
+  private static int type(MemorySegment m, long at) {
+    return Short.toUnsignedInt(m.get(JAVA_SHORT_UNALIGNED, at + 4));
+  }
+
+  private static int flags(MemorySegment m, long at) {
+    return Short.toUnsignedInt(m.get(JAVA_SHORT_UNALIGNED, at + 6));
+  }
+
+  private static int seq(MemorySegment m, long at) throws LinuxException {
+    length(m, at); // every message is checked before any of its fields is read
+    return m.get(JAVA_INT_UNALIGNED, at + 8);
+  }
+
+  /** The errno of an NLMSG_ERROR or NLMSG_DONE message (the kernel sends it negated). */
+  private static int errno(MemorySegment m, long at) throws LinuxException {
+    if (length(m, at) < NetlinkWriter.NLMSG_HDRLEN + 4) return 0;
+    return Math.abs(m.get(JAVA_INT_UNALIGNED, at + NetlinkWriter.NLMSG_HDRLEN));
+  }
+}
