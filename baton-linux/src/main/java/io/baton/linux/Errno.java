@@ -18,6 +18,7 @@ public final class Errno {
   public static final int EACCES = 13;
   public static final int EBUSY = 16;
   public static final int EEXIST = 17;
+  public static final int ENODEV = 19;
   public static final int EINVAL = 22;
   public static final int EPIPE = 32;
   public static final int ENOPROTOOPT = 92;

@@ -82,10 +82,10 @@ class AddressesTest {
   void aMissingDeviceIsEnodevNamingIt() throws Exception {
     Inet4Address vip = v4("198.18.0.103");
     assertThatThrownBy(() -> ns.run(() -> Addresses.add("nosuch0", vip, 32)))
-        .isInstanceOfSatisfying(LinuxException.class, e -> assertThat(e.errno()).isEqualTo(19))
+        .isInstanceOfSatisfying(LinuxException.class, e -> assertThat(e.errno()).isEqualTo(Errno.ENODEV))
         .hasMessage("RTM_GETLINK(nosuch0) failed: No such device (errno 19)");
     assertThatThrownBy(() -> ns.run(() -> Addresses.list("nosuch0")))
-        .isInstanceOfSatisfying(LinuxException.class, e -> assertThat(e.errno()).isEqualTo(19));
+        .isInstanceOfSatisfying(LinuxException.class, e -> assertThat(e.errno()).isEqualTo(Errno.ENODEV));
   }
 
   @Test

@@ -1,8 +1,7 @@
 package io.baton.dataplane;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import io.baton.linux.LinuxException;
+import io.baton.linux.Sysctl;
 
 /**
  * The most a kernel queues unread on one TCP socket of this network namespace: the top of
@@ -17,9 +16,9 @@ public final class ReceiveBuffers {
 
   public static long maxBytes() {
     try {
-      String[] fields = Files.readString(Path.of("/proc/sys/net/ipv4/tcp_rmem")).strip().split("\\s+");
+      String[] fields = Sysctl.read("net.ipv4.tcp_rmem").strip().split("\\s+");
       return Long.parseLong(fields[2]);
-    } catch (IOException | RuntimeException e) {
+    } catch (LinuxException | RuntimeException e) {
       return LINUX_DEFAULT;
     }
   }
