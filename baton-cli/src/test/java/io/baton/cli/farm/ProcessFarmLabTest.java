@@ -409,6 +409,22 @@ class ProcessFarmLabTest {
     }
   }
 
+  /** A second dispatcher process on the same host fails at start, naming the lock and its holder. */
+  @Test
+  void aSecondDispatcherOnTheHostIsRefused() throws Exception {
+    try (ProcessFarm farm = new ProcessFarm("pf-lock", "", "").startAll()) {
+      Process first = farm.process("d1");
+      Process second = farm.start("d1");
+      assertThat(second.waitFor(60, TimeUnit.SECONDS)).as("the second dispatcher exits").isTrue();
+      assertThat(second.exitValue()).isNotZero();
+      String err = Files.readString(farm.d1.stderrOf(second)) + Files.readString(farm.d1.stdoutOf(second));
+      assertThat(err).contains("is held by pid " + first.pid());
+      assertThat(first.isAlive()).isTrue();
+      CommandResult r = farm.curl(CURL, ProcessFarm.url("/whoami.txt"));
+      assertThat(r.exitCode()).as("the first one still serves: %s", r.stderr()).isZero();
+    }
+  }
+
   private static long size(Path p) {
     try {
       return Files.exists(p) ? Files.size(p) : 0;
