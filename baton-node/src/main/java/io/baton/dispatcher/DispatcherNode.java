@@ -60,6 +60,7 @@ public final class DispatcherNode implements AutoCloseable {
   private final LoadTable load;
   private final DispatcherStats stats = new DispatcherStats();
   private final List<Channel> listeners = new ArrayList<>();
+  private volatile boolean closing;
   /** Servers whose inventory arrived since start. */
   private final java.util.Set<String> inventoried = ConcurrentHashMap.newKeySet();
   /** How long after start adopted entries wait for their server's inventory. */
@@ -159,6 +160,7 @@ public final class DispatcherNode implements AutoCloseable {
 
   /** The server is gone: no new handoffs (its session is down) and its clients fail fast. */
   void serverLost(String name, java.net.Inet4Address address, String why) {
+    if (closing) return; // our own stop closed the session; the table stays as it is
     stats.serversLost.increment();
     load.remove(name);
     forwarding.dropServer(address).whenComplete((n, error) -> {
@@ -312,6 +314,7 @@ public final class DispatcherNode implements AutoCloseable {
    */
   @Override
   public void close() {
+    closing = true;
     for (Channel l : listeners) l.close().awaitUninterruptibly();
     clients.values().forEach(HandoffClient::close);
     forwarding.close();
