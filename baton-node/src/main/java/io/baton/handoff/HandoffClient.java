@@ -342,10 +342,13 @@ public final class HandoffClient implements AutoCloseable {
       backoffMs = MIN_BACKOFF.toMillis();
       if (closed) return;
     }
+    // The listener hears "up" before any handoff can use the session: a dispatcher stamps the
+    // session's start there, and entries installed after it are not judged by this session's
+    // inventory (which the server took before it saw any of them).
+    notifyConnectionState(true);
     session = ch;
     log.info("connected to server {}", serverText);
     firstSession.complete(null);
-    notifyConnectionState(true);
   }
 
   private void onReply(HandoffReply reply) {
