@@ -1,5 +1,6 @@
 package io.baton.dispatcher;
 
+import io.baton.log.RateLimitedLog;
 import io.baton.dispatcher.routing.ClientHelloParser;
 import io.baton.dispatcher.routing.HttpHeadParser;
 import io.baton.dispatcher.routing.PickContext;

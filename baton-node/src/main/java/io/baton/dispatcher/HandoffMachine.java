@@ -1,5 +1,6 @@
 package io.baton.dispatcher;
 
+import io.baton.log.RateLimitedLog;
 import io.baton.dispatcher.routing.Member;
 import io.baton.dispatcher.routing.PickContext;
 import io.baton.dispatcher.routing.Pool;

@@ -288,7 +288,7 @@ public final class HandoffServer implements AutoCloseable {
       log.warn("handler failed on ABORT of handoff {} from {}", abort.handoffId(), fromNode, e);
       return; // no answer: the dispatcher's deadline decides
     }
-    log.info("dispatcher {} aborted handoff {}: answering {}", fromNode, abort.handoffId(), reply);
+    log.debug("dispatcher {} aborted handoff {}: answering {}", fromNode, abort.handoffId(), reply);
     ch.writeAndFlush(reply);
   }
 

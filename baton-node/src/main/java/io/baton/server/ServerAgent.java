@@ -1,5 +1,6 @@
 package io.baton.server;
 
+import io.baton.log.RateLimitedLog;
 import io.baton.dataplane.HostPreparation;
 import io.baton.dataplane.VipGuard;
 import io.baton.dataplane.ReceiveBuffers;
@@ -54,6 +55,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class ServerAgent implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ServerAgent.class);
+  private static final RateLimitedLog refusedLog = new RateLimitedLog(log, "refused handoff", 10);
   private static final long LOAD_REPORT_PERIOD_MS = 1000;
 
   private final String nodeName;
@@ -240,7 +242,7 @@ public final class ServerAgent implements AutoCloseable {
 
   private HandoffReply refuse(FabricMessage.Handoff handoff, String from, String reason) {
     refused.incrementAndGet();
-    log.info("refused handoff {} from {}: {}", handoff.handoffId(), from, reason);
+    refusedLog.info("refused handoff {} from {}: {}", handoff.handoffId(), from, reason);
     return new FabricMessage.Refused(handoff.handoffId(), reason);
   }
 

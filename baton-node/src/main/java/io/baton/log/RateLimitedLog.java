@@ -1,4 +1,4 @@
-package io.baton.dispatcher;
+package io.baton.log;
 
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;

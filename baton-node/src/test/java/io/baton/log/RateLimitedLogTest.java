@@ -1,4 +1,4 @@
-package io.baton.dispatcher;
+package io.baton.log;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
