@@ -157,6 +157,7 @@ final class HandoffMachine {
       return;
     }
     installedNs = cx.nanoClock().getAsLong();
+    frozen.held();
     byte[] exported;
     try {
       exported = frozen.export(client.alreadyRead());

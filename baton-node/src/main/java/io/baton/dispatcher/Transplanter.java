@@ -1,18 +1,23 @@
 package io.baton.dispatcher;
 
-import io.baton.transplant.ConnectionExporter;
-import io.baton.transplant.ConnectionStateCodec;
+import io.baton.transplant.Move;
 import io.baton.transplant.TransplantException;
 
 /**
- * Freezes and exports a socket ({@link ConnectionExporter} in production). Confined to the
+ * Freezes and exports a socket ({@link Move} in production). Confined to the
  * thread that owns the socket.
  */
 interface Transplanter {
   Frozen freeze(int fd) throws TransplantException;
 
-  /** A frozen socket: export it, then either release it (moved) or resume it (stays here). */
+  /**
+   * A frozen socket: hold (the forwarding entry and output drop are in), export, then either
+   * release it (moved) or resume it (stays here).
+   */
   interface Frozen {
+    /** The forwarding entry and the output drop of this flow are in place. */
+    void held();
+
     /** The connection's state, encoded ({@code ConnectionStateCodec}) for the HANDOFF. */
     byte[] export(byte[] alreadyRead) throws TransplantException;
 
@@ -23,13 +28,18 @@ interface Transplanter {
     void resume() throws TransplantException;
   }
 
-  /** The kernel's, through {@link ConnectionExporter}. */
+  /** The kernel's, through {@link Move} (the one copy of the handoff sequence). */
   Transplanter KERNEL = fd -> {
-    ConnectionExporter.Frozen f = ConnectionExporter.freeze(fd);
+    Move f = Move.start(fd);
     return new Frozen() {
       @Override
+      public void held() {
+        f.held();
+      }
+
+      @Override
       public byte[] export(byte[] alreadyRead) throws TransplantException {
-        return ConnectionStateCodec.encode(f.export(alreadyRead));
+        return f.export(alreadyRead);
       }
 
       @Override

@@ -1,11 +1,11 @@
 package io.baton.dataplane;
 
+import io.baton.transplant.Move;
 import io.baton.lab.Host;
 import io.baton.lab.TwoHostTopology;
 import io.baton.linux.FdIo;
 import io.baton.linux.LinuxException;
 import io.baton.linux.Sockets;
-import io.baton.transplant.ConnectionExporter;
 import io.baton.transplant.ConnectionRestorer;
 import io.baton.transplant.ConnectionStateCodec;
 import io.baton.transplant.FlowKey;
@@ -89,13 +89,16 @@ final class ForwardedFlows {
    * the connection with b's restored descriptor as its serving end.
    */
   Connection moveToB(Connection c, ForwardingService service, long token) throws Exception {
-    ConnectionExporter.Frozen frozen = hosts.a().call(() -> ConnectionExporter.freeze(c.serverFd()));
+    Move move = hosts.a().call(() -> Move.start(c.serverFd()));
     service.freezeAndForward(c.flow(), B_FABRIC, token).get(LIMIT.toSeconds(), TimeUnit.SECONDS);
-    byte[] wire = hosts.a().call(() -> ConnectionStateCodec.encode(frozen.export(new byte[0])));
+    byte[] wire = hosts.a().call(() -> {
+      move.held();
+      return move.export(new byte[0]);
+    });
     ConnectionRestorer.Restored restored = hosts.b().call(() ->
         ConnectionRestorer.restore(ConnectionStateCodec.decode(wire), ConnectionRestorer.Options.DEFAULT));
     hosts.a().call(() -> {
-      frozen.release();
+      move.release();
       return null;
     });
     service.unfreeze(c.flow()).get(LIMIT.toSeconds(), TimeUnit.SECONDS);

@@ -73,7 +73,7 @@ class HandoffMachineTest {
     client.runAll();
 
     assertThat(m.state()).isEqualTo(State.HANDED_OFF);
-    assertThat(transplanter.calls).containsExactly("freeze", "export", "prepareSilentClose");
+    assertThat(transplanter.calls).containsExactly("freeze", "held", "export", "prepareSilentClose");
     assertThat(client.closed).isTrue();
     assertThat(client.answered503).isFalse();
     assertThat(forwarding.ops).endsWith("unfreeze");
@@ -163,7 +163,7 @@ class HandoffMachineTest {
     assertThat(m.state()).isEqualTo(State.ABANDONED);
     // Output drop lifted before the RST can leave; never served here, never a next server.
     assertThat(forwarding.ops).containsExactly("freezeAndForward s1 " + fabric.lastId, "unfreeze");
-    assertThat(transplanter.calls).containsExactly("freeze", "export", "resume");
+    assertThat(transplanter.calls).containsExactly("freeze", "held", "export", "resume");
     assertThat(client.reset).isTrue();
     assertThat(fabric.sentTo).containsExactly("s1");
     assertThat(stats.inFlightHandoffs.sum()).isZero();
@@ -478,6 +478,11 @@ class HandoffMachineTest {
       if (failFreeze) throw new TransplantException("socket 42 is CLOSING: only ESTABLISHED connections can be moved");
       calls.add("freeze");
       return new Frozen() {
+        @Override
+        public void held() {
+          calls.add("held");
+        }
+
         @Override
         public byte[] export(byte[] alreadyRead) throws TransplantException {
           if (failExport) throw new TransplantException("export: EPERM");

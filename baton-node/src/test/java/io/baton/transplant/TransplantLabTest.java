@@ -60,16 +60,16 @@ class TransplantLabTest {
 
       // Freeze A (its kernel now ignores the client's ACKs), then queue 2 MiB: part goes out and
       // stays unacknowledged, the rest never leaves A.
-      ConnectionExporter.Frozen frozen = lab.a.call(() -> ConnectionExporter.freeze(aFd));
+      Move move = lab.a.call(() -> Move.start(aFd));
       byte[] down2 = StreamDigest.random(3, 2 * MIB);
       int queued = lab.a.call(() -> sendWhatFits(aFd, down2));
       downSent.update(down2, 0, queued);
       awaitTrue(
           () -> ioctl(aFd, Sockets.SIOCOUTQ) > ioctl(aFd, Sockets.SIOCOUTQNSD),
           "bytes in flight from A");
-      lab.holdForB(aFd);
+      lab.holdForB(move);
 
-      TwoHostLab.Moved moved = lab.moveToB(frozen, alreadyRead);
+      TwoHostLab.Moved moved = lab.moveToB(move, alreadyRead);
       ConnectionState state = moved.state();
       assertThat(state.receiveQueue()).hasSize(up1.length);
       assertThat(state.receiveQueueAlreadyRead()).isEqualTo(alreadyRead.length);
@@ -147,8 +147,8 @@ class TransplantLabTest {
       byte[] head = readHead(new BlockingFd(aFd, LIMIT));
       assertThat(new String(head, StandardCharsets.US_ASCII)).startsWith("GET /big.bin HTTP/1.1\r\n");
 
-      ConnectionExporter.Frozen frozen = lab.freezeTowardB(aFd);
-      TwoHostLab.Moved moved = lab.moveToB(frozen, head);
+      Move move = lab.freezeTowardB(aFd);
+      TwoHostLab.Moved moved = lab.moveToB(move, head);
 
       int size = 48 * MIB;
       BlockingFd bSide = new BlockingFd(moved.restored().fd(), LIMIT);
@@ -173,6 +173,38 @@ class TransplantLabTest {
       assertThat(downloaded.hex()).as("downloaded SHA-256").isEqualTo(body.hex());
       assertThat(lab.clientRsts.received()).isZero();
       assertThat(lab.clientRsts.sent()).isZero();
+    }
+  }
+
+  /** The one copy of the handoff sequence refuses steps out of order, before touching the socket. */
+  @Test
+  void aMoveKeepsTheHandoffOrder() throws Exception {
+    try (TwoHostLab lab = new TwoHostLab("transplant-order")) {
+      int listener = lab.a.call(TwoHostLab::listenOnVip);
+      int clientFd = lab.client.call(TransplantLabTest::connectToVip);
+      int aFd = lab.a.call(() -> Sockets.accept(listener, false));
+      Move move = lab.a.call(() -> Move.start(aFd));
+      assertThat(move.flow().localPort()).isEqualTo(TwoHostLab.PORT);
+      assertThatThrownBy(() -> lab.a.call(() -> move.export(new byte[0])))
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("before its hold");
+      assertThatThrownBy(() -> lab.a.call(() -> {
+        move.release();
+        return null;
+      })).isInstanceOf(IllegalStateException.class).hasMessageContaining("needs EXPORTED");
+      assertThat(move.step()).isEqualTo(Move.Step.FROZEN);
+      // Taken back before anything moved: the connection works on A.
+      lab.a.call(() -> {
+        move.resume();
+        return null;
+      });
+      BlockingFd client = new BlockingFd(clientFd, LIMIT);
+      BlockingFd aSide = new BlockingFd(aFd, LIMIT);
+      client.writeAll("ping".getBytes(StandardCharsets.US_ASCII), 0, 4);
+      byte[] got = new byte[4];
+      aSide.readFully(got);
+      assertThat(new String(got, StandardCharsets.US_ASCII)).isEqualTo("ping");
+      assertThat(lab.clientRsts.received()).isZero();
     }
   }
 
@@ -246,8 +278,8 @@ class TransplantLabTest {
       // A acknowledged the FIN, so the client will not send it again: only B can re-create it.
       awaitTrue(() -> TcpInfo.of(clientFd).state() == TcpInfo.STATE_FIN_WAIT2, "the FIN acknowledged");
 
-      ConnectionExporter.Frozen frozen = lab.freezeTowardB(aFd);
-      TwoHostLab.Moved moved = lab.moveToB(frozen, alreadyRead);
+      Move move = lab.freezeTowardB(aFd);
+      TwoHostLab.Moved moved = lab.moveToB(move, alreadyRead);
       assertThat(moved.state().finReceived()).as("FIN recorded in the state").isTrue();
       assertThat(moved.state().receiveQueue()).isEqualTo(request);
       int bFd = moved.restored().fd();

@@ -63,21 +63,22 @@ final class TwoHostLab implements AutoCloseable {
   }
 
   /**
-   * Start of a handoff from A to B: A's kernel stops processing the client's packets (socket
-   * filter), A's output on the flow is dropped and the client's packets go to B (one nftables
-   * batch). Call on any thread.
+   * Start of a handoff from A to B ({@link Move}): A's kernel stops processing the client's
+   * packets (socket filter), then A's output on the flow is dropped and the client's packets go
+   * to B (one nftables batch). Call on any thread.
    */
-  ConnectionExporter.Frozen freezeTowardB(int aFd) throws Exception {
-    ConnectionExporter.Frozen frozen = a.call(() -> ConnectionExporter.freeze(aFd));
-    holdForB(aFd);
-    return frozen;
+  Move freezeTowardB(int aFd) throws Exception {
+    Move move = a.call(() -> Move.start(aFd));
+    holdForB(move);
+    return move;
   }
 
   /** The nftables half of {@link #freezeTowardB}, for tests that act between the two halves. */
-  void holdForB(int aFd) throws Exception {
+  void holdForB(Move move) throws Exception {
     a.call(
         () -> {
-          forwarding.freezeAndForward(flowOf(aFd), ip(B_FABRIC_IP));
+          forwarding.freezeAndForward(move.flow(), ip(B_FABRIC_IP));
+          move.held();
           return null;
         });
   }
@@ -86,8 +87,8 @@ final class TwoHostLab implements AutoCloseable {
    * Completes a handoff the way a dispatcher does: export, restore on B from the encoded
    * bytes, release A's copy silently, stop dropping A's output on the flow.
    */
-  Moved moveToB(ConnectionExporter.Frozen frozen, byte[] alreadyRead) throws Exception {
-    byte[] wire = a.call(() -> ConnectionStateCodec.encode(frozen.export(alreadyRead)));
+  Moved moveToB(Move move, byte[] alreadyRead) throws Exception {
+    byte[] wire = a.call(() -> move.export(alreadyRead));
     ConnectionRestorer.Restored restored =
         b.call(
             () ->
@@ -96,16 +97,13 @@ final class TwoHostLab implements AutoCloseable {
     ConnectionState state = ConnectionStateCodec.decode(wire);
     a.call(
         () -> {
-          frozen.release();
+          move.release();
           forwarding.unfreeze(state.flow());
           return null;
         });
     return new Moved(state, restored);
   }
 
-  static FlowKey flowOf(int fd) throws Exception {
-    return FlowKey.of(Sockets.peerAddress(fd), Sockets.localAddress(fd));
-  }
 
   /** What a move produced: the state as it crossed the wire and the socket on B. */
   record Moved(ConnectionState state, ConnectionRestorer.Restored restored) {}

@@ -1,15 +1,14 @@
 package io.baton.cli.demo;
 
+import io.baton.transplant.Move;
 import io.baton.dataplane.DirectForwardingTable;
 import io.baton.dataplane.Vip;
 import io.baton.lab.Host;
 import io.baton.lab.Lab;
 import io.baton.lab.RstCounter;
 import io.baton.lab.TwoHostTopology;
-import io.baton.linux.LinuxException;
 import io.baton.linux.Sockets;
 import io.baton.dataplane.VipGuard;
-import io.baton.transplant.ConnectionExporter;
 import io.baton.transplant.ConnectionRestorer;
 import io.baton.transplant.ConnectionState;
 import io.baton.transplant.ConnectionStateCodec;
@@ -100,18 +99,19 @@ final class DemoLab implements AutoCloseable {
    */
   Handoff handOff(int aFd, byte[] alreadyRead) throws Exception {
     long start = System.nanoTime();
-    record Exported(ConnectionExporter.Frozen frozen, byte[] wire, long exportNs, long nftNs) {}
+    record Exported(Move move, byte[] wire, long exportNs, long nftNs) {}
     Exported exported =
         a.call(
             () -> {
               long t0 = System.nanoTime();
-              ConnectionExporter.Frozen frozen = ConnectionExporter.freeze(aFd);
+              Move move = Move.start(aFd);
               long t1 = System.nanoTime();
-              forwarding.freezeAndForward(flowOf(aFd), ip(B_FABRIC_IP));
+              forwarding.freezeAndForward(move.flow(), ip(B_FABRIC_IP));
+              move.held();
               long t2 = System.nanoTime();
-              ConnectionState state = frozen.export(alreadyRead);
+              byte[] wire = move.export(alreadyRead);
               long t3 = System.nanoTime();
-              return new Exported(frozen, ConnectionStateCodec.encode(state), (t1 - t0) + (t3 - t2), t2 - t1);
+              return new Exported(move, wire, (t1 - t0) + (t3 - t2), t2 - t1);
             });
     ConnectionRestorer.Restored restored =
         b.call(
@@ -121,7 +121,7 @@ final class DemoLab implements AutoCloseable {
     ConnectionState state = ConnectionStateCodec.decode(exported.wire());
     a.call(
         () -> {
-          exported.frozen().release();
+          exported.move().release();
           forwarding.unfreeze(state.flow());
           return null;
         });
@@ -186,9 +186,6 @@ final class DemoLab implements AutoCloseable {
     return new long[] {rsts.received(), rsts.sent()};
   }
 
-  static FlowKey flowOf(int fd) throws LinuxException {
-    return FlowKey.of(Sockets.peerAddress(fd), Sockets.localAddress(fd));
-  }
 
   static Inet4Address ip(String text) {
     try {
