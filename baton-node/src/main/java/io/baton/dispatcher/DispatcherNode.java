@@ -323,9 +323,9 @@ public final class DispatcherNode implements AutoCloseable {
   /** {@link HandoffClient}s by server node name, as a {@link FabricPort}. */
   private record ClientsFabric(Map<String, HandoffClient> clients) implements FabricPort {
     @Override
-    public boolean isUp(String node) {
+    public long session(String node) {
       HandoffClient c = clients.get(node);
-      return c != null && c.isConnected();
+      return c == null ? NO_SESSION : c.session();
     }
 
     @Override
@@ -335,8 +335,8 @@ public final class DispatcherNode implements AutoCloseable {
 
     @Override
     public java.util.concurrent.CompletableFuture<io.baton.handoff.HandoffReply> send(String node,
-        FabricMessage.Handoff handoff) {
-      return clients.get(node).send(handoff);
+        long session, FabricMessage.Handoff handoff) {
+      return clients.get(node).send(handoff, session);
     }
 
     @Override

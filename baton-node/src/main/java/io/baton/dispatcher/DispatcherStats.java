@@ -45,6 +45,8 @@ public final class DispatcherStats {
   public final LongAdder inFlightHandoffs = new LongAdder();
   /** tls and l4 connections closed because no server took them (http ones get a 503). */
   public final LongAdder closedUnavailable = new LongAdder();
+  /** Bugs: unchecked exceptions inside a handoff step (the machine ended the handoff). Should stay 0. */
+  public final LongAdder internalErrors = new LongAdder();
   /** Sockets that could not be frozen (no longer movable); answered here. */
   public final LongAdder freezeFailures = new LongAdder();
   /** Forwarding-table changes of a handoff that failed or timed out. */

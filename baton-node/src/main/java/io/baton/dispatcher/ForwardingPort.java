@@ -6,7 +6,8 @@ import java.util.concurrent.CompletableFuture;
 
 /**
  * The kernel forwarding table as a handoff uses it ({@link ForwardingService} in production).
- * Changes are applied in the order asked; futures complete on the table's owner thread.
+ * Any thread may call it; changes are applied in the order asked; futures complete on the table's
+ * owner thread.
  */
 interface ForwardingPort {
   /** Drops our output on {@code flow} and forwards the client's packets to {@code server}. */

@@ -78,6 +78,8 @@ final class HandoffMachine {
   private Member member;
   private long handoffId;
   private Transplanter.Frozen frozen;
+  private long session; // the fabric session the HANDOFF must travel on
+  private CompletableFuture<HandoffReply> offered;
   private long startNs;
   private long installedNs;
   private long sentNs;
@@ -98,7 +100,7 @@ final class HandoffMachine {
 
   void start() {
     cx.stats().inFlightHandoffs.increment();
-    next();
+    guarded(this::next);
   }
 
   /** Picks the next candidate and starts moving the connection to it. */
@@ -127,7 +129,8 @@ final class HandoffMachine {
         }
         continue;
       }
-      if (!cx.fabric().isUp(member.node())) {
+      session = cx.fabric().session(member.node());
+      if (session == FabricPort.NO_SESSION) {
         log.debug("{}: skipping {}: fabric connection is down", client.flow(), member.node());
         continue;
       }
@@ -172,23 +175,29 @@ final class HandoffMachine {
     sentNs = cx.nanoClock().getAsLong();
     enter(State.OFFERED);
     arm(cx.handoffTimeoutNs(), this::overdue);
-    when(cx.fabric().send(member.node(), handoff), this::answered);
+    // On the session that was up when this server was picked: if it went down and came back
+    // meanwhile, the entry installed for this handoff may be gone with the old session
+    // (server lost, or judged by the new session's inventory), so the send fails unsent.
+    offered = cx.fabric().send(member.node(), session, handoff);
+    when(offered, this::answered);
   }
 
   /** No answer within the handoff timeout: ask the server to settle it. */
   private void overdue() {
-    if (!cx.fabric().abort(member.node(), handoffId)) {
-      abandon("no answer to handoff " + handoffId + " and the ABORT could not be sent");
-      return;
-    }
-    cx.stats().aborts.increment();
-    abortLog.info("{}: {} did not answer handoff {} in time; sent ABORT", client.flow(), member.node(), handoffId);
+    if (offered.isDone()) return; // the answer came in time; its task is queued behind this one
     // Continue the current step: the answer to the HANDOFF or the ABORT completes the same future.
     state = State.ABORTING;
     arm(cx.abortTimeoutNs(), () -> {
       cx.fabric().forget(member.node(), handoffId, "no answer to the ABORT of handoff " + handoffId);
       abandon("no answer to handoff " + handoffId + " nor to its ABORT");
     });
+    if (!cx.fabric().abort(member.node(), handoffId)) {
+      // Not pending any more (answered this instant) or the session is gone (the future fails
+      // with it): either way the future settles it, or the deadline above does.
+      return;
+    }
+    cx.stats().aborts.increment();
+    abortLog.info("{}: {} did not answer handoff {} in time; sent ABORT", client.flow(), member.node(), handoffId);
   }
 
   private void answered(HandoffReply reply, Throwable error) {
@@ -315,7 +324,7 @@ final class HandoffMachine {
   private void arm(long delayNs, Runnable onDeadline) {
     int armedAt = step;
     deadline = client.schedule(() -> {
-      if (step == armedAt) onDeadline.run();
+      if (step == armedAt && !state.terminal()) guarded(onDeadline);
     }, delayNs);
   }
 
@@ -323,8 +332,55 @@ final class HandoffMachine {
   private <T> void when(CompletableFuture<T> f, BiConsumer<T, Throwable> then) {
     int at = step;
     f.whenComplete((value, error) -> client.execute(() -> {
-      if (step == at && !state.terminal()) then.accept(value, error);
+      if (step == at && !state.terminal()) guarded(() -> then.accept(value, error));
     }));
+  }
+
+  /**
+   * Runs a step; a bug in it (an unchecked exception) must not orphan the connection: it ends the
+   * machine in the least harmful terminal state for where it was.
+   */
+  private void guarded(Runnable stepBody) {
+    try {
+      stepBody.run();
+    } catch (RuntimeException e) {
+      crashed(e);
+    }
+  }
+
+  private void crashed(RuntimeException e) {
+    cx.stats().internalErrors.increment();
+    log.error("{}: handoff step failed in state {}; ending it", client.flow(), state, e);
+    if (state.terminal()) return;
+    if (state == State.OFFERED || state == State.ABORTING) {
+      // The server may have it: never serve it here.
+      try {
+        abandon("internal error: " + e);
+      } catch (RuntimeException again) {
+        log.error("{}: cannot abandon handoff {}", client.flow(), handoffId, again);
+        finishQuietly();
+      }
+      return;
+    }
+    if (frozen != null) {
+      try {
+        cx.forwarding().cancel(client.flow(), handoffId);
+        frozen.resume();
+      } catch (TransplantException | RuntimeException again) {
+        log.warn("{}: cannot take the connection back after the error: {}", client.flow(), again.toString());
+      }
+    }
+    finishQuietly();
+  }
+
+  /** Closes the client and ends the machine, whatever else fails. */
+  private void finishQuietly() {
+    try {
+      client.close();
+    } catch (RuntimeException ignored) {
+      // nothing more to do for this connection
+    }
+    finish(State.UNAVAILABLE);
   }
 
   private static String message(Throwable error) {

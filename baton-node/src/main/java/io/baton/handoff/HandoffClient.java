@@ -78,6 +78,8 @@ public final class HandoffClient implements AutoCloseable {
   private long backoffMs = MIN_BACKOFF.toMillis(); // guarded by lock
   private ScheduledFuture<?> retry; // guarded by lock
   private volatile Channel session; // the channel whose HELLO exchange completed, or null
+  private volatile long sessionNumber; // 0 while there is none; a new value for every session
+  private long sessionsSoFar; // guarded by lock
 
   /** A client with the default frame limit ({@link HandoffServer#DEFAULT_MAX_FRAME_BYTES}). */
   public HandoffClient(EventLoopGroup group, InetSocketAddress server, byte[] key,
@@ -129,6 +131,15 @@ public final class HandoffClient implements AutoCloseable {
     return firstSession.copy();
   }
 
+  /**
+   * The established session now, as a number that is new for every session, or 0 when none is
+   * up: pass it to {@link #send(Handoff, long)} to send on exactly that session.
+   */
+  public long session() {
+    Channel ch = session;
+    return ch != null && ch.isActive() ? sessionNumber : 0;
+  }
+
   /** Whether a session is established right now. */
   public boolean isConnected() {
     Channel ch = session;
@@ -174,6 +185,15 @@ public final class HandoffClient implements AutoCloseable {
    * {@link #forget} is called. The caller owns the deadline (see {@link #abort}).
    */
   public CompletableFuture<HandoffReply> send(Handoff handoff) {
+    return send(handoff, 0);
+  }
+
+  /**
+   * Like {@link #send(Handoff)}, but only on session {@code expectedSession} (from {@link
+   * #session()}; 0: whichever is up): if another session replaced it meanwhile, fails at once,
+   * not delivered.
+   */
+  public CompletableFuture<HandoffReply> send(Handoff handoff, long expectedSession) {
     long id = handoff.handoffId();
     synchronized (lock) {
       if (closed) return failed("handoff client for server " + serverText + " is closed; handoff " + id + " not sent");
@@ -181,6 +201,10 @@ public final class HandoffClient implements AutoCloseable {
     Channel ch = session;
     if (ch == null || !ch.isActive()) {
       return failed("server " + serverText + " is not connected; handoff " + id + " not sent");
+    }
+    if (expectedSession != 0 && expectedSession != sessionNumber) {
+      return failed("the fabric session with server " + serverText + " was replaced; handoff " + id
+          + " not sent");
     }
     if (!ch.isWritable()) {
       return failed("fabric connection to server " + serverText + " is congested; handoff " + id
@@ -346,6 +370,9 @@ public final class HandoffClient implements AutoCloseable {
     // session's start there, and entries installed after it are not judged by this session's
     // inventory (which the server took before it saw any of them).
     notifyConnectionState(true);
+    synchronized (lock) {
+      sessionNumber = ++sessionsSoFar;
+    }
     session = ch;
     log.info("connected to server {}", serverText);
     firstSession.complete(null);

@@ -281,6 +281,90 @@ class HandoffMachineTest {
     assertThat(transplanter.calls).isEmpty();
   }
 
+  @Test
+  void anAnswerQueuedBehindTheDeadlineStillCounts() {
+    HandoffMachine m = machine("s1", "s2");
+    m.start();
+    client.runAll();
+    fabric.answer(new FabricMessage.Accepted(fabric.lastId)); // its task is queued, not run
+    client.fireTimersBeforeTasks(HANDOFF_TIMEOUT_NS);
+    client.runAll();
+    assertThat(m.state()).isEqualTo(State.HANDED_OFF);
+    assertThat(fabric.aborted).isEmpty();
+    assertThat(client.reset).isFalse();
+  }
+
+  @Test
+  void anAbortThatCannotBeSentWaitsForTheFutureOrTheDeadline() {
+    fabric.abortSucceeds = false;
+    HandoffMachine m = machine("s1", "s2");
+    m.start();
+    client.runAll();
+    client.advance(HANDOFF_TIMEOUT_NS);
+    assertThat(m.state()).isEqualTo(State.ABORTING);
+    client.advance(ABORT_TIMEOUT_NS);
+    assertThat(fabric.forgotten).containsExactly(fabric.lastId);
+    assertThat(m.state()).isEqualTo(State.ABANDONED);
+    assertThat(client.reset).isTrue();
+  }
+
+  @Test
+  void theDeadlineOfAnEarlierServerNeverFiresForTheNextOne() {
+    HandoffMachine m = machine("s1", "s2");
+    m.start();
+    client.runAll();
+    long first = fabric.lastId;
+    client.advance(HANDOFF_TIMEOUT_NS - 500 * MS);
+    fabric.answer(new FabricMessage.Refused(first, "full"));
+    client.runAll();
+    assertThat(fabric.sentTo).containsExactly("s1", "s2");
+    client.advance(600 * MS); // past s1's old deadline
+    assertThat(fabric.aborted).isEmpty();
+    assertThat(m.state()).isEqualTo(State.OFFERED);
+    client.advance(HANDOFF_TIMEOUT_NS);
+    assertThat(fabric.aborted).containsExactly(fabric.lastId);
+  }
+
+  @Test
+  void aReplacedSessionMeansNotSentAndTheNextServer() {
+    HandoffMachine m = machine("s1", "s2");
+    fabric.replacedSessions.add("s1");
+    m.start();
+    client.runAll();
+    assertThat(transplanter.calls).containsSubsequence("freeze", "held", "export", "resume", "freeze");
+    assertThat(fabric.sentTo).containsExactly("s2");
+    assertThat(m.state()).isEqualTo(State.OFFERED);
+  }
+
+  @Test
+  void aBugBeforeTheOfferTakesTheConnectionBackAndClosesIt() {
+    transplanter.bugInExport = true;
+    HandoffMachine m = machine("s1");
+    m.start();
+    client.runAll();
+    assertThat(m.state()).isEqualTo(State.UNAVAILABLE);
+    assertThat(stats.internalErrors.sum()).isEqualTo(1);
+    assertThat(forwarding.ops).contains("cancel " + fabric.lastId);
+    assertThat(transplanter.calls).endsWith("resume");
+    assertThat(client.closed).isTrue();
+    assertThat(stats.inFlightHandoffs.sum()).isZero();
+  }
+
+  @Test
+  void aBugAfterTheOfferNeverServesTheConnectionHere() {
+    HandoffMachine m = machine("s1");
+    m.start();
+    client.runAll();
+    fabric.bugOnAbort = true;
+    client.advance(HANDOFF_TIMEOUT_NS);
+    client.runAll();
+    assertThat(m.state()).isEqualTo(State.ABANDONED);
+    assertThat(stats.internalErrors.sum()).isEqualTo(1);
+    assertThat(client.reset).isTrue();
+    assertThat(client.answered503).isFalse();
+    assertThat(stats.inFlightHandoffs.sum()).isZero();
+  }
+
   // ---------------------------------------------------------------------------------- fakes
 
   private static Inet4Address ip(String s) {
@@ -365,6 +449,15 @@ class HandoffMachineTest {
       while (!tasks.isEmpty()) tasks.removeFirst().run();
     }
 
+    /** Moves the clock and runs the due timers before the queued tasks (a race the loop can lose). */
+    void fireTimersBeforeTasks(long ns) {
+      nowNs += ns;
+      while (!timers.isEmpty() && timers.peek().dueNs() <= nowNs) {
+        Timer t = timers.poll();
+        if (!t.cancelled()[0]) t.task().run();
+      }
+    }
+
     void advance(long ns) {
       runAll();
       nowNs += ns;
@@ -381,12 +474,16 @@ class HandoffMachineTest {
     final List<FabricMessage.Handoff> sent = new ArrayList<>();
     final List<String> sentTo = new ArrayList<>();
     final List<Long> aborted = new ArrayList<>();
+    final List<Long> forgotten = new ArrayList<>();
+    final Set<String> replacedSessions = new HashSet<>();
+    boolean abortSucceeds = true;
+    boolean bugOnAbort;
     final Map<Long, CompletableFuture<HandoffReply>> pending = new HashMap<>();
     long lastId = 100;
 
     @Override
-    public boolean isUp(String node) {
-      return up.contains(node);
+    public long session(String node) {
+      return up.contains(node) ? 1 : NO_SESSION;
     }
 
     @Override
@@ -395,7 +492,10 @@ class HandoffMachineTest {
     }
 
     @Override
-    public CompletableFuture<HandoffReply> send(String node, FabricMessage.Handoff handoff) {
+    public CompletableFuture<HandoffReply> send(String node, long session, FabricMessage.Handoff handoff) {
+      if (replacedSessions.remove(node)) {
+        return CompletableFuture.failedFuture(new HandoffException("session replaced", null, false));
+      }
       sent.add(handoff);
       sentTo.add(node);
       var f = new CompletableFuture<HandoffReply>();
@@ -405,12 +505,14 @@ class HandoffMachineTest {
 
     @Override
     public boolean abort(String node, long handoffId) {
+      if (bugOnAbort) throw new IllegalStateException("bug");
       aborted.add(handoffId);
-      return pending.containsKey(handoffId);
+      return abortSucceeds && pending.containsKey(handoffId);
     }
 
     @Override
     public void forget(String node, long handoffId, String why) {
+      forgotten.add(handoffId);
       var f = pending.remove(handoffId);
       if (f != null) f.completeExceptionally(new HandoffException(why, null, true));
     }
@@ -472,6 +574,7 @@ class HandoffMachineTest {
     boolean failFreeze;
     boolean failExport;
     boolean failResume;
+    boolean bugInExport;
 
     @Override
     public Frozen freeze(int fd) throws TransplantException {
@@ -486,6 +589,7 @@ class HandoffMachineTest {
         @Override
         public byte[] export(byte[] alreadyRead) throws TransplantException {
           if (failExport) throw new TransplantException("export: EPERM");
+          if (bugInExport) throw new NullPointerException("bug");
           calls.add("export");
           return encoded;
         }
