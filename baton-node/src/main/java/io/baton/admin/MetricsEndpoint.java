@@ -121,14 +121,8 @@ public final class MetricsEndpoint implements AutoCloseable {
     counterOf(r, "baton_forwarding_entries_removed", "Forwarding entries removed after close and grace", () -> d.forwarding().removedTotal());
     GaugeWithCallback.builder()
         .name("baton_forwarding_entries")
-        .help("Forwarding entries in the kernel's map now")
-        .callback(cb -> {
-          try {
-            cb.call(d.forwarding().size().get(2, java.util.concurrent.TimeUnit.SECONDS));
-          } catch (Exception e) {
-            // no sample when the table cannot be read
-          }
-        })
+        .help("Forwarding entries the dispatcher tracks (the kernel's map is not dumped per scrape)")
+        .callback(cb -> cb.call(d.forwarding().trackedEntries()))
         .register(r);
     counterOf(r, "baton_forwarding_batches", "nf_tables netlink batches sent", () -> d.forwarding().batchesTotal());
     GaugeWithCallback.builder()
@@ -138,6 +132,7 @@ public final class MetricsEndpoint implements AutoCloseable {
         .callback(cb -> d.fabricState().forEach((node, up) -> cb.call(up ? 1 : 0, node)))
         .register(r);
     counterOf(r, "baton_fabric_auth_failures", "Fabric frames that failed authentication", d::fabricAuthFailures);
+    counterOf(r, "baton_fabric_late_replies", "Answers that found no handoff waiting (repeats after ABORT, answers after a give-up)", d::fabricLateReplies);
     counterOf(r, "baton_fabric_silent_servers", "Fabric sessions closed after a server's silence (dead-after)", d::fabricSilentPeers);
   }
 

@@ -61,6 +61,8 @@ public final class DispatcherNode implements AutoCloseable {
   private final DispatcherStats stats = new DispatcherStats();
   private final List<Channel> listeners = new ArrayList<>();
   private volatile boolean closing;
+  /** How long {@link #close} waits for handoffs under way: their handoff and abort deadlines. */
+  private Duration drainLimit = Duration.ofSeconds(5);
   /** Servers whose inventory arrived since start. */
   private final java.util.Set<String> inventoried = ConcurrentHashMap.newKeySet();
   /** How long after start adopted entries wait for their server's inventory. */
@@ -98,6 +100,8 @@ public final class DispatcherNode implements AutoCloseable {
     LoadTable load = new LoadTable();
     Map<String, HandoffClient> clients = new ConcurrentHashMap<>();
     DispatcherNode dispatcher = new DispatcherNode(forwarding, clients, load);
+    dispatcher.drainLimit = config.timeouts().handoff().plus(config.timeouts().fabricDeadAfter())
+        .plus(HandoffCoordinator.INSTALL_TIMEOUT.multipliedBy(2));
     Liveness liveness = new Liveness(config.timeouts().fabricHeartbeat(), config.timeouts().fabricDeadAfter());
     HandoffCoordinator coordinator = new HandoffCoordinator(new ClientsFabric(clients), forwarding,
         Transplanter.KERNEL, load, dispatcher.stats, clock, liveness.deadAfter(), local);
@@ -150,12 +154,18 @@ public final class DispatcherNode implements AutoCloseable {
       Liveness liveness) {
     if (forwarding.adopted().isEmpty()) return;
     long delayMs = ADOPTION_WAIT.toMillis() + liveness.deadAfter().toMillis();
-    group.schedule(() -> servers.forEach((name, address) -> {
-      HandoffClient c = clients.get(name);
-      if (c != null && !c.isConnected() && !inventoried.contains(name)) {
-        serverLost(name, address, "not reachable " + delayMs + " ms after start");
-      }
-    }), delayMs, java.util.concurrent.TimeUnit.MILLISECONDS);
+    group.schedule(() -> {
+      servers.forEach((name, address) -> {
+        HandoffClient c = clients.get(name);
+        if (c != null && !c.isConnected() && !inventoried.contains(name)) {
+          serverLost(name, address, "not reachable " + delayMs + " ms after start");
+        }
+      });
+      // Entries of servers that are no longer in the config: nobody will ever settle them.
+      java.util.Set<java.net.Inet4Address> known = new java.util.HashSet<>(servers.values());
+      new java.util.HashSet<>(forwarding.adopted().values()).stream().filter(a -> !known.contains(a))
+          .forEach(a -> serverLost(a.getHostAddress(), a, "not in this dispatcher's config"));
+    }, delayMs, java.util.concurrent.TimeUnit.MILLISECONDS);
   }
 
   /** The server is gone: no new handoffs (its session is down) and its clients fail fast. */
@@ -298,6 +308,11 @@ public final class DispatcherNode implements AutoCloseable {
     return state;
   }
 
+  /** Fabric answers that found no handoff waiting for them. */
+  public long fabricLateReplies() {
+    return clients.values().stream().mapToLong(HandoffClient::lateReplies).sum();
+  }
+
   /** Fabric sessions closed because a server was silent for the dead-after time. */
   public long fabricSilentPeers() {
     return clients.values().stream().mapToLong(HandoffClient::silentPeers).sum();
@@ -316,6 +331,12 @@ public final class DispatcherNode implements AutoCloseable {
   public void close() {
     closing = true;
     for (Channel l : listeners) l.close().awaitUninterruptibly();
+    // Handoffs under way finish first: closing the fabric now would leave their outcome unknown
+    // and reset clients that a server may already be serving. Bounded by their deadlines.
+    long deadline = System.nanoTime() + drainLimit.toNanos();
+    while (stats.inFlightHandoffs.sum() > 0 && System.nanoTime() < deadline) {
+      java.util.concurrent.locks.LockSupport.parkNanos(1_000_000L); // polling a deadline-bounded drain
+    }
     clients.values().forEach(HandoffClient::close);
     forwarding.close();
   }

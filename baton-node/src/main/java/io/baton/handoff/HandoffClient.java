@@ -65,6 +65,7 @@ public final class HandoffClient implements AutoCloseable {
   private final Duration connectTimeout;
   private final Liveness liveness;
   private final FabricCounters counters = new FabricCounters();
+  private final java.util.concurrent.atomic.LongAdder lateReplies = new java.util.concurrent.atomic.LongAdder();
   private final ConcurrentHashMap<Long, Pending> pending = new ConcurrentHashMap<>();
   // Ids grow across dispatcher restarts too (milliseconds since the epoch, shifted), so that a
   // CLOSED for a connection of an earlier run never names a handoff of this one.
@@ -251,6 +252,11 @@ public final class HandoffClient implements AutoCloseable {
     return counters.authFailures.sum();
   }
 
+  /** Answers that found no handoff waiting (repeated decisions after an ABORT, answers after a give-up). */
+  public long lateReplies() {
+    return lateReplies.sum();
+  }
+
   /** Sessions closed because the server was silent for the dead-after time. */
   public long silentPeers() {
     return counters.silentPeers.sum();
@@ -381,10 +387,11 @@ public final class HandoffClient implements AutoCloseable {
   private void onReply(HandoffReply reply) {
     Pending p = pending.remove(reply.handoffId());
     if (p == null) {
-      // The dispatcher has already taken the connection back; an ACCEPTED now means two hosts
-      // think they own it. Loud, because the operator must raise the timeout.
-      log.warn("server {} answered {} too late: handoff {} had timed out or is unknown",
-          serverText, reply, reply.handoffId());
+      // A second answer to an aborted handoff (the server repeats its decision), or an answer
+      // after the dispatcher stopped waiting (the handoff was then settled as unknown).
+      lateReplies.increment();
+      log.debug("server {} answered {} for handoff {}, which no longer waits for it", serverText, reply,
+          reply.handoffId());
       return;
     }
     p.reply().complete(reply);

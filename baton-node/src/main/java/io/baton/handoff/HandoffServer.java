@@ -259,6 +259,13 @@ public final class HandoffServer implements AutoCloseable {
     return "HandoffServer[" + settings.nodeName() + " on " + FabricFrame.text(bind) + "]";
   }
 
+  /** A handoff whose decision is not made yet, on the session it came on. */
+  private record Undecided(Channel channel, long handoffId) {}
+
+  // Decisions still being made, so that an ABORT crossing one waits for it: answering ABORTED
+  // while a restore is under way would make two owners. Entries leave when the decision is made.
+  private final java.util.Map<Undecided, CompletableFuture<HandoffReply>> undecided = new ConcurrentHashMap<>();
+
   private void onHandoff(Channel ch, String fromNode, Handoff h) {
     handoffsReceived.increment();
     log.debug("handoff {} from {}: {}", h.handoffId(), fromNode, h);
@@ -269,7 +276,13 @@ public final class HandoffServer implements AutoCloseable {
     } catch (RuntimeException e) {
       decision = CompletableFuture.failedFuture(e);
     }
+    Undecided key = new Undecided(ch, h.handoffId());
+    if (!decision.isDone()) {
+      undecided.put(key, decision);
+      ch.closeFuture().addListener(f -> undecided.remove(key));
+    }
     decision.whenComplete((reply, error) -> {
+      undecided.remove(key);
       FabricMessage answer = answer(h.handoffId(), reply, error);
       ch.writeAndFlush(answer).addListener((ChannelFuture w) -> {
         if (!w.isSuccess()) {
@@ -281,6 +294,12 @@ public final class HandoffServer implements AutoCloseable {
   }
 
   private void onAbort(Channel ch, String fromNode, FabricMessage.Abort abort) {
+    CompletableFuture<HandoffReply> pending = undecided.get(new Undecided(ch, abort.handoffId()));
+    if (pending != null) {
+      // The decision is under way: its answer (sent when it is made) settles the abort too.
+      log.debug("dispatcher {} aborted handoff {} while it is being decided", fromNode, abort.handoffId());
+      return;
+    }
     HandoffReply reply;
     try {
       reply = handler.onAbort(abort.handoffId(), fromNode);
@@ -297,7 +316,9 @@ public final class HandoffServer implements AutoCloseable {
     try {
       owned = handler.inventory(dispatcherNode);
     } catch (RuntimeException e) {
-      log.warn("cannot list the connections of dispatcher {}", dispatcherNode, e);
+      // Without an inventory the dispatcher cannot settle its entries: close, it reconnects.
+      log.warn("cannot list the connections of dispatcher {}; closing the session", dispatcherNode, e);
+      ch.close();
       return;
     }
     int n = owned.size();

@@ -33,9 +33,15 @@ final class ClientAddressPolicy {
   }
 
   private final List<Network> internal;
+  private final java.util.Set<InetAddress> local;
 
   ClientAddressPolicy(List<Network> internal) {
+    this(internal, java.util.Set.of());
+  }
+
+  private ClientAddressPolicy(List<Network> internal, java.util.Set<InetAddress> local) {
     this.internal = List.copyOf(internal);
+    this.local = java.util.Set.copyOf(local);
   }
 
   /**
@@ -43,6 +49,12 @@ final class ClientAddressPolicy {
    * namespace); devices that do not exist are skipped.
    */
   static ClientAddressPolicy ofDevices(List<String> devices) throws SocketException {
+    // This host's own addresses, read once: enumerating the interfaces per handoff would cost
+    // a netlink dump on the fabric event loop each time.
+    java.util.Set<InetAddress> local = new java.util.HashSet<>();
+    for (NetworkInterface nif : java.util.Collections.list(NetworkInterface.getNetworkInterfaces())) {
+      local.addAll(java.util.Collections.list(nif.getInetAddresses()));
+    }
     List<Network> nets = new ArrayList<>();
     for (String d : devices) {
       NetworkInterface nif = NetworkInterface.getByName(d);
@@ -51,7 +63,7 @@ final class ClientAddressPolicy {
         if (ia.getAddress() instanceof Inet4Address a4) nets.add(new Network(toInt(a4), ia.getNetworkPrefixLength()));
       }
     }
-    return new ClientAddressPolicy(nets);
+    return new ClientAddressPolicy(nets, local);
   }
 
   /** Why {@code client} must not be restored, or empty if it may. */
@@ -64,12 +76,8 @@ final class ClientAddressPolicy {
         return Optional.of("client address " + client.getHostAddress() + " lies in the farm's internal network " + n);
       }
     }
-    try {
-      if (NetworkInterface.getByInetAddress(client) != null) {
-        return Optional.of("client address " + client.getHostAddress() + " belongs to this host");
-      }
-    } catch (SocketException e) {
-      return Optional.of("cannot check client address " + client.getHostAddress() + ": " + e.getMessage());
+    if (local.contains(client)) {
+      return Optional.of("client address " + client.getHostAddress() + " belongs to this host");
     }
     return Optional.empty();
   }

@@ -96,15 +96,34 @@ class HandoffEndToEndTest {
     Handoff taken = handoff(new byte[] {1});
     assertThat(await(client.send(taken, Duration.ofSeconds(5)))).isEqualTo(new Accepted(taken.handoffId()));
 
-    // The server never saw this id: it confirms the abort.
-    long unknown = client.nextHandoffId();
-    handler.answer(h -> new java.util.concurrent.CompletableFuture<>()); // would never answer
-    Handoff stuck = new Handoff(unknown, new byte[] {2}, "198.18.0.100:80", "web", "GET /");
-    var reply = client.send(stuck);
+    // An abort that crosses a decision under way waits for it: the decision answers both.
+    var decision = new java.util.concurrent.CompletableFuture<HandoffReply>();
+    long undecided = client.nextHandoffId();
+    handler.answer(h -> h.handoffId() == undecided ? decision
+        : java.util.concurrent.CompletableFuture.completedFuture(new Accepted(h.handoffId())));
+    var reply = client.send(new Handoff(undecided, new byte[] {2}, "198.18.0.100:80", "web", "GET /"));
     RecordingListener.take(handler.calls);
     RecordingListener.take(handler.calls);
-    assertThat(client.abort(unknown)).isTrue();
-    assertThat(await(reply)).isEqualTo(new FabricMessage.Aborted(unknown));
+    assertThat(client.abort(undecided)).isTrue();
+    // A barrier: the server handles frames in order, so once the answer to a later HANDOFF is
+    // here, any (wrong) answer to the ABORT would have arrived before it.
+    long barrier = client.nextHandoffId();
+    assertThat(await(client.send(new Handoff(barrier, new byte[] {9}, "198.18.0.100:80", "web", "GET /"))))
+        .isEqualTo(new Accepted(barrier));
+    RecordingListener.take(handler.calls);
+    assertThat(reply).as("no ABORTED while the restore is under way").isNotDone();
+    decision.complete(new Accepted(undecided));
+    assertThat(await(reply)).isEqualTo(new Accepted(undecided));
+
+    // The server never saw this id (a raw dispatcher can ask): it confirms the abort.
+    try (RawDispatcher raw = new RawDispatcher(server.localAddress(), TestKeys.KEY).handshake()) {
+      raw.send(raw.frames().seal(new FabricMessage.Abort(424242)));
+      FabricMessage m;
+      do {
+        m = raw.read();
+      } while (m instanceof FabricMessage.Heartbeat);
+      assertThat(m).isEqualTo(new FabricMessage.Aborted(424242));
+    }
 
     // An abort of a handoff the server took (its ACCEPTED already crossed and was dropped as late):
     // the answer is ACCEPTED again.

@@ -42,6 +42,10 @@ final class RawDispatcher implements AutoCloseable {
     return this;
   }
 
+  DispatcherFrames frames() {
+    return frames;
+  }
+
   void send(byte[] bytes) throws IOException {
     out.write(bytes);
     out.flush();

@@ -105,8 +105,9 @@ class ProcessFarmLabTest {
       farm.start("d1");
       farm.awaitFabricUp();
       long upMs = (System.nanoTime() - restartNs) / 1_000_000;
-      farm.awaitMetric("d1", "baton_dispatcher_reconcile_removed_total", v -> true);
-      ProcessFarm.await(Duration.ofSeconds(20), () -> farm.log("d1").contains("owns"), "both inventories");
+      ProcessFarm.await(Duration.ofSeconds(20),
+          () -> farm.log("d1").lines().filter(l -> l.contains(" owns ")).count() == 2, "both servers' inventories");
+      assertThat(farm.metric("d1", "baton_dispatcher_reconcile_removed_total")).as("stale entries").isZero();
       System.out.printf("%s: new dispatcher process up (fabric connected) %d ms after start; %s%n",
           kill ? "kill -9" : "SIGTERM", upMs, farm.log("d1").lines()
               .filter(l -> l.contains("adopted") || l.contains(" owns ")).toList());
@@ -143,10 +144,11 @@ class ProcessFarmLabTest {
 
   /**
    * A server frozen (SIGSTOP) under load: its kernel still ACKs the fabric connection, so only the
-   * missing heartbeats tell; within the dead-after time (1 s) it gets no new connections.
+   * missing heartbeats tell: after the dead-after time (1 s; measured ~1.05 s to reroute) it gets
+   * no new connections.
    */
   @Test
-  void aFrozenServerIsDeclaredDeadWithinASecond() throws Exception {
+  void aFrozenServerIsDeclaredDeadAfterItsSilence() throws Exception {
     deadServer("pf-srv-stop", "STOP");
   }
 
@@ -304,7 +306,7 @@ class ProcessFarmLabTest {
   /**
    * 2,000 idle keep-alive connections fill both servers (max-connections 1000 each): a new client
    * gets the dispatcher's 503 while they are full, and is served once the servers' idle timeout
-   * (8 s) closed the idle connections, each with a clean EOF.
+   * (12 s) closed the idle connections, each with a clean EOF.
    */
   @Test
   void idleKeepAliveConnectionsTimeOutAndFreeTheServers() throws Exception {
@@ -312,7 +314,7 @@ class ProcessFarmLabTest {
         limits:
           max-connections: 1000
         timeouts:
-          idle: 8s
+          idle: 12s
         """;
     try (ProcessFarm farm = new ProcessFarm("pf-idle", "", serverLimits).startAll()) {
       long openStart = System.nanoTime();
@@ -330,9 +332,9 @@ class ProcessFarmLabTest {
         System.out.printf("2000 keep-alive connections opened in %d ms%n", (openedNs - openStart) / 1_000_000);
         CommandResult full = farm.curl(CURL, "-o", "/dev/null", "-w", "%{http_code}", ProcessFarm.url("/whoami.txt"));
         long fullMs = (System.nanoTime() - openStart) / 1_000_000;
-        if (fullMs < 8000) {
-          assertThat(full.stdout()).as("a new client while both servers are full").isEqualTo("503");
-        }
+        assertThat(fullMs).as("the farm was full before any idle timeout could free it (opening took too long)")
+            .isLessThan(12_000);
+        assertThat(full.stdout()).as("a new client while both servers are full").isEqualTo("503");
         String[] served = {""};
         ProcessFarm.await(Duration.ofSeconds(30), () -> {
           CommandResult r = farm.curl(Duration.ofSeconds(5), ProcessFarm.url("/whoami.txt"));
@@ -341,7 +343,7 @@ class ProcessFarmLabTest {
         }, "a new client served");
         long servedMs = (System.nanoTime() - openedNs) / 1_000_000;
         System.out.printf("new client served %d ms after the last idle connection was opened%n", servedMs);
-        assertThat(servedMs).as("served within the idle timeout and a margin").isLessThan(8000 + 5000);
+        assertThat(servedMs).as("served within the idle timeout and a margin").isLessThan(12_000 + 5000);
         int eofs = farm.client.call(() -> {
           int n = 0;
           for (KeepAliveClient c : idle) if (c.readsEndOfStream()) n++;
