@@ -116,7 +116,7 @@ public final class DispatcherNode implements AutoCloseable {
             m.fabricAddress(), m.weight(), isLocal));
         if (!isLocal && !clients.containsKey(m.node())) {
           serverAddresses.put(m.node(), m.fabricAddress());
-          clients.put(m.node(), newClient(config, group, m, coordinator, load, dispatcher, liveness, clock));
+          clients.put(m.node(), newClient(config, group, m, coordinator, load, dispatcher, liveness));
         }
       }
       BalanceKind kind = switch (p.balance()) {
@@ -185,10 +185,10 @@ public final class DispatcherNode implements AutoCloseable {
   }
 
   private static HandoffClient newClient(BatonConfig config, EventLoopGroup group, MemberConfig m,
-      HandoffCoordinator coordinator, LoadTable load, DispatcherNode dispatcher, Liveness liveness,
-      LongSupplier clock) {
+      HandoffCoordinator coordinator, LoadTable load, DispatcherNode dispatcher, Liveness liveness) {
     var address = new InetSocketAddress(m.fabricAddress(), config.cluster().handoffPort());
-    return new HandoffClient(group, address, config.cluster().key(), config.node().name(),
+    HandoffClient[] self = new HandoffClient[1];
+    self[0] = new HandoffClient(group, address, config.cluster().key(), config.node().name(),
         new HandoffClient.Listener() {
           // Event-loop confined: one session's inventory frames arrive in order on its loop.
           private final Map<FlowKey, Long> inventory = new HashMap<>();
@@ -228,7 +228,9 @@ public final class DispatcherNode implements AutoCloseable {
           public void onConnectionState(boolean up) {
             log.info("fabric connection to {} ({}) is {}", m.node(), address, up ? "up" : "down");
             if (up) {
-              sessionUpNs = clock.getAsLong();
+              // The client's stamp (System.nanoTime, the same clock as the forwarding table's):
+              // taken before the session could carry a handoff.
+              sessionUpNs = self[0].sessionStartNs();
               inventory.clear();
             } else {
               dispatcher.serverLost(m.node(), m.fabricAddress(), "unreachable (fabric session lost)");
@@ -236,6 +238,7 @@ public final class DispatcherNode implements AutoCloseable {
           }
         }, Duration.ofSeconds(2),
         HandoffServer.frameLimitFor(config.limits().maxHeadBytes(), ReceiveBuffers.maxBytes()), liveness);
+    return self[0];
   }
 
   private static VipSite site(BatonConfig config, VipConfig v, Map<String, Pool> allPools) {

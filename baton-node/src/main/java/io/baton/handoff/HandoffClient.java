@@ -80,6 +80,7 @@ public final class HandoffClient implements AutoCloseable {
   private ScheduledFuture<?> retry; // guarded by lock
   private volatile Channel session; // the channel whose HELLO exchange completed, or null
   private volatile long sessionNumber; // 0 while there is none; a new value for every session
+  private volatile long sessionStartNs;
   private long sessionsSoFar; // guarded by lock
 
   /** A client with the default frame limit ({@link HandoffServer#DEFAULT_MAX_FRAME_BYTES}). */
@@ -139,6 +140,14 @@ public final class HandoffClient implements AutoCloseable {
   public long session() {
     Channel ch = session;
     return ch != null && ch.isActive() ? sessionNumber : 0;
+  }
+
+  /**
+   * {@link System#nanoTime} just before the current (or last) session could carry its first
+   * handoff.
+   */
+  public long sessionStartNs() {
+    return sessionStartNs;
   }
 
   /** Whether a session is established right now. */
@@ -372,16 +381,16 @@ public final class HandoffClient implements AutoCloseable {
       backoffMs = MIN_BACKOFF.toMillis();
       if (closed) return;
     }
-    // The listener hears "up" before any handoff can use the session: a dispatcher stamps the
-    // session's start there, and entries installed after it are not judged by this session's
-    // inventory (which the server took before it saw any of them).
-    notifyConnectionState(true);
+    // Stamped before any handoff can use the session: a dispatcher judges only entries installed
+    // before it by this session's inventory (which the server took before it saw any of them).
+    sessionStartNs = System.nanoTime();
     synchronized (lock) {
       sessionNumber = ++sessionsSoFar;
     }
     session = ch;
     log.info("connected to server {}", serverText);
     firstSession.complete(null);
+    notifyConnectionState(true);
   }
 
   private void onReply(HandoffReply reply) {
