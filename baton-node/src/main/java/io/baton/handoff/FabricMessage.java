@@ -30,9 +30,12 @@ public sealed interface FabricMessage {
 
   /**
    * First message of each side on a new connection. The nonce is fresh random bytes; every
-   * later frame's MAC covers both sides' nonces, which binds it to this session.
+   * later frame's MAC covers both sides' nonces, which binds it to this session. {@code
+   * maxFrameBytes} is the largest frame the sender accepts (0: not said): the other side does not
+   * send anything bigger, so a HANDOFF that one host could carry but the other would refuse fails
+   * before it is written (and is taken back) instead of closing the session as malformed.
    */
-  record Hello(String nodeName, byte[] nonce) implements FabricMessage {
+  record Hello(String nodeName, byte[] nonce, int maxFrameBytes) implements FabricMessage {
     public Hello {
       checkNodeName(nodeName);
       Objects.requireNonNull(nonce, "nonce");
@@ -40,21 +43,28 @@ public sealed interface FabricMessage {
         throw new IllegalArgumentException(
             "nonce must be " + NONCE_BYTES + " bytes, got " + nonce.length);
       }
+      checkNotNegative("maxFrameBytes", maxFrameBytes);
+    }
+
+    public Hello(String nodeName, byte[] nonce) {
+      this(nodeName, nonce, 0);
     }
 
     @Override
     public boolean equals(Object o) {
-      return o instanceof Hello h && nodeName.equals(h.nodeName) && Arrays.equals(nonce, h.nonce);
+      return o instanceof Hello h && nodeName.equals(h.nodeName) && Arrays.equals(nonce, h.nonce)
+          && maxFrameBytes == h.maxFrameBytes;
     }
 
     @Override
     public int hashCode() {
-      return 31 * nodeName.hashCode() + Arrays.hashCode(nonce);
+      return 31 * (31 * nodeName.hashCode() + Arrays.hashCode(nonce)) + maxFrameBytes;
     }
 
     @Override
     public String toString() {
-      return "Hello[" + nodeName + ", nonce=" + HexFormat.of().formatHex(nonce) + "]";
+      return "Hello[" + nodeName + ", nonce=" + HexFormat.of().formatHex(nonce) + ", maxFrameBytes="
+          + maxFrameBytes + "]";
     }
   }
 

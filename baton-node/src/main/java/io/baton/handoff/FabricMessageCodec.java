@@ -22,7 +22,7 @@ import java.net.Inet4Address;
  * 32-bit length and the bytes.
  *
  * <pre>
- *  HELLO        nonce[16] nodeName:str
+ *  HELLO        nonce[16] nodeName:str maxFrameBytes:i32 (not negative; 0: not said)
  *  HANDOFF      handoffId:i64 vip:str pool:str requestSummary:str state:blob
  *  ACCEPTED     handoffId:i64
  *  REFUSED      handoffId:i64 reason:str
@@ -48,7 +48,7 @@ final class FabricMessageCodec {
   /** The exact number of payload bytes {@link #encode} writes for {@code m}. */
   static long payloadLength(FabricMessage m) {
     return switch (m) {
-      case Hello h -> FabricMessage.NONCE_BYTES + stringLength(h.nodeName());
+      case Hello h -> FabricMessage.NONCE_BYTES + stringLength(h.nodeName()) + Integer.BYTES;
       case Handoff h -> Long.BYTES + stringLength(h.vip()) + stringLength(h.pool())
           + stringLength(h.requestSummary()) + Integer.BYTES + (long) h.state().length;
       case Accepted _ -> Long.BYTES;
@@ -68,6 +68,7 @@ final class FabricMessageCodec {
       case Hello h -> {
         out.writeBytes(h.nonce());
         writeString(out, h.nodeName());
+        out.writeInt(h.maxFrameBytes());
       }
       case Handoff h -> {
         out.writeLong(h.handoffId());
@@ -133,7 +134,8 @@ final class FabricMessageCodec {
       m = switch (type) {
         case HELLO -> {
           byte[] nonce = in.readBytes(FabricMessage.NONCE_BYTES, "nonce");
-          yield new Hello(readNodeName(in), nonce);
+          String node = readNodeName(in);
+          yield new Hello(node, nonce, in.readNotNegativeInt("maxFrameBytes"));
         }
         case HANDOFF -> {
           long id = in.readLong("handoffId");

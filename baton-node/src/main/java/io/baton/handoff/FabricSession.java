@@ -58,6 +58,7 @@ final class FabricSession extends ChannelDuplexHandler {
   private ScheduledFuture<?> heartbeatTimer;
   private final byte[] localNonce = new byte[FabricMessage.NONCE_BYTES];
   private String peerNode; // null until the peer's HELLO is verified
+  private int peerMaxFrameBytes = Integer.MAX_VALUE; // what the peer said it accepts
   private boolean refused; // a frame was refused; the channel is closing
   private ScheduledFuture<?> helloTimer;
 
@@ -92,7 +93,7 @@ final class FabricSession extends ChannelDuplexHandler {
       }
     }, helloTimeoutMs, TimeUnit.MILLISECONDS);
     if (dispatcher) {
-      ctx.writeAndFlush(auth.seal(ctx.alloc(), new Hello(localNode, localNonce)));
+      ctx.writeAndFlush(auth.seal(ctx.alloc(), new Hello(localNode, localNonce, maxFrameBytes)));
       auth.bindDispatcherNonce(localNonce);
     }
     ctx.fireChannelActive();
@@ -167,6 +168,7 @@ final class FabricSession extends ChannelDuplexHandler {
   private void onHello(ChannelHandlerContext ctx, Hello hello) {
     helloTimer.cancel(false);
     peerNode = hello.nodeName();
+    if (hello.maxFrameBytes() > 0) peerMaxFrameBytes = hello.maxFrameBytes();
     decoder.allowFramesUpTo(maxFrameBytes);
     if (dispatcher) {
       auth.bindAgentNonce(hello.nonce());
@@ -174,7 +176,7 @@ final class FabricSession extends ChannelDuplexHandler {
     } else {
       auth.bindDispatcherNonce(hello.nonce());
       establish(ctx); // before our HELLO: see Events#onEstablished
-      ctx.writeAndFlush(auth.seal(ctx.alloc(), new Hello(localNode, localNonce)));
+      ctx.writeAndFlush(auth.seal(ctx.alloc(), new Hello(localNode, localNonce, maxFrameBytes)));
       auth.bindAgentNonce(localNonce);
     }
     log.debug("fabric session with {} established", peer(ctx));
@@ -240,6 +242,11 @@ final class FabricSession extends ChannelDuplexHandler {
     if (frameBytes > maxFrameBytes) {
       promise.setFailure(new HandoffException(type + " to " + peer(ctx) + " needs "
           + frameBytes + " bytes, more than the " + maxFrameBytes + "-byte frame limit"));
+      return;
+    }
+    if (frameBytes > peerMaxFrameBytes) {
+      promise.setFailure(new HandoffException(type + " to " + peer(ctx) + " needs "
+          + frameBytes + " bytes, more than the " + peerMaxFrameBytes + " bytes it accepts"));
       return;
     }
     ByteBuf frame;

@@ -137,6 +137,31 @@ class HandoffEndToEndTest {
   }
 
   @Test
+  void aHandoffBiggerThanTheServerAcceptsFailsUnsentAndTheSessionStays() throws Exception {
+    HandoffServer small = new HandoffServer(group, loopback(0), TestKeys.KEY, "server-small", handler, 64 * 1024);
+    small.start();
+    RecordingListener smallListener = new RecordingListener();
+    HandoffClient big = new HandoffClient(group, small.localAddress(), TestKeys.KEY, "dispatcher-1", smallListener,
+        LoopbackFabric.CONNECT_TIMEOUT, HandoffServer.DEFAULT_MAX_FRAME_BYTES);
+    try {
+      await(big.connect());
+      smallListener.expectState(true);
+      Handoff huge = new Handoff(big.nextHandoffId(), new byte[100 * 1024], "198.18.0.100:80", "web", "");
+      assertThat(big.send(huge)).failsWithin(Duration.ofSeconds(5)).withThrowableThat()
+          .havingCause().isInstanceOfSatisfying(HandoffException.class, e -> {
+            assertThat(e.maybeDelivered()).isFalse();
+            assertThat(e.getMessage()).contains("65536 bytes it accepts");
+          });
+      Handoff fits = new Handoff(big.nextHandoffId(), new byte[1024], "198.18.0.100:80", "web", "");
+      assertThat(await(big.send(fits, Duration.ofSeconds(5)))).isEqualTo(new Accepted(fits.handoffId()));
+      assertThat(small.malformedFrames()).isZero();
+    } finally {
+      big.close();
+      small.close();
+    }
+  }
+
+  @Test
   void aForgottenHandoffFailsAsMaybeDelivered() throws Exception {
     handler.answer(h -> new java.util.concurrent.CompletableFuture<>());
     Handoff h = handoff(new byte[] {1});
