@@ -20,7 +20,6 @@ import io.baton.handoff.HandoffClient;
 import io.baton.handoff.HandoffServer;
 import io.baton.handoff.Liveness;
 import io.baton.dataplane.ReceiveBuffers;
-import io.baton.transplant.FlowKey;
 import io.netty.channel.socket.SocketProtocolFamily;
 import java.util.function.LongSupplier;
 import io.baton.linux.LinuxException;
@@ -187,58 +186,14 @@ public final class DispatcherNode implements AutoCloseable {
   private static HandoffClient newClient(BatonConfig config, EventLoopGroup group, MemberConfig m,
       HandoffCoordinator coordinator, LoadTable load, DispatcherNode dispatcher, Liveness liveness) {
     var address = new InetSocketAddress(m.fabricAddress(), config.cluster().handoffPort());
-    HandoffClient[] self = new HandoffClient[1];
-    self[0] = new HandoffClient(group, address, config.cluster().key(), config.node().name(),
-        new HandoffClient.Listener() {
-          // Event-loop confined: one session's inventory frames arrive in order on its loop.
-          private final Map<FlowKey, Long> inventory = new HashMap<>();
-          private long sessionUpNs;
-
-          @Override
-          public void onClosed(FabricMessage.Closed closed) {
-            coordinator.onClosed(closed, m.node(), m.fabricAddress());
-          }
-
-          @Override
-          public void onLoadReport(FabricMessage.LoadReport report) {
-            load.update(m.node(), report.activeConnections());
-          }
-
-          @Override
-          public void onInventory(FabricMessage.Inventory frame) {
-            for (FabricMessage.Owned o : frame.owned()) inventory.put(o.flow(), o.handoffId());
-            if (!frame.last()) return;
-            Map<FlowKey, Long> owned = Map.copyOf(inventory);
-            inventory.clear();
-            dispatcher.inventoried.add(m.node());
-            dispatcher.forwarding.reconcile(m.fabricAddress(), owned, sessionUpNs).whenComplete((r, error) -> {
-              if (error != null) {
-                log.warn("cannot reconcile the forwarding table with {}'s inventory: {}", m.node(),
-                    error.getMessage());
-                return;
-              }
-              dispatcher.stats.reconcileRemoved.add(r.removed());
-              dispatcher.stats.reconcileAdded.add(r.added());
-              log.info("{} owns {} connections of this dispatcher: {} stale entries removed, {} restored",
-                  m.node(), owned.size(), r.removed(), r.added());
-            });
-          }
-
-          @Override
-          public void onConnectionState(boolean up) {
-            log.info("fabric connection to {} ({}) is {}", m.node(), address, up ? "up" : "down");
-            if (up) {
-              // The client's stamp (System.nanoTime, the same clock as the forwarding table's):
-              // taken before the session could carry a handoff.
-              sessionUpNs = self[0].sessionStartNs();
-              inventory.clear();
-            } else {
-              dispatcher.serverLost(m.node(), m.fabricAddress(), "unreachable (fabric session lost)");
-            }
-          }
-        }, Duration.ofSeconds(2),
+    ServerLink link = new ServerLink(m.node(), m.fabricAddress(), coordinator, load, dispatcher.forwarding,
+        dispatcher.stats, dispatcher::serverLost, () -> dispatcher.inventoried.add(m.node()));
+    HandoffClient client = new HandoffClient(group, address, config.cluster().key(), config.node().name(), link,
+        Duration.ofSeconds(2),
         HandoffServer.frameLimitFor(config.limits().maxHeadBytes(), ReceiveBuffers.maxBytes()), liveness);
-    return self[0];
+    // System.nanoTime on both sides: the client's stamp and the forwarding table's clock agree.
+    link.sessionStartFrom(client::sessionStartNs);
+    return client;
   }
 
   private static VipSite site(BatonConfig config, VipConfig v, Map<String, Pool> allPools) {
