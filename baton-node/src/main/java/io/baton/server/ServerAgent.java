@@ -1,28 +1,20 @@
 package io.baton.server;
 
-import io.baton.log.RateLimitedLog;
-import io.baton.dataplane.HostPreparation;
-import io.baton.dataplane.VipGuard;
-import io.baton.dataplane.ReceiveBuffers;
 import io.baton.app.SampleApp;
 import io.baton.config.BatonConfig;
+import io.baton.dataplane.HostPreparation;
+import io.baton.dataplane.ReceiveBuffers;
 import io.baton.dataplane.Vip;
+import io.baton.dataplane.VipGuard;
 import io.baton.handoff.FabricMessage;
-import io.baton.handoff.HandoffReply;
 import io.baton.handoff.HandoffServer;
 import io.baton.handoff.Liveness;
-import io.baton.linux.LinuxException;
-import io.baton.linux.Sockets;
-import io.baton.server.delivery.ConnectionInfo;
 import io.baton.server.delivery.Delivery;
 import io.baton.server.delivery.EmbeddedDelivery;
 import io.baton.server.delivery.RelayDelivery;
-import io.baton.transplant.ConnectionRestorer;
-import io.baton.transplant.ConnectionState;
-import io.baton.transplant.ConnectionStateCodec;
-import io.baton.transplant.StateFormatException;
-import io.baton.transplant.TransplantException;
 import io.netty.channel.EventLoopGroup;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.InetSocketAddress;
@@ -31,15 +23,11 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The server agent: takes handed-off connections over the fabric, restores each as a local
@@ -55,33 +43,27 @@ import org.slf4j.LoggerFactory;
  */
 public final class ServerAgent implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ServerAgent.class);
-  private static final RateLimitedLog refusedLog = new RateLimitedLog(log, "refused handoff", 10);
   private static final long LOAD_REPORT_PERIOD_MS = 1000;
 
   private final String nodeName;
   private final Map<String, Delivery> deliveries;
   private final PeerDelivery peer;
-  private final int maxConnections;
+  private final HandoffAcceptor acceptor;
   private final ExecutorService guardThread;
   private final VipGuard guard;
   private final HandoffServer fabric;
-  private final AtomicInteger active = new AtomicInteger();
-  private final AtomicLong accepted = new AtomicLong();
-  private final AtomicLong closed = new AtomicLong();
-  private final AtomicLong refused = new AtomicLong();
-  private final AtomicLong lateAborts = new AtomicLong();
-  private final OwnedConnections owned = new OwnedConnections();
-  private final AtomicLong untrusted = new AtomicLong();
-  private volatile ClientAddressPolicy clients = new ClientAddressPolicy(List.of());
+  private final AtomicInteger active;
   private final ScheduledFuture<?> reporter;
 
   private ServerAgent(String nodeName, Map<String, Delivery> deliveries,
       Map<String, PeerDelivery.Target> peerTargets, int maxConnections,
-      ExecutorService guardThread, VipGuard guard, HandoffServer fabric, EventLoopGroup group) {
+      AtomicInteger active, HandoffAcceptor acceptor, ExecutorService guardThread, VipGuard guard,
+      HandoffServer fabric, EventLoopGroup group) {
     this.nodeName = nodeName;
     this.deliveries = deliveries;
+    this.active = active;
+    this.acceptor = acceptor;
     this.peer = new PeerDelivery(peerTargets, active, maxConnections);
-    this.maxConnections = maxConnections;
     this.guardThread = guardThread;
     this.guard = guard;
     this.fabric = fabric;
@@ -140,32 +122,20 @@ public final class ServerAgent implements AutoCloseable {
       throw new IOException("cannot install the VIP guard: " + rootMessage(e), e);
     }
     var bind = new InetSocketAddress(config.node().fabric().address(), config.cluster().handoffPort());
-    var holder = new ServerAgent[1];
-    HandoffServer fabric = new HandoffServer(group, bind, config.cluster().key(), config.node().name(),
-        new HandoffServer.Handler() {
-          @Override
-          public CompletableFuture<HandoffReply> onHandoff(FabricMessage.Handoff handoff, String from) {
-            return holder[0].onHandoff(handoff, from);
-          }
-
-          @Override
-          public HandoffReply onAbort(long handoffId, String from) {
-            return holder[0].onAbort(handoffId, from);
-          }
-
-          @Override
-          public List<FabricMessage.Owned> inventory(String from) {
-            return holder[0].owned.of(from);
-          }
-        }, HandoffServer.frameLimitFor(config.limits().maxHeadBytes(), ReceiveBuffers.maxBytes()),
-        new Liveness(config.timeouts().fabricHeartbeat(), config.timeouts().fabricDeadAfter()));
-    ServerAgent agent = new ServerAgent(config.node().name(), deliveries, peerTargets,
-        config.limits().maxConnections(), guardThread, guard, fabric, group);
-    holder[0] = agent;
     List<String> internal = new java.util.ArrayList<>(List.of(fabricDevice));
     config.node().sync().ifPresent(sy -> internal.add(sy.device()));
-    agent.clients = ClientAddressPolicy.ofDevices(internal);
+    AtomicInteger active = new AtomicInteger();
+    HandoffServer[] fabricRef = new HandoffServer[1];
+    HandoffAcceptor acceptor = new HandoffAcceptor(config.node().name(), deliveries,
+        config.limits().maxConnections(), active, ClientAddressPolicy.ofDevices(internal),
+        (dispatcher, closedMessage) -> fabricRef[0].sendTo(dispatcher, closedMessage));
+    HandoffServer fabric = new HandoffServer(group, bind, config.cluster().key(), config.node().name(),
+        acceptor, HandoffServer.frameLimitFor(config.limits().maxHeadBytes(), ReceiveBuffers.maxBytes()),
+        new Liveness(config.timeouts().fabricHeartbeat(), config.timeouts().fabricDeadAfter()));
+    fabricRef[0] = fabric;
     fabric.allowPeers(DispatcherPolicy.of(server.dispatchers(), fabricDevice));
+    ServerAgent agent = new ServerAgent(config.node().name(), deliveries, peerTargets,
+        config.limits().maxConnections(), active, acceptor, guardThread, guard, fabric, group);
     try {
       fabric.start();
     } catch (Exception e) {
@@ -176,79 +146,10 @@ public final class ServerAgent implements AutoCloseable {
     return agent;
   }
 
-  private CompletableFuture<HandoffReply> onHandoff(FabricMessage.Handoff handoff, String from) {
-    return CompletableFuture.completedFuture(restoreAndDeliver(handoff, from));
-  }
-
-  private HandoffReply onAbort(long handoffId, String from) {
-    if (owned.took(from, handoffId)) {
-      lateAborts.incrementAndGet();
-      return new FabricMessage.Accepted(handoffId);
-    }
-    return new FabricMessage.Aborted(handoffId);
-  }
-
-  private HandoffReply restoreAndDeliver(FabricMessage.Handoff handoff, String from) {
-    if (owned.took(from, handoff.handoffId())) {
-      return new FabricMessage.Accepted(handoff.handoffId()); // a repeat: already ours
-    }
-    ConnectionState state;
-    try {
-      state = ConnectionStateCodec.decode(handoff.state());
-    } catch (StateFormatException e) {
-      return refuse(handoff, from, "corrupt connection state: " + e.getMessage());
-    }
-    var clientRefusal = clients.refusal(state.flow().clientIp());
-    if (clientRefusal.isPresent()) {
-      untrusted.incrementAndGet();
-      return refuse(handoff, from, clientRefusal.get());
-    }
-    String vip = state.flow().localIp().getHostAddress() + ":" + state.flow().localPort();
-    Delivery delivery = deliveries.get(vip);
-    if (delivery == null) {
-      return refuse(handoff, from, "no delivery configured for " + vip + " on " + nodeName);
-    }
-    if (active.get() >= maxConnections) {
-      return refuse(handoff, from, nodeName + " is at its limit of " + maxConnections + " connections");
-    }
-    ConnectionRestorer.Restored restored;
-    try {
-      restored = ConnectionRestorer.restore(state, ConnectionRestorer.Options.DEFAULT);
-    } catch (TransplantException e) {
-      return refuse(handoff, from, e.getMessage());
-    }
-    try {
-      // Answers go out at once, as from the application's own listener.
-      Sockets.setInt(restored.fd(), Sockets.IPPROTO_TCP, Sockets.TCP_NODELAY, 1, "TCP_NODELAY");
-    } catch (LinuxException e) {
-      log.debug("{}: {}", state.flow(), e.getMessage());
-    }
-    active.incrementAndGet();
-    accepted.incrementAndGet();
-    long id = handoff.handoffId();
-    owned.opened(from, id, state.flow());
-    var info = new ConnectionInfo(state.flow(), handoff.requestSummary());
-    delivery.deliver(restored.fd(), restored.unsentTail(), info, (fromClient, toClient) -> {
-      active.decrementAndGet();
-      closed.incrementAndGet();
-      owned.closed(from, id);
-      // Only the dispatcher that handed it over keeps its entry; if it is not connected now,
-      // the inventory of its next session tells it.
-      fabric.sendTo(from, new FabricMessage.Closed(state.flow(), id, fromClient, toClient));
-    });
-    log.debug("took {} from {}: {}", state.flow(), from, handoff.requestSummary());
-    return new FabricMessage.Accepted(handoff.handoffId());
-  }
-
-  private HandoffReply refuse(FabricMessage.Handoff handoff, String from, String reason) {
-    refused.incrementAndGet();
-    refusedLog.info("refused handoff {} from {}: {}", handoff.handoffId(), from, reason);
-    return new FabricMessage.Refused(handoff.handoffId(), reason);
-  }
-
   private void reportLoad() {
     try {
-      fabric.broadcast(new FabricMessage.LoadReport(nodeName, active.get(), accepted.get(), closed.get()));
+      fabric.broadcast(new FabricMessage.LoadReport(nodeName, active.get(), acceptor.accepted.get(),
+          acceptor.closed.get()));
     } catch (RuntimeException e) {
       log.debug("load report not sent: {}", e.toString());
     }
@@ -264,7 +165,7 @@ public final class ServerAgent implements AutoCloseable {
   }
 
   public long acceptedTotal() {
-    return accepted.get();
+    return acceptor.accepted.get();
   }
 
   /** Delivered connections closed because they were idle for {@code timeouts.idle}. */
@@ -274,16 +175,16 @@ public final class ServerAgent implements AutoCloseable {
 
   /** Handoffs refused because their client address is loopback, this host or farm-internal. */
   public long untrustedClientsTotal() {
-    return untrusted.get();
+    return acceptor.untrusted.get();
   }
 
   /** ABORTs answered ACCEPTED: the dispatcher timed out, but this node had taken the connection. */
   public long lateAbortsTotal() {
-    return lateAborts.get();
+    return acceptor.lateAborts.get();
   }
 
   public long refusedTotal() {
-    return refused.get();
+    return acceptor.refused.get();
   }
 
   public HandoffServer fabric() {

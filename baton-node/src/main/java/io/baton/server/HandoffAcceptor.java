@@ -1,0 +1,142 @@
+package io.baton.server;
+
+import io.baton.handoff.FabricMessage;
+import io.baton.handoff.HandoffReply;
+import io.baton.handoff.HandoffServer;
+import io.baton.linux.LinuxException;
+import io.baton.linux.Sockets;
+import io.baton.log.RateLimitedLog;
+import io.baton.server.delivery.ConnectionInfo;
+import io.baton.server.delivery.Delivery;
+import io.baton.transplant.ConnectionRestorer;
+import io.baton.transplant.ConnectionState;
+import io.baton.transplant.ConnectionStateCodec;
+import io.baton.transplant.StateFormatException;
+import io.baton.transplant.TransplantException;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BiConsumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Decides on the handoffs a server receives and carries out the accepted ones: refuses corrupt
+ * states, untrusted client addresses, VIP ports it does not serve and connections over its limit;
+ * restores the rest and gives them to their delivery; remembers which dispatcher and handoff
+ * brought each connection ({@link OwnedConnections}), which answers ABORTs and inventories, and
+ * reports each close (CLOSED) to the dispatcher that handed the connection over.
+ *
+ * <p>Thread-safe: called on fabric event loops; counters are atomic and the registry is locked.
+ */
+final class HandoffAcceptor implements HandoffServer.Handler {
+  private static final Logger log = LoggerFactory.getLogger(HandoffAcceptor.class);
+  private static final RateLimitedLog refusedLog = new RateLimitedLog(log, "refused handoff", 10);
+
+  private final String nodeName;
+  private final Map<String, Delivery> deliveries;
+  private final int maxConnections;
+  private final AtomicInteger active;
+  private final ClientAddressPolicy clients;
+  private final BiConsumer<String, FabricMessage.Closed> closedTo;
+  private final OwnedConnections owned = new OwnedConnections();
+  final AtomicLong accepted = new AtomicLong();
+  final AtomicLong closed = new AtomicLong();
+  final AtomicLong refused = new AtomicLong();
+  final AtomicLong lateAborts = new AtomicLong();
+  final AtomicLong untrusted = new AtomicLong();
+
+  /**
+   * @param active connections this node serves, shared with peer-mode delivery (one limit)
+   * @param closedTo sends a CLOSED to the named dispatcher
+   */
+  HandoffAcceptor(String nodeName, Map<String, Delivery> deliveries, int maxConnections, AtomicInteger active,
+      ClientAddressPolicy clients, BiConsumer<String, FabricMessage.Closed> closedTo) {
+    this.nodeName = nodeName;
+    this.deliveries = Map.copyOf(deliveries);
+    this.maxConnections = maxConnections;
+    this.active = active;
+    this.clients = clients;
+    this.closedTo = closedTo;
+  }
+
+  @Override
+  public CompletableFuture<HandoffReply> onHandoff(FabricMessage.Handoff handoff, String from) {
+    // Decided at once, on this event loop: the answer leaves before the session reads an ABORT.
+    return CompletableFuture.completedFuture(restoreAndDeliver(handoff, from));
+  }
+
+  @Override
+  public HandoffReply onAbort(long handoffId, String from) {
+    if (owned.took(from, handoffId)) {
+      lateAborts.incrementAndGet();
+      return new FabricMessage.Accepted(handoffId);
+    }
+    return new FabricMessage.Aborted(handoffId);
+  }
+
+  @Override
+  public List<FabricMessage.Owned> inventory(String from) {
+    return owned.of(from);
+  }
+
+  private HandoffReply restoreAndDeliver(FabricMessage.Handoff handoff, String from) {
+    if (owned.took(from, handoff.handoffId())) {
+      return new FabricMessage.Accepted(handoff.handoffId()); // a repeat: already ours
+    }
+    ConnectionState state;
+    try {
+      state = ConnectionStateCodec.decode(handoff.state());
+    } catch (StateFormatException e) {
+      return refuse(handoff, from, "corrupt connection state: " + e.getMessage());
+    }
+    var clientRefusal = clients.refusal(state.flow().clientIp());
+    if (clientRefusal.isPresent()) {
+      untrusted.incrementAndGet();
+      return refuse(handoff, from, clientRefusal.get());
+    }
+    String vip = state.flow().localIp().getHostAddress() + ":" + state.flow().localPort();
+    Delivery delivery = deliveries.get(vip);
+    if (delivery == null) {
+      return refuse(handoff, from, "no delivery configured for " + vip + " on " + nodeName);
+    }
+    if (active.get() >= maxConnections) {
+      return refuse(handoff, from, nodeName + " is at its limit of " + maxConnections + " connections");
+    }
+    ConnectionRestorer.Restored restored;
+    try {
+      restored = ConnectionRestorer.restore(state, ConnectionRestorer.Options.DEFAULT);
+    } catch (TransplantException e) {
+      return refuse(handoff, from, e.getMessage());
+    }
+    try {
+      // Answers go out at once, as from the application's own listener.
+      Sockets.setInt(restored.fd(), Sockets.IPPROTO_TCP, Sockets.TCP_NODELAY, 1, "TCP_NODELAY");
+    } catch (LinuxException e) {
+      log.debug("{}: {}", state.flow(), e.getMessage());
+    }
+    active.incrementAndGet();
+    accepted.incrementAndGet();
+    long id = handoff.handoffId();
+    owned.opened(from, id, state.flow());
+    var info = new ConnectionInfo(state.flow(), handoff.requestSummary());
+    delivery.deliver(restored.fd(), restored.unsentTail(), info, (fromClient, toClient) -> {
+      active.decrementAndGet();
+      closed.incrementAndGet();
+      owned.closed(from, id);
+      // Only the dispatcher that handed it over keeps its entry; if it is not connected now,
+      // the inventory of its next session tells it.
+      closedTo.accept(from, new FabricMessage.Closed(state.flow(), id, fromClient, toClient));
+    });
+    log.debug("took {} from {}: {}", state.flow(), from, handoff.requestSummary());
+    return new FabricMessage.Accepted(handoff.handoffId());
+  }
+
+  private HandoffReply refuse(FabricMessage.Handoff handoff, String from, String reason) {
+    refused.incrementAndGet();
+    refusedLog.info("refused handoff {} from {}: {}", handoff.handoffId(), from, reason);
+    return new FabricMessage.Refused(handoff.handoffId(), reason);
+  }
+}
