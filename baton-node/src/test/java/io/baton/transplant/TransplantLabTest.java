@@ -60,13 +60,21 @@ class TransplantLabTest {
 
       // Freeze A (its kernel now ignores the client's ACKs), then queue 2 MiB: part goes out and
       // stays unacknowledged, the rest never leaves A.
+      // A send buffer far larger than A's congestion window: without it, autotuning may leave
+      // the buffer so small that the whole queue fits the window and leaves at once (seen: a run
+      // with nothing unsent at export).
+      lab.a.call(() -> {
+        Sockets.setInt(aFd, Sockets.SOL_SOCKET, Sockets.SO_SNDBUF, 4 * MIB, "SO_SNDBUF");
+        return null;
+      });
       Move move = lab.a.call(() -> Move.start(aFd));
       byte[] down2 = StreamDigest.random(3, 2 * MIB);
       int queued = lab.a.call(() -> sendWhatFits(aFd, down2));
       downSent.update(down2, 0, queued);
       awaitTrue(
-          () -> ioctl(aFd, Sockets.SIOCOUTQ) > ioctl(aFd, Sockets.SIOCOUTQNSD),
-          "bytes in flight from A");
+          () -> ioctl(aFd, Sockets.SIOCOUTQ) > ioctl(aFd, Sockets.SIOCOUTQNSD)
+              && ioctl(aFd, Sockets.SIOCOUTQNSD) > 0,
+          "bytes in flight from A and bytes it never sent");
       lab.holdForB(move);
 
       TwoHostLab.Moved moved = lab.moveToB(move, alreadyRead);
