@@ -33,7 +33,7 @@ final class BenchRunner {
   private final ReportWriter writer;
 
   /** What a run produced. */
-  record Outcome(ReportWriter.ReportFiles files, BenchSummary summary, List<String> failures) {}
+  record Outcome(ReportWriter.ReportFiles files, BenchSummary summary, BaselineCheck check, List<String> failures) {}
 
   BenchRunner(BenchPlan plan, PrintWriter out, JavaLauncher launcher, ReportWriter writer) {
     this.plan = plan;
@@ -72,7 +72,8 @@ final class BenchRunner {
     }
     List<ConfigResult> table = results.aggregate(plan);
     BenchSummary summary = BenchSummary.of(table);
-    ReportWriter.ReportFiles files = writer.write(plan, results, table, summary, machine(), notes);
+    BaselineCheck check = BaselineCheck.of(table);
+    ReportWriter.ReportFiles files = writer.write(plan, results, table, summary, check, machine(), notes);
     say("");
     out.print(ReportWriter.table(table));
     say("");
@@ -81,8 +82,9 @@ final class BenchRunner {
     say("took " + minutes(Duration.ofNanos(System.nanoTime() - started)) + "; report: " + files.markdown()
         + ", " + files.json() + (files.chart() == null ? " (no chart)" : ", " + files.chart()));
     say("");
+    check.lines().forEach(this::say);
     summary.lines().forEach(this::say);
-    return new Outcome(files, summary, results.failures());
+    return new Outcome(files, summary, check, results.failures());
   }
 
   private void runSystem(BenchLab lab, SystemStarter starter, SystemKind system, int repeat, BenchResults results)
@@ -103,18 +105,45 @@ final class BenchRunner {
       double[] idle = idleCpu0MsPerSecond(running);
       results.add(new IdleCheck(system.label(), repeat, idle[0], idle[1]));
       say(String.format("%s: up and warm; CPU 0 busy %.1f ms/s while it idles", tag, idle[0]));
+      // One failed run (wrk timed out, say) costs that run only: the system's other sizes and
+      // modes are still measured, unless the system itself died.
       for (ConnectionMode mode : plan.modes()) {
         for (ResponseSize size : plan.sizes()) {
-          measure(lab, running, mode, size, plan.concurrency(), plan.duration(), repeat, results, tag);
+          if (!measureOrRecord(lab, running, system, mode, size, plan.concurrency(), plan.duration(), repeat,
+              results, tag)) {
+            return;
+          }
         }
       }
       if (!plan.serialDuration().isZero()) {
-        measure(lab, running, ConnectionMode.SERIAL, plan.smallest(), 1, plan.serialDuration(), repeat, results, tag);
+        measureOrRecord(lab, running, system, ConnectionMode.SERIAL, plan.smallest(), 1, plan.serialDuration(),
+            repeat, results, tag);
       }
       running.checkAlive();
     } catch (IOException | RuntimeException e) {
       results.fail(tag + ": " + e.getMessage());
       say(tag + ": FAILED: " + e.getMessage());
+    }
+  }
+
+  /** Measures one run; records a failure instead of throwing. False when the system is gone. */
+  private boolean measureOrRecord(BenchLab lab, RunningSystem running, SystemKind system, ConnectionMode mode,
+      ResponseSize size, int connections, Duration duration, int repeat, BenchResults results, String tag)
+      throws InterruptedException {
+    try {
+      measure(lab, running, mode, size, connections, duration, repeat, results, tag);
+      return true;
+    } catch (IOException | RuntimeException e) {
+      results.failRun(system, mode, size, repeat, String.valueOf(e.getMessage()));
+      say(String.format("%s %-10s %-8s FAILED: %s", tag, mode.label(), size.label(), e.getMessage()));
+      try {
+        running.checkAlive();
+        return true;
+      } catch (IOException | RuntimeException dead) {
+        results.fail(tag + ": " + dead.getMessage());
+        say(tag + ": the system is gone: " + dead.getMessage());
+        return false;
+      }
     }
   }
 

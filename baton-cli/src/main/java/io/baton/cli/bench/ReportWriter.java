@@ -42,7 +42,7 @@ final class ReportWriter {
   }
 
   ReportFiles write(BenchPlan plan, BenchResults results, List<ConfigResult> table, BenchSummary summary,
-      Map<String, String> machine, List<String> notes) throws IOException {
+      BaselineCheck check, Map<String, String> machine, List<String> notes) throws IOException {
     Files.createDirectories(directory);
     String commit = commit();
     String base = LocalDateTime.now().format(NAME_TIME) + "-" + commit;
@@ -67,13 +67,17 @@ final class ReportWriter {
     root.put("labIdleCpu0MsPerSecond", results.labIdleCpu0MsPerSecond());
     root.put("idleChecks", results.idleChecks());
     root.put("failures", results.failures());
+    root.put("failedRuns", results.failedRuns());
+    root.put("excludedRuns", results.excluded());
+    root.put("valid", check.valid());
+    root.put("sanityProblems", check.problems());
     root.put("notes", notes);
     root.put("results", table);
     root.put("summary", summary);
     root.put("verdict", summary.verdict());
     root.put("measurements", results.measurements());
     new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(json.toFile(), root);
-    Files.writeString(markdown, markdown(plan, results, table, summary, machine, notes, commit, chart),
+    Files.writeString(markdown, markdown(plan, results, table, summary, check, machine, notes, commit, chart),
         StandardCharsets.UTF_8);
     return new ReportFiles(markdown, json, chart);
   }
@@ -81,14 +85,15 @@ final class ReportWriter {
   /** The results table in Markdown: one row per system, mode and size. */
   static String table(List<ConfigResult> table) {
     StringBuilder b = new StringBuilder();
-    b.append("| system | mode | size | req/s | p50 µs | p99 µs | errors | balancer-node CPU µs/req"
+    b.append("| system | mode | size | runs | req/s | p50 µs | p99 µs | errors | balancer-node CPU µs/req"
         + " | balancer processes µs/req (lower bound) | machine CPU over direct µs/req | lb front bytes/req"
         + " | CPU 0 noise ms/s |\n");
-    b.append("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    b.append("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (ConfigResult r : table) {
       b.append("| ").append(r.system())
           .append(" | ").append(r.mode())
           .append(" | ").append(ResponseSize.parse(r.size()).label())
+          .append(" | ").append(r.runCount())
           .append(" | ").append(r.requestsPerSecond().format("%.0f"))
           .append(" | ").append(r.latencyP50Us().format("%.0f"))
           .append(" | ").append(r.latencyP99Us().format("%.0f"))
@@ -105,7 +110,7 @@ final class ReportWriter {
   }
 
   private String markdown(BenchPlan plan, BenchResults results, List<ConfigResult> table, BenchSummary summary,
-      Map<String, String> machine, List<String> notes, String commit, Path chart) {
+      BaselineCheck check, Map<String, String> machine, List<String> notes, String commit, Path chart) {
     StringBuilder b = new StringBuilder();
     b.append("# baton bench, ").append(LocalDateTime.now().withNano(0)).append(", commit ").append(commit)
         .append(dirty() ? " (with uncommitted changes)" : "").append("\n\n");
@@ -126,8 +131,21 @@ final class ReportWriter {
       results.failures().forEach(f -> b.append("* ").append(f).append('\n'));
       b.append('\n');
     }
+    if (!results.excluded().isEmpty()) {
+      b.append("Runs left out of the medians (wrk saw socket errors or non-2xx answers):\n\n");
+      for (Measurement m : results.excluded()) {
+        b.append(String.format("* %s %s %s, repeat %d: %.0f req/s, %d socket errors, %d non-2xx%n", m.system(),
+            m.mode(), ResponseSize.parse(m.size()).label(), m.repeat(), m.requestsPerSecond(), m.socketErrors(),
+            m.non2xx()));
+      }
+      b.append('\n');
+    }
+    b.append("```\n");
+    check.lines().forEach(l -> b.append(l).append('\n'));
+    b.append("```\n\n");
     notes.forEach(n -> b.append("Note: ").append(n).append("\n\n"));
-    b.append("Median of the repeats, (min–max) when they differ. CPU figures are CPU time per request;"
+    b.append("Median of the clean repeats, (min–max) when they differ; \"runs\" says how many repeats each"
+        + " figure rests on of those planned. CPU figures are CPU time per request;"
         + " see bench/README.md for what each column means.\n\n");
     b.append(table(table)).append('\n');
     b.append("## Summary\n\n```\n");

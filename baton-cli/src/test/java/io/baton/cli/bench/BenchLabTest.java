@@ -56,9 +56,11 @@ class BenchLabTest {
     assertThat(seen).contains("direct-app close", "direct-app keep-alive", "direct-app close-c1",
         "baton-embedded close", "baton-embedded keep-alive", "baton-embedded close-c1");
     assertThat(root.get("failures")).isEmpty();
+    assertThat(root.get("failedRuns")).isEmpty();
+    assertThat(root.get("valid").asBoolean()).as("sanity check: %s", root.get("sanityProblems")).isTrue();
     assertThat(root.get("idleChecks")).hasSize(2);
     assertThat(out.toString().strip().lines().reduce((a, b) -> b).orElseThrow())
-        .startsWith("baton:haproxy balancer-node CPU per request at");
+        .startsWith("baton:proxy balancer-node CPU per request at");
     assertThat(Lab.leftovers()).isEmpty();
   }
 }

@@ -70,19 +70,48 @@ class BenchSummaryTest {
 
     assertThat(s.baton()).isEqualTo("baton-relay");
     assertThat(s.cheaperFrom()).isEqualTo("16 KiB");
-    assertThat(s.verdict()).isEqualTo("baton:haproxy balancer-node CPU per request at 1 MiB = 0.07 (target <= 0.10)");
+    assertThat(s.verdict()).isEqualTo("baton:haproxy balancer-node CPU per request at 1 MiB = 0.07 (target <= 0.10;"
+        + " haproxy is the cheapest proxy at 1 MiB in this run)");
     assertThat(s.lines().getLast()).isEqualTo(s.verdict());
+  }
+
+  @Test
+  void eachSizeIsComparedWithTheCheapestProxyAndTheVerdictNamesIt() {
+    List<ConfigResult> results = List.of(
+        result("haproxy", "close", "1k", 60), result("nginx-proxy", "close", "1k", 65),
+        result("haproxy", "close", "1m", 4000), result("nginx-proxy", "close", "1m", 2800),
+        result("baton-relay", "close", "1k", 150), result("baton-relay", "close", "1m", 560));
+
+    BenchSummary s = BenchSummary.of(results);
+
+    assertThat(s.cpu()).extracting(BenchSummary.SizeComparison::proxy).containsExactly("haproxy", "nginx-proxy");
+    assertThat(s.cpu().getLast().ratio()).isEqualTo(0.2);
+    assertThat(s.verdict()).isEqualTo("baton:nginx-proxy balancer-node CPU per request at 1 MiB = 0.20 (target <= 0.10;"
+        + " nginx-proxy is the cheapest proxy at 1 MiB in this run)");
+    assertThat(s.cheaperFrom()).isEqualTo("1 MiB");
+  }
+
+  @Test
+  void aProxyWithoutCleanRunsIsNotTheCheapest() {
+    List<ConfigResult> results = List.of(
+        result("haproxy", "close", "1m", 100, 0), result("nginx-proxy", "close", "1m", 2800),
+        result("baton-relay", "close", "1m", 560));
+    assertThat(BenchSummary.of(results).cpu().getFirst().proxy()).isEqualTo("nginx-proxy");
   }
 
   @Test
   void verdictSaysWhatIsMissing() {
     BenchSummary s = BenchSummary.of(List.of(result("baton-embedded", "close", "1k", 150)));
-    assertThat(s.verdict()).startsWith("baton:haproxy balancer-node CPU per request at 1 MiB = n/a");
+    assertThat(s.verdict()).startsWith("baton:proxy balancer-node CPU per request at 1 MiB = n/a");
   }
 
-  private static ConfigResult result(String system, String mode, String size, double cpuUs) {
+  static ConfigResult result(String system, String mode, String size, double cpuUs) {
+    return result(system, mode, size, cpuUs, 1);
+  }
+
+  static ConfigResult result(String system, String mode, String size, double cpuUs, int cleanRuns) {
     Spread one = Spread.of(1);
-    return new ConfigResult(system, mode, size, ResponseSize.parse(size).bytes(), 1, 100, 0, one, one, one,
-        Spread.of(cpuUs), Spread.of(cpuUs), Spread.of(0), one, null, one);
+    return new ConfigResult(system, mode, size, ResponseSize.parse(size).bytes(), cleanRuns, 1, 1 - cleanRuns, 0, 100,
+        0, one, one, one, Spread.of(cpuUs), Spread.of(cpuUs), Spread.of(0), one, null, one);
   }
 }

@@ -1,0 +1,73 @@
+package io.baton.cli.bench;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The sanity check of a run: a comparison with a proxy means something only if the proxy was
+ * measured at its best. A proxy's configuration is invalid when any of its runs had socket errors
+ * or non-2xx answers or failed, when its repeats differ by more than {@value #MAX_REPEAT_SPREAD}x in
+ * req/s, or when it neither kept the balancer's CPU busy (at least {@value #SATURATED_FRACTION} of
+ * a CPU) nor matched direct nginx's req/s (at least {@value #MATCHES_DIRECT} of it): then something
+ * other than the proxy limited it. Any system's run with errors or that failed is a problem too.
+ * An invalid run says so in the report and exits non-zero. Immutable.
+ */
+record BaselineCheck(List<String> problems) {
+  static final double MAX_REPEAT_SPREAD = 2.0;
+  static final double SATURATED_FRACTION = 0.85;
+  static final double MATCHES_DIRECT = 0.85;
+
+  BaselineCheck {
+    problems = List.copyOf(problems);
+  }
+
+  boolean valid() {
+    return problems.isEmpty();
+  }
+
+  static BaselineCheck of(List<ConfigResult> table) {
+    List<String> problems = new ArrayList<>();
+    for (ConfigResult r : table) {
+      String what = r.system() + " " + r.mode() + " " + ResponseSize.parse(r.size()).label();
+      if (r.excluded() > 0 || r.failed() > 0 || r.runs() == 0) {
+        problems.add(what + ": only " + r.runCount() + " runs clean");
+        continue;
+      }
+      if (!isProxy(r.system()) || r.mode().equals(ConnectionMode.SERIAL.label())) continue;
+      Spread rps = r.requestsPerSecond();
+      if (rps.min() > 0 && rps.max() / rps.min() > MAX_REPEAT_SPREAD) {
+        problems.add(String.format("%s: repeats differ more than %.0fx in req/s (%.0f–%.0f)", what,
+            MAX_REPEAT_SPREAD, rps.min(), rps.max()));
+        continue;
+      }
+      double busyFraction = r.balancerCpuUsPerRequest().median() * rps.median() / 1e6;
+      Optional<ConfigResult> direct = table.stream()
+          .filter(d -> d.system().equals(SystemKind.DIRECT_NGINX.label()) && d.mode().equals(r.mode())
+              && d.size().equals(r.size()) && d.runs() > 0)
+          .findFirst();
+      boolean saturated = busyFraction >= SATURATED_FRACTION;
+      boolean matchesDirect = direct.isPresent()
+          && rps.median() >= MATCHES_DIRECT * direct.get().requestsPerSecond().median();
+      if (!saturated && !matchesDirect) {
+        problems.add(String.format("%s: neither saturated the balancer CPU (%.0f%% busy) nor matched direct nginx"
+            + " (%.0f vs %s req/s): something other than the proxy limited it", what, 100 * busyFraction,
+            rps.median(), direct.map(d -> String.format("%.0f", d.requestsPerSecond().median())).orElse("unmeasured")));
+      }
+    }
+    return new BaselineCheck(problems);
+  }
+
+  static boolean isProxy(String system) {
+    return system.equals(SystemKind.HAPROXY.label()) || system.equals(SystemKind.NGINX_PROXY.label());
+  }
+
+  /** Lines for the report and console: "valid" or each problem. */
+  List<String> lines() {
+    if (valid()) return List.of("Sanity check: valid (every run clean; every proxy saturated its CPU or matched direct nginx).");
+    List<String> lines = new ArrayList<>();
+    lines.add("Sanity check: INVALID run — the comparisons below do not hold:");
+    problems.forEach(p -> lines.add("  " + p));
+    return lines;
+  }
+}

@@ -1,0 +1,63 @@
+package io.baton.cli.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** When a proxy baseline counts as measured at its best, and when the run is invalid. */
+class BaselineCheckTest {
+  @Test
+  void aProxyThatSaturatesItsCpuIsValid() {
+    // 250 µs per request at 3,800 req/s = 95 % of a CPU.
+    assertThat(BaselineCheck.of(List.of(proxy("haproxy", 250, 3700, 3800, 3900))).valid()).isTrue();
+  }
+
+  @Test
+  void aProxyThatMatchesDirectNginxIsValid() {
+    assertThat(BaselineCheck.of(List.of(proxy("nginx-proxy", 50, 9000, 9500, 9800),
+        direct(10_000))).valid()).isTrue();
+  }
+
+  @Test
+  void aProxyLimitedBySomethingElseIsInvalid() {
+    BaselineCheck check = BaselineCheck.of(List.of(proxy("haproxy", 50, 3000, 3100, 3200), direct(10_000)));
+    assertThat(check.valid()).isFalse();
+    assertThat(check.problems()).singleElement().asString()
+        .contains("haproxy close 1 KiB: neither saturated the balancer CPU (16% busy) nor matched direct nginx"
+            + " (3100 vs 10000 req/s)");
+    assertThat(check.lines().getFirst()).startsWith("Sanity check: INVALID");
+  }
+
+  @Test
+  void repeatsThatDisagreeMakeTheRunInvalid() {
+    BaselineCheck check = BaselineCheck.of(List.of(proxy("haproxy", 300, 16, 3400, 3489)));
+    assertThat(check.problems()).singleElement().asString().contains("repeats differ more than 2x in req/s (16–3489)");
+  }
+
+  @Test
+  void errorsOrFailedRunsOfAnySystemMakeTheRunInvalid() {
+    ConfigResult baton = new ConfigResult("baton-relay", "close", "1k", 1024, 2, 3, 0, 1, 100, 0,
+        Spread.of(1000), Spread.of(1), Spread.of(1), Spread.of(100), Spread.of(1), Spread.of(0), Spread.of(1), null,
+        Spread.of(1));
+    assertThat(BaselineCheck.of(List.of(baton)).problems()).singleElement().asString()
+        .isEqualTo("baton-relay close 1 KiB: only 2/3, 1 failed runs clean");
+  }
+
+  @Test
+  void theLatencyProbeIsNotJudgedForSaturation() {
+    ConfigResult serial = new ConfigResult("haproxy", "close-c1", "1k", 1024, 1, 1, 0, 0, 100, 0, Spread.of(900),
+        Spread.of(1), Spread.of(1), Spread.of(20), Spread.of(1), Spread.of(0), Spread.of(1), null, Spread.of(1));
+    assertThat(BaselineCheck.of(List.of(serial)).valid()).isTrue();
+  }
+
+  private static ConfigResult proxy(String system, double cpuUs, double... rps) {
+    return new ConfigResult(system, "close", "1k", 1024, rps.length, rps.length, 0, 0, 100, 0, Spread.of(rps),
+        Spread.of(1), Spread.of(1), Spread.of(cpuUs), Spread.of(cpuUs), Spread.of(0), Spread.of(1), null, Spread.of(1));
+  }
+
+  private static ConfigResult direct(double rps) {
+    return new ConfigResult("direct-nginx", "close", "1k", 1024, 1, 1, 0, 0, 100, 0, Spread.of(rps), Spread.of(1),
+        Spread.of(1), Spread.of(0), Spread.of(0), Spread.of(0), Spread.of(1), null, Spread.of(1));
+  }
+}
