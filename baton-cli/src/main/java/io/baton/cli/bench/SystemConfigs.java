@@ -95,8 +95,11 @@ final class SystemConfigs {
    * one CPU), round-robin, idle server connections shared by every client session ({@code
    * http-reuse always}: with {@code safe}, the first request of each session opens its own server
    * connection, so in close mode every request would pay a connect to the server and a reset),
-   * bodies moved by the kernel with {@code splice} where HAProxy sees it pays ({@code option
-   * splice-auto}), and no logging. {@code maxconn} stays at 4096 because HAProxy raises its file
+   * bodies moved by the kernel with {@code splice}, and no logging. {@code option splice-auto}
+   * alone never spliced here (HAProxy 2.6 in HTTP mode: {@code strace -c} of a 1 MiB close-mode
+   * run showed no {@code splice} call, 2,300 µs of CPU 0 per request); {@code option
+   * splice-response} forces it for responses (64,000 {@code splice} calls in 3 s, 930 µs per 1 MiB
+   * request, the same ~75 µs per 1 KiB request), so both are set. {@code maxconn} stays at 4096 because HAProxy raises its file
    * limit to about 2.5 descriptors per connection (two sockets, splice pipes) and refuses to start
    * when the hard limit is lower (20,000 in the lab VM: {@code maxconn 20000} asked for 50,014).
    */
@@ -115,6 +118,7 @@ final class SystemConfigs {
           mode http
           option http-keep-alive
           option splice-auto
+          option splice-response
           http-reuse always
           maxconn 4096
           timeout connect 5s
