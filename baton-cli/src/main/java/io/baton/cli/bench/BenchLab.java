@@ -36,6 +36,8 @@ final class BenchLab implements AutoCloseable {
   static final String LB_FRONT_IP = "198.18.0.1";
   static final String LB_FABRIC_IP = "198.18.1.1";
   static final List<String> SERVERS = List.of("s1", "s2", "s3");
+  /** The ephemeral port range of the hosts that open many short connections (client and lb). */
+  static final String LOCAL_PORT_RANGE = "1024 65000";
   private static final Duration NGINX_READY = Duration.ofSeconds(20);
 
   final Lab lab;
@@ -52,10 +54,10 @@ final class BenchLab implements AutoCloseable {
     Segment fabric = lab.segment("fabric");
     client = lab.host("client");
     client.attach(front, CLIENT_IP + "/24");
-    // Many short connections from one address: a wide port range, and TIME_WAIT ports reused.
-    client.sysctl("net.ipv4.ip_local_port_range", "1024 65000");
-    client.sysctl("net.ipv4.tcp_tw_reuse", "1");
+    tuneForShortConnections(client);
     lb = lab.host("lb");
+    // The proxies on lb open connections to the servers as the client opens them to lb.
+    tuneForShortConnections(lb);
     lb.attach(front, LB_FRONT_IP + "/24");
     lb.addAddress("front", VIP + "/32");
     lb.attach(fabric, LB_FABRIC_IP + "/24");
@@ -92,6 +94,19 @@ final class BenchLab implements AutoCloseable {
       }
       throw e;
     }
+  }
+
+  /**
+   * What the lab's many short connections need on a host that opens them: a wide ephemeral port
+   * range (the default 32768-60999 leaves ~14,000 ports per destination, as {@code connect()}
+   * takes only even ports) and {@code tcp_tw_reuse}, so a port whose earlier connection sits in
+   * TIME_WAIT here can be used again after a second (the timestamps tell the peer the segments
+   * apart). The client and lb get the same settings, so no balancer runs out of ports before
+   * the client does.
+   */
+  static void tuneForShortConnections(Host host) {
+    host.sysctl("net.ipv4.ip_local_port_range", LOCAL_PORT_RANGE);
+    host.sysctl("net.ipv4.tcp_tw_reuse", "1");
   }
 
   static String frontIp(String server) {
@@ -131,6 +146,22 @@ final class BenchLab implements AutoCloseable {
     CommandResult r = from.exec(List.of("curl", "-s", "-o", "/dev/null", "-m", "2", "-w", "%{http_code}", url),
         Duration.ofSeconds(5));
     return r.succeeded() && r.stdout().strip().equals("200");
+  }
+
+  /**
+   * Deletes every nftables table on lb, so each system starts on a node without packet rules. A
+   * Baton dispatcher leaves its forwarding table ({@code netdev baton_fwd}) in the kernel when it
+   * stops, by design (the next dispatcher adopts it, so handed-off connections keep flowing). In
+   * the lab its entries outlive the run: each steers a client 4-tuple (client address and port to
+   * VIP:80) to a server, so when the client reuses such a port against a proxy, the proxy's
+   * SYN-ACK never reaches it (the server resets or drops the flow) and the client retransmits
+   * its SYN for seconds. A proxy measured after a Baton system then ran at 12 req/s instead of
+   * 7,800, or wrk hung. Fails if a table is left.
+   */
+  void clearBalancerRules() {
+    lb.execOrThrow("nft", "flush", "ruleset");
+    String left = lb.execOrThrow("nft", "list", "tables").stdout().strip();
+    if (!left.isEmpty()) throw new IllegalStateException("nftables tables left on lb after a flush: " + left);
   }
 
   /** A file in the lab directory, for a system's configuration. */

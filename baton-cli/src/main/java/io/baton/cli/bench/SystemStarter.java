@@ -17,7 +17,8 @@ import java.util.List;
  * CPU 0, Baton server agents and the standalone app on the servers pinned to CPU 1. Baton nodes
  * run as separate JVMs ({@code baton dispatcher|server|app}, see {@link JavaLauncher}), so their
  * CPU time is theirs alone. Start order for Baton: servers, their handoff ports reachable from
- * lb, then the dispatcher, its fabric connections up and the VIP answering.
+ * lb, then the dispatcher, its fabric connections up and the VIP answering. Every start begins
+ * with lb's nftables rules cleared ({@link BenchLab#clearBalancerRules}).
  *
  * <p>Confined to the runner's thread.
  */
@@ -40,6 +41,9 @@ final class SystemStarter {
 
   RunningSystem start(SystemKind kind) throws IOException, InterruptedException {
     List<BenchProcess> started = new ArrayList<>();
+    // Whatever ran before (a Baton dispatcher leaves its forwarding table) must not steer this
+    // system's packets.
+    lab.clearBalancerRules();
     try {
       return switch (kind) {
         case DIRECT_NGINX -> new RunningSystem(kind,
