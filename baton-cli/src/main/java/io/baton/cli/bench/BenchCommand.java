@@ -70,6 +70,11 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--connections", defaultValue = "16", description = "Concurrent connections of wrk (default: ${DEFAULT-VALUE}).")
   int connections;
 
+  @Option(names = "--awake-cpu0",
+      description = "Keep CPU 0 from idling during measured runs (a SCHED_IDLE spinner, its time not counted), so no"
+          + " system pays the VM's wake-from-idle cost; compare with a run without it.")
+  boolean awakeCpu0;
+
   @Option(names = "--output", paramLabel = "DIR", description = "Results directory (default: bench/results of the repository).")
   Path output;
 
@@ -81,7 +86,7 @@ public final class BenchCommand implements Callable<Integer> {
     Path directory = output != null ? output
         : (repository != null ? repository : Path.of("").toAbsolutePath()).resolve("bench/results");
     BenchRunner.Outcome outcome = new BenchRunner(plan, spec.commandLine().getOut(), JavaLauncher.current(),
-        new ReportWriter(directory, repository)).run();
+        new ReportWriter(directory, repository), awakeCpu0).run();
     // A run with a failure or whose baselines were not at their best proves nothing: exit 1.
     return outcome.failures().isEmpty() && outcome.check().valid() ? ExitCode.OK : ExitCode.FAILURE;
   }

@@ -124,7 +124,7 @@ final class BenchProcess {
     return process.pid();
   }
 
-  private static long ticksOf(long pid) {
+  static long ticksOf(long pid) {
     try {
       String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
       // Fields after the command name (which may hold spaces) start at field 3 (state);

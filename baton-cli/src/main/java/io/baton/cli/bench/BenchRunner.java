@@ -31,15 +31,22 @@ final class BenchRunner {
   private final PrintWriter out;
   private final JavaLauncher launcher;
   private final ReportWriter writer;
+  private final boolean awakeCpu0;
 
   /** What a run produced. */
   record Outcome(ReportWriter.ReportFiles files, BenchSummary summary, BaselineCheck check, List<String> failures) {}
 
   BenchRunner(BenchPlan plan, PrintWriter out, JavaLauncher launcher, ReportWriter writer) {
+    this(plan, out, launcher, writer, false);
+  }
+
+  /** @param awakeCpu0 keep CPU 0 from idling during measured runs ({@link Cpu0Spinner}) */
+  BenchRunner(BenchPlan plan, PrintWriter out, JavaLauncher launcher, ReportWriter writer, boolean awakeCpu0) {
     this.plan = plan;
     this.out = out;
     this.launcher = launcher;
     this.writer = writer;
+    this.awakeCpu0 = awakeCpu0;
   }
 
   Outcome run() throws IOException, InterruptedException {
@@ -49,6 +56,11 @@ final class BenchRunner {
     say("Baton nodes run as: " + launcher);
     BenchResults results = new BenchResults();
     List<String> notes = new ArrayList<>();
+    if (awakeCpu0) {
+      notes.add("CPU 0 was kept awake during every measured run by a SCHED_IDLE spinner; balancer-node CPU and"
+          + " machine CPU exclude the spinner's own time, so no system paid the VM's wake-from-idle cost"
+          + " (run without --awake-cpu0 for the figures that include it)");
+    }
     long started = System.nanoTime();
     CpuSteering steering = new CpuSteering();
     steering.pinThisJvm();
@@ -150,11 +162,20 @@ final class BenchRunner {
   private void measure(BenchLab lab, RunningSystem running, ConnectionMode mode, ResponseSize size, int connections,
       Duration duration, int repeat, BenchResults results, String tag) throws IOException, InterruptedException {
     double noise = awaitQuietCpu0();
+    Cpu0Spinner spinner = awakeCpu0 ? Cpu0Spinner.start(duration.plusSeconds(30)) : null;
+    long spin0 = spinner == null ? 0 : spinner.ticks();
     long process0 = running.balancerProcessTicks();
     InterfaceStats front0 = lab.lb.interfaceStats("front");
     CpuTimes cpu0 = CpuTimes.read();
-    Wrk.Result wrk = Wrk.run(lab.client, running.baseUrl() + size.path(), connections, mode, duration);
-    CpuTimes cpu = CpuTimes.read().minus(cpu0);
+    Wrk.Result wrk;
+    CpuTimes cpu;
+    try {
+      wrk = Wrk.run(lab.client, running.baseUrl() + size.path(), connections, mode, duration);
+      cpu = CpuTimes.read().minus(cpu0);
+      if (spinner != null) cpu = cpu.withoutCpu0Load(spinner.ticks() - spin0);
+    } finally {
+      if (spinner != null) spinner.close();
+    }
     InterfaceStats front1 = lab.lb.interfaceStats("front");
     long process = running.balancerProcessTicks() - process0;
     long frontBytes = front1.rxBytes() - front0.rxBytes() + front1.txBytes() - front0.txBytes();

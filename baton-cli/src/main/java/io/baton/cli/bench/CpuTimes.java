@@ -41,6 +41,15 @@ record CpuTimes(long cpu0Busy, long cpu0Softirq, long cpu0Total, long machineBus
         machineBusy - earlier.machineBusy, machineTotal - earlier.machineTotal);
   }
 
+  /**
+   * This delta without {@code ticks} of a process that ran on CPU 0 (in user or system time): what
+   * the rest of CPU 0 and of the machine were busy with.
+   */
+  CpuTimes withoutCpu0Load(long ticks) {
+    return new CpuTimes(Math.max(0, cpu0Busy - ticks), cpu0Softirq, cpu0Total, Math.max(0, machineBusy - ticks),
+        machineTotal);
+  }
+
   // user nice system idle iowait irq softirq steal guest guest_nice (guest is already in user)
   private static long busy(long[] f) {
     return f[0] + f[1] + f[2] + f[5] + f[6];

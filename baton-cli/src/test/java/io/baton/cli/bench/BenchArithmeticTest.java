@@ -21,6 +21,13 @@ class BenchArithmeticTest {
   }
 
   @Test
+  void aSpinnersTicksAreTakenOutOfCpu0AndTheMachine() {
+    CpuTimes delta = new CpuTimes(500, 50, 500, 700, 1000);
+    assertThat(delta.withoutCpu0Load(420)).isEqualTo(new CpuTimes(80, 50, 500, 280, 1000));
+    assertThat(delta.withoutCpu0Load(900).cpu0Busy()).isZero();
+  }
+
+  @Test
   void figuresAreCpuTimePerRequest() {
     // 250 ticks of CPU 0 = 2.5 s of CPU over 10,000 requests = 250 µs each.
     Measurement m = measurement(SystemKind.HAPROXY, 1, 10_000, 0, new CpuTimes(250, 50, 500, 600, 1000), 200, 5_000_000);
