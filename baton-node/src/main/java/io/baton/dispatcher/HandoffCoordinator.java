@@ -32,7 +32,6 @@ public final class HandoffCoordinator {
       DispatcherStats stats,
       LongSupplier nanoClock,
       long installTimeoutNs,
-      long handoffTimeoutNs,
       long abortTimeoutNs) {}
 
   /** Serves a connection on this node when the chosen member is the dispatcher itself (peer mode). */
@@ -44,15 +43,15 @@ public final class HandoffCoordinator {
   /** How long the forwarding table may take for one change before the handoff gives up. */
   static final Duration INSTALL_TIMEOUT = Duration.ofSeconds(1);
 
-  private final Context base;
+  private final Context cx;
   private final ForwardingService forwardingService;
   private final LocalService local;
 
   HandoffCoordinator(FabricPort fabric, ForwardingService forwarding, Transplanter transplanter,
       LoadTable load, DispatcherStats stats, LongSupplier nanoClock, Duration abortTimeout,
       LocalService local) {
-    this.base = new Context(fabric, new ServiceForwarding(forwarding), transplanter, load, stats,
-        nanoClock, INSTALL_TIMEOUT.toNanos(), 0, abortTimeout.toNanos());
+    this.cx = new Context(fabric, new ServiceForwarding(forwarding), transplanter, load, stats,
+        nanoClock, INSTALL_TIMEOUT.toNanos(), abortTimeout.toNanos());
     this.forwardingService = forwarding;
     this.local = local;
   }
@@ -65,19 +64,17 @@ public final class HandoffCoordinator {
       HandoffMachine.unavailableLog.info("{}: answering itself: no pool is configured for this request ({})",
           ch.remoteAddress(), summary);
       if (site.mode() == Mode.HTTP) {
-        base.stats().answered503.increment();
+        cx.stats().answered503.increment();
         Responses.unavailable(ch);
       } else {
-        base.stats().closedUnavailable.increment();
+        cx.stats().closedUnavailable.increment();
         Responses.lingerClose(ch);
       }
       return;
     }
     ChannelClientSide client = new ChannelClientSide(ch, site, consumed, local);
-    Context cx = new Context(base.fabric(), base.forwarding(), base.transplanter(), base.load(),
-        base.stats(), base.nanoClock(), base.installTimeoutNs(), site.handoffTimeout().toNanos(),
-        base.abortTimeoutNs());
-    new HandoffMachine(cx, client, site.vip().toString(), pool.get(), pick, summary).start();
+    new HandoffMachine(cx, client, site.vip().toString(), site.handoffTimeout().toNanos(), pool.get(), pick,
+        summary).start();
   }
 
   /**
@@ -88,9 +85,9 @@ public final class HandoffCoordinator {
   void onClosed(FabricMessage.Closed closed, String node, Inet4Address server) {
     forwardingService.retire(closed.flow(), server, closed.handoffId()).whenComplete((matched, error) -> {
       if (error == null && Boolean.TRUE.equals(matched)) {
-        base.load().decrement(node);
+        cx.load().decrement(node);
       } else if (error == null) {
-        base.stats().staleCloses.increment();
+        cx.stats().staleCloses.increment();
         log.debug("{}: CLOSED from {} for handoff {} does not own the entry; ignored", closed.flow(), node,
             closed.handoffId());
       }

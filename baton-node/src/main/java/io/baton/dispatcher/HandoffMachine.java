@@ -67,6 +67,7 @@ final class HandoffMachine {
   private final HandoffCoordinator.Context cx;
   private final ClientSide client;
   private final String vip;
+  private final long handoffTimeoutNs;
   private final Pool pool;
   private final PickContext pick;
   private final String summary;
@@ -84,11 +85,13 @@ final class HandoffMachine {
   private long installedNs;
   private long sentNs;
 
-  HandoffMachine(HandoffCoordinator.Context cx, ClientSide client, String vip, Pool pool,
+  /** @param handoffTimeoutNs how long the server may take to answer (the VIP's handoff timeout) */
+  HandoffMachine(HandoffCoordinator.Context cx, ClientSide client, String vip, long handoffTimeoutNs, Pool pool,
       PickContext pick, String summary) {
     this.cx = cx;
     this.client = client;
     this.vip = vip;
+    this.handoffTimeoutNs = handoffTimeoutNs;
     this.pool = pool;
     this.pick = pick;
     this.summary = summary;
@@ -170,11 +173,11 @@ final class HandoffMachine {
       takeBack("export failed");
       return;
     }
-    var handoff = new FabricMessage.Handoff(handoffId, exported, vip,
-        pool.name(), FabricMessage.fit(summary, FabricMessage.MAX_REQUEST_SUMMARY_BYTES));
+    // The summary is bounded where it is made (RequestSummary).
+    var handoff = new FabricMessage.Handoff(handoffId, exported, vip, pool.name(), summary);
     sentNs = cx.nanoClock().getAsLong();
     enter(State.OFFERED);
-    arm(cx.handoffTimeoutNs(), this::overdue);
+    arm(handoffTimeoutNs, this::overdue);
     // On the session that was up when this server was picked: if it went down and came back
     // meanwhile, the entry installed for this handoff may be gone with the old session
     // (server lost, or judged by the new session's inventory), so the send fails unsent.

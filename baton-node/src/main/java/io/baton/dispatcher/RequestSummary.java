@@ -26,7 +26,7 @@ final class RequestSummary {
   static String http(String method, String target, Optional<String> host) {
     String summary = bounded(method, MAX_METHOD_BYTES) + " " + bounded(target, MAX_TARGET_BYTES)
         + host.map(h -> " host=" + bounded(h, MAX_HOST_BYTES)).orElse("");
-    return fitUtf8(summary, FabricMessage.MAX_REQUEST_SUMMARY_BYTES);
+    return FabricMessage.fit(summary, FabricMessage.MAX_REQUEST_SUMMARY_BYTES);
   }
 
   /** {@code tls sni=NAME} or {@code tls sni=-}. */
@@ -39,31 +39,10 @@ final class RequestSummary {
     if ((long) s.length() * 3 <= maxBytes) return s; // no char takes more than 3 bytes
     int bytes = utf8Length(s);
     if (bytes <= maxBytes) return s;
-    return fitUtf8(s, maxBytes) + "...(" + bytes + " bytes)";
-  }
-
-  /**
-   * The longest prefix of {@code s} of at most {@code maxBytes} of UTF-8 that does not split a
-   * character (a surrogate pair counts as one 4-byte character).
-   */
-  static String fitUtf8(String s, int maxBytes) {
-    int bytes = 0;
-    int end = 0;
-    while (end < s.length()) {
-      int cp = s.codePointAt(end);
-      int n = utf8Length(cp);
-      if (bytes + n > maxBytes) break;
-      bytes += n;
-      end += Character.charCount(cp);
-    }
-    return s.substring(0, end);
+    return FabricMessage.fit(s, maxBytes) + "...(" + bytes + " bytes)";
   }
 
   private static int utf8Length(String s) {
     return s.getBytes(StandardCharsets.UTF_8).length;
-  }
-
-  private static int utf8Length(int codePoint) {
-    return codePoint < 0x80 ? 1 : codePoint < 0x800 ? 2 : codePoint < 0x10000 ? 3 : 4;
   }
 }

@@ -54,8 +54,8 @@ class HandoffMachineTest {
     }
     Pool pool = Pool.create("web", BalanceKind.WEIGHTED_ROUND_ROBIN, members, load);
     var cx = new HandoffCoordinator.Context(fabric, forwarding, transplanter, load, stats,
-        () -> client.nowNs, INSTALL_TIMEOUT_NS, HANDOFF_TIMEOUT_NS, ABORT_TIMEOUT_NS);
-    return new HandoffMachine(cx, client, "198.18.0.100:80", pool, PickContext.of(client.flow.clientIp()),
+        () -> client.nowNs, INSTALL_TIMEOUT_NS, ABORT_TIMEOUT_NS);
+    return new HandoffMachine(cx, client, "198.18.0.100:80", HANDOFF_TIMEOUT_NS, pool, PickContext.of(client.flow.clientIp()),
         "GET / host=x");
   }
 

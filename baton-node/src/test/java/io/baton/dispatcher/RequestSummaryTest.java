@@ -44,7 +44,7 @@ class RequestSummaryTest {
 
     // Four-byte characters (a surrogate pair each) are never split into a lone surrogate.
     String emoji = "\uD83D\uDE00".repeat(100); // 400 bytes
-    String fitted = RequestSummary.fitUtf8(emoji, 255);
+    String fitted = FabricMessage.fit(emoji, 255);
     assertThat(utf8(fitted)).isEqualTo(252);
     assertThat(Character.isHighSurrogate(fitted.charAt(fitted.length() - 1))).isFalse();
   }
