@@ -55,6 +55,11 @@ final class ClientAddressPolicy {
     for (NetworkInterface nif : java.util.Collections.list(NetworkInterface.getNetworkInterfaces())) {
       local.addAll(java.util.Collections.list(nif.getInetAddresses()));
     }
+    return new ClientAddressPolicy(networksOf(devices), local);
+  }
+
+  /** The IPv4 networks of {@code devices} as the kernel has them; missing devices are skipped. */
+  static List<Network> networksOf(List<String> devices) throws SocketException {
     List<Network> nets = new ArrayList<>();
     for (String d : devices) {
       NetworkInterface nif = NetworkInterface.getByName(d);
@@ -63,7 +68,7 @@ final class ClientAddressPolicy {
         if (ia.getAddress() instanceof Inet4Address a4) nets.add(new Network(toInt(a4), ia.getNetworkPrefixLength()));
       }
     }
-    return new ClientAddressPolicy(nets, local);
+    return nets;
   }
 
   /** Why {@code client} must not be restored, or empty if it may. */
@@ -80,11 +85,6 @@ final class ClientAddressPolicy {
       return Optional.of("client address " + client.getHostAddress() + " belongs to this host");
     }
     return Optional.empty();
-  }
-
-  /** Whether {@code a} lies in one of the networks this policy was built from. */
-  boolean inInternalNetwork(Inet4Address a) {
-    return internal.stream().anyMatch(n -> n.contains(a));
   }
 
   static int toInt(InetAddress a) {

@@ -15,22 +15,22 @@ import java.util.function.Predicate;
  */
 final class DispatcherPolicy implements Predicate<InetSocketAddress> {
   private final Set<Inet4Address> allowed;
-  private final ClientAddressPolicy fabric; // reused for its network arithmetic
+  private final List<ClientAddressPolicy.Network> fabric;
 
-  private DispatcherPolicy(Set<Inet4Address> allowed, ClientAddressPolicy fabric) {
+  private DispatcherPolicy(Set<Inet4Address> allowed, List<ClientAddressPolicy.Network> fabric) {
     this.allowed = allowed;
-    this.fabric = fabric;
+    this.fabric = List.copyOf(fabric);
   }
 
   /** Call in the node's network namespace (reads the fabric device's networks). */
   static DispatcherPolicy of(List<Inet4Address> configured, String fabricDevice) throws SocketException {
-    return new DispatcherPolicy(Set.copyOf(configured), ClientAddressPolicy.ofDevices(List.of(fabricDevice)));
+    return new DispatcherPolicy(Set.copyOf(configured), ClientAddressPolicy.networksOf(List.of(fabricDevice)));
   }
 
   @Override
   public boolean test(InetSocketAddress peer) {
     if (!(peer.getAddress() instanceof Inet4Address a)) return false;
     if (!allowed.isEmpty()) return allowed.contains(a);
-    return fabric.inInternalNetwork(a);
+    return fabric.stream().anyMatch(n -> n.contains(a));
   }
 }
