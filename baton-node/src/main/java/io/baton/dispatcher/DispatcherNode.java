@@ -105,6 +105,7 @@ public final class DispatcherNode implements AutoCloseable {
     HandoffCoordinator coordinator = new HandoffCoordinator(new ClientsFabric(clients), forwarding,
         Transplanter.KERNEL, load, dispatcher.stats, clock, liveness.deadAfter(), local);
     boolean alsoServer = node.roles().contains(Role.SERVER);
+    int frameLimit = HandoffServer.frameLimitFor(config.limits().maxHeadBytes(), ReceiveBuffers.maxBytes());
     Map<String, Pool> pools = new LinkedHashMap<>();
     Map<String, java.net.Inet4Address> serverAddresses = new LinkedHashMap<>();
     for (PoolConfig p : config.pools().values()) {
@@ -115,7 +116,8 @@ public final class DispatcherNode implements AutoCloseable {
             m.fabricAddress(), m.weight(), isLocal));
         if (!isLocal && !clients.containsKey(m.node())) {
           serverAddresses.put(m.node(), m.fabricAddress());
-          clients.put(m.node(), newClient(config, group, m, coordinator, load, dispatcher, liveness));
+          clients.put(m.node(), newClient(config, group, m, coordinator, load, dispatcher, liveness,
+              frameLimit));
         }
       }
       BalanceKind kind = switch (p.balance()) {
@@ -184,13 +186,13 @@ public final class DispatcherNode implements AutoCloseable {
   }
 
   private static HandoffClient newClient(BatonConfig config, EventLoopGroup group, MemberConfig m,
-      HandoffCoordinator coordinator, LoadTable load, DispatcherNode dispatcher, Liveness liveness) {
+      HandoffCoordinator coordinator, LoadTable load, DispatcherNode dispatcher, Liveness liveness, int frameLimit) {
     var address = new InetSocketAddress(m.fabricAddress(), config.cluster().handoffPort());
     ServerLink link = new ServerLink(m.node(), m.fabricAddress(), coordinator, load, dispatcher.forwarding,
         dispatcher.stats, dispatcher::serverLost, () -> dispatcher.inventoried.add(m.node()));
     HandoffClient client = new HandoffClient(group, address, config.cluster().key(), config.node().name(), link,
         Duration.ofSeconds(2),
-        HandoffServer.frameLimitFor(config.limits().maxHeadBytes(), ReceiveBuffers.maxBytes()), liveness);
+        frameLimit, liveness);
     // System.nanoTime on both sides: the client's stamp and the forwarding table's clock agree.
     link.sessionStartFrom(client::sessionStartNs);
     return client;
