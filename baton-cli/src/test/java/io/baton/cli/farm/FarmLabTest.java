@@ -1,5 +1,8 @@
 package io.baton.cli.farm;
 
+import static io.baton.cli.farm.FarmChecks.openSockets;
+import static io.baton.cli.farm.FarmChecks.sha256;
+import static io.baton.cli.farm.FarmChecks.awaitTrue;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.baton.handoff.HandoffClient;
@@ -14,11 +17,8 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashSet;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -518,43 +518,5 @@ class FarmLabTest {
     Matcher m = Pattern.compile("(?m)^" + Pattern.quote(name) + " (\\S+)$").matcher(page);
     assertThat(m.find()).as("%s in %s", name, page).isTrue();
     return Double.parseDouble(m.group(1));
-  }
-
-  /** The sockets ({@code socket:[inode]}) this JVM, which runs every node of the farm, holds open. */
-  private static Set<String> openSockets() throws Exception {
-    Set<String> sockets = new HashSet<>();
-    try (var fds = Files.list(Path.of("/proc/self/fd"))) {
-      for (Path p : fds.toList()) {
-        try {
-          String target = Files.readSymbolicLink(p).toString();
-          if (target.startsWith("socket:")) sockets.add(target);
-        } catch (java.nio.file.NoSuchFileException e) {
-          // closed between the listing and the read
-        }
-      }
-    }
-    return sockets;
-  }
-
-  private static String sha256(Path file) throws Exception {
-    MessageDigest d = MessageDigest.getInstance("SHA-256");
-    try (InputStream in = Files.newInputStream(file)) {
-      byte[] buf = new byte[1 << 16];
-      int n;
-      while ((n = in.read(buf)) > 0) d.update(buf, 0, n);
-    }
-    return HexFormat.of().formatHex(d.digest());
-  }
-
-  interface Check {
-    boolean test() throws Exception;
-  }
-
-  private static void awaitTrue(Check check, Duration limit, String what) throws Exception {
-    long deadline = System.nanoTime() + limit.toNanos();
-    while (!check.test()) {
-      if (System.nanoTime() > deadline) throw new AssertionError("timed out waiting for " + what);
-      Thread.sleep(10); // polling interval of a deadline-bounded wait
-    }
   }
 }

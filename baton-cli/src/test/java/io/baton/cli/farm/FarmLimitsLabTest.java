@@ -1,5 +1,7 @@
 package io.baton.cli.farm;
 
+import static io.baton.cli.farm.FarmChecks.openSockets;
+import static io.baton.cli.farm.FarmChecks.awaitTrue;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.baton.dispatcher.DispatcherStats;
@@ -11,8 +13,6 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -226,7 +226,7 @@ class FarmLimitsLabTest {
   @Test
   void oneAddressFloodingSlowAndIdleConnectionsIsHeldToItsCapWhileOthersAreServed()
       throws Exception {
-    long baseline = openSockets();
+    long baseline = openSockets().size();
     long perClient = stats.refusedPendingPerClient.sum();
     long total = stats.refusedPendingTotal.sum();
     long accepted = stats.accepted.sum();
@@ -263,13 +263,13 @@ class FarmLimitsLabTest {
       closeAll(flood);
     }
     awaitTrue(() -> stats.firstRequestPhase.sum() == 0, HEAD.plusSeconds(5), "the first-request phase to empty");
-    awaitTrue(() -> openSockets() <= baseline, Duration.ofSeconds(20),
+    awaitTrue(() -> openSockets().size() <= baseline, Duration.ofSeconds(20),
         "open sockets back to the baseline of " + baseline);
   }
 
   @Test
   void manyAddressesFloodingReachTheTotalCapAndTheHeadTimerFreesItForOthers() throws Exception {
-    long baseline = openSockets();
+    long baseline = openSockets().size();
     long perClient = stats.refusedPendingPerClient.sum();
     long total = stats.refusedPendingTotal.sum();
     long closedSlow = stats.closedSlow.sum();
@@ -321,7 +321,7 @@ class FarmLimitsLabTest {
     } finally {
       closeAll(flood);
     }
-    awaitTrue(() -> openSockets() <= baseline, Duration.ofSeconds(20),
+    awaitTrue(() -> openSockets().size() <= baseline, Duration.ofSeconds(20),
         "open sockets back to the baseline of " + baseline);
   }
 
@@ -388,31 +388,6 @@ class FarmLimitsLabTest {
       } catch (IOException e) {
         // closing is all we want
       }
-    }
-  }
-
-  /** Sockets this JVM (which runs every node of the farm and the raw clients) holds open. */
-  private static long openSockets() throws Exception {
-    try (var fds = Files.list(Path.of("/proc/self/fd"))) {
-      return fds.filter(p -> {
-        try {
-          return Files.readSymbolicLink(p).toString().startsWith("socket:");
-        } catch (IOException e) {
-          return false;
-        }
-      }).count();
-    }
-  }
-
-  interface Check {
-    boolean test() throws Exception;
-  }
-
-  private static void awaitTrue(Check check, Duration limit, String what) throws Exception {
-    long deadline = System.nanoTime() + limit.toNanos();
-    while (!check.test()) {
-      if (System.nanoTime() > deadline) throw new AssertionError("timed out waiting for " + what);
-      Thread.sleep(10); // polling interval of a deadline-bounded wait
     }
   }
 }

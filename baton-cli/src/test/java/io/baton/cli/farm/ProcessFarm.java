@@ -15,7 +15,6 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.BooleanSupplier;
 
 /**
  * A farm of real Baton processes, started the way an operator starts them ({@code baton
@@ -151,24 +150,15 @@ final class ProcessFarm implements AutoCloseable {
   }
 
   void awaitMetric(String node, String name, java.util.function.DoublePredicate ok) throws Exception {
-    await(START_LIMIT, () -> {
+    FarmChecks.awaitTrue(() -> {
       double v = metric(node, name);
       return !Double.isNaN(v) && ok.test(v);
-    }, node + " metric " + name);
+    }, START_LIMIT, node + " metric " + name);
   }
 
   void awaitFabricUp() throws Exception {
     for (String s : SERVERS) {
       awaitMetric("d1", "baton_fabric_up{server=\"" + s + "\"}", v -> v == 1);
-    }
-  }
-
-  /** Polls {@code condition} every 10 ms until it holds; fails after {@code limit}. */
-  static void await(Duration limit, BooleanSupplier condition, String what) throws Exception {
-    long deadline = System.nanoTime() + limit.toNanos();
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) throw new AssertionError("timed out after " + limit + " waiting for " + what);
-      Thread.sleep(10); // polling interval of a deadline-bounded wait
     }
   }
 

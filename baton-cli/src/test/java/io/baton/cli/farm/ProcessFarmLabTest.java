@@ -1,5 +1,7 @@
 package io.baton.cli.farm;
 
+import static io.baton.cli.farm.FarmChecks.sha256;
+import static io.baton.cli.farm.FarmChecks.awaitTrue;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.baton.lab.CommandResult;
@@ -7,10 +9,8 @@ import io.baton.lab.RstCounter;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Tag;
@@ -88,7 +88,7 @@ class ProcessFarmLabTest {
         }
         return list;
       });
-      ProcessFarm.await(Duration.ofSeconds(20), () -> size(out) > 10 << 20, "10 MiB downloaded");
+      awaitTrue(() -> size(out) > 10 << 20, Duration.ofSeconds(20), "10 MiB downloaded");
 
       if (kill) {
         farm.kill9("d1");
@@ -100,8 +100,8 @@ class ProcessFarmLabTest {
       farm.start("d1");
       farm.awaitFabricUp();
       long upMs = (System.nanoTime() - restartNs) / 1_000_000;
-      ProcessFarm.await(Duration.ofSeconds(20),
-          () -> farm.log("d1").lines().filter(l -> l.contains(" owns ")).count() == 2, "both servers' inventories");
+      awaitTrue(() -> farm.log("d1").lines().filter(l -> l.contains(" owns ")).count() == 2, Duration.ofSeconds(20),
+          "both servers' inventories");
       assertThat(farm.metric("d1", "baton_dispatcher_reconcile_removed_total")).as("stale entries").isZero();
       System.out.printf("%s: new dispatcher process up (fabric connected) %d ms after start; %s%n",
           kill ? "kill -9" : "SIGTERM", upMs, farm.log("d1").lines()
@@ -331,11 +331,11 @@ class ProcessFarmLabTest {
             .isLessThan(12_000);
         assertThat(full.stdout()).as("a new client while both servers are full").isEqualTo("503");
         String[] served = {""};
-        ProcessFarm.await(Duration.ofSeconds(30), () -> {
+        awaitTrue(() -> {
           CommandResult r = farm.curl(Duration.ofSeconds(5), ProcessFarm.url("/whoami.txt"));
           served[0] = r.stdout().strip();
           return r.exitCode() == 0 && (served[0].equals("s1") || served[0].equals("s2"));
-        }, "a new client served");
+        }, Duration.ofSeconds(30), "a new client served");
         long servedMs = (System.nanoTime() - openedNs) / 1_000_000;
         System.out.printf("new client served %d ms after the last idle connection was opened%n", servedMs);
         assertThat(servedMs).as("served within the idle timeout and a margin").isLessThan(12_000 + 5000);
@@ -433,14 +433,5 @@ class ProcessFarmLabTest {
     } catch (java.io.IOException e) {
       return 0;
     }
-  }
-
-  static String sha256(Path file) throws Exception {
-    MessageDigest md = MessageDigest.getInstance("SHA-256");
-    try (InputStream in = Files.newInputStream(file)) {
-      byte[] buf = new byte[1 << 16];
-      for (int n; (n = in.read(buf)) > 0; ) md.update(buf, 0, n);
-    }
-    return HexFormat.of().formatHex(md.digest());
   }
 }
