@@ -16,7 +16,6 @@ import io.netty.channel.epoll.EpollServerSocketChannel;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Objects;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
@@ -94,8 +93,8 @@ public final class HandoffServer implements AutoCloseable {
   private volatile java.util.function.Predicate<InetSocketAddress> peers = a -> true;
   private final FabricCounters counters = new FabricCounters();
   private final LongAdder handoffsReceived = new LongAdder();
-  private final Set<Channel> sessions = ConcurrentHashMap.newKeySet();
-  private final java.util.Map<Channel, String> sessionNodes = new ConcurrentHashMap<>();
+  /** Established sessions and the dispatcher node at the other end of each. */
+  private final java.util.Map<Channel, String> sessions = new ConcurrentHashMap<>();
   private final Object lock = new Object();
   private Channel listener; // guarded by lock
   private boolean closed; // guarded by lock
@@ -199,11 +198,9 @@ public final class HandoffServer implements AutoCloseable {
    */
   public void broadcast(FabricMessage message) {
     if (!(message instanceof Closed || message instanceof LoadReport)) {
-      // Closed and LoadReport only; CLOSED should go to the dispatcher that handed the
-      // connection over (sendTo), but every dispatcher ignores a CLOSED it does not own.
       throw new IllegalArgumentException("only CLOSED and LOAD_REPORT are broadcast: " + message);
     }
-    for (Channel ch : sessions) ch.writeAndFlush(message);
+    for (Channel ch : sessions.keySet()) ch.writeAndFlush(message);
   }
 
   /**
@@ -212,7 +209,7 @@ public final class HandoffServer implements AutoCloseable {
    */
   public boolean sendTo(String node, FabricMessage message) {
     boolean sent = false;
-    for (var e : sessionNodes.entrySet()) {
+    for (var e : sessions.entrySet()) {
       if (e.getValue().equals(node)) {
         e.getKey().writeAndFlush(message);
         sent = true;
@@ -251,7 +248,7 @@ public final class HandoffServer implements AutoCloseable {
       ch = listener;
     }
     if (ch != null) ch.close().awaitUninterruptibly(SOCKET_WAIT.toMillis());
-    for (Channel s : sessions) s.close().awaitUninterruptibly(SOCKET_WAIT.toMillis());
+    for (Channel s : sessions.keySet()) s.close().awaitUninterruptibly(SOCKET_WAIT.toMillis());
   }
 
   @Override
@@ -356,11 +353,9 @@ public final class HandoffServer implements AutoCloseable {
   private final class SessionEvents implements FabricSession.Events {
     @Override
     public void onEstablished(Channel channel, String peerNode) {
-      sessions.add(channel);
-      sessionNodes.put(channel, peerNode);
+      sessions.put(channel, peerNode);
       channel.closeFuture().addListener(f -> {
         sessions.remove(channel);
-        sessionNodes.remove(channel);
       });
       log.info("dispatcher {} connected from {}", peerNode,
           FabricFrame.text(channel.remoteAddress()));
