@@ -251,7 +251,7 @@ final class HandoffMachine {
     cx.stats().abandoned.increment();
     log.warn("{}: outcome of handoff {} to {} unknown ({}); resetting the client", client.flow(), handoffId,
         member.node(), why);
-    enter(State.ABANDONED);
+    finish(State.ABANDONED);
     cx.forwarding().unfreeze(client.flow()).whenComplete((ok, error) -> client.execute(() -> {
       try {
         frozen.resume();
@@ -260,7 +260,6 @@ final class HandoffMachine {
       }
       client.reset();
     }));
-    cx.stats().inFlightHandoffs.decrement();
   }
 
   private void releaseOurCopy() {
@@ -310,7 +309,9 @@ final class HandoffMachine {
     finish(State.UNAVAILABLE);
   }
 
+  /** Ends the machine once: a second call (from the error path) changes nothing. */
   private void finish(State terminal) {
+    if (state.terminal()) return;
     enter(terminal);
     cx.stats().inFlightHandoffs.decrement();
   }
