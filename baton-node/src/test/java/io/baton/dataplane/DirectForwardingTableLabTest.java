@@ -1,12 +1,15 @@
 package io.baton.dataplane;
 
+import static io.baton.dataplane.ForwardedFlows.VIP;
+import static io.baton.dataplane.ForwardedFlows.dispatcherHost;
+import static io.baton.dataplane.ForwardedFlows.flow;
+import static io.baton.dataplane.ForwardedFlows.ip;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.baton.lab.Host;
 import io.baton.lab.Lab;
 import io.baton.transplant.FlowKey;
 import java.net.Inet4Address;
-import java.net.InetAddress;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Tag;
@@ -21,7 +24,6 @@ import org.junit.jupiter.api.Test;
 @Tag("lab")
 class DirectForwardingTableLabTest {
   private static final String TABLE = "baton_fwd_table_test";
-  private static final Inet4Address VIP = ip("198.18.0.100");
   private static final List<Vip> VIPS = List.of(new Vip(VIP, 80), new Vip(VIP, 443));
   private static final Inet4Address S1 = ip("198.18.1.11");
   private static final Inet4Address S2 = ip("198.18.1.12");
@@ -29,7 +31,7 @@ class DirectForwardingTableLabTest {
   @Test
   void theRulesetKeysOnTheWholeConnectionNeverForwardsASynAndNeverExpiresAnEntry() throws Exception {
     try (Lab lab = Lab.create("fwd-table")) {
-      Host d = dispatcher(lab);
+      Host d = dispatcherHost(lab);
       d.call(() -> {
         try (DirectForwardingTable t = DirectForwardingTable.create(TABLE, "front", "fabric", VIPS)) {
           t.freezeAndForward(flow(40001, 443), S1);
@@ -60,7 +62,7 @@ class DirectForwardingTableLabTest {
   @Test
   void openAdoptsTheSameShapeAndReplacesAnother() throws Exception {
     try (Lab lab = Lab.create("fwd-table-open")) {
-      Host d = dispatcher(lab);
+      Host d = dispatcherHost(lab);
       d.call(() -> {
         DirectForwardingTable.Opened first = DirectForwardingTable.open(TABLE, "front", "fabric", VIPS);
         assertThat(first.adopted()).isEmpty();
@@ -91,7 +93,7 @@ class DirectForwardingTableLabTest {
   @Test
   void changesRepairAMapThatIsNotWhatTheCallerBelieved() throws Exception {
     try (Lab lab = Lab.create("fwd-table-repair")) {
-      Host d = dispatcher(lab);
+      Host d = dispatcherHost(lab);
       d.call(() -> {
         try (DirectForwardingTable t = DirectForwardingTable.create(TABLE, "front", "fabric", VIPS)) {
           FlowKey f = flow(40000, 80);
@@ -109,25 +111,6 @@ class DirectForwardingTableLabTest {
         }
         return null;
       });
-    }
-  }
-
-  private static Host dispatcher(Lab lab) {
-    Host d = lab.host("d");
-    d.attach(lab.segment("front"), "198.18.0.1/24");
-    d.attach(lab.segment("fabric"), "198.18.1.1/24");
-    return d;
-  }
-
-  private static FlowKey flow(int clientPort, int vipPort) {
-    return new FlowKey(ip("198.18.0.10"), clientPort, VIP, vipPort);
-  }
-
-  private static Inet4Address ip(String text) {
-    try {
-      return (Inet4Address) InetAddress.getByName(text);
-    } catch (java.net.UnknownHostException e) {
-      throw new IllegalArgumentException(text, e);
     }
   }
 }

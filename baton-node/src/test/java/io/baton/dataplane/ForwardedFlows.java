@@ -139,6 +139,19 @@ final class ForwardedFlows {
     return out;
   }
 
+  /** The dispatcher host of a forwarding lab: front 198.18.0.1, fabric 198.18.1.1. */
+  static Host dispatcherHost(io.baton.lab.Lab lab) {
+    Host d = lab.host("d");
+    d.attach(lab.segment("front"), "198.18.0.1/24");
+    d.attach(lab.segment("fabric"), "198.18.1.1/24");
+    return d;
+  }
+
+  /** The flow from the lab client's port {@code clientPort} to VIP:{@code vipPort}. */
+  static FlowKey flow(int clientPort, int vipPort) {
+    return new FlowKey(CLIENT, clientPort, VIP, vipPort);
+  }
+
   static Inet4Address ip(String text) {
     try {
       return (Inet4Address) InetAddress.getByName(text);

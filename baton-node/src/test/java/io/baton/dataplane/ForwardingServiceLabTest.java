@@ -2,6 +2,8 @@ package io.baton.dataplane;
 
 import static io.baton.dataplane.ForwardedFlows.B_FABRIC;
 import static io.baton.dataplane.ForwardedFlows.VIP;
+import static io.baton.dataplane.ForwardedFlows.dispatcherHost;
+import static io.baton.dataplane.ForwardedFlows.flow;
 import static io.baton.dataplane.ForwardedFlows.ip;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -433,17 +435,6 @@ class ForwardingServiceLabTest {
       lockFiles.add(ForwardingTableLock.pathOf(TABLE));
       return ForwardingService.start(TABLE, "front", "fabric", vips, GRACE, clock::get);
     });
-  }
-
-  private static Host dispatcherHost(Lab lab) {
-    Host d = lab.host("d");
-    d.attach(lab.segment("front"), "198.18.0.1/24");
-    d.attach(lab.segment("fabric"), "198.18.1.1/24");
-    return d;
-  }
-
-  private static FlowKey flow(int clientPort, int vipPort) {
-    return new FlowKey(ip("198.18.0.10"), clientPort, VIP, vipPort);
   }
 
   private static void awaitSize(ForwardingService service, int size, String what) throws Exception {
