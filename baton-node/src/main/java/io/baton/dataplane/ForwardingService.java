@@ -27,15 +27,26 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Owns the dispatcher's {@link DirectForwardingTable} on one thread ("baton-forwarding"), like an
- * Aeron conductor: other threads queue commands and get futures. Every turn of the loop drains
- * the whole queue into one nf_tables netlink batch, so under load many handoffs share one
- * kernel transaction.
+ * Owns the dispatcher's {@link DirectForwardingTable}. Changes reach the kernel two ways:
+ *
+ * <ul>
+ *   <li>a {@link Batch} is planned and committed on the caller's own thread: the handoff path,
+ *       where each event loop collects the changes of one loop turn and commits them in one
+ *       nf_tables netlink batch without waking another thread (a thread hop costs a futex wake,
+ *       two context switches and often an IPI, more than the netlink round trip itself);
+ *   <li>the other methods queue a command for the owner thread ("baton-forwarding"), like an
+ *       Aeron conductor; each turn of its loop drains the whole queue into one batch. It also
+ *       removes retired entries when their grace ends.
+ * </ul>
+ *
+ * Both take {@code guard} for the planning and the netlink batch, so the bookkeeping and the
+ * kernel's table change in one order.
  *
  * <p>Each entry carries the token of the handoff that installed it (the dispatcher's handoff
  * id), so a late or stale report about an older connection on the same 4-tuple cannot remove a
@@ -48,8 +59,9 @@ import org.slf4j.LoggerFactory;
  * the same shape under an exclusive per-namespace lock, and {@link #close} leaves the table in
  * the kernel so forwarding goes on while the dispatcher restarts.
  *
- * <p>Thread-safe; the table is touched only by the owner thread, which is created in the network
- * namespace of the thread that calls {@link #start}.
+ * <p>Thread-safe; the table and the bookkeeping are touched only under {@code guard}. The owner
+ * thread and the table's netlink socket are created in the network namespace of the thread that
+ * calls {@link #start} (a netlink socket keeps its namespace whichever thread uses it).
  */
 public final class ForwardingService implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ForwardingService.class);
@@ -82,11 +94,13 @@ public final class ForwardingService implements AutoCloseable {
   private record Queued(Command command, CompletableFuture<Object> done, boolean query) {}
 
   private final LinkedBlockingQueue<Queued> queue = new LinkedBlockingQueue<>();
-  // Owner thread only from here ...
+  /** Guards the table, its netlink socket and the bookkeeping below. */
+  private final ReentrantLock guard = new ReentrantLock();
+  // Under guard only from here ...
   private final ArrayDeque<Retired> retired = new ArrayDeque<>();
   private final Map<FlowKey, Entry> entries = new HashMap<>();
-  // entries.size() after each turn, for readers on other threads (metrics): reading the kernel's
-  // map instead would dump every shard on the owner thread and stall handoffs meanwhile.
+  // entries.size() after each commit, for readers on other threads (metrics): reading the kernel's
+  // map instead would dump every shard under the guard and stall handoffs meanwhile.
   private volatile int tracked;
   private long lastGeneration;
   // ... to here.
@@ -180,27 +194,39 @@ public final class ForwardingService implements AutoCloseable {
    * client's packets to {@code server}, replacing any older entry of the flow.
    */
   public CompletableFuture<Void> freezeAndForward(FlowKey flow, Inet4Address server, long token) {
-    return submit(ops -> {
+    return submit(freezeAndForwardCommand(flow, server, token)).thenApply(o -> null);
+  }
+
+  /** The old socket is closed: stop dropping its output. */
+  public CompletableFuture<Void> unfreeze(FlowKey flow) {
+    return submit(unfreezeCommand(flow)).thenApply(o -> null);
+  }
+
+  /** Handoff abandoned: removes the entry (and the freeze) only if it still carries this token. */
+  public CompletableFuture<Void> cancel(FlowKey flow, long token) {
+    return submit(cancelCommand(flow, token)).thenApply(o -> null);
+  }
+
+  private Command freezeAndForwardCommand(FlowKey flow, Inet4Address server, long token) {
+    return ops -> {
       Entry old = entries.get(flow);
       ops.add(new Forward(flow, server, old != null));
       ops.add(new Freeze(flow));
       entries.put(flow, new Entry(server, token, nanoClock.getAsLong(), ++lastGeneration));
       installed.incrementAndGet();
       return null;
-    }).thenApply(o -> null);
+    };
   }
 
-  /** The old socket is closed: stop dropping its output. */
-  public CompletableFuture<Void> unfreeze(FlowKey flow) {
-    return submit(ops -> {
+  private static Command unfreezeCommand(FlowKey flow) {
+    return ops -> {
       ops.add(new Unfreeze(flow));
       return null;
-    }).thenApply(o -> null);
+    };
   }
 
-  /** Handoff abandoned: removes the entry (and the freeze) only if it still carries this token. */
-  public CompletableFuture<Void> cancel(FlowKey flow, long token) {
-    return submit(ops -> {
+  private Command cancelCommand(FlowKey flow, long token) {
+    return ops -> {
       Entry e = entries.get(flow);
       if (e != null && e.token() != token) return null; // a newer handoff's entry
       // No entry (a dead server's entries went meanwhile): the freeze is still this handoff's.
@@ -210,7 +236,74 @@ public final class ForwardingService implements AutoCloseable {
         entries.remove(flow);
       }
       return null;
-    }).thenApply(o -> null);
+    };
+  }
+
+  /** A new, empty batch for the calling thread (see {@link Batch}). */
+  public Batch batch() {
+    return new Batch();
+  }
+
+  /**
+   * Handoff changes planned and committed on the caller's thread, in one netlink batch with no
+   * other thread involved: the caller collects the changes of, say, one event-loop turn and calls
+   * {@link #commit}. The futures complete on the committing thread, after the guard is released,
+   * in the order the changes were added. Confined to one thread.
+   */
+  public final class Batch {
+    private final List<Queued> commands = new ArrayList<>();
+
+    private Batch() {}
+
+    /** As {@link ForwardingService#freezeAndForward}, at the next {@link #commit}. */
+    public CompletableFuture<Void> freezeAndForward(FlowKey flow, Inet4Address server, long token) {
+      return add(freezeAndForwardCommand(flow, server, token));
+    }
+
+    /** As {@link ForwardingService#unfreeze}, at the next {@link #commit}. */
+    public CompletableFuture<Void> unfreeze(FlowKey flow) {
+      return add(unfreezeCommand(flow));
+    }
+
+    /** As {@link ForwardingService#cancel}, at the next {@link #commit}. */
+    public CompletableFuture<Void> cancel(FlowKey flow, long token) {
+      return add(cancelCommand(flow, token));
+    }
+
+    public boolean isEmpty() {
+      return commands.isEmpty();
+    }
+
+    /**
+     * Plans every change and sends them to the kernel in one netlink batch (command by command
+     * if the batch fails), then completes their futures; fails them if the service is closed.
+     * The batch is empty afterwards and may be reused.
+     */
+    public void commit() {
+      if (commands.isEmpty()) return;
+      List<Queued> now = List.copyOf(commands);
+      commands.clear();
+      Turn turn = new Turn();
+      guard.lock();
+      try {
+        if (stopped) {
+          turn.fail(now, new IllegalStateException("forwarding service is closed"));
+        } else {
+          for (Queued q : now) turn.add(q);
+          turn.commit();
+          tracked = entries.size();
+        }
+      } finally {
+        guard.unlock();
+      }
+      turn.settle();
+    }
+
+    private CompletableFuture<Void> add(Command c) {
+      CompletableFuture<Object> done = new CompletableFuture<>();
+      commands.add(new Queued(c, done, false));
+      return done.thenApply(o -> null);
+    }
   }
 
   /**
@@ -352,78 +445,130 @@ public final class ForwardingService implements AutoCloseable {
         Thread.currentThread().interrupt();
         stopped = true;
       }
-      Turn turn = new Turn();
-      for (Queued q : drained) {
-        if (q.query()) {
-          turn.commit(); // keep the order queries were asked in
-          turn = new Turn();
-          try {
-            q.done().complete(q.command().plan(List.of()));
-          } catch (CompletionException e) {
-            q.done().completeExceptionally(e.getCause());
-          } catch (RuntimeException e) {
-            q.done().completeExceptionally(e);
+      List<Turn> turns = new ArrayList<>();
+      guard.lock();
+      try {
+        Turn turn = new Turn();
+        turns.add(turn);
+        for (Queued q : drained) {
+          if (q.query()) {
+            turn.commit(); // keep the order queries were asked in
+            turn = new Turn();
+            turns.add(turn);
+            turn.ask(q);
+            turn = new Turn();
+            turns.add(turn);
+          } else {
+            turn.add(q);
           }
-        } else {
-          turn.add(q);
         }
+        turn.commit();
+        reapDue();
+        tracked = entries.size();
+      } finally {
+        guard.unlock();
       }
-      turn.commit();
+      // Outside the guard: a future's callbacks run here and may commit batches of their own.
+      for (Turn t : turns) t.settle();
       drained.clear();
-      reapDue();
-      tracked = entries.size();
     }
-    shutDown();
+    guard.lock();
+    try {
+      shutDown();
+    } finally {
+      guard.unlock();
+    }
     // A command queued while the service was stopping: nobody will apply it.
     for (Queued q; (q = queue.poll()) != null; ) {
       q.done().completeExceptionally(new IllegalStateException("forwarding service is closed"));
     }
   }
 
-  /** The changes of one turn: planned one command after the other, committed in one batch. */
+  /**
+   * The changes of one turn: planned one command after the other and committed in one batch under
+   * the guard; their futures settled after it is released ({@link #settle}).
+   */
   private final class Turn {
     private final List<Op> ops = new ArrayList<>();
     private final List<Queued> commands = new ArrayList<>();
     private final List<Object> results = new ArrayList<>();
+    private final List<Throwable> failures = new ArrayList<>();
     private final List<Integer> ends = new ArrayList<>();
 
+    /** Plans {@code q}: its bookkeeping changes now, its kernel changes at {@link #commit}. */
     void add(Queued q) {
+      int mark = ops.size();
       try {
         Object result = q.command().plan(ops);
-        commands.add(q);
-        results.add(result);
-        ends.add(ops.size());
+        record(q, result, null);
       } catch (RuntimeException e) {
-        q.done().completeExceptionally(e);
+        ops.subList(mark, ops.size()).clear(); // none of a failed plan's changes
+        record(q, null, e);
+      }
+      ends.add(ops.size());
+    }
+
+    /** Runs query {@code q} now (it changes nothing in the kernel). */
+    void ask(Queued q) {
+      try {
+        record(q, q.command().plan(List.of()), null);
+      } catch (CompletionException e) {
+        record(q, null, e.getCause());
+      } catch (RuntimeException e) {
+        record(q, null, e);
+      }
+      ends.add(ops.size());
+    }
+
+    void fail(List<Queued> qs, Throwable why) {
+      for (Queued q : qs) {
+        record(q, null, why);
+        ends.add(ops.size());
       }
     }
 
+    private void record(Queued q, Object result, Throwable failure) {
+      commands.add(q);
+      results.add(result);
+      failures.add(failure);
+    }
+
     void commit() {
-      if (commands.isEmpty()) return;
+      if (ops.isEmpty()) return;
       try {
-        if (!ops.isEmpty()) {
-          table.apply(ops);
-          batches.incrementAndGet();
-        }
-        for (int i = 0; i < commands.size(); i++) commands.get(i).done().complete(results.get(i));
+        table.apply(ops);
+        batches.incrementAndGet();
       } catch (LinuxException | RuntimeException batchFailure) {
         // The batch and its tolerant retry failed: retry command by command, so that one
         // command's failure does not fail the others.
         int from = 0;
         for (int i = 0; i < commands.size(); i++) {
           int to = ends.get(i);
-          try {
-            for (Op op : ops.subList(from, to)) table.applyTolerant(op);
-            commands.get(i).done().complete(results.get(i));
-          } catch (LinuxException | RuntimeException e) {
-            commands.get(i).done().completeExceptionally(e);
+          if (failures.get(i) == null) {
+            try {
+              for (Op op : ops.subList(from, to)) table.applyTolerant(op);
+            } catch (LinuxException | RuntimeException e) {
+              failures.set(i, e);
+            }
           }
           from = to;
         }
       }
     }
+
+    /** Completes the futures, in order; call without holding the guard. */
+    void settle() {
+      for (int i = 0; i < commands.size(); i++) {
+        if (failures.get(i) != null) {
+          commands.get(i).done().completeExceptionally(failures.get(i));
+        } else {
+          commands.get(i).done().complete(results.get(i));
+        }
+      }
+    }
   }
 
+  /** Removes the retired entries whose grace is over; under the guard. */
   private void reapDue() {
     if (retired.isEmpty()) return;
     List<Op> due = new ArrayList<>();

@@ -50,7 +50,7 @@ public final class HandoffCoordinator {
   HandoffCoordinator(FabricPort fabric, ForwardingService forwarding, Transplanter transplanter,
       LoadTable load, DispatcherStats stats, LongSupplier nanoClock, Duration abortTimeout,
       LocalService local) {
-    this.cx = new Context(fabric, new ServiceForwarding(forwarding), transplanter, load, stats,
+    this.cx = new Context(fabric, new LoopBatchedForwarding(forwarding), transplanter, load, stats,
         nanoClock, INSTALL_TIMEOUT.toNanos(), abortTimeout.toNanos());
     this.forwardingService = forwarding;
     this.local = local;
@@ -92,24 +92,5 @@ public final class HandoffCoordinator {
             closed.handoffId());
       }
     });
-  }
-
-  /** {@link ForwardingService} as a {@link ForwardingPort}. */
-  private record ServiceForwarding(ForwardingService service) implements ForwardingPort {
-    @Override
-    public java.util.concurrent.CompletableFuture<Void> freezeAndForward(io.baton.transplant.FlowKey flow,
-        Inet4Address server, long token) {
-      return service.freezeAndForward(flow, server, token);
-    }
-
-    @Override
-    public java.util.concurrent.CompletableFuture<Void> unfreeze(io.baton.transplant.FlowKey flow) {
-      return service.unfreeze(flow);
-    }
-
-    @Override
-    public java.util.concurrent.CompletableFuture<Void> cancel(io.baton.transplant.FlowKey flow, long token) {
-      return service.cancel(flow, token);
-    }
   }
 }

@@ -141,7 +141,7 @@ final class HandoffMachine {
     }
     startNs = cx.nanoClock().getAsLong();
     try {
-      frozen = cx.transplanter().freeze(client.fd());
+      frozen = cx.transplanter().freeze(client.fd(), client.flow());
     } catch (TransplantException e) {
       // Nothing was changed (typically the connection is no longer movable): serve the answer here.
       cx.stats().freezeFailures.increment();

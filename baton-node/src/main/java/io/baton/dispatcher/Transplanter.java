@@ -1,5 +1,6 @@
 package io.baton.dispatcher;
 
+import io.baton.transplant.FlowKey;
 import io.baton.transplant.Move;
 import io.baton.transplant.TransplantException;
 
@@ -8,7 +9,8 @@ import io.baton.transplant.TransplantException;
  * thread that owns the socket.
  */
 interface Transplanter {
-  Frozen freeze(int fd) throws TransplantException;
+  /** Freezes {@code fd}, whose connection is {@code flow} (client = peer). */
+  Frozen freeze(int fd, FlowKey flow) throws TransplantException;
 
   /**
    * A frozen socket: hold (the forwarding entry and output drop are in), export, then either
@@ -29,8 +31,8 @@ interface Transplanter {
   }
 
   /** The kernel's, through {@link Move} (the one copy of the handoff sequence). */
-  Transplanter KERNEL = fd -> {
-    Move f = Move.start(fd);
+  Transplanter KERNEL = (fd, flow) -> {
+    Move f = Move.start(fd, flow);
     return new Frozen() {
       @Override
       public void held() {

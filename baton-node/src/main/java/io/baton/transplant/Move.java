@@ -51,7 +51,15 @@ public final class Move {
     } catch (LinuxException e) {
       throw new TransplantException("cannot read the addresses of socket " + fd + ": " + e.getMessage(), e);
     }
-    return new Move(ConnectionExporter.freeze(fd), flow);
+    return start(fd, flow);
+  }
+
+  /**
+   * As {@link #start(int)}, for a caller that knows the socket's addresses (a Netty channel
+   * read them at accept): {@code flow} must be the socket's own.
+   */
+  public static Move start(int fd, FlowKey flow) throws TransplantException {
+    return new Move(ConnectionExporter.freeze(fd, flow), flow);
   }
 
   public FlowKey flow() {

@@ -577,7 +577,7 @@ class HandoffMachineTest {
     boolean bugInExport;
 
     @Override
-    public Frozen freeze(int fd) throws TransplantException {
+    public Frozen freeze(int fd, io.baton.transplant.FlowKey flow) throws TransplantException {
       if (failFreeze) throw new TransplantException("socket 42 is CLOSING: only ESTABLISHED connections can be moved");
       calls.add("freeze");
       return new Frozen() {

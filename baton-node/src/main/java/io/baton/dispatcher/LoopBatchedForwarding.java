@@ -1,0 +1,89 @@
+package io.baton.dispatcher;
+
+import io.baton.dataplane.ForwardingService;
+import io.baton.transplant.FlowKey;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.FastThreadLocal;
+import io.netty.util.internal.ThreadExecutorMap;
+import java.net.Inet4Address;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
+
+/**
+ * The handoffs' {@link ForwardingPort}: each event loop collects the forwarding changes its
+ * handoffs ask for during one turn and commits them in one nf_tables batch from a task at the
+ * end of that turn, on its own thread ({@link ForwardingService.Batch}). Nothing wakes another
+ * thread: a handoff's changes cost one netlink round trip shared with the loop's other handoffs
+ * of that turn, and the futures complete on the loop that asked.
+ *
+ * <p>Called from a thread that is not a Netty event loop (tests, shutdown paths), a change goes
+ * through the service's owner thread as before.
+ *
+ * <p>Thread-safe: the per-loop state is confined to its loop.
+ */
+final class LoopBatchedForwarding implements ForwardingPort {
+  private final ForwardingService service;
+  private final FastThreadLocal<LoopBatch> batches = new FastThreadLocal<>();
+
+  LoopBatchedForwarding(ForwardingService service) {
+    this.service = service;
+  }
+
+  @Override
+  public CompletableFuture<Void> freezeAndForward(FlowKey flow, Inet4Address server, long token) {
+    LoopBatch b = loopBatch();
+    return b == null ? service.freezeAndForward(flow, server, token)
+        : b.add(batch -> batch.freezeAndForward(flow, server, token));
+  }
+
+  @Override
+  public CompletableFuture<Void> unfreeze(FlowKey flow) {
+    LoopBatch b = loopBatch();
+    return b == null ? service.unfreeze(flow) : b.add(batch -> batch.unfreeze(flow));
+  }
+
+  @Override
+  public CompletableFuture<Void> cancel(FlowKey flow, long token) {
+    LoopBatch b = loopBatch();
+    return b == null ? service.cancel(flow, token) : b.add(batch -> batch.cancel(flow, token));
+  }
+
+  /** This event loop's batch, or null when the caller is not an event loop. */
+  private LoopBatch loopBatch() {
+    LoopBatch b = batches.getIfExists();
+    if (b != null) return b;
+    EventExecutor loop = ThreadExecutorMap.currentExecutor();
+    if (loop == null || !loop.inEventLoop()) return null;
+    b = new LoopBatch(loop, service.batch());
+    batches.set(b);
+    return b;
+  }
+
+  /** One loop's pending changes; confined to that loop. */
+  private static final class LoopBatch {
+    private final EventExecutor loop;
+    private final ForwardingService.Batch batch;
+    private final Runnable commit = this::commit;
+    private boolean scheduled;
+
+    LoopBatch(EventExecutor loop, ForwardingService.Batch batch) {
+      this.loop = loop;
+      this.batch = batch;
+    }
+
+    CompletableFuture<Void> add(Function<ForwardingService.Batch, CompletableFuture<Void>> change) {
+      if (!scheduled) {
+        // A task queued from the loop itself wakes nobody; it runs after this turn's I/O, so the
+        // changes of every connection handled in this turn share the commit.
+        scheduled = true;
+        loop.execute(commit);
+      }
+      return change.apply(batch);
+    }
+
+    private void commit() {
+      scheduled = false;
+      batch.commit();
+    }
+  }
+}
