@@ -8,6 +8,7 @@ import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Adds and deletes elements of existing nftables sets and maps by talking nf_tables netlink
@@ -114,6 +115,8 @@ public final class NfSetElements implements AutoCloseable {
   private final NetlinkSocket socket;
   private final NetlinkWriter writer = new NetlinkWriter(16 * 1024);
   private final Thread owner;
+  // When set, any thread holding this lock may use the socket (shareUnder).
+  private volatile ReentrantLock sharedUnder;
   private int nextSeq = 1;
   /** An earlier call gave up before reading all its replies; drain them before the next batch. */
   private boolean repliesPending;
@@ -529,8 +532,26 @@ public final class NfSetElements implements AutoCloseable {
     socket.close();
   }
 
+  /**
+   * From now on any thread may use this socket while it holds {@code lock}, instead of only the
+   * thread that opened it: for an owner that serializes its callers with that lock. A call without
+   * it fails as a call from a foreign thread does.
+   */
+  public void shareUnder(ReentrantLock lock) {
+    checkOwner();
+    sharedUnder = Objects.requireNonNull(lock, "lock");
+  }
+
   private void checkOwner() {
     if (closed) throw new IllegalStateException("netlink set element socket is closed");
+    ReentrantLock lock = sharedUnder;
+    if (lock != null) {
+      if (!lock.isHeldByCurrentThread()) {
+        throw new IllegalStateException("netlink set element socket used by thread "
+            + Thread.currentThread().getName() + " without holding the lock it is shared under");
+      }
+      return;
+    }
     if (Thread.currentThread() != owner) {
       throw new IllegalStateException(
           "netlink set element socket belongs to thread " + owner.getName() + ", not "

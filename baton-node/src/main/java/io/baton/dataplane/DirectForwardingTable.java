@@ -77,7 +77,7 @@ public final class DirectForwardingTable implements AutoCloseable {
   private final Nftables nft;
   private final NfSetElements elements;
   private final String table;
-  // Flows in the kernel's frozen set (handoffs in flight: few); confined to the owner thread.
+  // Flows in the kernel's frozen set (handoffs in flight: few); confined to the opening thread, or to holders of the shareUnder lock.
   private final Set<FlowKey> frozen = new HashSet<>();
   private boolean closed;
 
@@ -370,6 +370,14 @@ public final class DirectForwardingTable implements AutoCloseable {
   public int frozenCount() throws LinuxException {
     checkOpen();
     return elements.dump(FAMILY, table, FROZEN, (k, d) -> { });
+  }
+
+  /**
+   * Lets any thread that holds {@code lock} apply changes and dump the maps (instead of only the
+   * thread that opened the table); opening, closing and deleting stay with the opening thread.
+   */
+  public void shareUnder(java.util.concurrent.locks.ReentrantLock lock) {
+    elements.shareUnder(lock);
   }
 
   public String name() {

@@ -127,6 +127,7 @@ public final class ForwardingService implements AutoCloseable {
     this.closeGrace = closeGrace;
     this.nanoClock = nanoClock;
     this.owner = owner;
+    table.shareUnder(guard); // Batch.commit applies changes on its caller's thread, under the guard
     adopted.forEach((flow, server) ->
         entries.put(flow, new Entry(server, UNKNOWN_TOKEN, BEFORE_START, ++lastGeneration)));
   }
