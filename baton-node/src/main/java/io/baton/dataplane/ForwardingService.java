@@ -271,6 +271,11 @@ public final class ForwardingService implements AutoCloseable {
       return add(cancelCommand(flow, token));
     }
 
+    /** As {@link ForwardingService#retire}, at the next {@link #commit}. */
+    public CompletableFuture<Boolean> retire(FlowKey flow, Inet4Address server, long token) {
+      return addQueued(retireCommand(flow, server, token)).thenApply(o -> (Boolean) o);
+    }
+
     public boolean isEmpty() {
       return commands.isEmpty();
     }
@@ -301,9 +306,13 @@ public final class ForwardingService implements AutoCloseable {
     }
 
     private CompletableFuture<Void> add(Command c) {
+      return addQueued(c).thenApply(o -> null);
+    }
+
+    private CompletableFuture<Object> addQueued(Command c) {
       CompletableFuture<Object> done = new CompletableFuture<>();
       commands.add(new Queued(c, done, false));
-      return done.thenApply(o -> null);
+      return done;
     }
   }
 
@@ -314,7 +323,11 @@ public final class ForwardingService implements AutoCloseable {
    * matched now; a stale report (another server, another token) changes nothing.
    */
   public CompletableFuture<Boolean> retire(FlowKey flow, Inet4Address server, long token) {
-    return submit(ops -> {
+    return submit(retireCommand(flow, server, token)).thenApply(o -> (Boolean) o);
+  }
+
+  private Command retireCommand(FlowKey flow, Inet4Address server, long token) {
+    return ops -> {
       Entry e = entries.get(flow);
       boolean matches = e != null && e.server().equals(server)
           && (token == UNKNOWN_TOKEN || e.token() == UNKNOWN_TOKEN || e.token() == token);
@@ -322,7 +335,7 @@ public final class ForwardingService implements AutoCloseable {
         retired.addLast(new Retired(flow, nanoClock.getAsLong() + closeGrace.toNanos(), e.generation()));
       }
       return matches;
-    }).thenApply(o -> (Boolean) o);
+    };
   }
 
   /** The server is dead: remove every entry that forwards to it now; completes with the count. */

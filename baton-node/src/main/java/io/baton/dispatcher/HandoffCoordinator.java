@@ -44,15 +44,16 @@ public final class HandoffCoordinator {
   static final Duration INSTALL_TIMEOUT = Duration.ofSeconds(1);
 
   private final Context cx;
-  private final ForwardingService forwardingService;
+  private final LoopBatchedForwarding forwarding;
   private final LocalService local;
 
   HandoffCoordinator(FabricPort fabric, ForwardingService forwarding, Transplanter transplanter,
       LoadTable load, DispatcherStats stats, LongSupplier nanoClock, Duration abortTimeout,
       LocalService local) {
-    this.cx = new Context(fabric, new LoopBatchedForwarding(forwarding), transplanter, load, stats,
+    this.forwarding = new LoopBatchedForwarding(forwarding);
+    this.cx = new Context(fabric, this.forwarding, transplanter, load, stats,
         nanoClock, INSTALL_TIMEOUT.toNanos(), abortTimeout.toNanos());
-    this.forwardingService = forwarding;
+
     this.local = local;
   }
 
@@ -83,7 +84,7 @@ public final class HandoffCoordinator {
    * changes nothing).
    */
   void onClosed(FabricMessage.Closed closed, String node, Inet4Address server) {
-    forwardingService.retire(closed.flow(), server, closed.handoffId()).whenComplete((matched, error) -> {
+    forwarding.retire(closed.flow(), server, closed.handoffId()).whenComplete((matched, error) -> {
       if (error == null && Boolean.TRUE.equals(matched)) {
         cx.load().decrement(node);
       } else if (error == null) {

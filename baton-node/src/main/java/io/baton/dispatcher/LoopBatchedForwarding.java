@@ -48,6 +48,16 @@ final class LoopBatchedForwarding implements ForwardingPort {
     return b == null ? service.cancel(flow, token) : b.add(batch -> batch.cancel(flow, token));
   }
 
+  /**
+   * As {@link ForwardingService#retire}: the server reported the close. On the fabric connection's
+   * event loop this joins that loop's batch (one CLOSED per connection: queuing it for the owner
+   * thread would wake that thread once per connection).
+   */
+  CompletableFuture<Boolean> retire(FlowKey flow, Inet4Address server, long token) {
+    LoopBatch b = loopBatch();
+    return b == null ? service.retire(flow, server, token) : b.add(batch -> batch.retire(flow, server, token));
+  }
+
   /** This event loop's batch, or null when the caller is not an event loop. */
   private LoopBatch loopBatch() {
     LoopBatch b = batches.getIfExists();
@@ -71,7 +81,7 @@ final class LoopBatchedForwarding implements ForwardingPort {
       this.batch = batch;
     }
 
-    CompletableFuture<Void> add(Function<ForwardingService.Batch, CompletableFuture<Void>> change) {
+    <T> CompletableFuture<T> add(Function<ForwardingService.Batch, CompletableFuture<T>> change) {
       if (!scheduled) {
         // A task queued from the loop itself wakes nobody; it runs after this turn's I/O, so the
         // changes of every connection handled in this turn share the commit.
