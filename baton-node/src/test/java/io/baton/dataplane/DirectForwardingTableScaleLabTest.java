@@ -135,6 +135,12 @@ class DirectForwardingTableScaleLabTest {
         System.out.printf("kernel, SUnreclaim+VmallocUsed: +%,d bytes on install = %.1f B/entry; %,d bytes"
             + " on release = %.1f B/entry%n", full.since(empty), (double) full.since(empty) / n,
             released.since(full), (double) -released.since(full) / n);
+        long installed = full.since(empty);
+        long freed = -released.since(full);
+        if (Math.abs(installed - freed) > Math.max(installed, freed) / 10) {
+          System.out.println("kernel: install and release differ by more than 10%: other activity on the host"
+              + " moved the machine-wide counters; run again, or with more connections");
+        }
         System.out.printf("adoption (open): %,d ms; the kernel dump alone (no parsing): %,d ms%n",
             adoptNs / 1_000_000, dumpNs / 1_000_000);
         System.out.printf("java heap, FlowEntries (as adopted): %,d bytes = %.1f B/entry%n", flowEntriesHeap,
