@@ -112,8 +112,22 @@ public final class NfSetElements implements AutoCloseable {
     void accept(byte[] key, byte[] data);
   }
 
+  /**
+   * Receives the elements of a {@link #dump(String, String, String, ElementReader)} without an
+   * allocation per element: {@code key} and {@code data} are buffers this object reuses, valid
+   * only during the call, holding {@code keyLength} and {@code dataLength} bytes (data 0 for an
+   * element of a set).
+   */
+  @FunctionalInterface
+  public interface ElementReader {
+    void accept(byte[] key, int keyLength, byte[] data, int dataLength);
+  }
+
   private final NetlinkSocket socket;
   private final NetlinkWriter writer = new NetlinkWriter(16 * 1024);
+  // A dump's element key and data, reused for every element (NFT_DATA_VALUE_MAXLEN is 64).
+  private final byte[] keyBuffer = new byte[64];
+  private final byte[] dataBuffer = new byte[64];
   private final Thread owner;
   // When set, any thread holding this lock may use the socket (shareUnder).
   private volatile ReentrantLock sharedUnder;
@@ -239,6 +253,15 @@ public final class NfSetElements implements AutoCloseable {
    * exist, and with {@code EINTR} if the set changed while it was being dumped.
    */
   public int dump(String family, String table, String set, ElementSink sink) throws LinuxException {
+    return dump(family, table, set, (key, keyLength, data, dataLength) ->
+        sink.accept(Arrays.copyOf(key, keyLength), Arrays.copyOf(data, dataLength)));
+  }
+
+  /**
+   * {@link #dump(String, String, String, ElementSink)} for large sets: hands each element over in
+   * reused buffers, so reading a million elements allocates nothing per element.
+   */
+  public int dump(String family, String table, String set, ElementReader reader) throws LinuxException {
     checkOwner();
     int familyId = familyId(family);
     checkName(table, "table");
@@ -280,7 +303,7 @@ public final class NfSetElements implements AutoCloseable {
           }
           if (replyType == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWSETELEM)) {
             count += elements(datagram, offset + NetlinkWriter.NLMSG_HDRLEN + NetlinkWriter.NFGENMSG_LEN,
-                offset + length, sink);
+                offset + length, reader);
           }
         }
         offset += NetlinkWriter.align(length);
@@ -358,23 +381,23 @@ public final class NfSetElements implements AutoCloseable {
   }
 
   /** Walks the attributes of one dumped message, {@code [from, to)}, for its elements. */
-  private static int elements(MemorySegment m, long from, long to, ElementSink sink) {
+  private int elements(MemorySegment m, long from, long to, ElementReader reader) {
     int count = 0;
     for (long a = from; a + NetlinkWriter.NLA_HDRLEN <= to; a = next(m, a)) {
       if (type(m, a) != NFTA_SET_ELEM_LIST_ELEMENTS) continue;
       long end = a + attrLength(m, a);
       for (long e = a + NetlinkWriter.NLA_HDRLEN; e + NetlinkWriter.NLA_HDRLEN <= end; e = next(m, e)) {
         if (type(m, e) != NFTA_LIST_ELEM) continue;
-        byte[] key = null;
-        byte[] data = new byte[0];
+        int keyLength = -1;
+        int dataLength = 0;
         long elemEnd = e + attrLength(m, e);
         for (long f = e + NetlinkWriter.NLA_HDRLEN; f + NetlinkWriter.NLA_HDRLEN <= elemEnd; f = next(m, f)) {
           int t = type(m, f);
-          if (t == NFTA_SET_ELEM_KEY) key = dataValue(m, f);
-          else if (t == NFTA_SET_ELEM_DATA) data = dataValue(m, f);
+          if (t == NFTA_SET_ELEM_KEY) keyLength = dataValue(m, f, keyBuffer);
+          else if (t == NFTA_SET_ELEM_DATA) dataLength = dataValue(m, f, dataBuffer);
         }
-        if (key != null) {
-          sink.accept(key, data);
+        if (keyLength >= 0) {
+          reader.accept(keyBuffer, keyLength, dataBuffer, dataLength);
           count++;
         }
       }
@@ -382,16 +405,20 @@ public final class NfSetElements implements AutoCloseable {
     return count;
   }
 
-  /** The {@code NFTA_DATA_VALUE} bytes inside the nested attribute at {@code a}. */
-  private static byte[] dataValue(MemorySegment m, long a) {
+  /**
+   * Copies the {@code NFTA_DATA_VALUE} bytes inside the nested attribute at {@code a} into
+   * {@code into}; returns their length (0 if there are none).
+   */
+  private static int dataValue(MemorySegment m, long a, byte[] into) {
     long end = a + attrLength(m, a);
     for (long v = a + NetlinkWriter.NLA_HDRLEN; v + NetlinkWriter.NLA_HDRLEN <= end; v = next(m, v)) {
       if (type(m, v) == NFTA_DATA_VALUE) {
-        return m.asSlice(v + NetlinkWriter.NLA_HDRLEN, attrLength(m, v) - NetlinkWriter.NLA_HDRLEN)
-            .toArray(ValueLayout.JAVA_BYTE);
+        int length = Math.min(attrLength(m, v) - NetlinkWriter.NLA_HDRLEN, into.length);
+        MemorySegment.copy(m, ValueLayout.JAVA_BYTE, v + NetlinkWriter.NLA_HDRLEN, into, 0, length);
+        return length;
       }
     }
-    return new byte[0];
+    return 0;
   }
 
   private static int attrLength(MemorySegment m, long a) {

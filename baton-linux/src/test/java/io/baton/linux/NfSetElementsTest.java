@@ -287,6 +287,17 @@ class NfSetElementsTest {
             assertThat(dumped).containsExactly(
                 java.util.Map.entry("c61200079c410000c612006400500000", "c6120102"),
                 java.util.Map.entry("c61200079c410000c612006401bb0000", "c6120103"));
+            // The reader form hands over the same bytes in buffers it reuses.
+            java.util.Map<String, String> read = new java.util.TreeMap<>();
+            java.util.Set<byte[]> buffers = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+            int m = elements.dump("netdev", TABLE, "flows", (key, keyLength, data, dataLength) -> {
+              buffers.add(key);
+              read.put(java.util.HexFormat.of().formatHex(key, 0, keyLength),
+                  java.util.HexFormat.of().formatHex(data, 0, dataLength));
+            });
+            assertThat(m).isEqualTo(2);
+            assertThat(read).isEqualTo(dumped);
+            assertThat(buffers).hasSize(1);
           }
         });
   }

@@ -9,13 +9,12 @@ import io.baton.linux.NfSetElements.Delete;
 import io.baton.linux.Nftables;
 import io.baton.transplant.FlowKey;
 import java.net.Inet4Address;
-import java.net.InetAddress;
-import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.HexFormat;
@@ -88,11 +87,64 @@ public final class DirectForwardingTable implements AutoCloseable {
   }
 
   /**
-   * What {@link #open} found: the table, the entries it adopted (flow to server fabric address),
-   * and, if a table of another shape was replaced, how many entries that dropped and why.
+   * What {@link #open} found: the table, the entries it adopted, and, if a table of another shape
+   * was replaced, how many entries that dropped and why.
    */
-  public record Opened(DirectForwardingTable table, Map<FlowKey, Inet4Address> adopted,
-      int dropped, String replacedBecause) {}
+  public static final class Opened {
+    private final DirectForwardingTable table;
+    private final FlowEntries entries;
+    private final int dropped;
+    private final String replacedBecause;
+    private Map<FlowKey, Inet4Address> adopted;
+
+    Opened(DirectForwardingTable table, FlowEntries entries, int dropped, String replacedBecause) {
+      this.table = table;
+      this.entries = entries;
+      this.dropped = dropped;
+      this.replacedBecause = replacedBecause;
+    }
+
+    public DirectForwardingTable table() {
+      return table;
+    }
+
+    /**
+     * The adopted entries as {@link FlowEntries}: each with token {@link #ADOPTED_TOKEN},
+     * installation time {@link #ADOPTED_INSTALLED_NS} and a generation from 1 to their number,
+     * in no particular order. The caller may take this map over and change it.
+     */
+    public FlowEntries entries() {
+      return entries;
+    }
+
+    /**
+     * The adopted entries as a map of flow to server fabric address, built on first call (a
+     * million entries take ~200 MB this way: for tests and small tables; {@link #entries} is the
+     * compact form).
+     */
+    public Map<FlowKey, Inet4Address> adopted() {
+      if (adopted == null) {
+        Map<FlowKey, Inet4Address> m = new HashMap<>();
+        entries.forEach((flow, e) -> m.put(flow, e.server()));
+        adopted = Collections.unmodifiableMap(m);
+      }
+      return adopted;
+    }
+
+    public int dropped() {
+      return dropped;
+    }
+
+    /** Why a table of another shape was replaced, or {@code null} if none was. */
+    public String replacedBecause() {
+      return replacedBecause;
+    }
+  }
+
+  /** Token of an adopted entry: this process never saw the handoff that installed it. */
+  public static final long ADOPTED_TOKEN = 0;
+  /** Installation time of an adopted entry: before anything this process saw. */
+  public static final long ADOPTED_INSTALLED_NS = Long.MIN_VALUE;
 
   /**
    * Opens the table that forwards packets for {@code vips} arriving on {@code frontDevice} out of
@@ -111,7 +163,7 @@ public final class DirectForwardingTable implements AutoCloseable {
       DirectForwardingTable t = new DirectForwardingTable(nft, elements, table);
       String found = t.comment();
       if (found != null && found.equals(fingerprint)) {
-        Map<FlowKey, Inet4Address> adopted = t.entries();
+        FlowEntries adopted = t.read();
         elements.flush(FAMILY, table, FROZEN);
         return new Opened(t, adopted, 0, null);
       }
@@ -124,7 +176,7 @@ public final class DirectForwardingTable implements AutoCloseable {
             : "it has an older key format (" + (found.isEmpty() ? "no format comment" : found) + ")";
       }
       nft.run(replace(table, ruleset));
-      return new Opened(t, Map.of(), dropped, why);
+      return new Opened(t, new FlowEntries(), dropped, why);
     } catch (LinuxException | RuntimeException e) {
       try {
         if (elements != null) elements.close();
@@ -336,23 +388,33 @@ public final class DirectForwardingTable implements AutoCloseable {
   }
 
   /**
-   * Every entry of the kernel's map, read with one netlink dump: flow to server fabric
-   * address. Elements that name no valid flow (port 0) are skipped.
+   * Every entry of the kernel's maps, read with one netlink dump per shard: flow to server
+   * fabric address. Elements that name no valid flow (port 0) are skipped. For tests and small
+   * tables; {@link #read} is the compact form.
    */
   public Map<FlowKey, Inet4Address> entries() throws LinuxException {
-    checkOpen();
     Map<FlowKey, Inet4Address> out = new HashMap<>();
-    // Few servers and VIPs, many flows: share one address object per server and per VIP.
-    Map<Integer, Inet4Address> shared = new HashMap<>();
+    read().forEach((flow, e) -> out.put(flow, e.server()));
+    return out;
+  }
+
+  /**
+   * Every entry of the kernel's maps, read with one netlink dump per shard straight into a
+   * {@link FlowEntries} (no object per element on the way), as {@link Opened#entries} describes
+   * them. Elements that name no valid flow (port 0) are skipped.
+   */
+  public FlowEntries read() throws LinuxException {
+    checkOpen();
+    FlowEntries out = new FlowEntries();
+    long[] generation = {0};
     for (String shard : OWNER) {
-      elements.dump(FAMILY, table, shard, (key, data) -> {
-        if (key.length != 16 || data.length != 4) return;
+      elements.dump(FAMILY, table, shard, (key, keyLength, data, dataLength) -> {
+        if (keyLength != 16 || dataLength != 4) return;
         int clientPort = port(key, 4);
         int localPort = port(key, 12);
         if (clientPort == 0 || localPort == 0) return;
-        Inet4Address server = shared.computeIfAbsent(bits(data, 0), k -> address(data, 0));
-        Inet4Address vip = shared.computeIfAbsent(bits(key, 8), k -> address(key, 8));
-        out.put(new FlowKey(address(key, 0), clientPort, vip, localPort), server);
+        out.put(bits(key, 0), clientPort, bits(key, 8), localPort, bits(data, 0), ADOPTED_TOKEN,
+            ADOPTED_INSTALLED_NS, ++generation[0]);
       });
     }
     return out;
@@ -362,14 +424,14 @@ public final class DirectForwardingTable implements AutoCloseable {
   public int size() throws LinuxException {
     checkOpen();
     int n = 0;
-    for (String shard : OWNER) n += elements.dump(FAMILY, table, shard, (k, d) -> { });
+    for (String shard : OWNER) n += elements.dump(FAMILY, table, shard, (k, kl, d, dl) -> { });
     return n;
   }
 
   /** Number of frozen flows in the kernel's set right now. */
   public int frozenCount() throws LinuxException {
     checkOpen();
-    return elements.dump(FAMILY, table, FROZEN, (k, d) -> { });
+    return elements.dump(FAMILY, table, FROZEN, (k, kl, d, dl) -> { });
   }
 
   /**
@@ -416,7 +478,7 @@ public final class DirectForwardingTable implements AutoCloseable {
     maps.add("owner");
     for (String map : maps) {
       try {
-        n += elements.dump(FAMILY, table, map, (k, d) -> { });
+        n += elements.dump(FAMILY, table, map, (k, kl, d, dl) -> { });
       } catch (LinuxException e) {
         // No such map in that table.
       }
@@ -464,14 +526,6 @@ public final class DirectForwardingTable implements AutoCloseable {
 
   private static int port(byte[] b, int at) {
     return (b[at] & 0xFF) << 8 | (b[at + 1] & 0xFF);
-  }
-
-  private static Inet4Address address(byte[] b, int at) {
-    try {
-      return (Inet4Address) InetAddress.getByAddress(new byte[] {b[at], b[at + 1], b[at + 2], b[at + 3]});
-    } catch (UnknownHostException e) {
-      throw new IllegalStateException("4 bytes are always an IPv4 address", e);
-    }
   }
 
   private static void check(Pattern p, String value, String what) {
