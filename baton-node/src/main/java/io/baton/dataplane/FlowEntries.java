@@ -25,7 +25,7 @@ import java.util.function.Consumer;
  * holes, and empties its index slot by backward shift, so there are no tombstones: lookups stay
  * short however many entries come and go. Servers are numbered by a {@link ServerIndex}.
  *
- * <p>Confined to one thread (the forwarding service's owner thread); not thread-safe. The
+ * <p>Not thread-safe: the forwarding service touches it only under its guard. The
  * callbacks of {@link #forEach} and {@link #removeIf} must not change this map.
  */
 public final class FlowEntries {

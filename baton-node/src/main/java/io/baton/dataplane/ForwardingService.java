@@ -2,6 +2,7 @@ package io.baton.dataplane;
 
 import io.baton.dataplane.DirectForwardingTable;
 import io.baton.dataplane.DirectForwardingTable.Forward;
+import io.baton.dataplane.FlowEntries.Entry;
 import io.baton.dataplane.DirectForwardingTable.Freeze;
 import io.baton.dataplane.DirectForwardingTable.Op;
 import io.baton.dataplane.DirectForwardingTable.Unforward;
@@ -15,9 +16,6 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Collections;
-import java.util.HashMap;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -67,18 +65,11 @@ public final class ForwardingService implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ForwardingService.class);
   private static final long IDLE_POLL_MS = 50;
   /** The token of an entry adopted from the kernel, or of a report that names no handoff. */
-  public static final long UNKNOWN_TOKEN = 0;
-  /** Installation time of adopted entries: before anything this process saw. */
-  private static final long BEFORE_START = Long.MIN_VALUE;
+  public static final long UNKNOWN_TOKEN = DirectForwardingTable.ADOPTED_TOKEN;
 
   /** What {@link #reconcile} changed. */
   public record Reconciled(int removed, int added) {}
 
-  /**
-   * One forwarding entry as this process knows it; {@code generation} names this installation
-   * (tokens may be unknown or repeat across servers, generations never repeat).
-   */
-  private record Entry(Inet4Address server, long token, long installedNs, long generation) {}
 
   /** A closed connection's entry, due for removal if it is still that installation. */
   private record Retired(FlowKey flow, long dueNs, long generation) {}
@@ -98,7 +89,7 @@ public final class ForwardingService implements AutoCloseable {
   private final ReentrantLock guard = new ReentrantLock();
   // Under guard only from here ...
   private final ArrayDeque<Retired> retired = new ArrayDeque<>();
-  private final Map<FlowKey, Entry> entries = new HashMap<>();
+  private final FlowEntries entries;
   // entries.size() after each commit, for readers on other threads (metrics): reading the kernel's
   // map instead would dump every shard under the guard and stall handoffs meanwhile.
   private volatile int tracked;
@@ -106,7 +97,9 @@ public final class ForwardingService implements AutoCloseable {
   // ... to here.
   private final DirectForwardingTable table;
   private final ForwardingTableLock lock;
-  private final Map<FlowKey, Inet4Address> adopted;
+  private final DirectForwardingTable.Opened opened;
+  private final int adoptedCount;
+  private final Set<Inet4Address> adoptedServers;
   private final Set<Vip> vips;
   private final Duration closeGrace;
   private final LongSupplier nanoClock;
@@ -118,18 +111,21 @@ public final class ForwardingService implements AutoCloseable {
   private volatile boolean deleteOnStop;
 
   private ForwardingService(DirectForwardingTable table, ForwardingTableLock lock,
-      Map<FlowKey, Inet4Address> adopted, Set<Vip> vips, Duration closeGrace, LongSupplier nanoClock,
+      DirectForwardingTable.Opened opened, Set<Vip> vips, Duration closeGrace, LongSupplier nanoClock,
       Thread owner) {
     this.table = table;
     this.lock = lock;
-    this.adopted = adopted;
+    this.opened = opened;
+    // Adopted entries come with generations 1..n (DirectForwardingTable.Opened#entries).
+    this.entries = opened.entries();
+    this.lastGeneration = entries.size();
+    this.adoptedCount = entries.size();
+    this.adoptedServers = Set.copyOf(entries.servers());
     this.vips = vips;
     this.closeGrace = closeGrace;
     this.nanoClock = nanoClock;
     this.owner = owner;
     table.shareUnder(guard); // Batch.commit applies changes on its caller's thread, under the guard
-    adopted.forEach((flow, server) ->
-        entries.put(flow, new Entry(server, UNKNOWN_TOKEN, BEFORE_START, ++lastGeneration)));
   }
 
   /**
@@ -154,11 +150,11 @@ public final class ForwardingService implements AutoCloseable {
         if (opened.replacedBecause() != null) {
           log.warn("forwarding table {} replaced because {}: {} forwarding entries dropped (their"
               + " connections are reset by this host)", table, opened.replacedBecause(), opened.dropped());
-        } else if (!opened.adopted().isEmpty()) {
-          log.info("forwarding table {}: adopted {} entries in {} ms", table, opened.adopted().size(),
+        } else if (!opened.entries().isEmpty()) {
+          log.info("forwarding table {}: adopted {} entries in {} ms", table, opened.entries().size(),
               (System.nanoTime() - t0) / 1_000_000);
         }
-        service = new ForwardingService(opened.table(), lock, Collections.unmodifiableMap(opened.adopted()),
+        service = new ForwardingService(opened.table(), lock, opened,
             vipSet, closeGrace, nanoClock, Thread.currentThread());
       } catch (LinuxException | RuntimeException e) {
         if (lock != null) {
@@ -185,9 +181,23 @@ public final class ForwardingService implements AutoCloseable {
     }
   }
 
-  /** Entries found in the kernel at start (adopted), flow -> server fabric address. */
+  /**
+   * Entries found in the kernel at start (adopted), flow -> server fabric address, as a map built
+   * on first call: for tests and small tables (a million entries take ~200 MB this way). The
+   * service itself keeps them compactly ({@link FlowEntries}).
+   */
   public Map<FlowKey, Inet4Address> adopted() {
-    return adopted;
+    return opened.adopted();
+  }
+
+  /** How many entries were adopted at start. */
+  public int adoptedCount() {
+    return adoptedCount;
+  }
+
+  /** The servers the adopted entries forwarded to at start. */
+  public Set<Inet4Address> adoptedServers() {
+    return adoptedServers;
   }
 
   /**
@@ -341,15 +351,7 @@ public final class ForwardingService implements AutoCloseable {
   /** The server is dead: remove every entry that forwards to it now; completes with the count. */
   public CompletableFuture<Integer> dropServer(Inet4Address server) {
     return submit(ops -> {
-      int n = 0;
-      for (Iterator<Map.Entry<FlowKey, Entry>> it = entries.entrySet().iterator(); it.hasNext(); ) {
-        Map.Entry<FlowKey, Entry> e = it.next();
-        if (e.getValue().server().equals(server)) {
-          ops.add(new Unforward(e.getKey()));
-          it.remove();
-          n++;
-        }
-      }
+      int n = entries.removeIf(server, (f, e) -> true, f -> ops.add(new Unforward(f)));
       removed.addAndGet(n);
       return n;
     }).thenApply(o -> (Integer) o);
@@ -366,16 +368,8 @@ public final class ForwardingService implements AutoCloseable {
   public CompletableFuture<Reconciled> reconcile(Inet4Address server, Map<FlowKey, Long> owned, long sessionUpNs) {
     Map<FlowKey, Long> copy = Map.copyOf(owned);
     return submit(ops -> {
-      int gone = 0;
-      for (Iterator<Map.Entry<FlowKey, Entry>> it = entries.entrySet().iterator(); it.hasNext(); ) {
-        Map.Entry<FlowKey, Entry> e = it.next();
-        Entry v = e.getValue();
-        if (v.server().equals(server) && v.installedNs() < sessionUpNs && !copy.containsKey(e.getKey())) {
-          ops.add(new Unforward(e.getKey()));
-          it.remove();
-          gone++;
-        }
-      }
+      int gone = entries.removeIf(server, (f, v) -> v.installedNs() < sessionUpNs && !copy.containsKey(f),
+          f -> ops.add(new Unforward(f)));
       int added = 0;
       long now = nanoClock.getAsLong();
       for (Map.Entry<FlowKey, Long> o : copy.entrySet()) {

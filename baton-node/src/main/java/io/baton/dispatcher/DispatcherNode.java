@@ -93,8 +93,8 @@ public final class DispatcherNode implements AutoCloseable {
     } catch (LinuxException e) {
       throw new IOException("cannot set up the forwarding table on " + front.device() + ": " + e.getMessage(), e);
     }
-    if (!forwarding.adopted().isEmpty()) {
-      log.info("adopted {} forwarding entries from an earlier dispatcher process", forwarding.adopted().size());
+    if (forwarding.adoptedCount() > 0) {
+      log.info("adopted {} forwarding entries from an earlier dispatcher process", forwarding.adoptedCount());
     }
     LoadTable load = new LoadTable();
     Map<String, HandoffClient> clients = new ConcurrentHashMap<>();
@@ -153,7 +153,7 @@ public final class DispatcherNode implements AutoCloseable {
    */
   private void sweepUnreachable(EventLoopGroup group, Map<String, java.net.Inet4Address> servers,
       Liveness liveness) {
-    if (forwarding.adopted().isEmpty()) return;
+    if (forwarding.adoptedCount() == 0) return;
     long delayMs = ADOPTION_WAIT.toMillis() + liveness.deadAfter().toMillis();
     group.schedule(() -> {
       servers.forEach((name, address) -> {
@@ -164,7 +164,7 @@ public final class DispatcherNode implements AutoCloseable {
       });
       // Entries of servers that are no longer in the config: nobody will ever settle them.
       java.util.Set<java.net.Inet4Address> known = new java.util.HashSet<>(servers.values());
-      new java.util.HashSet<>(forwarding.adopted().values()).stream().filter(a -> !known.contains(a))
+      forwarding.adoptedServers().stream().filter(a -> !known.contains(a))
           .forEach(a -> serverLost(a.getHostAddress(), a, "not in this dispatcher's config"));
     }, delayMs, java.util.concurrent.TimeUnit.MILLISECONDS);
   }
