@@ -63,6 +63,9 @@ final class Libc {
   static final MethodHandle FCNTL_INT =
       variadicErrnoCall("fcntl", 2, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT);
   static final MethodHandle OPEN = variadicErrnoCall("open", 2, JAVA_INT, ADDRESS, JAVA_INT);
+  // long syscall(long number, ...): for bpf(2), which glibc does not wrap.
+  static final MethodHandle SYSCALL_INT_PTR_INT =
+      variadicErrnoCall("syscall", 1, JAVA_LONG, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT);
   static final MethodHandle GETTID = plainCall("gettid", JAVA_INT);
   static final MethodHandle STRERROR_R = plainCall("strerror_r", ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG);
 

@@ -11,12 +11,36 @@ import org.junit.jupiter.api.Test;
 class SocketFiltersTest {
   private static PrivateNetns ns; // set by @PrivateNamespace
 
+  /** How a test attaches the drop-all filter. */
+  private interface Attach {
+    void to(int fd) throws LinuxException;
+  }
+
+  /**
+   * The shared eBPF program loads on this kernel (run as root): the handoff path attaches it by
+   * descriptor instead of compiling a classic filter per socket.
+   */
+  @Test
+  void theSharedEbpfProgramLoads() {
+    assertThat(SocketFilters.sharedProgramProblem()).isNull();
+  }
+
   @Test
   void dropAllHoldsBackDataUntilDetachedThenRetransmissionDeliversIt() throws Exception {
+    holdsBackDataUntilDetached(SocketFilters::attachDropAll);
+  }
+
+  /** The classic filter, used where bpf(2) is refused, holds the same way. */
+  @Test
+  void theClassicFilterHoldsBackDataUntilDetached() throws Exception {
+    holdsBackDataUntilDetached(SocketFilters::attachClassicDropAll);
+  }
+
+  private static void holdsBackDataUntilDetached(Attach attach) throws Exception {
     ns.run(
         () -> {
           try (Loopback c = Loopback.open()) {
-            SocketFilters.attachDropAll(c.server());
+            attach.to(c.server());
             byte[] data = Loopback.bytes(1500);
             Loopback.sendAll(c.client(), data);
 

@@ -93,6 +93,11 @@ public final class DispatcherNode implements AutoCloseable {
     } catch (LinuxException e) {
       throw new IOException("cannot set up the forwarding table on " + front.device() + ": " + e.getMessage(), e);
     }
+    String filterProblem = io.baton.linux.SocketFilters.sharedProgramProblem();
+    if (filterProblem != null) {
+      log.warn("cannot load the shared eBPF drop filter ({}): each handoff compiles a classic socket"
+          + " filter instead, which costs more CPU per handoff", filterProblem);
+    }
     if (forwarding.adoptedCount() > 0) {
       log.info("adopted {} forwarding entries from an earlier dispatcher process", forwarding.adoptedCount());
     }
