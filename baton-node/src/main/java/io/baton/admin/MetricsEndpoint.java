@@ -117,6 +117,7 @@ public final class MetricsEndpoint implements AutoCloseable {
           stage(cb, "handoff", s.handoffTime);
         })
         .register(r);
+    r.register(s.handoffSeconds);
     counterOf(r, "baton_forwarding_entries_installed", "Forwarding entries installed", () -> d.forwarding().installedTotal());
     counterOf(r, "baton_forwarding_entries_removed", "Forwarding entries removed after close and grace", () -> d.forwarding().removedTotal());
     GaugeWithCallback.builder()

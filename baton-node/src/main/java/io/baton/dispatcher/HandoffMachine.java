@@ -234,6 +234,7 @@ final class HandoffMachine {
     cx.stats().exportTime.record(sentNs - installedNs);
     cx.stats().fabricRoundTripTime.record(now - sentNs);
     cx.stats().handoffTime.record(now - startNs);
+    cx.stats().handoffSeconds.observe((now - startNs) / 1e9);
     releaseOurCopy();
     cx.load().increment(member.node());
     cx.stats().handedOff.increment();

@@ -399,6 +399,11 @@ class FarmLabTest {
     String handoffs = "baton_dispatcher_handoffs_total";
     String answered503 = "baton_dispatcher_answered_total{reason=\"503\"}";
     assertThat(sample(after, handoffs) - sample(before, handoffs)).as(handoffs).isEqualTo(3);
+    // The histogram counts the same handoffs (the benchmark reads its buckets per interval).
+    String histogram = "baton_dispatcher_handoff_seconds_count";
+    assertThat(sample(after, histogram) - sample(before, histogram)).as(histogram).isEqualTo(3);
+    String within10s = "baton_dispatcher_handoff_seconds_bucket{le=\"10.0\"}";
+    assertThat(sample(after, within10s) - sample(before, within10s)).as(within10s).isEqualTo(3);
     assertThat(sample(after, answered503) - sample(before, answered503)).as(answered503).isEqualTo(1);
   }
 
