@@ -27,7 +27,16 @@ record BaselineCheck(List<String> problems) {
   }
 
   static BaselineCheck of(List<ConfigResult> table) {
-    List<String> problems = new ArrayList<>();
+    return of(table, List.of());
+  }
+
+  /**
+   * As {@link #of(List)}, also invalid when a system failed outside a measured run ({@code
+   * failures}: did not start, died): its runs are missing from the table, which must not read as
+   * clean.
+   */
+  static BaselineCheck of(List<ConfigResult> table, List<String> failures) {
+    List<String> problems = new ArrayList<>(failures);
     for (ConfigResult r : table) {
       String what = r.system() + " " + r.mode() + " " + ResponseSize.parse(r.size()).label();
       if (r.excluded() > 0 || r.failed() > 0 || r.runs() == 0) {

@@ -13,6 +13,7 @@ import java.util.Map;
  */
 final class BenchResults {
   private final List<Measurement> measurements = new ArrayList<>();
+  private final List<HandoffMeasurement> handoffs = new ArrayList<>();
   private final List<IdleCheck> idleChecks = new ArrayList<>();
   private final List<String> failures = new ArrayList<>();
   private final List<FailedRun> failedRuns = new ArrayList<>();
@@ -20,6 +21,15 @@ final class BenchResults {
   /** A run that produced no measurement. */
   record FailedRun(String system, String mode, String size, int repeat, String reason) {}
   private double labIdleCpu0MsPerSecond = Double.NaN;
+
+  void add(HandoffMeasurement h) {
+    handoffs.add(h);
+  }
+
+  /** The Baton dispatchers' handoff figures, one per measured run of a Baton system. */
+  List<HandoffMeasurement> handoffs() {
+    return List.copyOf(handoffs);
+  }
 
   void add(Measurement m) {
     measurements.add(m);

@@ -83,8 +83,8 @@ final class BenchRunner {
       steering.restoreThisJvm();
     }
     List<ConfigResult> table = results.aggregate(plan);
-    BenchSummary summary = BenchSummary.of(table);
-    BaselineCheck check = BaselineCheck.of(table);
+    BenchSummary summary = BenchSummary.of(table, results.handoffs());
+    BaselineCheck check = BaselineCheck.of(table, results.failures());
     ReportWriter.ReportFiles files = writer.write(plan, results, table, summary, check, machine(), notes);
     say("");
     out.print(ReportWriter.table(table));
@@ -164,6 +164,7 @@ final class BenchRunner {
     double noise = awaitQuietCpu0();
     Cpu0Spinner spinner = awakeCpu0 ? Cpu0Spinner.start(duration.plusSeconds(30)) : null;
     long spin0 = spinner == null ? 0 : spinner.ticks();
+    HandoffCounters handoffs0 = running.handoffCounters();
     long process0 = running.balancerProcessTicks();
     InterfaceStats front0 = lab.lb.interfaceStats("front");
     CpuTimes cpu0 = CpuTimes.read();
@@ -178,14 +179,22 @@ final class BenchRunner {
     }
     InterfaceStats front1 = lab.lb.interfaceStats("front");
     long process = running.balancerProcessTicks() - process0;
+    HandoffCounters handoffs1 = running.handoffCounters();
     long frontBytes = front1.rxBytes() - front0.rxBytes() + front1.txBytes() - front0.txBytes();
     Measurement m = Measurement.of(running.kind(), mode, size, repeat, wrk, noise, cpu, process, frontBytes);
     results.add(m);
+    String handoffText = "";
+    if (handoffs0 != null && handoffs1 != null) {
+      HandoffMeasurement h = HandoffMeasurement.of(running.kind(), mode, size, repeat, handoffs1.minus(handoffs0), process);
+      results.add(h);
+      handoffText = String.format("  handoffs %d: dispatcher %.1f µs each, p50 %.0f µs, p99 %.0f µs", h.handoffs(),
+          h.dispatcherUsPerHandoff(), h.handoffP50Us(), h.handoffP99Us());
+    }
     say(String.format("%s %-10s %-8s %8.0f req/s  p50 %7.0f µs  p99 %7.0f µs  errors %d  balancer-node CPU %7.1f µs/req"
             + " (processes %.1f)  machine %7.1f µs/req  front %,.0f B/req  CPU 0 noise %.0f ms/s",
         tag, mode.label(), size.label(), m.requestsPerSecond(), m.latencyP50Us(), m.latencyP99Us(), m.errors(),
         m.balancerCpuUsPerRequest(), m.balancerProcessUsPerRequest(), m.machineCpuUsPerRequest(),
-        m.frontBytesPerRequest(), noise));
+        m.frontBytesPerRequest(), noise) + handoffText);
   }
 
   /**

@@ -23,6 +23,8 @@ import java.util.Optional;
  * @param latencyBasis which runs the latency comparison uses
  * @param maxCpu0NoiseMsPerSecond the highest CPU 0 busy time per second seen just before a run
  *     (medians over repeats): other programs' load that the CPU 0 figures include
+ * @param handoffLines the Baton dispatchers' handoff figures ({@link HandoffSummary}), printed
+ *     before the verdict
  * @param verdict the last line printed
  */
 record BenchSummary(
@@ -34,6 +36,7 @@ record BenchSummary(
     String latencyProxy,
     String latencyBasis,
     double maxCpu0NoiseMsPerSecond,
+    List<String> handoffLines,
     String verdict) {
   /** Target: Baton's balancer-node CPU per request at 1 MiB at most this fraction of the cheapest proxy's. */
   static final double RATIO_TARGET = 0.10;
@@ -62,6 +65,11 @@ record BenchSummary(
   }
 
   static BenchSummary of(List<ConfigResult> results) {
+    return of(results, List.of());
+  }
+
+  /** The summary of {@code results}, with the handoff figures of {@code handoffs}. */
+  static BenchSummary of(List<ConfigResult> results, List<HandoffMeasurement> handoffs) {
     String baton = find(results, SystemKind.BATON_RELAY.label()) ? SystemKind.BATON_RELAY.label()
         : find(results, SystemKind.BATON_EMBEDDED.label()) ? SystemKind.BATON_EMBEDDED.label() : null;
     List<SizeComparison> cpu = new ArrayList<>();
@@ -115,7 +123,7 @@ record BenchSummary(
     double noise = results.stream().mapToDouble(r -> r.cpu0NoiseMsPerSecond().median()).filter(d -> !Double.isNaN(d))
         .max().orElse(0);
     return new BenchSummary(baton, List.copyOf(cpu), cheaperFrom, batonAdded, haproxyAdded, latencyProxy, basis, noise,
-        verdict(cpu));
+        HandoffSummary.lines(handoffs), verdict(cpu));
   }
 
   /** The summary as lines of text, verdict last. */
@@ -151,6 +159,7 @@ record BenchSummary(
           + " the CPU 0 figures include that load, the bracketed lower bounds do not. Rerun on a quiet machine.",
           maxCpu0NoiseMsPerSecond));
     }
+    lines.addAll(handoffLines);
     lines.add(verdict);
     return lines;
   }

@@ -76,6 +76,7 @@ final class ReportWriter {
     root.put("summary", summary);
     root.put("verdict", summary.verdict());
     root.put("measurements", results.measurements());
+    root.put("handoffs", results.handoffs());
     new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(json.toFile(), root);
     Files.writeString(markdown, markdown(plan, results, table, summary, check, machine, notes, commit, chart),
         StandardCharsets.UTF_8);

@@ -14,12 +14,25 @@ final class RunningSystem implements AutoCloseable {
   private final String baseUrl;
   private final List<BenchProcess> balancer;
   private final List<BenchProcess> processes;
+  private final io.baton.lab.Host metricsHost;
+  private final String metricsUrl;
 
   /**
    * @param processes every process of the system in start order (stopped in reverse); includes
    *     {@code balancer}
    */
   RunningSystem(SystemKind kind, String baseUrl, List<BenchProcess> balancer, List<BenchProcess> processes) {
+    this(kind, baseUrl, balancer, processes, null, null);
+  }
+
+  /**
+   * A Baton system: its dispatcher's metrics at {@code metricsUrl}, read from inside
+   * {@code metricsHost}'s namespace.
+   */
+  RunningSystem(SystemKind kind, String baseUrl, List<BenchProcess> balancer, List<BenchProcess> processes,
+      io.baton.lab.Host metricsHost, String metricsUrl) {
+    this.metricsHost = metricsHost;
+    this.metricsUrl = metricsUrl;
     this.kind = kind;
     this.baseUrl = baseUrl;
     this.balancer = List.copyOf(balancer);
@@ -38,6 +51,11 @@ final class RunningSystem implements AutoCloseable {
   /** Clock ticks used so far by the balancer's processes (0 for a direct system). */
   long balancerProcessTicks() {
     return balancer.stream().mapToLong(BenchProcess::cpuTicks).sum();
+  }
+
+  /** The dispatcher's handoff counters now, or null for a system without a Baton dispatcher. */
+  HandoffCounters handoffCounters() throws java.io.IOException {
+    return metricsUrl == null ? null : HandoffCounters.scrape(metricsHost, metricsUrl);
   }
 
   /** Fails with a process's stderr if any process of the system has exited. */

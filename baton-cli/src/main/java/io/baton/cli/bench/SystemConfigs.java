@@ -137,7 +137,14 @@ final class SystemConfigs {
         %s""".formatted(vip, servers);
   }
 
-  /** Baton's dispatcher on lb: one http VIP, round-robin over the servers' fabric addresses. */
+  /** Where the bench's dispatcher serves its metrics, inside lb's namespace. */
+  static final String METRICS_LISTEN = "127.0.0.1:9400";
+
+  /**
+   * Baton's dispatcher on lb: one http VIP, round-robin over the servers' fabric addresses, and
+   * its metrics (the harness reads the handoff counters around each run).
+   */
+
   static String batonDispatcher(String key, String vip, String frontIp, String fabricIp,
       List<String> serverNames, List<String> serverFabricIps) {
     StringBuilder members = new StringBuilder();
@@ -164,7 +171,9 @@ final class SystemConfigs {
           servers:
             balance: round-robin
             members:
-        %s""".formatted(frontIp, fabricIp, key, HANDOFF_PORT, vip, members);
+        %smetrics:
+          listen: %s
+        """.formatted(frontIp, fabricIp, key, HANDOFF_PORT, vip, members, METRICS_LISTEN);
   }
 
   /**

@@ -121,7 +121,8 @@ final class SystemStarter {
               .orElse("").endsWith("is up"));
     });
     awaitVip(dispatcher);
-    return new RunningSystem(kind, vipUrl(), List.of(dispatcher), started);
+    return new RunningSystem(kind, vipUrl(), List.of(dispatcher), started, lab.lb,
+        "http://" + SystemConfigs.METRICS_LISTEN + "/metrics");
   }
 
   /** Waits until {@link #GOOD_ANSWERS} GETs in a row through the VIP answer 200. */

@@ -60,4 +60,12 @@ class BaselineCheckTest {
     return new ConfigResult("direct-nginx", "close", "1k", 1024, 1, 1, 0, 0, 100, 0, Spread.of(rps), Spread.of(1),
         Spread.of(1), Spread.of(0), Spread.of(0), Spread.of(0), Spread.of(1), null, Spread.of(1));
   }
+
+  /** A system that did not start has no rows in the table; the run must still not read as clean. */
+  @Test
+  void aSystemThatDidNotStartMakesTheRunInvalid() {
+    BaselineCheck check = BaselineCheck.of(List.of(), List.of("[1/1] baton-relay: did not start: not ready after 30 s"));
+    assertThat(check.valid()).isFalse();
+    assertThat(check.lines()).contains("  [1/1] baton-relay: did not start: not ready after 30 s");
+  }
 }
