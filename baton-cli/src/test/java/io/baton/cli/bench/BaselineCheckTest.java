@@ -29,6 +29,32 @@ class BaselineCheckTest {
     assertThat(check.lines().getFirst()).startsWith("Sanity check: INVALID");
   }
 
+  /**
+   * Keep-alive through a proxy: the farm side (CPU 1: wrk, nginx, the extra hop's receive work)
+   * saturates first. From the committed run of 2026-11-29: HAProxy keep-alive 1 KiB at 26,820
+   * req/s, CPU 0 66% busy, CPU 1 99.6%; HAProxy close 16 KiB at 4,669 req/s, CPU 0 73%, CPU 1 82%
+   * (stalled: p99 ~50 ms).
+   */
+  @Test
+  void aProxyHeldBackByTheFarmSideIsValidButOneThatNeitherCpuLimitedIsNot() {
+    // 24.8 µs of CPU 0 and 37.1 µs of CPU 1 per request at 26,820 req/s: 66% and 99.5%.
+    ConfigResult farmBound = new ConfigResult("haproxy", "keep-alive", "1k", 1024, 1, 1, 0, 0, 100, 0,
+        Spread.of(26_820), Spread.of(1), Spread.of(1), Spread.of(24.8), Spread.of(20), Spread.of(0),
+        Spread.of(24.8 + 37.1), null, Spread.of(1));
+    ConfigResult directKeepAlive = new ConfigResult("direct-nginx", "keep-alive", "1k", 1024, 1, 1, 0, 0, 100, 0,
+        Spread.of(40_452), Spread.of(1), Spread.of(1), Spread.of(0), Spread.of(0), Spread.of(0), Spread.of(1), null,
+        Spread.of(1));
+    assertThat(BaselineCheck.of(List.of(farmBound, directKeepAlive)).valid()).isTrue();
+
+    // 155.5 µs of CPU 0 and 175.6 µs of CPU 1 per request at 4,669 req/s: 73% and 82%.
+    ConfigResult stalled = new ConfigResult("haproxy", "close", "16k", 16384, 1, 1, 0, 0, 100, 0,
+        Spread.of(4_669), Spread.of(1), Spread.of(1), Spread.of(155.5), Spread.of(100), Spread.of(0),
+        Spread.of(155.5 + 175.6), null, Spread.of(1));
+    assertThat(BaselineCheck.of(List.of(stalled)).problems()).singleElement().asString()
+        .contains("haproxy close 16 KiB: neither saturated the balancer CPU (73% busy)")
+        .contains("nor was held back by the farm side (CPU 1 82% busy)");
+  }
+
   @Test
   void repeatsThatDisagreeMakeTheRunInvalid() {
     BaselineCheck check = BaselineCheck.of(List.of(proxy("haproxy", 300, 16, 3400, 3489)));
