@@ -45,7 +45,7 @@ public final class Baton implements Callable<Integer> {
    * Netty samples one buffer in 128 for leak tracking by default and records a stack trace for
    * each: ~1% of the dispatcher's CPU per handoff (perf, issue 8). Baton's buffers are released
    * by its handlers, tested; an operator who suspects a leak sets
-   * {@code -Dio.netty.leakDetection.level=simple} (or paranoid) in JAVA_OPTIONS.
+   * {@code -Dio.netty.leakDetection.level=simple} (or paranoid) in BATON_JAVA_OPTIONS.
    */
   static void quietNettyLeakDetection() {
     if (System.getProperty("io.netty.leakDetection.level") == null) {
