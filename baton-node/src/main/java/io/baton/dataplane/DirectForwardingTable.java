@@ -7,6 +7,7 @@ import io.baton.linux.NfSetElements.Add;
 import io.baton.linux.NfSetElements.Change;
 import io.baton.linux.NfSetElements.Delete;
 import io.baton.linux.Nftables;
+import io.baton.transplant.ConnectionExporter;
 import io.baton.transplant.FlowKey;
 import java.net.Inet4Address;
 import java.nio.charset.StandardCharsets;
@@ -44,8 +45,12 @@ import java.util.stream.Collectors;
  * exported, pacing, tail-loss-probe and window-probe timers may still transmit never-sent
  * bytes. The client then acknowledges data the new owner believes unsent; the new owner discards
  * every such segment as "ACK of unsent data", including the client's data, and the connection
- * deadlocks. Dropping the old copy's output from before the export closes that window. Frozen
- * elements keep a safety timeout: they live for one handoff only.
+ * deadlocks. Dropping the old copy's output from before the export closes that window. Two ways
+ * name a frozen connection: its socket's mark ({@link ConnectionExporter#FROZEN_MARK}, set by
+ * the exporter's freeze and cleared by its resume: the dispatcher's handoffs use only this, no
+ * set element per handoff), and an element of the {@code frozen} set ({@link Freeze}, for tools
+ * and tests that freeze sockets by flow). Frozen elements keep a safety timeout: they live for
+ * one handoff only.
  *
  * <p>The table itself is made, listed and deleted through libnftables (rare, and easiest to read
  * in nft syntax); its elements change and are read through nf_tables netlink ({@link
@@ -238,6 +243,7 @@ public final class DirectForwardingTable implements AutoCloseable {
         .append("  }\n")
         .append("  chain egress {\n")
         .append("    type filter hook egress device \"").append(frontDevice).append("\" priority 0; policy accept;\n")
+        .append("    meta mark ").append(String.format("0x%08x", ConnectionExporter.FROZEN_MARK)).append(" drop\n")
         .append("    ip saddr . tcp sport @vips ip daddr . tcp dport . ip saddr . tcp sport @frozen drop\n")
         .append("  }\n");
     String shape = "table netdev " + table + " {\n" + body + "}\n";

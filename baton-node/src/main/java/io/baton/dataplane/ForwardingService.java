@@ -208,6 +208,16 @@ public final class ForwardingService implements AutoCloseable {
     return submit(freezeAndForwardCommand(flow, server, token)).thenApply(o -> null);
   }
 
+  /**
+   * Start of handoff {@code token} whose socket drops its own output (its frozen mark, {@link
+   * io.baton.transplant.ConnectionExporter#FROZEN_MARK}): forwards the client's packets to
+   * {@code server}, replacing any older entry of the flow. One element change, and nothing to
+   * undo after the silent close.
+   */
+  public CompletableFuture<Void> forward(FlowKey flow, Inet4Address server, long token) {
+    return submit(forwardCommand(flow, server, token)).thenApply(o -> null);
+  }
+
   /** The old socket is closed: stop dropping its output. */
   public CompletableFuture<Void> unfreeze(FlowKey flow) {
     return submit(unfreezeCommand(flow)).thenApply(o -> null);
@@ -223,6 +233,16 @@ public final class ForwardingService implements AutoCloseable {
       Entry old = entries.get(flow);
       ops.add(new Forward(flow, server, old != null));
       ops.add(new Freeze(flow));
+      entries.put(flow, new Entry(server, token, nanoClock.getAsLong(), ++lastGeneration));
+      installed.incrementAndGet();
+      return null;
+    };
+  }
+
+  private Command forwardCommand(FlowKey flow, Inet4Address server, long token) {
+    return ops -> {
+      Entry old = entries.get(flow);
+      ops.add(new Forward(flow, server, old != null));
       entries.put(flow, new Entry(server, token, nanoClock.getAsLong(), ++lastGeneration));
       installed.incrementAndGet();
       return null;
@@ -269,6 +289,11 @@ public final class ForwardingService implements AutoCloseable {
     /** As {@link ForwardingService#freezeAndForward}, at the next {@link #commit}. */
     public CompletableFuture<Void> freezeAndForward(FlowKey flow, Inet4Address server, long token) {
       return add(freezeAndForwardCommand(flow, server, token));
+    }
+
+    /** As {@link ForwardingService#forward}, at the next {@link #commit}. */
+    public CompletableFuture<Void> forward(FlowKey flow, Inet4Address server, long token) {
+      return add(forwardCommand(flow, server, token));
     }
 
     /** As {@link ForwardingService#unfreeze}, at the next {@link #commit}. */

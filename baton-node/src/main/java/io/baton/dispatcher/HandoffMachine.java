@@ -151,7 +151,7 @@ final class HandoffMachine {
     handoffId = cx.fabric().nextHandoffId(member.node());
     enter(State.INSTALLING);
     arm(cx.installTimeoutNs(), () -> takeBack("the forwarding table did not answer in time"));
-    when(cx.forwarding().freezeAndForward(client.flow(), member.fabricAddress(), handoffId),
+    when(cx.forwarding().forward(client.flow(), member.fabricAddress(), handoffId),
         (ok, error) -> installed(error));
   }
 
@@ -163,9 +163,9 @@ final class HandoffMachine {
       return;
     }
     installedNs = cx.nanoClock().getAsLong();
-    frozen.held();
     byte[] exported;
     try {
+      frozen.held();
       exported = frozen.export(client.alreadyRead());
     } catch (TransplantException e) {
       cx.stats().exportFailures.increment();
@@ -253,14 +253,12 @@ final class HandoffMachine {
     log.warn("{}: outcome of handoff {} to {} unknown ({}); resetting the client", client.flow(), handoffId,
         member.node(), why);
     finish(State.ABANDONED);
-    cx.forwarding().unfreeze(client.flow()).whenComplete((ok, error) -> client.execute(() -> {
-      try {
-        frozen.resume();
-      } catch (TransplantException e) {
-        log.warn("{}: {}", client.flow(), e.getMessage());
-      }
-      client.reset();
-    }));
+    try {
+      frozen.resume(); // the frozen mark goes first, so the RST can leave
+    } catch (TransplantException e) {
+      log.warn("{}: {}", client.flow(), e.getMessage());
+    }
+    client.reset();
   }
 
   private void releaseOurCopy() {
@@ -269,8 +267,7 @@ final class HandoffMachine {
     } catch (TransplantException e) {
       log.warn("{}: {}", client.flow(), e.getMessage());
     }
-    client.close(); // repair mode: no FIN, no RST
-    cx.forwarding().unfreeze(client.flow());
+    client.close(); // repair mode: no FIN, no RST; with the socket goes its frozen mark
   }
 
   /** The connection stays here: lift the entries first, then resume the socket, then go on. */

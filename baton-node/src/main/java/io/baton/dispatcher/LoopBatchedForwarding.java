@@ -30,16 +30,9 @@ final class LoopBatchedForwarding implements ForwardingPort {
   }
 
   @Override
-  public CompletableFuture<Void> freezeAndForward(FlowKey flow, Inet4Address server, long token) {
+  public CompletableFuture<Void> forward(FlowKey flow, Inet4Address server, long token) {
     LoopBatch b = loopBatch();
-    return b == null ? service.freezeAndForward(flow, server, token)
-        : b.add(batch -> batch.freezeAndForward(flow, server, token));
-  }
-
-  @Override
-  public CompletableFuture<Void> unfreeze(FlowKey flow) {
-    LoopBatch b = loopBatch();
-    return b == null ? service.unfreeze(flow) : b.add(batch -> batch.unfreeze(flow));
+    return b == null ? service.forward(flow, server, token) : b.add(batch -> batch.forward(flow, server, token));
   }
 
   @Override

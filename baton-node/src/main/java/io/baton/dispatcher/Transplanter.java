@@ -17,8 +17,8 @@ interface Transplanter {
    * release it (moved) or resume it (stays here).
    */
   interface Frozen {
-    /** The forwarding entry and the output drop of this flow are in place. */
-    void held();
+    /** The forwarding entry is in place: drop this copy's output from now on. */
+    void held() throws TransplantException;
 
     /** The connection's state, encoded ({@code ConnectionStateCodec}) for the HANDOFF. */
     byte[] export(byte[] alreadyRead) throws TransplantException;
@@ -35,7 +35,7 @@ interface Transplanter {
     Move f = Move.start(fd, flow);
     return new Frozen() {
       @Override
-      public void held() {
+      public void held() throws TransplantException {
         f.held();
       }
 

@@ -14,7 +14,9 @@ import java.lang.foreign.ValueLayout;
  *
  * <p>Two steps, because the caller may need to act between them (e.g. install a forwarding
  * entry): {@link #freeze} attaches a drop-all socket filter, so the local kernel stops
- * processing the client's packets (they will be retransmitted, never reset), then {@link
+ * processing the client's packets (they will be retransmitted, never reset); once the client's
+ * packets go elsewhere, {@link Frozen#dropOutput} marks the socket's output ({@link
+ * #FROZEN_MARK}) for the forwarding table to drop; then {@link
  * Frozen#export} switches repair mode on and reads sequence numbers, options, window, timestamp
  * and both queues. The frozen socket is then either {@linkplain Frozen#release released}
  * (closed in repair mode: no FIN, no RST reach the client) once the new owner has it, or
@@ -30,6 +32,17 @@ import java.lang.foreign.ValueLayout;
  * <p>Stateless; a {@link Frozen} is confined to the thread that owns the socket.
  */
 public final class ConnectionExporter {
+  /**
+   * The mark ({@code SO_MARK}) a frozen socket's output carries from {@link Frozen#dropOutput}
+   * until it is resumed or closed: the dispatcher's forwarding table drops every packet with this mark on the
+   * front interface (netdev egress). A frozen socket's own timers (pacing, tail-loss probe,
+   * window probe) may still transmit never-sent bytes; a client that acknowledges them deadlocks
+   * the new owner (docs/design.md, the handoff sequence). Marking the socket costs one system
+   * call and no nf_tables transaction, where an element per flow in a set cost one to add and
+   * one to remove for every handoff.
+   */
+  public static final int FROZEN_MARK = 0xba700001;
+
   private static final int MAX_EXPORT_ATTEMPTS = 4;
 
   private ConnectionExporter() {}
@@ -57,10 +70,10 @@ public final class ConnectionExporter {
     try {
       checkMovable(fd, TcpInfo.of(fd));
       SocketFilters.attachDropAll(fd);
-      return new Frozen(fd, flow);
     } catch (LinuxException e) {
       throw new TransplantException("cannot freeze socket " + fd + ": " + e.getMessage(), e);
     }
+    return new Frozen(fd, flow);
   }
 
   /** Returns whether the peer's FIN was received (CLOSE_WAIT); throws for unmovable states. */
@@ -92,6 +105,7 @@ public final class ConnectionExporter {
     private final int fd;
     private final FlowKey flow;
     private boolean repair;
+    private boolean marked;
     private boolean done;
 
     private Frozen(int fd, FlowKey flow) {
@@ -101,6 +115,22 @@ public final class ConnectionExporter {
 
     public int fd() {
       return fd;
+    }
+
+    /**
+     * Marks the socket's output ({@link #FROZEN_MARK}) so that the forwarding table drops it: from
+     * now on nothing this copy sends reaches the client. Call once the client's packets go to the
+     * new owner and before {@link #export}; a no-op the second time.
+     */
+    public void dropOutput() throws TransplantException {
+      checkOpen();
+      if (marked) return;
+      try {
+        Sockets.setInt(fd, Sockets.SOL_SOCKET, Sockets.SO_MARK, FROZEN_MARK, "SO_MARK");
+        marked = true;
+      } catch (LinuxException e) {
+        throw new TransplantException("cannot mark socket " + fd + " frozen: " + e.getMessage(), e);
+      }
     }
 
     /**
@@ -171,13 +201,19 @@ public final class ConnectionExporter {
     }
 
     /**
-     * Abandons the move: repair off (with a window probe so the client retransmits promptly)
-     * and filter detached. The connection continues on this socket.
+     * Abandons the move: the frozen mark off (first, so the window probe leaves), repair off
+     * (with a window probe so the client retransmits promptly) and filter detached. The
+     * connection continues on this socket.
      */
     public void resume() throws TransplantException {
       checkOpen();
       done = true;
       try {
+        if (marked) {
+          // Baton never marks its sockets otherwise: 0 is what the socket had before.
+          Sockets.setInt(fd, Sockets.SOL_SOCKET, Sockets.SO_MARK, 0, "SO_MARK");
+          marked = false;
+        }
         if (repair) {
           TcpRepair.off(fd, true);
           repair = false;

@@ -70,9 +70,15 @@ public final class Move {
     return step;
   }
 
-  /** The caller's data plane forwards the client's packets away and drops our output on the flow. */
-  public void held() {
+  /**
+   * The caller's data plane forwards the client's packets away: this copy's output is dropped
+   * from now on (the socket's frozen mark, {@link ConnectionExporter#FROZEN_MARK}, which the
+   * dispatcher's forwarding table drops; or the caller's own drop, e.g. a {@code frozen} set
+   * element).
+   */
+  public void held() throws TransplantException {
     expect(Step.FROZEN, "held");
+    frozen.dropOutput();
     step = Step.HELD;
   }
 

@@ -89,8 +89,9 @@ final class ForwardedFlows {
    * the connection with b's restored descriptor as its serving end.
    */
   Connection moveToB(Connection c, ForwardingService service, long token) throws Exception {
-    Move move = hosts.a().call(() -> Move.start(c.serverFd()));
-    service.freezeAndForward(c.flow(), B_FABRIC, token).get(LIMIT.toSeconds(), TimeUnit.SECONDS);
+    // As the dispatcher does it: the frozen socket's mark drops its output, the table forwards.
+    Move move = hosts.a().call(() -> Move.start(c.serverFd(), c.flow()));
+    service.forward(c.flow(), B_FABRIC, token).get(LIMIT.toSeconds(), TimeUnit.SECONDS);
     byte[] wire = hosts.a().call(() -> {
       move.held();
       return move.export(new byte[0]);
@@ -101,7 +102,6 @@ final class ForwardedFlows {
       move.release();
       return null;
     });
-    service.unfreeze(c.flow()).get(LIMIT.toSeconds(), TimeUnit.SECONDS);
     return new Connection(c.flow(), c.clientFd(), restored.fd());
   }
 
@@ -128,7 +128,7 @@ final class ForwardedFlows {
     }
   }
 
-  private static byte[] readFully(int fd, int length, long deadlineNs) throws IOException {
+  static byte[] readFully(int fd, int length, long deadlineNs) throws IOException {
     byte[] out = new byte[length];
     int done = 0;
     while (done < length) {

@@ -21,6 +21,7 @@ import io.baton.lab.Lab;
 import io.baton.lab.TwoHostTopology;
 import io.baton.linux.LinuxException;
 import io.baton.linux.Nftables;
+import io.baton.transplant.ConnectionExporter;
 import io.baton.transplant.FlowKey;
 import java.net.Inet4Address;
 import java.nio.file.Files;
@@ -178,6 +179,50 @@ class ForwardingServiceLabTest {
         assertThat(service.retire(a, S1, 1).get(5, TimeUnit.SECONDS)).isTrue();
         assertThat(service.retire(b, S2, 99).get(5, TimeUnit.SECONDS)).as("another handoff's token").isFalse();
 
+      } finally {
+        service.deleteTable();
+      }
+    }
+  }
+
+  /**
+   * Issue 8: a frozen socket's output carries {@link ConnectionExporter#FROZEN_MARK}, and the
+   * table drops it on the front interface, with no set element per handoff: bytes the frozen
+   * socket sends (as its timers may) never reach the client, retransmissions included, until
+   * resume clears the mark; then a retransmission delivers them.
+   */
+  @Test
+  void aFrozenSocketsOutputIsDroppedByItsMarkUntilItIsResumed() throws Exception {
+    try (Lab lab = Lab.create("fwd-mark")) {
+      TwoHostTopology hosts = TwoHostTopology.build(lab);
+      ForwardedFlows flows = new ForwardedFlows(hosts);
+      ForwardingService service = start(hosts.a(), List.of(HTTP));
+      try {
+        Connection c = flows.connect(44000, 80, flows.listen(80));
+        ConnectionExporter.Frozen frozen = hosts.a().call(() -> {
+          ConnectionExporter.Frozen f = ConnectionExporter.freeze(c.serverFd(), c.flow());
+          f.dropOutput();
+          return f;
+        });
+        byte[] data = "sent while frozen".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        long deadline = System.nanoTime() + ForwardedFlows.LIMIT.toNanos();
+        hosts.a().call(() -> {
+          io.baton.linux.FdIo.writeAll(c.serverFd(), data, 0, data.length, deadline);
+          return null;
+        });
+        // 600 ms: the first transmission and the retransmissions after 200 and 400 ms.
+        long until = System.nanoTime() + Duration.ofMillis(600).toNanos();
+        while (System.nanoTime() < until) {
+          assertThat(io.baton.linux.Sockets.poll(c.clientFd(), io.baton.linux.Sockets.POLLIN, 50))
+              .as("bytes of a frozen socket reached the client").isZero();
+        }
+        assertThat(service.trackedEntries()).as("no table entry was needed for the drop").isZero();
+
+        hosts.a().call(() -> {
+          frozen.resume();
+          return null;
+        });
+        assertThat(ForwardedFlows.readFully(c.clientFd(), data.length, deadline)).isEqualTo(data);
       } finally {
         service.deleteTable();
       }

@@ -65,7 +65,7 @@ class HandoffMachineTest {
     m.start();
     client.runAll();
     assertThat(m.state()).isEqualTo(State.OFFERED);
-    assertThat(forwarding.ops).containsExactly("freezeAndForward s1 " + fabric.lastId);
+    assertThat(forwarding.ops).containsExactly("forward s1 " + fabric.lastId);
     assertThat(fabric.sent).hasSize(1);
     assertThat(fabric.sent.getFirst().state()).isEqualTo(transplanter.encoded);
 
@@ -76,7 +76,8 @@ class HandoffMachineTest {
     assertThat(transplanter.calls).containsExactly("freeze", "held", "export", "prepareSilentClose");
     assertThat(client.closed).isTrue();
     assertThat(client.answered503).isFalse();
-    assertThat(forwarding.ops).endsWith("unfreeze");
+    // The closed socket takes its frozen mark with it: nothing to lift in the table.
+    assertThat(forwarding.ops).containsExactly("forward s1 " + fabric.lastId);
     assertThat(stats.handedOff.sum()).isEqualTo(1);
     assertThat(stats.inFlightHandoffs.sum()).isZero();
     assertThat(load.activeConnections("s1")).isEqualTo(1);
@@ -161,8 +162,9 @@ class HandoffMachineTest {
     client.runAll();
 
     assertThat(m.state()).isEqualTo(State.ABANDONED);
-    // Output drop lifted before the RST can leave; never served here, never a next server.
-    assertThat(forwarding.ops).containsExactly("freezeAndForward s1 " + fabric.lastId, "unfreeze");
+    // The entry stays; resume (which clears the frozen mark) comes before the RST; never served
+    // here, never a next server.
+    assertThat(forwarding.ops).containsExactly("forward s1 " + fabric.lastId);
     assertThat(transplanter.calls).containsExactly("freeze", "held", "export", "resume");
     assertThat(client.reset).isTrue();
     assertThat(fabric.sentTo).containsExactly("s1");
@@ -236,6 +238,19 @@ class HandoffMachineTest {
     assertThat(forwarding.ops).contains("cancel " + fabric.lastId);
     assertThat(m.state()).isEqualTo(State.UNAVAILABLE);
     assertThat(fabric.sent).isEmpty();
+  }
+
+  /** The frozen mark could not be set (issue 8): nothing was exported, the entry goes, the next server gets it. */
+  @Test
+  void aFailedOutputDropTakesItBackAndTriesTheNextServer() {
+    transplanter.failHeld = true;
+    HandoffMachine m = machine("s1", "s2");
+    m.start();
+    client.runAll();
+    assertThat(stats.exportFailures.sum()).isEqualTo(1);
+    assertThat(forwarding.ops.get(1)).startsWith("cancel ");
+    assertThat(m.state()).isEqualTo(State.OFFERED);
+    assertThat(fabric.sentTo).containsExactly("s2");
   }
 
   @Test
@@ -538,20 +553,14 @@ class HandoffMachineTest {
     boolean hold;
 
     @Override
-    public CompletableFuture<Void> freezeAndForward(FlowKey flow, Inet4Address server, long token) {
+    public CompletableFuture<Void> forward(FlowKey flow, Inet4Address server, long token) {
       String node = fabricNode(server);
-      ops.add("freezeAndForward " + node + " " + token);
+      ops.add("forward " + node + " " + token);
       if (hold) return new CompletableFuture<>();
       if (failNextInstall) {
         failNextInstall = false;
         return CompletableFuture.failedFuture(new IllegalStateException("netlink said no"));
       }
-      return CompletableFuture.completedFuture(null);
-    }
-
-    @Override
-    public CompletableFuture<Void> unfreeze(FlowKey flow) {
-      ops.add("unfreeze");
       return CompletableFuture.completedFuture(null);
     }
 
@@ -573,6 +582,7 @@ class HandoffMachineTest {
     final byte[] encoded = {1, 2, 3, 4};
     boolean failFreeze;
     boolean failExport;
+    boolean failHeld;
     boolean failResume;
     boolean bugInExport;
 
@@ -582,7 +592,11 @@ class HandoffMachineTest {
       calls.add("freeze");
       return new Frozen() {
         @Override
-        public void held() {
+        public void held() throws TransplantException {
+          if (failHeld) {
+            failHeld = false;
+            throw new TransplantException("cannot mark socket 42 frozen: EPERM");
+          }
           calls.add("held");
         }
 
