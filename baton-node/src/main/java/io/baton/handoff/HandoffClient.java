@@ -11,6 +11,7 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
+import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
@@ -36,6 +37,13 @@ import org.slf4j.LoggerFactory;
  * loop thread, so they must not block (hand long work to another executor).
  */
 public final class HandoffClient implements AutoCloseable {
+  /**
+   * Flushes a fabric connection may hold back ({@link FlushConsolidationHandler}): writes made
+   * outside a read are flushed by a task at the end of the loop's turn, so several handoffs of one
+   * turn share a system call; this many pending flushes force one earlier.
+   */
+  static final int FLUSH_LIMIT = 64;
+
   /** Shortest and longest wait between connection attempts. */
   public static final Duration MIN_BACKOFF = Duration.ofMillis(50);
   public static final Duration MAX_BACKOFF = Duration.ofSeconds(2);
@@ -312,6 +320,8 @@ public final class HandoffClient implements AutoCloseable {
           @Override
           protected void initChannel(Channel ch) {
             FrameDecoder decoder = new FrameDecoder();
+            // The HANDOFFs an event loop sends in one turn leave in one write (issue 8).
+            ch.pipeline().addLast(new FlushConsolidationHandler(FLUSH_LIMIT, true));
             ch.pipeline().addLast(decoder, new FabricSession(true, settings, decoder, counters,
                 connectTimeout.toMillis(), new SessionEvents(), liveness));
           }

@@ -7,6 +7,7 @@ import io.baton.handoff.FabricMessage.LoadReport;
 import io.baton.handoff.FabricMessage.Refused;
 import io.baton.transplant.ConnectionState;
 import io.netty.bootstrap.ServerBootstrap;
+import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
@@ -167,6 +168,8 @@ public final class HandoffServer implements AutoCloseable {
                 return;
               }
               FrameDecoder decoder = new FrameDecoder();
+              // The answers and CLOSED reports of one loop turn leave in one write (issue 8).
+              ch.pipeline().addLast(new FlushConsolidationHandler(HandoffClient.FLUSH_LIMIT, true));
               ch.pipeline().addLast(decoder, new FabricSession(false, settings, decoder,
                   counters, HELLO_TIMEOUT.toMillis(), new SessionEvents(), liveness));
             }
