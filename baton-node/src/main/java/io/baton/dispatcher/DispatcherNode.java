@@ -239,7 +239,8 @@ public final class DispatcherNode implements AutoCloseable {
         // A node that is also a server has a guard that only lets transparent sockets see VIP
         // traffic; accepted connections inherit the flag.
         .option(EpollChannelOption.IP_TRANSPARENT, true)
-        .childOption(ChannelOption.TCP_NODELAY, true)
+        // No TCP_NODELAY child option: Netty's epoll channels set it already, and setting it again
+        // cost one system call per connection (strace, issue 8).
         // A client may send its request and then FIN: keep the connection (CLOSE_WAIT) so that it
         // can still be moved and answered, instead of Netty closing it on EOF.
         .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
