@@ -68,16 +68,16 @@ final class BenchLab implements AutoCloseable {
     tuneForShortConnections(client);
     lb = lab.host("lb");
     // The proxies on lb open connections to the servers as the client opens them to lb.
-    tuneTcp(lb);
     tuneForShortConnections(lb);
     lb.attach(front, LB_FRONT_IP + "/24");
     lb.addAddress("front", VIP + "/32");
     lb.attach(fabric, LB_FABRIC_IP + "/24");
+    tuneTcp(lb);
     for (String s : SERVERS) {
       Host h = lab.host(s);
-      tuneTcp(h);
       h.attach(front, frontIp(s) + "/24");
       h.attach(fabric, fabricIp(s) + "/24");
+      tuneTcp(h);
       // DSR: answer from the VIP on lo, never claim it by ARP, accept forwarded packets.
       h.addAddress("lo", VIP + "/32");
       h.sysctl("net.ipv4.conf.all.arp_ignore", "1");
@@ -109,9 +109,35 @@ final class BenchLab implements AutoCloseable {
     }
   }
 
-  /** Every lab host: the same congestion control whatever the machine's default. */
+  /**
+   * Every lab host: the same congestion control whatever the machine's default, on each of its
+   * connected routes ({@code congctl}, which applies to connections opened and accepted over the
+   * route). Not the namespace's {@code tcp_congestion_control}: outside the initial namespace
+   * the kernel lets that name only algorithms in the host's {@code
+   * tcp_allowed_congestion_control} ("reno bbr" here; EPERM for cubic), and the lab does not
+   * change the host. Call after the host's addresses are attached.
+   */
   static void tuneTcp(Host host) {
-    host.sysctl("net.ipv4.tcp_congestion_control", CONGESTION_CONTROL);
+    congctl(host, "main", "scope link");
+    // Connections to the host's own addresses (a Baton server's relay to nginx on 127.0.0.1).
+    congctl(host, "local", "local ");
+  }
+
+  private static void congctl(Host host, String table, String selector) {
+    for (String route : host.execOrThrow("ip", "-4", "route", "show", "table", table).stdout().lines().toList()) {
+      if (!route.contains(selector)) continue;
+      List<String> command = new ArrayList<>(List.of("ip", "route", "replace", "table", table));
+      String[] words = route.trim().split("\\s+");
+      for (int i = 0; i < words.length; i++) {
+        if (words[i].equals("proto") && i + 1 < words.length) {
+          i++; // "proto kernel" is the kernel's mark for connected routes, not ours to set
+        } else if (!words[i].equals("linkdown")) {
+          command.add(words[i]);
+        }
+      }
+      command.addAll(List.of("congctl", CONGESTION_CONTROL));
+      host.execOrThrow(command.toArray(String[]::new));
+    }
   }
 
   /**
