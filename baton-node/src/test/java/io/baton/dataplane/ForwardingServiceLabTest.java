@@ -178,7 +178,6 @@ class ForwardingServiceLabTest {
         // The owner thread's queued commands see the batch's bookkeeping: the token matches.
         assertThat(service.retire(a, S1, 1).get(5, TimeUnit.SECONDS)).isTrue();
         assertThat(service.retire(b, S2, 99).get(5, TimeUnit.SECONDS)).as("another handoff's token").isFalse();
-
       } finally {
         service.deleteTable();
       }
