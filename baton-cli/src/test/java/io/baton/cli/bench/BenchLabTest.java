@@ -59,6 +59,31 @@ class BenchLabTest {
     assertThat(root.get("failedRuns")).isEmpty();
     assertThat(root.get("valid").asBoolean()).as("sanity check: %s", root.get("sanityProblems")).isTrue();
     assertThat(root.get("idleChecks")).hasSize(2);
+    // The dispatcher's own handoff counter agrees with wrk: every completed request was a handoff,
+    // plus at most one per connection still open when wrk stopped.
+    List<String> handoffRuns = new ArrayList<>();
+    for (JsonNode h : root.get("handoffs")) {
+      String what = h.get("system").asText() + " " + h.get("mode").asText();
+      handoffRuns.add(what);
+      long requests = 0;
+      for (JsonNode m : root.get("measurements")) {
+        if (m.get("system").asText().equals(h.get("system").asText()) && m.get("mode").asText().equals(h.get("mode").asText())) {
+          requests = m.get("requests").asLong();
+        }
+      }
+      if (h.get("mode").asText().equals("keep-alive")) {
+        // wrk's 16 connections, each handed off once when it opened (or while warming up).
+        assertThat(h.get("handoffs").asLong()).as(what).isBetween(0L, 16L);
+        continue;
+      }
+      assertThat(h.get("handoffs").asLong()).as(what).isBetween(requests, requests + 16);
+      assertThat(h.get("dispatcherUsPerHandoff").asDouble()).as(what).isPositive();
+      assertThat(h.get("handoffP50Us").asDouble()).as(what).isPositive();
+    }
+    assertThat(handoffRuns).containsExactly("baton-embedded close", "baton-embedded keep-alive",
+        "baton-embedded close-c1");
+    assertThat(out.toString()).contains("Handoffs, baton-embedded: dispatcher CPU")
+        .contains("Handoff latency, baton-embedded, one connection at a time");
     assertThat(out.toString().strip().lines().reduce((a, b) -> b).orElseThrow())
         .startsWith("baton:proxy balancer-node CPU per request at");
     assertThat(Lab.leftovers()).isEmpty();
