@@ -177,6 +177,11 @@ final class BenchRunner {
     } finally {
       if (spinner != null) spinner.close();
     }
+    if (wrk.requests() == 0) {
+      // Not a measurement: every figure would be a division by nothing (seen: a Baton latency
+      // probe whose only connection stalled for the whole second).
+      throw new IOException("no request completed in " + duration.toSeconds() + " s");
+    }
     InterfaceStats front1 = lab.lb.interfaceStats("front");
     long process = running.balancerProcessTicks() - process0;
     HandoffCounters handoffs1 = running.handoffCounters();
