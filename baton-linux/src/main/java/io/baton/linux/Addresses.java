@@ -86,26 +86,24 @@ public final class Addresses {
       socket.send(writer.written());
       String call = "RTM_GETADDR(dev " + device + ")";
       List<Ipv4Prefix> found = new ArrayList<>();
-      boolean interrupted = false;
-      while (true) {
-        MemorySegment datagram = socket.receive(System.nanoTime() + REPLY_TIMEOUT_NS);
-        for (long at = 0; at + NetlinkWriter.NLMSG_HDRLEN <= datagram.byteSize(); at = next(datagram, at)) {
-          if (seq(datagram, at) != SEQ) continue;
-          if ((flags(datagram, at) & NLM_F_DUMP_INTR) != 0) interrupted = true;
-          int type = type(datagram, at);
-          if (type == NLMSG_ERROR || type == NLMSG_DONE) {
-            int errno = errno(datagram, at);
-            if (errno != 0) throw new LinuxException(call, errno);
-            // An address added or removed mid-dump: the list may be torn, say so rather than guess.
-            if (interrupted) throw new LinuxException(call + " (changed while dumped)", Errno.EINTR);
-            return found;
-          }
-          if (type == RTM_NEWADDR) {
-            Ipv4Prefix p = address(datagram, at, index);
-            if (p != null) found.add(p);
-          }
+      boolean[] interrupted = {false};
+      socket.readReplies(REPLY_TIMEOUT_NS, true, reply -> {
+        if (reply.seq() != SEQ) return false;
+        if ((reply.flags() & NLM_F_DUMP_INTR) != 0) interrupted[0] = true;
+        if (reply.type() == NLMSG_ERROR || reply.type() == NLMSG_DONE) {
+          int errno = reply.errno();
+          if (errno != 0) throw new LinuxException(call, errno);
+          // An address added or removed mid-dump: the list may be torn, say so rather than guess.
+          if (interrupted[0]) throw new LinuxException(call + " (changed while dumped)", Errno.EINTR);
+          return true;
         }
-      }
+        if (reply.type() == RTM_NEWADDR) {
+          Ipv4Prefix p = address(reply, index);
+          if (p != null) found.add(p);
+        }
+        return false;
+      });
+      return found;
     }
   }
 
@@ -142,35 +140,30 @@ public final class Addresses {
     writer.endMessage(m);
     socket.send(writer.written());
     String call = "RTM_GETLINK(" + device + ")";
-    while (true) {
-      MemorySegment datagram = socket.receive(System.nanoTime() + REPLY_TIMEOUT_NS);
-      for (long at = 0; at + NetlinkWriter.NLMSG_HDRLEN <= datagram.byteSize(); at = next(datagram, at)) {
-        if (seq(datagram, at) != SEQ) continue;
-        int type = type(datagram, at);
-        if (type == NLMSG_ERROR) {
-          int errno = errno(datagram, at);
-          throw errno != 0
-              ? new LinuxException(call, errno)
-              : new LinuxException(call, "acknowledged without an answer");
-        }
-        if (type == RTM_NEWLINK && length(datagram, at) >= NetlinkWriter.NLMSG_HDRLEN + IFINFOMSG_LEN) {
-          return datagram.get(JAVA_INT_UNALIGNED, at + NetlinkWriter.NLMSG_HDRLEN + 4);
-        }
+    int[] index = {0};
+    socket.readReplies(REPLY_TIMEOUT_NS, true, reply -> {
+      if (reply.seq() != SEQ) return false;
+      if (reply.type() == NLMSG_ERROR) {
+        int errno = reply.errno();
+        throw errno != 0
+            ? new LinuxException(call, errno)
+            : new LinuxException(call, "acknowledged without an answer");
       }
-    }
+      if (reply.type() == RTM_NEWLINK && reply.length() >= NetlinkWriter.NLMSG_HDRLEN + IFINFOMSG_LEN) {
+        index[0] = reply.datagram().get(JAVA_INT_UNALIGNED, reply.payload() + 4);
+        return true;
+      }
+      return false;
+    });
+    return index[0];
   }
 
   private static void awaitAck(NetlinkSocket socket, String call) throws LinuxException {
-    while (true) {
-      MemorySegment datagram = socket.receive(System.nanoTime() + REPLY_TIMEOUT_NS);
-      for (long at = 0; at + NetlinkWriter.NLMSG_HDRLEN <= datagram.byteSize(); at = next(datagram, at)) {
-        if (seq(datagram, at) == SEQ && type(datagram, at) == NLMSG_ERROR) {
-          int errno = errno(datagram, at);
-          if (errno != 0) throw new LinuxException(call, errno);
-          return;
-        }
-      }
-    }
+    socket.readReplies(REPLY_TIMEOUT_NS, true, reply -> {
+      if (reply.seq() != SEQ || reply.type() != NLMSG_ERROR) return false;
+      if (reply.errno() != 0) throw new LinuxException(call, reply.errno());
+      return true;
+    });
   }
 
   private static NetlinkSocket open() throws LinuxException {
@@ -187,9 +180,10 @@ public final class Addresses {
   }
 
   /** The address of one RTM_NEWADDR message if it is IPv4 and on {@code index}, else null. */
-  private static Ipv4Prefix address(MemorySegment m, long at, int index) throws LinuxException {
-    long header = at + NetlinkWriter.NLMSG_HDRLEN;
-    long end = at + length(m, at);
+  private static Ipv4Prefix address(NetlinkSocket.Reply message, int index) throws LinuxException {
+    MemorySegment m = message.datagram();
+    long header = message.payload();
+    long end = message.end();
     if (end - header < IFADDRMSG_LEN) return null;
     int family = Byte.toUnsignedInt(m.get(JAVA_BYTE, header));
     int prefixLength = Byte.toUnsignedInt(m.get(JAVA_BYTE, header + 1));
@@ -217,36 +211,5 @@ public final class Addresses {
     } catch (UnknownHostException e) {
       throw new LinuxException("recv(AF_NETLINK, NETLINK_ROUTE)", "malformed address: " + e.getMessage());
     }
-  }
-
-  private static int length(MemorySegment m, long at) throws LinuxException {
-    int length = m.get(JAVA_INT_UNALIGNED, at);
-    if (length < NetlinkWriter.NLMSG_HDRLEN || at + length > m.byteSize()) {
-      throw new LinuxException("recv(AF_NETLINK, NETLINK_ROUTE)", "malformed reply of " + length + " bytes");
-    }
-    return length;
-  }
-
-  private static long next(MemorySegment m, long at) throws LinuxException {
-    return at + NetlinkWriter.align(length(m, at));
-  }
-
-  private static int type(MemorySegment m, long at) {
-    return Short.toUnsignedInt(m.get(JAVA_SHORT_UNALIGNED, at + 4));
-  }
-
-  private static int flags(MemorySegment m, long at) {
-    return Short.toUnsignedInt(m.get(JAVA_SHORT_UNALIGNED, at + 6));
-  }
-
-  private static int seq(MemorySegment m, long at) throws LinuxException {
-    length(m, at); // every message is checked before any of its fields is read
-    return m.get(JAVA_INT_UNALIGNED, at + 8);
-  }
-
-  /** The errno of an NLMSG_ERROR or NLMSG_DONE message (the kernel sends it negated). */
-  private static int errno(MemorySegment m, long at) throws LinuxException {
-    if (length(m, at) < NetlinkWriter.NLMSG_HDRLEN + 4) return 0;
-    return Math.abs(m.get(JAVA_INT_UNALIGNED, at + NetlinkWriter.NLMSG_HDRLEN));
   }
 }

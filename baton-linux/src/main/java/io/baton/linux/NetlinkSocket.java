@@ -5,6 +5,7 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 /**
  * A non-blocking {@code AF_NETLINK} socket that talks to the kernel: bound with
@@ -159,6 +160,87 @@ final class NetlinkSocket implements AutoCloseable {
       throw e;
     } catch (Throwable t) {
       throw Sockets.unexpected("recv", t);
+    }
+  }
+
+  /**
+   * One message of a reply as {@link #readReplies} walks the datagrams: its header fields and
+   * bounds, checked to lie inside the datagram. Reused from message to message; valid during the
+   * visit only.
+   */
+  static final class Reply {
+    private MemorySegment datagram;
+    private long offset;
+    private int length;
+
+    /** The datagram that holds this message (for reading its payload). */
+    MemorySegment datagram() {
+      return datagram;
+    }
+
+    int type() {
+      return Short.toUnsignedInt(datagram.get(ValueLayout.JAVA_SHORT_UNALIGNED, offset + 4));
+    }
+
+    int flags() {
+      return Short.toUnsignedInt(datagram.get(ValueLayout.JAVA_SHORT_UNALIGNED, offset + 6));
+    }
+
+    int seq() {
+      return datagram.get(ValueLayout.JAVA_INT_UNALIGNED, offset + 8);
+    }
+
+    int length() {
+      return length;
+    }
+
+    /** Offset of the payload (after the netlink header) in {@link #datagram}. */
+    long payload() {
+      return offset + NetlinkWriter.NLMSG_HDRLEN;
+    }
+
+    /** Offset just past this message in {@link #datagram}. */
+    long end() {
+      return offset + length;
+    }
+
+    /** The errno of an NLMSG_ERROR or NLMSG_DONE message (the kernel sends it negated); 0 if none. */
+    int errno() {
+      if (length < NetlinkWriter.NLMSG_HDRLEN + 4) return 0;
+      return Math.abs(datagram.get(ValueLayout.JAVA_INT_UNALIGNED, payload()));
+    }
+  }
+
+  /** What {@link #readReplies} shows each message to. */
+  @FunctionalInterface
+  interface ReplyVisitor {
+    /** Returns true when the reply is complete: no more messages are read. */
+    boolean visit(Reply message) throws LinuxException;
+  }
+
+  /**
+   * Receives datagrams and shows each of their messages to {@code visitor}, in order, until it
+   * says the reply is complete. A message whose length is below a header or beyond its datagram
+   * fails the call. Each datagram must arrive within {@code timeoutNs}: of the call when {@code
+   * perDatagram} is false, of the datagram before it when true (a long dump).
+   */
+  void readReplies(long timeoutNs, boolean perDatagram, ReplyVisitor visitor) throws LinuxException {
+    Reply message = new Reply();
+    long deadlineNs = System.nanoTime() + timeoutNs;
+    while (true) {
+      MemorySegment datagram = receive(deadlineNs);
+      message.datagram = datagram;
+      for (long at = 0; at + NetlinkWriter.NLMSG_HDRLEN <= datagram.byteSize(); ) {
+        int length = datagram.get(ValueLayout.JAVA_INT_UNALIGNED, at);
+        if (length < NetlinkWriter.NLMSG_HDRLEN || at + length > datagram.byteSize()) {
+          throw new LinuxException("recv(" + name + ")", "malformed reply of " + length + " bytes");
+        }
+        message.offset = at;
+        message.length = length;
+        if (visitor.visit(message)) return;
+        at += NetlinkWriter.align(length);
+      }
+      if (perDatagram) deadlineNs = System.nanoTime() + timeoutNs;
     }
   }
 

@@ -277,39 +277,25 @@ public final class NfSetElements implements AutoCloseable {
     repliesPending = true;
     socket.send(writer.written());
     String call = "dump set " + family + " " + table + " " + set;
-    int count = 0;
-    boolean interrupted = false;
-    long deadlineNs = System.nanoTime() + REPLY_TIMEOUT_NS;
-    while (true) {
-      MemorySegment datagram = socket.receive(deadlineNs);
-      long offset = 0;
-      while (offset + NetlinkWriter.NLMSG_HDRLEN <= datagram.byteSize()) {
-        int length = datagram.get(ValueLayout.JAVA_INT_UNALIGNED, offset);
-        if (length < NetlinkWriter.NLMSG_HDRLEN || offset + length > datagram.byteSize()) {
-          throw new LinuxException("recv(NETLINK_NETFILTER)", "malformed reply of " + length + " bytes");
-        }
-        int replyType = Short.toUnsignedInt(datagram.get(ValueLayout.JAVA_SHORT_UNALIGNED, offset + 4));
-        int flags = Short.toUnsignedInt(datagram.get(ValueLayout.JAVA_SHORT_UNALIGNED, offset + 6));
-        int replySeq = datagram.get(ValueLayout.JAVA_INT_UNALIGNED, offset + 8);
-        if (replySeq == seq) {
-          if ((flags & NLM_F_DUMP_INTR) != 0) interrupted = true;
-          if (replyType == NLMSG_ERROR || replyType == NLMSG_DONE) {
-            int errno = length >= NetlinkWriter.NLMSG_HDRLEN + 4
-                ? Math.abs(datagram.get(ValueLayout.JAVA_INT_UNALIGNED, offset + 16)) : 0;
-            repliesPending = false;
-            if (errno != 0) throw new LinuxException(call, errno);
-            if (interrupted) throw new LinuxException(call + " (changed while dumped)", Errno.EINTR);
-            return count;
-          }
-          if (replyType == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWSETELEM)) {
-            count += elements(datagram, offset + NetlinkWriter.NLMSG_HDRLEN + NetlinkWriter.NFGENMSG_LEN,
-                offset + length, reader);
-          }
-        }
-        offset += NetlinkWriter.align(length);
+    int[] count = {0};
+    boolean[] interrupted = {false};
+    // The bound is per datagram: a million elements take many.
+    socket.readReplies(REPLY_TIMEOUT_NS, true, m -> {
+      if (m.seq() != seq) return false;
+      if ((m.flags() & NLM_F_DUMP_INTR) != 0) interrupted[0] = true;
+      if (m.type() == NLMSG_ERROR || m.type() == NLMSG_DONE) {
+        int errno = m.errno();
+        repliesPending = false;
+        if (errno != 0) throw new LinuxException(call, errno);
+        if (interrupted[0]) throw new LinuxException(call + " (changed while dumped)", Errno.EINTR);
+        return true;
       }
-      deadlineNs = System.nanoTime() + REPLY_TIMEOUT_NS; // the bound is per datagram
-    }
+      if (m.type() == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWSETELEM)) {
+        count[0] += elements(m.datagram(), m.payload() + NetlinkWriter.NFGENMSG_LEN, m.end(), reader);
+      }
+      return false;
+    });
+    return count[0];
   }
 
   /**
@@ -331,40 +317,30 @@ public final class NfSetElements implements AutoCloseable {
     if (repliesPending) socket.discardPending();
     repliesPending = true;
     socket.send(writer.written());
-    String comment = null;
-    long deadlineNs = System.nanoTime() + REPLY_TIMEOUT_NS;
-    while (true) {
-      MemorySegment datagram = socket.receive(deadlineNs);
-      long offset = 0;
-      while (offset + NetlinkWriter.NLMSG_HDRLEN <= datagram.byteSize()) {
-        int length = datagram.get(ValueLayout.JAVA_INT_UNALIGNED, offset);
-        if (length < NetlinkWriter.NLMSG_HDRLEN || offset + length > datagram.byteSize()) {
-          throw new LinuxException("recv(NETLINK_NETFILTER)", "malformed reply of " + length + " bytes");
-        }
-        int replyType = Short.toUnsignedInt(datagram.get(ValueLayout.JAVA_SHORT_UNALIGNED, offset + 4));
-        int replySeq = datagram.get(ValueLayout.JAVA_INT_UNALIGNED, offset + 8);
-        if (replySeq == seq) {
-          if (replyType == NLMSG_ERROR) {
-            int errno = Math.abs(datagram.get(ValueLayout.JAVA_INT_UNALIGNED, offset + 16));
-            repliesPending = false;
-            if (errno == Errno.ENOENT) return java.util.Optional.empty();
-            if (errno != 0) throw new LinuxException("get table " + family + " " + table, errno);
-            return java.util.Optional.of(comment == null ? "" : comment);
-          }
-          long from = offset + NetlinkWriter.NLMSG_HDRLEN + NetlinkWriter.NFGENMSG_LEN;
-          for (long a = from; a + NetlinkWriter.NLA_HDRLEN <= offset + length; a = next(datagram, a)) {
-            if (type(datagram, a) == NFTA_TABLE_USERDATA) {
-              comment = udataComment(datagram.asSlice(a + NetlinkWriter.NLA_HDRLEN,
-                  attrLength(datagram, a) - NetlinkWriter.NLA_HDRLEN).toArray(ValueLayout.JAVA_BYTE));
-            }
-          }
-        }
-        offset += NetlinkWriter.align(length);
+    String[] comment = {null};
+    int[] errno = {0};
+    socket.readReplies(REPLY_TIMEOUT_NS, false, m -> {
+      if (m.seq() != seq) return false;
+      if (m.type() == NLMSG_ERROR) {
+        errno[0] = m.errno();
+        repliesPending = false;
+        return true;
       }
-    }
+      MemorySegment datagram = m.datagram();
+      for (long a = m.payload() + NetlinkWriter.NFGENMSG_LEN; a + NetlinkWriter.NLA_HDRLEN <= m.end();
+          a = next(datagram, a)) {
+        if (type(datagram, a) == NFTA_TABLE_USERDATA) {
+          comment[0] = udataComment(datagram.asSlice(a + NetlinkWriter.NLA_HDRLEN,
+              attrLength(datagram, a) - NetlinkWriter.NLA_HDRLEN).toArray(ValueLayout.JAVA_BYTE));
+        }
+      }
+      return false;
+    });
+    if (errno[0] == Errno.ENOENT) return java.util.Optional.empty();
+    if (errno[0] != 0) throw new LinuxException("get table " + family + " " + table, errno[0]);
+    return java.util.Optional.of(comment[0] == null ? "" : comment[0]);
   }
 
-  /** The comment in libnftnl's user data: type-length-value records of one byte each. */
   private static String udataComment(byte[] udata) {
     for (int i = 0; i + 2 <= udata.length; ) {
       int t = udata[i] & 0xFF;
