@@ -26,9 +26,8 @@ import org.openjdk.jmh.annotations.TearDown;
  * offers: queued for its owner thread and awaited ({@link #queuedToOwnerThread}, how every
  * handoff went before issue 8), and committed on the caller's own thread ({@link
  * #batchedOnCallerThread}, what an event loop does now). Each operation is one handoff's
- * changes: freeze and forward (one commit), then lift the freeze and remove the entry (a second
- * commit; a real handoff lifts the freeze after the silent close and removes the entry after
- * the server's CLOSED and the grace period, here at once so the table does not grow).
+ * entry: forward (one commit), then remove it (a second commit; a real handoff's entry goes
+ * after the server's CLOSED and the grace period, here at once so the table does not grow).
  *
  * <p>The difference between the two is the thread hop: two futex wake-ups and context switches
  * per commit, and the waiting for the owner thread.
@@ -88,17 +87,15 @@ public class ForwardingServiceBenchmark {
   @Benchmark
   public void queuedToOwnerThread() {
     long t = ++token;
-    service.freezeAndForward(flow, server, t).join();
-    service.unfreeze(flow);
+    service.forward(flow, server, t).join();
     service.cancel(flow, t).join();
   }
 
   @Benchmark
   public void batchedOnCallerThread() {
     long t = ++token;
-    batch.freezeAndForward(flow, server, t);
+    batch.forward(flow, server, t);
     batch.commit();
-    batch.unfreeze(flow);
     batch.cancel(flow, t);
     batch.commit();
   }

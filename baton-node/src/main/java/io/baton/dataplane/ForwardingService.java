@@ -3,10 +3,8 @@ package io.baton.dataplane;
 import io.baton.dataplane.DirectForwardingTable;
 import io.baton.dataplane.DirectForwardingTable.Forward;
 import io.baton.dataplane.FlowEntries.Entry;
-import io.baton.dataplane.DirectForwardingTable.Freeze;
 import io.baton.dataplane.DirectForwardingTable.Op;
 import io.baton.dataplane.DirectForwardingTable.Unforward;
-import io.baton.dataplane.DirectForwardingTable.Unfreeze;
 import io.baton.dataplane.ForwardingTableLock;
 import io.baton.dataplane.Vip;
 import io.baton.linux.LinuxException;
@@ -201,14 +199,6 @@ public final class ForwardingService implements AutoCloseable {
   }
 
   /**
-   * Start of handoff {@code token}: drops this host's output on {@code flow} and forwards the
-   * client's packets to {@code server}, replacing any older entry of the flow.
-   */
-  public CompletableFuture<Void> freezeAndForward(FlowKey flow, Inet4Address server, long token) {
-    return submit(freezeAndForwardCommand(flow, server, token)).thenApply(o -> null);
-  }
-
-  /**
    * Start of handoff {@code token} whose socket drops its own output (its frozen mark, {@link
    * io.baton.transplant.ConnectionExporter#FROZEN_MARK}): forwards the client's packets to
    * {@code server}, replacing any older entry of the flow. One element change, and nothing to
@@ -218,25 +208,9 @@ public final class ForwardingService implements AutoCloseable {
     return submit(forwardCommand(flow, server, token)).thenApply(o -> null);
   }
 
-  /** The old socket is closed: stop dropping its output. */
-  public CompletableFuture<Void> unfreeze(FlowKey flow) {
-    return submit(unfreezeCommand(flow)).thenApply(o -> null);
-  }
-
-  /** Handoff abandoned: removes the entry (and the freeze) only if it still carries this token. */
+  /** Handoff abandoned: removes the entry only if it still carries this token. */
   public CompletableFuture<Void> cancel(FlowKey flow, long token) {
     return submit(cancelCommand(flow, token)).thenApply(o -> null);
-  }
-
-  private Command freezeAndForwardCommand(FlowKey flow, Inet4Address server, long token) {
-    return ops -> {
-      Entry old = entries.get(flow);
-      ops.add(new Forward(flow, server, old != null));
-      ops.add(new Freeze(flow));
-      entries.put(flow, new Entry(server, token, nanoClock.getAsLong(), ++lastGeneration));
-      installed.incrementAndGet();
-      return null;
-    };
   }
 
   private Command forwardCommand(FlowKey flow, Inet4Address server, long token) {
@@ -249,23 +223,13 @@ public final class ForwardingService implements AutoCloseable {
     };
   }
 
-  private static Command unfreezeCommand(FlowKey flow) {
-    return ops -> {
-      ops.add(new Unfreeze(flow));
-      return null;
-    };
-  }
-
   private Command cancelCommand(FlowKey flow, long token) {
     return ops -> {
       Entry e = entries.get(flow);
-      if (e != null && e.token() != token) return null; // a newer handoff's entry
-      // No entry (a dead server's entries went meanwhile): the freeze is still this handoff's.
-      ops.add(new Unfreeze(flow));
-      if (e != null) {
-        ops.add(new Unforward(flow));
-        entries.remove(flow);
-      }
+      // No entry (a dead server's entries went meanwhile), or a newer handoff's: nothing to do.
+      if (e == null || e.token() != token) return null;
+      ops.add(new Unforward(flow));
+      entries.remove(flow);
       return null;
     };
   }
@@ -286,19 +250,9 @@ public final class ForwardingService implements AutoCloseable {
 
     private Batch() {}
 
-    /** As {@link ForwardingService#freezeAndForward}, at the next {@link #commit}. */
-    public CompletableFuture<Void> freezeAndForward(FlowKey flow, Inet4Address server, long token) {
-      return add(freezeAndForwardCommand(flow, server, token));
-    }
-
     /** As {@link ForwardingService#forward}, at the next {@link #commit}. */
     public CompletableFuture<Void> forward(FlowKey flow, Inet4Address server, long token) {
       return add(forwardCommand(flow, server, token));
-    }
-
-    /** As {@link ForwardingService#unfreeze}, at the next {@link #commit}. */
-    public CompletableFuture<Void> unfreeze(FlowKey flow) {
-      return add(unfreezeCommand(flow));
     }
 
     /** As {@link ForwardingService#cancel}, at the next {@link #commit}. */

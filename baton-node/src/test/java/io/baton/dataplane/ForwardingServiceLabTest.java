@@ -73,17 +73,14 @@ class ForwardingServiceLabTest {
       try {
         FlowKey reused = flow(40000, 80);
         FlowKey other = flow(40001, 80);
-        service.freezeAndForward(reused, S1, 1).get(5, TimeUnit.SECONDS);
-        service.freezeAndForward(other, S2, 2).get(5, TimeUnit.SECONDS);
-        service.unfreeze(reused).get(5, TimeUnit.SECONDS);
-        service.unfreeze(other).get(5, TimeUnit.SECONDS);
+        service.forward(reused, S1, 1).get(5, TimeUnit.SECONDS);
+        service.forward(other, S2, 2).get(5, TimeUnit.SECONDS);
         assertThat(service.size().get(5, TimeUnit.SECONDS)).isEqualTo(2);
 
         // Both close; the client then opens a new connection on the same 4-tuple at once.
         assertThat(service.retire(reused, S1, 1).get(5, TimeUnit.SECONDS)).isTrue();
         assertThat(service.retire(other, S2, 2).get(5, TimeUnit.SECONDS)).isTrue();
-        service.freezeAndForward(reused, S3, 3).get(5, TimeUnit.SECONDS);
-        service.unfreeze(reused).get(5, TimeUnit.SECONDS);
+        service.forward(reused, S3, 3).get(5, TimeUnit.SECONDS);
         // During the grace both entries are still there.
         assertThat(service.size().get(5, TimeUnit.SECONDS)).isEqualTo(2);
 
@@ -158,9 +155,9 @@ class ForwardingServiceLabTest {
         List<java.util.concurrent.CompletableFuture<Void>> done = new ArrayList<>();
         Thread loop = new Thread(() -> {
           ForwardingService.Batch batch = service.batch();
-          done.add(batch.freezeAndForward(a, S1, 1));
-          done.add(batch.freezeAndForward(b, S2, 2));
-          done.add(batch.freezeAndForward(c, S3, 3));
+          done.add(batch.forward(a, S1, 1));
+          done.add(batch.forward(b, S2, 2));
+          done.add(batch.forward(c, S3, 3));
           done.add(batch.cancel(c, 3));
           batch.commit();
           assertThat(batch.isEmpty()).isTrue();
@@ -173,7 +170,8 @@ class ForwardingServiceLabTest {
         assertThat(service.trackedEntries()).isEqualTo(2);
         assertThat(listOwner(d)).contains("198.18.0.10 . 43000 . 198.18.0.100 . 80 : 198.18.1.11")
             .contains("198.18.0.10 . 43001 . 198.18.0.100 . 80 : 198.18.1.12").doesNotContain("43002");
-        assertThat(listSet(d, "frozen")).contains("43000").contains("43001").doesNotContain("43002");
+        // The handoff's output drop is its socket's mark: no element in the frozen set.
+        assertThat(listSet(d, "frozen")).doesNotContain("43000").doesNotContain("43001");
 
         // The owner thread's queued commands see the batch's bookkeeping: the token matches.
         assertThat(service.retire(a, S1, 1).get(5, TimeUnit.SECONDS)).isTrue();
@@ -264,8 +262,12 @@ class ForwardingServiceLabTest {
     try (Lab lab = Lab.create("fwd-frozen")) {
       Host d = dispatcherHost(lab);
       ForwardingService first = start(d, List.of(HTTP));
-      first.freezeAndForward(flow(40000, 80), S1, 1).get(5, TimeUnit.SECONDS);
+      first.forward(flow(40000, 80), S1, 1).get(5, TimeUnit.SECONDS);
       first.close(); // a crash in the middle of a handoff
+      // A handoff freezes by socket mark now; a table left by a tool (or an older dispatcher)
+      // that froze by flow still holds a frozen element.
+      d.execOrThrow("nft", "add", "element", "netdev", TABLE, "frozen",
+          "{ 198.18.0.10 . 40000 . 198.18.0.100 . 80 }");
       assertThat(listSet(d, "frozen")).contains("198.18.0.10 . 40000 . 198.18.0.100 . 80");
 
       ForwardingService second = start(d, List.of(HTTP));
@@ -287,15 +289,15 @@ class ForwardingServiceLabTest {
     try (Lab lab = Lab.create("fwd-shape")) {
       Host d = dispatcherHost(lab);
       ForwardingService first = start(d, List.of(HTTP));
-      first.freezeAndForward(flow(40000, 80), S1, 1).get(5, TimeUnit.SECONDS);
-      first.freezeAndForward(flow(40001, 80), S1, 2).get(5, TimeUnit.SECONDS);
+      first.forward(flow(40000, 80), S1, 1).get(5, TimeUnit.SECONDS);
+      first.forward(flow(40001, 80), S1, 2).get(5, TimeUnit.SECONDS);
       first.close();
 
       // The VIPs changed in the configuration.
       ForwardingService second = start(d, List.of(HTTP, HTTPS));
       assertThat(second.adopted()).isEmpty();
       assertThat(second.size().get(5, TimeUnit.SECONDS)).isZero();
-      second.freezeAndForward(flow(40002, 443), S1, 3).get(5, TimeUnit.SECONDS);
+      second.forward(flow(40002, 443), S1, 3).get(5, TimeUnit.SECONDS);
       second.close();
       assertThat(warnings(logged)).containsExactly("forwarding table " + TABLE
           + " replaced because its devices or VIPs differ from this configuration: 2 forwarding entries dropped"
@@ -326,7 +328,7 @@ class ForwardingServiceLabTest {
         assertThat(warnings(logged)).containsExactly("forwarding table " + TABLE
             + " replaced because it has an older key format (no format comment): 3 forwarding entries dropped"
             + " (their connections are reset by this host)");
-        third.freezeAndForward(flow(40000, 80), S1, 1).get(5, TimeUnit.SECONDS);
+        third.forward(flow(40000, 80), S1, 1).get(5, TimeUnit.SECONDS);
         assertThat(listOwner(d)).contains("198.18.0.10 . 40000 . 198.18.0.100 . 80 : 198.18.1.11");
       } finally {
         third.deleteTable();
@@ -353,7 +355,7 @@ class ForwardingServiceLabTest {
                 + " of this network namespace is held by pid " + ProcessHandle.current().pid()
                 + " (another dispatcher?); stop it first");
         // The first one is unharmed, and another namespace has a lock of its own.
-        first.freezeAndForward(flow(40000, 80), S1, 1).get(5, TimeUnit.SECONDS);
+        first.forward(flow(40000, 80), S1, 1).get(5, TimeUnit.SECONDS);
         ForwardingService elsewhere = other.call(() -> {
           lockFiles.add(ForwardingTableLock.pathOf(TABLE));
           return ForwardingService.start(TABLE, "front2", "fabric2", List.of(HTTP), GRACE, clock::get);
@@ -376,8 +378,7 @@ class ForwardingServiceLabTest {
       ForwardingService service = start(d, List.of(HTTP));
       try {
         FlowKey f = flow(40000, 80);
-        service.freezeAndForward(f, S1, 10).get(5, TimeUnit.SECONDS);
-        service.unfreeze(f).get(5, TimeUnit.SECONDS);
+        service.forward(f, S1, 10).get(5, TimeUnit.SECONDS);
         assertThat(service.retire(f, S1, 9).get(5, TimeUnit.SECONDS)).as("stale token").isFalse();
         assertThat(service.retire(f, S2, 10).get(5, TimeUnit.SECONDS)).as("other server").isFalse();
         service.cancel(f, 9).get(5, TimeUnit.SECONDS);
@@ -400,8 +401,7 @@ class ForwardingServiceLabTest {
       Host d = dispatcherHost(lab);
       ForwardingService service = start(d, List.of(HTTP));
       try {
-        for (int i = 0; i < 50; i++) service.freezeAndForward(flow(40000 + i, 80), i % 2 == 0 ? S1 : S2, i + 1);
-        for (int i = 0; i < 50; i++) service.unfreeze(flow(40000 + i, 80));
+        for (int i = 0; i < 50; i++) service.forward(flow(40000 + i, 80), i % 2 == 0 ? S1 : S2, i + 1);
         assertThat(service.size().get(5, TimeUnit.SECONDS)).isEqualTo(50);
         assertThat(service.dropServer(S1).get(5, TimeUnit.SECONDS)).isEqualTo(25);
         assertThat(service.size().get(5, TimeUnit.SECONDS)).isEqualTo(25);
@@ -421,19 +421,19 @@ class ForwardingServiceLabTest {
       FlowKey adoptedOwned = flow(40000, 80);
       FlowKey adoptedGone = flow(40001, 80);
       FlowKey otherServers = flow(40002, 80);
-      first.freezeAndForward(adoptedOwned, S1, 1).get(5, TimeUnit.SECONDS);
-      first.freezeAndForward(adoptedGone, S1, 2).get(5, TimeUnit.SECONDS);
-      first.freezeAndForward(otherServers, S2, 3).get(5, TimeUnit.SECONDS);
+      first.forward(adoptedOwned, S1, 1).get(5, TimeUnit.SECONDS);
+      first.forward(adoptedGone, S1, 2).get(5, TimeUnit.SECONDS);
+      first.forward(otherServers, S2, 3).get(5, TimeUnit.SECONDS);
       first.close();
 
       ForwardingService service = start(d, List.of(HTTP));
       try {
         FlowKey installedBefore = flow(40003, 80);
-        service.freezeAndForward(installedBefore, S1, 4).get(5, TimeUnit.SECONDS);
+        service.forward(installedBefore, S1, 4).get(5, TimeUnit.SECONDS);
         long sessionUpNs = clock.addAndGet(1000);
         clock.addAndGet(1000);
         FlowKey installedAfter = flow(40004, 80); // handed off after the session came up
-        service.freezeAndForward(installedAfter, S1, 5).get(5, TimeUnit.SECONDS);
+        service.forward(installedAfter, S1, 5).get(5, TimeUnit.SECONDS);
         FlowKey missing = flow(40005, 80);
         FlowKey notOurVip = new FlowKey(ip("198.18.0.10"), 40006, VIP, 8080);
 
