@@ -55,6 +55,16 @@ final class BenchNamespace implements AutoCloseable {
     run(command);
   }
 
+  /**
+   * Adds a veth pair named {@code front} and {@code fabric}, both up: the devices a forwarding
+   * table hooks (packets are never sent through them by the benchmarks).
+   */
+  void addFrontAndFabric() throws IOException {
+    ip("link", "add", "front", "type", "veth", "peer", "name", "fabric");
+    ip("link", "set", "front", "up");
+    ip("link", "set", "fabric", "up");
+  }
+
   /** Moves the calling thread into the namespace; sockets it creates from now on live there. */
   void enter() throws LinuxException {
     Netns.enter(Netns.pathOf(name));

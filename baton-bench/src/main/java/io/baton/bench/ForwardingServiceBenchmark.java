@@ -51,9 +51,7 @@ public class ForwardingServiceBenchmark {
   public void setUp() throws IOException {
     namespace = BenchNamespace.create("svc");
     try {
-      namespace.ip("link", "add", "front", "type", "veth", "peer", "name", "fabric");
-      namespace.ip("link", "set", "front", "up");
-      namespace.ip("link", "set", "fabric", "up");
+      namespace.addFrontAndFabric();
       namespace.enter();
       lockFile = ForwardingTableLock.pathOf(TABLE);
       service = ForwardingService.start(TABLE, "front", "fabric",

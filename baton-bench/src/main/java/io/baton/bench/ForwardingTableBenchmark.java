@@ -62,9 +62,7 @@ public class ForwardingTableBenchmark {
   public void setUp() throws IOException {
     namespace = BenchNamespace.create("fwd");
     try {
-      namespace.ip("link", "add", "front", "type", "veth", "peer", "name", "fabric");
-      namespace.ip("link", "set", "front", "up");
-      namespace.ip("link", "set", "fabric", "up");
+      namespace.addFrontAndFabric();
       namespace.enter();
       Inet4Address vip = StateCodecBenchmark.ipv4("198.18.0.100");
       table = DirectForwardingTable.create(
