@@ -117,6 +117,11 @@ public final class ConnectionExporter {
       return fd;
     }
 
+    /** The socket's connection (client = peer). */
+    public FlowKey flow() {
+      return flow;
+    }
+
     /**
      * Marks the socket's output ({@link #FROZEN_MARK}) so that the forwarding table drops it: from
      * now on nothing this copy sends reaches the client. Call once the client's packets go to the

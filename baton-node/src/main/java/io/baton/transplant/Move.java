@@ -1,7 +1,5 @@
 package io.baton.transplant;
 
-import io.baton.linux.LinuxException;
-import io.baton.linux.Sockets;
 
 /**
  * One handoff of a connection from this host, in the one order docs/design.md ("The handoff
@@ -45,13 +43,8 @@ public final class Move {
 
   /** Freezes {@code fd}; throws, leaving it unchanged, when its connection cannot be moved. */
   public static Move start(int fd) throws TransplantException {
-    FlowKey flow;
-    try {
-      flow = FlowKey.of(Sockets.peerAddress(fd), Sockets.localAddress(fd));
-    } catch (LinuxException e) {
-      throw new TransplantException("cannot read the addresses of socket " + fd + ": " + e.getMessage(), e);
-    }
-    return start(fd, flow);
+    ConnectionExporter.Frozen frozen = ConnectionExporter.freeze(fd);
+    return new Move(frozen, frozen.flow());
   }
 
   /**
