@@ -204,6 +204,23 @@ public final class Host {
     return new InterfaceStats(dev, v[0], v[1], v[2], v[3], v[4], v[5]);
   }
 
+  /**
+   * A TCP extension counter of this namespace's stack ({@code TcpExt:} in /proc/net/netstat, as
+   * {@code nstat} names it without the prefix: "TCPSynRetrans"), read now.
+   */
+  public long tcpExtCounter(String counter) {
+    String[] lines = exec(List.of("cat", "/proc/net/netstat"), CommandRunner.SETUP_TIMEOUT).orThrow().stdout().split("\n");
+    for (int i = 0; i + 1 < lines.length; i++) {
+      if (!lines[i].startsWith("TcpExt:") || !lines[i + 1].startsWith("TcpExt:")) continue;
+      String[] names = lines[i].trim().split("\\s+");
+      String[] values = lines[i + 1].trim().split("\\s+");
+      for (int k = 1; k < names.length && k < values.length; k++) {
+        if (names[k].equals(counter)) return Long.parseLong(values[k]);
+      }
+    }
+    throw new LabException("no TcpExt counter " + counter + " in " + namespace);
+  }
+
   @Override
   public String toString() {
     return "host " + name + " (" + namespace + ")";

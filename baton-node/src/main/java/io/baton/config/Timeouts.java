@@ -13,7 +13,8 @@ import java.util.Objects;
  * @param handoff from sending a handoff to the server's answer; then the dispatcher sends ABORT
  *     and waits (up to {@code fabricDeadAfter}) for the server to confirm it did not take the
  *     connection before trying the next server; an ACCEPTED in that time still counts (late)
- * @param closeGrace how long a forwarding entry outlives the reported close, for late FIN/ACKs
+ * @param closeGrace how long a closed connection's late FIN/ACKs are still forwarded to its server
+ *     after it reports the close; a SYN that reuses the 4-tuple ends it sooner
  * @param idle a delivered connection on a server that moves no byte for this long is closed
  * @param fabricDeadAfter a server whose fabric connection has been silent this long is declared
  *     dead and gets no new handoffs

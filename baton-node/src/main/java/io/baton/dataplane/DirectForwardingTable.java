@@ -13,6 +13,7 @@ import java.net.Inet4Address;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
@@ -34,6 +35,13 @@ import java.util.stream.Collectors;
  * forwarded: a new connection, even one that reuses an old 4-tuple, is always answered by the
  * dispatcher's own stack. Entries have no timeout: they live as long as their connection and are
  * removed by the dispatcher (see {@code ForwardingService}).
+ *
+ * <p>A closed connection's late packets (the client's FIN, its ACK of the server's FIN) go on to
+ * its server for a grace period ({@link Retire}): its entry moves to the {@code late} map and the
+ * {@code closing} set, whose elements expire by kernel timeout. A SYN to a VIP deletes its
+ * 4-tuple from {@code closing} in the packet path, so a client that reuses the 4-tuple at once
+ * has its new handshake answered here instead of forwarded to the old server; live entries are
+ * never in {@code closing}, so a SYN cannot cut an open connection.
  *
  * <p>The table outlives the process: {@link #open} adopts an existing table of the same shape
  * (its comment carries a fingerprint of the devices, the VIPs and the key format) with every
@@ -64,7 +72,7 @@ public final class DirectForwardingTable implements AutoCloseable {
   /** Frozen entries only live for the length of a handoff; this is a safety net. */
   private static final int FROZEN_TIMEOUT_S = 60;
   /** Names the key format in the table's comment; bump it when the ruleset's shape changes. */
-  static final String FORMAT = "baton-forwarding/2";
+  static final String FORMAT = "baton-forwarding/3";
   private static final String FAMILY = "netdev";
   /**
    * The owner map is split by the client port's low bits into this many maps (a verdict map
@@ -77,6 +85,15 @@ public final class DirectForwardingTable implements AutoCloseable {
   private static final String[] OWNER = names("owner_");
   private static final String[] FORWARD = names("forward_");
   private static final String FROZEN = "frozen";
+  /** Entries of closed connections during their grace: 4-tuple -> server, each with its timeout. */
+  private static final String LATE = "late";
+  /** The 4-tuples of {@link #LATE} that no SYN has reopened yet: the packet path deletes from it. */
+  private static final String CLOSING = "closing";
+  /**
+   * Room in {@link #CLOSING} (the kernel gives a dynamic set 65,535 unless told): connections
+   * closed within one grace period, e.g. 20,000 handoffs/s for 2 s take 40,000.
+   */
+  static final int CLOSING_MAX = 1 << 20;
 
   private final Nftables nft;
   private final NfSetElements elements;
@@ -228,14 +245,26 @@ public final class DirectForwardingTable implements AutoCloseable {
       body.append("  map ").append(OWNER[i])
           .append(" { type ipv4_addr . inet_service . ipv4_addr . inet_service : ipv4_addr; }\n");
       body.append("  chain ").append(FORWARD[i]).append(" {\n")
-          .append("    fwd ip to ip saddr . tcp sport . ip daddr . tcp dport map @").append(OWNER[i])
-          .append(" device \"").append(fabricDevice).append("\"\n  }\n");
+          .append("    fwd ip to ").append(KEY).append(" map @").append(OWNER[i])
+          .append(" device \"").append(fabricDevice).append("\"\n")
+          // A closed connection's late FIN/ACKs, until its grace ends or a SYN reopens the 4-tuple.
+          .append("    ").append(KEY).append(" @").append(CLOSING).append(" fwd ip to ").append(KEY)
+          .append(" map @").append(LATE).append(" device \"").append(fabricDevice).append("\"\n  }\n");
       shardMap.append(i == 0 ? "" : ", ").append(i).append(" : goto ").append(FORWARD[i]);
     }
     body.append("  set frozen { type ipv4_addr . inet_service . ipv4_addr . inet_service; flags timeout; timeout ")
         .append(FROZEN_TIMEOUT_S).append("s; }\n")
+        .append("  map ").append(LATE).append(" { type ipv4_addr . inet_service . ipv4_addr . inet_service : ipv4_addr;")
+        .append(" flags timeout; }\n")
+        .append("  set ").append(CLOSING).append(" { type ipv4_addr . inet_service . ipv4_addr . inet_service;")
+        .append(" flags dynamic, timeout; size ").append(CLOSING_MAX).append("; }\n")
         .append("  chain ingress {\n")
         .append("    type filter hook ingress device \"").append(frontDevice).append("\" priority 0; policy accept;\n")
+        // A new connection on the 4-tuple of a closed one in its grace: from now on that
+        // 4-tuple's packets are the new connection's and reach this host's stack. Only entries
+        // in their grace can be reopened so; a SYN (forged or not) cannot cut a live connection.
+        .append("    ip daddr . tcp dport @vips tcp flags & (syn | ack) == syn delete @").append(CLOSING)
+        .append(" { ").append(KEY).append(" }\n")
         // A SYN without ACK opens a connection: always the dispatcher's own stack's, even
         // when an entry of an older connection with the same 4-tuple is still there.
         .append("    ip daddr . tcp dport @vips tcp flags & (syn | ack) != syn tcp sport & ")
@@ -249,6 +278,8 @@ public final class DirectForwardingTable implements AutoCloseable {
     String shape = "table netdev " + table + " {\n" + body + "}\n";
     return "table netdev " + table + " {\n  comment \"" + fingerprint(shape) + "\"\n" + body + "}\n";
   }
+
+  private static final String KEY = "ip saddr . tcp sport . ip daddr . tcp dport";
 
   private static String[] names(String prefix) {
     String[] names = new String[SHARDS];
@@ -278,7 +309,7 @@ public final class DirectForwardingTable implements AutoCloseable {
   }
 
   /** One change of an {@link #apply} batch. */
-  public sealed interface Op permits Forward, Unforward, Freeze, Unfreeze {
+  public sealed interface Op permits Forward, Unforward, Retire, Freeze, Unfreeze {
     FlowKey flow();
   }
 
@@ -290,6 +321,19 @@ public final class DirectForwardingTable implements AutoCloseable {
 
   /** Stops forwarding {@code flow}; its packets reach the local stack again. */
   public record Unforward(FlowKey flow) implements Op {}
+
+  /**
+   * The connection closed: its entry leaves the owner map and its late packets (the client's
+   * FIN, its ACK of the server's FIN) go on to {@code server} for {@code grace}, unless a SYN
+   * reopens the 4-tuple first; then they reach this host's stack as the new connection's.
+   * {@code replacingLate} says an earlier close of the same 4-tuple may still be in its grace
+   * (the kernel refuses to add a key that maps elsewhere, so it is deleted first).
+   */
+  public record Retire(FlowKey flow, Inet4Address server, Duration grace, boolean replacingLate) implements Op {
+    public Retire {
+      if (grace.isNegative() || grace.isZero()) throw new IllegalArgumentException("grace must be positive: " + grace);
+    }
+  }
 
   /** Drops whatever this host still sends on {@code flow} (a no-op if already frozen). */
   public record Freeze(FlowKey flow) implements Op {}
@@ -318,6 +362,19 @@ public final class DirectForwardingTable implements AutoCloseable {
           batch.add(addOwner(f, fw.server()));
         }
         case Unforward u -> batch.add(delete(ownerOf(f), f));
+        case Retire r -> {
+          batch.add(delete(ownerOf(f), f));
+          if (r.replacingLate()) {
+            // The older close's elements: its late entry goes, and its closing element (if no SYN
+            // deleted it yet) is renewed with this close's timeout; add, delete, add does that
+            // whether or not it is there.
+            batch.add(delete(LATE, f));
+            batch.add(addClosing(f, r.grace()));
+            batch.add(delete(CLOSING, f));
+          }
+          batch.add(addLate(f, r.server(), r.grace()));
+          batch.add(addClosing(f, r.grace()));
+        }
         case Freeze z -> {
           if (!isFrozen) batch.add(addFrozen(f));
           frozenAfter.put(f, true);
@@ -356,6 +413,17 @@ public final class DirectForwardingTable implements AutoCloseable {
         }
       }
       case Unforward u -> deleteTolerant(ownerOf(f), f);
+      case Retire r -> {
+        deleteTolerant(ownerOf(f), f);
+        try {
+          commit(List.of(addLate(f, r.server(), r.grace())));
+        } catch (LinuxException e) {
+          if (e.errno() != Errno.EBUSY && e.errno() != Errno.EEXIST) throw e;
+          deleteTolerant(LATE, f);
+          commit(List.of(addLate(f, r.server(), r.grace())));
+        }
+        commit(List.of(addClosing(f, r.grace()), delete(CLOSING, f), addClosing(f, r.grace())));
+      }
       case Freeze z -> {
         commit(List.of(addFrozen(f)));
         frozen.add(f);
@@ -434,6 +502,15 @@ public final class DirectForwardingTable implements AutoCloseable {
     return n;
   }
 
+  /**
+   * Closed connections whose late packets are still forwarded right now (their grace not over,
+   * their 4-tuple not reopened by a SYN): one netlink dump.
+   */
+  public int closingCount() throws LinuxException {
+    checkOpen();
+    return elements.dump(FAMILY, table, CLOSING, (k, kl, d, dl) -> { });
+  }
+
   /** Number of frozen flows in the kernel's set right now. */
   public int frozenCount() throws LinuxException {
     checkOpen();
@@ -494,6 +571,14 @@ public final class DirectForwardingTable implements AutoCloseable {
 
   private static Add addOwner(FlowKey flow, Inet4Address server) {
     return new Add(ownerOf(flow), key(flow), NfSetElements.ipv4Value(server), null);
+  }
+
+  private static Add addLate(FlowKey flow, Inet4Address server, Duration grace) {
+    return new Add(LATE, key(flow), NfSetElements.ipv4Value(server), grace);
+  }
+
+  private static Add addClosing(FlowKey flow, Duration grace) {
+    return new Add(CLOSING, key(flow), null, grace);
   }
 
   private static Add addFrozen(FlowKey flow) {

@@ -4,6 +4,7 @@ import io.baton.dataplane.DirectForwardingTable;
 import io.baton.dataplane.DirectForwardingTable.Forward;
 import io.baton.dataplane.FlowEntries.Entry;
 import io.baton.dataplane.DirectForwardingTable.Op;
+import io.baton.dataplane.DirectForwardingTable.Retire;
 import io.baton.dataplane.DirectForwardingTable.Unforward;
 import io.baton.dataplane.ForwardingTableLock;
 import io.baton.dataplane.Vip;
@@ -14,6 +15,7 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -37,8 +39,7 @@ import org.slf4j.LoggerFactory;
  *       nf_tables netlink batch without waking another thread (a thread hop costs a futex wake,
  *       two context switches and often an IPI, more than the netlink round trip itself);
  *   <li>the other methods queue a command for the owner thread ("baton-forwarding"), like an
- *       Aeron conductor; each turn of its loop drains the whole queue into one batch. It also
- *       removes retired entries when their grace ends.
+ *       Aeron conductor; each turn of its loop drains the whole queue into one batch.
  * </ul>
  *
  * Both take {@code guard} for the planning and the netlink batch, so the bookkeeping and the
@@ -46,10 +47,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Each entry carries the token of the handoff that installed it (the dispatcher's handoff
  * id), so a late or stale report about an older connection on the same 4-tuple cannot remove a
- * newer connection's entry. Entries have no expiry: they go when their owner reports the close
- * (after a grace period: late FIN/ACKs must still reach the server, or the dispatcher's stack
- * would answer them with RSTs), when their server is declared dead, or by reconciliation with
- * the server's own list of connections.
+ * newer connection's entry. Entries have no expiry: they go when their owner reports the close,
+ * when their server is declared dead, or by reconciliation with the server's own list of
+ * connections. A closed connection's late FIN/ACKs must still reach the server (the dispatcher's
+ * stack would answer them with RSTs): the kernel forwards them for a grace period from the close
+ * report, unless a new connection reuses the 4-tuple first ({@link #retire}).
  *
  * <p>The table outlives the process: {@link #start} adopts the entries of an existing table of
  * the same shape under an exclusive per-namespace lock, and {@link #close} leaves the table in
@@ -69,8 +71,8 @@ public final class ForwardingService implements AutoCloseable {
   public record Reconciled(int removed, int added) {}
 
 
-  /** A closed connection's entry, due for removal if it is still that installation. */
-  private record Retired(FlowKey flow, long dueNs, long generation) {}
+  /** A closed connection in its grace: the kernel forwards its late packets until {@code untilNs}. */
+  private record Late(FlowKey flow, long untilNs) {}
 
   /**
    * A command for the owner thread: {@code plan} runs there, updates the bookkeeping, adds the
@@ -86,7 +88,11 @@ public final class ForwardingService implements AutoCloseable {
   /** Guards the table, its netlink socket and the bookkeeping below. */
   private final ReentrantLock guard = new ReentrantLock();
   // Under guard only from here ...
-  private final ArrayDeque<Retired> retired = new ArrayDeque<>();
+  // Closed connections whose late-packet element the kernel may still hold, oldest first, and
+  // the latest grace end per flow: a second close of one 4-tuple within the grace must replace
+  // the element (the kernel refuses a key that maps elsewhere). Rate x grace entries at most.
+  private final ArrayDeque<Late> late = new ArrayDeque<>();
+  private final Map<FlowKey, Long> lateUntil = new HashMap<>();
   private final FlowEntries entries;
   // entries.size() after each commit, for readers on other threads (metrics): reading the kernel's
   // map instead would dump every shard under the guard and stall handoffs meanwhile.
@@ -306,10 +312,13 @@ public final class ForwardingService implements AutoCloseable {
   }
 
   /**
-   * The owner reported the close: after the grace, remove the entry iff it still points to
-   * {@code server} and its token is {@code token} or unknown (adopted, token not yet learnt).
-   * {@link #UNKNOWN_TOKEN} matches whatever entry is there now. Completes with whether the entry
-   * matched now; a stale report (another server, another token) changes nothing.
+   * The owner reported the close: if the entry still points to {@code server} and its token is
+   * {@code token} or unknown (adopted, token not yet learnt), it leaves the owner map now and the
+   * kernel forwards the connection's late packets (the client's FIN, its ACK of the server's FIN)
+   * for the close grace, or until a SYN reopens the 4-tuple, whichever comes first: then they
+   * reach this host's stack as the new connection's. {@link #UNKNOWN_TOKEN} matches whatever
+   * entry is there now. Completes with whether the entry matched; a stale report (another server,
+   * another token) changes nothing.
    */
   public CompletableFuture<Boolean> retire(FlowKey flow, Inet4Address server, long token) {
     return submit(retireCommand(flow, server, token)).thenApply(o -> (Boolean) o);
@@ -321,7 +330,14 @@ public final class ForwardingService implements AutoCloseable {
       boolean matches = e != null && e.server().equals(server)
           && (token == UNKNOWN_TOKEN || e.token() == UNKNOWN_TOKEN || e.token() == token);
       if (matches) {
-        retired.addLast(new Retired(flow, nanoClock.getAsLong() + closeGrace.toNanos(), e.generation()));
+        long now = nanoClock.getAsLong();
+        Long until = lateUntil.get(flow);
+        ops.add(new Retire(flow, server, closeGrace, until != null && until - now > 0));
+        entries.remove(flow);
+        long end = now + closeGrace.toNanos();
+        lateUntil.put(flow, end);
+        late.addLast(new Late(flow, end));
+        removed.incrementAndGet();
       }
       return matches;
     };
@@ -375,13 +391,30 @@ public final class ForwardingService implements AutoCloseable {
   }
 
   /**
-   * Entries in the kernel's map now: one netlink dump per shard on the owner thread, which
-   * delays handoffs meanwhile (tests and diagnostics; metrics use {@link #trackedEntries}).
+   * Entries of open connections in the kernel's map now: one netlink dump per shard on the owner
+   * thread, which delays handoffs meanwhile (tests and diagnostics; metrics use {@link
+   * #trackedEntries}).
    */
   public CompletableFuture<Integer> size() {
+    return count(DirectForwardingTable::size);
+  }
+
+  /**
+   * Closed connections whose late packets the kernel still forwards now (grace not over, 4-tuple
+   * not reopened): one netlink dump on the owner thread (tests and diagnostics).
+   */
+  public CompletableFuture<Integer> closingSize() {
+    return count(DirectForwardingTable::closingCount);
+  }
+
+  private interface TableCount {
+    int count(DirectForwardingTable table) throws LinuxException;
+  }
+
+  private CompletableFuture<Integer> count(TableCount counter) {
     return query(ops -> {
       try {
-        return table.size();
+        return counter.count(table);
       } catch (LinuxException e) {
         throw new CompletionException(e);
       }
@@ -450,7 +483,7 @@ public final class ForwardingService implements AutoCloseable {
           }
         }
         turn.commit();
-        reapDue();
+        forgetLate();
         tracked = entries.size();
       } finally {
         guard.unlock();
@@ -555,27 +588,13 @@ public final class ForwardingService implements AutoCloseable {
     }
   }
 
-  /** Removes the retired entries whose grace is over; under the guard. */
-  private void reapDue() {
-    if (retired.isEmpty()) return;
-    List<Op> due = new ArrayList<>();
+  /** Forgets the closed connections whose grace is over (the kernel's timeout removed them); under the guard. */
+  private void forgetLate() {
     long now = nanoClock.getAsLong();
-    while (!retired.isEmpty() && retired.peekFirst().dueNs() - now <= 0) {
-      Retired r = retired.removeFirst();
-      Entry current = entries.get(r.flow());
-      if (current != null && current.generation() == r.generation()) {
-        due.add(new Unforward(r.flow()));
-        entries.remove(r.flow());
-      }
-      // Otherwise a newer connection on the same 4-tuple owns the entry now.
-    }
-    if (due.isEmpty()) return;
-    try {
-      table.apply(due);
-      batches.incrementAndGet();
-      removed.addAndGet(due.size());
-    } catch (LinuxException | RuntimeException e) {
-      log.warn("cannot remove {} forwarding entries of closed connections: {}", due.size(), e.getMessage());
+    while (!late.isEmpty() && late.peekFirst().untilNs() - now <= 0) {
+      Late l = late.removeFirst();
+      // A later close of the same 4-tuple has its own record.
+      lateUntil.remove(l.flow(), l.untilNs());
     }
   }
 

@@ -200,7 +200,8 @@ public final class FarmDemo {
   private void noRstReachedTheClient(Farm farm, RstCounter clientRsts) throws Exception {
     var forwarding = farm.nodes.get("d1").dispatcher().forwarding();
     long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-    while (forwarding.size().get(5, TimeUnit.SECONDS) > 0 && System.nanoTime() < deadline) {
+    while ((forwarding.size().get(5, TimeUnit.SECONDS) > 0 || forwarding.closingSize().get(5, TimeUnit.SECONDS) > 0)
+        && System.nanoTime() < deadline) {
       Thread.sleep(20); // polling interval of a deadline-bounded wait
     }
     long received = clientRsts.received();

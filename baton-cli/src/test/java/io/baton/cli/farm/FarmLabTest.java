@@ -301,14 +301,16 @@ class FarmLabTest {
   /**
    * The close grace: when the server closes a handed-off connection first, the client's own FIN
    * (and its ACK of the server's FIN) still arrive at the dispatcher afterwards and must be
-   * forwarded — reaching the dispatcher's stack they would be answered with an RST — so the
-   * entry stays for {@code close-grace} after the server reports the close, then goes.
+   * forwarded — reaching the dispatcher's stack they would be answered with an RST — so when the
+   * server reports the close, the entry leaves the owner map for the late map, which forwards
+   * for {@code close-grace} (unless a SYN reopens the 4-tuple), then lets it go.
    */
   @Test
-  void anEntryOutlivesItsConnectionByTheCloseGraceThenGoes() throws Exception {
+  void aClosedConnectionsLatePacketsAreForwardedForTheCloseGraceThenNot() throws Exception {
     var forwarding = farm.nodes.get("d1").dispatcher().forwarding();
     var s3 = farm.nodes.get("s3").server();
     int entriesBefore = forwarding.size().get(5, TimeUnit.SECONDS);
+    int closingBefore = forwarding.closingSize().get(5, TimeUnit.SECONDS);
     int activeBefore = s3.activeConnections();
     Socket client = farm.client.call(() -> {
       Socket socket = new Socket();
@@ -325,19 +327,21 @@ class FarmLabTest {
       assertThat(answer).startsWith("HTTP/1.1 200").endsWith("s3\n");
       awaitTrue(() -> s3.activeConnections() == activeBefore, QUIET, "s3 to close the connection");
       closedAtNs = System.nanoTime();
-      int during = forwarding.size().get(5, TimeUnit.SECONDS);
+      awaitTrue(() -> forwarding.size().get(5, TimeUnit.SECONDS) == entriesBefore, QUIET,
+          "the entry to leave the owner map when s3 reports the close");
+      int during = forwarding.closingSize().get(5, TimeUnit.SECONDS);
       long checkedAfterMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - closedAtNs);
       assertThat(checkedAfterMs).as("the check ran within the grace").isLessThan(CLOSE_GRACE.toMillis());
-      assertThat(during).as("entries %d ms after s3 closed the connection (grace %s)", checkedAfterMs, CLOSE_GRACE)
-          .isEqualTo(entriesBefore + 1);
+      assertThat(during).as("closed connections still forwarded %d ms after s3 closed (grace %s)", checkedAfterMs,
+          CLOSE_GRACE).isEqualTo(closingBefore + 1);
       // ... and closes only now: its FIN must still be forwarded to s3 (no RST: checked after the test).
     }
-    awaitTrue(() -> forwarding.size().get(5, TimeUnit.SECONDS) == entriesBefore, QUIET,
-        "the entry to go after the grace");
+    awaitTrue(() -> forwarding.closingSize().get(5, TimeUnit.SECONDS) == closingBefore, QUIET,
+        "the late forwarding to end after the grace");
     long goneAfterMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - closedAtNs);
-    // The dispatcher starts the grace when s3's CLOSED arrives, after s3 closed; allow for the
-    // poll interval that separated s3's close from closedAtNs.
-    assertThat(goneAfterMs).as("ms from s3's close to the entry's removal (grace %s)", CLOSE_GRACE)
+    // The grace starts when s3's CLOSED arrives, after s3 closed; allow for the poll interval
+    // that separated s3's close from closedAtNs.
+    assertThat(goneAfterMs).as("ms from s3's close to the end of the late forwarding (grace %s)", CLOSE_GRACE)
         .isGreaterThanOrEqualTo(CLOSE_GRACE.toMillis() - 100);
   }
 
@@ -450,6 +454,8 @@ class FarmLabTest {
   private void awaitQuiet(String when) throws Exception {
     var forwarding = farm.nodes.get("d1").dispatcher().forwarding();
     awaitTrue(() -> forwarding.size().get(5, TimeUnit.SECONDS) == 0, QUIET, "an empty forwarding table " + when);
+    awaitTrue(() -> forwarding.closingSize().get(5, TimeUnit.SECONDS) == 0, QUIET,
+        "the close grace of every closed connection to end " + when);
     for (var node : farm.nodes.values()) {
       var agent = node.server();
       if (agent == null) continue;

@@ -57,6 +57,48 @@ class ProcessFarmLabTest {
   }
 
   /**
+   * A client that opens a new connection from the port of one that just closed (clients behind a
+   * NAT do, and any busy client whose ports wrap): the server closed the first connection, whose
+   * late packets are still forwarded to it during the close grace, yet the new connection's
+   * handshake completes on the dispatcher, which routes and hands it off like any other. The
+   * grace is set far longer than the test, so only the new SYN can end the old connection's
+   * forwarding: before, the new handshake's final ACK went to the old server until the grace
+   * ended, and the dispatcher retransmitted its SYN-ACK meanwhile (1-3 s at the benchmark's
+   * 99th percentile).
+   */
+  @Test
+  void aClientReusingAClosedConnectionsPortAtOnceIsServed() throws Exception {
+    try (ProcessFarm farm = new ProcessFarm("pf-reuse", "timeouts: { close-grace: 60s }", "").startAll()) {
+      RstCounter rst = RstCounter.install(farm.client);
+      var d1 = farm.hosts.get("d1");
+      long synAckRetransmits = d1.tcpExtCounter("TCPSynRetrans");
+      List<String> answers = new ArrayList<>();
+      for (int i = 0; i < 3; i++) {
+        answers.add(farm.client.call(() -> {
+          try (java.net.Socket socket = new java.net.Socket()) {
+            socket.setReuseAddress(true);
+            socket.bind(new java.net.InetSocketAddress(ProcessFarm.CLIENT_IP, 40321));
+            socket.connect(new java.net.InetSocketAddress(ProcessFarm.VIP, 80), 5000);
+            socket.setSoTimeout(20_000);
+            socket.getOutputStream().write("GET /whoami.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            // The server closes first: read to its FIN, then close.
+            return new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII);
+          }
+        }));
+        // Our FIN reached the old server through the late forwarding and it acknowledged it.
+        awaitTrue(() -> farm.client.exec("ss", "-Htan", "sport", "= :40321").stdout().isBlank(), Duration.ofSeconds(10),
+            "the client's connection from port 40321 to close");
+      }
+      assertThat(answers).allSatisfy(a -> assertThat(a).startsWith("HTTP/1.1 200").matches("(?s).*\\ns[12]\\n$"));
+      assertThat(farm.metric("d1", "baton_dispatcher_handoffs_total")).isEqualTo(3.0);
+      assertThat(d1.tcpExtCounter("TCPSynRetrans") - synAckRetransmits)
+          .as("SYN-ACKs d1 retransmitted: each new handshake's ACK reached d1, not the old server").isZero();
+      assertThat(rst.received()).isZero();
+    }
+  }
+
+  /**
    * kill -9 of the dispatcher process during a 100 MiB download and with 50 open keep-alive
    * connections, then a new dispatcher process: the download completes byte-exact, every
    * keep-alive connection serves another request, and the client sees no RST.
