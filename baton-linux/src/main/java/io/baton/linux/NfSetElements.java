@@ -202,7 +202,10 @@ public final class NfSetElements implements AutoCloseable {
     writer.reset();
     batchMarker(NFNL_MSG_BATCH_BEGIN, beginSeq);
     for (int i = 0; i < n; i++) {
-      change(changes.get(i), familyId, table, beginSeq + 1 + i);
+      // Only the last change asks for an acknowledgement: nf_tables reports every failing
+      // message anyway, in order, before the last one's answer, so one datagram (one recv)
+      // answers a successful batch instead of one per change.
+      change(changes.get(i), familyId, table, beginSeq + 1 + i, i == n - 1);
     }
     batchMarker(NFNL_MSG_BATCH_END, beginSeq + n + 1);
 
@@ -415,12 +418,12 @@ public final class NfSetElements implements AutoCloseable {
     writer.endMessage(start);
   }
 
-  private void change(Change change, int familyId, String table, int seq) {
+  private void change(Change change, int familyId, String table, int seq, boolean ack) {
     checkName(change.set(), "set");
     int type =
         (NFNL_SUBSYS_NFTABLES << 8)
             | (change instanceof Add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM);
-    int flags = NLM_F_REQUEST | NLM_F_ACK | (change instanceof Add ? NLM_F_CREATE : 0);
+    int flags = NLM_F_REQUEST | (ack ? NLM_F_ACK : 0) | (change instanceof Add ? NLM_F_CREATE : 0);
     int message = writer.beginMessage(type, flags, seq, familyId, 0);
     writer.putString(NFTA_SET_ELEM_LIST_TABLE, table);
     writer.putString(NFTA_SET_ELEM_LIST_SET, change.set());
@@ -443,13 +446,15 @@ public final class NfSetElements implements AutoCloseable {
   }
 
   /**
-   * Reads acknowledgements until every change has one; returns their errno values (0 = done).
-   * An error answering the batch header means the kernel refused the whole batch.
+   * Reads answers until the last change has its acknowledgement (only it asks for one; a failing
+   * change is answered whether it asked or not, and nf_tables answers in message order); returns
+   * every change's errno (0 = done). An error answering the batch header means the kernel refused
+   * the whole batch.
    */
   private int[] awaitReplies(int beginSeq, int n) throws LinuxException {
     int[] errors = new int[n];
-    Arrays.fill(errors, NOT_ANSWERED);
-    int pending = n;
+    errors[n - 1] = NOT_ANSWERED;
+    int pending = 1;
     long deadlineNs = System.nanoTime() + REPLY_TIMEOUT_NS;
     while (pending > 0) {
       MemorySegment datagram = socket.receive(deadlineNs);
@@ -468,9 +473,11 @@ public final class NfSetElements implements AutoCloseable {
             repliesPending = false; // nothing else comes for a refused batch
             throw new LinuxException("nfnetlink batch of " + n + " set element changes", errno);
           }
-          if (index >= 0 && index < n && errors[index] == NOT_ANSWERED) {
+          if (index == n - 1 && errors[index] == NOT_ANSWERED) {
             errors[index] = errno;
             pending--;
+          } else if (index >= 0 && index < n - 1) {
+            errors[index] = errno;
           }
         }
         offset += NetlinkWriter.align(length);

@@ -119,7 +119,7 @@ public final class MetricsEndpoint implements AutoCloseable {
         .register(r);
     r.register(s.handoffSeconds);
     counterOf(r, "baton_forwarding_entries_installed", "Forwarding entries installed", () -> d.forwarding().installedTotal());
-    counterOf(r, "baton_forwarding_entries_removed", "Forwarding entries removed after close and grace", () -> d.forwarding().removedTotal());
+    counterOf(r, "baton_forwarding_entries_removed", "Forwarding entries removed (closed, dead server, reconciled)", () -> d.forwarding().removedTotal());
     GaugeWithCallback.builder()
         .name("baton_forwarding_entries")
         .help("Forwarding entries the dispatcher tracks (the kernel's map is not dumped per scrape)")

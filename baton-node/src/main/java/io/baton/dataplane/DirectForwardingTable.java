@@ -263,7 +263,7 @@ public final class DirectForwardingTable implements AutoCloseable {
         // A new connection on the 4-tuple of a closed one in its grace: from now on that
         // 4-tuple's packets are the new connection's and reach this host's stack. Only entries
         // in their grace can be reopened so; a SYN (forged or not) cannot cut a live connection.
-        .append("    ip daddr . tcp dport @vips tcp flags & (syn | ack) == syn delete @").append(CLOSING)
+        .append("    tcp flags & (syn | ack) == syn ip daddr . tcp dport @vips delete @").append(CLOSING)
         .append(" { ").append(KEY).append(" }\n")
         // A SYN without ACK opens a connection: always the dispatcher's own stack's, even
         // when an entry of an older connection with the same 4-tuple is still there.

@@ -86,9 +86,13 @@ class ProcessFarmLabTest {
             return new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII);
           }
         }));
-        // Our FIN reached the old server through the late forwarding and it acknowledged it.
+        // Our FIN reached the old server through the forwarding and it acknowledged it, and the
+        // dispatcher has retired the closed connection's entry (a close reaches the kernel within
+        // a millisecond or with the next handoff).
         awaitTrue(() -> farm.client.exec("ss", "-Htan", "sport", "= :40321").stdout().isBlank(), Duration.ofSeconds(10),
             "the client's connection from port 40321 to close");
+        int closed = i + 1;
+        farm.awaitMetric("d1", "baton_forwarding_entries_removed_total", v -> v >= closed);
       }
       assertThat(answers).allSatisfy(a -> assertThat(a).startsWith("HTTP/1.1 200").matches("(?s).*\\ns[12]\\n$"));
       assertThat(farm.metric("d1", "baton_dispatcher_handoffs_total")).isEqualTo(3.0);
