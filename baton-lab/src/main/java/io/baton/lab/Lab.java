@@ -243,7 +243,34 @@ public final class Lab implements AutoCloseable {
   }
 
   private static void deleteNamespace(String namespace) {
+    deletePerNamespaceLocks(namespace);
     CommandRunner.runOrThrow(List.of("ip", "netns", "del", namespace));
+  }
+
+  /** Where Baton keeps per-namespace lock files (see io.baton.dataplane.ForwardingTableLock). */
+  static final Path LOCK_DIRECTORY = Path.of("/run/baton");
+
+  /**
+   * Deletes the lock files Baton keeps for {@code namespace} ({@code /run/baton/*-net-<inode>.lock},
+   * named by the namespace's identity): the namespace and every process in it are going, and a
+   * file per lab namespace would otherwise pile up in /run for good (192 of them here after a
+   * few days of tests and benchmarks). Called after the namespace's processes were stopped.
+   */
+  private static void deletePerNamespaceLocks(String namespace) {
+    Path pinned = io.baton.linux.Netns.pathOf(namespace);
+    if (!Files.isDirectory(LOCK_DIRECTORY) || !Files.exists(pinned)) return;
+    String suffix;
+    try {
+      suffix = "-net-" + Long.toUnsignedString(io.baton.linux.NetnsIdentity.of(pinned)) + ".lock";
+    } catch (io.baton.linux.LinuxException e) {
+      log.debug("cannot identify namespace {}: {}", namespace, e.getMessage());
+      return;
+    }
+    try (var files = Files.newDirectoryStream(LOCK_DIRECTORY, "*" + suffix)) {
+      for (Path f : files) Files.deleteIfExists(f);
+    } catch (java.io.IOException e) {
+      log.warn("cannot delete the lock files of namespace {} in {}: {}", namespace, LOCK_DIRECTORY, e.toString());
+    }
   }
 
   private void checkOpen() {

@@ -163,6 +163,31 @@ class LabTest {
     assertThat(staleDir).doesNotExist();
   }
 
+  /**
+   * Baton names per-namespace lock files by the namespace's identity; a lab's namespaces go with
+   * the lab, and so do their lock files (another namespace's stay).
+   */
+  @Test
+  void closingTheLabDeletesTheLockFilesOfItsNamespacesOnly() throws Exception {
+    Files.createDirectories(Lab.LOCK_DIRECTORY);
+    Path other = Lab.LOCK_DIRECTORY.resolve("bt_test-net-1.lock");
+    Files.writeString(other, "");
+    Path mine;
+    try (Lab lab = Lab.create("locks")) {
+      Host a = lab.host("a");
+      long identity = a.call(io.baton.linux.NetnsIdentity::current);
+      assertThat(io.baton.linux.NetnsIdentity.of(Netns.pathOf(a.nsName()))).isEqualTo(identity);
+      mine = Lab.LOCK_DIRECTORY.resolve("bt_test-net-" + Long.toUnsignedString(identity) + ".lock");
+      Files.writeString(mine, "");
+    }
+    try {
+      assertThat(mine).doesNotExist();
+      assertThat(other).exists();
+    } finally {
+      Files.deleteIfExists(other);
+    }
+  }
+
   @Test
   void closedLabRefusesUse() {
     Lab lab = Lab.create("closed");

@@ -22,6 +22,18 @@ public final class NetnsIdentity {
 
   private NetnsIdentity() {}
 
+  /**
+   * The identity of the namespace pinned at {@code nsfsFile} (such as {@code /run/netns/NAME},
+   * see {@link Netns#pathOf}): the same number {@link #current} gives a thread inside it.
+   */
+  public static long of(Path nsfsFile) throws LinuxException {
+    try {
+      return ((Number) Files.getAttribute(nsfsFile, "unix:ino")).longValue();
+    } catch (IOException | RuntimeException e) {
+      throw new LinuxException("stat(" + nsfsFile + ")", e.toString());
+    }
+  }
+
   /** The inode number of the calling thread's network namespace. */
   public static long current() throws LinuxException {
     String link;
