@@ -29,8 +29,6 @@ public final class SocketFilters {
   // linux/bpf_common.h: BPF_RET | BPF_K
   private static final short BPF_RET_K = 0x06;
   // linux/bpf.h
-  private static final long SYS_BPF = 321; // x86_64
-  private static final int BPF_PROG_LOAD = 5;
   private static final int BPF_PROG_TYPE_SOCKET_FILTER = 1;
   private static final byte BPF_MOV64_IMM = (byte) 0xb7; // BPF_ALU64 | BPF_MOV | BPF_K
   private static final byte BPF_EXIT = (byte) 0x95; // BPF_JMP | BPF_EXIT
@@ -90,14 +88,11 @@ public final class SocketFilters {
       attr.set(JAVA_INT, 4, 2);
       attr.set(JAVA_LONG, 8, insns.address());
       attr.set(JAVA_LONG, 16, license.address());
-      var st = Libc.state();
-      long r = (long) Libc.SYSCALL_INT_PTR_INT.invokeExact(st, SYS_BPF, BPF_PROG_LOAD, attr, (int) attr.byteSize());
-      if (r < 0) {
-        return new Shared(-1, new LinuxException("bpf(BPF_PROG_LOAD)", Libc.errno(st)).getMessage());
-      }
-      return new Shared((int) r, null);
-    } catch (Throwable t) {
-      return new Shared(-1, "bpf(BPF_PROG_LOAD) failed: " + t);
+      return new Shared(Bpf.call(Bpf.PROG_LOAD, attr, "bpf(BPF_PROG_LOAD)"), null);
+    } catch (LinuxException e) {
+      return new Shared(-1, e.getMessage());
+    } catch (RuntimeException e) {
+      return new Shared(-1, "bpf(BPF_PROG_LOAD) failed: " + e);
     }
   }
 

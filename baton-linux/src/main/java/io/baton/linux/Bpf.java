@@ -1,0 +1,36 @@
+package io.baton.linux;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The {@code bpf(2)} system call: {@code cmd} with its {@code union bpf_attr} in {@code attr}.
+ * Stateless and thread-safe.
+ */
+final class Bpf {
+  private static final long SYS_BPF = 321; // x86_64
+  // linux/bpf.h, enum bpf_cmd
+  static final int MAP_CREATE = 0;
+  static final int MAP_LOOKUP_ELEM = 1;
+  static final int MAP_UPDATE_ELEM = 2;
+  static final int MAP_DELETE_ELEM = 3;
+  static final int PROG_LOAD = 5;
+
+  private Bpf() {}
+
+  /**
+   * Calls bpf({@code cmd}, {@code attr}, size of attr); returns the result (a descriptor or 0),
+   * or throws with the errno and {@code what} for the message.
+   */
+  static int call(int cmd, MemorySegment attr, String what) throws LinuxException {
+    try {
+      var st = Libc.state();
+      long r = (long) Libc.SYSCALL_INT_PTR_INT.invokeExact(st, SYS_BPF, cmd, attr, (int) attr.byteSize());
+      if (r < 0) throw new LinuxException(what, Libc.errno(st));
+      return (int) r;
+    } catch (LinuxException e) {
+      throw e;
+    } catch (Throwable t) {
+      throw new IllegalStateException(what + " failed unexpectedly", t);
+    }
+  }
+}

@@ -1,0 +1,136 @@
+package io.baton.linux;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Optional;
+
+/**
+ * A BPF hash map ({@code BPF_MAP_TYPE_HASH}) of fixed-size keys and values, made and changed with
+ * {@code bpf(2)}: one system call per change, about a microsecond (JMH {@code
+ * BpfHashMapBenchmark}), where an nf_tables set element change is a netlink transaction of its
+ * own. The building block of a forwarding table that a tc program reads per packet.
+ *
+ * <p>Not thread-safe: one scratch buffer per map; confine it to a thread or guard it.
+ */
+public final class BpfHashMap implements AutoCloseable {
+  private static final int BPF_MAP_TYPE_HASH = 1;
+  private static final long BPF_ANY = 0;
+  /** Room for any bpf_attr this class writes; the kernel wants the unused rest zero. */
+  private static final int ATTR_BYTES = 128;
+
+  private final Arena arena = Arena.ofShared();
+  private final int fd;
+  private final int keySize;
+  private final int valueSize;
+  private final MemorySegment key;
+  private final MemorySegment value;
+  private final MemorySegment elemAttr;
+  private final MemorySegment deleteAttr;
+  private boolean closed;
+
+  private BpfHashMap(int fd, int keySize, int valueSize) {
+    this.fd = fd;
+    this.keySize = keySize;
+    this.valueSize = valueSize;
+    this.key = arena.allocate(keySize, 8);
+    this.value = arena.allocate(valueSize, 8);
+    // BPF_MAP_*_ELEM: map_fd, pad, key pointer, value pointer, flags. Delete must carry no value.
+    this.elemAttr = arena.allocate(ATTR_BYTES, 8);
+    elemAttr.set(JAVA_INT, 0, fd);
+    elemAttr.set(JAVA_LONG, 8, key.address());
+    elemAttr.set(JAVA_LONG, 16, value.address());
+    this.deleteAttr = arena.allocate(ATTR_BYTES, 8);
+    deleteAttr.set(JAVA_INT, 0, fd);
+    deleteAttr.set(JAVA_LONG, 8, key.address());
+  }
+
+  /**
+   * A new hash map of {@code maxEntries} elements, preallocated by the kernel (updates then
+   * allocate nothing: ~0.9 µs against ~1.2 µs without preallocation, measured here).
+   */
+  public static BpfHashMap create(int keySize, int valueSize, int maxEntries) throws LinuxException {
+    if (keySize < 1 || valueSize < 1 || maxEntries < 1) {
+      throw new IllegalArgumentException("key, value and map sizes must be positive: " + keySize + ", "
+          + valueSize + ", " + maxEntries);
+    }
+    try (Arena a = Arena.ofConfined()) {
+      // BPF_MAP_CREATE: map_type, key_size, value_size, max_entries, map_flags
+      MemorySegment attr = a.allocate(ATTR_BYTES, 8);
+      attr.set(JAVA_INT, 0, BPF_MAP_TYPE_HASH);
+      attr.set(JAVA_INT, 4, keySize);
+      attr.set(JAVA_INT, 8, valueSize);
+      attr.set(JAVA_INT, 12, maxEntries);
+      return new BpfHashMap(Bpf.call(Bpf.MAP_CREATE, attr, "bpf(BPF_MAP_CREATE)"), keySize, valueSize);
+    }
+  }
+
+  /** Sets {@code key} to {@code value}, adding it or replacing its value. */
+  public void put(byte[] k, byte[] v) throws LinuxException {
+    checkOpen();
+    checkSize(k, keySize, "key");
+    checkSize(v, valueSize, "value");
+    MemorySegment.copy(k, 0, key, JAVA_BYTE, 0, keySize);
+    MemorySegment.copy(v, 0, value, JAVA_BYTE, 0, valueSize);
+    elemAttr.set(JAVA_LONG, 24, BPF_ANY);
+    Bpf.call(Bpf.MAP_UPDATE_ELEM, elemAttr, "bpf(BPF_MAP_UPDATE_ELEM)");
+  }
+
+  /** Removes {@code key}; returns false if it was not there. */
+  public boolean remove(byte[] k) throws LinuxException {
+    checkOpen();
+    checkSize(k, keySize, "key");
+    MemorySegment.copy(k, 0, key, JAVA_BYTE, 0, keySize);
+    try {
+      Bpf.call(Bpf.MAP_DELETE_ELEM, deleteAttr, "bpf(BPF_MAP_DELETE_ELEM)");
+      return true;
+    } catch (LinuxException e) {
+      if (e.errno() == Errno.ENOENT) return false;
+      throw e;
+    }
+  }
+
+  /** The value of {@code key}, if it is there. */
+  public Optional<byte[]> get(byte[] k) throws LinuxException {
+    checkOpen();
+    checkSize(k, keySize, "key");
+    MemorySegment.copy(k, 0, key, JAVA_BYTE, 0, keySize);
+    elemAttr.set(JAVA_LONG, 24, 0L);
+    try {
+      Bpf.call(Bpf.MAP_LOOKUP_ELEM, elemAttr, "bpf(BPF_MAP_LOOKUP_ELEM)");
+    } catch (LinuxException e) {
+      if (e.errno() == Errno.ENOENT) return Optional.empty();
+      throw e;
+    }
+    byte[] out = new byte[valueSize];
+    MemorySegment.copy(value, JAVA_BYTE, 0, out, 0, valueSize);
+    return Optional.of(out);
+  }
+
+  /** The map's descriptor (for programs that use it). */
+  public int fd() {
+    return fd;
+  }
+
+  @Override
+  public void close() throws LinuxException {
+    if (closed) return;
+    closed = true;
+    try {
+      Sockets.close(fd);
+    } finally {
+      arena.close();
+    }
+  }
+
+  private void checkOpen() {
+    if (closed) throw new IllegalStateException("BPF map " + fd + " is closed");
+  }
+
+  private static void checkSize(byte[] b, int size, String what) {
+    if (b.length != size) throw new IllegalArgumentException(what + " must be " + size + " bytes, got " + b.length);
+  }
+}

@@ -1,0 +1,52 @@
+package io.baton.linux;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.junit.jupiter.api.Test;
+
+/** A real BPF hash map in this kernel: elements in, replaced, read back, out; wrong sizes refused. */
+class BpfHashMapTest {
+  private static byte[] fourTuple(int clientPort) {
+    return NfSetElements.fourTupleKey(ip("198.18.0.10"), clientPort, ip("198.18.0.100"), 80);
+  }
+
+  private static java.net.Inet4Address ip(String text) {
+    try {
+      return (java.net.Inet4Address) java.net.InetAddress.getByName(text);
+    } catch (java.net.UnknownHostException e) {
+      throw new IllegalArgumentException(e);
+    }
+  }
+
+  @Test
+  void elementsGoInAreReplacedReadBackAndGoOut() throws Exception {
+    try (BpfHashMap map = BpfHashMap.create(16, 4, 1024)) {
+      byte[] a = fourTuple(40000);
+      byte[] b = fourTuple(40001);
+      assertThat(map.get(a)).isEmpty();
+      map.put(a, new byte[] {(byte) 198, 18, 1, 11});
+      map.put(b, new byte[] {(byte) 198, 18, 1, 12});
+      map.put(a, new byte[] {(byte) 198, 18, 1, 13}); // replaces
+      assertThat(map.get(a)).hasValueSatisfying(v -> assertThat(v).containsExactly((byte) 198, 18, 1, 13));
+      assertThat(map.get(b)).hasValueSatisfying(v -> assertThat(v).containsExactly((byte) 198, 18, 1, 12));
+      assertThat(map.remove(a)).isTrue();
+      assertThat(map.remove(a)).as("already gone").isFalse();
+      assertThat(map.get(a)).isEmpty();
+      assertThat(map.get(b)).isPresent();
+    }
+  }
+
+  @Test
+  void aFullMapAndWrongSizesAreClearErrors() throws Exception {
+    try (BpfHashMap map = BpfHashMap.create(16, 4, 2)) {
+      map.put(fourTuple(1), new byte[4]);
+      map.put(fourTuple(2), new byte[4]);
+      assertThatThrownBy(() -> map.put(fourTuple(3), new byte[4]))
+          .isInstanceOf(LinuxException.class).hasMessageContaining("BPF_MAP_UPDATE_ELEM");
+      assertThatThrownBy(() -> map.put(new byte[15], new byte[4])).isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("key must be 16 bytes");
+    }
+    assertThatThrownBy(() -> BpfHashMap.create(0, 4, 2)).isInstanceOf(IllegalArgumentException.class);
+  }
+}
