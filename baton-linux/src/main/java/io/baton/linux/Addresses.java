@@ -75,6 +75,13 @@ public final class Addresses {
     change(RTM_DELADDR, 0, "RTM_DELADDR(" + prefix + " dev " + device + ")", device, prefix);
   }
 
+  /** The index of {@code device} in the calling thread's namespace; {@code ENODEV} if there is none. */
+  public static int linkIndex(String device) throws LinuxException {
+    try (NetlinkSocket socket = open()) {
+      return index(socket, device);
+    }
+  }
+
   /** The IPv4 addresses of {@code device}, in the kernel's order (primary addresses first). */
   public static List<Ipv4Prefix> list(String device) throws LinuxException {
     try (NetlinkSocket socket = open()) {

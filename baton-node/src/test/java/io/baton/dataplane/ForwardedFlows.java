@@ -89,9 +89,19 @@ final class ForwardedFlows {
    * the connection with b's restored descriptor as its serving end.
    */
   Connection moveToB(Connection c, ForwardingService service, long token) throws Exception {
+    return moveToB(c, flow -> service.forward(flow, B_FABRIC, token).get(LIMIT.toSeconds(), TimeUnit.SECONDS));
+  }
+
+  /** How a test forwards a flow's later packets to b: a forwarding service, or something else. */
+  interface Forwarder {
+    void forwardToB(FlowKey flow) throws Exception;
+  }
+
+  /** As {@link #moveToB(Connection, ForwardingService, long)}, forwarding with {@code forwarder}. */
+  Connection moveToB(Connection c, Forwarder forwarder) throws Exception {
     // As the dispatcher does it: the frozen socket's mark drops its output, the table forwards.
     Move move = hosts.a().call(() -> Move.start(c.serverFd(), c.flow()));
-    service.forward(c.flow(), B_FABRIC, token).get(LIMIT.toSeconds(), TimeUnit.SECONDS);
+    forwarder.forwardToB(c.flow());
     byte[] wire = hosts.a().call(() -> {
       move.held();
       return move.export(new byte[0]);
