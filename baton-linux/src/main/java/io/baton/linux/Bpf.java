@@ -13,7 +13,11 @@ final class Bpf {
   static final int MAP_LOOKUP_ELEM = 1;
   static final int MAP_UPDATE_ELEM = 2;
   static final int MAP_DELETE_ELEM = 3;
+  static final int MAP_GET_NEXT_KEY = 4;
   static final int PROG_LOAD = 5;
+  static final int OBJ_PIN = 6;
+  static final int OBJ_GET = 7;
+  static final int OBJ_GET_INFO_BY_FD = 15;
 
   private Bpf() {}
 
@@ -31,6 +35,30 @@ final class Bpf {
       throw e;
     } catch (Throwable t) {
       throw new IllegalStateException(what + " failed unexpectedly", t);
+    }
+  }
+
+  /**
+   * Pins the BPF object {@code fd} (map, program, link) at {@code path} on a bpf file system, so
+   * it outlives every descriptor of this process.
+   */
+  static void pin(int fd, java.nio.file.Path path) throws LinuxException {
+    try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+      MemorySegment name = arena.allocateFrom(path.toString());
+      MemorySegment attr = arena.allocate(32, 8);
+      attr.set(java.lang.foreign.ValueLayout.JAVA_LONG, 0, name.address());
+      attr.set(java.lang.foreign.ValueLayout.JAVA_INT, 8, fd);
+      call(OBJ_PIN, attr, "bpf(BPF_OBJ_PIN " + path + ")");
+    }
+  }
+
+  /** A new descriptor of the BPF object pinned at {@code path}. */
+  static int pinned(java.nio.file.Path path) throws LinuxException {
+    try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+      MemorySegment name = arena.allocateFrom(path.toString());
+      MemorySegment attr = arena.allocate(32, 8);
+      attr.set(java.lang.foreign.ValueLayout.JAVA_LONG, 0, name.address());
+      return call(OBJ_GET, attr, "bpf(BPF_OBJ_GET " + path + ")");
     }
   }
 }

@@ -110,6 +110,84 @@ public final class BpfHashMap implements AutoCloseable {
     return Optional.of(out);
   }
 
+  /**
+   * Pins the map at {@code path} (on a bpf file system): it then outlives this process, and a
+   * later one takes it up with {@link #openPinned}.
+   */
+  public void pin(java.nio.file.Path path) throws LinuxException {
+    checkOpen();
+    Bpf.pin(fd, path);
+  }
+
+  /**
+   * The hash map pinned at {@code path}; fails with a clear message if it is not a hash map of
+   * {@code keySize}-byte keys and {@code valueSize}-byte values.
+   */
+  public static BpfHashMap openPinned(java.nio.file.Path path, int keySize, int valueSize) throws LinuxException {
+    int fd = Bpf.pinned(path);
+    try (Arena a = Arena.ofConfined()) {
+      // BPF_OBJ_GET_INFO_BY_FD: bpf_fd, info_len, info pointer; struct bpf_map_info starts with
+      // type, id, key_size, value_size, max_entries, map_flags.
+      MemorySegment info = a.allocate(80, 8);
+      MemorySegment attr = a.allocate(ATTR_BYTES, 8);
+      attr.set(JAVA_INT, 0, fd);
+      attr.set(JAVA_INT, 4, (int) info.byteSize());
+      attr.set(JAVA_LONG, 8, info.address());
+      Bpf.call(Bpf.OBJ_GET_INFO_BY_FD, attr, "bpf(BPF_OBJ_GET_INFO_BY_FD " + path + ")");
+      int type = info.get(JAVA_INT, 0);
+      int k = info.get(JAVA_INT, 8);
+      int v = info.get(JAVA_INT, 12);
+      if (type != BPF_MAP_TYPE_HASH || k != keySize || v != valueSize) {
+        throw new LinuxException("bpf(BPF_OBJ_GET " + path + ")", "the pinned map is of type " + type + " with "
+            + k + "-byte keys and " + v + "-byte values, not a hash map of " + keySize + " and " + valueSize);
+      }
+      return new BpfHashMap(fd, keySize, valueSize);
+    } catch (LinuxException | RuntimeException e) {
+      Sockets.closeQuietly(fd);
+      throw e;
+    }
+  }
+
+  /** Receives each element of {@link #forEach}. */
+  public interface ElementVisitor {
+    void element(byte[] key, byte[] value);
+  }
+
+  /**
+   * Visits every element (key order is the kernel's), two system calls per element: next key,
+   * then its value; returns how many were visited. Read a map nothing changes meanwhile (as a
+   * starting process adopts one): an element removed meanwhile is skipped, but if the key just
+   * visited goes, the kernel starts over from the first key.
+   */
+  public int forEach(ElementVisitor visitor) throws LinuxException {
+    checkOpen();
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment current = a.allocate(keySize, 8);
+      MemorySegment next = a.allocate(keySize, 8);
+      MemorySegment attr = a.allocate(ATTR_BYTES, 8);
+      attr.set(JAVA_INT, 0, fd);
+      attr.set(JAVA_LONG, 8, 0L); // no key: the first one
+      attr.set(JAVA_LONG, 16, next.address());
+      int visited = 0;
+      while (true) {
+        try {
+          Bpf.call(Bpf.MAP_GET_NEXT_KEY, attr, "bpf(BPF_MAP_GET_NEXT_KEY)");
+        } catch (LinuxException e) {
+          if (e.errno() == Errno.ENOENT) return visited; // past the last key
+          throw e;
+        }
+        byte[] k = next.toArray(JAVA_BYTE);
+        Optional<byte[]> v = get(k);
+        if (v.isPresent()) {
+          visitor.element(k, v.get());
+          visited++;
+        }
+        MemorySegment.copy(next, 0, current, 0, keySize);
+        attr.set(JAVA_LONG, 8, current.address());
+      }
+    }
+  }
+
   /** The map's descriptor (for programs that use it). */
   public int fd() {
     return fd;

@@ -59,12 +59,35 @@ public final class TcForwarder implements AutoCloseable {
     }
   }
 
+  /**
+   * Pins the attachment (the tcx link) at {@code path} on a bpf file system: the program stays
+   * attached, with its map, after {@link #close} and after this process is gone, as the
+   * dispatcher's nftables table does today. {@link #detachPinned} ends it.
+   */
+  public void pin(java.nio.file.Path path) throws LinuxException {
+    if (closed) throw new IllegalStateException("closed");
+    Bpf.pin(linkFd, path);
+  }
+
+  /**
+   * Removes the attachment pinned at {@code path}: the link's last reference goes with the pin
+   * (once no process holds a descriptor of it), and the program is detached.
+   */
+  public static void detachPinned(java.nio.file.Path path) throws LinuxException {
+    try {
+      java.nio.file.Files.delete(path);
+    } catch (java.io.IOException e) {
+      throw new LinuxException("unlink(" + path + ")", e.toString());
+    }
+  }
+
+  /** Releases this process's descriptors; unless pinned, that detaches the program. */
   @Override
   public void close() throws LinuxException {
     if (closed) return;
     closed = true;
     try {
-      Sockets.close(linkFd); // detaches
+      Sockets.close(linkFd);
     } finally {
       Sockets.close(progFd);
     }

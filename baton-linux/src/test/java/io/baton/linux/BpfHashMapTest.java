@@ -49,4 +49,48 @@ class BpfHashMapTest {
     }
     assertThatThrownBy(() -> BpfHashMap.create(0, 4, 2)).isInstanceOf(IllegalArgumentException.class);
   }
+
+  /**
+   * Pinned on a bpf file system, a map outlives every descriptor of the process that made it; a
+   * later opener checks its shape and reads every element back.
+   */
+  @Test
+  void aPinnedMapOutlivesItsDescriptorAndIsReadBackWhole() throws Exception {
+    java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("bt-bpffs");
+    run("mount", "-t", "bpf", "bpf", dir.toString());
+    try {
+      java.nio.file.Path pin = dir.resolve("flows");
+      try (BpfHashMap map = BpfHashMap.create(16, 4, 4096)) {
+        for (int port = 1; port <= 1000; port++) map.put(fourTuple(port), new byte[] {(byte) 198, 18, 1, (byte) (port % 3)});
+        map.pin(pin);
+      }
+      try (BpfHashMap again = BpfHashMap.openPinned(pin, 16, 4)) {
+        java.util.BitSet ports = new java.util.BitSet();
+        int[] wrong = {0};
+        int n = again.forEach((key, value) -> {
+          int port = (key[4] & 0xFF) << 8 | (key[5] & 0xFF);
+          ports.set(port);
+          if (value[3] != (byte) (port % 3)) wrong[0]++;
+        });
+        assertThat(n).isEqualTo(1000);
+        assertThat(ports.cardinality()).isEqualTo(1000);
+        assertThat(wrong[0]).isZero();
+      }
+      assertThatThrownBy(() -> BpfHashMap.openPinned(pin, 12, 4)).isInstanceOf(LinuxException.class)
+          .hasMessageContaining("16-byte keys and 4-byte values, not a hash map of 12 and 4");
+      assertThatThrownBy(() -> BpfHashMap.openPinned(dir.resolve("none"), 16, 4))
+          .isInstanceOfSatisfying(LinuxException.class, e -> assertThat(e.errno()).isEqualTo(Errno.ENOENT));
+    } finally {
+      run("umount", dir.toString());
+      java.nio.file.Files.delete(dir);
+    }
+  }
+
+  private static void run(String... command) throws Exception {
+    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes());
+    if (!p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS) || p.exitValue() != 0) {
+      throw new IllegalStateException(String.join(" ", command) + " failed: " + out);
+    }
+  }
 }

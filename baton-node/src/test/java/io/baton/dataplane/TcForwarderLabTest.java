@@ -64,6 +64,57 @@ class TcForwarderLabTest {
     }
   }
 
+  /**
+   * Pinned, the attachment and the map outlive the process that made them (closing every
+   * descriptor stands for its exit): the moved connection keeps flowing; a later opener takes the
+   * map up by its pin, finds the entry, and removing the pinned link detaches the program.
+   */
+  @Test
+  void pinnedForwardingOutlivesItsProcessAndIsTakenUpAgain() throws Exception {
+    java.nio.file.Path bpffs = java.nio.file.Files.createTempDirectory("bt-bpffs");
+    HostCommand.run("mount", "-t", "bpf", "bpf", bpffs.toString());
+    try (Lab lab = Lab.create("tc-pinned")) {
+      TwoHostTopology hosts = TwoHostTopology.build(lab);
+      ForwardedFlows flows = new ForwardedFlows(hosts);
+      Host a = hosts.a();
+      a.execOrThrow("nft", "add table netdev bt_mark; add chain netdev bt_mark egress { type filter hook egress"
+          + " device front priority 0; }; add rule netdev bt_mark egress meta mark "
+          + String.format("0x%08x", ConnectionExporter.FROZEN_MARK) + " drop");
+      java.nio.file.Path mapPin = bpffs.resolve("owner");
+      java.nio.file.Path linkPin = bpffs.resolve("ingress");
+      Connection moved;
+      try (BpfHashMap map = BpfHashMap.create(16, 4, 1024);
+          TcForwarder forwarder = a.call(() -> TcForwarder.attach(map, "front", "fabric"))) {
+        int listener = flows.listen(80);
+        moved = flows.moveToB(flows.connect(48000, 80, listener), flow -> map.put(key(flow), B_FABRIC.getAddress()));
+        map.pin(mapPin);
+        forwarder.pin(linkPin);
+      }
+      // No descriptor of the map or the program is left in this process.
+      flows.roundTrip(moved, hosts.b(), "with nobody holding the forwarder");
+      try (BpfHashMap again = BpfHashMap.openPinned(mapPin, 16, 4)) {
+        assertThat(again.get(key(moved.flow()))).hasValueSatisfying(v -> assertThat(v).isEqualTo(B_FABRIC.getAddress()));
+        assertThat(again.forEach((k, v) -> { })).isEqualTo(1);
+      }
+      TcForwarder.detachPinned(linkPin);
+      java.nio.file.Files.delete(mapPin);
+    } finally {
+      HostCommand.run("umount", bpffs.toString());
+      java.nio.file.Files.delete(bpffs);
+    }
+  }
+
+  /** Runs a host command in the test's own namespace (the bpf file system is per mount namespace). */
+  private static final class HostCommand {
+    static void run(String... command) throws Exception {
+      Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+      String out = new String(p.getInputStream().readAllBytes());
+      if (!p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS) || p.exitValue() != 0) {
+        throw new IllegalStateException(String.join(" ", command) + " failed: " + out);
+      }
+    }
+  }
+
   private static byte[] key(FlowKey f) {
     return NfSetElements.fourTupleKey(f.clientIp(), f.clientPort(), f.localIp(), f.localPort());
   }
