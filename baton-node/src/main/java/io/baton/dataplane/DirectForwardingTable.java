@@ -132,8 +132,7 @@ public final class DirectForwardingTable implements AutoCloseable {
 
     /**
      * The adopted entries as {@link FlowEntries}: each with token {@link #ADOPTED_TOKEN},
-     * installation time {@link #ADOPTED_INSTALLED_NS} and a generation from 1 to their number,
-     * in no particular order. The caller may take this map over and change it.
+     * installation time {@link #ADOPTED_INSTALLED_NS}, in no particular order. The caller may take this map over and change it.
      */
     public FlowEntries entries() {
       return entries;
@@ -480,7 +479,6 @@ public final class DirectForwardingTable implements AutoCloseable {
   public FlowEntries read() throws LinuxException {
     checkOpen();
     FlowEntries out = new FlowEntries();
-    long[] generation = {0};
     for (String shard : OWNER) {
       elements.dump(FAMILY, table, shard, (key, keyLength, data, dataLength) -> {
         if (keyLength != 16 || dataLength != 4) return;
@@ -488,7 +486,7 @@ public final class DirectForwardingTable implements AutoCloseable {
         int localPort = port(key, 12);
         if (clientPort == 0 || localPort == 0) return;
         out.put(bits(key, 0), clientPort, bits(key, 8), localPort, bits(data, 0), ADOPTED_TOKEN,
-            ADOPTED_INSTALLED_NS, ++generation[0]);
+            ADOPTED_INSTALLED_NS);
       });
     }
     return out;

@@ -12,13 +12,13 @@ import java.util.function.Consumer;
 /**
  * The dispatcher's forwarding entries as Java sees them: a map from a connection's IPv4 4-tuple
  * to the server that owns it, the token of the handoff that installed the entry, when it was
- * installed and its generation. Built to track a million connections: 48 bytes of heap per
- * entry by arithmetic, 53.5 measured at a million with G1 (see {@code bench/README.md}), where a
+ * installed. Built to track a million connections: 40 bytes of heap per entry by arithmetic
+ * (four longs and the index), measured at a million with G1 in {@code bench/README.md}, where a
  * {@code HashMap<FlowKey, record>} takes 184 (a node, a key record, the client's
  * {@code Inet4Address} and its holder, a value record, the table).
  *
- * <p>Layout: entries lie densely in pages of {@code long}s, five per entry (client and local
- * address; client port, local port and server number; token; installation time; generation),
+ * <p>Layout: entries lie densely in pages of {@code long}s, four per entry (client and local
+ * address; client port, local port and server number; token; installation time),
  * so a million entries are 245 arrays, never one huge copy when it grows. An open-addressing
  * index ({@code int[]}, linear probing, at most 3/4 full) maps a key's hash to its entry's
  * position + 1. Removing an entry moves the last one into its place, so the pages never have
@@ -29,8 +29,8 @@ import java.util.function.Consumer;
  * callbacks of {@link #forEach} and {@link #removeIf} must not change this map.
  */
 public final class FlowEntries {
-  /** What the map holds for a flow; {@code generation} names one installation. */
-  public record Entry(Inet4Address server, long token, long installedNs, long generation) {
+  /** What the map holds for a flow. */
+  public record Entry(Inet4Address server, long token, long installedNs) {
     public Entry {
       Objects.requireNonNull(server, "server");
     }
@@ -39,13 +39,12 @@ public final class FlowEntries {
   private static final int PAGE_SHIFT = 12;
   private static final int PAGE_ENTRIES = 1 << PAGE_SHIFT;
   private static final int PAGE_MASK = PAGE_ENTRIES - 1;
-  private static final int STRIDE = 5;
+  private static final int STRIDE = 4;
   // Word offsets inside an entry.
   private static final int ADDRESSES = 0; // client address << 32 | local address
   private static final int PORTS_SERVER = 1; // client port << 48 | local port << 32 | server number
   private static final int TOKEN = 2;
   private static final int INSTALLED = 3;
-  private static final int GENERATION = 4;
   private static final int MIN_INDEX = 16;
 
   private final ServerIndex servers = new ServerIndex();
@@ -80,7 +79,7 @@ public final class FlowEntries {
     long ports = ports(flow);
     int slot = find(addresses, ports);
     Entry old = slot < 0 ? null : entry(index[slot] - 1);
-    put(addresses, ports, servers.indexOf(entry.server()), entry.token(), entry.installedNs(), entry.generation());
+    put(addresses, ports, servers.indexOf(entry.server()), entry.token(), entry.installedNs());
     return old;
   }
 
@@ -90,12 +89,12 @@ public final class FlowEntries {
    * read in. Replaces an entry of the same flow.
    */
   public void put(int clientIp, int clientPort, int localIp, int localPort, int serverBits,
-      long token, long installedNs, long generation) {
+      long token, long installedNs) {
     long addresses = (long) clientIp << 32 | (localIp & 0xFFFF_FFFFL);
-    put(addresses, ports(clientPort, localPort), servers.indexOfBits(serverBits), token, installedNs, generation);
+    put(addresses, ports(clientPort, localPort), servers.indexOfBits(serverBits), token, installedNs);
   }
 
-  private void put(long addresses, long ports, int server, long token, long installedNs, long generation) {
+  private void put(long addresses, long ports, int server, long token, long installedNs) {
     int slot = find(addresses, ports);
     int position;
     if (slot >= 0) {
@@ -120,7 +119,6 @@ public final class FlowEntries {
     p[at + PORTS_SERVER] = ports | (server & 0xFFFF_FFFFL);
     p[at + TOKEN] = token;
     p[at + INSTALLED] = installedNs;
-    p[at + GENERATION] = generation;
     servers.added(server);
   }
 
@@ -262,8 +260,7 @@ public final class FlowEntries {
   private Entry entry(int position) {
     long[] p = pages[position >>> PAGE_SHIFT];
     int at = (position & PAGE_MASK) * STRIDE;
-    return new Entry(servers.address((int) p[at + PORTS_SERVER]), p[at + TOKEN], p[at + INSTALLED],
-        p[at + GENERATION]);
+    return new Entry(servers.address((int) p[at + PORTS_SERVER]), p[at + TOKEN], p[at + INSTALLED]);
   }
 
   private FlowKey flowAt(int position) {

@@ -97,7 +97,6 @@ public final class ForwardingService implements AutoCloseable {
   // entries.size() after each commit, for readers on other threads (metrics): reading the kernel's
   // map instead would dump every shard under the guard and stall handoffs meanwhile.
   private volatile int tracked;
-  private long lastGeneration;
   // ... to here.
   private final DirectForwardingTable table;
   private final ForwardingTableLock lock;
@@ -120,9 +119,7 @@ public final class ForwardingService implements AutoCloseable {
     this.table = table;
     this.lock = lock;
     this.opened = opened;
-    // Adopted entries come with generations 1..n (DirectForwardingTable.Opened#entries).
     this.entries = opened.entries();
-    this.lastGeneration = entries.size();
     this.adoptedCount = entries.size();
     this.adoptedServers = Set.copyOf(entries.servers());
     this.vips = vips;
@@ -223,7 +220,7 @@ public final class ForwardingService implements AutoCloseable {
     return ops -> {
       Entry old = entries.get(flow);
       ops.add(new Forward(flow, server, old != null));
-      entries.put(flow, new Entry(server, token, nanoClock.getAsLong(), ++lastGeneration));
+      entries.put(flow, new Entry(server, token, nanoClock.getAsLong()));
       installed.incrementAndGet();
       return null;
     };
@@ -373,10 +370,10 @@ public final class ForwardingService implements AutoCloseable {
         Entry e = entries.get(flow);
         if (e == null) {
           ops.add(new Forward(flow, server, false));
-          entries.put(flow, new Entry(server, o.getValue(), now, ++lastGeneration));
+          entries.put(flow, new Entry(server, o.getValue(), now));
           added++;
         } else if (e.server().equals(server)) {
-          entries.put(flow, new Entry(server, o.getValue(), e.installedNs(), e.generation()));
+          entries.put(flow, new Entry(server, o.getValue(), e.installedNs()));
         }
       }
       removed.addAndGet(gone);

@@ -105,11 +105,6 @@ class DirectForwardingTableScaleLabTest {
         for (int s = 0; s < SERVERS.length; s++) {
           assertThat(adopted.entriesOf(SERVERS[s])).isEqualTo((n - s + SERVERS.length - 1) / SERVERS.length);
         }
-        int[] generations = new int[n + 1];
-        adopted.forEach((f, e) -> generations[(int) e.generation()]++);
-        int unique = 0;
-        for (int g = 1; g <= n; g++) if (generations[g] == 1) unique++;
-        assertThat(unique).as("generations 1..n, once each").isEqualTo(n);
 
         // What ForwardingService holds today: a HashMap of FlowKey -> record, with the server and
         // VIP address objects shared and one client address object per flow, as adoption built it;
