@@ -30,10 +30,7 @@ class TcForwarderLabTest {
       TwoHostTopology hosts = TwoHostTopology.build(lab);
       ForwardedFlows flows = new ForwardedFlows(hosts);
       Host a = hosts.a();
-      // The frozen socket's output drop (its mark), as the dispatcher's table has it.
-      a.execOrThrow("nft", "add table netdev bt_mark; add chain netdev bt_mark egress { type filter hook egress"
-          + " device front priority 0; }; add rule netdev bt_mark egress meta mark "
-          + String.format("0x%08x", ConnectionExporter.FROZEN_MARK) + " drop");
+      dropFrozenOutput(a);
       BpfHashMap map = BpfHashMap.create(16, 4, 1024);
       TcForwarder forwarder = a.call(() -> TcForwarder.attach(map, "front", "fabric"));
       try {
@@ -77,9 +74,7 @@ class TcForwarderLabTest {
       TwoHostTopology hosts = TwoHostTopology.build(lab);
       ForwardedFlows flows = new ForwardedFlows(hosts);
       Host a = hosts.a();
-      a.execOrThrow("nft", "add table netdev bt_mark; add chain netdev bt_mark egress { type filter hook egress"
-          + " device front priority 0; }; add rule netdev bt_mark egress meta mark "
-          + String.format("0x%08x", ConnectionExporter.FROZEN_MARK) + " drop");
+      dropFrozenOutput(a);
       java.nio.file.Path mapPin = bpffs.resolve("owner");
       java.nio.file.Path linkPin = bpffs.resolve("ingress");
       Connection moved;
@@ -113,6 +108,13 @@ class TcForwarderLabTest {
         throw new IllegalStateException(String.join(" ", command) + " failed: " + out);
       }
     }
+  }
+
+  /** The frozen socket's output drop (its mark), as the dispatcher's table has it. */
+  private static void dropFrozenOutput(Host a) {
+    a.execOrThrow("nft", "add table netdev bt_mark; add chain netdev bt_mark egress { type filter hook egress"
+        + " device front priority 0; }; add rule netdev bt_mark egress meta mark "
+        + String.format("0x%08x", ConnectionExporter.FROZEN_MARK) + " drop");
   }
 
   private static byte[] key(FlowKey f) {
