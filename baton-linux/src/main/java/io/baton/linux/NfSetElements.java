@@ -344,6 +344,7 @@ public final class NfSetElements implements AutoCloseable {
     return java.util.Optional.of(comment[0] == null ? "" : comment[0]);
   }
 
+  /** The comment in libnftnl's user data: type-length-value records of one byte each. */
   private static String udataComment(byte[] udata) {
     for (int i = 0; i + 2 <= udata.length; ) {
       int t = udata[i] & 0xFF;
@@ -454,35 +455,20 @@ public final class NfSetElements implements AutoCloseable {
   private int[] awaitReplies(int beginSeq, int n) throws LinuxException {
     int[] errors = new int[n];
     errors[n - 1] = NOT_ANSWERED;
-    int pending = 1;
-    long deadlineNs = System.nanoTime() + REPLY_TIMEOUT_NS;
-    while (pending > 0) {
-      MemorySegment datagram = socket.receive(deadlineNs);
-      long offset = 0;
-      while (offset + NetlinkWriter.NLMSG_HDRLEN <= datagram.byteSize()) {
-        int length = datagram.get(ValueLayout.JAVA_INT_UNALIGNED, offset);
-        if (length < NetlinkWriter.NLMSG_HDRLEN || offset + length > datagram.byteSize()) {
-          throw new LinuxException("recv(NETLINK_NETFILTER)", "malformed reply of " + length + " bytes");
-        }
-        int type = Short.toUnsignedInt(datagram.get(ValueLayout.JAVA_SHORT_UNALIGNED, offset + 4));
-        int seq = datagram.get(ValueLayout.JAVA_INT_UNALIGNED, offset + 8);
-        if (type == NLMSG_ERROR && length >= NetlinkWriter.NLMSG_HDRLEN + 4) {
-          int errno = Math.abs(datagram.get(ValueLayout.JAVA_INT_UNALIGNED, offset + 16));
-          int index = seq - beginSeq - 1;
-          if ((index == -1 || index == n) && errno != 0) {
-            repliesPending = false; // nothing else comes for a refused batch
-            throw new LinuxException("nfnetlink batch of " + n + " set element changes", errno);
-          }
-          if (index == n - 1 && errors[index] == NOT_ANSWERED) {
-            errors[index] = errno;
-            pending--;
-          } else if (index >= 0 && index < n - 1) {
-            errors[index] = errno;
-          }
-        }
-        offset += NetlinkWriter.align(length);
+    // The last change's answer is the last message of the batch's reply: nothing follows it.
+    socket.readReplies(REPLY_TIMEOUT_NS, false, m -> {
+      if (m.type() != NLMSG_ERROR || m.length() < NetlinkWriter.NLMSG_HDRLEN + 4) return false;
+      int errno = m.errno();
+      int index = m.seq() - beginSeq - 1;
+      if ((index == -1 || index == n) && errno != 0) {
+        repliesPending = false; // nothing else comes for a refused batch
+        throw new LinuxException("nfnetlink batch of " + n + " set element changes", errno);
       }
-    }
+      if (index >= 0 && index < n - 1) errors[index] = errno;
+      if (index != n - 1 || errors[index] != NOT_ANSWERED) return false;
+      errors[index] = errno;
+      return true;
+    });
     return errors;
   }
 
