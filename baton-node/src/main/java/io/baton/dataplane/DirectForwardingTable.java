@@ -132,7 +132,8 @@ public final class DirectForwardingTable implements AutoCloseable {
 
     /**
      * The adopted entries as {@link FlowEntries}: each with token {@link #ADOPTED_TOKEN},
-     * installation time {@link #ADOPTED_INSTALLED_NS}, in no particular order. The caller may take this map over and change it.
+     * installation time {@link #ADOPTED_INSTALLED_NS}, in no particular order. The caller may
+     * take this map over and change it.
      */
     public FlowEntries entries() {
       return entries;
@@ -365,14 +366,14 @@ public final class DirectForwardingTable implements AutoCloseable {
           batch.add(delete(ownerOf(f), f));
           if (r.replacingLate()) {
             // The older close's elements: its late entry goes, and its closing element (if no SYN
-            // deleted it yet) is renewed with this close's timeout; add, delete, add does that
-            // whether or not it is there.
+            // deleted it yet) is renewed with this close's timeout.
             batch.add(delete(LATE, f));
+            batch.add(addLate(f, r.server(), r.grace()));
+            batch.addAll(renewClosing(f, r.grace()));
+          } else {
+            batch.add(addLate(f, r.server(), r.grace()));
             batch.add(addClosing(f, r.grace()));
-            batch.add(delete(CLOSING, f));
           }
-          batch.add(addLate(f, r.server(), r.grace()));
-          batch.add(addClosing(f, r.grace()));
         }
         case Freeze z -> {
           if (!isFrozen) batch.add(addFrozen(f));
@@ -403,25 +404,12 @@ public final class DirectForwardingTable implements AutoCloseable {
     checkOpen();
     FlowKey f = op.flow();
     switch (op) {
-      case Forward fw -> {
-        try {
-          commit(List.of(addOwner(f, fw.server())));
-        } catch (LinuxException e) {
-          if (e.errno() != Errno.EBUSY && e.errno() != Errno.EEXIST) throw e;
-          commit(List.of(delete(ownerOf(f), f), addOwner(f, fw.server())));
-        }
-      }
+      case Forward fw -> putReplacing(addOwner(f, fw.server()));
       case Unforward u -> deleteTolerant(ownerOf(f), f);
       case Retire r -> {
         deleteTolerant(ownerOf(f), f);
-        try {
-          commit(List.of(addLate(f, r.server(), r.grace())));
-        } catch (LinuxException e) {
-          if (e.errno() != Errno.EBUSY && e.errno() != Errno.EEXIST) throw e;
-          deleteTolerant(LATE, f);
-          commit(List.of(addLate(f, r.server(), r.grace())));
-        }
-        commit(List.of(addClosing(f, r.grace()), delete(CLOSING, f), addClosing(f, r.grace())));
+        putReplacing(addLate(f, r.server(), r.grace()));
+        commit(renewClosing(f, r.grace()));
       }
       case Freeze z -> {
         commit(List.of(addFrozen(f)));
@@ -579,6 +567,14 @@ public final class DirectForwardingTable implements AutoCloseable {
     return new Add(CLOSING, key(flow), null, grace);
   }
 
+  /**
+   * {@code flow}'s closing element with a fresh {@code grace}, whether or not one is there: add
+   * (a no-op if it is), delete, add. (Adding an element that is there keeps its old timeout.)
+   */
+  private static List<Change> renewClosing(FlowKey flow, Duration grace) {
+    return List.of(addClosing(flow, grace), delete(CLOSING, flow), addClosing(flow, grace));
+  }
+
   private static Add addFrozen(FlowKey flow) {
     return new Add(FROZEN, key(flow));
   }
@@ -590,6 +586,16 @@ public final class DirectForwardingTable implements AutoCloseable {
   /** Applies {@code changes} to the kernel's sets in one atomic batch. */
   private void commit(List<? extends Change> changes) throws LinuxException {
     elements.apply(FAMILY, table, changes);
+  }
+
+  /** Adds {@code add}'s element; if its key maps elsewhere (the kernel refuses that), replaces it. */
+  private void putReplacing(Add add) throws LinuxException {
+    try {
+      commit(List.of(add));
+    } catch (LinuxException e) {
+      if (e.errno() != Errno.EBUSY && e.errno() != Errno.EEXIST) throw e;
+      commit(List.of(new Delete(add.set(), add.key()), add));
+    }
   }
 
   private void deleteTolerant(String set, FlowKey flow) throws LinuxException {
