@@ -99,7 +99,7 @@ class ForwardingServiceLabTest {
         assertThat(service.removedTotal()).isEqualTo(3);
 
         // The grace is the kernel's element timeout: it passes in real time.
-        awaitCount(service::closingSize, 0, "the grace of the closed connections to end");
+        awaitTrue(() -> service.closingSize().get(5, TimeUnit.SECONDS) == 0, "the grace of the closed connections to end");
         awaitTrue(() -> !listMap(d, "late").contains(". 80"), "their late entries to expire");
         assertThat(service.size().get(5, TimeUnit.SECONDS)).isZero();
       } finally {
@@ -591,18 +591,6 @@ class ForwardingServiceLabTest {
     });
   }
 
-  private interface Count {
-    java.util.concurrent.CompletableFuture<Integer> get();
-  }
-
-  private static void awaitCount(Count count, int expected, String what) throws Exception {
-    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-    while (count.get().get(5, TimeUnit.SECONDS) != expected) {
-      assertThat(System.nanoTime()).as(what).isLessThan(deadline);
-      Thread.sleep(20); // polling interval of a deadline-bounded wait
-    }
-  }
-
   private interface Condition {
     boolean holds() throws Exception;
   }
@@ -615,13 +603,8 @@ class ForwardingServiceLabTest {
     }
   }
 
-
   private static void awaitSize(ForwardingService service, int size, String what) throws Exception {
-    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-    while (service.size().get(5, TimeUnit.SECONDS) != size) {
-      assertThat(System.nanoTime()).as(what).isLessThan(deadline);
-      Thread.sleep(20); // polling interval of a deadline-bounded wait
-    }
+    awaitTrue(() -> service.size().get(5, TimeUnit.SECONDS) == size, what);
   }
 
   /**
