@@ -1,6 +1,9 @@
 package io.baton.linux;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
 
 /**
  * The {@code bpf(2)} system call: {@code cmd} with its {@code union bpf_attr} in {@code attr}.
@@ -18,6 +21,7 @@ final class Bpf {
   static final int OBJ_PIN = 6;
   static final int OBJ_GET = 7;
   static final int OBJ_GET_INFO_BY_FD = 15;
+  static final int LINK_CREATE = 28;
 
   private Bpf() {}
 
@@ -42,23 +46,23 @@ final class Bpf {
    * Pins the BPF object {@code fd} (map, program, link) at {@code path} on a bpf file system, so
    * it outlives every descriptor of this process.
    */
-  static void pin(int fd, java.nio.file.Path path) throws LinuxException {
-    try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
-      MemorySegment name = arena.allocateFrom(path.toString());
-      MemorySegment attr = arena.allocate(32, 8);
-      attr.set(java.lang.foreign.ValueLayout.JAVA_LONG, 0, name.address());
-      attr.set(java.lang.foreign.ValueLayout.JAVA_INT, 8, fd);
-      call(OBJ_PIN, attr, "bpf(BPF_OBJ_PIN " + path + ")");
-    }
+  static void pin(int fd, Path path) throws LinuxException {
+    pathCall(OBJ_PIN, path, fd, "bpf(BPF_OBJ_PIN " + path + ")");
   }
 
   /** A new descriptor of the BPF object pinned at {@code path}. */
-  static int pinned(java.nio.file.Path path) throws LinuxException {
-    try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+  static int pinned(Path path) throws LinuxException {
+    return pathCall(OBJ_GET, path, 0, "bpf(BPF_OBJ_GET " + path + ")");
+  }
+
+  /** BPF_OBJ_PIN and BPF_OBJ_GET: pathname pointer, bpf_fd, file_flags. */
+  private static int pathCall(int cmd, Path path, int fd, String what) throws LinuxException {
+    try (Arena arena = Arena.ofConfined()) {
       MemorySegment name = arena.allocateFrom(path.toString());
       MemorySegment attr = arena.allocate(32, 8);
-      attr.set(java.lang.foreign.ValueLayout.JAVA_LONG, 0, name.address());
-      return call(OBJ_GET, attr, "bpf(BPF_OBJ_GET " + path + ")");
+      attr.set(ValueLayout.JAVA_LONG, 0, name.address());
+      attr.set(ValueLayout.JAVA_INT, 8, fd);
+      return call(cmd, attr, what);
     }
   }
 }

@@ -18,7 +18,6 @@ import java.util.Optional;
  */
 public final class BpfHashMap implements AutoCloseable {
   private static final int BPF_MAP_TYPE_HASH = 1;
-  private static final long BPF_ANY = 0;
   /** Room for any bpf_attr this class writes; the kernel wants the unused rest zero. */
   private static final int ATTR_BYTES = 128;
 
@@ -38,7 +37,8 @@ public final class BpfHashMap implements AutoCloseable {
     this.valueSize = valueSize;
     this.key = arena.allocate(keySize, 8);
     this.value = arena.allocate(valueSize, 8);
-    // BPF_MAP_*_ELEM: map_fd, pad, key pointer, value pointer, flags. Delete must carry no value.
+    // BPF_MAP_*_ELEM: map_fd, pad, key pointer, value pointer, flags (0: BPF_ANY for an update,
+    // none for a lookup). Delete must carry no value.
     this.elemAttr = arena.allocate(ATTR_BYTES, 8);
     elemAttr.set(JAVA_INT, 0, fd);
     elemAttr.set(JAVA_LONG, 8, key.address());
@@ -70,20 +70,15 @@ public final class BpfHashMap implements AutoCloseable {
 
   /** Sets {@code key} to {@code value}, adding it or replacing its value. */
   public void put(byte[] k, byte[] v) throws LinuxException {
-    checkOpen();
-    checkSize(k, keySize, "key");
+    loadKey(k);
     checkSize(v, valueSize, "value");
-    MemorySegment.copy(k, 0, key, JAVA_BYTE, 0, keySize);
     MemorySegment.copy(v, 0, value, JAVA_BYTE, 0, valueSize);
-    elemAttr.set(JAVA_LONG, 24, BPF_ANY);
     Bpf.call(Bpf.MAP_UPDATE_ELEM, elemAttr, "bpf(BPF_MAP_UPDATE_ELEM)");
   }
 
   /** Removes {@code key}; returns false if it was not there. */
   public boolean remove(byte[] k) throws LinuxException {
-    checkOpen();
-    checkSize(k, keySize, "key");
-    MemorySegment.copy(k, 0, key, JAVA_BYTE, 0, keySize);
+    loadKey(k);
     try {
       Bpf.call(Bpf.MAP_DELETE_ELEM, deleteAttr, "bpf(BPF_MAP_DELETE_ELEM)");
       return true;
@@ -95,10 +90,7 @@ public final class BpfHashMap implements AutoCloseable {
 
   /** The value of {@code key}, if it is there. */
   public Optional<byte[]> get(byte[] k) throws LinuxException {
-    checkOpen();
-    checkSize(k, keySize, "key");
-    MemorySegment.copy(k, 0, key, JAVA_BYTE, 0, keySize);
-    elemAttr.set(JAVA_LONG, 24, 0L);
+    loadKey(k);
     try {
       Bpf.call(Bpf.MAP_LOOKUP_ELEM, elemAttr, "bpf(BPF_MAP_LOOKUP_ELEM)");
     } catch (LinuxException e) {
@@ -202,6 +194,13 @@ public final class BpfHashMap implements AutoCloseable {
     } finally {
       arena.close();
     }
+  }
+
+  /** Checks the map is open and {@code k} a key of its size, and puts it in the key buffer. */
+  private void loadKey(byte[] k) {
+    checkOpen();
+    checkSize(k, keySize, "key");
+    MemorySegment.copy(k, 0, key, JAVA_BYTE, 0, keySize);
   }
 
   private void checkOpen() {

@@ -24,7 +24,6 @@ import java.nio.charset.StandardCharsets;
 public final class TcForwarder implements AutoCloseable {
   private static final int BPF_PROG_TYPE_SCHED_CLS = 3;
   private static final int BPF_TCX_INGRESS = 46;
-  private static final int LINK_CREATE = 28;
   private static final int LOG_BYTES = 1 << 16;
 
   private final int progFd;
@@ -51,7 +50,7 @@ public final class TcForwarder implements AutoCloseable {
       attr.set(JAVA_INT, 0, prog);
       attr.set(JAVA_INT, 4, front);
       attr.set(JAVA_INT, 8, BPF_TCX_INGRESS);
-      int link = Bpf.call(LINK_CREATE, attr, "bpf(BPF_LINK_CREATE tcx ingress " + frontDevice + ")");
+      int link = Bpf.call(Bpf.LINK_CREATE, attr, "bpf(BPF_LINK_CREATE tcx ingress " + frontDevice + ")");
       return new TcForwarder(prog, link);
     } catch (LinuxException | RuntimeException e) {
       Sockets.closeQuietly(prog);
@@ -196,8 +195,10 @@ public final class TcForwarder implements AutoCloseable {
   private static final class Asm {
     private final java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
     private final java.util.Map<String, Integer> labels = new java.util.HashMap<>();
-    private final java.util.List<int[]> fixups = new java.util.ArrayList<>(); // {insn index, label id}
-    private final java.util.List<String> fixupLabels = new java.util.ArrayList<>();
+    /** A jump at instruction {@code at} whose offset is {@code label}'s position, once known. */
+    private record Fixup(int at, String label) {}
+
+    private final java.util.List<Fixup> fixups = new java.util.ArrayList<>();
     private int count;
 
     private void insn(int code, int dst, int src, int off, int imm) {
@@ -244,8 +245,7 @@ public final class TcForwarder implements AutoCloseable {
     void jeqImm(int dst, int imm, String label) { jump(0x15, dst, 0, imm, label); }
 
     private void jump(int code, int dst, int src, int imm, String label) {
-      fixups.add(new int[] {count});
-      fixupLabels.add(label);
+      fixups.add(new Fixup(count, label));
       insn(code, dst, src, 0, imm);
     }
 
@@ -255,13 +255,12 @@ public final class TcForwarder implements AutoCloseable {
 
     byte[] bytes() {
       byte[] b = out.toByteArray();
-      for (int i = 0; i < fixups.size(); i++) {
-        int at = fixups.get(i)[0];
-        Integer target = labels.get(fixupLabels.get(i));
-        if (target == null) throw new IllegalStateException("no label " + fixupLabels.get(i));
-        int off = target - at - 1;
-        b[at * 8 + 2] = (byte) off;
-        b[at * 8 + 3] = (byte) (off >> 8);
+      for (Fixup f : fixups) {
+        Integer target = labels.get(f.label());
+        if (target == null) throw new IllegalStateException("no label " + f.label());
+        int off = target - f.at() - 1;
+        b[f.at() * 8 + 2] = (byte) off;
+        b[f.at() * 8 + 3] = (byte) (off >> 8);
       }
       return b;
     }
