@@ -34,8 +34,8 @@ import java.lang.foreign.ValueLayout;
 public final class ConnectionExporter {
   /**
    * The mark ({@code SO_MARK}) a frozen socket's output carries from {@link Frozen#dropOutput}
-   * until it is resumed or closed: the dispatcher's forwarding table drops every packet with this mark on the
-   * front interface (netdev egress). A frozen socket's own timers (pacing, tail-loss probe,
+   * until it is resumed or closed: the dispatcher's forwarding table drops every packet with this
+   * mark on the front interface (netdev egress). A frozen socket's own timers (pacing, tail-loss probe,
    * window probe) may still transmit never-sent bytes; a client that acknowledges them deadlocks
    * the new owner (docs/design.md, the handoff sequence). Marking the socket costs one system
    * call and no nf_tables transaction, where an element per flow in a set cost one to add and

@@ -14,8 +14,9 @@ import java.util.Optional;
  * {@value #FARM_SATURATED_FRACTION} busy): then something other than the proxy and the lab's
  * known bound limited it. (A proxy carries every byte through one more hop whose receive work
  * lands on CPU 1, so with keep-alive CPU 1 saturates below direct nginx's rate; that proxy's CPU
- * per request is still its own cost at the rate the farm allows.) Any system's run with errors or that failed is a problem too.
- * An invalid run says so in the report and exits non-zero. Immutable.
+ * per request is still its own cost at the rate the farm allows.) Any system's run with errors
+ * or that failed is a problem too. An invalid run says so in the report and exits non-zero.
+ * Immutable.
  */
 record BaselineCheck(List<String> problems) {
   static final double MAX_REPEAT_SPREAD = 2.0;
