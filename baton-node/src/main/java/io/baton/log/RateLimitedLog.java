@@ -6,7 +6,7 @@ import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 
 /**
- * One INFO call site that logs at most {@code linesPerSecond} lines per second, so that a flood
+ * One INFO or WARN call site that logs at most {@code linesPerSecond} lines per second, so that a flood
  * of connections (each worth a line when rare) cannot flood the log. Lines over the budget are
  * counted, and the first line of a later second is preceded by one "suppressed K" line.
  *
@@ -46,27 +46,41 @@ public final class RateLimitedLog {
   /** Logs at INFO like {@link Logger#info(String, Object...)}, unless over this second's budget. */
   public void info(String format, Object... arguments) {
     if (!log.isInfoEnabled()) return;
-    long dropped;
-    synchronized (this) {
-      long now = nanoClock.getAsLong();
-      if (!started || now - windowStartNs >= WINDOW_NS) {
-        started = true;
-        windowStartNs = now;
-        linesInWindow = 0;
-      }
-      if (linesInWindow >= linesPerSecond) {
-        suppressed++;
-        return;
-      }
-      linesInWindow++;
-      dropped = suppressed;
-      suppressed = 0;
-    }
+    long dropped = admit();
+    if (dropped < 0) return;
     if (dropped > 0) {
-      log.info("{}: suppressed {} similar lines (more than {} per second)", site, dropped,
-          linesPerSecond);
+      log.info("{}: suppressed {} similar lines (more than {} per second)", site, dropped, linesPerSecond);
     }
     log.info(format, arguments);
+  }
+
+  /** Logs at WARN like {@link Logger#warn(String, Object...)}, unless over this second's budget. */
+  public void warn(String format, Object... arguments) {
+    if (!log.isWarnEnabled()) return;
+    long dropped = admit();
+    if (dropped < 0) return;
+    if (dropped > 0) {
+      log.warn("{}: suppressed {} similar lines (more than {} per second)", site, dropped, linesPerSecond);
+    }
+    log.warn(format, arguments);
+  }
+
+  /** -1 if this line is over the budget (counted), else the lines suppressed since the last one logged. */
+  private synchronized long admit() {
+    long now = nanoClock.getAsLong();
+    if (!started || now - windowStartNs >= WINDOW_NS) {
+      started = true;
+      windowStartNs = now;
+      linesInWindow = 0;
+    }
+    if (linesInWindow >= linesPerSecond) {
+      suppressed++;
+      return -1;
+    }
+    linesInWindow++;
+    long dropped = suppressed;
+    suppressed = 0;
+    return dropped;
   }
 
   /** Lines counted but not logged since the last "suppressed" line; for tests. */

@@ -1,0 +1,278 @@
+package io.baton.sync;
+
+import io.baton.log.RateLimitedLog;
+import java.lang.management.ManagementFactory;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
+import java.util.stream.Collectors;
+import org.jgroups.Address;
+import org.jgroups.BytesMessage;
+import org.jgroups.JChannel;
+import org.jgroups.Message;
+import org.jgroups.Receiver;
+import org.jgroups.View;
+import org.jgroups.protocols.AUTH;
+import org.jgroups.protocols.FD_ALL3;
+import org.jgroups.protocols.FD_SOCK2;
+import org.jgroups.protocols.FRAG4;
+import org.jgroups.protocols.MERGE3;
+import org.jgroups.protocols.MFC;
+import org.jgroups.protocols.SYM_ENCRYPT;
+import org.jgroups.protocols.TCP;
+import org.jgroups.protocols.TCPPING;
+import org.jgroups.protocols.UFC;
+import org.jgroups.protocols.UNICAST3;
+import org.jgroups.protocols.VERIFY_SUSPECT2;
+import org.jgroups.protocols.pbcast.GMS;
+import org.jgroups.protocols.pbcast.NAKACK2;
+import org.jgroups.protocols.pbcast.STABLE;
+import org.jgroups.stack.Protocol;
+import org.jgroups.util.NameCache;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * This node's place in the sync plane: a JGroups channel bound to the node's sync address, the
+ * timer that publishes its {@link NodeReport} every report interval, and the {@link FarmState}
+ * that the other nodes' reports and JGroups' views keep current.
+ *
+ * <p>The stack, bottom up: TCP (bound to the sync address; no multicast), TCPPING (the configured
+ * seeds), MERGE3, FD_SOCK2 (a killed process's kernel closes its sockets: suspected at once),
+ * FD_ALL3 and VERIFY_SUSPECT2 (a silent one), SYM_ENCRYPT (AES-256-CBC under a key derived from
+ * the cluster key; a node without it can neither read nor join), NAKACK2, UNICAST3, STABLE, AUTH
+ * ({@link ClusterKeyToken}), GMS, UFC, MFC, FRAG4. Reports carry their own HMAC seal as well
+ * ({@link ReportCodec}), since CBC alone does not protect integrity.
+ *
+ * <p>Thread-safe. JGroups delivers on its own threads; the reports leave from one timer thread.
+ */
+public final class SyncPlane implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(SyncPlane.class);
+  private static final RateLimitedLog rejectedLog = new RateLimitedLog(log, "refused sync messages", 10);
+  /** The cluster name every Baton node joins. */
+  static final String CLUSTER = "baton";
+  /** How long a starting node waits for an existing cluster to answer before it founds one. */
+  static final long JOIN_TIMEOUT_MS = 500;
+
+  private final SyncSettings settings;
+  private final JChannel channel;
+  private final FarmState farm;
+  private final Supplier<LocalLoad> load;
+  private final LongSupplier nanoClock;
+  private final ScheduledExecutorService timer;
+  private final ReportCodec encoder;
+  private final ThreadLocal<ReportCodec> decoders;
+  private final long incarnation = System.currentTimeMillis();
+  private long sequence; // confined to the timer thread
+  private long lastHandoffs; // confined to the timer thread
+  private long lastReportNs; // confined to the timer thread
+  final LongAdder reportsSent = new LongAdder();
+  final LongAdder reportsRejected = new LongAdder();
+  final LongAdder sendFailures = new LongAdder();
+  private volatile long viewFormedNs;
+
+  private SyncPlane(SyncSettings settings, JChannel channel, Supplier<LocalLoad> load, LongSupplier nanoClock) {
+    this.settings = settings;
+    this.channel = channel;
+    this.load = load;
+    this.nanoClock = nanoClock;
+    this.farm = new FarmState(settings.staleAfter().toNanos(), nanoClock);
+    this.encoder = new ReportCodec(settings.keys());
+    this.decoders = ThreadLocal.withInitial(() -> new ReportCodec(settings.keys()));
+    this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "baton-sync");
+      t.setDaemon(true);
+      return t;
+    });
+  }
+
+  /**
+   * Joins the farm's cluster (or founds it, if no seed answers within {@value #JOIN_TIMEOUT_MS}
+   * ms) and starts reporting. {@code load} is asked once per report interval, on the timer thread.
+   */
+  public static SyncPlane start(SyncSettings settings, Supplier<LocalLoad> load, LongSupplier nanoClock)
+      throws Exception {
+    JChannel channel = new JChannel(stack(settings));
+    // JGroups' probe service would listen on a multicast socket: nothing of the farm's state
+    // leaves the sync plane unauthenticated.
+    channel.getProtocolStack().getTransport().getDiagnosticsHandler().setEnabled(false);
+    SyncPlane plane = new SyncPlane(settings, channel, load, nanoClock);
+    channel.setName(settings.node());
+    channel.setDiscardOwnMessages(false); // a node's own report makes it eligible in its own view (peer mode)
+    channel.setReceiver(plane.new Delivery());
+    long startNs = nanoClock.getAsLong();
+    try {
+      channel.connect(CLUSTER);
+    } catch (Exception e) {
+      channel.close();
+      plane.timer.shutdownNow();
+      throw new Exception("cannot join the sync plane on " + settings.bindAddress().getHostAddress() + ":"
+          + settings.port() + ": " + e.getMessage(), e);
+    }
+    log.info("sync: {} joined the farm's cluster in {} ms; view {}", settings.node(),
+        (nanoClock.getAsLong() - startNs) / 1_000_000, channel.getView());
+    long periodMs = settings.reportInterval().toMillis();
+    plane.timer.scheduleAtFixedRate(plane::publish, 0, periodMs, TimeUnit.MILLISECONDS);
+    return plane;
+  }
+
+  static List<Protocol> stack(SyncSettings s) {
+    TCP tcp = new TCP();
+    tcp.setBindAddress(s.bindAddress());
+    tcp.setBindPort(s.port());
+    tcp.setPortRange(0);
+    tcp.enableStats(true); // bytes sent and received, for the metrics
+    TCPPING ping = new TCPPING();
+    ping.setInitialHosts(s.seedAddresses());
+    ping.setPortRange(0);
+    FD_SOCK2 fdSock = new FD_SOCK2();
+    fdSock.setBindAddress(s.bindAddress());
+    fdSock.setOffset(1);
+    fdSock.setPortRange(0);
+    FD_ALL3 fdAll = new FD_ALL3();
+    fdAll.setInterval(500);
+    fdAll.setTimeout(3000);
+    VERIFY_SUSPECT2 verify = new VERIFY_SUSPECT2();
+    verify.setTimeout(500);
+    SYM_ENCRYPT encrypt = new SYM_ENCRYPT();
+    encrypt.symAlgorithm("AES/CBC/PKCS5Padding");
+    encrypt.symIvLength(16);
+    encrypt.setSecretKey(s.keys().encryptionKey());
+    AUTH auth = new AUTH();
+    auth.setAuthToken(new ClusterKeyToken(s.keys()));
+    GMS gms = new GMS();
+    gms.setJoinTimeout(JOIN_TIMEOUT_MS);
+    gms.setValue("print_local_addr", false);
+    MERGE3 merge = new MERGE3();
+    merge.setMinInterval(1000);
+    merge.setMaxInterval(3000);
+    return List.of(tcp, ping, merge, fdSock, fdAll, verify, encrypt, new NAKACK2(), new UNICAST3(),
+        new STABLE(), auth, gms, new UFC(), new MFC(), new FRAG4());
+  }
+
+  public FarmState farm() {
+    return farm;
+  }
+
+  /** Members of the current view. */
+  public int viewSize() {
+    View v = channel.getView();
+    return v == null ? 0 : v.size();
+  }
+
+  public long reportsSent() {
+    return reportsSent.sum();
+  }
+
+  public long reportsAccepted() {
+    return farm.reportsAccepted.sum();
+  }
+
+  /** Reports refused: bad seal, malformed, or a replay. */
+  public long reportsRejected() {
+    return reportsRejected.sum() + farm.reportsReplayed.sum();
+  }
+
+  public long viewChanges() {
+    return farm.viewChanges.sum();
+  }
+
+  /** Bytes JGroups sent and received on the sync network (all protocols, headers included). */
+  public long bytesSent() {
+    return channel.getProtocolStack().getTransport().getMessageStats().getNumBytesSent();
+  }
+
+  public long bytesReceived() {
+    return channel.getProtocolStack().getTransport().getMessageStats().getNumBytesReceived();
+  }
+
+  /** When the last view arrived ({@code nanoClock} scale). */
+  public long viewFormedNs() {
+    return viewFormedNs;
+  }
+
+  private void publish() {
+    try {
+      LocalLoad l = load.get();
+      long now = nanoClock.getAsLong();
+      long elapsedNs = lastReportNs == 0 ? settings.reportInterval().toNanos() : now - lastReportNs;
+      long rate = lastReportNs == 0 ? 0 : Math.max(0, (l.handoffsTotal() - lastHandoffs) * 1_000_000_000L / Math.max(1, elapsedNs));
+      lastReportNs = now;
+      lastHandoffs = l.handoffsTotal();
+      NodeReport report = new NodeReport(settings.node(), settings.roles(), settings.fabricAddress(), incarnation,
+          ++sequence, l.activeConnections(), (int) Math.min(Integer.MAX_VALUE, rate), cpuPermille(), l.healthy(),
+          l.health(), l.draining());
+      // A report is a whole state that the next one replaces: sent without NAKACK2's sequence
+      // numbers and retransmissions. A report that met a view change is not delivered late and
+      // does not hold back the ones after it (the FarmState orders reports by their own sequence).
+      channel.send(new BytesMessage(null, encoder.encode(report)).setFlag(Message.Flag.NO_RELIABILITY));
+      reportsSent.increment();
+    } catch (Exception | Error e) {
+      sendFailures.increment();
+      rejectedLog.warn("sync: cannot publish this node's report: {}", String.valueOf(e.getMessage()));
+    } finally {
+      farm.logChanges(); // staleness is news even when nothing arrives
+    }
+  }
+
+  private static int cpuPermille() {
+    if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+      double load = os.getCpuLoad();
+      return load < 0 ? 0 : (int) Math.round(load * 1000);
+    }
+    return 0;
+  }
+
+  @Override
+  public void close() {
+    timer.shutdownNow();
+    channel.close();
+  }
+
+  /** JGroups' callbacks: views and messages. */
+  private final class Delivery implements Receiver {
+    @Override
+    public void viewAccepted(View view) {
+      Set<String> names = view.getMembers().stream().map(SyncPlane::name).collect(Collectors.toSet());
+      viewFormedNs = nanoClock.getAsLong();
+      log.info("sync: view {} with {} members: {}", view.getViewId().getId(), view.size(), names);
+      farm.view(names);
+    }
+
+    @Override
+    public void receive(Message msg) {
+      NodeReport report;
+      try {
+        report = decoders.get().decode(msg.getArray(), msg.getOffset(), msg.getLength());
+      } catch (ReportCodec.RejectedException e) {
+        reportsRejected.increment();
+        rejectedLog.warn("sync: refused a message from {}: {}", name(msg.getSrc()), e.getMessage());
+        return;
+      }
+      String sender = name(msg.getSrc());
+      if (!report.node().equals(sender)) {
+        reportsRejected.increment();
+        rejectedLog.warn("sync: refused a report from {} that claims to be {}", sender, report.node());
+        return;
+      }
+      farm.report(report);
+    }
+  }
+
+  private static String name(Address a) {
+    if (a == null) return "(unknown)";
+    String n = NameCache.get(a);
+    return n != null ? n : a.toString();
+  }
+
+  /** Where this node listens for the sync plane. */
+  public InetSocketAddress address() {
+    return new InetSocketAddress(settings.bindAddress(), settings.port());
+  }
+}

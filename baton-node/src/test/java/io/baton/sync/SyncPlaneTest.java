@@ -1,0 +1,157 @@
+package io.baton.sync;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Real JGroups channels on loopback addresses (127.0.x.y, one per node, the sync port on each):
+ * in one process, so that a test can pause one node's reports or change its health; the farm of
+ * separate processes in lab namespaces is {@code SyncFarmLabTest} in baton-cli.
+ */
+class SyncPlaneTest {
+  private static final byte[] KEY = "0123456789abcdef0123456789abcdef".getBytes();
+  private static final byte[] OTHER_KEY = "fedcba9876543210fedcba9876543210".getBytes();
+  private static final Duration LIMIT = Duration.ofSeconds(20);
+  private final int subnet = ThreadLocalRandom.current().nextInt(100, 250);
+  private final List<SyncPlane> planes = new ArrayList<>();
+
+  @AfterEach
+  void closeAll() {
+    planes.forEach(SyncPlane::close);
+  }
+
+  private Inet4Address address(int host) throws Exception {
+    return (Inet4Address) InetAddress.getByName("127.0." + subnet + "." + host);
+  }
+
+  private SyncSettings settings(String node, int host, int nodes, byte[] key) throws Exception {
+    List<Inet4Address> seeds = new ArrayList<>();
+    for (int i = 1; i <= nodes; i++) seeds.add(address(i));
+    return new SyncSettings(node, "server", (Inet4Address) InetAddress.getByName("198.18.1." + (10 + host)),
+        address(host), 7500, seeds, Duration.ofMillis(250), Duration.ofMillis(750), SyncKeys.derive(key));
+  }
+
+  private SyncPlane start(SyncSettings s, Supplier<LocalLoad> load) throws Exception {
+    SyncPlane p = SyncPlane.start(s, load, System::nanoTime);
+    synchronized (planes) {
+      planes.add(p);
+    }
+    return p;
+  }
+
+  private static Supplier<LocalLoad> healthy() {
+    return () -> new LocalLoad(0, 0, true, "ok", false);
+  }
+
+  private static void await(BooleanSupplier condition, String what) throws InterruptedException {
+    long deadline = System.nanoTime() + LIMIT.toNanos();
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) throw new AssertionError("not within " + LIMIT + ": " + what);
+      Thread.sleep(5); // polling a condition with a deadline
+    }
+  }
+
+  @Test
+  void fiveNodesStartedTogetherFormOneViewAndSeeEachOtherEligible() throws Exception {
+    int n = 5;
+    ExecutorService pool = Executors.newFixedThreadPool(n);
+    try {
+      long startNs = System.nanoTime();
+      List<Future<SyncPlane>> started = new ArrayList<>();
+      for (int i = 1; i <= n; i++) {
+        SyncSettings s = settings("n" + i, i, n, KEY);
+        started.add(pool.submit(() -> start(s, healthy())));
+      }
+      for (Future<SyncPlane> f : started) f.get();
+      await(() -> planes.stream().allMatch(p -> p.viewSize() == n), "a view of " + n + " everywhere");
+      long viewNs = System.nanoTime() - startNs;
+      await(() -> planes.stream().allMatch(p -> {
+        for (int i = 1; i <= n; i++) if (p.farm().refusal("n" + i) != null) return false;
+        return true;
+      }), "every node eligible in every node's snapshot");
+      long eligibleNs = System.nanoTime() - startNs;
+      System.out.printf("sync: %d nodes started together: one view after %d ms, all eligible after %d ms%n", n,
+          viewNs / 1_000_000, eligibleNs / 1_000_000);
+      assertThat(planes).allSatisfy(p -> assertThat(p.reportsRejected()).isZero());
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
+  void aNodeWithoutTheClusterKeyCannotJoin() throws Exception {
+    SyncPlane a = start(settings("a", 1, 3, KEY), healthy());
+    SyncPlane b = start(settings("b", 2, 3, KEY), healthy());
+    await(() -> a.viewSize() == 2 && b.viewSize() == 2, "a and b in one view");
+    // The intruder finds them (discovery is not secret) but its join request is encrypted under
+    // another key: nobody answers, and after its join attempts it founds a cluster of its own.
+    SyncPlane intruder = start(settings("intruder", 3, 3, OTHER_KEY), healthy());
+    assertThat(intruder.viewSize()).isEqualTo(1);
+    await(() -> intruder.reportsSent() >= 4, "the intruder reporting");
+    assertThat(a.viewSize()).isEqualTo(2);
+    assertThat(b.viewSize()).isEqualTo(2);
+    assertThat(a.farm().refusal("intruder")).isEqualTo("not a member of the sync view");
+    assertThat(a.farm().snapshot().report("intruder")).isNull();
+    assertThat(a.farm().refusal("b")).isNull();
+  }
+
+  @Test
+  void aNodeWhoseReportsStopGoesStaleAndOneThatLeavesIsRefusedAtOnce() throws Exception {
+    AtomicBoolean frozen = new AtomicBoolean();
+    SyncPlane a = start(settings("a", 1, 3, KEY), healthy());
+    SyncPlane b = start(settings("b", 2, 3, KEY), () -> {
+      while (frozen.get()) Thread.onSpinWait(); // the timer thread hangs like a stopped process
+      return new LocalLoad(0, 0, true, "ok", false);
+    });
+    SyncPlane c = start(settings("c", 3, 3, KEY), healthy());
+    await(() -> a.farm().refusal("b") == null && a.farm().refusal("c") == null, "b and c eligible at a");
+    long freezeNs = System.nanoTime();
+    frozen.set(true);
+    try {
+      await(() -> a.farm().refusal("b") != null, "b refused at a");
+      long staleMs = (System.nanoTime() - freezeNs) / 1_000_000;
+      System.out.printf("sync: reports stopped -> refused after %d ms (%s)%n", staleMs, a.farm().refusal("b"));
+      assertThat(a.farm().refusal("b")).startsWith("no load report for");
+      assertThat(a.viewSize()).as("still a member: only its reports stopped").isEqualTo(3);
+    } finally {
+      frozen.set(false);
+    }
+    await(() -> a.farm().refusal("b") == null, "b eligible again once it reports");
+    long leaveNs = System.nanoTime();
+    c.close();
+    await(() -> a.farm().refusal("c") != null, "c refused at a");
+    System.out.printf("sync: clean leave -> refused after %d ms%n", (System.nanoTime() - leaveNs) / 1_000_000);
+    assertThat(a.farm().refusal("c")).isEqualTo("not a member of the sync view");
+  }
+
+  @Test
+  void aFailingHealthCheckTakesANodeOutAndItsRecoveryBringsItBack() throws Exception {
+    AtomicBoolean sick = new AtomicBoolean();
+    SyncPlane a = start(settings("a", 1, 2, KEY), healthy());
+    start(settings("b", 2, 2, KEY), () -> sick.get()
+        ? new LocalLoad(3, 10, false, "http 127.0.0.1:8080/: status 503", false)
+        : new LocalLoad(3, 10, true, "ok", false));
+    await(() -> a.farm().refusal("b") == null, "b eligible at a");
+    sick.set(true);
+    await(() -> a.farm().refusal("b") != null, "b refused at a");
+    assertThat(a.farm().refusal("b")).isEqualTo("its health check fails (http 127.0.0.1:8080/: status 503)");
+    sick.set(false);
+    await(() -> a.farm().refusal("b") == null, "b back at a");
+    assertThat(a.farm().snapshot().report("b").activeConnections()).isEqualTo(3);
+    assertThat(a.bytesSent()).isPositive();
+  }
+}
