@@ -1,5 +1,14 @@
 package io.baton.cli;
 
+import io.baton.config.SyncConfig;
+import io.baton.dispatcher.ServerEligibility;
+import io.baton.server.HealthChecks;
+import io.baton.sync.LocalLoad;
+import io.baton.sync.SyncKeys;
+import io.baton.sync.SyncPlane;
+import io.baton.sync.SyncSettings;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
 import io.baton.config.BatonConfig;
 import io.baton.config.ConfigException;
 import io.baton.config.ConfigLoader;
@@ -42,6 +51,9 @@ final class NodeRunner {
     EventLoopGroup group = new MultiThreadIoEventLoopGroup(threads, EpollIoHandler.newFactory());
     ServerAgent server = null;
     DispatcherNode dispatcher = null;
+    HealthChecks health = null;
+    SyncPlane sync = null;
+    AtomicReference<DispatcherNode> dispatcherRef = new AtomicReference<>();
     io.baton.admin.MetricsEndpoint metrics = null;
     CountDownLatch stop = new CountDownLatch(1);
     Thread hook = new Thread(stop::countDown, "baton-shutdown");
@@ -54,11 +66,19 @@ final class NodeRunner {
           throw new HostNotReadyException(e.getMessage(), e);
         }
       }
+      ServerEligibility eligibility = ServerEligibility.ANY;
+      if (config.sync().isPresent()) {
+        if (server != null) health = HealthChecks.start(config.server().orElseThrow().healthChecks());
+        sync = startSync(config, server, health, dispatcherRef);
+        eligibility = sync.farm()::refusal;
+      }
       if (config.node().roles().contains(Role.DISPATCHER)) {
-        dispatcher = DispatcherNode.start(config, group, server == null ? null : server.localDelivery()::serve);
+        dispatcher = DispatcherNode.start(config, group, server == null ? null : server.localDelivery()::serve,
+            eligibility);
+        dispatcherRef.set(dispatcher);
       }
       if (config.metrics().isPresent()) {
-        metrics = io.baton.admin.MetricsEndpoint.start(config.metrics().get().listen(), dispatcher, server);
+        metrics = io.baton.admin.MetricsEndpoint.start(config.metrics().get().listen(), dispatcher, server, sync);
       }
       out.println("baton node " + config.node().name() + " running " + config.node().roles()
           + " (config " + configFile + "); stop with SIGTERM or Ctrl-C");
@@ -68,6 +88,8 @@ final class NodeRunner {
     } finally {
       if (metrics != null) metrics.close();
       if (dispatcher != null) dispatcher.close();
+      if (sync != null) sync.close();
+      if (health != null) health.close();
       if (server != null) server.close();
       group.shutdownGracefully(0, 2, java.util.concurrent.TimeUnit.SECONDS).awaitUninterruptibly();
       try {
@@ -76,6 +98,34 @@ final class NodeRunner {
         // the JVM is already exiting through the hook
       }
     }
+  }
+
+  /**
+   * Joins the sync plane and waits (briefly) for the reports of the view's members, so that a
+   * dispatcher starting next does not refuse servers it merely has not heard from yet.
+   */
+  private static SyncPlane startSync(BatonConfig config, ServerAgent server, HealthChecks health,
+      AtomicReference<DispatcherNode> dispatcher) throws Exception {
+    SyncConfig sc = config.sync().orElseThrow();
+    var node = config.node();
+    SyncSettings settings = new SyncSettings(node.name(), node.rolesText(), node.fabric().address(),
+        node.sync().orElseThrow().address(), sc.port(), sc.seeds(), sc.reportInterval(), sc.staleAfter(),
+        SyncKeys.derive(config.cluster().key()));
+    Supplier<LocalLoad> load = () -> {
+      DispatcherNode d = dispatcher.get();
+      int active = (server == null ? 0 : server.activeConnections()) + (d == null ? 0 : d.activeConnections());
+      long handoffs = (server == null ? 0 : server.acceptedTotal()) + (d == null ? 0 : d.stats().handedOff.sum());
+      HealthChecks.Status h = health == null ? new HealthChecks.Status(true, "ok") : health.status();
+      return new LocalLoad(active, handoffs, h.healthy(), h.detail(), false);
+    };
+    SyncPlane plane = SyncPlane.start(settings, load, System::nanoTime);
+    long limitMs = sc.staleAfter().toMillis() * 2;
+    if (!plane.awaitReports(limitMs)) {
+      org.slf4j.LoggerFactory.getLogger(NodeRunner.class).warn(
+          "sync: not every member of the view reported within {} ms; those get no new connections until they do",
+          limitMs);
+    }
+    return plane;
   }
 
   /** The config file is wrong; the message is the loader's one line. */

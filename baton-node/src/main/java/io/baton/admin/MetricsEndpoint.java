@@ -4,6 +4,7 @@ import io.baton.dispatcher.DispatcherNode;
 import io.baton.dispatcher.DispatcherStats;
 import io.baton.dispatcher.LatencyRecorder;
 import io.baton.server.ServerAgent;
+import io.baton.sync.SyncPlane;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.exporter.httpserver.HTTPServer;
@@ -31,9 +32,16 @@ public final class MetricsEndpoint implements AutoCloseable {
   /** Serves {@code /metrics} on {@code listen} for whichever roles this node runs (either may be null). */
   public static MetricsEndpoint start(InetSocketAddress listen, DispatcherNode dispatcher, ServerAgent agent)
       throws IOException {
+    return start(listen, dispatcher, agent, null);
+  }
+
+  /** As above, with the sync plane's figures when the node has one ({@code sync} may be null). */
+  public static MetricsEndpoint start(InetSocketAddress listen, DispatcherNode dispatcher, ServerAgent agent,
+      SyncPlane sync) throws IOException {
     PrometheusRegistry registry = new PrometheusRegistry();
     if (dispatcher != null) registerDispatcher(registry, dispatcher);
     if (agent != null) registerServer(registry, agent);
+    if (sync != null) registerSync(registry, sync);
     try {
       HTTPServer server = HTTPServer.builder()
           .inetAddress(listen.getAddress())
@@ -58,6 +66,7 @@ public final class MetricsEndpoint implements AutoCloseable {
     counter(r, "baton_dispatcher_handoffs_refused", "Handoffs a server refused", s.refusedByServer);
     counter(r, "baton_dispatcher_handoff_failures", "Handoffs that timed out or lost their fabric connection", s.handoffFailures);
     counter(r, "baton_dispatcher_served_locally", "Connections served by this node itself (peer mode)", s.servedLocally);
+    counter(r, "baton_dispatcher_skipped_by_farm_state", "Picks passed over because the sync plane refused the server", s.skippedByFarmState);
     CounterWithCallback.builder()
         .name("baton_dispatcher_answered")
         .help("Connections the dispatcher answered or closed itself, by reason")
@@ -153,6 +162,27 @@ public final class MetricsEndpoint implements AutoCloseable {
     counterOf(r, "baton_server_fabric_silent_peers", "Fabric sessions closed after the dispatcher's silence", () -> a.fabric().silentPeers());
     counterOf(r, "baton_server_late_aborts", "ABORTs answered ACCEPTED (the dispatcher's timeout was too short)", a::lateAbortsTotal);
     counterOf(r, "baton_server_guard_drops", "VIP packets the guard dropped before their socket existed", a::guardDrops);
+  }
+
+  private static void registerSync(PrometheusRegistry r, SyncPlane p) {
+    GaugeWithCallback.builder().name("baton_sync_view_members").help("Members of this node's current sync view")
+        .callback(cb -> cb.call(p.viewSize())).register(r);
+    GaugeWithCallback.builder().name("baton_sync_node_eligible")
+        .help("1 if the farm state lets the node take new connections (in the view, reporting, healthy, not draining)")
+        .labelNames("node")
+        .callback(cb -> {
+          var snapshot = p.farm().snapshot();
+          long now = System.nanoTime();
+          java.util.Set<String> nodes = new java.util.TreeSet<>(snapshot.view());
+          nodes.addAll(snapshot.reports().keySet());
+          for (String n : nodes) cb.call(snapshot.refusal(n, now) == null ? 1 : 0, n);
+        }).register(r);
+    counterOf(r, "baton_sync_view_changes", "Views installed since start", p::viewChanges);
+    counterOf(r, "baton_sync_reports_sent", "Load reports this node published", p::reportsSent);
+    counterOf(r, "baton_sync_reports_accepted", "Load reports accepted from the farm (this node's own included)", p::reportsAccepted);
+    counterOf(r, "baton_sync_reports_rejected", "Sync messages refused: bad seal, malformed, impersonating, replayed or out of order", p::reportsRejected);
+    counterOf(r, "baton_sync_bytes_sent", "Bytes JGroups sent on the sync network", p::bytesSent);
+    counterOf(r, "baton_sync_bytes_received", "Bytes JGroups received on the sync network", p::bytesReceived);
   }
 
   private static void counter(PrometheusRegistry r, String name, String help, LongAdder value) {

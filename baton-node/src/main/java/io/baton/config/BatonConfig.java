@@ -21,6 +21,7 @@ import java.util.Optional;
  * @param limits {@link Limits#DEFAULTS} for any the file leaves out
  * @param server present exactly when the node has role server
  * @param metrics present when the file asks for an admin/metrics endpoint
+ * @param sync present when the node takes part in the sync plane
  */
 public record BatonConfig(
     NodeConfig node,
@@ -30,7 +31,8 @@ public record BatonConfig(
     Timeouts timeouts,
     Limits limits,
     Optional<ServerConfig> server,
-    Optional<MetricsConfig> metrics) {
+    Optional<MetricsConfig> metrics,
+    Optional<SyncConfig> sync) {
   public BatonConfig {
     Objects.requireNonNull(node, "node");
     Objects.requireNonNull(cluster, "cluster");
@@ -40,6 +42,7 @@ public record BatonConfig(
     Objects.requireNonNull(limits, "limits");
     Objects.requireNonNull(server, "server");
     Objects.requireNonNull(metrics, "metrics");
+    Objects.requireNonNull(sync, "sync");
   }
 
   /** The pool of that name; rules and default pools always name one that exists. */

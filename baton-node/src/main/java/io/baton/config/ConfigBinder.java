@@ -18,7 +18,7 @@ final class ConfigBinder {
 
   static BatonConfig bind(ConfigField root, Path baseDirectory) throws ConfigException {
     root.allowKeys(
-        "node", "cluster", "vips", "pools", "timeouts", "limits", "server", "metrics");
+        "node", "cluster", "vips", "pools", "timeouts", "limits", "server", "metrics", "sync");
     NodeConfig node = NodeBinder.bind(root.get("node").required());
     ClusterConfig cluster =
         ClusterBinder.bind(
@@ -33,8 +33,35 @@ final class ConfigBinder {
     Limits limits = limits(root.get("limits"));
     Optional<ServerConfig> server =
         ServerBinder.bind(root.get("server"), node, vips, baseDirectory);
-    return new BatonConfig(
-        node, cluster, vips, pools, timeouts, limits, server, metrics(root.get("metrics")));
+    return new BatonConfig(node, cluster, vips, pools, timeouts, limits, server,
+        metrics(root.get("metrics")), sync(root.get("sync"), node));
+  }
+
+  private static Optional<SyncConfig> sync(ConfigField field, NodeConfig node) throws ConfigException {
+    if (!field.isPresent()) {
+      return Optional.empty();
+    }
+    field.allowKeys("port", "seeds", "report-interval", "stale-after");
+    if (node.sync().isEmpty()) {
+      throw field.error("needs node.interfaces.sync: the address this node's sync plane binds");
+    }
+    ConfigField port = field.get("port");
+    int syncPort = port.isPresent() ? port.asInt(1, 65534) : SyncConfig.DEFAULT_PORT;
+    ConfigField seedsField = field.get("seeds")
+        .required("is required: the sync addresses of some of the farm's nodes, asked when joining");
+    List<java.net.Inet4Address> seeds = new java.util.ArrayList<>();
+    for (ConfigField seed : seedsField.list()) seeds.add(seed.asIpv4());
+    if (seeds.isEmpty()) throw seedsField.error("must list at least one sync address");
+    ConfigField intervalField = field.get("report-interval");
+    Duration interval = duration(intervalField, SyncConfig.DEFAULT_REPORT_INTERVAL);
+    ConfigField staleField = field.get("stale-after");
+    Duration stale = duration(staleField, SyncConfig.DEFAULT_STALE_AFTER);
+    if (stale.compareTo(interval.multipliedBy(2)) < 0) {
+      throw (staleField.isPresent() ? staleField : intervalField).error(
+          "stale-after (" + Durations.format(stale) + ") must be at least twice report-interval ("
+              + Durations.format(interval) + ")");
+    }
+    return Optional.of(new SyncConfig(syncPort, seeds, interval, stale));
   }
 
   private static Timeouts timeouts(ConfigField field) throws ConfigException {

@@ -3,6 +3,7 @@ package io.baton.config;
 import java.net.Inet4Address;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -32,7 +33,7 @@ final class ServerBinder {
       return Optional.empty();
     }
     server.required("is required for role server (it lists the deliveries)");
-    server.allowKeys("apply-host-preparation", "deliveries", "dispatchers");
+    server.allowKeys("apply-host-preparation", "deliveries", "dispatchers", "health-check");
     ConfigField apply = server.get("apply-host-preparation");
     boolean applyHostPreparation = apply.isPresent() && apply.asBoolean();
 
@@ -65,7 +66,53 @@ final class ServerBinder {
       if (items.isEmpty()) throw dispatchersField.error("must list at least one fabric address, or be left out");
       for (ConfigField item : items) dispatchers.add(item.asIpv4());
     }
-    return Optional.of(new ServerConfig(applyHostPreparation, deliveries, dispatchers));
+    return Optional.of(new ServerConfig(applyHostPreparation, deliveries, dispatchers,
+        healthChecks(server.get("health-check"), deliveries)));
+  }
+
+  /**
+   * The checks of {@code health-check}, or by default a TCP connect to every relay delivery's
+   * application (an embedded application runs in the agent itself: no check).
+   */
+  private static List<HealthCheckConfig> healthChecks(ConfigField field, List<Delivery> deliveries)
+      throws ConfigException {
+    if (!field.isPresent()) {
+      return deliveries.stream().filter(d -> d instanceof Delivery.Relay).map(d -> ((Delivery.Relay) d).upstream())
+          .distinct().map(HealthCheckConfig::tcp).toList();
+    }
+    field.allowKeys("tcp", "http", "path", "interval", "timeout", "fall", "rise");
+    ConfigField tcp = field.get("tcp");
+    ConfigField http = field.get("http");
+    if (tcp.isPresent() == http.isPresent()) {
+      throw field.error("give exactly one of tcp (connect to the address) and http (GET a path there)");
+    }
+    HealthCheckConfig.Kind kind = tcp.isPresent() ? HealthCheckConfig.Kind.TCP : HealthCheckConfig.Kind.HTTP;
+    InetSocketAddress target = (tcp.isPresent() ? tcp : http).asIpv4SocketAddress(false);
+    ConfigField pathField = field.get("path");
+    String path = "/";
+    if (pathField.isPresent()) {
+      if (kind == HealthCheckConfig.Kind.TCP) throw pathField.error("only for http checks");
+      path = pathField.asString();
+      if (!path.startsWith("/") || !path.chars().allMatch(c -> c > 32 && c < 127)) {
+        throw pathField.error("must be an absolute path of visible ASCII characters, like /healthz");
+      }
+    }
+    ConfigField intervalField = field.get("interval");
+    Duration interval = intervalField.isPresent() ? intervalField.asDuration() : HealthCheckConfig.DEFAULT_INTERVAL;
+    ConfigField timeoutField = field.get("timeout");
+    Duration timeout = timeoutField.isPresent() ? timeoutField.asDuration() : HealthCheckConfig.DEFAULT_TIMEOUT;
+    if (timeout.compareTo(interval) > 0) {
+      throw (timeoutField.isPresent() ? timeoutField : intervalField)
+          .error(timeoutField.isPresent()
+              ? "must not exceed interval (" + Durations.format(interval) + "), got " + Durations.format(timeout)
+              : "must be at least timeout (" + Durations.format(timeout) + ", the default), got "
+                  + Durations.format(interval));
+    }
+    ConfigField fall = field.get("fall");
+    ConfigField rise = field.get("rise");
+    return List.of(new HealthCheckConfig(kind, target, path, interval, timeout,
+        fall.isPresent() ? fall.asInt(1, 100) : HealthCheckConfig.DEFAULT_FALL,
+        rise.isPresent() ? rise.asInt(1, 100) : HealthCheckConfig.DEFAULT_RISE));
   }
 
   private static Delivery delivery(ConfigField field, Path baseDirectory)

@@ -81,6 +81,15 @@ public final class DispatcherNode implements AutoCloseable {
    */
   public static DispatcherNode start(BatonConfig config, EventLoopGroup group,
       HandoffCoordinator.LocalService local) throws IOException {
+    return start(config, group, local, ServerEligibility.ANY);
+  }
+
+  /**
+   * As {@link #start(BatonConfig, EventLoopGroup, HandoffCoordinator.LocalService)}, picking only
+   * servers that {@code eligibility} (the sync plane's farm state) does not refuse.
+   */
+  public static DispatcherNode start(BatonConfig config, EventLoopGroup group,
+      HandoffCoordinator.LocalService local, ServerEligibility eligibility) throws IOException {
     var node = config.node();
     var front = node.front().orElseThrow(() -> new IllegalArgumentException(
         "dispatcher " + node.name() + " needs a front interface"));
@@ -108,7 +117,7 @@ public final class DispatcherNode implements AutoCloseable {
         .plus(HandoffCoordinator.INSTALL_TIMEOUT.multipliedBy(2));
     Liveness liveness = new Liveness(config.timeouts().fabricHeartbeat(), config.timeouts().fabricDeadAfter());
     HandoffCoordinator coordinator = new HandoffCoordinator(new ClientsFabric(clients), forwarding,
-        Transplanter.KERNEL, load, dispatcher.stats, clock, liveness.deadAfter(), local);
+        Transplanter.KERNEL, load, dispatcher.stats, clock, liveness.deadAfter(), local, eligibility);
     boolean alsoServer = node.roles().contains(Role.SERVER);
     int frameLimit = HandoffServer.frameLimitFor(config.limits().maxHeadBytes(), ReceiveBuffers.maxBytes());
     Map<String, Pool> pools = new LinkedHashMap<>();
@@ -257,6 +266,11 @@ public final class DispatcherNode implements AutoCloseable {
       throw new IOException("cannot listen on VIP " + site.vip() + ": " + e.getMessage()
           + " (is the VIP configured on the front interface?)", e);
     }
+  }
+
+  /** Handed-off connections this dispatcher forwards now (its tracked forwarding entries). */
+  public int activeConnections() {
+    return forwarding.trackedEntries();
   }
 
   public DispatcherStats stats() {

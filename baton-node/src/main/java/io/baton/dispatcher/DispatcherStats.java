@@ -13,6 +13,8 @@ public final class DispatcherStats {
   public final LongAdder refusedByServer = new LongAdder();
   public final LongAdder handoffFailures = new LongAdder();
   public final LongAdder servedLocally = new LongAdder();
+  /** Picks passed over because the farm's state refused the server (sync plane: gone, stale, unhealthy, draining). */
+  public final LongAdder skippedByFarmState = new LongAdder();
   public final LongAdder answered503 = new LongAdder();
   public final LongAdder answered400 = new LongAdder();
   public final LongAdder answered431 = new LongAdder();

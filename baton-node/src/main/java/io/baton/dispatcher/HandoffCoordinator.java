@@ -32,7 +32,8 @@ public final class HandoffCoordinator {
       DispatcherStats stats,
       LongSupplier nanoClock,
       long installTimeoutNs,
-      long abortTimeoutNs) {}
+      long abortTimeoutNs,
+      ServerEligibility eligibility) {}
 
   /** Serves a connection on this node when the chosen member is the dispatcher itself (peer mode). */
   public interface LocalService {
@@ -49,10 +50,10 @@ public final class HandoffCoordinator {
 
   HandoffCoordinator(FabricPort fabric, ForwardingService forwarding, Transplanter transplanter,
       LoadTable load, DispatcherStats stats, LongSupplier nanoClock, Duration abortTimeout,
-      LocalService local) {
+      LocalService local, ServerEligibility eligibility) {
     this.forwarding = new LoopBatchedForwarding(forwarding);
     this.cx = new Context(fabric, this.forwarding, transplanter, load, stats,
-        nanoClock, INSTALL_TIMEOUT.toNanos(), abortTimeout.toNanos());
+        nanoClock, INSTALL_TIMEOUT.toNanos(), abortTimeout.toNanos(), eligibility);
 
     this.local = local;
   }

@@ -124,6 +124,12 @@ final class HandoffMachine {
       }
       member = candidate.get();
       tried.add(member.node());
+      String refusal = cx.eligibility().refusal(member.node());
+      if (refusal != null) {
+        cx.stats().skippedByFarmState.increment();
+        log.debug("{}: skipping {}: {}", client.flow(), member.node(), refusal);
+        continue;
+      }
       if (member.local()) {
         if (client.serveLocally()) {
           cx.stats().servedLocally.increment();

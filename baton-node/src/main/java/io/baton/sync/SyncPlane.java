@@ -156,6 +156,21 @@ public final class SyncPlane implements AutoCloseable {
         new STABLE(), auth, gms, new UFC(), new MFC(), new FRAG4());
   }
 
+  /**
+   * Waits, at most {@code limitMs}, until every member of the current view has a report here: a
+   * dispatcher that binds its VIPs before that would refuse servers that are merely unheard of.
+   * Returns whether they all did.
+   */
+  public boolean awaitReports(long limitMs) throws InterruptedException {
+    long deadline = nanoClock.getAsLong() + limitMs * 1_000_000L;
+    while (true) {
+      FarmSnapshot s = farm.snapshot();
+      if (!s.view().isEmpty() && s.reports().keySet().containsAll(s.view())) return true;
+      if (nanoClock.getAsLong() > deadline) return false;
+      Thread.sleep(5); // polling the farm state with a deadline
+    }
+  }
+
   public FarmState farm() {
     return farm;
   }

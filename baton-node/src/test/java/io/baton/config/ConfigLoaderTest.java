@@ -211,6 +211,35 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void theSyncSectionGetsItsDefaultsAndAServerChecksItsRelayTargets() throws ConfigException {
+    String withSync = edit(SERVER, "    fabric: { device: fabric, address: 198.18.1.11 }\n",
+        "    fabric: { device: fabric, address: 198.18.1.11 }\n    sync: { device: sync, address: 198.18.2.11 }\n")
+        + "sync:\n  seeds: [198.18.2.1, 198.18.2.11]\n";
+    BatonConfig config = ConfigLoader.parse(withSync, "s.yaml");
+    SyncConfig sync = config.sync().orElseThrow();
+    assertThat(sync.port()).isEqualTo(7500);
+    assertThat(sync.seeds()).extracting(a -> a.getHostAddress()).containsExactly("198.18.2.1", "198.18.2.11");
+    assertThat(sync.reportInterval()).isEqualTo(java.time.Duration.ofMillis(250));
+    assertThat(sync.staleAfter()).isEqualTo(java.time.Duration.ofMillis(750));
+    assertThat(config.server().orElseThrow().healthChecks()).singleElement()
+        .satisfies(c -> assertThat(c.describe()).isEqualTo("tcp 127.0.0.1:8080"));
+    assertThat(ConfigLoader.parse(SERVER, "s.yaml").sync()).isEmpty();
+  }
+
+  @Test
+  void anHttpHealthCheckIsReadAsWritten() throws ConfigException {
+    BatonConfig config = ConfigLoader.parse(edit(SERVER, "server:\n",
+        "server:\n  health-check: { http: 127.0.0.1:8081, path: /healthz, interval: 1s, timeout: 300ms, fall: 3, rise: 1 }\n"),
+        "s.yaml");
+    HealthCheckConfig c = config.server().orElseThrow().healthChecks().getFirst();
+    assertThat(c.describe()).isEqualTo("http 127.0.0.1:8081/healthz");
+    assertThat(c.interval()).isEqualTo(java.time.Duration.ofSeconds(1));
+    assertThat(c.timeout()).isEqualTo(java.time.Duration.ofMillis(300));
+    assertThat(c.fall()).isEqualTo(3);
+    assertThat(c.rise()).isEqualTo(1);
+  }
+
+  @Test
   void serverOnlyNodeNeedsNoVipsOrPools() throws ConfigException {
     BatonConfig config = ConfigLoader.parse(SERVER, "s.yaml");
 

@@ -74,7 +74,7 @@ class InvalidConfigTest {
                 + " default-pool or rules); did you mean 'default-pool'?"),
         refused("unknown top-level section", DISPATCHER + "logging: debug\n",
             "t.yaml:20:1: logging: unknown key (expected node, cluster, vips, pools, timeouts,"
-                + " limits, server or metrics)"),
+                + " limits, server, metrics or sync)"),
         refused("missing member address",
             d("{ node: s1, fabric-address: 198.18.1.11 }", "{ node: s1 }"),
             "t.yaml:18:9: pools.web.members[0].fabric-address: is required"),
@@ -308,6 +308,28 @@ class InvalidConfigTest {
             s("server:\n", "server:\n  dispatchers: [d1]\n"),
             "t.yaml:9:17: server.dispatchers[0]: must be an IPv4 address such as 198.18.0.1, got 'd1'"
                 + " (host names are not resolved)"),
+        refused("a sync section without a sync interface",
+            DISPATCHER + "sync:\n  seeds: [198.18.2.1]\n",
+            "t.yaml:21:3: sync: needs node.interfaces.sync: the address this node's sync plane binds"),
+        refused("a sync section without seeds",
+            d("    fabric: { device: fabric, address: 198.18.1.1 }\n",
+                "    fabric: { device: fabric, address: 198.18.1.1 }\n    sync: { device: sync, address: 198.18.2.1 }\n")
+                + "sync:\n  port: 7500\n",
+            "t.yaml:22:3: sync.seeds: is required: the sync addresses of some of the farm's nodes, asked when joining"),
+        refused("reports that go stale before the next one is due",
+            d("    fabric: { device: fabric, address: 198.18.1.1 }\n",
+                "    fabric: { device: fabric, address: 198.18.1.1 }\n    sync: { device: sync, address: 198.18.2.1 }\n")
+                + "sync:\n  seeds: [198.18.2.1]\n  report-interval: 500ms\n",
+            "t.yaml:23:20: sync.report-interval: stale-after (750ms) must be at least twice report-interval (500ms)"),
+        refused("a health check that is both tcp and http",
+            s("server:\n", "server:\n  health-check: { tcp: 127.0.0.1:8080, http: 127.0.0.1:8080 }\n"),
+            "t.yaml:9:17: server.health-check: give exactly one of tcp (connect to the address) and http (GET a path there)"),
+        refused("a path on a tcp health check",
+            s("server:\n", "server:\n  health-check: { tcp: 127.0.0.1:8080, path: /healthz }\n"),
+            "t.yaml:9:46: server.health-check.path: only for http checks"),
+        refused("a health check timeout longer than its interval",
+            s("server:\n", "server:\n  health-check: { http: 127.0.0.1:8080, interval: 1s, timeout: 2s }\n"),
+            "t.yaml:9:64: server.health-check.timeout: must not exceed interval (1s), got 2s"),
         refused("yes/no is a boolean, a word is not",
             s("server:\n", "server:\n  apply-host-preparation: maybe\n"),
             "t.yaml:9:27: server.apply-host-preparation: must be true or false, got 'maybe'"));

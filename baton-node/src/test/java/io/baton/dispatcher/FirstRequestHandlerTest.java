@@ -36,7 +36,7 @@ class FirstRequestHandlerTest {
   private final AdmissionControl admission = new AdmissionControl(10, 2);
   private final HandoffCoordinator coordinator =
       new HandoffCoordinator(null, null, Transplanter.KERNEL, new LoadTable(), stats, System::nanoTime,
-          Duration.ofSeconds(1), null);
+          Duration.ofSeconds(1), null, ServerEligibility.ANY);
   private final VipSite site = new VipSite(new Vip(vip(), 80), Mode.HTTP,
       new Router(List.of(), Optional.empty()), Map.of(), 16_384, FIRST_BYTE, HEAD,
       Duration.ofSeconds(2));

@@ -43,6 +43,7 @@ class HandoffMachineTest {
   private final FakeTransplanter transplanter = new FakeTransplanter();
   private final DispatcherStats stats = new DispatcherStats();
   private final LoadTable load = new LoadTable();
+  private final java.util.Map<String, String> refused = new java.util.HashMap<>();
 
   private HandoffMachine machine(String... servers) {
     List<Member> members = new ArrayList<>();
@@ -54,7 +55,7 @@ class HandoffMachineTest {
     }
     Pool pool = Pool.create("web", BalanceKind.WEIGHTED_ROUND_ROBIN, members, load);
     var cx = new HandoffCoordinator.Context(fabric, forwarding, transplanter, load, stats,
-        () -> client.nowNs, INSTALL_TIMEOUT_NS, ABORT_TIMEOUT_NS);
+        () -> client.nowNs, INSTALL_TIMEOUT_NS, ABORT_TIMEOUT_NS, node -> refused.get(node));
     return new HandoffMachine(cx, client, "198.18.0.100:80", HANDOFF_TIMEOUT_NS, pool, PickContext.of(client.flow.clientIp()),
         "GET / host=x");
   }
@@ -81,6 +82,31 @@ class HandoffMachineTest {
     assertThat(stats.handedOff.sum()).isEqualTo(1);
     assertThat(stats.inFlightHandoffs.sum()).isZero();
     assertThat(load.activeConnections("s1")).isEqualTo(1);
+  }
+
+  @Test
+  void aServerTheFarmStateRefusesIsNeverOffered() {
+    refused.put("s1", "its health check fails (tcp 127.0.0.1:8080: connection refused)");
+    HandoffMachine m = machine("s1", "s2");
+    m.start();
+    client.runAll();
+    assertThat(m.state()).isEqualTo(State.OFFERED);
+    assertThat(forwarding.ops).containsExactly("forward s2 " + fabric.lastId);
+    assertThat(stats.skippedByFarmState.sum()).isEqualTo(1);
+    assertThat(transplanter.calls).doesNotContain("resume");
+  }
+
+  @Test
+  void whenTheFarmStateRefusesEveryServerTheDispatcherAnswersItself() {
+    refused.put("s1", "no load report for 900 ms");
+    refused.put("s2", "not a member of the sync view");
+    HandoffMachine m = machine("s1", "s2");
+    m.start();
+    client.runAll();
+    assertThat(m.state()).isEqualTo(State.UNAVAILABLE);
+    assertThat(client.answered503).isTrue();
+    assertThat(forwarding.ops).isEmpty();
+    assertThat(transplanter.calls).isEmpty();
   }
 
   @Test
