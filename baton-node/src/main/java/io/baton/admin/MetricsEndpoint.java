@@ -168,14 +168,13 @@ public final class MetricsEndpoint implements AutoCloseable {
     GaugeWithCallback.builder().name("baton_sync_view_members").help("Members of this node's current sync view")
         .callback(cb -> cb.call(p.viewSize())).register(r);
     GaugeWithCallback.builder().name("baton_sync_node_eligible")
-        .help("1 if the farm state lets the node take new connections (in the view, reporting, healthy, not draining)")
+        .help("1 if the farm state lets the node take new connections (in the view, reporting, healthy, not draining);"
+            + " every node seen since start")
         .labelNames("node")
         .callback(cb -> {
           var snapshot = p.farm().snapshot();
           long now = System.nanoTime();
-          java.util.Set<String> nodes = new java.util.TreeSet<>(snapshot.view());
-          nodes.addAll(snapshot.reports().keySet());
-          for (String n : nodes) cb.call(snapshot.refusal(n, now) == null ? 1 : 0, n);
+          for (String n : p.farm().knownNodes()) cb.call(snapshot.refusal(n, now) == null ? 1 : 0, n);
         }).register(r);
     counterOf(r, "baton_sync_view_changes", "Views installed since start", p::viewChanges);
     counterOf(r, "baton_sync_reports_sent", "Load reports this node published", p::reportsSent);

@@ -24,6 +24,8 @@ public final class FarmState {
   private volatile FarmSnapshot snapshot;
   /** Per node, the refusal last logged ({@code ""} = eligible), to log each change once. */
   private final Map<String, String> logged = new HashMap<>(); // guarded by this
+  /** Every node this process has seen in a view or heard from: the metrics list them all. */
+  private volatile Set<String> known = Set.of();
   final LongAdder reportsAccepted = new LongAdder();
   final LongAdder reportsReplayed = new LongAdder();
   final LongAdder viewChanges = new LongAdder();
@@ -48,6 +50,7 @@ public final class FarmState {
     Map<String, FarmSnapshot.Heard> reports = new HashMap<>(s.reports());
     reports.keySet().retainAll(members);
     snapshot = new FarmSnapshot(new HashSet<>(members), reports, s.staleAfterNs());
+    remember(members);
     viewChanges.increment();
     logChanges();
   }
@@ -66,9 +69,22 @@ public final class FarmState {
     Map<String, FarmSnapshot.Heard> reports = new HashMap<>(s.reports());
     reports.put(report.node(), new FarmSnapshot.Heard(report, nanoClock.getAsLong()));
     snapshot = new FarmSnapshot(s.view(), reports, s.staleAfterNs());
+    if (!known.contains(report.node())) remember(Set.of(report.node()));
     reportsAccepted.increment();
     logChanges();
     return true;
+  }
+
+  /** Every node seen in a view or heard from since this process started, sorted. */
+  public Set<String> knownNodes() {
+    return known;
+  }
+
+  private void remember(Set<String> nodes) { // under this
+    if (known.containsAll(nodes)) return;
+    Set<String> all = new java.util.TreeSet<>(known);
+    all.addAll(nodes);
+    known = java.util.Collections.unmodifiableSet(all);
   }
 
   /** Logs each node whose eligibility changed since the last call (called on changes and by a timer). */

@@ -40,12 +40,34 @@ final class ProcessFarm implements AutoCloseable {
   private final Map<String, Path> configs = new HashMap<>();
   private final Map<String, Process> processes = new HashMap<>();
   private final String key;
+  private final boolean sync;
+  private final String healthCheck;
+  static final String SYNC_SECTION = """
+      sync:
+        seeds: [198.18.2.1, 198.18.2.11, 198.18.2.12]
+      """;
 
   /**
    * @param dispatcherExtra YAML appended to the dispatcher's config (e.g. a timeouts section)
    * @param serverExtra YAML appended to each server's config
    */
   ProcessFarm(String purpose, String dispatcherExtra, String serverExtra) throws Exception {
+    this(purpose, dispatcherExtra, serverExtra, false);
+  }
+
+  /**
+   * @param sync whether the nodes also share a sync network (198.18.2.0/24: d1 .1, s1 .11, s2
+   *     .12) and run the sync plane on it, every node a seed
+   */
+  ProcessFarm(String purpose, String dispatcherExtra, String serverExtra, boolean sync) throws Exception {
+    this(purpose, dispatcherExtra, serverExtra, sync, "");
+  }
+
+  /** @param healthCheck the servers' {@code server.health-check} value (flow YAML), or empty */
+  ProcessFarm(String purpose, String dispatcherExtra, String serverExtra, boolean sync, String healthCheck)
+      throws Exception {
+    this.sync = sync;
+    this.healthCheck = healthCheck;
     byte[] k = new byte[32];
     new java.security.SecureRandom().nextBytes(k);
     key = HexFormat.of().formatHex(k);
@@ -60,6 +82,8 @@ final class ProcessFarm implements AutoCloseable {
       d1.addAddress("front", VIP + "/32");
       d1.attach(fabric, "198.18.1.1/24");
       hosts.put("d1", d1);
+      Segment syncNet = sync ? lab.segment("sync") : null;
+      if (sync) d1.attach(syncNet, "198.18.2.1/24");
       bigFile = lab.dir().resolve("big.bin");
       writeRandomFile(bigFile, BIG_FILE_BYTES);
       int octet = 11;
@@ -67,6 +91,7 @@ final class ProcessFarm implements AutoCloseable {
         Host h = lab.host(s);
         h.attach(front, "198.18.0." + octet + "/24");
         h.attach(fabric, "198.18.1." + octet + "/24");
+        if (sync) h.attach(syncNet, "198.18.2." + octet + "/24");
         hosts.put(s, h);
         Path root = Files.createDirectories(lab.dir().resolve("www-" + s));
         Files.writeString(root.resolve("whoami.txt"), s + "\n");
@@ -196,6 +221,7 @@ final class ProcessFarm implements AutoCloseable {
           interfaces:
             front:  { device: front,  address: 198.18.0.1 }
             fabric: { device: fabric, address: 198.18.1.1 }
+        %s
         metrics:
           listen: 127.0.0.1:9400
         cluster:
@@ -216,7 +242,8 @@ final class ProcessFarm implements AutoCloseable {
               - { node: s1, fabric-address: 198.18.1.11 }
               - { node: s2, fabric-address: 198.18.1.12 }
         %s
-        """.formatted(key, VIP, VIP, extra);
+        %s
+        """.formatted(syncInterface(1), key, VIP, VIP, syncSection(), extra);
   }
 
   private String serverConfig(String name, int octet, Path root, String extra) {
@@ -226,17 +253,30 @@ final class ProcessFarm implements AutoCloseable {
           roles: [server]
           interfaces:
             fabric: { device: fabric, address: 198.18.1.%d }
+        %s
         metrics:
           listen: 127.0.0.1:9400
         cluster:
           key: %s
         server:
           apply-host-preparation: true
+        %s
           deliveries:
             - { vip: %s, port: 80, embedded: { app: sample, root: %s } }
             - { vip: %s, port: 443, embedded: { app: sample, root: %s } }
         %s
-        """.formatted(name, octet, key, VIP, root, VIP, root, extra);
+        %s
+        """.formatted(name, octet, syncInterface(octet), key,
+            healthCheck.isEmpty() ? "" : "  health-check: " + healthCheck, VIP, root, VIP, root, syncSection(), extra);
+  }
+
+  /** The sync interface line of a node's config (indented for its place), or nothing. */
+  private String syncInterface(int octet) {
+    return sync ? "    sync:   { device: sync, address: 198.18.2." + octet + " }" : "";
+  }
+
+  private String syncSection() {
+    return sync ? SYNC_SECTION.strip() : "";
   }
 
   private static void writeRandomFile(Path file, int bytes) throws IOException {
