@@ -3,6 +3,9 @@ package io.baton.cli;
 import io.baton.config.SyncConfig;
 import io.baton.dispatcher.ServerEligibility;
 import io.baton.server.HealthChecks;
+import io.baton.server.OwnershipListener;
+import io.baton.sync.OwnershipUpdate;
+import io.baton.transplant.FlowKey;
 import io.baton.sync.LocalLoad;
 import io.baton.sync.SyncKeys;
 import io.baton.sync.SyncPlane;
@@ -71,11 +74,13 @@ final class NodeRunner {
         if (server != null) health = HealthChecks.start(config.server().orElseThrow().healthChecks());
         sync = startSync(config, server, health, dispatcherRef);
         eligibility = sync.farm()::refusal;
+        if (server != null) publishOwnership(sync, server);
       }
       if (config.node().roles().contains(Role.DISPATCHER)) {
         dispatcher = DispatcherNode.start(config, group, server == null ? null : server.localDelivery()::serve,
             eligibility);
         dispatcherRef.set(dispatcher);
+        if (sync != null) sync.receiveOwnership(dispatcher::replicate);
       }
       if (config.metrics().isPresent()) {
         metrics = io.baton.admin.MetricsEndpoint.start(config.metrics().get().listen(), dispatcher, server, sync);
@@ -126,6 +131,23 @@ final class NodeRunner {
           limitMs);
     }
     return plane;
+  }
+
+  /** Every connection the agent takes or loses goes to every dispatcher over the sync plane. */
+  private static void publishOwnership(SyncPlane sync, ServerAgent server) {
+    server.ownershipListener(new OwnershipListener() {
+      @Override
+      public void opened(FlowKey flow, long handoffId) {
+        sync.ownershipChanged(new OwnershipUpdate.Change(true, flow, handoffId));
+      }
+
+      @Override
+      public void closed(FlowKey flow, long handoffId) {
+        sync.ownershipChanged(new OwnershipUpdate.Change(false, flow, handoffId));
+      }
+    });
+    sync.publishOwnership(() -> server.ownedConnections().stream()
+        .map(o -> new OwnershipUpdate.Change(true, o.flow(), o.handoffId())).toList());
   }
 
   /** The config file is wrong; the message is the loader's one line. */

@@ -67,6 +67,9 @@ public final class MetricsEndpoint implements AutoCloseable {
     counter(r, "baton_dispatcher_handoff_failures", "Handoffs that timed out or lost their fabric connection", s.handoffFailures);
     counter(r, "baton_dispatcher_served_locally", "Connections served by this node itself (peer mode)", s.servedLocally);
     counter(r, "baton_dispatcher_skipped_by_farm_state", "Picks passed over because the sync plane refused the server", s.skippedByFarmState);
+    counter(r, "baton_dispatcher_ownership_installed", "Entries installed from servers' ownership news (other dispatchers' handoffs)", s.ownershipInstalled);
+    counter(r, "baton_dispatcher_ownership_retired", "Entries retired from servers' ownership news", s.ownershipRetired);
+    counter(r, "baton_dispatcher_ownership_refused", "Ownership news refused: not a configured server at that fabric address", s.ownershipRefused);
     CounterWithCallback.builder()
         .name("baton_dispatcher_answered")
         .help("Connections the dispatcher answered or closed itself, by reason")
@@ -180,6 +183,9 @@ public final class MetricsEndpoint implements AutoCloseable {
     counterOf(r, "baton_sync_reports_sent", "Load reports this node published", p::reportsSent);
     counterOf(r, "baton_sync_reports_accepted", "Load reports accepted from the farm (this node's own included)", p::reportsAccepted);
     counterOf(r, "baton_sync_reports_rejected", "Sync messages refused: bad seal, malformed, impersonating, replayed or out of order", p::reportsRejected);
+    counterOf(r, "baton_sync_ownership_changes_sent", "Connection opens and closes this server published", p::ownershipChangesSent);
+    counterOf(r, "baton_sync_ownership_changes_received", "Connection opens and closes received from servers", p::ownershipChangesReceived);
+    counterOf(r, "baton_sync_ownership_rejected", "Ownership updates refused: impersonating, replayed, or not matching the config", p::ownershipRejected);
     counterOf(r, "baton_sync_bytes_sent", "Bytes JGroups sent on the sync network", p::bytesSent);
     counterOf(r, "baton_sync_bytes_received", "Bytes JGroups received on the sync network", p::bytesReceived);
   }

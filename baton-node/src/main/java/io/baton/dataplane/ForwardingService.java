@@ -211,6 +211,22 @@ public final class ForwardingService implements AutoCloseable {
     return submit(forwardCommand(flow, server, token)).thenApply(o -> null);
   }
 
+  /**
+   * Another dispatcher's handoff, as its server reported it over the sync plane: forwards the
+   * flow to {@code server} unless it already goes there (this dispatcher's own handoff, or an
+   * earlier report). Completes with whether an entry changed.
+   */
+  public CompletableFuture<Boolean> replicate(FlowKey flow, Inet4Address server, long token) {
+    return submit(ops -> {
+      Entry old = entries.get(flow);
+      if (old != null && old.server().equals(server)) return Boolean.FALSE;
+      ops.add(new Forward(flow, server, old != null));
+      entries.put(flow, new Entry(server, token, nanoClock.getAsLong()));
+      installed.incrementAndGet();
+      return Boolean.TRUE;
+    }).thenApply(o -> (Boolean) o);
+  }
+
   /** Handoff abandoned: removes the entry only if it still carries this token. */
   public CompletableFuture<Void> cancel(FlowKey flow, long token) {
     return submit(cancelCommand(flow, token)).thenApply(o -> null);

@@ -59,6 +59,8 @@ public final class DispatcherNode implements AutoCloseable {
   private final LoadTable load;
   private final DispatcherStats stats = new DispatcherStats();
   private final List<Channel> listeners = new ArrayList<>();
+  /** Each configured server's fabric address: ownership claims must match it. */
+  private final Map<String, java.net.Inet4Address> serverFabric = new ConcurrentHashMap<>();
   private volatile boolean closing;
   /** How long {@link #close} waits for handoffs under way: their handoff and abort deadlines. */
   private Duration drainLimit = Duration.ofSeconds(5);
@@ -128,6 +130,7 @@ public final class DispatcherNode implements AutoCloseable {
         boolean isLocal = alsoServer && m.node().equals(node.name()) && local != null;
         members.add(new Member(m.node(), new InetSocketAddress(m.fabricAddress(), config.cluster().handoffPort()),
             m.fabricAddress(), m.weight(), isLocal));
+        dispatcher.serverFabric.putIfAbsent(m.node(), m.fabricAddress());
         if (!isLocal && !clients.containsKey(m.node())) {
           serverAddresses.put(m.node(), m.fabricAddress());
           clients.put(m.node(), newClient(config, group, m, coordinator, load, dispatcher, liveness,
@@ -181,6 +184,39 @@ public final class DispatcherNode implements AutoCloseable {
       forwarding.adoptedServers().stream().filter(a -> !known.contains(a))
           .forEach(a -> serverLost(a.getHostAddress(), a, "not in this dispatcher's config"));
     }, delayMs, java.util.concurrent.TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * A server's ownership news from the sync plane (connections other dispatchers handed to it,
+   * or this one): each open connection forwards to it here too, so a route change that brings
+   * the client to this dispatcher does not cut the connection; each close retires the entry like
+   * a CLOSED. Refused (false, nothing changed) unless {@code node} is a server of this
+   * dispatcher's pools at the update's fabric address: a node cannot claim connections for another.
+   */
+  public boolean replicate(io.baton.sync.OwnershipUpdate update) {
+    String node = update.node();
+    java.net.Inet4Address fabricAddress = update.fabricAddress();
+    java.net.Inet4Address configured = serverFabric.get(node);
+    if (configured == null || !configured.equals(fabricAddress)) {
+      stats.ownershipRefused.increment();
+      log.warn("refused ownership news from {} for fabric address {}: {}", node, fabricAddress.getHostAddress(),
+          configured == null ? "not a server of this dispatcher's pools"
+              : "its configured fabric address is " + configured.getHostAddress());
+      return false;
+    }
+    if (closing) return true;
+    for (io.baton.sync.OwnershipUpdate.Change c : update.changes()) {
+      if (c.open()) {
+        forwarding.replicate(c.flow(), fabricAddress, c.handoffId()).thenAccept(changed -> {
+          if (changed) stats.ownershipInstalled.increment();
+        });
+      } else {
+        forwarding.retire(c.flow(), fabricAddress, c.handoffId()).thenAccept(matched -> {
+          if (matched) stats.ownershipRetired.increment();
+        });
+      }
+    }
+    return true;
   }
 
   /** The server is gone: no new handoffs (its session is down) and its clients fail fast. */

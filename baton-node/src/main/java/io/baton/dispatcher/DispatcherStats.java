@@ -15,6 +15,12 @@ public final class DispatcherStats {
   public final LongAdder servedLocally = new LongAdder();
   /** Picks passed over because the farm's state refused the server (sync plane: gone, stale, unhealthy, draining). */
   public final LongAdder skippedByFarmState = new LongAdder();
+  /** Entries installed from servers' ownership news (other dispatchers' handoffs). */
+  public final LongAdder ownershipInstalled = new LongAdder();
+  /** Entries retired from servers' ownership news. */
+  public final LongAdder ownershipRetired = new LongAdder();
+  /** Ownership news refused: the sender is not a configured server at that fabric address. */
+  public final LongAdder ownershipRefused = new LongAdder();
   public final LongAdder answered503 = new LongAdder();
   public final LongAdder answered400 = new LongAdder();
   public final LongAdder answered431 = new LongAdder();

@@ -41,6 +41,8 @@ final class HandoffAcceptor implements HandoffServer.Handler {
   private final AtomicInteger active;
   private final ClientAddressPolicy clients;
   private final BiConsumer<String, FabricMessage.Closed> closedTo;
+  /** Who else hears of opened and closed connections (the sync plane, for every dispatcher). */
+  volatile OwnershipListener ownership = OwnershipListener.NONE;
   private final OwnedConnections owned = new OwnedConnections();
   final AtomicLong accepted = new AtomicLong();
   final AtomicLong closed = new AtomicLong();
@@ -75,6 +77,11 @@ final class HandoffAcceptor implements HandoffServer.Handler {
       return new FabricMessage.Accepted(handoffId);
     }
     return new FabricMessage.Aborted(handoffId);
+  }
+
+  /** Every connection this node owns now. */
+  List<FabricMessage.Owned> allOwned() {
+    return owned.all();
   }
 
   @Override
@@ -121,11 +128,13 @@ final class HandoffAcceptor implements HandoffServer.Handler {
     accepted.incrementAndGet();
     long id = handoff.handoffId();
     owned.opened(from, id, state.flow());
+    ownership.opened(state.flow(), id);
     var info = new ConnectionInfo(state.flow(), handoff.requestSummary());
     delivery.deliver(restored.fd(), restored.unsentTail(), info, (fromClient, toClient) -> {
       active.decrementAndGet();
       closed.incrementAndGet();
       owned.closed(from, id);
+      ownership.closed(state.flow(), id);
       // Only the dispatcher that handed it over keeps its entry; if it is not connected now,
       // the inventory of its next session tells it.
       closedTo.accept(from, new FabricMessage.Closed(state.flow(), id, fromClient, toClient));

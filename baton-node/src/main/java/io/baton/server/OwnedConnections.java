@@ -56,6 +56,13 @@ final class OwnedConnections {
     return out;
   }
 
+  /** Every open connection, with the handoff that brought it. */
+  synchronized List<FabricMessage.Owned> all() {
+    List<FabricMessage.Owned> out = new ArrayList<>(open.size());
+    open.forEach((k, flow) -> out.add(new FabricMessage.Owned(flow, k.handoffId())));
+    return out;
+  }
+
   synchronized int size() {
     return open.size();
   }

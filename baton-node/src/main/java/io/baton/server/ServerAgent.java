@@ -160,6 +160,16 @@ public final class ServerAgent implements AutoCloseable {
     return peer;
   }
 
+  /** Tells {@code listener} of every connection taken or lost from now on. */
+  public void ownershipListener(OwnershipListener listener) {
+    acceptor.ownership = java.util.Objects.requireNonNull(listener, "listener");
+  }
+
+  /** Every connection this agent owns now, with the handoff that brought it. */
+  public List<FabricMessage.Owned> ownedConnections() {
+    return acceptor.allOwned();
+  }
+
   public int activeConnections() {
     return active.get();
   }

@@ -48,7 +48,7 @@ import org.slf4j.LoggerFactory;
  * FD_ALL3 and VERIFY_SUSPECT2 (a silent one), SYM_ENCRYPT (AES-256-CBC under a key derived from
  * the cluster key; a node without it can neither read nor join), NAKACK2, UNICAST3, STABLE, AUTH
  * ({@link ClusterKeyToken}), GMS, UFC, MFC, FRAG4. Reports carry their own HMAC seal as well
- * ({@link ReportCodec}), since CBC alone does not protect integrity.
+ * ({@link SyncCodec}), since CBC alone does not protect integrity.
  *
  * <p>Thread-safe. JGroups delivers on its own threads; the reports leave from one timer thread.
  */
@@ -66,8 +66,8 @@ public final class SyncPlane implements AutoCloseable {
   private final Supplier<LocalLoad> load;
   private final LongSupplier nanoClock;
   private final ScheduledExecutorService timer;
-  private final ReportCodec encoder;
-  private final ThreadLocal<ReportCodec> decoders;
+  private final SyncCodec encoder; // timer thread only
+  private final ThreadLocal<SyncCodec> decoders;
   private final long incarnation = System.currentTimeMillis();
   private long sequence; // confined to the timer thread
   private long lastHandoffs; // confined to the timer thread
@@ -76,6 +76,23 @@ public final class SyncPlane implements AutoCloseable {
   final LongAdder reportsRejected = new LongAdder();
   final LongAdder sendFailures = new LongAdder();
   private volatile long viewFormedNs;
+  /** How often queued ownership changes leave. */
+  static final long OWNERSHIP_FLUSH_MS = 20;
+  private final java.util.concurrent.ConcurrentLinkedQueue<OwnershipUpdate.Change> ownershipQueue =
+      new java.util.concurrent.ConcurrentLinkedQueue<>();
+  private volatile OwnershipSource ownershipSource;
+  private volatile OwnershipSink ownershipSink; // set under early
+  /** Updates received before the sink was set (dispatchers only); guarded by itself. */
+  private final List<OwnershipUpdate> early = new java.util.ArrayList<>();
+  private long earlyChanges; // guarded by early
+  static final long MAX_EARLY_CHANGES = 4_000_000;
+  private volatile boolean resendOwnership;
+  private long ownershipSequence; // confined to the timer thread
+  /** Per sender, the (incarnation, sequence) of its last ownership update. */
+  private final java.util.Map<String, long[]> lastOwnership = new java.util.concurrent.ConcurrentHashMap<>();
+  final LongAdder ownershipChangesSent = new LongAdder();
+  final LongAdder ownershipChangesReceived = new LongAdder();
+  final LongAdder ownershipRejected = new LongAdder();
 
   private SyncPlane(SyncSettings settings, JChannel channel, Supplier<LocalLoad> load, LongSupplier nanoClock) {
     this.settings = settings;
@@ -83,8 +100,8 @@ public final class SyncPlane implements AutoCloseable {
     this.load = load;
     this.nanoClock = nanoClock;
     this.farm = new FarmState(settings.staleAfter().toNanos(), nanoClock);
-    this.encoder = new ReportCodec(settings.keys());
-    this.decoders = ThreadLocal.withInitial(() -> new ReportCodec(settings.keys()));
+    this.encoder = new SyncCodec(settings.keys());
+    this.decoders = ThreadLocal.withInitial(() -> new SyncCodec(settings.keys()));
     this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "baton-sync");
       t.setDaemon(true);
@@ -119,6 +136,8 @@ public final class SyncPlane implements AutoCloseable {
         (nanoClock.getAsLong() - startNs) / 1_000_000, channel.getView());
     long periodMs = settings.reportInterval().toMillis();
     plane.timer.scheduleAtFixedRate(plane::publish, 0, periodMs, TimeUnit.MILLISECONDS);
+    plane.timer.scheduleWithFixedDelay(plane::flushOwnership, OWNERSHIP_FLUSH_MS, OWNERSHIP_FLUSH_MS,
+        TimeUnit.MILLISECONDS);
     return plane;
   }
 
@@ -257,27 +276,162 @@ public final class SyncPlane implements AutoCloseable {
       Set<String> names = view.getMembers().stream().map(SyncPlane::name).collect(Collectors.toSet());
       viewFormedNs = nanoClock.getAsLong();
       log.info("sync: view {} with {} members: {}", view.getViewId().getId(), view.size(), names);
+      Set<String> before = farm.snapshot().view();
       farm.view(names);
+      lastOwnership.keySet().retainAll(names);
+      // A member that just joined (a dispatcher that started or came back) knows none of this
+      // node's connections: all of them go out again, once.
+      if (ownershipSource != null && !before.containsAll(names)) resendOwnership = true;
     }
 
     @Override
     public void receive(Message msg) {
-      NodeReport report;
+      Object message;
       try {
-        report = decoders.get().decode(msg.getArray(), msg.getOffset(), msg.getLength());
-      } catch (ReportCodec.RejectedException e) {
+        message = decoders.get().decode(msg.getArray(), msg.getOffset(), msg.getLength());
+      } catch (SyncCodec.RejectedException e) {
         reportsRejected.increment();
         rejectedLog.warn("sync: refused a message from {}: {}", name(msg.getSrc()), e.getMessage());
         return;
       }
       String sender = name(msg.getSrc());
-      if (!report.node().equals(sender)) {
-        reportsRejected.increment();
-        rejectedLog.warn("sync: refused a report from {} that claims to be {}", sender, report.node());
+      switch (message) {
+        case NodeReport report -> {
+          if (!report.node().equals(sender)) {
+            reportsRejected.increment();
+            rejectedLog.warn("sync: refused a report from {} that claims to be {}", sender, report.node());
+            return;
+          }
+          farm.report(report);
+        }
+        case OwnershipUpdate update -> receiveOwnership(sender, update);
+        default -> throw new IllegalStateException("unexpected message " + message);
+      }
+    }
+  }
+
+  private void receiveOwnership(String sender, OwnershipUpdate u) {
+    if (!u.node().equals(sender)) {
+      ownershipRejected.increment();
+      rejectedLog.warn("sync: refused an ownership update from {} that claims to be {}", sender, u.node());
+      return;
+    }
+    long[] last = lastOwnership.get(sender);
+    if (last != null && !(u.incarnation() > last[0] || (u.incarnation() == last[0] && u.sequence() > last[1]))) {
+      ownershipRejected.increment();
+      rejectedLog.warn("sync: refused a replayed ownership update {} of {}", u.sequence(), sender);
+      return;
+    }
+    lastOwnership.put(sender, new long[] {u.incarnation(), u.sequence()});
+    ownershipChangesReceived.add(u.changes().size());
+    OwnershipSink sink;
+    synchronized (early) {
+      sink = ownershipSink;
+      if (sink == null) {
+        // A dispatcher joins before it can forward: keep what the servers send meanwhile (they
+        // send everything when a member joins), bounded.
+        if (settings.roles().contains("dispatcher") && earlyChanges + u.changes().size() <= MAX_EARLY_CHANGES) {
+          early.add(u);
+          earlyChanges += u.changes().size();
+        }
         return;
       }
-      farm.report(report);
     }
+    if (!sink.apply(u)) ownershipRejected.increment();
+  }
+
+  /**
+   * Publishes the queued ownership changes (and, after a member joined, every open connection
+   * again), in updates of at most {@link OwnershipUpdate#MAX_CHANGES}. On the timer thread.
+   */
+  private void flushOwnership() {
+    OwnershipSource source = ownershipSource;
+    if (source == null) return;
+    try {
+      if (resendOwnership) {
+        resendOwnership = false;
+        List<OwnershipUpdate.Change> all = source.openConnections();
+        for (int i = 0; i < all.size(); i += OwnershipUpdate.MAX_CHANGES) {
+          sendOwnership(all.subList(i, Math.min(all.size(), i + OwnershipUpdate.MAX_CHANGES)));
+        }
+      }
+      List<OwnershipUpdate.Change> batch = new java.util.ArrayList<>();
+      for (OwnershipUpdate.Change c; (c = ownershipQueue.poll()) != null; ) {
+        batch.add(c);
+        if (batch.size() == OwnershipUpdate.MAX_CHANGES) {
+          sendOwnership(batch);
+          batch.clear();
+        }
+      }
+      if (!batch.isEmpty()) sendOwnership(batch);
+    } catch (Exception | Error e) {
+      sendFailures.increment();
+      rejectedLog.warn("sync: cannot publish ownership changes: {}", String.valueOf(e.getMessage()));
+    }
+  }
+
+  private void sendOwnership(List<OwnershipUpdate.Change> changes) throws Exception {
+    OwnershipUpdate u = new OwnershipUpdate(settings.node(), settings.fabricAddress(), incarnation,
+        ++ownershipSequence, changes);
+    // Reliable and in order (NAKACK2): unlike a report, a lost open or close is not repaired by
+    // the next update.
+    channel.send(new BytesMessage(null, encoder.encode(u)));
+    ownershipChangesSent.add(changes.size());
+  }
+
+  /**
+   * A connection this node (a server) took or lost: published to every dispatcher within
+   * {@value #OWNERSHIP_FLUSH_MS} ms. Any thread.
+   */
+  public void ownershipChanged(OwnershipUpdate.Change change) {
+    if (ownershipSource != null) ownershipQueue.add(change);
+  }
+
+  /** The server side: where the full list of open connections comes from; starts publishing. */
+  public void publishOwnership(OwnershipSource source) {
+    this.ownershipSource = source;
+    resendOwnership = true;
+  }
+
+  /**
+   * The dispatcher side: where the servers' ownership updates go, starting with those that
+   * arrived since the node joined.
+   */
+  public void receiveOwnership(OwnershipSink sink) {
+    List<OwnershipUpdate> pending;
+    synchronized (early) {
+      pending = new java.util.ArrayList<>(early);
+      early.clear();
+      earlyChanges = 0;
+      ownershipSink = sink;
+    }
+    for (OwnershipUpdate u : pending) {
+      if (!sink.apply(u)) ownershipRejected.increment();
+    }
+  }
+
+  public long ownershipChangesSent() {
+    return ownershipChangesSent.sum();
+  }
+
+  public long ownershipChangesReceived() {
+    return ownershipChangesReceived.sum();
+  }
+
+  public long ownershipRejected() {
+    return ownershipRejected.sum();
+  }
+
+  /** A server's open connections, for a full publication. */
+  @FunctionalInterface
+  public interface OwnershipSource {
+    List<OwnershipUpdate.Change> openConnections();
+  }
+
+  /** Applies a server's update; false if it refused it (e.g. the claim does not match the config). */
+  @FunctionalInterface
+  public interface OwnershipSink {
+    boolean apply(OwnershipUpdate update);
   }
 
   private static String name(Address a) {

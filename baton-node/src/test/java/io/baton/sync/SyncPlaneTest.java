@@ -39,9 +39,13 @@ class SyncPlaneTest {
   }
 
   private SyncSettings settings(String node, int host, int nodes, byte[] key) throws Exception {
+    return settings(node, "server", host, nodes, key);
+  }
+
+  private SyncSettings settings(String node, String roles, int host, int nodes, byte[] key) throws Exception {
     List<Inet4Address> seeds = new ArrayList<>();
     for (int i = 1; i <= nodes; i++) seeds.add(address(i));
-    return new SyncSettings(node, "server", (Inet4Address) InetAddress.getByName("198.18.1." + (10 + host)),
+    return new SyncSettings(node, roles, (Inet4Address) InetAddress.getByName("198.18.1." + (10 + host)),
         address(host), 7500, seeds, Duration.ofMillis(250), Duration.ofMillis(750), SyncKeys.derive(key));
   }
 
@@ -153,5 +157,64 @@ class SyncPlaneTest {
     await(() -> a.farm().refusal("b") == null, "b back at a");
     assertThat(a.farm().snapshot().report("b").activeConnections()).isEqualTo(3);
     assertThat(a.bytesSent()).isPositive();
+  }
+
+  private static io.baton.transplant.FlowKey flow(int port) throws Exception {
+    return new io.baton.transplant.FlowKey((Inet4Address) InetAddress.getByName("198.18.0.10"), port,
+        (Inet4Address) InetAddress.getByName("198.18.0.100"), 80);
+  }
+
+  @Test
+  void aServersOwnershipReachesEveryDispatcherInOrderAndALateJoinerGetsAllOfIt() throws Exception {
+    List<OwnershipUpdate.Change> open = java.util.Collections.synchronizedList(new ArrayList<>());
+    SyncPlane s1 = start(settings("s1", 1, 3, KEY), healthy());
+    s1.publishOwnership(() -> List.copyOf(open));
+    List<OwnershipUpdate.Change> atD1 = java.util.Collections.synchronizedList(new ArrayList<>());
+    SyncPlane d1 = start(settings("d1", "dispatcher", 2, 3, KEY), healthy());
+    d1.receiveOwnership(u -> {
+      assertThat(u.node()).isEqualTo("s1");
+      assertThat(u.fabricAddress().getHostAddress()).isEqualTo("198.18.1.11");
+      atD1.addAll(u.changes());
+      return true;
+    });
+    await(() -> d1.viewSize() == 2 && s1.viewSize() == 2, "one view");
+    for (int i = 0; i < 5000; i++) {
+      var c = new OwnershipUpdate.Change(true, flow(10_000 + i), 1000 + i);
+      open.add(c);
+      s1.ownershipChanged(c);
+    }
+    for (int i = 0; i < 100; i++) {
+      var c = new OwnershipUpdate.Change(false, flow(10_000 + i), 1000 + i);
+      open.remove(new OwnershipUpdate.Change(true, flow(10_000 + i), 1000 + i));
+      s1.ownershipChanged(c);
+    }
+    await(() -> atD1.stream().filter(c -> !c.open()).count() == 100, "the closes at d1");
+    // In order: every close after its open (the opens may also come again in a full resend).
+    synchronized (atD1) {
+      for (int i = 0; i < 100; i++) {
+        var f = flow(10_000 + i);
+        int opened = -1, closed = -1;
+        for (int j = 0; j < atD1.size(); j++) {
+          var c = atD1.get(j);
+          if (c.flow().equals(f) && c.open() && opened < 0) opened = j;
+          if (c.flow().equals(f) && !c.open()) closed = j;
+        }
+        assertThat(opened).as("open of %s", f).isGreaterThanOrEqualTo(0).isLessThan(closed);
+      }
+    }
+    assertThat(atD1.stream().filter(OwnershipUpdate.Change::open).map(OwnershipUpdate.Change::flow).distinct().count())
+        .isEqualTo(5000);
+    // A dispatcher that joins now, and sets its sink only after a while, gets the 4,900 open ones.
+    java.util.Set<io.baton.transplant.FlowKey> atD2 = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    SyncPlane d2 = start(settings("d2", "dispatcher", 3, 3, KEY), healthy());
+    await(() -> d2.ownershipChangesReceived() >= 4900, "s1's full list at d2");
+    d2.receiveOwnership(u -> {
+      u.changes().forEach(c -> atD2.add(c.flow()));
+      return true;
+    });
+    assertThat(atD2).hasSize(4900).doesNotContain(flow(10_000)).contains(flow(14_999));
+    assertThat(d1.ownershipRejected()).isZero();
+    System.out.printf("sync: 5,100 ownership changes, %d bytes sent by s1 (%.1f per change, reports included)%n",
+        s1.bytesSent(), s1.bytesSent() / 5100.0);
   }
 }
