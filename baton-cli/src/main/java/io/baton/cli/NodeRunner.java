@@ -1,5 +1,6 @@
 package io.baton.cli;
 
+import io.baton.announce.BirdBgp;
 import io.baton.config.SyncConfig;
 import io.baton.dispatcher.ServerEligibility;
 import io.baton.server.HealthChecks;
@@ -56,6 +57,7 @@ final class NodeRunner {
     DispatcherNode dispatcher = null;
     HealthChecks health = null;
     SyncPlane sync = null;
+    BirdBgp bgp = null;
     AtomicReference<DispatcherNode> dispatcherRef = new AtomicReference<>();
     io.baton.admin.MetricsEndpoint metrics = null;
     CountDownLatch stop = new CountDownLatch(1);
@@ -81,6 +83,13 @@ final class NodeRunner {
             eligibility);
         dispatcherRef.set(dispatcher);
         if (sync != null) sync.receiveOwnership(dispatcher::replicate);
+        if (config.announce().isPresent()) {
+          // On this (the main) thread, which lives as long as the node: BIRD's parent-death signal
+          // follows the thread that started it.
+          bgp = BirdBgp.start(config.node().name(), config.announce().get(),
+              config.node().front().orElseThrow().address(),
+              config.vips().stream().map(v -> v.address()).distinct().toList(), Path.of("/run/baton"));
+        }
       }
       if (config.metrics().isPresent()) {
         metrics = io.baton.admin.MetricsEndpoint.start(config.metrics().get().listen(), dispatcher, server, sync);
@@ -92,6 +101,7 @@ final class NodeRunner {
       return ExitCode.OK;
     } finally {
       if (metrics != null) metrics.close();
+      if (bgp != null) bgp.close(); // withdraw the VIPs before the listeners close
       if (dispatcher != null) dispatcher.close();
       if (sync != null) sync.close();
       if (health != null) health.close();

@@ -271,6 +271,18 @@ public final class Lab implements AutoCloseable {
     } catch (java.io.IOException e) {
       log.warn("cannot delete the lock files of namespace {} in {}: {}", namespace, LOCK_DIRECTORY, e.toString());
     }
+    // A dispatcher's BGP daemon files: /run/baton/bgp-<node>-net-<inode>/.
+    String birdDirs = "bgp-*" + suffix.substring(0, suffix.length() - ".lock".length());
+    try (var dirs = Files.newDirectoryStream(LOCK_DIRECTORY, birdDirs)) {
+      for (Path d : dirs) {
+        try (var inside = Files.list(d)) {
+          for (Path f : inside.toList()) Files.deleteIfExists(f);
+        }
+        Files.deleteIfExists(d);
+      }
+    } catch (java.io.IOException e) {
+      log.warn("cannot delete the BGP files of namespace {} in {}: {}", namespace, LOCK_DIRECTORY, e.toString());
+    }
   }
 
   private void checkOpen() {

@@ -22,6 +22,7 @@ import java.util.Optional;
  * @param server present exactly when the node has role server
  * @param metrics present when the file asks for an admin/metrics endpoint
  * @param sync present when the node takes part in the sync plane
+ * @param announce present when the dispatcher announces its VIPs by BGP
  */
 public record BatonConfig(
     NodeConfig node,
@@ -32,7 +33,8 @@ public record BatonConfig(
     Limits limits,
     Optional<ServerConfig> server,
     Optional<MetricsConfig> metrics,
-    Optional<SyncConfig> sync) {
+    Optional<SyncConfig> sync,
+    Optional<BgpConfig> announce) {
   public BatonConfig {
     Objects.requireNonNull(node, "node");
     Objects.requireNonNull(cluster, "cluster");
@@ -43,6 +45,7 @@ public record BatonConfig(
     Objects.requireNonNull(server, "server");
     Objects.requireNonNull(metrics, "metrics");
     Objects.requireNonNull(sync, "sync");
+    Objects.requireNonNull(announce, "announce");
   }
 
   /** The pool of that name; rules and default pools always name one that exists. */

@@ -18,7 +18,7 @@ final class ConfigBinder {
 
   static BatonConfig bind(ConfigField root, Path baseDirectory) throws ConfigException {
     root.allowKeys(
-        "node", "cluster", "vips", "pools", "timeouts", "limits", "server", "metrics", "sync");
+        "node", "cluster", "vips", "pools", "timeouts", "limits", "server", "metrics", "sync", "announce");
     NodeConfig node = NodeBinder.bind(root.get("node").required());
     ClusterConfig cluster =
         ClusterBinder.bind(
@@ -34,7 +34,47 @@ final class ConfigBinder {
     Optional<ServerConfig> server =
         ServerBinder.bind(root.get("server"), node, vips, baseDirectory);
     return new BatonConfig(node, cluster, vips, pools, timeouts, limits, server,
-        metrics(root.get("metrics")), sync(root.get("sync"), node));
+        metrics(root.get("metrics")), sync(root.get("sync"), node), announce(root.get("announce"), node));
+  }
+
+  private static Optional<BgpConfig> announce(ConfigField field, NodeConfig node) throws ConfigException {
+    if (!field.isPresent()) {
+      return Optional.empty();
+    }
+    if (!node.hasRole(Role.DISPATCHER)) {
+      throw field.error("only for nodes with role dispatcher (they announce the VIPs)");
+    }
+    field.allowKeys("bgp");
+    ConfigField bgp = field.get("bgp").required("is required: how this dispatcher announces its VIPs");
+    bgp.allowKeys("as", "router-id", "neighbors", "hold-time");
+    long as = asNumber(bgp.get("as").required());
+    ConfigField idField = bgp.get("router-id");
+    java.net.Inet4Address routerId = idField.isPresent() ? idField.asIpv4()
+        : node.front().orElseThrow(() -> bgp.error("needs router-id, or node.interfaces.front")).address();
+    ConfigField neighborsField = bgp.get("neighbors").required("is required: the routers to announce the VIPs to");
+    List<BgpConfig.Neighbor> neighbors = new java.util.ArrayList<>();
+    for (ConfigField n : neighborsField.list()) {
+      n.allowKeys("address", "as");
+      neighbors.add(new BgpConfig.Neighbor(n.get("address").required().asIpv4(), asNumber(n.get("as").required())));
+    }
+    if (neighbors.isEmpty()) throw neighborsField.error("must list at least one neighbor");
+    ConfigField holdField = bgp.get("hold-time");
+    Duration hold = duration(holdField, BgpConfig.DEFAULT_HOLD_TIME);
+    if (hold.compareTo(Duration.ofSeconds(3)) < 0 || hold.compareTo(Duration.ofSeconds(65535)) > 0) {
+      throw holdField.error("must be 3s..65535s (BGP), got " + Durations.format(hold));
+    }
+    return Optional.of(new BgpConfig(as, routerId, neighbors, hold));
+  }
+
+  private static long asNumber(ConfigField field) throws ConfigException {
+    String text = field.asString();
+    try {
+      long as = Long.parseLong(text);
+      if (as >= 1 && as <= 4_294_967_294L) return as;
+    } catch (NumberFormatException e) {
+      // below
+    }
+    throw field.error("must be an AS number 1..4294967294, got '" + text + "'");
   }
 
   private static Optional<SyncConfig> sync(ConfigField field, NodeConfig node) throws ConfigException {

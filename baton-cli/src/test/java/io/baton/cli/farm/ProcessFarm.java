@@ -279,7 +279,7 @@ final class ProcessFarm implements AutoCloseable {
     return sync ? SYNC_SECTION.strip() : "";
   }
 
-  private static void writeRandomFile(Path file, int bytes) throws IOException {
+  static void writeRandomFile(Path file, int bytes) throws IOException {
     var random = new java.util.Random(7);
     byte[] chunk = new byte[1 << 20];
     try (var out = Files.newOutputStream(file)) {

@@ -1,0 +1,276 @@
+package io.baton.cli.farm;
+
+import static io.baton.cli.farm.FarmChecks.awaitTrue;
+
+import io.baton.cli.Baton;
+import io.baton.lab.CommandResult;
+import io.baton.lab.Host;
+import io.baton.lab.Lab;
+import io.baton.lab.Segment;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Two dispatchers behind a router, the way production farms announce a VIP: a router namespace
+ * runs BIRD 2 with a BGP session to each dispatcher and installs the VIP's route with one next hop
+ * per dispatcher that announces it (ECMP, hashed on the 4-tuple:
+ * {@code fib_multipath_hash_policy=1}); each dispatcher's own BIRD, started by {@code baton
+ * dispatcher}, announces the VIP. Two servers serve the sample app. Every node runs the sync
+ * plane on a network of its own, so servers tell both dispatchers which connections they own.
+ *
+ * <pre>
+ * client 198.18.4.10 --edge-- router 198.18.4.1 / 198.18.0.254 --front-- d1 .1, d2 .2, s1 .11, s2 .12
+ *                                         fabric 198.18.1.0/24, sync 198.18.2.0/24
+ * </pre>
+ *
+ * <p>Built and closed by one thread.
+ */
+final class EcmpFarm implements AutoCloseable {
+  static final String VIP = "198.18.0.100";
+  static final String ROUTER = "198.18.0.254";
+  static final List<String> DISPATCHERS = List.of("d1", "d2");
+  static final List<String> SERVERS = List.of("s1", "s2");
+  static final int BIG_FILE_BYTES = 8 << 20;
+  static final Duration START_LIMIT = Duration.ofSeconds(60);
+
+  final Lab lab;
+  final Host client;
+  final Host router;
+  final Map<String, Host> hosts = new LinkedHashMap<>();
+  final Path bigFile;
+  private final Map<String, Path> configs = new HashMap<>();
+  private final Map<String, Process> processes = new HashMap<>();
+  private Process routerBird;
+  private final Path routerSocket;
+
+  EcmpFarm(String purpose) throws Exception {
+    byte[] k = new byte[32];
+    new java.security.SecureRandom().nextBytes(k);
+    String key = HexFormat.of().formatHex(k);
+    lab = Lab.create(purpose);
+    try {
+      Segment edge = lab.segment("edge");
+      Segment front = lab.segment("front");
+      Segment fabric = lab.segment("fabric");
+      Segment sync = lab.segment("sync");
+      client = lab.host("client");
+      client.attach(edge, "198.18.4.10/24");
+      client.addRoute("198.18.0.0/24", "198.18.4.1");
+      router = lab.host("router");
+      router.attach(edge, "198.18.4.1/24");
+      router.attach(front, ROUTER + "/24");
+      router.sysctl("net.ipv4.ip_forward", "1");
+      // Why: ECMP hashes on the whole 4-tuple (L4), as routers in front of load balancers do;
+      // the kernel's default hashes on addresses only, which puts one client on one dispatcher.
+      router.sysctl("net.ipv4.fib_multipath_hash_policy", "1");
+      bigFile = lab.dir().resolve("big.bin");
+      ProcessFarm.writeRandomFile(bigFile, BIG_FILE_BYTES);
+      int octet = 1;
+      for (String d : DISPATCHERS) {
+        Host h = lab.host(d);
+        h.attach(front, "198.18.0." + octet + "/24");
+        h.attach(fabric, "198.18.1." + octet + "/24");
+        h.attach(sync, "198.18.2." + octet + "/24");
+        h.addAddress("lo", VIP + "/32"); // the router routes the VIP here; nobody ARPs for it
+        h.addRoute("198.18.4.0/24", ROUTER);
+        hosts.put(d, h);
+        configs.put(d, write(d, dispatcherConfig(d, octet, key)));
+        octet++;
+      }
+      octet = 11;
+      for (String s : SERVERS) {
+        Host h = lab.host(s);
+        h.attach(front, "198.18.0." + octet + "/24");
+        h.attach(fabric, "198.18.1." + octet + "/24");
+        h.attach(sync, "198.18.2." + octet + "/24");
+        h.addRoute("198.18.4.0/24", ROUTER); // direct server return to the client, via the router
+        hosts.put(s, h);
+        Path root = Files.createDirectories(lab.dir().resolve("www-" + s));
+        Files.writeString(root.resolve("whoami.txt"), s + "\n");
+        Files.createLink(root.resolve("big.bin"), bigFile);
+        configs.put(s, write(s, serverConfig(s, octet, root, key)));
+        octet++;
+      }
+      routerSocket = lab.dir().resolve("router-bird.ctl");
+    } catch (Exception | Error e) {
+      lab.close();
+      throw e;
+    }
+  }
+
+  /** The router's BIRD, the servers, then the dispatchers; returns once the VIP has both next hops. */
+  EcmpFarm startAll() throws Exception {
+    Path conf = lab.dir().resolve("router-bird.conf");
+    StringBuilder c = new StringBuilder("""
+        router id 198.18.0.254;
+        log "%s" all;
+        protocol device {}
+        protocol kernel { ipv4 { import none; export all; }; merge paths on; }
+        """.formatted(lab.dir().resolve("router-bird.log")));
+    int octet = 1;
+    for (String d : DISPATCHERS) {
+      c.append("""
+          protocol bgp %s {
+            local 198.18.0.254 as 65000;
+            neighbor 198.18.0.%d as 65001;
+            hold time 3; keepalive time 1; connect retry time 1; error wait time 1, 5;
+            ipv4 { import where net = %s/32; export none; };
+          }
+          """.formatted(d, octet++, VIP));
+    }
+    Files.writeString(conf, c.toString());
+    routerBird = router.start(List.of("bird", "-f", "-c", conf.toString(), "-s", routerSocket.toString()));
+    for (String s : SERVERS) start(s);
+    for (String s : SERVERS) awaitMetric(s, "baton_sync_view_members", v -> v >= 1);
+    for (String d : DISPATCHERS) start(d);
+    for (String d : DISPATCHERS) {
+      for (String s : SERVERS) awaitMetric(d, "baton_fabric_up{server=\"" + s + "\"}", v -> v == 1);
+    }
+    awaitNextHops(2, START_LIMIT);
+    return this;
+  }
+
+  Process start(String node) {
+    String verb = DISPATCHERS.contains(node) ? "dispatcher" : "server";
+    List<String> cmd = new ArrayList<>(List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "--enable-native-access=ALL-UNNAMED", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+        "-cp", System.getProperty("java.class.path"), Baton.class.getName(),
+        verb, "--config", configs.get(node).toString()));
+    Process p = hosts.get(node).start(cmd);
+    processes.put(node, p);
+    return p;
+  }
+
+  void kill9(String node) throws InterruptedException {
+    Process p = processes.get(node);
+    p.destroyForcibly();
+    if (!p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) throw new AssertionError(node + " survived SIGKILL");
+  }
+
+  /** The VIP's next hops in the router's kernel table now. */
+  List<String> nextHops() {
+    String out = router.exec("ip", "route", "show", VIP).stdout();
+    List<String> hops = new ArrayList<>();
+    var m = java.util.regex.Pattern.compile("via (198\\.18\\.0\\.\\d+)").matcher(out);
+    while (m.find()) hops.add(m.group(1));
+    return hops;
+  }
+
+  void awaitNextHops(int n, Duration limit) throws Exception {
+    awaitTrue(() -> nextHops().size() == n, limit, "the router's route to " + VIP + " with " + n + " next hops");
+  }
+
+  Map<String, Double> metrics(String node) {
+    CommandResult r = hosts.get(node).exec(List.of("curl", "-s", "--max-time", "3", "http://127.0.0.1:9400/metrics"),
+        Duration.ofSeconds(10));
+    Map<String, Double> out = new HashMap<>();
+    if (!r.succeeded()) return out;
+    for (String line : r.stdout().split("\n")) {
+      if (line.isBlank() || line.startsWith("#")) continue;
+      int space = line.lastIndexOf(' ');
+      try {
+        out.put(line.substring(0, space), Double.parseDouble(line.substring(space + 1)));
+      } catch (RuntimeException e) {
+        // not a sample line
+      }
+    }
+    return out;
+  }
+
+  double metric(String node, String name) {
+    return metrics(node).getOrDefault(name, Double.NaN);
+  }
+
+  void awaitMetric(String node, String name, java.util.function.DoublePredicate ok) throws Exception {
+    awaitTrue(() -> {
+      double v = metric(node, name);
+      return !Double.isNaN(v) && ok.test(v);
+    }, START_LIMIT, node + " metric " + name);
+  }
+
+  String log(String node) {
+    try {
+      return Files.readString(hosts.get(node).stderrOf(processes.get(node)));
+    } catch (IOException e) {
+      return "(no log: " + e.getMessage() + ")";
+    }
+  }
+
+  private Path write(String node, String yaml) throws IOException {
+    Path file = lab.dir().resolve(node + ".yaml");
+    Files.writeString(file, yaml);
+    return file;
+  }
+
+  private static final String SYNC = """
+      sync:
+        seeds: [198.18.2.1, 198.18.2.2, 198.18.2.11, 198.18.2.12]
+      """;
+
+  private String dispatcherConfig(String name, int octet, String key) {
+    return """
+        node:
+          name: %1$s
+          roles: [dispatcher]
+          interfaces:
+            front:  { device: front,  address: 198.18.0.%2$d }
+            fabric: { device: fabric, address: 198.18.1.%2$d }
+            sync:   { device: sync,   address: 198.18.2.%2$d }
+        metrics:
+          listen: 127.0.0.1:9400
+        cluster:
+          key: %3$s
+        vips:
+          - { address: %4$s, port: 80, mode: http, default-pool: app }
+        pools:
+          app:
+            balance: round-robin
+            members:
+              - { node: s1, fabric-address: 198.18.1.11 }
+              - { node: s2, fabric-address: 198.18.1.12 }
+        announce:
+          bgp:
+            as: 65001
+            neighbors: [{ address: %5$s, as: 65000 }]
+        %6$s
+        """.formatted(name, octet, key, VIP, ROUTER, SYNC);
+  }
+
+  private String serverConfig(String name, int octet, Path root, String key) {
+    return """
+        node:
+          name: %1$s
+          roles: [server]
+          interfaces:
+            fabric: { device: fabric, address: 198.18.1.%2$d }
+            sync:   { device: sync,   address: 198.18.2.%2$d }
+        metrics:
+          listen: 127.0.0.1:9400
+        cluster:
+          key: %3$s
+        server:
+          apply-host-preparation: true
+          deliveries:
+            - { vip: %4$s, port: 80, embedded: { app: sample, root: %5$s } }
+        %6$s
+        """.formatted(name, octet, key, VIP, root, SYNC);
+  }
+
+  @Override
+  public void close() {
+    for (Process p : processes.values()) {
+      if (p.isAlive()) p.destroyForcibly();
+    }
+    if (routerBird != null && routerBird.isAlive()) routerBird.destroyForcibly();
+    lab.close();
+  }
+}

@@ -1,0 +1,110 @@
+package io.baton.cli.farm;
+
+import static io.baton.cli.farm.FarmChecks.awaitTrue;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.baton.lab.CommandResult;
+import io.baton.lab.RstCounter;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Two dispatchers behind a BGP/ECMP router ({@link EcmpFarm}, real BIRD on both sides, real
+ * processes): established connections survive the loss of the dispatcher that handed them off,
+ * because the servers told the other dispatcher over the sync plane which connections they own.
+ */
+@Tag("lab")
+class EcmpFarmLabTest {
+  private static final int DOWNLOADS = 50;
+
+  @Test
+  void downloadsSurviveTheKilledDispatcherAndItTakesNewConnectionsWhenBack() throws Exception {
+    try (EcmpFarm farm = new EcmpFarm("ecmp-kill").startAll()) {
+      String expected = sha256(farm.bigFile);
+      RstCounter rst = RstCounter.install(farm.client);
+      ExecutorService pool = Executors.newFixedThreadPool(DOWNLOADS);
+      try {
+        List<Future<CommandResult>> downloads = new ArrayList<>();
+        for (int i = 0; i < DOWNLOADS; i++) {
+          // ~4 s each at 2 MB/s; pipefail: a failed transfer is not hidden by sha256sum
+          downloads.add(pool.submit(() -> farm.client.exec(List.of("bash", "-o", "pipefail", "-c",
+              "curl -sS --max-time 60 --limit-rate 2M http://" + EcmpFarm.VIP + "/big.bin | sha256sum"),
+              Duration.ofSeconds(90))));
+        }
+        awaitTrue(() -> handoffs(farm, "d1") + handoffs(farm, "d2") >= DOWNLOADS, Duration.ofSeconds(30),
+            "every download handed off");
+        double d1 = handoffs(farm, "d1");
+        double d2 = handoffs(farm, "d2");
+        String victim = d1 >= d2 ? "d1" : "d2";
+        String survivor = victim.equals("d1") ? "d2" : "d1";
+        long killNs = System.nanoTime();
+        farm.kill9(victim);
+        farm.awaitNextHops(1, Duration.ofSeconds(30));
+        long rerouteMs = (System.nanoTime() - killNs) / 1_000_000;
+        assertThat(farm.nextHops()).as("the survivor's next hop").containsExactly(
+            survivor.equals("d1") ? "198.18.0.1" : "198.18.0.2");
+        List<String> results = new ArrayList<>();
+        for (Future<CommandResult> f : downloads) {
+          CommandResult r = f.get(120, TimeUnit.SECONDS);
+          results.add(r.exitCode() == 0 ? r.stdout().strip().split(" ")[0] : "failed: " + r.stderr().strip());
+        }
+        double installed = farm.metric(survivor, "baton_dispatcher_ownership_installed_total");
+        System.out.printf("ecmp: handoffs d1 %.0f, d2 %.0f; killed %s; BGP withdraw to reroute %d ms; %s had"
+            + " installed %.0f entries from the servers' ownership news; %d of %d downloads intact; client RSTs %d%n",
+            d1, d2, victim, rerouteMs, survivor, installed,
+            results.stream().filter(expected::equals).count(), DOWNLOADS, rst.received());
+        assertThat(results).as("every download's SHA-256").allMatch(expected::equals);
+        assertThat(rst.received()).as("RSTs the client received").isZero();
+        assertThat(installed).as("entries %s installed for the other dispatcher's handoffs", survivor)
+            .isGreaterThanOrEqualTo(victim.equals("d1") ? d1 : d2);
+      } finally {
+        pool.shutdownNow();
+      }
+      // Back: it announces the VIP again and the router spreads new connections over both.
+      farm.start(victim(farm));
+      farm.awaitNextHops(2, Duration.ofSeconds(60));
+      String back = victim(farm);
+      awaitTrue(() -> {
+        CommandResult r = farm.client.exec(List.of("curl", "-sS", "--max-time", "10",
+            "http://" + EcmpFarm.VIP + "/whoami.txt"), Duration.ofSeconds(15));
+        assertThat(r.exitCode()).as("curl: %s", r.stderr()).isZero();
+        return handoffs(farm, back) > 0;
+      }, Duration.ofSeconds(30), back + " taking new connections");
+      assertThat(rst.received()).isZero();
+    }
+  }
+
+  private String victimName;
+
+  private String victim(EcmpFarm farm) {
+    if (victimName == null) {
+      victimName = EcmpFarm.DISPATCHERS.stream().filter(d -> Double.isNaN(farm.metric(d, "baton_dispatcher_handoffs_total")))
+          .findFirst().orElseThrow();
+    }
+    return victimName;
+  }
+
+  private static double handoffs(EcmpFarm farm, String d) {
+    double v = farm.metric(d, "baton_dispatcher_handoffs_total");
+    return Double.isNaN(v) ? 0 : v;
+  }
+
+  private static String sha256(java.nio.file.Path file) throws Exception {
+    var digest = java.security.MessageDigest.getInstance("SHA-256");
+    try (InputStream in = Files.newInputStream(file)) {
+      byte[] buf = new byte[1 << 16];
+      for (int n; (n = in.read(buf)) > 0; ) digest.update(buf, 0, n);
+    }
+    return HexFormat.of().formatHex(digest.digest());
+  }
+}

@@ -1,0 +1,147 @@
+package io.baton.announce;
+
+import io.baton.config.BgpConfig;
+import java.io.IOException;
+import java.net.Inet4Address;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A BIRD 2 daemon that announces this dispatcher's VIPs by BGP. Baton writes its configuration
+ * (a static protocol with one blackhole /32 per VIP address, never installed in the kernel, and
+ * one BGP session per neighbor that exports exactly those routes and imports nothing), checks
+ * it with {@code bird -p}, and runs {@code bird -f} under {@code setpriv --pdeathsig TERM}: if
+ * this process dies, even by SIGKILL, the kernel sends BIRD SIGTERM and BIRD closes its sessions
+ * with a Cease, so the routers withdraw the VIPs at once instead of after the hold time.
+ *
+ * <p>The parent-death signal follows the thread that started BIRD: {@link #start} must be called
+ * on a thread that lives as long as the announcement (the node's main thread).
+ */
+public final class BirdBgp implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(BirdBgp.class);
+  private static final List<Path> BIRD = List.of(Path.of("/usr/sbin/bird"), Path.of("/usr/bin/bird"));
+  private static final List<Path> BIRDC = List.of(Path.of("/usr/sbin/birdc"), Path.of("/usr/bin/birdc"));
+
+  private final Process bird;
+  private final Path dir;
+  private final Path socket;
+  private final Path birdc;
+
+  private BirdBgp(Process bird, Path dir, Path socket, Path birdc) {
+    this.bird = bird;
+    this.dir = dir;
+    this.socket = socket;
+    this.birdc = birdc;
+  }
+
+  /** The configuration BIRD gets: a pure function of its inputs, for tests and for {@code bird -p}. */
+  static String configuration(BgpConfig c, Inet4Address local, Collection<Inet4Address> vips, Path logFile) {
+    StringBuilder b = new StringBuilder();
+    b.append("# Written by Baton; changes are lost at its next start.\n");
+    b.append("router id ").append(c.routerId().getHostAddress()).append(";\n");
+    b.append("log \"").append(logFile).append("\" all;\n");
+    b.append("protocol device {}\n");
+    b.append("protocol static baton_vips {\n  ipv4;\n");
+    for (String vip : new TreeSet<>(vips.stream().map(Inet4Address::getHostAddress).toList())) {
+      b.append("  route ").append(vip).append("/32 blackhole;\n");
+    }
+    b.append("}\n");
+    long hold = c.holdTime().toSeconds();
+    for (int i = 0; i < c.neighbors().size(); i++) {
+      BgpConfig.Neighbor n = c.neighbors().get(i);
+      b.append("protocol bgp baton_up").append(i).append(" {\n")
+          .append("  local ").append(local.getHostAddress()).append(" as ").append(c.localAs()).append(";\n")
+          .append("  neighbor ").append(n.address().getHostAddress()).append(" as ").append(n.as()).append(";\n")
+          .append("  hold time ").append(hold).append(";\n")
+          .append("  keepalive time ").append(Math.max(1, hold / 3)).append(";\n")
+          .append("  connect retry time 1;\n")
+          .append("  error wait time 1, 5;\n")
+          .append("  ipv4 { import none; export where proto = \"baton_vips\"; };\n")
+          .append("}\n");
+    }
+    return b.toString();
+  }
+
+  /**
+   * Writes the configuration under {@code runDir}, checks it and starts BIRD. Fails with a
+   * message that says what to install or fix.
+   */
+  public static BirdBgp start(String node, BgpConfig c, Inet4Address local, Collection<Inet4Address> vips,
+      Path runDir) throws IOException, InterruptedException {
+    Path birdBinary = find(BIRD, "bird");
+    Path birdc = find(BIRDC, "birdc");
+    // One directory per node and network namespace, reused by the next start (as the forwarding
+    // table's lock file is).
+    Path dir;
+    try {
+      dir = runDir.resolve("bgp-" + node + "-net-" + Long.toUnsignedString(io.baton.linux.NetnsIdentity.current()));
+    } catch (io.baton.linux.LinuxException e) {
+      throw new IOException("cannot identify this network namespace: " + e.getMessage(), e);
+    }
+    Files.createDirectories(dir);
+    Files.deleteIfExists(dir.resolve("bird.ctl"));
+    Path conf = dir.resolve("bird.conf");
+    Path socket = dir.resolve("bird.ctl");
+    Path logFile = dir.resolve("bird.log");
+    Files.writeString(conf, configuration(c, local, vips, logFile));
+    Process check = new ProcessBuilder(birdBinary.toString(), "-p", "-c", conf.toString())
+        .redirectErrorStream(true).start();
+    String checkOut = new String(check.getInputStream().readAllBytes()).strip();
+    if (!check.waitFor(10, TimeUnit.SECONDS) || check.exitValue() != 0) {
+      throw new IOException("BIRD refused the configuration Baton wrote (" + conf + "): " + checkOut);
+    }
+    List<String> cmd = new ArrayList<>(List.of("setpriv", "--pdeathsig", "TERM", birdBinary.toString(), "-f",
+        "-c", conf.toString(), "-s", socket.toString()));
+    Process bird = new ProcessBuilder(cmd).redirectErrorStream(true)
+        .redirectOutput(dir.resolve("bird.out").toFile()).start();
+    BirdBgp b = new BirdBgp(bird, dir, socket, birdc);
+    log.info("announcing {} by BGP (AS {}) to {} with BIRD pid {} (config and log in {})", vips.stream()
+        .map(Inet4Address::getHostAddress).distinct().sorted().toList(), c.localAs(),
+        c.neighbors().stream().map(n -> n.address().getHostAddress() + " AS " + n.as()).toList(), bird.pid(), dir);
+    return b;
+  }
+
+  private static Path find(List<Path> candidates, String name) throws IOException {
+    for (Path p : candidates) if (Files.isExecutable(p)) return p;
+    throw new IOException("announce.bgp needs BIRD 2 (" + name + " not found in /usr/sbin or /usr/bin;"
+        + " install the Debian package bird2)");
+  }
+
+  /** BGP sessions in state Established now, by {@code birdc show protocols}. */
+  public int establishedSessions() throws IOException, InterruptedException {
+    Process p = new ProcessBuilder(birdc.toString(), "-s", socket.toString(), "show", "protocols")
+        .redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes());
+    p.waitFor(5, TimeUnit.SECONDS);
+    return (int) out.lines().filter(l -> l.startsWith("baton_up") && l.contains("Established")).count();
+  }
+
+  public boolean isAlive() {
+    return bird.isAlive();
+  }
+
+  /**
+   * Withdraws the VIPs: BIRD ends its sessions with a Cease and exits. Returns once it has
+   * (bounded), so that a stopping dispatcher closes its listeners only after the withdrawal.
+   */
+  @Override
+  public void close() {
+    bird.destroy();
+    try {
+      if (!bird.waitFor(5, TimeUnit.SECONDS)) {
+        log.warn("BIRD did not stop within 5 s of SIGTERM; killing it");
+        bird.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    log.info("withdrew the VIPs (BIRD stopped; its files stay in {})", dir);
+  }
+}
