@@ -59,6 +59,7 @@ public final class DispatcherNode implements AutoCloseable {
   private final LoadTable load;
   private final DispatcherStats stats = new DispatcherStats();
   private final List<Channel> listeners = new ArrayList<>();
+  private final String nodeName;
   /** Each configured server's fabric address: ownership claims must match it. */
   private final Map<String, java.net.Inet4Address> serverFabric = new ConcurrentHashMap<>();
   private volatile boolean closing;
@@ -69,7 +70,9 @@ public final class DispatcherNode implements AutoCloseable {
   /** How long after start adopted entries wait for their server's inventory. */
   static final Duration ADOPTION_WAIT = Duration.ofSeconds(5);
 
-  private DispatcherNode(ForwardingService forwarding, Map<String, HandoffClient> clients, LoadTable load) {
+  private DispatcherNode(String nodeName, ForwardingService forwarding, Map<String, HandoffClient> clients,
+      LoadTable load) {
+    this.nodeName = nodeName;
     this.forwarding = forwarding;
     this.clients = clients;
     this.load = load;
@@ -114,7 +117,7 @@ public final class DispatcherNode implements AutoCloseable {
     }
     LoadTable load = new LoadTable();
     Map<String, HandoffClient> clients = new ConcurrentHashMap<>();
-    DispatcherNode dispatcher = new DispatcherNode(forwarding, clients, load);
+    DispatcherNode dispatcher = new DispatcherNode(node.name(), forwarding, clients, load);
     dispatcher.drainLimit = config.timeouts().handoff().plus(config.timeouts().fabricDeadAfter())
         .plus(HandoffCoordinator.INSTALL_TIMEOUT.multipliedBy(2));
     Liveness liveness = new Liveness(config.timeouts().fabricHeartbeat(), config.timeouts().fabricDeadAfter());
@@ -195,13 +198,14 @@ public final class DispatcherNode implements AutoCloseable {
    */
   public boolean replicate(io.baton.sync.OwnershipUpdate update) {
     String node = update.node();
+    // Peer mode: this node's own connections reach its own stack; an entry would send them away.
+    if (node.equals(nodeName)) return true;
     java.net.Inet4Address fabricAddress = update.fabricAddress();
-    java.net.Inet4Address configured = serverFabric.get(node);
-    if (configured == null || !configured.equals(fabricAddress)) {
+    String refusal = claimRefusal(serverFabric, node, fabricAddress);
+    if (refusal != null) {
       stats.ownershipRefused.increment();
       log.warn("refused ownership news from {} for fabric address {}: {}", node, fabricAddress.getHostAddress(),
-          configured == null ? "not a server of this dispatcher's pools"
-              : "its configured fabric address is " + configured.getHostAddress());
+          refusal);
       return false;
     }
     if (closing) return true;
@@ -217,6 +221,19 @@ public final class DispatcherNode implements AutoCloseable {
       }
     }
     return true;
+  }
+
+  /**
+   * Why a claim of {@code node} to own connections at {@code fabricAddress} is refused, or
+   * {@code null}: only a server of this dispatcher's pools may claim, and only for its own fabric
+   * address (a node cannot make the farm forward another's clients to itself).
+   */
+  static String claimRefusal(Map<String, java.net.Inet4Address> servers, String node,
+      java.net.Inet4Address fabricAddress) {
+    java.net.Inet4Address configured = servers.get(node);
+    if (configured == null) return "not a server of this dispatcher's pools";
+    if (!configured.equals(fabricAddress)) return "its configured fabric address is " + configured.getHostAddress();
+    return null;
   }
 
   /** The server is gone: no new handoffs (its session is down) and its clients fail fast. */

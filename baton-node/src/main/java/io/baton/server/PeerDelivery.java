@@ -41,11 +41,24 @@ final class PeerDelivery implements LocalDelivery {
   private final Map<String, Target> targets;
   private final AtomicInteger active;
   private final int maxConnections;
+  /** Who else hears of locally served connections (the sync plane: other dispatchers forward them here). */
+  volatile OwnershipListener ownership = OwnershipListener.NONE;
+  /** Tokens of locally served connections, in the handoff ids' space (ms since the epoch, shifted). */
+  private final Map<io.baton.transplant.FlowKey, Long> localOpen = new java.util.concurrent.ConcurrentHashMap<>();
+  private final java.util.concurrent.atomic.AtomicLong localIds =
+      new java.util.concurrent.atomic.AtomicLong(System.currentTimeMillis() << 20);
 
   PeerDelivery(Map<String, Target> targets, AtomicInteger active, int maxConnections) {
     this.targets = Map.copyOf(targets);
     this.active = active;
     this.maxConnections = maxConnections;
+  }
+
+  /** The connections served here now, with their tokens. */
+  java.util.List<io.baton.handoff.FabricMessage.Owned> localOwned() {
+    java.util.List<io.baton.handoff.FabricMessage.Owned> out = new java.util.ArrayList<>();
+    localOpen.forEach((flow, token) -> out.add(new io.baton.handoff.FabricMessage.Owned(flow, token)));
+    return out;
   }
 
   @Override
@@ -58,7 +71,17 @@ final class PeerDelivery implements LocalDelivery {
       log.info("not serving {} locally: at the limit of {} connections", vip, maxConnections);
       return false;
     }
-    ch.closeFuture().addListener(f -> active.decrementAndGet());
+    io.baton.transplant.FlowKey flow = io.baton.transplant.FlowKey.of(
+        (InetSocketAddress) ch.remoteAddress(), (InetSocketAddress) ch.localAddress());
+    long token = localIds.incrementAndGet();
+    OwnershipListener listener = ownership;
+    localOpen.put(flow, token);
+    listener.opened(flow, token);
+    ch.closeFuture().addListener(f -> {
+      active.decrementAndGet();
+      localOpen.remove(flow, token);
+      listener.closed(flow, token);
+    });
     switch (target) {
       case Embedded e -> {
         ch.pipeline().addLast(e.app());

@@ -163,11 +163,17 @@ public final class ServerAgent implements AutoCloseable {
   /** Tells {@code listener} of every connection taken or lost from now on. */
   public void ownershipListener(OwnershipListener listener) {
     acceptor.ownership = java.util.Objects.requireNonNull(listener, "listener");
+    peer.ownership = listener;
   }
 
-  /** Every connection this agent owns now, with the handoff that brought it. */
+  /**
+   * Every connection this node serves now: those handed to it, with the handoff that brought
+   * each, and those its own dispatcher gave it in peer mode, with their local token.
+   */
   public List<FabricMessage.Owned> ownedConnections() {
-    return acceptor.allOwned();
+    List<FabricMessage.Owned> all = new java.util.ArrayList<>(acceptor.allOwned());
+    all.addAll(peer.localOwned());
+    return all;
   }
 
   public int activeConnections() {

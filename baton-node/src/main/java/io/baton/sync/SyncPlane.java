@@ -25,7 +25,7 @@ import org.jgroups.protocols.FRAG4;
 import org.jgroups.protocols.MERGE3;
 import org.jgroups.protocols.MFC;
 import org.jgroups.protocols.SYM_ENCRYPT;
-import org.jgroups.protocols.TCP;
+import org.jgroups.protocols.TCP_NIO2;
 import org.jgroups.protocols.TCPPING;
 import org.jgroups.protocols.UFC;
 import org.jgroups.protocols.UNICAST3;
@@ -43,7 +43,9 @@ import org.slf4j.LoggerFactory;
  * timer that publishes its {@link NodeReport} every report interval, and the {@link FarmState}
  * that the other nodes' reports and JGroups' views keep current.
  *
- * <p>The stack, bottom up: TCP (bound to the sync address; no multicast), TCPPING (the configured
+ * <p>The stack, bottom up: TCP_NIO2 (bound to the sync address; no multicast; non-blocking
+ * connects: with the blocking TCP transport, a seed that was down, whose connect hung until its
+ * timeout, held up this node's own messages for seconds at a time), TCPPING (the configured
  * seeds), MERGE3, FD_SOCK2 (a killed process's kernel closes its sockets: suspected at once),
  * FD_ALL3 and VERIFY_SUSPECT2 (a silent one), SYM_ENCRYPT (AES-256-CBC under a key derived from
  * the cluster key; a node without it can neither read nor join), NAKACK2, UNICAST3, STABLE, AUTH
@@ -142,7 +144,7 @@ public final class SyncPlane implements AutoCloseable {
   }
 
   static List<Protocol> stack(SyncSettings s) {
-    TCP tcp = new TCP();
+    TCP_NIO2 tcp = new TCP_NIO2();
     tcp.setBindAddress(s.bindAddress());
     tcp.setBindPort(s.port());
     tcp.setPortRange(0);

@@ -19,7 +19,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Two dispatchers behind a router, the way production farms announce a VIP: a router namespace
+ * Dispatchers behind a router, the way production farms announce a VIP: a router namespace
  * runs BIRD 2 with a BGP session to each dispatcher and installs the VIP's route with one next hop
  * per dispatcher that announces it (ECMP, hashed on the 4-tuple:
  * {@code fib_multipath_hash_policy=1}); each dispatcher's own BIRD, started by {@code baton
@@ -36,8 +36,10 @@ import java.util.Map;
 final class EcmpFarm implements AutoCloseable {
   static final String VIP = "198.18.0.100";
   static final String ROUTER = "198.18.0.254";
-  static final List<String> DISPATCHERS = List.of("d1", "d2");
-  static final List<String> SERVERS = List.of("s1", "s2");
+  /** The nodes that dispatch (in peer mode: every node) and those that serve only. */
+  final List<String> dispatchers;
+  final List<String> servers;
+  private final boolean peers;
   static final int BIG_FILE_BYTES = 8 << 20;
   static final Duration START_LIMIT = Duration.ofSeconds(60);
 
@@ -51,7 +53,20 @@ final class EcmpFarm implements AutoCloseable {
   private Process routerBird;
   private final Path routerSocket;
 
+  /** Two dispatchers d1, d2 and two servers s1, s2. */
   EcmpFarm(String purpose) throws Exception {
+    this(purpose, false);
+  }
+
+  /**
+   * @param peers peer mode instead: three nodes p1, p2, p3 (front, fabric and sync .1 to .3),
+   *     each dispatcher and server, each announcing the VIP and serving it, one pool of all three
+   *     balanced by least connections
+   */
+  EcmpFarm(String purpose, boolean peers) throws Exception {
+    this.peers = peers;
+    this.dispatchers = peers ? List.of("p1", "p2", "p3") : List.of("d1", "d2");
+    this.servers = peers ? List.of() : List.of("s1", "s2");
     byte[] k = new byte[32];
     new java.security.SecureRandom().nextBytes(k);
     String key = HexFormat.of().formatHex(k);
@@ -74,19 +89,23 @@ final class EcmpFarm implements AutoCloseable {
       bigFile = lab.dir().resolve("big.bin");
       ProcessFarm.writeRandomFile(bigFile, BIG_FILE_BYTES);
       int octet = 1;
-      for (String d : DISPATCHERS) {
+      for (String d : dispatchers) {
         Host h = lab.host(d);
         h.attach(front, "198.18.0." + octet + "/24");
         h.attach(fabric, "198.18.1." + octet + "/24");
         h.attach(sync, "198.18.2." + octet + "/24");
-        h.addAddress("lo", VIP + "/32"); // the router routes the VIP here; nobody ARPs for it
+        // The router routes the VIP here; nobody ARPs for it. (A peer's agent puts it on lo.)
+        if (!peers) h.addAddress("lo", VIP + "/32");
         h.addRoute("198.18.4.0/24", ROUTER);
         hosts.put(d, h);
-        configs.put(d, write(d, dispatcherConfig(d, octet, key)));
+        Path root = Files.createDirectories(lab.dir().resolve("www-" + d));
+        Files.writeString(root.resolve("whoami.txt"), d + "\n");
+        Files.createLink(root.resolve("big.bin"), bigFile);
+        configs.put(d, write(d, dispatcherConfig(d, octet, key, root)));
         octet++;
       }
       octet = 11;
-      for (String s : SERVERS) {
+      for (String s : servers) {
         Host h = lab.host(s);
         h.attach(front, "198.18.0." + octet + "/24");
         h.attach(fabric, "198.18.1." + octet + "/24");
@@ -116,7 +135,7 @@ final class EcmpFarm implements AutoCloseable {
         protocol kernel { ipv4 { import none; export all; }; merge paths on; }
         """.formatted(lab.dir().resolve("router-bird.log")));
     int octet = 1;
-    for (String d : DISPATCHERS) {
+    for (String d : dispatchers) {
       c.append("""
           protocol bgp %s {
             local 198.18.0.254 as 65000;
@@ -128,18 +147,24 @@ final class EcmpFarm implements AutoCloseable {
     }
     Files.writeString(conf, c.toString());
     routerBird = router.start(List.of("bird", "-f", "-c", conf.toString(), "-s", routerSocket.toString()));
-    for (String s : SERVERS) start(s);
-    for (String s : SERVERS) awaitMetric(s, "baton_sync_view_members", v -> v >= 1);
-    for (String d : DISPATCHERS) start(d);
-    for (String d : DISPATCHERS) {
-      for (String s : SERVERS) awaitMetric(d, "baton_fabric_up{server=\"" + s + "\"}", v -> v == 1);
+    for (String s : servers) start(s);
+    for (String s : servers) awaitMetric(s, "baton_sync_view_members", v -> v >= 1);
+    for (String d : dispatchers) start(d);
+    List<String> all = peers ? dispatchers : servers;
+    for (String d : dispatchers) {
+      for (String s : all) {
+        if (!s.equals(d)) awaitMetric(d, "baton_fabric_up{server=\"" + s + "\"}", v -> v == 1);
+      }
     }
-    awaitNextHops(2, START_LIMIT);
+    awaitNextHops(dispatchers.size(), START_LIMIT);
+    int members = dispatchers.size() + servers.size();
+    for (String n : all) awaitMetric(n, "baton_sync_view_members", v -> v == members);
+    for (String d : dispatchers) awaitMetric(d, "baton_sync_view_members", v -> v == members);
     return this;
   }
 
   Process start(String node) {
-    String verb = DISPATCHERS.contains(node) ? "dispatcher" : "server";
+    String verb = dispatchers.contains(node) ? "dispatcher" : "server";
     List<String> cmd = new ArrayList<>(List.of(
         Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "--enable-native-access=ALL-UNNAMED", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
@@ -211,16 +236,41 @@ final class EcmpFarm implements AutoCloseable {
     return file;
   }
 
+  /**
+   * One seed list for both shapes, so in each some seeds are hosts that do not exist (.3 with two
+   * dispatchers; .11 and .12 in peer mode), as when a seed is down: connecting to them must not
+   * hold up anything else (with JGroups' blocking TCP transport it did, for seconds at a time).
+   */
   private static final String SYNC = """
       sync:
-        seeds: [198.18.2.1, 198.18.2.2, 198.18.2.11, 198.18.2.12]
+        seeds: [198.18.2.1, 198.18.2.2, 198.18.2.3, 198.18.2.11, 198.18.2.12]
       """;
 
-  private String dispatcherConfig(String name, int octet, String key) {
+  private String dispatcherConfig(String name, int octet, String key, Path root) {
+    String pool = peers ? """
+          app:
+            balance: least-connections
+            members:
+              - { node: p1, fabric-address: 198.18.1.1 }
+              - { node: p2, fabric-address: 198.18.1.2 }
+              - { node: p3, fabric-address: 198.18.1.3 }
+        """ : """
+          app:
+            balance: round-robin
+            members:
+              - { node: s1, fabric-address: 198.18.1.11 }
+              - { node: s2, fabric-address: 198.18.1.12 }
+        """;
+    String server = !peers ? "" : """
+        server:
+          apply-host-preparation: true
+          deliveries:
+            - { vip: %s, port: 80, embedded: { app: sample, root: %s } }
+        """.formatted(VIP, root);
     return """
         node:
           name: %1$s
-          roles: [dispatcher]
+          roles: [%7$s]
           interfaces:
             front:  { device: front,  address: 198.18.0.%2$d }
             fabric: { device: fabric, address: 198.18.1.%2$d }
@@ -232,17 +282,15 @@ final class EcmpFarm implements AutoCloseable {
         vips:
           - { address: %4$s, port: 80, mode: http, default-pool: app }
         pools:
-          app:
-            balance: round-robin
-            members:
-              - { node: s1, fabric-address: 198.18.1.11 }
-              - { node: s2, fabric-address: 198.18.1.12 }
+        %8$s
         announce:
           bgp:
             as: 65001
             neighbors: [{ address: %5$s, as: 65000 }]
         %6$s
-        """.formatted(name, octet, key, VIP, ROUTER, SYNC);
+        %9$s
+        """.formatted(name, octet, key, VIP, ROUTER, SYNC, peers ? "dispatcher, server" : "dispatcher",
+            pool.stripTrailing(), server);
   }
 
   private String serverConfig(String name, int octet, Path root, String key) {

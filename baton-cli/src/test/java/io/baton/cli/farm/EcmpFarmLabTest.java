@@ -38,7 +38,7 @@ class EcmpFarmLabTest {
         for (int i = 0; i < DOWNLOADS; i++) {
           // ~4 s each at 2 MB/s; pipefail: a failed transfer is not hidden by sha256sum
           downloads.add(pool.submit(() -> farm.client.exec(List.of("bash", "-o", "pipefail", "-c",
-              "curl -sS --max-time 60 --limit-rate 2M http://" + EcmpFarm.VIP + "/big.bin | sha256sum"),
+              "curl -fsS --max-time 60 --limit-rate 2M http://" + EcmpFarm.VIP + "/big.bin | sha256sum"),
               Duration.ofSeconds(90))));
         }
         awaitTrue(() -> handoffs(farm, "d1") + handoffs(farm, "d2") >= DOWNLOADS, Duration.ofSeconds(30),
@@ -84,11 +84,72 @@ class EcmpFarmLabTest {
     }
   }
 
+  /**
+   * Peer mode: three nodes, each dispatcher and server, each announcing the VIP. The router
+   * spreads connections over them; each node serves some itself and hands others to a peer with
+   * fewer connections (least connections, from the loads in the sync plane). Every answer is
+   * right and nothing is reset; downloads running on every node survive one peer's dispatcher
+   * side being withdrawn... (not here: a peer is also a server; killing it loses what it serves).
+   */
+  @Test
+  void aPeerFarmServesLocallyAndThroughHandoffs() throws Exception {
+    try (EcmpFarm farm = new EcmpFarm("ecmp-peers", true).startAll()) {
+      RstCounter rst = RstCounter.install(farm.client);
+      String expected = sha256(farm.bigFile);
+      ExecutorService pool = Executors.newFixedThreadPool(12);
+      try {
+        List<Future<CommandResult>> downloads = new ArrayList<>();
+        for (int i = 0; i < 12; i++) {
+          downloads.add(pool.submit(() -> farm.client.exec(List.of("bash", "-o", "pipefail", "-c",
+              "curl -fsS --max-time 60 --limit-rate 4M http://" + EcmpFarm.VIP + "/big.bin | sha256sum"),
+              Duration.ofSeconds(90))));
+        }
+        java.util.Map<String, Integer> answers = new java.util.TreeMap<>();
+        for (int i = 0; i < 60; i++) {
+          CommandResult r = farm.client.exec(List.of("curl", "-fsS", "--max-time", "10",
+              "http://" + EcmpFarm.VIP + "/whoami.txt"), Duration.ofSeconds(15));
+          assertThat(r.exitCode()).as("curl: %s", r.stderr()).isZero();
+          answers.merge(r.stdout().strip(), 1, Integer::sum);
+        }
+        for (Future<CommandResult> f : downloads) {
+          CommandResult r = f.get(120, TimeUnit.SECONDS);
+          assertThat(r.exitCode()).as("download: %s", r.stderr()).isZero();
+          assertThat(r.stdout().strip().split(" ")[0]).isEqualTo(expected);
+        }
+        double local = 0;
+        double handedOff = 0;
+        StringBuilder perNode = new StringBuilder();
+        for (String p : farm.dispatchers) {
+          double l = farm.metric(p, "baton_dispatcher_served_locally_total");
+          double h = farm.metric(p, "baton_dispatcher_handoffs_total");
+          double accepted = farm.metric(p, "baton_dispatcher_connections_accepted_total");
+          perNode.append(String.format(" %s: accepted %.0f, served locally %.0f, handed off %.0f;", p, accepted, l, h));
+          local += l;
+          handedOff += h;
+        }
+        System.out.printf("peers: answers %s;%s client RSTs %d%n", answers, perNode, rst.received());
+        assertThat(answers.keySet()).as("nodes that answered").containsExactlyInAnyOrder("p1", "p2", "p3");
+        assertThat(local).as("connections served by the node that accepted them").isPositive();
+        assertThat(handedOff).as("connections handed to a peer").isPositive();
+        assertThat(rst.received()).isZero();
+      } catch (AssertionError e) {
+        for (String p : farm.dispatchers) {
+          System.out.println("---- log of " + p);
+          farm.log(p).lines().filter(l -> !l.contains("answering itself"))
+              .limit(120).forEach(System.out::println);
+        }
+        throw e;
+      } finally {
+        pool.shutdownNow();
+      }
+    }
+  }
+
   private String victimName;
 
   private String victim(EcmpFarm farm) {
     if (victimName == null) {
-      victimName = EcmpFarm.DISPATCHERS.stream().filter(d -> Double.isNaN(farm.metric(d, "baton_dispatcher_handoffs_total")))
+      victimName = farm.dispatchers.stream().filter(d -> Double.isNaN(farm.metric(d, "baton_dispatcher_handoffs_total")))
           .findFirst().orElseThrow();
     }
     return victimName;
