@@ -8,7 +8,7 @@ BATON_SCRIPT=${BATON_SCRIPT:-$(basename "$0")}
 # Debian packages that the demo, the benchmark and the lab tests use: nftables and libnftables
 # for the data plane, iproute2 for namespaces and veths, real clients and servers for end-to-end
 # checks, haproxy as the benchmark's reference balancer.
-BATON_PACKAGES=(nftables libnftables1 iproute2 iputils-ping curl wrk openssl nginx-light tcpdump procps haproxy bird2)
+BATON_PACKAGES=(nftables libnftables1 iproute2 iputils-ping curl wrk openssl nginx-light tcpdump procps haproxy bird2 pv)
 
 say() { printf '%s: %s\n' "$BATON_SCRIPT" "$*" >&2; }
 

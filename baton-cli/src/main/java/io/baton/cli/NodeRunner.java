@@ -84,6 +84,12 @@ final class NodeRunner {
         dispatcherRef.set(dispatcher);
         if (sync != null) sync.receiveOwnership(dispatcher::replicate);
         if (config.announce().isPresent()) {
+          // Announce only once the connections the farm already has forward from here too: a
+          // route that comes back moves some of them to this dispatcher at once.
+          if (sync != null && !dispatcher.awaitReplication(java.time.Duration.ofSeconds(10))) {
+            org.slf4j.LoggerFactory.getLogger(NodeRunner.class).warn(
+                "announcing the VIPs before the farm's connections were all in the forwarding table");
+          }
           // On this (the main) thread, which lives as long as the node: BIRD's parent-death signal
           // follows the thread that started it.
           bgp = BirdBgp.start(config.node().name(), config.announce().get(),

@@ -442,6 +442,14 @@ public final class ForwardingService implements AutoCloseable {
     return removed.get();
   }
 
+  /**
+   * Completes once every change submitted before it is in the kernel (the owner thread applies
+   * changes in order).
+   */
+  public CompletableFuture<Void> barrier() {
+    return submit(ops -> null).thenApply(o -> null);
+  }
+
   /** Netlink batches sent for changes so far (fewer than changes under load). */
   public long batchesTotal() {
     return batches.get();

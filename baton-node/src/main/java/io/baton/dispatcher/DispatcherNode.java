@@ -224,6 +224,20 @@ public final class DispatcherNode implements AutoCloseable {
   }
 
   /**
+   * Waits (at most {@code limit}) until the entries of the ownership news received so far are in
+   * the kernel: a dispatcher announces its VIPs only once it can forward the farm's established
+   * connections. Returns whether they all are.
+   */
+  public boolean awaitReplication(Duration limit) throws InterruptedException {
+    try {
+      forwarding.barrier().get(limit.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+      return true;
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+      return false;
+    }
+  }
+
+  /**
    * Why a claim of {@code node} to own connections at {@code fabricAddress} is refused, or
    * {@code null}: only a server of this dispatcher's pools may claim, and only for its own fabric
    * address (a node cannot make the farm forward another's clients to itself).

@@ -41,6 +41,8 @@ final class HandoffAcceptor implements HandoffServer.Handler {
   private final AtomicInteger active;
   private final ClientAddressPolicy clients;
   private final BiConsumer<String, FabricMessage.Closed> closedTo;
+  /** Connections served here without a handoff (peer mode), for the inventory. */
+  volatile java.util.function.Supplier<List<FabricMessage.Owned>> alsoOwned = List::of;
   /** Who else hears of opened and closed connections (the sync plane, for every dispatcher). */
   volatile OwnershipListener ownership = OwnershipListener.NONE;
   private final OwnedConnections owned = new OwnedConnections();
@@ -84,9 +86,18 @@ final class HandoffAcceptor implements HandoffServer.Handler {
     return owned.all();
   }
 
+  /**
+   * Every connection this node serves, whichever dispatcher handed it over (and, in peer mode,
+   * those it serves itself): a dispatcher forwards them all, so that a route change that brings
+   * their clients to it cuts none. With only the connections {@code from} handed over, a
+   * dispatcher that restarted dropped the entries the sync plane had given it for the others'
+   * (its reconciliation removes entries a server does not list).
+   */
   @Override
   public List<FabricMessage.Owned> inventory(String from) {
-    return owned.of(from);
+    List<FabricMessage.Owned> all = new java.util.ArrayList<>(owned.all());
+    all.addAll(alsoOwned.get());
+    return all;
   }
 
   private HandoffReply restoreAndDeliver(FabricMessage.Handoff handoff, String from) {

@@ -12,7 +12,7 @@ import java.util.Map;
  * The connections this server owns, by the dispatcher and handoff that brought each, and the
  * handoffs of recently closed ones. It answers a dispatcher's ABORT (did this node take that
  * handoff? then the dispatcher must not take the connection back, even if it is closed already)
- * and gives each dispatcher the inventory of its connections when its fabric session comes up.
+ * and gives each dispatcher the inventory of all of them when its fabric session comes up.
  *
  * <p>Thread-safe: guarded by {@code this} (a few map operations per connection).
  */
@@ -45,15 +45,6 @@ final class OwnedConnections {
   synchronized boolean took(String dispatcher, long handoffId) {
     Key k = new Key(dispatcher, handoffId);
     return open.containsKey(k) || recentlyClosed.containsKey(k);
-  }
-
-  /** The open connections {@code dispatcher} handed to this node. */
-  synchronized List<FabricMessage.Owned> of(String dispatcher) {
-    List<FabricMessage.Owned> out = new ArrayList<>();
-    open.forEach((k, flow) -> {
-      if (k.dispatcher().equals(dispatcher)) out.add(new FabricMessage.Owned(flow, k.handoffId()));
-    });
-    return out;
   }
 
   /** Every open connection, with the handoff that brought it. */

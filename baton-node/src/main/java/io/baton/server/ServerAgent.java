@@ -64,6 +64,7 @@ public final class ServerAgent implements AutoCloseable {
     this.active = active;
     this.acceptor = acceptor;
     this.peer = new PeerDelivery(peerTargets, active, maxConnections);
+    acceptor.alsoOwned = peer::localOwned;
     this.guardThread = guardThread;
     this.guard = guard;
     this.fabric = fabric;
