@@ -160,6 +160,50 @@ class EcmpFarmLabTest {
     }
   }
 
+  /**
+   * What the sync plane carries under load: wrk opens a new connection per request for 6 s
+   * through both dispatchers; every open and close reaches both dispatchers (each handoff is two
+   * ownership changes at each), and no update is refused. The figures are printed: bytes per
+   * second per node, scaled to 1,000 handoffs per second (measured, not asserted).
+   */
+  @Test
+  void theSyncPlaneCarriesEveryOpenAndCloseUnderLoad() throws Exception {
+    try (EcmpFarm farm = new EcmpFarm("ecmp-sync").startAll()) {
+      List<String> nodes = List.of("d1", "d2", "s1", "s2");
+      java.util.Map<String, java.util.Map<String, Double>> before = new java.util.HashMap<>();
+      for (String n : nodes) before.put(n, farm.metrics(n));
+      long startNs = System.nanoTime();
+      CommandResult wrk = farm.client.exec(List.of("wrk", "-t1", "-c8", "-d6s", "-H", "Connection: close",
+          "http://" + EcmpFarm.VIP + "/whoami.txt"), Duration.ofSeconds(30));
+      double seconds = (System.nanoTime() - startNs) / 1e9;
+      assertThat(wrk.exitCode()).as("wrk: %s", wrk.stderr()).isZero();
+      double handoffs = 0;
+      for (String d : farm.dispatchers) {
+        handoffs += farm.metric(d, "baton_dispatcher_handoffs_total") - before.get(d).get("baton_dispatcher_handoffs_total");
+      }
+      double total = handoffs;
+      // Each handoff is an open and a close at each dispatcher, from the server that took it.
+      for (String d : farm.dispatchers) {
+        double base = before.get(d).get("baton_sync_ownership_changes_received_total");
+        awaitTrue(() -> farm.metric(d, "baton_sync_ownership_changes_received_total") - base >= 2 * total,
+            Duration.ofSeconds(30), d + " hearing every open and close");
+        assertThat(farm.metric(d, "baton_sync_ownership_rejected_total")).isZero();
+      }
+      double rate = handoffs / seconds;
+      StringBuilder perNode = new StringBuilder();
+      for (String n : nodes) {
+        java.util.Map<String, Double> after = farm.metrics(n);
+        double sent = after.get("baton_sync_bytes_sent_total") - before.get(n).get("baton_sync_bytes_sent_total");
+        double received = after.get("baton_sync_bytes_received_total") - before.get(n).get("baton_sync_bytes_received_total");
+        perNode.append(String.format("%n  %s: sent %.0f B/s, received %.0f B/s (at 1,000 handoffs/s: %.0f and %.0f B/s)",
+            n, sent / seconds, received / seconds, sent / seconds * 1000 / rate, received / seconds * 1000 / rate));
+      }
+      System.out.printf("sync traffic: %.0f handoffs in %.1f s (%.0f/s) through two dispatchers; each dispatcher"
+          + " heard %.0f ownership changes/s;%s%n", handoffs, seconds, rate, 2 * rate, perNode);
+      assertThat(handoffs).isPositive();
+    }
+  }
+
   private static double handoffs(EcmpFarm farm, String d) {
     double v = farm.metric(d, "baton_dispatcher_handoffs_total");
     return Double.isNaN(v) ? 0 : v;
