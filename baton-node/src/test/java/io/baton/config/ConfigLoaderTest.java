@@ -227,6 +227,21 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void announceBgpIsReadWithItsDefaults() throws ConfigException {
+    BatonConfig config = ConfigLoader.parse(DISPATCHER
+        + "announce:\n  bgp:\n    as: 4200000000\n    neighbors: [{ address: 198.18.0.254, as: 65000 }]\n", "d.yaml");
+    BgpConfig bgp = config.announce().orElseThrow();
+    assertThat(bgp.localAs()).isEqualTo(4_200_000_000L);
+    assertThat(bgp.routerId().getHostAddress()).as("the front address").isEqualTo("198.18.0.1");
+    assertThat(bgp.neighbors()).singleElement().satisfies(n -> {
+      assertThat(n.address().getHostAddress()).isEqualTo("198.18.0.254");
+      assertThat(n.as()).isEqualTo(65000);
+    });
+    assertThat(bgp.holdTime()).isEqualTo(java.time.Duration.ofSeconds(3));
+    assertThat(ConfigLoader.parse(DISPATCHER, "d.yaml").announce()).isEmpty();
+  }
+
+  @Test
   void anHttpHealthCheckIsReadAsWritten() throws ConfigException {
     BatonConfig config = ConfigLoader.parse(edit(SERVER, "server:\n",
         "server:\n  health-check: { http: 127.0.0.1:8081, path: /healthz, interval: 1s, timeout: 300ms, fall: 3, rise: 1 }\n"),
