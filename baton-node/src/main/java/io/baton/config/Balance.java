@@ -7,7 +7,12 @@ public enum Balance {
   /** Weighted round-robin. */
   ROUND_ROBIN,
   /** Consistent hashing on the pool's {@link HashKey}: the same key reaches the same server. */
-  HASH;
+  HASH,
+  /**
+   * Locality-aware (LARD): the same target (host and path) reaches the same server while it is
+   * not overloaded, so the servers' caches split the working set.
+   */
+  LOCALITY;
 
   /** The config spelling, e.g. {@code least-connections}. */
   public String configName() {

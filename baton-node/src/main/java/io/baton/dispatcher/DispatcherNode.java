@@ -144,6 +144,7 @@ public final class DispatcherNode implements AutoCloseable {
         case LEAST_CONNECTIONS -> BalanceKind.LEAST_CONNECTIONS;
         case ROUND_ROBIN -> BalanceKind.WEIGHTED_ROUND_ROBIN;
         case HASH -> BalanceKind.CONSISTENT_HASH;
+        case LOCALITY -> BalanceKind.LOCALITY;
       };
       HashKey key = p.hashKey().map(k -> HashKey.fromConfig(k.configName())).orElse(HashKey.CLIENT_IP);
       pools.put(p.name(), Pool.create(p.name(), kind, members, load, key));

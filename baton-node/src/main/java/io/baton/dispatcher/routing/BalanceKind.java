@@ -10,7 +10,9 @@ public enum BalanceKind {
   /** {@link WeightedRoundRobinBalancer}. */
   WEIGHTED_ROUND_ROBIN,
   /** {@link ConsistentHashBalancer} on a {@link HashKey}. */
-  CONSISTENT_HASH;
+  CONSISTENT_HASH,
+  /** {@link LocalityBalancer} (LARD) with its default thresholds. */
+  LOCALITY;
 
   /**
    * A new balancer over {@code members}. {@code load} is used by least connections only, {@code
@@ -21,6 +23,7 @@ public enum BalanceKind {
       case LEAST_CONNECTIONS -> new LeastConnectionsBalancer(members, load);
       case WEIGHTED_ROUND_ROBIN -> new WeightedRoundRobinBalancer(members);
       case CONSISTENT_HASH -> new ConsistentHashBalancer(members, hashKey);
+      case LOCALITY -> new LocalityBalancer(members, load, LocalityBalancer.DEFAULT_LOW, LocalityBalancer.DEFAULT_HIGH);
     };
   }
 
@@ -35,6 +38,6 @@ public enum BalanceKind {
       if (kind.configName().equals(text)) return kind;
     }
     throw new IllegalArgumentException("unknown balancing '" + text
-        + "': use least-connections, weighted-round-robin or consistent-hash");
+        + "': use least-connections, weighted-round-robin, consistent-hash or locality");
   }
 }
