@@ -164,6 +164,8 @@ public final class MetricsEndpoint implements AutoCloseable {
     counterOf(r, "baton_server_fabric_refused_peers", "Fabric connections refused for their source address", () -> a.fabric().refusedPeers());
     counterOf(r, "baton_server_fabric_silent_peers", "Fabric sessions closed after the dispatcher's silence", () -> a.fabric().silentPeers());
     counterOf(r, "baton_server_late_aborts", "ABORTs answered ACCEPTED (the dispatcher's timeout was too short)", a::lateAbortsTotal);
+    counterOf(r, "baton_app_cache_hits", "The embedded sample app's object cache: hits", a::cacheHits);
+    counterOf(r, "baton_app_cache_misses", "The embedded sample app's object cache: misses (objects generated)", a::cacheMisses);
     counterOf(r, "baton_server_guard_drops", "VIP packets the guard dropped before their socket existed", a::guardDrops);
   }
 

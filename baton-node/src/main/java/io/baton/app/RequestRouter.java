@@ -23,13 +23,16 @@ import io.netty.util.ReferenceCountUtil;
  * <p>One instance per channel; confined to its event loop.
  */
 final class RequestRouter extends ChannelInboundHandlerAdapter {
+  private static final String CACHED = "/cached/";
   private final StaticFiles files;
   private final String nodeName;
+  private final ContentCache cache; // null: no /cached/ route
   private EchoExchange echo;
 
-  RequestRouter(StaticFiles files, String nodeName) {
+  RequestRouter(StaticFiles files, String nodeName, ContentCache cache) {
     this.files = files;
     this.nodeName = nodeName;
+    this.cache = cache;
   }
 
   @Override
@@ -79,7 +82,9 @@ final class RequestRouter extends ChannelInboundHandlerAdapter {
         }
       }
       default -> {
-        if (read) {
+        if (read && cache != null && path.startsWith(CACHED) && path.length() > CACHED.length()) {
+          cache.serve(ctx, request, path.substring(CACHED.length()));
+        } else if (read) {
           files.serve(ctx, request, path);
         } else {
           ctx.write(PlainResponses.methodNotAllowed(version, method, "GET, HEAD"));

@@ -31,6 +31,8 @@ import java.util.Objects;
  *   <li>{@code POST /echo}: the request body streamed back as it arrives ({@link EchoExchange}),
  *       never held whole in memory.
  *   <li>{@code GET|HEAD /whoami}: the node name, so routing tests can tell which server answered.
+ *   <li>{@code GET|HEAD /cached/KEY}: a generated object from a bounded cache ({@link ContentCache}),
+ *       when the app has one.
  * </ul>
  *
  * Keep-alive, pipelining, HTTP/1.0, {@code Expect: 100-continue} and chunked request bodies are
@@ -51,12 +53,19 @@ public final class SampleApp {
 
   private final Path root;
   private final String nodeName;
+  private final ContentCache cache;
 
   /**
    * @param root directory whose files are served; must exist
    * @param nodeName what {@code /whoami} answers
    */
   public SampleApp(Path root, String nodeName) {
+    this(root, nodeName, null);
+  }
+
+  /** @param cache serves {@code GET /cached/KEY} (locality benchmarks); null: no such route */
+  public SampleApp(Path root, String nodeName, ContentCache cache) {
+    this.cache = cache;
     Objects.requireNonNull(root, "root");
     this.nodeName = Objects.requireNonNull(nodeName, "nodeName");
     if (!Files.isDirectory(root)) {
@@ -92,7 +101,7 @@ public final class SampleApp {
         p.addLast("continue", new HttpServerExpectContinueHandler());
         p.addLast("chunked", new ChunkedWriteHandler());
         p.addLast("backpressure", new WriteBackpressure());
-        p.addLast("router", new RequestRouter(files, nodeName));
+        p.addLast("router", new RequestRouter(files, nodeName, cache));
         p.addLast("close-when-input-ends", CloseWhenInputEnds.INSTANCE);
       }
     };

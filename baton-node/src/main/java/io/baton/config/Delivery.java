@@ -35,8 +35,13 @@ public sealed interface Delivery permits Delivery.Relay, Delivery.Embedded {
    *
    * @param app the application's name, e.g. {@code sample}
    * @param root the application's content directory (absolute)
+   * @param cacheBytes the size of the sample app's object cache ({@code /cached/KEY}); 0: none
    */
-  record Embedded(Inet4Address vip, int port, String app, Path root) implements Delivery {
+  record Embedded(Inet4Address vip, int port, String app, Path root, long cacheBytes) implements Delivery {
+    public Embedded(Inet4Address vip, int port, String app, Path root) {
+      this(vip, port, app, root, 0);
+    }
+
     public Embedded {
       Objects.requireNonNull(vip, "vip");
       Objects.requireNonNull(app, "app");

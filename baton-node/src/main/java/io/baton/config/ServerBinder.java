@@ -134,10 +134,12 @@ final class ServerBinder {
       }
       return new Delivery.Relay(vip, port, upstream);
     }
-    embedded.allowKeys("app", "root");
+    embedded.allowKeys("app", "root", "cache-bytes");
     String app = embedded.get("app").required().asName(Names.SIMPLE, Names.SIMPLE_TEXT);
     Path root = baseDirectory.resolve(embedded.get("root").required().asString()).normalize();
-    return new Delivery.Embedded(vip, port, app, root);
+    ConfigField cache = embedded.get("cache-bytes");
+    long cacheBytes = cache.isPresent() ? (long) cache.asInt(16 * 1024, Integer.MAX_VALUE) : 0;
+    return new Delivery.Embedded(vip, port, app, root, cacheBytes);
   }
 
   private static String text(InetSocketAddress address) {

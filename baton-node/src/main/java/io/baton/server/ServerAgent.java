@@ -1,5 +1,6 @@
 package io.baton.server;
 
+import io.baton.app.ContentCache;
 import io.baton.app.SampleApp;
 import io.baton.config.BatonConfig;
 import io.baton.dataplane.HostPreparation;
@@ -53,6 +54,8 @@ public final class ServerAgent implements AutoCloseable {
   private final VipGuard guard;
   private final HandoffServer fabric;
   private final AtomicInteger active;
+  /** The sample app's object caches, for the metrics. */
+  private volatile List<ContentCache> caches = List.of();
   private final ScheduledFuture<?> reporter;
 
   private ServerAgent(String nodeName, Map<String, Delivery> deliveries,
@@ -86,6 +89,7 @@ public final class ServerAgent implements AutoCloseable {
     Set<Vip> vips = new LinkedHashSet<>();
     Map<String, Delivery> deliveries = new HashMap<>();
     Map<String, PeerDelivery.Target> peerTargets = new HashMap<>();
+    List<ContentCache> caches = new java.util.ArrayList<>();
     for (io.baton.config.Delivery d : server.deliveries()) {
       vipAddresses.add(d.vip());
       Vip vip = new Vip(d.vip(), d.port());
@@ -96,7 +100,9 @@ public final class ServerAgent implements AutoCloseable {
           peerTargets.put(vip.toString(), new PeerDelivery.Relay(r.upstream()));
         }
         case io.baton.config.Delivery.Embedded e -> {
-          var app = SampleApp.initializer(e.root(), config.node().name());
+          ContentCache cache = e.cacheBytes() > 0 ? new ContentCache(e.cacheBytes()) : null;
+          if (cache != null) caches.add(cache);
+          var app = new SampleApp(e.root(), config.node().name(), cache).initializer();
           deliveries.put(vip.toString(), new EmbeddedDelivery(group, app, config.timeouts().idle()));
           peerTargets.put(vip.toString(), new PeerDelivery.Embedded(app));
         }
@@ -137,6 +143,7 @@ public final class ServerAgent implements AutoCloseable {
     fabric.allowPeers(DispatcherPolicy.of(server.dispatchers(), fabricDevice));
     ServerAgent agent = new ServerAgent(config.node().name(), deliveries, peerTargets,
         config.limits().maxConnections(), active, acceptor, guardThread, guard, fabric, group);
+    agent.caches = List.copyOf(caches);
     try {
       fabric.start();
     } catch (Exception e) {
@@ -159,6 +166,15 @@ public final class ServerAgent implements AutoCloseable {
   /** Serves connections this node's own dispatcher picks it for (peer mode), without a handoff. */
   public LocalDelivery localDelivery() {
     return peer;
+  }
+
+  /** Hits of the embedded sample app's object caches ({@code /cached/KEY}). */
+  public long cacheHits() {
+    return caches.stream().mapToLong(ContentCache::hits).sum();
+  }
+
+  public long cacheMisses() {
+    return caches.stream().mapToLong(ContentCache::misses).sum();
   }
 
   /** Tells {@code listener} of every connection taken or lost from now on. */

@@ -184,7 +184,7 @@ class InvalidConfigTest {
                 + " least-connections)"),
         refused("unknown balance", d("    members:\n", "    balance: random\n    members:\n"),
             "t.yaml:17:14: pools.web.balance: unknown balance 'random' (expected"
-                + " least-connections, round-robin or hash)"),
+                + " least-connections, round-robin, hash or locality)"),
         refused("path hash in a tls vip",
             d("port: 80\n", "port: 443\n    mode: tls\n")
                 .replace("path-prefix: /img/", "sni: x.example.com")

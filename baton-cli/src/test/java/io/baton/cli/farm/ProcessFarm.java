@@ -42,6 +42,8 @@ final class ProcessFarm implements AutoCloseable {
   private final String key;
   private final boolean sync;
   private final String healthCheck;
+  private final String balance;
+  private final long cacheBytes;
   static final String SYNC_SECTION = """
       sync:
         seeds: [198.18.2.1, 198.18.2.11, 198.18.2.12]
@@ -66,8 +68,19 @@ final class ProcessFarm implements AutoCloseable {
   /** @param healthCheck the servers' {@code server.health-check} value (flow YAML), or empty */
   ProcessFarm(String purpose, String dispatcherExtra, String serverExtra, boolean sync, String healthCheck)
       throws Exception {
+    this(purpose, dispatcherExtra, serverExtra, sync, healthCheck, "round-robin", 0);
+  }
+
+  /**
+   * @param balance the pool's {@code balance}
+   * @param cacheBytes each server's sample-app object cache ({@code /cached/KEY}); 0: none
+   */
+  ProcessFarm(String purpose, String dispatcherExtra, String serverExtra, boolean sync, String healthCheck,
+      String balance, long cacheBytes) throws Exception {
     this.sync = sync;
     this.healthCheck = healthCheck;
+    this.balance = balance;
+    this.cacheBytes = cacheBytes;
     byte[] k = new byte[32];
     new java.security.SecureRandom().nextBytes(k);
     key = HexFormat.of().formatHex(k);
@@ -237,13 +250,13 @@ final class ProcessFarm implements AutoCloseable {
             default-pool: app
         pools:
           app:
-            balance: round-robin
+            balance: %s
             members:
               - { node: s1, fabric-address: 198.18.1.11 }
               - { node: s2, fabric-address: 198.18.1.12 }
         %s
         %s
-        """.formatted(syncInterface(1), key, VIP, VIP, syncSection(), extra);
+        """.formatted(syncInterface(1), key, VIP, VIP, balance, syncSection(), extra);
   }
 
   private String serverConfig(String name, int octet, Path root, String extra) {
@@ -262,12 +275,13 @@ final class ProcessFarm implements AutoCloseable {
           apply-host-preparation: true
         %s
           deliveries:
-            - { vip: %s, port: 80, embedded: { app: sample, root: %s } }
+            - { vip: %s, port: 80, embedded: { app: sample, root: %s%s } }
             - { vip: %s, port: 443, embedded: { app: sample, root: %s } }
         %s
         %s
         """.formatted(name, octet, syncInterface(octet), key,
-            healthCheck.isEmpty() ? "" : "  health-check: " + healthCheck, VIP, root, VIP, root, syncSection(), extra);
+            healthCheck.isEmpty() ? "" : "  health-check: " + healthCheck, VIP, root,
+            cacheBytes > 0 ? ", cache-bytes: " + cacheBytes : "", VIP, root, syncSection(), extra);
   }
 
   /** The sync interface line of a node's config (indented for its place), or nothing. */
