@@ -44,6 +44,11 @@ final class DemoCommand implements Callable<Integer> {
   @Option(names = "--transplant", description = "Run the two-host transplant demo instead of the farm.")
   boolean transplant;
 
+  @Option(names = "--dispatchers", defaultValue = "1",
+      description = "1 (default): one dispatcher; 2: two dispatchers behind a BGP/ECMP router (BIRD), with the sync"
+          + " plane, run as separate processes.")
+  int dispatchers;
+
   @Option(names = "--load-seconds", defaultValue = "5", description = "Length of each wrk run (default: ${DEFAULT-VALUE}).")
   int loadSeconds;
 
@@ -71,9 +76,19 @@ final class DemoCommand implements Callable<Integer> {
       throw new picocli.CommandLine.ParameterException(
           spec.commandLine(), "--load-seconds must be 1..600 and --ttfb-samples 1..100000");
     }
+    if (dispatchers != 1 && dispatchers != 2) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--dispatchers must be 1 or 2, got "
+          + dispatchers);
+    }
+    if (dispatchers == 2 && transplant) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--dispatchers 2 is a farm demo, not"
+          + " --transplant");
+    }
     boolean passed = transplant
         ? new TransplantDemo(spec.commandLine().getOut(), handoffs).run(keep && !check)
-        : new FarmDemo(spec.commandLine().getOut(), loadSeconds, ttfbSamples).run(keep && !check);
+        : dispatchers == 2
+            ? new io.baton.cli.demo.EcmpDemo(spec.commandLine().getOut(), loadSeconds).run(keep && !check)
+            : new FarmDemo(spec.commandLine().getOut(), loadSeconds, ttfbSamples).run(keep && !check);
     return passed ? ExitCode.OK : ExitCode.FAILURE;
   }
 }

@@ -259,7 +259,8 @@ public final class Farm implements AutoCloseable {
         """.formatted(name, octet, octet, key, http, VIP, l4, picky, overrides.getOrDefault(name, ""));
   }
 
-  private static void writeRandomFile(Path file, int bytes) throws IOException {
+  /** Writes {@code bytes} of seeded pseudo-random data: the same file in every lab. */
+  public static void writeRandomFile(Path file, int bytes) throws IOException {
     var random = new java.util.Random(42);
     byte[] chunk = new byte[1 << 20];
     try (var out = Files.newOutputStream(file)) {

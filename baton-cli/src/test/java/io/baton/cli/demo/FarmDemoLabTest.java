@@ -29,4 +29,20 @@ class FarmDemoLabTest {
         .doesNotContain("FAIL");
     assertThat(Lab.leftovers()).isEmpty();
   }
+
+  @Test
+  void theTwoDispatcherDemoPassesEveryCheckAndLeavesNothingBehind() throws Exception {
+    StringWriter text = new StringWriter();
+    boolean passed = new EcmpDemo(new PrintWriter(text, true), 2).run(false);
+    assertThat(passed).as(text.toString()).isTrue();
+    assertThat(text.toString())
+        .contains("ok   two next hops, one per dispatcher")
+        .contains("the router withdrew its route")
+        .contains("20 of 20 downloads arrived with the right SHA-256")
+        .contains("Sync plane (JGroups on the sync network)")
+        .contains("ok   the client received 0 RST segments over the whole demo")
+        .contains("demo: all checks passed")
+        .doesNotContain("FAIL");
+    assertThat(Lab.leftovers()).isEmpty();
+  }
 }

@@ -98,7 +98,7 @@ final class ProcessFarm implements AutoCloseable {
       Segment syncNet = sync ? lab.segment("sync") : null;
       if (sync) d1.attach(syncNet, "198.18.2.1/24");
       bigFile = lab.dir().resolve("big.bin");
-      writeRandomFile(bigFile, BIG_FILE_BYTES);
+      Farm.writeRandomFile(bigFile, BIG_FILE_BYTES);
       int octet = 11;
       for (String s : SERVERS) {
         Host h = lab.host(s);
@@ -291,17 +291,6 @@ final class ProcessFarm implements AutoCloseable {
 
   private String syncSection() {
     return sync ? SYNC_SECTION.strip() : "";
-  }
-
-  static void writeRandomFile(Path file, int bytes) throws IOException {
-    var random = new java.util.Random(7);
-    byte[] chunk = new byte[1 << 20];
-    try (var out = Files.newOutputStream(file)) {
-      for (int left = bytes; left > 0; left -= chunk.length) {
-        random.nextBytes(chunk);
-        out.write(chunk, 0, Math.min(left, chunk.length));
-      }
-    }
   }
 
   @Override

@@ -1,7 +1,5 @@
 package io.baton.cli.farm;
 
-import static io.baton.cli.farm.FarmChecks.awaitTrue;
-
 import io.baton.cli.Baton;
 import io.baton.lab.CommandResult;
 import io.baton.lab.Host;
@@ -33,28 +31,28 @@ import java.util.Map;
  *
  * <p>Built and closed by one thread.
  */
-final class EcmpFarm implements AutoCloseable {
-  static final String VIP = "198.18.0.100";
-  static final String ROUTER = "198.18.0.254";
+public final class EcmpFarm implements AutoCloseable {
+  public static final String VIP = "198.18.0.100";
+  public static final String ROUTER = "198.18.0.254";
   /** The nodes that dispatch (in peer mode: every node) and those that serve only. */
-  final List<String> dispatchers;
-  final List<String> servers;
+  public final List<String> dispatchers;
+  public final List<String> servers;
   private final boolean peers;
   static final int BIG_FILE_BYTES = 8 << 20;
   static final Duration START_LIMIT = Duration.ofSeconds(60);
 
-  final Lab lab;
-  final Host client;
-  final Host router;
-  final Map<String, Host> hosts = new LinkedHashMap<>();
-  final Path bigFile;
+  public final Lab lab;
+  public final Host client;
+  public final Host router;
+  public final Map<String, Host> hosts = new LinkedHashMap<>();
+  public final Path bigFile;
   private final Map<String, Path> configs = new HashMap<>();
   private final Map<String, Process> processes = new HashMap<>();
   private Process routerBird;
   private final Path routerSocket;
 
   /** Two dispatchers d1, d2 and two servers s1, s2. */
-  EcmpFarm(String purpose) throws Exception {
+  public EcmpFarm(String purpose) throws Exception {
     this(purpose, false);
   }
 
@@ -63,7 +61,7 @@ final class EcmpFarm implements AutoCloseable {
    *     each dispatcher and server, each announcing the VIP and serving it, one pool of all three
    *     balanced by least connections
    */
-  EcmpFarm(String purpose, boolean peers) throws Exception {
+  public EcmpFarm(String purpose, boolean peers) throws Exception {
     this.peers = peers;
     this.dispatchers = peers ? List.of("p1", "p2", "p3") : List.of("d1", "d2");
     this.servers = peers ? List.of() : List.of("s1", "s2");
@@ -87,7 +85,7 @@ final class EcmpFarm implements AutoCloseable {
       // the kernel's default hashes on addresses only, which puts one client on one dispatcher.
       router.sysctl("net.ipv4.fib_multipath_hash_policy", "1");
       bigFile = lab.dir().resolve("big.bin");
-      ProcessFarm.writeRandomFile(bigFile, BIG_FILE_BYTES);
+      Farm.writeRandomFile(bigFile, BIG_FILE_BYTES);
       int octet = 1;
       for (String d : dispatchers) {
         Host h = lab.host(d);
@@ -126,7 +124,7 @@ final class EcmpFarm implements AutoCloseable {
   }
 
   /** The router's BIRD, the servers, then the dispatchers; returns once the VIP has both next hops. */
-  EcmpFarm startAll() throws Exception {
+  public EcmpFarm startAll() throws Exception {
     Path conf = lab.dir().resolve("router-bird.conf");
     StringBuilder c = new StringBuilder("""
         router id 198.18.0.254;
@@ -163,7 +161,7 @@ final class EcmpFarm implements AutoCloseable {
     return this;
   }
 
-  Process start(String node) {
+  public Process start(String node) {
     String verb = dispatchers.contains(node) ? "dispatcher" : "server";
     List<String> cmd = new ArrayList<>(List.of(
         Path.of(System.getProperty("java.home"), "bin", "java").toString(),
@@ -175,14 +173,14 @@ final class EcmpFarm implements AutoCloseable {
     return p;
   }
 
-  void kill9(String node) throws InterruptedException {
+  public void kill9(String node) throws InterruptedException {
     Process p = processes.get(node);
     p.destroyForcibly();
     if (!p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) throw new AssertionError(node + " survived SIGKILL");
   }
 
   /** The VIP's next hops in the router's kernel table now. */
-  List<String> nextHops() {
+  public List<String> nextHops() {
     String out = router.exec("ip", "route", "show", VIP).stdout();
     List<String> hops = new ArrayList<>();
     var m = java.util.regex.Pattern.compile("via (198\\.18\\.0\\.\\d+)").matcher(out);
@@ -190,11 +188,11 @@ final class EcmpFarm implements AutoCloseable {
     return hops;
   }
 
-  void awaitNextHops(int n, Duration limit) throws Exception {
+  public void awaitNextHops(int n, Duration limit) throws Exception {
     awaitTrue(() -> nextHops().size() == n, limit, "the router's route to " + VIP + " with " + n + " next hops");
   }
 
-  Map<String, Double> metrics(String node) {
+  public Map<String, Double> metrics(String node) {
     CommandResult r = hosts.get(node).exec(List.of("curl", "-s", "--max-time", "3", "http://127.0.0.1:9400/metrics"),
         Duration.ofSeconds(10));
     Map<String, Double> out = new HashMap<>();
@@ -211,22 +209,32 @@ final class EcmpFarm implements AutoCloseable {
     return out;
   }
 
-  double metric(String node, String name) {
+  public double metric(String node, String name) {
     return metrics(node).getOrDefault(name, Double.NaN);
   }
 
-  void awaitMetric(String node, String name, java.util.function.DoublePredicate ok) throws Exception {
+  public void awaitMetric(String node, String name, java.util.function.DoublePredicate ok) throws Exception {
     awaitTrue(() -> {
       double v = metric(node, name);
       return !Double.isNaN(v) && ok.test(v);
     }, START_LIMIT, node + " metric " + name);
   }
 
-  String log(String node) {
+  public String log(String node) {
     try {
       return Files.readString(hosts.get(node).stderrOf(processes.get(node)));
     } catch (IOException e) {
       return "(no log: " + e.getMessage() + ")";
+    }
+  }
+
+  /** Polls {@code check} until it holds, failing after {@code limit}. */
+  public static void awaitTrue(java.util.concurrent.Callable<Boolean> check, Duration limit, String what)
+      throws Exception {
+    long deadline = System.nanoTime() + limit.toNanos();
+    while (!check.call()) {
+      if (System.nanoTime() > deadline) throw new IllegalStateException("timed out after " + limit + " waiting for " + what);
+      Thread.sleep(20); // polling interval of a deadline-bounded wait
     }
   }
 
