@@ -82,7 +82,12 @@ final class NodeRunner {
         dispatcher = DispatcherNode.start(config, group, server == null ? null : server.localDelivery()::serve,
             eligibility);
         dispatcherRef.set(dispatcher);
-        if (sync != null) sync.receiveOwnership(dispatcher::replicate);
+        if (sync != null) {
+          sync.receiveOwnership(dispatcher::replicate);
+          DispatcherNode d = dispatcher;
+          sync.farm().onChange(d::farmChanged);
+          d.farmChanged(sync.farm().snapshot());
+        }
         if (config.announce().isPresent()) {
           // Announce only once the connections the farm already has forward from here too: a
           // route that comes back moves some of them to this dispatcher at once.
@@ -131,7 +136,8 @@ final class NodeRunner {
     var node = config.node();
     SyncSettings settings = new SyncSettings(node.name(), node.rolesText(), node.fabric().address(),
         node.sync().orElseThrow().address(), sc.port(), sc.seeds(), sc.reportInterval(), sc.staleAfter(),
-        SyncKeys.derive(config.cluster().key()));
+        SyncKeys.derive(config.cluster().key()), config.server().map(s -> s.deliveries().stream()
+            .map(d -> new java.net.InetSocketAddress(d.vip(), d.port())).toList()).orElse(List.of()));
     Supplier<LocalLoad> load = () -> {
       DispatcherNode d = dispatcher.get();
       int active = (server == null ? 0 : server.activeConnections()) + (d == null ? 0 : d.activeConnections());

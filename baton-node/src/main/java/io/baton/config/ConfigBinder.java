@@ -24,7 +24,7 @@ final class ConfigBinder {
         ClusterBinder.bind(
             root.get("cluster").required("is required (its key authenticates handoffs)"),
             baseDirectory);
-    Map<String, PoolConfig> pools = PoolsBinder.bind(root.get("pools"));
+    Map<String, PoolConfig> pools = PoolsBinder.bind(root.get("pools"), root.get("sync").isPresent());
     List<VipConfig> vips = VipsBinder.bind(root.get("vips"), pools);
     if (node.hasRole(Role.DISPATCHER) && vips.isEmpty()) {
       throw root.get("vips").error("role dispatcher needs at least one VIP");

@@ -58,6 +58,11 @@ final class ConfigField {
     return path.isEmpty() ? "(document)" : path;
   }
 
+  /** Whether the value is a single scalar (not a list or a mapping). */
+  boolean isScalar() {
+    return node instanceof Scalar;
+  }
+
   boolean isPresent() {
     return node != null;
   }

@@ -10,10 +10,16 @@ import java.util.Optional;
  * @param name unique among pools; rules name pools by it
  * @param balance how a member is chosen
  * @param hashKey present exactly when {@code balance} is {@link Balance#HASH}
- * @param members at least one, unique node names
+ * @param members at least one, unique node names; none when {@code discover}
+ * @param discover the members are every server of the sync plane that reports serving the VIP
+ *     address and port the pool is used for ({@code members: discover})
  */
 public record PoolConfig(
-    String name, Balance balance, Optional<HashKey> hashKey, List<MemberConfig> members) {
+    String name, Balance balance, Optional<HashKey> hashKey, List<MemberConfig> members, boolean discover) {
+  public PoolConfig(String name, Balance balance, Optional<HashKey> hashKey, List<MemberConfig> members) {
+    this(name, balance, hashKey, members, false);
+  }
+
   public PoolConfig {
     Objects.requireNonNull(name, "name");
     Objects.requireNonNull(balance, "balance");
@@ -22,7 +28,10 @@ public record PoolConfig(
       throw new IllegalArgumentException("hashKey goes with balance hash, and only with it");
     }
     members = List.copyOf(members);
-    if (members.isEmpty()) {
+    if (discover && !members.isEmpty()) {
+      throw new IllegalArgumentException("pool " + name + " discovers its members: it lists none");
+    }
+    if (!discover && members.isEmpty()) {
       throw new IllegalArgumentException("pool " + name + " needs at least one member");
     }
   }

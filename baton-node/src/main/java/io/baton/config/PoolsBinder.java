@@ -19,13 +19,13 @@ final class PoolsBinder {
   private PoolsBinder() {}
 
   /** Pools by name in file order; empty if the section is absent. */
-  static Map<String, PoolConfig> bind(ConfigField pools) throws ConfigException {
+  static Map<String, PoolConfig> bind(ConfigField pools, boolean syncPlane) throws ConfigException {
     Map<String, PoolConfig> byName = new LinkedHashMap<>();
     Map<String, MemberSeen> nodes = new HashMap<>();
     pools.keysMatch(Names.SIMPLE, "a pool name of letters, digits, '_' and '-'");
     for (ConfigField pool : pools.entries()) {
       String name = pool.key();
-      byName.put(name, pool(name, pool.required("must list the pool's members"), nodes));
+      byName.put(name, pool(name, pool.required("must list the pool's members"), nodes, syncPlane));
     }
     return byName;
   }
@@ -33,7 +33,7 @@ final class PoolsBinder {
   /** Where a node was first seen as a member, to catch conflicting fabric addresses. */
   private record MemberSeen(Inet4Address fabricAddress, String pool) {}
 
-  private static PoolConfig pool(String name, ConfigField pool, Map<String, MemberSeen> nodes)
+  private static PoolConfig pool(String name, ConfigField pool, Map<String, MemberSeen> nodes, boolean syncPlane)
       throws ConfigException {
     pool.allowKeys("balance", "hash-key", "members");
     ConfigField balanceField = pool.get("balance");
@@ -54,8 +54,16 @@ final class PoolsBinder {
           "only with balance: hash (this pool balances " + balance.configName() + ")");
     }
 
-    List<ConfigField> memberFields =
-        pool.get("members").required("is required: a pool needs at least one member").list();
+    ConfigField membersField = pool.get("members").required("is required: a pool needs at least one member");
+    if (membersField.isScalar()) {
+      if (!membersField.asString().equals("discover")) {
+        throw membersField.error("must be a list of members, or discover (every server of the sync plane that"
+            + " serves the VIP port)");
+      }
+      if (!syncPlane) throw membersField.error("discover needs the sync section: servers announce what they serve there");
+      return new PoolConfig(name, balance, hashKey, List.of(), true);
+    }
+    List<ConfigField> memberFields = membersField.list();
     if (memberFields.isEmpty()) {
       throw pool.get("members").error("must list at least one member");
     }

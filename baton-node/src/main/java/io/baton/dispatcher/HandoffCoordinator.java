@@ -61,7 +61,7 @@ public final class HandoffCoordinator {
   /** Starts the handoff of {@code ch}; call on its event loop with auto-read off. */
   void handOff(Channel ch, VipSite site, byte[] consumed, Optional<String> poolName, PickContext pick,
       String summary) {
-    Optional<Pool> pool = poolName.map(site.pools()::get);
+    Optional<Pool> pool = poolName.map(site::pool);
     if (pool.isEmpty()) {
       HandoffMachine.unavailableLog.info("{}: answering itself: no pool is configured for this request ({})",
           ch.remoteAddress(), summary);

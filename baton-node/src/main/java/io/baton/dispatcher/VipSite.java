@@ -16,6 +16,8 @@ import java.util.Objects;
  * @param headTimeout a client whose request head (or ClientHello) is not complete by then gets
  *     408 (http) or is closed (tls)
  * @param handoffTimeout how long a server may take to accept a handoff before the next one is tried
+ * @param discovered pools whose members the sync plane tells ({@code members: discover}), each
+ *     holding the pool of its current members
  */
 public record VipSite(
     Vip vip,
@@ -25,12 +27,27 @@ public record VipSite(
     int maxHeadBytes,
     Duration firstByteTimeout,
     Duration headTimeout,
-    Duration handoffTimeout) {
+    Duration handoffTimeout,
+    Map<String, java.util.concurrent.atomic.AtomicReference<Pool>> discovered) {
+  public VipSite(Vip vip, Mode mode, Router router, Map<String, Pool> pools, int maxHeadBytes,
+      Duration firstByteTimeout, Duration headTimeout, Duration handoffTimeout) {
+    this(vip, mode, router, pools, maxHeadBytes, firstByteTimeout, headTimeout, handoffTimeout, Map.of());
+  }
+
+  /** The pool of that name now: a configured one, or the current members of a discovering one. */
+  public Pool pool(String name) {
+    Pool p = pools.get(name);
+    if (p != null) return p;
+    var ref = discovered.get(name);
+    return ref == null ? null : ref.get();
+  }
+
   public VipSite {
     Objects.requireNonNull(vip, "vip");
     Objects.requireNonNull(mode, "mode");
     Objects.requireNonNull(router, "router");
     pools = Map.copyOf(pools);
+    discovered = Map.copyOf(discovered);
     if (maxHeadBytes < 1024) throw new IllegalArgumentException("maxHeadBytes must be >= 1024");
   }
 }

@@ -26,6 +26,8 @@ public final class FarmState {
   private final Map<String, String> logged = new HashMap<>(); // guarded by this
   /** Every node this process has seen in a view or heard from: the metrics list them all. */
   private volatile Set<String> known = Set.of();
+  private final java.util.List<java.util.function.Consumer<FarmSnapshot>> listeners =
+      new java.util.concurrent.CopyOnWriteArrayList<>();
   final LongAdder reportsAccepted = new LongAdder();
   final LongAdder reportsReplayed = new LongAdder();
   final LongAdder viewChanges = new LongAdder();
@@ -44,6 +46,19 @@ public final class FarmState {
     return snapshot.refusal(node, nanoClock.getAsLong());
   }
 
+  /**
+   * Calls {@code listener} with each new snapshot (a view, an accepted report), on the sync
+   * plane's threads, one call at a time; it must be quick.
+   */
+  public void onChange(java.util.function.Consumer<FarmSnapshot> listener) {
+    listeners.add(listener);
+  }
+
+  private void changed() { // under this
+    FarmSnapshot s = snapshot;
+    for (var l : listeners) l.accept(s);
+  }
+
   /** A new view: its members' names. */
   public synchronized void view(Set<String> members) {
     FarmSnapshot s = snapshot;
@@ -53,6 +68,7 @@ public final class FarmState {
     remember(members);
     viewChanges.increment();
     logChanges();
+    changed();
   }
 
   /**
@@ -72,6 +88,7 @@ public final class FarmState {
     if (!known.contains(report.node())) remember(Set.of(report.node()));
     reportsAccepted.increment();
     logChanges();
+    changed();
     return true;
   }
 

@@ -1,6 +1,7 @@
 package io.baton.sync;
 
 import java.net.Inet4Address;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -21,6 +22,8 @@ import java.util.Objects;
  *     without one)
  * @param health a short word on the check: {@code ok}, or what failed
  * @param draining the operator asked for no new connections
+ * @param services the VIP addresses and ports it serves as a server ({@code 198.18.0.100:80}), at
+ *     most {@value #MAX_SERVICES}: dispatchers whose pools discover their members use them
  */
 public record NodeReport(
     String node,
@@ -33,9 +36,18 @@ public record NodeReport(
     int cpuPermille,
     boolean healthy,
     String health,
-    boolean draining) {
+    boolean draining,
+    List<java.net.InetSocketAddress> services) {
   /** Longest node name and health text a report carries (bytes of UTF-8). */
   public static final int MAX_TEXT_BYTES = 200;
+  public static final int MAX_SERVICES = 64;
+
+  public NodeReport(String node, String roles, Inet4Address fabricAddress, long incarnation, long sequence,
+      int activeConnections, int handoffsPerSecond, int cpuPermille, boolean healthy, String health,
+      boolean draining) {
+    this(node, roles, fabricAddress, incarnation, sequence, activeConnections, handoffsPerSecond, cpuPermille,
+        healthy, health, draining, List.of());
+  }
 
   public NodeReport {
     Objects.requireNonNull(node, "node");
@@ -48,6 +60,11 @@ public record NodeReport(
           + handoffsPerSecond + ", " + cpuPermille);
     }
     if (health.length() > MAX_TEXT_BYTES) health = health.substring(0, MAX_TEXT_BYTES);
+    services = List.copyOf(services);
+    if (services.size() > MAX_SERVICES) throw new IllegalArgumentException("at most " + MAX_SERVICES + " services");
+    for (var a : services) {
+      if (!(a.getAddress() instanceof Inet4Address)) throw new IllegalArgumentException("IPv4 services only: " + a);
+    }
   }
 
   /** Whether this report comes after {@code earlier} of the same node (not a replay). */

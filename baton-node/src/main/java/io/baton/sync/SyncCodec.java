@@ -25,7 +25,7 @@ import javax.crypto.Mac;
  * load report:  "BSR" 1 | node (u8 length, UTF-8) | roles (u8 length) | fabric address (4)
  *               | incarnation (i64) | sequence (i64) | active (i32) | handoffs/s (i32)
  *               | cpu permille (i32) | flags (u8: 1 healthy, 2 draining) | health (u8 length, UTF-8)
- *               | HMAC-SHA256 (32)
+ *               | services (u8 count, count x [vip (4) | port (u16)]) | HMAC-SHA256 (32)
  * ownership:    "BSO" 1 | node | fabric address (4) | incarnation (i64) | sequence (i64)
  *               | count (u16) | count x [op (u8: 1 open, 0 close) | client ip (4) | client port (u16)
  *               | vip (4) | vip port (u16) | handoff id (i64)] | HMAC-SHA256 (32)
@@ -69,6 +69,8 @@ final class SyncCodec {
     b.putInt(r.activeConnections()).putInt(r.handoffsPerSecond()).putInt(r.cpuPermille());
     b.put((byte) ((r.healthy() ? HEALTHY : 0) | (r.draining() ? DRAINING : 0)));
     putText(b, r.health());
+    b.put((byte) r.services().size());
+    for (var a : r.services()) b.put(a.getAddress().getAddress()).putShort((short) a.getPort());
     return seal(b);
   }
 
@@ -141,8 +143,12 @@ final class SyncCodec {
     int cpu = b.getInt();
     int flags = b.get() & 0xff;
     String health = text(b);
+    int count = b.get() & 0xff;
+    if (count > NodeReport.MAX_SERVICES) throw new RejectedException(count + " services in one report");
+    List<java.net.InetSocketAddress> services = new ArrayList<>(count);
+    for (int i = 0; i < count; i++) services.add(new java.net.InetSocketAddress(address(b), b.getShort() & 0xffff));
     return new NodeReport(node, roles, fabric, incarnation, sequence, active, handoffs, cpu,
-        (flags & HEALTHY) != 0, health, (flags & DRAINING) != 0);
+        (flags & HEALTHY) != 0, health, (flags & DRAINING) != 0, services);
   }
 
   private static OwnershipUpdate ownership(ByteBuffer b) throws RejectedException, UnknownHostException {

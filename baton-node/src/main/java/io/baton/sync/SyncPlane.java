@@ -243,7 +243,7 @@ public final class SyncPlane implements AutoCloseable {
       lastHandoffs = l.handoffsTotal();
       NodeReport report = new NodeReport(settings.node(), settings.roles(), settings.fabricAddress(), incarnation,
           ++sequence, l.activeConnections(), (int) Math.min(Integer.MAX_VALUE, rate), cpuPermille(), l.healthy(),
-          l.health(), l.draining());
+          l.health(), l.draining(), settings.services());
       // A report is a whole state that the next one replaces: sent without NAKACK2's sequence
       // numbers and retransmissions. A report that met a view change is not delivered late and
       // does not hold back the ones after it (the FarmState orders reports by their own sequence).

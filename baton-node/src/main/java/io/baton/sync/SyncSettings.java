@@ -19,6 +19,7 @@ import java.util.Objects;
  * @param reportInterval how often the node publishes its report
  * @param staleAfter a node whose latest report is older than this gets no new connections
  * @param keys derived from the cluster key
+ * @param services the VIP ports this node serves as a server, for its reports
  */
 public record SyncSettings(
     String node,
@@ -29,7 +30,13 @@ public record SyncSettings(
     List<Inet4Address> seeds,
     Duration reportInterval,
     Duration staleAfter,
-    SyncKeys keys) {
+    SyncKeys keys,
+    List<InetSocketAddress> services) {
+  public SyncSettings(String node, String roles, Inet4Address fabricAddress, Inet4Address bindAddress, int port,
+      List<Inet4Address> seeds, Duration reportInterval, Duration staleAfter, SyncKeys keys) {
+    this(node, roles, fabricAddress, bindAddress, port, seeds, reportInterval, staleAfter, keys, List.of());
+  }
+
   public SyncSettings {
     Objects.requireNonNull(node, "node");
     Objects.requireNonNull(roles, "roles");
@@ -42,6 +49,7 @@ public record SyncSettings(
       throw new IllegalArgumentException("stale-after must be at least twice the report interval");
     }
     Objects.requireNonNull(keys, "keys");
+    services = List.copyOf(services);
   }
 
   List<InetSocketAddress> seedAddresses() {

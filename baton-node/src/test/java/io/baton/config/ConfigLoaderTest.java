@@ -227,6 +227,18 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void aPoolMayDiscoverItsMembersWithTheSyncPlane() throws ConfigException {
+    String yaml = edit(edit(DISPATCHER, "      - { node: s1, fabric-address: 198.18.1.11 }\n"
+        + "      - { node: s2, fabric-address: 198.18.1.12, weight: 2 }\n", ""), "    members:\n", "    members: discover\n")
+        .replace("    fabric: { device: fabric, address: 198.18.1.1 }\n",
+            "    fabric: { device: fabric, address: 198.18.1.1 }\n    sync: { device: sync, address: 198.18.2.1 }\n")
+        + "sync:\n  seeds: [198.18.2.1]\n";
+    PoolConfig web = ConfigLoader.parse(yaml, "d.yaml").pool("web");
+    assertThat(web.discover()).isTrue();
+    assertThat(web.members()).isEmpty();
+  }
+
+  @Test
   void announceBgpIsReadWithItsDefaults() throws ConfigException {
     BatonConfig config = ConfigLoader.parse(DISPATCHER
         + "announce:\n  bgp:\n    as: 4200000000\n    neighbors: [{ address: 198.18.0.254, as: 65000 }]\n", "d.yaml");

@@ -321,6 +321,12 @@ class InvalidConfigTest {
                 "    fabric: { device: fabric, address: 198.18.1.1 }\n    sync: { device: sync, address: 198.18.2.1 }\n")
                 + "sync:\n  seeds: [198.18.2.1]\n  report-interval: 500ms\n",
             "t.yaml:23:20: sync.report-interval: stale-after (750ms) must be at least twice report-interval (500ms)"),
+        refused("a discovering pool without the sync plane",
+            d("    members:\n      - { node: s1, fabric-address: 198.18.1.11 }\n      - { node: s2, fabric-address: 198.18.1.12, weight: 2 }\n",
+                "    members: discover\n"), "t.yaml:17:14: pools.web.members: discover needs the sync section: servers announce what they serve there"),
+        refused("members that are neither a list nor discover",
+            d("    members:\n      - { node: s1, fabric-address: 198.18.1.11 }\n      - { node: s2, fabric-address: 198.18.1.12, weight: 2 }\n",
+                "    members: everyone\n"), "t.yaml:17:14: pools.web.members: must be a list of members, or discover (every server of the sync plane that serves the VIP port)"),
         refused("announce on a server-only node",
             SERVER + "announce:\n  bgp: { as: 65001, neighbors: [{ address: 198.18.0.254, as: 65000 }] }\n", "t.yaml:12:3: announce: only for nodes with role dispatcher (they announce the VIPs)"),
         refused("an AS number that is not one",

@@ -21,7 +21,8 @@ class SyncCodecTest {
   void aReportSurvivesTheRoundTrip() throws Exception {
     SyncCodec codec = new SyncCodec(SyncKeys.derive(KEY));
     NodeReport r = new NodeReport("s-ü", "dispatcher+server", (Inet4Address) InetAddress.getByName("198.18.1.12"),
-        5, 9, 0, 3, 1000, false, "tcp 127.0.0.1:8080: connection refused", true);
+        5, 9, 0, 3, 1000, false, "tcp 127.0.0.1:8080: connection refused", true,
+        java.util.List.of(new java.net.InetSocketAddress("198.18.0.100", 80), new java.net.InetSocketAddress("198.18.0.100", 443)));
     byte[] bytes = codec.encode(r);
     assertThat(bytes.length).isLessThan(SyncCodec.MAX_REPORT_BYTES);
     assertThat(codec.decodeReport(bytes, 0, bytes.length)).isEqualTo(r);

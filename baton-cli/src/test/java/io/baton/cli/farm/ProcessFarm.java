@@ -43,6 +43,7 @@ final class ProcessFarm implements AutoCloseable {
   private final boolean sync;
   private final String healthCheck;
   private final String balance;
+  private final boolean discover;
   private final long cacheBytes;
   static final String SYNC_SECTION = """
       sync:
@@ -68,7 +69,12 @@ final class ProcessFarm implements AutoCloseable {
   /** @param healthCheck the servers' {@code server.health-check} value (flow YAML), or empty */
   ProcessFarm(String purpose, String dispatcherExtra, String serverExtra, boolean sync, String healthCheck)
       throws Exception {
-    this(purpose, dispatcherExtra, serverExtra, sync, healthCheck, "round-robin", 0);
+    this(purpose, dispatcherExtra, serverExtra, sync, healthCheck, "round-robin", 0, false);
+  }
+
+  /** A farm with the sync plane whose dispatcher lists no servers: its pool discovers them. */
+  static ProcessFarm discovering(String purpose) throws Exception {
+    return new ProcessFarm(purpose, "", "", true, "", "round-robin", 0, true);
   }
 
   /**
@@ -77,6 +83,13 @@ final class ProcessFarm implements AutoCloseable {
    */
   ProcessFarm(String purpose, String dispatcherExtra, String serverExtra, boolean sync, String healthCheck,
       String balance, long cacheBytes) throws Exception {
+    this(purpose, dispatcherExtra, serverExtra, sync, healthCheck, balance, cacheBytes, false);
+  }
+
+  /** @param discover the dispatcher's pool is {@code members: discover} (needs {@code sync}) */
+  ProcessFarm(String purpose, String dispatcherExtra, String serverExtra, boolean sync, String healthCheck,
+      String balance, long cacheBytes, boolean discover) throws Exception {
+    this.discover = discover;
     this.sync = sync;
     this.healthCheck = healthCheck;
     this.balance = balance;
@@ -251,12 +264,12 @@ final class ProcessFarm implements AutoCloseable {
         pools:
           app:
             balance: %s
-            members:
-              - { node: s1, fabric-address: 198.18.1.11 }
-              - { node: s2, fabric-address: 198.18.1.12 }
         %s
         %s
-        """.formatted(syncInterface(1), key, VIP, VIP, balance, syncSection(), extra);
+        %s
+        """.formatted(syncInterface(1), key, VIP, VIP, balance, discover ? "    members: discover"
+            : "    members:\n      - { node: s1, fabric-address: 198.18.1.11 }\n"
+                + "      - { node: s2, fabric-address: 198.18.1.12 }", syncSection(), extra);
   }
 
   private String serverConfig(String name, int octet, Path root, String extra) {

@@ -57,6 +57,34 @@ class SyncFarmLabTest {
     }
   }
 
+  /**
+   * A pool that lists no servers ({@code members: discover}) takes every server that reports
+   * serving its VIP port; a server that is killed leaves it, and comes back when it starts again.
+   */
+  @Test
+  void aDiscoveringPoolTakesTheServersOfItsVipPortFromTheSyncPlane() throws Exception {
+    try (ProcessFarm farm = ProcessFarm.discovering("sf-discover").startAll()) {
+      List<String> answers = new ArrayList<>();
+      for (int i = 0; i < 6; i++) answers.add(farm.curl(CURL, ProcessFarm.url("/whoami.txt")).stdout().strip());
+      assertThat(answers).as("answers from a pool that named no server").contains("s1", "s2");
+      assertThat(farm.log("d1")).contains("pool app for 198.18.0.100:80 now has [s1, s2] (from the sync plane)");
+      farm.kill9("s1");
+      awaitTrue(() -> farm.log("d1").contains("pool app for 198.18.0.100:80 now has [s2]"), Duration.ofSeconds(20),
+          "s1 leaving the pool");
+      for (int i = 0; i < 4; i++) {
+        CommandResult r = farm.curl(CURL, ProcessFarm.url("/whoami.txt"));
+        assertThat(r.exitCode()).as("curl: %s", r.stderr()).isZero();
+        assertThat(r.stdout().strip()).isEqualTo("s2");
+      }
+      farm.start("s1");
+      awaitTrue(() -> farm.log("d1").lines().filter(l -> l.contains("pool app for 198.18.0.100:80 now has [s1, s2]"))
+          .count() >= 2, Duration.ofSeconds(60), "s1 back in the pool");
+      answers.clear();
+      for (int i = 0; i < 6; i++) answers.add(farm.curl(CURL, ProcessFarm.url("/whoami.txt")).stdout().strip());
+      assertThat(answers).contains("s1", "s2");
+    }
+  }
+
   @Test
   void aKilledServerGetsNoNewConnectionsWithinASecondAndTheOthersClientsSeeNoError() throws Exception {
     faultUnderLoad("sf-kill", "KILL");
