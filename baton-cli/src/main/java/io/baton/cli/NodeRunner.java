@@ -138,12 +138,17 @@ final class NodeRunner {
         node.sync().orElseThrow().address(), sc.port(), sc.seeds(), sc.reportInterval(), sc.staleAfter(),
         SyncKeys.derive(config.cluster().key()), config.server().map(s -> s.deliveries().stream()
             .map(d -> new java.net.InetSocketAddress(d.vip(), d.port())).toList()).orElse(List.of()));
+    DrainFlag drain = DrainFlag.of(node.name());
+    if (drain.isSet()) {
+      org.slf4j.LoggerFactory.getLogger(NodeRunner.class).warn("node {} starts drained ({} exists; baton drain"
+          + " --config FILE --off ends it)", node.name(), drain.file());
+    }
     Supplier<LocalLoad> load = () -> {
       DispatcherNode d = dispatcher.get();
       int active = (server == null ? 0 : server.activeConnections()) + (d == null ? 0 : d.activeConnections());
       long handoffs = (server == null ? 0 : server.acceptedTotal()) + (d == null ? 0 : d.stats().handedOff.sum());
       HealthChecks.Status h = health == null ? new HealthChecks.Status(true, "ok") : health.status();
-      return new LocalLoad(active, handoffs, h.healthy(), h.detail(), false);
+      return new LocalLoad(active, handoffs, h.healthy(), h.detail(), drain.isSet());
     };
     SyncPlane plane = SyncPlane.start(settings, load, System::nanoTime);
     long limitMs = sc.staleAfter().toMillis() * 2;

@@ -271,6 +271,12 @@ public final class Lab implements AutoCloseable {
     } catch (java.io.IOException e) {
       log.warn("cannot delete the lock files of namespace {} in {}: {}", namespace, LOCK_DIRECTORY, e.toString());
     }
+    // Drain flags: /run/baton/drain-<node>-net-<inode>.
+    try (var files = Files.newDirectoryStream(LOCK_DIRECTORY, "drain-*" + suffix.substring(0, suffix.length() - ".lock".length()))) {
+      for (Path f : files) Files.deleteIfExists(f);
+    } catch (java.io.IOException e) {
+      log.warn("cannot delete the drain flags of namespace {} in {}: {}", namespace, LOCK_DIRECTORY, e.toString());
+    }
     // A dispatcher's BGP daemon files: /run/baton/bgp-<node>-net-<inode>/.
     String birdDirs = "bgp-*" + suffix.substring(0, suffix.length() - ".lock".length());
     try (var dirs = Files.newDirectoryStream(LOCK_DIRECTORY, birdDirs)) {

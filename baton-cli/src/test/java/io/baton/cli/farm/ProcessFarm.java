@@ -154,6 +154,19 @@ final class ProcessFarm implements AutoCloseable {
     return p;
   }
 
+  /** Runs {@code baton ARGS} in the node's namespace, as an operator on that host would. */
+  CommandResult cli(String node, String... args) {
+    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), Baton.class.getName()));
+    cmd.addAll(List.of(args));
+    return hosts.get(node).exec(cmd, Duration.ofSeconds(60));
+  }
+
+  /** The node's config file. */
+  Path config(String node) {
+    return configs.get(node);
+  }
+
   Process process(String node) {
     return processes.get(node);
   }

@@ -219,6 +219,44 @@ class SyncFarmLabTest {
     }
   }
 
+  /** {@code baton drain}, run on the server's host: no new connections, the established ones stay. */
+  @Test
+  void aDrainedServerKeepsItsConnectionsAndGetsNoNewOnes() throws Exception {
+    try (ProcessFarm farm = new ProcessFarm("sf-drain", "", "", true).startAll()) {
+      for (String s : ProcessFarm.SERVERS) {
+        farm.awaitMetric("d1", "baton_sync_node_eligible{node=\"" + s + "\"}", v -> v == 1);
+      }
+      KeepAliveClient onS1 = farm.client.call(() -> {
+        for (int i = 0; i < 4; i++) {
+          KeepAliveClient c = new KeepAliveClient(ProcessFarm.VIP, 80);
+          if (c.get("/whoami.txt").strip().equals("s1")) return c;
+          c.close();
+        }
+        throw new AssertionError("no connection landed on s1");
+      });
+      CommandResult drain = farm.cli("s1", "drain", "--config", farm.config("s1").toString());
+      assertThat(drain.exitCode()).as("baton drain: %s", drain.stderr()).isZero();
+      assertThat(drain.stdout()).contains("node s1 is draining");
+      farm.awaitMetric("d1", "baton_sync_node_eligible{node=\"s1\"}", v -> v == 0);
+      for (int i = 0; i < 6; i++) {
+        CommandResult r = farm.curl(CURL, ProcessFarm.url("/whoami.txt"));
+        assertThat(r.exitCode()).as("curl: %s", r.stderr()).isZero();
+        assertThat(r.stdout().strip()).as("a new connection while s1 drains").isEqualTo("s2");
+      }
+      assertThat(farm.client.call(() -> onS1.get("/whoami.txt").strip())).as("s1's established connection")
+          .isEqualTo("s1");
+      assertThat(farm.cli("s1", "drain", "--config", farm.config("s1").toString(), "--off").exitCode()).isZero();
+      farm.awaitMetric("d1", "baton_sync_node_eligible{node=\"s1\"}", v -> v == 1);
+      List<String> answers = new ArrayList<>();
+      for (int i = 0; i < 6; i++) answers.add(farm.curl(CURL, ProcessFarm.url("/whoami.txt")).stdout().strip());
+      assertThat(answers).contains("s1", "s2");
+      farm.client.call(() -> {
+        onS1.close();
+        return null;
+      });
+    }
+  }
+
   /** nginx on 127.0.0.1:8081 of {@code node}, answering /healthz with 200: the application's check. */
   private static Process healthEndpoint(ProcessFarm farm, String node) throws Exception {
     Host host = farm.hosts.get(node);
