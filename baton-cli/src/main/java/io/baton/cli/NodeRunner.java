@@ -145,7 +145,8 @@ final class NodeRunner {
     }
     Supplier<LocalLoad> load = () -> {
       DispatcherNode d = dispatcher.get();
-      int active = (server == null ? 0 : server.activeConnections()) + (d == null ? 0 : d.activeConnections());
+      // The connections it serves (what balancers compare); a dispatcher's forwarded ones are its servers'.
+      int active = server == null ? 0 : server.activeConnections();
       long handoffs = (server == null ? 0 : server.acceptedTotal()) + (d == null ? 0 : d.stats().handedOff.sum());
       HealthChecks.Status h = health == null ? new HealthChecks.Status(true, "ok") : health.status();
       return new LocalLoad(active, handoffs, h.healthy(), h.detail(), drain.isSet());

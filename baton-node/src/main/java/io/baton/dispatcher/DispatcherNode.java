@@ -321,6 +321,8 @@ public final class DispatcherNode implements AutoCloseable {
       java.util.concurrent.atomic.AtomicReference<Pool> current) {}
 
   private final List<DiscoveredPool> discovered = new java.util.concurrent.CopyOnWriteArrayList<>();
+  /** The report each node's load was last taken from (the listener sees every snapshot). */
+  private final Map<String, io.baton.sync.FarmSnapshot.Heard> lastLoad = new ConcurrentHashMap<>();
   private java.util.function.Function<MemberConfig, HandoffClient> clientFactory;
   private int handoffPort;
   private boolean localService;
@@ -339,12 +341,21 @@ public final class DispatcherNode implements AutoCloseable {
   }
 
   /**
-   * The farm changed: each discovering pool takes every server of the view whose reports say it
+   * The farm changed: loads come from the servers' reports, and each discovering pool takes every
+   * server of the view whose reports say it
    * serves the pool's VIP port (new ones get a fabric connection). A pool is rebuilt only when its
    * members change; health and load are the farm state's business at each pick.
    */
   public void farmChanged(io.baton.sync.FarmSnapshot farm) {
-    if (closing || discovered.isEmpty()) return;
+    if (closing) return;
+    // The balancers' loads: each server's latest report (every report interval, fresher than the
+    // fabric's LOAD_REPORT), adjusted by this dispatcher's handoffs since (LoadTable).
+    for (var heard : farm.reports().values()) {
+      if (heard != lastLoad.put(heard.report().node(), heard)) {
+        load.update(heard.report().node(), heard.report().activeConnections());
+      }
+    }
+    if (discovered.isEmpty()) return;
     for (DiscoveredPool d : discovered) {
       java.net.InetSocketAddress service = new java.net.InetSocketAddress(d.vip().address(), d.vip().port());
       List<Member> members = new ArrayList<>();
