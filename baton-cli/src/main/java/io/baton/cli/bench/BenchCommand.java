@@ -38,6 +38,11 @@ public final class BenchCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
 
+  @Option(names = "--locality",
+      description = "Instead of the matrix: LARD (balance: locality) against least connections, with a working set"
+          + " larger than one server's cache (hit rate and throughput, one run, a few minutes).")
+  boolean locality;
+
   @Option(names = "--quick", description = "One short repeat of everything (a few minutes) instead of the full run.")
   boolean quick;
 
@@ -80,6 +85,7 @@ public final class BenchCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (locality) return locality();
     BenchPlan plan = plan();
     checkHost(plan);
     Path repository = repository();
@@ -89,6 +95,25 @@ public final class BenchCommand implements Callable<Integer> {
         new ReportWriter(directory, repository), awakeCpu0).run();
     // A run with a failure or whose baselines were not at their best proves nothing: exit 1.
     return outcome.failures().isEmpty() && outcome.check().valid() ? ExitCode.OK : ExitCode.FAILURE;
+  }
+
+  private Integer locality() throws Exception {
+    List<String> problems = new ArrayList<>(LinuxProbe.problems());
+    if (!onPath("wrk")) problems.add("wrk is not installed: apt-get install wrk (./baton bench does it)");
+    if (!problems.isEmpty()) throw new HostNotReadyException("host not ready: " + String.join("; ", problems));
+    Path repository = repository();
+    Path directory = output != null ? output
+        : (repository != null ? repository : Path.of("").toAbsolutePath()).resolve("bench/results");
+    int seconds = orDefault(durationSeconds, quick ? 5 : 15);
+    int warm = orDefault(warmupSeconds, quick ? 3 : 5);
+    var result = new io.baton.cli.farm.LocalityBench(spec.commandLine().getOut(), 600, 360,
+        java.time.Duration.ofSeconds(warm), java.time.Duration.ofSeconds(seconds)).run();
+    String stamp = java.time.LocalDateTime.now(java.time.ZoneOffset.UTC)
+        .format(java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd-HHmm"));
+    Path file = io.baton.cli.farm.LocalityBench.write(result, directory, stamp);
+    spec.commandLine().getOut().println("written: " + file);
+    spec.commandLine().getOut().flush();
+    return ExitCode.OK;
   }
 
   BenchPlan plan() {

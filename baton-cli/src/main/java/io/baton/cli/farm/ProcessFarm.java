@@ -214,7 +214,7 @@ final class ProcessFarm implements AutoCloseable {
   }
 
   void awaitMetric(String node, String name, java.util.function.DoublePredicate ok) throws Exception {
-    FarmChecks.awaitTrue(() -> {
+    EcmpFarm.awaitTrue(() -> {
       double v = metric(node, name);
       return !Double.isNaN(v) && ok.test(v);
     }, START_LIMIT, node + " metric " + name);
