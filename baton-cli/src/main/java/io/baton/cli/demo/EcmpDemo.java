@@ -1,18 +1,14 @@
 package io.baton.cli.demo;
 
 import io.baton.cli.farm.EcmpFarm;
+import io.baton.cli.farm.Farm;
 import io.baton.lab.CommandResult;
 import io.baton.lab.InterfaceStats;
 import io.baton.lab.RstCounter;
-import java.io.InputStream;
 import java.io.PrintWriter;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
@@ -104,7 +100,7 @@ public final class EcmpDemo {
   private void downloads(EcmpFarm farm) throws Exception {
     say("[3] " + DOWNLOADS + " downloads of 8 MiB read at 512 KiB/s (~16 s); the dispatcher that handed off most"
         + " is killed with SIGKILL and started again");
-    String want = sha256(farm.bigFile);
+    String want = Farm.sha256(farm.bigFile);
     ExecutorService pool = Executors.newFixedThreadPool(DOWNLOADS);
     try {
       List<Future<CommandResult>> running = new ArrayList<>();
@@ -209,12 +205,4 @@ public final class EcmpDemo {
     out.flush();
   }
 
-  private static String sha256(Path file) throws Exception {
-    MessageDigest d = MessageDigest.getInstance("SHA-256");
-    try (InputStream in = Files.newInputStream(file)) {
-      byte[] buf = new byte[1 << 16];
-      for (int n; (n = in.read(buf)) > 0; ) d.update(buf, 0, n);
-    }
-    return HexFormat.of().formatHex(d.digest());
-  }
 }

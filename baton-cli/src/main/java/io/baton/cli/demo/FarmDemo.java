@@ -7,14 +7,11 @@ import io.baton.cli.farm.Farm;
 import io.baton.lab.CommandResult;
 import io.baton.lab.InterfaceStats;
 import io.baton.lab.RstCounter;
-import java.io.InputStream;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -87,11 +84,11 @@ public final class FarmDemo {
 
   private void download(Farm farm) throws Exception {
     say("[2] 100 MiB download through a handoff");
-    String want = sha256(farm.bigFile);
+    String want = Farm.sha256(farm.bigFile);
     InterfaceStats d0 = farm.d1.interfaceStats("front");
     Path file = farm.lab.dir().resolve("demo-download.bin");
     CommandResult r = farm.curl(CURL, "-o", file.toString(), "-w", "%{time_total}", farm.url("/big.bin"));
-    check(r.exitCode() == 0 && sha256(file).equals(want), "curl got " + Files.size(file)
+    check(r.exitCode() == 0 && Farm.sha256(file).equals(want), "curl got " + Files.size(file)
         + " bytes in " + r.stdout() + " s, SHA-256 " + want.substring(0, 16) + "… matches");
     InterfaceStats d1 = farm.d1.interfaceStats("front");
     long tx = d1.txBytes() - d0.txBytes();
@@ -235,13 +232,4 @@ public final class FarmDemo {
     out.flush();
   }
 
-  private static String sha256(Path file) throws Exception {
-    MessageDigest d = MessageDigest.getInstance("SHA-256");
-    try (InputStream in = Files.newInputStream(file)) {
-      byte[] buf = new byte[1 << 16];
-      int n;
-      while ((n = in.read(buf)) > 0) d.update(buf, 0, n);
-    }
-    return HexFormat.of().formatHex(d.digest());
-  }
 }

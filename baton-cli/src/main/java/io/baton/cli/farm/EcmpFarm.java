@@ -1,7 +1,5 @@
 package io.baton.cli.farm;
 
-import io.baton.cli.Baton;
-import io.baton.lab.CommandResult;
 import io.baton.lab.Host;
 import io.baton.lab.Lab;
 import io.baton.lab.Segment;
@@ -163,12 +161,7 @@ public final class EcmpFarm implements AutoCloseable {
 
   public Process start(String node) {
     String verb = dispatchers.contains(node) ? "dispatcher" : "server";
-    List<String> cmd = new ArrayList<>(List.of(
-        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "--enable-native-access=ALL-UNNAMED", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-        "-cp", System.getProperty("java.class.path"), Baton.class.getName(),
-        verb, "--config", configs.get(node).toString()));
-    Process p = hosts.get(node).start(cmd);
+    Process p = hosts.get(node).start(NodeProcesses.baton(verb, "--config", configs.get(node).toString()));
     processes.put(node, p);
     return p;
   }
@@ -193,20 +186,7 @@ public final class EcmpFarm implements AutoCloseable {
   }
 
   public Map<String, Double> metrics(String node) {
-    CommandResult r = hosts.get(node).exec(List.of("curl", "-s", "--max-time", "3", "http://127.0.0.1:9400/metrics"),
-        Duration.ofSeconds(10));
-    Map<String, Double> out = new HashMap<>();
-    if (!r.succeeded()) return out;
-    for (String line : r.stdout().split("\n")) {
-      if (line.isBlank() || line.startsWith("#")) continue;
-      int space = line.lastIndexOf(' ');
-      try {
-        out.put(line.substring(0, space), Double.parseDouble(line.substring(space + 1)));
-      } catch (RuntimeException e) {
-        // not a sample line
-      }
-    }
-    return out;
+    return NodeProcesses.scrape(hosts.get(node));
   }
 
   public double metric(String node, String name) {

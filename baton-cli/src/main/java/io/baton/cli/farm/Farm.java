@@ -259,6 +259,16 @@ public final class Farm implements AutoCloseable {
         """.formatted(name, octet, octet, key, http, VIP, l4, picky, overrides.getOrDefault(name, ""));
   }
 
+  /** The file's SHA-256, in hex. */
+  public static String sha256(Path file) throws Exception {
+    java.security.MessageDigest d = java.security.MessageDigest.getInstance("SHA-256");
+    try (java.io.InputStream in = Files.newInputStream(file)) {
+      byte[] buf = new byte[1 << 16];
+      for (int n; (n = in.read(buf)) > 0; ) d.update(buf, 0, n);
+    }
+    return java.util.HexFormat.of().formatHex(d.digest());
+  }
+
   /** Writes {@code bytes} of seeded pseudo-random data: the same file in every lab. */
   public static void writeRandomFile(Path file, int bytes) throws IOException {
     var random = new java.util.Random(42);

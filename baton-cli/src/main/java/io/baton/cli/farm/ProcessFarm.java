@@ -1,6 +1,5 @@
 package io.baton.cli.farm;
 
-import io.baton.cli.Baton;
 import io.baton.lab.CommandResult;
 import io.baton.lab.Host;
 import io.baton.lab.Lab;
@@ -144,22 +143,14 @@ final class ProcessFarm implements AutoCloseable {
   /** Starts the node's process ({@code baton dispatcher|server --config FILE}). */
   Process start(String node) {
     String verb = node.equals("d1") ? "dispatcher" : "server";
-    List<String> cmd = new ArrayList<>(List.of(
-        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "--enable-native-access=ALL-UNNAMED", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-        "-cp", System.getProperty("java.class.path"), Baton.class.getName(),
-        verb, "--config", configs.get(node).toString()));
-    Process p = hosts.get(node).start(cmd);
+    Process p = hosts.get(node).start(NodeProcesses.baton(verb, "--config", configs.get(node).toString()));
     processes.put(node, p);
     return p;
   }
 
   /** Runs {@code baton ARGS} in the node's namespace, as an operator on that host would. */
   CommandResult cli(String node, String... args) {
-    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), Baton.class.getName()));
-    cmd.addAll(List.of(args));
-    return hosts.get(node).exec(cmd, Duration.ofSeconds(60));
+    return hosts.get(node).exec(NodeProcesses.baton(args), Duration.ofSeconds(60));
   }
 
   /** The node's config file. */
@@ -193,20 +184,7 @@ final class ProcessFarm implements AutoCloseable {
 
   /** The node's metrics, name{labels} -> value (NaN-free counters and gauges). */
   Map<String, Double> metrics(String node) {
-    CommandResult r = hosts.get(node).exec(List.of("curl", "-s", "--max-time", "3", "http://127.0.0.1:9400/metrics"),
-        Duration.ofSeconds(10));
-    Map<String, Double> out = new HashMap<>();
-    if (!r.succeeded()) return out;
-    for (String line : r.stdout().split("\n")) {
-      if (line.isBlank() || line.startsWith("#")) continue;
-      int space = line.lastIndexOf(' ');
-      try {
-        out.put(line.substring(0, space), Double.parseDouble(line.substring(space + 1)));
-      } catch (RuntimeException e) {
-        // not a sample line
-      }
-    }
-    return out;
+    return NodeProcesses.scrape(hosts.get(node));
   }
 
   double metric(String node, String name) {

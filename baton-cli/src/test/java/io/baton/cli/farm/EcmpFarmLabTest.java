@@ -134,16 +134,23 @@ class EcmpFarmLabTest {
         double local = 0;
         double handedOff = 0;
         StringBuilder perNode = new StringBuilder();
+        java.util.Set<String> served = new java.util.TreeSet<>();
         for (String p : farm.dispatchers) {
           double l = farm.metric(p, "baton_dispatcher_served_locally_total");
           double h = farm.metric(p, "baton_dispatcher_handoffs_total");
           double accepted = farm.metric(p, "baton_dispatcher_connections_accepted_total");
-          perNode.append(String.format(" %s: accepted %.0f, served locally %.0f, handed off %.0f;", p, accepted, l, h));
+          double taken = farm.metric(p, "baton_server_handoffs_accepted_total");
+          perNode.append(String.format(" %s: accepted %.0f, served locally %.0f, handed off %.0f, took %.0f from"
+              + " peers;", p, accepted, l, h, taken));
+          if (l + taken > 0) served.add(p);
           local += l;
           handedOff += h;
         }
-        System.out.printf("peers: answers %s;%s client RSTs %d%n", answers, perNode, rst.received());
-        assertThat(answers.keySet()).as("nodes that answered").containsExactlyInAnyOrder("p1", "p2", "p3");
+        System.out.printf("peers: whoami answers %s;%s client RSTs %d%n", answers, perNode, rst.received());
+        assertThat(answers.keySet()).as("nodes that answered").isSubsetOf("p1", "p2", "p3");
+        // Least connections on the loads in the sync plane: a node busy with downloads may get none
+        // of the short requests, but every node serves (downloads or requests).
+        assertThat(served).as("nodes that served connections").containsExactly("p1", "p2", "p3");
         assertThat(local).as("connections served by the node that accepted them").isPositive();
         assertThat(handedOff).as("connections handed to a peer").isPositive();
         assertThat(rst.received()).isZero();

@@ -14,6 +14,21 @@ import java.nio.charset.StandardCharsets;
  * namespace: create it on the client host's thread).
  */
 final class KeepAliveClient implements AutoCloseable {
+  /**
+   * A keep-alive connection from the farm's client that {@code server} serves: up to four new
+   * connections (round robin puts one there), the others closed.
+   */
+  static KeepAliveClient landingOn(ProcessFarm farm, String server) throws Exception {
+    return farm.client.call(() -> {
+      for (int i = 0; i < 4; i++) {
+        KeepAliveClient c = new KeepAliveClient(ProcessFarm.VIP, 80);
+        if (c.get("/whoami.txt").strip().equals(server)) return c;
+        c.close();
+      }
+      throw new AssertionError("no connection landed on " + server);
+    });
+  }
+
   private final Socket socket;
   private final InputStream in;
   private final OutputStream out;

@@ -196,14 +196,7 @@ class ProcessFarmLabTest {
   private void deadServer(String purpose, String signal) throws Exception {
     try (ProcessFarm farm = new ProcessFarm(purpose, "", "").startAll()) {
       // An established connection that s1 serves, to see how its client fares after the fault.
-      KeepAliveClient onS1 = farm.client.call(() -> {
-        for (int i = 0; i < 4; i++) {
-          KeepAliveClient c = new KeepAliveClient(ProcessFarm.VIP, 80);
-          if (c.get("/whoami.txt").strip().equals("s1")) return c;
-          c.close();
-        }
-        throw new AssertionError("no connection landed on s1");
-      });
+      KeepAliveClient onS1 = KeepAliveClient.landingOn(farm, "s1");
       List<Probe> probes = new ArrayList<>();
       long faultNs = 0;
       long endNs = System.nanoTime() + Duration.ofSeconds(6).toNanos();

@@ -66,7 +66,8 @@ class SyncFarmLabTest {
     try (ProcessFarm farm = ProcessFarm.discovering("sf-discover").startAll()) {
       List<String> answers = new ArrayList<>();
       for (int i = 0; i < 6; i++) answers.add(farm.curl(CURL, ProcessFarm.url("/whoami.txt")).stdout().strip());
-      assertThat(answers).as("answers from a pool that named no server").contains("s1", "s2");
+      assertThat(answers).as("answers from a pool that named no server; d1's log:%n%s", farm.log("d1"))
+          .contains("s1", "s2");
       assertThat(farm.log("d1")).contains("pool app for 198.18.0.100:80 now has [s1, s2] (from the sync plane)");
       farm.kill9("s1");
       awaitTrue(() -> farm.log("d1").contains("pool app for 198.18.0.100:80 now has [s2]"), Duration.ofSeconds(20),
@@ -79,6 +80,9 @@ class SyncFarmLabTest {
       farm.start("s1");
       awaitTrue(() -> farm.log("d1").lines().filter(l -> l.contains("pool app for 198.18.0.100:80 now has [s1, s2]"))
           .count() >= 2, Duration.ofSeconds(60), "s1 back in the pool");
+      // In the pool again; its fabric connection comes back on the client's next reconnect attempt.
+      farm.awaitMetric("d1", "baton_fabric_up{server=\"s1\"}", v -> v == 1);
+      farm.awaitMetric("d1", "baton_sync_node_eligible{node=\"s1\"}", v -> v == 1);
       answers.clear();
       for (int i = 0; i < 6; i++) answers.add(farm.curl(CURL, ProcessFarm.url("/whoami.txt")).stdout().strip());
       assertThat(answers).contains("s1", "s2");
@@ -226,14 +230,7 @@ class SyncFarmLabTest {
       for (String s : ProcessFarm.SERVERS) {
         farm.awaitMetric("d1", "baton_sync_node_eligible{node=\"" + s + "\"}", v -> v == 1);
       }
-      KeepAliveClient onS1 = farm.client.call(() -> {
-        for (int i = 0; i < 4; i++) {
-          KeepAliveClient c = new KeepAliveClient(ProcessFarm.VIP, 80);
-          if (c.get("/whoami.txt").strip().equals("s1")) return c;
-          c.close();
-        }
-        throw new AssertionError("no connection landed on s1");
-      });
+      KeepAliveClient onS1 = KeepAliveClient.landingOn(farm, "s1");
       CommandResult drain = farm.cli("s1", "drain", "--config", farm.config("s1").toString());
       assertThat(drain.exitCode()).as("baton drain: %s", drain.stderr()).isZero();
       assertThat(drain.stdout()).contains("node s1 is draining");

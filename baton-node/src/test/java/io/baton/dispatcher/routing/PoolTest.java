@@ -16,7 +16,8 @@ class PoolTest {
   @CsvSource({
       "least-connections, LeastConnectionsBalancer",
       "weighted-round-robin, WeightedRoundRobinBalancer",
-      "consistent-hash, ConsistentHashBalancer"})
+      "consistent-hash, ConsistentHashBalancer",
+      "locality, LocalityBalancer"})
   void buildsTheBalancerOfItsKind(String configName, String balancerClass) {
     BalanceKind kind = BalanceKind.fromConfig(configName);
     Pool pool = Pool.create("web", kind, weighted(1, 2), new LoadTable());
@@ -38,7 +39,7 @@ class PoolTest {
   @Test
   void refusesBadConfiguration() {
     assertThatThrownBy(() -> BalanceKind.fromConfig("random"))
-        .hasMessageContaining("use least-connections, weighted-round-robin or consistent-hash");
+        .hasMessageContaining("use least-connections, weighted-round-robin, consistent-hash or locality");
     assertThatThrownBy(() -> HashKey.fromConfig("cookie"))
         .hasMessageContaining("use client-ip, host or path");
     assertThatThrownBy(() -> Pool.create("web", BalanceKind.LEAST_CONNECTIONS,
