@@ -135,6 +135,20 @@ public class ForwardingTableBenchmark {
     table.apply(List.of(new DirectForwardingTable.Unforward(single)));
   }
 
+  private boolean lateThere;
+
+  /**
+   * One connection's whole life in the table: its forward at the handoff, then its retirement at
+   * the close (the owner entry leaves; a late entry and a closing element take the grace): two
+   * batches, four element changes, the dispatcher's nf_tables work per handoff.
+   */
+  @Benchmark
+  public void handoffThenClose() throws LinuxException {
+    table.apply(List.of(new DirectForwardingTable.Forward(single, server, false)));
+    table.apply(List.of(new DirectForwardingTable.Retire(single, server, java.time.Duration.ofSeconds(2), lateThere)));
+    lateThere = true;
+  }
+
   @Benchmark
   public void applyBatchOf100() throws LinuxException {
     table.apply(start);

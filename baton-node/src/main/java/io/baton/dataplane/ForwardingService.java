@@ -148,9 +148,13 @@ public final class ForwardingService implements AutoCloseable {
         lock = ForwardingTableLock.acquire(table);
         long t0 = System.nanoTime();
         DirectForwardingTable.Opened opened = DirectForwardingTable.open(table, frontDevice, fabricDevice, vips);
-        if (opened.replacedBecause() != null) {
-          log.warn("forwarding table {} replaced because {}: {} forwarding entries dropped (their"
-              + " connections are reset by this host)", table, opened.replacedBecause(), opened.dropped());
+        if (opened.replacedBecause() != null && opened.dropped() > 0) {
+          log.warn("forwarding table {} replaced because {}: {} forwarding entries carried over, {} dropped (their"
+              + " VIP is gone or their key format is too old; those connections are reset by this host)", table,
+              opened.replacedBecause(), opened.entries().size(), opened.dropped());
+        } else if (opened.replacedBecause() != null) {
+          log.info("forwarding table {} replaced because {}: all {} forwarding entries carried over", table,
+              opened.replacedBecause(), opened.entries().size());
         } else if (!opened.entries().isEmpty()) {
           log.info("forwarding table {}: adopted {} entries in {} ms", table, opened.entries().size(),
               (System.nanoTime() - t0) / 1_000_000);

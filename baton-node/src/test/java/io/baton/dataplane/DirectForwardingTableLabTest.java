@@ -68,22 +68,33 @@ class DirectForwardingTableLabTest {
         assertThat(first.adopted()).isEmpty();
         assertThat(first.replacedBecause()).isNull();
         for (int port = 40000; port < 40200; port++) first.table().freezeAndForward(flow(port, 80), S1);
+        for (int port = 41000; port < 41050; port++) first.table().freezeAndForward(flow(port, 443), S2);
         first.table().close();
 
         // VIPs in another order are the same shape.
         DirectForwardingTable.Opened second = DirectForwardingTable.open(TABLE, "front", "fabric", VIPS.reversed());
         assertThat(second.replacedBecause()).isNull();
-        assertThat(second.adopted()).hasSize(200).containsEntry(flow(40123, 80), S1);
+        assertThat(second.adopted()).hasSize(250).containsEntry(flow(40123, 80), S1);
         assertThat(second.table().frozenCount()).as("frozen set emptied on adoption").isZero();
-        assertThat(second.table().size()).isEqualTo(200);
+        assertThat(second.table().size()).isEqualTo(250);
         second.table().close();
 
+        // Port 443 is no longer a VIP: the table is replaced in one transaction that carries the
+        // port-80 connections over (established connections keep their forwarding) and drops the
+        // others.
         DirectForwardingTable.Opened third = DirectForwardingTable.open(TABLE, "front", "fabric", List.of(new Vip(VIP, 80)));
         assertThat(third.replacedBecause()).isEqualTo("its devices or VIPs differ from this configuration");
-        assertThat(third.dropped()).isEqualTo(200);
-        assertThat(third.adopted()).isEmpty();
-        assertThat(third.table().size()).isZero();
-        third.table().deleteTable();
+        assertThat(third.dropped()).isEqualTo(50);
+        assertThat(third.adopted()).hasSize(200).containsEntry(flow(40123, 80), S1)
+            .doesNotContainKey(flow(41000, 443));
+        assertThat(third.table().entries()).isEqualTo(third.adopted());
+        third.table().close();
+
+        // And back: nothing of port 80 is lost on the way.
+        DirectForwardingTable.Opened fourth = DirectForwardingTable.open(TABLE, "front", "fabric", VIPS);
+        assertThat(fourth.dropped()).isZero();
+        assertThat(fourth.table().size()).isEqualTo(200);
+        fourth.table().deleteTable();
         return null;
       });
       assertThat(d.execOrThrow("nft", "list", "tables").stdout()).doesNotContain(TABLE);

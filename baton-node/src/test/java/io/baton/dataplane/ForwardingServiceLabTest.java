@@ -341,7 +341,7 @@ class ForwardingServiceLabTest {
   }
 
   @Test
-  void aTableOfAnotherShapeIsReplacedWithAWarningThatCountsTheDroppedEntries() throws Exception {
+  void aTableOfAnotherShapeIsReplacedCarryingOverWhatStillAppliesAndWarningOfWhatItDrops() throws Exception {
     ListAppender<ILoggingEvent> logged = new ListAppender<>();
     Logger logger = (Logger) LoggerFactory.getLogger(ForwardingService.class);
     logged.start();
@@ -353,15 +353,22 @@ class ForwardingServiceLabTest {
       first.forward(flow(40001, 80), S1, 2).get(5, TimeUnit.SECONDS);
       first.close();
 
-      // The VIPs changed in the configuration.
+      // A VIP was added in the configuration: the table is replaced, its connections carried over.
       ForwardingService second = start(d, List.of(HTTP, HTTPS));
-      assertThat(second.adopted()).isEmpty();
-      assertThat(second.size().get(5, TimeUnit.SECONDS)).isZero();
+      assertThat(second.adopted()).containsOnlyKeys(flow(40000, 80), flow(40001, 80));
+      assertThat(second.size().get(5, TimeUnit.SECONDS)).isEqualTo(2);
       second.forward(flow(40002, 443), S1, 3).get(5, TimeUnit.SECONDS);
       second.close();
+      assertThat(warnings(logged)).isEmpty();
+
+      // The VIP on 443 was removed again: its connection cannot be carried.
+      ForwardingService shrunk = start(d, List.of(HTTP));
+      assertThat(shrunk.adopted()).containsOnlyKeys(flow(40000, 80), flow(40001, 80));
+      shrunk.close();
       assertThat(warnings(logged)).containsExactly("forwarding table " + TABLE
-          + " replaced because its devices or VIPs differ from this configuration: 2 forwarding entries dropped"
-          + " (their connections are reset by this host)");
+          + " replaced because its devices or VIPs differ from this configuration: 2 forwarding entries carried"
+          + " over, 1 dropped (their VIP is gone or their key format is too old; those connections are reset by"
+          + " this host)");
 
       // A table of the old key format (client address and port only), as main made it.
       d.call(() -> {
@@ -386,8 +393,9 @@ class ForwardingServiceLabTest {
       try {
         assertThat(third.adopted()).isEmpty();
         assertThat(warnings(logged)).containsExactly("forwarding table " + TABLE
-            + " replaced because it has an older key format (no format comment): 3 forwarding entries dropped"
-            + " (their connections are reset by this host)");
+            + " replaced because it has an older format (no format comment): 0 forwarding entries carried over,"
+            + " 3 dropped (their VIP is gone or their key format is too old; those connections are reset by this"
+            + " host)");
         third.forward(flow(40000, 80), S1, 1).get(5, TimeUnit.SECONDS);
         assertThat(listOwner(d)).contains("198.18.0.10 . 40000 . 198.18.0.100 . 80 : 198.18.1.11");
       } finally {
