@@ -100,6 +100,7 @@ final class NodeRunner {
           bgp = BirdBgp.start(config.node().name(), config.announce().get(),
               config.node().front().orElseThrow().address(),
               config.vips().stream().map(v -> v.address()).distinct().toList(), Path.of("/run/baton"));
+          heartbeat(group, bgp);
         }
       }
       if (config.metrics().isPresent()) {
@@ -159,6 +160,38 @@ final class NodeRunner {
           limitMs);
     }
     return plane;
+  }
+
+  /**
+   * Beats the announcement's heartbeat every 250 ms, but only when every event loop ran a task
+   * within the last second: a loop that is stuck (or a JVM that is stopped) lets the beats
+   * lapse, and BIRD's watchdog withdraws the VIPs until they return.
+   */
+  private static void heartbeat(EventLoopGroup group, BirdBgp bgp) {
+    java.util.Map<io.netty.channel.EventLoop, java.util.concurrent.atomic.AtomicLong> lastRun =
+        new java.util.concurrent.ConcurrentHashMap<>();
+    for (var executor : group) {
+      var loop = (io.netty.channel.EventLoop) executor;
+      var stamp = new java.util.concurrent.atomic.AtomicLong(System.nanoTime());
+      lastRun.put(loop, stamp);
+      loop.scheduleAtFixedRate(() -> stamp.set(System.nanoTime()), 100, 100, java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+    Thread t = new Thread(() -> {
+      while (bgp.isAlive()) {
+        long now = System.nanoTime();
+        boolean allTurning = lastRun.values().stream().allMatch(s -> now - s.get() < 1_000_000_000L);
+        if (allTurning) {
+          try {
+            bgp.beat();
+          } catch (java.io.IOException e) {
+            org.slf4j.LoggerFactory.getLogger(NodeRunner.class).warn("cannot write the BGP heartbeat: {}", e.getMessage());
+          }
+        }
+        java.util.concurrent.locks.LockSupport.parkNanos(250_000_000L); // the beat's period
+      }
+    }, "baton-bgp-heartbeat");
+    t.setDaemon(true);
+    t.start();
   }
 
   /** Every connection the agent takes or loses goes to every dispatcher over the sync plane. */

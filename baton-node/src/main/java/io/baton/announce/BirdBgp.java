@@ -29,16 +29,56 @@ public final class BirdBgp implements AutoCloseable {
   private static final List<Path> BIRD = List.of(Path.of("/usr/sbin/bird"), Path.of("/usr/bin/bird"));
   private static final List<Path> BIRDC = List.of(Path.of("/usr/sbin/birdc"), Path.of("/usr/bin/birdc"));
 
+  /** A dispatcher whose heartbeat is older than this has its VIPs withdrawn until it beats again. */
+  public static final java.time.Duration WEDGED_AFTER = java.time.Duration.ofSeconds(2);
+
+  /**
+   * Watches the heartbeat file (epoch milliseconds, written by the dispatcher): when it is older
+   * than the limit, the static protocol that holds the VIP routes is disabled (BGP withdraws
+   * them); when it is fresh again, enabled. Runs as BIRD's sibling, under the same parent-death
+   * signal, so a wedged or stopped JVM (SIGSTOP, a stuck event loop, a long pause) stops
+   * attracting new clients while its kernel keeps forwarding the established ones.
+   */
+  private static final String WATCHDOG = """
+      hb="$1"; sock="$2"; limit="$3"; birdc="$4"; up=1
+      while sleep 0.25; do
+        now=$(date +%s%3N); last=$(cat "$hb" 2>/dev/null || echo 0)
+        if [ $((now - last)) -gt "$limit" ]; then
+          if [ $up = 1 ] && "$birdc" -s "$sock" disable baton_vips >/dev/null 2>&1; then
+            up=0; echo "$(date -Is) heartbeat $((now - last)) ms old: VIPs withdrawn"
+          fi
+        elif [ $up = 0 ] && "$birdc" -s "$sock" enable baton_vips >/dev/null 2>&1; then
+          up=1; echo "$(date -Is) heartbeat fresh again: VIPs announced"
+        fi
+      done
+      """;
+
   private final Process bird;
+  private final Process watchdog;
   private final Path dir;
   private final Path socket;
   private final Path birdc;
+  private final Path heartbeat;
 
-  private BirdBgp(Process bird, Path dir, Path socket, Path birdc) {
+  private BirdBgp(Process bird, Process watchdog, Path dir, Path socket, Path birdc, Path heartbeat) {
     this.bird = bird;
+    this.watchdog = watchdog;
     this.dir = dir;
     this.socket = socket;
     this.birdc = birdc;
+    this.heartbeat = heartbeat;
+  }
+
+  /**
+   * The dispatcher is alive and its event loops turn: call every few hundred milliseconds, from a
+   * task that the event loops themselves ran recently (see the node runner). Missing beats for
+   * {@link #WEDGED_AFTER} withdraw the VIPs until the beats return.
+   */
+  public void beat() throws IOException {
+    Path tmp = heartbeat.resolveSibling("heartbeat.tmp");
+    Files.writeString(tmp, Long.toString(System.currentTimeMillis()));
+    Files.move(tmp, heartbeat, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+        java.nio.file.StandardCopyOption.ATOMIC_MOVE);
   }
 
   /** The configuration BIRD gets: a pure function of its inputs, for tests and for {@code bird -p}. */
@@ -101,7 +141,12 @@ public final class BirdBgp implements AutoCloseable {
         "-c", conf.toString(), "-s", socket.toString()));
     Process bird = new ProcessBuilder(cmd).redirectErrorStream(true)
         .redirectOutput(dir.resolve("bird.out").toFile()).start();
-    BirdBgp b = new BirdBgp(bird, dir, socket, birdc);
+    Path heartbeat = dir.resolve("heartbeat");
+    Files.writeString(heartbeat, Long.toString(System.currentTimeMillis()));
+    Process watchdog = new ProcessBuilder("setpriv", "--pdeathsig", "TERM", "bash", "-c", WATCHDOG, "baton-bgp-watchdog",
+        heartbeat.toString(), socket.toString(), Long.toString(WEDGED_AFTER.toMillis()), birdc.toString())
+        .redirectErrorStream(true).redirectOutput(dir.resolve("watchdog.log").toFile()).start();
+    BirdBgp b = new BirdBgp(bird, watchdog, dir, socket, birdc, heartbeat);
     log.info("announcing {} by BGP (AS {}) to {} with BIRD pid {} (config and log in {})", vips.stream()
         .map(Inet4Address::getHostAddress).distinct().sorted().toList(), c.localAs(),
         c.neighbors().stream().map(n -> n.address().getHostAddress() + " AS " + n.as()).toList(), bird.pid(), dir);
@@ -133,6 +178,7 @@ public final class BirdBgp implements AutoCloseable {
    */
   @Override
   public void close() {
+    watchdog.destroy();
     bird.destroy();
     try {
       if (!bird.waitFor(5, TimeUnit.SECONDS)) {

@@ -172,6 +172,12 @@ public final class EcmpFarm implements AutoCloseable {
     if (!p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) throw new AssertionError(node + " survived SIGKILL");
   }
 
+  /** Sends {@code signal} (STOP, CONT, ...) to the node's process. */
+  public void signal(String node, String signal) {
+    var r = hosts.get(node).exec("kill", "-" + signal, String.valueOf(processes.get(node).pid()));
+    if (!r.succeeded()) throw new IllegalStateException("kill -" + signal + ": " + r.stderr());
+  }
+
   /** The VIP's next hops in the router's kernel table now. */
   public List<String> nextHops() {
     String out = router.exec("ip", "route", "show", VIP).stdout();

@@ -100,6 +100,35 @@ class EcmpFarmLabTest {
   }
 
   /**
+   * A dispatcher that is stopped (SIGSTOP: its kernel and its BIRD still run) stops beating;
+   * BIRD's watchdog withdraws its VIPs after {@code WEDGED_AFTER} (2 s), so new clients go to the
+   * other dispatcher; when it runs again, the VIPs come back.
+   */
+  @Test
+  void aStoppedDispatcherIsWithdrawnUntilItRunsAgain() throws Exception {
+    try (EcmpFarm farm = new EcmpFarm("ecmp-stop").startAll()) {
+      long stopNs = System.nanoTime();
+      farm.signal("d1", "STOP");
+      try {
+        farm.awaitNextHops(1, Duration.ofSeconds(30));
+        long withdrawnMs = (System.nanoTime() - stopNs) / 1_000_000;
+        assertThat(farm.nextHops()).containsExactly("198.18.0.2");
+        for (int i = 0; i < 6; i++) {
+          CommandResult r = farm.client.exec(List.of("curl", "-fsS", "--max-time", "10",
+              "http://" + EcmpFarm.VIP + "/whoami.txt"), Duration.ofSeconds(15));
+          assertThat(r.exitCode()).as("a new connection while d1 is stopped: %s", r.stderr()).isZero();
+        }
+        System.out.printf("ecmp: SIGSTOP of d1 -> withdrawn from the router %d ms later%n", withdrawnMs);
+      } finally {
+        farm.signal("d1", "CONT");
+      }
+      long contNs = System.nanoTime();
+      farm.awaitNextHops(2, Duration.ofSeconds(30));
+      System.out.printf("ecmp: SIGCONT of d1 -> back in the route %d ms later%n", (System.nanoTime() - contNs) / 1_000_000);
+    }
+  }
+
+  /**
    * Peer mode: three nodes, each dispatcher and server, each announcing the VIP. The router
    * spreads connections over them; each node serves some itself and hands others to a peer with
    * fewer connections (least connections, from the loads in the sync plane). Every answer is
