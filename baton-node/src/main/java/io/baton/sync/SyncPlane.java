@@ -78,23 +78,8 @@ public final class SyncPlane implements AutoCloseable {
   final LongAdder reportsRejected = new LongAdder();
   final LongAdder sendFailures = new LongAdder();
   private volatile long viewFormedNs;
-  /** How often queued ownership changes leave. */
-  static final long OWNERSHIP_FLUSH_MS = 20;
-  private final java.util.concurrent.ConcurrentLinkedQueue<OwnershipUpdate.Change> ownershipQueue =
-      new java.util.concurrent.ConcurrentLinkedQueue<>();
-  private volatile OwnershipSource ownershipSource;
-  private volatile OwnershipSink ownershipSink; // set under early
-  /** Updates received before the sink was set (dispatchers only); guarded by itself. */
-  private final List<OwnershipUpdate> early = new java.util.ArrayList<>();
-  private long earlyChanges; // guarded by early
-  static final long MAX_EARLY_CHANGES = 4_000_000;
-  private volatile boolean resendOwnership;
-  private long ownershipSequence; // confined to the timer thread
-  /** Per sender, the (incarnation, sequence) of its last ownership update. */
-  private final java.util.Map<String, long[]> lastOwnership = new java.util.concurrent.ConcurrentHashMap<>();
-  final LongAdder ownershipChangesSent = new LongAdder();
-  final LongAdder ownershipChangesReceived = new LongAdder();
-  final LongAdder ownershipRejected = new LongAdder();
+  /** Connection ownership: what this node publishes and what it hears. */
+  private final OwnershipRelay ownership;
 
   private SyncPlane(SyncSettings settings, JChannel channel, Supplier<LocalLoad> load, LongSupplier nanoClock) {
     this.settings = settings;
@@ -104,6 +89,7 @@ public final class SyncPlane implements AutoCloseable {
     this.farm = new FarmState(settings.staleAfter().toNanos(), nanoClock);
     this.encoder = new SyncCodec(settings.keys());
     this.decoders = ThreadLocal.withInitial(() -> new SyncCodec(settings.keys()));
+    this.ownership = new OwnershipRelay(settings, incarnation, this::sendToMembers, rejectedLog);
     this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "baton-sync");
       t.setDaemon(true);
@@ -138,7 +124,7 @@ public final class SyncPlane implements AutoCloseable {
         (nanoClock.getAsLong() - startNs) / 1_000_000, channel.getView());
     long periodMs = settings.reportInterval().toMillis();
     plane.timer.scheduleAtFixedRate(plane::publish, 0, periodMs, TimeUnit.MILLISECONDS);
-    plane.timer.scheduleWithFixedDelay(plane::flushOwnership, OWNERSHIP_FLUSH_MS, OWNERSHIP_FLUSH_MS,
+    plane.timer.scheduleWithFixedDelay(plane.ownership::flush, OwnershipRelay.FLUSH_MS, OwnershipRelay.FLUSH_MS,
         TimeUnit.MILLISECONDS);
     return plane;
   }
@@ -280,10 +266,7 @@ public final class SyncPlane implements AutoCloseable {
       log.info("sync: view {} with {} members: {}", view.getViewId().getId(), view.size(), names);
       Set<String> before = farm.snapshot().view();
       farm.view(names);
-      lastOwnership.keySet().retainAll(names);
-      // A member that just joined (a dispatcher that started or came back) knows none of this
-      // node's connections: all of them go out again, once.
-      if (ownershipSource != null && !before.containsAll(names)) resendOwnership = true;
+      ownership.viewChanged(before, names);
     }
 
     @Override
@@ -306,108 +289,38 @@ public final class SyncPlane implements AutoCloseable {
           }
           farm.report(report);
         }
-        case OwnershipUpdate update -> receiveOwnership(sender, update);
+        case OwnershipUpdate update -> ownership.receive(sender, update);
         default -> throw new IllegalStateException("unexpected message " + message);
       }
     }
   }
 
-  private void receiveOwnership(String sender, OwnershipUpdate u) {
-    if (!u.node().equals(sender)) {
-      ownershipRejected.increment();
-      rejectedLog.warn("sync: refused an ownership update from {} that claims to be {}", sender, u.node());
-      return;
-    }
-    long[] last = lastOwnership.get(sender);
-    if (last != null && !(u.incarnation() > last[0] || (u.incarnation() == last[0] && u.sequence() > last[1]))) {
-      ownershipRejected.increment();
-      rejectedLog.warn("sync: refused a replayed ownership update {} of {}", u.sequence(), sender);
-      return;
-    }
-    lastOwnership.put(sender, new long[] {u.incarnation(), u.sequence()});
-    ownershipChangesReceived.add(u.changes().size());
-    OwnershipSink sink;
-    synchronized (early) {
-      sink = ownershipSink;
-      if (sink == null) {
-        // A dispatcher joins before it can forward: keep what the servers send meanwhile (they
-        // send everything when a member joins), bounded.
-        if (settings.roles().contains("dispatcher") && earlyChanges + u.changes().size() <= MAX_EARLY_CHANGES) {
-          early.add(u);
-          earlyChanges += u.changes().size();
-        }
-        return;
-      }
-    }
-    if (!sink.apply(u)) ownershipRejected.increment();
-  }
-
   /**
-   * Publishes the queued ownership changes (and, after a member joined, every open connection
-   * again), in updates of at most {@link OwnershipUpdate#MAX_CHANGES}. On the timer thread.
+   * Sends a sealed ownership update as unicasts (reliable and in order per receiver) to each other
+   * member that forwards (a dispatcher, or one whose role is not known yet), or with {@code
+   * everyone} to every other member. A multicast would also reach the servers, which have no use
+   * for it (half a server's sync traffic at 1,000 handoffs/s).
    */
-  private void flushOwnership() {
-    OwnershipSource source = ownershipSource;
-    if (source == null) return;
-    try {
-      if (resendOwnership) {
-        resendOwnership = false;
-        List<OwnershipUpdate.Change> all = source.openConnections();
-        for (int i = 0; i < all.size(); i += OwnershipUpdate.MAX_CHANGES) {
-          sendOwnership(all.subList(i, Math.min(all.size(), i + OwnershipUpdate.MAX_CHANGES)), true);
-        }
-      }
-      List<OwnershipUpdate.Change> batch = new java.util.ArrayList<>();
-      for (OwnershipUpdate.Change c; (c = ownershipQueue.poll()) != null; ) {
-        batch.add(c);
-        if (batch.size() == OwnershipUpdate.MAX_CHANGES) {
-          sendOwnership(batch, false);
-          batch.clear();
-        }
-      }
-      if (!batch.isEmpty()) sendOwnership(batch, false);
-    } catch (Exception | Error e) {
-      sendFailures.increment();
-      rejectedLog.warn("sync: cannot publish ownership changes: {}", String.valueOf(e.getMessage()));
-    }
-  }
-
-  /**
-   * Sends an update to each member that forwards (a dispatcher, or one whose role is not known
-   * yet), or with {@code everyone} to every other member (a full publication after a join).
-   * Always as unicasts: reliable and in order per receiver (UNICAST3), unlike a report a lost open
-   * or close is not repaired by the next update, and one kind of channel keeps a full publication
-   * and the changes after it in order. A multicast would also reach the servers, which have no
-   * use for it (half a server's sync traffic at 1,000 handoffs/s).
-   */
-  private void sendOwnership(List<OwnershipUpdate.Change> changes, boolean everyone) throws Exception {
-    OwnershipUpdate u = new OwnershipUpdate(settings.node(), settings.fabricAddress(), incarnation,
-        ++ownershipSequence, changes);
-    byte[] bytes = encoder.encode(u);
+  private void sendToMembers(byte[] bytes, boolean everyone) throws Exception {
     View view = channel.getView();
     if (view == null) return;
-    FarmSnapshot farm = this.farm.snapshot();
+    FarmSnapshot snapshot = farm.snapshot();
     for (Address member : view.getMembers()) {
       if (member.equals(channel.getAddress())) continue;
-      NodeReport r = farm.report(name(member));
+      NodeReport r = snapshot.report(name(member));
       if (!everyone && r != null && !r.roles().contains("dispatcher")) continue;
       channel.send(new BytesMessage(member, bytes));
     }
-    ownershipChangesSent.add(changes.size());
   }
 
-  /**
-   * A connection this node (a server) took or lost: published to every dispatcher within
-   * {@value #OWNERSHIP_FLUSH_MS} ms. Any thread.
-   */
+  /** See {@link OwnershipRelay#changed}. Any thread. */
   public void ownershipChanged(OwnershipUpdate.Change change) {
-    if (ownershipSource != null) ownershipQueue.add(change);
+    ownership.changed(change);
   }
 
   /** The server side: where the full list of open connections comes from; starts publishing. */
   public void publishOwnership(OwnershipSource source) {
-    this.ownershipSource = source;
-    resendOwnership = true;
+    ownership.publish(source);
   }
 
   /**
@@ -415,28 +328,19 @@ public final class SyncPlane implements AutoCloseable {
    * arrived since the node joined.
    */
   public void receiveOwnership(OwnershipSink sink) {
-    List<OwnershipUpdate> pending;
-    synchronized (early) {
-      pending = new java.util.ArrayList<>(early);
-      early.clear();
-      earlyChanges = 0;
-      ownershipSink = sink;
-    }
-    for (OwnershipUpdate u : pending) {
-      if (!sink.apply(u)) ownershipRejected.increment();
-    }
+    ownership.deliverTo(sink);
   }
 
   public long ownershipChangesSent() {
-    return ownershipChangesSent.sum();
+    return ownership.changesSent.sum();
   }
 
   public long ownershipChangesReceived() {
-    return ownershipChangesReceived.sum();
+    return ownership.changesReceived.sum();
   }
 
   public long ownershipRejected() {
-    return ownershipRejected.sum();
+    return ownership.rejected.sum();
   }
 
   /** A server's open connections, for a full publication. */
