@@ -126,12 +126,12 @@ public final class DispatcherNode implements AutoCloseable {
     boolean alsoServer = node.roles().contains(Role.SERVER);
     int frameLimit = HandoffServer.frameLimitFor(config.limits().maxHeadBytes(), ReceiveBuffers.maxBytes());
     Map<String, Pool> pools = new LinkedHashMap<>();
-    Map<String, Discovering> discoveringKinds = new LinkedHashMap<>();
+    Map<String, DiscoveredPools.Discovering> discoveringKinds = new LinkedHashMap<>();
     Map<String, java.net.Inet4Address> serverAddresses = new LinkedHashMap<>();
     // A client for a server first seen in the sync plane's reports (discovering pools).
-    dispatcher.clientFactory = m -> newClient(config, group, m, coordinator, load, dispatcher, liveness, frameLimit);
-    dispatcher.handoffPort = config.cluster().handoffPort();
-    dispatcher.localService = alsoServer && local != null;
+    dispatcher.discoveredPools = new DiscoveredPools(node.name(), load, config.cluster().handoffPort(),
+        alsoServer && local != null, dispatcher.serverFabric, clients,
+        m -> newClient(config, group, m, coordinator, load, dispatcher, liveness, frameLimit));
     for (PoolConfig p : config.pools().values()) {
       List<Member> members = new ArrayList<>();
       for (MemberConfig m : p.members()) {
@@ -153,7 +153,7 @@ public final class DispatcherNode implements AutoCloseable {
       };
       HashKey key = p.hashKey().map(k -> HashKey.fromConfig(k.configName())).orElse(HashKey.CLIENT_IP);
       if (p.discover()) {
-        discoveringKinds.put(p.name(), new Discovering(kind, key));
+        discoveringKinds.put(p.name(), new DiscoveredPools.Discovering(kind, key));
       } else {
         pools.put(p.name(), Pool.create(p.name(), kind, members, load, key));
       }
@@ -162,7 +162,8 @@ public final class DispatcherNode implements AutoCloseable {
         config.limits().maxPendingPerClient());
     try {
       for (VipConfig v : config.vips()) {
-        VipSite site = site(config, v, pools, dispatcher.discoveringFor(v, discoveringKinds));
+        VipSite site = site(config, v, pools,
+            dispatcher.discoveredPools.forVip(new Vip(v.address(), v.port()), discoveringKinds));
         dispatcher.listeners.add(bind(group, site, coordinator, dispatcher.stats, admission,
             config.limits().maxHeaderCount()));
         log.info("dispatcher {} listens on {} ({})", node.name(), site.vip(), site.mode());
@@ -313,38 +314,14 @@ public final class DispatcherNode implements AutoCloseable {
         config.timeouts().handoff(), discovered);
   }
 
-  /** How a discovering pool balances, before it knows its members. */
-  private record Discovering(BalanceKind kind, HashKey key) {}
-
-  /** One discovering pool as one VIP port uses it: its members are the servers of that port. */
-  private record DiscoveredPool(String name, Vip vip, Discovering how,
-      java.util.concurrent.atomic.AtomicReference<Pool> current) {}
-
-  private final List<DiscoveredPool> discovered = new java.util.concurrent.CopyOnWriteArrayList<>();
   /** The report each node's load was last taken from (the listener sees every snapshot). */
   private final Map<String, io.baton.sync.FarmSnapshot.Heard> lastLoad = new ConcurrentHashMap<>();
-  private java.util.function.Function<MemberConfig, HandoffClient> clientFactory;
-  private int handoffPort;
-  private boolean localService;
-
-  private Map<String, java.util.concurrent.atomic.AtomicReference<Pool>> discoveringFor(VipConfig v,
-      Map<String, Discovering> kinds) {
-    Map<String, java.util.concurrent.atomic.AtomicReference<Pool>> refs = new HashMap<>();
-    Vip vip = new Vip(v.address(), v.port());
-    kinds.forEach((name, how) -> {
-      var ref = new java.util.concurrent.atomic.AtomicReference<>(Pool.create(name, how.kind(), List.of(), load,
-          how.key()));
-      refs.put(name, ref);
-      discovered.add(new DiscoveredPool(name, vip, how, ref));
-    });
-    return refs;
-  }
+  /** Pools whose members the sync plane tells; set at start. */
+  private DiscoveredPools discoveredPools;
 
   /**
    * The farm changed: loads come from the servers' reports, and each discovering pool takes every
-   * server of the view whose reports say it
-   * serves the pool's VIP port (new ones get a fabric connection). A pool is rebuilt only when its
-   * members change; health and load are the farm state's business at each pick.
+   * server of the view that reports serving its VIP port ({@link DiscoveredPools}).
    */
   public void farmChanged(io.baton.sync.FarmSnapshot farm) {
     if (closing) return;
@@ -355,37 +332,7 @@ public final class DispatcherNode implements AutoCloseable {
         load.update(heard.report().node(), heard.report().activeConnections());
       }
     }
-    if (discovered.isEmpty()) return;
-    for (DiscoveredPool d : discovered) {
-      java.net.InetSocketAddress service = new java.net.InetSocketAddress(d.vip().address(), d.vip().port());
-      List<Member> members = new ArrayList<>();
-      for (String node : new java.util.TreeSet<>(farm.view())) {
-        io.baton.sync.NodeReport r = farm.report(node);
-        if (r == null || !r.services().contains(service)) continue;
-        boolean isLocal = localService && node.equals(nodeName);
-        members.add(new Member(node, new InetSocketAddress(r.fabricAddress(), handoffPort), r.fabricAddress(), 1,
-            isLocal));
-      }
-      if (members.equals(d.current().get().members())) continue;
-      for (Member m : members) {
-        if (m.local()) continue;
-        java.net.Inet4Address known = serverFabric.putIfAbsent(m.node(), m.fabricAddress());
-        if (known != null && !known.equals(m.fabricAddress())) {
-          log.warn("pool {}: {} reports fabric address {}, but it is {} here; not a member", d.name(), m.node(),
-              m.fabricAddress().getHostAddress(), known.getHostAddress());
-          continue;
-        }
-        clients.computeIfAbsent(m.node(), n -> {
-          HandoffClient c = clientFactory.apply(new MemberConfig(n, m.fabricAddress(), 1));
-          c.connect();
-          return c;
-        });
-      }
-      members.removeIf(m -> !m.local() && !m.fabricAddress().equals(serverFabric.get(m.node())));
-      d.current().set(Pool.create(d.name(), d.how().kind(), members, load, d.how().key()));
-      log.info("pool {} for {} now has {} (from the sync plane)", d.name(), d.vip(),
-          members.stream().map(Member::node).toList());
-    }
+    discoveredPools.farmChanged(farm);
   }
 
   private static Channel bind(EventLoopGroup group, VipSite site, HandoffCoordinator coordinator,
