@@ -113,11 +113,12 @@ public final class SyncPlane implements AutoCloseable {
     channel.setReceiver(plane.new Delivery());
     long startNs = nanoClock.getAsLong();
     try {
+      checkBindable(settings);
       channel.connect(CLUSTER);
     } catch (Exception e) {
       channel.close();
       plane.timer.shutdownNow();
-      throw new Exception("cannot join the sync plane on " + settings.bindAddress().getHostAddress() + ":"
+      throw new java.io.IOException("cannot join the sync plane on " + settings.bindAddress().getHostAddress() + ":"
           + settings.port() + ": " + e.getMessage(), e);
     }
     log.info("sync: {} joined the farm's cluster in {} ms; view {}", settings.node(),
@@ -127,6 +128,29 @@ public final class SyncPlane implements AutoCloseable {
     plane.timer.scheduleWithFixedDelay(plane.ownership::flush, OwnershipRelay.FLUSH_MS, OwnershipRelay.FLUSH_MS,
         TimeUnit.MILLISECONDS);
     return plane;
+  }
+
+  /**
+   * Says plainly what JGroups would report as "no available port": the sync address is not on
+   * this host, or a port it needs is taken.
+   */
+  private static void checkBindable(SyncSettings s) throws java.io.IOException {
+    try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
+      probe.bind(new InetSocketAddress(s.bindAddress(), 0));
+    } catch (java.net.BindException e) {
+      throw new java.io.IOException("the sync address " + s.bindAddress().getHostAddress()
+          + " is not on any interface of this host (see node.interfaces.sync)");
+    }
+    for (int port : new int[] {s.port(), s.port() + 1}) {
+      try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
+        probe.setReuseAddress(true);
+        probe.bind(new InetSocketAddress(s.bindAddress(), port));
+      } catch (java.io.IOException e) {
+        throw new java.io.IOException("port " + port + " on " + s.bindAddress().getHostAddress() + " is taken ("
+            + e.getMessage() + "): another Baton node or another program; the sync plane needs sync.port and"
+            + " sync.port + 1");
+      }
+    }
   }
 
   static List<Protocol> stack(SyncSettings s) {

@@ -217,4 +217,22 @@ class SyncPlaneTest {
     System.out.printf("sync: 5,100 ownership changes, %d bytes sent by s1 (%.1f per change, reports included)%n",
         s1.bytesSent(), s1.bytesSent() / 5100.0);
   }
+
+  @Test
+  void aSyncAddressThatIsNotHereOrAPortThatIsTakenIsSaidPlainly() throws Exception {
+    SyncSettings elsewhere = new SyncSettings("a", "server", address(1),
+        (Inet4Address) InetAddress.getByName("198.18.99.99"), 7500, List.of(address(1)), Duration.ofMillis(250),
+        Duration.ofMillis(750), SyncKeys.derive(KEY));
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> SyncPlane.start(elsewhere, healthy(), System::nanoTime))
+        .isInstanceOf(java.io.IOException.class)
+        .hasMessage("cannot join the sync plane on 198.18.99.99:7500: the sync address 198.18.99.99 is not on any"
+            + " interface of this host (see node.interfaces.sync)");
+    try (java.net.ServerSocket taken = new java.net.ServerSocket()) {
+      taken.bind(new java.net.InetSocketAddress(address(1), 7501));
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> start(settings("a", 1, 1, KEY), healthy()))
+          .isInstanceOf(java.io.IOException.class)
+          .hasMessageContaining("port 7501 on " + address(1).getHostAddress() + " is taken")
+          .hasMessageContaining("the sync plane needs sync.port and sync.port + 1");
+    }
+  }
 }
