@@ -1,18 +1,12 @@
 package io.baton.cli.farm;
 
 import io.baton.lab.Host;
-import io.baton.lab.Lab;
 import io.baton.lab.Segment;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.HexFormat;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * Dispatchers behind a router, the way production farms announce a VIP: a router namespace
@@ -29,7 +23,7 @@ import java.util.Map;
  *
  * <p>Built and closed by one thread.
  */
-public final class EcmpFarm implements AutoCloseable {
+public final class EcmpFarm extends ProcessLab {
   public static final String VIP = "198.18.0.100";
   public static final String ROUTER = "198.18.0.254";
   /** The nodes that dispatch (in peer mode: every node) and those that serve only. */
@@ -37,15 +31,10 @@ public final class EcmpFarm implements AutoCloseable {
   public final List<String> servers;
   private final boolean peers;
   static final int BIG_FILE_BYTES = 8 << 20;
-  static final Duration START_LIMIT = Duration.ofSeconds(60);
 
-  public final Lab lab;
   public final Host client;
   public final Host router;
-  public final Map<String, Host> hosts = new LinkedHashMap<>();
   public final Path bigFile;
-  private final Map<String, Path> configs = new HashMap<>();
-  private final Map<String, Process> processes = new HashMap<>();
   private Process routerBird;
   private final Path routerSocket;
 
@@ -60,13 +49,10 @@ public final class EcmpFarm implements AutoCloseable {
    *     balanced by least connections
    */
   public EcmpFarm(String purpose, boolean peers) throws Exception {
+    super(purpose);
     this.peers = peers;
     this.dispatchers = peers ? List.of("p1", "p2", "p3") : List.of("d1", "d2");
     this.servers = peers ? List.of() : List.of("s1", "s2");
-    byte[] k = new byte[32];
-    new java.security.SecureRandom().nextBytes(k);
-    String key = HexFormat.of().formatHex(k);
-    lab = Lab.create(purpose);
     try {
       Segment edge = lab.segment("edge");
       Segment front = lab.segment("front");
@@ -94,10 +80,7 @@ public final class EcmpFarm implements AutoCloseable {
         if (!peers) h.addAddress("lo", VIP + "/32");
         h.addRoute("198.18.4.0/24", ROUTER);
         hosts.put(d, h);
-        Path root = Files.createDirectories(lab.dir().resolve("www-" + d));
-        Files.writeString(root.resolve("whoami.txt"), d + "\n");
-        Files.createLink(root.resolve("big.bin"), bigFile);
-        configs.put(d, write(d, dispatcherConfig(d, octet, key, root)));
+        configure(d, dispatcherConfig(d, octet, sampleRoot(d, bigFile)));
         octet++;
       }
       octet = 11;
@@ -108,10 +91,7 @@ public final class EcmpFarm implements AutoCloseable {
         h.attach(sync, "198.18.2." + octet + "/24");
         h.addRoute("198.18.4.0/24", ROUTER); // direct server return to the client, via the router
         hosts.put(s, h);
-        Path root = Files.createDirectories(lab.dir().resolve("www-" + s));
-        Files.writeString(root.resolve("whoami.txt"), s + "\n");
-        Files.createLink(root.resolve("big.bin"), bigFile);
-        configs.put(s, write(s, serverConfig(s, octet, root, key)));
+        configure(s, serverConfig(s, octet, sampleRoot(s, bigFile)));
         octet++;
       }
       routerSocket = lab.dir().resolve("router-bird.ctl");
@@ -159,23 +139,9 @@ public final class EcmpFarm implements AutoCloseable {
     return this;
   }
 
-  public Process start(String node) {
-    String verb = dispatchers.contains(node) ? "dispatcher" : "server";
-    Process p = hosts.get(node).start(NodeProcesses.baton(verb, "--config", configs.get(node).toString()));
-    processes.put(node, p);
-    return p;
-  }
-
-  public void kill9(String node) throws InterruptedException {
-    Process p = processes.get(node);
-    p.destroyForcibly();
-    if (!p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) throw new AssertionError(node + " survived SIGKILL");
-  }
-
-  /** Sends {@code signal} (STOP, CONT, ...) to the node's process. */
-  public void signal(String node, String signal) {
-    var r = hosts.get(node).exec("kill", "-" + signal, String.valueOf(processes.get(node).pid()));
-    if (!r.succeeded()) throw new IllegalStateException("kill -" + signal + ": " + r.stderr());
+  @Override
+  protected String verb(String node) {
+    return dispatchers.contains(node) ? "dispatcher" : "server";
   }
 
   /** The VIP's next hops in the router's kernel table now. */
@@ -191,45 +157,6 @@ public final class EcmpFarm implements AutoCloseable {
     awaitTrue(() -> nextHops().size() == n, limit, "the router's route to " + VIP + " with " + n + " next hops");
   }
 
-  public Map<String, Double> metrics(String node) {
-    return NodeProcesses.scrape(hosts.get(node));
-  }
-
-  public double metric(String node, String name) {
-    return metrics(node).getOrDefault(name, Double.NaN);
-  }
-
-  public void awaitMetric(String node, String name, java.util.function.DoublePredicate ok) throws Exception {
-    awaitTrue(() -> {
-      double v = metric(node, name);
-      return !Double.isNaN(v) && ok.test(v);
-    }, START_LIMIT, node + " metric " + name);
-  }
-
-  public String log(String node) {
-    try {
-      return Files.readString(hosts.get(node).stderrOf(processes.get(node)));
-    } catch (IOException e) {
-      return "(no log: " + e.getMessage() + ")";
-    }
-  }
-
-  /** Polls {@code check} until it holds, failing after {@code limit}. */
-  public static void awaitTrue(java.util.concurrent.Callable<Boolean> check, Duration limit, String what)
-      throws Exception {
-    long deadline = System.nanoTime() + limit.toNanos();
-    while (!check.call()) {
-      if (System.nanoTime() > deadline) throw new IllegalStateException("timed out after " + limit + " waiting for " + what);
-      Thread.sleep(20); // polling interval of a deadline-bounded wait
-    }
-  }
-
-  private Path write(String node, String yaml) throws IOException {
-    Path file = lab.dir().resolve(node + ".yaml");
-    Files.writeString(file, yaml);
-    return file;
-  }
-
   /**
    * One seed list for both shapes, so in each some seeds are hosts that do not exist (.3 with two
    * dispatchers; .11 and .12 in peer mode), as when a seed is down: connecting to them must not
@@ -240,7 +167,7 @@ public final class EcmpFarm implements AutoCloseable {
         seeds: [198.18.2.1, 198.18.2.2, 198.18.2.3, 198.18.2.11, 198.18.2.12]
       """;
 
-  private String dispatcherConfig(String name, int octet, String key, Path root) {
+  private String dispatcherConfig(String name, int octet, Path root) {
     String pool = peers ? """
           app:
             balance: least-connections
@@ -287,7 +214,7 @@ public final class EcmpFarm implements AutoCloseable {
             pool.stripTrailing(), server);
   }
 
-  private String serverConfig(String name, int octet, Path root, String key) {
+  private String serverConfig(String name, int octet, Path root) {
     return """
         node:
           name: %1$s
@@ -309,10 +236,7 @@ public final class EcmpFarm implements AutoCloseable {
 
   @Override
   public void close() {
-    for (Process p : processes.values()) {
-      if (p.isAlive()) p.destroyForcibly();
-    }
     if (routerBird != null && routerBird.isAlive()) routerBird.destroyForcibly();
-    lab.close();
+    super.close();
   }
 }

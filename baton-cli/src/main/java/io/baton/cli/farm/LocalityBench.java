@@ -79,8 +79,7 @@ public final class LocalityBench {
 
   private Outcome run(String balance) throws Exception {
     long cacheBytes = (long) cachedObjects * ContentCache.OBJECT_BYTES;
-    try (ProcessFarm farm = new ProcessFarm("lard-" + balance.substring(0, 4), "", "", false, "", balance,
-        cacheBytes).startAll()) {
+    try (ProcessFarm farm = new ProcessFarm("lard-" + balance.substring(0, 4), ProcessFarm.Options.DEFAULT.cached(balance, cacheBytes)).startAll()) {
       Path script = farm.lab.dir().resolve("objects.lua");
       Files.writeString(script, """
           math.randomseed(7)

@@ -2,18 +2,11 @@ package io.baton.cli.farm;
 
 import io.baton.lab.CommandResult;
 import io.baton.lab.Host;
-import io.baton.lab.Lab;
 import io.baton.lab.Segment;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.HexFormat;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * A farm of real Baton processes, started the way an operator starts them ({@code baton
@@ -24,79 +17,58 @@ import java.util.Map;
  *
  * <p>Tests kill, stop and restart the processes. Built and closed by one thread.
  */
-final class ProcessFarm implements AutoCloseable {
+final class ProcessFarm extends ProcessLab {
   static final String VIP = "198.18.0.100";
   static final String CLIENT_IP = "198.18.0.10";
   static final List<String> SERVERS = List.of("s1", "s2");
   static final int BIG_FILE_BYTES = 100 << 20;
-  static final Duration START_LIMIT = Duration.ofSeconds(60);
-
-  final Lab lab;
-  final Host client;
-  final Host d1;
-  final Map<String, Host> hosts = new LinkedHashMap<>();
-  final Path bigFile;
-  private final Map<String, Path> configs = new HashMap<>();
-  private final Map<String, Process> processes = new HashMap<>();
-  private final String key;
-  private final boolean sync;
-  private final String healthCheck;
-  private final String balance;
-  private final boolean discover;
-  private final long cacheBytes;
   static final String SYNC_SECTION = """
       sync:
         seeds: [198.18.2.1, 198.18.2.11, 198.18.2.12]
       """;
 
   /**
+   * How the farm is configured beyond its fixed shape.
+   *
    * @param dispatcherExtra YAML appended to the dispatcher's config (e.g. a timeouts section)
    * @param serverExtra YAML appended to each server's config
-   */
-  ProcessFarm(String purpose, String dispatcherExtra, String serverExtra) throws Exception {
-    this(purpose, dispatcherExtra, serverExtra, false);
-  }
-
-  /**
    * @param sync whether the nodes also share a sync network (198.18.2.0/24: d1 .1, s1 .11, s2
    *     .12) and run the sync plane on it, every node a seed
-   */
-  ProcessFarm(String purpose, String dispatcherExtra, String serverExtra, boolean sync) throws Exception {
-    this(purpose, dispatcherExtra, serverExtra, sync, "");
-  }
-
-  /** @param healthCheck the servers' {@code server.health-check} value (flow YAML), or empty */
-  ProcessFarm(String purpose, String dispatcherExtra, String serverExtra, boolean sync, String healthCheck)
-      throws Exception {
-    this(purpose, dispatcherExtra, serverExtra, sync, healthCheck, "round-robin", 0, false);
-  }
-
-  /** A farm with the sync plane whose dispatcher lists no servers: its pool discovers them. */
-  static ProcessFarm discovering(String purpose) throws Exception {
-    return new ProcessFarm(purpose, "", "", true, "", "round-robin", 0, true);
-  }
-
-  /**
+   * @param healthCheck the servers' {@code server.health-check} value (flow YAML), or empty
    * @param balance the pool's {@code balance}
    * @param cacheBytes each server's sample-app object cache ({@code /cached/KEY}); 0: none
+   * @param discover the dispatcher's pool is {@code members: discover} (needs {@code sync})
    */
-  ProcessFarm(String purpose, String dispatcherExtra, String serverExtra, boolean sync, String healthCheck,
-      String balance, long cacheBytes) throws Exception {
-    this(purpose, dispatcherExtra, serverExtra, sync, healthCheck, balance, cacheBytes, false);
+  record Options(String dispatcherExtra, String serverExtra, boolean sync, String healthCheck, String balance,
+      long cacheBytes, boolean discover) {
+    static final Options DEFAULT = new Options("", "", false, "", "round-robin", 0, false);
+
+    /** The sync plane on, with {@code healthCheck} (or empty) on the servers. */
+    Options withSync(String check) {
+      return new Options(dispatcherExtra, serverExtra, true, check, balance, cacheBytes, discover);
+    }
+
+    Options discovering() {
+      return new Options(dispatcherExtra, serverExtra, true, healthCheck, balance, cacheBytes, true);
+    }
+
+    Options cached(String poolBalance, long bytes) {
+      return new Options(dispatcherExtra, serverExtra, sync, healthCheck, poolBalance, bytes, discover);
+    }
   }
 
-  /** @param discover the dispatcher's pool is {@code members: discover} (needs {@code sync}) */
-  ProcessFarm(String purpose, String dispatcherExtra, String serverExtra, boolean sync, String healthCheck,
-      String balance, long cacheBytes, boolean discover) throws Exception {
-    this.discover = discover;
-    this.sync = sync;
-    this.healthCheck = healthCheck;
-    this.balance = balance;
-    this.cacheBytes = cacheBytes;
-    byte[] k = new byte[32];
-    new java.security.SecureRandom().nextBytes(k);
-    key = HexFormat.of().formatHex(k);
-    lab = Lab.create(purpose);
+  final Host client;
+  final Host d1;
+  final Path bigFile;
+  private final Options options;
+
+  ProcessFarm(String purpose, String dispatcherExtra, String serverExtra) throws Exception {
+    this(purpose, new Options(dispatcherExtra, serverExtra, false, "", "round-robin", 0, false));
+  }
+
+  ProcessFarm(String purpose, Options options) throws Exception {
+    super(purpose);
+    this.options = options;
     try {
       Segment front = lab.segment("front");
       Segment fabric = lab.segment("fabric");
@@ -107,8 +79,8 @@ final class ProcessFarm implements AutoCloseable {
       d1.addAddress("front", VIP + "/32");
       d1.attach(fabric, "198.18.1.1/24");
       hosts.put("d1", d1);
-      Segment syncNet = sync ? lab.segment("sync") : null;
-      if (sync) d1.attach(syncNet, "198.18.2.1/24");
+      Segment syncNet = options.sync() ? lab.segment("sync") : null;
+      if (options.sync()) d1.attach(syncNet, "198.18.2.1/24");
       bigFile = lab.dir().resolve("big.bin");
       Farm.writeRandomFile(bigFile, BIG_FILE_BYTES);
       int octet = 11;
@@ -116,19 +88,21 @@ final class ProcessFarm implements AutoCloseable {
         Host h = lab.host(s);
         h.attach(front, "198.18.0." + octet + "/24");
         h.attach(fabric, "198.18.1." + octet + "/24");
-        if (sync) h.attach(syncNet, "198.18.2." + octet + "/24");
+        if (options.sync()) h.attach(syncNet, "198.18.2." + octet + "/24");
         hosts.put(s, h);
-        Path root = Files.createDirectories(lab.dir().resolve("www-" + s));
-        Files.writeString(root.resolve("whoami.txt"), s + "\n");
-        Files.createLink(root.resolve("big.bin"), bigFile);
-        configs.put(s, write(s, serverConfig(s, octet, root, serverExtra)));
+        configure(s, serverConfig(s, octet, sampleRoot(s, bigFile)));
         octet++;
       }
-      configs.put("d1", write("d1", dispatcherConfig(dispatcherExtra)));
+      configure("d1", dispatcherConfig());
     } catch (Exception | Error e) {
       lab.close();
       throw e;
     }
+  }
+
+  @Override
+  protected String verb(String node) {
+    return node.equals("d1") ? "dispatcher" : "server";
   }
 
   /** Starts every server, then the dispatcher, and waits until the fabric is up. */
@@ -138,64 +112,6 @@ final class ProcessFarm implements AutoCloseable {
     start("d1");
     awaitFabricUp();
     return this;
-  }
-
-  /** Starts the node's process ({@code baton dispatcher|server --config FILE}). */
-  Process start(String node) {
-    String verb = node.equals("d1") ? "dispatcher" : "server";
-    Process p = hosts.get(node).start(NodeProcesses.baton(verb, "--config", configs.get(node).toString()));
-    processes.put(node, p);
-    return p;
-  }
-
-  /** Runs {@code baton ARGS} in the node's namespace, as an operator on that host would. */
-  CommandResult cli(String node, String... args) {
-    return hosts.get(node).exec(NodeProcesses.baton(args), Duration.ofSeconds(60));
-  }
-
-  /** The node's config file. */
-  Path config(String node) {
-    return configs.get(node);
-  }
-
-  Process process(String node) {
-    return processes.get(node);
-  }
-
-  /** SIGKILL, and waits for the process to be gone. */
-  void kill9(String node) throws InterruptedException {
-    Process p = processes.get(node);
-    p.destroyForcibly();
-    if (!p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) throw new AssertionError(node + " survived SIGKILL");
-  }
-
-  /** SIGTERM (a clean stop through the shutdown hook), and waits for the exit. */
-  int stop(String node) throws InterruptedException {
-    Process p = processes.get(node);
-    p.destroy();
-    if (!p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)) throw new AssertionError(node + " ignored SIGTERM for 30 s");
-    return p.exitValue();
-  }
-
-  void signal(String node, String signal) {
-    CommandResult r = hosts.get(node).exec("kill", "-" + signal, String.valueOf(processes.get(node).pid()));
-    if (!r.succeeded()) throw new AssertionError("kill -" + signal + ": " + r.stderr());
-  }
-
-  /** The node's metrics, name{labels} -> value (NaN-free counters and gauges). */
-  Map<String, Double> metrics(String node) {
-    return NodeProcesses.scrape(hosts.get(node));
-  }
-
-  double metric(String node, String name) {
-    return metrics(node).getOrDefault(name, Double.NaN);
-  }
-
-  void awaitMetric(String node, String name, java.util.function.DoublePredicate ok) throws Exception {
-    EcmpFarm.awaitTrue(() -> {
-      double v = metric(node, name);
-      return !Double.isNaN(v) && ok.test(v);
-    }, START_LIMIT, node + " metric " + name);
   }
 
   void awaitFabricUp() throws Exception {
@@ -215,22 +131,7 @@ final class ProcessFarm implements AutoCloseable {
     return "http://" + VIP + path;
   }
 
-  /** The standard error of the node's current process, for failure messages. */
-  String log(String node) {
-    try {
-      return Files.readString(hosts.get(node).stderrOf(processes.get(node)));
-    } catch (IOException e) {
-      return "(no log: " + e.getMessage() + ")";
-    }
-  }
-
-  private Path write(String node, String yaml) throws IOException {
-    Path file = lab.dir().resolve(node + ".yaml");
-    Files.writeString(file, yaml);
-    return file;
-  }
-
-  private String dispatcherConfig(String extra) {
+  private String dispatcherConfig() {
     return """
         node:
           name: d1
@@ -258,12 +159,12 @@ final class ProcessFarm implements AutoCloseable {
         %s
         %s
         %s
-        """.formatted(syncInterface(1), key, VIP, VIP, balance, discover ? "    members: discover"
+        """.formatted(syncInterface(1), key, VIP, VIP, options.balance(), options.discover() ? "    members: discover"
             : "    members:\n      - { node: s1, fabric-address: 198.18.1.11 }\n"
-                + "      - { node: s2, fabric-address: 198.18.1.12 }", syncSection(), extra);
+                + "      - { node: s2, fabric-address: 198.18.1.12 }", syncSection(), options.dispatcherExtra());
   }
 
-  private String serverConfig(String name, int octet, Path root, String extra) {
+  private String serverConfig(String name, int octet, Path root) {
     return """
         node:
           name: %s
@@ -284,24 +185,17 @@ final class ProcessFarm implements AutoCloseable {
         %s
         %s
         """.formatted(name, octet, syncInterface(octet), key,
-            healthCheck.isEmpty() ? "" : "  health-check: " + healthCheck, VIP, root,
-            cacheBytes > 0 ? ", cache-bytes: " + cacheBytes : "", VIP, root, syncSection(), extra);
+            options.healthCheck().isEmpty() ? "" : "  health-check: " + options.healthCheck(), VIP, root,
+            options.cacheBytes() > 0 ? ", cache-bytes: " + options.cacheBytes() : "", VIP, root, syncSection(),
+            options.serverExtra());
   }
 
   /** The sync interface line of a node's config (indented for its place), or nothing. */
   private String syncInterface(int octet) {
-    return sync ? "    sync:   { device: sync, address: 198.18.2." + octet + " }" : "";
+    return options.sync() ? "    sync:   { device: sync, address: 198.18.2." + octet + " }" : "";
   }
 
   private String syncSection() {
-    return sync ? SYNC_SECTION.strip() : "";
-  }
-
-  @Override
-  public void close() {
-    for (Process p : processes.values()) {
-      if (p.isAlive()) p.destroyForcibly();
-    }
-    lab.close();
+    return options.sync() ? SYNC_SECTION.strip() : "";
   }
 }

@@ -32,7 +32,7 @@ class SyncFarmLabTest {
 
   @Test
   void theFarmFormsOneViewAndEveryNodeSeesTheOthersEligible() throws Exception {
-    try (ProcessFarm farm = new ProcessFarm("sf-view", "", "", true)) {
+    try (ProcessFarm farm = new ProcessFarm("sf-view", ProcessFarm.Options.DEFAULT.withSync(""))) {
       long startNs = System.nanoTime();
       farm.startAll();
       for (String node : List.of("d1", "s1", "s2")) {
@@ -63,7 +63,7 @@ class SyncFarmLabTest {
    */
   @Test
   void aDiscoveringPoolTakesTheServersOfItsVipPortFromTheSyncPlane() throws Exception {
-    try (ProcessFarm farm = ProcessFarm.discovering("sf-discover").startAll()) {
+    try (ProcessFarm farm = new ProcessFarm("sf-discover", ProcessFarm.Options.DEFAULT.discovering()).startAll()) {
       List<String> answers = new ArrayList<>();
       for (int i = 0; i < 6; i++) answers.add(farm.curl(CURL, ProcessFarm.url("/whoami.txt")).stdout().strip());
       assertThat(answers).as("answers from a pool that named no server; d1's log:%n%s", farm.log("d1"))
@@ -105,7 +105,7 @@ class SyncFarmLabTest {
   }
 
   private void faultUnderLoad(String purpose, String signal) throws Exception {
-    try (ProcessFarm farm = new ProcessFarm(purpose, "", "", true).startAll()) {
+    try (ProcessFarm farm = new ProcessFarm(purpose, ProcessFarm.Options.DEFAULT.withSync("")).startAll()) {
       for (String s : ProcessFarm.SERVERS) {
         farm.awaitMetric("d1", "baton_sync_node_eligible{node=\"" + s + "\"}", v -> v == 1);
       }
@@ -193,8 +193,7 @@ class SyncFarmLabTest {
 
   @Test
   void aServerWhoseHealthCheckFailsIsTakenOutAndPutBackWhenItRecovers() throws Exception {
-    try (ProcessFarm farm = new ProcessFarm("sf-health", "", "", true,
-        "{ http: 127.0.0.1:8081, path: /healthz }")) {
+    try (ProcessFarm farm = new ProcessFarm("sf-health", ProcessFarm.Options.DEFAULT.withSync("{ http: 127.0.0.1:8081, path: /healthz }"))) {
       List<Process> checked = new ArrayList<>();
       for (String s : ProcessFarm.SERVERS) checked.add(healthEndpoint(farm, s));
       farm.startAll();
@@ -226,7 +225,7 @@ class SyncFarmLabTest {
   /** {@code baton drain}, run on the server's host: no new connections, the established ones stay. */
   @Test
   void aDrainedServerKeepsItsConnectionsAndGetsNoNewOnes() throws Exception {
-    try (ProcessFarm farm = new ProcessFarm("sf-drain", "", "", true).startAll()) {
+    try (ProcessFarm farm = new ProcessFarm("sf-drain", ProcessFarm.Options.DEFAULT.withSync("")).startAll()) {
       for (String s : ProcessFarm.SERVERS) {
         farm.awaitMetric("d1", "baton_sync_node_eligible{node=\"" + s + "\"}", v -> v == 1);
       }

@@ -1,0 +1,173 @@
+package io.baton.cli.farm;
+
+import io.baton.cli.Baton;
+import io.baton.lab.CommandResult;
+import io.baton.lab.Host;
+import io.baton.lab.Lab;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.function.DoublePredicate;
+
+/**
+ * What the farms of real Baton processes ({@link ProcessFarm}, {@link EcmpFarm}) share: the lab and
+ * its hosts, a random cluster key, each node's config file and process, started the way an
+ * operator starts it ({@code baton dispatcher|server --config FILE}) and killed, stopped or
+ * signalled the way tests need, and each node's metrics as its Prometheus endpoint
+ * (127.0.0.1:9400 in its namespace) serves them. Closing it kills the processes and the lab.
+ *
+ * <p>Built and closed by one thread.
+ */
+public abstract class ProcessLab implements AutoCloseable {
+  /** How long a node may take to come up. */
+  public static final Duration START_LIMIT = Duration.ofSeconds(60);
+
+  public final Lab lab;
+  public final Map<String, Host> hosts = new LinkedHashMap<>();
+  /** The farm's cluster key, random per farm (hex). */
+  protected final String key;
+  private final Map<String, Path> configs = new HashMap<>();
+  private final Map<String, Process> processes = new HashMap<>();
+
+  protected ProcessLab(String purpose) {
+    byte[] k = new byte[32];
+    new java.security.SecureRandom().nextBytes(k);
+    this.key = HexFormat.of().formatHex(k);
+    this.lab = Lab.create(purpose);
+  }
+
+  /** {@code dispatcher} or {@code server}: the command that runs {@code node}. */
+  protected abstract String verb(String node);
+
+  /** Writes {@code node}'s config into the lab directory; {@link #start} runs it. */
+  protected void configure(String node, String yaml) throws IOException {
+    Path file = lab.dir().resolve(node + ".yaml");
+    Files.writeString(file, yaml);
+    configs.put(node, file);
+  }
+
+  /** A sample-app content directory for {@code node}: whoami.txt with its name, and big.bin (a hard link). */
+  protected Path sampleRoot(String node, Path bigFile) throws IOException {
+    Path root = Files.createDirectories(lab.dir().resolve("www-" + node));
+    Files.writeString(root.resolve("whoami.txt"), node + "\n");
+    Files.createLink(root.resolve("big.bin"), bigFile);
+    return root;
+  }
+
+  /** Starts the node's process ({@code baton dispatcher|server --config FILE}). */
+  public Process start(String node) {
+    Process p = hosts.get(node).start(baton(verb(node), "--config", configs.get(node).toString()));
+    processes.put(node, p);
+    return p;
+  }
+
+  /** The node's config file. */
+  public Path config(String node) {
+    return configs.get(node);
+  }
+
+  public Process process(String node) {
+    return processes.get(node);
+  }
+
+  /** SIGKILL, and waits for the process to be gone. */
+  public void kill9(String node) throws InterruptedException {
+    Process p = processes.get(node);
+    p.destroyForcibly();
+    if (!p.waitFor(10, TimeUnit.SECONDS)) throw new IllegalStateException(node + " survived SIGKILL");
+  }
+
+  /** SIGTERM (a clean stop through the shutdown hook), and waits for the exit. */
+  public int stop(String node) throws InterruptedException {
+    Process p = processes.get(node);
+    p.destroy();
+    if (!p.waitFor(30, TimeUnit.SECONDS)) throw new IllegalStateException(node + " ignored SIGTERM for 30 s");
+    return p.exitValue();
+  }
+
+  /** Sends {@code signal} (STOP, CONT, ...) to the node's process. */
+  public void signal(String node, String signal) {
+    CommandResult r = hosts.get(node).exec("kill", "-" + signal, String.valueOf(processes.get(node).pid()));
+    if (!r.succeeded()) throw new IllegalStateException("kill -" + signal + ": " + r.stderr());
+  }
+
+  /** Runs {@code baton ARGS} in the node's namespace, as an operator on that host would. */
+  public CommandResult cli(String node, String... args) {
+    return hosts.get(node).exec(baton(args), Duration.ofSeconds(60));
+  }
+
+  /** The node's metrics, name{labels} -> value; empty if the endpoint does not answer. */
+  public Map<String, Double> metrics(String node) {
+    CommandResult r = hosts.get(node).exec(List.of("curl", "-s", "--max-time", "3", "http://127.0.0.1:9400/metrics"),
+        Duration.ofSeconds(10));
+    Map<String, Double> out = new HashMap<>();
+    if (!r.succeeded()) return out;
+    for (String line : r.stdout().split("\n")) {
+      if (line.isBlank() || line.startsWith("#")) continue;
+      int space = line.lastIndexOf(' ');
+      try {
+        out.put(line.substring(0, space), Double.parseDouble(line.substring(space + 1)));
+      } catch (RuntimeException e) {
+        // not a sample line
+      }
+    }
+    return out;
+  }
+
+  /** One metric of the node now, NaN if it has none. */
+  public double metric(String node, String name) {
+    return metrics(node).getOrDefault(name, Double.NaN);
+  }
+
+  public void awaitMetric(String node, String name, DoublePredicate ok) throws Exception {
+    awaitTrue(() -> {
+      double v = metric(node, name);
+      return !Double.isNaN(v) && ok.test(v);
+    }, START_LIMIT, node + " metric " + name);
+  }
+
+  /** The standard error of the node's current process, for failure messages. */
+  public String log(String node) {
+    try {
+      return Files.readString(hosts.get(node).stderrOf(processes.get(node)));
+    } catch (IOException e) {
+      return "(no log: " + e.getMessage() + ")";
+    }
+  }
+
+  /** Polls {@code check} until it holds, failing after {@code limit}. */
+  public static void awaitTrue(Callable<Boolean> check, Duration limit, String what) throws Exception {
+    long deadline = System.nanoTime() + limit.toNanos();
+    while (!check.call()) {
+      if (System.nanoTime() > deadline) throw new IllegalStateException("timed out after " + limit + " waiting for " + what);
+      Thread.sleep(20); // polling interval of a deadline-bounded wait
+    }
+  }
+
+  /** {@code java ... io.baton.cli.Baton ARGS} with this JVM's class path, small heap and fast start. */
+  static List<String> baton(String... args) {
+    List<String> cmd = new ArrayList<>(List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "--enable-native-access=ALL-UNNAMED", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+        "-cp", System.getProperty("java.class.path"), Baton.class.getName()));
+    cmd.addAll(List.of(args));
+    return cmd;
+  }
+
+  @Override
+  public void close() {
+    for (Process p : processes.values()) {
+      if (p.isAlive()) p.destroyForcibly();
+    }
+    lab.close();
+  }
+}
