@@ -2,6 +2,7 @@ package io.baton.cli.demo;
 
 import io.baton.cli.farm.EcmpFarm;
 import io.baton.cli.farm.Farm;
+import io.baton.cli.farm.ProcessLab;
 import io.baton.lab.CommandResult;
 import io.baton.lab.InterfaceStats;
 import io.baton.lab.RstCounter;
@@ -30,18 +31,17 @@ import java.util.concurrent.TimeUnit;
 public final class EcmpDemo {
   private static final Duration CURL = Duration.ofSeconds(60);
   private static final int DOWNLOADS = 20;
-  private final PrintWriter out;
   private final int loadSeconds;
-  private boolean failed;
+  private final DemoChecks checks;
 
   public EcmpDemo(PrintWriter out, int loadSeconds) {
-    this.out = out;
+    this.checks = new DemoChecks(out);
     this.loadSeconds = loadSeconds;
   }
 
   /** Runs the demo; true when every check passed. With {@code keep}, waits until interrupted. */
   public boolean run(boolean keep) throws Exception {
-    say("Building the farm: client, router (BIRD, ECMP), dispatchers d1 and d2 (each with its BIRD announcing "
+    checks.say("Building the farm: client, router (BIRD, ECMP), dispatchers d1 and d2 (each with its BIRD announcing "
         + EcmpFarm.VIP + "), servers s1 and s2 (sample app), segments edge/front/fabric/sync ...");
     try (EcmpFarm farm = new EcmpFarm("demo2").startAll()) {
       RstCounter rsts = RstCounter.install(farm.client);
@@ -49,26 +49,26 @@ public final class EcmpDemo {
       Map<String, InterfaceStats> fabricBefore = new HashMap<>();
       for (String n : nodes(farm)) before.put(n, farm.metrics(n));
       for (String d : farm.dispatchers) fabricBefore.put(d, farm.hosts.get(d).interfaceStats("fabric"));
-      say("[1] the router's route to the VIP: " + farm.router.exec("ip", "route", "show", EcmpFarm.VIP).stdout()
+      checks.say("[1] the router's route to the VIP: " + farm.router.exec("ip", "route", "show", EcmpFarm.VIP).stdout()
           .strip().replaceAll("\\s+", " "));
-      check(farm.nextHops().size() == 2, "two next hops, one per dispatcher");
+      checks.check(farm.nextHops().size() == 2, "two next hops, one per dispatcher");
       spread(farm);
       downloads(farm);
       String load = load(farm);
       summary(farm, before, fabricBefore, load);
       long received = rsts.received();
-      check(received == 0, "the client received " + received + " RST segments over the whole demo");
-      say(failed ? "DEMO FAILED" : "demo: all checks passed");
+      checks.check(received == 0, "the client received " + received + " RST segments over the whole demo");
+      checks.say(checks.failed() ? "DEMO FAILED" : "demo: all checks passed");
       if (keep) {
-        say("The farm stays up. In another shell, as root:");
-        say("  ip netns exec " + farm.client.nsName() + " curl http://" + EcmpFarm.VIP + "/whoami.txt");
-        say("  ip netns exec " + farm.router.nsName() + " birdc -s " + farm.lab.dir().resolve("router-bird.ctl")
+        checks.say("The farm stays up. In another shell, as root:");
+        checks.say("  ip netns exec " + farm.client.nsName() + " curl http://" + EcmpFarm.VIP + "/whoami.txt");
+        checks.say("  ip netns exec " + farm.router.nsName() + " birdc -s " + farm.lab.dir().resolve("router-bird.ctl")
             + " show route");
-        say("Ctrl-C ends it and tears the farm down.");
+        checks.say("Ctrl-C ends it and tears the farm down.");
         Thread.currentThread().join();
       }
     }
-    return !failed;
+    return !checks.failed();
   }
 
   private static List<String> nodes(EcmpFarm farm) {
@@ -78,7 +78,7 @@ public final class EcmpDemo {
   }
 
   private void spread(EcmpFarm farm) {
-    say("[2] 40 requests, each on a new connection");
+    checks.say("[2] 40 requests, each on a new connection");
     Map<String, Integer> answers = new java.util.TreeMap<>();
     Map<String, Double> accepted0 = new HashMap<>();
     for (String d : farm.dispatchers) accepted0.put(d, farm.metric(d, "baton_dispatcher_connections_accepted_total"));
@@ -93,12 +93,12 @@ public final class EcmpDemo {
       per.append(String.format(" %s %.0f", d, n));
       both &= n > 0;
     }
-    check(!answers.containsKey("failed") && answers.size() == 2, "answers by server: " + answers);
-    check(both, "connections accepted by dispatcher:" + per + " (the router's L4 hash)");
+    checks.check(!answers.containsKey("failed") && answers.size() == 2, "answers by server: " + answers);
+    checks.check(both, "connections accepted by dispatcher:" + per + " (the router's L4 hash)");
   }
 
   private void downloads(EcmpFarm farm) throws Exception {
-    say("[3] " + DOWNLOADS + " downloads of 8 MiB read at 512 KiB/s (~16 s); the dispatcher that handed off most"
+    checks.say("[3] " + DOWNLOADS + " downloads of 8 MiB read at 512 KiB/s (~16 s); the dispatcher that handed off most"
         + " is killed with SIGKILL and started again");
     String want = Farm.sha256(farm.bigFile);
     ExecutorService pool = Executors.newFixedThreadPool(DOWNLOADS);
@@ -109,7 +109,7 @@ public final class EcmpDemo {
             "curl -fsS --max-time 90 http://" + EcmpFarm.VIP + "/big.bin | pv -q -L 512k | sha256sum"),
             Duration.ofSeconds(120))));
       }
-      EcmpFarm.awaitTrue(() -> handoffs(farm, "d1") + handoffs(farm, "d2") >= DOWNLOADS, Duration.ofSeconds(30),
+      ProcessLab.awaitTrue(() -> handoffs(farm, "d1") + handoffs(farm, "d2") >= DOWNLOADS, Duration.ofSeconds(30),
           "every download handed off");
       double d1 = handoffs(farm, "d1");
       double d2 = handoffs(farm, "d2");
@@ -118,20 +118,20 @@ public final class EcmpDemo {
       farm.kill9(victim);
       farm.awaitNextHops(1, Duration.ofSeconds(30));
       long withdrawnMs = (System.nanoTime() - killNs) / 1_000_000;
-      check(true, String.format("killed %s (handoffs so far: d1 %.0f, d2 %.0f); its BIRD died with it and the router"
+      checks.check(true, String.format("killed %s (handoffs so far: d1 %.0f, d2 %.0f); its BIRD died with it and the router"
           + " withdrew its route %d ms later", victim, d1, d2, withdrawnMs));
       farm.start(victim);
       farm.awaitNextHops(2, Duration.ofSeconds(60));
       long backMs = (System.nanoTime() - killNs) / 1_000_000;
       long still = running.stream().filter(f -> !f.isDone()).count();
-      check(still > 0, victim + " started again and announced the VIP: back in the route " + backMs
+      checks.check(still > 0, victim + " started again and announced the VIP: back in the route " + backMs
           + " ms after the kill, " + still + " downloads still running");
       int intact = 0;
       for (Future<CommandResult> f : running) {
         CommandResult r = f.get(150, TimeUnit.SECONDS);
         if (r.exitCode() == 0 && r.stdout().strip().startsWith(want)) intact++;
       }
-      check(intact == DOWNLOADS, intact + " of " + DOWNLOADS + " downloads arrived with the right SHA-256 ("
+      checks.check(intact == DOWNLOADS, intact + " of " + DOWNLOADS + " downloads arrived with the right SHA-256 ("
           + want.substring(0, 16) + "…)");
     } finally {
       pool.shutdownNow();
@@ -139,42 +139,42 @@ public final class EcmpDemo {
   }
 
   private String load(EcmpFarm farm) {
-    say("[4] wrk, " + loadSeconds + " s, a new connection per request");
+    checks.say("[4] wrk, " + loadSeconds + " s, a new connection per request");
     CommandResult r = farm.client.exec(List.of("wrk", "-t1", "-c8", "-d" + loadSeconds + "s", "-H", "Connection: close",
         "http://" + EcmpFarm.VIP + "/whoami.txt"), Duration.ofSeconds(loadSeconds + 30));
     String rate = r.stdout().lines().filter(l -> l.startsWith("Requests/sec")).findFirst().orElse("?").strip();
     boolean clean = r.exitCode() == 0 && !r.stdout().contains("Socket errors") && !r.stdout().contains("Non-2xx");
-    check(clean, "wrk: " + rate + (clean ? ", no errors" : ": " + r.stdout().strip()));
+    checks.check(clean, "wrk: " + rate + (clean ? ", no errors" : ": " + r.stdout().strip()));
     return rate;
   }
 
   private void summary(EcmpFarm farm, Map<String, Map<String, Double>> before, Map<String, InterfaceStats> fabricBefore,
       String load) {
-    say("");
-    say("Summary (over the whole demo)");
-    say(String.format("  %-4s %9s %10s %18s %22s", "", "accepted", "handed off", "entries from sync",
+    checks.say("");
+    checks.say("Summary (over the whole demo)");
+    checks.say(String.format("  %-4s %9s %10s %18s %22s", "", "accepted", "handed off", "entries from sync",
         "forwarded on fabric"));
     for (String d : farm.dispatchers) {
       // The restarted dispatcher's counters began again at 0: its figures are since its restart.
       Map<String, Double> now = farm.metrics(d);
       InterfaceStats f = farm.hosts.get(d).interfaceStats("fabric");
-      say(String.format("  %-4s %9.0f %10.0f %18.0f %,14d packets", d,
+      checks.say(String.format("  %-4s %9.0f %10.0f %18.0f %,14d packets", d,
           delta(now, before.get(d), "baton_dispatcher_connections_accepted_total"),
           delta(now, before.get(d), "baton_dispatcher_handoffs_total"),
           delta(now, before.get(d), "baton_dispatcher_ownership_installed_total"),
           f.txPackets() - fabricBefore.get(d).txPackets()));
     }
-    say("  Sync plane (JGroups on the sync network):");
+    checks.say("  Sync plane (JGroups on the sync network):");
     for (String n : nodes(farm)) {
       Map<String, Double> now = farm.metrics(n);
-      say(String.format("  %-4s sent %,10.0f B, received %,10.0f B; ownership changes sent %,6.0f, received %,6.0f;"
+      checks.say(String.format("  %-4s sent %,10.0f B, received %,10.0f B; ownership changes sent %,6.0f, received %,6.0f;"
           + " reports sent %,5.0f", n, delta(now, before.get(n), "baton_sync_bytes_sent_total"),
           delta(now, before.get(n), "baton_sync_bytes_received_total"),
           delta(now, before.get(n), "baton_sync_ownership_changes_sent_total"),
           delta(now, before.get(n), "baton_sync_ownership_changes_received_total"),
           delta(now, before.get(n), "baton_sync_reports_sent_total")));
     }
-    say("  load: " + load);
+    checks.say("  load: " + load);
   }
 
   /** A counter's growth; a counter that fell (its process restarted) counts from 0. */
@@ -195,14 +195,6 @@ public final class EcmpDemo {
     return farm.client.exec(cmd, CURL.plusSeconds(5));
   }
 
-  private void check(boolean ok, String what) {
-    say("    " + (ok ? "ok   " : "FAIL ") + what);
-    if (!ok) failed = true;
-  }
 
-  private void say(String line) {
-    out.println(line);
-    out.flush();
-  }
 
 }

@@ -30,23 +30,22 @@ import java.util.concurrent.TimeUnit;
 public final class FarmDemo {
   private static final Duration CURL = Duration.ofSeconds(60);
 
-  private final PrintWriter out;
   private final int loadSeconds;
   private final int ttfbSamples;
-  private boolean failed;
+  private final DemoChecks checks;
 
   public FarmDemo(PrintWriter out, int loadSeconds, int ttfbSamples) {
-    this.out = out;
+    this.checks = new DemoChecks(out);
     this.loadSeconds = loadSeconds;
     this.ttfbSamples = ttfbSamples;
   }
 
   /** Runs the demo; true when every check passed. With {@code keep}, waits until interrupted. */
   public boolean run(boolean keep) throws Exception {
-    say("Building the farm: client, dispatcher d1, servers s1 (nginx via relay), s2 and s3 (sample app),"
+    checks.say("Building the farm: client, dispatcher d1, servers s1 (nginx via relay), s2 and s3 (sample app),"
         + " segments front/fabric/sync, VIP " + Farm.VIP + " ...");
     try (Farm farm = Farm.start("demo", Map.of())) {
-      say("  namespaces: " + farm.client.nsName() + ", " + farm.d1.nsName() + ", "
+      checks.say("  namespaces: " + farm.client.nsName() + ", " + farm.d1.nsName() + ", "
           + String.join(", ", farm.servers.values().stream().map(h -> h.nsName()).toList()));
       RstCounter clientRsts = RstCounter.install(farm.client);
       Snapshot before = snapshot(farm);
@@ -57,49 +56,49 @@ public final class FarmDemo {
       Snapshot after = snapshot(farm);
       summary(farm, before, after, wrk, ttfb);
       noRstReachedTheClient(farm, clientRsts);
-      say(failed ? "DEMO FAILED" : "demo: all checks passed");
+      checks.say(checks.failed() ? "DEMO FAILED" : "demo: all checks passed");
       if (keep) keepServing(farm);
     }
-    return !failed;
+    return !checks.failed();
   }
 
   private void routing(Farm farm) {
-    say("[1] routing with curl");
-    check(body(farm, farm.url("/static/whoami.txt")).equals("s1\n"), "/static/ goes to s1 (nginx, relay)");
+    checks.say("[1] routing with curl");
+    checks.check(body(farm, farm.url("/static/whoami.txt")).equals("s1\n"), "/static/ goes to s1 (nginx, relay)");
     List<String> seen = new ArrayList<>();
     for (int i = 0; i < 4; i++) seen.add(body(farm, farm.url("/whoami.txt")).strip());
-    check(seen.contains("s2") && seen.contains("s3") && !seen.contains("s1"),
+    checks.check(seen.contains("s2") && seen.contains("s3") && !seen.contains("s1"),
         "other paths alternate between s2 and s3 (sample app, embedded): " + seen);
-    check(body(farm, "-H", "Host: s3.example.test", farm.url("/whoami.txt")).equals("s3\n"),
+    checks.check(body(farm, "-H", "Host: s3.example.test", farm.url("/whoami.txt")).equals("s3\n"),
         "Host: s3.example.test goes to s3");
     for (var e : Map.of("a.example.test", "s1", "b.example.test", "s2").entrySet()) {
       String got = body(farm, "--cacert", farm.caCert.toString(), "--resolve", e.getKey() + ":443:" + Farm.VIP,
           "https://" + e.getKey() + "/whoami.txt").strip();
-      check(got.equals(e.getValue()), "TLS with SNI " + e.getKey() + " is terminated by " + got + "'s nginx");
+      checks.check(got.equals(e.getValue()), "TLS with SNI " + e.getKey() + " is terminated by " + got + "'s nginx");
     }
     CommandResult ghost = farm.curl(CURL, "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "X-Pool: ghost",
         farm.url("/whoami.txt"));
-    check(ghost.stdout().equals("503"), "a pool whose only server is down gets 503 from the dispatcher");
+    checks.check(ghost.stdout().equals("503"), "a pool whose only server is down gets 503 from the dispatcher");
   }
 
   private void download(Farm farm) throws Exception {
-    say("[2] 100 MiB download through a handoff");
+    checks.say("[2] 100 MiB download through a handoff");
     String want = Farm.sha256(farm.bigFile);
     InterfaceStats d0 = farm.d1.interfaceStats("front");
     Path file = farm.lab.dir().resolve("demo-download.bin");
     CommandResult r = farm.curl(CURL, "-o", file.toString(), "-w", "%{time_total}", farm.url("/big.bin"));
-    check(r.exitCode() == 0 && Farm.sha256(file).equals(want), "curl got " + Files.size(file)
+    checks.check(r.exitCode() == 0 && Farm.sha256(file).equals(want), "curl got " + Files.size(file)
         + " bytes in " + r.stdout() + " s, SHA-256 " + want.substring(0, 16) + "… matches");
     InterfaceStats d1 = farm.d1.interfaceStats("front");
     long tx = d1.txBytes() - d0.txBytes();
-    check(tx < Farm.DISPATCHER_FRONT_TX_MAX_PER_DOWNLOAD, String.format(
+    checks.check(tx < Farm.DISPATCHER_FRONT_TX_MAX_PER_DOWNLOAD, String.format(
         "the dispatcher's front interface sent %,d bytes (%.4f%% of the response; the bound is %,d)", tx,
         100.0 * tx / Farm.BIG_FILE_BYTES, Farm.DISPATCHER_FRONT_TX_MAX_PER_DOWNLOAD));
     Files.delete(file);
   }
 
   private Map<String, String> load(Farm farm) {
-    say("[3] wrk, " + loadSeconds + " s each: every request a new connection (a handoff each), then keep-alive");
+    checks.say("[3] wrk, " + loadSeconds + " s each: every request a new connection (a handoff each), then keep-alive");
     Map<String, String> results = new LinkedHashMap<>();
     for (var run : Map.of("new connection per request", List.of("-H", "Connection: close"),
         "keep-alive", List.<String>of()).entrySet()) {
@@ -111,39 +110,39 @@ public final class FarmDemo {
       try {
         w = Wrk.parse(r.stdout(), r.stderr());
       } catch (java.io.IOException e) {
-        check(false, "wrk " + run.getKey() + ": " + e.getMessage());
+        checks.check(false, "wrk " + run.getKey() + ": " + e.getMessage());
         continue;
       }
       double perSecond = w.requests() / w.seconds();
       String line = String.format("%,d requests, %,.0f/s, latency p50 %s p99 %s, %d socket errors, %d non-2xx",
           w.requests(), perSecond, LatencyRecorder.micros((long) (w.latencyP50Us() * 1000)),
           LatencyRecorder.micros((long) (w.latencyP99Us() * 1000)), w.socketErrors(), w.non2xx());
-      check(w.errors() == 0 && w.requests() > 0, run.getKey() + ": " + line);
+      checks.check(w.errors() == 0 && w.requests() > 0, run.getKey() + ": " + line);
       results.put(run.getKey(), String.format("%,.0f/s", perSecond));
     }
     return results;
   }
 
   private String ttfb(Farm farm) {
-    say("[4] time to first byte, " + ttfbSamples + " sequential requests each: same app direct vs through Baton");
+    checks.say("[4] time to first byte, " + ttfbSamples + " sequential requests each: same app direct vs through Baton");
     LatencyRecorder direct = new LatencyRecorder(ttfbSamples);
     LatencyRecorder baton = new LatencyRecorder(ttfbSamples);
     for (int i = 0; i < ttfbSamples; i++) {
       direct.record(startTransferNs(farm, "http://" + Farm.DIRECT_APP_IP + ":" + Farm.DIRECT_APP_PORT + "/whoami.txt"));
       baton.record(startTransferNs(farm, "http://" + Farm.VIP + ":80/whoami.txt"));
     }
-    say("    direct to s2:   " + direct.summary());
-    say("    through Baton:  " + baton.summary());
+    checks.say("    direct to s2:   " + direct.summary());
+    checks.say("    through Baton:  " + baton.summary());
     String added = "added TTFB median " + LatencyRecorder.micros(baton.percentileNanos(50) - direct.percentileNanos(50))
         + ", p99 " + LatencyRecorder.micros(baton.percentileNanos(99) - direct.percentileNanos(99));
-    say("    " + added);
+    checks.say("    " + added);
     return added;
   }
 
   private long startTransferNs(Farm farm, String url) {
     CommandResult r = farm.curl(CURL, "-o", "/dev/null", "-w", "%{time_starttransfer}", url);
     if (r.exitCode() != 0) {
-      check(false, "curl " + url + ": " + r.stderr().strip());
+      checks.check(false, "curl " + url + ": " + r.stderr().strip());
       return 0;
     }
     return (long) (Double.parseDouble(r.stdout().strip()) * 1e9);
@@ -166,27 +165,27 @@ public final class FarmDemo {
   }
 
   private void summary(Farm farm, Snapshot a, Snapshot b, Map<String, String> wrk, String ttfb) {
-    say("Summary");
+    checks.say("Summary");
     StringBuilder per = new StringBuilder();
     for (String s : Farm.SERVERS) {
       per.append(String.format("%s %,d  ", s, b.accepted().get(s) - a.accepted().get(s)));
     }
-    say("  connections taken per server: " + per.toString().strip());
-    say(String.format("  handoffs %,d, refused by a server %,d, failed %,d, answered 503 by the dispatcher %,d",
+    checks.say("  connections taken per server: " + per.toString().strip());
+    checks.say(String.format("  handoffs %,d, refused by a server %,d, failed %,d, answered 503 by the dispatcher %,d",
         b.handedOff() - a.handedOff(), b.refused() - a.refused(), b.failures() - a.failures(),
         b.answered503() - a.answered503()));
     long serverTx = b.serverTx() - a.serverTx();
     long dTx = b.dispatcherTx() - a.dispatcherTx();
     long dRx = b.dispatcherRx() - a.dispatcherRx();
-    say(String.format("  bytes sent to clients by the servers: %,d; crossing the dispatcher's front interface:"
+    checks.say(String.format("  bytes sent to clients by the servers: %,d; crossing the dispatcher's front interface:"
         + " %,d out, %,d in (%.2f%% of the servers' bytes went out through the dispatcher)",
         serverTx, dTx, dRx, 100.0 * dTx / Math.max(1, serverTx)));
     var stats = farm.nodes.get("d1").dispatcher().stats();
-    say("  handoff stages on the dispatcher: freeze + nftables " + stats.freezeAndForwardTime.summary()
+    checks.say("  handoff stages on the dispatcher: freeze + nftables " + stats.freezeAndForwardTime.summary()
         + "; export " + stats.exportTime.summary() + "; fabric round trip (incl. restore on the server) "
         + stats.fabricRoundTripTime.summary() + "; whole handoff " + stats.handoffTime.summary());
-    say("  wrk: " + wrk);
-    say("  " + ttfb);
+    checks.say("  wrk: " + wrk);
+    checks.say("  " + ttfb);
   }
 
   /**
@@ -202,18 +201,18 @@ public final class FarmDemo {
       Thread.sleep(20); // polling interval of a deadline-bounded wait
     }
     long received = clientRsts.received();
-    check(received == 0, "the client received " + received + " RST segments over the whole demo");
+    checks.check(received == 0, "the client received " + received + " RST segments over the whole demo");
   }
 
   private void keepServing(Farm farm) throws InterruptedException {
-    say("");
-    say("The farm stays up. In another shell, as root:");
-    say("  ip netns exec " + farm.client.nsName() + " curl http://" + Farm.VIP + "/whoami.txt");
-    say("  ip netns exec " + farm.client.nsName() + " curl http://" + Farm.VIP + "/static/whoami.txt");
-    say("  ip netns exec " + farm.client.nsName() + " curl --cacert " + farm.caCert + " --resolve a.example.test:443:"
+    checks.say("");
+    checks.say("The farm stays up. In another shell, as root:");
+    checks.say("  ip netns exec " + farm.client.nsName() + " curl http://" + Farm.VIP + "/whoami.txt");
+    checks.say("  ip netns exec " + farm.client.nsName() + " curl http://" + Farm.VIP + "/static/whoami.txt");
+    checks.say("  ip netns exec " + farm.client.nsName() + " curl --cacert " + farm.caCert + " --resolve a.example.test:443:"
         + Farm.VIP + " https://a.example.test/whoami.txt");
-    say("  ip netns exec " + farm.client.nsName() + " wrk -d5s http://" + Farm.VIP + "/index.html");
-    say("Ctrl-C ends it and tears the farm down.");
+    checks.say("  ip netns exec " + farm.client.nsName() + " wrk -d5s http://" + Farm.VIP + "/index.html");
+    checks.say("Ctrl-C ends it and tears the farm down.");
     Thread.currentThread().join();
   }
 
@@ -222,14 +221,6 @@ public final class FarmDemo {
     return r.exitCode() == 0 ? r.stdout() : "(curl failed: " + r.stderr().strip() + ")";
   }
 
-  private void check(boolean ok, String what) {
-    say("    " + (ok ? "ok   " : "FAIL ") + what);
-    if (!ok) failed = true;
-  }
 
-  private void say(String line) {
-    out.println(line);
-    out.flush();
-  }
 
 }

@@ -39,10 +39,11 @@ public final class TransplantDemo {
 
   private final PrintWriter out;
   private final int handoffs;
-  private boolean failed;
+  private final DemoChecks checks;
 
   public TransplantDemo(PrintWriter out, int handoffs) {
     this.out = out;
+    this.checks = new DemoChecks(out);
     this.handoffs = handoffs;
   }
 
@@ -57,15 +58,15 @@ public final class TransplantDemo {
       curlAct(lab);
       handoffAct(lab);
       long[] rsts = lab.clientRsts();
-      check(rsts[0] == 0 && rsts[1] == 0, "RST segments seen by the client: received " + rsts[0]
+      checks.check(rsts[0] == 0 && rsts[1] == 0, "RST segments seen by the client: received " + rsts[0]
           + ", sent " + rsts[1]);
       out.println("guard on b dropped " + lab.guardDrops()
           + " early packets (each one retransmitted, none reset)");
-      out.println(failed ? "DEMO FAILED" : "demo: all checks passed");
+      out.println(checks.failed() ? "DEMO FAILED" : "demo: all checks passed");
       out.flush();
       if (keep) serveUntilInterrupted(lab);
     }
-    return !failed;
+    return !checks.failed();
   }
 
   /** Act 1: a connection with unread bytes queued on a is moved; then 8 MiB flow each way. */
@@ -111,9 +112,9 @@ public final class TransplantDemo {
       for (Future<?> f : work) f.get(STEP_LIMIT.toSeconds(), TimeUnit.SECONDS);
       String up = hex(upSent);
       String down = hex(downSent);
-      check(up.equals(hex(upSeen)), "client->server " + (first.length + counts[0]) + " bytes, b read "
+      checks.check(up.equals(hex(upSeen)), "client->server " + (first.length + counts[0]) + " bytes, b read "
           + counts[2] + ", sha256 " + up.substring(0, 16) + "… match");
-      check(down.equals(hex(downSeen)), "server->client " + counts[3] + " bytes, client read "
+      checks.check(down.equals(hex(downSeen)), "server->client " + counts[3] + " bytes, client read "
           + counts[1] + ", sha256 " + down.substring(0, 16) + "… match");
     } finally {
       pool.shutdownNow();
@@ -140,7 +141,7 @@ public final class TransplantDemo {
     MessageDigest body = sha();
     try {
       byte[] replayed = FdIo.readUntil(bFd, "\r\n\r\n".getBytes(StandardCharsets.US_ASCII), 16 * 1024, deadline);
-      check(java.util.Arrays.equals(replayed, head), "b received the request head a had read ("
+      checks.check(java.util.Arrays.equals(replayed, head), "b received the request head a had read ("
           + head.length + " bytes): " + firstLine(replayed));
       byte[] header = ("HTTP/1.1 200 OK\r\nContent-Length: " + size
           + "\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n")
@@ -151,7 +152,7 @@ public final class TransplantDemo {
       Sockets.closeQuietly(bFd);
     }
     boolean exited = curl.waitFor(STEP_LIMIT.toSeconds(), TimeUnit.SECONDS);
-    check(exited && curl.exitValue() == 0, "curl exited " + (exited ? curl.exitValue() : "late")
+    checks.check(exited && curl.exitValue() == 0, "curl exited " + (exited ? curl.exitValue() : "late")
         + (exited && curl.exitValue() != 0 ? ": " + Files.readString(lab.client.stderrOf(curl)).strip() : ""));
     MessageDigest downloaded = sha();
     long length = 0;
@@ -161,7 +162,7 @@ public final class TransplantDemo {
       while ((n = in.read(buf)) > 0) { downloaded.update(buf, 0, n); length += n; }
     }
     String want = hex(body);
-    check(length == size && want.equals(hex(downloaded)),
+    checks.check(length == size && want.equals(hex(downloaded)),
         "curl saved " + length + " bytes, sha256 " + want.substring(0, 16) + "… match");
     var aFront = lab.a.interfaceStats("front");
     var bFront = lab.b.interfaceStats("front");
@@ -169,7 +170,7 @@ public final class TransplantDemo {
     long bTx = bFront.txBytes() - bFront0.txBytes();
     out.printf("    bytes sent to the client: b %,d (direct server return), a %,d (%.3f%% of b's)%n",
         bTx, aTx, 100.0 * aTx / Math.max(1, bTx));
-    check(aTx * 100 < bTx, "a transmitted under 1% of the response bytes");
+    checks.check(aTx * 100 < bTx, "a transmitted under 1% of the response bytes");
     lab.retire(h.state().flow());
   }
 
@@ -215,7 +216,7 @@ public final class TransplantDemo {
       }
     }
     double seconds = (System.nanoTime() - start) / 1e9;
-    check(ok == handoffs, ok + "/" + handoffs + " clients got b's answer to their own request");
+    checks.check(ok == handoffs, ok + "/" + handoffs + " clients got b's answer to their own request");
     out.println("    export (freeze + repair read): " + export.summary());
     out.println("    restore (socket to ESTABLISHED): " + restore.summary());
     out.println("    nftables batch (drop + forward): " + nft.summary());
@@ -223,7 +224,7 @@ public final class TransplantDemo {
         + String.format(" (%.0f handoffs/s, one at a time)", handoffs / seconds));
     lab.reapAll();
     int entries = lab.forwardingEntries();
-    check(entries == 0, "forwarding table empty after the connections closed (" + entries + " entries)");
+    checks.check(entries == 0, "forwarding table empty after the connections closed (" + entries + " entries)");
   }
 
   private void serveUntilInterrupted(DemoLab lab) throws Exception {
@@ -264,11 +265,6 @@ public final class TransplantDemo {
     }
   }
 
-  private void check(boolean ok, String what) {
-    out.println("    " + (ok ? "ok   " : "FAIL ") + what);
-    out.flush();
-    if (!ok) failed = true;
-  }
 
   private static Socket connect(Duration timeout) throws IOException {
     Socket s = new Socket();
