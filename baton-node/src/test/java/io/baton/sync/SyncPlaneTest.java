@@ -168,7 +168,11 @@ class SyncPlaneTest {
   void aServersOwnershipReachesEveryDispatcherInOrderAndALateJoinerGetsAllOfIt() throws Exception {
     List<OwnershipUpdate.Change> open = java.util.Collections.synchronizedList(new ArrayList<>());
     SyncPlane s1 = start(settings("s1", 1, 3, KEY), healthy());
-    s1.publishOwnership(() -> List.copyOf(open));
+    s1.publishOwnership(() -> {
+      synchronized (open) { // the timer thread copies while the test adds
+        return List.copyOf(open);
+      }
+    });
     List<OwnershipUpdate.Change> atD1 = java.util.Collections.synchronizedList(new ArrayList<>());
     SyncPlane d1 = start(settings("d1", "dispatcher", 2, 3, KEY), healthy());
     d1.receiveOwnership(u -> {
@@ -188,7 +192,12 @@ class SyncPlaneTest {
       open.remove(new OwnershipUpdate.Change(true, flow(10_000 + i), 1000 + i));
       s1.ownershipChanged(c);
     }
-    await(() -> atD1.stream().filter(c -> !c.open()).count() == 100, "the closes at d1");
+    // The receiver thread appends while this one reads: every read holds the list's lock.
+    await(() -> {
+      synchronized (atD1) {
+        return atD1.stream().filter(c -> !c.open()).count() == 100;
+      }
+    }, "the closes at d1");
     // In order: every close after its open (the opens may also come again in a full resend).
     synchronized (atD1) {
       for (int i = 0; i < 100; i++) {
@@ -202,8 +211,12 @@ class SyncPlaneTest {
         assertThat(opened).as("open of %s", f).isGreaterThanOrEqualTo(0).isLessThan(closed);
       }
     }
-    assertThat(atD1.stream().filter(OwnershipUpdate.Change::open).map(OwnershipUpdate.Change::flow).distinct().count())
-        .isEqualTo(5000);
+    long distinctOpens;
+    synchronized (atD1) {
+      distinctOpens = atD1.stream().filter(OwnershipUpdate.Change::open).map(OwnershipUpdate.Change::flow).distinct()
+          .count();
+    }
+    assertThat(distinctOpens).isEqualTo(5000);
     // A dispatcher that joins now, and sets its sink only after a while, gets the 4,900 open ones.
     java.util.Set<io.baton.transplant.FlowKey> atD2 = java.util.concurrent.ConcurrentHashMap.newKeySet();
     SyncPlane d2 = start(settings("d2", "dispatcher", 3, 3, KEY), healthy());
