@@ -8,7 +8,7 @@ import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.handler.codec.http.HttpDecoderConfig;
-import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpResponseEncoder;
 import io.netty.handler.codec.http.HttpServerExpectContinueHandler;
 import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
 import io.netty.handler.stream.ChunkedWriteHandler;
@@ -35,7 +35,10 @@ import java.util.Objects;
  *       when the app has one.
  * </ul>
  *
- * Keep-alive, pipelining, HTTP/1.0, {@code Expect: 100-continue} and chunked request bodies are
+ * Connections can move to another server between requests and in the middle of a file download
+ * ({@link MigrationPoint}, live migration).
+ *
+ * <p>Keep-alive, pipelining, HTTP/1.0, {@code Expect: 100-continue} and chunked request bodies are
  * handled by Netty's codec and keep-alive handler; request heads are bounded (431 / 414 / 400).
  * A client that half-closes after its requests gets every answer, then the connection closes
  * ({@link CloseWhenInputEnds}; the channel must allow half-closure, as {@link #listen} and
@@ -48,6 +51,9 @@ public final class SampleApp {
   public static final int MAX_REQUEST_LINE_BYTES = 16_384;
   /** Largest header block accepted; larger gets 431. */
   public static final int MAX_HEADER_BYTES = 8192;
+  /** The pipeline's request decoder and response encoder (separate, so the decoder can tell its boundaries). */
+  static final String DECODER = "http-decoder";
+  static final String ENCODER = "http-encoder";
   /** Largest body piece the codec hands up at once. */
   public static final int MAX_CHUNK_BYTES = 64 * 1024;
 
@@ -91,12 +97,14 @@ public final class SampleApp {
       protected void initChannel(Channel ch) {
         ChannelPipeline p = ch.pipeline();
         p.addLast(
-            "http",
-            new HttpServerCodec(
+            DECODER,
+            new BoundaryAwareRequestDecoder(
                 new HttpDecoderConfig()
                     .setMaxInitialLineLength(MAX_REQUEST_LINE_BYTES)
                     .setMaxHeaderSize(MAX_HEADER_BYTES)
                     .setMaxChunkSize(MAX_CHUNK_BYTES)));
+        p.addLast(ENCODER, new HttpResponseEncoder());
+        p.addLast("migration", new MigrationPoint(files));
         p.addLast("keep-alive", new HttpServerKeepAliveHandler());
         p.addLast("continue", new HttpServerExpectContinueHandler());
         p.addLast("chunked", new ChunkedWriteHandler());

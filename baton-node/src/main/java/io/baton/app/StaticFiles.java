@@ -9,6 +9,7 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.stream.ChunkedNioFile;
@@ -82,6 +83,17 @@ final class StaticFiles {
     if (HttpMethod.HEAD.equals(method)) {
       closeQuietly(file);
       ctx.write(LastHttpContent.EMPTY_LAST_CONTENT);
+    } else if (ctx.pipeline().get(SslHandler.class) == null && ctx.pipeline().get(MigrationPoint.class) != null) {
+      // Movable between regions (live migration of a download).
+      long modified;
+      try {
+        modified = Files.getLastModifiedTime(r.file).toMillis();
+      } catch (IOException e) {
+        modified = 0;
+      }
+      ctx.flush();
+      ctx.pipeline().get(MigrationPoint.class).startBody(ctx, root.relativize(r.file).toString(), file, length,
+          modified, HttpUtil.isKeepAlive(request));
     } else if (ctx.pipeline().get(SslHandler.class) == null) {
       ctx.write(new DefaultFileRegion(file, 0, length)); // closes the file once sent
       ctx.write(LastHttpContent.EMPTY_LAST_CONTENT);
@@ -92,6 +104,21 @@ final class StaticFiles {
         closeQuietly(file);
         ctx.close();
       }
+    }
+  }
+
+  /**
+   * {@code path} (relative to the root) opened for reading, if it resolves inside the root and
+   * still has this size and modification time; else null.
+   */
+  FileChannel openUnchanged(String path, long size, long modifiedMs) {
+    Resolved r = resolve("/" + path);
+    if (r.status != HttpResponseStatus.OK) return null;
+    try {
+      if (Files.size(r.file) != size || Files.getLastModifiedTime(r.file).toMillis() != modifiedMs) return null;
+      return FileChannel.open(r.file, StandardOpenOption.READ);
+    } catch (IOException e) {
+      return null;
     }
   }
 

@@ -20,7 +20,9 @@ final class WriteBackpressure extends ChannelDuplexHandler {
 
   @Override
   public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-    if (ctx.channel().isWritable()) ctx.channel().config().setAutoRead(true);
+    if (ctx.channel().isWritable() && !MigrationPoint.holdsReads(ctx.pipeline())) {
+      ctx.channel().config().setAutoRead(true);
+    }
     ctx.fireChannelWritabilityChanged();
   }
 }

@@ -68,19 +68,35 @@ public sealed interface FabricMessage {
     }
   }
 
+  /** Largest application state a migration carries ({@link Handoff#appState}). */
+  int MAX_APP_STATE_BYTES = 64 * 1024;
+
   /**
-   * Dispatcher → server: take over this connection. {@code state} is a {@link
-   * io.baton.transplant.ConnectionStateCodec} encoding, opaque to this package; {@code vip} is
-   * "ip:port"; {@code requestSummary} is for logs (e.g. "GET /x host=y") and may be empty.
-   * Handoff ids are chosen by the client, see {@link HandoffClient#nextHandoffId()}.
+   * Dispatcher → server, or server → server for a live migration: take over this connection.
+   * {@code state} is a {@link io.baton.transplant.ConnectionStateCodec} encoding, opaque to this
+   * package; {@code vip} is "ip:port"; {@code requestSummary} is for logs (e.g. "GET /x host=y")
+   * and may be empty. {@code appState} is what an embedded application gave to carry on elsewhere
+   * (a download's file and offset, say), empty for a dispatcher's handoff; a HANDOFF with
+   * application state travels as MIGRATE. Handoff ids are chosen by the client, see {@link
+   * HandoffClient#nextHandoffId()}.
    */
-  record Handoff(long handoffId, byte[] state, String vip, String pool, String requestSummary)
+  record Handoff(long handoffId, byte[] state, String vip, String pool, String requestSummary, byte[] appState)
       implements FabricMessage {
     public Handoff {
       Objects.requireNonNull(state, "state");
+      Objects.requireNonNull(appState, "appState");
       checkString("vip", vip, MAX_VIP_BYTES);
       checkString("pool", pool, MAX_POOL_BYTES);
       checkString("requestSummary", requestSummary, MAX_REQUEST_SUMMARY_BYTES);
+      if (appState.length > MAX_APP_STATE_BYTES) {
+        throw new IllegalArgumentException("appState is " + appState.length + " bytes, more than "
+            + MAX_APP_STATE_BYTES);
+      }
+    }
+
+    /** A dispatcher's handoff: no application state. */
+    public Handoff(long handoffId, byte[] state, String vip, String pool, String requestSummary) {
+      this(handoffId, state, vip, pool, requestSummary, new byte[0]);
     }
 
     @Override
@@ -90,19 +106,21 @@ public sealed interface FabricMessage {
           && Arrays.equals(state, h.state)
           && vip.equals(h.vip)
           && pool.equals(h.pool)
-          && requestSummary.equals(h.requestSummary);
+          && requestSummary.equals(h.requestSummary)
+          && Arrays.equals(appState, h.appState);
     }
 
     @Override
     public int hashCode() {
-      return Objects.hash(handoffId, Arrays.hashCode(state), vip, pool, requestSummary);
+      return Objects.hash(handoffId, Arrays.hashCode(state), vip, pool, requestSummary, Arrays.hashCode(appState));
     }
 
     /** Names the handoff without dumping the state bytes. */
     @Override
     public String toString() {
       return "Handoff[id=" + handoffId + ", vip=" + vip + ", pool=" + pool + ", state="
-          + state.length + " bytes, request=\"" + requestSummary + "\"]";
+          + state.length + " bytes, request=\"" + requestSummary + "\""
+          + (appState.length > 0 ? ", appState=" + appState.length + " bytes" : "") + "]";
     }
   }
 

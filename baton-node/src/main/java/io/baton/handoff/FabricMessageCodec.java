@@ -24,6 +24,7 @@ import java.net.Inet4Address;
  * <pre>
  *  HELLO        nonce[16] nodeName:str maxFrameBytes:i32 (not negative; 0: not said)
  *  HANDOFF      handoffId:i64 vip:str pool:str requestSummary:str state:blob
+ *  MIGRATE      as HANDOFF, then appState:blob (1..65536 bytes; empty travels as HANDOFF)
  *  ACCEPTED     handoffId:i64
  *  REFUSED      handoffId:i64 reason:str
  *  CLOSED       clientIp[4] clientPort:u16 localIp[4] localPort:u16 handoffId:i64
@@ -50,7 +51,8 @@ final class FabricMessageCodec {
     return switch (m) {
       case Hello h -> FabricMessage.NONCE_BYTES + stringLength(h.nodeName()) + Integer.BYTES;
       case Handoff h -> Long.BYTES + stringLength(h.vip()) + stringLength(h.pool())
-          + stringLength(h.requestSummary()) + Integer.BYTES + (long) h.state().length;
+          + stringLength(h.requestSummary()) + Integer.BYTES + (long) h.state().length
+          + (h.appState().length > 0 ? Integer.BYTES + h.appState().length : 0);
       case Accepted _ -> Long.BYTES;
       case Refused r -> Long.BYTES + stringLength(r.reason());
       case Closed _ -> FLOW_BYTES + 3 * Long.BYTES;
@@ -77,6 +79,10 @@ final class FabricMessageCodec {
         writeString(out, h.requestSummary());
         out.writeInt(h.state().length);
         out.writeBytes(h.state());
+        if (h.appState().length > 0) {
+          out.writeInt(h.appState().length);
+          out.writeBytes(h.appState());
+        }
       }
       case Accepted a -> out.writeLong(a.handoffId());
       case Refused r -> {
@@ -137,13 +143,20 @@ final class FabricMessageCodec {
           String node = readNodeName(in);
           yield new Hello(node, nonce, in.readNotNegativeInt("maxFrameBytes"));
         }
-        case HANDOFF -> {
+        case HANDOFF, MIGRATE -> {
           long id = in.readLong("handoffId");
           String vip = in.readString("vip", FabricMessage.MAX_VIP_BYTES);
           String pool = in.readString("pool", FabricMessage.MAX_POOL_BYTES);
           String summary =
               in.readString("requestSummary", FabricMessage.MAX_REQUEST_SUMMARY_BYTES);
-          yield new Handoff(id, in.readBlob("state"), vip, pool, summary);
+          byte[] state = in.readBlob("state");
+          if (type == MessageType.HANDOFF) yield new Handoff(id, state, vip, pool, summary);
+          byte[] appState = in.readBlob("appState");
+          if (appState.length == 0) throw in.refuse("appState is empty (a handoff without it is a HANDOFF)");
+          if (appState.length > FabricMessage.MAX_APP_STATE_BYTES) {
+            throw in.refuse("appState is " + appState.length + " bytes, more than " + FabricMessage.MAX_APP_STATE_BYTES);
+          }
+          yield new Handoff(id, state, vip, pool, summary, appState);
         }
         case ACCEPTED -> new Accepted(in.readLong("handoffId"));
         case REFUSED -> new Refused(

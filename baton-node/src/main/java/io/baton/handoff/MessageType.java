@@ -14,9 +14,11 @@ enum MessageType {
   ABORT(7, true, false),
   ABORTED(8, false, true),
   HEARTBEAT(9, true, true),
-  INVENTORY(10, false, true);
+  INVENTORY(10, false, true),
+  /** A HANDOFF with application state (a live migration from another server). */
+  MIGRATE(11, true, false);
 
-  private static final MessageType[] BY_CODE = new MessageType[11];
+  private static final MessageType[] BY_CODE = new MessageType[12];
 
   static {
     for (MessageType t : values()) BY_CODE[t.code] = t;
@@ -42,7 +44,7 @@ enum MessageType {
   static MessageType of(FabricMessage m) {
     return switch (m) {
       case FabricMessage.Hello _ -> HELLO;
-      case FabricMessage.Handoff _ -> HANDOFF;
+      case FabricMessage.Handoff h -> h.appState().length > 0 ? MIGRATE : HANDOFF;
       case FabricMessage.Accepted _ -> ACCEPTED;
       case FabricMessage.Refused _ -> REFUSED;
       case FabricMessage.Closed _ -> CLOSED;

@@ -36,6 +36,7 @@ class FabricMessageCodecTest {
         new Hello("server-a", nonce(9), 33_619_968),
         new Handoff(17, state, "198.18.0.100:80", "web", "GET /x host=y"),
         new Handoff(Long.MAX_VALUE, new byte[0], "", "", ""),
+        new Handoff(18, state, "198.18.0.100:80", "", "migrated", new byte[] {1, 2, 3}),
         new Accepted(17),
         new Accepted(-1),
         new Refused(17, "no capacity ✓"),
@@ -123,6 +124,13 @@ class FabricMessageCodecTest {
             b -> b.writeLong(1).writeZero(6).writeInt(-1), "state length 4294967295 exceeds"),
         bad("missing state length", MessageType.HANDOFF, b -> b.writeLong(1).writeZero(6),
             "truncated at state length"),
+        bad("MIGRATE without application state", MessageType.MIGRATE,
+            b -> b.writeLong(1).writeZero(6).writeInt(0).writeInt(0), "appState is empty"),
+        bad("MIGRATE with application state over cap", MessageType.MIGRATE,
+            b -> b.writeLong(1).writeZero(6).writeInt(0).writeInt(65537).writeZero(65537),
+            "appState is 65537 bytes, more than 65536"),
+        bad("HANDOFF with trailing application state", MessageType.HANDOFF,
+            b -> b.writeLong(1).writeZero(6).writeInt(0).writeInt(1).writeByte(7), "trailing"),
         bad("empty ACCEPTED", MessageType.ACCEPTED, b -> {}, "truncated at handoffId"),
         bad("long ACCEPTED", MessageType.ACCEPTED, b -> b.writeLong(1).writeByte(0),
             "1 unexpected trailing"),
@@ -177,7 +185,7 @@ class FabricMessageCodecTest {
 
   @Test
   void unknownTypeCodesAreRefused() {
-    for (int code : new int[] {0, 11, 0x42, 255}) {
+    for (int code : new int[] {0, 12, 0x42, 255}) {
       assertThatThrownBy(() -> MessageType.ofCode(code))
           .isInstanceOf(FrameFormatException.class)
           .hasMessage("unknown message type " + code);

@@ -23,8 +23,10 @@ public sealed interface Delivery permits RelayDelivery, EmbeddedDelivery {
    *     else (empty when there are none)
    * @param info what the connection is, for logs
    * @param onClosed told once when the connection is over, with the bytes moved each way
+   * @return the connection as a live migration moves it (one that cannot move says why when
+   *     asked)
    */
-  void deliver(int fd, byte[] unsentTail, ConnectionInfo info, CloseListener onClosed);
+  Movable deliver(int fd, byte[] unsentTail, ConnectionInfo info, CloseListener onClosed);
 
   /**
    * Connections closed so far because nothing moved in either direction for the idle timeout

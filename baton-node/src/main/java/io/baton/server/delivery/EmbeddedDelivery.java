@@ -62,7 +62,7 @@ public final class EmbeddedDelivery implements Delivery {
   }
 
   @Override
-  public void deliver(int fd, byte[] unsentTail, ConnectionInfo info, CloseListener onClosed) {
+  public Movable deliver(int fd, byte[] unsentTail, ConnectionInfo info, CloseListener onClosed) {
     CloseListener once = new CloseOnce(onClosed, info);
     EpollSocketChannel channel;
     try {
@@ -73,7 +73,7 @@ public final class EmbeddedDelivery implements Delivery {
       log.warn("could not adopt {} (fd {}): {}; closing it", info, fd, e.getMessage());
       Sockets.closeQuietly(fd);
       once.onClosed(0, 0);
-      return;
+      return Movable.never(epollGroup.next(), fd, "the connection was never delivered");
     }
     channel.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
     ByteCounter counter = new ByteCounter();
@@ -85,14 +85,19 @@ public final class EmbeddedDelivery implements Delivery {
     if (unsentTail.length > 0) {
       channel.pipeline().addLast("baton-unsent-tail", new UnsentTailWriter(unsentTail.clone()));
     }
+    if (info.appState().length > 0) {
+      channel.pipeline().addLast("baton-migrated-in", new MigratedInAnnouncer(info.appState()));
+    }
     channel.pipeline().addLast("app", app);
     channel.closeFuture().addListener(f -> once.onClosed(counter.bytesRead(), counter.bytesWritten()));
     // A failed registration closes the channel, which completes closeFuture above.
+    EpollSocketChannel registered = channel;
     epollGroup.register(channel).addListener(f -> {
       if (!f.isSuccess()) {
         log.warn("could not register {}: {}; closed it", info, String.valueOf(f.cause()));
       }
     });
+    return new ChannelMovable(registered, fd);
   }
 
   @Override

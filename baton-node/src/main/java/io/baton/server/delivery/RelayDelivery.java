@@ -81,7 +81,7 @@ public final class RelayDelivery implements Delivery {
   }
 
   @Override
-  public void deliver(int fd, byte[] unsentTail, ConnectionInfo info, CloseListener onClosed) {
+  public Movable deliver(int fd, byte[] unsentTail, ConnectionInfo info, CloseListener onClosed) {
     CloseListener once = new CloseOnce(onClosed, info);
     IoEventLoop loop = ioLoop(epollGroup.next());
     SpliceRelay relay =
@@ -95,6 +95,8 @@ public final class RelayDelivery implements Delivery {
       Sockets.closeQuietly(fd);
       once.onClosed(0, 0);
     }
+    return Movable.never(loop, fd, "relay connections do not move yet (their safe point between requests needs the"
+        + " relay to follow HTTP; see docs/design.md)");
   }
 
   @Override

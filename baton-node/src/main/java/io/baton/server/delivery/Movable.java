@@ -1,0 +1,69 @@
+package io.baton.server.delivery;
+
+import io.baton.migration.SafePoint;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Promise;
+
+/**
+ * A delivered connection as a live migration sees it: its event loop, its socket, and the
+ * application's safe point. Every method but {@link #loop} runs on that loop.
+ */
+public interface Movable {
+
+  /** The connection's event loop. */
+  EventExecutor loop();
+
+  /** The connected socket (the delivery owns and closes it). */
+  int fd();
+
+  /** Whether the connection is still open here. */
+  boolean isOpen();
+
+  /**
+   * Asks the application to stop at its next safe point ({@link io.baton.migration.Migratable});
+   * fails {@code point} at once, saying why, when this connection cannot move.
+   */
+  void suspend(Promise<SafePoint> point);
+
+  /** The move is off: the application carries on. */
+  void resume();
+
+  /**
+   * The connection now lives elsewhere: closes this copy (the caller has made the close silent)
+   * and tells the delivery's close listener, as for any close.
+   */
+  void close();
+
+  /** For deliveries whose connections cannot move; {@link #suspend} says {@code why}. */
+  static Movable never(EventExecutor loop, int fd, String why) {
+    return new Movable() {
+      @Override
+      public EventExecutor loop() {
+        return loop;
+      }
+
+      @Override
+      public int fd() {
+        return fd;
+      }
+
+      @Override
+      public boolean isOpen() {
+        return true;
+      }
+
+      @Override
+      public void suspend(Promise<SafePoint> point) {
+        point.tryFailure(new IllegalStateException(why));
+      }
+
+      @Override
+      public void resume() {}
+
+      @Override
+      public void close() {
+        throw new IllegalStateException(why);
+      }
+    };
+  }
+}
