@@ -236,6 +236,20 @@ public final class ForwardingService implements AutoCloseable {
     return submit(cancelCommand(flow, token)).thenApply(o -> null);
   }
 
+  /**
+   * Removes the flow's live entry whatever its token: this host owns the connection now (a
+   * server that takes back a connection it migrated away, whose packets it must not send on).
+   * Completes with whether there was one.
+   */
+  public CompletableFuture<Boolean> forget(FlowKey flow) {
+    return submit(ops -> {
+      if (entries.get(flow) == null) return Boolean.FALSE;
+      ops.add(new Unforward(flow));
+      entries.remove(flow);
+      return Boolean.TRUE;
+    }).thenApply(o -> (Boolean) o);
+  }
+
   private Command forwardCommand(FlowKey flow, Inet4Address server, long token) {
     return ops -> {
       Entry old = entries.get(flow);

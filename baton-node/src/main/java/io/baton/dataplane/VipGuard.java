@@ -16,6 +16,10 @@ import java.util.stream.Collectors;
  * connection. Dropped, it is simply retransmitted. ({@code socket mark} cannot do this job: it
  * does not see sockets still in the handshake.)
  *
+ * <p>Its output chain drops what a socket marked {@link io.baton.transplant.ConnectionExporter#FROZEN_MARK}
+ * sends: a connection this server is migrating to another is held that way, as a dispatcher holds
+ * one it hands off.
+ *
  * <p>Confined to the thread that created it, which must be in the server's network namespace.
  */
 public final class VipGuard implements AutoCloseable {
@@ -44,6 +48,12 @@ public final class VipGuard implements AutoCloseable {
             + "    type filter hook prerouting priority -150; policy accept;\n"
             + "    ip daddr . tcp dport @vips socket transparent 1 accept\n"
             + "    ip daddr . tcp dport @vips counter name dropped drop\n"
+            + "  }\n"
+            // A connection this server is moving to another (live migration) is frozen: its
+            // socket's timers must not send what the new owner believes unsent.
+            + "  chain output {\n"
+            + "    type filter hook output priority 0; policy accept;\n"
+            + "    meta mark " + String.format("0x%08x", io.baton.transplant.ConnectionExporter.FROZEN_MARK) + " drop\n"
             + "  }\n"
             + "}\n";
     Nftables nft = Nftables.open();

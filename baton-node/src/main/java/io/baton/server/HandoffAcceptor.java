@@ -46,6 +46,9 @@ final class HandoffAcceptor implements HandoffServer.Handler {
   /** Who else hears of opened and closed connections (the sync plane, for every dispatcher). */
   volatile OwnershipListener ownership = OwnershipListener.NONE;
   private final OwnedConnections owned = new OwnedConnections();
+  final LiveConnections live = new LiveConnections();
+  /** Told of every connection restored here (live migration's loop guard). */
+  volatile java.util.function.Consumer<io.baton.transplant.FlowKey> onRestored = f -> {};
   final AtomicLong accepted = new AtomicLong();
   final AtomicLong closed = new AtomicLong();
   final AtomicLong refused = new AtomicLong();
@@ -140,8 +143,13 @@ final class HandoffAcceptor implements HandoffServer.Handler {
     long id = handoff.handoffId();
     owned.opened(from, id, state.flow());
     ownership.opened(state.flow(), id);
-    var info = new ConnectionInfo(state.flow(), handoff.requestSummary());
-    delivery.deliver(restored.fd(), restored.unsentTail(), info, (fromClient, toClient) -> {
+    onRestored.accept(state.flow());
+    var info = new ConnectionInfo(state.flow(), handoff.requestSummary(), handoff.appState());
+    LiveConnections.Live[] entry = new LiveConnections.Live[1];
+    var over = new java.util.concurrent.atomic.AtomicBoolean();
+    var movable = delivery.deliver(restored.fd(), restored.unsentTail(), info, (fromClient, toClient) -> {
+      over.set(true);
+      if (entry[0] != null) live.remove(entry[0]);
       active.decrementAndGet();
       closed.incrementAndGet();
       owned.closed(from, id);
@@ -150,6 +158,10 @@ final class HandoffAcceptor implements HandoffServer.Handler {
       // the inventory of its next session tells it.
       closedTo.accept(from, new FabricMessage.Closed(state.flow(), id, fromClient, toClient));
     });
+    entry[0] = new LiveConnections.Live(state.flow(), from, id, handoff.requestSummary(), System.currentTimeMillis(),
+        movable);
+    live.add(entry[0]);
+    if (over.get()) live.remove(entry[0]); // closed before it was listed
     log.debug("took {} from {}: {}", state.flow(), from, handoff.requestSummary());
     return new FabricMessage.Accepted(handoff.handoffId());
   }

@@ -13,6 +13,7 @@ import io.baton.handoff.Liveness;
 import io.baton.server.delivery.Delivery;
 import io.baton.server.delivery.EmbeddedDelivery;
 import io.baton.server.delivery.RelayDelivery;
+import io.baton.transplant.FlowKey;
 import io.netty.channel.EventLoopGroup;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -45,6 +46,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class ServerAgent implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ServerAgent.class);
   private static final long LOAD_REPORT_PERIOD_MS = 1000;
+  /** How long a migration waits for a connection's safe point before it leaves it here. */
+  static final java.time.Duration MIGRATION_SAFE_POINT_TIMEOUT = java.time.Duration.ofSeconds(5);
 
   private final String nodeName;
   private final Map<String, Delivery> deliveries;
@@ -54,6 +57,7 @@ public final class ServerAgent implements AutoCloseable {
   private final VipGuard guard;
   private final HandoffServer fabric;
   private final AtomicInteger active;
+  private final Migrator migrator;
   /** The sample app's object caches, for the metrics. */
   private volatile List<ContentCache> caches = List.of();
   private final ScheduledFuture<?> reporter;
@@ -61,8 +65,10 @@ public final class ServerAgent implements AutoCloseable {
   private ServerAgent(String nodeName, Map<String, Delivery> deliveries,
       Map<String, PeerDelivery.Target> peerTargets, int maxConnections,
       AtomicInteger active, HandoffAcceptor acceptor, ExecutorService guardThread, VipGuard guard,
-      HandoffServer fabric, EventLoopGroup group) {
+      HandoffServer fabric, EventLoopGroup group, Migrator migrator) {
     this.nodeName = nodeName;
+    this.migrator = migrator;
+    acceptor.onRestored = migrator::restored;
     this.deliveries = deliveries;
     this.active = active;
     this.acceptor = acceptor;
@@ -141,8 +147,13 @@ public final class ServerAgent implements AutoCloseable {
         new Liveness(config.timeouts().fabricHeartbeat(), config.timeouts().fabricDeadAfter()));
     fabricRef[0] = fabric;
     fabric.allowPeers(DispatcherPolicy.of(server.dispatchers(), fabricDevice));
+    int frameLimit = HandoffServer.frameLimitFor(config.limits().maxHeadBytes(), ReceiveBuffers.maxBytes());
+    Migrator migrator = new Migrator(config.node().name(), group, config.cluster().key(),
+        config.cluster().handoffPort(), frameLimit,
+        new Liveness(config.timeouts().fabricHeartbeat(), config.timeouts().fabricDeadAfter()), fabricDevice, vips,
+        acceptor.live, MIGRATION_SAFE_POINT_TIMEOUT, config.timeouts().handoff());
     ServerAgent agent = new ServerAgent(config.node().name(), deliveries, peerTargets,
-        config.limits().maxConnections(), active, acceptor, guardThread, guard, fabric, group);
+        config.limits().maxConnections(), active, acceptor, guardThread, guard, fabric, group, migrator);
     agent.caches = List.copyOf(caches);
     try {
       fabric.start();
@@ -193,6 +204,20 @@ public final class ServerAgent implements AutoCloseable {
     return all;
   }
 
+  /** Moves this node's connections to other servers (live migration). */
+  public Migrator migrator() {
+    return migrator;
+  }
+
+  /** A connection this node serves, for {@code baton ctl connections}. */
+  public record Served(FlowKey flow, String from, long handoffId, String summary, long sinceMs) {}
+
+  /** Every connection restored here that is still open (peer-mode ones are not listed). */
+  public List<Served> served() {
+    return acceptor.live.all().stream()
+        .map(l -> new Served(l.flow(), l.from(), l.handoffId(), l.summary(), l.sinceMs())).toList();
+  }
+
   public int activeConnections() {
     return active.get();
   }
@@ -236,6 +261,7 @@ public final class ServerAgent implements AutoCloseable {
   @Override
   public void close() {
     reporter.cancel(false);
+    migrator.close();
     fabric.close();
     try {
       guardThread.submit(() -> {

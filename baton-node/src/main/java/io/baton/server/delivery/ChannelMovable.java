@@ -57,4 +57,10 @@ final class ChannelMovable implements Movable {
   public void close() {
     channel.close();
   }
+
+  @Override
+  public void reset() {
+    channel.config().setOption(io.netty.channel.ChannelOption.SO_LINGER, 0);
+    channel.close();
+  }
 }

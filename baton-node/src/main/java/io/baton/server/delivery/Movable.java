@@ -34,6 +34,9 @@ public interface Movable {
    */
   void close();
 
+  /** Closes this copy with a RST (a move whose outcome is unknown: the target may own it). */
+  void reset();
+
   /** For deliveries whose connections cannot move; {@link #suspend} says {@code why}. */
   static Movable never(EventExecutor loop, int fd, String why) {
     return new Movable() {
@@ -62,6 +65,11 @@ public interface Movable {
 
       @Override
       public void close() {
+        throw new IllegalStateException(why);
+      }
+
+      @Override
+      public void reset() {
         throw new IllegalStateException(why);
       }
     };

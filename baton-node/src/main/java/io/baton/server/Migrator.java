@@ -1,0 +1,228 @@
+package io.baton.server;
+
+import io.baton.dataplane.ForwardingService;
+import io.baton.dataplane.Vip;
+import io.baton.handoff.HandoffClient;
+import io.baton.handoff.Liveness;
+import io.baton.linux.LinuxException;
+import io.baton.transplant.FlowKey;
+import io.netty.channel.EventLoopGroup;
+import java.net.Inet4Address;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Moves this server's live connections to other servers ({@link Migration}): one connection on
+ * request ({@code baton ctl migrate}), or all of them, at their safe points, until a deadline
+ * ({@code baton ctl drain}). Holds a fabric client per target server and this host's own
+ * forwarding table ({@value #TABLE}, netdev ingress on the fabric device), which sends a moved
+ * connection's packets on to its new owner until every dispatcher has switched.
+ *
+ * <p>Needs the sync plane: the dispatchers learn the new owner from it ({@link #targets}).
+ *
+ * <p>Thread-safe.
+ */
+public final class Migrator implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Migrator.class);
+  static final String TABLE = "baton_migrate";
+  /** Migrations of one drain in flight at once (each one HANDOFF on a fabric connection). */
+  static final int DRAIN_PARALLEL = 64;
+
+  /** Where connections can go; from the sync plane's farm state. */
+  public interface Targets {
+    /** The fabric address of {@code node} when it can take connections now; else throws saying why. */
+    Inet4Address address(String node);
+
+    /** The least loaded server other than this one that can take {@code flow} now, if any. */
+    Optional<String> pick(FlowKey flow);
+  }
+
+  private final String nodeName;
+  private final EventLoopGroup group;
+  private final byte[] key;
+  private final int handoffPort;
+  private final int maxFrameBytes;
+  private final Liveness liveness;
+  private final String fabricDevice;
+  private final Set<Vip> vips;
+  private final LiveConnections live;
+  private final Duration safePointTimeout;
+  private final Duration answerTimeout;
+  private record Client(Inet4Address address, HandoffClient client) {}
+
+  private final Map<String, Client> clients = new HashMap<>(); // guarded by this
+  private final Map<FlowKey, Boolean> moving = new ConcurrentHashMap<>();
+  private ForwardingService table; // guarded by this; started on first use
+  private volatile Targets targets;
+  private volatile boolean closed;
+
+  Migrator(String nodeName, EventLoopGroup group, byte[] key, int handoffPort, int maxFrameBytes, Liveness liveness,
+      String fabricDevice, Set<Vip> vips, LiveConnections live, Duration safePointTimeout, Duration answerTimeout) {
+    this.nodeName = nodeName;
+    this.group = group;
+    this.key = key.clone();
+    this.handoffPort = handoffPort;
+    this.maxFrameBytes = maxFrameBytes;
+    this.liveness = liveness;
+    this.fabricDevice = fabricDevice;
+    this.vips = Set.copyOf(vips);
+    this.live = live;
+    this.safePointTimeout = safePointTimeout;
+    this.answerTimeout = answerTimeout;
+  }
+
+  /** Where connections can go (set once the node has a sync plane). */
+  public void targets(Targets targets) {
+    this.targets = targets;
+  }
+
+  /**
+   * Moves the connection {@code flow} to {@code target} (null: the least loaded server that can
+   * take it) at its next safe point. Completes with the outcome; fails at once, saying why, when
+   * it cannot even start (no such connection, no sync plane, no eligible target).
+   */
+  public CompletableFuture<MigrationOutcome> migrate(FlowKey flow, String target) {
+    Optional<LiveConnections.Live> l = live.get(flow);
+    if (l.isEmpty()) return CompletableFuture.failedFuture(new IllegalArgumentException(
+        "this node (" + nodeName + ") serves no connection " + flow));
+    return migrate(l.get(), target);
+  }
+
+  private CompletableFuture<MigrationOutcome> migrate(LiveConnections.Live l, String target) {
+    try {
+      Targets t = targets;
+      if (t == null) {
+        throw new IllegalStateException("live migration needs the sync plane (a sync section in the config): the"
+            + " dispatchers learn the new owner from it");
+      }
+      String to = target != null ? target : t.pick(l.flow()).orElseThrow(() -> new IllegalStateException(
+          "no other server can take " + l.flow() + " now (none in the view reports its VIP port, healthy and not"
+              + " draining)"));
+      if (to.equals(nodeName)) throw new IllegalArgumentException("the connection is already on " + to);
+      Inet4Address address = t.address(to);
+      if (moving.putIfAbsent(l.flow(), Boolean.TRUE) != null) {
+        throw new IllegalStateException(l.flow() + " is already moving");
+      }
+      HandoffClient client = client(to, address);
+      ForwardingService fwd = table();
+      return client.connect().thenCompose(v -> new Migration(l, to, address, client, fwd, safePointTimeout,
+              answerTimeout, System::nanoTime).start())
+          .whenComplete((o, e) -> moving.remove(l.flow()));
+    } catch (RuntimeException | LinuxException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+
+  /**
+   * Moves every connection served here, each at its next safe point, until {@code deadline}:
+   * rounds of at most {@link #DRAIN_PARALLEL} at a time; a connection that stayed (no safe point
+   * yet, a congested fabric, a refusal) is tried again in the next round while time is left.
+   * Completes with each connection's last outcome, and those still here at the deadline as
+   * "stayed".
+   */
+  public CompletableFuture<List<MigrationOutcome>> migrateAll(String target, Duration deadline) {
+    long end = System.nanoTime() + deadline.toNanos();
+    Map<FlowKey, MigrationOutcome> last = new ConcurrentHashMap<>();
+    CompletableFuture<List<MigrationOutcome>> done = new CompletableFuture<>();
+    round(target, end, last, done);
+    return done;
+  }
+
+  private void round(String target, long end, Map<FlowKey, MigrationOutcome> last,
+      CompletableFuture<List<MigrationOutcome>> done) {
+    List<LiveConnections.Live> here = live.all().stream().filter(l -> l.movable().isOpen()).toList();
+    if (here.isEmpty() || System.nanoTime() - end >= 0 || closed) {
+      for (LiveConnections.Live l : here) {
+        last.putIfAbsent(l.flow(), new MigrationOutcome(l.flow(), target == null ? "" : target, "stayed",
+            "still here at the deadline", 0, 0));
+      }
+      done.complete(new ArrayList<>(last.values()));
+      return;
+    }
+    var slots = new java.util.concurrent.Semaphore(DRAIN_PARALLEL);
+    List<CompletableFuture<?>> all = new ArrayList<>();
+    for (LiveConnections.Live l : here) {
+      slots.acquireUninterruptibly();
+      CompletableFuture<MigrationOutcome> f = migrate(l, target).handle((o, e) -> {
+        MigrationOutcome out = o != null ? o : new MigrationOutcome(l.flow(), target == null ? "" : target,
+            "stayed", rootMessage(e), 0, 0);
+        last.put(l.flow(), out);
+        slots.release();
+        return out;
+      });
+      all.add(f);
+    }
+    CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).whenComplete((v, e) -> {
+      boolean progress = all.stream().anyMatch(f -> ((MigrationOutcome) f.join()).moved());
+      long pause = progress ? 0 : 50; // nothing moved: let safe points and the farm come round
+      group.schedule(() -> round(target, end, last, done), pause, TimeUnit.MILLISECONDS);
+    });
+  }
+
+  /**
+   * This server took {@code flow} (back): it must not forward its packets anywhere else. A
+   * connection moved away and back within the switch grace would otherwise loop.
+   */
+  void restored(FlowKey flow) {
+    ForwardingService t;
+    synchronized (this) {
+      t = table;
+    }
+    if (t != null) t.forget(flow);
+  }
+
+  private synchronized HandoffClient client(String node, Inet4Address address) {
+    Client c = clients.get(node);
+    if (c != null && c.address().equals(address)) return c.client();
+    if (c != null) c.client().close(); // the node came back on another address
+    var client = new HandoffClient(group, new InetSocketAddress(address, handoffPort), key, nodeName,
+        new HandoffClient.Listener() {}, Duration.ofSeconds(2), maxFrameBytes, liveness);
+    clients.put(node, new Client(address, client));
+    return client;
+  }
+
+  private synchronized ForwardingService table() throws LinuxException {
+    if (closed) throw new IllegalStateException("the node is stopping");
+    if (table == null) {
+      table = ForwardingService.start(TABLE, fabricDevice, fabricDevice, vips, Duration.ofSeconds(2),
+          System::nanoTime);
+      // Entries of an earlier run forward connections whose switch is long over: not ours to keep.
+      int stale = table.adoptedCount();
+      if (stale > 0) table.adopted().keySet().forEach(table::forget);
+      log.info("live migration: forwarding table {} on {}{}", TABLE, fabricDevice,
+          stale > 0 ? " (" + stale + " entries of an earlier run removed)" : "");
+    }
+    return table;
+  }
+
+  private static String rootMessage(Throwable e) {
+    Throwable t = e;
+    while (t instanceof java.util.concurrent.CompletionException && t.getCause() != null) t = t.getCause();
+    return t == null ? "" : t.getMessage();
+  }
+
+  /** Closes the fabric clients and deletes this host's migration table. */
+  @Override
+  public void close() {
+    ForwardingService t;
+    synchronized (this) {
+      closed = true;
+      clients.values().forEach(c -> c.client().close());
+      clients.clear();
+      t = table;
+      table = null;
+    }
+    if (t != null) t.deleteTable();
+  }
+}
