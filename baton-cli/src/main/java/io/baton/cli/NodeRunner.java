@@ -60,6 +60,7 @@ final class NodeRunner {
     BirdBgp bgp = null;
     AtomicReference<DispatcherNode> dispatcherRef = new AtomicReference<>();
     io.baton.admin.MetricsEndpoint metrics = null;
+    io.baton.admin.AdminEndpoint admin = null;
     CountDownLatch stop = new CountDownLatch(1);
     Thread hook = new Thread(stop::countDown, "baton-shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
@@ -76,7 +77,10 @@ final class NodeRunner {
         if (server != null) health = HealthChecks.start(config.server().orElseThrow().healthChecks());
         sync = startSync(config, server, health, dispatcherRef);
         eligibility = sync.farm()::refusal;
-        if (server != null) publishOwnership(sync, server);
+        if (server != null) {
+          publishOwnership(sync, server);
+          server.migrator().targets(migrationTargets(sync, config.node().name()));
+        }
       }
       if (config.node().roles().contains(Role.DISPATCHER)) {
         dispatcher = DispatcherNode.start(config, group, server == null ? null : server.localDelivery()::serve,
@@ -106,6 +110,10 @@ final class NodeRunner {
       if (config.metrics().isPresent()) {
         metrics = io.baton.admin.MetricsEndpoint.start(config.metrics().get().listen(), dispatcher, server, sync);
       }
+      if (config.admin().enabled()) {
+        admin = io.baton.admin.AdminEndpoint.start(config.admin().listen(), config.cluster().key(),
+            config.node().name(), server, sync);
+      }
       out.println("baton node " + config.node().name() + " running " + config.node().roles()
           + " (config " + configFile + "); stop with SIGTERM or Ctrl-C");
       out.flush();
@@ -113,6 +121,7 @@ final class NodeRunner {
       return ExitCode.OK;
     } finally {
       if (metrics != null) metrics.close();
+      if (admin != null) admin.close();
       if (bgp != null) bgp.close(); // withdraw the VIPs before the listeners close
       if (dispatcher != null) dispatcher.close();
       if (sync != null) sync.close();
@@ -192,6 +201,36 @@ final class NodeRunner {
     }, "baton-bgp-heartbeat");
     t.setDaemon(true);
     t.start();
+  }
+
+  /** Where this server's connections can migrate: servers the sync plane calls eligible. */
+  private static io.baton.server.Migrator.Targets migrationTargets(SyncPlane sync, String self) {
+    return new io.baton.server.Migrator.Targets() {
+      @Override
+      public java.net.Inet4Address address(String node) {
+        var farm = sync.farm().snapshot();
+        var report = farm.report(node);
+        if (report == null) throw new IllegalArgumentException("no server " + node + " in the farm");
+        if (!report.roles().contains("server")) throw new IllegalArgumentException(node + " is not a server");
+        String refusal = farm.refusal(node, System.nanoTime());
+        if (refusal != null) throw new IllegalStateException(node + " cannot take connections now: " + refusal);
+        return report.fabricAddress();
+      }
+
+      @Override
+      public java.util.Optional<String> pick(FlowKey flow) {
+        var farm = sync.farm().snapshot();
+        long now = System.nanoTime();
+        var service = new java.net.InetSocketAddress(flow.localIp(), flow.localPort());
+        return farm.view().stream()
+            .filter(n -> !n.equals(self))
+            .map(farm::report)
+            .filter(r -> r != null && r.roles().contains("server") && r.services().contains(service))
+            .filter(r -> farm.refusal(r.node(), now) == null)
+            .min(java.util.Comparator.comparingInt(io.baton.sync.NodeReport::activeConnections))
+            .map(io.baton.sync.NodeReport::node);
+      }
+    };
   }
 
   /** Every connection the agent takes or loses goes to every dispatcher over the sync plane. */

@@ -23,6 +23,7 @@ import java.util.Optional;
  * @param metrics present when the file asks for an admin/metrics endpoint
  * @param sync present when the node takes part in the sync plane
  * @param announce present when the dispatcher announces its VIPs by BGP
+ * @param admin the admin endpoint for {@code baton ctl}
  */
 public record BatonConfig(
     NodeConfig node,
@@ -34,7 +35,8 @@ public record BatonConfig(
     Optional<ServerConfig> server,
     Optional<MetricsConfig> metrics,
     Optional<SyncConfig> sync,
-    Optional<BgpConfig> announce) {
+    Optional<BgpConfig> announce,
+    AdminConfig admin) {
   public BatonConfig {
     Objects.requireNonNull(node, "node");
     Objects.requireNonNull(cluster, "cluster");
@@ -46,6 +48,7 @@ public record BatonConfig(
     Objects.requireNonNull(metrics, "metrics");
     Objects.requireNonNull(sync, "sync");
     Objects.requireNonNull(announce, "announce");
+    Objects.requireNonNull(admin, "admin");
   }
 
   /** The pool of that name; rules and default pools always name one that exists. */

@@ -18,7 +18,7 @@ final class ConfigBinder {
 
   static BatonConfig bind(ConfigField root, Path baseDirectory) throws ConfigException {
     root.allowKeys(
-        "node", "cluster", "vips", "pools", "timeouts", "limits", "server", "metrics", "sync", "announce");
+        "node", "cluster", "vips", "pools", "timeouts", "limits", "server", "metrics", "sync", "announce", "admin");
     NodeConfig node = NodeBinder.bind(root.get("node").required());
     ClusterConfig cluster =
         ClusterBinder.bind(
@@ -34,7 +34,8 @@ final class ConfigBinder {
     Optional<ServerConfig> server =
         ServerBinder.bind(root.get("server"), node, vips, baseDirectory);
     return new BatonConfig(node, cluster, vips, pools, timeouts, limits, server,
-        metrics(root.get("metrics")), sync(root.get("sync"), node), announce(root.get("announce"), node));
+        metrics(root.get("metrics")), sync(root.get("sync"), node), announce(root.get("announce"), node),
+        admin(root.get("admin")));
   }
 
   private static Optional<BgpConfig> announce(ConfigField field, NodeConfig node) throws ConfigException {
@@ -181,6 +182,15 @@ final class ConfigBinder {
   private static int integer(ConfigField field, int min, int max, int defaultValue)
       throws ConfigException {
     return field.isPresent() ? field.asInt(min, max) : defaultValue;
+  }
+
+  private static AdminConfig admin(ConfigField field) throws ConfigException {
+    if (!field.isPresent()) return AdminConfig.DEFAULT;
+    field.allowKeys("listen", "enabled");
+    boolean enabled = !field.get("enabled").isPresent() || field.get("enabled").asBoolean();
+    var listen = field.get("listen").isPresent() ? field.get("listen").asIpv4SocketAddress(true)
+        : AdminConfig.DEFAULT.listen();
+    return new AdminConfig(listen, enabled);
   }
 
   private static Optional<MetricsConfig> metrics(ConfigField field) throws ConfigException {

@@ -51,6 +51,11 @@ final class KeepAliveClient implements AutoCloseable {
     out = socket.getOutputStream();
   }
 
+  /** The client's end of the connection, "ip:port". */
+  String localAddress() {
+    return socket.getLocalAddress().getHostAddress() + ":" + socket.getLocalPort();
+  }
+
   /** GET {@code path} on this connection; returns the body (status 200 required). */
   String get(String path) throws IOException {
     out.write(("GET " + path + " HTTP/1.1\r\nHost: farm.test\r\n\r\n").getBytes(StandardCharsets.US_ASCII));

@@ -1,0 +1,180 @@
+package io.baton.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.baton.admin.AdminToken;
+import io.baton.config.BatonConfig;
+import io.baton.config.ConfigException;
+import io.baton.config.ConfigLoader;
+import java.io.PrintWriter;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code baton ctl --config FILE COMMAND}: a running node's admin endpoint ({@code admin.listen},
+ * loopback by default; the token comes from the config's cluster key), in the spirit of {@code
+ * ipvsadm -L -n}: {@code nodes}, {@code connections}, {@code migrate CLIENT VIP [--to NODE]},
+ * {@code drain [--deadline D] [--to NODE]}. {@code --json} prints the endpoint's JSON.
+ */
+@Command(
+    name = "ctl",
+    mixinStandardHelpOptions = true,
+    description = {"Ask a running node: nodes | connections | migrate CLIENT_IP:PORT VIP:PORT [--to NODE] |"
+        + " drain [--deadline 30s] [--to NODE]. drain also stops new connections to the node (as baton drain) and"
+        + " moves its established ones to other servers at their next safe point, until the deadline."},
+    exitCodeListHeading = "%nExit codes:%n",
+    exitCodeList = {"0:done", "1:the node refused or could not be reached, or not everything moved", "2:usage error"})
+final class CtlCommand implements Callable<Integer> {
+  private static final ObjectMapper json = new ObjectMapper();
+
+  @Spec CommandSpec spec;
+
+  @Option(names = "--config", required = true, paramLabel = "FILE", description = "The node's YAML config file.")
+  Path config;
+
+  @Option(names = "--json", description = "Print the node's answer as JSON.")
+  boolean asJson;
+
+  @Option(names = "--to", paramLabel = "NODE", description = "Target server (default: the least loaded that can take it).")
+  String to;
+
+  @Option(names = "--deadline", paramLabel = "DURATION", defaultValue = "30s",
+      description = "How long drain keeps moving connections (default ${DEFAULT-VALUE}).")
+  String deadline;
+
+  @Parameters(index = "0", paramLabel = "COMMAND", description = "nodes, connections, migrate or drain")
+  String command;
+
+  @Parameters(index = "1..*", paramLabel = "ARG", description = "migrate: CLIENT_IP:PORT VIP:PORT")
+  java.util.List<String> args = new java.util.ArrayList<>();
+
+  @Override
+  public Integer call() throws Exception {
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    BatonConfig c;
+    try {
+      c = ConfigLoader.load(config);
+    } catch (ConfigException e) {
+      err.println(e.getMessage());
+      err.flush();
+      return ExitCode.FAILURE;
+    }
+    if (!c.admin().enabled()) {
+      err.println(config + ": the admin endpoint is off (admin.enabled: false)");
+      err.flush();
+      return ExitCode.FAILURE;
+    }
+    String toParam = to == null ? "" : "&to=" + URLEncoder.encode(to, StandardCharsets.UTF_8);
+    String method = "GET";
+    String path;
+    long timeoutMs = 35_000;
+    switch (command) {
+      case "nodes" -> path = "/v1/nodes";
+      case "connections" -> path = "/v1/connections";
+      case "migrate" -> {
+        if (args.size() != 2) return usage(err, "migrate needs CLIENT_IP:PORT VIP:PORT");
+        method = "POST";
+        path = "/v1/migrate?client=" + URLEncoder.encode(args.get(0), StandardCharsets.UTF_8) + "&vip="
+            + URLEncoder.encode(args.get(1), StandardCharsets.UTF_8) + toParam;
+      }
+      case "drain" -> {
+        Duration d;
+        try {
+          d = io.baton.config.Durations.parse(deadline);
+        } catch (RuntimeException e) {
+          return usage(err, "--deadline: " + e.getMessage());
+        }
+        if (c.sync().isPresent()) DrainFlag.of(c.node().name()).set();
+        method = "POST";
+        path = "/v1/drain?deadline-ms=" + d.toMillis() + toParam;
+        timeoutMs = d.toMillis() + 35_000;
+      }
+      default -> {
+        return usage(err, "unknown command " + command + " (nodes, connections, migrate, drain)");
+      }
+    }
+    var listen = c.admin().listen();
+    URI uri = URI.create("http://" + listen.getAddress().getHostAddress() + ":" + listen.getPort() + path);
+    HttpResponse<String> r;
+    try {
+      r = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build().send(
+          HttpRequest.newBuilder(uri).timeout(Duration.ofMillis(timeoutMs))
+              .header("Authorization", "Bearer " + AdminToken.of(c.cluster().key()))
+              .method(method, HttpRequest.BodyPublishers.noBody()).build(),
+          HttpResponse.BodyHandlers.ofString());
+    } catch (java.io.IOException e) {
+      err.println("cannot reach node " + c.node().name() + " at " + listen + ": " + e + " (is it running? admin.listen)");
+      err.flush();
+      return ExitCode.FAILURE;
+    }
+    JsonNode body = json.readTree(r.body());
+    if (r.statusCode() != 200) {
+      err.println("node " + c.node().name() + ": " + body.path("error").asText(r.body()));
+      err.flush();
+      return ExitCode.FAILURE;
+    }
+    if (asJson) {
+      out.println(r.body());
+    } else {
+      print(out, command, body);
+    }
+    out.flush();
+    if (command.equals("migrate")) return body.path("outcome").asText().equals("moved") ? ExitCode.OK : ExitCode.FAILURE;
+    if (command.equals("drain")) return body.path("remaining").asInt() == 0 ? ExitCode.OK : ExitCode.FAILURE;
+    return ExitCode.OK;
+  }
+
+  private static void print(PrintWriter out, String command, JsonNode b) {
+    switch (command) {
+      case "nodes" -> {
+        out.printf("%-16s %-7s %-20s %-15s %8s %s%n", "NODE", "VIEW", "ROLES", "FABRIC", "ACTIVE", "STATE");
+        for (JsonNode n : b.path("nodes")) {
+          out.printf("%-16s %-7s %-20s %-15s %8s %s%n", n.path("node").asText(), n.path("inView").asBoolean() ? "yes" : "no",
+              n.path("roles").asText("-"), n.path("fabric").asText("-"), n.path("active").asText("-"),
+              n.path("eligible").asBoolean() ? "eligible" : n.path("why").asText());
+        }
+      }
+      case "connections" -> {
+        out.printf("%-21s %-21s %-16s %10s %s%n", "VIP", "CLIENT", "FROM", "AGE_MS", "REQUEST");
+        for (JsonNode n : b.path("connections")) {
+          out.printf("%-21s %-21s %-16s %10d %s%n", n.path("vip").asText(), n.path("client").asText(),
+              n.path("from").asText(), n.path("ageMs").asLong(), n.path("summary").asText());
+        }
+      }
+      case "migrate" -> out.println(line(b));
+      default -> {
+        for (JsonNode n : b.path("connections")) out.println(line(n));
+        out.printf("drain of %s: %d moved, %d stayed, %d lost in %d ms; %d connections still here%n",
+            b.path("node").asText(), b.path("moved").asLong(), b.path("stayed").asLong(), b.path("lost").asLong(),
+            b.path("tookMs").asLong(), b.path("remaining").asLong());
+      }
+    }
+  }
+
+  private static String line(JsonNode n) {
+    return n.path("client").asText() + " -> " + n.path("vip").asText() + ": " + n.path("outcome").asText()
+        + (n.path("to").asText().isEmpty() ? "" : " to " + n.path("to").asText())
+        + (n.has("detail") ? " (" + n.path("detail").asText() + ")" : "")
+        + (n.path("outcome").asText().equals("moved") ? String.format(" in %.2f ms after a %.2f ms wait for its safe"
+            + " point", n.path("moveMicros").asLong() / 1000.0, n.path("safePointMicros").asLong() / 1000.0) : "");
+  }
+
+  private static int usage(PrintWriter err, String why) {
+    err.println("baton ctl: " + why);
+    err.flush();
+    return ExitCode.USAGE;
+  }
+}

@@ -1,0 +1,121 @@
+package io.baton.cli.farm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.baton.lab.CommandResult;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Live migration between servers (issue 10), with the real processes ({@code baton dispatcher|server
+ * --config}, the sync plane on) and {@code baton ctl} run on the server's host as an operator
+ * would: a keep-alive connection moved between requests, a download moved mid-stream, and a drain
+ * of a server under keep-alive connections.
+ */
+class MigrationLabTest {
+  private static final Duration CURL = Duration.ofSeconds(60);
+
+  private static ProcessFarm farm(String purpose) throws Exception {
+    ProcessFarm farm = new ProcessFarm(purpose, ProcessFarm.Options.DEFAULT.withSync("")).startAll();
+    for (String s : ProcessFarm.SERVERS) {
+      farm.awaitMetric("d1", "baton_sync_node_eligible{node=\"" + s + "\"}", v -> v == 1);
+    }
+    return farm;
+  }
+
+  private static CommandResult ctl(ProcessFarm farm, String node, String... args) {
+    List<String> all = new ArrayList<>(List.of("ctl", "--config", farm.config(node).toString()));
+    all.addAll(List.of(args));
+    CommandResult r = farm.cli(node, all.toArray(String[]::new));
+    if (r.exitCode() != 0) System.out.println("ctl " + args[0] + " on " + node + " failed; its log:\n" + farm.log(node));
+    return r;
+  }
+
+  @Test
+  void aKeepAliveConnectionMovesBetweenRequestsAndCarriesOnOnTheOtherServer() throws Exception {
+    try (ProcessFarm farm = farm("mig-ka")) {
+      KeepAliveClient c = KeepAliveClient.landingOn(farm, "s1");
+      String client = c.localAddress();
+      CommandResult listed = ctl(farm, "s1", "connections");
+      assertThat(listed.stdout()).as("ctl connections on s1: %s", listed.stderr()).contains(client);
+      CommandResult moved = ctl(farm, "s1", "migrate", client, ProcessFarm.VIP + ":80", "--to", "s2");
+      assertThat(moved.exitCode()).as("ctl migrate: %s %s", moved.stdout(), moved.stderr()).isZero();
+      assertThat(moved.stdout()).contains("moved to s2");
+      System.out.println("migration: " + moved.stdout().strip());
+      for (int i = 0; i < 5; i++) {
+        assertThat(farm.client.call(() -> c.get("/whoami.txt").strip())).as("request %d after the move", i)
+            .isEqualTo("s2");
+      }
+      assertThat(ctl(farm, "s2", "connections").stdout()).contains(client);
+      assertThat(ctl(farm, "s1", "connections").stdout()).doesNotContain(client);
+      // And back again: the loop guard lets s1 take it without forwarding its packets to s2.
+      CommandResult back = ctl(farm, "s2", "migrate", client, ProcessFarm.VIP + ":80", "--to", "s1");
+      assertThat(back.exitCode()).as("ctl migrate back: %s %s", back.stdout(), back.stderr()).isZero();
+      assertThat(farm.client.call(() -> c.get("/whoami.txt").strip())).isEqualTo("s1");
+      farm.client.call(() -> {
+        c.close();
+        return null;
+      });
+    }
+  }
+
+  @Test
+  void aDownloadMovedMidStreamArrivesByteExact() throws Exception {
+    try (ProcessFarm farm = farm("mig-dl")) {
+      Path out = farm.lab.dir().resolve("download.bin");
+      Process curl = farm.client.start(List.of("curl", "-sS", "--max-time", "60", "--limit-rate", "20M", "-o",
+          out.toString(), ProcessFarm.url("/big.bin")));
+      String owner = null;
+      String client = null;
+      long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+      while (owner == null && System.nanoTime() < deadline) {
+        for (String s : ProcessFarm.SERVERS) {
+          for (String line : ctl(farm, s, "connections").stdout().split("\n")) {
+            if (line.startsWith(ProcessFarm.VIP + ":80")) {
+              owner = s;
+              client = line.split("\\s+")[1];
+            }
+          }
+        }
+      }
+      assertThat(owner).as("the download's server").isNotNull();
+      long before = Files.exists(out) ? Files.size(out) : 0;
+      String target = owner.equals("s1") ? "s2" : "s1";
+      CommandResult moved = ctl(farm, owner, "migrate", client, ProcessFarm.VIP + ":80", "--to", target);
+      assertThat(moved.exitCode()).as("ctl migrate: %s %s", moved.stdout(), moved.stderr()).isZero();
+      System.out.println("migration mid-download after " + before + " bytes: " + moved.stdout().strip());
+      assertThat(curl.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).as("curl ends").isTrue();
+      assertThat(curl.exitValue()).as("curl's exit status").isZero();
+      assertThat(before).as("moved mid-stream").isLessThan(ProcessFarm.BIG_FILE_BYTES);
+      assertThat(Farm.sha256(out)).as("the download's SHA-256").isEqualTo(Farm.sha256(farm.bigFile));
+    }
+  }
+
+  @Test
+  void aDrainMovesEveryKeepAliveConnectionAndLosesNoRequest() throws Exception {
+    try (ProcessFarm farm = farm("mig-drain")) {
+      List<KeepAliveClient> clients = new ArrayList<>();
+      for (int i = 0; i < 20; i++) clients.add(farm.client.call(() -> new KeepAliveClient(ProcessFarm.VIP, 80)));
+      for (KeepAliveClient c : clients) farm.client.call(() -> c.get("/whoami.txt"));
+      CommandResult drain = ctl(farm, "s1", "drain", "--deadline", "20s");
+      System.out.println("drain: " + drain.stdout().lines().reduce((a, b) -> b).orElse(""));
+      assertThat(drain.exitCode()).as("ctl drain: %s %s", drain.stdout(), drain.stderr()).isZero();
+      assertThat(drain.stdout()).contains("0 connections still here");
+      for (KeepAliveClient c : clients) {
+        assertThat(farm.client.call(() -> c.get("/whoami.txt").strip())).as("after the drain").isEqualTo("s2");
+      }
+      assertThat(ctl(farm, "s1", "connections").stdout().lines().count()).as("s1's connections (header only)")
+          .isEqualTo(1);
+      for (KeepAliveClient c : clients) {
+        farm.client.call(() -> {
+          c.close();
+          return null;
+        });
+      }
+    }
+  }
+}

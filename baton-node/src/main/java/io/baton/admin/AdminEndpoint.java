@@ -1,0 +1,274 @@
+package io.baton.admin;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import io.baton.server.MigrationOutcome;
+import io.baton.server.ServerAgent;
+import io.baton.sync.FarmSnapshot;
+import io.baton.sync.SyncPlane;
+import io.baton.transplant.FlowKey;
+import java.io.IOException;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A node's admin endpoint, what {@code baton ctl} talks to: HTTP with JSON answers, every request
+ * authenticated by the bearer token of {@link AdminToken} (401 otherwise), loopback by default.
+ *
+ * <pre>
+ *  GET  /v1/nodes                         the farm as the sync plane sees it
+ *  GET  /v1/connections                   the connections this server serves
+ *  POST /v1/migrate?client=IP:PORT&amp;vip=IP:PORT[&amp;to=NODE]   move one at its next safe point
+ *  POST /v1/drain?deadline-ms=N[&amp;to=NODE]                     move all, until the deadline
+ * </pre>
+ *
+ * <p>Thread-safe; requests run one at a time on the endpoint's own thread.
+ */
+public final class AdminEndpoint implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(AdminEndpoint.class);
+  private static final ObjectMapper json = new ObjectMapper();
+  /** Longest drain an operator may ask for. */
+  static final Duration MAX_DRAIN = Duration.ofHours(1);
+
+  private final HttpServer http;
+  private final ExecutorService thread;
+  private final String token;
+  private final String nodeName;
+  private final ServerAgent server;
+  private final SyncPlane sync;
+
+  private AdminEndpoint(HttpServer http, ExecutorService thread, String token, String nodeName, ServerAgent server,
+      SyncPlane sync) {
+    this.http = http;
+    this.thread = thread;
+    this.token = token;
+    this.nodeName = nodeName;
+    this.server = server;
+    this.sync = sync;
+  }
+
+  /** Listens on {@code listen}; {@code server} and {@code sync} may be null (roles the node lacks). */
+  public static AdminEndpoint start(InetSocketAddress listen, byte[] clusterKey, String nodeName, ServerAgent server,
+      SyncPlane sync) throws IOException {
+    HttpServer http;
+    try {
+      http = HttpServer.create(listen, 16);
+    } catch (IOException e) {
+      throw new IOException("cannot serve the admin endpoint on " + listen + ": " + e.getMessage()
+          + " (admin.listen in the config; 'admin: {enabled: false}' turns it off)", e);
+    }
+    ExecutorService thread = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "baton-admin");
+      t.setDaemon(true);
+      return t;
+    });
+    AdminEndpoint a = new AdminEndpoint(http, thread, AdminToken.of(clusterKey), nodeName, server, sync);
+    http.setExecutor(thread);
+    http.createContext("/", a::handle);
+    http.start();
+    log.info("admin endpoint on {} (baton ctl)", http.getAddress());
+    return a;
+  }
+
+  public int port() {
+    return http.getAddress().getPort();
+  }
+
+  private void handle(HttpExchange x) throws IOException {
+    try (x) {
+      String auth = x.getRequestHeaders().getFirst("Authorization");
+      if (auth == null || !auth.startsWith("Bearer ") || !AdminToken.matches(auth.substring(7).trim(), token)) {
+        reply(x, 401, Map.of("error", "missing or wrong token (baton ctl derives it from the config's cluster key)"));
+        return;
+      }
+      Map<String, String> q = query(x.getRequestURI().getRawQuery());
+      String route = x.getRequestMethod() + " " + x.getRequestURI().getPath();
+      switch (route) {
+        case "GET /v1/nodes" -> reply(x, 200, nodes());
+        case "GET /v1/connections" -> reply(x, 200, connections());
+        case "POST /v1/migrate" -> migrate(x, q);
+        case "POST /v1/drain" -> drain(x, q);
+        default -> reply(x, 404, Map.of("error", "no such command: " + route));
+      }
+    } catch (IllegalArgumentException e) {
+      reply(x, 400, Map.of("error", e.getMessage()));
+    } catch (RuntimeException e) {
+      log.warn("admin request {} failed", x.getRequestURI(), e);
+      reply(x, 500, Map.of("error", String.valueOf(e.getMessage())));
+    }
+  }
+
+  private Map<String, Object> nodes() {
+    Map<String, Object> out = new LinkedHashMap<>();
+    out.put("node", nodeName);
+    if (sync == null) {
+      out.put("error", "this node has no sync plane: it knows no farm");
+      return out;
+    }
+    FarmSnapshot farm = sync.farm().snapshot();
+    long now = System.nanoTime();
+    List<Map<String, Object>> nodes = new ArrayList<>();
+    for (String n : new java.util.TreeSet<>(sync.farm().knownNodes())) {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("node", n);
+      m.put("inView", farm.view().contains(n));
+      var r = farm.report(n);
+      if (r != null) {
+        m.put("roles", r.roles());
+        m.put("fabric", r.fabricAddress().getHostAddress());
+        m.put("active", r.activeConnections());
+        m.put("handoffsPerSecond", r.handoffsPerSecond());
+        m.put("healthy", r.healthy());
+        m.put("draining", r.draining());
+      }
+      String refusal = farm.refusal(n, now);
+      m.put("eligible", refusal == null);
+      if (refusal != null) m.put("why", refusal);
+      nodes.add(m);
+    }
+    out.put("nodes", nodes);
+    return out;
+  }
+
+  private Map<String, Object> connections() {
+    requireServer();
+    long now = System.currentTimeMillis();
+    List<Map<String, Object>> list = new ArrayList<>();
+    for (ServerAgent.Served s : server.served()) {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("vip", s.flow().localIp().getHostAddress() + ":" + s.flow().localPort());
+      m.put("client", s.flow().clientIp().getHostAddress() + ":" + s.flow().clientPort());
+      m.put("from", s.from());
+      m.put("handoffId", s.handoffId());
+      m.put("ageMs", now - s.sinceMs());
+      m.put("summary", s.summary());
+      list.add(m);
+    }
+    return Map.of("node", nodeName, "connections", list);
+  }
+
+  private void migrate(HttpExchange x, Map<String, String> q) throws IOException {
+    requireServer();
+    InetSocketAddress client = address(q, "client");
+    InetSocketAddress vip = address(q, "vip");
+    FlowKey flow = new FlowKey((Inet4Address) client.getAddress(), client.getPort(), (Inet4Address) vip.getAddress(),
+        vip.getPort());
+    MigrationOutcome o;
+    try {
+      o = server.migrator().migrate(flow, q.get("to")).get(30, TimeUnit.SECONDS);
+    } catch (java.util.concurrent.ExecutionException e) {
+      reply(x, 409, Map.of("error", String.valueOf(e.getCause().getMessage())));
+      return;
+    } catch (Exception e) {
+      reply(x, 500, Map.of("error", e.toString()));
+      return;
+    }
+    reply(x, 200, outcome(o));
+  }
+
+  private void drain(HttpExchange x, Map<String, String> q) throws IOException {
+    requireServer();
+    long ms;
+    try {
+      ms = Long.parseLong(q.getOrDefault("deadline-ms", "30000"));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("deadline-ms is not a number: " + q.get("deadline-ms"));
+    }
+    if (ms <= 0 || ms > MAX_DRAIN.toMillis()) {
+      throw new IllegalArgumentException("deadline-ms must be between 1 and " + MAX_DRAIN.toMillis());
+    }
+    long t0 = System.nanoTime();
+    List<MigrationOutcome> outcomes;
+    try {
+      outcomes = server.migrator().migrateAll(q.get("to"), Duration.ofMillis(ms)).get(ms + 30_000, TimeUnit.MILLISECONDS);
+    } catch (Exception e) {
+      reply(x, 500, Map.of("error", e.toString()));
+      return;
+    }
+    Map<String, Long> counts = new HashMap<>();
+    List<Map<String, Object>> each = new ArrayList<>();
+    for (MigrationOutcome o : outcomes) {
+      counts.merge(o.outcome(), 1L, Long::sum);
+      each.add(outcome(o));
+    }
+    Map<String, Object> out = new LinkedHashMap<>();
+    out.put("node", nodeName);
+    out.put("moved", counts.getOrDefault("moved", 0L));
+    out.put("stayed", counts.getOrDefault("stayed", 0L));
+    out.put("lost", counts.getOrDefault("lost", 0L));
+    out.put("tookMs", (System.nanoTime() - t0) / 1_000_000);
+    out.put("remaining", server.served().size());
+    out.put("connections", each);
+    reply(x, 200, out);
+  }
+
+  private static Map<String, Object> outcome(MigrationOutcome o) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("client", o.flow().clientIp().getHostAddress() + ":" + o.flow().clientPort());
+    m.put("vip", o.flow().localIp().getHostAddress() + ":" + o.flow().localPort());
+    m.put("to", o.target());
+    m.put("outcome", o.outcome());
+    if (!o.detail().isEmpty()) m.put("detail", o.detail());
+    m.put("safePointMicros", o.waitedMicros());
+    m.put("moveMicros", o.movedMicros());
+    return m;
+  }
+
+  private void requireServer() {
+    if (server == null) throw new IllegalArgumentException("node " + nodeName + " is not a server");
+  }
+
+  private static InetSocketAddress address(Map<String, String> q, String name) {
+    String v = q.get(name);
+    if (v == null) throw new IllegalArgumentException("missing " + name + "=IP:PORT");
+    int colon = v.lastIndexOf(':');
+    try {
+      InetAddress a = InetAddress.ofLiteral(v.substring(0, colon));
+      int port = Integer.parseInt(v.substring(colon + 1));
+      if (!(a instanceof Inet4Address) || port < 1 || port > 65535) throw new IllegalArgumentException();
+      return new InetSocketAddress(a, port);
+    } catch (RuntimeException e) {
+      throw new IllegalArgumentException(name + " is not an IPv4 IP:PORT: " + v);
+    }
+  }
+
+  private static Map<String, String> query(String raw) {
+    Map<String, String> q = new HashMap<>();
+    if (raw == null || raw.isEmpty()) return q;
+    for (String kv : raw.split("&")) {
+      int eq = kv.indexOf('=');
+      if (eq <= 0) continue;
+      q.put(URLDecoder.decode(kv.substring(0, eq), StandardCharsets.UTF_8),
+          URLDecoder.decode(kv.substring(eq + 1), StandardCharsets.UTF_8));
+    }
+    return q;
+  }
+
+  private static void reply(HttpExchange x, int status, Object body) throws IOException {
+    byte[] bytes = json.writerWithDefaultPrettyPrinter().writeValueAsBytes(body);
+    x.getResponseHeaders().set("Content-Type", "application/json");
+    x.sendResponseHeaders(status, bytes.length);
+    x.getResponseBody().write(bytes);
+  }
+
+  @Override
+  public void close() {
+    http.stop(0);
+    thread.shutdownNow();
+  }
+}
