@@ -30,6 +30,7 @@ class MigrationLabTest {
   private static CommandResult ctl(ProcessFarm farm, String node, String... args) {
     List<String> all = new ArrayList<>(List.of("ctl", "--config", farm.config(node).toString()));
     all.addAll(List.of(args));
+    if (args[0].equals("--json")) args = java.util.Arrays.copyOfRange(args, 1, args.length);
     CommandResult r = farm.cli(node, all.toArray(String[]::new));
     if (r.exitCode() != 0) System.out.println("ctl " + args[0] + " on " + node + " failed; its log:\n" + farm.log(node));
     return r;
@@ -95,27 +96,70 @@ class MigrationLabTest {
     }
   }
 
+  /**
+   * Idle keep-alive connections, half of them on s1 ({@code -Dbaton.test.drainConnections}, 200 by
+   * default; 2000 puts 1,000 on s1), then {@code baton ctl drain}: every one moves, each answers
+   * its next request from s2. Prints the drain's time and the moves' median and p99.
+   */
   @Test
   void aDrainMovesEveryKeepAliveConnectionAndLosesNoRequest() throws Exception {
+    int n = Integer.getInteger("baton.test.drainConnections", 200);
     try (ProcessFarm farm = farm("mig-drain")) {
       List<KeepAliveClient> clients = new ArrayList<>();
-      for (int i = 0; i < 20; i++) clients.add(farm.client.call(() -> new KeepAliveClient(ProcessFarm.VIP, 80)));
-      for (KeepAliveClient c : clients) farm.client.call(() -> c.get("/whoami.txt"));
-      CommandResult drain = ctl(farm, "s1", "drain", "--deadline", "20s");
-      System.out.println("drain: " + drain.stdout().lines().reduce((a, b) -> b).orElse(""));
+      long onS1 = 0;
+      for (int i = 0; i < n; i++) { // each asks at once: a client may keep only 64 connections waiting to ask
+        KeepAliveClient c = farm.client.call(() -> new KeepAliveClient(ProcessFarm.VIP, 80));
+        clients.add(c);
+        if (farm.client.call(() -> c.get("/whoami.txt")).strip().equals("s1")) onS1++;
+      }
+      CommandResult drain = ctl(farm, "s1", "--json", "drain", "--deadline", "60s");
       assertThat(drain.exitCode()).as("ctl drain: %s %s", drain.stdout(), drain.stderr()).isZero();
-      assertThat(drain.stdout()).contains("0 connections still here");
+      var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(drain.stdout());
+      List<Long> moves = new ArrayList<>();
+      json.path("connections").forEach(c -> moves.add(c.path("moveMicros").asLong()));
+      moves.sort(null);
+      System.out.printf("drain: %d of %d keep-alive connections on s1 moved in %d ms (%d stayed, %d lost); move median"
+          + " %.2f ms, p99 %.2f ms%n", json.path("moved").asLong(), onS1, json.path("tookMs").asLong(),
+          json.path("stayed").asLong(), json.path("lost").asLong(), moves.get(moves.size() / 2) / 1000.0,
+          moves.get(Math.min(moves.size() - 1, (int) Math.ceil(moves.size() * 0.99) - 1)) / 1000.0);
+      assertThat(json.path("moved").asLong()).as("connections moved").isEqualTo(onS1);
+      assertThat(json.path("remaining").asLong()).as("connections left on s1").isZero();
       for (KeepAliveClient c : clients) {
         assertThat(farm.client.call(() -> c.get("/whoami.txt").strip())).as("after the drain").isEqualTo("s2");
       }
       assertThat(ctl(farm, "s1", "connections").stdout().lines().count()).as("s1's connections (header only)")
           .isEqualTo(1);
+      assertThat(farm.cli("s1", "drain", "--config", farm.config("s1").toString(), "--off").exitCode()).isZero();
       for (KeepAliveClient c : clients) {
         farm.client.call(() -> {
           c.close();
           return null;
         });
       }
+    }
+  }
+
+  /**
+   * wrk's keep-alive connections keep requesting while s1 is drained: no request fails, no socket
+   * error, no RST reaches the client, and every connection ends on s2.
+   */
+  @Test
+  void aDrainUnderKeepAliveLoadFailsNoRequest() throws Exception {
+    try (ProcessFarm farm = farm("mig-load")) {
+      io.baton.lab.RstCounter rst = io.baton.lab.RstCounter.install(farm.client);
+      var wrk = java.util.concurrent.CompletableFuture.supplyAsync(() -> farm.client.exec(List.of("wrk", "-t2", "-c40",
+          "-d8s", "--timeout", "5s", ProcessFarm.url("/whoami.txt")), Duration.ofSeconds(30)));
+      ProcessLab.awaitTrue(() -> !ctl(farm, "s1", "connections").stdout().strip().lines().skip(1).toList().isEmpty(),
+          Duration.ofSeconds(10), "wrk's connections on s1");
+      CommandResult drain = ctl(farm, "s1", "drain", "--deadline", "5s");
+      System.out.println("drain under load: " + drain.stdout().lines().reduce((a, b) -> b).orElse(""));
+      String report = wrk.get(40, java.util.concurrent.TimeUnit.SECONDS).stdout();
+      System.out.println("wrk during the drain:\n" + report);
+      assertThat(drain.exitCode()).as("ctl drain: %s %s", drain.stdout(), drain.stderr()).isZero();
+      assertThat(report).as("wrk's report").contains("requests in").doesNotContain("Socket errors")
+          .doesNotContain("Non-2xx");
+      assertThat(rst.received()).as("RSTs the client received").isZero();
+      assertThat(farm.cli("s1", "drain", "--config", farm.config("s1").toString(), "--off").exitCode()).isZero();
     }
   }
 }
