@@ -54,8 +54,6 @@ public final class Migrator implements AutoCloseable {
   private final int handoffPort;
   private final int maxFrameBytes;
   private final Liveness liveness;
-  private final String fabricDevice;
-  private final Set<Vip> vips;
   private final LiveConnections live;
   private final Duration safePointTimeout;
   private final Duration answerTimeout;
@@ -63,23 +61,32 @@ public final class Migrator implements AutoCloseable {
 
   private final Map<String, Client> clients = new HashMap<>(); // guarded by this
   private final Map<FlowKey, Boolean> moving = new ConcurrentHashMap<>();
-  private ForwardingService table; // guarded by this; started on first use
+  private ForwardingService table; // guarded by this; null once closed
   private volatile Targets targets;
   private volatile boolean closed;
 
   Migrator(String nodeName, EventLoopGroup group, byte[] key, int handoffPort, int maxFrameBytes, Liveness liveness,
-      String fabricDevice, Set<Vip> vips, LiveConnections live, Duration safePointTimeout, Duration answerTimeout) {
+      String fabricDevice, Set<Vip> vips, LiveConnections live, Duration safePointTimeout, Duration answerTimeout)
+      throws LinuxException {
     this.nodeName = nodeName;
     this.group = group;
     this.key = key.clone();
     this.handoffPort = handoffPort;
     this.maxFrameBytes = maxFrameBytes;
     this.liveness = liveness;
-    this.fabricDevice = fabricDevice;
-    this.vips = Set.copyOf(vips);
     this.live = live;
     this.safePointTimeout = safePointTimeout;
     this.answerTimeout = answerTimeout;
+    // Now, not at the first migration: libnftables waits on its netlink socket with select(2),
+    // and a context opened once the process holds 1,024 descriptors (a busy server) aborts the
+    // process ("bit out of range 0 - FD_SETSIZE on fd_set").
+    table = ForwardingService.start(TABLE, fabricDevice, fabricDevice, vips, Duration.ofSeconds(2), System::nanoTime);
+    // Entries of an earlier run forward connections whose switch is long over: not ours to keep.
+    int stale = table.adoptedCount();
+    if (stale > 0) {
+      table.adopted().keySet().forEach(table::forget);
+      log.info("live migration: removed {} forwarding entries of an earlier run from {}", stale, TABLE);
+    }
   }
 
   /** Where connections can go (set once the node has a sync plane). */
@@ -119,7 +126,7 @@ public final class Migrator implements AutoCloseable {
       return client.connect().thenCompose(v -> new Migration(l, to, address, client, fwd, safePointTimeout,
               answerTimeout, System::nanoTime).start())
           .whenComplete((o, e) -> moving.remove(l.flow()));
-    } catch (RuntimeException | LinuxException e) {
+    } catch (RuntimeException e) {
       return CompletableFuture.failedFuture(e);
     }
   }
@@ -192,17 +199,8 @@ public final class Migrator implements AutoCloseable {
     return client;
   }
 
-  private synchronized ForwardingService table() throws LinuxException {
+  private synchronized ForwardingService table() {
     if (closed) throw new IllegalStateException("the node is stopping");
-    if (table == null) {
-      table = ForwardingService.start(TABLE, fabricDevice, fabricDevice, vips, Duration.ofSeconds(2),
-          System::nanoTime);
-      // Entries of an earlier run forward connections whose switch is long over: not ours to keep.
-      int stale = table.adoptedCount();
-      if (stale > 0) table.adopted().keySet().forEach(table::forget);
-      log.info("live migration: forwarding table {} on {}{}", TABLE, fabricDevice,
-          stale > 0 ? " (" + stale + " entries of an earlier run removed)" : "");
-    }
     return table;
   }
 

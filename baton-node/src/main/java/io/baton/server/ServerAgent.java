@@ -148,10 +148,27 @@ public final class ServerAgent implements AutoCloseable {
     fabricRef[0] = fabric;
     fabric.allowPeers(DispatcherPolicy.of(server.dispatchers(), fabricDevice));
     int frameLimit = HandoffServer.frameLimitFor(config.limits().maxHeadBytes(), ReceiveBuffers.maxBytes());
-    Migrator migrator = new Migrator(config.node().name(), group, config.cluster().key(),
-        config.cluster().handoffPort(), frameLimit,
-        new Liveness(config.timeouts().fabricHeartbeat(), config.timeouts().fabricDeadAfter()), fabricDevice, vips,
-        acceptor.live, MIGRATION_SAFE_POINT_TIMEOUT, config.timeouts().handoff());
+    Migrator migrator;
+    try {
+      migrator = new Migrator(config.node().name(), group, config.cluster().key(),
+          config.cluster().handoffPort(), frameLimit,
+          new Liveness(config.timeouts().fabricHeartbeat(), config.timeouts().fabricDeadAfter()), fabricDevice, vips,
+          acceptor.live, MIGRATION_SAFE_POINT_TIMEOUT, config.timeouts().handoff());
+    } catch (io.baton.linux.LinuxException | RuntimeException e) {
+      fabric.close();
+      try {
+        guardThread.submit(() -> {
+          guard.close();
+          return null;
+        }).get(5, TimeUnit.SECONDS);
+      } catch (Exception ignored) {
+        // the start failed already; the guard table goes with the namespace or the next start
+      } finally {
+        guardThread.shutdownNow();
+      }
+      throw new IOException("cannot set up live migration (forwarding table " + Migrator.TABLE + " on " + fabricDevice
+          + "): " + e.getMessage(), e);
+    }
     ServerAgent agent = new ServerAgent(config.node().name(), deliveries, peerTargets,
         config.limits().maxConnections(), active, acceptor, guardThread, guard, fabric, group, migrator);
     agent.caches = List.copyOf(caches);
