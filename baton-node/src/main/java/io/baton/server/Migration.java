@@ -1,14 +1,11 @@
 package io.baton.server;
 
-import io.baton.dataplane.ForwardingService;
 import io.baton.handoff.FabricMessage;
-import io.baton.handoff.HandoffClient;
 import io.baton.handoff.HandoffException;
 import io.baton.handoff.HandoffReply;
 import io.baton.migration.SafePoint;
 import io.baton.server.delivery.Movable;
 import io.baton.transplant.FlowKey;
-import io.baton.transplant.Move;
 import io.baton.transplant.TransplantException;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
@@ -52,8 +49,9 @@ final class Migration {
   private final LiveConnections.Live live;
   private final String target;
   private final Inet4Address targetFabric;
-  private final HandoffClient client;
-  private final ForwardingService table;
+  private final MigrationPorts.Fabric client;
+  private final MigrationPorts.Forwarding table;
+  private final MigrationPorts.Freezer freezer;
   private final Duration safePointTimeout;
   private final Duration answerTimeout;
   private final LongSupplier clock;
@@ -61,13 +59,15 @@ final class Migration {
   private final Movable movable;
   private State state = State.SUSPENDING;
   private ScheduledFuture<?> deadline;
-  private Move move;
+  private MigrationPorts.Socket move;
   private long token;
   private long startNs;
   private long pointNs;
 
-  Migration(LiveConnections.Live live, String target, Inet4Address targetFabric, HandoffClient client,
-      ForwardingService table, Duration safePointTimeout, Duration answerTimeout, LongSupplier clock) {
+  Migration(LiveConnections.Live live, String target, Inet4Address targetFabric, MigrationPorts.Fabric client,
+      MigrationPorts.Forwarding table, MigrationPorts.Freezer freezer, Duration safePointTimeout,
+      Duration answerTimeout, LongSupplier clock) {
+    this.freezer = freezer;
     this.live = live;
     this.movable = live.movable();
     this.target = target;
@@ -116,7 +116,7 @@ final class Migration {
     pointNs = clock.getAsLong();
     SafePoint point = f.getNow();
     try {
-      move = Move.start(movable.fd(), live.flow());
+      move = freezer.freeze(movable.fd(), live.flow());
     } catch (TransplantException e) {
       movable.resume();
       finish(State.STAYED, "cannot freeze the connection: " + e.getMessage());

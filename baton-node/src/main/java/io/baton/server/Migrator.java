@@ -123,8 +123,9 @@ public final class Migrator implements AutoCloseable {
       }
       HandoffClient client = client(to, address);
       ForwardingService fwd = table();
-      return client.connect().thenCompose(v -> new Migration(l, to, address, client, fwd, safePointTimeout,
-              answerTimeout, System::nanoTime).start())
+      return client.connect().thenCompose(v -> new Migration(l, to, address, MigrationPorts.Fabric.of(client),
+              MigrationPorts.Forwarding.of(fwd), MigrationPorts.Freezer.MOVE, safePointTimeout, answerTimeout,
+              System::nanoTime).start())
           .whenComplete((o, e) -> moving.remove(l.flow()));
     } catch (RuntimeException e) {
       return CompletableFuture.failedFuture(e);

@@ -74,7 +74,7 @@ class InvalidConfigTest {
                 + " default-pool or rules); did you mean 'default-pool'?"),
         refused("unknown top-level section", DISPATCHER + "logging: debug\n",
             "t.yaml:20:1: logging: unknown key (expected node, cluster, vips, pools, timeouts,"
-                + " limits, server, metrics, sync or announce)"),
+                + " limits, server, metrics, sync, announce or admin)"),
         refused("missing member address",
             d("{ node: s1, fabric-address: 198.18.1.11 }", "{ node: s1 }"),
             "t.yaml:18:9: pools.web.members[0].fabric-address: is required"),

@@ -177,7 +177,7 @@ class FabricSessionTest {
   @Test
   void badMagicVersionAndTypeAreMalformed() {
     byte[] hello = new DispatcherFrames(TestKeys.KEY).hello("d1");
-    for (int[] patch : new int[][] {{4, 0xBB}, {5, 0x71}, {6, 2}, {6, 0}, {7, 0}, {7, 11}}) {
+    for (int[] patch : new int[][] {{4, 0xBB}, {5, 0x71}, {6, 2}, {6, 0}, {7, 0}, {7, 12}}) {
       Agent agent = new Agent();
       byte[] bad = hello.clone();
       bad[patch[0]] = (byte) patch[1];
