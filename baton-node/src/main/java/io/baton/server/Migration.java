@@ -59,6 +59,7 @@ final class Migration {
   private final Movable movable;
   private State state = State.SUSPENDING;
   private ScheduledFuture<?> deadline;
+  private CompletableFuture<HandoffReply> answer;
   private MigrationPorts.Socket move;
   private long token;
   private long startNs;
@@ -146,7 +147,8 @@ final class Migration {
         FabricMessage.fit("migrated from " + live.from(), FabricMessage.MAX_REQUEST_SUMMARY_BYTES), point.appState());
     state = State.OFFERED;
     deadline = movable.loop().schedule(this::overdue, answerTimeout.toNanos(), TimeUnit.NANOSECONDS);
-    client.send(handoff).whenComplete((r, e) -> movable.loop().execute(() -> onAnswer(r, e)));
+    answer = client.send(handoff);
+    answer.whenComplete((r, e) -> movable.loop().execute(() -> onAnswer(r, e)));
   }
 
   private void onAnswer(HandoffReply reply, Throwable failure) {
@@ -182,11 +184,11 @@ final class Migration {
       if (state == State.ABORTING) lost("neither the handoff nor its abort was answered");
       return;
     }
+    if (answer.isDone()) return; // the answer is on its way to this loop: onAnswer decides
     state = State.ABORTING;
-    if (!client.abort(token)) {
-      lost("the fabric session to " + target + " is gone and the handoff may have arrived");
-      return;
-    }
+    // When the ABORT cannot be written (the session is gone), the pending send fails as the
+    // session closes; onAnswer then decides, or the deadline below does.
+    client.abort(token);
     deadline = movable.loop().schedule(this::overdue, answerTimeout.toNanos(), TimeUnit.NANOSECONDS);
   }
 

@@ -151,6 +151,34 @@ class MigrationTest {
   }
 
   @Test
+  void anAnswerOnItsWayWhenTheDeadlineFiresIsNotTakenForALostSession() {
+    var done = start();
+    movable.point.setSuccess(SafePoint.EMPTY);
+    run();
+    fabric.answer(new FabricMessage.Accepted(fabric.sent.getFirst().handoffId())); // its hop is queued
+    loopOwner.advanceTimeBy(ANSWER.toMillis() + 1, TimeUnit.MILLISECONDS);
+    loopOwner.runScheduledPendingTasks(); // the deadline runs first
+    assertThat(fabric.aborts).isEmpty();
+    loopOwner.runPendingTasks();
+    assertThat(done.join().outcome()).isEqualTo("moved");
+  }
+
+  @Test
+  void aSessionLostAfterTheHandoffWasWrittenLeavesTheOutcomeUnknown() {
+    var done = start();
+    movable.point.setSuccess(SafePoint.EMPTY);
+    run();
+    fabric.abortWritable = false;
+    loopOwner.advanceTimeBy(ANSWER.toMillis() + 1, TimeUnit.MILLISECONDS);
+    run();
+    assertThat(done).isNotDone();
+    fabric.replies.getFirst().completeExceptionally(new HandoffException("lost", null, true));
+    run();
+    assertThat(done.join().outcome()).isEqualTo("lost");
+    assertThat(movable.reset).isTrue();
+  }
+
+  @Test
   void aClosedConnectionDoesNotMove() {
     movable.open = false;
     var done = start();
@@ -214,6 +242,7 @@ class MigrationTest {
     final List<Long> aborts = new ArrayList<>();
     final List<CompletableFuture<HandoffReply>> replies = new ArrayList<>();
     HandoffException failNext;
+    boolean abortWritable = true;
     long id = 100;
 
     @Override
@@ -233,7 +262,7 @@ class MigrationTest {
     @Override
     public boolean abort(long handoffId) {
       aborts.add(handoffId);
-      return true;
+      return abortWritable;
     }
 
     void answer(HandoffReply reply) {

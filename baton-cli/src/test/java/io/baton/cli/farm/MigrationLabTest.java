@@ -32,7 +32,9 @@ class MigrationLabTest {
     all.addAll(List.of(args));
     if (args[0].equals("--json")) args = java.util.Arrays.copyOfRange(args, 1, args.length);
     CommandResult r = farm.cli(node, all.toArray(String[]::new));
-    if (r.exitCode() != 0) System.out.println("ctl " + args[0] + " on " + node + " failed; its log:\n" + farm.log(node));
+    if (r.exitCode() != 0) {
+      for (String s : ProcessFarm.SERVERS) System.out.println("ctl " + args[0] + " on " + node + " failed; " + s + "'s log:\n" + farm.log(s));
+    }
     return r;
   }
 
