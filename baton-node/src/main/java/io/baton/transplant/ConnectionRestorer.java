@@ -192,7 +192,7 @@ public final class ConnectionRestorer {
     }
   }
 
-  /** Writes the never-sent bytes as ordinary data; returns what did not fit. */
+  /** Writes the never-sent bytes as ordinary data, without blocking; returns what did not fit. */
   private static byte[] writeUnsent(int fd, ConnectionState state) throws LinuxException {
     int unsent = state.sendQueueUnsent();
     if (unsent == 0) return new byte[0];
@@ -203,7 +203,11 @@ public final class ConnectionRestorer {
       MemorySegment.copy(
           state.sendQueue(), from, src, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, unsent);
       while (done < unsent) {
-        int sent = Sockets.send(fd, src.asSlice(done), Sockets.MSG_NOSIGNAL);
+        // Never blocking: the restore runs on a fabric event loop, and a migrated download's
+        // never-sent part may be megabytes that a slow client takes seconds to make room for
+        // (a blocking send here silenced the loop's heartbeats until the peer gave up on it).
+        // What does not fit now is the tail the delivery writes first.
+        int sent = Sockets.send(fd, src.asSlice(done), Sockets.MSG_NOSIGNAL | Sockets.MSG_DONTWAIT);
         if (sent < 0) break;
         done += sent;
       }
