@@ -31,6 +31,9 @@ public final class Sockets {
   public static final int SO_ERROR = 4;
   public static final int SO_SNDBUF = 7;
   public static final int SO_RCVBUF = 8;
+  /** As SO_SNDBUF / SO_RCVBUF, past net.core.wmem_max / rmem_max (CAP_NET_ADMIN). */
+  public static final int SO_SNDBUFFORCE = 32;
+  public static final int SO_RCVBUFFORCE = 33;
   public static final int SO_REUSEPORT = 15;
   public static final int SO_ATTACH_FILTER = 26;
   public static final int SO_DETACH_FILTER = 27;

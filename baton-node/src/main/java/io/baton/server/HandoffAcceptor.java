@@ -35,6 +35,9 @@ final class HandoffAcceptor implements HandoffServer.Handler {
   private static final Logger log = LoggerFactory.getLogger(HandoffAcceptor.class);
   private static final RateLimitedLog refusedLog = new RateLimitedLog(log, "refused handoff", 10);
 
+  /** A restore this slow holds up its fabric loop (and the loop's heartbeats): worth a WARN. */
+  private static final long SLOW_RESTORE_MS = 100;
+
   private final String nodeName;
   private final Map<String, Delivery> deliveries;
   private final int maxConnections;
@@ -127,10 +130,16 @@ final class HandoffAcceptor implements HandoffServer.Handler {
       return refuse(handoff, from, nodeName + " is at its limit of " + maxConnections + " connections");
     }
     ConnectionRestorer.Restored restored;
+    long t0 = System.nanoTime();
     try {
       restored = ConnectionRestorer.restore(state, ConnectionRestorer.Options.DEFAULT);
     } catch (TransplantException e) {
       return refuse(handoff, from, e.getMessage());
+    }
+    long restoreMs = (System.nanoTime() - t0) / 1_000_000;
+    if (restoreMs >= SLOW_RESTORE_MS) {
+      log.warn("restoring {} from {} took {} ms on the fabric loop ({} bytes of state)", state.flow(), from,
+          restoreMs, handoff.state().length);
     }
     try {
       // Answers go out at once, as from the application's own listener.

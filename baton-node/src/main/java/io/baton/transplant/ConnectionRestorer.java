@@ -92,10 +92,10 @@ public final class ConnectionRestorer {
       long replayStart = System.nanoTime();
       stage.set(0, "receive queue replay");
       TcpRepair.selectQueue(fd, TcpRepair.TCP_RECV_QUEUE);
-      replay(fd, state.receiveQueue(), 0, state.receiveQueue().length, Sockets.SO_RCVBUF);
+      replay(fd, state.receiveQueue(), 0, state.receiveQueue().length, Sockets.SO_RCVBUFFORCE);
       stage.set(0, "send queue replay");
       TcpRepair.selectQueue(fd, TcpRepair.TCP_SEND_QUEUE);
-      replay(fd, state.sendQueue(), 0, state.sendQueueUnacked(), Sockets.SO_SNDBUF);
+      replay(fd, state.sendQueue(), 0, state.sendQueueUnacked(), Sockets.SO_SNDBUFFORCE);
       long replayNs = System.nanoTime() - replayStart;
       stage.set(0, "window");
       TcpRepair.selectQueue(fd, TcpRepair.TCP_NO_QUEUE);
@@ -156,10 +156,14 @@ public final class ConnectionRestorer {
 
   /**
    * Writes {@code bytes[from, from+length)} into the selected repair queue. send() may accept
-   * fewer bytes than asked (loop) or fail with ENOMEM for large chunks (halve); a short replay
-   * would leave rcv_nxt behind and make TCP_REPAIR_WINDOW fail.
+   * fewer bytes than asked (loop), fail with ENOMEM for large chunks (halve), or find the
+   * socket's buffer full; a short replay would leave rcv_nxt behind and make TCP_REPAIR_WINDOW
+   * fail. Never blocks: the restore runs on a fabric event loop, and a blocking send into a full
+   * repair queue waits for memory that nothing frees (a migrated download's megabytes of
+   * unacknowledged data held a server's fabric loop for seconds). A full buffer is grown once,
+   * past the sysctl caps ({@code bufferForceOption}, CAP_NET_ADMIN), to hold the queue.
    */
-  private static void replay(int fd, byte[] bytes, int from, int length, int bufferOption)
+  private static void replay(int fd, byte[] bytes, int from, int length, int bufferForceOption)
       throws LinuxException {
     if (length == 0) return;
     boolean grown = false;
@@ -170,23 +174,26 @@ public final class ConnectionRestorer {
       int done = 0;
       while (done < length) {
         int n = Math.min(chunk, length - done);
+        int sent;
         try {
-          int sent = Sockets.send(fd, src.asSlice(done, n), 0);
-          if (sent <= 0) {
-            throw new LinuxException("send(repair queue)", "accepted " + sent + " bytes");
-          }
-          done += sent;
+          sent = Sockets.send(fd, src.asSlice(done, n), Sockets.MSG_DONTWAIT);
+          if (sent == 0) throw new LinuxException("send(repair queue)", "accepted 0 bytes");
         } catch (LinuxException e) {
           if (e.errno() != Errno.ENOMEM) throw e;
-          if (chunk > MIN_CHUNK) {
-            chunk = Math.max(MIN_CHUNK, chunk / 2);
-          } else if (!grown) {
-            // The queue is larger than this socket's default buffer allows; make room once.
-            Sockets.setInt(fd, Sockets.SOL_SOCKET, bufferOption, 2 * length, "SO_RCVBUF/SO_SNDBUF");
-            grown = true;
-          } else {
-            throw e;
-          }
+          sent = -1;
+        }
+        if (sent > 0) {
+          done += sent;
+        } else if (!grown) {
+          // The queue is larger than this socket's buffer allows; make room for all of it once.
+          Sockets.setInt(fd, Sockets.SOL_SOCKET, bufferForceOption, 2 * length + (1 << 16),
+              "SO_RCVBUFFORCE/SO_SNDBUFFORCE");
+          grown = true;
+        } else if (chunk > MIN_CHUNK) {
+          chunk = Math.max(MIN_CHUNK, chunk / 2);
+        } else {
+          throw new LinuxException("send(repair queue)", "the queue does not fit: " + done + " of " + length
+              + " bytes replayed");
         }
       }
     }
