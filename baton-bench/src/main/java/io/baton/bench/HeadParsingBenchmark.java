@@ -1,7 +1,7 @@
 package io.baton.bench;
 
-import io.baton.dispatcher.routing.ClientHelloParser;
-import io.baton.dispatcher.routing.HttpHeadParser;
+import io.baton.routing.ClientHelloParser;
+import io.baton.routing.HttpHeadParser;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;

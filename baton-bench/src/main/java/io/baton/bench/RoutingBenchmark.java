@@ -1,14 +1,14 @@
 package io.baton.bench;
 
-import io.baton.dispatcher.routing.BalanceKind;
-import io.baton.dispatcher.routing.HttpHeadParser;
-import io.baton.dispatcher.routing.LoadTable;
-import io.baton.dispatcher.routing.Member;
-import io.baton.dispatcher.routing.PickContext;
-import io.baton.dispatcher.routing.Pool;
-import io.baton.dispatcher.routing.RequestHead;
-import io.baton.dispatcher.routing.Router;
-import io.baton.dispatcher.routing.Rule;
+import io.baton.routing.BalanceKind;
+import io.baton.routing.HttpHeadParser;
+import io.baton.routing.LoadTable;
+import io.baton.routing.Member;
+import io.baton.routing.PickContext;
+import io.baton.routing.Pool;
+import io.baton.routing.RequestHead;
+import io.baton.routing.Router;
+import io.baton.routing.Rule;
 import java.net.Inet4Address;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;

@@ -218,12 +218,12 @@ final class NodeRunner {
       }
 
       @Override
-      public java.util.Optional<String> pick(FlowKey flow) {
+      public java.util.Optional<String> pick(FlowKey flow, java.util.function.Predicate<String> among) {
         var farm = sync.farm().snapshot();
         long now = System.nanoTime();
         var service = new java.net.InetSocketAddress(flow.localIp(), flow.localPort());
         return farm.view().stream()
-            .filter(n -> !n.equals(self))
+            .filter(n -> !n.equals(self) && among.test(n))
             .map(farm::report)
             .filter(r -> r != null && r.roles().contains("server") && r.services().contains(service))
             .filter(r -> farm.refusal(r.node(), now) == null)

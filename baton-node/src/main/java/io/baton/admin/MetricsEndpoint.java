@@ -167,6 +167,27 @@ public final class MetricsEndpoint implements AutoCloseable {
     counterOf(r, "baton_app_cache_hits", "The embedded sample app's object cache: hits", a::cacheHits);
     counterOf(r, "baton_app_cache_misses", "The embedded sample app's object cache: misses (objects generated)", a::cacheMisses);
     counterOf(r, "baton_server_guard_drops", "VIP packets the guard dropped before their socket existed", a::guardDrops);
+    CounterWithCallback.builder()
+        .name("baton_server_migrations")
+        .help("Live migrations of this server's connections to others, by outcome")
+        .labelNames("outcome")
+        .callback(cb -> {
+          cb.call(a.migrator().moved.sum(), "moved");
+          cb.call(a.migrator().stayed.sum(), "stayed");
+          cb.call(a.migrator().lost.sum(), "lost");
+        })
+        .register(r);
+    CounterWithCallback.builder()
+        .name("baton_server_reroutes")
+        .help("Requests of per-request routed VIPs that belonged to another pool: moved there, or served here because"
+            + " they could not move; unrouted: connections whose framing ended the routing (chunked, unparsable)")
+        .labelNames("outcome")
+        .callback(cb -> {
+          cb.call(a.reroutesMoved(), "moved");
+          cb.call(a.reroutesServedHere(), "served_here");
+          cb.call(a.reroutesUnrouted(), "unrouted");
+        })
+        .register(r);
   }
 
   private static void registerSync(PrometheusRegistry r, SyncPlane p) {

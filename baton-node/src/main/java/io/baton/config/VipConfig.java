@@ -14,14 +14,21 @@ import java.util.Objects;
  * @param mode what the dispatcher reads before routing
  * @param defaultPool the pool for connections that match no rule (every l4 connection)
  * @param rules tried in order; empty for l4
+ * @param reroute whether later requests of a keep-alive connection are routed too (http only)
  */
 public record VipConfig(
-    Inet4Address address, int port, VipMode mode, String defaultPool, List<RuleConfig> rules) {
+    Inet4Address address, int port, VipMode mode, String defaultPool, List<RuleConfig> rules, Reroute reroute) {
   public VipConfig {
     Objects.requireNonNull(address, "address");
     Objects.requireNonNull(mode, "mode");
     Objects.requireNonNull(defaultPool, "defaultPool");
     rules = List.copyOf(rules);
+    Objects.requireNonNull(reroute, "reroute");
+  }
+
+  /** A VIP whose rules route each connection's first request only. */
+  public VipConfig(Inet4Address address, int port, VipMode mode, String defaultPool, List<RuleConfig> rules) {
+    this(address, port, mode, defaultPool, rules, Reroute.FIRST_REQUEST);
   }
 
   public InetSocketAddress socketAddress() {

@@ -27,7 +27,7 @@ final class VipsBinder {
     List<VipConfig> result = new ArrayList<>();
     Map<InetSocketAddress, String> seen = new HashMap<>();
     for (ConfigField vip : vips.list()) {
-      vip.allowKeys("address", "port", "mode", "default-pool", "rules");
+      vip.allowKeys("address", "port", "mode", "default-pool", "rules", "reroute");
       Inet4Address address = vip.get("address").required().asIpv4();
       ConfigField portField = vip.get("port").required();
       int port = portField.asPort();
@@ -44,8 +44,13 @@ final class VipsBinder {
                   + " matches)"),
               pools,
               mode);
+      ConfigField rerouteField = vip.get("reroute");
+      Reroute reroute = rerouteField.isPresent() ? rerouteField.asEnum(Reroute.class, "reroute") : Reroute.FIRST_REQUEST;
+      if (reroute == Reroute.PER_REQUEST && mode != VipMode.HTTP) {
+        throw rerouteField.error("per-request routing reads every request, so it needs mode http");
+      }
       result.add(new VipConfig(address, port, mode, defaultPool, rules(vip.get("rules"), mode,
-          pools)));
+          pools), reroute));
     }
     return result;
   }

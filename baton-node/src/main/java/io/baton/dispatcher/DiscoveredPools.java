@@ -2,11 +2,11 @@ package io.baton.dispatcher;
 
 import io.baton.config.MemberConfig;
 import io.baton.dataplane.Vip;
-import io.baton.dispatcher.routing.BalanceKind;
-import io.baton.dispatcher.routing.HashKey;
-import io.baton.dispatcher.routing.LoadTable;
-import io.baton.dispatcher.routing.Member;
-import io.baton.dispatcher.routing.Pool;
+import io.baton.routing.BalanceKind;
+import io.baton.routing.HashKey;
+import io.baton.routing.LoadTable;
+import io.baton.routing.Member;
+import io.baton.routing.Pool;
 import io.baton.handoff.HandoffClient;
 import io.baton.sync.FarmSnapshot;
 import io.baton.sync.NodeReport;

@@ -7,13 +7,13 @@ import io.baton.config.PoolConfig;
 import io.baton.config.Role;
 import io.baton.config.RuleConfig;
 import io.baton.config.VipConfig;
-import io.baton.dispatcher.routing.BalanceKind;
-import io.baton.dispatcher.routing.HashKey;
-import io.baton.dispatcher.routing.LoadTable;
-import io.baton.dispatcher.routing.Member;
-import io.baton.dispatcher.routing.Pool;
-import io.baton.dispatcher.routing.Router;
-import io.baton.dispatcher.routing.Rule;
+import io.baton.routing.BalanceKind;
+import io.baton.routing.HashKey;
+import io.baton.routing.LoadTable;
+import io.baton.routing.Member;
+import io.baton.routing.Pool;
+import io.baton.routing.Router;
+import io.baton.routing.Rule;
 import io.baton.dataplane.Vip;
 import io.baton.handoff.FabricMessage;
 import io.baton.handoff.HandoffClient;
@@ -292,24 +292,10 @@ public final class DispatcherNode implements AutoCloseable {
 
   private static VipSite site(BatonConfig config, VipConfig v, Map<String, Pool> allPools,
       Map<String, java.util.concurrent.atomic.AtomicReference<Pool>> discovered) {
-    List<Rule> rules = new ArrayList<>();
-    for (RuleConfig r : v.rules()) {
-      Rule.Builder b = Rule.named(r.name());
-      for (RuleConfig.Condition c : r.conditions()) {
-        switch (c) {
-          case RuleConfig.Method m -> b.method(m.method());
-          case RuleConfig.Host h -> b.host(h.pattern());
-          case RuleConfig.PathPrefix p -> b.pathPrefix(p.prefix());
-          case RuleConfig.Header h -> b.header(h.name(), h.value());
-          case RuleConfig.Sni s -> b.sni(s.pattern());
-        }
-      }
-      rules.add(b.toPool(r.pool()));
-    }
     Map<String, Pool> pools = new HashMap<>(allPools);
     Mode mode = Mode.valueOf(v.mode().name());
     return new VipSite(new Vip(v.address(), v.port()), mode,
-        new Router(rules, Optional.ofNullable(v.defaultPool())), pools,
+        Router.of(v), pools,
         config.limits().maxHeadBytes(), config.timeouts().firstByte(), config.timeouts().head(),
         config.timeouts().handoff(), discovered);
   }

@@ -1,9 +1,9 @@
 package io.baton.dispatcher;
 
 import io.baton.log.RateLimitedLog;
-import io.baton.dispatcher.routing.ClientHelloParser;
-import io.baton.dispatcher.routing.HttpHeadParser;
-import io.baton.dispatcher.routing.PickContext;
+import io.baton.routing.ClientHelloParser;
+import io.baton.routing.HttpHeadParser;
+import io.baton.routing.PickContext;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;

@@ -1,9 +1,9 @@
 package io.baton.dispatcher;
 
 import io.baton.dataplane.ForwardingService;
-import io.baton.dispatcher.routing.LoadTable;
-import io.baton.dispatcher.routing.PickContext;
-import io.baton.dispatcher.routing.Pool;
+import io.baton.routing.LoadTable;
+import io.baton.routing.PickContext;
+import io.baton.routing.Pool;
 import io.baton.handoff.FabricMessage;
 import io.netty.channel.Channel;
 import java.net.Inet4Address;

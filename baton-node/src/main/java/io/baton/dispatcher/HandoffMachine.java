@@ -1,9 +1,9 @@
 package io.baton.dispatcher;
 
 import io.baton.log.RateLimitedLog;
-import io.baton.dispatcher.routing.Member;
-import io.baton.dispatcher.routing.PickContext;
-import io.baton.dispatcher.routing.Pool;
+import io.baton.routing.Member;
+import io.baton.routing.PickContext;
+import io.baton.routing.Pool;
 import io.baton.handoff.FabricMessage;
 import io.baton.handoff.HandoffException;
 import io.baton.handoff.HandoffReply;

@@ -1,7 +1,7 @@
 package io.baton.dispatcher;
 
 import io.baton.dataplane.ForwardingService;
-import io.baton.dispatcher.routing.LoadTable;
+import io.baton.routing.LoadTable;
 import io.baton.handoff.FabricMessage;
 import io.baton.handoff.HandoffClient;
 import io.baton.transplant.FlowKey;

@@ -1,7 +1,7 @@
 package io.baton.dispatcher;
 
-import io.baton.dispatcher.routing.Pool;
-import io.baton.dispatcher.routing.Router;
+import io.baton.routing.Pool;
+import io.baton.routing.Router;
 import io.baton.dataplane.Vip;
 import java.time.Duration;
 import java.util.Map;

@@ -44,8 +44,11 @@ public final class Migrator implements AutoCloseable {
     /** The fabric address of {@code node} when it can take connections now; else throws saying why. */
     Inet4Address address(String node);
 
-    /** The least loaded server other than this one that can take {@code flow} now, if any. */
-    Optional<String> pick(FlowKey flow);
+    /**
+     * The least loaded server other than this one, among those {@code among} accepts, that can
+     * take {@code flow} now, if any.
+     */
+    Optional<String> pick(FlowKey flow, java.util.function.Predicate<String> among);
   }
 
   private final String nodeName;
@@ -63,6 +66,10 @@ public final class Migrator implements AutoCloseable {
   private final Map<FlowKey, Boolean> moving = new ConcurrentHashMap<>();
   private ForwardingService table; // guarded by this; null once closed
   private volatile Targets targets;
+  /** Outcomes of this server's migrations so far (those that could not even start count as stayed). */
+  public final java.util.concurrent.atomic.LongAdder moved = new java.util.concurrent.atomic.LongAdder();
+  public final java.util.concurrent.atomic.LongAdder stayed = new java.util.concurrent.atomic.LongAdder();
+  public final java.util.concurrent.atomic.LongAdder lost = new java.util.concurrent.atomic.LongAdder();
   private volatile boolean closed;
 
   Migrator(String nodeName, EventLoopGroup group, byte[] key, int handoffPort, int maxFrameBytes, Liveness liveness,
@@ -103,17 +110,29 @@ public final class Migrator implements AutoCloseable {
     Optional<LiveConnections.Live> l = live.get(flow);
     if (l.isEmpty()) return CompletableFuture.failedFuture(new IllegalArgumentException(
         "this node (" + nodeName + ") serves no connection " + flow));
-    return migrate(l.get(), target);
+    return migrate(l.get(), target, n -> true);
   }
 
-  private CompletableFuture<MigrationOutcome> migrate(LiveConnections.Live l, String target) {
+  /**
+   * Moves {@code flow} to the least loaded of {@code nodes} that can take it (a request that
+   * belongs to their pool: per-request routing).
+   */
+  CompletableFuture<MigrationOutcome> migrateToOneOf(FlowKey flow, java.util.Set<String> nodes) {
+    Optional<LiveConnections.Live> l = live.get(flow);
+    if (l.isEmpty()) return CompletableFuture.failedFuture(new IllegalArgumentException(
+        "this node (" + nodeName + ") serves no connection " + flow));
+    return migrate(l.get(), null, nodes::contains);
+  }
+
+  private CompletableFuture<MigrationOutcome> migrate(LiveConnections.Live l, String target,
+      java.util.function.Predicate<String> among) {
     try {
       Targets t = targets;
       if (t == null) {
         throw new IllegalStateException("live migration needs the sync plane (a sync section in the config): the"
             + " dispatchers learn the new owner from it");
       }
-      String to = target != null ? target : t.pick(l.flow()).orElseThrow(() -> new IllegalStateException(
+      String to = target != null ? target : t.pick(l.flow(), among).orElseThrow(() -> new IllegalStateException(
           "no other server can take " + l.flow() + " now (none in the view reports its VIP port, healthy and not"
               + " draining)"));
       if (to.equals(nodeName)) throw new IllegalArgumentException("the connection is already on " + to);
@@ -126,8 +145,12 @@ public final class Migrator implements AutoCloseable {
       return client.connect().thenCompose(v -> new Migration(l, to, address, MigrationPorts.Fabric.of(client),
               MigrationPorts.Forwarding.of(fwd), MigrationPorts.Freezer.MOVE, safePointTimeout, answerTimeout,
               System::nanoTime).start())
-          .whenComplete((o, e) -> moving.remove(l.flow()));
+          .whenComplete((o, e) -> {
+            moving.remove(l.flow());
+            count(o);
+          });
     } catch (RuntimeException e) {
+      stayed.increment();
       return CompletableFuture.failedFuture(e);
     }
   }
@@ -162,7 +185,7 @@ public final class Migrator implements AutoCloseable {
     List<CompletableFuture<?>> all = new ArrayList<>();
     for (LiveConnections.Live l : here) {
       slots.acquireUninterruptibly();
-      CompletableFuture<MigrationOutcome> f = migrate(l, target).handle((o, e) -> {
+      CompletableFuture<MigrationOutcome> f = migrate(l, target, n -> true).handle((o, e) -> {
         MigrationOutcome out = o != null ? o : new MigrationOutcome(l.flow(), target == null ? "" : target,
             "stayed", rootMessage(e), 0, 0);
         last.put(l.flow(), out);
@@ -176,6 +199,16 @@ public final class Migrator implements AutoCloseable {
       long pause = progress ? 0 : 50; // nothing moved: let safe points and the farm come round
       group.schedule(() -> round(target, end, last, done), pause, TimeUnit.MILLISECONDS);
     });
+  }
+
+  private void count(MigrationOutcome o) {
+    if (o == null || o.outcome().equals("stayed")) {
+      stayed.increment();
+    } else if (o.moved()) {
+      moved.increment();
+    } else {
+      lost.increment();
+    }
   }
 
   /**

@@ -13,6 +13,7 @@ import io.baton.handoff.Liveness;
 import io.baton.server.delivery.Delivery;
 import io.baton.server.delivery.EmbeddedDelivery;
 import io.baton.server.delivery.RelayDelivery;
+import io.baton.server.delivery.RerouteGate;
 import io.baton.transplant.FlowKey;
 import io.netty.channel.EventLoopGroup;
 import org.slf4j.Logger;
@@ -58,6 +59,8 @@ public final class ServerAgent implements AutoCloseable {
   private final HandoffServer fabric;
   private final AtomicInteger active;
   private final Migrator migrator;
+  /** What per-request routing did, for the metrics. */
+  private volatile RerouteGate.Counters reroutes = new RerouteGate.Counters();
   /** The sample app's object caches, for the metrics. */
   private volatile List<ContentCache> caches = List.of();
   private final ScheduledFuture<?> reporter;
@@ -96,12 +99,20 @@ public final class ServerAgent implements AutoCloseable {
     Map<String, Delivery> deliveries = new HashMap<>();
     Map<String, PeerDelivery.Target> peerTargets = new HashMap<>();
     List<ContentCache> caches = new java.util.ArrayList<>();
+    Migrator[] migratorRef = new Migrator[1];
+    RerouteGate.Counters reroutes = new RerouteGate.Counters();
     for (io.baton.config.Delivery d : server.deliveries()) {
+      java.util.Optional<PoolPlacement> placement = placement(config, d, () -> migratorRef[0]);
       vipAddresses.add(d.vip());
       Vip vip = new Vip(d.vip(), d.port());
       vips.add(vip);
       switch (d) {
         case io.baton.config.Delivery.Relay r -> {
+          if (placement.isPresent()) {
+            throw new IllegalArgumentException("VIP " + vip + " routes every request (reroute: per-request), but this"
+                + " server relays it to " + r.upstream() + ": relay connections do not move yet; use an embedded"
+                + " application or reroute: first-request");
+          }
           deliveries.put(vip.toString(), new RelayDelivery(group, r.upstream(), config.timeouts().idle()));
           peerTargets.put(vip.toString(), new PeerDelivery.Relay(r.upstream()));
         }
@@ -109,7 +120,10 @@ public final class ServerAgent implements AutoCloseable {
           ContentCache cache = e.cacheBytes() > 0 ? new ContentCache(e.cacheBytes()) : null;
           if (cache != null) caches.add(cache);
           var app = new SampleApp(e.root(), config.node().name(), cache).initializer();
-          deliveries.put(vip.toString(), new EmbeddedDelivery(group, app, config.timeouts().idle()));
+          int maxHead = config.limits().maxHeadBytes();
+          deliveries.put(vip.toString(), new EmbeddedDelivery(group, app, config.timeouts().idle(),
+              placement.<java.util.function.Function<FlowKey, RerouteGate>>map(
+                  p -> flow -> new RerouteGate(p, flow, maxHead, reroutes)).orElse(null)));
           peerTargets.put(vip.toString(), new PeerDelivery.Embedded(app));
         }
       }
@@ -169,8 +183,10 @@ public final class ServerAgent implements AutoCloseable {
       throw new IOException("cannot set up live migration (forwarding table " + Migrator.TABLE + " on " + fabricDevice
           + "): " + e.getMessage(), e);
     }
+    migratorRef[0] = migrator;
     ServerAgent agent = new ServerAgent(config.node().name(), deliveries, peerTargets,
         config.limits().maxConnections(), active, acceptor, guardThread, guard, fabric, group, migrator);
+    agent.reroutes = reroutes;
     agent.caches = List.copyOf(caches);
     try {
       fabric.start();
@@ -180,6 +196,41 @@ public final class ServerAgent implements AutoCloseable {
     }
     log.info("server {} takes handoffs on {} for {}", agent.nodeName, fabric.localAddress(), vips);
     return agent;
+  }
+
+  /**
+   * Per-request routing of a delivery's VIP ({@code reroute: per-request} on the VIP in this
+   * node's config), with the members of the config's pools.
+   */
+  private static java.util.Optional<PoolPlacement> placement(BatonConfig config, io.baton.config.Delivery d,
+      java.util.function.Supplier<Migrator> migrator) {
+    return config.vips().stream()
+        .filter(v -> v.address().equals(d.vip()) && v.port() == d.port()
+            && v.reroute() == io.baton.config.Reroute.PER_REQUEST)
+        .findFirst()
+        .map(v -> {
+          Map<String, Set<String>> members = new HashMap<>();
+          config.pools().forEach((name, pool) -> {
+            if (!pool.discover()) {
+              members.put(name, pool.members().stream().map(io.baton.config.MemberConfig::node)
+                  .collect(java.util.stream.Collectors.toSet()));
+            }
+          });
+          return new PoolPlacement(config.node().name(), io.baton.routing.Router.of(v), members, migrator);
+        });
+  }
+
+  /** Requests moved to another server, served here because they could not move, and connections left unrouted. */
+  public long reroutesMoved() {
+    return reroutes.moved.sum();
+  }
+
+  public long reroutesServedHere() {
+    return reroutes.servedHere.sum();
+  }
+
+  public long reroutesUnrouted() {
+    return reroutes.unrouted.sum();
   }
 
   private void reportLoad() {

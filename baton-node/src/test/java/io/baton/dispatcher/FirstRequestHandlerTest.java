@@ -2,8 +2,8 @@ package io.baton.dispatcher;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.baton.dispatcher.routing.LoadTable;
-import io.baton.dispatcher.routing.Router;
+import io.baton.routing.LoadTable;
+import io.baton.routing.Router;
 import io.baton.dataplane.Vip;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;

@@ -3,11 +3,11 @@ package io.baton.dispatcher;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.baton.dispatcher.HandoffMachine.State;
-import io.baton.dispatcher.routing.BalanceKind;
-import io.baton.dispatcher.routing.LoadTable;
-import io.baton.dispatcher.routing.Member;
-import io.baton.dispatcher.routing.PickContext;
-import io.baton.dispatcher.routing.Pool;
+import io.baton.routing.BalanceKind;
+import io.baton.routing.LoadTable;
+import io.baton.routing.Member;
+import io.baton.routing.PickContext;
+import io.baton.routing.Pool;
 import io.baton.handoff.FabricMessage;
 import io.baton.handoff.HandoffException;
 import io.baton.handoff.HandoffReply;

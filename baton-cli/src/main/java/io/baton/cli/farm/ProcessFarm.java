@@ -40,20 +40,33 @@ final class ProcessFarm extends ProcessLab {
    * @param discover the dispatcher's pool is {@code members: discover} (needs {@code sync})
    */
   record Options(String dispatcherExtra, String serverExtra, boolean sync, String healthCheck, String balance,
-      long cacheBytes, boolean discover) {
-    static final Options DEFAULT = new Options("", "", false, "", "round-robin", 0, false);
+      long cacheBytes, boolean discover, String routing) {
+    static final Options DEFAULT = new Options("", "", false, "", "round-robin", 0, false, "");
+
+    Options(String dispatcherExtra, String serverExtra, boolean sync, String healthCheck, String balance,
+        long cacheBytes, boolean discover) {
+      this(dispatcherExtra, serverExtra, sync, healthCheck, balance, cacheBytes, discover, "");
+    }
 
     /** The sync plane on, with {@code healthCheck} (or empty) on the servers. */
     Options withSync(String check) {
-      return new Options(dispatcherExtra, serverExtra, true, check, balance, cacheBytes, discover);
+      return new Options(dispatcherExtra, serverExtra, true, check, balance, cacheBytes, discover, routing);
     }
 
     Options discovering() {
-      return new Options(dispatcherExtra, serverExtra, true, healthCheck, balance, cacheBytes, true);
+      return new Options(dispatcherExtra, serverExtra, true, healthCheck, balance, cacheBytes, true, routing);
     }
 
     Options cached(String poolBalance, long bytes) {
-      return new Options(dispatcherExtra, serverExtra, sync, healthCheck, poolBalance, bytes, discover);
+      return new Options(dispatcherExtra, serverExtra, sync, healthCheck, poolBalance, bytes, discover, routing);
+    }
+
+    /**
+     * {@code yaml} (top-level {@code vips:} and {@code pools:} sections) replaces the dispatcher's
+     * and goes into every server's config too (per-request routing reads it there).
+     */
+    Options routing(String yaml) {
+      return new Options(dispatcherExtra, serverExtra, sync, healthCheck, balance, cacheBytes, discover, yaml);
     }
   }
 
@@ -144,6 +157,16 @@ final class ProcessFarm extends ProcessLab {
           listen: 127.0.0.1:9400
         cluster:
           key: %s
+        %s
+        %s
+        %s
+        """.formatted(syncInterface(1), key, options.routing().isEmpty() ? defaultRouting() : options.routing().strip(),
+            syncSection(), options.dispatcherExtra());
+  }
+
+  /** Both VIP ports to one pool of s1 and s2 (or the discovered servers). */
+  private String defaultRouting() {
+    return """
         vips:
           - address: %s
             port: 80
@@ -156,12 +179,9 @@ final class ProcessFarm extends ProcessLab {
         pools:
           app:
             balance: %s
-        %s
-        %s
-        %s
-        """.formatted(syncInterface(1), key, VIP, VIP, options.balance(), options.discover() ? "    members: discover"
+        %s""".formatted(VIP, VIP, options.balance(), options.discover() ? "    members: discover"
             : "    members:\n      - { node: s1, fabric-address: 198.18.1.11 }\n"
-                + "      - { node: s2, fabric-address: 198.18.1.12 }", syncSection(), options.dispatcherExtra());
+                + "      - { node: s2, fabric-address: 198.18.1.12 }").strip();
   }
 
   private String serverConfig(String name, int octet, Path root) {
@@ -184,10 +204,11 @@ final class ProcessFarm extends ProcessLab {
             - { vip: %s, port: 443, embedded: { app: sample, root: %s } }
         %s
         %s
+        %s
         """.formatted(name, octet, syncInterface(octet), key,
             options.healthCheck().isEmpty() ? "" : "  health-check: " + options.healthCheck(), VIP, root,
             options.cacheBytes() > 0 ? ", cache-bytes: " + options.cacheBytes() : "", VIP, root, syncSection(),
-            options.serverExtra());
+            options.serverExtra(), options.routing().strip());
   }
 
   /** The sync interface line of a node's config (indented for its place), or nothing. */

@@ -43,7 +43,28 @@ final class ChannelMovable implements Movable {
     } else if (!channel.isOpen()) {
       point.tryFailure(new IllegalStateException("the connection is closed"));
     } else {
-      app.suspend(point);
+      RerouteGate gate = channel.pipeline().get(RerouteGate.class);
+      if (gate == null) {
+        app.suspend(point);
+        return;
+      }
+      // The request the gate stopped follows what the application read but did not consume.
+      io.netty.util.concurrent.Promise<SafePoint> inner = channel.eventLoop().newPromise();
+      inner.addListener(f -> {
+        if (!f.isSuccess()) {
+          point.tryFailure(f.cause());
+          return;
+        }
+        SafePoint p = inner.getNow();
+        byte[] gated = gate.held();
+        byte[] unread = java.util.Arrays.copyOf(p.unread(), p.unread().length + gated.length);
+        System.arraycopy(gated, 0, unread, p.unread().length, gated.length);
+        if (!point.trySuccess(new SafePoint(p.appState(), unread))) app.resume();
+      });
+      point.addListener(f -> {
+        if (f.isCancelled() || !f.isSuccess()) inner.tryFailure(f.cause() != null ? f.cause() : new IllegalStateException("gave up"));
+      });
+      app.suspend(inner);
     }
   }
 

@@ -43,6 +43,7 @@ public final class EmbeddedDelivery implements Delivery {
   private final long idleTimeoutNs;
   private final LongAdder idleClosed = new LongAdder();
   private final IdleCloser idleCloser = new IdleCloser(idleClosed);
+  private final java.util.function.Function<io.baton.transplant.FlowKey, RerouteGate> gates;
 
   /**
    * @param epollGroup a group of epoll event loops
@@ -51,6 +52,16 @@ public final class EmbeddedDelivery implements Delivery {
    */
   public EmbeddedDelivery(
       EventLoopGroup epollGroup, ChannelInitializer<Channel> app, Duration idleTimeout) {
+    this(epollGroup, app, idleTimeout, null);
+  }
+
+  /**
+   * @param gates makes each connection's {@link RerouteGate} (per-request routing), or null for
+   *     none
+   */
+  public EmbeddedDelivery(EventLoopGroup epollGroup, ChannelInitializer<Channel> app, Duration idleTimeout,
+      java.util.function.Function<io.baton.transplant.FlowKey, RerouteGate> gates) {
+    this.gates = gates;
     this.epollGroup = Objects.requireNonNull(epollGroup, "epollGroup");
     this.app = Objects.requireNonNull(app, "app");
     this.idleTimeoutNs = RelayDelivery.positiveNanos(idleTimeout, "idle timeout");
@@ -78,6 +89,7 @@ public final class EmbeddedDelivery implements Delivery {
     channel.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
     ByteCounter counter = new ByteCounter();
     channel.pipeline().addLast("baton-bytes", counter);
+    if (gates != null) channel.pipeline().addLast("baton-reroute", gates.apply(info.flow()));
     // observeOutput: a large answer draining slowly to the client is traffic, not idleness.
     channel.pipeline().addLast("baton-idle",
         new IdleStateHandler(true, 0, 0, idleTimeoutNs, TimeUnit.NANOSECONDS));
