@@ -72,8 +72,26 @@ final class HandoffAcceptor implements HandoffServer.Handler {
     this.closedTo = closedTo;
   }
 
+  /** Moves of a flow away from this node that are still settling (live migration). */
+  volatile java.util.function.Function<io.baton.transplant.FlowKey, CompletableFuture<?>> settling = f -> null;
+  volatile java.util.function.BooleanSupplier anyMoving = () -> false;
+
   @Override
   public CompletableFuture<HandoffReply> onHandoff(FabricMessage.Handoff handoff, String from) {
+    CompletableFuture<?> away = null;
+    if (anyMoving.getAsBoolean()) { // rare: decode the state only then
+      try {
+        away = settling.apply(ConnectionStateCodec.decode(handoff.state()).flow());
+      } catch (StateFormatException e) {
+        away = null; // refused below, with the reason
+      }
+    }
+    if (away != null) {
+      // The connection comes back while this node's move of it away is still settling: its copy
+      // here still holds the 4-tuple until that move closes it. (The session waits for this
+      // decision before it answers an ABORT.)
+      return away.handle((o, e) -> restoreAndDeliver(handoff, from));
+    }
     // Decided at once, on this event loop: the answer leaves before the session reads an ABORT.
     return CompletableFuture.completedFuture(restoreAndDeliver(handoff, from));
   }
@@ -156,9 +174,11 @@ final class HandoffAcceptor implements HandoffServer.Handler {
     var info = new ConnectionInfo(state.flow(), handoff.requestSummary(), handoff.appState());
     LiveConnections.Live[] entry = new LiveConnections.Live[1];
     var over = new java.util.concurrent.atomic.AtomicBoolean();
-    var movable = delivery.deliver(restored.fd(), restored.unsentTail(), info, (fromClient, toClient) -> {
+    delivery.deliver(restored.fd(), restored.unsentTail(), info, (fromClient, toClient) -> {
       over.set(true);
-      if (entry[0] != null) live.remove(entry[0]);
+      synchronized (entry) {
+        if (entry[0] != null) live.remove(entry[0]);
+      }
       active.decrementAndGet();
       closed.incrementAndGet();
       owned.closed(from, id);
@@ -166,11 +186,13 @@ final class HandoffAcceptor implements HandoffServer.Handler {
       // Only the dispatcher that handed it over keeps its entry; if it is not connected now,
       // the inventory of its next session tells it.
       closedTo.accept(from, new FabricMessage.Closed(state.flow(), id, fromClient, toClient));
+    }, movable -> {
+      synchronized (entry) {
+        entry[0] = new LiveConnections.Live(state.flow(), from, id, handoff.requestSummary(),
+            System.currentTimeMillis(), movable);
+        if (!over.get()) live.add(entry[0]); // (closed before it was listed: never listed)
+      }
     });
-    entry[0] = new LiveConnections.Live(state.flow(), from, id, handoff.requestSummary(), System.currentTimeMillis(),
-        movable);
-    live.add(entry[0]);
-    if (over.get()) live.remove(entry[0]); // closed before it was listed
     log.debug("took {} from {}: {}", state.flow(), from, handoff.requestSummary());
     return new FabricMessage.Accepted(handoff.handoffId());
   }

@@ -63,7 +63,8 @@ public final class Migrator implements AutoCloseable {
   private record Client(Inet4Address address, HandoffClient client) {}
 
   private final Map<String, Client> clients = new HashMap<>(); // guarded by this
-  private final Map<FlowKey, Boolean> moving = new ConcurrentHashMap<>();
+  /** Moves under way, by flow; each completes once its outcome is settled here. */
+  private final Map<FlowKey, CompletableFuture<MigrationOutcome>> moving = new ConcurrentHashMap<>();
   private ForwardingService table; // guarded by this; null once closed
   private volatile Targets targets;
   /** Outcomes of this server's migrations so far (those that could not even start count as stayed). */
@@ -137,18 +138,27 @@ public final class Migrator implements AutoCloseable {
               + " draining)"));
       if (to.equals(nodeName)) throw new IllegalArgumentException("the connection is already on " + to);
       Inet4Address address = t.address(to);
-      if (moving.putIfAbsent(l.flow(), Boolean.TRUE) != null) {
+      CompletableFuture<MigrationOutcome> settled = new CompletableFuture<>();
+      if (moving.putIfAbsent(l.flow(), settled) != null) {
         throw new IllegalStateException(l.flow() + " is already moving");
       }
-      HandoffClient client = client(to, address);
-      ForwardingService fwd = table();
-      return client.connect().thenCompose(v -> new Migration(l, to, address, MigrationPorts.Fabric.of(client),
-              MigrationPorts.Forwarding.of(fwd), MigrationPorts.Freezer.MOVE, safePointTimeout, answerTimeout,
-              System::nanoTime).start())
-          .whenComplete((o, e) -> {
-            moving.remove(l.flow());
-            count(o);
-          });
+      try {
+        HandoffClient client = client(to, address);
+        ForwardingService fwd = table();
+        client.connect().thenCompose(v -> new Migration(l, to, address, MigrationPorts.Fabric.of(client),
+                MigrationPorts.Forwarding.of(fwd), MigrationPorts.Freezer.MOVE, safePointTimeout, answerTimeout,
+                System::nanoTime).start())
+            .whenComplete((o, e) -> {
+              moving.remove(l.flow(), settled);
+              count(o);
+              if (e != null) settled.completeExceptionally(e); else settled.complete(o);
+            });
+      } catch (RuntimeException e) {
+        moving.remove(l.flow(), settled);
+        settled.completeExceptionally(e);
+        throw e;
+      }
+      return settled;
     } catch (RuntimeException e) {
       stayed.increment();
       return CompletableFuture.failedFuture(e);
@@ -199,6 +209,19 @@ public final class Migrator implements AutoCloseable {
       long pause = progress ? 0 : 50; // nothing moved: let safe points and the farm come round
       group.schedule(() -> round(target, end, last, done), pause, TimeUnit.MILLISECONDS);
     });
+  }
+
+  /**
+   * The move of {@code flow} away from here that is still settling, if any: a connection that
+   * comes back before its copy here is closed must wait for it (the 4-tuple is still taken).
+   */
+  CompletableFuture<MigrationOutcome> settling(FlowKey flow) {
+    return moving.get(flow);
+  }
+
+  /** Whether any move away from here is under way. */
+  boolean anyMoving() {
+    return !moving.isEmpty();
   }
 
   private void count(MigrationOutcome o) {

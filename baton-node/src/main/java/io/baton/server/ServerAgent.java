@@ -72,6 +72,8 @@ public final class ServerAgent implements AutoCloseable {
     this.nodeName = nodeName;
     this.migrator = migrator;
     acceptor.onRestored = migrator::restored;
+    acceptor.settling = migrator::settling;
+    acceptor.anyMoving = migrator::anyMoving;
     this.deliveries = deliveries;
     this.active = active;
     this.acceptor = acceptor;

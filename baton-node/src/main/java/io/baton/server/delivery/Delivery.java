@@ -23,10 +23,16 @@ public sealed interface Delivery permits RelayDelivery, EmbeddedDelivery {
    *     else (empty when there are none)
    * @param info what the connection is, for logs
    * @param onClosed told once when the connection is over, with the bytes moved each way
-   * @return the connection as a live migration moves it (one that cannot move says why when
-   *     asked)
+   * @param onMovable given the connection as a live migration moves it (one that cannot move
+   *     says why when asked) before the application can read a byte of it; on the caller's thread
    */
-  Movable deliver(int fd, byte[] unsentTail, ConnectionInfo info, CloseListener onClosed);
+  void deliver(int fd, byte[] unsentTail, ConnectionInfo info, CloseListener onClosed,
+      java.util.function.Consumer<Movable> onMovable);
+
+  /** As above, for a caller that does not move connections. */
+  default void deliver(int fd, byte[] unsentTail, ConnectionInfo info, CloseListener onClosed) {
+    deliver(fd, unsentTail, info, onClosed, m -> {});
+  }
 
   /**
    * Connections closed so far because nothing moved in either direction for the idle timeout

@@ -73,7 +73,8 @@ public final class EmbeddedDelivery implements Delivery {
   }
 
   @Override
-  public Movable deliver(int fd, byte[] unsentTail, ConnectionInfo info, CloseListener onClosed) {
+  public void deliver(int fd, byte[] unsentTail, ConnectionInfo info, CloseListener onClosed,
+      java.util.function.Consumer<Movable> onMovable) {
     CloseListener once = new CloseOnce(onClosed, info);
     EpollSocketChannel channel;
     try {
@@ -84,7 +85,7 @@ public final class EmbeddedDelivery implements Delivery {
       log.warn("could not adopt {} (fd {}): {}; closing it", info, fd, e.getMessage());
       Sockets.closeQuietly(fd);
       once.onClosed(0, 0);
-      return Movable.never(epollGroup.next(), fd, "the connection was never delivered");
+      return;
     }
     channel.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
     ByteCounter counter = new ByteCounter();
@@ -103,13 +104,14 @@ public final class EmbeddedDelivery implements Delivery {
     channel.pipeline().addLast("app", app);
     channel.closeFuture().addListener(f -> once.onClosed(counter.bytesRead(), counter.bytesWritten()));
     // A failed registration closes the channel, which completes closeFuture above.
-    EpollSocketChannel registered = channel;
+    // Before the registration: once registered, the application may read (and a per-request gate
+    // move) the connection at once.
+    onMovable.accept(new ChannelMovable(channel, fd));
     epollGroup.register(channel).addListener(f -> {
       if (!f.isSuccess()) {
         log.warn("could not register {}: {}; closed it", info, String.valueOf(f.cause()));
       }
     });
-    return new ChannelMovable(registered, fd);
   }
 
   @Override

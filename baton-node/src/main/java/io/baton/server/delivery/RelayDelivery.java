@@ -81,13 +81,16 @@ public final class RelayDelivery implements Delivery {
   }
 
   @Override
-  public Movable deliver(int fd, byte[] unsentTail, ConnectionInfo info, CloseListener onClosed) {
+  public void deliver(int fd, byte[] unsentTail, ConnectionInfo info, CloseListener onClosed,
+      java.util.function.Consumer<Movable> onMovable) {
     CloseListener once = new CloseOnce(onClosed, info);
     IoEventLoop loop = ioLoop(epollGroup.next());
     SpliceRelay relay =
         new SpliceRelay(
             loop, fd, unsentTail.clone(), upstream, connectTimeoutMs, idleTimeoutNs, idleClosed,
             info, once);
+    onMovable.accept(Movable.never(loop, fd, "relay connections do not move yet (their safe point between requests"
+        + " needs the relay to follow HTTP; see docs/design.md)"));
     try {
       loop.execute(relay::start);
     } catch (RejectedExecutionException e) {
@@ -95,8 +98,6 @@ public final class RelayDelivery implements Delivery {
       Sockets.closeQuietly(fd);
       once.onClosed(0, 0);
     }
-    return Movable.never(loop, fd, "relay connections do not move yet (their safe point between requests needs the"
-        + " relay to follow HTTP; see docs/design.md)");
   }
 
   @Override
