@@ -71,7 +71,7 @@ class InvalidConfigTest {
         // ---- unknown and missing keys
         refused("typo in a key", d("default-pool: web", "defualt-pool: web"),
             "t.yaml:12:5: vips[0].defualt-pool: unknown key (expected address, port, mode,"
-                + " default-pool or rules); did you mean 'default-pool'?"),
+                + " default-pool, rules or reroute); did you mean 'default-pool'?"),
         refused("unknown top-level section", DISPATCHER + "logging: debug\n",
             "t.yaml:20:1: logging: unknown key (expected node, cluster, vips, pools, timeouts,"
                 + " limits, server, metrics, sync, announce or admin)"),
@@ -144,6 +144,10 @@ class InvalidConfigTest {
         refused("path rule in a tls vip", d("port: 80\n", "port: 443\n    mode: tls\n"),
             "t.yaml:15:38: vips[0].rules[0].path-prefix: only in http VIPs (path-prefix rules"
                 + " read the HTTP request; this VIP is tls)"),
+        refused("per-request routing of a tls vip", d("port: 80\n", "port: 443\n    mode: tls\n    reroute: per-request\n"),
+            "t.yaml:13:14: vips[0].reroute: per-request routing reads every request, so it needs mode http"),
+        refused("unknown reroute", d("port: 80\n", "port: 80\n    reroute: always\n"),
+            "t.yaml:12:14: vips[0].reroute: unknown reroute 'always' (expected first-request or per-request)"),
         refused("rules in an l4 vip", d("port: 80\n", "port: 80\n    mode: l4\n"),
             "t.yaml:15:7: vips[0].rules: l4 VIPs hand off before reading the request, so they"
                 + " have no rules"),
