@@ -153,6 +153,29 @@ public final class EcmpFarm extends ProcessLab {
     return hops;
   }
 
+  /** A dispatcher counter summed over both dispatchers (a dispatcher not answering counts 0). */
+  public double dispatcherTotal(String metric) {
+    double sum = 0;
+    for (String d : dispatchers) {
+      double v = metric(d, metric);
+      if (!Double.isNaN(v)) sum += v;
+    }
+    return sum;
+  }
+
+  /**
+   * Waits until {@code n} more connections were handed off than {@code handoffsBefore} counted
+   * ({@code baton_dispatcher_handoffs_total} over both dispatchers), and the other dispatcher
+   * installed each from the sync plane's ownership news ({@code ownership_installed}) : only then
+   * does a killed dispatcher's connection have somewhere to go.
+   */
+  public void awaitHandedOffAndReplicated(double handoffsBefore, double installedBefore, int n, Duration limit)
+      throws Exception {
+    awaitTrue(() -> dispatcherTotal("baton_dispatcher_handoffs_total") >= handoffsBefore + n
+            && dispatcherTotal("baton_dispatcher_ownership_installed_total") >= installedBefore + n, limit,
+        n + " handoffs, each installed by the other dispatcher");
+  }
+
   public void awaitNextHops(int n, Duration limit) throws Exception {
     awaitTrue(() -> nextHops().size() == n, limit, "the router's route to " + VIP + " with " + n + " next hops");
   }
