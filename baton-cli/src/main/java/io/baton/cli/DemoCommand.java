@@ -41,6 +41,10 @@ final class DemoCommand implements Callable<Integer> {
       description = "Verify only: never serve after the checks (overrides --keep). The exit code is non-zero on any failure either way.")
   boolean check;
 
+  @Option(names = "--migrate", description = "Run the live migration demo: a server drained under keep-alive load, a"
+      + " download moved mid-stream, one keep-alive connection routed per request.")
+  boolean migrate;
+
   @Option(names = "--transplant", description = "Run the two-host transplant demo instead of the farm.")
   boolean transplant;
 
@@ -84,7 +88,13 @@ final class DemoCommand implements Callable<Integer> {
       throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--dispatchers 2 is a farm demo, not"
           + " --transplant");
     }
-    boolean passed = transplant
+    if (migrate && (transplant || dispatchers == 2)) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--migrate is a demo of its own: not with"
+          + " --transplant or --dispatchers 2");
+    }
+    boolean passed = migrate
+        ? new io.baton.cli.demo.MigrateDemo(spec.commandLine().getOut(), loadSeconds).run(keep && !check)
+        : transplant
         ? new TransplantDemo(spec.commandLine().getOut(), handoffs).run(keep && !check)
         : dispatchers == 2
             ? new io.baton.cli.demo.EcmpDemo(spec.commandLine().getOut(), loadSeconds).run(keep && !check)

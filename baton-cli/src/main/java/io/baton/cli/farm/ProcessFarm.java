@@ -17,11 +17,11 @@ import java.util.List;
  *
  * <p>Tests kill, stop and restart the processes. Built and closed by one thread.
  */
-final class ProcessFarm extends ProcessLab {
-  static final String VIP = "198.18.0.100";
-  static final String CLIENT_IP = "198.18.0.10";
-  static final List<String> SERVERS = List.of("s1", "s2");
-  static final int BIG_FILE_BYTES = 100 << 20;
+public final class ProcessFarm extends ProcessLab {
+  public static final String VIP = "198.18.0.100";
+  public static final String CLIENT_IP = "198.18.0.10";
+  public static final List<String> SERVERS = List.of("s1", "s2");
+  public static final int BIG_FILE_BYTES = 100 << 20;
   static final String SYNC_SECTION = """
       sync:
         seeds: [198.18.2.1, 198.18.2.11, 198.18.2.12]
@@ -39,9 +39,9 @@ final class ProcessFarm extends ProcessLab {
    * @param cacheBytes each server's sample-app object cache ({@code /cached/KEY}); 0: none
    * @param discover the dispatcher's pool is {@code members: discover} (needs {@code sync})
    */
-  record Options(String dispatcherExtra, String serverExtra, boolean sync, String healthCheck, String balance,
+  public record Options(String dispatcherExtra, String serverExtra, boolean sync, String healthCheck, String balance,
       long cacheBytes, boolean discover, String routing) {
-    static final Options DEFAULT = new Options("", "", false, "", "round-robin", 0, false, "");
+    public static final Options DEFAULT = new Options("", "", false, "", "round-robin", 0, false, "");
 
     Options(String dispatcherExtra, String serverExtra, boolean sync, String healthCheck, String balance,
         long cacheBytes, boolean discover) {
@@ -49,7 +49,7 @@ final class ProcessFarm extends ProcessLab {
     }
 
     /** The sync plane on, with {@code healthCheck} (or empty) on the servers. */
-    Options withSync(String check) {
+    public Options withSync(String check) {
       return new Options(dispatcherExtra, serverExtra, true, check, balance, cacheBytes, discover, routing);
     }
 
@@ -65,21 +65,21 @@ final class ProcessFarm extends ProcessLab {
      * {@code yaml} (top-level {@code vips:} and {@code pools:} sections) replaces the dispatcher's
      * and goes into every server's config too (per-request routing reads it there).
      */
-    Options routing(String yaml) {
+    public Options routing(String yaml) {
       return new Options(dispatcherExtra, serverExtra, sync, healthCheck, balance, cacheBytes, discover, yaml);
     }
   }
 
-  final Host client;
-  final Host d1;
-  final Path bigFile;
+  public final Host client;
+  public final Host d1;
+  public final Path bigFile;
   private final Options options;
 
   ProcessFarm(String purpose, String dispatcherExtra, String serverExtra) throws Exception {
     this(purpose, new Options(dispatcherExtra, serverExtra, false, "", "round-robin", 0, false));
   }
 
-  ProcessFarm(String purpose, Options options) throws Exception {
+  public ProcessFarm(String purpose, Options options) throws Exception {
     super(purpose);
     this.options = options;
     try {
@@ -119,7 +119,7 @@ final class ProcessFarm extends ProcessLab {
   }
 
   /** Starts every server, then the dispatcher, and waits until the fabric is up. */
-  ProcessFarm startAll() throws Exception {
+  public ProcessFarm startAll() throws Exception {
     for (String s : SERVERS) start(s);
     for (String s : SERVERS) awaitMetric(s, "baton_server_connections_active", v -> true);
     start("d1");
@@ -134,13 +134,13 @@ final class ProcessFarm extends ProcessLab {
   }
 
   /** Runs curl in the client namespace; {@code args} follow curl's own options. */
-  CommandResult curl(Duration timeout, String... args) {
+  public CommandResult curl(Duration timeout, String... args) {
     List<String> cmd = new ArrayList<>(List.of("curl", "-sS", "--max-time", String.valueOf(timeout.toSeconds())));
     cmd.addAll(List.of(args));
     return client.exec(cmd, timeout.plusSeconds(5));
   }
 
-  static String url(String path) {
+  public static String url(String path) {
     return "http://" + VIP + path;
   }
 

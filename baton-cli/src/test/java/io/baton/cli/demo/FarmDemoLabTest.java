@@ -45,4 +45,19 @@ class FarmDemoLabTest {
         .doesNotContain("FAIL");
     assertThat(Lab.leftovers()).isEmpty();
   }
+
+  @Test
+  void theMigrationDemoPassesEveryCheckAndLeavesNothingBehind() throws Exception {
+    StringWriter text = new StringWriter();
+    boolean passed = new MigrateDemo(new PrintWriter(text, true), 3).run(false);
+    assertThat(passed).as(text.toString()).isTrue();
+    assertThat(text.toString())
+        .contains("s1 drained:")
+        .contains("the download arrived whole")
+        .contains("all on one connection (1 connects)")
+        .contains("ok   the client received 0 RST segments over the whole demo")
+        .contains("demo: all checks passed")
+        .doesNotContain("FAIL");
+    assertThat(Lab.leftovers()).isEmpty();
+  }
 }

@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -16,6 +17,7 @@ import org.junit.jupiter.api.Test;
  * would: a keep-alive connection moved between requests, a download moved mid-stream, and a drain
  * of a server under keep-alive connections.
  */
+@Tag("lab")
 class MigrationLabTest {
   private static final Duration CURL = Duration.ofSeconds(60);
 

@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -14,6 +15,7 @@ import org.junit.jupiter.api.Test;
  * connection whose requests alternate between /a/ and /b/ gets every answer from its pool's
  * server, in order, without a reset; each switch moves the connection between the servers.
  */
+@Tag("lab")
 class RerouteLabTest {
   static final String ROUTING = """
       vips:
