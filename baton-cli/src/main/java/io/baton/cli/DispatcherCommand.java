@@ -5,6 +5,7 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code baton dispatcher --config FILE}: runs a node whose roles include dispatcher. */
@@ -17,8 +18,13 @@ final class DispatcherCommand implements Callable<Integer> {
 
   @Mixin NodeOptions node;
 
+  @Option(names = "--take-over", description = "Planned reload: take over from the dispatcher running on this host"
+      + " (its listeners and forwarding table) without refusing a connection attempt or resetting a connection;"
+      + " it is asked to stop (SIGTERM) and finishes the connections it is reading first.")
+  boolean takeOver;
+
   @Override
   public Integer call() throws Exception {
-    return NodeRunner.run(node.config, Role.DISPATCHER, spec.commandLine().getOut(), node.threads);
+    return NodeRunner.run(node.config, Role.DISPATCHER, spec.commandLine().getOut(), node.threads, takeOver);
   }
 }

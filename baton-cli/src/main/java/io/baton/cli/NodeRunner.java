@@ -39,6 +39,11 @@ final class NodeRunner {
   private NodeRunner() {}
 
   static int run(Path configFile, Role required, PrintWriter out, int threads) throws Exception {
+    return run(configFile, required, out, threads, false);
+  }
+
+  /** @param takeOver a planned reload: take over from the dispatcher running on this host */
+  static int run(Path configFile, Role required, PrintWriter out, int threads, boolean takeOver) throws Exception {
     BatonConfig config;
     try {
       config = ConfigLoader.load(configFile);
@@ -53,6 +58,18 @@ final class NodeRunner {
     if (!problems.isEmpty()) throw new HostNotReadyException("host not ready: " + String.join("; ", problems));
 
     EventLoopGroup group = new MultiThreadIoEventLoopGroup(threads, EpollIoHandler.newFactory());
+    DispatcherNode.PausedListeners paused = null;
+    if (takeOver) {
+      String why = config.node().roles().contains(Role.SERVER) ? "it is also a server (peer mode)"
+          : config.announce().isPresent() ? "it announces its VIPs by BGP (its BIRD's sessions cannot be taken over)"
+          : null;
+      if (why != null) {
+        group.shutdownGracefully(0, 0, java.util.concurrent.TimeUnit.SECONDS);
+        throw new ConfigFailure(configFile + ": node " + config.node().name() + " cannot take over with --take-over: "
+            + why + "; stop the running process, then start this one", null);
+      }
+      paused = TakeOver.fromRunningDispatcher(config, group, out);
+    }
     ServerAgent server = null;
     DispatcherNode dispatcher = null;
     HealthChecks health = null;
@@ -62,7 +79,18 @@ final class NodeRunner {
     io.baton.admin.MetricsEndpoint metrics = null;
     io.baton.admin.AdminEndpoint admin = null;
     CountDownLatch stop = new CountDownLatch(1);
-    Thread hook = new Thread(stop::countDown, "baton-shutdown");
+    CountDownLatch stopped = new CountDownLatch(1);
+    // The JVM halts as soon as its shutdown hooks return: this one holds it until the node has
+    // stopped in order (a dispatcher finishes the connections it is reading and its handoffs,
+    // which a planned reload relies on), bounded.
+    Thread hook = new Thread(() -> {
+      stop.countDown();
+      try {
+        stopped.await(SHUTDOWN_LIMIT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }, "baton-shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
     try {
       if (config.node().roles().contains(Role.SERVER)) {
@@ -84,7 +112,8 @@ final class NodeRunner {
       }
       if (config.node().roles().contains(Role.DISPATCHER)) {
         dispatcher = DispatcherNode.start(config, group, server == null ? null : server.localDelivery()::serve,
-            eligibility);
+            eligibility, paused);
+        paused = null; // accepting now
         dispatcherRef.set(dispatcher);
         if (sync != null) {
           sync.receiveOwnership(dispatcher::replicate);
@@ -120,6 +149,8 @@ final class NodeRunner {
       stop.await();
       return ExitCode.OK;
     } finally {
+      org.slf4j.LoggerFactory.getLogger(NodeRunner.class).info("node {} stopping", config.node().name());
+      if (paused != null) paused.close();
       if (metrics != null) metrics.close();
       if (admin != null) admin.close();
       if (bgp != null) bgp.close(); // withdraw the VIPs before the listeners close
@@ -133,8 +164,12 @@ final class NodeRunner {
       } catch (IllegalStateException shuttingDown) {
         // the JVM is already exiting through the hook
       }
+      stopped.countDown();
     }
   }
+
+  /** Longest a stopping node holds the JVM's exit for its orderly stop. */
+  static final java.time.Duration SHUTDOWN_LIMIT = java.time.Duration.ofSeconds(45);
 
   /**
    * Joins the sync plane and waits (briefly) for the reports of the view's members, so that a

@@ -48,6 +48,16 @@ public final class ForwardingTableLock implements AutoCloseable {
     }
   }
 
+  /**
+   * The process that holds the lock of {@code table} in this network namespace now, if any (a
+   * dispatcher that a new one takes over from).
+   */
+  public static java.util.OptionalLong holder(String table) throws LinuxException {
+    Path path = pathOf(table);
+    if (!java.nio.file.Files.exists(path)) return java.util.OptionalLong.empty();
+    return ExclusiveFileLock.holderPid(path);
+  }
+
   public Path path() {
     return lock.path();
   }

@@ -95,6 +95,19 @@ public final class HostPreparation {
     }
   }
 
+  /** The sysctl that moves a closing listener's queued connections to another of its SO_REUSEPORT group. */
+  public static final String LISTENER_QUEUE_MIGRATION = "net.ipv4.tcp_migrate_req";
+
+  /**
+   * Turns on {@value #LISTENER_QUEUE_MIGRATION} in this network namespace (Linux 5.14+): when a
+   * dispatcher closes its listeners for a planned reload, the connections the kernel accepted for
+   * them but the process did not yet move to the new process's listeners instead of being reset.
+   * Returns what it changed (empty when it was on).
+   */
+  public static List<String> enableListenerQueueMigration() throws IOException {
+    return setIfNot(LISTENER_QUEUE_MIGRATION, List.of("1"), "1");
+  }
+
   private static List<String> setIfNot(String key, List<String> ok, String value) throws IOException {
     String current = read(key);
     if (current != null && ok.contains(current)) return List.of();

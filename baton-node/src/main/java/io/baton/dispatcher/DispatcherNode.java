@@ -52,7 +52,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class DispatcherNode implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(DispatcherNode.class);
-  private static final String TABLE = "baton_fwd";
+  public static final String TABLE = "baton_fwd";
 
   private final ForwardingService forwarding;
   private final Map<String, HandoffClient> clients;
@@ -95,6 +95,16 @@ public final class DispatcherNode implements AutoCloseable {
    */
   public static DispatcherNode start(BatonConfig config, EventLoopGroup group,
       HandoffCoordinator.LocalService local, ServerEligibility eligibility) throws IOException {
+    return start(config, group, local, eligibility, null);
+  }
+
+  /**
+   * As above; with {@code paused} (a planned reload), accepts on those listeners instead of
+   * binding its own, once the forwarding table and the fabric are set up.
+   */
+  public static DispatcherNode start(BatonConfig config, EventLoopGroup group,
+      HandoffCoordinator.LocalService local, ServerEligibility eligibility, PausedListeners paused)
+      throws IOException {
     var node = config.node();
     var front = node.front().orElseThrow(() -> new IllegalArgumentException(
         "dispatcher " + node.name() + " needs a front interface"));
@@ -107,6 +117,15 @@ public final class DispatcherNode implements AutoCloseable {
     } catch (LinuxException e) {
       throw new IOException("cannot set up the forwarding table on " + front.device() + ": " + e.getMessage(), e);
     }
+    try {
+      for (String change : io.baton.dataplane.HostPreparation.enableListenerQueueMigration()) {
+        log.info("{}: a planned reload (--take-over) moves the connections queued at this process's listeners to the"
+            + " next process's instead of resetting them", change);
+      }
+    } catch (IOException e) {
+      log.warn("{}: a planned reload (--take-over) would reset the connections queued at this process's listeners",
+          e.getMessage());
+    }
     String filterProblem = io.baton.linux.SocketFilters.sharedProgramProblem();
     if (filterProblem != null) {
       log.warn("cannot load the shared eBPF drop filter ({}): each handoff compiles a classic socket"
@@ -118,7 +137,8 @@ public final class DispatcherNode implements AutoCloseable {
     LoadTable load = new LoadTable();
     Map<String, HandoffClient> clients = new ConcurrentHashMap<>();
     DispatcherNode dispatcher = new DispatcherNode(node.name(), forwarding, clients, load);
-    dispatcher.drainLimit = config.timeouts().handoff().plus(config.timeouts().fabricDeadAfter())
+    dispatcher.drainLimit = config.timeouts().firstByte().plus(config.timeouts().head())
+        .plus(config.timeouts().handoff()).plus(config.timeouts().fabricDeadAfter())
         .plus(HandoffCoordinator.INSTALL_TIMEOUT.multipliedBy(2));
     Liveness liveness = new Liveness(config.timeouts().fabricHeartbeat(), config.timeouts().fabricDeadAfter());
     HandoffCoordinator coordinator = new HandoffCoordinator(new ClientsFabric(clients), forwarding,
@@ -160,12 +180,19 @@ public final class DispatcherNode implements AutoCloseable {
     }
     AdmissionControl admission = new AdmissionControl(config.limits().maxPendingConnections(),
         config.limits().maxPendingPerClient());
+    if (paused != null) {
+      // Taking over: connection attempts wait in the listeners' backlog until the fabric is up,
+      // rather than being answered 503 for want of a server session.
+      awaitFirstSessions(clients, TAKE_OVER_FABRIC_WAIT);
+    }
     try {
       for (VipConfig v : config.vips()) {
         VipSite site = site(config, v, pools,
             dispatcher.discoveredPools.forVip(new Vip(v.address(), v.port()), discoveringKinds));
-        dispatcher.listeners.add(bind(group, site, coordinator, dispatcher.stats, admission,
-            config.limits().maxHeaderCount()));
+        dispatcher.listeners.add(paused != null
+            ? paused.resume(site.vip(), firstRequest(site, coordinator, dispatcher.stats, admission,
+                config.limits().maxHeaderCount()))
+            : bind(group, site, coordinator, dispatcher.stats, admission, config.limits().maxHeaderCount()));
         log.info("dispatcher {} listens on {} ({})", node.name(), site.vip(), site.mode());
       }
     } catch (IOException | RuntimeException e) {
@@ -321,8 +348,79 @@ public final class DispatcherNode implements AutoCloseable {
     discoveredPools.farmChanged(farm);
   }
 
+  /**
+   * The VIPs' listeners of a dispatcher that takes over from a running one (a planned reload):
+   * bound next to the old process's (SO_REUSEPORT) before the forwarding table is this process's,
+   * but not accepting yet. New connections queue in their backlog: those the kernel hashes to
+   * them, and, as the old process closes its listeners, those queued there
+   * ({@code net.ipv4.tcp_migrate_req}). {@link #start} with them accepts once it can hand off.
+   */
+  public static final class PausedListeners implements AutoCloseable {
+    private final Map<Vip, Channel> channels;
+    private final Map<Vip, java.util.concurrent.atomic.AtomicReference<ChannelInitializer<Channel>>> children;
+
+    private PausedListeners(Map<Vip, Channel> channels,
+        Map<Vip, java.util.concurrent.atomic.AtomicReference<ChannelInitializer<Channel>>> children) {
+      this.channels = channels;
+      this.children = children;
+    }
+
+    /** Binds every VIP of {@code config}, not accepting. */
+    public static PausedListeners bind(BatonConfig config, EventLoopGroup group) throws IOException {
+      Map<Vip, Channel> channels = new LinkedHashMap<>();
+      Map<Vip, java.util.concurrent.atomic.AtomicReference<ChannelInitializer<Channel>>> children = new LinkedHashMap<>();
+      try {
+        for (VipConfig v : config.vips()) {
+          Vip vip = new Vip(v.address(), v.port());
+          var child = new java.util.concurrent.atomic.AtomicReference<ChannelInitializer<Channel>>();
+          children.put(vip, child);
+          channels.put(vip, listen(group, vip, new ChannelInitializer<Channel>() {
+            @Override
+            protected void initChannel(Channel ch) {
+              ch.pipeline().addLast(child.get());
+            }
+          }, false));
+        }
+      } catch (IOException | RuntimeException e) {
+        channels.values().forEach(Channel::close);
+        throw e;
+      }
+      return new PausedListeners(channels, children);
+    }
+
+    /** Starts accepting on {@code vip} with {@code child} for each connection. */
+    Channel resume(Vip vip, ChannelInitializer<Channel> child) {
+      Channel ch = channels.get(vip);
+      if (ch == null) throw new IllegalArgumentException("no paused listener for " + vip);
+      children.get(vip).set(child);
+      ch.config().setAutoRead(true);
+      return ch;
+    }
+
+    @Override
+    public void close() {
+      channels.values().forEach(c -> c.close().awaitUninterruptibly());
+    }
+  }
+
+  private static ChannelInitializer<Channel> firstRequest(VipSite site, HandoffCoordinator coordinator,
+      DispatcherStats stats, AdmissionControl admission, int maxHeaderCount) {
+    return new ChannelInitializer<Channel>() {
+      @Override
+      protected void initChannel(Channel ch) {
+        ch.pipeline().addLast("first-request", new FirstRequestHandler(site, coordinator, stats,
+            admission, maxHeaderCount));
+      }
+    };
+  }
+
   private static Channel bind(EventLoopGroup group, VipSite site, HandoffCoordinator coordinator,
       DispatcherStats stats, AdmissionControl admission, int maxHeaderCount) throws IOException {
+    return listen(group, site.vip(), firstRequest(site, coordinator, stats, admission, maxHeaderCount), true);
+  }
+
+  private static Channel listen(EventLoopGroup group, Vip vip, ChannelInitializer<Channel> child,
+      boolean accepting) throws IOException {
     ServerBootstrap b = new ServerBootstrap()
         .group(group)
         // AF_INET: on a host with IPv6 on, Netty's default is a dual-stack AF_INET6 socket, and
@@ -339,18 +437,31 @@ public final class DispatcherNode implements AutoCloseable {
         // A client may send its request and then FIN: keep the connection (CLOSE_WAIT) so that it
         // can still be moved and answered, instead of Netty closing it on EOF.
         .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-        .childHandler(new ChannelInitializer<Channel>() {
-          @Override
-          protected void initChannel(Channel ch) {
-            ch.pipeline().addLast("first-request", new FirstRequestHandler(site, coordinator, stats,
-                admission, maxHeaderCount));
-          }
-        });
+        .option(ChannelOption.AUTO_READ, accepting)
+        .childOption(ChannelOption.AUTO_READ, true)
+        .childHandler(child);
     try {
-      return b.bind(new InetSocketAddress(site.vip().address(), site.vip().port())).sync().channel();
+      return b.bind(new InetSocketAddress(vip.address(), vip.port())).sync().channel();
     } catch (Exception e) {
-      throw new IOException("cannot listen on VIP " + site.vip() + ": " + e.getMessage()
+      throw new IOException("cannot listen on VIP " + vip + ": " + e.getMessage()
           + " (is the VIP configured on the front interface?)", e);
+    }
+  }
+
+  /** How long a dispatcher that takes over waits for its fabric sessions before it accepts anyway. */
+  static final Duration TAKE_OVER_FABRIC_WAIT = Duration.ofSeconds(5);
+
+  private static void awaitFirstSessions(Map<String, HandoffClient> clients, Duration limit) {
+    var all = clients.values().stream().map(c -> c.connect().exceptionally(e -> null)).toArray(
+        java.util.concurrent.CompletableFuture[]::new);
+    try {
+      java.util.concurrent.CompletableFuture.allOf(all).get(limit.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.TimeoutException e) {
+      log.warn("taking over: not every server's fabric session came up within {} ms; accepting anyway", limit.toMillis());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (java.util.concurrent.ExecutionException e) {
+      log.debug("fabric: {}", e.toString());
     }
   }
 
@@ -396,15 +507,26 @@ public final class DispatcherNode implements AutoCloseable {
   @Override
   public void close() {
     closing = true;
+    long t0 = System.nanoTime();
     for (Channel l : listeners) l.close().awaitUninterruptibly();
-    // Handoffs under way finish first: closing the fabric now would leave their outcome unknown
-    // and reset clients that a server may already be serving. Bounded by their deadlines.
+    long reading = stats.firstRequestPhase.sum();
+    long handing = stats.inFlightHandoffs.sum();
+    // Connections still in their first-request phase are handed off (or answered), and handoffs
+    // under way finish first: closing the fabric now would leave their outcome unknown and reset
+    // clients that a server may already be serving. Bounded by their deadlines.
     long deadline = System.nanoTime() + drainLimit.toNanos();
-    while (stats.inFlightHandoffs.sum() > 0 && System.nanoTime() < deadline) {
+    while ((stats.inFlightHandoffs.sum() > 0 || stats.firstRequestPhase.sum() > 0)
+        && System.nanoTime() < deadline) {
       java.util.concurrent.locks.LockSupport.parkNanos(1_000_000L); // polling a deadline-bounded drain
+    }
+    if (reading + handing > 0 || stats.firstRequestPhase.sum() + stats.inFlightHandoffs.sum() > 0) {
+      log.info("stopping: finished {} connections being read and {} handoffs in {} ms ({} and {} left)", reading,
+          handing, (System.nanoTime() - t0) / 1_000_000, stats.firstRequestPhase.sum(), stats.inFlightHandoffs.sum());
     }
     clients.values().forEach(HandoffClient::close);
     forwarding.close();
+    log.info("stopped in {} ms; the forwarding table stays for the next dispatcher process",
+        (System.nanoTime() - t0) / 1_000_000);
   }
 
   /** {@link HandoffClient}s by server node name, as a {@link FabricPort}. */

@@ -179,10 +179,17 @@ final class FirstRequestHandler extends ChannelInboundHandlerAdapter {
   }
 
   private void handOff(ChannelHandlerContext ctx, byte[] bytes, Optional<String> pool, PickContext pick, String summary) {
-    endPhase();
-    ctx.pipeline().remove(this);
-    stats.bytesReadBeforeHandoff.add(bytes.length);
-    coordinator.handOff(ctx.channel(), site, bytes, pool, pick, summary);
+    // Counted as a handoff from before its first-request phase ends until its machine counts it:
+    // a stopping dispatcher that saw neither would close the fabric under it.
+    stats.inFlightHandoffs.increment();
+    try {
+      endPhase();
+      ctx.pipeline().remove(this);
+      stats.bytesReadBeforeHandoff.add(bytes.length);
+      coordinator.handOff(ctx.channel(), site, bytes, pool, pick, summary);
+    } finally {
+      stats.inFlightHandoffs.decrement();
+    }
   }
 
   /** Stops reading and timing: the connection's fate is decided, its first-request phase ends. */

@@ -172,16 +172,7 @@ public final class ServerAgent implements AutoCloseable {
           acceptor.live, MIGRATION_SAFE_POINT_TIMEOUT, config.timeouts().handoff());
     } catch (io.baton.linux.LinuxException | RuntimeException e) {
       fabric.close();
-      try {
-        guardThread.submit(() -> {
-          guard.close();
-          return null;
-        }).get(5, TimeUnit.SECONDS);
-      } catch (Exception ignored) {
-        // the start failed already; the guard table goes with the namespace or the next start
-      } finally {
-        guardThread.shutdownNow();
-      }
+      removeGuard(guardThread, guard);
       throw new IOException("cannot set up live migration (forwarding table " + Migrator.TABLE + " on " + fabricDevice
           + "): " + e.getMessage(), e);
     }
@@ -333,6 +324,11 @@ public final class ServerAgent implements AutoCloseable {
     reporter.cancel(false);
     migrator.close();
     fabric.close();
+    removeGuard(guardThread, guard);
+  }
+
+  /** Removes the guard table on its own thread, then ends that thread. */
+  private static void removeGuard(ExecutorService guardThread, VipGuard guard) {
     try {
       guardThread.submit(() -> {
         guard.close();

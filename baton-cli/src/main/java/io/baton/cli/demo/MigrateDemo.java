@@ -67,13 +67,7 @@ public final class MigrateDemo {
         + " VIP " + ProcessFarm.VIP + ":80 to pool app (s1, s2), :443 routed per request (/b/ to s2, the rest to s1)"
         + " ...");
     try (ProcessFarm farm = new ProcessFarm("demo-mig", ProcessFarm.Options.DEFAULT.withSync("").routing(ROUTING))) {
-      for (String s : ProcessFarm.SERVERS) {
-        Path root = farm.lab.dir().resolve("www-" + s);
-        for (String dir : List.of("a", "b")) {
-          Files.createDirectories(root.resolve(dir));
-          Files.writeString(root.resolve(dir).resolve("who.txt"), dir + " from " + s + "\n");
-        }
-      }
+      farm.writePoolFiles();
       farm.startAll();
       for (String s : ProcessFarm.SERVERS) {
         farm.awaitMetric("d1", "baton_sync_node_eligible{node=\"" + s + "\"}", v -> v == 1);

@@ -118,6 +118,20 @@ public final class ProcessFarm extends ProcessLab {
     return node.equals("d1") ? "dispatcher" : "server";
   }
 
+  /**
+   * Adds {@code /a/who.txt} and {@code /b/who.txt} ("a from s1", ...) to every server's content:
+   * which pool's path a request named and which server answered it (per-request routing).
+   */
+  public void writePoolFiles() throws java.io.IOException {
+    for (String s : SERVERS) {
+      Path root = lab.dir().resolve("www-" + s);
+      for (String dir : List.of("a", "b")) {
+        java.nio.file.Files.createDirectories(root.resolve(dir));
+        java.nio.file.Files.writeString(root.resolve(dir).resolve("who.txt"), dir + " from " + s + "\n");
+      }
+    }
+  }
+
   /** Starts every server, then the dispatcher, and waits until the fabric is up. */
   public ProcessFarm startAll() throws Exception {
     for (String s : SERVERS) start(s);

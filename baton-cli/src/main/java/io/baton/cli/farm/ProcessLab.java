@@ -70,6 +70,18 @@ public abstract class ProcessLab implements AutoCloseable {
     return p;
   }
 
+  /**
+   * A planned reload of a dispatcher node: starts {@code baton dispatcher --config FILE
+   * --take-over}, which stops the running process itself; returns the old process (to wait for)
+   * and makes the new one the node's.
+   */
+  public Process takeOver(String node) {
+    Process old = processes.get(node);
+    Process p = hosts.get(node).start(baton("dispatcher", "--config", configs.get(node).toString(), "--take-over"));
+    processes.put(node, p);
+    return old;
+  }
+
   /** The node's config file. */
   public Path config(String node) {
     return configs.get(node);

@@ -43,13 +43,7 @@ class RerouteLabTest {
   void everyRequestOfAKeepAliveConnectionIsServedByItsPool() throws Exception {
     int requests = Integer.getInteger("baton.test.rerouteRequests", 200);
     try (ProcessFarm farm = new ProcessFarm("reroute", ProcessFarm.Options.DEFAULT.withSync("").routing(ROUTING))) {
-      for (String s : ProcessFarm.SERVERS) {
-        Path root = farm.lab.dir().resolve("www-" + s);
-        for (String dir : List.of("a", "b")) {
-          Files.createDirectories(root.resolve(dir));
-          Files.writeString(root.resolve(dir).resolve("who.txt"), dir + " from " + s + "\n");
-        }
-      }
+      farm.writePoolFiles();
       try {
         farm.startAll();
       } catch (IllegalStateException e) {
