@@ -32,6 +32,7 @@ import picocli.CommandLine.Spec;
     name = "ctl",
     mixinStandardHelpOptions = true,
     description = {"Ask a running node: nodes | connections | migrate CLIENT_IP:PORT VIP:PORT [--to NODE] |"
+        + " migrate --all [--to NODE] [--deadline 30s] |"
         + " drain [--deadline 30s] [--to NODE]. drain also stops new connections to the node (as baton drain) and"
         + " moves its established ones to other servers at their next safe point, until the deadline."},
     exitCodeListHeading = "%nExit codes:%n",
@@ -49,6 +50,9 @@ final class CtlCommand implements Callable<Integer> {
 
   @Option(names = "--to", paramLabel = "NODE", description = "Target server (default: the least loaded that can take it).")
   String to;
+
+  @Option(names = "--all", description = "migrate: every connection of this node (as drain, but new connections still come).")
+  boolean all;
 
   @Option(names = "--deadline", paramLabel = "DURATION", defaultValue = "30s",
       description = "How long drain keeps moving connections (default ${DEFAULT-VALUE}).")
@@ -85,7 +89,19 @@ final class CtlCommand implements Callable<Integer> {
       case "nodes" -> path = "/v1/nodes";
       case "connections" -> path = "/v1/connections";
       case "migrate" -> {
-        if (args.size() != 2) return usage(err, "migrate needs CLIENT_IP:PORT VIP:PORT");
+        if (all) {
+          Duration d;
+          try {
+            d = io.baton.config.Durations.parse(deadline);
+          } catch (RuntimeException e) {
+            return usage(err, "--deadline: " + e.getMessage());
+          }
+          method = "POST";
+          path = "/v1/drain?deadline-ms=" + d.toMillis() + toParam;
+          timeoutMs = d.toMillis() + 35_000;
+          break;
+        }
+        if (args.size() != 2) return usage(err, "migrate needs CLIENT_IP:PORT VIP:PORT, or --all");
         method = "POST";
         path = "/v1/migrate?client=" + URLEncoder.encode(args.get(0), StandardCharsets.UTF_8) + "&vip="
             + URLEncoder.encode(args.get(1), StandardCharsets.UTF_8) + toParam;
@@ -132,7 +148,10 @@ final class CtlCommand implements Callable<Integer> {
       print(out, command, body);
     }
     out.flush();
-    if (command.equals("migrate")) return body.path("outcome").asText().equals("moved") ? ExitCode.OK : ExitCode.FAILURE;
+    if (command.equals("migrate") && !all) {
+      return body.path("outcome").asText().equals("moved") ? ExitCode.OK : ExitCode.FAILURE;
+    }
+    if (command.equals("migrate")) return body.path("remaining").asInt() == 0 ? ExitCode.OK : ExitCode.FAILURE;
     if (command.equals("drain")) return body.path("remaining").asInt() == 0 ? ExitCode.OK : ExitCode.FAILURE;
     return ExitCode.OK;
   }
@@ -148,20 +167,37 @@ final class CtlCommand implements Callable<Integer> {
         }
       }
       case "connections" -> {
-        out.printf("%-21s %-21s %-16s %10s %s%n", "VIP", "CLIENT", "FROM", "AGE_MS", "REQUEST");
-        for (JsonNode n : b.path("connections")) {
-          out.printf("%-21s %-21s %-16s %10d %s%n", n.path("vip").asText(), n.path("client").asText(),
-              n.path("from").asText(), n.path("ageMs").asLong(), n.path("summary").asText());
+        if (b.has("connections")) {
+          out.printf("%-21s %-21s %-16s %10s %s%n", "VIP", "CLIENT", "FROM", "AGE_MS", "REQUEST");
+          for (JsonNode n : b.path("connections")) {
+            out.printf("%-21s %-21s %-16s %10d %s%n", n.path("vip").asText(), n.path("client").asText(),
+                n.path("from").asText(), n.path("ageMs").asLong(), n.path("summary").asText());
+          }
+        }
+        if (b.has("forwarded")) {
+          out.printf("%-21s %-21s %-16s %10s%n", "VIP", "CLIENT", "FORWARDED TO", "AGE_MS");
+          for (JsonNode n : b.path("forwarded")) {
+            out.printf("%-21s %-21s %-16s %10d%n", n.path("vip").asText(), n.path("client").asText(),
+                n.path("server").asText(), n.path("ageMs").asLong());
+          }
         }
       }
-      case "migrate" -> out.println(line(b));
-      default -> {
-        for (JsonNode n : b.path("connections")) out.println(line(n));
-        out.printf("drain of %s: %d moved, %d stayed, %d lost in %d ms; %d connections still here%n",
-            b.path("node").asText(), b.path("moved").asLong(), b.path("stayed").asLong(), b.path("lost").asLong(),
-            b.path("tookMs").asLong(), b.path("remaining").asLong());
+      case "migrate" -> {
+        if (!b.has("outcome")) {
+          printDrain(out, b);
+        } else {
+          out.println(line(b));
+        }
       }
+      default -> printDrain(out, b);
     }
+  }
+
+  private static void printDrain(PrintWriter out, JsonNode b) {
+    for (JsonNode n : b.path("connections")) out.println(line(n));
+    out.printf("drain of %s: %d moved, %d stayed, %d lost in %d ms; %d connections still here%n",
+        b.path("node").asText(), b.path("moved").asLong(), b.path("stayed").asLong(), b.path("lost").asLong(),
+        b.path("tookMs").asLong(), b.path("remaining").asLong());
   }
 
   private static String line(JsonNode n) {

@@ -141,7 +141,7 @@ final class NodeRunner {
       }
       if (config.admin().enabled()) {
         admin = io.baton.admin.AdminEndpoint.start(config.admin().listen(), config.cluster().key(),
-            config.node().name(), server, sync);
+            config.node().name(), server, sync).dispatcher(dispatcher);
       }
       out.println("baton node " + config.node().name() + " running " + config.node().roles()
           + " (config " + configFile + "); stop with SIGTERM or Ctrl-C");

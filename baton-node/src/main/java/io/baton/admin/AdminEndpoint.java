@@ -51,6 +51,7 @@ public final class AdminEndpoint implements AutoCloseable {
   private final String nodeName;
   private final ServerAgent server;
   private final SyncPlane sync;
+  private io.baton.dispatcher.DispatcherNode dispatcher;
 
   private AdminEndpoint(HttpServer http, ExecutorService thread, String token, String nodeName, ServerAgent server,
       SyncPlane sync) {
@@ -84,6 +85,15 @@ public final class AdminEndpoint implements AutoCloseable {
     log.info("admin endpoint on {} (baton ctl)", http.getAddress());
     return a;
   }
+
+  /** Lists the dispatcher's forwarding entries too ({@code connections}). */
+  public AdminEndpoint dispatcher(io.baton.dispatcher.DispatcherNode d) {
+    this.dispatcher = d;
+    return this;
+  }
+
+  /** Most forwarding entries a listing shows. */
+  static final int MAX_LISTED = 100_000;
 
   public int port() {
     return http.getAddress().getPort();
@@ -146,20 +156,42 @@ public final class AdminEndpoint implements AutoCloseable {
   }
 
   private Map<String, Object> connections() {
-    requireServer();
+    if (server == null && dispatcher == null) throw new IllegalArgumentException("node " + nodeName
+        + " is neither a server nor a dispatcher");
     long now = System.currentTimeMillis();
-    List<Map<String, Object>> list = new ArrayList<>();
-    for (ServerAgent.Served s : server.served()) {
-      Map<String, Object> m = new LinkedHashMap<>();
-      m.put("vip", s.flow().localIp().getHostAddress() + ":" + s.flow().localPort());
-      m.put("client", s.flow().clientIp().getHostAddress() + ":" + s.flow().clientPort());
-      m.put("from", s.from());
-      m.put("handoffId", s.handoffId());
-      m.put("ageMs", now - s.sinceMs());
-      m.put("summary", s.summary());
-      list.add(m);
+    Map<String, Object> out = new LinkedHashMap<>();
+    out.put("node", nodeName);
+    if (server != null) {
+      List<Map<String, Object>> list = new ArrayList<>();
+      for (ServerAgent.Served s : server.served()) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("vip", s.flow().localIp().getHostAddress() + ":" + s.flow().localPort());
+        m.put("client", s.flow().clientIp().getHostAddress() + ":" + s.flow().clientPort());
+        m.put("from", s.from());
+        m.put("handoffId", s.handoffId());
+        m.put("ageMs", now - s.sinceMs());
+        m.put("summary", s.summary());
+        list.add(m);
+      }
+      out.put("connections", list);
     }
-    return Map.of("node", nodeName, "connections", list);
+    if (dispatcher != null) {
+      List<Map<String, Object>> list = new ArrayList<>();
+      try {
+        for (var e : dispatcher.forwarding().list(MAX_LISTED).get(10, TimeUnit.SECONDS)) {
+          Map<String, Object> m = new LinkedHashMap<>();
+          m.put("vip", e.flow().localIp().getHostAddress() + ":" + e.flow().localPort());
+          m.put("client", e.flow().clientIp().getHostAddress() + ":" + e.flow().clientPort());
+          m.put("server", e.server().getHostAddress());
+          m.put("ageMs", e.ageNs() / 1_000_000);
+          list.add(m);
+        }
+      } catch (Exception e) {
+        throw new IllegalStateException("cannot list the forwarding table: " + e, e);
+      }
+      out.put("forwarded", list);
+    }
+    return out;
   }
 
   private void migrate(HttpExchange x, Map<String, String> q) throws IOException {

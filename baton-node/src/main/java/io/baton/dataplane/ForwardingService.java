@@ -416,6 +416,22 @@ public final class ForwardingService implements AutoCloseable {
     }).thenApply(o -> (Reconciled) o);
   }
 
+  /** One live entry, for listings. */
+  public record Listed(FlowKey flow, Inet4Address server, long ageNs) {}
+
+  /** At most {@code limit} of the live entries: which server each connection forwards to, since when. */
+  @SuppressWarnings("unchecked")
+  public CompletableFuture<List<Listed>> list(int limit) {
+    return query(ops -> {
+      List<Listed> out = new ArrayList<>(Math.min(limit, Math.max(0, tracked)));
+      long now = nanoClock.getAsLong();
+      entries.forEach((f, e) -> {
+        if (out.size() < limit) out.add(new Listed(f, e.server(), now - e.installedNs()));
+      });
+      return out;
+    }).thenApply(o -> (List<Listed>) o);
+  }
+
   /** Entries this service tracks (as of its last turn); cheap, any thread. */
   public int trackedEntries() {
     return tracked;

@@ -57,6 +57,10 @@ class MigrationLabTest {
       }
       assertThat(ctl(farm, "s2", "connections").stdout()).contains(client);
       assertThat(ctl(farm, "s1", "connections").stdout()).doesNotContain(client);
+      // The dispatcher's entry switched to s2's fabric address (the sync plane's ownership news).
+      ProcessLab.awaitTrue(() -> ctl(farm, "d1", "connections").stdout().lines()
+              .anyMatch(l -> l.contains(client) && l.contains("198.18.1.12")), Duration.ofSeconds(10),
+          "d1 forwarding " + client + " to s2");
       // And back again: the loop guard lets s1 take it without forwarding its packets to s2.
       CommandResult back = ctl(farm, "s2", "migrate", client, ProcessFarm.VIP + ":80", "--to", "s1");
       assertThat(back.exitCode()).as("ctl migrate back: %s %s", back.stdout(), back.stderr()).isZero();
