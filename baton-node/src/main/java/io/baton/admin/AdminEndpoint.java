@@ -100,7 +100,8 @@ public final class AdminEndpoint implements AutoCloseable {
   }
 
   private void handle(HttpExchange x) throws IOException {
-    try (x) {
+    // Not try-with-resources: that closes the exchange before a catch block could answer.
+    try {
       String auth = x.getRequestHeaders().getFirst("Authorization");
       if (auth == null || !auth.startsWith("Bearer ") || !AdminToken.matches(auth.substring(7).trim(), token)) {
         reply(x, 401, Map.of("error", "missing or wrong token (baton ctl derives it from the config's cluster key)"));
@@ -120,6 +121,8 @@ public final class AdminEndpoint implements AutoCloseable {
     } catch (RuntimeException e) {
       log.warn("admin request {} failed", x.getRequestURI(), e);
       reply(x, 500, Map.of("error", String.valueOf(e.getMessage())));
+    } finally {
+      x.close();
     }
   }
 
