@@ -51,6 +51,10 @@ final class CtlCommand implements Callable<Integer> {
   @Option(names = "--to", paramLabel = "NODE", description = "Target server (default: the least loaded that can take it).")
   String to;
 
+  @Option(names = "--close-rest", description = "drain: close (FIN) the connections still here at the deadline instead"
+      + " of leaving them to finish.")
+  boolean closeRest;
+
   @Option(names = "--all", description = "migrate: every connection of this node (as drain, but new connections still come).")
   boolean all;
 
@@ -115,8 +119,8 @@ final class CtlCommand implements Callable<Integer> {
         }
         if (c.sync().isPresent()) DrainFlag.of(c.node().name()).set();
         method = "POST";
-        path = "/v1/drain?deadline-ms=" + d.toMillis() + toParam;
-        timeoutMs = d.toMillis() + 35_000;
+        path = "/v1/drain?deadline-ms=" + d.toMillis() + toParam + (closeRest ? "&close-rest=true" : "");
+        timeoutMs = d.toMillis() + 65_000;
       }
       default -> {
         return usage(err, "unknown command " + command + " (nodes, connections, migrate, drain)");
@@ -195,9 +199,9 @@ final class CtlCommand implements Callable<Integer> {
 
   private static void printDrain(PrintWriter out, JsonNode b) {
     for (JsonNode n : b.path("connections")) out.println(line(n));
-    out.printf("drain of %s: %d moved, %d stayed, %d lost in %d ms; %d connections still here%n",
+    out.printf("drain of %s: %d moved, %d stayed, %d lost, %d closed in %d ms; %d connections still here%n",
         b.path("node").asText(), b.path("moved").asLong(), b.path("stayed").asLong(), b.path("lost").asLong(),
-        b.path("tookMs").asLong(), b.path("remaining").asLong());
+        b.path("closed").asLong(), b.path("tookMs").asLong(), b.path("remaining").asLong());
   }
 
   private static String line(JsonNode n) {

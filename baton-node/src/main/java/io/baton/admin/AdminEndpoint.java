@@ -34,7 +34,7 @@ import org.slf4j.LoggerFactory;
  *  GET  /v1/nodes                         the farm as the sync plane sees it
  *  GET  /v1/connections                   the connections this server serves
  *  POST /v1/migrate?client=IP:PORT&amp;vip=IP:PORT[&amp;to=NODE]   move one at its next safe point
- *  POST /v1/drain?deadline-ms=N[&amp;to=NODE]                     move all, until the deadline
+ *  POST /v1/drain?deadline-ms=N[&amp;to=NODE][&amp;close-rest=true] move all until the deadline (then close the rest)
  * </pre>
  *
  * <p>Thread-safe; requests run one at a time on the endpoint's own thread.
@@ -231,6 +231,9 @@ public final class AdminEndpoint implements AutoCloseable {
     List<MigrationOutcome> outcomes;
     try {
       outcomes = server.migrator().migrateAll(q.get("to"), Duration.ofMillis(ms)).get(ms + 30_000, TimeUnit.MILLISECONDS);
+      if (Boolean.parseBoolean(q.getOrDefault("close-rest", "false"))) {
+        outcomes = server.migrator().closeRest(outcomes).get(30, TimeUnit.SECONDS);
+      }
     } catch (Exception e) {
       reply(x, 500, Map.of("error", e.toString()));
       return;
@@ -246,6 +249,7 @@ public final class AdminEndpoint implements AutoCloseable {
     out.put("moved", counts.getOrDefault("moved", 0L));
     out.put("stayed", counts.getOrDefault("stayed", 0L));
     out.put("lost", counts.getOrDefault("lost", 0L));
+    out.put("closed", counts.getOrDefault("closed", 0L));
     out.put("tookMs", (System.nanoTime() - t0) / 1_000_000);
     out.put("remaining", server.served().size());
     out.put("connections", each);

@@ -5,6 +5,7 @@ import io.baton.dataplane.Vip;
 import io.baton.handoff.HandoffClient;
 import io.baton.handoff.Liveness;
 import io.baton.linux.LinuxException;
+import io.baton.server.delivery.Movable;
 import io.baton.transplant.FlowKey;
 import io.netty.channel.EventLoopGroup;
 import java.net.Inet4Address;
@@ -178,6 +179,37 @@ public final class Migrator implements AutoCloseable {
     CompletableFuture<List<MigrationOutcome>> done = new CompletableFuture<>();
     round(target, end, last, done);
     return done;
+  }
+
+  /**
+   * After a drain's deadline: closes (FIN) every connection still here, for an operator who
+   * chose to end them rather than let them finish; their outcomes become "closed". Completes once
+   * each close has run on its connection's loop.
+   */
+  public CompletableFuture<List<MigrationOutcome>> closeRest(List<MigrationOutcome> outcomes) {
+    List<CompletableFuture<MigrationOutcome>> all = new ArrayList<>();
+    for (MigrationOutcome o : outcomes) {
+      Optional<LiveConnections.Live> l = o.moved() ? Optional.empty() : live.get(o.flow());
+      if (l.isEmpty() || !l.get().movable().isOpen()) {
+        all.add(CompletableFuture.completedFuture(o));
+        continue;
+      }
+      CompletableFuture<MigrationOutcome> f = new CompletableFuture<>();
+      Movable m = l.get().movable();
+      m.loop().execute(() -> {
+        try {
+          m.close();
+          f.complete(new MigrationOutcome(o.flow(), o.target(), "closed", "closed at the drain's deadline ("
+              + o.detail() + ")", o.waitedMicros(), 0));
+        } catch (RuntimeException e) {
+          f.complete(new MigrationOutcome(o.flow(), o.target(), o.outcome(), o.detail() + "; not closed: "
+              + e.getMessage(), o.waitedMicros(), o.movedMicros()));
+        }
+      });
+      all.add(f);
+    }
+    return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new))
+        .thenApply(v -> all.stream().map(CompletableFuture::join).toList());
   }
 
   private void round(String target, long end, Map<FlowKey, MigrationOutcome> last,
