@@ -179,6 +179,7 @@ class MigrationLabTest {
   void aDrainWithCloseRestClosesWhatCannotMoveByItsDeadline() throws Exception {
     try (ProcessFarm farm = farm("mig-close")) {
       java.net.Socket half = null;
+      List<java.net.Socket> elsewhere = new ArrayList<>();
       for (int i = 0; i < 8 && half == null; i++) {
         java.net.Socket sock = farm.client.call(() -> {
           java.net.Socket so = new java.net.Socket();
@@ -203,7 +204,8 @@ class MigrationLabTest {
           });
           half = sock;
         } else {
-          sock.close();
+          // Kept open: closed, it would leave the loads tied, and least connections would pick s2 again.
+          elsewhere.add(sock);
         }
       }
       List<KeepAliveClient> idle = new ArrayList<>();
@@ -224,6 +226,7 @@ class MigrationLabTest {
       assertThat(farm.client.call(() -> h.getInputStream().read())).as("the half-sent connection reads its end")
           .isEqualTo(-1);
       h.close();
+      for (java.net.Socket e : elsewhere) e.close();
       assertThat(farm.cli("s1", "drain", "--config", farm.config("s1").toString(), "--off").exitCode()).isZero();
       for (KeepAliveClient c : idle) {
         assertThat(farm.client.call(() -> c.get("/whoami.txt").strip())).isEqualTo("s2");
