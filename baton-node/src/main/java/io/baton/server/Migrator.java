@@ -109,10 +109,7 @@ public final class Migrator implements AutoCloseable {
    * it cannot even start (no such connection, no sync plane, no eligible target).
    */
   public CompletableFuture<MigrationOutcome> migrate(FlowKey flow, String target) {
-    Optional<LiveConnections.Live> l = live.get(flow);
-    if (l.isEmpty()) return CompletableFuture.failedFuture(new IllegalArgumentException(
-        "this node (" + nodeName + ") serves no connection " + flow));
-    return migrate(l.get(), target, n -> true);
+    return migrate(flow, target, n -> true);
   }
 
   /**
@@ -120,10 +117,15 @@ public final class Migrator implements AutoCloseable {
    * belongs to their pool: per-request routing).
    */
   CompletableFuture<MigrationOutcome> migrateToOneOf(FlowKey flow, java.util.Set<String> nodes) {
+    return migrate(flow, null, nodes::contains);
+  }
+
+  private CompletableFuture<MigrationOutcome> migrate(FlowKey flow, String target,
+      java.util.function.Predicate<String> among) {
     Optional<LiveConnections.Live> l = live.get(flow);
     if (l.isEmpty()) return CompletableFuture.failedFuture(new IllegalArgumentException(
         "this node (" + nodeName + ") serves no connection " + flow));
-    return migrate(l.get(), null, nodes::contains);
+    return migrate(l.get(), target, among);
   }
 
   private CompletableFuture<MigrationOutcome> migrate(LiveConnections.Live l, String target,
@@ -223,24 +225,30 @@ public final class Migrator implements AutoCloseable {
       done.complete(new ArrayList<>(last.values()));
       return;
     }
-    var slots = new java.util.concurrent.Semaphore(DRAIN_PARALLEL);
-    List<CompletableFuture<?>> all = new ArrayList<>();
-    for (LiveConnections.Live l : here) {
-      slots.acquireUninterruptibly();
-      CompletableFuture<MigrationOutcome> f = migrate(l, target, n -> true).handle((o, e) -> {
+    // At most DRAIN_PARALLEL at once, without blocking: each move that ends starts the next one.
+    // Later rounds run on an event loop, where waiting for a permit could wait for this very loop.
+    var queue = new java.util.concurrent.ConcurrentLinkedQueue<>(here);
+    var unfinished = new java.util.concurrent.atomic.AtomicInteger(here.size());
+    var progress = new java.util.concurrent.atomic.AtomicBoolean();
+    Runnable[] next = new Runnable[1];
+    next[0] = () -> {
+      LiveConnections.Live l = queue.poll();
+      if (l == null) return;
+      migrate(l, target, n -> true).handleAsync((o, e) -> {
         MigrationOutcome out = o != null ? o : new MigrationOutcome(l.flow(), target == null ? "" : target,
             "stayed", rootMessage(e), 0, 0);
         last.put(l.flow(), out);
-        slots.release();
-        return out;
-      });
-      all.add(f);
-    }
-    CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).whenComplete((v, e) -> {
-      boolean progress = all.stream().anyMatch(f -> ((MigrationOutcome) f.join()).moved());
-      long pause = progress ? 0 : 50; // nothing moved: let safe points and the farm come round
-      group.schedule(() -> round(target, end, last, done), pause, TimeUnit.MILLISECONDS);
-    });
+        if (out.moved()) progress.set(true);
+        if (unfinished.decrementAndGet() == 0) {
+          long pause = progress.get() ? 0 : 50; // nothing moved: let safe points and the farm come round
+          group.schedule(() -> round(target, end, last, done), pause, TimeUnit.MILLISECONDS);
+        } else {
+          next[0].run();
+        }
+        return null;
+      }, group);
+    };
+    for (int i = 0; i < Math.min(DRAIN_PARALLEL, here.size()); i++) next[0].run();
   }
 
   /**
