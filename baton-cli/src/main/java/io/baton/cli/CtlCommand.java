@@ -92,35 +92,26 @@ final class CtlCommand implements Callable<Integer> {
     switch (command) {
       case "nodes" -> path = "/v1/nodes";
       case "connections" -> path = "/v1/connections";
-      case "migrate" -> {
-        if (all) {
-          Duration d;
-          try {
-            d = io.baton.config.Durations.parse(deadline);
-          } catch (RuntimeException e) {
-            return usage(err, "--deadline: " + e.getMessage());
-          }
+      case "migrate", "drain" -> {
+        if (command.equals("migrate") && !all) {
+          if (args.size() != 2) return usage(err, "migrate needs CLIENT_IP:PORT VIP:PORT, or --all");
           method = "POST";
-          path = "/v1/drain?deadline-ms=" + d.toMillis() + toParam;
-          timeoutMs = d.toMillis() + 35_000;
+          path = "/v1/migrate?client=" + URLEncoder.encode(args.get(0), StandardCharsets.UTF_8) + "&vip="
+              + URLEncoder.encode(args.get(1), StandardCharsets.UTF_8) + toParam;
           break;
         }
-        if (args.size() != 2) return usage(err, "migrate needs CLIENT_IP:PORT VIP:PORT, or --all");
-        method = "POST";
-        path = "/v1/migrate?client=" + URLEncoder.encode(args.get(0), StandardCharsets.UTF_8) + "&vip="
-            + URLEncoder.encode(args.get(1), StandardCharsets.UTF_8) + toParam;
-      }
-      case "drain" -> {
+        // Every connection: drain, or migrate --all (the same without the drain flag).
         Duration d;
         try {
           d = io.baton.config.Durations.parse(deadline);
         } catch (RuntimeException e) {
           return usage(err, "--deadline: " + e.getMessage());
         }
-        if (c.sync().isPresent()) DrainFlag.of(c.node().name()).set();
+        boolean drain = command.equals("drain");
+        if (drain && c.sync().isPresent()) DrainFlag.of(c.node().name()).set();
         method = "POST";
-        path = "/v1/drain?deadline-ms=" + d.toMillis() + toParam + (closeRest ? "&close-rest=true" : "");
-        timeoutMs = d.toMillis() + 65_000;
+        path = "/v1/drain?deadline-ms=" + d.toMillis() + toParam + (drain && closeRest ? "&close-rest=true" : "");
+        timeoutMs = d.toMillis() + (drain ? 65_000 : 35_000);
       }
       default -> {
         return usage(err, "unknown command " + command + " (nodes, connections, migrate, drain)");

@@ -48,14 +48,12 @@ final class TakeOver {
     out.flush();
     long t0 = System.nanoTime();
     handle.get().destroy();
-    long deadline = t0 + OLD_PROCESS_LIMIT.toNanos();
-    while (handle.get().isAlive()) {
-      if (System.nanoTime() > deadline) {
-        paused.close();
-        throw new IOException("--take-over: dispatcher pid " + pid + " did not exit within " + OLD_PROCESS_LIMIT.toSeconds()
-            + " s of SIGTERM; it still holds the forwarding table");
-      }
-      Thread.sleep(10); // polling a deadline-bounded wait for another process's exit
+    try {
+      handle.get().onExit().get(OLD_PROCESS_LIMIT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.TimeoutException e) {
+      paused.close();
+      throw new IOException("--take-over: dispatcher pid " + pid + " did not exit within " + OLD_PROCESS_LIMIT.toSeconds()
+          + " s of SIGTERM; it still holds the forwarding table", e);
     }
     log.info("--take-over: dispatcher pid {} exited {} ms after SIGTERM; taking its table", pid,
         (System.nanoTime() - t0) / 1_000_000);

@@ -68,8 +68,8 @@ public sealed interface FabricMessage {
     }
   }
 
-  /** Largest application state a migration carries ({@link Handoff#appState}). */
-  int MAX_APP_STATE_BYTES = 64 * 1024;
+  /** Largest application state a migration carries ({@link Handoff#appState}): what an application may give. */
+  int MAX_APP_STATE_BYTES = io.baton.migration.SafePoint.MAX_APP_STATE_BYTES;
 
   /**
    * Dispatcher → server, or server → server for a live migration: take over this connection.

@@ -12,7 +12,7 @@ import java.util.Objects;
  *     queue, so the target reads them first
  */
 public record SafePoint(byte[] appState, byte[] unread) {
-  /** Largest application state a migration carries (the fabric's limit). */
+  /** Largest application state a migration carries (the fabric's MIGRATE frame allows no more). */
   public static final int MAX_APP_STATE_BYTES = 64 * 1024;
 
   public static final SafePoint EMPTY = new SafePoint(new byte[0], new byte[0]);

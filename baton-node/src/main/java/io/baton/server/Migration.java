@@ -86,10 +86,6 @@ final class Migration {
     return done;
   }
 
-  State state() {
-    return state;
-  }
-
   private void suspend() {
     startNs = clock.getAsLong();
     if (!movable.isOpen()) {
