@@ -209,16 +209,30 @@ public final class Host {
    * {@code nstat} names it without the prefix: "TCPSynRetrans"), read now.
    */
   public long tcpExtCounter(String counter) {
-    String[] lines = exec(List.of("cat", "/proc/net/netstat"), CommandRunner.SETUP_TIMEOUT).orThrow().stdout().split("\n");
+    return protocolCounter("/proc/net/netstat", "TcpExt", counter);
+  }
+
+  /**
+   * A counter of this host's protocol statistics in {@code /proc/net/snmp} (for example {@code
+   * Tcp}, {@code OutSegs}: every TCP segment this host's stack sent).
+   */
+  public long snmpCounter(String group, String counter) {
+    return protocolCounter("/proc/net/snmp", group, counter);
+  }
+
+  /** Both files list a group as two lines, "Group: names..." then "Group: values...". */
+  private long protocolCounter(String file, String group, String counter) {
+    String prefix = group + ":";
+    String[] lines = exec(List.of("cat", file), CommandRunner.SETUP_TIMEOUT).orThrow().stdout().split("\n");
     for (int i = 0; i + 1 < lines.length; i++) {
-      if (!lines[i].startsWith("TcpExt:") || !lines[i + 1].startsWith("TcpExt:")) continue;
+      if (!lines[i].startsWith(prefix) || !lines[i + 1].startsWith(prefix)) continue;
       String[] names = lines[i].trim().split("\\s+");
       String[] values = lines[i + 1].trim().split("\\s+");
       for (int k = 1; k < names.length && k < values.length; k++) {
         if (names[k].equals(counter)) return Long.parseLong(values[k]);
       }
     }
-    throw new LabException("no TcpExt counter " + counter + " in " + namespace);
+    throw new LabException("no " + group + " counter " + counter + " in " + namespace);
   }
 
   @Override

@@ -39,16 +39,21 @@ class TcForwarderLabTest {
             flow -> map.put(key(flow), B_FABRIC.getAddress()));
         var fabric0 = a.interfaceStats("fabric");
         var front0 = a.interfaceStats("front");
+        long aSegments0 = a.snmpCounter("Tcp", "OutSegs");
         flows.roundTrip(moved, hosts.b(), "after the move, through the BPF map");
         flows.roundTrip(moved, hosts.b(), "and again");
         var fabric1 = a.interfaceStats("fabric");
         var front1 = a.interfaceStats("front");
+        long aSegments1 = a.snmpCounter("Tcp", "OutSegs");
         // The client's segments came in on a's front and left on its fabric, unchanged in size;
         // a's stack sent nothing to the client meanwhile (b answers it directly).
         assertThat(fabric1.txPackets() - fabric0.txPackets()).as("packets a forwarded to b").isPositive();
         assertThat(fabric1.txBytes() - fabric0.txBytes()).as("bytes a forwarded")
             .isGreaterThanOrEqualTo(front1.rxBytes() - front0.rxBytes() - 2048);
-        assertThat(front1.txPackets() - front0.txPackets()).as("packets a's front sent").isZero();
+        // Counted by a's TCP stack, not by its front interface: a fresh host keeps IPv6 on and sends
+        // its router solicitations and MLD reports in its first seconds (a run saw one leave a's
+        // front during the round trips).
+        assertThat(aSegments1 - aSegments0).as("TCP segments a's stack sent").isZero();
         // Another client port has no entry: its handshake and data stay with a.
         Connection local = flows.connect(47001, 80, listener);
         flows.roundTrip(local, a, "no entry: a's own connection");
