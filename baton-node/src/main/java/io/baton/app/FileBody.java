@@ -116,6 +116,8 @@ final class FileBody {
     inFlight--;
     if (over) return;
     if (!f.isSuccess()) {
+      org.slf4j.LoggerFactory.getLogger(FileBody.class).warn("{}: writing {} at {} failed: {}", f.channel(), path,
+          written, String.valueOf(f.cause()));
       over = true;
       closeFile();
       done.onDone(this, false);
