@@ -116,8 +116,8 @@ final class FileBody {
     inFlight--;
     if (over) return;
     if (!f.isSuccess()) {
-      org.slf4j.LoggerFactory.getLogger(FileBody.class).warn("{}: writing {} at {} failed: {}", f.channel(), path,
-          written, String.valueOf(f.cause()));
+      org.slf4j.LoggerFactory.getLogger(FileBody.class).warn("{}: writing {} at {} failed: {} (cause: {})", f.channel(),
+          path, written, String.valueOf(f.cause()), String.valueOf(f.cause() == null ? null : f.cause().getCause()));
       over = true;
       closeFile();
       done.onDone(this, false);
