@@ -126,7 +126,12 @@ public final class SampleApp {
         .group(group)
         .channel(EpollServerSocketChannel.class)
         .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-        .childHandler(initializer())
+        .childHandler(new ChannelInitializer<>() {
+          @Override
+          protected void initChannel(Channel ch) {
+            ch.pipeline().addLast(io.baton.netty.KeepEpollRegistered.INSTANCE, initializer());
+          }
+        })
         .bind(address)
         .syncUninterruptibly()
         .channel();

@@ -88,6 +88,7 @@ public final class EmbeddedDelivery implements Delivery {
       return;
     }
     channel.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
+    channel.pipeline().addLast("baton-keep-epoll", io.baton.netty.KeepEpollRegistered.INSTANCE);
     ByteCounter counter = new ByteCounter();
     channel.pipeline().addLast("baton-bytes", counter);
     if (gates != null) channel.pipeline().addLast("baton-reroute", gates.apply(info.flow()));
