@@ -38,6 +38,7 @@ public final class Sockets {
   public static final int SO_ATTACH_FILTER = 26;
   public static final int SO_DETACH_FILTER = 27;
   public static final int SO_MARK = 36;
+  public static final int SO_LINGER = 13;
   // linux/in.h
   public static final int SOL_IP = 0;
   public static final int IPPROTO_TCP = 6;
@@ -165,6 +166,16 @@ public final class Sockets {
       close(fd);
     } catch (LinuxException ignored) {
       // nothing more to do: the caller is already unwinding
+    }
+  }
+
+  /** SO_LINGER {on, 0 s}: the next close(2) sends a RST instead of a FIN. */
+  public static void setLingerReset(int fd) throws LinuxException {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment linger = arena.allocate(8, 4);
+      linger.set(ValueLayout.JAVA_INT, 0, 1);
+      linger.set(ValueLayout.JAVA_INT, 4, 0);
+      setBytes(fd, SOL_SOCKET, SO_LINGER, linger, "SO_LINGER");
     }
   }
 

@@ -112,10 +112,16 @@ public final class ServerAgent implements AutoCloseable {
         case io.baton.config.Delivery.Relay r -> {
           if (placement.isPresent()) {
             throw new IllegalArgumentException("VIP " + vip + " routes every request (reroute: per-request), but this"
-                + " server relays it to " + r.upstream() + ": relay connections do not move yet; use an embedded"
-                + " application or reroute: first-request");
+                + " server relays it to " + r.upstream() + ": a relay does not reroute requests (it moves between"
+                + " requests only when drained or told to); use an embedded application or reroute: first-request");
           }
-          deliveries.put(vip.toString(), new RelayDelivery(group, r.upstream(), config.timeouts().idle()));
+          // Following HTTP gives relayed connections a safe point (between requests) to move at;
+          // unless this config says the VIP is tls or l4 (a stream that is not HTTP/1.x is
+          // followed no further than its first bytes anyway).
+          boolean followHttp = config.vips().stream().noneMatch(v -> v.address().equals(d.vip())
+              && v.port() == d.port() && v.mode() != io.baton.config.VipMode.HTTP);
+          deliveries.put(vip.toString(), new RelayDelivery(group, r.upstream(), RelayDelivery.DEFAULT_CONNECT_TIMEOUT,
+              config.timeouts().idle(), followHttp));
           peerTargets.put(vip.toString(), new PeerDelivery.Relay(r.upstream()));
         }
         case io.baton.config.Delivery.Embedded e -> {

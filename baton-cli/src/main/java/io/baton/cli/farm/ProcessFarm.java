@@ -38,27 +38,34 @@ public final class ProcessFarm extends ProcessLab {
    * @param balance the pool's {@code balance}
    * @param cacheBytes each server's sample-app object cache ({@code /cached/KEY}); 0: none
    * @param discover the dispatcher's pool is {@code members: discover} (needs {@code sync})
+   * @param relay the servers relay port 80 to nginx on 127.0.0.1:8080 in their hosts (same files)
+   *     instead of serving it with the sample application
    */
   public record Options(String dispatcherExtra, String serverExtra, boolean sync, String healthCheck, String balance,
-      long cacheBytes, boolean discover, String routing) {
-    public static final Options DEFAULT = new Options("", "", false, "", "round-robin", 0, false, "");
+      long cacheBytes, boolean discover, String routing, boolean relay) {
+    public static final Options DEFAULT = new Options("", "", false, "", "round-robin", 0, false, "", false);
 
     Options(String dispatcherExtra, String serverExtra, boolean sync, String healthCheck, String balance,
         long cacheBytes, boolean discover) {
-      this(dispatcherExtra, serverExtra, sync, healthCheck, balance, cacheBytes, discover, "");
+      this(dispatcherExtra, serverExtra, sync, healthCheck, balance, cacheBytes, discover, "", false);
+    }
+
+    /** Port 80 relayed to nginx on every server. */
+    public Options relaying() {
+      return new Options(dispatcherExtra, serverExtra, sync, healthCheck, balance, cacheBytes, discover, routing, true);
     }
 
     /** The sync plane on, with {@code healthCheck} (or empty) on the servers. */
     public Options withSync(String check) {
-      return new Options(dispatcherExtra, serverExtra, true, check, balance, cacheBytes, discover, routing);
+      return new Options(dispatcherExtra, serverExtra, true, check, balance, cacheBytes, discover, routing, relay);
     }
 
     Options discovering() {
-      return new Options(dispatcherExtra, serverExtra, true, healthCheck, balance, cacheBytes, true, routing);
+      return new Options(dispatcherExtra, serverExtra, true, healthCheck, balance, cacheBytes, true, routing, relay);
     }
 
     Options cached(String poolBalance, long bytes) {
-      return new Options(dispatcherExtra, serverExtra, sync, healthCheck, poolBalance, bytes, discover, routing);
+      return new Options(dispatcherExtra, serverExtra, sync, healthCheck, poolBalance, bytes, discover, routing, relay);
     }
 
     /**
@@ -66,7 +73,7 @@ public final class ProcessFarm extends ProcessLab {
      * and goes into every server's config too (per-request routing reads it there).
      */
     public Options routing(String yaml) {
-      return new Options(dispatcherExtra, serverExtra, sync, healthCheck, balance, cacheBytes, discover, yaml);
+      return new Options(dispatcherExtra, serverExtra, sync, healthCheck, balance, cacheBytes, discover, yaml, relay);
     }
   }
 
@@ -132,8 +139,15 @@ public final class ProcessFarm extends ProcessLab {
     }
   }
 
-  /** Starts every server, then the dispatcher, and waits until the fabric is up. */
+  /** Starts every server (after its nginx, when relaying), then the dispatcher, and waits until the fabric is up. */
   public ProcessFarm startAll() throws Exception {
+    if (options.relay()) {
+      Tls.makeCertificates(lab.dir(), List.of("farm.test"));
+      int octet = 11;
+      for (String s : SERVERS) {
+        Nginx.start(hosts.get(s), lab.dir(), s, lab.dir().resolve("www-" + s), "198.18.0." + octet++);
+      }
+    }
     for (String s : SERVERS) start(s);
     for (String s : SERVERS) awaitMetric(s, "baton_server_connections_active", v -> true);
     start("d1");
@@ -214,14 +228,16 @@ public final class ProcessFarm extends ProcessLab {
           apply-host-preparation: true
         %s
           deliveries:
-            - { vip: %s, port: 80, embedded: { app: sample, root: %s%s } }
+            - { vip: %s, port: 80, %s }
             - { vip: %s, port: 443, embedded: { app: sample, root: %s } }
         %s
         %s
         %s
         """.formatted(name, octet, syncInterface(octet), key,
-            options.healthCheck().isEmpty() ? "" : "  health-check: " + options.healthCheck(), VIP, root,
-            options.cacheBytes() > 0 ? ", cache-bytes: " + options.cacheBytes() : "", VIP, root, syncSection(),
+            options.healthCheck().isEmpty() ? "" : "  health-check: " + options.healthCheck(), VIP,
+            options.relay() ? "relay: 127.0.0.1:8080" : "embedded: { app: sample, root: " + root
+                + (options.cacheBytes() > 0 ? ", cache-bytes: " + options.cacheBytes() : "") + " }",
+            VIP, root, syncSection(),
             options.serverExtra(), options.routing().strip());
   }
 

@@ -22,7 +22,11 @@ class MigrationLabTest {
   private static final Duration CURL = Duration.ofSeconds(60);
 
   private static ProcessFarm farm(String purpose) throws Exception {
-    ProcessFarm farm = new ProcessFarm(purpose, ProcessFarm.Options.DEFAULT.withSync("")).startAll();
+    return farm(purpose, ProcessFarm.Options.DEFAULT.withSync(""));
+  }
+
+  private static ProcessFarm farm(String purpose, ProcessFarm.Options options) throws Exception {
+    ProcessFarm farm = new ProcessFarm(purpose, options).startAll();
     for (String s : ProcessFarm.SERVERS) {
       farm.awaitMetric("d1", "baton_sync_node_eligible{node=\"" + s + "\"}", v -> v == 1);
     }
@@ -65,6 +69,33 @@ class MigrationLabTest {
       CommandResult back = ctl(farm, "s2", "migrate", client, ProcessFarm.VIP + ":80", "--to", "s1");
       assertThat(back.exitCode()).as("ctl migrate back: %s %s", back.stdout(), back.stderr()).isZero();
       assertThat(farm.client.call(() -> c.get("/whoami.txt").strip())).isEqualTo("s1");
+      farm.client.call(() -> {
+        c.close();
+        return null;
+      });
+    }
+  }
+
+  /**
+   * Relay mode: s1 and s2 relay to their own nginx. A keep-alive connection moves between two
+   * requests (the relay follows HTTP to find the boundary); the target opens its own upstream
+   * connection, and the next answers come from s2's nginx.
+   */
+  @Test
+  void aRelayedKeepAliveConnectionMovesBetweenRequests() throws Exception {
+    try (ProcessFarm farm = farm("mig-relay", ProcessFarm.Options.DEFAULT.withSync("").relaying())) {
+      KeepAliveClient c = KeepAliveClient.landingOn(farm, "s1");
+      String client = c.localAddress();
+      CommandResult moved = ctl(farm, "s1", "migrate", client, ProcessFarm.VIP + ":80", "--to", "s2");
+      assertThat(moved.exitCode()).as("ctl migrate: %s %s", moved.stdout(), moved.stderr()).isZero();
+      assertThat(moved.stdout()).contains("moved to s2");
+      System.out.println("relay migration: " + moved.stdout().strip());
+      for (int i = 0; i < 5; i++) {
+        assertThat(farm.client.call(() -> c.get("/whoami.txt").strip())).as("request %d after the move", i)
+            .isEqualTo("s2");
+      }
+      assertThat(ctl(farm, "s2", "connections").stdout()).contains(client);
+      assertThat(ctl(farm, "s1", "connections").stdout()).doesNotContain(client);
       farm.client.call(() -> {
         c.close();
         return null;
@@ -153,7 +184,17 @@ class MigrationLabTest {
    */
   @Test
   void aDrainUnderKeepAliveLoadFailsNoRequest() throws Exception {
-    try (ProcessFarm farm = farm("mig-load")) {
+    drainUnderLoad("mig-load", ProcessFarm.Options.DEFAULT.withSync(""));
+  }
+
+  /** The same with the servers relaying to nginx: relayed connections move between requests. */
+  @Test
+  void aDrainOfARelayingServerUnderKeepAliveLoadFailsNoRequest() throws Exception {
+    drainUnderLoad("mig-rload", ProcessFarm.Options.DEFAULT.withSync("").relaying());
+  }
+
+  private static void drainUnderLoad(String purpose, ProcessFarm.Options options) throws Exception {
+    try (ProcessFarm farm = farm(purpose, options)) {
       io.baton.lab.RstCounter rst = io.baton.lab.RstCounter.install(farm.client);
       var wrk = java.util.concurrent.CompletableFuture.supplyAsync(() -> farm.client.exec(List.of("wrk", "-t2", "-c40",
           "-d8s", "--timeout", "5s", ProcessFarm.url("/whoami.txt")), Duration.ofSeconds(30)));

@@ -36,42 +36,4 @@ public interface Movable {
 
   /** Closes this copy with a RST (a move whose outcome is unknown: the target may own it). */
   void reset();
-
-  /** For deliveries whose connections cannot move; {@link #suspend} says {@code why}. */
-  static Movable never(EventExecutor loop, int fd, String why) {
-    return new Movable() {
-      @Override
-      public EventExecutor loop() {
-        return loop;
-      }
-
-      @Override
-      public int fd() {
-        return fd;
-      }
-
-      @Override
-      public boolean isOpen() {
-        return true;
-      }
-
-      @Override
-      public void suspend(Promise<SafePoint> point) {
-        point.tryFailure(new IllegalStateException(why));
-      }
-
-      @Override
-      public void resume() {}
-
-      @Override
-      public void close() {
-        throw new IllegalStateException(why);
-      }
-
-      @Override
-      public void reset() {
-        throw new IllegalStateException(why);
-      }
-    };
-  }
 }

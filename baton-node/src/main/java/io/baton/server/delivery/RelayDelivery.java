@@ -44,6 +44,7 @@ public final class RelayDelivery implements Delivery {
   private final long connectTimeoutMs;
   private final long idleTimeoutNs;
   private final LongAdder idleClosed = new LongAdder();
+  private final boolean followHttp;
 
   /** With {@link #DEFAULT_CONNECT_TIMEOUT}. */
   public RelayDelivery(EventLoopGroup epollGroup, InetSocketAddress upstream, Duration idleTimeout) {
@@ -63,6 +64,21 @@ public final class RelayDelivery implements Delivery {
       InetSocketAddress upstream,
       Duration connectTimeout,
       Duration idleTimeout) {
+    this(epollGroup, upstream, connectTimeout, idleTimeout, false);
+  }
+
+  /**
+   * @param followHttp whether the relay follows the HTTP/1.x messages (peeking at heads, still
+   *     splicing every byte), which gives its connections a safe point to move at: between two
+   *     requests. For a VIP in http mode.
+   */
+  public RelayDelivery(
+      EventLoopGroup epollGroup,
+      InetSocketAddress upstream,
+      Duration connectTimeout,
+      Duration idleTimeout,
+      boolean followHttp) {
+    this.followHttp = followHttp;
     this.epollGroup = Objects.requireNonNull(epollGroup, "epollGroup");
     this.upstream = Objects.requireNonNull(upstream, "upstream");
     if (upstream.isUnresolved()) {
@@ -88,9 +104,8 @@ public final class RelayDelivery implements Delivery {
     SpliceRelay relay =
         new SpliceRelay(
             loop, fd, unsentTail.clone(), upstream, connectTimeoutMs, idleTimeoutNs, idleClosed,
-            info, once);
-    onMovable.accept(Movable.never(loop, fd, "relay connections do not move yet (their safe point between requests"
-        + " needs the relay to follow HTTP; see docs/design.md)"));
+            info, once, followHttp);
+    onMovable.accept(relay.movable());
     try {
       loop.execute(relay::start);
     } catch (RejectedExecutionException e) {

@@ -3,6 +3,7 @@ package io.baton.server.delivery;
 import io.baton.linux.LinuxException;
 import io.baton.linux.Sockets;
 import io.baton.linux.Splice;
+import io.baton.linux.TcpInfo;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
@@ -32,6 +33,13 @@ final class SplicePump {
   }
 
   private static final int FLAGS = Splice.SPLICE_F_MOVE | Splice.SPLICE_F_NONBLOCK;
+  /** A first peek's size: most heads fit; a longer one is peeked again whole. */
+  private static final int SMALL_PEEK = 4096;
+  /** Per event-loop thread: where heads are peeked to (native) and parsed from (heap). */
+  private static final ThreadLocal<MemorySegment> PEEK_NATIVE =
+      ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(HttpFraming.MAX_HEAD_BYTES));
+  private static final ThreadLocal<byte[]> PEEK_HEAP =
+      ThreadLocal.withInitial(() -> new byte[HttpFraming.MAX_HEAD_BYTES]);
 
   private final int srcFd;
   private final int dstFd;
@@ -44,12 +52,23 @@ final class SplicePump {
   private boolean finished;
   private long bytesIn;
   private long bytesOut;
+  private final HttpFraming framing;
+  private boolean holdAtBoundary;
 
   /**
    * @param pipe owned from here on; closed by {@link #close}
    * @param headBytes written to {@code dstFd} before any spliced byte; may be empty
    */
   SplicePump(int srcFd, int dstFd, Splice.Pipe pipe, int pipeCapacity, byte[] headBytes) {
+    this(srcFd, dstFd, pipe, pipeCapacity, headBytes, null);
+  }
+
+  /**
+   * @param framing follows the HTTP messages of the source (so the pump can stop between two), or
+   *     null to move bytes blindly
+   */
+  SplicePump(int srcFd, int dstFd, Splice.Pipe pipe, int pipeCapacity, byte[] headBytes, HttpFraming framing) {
+    this.framing = framing;
     this.srcFd = srcFd;
     this.dstFd = dstFd;
     this.pipe = pipe;
@@ -65,8 +84,10 @@ final class SplicePump {
     long moved = 0;
     while (!finished) {
       boolean progress = false;
-      if (!srcEof && pipeBytes < pipeCapacity) {
-        long n = Splice.splice(srcFd, pipe.writeFd(), pipeCapacity - pipeBytes, FLAGS);
+      long allowed = srcEof ? 0 : pipeCapacity - pipeBytes;
+      if (allowed > 0 && framing != null) allowed = Math.min(allowed, classified());
+      if (allowed > 0) {
+        long n = Splice.splice(srcFd, pipe.writeFd(), allowed, FLAGS);
         if (n == 0) {
           srcEof = true;
           progress = true;
@@ -91,6 +112,60 @@ final class SplicePump {
       }
     }
     return Progress.FINISHED;
+  }
+
+  /**
+   * How many source bytes the framing lets through now; peeks to classify more when none are.
+   * 0 means wait: for more bytes (the next edge brings them) or, holding, for a resume.
+   */
+  private long classified() throws LinuxException {
+    if (framing.opaque()) return Long.MAX_VALUE;
+    long ahead = framing.pos() - bytesIn;
+    if (ahead > 0) return ahead;
+    if (holdAtBoundary && framing.atBoundary()) return 0;
+    int n = peekAndFeed(SMALL_PEEK);
+    if (n == SMALL_PEEK && framing.pos() == bytesIn && !framing.opaque()) n = peekAndFeed(HttpFraming.MAX_HEAD_BYTES);
+    if (n == 0) return 1; // end of stream: let splice see it
+    if (n > 0 && framing.pos() == bytesIn && !framing.opaque()
+        && TcpInfo.of(srcFd).state() != TcpInfo.STATE_ESTABLISHED) {
+      // A message cut off by the sender's FIN: nothing more will come to complete it.
+      framing.giveUp("the stream ended inside a message");
+    }
+    return framing.opaque() ? Long.MAX_VALUE : framing.pos() - bytesIn;
+  }
+
+  /** Peeks up to {@code max} bytes at the source and lets the framing classify them; returns recv's answer. */
+  private int peekAndFeed(int max) throws LinuxException {
+    MemorySegment buf = PEEK_NATIVE.get();
+    int n = Sockets.recv(srcFd, buf.asSlice(0, max), Sockets.MSG_PEEK | Sockets.MSG_DONTWAIT);
+    if (n <= 0) return n;
+    byte[] heap = PEEK_HEAP.get();
+    MemorySegment.copy(buf, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, heap, 0, n);
+    framing.feed(heap, n);
+    return n;
+  }
+
+  /**
+   * Holding, the pump takes no byte of the next message once at a boundary between two (a
+   * migration's safe point); bytes already classified still go.
+   */
+  void holdAtBoundary(boolean hold) {
+    this.holdAtBoundary = hold;
+  }
+
+  /** Whether the source is at a message boundary with everything before it delivered. */
+  boolean drainedAtBoundary() {
+    return framing != null && !framing.opaque() && framing.atBoundary() && framing.pos() == bytesIn
+        && pipeBytes == 0 && headSent == head.byteSize() && !srcEof;
+  }
+
+  /** Whether the source's end of stream has been seen. */
+  boolean sourceEnded() {
+    return srcEof;
+  }
+
+  HttpFraming framing() {
+    return framing;
   }
 
   private long sendHead() throws LinuxException {

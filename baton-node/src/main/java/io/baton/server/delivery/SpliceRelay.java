@@ -6,7 +6,9 @@ import io.baton.linux.Splice;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoRegistration;
 import io.netty.channel.epoll.EpollIoOps;
+import io.baton.migration.SafePoint;
 import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
 import java.net.InetSocketAddress;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
@@ -33,7 +35,7 @@ final class SpliceRelay implements RelayEndpoint.Listener {
   /** Bytes one direction may move per wakeup before other connections on the loop get a turn. */
   static final long BUDGET_BYTES = 4L * 1024 * 1024;
 
-  private enum State { NEW, CONNECTING, RELAYING, CLOSED }
+  private enum State { NEW, CONNECTING, RELAYING, SUSPENDED, CLOSED }
 
   private final IoEventLoop loop;
   private final int clientFd;
@@ -44,6 +46,9 @@ final class SpliceRelay implements RelayEndpoint.Listener {
   private final LongAdder idleClosed;
   private final ConnectionInfo info;
   private final CloseListener onClosed;
+  /** Shared by the two directions' framings; null when the relay does not follow HTTP. */
+  private final HttpFraming.Exchanges exchanges;
+  private Promise<SafePoint> pendingSuspend;
 
   private State state = State.NEW;
   private int upstreamFd = -1;
@@ -65,7 +70,9 @@ final class SpliceRelay implements RelayEndpoint.Listener {
       long idleTimeoutNs,
       LongAdder idleClosed,
       ConnectionInfo info,
-      CloseListener onClosed) {
+      CloseListener onClosed,
+      boolean followHttp) {
+    this.exchanges = followHttp ? new HttpFraming.Exchanges() : null;
     this.loop = loop;
     this.clientFd = clientFd;
     this.unsentTail = unsentTail;
@@ -82,8 +89,10 @@ final class SpliceRelay implements RelayEndpoint.Listener {
     try {
       Sockets.setNonBlocking(clientFd, true);
       upstreamFd = Sockets.tcpSocket(true);
-      toUpstream = newPump(clientFd, upstreamFd, new byte[0]);
-      toClient = newPump(upstreamFd, clientFd, unsentTail);
+      toUpstream = newPump(clientFd, upstreamFd, new byte[0],
+          exchanges == null ? null : HttpFraming.requests(exchanges));
+      toClient = newPump(upstreamFd, clientFd, unsentTail,
+          exchanges == null ? null : HttpFraming.responses(exchanges));
       state = State.CONNECTING;
       lastActivityNs = System.nanoTime();
       idleTimer = loop.schedule(this::checkIdle, idleTimeoutNs, TimeUnit.NANOSECONDS);
@@ -110,7 +119,7 @@ final class SpliceRelay implements RelayEndpoint.Listener {
     }
   }
 
-  private SplicePump newPump(int src, int dst, byte[] head) throws LinuxException {
+  private SplicePump newPump(int src, int dst, byte[] head, HttpFraming framing) throws LinuxException {
     Splice.Pipe pipe = Splice.pipe();
     int capacity;
     try {
@@ -118,7 +127,7 @@ final class SpliceRelay implements RelayEndpoint.Listener {
     } catch (LinuxException e) {
       capacity = Splice.pipeCapacity(pipe.writeFd()); // above pipe-max-size: keep the default
     }
-    return new SplicePump(src, dst, pipe, capacity, head);
+    return new SplicePump(src, dst, pipe, capacity, head, framing);
   }
 
   private IoRegistration register(int fd) throws LinuxException {
@@ -150,6 +159,11 @@ final class SpliceRelay implements RelayEndpoint.Listener {
       case RELAYING -> {
         if (ops.contains(EpollIoOps.EPOLLERR) && failedSocket(endpoint.intFd())) return;
         pumpAll();
+      }
+      case SUSPENDED -> {
+        // At the safe point nothing moves: the client's next bytes stay queued in its socket and
+        // travel with it. An error still ends the connection.
+        if (ops.contains(EpollIoOps.EPOLLERR)) failedSocket(endpoint.intFd());
       }
       case NEW, CLOSED -> { }
     }
@@ -205,11 +219,15 @@ final class SpliceRelay implements RelayEndpoint.Listener {
       }
       if (up == SplicePump.Progress.FINISHED && down == SplicePump.Progress.FINISHED) {
         close();
-      } else if ((up == SplicePump.Progress.BUDGET_SPENT || down == SplicePump.Progress.BUDGET_SPENT)
+        return;
+      }
+      if (pendingSuspend != null) checkSafePoint();
+      if (state != State.RELAYING) return;
+      if ((up == SplicePump.Progress.BUDGET_SPENT || down == SplicePump.Progress.BUDGET_SPENT)
           && !pumpScheduled) {
         // Edge-triggered: no new edge will come for bytes already waiting, so come back ourselves.
         pumpScheduled = true;
-        loop.execute(this::resume);
+        loop.execute(this::pumpAgain);
       }
     } catch (LinuxException e) {
       abort(e.getMessage());
@@ -234,9 +252,121 @@ final class SpliceRelay implements RelayEndpoint.Listener {
     }
   }
 
-  private void resume() {
+  private void pumpAgain() {
     pumpScheduled = false;
     if (state == State.RELAYING) pumpAll();
+  }
+
+  /** The relay as a live migration moves it; every method but {@code loop} runs on the loop. */
+  Movable movable() {
+    return new Movable() {
+      @Override
+      public io.netty.util.concurrent.EventExecutor loop() {
+        return loop;
+      }
+
+      @Override
+      public int fd() {
+        return clientFd;
+      }
+
+      @Override
+      public boolean isOpen() {
+        return state != State.CLOSED;
+      }
+
+      @Override
+      public void suspend(Promise<SafePoint> point) {
+        SpliceRelay.this.suspend(point);
+      }
+
+      @Override
+      public void resume() {
+        SpliceRelay.this.resume();
+      }
+
+      @Override
+      public void close() {
+        SpliceRelay.this.close();
+      }
+
+      @Override
+      public void reset() {
+        try {
+          Sockets.setLingerReset(clientFd);
+        } catch (LinuxException e) {
+          log.debug("relay of {}: could not arm a reset on close: {}", info, e.getMessage());
+        }
+        SpliceRelay.this.close();
+      }
+    };
+  }
+
+  /**
+   * Stops at the next request boundary: the request being relayed is fully forwarded, every
+   * forwarded request fully answered and the answers in the client socket's send queue (which
+   * moves with the socket), and the next request, if any, still unread in the client socket.
+   * The upstream connection is not carried: the target opens its own.
+   */
+  private void suspend(Promise<SafePoint> point) {
+    String why = null;
+    if (exchanges == null) {
+      why = "this relay does not follow HTTP (its VIP is in tls or l4 mode), so it has no safe point";
+    } else if (state == State.NEW || state == State.CONNECTING) {
+      why = "the relay is still connecting to its upstream";
+    } else if (state != State.RELAYING) {
+      why = "the connection is " + (state == State.CLOSED ? "closed" : "already suspended");
+    } else if (pendingSuspend != null) {
+      why = "a move of this connection is already in progress";
+    } else {
+      why = unmovable();
+    }
+    if (why != null) {
+      point.tryFailure(new IllegalStateException(why));
+      return;
+    }
+    pendingSuspend = point;
+    toUpstream.holdAtBoundary(true);
+    pumpAll();
+  }
+
+  /** Why the HTTP exchange on this connection cannot move, or null. */
+  private String unmovable() {
+    String why = toUpstream.framing().unmovable();
+    return why != null ? why : toClient.framing().unmovable();
+  }
+
+  private void checkSafePoint() {
+    String why = unmovable();
+    if (why == null && (toUpstream.sourceEnded() || toClient.sourceEnded())) {
+      why = "the connection is closing (" + (toUpstream.sourceEnded() ? "the client" : "the upstream")
+          + " sent its FIN)";
+    }
+    if (why != null) {
+      Promise<SafePoint> p = pendingSuspend;
+      pendingSuspend = null;
+      toUpstream.holdAtBoundary(false);
+      p.tryFailure(new IllegalStateException(why));
+      return;
+    }
+    if (toUpstream.drainedAtBoundary() && toClient.drainedAtBoundary()
+        && exchanges.answers() == exchanges.requests()) {
+      state = State.SUSPENDED;
+      Promise<SafePoint> p = pendingSuspend;
+      pendingSuspend = null;
+      if (!p.trySuccess(new SafePoint(new byte[0], new byte[0]))) resume();
+    }
+  }
+
+  private void resume() {
+    Promise<SafePoint> p = pendingSuspend;
+    pendingSuspend = null;
+    if (p != null) p.tryFailure(new IllegalStateException("resumed"));
+    if (toUpstream != null) toUpstream.holdAtBoundary(false);
+    if (state == State.SUSPENDED) {
+      state = State.RELAYING;
+      pumpAll();
+    }
   }
 
   private void abort(String why) {
@@ -255,6 +385,10 @@ final class SpliceRelay implements RelayEndpoint.Listener {
   private void close() {
     if (state == State.CLOSED) return;
     state = State.CLOSED;
+    if (pendingSuspend != null) {
+      pendingSuspend.tryFailure(new IllegalStateException("the connection closed"));
+      pendingSuspend = null;
+    }
     if (connectTimer != null) connectTimer.cancel(false);
     if (idleTimer != null) idleTimer.cancel(false);
     if (clientRegistration != null) clientRegistration.cancel();

@@ -359,4 +359,91 @@ class RelayDeliveryTest {
     System.arraycopy(b, 0, r, a.length, b.length);
     return r;
   }
+
+  /** An upstream that answers each HTTP request with {@code answer}; returns how many it answered. */
+  private static TestUpstream httpUpstream(String answer) throws IOException {
+    return new TestUpstream(s -> {
+      InputStream in = s.getInputStream();
+      long answered = 0;
+      StringBuilder head = new StringBuilder();
+      for (int b; (b = in.read()) >= 0; ) {
+        head.append((char) b);
+        if (head.toString().endsWith("\r\n\r\n")) {
+          s.getOutputStream().write(answer.getBytes(StandardCharsets.US_ASCII));
+          answered++;
+          head.setLength(0);
+        }
+      }
+      return answered;
+    });
+  }
+
+  private static String readAnswer(Socket client, int length) throws IOException {
+    return new String(client.getInputStream().readNBytes(length), StandardCharsets.US_ASCII);
+  }
+
+  /**
+   * A relay that follows HTTP stops between two requests: the answer to the first delivered, the
+   * second request left unread in the client socket (it travels with a moved connection); on
+   * resume the relay carries on and the second request is answered.
+   */
+  @Test
+  void aSuspendStopsBetweenRequestsAndLeavesTheNextOneUnread() throws Exception {
+    String answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    byte[] second = "GET /2 HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+    try (TestUpstream upstream = httpUpstream(answer); RestoredSocket conn = RestoredSocket.open("http")) {
+      conn.client.getOutputStream().write("GET /1 HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      CompletableFuture<Movable> movable = new CompletableFuture<>();
+      RecordingCloseListener closed = new RecordingCloseListener();
+      conn.deliverTo(new RelayDelivery(group, upstream.address(), RelayDelivery.DEFAULT_CONNECT_TIMEOUT, IDLE, true),
+          new byte[0], closed, movable::complete);
+      assertThat(readAnswer(conn.client, answer.length())).isEqualTo(answer);
+      Movable m = movable.get(5, TimeUnit.SECONDS);
+      io.netty.util.concurrent.Promise<io.baton.migration.SafePoint> point = m.loop().newPromise();
+      m.loop().execute(() -> m.suspend(point));
+      io.baton.migration.SafePoint safe = point.get(5, TimeUnit.SECONDS);
+      assertThat(safe.appState()).isEmpty();
+      assertThat(safe.unread()).as("nothing read past the boundary").isEmpty();
+
+      conn.client.getOutputStream().write(second);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+      while (io.baton.linux.Sockets.ioctlInt(conn.fd, io.baton.linux.Sockets.SIOCINQ, "SIOCINQ") < second.length) {
+        assertThat(System.nanoTime()).as("the second request queued").isLessThan(deadline);
+        Thread.onSpinWait();
+      }
+      // Suspended, the relay takes nothing: the request is still there for the export.
+      CompletableFuture<Integer> queued = new CompletableFuture<>();
+      m.loop().execute(() -> {
+        try {
+          queued.complete(io.baton.linux.Sockets.ioctlInt(conn.fd, io.baton.linux.Sockets.SIOCINQ, "SIOCINQ"));
+        } catch (io.baton.linux.LinuxException e) {
+          queued.completeExceptionally(e);
+        }
+      });
+      assertThat(queued.get(5, TimeUnit.SECONDS)).isEqualTo(second.length);
+
+      m.loop().execute(m::resume);
+      assertThat(readAnswer(conn.client, answer.length())).isEqualTo(answer);
+      conn.client.shutdownOutput();
+      assertThat(upstream.served.get(10, TimeUnit.SECONDS)).as("requests the upstream answered").isEqualTo(2);
+      closed.await();
+    }
+  }
+
+  @Test
+  void aSuspendIsRefusedOnceTheUpstreamSaidItWillClose() throws Exception {
+    String answer = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok";
+    try (TestUpstream upstream = httpUpstream(answer); RestoredSocket conn = RestoredSocket.open("http")) {
+      conn.client.getOutputStream().write("GET / HTTP/1.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      CompletableFuture<Movable> movable = new CompletableFuture<>();
+      conn.deliverTo(new RelayDelivery(group, upstream.address(), RelayDelivery.DEFAULT_CONNECT_TIMEOUT, IDLE, true),
+          new byte[0], new RecordingCloseListener(), movable::complete);
+      assertThat(readAnswer(conn.client, answer.length())).isEqualTo(answer);
+      Movable m = movable.get(5, TimeUnit.SECONDS);
+      io.netty.util.concurrent.Promise<io.baton.migration.SafePoint> point = m.loop().newPromise();
+      m.loop().execute(() -> m.suspend(point));
+      assertThat(point.await(5, TimeUnit.SECONDS)).isTrue();
+      assertThat(point.cause()).hasMessageContaining("upstream closes");
+    }
+  }
 }

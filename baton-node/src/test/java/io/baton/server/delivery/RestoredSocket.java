@@ -50,8 +50,14 @@ final class RestoredSocket implements AutoCloseable {
 
   /** Hands the descriptor to {@code delivery}, which owns it from then on. */
   void deliverTo(Delivery delivery, byte[] unsentTail, CloseListener onClosed) {
+    deliverTo(delivery, unsentTail, onClosed, m -> { });
+  }
+
+  /** The same, and {@code onMovable} gets the connection as a live migration would move it. */
+  void deliverTo(Delivery delivery, byte[] unsentTail, CloseListener onClosed,
+      java.util.function.Consumer<Movable> onMovable) {
     delivered = true;
-    delivery.deliver(fd, unsentTail, info, onClosed);
+    delivery.deliver(fd, unsentTail, info, onClosed, onMovable);
   }
 
   @Override

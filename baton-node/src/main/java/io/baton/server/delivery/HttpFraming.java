@@ -1,0 +1,347 @@
+package io.baton.server.delivery;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.Locale;
+
+/**
+ * Where HTTP/1.x messages begin and end in one direction of a relayed connection, found from
+ * bytes the relay only peeks at (so the relay still splices every byte, and a byte it has not
+ * taken stays in the kernel). The relay's safe point for a live migration is a boundary in both
+ * directions with every forwarded request answered ({@link SpliceRelay}).
+ *
+ * <p>The framing never holds bytes back for its own sake: {@link #pos} is how far the stream is
+ * classified, and whatever it cannot follow (not HTTP/1.x, a head over {@link #MAX_HEAD_BYTES},
+ * a malformed length, a tunnel after CONNECT or 101, a body that ends with the connection) makes
+ * it {@link #opaque}: everything flows from then on, and the connection can no longer move
+ * ({@link #unmovable} says why). So can it not once either side said it will close.
+ *
+ * <p>The two directions of one connection share an {@link Exchanges}: the request side records
+ * each request's kind, the response side needs it to frame the answer (HEAD, CONNECT).
+ *
+ * <p>Confined to the relay's event loop; pure logic.
+ */
+final class HttpFraming {
+  /** The largest head (or chunk line) followed; a longer one makes the stream opaque. */
+  static final int MAX_HEAD_BYTES = 64 * 1024;
+
+  /** What each request forwarded so far asks for, oldest first, until its final answer. */
+  static final class Exchanges {
+    private final ArrayDeque<Kind> pending = new ArrayDeque<>();
+    private long requests;
+    private long answers;
+
+    /** Requests whose head went by. */
+    long requests() {
+      return requests;
+    }
+
+    /** Final answers classified to their last byte. */
+    long answers() {
+      return answers;
+    }
+  }
+
+  enum Kind { PLAIN, HEAD, CONNECT, UPGRADE }
+
+  private enum State { HEAD, CHUNK_SIZE, CHUNK_END, TRAILERS, OPAQUE }
+
+  private final boolean requests;
+  private final Exchanges exchanges;
+  private State state = State.HEAD;
+  private long pos;
+  private boolean finalAnswer; // the response being classified is final (counts when it ends)
+  private String unmovable;
+
+  private HttpFraming(boolean requests, Exchanges exchanges) {
+    this.requests = requests;
+    this.exchanges = exchanges;
+  }
+
+  static HttpFraming requests(Exchanges exchanges) {
+    return new HttpFraming(true, exchanges);
+  }
+
+  static HttpFraming responses(Exchanges exchanges) {
+    return new HttpFraming(false, exchanges);
+  }
+
+  /** How far (stream offset) the bytes are classified: everything before it may be forwarded. */
+  long pos() {
+    return pos;
+  }
+
+  boolean opaque() {
+    return state == State.OPAQUE;
+  }
+
+  /** Between two messages: the next byte starts a head (or nothing has come yet). */
+  boolean atBoundary() {
+    return state == State.HEAD;
+  }
+
+  /** Why this connection can no longer move, or null. */
+  String unmovable() {
+    return unmovable;
+  }
+
+  /** Stops following: everything flows, and the connection stays where it is. */
+  void giveUp(String why) {
+    state = State.OPAQUE;
+    if (unmovable == null) unmovable = why;
+  }
+
+  /**
+   * Classifies what it can of {@code b[0, len)}, the stream's bytes from {@link #pos} on; stops at
+   * the end of a message (so that a relay holding at a boundary never takes the next one), or
+   * where it needs bytes beyond {@code len}. Returns whether {@link #pos} moved.
+   */
+  boolean feed(byte[] b, int len) {
+    long start = pos;
+    int off = 0;
+    while (state != State.OPAQUE && off < len) {
+      int lineEnd;
+      switch (state) {
+        case HEAD -> {
+          if (b[off] == '\r' || b[off] == '\n') { // stray line ends between messages (RFC 9112 2.2)
+            off++;
+            pos++;
+            continue;
+          }
+          int end = headEnd(b, off, len);
+          if (end < 0) {
+            if (len - off >= MAX_HEAD_BYTES) giveUp("a head longer than " + MAX_HEAD_BYTES + " bytes");
+            return pos != start;
+          }
+          long body = head(b, off, end);
+          pos += end - off;
+          off = end;
+          if (state == State.OPAQUE) return true;
+          if (body > 0) {
+            pos += body;
+            ended();
+            return true;
+          }
+          if (state == State.HEAD) {
+            ended();
+            return true;
+          }
+        }
+        case CHUNK_SIZE -> {
+          if ((lineEnd = lineEnd(b, off, len)) < 0) return needLine(start, len - off);
+          long size = chunkSize(b, off, lineEnd);
+          if (size < 0) {
+            giveUp("a malformed chunk size");
+            return true;
+          }
+          pos += lineEnd - off;
+          off = lineEnd;
+          if (size == 0) {
+            state = State.TRAILERS;
+          } else {
+            pos += size;
+            state = State.CHUNK_END;
+            off += (int) Math.min(size, len - off);
+            if (pos - start > off) return true; // the data goes on beyond the bytes seen
+          }
+        }
+        case CHUNK_END -> {
+          if ((lineEnd = lineEnd(b, off, len)) < 0) return needLine(start, len - off);
+          if (!blank(b, off, lineEnd)) {
+            giveUp("chunk data longer than its size");
+            return true;
+          }
+          pos += lineEnd - off;
+          off = lineEnd;
+          state = State.CHUNK_SIZE;
+        }
+        case TRAILERS -> {
+          if ((lineEnd = lineEnd(b, off, len)) < 0) return needLine(start, len - off);
+          boolean last = blank(b, off, lineEnd);
+          pos += lineEnd - off;
+          off = lineEnd;
+          if (last) {
+            state = State.HEAD;
+            ended();
+            return true;
+          }
+        }
+        case OPAQUE -> { }
+      }
+    }
+    return pos != start;
+  }
+
+  private boolean needLine(long start, int available) {
+    if (available >= MAX_HEAD_BYTES) giveUp("a chunk line longer than " + MAX_HEAD_BYTES + " bytes");
+    return pos != start;
+  }
+
+  /** A message was classified to its last byte. */
+  private void ended() {
+    if (!requests && finalAnswer) {
+      exchanges.answers++;
+      finalAnswer = false;
+    }
+  }
+
+  /**
+   * Reads the head {@code b[off, end)} and sets the state for what follows it; returns a body
+   * length to skip, 0 for none or chunked (state says which).
+   */
+  private long head(byte[] b, int off, int end) {
+    String[] lines = new String(b, off, end - off, StandardCharsets.ISO_8859_1).split("\r?\n");
+    String[] start = lines[0].split(" ", 3);
+    long length = -1;
+    boolean chunked = false;
+    boolean close = false;
+    boolean keepAlive = false;
+    boolean upgrade = false;
+    for (int i = 1; i < lines.length; i++) {
+      String line = lines[i];
+      int colon = line.indexOf(':');
+      if (colon <= 0) continue; // the blank end line
+      String name = line.substring(0, colon).trim().toLowerCase(Locale.ROOT);
+      String value = line.substring(colon + 1).trim();
+      switch (name) {
+        case "content-length" -> {
+          long n = digits(value);
+          if (n < 0 || (length >= 0 && length != n)) {
+            giveUp("an invalid Content-Length");
+            return 0;
+          }
+          length = n;
+        }
+        case "transfer-encoding" -> {
+          String last = value.substring(value.lastIndexOf(',') + 1).trim().toLowerCase(Locale.ROOT);
+          if (!last.equals("chunked")) {
+            giveUp("a body framed by Transfer-Encoding " + value);
+            return 0;
+          }
+          chunked = true;
+        }
+        case "connection" -> {
+          for (String token : value.toLowerCase(Locale.ROOT).split(",")) {
+            close |= token.trim().equals("close");
+            keepAlive |= token.trim().equals("keep-alive");
+          }
+        }
+        case "upgrade" -> upgrade = true;
+        default -> { }
+      }
+    }
+    if (chunked && length >= 0) {
+      giveUp("both Content-Length and Transfer-Encoding");
+      return 0;
+    }
+    return requests
+        ? requestHead(start, length, chunked, close, keepAlive, upgrade)
+        : responseHead(start, length, chunked, close, keepAlive);
+  }
+
+  private long requestHead(String[] start, long length, boolean chunked, boolean close, boolean keepAlive,
+      boolean upgrade) {
+    if (start.length != 3 || !start[2].startsWith("HTTP/1.")) {
+      giveUp("not an HTTP/1.x request");
+      return 0;
+    }
+    Kind kind = switch (start[0]) {
+      case "HEAD" -> Kind.HEAD;
+      case "CONNECT" -> Kind.CONNECT;
+      default -> upgrade ? Kind.UPGRADE : Kind.PLAIN;
+    };
+    exchanges.pending.add(kind);
+    exchanges.requests++;
+    if (close || (start[2].equals("HTTP/1.0") && !keepAlive)) {
+      unmovable = "the client asked to close the connection after a request";
+    }
+    if (kind == Kind.CONNECT) {
+      giveUp("a CONNECT tunnel");
+      return 0;
+    }
+    return body(length, chunked);
+  }
+
+  private long responseHead(String[] start, long length, boolean chunked, boolean close, boolean keepAlive) {
+    if (start.length < 2 || !start[0].startsWith("HTTP/1.") || start[1].length() != 3 || digits(start[1]) < 0) {
+      giveUp("not an HTTP/1.x response");
+      return 0;
+    }
+    int status = Integer.parseInt(start[1]);
+    if (status == 101) {
+      giveUp("the connection switched protocols");
+      return 0;
+    }
+    if (status < 200) return 0; // 100 Continue, 103 Early Hints: the final answer follows
+    Kind kind = exchanges.pending.isEmpty() ? Kind.PLAIN : exchanges.pending.poll();
+    finalAnswer = true;
+    if (close || (start[0].equals("HTTP/1.0") && !keepAlive)) {
+      unmovable = "the upstream closes the connection after an answer";
+    }
+    if (kind == Kind.CONNECT) {
+      giveUp("a CONNECT tunnel");
+      return 0;
+    }
+    if (kind == Kind.HEAD || status == 204 || status == 304) return 0;
+    if (!chunked && length < 0) {
+      giveUp("an answer that ends with the connection (no Content-Length, not chunked)");
+      return 0;
+    }
+    return body(length, chunked);
+  }
+
+  private long body(long length, boolean chunked) {
+    if (chunked) {
+      state = State.CHUNK_SIZE;
+      return 0;
+    }
+    return Math.max(length, 0);
+  }
+
+  /** The offset just past the blank line that ends a head starting at {@code off}, or -1. */
+  private static int headEnd(byte[] b, int off, int len) {
+    int lineStart = off;
+    for (int i = off; i < len; i++) {
+      if (b[i] != '\n') continue;
+      int content = i - lineStart - (i > lineStart && b[i - 1] == '\r' ? 1 : 0);
+      if (content == 0 && lineStart > off) return i + 1;
+      lineStart = i + 1;
+    }
+    return -1;
+  }
+
+  /** The offset just past the next line end from {@code off}, or -1. */
+  private static int lineEnd(byte[] b, int off, int len) {
+    for (int i = off; i < len; i++) {
+      if (b[i] == '\n') return i + 1;
+    }
+    return -1;
+  }
+
+  private static boolean blank(byte[] b, int off, int end) {
+    return end - off == 1 || (end - off == 2 && b[off] == '\r');
+  }
+
+  /** The hex size at the start of the chunk line {@code b[off, end)}, or -1 if malformed. */
+  private static long chunkSize(byte[] b, int off, int end) {
+    long size = 0;
+    int digits = 0;
+    for (int i = off; i < end; i++) {
+      int d = Character.digit(b[i], 16);
+      if (d < 0) break;
+      if (++digits > 15) return -1;
+      size = size * 16 + d;
+    }
+    if (digits == 0) return -1;
+    int next = b[off + digits];
+    return next == ';' || next == '\r' || next == '\n' || next == ' ' || next == '\t' ? size : -1;
+  }
+
+  private static long digits(String s) {
+    if (s.isEmpty() || s.length() > 18) return -1;
+    for (int i = 0; i < s.length(); i++) {
+      if (s.charAt(i) < '0' || s.charAt(i) > '9') return -1;
+    }
+    return Long.parseLong(s);
+  }
+}
