@@ -32,9 +32,11 @@ import picocli.CommandLine.Spec;
     name = "ctl",
     mixinStandardHelpOptions = true,
     description = {"Ask a running node: nodes | connections | migrate CLIENT_IP:PORT VIP:PORT [--to NODE] |"
-        + " migrate --all [--to NODE] [--deadline 30s] |"
+        + " migrate --all|--from THIS_NODE [--to NODE] [--deadline 30s] |"
         + " drain [--deadline 30s] [--to NODE]. drain also stops new connections to the node (as baton drain) and"
-        + " moves its established ones to other servers at their next safe point, until the deadline."},
+        + " moves its established ones to other servers at their next safe point, until the deadline."
+        + " --force moves connections that have no safe point too (l4 and tls relays, applications without one),"
+        + " without their application's state: an upstream exchange or TLS session in progress breaks."},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {"0:done", "1:the node refused or could not be reached, or not everything moved", "2:usage error"})
 final class CtlCommand implements Callable<Integer> {
@@ -57,6 +59,14 @@ final class CtlCommand implements Callable<Integer> {
 
   @Option(names = "--all", description = "migrate: every connection of this node (as drain, but new connections still come).")
   boolean all;
+
+  @Option(names = "--from", paramLabel = "NODE", description = "migrate: every connection of NODE, which must be the"
+      + " node of --config (the same as --all; ctl talks to one node).")
+  String from;
+
+  @Option(names = "--force", description = "migrate, drain: also move connections without a safe point, without their"
+      + " application's state (you accept that what was in progress on them may break).")
+  boolean force;
 
   @Option(names = "--deadline", paramLabel = "DURATION", defaultValue = "30s",
       description = "How long drain keeps moving connections (default ${DEFAULT-VALUE}).")
@@ -85,7 +95,18 @@ final class CtlCommand implements Callable<Integer> {
       err.flush();
       return ExitCode.FAILURE;
     }
-    String toParam = to == null ? "" : "&to=" + URLEncoder.encode(to, StandardCharsets.UTF_8);
+    if (from != null && !from.equals(c.node().name())) {
+      return usage(err, "--from " + from + ": this config is node " + c.node().name() + "'s; run ctl with " + from
+          + "'s config to move its connections");
+    }
+    boolean every = all || from != null;
+    String toParam = (to == null ? "" : "&to=" + URLEncoder.encode(to, StandardCharsets.UTF_8))
+        + (force ? "&force=true" : "");
+    if (force && (command.equals("migrate") || command.equals("drain"))) {
+      err.println("--force: connections without a safe point move as they are; what their application was in the"
+          + " middle of (an upstream exchange, a TLS session) does not move with them");
+      err.flush();
+    }
     String method = "GET";
     String path;
     long timeoutMs = 35_000;
@@ -93,7 +114,7 @@ final class CtlCommand implements Callable<Integer> {
       case "nodes" -> path = "/v1/nodes";
       case "connections" -> path = "/v1/connections";
       case "migrate", "drain" -> {
-        if (command.equals("migrate") && !all) {
+        if (command.equals("migrate") && !every) {
           if (args.size() != 2) return usage(err, "migrate needs CLIENT_IP:PORT VIP:PORT, or --all");
           method = "POST";
           path = "/v1/migrate?client=" + URLEncoder.encode(args.get(0), StandardCharsets.UTF_8) + "&vip="
@@ -143,7 +164,7 @@ final class CtlCommand implements Callable<Integer> {
       print(out, command, body);
     }
     out.flush();
-    if (command.equals("migrate") && !all) {
+    if (command.equals("migrate") && !every) {
       return body.path("outcome").asText().equals("moved") ? ExitCode.OK : ExitCode.FAILURE;
     }
     if (command.equals("migrate")) return body.path("remaining").asInt() == 0 ? ExitCode.OK : ExitCode.FAILURE;

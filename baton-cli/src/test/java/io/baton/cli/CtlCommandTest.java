@@ -60,6 +60,9 @@ class CtlCommandTest {
     Run deadline = run("ctl", "--config", file.toString(), "drain", "--deadline", "soon");
     assertThat(deadline.exitCode()).isEqualTo(ExitCode.USAGE);
     assertThat(deadline.err()).contains("--deadline");
+    Run from = run("ctl", "--config", file.toString(), "migrate", "--from", "s9", "--to", "s2");
+    assertThat(from.exitCode()).isEqualTo(ExitCode.USAGE);
+    assertThat(from.err()).contains("--from s9: this config is node").contains("run ctl with s9's config");
   }
 
   @Test

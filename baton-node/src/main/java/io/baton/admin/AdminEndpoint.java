@@ -33,9 +33,12 @@ import org.slf4j.LoggerFactory;
  * <pre>
  *  GET  /v1/nodes                         the farm as the sync plane sees it
  *  GET  /v1/connections                   the connections this server serves
- *  POST /v1/migrate?client=IP:PORT&amp;vip=IP:PORT[&amp;to=NODE]   move one at its next safe point
- *  POST /v1/drain?deadline-ms=N[&amp;to=NODE][&amp;close-rest=true] move all until the deadline (then close the rest)
+ *  POST /v1/migrate?client=IP:PORT&amp;vip=IP:PORT[&amp;to=NODE][&amp;force=true]   move one at its next safe point
+ *  POST /v1/drain?deadline-ms=N[&amp;to=NODE][&amp;close-rest=true][&amp;force=true] move all until the deadline (then close the rest)
  * </pre>
+ *
+ * <p>{@code force=true}: connections without a safe point (l4 and tls relays, applications without
+ * one) move too, without their application's state; the operator accepts the risk.
  *
  * <p>Thread-safe; requests run one at a time on the endpoint's own thread.
  */
@@ -205,7 +208,7 @@ public final class AdminEndpoint implements AutoCloseable {
         vip.getPort());
     MigrationOutcome o;
     try {
-      o = server.migrator().migrate(flow, q.get("to")).get(30, TimeUnit.SECONDS);
+      o = server.migrator().migrate(flow, q.get("to"), flag(q, "force")).get(30, TimeUnit.SECONDS);
     } catch (java.util.concurrent.ExecutionException e) {
       reply(x, 409, Map.of("error", String.valueOf(e.getCause().getMessage())));
       return;
@@ -227,11 +230,14 @@ public final class AdminEndpoint implements AutoCloseable {
     if (ms <= 0 || ms > MAX_DRAIN.toMillis()) {
       throw new IllegalArgumentException("deadline-ms must be between 1 and " + MAX_DRAIN.toMillis());
     }
+    boolean force = flag(q, "force");
+    boolean closeRest = flag(q, "close-rest");
     long t0 = System.nanoTime();
     List<MigrationOutcome> outcomes;
     try {
-      outcomes = server.migrator().migrateAll(q.get("to"), Duration.ofMillis(ms)).get(ms + 30_000, TimeUnit.MILLISECONDS);
-      if (Boolean.parseBoolean(q.getOrDefault("close-rest", "false"))) {
+      outcomes = server.migrator().migrateAll(q.get("to"), Duration.ofMillis(ms), force)
+          .get(ms + 30_000, TimeUnit.MILLISECONDS);
+      if (closeRest) {
         outcomes = server.migrator().closeRest(outcomes).get(30, TimeUnit.SECONDS);
       }
     } catch (Exception e) {
@@ -284,6 +290,15 @@ public final class AdminEndpoint implements AutoCloseable {
     } catch (RuntimeException e) {
       throw new IllegalArgumentException(name + " is not an IPv4 IP:PORT: " + v);
     }
+  }
+
+  /** A true/false parameter, false when absent; anything else is refused. */
+  private static boolean flag(Map<String, String> q, String name) {
+    String v = q.getOrDefault(name, "false");
+    if (!v.equals("true") && !v.equals("false")) {
+      throw new IllegalArgumentException(name + " must be true or false, not " + v);
+    }
+    return v.equals("true");
   }
 
   private static Map<String, String> query(String raw) {

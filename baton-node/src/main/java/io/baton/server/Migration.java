@@ -55,6 +55,7 @@ final class Migration {
   private final Duration safePointTimeout;
   private final Duration answerTimeout;
   private final LongSupplier clock;
+  private final boolean force;
   private final CompletableFuture<MigrationOutcome> done = new CompletableFuture<>();
   private final Movable movable;
   private State state = State.SUSPENDING;
@@ -68,6 +69,14 @@ final class Migration {
   Migration(LiveConnections.Live live, String target, Inet4Address targetFabric, MigrationPorts.Fabric client,
       MigrationPorts.Forwarding table, MigrationPorts.Freezer freezer, Duration safePointTimeout,
       Duration answerTimeout, LongSupplier clock) {
+    this(live, target, targetFabric, client, table, freezer, safePointTimeout, answerTimeout, clock, false);
+  }
+
+  /** @param force the operator forces the move (see {@link Movable#forceSuspend}) */
+  Migration(LiveConnections.Live live, String target, Inet4Address targetFabric, MigrationPorts.Fabric client,
+      MigrationPorts.Forwarding table, MigrationPorts.Freezer freezer, Duration safePointTimeout,
+      Duration answerTimeout, LongSupplier clock, boolean force) {
+    this.force = force;
     this.freezer = freezer;
     this.live = live;
     this.movable = live.movable();
@@ -100,7 +109,7 @@ final class Migration {
       }
     }, safePointTimeout.toNanos(), TimeUnit.NANOSECONDS);
     point.addListener((Future<SafePoint> f) -> onPoint(f));
-    movable.suspend(point);
+    if (force) movable.forceSuspend(point); else movable.suspend(point);
   }
 
   private void onPoint(Future<SafePoint> f) {

@@ -109,7 +109,15 @@ public final class Migrator implements AutoCloseable {
    * it cannot even start (no such connection, no sync plane, no eligible target).
    */
   public CompletableFuture<MigrationOutcome> migrate(FlowKey flow, String target) {
-    return migrate(flow, target, n -> true);
+    return migrate(flow, target, false);
+  }
+
+  /**
+   * The same; with {@code force}, a connection without a safe point moves anyway, without its
+   * application's state (the operator accepts the risk: {@link Movable#forceSuspend}).
+   */
+  public CompletableFuture<MigrationOutcome> migrate(FlowKey flow, String target, boolean force) {
+    return migrate(flow, target, n -> true, force);
   }
 
   /**
@@ -117,19 +125,19 @@ public final class Migrator implements AutoCloseable {
    * belongs to their pool: per-request routing).
    */
   CompletableFuture<MigrationOutcome> migrateToOneOf(FlowKey flow, java.util.Set<String> nodes) {
-    return migrate(flow, null, nodes::contains);
+    return migrate(flow, null, nodes::contains, false);
   }
 
   private CompletableFuture<MigrationOutcome> migrate(FlowKey flow, String target,
-      java.util.function.Predicate<String> among) {
+      java.util.function.Predicate<String> among, boolean force) {
     Optional<LiveConnections.Live> l = live.get(flow);
     if (l.isEmpty()) return CompletableFuture.failedFuture(new IllegalArgumentException(
         "this node (" + nodeName + ") serves no connection " + flow));
-    return migrate(l.get(), target, among);
+    return migrate(l.get(), target, among, force);
   }
 
   private CompletableFuture<MigrationOutcome> migrate(LiveConnections.Live l, String target,
-      java.util.function.Predicate<String> among) {
+      java.util.function.Predicate<String> among, boolean force) {
     try {
       Targets t = targets;
       if (t == null) {
@@ -150,7 +158,7 @@ public final class Migrator implements AutoCloseable {
         ForwardingService fwd = table();
         client.connect().thenCompose(v -> new Migration(l, to, address, MigrationPorts.Fabric.of(client),
                 MigrationPorts.Forwarding.of(fwd), MigrationPorts.Freezer.MOVE, safePointTimeout, answerTimeout,
-                System::nanoTime).start())
+                System::nanoTime, force).start())
             .whenComplete((o, e) -> {
               moving.remove(l.flow(), settled);
               count(o);
@@ -176,10 +184,15 @@ public final class Migrator implements AutoCloseable {
    * "stayed".
    */
   public CompletableFuture<List<MigrationOutcome>> migrateAll(String target, Duration deadline) {
+    return migrateAll(target, deadline, false);
+  }
+
+  /** The same; with {@code force}, connections without a safe point move too (see {@link #migrate}). */
+  public CompletableFuture<List<MigrationOutcome>> migrateAll(String target, Duration deadline, boolean force) {
     long end = System.nanoTime() + deadline.toNanos();
     Map<FlowKey, MigrationOutcome> last = new ConcurrentHashMap<>();
     CompletableFuture<List<MigrationOutcome>> done = new CompletableFuture<>();
-    round(target, end, last, done);
+    round(target, end, last, done, force);
     return done;
   }
 
@@ -215,7 +228,7 @@ public final class Migrator implements AutoCloseable {
   }
 
   private void round(String target, long end, Map<FlowKey, MigrationOutcome> last,
-      CompletableFuture<List<MigrationOutcome>> done) {
+      CompletableFuture<List<MigrationOutcome>> done, boolean force) {
     List<LiveConnections.Live> here = live.all().stream().filter(l -> l.movable().isOpen()).toList();
     if (here.isEmpty() || System.nanoTime() - end >= 0 || closed) {
       for (LiveConnections.Live l : here) {
@@ -234,14 +247,14 @@ public final class Migrator implements AutoCloseable {
     next[0] = () -> {
       LiveConnections.Live l = queue.poll();
       if (l == null) return;
-      migrate(l, target, n -> true).handleAsync((o, e) -> {
+      migrate(l, target, n -> true, force).handleAsync((o, e) -> {
         MigrationOutcome out = o != null ? o : new MigrationOutcome(l.flow(), target == null ? "" : target,
             "stayed", rootMessage(e), 0, 0);
         last.put(l.flow(), out);
         if (out.moved()) progress.set(true);
         if (unfinished.decrementAndGet() == 0) {
           long pause = progress.get() ? 0 : 50; // nothing moved: let safe points and the farm come round
-          group.schedule(() -> round(target, end, last, done), pause, TimeUnit.MILLISECONDS);
+          group.schedule(() -> round(target, end, last, done, force), pause, TimeUnit.MILLISECONDS);
         } else {
           next[0].run();
         }

@@ -39,9 +39,13 @@ class MigrationTest {
   }
 
   private CompletableFuture<MigrationOutcome> start() {
+    return start(false);
+  }
+
+  private CompletableFuture<MigrationOutcome> start(boolean force) {
     var live = new LiveConnections.Live(flow, "d1", 7, "GET /", 0, movable);
     var m = new Migration(live, "s2", target, fabric, new FakeForwarding(), (fd, f) -> new FakeSocket(),
-        SAFE_POINT, ANSWER, System::nanoTime);
+        SAFE_POINT, ANSWER, System::nanoTime, force);
     CompletableFuture<MigrationOutcome> done = m.start();
     loopOwner.runPendingTasks();
     return done;
@@ -50,6 +54,16 @@ class MigrationTest {
   private void run() {
     loopOwner.runPendingTasks();
     loopOwner.runScheduledPendingTasks();
+  }
+
+  @Test
+  void aForcedMoveAsksForTheForcedStopAndThenMovesAlike() {
+    var done = start(true);
+    assertThat(movable.forced).as("forceSuspend, not suspend").isTrue();
+    movable.point.setSuccess(new SafePoint(new byte[0], new byte[0]));
+    run();
+    assertThat(steps).containsExactly("freeze", "forward 198.18.1.12", "held", "export 0");
+    assertThat(done).isNotDone();
   }
 
   @Test
@@ -199,6 +213,7 @@ class MigrationTest {
     boolean open = true;
     boolean closed;
     boolean reset;
+    boolean forced;
     int resumed;
 
     @Override
@@ -218,6 +233,12 @@ class MigrationTest {
 
     @Override
     public void suspend(Promise<SafePoint> point) {
+      this.point = point;
+    }
+
+    @Override
+    public void forceSuspend(Promise<SafePoint> point) {
+      forced = true;
       this.point = point;
     }
 

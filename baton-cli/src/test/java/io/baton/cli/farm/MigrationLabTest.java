@@ -103,6 +103,51 @@ class MigrationLabTest {
     }
   }
 
+  /**
+   * Port 80 in l4 mode, relayed to nginx: the relay does not follow HTTP, so a move is refused
+   * (with the reason) unless the operator forces it; forced, the connection moves as it is and,
+   * being idle between two HTTP requests, carries on with s2's nginx.
+   */
+  @Test
+  void anL4RelayedConnectionMovesOnlyWhenForced() throws Exception {
+    String l4 = """
+        vips:
+          - address: %1$s
+            port: 80
+            mode: l4
+            default-pool: app
+          - address: %1$s
+            port: 443
+            mode: http
+            default-pool: app
+        pools:
+          app:
+            balance: round-robin
+            members:
+              - { node: s1, fabric-address: 198.18.1.11 }
+              - { node: s2, fabric-address: 198.18.1.12 }
+        """.formatted(ProcessFarm.VIP);
+    try (ProcessFarm farm = farm("mig-l4", ProcessFarm.Options.DEFAULT.withSync("").relaying().routing(l4))) {
+      KeepAliveClient c = KeepAliveClient.landingOn(farm, "s1");
+      String client = c.localAddress();
+      CommandResult refused = ctl(farm, "s1", "migrate", client, ProcessFarm.VIP + ":80", "--to", "s2");
+      assertThat(refused.exitCode()).as("ctl migrate without --force").isNotZero();
+      assertThat(refused.stdout() + refused.stderr()).contains("does not follow HTTP");
+      CommandResult forced = ctl(farm, "s1", "migrate", client, ProcessFarm.VIP + ":80", "--to", "s2", "--force");
+      assertThat(forced.exitCode()).as("ctl migrate --force: %s %s", forced.stdout(), forced.stderr()).isZero();
+      assertThat(forced.stderr()).contains("--force");
+      System.out.println("forced l4 migration: " + forced.stdout().strip());
+      for (int i = 0; i < 3; i++) {
+        assertThat(farm.client.call(() -> c.get("/whoami.txt").strip())).as("request %d after the move", i)
+            .isEqualTo("s2");
+      }
+      farm.client.call(() -> {
+        c.close();
+        return null;
+      });
+    }
+  }
+
   @Test
   void aDownloadMovedMidStreamArrivesByteExact() throws Exception {
     try (ProcessFarm farm = farm("mig-dl")) {

@@ -13,6 +13,7 @@ import io.netty.util.concurrent.Promise;
 final class ChannelMovable implements Movable {
   private final Channel channel;
   private final int fd;
+  private boolean forced;
 
   ChannelMovable(Channel channel, int fd) {
     this.channel = channel;
@@ -69,7 +70,34 @@ final class ChannelMovable implements Movable {
   }
 
   @Override
+  public void forceSuspend(Promise<SafePoint> point) {
+    if (channel.pipeline().get(Migratable.class) != null) {
+      suspend(point);
+      return;
+    }
+    if (!channel.isOpen()) {
+      point.tryFailure(new IllegalStateException("the connection is closed"));
+      return;
+    }
+    forced = true;
+    channel.config().setAutoRead(false);
+    // Completes once everything written before it has gone to the socket.
+    channel.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER).addListener(f -> {
+      if (!f.isSuccess()) {
+        point.tryFailure(new IllegalStateException("the connection failed while stopping: " + f.cause()));
+      } else if (!point.trySuccess(new SafePoint(new byte[0], new byte[0]))) {
+        resume();
+      }
+    });
+  }
+
+  @Override
   public void resume() {
+    if (forced) {
+      forced = false;
+      channel.config().setAutoRead(true);
+      return;
+    }
     Migratable app = channel.pipeline().get(Migratable.class);
     if (app != null) app.resume();
   }

@@ -54,6 +54,7 @@ final class SplicePump {
   private long bytesOut;
   private final HttpFraming framing;
   private boolean holdAtBoundary;
+  private boolean stopTaking;
 
   /**
    * @param pipe owned from here on; closed by {@link #close}
@@ -84,7 +85,7 @@ final class SplicePump {
     long moved = 0;
     while (!finished) {
       boolean progress = false;
-      long allowed = srcEof ? 0 : pipeCapacity - pipeBytes;
+      long allowed = srcEof || stopTaking ? 0 : pipeCapacity - pipeBytes;
       if (allowed > 0 && framing != null) allowed = Math.min(allowed, classified());
       if (allowed > 0) {
         long n = Splice.splice(srcFd, pipe.writeFd(), allowed, FLAGS);
@@ -151,6 +152,16 @@ final class SplicePump {
    */
   void holdAtBoundary(boolean hold) {
     this.holdAtBoundary = hold;
+  }
+
+  /** Stopped, the pump takes nothing more from the source (a forced move); what it took still goes. */
+  void stopTaking(boolean stop) {
+    this.stopTaking = stop;
+  }
+
+  /** Everything taken from the source (and the head) handed to the destination. */
+  boolean drained() {
+    return pipeBytes == 0 && headSent == head.byteSize();
   }
 
   /** Whether the source is at a message boundary with everything before it delivered. */

@@ -49,6 +49,7 @@ final class SpliceRelay implements RelayEndpoint.Listener {
   /** Shared by the two directions' framings; null when the relay does not follow HTTP. */
   private final HttpFraming.Exchanges exchanges;
   private Promise<SafePoint> pendingSuspend;
+  private boolean forcing;
 
   private State state = State.NEW;
   private int upstreamFd = -1;
@@ -281,6 +282,11 @@ final class SpliceRelay implements RelayEndpoint.Listener {
       }
 
       @Override
+      public void forceSuspend(Promise<SafePoint> point) {
+        SpliceRelay.this.forceSuspend(point);
+      }
+
+      @Override
       public void resume() {
         SpliceRelay.this.resume();
       }
@@ -330,6 +336,31 @@ final class SpliceRelay implements RelayEndpoint.Listener {
     pumpAll();
   }
 
+  /**
+   * A forced move: an HTTP relay that can still reach its safe point waits for it; otherwise the
+   * relay stops taking bytes from either side, delivers what it took, and stops. The upstream
+   * connection and whatever it was in the middle of stay behind.
+   */
+  private void forceSuspend(Promise<SafePoint> point) {
+    if (exchanges != null && state == State.RELAYING && unmovable() == null) {
+      suspend(point);
+      return;
+    }
+    String why = state == State.RELAYING ? null
+        : state == State.NEW || state == State.CONNECTING ? "the relay is still connecting to its upstream"
+        : "the connection is " + (state == State.CLOSED ? "closed" : "already suspended");
+    if (why == null && pendingSuspend != null) why = "a move of this connection is already in progress";
+    if (why != null) {
+      point.tryFailure(new IllegalStateException(why));
+      return;
+    }
+    pendingSuspend = point;
+    forcing = true;
+    toUpstream.stopTaking(true);
+    toClient.stopTaking(true);
+    pumpAll();
+  }
+
   /** Why the HTTP exchange on this connection cannot move, or null. */
   private String unmovable() {
     String why = toUpstream.framing().unmovable();
@@ -337,6 +368,15 @@ final class SpliceRelay implements RelayEndpoint.Listener {
   }
 
   private void checkSafePoint() {
+    if (forcing) {
+      if (toUpstream.drained() && toClient.drained()) {
+        state = State.SUSPENDED;
+        Promise<SafePoint> p = pendingSuspend;
+        pendingSuspend = null;
+        if (!p.trySuccess(new SafePoint(new byte[0], new byte[0]))) resume();
+      }
+      return;
+    }
     String why = unmovable();
     if (why == null && (toUpstream.sourceEnded() || toClient.sourceEnded())) {
       why = "the connection is closing (" + (toUpstream.sourceEnded() ? "the client" : "the upstream")
@@ -362,7 +402,12 @@ final class SpliceRelay implements RelayEndpoint.Listener {
     Promise<SafePoint> p = pendingSuspend;
     pendingSuspend = null;
     if (p != null) p.tryFailure(new IllegalStateException("resumed"));
-    if (toUpstream != null) toUpstream.holdAtBoundary(false);
+    forcing = false;
+    if (toUpstream != null) {
+      toUpstream.holdAtBoundary(false);
+      toUpstream.stopTaking(false);
+      toClient.stopTaking(false);
+    }
     if (state == State.SUSPENDED) {
       state = State.RELAYING;
       pumpAll();

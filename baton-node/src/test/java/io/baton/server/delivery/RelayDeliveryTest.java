@@ -446,4 +446,37 @@ class RelayDeliveryTest {
       assertThat(point.cause()).hasMessageContaining("upstream closes");
     }
   }
+
+  /**
+   * A relay that does not follow HTTP (an l4 or tls VIP) has no safe point: a plain suspend is
+   * refused with the reason; a forced one stops taking bytes, delivers what it took, and stops;
+   * bytes the client sends then stay queued in its socket, and a resume carries on.
+   */
+  @Test
+  void anOpaqueRelayMovesOnlyWhenForced() throws Exception {
+    try (TestUpstream upstream = new TestUpstream(TestUpstream::echo); RestoredSocket conn = RestoredSocket.open("l4")) {
+      CompletableFuture<Movable> movable = new CompletableFuture<>();
+      conn.deliverTo(new RelayDelivery(group, upstream.address(), RelayDelivery.DEFAULT_CONNECT_TIMEOUT, IDLE, false),
+          new byte[0], new RecordingCloseListener(), movable::complete);
+      conn.client.getOutputStream().write("ping\n".getBytes(StandardCharsets.US_ASCII));
+      assertThat(readAnswer(conn.client, 5)).isEqualTo("ping\n");
+      Movable m = movable.get(5, TimeUnit.SECONDS);
+      io.netty.util.concurrent.Promise<io.baton.migration.SafePoint> refused = m.loop().newPromise();
+      m.loop().execute(() -> m.suspend(refused));
+      assertThat(refused.await(5, TimeUnit.SECONDS)).isTrue();
+      assertThat(refused.cause()).hasMessageContaining("does not follow HTTP");
+
+      io.netty.util.concurrent.Promise<io.baton.migration.SafePoint> forced = m.loop().newPromise();
+      m.loop().execute(() -> m.forceSuspend(forced));
+      assertThat(forced.get(5, TimeUnit.SECONDS).unread()).isEmpty();
+      conn.client.getOutputStream().write("pong\n".getBytes(StandardCharsets.US_ASCII));
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+      while (io.baton.linux.Sockets.ioctlInt(conn.fd, io.baton.linux.Sockets.SIOCINQ, "SIOCINQ") < 5) {
+        assertThat(System.nanoTime()).as("the bytes queued").isLessThan(deadline);
+        Thread.onSpinWait();
+      }
+      m.loop().execute(m::resume);
+      assertThat(readAnswer(conn.client, 5)).isEqualTo("pong\n");
+    }
+  }
 }
