@@ -184,10 +184,12 @@ final class CtlCommand implements Callable<Integer> {
       }
       case "connections" -> {
         if (b.has("connections")) {
-          out.printf("%-21s %-21s %-16s %10s %s%n", "VIP", "CLIENT", "FROM", "AGE_MS", "REQUEST");
+          out.printf("%-21s %-21s %-16s %10s %12s %12s %s%n", "VIP", "CLIENT", "FROM", "AGE_MS", "BYTES_IN",
+              "BYTES_OUT", "REQUEST");
           for (JsonNode n : b.path("connections")) {
-            out.printf("%-21s %-21s %-16s %10d %s%n", n.path("vip").asText(), n.path("client").asText(),
-                n.path("from").asText(), n.path("ageMs").asLong(), n.path("summary").asText());
+            out.printf("%-21s %-21s %-16s %10d %12d %12d %s%n", n.path("vip").asText(), n.path("client").asText(),
+                n.path("from").asText(), n.path("ageMs").asLong(), n.path("bytesIn").asLong(),
+                n.path("bytesOut").asLong(), n.path("summary").asText());
           }
         }
         if (b.has("forwarded")) {

@@ -176,6 +176,8 @@ public final class AdminEndpoint implements AutoCloseable {
         m.put("from", s.from());
         m.put("handoffId", s.handoffId());
         m.put("ageMs", now - s.sinceMs());
+        m.put("bytesIn", s.bytesIn());
+        m.put("bytesOut", s.bytesOut());
         m.put("summary", s.summary());
         list.add(m);
       }

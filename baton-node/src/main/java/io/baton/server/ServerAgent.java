@@ -276,13 +276,19 @@ public final class ServerAgent implements AutoCloseable {
     return migrator;
   }
 
-  /** A connection this node serves, for {@code baton ctl connections}. */
-  public record Served(FlowKey flow, String from, long handoffId, String summary, long sinceMs) {}
+  /**
+   * A connection this node serves, for {@code baton ctl connections}.
+   *
+   * @param bytesIn bytes read from the client here so far, and {@code bytesOut} written to it
+   */
+  public record Served(FlowKey flow, String from, long handoffId, String summary, long sinceMs, long bytesIn,
+      long bytesOut) {}
 
   /** Every connection restored here that is still open (peer-mode ones are not listed). */
   public List<Served> served() {
     return acceptor.live.all().stream()
-        .map(l -> new Served(l.flow(), l.from(), l.handoffId(), l.summary(), l.sinceMs())).toList();
+        .map(l -> new Served(l.flow(), l.from(), l.handoffId(), l.summary(), l.sinceMs(), l.movable().bytesIn(),
+            l.movable().bytesOut())).toList();
   }
 
   public int activeConnections() {

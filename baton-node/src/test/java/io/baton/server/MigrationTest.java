@@ -232,6 +232,16 @@ class MigrationTest {
     }
 
     @Override
+    public long bytesIn() {
+      return 0;
+    }
+
+    @Override
+    public long bytesOut() {
+      return 0;
+    }
+
+    @Override
     public void suspend(Promise<SafePoint> point) {
       this.point = point;
     }

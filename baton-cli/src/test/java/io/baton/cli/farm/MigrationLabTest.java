@@ -61,6 +61,13 @@ class MigrationLabTest {
       }
       assertThat(ctl(farm, "s2", "connections").stdout()).contains(client);
       assertThat(ctl(farm, "s1", "connections").stdout()).doesNotContain(client);
+      // s2 counts the bytes it read and wrote for the connection: five requests and answers.
+      var listed2 = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+          ctl(farm, "s2", "--json", "connections").stdout()).path("connections");
+      var entry = java.util.stream.StreamSupport.stream(listed2.spliterator(), false)
+          .filter(n -> n.path("client").asText().equals(client)).findFirst().orElseThrow();
+      assertThat(entry.path("bytesIn").asLong()).as("bytes s2 read").isGreaterThan(5 * 20);
+      assertThat(entry.path("bytesOut").asLong()).as("bytes s2 wrote").isGreaterThan(5 * 20);
       // The dispatcher's entry switched to s2's fabric address (the sync plane's ownership news).
       ProcessLab.awaitTrue(() -> ctl(farm, "d1", "connections").stdout().lines()
               .anyMatch(l -> l.contains(client) && l.contains("198.18.1.12")), Duration.ofSeconds(10),

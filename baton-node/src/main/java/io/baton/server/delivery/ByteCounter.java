@@ -12,12 +12,12 @@ import io.netty.channel.FileRegion;
  * pipeline, next to the socket, so it sees raw bytes before any decoding; writes count once the
  * socket has taken them.
  *
- * <p>One instance per channel; confined to that channel's event loop (the counts are read from
- * the channel's close listener, which runs there too).
+ * <p>One instance per channel; written on that channel's event loop only, read from any thread.
  */
 final class ByteCounter extends ChannelDuplexHandler {
-  private long bytesRead;
-  private long bytesWritten;
+  // Volatile: the admin endpoint reads them from its own thread.
+  private volatile long bytesRead;
+  private volatile long bytesWritten;
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {

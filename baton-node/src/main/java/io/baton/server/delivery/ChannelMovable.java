@@ -15,9 +15,22 @@ final class ChannelMovable implements Movable {
   private final int fd;
   private boolean forced;
 
-  ChannelMovable(Channel channel, int fd) {
+  private final ByteCounter counter;
+
+  ChannelMovable(Channel channel, int fd, ByteCounter counter) {
     this.channel = channel;
     this.fd = fd;
+    this.counter = counter;
+  }
+
+  @Override
+  public long bytesIn() {
+    return counter.bytesRead();
+  }
+
+  @Override
+  public long bytesOut() {
+    return counter.bytesWritten();
   }
 
   @Override

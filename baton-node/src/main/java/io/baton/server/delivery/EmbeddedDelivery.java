@@ -107,7 +107,7 @@ public final class EmbeddedDelivery implements Delivery {
     // A failed registration closes the channel, which completes closeFuture above.
     // Before the registration: once registered, the application may read (and a per-request gate
     // move) the connection at once.
-    onMovable.accept(new ChannelMovable(channel, fd));
+    onMovable.accept(new ChannelMovable(channel, fd, counter));
     epollGroup.register(channel).addListener(f -> {
       if (!f.isSuccess()) {
         log.warn("could not register {}: {}; closed it", info, String.valueOf(f.cause()));

@@ -16,6 +16,12 @@ public interface Movable {
   /** The connected socket (the delivery owns and closes it). */
   int fd();
 
+  /** Bytes read from the client here so far; from any thread (as last seen). */
+  long bytesIn();
+
+  /** Bytes written to the client here so far; from any thread (as last seen). */
+  long bytesOut();
+
   /** Whether the connection is still open here. */
   boolean isOpen();
 

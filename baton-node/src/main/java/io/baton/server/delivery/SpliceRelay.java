@@ -277,6 +277,18 @@ final class SpliceRelay implements RelayEndpoint.Listener {
       }
 
       @Override
+      public long bytesIn() {
+        SplicePump p = toUpstream;
+        return p == null ? 0 : p.bytesIn();
+      }
+
+      @Override
+      public long bytesOut() {
+        SplicePump p = toClient;
+        return p == null ? 0 : p.bytesOut();
+      }
+
+      @Override
       public void suspend(Promise<SafePoint> point) {
         SpliceRelay.this.suspend(point);
       }
