@@ -60,8 +60,8 @@ final class NodeRunner {
     EventLoopGroup group = new MultiThreadIoEventLoopGroup(threads, EpollIoHandler.newFactory());
     DispatcherNode.PausedListeners paused = null;
     if (takeOver) {
-      String why = config.node().roles().contains(Role.SERVER) ? "it is also a server (peer mode)"
-          : config.announce().isPresent() ? "it announces its VIPs by BGP (its BIRD's sessions cannot be taken over)"
+      String why = config.node().roles().contains(Role.SERVER)
+          ? "it is also a server (peer mode): the connections it serves itself live in the running process"
           : null;
       if (why != null) {
         group.shutdownGracefully(0, 0, java.util.concurrent.TimeUnit.SECONDS);
@@ -132,7 +132,7 @@ final class NodeRunner {
           // follows the thread that started it.
           bgp = BirdBgp.start(config.node().name(), config.announce().get(),
               config.node().front().orElseThrow().address(),
-              config.vips().stream().map(v -> v.address()).distinct().toList(), Path.of("/run/baton"));
+              config.vips().stream().map(v -> v.address()).distinct().toList(), RUN_DIR);
           heartbeat(group, bgp);
         }
       }
@@ -167,6 +167,9 @@ final class NodeRunner {
       stopped.countDown();
     }
   }
+
+  /** Where nodes keep run-time files (BIRD's). */
+  static final Path RUN_DIR = Path.of("/run/baton");
 
   /** Longest a stopping node holds the JVM's exit for its orderly stop. */
   static final java.time.Duration SHUTDOWN_LIMIT = java.time.Duration.ofSeconds(45);

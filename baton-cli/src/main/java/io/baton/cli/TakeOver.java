@@ -44,6 +44,10 @@ final class TakeOver {
     long pid = old.getAsLong();
     var handle = ProcessHandle.of(pid);
     if (handle.isEmpty()) return paused;
+    if (config.announce().isPresent()) {
+      // Its BIRD is killed instead of withdrawing the VIPs; ours starts in graceful-restart recovery.
+      io.baton.announce.BirdBgp.markTakeOver(config.node().name(), NodeRunner.RUN_DIR);
+    }
     out.println("taking over from dispatcher pid " + pid + ": asking it to stop (SIGTERM)");
     out.flush();
     long t0 = System.nanoTime();

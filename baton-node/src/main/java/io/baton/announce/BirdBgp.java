@@ -29,6 +29,11 @@ public final class BirdBgp implements AutoCloseable {
   private static final List<Path> BIRD = List.of(Path.of("/usr/sbin/bird"), Path.of("/usr/bin/bird"));
   private static final List<Path> BIRDC = List.of(Path.of("/usr/sbin/birdc"), Path.of("/usr/bin/birdc"));
 
+  /** How long the routers keep a taken-over dispatcher's routes waiting for its new BIRD. */
+  public static final java.time.Duration GRACEFUL_RESTART_TIME = java.time.Duration.ofSeconds(30);
+  /** In the node's BGP directory: the pid of a process taking over ({@code --take-over}). */
+  private static final String TAKE_OVER_MARK = "taken-over-by";
+
   /** A dispatcher whose heartbeat is older than this has its VIPs withdrawn until it beats again. */
   public static final java.time.Duration WEDGED_AFTER = java.time.Duration.ofSeconds(2);
 
@@ -102,6 +107,12 @@ public final class BirdBgp implements AutoCloseable {
           .append("  hold time ").append(hold).append(";\n")
           .append("  keepalive time ").append(Math.max(1, hold / 3)).append(";\n")
           .append("  connect retry time 1;\n")
+          // A planned take-over kills BIRD without a Cease: the routers, graceful-restart helpers
+          // (BIRD's default), keep the routes until the new process's BIRD re-announces them.
+          // Any other stop still ends with a Cease, which withdraws at once (BIRD 2.0 has no
+          // RFC 8538).
+          .append("  graceful restart on;\n")
+          .append("  graceful restart time ").append(GRACEFUL_RESTART_TIME.toSeconds()).append(";\n")
           .append("  error wait time 1, 5;\n")
           .append("  ipv4 { import none; export where proto = \"baton_vips\"; };\n")
           .append("}\n");
@@ -117,15 +128,11 @@ public final class BirdBgp implements AutoCloseable {
       Path runDir) throws IOException, InterruptedException {
     Path birdBinary = find(BIRD, "bird");
     Path birdc = find(BIRDC, "birdc");
-    // One directory per node and network namespace, reused by the next start (as the forwarding
-    // table's lock file is).
-    Path dir;
-    try {
-      dir = runDir.resolve("bgp-" + node + "-net-" + Long.toUnsignedString(io.baton.linux.NetnsIdentity.current()));
-    } catch (io.baton.linux.LinuxException e) {
-      throw new IOException("cannot identify this network namespace: " + e.getMessage(), e);
-    }
+    Path dir = directory(node, runDir);
     Files.createDirectories(dir);
+    // Taking over: the old BIRD went without a Cease; start in graceful-restart recovery, so the
+    // routers keep the stale routes until this one has sent all of its own (End-of-RIB).
+    boolean recovering = Files.deleteIfExists(dir.resolve(TAKE_OVER_MARK));
     Files.deleteIfExists(dir.resolve("bird.ctl"));
     Path conf = dir.resolve("bird.conf");
     Path socket = dir.resolve("bird.ctl");
@@ -139,6 +146,7 @@ public final class BirdBgp implements AutoCloseable {
     }
     List<String> cmd = new ArrayList<>(List.of("setpriv", "--pdeathsig", "TERM", birdBinary.toString(), "-f",
         "-c", conf.toString(), "-s", socket.toString()));
+    if (recovering) cmd.add("-R");
     Process bird = new ProcessBuilder(cmd).redirectErrorStream(true)
         .redirectOutput(dir.resolve("bird.out").toFile()).start();
     Path heartbeat = dir.resolve("heartbeat");
@@ -147,10 +155,40 @@ public final class BirdBgp implements AutoCloseable {
         heartbeat.toString(), socket.toString(), Long.toString(WEDGED_AFTER.toMillis()), birdc.toString())
         .redirectErrorStream(true).redirectOutput(dir.resolve("watchdog.log").toFile()).start();
     BirdBgp b = new BirdBgp(bird, watchdog, dir, socket, birdc, heartbeat);
-    log.info("announcing {} by BGP (AS {}) to {} with BIRD pid {} (config and log in {})", vips.stream()
+    log.info("announcing {} by BGP (AS {}) to {} with BIRD pid {}{} (config and log in {})", vips.stream()
         .map(Inet4Address::getHostAddress).distinct().sorted().toList(), c.localAs(),
-        c.neighbors().stream().map(n -> n.address().getHostAddress() + " AS " + n.as()).toList(), bird.pid(), dir);
+        c.neighbors().stream().map(n -> n.address().getHostAddress() + " AS " + n.as()).toList(), bird.pid(),
+        recovering ? ", in graceful-restart recovery after a take-over" : "", dir);
     return b;
+  }
+
+  /** One directory per node and network namespace, reused by the next start (as the forwarding table's lock file is). */
+  private static Path directory(String node, Path runDir) throws IOException {
+    try {
+      return runDir.resolve("bgp-" + node + "-net-" + Long.toUnsignedString(io.baton.linux.NetnsIdentity.current()));
+    } catch (io.baton.linux.LinuxException e) {
+      throw new IOException("cannot identify this network namespace: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Marks a planned take-over of {@code node}'s announcement by this process, before the running
+   * dispatcher is asked to stop: its {@link #close} then hands over instead of withdrawing.
+   */
+  public static void markTakeOver(String node, Path runDir) throws IOException {
+    Path dir = directory(node, runDir);
+    Files.createDirectories(dir);
+    Files.writeString(dir.resolve(TAKE_OVER_MARK), Long.toString(ProcessHandle.current().pid()));
+  }
+
+  /** Whether another live process marked a take-over of this announcement. */
+  private boolean takenOver() {
+    try {
+      long pid = Long.parseLong(Files.readString(dir.resolve(TAKE_OVER_MARK)).strip());
+      return pid != ProcessHandle.current().pid() && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+    } catch (IOException | NumberFormatException e) {
+      return false;
+    }
   }
 
   private static Path find(List<Path> candidates, String name) throws IOException {
@@ -175,10 +213,25 @@ public final class BirdBgp implements AutoCloseable {
   /**
    * Withdraws the VIPs: BIRD ends its sessions with a Cease and exits. Returns once it has
    * (bounded), so that a stopping dispatcher closes its listeners only after the withdrawal.
+   *
+   * <p>Unless a live process marked a take-over ({@link #markTakeOver}): then BIRD is killed
+   * (SIGKILL, no Cease), its sessions simply end, and the routers keep the routes as stale for
+   * {@link #GRACEFUL_RESTART_TIME} while the new process starts its BIRD.
    */
   @Override
   public void close() {
     watchdog.destroy();
+    if (takenOver()) {
+      bird.destroyForcibly();
+      try {
+        bird.waitFor(5, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      log.info("handed the VIPs' announcement over to the process taking over (BIRD killed without a Cease: the"
+          + " routers keep the routes up to {} s for the new BIRD)", GRACEFUL_RESTART_TIME.toSeconds());
+      return;
+    }
     bird.destroy();
     try {
       if (!bird.waitFor(5, TimeUnit.SECONDS)) {

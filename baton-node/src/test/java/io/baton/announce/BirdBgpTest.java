@@ -29,7 +29,7 @@ class BirdBgpTest {
     assertThat(conf).contains("router id 198.18.0.1;")
         .contains("route 198.18.0.100/32 blackhole;").contains("route 198.18.0.101/32 blackhole;")
         .contains("neighbor 198.18.0.254 as 65000;").contains("neighbor 198.18.0.253 as 65002;")
-        .contains("hold time 9;").contains("keepalive time 3;")
+        .contains("hold time 9;").contains("keepalive time 3;").contains("graceful restart on;")
         .contains("import none; export where proto = \"baton_vips\";")
         .doesNotContain("protocol kernel");
     assertThat(conf.split("route 198.18.0.100/32", -1)).hasSize(2);

@@ -101,6 +101,49 @@ class EcmpFarmLabTest {
   }
 
   /**
+   * A planned reload of a BGP-announcing dispatcher ({@code --take-over}) under new connections:
+   * the old process's BIRD goes without a Cease, so the router, a graceful-restart helper, keeps
+   * d1's route (stale) until the new process's BIRD, started in recovery, announces it again. The
+   * route never loses d1, no connection fails, no RST.
+   */
+  @Test
+  void aTakeOverKeepsTheRouteAndFailsNoConnection() throws Exception {
+    try (EcmpFarm farm = new EcmpFarm("ecmp-take").startAll()) {
+      RstCounter rst = RstCounter.install(farm.client);
+      var wrk = java.util.concurrent.CompletableFuture.supplyAsync(() -> farm.client.exec(List.of("wrk", "-t2",
+          "-c8", "-d12s", "--timeout", "5s", "-H", "Connection: close", "http://" + EcmpFarm.VIP + "/whoami.txt"),
+          Duration.ofSeconds(40)));
+      awaitTrue(() -> handoffs(farm, "d1") > 50, Duration.ofSeconds(10), "load through d1");
+      var taking = new java.util.concurrent.atomic.AtomicBoolean(true);
+      List<Integer> hops = new java.util.concurrent.CopyOnWriteArrayList<>();
+      Thread sampler = Thread.ofVirtual().start(() -> {
+        while (taking.get()) hops.add(farm.nextHops().size()); // each sample runs ip(8): ~10 ms apart
+      });
+      long t0 = System.nanoTime();
+      Process old = farm.takeOver("d1");
+      try {
+        assertThat(old.waitFor(60, TimeUnit.SECONDS)).as("the old d1 exits").isTrue();
+        // The new process hands off connections, and its BIRD's session is up again.
+        awaitTrue(() -> handoffs(farm, "d1") > 0, Duration.ofSeconds(30), "the new d1 handing off");
+        awaitTrue(() -> farm.log("d1").contains("graceful-restart recovery"), Duration.ofSeconds(10),
+            "the new d1's BIRD in recovery");
+      } finally {
+        taking.set(false);
+        sampler.join();
+      }
+      long tookMs = (System.nanoTime() - t0) / 1_000_000;
+      String report = wrk.get(40, TimeUnit.SECONDS).stdout();
+      System.out.printf("ecmp take-over of d1 in %d ms; the router's next hops in %d samples meanwhile: min %d;"
+          + " wrk:%n%s%n", tookMs, hops.size(), hops.stream().mapToInt(Integer::intValue).min().orElse(-1), report);
+      assertThat(hops).as("the router's next hops for the VIP during the take-over").isNotEmpty().allMatch(n -> n == 2);
+      assertThat(report).as("wrk's report").contains("requests in").doesNotContain("Socket errors")
+          .doesNotContain("Non-2xx");
+      assertThat(rst.received()).as("RSTs the client received").isZero();
+      farm.awaitNextHops(2, Duration.ofSeconds(5));
+    }
+  }
+
+  /**
    * A dispatcher that is stopped (SIGSTOP: its kernel and its BIRD still run) stops beating;
    * BIRD's watchdog withdraws its VIPs after {@code WEDGED_AFTER} (2 s), so new clients go to the
    * other dispatcher; when it runs again, the VIPs come back.

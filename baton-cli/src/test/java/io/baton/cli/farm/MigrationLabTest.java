@@ -44,6 +44,26 @@ class MigrationLabTest {
     return r;
   }
 
+  /**
+   * {@code ctl migrate} of {@code c} from s1 to s2 (with {@code extra} options); then five requests,
+   * each answered by s2, and the connection listed on s2, no longer on s1.
+   */
+  private static void moveToS2(ProcessFarm farm, KeepAliveClient c, String label, String... extra) throws Exception {
+    String client = c.localAddress();
+    List<String> args = new ArrayList<>(List.of("migrate", client, ProcessFarm.VIP + ":80", "--to", "s2"));
+    args.addAll(List.of(extra));
+    CommandResult moved = ctl(farm, "s1", args.toArray(String[]::new));
+    assertThat(moved.exitCode()).as("ctl migrate: %s %s", moved.stdout(), moved.stderr()).isZero();
+    assertThat(moved.stdout()).contains("moved to s2");
+    System.out.println(label + ": " + moved.stdout().strip());
+    for (int i = 0; i < 5; i++) {
+      assertThat(farm.client.call(() -> c.get("/whoami.txt").strip())).as("request %d after the move", i)
+          .isEqualTo("s2");
+    }
+    assertThat(ctl(farm, "s2", "connections").stdout()).contains(client);
+    assertThat(ctl(farm, "s1", "connections").stdout()).doesNotContain(client);
+  }
+
   @Test
   void aKeepAliveConnectionMovesBetweenRequestsAndCarriesOnOnTheOtherServer() throws Exception {
     try (ProcessFarm farm = farm("mig-ka")) {
@@ -51,16 +71,7 @@ class MigrationLabTest {
       String client = c.localAddress();
       CommandResult listed = ctl(farm, "s1", "connections");
       assertThat(listed.stdout()).as("ctl connections on s1: %s", listed.stderr()).contains(client);
-      CommandResult moved = ctl(farm, "s1", "migrate", client, ProcessFarm.VIP + ":80", "--to", "s2");
-      assertThat(moved.exitCode()).as("ctl migrate: %s %s", moved.stdout(), moved.stderr()).isZero();
-      assertThat(moved.stdout()).contains("moved to s2");
-      System.out.println("migration: " + moved.stdout().strip());
-      for (int i = 0; i < 5; i++) {
-        assertThat(farm.client.call(() -> c.get("/whoami.txt").strip())).as("request %d after the move", i)
-            .isEqualTo("s2");
-      }
-      assertThat(ctl(farm, "s2", "connections").stdout()).contains(client);
-      assertThat(ctl(farm, "s1", "connections").stdout()).doesNotContain(client);
+      moveToS2(farm, c, "migration");
       // s2 counts the bytes it read and wrote for the connection: five requests and answers.
       var listed2 = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
           ctl(farm, "s2", "--json", "connections").stdout()).path("connections");
@@ -92,17 +103,7 @@ class MigrationLabTest {
   void aRelayedKeepAliveConnectionMovesBetweenRequests() throws Exception {
     try (ProcessFarm farm = farm("mig-relay", ProcessFarm.Options.DEFAULT.withSync("").relaying())) {
       KeepAliveClient c = KeepAliveClient.landingOn(farm, "s1");
-      String client = c.localAddress();
-      CommandResult moved = ctl(farm, "s1", "migrate", client, ProcessFarm.VIP + ":80", "--to", "s2");
-      assertThat(moved.exitCode()).as("ctl migrate: %s %s", moved.stdout(), moved.stderr()).isZero();
-      assertThat(moved.stdout()).contains("moved to s2");
-      System.out.println("relay migration: " + moved.stdout().strip());
-      for (int i = 0; i < 5; i++) {
-        assertThat(farm.client.call(() -> c.get("/whoami.txt").strip())).as("request %d after the move", i)
-            .isEqualTo("s2");
-      }
-      assertThat(ctl(farm, "s2", "connections").stdout()).contains(client);
-      assertThat(ctl(farm, "s1", "connections").stdout()).doesNotContain(client);
+      moveToS2(farm, c, "relay migration");
       farm.client.call(() -> {
         c.close();
         return null;
@@ -140,14 +141,7 @@ class MigrationLabTest {
       CommandResult refused = ctl(farm, "s1", "migrate", client, ProcessFarm.VIP + ":80", "--to", "s2");
       assertThat(refused.exitCode()).as("ctl migrate without --force").isNotZero();
       assertThat(refused.stdout() + refused.stderr()).contains("does not follow HTTP");
-      CommandResult forced = ctl(farm, "s1", "migrate", client, ProcessFarm.VIP + ":80", "--to", "s2", "--force");
-      assertThat(forced.exitCode()).as("ctl migrate --force: %s %s", forced.stdout(), forced.stderr()).isZero();
-      assertThat(forced.stderr()).contains("--force");
-      System.out.println("forced l4 migration: " + forced.stdout().strip());
-      for (int i = 0; i < 3; i++) {
-        assertThat(farm.client.call(() -> c.get("/whoami.txt").strip())).as("request %d after the move", i)
-            .isEqualTo("s2");
-      }
+      moveToS2(farm, c, "forced l4 migration", "--force");
       farm.client.call(() -> {
         c.close();
         return null;
@@ -189,13 +183,17 @@ class MigrationLabTest {
 
   /**
    * Idle keep-alive connections, half of them on s1 ({@code -Dbaton.test.drainConnections}, 200 by
-   * default; 2000 puts 1,000 on s1), then {@code baton ctl drain}: every one moves, each answers
+   * default; 2000 puts 1,000 on s1; {@code -Dbaton.test.drainRelay=true} relays them to nginx), then
+   * {@code baton ctl drain}: every one moves, each answers
    * its next request from s2. Prints the drain's time and the moves' median and p99.
    */
   @Test
   void aDrainMovesEveryKeepAliveConnectionAndLosesNoRequest() throws Exception {
     int n = Integer.getInteger("baton.test.drainConnections", 200);
-    try (ProcessFarm farm = farm("mig-drain")) {
+    // -Dbaton.test.drainRelay=true: the servers relay to nginx (relay safe points) instead.
+    ProcessFarm.Options options = ProcessFarm.Options.DEFAULT.withSync("");
+    if (Boolean.getBoolean("baton.test.drainRelay")) options = options.relaying();
+    try (ProcessFarm farm = farm("mig-drain", options)) {
       List<KeepAliveClient> clients = new ArrayList<>();
       long onS1 = 0;
       for (int i = 0; i < n; i++) { // each asks at once: a client may keep only 64 connections waiting to ask

@@ -108,6 +108,12 @@ final class HttpFraming {
             pos++;
             continue;
           }
+          if (!plausibleStart(b, off, len)) {
+            // Decided from the first bytes, never by waiting for a blank line that a TLS hello or
+            // a line protocol would not send before it hears back.
+            giveUp(requests ? "not an HTTP/1.x request" : "not an HTTP/1.x response");
+            return true;
+          }
           int end = headEnd(b, off, len);
           if (end < 0) {
             if (len - off >= MAX_HEAD_BYTES) giveUp("a head longer than " + MAX_HEAD_BYTES + " bytes");
@@ -200,7 +206,11 @@ final class HttpFraming {
     for (int i = 1; i < lines.length; i++) {
       String line = lines[i];
       int colon = line.indexOf(':');
-      if (colon <= 0) continue; // the blank end line
+      if (line.isEmpty() || line.equals("\r")) continue; // the blank end line
+      if (colon <= 0) {
+        giveUp("a malformed header line");
+        return 0;
+      }
       String name = line.substring(0, colon).trim().toLowerCase(Locale.ROOT);
       String value = line.substring(colon + 1).trim();
       switch (name) {
@@ -296,6 +306,38 @@ final class HttpFraming {
       return 0;
     }
     return Math.max(length, 0);
+  }
+
+  private static final java.util.regex.Pattern REQUEST_LINE =
+      java.util.regex.Pattern.compile("[!#$%&'*+.^_`|~0-9A-Za-z-]+ [^ ]+ HTTP/1\\.[0-9]\r?");
+  private static final java.util.regex.Pattern STATUS_LINE =
+      java.util.regex.Pattern.compile("HTTP/1\\.[0-9] [0-9]{3}( [^\r]*)?\r?");
+
+  /**
+   * Whether {@code b[off, len)} can be the start of a request (or response) head: no control
+   * bytes in the start line, a method token (or "HTTP/1.") as far as it goes, and, once the start
+   * line is complete, a well-formed one.
+   */
+  private boolean plausibleStart(byte[] b, int off, int len) {
+    int end = off;
+    while (end < len && b[end] != '\n') end++;
+    for (int i = off; i < end; i++) {
+      int c = b[i] & 0xff;
+      if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7f) return false;
+    }
+    String line = new String(b, off, end - off, StandardCharsets.ISO_8859_1);
+    if (end < len) return (requests ? REQUEST_LINE : STATUS_LINE).matcher(line).matches();
+    if (requests) {
+      int sp = line.indexOf(' ');
+      String method = sp < 0 ? line : line.substring(0, sp);
+      return (sp != 0) && method.length() <= 32 && method.chars().allMatch(HttpFraming::tchar);
+    }
+    String want = "HTTP/1.";
+    return want.startsWith(line.length() < want.length() ? line : line.substring(0, want.length()));
+  }
+
+  private static boolean tchar(int c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || "!#$%&'*+.^_`|~-".indexOf(c) >= 0;
   }
 
   /** The offset just past the blank line that ends a head starting at {@code off}, or -1. */

@@ -90,8 +90,9 @@ class HttpFramingTest {
 
   @Test
   void whatItCannotFollowFlowsAndPinsTheConnection() {
-    assertOpaque(HttpFraming.requests(new HttpFraming.Exchanges()), "\u0016\u0003\u0001 TLS hello\r\n\r\n",
-        "not an HTTP/1.x request");
+    assertOpaque(HttpFraming.requests(new HttpFraming.Exchanges()), "PING\r\n", "not an HTTP/1.x request");
+    assertOpaque(HttpFraming.responses(new HttpFraming.Exchanges()), "220 smtp.example ESMTP\r\n",
+        "not an HTTP/1.x response");
     assertOpaque(HttpFraming.requests(new HttpFraming.Exchanges()), "CONNECT a:443 HTTP/1.1\r\n\r\n", "CONNECT");
     assertOpaque(HttpFraming.requests(new HttpFraming.Exchanges()),
         "POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", "Content-Length");
@@ -101,6 +102,23 @@ class HttpFramingTest {
     HttpFraming.Exchanges ws = new HttpFraming.Exchanges();
     relay(HttpFraming.requests(ws), "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", 100);
     assertOpaque(HttpFraming.responses(ws), "HTTP/1.1 101 Switching Protocols\r\n\r\n", "switched protocols");
+  }
+
+  /**
+   * A TLS hello (or any binary start) is given up at its first bytes: the client waits for the
+   * server's answer and would never send the blank line a head ends with.
+   */
+  @Test
+  void aTlsHelloIsGivenUpAtOnceWithoutWaitingForMore() {
+    byte[] hello = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, (byte) 0xfc, 0x03, 0x03};
+    assertThat(requests.feed(hello, hello.length)).isTrue();
+    assertThat(requests.opaque()).isTrue();
+    assertThat(requests.unmovable()).contains("not an HTTP/1.x request");
+    HttpFraming.Exchanges ex = new HttpFraming.Exchanges();
+    HttpFraming partial = HttpFraming.requests(ex);
+    byte[] start = "GET /index.ht".getBytes(StandardCharsets.ISO_8859_1);
+    assertThat(partial.feed(start, start.length)).as("a plausible start waits").isFalse();
+    assertThat(partial.opaque()).isFalse();
   }
 
   @Test
