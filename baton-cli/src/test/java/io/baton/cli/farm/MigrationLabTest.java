@@ -207,8 +207,8 @@ class MigrationLabTest {
       List<Long> moves = new ArrayList<>();
       json.path("connections").forEach(c -> moves.add(c.path("moveMicros").asLong()));
       moves.sort(null);
-      System.out.printf("drain: %d of %d keep-alive connections on s1 moved in %d ms (%d stayed, %d lost); move median"
-          + " %.2f ms, p99 %.2f ms%n", json.path("moved").asLong(), onS1, json.path("tookMs").asLong(),
+      System.out.printf("drain (%s): %d of %d keep-alive connections on s1 moved in %d ms (%d stayed, %d lost); move median"
+          + " %.2f ms, p99 %.2f ms%n", options.relay() ? "relayed to nginx" : "embedded", json.path("moved").asLong(), onS1, json.path("tookMs").asLong(),
           json.path("stayed").asLong(), json.path("lost").asLong(), moves.get(moves.size() / 2) / 1000.0,
           moves.get(Math.min(moves.size() - 1, (int) Math.ceil(moves.size() * 0.99) - 1)) / 1000.0);
       assertThat(json.path("moved").asLong()).as("connections moved").isEqualTo(onS1);
