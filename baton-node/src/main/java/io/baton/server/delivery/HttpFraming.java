@@ -2,7 +2,6 @@ package io.baton.server.delivery;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
-import java.util.Locale;
 
 /**
  * Where HTTP/1.x messages begin and end in one direction of a relayed connection, found from
@@ -196,48 +195,46 @@ final class HttpFraming {
    * length to skip, 0 for none or chunked (state says which).
    */
   private long head(byte[] b, int off, int end) {
-    String[] lines = new String(b, off, end - off, StandardCharsets.ISO_8859_1).split("\r?\n");
-    String[] start = lines[0].split(" ", 3);
+    int lineEnd = lineEnd(b, off, end);
+    String[] start = new String(b, off, contentEnd(b, off, lineEnd) - off, StandardCharsets.ISO_8859_1).split(" ", 3);
     long length = -1;
     boolean chunked = false;
     boolean close = false;
     boolean keepAlive = false;
     boolean upgrade = false;
-    for (int i = 1; i < lines.length; i++) {
-      String line = lines[i];
-      int colon = line.indexOf(':');
-      if (line.isEmpty() || line.equals("\r")) continue; // the blank end line
-      if (colon <= 0) {
+    // Header lines, read in place: only four names matter, and most heads have none but one.
+    for (int line = lineEnd; line < end; line = lineEnd) {
+      lineEnd = lineEnd(b, line, end);
+      int content = contentEnd(b, line, lineEnd);
+      if (content == line) continue; // the blank end line
+      int colon = line;
+      while (colon < content && b[colon] != ':') colon++;
+      if (colon == line || colon == content) {
         giveUp("a malformed header line");
         return 0;
       }
-      String name = line.substring(0, colon).trim().toLowerCase(Locale.ROOT);
-      String value = line.substring(colon + 1).trim();
-      switch (name) {
-        case "content-length" -> {
-          long n = digits(value);
-          if (n < 0 || (length >= 0 && length != n)) {
-            giveUp("an invalid Content-Length");
-            return 0;
-          }
-          length = n;
+      if (named(b, line, colon, "content-length")) {
+        long n = digits(value(b, colon, content));
+        if (n < 0 || (length >= 0 && length != n)) {
+          giveUp("an invalid Content-Length");
+          return 0;
         }
-        case "transfer-encoding" -> {
-          String last = value.substring(value.lastIndexOf(',') + 1).trim().toLowerCase(Locale.ROOT);
-          if (!last.equals("chunked")) {
-            giveUp("a body framed by Transfer-Encoding " + value);
-            return 0;
-          }
-          chunked = true;
+        length = n;
+      } else if (named(b, line, colon, "transfer-encoding")) {
+        String value = value(b, colon, content);
+        String last = value.substring(value.lastIndexOf(',') + 1).trim();
+        if (!last.equalsIgnoreCase("chunked")) {
+          giveUp("a body framed by Transfer-Encoding " + value);
+          return 0;
         }
-        case "connection" -> {
-          for (String token : value.toLowerCase(Locale.ROOT).split(",")) {
-            close |= token.trim().equals("close");
-            keepAlive |= token.trim().equals("keep-alive");
-          }
+        chunked = true;
+      } else if (named(b, line, colon, "connection")) {
+        for (String token : value(b, colon, content).split(",")) {
+          close |= token.trim().equalsIgnoreCase("close");
+          keepAlive |= token.trim().equalsIgnoreCase("keep-alive");
         }
-        case "upgrade" -> upgrade = true;
-        default -> { }
+      } else if (named(b, line, colon, "upgrade")) {
+        upgrade = true;
       }
     }
     if (chunked && length >= 0) {
@@ -247,6 +244,30 @@ final class HttpFraming {
     return requests
         ? requestHead(start, length, chunked, close, keepAlive, upgrade)
         : responseHead(start, length, chunked, close, keepAlive);
+  }
+
+  /** Where the line {@code [line, lineEnd)} ends without its CR LF (or LF). */
+  private static int contentEnd(byte[] b, int line, int lineEnd) {
+    int e = lineEnd;
+    if (e > line && b[e - 1] == '\n') e--;
+    if (e > line && b[e - 1] == '\r') e--;
+    return e;
+  }
+
+  /** Whether the header name {@code b[from, colon)} (spaces around it allowed) is {@code name}, any case. */
+  private static boolean named(byte[] b, int from, int colon, String name) {
+    while (colon > from && (b[colon - 1] == ' ' || b[colon - 1] == '\t')) colon--;
+    if (colon - from != name.length()) return false;
+    for (int i = 0; i < name.length(); i++) {
+      int c = b[from + i];
+      if (c >= 'A' && c <= 'Z') c += 'a' - 'A';
+      if (c != name.charAt(i)) return false;
+    }
+    return true;
+  }
+
+  private static String value(byte[] b, int colon, int content) {
+    return new String(b, colon + 1, content - colon - 1, StandardCharsets.ISO_8859_1).trim();
   }
 
   private long requestHead(String[] start, long length, boolean chunked, boolean close, boolean keepAlive,
