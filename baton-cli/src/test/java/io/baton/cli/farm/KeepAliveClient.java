@@ -73,6 +73,12 @@ final class KeepAliveClient implements AutoCloseable {
     return new String(body, StandardCharsets.UTF_8);
   }
 
+  /** Sends {@code bytes} as they are (for example half a request head). */
+  void sendRaw(String bytes) throws IOException {
+    out.write(bytes.getBytes(StandardCharsets.US_ASCII));
+    out.flush();
+  }
+
   /** Whether the server closed the connection cleanly: EOF within the read timeout, no reset. */
   boolean readsEndOfStream() {
     try {
