@@ -76,6 +76,36 @@ final class Libc {
     return STATE.get();
   }
 
+  /** Per-thread scratch memory for system calls' small arguments; see {@link #scratch(long, long)}. */
+  private static final ThreadLocal<MemorySegment> SCRATCH =
+      ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(Scratch.BYTES, 8));
+
+  /**
+   * {@code size} bytes of this thread's scratch memory at {@code offset} (a {@link Scratch}
+   * slot), for a system call's small arguments and results without a malloc/free pair per call.
+   * Valid until the same slot is used again on this thread: callers read what they need before
+   * returning, and nested calls use other slots.
+   */
+  static MemorySegment scratch(long offset, long size) {
+    return SCRATCH.get().asSlice(offset, size);
+  }
+
+  /** The scratch slots: which call uses which bytes (nested calls never share one). */
+  static final class Scratch {
+    /** getsockopt's length in/out ({@code Sockets.getBytes}); getsockname's length. */
+    static final long LENGTH = 0;
+    /** An int value (getInt, setInt, ioctlInt). */
+    static final long INT = 8;
+    /** A sockaddr_in (getsockname, getpeername). */
+    static final long SOCKADDR = 16;
+    /** A struct a caller of getBytes/setBytes fills or reads (TCP_INFO, repair window, options). */
+    static final long STRUCT = 64;
+    static final long STRUCT_BYTES = 256;
+    static final long BYTES = STRUCT + STRUCT_BYTES;
+
+    private Scratch() {}
+  }
+
   /** The errno captured by the last call that used {@code state}. */
   static int errno(MemorySegment state) {
     return (int) ERRNO.get(state, 0L);

@@ -193,18 +193,16 @@ public final class Sockets {
 
   public static void setInt(int fd, int level, int option, int value, String optionName)
       throws LinuxException {
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment v = arena.allocateFrom(JAVA_INT, value);
-      setBytes(fd, level, option, v, optionName);
-    }
+    MemorySegment v = Libc.scratch(Libc.Scratch.INT, 4);
+    v.set(JAVA_INT, 0, value);
+    setBytes(fd, level, option, v, optionName);
   }
 
   public static int getInt(int fd, int level, int option, String optionName) throws LinuxException {
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment v = arena.allocate(JAVA_INT);
-      getBytes(fd, level, option, v, optionName);
-      return v.get(JAVA_INT, 0);
-    }
+    MemorySegment v = Libc.scratch(Libc.Scratch.INT, 4);
+    v.set(JAVA_INT, 0, 0);
+    getBytes(fd, level, option, v, optionName);
+    return v.get(JAVA_INT, 0);
   }
 
   public static void setBytes(int fd, int level, int option, MemorySegment value, String optionName)
@@ -223,8 +221,9 @@ public final class Sockets {
   /** getsockopt(2) into {@code value}; returns the length the kernel wrote. */
   public static int getBytes(int fd, int level, int option, MemorySegment value, String optionName)
       throws LinuxException {
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment len = arena.allocateFrom(JAVA_INT, (int) value.byteSize());
+    try {
+      MemorySegment len = Libc.scratch(Libc.Scratch.LENGTH, 4);
+      len.set(JAVA_INT, 0, (int) value.byteSize());
       var st = Libc.state();
       int r = (int) Libc.GETSOCKOPT.invokeExact(st, fd, level, option, value, len);
       if (r < 0) throw new LinuxException("getsockopt(" + optionName + ")", Libc.errno(st));
@@ -246,9 +245,10 @@ public final class Sockets {
 
   private static InetSocketAddress name(int fd, boolean local) throws LinuxException {
     String call = local ? "getsockname" : "getpeername";
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment sa = arena.allocate(SOCKADDR_IN_SIZE);
-      MemorySegment len = arena.allocateFrom(JAVA_INT, SOCKADDR_IN_SIZE);
+    try {
+      MemorySegment sa = Libc.scratch(Libc.Scratch.SOCKADDR, SOCKADDR_IN_SIZE).fill((byte) 0);
+      MemorySegment len = Libc.scratch(Libc.Scratch.LENGTH, 4);
+      len.set(JAVA_INT, 0, SOCKADDR_IN_SIZE);
       var st = Libc.state();
       int r =
           local
@@ -265,8 +265,9 @@ public final class Sockets {
 
   /** ioctl(2) whose argument is an {@code int*} result, e.g. {@link #SIOCINQ}. */
   public static int ioctlInt(int fd, long request, String requestName) throws LinuxException {
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment v = arena.allocate(JAVA_INT);
+    try {
+      MemorySegment v = Libc.scratch(Libc.Scratch.INT, 4);
+      v.set(JAVA_INT, 0, 0);
       var st = Libc.state();
       int r = (int) Libc.IOCTL_PTR.invokeExact(st, fd, request, v);
       if (r < 0) throw new LinuxException("ioctl(" + requestName + ")", Libc.errno(st));

@@ -4,7 +4,6 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -58,33 +57,31 @@ public record TcpInfo(
 
   /** Reads and decodes TCP_INFO of {@code fd}. */
   public static TcpInfo of(int fd) throws LinuxException {
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment s = arena.allocate(STRUCT_BYTES);
-      int len = Sockets.getBytes(fd, Sockets.IPPROTO_TCP, Sockets.TCP_INFO, s, "TCP_INFO");
-      if (len < 216) {
-        throw new LinuxException("getsockopt(TCP_INFO)", "kernel returned only " + len + " bytes");
-      }
-      int wscale = Byte.toUnsignedInt(s.get(JAVA_BYTE, 6));
-      return new TcpInfo(
-          Byte.toUnsignedInt(s.get(JAVA_BYTE, 0)),
-          Byte.toUnsignedInt(s.get(JAVA_BYTE, 5)),
-          wscale & 0x0f,
-          wscale >>> 4,
-          s.get(JAVA_INT, 8),
-          s.get(JAVA_INT, 16),
-          s.get(JAVA_INT, 20),
-          s.get(JAVA_INT, 24),
-          s.get(JAVA_INT, 68),
-          s.get(JAVA_INT, 80),
-          s.get(JAVA_INT, 100),
-          s.get(JAVA_LONG, 120),
-          s.get(JAVA_LONG, 128),
-          s.get(JAVA_LONG, 200),
-          s.get(JAVA_LONG, 208),
-          s.get(JAVA_INT, 136),
-          s.get(JAVA_INT, 140),
-          s.get(JAVA_INT, 144));
+    MemorySegment s = Libc.scratch(Libc.Scratch.STRUCT, STRUCT_BYTES).fill((byte) 0);
+    int len = Sockets.getBytes(fd, Sockets.IPPROTO_TCP, Sockets.TCP_INFO, s, "TCP_INFO");
+    if (len < 216) {
+      throw new LinuxException("getsockopt(TCP_INFO)", "kernel returned only " + len + " bytes");
     }
+    int wscale = Byte.toUnsignedInt(s.get(JAVA_BYTE, 6));
+    return new TcpInfo(
+        Byte.toUnsignedInt(s.get(JAVA_BYTE, 0)),
+        Byte.toUnsignedInt(s.get(JAVA_BYTE, 5)),
+        wscale & 0x0f,
+        wscale >>> 4,
+        s.get(JAVA_INT, 8),
+        s.get(JAVA_INT, 16),
+        s.get(JAVA_INT, 20),
+        s.get(JAVA_INT, 24),
+        s.get(JAVA_INT, 68),
+        s.get(JAVA_INT, 80),
+        s.get(JAVA_INT, 100),
+        s.get(JAVA_LONG, 120),
+        s.get(JAVA_LONG, 128),
+        s.get(JAVA_LONG, 200),
+        s.get(JAVA_LONG, 208),
+        s.get(JAVA_INT, 136),
+        s.get(JAVA_INT, 140),
+        s.get(JAVA_INT, 144));
   }
 
   public boolean timestamps() {

@@ -2,7 +2,6 @@ package io.baton.linux;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -81,28 +80,24 @@ public final class TcpRepair {
   public record Window(int sndWl1, int sndWnd, int maxWindow, int rcvWnd, int rcvWup) {}
 
   public static Window window(int fd) throws LinuxException {
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment w = arena.allocate(20);
-      int len = Sockets.getBytes(fd, Sockets.IPPROTO_TCP, TCP_REPAIR_WINDOW, w, "TCP_REPAIR_WINDOW");
-      if (len != 20) {
-        throw new LinuxException("getsockopt(TCP_REPAIR_WINDOW)", "kernel returned " + len + " bytes");
-      }
-      return new Window(
-          w.get(JAVA_INT, 0), w.get(JAVA_INT, 4), w.get(JAVA_INT, 8), w.get(JAVA_INT, 12),
-          w.get(JAVA_INT, 16));
+    MemorySegment w = Libc.scratch(Libc.Scratch.STRUCT, 20).fill((byte) 0);
+    int len = Sockets.getBytes(fd, Sockets.IPPROTO_TCP, TCP_REPAIR_WINDOW, w, "TCP_REPAIR_WINDOW");
+    if (len != 20) {
+      throw new LinuxException("getsockopt(TCP_REPAIR_WINDOW)", "kernel returned " + len + " bytes");
     }
+    return new Window(
+        w.get(JAVA_INT, 0), w.get(JAVA_INT, 4), w.get(JAVA_INT, 8), w.get(JAVA_INT, 12),
+        w.get(JAVA_INT, 16));
   }
 
   public static void setWindow(int fd, Window window) throws LinuxException {
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment w = arena.allocate(20);
-      w.set(JAVA_INT, 0, window.sndWl1());
-      w.set(JAVA_INT, 4, window.sndWnd());
-      w.set(JAVA_INT, 8, window.maxWindow());
-      w.set(JAVA_INT, 12, window.rcvWnd());
-      w.set(JAVA_INT, 16, window.rcvWup());
-      Sockets.setBytes(fd, Sockets.IPPROTO_TCP, TCP_REPAIR_WINDOW, w, "TCP_REPAIR_WINDOW");
-    }
+    MemorySegment w = Libc.scratch(Libc.Scratch.STRUCT, 20);
+    w.set(JAVA_INT, 0, window.sndWl1());
+    w.set(JAVA_INT, 4, window.sndWnd());
+    w.set(JAVA_INT, 8, window.maxWindow());
+    w.set(JAVA_INT, 12, window.rcvWnd());
+    w.set(JAVA_INT, 16, window.rcvWup());
+    Sockets.setBytes(fd, Sockets.IPPROTO_TCP, TCP_REPAIR_WINDOW, w, "TCP_REPAIR_WINDOW");
   }
 
   /**
@@ -113,13 +108,14 @@ public final class TcpRepair {
     if (codesAndValues.length == 0 || codesAndValues.length % 2 != 0) {
       throw new IllegalArgumentException("options come in code/value pairs");
     }
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment opts = arena.allocate(4L * codesAndValues.length);
-      for (int i = 0; i < codesAndValues.length; i++) {
-        opts.set(JAVA_INT, 4L * i, codesAndValues[i]);
-      }
-      Sockets.setBytes(fd, Sockets.IPPROTO_TCP, TCP_REPAIR_OPTIONS, opts, "TCP_REPAIR_OPTIONS");
+    if (4L * codesAndValues.length > Libc.Scratch.STRUCT_BYTES) {
+      throw new IllegalArgumentException(codesAndValues.length / 2 + " options: more than TCP has");
     }
+    MemorySegment opts = Libc.scratch(Libc.Scratch.STRUCT, 4L * codesAndValues.length);
+    for (int i = 0; i < codesAndValues.length; i++) {
+      opts.set(JAVA_INT, 4L * i, codesAndValues[i]);
+    }
+    Sockets.setBytes(fd, Sockets.IPPROTO_TCP, TCP_REPAIR_OPTIONS, opts, "TCP_REPAIR_OPTIONS");
   }
 
   /** Makes {@code fd} reuse-free-for-bind as repair mode does; never call SO_REUSEADDR after. */
