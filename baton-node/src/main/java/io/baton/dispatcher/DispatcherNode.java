@@ -405,9 +405,6 @@ public final class DispatcherNode implements AutoCloseable {
     return new ChannelInitializer<Channel>() {
       @Override
       protected void initChannel(Channel ch) {
-        // A client's FIN during the first request must not cost a peer-mode answer its epoll
-        // registration (see KeepEpollRegistered); free unless a FIN comes.
-        ch.pipeline().addLast("keep-epoll", io.baton.netty.KeepEpollRegistered.INSTANCE);
         ch.pipeline().addLast("first-request", new FirstRequestHandler(site, coordinator, stats,
             admission, maxHeaderCount));
       }

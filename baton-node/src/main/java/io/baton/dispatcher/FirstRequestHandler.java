@@ -105,6 +105,18 @@ final class FirstRequestHandler extends ChannelInboundHandlerAdapter {
     ctx.close();
   }
 
+  /**
+   * The client's FIN during the first request: if this node then answers it itself (peer mode),
+   * the answer must not lose its epoll registration to Netty's bug (see KeepEpollRegistered).
+   */
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+    if (evt instanceof io.netty.channel.socket.ChannelInputShutdownEvent) {
+      io.baton.netty.KeepEpollRegistered.onInputShutdown(ctx.channel());
+    }
+    ctx.fireUserEventTriggered(evt);
+  }
+
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     ByteBuf in = (ByteBuf) msg;

@@ -35,7 +35,8 @@ import java.lang.invoke.MethodType;
  * protected on a package-private class, hence the reflective handle, resolved once; if a Netty
  * upgrade removes it, the class fails to initialise at start-up (not per connection).
  *
- * <p>Added first to a pipeline (of a channel that allows half-closure): when the client's FIN
+ * <p>Added first to a pipeline (of a channel that allows half-closure; a handler that sees the
+ * FIN itself can call {@link #onInputShutdown} instead): when the client's FIN
  * arrives ({@link ChannelInputShutdownEvent}) it sets the flag, before Netty clears
  * {@code EPOLLRDHUP}, and removes itself. Connections that never half-close pay nothing. Sharable.
  */
@@ -48,11 +49,19 @@ public final class KeepEpollRegistered extends ChannelInboundHandlerAdapter {
 
   @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
-    if (evt instanceof ChannelInputShutdownEvent && ctx.channel() instanceof AbstractEpollStreamChannel) {
-      apply(ctx.channel());
+    if (evt instanceof ChannelInputShutdownEvent) {
+      onInputShutdown(ctx.channel());
       ctx.pipeline().remove(this);
     }
     ctx.fireUserEventTriggered(evt);
+  }
+
+  /**
+   * The fix itself, for a handler that sees the client's FIN on its own (so that the hot path
+   * needs no extra handler): call it on {@link ChannelInputShutdownEvent}. Epoll channels only.
+   */
+  public static void onInputShutdown(io.netty.channel.Channel channel) throws Exception {
+    if (channel instanceof AbstractEpollStreamChannel) apply(channel);
   }
 
   /** Sets {@code EPOLLERR} in {@code channel}'s interest; on its event loop, once registered. */

@@ -82,6 +82,8 @@ final class PeerDelivery implements LocalDelivery {
       localOpen.remove(flow, token);
       listener.closed(flow, token);
     });
+    // Served here, the client's FIN may come later (see KeepEpollRegistered).
+    ch.pipeline().addFirst(io.baton.netty.KeepEpollRegistered.INSTANCE);
     switch (target) {
       case Embedded e -> {
         ch.pipeline().addLast(e.app());
