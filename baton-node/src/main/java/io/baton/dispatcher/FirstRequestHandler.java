@@ -46,8 +46,8 @@ final class FirstRequestHandler extends ChannelInboundHandlerAdapter {
   private HttpHeadParser http;
   private ClientHelloParser tls;
   private ByteBuf consumed;
-  private ScheduledFuture<?> firstByteTimer;
-  private ScheduledFuture<?> headTimer;
+  /** One timer per connection: the first-byte deadline, then (rescheduled) the head's. */
+  private ScheduledFuture<?> timer;
   private boolean decided;
   private boolean gotFirstByte;
 
@@ -85,12 +85,13 @@ final class FirstRequestHandler extends ChannelInboundHandlerAdapter {
     } else {
       tls = new ClientHelloParser(site.maxHeadBytes());
     }
-    // Both timers run from accept: a client that sends one byte early and then trickles the rest
-    // must not get a fresh head timeout from its first byte.
-    firstByteTimer = ctx.executor().schedule(() -> timedOut(ctx),
-        site.firstByteTimeout().toNanos(), TimeUnit.NANOSECONDS);
-    headTimer = ctx.executor().schedule(() -> timedOut(ctx),
-        site.headTimeout().toNanos(), TimeUnit.NANOSECONDS);
+    // Both deadlines run from accept: a client that sends one byte early and then trickles the
+    // rest must not get a fresh head timeout from its first byte. One timer serves both (one
+    // schedule and one cancel per connection instead of two each).
+    long firstByteNs = site.firstByteTimeout().toNanos();
+    long headNs = site.headTimeout().toNanos();
+    timer = ctx.executor().schedule(() -> firstByteDeadline(ctx, firstByteNs, headNs),
+        Math.min(firstByteNs, headNs), TimeUnit.NANOSECONDS);
     ctx.fireChannelActive();
   }
 
@@ -122,10 +123,7 @@ final class FirstRequestHandler extends ChannelInboundHandlerAdapter {
     ByteBuf in = (ByteBuf) msg;
     try {
       if (decided) return; // late bytes after autoRead was switched off; cannot happen with epoll LT
-      if (!gotFirstByte) {
-        gotFirstByte = true;
-        firstByteTimer.cancel(false);
-      }
+      gotFirstByte = true;
       consumed.writeBytes(in, in.readerIndex(), in.readableBytes());
       if (http != null) {
         onHttp(ctx, http.offer(in.nioBuffer()));
@@ -213,8 +211,7 @@ final class FirstRequestHandler extends ChannelInboundHandlerAdapter {
 
   /** Cancels the timers and releases the admission; safe to call more than once. */
   private void endPhase() {
-    if (firstByteTimer != null) firstByteTimer.cancel(false);
-    if (headTimer != null) headTimer.cancel(false);
+    if (timer != null) timer.cancel(false);
     if (ticket != null && ticket.admitted()) {
       ticket.release();
       ticket = null;
@@ -226,6 +223,16 @@ final class FirstRequestHandler extends ChannelInboundHandlerAdapter {
     byte[] b = new byte[consumed.readableBytes()];
     consumed.getBytes(consumed.readerIndex(), b);
     return b;
+  }
+
+  /** At the first-byte deadline (or the head's, if that comes first): time out, or wait for the head's. */
+  private void firstByteDeadline(ChannelHandlerContext ctx, long firstByteNs, long headNs) {
+    if (decided) return;
+    if (!gotFirstByte || headNs <= firstByteNs) {
+      timedOut(ctx);
+    } else {
+      timer = ctx.executor().schedule(() -> timedOut(ctx), headNs - firstByteNs, TimeUnit.NANOSECONDS);
+    }
   }
 
   private void timedOut(ChannelHandlerContext ctx) {
