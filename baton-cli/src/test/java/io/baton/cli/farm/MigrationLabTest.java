@@ -182,6 +182,66 @@ class MigrationLabTest {
   }
 
   /**
+   * The target of a move is killed (SIGKILL) once the source has its fabric session to it, while
+   * the source waits for the download's safe point. Whatever the outcome, the connection has one
+   * owner or none: it stays and the download arrives byte-exact, or it is lost and the client
+   * ends with a short prefix of the file, never wrong bytes and never a hang.
+   */
+  @Test
+  void aTargetKilledDuringAMoveLeavesOneOwnerOrNoneAndNoWrongByte() throws Exception {
+    try (ProcessFarm farm = farm("mig-kill")) {
+      Path out = farm.lab.dir().resolve("download.bin");
+      Process curl = farm.client.start(List.of("curl", "-sS", "--max-time", "60", "--limit-rate", "20M", "-o",
+          out.toString(), ProcessFarm.url("/big.bin")));
+      String owner = null;
+      String client = null;
+      long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+      while (owner == null && System.nanoTime() < deadline) {
+        for (String s : ProcessFarm.SERVERS) {
+          for (String line : ctl(farm, s, "connections").stdout().split("\n")) {
+            if (line.startsWith(ProcessFarm.VIP + ":80")) {
+              owner = s;
+              client = line.split("\\s+")[1];
+            }
+          }
+        }
+      }
+      assertThat(owner).as("the download's server").isNotNull();
+      String source = owner;
+      String target = owner.equals("s1") ? "s2" : "s1";
+      String sourceFabric = source.equals("s1") ? "198.18.1.11" : "198.18.1.12";
+      String flow = client;
+      var move = java.util.concurrent.CompletableFuture.supplyAsync(() -> ctl(farm, source, "--json", "migrate", flow,
+          ProcessFarm.VIP + ":80", "--to", target));
+      // The source connects to the target's handoff port when the move starts; then the download's
+      // safe point takes a few hundred ms (the regions in flight drain at the client's rate).
+      ProcessLab.awaitTrue(() -> farm.hosts.get(target).exec("ss", "-Htn", "state", "established", "( sport = :7400 )")
+          .stdout().contains(sourceFabric), Duration.ofSeconds(20), "the source's fabric session to " + target);
+      farm.kill9(target);
+      CommandResult moved = move.get(60, java.util.concurrent.TimeUnit.SECONDS);
+      String outcome = moved.exitCode() == 0 || moved.stdout().startsWith("{")
+          ? new com.fasterxml.jackson.databind.ObjectMapper().readTree(moved.stdout()).path("outcome").asText("?")
+          : "refused: " + moved.stderr().strip();
+      assertThat(curl.waitFor(90, java.util.concurrent.TimeUnit.SECONDS)).as("curl ends").isTrue();
+      long got = Files.exists(out) ? Files.size(out) : 0;
+      System.out.printf("target %s killed during the move of %s: outcome %s; curl exit %d after %d of %d bytes%n",
+          target, flow, outcome, curl.exitValue(), got, ProcessFarm.BIG_FILE_BYTES);
+      assertThat(outcome).as("the move's outcome").isNotEqualTo("moved");
+      if (curl.exitValue() == 0) {
+        assertThat(Farm.sha256(out)).as("the download, which stayed").isEqualTo(Farm.sha256(farm.bigFile));
+      } else {
+        assertThat(got).isLessThan(ProcessFarm.BIG_FILE_BYTES);
+        byte[] prefix = Files.readAllBytes(out);
+        byte[] original = new byte[prefix.length];
+        try (var in = Files.newInputStream(farm.bigFile)) {
+          assertThat(in.readNBytes(original, 0, original.length)).isEqualTo(original.length);
+        }
+        assertThat(java.util.Arrays.equals(prefix, original)).as("what arrived is the file's start").isTrue();
+      }
+    }
+  }
+
+  /**
    * Idle keep-alive connections, half of them on s1 ({@code -Dbaton.test.drainConnections}, 200 by
    * default; 2000 puts 1,000 on s1; {@code -Dbaton.test.drainRelay=true} relays them to nginx), then
    * {@code baton ctl drain}: every one moves, each answers
