@@ -27,9 +27,15 @@ public final class RstCounter {
             table inet baton_rst {
               counter rst_in { }
               counter rst_out { }
+              set rst_in_flows {
+                type ipv4_addr . inet_service . ipv4_addr . inet_service
+                flags dynamic
+                size 256
+              }
               chain input {
                 type filter hook input priority 0; policy accept;
                 tcp flags & rst == rst counter name rst_in
+                meta nfproto ipv4 tcp flags & rst == rst add @rst_in_flows { ip saddr . tcp sport . ip daddr . tcp dport }
               }
               chain output {
                 type filter hook output priority 0; policy accept;
@@ -46,6 +52,20 @@ public final class RstCounter {
   /** RST segments the host has received so far. */
   public long received() throws Exception {
     return read("rst_in");
+  }
+
+  /**
+   * The IPv4 flows (sender address and port, then this host's) of the RSTs received so far, as
+   * nftables lists them, for a failure message that says which connection was reset.
+   */
+  public String receivedFlows() throws Exception {
+    return host.call(() -> {
+      try (Nftables nft = Nftables.open()) {
+        String set = nft.run("list set inet baton_rst rst_in_flows");
+        int open = set.indexOf("elements = {");
+        return open < 0 ? "none listed" : set.substring(open + 12, set.indexOf('}', open)).replaceAll("\\s+", " ").strip();
+      }
+    });
   }
 
   /** RST segments the host has sent so far. */

@@ -230,4 +230,28 @@ class LabTest {
       return new String(reply, StandardCharsets.UTF_8);
     }
   }
+
+  /** A refused connection's RST is counted, and the flow it came on listed. */
+  @Test
+  void rstCounterCountsAndNamesTheResetFlow() throws Exception {
+    try (Lab lab = Lab.create("rst-count")) {
+      Segment front = lab.segment("front");
+      Host client = lab.host("client");
+      Host server = lab.host("server");
+      client.attach(front, "198.18.0.10/24");
+      server.attach(front, "198.18.0.1/24");
+      RstCounter rst = RstCounter.install(client);
+      assertThat(rst.received()).isZero();
+      assertThat(rst.receivedFlows()).isEqualTo("none listed");
+      // Nothing listens on 198.18.0.1:9: the connection attempt gets a RST.
+      assertThatThrownBy(() -> client.call(() -> {
+        try (Socket s = new Socket()) {
+          s.connect(new InetSocketAddress("198.18.0.1", 9), 5000);
+        }
+        return null;
+      })).isInstanceOf(java.net.ConnectException.class);
+      assertThat(rst.received()).isEqualTo(1);
+      assertThat(rst.receivedFlows()).startsWith("198.18.0.1 . 9 . 198.18.0.10 . ");
+    }
+  }
 }

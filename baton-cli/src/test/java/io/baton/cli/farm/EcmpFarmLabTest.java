@@ -83,7 +83,7 @@ class EcmpFarmLabTest {
         assertThat(running).as("downloads still running when the route came back").isPositive();
         assertThat(victimEntries).as("entries of %s back in the route", victim).isGreaterThanOrEqualTo(running);
         assertThat(results).as("every download's SHA-256").allMatch(expected::equals);
-        assertThat(rst.received()).as("RSTs the client received").isZero();
+        assertThat(rst.received()).as("RSTs the client received, from %s", rst.receivedFlows()).isZero();
         assertThat(installed).as("entries %s installed for the other dispatcher's handoffs", survivor)
             .isGreaterThanOrEqualTo(victim.equals("d1") ? d1 : d2);
         // Back in the route, it takes new connections.
@@ -93,7 +93,7 @@ class EcmpFarmLabTest {
           assertThat(r.exitCode()).as("curl: %s", r.stderr()).isZero();
           return handoffs(farm, victim) > 0;
         }, Duration.ofSeconds(30), victim + " taking new connections");
-        assertThat(rst.received()).isZero();
+        assertThat(rst.received()).as("RSTs the client received, from %s", rst.receivedFlows()).isZero();
       } finally {
         pool.shutdownNow();
       }
@@ -138,7 +138,7 @@ class EcmpFarmLabTest {
       assertThat(hops).as("the router's next hops for the VIP during the take-over").isNotEmpty().allMatch(n -> n == 2);
       assertThat(report).as("wrk's report").contains("requests in").doesNotContain("Socket errors")
           .doesNotContain("Non-2xx");
-      assertThat(rst.received()).as("RSTs the client received").isZero();
+      assertThat(rst.received()).as("RSTs the client received, from %s", rst.receivedFlows()).isZero();
       farm.awaitNextHops(2, Duration.ofSeconds(5));
     }
   }
@@ -226,7 +226,7 @@ class EcmpFarmLabTest {
         assertThat(served).as("nodes that served connections").containsExactly("p1", "p2", "p3");
         assertThat(local).as("connections served by the node that accepted them").isPositive();
         assertThat(handedOff).as("connections handed to a peer").isPositive();
-        assertThat(rst.received()).isZero();
+        assertThat(rst.received()).as("RSTs the client received, from %s", rst.receivedFlows()).isZero();
       } catch (AssertionError e) {
         for (String p : farm.dispatchers) {
           System.out.println("---- log of " + p);

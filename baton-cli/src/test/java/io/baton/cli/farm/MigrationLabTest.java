@@ -317,7 +317,7 @@ class MigrationLabTest {
       assertThat(drain.exitCode()).as("ctl drain: %s %s", drain.stdout(), drain.stderr()).isZero();
       assertThat(report).as("wrk's report").contains("requests in").doesNotContain("Socket errors")
           .doesNotContain("Non-2xx");
-      assertThat(rst.received()).as("RSTs the client received").isZero();
+      assertThat(rst.received()).as("RSTs the client received, from %s", rst.receivedFlows()).isZero();
       assertThat(farm.cli("s1", "drain", "--config", farm.config("s1").toString(), "--off").exitCode()).isZero();
     }
   }

@@ -52,7 +52,7 @@ class ProcessFarmLabTest {
           ProcessFarm.url("/whoami.txt?q=" + "x".repeat(6000)));
       assertThat(longUrl.stdout()).as("%s", longUrl.stderr()).isEqualTo("200");
       assertThat(farm.metric("d1", "baton_dispatcher_handoffs_total")).isEqualTo(7.0);
-      assertThat(rst.received()).isZero();
+      assertThat(rst.received()).as("RSTs the client received, from %s", rst.receivedFlows()).isZero();
     }
   }
 
@@ -98,7 +98,7 @@ class ProcessFarmLabTest {
       assertThat(farm.metric("d1", "baton_dispatcher_handoffs_total")).isEqualTo(3.0);
       assertThat(d1.tcpExtCounter("TCPSynRetrans") - synAckRetransmits)
           .as("SYN-ACKs d1 retransmitted: each new handshake's ACK reached d1, not the old server").isZero();
-      assertThat(rst.received()).isZero();
+      assertThat(rst.received()).as("RSTs the client received, from %s", rst.receivedFlows()).isZero();
     }
   }
 
@@ -170,7 +170,7 @@ class ProcessFarmLabTest {
       // And the new process hands off new connections.
       CommandResult r = farm.curl(CURL, ProcessFarm.url("/whoami.txt"));
       assertThat(r.exitCode()).as("curl after restart: %s", r.stderr()).isZero();
-      assertThat(rst.received()).as("RSTs the client received").isZero();
+      assertThat(rst.received()).as("RSTs the client received, from %s", rst.receivedFlows()).isZero();
     }
   }
 
@@ -296,7 +296,7 @@ class ProcessFarmLabTest {
       });
       assertThat(answers).hasSizeGreaterThan(5).allMatch(a -> a.equals("s1") || a.equals("s2"));
       assertThat(farm.metric("d1", "baton_dispatcher_handoffs_total")).isEqualTo(2.0);
-      assertThat(rst.received()).isZero();
+      assertThat(rst.received()).as("RSTs the client received, from %s", rst.receivedFlows()).isZero();
     }
   }
 
@@ -333,7 +333,7 @@ class ProcessFarmLabTest {
       assertThat(sha256(out)).isEqualTo(sha256(farm.bigFile));
       assertThat(farm.metric("d1", "baton_dispatcher_handoffs_total")).isEqualTo(1.0);
       assertThat(farm.metric("d1", "baton_dispatcher_answered_total{reason=\"503\"}")).isZero();
-      assertThat(rst.received()).isZero();
+      assertThat(rst.received()).as("RSTs the client received, from %s", rst.receivedFlows()).isZero();
     }
   }
 
@@ -446,7 +446,7 @@ class ProcessFarmLabTest {
       assertThat(aborts).isGreaterThan(0);
       assertThat(late).isGreaterThan(0);
       assertThat(farm.metric("d1", "baton_dispatcher_handoff_problems_total{reason=\"outcome_unknown\"}")).isZero();
-      assertThat(rst.received()).isZero();
+      assertThat(rst.received()).as("RSTs the client received, from %s", rst.receivedFlows()).isZero();
     }
   }
 
