@@ -65,7 +65,7 @@ public final class KeepEpollRegistered extends ChannelInboundHandlerAdapter {
   }
 
   /** Sets {@code EPOLLERR} in {@code channel}'s interest; on its event loop, once registered. */
-  public static void apply(io.netty.channel.Channel channel) throws Exception {
+  private static void apply(io.netty.channel.Channel channel) throws Exception {
     try {
       SET_FLAG.invoke(channel, EpollIoOps.EPOLLERR.value());
     } catch (Exception | Error e) {

@@ -66,12 +66,6 @@ final class Migration {
   private long startNs;
   private long pointNs;
 
-  Migration(LiveConnections.Live live, String target, Inet4Address targetFabric, MigrationPorts.Fabric client,
-      MigrationPorts.Forwarding table, MigrationPorts.Freezer freezer, Duration safePointTimeout,
-      Duration answerTimeout, LongSupplier clock) {
-    this(live, target, targetFabric, client, table, freezer, safePointTimeout, answerTimeout, clock, false);
-  }
-
   /** @param force the operator forces the move (see {@link Movable#forceSuspend}) */
   Migration(LiveConnections.Live live, String target, Inet4Address targetFabric, MigrationPorts.Fabric client,
       MigrationPorts.Forwarding table, MigrationPorts.Freezer freezer, Duration safePointTimeout,

@@ -106,15 +106,9 @@ public final class Migrator implements AutoCloseable {
   /**
    * Moves the connection {@code flow} to {@code target} (null: the least loaded server that can
    * take it) at its next safe point. Completes with the outcome; fails at once, saying why, when
-   * it cannot even start (no such connection, no sync plane, no eligible target).
-   */
-  public CompletableFuture<MigrationOutcome> migrate(FlowKey flow, String target) {
-    return migrate(flow, target, false);
-  }
-
-  /**
-   * The same; with {@code force}, a connection without a safe point moves anyway, without its
-   * application's state (the operator accepts the risk: {@link Movable#forceSuspend}).
+   * it cannot even start (no such connection, no sync plane, no eligible target). With {@code
+   * force}, a connection without a safe point moves anyway, without its application's state (the
+   * operator accepts the risk: {@link Movable#forceSuspend}).
    */
   public CompletableFuture<MigrationOutcome> migrate(FlowKey flow, String target, boolean force) {
     return migrate(flow, target, n -> true, force);
@@ -181,13 +175,9 @@ public final class Migrator implements AutoCloseable {
    * rounds of at most {@link #DRAIN_PARALLEL} at a time; a connection that stayed (no safe point
    * yet, a congested fabric, a refusal) is tried again in the next round while time is left.
    * Completes with each connection's last outcome, and those still here at the deadline as
-   * "stayed".
+   * "stayed". With {@code force}, connections without a safe point move too (see {@link
+   * #migrate}).
    */
-  public CompletableFuture<List<MigrationOutcome>> migrateAll(String target, Duration deadline) {
-    return migrateAll(target, deadline, false);
-  }
-
-  /** The same; with {@code force}, connections without a safe point move too (see {@link #migrate}). */
   public CompletableFuture<List<MigrationOutcome>> migrateAll(String target, Duration deadline, boolean force) {
     long end = System.nanoTime() + deadline.toNanos();
     Map<FlowKey, MigrationOutcome> last = new ConcurrentHashMap<>();

@@ -149,26 +149,36 @@ class MigrationLabTest {
     }
   }
 
+  /** curl downloading /big.bin at 20 MB/s into {@code out}, in the client's namespace. */
+  private static Process startDownload(ProcessFarm farm, Path out) {
+    return farm.client.start(List.of("curl", "-sS", "--max-time", "60", "--limit-rate", "20M", "-o", out.toString(),
+        ProcessFarm.url("/big.bin")));
+  }
+
+  /** A server's listed connection: the server and the client's "ip:port". */
+  private record Listed(String server, String client) {}
+
+  /** The server that lists the farm's one port-80 connection (the download), polled up to 20 s. */
+  private static Listed listedDownload(ProcessFarm farm) {
+    long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+    while (System.nanoTime() < deadline) {
+      for (String s : ProcessFarm.SERVERS) {
+        for (String line : ctl(farm, s, "connections").stdout().split("\n")) {
+          if (line.startsWith(ProcessFarm.VIP + ":80")) return new Listed(s, line.split("\\s+")[1]);
+        }
+      }
+    }
+    throw new AssertionError("no server listed the download within 20 s");
+  }
+
   @Test
   void aDownloadMovedMidStreamArrivesByteExact() throws Exception {
     try (ProcessFarm farm = farm("mig-dl")) {
       Path out = farm.lab.dir().resolve("download.bin");
-      Process curl = farm.client.start(List.of("curl", "-sS", "--max-time", "60", "--limit-rate", "20M", "-o",
-          out.toString(), ProcessFarm.url("/big.bin")));
-      String owner = null;
-      String client = null;
-      long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-      while (owner == null && System.nanoTime() < deadline) {
-        for (String s : ProcessFarm.SERVERS) {
-          for (String line : ctl(farm, s, "connections").stdout().split("\n")) {
-            if (line.startsWith(ProcessFarm.VIP + ":80")) {
-              owner = s;
-              client = line.split("\\s+")[1];
-            }
-          }
-        }
-      }
-      assertThat(owner).as("the download's server").isNotNull();
+      Process curl = startDownload(farm, out);
+      Listed listed = listedDownload(farm);
+      String owner = listed.server();
+      String client = listed.client();
       long before = Files.exists(out) ? Files.size(out) : 0;
       String target = owner.equals("s1") ? "s2" : "s1";
       CommandResult moved = ctl(farm, owner, "migrate", client, ProcessFarm.VIP + ":80", "--to", target);
@@ -191,22 +201,10 @@ class MigrationLabTest {
   void aTargetKilledDuringAMoveLeavesOneOwnerOrNoneAndNoWrongByte() throws Exception {
     try (ProcessFarm farm = farm("mig-kill")) {
       Path out = farm.lab.dir().resolve("download.bin");
-      Process curl = farm.client.start(List.of("curl", "-sS", "--max-time", "60", "--limit-rate", "20M", "-o",
-          out.toString(), ProcessFarm.url("/big.bin")));
-      String owner = null;
-      String client = null;
-      long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-      while (owner == null && System.nanoTime() < deadline) {
-        for (String s : ProcessFarm.SERVERS) {
-          for (String line : ctl(farm, s, "connections").stdout().split("\n")) {
-            if (line.startsWith(ProcessFarm.VIP + ":80")) {
-              owner = s;
-              client = line.split("\\s+")[1];
-            }
-          }
-        }
-      }
-      assertThat(owner).as("the download's server").isNotNull();
+      Process curl = startDownload(farm, out);
+      Listed listed = listedDownload(farm);
+      String owner = listed.server();
+      String client = listed.client();
       String source = owner;
       String target = owner.equals("s1") ? "s2" : "s1";
       String sourceFabric = source.equals("s1") ? "198.18.1.11" : "198.18.1.12";

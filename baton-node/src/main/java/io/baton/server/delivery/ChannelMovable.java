@@ -98,7 +98,7 @@ final class ChannelMovable implements Movable {
     channel.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER).addListener(f -> {
       if (!f.isSuccess()) {
         point.tryFailure(new IllegalStateException("the connection failed while stopping: " + f.cause()));
-      } else if (!point.trySuccess(new SafePoint(new byte[0], new byte[0]))) {
+      } else if (!point.trySuccess(SafePoint.EMPTY)) {
         resume();
       }
     });

@@ -272,10 +272,7 @@ final class HttpFraming {
 
   private long requestHead(String[] start, long length, boolean chunked, boolean close, boolean keepAlive,
       boolean upgrade) {
-    if (start.length != 3 || !start[2].startsWith("HTTP/1.")) {
-      giveUp("not an HTTP/1.x request");
-      return 0;
-    }
+    // The start line is well formed: plausibleStart matched it whole before the head was read.
     Kind kind = switch (start[0]) {
       case "HEAD" -> Kind.HEAD;
       case "CONNECT" -> Kind.CONNECT;
@@ -294,10 +291,6 @@ final class HttpFraming {
   }
 
   private long responseHead(String[] start, long length, boolean chunked, boolean close, boolean keepAlive) {
-    if (start.length < 2 || !start[0].startsWith("HTTP/1.") || start[1].length() != 3 || digits(start[1]) < 0) {
-      giveUp("not an HTTP/1.x response");
-      return 0;
-    }
     int status = Integer.parseInt(start[1]);
     if (status == 101) {
       giveUp("the connection switched protocols");

@@ -167,7 +167,7 @@ final class SplicePump {
   /** Whether the source is at a message boundary with everything before it delivered. */
   boolean drainedAtBoundary() {
     return framing != null && !framing.opaque() && framing.atBoundary() && framing.pos() == bytesIn
-        && pipeBytes == 0 && headSent == head.byteSize() && !srcEof;
+        && drained() && !srcEof;
   }
 
   /** Whether the source's end of stream has been seen. */

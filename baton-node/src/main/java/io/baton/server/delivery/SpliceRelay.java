@@ -327,18 +327,10 @@ final class SpliceRelay implements RelayEndpoint.Listener {
    * The upstream connection is not carried: the target opens its own.
    */
   private void suspend(Promise<SafePoint> point) {
-    String why = null;
-    if (exchanges == null) {
-      why = "this relay does not follow HTTP (its VIP is in tls or l4 mode), so it has no safe point";
-    } else if (state == State.NEW || state == State.CONNECTING) {
-      why = "the relay is still connecting to its upstream";
-    } else if (state != State.RELAYING) {
-      why = "the connection is " + (state == State.CLOSED ? "closed" : "already suspended");
-    } else if (pendingSuspend != null) {
-      why = "a move of this connection is already in progress";
-    } else {
-      why = unmovable();
-    }
+    String why = exchanges == null
+        ? "this relay does not follow HTTP (its VIP is in tls or l4 mode), so it has no safe point"
+        : notSuspendable();
+    if (why == null) why = unmovable();
     if (why != null) {
       point.tryFailure(new IllegalStateException(why));
       return;
@@ -358,10 +350,7 @@ final class SpliceRelay implements RelayEndpoint.Listener {
       suspend(point);
       return;
     }
-    String why = state == State.RELAYING ? null
-        : state == State.NEW || state == State.CONNECTING ? "the relay is still connecting to its upstream"
-        : "the connection is " + (state == State.CLOSED ? "closed" : "already suspended");
-    if (why == null && pendingSuspend != null) why = "a move of this connection is already in progress";
+    String why = notSuspendable();
     if (why != null) {
       point.tryFailure(new IllegalStateException(why));
       return;
@@ -373,6 +362,16 @@ final class SpliceRelay implements RelayEndpoint.Listener {
     pumpAll();
   }
 
+  /** Why the relay cannot stop now whatever it relays (its state, a move under way), or null. */
+  private String notSuspendable() {
+    return switch (state) {
+      case NEW, CONNECTING -> "the relay is still connecting to its upstream";
+      case CLOSED -> "the connection is closed";
+      case SUSPENDED -> "the connection is already suspended";
+      case RELAYING -> pendingSuspend != null ? "a move of this connection is already in progress" : null;
+    };
+  }
+
   /** Why the HTTP exchange on this connection cannot move, or null. */
   private String unmovable() {
     String why = toUpstream.framing().unmovable();
@@ -381,12 +380,7 @@ final class SpliceRelay implements RelayEndpoint.Listener {
 
   private void checkSafePoint() {
     if (forcing) {
-      if (toUpstream.drained() && toClient.drained()) {
-        state = State.SUSPENDED;
-        Promise<SafePoint> p = pendingSuspend;
-        pendingSuspend = null;
-        if (!p.trySuccess(new SafePoint(new byte[0], new byte[0]))) resume();
-      }
+      if (toUpstream.drained() && toClient.drained()) reachedSafePoint();
       return;
     }
     String why = unmovable();
@@ -403,11 +397,16 @@ final class SpliceRelay implements RelayEndpoint.Listener {
     }
     if (toUpstream.drainedAtBoundary() && toClient.drainedAtBoundary()
         && exchanges.answers() == exchanges.requests()) {
-      state = State.SUSPENDED;
-      Promise<SafePoint> p = pendingSuspend;
-      pendingSuspend = null;
-      if (!p.trySuccess(new SafePoint(new byte[0], new byte[0]))) resume();
+      reachedSafePoint();
     }
+  }
+
+  /** Stops relaying and tells the move; nothing to carry (the unread bytes are in the socket). */
+  private void reachedSafePoint() {
+    state = State.SUSPENDED;
+    Promise<SafePoint> p = pendingSuspend;
+    pendingSuspend = null;
+    if (!p.trySuccess(SafePoint.EMPTY)) resume();
   }
 
   private void resume() {
