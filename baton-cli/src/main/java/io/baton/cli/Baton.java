@@ -24,7 +24,7 @@ import picocli.CommandLine.Spec;
       "Server-farm load balancer for Linux that routes on the request and moves the live TCP"
           + " connection to the chosen server, which answers the client directly.",
     },
-    subcommands = {DispatcherCommand.class, ServerCommand.class, DrainCommand.class, CtlCommand.class, ConfigCommand.class, ProbeCommand.class, DemoCommand.class, CommandLine.HelpCommand.class, io.baton.cli.bench.BenchCommand.class, AppCommand.class},
+    subcommands = {DispatcherCommand.class, ServerCommand.class, GatewayCommand.class, RegisterCommand.class, DrainCommand.class, CtlCommand.class, ConfigCommand.class, ProbeCommand.class, DemoCommand.class, CommandLine.HelpCommand.class, io.baton.cli.bench.BenchCommand.class, AppCommand.class},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {
       "0:ok",

@@ -24,6 +24,7 @@ import java.util.Optional;
  * @param sync present when the node takes part in the sync plane
  * @param announce present when the dispatcher announces its VIPs by BGP
  * @param admin the admin endpoint for {@code baton ctl}
+ * @param gateway present exactly when the node has role gateway
  */
 public record BatonConfig(
     NodeConfig node,
@@ -36,7 +37,8 @@ public record BatonConfig(
     Optional<MetricsConfig> metrics,
     Optional<SyncConfig> sync,
     Optional<BgpConfig> announce,
-    AdminConfig admin) {
+    AdminConfig admin,
+    Optional<GatewayConfig> gateway) {
   public BatonConfig {
     Objects.requireNonNull(node, "node");
     Objects.requireNonNull(cluster, "cluster");
@@ -49,6 +51,7 @@ public record BatonConfig(
     Objects.requireNonNull(sync, "sync");
     Objects.requireNonNull(announce, "announce");
     Objects.requireNonNull(admin, "admin");
+    Objects.requireNonNull(gateway, "gateway");
   }
 
   /** The pool of that name; rules and default pools always name one that exists. */
@@ -73,6 +76,8 @@ public record BatonConfig(
       parts.add(count(members, "member"));
     }
     server.ifPresent(s -> parts.add(count(s.deliveries().size(), "delivery", "deliveries")));
+    gateway.ifPresent(g -> parts.add("LAN " + g.lan().address().getHostAddress() + ", WAN "
+        + g.wan().address().getHostAddress() + ", serves " + g.serves()));
     return "node " + node.name() + ": " + node.rolesText() + "; " + String.join(", ", parts);
   }
 

@@ -18,7 +18,7 @@ final class ConfigBinder {
 
   static BatonConfig bind(ConfigField root, Path baseDirectory) throws ConfigException {
     root.allowKeys(
-        "node", "cluster", "vips", "pools", "timeouts", "limits", "server", "metrics", "sync", "announce", "admin");
+        "node", "cluster", "vips", "pools", "timeouts", "limits", "server", "metrics", "sync", "announce", "admin", "gateway");
     NodeConfig node = NodeBinder.bind(root.get("node").required());
     ClusterConfig cluster =
         ClusterBinder.bind(
@@ -26,6 +26,7 @@ final class ConfigBinder {
             baseDirectory);
     Map<String, PoolConfig> pools = PoolsBinder.bind(root.get("pools"), root.get("sync").isPresent());
     List<VipConfig> vips = VipsBinder.bind(root.get("vips"), pools);
+    Optional<GatewayConfig> gateway = GatewayBinder.bind(root.get("gateway"), node);
     if (node.hasRole(Role.DISPATCHER) && vips.isEmpty()) {
       throw root.get("vips").error("role dispatcher needs at least one VIP");
     }
@@ -35,7 +36,7 @@ final class ConfigBinder {
         ServerBinder.bind(root.get("server"), node, vips, baseDirectory);
     return new BatonConfig(node, cluster, vips, pools, timeouts, limits, server,
         metrics(root.get("metrics")), sync(root.get("sync"), node), announce(root.get("announce"), node),
-        admin(root.get("admin")));
+        admin(root.get("admin")), gateway);
   }
 
   private static Optional<BgpConfig> announce(ConfigField field, NodeConfig node) throws ConfigException {

@@ -14,23 +14,27 @@ final class NodeBinder {
   private NodeBinder() {}
 
   static NodeConfig bind(ConfigField node) throws ConfigException {
+    // A gateway-only node has no farm interfaces: its LAN and WAN are in the gateway section.
     node.allowKeys("name", "roles", "interfaces");
     String name = node.get("name").required().asName(Names.NODE, Names.NODE_TEXT);
-    Set<Role> roles = roles(node.get("roles").required("is required (dispatcher, server or both)"));
+    Set<Role> roles = roles(node.get("roles").required("is required (dispatcher, server, gateway)"));
 
-    ConfigField interfaces = node.get("interfaces").required();
-    interfaces.allowKeys("front", "fabric", "sync");
+    ConfigField interfaces = node.get("interfaces");
+    if (roles.contains(Role.DISPATCHER) || roles.contains(Role.SERVER)) interfaces.required();
+    if (interfaces.isPresent()) interfaces.allowKeys("front", "fabric", "sync");
     ConfigField front = interfaces.get("front");
     if (roles.contains(Role.DISPATCHER)) {
       front.required("is required for role dispatcher (clients reach the VIPs there)");
     }
-    ConfigField fabric =
-        interfaces.get("fabric").required("is required (handoffs and forwarded packets use it)");
+    ConfigField fabric = interfaces.get("fabric");
+    if (roles.contains(Role.DISPATCHER) || roles.contains(Role.SERVER)) {
+      fabric.required("is required (handoffs and forwarded packets use it)");
+    }
     return new NodeConfig(
         name,
         roles,
         optionalInterface(front),
-        networkInterface(fabric),
+        optionalInterface(fabric),
         optionalInterface(interfaces.get("sync")));
   }
 

@@ -12,14 +12,15 @@ import java.util.stream.Stream;
  * @param name unique in the farm; pool members name nodes by it
  * @param roles at least one role
  * @param front where clients reach VIPs; present on every dispatcher, optional on servers
- * @param fabric handoffs and forwarded client packets; every node has it
+ * @param fabricInterface handoffs and forwarded client packets; every farm node (dispatcher or
+ *     server) has it, a gateway-only node need not
  * @param sync farm state (membership, load, ownership); optional until the sync plane exists
  */
 public record NodeConfig(
     String name,
     Set<Role> roles,
     Optional<InterfaceConfig> front,
-    InterfaceConfig fabric,
+    Optional<InterfaceConfig> fabricInterface,
     Optional<InterfaceConfig> sync) {
   public NodeConfig {
     Objects.requireNonNull(name, "name");
@@ -28,8 +29,16 @@ public record NodeConfig(
       throw new IllegalArgumentException("a node needs at least one role");
     }
     Objects.requireNonNull(front, "front");
-    Objects.requireNonNull(fabric, "fabric");
+    Objects.requireNonNull(fabricInterface, "fabricInterface");
+    if (fabricInterface.isEmpty() && (roles.contains(Role.DISPATCHER) || roles.contains(Role.SERVER))) {
+      throw new IllegalArgumentException("a dispatcher or server needs a fabric interface");
+    }
     Objects.requireNonNull(sync, "sync");
+  }
+
+  /** The fabric interface; every dispatcher and server has one. */
+  public InterfaceConfig fabric() {
+    return fabricInterface.orElseThrow(() -> new IllegalStateException("node " + name + " has no fabric interface"));
   }
 
   public boolean hasRole(Role role) {
