@@ -13,23 +13,51 @@ import java.util.StringJoiner;
  * registration lapsed; everything else is untouched and routed by the kernel. Both rules set
  * mark {@link #MARK}, which a policy rule routes to local delivery ({@link GatewayHost}).
  *
- * <p>Thread-safe: the registration daemon's thread updates the set, under this object's lock.
+ * <p>Thread-safe. A libnftables context belongs to the thread that opened it, so the table has a
+ * thread of its own that opens the context at start (before the process holds many descriptors:
+ * libnftables uses select(2), see docs/design.md) and runs every change.
  */
 public final class Interception implements AutoCloseable {
   public static final String TABLE = "baton_gateway";
   public static final int MARK = 0x4247;
 
+  private final java.util.concurrent.ExecutorService owner;
   private final Nftables nft;
 
-  private Interception(Nftables nft) {
+  private Interception(java.util.concurrent.ExecutorService owner, Nftables nft) {
+    this.owner = owner;
     this.nft = nft;
+  }
+
+  private <T> T onOwner(java.util.concurrent.Callable<T> task) throws LinuxException {
+    try {
+      return owner.submit(task).get(10, java.util.concurrent.TimeUnit.SECONDS);
+    } catch (java.util.concurrent.ExecutionException e) {
+      if (e.getCause() instanceof LinuxException l) throw l;
+      throw new IllegalStateException(e.getCause());
+    } catch (java.util.concurrent.TimeoutException | InterruptedException e) {
+      if (e instanceof InterruptedException) Thread.currentThread().interrupt();
+      throw new IllegalStateException("nftables did not answer in 10 s", e);
+    }
   }
 
   /** Replaces any table of that name with an empty one sending to {@code interceptPort}. */
   public static Interception install(int interceptPort) throws LinuxException {
-    Nftables nft = Nftables.open();
+    java.util.concurrent.ExecutorService owner = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "baton-interception");
+      t.setDaemon(true);
+      return t;
+    });
+    Interception interception;
     try {
-      nft.run("table ip " + TABLE + "\ndelete table ip " + TABLE + "\n"
+      interception = new Interception(owner, owner.submit(Nftables::open).get(10, java.util.concurrent.TimeUnit.SECONDS));
+    } catch (Exception e) {
+      owner.shutdownNow();
+      if (e instanceof java.util.concurrent.ExecutionException x && x.getCause() instanceof LinuxException l) throw l;
+      throw new IllegalStateException("cannot open libnftables: " + e, e);
+    }
+    try {
+      interception.onOwner(() -> interception.nft.run("table ip " + TABLE + "\ndelete table ip " + TABLE + "\n"
           + "table ip " + TABLE + " {\n"
           + "  set registered { type ipv4_addr . inet_service; }\n"
           + "  chain prerouting {\n"
@@ -38,12 +66,12 @@ public final class Interception implements AutoCloseable {
           + "    meta l4proto tcp ip daddr . tcp dport @registered tproxy to :" + interceptPort
           + " meta mark set " + MARK + " accept\n"
           + "  }\n"
-          + "}\n");
-    } catch (LinuxException e) {
-      nft.close();
+          + "}\n"));
+    } catch (LinuxException | RuntimeException e) {
+      interception.close();
       throw e;
     }
-    return new Interception(nft);
+    return interception;
   }
 
   /** Makes the set hold exactly the address:port pairs of {@code registrations}, atomically. */
@@ -55,7 +83,7 @@ public final class Interception implements AutoCloseable {
     }
     if (elements.length() > 0) commands.append("add element ip " + TABLE + " registered { " + elements + " }\n");
     try {
-      nft.run(commands.toString());
+      onOwner(() -> nft.run(commands.toString()));
     } catch (LinuxException e) {
       throw new IllegalStateException("updating the interception set failed: " + e.getMessage(), e);
     }
@@ -64,11 +92,19 @@ public final class Interception implements AutoCloseable {
   @Override
   public synchronized void close() {
     try {
-      nft.run("delete table ip " + TABLE + "\n");
-    } catch (LinuxException e) {
-      // Already gone: nothing to undo.
+      onOwner(() -> {
+        try {
+          nft.run("delete table ip " + TABLE + "\n");
+        } catch (LinuxException e) {
+          // Already gone: nothing to undo.
+        }
+        nft.close();
+        return null;
+      });
+    } catch (LinuxException | RuntimeException e) {
+      // Closing anyway.
     } finally {
-      nft.close();
+      owner.shutdownNow();
     }
   }
 }

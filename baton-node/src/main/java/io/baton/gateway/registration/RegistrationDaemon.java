@@ -84,7 +84,7 @@ public final class RegistrationDaemon implements AutoCloseable {
   }
 
   private void serve(HttpExchange exchange) throws IOException {
-    try (exchange) {
+    try {
       String method = exchange.getRequestMethod();
       String path = exchange.getRequestURI().getRawPath();
       byte[] body = readBody(exchange);
@@ -117,6 +117,13 @@ public final class RegistrationDaemon implements AutoCloseable {
       }
     } catch (RuntimeException e) {
       LOG.error("registration daemon failed on a request", e);
+      try {
+        answer(exchange, 500, Map.of("error", "the gateway failed: " + e.getMessage()));
+      } catch (IOException | RuntimeException ignored) {
+        // The answer may have started already; the connection closes.
+      }
+    } finally {
+      exchange.close();
     }
   }
 

@@ -1,0 +1,218 @@
+package io.baton.cli.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.baton.cli.farm.GatewayPair;
+import io.baton.lab.CommandResult;
+import io.baton.lab.Host;
+import io.baton.lab.wan.WanLink;
+import io.baton.lab.wan.WanTopology;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.HexFormat;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * Two real gateway processes across an emulated WAN (20 ms each way, 200 Mbit/s; loss where a
+ * test says), a LAN client with curl and raw sockets, the sample app on the remote server.
+ * Proves: interception of registered address:port pairs only; byte-exact transfers both ways
+ * with 1 and 8 WAN connections under loss and reordering; half-close; resets both ways; a WAN
+ * failure mid-transfer fails the client's connection; refused registrations say why.
+ */
+@Tag("lab")
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class GatewayLabTest {
+  private static final long BIG = 24L << 20;
+  private static GatewayPair pair;
+  private static String bigSha;
+
+  @BeforeAll
+  static void start() throws Exception {
+    pair = new GatewayPair("gateway", WanLink.of(Duration.ofMillis(20), 200_000_000L), BIG);
+    bigSha = sha(Files.readAllBytes(pair.content.resolve("big.bin")));
+  }
+
+  @AfterAll
+  static void stop() {
+    if (pair != null) pair.close();
+  }
+
+  @Test
+  @Order(1)
+  void unregisteredTrafficIsRoutedUntouched() throws Exception {
+    long opens = passiveOpens("gwa");
+    assertThat(download(GatewayPair.UNREGISTERED_PORT, "/big.bin")).isEqualTo(bigSha);
+    assertThat(download(GatewayPair.REGISTERED_PORT, "/whoami.txt")).isEqualTo(sha("remote\n".getBytes()));
+    assertThat(passiveOpens("gwa")).as("gwa accepted nothing: the kernel forwarded").isEqualTo(opens);
+  }
+
+  @Test
+  @Order(2)
+  void refusedRegistrationsSayWhy() throws Exception {
+    Path wrongKey = pair.lab.dir().resolve("wrong.key");
+    Files.writeString(wrongKey, "00".repeat(32));
+    CommandResult r = pair.cli("remote", "register", "--gateway", WanTopology.GWA_LAN_IP + ":7500",
+        "--key-file", wrongKey.toString(), "--remote", WanTopology.REMOTE_IP, "--port", "80",
+        "--peer", WanTopology.GWB_WAN_IP + ":7600");
+    assertThat(r.exitCode()).isNotZero();
+    assertThat(r.stdout()).contains("bad seal");
+    r = pair.register("--congestion-control", "nosuchcc");
+    assertThat(r.exitCode()).isNotZero();
+    assertThat(r.stdout()).contains("congestionControl").contains("not available");
+    r = pair.register("--qos", "CBR");
+    assertThat(r.stdout()).contains("CBR needs rateBitsPerSecond");
+    // A registration that lapses: one second, then connections are routed untouched again.
+    r = pair.register("--ttl", "1");
+    assertThat(r.exitCode()).as(r.stdout() + r.stderr()).isZero();
+    GatewayPair.await(() -> !pair.registerCli("--list").stdout().contains(WanTopology.REMOTE_IP),
+        Duration.ofSeconds(5), "the registration to lapse");
+    long opens = passiveOpens("gwa");
+    assertThat(download(GatewayPair.REGISTERED_PORT, "/whoami.txt")).isEqualTo(sha("remote\n".getBytes()));
+    assertThat(passiveOpens("gwa")).isEqualTo(opens);
+  }
+
+  @Test
+  @Order(3)
+  void registeredConnectionsAreInterceptedAndByteExactBothWaysWithEightConnections() throws Exception {
+    CommandResult r = pair.register("--connections", "8", "--congestion-control", "bbr");
+    assertThat(r.exitCode()).as(r.stdout() + r.stderr()).isZero();
+    assertThat(pair.registerCli("--list").stdout()).contains(WanTopology.REMOTE_IP).contains("\"connections\" : 8");
+    long opens = passiveOpens("gwa");
+    assertThat(download(GatewayPair.REGISTERED_PORT, "/big.bin")).isEqualTo(bigSha);
+    assertThat(upload(8 << 20)).isTrue();
+    assertThat(passiveOpens("gwa") - opens).as("gwa terminated the client's connections").isGreaterThanOrEqualTo(2);
+    assertThat(download(GatewayPair.UNREGISTERED_PORT, "/whoami.txt")).isEqualTo(sha("remote\n".getBytes()));
+  }
+
+  @Test
+  @Order(4)
+  void lossAndReorderingOnTheWanLoseNoByteWithOneAndEightConnections() throws Exception {
+    pair.wan.line().setLink(WanLink.of(Duration.ofMillis(20), 200_000_000L).withLossProbability(0.01)
+        .withReorder(0.01, Duration.ofMillis(3)));
+    try {
+      for (String n : new String[] {"1", "8"}) {
+        CommandResult r = pair.register("--connections", n, "--congestion-control", "bbr");
+        assertThat(r.exitCode()).as(r.stdout() + r.stderr()).isZero();
+        assertThat(download(GatewayPair.REGISTERED_PORT, "/big.bin")).as("download, N=" + n).isEqualTo(bigSha);
+        assertThat(upload(4 << 20)).as("upload, N=" + n).isTrue();
+      }
+      assertThat(pair.wan.line().countersText()).isNotEmpty();
+    } finally {
+      pair.wan.line().setLink(WanLink.of(Duration.ofMillis(20), 200_000_000L));
+    }
+  }
+
+  @Test
+  @Order(5)
+  void aHalfClosedClientGetsTheWholeAnswer() throws Exception {
+    assertThat(pair.register("--connections", "4").exitCode()).isZero();
+    String got = pair.host("client").call(() -> {
+      try (Socket s = new Socket()) {
+        s.connect(new InetSocketAddress(WanTopology.REMOTE_IP, GatewayPair.REGISTERED_PORT), 5_000);
+        s.setSoTimeout(30_000);
+        s.getOutputStream().write("GET /big.bin HTTP/1.1\r\nHost: remote\r\nConnection: close\r\n\r\n"
+            .getBytes(StandardCharsets.US_ASCII));
+        s.shutdownOutput();
+        byte[] all = s.getInputStream().readAllBytes();
+        int body = indexOf(all, "\r\n\r\n".getBytes(StandardCharsets.US_ASCII)) + 4;
+        return sha(java.util.Arrays.copyOfRange(all, body, all.length));
+      }
+    });
+    assertThat(got).isEqualTo(bigSha);
+  }
+
+  @Test
+  @Order(6)
+  void aClientResetEndsTheStreamOnBothGateways() throws Exception {
+    assertThat(pair.register("--connections", "2").exitCode()).isZero();
+    pair.host("client").call(() -> {
+      Socket s = new Socket();
+      s.connect(new InetSocketAddress(WanTopology.REMOTE_IP, GatewayPair.REGISTERED_PORT), 5_000);
+      OutputStream out = s.getOutputStream();
+      out.write("POST /echo HTTP/1.1\r\nHost: remote\r\nContent-Length: 100000000\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      out.write(new byte[64 * 1024]);
+      out.flush();
+      GatewayPair.await(() -> pair.streams("gwb").contains("\"side\" : \"far\""),
+          Duration.ofSeconds(10), "the stream to reach gwb");
+      assertThat(pair.streams("gwa")).contains("\"side\" : \"near\"").contains(WanTopology.CLIENT_IP);
+      s.setSoLinger(true, 0);
+      s.close();
+      return null;
+    });
+    GatewayPair.await(() -> !pair.streams("gwa").contains("\"stream\"") && !pair.streams("gwb").contains("\"stream\""),
+        Duration.ofSeconds(10), "both gateways to drop the reset stream");
+  }
+
+  @Test
+  @Order(7)
+  void aWanFailureMidTransferFailsTheClientNotSilently() throws Exception {
+    assertThat(pair.register("--connections", "4").exitCode()).isZero();
+    // 4 Mbit/s: the 24 MiB download takes ~50 s, so it is mid-transfer when gwb dies.
+    pair.wan.line().setLink(WanLink.of(Duration.ofMillis(20), 4_000_000L));
+    Host client = pair.host("client");
+    Path out = pair.lab.dir().resolve("cut.bin");
+    Process curl = client.start(java.util.List.of("curl", "-sS", "-m", "60", "-o", out.toString(),
+        "http://" + WanTopology.REMOTE_IP + "/big.bin"));
+    GatewayPair.await(() -> Files.exists(out) && Files.size(out) > 1_000_000, Duration.ofSeconds(30), "the download to start");
+    pair.kill9("gwb");
+    assertThat(curl.waitFor(40, java.util.concurrent.TimeUnit.SECONDS)).as("curl ended").isTrue();
+    assertThat(curl.exitValue()).as("curl saw the failure (exit code)").isNotZero();
+    assertThat(Files.size(out)).isLessThan(BIG);
+  }
+
+  // --- helpers ---
+
+  private static long passiveOpens(String host) {
+    return pair.host(host).snmpCounter("Tcp", "PassiveOpens");
+  }
+
+  /** curl from the client; the body's SHA-256 (curl must succeed). */
+  private static String download(int port, String path) throws Exception {
+    Path out = Files.createTempFile(pair.lab.dir(), "dl", ".bin");
+    CommandResult r = pair.host("client").exec(java.util.List.of("curl", "-sS", "-f", "-m", "120", "-o", out.toString(),
+        "http://" + WanTopology.REMOTE_IP + ":" + port + path), Duration.ofSeconds(130));
+    assertThat(r.exitCode()).as(r.stdout() + r.stderr()).isZero();
+    String sha = sha(Files.readAllBytes(out));
+    Files.delete(out);
+    return sha;
+  }
+
+  /** POST /echo of random bytes from the client; whether the echo is byte-exact. */
+  private static boolean upload(int bytes) throws Exception {
+    byte[] body = new byte[bytes];
+    new java.util.SplittableRandom(bytes).nextBytes(body);
+    Path in = Files.write(Files.createTempFile(pair.lab.dir(), "up", ".bin"), body);
+    Path out = Files.createTempFile(pair.lab.dir(), "echo", ".bin");
+    CommandResult r = pair.host("client").exec(java.util.List.of("curl", "-sS", "-f", "-m", "120", "--data-binary",
+        "@" + in, "-H", "Content-Type: application/octet-stream", "-o", out.toString(),
+        "http://" + WanTopology.REMOTE_IP + "/echo"), Duration.ofSeconds(130));
+    assertThat(r.exitCode()).as(r.stdout() + r.stderr()).isZero();
+    return sha(Files.readAllBytes(out)).equals(sha(body));
+  }
+
+  private static String sha(byte[] bytes) throws Exception {
+    return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+  }
+
+  private static int indexOf(byte[] hay, byte[] needle) {
+    outer:
+    for (int i = 0; i + needle.length <= hay.length; i++) {
+      for (int k = 0; k < needle.length; k++) if (hay[i + k] != needle[k]) continue outer;
+      return i;
+    }
+    return -1;
+  }
+
+}
