@@ -37,7 +37,7 @@ class InvalidConfigTest {
         refused("weight out of range", d("weight: 2", "weight: -2"),
             "t.yaml:19:58: pools.web.members[1].weight: must be 0..1000, got -2"),
         refused("unknown role", d("roles: [dispatcher]", "roles: [balancer]"),
-            "t.yaml:3:11: node.roles: unknown role 'balancer' (expected dispatcher or server)"),
+            "t.yaml:3:11: node.roles: unknown role 'balancer' (expected dispatcher, server or gateway)"),
         refused("role twice", d("roles: [dispatcher]", "roles: [dispatcher, dispatcher]"),
             "t.yaml:3:23: node.roles[1]: role 'dispatcher' is listed twice"),
         refused("no role", d("roles: [dispatcher]", "roles: []"),
@@ -74,7 +74,7 @@ class InvalidConfigTest {
                 + " default-pool, rules or reroute); did you mean 'default-pool'?"),
         refused("unknown top-level section", DISPATCHER + "logging: debug\n",
             "t.yaml:20:1: logging: unknown key (expected node, cluster, vips, pools, timeouts,"
-                + " limits, server, metrics, sync, announce or admin)"),
+                + " limits, server, metrics, sync, announce, admin or gateway)"),
         refused("missing member address",
             d("{ node: s1, fabric-address: 198.18.1.11 }", "{ node: s1 }"),
             "t.yaml:18:9: pools.web.members[0].fabric-address: is required"),
