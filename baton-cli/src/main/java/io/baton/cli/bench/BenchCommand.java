@@ -43,6 +43,12 @@ public final class BenchCommand implements Callable<Integer> {
           + " larger than one server's cache (hit rate and throughput, one run, a few minutes).")
   boolean locality;
 
+  @Option(names = "--gateway",
+      description = "Instead of the matrix: the WAN gateway pair against direct TCP and single-connection splitting"
+          + " over an emulated 100 Mbit/s, 50 ms RTT WAN at 0.1, 1 and 2 % loss (goodput, first byte, gateway CPU per MB;"
+          + " a few minutes, --quick: 1 % only).")
+  boolean gateway;
+
   @Option(names = "--quick", description = "One short repeat of everything (a few minutes) instead of the full run.")
   boolean quick;
 
@@ -86,6 +92,7 @@ public final class BenchCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     if (locality) return locality();
+    if (gateway) return gateway();
     BenchPlan plan = plan();
     checkHost(plan);
     Path repository = repository();
@@ -112,6 +119,29 @@ public final class BenchCommand implements Callable<Integer> {
         .format(java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd-HHmm"));
     Path file = io.baton.cli.farm.LocalityBench.write(result, directory, stamp);
     spec.commandLine().getOut().println("written: " + file);
+    spec.commandLine().getOut().flush();
+    return ExitCode.OK;
+  }
+
+  private Integer gateway() throws Exception {
+    List<String> problems = new ArrayList<>(LinuxProbe.problems());
+    if (!onPath("curl")) problems.add("curl is not installed: apt-get install curl");
+    if (!problems.isEmpty()) throw new HostNotReadyException("host not ready: " + String.join("; ", problems));
+    Path repository = repository();
+    Path directory = output != null ? output
+        : (repository != null ? repository : Path.of("").toAbsolutePath()).resolve("bench/results");
+    List<Double> losses = quick ? List.of(0.01) : List.of(0.001, 0.01, 0.02);
+    long bytes = quick ? 16L << 20 : 48L << 20;
+    var bench = new io.baton.cli.farm.GatewayBench(spec.commandLine().getOut(), bytes,
+        java.time.Duration.ofSeconds(quick ? 10 : 20), losses, List.of("--connections", "4", "--congestion-control", "bbr"));
+    var rows = bench.run();
+    String stamp = java.time.LocalDateTime.now(java.time.ZoneOffset.UTC)
+        .format(java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd-HHmm"));
+    Files.createDirectories(directory);
+    Path file = directory.resolve(stamp + "-gateway.md");
+    Files.writeString(file, bench.report(rows, "# WAN gateway: direct, split TCP and the gateway pair (" + stamp + ")"));
+    spec.commandLine().getOut().println("written: " + file);
+    spec.commandLine().getOut().println(bench.verdict(rows));
     spec.commandLine().getOut().flush();
     return ExitCode.OK;
   }
