@@ -45,6 +45,10 @@ final class DemoCommand implements Callable<Integer> {
       + " download moved mid-stream, one keep-alive connection routed per request.")
   boolean migrate;
 
+  @Option(names = "--gateway", description = "Run the WAN gateway demo: a download across an emulated lossy WAN,"
+      + " direct and through a gateway pair after the remote server registers.")
+  boolean gateway;
+
   @Option(names = "--transplant", description = "Run the two-host transplant demo instead of the farm.")
   boolean transplant;
 
@@ -92,7 +96,13 @@ final class DemoCommand implements Callable<Integer> {
       throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--migrate is a demo of its own: not with"
           + " --transplant or --dispatchers 2");
     }
-    boolean passed = migrate
+    if (gateway && (migrate || transplant || dispatchers == 2)) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--gateway is a demo of its own: not with"
+          + " --migrate, --transplant or --dispatchers 2");
+    }
+    boolean passed = gateway
+        ? new io.baton.cli.demo.GatewayDemo(spec.commandLine().getOut()).run(keep && !check)
+        : migrate
         ? new io.baton.cli.demo.MigrateDemo(spec.commandLine().getOut(), loadSeconds).run(keep && !check)
         : transplant
         ? new TransplantDemo(spec.commandLine().getOut(), handoffs).run(keep && !check)
