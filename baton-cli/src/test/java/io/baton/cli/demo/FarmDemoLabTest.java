@@ -60,4 +60,19 @@ class FarmDemoLabTest {
         .doesNotContain("FAIL");
     assertThat(Lab.leftovers()).isEmpty();
   }
+
+  @Test
+  void theGatewayDemoPassesEveryCheckAndLeavesNothingBehind() throws Exception {
+    StringWriter text = new StringWriter();
+    boolean passed = new GatewayDemo(new PrintWriter(text, true)).run(false);
+    assertThat(passed).as(text.toString()).isTrue();
+    assertThat(text.toString())
+        .contains("ok   gwa terminated no connection: the kernel routed it untouched")
+        .contains("ok   registered")
+        .contains("ok   all 33554432 bytes arrived, byte-exact")
+        .contains("ok   gwa terminated no connection to port 8080")
+        .contains("demo: all checks passed")
+        .doesNotContain("FAIL");
+    assertThat(Lab.leftovers()).isEmpty();
+  }
 }

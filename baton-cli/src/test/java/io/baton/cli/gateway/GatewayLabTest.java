@@ -157,6 +157,49 @@ class GatewayLabTest {
 
   @Test
   @Order(7)
+  void aClientThatDoesNotReadBoundsWhatTheGatewaysHold() throws Exception {
+    int window = 1 << 20;
+    assertThat(pair.register("--connections", "4", "--window", String.valueOf(window)).exitCode()).isZero();
+    Socket s = pair.host("client").call(() -> {
+      Socket socket = new Socket();
+      socket.connect(new InetSocketAddress(WanTopology.REMOTE_IP, GatewayPair.REGISTERED_PORT), 5_000);
+      socket.getOutputStream().write("GET /big.bin HTTP/1.1\r\nHost: remote\r\nConnection: close\r\n\r\n"
+          .getBytes(StandardCharsets.US_ASCII));
+      return socket;
+    });
+    try (s) {
+      // The client reads nothing: what the far gateway has sent over the WAN must stop growing.
+      long[] last = {-1};
+      GatewayPair.await(() -> {
+        long now = streamBytes("gwb", "far", "bytesToWan");
+        boolean still = now > 0 && now == last[0];
+        last[0] = now;
+        return still;
+      }, Duration.ofSeconds(30), "the far gateway to stop sending to a client that does not read");
+      long sent = last[0];
+      long delivered = streamBytes("gwa", "near", "bytesFromWan");
+      System.out.printf("client not reading: gwb sent %,d bytes over the WAN, gwa wrote %,d to the client's socket"
+          + " (window %,d)%n", sent, delivered, window);
+      assertThat(sent).as("stopped well short of the file").isLessThan(BIG / 2);
+      assertThat(sent - delivered).as("in flight or buffered between the gateways: at most one window")
+          .isLessThanOrEqualTo(window);
+      // Reading resumes the flow: the whole file arrives.
+      s.setSoTimeout(60_000);
+      byte[] all = s.getInputStream().readAllBytes();
+      int body = indexOf(all, "\r\n\r\n".getBytes(StandardCharsets.US_ASCII)) + 4;
+      assertThat(sha(java.util.Arrays.copyOfRange(all, body, all.length))).isEqualTo(bigSha);
+    }
+  }
+
+  /** One stream's counter from gateway {@code node}'s port conversion table (the only stream on that side). */
+  private static long streamBytes(String node, String side, String field) throws Exception {
+    var rows = new com.fasterxml.jackson.databind.ObjectMapper().readTree(pair.streams(node)).get("streams");
+    for (var row : rows) if (row.get("side").asText().equals(side)) return row.get(field).asLong();
+    return 0;
+  }
+
+  @Test
+  @Order(8)
   void aWanFailureMidTransferFailsTheClientNotSilently() throws Exception {
     assertThat(pair.register("--connections", "4").exitCode()).isZero();
     // 4 Mbit/s: the 24 MiB download takes ~50 s, so it is mid-transfer when gwb dies.
