@@ -66,6 +66,11 @@ public final class GatewayNode implements AutoCloseable {
   /** Near-side trunks by {@link Registration#trunkKey()}; confined to the loop. */
   private final Map<String, Trunk> trunks = new HashMap<>();
   private final List<Channel> listeners = new ArrayList<>();
+  /**
+   * Chained hops in the making, by the local port of the loopback connection that carries each
+   * into this gateway's own interception: the destination it stands for. Confined to the loop.
+   */
+  private final Map<Integer, InetSocketAddress> chained = new HashMap<>();
   private final byte[] registrationKey;
   private RegistrationDaemon daemon;
   private ScheduledFuture<?> sweeper;
@@ -155,6 +160,10 @@ public final class GatewayNode implements AutoCloseable {
       ctx.pipeline().remove(this);
       InetSocketAddress destination = (InetSocketAddress) ch.localAddress();
       InetSocketAddress client = (InetSocketAddress) ch.remoteAddress();
+      if (client.getAddress().isLoopbackAddress()) {
+        InetSocketAddress next = chained.remove(client.getPort());
+        if (next != null) destination = next;
+      }
       Optional<Registration> registration = table.lookup(destination.getAddress(), destination.getPort());
       if (registration.isEmpty()) {
         LOG.info("connection from {} to {} refused: not registered (or the registration lapsed)", client, destination);
@@ -175,6 +184,10 @@ public final class GatewayNode implements AutoCloseable {
 
   /** Far side: a stream a peer opened; connect to its destination if this gateway serves it. */
   private void openOutbound(TrunkStream stream, InetSocketAddress destination, InetSocketAddress client) {
+    if (table.lookup(destination.getAddress(), destination.getPort()).isPresent()) {
+      chain(stream, destination);
+      return;
+    }
     if (!(destination.getAddress() instanceof Inet4Address v4) || !config.serves(v4)) {
       LOG.warn("stream {} from {} to {} refused: not among the destinations this gateway serves {}",
           stream.id(), client, destination, config.serves());
@@ -202,6 +215,44 @@ public final class GatewayNode implements AutoCloseable {
           }
           stream.attach(f.channel());
         });
+  }
+
+  /**
+   * Hop by hop: a stream whose destination is registered here too goes on to the next gateway.
+   * It enters this gateway's own interception over loopback (remembered by its local port, bound
+   * before the connect so the listener cannot see it first), where it becomes a stream on the
+   * trunk of that registration like any LAN client's connection.
+   */
+  private void chain(TrunkStream stream, InetSocketAddress destination) {
+    Bootstrap b = new Bootstrap()
+        .group(loop)
+        .channelFactory(() -> new EpollSocketChannel(SocketProtocolFamily.INET))
+        .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+        .option(ChannelOption.AUTO_READ, false)
+        .handler(new ChannelInboundHandlerAdapter());
+    b.bind(new InetSocketAddress("127.0.0.1", 0)).addListener((ChannelFutureListener) bound -> {
+      if (!bound.isSuccess()) {
+        stream.abort("chaining to " + destination + " failed: " + bound.cause().getMessage(), true);
+        return;
+      }
+      Channel ch = bound.channel();
+      int port = ((InetSocketAddress) ch.localAddress()).getPort();
+      chained.put(port, destination);
+      ch.connect(new InetSocketAddress("127.0.0.1", config.interceptPort())).addListener((ChannelFutureListener) f -> {
+        if (!f.isSuccess()) {
+          chained.remove(port);
+          stream.abort("chaining to " + destination + " failed: " + f.cause().getMessage(), true);
+          return;
+        }
+        if (stream.isClosed()) {
+          ch.config().setOption(ChannelOption.SO_LINGER, 0);
+          ch.close();
+          return;
+        }
+        LOG.debug("stream {} to {} chained to the next gateway", stream.id(), destination);
+        stream.attach(ch);
+      });
+    });
   }
 
   /** Drops lapsed registrations and the idle trunks no registration uses any more. */
