@@ -191,6 +191,86 @@ class GatewayLabTest {
     }
   }
 
+  @Test
+  @Order(9)
+  void resetsPropagateBothWaysAndTheTrunkCarriesItsDscp() throws Exception {
+    // The WAN failure test killed gwb: start it again.
+    pair.start("gwb");
+    GatewayPair.await(() -> Files.readString(pair.host("gwb").stdoutOf(pair.process("gwb"))).contains("; up"),
+        Duration.ofSeconds(60), "gwb to come back");
+    int port = 9000;
+    assertThat(pair.register("--connections", "2", "--port", String.valueOf(port)).exitCode()).isZero();
+    pair.host("wan").execOrThrow("nft", "add table ip dscpcheck");
+    pair.host("wan").execOrThrow("nft", "add chain ip dscpcheck chk { type filter hook forward priority 0 ; }");
+    pair.host("wan").execOrThrow("nft", "add rule ip dscpcheck chk tcp dport 7600 counter");
+    pair.host("wan").execOrThrow("nft", "add rule ip dscpcheck chk tcp dport 7600 ip dscp af21 counter");
+    // From gwb, packets that carry frames (longer than any pure ACK, SACK blocks included).
+    pair.host("wan").execOrThrow("nft", "add rule ip dscpcheck chk tcp sport 7600 ip length > 120 counter");
+    pair.host("wan").execOrThrow("nft", "add rule ip dscpcheck chk tcp sport 7600 ip length > 120 ip dscp af21 counter");
+    assertThat(download(GatewayPair.REGISTERED_PORT, "/big.bin")).isEqualTo(bigSha);
+    // A server that resets: the client must see a reset, not an end of stream.
+    java.util.concurrent.Future<String> server = pair.host("remote").executor().submit(() -> {
+      try (java.net.ServerSocket listen = new java.net.ServerSocket()) {
+        listen.bind(new InetSocketAddress(WanTopology.REMOTE_IP, port));
+        listen.setSoTimeout(20_000);
+        // First connection: read its first bytes, then reset it.
+        Socket one = listen.accept();
+        one.getInputStream().readNBytes(5);
+        one.setSoLinger(true, 0);
+        one.close();
+        // Second connection: the client resets; the server must see the reset.
+        try (Socket two = listen.accept()) {
+          two.setSoTimeout(20_000);
+          try {
+            while (two.getInputStream().read(new byte[65536]) >= 0) { }
+            return "end of stream";
+          } catch (java.net.SocketException e) {
+            return "reset: " + e.getMessage();
+          }
+        }
+      }
+    });
+    String clientSaw = pair.host("client").call(() -> {
+      try (Socket s = new Socket()) {
+        s.connect(new InetSocketAddress(WanTopology.REMOTE_IP, port), 5_000);
+        s.setSoTimeout(20_000);
+        s.getOutputStream().write("hello".getBytes(StandardCharsets.US_ASCII));
+        try {
+          int n = s.getInputStream().read();
+          return n < 0 ? "end of stream" : "a byte";
+        } catch (java.net.SocketException e) {
+          return "reset: " + e.getMessage();
+        }
+      }
+    });
+    assertThat(clientSaw).startsWith("reset");
+    pair.host("client").call(() -> {
+      Socket s = new Socket();
+      s.connect(new InetSocketAddress(WanTopology.REMOTE_IP, port), 5_000);
+      s.getOutputStream().write(new byte[100_000]);
+      s.getOutputStream().flush();
+      GatewayPair.await(() -> pair.streams("gwb").contains("\"side\" : \"far\""), Duration.ofSeconds(10),
+          "the connection to reach the server");
+      s.setSoLinger(true, 0);
+      s.close();
+      return null;
+    });
+    assertThat(server.get(30, java.util.concurrent.TimeUnit.SECONDS)).startsWith("reset");
+    String counters = pair.host("wan").execOrThrow("nft", "list table ip dscpcheck").stdout();
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("counter packets (\\d+)").matcher(counters);
+    long[] c = new long[4];
+    for (int i = 0; i < 4; i++) {
+      assertThat(m.find()).as(counters).isTrue();
+      c[i] = Long.parseLong(m.group(1));
+    }
+    assertThat(c[0]).as("packets to gwb's tunnel port").isPositive();
+    assertThat(c[1]).as("of them marked AF21 (QoS class ABR)").isEqualTo(c[0]);
+    assertThat(c[2]).as("frame-carrying packets from gwb's tunnel port").isPositive();
+    // gwb marks its sockets when the HELLO tells it the class: only its handshake and first ACKs
+    // go out before, never a frame.
+    assertThat(c[3]).as("of them marked AF21").isEqualTo(c[2]);
+  }
+
   /** One stream's counter from gateway {@code node}'s port conversion table (the only stream on that side). */
   private static long streamBytes(String node, String side, String field) throws Exception {
     var rows = new com.fasterxml.jackson.databind.ObjectMapper().readTree(pair.streams(node)).get("streams");
@@ -210,9 +290,15 @@ class GatewayLabTest {
         "http://" + WanTopology.REMOTE_IP + "/big.bin"));
     GatewayPair.await(() -> Files.exists(out) && Files.size(out) > 1_000_000, Duration.ofSeconds(30), "the download to start");
     pair.kill9("gwb");
-    assertThat(curl.waitFor(40, java.util.concurrent.TimeUnit.SECONDS)).as("curl ended").isTrue();
-    assertThat(curl.exitValue()).as("curl saw the failure (exit code)").isNotZero();
-    assertThat(Files.size(out)).isLessThan(BIG);
+    try {
+      assertThat(curl.waitFor(40, java.util.concurrent.TimeUnit.SECONDS)).as("curl ended").isTrue();
+      assertThat(curl.exitValue()).as("curl saw the failure (exit code)").isNotZero();
+      assertThat(Files.size(out)).isLessThan(BIG);
+      long mismatch = Files.mismatch(out, pair.content.resolve("big.bin"));
+      assertThat(mismatch).as("what arrived is a clean prefix of the file").isEqualTo(Files.size(out));
+    } finally {
+      pair.wan.line().setLink(WanLink.of(Duration.ofMillis(20), 200_000_000L));
+    }
   }
 
   // --- helpers ---

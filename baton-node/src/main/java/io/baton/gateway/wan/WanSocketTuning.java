@@ -12,7 +12,7 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * Applies {@link WanParameters} to one trunk connection. Buffers must be set before connect (the
- * window scale is fixed by the SYN), so dialers call {@link #beforeConnect} on the bootstrap's
+ * window scale is fixed by the SYN), and so is the DSCP mark (the SYN carries it), so dialers call {@link #beforeConnect} on the bootstrap's
  * options and {@link #apply} once the socket exists; acceptors call {@link #apply} on the HELLO.
  *
  * <p>Stateless.
@@ -50,7 +50,9 @@ public final class WanSocketTuning {
 
   /** Options a dialer's bootstrap sets before connect (buffers decide the window scale). */
   public static io.netty.bootstrap.Bootstrap beforeConnect(io.netty.bootstrap.Bootstrap b, WanParameters params) {
-    b.option(ChannelOption.TCP_NODELAY, true).option(EpollChannelOption.TCP_QUICKACK, true);
+    // The DSCP mark too, so that the SYN carries the class like every later packet.
+    b.option(ChannelOption.TCP_NODELAY, true).option(EpollChannelOption.TCP_QUICKACK, true)
+        .option(ChannelOption.IP_TOS, params.dscp() << 2);
     if (params.sendBufferBytes() > 0) b.option(ChannelOption.SO_SNDBUF, params.sendBufferBytes());
     if (params.receiveBufferBytes() > 0) b.option(ChannelOption.SO_RCVBUF, params.receiveBufferBytes());
     return b;
