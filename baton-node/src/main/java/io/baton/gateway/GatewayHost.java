@@ -40,7 +40,9 @@ public final class GatewayHost {
       problems.add("no policy rule for intercepted packets (ip rule add fwmark 0x" + Integer.toHexString(Interception.MARK)
           + " lookup " + ROUTE_TABLE + ")");
     }
-    if (!run("ip", "-4", "route", "show", "table", String.valueOf(ROUTE_TABLE)).contains("local default dev lo")) {
+    // "table all": on a host that never had the table, "show table 4247" is an error.
+    if (run("ip", "-4", "route", "show", "table", "all").lines()
+        .noneMatch(l -> l.startsWith("local default dev lo") && l.contains("table " + ROUTE_TABLE))) {
       problems.add("no local route for intercepted packets (ip route add local 0.0.0.0/0 dev lo table " + ROUTE_TABLE + ")");
     }
     return problems;
