@@ -1,12 +1,11 @@
 package io.baton.cli.demo;
 
+import io.baton.cli.farm.GatewayBench;
 import io.baton.cli.farm.GatewayPair;
 import io.baton.lab.CommandResult;
 import io.baton.lab.wan.WanLink;
 import io.baton.lab.wan.WanTopology;
 import java.io.PrintWriter;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 
@@ -94,29 +93,13 @@ public final class GatewayDemo {
 
   /** curl from the client, cut at 20 s; checks the bytes (whole, or a clean prefix). */
   private String download(GatewayPair pair, int port) throws Exception {
-    Path file = Files.createTempFile(pair.lab.dir(), "demo", ".bin");
-    try {
-      CommandResult r = pair.host("client").exec(List.of("curl", "-sS", "-m", String.valueOf(CUT.toSeconds()), "-o",
-          file.toString(), "-w", "%{size_download} %{time_total} %{time_starttransfer}",
-          "http://" + WanTopology.REMOTE_IP + ":" + port + "/big.bin"), CUT.plusSeconds(15));
-      String[] f = r.stdout().strip().split(" ");
-      boolean whole = r.exitCode() == 0;
-      long mismatch = Files.mismatch(file, pair.content.resolve("big.bin"));
-      if (whole) {
-        checks.check(mismatch == -1, "all " + Files.size(file) + " bytes arrived, byte-exact");
-      } else {
-        checks.check(r.exitCode() == 28 && (mismatch == -1 || mismatch == Files.size(file)),
-            "cut after " + CUT.toSeconds() + " s with " + Files.size(file) + " bytes, a clean prefix of the file");
-      }
-      if (f.length != 3) return "curl said nothing: " + r.stderr();
-      long bytes = Long.parseLong(f[0]);
-      double seconds = Double.parseDouble(f[1]);
-      String line = String.format("%.1f Mbit/s (%.1f MB in %.1f s, first byte %.0f ms%s)", bytes * 8 / seconds / 1e6,
-          bytes / 1e6, seconds, Double.parseDouble(f[2]) * 1000, whole ? "" : ", cut at " + CUT.toSeconds() + " s");
-      checks.say("   " + line);
-      return line;
-    } finally {
-      Files.deleteIfExists(file);
+    GatewayBench.Transfer t = GatewayBench.download(pair, port, CUT);
+    if (t.whole()) {
+      checks.check(t.clean(), "all " + t.bytes() + " bytes arrived, byte-exact");
+    } else {
+      checks.check(t.clean(), "cut after " + CUT.toSeconds() + " s with " + t.bytes() + " bytes, a clean prefix of the file");
     }
+    checks.say("   " + t.text());
+    return t.text();
   }
 }

@@ -29,13 +29,18 @@ import java.util.List;
  * <p>Confined to the calling thread.
  */
 public final class GatewayBench {
-  /** One transfer's figures. */
-  public record Transfer(long bytes, double seconds, double firstByteMs, boolean whole) {
+  /**
+   * One transfer's figures.
+   *
+   * @param whole curl finished (exit 0); otherwise it was cut at the time limit
+   * @param clean the bytes that arrived are the file, or a prefix of it when cut
+   */
+  public record Transfer(long bytes, double seconds, double firstByteMs, boolean whole, boolean clean) {
     public double megabitsPerSecond() {
       return bytes * 8 / seconds / 1e6;
     }
 
-    String text() {
+    public String text() {
       return String.format("%.1f Mbit/s (%.1f MB in %.1f s, first byte %.0f ms%s)", megabitsPerSecond(), bytes / 1e6,
           seconds, firstByteMs, whole ? "" : ", cut");
     }
@@ -99,6 +104,17 @@ public final class GatewayBench {
   }
 
   private Transfer download(GatewayPair pair, int port) throws Exception {
+    Transfer t = download(pair, port, cut);
+    if (!t.clean()) throw new IllegalStateException("a download on port " + port + " differs from the file");
+    return t;
+  }
+
+  /**
+   * curl on the pair's client: {@code big.bin} from the remote server's {@code port}, cut after
+   * {@code cut}; its figures and whether its bytes are the file (or a prefix of it). A curl that
+   * fails otherwise than by the time limit throws.
+   */
+  public static Transfer download(GatewayPair pair, int port, Duration cut) throws Exception {
     Path file = Files.createTempFile(pair.lab.dir(), "dl", ".bin");
     try {
       CommandResult r = pair.host("client").exec(List.of("curl", "-sS", "-m", String.valueOf(cut.toSeconds()), "-o",
@@ -106,14 +122,11 @@ public final class GatewayBench {
           "http://" + WanTopology.REMOTE_IP + ":" + port + "/big.bin"), cut.plusSeconds(15));
       String[] f = r.stdout().strip().split(" ");
       if (f.length != 3) throw new IllegalStateException("curl said nothing: " + r.stderr());
-      long bytes = Long.parseLong(f[0]);
       boolean whole = r.exitCode() == 0;
-      long mismatch = Files.mismatch(file, pair.content.resolve("big.bin"));
-      if (whole ? mismatch != -1 : mismatch != -1 && mismatch != Files.size(file)) {
-        throw new IllegalStateException("a download on port " + port + " differs from the file at byte " + mismatch);
-      }
       if (!whole && r.exitCode() != 28) throw new IllegalStateException("curl failed (" + r.exitCode() + "): " + r.stderr());
-      return new Transfer(bytes, Double.parseDouble(f[1]), Double.parseDouble(f[2]) * 1000, whole);
+      long mismatch = Files.mismatch(file, pair.content.resolve("big.bin"));
+      boolean clean = whole ? mismatch == -1 : mismatch == -1 || mismatch == Files.size(file);
+      return new Transfer(Long.parseLong(f[0]), Double.parseDouble(f[1]), Double.parseDouble(f[2]) * 1000, whole, clean);
     } finally {
       Files.deleteIfExists(file);
     }

@@ -95,18 +95,7 @@ public final class GatewayChain extends ProcessLab {
   }
 
   private String config(String name, String lanDev, String lanIp, String wanDev, String wanIp, String serves) {
-    return """
-        node:
-          name: %s
-          roles: [gateway]
-        cluster:
-          key: %s
-        gateway:
-          lan: { device: %s, address: %s }
-          wan: { device: %s, address: %s }
-          serves: %s
-          apply-host-preparation: true
-        """.formatted(name, key, lanDev, lanIp, wanDev, wanIp, serves);
+    return GatewayPair.gatewayConfig(key, name, lanDev, lanIp, wanDev, wanIp, serves);
   }
 
   /** Registers the remote at {@code gateway} (its daemon on {@code daemonIp}) with peer {@code peerIp}. */

@@ -70,6 +70,12 @@ public final class GatewayPair extends ProcessLab {
   }
 
   private String config(String name, String lanDev, String lanIp, String wanDev, String wanIp, String serves) {
+    return gatewayConfig(key, name, lanDev, lanIp, wanDev, wanIp, serves);
+  }
+
+  /** A gateway node's config as an operator writes it, host preparation applied by the gateway. */
+  static String gatewayConfig(String key, String name, String lanDev, String lanIp, String wanDev, String wanIp,
+      String serves) {
     return """
         node:
           name: %s
