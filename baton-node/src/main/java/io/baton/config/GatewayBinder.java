@@ -59,6 +59,9 @@ final class GatewayBinder {
       throw field.error("bad prefix length in '" + text + "'");
     }
     if (length < 0 || length > 32) throw field.error("prefix length must be 0-32, got " + length);
+    if (!text.substring(0, slash).matches("\\d{1,3}(\\.\\d{1,3}){3}")) {
+      throw field.error("'" + text + "' is not an IPv4 prefix (host names are not resolved)");
+    }
     try {
       return new Ipv4Prefix((Inet4Address) java.net.InetAddress.getByName(text.substring(0, slash)), length);
     } catch (java.net.UnknownHostException | ClassCastException e) {

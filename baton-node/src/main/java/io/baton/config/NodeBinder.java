@@ -53,7 +53,7 @@ final class NodeBinder {
       }
     }
     if (roles.isEmpty()) {
-      throw field.error("must name at least one role (dispatcher, server or both)");
+      throw field.error("must name at least one role (dispatcher, server, gateway)");
     }
     return roles;
   }

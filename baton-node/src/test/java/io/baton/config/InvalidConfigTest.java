@@ -31,8 +31,33 @@ class InvalidConfigTest {
     return edit(SERVER, old, replacement);
   }
 
+  private static final String GATEWAY = """
+      node:
+        name: gwa
+        roles: [gateway]
+      cluster:
+        key: %s
+      gateway:
+        lan: { device: lan, address: 198.18.4.1 }
+        wan: { device: wana, address: 198.18.5.1 }
+        serves: [198.18.7.0/24]
+      """.formatted(KEY_HEX);
+
+  /** GATEWAY with one edit. */
+  private static String g(String old, String replacement) {
+    return edit(GATEWAY, old, replacement);
+  }
+
   static Stream<Arguments> cases() {
     return Stream.of(
+        // ---- the gateway section
+        refused("gateway section on a farm node", s("server:\n", "gateway:\n  serves: []\nserver:\n"),
+            "t.yaml:9:3: gateway: only for nodes with role gateway"),
+        refused("gateway without its WAN", g("  wan: { device: wana, address: 198.18.5.1 }\n", ""), "t.yaml:7:3: gateway.wan: is required: where peer gateways are reached"),
+        refused("gateway prefix without length", g("198.18.7.0/24", "198.18.7.0"), "t.yaml:9:12: gateway.serves[0]: must be a prefix such as 198.18.7.0/24, got '198.18.7.0'"),
+        refused("gateway prefix length", g("198.18.7.0/24", "198.18.7.0/33"), "t.yaml:9:12: gateway.serves[0]: prefix length must be 0-32, got 33"),
+        refused("gateway typo", g("  serves:", "  serve:"), "t.yaml:9:3: gateway.serve: unknown key (expected lan, wan, registration, tunnel-port, intercept-port,"
+                + " serves or apply-host-preparation); did you mean 'serves'?"),
         // ---- values and types
         refused("weight out of range", d("weight: 2", "weight: -2"),
             "t.yaml:19:58: pools.web.members[1].weight: must be 0..1000, got -2"),
@@ -41,7 +66,7 @@ class InvalidConfigTest {
         refused("role twice", d("roles: [dispatcher]", "roles: [dispatcher, dispatcher]"),
             "t.yaml:3:23: node.roles[1]: role 'dispatcher' is listed twice"),
         refused("no role", d("roles: [dispatcher]", "roles: []"),
-            "t.yaml:3:10: node.roles: must name at least one role (dispatcher, server or both)"),
+            "t.yaml:3:10: node.roles: must name at least one role (dispatcher, server, gateway)"),
         refused("quoted port", d("port: 80", "port: \"80\""),
             "t.yaml:11:11: vips[0].port: must be an integer 1..65535, got the string '80'"
                 + " (drop the quotes)"),
