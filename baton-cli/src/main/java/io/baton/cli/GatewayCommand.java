@@ -62,11 +62,15 @@ final class GatewayCommand implements Callable<Integer> {
     }, "baton-shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
     GatewayNode node = null;
+    io.baton.admin.MetricsEndpoint metrics = null;
     try {
       try {
         node = GatewayNode.start(gateway, loaded.cluster().key(), group.next(), Clock.systemUTC());
       } catch (IOException e) {
         throw new HostNotReadyException(e.getMessage(), e);
+      }
+      if (loaded.metrics().isPresent()) {
+        metrics = io.baton.admin.MetricsEndpoint.startGateway(loaded.metrics().get().listen(), node);
       }
       out.println("baton gateway " + loaded.node().name() + ": LAN " + gateway.lan().address().getHostAddress()
           + ", WAN " + gateway.wan().address().getHostAddress() + ", registrations on "
@@ -76,6 +80,7 @@ final class GatewayCommand implements Callable<Integer> {
       stop.await();
       return 0;
     } finally {
+      if (metrics != null) metrics.close();
       if (node != null) node.close();
       group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
       stopped.countDown();

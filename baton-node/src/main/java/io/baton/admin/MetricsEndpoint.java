@@ -54,6 +54,41 @@ public final class MetricsEndpoint implements AutoCloseable {
     }
   }
 
+  /** Serves {@code /metrics} on {@code listen} for a gateway. */
+  public static MetricsEndpoint startGateway(InetSocketAddress listen, io.baton.gateway.GatewayNode gateway)
+      throws IOException {
+    PrometheusRegistry registry = new PrometheusRegistry();
+    var c = gateway.counters();
+    GaugeWithCallback.builder().name("baton_gateway_registrations").help("Live registrations in the proxy registration table")
+        .callback(cb -> cb.call(gateway.table().list().size())).register(registry);
+    counterOf(registry, "baton_gateway_connections_intercepted", "LAN connections intercepted and carried over a trunk",
+        gateway::intercepted);
+    counterOf(registry, "baton_gateway_connections_refused_unregistered",
+        "Intercepted connections reset because no live registration covered them", gateway::refusedUnregistered);
+    counterOf(registry, "baton_gateway_streams_refused_not_served",
+        "Streams from peers reset because their destination is not among serves", gateway::refusedNotServed);
+    counter(registry, "baton_gateway_streams_opened", "Streams opened on this gateway's trunks, both sides", c.streamsOpened);
+    counter(registry, "baton_gateway_streams_reset", "Streams ended by a reset (either end, or their trunk failing)",
+        c.streamsReset);
+    GaugeWithCallback.builder().name("baton_gateway_streams_open").help("Streams open now")
+        .callback(cb -> cb.call(c.streamsOpen.get())).register(registry);
+    counter(registry, "baton_gateway_wan_sent_bytes", "Bytes read from local sockets and sent over trunks", c.bytesToWan);
+    counter(registry, "baton_gateway_wan_received_bytes", "Bytes received over trunks and written to local sockets",
+        c.bytesFromWan);
+    GaugeWithCallback.builder().name("baton_gateway_trunks_up").help("Trunks up now, both sides")
+        .callback(cb -> cb.call(c.trunksUp.get())).register(registry);
+    counter(registry, "baton_gateway_trunk_failures", "Trunks that failed (a connection closed, errored or went silent)",
+        c.trunkFailures);
+    counter(registry, "baton_gateway_hellos_refused", "Tunnel connections refused before any stream frame (bad or stale HELLO)",
+        c.hellosRefused);
+    try {
+      return new MetricsEndpoint(HTTPServer.builder().inetAddress(listen.getAddress()).port(listen.getPort())
+          .registry(registry).buildAndStart());
+    } catch (IOException e) {
+      throw new IOException("cannot serve metrics on " + listen + ": " + e.getMessage(), e);
+    }
+  }
+
   /** The port actually bound (useful with port 0). */
   public int port() {
     return server.getPort();

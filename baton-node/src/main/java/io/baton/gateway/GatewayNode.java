@@ -7,6 +7,7 @@ import io.baton.gateway.registration.RegistrationSeal;
 import io.baton.gateway.registration.RegistrationTable;
 import io.baton.gateway.wan.Trunk;
 import io.baton.gateway.wan.TrunkAcceptor;
+import io.baton.gateway.wan.TrunkCounters;
 import io.baton.gateway.wan.TrunkDialer;
 import io.baton.gateway.wan.TrunkHello;
 import io.baton.gateway.wan.TrunkStream;
@@ -72,6 +73,10 @@ public final class GatewayNode implements AutoCloseable {
    */
   private final Map<Integer, InetSocketAddress> chained = new HashMap<>();
   private final byte[] registrationKey;
+  private final TrunkCounters counters = new TrunkCounters();
+  private final java.util.concurrent.atomic.LongAdder intercepted = new java.util.concurrent.atomic.LongAdder();
+  private final java.util.concurrent.atomic.LongAdder refusedUnregistered = new java.util.concurrent.atomic.LongAdder();
+  private final java.util.concurrent.atomic.LongAdder refusedNotServed = new java.util.concurrent.atomic.LongAdder();
   private RegistrationDaemon daemon;
   private ScheduledFuture<?> sweeper;
 
@@ -83,8 +88,8 @@ public final class GatewayNode implements AutoCloseable {
     this.interception = interception;
     this.table = new RegistrationTable(clock, interception::update);
     TrunkHello hello = new TrunkHello(GatewayKeys.tunnelKey(clusterKey));
-    this.dialer = new TrunkDialer(loop, hello, config.wan().address(), clock);
-    this.acceptor = new TrunkAcceptor(hello, this::openOutbound, clock);
+    this.dialer = new TrunkDialer(loop, hello, config.wan().address(), clock, counters);
+    this.acceptor = new TrunkAcceptor(hello, this::openOutbound, clock, counters);
     this.registrationKey = GatewayKeys.registrationKey(clusterKey);
   }
 
@@ -166,12 +171,14 @@ public final class GatewayNode implements AutoCloseable {
       }
       Optional<Registration> registration = table.lookup(destination.getAddress(), destination.getPort());
       if (registration.isEmpty()) {
+        refusedUnregistered.increment();
         LOG.info("connection from {} to {} refused: not registered (or the registration lapsed)", client, destination);
         ch.config().setOption(ChannelOption.SO_LINGER, 0);
         ch.close();
         return;
       }
       Registration r = registration.get();
+      intercepted.increment();
       Trunk trunk = trunks.get(r.trunkKey());
       if (trunk == null || trunk.isFailed()) {
         trunk = dialer.dial(r.peer(), r.params(), t -> trunks.remove(r.trunkKey(), t));
@@ -189,6 +196,7 @@ public final class GatewayNode implements AutoCloseable {
       return;
     }
     if (!(destination.getAddress() instanceof Inet4Address v4) || !config.serves(v4)) {
+      refusedNotServed.increment();
       LOG.warn("stream {} from {} to {} refused: not among the destinations this gateway serves {}",
           stream.id(), client, destination, config.serves());
       stream.abort("destination " + destination + " is not served by this gateway", true);
@@ -311,6 +319,26 @@ public final class GatewayNode implements AutoCloseable {
     } catch (IOException e) {
       return Set.of("cubic");
     }
+  }
+
+  /** The trunks' counters, for metrics. */
+  public TrunkCounters counters() {
+    return counters;
+  }
+
+  /** LAN connections intercepted and carried (near side). */
+  public long intercepted() {
+    return intercepted.sum();
+  }
+
+  /** Intercepted connections closed because no live registration covered them (one lapsed in between). */
+  public long refusedUnregistered() {
+    return refusedUnregistered.sum();
+  }
+
+  /** Streams refused because their destination is not among {@code serves} (far side). */
+  public long refusedNotServed() {
+    return refusedNotServed.sum();
   }
 
   public RegistrationTable table() {

@@ -87,6 +87,8 @@ public final class GatewayPair extends ProcessLab {
           wan: { device: %s, address: %s }
           serves: %s
           apply-host-preparation: true
+        metrics:
+          listen: 127.0.0.1:9400
         """.formatted(name, key, lanDev, lanIp, wanDev, wanIp, serves);
   }
 

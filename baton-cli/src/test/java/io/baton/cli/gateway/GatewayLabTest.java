@@ -93,6 +93,13 @@ class GatewayLabTest {
     assertThat(download(GatewayPair.REGISTERED_PORT, "/big.bin")).isEqualTo(bigSha);
     assertThat(upload(8 << 20)).isTrue();
     assertThat(passiveOpens("gwa") - opens).as("gwa terminated the client's connections").isGreaterThanOrEqualTo(2);
+    // The metrics say the same: intercepted on gwa, served on gwb, the bytes both ways.
+    assertThat(pair.metric("gwa", "baton_gateway_connections_intercepted_total")).isGreaterThanOrEqualTo(2);
+    assertThat(pair.metric("gwa", "baton_gateway_registrations")).isEqualTo(1);
+    assertThat(pair.metric("gwa", "baton_gateway_trunks_up")).isEqualTo(1);
+    assertThat(pair.metric("gwb", "baton_gateway_wan_sent_bytes_total")).isGreaterThanOrEqualTo(BIG + (8 << 20));
+    assertThat(pair.metric("gwa", "baton_gateway_wan_received_bytes_total")).isGreaterThanOrEqualTo(BIG + (8 << 20));
+    assertThat(pair.metric("gwa", "baton_gateway_wan_sent_bytes_total")).isGreaterThanOrEqualTo(8 << 20);
     assertThat(download(GatewayPair.UNREGISTERED_PORT, "/whoami.txt")).isEqualTo(sha("remote\n".getBytes()));
   }
 

@@ -49,6 +49,7 @@ public final class Trunk {
   private final Map<Integer, TrunkStream> streams = new LinkedHashMap<>();
   private final StreamOpener opener;
   private final Consumer<Trunk> onClosed;
+  private final TrunkCounters counters;
   private final List<TrunkFrame> queued = new ArrayList<>();
   private int up;
   private int nextStream = 1;
@@ -60,7 +61,9 @@ public final class Trunk {
   private ScheduledFuture<?> pinger;
 
   Trunk(byte[] id, boolean dialer, WanParameters params, EventLoop loop, String peer,
-      StreamOpener opener, Consumer<Trunk> onClosed) {
+      StreamOpener opener, Consumer<Trunk> onClosed, TrunkCounters counters) {
+    this.counters = counters;
+    counters.trunksUp.incrementAndGet();
     this.id = id.clone();
     this.dialer = dialer;
     this.params = params;
@@ -118,6 +121,10 @@ public final class Trunk {
     return LOG;
   }
 
+  TrunkCounters counters() {
+    return counters;
+  }
+
   /** Connection {@code index} is ready for frames (its HELLO sent or checked). */
   void connectionUp(int index, Channel channel) {
     if (failed) {
@@ -149,6 +156,8 @@ public final class Trunk {
     TrunkStream stream = new TrunkStream(nextStream++, this, params.windowBytes());
     streams.put(stream.id(), stream);
     streamsOpened++;
+    counters.streamsOpened.increment();
+    counters.streamsOpen.incrementAndGet();
     send(new TrunkFrame.Open(stream.id(), stream.nextSendSeq(), destination, client));
     stream.attach(local);
     return stream;
@@ -213,6 +222,8 @@ public final class Trunk {
     streams.put(streamId, stream);
     highestPeerStream = streamId;
     streamsOpened++;
+    counters.streamsOpened.increment();
+    counters.streamsOpen.incrementAndGet();
     return stream;
   }
 
@@ -243,7 +254,7 @@ public final class Trunk {
   }
 
   void streamClosed(TrunkStream stream) {
-    streams.remove(stream.id());
+    if (streams.remove(stream.id()) != null) counters.streamsOpen.decrementAndGet();
   }
 
   private void ping() {
@@ -258,10 +269,13 @@ public final class Trunk {
     failed = true;
     failure = reason;
     pinger.cancel(false);
+    counters.trunksUp.decrementAndGet();
+    if (!reason.equals("closed") && !reason.equals("gateway stopping")) counters.trunkFailures.increment();
     if (!streams.isEmpty() || up > 0) {
       LOG.warn("trunk {} to {} failed ({} streams reset): {}", idText(), peer, streams.size(), reason);
     }
     for (TrunkStream s : List.copyOf(streams.values())) s.onTrunkFailed();
+    counters.streamsOpen.addAndGet(-streams.size());
     streams.clear();
     for (TrunkFrame f : queued) if (f instanceof TrunkFrame.Data d) d.payload().release();
     queued.clear();

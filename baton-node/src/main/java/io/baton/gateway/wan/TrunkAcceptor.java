@@ -32,9 +32,11 @@ public final class TrunkAcceptor extends ChannelInitializer<Channel> {
   private final TrunkHello hello;
   private final Trunk.StreamOpener opener;
   private final Clock clock;
+  private final TrunkCounters counters;
   private final Map<String, Trunk> trunks = new HashMap<>();
 
-  public TrunkAcceptor(TrunkHello hello, Trunk.StreamOpener opener, Clock clock) {
+  public TrunkAcceptor(TrunkHello hello, Trunk.StreamOpener opener, Clock clock, TrunkCounters counters) {
+    this.counters = counters;
     this.hello = hello;
     this.opener = opener;
     this.clock = clock;
@@ -71,7 +73,7 @@ public final class TrunkAcceptor extends ChannelInitializer<Channel> {
       Trunk trunk = trunks.get(key);
       if (trunk == null) {
         trunk = new Trunk(h.trunkId(), false, h.params(), ch.eventLoop(),
-            from.getAddress().getHostAddress(), opener, t -> trunks.remove(key));
+            from.getAddress().getHostAddress(), opener, t -> trunks.remove(key), counters);
         trunks.put(key, trunk);
         LOG.info("trunk {} from {}: {}", trunk.idText(), from, h.params());
       } else if (!trunk.params().equals(h.params())) {
@@ -100,6 +102,7 @@ public final class TrunkAcceptor extends ChannelInitializer<Channel> {
     }
 
     private void refuse(Channel ch, String why) {
+      counters.hellosRefused.increment();
       LOG.warn("tunnel connection from {} closed: {}", ch.remoteAddress(), why);
       ch.close();
     }

@@ -30,8 +30,10 @@ public final class TrunkDialer {
   private final TrunkHello hello;
   private final InetAddress localAddress;
   private final Clock clock;
+  private final TrunkCounters counters;
 
-  public TrunkDialer(EventLoop loop, TrunkHello hello, InetAddress localAddress, Clock clock) {
+  public TrunkDialer(EventLoop loop, TrunkHello hello, InetAddress localAddress, Clock clock, TrunkCounters counters) {
+    this.counters = counters;
     this.loop = loop;
     this.hello = hello;
     this.localAddress = localAddress;
@@ -42,7 +44,7 @@ public final class TrunkDialer {
     byte[] id = new byte[TrunkFrameCodec.TRUNK_ID_BYTES];
     RANDOM.nextBytes(id);
     Trunk trunk = new Trunk(id, true, params, loop, peer.getAddress().getHostAddress() + ":" + peer.getPort(),
-        (stream, destination, client) -> stream.abort("this gateway does not serve streams", true), onClosed);
+        (stream, destination, client) -> stream.abort("this gateway does not serve streams", true), onClosed, counters);
     for (int i = 0; i < params.connections(); i++) {
       int index = i;
       Bootstrap b = new Bootstrap()

@@ -160,6 +160,7 @@ public final class TrunkStream {
         return;
       }
       consumed += n;
+      trunk.counters().bytesFromWan.add(n);
       // Credit in quarters of the window: the sender always has room for three quarters.
       if (consumed - creditSent >= window / 4) sendCredit();
     });
@@ -211,6 +212,7 @@ public final class TrunkStream {
     while (bytes.isReadable()) {
       int n = Math.min(MAX_FRAME_PAYLOAD, bytes.readableBytes());
       sentBytes += n;
+      trunk.counters().bytesToWan.add(n);
       trunk.send(new TrunkFrame.Data(id, nextSendSeq(), bytes.readRetainedSlice(n)));
     }
     bytes.release();
@@ -231,6 +233,7 @@ public final class TrunkStream {
   public void abort(String reasonForPeer, boolean resetLocal) {
     if (closed) return;
     closed = true;
+    trunk.counters().streamsReset.increment();
     if (reasonForPeer != null) trunk.send(new TrunkFrame.Reset(id, reasonForPeer));
     releaseAll();
     if (local != null && local.isOpen()) {
