@@ -27,8 +27,9 @@ import org.slf4j.LoggerFactory;
  * registers the raw sockets with the same {@code EpollIoHandler} and splices through
  * {@link io.baton.linux.Splice}.
  *
- * <p>If the upstream cannot be reached the client connection is closed with one WARN line: the
- * relay runs after ACCEPTED, so there is nobody left to hand the connection back to.
+ * <p>If an upstream cannot be reached the relay asks its chooser for another (a pool of workers
+ * has more); when none is left the client connection is closed with one WARN line: the relay runs
+ * after ACCEPTED, so there is nobody left to hand the connection back to.
  *
  * <p>A connection on which no byte moves in either direction for the idle timeout is closed
  * (both sockets; the client gets a FIN) and counted in {@link #idleTimeouts}.
@@ -40,7 +41,8 @@ public final class RelayDelivery implements Delivery {
   public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(5);
 
   private final EventLoopGroup epollGroup;
-  private final InetSocketAddress upstream;
+  private final UpstreamChooser chooser;
+  private final String name;
   private final long connectTimeoutMs;
   private final long idleTimeoutNs;
   private final LongAdder idleClosed = new LongAdder();
@@ -78,22 +80,38 @@ public final class RelayDelivery implements Delivery {
       Duration connectTimeout,
       Duration idleTimeout,
       boolean followHttp) {
-    this.followHttp = followHttp;
-    this.epollGroup = Objects.requireNonNull(epollGroup, "epollGroup");
-    this.upstream = Objects.requireNonNull(upstream, "upstream");
+    this(epollGroup, UpstreamChooser.fixed(checked(upstream)), hostPort(upstream), connectTimeout, idleTimeout,
+        followHttp);
+  }
+
+  private static String hostPort(InetSocketAddress a) {
+    return a.getAddress().getHostAddress() + ":" + a.getPort();
+  }
+
+  private static InetSocketAddress checked(InetSocketAddress upstream) {
+    Objects.requireNonNull(upstream, "upstream");
     if (upstream.isUnresolved()) {
       throw new IllegalArgumentException("upstream address is unresolved: " + upstream);
     }
+    return upstream;
+  }
+
+  /**
+   * @param chooser where each connection goes (one application, or a pool of workers)
+   * @param name what the chooser is, for logs
+   */
+  public RelayDelivery(EventLoopGroup epollGroup, UpstreamChooser chooser, String name, Duration connectTimeout,
+      Duration idleTimeout, boolean followHttp) {
+    this.epollGroup = Objects.requireNonNull(epollGroup, "epollGroup");
+    this.chooser = Objects.requireNonNull(chooser, "chooser");
+    this.name = name;
+    this.followHttp = followHttp;
     if (connectTimeout.isNegative() || connectTimeout.isZero()) {
       throw new IllegalArgumentException("connect timeout must be positive: " + connectTimeout);
     }
     this.connectTimeoutMs = connectTimeout.toMillis();
     this.idleTimeoutNs = positiveNanos(idleTimeout, "idle timeout");
     ioLoop(epollGroup.next()); // fail at construction, not per connection
-  }
-
-  public InetSocketAddress upstream() {
-    return upstream;
   }
 
   @Override
@@ -103,7 +121,7 @@ public final class RelayDelivery implements Delivery {
     IoEventLoop loop = ioLoop(epollGroup.next());
     SpliceRelay relay =
         new SpliceRelay(
-            loop, fd, unsentTail.clone(), upstream, connectTimeoutMs, idleTimeoutNs, idleClosed,
+            loop, fd, unsentTail.clone(), chooser, connectTimeoutMs, idleTimeoutNs, idleClosed,
             info, once, followHttp);
     onMovable.accept(relay.movable());
     try {
@@ -138,6 +156,6 @@ public final class RelayDelivery implements Delivery {
 
   @Override
   public String toString() {
-    return "RelayDelivery[" + upstream + "]";
+    return "RelayDelivery[" + name + "]";
   }
 }

@@ -40,7 +40,11 @@ final class SpliceRelay implements RelayEndpoint.Listener {
   private final IoEventLoop loop;
   private final int clientFd;
   private final byte[] unsentTail;
-  private final InetSocketAddress upstream;
+  private final UpstreamChooser chooser;
+  /** Upstreams whose connect failed for this connection; the chooser skips them. */
+  private final java.util.Set<UpstreamChooser.Upstream> tried = new java.util.HashSet<>();
+  /** The upstream of this attempt; null before the first choice or when none was left. */
+  private UpstreamChooser.Upstream upstream;
   private final long connectTimeoutMs;
   private final long idleTimeoutNs;
   private final LongAdder idleClosed;
@@ -66,7 +70,7 @@ final class SpliceRelay implements RelayEndpoint.Listener {
       IoEventLoop loop,
       int clientFd,
       byte[] unsentTail,
-      InetSocketAddress upstream,
+      UpstreamChooser chooser,
       long connectTimeoutMs,
       long idleTimeoutNs,
       LongAdder idleClosed,
@@ -77,7 +81,7 @@ final class SpliceRelay implements RelayEndpoint.Listener {
     this.loop = loop;
     this.clientFd = clientFd;
     this.unsentTail = unsentTail;
-    this.upstream = upstream;
+    this.chooser = chooser;
     this.connectTimeoutMs = connectTimeoutMs;
     this.idleTimeoutNs = idleTimeoutNs;
     this.idleClosed = idleClosed;
@@ -85,20 +89,42 @@ final class SpliceRelay implements RelayEndpoint.Listener {
     this.onClosed = onClosed;
   }
 
-  /** Opens the pipes and the upstream socket and starts connecting. Runs on the event loop. */
+  /** Registers the client and starts connecting to an upstream. Runs on the event loop. */
   void start() {
     try {
       Sockets.setNonBlocking(clientFd, true);
+      state = State.CONNECTING;
+      lastActivityNs = System.nanoTime();
+      idleTimer = loop.schedule(this::checkIdle, idleTimeoutNs, TimeUnit.NANOSECONDS);
+      clientRegistration = register(clientFd);
+    } catch (LinuxException e) {
+      abort("could not start: " + e.getMessage());
+      return;
+    } catch (RuntimeException e) { // e.g. epoll_ctl failing inside Netty
+      abort("could not start: " + e);
+      return;
+    }
+    connectUpstream();
+  }
+
+  /**
+   * Opens the pipes and a socket to the chooser's next upstream and starts connecting; with no
+   * upstream left, closes the connection.
+   */
+  private void connectUpstream() {
+    upstream = chooser.choose(tried);
+    if (upstream == null) {
+      log.warn("relay of {}: no upstream can take it ({} tried); closing the client connection", info, tried);
+      close();
+      return;
+    }
+    try {
       upstreamFd = Sockets.tcpSocket(true);
       toUpstream = newPump(clientFd, upstreamFd, new byte[0],
           exchanges == null ? null : HttpFraming.requests(exchanges));
       toClient = newPump(upstreamFd, clientFd, unsentTail,
           exchanges == null ? null : HttpFraming.responses(exchanges));
-      state = State.CONNECTING;
-      lastActivityNs = System.nanoTime();
-      idleTimer = loop.schedule(this::checkIdle, idleTimeoutNs, TimeUnit.NANOSECONDS);
-      boolean connected = Sockets.connect(upstreamFd, upstream);
-      clientRegistration = register(clientFd);
+      boolean connected = Sockets.connect(upstreamFd, upstream.address());
       upstreamRegistration = register(upstreamFd);
       if (connected) {
         onConnected();
@@ -110,7 +136,7 @@ final class SpliceRelay implements RelayEndpoint.Listener {
                 TimeUnit.MILLISECONDS);
       }
     } catch (LinuxException e) {
-      if (state == State.CONNECTING && e.call().startsWith("connect")) {
+      if (e.call().startsWith("connect")) {
         connectFailed(e.getMessage());
       } else {
         abort("could not start: " + e.getMessage());
@@ -174,7 +200,7 @@ final class SpliceRelay implements RelayEndpoint.Listener {
     try {
       int err = Sockets.getInt(upstreamFd, Sockets.SOL_SOCKET, Sockets.SO_ERROR, "SO_ERROR");
       if (err != 0) {
-        connectFailed(new LinuxException("connect(" + hostPort(upstream) + ")", err).getMessage());
+        connectFailed(new LinuxException("connect(" + hostPort(upstream.address()) + ")", err).getMessage());
       } else if (ops.contains(EpollIoOps.EPOLLOUT)) {
         onConnected();
       }
@@ -185,16 +211,33 @@ final class SpliceRelay implements RelayEndpoint.Listener {
 
   private void onConnected() {
     if (connectTimer != null) connectTimer.cancel(false);
+    upstream.connected();
     state = State.RELAYING;
     pumpAll();
   }
 
+  /**
+   * The connect to this attempt's upstream failed before a byte moved: the chooser hears of it
+   * and the relay tries another upstream, or closes the client connection if none is left.
+   */
   private void connectFailed(String why) {
     if (state != State.CONNECTING) return;
-    log.warn(
-        "relay of {} to upstream {} failed: {}; closing the client connection",
-        info, hostPort(upstream), why);
-    close();
+    UpstreamChooser.Upstream failed = upstream;
+    upstream = null;
+    failed.failed(why);
+    tried.add(failed);
+    log.warn("relay of {} to upstream {} failed: {}", info, failed, why);
+    if (connectTimer != null) connectTimer.cancel(false);
+    connectTimer = null;
+    if (upstreamRegistration != null) upstreamRegistration.cancel();
+    upstreamRegistration = null;
+    Sockets.closeQuietly(upstreamFd);
+    upstreamFd = -1;
+    toUpstream.close();
+    toClient.close();
+    toUpstream = null;
+    toClient = null;
+    connectUpstream();
   }
 
   /** True (and the relay aborted) when the socket carries a pending error, e.g. a reset. */
@@ -451,6 +494,7 @@ final class SpliceRelay implements RelayEndpoint.Listener {
     if (upstreamRegistration != null) upstreamRegistration.cancel();
     Sockets.closeQuietly(upstreamFd);
     Sockets.closeQuietly(clientFd);
+    if (upstream != null) upstream.released();
     long fromClient = 0;
     long toClientBytes = 0;
     if (toUpstream != null) {
@@ -470,6 +514,6 @@ final class SpliceRelay implements RelayEndpoint.Listener {
 
   @Override
   public String toString() {
-    return "SpliceRelay[" + info + " -> " + hostPort(upstream) + ", " + state + "]";
+    return "SpliceRelay[" + info + " -> " + (upstream == null ? "(none)" : hostPort(upstream.address())) + ", " + state + "]";
   }
 }

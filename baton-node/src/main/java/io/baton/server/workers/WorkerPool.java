@@ -1,0 +1,258 @@
+package io.baton.server.workers;
+
+import io.baton.server.delivery.UpstreamChooser;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.LongSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The workers of one VIP port on a server and the choice among them, per new connection:
+ *
+ * <ul>
+ *   <li>{@link Balance#LEAST_CONNECTIONS}: the fewest active connections per unit of weight, ties
+ *       in turn;
+ *   <li>{@link Balance#ROUND_ROBIN}: smooth weighted round robin (nginx's), so weights 3:1 give
+ *       3 of every 4 connections, interleaved.
+ * </ul>
+ *
+ * A worker with weight 0 or draining gets no new connection; its connections stay. A worker whose
+ * connect fails is down at once (the relay retries the connection on another worker, so a dead
+ * worker costs no client anything); after {@link #RETRY_AFTER_NS} a down worker is tried again
+ * when nothing else is left and by one connection at a time otherwise, and its first success
+ * brings it back. There is no separate prober: connections are the probes.
+ *
+ * <p>Thread-safe: relays on every event loop choose, the admin endpoint reweights and drains.
+ */
+public final class WorkerPool implements UpstreamChooser {
+  private static final Logger LOG = LoggerFactory.getLogger(WorkerPool.class);
+  /** How long a failed worker is left alone before a connection tries it again. */
+  public static final long RETRY_AFTER_NS = 1_000_000_000L;
+
+  /** How the pool chooses. */
+  public enum Balance { LEAST_CONNECTIONS, ROUND_ROBIN }
+
+  private final String name;
+  private final Balance balance;
+  private final LongSupplier nanoTime;
+  private final List<Worker> workers = new ArrayList<>();
+  private int turn;
+
+  /**
+   * @param name what the pool serves, for logs ({@code 198.18.0.100:80})
+   * @param nanoTime the clock (System::nanoTime; tests pass a fake)
+   */
+  public WorkerPool(String name, Balance balance, LongSupplier nanoTime) {
+    this.name = name;
+    this.balance = balance;
+    this.nanoTime = nanoTime;
+  }
+
+  public String name() {
+    return name;
+  }
+
+  public Balance balance() {
+    return balance;
+  }
+
+  /** Adds a worker; names are unique in the pool. */
+  public synchronized Worker add(String workerName, InetSocketAddress address, int weight) {
+    if (find(workerName) != null) throw new IllegalArgumentException("pool " + name + " already has a worker " + workerName);
+    checkWeight(weight);
+    Worker w = new Worker(workerName, address, weight);
+    workers.add(w);
+    return w;
+  }
+
+  /** Takes a worker out: no new connection; its connections stay until they end. */
+  public synchronized Worker remove(String workerName) {
+    Worker w = require(workerName);
+    workers.remove(w);
+    return w;
+  }
+
+  /** Sets a worker's weight (0: no new connections): blue/green by weight. */
+  public synchronized void setWeight(String workerName, int weight) {
+    checkWeight(weight);
+    require(workerName).weight = weight;
+  }
+
+  /** Drains (or undrains) a worker: no new connections while drained. */
+  public synchronized void setDraining(String workerName, boolean draining) {
+    require(workerName).draining = draining;
+  }
+
+  @Override
+  public synchronized Upstream choose(Set<Upstream> tried) {
+    long now = nanoTime.getAsLong();
+    Worker best = null;
+    Worker retry = null;
+    int n = workers.size();
+    int totalWeight = 0;
+    for (int k = 0; k < n; k++) {
+      Worker w = workers.get((turn + k) % n);
+      if (tried.contains(w) || w.draining || w.weight == 0) continue;
+      if (w.down) {
+        if (now - w.downSinceNs >= RETRY_AFTER_NS && !w.probing && (retry == null || w.downSinceNs < retry.downSinceNs)) {
+          retry = w;
+        }
+        continue;
+      }
+      totalWeight += w.weight;
+      if (balance == Balance.ROUND_ROBIN) w.current += w.weight;
+      if (best == null || better(w, best)) best = w;
+    }
+    if (retry != null) {
+      // A down worker past its pause gets this connection as its probe (one at a time).
+      retry.probing = true;
+      best = retry;
+    } else if (best != null && balance == Balance.ROUND_ROBIN) {
+      best.current -= totalWeight;
+    }
+    if (best == null) return null;
+    if (n > 0) turn = (turn + 1) % n;
+    best.active.incrementAndGet();
+    best.chosen.increment();
+    return best;
+  }
+
+  private boolean better(Worker a, Worker b) {
+    if (balance == Balance.ROUND_ROBIN) return a.current > b.current;
+    // a.active / a.weight < b.active / b.weight, without division
+    return (long) a.active.get() * b.weight < (long) b.active.get() * a.weight;
+  }
+
+  /** Every worker as a row for listings: name, address, weight, state, active, chosen, failures. */
+  public synchronized List<Map<String, Object>> describe() {
+    List<Map<String, Object>> rows = new ArrayList<>();
+    for (Worker w : workers) {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("pool", name);
+      m.put("worker", w.name);
+      m.put("address", w.address.getAddress().getHostAddress() + ":" + w.address.getPort());
+      m.put("weight", w.weight);
+      m.put("state", w.state());
+      m.put("active", w.active.get());
+      m.put("connections", w.chosen.sum());
+      m.put("failures", w.failures.sum());
+      rows.add(m);
+    }
+    return rows;
+  }
+
+  /** The workers now in the pool. */
+  public synchronized List<Worker> workers() {
+    return List.copyOf(workers);
+  }
+
+  private Worker find(String workerName) {
+    for (Worker w : workers) if (w.name.equals(workerName)) return w;
+    return null;
+  }
+
+  private Worker require(String workerName) {
+    Worker w = find(workerName);
+    if (w == null) {
+      throw new IllegalArgumentException("pool " + name + " has no worker " + workerName + " (it has "
+          + workers.stream().map(x -> x.name).toList() + ")");
+    }
+    return w;
+  }
+
+  private static void checkWeight(int weight) {
+    if (weight < 0 || weight > 1000) throw new IllegalArgumentException("weight must be 0..1000, got " + weight);
+  }
+
+  /** One worker: an address the relay connects to, with its counters. */
+  public final class Worker implements Upstream {
+    private final String name;
+    private final InetSocketAddress address;
+    private volatile int weight;
+    private volatile boolean draining;
+    private volatile boolean down;
+    private volatile boolean probing;
+    private volatile long downSinceNs;
+    /** Smooth weighted round robin's running weight; guarded by the pool. */
+    private int current;
+    private final AtomicInteger active = new AtomicInteger();
+    private final LongAdder chosen = new LongAdder();
+    private final LongAdder failures = new LongAdder();
+
+    private Worker(String name, InetSocketAddress address, int weight) {
+      this.name = name;
+      this.address = address;
+      this.weight = weight;
+    }
+
+    public String name() {
+      return name;
+    }
+
+    @Override
+    public InetSocketAddress address() {
+      return address;
+    }
+
+    public int active() {
+      return active.get();
+    }
+
+    public long connections() {
+      return chosen.sum();
+    }
+
+    public long failures() {
+      return failures.sum();
+    }
+
+    public boolean isDown() {
+      return down;
+    }
+
+    String state() {
+      return down ? "down" : draining ? "draining" : weight == 0 ? "weight 0" : "up";
+    }
+
+    @Override
+    public void connected() {
+      if (down || probing) {
+        // It took a connection: it is back.
+        synchronized (WorkerPool.this) {
+          if (down) LOG.info("worker {} of {} ({}) is back", name, WorkerPool.this.name, address);
+          down = false;
+          probing = false;
+        }
+      }
+    }
+
+    @Override
+    public void released() {
+      active.decrementAndGet();
+    }
+
+    @Override
+    public void failed(String why) {
+      active.decrementAndGet();
+      failures.increment();
+      synchronized (WorkerPool.this) {
+        if (!down) LOG.warn("worker {} of {} ({}) is down: {}", name, WorkerPool.this.name, address, why);
+        down = true;
+        probing = false;
+        downSinceNs = nanoTime.getAsLong();
+      }
+    }
+
+    @Override
+    public String toString() {
+      return name + " (" + address.getAddress().getHostAddress() + ":" + address.getPort() + ")";
+    }
+  }
+}
