@@ -33,7 +33,8 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     description = {"Ask a running node: nodes | connections | migrate CLIENT_IP:PORT VIP:PORT [--to NODE] |"
         + " migrate --all|--from THIS_NODE [--to NODE] [--deadline 30s] |"
-        + " drain [--deadline 30s] [--to NODE]. drain also stops new connections to the node (as baton drain) and"
+        + " drain [--deadline 30s] [--to NODE] | workers [NAME weight N | NAME drain | NAME undrain] [--vip ADDRESS:PORT]."
+        + " workers lists or changes a server's local worker pools (blue/green by weight). drain also stops new connections to the node (as baton drain) and"
         + " moves its established ones to other servers at their next safe point, until the deadline."
         + " --force moves connections that have no safe point too (l4 and tls relays, applications without one),"
         + " without their application's state: an upstream exchange or TLS session in progress breaks."},
@@ -68,11 +69,15 @@ final class CtlCommand implements Callable<Integer> {
       + " application's state (you accept that what was in progress on them may break).")
   boolean force;
 
+  @Option(names = "--vip", paramLabel = "ADDRESS:PORT", description = "workers: the pool of this VIP port (when the"
+      + " server has several).")
+  String vip;
+
   @Option(names = "--deadline", paramLabel = "DURATION", defaultValue = "30s",
       description = "How long drain keeps moving connections (default ${DEFAULT-VALUE}).")
   String deadline;
 
-  @Parameters(index = "0", paramLabel = "COMMAND", description = "nodes, connections, migrate or drain")
+  @Parameters(index = "0", paramLabel = "COMMAND", description = "nodes, connections, migrate, drain or workers")
   String command;
 
   @Parameters(index = "1..*", paramLabel = "ARG", description = "migrate: CLIENT_IP:PORT VIP:PORT")
@@ -113,6 +118,22 @@ final class CtlCommand implements Callable<Integer> {
     switch (command) {
       case "nodes" -> path = "/v1/nodes";
       case "connections" -> path = "/v1/connections";
+      case "workers" -> {
+        if (args.isEmpty()) {
+          path = "/v1/workers";
+          break;
+        }
+        String vipParam = vip == null ? "" : "&vip=" + URLEncoder.encode(vip, StandardCharsets.UTF_8);
+        String worker = "/v1/workers?worker=" + URLEncoder.encode(args.get(0), StandardCharsets.UTF_8) + vipParam;
+        method = "POST";
+        if (args.size() == 3 && args.get(1).equals("weight")) {
+          path = worker + "&weight=" + URLEncoder.encode(args.get(2), StandardCharsets.UTF_8);
+        } else if (args.size() == 2 && (args.get(1).equals("drain") || args.get(1).equals("undrain"))) {
+          path = worker + "&drain=" + args.get(1).equals("drain");
+        } else {
+          return usage(err, "workers [NAME weight N | NAME drain | NAME undrain] [--vip ADDRESS:PORT]");
+        }
+      }
       case "migrate", "drain" -> {
         if (command.equals("migrate") && !every) {
           if (args.size() != 2) return usage(err, "migrate needs CLIENT_IP:PORT VIP:PORT, or --all");
@@ -135,7 +156,7 @@ final class CtlCommand implements Callable<Integer> {
         timeoutMs = d.toMillis() + (drain ? 65_000 : 35_000);
       }
       default -> {
-        return usage(err, "unknown command " + command + " (nodes, connections, migrate, drain)");
+        return usage(err, "unknown command " + command + " (nodes, connections, migrate, drain, workers)");
       }
     }
     var listen = c.admin().listen();
@@ -174,6 +195,15 @@ final class CtlCommand implements Callable<Integer> {
 
   private static void print(PrintWriter out, String command, JsonNode b) {
     switch (command) {
+      case "workers" -> {
+        out.printf("%-21s %-12s %-21s %6s %-9s %7s %11s %8s%n", "POOL", "WORKER", "ADDRESS", "WEIGHT", "STATE", "ACTIVE",
+            "CONNECTIONS", "FAILURES");
+        for (JsonNode n : b.path("workers")) {
+          out.printf("%-21s %-12s %-21s %6d %-9s %7d %11d %8d%n", n.path("pool").asText(), n.path("worker").asText(),
+              n.path("address").asText(), n.path("weight").asInt(), n.path("state").asText(), n.path("active").asInt(),
+              n.path("connections").asLong(), n.path("failures").asLong());
+        }
+      }
       case "nodes" -> {
         out.printf("%-16s %-7s %-20s %-15s %8s %s%n", "NODE", "VIEW", "ROLES", "FABRIC", "ACTIVE", "STATE");
         for (JsonNode n : b.path("nodes")) {

@@ -117,6 +117,8 @@ public final class AdminEndpoint implements AutoCloseable {
         case "GET /v1/connections" -> reply(x, 200, connections());
         case "POST /v1/migrate" -> migrate(x, q);
         case "POST /v1/drain" -> drain(x, q);
+        case "GET /v1/workers" -> reply(x, 200, workers());
+        case "POST /v1/workers" -> reply(x, 200, changeWorker(q));
         default -> reply(x, 404, Map.of("error", "no such command: " + route));
       }
     } catch (IllegalArgumentException e) {
@@ -127,6 +129,52 @@ public final class AdminEndpoint implements AutoCloseable {
     } finally {
       x.close();
     }
+  }
+
+  /** Every worker of every pool on this server. */
+  private Map<String, Object> workers() {
+    if (server == null) throw new IllegalArgumentException("node " + nodeName + " is not a server");
+    List<Map<String, Object>> rows = new ArrayList<>();
+    for (var pool : server.workerPools()) rows.addAll(pool.describe());
+    Map<String, Object> out = new LinkedHashMap<>();
+    out.put("node", nodeName);
+    out.put("workers", rows);
+    return out;
+  }
+
+  /**
+   * {@code worker=NAME} and one of {@code weight=N} or {@code drain=true|false}, in the pool of
+   * {@code vip=ADDRESS:PORT} (optional when the server has one pool).
+   */
+  private Map<String, Object> changeWorker(Map<String, String> q) {
+    if (server == null) throw new IllegalArgumentException("node " + nodeName + " is not a server");
+    var pools = server.workerPools();
+    if (pools.isEmpty()) throw new IllegalArgumentException("node " + nodeName + " has no pool of workers");
+    String vip = q.get("vip");
+    var pool = vip == null ? (pools.size() == 1 ? pools.get(0) : null)
+        : pools.stream().filter(p -> p.name().equals(vip)).findFirst().orElse(null);
+    if (pool == null) {
+      throw new IllegalArgumentException(vip == null ? "this server has several pools: say which with vip=ADDRESS:PORT"
+          : "no pool for VIP " + vip + " (pools: " + pools.stream().map(p -> p.name()).toList() + ")");
+    }
+    String worker = q.get("worker");
+    if (worker == null) throw new IllegalArgumentException("worker=NAME is required");
+    if (q.containsKey("weight") == q.containsKey("drain")) {
+      throw new IllegalArgumentException("give one of weight=N and drain=true|false");
+    }
+    if (q.containsKey("weight")) {
+      int weight;
+      try {
+        weight = Integer.parseInt(q.get("weight"));
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("weight must be a number 0..1000, got '" + q.get("weight") + "'");
+      }
+      pool.setWeight(worker, weight);
+    } else {
+      pool.setDraining(worker, flag(q, "drain"));
+    }
+    log.info("worker {} of {} changed: {}", worker, pool.name(), q);
+    return workers();
   }
 
   private Map<String, Object> nodes() {

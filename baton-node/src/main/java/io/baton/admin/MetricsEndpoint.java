@@ -185,6 +185,24 @@ public final class MetricsEndpoint implements AutoCloseable {
   }
 
   private static void registerServer(PrometheusRegistry r, ServerAgent a) {
+    if (!a.workerPools().isEmpty()) {
+      GaugeWithCallback.builder().name("baton_server_worker_active").help("Relayed connections a worker has now")
+          .labelNames("pool", "worker").callback(cb -> {
+            for (var pool : a.workerPools()) for (var w : pool.workers()) cb.call(w.active(), pool.name(), w.name());
+          }).register(r);
+      CounterWithCallback.builder().name("baton_server_worker_connections").help("Connections given to a worker")
+          .labelNames("pool", "worker").callback(cb -> {
+            for (var pool : a.workerPools()) for (var w : pool.workers()) cb.call(w.connections(), pool.name(), w.name());
+          }).register(r);
+      CounterWithCallback.builder().name("baton_server_worker_failures").help("Connects to a worker that failed")
+          .labelNames("pool", "worker").callback(cb -> {
+            for (var pool : a.workerPools()) for (var w : pool.workers()) cb.call(w.failures(), pool.name(), w.name());
+          }).register(r);
+      GaugeWithCallback.builder().name("baton_server_worker_up").help("1 while a worker is not down")
+          .labelNames("pool", "worker").callback(cb -> {
+            for (var pool : a.workerPools()) for (var w : pool.workers()) cb.call(w.isDown() ? 0 : 1, pool.name(), w.name());
+          }).register(r);
+    }
     GaugeWithCallback.builder()
         .name("baton_server_connections_active")
         .help("Handed-off connections this server owns now")

@@ -3,6 +3,7 @@ package io.baton.config;
 import java.net.Inet4Address;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -19,14 +20,38 @@ public sealed interface Delivery permits Delivery.Relay, Delivery.Embedded {
 
   /**
    * To an unmodified local server (e.g. nginx) over a fresh loopback connection, bytes copied
-   * with splice(2); responses still leave from the VIP straight to the client.
+   * with splice(2); responses still leave from the VIP straight to the client. With
+   * {@code workers}, to one of several local server processes, chosen per connection.
    *
-   * @param upstream where the application listens, e.g. {@code 127.0.0.1:8080}
+   * @param upstream where the application listens, e.g. {@code 127.0.0.1:8080}; with workers,
+   *     the first worker's address
+   * @param workers the worker pool ({@code workers:}); empty for a single application ({@code relay:})
+   * @param balance how the pool chooses: {@code least-connections} or {@code round-robin}
    */
-  record Relay(Inet4Address vip, int port, InetSocketAddress upstream) implements Delivery {
+  record Relay(Inet4Address vip, int port, InetSocketAddress upstream, List<Worker> workers, String balance)
+      implements Delivery {
+    public Relay(Inet4Address vip, int port, InetSocketAddress upstream) {
+      this(vip, port, upstream, List.of(), "least-connections");
+    }
+
     public Relay {
       Objects.requireNonNull(vip, "vip");
       Objects.requireNonNull(upstream, "upstream");
+      workers = List.copyOf(workers);
+      Objects.requireNonNull(balance, "balance");
+    }
+
+    /** Whether connections are spread over a pool of workers. */
+    public boolean pooled() {
+      return !workers.isEmpty();
+    }
+  }
+
+  /** One worker of a pool: its name (unique in the pool), address and weight (0..1000). */
+  record Worker(String name, InetSocketAddress address, int weight) {
+    public Worker {
+      Objects.requireNonNull(name, "name");
+      Objects.requireNonNull(address, "address");
     }
   }
 

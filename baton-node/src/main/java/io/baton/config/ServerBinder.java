@@ -77,7 +77,9 @@ final class ServerBinder {
   private static List<HealthCheckConfig> healthChecks(ConfigField field, List<Delivery> deliveries)
       throws ConfigException {
     if (!field.isPresent()) {
-      return deliveries.stream().filter(d -> d instanceof Delivery.Relay).map(d -> ((Delivery.Relay) d).upstream())
+      // A pool of workers is its own judge: one dead worker must not take the node out.
+      return deliveries.stream().filter(d -> d instanceof Delivery.Relay r && !r.pooled())
+          .map(d -> ((Delivery.Relay) d).upstream())
           .distinct().map(HealthCheckConfig::tcp).toList();
     }
     field.allowKeys("tcp", "http", "path", "interval", "timeout", "fall", "rise");
@@ -115,17 +117,52 @@ final class ServerBinder {
         rise.isPresent() ? rise.asInt(1, 100) : HealthCheckConfig.DEFAULT_RISE));
   }
 
+  /** {@code workers: {balance: least-connections|round-robin, members: [{name, address, weight}]}}. */
+  private static Delivery workerPool(Inet4Address vip, int port, ConfigField field) throws ConfigException {
+    field.allowKeys("balance", "members");
+    String balance = "least-connections";
+    ConfigField balanceField = field.get("balance");
+    if (balanceField.isPresent()) {
+      balance = balanceField.asString();
+      if (!balance.equals("least-connections") && !balance.equals("round-robin")) {
+        throw balanceField.error("must be least-connections or round-robin, got '" + balance + "'");
+      }
+    }
+    ConfigField membersField = field.get("members").required("is required: the workers' addresses");
+    List<Delivery.Worker> members = new ArrayList<>();
+    java.util.Set<String> names = new java.util.HashSet<>();
+    for (ConfigField m : membersField.list()) {
+      m.allowKeys("name", "address", "weight");
+      String name = m.get("name").required().asName(Names.SIMPLE, Names.SIMPLE_TEXT);
+      if (!names.add(name)) throw m.get("name").error("worker '" + name + "' is listed twice");
+      InetSocketAddress address = m.get("address").required().asIpv4SocketAddress(false);
+      if (address.getAddress().equals(vip) && address.getPort() == port) {
+        throw m.get("address").error("is the VIP itself; name the worker's own address");
+      }
+      int weight = m.get("weight").isPresent() ? m.get("weight").asInt(0, 1000) : 1;
+      members.add(new Delivery.Worker(name, address, weight));
+    }
+    if (members.isEmpty()) throw membersField.error("must list at least one worker");
+    return new Delivery.Relay(vip, port, members.get(0).address(), members, balance);
+  }
+
   private static Delivery delivery(ConfigField field, Path baseDirectory)
       throws ConfigException {
-    field.allowKeys("vip", "port", "relay", "embedded");
+    field.allowKeys("vip", "port", "relay", "workers", "embedded");
     Inet4Address vip = field.get("vip").required().asIpv4();
     int port = field.get("port").required().asPort();
     ConfigField relay = field.get("relay");
     ConfigField embedded = field.get("embedded");
+    ConfigField workers = field.get("workers");
+    if (workers.isPresent()) {
+      if (relay.isPresent() || embedded.isPresent()) {
+        throw workers.error("give one of relay, workers and embedded, not several");
+      }
+      return workerPool(vip, port, workers);
+    }
     if (relay.isPresent() == embedded.isPresent()) {
-      throw (relay.isPresent() ? embedded : field).error(
-          "needs either relay: ADDRESS:PORT or embedded: {app: NAME, root: DIR}"
-              + (relay.isPresent() ? ", not both" : ""));
+      throw relay.isPresent() ? embedded.error("give one of relay, workers and embedded, not several")
+          : field.error("needs relay: ADDRESS:PORT, workers: {members: [...]} or embedded: {app: NAME, root: DIR}");
     }
     if (relay.isPresent()) {
       InetSocketAddress upstream = relay.asIpv4SocketAddress(false);

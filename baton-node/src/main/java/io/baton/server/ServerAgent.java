@@ -63,6 +63,8 @@ public final class ServerAgent implements AutoCloseable {
   private volatile RerouteGate.Counters reroutes = new RerouteGate.Counters();
   /** The sample app's object caches, for the metrics. */
   private volatile List<ContentCache> caches = List.of();
+  /** The worker pools of pooled relay deliveries. */
+  private volatile List<io.baton.server.workers.WorkerPool> workerPools = List.of();
   private final ScheduledFuture<?> reporter;
 
   private ServerAgent(String nodeName, Map<String, Delivery> deliveries,
@@ -101,6 +103,7 @@ public final class ServerAgent implements AutoCloseable {
     Map<String, Delivery> deliveries = new HashMap<>();
     Map<String, PeerDelivery.Target> peerTargets = new HashMap<>();
     List<ContentCache> caches = new java.util.ArrayList<>();
+    List<io.baton.server.workers.WorkerPool> workerPools = new java.util.ArrayList<>();
     Migrator[] migratorRef = new Migrator[1];
     RerouteGate.Counters reroutes = new RerouteGate.Counters();
     for (io.baton.config.Delivery d : server.deliveries()) {
@@ -120,8 +123,22 @@ public final class ServerAgent implements AutoCloseable {
           // followed no further than its first bytes anyway).
           boolean followHttp = config.vips().stream().noneMatch(v -> v.address().equals(d.vip())
               && v.port() == d.port() && v.mode() != io.baton.config.VipMode.HTTP);
-          deliveries.put(vip.toString(), new RelayDelivery(group, r.upstream(), RelayDelivery.DEFAULT_CONNECT_TIMEOUT,
-              config.timeouts().idle(), followHttp));
+          if (r.pooled()) {
+            if (config.node().hasRole(io.baton.config.Role.DISPATCHER)) {
+              throw new IllegalArgumentException("VIP " + vip + " has a pool of workers, but this node also dispatches"
+                  + " (peer mode): the connections it serves itself would reach only one worker; use relay: here");
+            }
+            var pool = new io.baton.server.workers.WorkerPool(vip.toString(),
+                r.balance().equals("round-robin") ? io.baton.server.workers.WorkerPool.Balance.ROUND_ROBIN
+                    : io.baton.server.workers.WorkerPool.Balance.LEAST_CONNECTIONS, System::nanoTime);
+            for (io.baton.config.Delivery.Worker w : r.workers()) pool.add(w.name(), w.address(), w.weight());
+            workerPools.add(pool);
+            deliveries.put(vip.toString(), new RelayDelivery(group, pool, "workers of " + vip,
+                RelayDelivery.DEFAULT_CONNECT_TIMEOUT, config.timeouts().idle(), followHttp));
+          } else {
+            deliveries.put(vip.toString(), new RelayDelivery(group, r.upstream(), RelayDelivery.DEFAULT_CONNECT_TIMEOUT,
+                config.timeouts().idle(), followHttp));
+          }
           peerTargets.put(vip.toString(), new PeerDelivery.Relay(r.upstream()));
         }
         case io.baton.config.Delivery.Embedded e -> {
@@ -187,6 +204,7 @@ public final class ServerAgent implements AutoCloseable {
         config.limits().maxConnections(), active, acceptor, guardThread, guard, fabric, group, migrator);
     agent.reroutes = reroutes;
     agent.caches = List.copyOf(caches);
+    agent.workerPools = List.copyOf(workerPools);
     try {
       fabric.start();
     } catch (Exception e) {
@@ -244,6 +262,11 @@ public final class ServerAgent implements AutoCloseable {
   /** Serves connections this node's own dispatcher picks it for (peer mode), without a handoff. */
   public LocalDelivery localDelivery() {
     return peer;
+  }
+
+  /** The worker pools of this server's pooled relay deliveries (none without {@code workers:}). */
+  public List<io.baton.server.workers.WorkerPool> workerPools() {
+    return workerPools;
   }
 
   /** Hits of the embedded sample app's object caches ({@code /cached/KEY}). */

@@ -315,8 +315,15 @@ class InvalidConfigTest {
             "t.yaml:1:1: server: is required for role server (it lists the deliveries)"),
         refused("relay and embedded",
             s("relay: 127.0.0.1:8080 }", "relay: 127.0.0.1:8080, embedded: { app: a } }"),
-            "t.yaml:10:71: server.deliveries[0].embedded: needs either relay: ADDRESS:PORT or"
-                + " embedded: {app: NAME, root: DIR}, not both"),
+            "t.yaml:10:71: server.deliveries[0].embedded: give one of relay, workers and embedded, not several"),
+        refused("workers without members", s("relay: 127.0.0.1:8080 }", "workers: { balance: least-connections } }"),
+            "t.yaml:10:47: server.deliveries[0].workers.members: is required: the workers' addresses"),
+        refused("workers balance", s("relay: 127.0.0.1:8080 }",
+                "workers: { balance: random, members: [ { name: w1, address: 127.0.0.1:8081 } ] } }"),
+            "t.yaml:10:58: server.deliveries[0].workers.balance: must be least-connections or round-robin, got 'random'"),
+        refused("worker twice", s("relay: 127.0.0.1:8080 }", "workers: { members: [ { name: w1, address: 127.0.0.1:8081 },"
+                + " { name: w1, address: 127.0.0.1:8082 } ] } }"),
+            "t.yaml:10:107: server.deliveries[0].workers.members[1].name: worker 'w1' is listed twice"),
         refused("relay without port", s("127.0.0.1:8080", "127.0.0.1"),
             "t.yaml:10:45: server.deliveries[0].relay: must be ADDRESS:PORT such as"
                 + " 127.0.0.1:8080, got '127.0.0.1'"),

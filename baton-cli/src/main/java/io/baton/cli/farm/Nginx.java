@@ -11,7 +11,7 @@ import java.util.List;
  * TLS on 127.0.0.1:8443 (the lab certificate), serving {@code root}. Its files (config, pid,
  * logs, temp dirs) live in the lab directory; the lab stops it on close.
  */
-final class Nginx {
+public final class Nginx {
   private Nginx() {}
 
   static Process start(Host host, Path labDir, String name, Path root, String directAddress) throws IOException, InterruptedException {
@@ -59,6 +59,44 @@ final class Nginx {
             + Files.readString(host.stderrOf(p)).strip());
       }
       if (System.nanoTime() > deadline) throw new IOException("nginx on " + name + " did not come up in 20 s");
+      Thread.sleep(20); // polling interval of a deadline-bounded wait
+    }
+  }
+
+  /** A plain nginx on 127.0.0.1:{@code port} serving {@code root}: one worker of a local pool. */
+  public static Process startWorker(Host host, Path labDir, String name, Path root, int port)
+      throws IOException, InterruptedException {
+    Path dir = Files.createDirectories(labDir.resolve("nginx-" + name));
+    String conf = """
+        worker_processes 1;
+        daemon off;
+        user root;
+        pid %1$s/nginx.pid;
+        error_log %1$s/error.log warn;
+        events { worker_connections 1024; }
+        http {
+          access_log off;
+          client_body_temp_path %1$s/body;
+          proxy_temp_path %1$s/proxy;
+          fastcgi_temp_path %1$s/fastcgi;
+          uwsgi_temp_path %1$s/uwsgi;
+          scgi_temp_path %1$s/scgi;
+          sendfile on;
+          default_type application/octet-stream;
+          server { listen 127.0.0.1:%3$d; root %2$s; }
+        }
+        """.formatted(dir, root, port);
+    Path file = dir.resolve("nginx.conf");
+    Files.writeString(file, conf);
+    Process p = host.start(List.of("nginx", "-c", file.toString()));
+    long deadline = System.nanoTime() + 20_000_000_000L;
+    while (true) {
+      var r = host.exec("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:" + port + "/whoami.txt");
+      if (r.succeeded() && r.stdout().strip().equals("200")) return p;
+      if (!p.isAlive()) {
+        throw new IOException("nginx " + name + " exited " + p.exitValue() + ": " + Files.readString(host.stderrOf(p)).strip());
+      }
+      if (System.nanoTime() > deadline) throw new IOException("nginx " + name + " did not come up in 20 s");
       Thread.sleep(20); // polling interval of a deadline-bounded wait
     }
   }

@@ -42,12 +42,26 @@ public final class ProcessFarm extends ProcessLab {
    *     instead of serving it with the sample application
    */
   public record Options(String dispatcherExtra, String serverExtra, boolean sync, String healthCheck, String balance,
-      long cacheBytes, boolean discover, String routing, boolean relay) {
-    public static final Options DEFAULT = new Options("", "", false, "", "round-robin", 0, false, "", false);
+      long cacheBytes, boolean discover, String routing, boolean relay, String port80) {
+    public static final Options DEFAULT = new Options("", "", false, "", "round-robin", 0, false, "", false, "");
 
     Options(String dispatcherExtra, String serverExtra, boolean sync, String healthCheck, String balance,
         long cacheBytes, boolean discover) {
-      this(dispatcherExtra, serverExtra, sync, healthCheck, balance, cacheBytes, discover, "", false);
+      this(dispatcherExtra, serverExtra, sync, healthCheck, balance, cacheBytes, discover, "", false, "");
+    }
+
+    Options(String dispatcherExtra, String serverExtra, boolean sync, String healthCheck, String balance,
+        long cacheBytes, boolean discover, String routing, boolean relay) {
+      this(dispatcherExtra, serverExtra, sync, healthCheck, balance, cacheBytes, discover, routing, relay, "");
+    }
+
+    /**
+     * Port 80's delivery on every server, as the inside of its flow mapping ({@code workers: {...}}
+     * say); the test starts what it names.
+     */
+    public Options port80(String delivery) {
+      return new Options(dispatcherExtra, serverExtra, sync, healthCheck, balance, cacheBytes, discover, routing, relay,
+          delivery);
     }
 
     /** Port 80 relayed to nginx on every server. */
@@ -235,7 +249,8 @@ public final class ProcessFarm extends ProcessLab {
         %s
         """.formatted(name, octet, syncInterface(octet), key,
             options.healthCheck().isEmpty() ? "" : "  health-check: " + options.healthCheck(), VIP,
-            options.relay() ? "relay: 127.0.0.1:8080" : "embedded: { app: sample, root: " + root
+            !options.port80().isEmpty() ? options.port80()
+                : options.relay() ? "relay: 127.0.0.1:8080" : "embedded: { app: sample, root: " + root
                 + (options.cacheBytes() > 0 ? ", cache-bytes: " + options.cacheBytes() : "") + " }",
             VIP, root, syncSection(),
             options.serverExtra(), options.routing().strip());

@@ -1,0 +1,93 @@
+package io.baton.cli.farm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.baton.lab.CommandResult;
+import io.baton.lab.Host;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Several workers behind one VIP port on a server (issue 12): real {@code baton dispatcher|server
+ * --config} processes, four unmodified nginx workers on each server (127.0.0.1:8081-8084, each
+ * answering {@code /whoami.txt} with its own name), curl and wrk on the client.
+ */
+@Tag("lab")
+class WorkerPoolLabTest {
+  private static final String WORKERS = "workers: { balance: least-connections, members: ["
+      + "{ name: w1, address: 127.0.0.1:8081 }, { name: w2, address: 127.0.0.1:8082 },"
+      + " { name: w3, address: 127.0.0.1:8083 }, { name: w4, address: 127.0.0.1:8084 } ] }";
+
+  @Test
+  void connectionsSpreadOverWorkersAKilledWorkerCostsNothingAndWeightsChangeUnderLoad() throws Exception {
+    try (ProcessFarm farm = new ProcessFarm("workers", ProcessFarm.Options.DEFAULT.port80(WORKERS))) {
+      Map<String, Process> nginx = new HashMap<>();
+      for (String s : ProcessFarm.SERVERS) {
+        for (int w = 1; w <= 4; w++) {
+          Path root = Files.createDirectories(farm.lab.dir().resolve("www-" + s + "-w" + w));
+          Files.writeString(root.resolve("whoami.txt"), s + "-w" + w + "\n");
+          Files.createLink(root.resolve("big.bin"), farm.bigFile);
+          nginx.put(s + "-w" + w, Nginx.startWorker(farm.hosts.get(s), farm.lab.dir(), s + "-w" + w, root, 8080 + w));
+        }
+      }
+      farm.startAll();
+
+      // 1. New connections spread over the four workers of each server.
+      Map<String, Integer> seen = requests(farm, 80);
+      assertThat(seen.values().stream().mapToInt(Integer::intValue).sum()).isEqualTo(80);
+      for (String s : ProcessFarm.SERVERS) {
+        for (int w = 1; w <= 4; w++) assertThat(seen).as("every worker got connections: " + seen).containsKey(s + "-w" + w);
+      }
+
+      // 2. A worker killed: no request fails, none reaches it; the pool says it is down.
+      Process dead = nginx.get("s1-w2");
+      // nginx's worker process holds the listening socket too: kill both, the worker first.
+      List<ProcessHandle> family = dead.descendants().toList();
+      family.forEach(ProcessHandle::destroyForcibly);
+      dead.destroyForcibly();
+      assertThat(dead.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+      ProcessLab.awaitTrue(() -> farm.hosts.get("s1").exec("curl", "-s", "-m", "1", "http://127.0.0.1:8082/").exitCode() != 0,
+          Duration.ofSeconds(10), "s1-w2's port to close");
+      seen = requests(farm, 40);
+      assertThat(seen.values().stream().mapToInt(Integer::intValue).sum()).isEqualTo(40);
+      assertThat(seen).doesNotContainKey("s1-w2");
+      CommandResult list = farm.cli("s1", "ctl", "--config", farm.config("s1").toString(), "workers");
+      assertThat(list.stdout()).as(list.stderr()).containsPattern("w2\\s+127.0.0.1:8082\\s+1 down");
+
+      // 3. Blue/green under load: w1 and w3 go to weight 0 on both servers while wrk runs.
+      Host client = farm.client;
+      Process wrk = client.start(List.of("wrk", "-t1", "-c8", "-d4s", "-H", "Connection: close",
+          "http://" + ProcessFarm.VIP + "/whoami.txt"));
+      for (String s : ProcessFarm.SERVERS) {
+        for (String w : List.of("w1", "w3")) {
+          CommandResult r = farm.cli(s, "ctl", "--config", farm.config(s).toString(), "workers", w, "weight", "0");
+          assertThat(r.exitCode()).as(r.stderr()).isZero();
+        }
+      }
+      assertThat(wrk.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+      String wrkOut = Files.readString(client.stdoutOf(wrk));
+      assertThat(wrkOut).as(wrkOut).doesNotContain("Socket errors").doesNotContain("Non-2xx");
+      seen = requests(farm, 40);
+      assertThat(seen.keySet()).as("after the switch only w2 and w4 take new connections")
+          .allMatch(k -> k.endsWith("-w2") || k.endsWith("-w4"));
+    }
+  }
+
+  /** {@code n} requests, each on a new connection; which worker answered, counted. */
+  private static Map<String, Integer> requests(ProcessFarm farm, int n) {
+    List<String> cmd = new ArrayList<>(List.of("curl", "-sS", "-f", "-m", "30", "-H", "Connection: close"));
+    for (int i = 0; i < n; i++) cmd.add("http://" + ProcessFarm.VIP + "/whoami.txt");
+    CommandResult r = farm.client.exec(cmd, Duration.ofSeconds(40));
+    assertThat(r.exitCode()).as(r.stderr()).isZero();
+    Map<String, Integer> seen = new HashMap<>();
+    for (String line : r.stdout().strip().split("\n")) seen.merge(line.strip(), 1, Integer::sum);
+    return seen;
+  }
+}
