@@ -33,7 +33,7 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     description = {"Ask a running node: nodes | connections | migrate CLIENT_IP:PORT VIP:PORT [--to NODE] |"
         + " migrate --all|--from THIS_NODE [--to NODE] [--deadline 30s] |"
-        + " drain [--deadline 30s] [--to NODE] | workers [NAME weight N | NAME drain | NAME undrain] [--vip ADDRESS:PORT]."
+        + " drain [--deadline 30s] [--to NODE] | workers [NAME weight N | drain | undrain | add ADDRESS:PORT [WEIGHT] | remove] [--vip ADDRESS:PORT]."
         + " workers lists or changes a server's local worker pools (blue/green by weight). drain also stops new connections to the node (as baton drain) and"
         + " moves its established ones to other servers at their next safe point, until the deadline."
         + " --force moves connections that have no safe point too (l4 and tls relays, applications without one),"
@@ -130,8 +130,14 @@ final class CtlCommand implements Callable<Integer> {
           path = worker + "&weight=" + URLEncoder.encode(args.get(2), StandardCharsets.UTF_8);
         } else if (args.size() == 2 && (args.get(1).equals("drain") || args.get(1).equals("undrain"))) {
           path = worker + "&drain=" + args.get(1).equals("drain");
+        } else if ((args.size() == 3 || args.size() == 4) && args.get(1).equals("add")) {
+          path = worker + "&add=" + URLEncoder.encode(args.get(2), StandardCharsets.UTF_8)
+              + (args.size() == 4 ? "&weight=" + URLEncoder.encode(args.get(3), StandardCharsets.UTF_8) : "");
+        } else if (args.size() == 2 && args.get(1).equals("remove")) {
+          path = worker + "&remove=true";
         } else {
-          return usage(err, "workers [NAME weight N | NAME drain | NAME undrain] [--vip ADDRESS:PORT]");
+          return usage(err, "workers [NAME weight N | NAME drain | NAME undrain | NAME add ADDRESS:PORT [WEIGHT]"
+              + " | NAME remove] [--vip ADDRESS:PORT]");
         }
       }
       case "migrate", "drain" -> {

@@ -45,6 +45,10 @@ final class DemoCommand implements Callable<Integer> {
       + " download moved mid-stream, one keep-alive connection routed per request.")
   boolean migrate;
 
+  @Option(names = "--workers", description = "Run the worker pool demo: four nginx workers behind one VIP port on one"
+      + " server under load, one killed and one drained mid-run.")
+  boolean workers;
+
   @Option(names = "--gateway", description = "Run the WAN gateway demo: a download across an emulated lossy WAN,"
       + " direct and through a gateway pair after the remote server registers.")
   boolean gateway;
@@ -100,7 +104,13 @@ final class DemoCommand implements Callable<Integer> {
       throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--gateway is a demo of its own: not with"
           + " --migrate, --transplant or --dispatchers 2");
     }
-    boolean passed = gateway
+    if (workers && (gateway || migrate || transplant || dispatchers == 2)) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--workers is a demo of its own: not with"
+          + " --gateway, --migrate, --transplant or --dispatchers 2");
+    }
+    boolean passed = workers
+        ? new io.baton.cli.demo.WorkersDemo(spec.commandLine().getOut(), loadSeconds).run(keep && !check)
+        : gateway
         ? new io.baton.cli.demo.GatewayDemo(spec.commandLine().getOut()).run(keep && !check)
         : migrate
         ? new io.baton.cli.demo.MigrateDemo(spec.commandLine().getOut(), loadSeconds).run(keep && !check)

@@ -143,7 +143,8 @@ public final class AdminEndpoint implements AutoCloseable {
   }
 
   /**
-   * {@code worker=NAME} and one of {@code weight=N} or {@code drain=true|false}, in the pool of
+   * {@code worker=NAME} and one of {@code weight=N}, {@code drain=true|false}, {@code
+   * add=ADDRESS:PORT} (with an optional weight) or {@code remove=true}, in the pool of
    * {@code vip=ADDRESS:PORT} (optional when the server has one pool).
    */
   private Map<String, Object> changeWorker(Map<String, String> q) {
@@ -159,10 +160,29 @@ public final class AdminEndpoint implements AutoCloseable {
     }
     String worker = q.get("worker");
     if (worker == null) throw new IllegalArgumentException("worker=NAME is required");
-    if (q.containsKey("weight") == q.containsKey("drain")) {
-      throw new IllegalArgumentException("give one of weight=N and drain=true|false");
+    int actions = (q.containsKey("weight") && !q.containsKey("add") ? 1 : 0) + (q.containsKey("drain") ? 1 : 0)
+        + (q.containsKey("add") ? 1 : 0) + (q.containsKey("remove") ? 1 : 0);
+    if (actions != 1) {
+      throw new IllegalArgumentException("give one of weight=N, drain=true|false, add=ADDRESS:PORT [weight=N] and remove=true");
     }
-    if (q.containsKey("weight")) {
+    if (q.containsKey("add")) {
+      String address = q.get("add");
+      int colon = address.lastIndexOf(':');
+      java.net.InetSocketAddress at;
+      try {
+        at = new java.net.InetSocketAddress(java.net.InetAddress.getByName(address.substring(0, colon)),
+            Integer.parseInt(address.substring(colon + 1)));
+      } catch (RuntimeException | java.net.UnknownHostException e) {
+        throw new IllegalArgumentException("add: '" + address + "' is not ADDRESS:PORT");
+      }
+      if (!(at.getAddress() instanceof java.net.Inet4Address) || !address.substring(0, colon).matches("[0-9.]+")) {
+        throw new IllegalArgumentException("add: '" + address + "' is not an IPv4 ADDRESS:PORT");
+      }
+      int weight = q.containsKey("weight") ? Integer.parseInt(q.get("weight")) : 1;
+      pool.add(worker, at, weight);
+    } else if (q.containsKey("remove")) {
+      pool.remove(worker);
+    } else if (q.containsKey("weight")) {
       int weight;
       try {
         weight = Integer.parseInt(q.get("weight"));

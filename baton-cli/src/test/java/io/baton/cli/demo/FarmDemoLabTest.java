@@ -75,4 +75,18 @@ class FarmDemoLabTest {
         .doesNotContain("FAIL");
     assertThat(Lab.leftovers()).isEmpty();
   }
+
+  @Test
+  void theWorkersDemoPassesEveryCheckAndLeavesNothingBehind() throws Exception {
+    StringWriter text = new StringWriter();
+    boolean passed = new WorkersDemo(new PrintWriter(text, true), 4).run(false);
+    assertThat(passed).as(text.toString()).isTrue();
+    assertThat(text.toString())
+        .contains("ok   no request failed but those w2 was serving when it died")
+        .contains("ok   w2 is down")
+        .contains("ok   w3 took no new connection after its drain")
+        .contains("demo: all checks passed")
+        .doesNotContain("    FAIL ");
+    assertThat(Lab.leftovers()).isEmpty();
+  }
 }

@@ -77,6 +77,22 @@ class WorkerPoolLabTest {
       seen = requests(farm, 40);
       assertThat(seen.keySet()).as("after the switch only w2 and w4 take new connections")
           .allMatch(k -> k.endsWith("-w2") || k.endsWith("-w4"));
+
+      // 4. A worker added at run time takes connections; removed, it takes none.
+      Path root5 = Files.createDirectories(farm.lab.dir().resolve("www-s1-w5"));
+      Files.writeString(root5.resolve("whoami.txt"), "s1-w5\n");
+      Nginx.startWorker(farm.hosts.get("s1"), farm.lab.dir(), "s1-w5", root5, 8085);
+      CommandResult add = farm.cli("s1", "ctl", "--config", farm.config("s1").toString(), "workers", "w5", "add",
+          "127.0.0.1:8085", "3");
+      assertThat(add.exitCode()).as(add.stderr()).isZero();
+      assertThat(add.stdout()).containsPattern("w5\\s+127.0.0.1:8085\\s+3 up");
+      assertThat(requests(farm, 40)).containsKey("s1-w5");
+      CommandResult remove = farm.cli("s1", "ctl", "--config", farm.config("s1").toString(), "workers", "w5", "remove");
+      assertThat(remove.exitCode()).as(remove.stderr()).isZero();
+      assertThat(requests(farm, 40)).doesNotContainKey("s1-w5");
+      CommandResult bad = farm.cli("s1", "ctl", "--config", farm.config("s1").toString(), "workers", "w9", "weight", "1");
+      assertThat(bad.exitCode()).isNotZero();
+      assertThat(bad.stderr()).contains("has no worker w9");
     }
   }
 
