@@ -16,6 +16,34 @@ public final class Nginx {
 
   static Process start(Host host, Path labDir, String name, Path root, String directAddress) throws IOException, InterruptedException {
     Path dir = Files.createDirectories(labDir.resolve("nginx-" + name));
+    String servers = """
+          tcp_nopush on;
+          keepalive_requests 100000;
+          server {
+            listen 127.0.0.1:8080 reuseport;
+            listen %4$s:8080;
+            root %1$s;
+          }
+          server {
+            listen 127.0.0.1:8443 ssl;
+            ssl_certificate %2$s;
+            ssl_certificate_key %3$s;
+            root %1$s;
+          }
+        """.formatted(root, labDir.resolve("tls-cert.pem"), labDir.resolve("tls-key.pem"), directAddress);
+    return run(host, dir, "nginx on " + name, servers, 8080);
+  }
+
+  /** A plain nginx on 127.0.0.1:{@code port} serving {@code root}: one worker of a local pool. */
+  public static Process startWorker(Host host, Path labDir, String name, Path root, int port)
+      throws IOException, InterruptedException {
+    Path dir = Files.createDirectories(labDir.resolve("nginx-" + name));
+    return run(host, dir, "nginx " + name, "  server { listen 127.0.0.1:%d; root %s; }\n".formatted(port, root), port);
+  }
+
+  /** Writes the config ({@code servers} inside its http block), starts nginx, waits for /whoami.txt on {@code port}. */
+  private static Process run(Host host, Path dir, String what, String servers, int port)
+      throws IOException, InterruptedException {
     String conf = """
         worker_processes 1;
         daemon off;
@@ -31,61 +59,9 @@ public final class Nginx {
           uwsgi_temp_path %1$s/uwsgi;
           scgi_temp_path %1$s/scgi;
           sendfile on;
-          tcp_nopush on;
-          keepalive_requests 100000;
           default_type application/octet-stream;
-          server {
-            listen 127.0.0.1:8080 reuseport;
-            listen %5$s:8080;
-            root %2$s;
-          }
-          server {
-            listen 127.0.0.1:8443 ssl;
-            ssl_certificate %3$s;
-            ssl_certificate_key %4$s;
-            root %2$s;
-          }
-        }
-        """.formatted(dir, root, labDir.resolve("tls-cert.pem"), labDir.resolve("tls-key.pem"), directAddress);
-    Path file = dir.resolve("nginx.conf");
-    Files.writeString(file, conf);
-    Process p = host.start(List.of("nginx", "-c", file.toString()));
-    long deadline = System.nanoTime() + 20_000_000_000L;
-    while (true) {
-      var r = host.exec("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:8080/whoami.txt");
-      if (r.succeeded() && r.stdout().strip().equals("200")) return p;
-      if (!p.isAlive()) {
-        throw new IOException("nginx on " + name + " exited " + p.exitValue() + ": "
-            + Files.readString(host.stderrOf(p)).strip());
-      }
-      if (System.nanoTime() > deadline) throw new IOException("nginx on " + name + " did not come up in 20 s");
-      Thread.sleep(20); // polling interval of a deadline-bounded wait
-    }
-  }
-
-  /** A plain nginx on 127.0.0.1:{@code port} serving {@code root}: one worker of a local pool. */
-  public static Process startWorker(Host host, Path labDir, String name, Path root, int port)
-      throws IOException, InterruptedException {
-    Path dir = Files.createDirectories(labDir.resolve("nginx-" + name));
-    String conf = """
-        worker_processes 1;
-        daemon off;
-        user root;
-        pid %1$s/nginx.pid;
-        error_log %1$s/error.log warn;
-        events { worker_connections 1024; }
-        http {
-          access_log off;
-          client_body_temp_path %1$s/body;
-          proxy_temp_path %1$s/proxy;
-          fastcgi_temp_path %1$s/fastcgi;
-          uwsgi_temp_path %1$s/uwsgi;
-          scgi_temp_path %1$s/scgi;
-          sendfile on;
-          default_type application/octet-stream;
-          server { listen 127.0.0.1:%3$d; root %2$s; }
-        }
-        """.formatted(dir, root, port);
+        %2$s}
+        """.formatted(dir, servers);
     Path file = dir.resolve("nginx.conf");
     Files.writeString(file, conf);
     Process p = host.start(List.of("nginx", "-c", file.toString()));
@@ -94,9 +70,9 @@ public final class Nginx {
       var r = host.exec("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:" + port + "/whoami.txt");
       if (r.succeeded() && r.stdout().strip().equals("200")) return p;
       if (!p.isAlive()) {
-        throw new IOException("nginx " + name + " exited " + p.exitValue() + ": " + Files.readString(host.stderrOf(p)).strip());
+        throw new IOException(what + " exited " + p.exitValue() + ": " + Files.readString(host.stderrOf(p)).strip());
       }
-      if (System.nanoTime() > deadline) throw new IOException("nginx " + name + " did not come up in 20 s");
+      if (System.nanoTime() > deadline) throw new IOException(what + " did not come up in 20 s");
       Thread.sleep(20); // polling interval of a deadline-bounded wait
     }
   }
