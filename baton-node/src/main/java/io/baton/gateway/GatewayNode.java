@@ -270,14 +270,9 @@ public final class GatewayNode implements AutoCloseable {
     }
     Set<String> live = new LinkedHashSet<>();
     table.list().forEach(r -> live.add(r.trunkKey()));
-    for (Trunk t : List.copyOf(trunks.values())) {
-      if (t.openStreams() == 0 && !live.contains(keyOf(t))) t.closeIdle();
+    for (Map.Entry<String, Trunk> e : List.copyOf(trunks.entrySet())) {
+      if (e.getValue().openStreams() == 0 && !live.contains(e.getKey())) e.getValue().closeIdle();
     }
-  }
-
-  private String keyOf(Trunk trunk) {
-    for (Map.Entry<String, Trunk> e : trunks.entrySet()) if (e.getValue() == trunk) return e.getKey();
-    return "";
   }
 
   /** The port conversion table: every stream, both sides, with its ports (runs on the loop). */
@@ -343,11 +338,6 @@ public final class GatewayNode implements AutoCloseable {
 
   public RegistrationTable table() {
     return table;
-  }
-
-  /** The registration daemon's address (its port when configured as 0). */
-  public InetSocketAddress registrationAddress() {
-    return daemon.address();
   }
 
   @Override

@@ -43,7 +43,6 @@ public final class Trunk {
   private final byte[] id;
   private final boolean dialer;
   private final WanParameters params;
-  private final EventLoop loop;
   private final String peer;
   private final Channel[] connections;
   private final Map<Integer, TrunkStream> streams = new LinkedHashMap<>();
@@ -56,8 +55,6 @@ public final class Trunk {
   private int highestPeerStream;
   private int turn;
   private boolean failed;
-  private String failure;
-  private long streamsOpened;
   private ScheduledFuture<?> pinger;
 
   Trunk(byte[] id, boolean dialer, WanParameters params, EventLoop loop, String peer,
@@ -67,7 +64,6 @@ public final class Trunk {
     this.id = id.clone();
     this.dialer = dialer;
     this.params = params;
-    this.loop = loop;
     this.peer = peer;
     this.connections = new Channel[params.connections()];
     this.opener = opener;
@@ -91,30 +87,13 @@ public final class Trunk {
     return failed;
   }
 
-  /** Why the trunk failed, or null. */
-  public String failure() {
-    return failure;
-  }
-
-  public int connectionsUp() {
-    return up;
-  }
-
   public int openStreams() {
     return streams.size();
-  }
-
-  public long streamsOpened() {
-    return streamsOpened;
   }
 
   /** The streams now open, for listings. */
   public List<TrunkStream> streams() {
     return List.copyOf(streams.values());
-  }
-
-  EventLoop loop() {
-    return loop;
   }
 
   Logger log() {
@@ -155,7 +134,6 @@ public final class Trunk {
     if (!dialer) throw new IllegalStateException("only the dialing gateway opens streams");
     TrunkStream stream = new TrunkStream(nextStream++, this, params.windowBytes());
     streams.put(stream.id(), stream);
-    streamsOpened++;
     counters.streamsOpened.increment();
     counters.streamsOpen.incrementAndGet();
     send(new TrunkFrame.Open(stream.id(), stream.nextSendSeq(), destination, client));
@@ -221,7 +199,6 @@ public final class Trunk {
     TrunkStream stream = new TrunkStream(streamId, this, params.windowBytes());
     streams.put(streamId, stream);
     highestPeerStream = streamId;
-    streamsOpened++;
     counters.streamsOpened.increment();
     counters.streamsOpen.incrementAndGet();
     return stream;
@@ -267,7 +244,6 @@ public final class Trunk {
   public void fail(String reason) {
     if (failed) return;
     failed = true;
-    failure = reason;
     pinger.cancel(false);
     counters.trunksUp.decrementAndGet();
     if (!reason.equals("closed") && !reason.equals("gateway stopping")) counters.trunkFailures.increment();
