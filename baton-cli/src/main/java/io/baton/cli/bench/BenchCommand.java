@@ -132,7 +132,7 @@ public final class BenchCommand implements Callable<Integer> {
         : (repository != null ? repository : Path.of("").toAbsolutePath()).resolve("bench/results");
     List<Double> losses = quick ? List.of(0.01) : List.of(0.001, 0.01, 0.02);
     long bytes = quick ? 16L << 20 : 48L << 20;
-    var bench = new io.baton.cli.farm.GatewayBench(spec.commandLine().getOut(), bytes,
+    var bench = new GatewayBench(spec.commandLine().getOut(), bytes,
         java.time.Duration.ofSeconds(quick ? 10 : 20), losses, List.of("--connections", "4", "--congestion-control", "bbr"));
     var rows = bench.run();
     String stamp = java.time.LocalDateTime.now(java.time.ZoneOffset.UTC)

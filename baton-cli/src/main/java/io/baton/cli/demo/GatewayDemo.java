@@ -1,6 +1,6 @@
 package io.baton.cli.demo;
 
-import io.baton.cli.farm.GatewayBench;
+import io.baton.cli.bench.GatewayBench;
 import io.baton.cli.farm.GatewayPair;
 import io.baton.lab.CommandResult;
 import io.baton.lab.wan.WanLink;

@@ -2,7 +2,7 @@ package io.baton.cli.gateway;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.baton.cli.farm.GatewayBench;
+import io.baton.cli.bench.GatewayBench;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.time.Duration;

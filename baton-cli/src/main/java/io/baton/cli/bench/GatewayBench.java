@@ -1,5 +1,6 @@
-package io.baton.cli.farm;
+package io.baton.cli.bench;
 
+import io.baton.cli.farm.GatewayPair;
 import io.baton.lab.CommandResult;
 import io.baton.lab.wan.WanLink;
 import io.baton.lab.wan.WanTopology;
@@ -87,7 +88,8 @@ public final class GatewayBench {
         Transfer first = download(pair, GatewayPair.REGISTERED_PORT);
         long before = cpuTicks(pair, "gwa") + cpuTicks(pair, "gwb");
         Transfer warm = download(pair, GatewayPair.REGISTERED_PORT);
-        double cpuMsPerMb = (cpuTicks(pair, "gwa") + cpuTicks(pair, "gwb") - before) * 10.0 / (warm.bytes() / 1e6);
+        double cpuMsPerMb = (cpuTicks(pair, "gwa") + cpuTicks(pair, "gwb") - before) * (CpuTimes.MICROS_PER_TICK / 1000.0)
+            / (warm.bytes() / 1e6);
         Row row = new Row(loss, direct, split, first, warm, cpuMsPerMb);
         rows.add(row);
         out.printf("loss %.1f%%: direct %s | split %s | gateway first %s, warm %s | gateways' CPU %.1f ms/MB%n",
@@ -133,9 +135,8 @@ public final class GatewayBench {
   }
 
   /** utime + stime of the node's process, in clock ticks (10 ms). */
-  private static long cpuTicks(GatewayPair pair, String node) throws java.io.IOException {
-    String[] stat = Files.readString(Path.of("/proc/" + pair.process(node).pid() + "/stat")).split("\\) ")[1].split(" ");
-    return Long.parseLong(stat[11]) + Long.parseLong(stat[12]);
+  private static long cpuTicks(GatewayPair pair, String node) {
+    return BenchProcess.ticksOf(pair.process(node).pid());
   }
 
   /** The report: a table per loss rate and the targets (issue 11), as Markdown. */
