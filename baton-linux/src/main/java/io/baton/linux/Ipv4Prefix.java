@@ -14,6 +14,23 @@ public record Ipv4Prefix(Inet4Address address, int length) {
     }
   }
 
+  /** Whether {@code a} lies in this network. */
+  public boolean contains(Inet4Address a) {
+    return contains(toInt(address), length, toInt(a));
+  }
+
+  /** Whether {@code address} lies in {@code network}/{@code length} (addresses as big-endian ints). */
+  public static boolean contains(int network, int length, int address) {
+    if (length == 0) return true;
+    int mask = -1 << (32 - length);
+    return (address & mask) == (network & mask);
+  }
+
+  private static int toInt(Inet4Address a) {
+    byte[] b = a.getAddress();
+    return (b[0] & 255) << 24 | (b[1] & 255) << 16 | (b[2] & 255) << 8 | (b[3] & 255);
+  }
+
   @Override
   public String toString() {
     return address.getHostAddress() + "/" + length;

@@ -45,12 +45,6 @@ public record GatewayConfig(
 
   /** Whether a peer may open a stream to {@code address}. */
   public boolean serves(java.net.Inet4Address address) {
-    int a = java.nio.ByteBuffer.wrap(address.getAddress()).getInt();
-    for (Ipv4Prefix p : serves) {
-      int base = java.nio.ByteBuffer.wrap(p.address().getAddress()).getInt();
-      int mask = p.length() == 0 ? 0 : -1 << (32 - p.length());
-      if ((a & mask) == (base & mask)) return true;
-    }
-    return false;
+    return serves.stream().anyMatch(p -> p.contains(address));
   }
 }

@@ -20,9 +20,7 @@ final class ClientAddressPolicy {
   /** One IPv4 network: address bits and prefix length. */
   record Network(int address, int prefix) {
     boolean contains(Inet4Address a) {
-      if (prefix == 0) return true;
-      int mask = -1 << (32 - prefix);
-      return (toInt(a) & mask) == (address & mask);
+      return io.baton.linux.Ipv4Prefix.contains(address, prefix, toInt(a));
     }
 
     @Override
