@@ -1,0 +1,26 @@
+# Sourced by the cpuN-profile.sh scripts: profile_quick_run OUT SYSTEM SIZE WARMUP CPU [HOOK]
+# runs a quick close-mode `./baton bench` of SYSTEM at SIZE, waits until it is up and warm, runs
+# HOOK (if given), records `perf record -a -C CPU -g` for 8 s into OUT/perf.data, waits for the
+# bench to end, prints its result line and sets `rate` (requests per second) from it.
+profile_quick_run() {
+  local out=$1 sys=$2 size=$3 warmup=$4 cpu=$5 hook=${6:-}
+  mkdir -p "$out"
+  ./baton bench --quick --systems "$sys" --sizes "$size" --modes close --repeats 1 --warmup "$warmup" \
+    --duration 12 --latency-probe 0 --output "$out" > "$out/bench.log" 2>&1 &
+  bench=$!
+  trap 'kill $bench 2>/dev/null || true' EXIT
+  local deadline=$((SECONDS + 300))
+  until grep -q 'up and warm' "$out/bench.log" 2>/dev/null; do
+    kill -0 $bench 2>/dev/null || { echo "the bench ended early: $out/bench.log" >&2; exit 1; }
+    (( SECONDS < deadline )) || { echo "no 'up and warm' within 300 s" >&2; exit 1; }
+    sleep 0.2
+  done
+  sleep 1.5
+  if [[ -n $hook ]]; then $hook; fi
+  perf record -a -C "$cpu" -g -F 1999 -o "$out/perf.data" -- sleep 8 > /dev/null 2>&1
+  wait $bench; trap - EXIT
+  local line
+  line=$(cat "$out"/*.md 2>/dev/null | grep -E "$sys \| close" | head -1 || true)
+  echo "$line"
+  rate=$(echo "$line" | awk -F'|' '{gsub(/ /,"",$6); print $6}')
+}
