@@ -133,7 +133,7 @@ public final class AdminEndpoint implements AutoCloseable {
 
   /** Every worker of every pool on this server. */
   private Map<String, Object> workers() {
-    if (server == null) throw new IllegalArgumentException("node " + nodeName + " is not a server");
+    requireServer();
     List<Map<String, Object>> rows = new ArrayList<>();
     for (var pool : server.workerPools()) rows.addAll(pool.describe());
     Map<String, Object> out = new LinkedHashMap<>();
@@ -148,7 +148,7 @@ public final class AdminEndpoint implements AutoCloseable {
    * {@code vip=ADDRESS:PORT} (optional when the server has one pool).
    */
   private Map<String, Object> changeWorker(Map<String, String> q) {
-    if (server == null) throw new IllegalArgumentException("node " + nodeName + " is not a server");
+    requireServer();
     var pools = server.workerPools();
     if (pools.isEmpty()) throw new IllegalArgumentException("node " + nodeName + " has no pool of workers");
     String vip = q.get("vip");
@@ -166,18 +166,7 @@ public final class AdminEndpoint implements AutoCloseable {
       throw new IllegalArgumentException("give one of weight=N, drain=true|false, add=ADDRESS:PORT [weight=N] and remove=true");
     }
     if (q.containsKey("add")) {
-      String address = q.get("add");
-      int colon = address.lastIndexOf(':');
-      java.net.InetSocketAddress at;
-      try {
-        at = new java.net.InetSocketAddress(java.net.InetAddress.getByName(address.substring(0, colon)),
-            Integer.parseInt(address.substring(colon + 1)));
-      } catch (RuntimeException | java.net.UnknownHostException e) {
-        throw new IllegalArgumentException("add: '" + address + "' is not ADDRESS:PORT");
-      }
-      if (!(at.getAddress() instanceof java.net.Inet4Address) || !address.substring(0, colon).matches("[0-9.]+")) {
-        throw new IllegalArgumentException("add: '" + address + "' is not an IPv4 ADDRESS:PORT");
-      }
+      InetSocketAddress at = address(q, "add");
       int weight = q.containsKey("weight") ? Integer.parseInt(q.get("weight")) : 1;
       pool.add(worker, at, weight);
     } else if (q.containsKey("remove")) {
