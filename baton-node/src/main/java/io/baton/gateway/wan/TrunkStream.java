@@ -2,6 +2,7 @@ package io.baton.gateway.wan;
 
 import io.baton.netty.KeepEpollRegistered;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelFutureListener;
@@ -19,9 +20,11 @@ import java.util.TreeMap;
  *
  * <p>Local bytes go out as sequenced {@link TrunkFrame.Data} frames; the receiver puts frames
  * back in order (they may come over different connections), writes them to its local socket and
- * returns {@link TrunkFrame.Credit} as those writes complete. A sender stops reading its local
- * socket once it is {@link WanParameters#windowBytes} ahead of the far end's credit, so each side
- * buffers at most one window per stream whatever the readers do. A FIN travels in sequence (a
+ * returns {@link TrunkFrame.Credit} as those writes complete. A sender never has more than
+ * {@link WanParameters#windowBytes} sent and not yet credited: the part of a read that would pass
+ * the window waits here (at most one read) and the local socket is not read again until credit
+ * comes back. So each side holds at most one window per stream in flight whatever the readers do.
+ * A FIN travels in sequence (a
  * half-close reaches the far socket after every byte before it); a reset or a failed local socket
  * aborts both ends at once with RST.
  *
@@ -43,6 +46,10 @@ public final class TrunkStream {
   private int receiveSeq;
   private final TreeMap<Integer, TrunkFrame> early = new TreeMap<>();
   private long sentBytes;
+  /** Bytes read from the local socket that did not fit the window yet (at most one read). */
+  private ByteBuf held;
+  /** The local socket's FIN arrived while bytes were held: it follows them. */
+  private boolean finHeld;
   private long peerConsumed;
   private long consumed;
   private long creditSent;
@@ -172,7 +179,7 @@ public final class TrunkStream {
   }
 
   private void shutdownLocalOutput() {
-    local.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER).addListener((ChannelFutureListener) f -> {
+    local.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener((ChannelFutureListener) f -> {
       if (closed) return;
       if (consumed > creditSent) sendCredit();
       ((DuplexChannel) local).shutdownOutput().addListener((ChannelFutureListener) s -> {
@@ -185,8 +192,18 @@ public final class TrunkStream {
   /** The far end's credit: resume reading the local socket if the window opened again. */
   void onCredit(long consumedByPeer) {
     if (consumedByPeer > peerConsumed) peerConsumed = consumedByPeer;
-    if (local != null && !closed && !localInputDone && !local.config().isAutoRead()
-        && sentBytes - peerConsumed < window) {
+    if (local == null || closed) return;
+    if (held != null) {
+      sendWithinWindow(held);
+      if (held.isReadable()) return;
+      held.release();
+      held = null;
+      if (finHeld) {
+        onLocalFin();
+        return;
+      }
+    }
+    if (!localInputDone && !local.config().isAutoRead() && sentBytes - peerConsumed < window) {
       local.config().setAutoRead(true);
     }
   }
@@ -209,18 +226,35 @@ public final class TrunkStream {
       bytes.release();
       return;
     }
-    while (bytes.isReadable()) {
-      int n = Math.min(MAX_FRAME_PAYLOAD, bytes.readableBytes());
+    if (held != null) {
+      // Read after auto-read went off (the rest of one read loop): it queues behind the held bytes.
+      held = Unpooled.wrappedBuffer(held, bytes);
+    } else {
+      sendWithinWindow(bytes);
+      if (bytes.isReadable()) held = bytes;
+      else bytes.release();
+    }
+    if (held != null || sentBytes - peerConsumed >= window) local.config().setAutoRead(false);
+  }
+
+  /** Sends as much of {@code bytes} as the far end's credit allows, in frames; the rest stays readable. */
+  private void sendWithinWindow(ByteBuf bytes) {
+    long room = window - (sentBytes - peerConsumed);
+    while (bytes.isReadable() && room > 0) {
+      int n = (int) Math.min(Math.min(MAX_FRAME_PAYLOAD, bytes.readableBytes()), room);
       sentBytes += n;
+      room -= n;
       trunk.counters().bytesToWan.add(n);
       trunk.send(new TrunkFrame.Data(id, nextSendSeq(), bytes.readRetainedSlice(n)));
     }
-    bytes.release();
-    if (sentBytes - peerConsumed >= window) local.config().setAutoRead(false);
   }
 
   private void onLocalFin() {
     if (closed || localInputDone) return;
+    if (held != null) {
+      finHeld = true;
+      return;
+    }
     localInputDone = true;
     trunk.send(new TrunkFrame.Fin(id, nextSendSeq()));
     finishIfDone();
@@ -256,6 +290,10 @@ public final class TrunkStream {
     early.clear();
     beforeConnect.forEach(ByteBuf::release);
     beforeConnect.clear();
+    if (held != null) {
+      held.release();
+      held = null;
+    }
   }
 
   private static void release(TrunkFrame frame) {
