@@ -33,7 +33,7 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     description = {"Ask a running node: nodes | connections | migrate CLIENT_IP:PORT VIP:PORT [--to NODE] |"
         + " migrate --all|--from THIS_NODE [--to NODE] [--deadline 30s] |"
-        + " drain [--deadline 30s] [--to NODE] | workers [NAME weight N | drain | undrain | add ADDRESS:PORT [WEIGHT] | remove] [--vip ADDRESS:PORT]."
+        + " drain [--deadline 30s] [--to NODE] | workers [NAME weight N | drain | undrain | add ADDRESS:PORT|SOCKET [WEIGHT] | remove] [--vip ADDRESS:PORT]."
         + " workers lists or changes a server's local worker pools (blue/green by weight). drain also stops new connections to the node (as baton drain) and"
         + " moves its established ones to other servers at their next safe point, until the deadline."
         + " --force moves connections that have no safe point too (l4 and tls relays, applications without one),"
@@ -136,7 +136,7 @@ final class CtlCommand implements Callable<Integer> {
         } else if (args.size() == 2 && args.get(1).equals("remove")) {
           path = worker + "&remove=true";
         } else {
-          return usage(err, "workers [NAME weight N | NAME drain | NAME undrain | NAME add ADDRESS:PORT [WEIGHT]"
+          return usage(err, "workers [NAME weight N | NAME drain | NAME undrain | NAME add ADDRESS:PORT|SOCKET [WEIGHT]"
               + " | NAME remove] [--vip ADDRESS:PORT]");
         }
       }

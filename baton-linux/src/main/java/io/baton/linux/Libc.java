@@ -51,6 +51,9 @@ final class Libc {
   static final MethodHandle SEND = errnoCall("send", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT);
   static final MethodHandle SENDTO =
       errnoCall("sendto", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT);
+  static final MethodHandle SENDMSG = errnoCall("sendmsg", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT);
+  static final MethodHandle RECVMSG = errnoCall("recvmsg", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT);
+  static final MethodHandle UNLINK = errnoCall("unlink", JAVA_INT, ADDRESS);
   static final MethodHandle POLL = errnoCall("poll", JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT);
   // ssize_t read(int, void*, size_t), ssize_t write(int, const void*, size_t): for descriptors
   // that are not sockets (a TUN device), where recv/send fail with ENOTSOCK.

@@ -53,6 +53,7 @@ public final class Sockets {
   public static final int MSG_NOSIGNAL = 0x4000;
   public static final int SHUT_RD = 0;
   public static final int SHUT_WR = 1;
+  public static final int SHUT_RDWR = 2;
   // asm-generic/ioctls.h (SIOCINQ = FIONREAD, SIOCOUTQ = TIOCOUTQ), linux/sockios.h
   public static final long SIOCINQ = 0x541B;
   public static final long SIOCOUTQ = 0x5411;

@@ -144,7 +144,7 @@ public final class AdminEndpoint implements AutoCloseable {
 
   /**
    * {@code worker=NAME} and one of {@code weight=N}, {@code drain=true|false}, {@code
-   * add=ADDRESS:PORT} (with an optional weight) or {@code remove=true}, in the pool of
+   * add=ADDRESS:PORT|/SOCKET/PATH} (with an optional weight) or {@code remove=true}, in the pool of
    * {@code vip=ADDRESS:PORT} (optional when the server has one pool).
    */
   private Map<String, Object> changeWorker(Map<String, String> q) {
@@ -163,12 +163,19 @@ public final class AdminEndpoint implements AutoCloseable {
     int actions = (q.containsKey("weight") && !q.containsKey("add") ? 1 : 0) + (q.containsKey("drain") ? 1 : 0)
         + (q.containsKey("add") ? 1 : 0) + (q.containsKey("remove") ? 1 : 0);
     if (actions != 1) {
-      throw new IllegalArgumentException("give one of weight=N, drain=true|false, add=ADDRESS:PORT [weight=N] and remove=true");
+      throw new IllegalArgumentException("give one of weight=N, drain=true|false, add=ADDRESS:PORT|SOCKET-PATH [weight=N] and remove=true");
     }
     if (q.containsKey("add")) {
-      InetSocketAddress at = address(q, "add");
       int weight = q.containsKey("weight") ? Integer.parseInt(q.get("weight")) : 1;
-      pool.add(worker, at, weight);
+      String target = q.get("add");
+      if (target.startsWith("/")) {
+        if (target.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > io.baton.linux.UnixSockets.MAX_PATH_BYTES) {
+          throw new IllegalArgumentException("a Unix socket path is at most 107 bytes: " + target);
+        }
+        pool.add(worker, java.nio.file.Path.of(target).normalize(), weight);
+      } else {
+        pool.add(worker, address(q, "add"), weight);
+      }
     } else if (q.containsKey("remove")) {
       pool.remove(worker);
     } else if (q.containsKey("weight")) {

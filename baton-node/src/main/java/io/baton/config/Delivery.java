@@ -11,7 +11,7 @@ import java.util.Objects;
  * deliveries of a server are also the list of VIPs it serves: the agent puts each VIP on
  * {@code lo} and guards its ports. Immutable.
  */
-public sealed interface Delivery permits Delivery.Relay, Delivery.Embedded {
+public sealed interface Delivery permits Delivery.Relay, Delivery.Pass, Delivery.Embedded {
   /** The VIP address the connection was made to. */
   Inet4Address vip();
 
@@ -52,6 +52,30 @@ public sealed interface Delivery permits Delivery.Relay, Delivery.Embedded {
     public Worker {
       Objects.requireNonNull(name, "name");
       Objects.requireNonNull(address, "address");
+    }
+  }
+
+  /**
+   * To cooperating worker processes: the restored socket itself is passed to the chosen worker
+   * over its Unix socket (SCM_RIGHTS), no relay; {@code io.baton.worker} is their library.
+   *
+   * @param workers the workers, each with its socket path
+   * @param balance how the pool chooses: {@code least-connections} or {@code round-robin}
+   */
+  record Pass(Inet4Address vip, int port, List<PassWorker> workers, String balance) implements Delivery {
+    public Pass {
+      Objects.requireNonNull(vip, "vip");
+      workers = List.copyOf(workers);
+      if (workers.isEmpty()) throw new IllegalArgumentException("a pass delivery needs workers");
+      Objects.requireNonNull(balance, "balance");
+    }
+  }
+
+  /** One cooperating worker: its name (unique in the pool), Unix socket path and weight (0..1000). */
+  record PassWorker(String name, Path socket, int weight) {
+    public PassWorker {
+      Objects.requireNonNull(name, "name");
+      Objects.requireNonNull(socket, "socket");
     }
   }
 

@@ -117,8 +117,12 @@ final class ServerBinder {
         rise.isPresent() ? rise.asInt(1, 100) : HealthCheckConfig.DEFAULT_RISE));
   }
 
-  /** {@code workers: {balance: least-connections|round-robin, members: [{name, address, weight}]}}. */
-  private static Delivery workerPool(Inet4Address vip, int port, ConfigField field) throws ConfigException {
+  /**
+   * {@code workers: {balance: least-connections|round-robin, members: [{name, address|socket, weight}]}}:
+   * addresses are relayed to, sockets are passed the connection.
+   */
+  private static Delivery workerPool(Inet4Address vip, int port, ConfigField field, Path baseDirectory)
+      throws ConfigException {
     field.allowKeys("balance", "members");
     String balance = "least-connections";
     ConfigField balanceField = field.get("balance");
@@ -130,21 +134,43 @@ final class ServerBinder {
     }
     ConfigField membersField = field.get("members").required("is required: the workers' addresses");
     List<Delivery.Worker> members = new ArrayList<>();
+    List<Delivery.PassWorker> passed = new ArrayList<>();
     java.util.Set<String> names = new java.util.HashSet<>();
+    java.util.Set<Path> sockets = new java.util.HashSet<>();
     for (ConfigField m : membersField.list()) {
-      m.allowKeys("name", "address", "weight");
+      m.allowKeys("name", "address", "socket", "weight");
       String name = m.get("name").required().asName(Names.SIMPLE, Names.SIMPLE_TEXT);
       if (!names.add(name)) throw m.get("name").error("worker '" + name + "' is listed twice");
+      ConfigField socketField = m.get("socket");
+      if (socketField.isPresent() == m.get("address").isPresent()) {
+        throw m.error("give the worker an address (its connections are relayed to it) or a socket (they are"
+            + " passed to it), exactly one");
+      }
+      int weight = m.get("weight").isPresent() ? m.get("weight").asInt(0, 1000) : 1;
+      if (socketField.isPresent()) {
+        if (!members.isEmpty()) throw socketField.error(MIXED);
+        Path socket = baseDirectory.resolve(socketField.asString()).normalize();
+        if (socket.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 107) {
+          throw socketField.error("is longer than a Unix socket path can be (107 bytes)");
+        }
+        if (!sockets.add(socket)) throw socketField.error("is another worker's socket too");
+        passed.add(new Delivery.PassWorker(name, socket, weight));
+        continue;
+      }
+      if (!passed.isEmpty()) throw m.get("address").error(MIXED);
       InetSocketAddress address = m.get("address").required().asIpv4SocketAddress(false);
       if (address.getAddress().equals(vip) && address.getPort() == port) {
         throw m.get("address").error("is the VIP itself; name the worker's own address");
       }
-      int weight = m.get("weight").isPresent() ? m.get("weight").asInt(0, 1000) : 1;
       members.add(new Delivery.Worker(name, address, weight));
     }
+    if (!passed.isEmpty()) return new Delivery.Pass(vip, port, passed, balance);
     if (members.isEmpty()) throw membersField.error("must list at least one worker");
     return new Delivery.Relay(vip, port, members.get(0).address(), members, balance);
   }
+
+  private static final String MIXED = "mixes workers with sockets and workers with addresses; a pool is one"
+      + " or the other (connections passed, or relayed)";
 
   private static Delivery delivery(ConfigField field, Path baseDirectory)
       throws ConfigException {
@@ -158,7 +184,7 @@ final class ServerBinder {
       if (relay.isPresent() || embedded.isPresent()) {
         throw workers.error("give one of relay, workers and embedded, not several");
       }
-      return workerPool(vip, port, workers);
+      return workerPool(vip, port, workers, baseDirectory);
     }
     if (relay.isPresent() == embedded.isPresent()) {
       throw relay.isPresent() ? embedded.error("give one of relay, workers and embedded, not several")

@@ -12,6 +12,7 @@ import io.baton.handoff.HandoffServer;
 import io.baton.handoff.Liveness;
 import io.baton.server.delivery.Delivery;
 import io.baton.server.delivery.EmbeddedDelivery;
+import io.baton.server.delivery.PassingDelivery;
 import io.baton.server.delivery.RelayDelivery;
 import io.baton.server.delivery.RerouteGate;
 import io.baton.transplant.FlowKey;
@@ -140,6 +141,22 @@ public final class ServerAgent implements AutoCloseable {
                 config.timeouts().idle(), followHttp));
           }
           peerTargets.put(vip.toString(), new PeerDelivery.Relay(r.upstream()));
+        }
+        case io.baton.config.Delivery.Pass p -> {
+          if (placement.isPresent()) {
+            throw new IllegalArgumentException("VIP " + vip + " routes every request (reroute: per-request), but this"
+                + " server passes its connections to workers, which own them from then on; use reroute: first-request");
+          }
+          if (config.node().hasRole(io.baton.config.Role.DISPATCHER)) {
+            throw new IllegalArgumentException("VIP " + vip + " passes connections to workers, but this node also"
+                + " dispatches (peer mode): the connections it serves itself could not be passed; use relay: here");
+          }
+          var pool = new io.baton.server.workers.WorkerPool(vip.toString(),
+              p.balance().equals("round-robin") ? io.baton.server.workers.WorkerPool.Balance.ROUND_ROBIN
+                  : io.baton.server.workers.WorkerPool.Balance.LEAST_CONNECTIONS, System::nanoTime);
+          for (io.baton.config.Delivery.PassWorker w : p.workers()) pool.add(w.name(), w.socket(), w.weight());
+          workerPools.add(pool);
+          deliveries.put(vip.toString(), new PassingDelivery(group, pool, "workers of " + vip));
         }
         case io.baton.config.Delivery.Embedded e -> {
           ContentCache cache = e.cacheBytes() > 0 ? new ContentCache(e.cacheBytes()) : null;
@@ -359,6 +376,9 @@ public final class ServerAgent implements AutoCloseable {
     reporter.cancel(false);
     migrator.close();
     fabric.close();
+    for (Delivery d : deliveries.values()) {
+      if (d instanceof PassingDelivery p) p.close();
+    }
     removeGuard(guardThread, guard);
   }
 

@@ -324,6 +324,17 @@ class InvalidConfigTest {
         refused("worker twice", s("relay: 127.0.0.1:8080 }", "workers: { members: [ { name: w1, address: 127.0.0.1:8081 },"
                 + " { name: w1, address: 127.0.0.1:8082 } ] } }"),
             "t.yaml:10:107: server.deliveries[0].workers.members[1].name: worker 'w1' is listed twice"),
+        refused("worker with address and socket", s("relay: 127.0.0.1:8080 }",
+                "workers: { members: [ { name: w1, address: 127.0.0.1:8081, socket: /run/w1.sock } ] } }"),
+            "t.yaml:10:60: server.deliveries[0].workers.members[0]: give the worker an address (its connections are"
+                + " relayed to it) or a socket (they are passed to it), exactly one"),
+        refused("workers mixed", s("relay: 127.0.0.1:8080 }", "workers: { members: [ { name: w1, socket: /run/w1.sock },"
+                + " { name: w2, address: 127.0.0.1:8082 } ] } }"),
+            "t.yaml:10:117: server.deliveries[0].workers.members[1].address: mixes workers with sockets and workers"
+                + " with addresses; a pool is one or the other (connections passed, or relayed)"),
+        refused("socket twice", s("relay: 127.0.0.1:8080 }", "workers: { members: [ { name: w1, socket: /run/w.sock },"
+                + " { name: w2, socket: /run/w.sock } ] } }"),
+            "t.yaml:10:115: server.deliveries[0].workers.members[1].socket: is another worker's socket too"),
         refused("relay without port", s("127.0.0.1:8080", "127.0.0.1"),
             "t.yaml:10:45: server.deliveries[0].relay: must be ADDRESS:PORT such as"
                 + " 127.0.0.1:8080, got '127.0.0.1'"),

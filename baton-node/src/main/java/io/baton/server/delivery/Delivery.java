@@ -12,7 +12,7 @@ package io.baton.server.delivery;
  * <p>Implementations are thread-safe: {@code deliver} may be called from any thread, for many
  * connections at once.
  */
-public sealed interface Delivery permits RelayDelivery, EmbeddedDelivery {
+public sealed interface Delivery permits RelayDelivery, PassingDelivery, EmbeddedDelivery {
 
   /**
    * Hands over a restored connection.

@@ -14,7 +14,13 @@ import java.util.Set;
 public interface UpstreamChooser {
   /** One upstream, counted as in use from {@link #choose} until {@link #released} or {@link #failed}. */
   interface Upstream {
+    /** Where a relay connects; null for a worker that is passed connections instead. */
     InetSocketAddress address();
+
+    /** The Unix socket of a cooperating worker that connections are passed to; null for a relay's. */
+    default java.nio.file.Path socket() {
+      return null;
+    }
 
     /** The relay's connect to it succeeded. */
     default void connected() { }

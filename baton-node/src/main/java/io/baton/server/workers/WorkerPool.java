@@ -65,9 +65,22 @@ public final class WorkerPool implements UpstreamChooser {
 
   /** Adds a worker; names are unique in the pool. */
   public synchronized Worker add(String workerName, InetSocketAddress address, int weight) {
-    if (find(workerName) != null) throw new IllegalArgumentException("pool " + name + " already has a worker " + workerName);
-    checkWeight(weight);
-    Worker w = new Worker(workerName, address, weight);
+    return add(new Worker(workerName, java.util.Objects.requireNonNull(address, "address"), null, weight));
+  }
+
+  /** Adds a cooperating worker, reached at its Unix socket; names are unique in the pool. */
+  public synchronized Worker add(String workerName, java.nio.file.Path socket, int weight) {
+    return add(new Worker(workerName, null, java.util.Objects.requireNonNull(socket, "socket"), weight));
+  }
+
+  private Worker add(Worker w) {
+    if (find(w.name) != null) throw new IllegalArgumentException("pool " + name + " already has a worker " + w.name);
+    if (!workers.isEmpty() && (workers.get(0).socket == null) != (w.socket == null)) {
+      throw new IllegalArgumentException("pool " + name + (w.socket == null
+          ? " passes connections to workers' sockets: add a socket path, not an address"
+          : " relays to workers' addresses: add an ADDRESS:PORT, not a socket path"));
+    }
+    checkWeight(w.weight);
     workers.add(w);
     return w;
   }
@@ -137,7 +150,7 @@ public final class WorkerPool implements UpstreamChooser {
       Map<String, Object> m = new LinkedHashMap<>();
       m.put("pool", name);
       m.put("worker", w.name);
-      m.put("address", w.address.getAddress().getHostAddress() + ":" + w.address.getPort());
+      m.put("address", w.target());
       m.put("weight", w.weight);
       m.put("state", w.state());
       m.put("active", w.active.get());
@@ -171,10 +184,11 @@ public final class WorkerPool implements UpstreamChooser {
     if (weight < 0 || weight > 1000) throw new IllegalArgumentException("weight must be 0..1000, got " + weight);
   }
 
-  /** One worker: an address the relay connects to, with its counters. */
+  /** One worker: an address the relay connects to, or a socket connections are passed to; with its counters. */
   public final class Worker implements Upstream {
     private final String name;
     private final InetSocketAddress address;
+    private final java.nio.file.Path socket;
     private volatile int weight;
     private volatile boolean draining;
     private volatile boolean down;
@@ -186,10 +200,16 @@ public final class WorkerPool implements UpstreamChooser {
     private final LongAdder chosen = new LongAdder();
     private final LongAdder failures = new LongAdder();
 
-    private Worker(String name, InetSocketAddress address, int weight) {
+    private Worker(String name, InetSocketAddress address, java.nio.file.Path socket, int weight) {
       this.name = name;
       this.address = address;
+      this.socket = socket;
       this.weight = weight;
+    }
+
+    /** Where it is: {@code IP:PORT}, or its socket's path. */
+    public String target() {
+      return socket != null ? socket.toString() : address.getAddress().getHostAddress() + ":" + address.getPort();
     }
 
     public String name() {
@@ -199,6 +219,11 @@ public final class WorkerPool implements UpstreamChooser {
     @Override
     public InetSocketAddress address() {
       return address;
+    }
+
+    @Override
+    public java.nio.file.Path socket() {
+      return socket;
     }
 
     public int active() {
@@ -226,7 +251,7 @@ public final class WorkerPool implements UpstreamChooser {
       if (down || probing) {
         // It took a connection: it is back.
         synchronized (WorkerPool.this) {
-          if (down) LOG.info("worker {} of {} ({}) is back", name, WorkerPool.this.name, address);
+          if (down) LOG.info("worker {} of {} ({}) is back", name, WorkerPool.this.name, target());
           down = false;
           probing = false;
         }
@@ -243,7 +268,7 @@ public final class WorkerPool implements UpstreamChooser {
       active.decrementAndGet();
       failures.increment();
       synchronized (WorkerPool.this) {
-        if (!down) LOG.warn("worker {} of {} ({}) is down: {}", name, WorkerPool.this.name, address, why);
+        if (!down) LOG.warn("worker {} of {} ({}) is down: {}", name, WorkerPool.this.name, target(), why);
         down = true;
         probing = false;
         downSinceNs = nanoTime.getAsLong();
@@ -252,7 +277,7 @@ public final class WorkerPool implements UpstreamChooser {
 
     @Override
     public String toString() {
-      return name + " (" + address.getAddress().getHostAddress() + ":" + address.getPort() + ")";
+      return name + " (" + target() + ")";
     }
   }
 }
