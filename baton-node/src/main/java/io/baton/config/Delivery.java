@@ -27,11 +27,13 @@ public sealed interface Delivery permits Delivery.Relay, Delivery.Pass, Delivery
    *     the first worker's address
    * @param workers the worker pool ({@code workers:}); empty for a single application ({@code relay:})
    * @param balance how the pool chooses: {@code least-connections} or {@code round-robin}
+   * @param direct this server's own address and port whose connections the kernel spreads over the
+   *     workers (nftables DNAT, weighted), never through the agent; empty: none
    */
-  record Relay(Inet4Address vip, int port, InetSocketAddress upstream, List<Worker> workers, String balance)
-      implements Delivery {
+  record Relay(Inet4Address vip, int port, InetSocketAddress upstream, List<Worker> workers, String balance,
+      java.util.Optional<InetSocketAddress> direct) implements Delivery {
     public Relay(Inet4Address vip, int port, InetSocketAddress upstream) {
-      this(vip, port, upstream, List.of(), "least-connections");
+      this(vip, port, upstream, List.of(), "least-connections", java.util.Optional.empty());
     }
 
     public Relay {
@@ -39,6 +41,7 @@ public sealed interface Delivery permits Delivery.Relay, Delivery.Pass, Delivery
       Objects.requireNonNull(upstream, "upstream");
       workers = List.copyOf(workers);
       Objects.requireNonNull(balance, "balance");
+      Objects.requireNonNull(direct, "direct");
     }
 
     /** Whether connections are spread over a pool of workers. */

@@ -123,7 +123,7 @@ final class ServerBinder {
    */
   private static Delivery workerPool(Inet4Address vip, int port, ConfigField field, Path baseDirectory)
       throws ConfigException {
-    field.allowKeys("balance", "members");
+    field.allowKeys("balance", "members", "direct");
     String balance = "least-connections";
     ConfigField balanceField = field.get("balance");
     if (balanceField.isPresent()) {
@@ -164,9 +164,27 @@ final class ServerBinder {
       }
       members.add(new Delivery.Worker(name, address, weight));
     }
-    if (!passed.isEmpty()) return new Delivery.Pass(vip, port, passed, balance);
+    ConfigField directField = field.get("direct");
+    if (!passed.isEmpty()) {
+      if (directField.isPresent()) {
+        throw directField.error("is for workers with addresses: a connection the kernel delivers never reaches the"
+            + " agent, so it cannot be passed to a socket");
+      }
+      return new Delivery.Pass(vip, port, passed, balance);
+    }
     if (members.isEmpty()) throw membersField.error("must list at least one worker");
-    return new Delivery.Relay(vip, port, members.get(0).address(), members, balance);
+    java.util.Optional<InetSocketAddress> direct = java.util.Optional.empty();
+    if (directField.isPresent()) {
+      InetSocketAddress d = directField.asIpv4SocketAddress(false);
+      if (d.getAddress().equals(vip)) {
+        throw directField.error("is the VIP; name this server's own address (the VIP's connections come by handoff)");
+      }
+      for (Delivery.Worker w : members) {
+        if (w.address().equals(d)) throw directField.error("is worker " + w.name() + "'s own address");
+      }
+      direct = java.util.Optional.of(d);
+    }
+    return new Delivery.Relay(vip, port, members.get(0).address(), members, balance, direct);
   }
 
   private static final String MIXED = "mixes workers with sockets and workers with addresses; a pool is one"

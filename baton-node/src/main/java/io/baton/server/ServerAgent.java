@@ -15,6 +15,7 @@ import io.baton.server.delivery.EmbeddedDelivery;
 import io.baton.server.delivery.PassingDelivery;
 import io.baton.server.delivery.RelayDelivery;
 import io.baton.server.delivery.RerouteGate;
+import io.baton.server.workers.DirectDnat;
 import io.baton.transplant.FlowKey;
 import io.netty.channel.EventLoopGroup;
 import org.slf4j.Logger;
@@ -66,6 +67,8 @@ public final class ServerAgent implements AutoCloseable {
   private volatile List<ContentCache> caches = List.of();
   /** The worker pools of pooled relay deliveries. */
   private volatile List<io.baton.server.workers.WorkerPool> workerPools = List.of();
+  /** The kernel's DNAT to the workers of pools with a direct address; null without. */
+  private volatile DirectDnat directDnat;
   private final ScheduledFuture<?> reporter;
 
   private ServerAgent(String nodeName, Map<String, Delivery> deliveries,
@@ -105,6 +108,7 @@ public final class ServerAgent implements AutoCloseable {
     Map<String, PeerDelivery.Target> peerTargets = new HashMap<>();
     List<ContentCache> caches = new java.util.ArrayList<>();
     List<io.baton.server.workers.WorkerPool> workerPools = new java.util.ArrayList<>();
+    Map<InetSocketAddress, io.baton.server.workers.WorkerPool> directPools = new java.util.LinkedHashMap<>();
     Migrator[] migratorRef = new Migrator[1];
     RerouteGate.Counters reroutes = new RerouteGate.Counters();
     for (io.baton.config.Delivery d : server.deliveries()) {
@@ -134,6 +138,9 @@ public final class ServerAgent implements AutoCloseable {
                     : io.baton.server.workers.WorkerPool.Balance.LEAST_CONNECTIONS, System::nanoTime);
             for (io.baton.config.Delivery.Worker w : r.workers()) pool.add(w.name(), w.address(), w.weight());
             workerPools.add(pool);
+            if (r.direct().isPresent() && directPools.putIfAbsent(r.direct().get(), pool) != null) {
+              throw new IllegalArgumentException("two pools name " + r.direct().get() + " as their direct address");
+            }
             deliveries.put(vip.toString(), new RelayDelivery(group, pool, "workers of " + vip,
                 RelayDelivery.DEFAULT_CONNECT_TIMEOUT, config.timeouts().idle(), followHttp));
           } else {
@@ -175,8 +182,14 @@ public final class ServerAgent implements AutoCloseable {
         log.info("host preparation: {}", change);
       }
     }
-    List<String> problems = HostPreparation.check(vipAddresses, fabricDevice);
+    if (server.applyHostPreparation()) {
+      for (String change : DirectDnat.apply(directPools)) log.info("host preparation: {}", change);
+    }
+    List<String> problems = new java.util.ArrayList<>(HostPreparation.check(vipAddresses, fabricDevice));
+    problems.addAll(DirectDnat.check(directPools));
     if (!problems.isEmpty()) throw new HostNotReadyException(problems);
+    DirectDnat direct = directPools.isEmpty() ? null : DirectDnat.start(directPools);
+    if (direct == null) DirectDnat.removeStale();
 
     ExecutorService guardThread = Executors.newSingleThreadExecutor(r -> {
       Thread t = new Thread(r, "baton-guard");
@@ -188,6 +201,7 @@ public final class ServerAgent implements AutoCloseable {
       guard = guardThread.submit(() -> VipGuard.install(VipGuard.DEFAULT_TABLE, vips)).get();
     } catch (Exception e) {
       guardThread.shutdownNow();
+      if (direct != null) direct.close();
       throw new IOException("cannot install the VIP guard: " + rootMessage(e), e);
     }
     var bind = new InetSocketAddress(config.node().fabric().address(), config.cluster().handoffPort());
@@ -212,6 +226,7 @@ public final class ServerAgent implements AutoCloseable {
           acceptor.live, MIGRATION_SAFE_POINT_TIMEOUT, config.timeouts().handoff());
     } catch (io.baton.linux.LinuxException | RuntimeException e) {
       fabric.close();
+      if (direct != null) direct.close();
       removeGuard(guardThread, guard);
       throw new IOException("cannot set up live migration (forwarding table " + Migrator.TABLE + " on " + fabricDevice
           + "): " + e.getMessage(), e);
@@ -222,6 +237,7 @@ public final class ServerAgent implements AutoCloseable {
     agent.reroutes = reroutes;
     agent.caches = List.copyOf(caches);
     agent.workerPools = List.copyOf(workerPools);
+    agent.directDnat = direct;
     try {
       fabric.start();
     } catch (Exception e) {
@@ -379,6 +395,7 @@ public final class ServerAgent implements AutoCloseable {
     for (Delivery d : deliveries.values()) {
       if (d instanceof PassingDelivery p) p.close();
     }
+    if (directDnat != null) directDnat.close();
     removeGuard(guardThread, guard);
   }
 

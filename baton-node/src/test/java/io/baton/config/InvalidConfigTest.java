@@ -335,6 +335,14 @@ class InvalidConfigTest {
         refused("socket twice", s("relay: 127.0.0.1:8080 }", "workers: { members: [ { name: w1, socket: /run/w.sock },"
                 + " { name: w2, socket: /run/w.sock } ] } }"),
             "t.yaml:10:115: server.deliveries[0].workers.members[1].socket: is another worker's socket too"),
+        refused("direct on the VIP", s("relay: 127.0.0.1:8080 }", "workers: { members: [ { name: w1, address: 127.0.0.1:8081 } ],"
+                + " direct: 198.18.0.100:80 } }"),
+            "t.yaml:10:109: server.deliveries[0].workers.direct: is the VIP; name this server's own address (the VIP's"
+                + " connections come by handoff)"),
+        refused("direct with sockets", s("relay: 127.0.0.1:8080 }", "workers: { members: [ { name: w1, socket: /run/w.sock } ],"
+                + " direct: 198.18.0.11:80 } }"),
+            "t.yaml:10:105: server.deliveries[0].workers.direct: is for workers with addresses: a connection the kernel"
+                + " delivers never reaches the agent, so it cannot be passed to a socket"),
         refused("relay without port", s("127.0.0.1:8080", "127.0.0.1"),
             "t.yaml:10:45: server.deliveries[0].relay: must be ADDRESS:PORT such as"
                 + " 127.0.0.1:8080, got '127.0.0.1'"),

@@ -57,7 +57,8 @@ public final class ProcessFarm extends ProcessLab {
 
     /**
      * Port 80's delivery on every server, as the inside of its flow mapping ({@code workers: {...}}
-     * say; {@code {server}} becomes the server's name); the test starts what it names.
+     * say; {@code {server}} becomes the server's name, {@code {address}} its front address); the test
+     * starts what it names.
      */
     public Options port80(String delivery) {
       return new Options(dispatcherExtra, serverExtra, sync, healthCheck, balance, cacheBytes, discover, routing, relay,
@@ -249,7 +250,7 @@ public final class ProcessFarm extends ProcessLab {
         %s
         """.formatted(name, octet, syncInterface(octet), key,
             options.healthCheck().isEmpty() ? "" : "  health-check: " + options.healthCheck(), VIP,
-            !options.port80().isEmpty() ? options.port80().replace("{server}", name)
+            !options.port80().isEmpty() ? options.port80().replace("{server}", name).replace("{address}", "198.18.0." + octet)
                 : options.relay() ? "relay: 127.0.0.1:8080" : "embedded: { app: sample, root: " + root
                 + (options.cacheBytes() > 0 ? ", cache-bytes: " + options.cacheBytes() : "") + " }",
             VIP, root, syncSection(),

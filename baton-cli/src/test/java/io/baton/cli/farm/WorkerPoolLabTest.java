@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
 class WorkerPoolLabTest {
   private static final String WORKERS = "workers: { balance: least-connections, members: ["
       + "{ name: w1, address: 127.0.0.1:8081 }, { name: w2, address: 127.0.0.1:8082 },"
-      + " { name: w3, address: 127.0.0.1:8083 }, { name: w4, address: 127.0.0.1:8084 } ] }";
+      + " { name: w3, address: 127.0.0.1:8083 }, { name: w4, address: 127.0.0.1:8084 } ], direct: {address}:80 }";
 
   @Test
   void connectionsSpreadOverWorkersAKilledWorkerCostsNothingAndWeightsChangeUnderLoad() throws Exception {
@@ -46,6 +46,20 @@ class WorkerPoolLabTest {
         for (int w = 1; w <= 4; w++) assertThat(seen).as("every worker got connections: " + seen).containsKey(s + "-w" + w);
       }
 
+      // 1b. Connections to a server's own address (direct: 198.18.0.11:80) reach its workers by the
+      //     kernel's DNAT: spread by weight, byte-exact, and not one of them passes through the agent.
+      CommandResult before = ctl(farm, "s1", "workers");
+      seen = requests(farm, 60, "198.18.0.11");
+      assertThat(seen.values().stream().mapToInt(Integer::intValue).sum()).isEqualTo(60);
+      assertThat(seen.keySet()).as("direct connections spread: " + seen).containsExactlyInAnyOrder("s1-w1", "s1-w2", "s1-w3", "s1-w4");
+      Path direct = farm.lab.dir().resolve("direct.bin");
+      CommandResult big = farm.client.exec(List.of("curl", "-sS", "-f", "-m", "60", "-o", direct.toString(),
+          "http://198.18.0.11/big.bin"), Duration.ofSeconds(70));
+      assertThat(big.exitCode()).as(big.stderr()).isZero();
+      assertThat(FarmChecks.sha256(direct)).isEqualTo(FarmChecks.sha256(farm.bigFile));
+      assertThat(connectionCounts(ctl(farm, "s1", "workers"))).as("the agent relayed none of them")
+          .isEqualTo(connectionCounts(before));
+
       // 2. A worker killed: no request fails, none reaches it; the pool says it is down.
       Process dead = nginx.get("s1-w2");
       // nginx's worker process holds the listening socket too: kill both, the worker first.
@@ -60,6 +74,10 @@ class WorkerPoolLabTest {
       assertThat(seen).doesNotContainKey("s1-w2");
       CommandResult list = farm.cli("s1", "ctl", "--config", farm.config("s1").toString(), "workers");
       assertThat(list.stdout()).as(list.stderr()).containsPattern("w2\\s+127.0.0.1:8082\\s+1 down");
+      awaitDnatWithout(farm, "s1", "127.0.0.1 . 8082");
+      seen = requests(farm, 40, "198.18.0.11");
+      assertThat(seen.values().stream().mapToInt(Integer::intValue).sum()).isEqualTo(40);
+      assertThat(seen).as("the kernel's DNAT left the dead worker out").doesNotContainKey("s1-w2");
 
       // 3. Blue/green under load: w1 and w3 go to weight 0 on both servers while wrk runs.
       Host client = farm.client;
@@ -77,6 +95,10 @@ class WorkerPoolLabTest {
       seen = requests(farm, 40);
       assertThat(seen.keySet()).as("after the switch only w2 and w4 take new connections")
           .allMatch(k -> k.endsWith("-w2") || k.endsWith("-w4"));
+      awaitDnatWithout(farm, "s2", "127.0.0.1 . 8081");
+      awaitDnatWithout(farm, "s2", "127.0.0.1 . 8083");
+      seen = requests(farm, 40, "198.18.0.12");
+      assertThat(seen.keySet()).as("the DNAT map follows the weights: " + seen).containsExactlyInAnyOrder("s2-w2", "s2-w4");
 
       // 4. A worker added at run time takes connections; removed, it takes none.
       Path root5 = Files.createDirectories(farm.lab.dir().resolve("www-s1-w5"));
@@ -96,10 +118,41 @@ class WorkerPoolLabTest {
     }
   }
 
+  private static CommandResult ctl(ProcessFarm farm, String server, String... args) {
+    List<String> all = new ArrayList<>(List.of("ctl", "--config", farm.config(server).toString()));
+    all.addAll(List.of(args));
+    CommandResult r = farm.cli(server, all.toArray(String[]::new));
+    assertThat(r.exitCode()).as(r.stderr()).isZero();
+    return r;
+  }
+
+  /** Waits until the server's DNAT map no longer names {@code worker} ("127.0.0.1 . 8082"). */
+  private static void awaitDnatWithout(ProcessFarm farm, String server, String worker) throws Exception {
+    ProcessLab.awaitTrue(() -> {
+      CommandResult t = farm.hosts.get(server).exec("nft", "list", "table", "ip", "baton_workers");
+      return t.exitCode() == 0 && t.stdout().contains("dnat ip to") && !t.stdout().contains(worker);
+    }, Duration.ofSeconds(5), server + "'s DNAT map to drop " + worker);
+  }
+
+  /** The CONNECTIONS column of {@code baton ctl workers}, per worker. */
+  private static Map<String, String> connectionCounts(CommandResult workers) {
+    Map<String, String> m = new HashMap<>();
+    for (String line : workers.stdout().lines().skip(1).toList()) {
+      String[] f = line.trim().split("\\s+");
+      if (f.length >= 8) m.put(f[1], f[f.length - 2]);
+    }
+    return m;
+  }
+
   /** {@code n} requests, each on a new connection; which worker answered, counted. */
   private static Map<String, Integer> requests(ProcessFarm farm, int n) {
+    return requests(farm, n, ProcessFarm.VIP);
+  }
+
+  /** {@code n} requests to {@code address}, each on a new connection; which worker answered, counted. */
+  private static Map<String, Integer> requests(ProcessFarm farm, int n, String address) {
     List<String> cmd = new ArrayList<>(List.of("curl", "-sS", "-f", "-m", "30", "-H", "Connection: close"));
-    for (int i = 0; i < n; i++) cmd.add("http://" + ProcessFarm.VIP + "/whoami.txt");
+    for (int i = 0; i < n; i++) cmd.add("http://" + address + "/whoami.txt");
     CommandResult r = farm.client.exec(cmd, Duration.ofSeconds(40));
     assertThat(r.exitCode()).as(r.stderr()).isZero();
     Map<String, Integer> seen = new HashMap<>();

@@ -43,6 +43,7 @@ public final class WorkerPool implements UpstreamChooser {
   private final Balance balance;
   private final LongSupplier nanoTime;
   private final List<Worker> workers = new ArrayList<>();
+  private final List<Runnable> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
   private int turn;
 
   /**
@@ -59,21 +60,50 @@ public final class WorkerPool implements UpstreamChooser {
     return name;
   }
 
+  /**
+   * Told (on the changing thread, outside the pool's lock) whenever which workers can take new
+   * connections may have changed: added, removed, weighted, drained, down or back.
+   */
+  public void onChange(Runnable listener) {
+    listeners.add(listener);
+  }
+
+  private void changed() {
+    for (Runnable r : listeners) r.run();
+  }
+
+  /** The workers that may take new connections now, with their weights (for the kernel's DNAT). */
+  public synchronized Map<InetSocketAddress, Integer> eligible() {
+    Map<InetSocketAddress, Integer> m = new LinkedHashMap<>();
+    for (Worker w : workers) {
+      if (!w.down && !w.draining && w.weight > 0 && w.address != null) m.merge(w.address, w.weight, Integer::sum);
+    }
+    return m;
+  }
+
   public Balance balance() {
     return balance;
   }
 
   /** Adds a worker; names are unique in the pool. */
-  public synchronized Worker add(String workerName, InetSocketAddress address, int weight) {
+  public Worker add(String workerName, InetSocketAddress address, int weight) {
     return add(new Worker(workerName, java.util.Objects.requireNonNull(address, "address"), null, weight));
   }
 
   /** Adds a cooperating worker, reached at its Unix socket; names are unique in the pool. */
-  public synchronized Worker add(String workerName, java.nio.file.Path socket, int weight) {
+  public Worker add(String workerName, java.nio.file.Path socket, int weight) {
     return add(new Worker(workerName, null, java.util.Objects.requireNonNull(socket, "socket"), weight));
   }
 
   private Worker add(Worker w) {
+    synchronized (this) {
+      addLocked(w);
+    }
+    changed();
+    return w;
+  }
+
+  private void addLocked(Worker w) {
     if (find(w.name) != null) throw new IllegalArgumentException("pool " + name + " already has a worker " + w.name);
     if (!workers.isEmpty() && (workers.get(0).socket == null) != (w.socket == null)) {
       throw new IllegalArgumentException("pool " + name + (w.socket == null
@@ -82,25 +112,34 @@ public final class WorkerPool implements UpstreamChooser {
     }
     checkWeight(w.weight);
     workers.add(w);
-    return w;
   }
 
   /** Takes a worker out: no new connection; its connections stay until they end. */
-  public synchronized Worker remove(String workerName) {
-    Worker w = require(workerName);
-    workers.remove(w);
+  public Worker remove(String workerName) {
+    Worker w;
+    synchronized (this) {
+      w = require(workerName);
+      workers.remove(w);
+    }
+    changed();
     return w;
   }
 
   /** Sets a worker's weight (0: no new connections): blue/green by weight. */
-  public synchronized void setWeight(String workerName, int weight) {
-    checkWeight(weight);
-    require(workerName).weight = weight;
+  public void setWeight(String workerName, int weight) {
+    synchronized (this) {
+      checkWeight(weight);
+      require(workerName).weight = weight;
+    }
+    changed();
   }
 
   /** Drains (or undrains) a worker: no new connections while drained. */
-  public synchronized void setDraining(String workerName, boolean draining) {
-    require(workerName).draining = draining;
+  public void setDraining(String workerName, boolean draining) {
+    synchronized (this) {
+      require(workerName).draining = draining;
+    }
+    changed();
   }
 
   @Override
@@ -250,12 +289,35 @@ public final class WorkerPool implements UpstreamChooser {
     public void connected() {
       if (down || probing) {
         // It took a connection: it is back.
+        boolean back;
         synchronized (WorkerPool.this) {
+          back = down;
           if (down) LOG.info("worker {} of {} ({}) is back", name, WorkerPool.this.name, target());
           down = false;
           probing = false;
         }
+        if (back) changed();
       }
+    }
+
+    /**
+     * A health probe's result (for pools whose connections the kernel delivers, which the pool
+     * never sees): a failure takes the worker down, a success brings it back.
+     */
+    public void probed(boolean ok, String why) {
+      boolean change;
+      synchronized (WorkerPool.this) {
+        change = down == ok;
+        if (change && ok) LOG.info("worker {} of {} ({}) is back", name, WorkerPool.this.name, target());
+        if (change && !ok) LOG.warn("worker {} of {} ({}) is down: {}", name, WorkerPool.this.name, target(), why);
+        if (change && !ok) {
+          failures.increment();
+          downSinceNs = nanoTime.getAsLong();
+        }
+        down = !ok;
+        if (ok) probing = false;
+      }
+      if (change) changed();
     }
 
     @Override
@@ -267,12 +329,15 @@ public final class WorkerPool implements UpstreamChooser {
     public void failed(String why) {
       active.decrementAndGet();
       failures.increment();
+      boolean change;
       synchronized (WorkerPool.this) {
+        change = !down;
         if (!down) LOG.warn("worker {} of {} ({}) is down: {}", name, WorkerPool.this.name, target(), why);
         down = true;
         probing = false;
         downSinceNs = nanoTime.getAsLong();
       }
+      if (change) changed();
     }
 
     @Override
