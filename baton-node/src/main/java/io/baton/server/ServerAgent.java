@@ -134,8 +134,7 @@ public final class ServerAgent implements AutoCloseable {
                   + " (peer mode): the connections it serves itself would reach only one worker; use relay: here");
             }
             var pool = new io.baton.server.workers.WorkerPool(vip.toString(),
-                r.balance().equals("round-robin") ? io.baton.server.workers.WorkerPool.Balance.ROUND_ROBIN
-                    : io.baton.server.workers.WorkerPool.Balance.LEAST_CONNECTIONS, System::nanoTime);
+                io.baton.server.workers.WorkerPool.Balance.of(r.balance()), System::nanoTime);
             for (io.baton.config.Delivery.Worker w : r.workers()) pool.add(w.name(), w.address(), w.weight());
             workerPools.add(pool);
             if (r.direct().isPresent() && directPools.putIfAbsent(r.direct().get(), pool) != null) {
@@ -159,8 +158,7 @@ public final class ServerAgent implements AutoCloseable {
                 + " dispatches (peer mode): the connections it serves itself could not be passed; use relay: here");
           }
           var pool = new io.baton.server.workers.WorkerPool(vip.toString(),
-              p.balance().equals("round-robin") ? io.baton.server.workers.WorkerPool.Balance.ROUND_ROBIN
-                  : io.baton.server.workers.WorkerPool.Balance.LEAST_CONNECTIONS, System::nanoTime);
+              io.baton.server.workers.WorkerPool.Balance.of(p.balance()), System::nanoTime);
           for (io.baton.config.Delivery.PassWorker w : p.workers()) pool.add(w.name(), w.socket(), w.weight());
           workerPools.add(pool);
           deliveries.put(vip.toString(), new PassingDelivery(group, pool, "workers of " + vip));

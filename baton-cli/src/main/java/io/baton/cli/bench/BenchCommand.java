@@ -49,6 +49,12 @@ public final class BenchCommand implements Callable<Integer> {
           + " a few minutes, --quick: 1 % only).")
   boolean gateway;
 
+  @Option(names = "--workers",
+      description = "Instead of the matrix: what the worker layer's delivery paths cost a server (relay to nginx,"
+          + " the socket passed to the C example worker, the kernel's DNAT for direct clients): req/s and agent and"
+          + " worker CPU per request, one request per connection (a few minutes).")
+  boolean workers;
+
   @Option(names = "--quick", description = "One short repeat of everything (a few minutes) instead of the full run.")
   boolean quick;
 
@@ -93,11 +99,11 @@ public final class BenchCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     if (locality) return locality();
     if (gateway) return gateway();
+    if (workers) return workers();
     BenchPlan plan = plan();
     checkHost(plan);
     Path repository = repository();
-    Path directory = output != null ? output
-        : (repository != null ? repository : Path.of("").toAbsolutePath()).resolve("bench/results");
+    Path directory = resultsDirectory(repository);
     BenchRunner.Outcome outcome = new BenchRunner(plan, spec.commandLine().getOut(), JavaLauncher.current(),
         new ReportWriter(directory, repository), awakeCpu0).run();
     // A run with a failure or whose baselines were not at their best proves nothing: exit 1.
@@ -109,14 +115,12 @@ public final class BenchCommand implements Callable<Integer> {
     if (!onPath("wrk")) problems.add("wrk is not installed: apt-get install wrk (./baton bench does it)");
     if (!problems.isEmpty()) throw new HostNotReadyException("host not ready: " + String.join("; ", problems));
     Path repository = repository();
-    Path directory = output != null ? output
-        : (repository != null ? repository : Path.of("").toAbsolutePath()).resolve("bench/results");
+    Path directory = resultsDirectory(repository);
     int seconds = orDefault(durationSeconds, quick ? 5 : 15);
     int warm = orDefault(warmupSeconds, quick ? 3 : 5);
     var result = new io.baton.cli.farm.LocalityBench(spec.commandLine().getOut(), 600, 360,
         java.time.Duration.ofSeconds(warm), java.time.Duration.ofSeconds(seconds)).run();
-    String stamp = java.time.LocalDateTime.now(java.time.ZoneOffset.UTC)
-        .format(java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd-HHmm"));
+    String stamp = stamp();
     Path file = io.baton.cli.farm.LocalityBench.write(result, directory, stamp);
     spec.commandLine().getOut().println("written: " + file);
     spec.commandLine().getOut().flush();
@@ -128,15 +132,13 @@ public final class BenchCommand implements Callable<Integer> {
     if (!onPath("curl")) problems.add("curl is not installed: apt-get install curl");
     if (!problems.isEmpty()) throw new HostNotReadyException("host not ready: " + String.join("; ", problems));
     Path repository = repository();
-    Path directory = output != null ? output
-        : (repository != null ? repository : Path.of("").toAbsolutePath()).resolve("bench/results");
+    Path directory = resultsDirectory(repository);
     List<Double> losses = quick ? List.of(0.01) : List.of(0.001, 0.01, 0.02);
     long bytes = quick ? 16L << 20 : 48L << 20;
     var bench = new GatewayBench(spec.commandLine().getOut(), bytes,
         java.time.Duration.ofSeconds(quick ? 10 : 20), losses, List.of("--connections", "4", "--congestion-control", "bbr"));
     var rows = bench.run();
-    String stamp = java.time.LocalDateTime.now(java.time.ZoneOffset.UTC)
-        .format(java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd-HHmm"));
+    String stamp = stamp();
     Files.createDirectories(directory);
     Path file = directory.resolve(stamp + "-gateway.md");
     Files.writeString(file, bench.report(rows, "# WAN gateway: direct, split TCP and the gateway pair (" + stamp + ")"));
@@ -144,6 +146,31 @@ public final class BenchCommand implements Callable<Integer> {
     spec.commandLine().getOut().println(bench.verdict(rows));
     spec.commandLine().getOut().flush();
     return ExitCode.OK;
+  }
+
+  private Integer workers() throws Exception {
+    List<String> problems = new ArrayList<>(LinuxProbe.problems());
+    for (String tool : List.of("wrk", "nginx", "cc")) {
+      if (!onPath(tool)) problems.add(tool + " is not installed (./baton bench installs wrk, nginx-light and gcc)");
+    }
+    Path repository = repository();
+    Path source = (repository != null ? repository : Path.of("").toAbsolutePath())
+        .resolve("baton-worker/src/main/c/baton_file_worker.c");
+    if (!Files.isRegularFile(source)) problems.add("the C example worker's source is not at " + source);
+    if (!problems.isEmpty()) throw new HostNotReadyException("host not ready: " + String.join("; ", problems));
+    Path directory = resultsDirectory(repository);
+    var bench = new io.baton.cli.farm.WorkersBench(spec.commandLine().getOut(), source,
+        java.time.Duration.ofSeconds(orDefault(warmupSeconds, quick ? 3 : 10)),
+        java.time.Duration.ofSeconds(orDefault(durationSeconds, quick ? 5 : 15)));
+    var rows = bench.run();
+    String stamp = stamp();
+    Files.createDirectories(directory);
+    Path file = directory.resolve(stamp + "-workers.md");
+    Files.writeString(file, bench.report(rows, "# Worker layer: what each delivery path costs a server (" + stamp + ")"));
+    spec.commandLine().getOut().println("written: " + file);
+    spec.commandLine().getOut().flush();
+    long errors = rows.stream().mapToLong(io.baton.cli.farm.WorkersBench.Row::errors).sum();
+    return errors == 0 ? ExitCode.OK : ExitCode.FAILURE;
   }
 
   BenchPlan plan() {
@@ -186,6 +213,18 @@ public final class BenchCommand implements Callable<Integer> {
       if (!onPath(tool)) problems.add(tool + " is not installed: apt-get install " + packageOf(tool) + " (./baton bench does it)");
     }
     if (!problems.isEmpty()) throw new HostNotReadyException("host not ready: " + String.join("; ", problems));
+  }
+
+  /** The results' file name stem: the UTC minute, {@code 2026-11-30-0819}. */
+  private static String stamp() {
+    return java.time.LocalDateTime.now(java.time.ZoneOffset.UTC)
+        .format(java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd-HHmm"));
+  }
+
+  /** {@code --output}, or bench/results of the repository (of the working directory outside one). */
+  private Path resultsDirectory(Path repository) {
+    return output != null ? output
+        : (repository != null ? repository : Path.of("").toAbsolutePath()).resolve("bench/results");
   }
 
   private static boolean onPath(String tool) {

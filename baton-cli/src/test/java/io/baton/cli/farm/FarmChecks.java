@@ -1,18 +1,48 @@
 package io.baton.cli.farm;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.baton.lab.CommandResult;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
 import java.util.HexFormat;
 import java.util.Set;
 
 /** What the farm lab tests check with: deadline-bounded polls, file digests, this JVM's sockets. */
 final class FarmChecks {
   private FarmChecks() {}
+
+  /** {@code baton ctl ARGS} against {@code server}'s admin endpoint; asserts it succeeded. */
+  static CommandResult ctl(ProcessFarm farm, String server, String... args) {
+    List<String> all = new ArrayList<>(List.of("ctl", "--config", farm.config(server).toString()));
+    all.addAll(List.of(args));
+    CommandResult r = farm.cli(server, all.toArray(String[]::new));
+    assertThat(r.exitCode()).as(r.stderr()).isZero();
+    return r;
+  }
+
+  /**
+   * {@code n} curl requests for /whoami.txt to {@code address}, each on a new connection; which
+   * worker answered (the file's content), counted. Asserts every request succeeded.
+   */
+  static Map<String, Integer> whoAnswered(ProcessFarm farm, int n, String address) {
+    List<String> cmd = new ArrayList<>(List.of("curl", "-sS", "-f", "-m", "30", "-H", "Connection: close"));
+    for (int i = 0; i < n; i++) cmd.add("http://" + address + "/whoami.txt");
+    CommandResult r = farm.client.exec(cmd, Duration.ofSeconds(40));
+    assertThat(r.exitCode()).as(r.stderr()).isZero();
+    Map<String, Integer> seen = new HashMap<>();
+    for (String line : r.stdout().strip().split("\n")) seen.merge(line.strip(), 1, Integer::sum);
+    return seen;
+  }
 
   /** A condition that may throw while it is being checked. */
   interface Check {

@@ -1,6 +1,8 @@
 package io.baton.cli.farm;
 
+import static io.baton.cli.farm.FarmChecks.ctl;
 import static io.baton.cli.farm.FarmChecks.sha256;
+import static io.baton.cli.farm.FarmChecks.whoAnswered;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.baton.lab.CommandResult;
@@ -63,7 +65,7 @@ class PassingWorkersLabTest {
       farm.startAll();
 
       // 1. New connections spread over both workers of each server.
-      Map<String, Integer> seen = requests(farm, 40);
+      Map<String, Integer> seen = whoAnswered(farm, 40, ProcessFarm.VIP);
       assertThat(seen.values().stream().mapToInt(Integer::intValue).sum()).isEqualTo(40);
       assertThat(seen).as("every worker got connections: " + seen)
           .containsKeys("s1-java", "s1-c", "s2-java", "s2-c");
@@ -117,7 +119,7 @@ class PassingWorkersLabTest {
       assertThat(slow.waitFor(10, TimeUnit.SECONDS)).as("the killed worker's download ends at once").isTrue();
       assertThat(slow.exitValue()).as("a cut download is an error, never a clean short body").isNotZero();
       for (String s : ProcessFarm.SERVERS) ctl(farm, s, "workers", "java", "undrain");
-      seen = requests(farm, 40);
+      seen = whoAnswered(farm, 40, ProcessFarm.VIP);
       assertThat(seen.values().stream().mapToInt(Integer::intValue).sum()).isEqualTo(40);
       assertThat(seen).doesNotContainKey(slowServer + "-c").containsKey(slowServer + "-java");
       assertThat(ctl(farm, slowServer, "workers").stdout()).containsPattern("c\\s+\\S+-c\\.sock\\s+1 down");
@@ -127,14 +129,6 @@ class PassingWorkersLabTest {
       }
       Files.deleteIfExists(socketDir);
     }
-  }
-
-  private static CommandResult ctl(ProcessFarm farm, String server, String... args) {
-    List<String> all = new ArrayList<>(List.of("ctl", "--config", farm.config(server).toString()));
-    all.addAll(List.of(args));
-    CommandResult r = farm.cli(server, all.toArray(String[]::new));
-    assertThat(r.exitCode()).as(r.stderr()).isZero();
-    return r;
   }
 
   /** PUT /upload/NAME with the head and the first 256 KiB in one write, the rest after; the answer. */
@@ -157,14 +151,4 @@ class PassingWorkersLabTest {
     }
   }
 
-  /** {@code n} requests, each on a new connection; which worker answered, counted. */
-  private static Map<String, Integer> requests(ProcessFarm farm, int n) {
-    List<String> cmd = new ArrayList<>(List.of("curl", "-sS", "-f", "-m", "30", "-H", "Connection: close"));
-    for (int i = 0; i < n; i++) cmd.add("http://" + ProcessFarm.VIP + "/whoami.txt");
-    CommandResult r = farm.client.exec(cmd, Duration.ofSeconds(40));
-    assertThat(r.exitCode()).as(r.stderr()).isZero();
-    Map<String, Integer> seen = new HashMap<>();
-    for (String line : r.stdout().strip().split("\n")) seen.merge(line.strip(), 1, Integer::sum);
-    return seen;
-  }
 }

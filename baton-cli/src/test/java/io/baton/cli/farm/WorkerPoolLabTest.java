@@ -1,5 +1,7 @@
 package io.baton.cli.farm;
 
+import static io.baton.cli.farm.FarmChecks.ctl;
+import static io.baton.cli.farm.FarmChecks.whoAnswered;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.baton.lab.CommandResult;
@@ -40,7 +42,7 @@ class WorkerPoolLabTest {
       farm.startAll();
 
       // 1. New connections spread over the four workers of each server.
-      Map<String, Integer> seen = requests(farm, 80);
+      Map<String, Integer> seen = whoAnswered(farm, 80, ProcessFarm.VIP);
       assertThat(seen.values().stream().mapToInt(Integer::intValue).sum()).isEqualTo(80);
       for (String s : ProcessFarm.SERVERS) {
         for (int w = 1; w <= 4; w++) assertThat(seen).as("every worker got connections: " + seen).containsKey(s + "-w" + w);
@@ -49,7 +51,7 @@ class WorkerPoolLabTest {
       // 1b. Connections to a server's own address (direct: 198.18.0.11:80) reach its workers by the
       //     kernel's DNAT: spread by weight, byte-exact, and not one of them passes through the agent.
       CommandResult before = ctl(farm, "s1", "workers");
-      seen = requests(farm, 60, "198.18.0.11");
+      seen = whoAnswered(farm, 60, "198.18.0.11");
       assertThat(seen.values().stream().mapToInt(Integer::intValue).sum()).isEqualTo(60);
       assertThat(seen.keySet()).as("direct connections spread: " + seen).containsExactlyInAnyOrder("s1-w1", "s1-w2", "s1-w3", "s1-w4");
       Path direct = farm.lab.dir().resolve("direct.bin");
@@ -69,13 +71,13 @@ class WorkerPoolLabTest {
       assertThat(dead.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
       ProcessLab.awaitTrue(() -> farm.hosts.get("s1").exec("curl", "-s", "-m", "1", "http://127.0.0.1:8082/").exitCode() != 0,
           Duration.ofSeconds(10), "s1-w2's port to close");
-      seen = requests(farm, 40);
+      seen = whoAnswered(farm, 40, ProcessFarm.VIP);
       assertThat(seen.values().stream().mapToInt(Integer::intValue).sum()).isEqualTo(40);
       assertThat(seen).doesNotContainKey("s1-w2");
       CommandResult list = farm.cli("s1", "ctl", "--config", farm.config("s1").toString(), "workers");
       assertThat(list.stdout()).as(list.stderr()).containsPattern("w2\\s+127.0.0.1:8082\\s+1 down");
       awaitDnatWithout(farm, "s1", "127.0.0.1 . 8082");
-      seen = requests(farm, 40, "198.18.0.11");
+      seen = whoAnswered(farm, 40, "198.18.0.11");
       assertThat(seen.values().stream().mapToInt(Integer::intValue).sum()).isEqualTo(40);
       assertThat(seen).as("the kernel's DNAT left the dead worker out").doesNotContainKey("s1-w2");
 
@@ -92,12 +94,12 @@ class WorkerPoolLabTest {
       assertThat(wrk.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
       String wrkOut = Files.readString(client.stdoutOf(wrk));
       assertThat(wrkOut).as(wrkOut).doesNotContain("Socket errors").doesNotContain("Non-2xx");
-      seen = requests(farm, 40);
+      seen = whoAnswered(farm, 40, ProcessFarm.VIP);
       assertThat(seen.keySet()).as("after the switch only w2 and w4 take new connections")
           .allMatch(k -> k.endsWith("-w2") || k.endsWith("-w4"));
       awaitDnatWithout(farm, "s2", "127.0.0.1 . 8081");
       awaitDnatWithout(farm, "s2", "127.0.0.1 . 8083");
-      seen = requests(farm, 40, "198.18.0.12");
+      seen = whoAnswered(farm, 40, "198.18.0.12");
       assertThat(seen.keySet()).as("the DNAT map follows the weights: " + seen).containsExactlyInAnyOrder("s2-w2", "s2-w4");
 
       // 4. A worker added at run time takes connections; removed, it takes none.
@@ -108,22 +110,14 @@ class WorkerPoolLabTest {
           "127.0.0.1:8085", "3");
       assertThat(add.exitCode()).as(add.stderr()).isZero();
       assertThat(add.stdout()).containsPattern("w5\\s+127.0.0.1:8085\\s+3 up");
-      assertThat(requests(farm, 40)).containsKey("s1-w5");
+      assertThat(whoAnswered(farm, 40, ProcessFarm.VIP)).containsKey("s1-w5");
       CommandResult remove = farm.cli("s1", "ctl", "--config", farm.config("s1").toString(), "workers", "w5", "remove");
       assertThat(remove.exitCode()).as(remove.stderr()).isZero();
-      assertThat(requests(farm, 40)).doesNotContainKey("s1-w5");
+      assertThat(whoAnswered(farm, 40, ProcessFarm.VIP)).doesNotContainKey("s1-w5");
       CommandResult bad = farm.cli("s1", "ctl", "--config", farm.config("s1").toString(), "workers", "w9", "weight", "1");
       assertThat(bad.exitCode()).isNotZero();
       assertThat(bad.stderr()).contains("has no worker w9");
     }
-  }
-
-  private static CommandResult ctl(ProcessFarm farm, String server, String... args) {
-    List<String> all = new ArrayList<>(List.of("ctl", "--config", farm.config(server).toString()));
-    all.addAll(List.of(args));
-    CommandResult r = farm.cli(server, all.toArray(String[]::new));
-    assertThat(r.exitCode()).as(r.stderr()).isZero();
-    return r;
   }
 
   /** Waits until the server's DNAT map no longer names {@code worker} ("127.0.0.1 . 8082"). */
@@ -144,19 +138,4 @@ class WorkerPoolLabTest {
     return m;
   }
 
-  /** {@code n} requests, each on a new connection; which worker answered, counted. */
-  private static Map<String, Integer> requests(ProcessFarm farm, int n) {
-    return requests(farm, n, ProcessFarm.VIP);
-  }
-
-  /** {@code n} requests to {@code address}, each on a new connection; which worker answered, counted. */
-  private static Map<String, Integer> requests(ProcessFarm farm, int n, String address) {
-    List<String> cmd = new ArrayList<>(List.of("curl", "-sS", "-f", "-m", "30", "-H", "Connection: close"));
-    for (int i = 0; i < n; i++) cmd.add("http://" + address + "/whoami.txt");
-    CommandResult r = farm.client.exec(cmd, Duration.ofSeconds(40));
-    assertThat(r.exitCode()).as(r.stderr()).isZero();
-    Map<String, Integer> seen = new HashMap<>();
-    for (String line : r.stdout().strip().split("\n")) seen.merge(line.strip(), 1, Integer::sum);
-    return seen;
-  }
 }

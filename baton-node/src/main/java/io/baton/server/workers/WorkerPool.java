@@ -37,7 +37,14 @@ public final class WorkerPool implements UpstreamChooser {
   public static final long RETRY_AFTER_NS = 1_000_000_000L;
 
   /** How the pool chooses. */
-  public enum Balance { LEAST_CONNECTIONS, ROUND_ROBIN }
+  public enum Balance {
+    LEAST_CONNECTIONS, ROUND_ROBIN;
+
+    /** From the config's word: {@code round-robin}, else least connections (the binder checked it). */
+    public static Balance of(String configured) {
+      return configured.equals("round-robin") ? ROUND_ROBIN : LEAST_CONNECTIONS;
+    }
+  }
 
   private final String name;
   private final Balance balance;
