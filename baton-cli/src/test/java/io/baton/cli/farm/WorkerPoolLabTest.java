@@ -62,7 +62,20 @@ class WorkerPoolLabTest {
       assertThat(connectionCounts(ctl(farm, "s1", "workers"))).as("the agent relayed none of them")
           .isEqualTo(connectionCounts(before));
 
-      // 2. A worker killed: no request fails, none reaches it; the pool says it is down.
+      // 2. A worker killed: its own connections fail at once while the other workers' go on; no new
+      //    request fails, none reaches it; the pool says it is down. Four slow downloads are in
+      //    flight, those on s1 all on w2 (the others drained for the moment).
+      for (String w : List.of("w1", "w3", "w4")) ctl(farm, "s1", "workers", w, "drain");
+      List<Process> slow = new ArrayList<>();
+      for (int i = 0; i < 4; i++) {
+        slow.add(farm.client.start(List.of("curl", "-sS", "-f", "-m", "120", "--limit-rate", "4M", "-o", "/dev/null",
+            ProcessFarm.url("/big.bin"))));
+      }
+      ProcessLab.awaitTrue(() -> active(farm, "s1").getOrDefault("w2", 0) + active(farm, "s2").values().stream()
+          .mapToInt(Integer::intValue).sum() == 4, Duration.ofSeconds(10), "the four downloads to reach the workers");
+      int onW2 = active(farm, "s1").get("w2");
+      assertThat(onW2).as("downloads on s1-w2").isPositive();
+      for (String w : List.of("w1", "w3", "w4")) ctl(farm, "s1", "workers", w, "undrain");
       Process dead = nginx.get("s1-w2");
       // nginx's worker process holds the listening socket too: kill both, the worker first.
       List<ProcessHandle> family = dead.descendants().toList();
@@ -71,6 +84,21 @@ class WorkerPoolLabTest {
       assertThat(dead.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
       ProcessLab.awaitTrue(() -> farm.hosts.get("s1").exec("curl", "-s", "-m", "1", "http://127.0.0.1:8082/").exitCode() != 0,
           Duration.ofSeconds(10), "s1-w2's port to close");
+      // A killed process's sockets still send what it had written (the kernel finishes an orphaned
+      // socket's queue, then FINs): the client gets those bytes, then the cut, an error (curl: 18,
+      // short of Content-Length). At 4 MB/s the ~20 MB queued in the socket buffers on the way take
+      // a few seconds; nothing waits for a timeout.
+      long killedAt = System.nanoTime();
+      ProcessLab.awaitTrue(() -> slow.stream().filter(p -> !p.isAlive()).count() == onW2, Duration.ofSeconds(30),
+          "the killed worker's " + onW2 + " download(s) to fail");
+      System.out.printf("killed worker's downloads ended after %d ms; exit codes %s%n", (System.nanoTime() - killedAt) / 1_000_000,
+          slow.stream().filter(p -> !p.isAlive()).map(Process::exitValue).toList());
+      for (Process p : slow) {
+        if (!p.isAlive()) assertThat(p.exitValue()).as("a cut download is an error, never a clean short body").isNotZero();
+      }
+      assertThat(slow.stream().filter(Process::isAlive).count()).as("the other workers' downloads go on")
+          .isEqualTo(4 - onW2);
+      slow.forEach(Process::destroy);
       seen = whoAnswered(farm, 40, ProcessFarm.VIP);
       assertThat(seen.values().stream().mapToInt(Integer::intValue).sum()).isEqualTo(40);
       assertThat(seen).doesNotContainKey("s1-w2");
@@ -126,6 +154,16 @@ class WorkerPoolLabTest {
       CommandResult t = farm.hosts.get(server).exec("nft", "list", "table", "ip", "baton_workers");
       return t.exitCode() == 0 && t.stdout().contains("dnat ip to") && !t.stdout().contains(worker);
     }, Duration.ofSeconds(5), server + "'s DNAT map to drop " + worker);
+  }
+
+  /** The ACTIVE column of {@code baton ctl workers} on {@code server}, per worker. */
+  private static Map<String, Integer> active(ProcessFarm farm, String server) {
+    Map<String, Integer> m = new HashMap<>();
+    for (String line : ctl(farm, server, "workers").stdout().lines().skip(1).toList()) {
+      String[] f = line.trim().split("\\s+");
+      if (f.length >= 8) m.put(f[1], Integer.parseInt(f[f.length - 3]));
+    }
+    return m;
   }
 
   /** The CONNECTIONS column of {@code baton ctl workers}, per worker. */
