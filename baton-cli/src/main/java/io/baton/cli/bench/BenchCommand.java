@@ -159,7 +159,7 @@ public final class BenchCommand implements Callable<Integer> {
     if (!Files.isRegularFile(source)) problems.add("the C example worker's source is not at " + source);
     if (!problems.isEmpty()) throw new HostNotReadyException("host not ready: " + String.join("; ", problems));
     Path directory = resultsDirectory(repository);
-    var bench = new io.baton.cli.farm.WorkersBench(spec.commandLine().getOut(), source,
+    var bench = new WorkersBench(spec.commandLine().getOut(), source,
         java.time.Duration.ofSeconds(orDefault(warmupSeconds, quick ? 3 : 10)),
         java.time.Duration.ofSeconds(orDefault(durationSeconds, quick ? 5 : 15)));
     var rows = bench.run();
@@ -169,7 +169,7 @@ public final class BenchCommand implements Callable<Integer> {
     Files.writeString(file, bench.report(rows, "# Worker layer: what each delivery path costs a server (" + stamp + ")"));
     spec.commandLine().getOut().println("written: " + file);
     spec.commandLine().getOut().flush();
-    long errors = rows.stream().mapToLong(io.baton.cli.farm.WorkersBench.Row::errors).sum();
+    long errors = rows.stream().mapToLong(WorkersBench.Row::errors).sum();
     return errors == 0 ? ExitCode.OK : ExitCode.FAILURE;
   }
 

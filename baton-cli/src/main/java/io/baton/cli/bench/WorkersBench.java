@@ -1,6 +1,8 @@
-package io.baton.cli.farm;
+package io.baton.cli.bench;
 
-import io.baton.cli.bench.Wrk;
+import io.baton.cli.farm.Nginx;
+import io.baton.cli.farm.ProcessFarm;
+import io.baton.cli.farm.ProcessLab;
 import io.baton.lab.CommandResult;
 import io.baton.lab.Host;
 import java.io.PrintWriter;
@@ -38,7 +40,6 @@ public final class WorkersBench {
     }
   }
 
-  private static final long TICK_US = 1_000_000L / 100; // USER_HZ
   private final PrintWriter out;
   private final Path cSource;
   private final Duration warmup;
@@ -113,8 +114,8 @@ public final class WorkersBench {
       Wrk.Result r = wrk(farm, url, duration);
       long agentTicks = ticks(agents) - agentBefore;
       long workerTicks = ticks(pids) - workersBefore;
-      return new Row(path, r.requests(), r.seconds(), r.errors(), (double) agentTicks * TICK_US / r.requests(),
-          (double) workerTicks * TICK_US / r.requests());
+      return new Row(path, r.requests(), r.seconds(), r.errors(), (double) agentTicks * CpuTimes.MICROS_PER_TICK / r.requests(),
+          (double) workerTicks * CpuTimes.MICROS_PER_TICK / r.requests());
     } finally {
       try (Stream<Path> files = Files.list(socketDir)) {
         for (Path p : files.toList()) Files.deleteIfExists(p);
@@ -130,18 +131,8 @@ public final class WorkersBench {
     return Wrk.parse(r.stdout(), r.stderr());
   }
 
-  private static long ticks(List<Long> pids) throws Exception {
-    long total = 0;
-    for (long pid : pids) {
-      try {
-        String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
-        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-        total += Long.parseLong(f[11]) + Long.parseLong(f[12]);
-      } catch (java.nio.file.NoSuchFileException gone) {
-        // ended: counts nothing more
-      }
-    }
-    return total;
+  private static long ticks(List<Long> pids) {
+    return pids.stream().mapToLong(BenchProcess::ticksOf).sum();
   }
 
   /** The report: a table and how it was made. */

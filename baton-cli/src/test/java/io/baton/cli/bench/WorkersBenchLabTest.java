@@ -1,4 +1,4 @@
-package io.baton.cli.farm;
+package io.baton.cli.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
