@@ -51,6 +51,8 @@ class BatonTest {
 
     assertThat(run.exitCode()).isEqualTo(ExitCode.OK);
     assertThat(run.out()).startsWith("baton ").contains("Java " + Runtime.version().feature());
+    // Built from this clone: the commit is named (its abbreviated id, 12 hex digits).
+    assertThat(run.out()).containsPattern("\\(commit [0-9a-f]{12} of 20\\d\\d-");
   }
 
   @Test
