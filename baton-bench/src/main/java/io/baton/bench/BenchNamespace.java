@@ -11,11 +11,11 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A network namespace of its own for a benchmark that needs the kernel (nftables tables,
- * sockets), so that it neither sees nor disturbs the host's network. Created with {@code ip
- * netns add} and named like the lab's namespaces, {@code bt<pid>x0-jmh-<purpose>}: if the JMH
- * fork is killed before its tear-down, the next lab run's stale sweep (or {@code ip netns del})
- * removes the leftover.
+ * A network namespace of its own for a benchmark that needs the kernel (nftables tables, sockets),
+ * so that it neither sees nor disturbs the host's network. Created with {@code ip netns add} and
+ * named like the lab's namespaces, {@code bt<pid>x0-jmh-<purpose>}: if the JMH fork is killed
+ * before its tear-down, the next lab run's stale sweep (or {@code ip netns del}) removes the
+ * leftover.
  *
  * <p>A namespace belongs to a thread, and JMH calls {@code @Benchmark} methods on its own worker
  * threads: {@link #enter()} must be called on the worker thread, i.e. from a
@@ -38,8 +38,11 @@ final class BenchNamespace implements AutoCloseable {
     try {
       run(List.of("ip", "netns", "add", name));
     } catch (IOException e) {
-      throw new IOException(e.getMessage() + "; the kernel benchmarks need root (run as root,"
-          + " or leave them out with -e 'Forwarding|Transplant')", e);
+      throw new IOException(
+          e.getMessage()
+              + "; the kernel benchmarks need root (run as root,"
+              + " or leave them out with -e 'Forwarding|Transplant')",
+          e);
     }
     return new BenchNamespace(name);
   }
@@ -72,17 +75,17 @@ final class BenchNamespace implements AutoCloseable {
   }
 
   /**
-   * Moves the calling thread back (if it entered) to the namespace of the JVM's main thread,
-   * which never leaves the one the JVM started in, and deletes the namespace. Sockets still
-   * open keep it alive, unnamed, until they are closed.
+   * Moves the calling thread back (if it entered) to the namespace of the JVM's main thread, which
+   * never leaves the one the JVM started in, and deletes the namespace. Sockets still open keep it
+   * alive, unnamed, until they are closed.
    */
   @Override
   public void close() throws IOException {
     if (closed) return;
     closed = true;
     try {
-      if (entered) Netns.enter(Path.of("/proc", Long.toString(ProcessHandle.current().pid()),
-          "ns", "net"));
+      if (entered)
+        Netns.enter(Path.of("/proc", Long.toString(ProcessHandle.current().pid()), "ns", "net"));
     } finally {
       run(List.of("ip", "netns", "del", name));
     }
@@ -97,8 +100,8 @@ final class BenchNamespace implements AutoCloseable {
     try {
       if (!process.waitFor(COMMAND_TIMEOUT_S, TimeUnit.SECONDS)) {
         process.destroyForcibly();
-        throw new IOException(String.join(" ", command) + " did not finish in "
-            + COMMAND_TIMEOUT_S + " s");
+        throw new IOException(
+            String.join(" ", command) + " did not finish in " + COMMAND_TIMEOUT_S + " s");
       }
     } catch (InterruptedException e) {
       process.destroyForcibly();
@@ -107,8 +110,12 @@ final class BenchNamespace implements AutoCloseable {
     }
     if (process.exitValue() != 0) {
       String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-      throw new IOException(String.join(" ", command) + " failed (exit " + process.exitValue()
-          + "): " + output.strip());
+      throw new IOException(
+          String.join(" ", command)
+              + " failed (exit "
+              + process.exitValue()
+              + "): "
+              + output.strip());
     }
   }
 }

@@ -16,10 +16,10 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 
 /**
- * {@link BpfHashMap}: the same change as {@link ForwardingTableBenchmark#putAndRemove} (one
- * 4-tuple forwarding entry added and deleted again) made in a BPF hash map, one {@code bpf(2)}
- * call each, instead of an nf_tables set element, one netlink transaction each. What a forwarding
- * table read by a tc program would cost the dispatcher per handoff. Needs root (CAP_BPF).
+ * {@link BpfHashMap}: the same change as {@link ForwardingTableBenchmark#putAndRemove} (one 4-tuple
+ * forwarding entry added and deleted again) made in a BPF hash map, one {@code bpf(2)} call each,
+ * instead of an nf_tables set element, one netlink transaction each. What a forwarding table read
+ * by a tc program would cost the dispatcher per handoff. Needs root (CAP_BPF).
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
@@ -39,7 +39,9 @@ public class BpfHashMapBenchmark {
     var vip = StateCodecBenchmark.ipv4("198.18.0.100");
     single = NfSetElements.fourTupleKey(StateCodecBenchmark.ipv4("203.0.113.1"), 40000, vip, 80);
     for (int i = 0; i < presentEntries; i++) {
-      var client = StateCodecBenchmark.ipv4("10." + (i >>> 16 & 0xff) + "." + (i >>> 8 & 0xff) + "." + (i & 0xff));
+      var client =
+          StateCodecBenchmark.ipv4(
+              "10." + (i >>> 16 & 0xff) + "." + (i >>> 8 & 0xff) + "." + (i & 0xff));
       map.put(NfSetElements.fourTupleKey(client, 50000, vip, 80), server);
     }
     putAndRemove();

@@ -23,14 +23,14 @@ import org.openjdk.jmh.annotations.TearDown;
 
 /**
  * A handoff's forwarding changes through {@link ForwardingService}, the two ways the service
- * offers: queued for its owner thread and awaited ({@link #queuedToOwnerThread}, how every
- * handoff went before issue 8), and committed on the caller's own thread ({@link
- * #batchedOnCallerThread}, what an event loop does now). Each operation is one handoff's
- * entry: forward (one commit), then remove it (a second commit; a real handoff's entry goes
- * after the server's CLOSED and the grace period, here at once so the table does not grow).
+ * offers: queued for its owner thread and awaited ({@link #queuedToOwnerThread}, how every handoff
+ * went before issue 8), and committed on the caller's own thread ({@link #batchedOnCallerThread},
+ * what an event loop does now). Each operation is one handoff's entry: forward (one commit), then
+ * remove it (a second commit; a real handoff's entry goes after the server's CLOSED and the grace
+ * period, here at once so the table does not grow).
  *
- * <p>The difference between the two is the thread hop: two futex wake-ups and context switches
- * per commit, and the waiting for the owner thread.
+ * <p>The difference between the two is the thread hop: two futex wake-ups and context switches per
+ * commit, and the waiting for the owner thread.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
@@ -44,7 +44,11 @@ public class ForwardingServiceBenchmark {
   private Path lockFile;
   private final Inet4Address server = StateCodecBenchmark.ipv4("198.18.1.2");
   private final FlowKey flow =
-      new FlowKey(StateCodecBenchmark.ipv4("203.0.113.1"), 40000, StateCodecBenchmark.ipv4("198.18.0.100"), 80);
+      new FlowKey(
+          StateCodecBenchmark.ipv4("203.0.113.1"),
+          40000,
+          StateCodecBenchmark.ipv4("198.18.0.100"),
+          80);
   private long token;
 
   @Setup(Level.Trial)
@@ -54,13 +58,20 @@ public class ForwardingServiceBenchmark {
       namespace.addFrontAndFabric();
       namespace.enter();
       lockFile = ForwardingTableLock.pathOf(TABLE);
-      service = ForwardingService.start(TABLE, "front", "fabric",
-          List.of(new Vip(StateCodecBenchmark.ipv4("198.18.0.100"), 80)), Duration.ofSeconds(1), System::nanoTime);
+      service =
+          ForwardingService.start(
+              TABLE,
+              "front",
+              "fabric",
+              List.of(new Vip(StateCodecBenchmark.ipv4("198.18.0.100"), 80)),
+              Duration.ofSeconds(1),
+              System::nanoTime);
       batch = service.batch();
       batchedOnCallerThread();
       queuedToOwnerThread();
       if (service.trackedEntries() != 0) {
-        throw new IllegalStateException("the handoff changes left " + service.trackedEntries() + " entries");
+        throw new IllegalStateException(
+            "the handoff changes left " + service.trackedEntries() + " entries");
       }
     } catch (IOException | RuntimeException e) {
       try {
@@ -97,5 +108,4 @@ public class ForwardingServiceBenchmark {
     batch.cancel(flow, t);
     batch.commit();
   }
-
 }

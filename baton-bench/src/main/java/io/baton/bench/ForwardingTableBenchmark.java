@@ -22,23 +22,23 @@ import org.openjdk.jmh.annotations.TearDown;
 
 /**
  * {@link DirectForwardingTable}: the dispatcher's nftables map of handed-off connections,
- * programmed through libnftables, one netlink batch per call. Runs in a namespace of its own
- * with a veth pair {@code front}/{@code fabric}, like a dispatcher's two interfaces; needs root.
+ * programmed through libnftables, one netlink batch per call. Runs in a namespace of its own with a
+ * veth pair {@code front}/{@code fabric}, like a dispatcher's two interfaces; needs root.
  *
  * <ul>
  *   <li>{@link #putAndRemove}: one entry added and deleted again, two batches; the cost of a
  *       connection handled on its own.
  *   <li>{@link #applyBatchOf100}: 100 handoffs started in one {@link DirectForwardingTable#apply}
  *       (each adds an owner entry and a frozen entry), then cancelled in a second one; the cost
- *       under load, when the forwarding service drains its queue into one batch per turn.
- *       Divide by 100 for the cost per connection.
+ *       under load, when the forwarding service drains its queue into one batch per turn. Divide by
+ *       100 for the cost per connection.
  * </ul>
  *
- * <p>{@code presentEntries} forwarding entries are in the map before the measurement starts, as
- * on a busy dispatcher, to show whether the cost of a call grows with the table.
+ * <p>{@code presentEntries} forwarding entries are in the map before the measurement starts, as on
+ * a busy dispatcher, to show whether the cost of a call grows with the table.
  *
- * <p>The table is confined to the JMH worker thread, which enters the namespace in {@link
- * #setUp}; hence {@code Scope.Thread}.
+ * <p>The table is confined to the JMH worker thread, which enters the namespace in {@link #setUp};
+ * hence {@code Scope.Thread}.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
@@ -65,8 +65,8 @@ public class ForwardingTableBenchmark {
       namespace.addFrontAndFabric();
       namespace.enter();
       Inet4Address vip = StateCodecBenchmark.ipv4("198.18.0.100");
-      table = DirectForwardingTable.create(
-          "baton_bench", "front", "fabric", List.of(new Vip(vip, 80)));
+      table =
+          DirectForwardingTable.create("baton_bench", "front", "fabric", List.of(new Vip(vip, 80)));
       single = new FlowKey(StateCodecBenchmark.ipv4("203.0.113.1"), 40000, vip, 80);
       for (int i = 0; i < BATCH; i++) {
         FlowKey flow =
@@ -96,9 +96,16 @@ public class ForwardingTableBenchmark {
     int frozen = table.frozenCount();
     table.apply(cancel);
     if (forwarded != BATCH || frozen != BATCH || table.size() != 0 || table.frozenCount() != 0) {
-      throw new IllegalStateException("forwarding table did not follow the batches: "
-          + forwarded + " forwarded and " + frozen + " frozen after the start batch, "
-          + table.size() + " and " + table.frozenCount() + " after the cancel batch");
+      throw new IllegalStateException(
+          "forwarding table did not follow the batches: "
+              + forwarded
+              + " forwarded and "
+              + frozen
+              + " frozen after the start batch, "
+              + table.size()
+              + " and "
+              + table.frozenCount()
+              + " after the cancel batch");
     }
   }
 
@@ -107,16 +114,23 @@ public class ForwardingTableBenchmark {
     for (int done = 0; done < presentEntries; done += PRELOAD_BATCH) {
       List<DirectForwardingTable.Op> add = new ArrayList<>();
       for (int i = done; i < Math.min(presentEntries, done + PRELOAD_BATCH); i++) {
-        Inet4Address client = StateCodecBenchmark.ipv4(
-            "10." + (i >>> 16 & 0xff) + "." + (i >>> 8 & 0xff) + "." + (i & 0xff));
+        Inet4Address client =
+            StateCodecBenchmark.ipv4(
+                "10." + (i >>> 16 & 0xff) + "." + (i >>> 8 & 0xff) + "." + (i & 0xff));
         FlowKey flow = new FlowKey(client, 50000, vip, 80);
         add.add(new DirectForwardingTable.Forward(flow, server, false));
       }
       table.apply(add);
     }
     if (table.size() != presentEntries || table.frozenCount() != 0) {
-      throw new IllegalStateException("preloading " + presentEntries + " entries left "
-          + table.size() + " forwarded and " + table.frozenCount() + " frozen");
+      throw new IllegalStateException(
+          "preloading "
+              + presentEntries
+              + " entries left "
+              + table.size()
+              + " forwarded and "
+              + table.frozenCount()
+              + " frozen");
     }
   }
 
@@ -145,7 +159,10 @@ public class ForwardingTableBenchmark {
   @Benchmark
   public void handoffThenClose() throws LinuxException {
     table.apply(List.of(new DirectForwardingTable.Forward(single, server, false)));
-    table.apply(List.of(new DirectForwardingTable.Retire(single, server, java.time.Duration.ofSeconds(2), lateThere)));
+    table.apply(
+        List.of(
+            new DirectForwardingTable.Retire(
+                single, server, java.time.Duration.ofSeconds(2), lateThere)));
     lateThere = true;
   }
 

@@ -21,13 +21,13 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 
 /**
- * What the dispatcher reads before it can route a connection: the head of a browser's first
- * HTTP request ({@link HttpHeadParser}) or a TLS ClientHello ({@link ClientHelloParser}), each
- * arriving in one chunk, with a fresh parser per connection as the dispatcher uses them.
+ * What the dispatcher reads before it can route a connection: the head of a browser's first HTTP
+ * request ({@link HttpHeadParser}) or a TLS ClientHello ({@link ClientHelloParser}), each arriving
+ * in one chunk, with a fresh parser per connection as the dispatcher uses them.
  *
- * <p>The ClientHello is the JDK's own TLS client's first flight with SNI set (an {@link
- * SSLEngine} in client mode, one {@code wrap()}, no network): TLS 1.3 and 1.2 offered, key
- * shares included, so about the size a browser sends.
+ * <p>The ClientHello is the JDK's own TLS client's first flight with SNI set (an {@link SSLEngine}
+ * in client mode, one {@code wrap()}, no network): TLS 1.3 and 1.2 offered, key shares included, so
+ * about the size a browser sends.
  *
  * <p>Each JMH worker thread has its own state.
  */

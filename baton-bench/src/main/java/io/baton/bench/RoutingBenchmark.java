@@ -29,15 +29,14 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 
 /**
- * The dispatcher's decision for a parsed HTTP request: {@link Router#route} over a 10-rule
- * table, then {@link Pool#pick} of one of the chosen pool's three members, as {@code
- * FirstRequestHandler} and {@code HandoffCoordinator} do it. The request ({@link
- * HeadParsingBenchmark#BROWSER_GET}, host www.example.com, path /static/...) matches the ninth
- * rule, so the router walks most of the table: the two SNI rules are skipped, six host rules
- * are tried and fail.
+ * The dispatcher's decision for a parsed HTTP request: {@link Router#route} over a 10-rule table,
+ * then {@link Pool#pick} of one of the chosen pool's three members, as {@code FirstRequestHandler}
+ * and {@code HandoffCoordinator} do it. The request ({@link HeadParsingBenchmark#BROWSER_GET}, host
+ * www.example.com, path /static/...) matches the ninth rule, so the router walks most of the table:
+ * the two SNI rules are skipped, six host rules are tried and fail.
  *
- * <p>Each JMH worker thread has its own router and pools (both are thread-safe and shared in
- * the dispatcher; sharing them here would measure contention on the balancers instead).
+ * <p>Each JMH worker thread has its own router and pools (both are thread-safe and shared in the
+ * dispatcher; sharing them here would measure contention on the balancers instead).
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
@@ -68,8 +67,8 @@ public class RoutingBenchmark {
     head = complete.head();
     clientIp = StateCodecBenchmark.ipv4("203.0.113.77");
     if (!router.route(head).equals(Optional.of("static"))) {
-      throw new IllegalStateException("the request should reach rule 'static', got "
-          + router.route(head) + " from " + router);
+      throw new IllegalStateException(
+          "the request should reach rule 'static', got " + router.route(head) + " from " + router);
     }
   }
 

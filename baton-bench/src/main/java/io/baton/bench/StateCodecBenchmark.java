@@ -19,10 +19,10 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 
 /**
- * {@link ConnectionStateCodec}: the wire form a dispatcher sends per handoff. {@code queueBytes}
- * is the size of each of the two queues: 100 B is a typical handoff (the request head in the
- * receive queue, a short send queue), 64 KiB a connection moved with a full socket buffer.
- * Encoding allocates and fills one array; decoding validates every field and copies both queues.
+ * {@link ConnectionStateCodec}: the wire form a dispatcher sends per handoff. {@code queueBytes} is
+ * the size of each of the two queues: 100 B is a typical handoff (the request head in the receive
+ * queue, a short send queue), 64 KiB a connection moved with a full socket buffer. Encoding
+ * allocates and fills one array; decoding validates every field and copies both queues.
  *
  * <p>Each JMH worker thread has its own state.
  */

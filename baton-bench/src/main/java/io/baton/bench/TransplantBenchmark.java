@@ -26,40 +26,40 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 
 /**
- * Taking a live TCP connection out of the kernel and putting it back: {@link
- * ConnectionExporter} and {@link ConnectionRestorer} on a real connection over loopback, in a
- * namespace of its own; needs root.
+ * Taking a live TCP connection out of the kernel and putting it back: {@link ConnectionExporter}
+ * and {@link ConnectionRestorer} on a real connection over loopback, in a namespace of its own;
+ * needs root.
  *
- * <p>The connection: a client socket and the server socket accepted for it on 127.0.0.1. The
- * client has sent a 493-byte request head ({@link HeadParsingBenchmark#BROWSER_GET}) that the
- * server never reads, so every export carries it in the receive queue, as a dispatcher's handoff
- * carries the head it routed on. The send queue is empty.
+ * <p>The connection: a client socket and the server socket accepted for it on 127.0.0.1. The client
+ * has sent a 493-byte request head ({@link HeadParsingBenchmark#BROWSER_GET}) that the server never
+ * reads, so every export carries it in the receive queue, as a dispatcher's handoff carries the
+ * head it routed on. The send queue is empty.
  *
  * <ul>
- *   <li>{@link #exportAndResume}: freeze (drop-all filter), export (repair mode, read the state
- *       and both queues), resume (repair off with a window probe, filter detached). The
- *       connection continues on the same socket.
+ *   <li>{@link #exportAndResume}: freeze (drop-all filter), export (repair mode, read the state and
+ *       both queues), resume (repair off with a window probe, filter detached). The connection
+ *       continues on the same socket.
  *   <li>{@link #exportAndResumeKnownFlow}: the same as the dispatcher does it, which knows the
  *       connection's addresses from its channel (two system calls fewer).
  *   <li>{@link #exportReleaseRestore}: freeze, export, release (silent close in repair mode: no
- *       FIN, no RST), then restore the state into a new socket with the restorer's default
- *       options (transparent, non-blocking, window probe), binding the same 4-tuple. The
- *       restored socket is the server side for the next invocation. This is the whole kernel
- *       work of a handoff with both ends on one host: the old owner's half plus the new
- *       owner's half, without the codec and the network between them.
+ *       FIN, no RST), then restore the state into a new socket with the restorer's default options
+ *       (transparent, non-blocking, window probe), binding the same 4-tuple. The restored socket is
+ *       the server side for the next invocation. This is the whole kernel work of a handoff with
+ *       both ends on one host: the old owner's half plus the new owner's half, without the codec
+ *       and the network between them.
  * </ul>
  *
  * <p>At tear-down the connection must still carry bytes both ways, or the trial fails.
  *
- * <p>Sockets are created in the namespace the JMH worker thread entered in {@link #setUp};
- * hence {@code Scope.Thread}.
+ * <p>Sockets are created in the namespace the JMH worker thread entered in {@link #setUp}; hence
+ * {@code Scope.Thread}.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
 @State(Scope.Thread)
 public class TransplantBenchmark {
-  private static final InetSocketAddress SERVER = new InetSocketAddress(
-      StateCodecBenchmark.ipv4("127.0.0.1"), 8080);
+  private static final InetSocketAddress SERVER =
+      new InetSocketAddress(StateCodecBenchmark.ipv4("127.0.0.1"), 8080);
   private static final byte[] NOTHING_READ = new byte[0];
   private static final int CHECK_TIMEOUT_MS = 2000;
 
@@ -91,8 +91,12 @@ public class TransplantBenchmark {
       writeAll(clientFd, head);
       ConnectionState state = exportAndResume();
       if (state.receiveQueue().length != head.length) {
-        throw new IllegalStateException("export found " + state.receiveQueue().length
-            + " bytes in the receive queue, expected the " + head.length + "-byte head");
+        throw new IllegalStateException(
+            "export found "
+                + state.receiveQueue().length
+                + " bytes in the receive queue, expected the "
+                + head.length
+                + "-byte head");
       }
     } catch (IOException | TransplantException | RuntimeException e) {
       try {
@@ -189,8 +193,14 @@ public class TransplantBenchmark {
       int done = 0;
       while (done < length) {
         if (System.nanoTime() > deadlineNs) {
-          throw new IOException("connection stalled: read " + done + " of " + length
-              + " bytes in " + CHECK_TIMEOUT_MS + " ms after the benchmark");
+          throw new IOException(
+              "connection stalled: read "
+                  + done
+                  + " of "
+                  + length
+                  + " bytes in "
+                  + CHECK_TIMEOUT_MS
+                  + " ms after the benchmark");
         }
         if (Sockets.poll(fd, Sockets.POLLIN, 100) == 0) continue;
         int n = Sockets.recv(fd, buf.asSlice(done), Sockets.MSG_DONTWAIT);

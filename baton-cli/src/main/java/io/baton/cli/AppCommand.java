@@ -28,21 +28,36 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "app",
     mixinStandardHelpOptions = true,
-    description = "Serve Baton's sample app (static files under --root) on a plain listener until SIGTERM:"
-        + " the direct baseline of the benchmarks.")
+    description =
+        "Serve Baton's sample app (static files under --root) on a plain listener until SIGTERM:"
+            + " the direct baseline of the benchmarks.")
 final class AppCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Option(names = "--root", required = true, paramLabel = "DIR", description = "Directory whose files are served.")
+  @Option(
+      names = "--root",
+      required = true,
+      paramLabel = "DIR",
+      description = "Directory whose files are served.")
   Path root;
 
-  @Option(names = "--listen", required = true, paramLabel = "IP:PORT", description = "IPv4 address and port to listen on.")
+  @Option(
+      names = "--listen",
+      required = true,
+      paramLabel = "IP:PORT",
+      description = "IPv4 address and port to listen on.")
   String listen;
 
-  @Option(names = "--name", defaultValue = "app", description = "What GET /whoami answers (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--name",
+      defaultValue = "app",
+      description = "What GET /whoami answers (default: ${DEFAULT-VALUE}).")
   String name;
 
-  @Option(names = "--threads", defaultValue = "0", description = "Event loop threads (0: one per core).")
+  @Option(
+      names = "--threads",
+      defaultValue = "0",
+      description = "Event loop threads (0: one per core).")
   int threads;
 
   @Override
@@ -51,7 +66,8 @@ final class AppCommand implements Callable<Integer> {
     if (!Files.isDirectory(root)) {
       throw new ParameterException(spec.commandLine(), "--root " + root + " is not a directory");
     }
-    if (threads < 0) throw new ParameterException(spec.commandLine(), "--threads must be 0 or more");
+    if (threads < 0)
+      throw new ParameterException(spec.commandLine(), "--threads must be 0 or more");
     EventLoopGroup group = new MultiThreadIoEventLoopGroup(threads, EpollIoHandler.newFactory());
     CountDownLatch stop = new CountDownLatch(1);
     Thread hook = new Thread(stop::countDown, "baton-app-shutdown");
@@ -64,7 +80,14 @@ final class AppCommand implements Callable<Integer> {
         throw new CommandFailure("cannot listen on " + listen + ": " + e.getMessage(), e);
       }
       var out = spec.commandLine().getOut();
-      out.println("sample app " + name + " serving " + root + " on " + listen + "; stop with SIGTERM or Ctrl-C");
+      out.println(
+          "sample app "
+              + name
+              + " serving "
+              + root
+              + " on "
+              + listen
+              + "; stop with SIGTERM or Ctrl-C");
       out.flush();
       stop.await();
       listener.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
@@ -88,7 +111,9 @@ final class AppCommand implements Callable<Integer> {
       if (port < 1 || port > 65535) throw new IllegalArgumentException("port out of range");
       return new InetSocketAddress(InetAddress.ofLiteral(listen.substring(0, colon)), port);
     } catch (IllegalArgumentException e) {
-      throw new ParameterException(spec.commandLine(), "--listen must be IPv4:PORT like 198.18.0.11:8090, got '" + listen + "'");
+      throw new ParameterException(
+          spec.commandLine(),
+          "--listen must be IPv4:PORT like 198.18.0.11:8090, got '" + listen + "'");
     }
   }
 }

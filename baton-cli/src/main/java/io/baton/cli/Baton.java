@@ -10,9 +10,9 @@ import picocli.CommandLine.Spec;
 /**
  * The {@code baton} command: entry point of the runnable jar, one subcommand class per verb.
  *
- * <p>Commands write through {@code spec.commandLine().getOut()/getErr()} so tests can capture
- * them; failures travel as exceptions to {@link ErrorHandler}, which owns the exit codes listed
- * in {@link ExitCode}.
+ * <p>Commands write through {@code spec.commandLine().getOut()/getErr()} so tests can capture them;
+ * failures travel as exceptions to {@link ErrorHandler}, which owns the exit codes listed in {@link
+ * ExitCode}.
  *
  * <p>Confined to the main thread.
  */
@@ -24,7 +24,20 @@ import picocli.CommandLine.Spec;
       "Server-farm load balancer for Linux that routes on the request and moves the live TCP"
           + " connection to the chosen server, which answers the client directly.",
     },
-    subcommands = {DispatcherCommand.class, ServerCommand.class, GatewayCommand.class, RegisterCommand.class, DrainCommand.class, CtlCommand.class, ConfigCommand.class, ProbeCommand.class, DemoCommand.class, CommandLine.HelpCommand.class, io.baton.cli.bench.BenchCommand.class, AppCommand.class},
+    subcommands = {
+      DispatcherCommand.class,
+      ServerCommand.class,
+      GatewayCommand.class,
+      RegisterCommand.class,
+      DrainCommand.class,
+      CtlCommand.class,
+      ConfigCommand.class,
+      ProbeCommand.class,
+      DemoCommand.class,
+      CommandLine.HelpCommand.class,
+      io.baton.cli.bench.BenchCommand.class,
+      AppCommand.class
+    },
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {
       "0:ok",
@@ -43,9 +56,9 @@ public final class Baton implements Callable<Integer> {
 
   /**
    * Netty samples one buffer in 128 for leak tracking by default and records a stack trace for
-   * each: ~1% of the dispatcher's CPU per handoff (perf, issue 8). Baton's buffers are released
-   * by its handlers, tested; an operator who suspects a leak sets
-   * {@code -Dio.netty.leakDetection.level=simple} (or paranoid) in BATON_JAVA_OPTIONS.
+   * each: ~1% of the dispatcher's CPU per handoff (perf, issue 8). Baton's buffers are released by
+   * its handlers, tested; an operator who suspects a leak sets {@code
+   * -Dio.netty.leakDetection.level=simple} (or paranoid) in BATON_JAVA_OPTIONS.
    */
   static void quietNettyLeakDetection() {
     if (System.getProperty("io.netty.leakDetection.level") == null) {

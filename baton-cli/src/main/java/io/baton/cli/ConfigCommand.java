@@ -15,8 +15,8 @@ import picocli.CommandLine.Spec;
 /**
  * {@code baton config}: works with node config files without starting anything. Its one verb,
  * {@code check FILE}, reads and fully checks a config (syntax, keys, types, ranges,
- * cross-references, the cluster key file) exactly as {@code baton dispatcher|server --config}
- * would at start.
+ * cross-references, the cluster key file) exactly as {@code baton dispatcher|server --config} would
+ * at start.
  *
  * <p>Confined to the thread that runs the command.
  */
@@ -35,10 +35,10 @@ final class ConfigCommand implements Callable<Integer> {
   }
 
   /**
-   * {@code baton config check FILE}: prints {@code FILE: ok (node d1: dispatcher; 1 VIP, 3
-   * pools, 5 members)}, or the loader's one-line error on stderr and exit code 1. A config error
-   * is the user's to fix, not a crash: it is reported here, without the generic handler's
-   * exception name or stack-trace hint.
+   * {@code baton config check FILE}: prints {@code FILE: ok (node d1: dispatcher; 1 VIP, 3 pools, 5
+   * members)}, or the loader's one-line error on stderr and exit code 1. A config error is the
+   * user's to fix, not a crash: it is reported here, without the generic handler's exception name
+   * or stack-trace hint.
    */
   @Command(
       name = "check",

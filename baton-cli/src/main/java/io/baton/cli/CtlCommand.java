@@ -31,53 +31,87 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "ctl",
     mixinStandardHelpOptions = true,
-    description = {"Ask a running node: nodes | connections | migrate CLIENT_IP:PORT VIP:PORT [--to NODE] |"
-        + " migrate --all|--from THIS_NODE [--to NODE] [--deadline 30s] |"
-        + " drain [--deadline 30s] [--to NODE] | workers [NAME weight N | drain | undrain | add ADDRESS:PORT|SOCKET [WEIGHT] | remove] [--vip ADDRESS:PORT]."
-        + " workers lists or changes a server's local worker pools (blue/green by weight). drain also stops new connections to the node (as baton drain) and"
-        + " moves its established ones to other servers at their next safe point, until the deadline."
-        + " --force moves connections that have no safe point too (l4 and tls relays, applications without one),"
-        + " without their application's state: an upstream exchange or TLS session in progress breaks."},
+    description = {
+      "Ask a running node: nodes | connections | migrate CLIENT_IP:PORT VIP:PORT [--to NODE] |"
+          + " migrate --all|--from THIS_NODE [--to NODE] [--deadline 30s] |"
+          + " drain [--deadline 30s] [--to NODE] | workers [NAME weight N | drain | undrain | add ADDRESS:PORT|SOCKET [WEIGHT] | remove] [--vip ADDRESS:PORT]."
+          + " workers lists or changes a server's local worker pools (blue/green by weight). drain also stops new connections to the node (as baton drain) and"
+          + " moves its established ones to other servers at their next safe point, until the deadline."
+          + " --force moves connections that have no safe point too (l4 and tls relays, applications without one),"
+          + " without their application's state: an upstream exchange or TLS session in progress breaks."
+    },
     exitCodeListHeading = "%nExit codes:%n",
-    exitCodeList = {"0:done", "1:the node refused or could not be reached, or not everything moved", "2:usage error"})
+    exitCodeList = {
+      "0:done",
+      "1:the node refused or could not be reached, or not everything moved",
+      "2:usage error"
+    })
 final class CtlCommand implements Callable<Integer> {
   private static final ObjectMapper json = new ObjectMapper();
 
   @Spec CommandSpec spec;
 
-  @Option(names = "--config", required = true, paramLabel = "FILE", description = "The node's YAML config file.")
+  @Option(
+      names = "--config",
+      required = true,
+      paramLabel = "FILE",
+      description = "The node's YAML config file.")
   Path config;
 
   @Option(names = "--json", description = "Print the node's answer as JSON.")
   boolean asJson;
 
-  @Option(names = "--to", paramLabel = "NODE", description = "Target server (default: the least loaded that can take it).")
+  @Option(
+      names = "--to",
+      paramLabel = "NODE",
+      description = "Target server (default: the least loaded that can take it).")
   String to;
 
-  @Option(names = "--close-rest", description = "drain: close (FIN) the connections still here at the deadline instead"
-      + " of leaving them to finish.")
+  @Option(
+      names = "--close-rest",
+      description =
+          "drain: close (FIN) the connections still here at the deadline instead"
+              + " of leaving them to finish.")
   boolean closeRest;
 
-  @Option(names = "--all", description = "migrate: every connection of this node (as drain, but new connections still come).")
+  @Option(
+      names = "--all",
+      description =
+          "migrate: every connection of this node (as drain, but new connections still come).")
   boolean all;
 
-  @Option(names = "--from", paramLabel = "NODE", description = "migrate: every connection of NODE, which must be the"
-      + " node of --config (the same as --all; ctl talks to one node).")
+  @Option(
+      names = "--from",
+      paramLabel = "NODE",
+      description =
+          "migrate: every connection of NODE, which must be the"
+              + " node of --config (the same as --all; ctl talks to one node).")
   String from;
 
-  @Option(names = "--force", description = "migrate, drain: also move connections without a safe point, without their"
-      + " application's state (you accept that what was in progress on them may break).")
+  @Option(
+      names = "--force",
+      description =
+          "migrate, drain: also move connections without a safe point, without their"
+              + " application's state (you accept that what was in progress on them may break).")
   boolean force;
 
-  @Option(names = "--vip", paramLabel = "ADDRESS:PORT", description = "workers: the pool of this VIP port (when the"
-      + " server has several).")
+  @Option(
+      names = "--vip",
+      paramLabel = "ADDRESS:PORT",
+      description = "workers: the pool of this VIP port (when the" + " server has several).")
   String vip;
 
-  @Option(names = "--deadline", paramLabel = "DURATION", defaultValue = "30s",
+  @Option(
+      names = "--deadline",
+      paramLabel = "DURATION",
+      defaultValue = "30s",
       description = "How long drain keeps moving connections (default ${DEFAULT-VALUE}).")
   String deadline;
 
-  @Parameters(index = "0", paramLabel = "COMMAND", description = "nodes, connections, migrate, drain or workers")
+  @Parameters(
+      index = "0",
+      paramLabel = "COMMAND",
+      description = "nodes, connections, migrate, drain or workers")
   String command;
 
   @Parameters(index = "1..*", paramLabel = "ARG", description = "migrate: CLIENT_IP:PORT VIP:PORT")
@@ -101,15 +135,24 @@ final class CtlCommand implements Callable<Integer> {
       return ExitCode.FAILURE;
     }
     if (from != null && !from.equals(c.node().name())) {
-      return usage(err, "--from " + from + ": this config is node " + c.node().name() + "'s; run ctl with " + from
-          + "'s config to move its connections");
+      return usage(
+          err,
+          "--from "
+              + from
+              + ": this config is node "
+              + c.node().name()
+              + "'s; run ctl with "
+              + from
+              + "'s config to move its connections");
     }
     boolean every = all || from != null;
-    String toParam = (to == null ? "" : "&to=" + URLEncoder.encode(to, StandardCharsets.UTF_8))
-        + (force ? "&force=true" : "");
+    String toParam =
+        (to == null ? "" : "&to=" + URLEncoder.encode(to, StandardCharsets.UTF_8))
+            + (force ? "&force=true" : "");
     if (force && (command.equals("migrate") || command.equals("drain"))) {
-      err.println("--force: connections without a safe point move as they are; what their application was in the"
-          + " middle of (an upstream exchange, a TLS session) does not move with them");
+      err.println(
+          "--force: connections without a safe point move as they are; what their application was in the"
+              + " middle of (an upstream exchange, a TLS session) does not move with them");
       err.flush();
     }
     String method = "GET";
@@ -123,29 +166,46 @@ final class CtlCommand implements Callable<Integer> {
           path = "/v1/workers";
           break;
         }
-        String vipParam = vip == null ? "" : "&vip=" + URLEncoder.encode(vip, StandardCharsets.UTF_8);
-        String worker = "/v1/workers?worker=" + URLEncoder.encode(args.get(0), StandardCharsets.UTF_8) + vipParam;
+        String vipParam =
+            vip == null ? "" : "&vip=" + URLEncoder.encode(vip, StandardCharsets.UTF_8);
+        String worker =
+            "/v1/workers?worker="
+                + URLEncoder.encode(args.get(0), StandardCharsets.UTF_8)
+                + vipParam;
         method = "POST";
         if (args.size() == 3 && args.get(1).equals("weight")) {
           path = worker + "&weight=" + URLEncoder.encode(args.get(2), StandardCharsets.UTF_8);
-        } else if (args.size() == 2 && (args.get(1).equals("drain") || args.get(1).equals("undrain"))) {
+        } else if (args.size() == 2
+            && (args.get(1).equals("drain") || args.get(1).equals("undrain"))) {
           path = worker + "&drain=" + args.get(1).equals("drain");
         } else if ((args.size() == 3 || args.size() == 4) && args.get(1).equals("add")) {
-          path = worker + "&add=" + URLEncoder.encode(args.get(2), StandardCharsets.UTF_8)
-              + (args.size() == 4 ? "&weight=" + URLEncoder.encode(args.get(3), StandardCharsets.UTF_8) : "");
+          path =
+              worker
+                  + "&add="
+                  + URLEncoder.encode(args.get(2), StandardCharsets.UTF_8)
+                  + (args.size() == 4
+                      ? "&weight=" + URLEncoder.encode(args.get(3), StandardCharsets.UTF_8)
+                      : "");
         } else if (args.size() == 2 && args.get(1).equals("remove")) {
           path = worker + "&remove=true";
         } else {
-          return usage(err, "workers [NAME weight N | NAME drain | NAME undrain | NAME add ADDRESS:PORT|SOCKET [WEIGHT]"
-              + " | NAME remove] [--vip ADDRESS:PORT]");
+          return usage(
+              err,
+              "workers [NAME weight N | NAME drain | NAME undrain | NAME add ADDRESS:PORT|SOCKET [WEIGHT]"
+                  + " | NAME remove] [--vip ADDRESS:PORT]");
         }
       }
       case "migrate", "drain" -> {
         if (command.equals("migrate") && !every) {
-          if (args.size() != 2) return usage(err, "migrate needs CLIENT_IP:PORT VIP:PORT, or --all");
+          if (args.size() != 2)
+            return usage(err, "migrate needs CLIENT_IP:PORT VIP:PORT, or --all");
           method = "POST";
-          path = "/v1/migrate?client=" + URLEncoder.encode(args.get(0), StandardCharsets.UTF_8) + "&vip="
-              + URLEncoder.encode(args.get(1), StandardCharsets.UTF_8) + toParam;
+          path =
+              "/v1/migrate?client="
+                  + URLEncoder.encode(args.get(0), StandardCharsets.UTF_8)
+                  + "&vip="
+                  + URLEncoder.encode(args.get(1), StandardCharsets.UTF_8)
+                  + toParam;
           break;
         }
         // Every connection: drain, or migrate --all (the same without the drain flag).
@@ -158,24 +218,44 @@ final class CtlCommand implements Callable<Integer> {
         boolean drain = command.equals("drain");
         if (drain && c.sync().isPresent()) DrainFlag.of(c.node().name()).set();
         method = "POST";
-        path = "/v1/drain?deadline-ms=" + d.toMillis() + toParam + (drain && closeRest ? "&close-rest=true" : "");
+        path =
+            "/v1/drain?deadline-ms="
+                + d.toMillis()
+                + toParam
+                + (drain && closeRest ? "&close-rest=true" : "");
         timeoutMs = d.toMillis() + (drain ? 65_000 : 35_000);
       }
       default -> {
-        return usage(err, "unknown command " + command + " (nodes, connections, migrate, drain, workers)");
+        return usage(
+            err, "unknown command " + command + " (nodes, connections, migrate, drain, workers)");
       }
     }
     var listen = c.admin().listen();
-    URI uri = URI.create("http://" + listen.getAddress().getHostAddress() + ":" + listen.getPort() + path);
+    URI uri =
+        URI.create(
+            "http://" + listen.getAddress().getHostAddress() + ":" + listen.getPort() + path);
     HttpResponse<String> r;
     try {
-      r = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build().send(
-          HttpRequest.newBuilder(uri).timeout(Duration.ofMillis(timeoutMs))
-              .header("Authorization", "Bearer " + AdminToken.of(c.cluster().key()))
-              .method(method, HttpRequest.BodyPublishers.noBody()).build(),
-          HttpResponse.BodyHandlers.ofString());
+      r =
+          HttpClient.newBuilder()
+              .connectTimeout(Duration.ofSeconds(3))
+              .build()
+              .send(
+                  HttpRequest.newBuilder(uri)
+                      .timeout(Duration.ofMillis(timeoutMs))
+                      .header("Authorization", "Bearer " + AdminToken.of(c.cluster().key()))
+                      .method(method, HttpRequest.BodyPublishers.noBody())
+                      .build(),
+                  HttpResponse.BodyHandlers.ofString());
     } catch (java.io.IOException e) {
-      err.println("cannot reach node " + c.node().name() + " at " + listen + ": " + e + " (is it running? admin.listen)");
+      err.println(
+          "cannot reach node "
+              + c.node().name()
+              + " at "
+              + listen
+              + ": "
+              + e
+              + " (is it running? admin.listen)");
       err.flush();
       return ExitCode.FAILURE;
     }
@@ -194,45 +274,73 @@ final class CtlCommand implements Callable<Integer> {
     if (command.equals("migrate") && !every) {
       return body.path("outcome").asText().equals("moved") ? ExitCode.OK : ExitCode.FAILURE;
     }
-    if (command.equals("migrate")) return body.path("remaining").asInt() == 0 ? ExitCode.OK : ExitCode.FAILURE;
-    if (command.equals("drain")) return body.path("remaining").asInt() == 0 ? ExitCode.OK : ExitCode.FAILURE;
+    if (command.equals("migrate"))
+      return body.path("remaining").asInt() == 0 ? ExitCode.OK : ExitCode.FAILURE;
+    if (command.equals("drain"))
+      return body.path("remaining").asInt() == 0 ? ExitCode.OK : ExitCode.FAILURE;
     return ExitCode.OK;
   }
 
   private static void print(PrintWriter out, String command, JsonNode b) {
     switch (command) {
       case "workers" -> {
-        out.printf("%-21s %-12s %-21s %6s %-9s %7s %11s %8s%n", "POOL", "WORKER", "ADDRESS", "WEIGHT", "STATE", "ACTIVE",
-            "CONNECTIONS", "FAILURES");
+        out.printf(
+            "%-21s %-12s %-21s %6s %-9s %7s %11s %8s%n",
+            "POOL", "WORKER", "ADDRESS", "WEIGHT", "STATE", "ACTIVE", "CONNECTIONS", "FAILURES");
         for (JsonNode n : b.path("workers")) {
-          out.printf("%-21s %-12s %-21s %6d %-9s %7d %11d %8d%n", n.path("pool").asText(), n.path("worker").asText(),
-              n.path("address").asText(), n.path("weight").asInt(), n.path("state").asText(), n.path("active").asInt(),
-              n.path("connections").asLong(), n.path("failures").asLong());
+          out.printf(
+              "%-21s %-12s %-21s %6d %-9s %7d %11d %8d%n",
+              n.path("pool").asText(),
+              n.path("worker").asText(),
+              n.path("address").asText(),
+              n.path("weight").asInt(),
+              n.path("state").asText(),
+              n.path("active").asInt(),
+              n.path("connections").asLong(),
+              n.path("failures").asLong());
         }
       }
       case "nodes" -> {
-        out.printf("%-16s %-7s %-20s %-15s %8s %s%n", "NODE", "VIEW", "ROLES", "FABRIC", "ACTIVE", "STATE");
+        out.printf(
+            "%-16s %-7s %-20s %-15s %8s %s%n",
+            "NODE", "VIEW", "ROLES", "FABRIC", "ACTIVE", "STATE");
         for (JsonNode n : b.path("nodes")) {
-          out.printf("%-16s %-7s %-20s %-15s %8s %s%n", n.path("node").asText(), n.path("inView").asBoolean() ? "yes" : "no",
-              n.path("roles").asText("-"), n.path("fabric").asText("-"), n.path("active").asText("-"),
+          out.printf(
+              "%-16s %-7s %-20s %-15s %8s %s%n",
+              n.path("node").asText(),
+              n.path("inView").asBoolean() ? "yes" : "no",
+              n.path("roles").asText("-"),
+              n.path("fabric").asText("-"),
+              n.path("active").asText("-"),
               n.path("eligible").asBoolean() ? "eligible" : n.path("why").asText());
         }
       }
       case "connections" -> {
         if (b.has("connections")) {
-          out.printf("%-21s %-21s %-16s %10s %12s %12s %s%n", "VIP", "CLIENT", "FROM", "AGE_MS", "BYTES_IN",
-              "BYTES_OUT", "REQUEST");
+          out.printf(
+              "%-21s %-21s %-16s %10s %12s %12s %s%n",
+              "VIP", "CLIENT", "FROM", "AGE_MS", "BYTES_IN", "BYTES_OUT", "REQUEST");
           for (JsonNode n : b.path("connections")) {
-            out.printf("%-21s %-21s %-16s %10d %12d %12d %s%n", n.path("vip").asText(), n.path("client").asText(),
-                n.path("from").asText(), n.path("ageMs").asLong(), n.path("bytesIn").asLong(),
-                n.path("bytesOut").asLong(), n.path("summary").asText());
+            out.printf(
+                "%-21s %-21s %-16s %10d %12d %12d %s%n",
+                n.path("vip").asText(),
+                n.path("client").asText(),
+                n.path("from").asText(),
+                n.path("ageMs").asLong(),
+                n.path("bytesIn").asLong(),
+                n.path("bytesOut").asLong(),
+                n.path("summary").asText());
           }
         }
         if (b.has("forwarded")) {
           out.printf("%-21s %-21s %-16s %10s%n", "VIP", "CLIENT", "FORWARDED TO", "AGE_MS");
           for (JsonNode n : b.path("forwarded")) {
-            out.printf("%-21s %-21s %-16s %10d%n", n.path("vip").asText(), n.path("client").asText(),
-                n.path("server").asText(), n.path("ageMs").asLong());
+            out.printf(
+                "%-21s %-21s %-16s %10d%n",
+                n.path("vip").asText(),
+                n.path("client").asText(),
+                n.path("server").asText(),
+                n.path("ageMs").asLong());
           }
         }
       }
@@ -249,17 +357,30 @@ final class CtlCommand implements Callable<Integer> {
 
   private static void printDrain(PrintWriter out, JsonNode b) {
     for (JsonNode n : b.path("connections")) out.println(line(n));
-    out.printf("drain of %s: %d moved, %d stayed, %d lost, %d closed in %d ms; %d connections still here%n",
-        b.path("node").asText(), b.path("moved").asLong(), b.path("stayed").asLong(), b.path("lost").asLong(),
-        b.path("closed").asLong(), b.path("tookMs").asLong(), b.path("remaining").asLong());
+    out.printf(
+        "drain of %s: %d moved, %d stayed, %d lost, %d closed in %d ms; %d connections still here%n",
+        b.path("node").asText(),
+        b.path("moved").asLong(),
+        b.path("stayed").asLong(),
+        b.path("lost").asLong(),
+        b.path("closed").asLong(),
+        b.path("tookMs").asLong(),
+        b.path("remaining").asLong());
   }
 
   private static String line(JsonNode n) {
-    return n.path("client").asText() + " -> " + n.path("vip").asText() + ": " + n.path("outcome").asText()
+    return n.path("client").asText()
+        + " -> "
+        + n.path("vip").asText()
+        + ": "
+        + n.path("outcome").asText()
         + (n.path("to").asText().isEmpty() ? "" : " to " + n.path("to").asText())
         + (n.has("detail") ? " (" + n.path("detail").asText() + ")" : "")
-        + (n.path("outcome").asText().equals("moved") ? String.format(" in %.2f ms after a %.2f ms wait for its safe"
-            + " point", n.path("moveMicros").asLong() / 1000.0, n.path("safePointMicros").asLong() / 1000.0) : "");
+        + (n.path("outcome").asText().equals("moved")
+            ? String.format(
+                " in %.2f ms after a %.2f ms wait for its safe" + " point",
+                n.path("moveMicros").asLong() / 1000.0, n.path("safePointMicros").asLong() / 1000.0)
+            : "");
   }
 
   private static int usage(PrintWriter err, String why) {

@@ -3,8 +3,8 @@ package io.baton.cli;
 import io.baton.config.Role;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -18,13 +18,17 @@ final class DispatcherCommand implements Callable<Integer> {
 
   @Mixin NodeOptions node;
 
-  @Option(names = "--take-over", description = "Planned reload: take over from the dispatcher running on this host"
-      + " (its listeners and forwarding table) without refusing a connection attempt or resetting a connection;"
-      + " it is asked to stop (SIGTERM) and finishes the connections it is reading first.")
+  @Option(
+      names = "--take-over",
+      description =
+          "Planned reload: take over from the dispatcher running on this host"
+              + " (its listeners and forwarding table) without refusing a connection attempt or resetting a connection;"
+              + " it is asked to stop (SIGTERM) and finishes the connections it is reading first.")
   boolean takeOver;
 
   @Override
   public Integer call() throws Exception {
-    return NodeRunner.run(node.config, Role.DISPATCHER, spec.commandLine().getOut(), node.threads, takeOver);
+    return NodeRunner.run(
+        node.config, Role.DISPATCHER, spec.commandLine().getOut(), node.threads, takeOver);
   }
 }

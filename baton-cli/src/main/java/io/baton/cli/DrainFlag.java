@@ -7,11 +7,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * An operator's request that a node take no new connections: a file,
- * {@code /run/baton/drain-<node>-net-<netns inode>}, that {@code baton drain} creates and
- * {@code baton drain --off} removes, and that the running node reads before each load report (its
- * reports then say "draining", and dispatchers pass it over; its connections stay). A file, not a
- * message to the process, so a drained node stays drained across a restart.
+ * An operator's request that a node take no new connections: a file, {@code
+ * /run/baton/drain-<node>-net-<netns inode>}, that {@code baton drain} creates and {@code baton
+ * drain --off} removes, and that the running node reads before each load report (its reports then
+ * say "draining", and dispatchers pass it over; its connections stay). A file, not a message to the
+ * process, so a drained node stays drained across a restart.
  */
 final class DrainFlag {
   static final Path DIRECTORY = Path.of("/run/baton");
@@ -24,7 +24,9 @@ final class DrainFlag {
   /** The flag of {@code node} in this network namespace. */
   static DrainFlag of(String node) throws IOException {
     try {
-      return new DrainFlag(DIRECTORY.resolve("drain-" + node + "-net-" + Long.toUnsignedString(NetnsIdentity.current())));
+      return new DrainFlag(
+          DIRECTORY.resolve(
+              "drain-" + node + "-net-" + Long.toUnsignedString(NetnsIdentity.current())));
     } catch (LinuxException e) {
       throw new IOException("cannot identify this network namespace: " + e.getMessage(), e);
     }

@@ -11,11 +11,11 @@ import picocli.CommandLine.UnmatchedArgumentException;
 
 /**
  * The one place that turns a failed command into an exit code and a one-line message on the
- * command's error stream: usage errors become {@value ExitCode#USAGE}, hosts that cannot run
- * Baton {@value ExitCode#HOST_NOT_READY}, everything else {@value ExitCode#FAILURE}.
+ * command's error stream: usage errors become {@value ExitCode#USAGE}, hosts that cannot run Baton
+ * {@value ExitCode#HOST_NOT_READY}, everything else {@value ExitCode#FAILURE}.
  *
- * <p>Stack traces are for developers: they are printed only when the environment variable
- * {@value #DEBUG_ENV} is set to {@code 1}.
+ * <p>Stack traces are for developers: they are printed only when the environment variable {@value
+ * #DEBUG_ENV} is set to {@code 1}.
  *
  * <p>Stateless apart from the debug flag; picocli calls it on the thread that runs the command.
  */
@@ -53,8 +53,10 @@ final class ErrorHandler implements IExecutionExceptionHandler, IParameterExcept
     err.println(cmd.getColorScheme().errorText(commandName(cmd) + ": " + messageOf(e)));
     if (debug) {
       e.printStackTrace(err);
-    } else if (exitCode == ExitCode.FAILURE && !(e instanceof LinuxException)
-        && !(e instanceof CommandFailure) && !(e instanceof java.io.IOException)) {
+    } else if (exitCode == ExitCode.FAILURE
+        && !(e instanceof LinuxException)
+        && !(e instanceof CommandFailure)
+        && !(e instanceof java.io.IOException)) {
       err.println("(set " + DEBUG_ENV + "=1 for the stack trace)");
     }
     err.flush();

@@ -26,12 +26,17 @@ import picocli.CommandLine.Spec;
     name = "gateway",
     mixinStandardHelpOptions = true,
     description = {
-        "Run a split-TCP WAN gateway until SIGTERM: the registration daemon, transparent interception of",
-        "LAN connections to registered remote servers, and trunks to peer gateways (config section gateway)."})
+      "Run a split-TCP WAN gateway until SIGTERM: the registration daemon, transparent interception of",
+      "LAN connections to registered remote servers, and trunks to peer gateways (config section gateway)."
+    })
 final class GatewayCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Option(names = {"-c", "--config"}, required = true, paramLabel = "FILE", description = "Node config (YAML) with role gateway.")
+  @Option(
+      names = {"-c", "--config"},
+      required = true,
+      paramLabel = "FILE",
+      description = "Node config (YAML) with role gateway.")
   Path config;
 
   @Override
@@ -44,22 +49,31 @@ final class GatewayCommand implements Callable<Integer> {
       throw new NodeRunner.ConfigFailure(e.getMessage(), e);
     }
     if (!loaded.node().hasRole(Role.GATEWAY)) {
-      throw new NodeRunner.ConfigFailure(config + ": node " + loaded.node().name()
-          + " does not have the role gateway (node.roles is " + loaded.node().rolesText() + ")", null);
+      throw new NodeRunner.ConfigFailure(
+          config
+              + ": node "
+              + loaded.node().name()
+              + " does not have the role gateway (node.roles is "
+              + loaded.node().rolesText()
+              + ")",
+          null);
     }
     GatewayConfig gateway = loaded.gateway().orElseThrow();
     // One event loop owns every channel, trunk and stream (see io.baton.gateway).
     EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
     CountDownLatch stop = new CountDownLatch(1);
     CountDownLatch stopped = new CountDownLatch(1);
-    Thread hook = new Thread(() -> {
-      stop.countDown();
-      try {
-        stopped.await(10, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }, "baton-shutdown");
+    Thread hook =
+        new Thread(
+            () -> {
+              stop.countDown();
+              try {
+                stopped.await(10, TimeUnit.SECONDS);
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+            },
+            "baton-shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
     GatewayNode node = null;
     io.baton.admin.MetricsEndpoint metrics = null;
@@ -70,12 +84,23 @@ final class GatewayCommand implements Callable<Integer> {
         throw new HostNotReadyException(e.getMessage(), e);
       }
       if (loaded.metrics().isPresent()) {
-        metrics = io.baton.admin.MetricsEndpoint.startGateway(loaded.metrics().get().listen(), node);
+        metrics =
+            io.baton.admin.MetricsEndpoint.startGateway(loaded.metrics().get().listen(), node);
       }
-      out.println("baton gateway " + loaded.node().name() + ": LAN " + gateway.lan().address().getHostAddress()
-          + ", WAN " + gateway.wan().address().getHostAddress() + ", registrations on "
-          + gateway.registrationListen().getAddress().getHostAddress() + ":" + gateway.registrationListen().getPort()
-          + ", tunnel port " + gateway.tunnelPort() + "; up");
+      out.println(
+          "baton gateway "
+              + loaded.node().name()
+              + ": LAN "
+              + gateway.lan().address().getHostAddress()
+              + ", WAN "
+              + gateway.wan().address().getHostAddress()
+              + ", registrations on "
+              + gateway.registrationListen().getAddress().getHostAddress()
+              + ":"
+              + gateway.registrationListen().getPort()
+              + ", tunnel port "
+              + gateway.tunnelPort()
+              + "; up");
       out.flush();
       stop.await();
       return 0;

@@ -1,25 +1,23 @@
 package io.baton.cli;
 
 import io.baton.announce.BirdBgp;
-import io.baton.config.SyncConfig;
-import io.baton.dispatcher.ServerEligibility;
-import io.baton.server.HealthChecks;
-import io.baton.server.OwnershipListener;
-import io.baton.sync.OwnershipUpdate;
-import io.baton.transplant.FlowKey;
-import io.baton.sync.LocalLoad;
-import io.baton.sync.SyncKeys;
-import io.baton.sync.SyncPlane;
-import io.baton.sync.SyncSettings;
-import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.Supplier;
 import io.baton.config.BatonConfig;
 import io.baton.config.ConfigException;
 import io.baton.config.ConfigLoader;
 import io.baton.config.Role;
+import io.baton.config.SyncConfig;
 import io.baton.dispatcher.DispatcherNode;
+import io.baton.dispatcher.ServerEligibility;
 import io.baton.linux.LinuxProbe;
+import io.baton.server.HealthChecks;
+import io.baton.server.OwnershipListener;
 import io.baton.server.ServerAgent;
+import io.baton.sync.LocalLoad;
+import io.baton.sync.OwnershipUpdate;
+import io.baton.sync.SyncKeys;
+import io.baton.sync.SyncPlane;
+import io.baton.sync.SyncSettings;
+import io.baton.transplant.FlowKey;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.EpollIoHandler;
@@ -27,11 +25,13 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
 
 /**
- * Runs a node's roles from its config file until the process is told to stop (SIGINT/SIGTERM):
- * the server agent first (so a node that also dispatches can serve itself), then the
- * dispatcher. Everything is closed in reverse order on the way out.
+ * Runs a node's roles from its config file until the process is told to stop (SIGINT/SIGTERM): the
+ * server agent first (so a node that also dispatches can serve itself), then the dispatcher.
+ * Everything is closed in reverse order on the way out.
  *
  * <p>Confined to the thread that calls {@link #run}.
  */
@@ -42,8 +42,11 @@ final class NodeRunner {
     return run(configFile, required, out, threads, false);
   }
 
-  /** @param takeOver a planned reload: take over from the dispatcher running on this host */
-  static int run(Path configFile, Role required, PrintWriter out, int threads, boolean takeOver) throws Exception {
+  /**
+   * @param takeOver a planned reload: take over from the dispatcher running on this host
+   */
+  static int run(Path configFile, Role required, PrintWriter out, int threads, boolean takeOver)
+      throws Exception {
     BatonConfig config;
     try {
       config = ConfigLoader.load(configFile);
@@ -51,22 +54,38 @@ final class NodeRunner {
       throw new ConfigFailure(e.getMessage(), e);
     }
     if (!config.node().roles().contains(required)) {
-      throw new ConfigFailure(configFile + ": node " + config.node().name() + " does not have the role "
-          + required.name().toLowerCase(java.util.Locale.ROOT) + " (node.roles is " + config.node().roles() + ")", null);
+      throw new ConfigFailure(
+          configFile
+              + ": node "
+              + config.node().name()
+              + " does not have the role "
+              + required.name().toLowerCase(java.util.Locale.ROOT)
+              + " (node.roles is "
+              + config.node().roles()
+              + ")",
+          null);
     }
     List<String> problems = LinuxProbe.problems();
-    if (!problems.isEmpty()) throw new HostNotReadyException("host not ready: " + String.join("; ", problems));
+    if (!problems.isEmpty())
+      throw new HostNotReadyException("host not ready: " + String.join("; ", problems));
 
     EventLoopGroup group = new MultiThreadIoEventLoopGroup(threads, EpollIoHandler.newFactory());
     DispatcherNode.PausedListeners paused = null;
     if (takeOver) {
-      String why = config.node().roles().contains(Role.SERVER)
-          ? "it is also a server (peer mode): the connections it serves itself live in the running process"
-          : null;
+      String why =
+          config.node().roles().contains(Role.SERVER)
+              ? "it is also a server (peer mode): the connections it serves itself live in the running process"
+              : null;
       if (why != null) {
         group.shutdownGracefully(0, 0, java.util.concurrent.TimeUnit.SECONDS);
-        throw new ConfigFailure(configFile + ": node " + config.node().name() + " cannot take over with --take-over: "
-            + why + "; stop the running process, then start this one", null);
+        throw new ConfigFailure(
+            configFile
+                + ": node "
+                + config.node().name()
+                + " cannot take over with --take-over: "
+                + why
+                + "; stop the running process, then start this one",
+            null);
       }
       paused = TakeOver.fromRunningDispatcher(config, group, out);
     }
@@ -83,14 +102,18 @@ final class NodeRunner {
     // The JVM halts as soon as its shutdown hooks return: this one holds it until the node has
     // stopped in order (a dispatcher finishes the connections it is reading and its handoffs,
     // which a planned reload relies on), bounded.
-    Thread hook = new Thread(() -> {
-      stop.countDown();
-      try {
-        stopped.await(SHUTDOWN_LIMIT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }, "baton-shutdown");
+    Thread hook =
+        new Thread(
+            () -> {
+              stop.countDown();
+              try {
+                stopped.await(
+                    SHUTDOWN_LIMIT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+            },
+            "baton-shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
     try {
       if (config.node().roles().contains(Role.SERVER)) {
@@ -102,7 +125,8 @@ final class NodeRunner {
       }
       ServerEligibility eligibility = ServerEligibility.ANY;
       if (config.sync().isPresent()) {
-        if (server != null) health = HealthChecks.start(config.server().orElseThrow().healthChecks());
+        if (server != null)
+          health = HealthChecks.start(config.server().orElseThrow().healthChecks());
         sync = startSync(config, server, health, dispatcherRef);
         eligibility = sync.farm()::refusal;
         if (server != null) {
@@ -111,8 +135,13 @@ final class NodeRunner {
         }
       }
       if (config.node().roles().contains(Role.DISPATCHER)) {
-        dispatcher = DispatcherNode.start(config, group, server == null ? null : server.localDelivery()::serve,
-            eligibility, paused);
+        dispatcher =
+            DispatcherNode.start(
+                config,
+                group,
+                server == null ? null : server.localDelivery()::serve,
+                eligibility,
+                paused);
         paused = null; // accepting now
         dispatcherRef.set(dispatcher);
         if (sync != null) {
@@ -125,31 +154,51 @@ final class NodeRunner {
           // Announce only once the connections the farm already has forward from here too: a
           // route that comes back moves some of them to this dispatcher at once.
           if (sync != null && !dispatcher.awaitReplication(java.time.Duration.ofSeconds(10))) {
-            org.slf4j.LoggerFactory.getLogger(NodeRunner.class).warn(
-                "announcing the VIPs before the farm's connections were all in the forwarding table");
+            org.slf4j.LoggerFactory.getLogger(NodeRunner.class)
+                .warn(
+                    "announcing the VIPs before the farm's connections were all in the forwarding table");
           }
           // On this (the main) thread, which lives as long as the node: BIRD's parent-death signal
           // follows the thread that started it.
-          bgp = BirdBgp.start(config.node().name(), config.announce().get(),
-              config.node().front().orElseThrow().address(),
-              config.vips().stream().map(v -> v.address()).distinct().toList(), RUN_DIR);
+          bgp =
+              BirdBgp.start(
+                  config.node().name(),
+                  config.announce().get(),
+                  config.node().front().orElseThrow().address(),
+                  config.vips().stream().map(v -> v.address()).distinct().toList(),
+                  RUN_DIR);
           heartbeat(group, bgp);
         }
       }
       if (config.metrics().isPresent()) {
-        metrics = io.baton.admin.MetricsEndpoint.start(config.metrics().get().listen(), dispatcher, server, sync);
+        metrics =
+            io.baton.admin.MetricsEndpoint.start(
+                config.metrics().get().listen(), dispatcher, server, sync);
       }
       if (config.admin().enabled()) {
-        admin = io.baton.admin.AdminEndpoint.start(config.admin().listen(), config.cluster().key(),
-            config.node().name(), server, sync).dispatcher(dispatcher);
+        admin =
+            io.baton.admin.AdminEndpoint.start(
+                    config.admin().listen(),
+                    config.cluster().key(),
+                    config.node().name(),
+                    server,
+                    sync)
+                .dispatcher(dispatcher);
       }
-      out.println("baton node " + config.node().name() + " running " + config.node().roles()
-          + " (config " + configFile + "); stop with SIGTERM or Ctrl-C");
+      out.println(
+          "baton node "
+              + config.node().name()
+              + " running "
+              + config.node().roles()
+              + " (config "
+              + configFile
+              + "); stop with SIGTERM or Ctrl-C");
       out.flush();
       stop.await();
       return ExitCode.OK;
     } finally {
-      org.slf4j.LoggerFactory.getLogger(NodeRunner.class).info("node {} stopping", config.node().name());
+      org.slf4j.LoggerFactory.getLogger(NodeRunner.class)
+          .info("node {} stopping", config.node().name());
       if (paused != null) paused.close();
       if (metrics != null) metrics.close();
       if (admin != null) admin.close();
@@ -178,41 +227,69 @@ final class NodeRunner {
    * Joins the sync plane and waits (briefly) for the reports of the view's members, so that a
    * dispatcher starting next does not refuse servers it merely has not heard from yet.
    */
-  private static SyncPlane startSync(BatonConfig config, ServerAgent server, HealthChecks health,
-      AtomicReference<DispatcherNode> dispatcher) throws Exception {
+  private static SyncPlane startSync(
+      BatonConfig config,
+      ServerAgent server,
+      HealthChecks health,
+      AtomicReference<DispatcherNode> dispatcher)
+      throws Exception {
     SyncConfig sc = config.sync().orElseThrow();
     var node = config.node();
-    SyncSettings settings = new SyncSettings(node.name(), node.rolesText(), node.fabric().address(),
-        node.sync().orElseThrow().address(), sc.port(), sc.seeds(), sc.reportInterval(), sc.staleAfter(),
-        SyncKeys.derive(config.cluster().key()), config.server().map(s -> s.deliveries().stream()
-            .map(d -> new java.net.InetSocketAddress(d.vip(), d.port())).toList()).orElse(List.of()));
+    SyncSettings settings =
+        new SyncSettings(
+            node.name(),
+            node.rolesText(),
+            node.fabric().address(),
+            node.sync().orElseThrow().address(),
+            sc.port(),
+            sc.seeds(),
+            sc.reportInterval(),
+            sc.staleAfter(),
+            SyncKeys.derive(config.cluster().key()),
+            config
+                .server()
+                .map(
+                    s ->
+                        s.deliveries().stream()
+                            .map(d -> new java.net.InetSocketAddress(d.vip(), d.port()))
+                            .toList())
+                .orElse(List.of()));
     DrainFlag drain = DrainFlag.of(node.name());
     if (drain.isSet()) {
-      org.slf4j.LoggerFactory.getLogger(NodeRunner.class).warn("node {} starts drained ({} exists; baton drain"
-          + " --config FILE --off ends it)", node.name(), drain.file());
+      org.slf4j.LoggerFactory.getLogger(NodeRunner.class)
+          .warn(
+              "node {} starts drained ({} exists; baton drain" + " --config FILE --off ends it)",
+              node.name(),
+              drain.file());
     }
-    Supplier<LocalLoad> load = () -> {
-      DispatcherNode d = dispatcher.get();
-      // The connections it serves (what balancers compare); a dispatcher's forwarded ones are its servers'.
-      int active = server == null ? 0 : server.activeConnections();
-      long handoffs = (server == null ? 0 : server.acceptedTotal()) + (d == null ? 0 : d.stats().handedOff.sum());
-      HealthChecks.Status h = health == null ? new HealthChecks.Status(true, "ok") : health.status();
-      return new LocalLoad(active, handoffs, h.healthy(), h.detail(), drain.isSet());
-    };
+    Supplier<LocalLoad> load =
+        () -> {
+          DispatcherNode d = dispatcher.get();
+          // The connections it serves (what balancers compare); a dispatcher's forwarded ones are
+          // its servers'.
+          int active = server == null ? 0 : server.activeConnections();
+          long handoffs =
+              (server == null ? 0 : server.acceptedTotal())
+                  + (d == null ? 0 : d.stats().handedOff.sum());
+          HealthChecks.Status h =
+              health == null ? new HealthChecks.Status(true, "ok") : health.status();
+          return new LocalLoad(active, handoffs, h.healthy(), h.detail(), drain.isSet());
+        };
     SyncPlane plane = SyncPlane.start(settings, load, System::nanoTime);
     long limitMs = sc.staleAfter().toMillis() * 2;
     if (!plane.awaitReports(limitMs)) {
-      org.slf4j.LoggerFactory.getLogger(NodeRunner.class).warn(
-          "sync: not every member of the view reported within {} ms; those get no new connections until they do",
-          limitMs);
+      org.slf4j.LoggerFactory.getLogger(NodeRunner.class)
+          .warn(
+              "sync: not every member of the view reported within {} ms; those get no new connections until they do",
+              limitMs);
     }
     return plane;
   }
 
   /**
    * Beats the announcement's heartbeat every 250 ms, but only when every event loop ran a task
-   * within the last second: a loop that is stuck (or a JVM that is stopped) lets the beats
-   * lapse, and BIRD's watchdog withdraws the VIPs until they return.
+   * within the last second: a loop that is stuck (or a JVM that is stopped) lets the beats lapse,
+   * and BIRD's watchdog withdraws the VIPs until they return.
    */
   private static void heartbeat(EventLoopGroup group, BirdBgp bgp) {
     java.util.Map<io.netty.channel.EventLoop, java.util.concurrent.atomic.AtomicLong> lastRun =
@@ -221,22 +298,28 @@ final class NodeRunner {
       var loop = (io.netty.channel.EventLoop) executor;
       var stamp = new java.util.concurrent.atomic.AtomicLong(System.nanoTime());
       lastRun.put(loop, stamp);
-      loop.scheduleAtFixedRate(() -> stamp.set(System.nanoTime()), 100, 100, java.util.concurrent.TimeUnit.MILLISECONDS);
+      loop.scheduleAtFixedRate(
+          () -> stamp.set(System.nanoTime()), 100, 100, java.util.concurrent.TimeUnit.MILLISECONDS);
     }
-    Thread t = new Thread(() -> {
-      while (bgp.isAlive()) {
-        long now = System.nanoTime();
-        boolean allTurning = lastRun.values().stream().allMatch(s -> now - s.get() < 1_000_000_000L);
-        if (allTurning) {
-          try {
-            bgp.beat();
-          } catch (java.io.IOException e) {
-            org.slf4j.LoggerFactory.getLogger(NodeRunner.class).warn("cannot write the BGP heartbeat: {}", e.getMessage());
-          }
-        }
-        java.util.concurrent.locks.LockSupport.parkNanos(250_000_000L); // the beat's period
-      }
-    }, "baton-bgp-heartbeat");
+    Thread t =
+        new Thread(
+            () -> {
+              while (bgp.isAlive()) {
+                long now = System.nanoTime();
+                boolean allTurning =
+                    lastRun.values().stream().allMatch(s -> now - s.get() < 1_000_000_000L);
+                if (allTurning) {
+                  try {
+                    bgp.beat();
+                  } catch (java.io.IOException e) {
+                    org.slf4j.LoggerFactory.getLogger(NodeRunner.class)
+                        .warn("cannot write the BGP heartbeat: {}", e.getMessage());
+                  }
+                }
+                java.util.concurrent.locks.LockSupport.parkNanos(250_000_000L); // the beat's period
+              }
+            },
+            "baton-bgp-heartbeat");
     t.setDaemon(true);
     t.start();
   }
@@ -248,22 +331,27 @@ final class NodeRunner {
       public java.net.Inet4Address address(String node) {
         var farm = sync.farm().snapshot();
         var report = farm.report(node);
-        if (report == null) throw new IllegalArgumentException("no server " + node + " in the farm");
-        if (!report.roles().contains("server")) throw new IllegalArgumentException(node + " is not a server");
+        if (report == null)
+          throw new IllegalArgumentException("no server " + node + " in the farm");
+        if (!report.roles().contains("server"))
+          throw new IllegalArgumentException(node + " is not a server");
         String refusal = farm.refusal(node, System.nanoTime());
-        if (refusal != null) throw new IllegalStateException(node + " cannot take connections now: " + refusal);
+        if (refusal != null)
+          throw new IllegalStateException(node + " cannot take connections now: " + refusal);
         return report.fabricAddress();
       }
 
       @Override
-      public java.util.Optional<String> pick(FlowKey flow, java.util.function.Predicate<String> among) {
+      public java.util.Optional<String> pick(
+          FlowKey flow, java.util.function.Predicate<String> among) {
         var farm = sync.farm().snapshot();
         long now = System.nanoTime();
         var service = new java.net.InetSocketAddress(flow.localIp(), flow.localPort());
         return farm.view().stream()
             .filter(n -> !n.equals(self) && among.test(n))
             .map(farm::report)
-            .filter(r -> r != null && r.roles().contains("server") && r.services().contains(service))
+            .filter(
+                r -> r != null && r.roles().contains("server") && r.services().contains(service))
             .filter(r -> farm.refusal(r.node(), now) == null)
             .min(java.util.Comparator.comparingInt(io.baton.sync.NodeReport::activeConnections))
             .map(io.baton.sync.NodeReport::node);
@@ -273,19 +361,23 @@ final class NodeRunner {
 
   /** Every connection the agent takes or loses goes to every dispatcher over the sync plane. */
   private static void publishOwnership(SyncPlane sync, ServerAgent server) {
-    server.ownershipListener(new OwnershipListener() {
-      @Override
-      public void opened(FlowKey flow, long handoffId) {
-        sync.ownershipChanged(new OwnershipUpdate.Change(true, flow, handoffId));
-      }
+    server.ownershipListener(
+        new OwnershipListener() {
+          @Override
+          public void opened(FlowKey flow, long handoffId) {
+            sync.ownershipChanged(new OwnershipUpdate.Change(true, flow, handoffId));
+          }
 
-      @Override
-      public void closed(FlowKey flow, long handoffId) {
-        sync.ownershipChanged(new OwnershipUpdate.Change(false, flow, handoffId));
-      }
-    });
-    sync.publishOwnership(() -> server.ownedConnections().stream()
-        .map(o -> new OwnershipUpdate.Change(true, o.flow(), o.handoffId())).toList());
+          @Override
+          public void closed(FlowKey flow, long handoffId) {
+            sync.ownershipChanged(new OwnershipUpdate.Change(false, flow, handoffId));
+          }
+        });
+    sync.publishOwnership(
+        () ->
+            server.ownedConnections().stream()
+                .map(o -> new OwnershipUpdate.Change(true, o.flow(), o.handoffId()))
+                .toList());
   }
 
   /** The config file is wrong; the message is the loader's one line. */

@@ -27,63 +27,92 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code baton register}: a remote server's (or its agent's) request to a gateway's registration
- * daemon, sealed with the registration key derived from the cluster key; also lists and
- * withdraws registrations and shows the connections the gateway carries.
+ * daemon, sealed with the registration key derived from the cluster key; also lists and withdraws
+ * registrations and shows the connections the gateway carries.
  */
 @Command(
     name = "register",
     mixinStandardHelpOptions = true,
     description = {
-        "Register a remote server with a WAN gateway (its connections are then carried over the WAN",
-        "by the gateway pair), renew or withdraw it, or list what the gateway holds."})
+      "Register a remote server with a WAN gateway (its connections are then carried over the WAN",
+      "by the gateway pair), renew or withdraw it, or list what the gateway holds."
+    })
 final class RegisterCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Option(names = "--gateway", required = true, paramLabel = "IP:PORT", description = "The gateway's registration daemon.")
+  @Option(
+      names = "--gateway",
+      required = true,
+      paramLabel = "IP:PORT",
+      description = "The gateway's registration daemon.")
   String gateway;
 
   @ArgGroup(exclusive = true, multiplicity = "1")
   KeySource key;
 
   static final class KeySource {
-    @Option(names = "--config", paramLabel = "FILE", description = "A node config whose cluster key to use.")
+    @Option(
+        names = "--config",
+        paramLabel = "FILE",
+        description = "A node config whose cluster key to use.")
     Path config;
 
-    @Option(names = "--key-file", paramLabel = "FILE", description = "A file with the cluster key in hex.")
+    @Option(
+        names = "--key-file",
+        paramLabel = "FILE",
+        description = "A file with the cluster key in hex.")
     Path keyFile;
   }
 
   @Option(names = "--remote", paramLabel = "IP", description = "The remote server's address.")
   String remote;
 
-  @Option(names = "--port", split = ",", paramLabel = "PORT", description = "TCP ports to carry (repeat or comma-separate).")
+  @Option(
+      names = "--port",
+      split = ",",
+      paramLabel = "PORT",
+      description = "TCP ports to carry (repeat or comma-separate).")
   List<Integer> ports;
 
-  @Option(names = "--peer", paramLabel = "IP:PORT", description = "The peer gateway's tunnel address near the server.")
+  @Option(
+      names = "--peer",
+      paramLabel = "IP:PORT",
+      description = "The peer gateway's tunnel address near the server.")
   String peer;
 
   @Option(names = "--connections", description = "Parallel WAN connections (default 4).")
   Integer connections;
 
-  @Option(names = "--congestion-control", paramLabel = "NAME", description = "bbr, cubic, ... (default bbr where available).")
+  @Option(
+      names = "--congestion-control",
+      paramLabel = "NAME",
+      description = "bbr, cubic, ... (default bbr where available).")
   String congestionControl;
 
   @Option(names = "--qos", paramLabel = "CLASS", description = "CBR, VBR, ABR (default) or UBR.")
   String qos;
 
-  @Option(names = "--rate", paramLabel = "BITS/S", description = "Pacing cap of the whole trunk, e.g. 100m (CBR needs one).")
+  @Option(
+      names = "--rate",
+      paramLabel = "BITS/S",
+      description = "Pacing cap of the whole trunk, e.g. 100m (CBR needs one).")
   String rate;
 
   @Option(names = "--window", paramLabel = "BYTES", description = "Per-stream window (default 8m).")
   String window;
 
-  @Option(names = "--ttl", paramLabel = "SECONDS", description = "Lifetime unless renewed (default 300).")
+  @Option(
+      names = "--ttl",
+      paramLabel = "SECONDS",
+      description = "Lifetime unless renewed (default 300).")
   Long ttl;
 
   @Option(names = "--list", description = "List the gateway's registrations.")
   boolean list;
 
-  @Option(names = "--streams", description = "List the connections the gateway carries (its port conversion table).")
+  @Option(
+      names = "--streams",
+      description = "List the connections the gateway carries (its port conversion table).")
   boolean streams;
 
   @Option(names = "--withdraw", paramLabel = "IP", description = "Withdraw the registration of IP.")
@@ -107,7 +136,8 @@ final class RegisterCommand implements Callable<Integer> {
       path = "/v1/registrations/" + withdraw;
     } else {
       if (remote == null || ports == null || peer == null) {
-        throw new CommandFailure("register needs --remote, --port and --peer (or --list, --streams, --withdraw)", null);
+        throw new CommandFailure(
+            "register needs --remote, --port and --peer (or --list, --streams, --withdraw)", null);
       }
       Map<String, Object> request = new LinkedHashMap<>();
       request.put("remote", remote);
@@ -124,17 +154,22 @@ final class RegisterCommand implements Callable<Integer> {
       body = new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsBytes(request);
     }
     long issuedAt = System.currentTimeMillis();
-    HttpRequest.Builder builder = HttpRequest.newBuilder(URI.create("http://" + gateway + path))
-        .timeout(Duration.ofSeconds(10))
-        .header(RegistrationSeal.ISSUED_AT, Long.toString(issuedAt))
-        .header(RegistrationSeal.SEAL, seal.seal(method, path, issuedAt, body))
-        .method(method, HttpRequest.BodyPublishers.ofByteArray(body));
+    HttpRequest.Builder builder =
+        HttpRequest.newBuilder(URI.create("http://" + gateway + path))
+            .timeout(Duration.ofSeconds(10))
+            .header(RegistrationSeal.ISSUED_AT, Long.toString(issuedAt))
+            .header(RegistrationSeal.SEAL, seal.seal(method, path, issuedAt, body))
+            .method(method, HttpRequest.BodyPublishers.ofByteArray(body));
     if (method.equals("POST")) builder.header("Content-Type", "application/json");
     HttpResponse<String> response;
-    try (HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build()) {
-      response = client.send(builder.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+    try (HttpClient client =
+        HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build()) {
+      response =
+          client.send(builder.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
     } catch (java.io.IOException e) {
-      throw new CommandFailure("cannot reach the gateway's registration daemon at " + gateway + ": " + e.getMessage(), e);
+      throw new CommandFailure(
+          "cannot reach the gateway's registration daemon at " + gateway + ": " + e.getMessage(),
+          e);
     }
     out.print(response.body());
     out.flush();

@@ -3,8 +3,8 @@ package io.baton.cli;
 import io.baton.config.Role;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
 
 /** {@code baton server --config FILE}: runs a node whose roles include server. */

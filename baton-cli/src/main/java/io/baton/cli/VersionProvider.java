@@ -7,8 +7,8 @@ import java.util.Properties;
 import picocli.CommandLine.IVersionProvider;
 
 /**
- * Supplies {@code baton --version}: the project version and the git commit Maven wrote into
- * {@code version.properties} at build time, and the Java runtime in use (Baton needs 25 or newer).
+ * Supplies {@code baton --version}: the project version and the git commit Maven wrote into {@code
+ * version.properties} at build time, and the Java runtime in use (Baton needs 25 or newer).
  *
  * <p>Stateless; thread-safe.
  */
@@ -28,12 +28,16 @@ final class VersionProvider implements IVersionProvider {
     return properties().getProperty("version", "unknown");
   }
 
-  /** {@code commit 0123456789ab of 2026-11-30T10:48:52Z}, with a note when built from changed files. */
+  /**
+   * {@code commit 0123456789ab of 2026-11-30T10:48:52Z}, with a note when built from changed files.
+   */
   static String commit(Properties p) {
     String id = p.getProperty("commit", "");
     if (id.isEmpty() || id.startsWith("${")) return "commit unknown: not built from a git clone";
     String time = p.getProperty("commitTime", "");
-    return "commit " + id + (time.isEmpty() || time.startsWith("${") ? "" : " of " + time)
+    return "commit "
+        + id
+        + (time.isEmpty() || time.startsWith("${") ? "" : " of " + time)
         + ("true".equals(p.getProperty("dirty")) ? ", with uncommitted changes" : "");
   }
 

@@ -105,8 +105,8 @@ class ConfigCommandTest {
   @Test
   void shippedExamplesPass() {
     Path examples = Path.of("..", "config", "examples");
-    for (String name : new String[] {"dispatcher.yaml", "server-relay.yaml",
-        "server-embedded.yaml"}) {
+    for (String name :
+        new String[] {"dispatcher.yaml", "server-relay.yaml", "server-embedded.yaml"}) {
       Run run = run("config", "check", examples.resolve(name).toString());
 
       assertThat(run.exitCode()).as(run.err()).isEqualTo(ExitCode.OK);

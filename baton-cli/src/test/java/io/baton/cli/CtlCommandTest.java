@@ -18,12 +18,18 @@ class CtlCommandTest {
   private static Run run(String... args) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
-    int exitCode = Baton.newCommandLine().setOut(new PrintWriter(out)).setErr(new PrintWriter(err)).execute(args);
+    int exitCode =
+        Baton.newCommandLine()
+            .setOut(new PrintWriter(out))
+            .setErr(new PrintWriter(err))
+            .execute(args);
     return new Run(exitCode, out.toString(), err.toString());
   }
 
   private static Path config(Path dir, String admin) throws IOException {
-    return Files.writeString(dir.resolve("d1.yaml"), """
+    return Files.writeString(
+        dir.resolve("d1.yaml"),
+        """
         node:
           name: d1
           roles: [dispatcher]
@@ -39,7 +45,8 @@ class CtlCommandTest {
             members:
               - { node: s1, fabric-address: 198.18.1.11 }
         %s
-        """.formatted(admin));
+        """
+            .formatted(admin));
   }
 
   private static int freePort() throws IOException {
@@ -53,7 +60,8 @@ class CtlCommandTest {
     Path file = config(dir, "");
     Run unknown = run("ctl", "--config", file.toString(), "reboot");
     assertThat(unknown.exitCode()).isEqualTo(ExitCode.USAGE);
-    assertThat(unknown.err()).contains("unknown command reboot (nodes, connections, migrate, drain, workers)");
+    assertThat(unknown.err())
+        .contains("unknown command reboot (nodes, connections, migrate, drain, workers)");
     Run migrate = run("ctl", "--config", file.toString(), "migrate", "198.18.0.10:4000");
     assertThat(migrate.exitCode()).isEqualTo(ExitCode.USAGE);
     assertThat(migrate.err()).contains("migrate needs CLIENT_IP:PORT VIP:PORT, or --all");
@@ -62,7 +70,9 @@ class CtlCommandTest {
     assertThat(deadline.err()).contains("--deadline");
     Run from = run("ctl", "--config", file.toString(), "migrate", "--from", "s9", "--to", "s2");
     assertThat(from.exitCode()).isEqualTo(ExitCode.USAGE);
-    assertThat(from.err()).contains("--from s9: this config is node").contains("run ctl with s9's config");
+    assertThat(from.err())
+        .contains("--from s9: this config is node")
+        .contains("run ctl with s9's config");
   }
 
   @Test
@@ -71,7 +81,10 @@ class CtlCommandTest {
     Path file = config(dir, "admin:\n  listen: 127.0.0.1:" + port);
     Run r = run("ctl", "--config", file.toString(), "nodes");
     assertThat(r.exitCode()).isEqualTo(ExitCode.FAILURE);
-    assertThat(r.err()).contains("cannot reach node d1 at").contains(":" + port).contains("is it running?");
+    assertThat(r.err())
+        .contains("cannot reach node d1 at")
+        .contains(":" + port)
+        .contains("is it running?");
   }
 
   @Test

@@ -37,7 +37,10 @@ class NodeCommandTest {
   @Test
   void aNodeWithoutTheRoleIsRefused() throws Exception {
     Path file = dir.resolve("s.yaml");
-    Files.copy(Path.of(System.getProperty("user.dir")).resolveSibling("config/examples/server-embedded.yaml"), file);
+    Files.copy(
+        Path.of(System.getProperty("user.dir"))
+            .resolveSibling("config/examples/server-embedded.yaml"),
+        file);
     Run r = run("dispatcher", "--config", file.toString());
     assertThat(r.exitCode()).isEqualTo(ExitCode.FAILURE);
     assertThat(r.err()).contains("does not have the role dispatcher");

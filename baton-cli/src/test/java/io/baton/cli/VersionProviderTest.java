@@ -25,8 +25,11 @@ class VersionProviderTest {
 
   @Test
   void aBuildOutsideAGitCloneSaysSoInsteadOfPrintingAPlaceholder() {
-    assertThat(VersionProvider.commit(of("${git.commit.id.abbrev}", "${git.commit.time}", "${git.dirty}")))
+    assertThat(
+            VersionProvider.commit(
+                of("${git.commit.id.abbrev}", "${git.commit.time}", "${git.dirty}")))
         .isEqualTo("commit unknown: not built from a git clone");
-    assertThat(VersionProvider.commit(new Properties())).isEqualTo("commit unknown: not built from a git clone");
+    assertThat(VersionProvider.commit(new Properties()))
+        .isEqualTo("commit unknown: not built from a git clone");
   }
 }

@@ -13,13 +13,13 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * Runs a setup command (iproute2, sysctl, ...) to completion from an argument list, never a
- * shell string, with stdin from /dev/null and both output streams captured. Every wait is
- * bounded: a command that outlives its timeout is killed and reported.
+ * Runs a setup command (iproute2, sysctl, ...) to completion from an argument list, never a shell
+ * string, with stdin from /dev/null and both output streams captured. Every wait is bounded: a
+ * command that outlives its timeout is killed and reported.
  *
  * <p>Stateless and thread-safe. The child inherits the calling thread's network namespace, so
- * callers that mean a particular namespace say so in the command ({@code ip -n}, {@code ip
- * netns exec}) instead of relying on the thread they run on.
+ * callers that mean a particular namespace say so in the command ({@code ip -n}, {@code ip netns
+ * exec}) instead of relying on the thread they run on.
  */
 final class CommandRunner {
   /** Long enough for any one iproute2 call on a busy machine, short enough to fail a stuck run. */
@@ -37,7 +37,8 @@ final class CommandRunner {
               .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
               .start();
     } catch (IOException e) {
-      throw new LabException("cannot start `" + String.join(" ", command) + "`: " + e.getMessage(), e);
+      throw new LabException(
+          "cannot start `" + String.join(" ", command) + "`: " + e.getMessage(), e);
     }
     CompletableFuture<String> stdout = drain(process.getInputStream());
     CompletableFuture<String> stderr = drain(process.getErrorStream());
@@ -46,7 +47,11 @@ final class CommandRunner {
         process.destroyForcibly();
         process.waitFor(KILL_WAIT.toMillis(), TimeUnit.MILLISECONDS);
         throw new LabException(
-            "command `" + String.join(" ", command) + "` did not finish within " + timeout + "; killed it");
+            "command `"
+                + String.join(" ", command)
+                + "` did not finish within "
+                + timeout
+                + "; killed it");
       }
       // Output may still be held open by a grandchild that outlives the command: bound that too.
       return new CommandResult(

@@ -19,11 +19,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One simulated machine of a {@link Lab}: a network namespace with its loopback up and the
- * kernel's default settings (IPv6 on: its link-local traffic crosses the interfaces as on a real
- * host, so byte counts include a little neighbour discovery). Commands run in it through
- * {@code ip netns exec}; Java code runs in it on a dedicated thread ({@link #call}, {@link
- * #executor}) whose sockets belong to the namespace.
+ * One simulated machine of a {@link Lab}: a network namespace with its loopback up and the kernel's
+ * default settings (IPv6 on: its link-local traffic crosses the interfaces as on a real host, so
+ * byte counts include a little neighbour discovery). Commands run in it through {@code ip netns
+ * exec}; Java code runs in it on a dedicated thread ({@link #call}, {@link #executor}) whose
+ * sockets belong to the namespace.
  *
  * <p>Thread-safe: configuration methods are guarded by {@code this}; the lab closes a host.
  */
@@ -66,13 +66,14 @@ public final class Host {
 
   /**
    * Joins {@code segment} with a veth pair: an interface named after the segment in this host,
-   * holding {@code cidr}, and its peer enslaved to the segment's bridge. Returns the interface
-   * name once the interface is up with its address and the bridge forwards on the peer.
+   * holding {@code cidr}, and its peer enslaved to the segment's bridge. Returns the interface name
+   * once the interface is up with its address and the bridge forwards on the peer.
    */
   public synchronized String attach(Segment segment, String cidr) {
     LabAddress address = LabAddress.parseCidr(cidr);
     checkOpen();
-    if (segment.lab() != lab) throw new IllegalArgumentException(segment + " belongs to another lab");
+    if (segment.lab() != lab)
+      throw new IllegalArgumentException(segment + " belongs to another lab");
     String dev = segment.name();
     if (!attachedSegments.add(dev)) {
       throw new IllegalArgumentException("host " + name + " is already attached to segment " + dev);
@@ -80,10 +81,13 @@ public final class Host {
     String sw = lab.switchNamespace();
     String peer = lab.nextPeerName();
     CommandRunner.runOrThrow(
-        List.of("ip", "-n", sw, "link", "add", "name", peer, "type", "veth", "peer", "name", dev, "netns", namespace));
+        List.of(
+            "ip", "-n", sw, "link", "add", "name", peer, "type", "veth", "peer", "name", dev,
+            "netns", namespace));
     CommandRunner.runOrThrow(
         List.of("ip", "-n", sw, "link", "set", peer, "master", segment.bridgeName(), "up"));
-    CommandRunner.runOrThrow(List.of("ip", "-n", namespace, "addr", "add", address.cidrText(), "dev", dev));
+    CommandRunner.runOrThrow(
+        List.of("ip", "-n", namespace, "addr", "add", address.cidrText(), "dev", dev));
     CommandRunner.runOrThrow(List.of("ip", "-n", namespace, "link", "set", dev, "up"));
     awaitOutput(
         List.of("ip", "-n", namespace, "-j", "addr", "show", "dev", dev),
@@ -100,7 +104,8 @@ public final class Host {
     LabAddress address = LabAddress.parseCidr(cidr);
     LabNames.checkInterfaceName(dev);
     checkOpen();
-    CommandRunner.runOrThrow(List.of("ip", "-n", namespace, "addr", "add", address.cidrText(), "dev", dev));
+    CommandRunner.runOrThrow(
+        List.of("ip", "-n", namespace, "addr", "add", address.cidrText(), "dev", dev));
   }
 
   /** Routes {@code destinationCidr} through gateway {@code via}; both must be lab addresses. */
@@ -110,13 +115,21 @@ public final class Host {
     checkOpen();
     CommandRunner.runOrThrow(
         List.of(
-            "ip", "-n", namespace, "route", "add", destination.cidrText(), "via", gateway.hostText()));
+            "ip",
+            "-n",
+            namespace,
+            "route",
+            "add",
+            destination.cidrText(),
+            "via",
+            gateway.hostText()));
   }
 
   /** Writes one sysctl inside this namespace, e.g. {@code net.ipv4.ip_forward = 1}. */
   public synchronized void sysctl(String key, String value) {
     if (key == null || !SYSCTL_KEY.matcher(key).matches()) {
-      throw new IllegalArgumentException("'" + key + "' is not a sysctl key like net.ipv4.ip_forward");
+      throw new IllegalArgumentException(
+          "'" + key + "' is not a sysctl key like net.ipv4.ip_forward");
     }
     checkOpen();
     CommandRunner.runOrThrow(
@@ -140,13 +153,14 @@ public final class Host {
   }
 
   /**
-   * Starts a long-running {@code command} inside this namespace. Its output goes to files in
-   * {@link Lab#dir()} ({@link #stdoutOf}, {@link #stderrOf}); the lab kills it on close.
+   * Starts a long-running {@code command} inside this namespace. Its output goes to files in {@link
+   * Lab#dir()} ({@link #stdoutOf}, {@link #stderrOf}); the lab kills it on close.
    */
   public synchronized Process start(List<String> command) {
     if (command.isEmpty()) throw new IllegalArgumentException("empty command");
     checkOpen();
-    String program = Path.of(command.getFirst()).getFileName().toString().replaceAll("[^A-Za-z0-9_.-]", "_");
+    String program =
+        Path.of(command.getFirst()).getFileName().toString().replaceAll("[^A-Za-z0-9_.-]", "_");
     String stem = name + "-" + (++processCount) + "-" + program;
     Path dir = lab.dir();
     try {
@@ -175,16 +189,16 @@ public final class Host {
   }
 
   /**
-   * Runs {@code task} on this host's thread, inside its namespace, and returns its result;
-   * the task's exception is rethrown as is. Tasks run one at a time, in submission order.
+   * Runs {@code task} on this host's thread, inside its namespace, and returns its result; the
+   * task's exception is rethrown as is. Tasks run one at a time, in submission order.
    */
   public <T> T call(Callable<T> task) throws Exception {
     return thread().call(task);
   }
 
   /**
-   * The executor behind {@link #call}: one platform thread inside this namespace, started on
-   * first use. The lab shuts it down; callers should not.
+   * The executor behind {@link #call}: one platform thread inside this namespace, started on first
+   * use. The lab shuts it down; callers should not.
    */
   public ExecutorService executor() {
     return thread().executor();
@@ -195,9 +209,11 @@ public final class Host {
     LabNames.checkInterfaceName(dev);
     List<String> command = new ArrayList<>(List.of("cat"));
     for (String stat : STAT_NAMES) command.add("/sys/class/net/" + dev + "/statistics/" + stat);
-    String[] lines = exec(command, CommandRunner.SETUP_TIMEOUT).orThrow().stdout().strip().split("\n");
+    String[] lines =
+        exec(command, CommandRunner.SETUP_TIMEOUT).orThrow().stdout().strip().split("\n");
     if (lines.length != STAT_NAMES.size()) {
-      throw new LabException("unexpected statistics of " + dev + " in " + namespace + ": " + List.of(lines));
+      throw new LabException(
+          "unexpected statistics of " + dev + " in " + namespace + ": " + List.of(lines));
     }
     long[] v = new long[lines.length];
     for (int i = 0; i < lines.length; i++) v[i] = Long.parseLong(lines[i].strip());
@@ -223,7 +239,8 @@ public final class Host {
   /** Both files list a group as two lines, "Group: names..." then "Group: values...". */
   private long protocolCounter(String file, String group, String counter) {
     String prefix = group + ":";
-    String[] lines = exec(List.of("cat", file), CommandRunner.SETUP_TIMEOUT).orThrow().stdout().split("\n");
+    String[] lines =
+        exec(List.of("cat", file), CommandRunner.SETUP_TIMEOUT).orThrow().stdout().split("\n");
     for (int i = 0; i + 1 < lines.length; i++) {
       if (!lines[i].startsWith(prefix) || !lines[i + 1].startsWith(prefix)) continue;
       String[] names = lines[i].trim().split("\\s+");
@@ -274,7 +291,9 @@ public final class Host {
 
   private String stemOf(Process process) {
     String stem = processes.get(process);
-    if (stem == null) throw new IllegalArgumentException("process " + process.pid() + " was not started by " + this);
+    if (stem == null)
+      throw new IllegalArgumentException(
+          "process " + process.pid() + " was not started by " + this);
     return stem;
   }
 
@@ -285,7 +304,8 @@ public final class Host {
   }
 
   private void checkOpen() {
-    if (closed || lab.isClosed()) throw new IllegalStateException(this + " belongs to a closed lab");
+    if (closed || lab.isClosed())
+      throw new IllegalStateException(this + " belongs to a closed lab");
   }
 
   /** Polls {@code command} until its output holds every one of {@code needles}, or times out. */
@@ -299,6 +319,13 @@ public final class Host {
       LockSupport.parkNanos(POLL_PAUSE_NS);
     } while (System.nanoTime() - deadline < 0);
     throw new LabException(
-        "`" + String.join(" ", command) + "` still lacks " + needles + " after " + READY_TIMEOUT + ": " + last.stdout());
+        "`"
+            + String.join(" ", command)
+            + "` still lacks "
+            + needles
+            + " after "
+            + READY_TIMEOUT
+            + ": "
+            + last.stdout());
   }
 }

@@ -16,9 +16,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Several simulated hosts on one machine: network namespaces joined by veth pairs to bridges
- * that live in a per-lab "switch" namespace, so the root namespace is never touched. Addresses
- * come only from 198.18.0.0/15 (see {@link LabAddress}).
+ * Several simulated hosts on one machine: network namespaces joined by veth pairs to bridges that
+ * live in a per-lab "switch" namespace, so the root namespace is never touched. Addresses come only
+ * from 198.18.0.0/15 (see {@link LabAddress}).
  *
  * <p>Names are unique per run ({@code bt<pid>x<lab>-<host>}, see {@link LabNames}) so runs can
  * overlap. Teardown always runs: {@link #close()} deletes every namespace the lab made (which
@@ -41,6 +41,7 @@ public final class Lab implements AutoCloseable {
   private static final AtomicLong LAB_NUMBERS = new AtomicLong();
   private static final AtomicLong PEER_NUMBERS = new AtomicLong();
   private static final Pattern PURPOSE = Pattern.compile("[A-Za-z0-9_-]{1,40}");
+
   /** Set to {@code true} to keep {@link #dir()} (process output) after close, for debugging. */
   public static final String KEEP_DIR_PROPERTY = "baton.lab.keepDir";
 
@@ -58,7 +59,8 @@ public final class Lab implements AutoCloseable {
   private Lab(String purpose, long number, Path dir) {
     this.purpose = purpose;
     this.number = number;
-    this.switchNamespace = LabNames.namespace(ProcessHandle.current().pid(), number, LabNames.SWITCH_MEMBER);
+    this.switchNamespace =
+        LabNames.namespace(ProcessHandle.current().pid(), number, LabNames.SWITCH_MEMBER);
     this.dir = dir;
   }
 
@@ -95,12 +97,24 @@ public final class Lab implements AutoCloseable {
   public synchronized Segment segment(String name) {
     LabNames.checkSegmentName(name);
     checkOpen();
-    if (segments.containsKey(name)) throw new IllegalArgumentException("segment " + name + " exists in " + this);
+    if (segments.containsKey(name))
+      throw new IllegalArgumentException("segment " + name + " exists in " + this);
     Segment segment = new Segment(this, name);
     String bridge = segment.bridgeName();
     CommandRunner.runOrThrow(
-        List.of("ip", "-n", switchNamespace, "link", "add", bridge, "type", "bridge",
-            "forward_delay", "0", "stp_state", "0"));
+        List.of(
+            "ip",
+            "-n",
+            switchNamespace,
+            "link",
+            "add",
+            bridge,
+            "type",
+            "bridge",
+            "forward_delay",
+            "0",
+            "stp_state",
+            "0"));
     CommandRunner.runOrThrow(List.of("ip", "-n", switchNamespace, "link", "set", bridge, "up"));
     segments.put(name, segment);
     return segment;
@@ -113,7 +127,8 @@ public final class Lab implements AutoCloseable {
   public synchronized Host host(String name) {
     LabNames.checkHostName(name);
     checkOpen();
-    if (hosts.containsKey(name)) throw new IllegalArgumentException("host " + name + " exists in " + this);
+    if (hosts.containsKey(name))
+      throw new IllegalArgumentException("host " + name + " exists in " + this);
     String namespace = LabNames.namespace(ProcessHandle.current().pid(), number, name);
     addNamespace(namespace);
     CommandRunner.runOrThrow(List.of("ip", "-n", namespace, "link", "set", "lo", "up"));
@@ -169,16 +184,16 @@ public final class Lab implements AutoCloseable {
     if (!Boolean.getBoolean(KEEP_DIR_PROPERTY)) deleteTree(dir);
     log.debug("{} closed", this);
     if (!failures.isEmpty()) {
-      LabException e = new LabException("tearing down " + this + " failed: " + failures.getFirst().getMessage());
+      LabException e =
+          new LabException("tearing down " + this + " failed: " + failures.getFirst().getMessage());
       failures.forEach(e::addSuppressed);
       throw e;
     }
   }
 
   /**
-   * Deletes the namespaces (and temporary directories) that runs whose JVM is gone left behind,
-   * and returns the namespaces' names.
-   * Namespaces of live runs, including this one, stay.
+   * Deletes the namespaces (and temporary directories) that runs whose JVM is gone left behind, and
+   * returns the namespaces' names. Namespaces of live runs, including this one, stay.
    */
   public static List<String> sweepStale() {
     List<String> swept = new ArrayList<>();
@@ -205,7 +220,8 @@ public final class Lab implements AutoCloseable {
     try (Stream<Path> entries = Files.list(tmp)) {
       for (Path p : entries.toList()) {
         OptionalLong pid = LabNames.dirOwnerPid(p.getFileName().toString());
-        if (pid.isPresent() && !LabNames.alive(pid.getAsLong()) && Files.isDirectory(p)) deleteTree(p);
+        if (pid.isPresent() && !LabNames.alive(pid.getAsLong()) && Files.isDirectory(p))
+          deleteTree(p);
       }
     } catch (IOException e) {
       log.warn("cannot sweep stale lab directories in {}: {}", tmp, e.toString());
@@ -213,8 +229,8 @@ public final class Lab implements AutoCloseable {
   }
 
   /**
-   * Namespaces with the lab naming scheme that belong to this JVM or to a dead one: after every
-   * lab is closed and {@link #sweepStale()} has run, a leak-free run sees none.
+   * Namespaces with the lab naming scheme that belong to this JVM or to a dead one: after every lab
+   * is closed and {@link #sweepStale()} has run, a leak-free run sees none.
    */
   public static List<String> leftovers() {
     long self = ProcessHandle.current().pid();
@@ -251,10 +267,11 @@ public final class Lab implements AutoCloseable {
   static final Path LOCK_DIRECTORY = Path.of("/run/baton");
 
   /**
-   * Deletes the lock files Baton keeps for {@code namespace} ({@code /run/baton/*-net-<inode>.lock},
-   * named by the namespace's identity): the namespace and every process in it are going, and a
-   * file per lab namespace would otherwise pile up in /run for good (192 of them here after a
-   * few days of tests and benchmarks). Called after the namespace's processes were stopped.
+   * Deletes the lock files Baton keeps for {@code namespace} ({@code
+   * /run/baton/*-net-<inode>.lock}, named by the namespace's identity): the namespace and every
+   * process in it are going, and a file per lab namespace would otherwise pile up in /run for good
+   * (192 of them here after a few days of tests and benchmarks). Called after the namespace's
+   * processes were stopped.
    */
   private static void deletePerNamespaceLocks(String namespace) {
     Path pinned = io.baton.linux.Netns.pathOf(namespace);
@@ -269,13 +286,23 @@ public final class Lab implements AutoCloseable {
     try (var files = Files.newDirectoryStream(LOCK_DIRECTORY, "*" + suffix)) {
       for (Path f : files) Files.deleteIfExists(f);
     } catch (java.io.IOException e) {
-      log.warn("cannot delete the lock files of namespace {} in {}: {}", namespace, LOCK_DIRECTORY, e.toString());
+      log.warn(
+          "cannot delete the lock files of namespace {} in {}: {}",
+          namespace,
+          LOCK_DIRECTORY,
+          e.toString());
     }
     // Drain flags: /run/baton/drain-<node>-net-<inode>.
-    try (var files = Files.newDirectoryStream(LOCK_DIRECTORY, "drain-*" + suffix.substring(0, suffix.length() - ".lock".length()))) {
+    try (var files =
+        Files.newDirectoryStream(
+            LOCK_DIRECTORY, "drain-*" + suffix.substring(0, suffix.length() - ".lock".length()))) {
       for (Path f : files) Files.deleteIfExists(f);
     } catch (java.io.IOException e) {
-      log.warn("cannot delete the drain flags of namespace {} in {}: {}", namespace, LOCK_DIRECTORY, e.toString());
+      log.warn(
+          "cannot delete the drain flags of namespace {} in {}: {}",
+          namespace,
+          LOCK_DIRECTORY,
+          e.toString());
     }
     // A dispatcher's BGP daemon files: /run/baton/bgp-<node>-net-<inode>/.
     String birdDirs = "bgp-*" + suffix.substring(0, suffix.length() - ".lock".length());
@@ -287,7 +314,11 @@ public final class Lab implements AutoCloseable {
         Files.deleteIfExists(d);
       }
     } catch (java.io.IOException e) {
-      log.warn("cannot delete the BGP files of namespace {} in {}: {}", namespace, LOCK_DIRECTORY, e.toString());
+      log.warn(
+          "cannot delete the BGP files of namespace {} in {}: {}",
+          namespace,
+          LOCK_DIRECTORY,
+          e.toString());
     }
   }
 

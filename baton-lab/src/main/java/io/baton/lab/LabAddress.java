@@ -4,10 +4,9 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * An IPv4 address with a prefix length, confined to 198.18.0.0/15 (RFC 2544, reserved for
- * network benchmarking) so a lab can never claim or route an address that exists elsewhere.
- * A prefix shorter than /15 is refused too: its network would reach outside the range.
- * Immutable.
+ * An IPv4 address with a prefix length, confined to 198.18.0.0/15 (RFC 2544, reserved for network
+ * benchmarking) so a lab can never claim or route an address that exists elsewhere. A prefix
+ * shorter than /15 is refused too: its network would reach outside the range. Immutable.
  *
  * @param address the address as a 32-bit big-endian value
  * @param prefixLength 15 to 32
@@ -26,7 +25,9 @@ public record LabAddress(int address, int prefixLength) {
     }
     if (prefixLength < RANGE_PREFIX || prefixLength > 32) {
       throw new IllegalArgumentException(
-          "prefix /" + prefixLength + " is outside /15../32: a lab network must stay inside 198.18.0.0/15");
+          "prefix /"
+              + prefixLength
+              + " is outside /15../32: a lab network must stay inside 198.18.0.0/15");
     }
   }
 
@@ -34,7 +35,8 @@ public record LabAddress(int address, int prefixLength) {
   public static LabAddress parseCidr(String text) {
     Matcher m = match(text);
     if (m.group(5) == null) {
-      throw new IllegalArgumentException("'" + text + "' has no prefix length; expected e.g. 198.18.0.10/24");
+      throw new IllegalArgumentException(
+          "'" + text + "' has no prefix length; expected e.g. 198.18.0.10/24");
     }
     return new LabAddress(addressOf(m, text), Integer.parseInt(m.group(5)));
   }
@@ -43,7 +45,8 @@ public record LabAddress(int address, int prefixLength) {
   public static LabAddress parseHost(String text) {
     Matcher m = match(text);
     if (m.group(5) != null) {
-      throw new IllegalArgumentException("'" + text + "' has a prefix length; expected a plain address");
+      throw new IllegalArgumentException(
+          "'" + text + "' has a prefix length; expected a plain address");
     }
     return new LabAddress(addressOf(m, text), 32);
   }
@@ -72,7 +75,8 @@ public record LabAddress(int address, int prefixLength) {
     if (text == null) throw new IllegalArgumentException("address is null");
     Matcher m = FORM.matcher(text);
     if (!m.matches()) {
-      throw new IllegalArgumentException("'" + text + "' is not an IPv4 address like 198.18.0.10/24");
+      throw new IllegalArgumentException(
+          "'" + text + "' is not an IPv4 address like 198.18.0.10/24");
     }
     return m;
   }

@@ -11,10 +11,10 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
- * The naming scheme that lets labs of overlapping runs share one machine. Every namespace a
- * lab makes is called {@code bt<pid>x<lab>-<member>}: the pid of the JVM that made it, a
- * per-process lab number in hex, and the host's name (or {@code switch}). The pid is what lets a
- * later run tell a namespace of a live run from one a dead run left behind.
+ * The naming scheme that lets labs of overlapping runs share one machine. Every namespace a lab
+ * makes is called {@code bt<pid>x<lab>-<member>}: the pid of the JVM that made it, a per-process
+ * lab number in hex, and the host's name (or {@code switch}). The pid is what lets a later run tell
+ * a namespace of a live run from one a dead run left behind.
  *
  * <p>Stateless and thread-safe.
  */
@@ -86,7 +86,8 @@ final class LabNames {
    */
   static String checkSegmentName(String name) {
     if (name == null || !SEGMENT.matcher(name).matches()) {
-      throw new IllegalArgumentException("segment name '" + name + "' must match [a-z][a-z0-9]{0,11}");
+      throw new IllegalArgumentException(
+          "segment name '" + name + "' must match [a-z][a-z0-9]{0,11}");
     }
     return name;
   }

@@ -18,8 +18,8 @@ import org.slf4j.LoggerFactory;
  * tasks it runs belong to that namespace (a namespace is per thread in Linux, and a socket keeps
  * the namespace it was created in).
  *
- * <p>Every thread the executor ever starts enters the namespace before it runs its first task;
- * one that cannot enter exits without running any, so a task never runs in the wrong namespace.
+ * <p>Every thread the executor ever starts enters the namespace before it runs its first task; one
+ * that cannot enter exits without running any, so a task never runs in the wrong namespace.
  * Thread-safe: any thread may submit.
  */
 final class NamespaceThread implements AutoCloseable {
@@ -56,7 +56,8 @@ final class NamespaceThread implements AutoCloseable {
     } catch (InterruptedException e) {
       thread.close();
       Thread.currentThread().interrupt();
-      throw new LabException("interrupted while starting a thread inside namespace " + namespace, e);
+      throw new LabException(
+          "interrupted while starting a thread inside namespace " + namespace, e);
     }
   }
 
@@ -96,7 +97,10 @@ final class NamespaceThread implements AutoCloseable {
     executor.shutdownNow();
     try {
       if (!executor.awaitTermination(STOP_TIMEOUT_MS, TimeUnit.MILLISECONDS)) {
-        log.warn("thread in {} did not stop within {} ms; the namespace outlives its name", namespace, STOP_TIMEOUT_MS);
+        log.warn(
+            "thread in {} did not stop within {} ms; the namespace outlives its name",
+            namespace,
+            STOP_TIMEOUT_MS);
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

@@ -5,8 +5,8 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The labs of this JVM that are still open, and the shutdown hook that closes them when the JVM
- * ends without closing them itself (Ctrl-C, SIGTERM, {@code System.exit}). A hard kill
- * (SIGKILL) runs no hook; {@link Lab#sweepStale()} cleans up after that.
+ * ends without closing them itself (Ctrl-C, SIGTERM, {@code System.exit}). A hard kill (SIGKILL)
+ * runs no hook; {@link Lab#sweepStale()} cleans up after that.
  *
  * <p>Thread-safe.
  */
@@ -14,7 +14,8 @@ final class OpenLabs {
   private static final Set<Lab> OPEN = ConcurrentHashMap.newKeySet();
 
   static {
-    Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("lab-teardown").unstarted(OpenLabs::closeAll));
+    Runtime.getRuntime()
+        .addShutdownHook(Thread.ofPlatform().name("lab-teardown").unstarted(OpenLabs::closeAll));
   }
 
   private OpenLabs() {}
@@ -33,7 +34,8 @@ final class OpenLabs {
         lab.close();
       } catch (RuntimeException e) {
         // Logging may already be shut down; stderr is the last reliable channel.
-        System.err.println("baton-lab: teardown of " + lab + " at JVM exit failed: " + e.getMessage());
+        System.err.println(
+            "baton-lab: teardown of " + lab + " at JVM exit failed: " + e.getMessage());
       }
     }
   }

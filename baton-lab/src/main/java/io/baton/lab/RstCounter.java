@@ -5,9 +5,9 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * nftables counters of TCP segments with RST set that one lab host receives and sends: the
- * evidence that moving a connection reset nothing. Lives in its own table ({@code baton_rst}) of
- * the host's namespace, which goes away with the lab.
+ * nftables counters of TCP segments with RST set that one lab host receives and sends: the evidence
+ * that moving a connection reset nothing. Lives in its own table ({@code baton_rst}) of the host's
+ * namespace, which goes away with the lab.
  *
  * <p>Thread-safe: every nftables call runs on the host's own thread.
  */
@@ -21,9 +21,11 @@ public final class RstCounter {
 
   /** Installs the counters in {@code host}'s namespace. */
   public static RstCounter install(Host host) throws Exception {
-    host.call(() -> {
-      try (Nftables nft = Nftables.open()) {
-        nft.run("""
+    host.call(
+        () -> {
+          try (Nftables nft = Nftables.open()) {
+            nft.run(
+                """
             table inet baton_rst {
               counter rst_in { }
               counter rst_out { }
@@ -43,9 +45,9 @@ public final class RstCounter {
               }
             }
             """);
-      }
-      return null;
-    });
+          }
+          return null;
+        });
     return new RstCounter(host);
   }
 
@@ -59,13 +61,16 @@ public final class RstCounter {
    * nftables lists them, for a failure message that says which connection was reset.
    */
   public String receivedFlows() throws Exception {
-    return host.call(() -> {
-      try (Nftables nft = Nftables.open()) {
-        String set = nft.run("list set inet baton_rst rst_in_flows");
-        int open = set.indexOf("elements = {");
-        return open < 0 ? "none listed" : set.substring(open + 12, set.indexOf('}', open)).replaceAll("\\s+", " ").strip();
-      }
-    });
+    return host.call(
+        () -> {
+          try (Nftables nft = Nftables.open()) {
+            String set = nft.run("list set inet baton_rst rst_in_flows");
+            int open = set.indexOf("elements = {");
+            return open < 0
+                ? "none listed"
+                : set.substring(open + 12, set.indexOf('}', open)).replaceAll("\\s+", " ").strip();
+          }
+        });
   }
 
   /** RST segments the host has sent so far. */
@@ -74,12 +79,14 @@ public final class RstCounter {
   }
 
   private long read(String counter) throws Exception {
-    return host.call(() -> {
-      try (Nftables nft = Nftables.open()) {
-        Matcher m = PACKETS.matcher(nft.run("list counter inet baton_rst " + counter));
-        if (!m.find()) throw new LabException("counter " + counter + " not found in " + host.nsName());
-        return Long.parseLong(m.group(1));
-      }
-    });
+    return host.call(
+        () -> {
+          try (Nftables nft = Nftables.open()) {
+            Matcher m = PACKETS.matcher(nft.run("list counter inet baton_rst " + counter));
+            if (!m.find())
+              throw new LabException("counter " + counter + " not found in " + host.nsName());
+            return Long.parseLong(m.group(1));
+          }
+        });
   }
 }

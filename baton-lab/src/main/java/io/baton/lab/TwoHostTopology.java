@@ -3,9 +3,9 @@ package io.baton.lab;
 /**
  * The smallest lab in which a connection can move: a client, host {@code a} that owns the VIP on
  * the front segment (where a dispatcher sits) and host {@code b} that holds the VIP on lo and is
- * prepared for direct server return (ARP settings, loose reverse-path filtering), joined by
- * front and fabric segments. Addresses: client 198.18.0.10, a 198.18.0.1 / 198.18.1.1,
- * b 198.18.0.2 / 198.18.1.2, VIP 198.18.0.100.
+ * prepared for direct server return (ARP settings, loose reverse-path filtering), joined by front
+ * and fabric segments. Addresses: client 198.18.0.10, a 198.18.0.1 / 198.18.1.1, b 198.18.0.2 /
+ * 198.18.1.2, VIP 198.18.0.100.
  *
  * <p>Immutable once built; the hosts are thread-safe.
  */

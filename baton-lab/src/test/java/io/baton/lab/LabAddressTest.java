@@ -23,7 +23,8 @@ class LabAddressTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"10.0.0.1/24", "198.17.255.255/32", "198.20.0.1/24", "127.0.0.1/8", "8.8.8.8/32"})
+  @ValueSource(
+      strings = {"10.0.0.1/24", "198.17.255.255/32", "198.20.0.1/24", "127.0.0.1/8", "8.8.8.8/32"})
   void refusesAddressesOutsideTheRange(String cidr) {
     assertThatThrownBy(() -> LabAddress.parseCidr(cidr))
         .isInstanceOf(IllegalArgumentException.class)
@@ -39,14 +40,17 @@ class LabAddressTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"", "198.18.0.1", "198.18.0/24", "198.18.0.256/24", "host/24", "198.18.0.1/24 "})
+  @ValueSource(
+      strings = {"", "198.18.0.1", "198.18.0/24", "198.18.0.256/24", "host/24", "198.18.0.1/24 "})
   void refusesMalformedText(String cidr) {
-    assertThatThrownBy(() -> LabAddress.parseCidr(cidr)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> LabAddress.parseCidr(cidr))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 
   @ParameterizedTest
   @ValueSource(strings = {"10.0.0.1", "198.18.0.1/24"})
   void plainAddressMustBeInRangeAndWithoutPrefix(String text) {
-    assertThatThrownBy(() -> LabAddress.parseHost(text)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> LabAddress.parseHost(text))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 }

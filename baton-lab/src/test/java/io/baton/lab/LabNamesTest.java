@@ -32,12 +32,14 @@ class LabNamesTest {
   @ParameterizedTest
   @ValueSource(strings = {"", "Front", "1front", "front-net", "averylongname"})
   void segmentNamesMustFitAnInterfaceName(String name) {
-    assertThatThrownBy(() -> LabNames.checkSegmentName(name)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> LabNames.checkSegmentName(name))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 
   @ParameterizedTest
   @ValueSource(strings = {"", "switch", "Client", "a b", "../etc"})
   void hostNamesAreRestricted(String name) {
-    assertThatThrownBy(() -> LabNames.checkHostName(name)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> LabNames.checkHostName(name))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 }

@@ -70,12 +70,19 @@ class LabTest {
       Host a = lab.host("a");
       a.attach(sync, "198.18.2.1/24");
       a.addAddress("lo", "198.18.0.100/32");
-      assertThat(CommandRunner.run(List.of("ip", "link", "show", "dev", sync.bridgeName()), CommandRunner.SETUP_TIMEOUT).succeeded())
+      assertThat(
+              CommandRunner.run(
+                      List.of("ip", "link", "show", "dev", sync.bridgeName()),
+                      CommandRunner.SETUP_TIMEOUT)
+                  .succeeded())
           .isFalse();
-      assertThat(CommandRunner.runOrThrow(List.of("ip", "-o", "addr", "show")).stdout()).doesNotContain("198.18.");
-      assertThat(a.execOrThrow("ip", "-o", "addr", "show", "dev", "lo").stdout()).contains("198.18.0.100/32");
+      assertThat(CommandRunner.runOrThrow(List.of("ip", "-o", "addr", "show")).stdout())
+          .doesNotContain("198.18.");
+      assertThat(a.execOrThrow("ip", "-o", "addr", "show", "dev", "lo").stdout())
+          .contains("198.18.0.100/32");
       // Hosts keep the kernel's defaults: IPv6 stays on, as on a real host.
-      assertThat(a.execOrThrow("cat", "/proc/sys/net/ipv6/conf/sync/disable_ipv6").stdout().strip()).isEqualTo("0");
+      assertThat(a.execOrThrow("cat", "/proc/sys/net/ipv6/conf/sync/disable_ipv6").stdout().strip())
+          .isEqualTo("0");
     }
   }
 
@@ -94,7 +101,8 @@ class LabTest {
       router.sysctl("net.ipv4.ip_forward", "1");
       client.addRoute("198.18.1.0/24", "198.18.0.1");
       server.addRoute("198.18.0.0/24", "198.18.1.1");
-      assertThat(router.execOrThrow("sysctl", "-n", "net.ipv4.ip_forward").stdout().strip()).isEqualTo("1");
+      assertThat(router.execOrThrow("sysctl", "-n", "net.ipv4.ip_forward").stdout().strip())
+          .isEqualTo("1");
       client.execOrThrow("ping", "-c1", "-W2", "198.18.1.2");
     }
   }
@@ -108,8 +116,10 @@ class LabTest {
           .isInstanceOf(IllegalArgumentException.class)
           .hasMessageContaining("10.0.0.1")
           .hasMessageContaining("198.18.0.0/15");
-      assertThatThrownBy(() -> a.addAddress("lo", "10.0.0.1/32")).isInstanceOf(IllegalArgumentException.class);
-      assertThatThrownBy(() -> a.addRoute("10.0.0.0/8", "198.18.0.1")).isInstanceOf(IllegalArgumentException.class);
+      assertThatThrownBy(() -> a.addAddress("lo", "10.0.0.1/32"))
+          .isInstanceOf(IllegalArgumentException.class);
+      assertThatThrownBy(() -> a.addRoute("10.0.0.0/8", "198.18.0.1"))
+          .isInstanceOf(IllegalArgumentException.class);
       assertThat(a.execOrThrow("ip", "-o", "link", "show").stdout()).doesNotContain("front");
     }
   }
@@ -155,8 +165,7 @@ class LabTest {
     String stale = LabNames.namespace(finished.pid(), 1, "ghost");
     CommandRunner.runOrThrow(List.of("ip", "netns", "add", stale));
     assertThat(Lab.leftovers()).contains(stale);
-    Path staleDir =
-        Files.createTempDirectory(LabNames.dirPrefix(finished.pid(), "ghost"));
+    Path staleDir = Files.createTempDirectory(LabNames.dirPrefix(finished.pid(), "ghost"));
     Files.writeString(staleDir.resolve("a-1-sleep.out"), "output of a dead run\n");
     assertThat(Lab.sweepStale()).contains(stale);
     assertThat(Netns.pathOf(stale)).doesNotExist();
@@ -244,12 +253,16 @@ class LabTest {
       assertThat(rst.received()).isZero();
       assertThat(rst.receivedFlows()).isEqualTo("none listed");
       // Nothing listens on 198.18.0.1:9: the connection attempt gets a RST.
-      assertThatThrownBy(() -> client.call(() -> {
-        try (Socket s = new Socket()) {
-          s.connect(new InetSocketAddress("198.18.0.1", 9), 5000);
-        }
-        return null;
-      })).isInstanceOf(java.net.ConnectException.class);
+      assertThatThrownBy(
+              () ->
+                  client.call(
+                      () -> {
+                        try (Socket s = new Socket()) {
+                          s.connect(new InetSocketAddress("198.18.0.1", 9), 5000);
+                        }
+                        return null;
+                      }))
+          .isInstanceOf(java.net.ConnectException.class);
       assertThat(rst.received()).isEqualTo(1);
       assertThat(rst.receivedFlows()).startsWith("198.18.0.1 . 9 . 198.18.0.10 . ");
     }

@@ -26,13 +26,15 @@ class ShutdownTeardownTest {
             .redirectError(ProcessBuilder.Redirect.DISCARD)
             .start();
     try (BufferedReader out =
-        new BufferedReader(new InputStreamReader(holder.getInputStream(), StandardCharsets.UTF_8))) {
+        new BufferedReader(
+            new InputStreamReader(holder.getInputStream(), StandardCharsets.UTF_8))) {
       String line;
       do {
         line = out.readLine(); // bounded: the holder exits by itself within a minute
       } while (line != null && !line.startsWith(LabHolder.MARKER));
       assertThat(line).as("holder's namespaces").isNotNull();
-      List<String> namespaces = List.of(line.substring(LabHolder.MARKER.length()).strip().split(" "));
+      List<String> namespaces =
+          List.of(line.substring(LabHolder.MARKER.length()).strip().split(" "));
       for (String ns : namespaces) assertThat(Netns.pathOf(ns)).exists();
 
       holder.destroy(); // SIGTERM

@@ -13,13 +13,13 @@ import java.util.List;
 
 /**
  * IPv4 addresses of network devices, changed and listed over rtnetlink ({@code NETLINK_ROUTE}):
- * what {@code ip addr add|del|show} does, without starting a process. One socket per call,
- * opened in the calling thread's network namespace, so the change lands where that thread is.
+ * what {@code ip addr add|del|show} does, without starting a process. One socket per call, opened
+ * in the calling thread's network namespace, so the change lands where that thread is.
  *
- * <p>Failures are {@link LinuxException}s with the kernel's errno: {@code EEXIST} from
- * {@link #add} when the device already has the address (callers that only want it present treat
- * that as done), {@code EADDRNOTAVAIL} from {@link #delete} when it does not, {@code ENODEV}
- * (19) when there is no such device.
+ * <p>Failures are {@link LinuxException}s with the kernel's errno: {@code EEXIST} from {@link #add}
+ * when the device already has the address (callers that only want it present treat that as done),
+ * {@code EADDRNOTAVAIL} from {@link #delete} when it does not, {@code ENODEV} (19) when there is no
+ * such device.
  *
  * <p>Stateless and thread-safe; acts in the calling thread's network namespace.
  */
@@ -60,22 +60,33 @@ public final class Addresses {
   private Addresses() {}
 
   /**
-   * Adds {@code address}/{@code prefixLength} to {@code device}, as {@code ip addr add} does
-   * (local and peer address the same, scope global). Fails with {@code EEXIST} if it is there.
+   * Adds {@code address}/{@code prefixLength} to {@code device}, as {@code ip addr add} does (local
+   * and peer address the same, scope global). Fails with {@code EEXIST} if it is there.
    */
-  public static void add(String device, Inet4Address address, int prefixLength) throws LinuxException {
+  public static void add(String device, Inet4Address address, int prefixLength)
+      throws LinuxException {
     Ipv4Prefix prefix = new Ipv4Prefix(address, prefixLength);
-    change(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, "RTM_NEWADDR(" + prefix + " dev " + device + ")",
-        device, prefix);
+    change(
+        RTM_NEWADDR,
+        NLM_F_CREATE | NLM_F_EXCL,
+        "RTM_NEWADDR(" + prefix + " dev " + device + ")",
+        device,
+        prefix);
   }
 
-  /** Removes {@code address}/{@code prefixLength} from {@code device}; {@code EADDRNOTAVAIL} if absent. */
-  public static void delete(String device, Inet4Address address, int prefixLength) throws LinuxException {
+  /**
+   * Removes {@code address}/{@code prefixLength} from {@code device}; {@code EADDRNOTAVAIL} if
+   * absent.
+   */
+  public static void delete(String device, Inet4Address address, int prefixLength)
+      throws LinuxException {
     Ipv4Prefix prefix = new Ipv4Prefix(address, prefixLength);
     change(RTM_DELADDR, 0, "RTM_DELADDR(" + prefix + " dev " + device + ")", device, prefix);
   }
 
-  /** The index of {@code device} in the calling thread's namespace; {@code ENODEV} if there is none. */
+  /**
+   * The index of {@code device} in the calling thread's namespace; {@code ENODEV} if there is none.
+   */
   public static int linkIndex(String device) throws LinuxException {
     try (NetlinkSocket socket = open()) {
       return index(socket, device);
@@ -94,27 +105,33 @@ public final class Addresses {
       String call = "RTM_GETADDR(dev " + device + ")";
       List<Ipv4Prefix> found = new ArrayList<>();
       boolean[] interrupted = {false};
-      socket.readReplies(REPLY_TIMEOUT_NS, true, reply -> {
-        if (reply.seq() != SEQ) return false;
-        if ((reply.flags() & NLM_F_DUMP_INTR) != 0) interrupted[0] = true;
-        if (reply.type() == NLMSG_ERROR || reply.type() == NLMSG_DONE) {
-          int errno = reply.errno();
-          if (errno != 0) throw new LinuxException(call, errno);
-          // An address added or removed mid-dump: the list may be torn, say so rather than guess.
-          if (interrupted[0]) throw new LinuxException(call + " (changed while dumped)", Errno.EINTR);
-          return true;
-        }
-        if (reply.type() == RTM_NEWADDR) {
-          Ipv4Prefix p = address(reply, index);
-          if (p != null) found.add(p);
-        }
-        return false;
-      });
+      socket.readReplies(
+          REPLY_TIMEOUT_NS,
+          true,
+          reply -> {
+            if (reply.seq() != SEQ) return false;
+            if ((reply.flags() & NLM_F_DUMP_INTR) != 0) interrupted[0] = true;
+            if (reply.type() == NLMSG_ERROR || reply.type() == NLMSG_DONE) {
+              int errno = reply.errno();
+              if (errno != 0) throw new LinuxException(call, errno);
+              // An address added or removed mid-dump: the list may be torn, say so rather than
+              // guess.
+              if (interrupted[0])
+                throw new LinuxException(call + " (changed while dumped)", Errno.EINTR);
+              return true;
+            }
+            if (reply.type() == RTM_NEWADDR) {
+              Ipv4Prefix p = address(reply, index);
+              if (p != null) found.add(p);
+            }
+            return false;
+          });
       return found;
     }
   }
 
-  private static void change(int type, int extraFlags, String call, String device, Ipv4Prefix prefix)
+  private static void change(
+      int type, int extraFlags, String call, String device, Ipv4Prefix prefix)
       throws LinuxException {
     try (NetlinkSocket socket = open()) {
       int index = index(socket, device);
@@ -148,29 +165,36 @@ public final class Addresses {
     socket.send(writer.written());
     String call = "RTM_GETLINK(" + device + ")";
     int[] index = {0};
-    socket.readReplies(REPLY_TIMEOUT_NS, true, reply -> {
-      if (reply.seq() != SEQ) return false;
-      if (reply.type() == NLMSG_ERROR) {
-        int errno = reply.errno();
-        throw errno != 0
-            ? new LinuxException(call, errno)
-            : new LinuxException(call, "acknowledged without an answer");
-      }
-      if (reply.type() == RTM_NEWLINK && reply.length() >= NetlinkWriter.NLMSG_HDRLEN + IFINFOMSG_LEN) {
-        index[0] = reply.datagram().get(JAVA_INT_UNALIGNED, reply.payload() + 4);
-        return true;
-      }
-      return false;
-    });
+    socket.readReplies(
+        REPLY_TIMEOUT_NS,
+        true,
+        reply -> {
+          if (reply.seq() != SEQ) return false;
+          if (reply.type() == NLMSG_ERROR) {
+            int errno = reply.errno();
+            throw errno != 0
+                ? new LinuxException(call, errno)
+                : new LinuxException(call, "acknowledged without an answer");
+          }
+          if (reply.type() == RTM_NEWLINK
+              && reply.length() >= NetlinkWriter.NLMSG_HDRLEN + IFINFOMSG_LEN) {
+            index[0] = reply.datagram().get(JAVA_INT_UNALIGNED, reply.payload() + 4);
+            return true;
+          }
+          return false;
+        });
     return index[0];
   }
 
   private static void awaitAck(NetlinkSocket socket, String call) throws LinuxException {
-    socket.readReplies(REPLY_TIMEOUT_NS, true, reply -> {
-      if (reply.seq() != SEQ || reply.type() != NLMSG_ERROR) return false;
-      if (reply.errno() != 0) throw new LinuxException(call, reply.errno());
-      return true;
-    });
+    socket.readReplies(
+        REPLY_TIMEOUT_NS,
+        true,
+        reply -> {
+          if (reply.seq() != SEQ || reply.type() != NLMSG_ERROR) return false;
+          if (reply.errno() != 0) throw new LinuxException(call, reply.errno());
+          return true;
+        });
   }
 
   private static NetlinkSocket open() throws LinuxException {
@@ -216,7 +240,8 @@ public final class Addresses {
     try {
       return new Ipv4Prefix((Inet4Address) InetAddress.getByAddress(bytes), prefixLength);
     } catch (UnknownHostException e) {
-      throw new LinuxException("recv(AF_NETLINK, NETLINK_ROUTE)", "malformed address: " + e.getMessage());
+      throw new LinuxException(
+          "recv(AF_NETLINK, NETLINK_ROUTE)", "malformed address: " + e.getMessage());
     }
   }
 }

@@ -26,13 +26,15 @@ final class Bpf {
   private Bpf() {}
 
   /**
-   * Calls bpf({@code cmd}, {@code attr}, size of attr); returns the result (a descriptor or 0),
-   * or throws with the errno and {@code what} for the message.
+   * Calls bpf({@code cmd}, {@code attr}, size of attr); returns the result (a descriptor or 0), or
+   * throws with the errno and {@code what} for the message.
    */
   static int call(int cmd, MemorySegment attr, String what) throws LinuxException {
     try {
       var st = Libc.state();
-      long r = (long) Libc.SYSCALL_INT_PTR_INT.invokeExact(st, SYS_BPF, cmd, attr, (int) attr.byteSize());
+      long r =
+          (long)
+              Libc.SYSCALL_INT_PTR_INT.invokeExact(st, SYS_BPF, cmd, attr, (int) attr.byteSize());
       if (r < 0) throw new LinuxException(what, Libc.errno(st));
       return (int) r;
     } catch (LinuxException e) {
@@ -43,8 +45,8 @@ final class Bpf {
   }
 
   /**
-   * Pins the BPF object {@code fd} (map, program, link) at {@code path} on a bpf file system, so
-   * it outlives every descriptor of this process.
+   * Pins the BPF object {@code fd} (map, program, link) at {@code path} on a bpf file system, so it
+   * outlives every descriptor of this process.
    */
   static void pin(int fd, Path path) throws LinuxException {
     pathCall(OBJ_PIN, path, fd, "bpf(BPF_OBJ_PIN " + path + ")");

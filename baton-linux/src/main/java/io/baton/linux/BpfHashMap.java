@@ -11,13 +11,14 @@ import java.util.Optional;
 /**
  * A BPF hash map ({@code BPF_MAP_TYPE_HASH}) of fixed-size keys and values, made and changed with
  * {@code bpf(2)}: one system call per change, about a microsecond (JMH {@code
- * BpfHashMapBenchmark}), where an nf_tables set element change is a netlink transaction of its
- * own. The building block of a forwarding table that a tc program reads per packet.
+ * BpfHashMapBenchmark}), where an nf_tables set element change is a netlink transaction of its own.
+ * The building block of a forwarding table that a tc program reads per packet.
  *
  * <p>Not thread-safe: one scratch buffer per map; confine it to a thread or guard it.
  */
 public final class BpfHashMap implements AutoCloseable {
   private static final int BPF_MAP_TYPE_HASH = 1;
+
   /** Room for any bpf_attr this class writes; the kernel wants the unused rest zero. */
   private static final int ATTR_BYTES = 128;
 
@@ -52,10 +53,16 @@ public final class BpfHashMap implements AutoCloseable {
    * A new hash map of {@code maxEntries} elements, preallocated by the kernel (updates then
    * allocate nothing: ~0.9 µs against ~1.2 µs without preallocation, measured here).
    */
-  public static BpfHashMap create(int keySize, int valueSize, int maxEntries) throws LinuxException {
+  public static BpfHashMap create(int keySize, int valueSize, int maxEntries)
+      throws LinuxException {
     if (keySize < 1 || valueSize < 1 || maxEntries < 1) {
-      throw new IllegalArgumentException("key, value and map sizes must be positive: " + keySize + ", "
-          + valueSize + ", " + maxEntries);
+      throw new IllegalArgumentException(
+          "key, value and map sizes must be positive: "
+              + keySize
+              + ", "
+              + valueSize
+              + ", "
+              + maxEntries);
     }
     try (Arena a = Arena.ofConfined()) {
       // BPF_MAP_CREATE: map_type, key_size, value_size, max_entries, map_flags
@@ -64,7 +71,8 @@ public final class BpfHashMap implements AutoCloseable {
       attr.set(JAVA_INT, 4, keySize);
       attr.set(JAVA_INT, 8, valueSize);
       attr.set(JAVA_INT, 12, maxEntries);
-      return new BpfHashMap(Bpf.call(Bpf.MAP_CREATE, attr, "bpf(BPF_MAP_CREATE)"), keySize, valueSize);
+      return new BpfHashMap(
+          Bpf.call(Bpf.MAP_CREATE, attr, "bpf(BPF_MAP_CREATE)"), keySize, valueSize);
     }
   }
 
@@ -103,8 +111,8 @@ public final class BpfHashMap implements AutoCloseable {
   }
 
   /**
-   * Pins the map at {@code path} (on a bpf file system): it then outlives this process, and a
-   * later one takes it up with {@link #openPinned}.
+   * Pins the map at {@code path} (on a bpf file system): it then outlives this process, and a later
+   * one takes it up with {@link #openPinned}.
    */
   public void pin(java.nio.file.Path path) throws LinuxException {
     checkOpen();
@@ -115,7 +123,8 @@ public final class BpfHashMap implements AutoCloseable {
    * The hash map pinned at {@code path}; fails with a clear message if it is not a hash map of
    * {@code keySize}-byte keys and {@code valueSize}-byte values.
    */
-  public static BpfHashMap openPinned(java.nio.file.Path path, int keySize, int valueSize) throws LinuxException {
+  public static BpfHashMap openPinned(java.nio.file.Path path, int keySize, int valueSize)
+      throws LinuxException {
     int fd = Bpf.pinned(path);
     try (Arena a = Arena.ofConfined()) {
       // BPF_OBJ_GET_INFO_BY_FD: bpf_fd, info_len, info pointer; struct bpf_map_info starts with
@@ -130,8 +139,18 @@ public final class BpfHashMap implements AutoCloseable {
       int k = info.get(JAVA_INT, 8);
       int v = info.get(JAVA_INT, 12);
       if (type != BPF_MAP_TYPE_HASH || k != keySize || v != valueSize) {
-        throw new LinuxException("bpf(BPF_OBJ_GET " + path + ")", "the pinned map is of type " + type + " with "
-            + k + "-byte keys and " + v + "-byte values, not a hash map of " + keySize + " and " + valueSize);
+        throw new LinuxException(
+            "bpf(BPF_OBJ_GET " + path + ")",
+            "the pinned map is of type "
+                + type
+                + " with "
+                + k
+                + "-byte keys and "
+                + v
+                + "-byte values, not a hash map of "
+                + keySize
+                + " and "
+                + valueSize);
       }
       return new BpfHashMap(fd, keySize, valueSize);
     } catch (LinuxException | RuntimeException e) {
@@ -146,10 +165,10 @@ public final class BpfHashMap implements AutoCloseable {
   }
 
   /**
-   * Visits every element (key order is the kernel's), two system calls per element: next key,
-   * then its value; returns how many were visited. Read a map nothing changes meanwhile (as a
-   * starting process adopts one): an element removed meanwhile is skipped, but if the key just
-   * visited goes, the kernel starts over from the first key.
+   * Visits every element (key order is the kernel's), two system calls per element: next key, then
+   * its value; returns how many were visited. Read a map nothing changes meanwhile (as a starting
+   * process adopts one): an element removed meanwhile is skipped, but if the key just visited goes,
+   * the kernel starts over from the first key.
    */
   public int forEach(ElementVisitor visitor) throws LinuxException {
     checkOpen();
@@ -208,6 +227,7 @@ public final class BpfHashMap implements AutoCloseable {
   }
 
   private static void checkSize(byte[] b, int size, String what) {
-    if (b.length != size) throw new IllegalArgumentException(what + " must be " + size + " bytes, got " + b.length);
+    if (b.length != size)
+      throw new IllegalArgumentException(what + " must be " + size + " bytes, got " + b.length);
   }
 }

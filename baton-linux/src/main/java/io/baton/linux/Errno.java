@@ -4,8 +4,8 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 
 /**
- * {@code errno} values the door and its callers act on (from {@code asm-generic/errno-base.h}
- * and {@code asm-generic/errno.h}) and their human text via libc {@code strerror_r}.
+ * {@code errno} values the door and its callers act on (from {@code asm-generic/errno-base.h} and
+ * {@code asm-generic/errno.h}) and their human text via libc {@code strerror_r}.
  *
  * <p>Thread-safe.
  */

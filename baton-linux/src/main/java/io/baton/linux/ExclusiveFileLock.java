@@ -16,12 +16,12 @@ import java.util.OptionalLong;
 
 /**
  * An exclusive {@code flock(2)} on a lock file, held until {@link #close} or the death of the
- * process: the kernel drops a flock with the last descriptor of its open file, so a crashed
- * holder never leaves a stale lock. Unlike {@code fcntl} record locks (what
- * {@link java.nio.channels.FileChannel#tryLock} takes) a flock belongs to the open file, not to
- * the process, so two locks of one JVM exclude each other too, and closing some other descriptor
- * of the file does not release it. Whoever is refused can say who holds it: /proc/locks names the
- * holder's pid; the holder also writes it into the file, as pid files do.
+ * process: the kernel drops a flock with the last descriptor of its open file, so a crashed holder
+ * never leaves a stale lock. Unlike {@code fcntl} record locks (what {@link
+ * java.nio.channels.FileChannel#tryLock} takes) a flock belongs to the open file, not to the
+ * process, so two locks of one JVM exclude each other too, and closing some other descriptor of the
+ * file does not release it. Whoever is refused can say who holds it: /proc/locks names the holder's
+ * pid; the holder also writes it into the file, as pid files do.
  *
  * <p>Thread-safe; {@link #close} is idempotent.
  */
@@ -43,9 +43,9 @@ public final class ExclusiveFileLock implements AutoCloseable {
   }
 
   /**
-   * Takes the lock on {@code path} (creating the file and its directory if needed) without
-   * waiting. Fails with {@code EWOULDBLOCK} ({@link Errno#EAGAIN}) when another open file holds
-   * it; {@link #holderPid} then tells which process.
+   * Takes the lock on {@code path} (creating the file and its directory if needed) without waiting.
+   * Fails with {@code EWOULDBLOCK} ({@link Errno#EAGAIN}) when another open file holds it; {@link
+   * #holderPid} then tells which process.
    */
   public static ExclusiveFileLock tryLock(Path path) throws LinuxException {
     try {
@@ -104,12 +104,17 @@ public final class ExclusiveFileLock implements AutoCloseable {
       for (String line : Files.readAllLines(Path.of("/proc/locks"), StandardCharsets.US_ASCII)) {
         // "1: FLOCK  ADVISORY  WRITE 1234 00:1a:5678 0 EOF"; blocked waiters start with "->".
         String[] f = line.trim().split("\\s+");
-        if (f.length >= 6 && f[1].equals("FLOCK") && f[5].equals(file) && f[4].matches("[0-9]{1,10}")) {
+        if (f.length >= 6
+            && f[1].equals("FLOCK")
+            && f[5].equals(file)
+            && f[4].matches("[0-9]{1,10}")) {
           return OptionalLong.of(Long.parseLong(f[4]));
         }
       }
       String text = Files.readString(path, StandardCharsets.US_ASCII).strip();
-      return text.matches("[0-9]{1,10}") ? OptionalLong.of(Long.parseLong(text)) : OptionalLong.empty();
+      return text.matches("[0-9]{1,10}")
+          ? OptionalLong.of(Long.parseLong(text))
+          : OptionalLong.empty();
     } catch (NoSuchFileException e) {
       return OptionalLong.empty();
     } catch (IOException | RuntimeException e) {
@@ -133,9 +138,14 @@ public final class ExclusiveFileLock implements AutoCloseable {
   @SuppressWarnings("restricted")
   private static MethodHandle flockHandle() {
     Linker linker = Linker.nativeLinker();
-    MemorySegment symbol = linker.defaultLookup().find("flock")
-        .orElseThrow(() -> new IllegalStateException("libc symbol not found: flock"));
-    return linker.downcallHandle(symbol, FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT),
+    MemorySegment symbol =
+        linker
+            .defaultLookup()
+            .find("flock")
+            .orElseThrow(() -> new IllegalStateException("libc symbol not found: flock"));
+    return linker.downcallHandle(
+        symbol,
+        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT),
         Linker.Option.captureCallState("errno"));
   }
 }

@@ -6,9 +6,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * Blocking-style reads and writes on a raw socket descriptor that never block past a deadline:
- * the descriptor is used non-blocking and waited on with poll(2). For tools, demos and tests
- * that own a raw fd (a restored connection, say) without an event loop.
+ * Blocking-style reads and writes on a raw socket descriptor that never block past a deadline: the
+ * descriptor is used non-blocking and waited on with poll(2). For tools, demos and tests that own a
+ * raw fd (a restored connection, say) without an event loop.
  *
  * <p>Stateless and thread-safe; one reader and one writer per descriptor at a time.
  */
@@ -24,7 +24,9 @@ public final class FdIo {
       MemorySegment.copy(bytes, off, buf, ValueLayout.JAVA_BYTE, 0, len);
       int done = 0;
       while (done < len) {
-        int n = Sockets.send(fd, buf.asSlice(done, len - done), Sockets.MSG_NOSIGNAL | Sockets.MSG_DONTWAIT);
+        int n =
+            Sockets.send(
+                fd, buf.asSlice(done, len - done), Sockets.MSG_NOSIGNAL | Sockets.MSG_DONTWAIT);
         if (n < 0) {
           await(fd, Sockets.POLLOUT, deadlineNs);
         } else {
@@ -35,7 +37,8 @@ public final class FdIo {
   }
 
   /** Reads up to {@code len} bytes; returns -1 at end of stream. */
-  public static int read(int fd, byte[] into, int off, int len, long deadlineNs) throws IOException {
+  public static int read(int fd, byte[] into, int off, int len, long deadlineNs)
+      throws IOException {
     if (len == 0) return 0;
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment buf = arena.allocate(len);
@@ -61,10 +64,12 @@ public final class FdIo {
     int n = 0;
     while (n < maxBytes) {
       int r = read(fd, buf, n, 1, deadlineNs);
-      if (r < 0) throw new IOException("end of stream after " + n + " bytes, before the terminator");
+      if (r < 0)
+        throw new IOException("end of stream after " + n + " bytes, before the terminator");
       n++;
       if (n >= terminator.length
-          && java.util.Arrays.equals(buf, n - terminator.length, n, terminator, 0, terminator.length)) {
+          && java.util.Arrays.equals(
+              buf, n - terminator.length, n, terminator, 0, terminator.length)) {
         return java.util.Arrays.copyOf(buf, n);
       }
     }

@@ -3,8 +3,8 @@ package io.baton.linux;
 import java.net.Inet4Address;
 
 /**
- * An IPv4 address as assigned to a device, with its prefix length: what {@code ip addr} prints
- * as {@code 198.18.0.100/32}. Immutable.
+ * An IPv4 address as assigned to a device, with its prefix length: what {@code ip addr} prints as
+ * {@code 198.18.0.100/32}. Immutable.
  */
 public record Ipv4Prefix(Inet4Address address, int length) {
   public Ipv4Prefix {
@@ -19,7 +19,9 @@ public record Ipv4Prefix(Inet4Address address, int length) {
     return contains(toInt(address), length, toInt(a));
   }
 
-  /** Whether {@code address} lies in {@code network}/{@code length} (addresses as big-endian ints). */
+  /**
+   * Whether {@code address} lies in {@code network}/{@code length} (addresses as big-endian ints).
+   */
   public static boolean contains(int network, int length, int address) {
     if (length == 0) return true;
     int mask = -1 << (32 - length);

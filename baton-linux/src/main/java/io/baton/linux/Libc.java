@@ -15,8 +15,8 @@ import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
 
 /**
- * The libc method handles, looked up once. Every handle that can fail captures {@code errno}
- * and takes the capture segment as its first argument (see {@link #state()}).
+ * The libc method handles, looked up once. Every handle that can fail captures {@code errno} and
+ * takes the capture segment as its first argument (see {@link #state()}).
  *
  * <p>Package-private: callers go through the checked wrappers ({@link Sockets}, {@link TcpRepair},
  * ...). Thread-safe; the capture segment is per thread.
@@ -26,8 +26,7 @@ final class Libc {
   private static final SymbolLookup LIBC = LINKER.defaultLookup();
   private static final Linker.Option ERRNO_OPTION = Linker.Option.captureCallState("errno");
   private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
-  private static final VarHandle ERRNO =
-      CAPTURE.varHandle(PathElement.groupElement("errno"));
+  private static final VarHandle ERRNO = CAPTURE.varHandle(PathElement.groupElement("errno"));
   private static final ThreadLocal<MemorySegment> STATE =
       ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(CAPTURE));
 
@@ -47,8 +46,10 @@ final class Libc {
       errnoCall("getsockname", JAVA_INT, JAVA_INT, ADDRESS, ADDRESS);
   static final MethodHandle GETPEERNAME =
       errnoCall("getpeername", JAVA_INT, JAVA_INT, ADDRESS, ADDRESS);
-  static final MethodHandle RECV = errnoCall("recv", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT);
-  static final MethodHandle SEND = errnoCall("send", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT);
+  static final MethodHandle RECV =
+      errnoCall("recv", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT);
+  static final MethodHandle SEND =
+      errnoCall("send", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT);
   static final MethodHandle SENDTO =
       errnoCall("sendto", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT);
   static final MethodHandle SENDMSG = errnoCall("sendmsg", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT);
@@ -74,7 +75,8 @@ final class Libc {
   static final MethodHandle SYSCALL_INT_PTR_INT =
       variadicErrnoCall("syscall", 1, JAVA_LONG, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT);
   static final MethodHandle GETTID = plainCall("gettid", JAVA_INT);
-  static final MethodHandle STRERROR_R = plainCall("strerror_r", ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG);
+  static final MethodHandle STRERROR_R =
+      plainCall("strerror_r", ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG);
 
   private Libc() {}
 
@@ -83,15 +85,17 @@ final class Libc {
     return STATE.get();
   }
 
-  /** Per-thread scratch memory for system calls' small arguments; see {@link #scratch(long, long)}. */
+  /**
+   * Per-thread scratch memory for system calls' small arguments; see {@link #scratch(long, long)}.
+   */
   private static final ThreadLocal<MemorySegment> SCRATCH =
       ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(Scratch.BYTES, 8));
 
   /**
-   * {@code size} bytes of this thread's scratch memory at {@code offset} (a {@link Scratch}
-   * slot), for a system call's small arguments and results without a malloc/free pair per call.
-   * Valid until the same slot is used again on this thread: callers read what they need before
-   * returning, and nested calls use other slots.
+   * {@code size} bytes of this thread's scratch memory at {@code offset} (a {@link Scratch} slot),
+   * for a system call's small arguments and results without a malloc/free pair per call. Valid
+   * until the same slot is used again on this thread: callers read what they need before returning,
+   * and nested calls use other slots.
    */
   static MemorySegment scratch(long offset, long size) {
     return SCRATCH.get().asSlice(offset, size);
@@ -101,12 +105,16 @@ final class Libc {
   static final class Scratch {
     /** getsockopt's length in/out ({@code Sockets.getBytes}); getsockname's length. */
     static final long LENGTH = 0;
+
     /** An int value (getInt, setInt, ioctlInt). */
     static final long INT = 8;
+
     /** A sockaddr_in (getsockname, getpeername). */
     static final long SOCKADDR = 16;
+
     /** A struct a caller of getBytes/setBytes fills or reads (TCP_INFO, repair window, options). */
     static final long STRUCT = 64;
+
     static final long STRUCT_BYTES = 256;
     static final long BYTES = STRUCT + STRUCT_BYTES;
 

@@ -27,7 +27,10 @@ public final class LinuxException extends IOException {
     this.errno = 0;
   }
 
-  /** The call that failed, with the option or argument that tells it apart, e.g. {@code ioctl(SIOCINQ)}. */
+  /**
+   * The call that failed, with the option or argument that tells it apart, e.g. {@code
+   * ioctl(SIOCINQ)}.
+   */
   public String call() {
     return call;
   }

@@ -8,10 +8,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * A non-blocking {@code AF_NETLINK} socket that talks to the kernel: bound with
- * {@code nl_pid} 0 (the kernel picks the port id), acknowledgements capped to the header of the
- * message they answer ({@code NETLINK_CAP_ACK}), so a batch of thousands of changes is answered
- * in small datagrams.
+ * A non-blocking {@code AF_NETLINK} socket that talks to the kernel: bound with {@code nl_pid} 0
+ * (the kernel picks the port id), acknowledgements capped to the header of the message they answer
+ * ({@code NETLINK_CAP_ACK}), so a batch of thousands of changes is answered in small datagrams.
  *
  * <p>The socket belongs to the network namespace of the thread that opened it, for good. Not
  * thread-safe; its owner confines it to one thread.
@@ -30,8 +29,10 @@ final class NetlinkSocket implements AutoCloseable {
   static final int SO_RCVBUFFORCE = 33;
 
   private static final int SOCKADDR_NL_SIZE = 12;
+
   /** Largest datagram the kernel sends on this socket: a 64 KiB attribute plus headers. */
   private static final int RECEIVE_BUFFER_BYTES = 65536 + 4096;
+
   /** Receive-buffer room per expected reply; the kernel charges each ack's whole skb. */
   private static final int RECEIVE_BYTES_PER_REPLY = 1024;
 
@@ -49,12 +50,13 @@ final class NetlinkSocket implements AutoCloseable {
     this.kernelAddress = sockaddrNl(arena);
     this.receiveBuffer = arena.allocate(RECEIVE_BUFFER_BYTES, 8);
     this.sendBufferBytes = Sockets.getInt(fd, Sockets.SOL_SOCKET, Sockets.SO_SNDBUF, "SO_SNDBUF");
-    this.receiveBufferBytes = Sockets.getInt(fd, Sockets.SOL_SOCKET, Sockets.SO_RCVBUF, "SO_RCVBUF");
+    this.receiveBufferBytes =
+        Sockets.getInt(fd, Sockets.SOL_SOCKET, Sockets.SO_RCVBUF, "SO_RCVBUF");
   }
 
   /**
-   * Opens and binds a socket for {@code protocol} ({@link #NETLINK_NETFILTER},
-   * {@link #NETLINK_ROUTE}) in the calling thread's network namespace.
+   * Opens and binds a socket for {@code protocol} ({@link #NETLINK_NETFILTER}, {@link
+   * #NETLINK_ROUTE}) in the calling thread's network namespace.
    */
   static NetlinkSocket open(int protocol, String protocolName) throws LinuxException {
     String name = "AF_NETLINK, " + protocolName;
@@ -83,8 +85,8 @@ final class NetlinkSocket implements AutoCloseable {
   }
 
   /**
-   * Grows the socket buffers (beyond the sysctl limits, as root may) so that a message of
-   * {@code messageBytes} can be sent and {@code replies} acknowledgements queued without loss.
+   * Grows the socket buffers (beyond the sysctl limits, as root may) so that a message of {@code
+   * messageBytes} can be sent and {@code replies} acknowledgements queued without loss.
    */
   void reserve(int messageBytes, int replies) throws LinuxException {
     // netlink_sendmsg refuses messages longer than sk_sndbuf - 32 with EMSGSIZE.
@@ -95,11 +97,16 @@ final class NetlinkSocket implements AutoCloseable {
     long receiveNeeded = Math.max((long) replies * RECEIVE_BYTES_PER_REPLY, RECEIVE_BUFFER_BYTES);
     if (receiveNeeded > receiveBufferBytes) {
       receiveBufferBytes =
-          grow(Sockets.SO_RCVBUF, SO_RCVBUFFORCE, "SO_RCVBUF", (int) Math.min(receiveNeeded, 1 << 30));
+          grow(
+              Sockets.SO_RCVBUF,
+              SO_RCVBUFFORCE,
+              "SO_RCVBUF",
+              (int) Math.min(receiveNeeded, 1 << 30));
     }
   }
 
-  private int grow(int option, int forceOption, String optionName, int bytes) throws LinuxException {
+  private int grow(int option, int forceOption, String optionName, int bytes)
+      throws LinuxException {
     try {
       Sockets.setInt(fd, Sockets.SOL_SOCKET, forceOption, bytes, optionName + "FORCE");
     } catch (LinuxException e) {
@@ -110,7 +117,9 @@ final class NetlinkSocket implements AutoCloseable {
     return Sockets.getInt(fd, Sockets.SOL_SOCKET, option, optionName);
   }
 
-  /** Sends {@code message} to the kernel in one datagram; the kernel handles it before returning. */
+  /**
+   * Sends {@code message} to the kernel in one datagram; the kernel handles it before returning.
+   */
   void send(MemorySegment message) throws LinuxException {
     try {
       var st = Libc.state();
@@ -204,7 +213,9 @@ final class NetlinkSocket implements AutoCloseable {
       return offset + length;
     }
 
-    /** The errno of an NLMSG_ERROR or NLMSG_DONE message (the kernel sends it negated); 0 if none. */
+    /**
+     * The errno of an NLMSG_ERROR or NLMSG_DONE message (the kernel sends it negated); 0 if none.
+     */
     int errno() {
       if (length < NetlinkWriter.NLMSG_HDRLEN + 4) return 0;
       return Math.abs(datagram.get(ValueLayout.JAVA_INT_UNALIGNED, payload()));
@@ -219,12 +230,13 @@ final class NetlinkSocket implements AutoCloseable {
   }
 
   /**
-   * Receives datagrams and shows each of their messages to {@code visitor}, in order, until it
-   * says the reply is complete. A message whose length is below a header or beyond its datagram
-   * fails the call. Each datagram must arrive within {@code timeoutNs}: of the call when {@code
+   * Receives datagrams and shows each of their messages to {@code visitor}, in order, until it says
+   * the reply is complete. A message whose length is below a header or beyond its datagram fails
+   * the call. Each datagram must arrive within {@code timeoutNs}: of the call when {@code
    * perDatagram} is false, of the datagram before it when true (a long dump).
    */
-  void readReplies(long timeoutNs, boolean perDatagram, ReplyVisitor visitor) throws LinuxException {
+  void readReplies(long timeoutNs, boolean perDatagram, ReplyVisitor visitor)
+      throws LinuxException {
     Reply message = new Reply();
     long deadlineNs = System.nanoTime() + timeoutNs;
     while (true) {

@@ -9,13 +9,13 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 
 /**
- * Lays out netlink messages in a growable native buffer, ready for one sendto(2):
- * {@code struct nlmsghdr} and attribute headers in host byte order, every message and attribute
- * padded to 4 bytes ({@code NLMSG_ALIGN}, {@code NLA_ALIGN} in {@code linux/netlink.h}). Each
- * family's fixed header follows the message header: {@code struct nfgenmsg} for netfilter
- * ({@link #beginMessage(int, int, int, int, int)}), or one the caller lays out field by field
- * with {@link #putHeaderByte}/{@link #putHeaderShort}/{@link #putHeaderInt} (rtnetlink's
- * {@code struct ifaddrmsg}, {@code struct ifinfomsg}).
+ * Lays out netlink messages in a growable native buffer, ready for one sendto(2): {@code struct
+ * nlmsghdr} and attribute headers in host byte order, every message and attribute padded to 4 bytes
+ * ({@code NLMSG_ALIGN}, {@code NLA_ALIGN} in {@code linux/netlink.h}). Each family's fixed header
+ * follows the message header: {@code struct nfgenmsg} for netfilter ({@link #beginMessage(int, int,
+ * int, int, int)}), or one the caller lays out field by field with {@link #putHeaderByte}/{@link
+ * #putHeaderShort}/{@link #putHeaderInt} (rtnetlink's {@code struct ifaddrmsg}, {@code struct
+ * ifinfomsg}).
  *
  * <p>Not thread-safe: used by the one thread that owns the socket it writes for.
  */
@@ -71,8 +71,8 @@ final class NetlinkWriter {
 
   /**
    * Starts a message with the bare {@code nlmsghdr}; the caller then writes its family's fixed
-   * header (whose size must be a multiple of 4) before any attribute. Returns its start for
-   * {@link #endMessage}.
+   * header (whose size must be a multiple of 4) before any attribute. Returns its start for {@link
+   * #endMessage}.
    */
   int beginMessage(int type, int flags, int seq) {
     int start = position;
@@ -152,7 +152,8 @@ final class NetlinkWriter {
 
   private int beginAttribute(int type, int payloadBytes) {
     if (NLA_HDRLEN + payloadBytes > 0xFFFF) {
-      throw new IllegalArgumentException("netlink attribute of " + payloadBytes + " bytes is too long");
+      throw new IllegalArgumentException(
+          "netlink attribute of " + payloadBytes + " bytes is too long");
     }
     int start = position;
     reserve(align(NLA_HDRLEN + payloadBytes));
@@ -171,7 +172,8 @@ final class NetlinkWriter {
   private void reserve(int bytes) {
     long needed = (long) position + bytes;
     if (needed <= buffer.byteSize()) return;
-    if (needed > Integer.MAX_VALUE / 2) throw new IllegalArgumentException("netlink batch too large");
+    if (needed > Integer.MAX_VALUE / 2)
+      throw new IllegalArgumentException("netlink batch too large");
     long capacity = Math.max(needed, buffer.byteSize() * 2);
     MemorySegment bigger = Arena.ofAuto().allocate(capacity, 8);
     MemorySegment.copy(buffer, 0, bigger, 0, position);

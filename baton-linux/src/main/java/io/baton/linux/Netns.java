@@ -5,9 +5,9 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 
 /**
- * Network namespaces. A network namespace belongs to a thread, not a process: after
- * {@link #enter(Path)} every socket the calling thread creates lives in that namespace, while
- * the JVM's other threads stay where they were. Sockets keep their namespace for life.
+ * Network namespaces. A network namespace belongs to a thread, not a process: after {@link
+ * #enter(Path)} every socket the calling thread creates lives in that namespace, while the JVM's
+ * other threads stay where they were. Sockets keep their namespace for life.
  *
  * <p>Stateless and thread-safe; affects only the calling thread.
  */
@@ -46,9 +46,9 @@ public final class Netns {
   }
 
   /**
-   * Moves the calling thread, and only it, into a new network namespace of its own
-   * ({@code unshare(CLONE_NEWNET)}). The namespace has nothing but {@code lo}, which is down; it
-   * is not pinned anywhere and goes away with the thread and the sockets made in it.
+   * Moves the calling thread, and only it, into a new network namespace of its own ({@code
+   * unshare(CLONE_NEWNET)}). The namespace has nothing but {@code lo}, which is down; it is not
+   * pinned anywhere and goes away with the thread and the sockets made in it.
    */
   public static void unshareNet() throws LinuxException {
     try {

@@ -7,11 +7,11 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * The identity of a network namespace: the inode number of its nsfs file, what
- * {@code readlink /proc/thread-self/ns/net} prints as {@code net:[4026532xxx]}. Two threads are in
- * the same namespace exactly when these numbers are equal (one nsfs instance per kernel). Use it
- * to name per-namespace resources on a file system that several namespaces share, such as
- * lock files under /run.
+ * The identity of a network namespace: the inode number of its nsfs file, what {@code readlink
+ * /proc/thread-self/ns/net} prints as {@code net:[4026532xxx]}. Two threads are in the same
+ * namespace exactly when these numbers are equal (one nsfs instance per kernel). Use it to name
+ * per-namespace resources on a file system that several namespaces share, such as lock files under
+ * /run.
  *
  * <p>Stateless and thread-safe; answers for the calling thread, since a namespace belongs to a
  * thread (see {@link Netns}).
@@ -23,8 +23,8 @@ public final class NetnsIdentity {
   private NetnsIdentity() {}
 
   /**
-   * The identity of the namespace pinned at {@code nsfsFile} (such as {@code /run/netns/NAME},
-   * see {@link Netns#pathOf}): the same number {@link #current} gives a thread inside it.
+   * The identity of the namespace pinned at {@code nsfsFile} (such as {@code /run/netns/NAME}, see
+   * {@link Netns#pathOf}): the same number {@link #current} gives a thread inside it.
    */
   public static long of(Path nsfsFile) throws LinuxException {
     try {
@@ -43,7 +43,8 @@ public final class NetnsIdentity {
       throw new LinuxException("readlink(" + SELF + ")", e.toString());
     }
     Matcher m = LINK.matcher(link);
-    if (!m.matches()) throw new LinuxException("readlink(" + SELF + ")", "unexpected target '" + link + "'");
+    if (!m.matches())
+      throw new LinuxException("readlink(" + SELF + ")", "unexpected target '" + link + "'");
     return Long.parseUnsignedLong(m.group(1));
   }
 }

@@ -16,11 +16,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * cache from the kernel and parses text on every call. Tables, sets and chains are still made and
  * listed through {@link Nftables}; this class only changes elements.
  *
- * <p>Each {@link #apply} call sends one nfnetlink batch ({@code NFNL_MSG_BATCH_BEGIN}, one
- * {@code NFT_MSG_NEWSETELEM}/{@code NFT_MSG_DELSETELEM} per change, {@code NFNL_MSG_BATCH_END})
- * that the kernel applies atomically: all changes or none. Every change asks for an
- * acknowledgement, so a failure names the change it came from and its errno ({@code ENOENT} for
- * deleting a missing element, {@code EBUSY} for adding a key that maps to other data).
+ * <p>Each {@link #apply} call sends one nfnetlink batch ({@code NFNL_MSG_BATCH_BEGIN}, one {@code
+ * NFT_MSG_NEWSETELEM}/{@code NFT_MSG_DELSETELEM} per change, {@code NFNL_MSG_BATCH_END}) that the
+ * kernel applies atomically: all changes or none. Every change asks for an acknowledgement, so a
+ * failure names the change it came from and its errno ({@code ENOENT} for deleting a missing
+ * element, {@code EBUSY} for adding a key that maps to other data).
  *
  * <p>Talks to the network namespace of the thread that opened it and is confined to that thread,
  * like {@link Nftables}: open it there and {@link #close} it there.
@@ -60,13 +60,16 @@ public final class NfSetElements implements AutoCloseable {
   private static final int NLM_F_DUMP_INTR = 0x10;
   private static final int NLMSG_ERROR = 0x2;
   private static final int NLMSG_DONE = 0x3;
+
   /** Attribute type bits that are flags, not the type (NLA_F_NESTED, NLA_F_NET_BYTEORDER). */
   private static final int NLA_TYPE_MASK = 0x3FFF;
+
   // linux/netfilter/nf_tables.h: NFT_NAME_MAXLEN, names include the NUL
   private static final int NAME_MAX_BYTES = 255;
 
   /** The kernel answers inside sendto(2); this only bounds a broken exchange. */
   private static final long REPLY_TIMEOUT_NS = 5_000_000_000L;
+
   private static final int NOT_ANSWERED = Integer.MIN_VALUE;
   private static final HexFormat HEX = HexFormat.of();
 
@@ -114,9 +117,9 @@ public final class NfSetElements implements AutoCloseable {
 
   /**
    * Receives the elements of a {@link #dump(String, String, String, ElementReader)} without an
-   * allocation per element: {@code key} and {@code data} are buffers this object reuses, valid
-   * only during the call, holding {@code keyLength} and {@code dataLength} bytes (data 0 for an
-   * element of a set).
+   * allocation per element: {@code key} and {@code data} are buffers this object reuses, valid only
+   * during the call, holding {@code keyLength} and {@code dataLength} bytes (data 0 for an element
+   * of a set).
    */
   @FunctionalInterface
   public interface ElementReader {
@@ -132,8 +135,10 @@ public final class NfSetElements implements AutoCloseable {
   // When set, any thread holding this lock may use the socket (shareUnder).
   private volatile ReentrantLock sharedUnder;
   private int nextSeq = 1;
+
   /** An earlier call gave up before reading all its replies; drain them before the next batch. */
   private boolean repliesPending;
+
   private boolean closed;
 
   private NfSetElements(NetlinkSocket socket) {
@@ -143,7 +148,8 @@ public final class NfSetElements implements AutoCloseable {
 
   /** A netfilter netlink socket in the calling thread's network namespace. */
   public static NfSetElements open() throws LinuxException {
-    return new NfSetElements(NetlinkSocket.open(NetlinkSocket.NETLINK_NETFILTER, "NETLINK_NETFILTER"));
+    return new NfSetElements(
+        NetlinkSocket.open(NetlinkSocket.NETLINK_NETFILTER, "NETLINK_NETFILTER"));
   }
 
   /**
@@ -159,11 +165,12 @@ public final class NfSetElements implements AutoCloseable {
   }
 
   /**
-   * The key of an {@code ipv4_addr . inet_service . ipv4_addr . inet_service} concatenation (a
-   * TCP connection's 4-tuple): nftables loads each field of a concatenation into its own 32-bit
+   * The key of an {@code ipv4_addr . inet_service . ipv4_addr . inet_service} concatenation (a TCP
+   * connection's 4-tuple): nftables loads each field of a concatenation into its own 32-bit
    * register, so every port is followed by two zero bytes and the key is 16 bytes long.
    */
-  public static byte[] fourTupleKey(Inet4Address address1, int port1, Inet4Address address2, int port2) {
+  public static byte[] fourTupleKey(
+      Inet4Address address1, int port1, Inet4Address address2, int port2) {
     checkPort(port1);
     checkPort(port2);
     byte[] key = new byte[16];
@@ -250,21 +257,26 @@ public final class NfSetElements implements AutoCloseable {
 
   /**
    * Reads every element of {@code set} with one {@code NFT_MSG_GETSETELEM} dump (what {@code nft
-   * list set} asks the kernel for, without formatting text) and hands each to {@code sink};
-   * returns how many there were. The kernel answers in datagrams of up to 32 KiB, so a dump of a
-   * million elements is a few thousand receives. Fails with {@code ENOENT} if the set does not
-   * exist, and with {@code EINTR} if the set changed while it was being dumped.
+   * list set} asks the kernel for, without formatting text) and hands each to {@code sink}; returns
+   * how many there were. The kernel answers in datagrams of up to 32 KiB, so a dump of a million
+   * elements is a few thousand receives. Fails with {@code ENOENT} if the set does not exist, and
+   * with {@code EINTR} if the set changed while it was being dumped.
    */
   public int dump(String family, String table, String set, ElementSink sink) throws LinuxException {
-    return dump(family, table, set, (key, keyLength, data, dataLength) ->
-        sink.accept(Arrays.copyOf(key, keyLength), Arrays.copyOf(data, dataLength)));
+    return dump(
+        family,
+        table,
+        set,
+        (key, keyLength, data, dataLength) ->
+            sink.accept(Arrays.copyOf(key, keyLength), Arrays.copyOf(data, dataLength)));
   }
 
   /**
    * {@link #dump(String, String, String, ElementSink)} for large sets: hands each element over in
    * reused buffers, so reading a million elements allocates nothing per element.
    */
-  public int dump(String family, String table, String set, ElementReader reader) throws LinuxException {
+  public int dump(String family, String table, String set, ElementReader reader)
+      throws LinuxException {
     checkOwner();
     int familyId = familyId(family);
     checkName(table, "table");
@@ -283,31 +295,37 @@ public final class NfSetElements implements AutoCloseable {
     int[] count = {0};
     boolean[] interrupted = {false};
     // The bound is per datagram: a million elements take many.
-    socket.readReplies(REPLY_TIMEOUT_NS, true, m -> {
-      if (m.seq() != seq) return false;
-      if ((m.flags() & NLM_F_DUMP_INTR) != 0) interrupted[0] = true;
-      if (m.type() == NLMSG_ERROR || m.type() == NLMSG_DONE) {
-        int errno = m.errno();
-        repliesPending = false;
-        if (errno != 0) throw new LinuxException(call, errno);
-        if (interrupted[0]) throw new LinuxException(call + " (changed while dumped)", Errno.EINTR);
-        return true;
-      }
-      if (m.type() == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWSETELEM)) {
-        count[0] += elements(m.datagram(), m.payload() + NetlinkWriter.NFGENMSG_LEN, m.end(), reader);
-      }
-      return false;
-    });
+    socket.readReplies(
+        REPLY_TIMEOUT_NS,
+        true,
+        m -> {
+          if (m.seq() != seq) return false;
+          if ((m.flags() & NLM_F_DUMP_INTR) != 0) interrupted[0] = true;
+          if (m.type() == NLMSG_ERROR || m.type() == NLMSG_DONE) {
+            int errno = m.errno();
+            repliesPending = false;
+            if (errno != 0) throw new LinuxException(call, errno);
+            if (interrupted[0])
+              throw new LinuxException(call + " (changed while dumped)", Errno.EINTR);
+            return true;
+          }
+          if (m.type() == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWSETELEM)) {
+            count[0] +=
+                elements(m.datagram(), m.payload() + NetlinkWriter.NFGENMSG_LEN, m.end(), reader);
+          }
+          return false;
+        });
     return count[0];
   }
 
   /**
-   * The comment of {@code table} ({@code comment "..."} in nft syntax), "" if it has none, or
-   * empty if there is no such table. Asks the kernel for the table alone
-   * ({@code NFT_MSG_GETTABLE}), so it costs the same however many elements its sets hold;
-   * libnftables' {@code list table}, even terse, reads them all first.
+   * The comment of {@code table} ({@code comment "..."} in nft syntax), "" if it has none, or empty
+   * if there is no such table. Asks the kernel for the table alone ({@code NFT_MSG_GETTABLE}), so
+   * it costs the same however many elements its sets hold; libnftables' {@code list table}, even
+   * terse, reads them all first.
    */
-  public java.util.Optional<String> tableComment(String family, String table) throws LinuxException {
+  public java.util.Optional<String> tableComment(String family, String table)
+      throws LinuxException {
     checkOwner();
     int familyId = familyId(family);
     checkName(table, "table");
@@ -322,23 +340,32 @@ public final class NfSetElements implements AutoCloseable {
     socket.send(writer.written());
     String[] comment = {null};
     int[] errno = {0};
-    socket.readReplies(REPLY_TIMEOUT_NS, false, m -> {
-      if (m.seq() != seq) return false;
-      if (m.type() == NLMSG_ERROR) {
-        errno[0] = m.errno();
-        repliesPending = false;
-        return true;
-      }
-      MemorySegment datagram = m.datagram();
-      for (long a = m.payload() + NetlinkWriter.NFGENMSG_LEN; a + NetlinkWriter.NLA_HDRLEN <= m.end();
-          a = next(datagram, a)) {
-        if (type(datagram, a) == NFTA_TABLE_USERDATA) {
-          comment[0] = udataComment(datagram.asSlice(a + NetlinkWriter.NLA_HDRLEN,
-              attrLength(datagram, a) - NetlinkWriter.NLA_HDRLEN).toArray(ValueLayout.JAVA_BYTE));
-        }
-      }
-      return false;
-    });
+    socket.readReplies(
+        REPLY_TIMEOUT_NS,
+        false,
+        m -> {
+          if (m.seq() != seq) return false;
+          if (m.type() == NLMSG_ERROR) {
+            errno[0] = m.errno();
+            repliesPending = false;
+            return true;
+          }
+          MemorySegment datagram = m.datagram();
+          for (long a = m.payload() + NetlinkWriter.NFGENMSG_LEN;
+              a + NetlinkWriter.NLA_HDRLEN <= m.end();
+              a = next(datagram, a)) {
+            if (type(datagram, a) == NFTA_TABLE_USERDATA) {
+              comment[0] =
+                  udataComment(
+                      datagram
+                          .asSlice(
+                              a + NetlinkWriter.NLA_HDRLEN,
+                              attrLength(datagram, a) - NetlinkWriter.NLA_HDRLEN)
+                          .toArray(ValueLayout.JAVA_BYTE));
+            }
+          }
+          return false;
+        });
     if (errno[0] == Errno.ENOENT) return java.util.Optional.empty();
     if (errno[0] != 0) throw new LinuxException("get table " + family + " " + table, errno[0]);
     return java.util.Optional.of(comment[0] == null ? "" : comment[0]);
@@ -366,12 +393,16 @@ public final class NfSetElements implements AutoCloseable {
     for (long a = from; a + NetlinkWriter.NLA_HDRLEN <= to; a = next(m, a)) {
       if (type(m, a) != NFTA_SET_ELEM_LIST_ELEMENTS) continue;
       long end = a + attrLength(m, a);
-      for (long e = a + NetlinkWriter.NLA_HDRLEN; e + NetlinkWriter.NLA_HDRLEN <= end; e = next(m, e)) {
+      for (long e = a + NetlinkWriter.NLA_HDRLEN;
+          e + NetlinkWriter.NLA_HDRLEN <= end;
+          e = next(m, e)) {
         if (type(m, e) != NFTA_LIST_ELEM) continue;
         int keyLength = -1;
         int dataLength = 0;
         long elemEnd = e + attrLength(m, e);
-        for (long f = e + NetlinkWriter.NLA_HDRLEN; f + NetlinkWriter.NLA_HDRLEN <= elemEnd; f = next(m, f)) {
+        for (long f = e + NetlinkWriter.NLA_HDRLEN;
+            f + NetlinkWriter.NLA_HDRLEN <= elemEnd;
+            f = next(m, f)) {
           int t = type(m, f);
           if (t == NFTA_SET_ELEM_KEY) keyLength = dataValue(m, f, keyBuffer);
           else if (t == NFTA_SET_ELEM_DATA) dataLength = dataValue(m, f, dataBuffer);
@@ -386,12 +417,14 @@ public final class NfSetElements implements AutoCloseable {
   }
 
   /**
-   * Copies the {@code NFTA_DATA_VALUE} bytes inside the nested attribute at {@code a} into
-   * {@code into}; returns their length (0 if there are none).
+   * Copies the {@code NFTA_DATA_VALUE} bytes inside the nested attribute at {@code a} into {@code
+   * into}; returns their length (0 if there are none).
    */
   private static int dataValue(MemorySegment m, long a, byte[] into) {
     long end = a + attrLength(m, a);
-    for (long v = a + NetlinkWriter.NLA_HDRLEN; v + NetlinkWriter.NLA_HDRLEN <= end; v = next(m, v)) {
+    for (long v = a + NetlinkWriter.NLA_HDRLEN;
+        v + NetlinkWriter.NLA_HDRLEN <= end;
+        v = next(m, v)) {
       if (type(m, v) == NFTA_DATA_VALUE) {
         int length = Math.min(attrLength(m, v) - NetlinkWriter.NLA_HDRLEN, into.length);
         MemorySegment.copy(m, ValueLayout.JAVA_BYTE, v + NetlinkWriter.NLA_HDRLEN, into, 0, length);
@@ -433,7 +466,8 @@ public final class NfSetElements implements AutoCloseable {
     putData(NFTA_SET_ELEM_KEY, change.key());
     if (change instanceof Add add) {
       if (add.data() != null) putData(NFTA_SET_ELEM_DATA, add.data());
-      if (add.timeout() != null) writer.putBigEndianLong(NFTA_SET_ELEM_TIMEOUT, add.timeout().toMillis());
+      if (add.timeout() != null)
+        writer.putBigEndianLong(NFTA_SET_ELEM_TIMEOUT, add.timeout().toMillis());
     }
     writer.endNest(element);
     writer.endNest(elements);
@@ -456,19 +490,22 @@ public final class NfSetElements implements AutoCloseable {
     int[] errors = new int[n];
     errors[n - 1] = NOT_ANSWERED;
     // The last change's answer is the last message of the batch's reply: nothing follows it.
-    socket.readReplies(REPLY_TIMEOUT_NS, false, m -> {
-      if (m.type() != NLMSG_ERROR || m.length() < NetlinkWriter.NLMSG_HDRLEN + 4) return false;
-      int errno = m.errno();
-      int index = m.seq() - beginSeq - 1;
-      if ((index == -1 || index == n) && errno != 0) {
-        repliesPending = false; // nothing else comes for a refused batch
-        throw new LinuxException("nfnetlink batch of " + n + " set element changes", errno);
-      }
-      if (index >= 0 && index < n - 1) errors[index] = errno;
-      if (index != n - 1 || errors[index] != NOT_ANSWERED) return false;
-      errors[index] = errno;
-      return true;
-    });
+    socket.readReplies(
+        REPLY_TIMEOUT_NS,
+        false,
+        m -> {
+          if (m.type() != NLMSG_ERROR || m.length() < NetlinkWriter.NLMSG_HDRLEN + 4) return false;
+          int errno = m.errno();
+          int index = m.seq() - beginSeq - 1;
+          if ((index == -1 || index == n) && errno != 0) {
+            repliesPending = false; // nothing else comes for a refused batch
+            throw new LinuxException("nfnetlink batch of " + n + " set element changes", errno);
+          }
+          if (index >= 0 && index < n - 1) errors[index] = errno;
+          if (index != n - 1 || errors[index] != NOT_ANSWERED) return false;
+          errors[index] = errno;
+          return true;
+        });
     return errors;
   }
 
@@ -489,14 +526,17 @@ public final class NfSetElements implements AutoCloseable {
     throw new LinuxException(call, errors[first]);
   }
 
-  /** The change in nft syntax, values in hex: {@code delete element netdev t s { 0xc6120007... }}. */
+  /**
+   * The change in nft syntax, values in hex: {@code delete element netdev t s { 0xc6120007... }}.
+   */
   static String describe(String family, String table, Change change) {
     StringBuilder s = new StringBuilder(change instanceof Add ? "add" : "delete");
     s.append(" element ").append(family).append(' ').append(table).append(' ').append(change.set());
     s.append(" { 0x").append(HEX.formatHex(change.key()));
     if (change instanceof Add add) {
       if (add.data() != null) s.append(" : 0x").append(HEX.formatHex(add.data()));
-      if (add.timeout() != null) s.append(" timeout ").append(add.timeout().toMillis()).append("ms");
+      if (add.timeout() != null)
+        s.append(" timeout ").append(add.timeout().toMillis()).append("ms");
     }
     return s.append(" }").toString();
   }
@@ -543,14 +583,18 @@ public final class NfSetElements implements AutoCloseable {
     ReentrantLock lock = sharedUnder;
     if (lock != null) {
       if (!lock.isHeldByCurrentThread()) {
-        throw new IllegalStateException("netlink set element socket used by thread "
-            + Thread.currentThread().getName() + " without holding the lock it is shared under");
+        throw new IllegalStateException(
+            "netlink set element socket used by thread "
+                + Thread.currentThread().getName()
+                + " without holding the lock it is shared under");
       }
       return;
     }
     if (Thread.currentThread() != owner) {
       throw new IllegalStateException(
-          "netlink set element socket belongs to thread " + owner.getName() + ", not "
+          "netlink set element socket belongs to thread "
+              + owner.getName()
+              + ", not "
               + Thread.currentThread().getName());
     }
   }

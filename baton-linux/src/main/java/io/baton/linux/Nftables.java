@@ -12,12 +12,12 @@ import java.lang.invoke.MethodHandle;
 import java.util.Optional;
 
 /**
- * A libnftables context (Debian package {@code libnftables1}), called through FFM: the same
- * command language as the {@code nft} tool without starting a process per command. Several
- * commands in one {@link #run} call are one netlink batch, applied atomically.
+ * A libnftables context (Debian package {@code libnftables1}), called through FFM: the same command
+ * language as the {@code nft} tool without starting a process per command. Several commands in one
+ * {@link #run} call are one netlink batch, applied atomically.
  *
- * <p>A context talks to the network namespace of the thread that created it and is confined to
- * that thread: create one per thread (and per namespace) and {@link #close} it there.
+ * <p>A context talks to the network namespace of the thread that created it and is confined to that
+ * thread: create one per thread (and per namespace) and {@link #close} it there.
  */
 public final class Nftables implements AutoCloseable {
   // nftables/libnftables.h
@@ -136,7 +136,9 @@ public final class Nftables implements AutoCloseable {
     if (closed) throw new IllegalStateException("nftables context is closed");
     if (Thread.currentThread() != owner) {
       throw new IllegalStateException(
-          "nftables context belongs to thread " + owner.getName() + ", not "
+          "nftables context belongs to thread "
+              + owner.getName()
+              + ", not "
               + Thread.currentThread().getName());
     }
   }
@@ -159,12 +161,16 @@ public final class Nftables implements AutoCloseable {
     Handles() {
       Linker linker = Linker.nativeLinker();
       SymbolLookup lib = SymbolLookup.libraryLookup(LIBRARY, Arena.global());
-      ctxNew = linker.downcallHandle(find(lib, "nft_ctx_new"), FunctionDescriptor.of(ADDRESS, JAVA_INT));
-      ctxFree = linker.downcallHandle(find(lib, "nft_ctx_free"), FunctionDescriptor.ofVoid(ADDRESS));
+      ctxNew =
+          linker.downcallHandle(find(lib, "nft_ctx_new"), FunctionDescriptor.of(ADDRESS, JAVA_INT));
+      ctxFree =
+          linker.downcallHandle(find(lib, "nft_ctx_free"), FunctionDescriptor.ofVoid(ADDRESS));
       bufferOutput =
-          linker.downcallHandle(find(lib, "nft_ctx_buffer_output"), FunctionDescriptor.of(JAVA_INT, ADDRESS));
+          linker.downcallHandle(
+              find(lib, "nft_ctx_buffer_output"), FunctionDescriptor.of(JAVA_INT, ADDRESS));
       bufferError =
-          linker.downcallHandle(find(lib, "nft_ctx_buffer_error"), FunctionDescriptor.of(JAVA_INT, ADDRESS));
+          linker.downcallHandle(
+              find(lib, "nft_ctx_buffer_error"), FunctionDescriptor.of(JAVA_INT, ADDRESS));
       getOutputBuffer =
           linker.downcallHandle(
               find(lib, "nft_ctx_get_output_buffer"), FunctionDescriptor.of(ADDRESS, ADDRESS));
@@ -173,14 +179,16 @@ public final class Nftables implements AutoCloseable {
               find(lib, "nft_ctx_get_error_buffer"), FunctionDescriptor.of(ADDRESS, ADDRESS));
       runCmdFromBuffer =
           linker.downcallHandle(
-              find(lib, "nft_run_cmd_from_buffer"), FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+              find(lib, "nft_run_cmd_from_buffer"),
+              FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
       outputSetFlags =
           linker.downcallHandle(
               find(lib, "nft_ctx_output_set_flags"), FunctionDescriptor.ofVoid(ADDRESS, JAVA_INT));
     }
 
     private static MemorySegment find(SymbolLookup lib, String name) {
-      return lib.find(name).orElseThrow(() -> new IllegalStateException(LIBRARY + " lacks " + name));
+      return lib.find(name)
+          .orElseThrow(() -> new IllegalStateException(LIBRARY + " lacks " + name));
     }
   }
 }

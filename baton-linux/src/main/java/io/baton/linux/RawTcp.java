@@ -6,14 +6,14 @@ import java.lang.foreign.ValueLayout;
 import java.net.InetSocketAddress;
 
 /**
- * Sends hand-built TCP segments ({@link TcpSegment}) through a raw IPv4 socket with
- * {@code IP_HDRINCL} ({@code socket(AF_INET, SOCK_RAW, IPPROTO_RAW)} implies it, see raw(7)),
- * so the packet may carry any source address, e.g. a remote peer's. A packet for a local address
- * is looped back through {@code lo} and meets the local stack (netfilter prerouting included)
- * like one that arrived from the network. Needs CAP_NET_RAW.
+ * Sends hand-built TCP segments ({@link TcpSegment}) through a raw IPv4 socket with {@code
+ * IP_HDRINCL} ({@code socket(AF_INET, SOCK_RAW, IPPROTO_RAW)} implies it, see raw(7)), so the
+ * packet may carry any source address, e.g. a remote peer's. A packet for a local address is looped
+ * back through {@code lo} and meets the local stack (netfilter prerouting included) like one that
+ * arrived from the network. Needs CAP_NET_RAW.
  *
- * <p>The socket belongs to the network namespace of the thread that calls {@link #send}.
- * Stateless and thread-safe.
+ * <p>The socket belongs to the network namespace of the thread that calls {@link #send}. Stateless
+ * and thread-safe.
  */
 public final class RawTcp {
   // linux/in.h, bits/socket_type.h
@@ -24,8 +24,8 @@ public final class RawTcp {
   private RawTcp() {}
 
   /**
-   * Sends one segment. Opens and closes a raw socket per call: the callers (re-creating a FIN
-   * after a move) are rare, and a socket kept open would tie this class to one namespace.
+   * Sends one segment. Opens and closes a raw socket per call: the callers (re-creating a FIN after
+   * a move) are rare, and a socket kept open would tie this class to one namespace.
    */
   public static void send(TcpSegment segment) throws LinuxException {
     byte[] packet = segment.toIpv4Packet();
@@ -37,10 +37,13 @@ public final class RawTcp {
       InetSocketAddress to = new InetSocketAddress(segment.destination().getAddress(), 0);
       MemorySegment sa = Sockets.sockaddr(arena, to);
       var st = Libc.state();
-      long r = (long) Libc.SENDTO.invokeExact(st, fd, buf, (long) packet.length, 0, sa, SOCKADDR_IN_SIZE);
+      long r =
+          (long)
+              Libc.SENDTO.invokeExact(st, fd, buf, (long) packet.length, 0, sa, SOCKADDR_IN_SIZE);
       if (r < 0) throw new LinuxException("sendto(raw " + segment + ")", Libc.errno(st));
       if (r != packet.length) {
-        throw new LinuxException("sendto(raw " + segment + ")", "sent " + r + " of " + packet.length + " bytes");
+        throw new LinuxException(
+            "sendto(raw " + segment + ")", "sent " + r + " of " + packet.length + " bytes");
       }
     } catch (LinuxException e) {
       throw e;
@@ -54,8 +57,12 @@ public final class RawTcp {
   private static int open() throws LinuxException {
     try {
       var st = Libc.state();
-      int fd = (int) Libc.SOCKET.invokeExact(st, Sockets.AF_INET, SOCK_RAW | Sockets.SOCK_CLOEXEC, IPPROTO_RAW);
-      if (fd < 0) throw new LinuxException("socket(AF_INET, SOCK_RAW, IPPROTO_RAW)", Libc.errno(st));
+      int fd =
+          (int)
+              Libc.SOCKET.invokeExact(
+                  st, Sockets.AF_INET, SOCK_RAW | Sockets.SOCK_CLOEXEC, IPPROTO_RAW);
+      if (fd < 0)
+        throw new LinuxException("socket(AF_INET, SOCK_RAW, IPPROTO_RAW)", Libc.errno(st));
       return fd;
     } catch (LinuxException e) {
       throw e;

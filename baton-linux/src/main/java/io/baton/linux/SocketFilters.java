@@ -10,15 +10,15 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
- * Socket filters that drop every packet, so that a socket being exported stops acknowledging
- * the client while its state is copied. Dropped segments are retransmitted by the client;
- * nothing is reset.
+ * Socket filters that drop every packet, so that a socket being exported stops acknowledging the
+ * client while its state is copied. Dropped segments are retransmitted by the client; nothing is
+ * reset.
  *
- * <p>The filter is one eBPF program ({@code r0 = 0; exit}), loaded once per process with
- * {@code bpf(BPF_PROG_LOAD)} and attached to each socket by descriptor ({@code SO_ATTACH_BPF}):
- * attaching takes a reference. A classic filter ({@code SO_ATTACH_FILTER}) is instead converted
- * and JIT-compiled by the kernel for every socket, and its executable pages written and later
- * freed: measured at ~8% of the dispatcher's CPU time per handoff (perf: sk_attach_filter,
+ * <p>The filter is one eBPF program ({@code r0 = 0; exit}), loaded once per process with {@code
+ * bpf(BPF_PROG_LOAD)} and attached to each socket by descriptor ({@code SO_ATTACH_BPF}): attaching
+ * takes a reference. A classic filter ({@code SO_ATTACH_FILTER}) is instead converted and
+ * JIT-compiled by the kernel for every socket, and its executable pages written and later freed:
+ * measured at ~8% of the dispatcher's CPU time per handoff (perf: sk_attach_filter,
  * bpf_int_jit_compile, text_poke). Where the kernel refuses {@code bpf(2)} (lockdown, seccomp),
  * each socket gets the classic filter instead; {@link #sharedProgramProblem} says why, for the
  * caller to log.

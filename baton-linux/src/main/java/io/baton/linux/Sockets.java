@@ -14,8 +14,8 @@ import java.nio.ByteOrder;
 
 /**
  * Checked wrappers over the BSD socket calls, IPv4 only. Every call either succeeds or throws
- * {@link LinuxException} naming the call; the few calls that have an expected "would block"
- * outcome say so in their return value instead.
+ * {@link LinuxException} naming the call; the few calls that have an expected "would block" outcome
+ * say so in their return value instead.
  *
  * <p>Stateless and thread-safe; a file descriptor's owner decides which thread uses it.
  */
@@ -31,8 +31,10 @@ public final class Sockets {
   public static final int SO_ERROR = 4;
   public static final int SO_SNDBUF = 7;
   public static final int SO_RCVBUF = 8;
+
   /** As SO_SNDBUF / SO_RCVBUF, past net.core.wmem_max / rmem_max (CAP_NET_ADMIN). */
   public static final int SO_SNDBUFFORCE = 32;
+
   public static final int SO_RCVBUFFORCE = 33;
   public static final int SO_REUSEPORT = 15;
   public static final int SO_ATTACH_FILTER = 26;
@@ -210,7 +212,8 @@ public final class Sockets {
       throws LinuxException {
     try {
       var st = Libc.state();
-      int r = (int) Libc.SETSOCKOPT.invokeExact(st, fd, level, option, value, (int) value.byteSize());
+      int r =
+          (int) Libc.SETSOCKOPT.invokeExact(st, fd, level, option, value, (int) value.byteSize());
       if (r < 0) throw new LinuxException("setsockopt(" + optionName + ")", Libc.errno(st));
     } catch (LinuxException e) {
       throw e;
@@ -330,8 +333,8 @@ public final class Sockets {
   }
 
   /**
-   * poll(2) on one descriptor; returns the revents seen, or 0 on timeout. {@code EINTR} is
-   * retried with the same timeout (callers poll with their own deadlines).
+   * poll(2) on one descriptor; returns the revents seen, or 0 on timeout. {@code EINTR} is retried
+   * with the same timeout (callers poll with their own deadlines).
    */
   public static int poll(int fd, short events, int timeoutMs) throws LinuxException {
     try (Arena arena = Arena.ofConfined()) {
@@ -353,7 +356,9 @@ public final class Sockets {
     }
   }
 
-  /** Writes a {@code struct sockaddr_in} for {@code address} into a new segment of {@code arena}. */
+  /**
+   * Writes a {@code struct sockaddr_in} for {@code address} into a new segment of {@code arena}.
+   */
   public static MemorySegment sockaddr(Arena arena, InetSocketAddress address) {
     if (!(address.getAddress() instanceof Inet4Address v4)) {
       throw new IllegalArgumentException("only IPv4 is supported: " + address);

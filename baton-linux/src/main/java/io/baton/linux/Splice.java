@@ -7,8 +7,8 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * Checked wrappers for zero-copy moves between descriptors: pipe2(2), splice(2) and the pipe
- * capacity fcntls. Socket-to-socket splicing goes through a pipe: socket → pipe → socket, the
- * bytes staying in kernel pages all the way.
+ * capacity fcntls. Socket-to-socket splicing goes through a pipe: socket → pipe → socket, the bytes
+ * staying in kernel pages all the way.
  *
  * <p>Unlike Netty's native splice, {@link #splice} keeps end of stream (0) and "would block" (-1)
  * apart, which a relay needs to forward a half-close without spinning on a drained socket.

@@ -13,23 +13,23 @@ import java.lang.invoke.MethodHandle;
 import java.nio.charset.StandardCharsets;
 
 /**
- * Kernel parameters under {@code /proc/sys}, named as sysctl(8) names them:
- * {@code net.ipv4.conf.all.arp_ignore}. A device name may hold a dot ({@code eth0.100}); such a
- * key is written the way sysctl.d(5) says: with {@code /} as separator
- * ({@code net/ipv4/conf/eth0.100/rp_filter}, left as it is), or with dots as separators and the
- * device's dot as {@code /} ({@code net.ipv4.conf.eth0/100.rp_filter}, dots and slashes swapped).
- * {@link #key} builds the second form.
+ * Kernel parameters under {@code /proc/sys}, named as sysctl(8) names them: {@code
+ * net.ipv4.conf.all.arp_ignore}. A device name may hold a dot ({@code eth0.100}); such a key is
+ * written the way sysctl.d(5) says: with {@code /} as separator ({@code
+ * net/ipv4/conf/eth0.100/rp_filter}, left as it is), or with dots as separators and the device's
+ * dot as {@code /} ({@code net.ipv4.conf.eth0/100.rp_filter}, dots and slashes swapped). {@link
+ * #key} builds the second form.
  *
  * <p>Network parameters ({@code net.*}) belong to the network namespace of the thread that
  * <em>opens</em> the file: procfs resolves {@code /proc/sys/net} against {@code current}'s
  * namespace at lookup ({@code net_ctl_header_lookup}, {@code sysctl_is_seen} in
- * fs/proc/proc_sysctl.c), so a thread that entered a namespace reads and writes that
- * namespace's values while the JVM's other threads see their own.
+ * fs/proc/proc_sysctl.c), so a thread that entered a namespace reads and writes that namespace's
+ * values while the JVM's other threads see their own.
  *
- * <p>Plain open/read/write through FFM rather than {@code java.nio.file.Files}: the kernel
- * reports a rejected value ({@code EINVAL}, {@code ERANGE}) only from write(2), and the JDK turns
- * that into an {@code IOException} with the text but not the errno, so the caller could not tell
- * the cases apart and the message would not match the door's "call failed: text (errno N)".
+ * <p>Plain open/read/write through FFM rather than {@code java.nio.file.Files}: the kernel reports
+ * a rejected value ({@code EINVAL}, {@code ERANGE}) only from write(2), and the JDK turns that into
+ * an {@code IOException} with the text but not the errno, so the caller could not tell the cases
+ * apart and the message would not match the door's "call failed: text (errno N)".
  *
  * <p>Stateless and thread-safe; acts in the calling thread's network namespace.
  */
@@ -39,6 +39,7 @@ public final class Sysctl {
   private static final int O_RDONLY = 0;
   private static final int O_WRONLY = 1;
   private static final int O_CLOEXEC = 0x80000;
+
   /** Longer than any value the kernel prints for one parameter (tcp_rmem and friends: ~30). */
   private static final int MAX_VALUE_BYTES = 4096;
 
@@ -49,8 +50,8 @@ public final class Sysctl {
   private Sysctl() {}
 
   /**
-   * The value of {@code key} as the kernel prints it, without the trailing newline (several
-   * numbers are separated by tabs). Fails with {@code ENOENT} for an unknown key or device.
+   * The value of {@code key} as the kernel prints it, without the trailing newline (several numbers
+   * are separated by tabs). Fails with {@code ENOENT} for an unknown key or device.
    */
   public static String read(String key) throws LinuxException {
     String path = path(key);
@@ -71,8 +72,7 @@ public final class Sysctl {
           }
           total += n;
         }
-        String text = new String(buf.asSlice(0, total).toArray(JAVA_BYTE),
-            StandardCharsets.UTF_8);
+        String text = new String(buf.asSlice(0, total).toArray(JAVA_BYTE), StandardCharsets.UTF_8);
         return text.endsWith("\n") ? text.substring(0, text.length() - 1) : text;
       } finally {
         Sockets.closeQuietly(fd);
@@ -85,9 +85,9 @@ public final class Sysctl {
   }
 
   /**
-   * Sets {@code key} to {@code value} in one write(2), as the kernel requires. Fails with
-   * {@code ENOENT} for an unknown key or device, {@code EACCES} for a read-only parameter,
-   * {@code EINVAL} for a value the parameter does not take.
+   * Sets {@code key} to {@code value} in one write(2), as the kernel requires. Fails with {@code
+   * ENOENT} for an unknown key or device, {@code EACCES} for a read-only parameter, {@code EINVAL}
+   * for a value the parameter does not take.
    */
   public static void write(String key, String value) throws LinuxException {
     String path = path(key);
@@ -102,8 +102,10 @@ public final class Sysctl {
           long n = (long) WRITE.invokeExact(st, fd, buf, (long) bytes.length);
           if (n == bytes.length) return;
           if (n >= 0) {
-            // A second write would land at an offset, which sysctl_writes_strict rejects or misreads.
-            throw new LinuxException("write(" + path + ")", "wrote " + n + " of " + bytes.length + " bytes");
+            // A second write would land at an offset, which sysctl_writes_strict rejects or
+            // misreads.
+            throw new LinuxException(
+                "write(" + path + ")", "wrote " + n + " of " + bytes.length + " bytes");
           }
           int errno = Libc.errno(st);
           if (errno != Errno.EINTR) throw new LinuxException("write(" + path + ")", errno);
@@ -161,10 +163,12 @@ public final class Sysctl {
   @SuppressWarnings("restricted")
   private static MethodHandle errnoCall(String name) {
     Linker linker = Linker.nativeLinker();
-    MemorySegment symbol = linker.defaultLookup().find(name)
-        .orElseThrow(() -> new IllegalStateException("libc symbol not found: " + name));
-    FunctionDescriptor descriptor =
-        FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG);
+    MemorySegment symbol =
+        linker
+            .defaultLookup()
+            .find(name)
+            .orElseThrow(() -> new IllegalStateException("libc symbol not found: " + name));
+    FunctionDescriptor descriptor = FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG);
     return linker.downcallHandle(symbol, descriptor, Linker.Option.captureCallState("errno"));
   }
 }

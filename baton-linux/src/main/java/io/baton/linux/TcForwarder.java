@@ -9,13 +9,13 @@ import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 
 /**
- * Forwarding by a BPF map, in the kernel, before the IP stack: a tc program attached to a
- * device's ingress (tcx) looks up each IPv4 TCP packet's 4-tuple in a {@link BpfHashMap} (keys
- * as {@link NfSetElements#fourTupleKey} lays them out, values a server's IPv4 address) and
- * redirects a packet that has an entry, unchanged, to that server through the fabric device
- * ({@code bpf_redirect_neigh}: the kernel fills in the next hop's MAC, as nftables' {@code fwd ip
- * to} does). A SYN without ACK is never forwarded; everything else without an entry goes on to
- * the stack. A prototype of the dispatcher's forwarding table on BPF (issue 8): an entry costs one
+ * Forwarding by a BPF map, in the kernel, before the IP stack: a tc program attached to a device's
+ * ingress (tcx) looks up each IPv4 TCP packet's 4-tuple in a {@link BpfHashMap} (keys as {@link
+ * NfSetElements#fourTupleKey} lays them out, values a server's IPv4 address) and redirects a packet
+ * that has an entry, unchanged, to that server through the fabric device ({@code
+ * bpf_redirect_neigh}: the kernel fills in the next hop's MAC, as nftables' {@code fwd ip to}
+ * does). A SYN without ACK is never forwarded; everything else without an entry goes on to the
+ * stack. A prototype of the dispatcher's forwarding table on BPF (issue 8): an entry costs one
  * {@code bpf(2)} call instead of an nf_tables transaction.
  *
  * <p>The program is hand-assembled eBPF (no compiler needed on the host) and checked by the
@@ -37,20 +37,23 @@ public final class TcForwarder implements AutoCloseable {
 
   /**
    * Loads the program for {@code map} (16-byte 4-tuple keys, 4-byte IPv4 values) redirecting
-   * through {@code fabricDevice}, and attaches it to {@code frontDevice}'s ingress; both devices
-   * in the calling thread's namespace.
+   * through {@code fabricDevice}, and attaches it to {@code frontDevice}'s ingress; both devices in
+   * the calling thread's namespace.
    */
-  public static TcForwarder attach(BpfHashMap map, String frontDevice, String fabricDevice) throws LinuxException {
+  public static TcForwarder attach(BpfHashMap map, String frontDevice, String fabricDevice)
+      throws LinuxException {
     int fabric = Addresses.linkIndex(fabricDevice);
     int front = Addresses.linkIndex(frontDevice);
     int prog = load(program(map.fd(), fabric));
     try (Arena arena = Arena.ofConfined()) {
-      // BPF_LINK_CREATE: prog_fd, target_ifindex, attach_type, flags (tcx: then relative fd, revision)
+      // BPF_LINK_CREATE: prog_fd, target_ifindex, attach_type, flags (tcx: then relative fd,
+      // revision)
       MemorySegment attr = arena.allocate(64, 8);
       attr.set(JAVA_INT, 0, prog);
       attr.set(JAVA_INT, 4, front);
       attr.set(JAVA_INT, 8, BPF_TCX_INGRESS);
-      int link = Bpf.call(Bpf.LINK_CREATE, attr, "bpf(BPF_LINK_CREATE tcx ingress " + frontDevice + ")");
+      int link =
+          Bpf.call(Bpf.LINK_CREATE, attr, "bpf(BPF_LINK_CREATE tcx ingress " + frontDevice + ")");
       return new TcForwarder(prog, link);
     } catch (LinuxException | RuntimeException e) {
       Sockets.closeQuietly(prog);
@@ -111,7 +114,8 @@ public final class TcForwarder implements AutoCloseable {
       } catch (LinuxException e) {
         String verifier = log.getString(0, StandardCharsets.US_ASCII).strip();
         int from = Math.max(0, verifier.length() - 800);
-        throw new LinuxException("bpf(BPF_PROG_LOAD tc forwarder)",
+        throw new LinuxException(
+            "bpf(BPF_PROG_LOAD tc forwarder)",
             "errno " + e.errno() + "; verifier: " + verifier.substring(from));
       }
     }
@@ -119,7 +123,16 @@ public final class TcForwarder implements AutoCloseable {
 
   // ---- the program ---------------------------------------------------------------------------
 
-  private static final int R0 = 0, R1 = 1, R2 = 2, R3 = 3, R4 = 4, R5 = 5, R6 = 6, R7 = 7, R8 = 8, R10 = 10;
+  private static final int R0 = 0,
+      R1 = 1,
+      R2 = 2,
+      R3 = 3,
+      R4 = 4,
+      R5 = 5,
+      R6 = 6,
+      R7 = 7,
+      R8 = 8,
+      R10 = 10;
 
   /** The eBPF instructions; {@code mapFd} and {@code fabricIndex} are baked in. */
   static byte[] program(int mapFd, int fabricIndex) {
@@ -141,7 +154,8 @@ public final class TcForwarder implements AutoCloseable {
     // protocol TCP
     a.ldx(1, R7, R2, 23);
     a.jneImm(R7, 6, "pass");
-    // not a later fragment: fragment offset (13 bits at 20) is 0; little-endian mask of htons(0x1fff)
+    // not a later fragment: fragment offset (13 bits at 20) is 0; little-endian mask of
+    // htons(0x1fff)
     a.ldx(2, R7, R2, 20);
     a.andImm(R7, 0xff1f);
     a.jneImm(R7, 0, "pass");
@@ -156,7 +170,8 @@ public final class TcForwarder implements AutoCloseable {
     a.ldx(1, R7, R4, 13);
     a.andImm(R7, 0x12);
     a.jeqImm(R7, 0x02, "pass");
-    // key at fp-16: saddr, sport + 2 zero bytes, daddr, dport + 2 zero bytes (nft's register layout)
+    // key at fp-16: saddr, sport + 2 zero bytes, daddr, dport + 2 zero bytes (nft's register
+    // layout)
     a.ldx(4, R7, R2, 26);
     a.stx(4, R10, -16, R7);
     a.ldx(2, R7, R4, 0);
@@ -195,6 +210,7 @@ public final class TcForwarder implements AutoCloseable {
   private static final class Asm {
     private final java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
     private final java.util.Map<String, Integer> labels = new java.util.HashMap<>();
+
     /** A jump at instruction {@code at} whose offset is {@code label}'s position, once known. */
     private record Fixup(int at, String label) {}
 
@@ -223,26 +239,66 @@ public final class TcForwarder implements AutoCloseable {
       };
     }
 
-    void ldx(int bytes, int dst, int src, int off) { insn(0x61 | size(bytes), dst, src, off, 0); }
-    void stx(int bytes, int dst, int off, int src) { insn(0x63 | size(bytes), dst, src, off, 0); }
-    void stImm(int bytes, int dst, int off, int imm) { insn(0x62 | size(bytes), dst, 0, off, imm); }
-    void movReg(int dst, int src) { insn(0xbf, dst, src, 0, 0); }
-    void movImm(int dst, int imm) { insn(0xb7, dst, 0, 0, imm); }
-    void addImm(int dst, int imm) { insn(0x07, dst, 0, 0, imm); }
-    void addReg(int dst, int src) { insn(0x0f, dst, src, 0, 0); }
-    void andImm(int dst, int imm) { insn(0x57, dst, 0, 0, imm); }
-    void lshImm(int dst, int imm) { insn(0x67, dst, 0, 0, imm); }
-    void call(int helper) { insn(0x85, 0, 0, 0, helper); }
-    void exit() { insn(0x95, 0, 0, 0, 0); }
+    void ldx(int bytes, int dst, int src, int off) {
+      insn(0x61 | size(bytes), dst, src, off, 0);
+    }
+
+    void stx(int bytes, int dst, int off, int src) {
+      insn(0x63 | size(bytes), dst, src, off, 0);
+    }
+
+    void stImm(int bytes, int dst, int off, int imm) {
+      insn(0x62 | size(bytes), dst, 0, off, imm);
+    }
+
+    void movReg(int dst, int src) {
+      insn(0xbf, dst, src, 0, 0);
+    }
+
+    void movImm(int dst, int imm) {
+      insn(0xb7, dst, 0, 0, imm);
+    }
+
+    void addImm(int dst, int imm) {
+      insn(0x07, dst, 0, 0, imm);
+    }
+
+    void addReg(int dst, int src) {
+      insn(0x0f, dst, src, 0, 0);
+    }
+
+    void andImm(int dst, int imm) {
+      insn(0x57, dst, 0, 0, imm);
+    }
+
+    void lshImm(int dst, int imm) {
+      insn(0x67, dst, 0, 0, imm);
+    }
+
+    void call(int helper) {
+      insn(0x85, 0, 0, 0, helper);
+    }
+
+    void exit() {
+      insn(0x95, 0, 0, 0, 0);
+    }
 
     void ldMapFd(int dst, int fd) {
       insn(0x18, dst, 1, 0, fd); // BPF_LD | BPF_IMM | BPF_DW, src = BPF_PSEUDO_MAP_FD
       insn(0x00, 0, 0, 0, 0);
     }
 
-    void jgtReg(int dst, int src, String label) { jump(0x2d, dst, src, 0, label); }
-    void jneImm(int dst, int imm, String label) { jump(0x55, dst, 0, imm, label); }
-    void jeqImm(int dst, int imm, String label) { jump(0x15, dst, 0, imm, label); }
+    void jgtReg(int dst, int src, String label) {
+      jump(0x2d, dst, src, 0, label);
+    }
+
+    void jneImm(int dst, int imm, String label) {
+      jump(0x55, dst, 0, imm, label);
+    }
+
+    void jeqImm(int dst, int imm, String label) {
+      jump(0x15, dst, 0, imm, label);
+    }
 
     private void jump(int code, int dst, int src, int imm, String label) {
       fixups.add(new Fixup(count, label));

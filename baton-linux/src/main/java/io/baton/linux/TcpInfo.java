@@ -7,8 +7,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import java.lang.foreign.MemorySegment;
 
 /**
- * The fields of {@code struct tcp_info} (linux/tcp.h) that Baton uses, decoded from
- * {@code getsockopt(TCP_INFO)}. Immutable.
+ * The fields of {@code struct tcp_info} (linux/tcp.h) that Baton uses, decoded from {@code
+ * getsockopt(TCP_INFO)}. Immutable.
  *
  * @param state TCP state, see the {@code STATE_*} constants (include/net/tcp_states.h)
  * @param options {@code tcpi_options} bits, see the {@code OPT_*} constants

@@ -6,11 +6,10 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * The TCP_REPAIR family of socket options (linux/tcp.h): switching a socket into repair mode,
- * reading and setting queue sequence numbers, options, window and timestamp. Needs
- * CAP_NET_ADMIN.
+ * reading and setting queue sequence numbers, options, window and timestamp. Needs CAP_NET_ADMIN.
  *
- * <p>Only the mechanics live here; the order in which a connection is exported and restored is
- * the business of the caller. Stateless and thread-safe.
+ * <p>Only the mechanics live here; the order in which a connection is exported and restored is the
+ * business of the caller. Stateless and thread-safe.
  */
 public final class TcpRepair {
   // linux/tcp.h
@@ -25,8 +24,10 @@ public final class TcpRepair {
   public static final int TCP_SEND_QUEUE = 2;
   public static final int TCP_REPAIR_ON = 1;
   public static final int TCP_REPAIR_OFF = 0;
+
   /** Leave repair mode without sending a window probe. */
   public static final int TCP_REPAIR_OFF_NO_WP = -1;
+
   // include/net/tcp.h TCPOPT_*
   public static final int TCPOPT_MSS = 2;
   public static final int TCPOPT_WINDOW = 3;
@@ -83,10 +84,14 @@ public final class TcpRepair {
     MemorySegment w = Libc.scratch(Libc.Scratch.STRUCT, 20).fill((byte) 0);
     int len = Sockets.getBytes(fd, Sockets.IPPROTO_TCP, TCP_REPAIR_WINDOW, w, "TCP_REPAIR_WINDOW");
     if (len != 20) {
-      throw new LinuxException("getsockopt(TCP_REPAIR_WINDOW)", "kernel returned " + len + " bytes");
+      throw new LinuxException(
+          "getsockopt(TCP_REPAIR_WINDOW)", "kernel returned " + len + " bytes");
     }
     return new Window(
-        w.get(JAVA_INT, 0), w.get(JAVA_INT, 4), w.get(JAVA_INT, 8), w.get(JAVA_INT, 12),
+        w.get(JAVA_INT, 0),
+        w.get(JAVA_INT, 4),
+        w.get(JAVA_INT, 8),
+        w.get(JAVA_INT, 12),
         w.get(JAVA_INT, 16));
   }
 

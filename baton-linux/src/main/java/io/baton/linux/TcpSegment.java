@@ -16,8 +16,8 @@ import java.util.Objects;
  * @param seq sequence number (u32 in an int)
  * @param ack acknowledgment number (u32 in an int); sent with {@link #ACK} set in {@code flags}
  * @param flags TCP flags, see {@link #FIN}, {@link #ACK}, ...
- * @param window the 16-bit window field as sent, i.e. already shifted right by the sender's
- *     window scale
+ * @param window the 16-bit window field as sent, i.e. already shifted right by the sender's window
+ *     scale
  * @param timestamp the timestamp option (RFC 7323), or null for none
  */
 public record TcpSegment(
@@ -70,9 +70,9 @@ public record TcpSegment(
   }
 
   /**
-   * The segment in an IPv4 header, with both checksums and the total length filled in (the
-   * kernel fills the IP checksum and length of {@code IP_HDRINCL} packets again, and the
-   * identification because it is left 0; see raw(7)).
+   * The segment in an IPv4 header, with both checksums and the total length filled in (the kernel
+   * fills the IP checksum and length of {@code IP_HDRINCL} packets again, and the identification
+   * because it is left 0; see raw(7)).
    */
   public byte[] toIpv4Packet() {
     int tcpLength = tcpHeaderLength();
@@ -157,11 +157,24 @@ public record TcpSegment(
 
   @Override
   public String toString() {
-    return "TcpSegment[" + Sockets.text(source) + " > " + Sockets.text(destination)
-        + " flags=0x" + Integer.toHexString(flags) + " seq=" + Integer.toUnsignedString(seq)
-        + " ack=" + Integer.toUnsignedString(ack) + " win=" + window
-        + (timestamp == null ? "" : " ts=" + Integer.toUnsignedString(timestamp.value()) + "/"
-            + Integer.toUnsignedString(timestamp.echoReply()))
+    return "TcpSegment["
+        + Sockets.text(source)
+        + " > "
+        + Sockets.text(destination)
+        + " flags=0x"
+        + Integer.toHexString(flags)
+        + " seq="
+        + Integer.toUnsignedString(seq)
+        + " ack="
+        + Integer.toUnsignedString(ack)
+        + " win="
+        + window
+        + (timestamp == null
+            ? ""
+            : " ts="
+                + Integer.toUnsignedString(timestamp.value())
+                + "/"
+                + Integer.toUnsignedString(timestamp.echoReply()))
         + "]";
   }
 }

@@ -8,16 +8,16 @@ import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 
 /**
- * Checked wrappers for a TUN device (Documentation/networking/tuntap.rst): a virtual IP
- * interface backed by a file descriptor. Every packet the kernel routes out of the interface is
- * one read(2) on the descriptor; every packet written to it, one write(2), the kernel receives as
- * if it had arrived on the interface. Packets are bare IP ({@code IFF_NO_PI}: no packet-info
- * header in front).
+ * Checked wrappers for a TUN device (Documentation/networking/tuntap.rst): a virtual IP interface
+ * backed by a file descriptor. Every packet the kernel routes out of the interface is one read(2)
+ * on the descriptor; every packet written to it, one write(2), the kernel receives as if it had
+ * arrived on the interface. Packets are bare IP ({@code IFF_NO_PI}: no packet-info header in
+ * front).
  *
  * <p>The device is not persistent: it exists while its descriptor is open and goes away with the
- * last close, routes through it included, so a crashed program leaves nothing behind.
- * {@code TUNSETIFF} creates it in the network namespace of the <em>calling thread</em>: open it on
- * a thread inside the namespace that should have it.
+ * last close, routes through it included, so a crashed program leaves nothing behind. {@code
+ * TUNSETIFF} creates it in the network namespace of the <em>calling thread</em>: open it on a
+ * thread inside the namespace that should have it.
  *
  * <p>Stateless and thread-safe; one reader and one writer per descriptor at a time. Reads and
  * writes go through a per-thread native buffer, so callers deal in {@code byte[]} only.
@@ -26,6 +26,7 @@ public final class Tun {
   // linux/if_tun.h
   /** {@code _IOW('T', 202, int)}: attach the descriptor to a (new) device named in an ifreq. */
   static final long TUNSETIFF = 0x400454CAL;
+
   static final short IFF_TUN = 0x0001;
   static final short IFF_NO_PI = 0x1000;
   // linux/if.h: struct ifreq is char ifr_name[IFNAMSIZ] followed by a union whose largest member
@@ -39,10 +40,11 @@ public final class Tun {
   private static final int O_CLOEXEC = 0x80000;
 
   private static final String CLONE_DEVICE = "/dev/net/tun";
+
   /**
    * The longest packet a read can return: an IPv6 header and a 16-bit payload length (the device
-   * has no GSO offloads unless {@code TUNSETOFFLOAD} grants them, so reads never exceed its MTU
-   * in practice).
+   * has no GSO offloads unless {@code TUNSETOFFLOAD} grants them, so reads never exceed its MTU in
+   * practice).
    */
   public static final int MAX_PACKET_BYTES = 40 + 65_535;
 
@@ -65,10 +67,10 @@ public final class Tun {
   /**
    * Creates TUN device {@code name} ({@code IFF_TUN | IFF_NO_PI}) in the calling thread's network
    * namespace and returns it; the device starts down, without addresses. The descriptor is
-   * non-blocking: {@link #read} returns -1 when nothing is queued, so a reader waits with
-   * {@link Sockets#poll} and a timeout and can notice that it should stop (close(2) from another
-   * thread does not wake a thread blocked in read(2)). Needs {@code CAP_NET_ADMIN}; fails with
-   * {@code EBUSY} when a device of that name exists.
+   * non-blocking: {@link #read} returns -1 when nothing is queued, so a reader waits with {@link
+   * Sockets#poll} and a timeout and can notice that it should stop (close(2) from another thread
+   * does not wake a thread blocked in read(2)). Needs {@code CAP_NET_ADMIN}; fails with {@code
+   * EBUSY} when a device of that name exists.
    */
   public static Device open(String name) throws LinuxException {
     byte[] nameBytes = name.getBytes(StandardCharsets.US_ASCII);
@@ -79,7 +81,9 @@ public final class Tun {
     try (Arena arena = Arena.ofConfined()) {
       var st = Libc.state();
       int fd =
-          (int) Libc.OPEN.invokeExact(st, arena.allocateFrom(CLONE_DEVICE), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+          (int)
+              Libc.OPEN.invokeExact(
+                  st, arena.allocateFrom(CLONE_DEVICE), O_RDWR | O_NONBLOCK | O_CLOEXEC);
       if (fd < 0) throw new LinuxException("open(" + CLONE_DEVICE + ")", Libc.errno(st));
       try {
         MemorySegment ifreq = arena.allocate(IFREQ_BYTES, 8);
@@ -102,8 +106,8 @@ public final class Tun {
 
   /**
    * Reads the next packet into {@code into} and returns its length, or -1 when none is queued. A
-   * packet longer than {@code into} is cut short, as read(2) on the device does; a buffer of
-   * {@link #MAX_PACKET_BYTES} never cuts. {@code EINTR} is retried.
+   * packet longer than {@code into} is cut short, as read(2) on the device does; a buffer of {@link
+   * #MAX_PACKET_BYTES} never cuts. {@code EINTR} is retried.
    */
   public static int read(int fd, byte[] into) throws LinuxException {
     MemorySegment buf = BUFFER.get();
@@ -128,13 +132,14 @@ public final class Tun {
   }
 
   /**
-   * Hands {@code packet[0, length)}, one whole IP packet, to the kernel as received on the
-   * device; returns {@code length}, or -1 when the device cannot take it now ({@code EAGAIN}).
-   * {@code EINTR} is retried.
+   * Hands {@code packet[0, length)}, one whole IP packet, to the kernel as received on the device;
+   * returns {@code length}, or -1 when the device cannot take it now ({@code EAGAIN}). {@code
+   * EINTR} is retried.
    */
   public static int write(int fd, byte[] packet, int length) throws LinuxException {
     if (length <= 0 || length > MAX_PACKET_BYTES || length > packet.length) {
-      throw new IllegalArgumentException("packet length " + length + " is not in 1.." + MAX_PACKET_BYTES);
+      throw new IllegalArgumentException(
+          "packet length " + length + " is not in 1.." + MAX_PACKET_BYTES);
     }
     MemorySegment buf = BUFFER.get();
     MemorySegment.copy(packet, 0, buf, JAVA_BYTE, 0, length);

@@ -12,9 +12,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 
 /**
- * Unix-domain {@code SOCK_SEQPACKET} sockets that carry open descriptors (SCM_RIGHTS): one
- * message per send, kept whole, with at most one descriptor attached. The JDK's Unix-domain
- * channels cannot pass descriptors, so these are plain calls on raw descriptors, blocking.
+ * Unix-domain {@code SOCK_SEQPACKET} sockets that carry open descriptors (SCM_RIGHTS): one message
+ * per send, kept whole, with at most one descriptor attached. The JDK's Unix-domain channels cannot
+ * pass descriptors, so these are plain calls on raw descriptors, blocking.
  *
  * <p>Stateless and thread-safe.
  */
@@ -25,11 +25,15 @@ public final class UnixSockets {
   static final int MSG_TRUNC = 0x20;
   static final int MSG_CTRUNC = 0x8;
   static final int MSG_CMSG_CLOEXEC = 0x40000000;
+
   /** {@code SO_SNDTIMEO} / {@code SO_RCVTIMEO}: a struct timeval. */
   static final int SO_RCVTIMEO = 20;
+
   static final int SO_SNDTIMEO = 21;
+
   /** {@code sizeof(struct sockaddr_un)}; the path is at most 107 bytes plus its NUL. */
   private static final int SOCKADDR_UN_SIZE = 110;
+
   public static final int MAX_PATH_BYTES = 107;
   // struct msghdr (x86-64 and aarch64): name, namelen, iov, iovlen, control, controllen, flags.
   private static final long MSG_IOV = 16;
@@ -68,12 +72,13 @@ public final class UnixSockets {
   }
 
   /**
-   * Listens at {@code path}, replacing a stale socket file left by an earlier process (a file
-   * that is not a socket is refused).
+   * Listens at {@code path}, replacing a stale socket file left by an earlier process (a file that
+   * is not a socket is refused).
    */
   public static int listen(Path path, int backlog) throws LinuxException {
     if (java.nio.file.Files.exists(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-      if (!isSocketFile(path)) throw new LinuxException("bind(" + path + ")", "the path exists and is not a socket");
+      if (!isSocketFile(path))
+        throw new LinuxException("bind(" + path + ")", "the path exists and is not a socket");
       unlink(path);
     }
     int fd = socket();
@@ -100,7 +105,8 @@ public final class UnixSockets {
     try (Arena arena = Arena.ofConfined()) {
       var st = Libc.state();
       int r = (int) Libc.UNLINK.invokeExact(st, arena.allocateFrom(path.toString()));
-      if (r < 0 && Libc.errno(st) != Errno.ENOENT) throw new LinuxException("unlink(" + path + ")", Libc.errno(st));
+      if (r < 0 && Libc.errno(st) != Errno.ENOENT)
+        throw new LinuxException("unlink(" + path + ")", Libc.errno(st));
     } catch (LinuxException e) {
       throw e;
     } catch (Throwable t) {
@@ -148,7 +154,8 @@ public final class UnixSockets {
         var st = Libc.state();
         long r = (long) Libc.SENDMSG.invokeExact(st, fd, msg, Sockets.MSG_NOSIGNAL);
         if (r == bytes.length) return;
-        if (r >= 0) throw new LinuxException("sendmsg", "sent " + r + " of " + bytes.length + " bytes");
+        if (r >= 0)
+          throw new LinuxException("sendmsg", "sent " + r + " of " + bytes.length + " bytes");
         int errno = Libc.errno(st);
         if (errno == Errno.EINTR) continue;
         throw new LinuxException(passFd >= 0 ? "sendmsg(SCM_RIGHTS)" : "sendmsg", errno);
@@ -161,8 +168,8 @@ public final class UnixSockets {
   }
 
   /**
-   * Receives one message of at most {@code maxBytes} (blocking), with the descriptor attached to
-   * it if any (close-on-exec). A longer message, or more descriptors than one, is an error (and
+   * Receives one message of at most {@code maxBytes} (blocking), with the descriptor attached to it
+   * if any (close-on-exec). A longer message, or more descriptors than one, is an error (and
    * whatever descriptors came are closed): a peer that sends them is not speaking the protocol.
    */
   public static Message receive(int fd, int maxBytes) throws LinuxException {
@@ -190,8 +197,11 @@ public final class UnixSockets {
         int flags = msg.get(JAVA_INT, MSG_FLAGS);
         if ((flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) {
           if (received >= 0) Sockets.closeQuietly(received);
-          throw new LinuxException("recvmsg", (flags & MSG_TRUNC) != 0
-              ? "a message longer than " + maxBytes + " bytes" : "more descriptors than one in a message");
+          throw new LinuxException(
+              "recvmsg",
+              (flags & MSG_TRUNC) != 0
+                  ? "a message longer than " + maxBytes + " bytes"
+                  : "more descriptors than one in a message");
         }
         byte[] bytes = new byte[(int) r];
         MemorySegment.copy(data, JAVA_BYTE, 0, bytes, 0, (int) r);
@@ -204,7 +214,9 @@ public final class UnixSockets {
     }
   }
 
-  /** The one descriptor in the control data, or -1; closes any extra and reports them as truncation. */
+  /**
+   * The one descriptor in the control data, or -1; closes any extra and reports them as truncation.
+   */
   private static int receivedFds(MemorySegment msg, MemorySegment control) {
     long controlLen = msg.get(JAVA_LONG, MSG_CONTROLLEN);
     int fd = -1;
@@ -246,7 +258,9 @@ public final class UnixSockets {
   private static MemorySegment sockaddr(Arena arena, Path path) throws LinuxException {
     byte[] p = path.toString().getBytes(StandardCharsets.UTF_8);
     if (p.length == 0 || p.length > MAX_PATH_BYTES) {
-      throw new LinuxException("sockaddr_un(" + path + ")", "a socket path is 1 to " + MAX_PATH_BYTES + " bytes, this one is " + p.length);
+      throw new LinuxException(
+          "sockaddr_un(" + path + ")",
+          "a socket path is 1 to " + MAX_PATH_BYTES + " bytes, this one is " + p.length);
     }
     MemorySegment sa = arena.allocate(SOCKADDR_UN_SIZE);
     sa.set(JAVA_SHORT, 0, (short) AF_UNIX);
@@ -256,8 +270,10 @@ public final class UnixSockets {
 
   private static boolean isSocketFile(Path path) {
     try {
-      return java.nio.file.Files.getAttribute(path, "unix:mode", java.nio.file.LinkOption.NOFOLLOW_LINKS)
-          instanceof Integer mode && (mode & 0170000) == 0140000;
+      return java.nio.file.Files.getAttribute(
+                  path, "unix:mode", java.nio.file.LinkOption.NOFOLLOW_LINKS)
+              instanceof Integer mode
+          && (mode & 0170000) == 0140000;
     } catch (java.io.IOException | UnsupportedOperationException e) {
       return false;
     }

@@ -8,8 +8,8 @@ import java.net.InetAddress;
 import org.junit.jupiter.api.Test;
 
 /**
- * Device addresses over rtnetlink, in a private namespace, checked against what iproute2 sees.
- * Each test leaves {@code lo} with 127.0.0.1/8 only.
+ * Device addresses over rtnetlink, in a private namespace, checked against what iproute2 sees. Each
+ * test leaves {@code lo} with 127.0.0.1/8 only.
  */
 @PrivateNamespace
 class AddressesTest {
@@ -30,7 +30,8 @@ class AddressesTest {
     assertThat(ns.call(() -> Addresses.list("lo"))).containsExactly(loopback);
 
     ns.run(() -> Addresses.add("lo", vip, 32));
-    assertThat(ns.call(() -> Addresses.list("lo"))).containsExactly(loopback, new Ipv4Prefix(vip, 32));
+    assertThat(ns.call(() -> Addresses.list("lo")))
+        .containsExactly(loopback, new Ipv4Prefix(vip, 32));
     assertThat(ipShowLo()).contains("inet 198.18.0.100/32 scope global lo");
     // The root namespace's lo is untouched.
     assertThat(Addresses.list("lo")).doesNotContain(new Ipv4Prefix(vip, 32));
@@ -46,7 +47,8 @@ class AddressesTest {
     ns.run(() -> Addresses.add("lo", vip, 32));
     try {
       assertThatThrownBy(() -> ns.run(() -> Addresses.add("lo", vip, 32)))
-          .isInstanceOfSatisfying(LinuxException.class, e -> assertThat(e.errno()).isEqualTo(Errno.EEXIST))
+          .isInstanceOfSatisfying(
+              LinuxException.class, e -> assertThat(e.errno()).isEqualTo(Errno.EEXIST))
           .hasMessage("RTM_NEWADDR(198.18.0.101/32 dev lo) failed: File exists (errno 17)");
       assertThat(ipShowLo().lines().filter(l -> l.contains("198.18.0.101/32"))).hasSize(1);
     } finally {
@@ -56,15 +58,19 @@ class AddressesTest {
 
   @Test
   void listingShowsOnlyTheNamedDevice() throws Exception {
-    PrivateNetns.command("ip", "-n", ns.name(), "link", "add", "bta", "type", "veth", "peer", "name", "btb");
+    PrivateNetns.command(
+        "ip", "-n", ns.name(), "link", "add", "bta", "type", "veth", "peer", "name", "btb");
     try {
       ns.run(() -> Addresses.add("bta", v4("198.18.5.1"), 24));
       ns.run(() -> Addresses.add("bta", v4("198.18.5.2"), 24));
       assertThat(ns.call(() -> Addresses.list("bta")))
-          .containsExactly(new Ipv4Prefix(v4("198.18.5.1"), 24), new Ipv4Prefix(v4("198.18.5.2"), 24));
+          .containsExactly(
+              new Ipv4Prefix(v4("198.18.5.1"), 24), new Ipv4Prefix(v4("198.18.5.2"), 24));
       assertThat(ns.call(() -> Addresses.list("btb"))).isEmpty();
-      assertThat(PrivateNetns.command("ip", "-n", ns.name(), "-o", "-4", "addr", "show", "dev", "bta"))
-          .contains("inet 198.18.5.1/24").contains("inet 198.18.5.2/24 scope global secondary");
+      assertThat(
+              PrivateNetns.command("ip", "-n", ns.name(), "-o", "-4", "addr", "show", "dev", "bta"))
+          .contains("inet 198.18.5.1/24")
+          .contains("inet 198.18.5.2/24 scope global secondary");
     } finally {
       PrivateNetns.command("ip", "-n", ns.name(), "link", "del", "bta");
     }
@@ -74,18 +80,22 @@ class AddressesTest {
   void deletingAnAbsentAddressIsEaddrnotavail() throws Exception {
     Inet4Address vip = v4("198.18.0.102");
     assertThatThrownBy(() -> ns.run(() -> Addresses.delete("lo", vip, 32)))
-        .isInstanceOfSatisfying(LinuxException.class, e -> assertThat(e.errno()).isEqualTo(Errno.EADDRNOTAVAIL))
-        .hasMessage("RTM_DELADDR(198.18.0.102/32 dev lo) failed: Cannot assign requested address (errno 99)");
+        .isInstanceOfSatisfying(
+            LinuxException.class, e -> assertThat(e.errno()).isEqualTo(Errno.EADDRNOTAVAIL))
+        .hasMessage(
+            "RTM_DELADDR(198.18.0.102/32 dev lo) failed: Cannot assign requested address (errno 99)");
   }
 
   @Test
   void aMissingDeviceIsEnodevNamingIt() throws Exception {
     Inet4Address vip = v4("198.18.0.103");
     assertThatThrownBy(() -> ns.run(() -> Addresses.add("nosuch0", vip, 32)))
-        .isInstanceOfSatisfying(LinuxException.class, e -> assertThat(e.errno()).isEqualTo(Errno.ENODEV))
+        .isInstanceOfSatisfying(
+            LinuxException.class, e -> assertThat(e.errno()).isEqualTo(Errno.ENODEV))
         .hasMessage("RTM_GETLINK(nosuch0) failed: No such device (errno 19)");
     assertThatThrownBy(() -> ns.run(() -> Addresses.list("nosuch0")))
-        .isInstanceOfSatisfying(LinuxException.class, e -> assertThat(e.errno()).isEqualTo(Errno.ENODEV));
+        .isInstanceOfSatisfying(
+            LinuxException.class, e -> assertThat(e.errno()).isEqualTo(Errno.ENODEV));
   }
 
   @Test

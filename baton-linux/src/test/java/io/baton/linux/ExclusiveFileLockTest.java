@@ -22,10 +22,12 @@ class ExclusiveFileLockTest {
       assertThat(Files.readString(path)).isEqualTo(ProcessHandle.current().pid() + "\n");
       // Unlike an fcntl lock, a flock excludes another open file of the same process.
       assertThatThrownBy(() -> ExclusiveFileLock.tryLock(path))
-          .isInstanceOfSatisfying(LinuxException.class, e -> {
-            assertThat(e.errno()).isEqualTo(Errno.EAGAIN);
-            assertThat(e.call()).isEqualTo("flock(" + path + ", LOCK_EX)");
-          });
+          .isInstanceOfSatisfying(
+              LinuxException.class,
+              e -> {
+                assertThat(e.errno()).isEqualTo(Errno.EAGAIN);
+                assertThat(e.call()).isEqualTo("flock(" + path + ", LOCK_EX)");
+              });
       assertThat(ExclusiveFileLock.holderPid(path)).hasValue(ProcessHandle.current().pid());
     } finally {
       first.close();
@@ -42,7 +44,8 @@ class ExclusiveFileLockTest {
     Files.writeString(path, "");
     // util-linux flock(1) holds the lock while its child runs (-o: the child does not inherit
     // the locked descriptor); it writes no pid.
-    Process holder = new ProcessBuilder(List.of("flock", "-x", "-o", path.toString(), "sleep", "60")).start();
+    Process holder =
+        new ProcessBuilder(List.of("flock", "-x", "-o", path.toString(), "sleep", "60")).start();
     try {
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
       while (true) { // until the other process holds it

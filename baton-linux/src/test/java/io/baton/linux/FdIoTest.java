@@ -62,7 +62,8 @@ class FdIoTest {
             FdIo.writeAll(c.client(), src, 2, 11, in(5_000));
             FdIo.writeAll(c.client(), src, 0, 0, in(5_000));
             byte[] into = new byte[20];
-            assertThat(Loopback.recvExactly(c.server(), 11)).isEqualTo("hello world".getBytes(US_ASCII));
+            assertThat(Loopback.recvExactly(c.server(), 11))
+                .isEqualTo("hello world".getBytes(US_ASCII));
             // read() copies to the requested offset and no further than len.
             Loopback.sendAll(c.client(), "abcdef".getBytes(US_ASCII));
             Loopback.await("6 bytes queued", () -> Loopback.inq(c.server()) == 6);
@@ -95,8 +96,10 @@ class FdIoTest {
     ns.run(
         () -> {
           try (Loopback c = Loopback.open()) {
-            Loopback.sendAll(c.client(), "GET / HTTP/1.1\r\nHost: x\r\n\r\nBODY".getBytes(US_ASCII));
-            byte[] head = FdIo.readUntil(c.server(), "\r\n\r\n".getBytes(US_ASCII), 1024, in(5_000));
+            Loopback.sendAll(
+                c.client(), "GET / HTTP/1.1\r\nHost: x\r\n\r\nBODY".getBytes(US_ASCII));
+            byte[] head =
+                FdIo.readUntil(c.server(), "\r\n\r\n".getBytes(US_ASCII), 1024, in(5_000));
             assertThat(new String(head, US_ASCII)).isEqualTo("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
             Loopback.await("the body to be queued", () -> Loopback.inq(c.server()) == 4);
             assertThat(Loopback.recvExactly(c.server(), 4)).isEqualTo("BODY".getBytes(US_ASCII));
@@ -110,7 +113,8 @@ class FdIoTest {
         () -> {
           try (Loopback c = Loopback.open()) {
             Loopback.sendAll(c.client(), "aaaaaaaaaa".getBytes(US_ASCII));
-            assertThatThrownBy(() -> FdIo.readUntil(c.server(), "\n".getBytes(US_ASCII), 5, in(5_000)))
+            assertThatThrownBy(
+                    () -> FdIo.readUntil(c.server(), "\n".getBytes(US_ASCII), 5, in(5_000)))
                 .isInstanceOf(IOException.class)
                 .isNotInstanceOf(LinuxException.class)
                 .hasMessage("no terminator within 5 bytes");
@@ -127,7 +131,8 @@ class FdIoTest {
           try (Loopback c = Loopback.open()) {
             Loopback.sendAll(c.client(), "abc".getBytes(US_ASCII));
             Sockets.shutdown(c.client(), Sockets.SHUT_WR);
-            assertThatThrownBy(() -> FdIo.readUntil(c.server(), "\n".getBytes(US_ASCII), 100, in(5_000)))
+            assertThatThrownBy(
+                    () -> FdIo.readUntil(c.server(), "\n".getBytes(US_ASCII), 100, in(5_000)))
                 .isInstanceOf(IOException.class)
                 .hasMessage("end of stream after 3 bytes, before the terminator");
           }
@@ -146,7 +151,8 @@ class FdIoTest {
             long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
             assertThat(tookMs).isBetween(140L, 5_000L);
             // A deadline already past fails without waiting.
-            assertThatThrownBy(() -> FdIo.read(c.server(), new byte[8], 0, 8, System.nanoTime() - 1))
+            assertThatThrownBy(
+                    () -> FdIo.read(c.server(), new byte[8], 0, 8, System.nanoTime() - 1))
                 .isInstanceOf(IOException.class)
                 .hasMessageStartingWith("timed out");
           }

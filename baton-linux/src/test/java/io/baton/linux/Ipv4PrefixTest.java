@@ -22,7 +22,8 @@ class Ipv4PrefixTest {
     assertThat(new Ipv4Prefix(ip("0.0.0.0"), 0).contains(ip("203.0.113.1"))).isTrue();
     assertThat(new Ipv4Prefix(ip("198.18.7.10"), 32).contains(ip("198.18.7.10"))).isTrue();
     assertThat(new Ipv4Prefix(ip("198.18.7.10"), 32).contains(ip("198.18.7.11"))).isFalse();
-    assertThat(new Ipv4Prefix(ip("200.0.0.0"), 1).contains(ip("129.0.0.1"))).isTrue(); // the sign bit
+    assertThat(new Ipv4Prefix(ip("200.0.0.0"), 1).contains(ip("129.0.0.1")))
+        .isTrue(); // the sign bit
     assertThat(new Ipv4Prefix(ip("200.0.0.0"), 1).contains(ip("127.0.0.1"))).isFalse();
   }
 }

@@ -20,13 +20,16 @@ class LinuxExceptionTest {
           int other = Sockets.tcpSocket(false);
           try {
             int port = Sockets.localAddress(listener).getPort();
-            assertThatThrownBy(() -> Sockets.bind(other, new InetSocketAddress(Loopback.LOCALHOST, port)))
+            assertThatThrownBy(
+                    () -> Sockets.bind(other, new InetSocketAddress(Loopback.LOCALHOST, port)))
                 .isInstanceOfSatisfying(
                     LinuxException.class,
                     e -> {
                       assertThat(e.getMessage())
                           .isEqualTo(
-                              "bind(127.0.0.1:" + port + ") failed: Address already in use (errno 98)");
+                              "bind(127.0.0.1:"
+                                  + port
+                                  + ") failed: Address already in use (errno 98)");
                       assertThat(e.errno()).isEqualTo(Errno.EADDRINUSE).isEqualTo(98);
                       assertThat(e.call()).isEqualTo("bind(127.0.0.1:" + port + ")");
                     });
@@ -41,7 +44,8 @@ class LinuxExceptionTest {
   void connectToAPortWithoutListenerIsRefused() throws Exception {
     ns.run(
         () -> {
-          // A bound socket that never listens keeps the port taken, so nobody else can listen there.
+          // A bound socket that never listens keeps the port taken, so nobody else can listen
+          // there.
           int holder = Sockets.tcpSocket(false);
           int client = Sockets.tcpSocket(false);
           try {
@@ -67,7 +71,8 @@ class LinuxExceptionTest {
 
   @Test
   void setsockoptOnAnInvalidDescriptorIsEbadf() {
-    assertThatThrownBy(() -> Sockets.setInt(-1, Sockets.IPPROTO_TCP, Sockets.TCP_NODELAY, 1, "TCP_NODELAY"))
+    assertThatThrownBy(
+            () -> Sockets.setInt(-1, Sockets.IPPROTO_TCP, Sockets.TCP_NODELAY, 1, "TCP_NODELAY"))
         .isInstanceOfSatisfying(
             LinuxException.class,
             e -> {
@@ -105,6 +110,7 @@ class LinuxExceptionTest {
     assertThat(e.errno()).isZero();
     assertThat(e.call()).isEqualTo("nft");
     assertThat(e.getMessage()).isEqualTo("nft failed: Error: syntax error");
-    assertThat(new LinuxException("close(3)", 0).getMessage()).isEqualTo("close(3) failed: no errno");
+    assertThat(new LinuxException("close(3)", 0).getMessage())
+        .isEqualTo("close(3) failed: no errno");
   }
 }

@@ -128,8 +128,8 @@ record Loopback(int listener, int client, int server) implements AutoCloseable {
   }
 
   /**
-   * Checks {@code condition} over the whole {@code window} (an observation period, not a wait
-   * for something to happen); fails at the first check where it does not hold.
+   * Checks {@code condition} over the whole {@code window} (an observation period, not a wait for
+   * something to happen); fails at the first check where it does not hold.
    */
   static void holdsThroughout(String what, Duration window, Condition condition) throws Exception {
     long end = System.nanoTime() + window.toNanos();

@@ -25,7 +25,8 @@ class NetnsTest {
     assertThat(ns.netnsId()).isEqualTo("net:[" + inode + "]");
     // The test thread and other threads stay in the root namespace.
     assertThat(Netns.current()).isEqualTo(root);
-    assertThat(CompletableFuture.supplyAsync(Netns::current).get(30, TimeUnit.SECONDS)).isEqualTo(root);
+    assertThat(CompletableFuture.supplyAsync(Netns::current).get(30, TimeUnit.SECONDS))
+        .isEqualTo(root);
   }
 
   @Test
@@ -74,7 +75,8 @@ class NetnsTest {
   @Test
   void enteringAMissingNamespaceNamesThePath() {
     String name = "bt" + ProcessHandle.current().pid() + "xd00-door-missing";
-    // A throwaway thread: a failed enter must leave it where it was, but do not risk the test thread.
+    // A throwaway thread: a failed enter must leave it where it was, but do not risk the test
+    // thread.
     Throwable t =
         CompletableFuture.supplyAsync(
                 () -> {
@@ -83,7 +85,9 @@ class NetnsTest {
                     Netns.enter(Netns.pathOf(name));
                     return new AssertionError("entered a namespace that does not exist");
                   } catch (LinuxException e) {
-                    return Netns.current().equals(before) ? e : new AssertionError("moved after a failure");
+                    return Netns.current().equals(before)
+                        ? e
+                        : new AssertionError("moved after a failure");
                   }
                 })
             .join();
@@ -123,7 +127,10 @@ class NetnsTest {
                 });
     Object[] r = result.get(30, TimeUnit.SECONDS);
     t.join(30_000);
-    assertThat((String) r[0]).matches("net:\\[\\d+\\]").isNotEqualTo(root).isNotEqualTo(ns.netnsId());
+    assertThat((String) r[0])
+        .matches("net:\\[\\d+\\]")
+        .isNotEqualTo(root)
+        .isNotEqualTo(ns.netnsId());
     // lo is down in a new namespace: 127.0.0.1 can be bound, but there is no route to it.
     assertThat((Throwable) r[1])
         .isInstanceOfSatisfying(LinuxException.class, e -> assertThat(e.errno()).isEqualTo(101))

@@ -17,8 +17,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Set element changes over nf_tables netlink, checked against what libnftables lists. The table
- * mirrors the dispatcher's: a netdev table on a veth device with an {@code owner} map and a
- * {@code frozen} set keyed by {@code ipv4_addr . inet_service}. Everything happens on the private
+ * mirrors the dispatcher's: a netdev table on a veth device with an {@code owner} map and a {@code
+ * frozen} set keyed by {@code ipv4_addr . inet_service}. Everything happens on the private
  * namespace's thread; the root namespace's ruleset is never touched.
  */
 @PrivateNamespace
@@ -28,7 +28,8 @@ class NfSetElementsTest {
 
   @BeforeAll
   static void setUp() throws Exception {
-    PrivateNetns.command("ip", "-n", ns.name(), "link", "add", "front", "type", "veth", "peer", "name", "fabric");
+    PrivateNetns.command(
+        "ip", "-n", ns.name(), "link", "add", "front", "type", "veth", "peer", "name", "fabric");
   }
 
   @BeforeEach
@@ -37,9 +38,15 @@ class NfSetElementsTest {
         () -> {
           try (Nftables nft = Nftables.open()) {
             nft.run(
-                "table netdev " + TABLE + "\n"
-                    + "delete table netdev " + TABLE + "\n"
-                    + "table netdev " + TABLE + " {\n"
+                "table netdev "
+                    + TABLE
+                    + "\n"
+                    + "delete table netdev "
+                    + TABLE
+                    + "\n"
+                    + "table netdev "
+                    + TABLE
+                    + " {\n"
                     + "  map owner { type ipv4_addr . inet_service : ipv4_addr; flags timeout; timeout 60s; }\n"
                     + "  set frozen { type ipv4_addr . inet_service; flags timeout; timeout 60s; }\n"
                     + "  map flows { type ipv4_addr . inet_service . ipv4_addr . inet_service : ipv4_addr; }\n"
@@ -65,7 +72,8 @@ class NfSetElementsTest {
   void addsAndDeletesMapAndSetElements() throws Exception {
     ns.run(
         () -> {
-          try (NfSetElements elements = NfSetElements.open(); Nftables nft = Nftables.open()) {
+          try (NfSetElements elements = NfSetElements.open();
+              Nftables nft = Nftables.open()) {
             elements.apply(
                 "netdev",
                 TABLE,
@@ -103,7 +111,8 @@ class NfSetElementsTest {
   void aBatchWithOneFailingChangeChangesNothing() throws Exception {
     ns.run(
         () -> {
-          try (NfSetElements elements = NfSetElements.open(); Nftables nft = Nftables.open()) {
+          try (NfSetElements elements = NfSetElements.open();
+              Nftables nft = Nftables.open()) {
             List<Change> batch =
                 List.of(
                     owner("198.18.0.7", 40001, "198.18.1.2"),
@@ -115,7 +124,8 @@ class NfSetElementsTest {
                     e -> {
                       assertThat(e.errno()).isEqualTo(Errno.ENOENT);
                       assertThat(e.call())
-                          .isEqualTo("delete element netdev " + TABLE + " owner { 0xc612006304d20000 }");
+                          .isEqualTo(
+                              "delete element netdev " + TABLE + " owner { 0xc612006304d20000 }");
                     });
             assertThat(list(nft, "map", "owner")).doesNotContain("198.18.0.7");
             assertThat(list(nft, "set", "frozen")).doesNotContain("198.18.0.7");
@@ -141,7 +151,9 @@ class NfSetElementsTest {
                                 new Delete("frozen", key("198.18.0.7", 2)))))
                 .isInstanceOf(LinuxException.class)
                 .hasMessage(
-                    "delete element netdev " + TABLE + " frozen { 0xc612000700010000 }"
+                    "delete element netdev "
+                        + TABLE
+                        + " frozen { 0xc612000700010000 }"
                         + " (and 1 more of 2 changes) failed: No such file or directory (errno 2)");
           }
         });
@@ -151,7 +163,8 @@ class NfSetElementsTest {
   void addingAKeyThatMapsElsewhereIsAClash() throws Exception {
     ns.run(
         () -> {
-          try (NfSetElements elements = NfSetElements.open(); Nftables nft = Nftables.open()) {
+          try (NfSetElements elements = NfSetElements.open();
+              Nftables nft = Nftables.open()) {
             elements.apply("netdev", TABLE, List.of(owner("198.18.0.7", 40001, "198.18.1.2")));
             // The same element again is fine (nft add semantics) ...
             elements.apply("netdev", TABLE, List.of(owner("198.18.0.7", 40001, "198.18.1.2")));
@@ -163,7 +176,9 @@ class NfSetElementsTest {
                 .isInstanceOfSatisfying(
                     LinuxException.class,
                     e -> assertThat(e.errno()).isIn(Errno.EEXIST, Errno.EBUSY));
-            assertThat(list(nft, "map", "owner")).contains(": 198.18.1.2").doesNotContain("198.18.1.3");
+            assertThat(list(nft, "map", "owner"))
+                .contains(": 198.18.1.2")
+                .doesNotContain("198.18.1.3");
           }
         });
   }
@@ -180,7 +195,10 @@ class NfSetElementsTest {
             assertThatThrownBy(() -> elements.apply("ip", TABLE, one))
                 .isInstanceOfSatisfying(
                     LinuxException.class, e -> assertThat(e.errno()).isEqualTo(Errno.ENOENT));
-            assertThatThrownBy(() -> elements.apply("netdev", TABLE, List.of(new Add("nope", key("198.18.0.7", 1)))))
+            assertThatThrownBy(
+                    () ->
+                        elements.apply(
+                            "netdev", TABLE, List.of(new Add("nope", key("198.18.0.7", 1)))))
                 .isInstanceOfSatisfying(
                     LinuxException.class, e -> assertThat(e.errno()).isEqualTo(Errno.ENOENT));
             assertThatThrownBy(() -> elements.apply("netdve", TABLE, one))
@@ -194,12 +212,17 @@ class NfSetElementsTest {
   void timeoutsComeFromTheElementOrTheSet() throws Exception {
     ns.run(
         () -> {
-          try (NfSetElements elements = NfSetElements.open(); Nftables nft = Nftables.open()) {
+          try (NfSetElements elements = NfSetElements.open();
+              Nftables nft = Nftables.open()) {
             elements.apply(
                 "netdev",
                 TABLE,
                 List.of(
-                    new Add("owner", key("198.18.0.7", 1), NfSetElements.ipv4Value(ip("198.18.1.2")), Duration.ofSeconds(7)),
+                    new Add(
+                        "owner",
+                        key("198.18.0.7", 1),
+                        NfSetElements.ipv4Value(ip("198.18.1.2")),
+                        Duration.ofSeconds(7)),
                     owner("198.18.0.7", 2, "198.18.1.2"),
                     new Add("frozen", key("198.18.0.7", 3), null, Duration.ofMillis(1500))));
             String owner = list(nft, "map", "owner");
@@ -209,7 +232,8 @@ class NfSetElementsTest {
             assertThat(list(nft, "set", "frozen")).contains("198.18.0.7 . 3 timeout 1s500ms");
             // The kernel removes the short-lived element by itself.
             long deadlineNs = System.nanoTime() + 10_000_000_000L;
-            while (list(nft, "set", "frozen").contains("198.18.0.7 . 3") && System.nanoTime() < deadlineNs) {
+            while (list(nft, "set", "frozen").contains("198.18.0.7 . 3")
+                && System.nanoTime() < deadlineNs) {
               Thread.sleep(100);
             }
             assertThat(list(nft, "set", "frozen")).doesNotContain("198.18.0.7 . 3");
@@ -221,14 +245,17 @@ class NfSetElementsTest {
   void aLargeBatchIsAnsweredInFull() throws Exception {
     ns.run(
         () -> {
-          try (NfSetElements elements = NfSetElements.open(); Nftables nft = Nftables.open()) {
+          try (NfSetElements elements = NfSetElements.open();
+              Nftables nft = Nftables.open()) {
             List<Change> adds = new ArrayList<>();
-            for (int port = 1; port <= 5000; port++) adds.add(owner("198.18.0.7", port, "198.18.1.2"));
+            for (int port = 1; port <= 5000; port++)
+              adds.add(owner("198.18.0.7", port, "198.18.1.2"));
             elements.apply("netdev", TABLE, adds);
             assertThat(countElements(list(nft, "map", "owner"))).isEqualTo(5000);
             // All of them fail when deleted twice: 5000 errors are read back without loss.
             List<Change> deletes = new ArrayList<>();
-            for (int port = 1; port <= 5000; port++) deletes.add(new Delete("owner", key("198.18.0.7", port)));
+            for (int port = 1; port <= 5000; port++)
+              deletes.add(new Delete("owner", key("198.18.0.7", port)));
             elements.apply("netdev", TABLE, deletes);
             assertThatThrownBy(() -> elements.apply("netdev", TABLE, deletes))
                 .isInstanceOf(LinuxException.class)
@@ -260,7 +287,8 @@ class NfSetElementsTest {
   @Test
   void fourTupleKeysPadEachFieldToARegister() throws Exception {
     byte[] key = flowKey("198.18.0.7", 40001, "198.18.0.100", 443);
-    assertThat(key).containsExactly(198, 18, 0, 7, 0x9c, 0x41, 0, 0, 198, 18, 0, 100, 0x01, 0xbb, 0, 0);
+    assertThat(key)
+        .containsExactly(198, 18, 0, 7, 0x9c, 0x41, 0, 0, 198, 18, 0, 100, 0x01, 0xbb, 0, 0);
     assertThatThrownBy(() -> flowKey("198.18.0.7", 1, "198.18.0.100", 65536))
         .isInstanceOf(IllegalArgumentException.class);
   }
@@ -269,32 +297,56 @@ class NfSetElementsTest {
   void fourTupleElementsReadBackAsNftListsThemAndByDump() throws Exception {
     ns.run(
         () -> {
-          try (NfSetElements elements = NfSetElements.open(); Nftables nft = Nftables.open()) {
+          try (NfSetElements elements = NfSetElements.open();
+              Nftables nft = Nftables.open()) {
             elements.apply(
                 "netdev",
                 TABLE,
                 List.of(
-                    new Add("flows", flowKey("198.18.0.7", 40001, "198.18.0.100", 80), NfSetElements.ipv4Value(ip("198.18.1.2")), null),
-                    new Add("flows", flowKey("198.18.0.7", 40001, "198.18.0.100", 443), NfSetElements.ipv4Value(ip("198.18.1.3")), null)));
+                    new Add(
+                        "flows",
+                        flowKey("198.18.0.7", 40001, "198.18.0.100", 80),
+                        NfSetElements.ipv4Value(ip("198.18.1.2")),
+                        null),
+                    new Add(
+                        "flows",
+                        flowKey("198.18.0.7", 40001, "198.18.0.100", 443),
+                        NfSetElements.ipv4Value(ip("198.18.1.3")),
+                        null)));
             // nft decodes the bytes as the same fields: the padding is where the kernel wants it.
             assertThat(list(nft, "map", "flows"))
                 .contains("198.18.0.7 . 40001 . 198.18.0.100 . 80 : 198.18.1.2")
                 .contains("198.18.0.7 . 40001 . 198.18.0.100 . 443 : 198.18.1.3");
             java.util.Map<String, String> dumped = new java.util.TreeMap<>();
-            int n = elements.dump("netdev", TABLE, "flows", (key, data) ->
-                dumped.put(java.util.HexFormat.of().formatHex(key), java.util.HexFormat.of().formatHex(data)));
+            int n =
+                elements.dump(
+                    "netdev",
+                    TABLE,
+                    "flows",
+                    (key, data) ->
+                        dumped.put(
+                            java.util.HexFormat.of().formatHex(key),
+                            java.util.HexFormat.of().formatHex(data)));
             assertThat(n).isEqualTo(2);
-            assertThat(dumped).containsExactly(
-                java.util.Map.entry("c61200079c410000c612006400500000", "c6120102"),
-                java.util.Map.entry("c61200079c410000c612006401bb0000", "c6120103"));
+            assertThat(dumped)
+                .containsExactly(
+                    java.util.Map.entry("c61200079c410000c612006400500000", "c6120102"),
+                    java.util.Map.entry("c61200079c410000c612006401bb0000", "c6120103"));
             // The reader form hands over the same bytes in buffers it reuses.
             java.util.Map<String, String> read = new java.util.TreeMap<>();
-            java.util.Set<byte[]> buffers = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
-            int m = elements.dump("netdev", TABLE, "flows", (key, keyLength, data, dataLength) -> {
-              buffers.add(key);
-              read.put(java.util.HexFormat.of().formatHex(key, 0, keyLength),
-                  java.util.HexFormat.of().formatHex(data, 0, dataLength));
-            });
+            java.util.Set<byte[]> buffers =
+                java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+            int m =
+                elements.dump(
+                    "netdev",
+                    TABLE,
+                    "flows",
+                    (key, keyLength, data, dataLength) -> {
+                      buffers.add(key);
+                      read.put(
+                          java.util.HexFormat.of().formatHex(key, 0, keyLength),
+                          java.util.HexFormat.of().formatHex(data, 0, dataLength));
+                    });
             assertThat(m).isEqualTo(2);
             assertThat(read).isEqualTo(dumped);
             assertThat(buffers).hasSize(1);
@@ -309,11 +361,17 @@ class NfSetElementsTest {
           try (NfSetElements elements = NfSetElements.open()) {
             List<Change> adds = new ArrayList<>();
             for (int port = 1; port <= 20_000; port++) {
-              adds.add(new Add("flows", flowKey("198.18.0.7", port, "198.18.0.100", 80), NfSetElements.ipv4Value(ip("198.18.1.2")), null));
+              adds.add(
+                  new Add(
+                      "flows",
+                      flowKey("198.18.0.7", port, "198.18.0.100", 80),
+                      NfSetElements.ipv4Value(ip("198.18.1.2")),
+                      null));
             }
             elements.apply("netdev", TABLE, adds);
             // The kernel grows the set's hash table in a worker after the inserts, and a dump that
-            // runs meanwhile can miss elements (seen here: 19,233 of 20,000, once the apply returned
+            // runs meanwhile can miss elements (seen here: 19,233 of 20,000, once the apply
+            // returned
             // on a single acknowledgement). Once the table is quiet a dump reads every element;
             // the test waits for that, with a deadline, and counts how often it had to read again.
             java.util.BitSet ports = new java.util.BitSet();
@@ -322,26 +380,35 @@ class NfSetElementsTest {
             int dumps = 0;
             do {
               ports.clear();
-              n = elements.dump("netdev", TABLE, "flows", (key, data) -> ports.set((key[4] & 0xFF) << 8 | (key[5] & 0xFF)));
+              n =
+                  elements.dump(
+                      "netdev",
+                      TABLE,
+                      "flows",
+                      (key, data) -> ports.set((key[4] & 0xFF) << 8 | (key[5] & 0xFF)));
               dumps++;
               // A dump that overlaps the resize can also read an element twice (seen: 20,000
               // elements read, 18,519 of them distinct): the count alone does not say it was whole.
-            } while ((n != 20_000 || ports.cardinality() != 20_000) && System.nanoTime() < deadline);
-            if (dumps > 1) System.out.println("dumped " + dumps + " times before the set was quiet");
+            } while ((n != 20_000 || ports.cardinality() != 20_000)
+                && System.nanoTime() < deadline);
+            if (dumps > 1)
+              System.out.println("dumped " + dumps + " times before the set was quiet");
             assertThat(n).isEqualTo(20_000);
             assertThat(ports.cardinality()).isEqualTo(20_000);
             assertThat(ports.nextSetBit(0)).isEqualTo(1);
             assertThat(ports.length()).isEqualTo(20_001);
             // The frozen set is empty: a dump of nothing.
-            assertThat(elements.dump("netdev", TABLE, "frozen", (key, data) -> { })).isZero();
-            assertThatThrownBy(() -> elements.dump("netdev", TABLE, "nope", (key, data) -> { }))
-                .isInstanceOfSatisfying(LinuxException.class, e -> {
-                  assertThat(e.errno()).isEqualTo(Errno.ENOENT);
-                  assertThat(e.call()).isEqualTo("dump set netdev " + TABLE + " nope");
-                });
+            assertThat(elements.dump("netdev", TABLE, "frozen", (key, data) -> {})).isZero();
+            assertThatThrownBy(() -> elements.dump("netdev", TABLE, "nope", (key, data) -> {}))
+                .isInstanceOfSatisfying(
+                    LinuxException.class,
+                    e -> {
+                      assertThat(e.errno()).isEqualTo(Errno.ENOENT);
+                      assertThat(e.call()).isEqualTo("dump set netdev " + TABLE + " nope");
+                    });
             // The socket still works for changes afterwards.
             elements.apply("netdev", TABLE, List.of(new Add("frozen", key("198.18.0.7", 9))));
-            assertThat(elements.dump("netdev", TABLE, "frozen", (key, data) -> { })).isEqualTo(1);
+            assertThat(elements.dump("netdev", TABLE, "frozen", (key, data) -> {})).isEqualTo(1);
           }
         });
   }
@@ -350,18 +417,22 @@ class NfSetElementsTest {
   void aFlushEmptiesOneSetInOneTransaction() throws Exception {
     ns.run(
         () -> {
-          try (NfSetElements elements = NfSetElements.open(); Nftables nft = Nftables.open()) {
+          try (NfSetElements elements = NfSetElements.open();
+              Nftables nft = Nftables.open()) {
             elements.apply(
                 "netdev",
                 TABLE,
-                List.of(new Add("frozen", key("198.18.0.7", 1)), new Add("frozen", key("198.18.0.7", 2)),
+                List.of(
+                    new Add("frozen", key("198.18.0.7", 1)),
+                    new Add("frozen", key("198.18.0.7", 2)),
                     owner("198.18.0.7", 3, "198.18.1.2")));
             elements.flush("netdev", TABLE, "frozen");
             assertThat(list(nft, "set", "frozen")).doesNotContain("198.18.0.7");
             assertThat(list(nft, "map", "owner")).contains("198.18.0.7 . 3");
             elements.flush("netdev", TABLE, "frozen"); // an empty set flushes fine
             assertThatThrownBy(() -> elements.flush("netdev", TABLE, "nope"))
-                .isInstanceOfSatisfying(LinuxException.class, e -> assertThat(e.errno()).isEqualTo(Errno.ENOENT));
+                .isInstanceOfSatisfying(
+                    LinuxException.class, e -> assertThat(e.errno()).isEqualTo(Errno.ENOENT));
           }
         });
   }
@@ -370,12 +441,14 @@ class NfSetElementsTest {
   void aTablesCommentIsReadWithoutItsElements() throws Exception {
     ns.run(
         () -> {
-          try (NfSetElements elements = NfSetElements.open(); Nftables nft = Nftables.open()) {
+          try (NfSetElements elements = NfSetElements.open();
+              Nftables nft = Nftables.open()) {
             assertThat(elements.tableComment("netdev", TABLE)).contains("");
             assertThat(elements.tableComment("netdev", "bt_door_none")).isEmpty();
             nft.run("table netdev bt_door_commented { comment \"baton-forwarding/2 0123abcd\"; }");
             try {
-              assertThat(elements.tableComment("netdev", "bt_door_commented")).contains("baton-forwarding/2 0123abcd");
+              assertThat(elements.tableComment("netdev", "bt_door_commented"))
+                  .contains("baton-forwarding/2 0123abcd");
             } finally {
               nft.run("delete table netdev bt_door_commented");
             }
@@ -388,7 +461,8 @@ class NfSetElementsTest {
   void singleChangesCostMicrosecondsNotHundreds() throws Exception {
     ns.run(
         () -> {
-          try (NfSetElements elements = NfSetElements.open(); Nftables nft = Nftables.open()) {
+          try (NfSetElements elements = NfSetElements.open();
+              Nftables nft = Nftables.open()) {
             int n = 1000;
             // Warm both paths up first, so the JIT has compiled them before the clock runs.
             for (int port = 1; port <= 300; port++) {
@@ -399,7 +473,12 @@ class NfSetElementsTest {
             }
             long t0 = System.nanoTime();
             for (int port = 1; port <= n; port++) {
-              nft.run("add element netdev " + TABLE + " owner { 198.18.0.7 . " + port + " : 198.18.1.2 }");
+              nft.run(
+                  "add element netdev "
+                      + TABLE
+                      + " owner { 198.18.0.7 . "
+                      + port
+                      + " : 198.18.1.2 }");
             }
             long t1 = System.nanoTime();
             for (int port = 1; port <= n; port++) {
@@ -407,11 +486,13 @@ class NfSetElementsTest {
             }
             long t2 = System.nanoTime();
             for (int port = 1; port <= n; port++) {
-              elements.apply("netdev", TABLE, List.of(new Delete("owner", key("198.18.0.8", port))));
+              elements.apply(
+                  "netdev", TABLE, List.of(new Delete("owner", key("198.18.0.8", port))));
             }
             long t3 = System.nanoTime();
             List<Change> batch = new ArrayList<>();
-            for (int port = 1; port <= 100; port++) batch.add(owner("198.18.0.9", port, "198.18.1.2"));
+            for (int port = 1; port <= 100; port++)
+              batch.add(owner("198.18.0.9", port, "198.18.1.2"));
             long t4 = System.nanoTime();
             elements.apply("netdev", TABLE, batch);
             long t5 = System.nanoTime();

@@ -61,7 +61,10 @@ class NftablesTest {
                     e -> {
                       assertThat(e.call()).isEqualTo("nft");
                       assertThat(e.errno()).isZero();
-                      assertThat(e.getMessage()).startsWith("nft failed: ").contains("Error:").contains("tabel");
+                      assertThat(e.getMessage())
+                          .startsWith("nft failed: ")
+                          .contains("Error:")
+                          .contains("tabel");
                     });
             // The context stays usable after a failure.
             assertThat(nft.run("list tables")).doesNotContain("bt_door_b");
@@ -138,7 +141,9 @@ class NftablesTest {
             assertThat(out).startsWith("{\"nftables\": [").endsWith("]}");
             assertThat(out).contains("\"table\": {\"family\": \"ip\", \"name\": \"bt_door_json\"");
             nft.setOutputFlags(0);
-            assertThat(nft.run("list tables")).contains("table ip bt_door_json").doesNotContain("{");
+            assertThat(nft.run("list tables"))
+                .contains("table ip bt_door_json")
+                .doesNotContain("{");
             nft.run("delete table ip bt_door_json");
           }
         });

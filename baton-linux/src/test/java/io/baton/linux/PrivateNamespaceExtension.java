@@ -12,8 +12,8 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 /**
  * The JUnit side of {@link PrivateNamespace}: one {@link PrivateNetns} per test class, created
  * before the class's own {@code @BeforeAll} methods run (so they may use it) and closed after its
- * {@code @AfterAll} methods, even when they fail. The namespace is handed to the class through
- * its {@code static PrivateNetns} fields, the way {@code @TempDir} hands over a directory.
+ * {@code @AfterAll} methods, even when they fail. The namespace is handed to the class through its
+ * {@code static PrivateNetns} fields, the way {@code @TempDir} hands over a directory.
  *
  * <p>Called by the JUnit engine on its own thread; test classes run one at a time.
  */
@@ -27,8 +27,9 @@ final class PrivateNamespaceExtension implements BeforeAllCallback, AfterAllCall
     Class<?> testClass = context.getRequiredTestClass();
     List<Field> fields = namespaceFields(testClass);
     if (fields.isEmpty()) {
-      throw new ExtensionConfigurationException(testClass.getName()
-          + " is annotated @PrivateNamespace but has no static PrivateNetns field to receive it");
+      throw new ExtensionConfigurationException(
+          testClass.getName()
+              + " is annotated @PrivateNamespace but has no static PrivateNetns field to receive it");
     }
     PrivateNetns ns = PrivateNetns.create();
     context.getStore(STORE).put(KEY, ns);
@@ -53,7 +54,8 @@ final class PrivateNamespaceExtension implements BeforeAllCallback, AfterAllCall
     for (Class<?> c = testClass; c != null && c != Object.class; c = c.getSuperclass()) {
       for (Field f : c.getDeclaredFields()) {
         int m = f.getModifiers();
-        if (f.getType() == PrivateNetns.class && Modifier.isStatic(m) && !Modifier.isFinal(m)) found.add(f);
+        if (f.getType() == PrivateNetns.class && Modifier.isStatic(m) && !Modifier.isFinal(m))
+          found.add(f);
       }
     }
     return found;

@@ -17,16 +17,16 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * A named network namespace of the test run ({@code ip netns add bt<pid>xd00-door<n>}, with
- * {@code lo} up) and one dedicated thread that lives in it. Test code runs on that thread via
- * {@link #call}/{@link #run}, so every socket and nftables context it makes belongs to the
- * private namespace, never to the root one. {@link #close} stops the thread and deletes the
- * namespace (and with it any nftables tables made there). Test classes get one through
- * {@link PrivateNamespace}, which also tags them {@code lab}.
+ * A named network namespace of the test run ({@code ip netns add bt<pid>xd00-door<n>}, with {@code
+ * lo} up) and one dedicated thread that lives in it. Test code runs on that thread via {@link
+ * #call}/{@link #run}, so every socket and nftables context it makes belongs to the private
+ * namespace, never to the root one. {@link #close} stops the thread and deletes the namespace (and
+ * with it any nftables tables made there). Test classes get one through {@link PrivateNamespace},
+ * which also tags them {@code lab}.
  *
  * <p>The name follows the lab scheme {@code bt<pid>x<hex>-<member>}: the suite's leak check and
- * {@code Lab.sweepStale()} recognise it, and {@link #create} itself removes door namespaces a
- * dead test JVM left behind.
+ * {@code Lab.sweepStale()} recognise it, and {@link #create} itself removes door namespaces a dead
+ * test JVM left behind.
  */
 final class PrivateNetns implements AutoCloseable {
   private static final long PID = ProcessHandle.current().pid();
@@ -103,7 +103,8 @@ final class PrivateNetns implements AutoCloseable {
             () -> {
               String now = Netns.current();
               if (!now.equals(netnsId)) {
-                throw new IllegalStateException("namespace thread is in " + now + ", not " + netnsId);
+                throw new IllegalStateException(
+                    "namespace thread is in " + now + ", not " + netnsId);
               }
               return body.call();
             });
@@ -134,7 +135,8 @@ final class PrivateNetns implements AutoCloseable {
     try {
       boolean stopped = thread.awaitTermination(30, TimeUnit.SECONDS);
       command("ip", "netns", "del", name);
-      if (!stopped) throw new IllegalStateException("namespace thread of " + name + " did not stop");
+      if (!stopped)
+        throw new IllegalStateException("namespace thread of " + name + " did not stop");
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new java.io.InterruptedIOException("interrupted while deleting " + name);

@@ -44,7 +44,8 @@ class SocketFiltersTest {
             byte[] data = Loopback.bytes(1500);
             Loopback.sendAll(c.client(), data);
 
-            Loopback.await("the client to hold the data", () -> Loopback.outq(c.client()) == data.length);
+            Loopback.await(
+                "the client to hold the data", () -> Loopback.outq(c.client()) == data.length);
             Loopback.holdsThroughout(
                 "nothing queued at the filtered server while the client keeps the data unacknowledged",
                 Duration.ofMillis(300),
@@ -59,7 +60,8 @@ class SocketFiltersTest {
                 "a retransmission to deliver all " + data.length + " bytes",
                 () -> Loopback.inq(c.server()) == data.length);
             assertThat(Loopback.recvExactly(c.server(), data.length)).isEqualTo(data);
-            Loopback.await("the client's send queue to drain", () -> Loopback.outq(c.client()) == 0);
+            Loopback.await(
+                "the client's send queue to drain", () -> Loopback.outq(c.client()) == 0);
             assertThat(TcpInfo.of(c.client()).totalRetrans()).isPositive();
             assertThat(TcpInfo.of(c.server()).state()).isEqualTo(TcpInfo.STATE_ESTABLISHED);
           }
@@ -76,7 +78,8 @@ class SocketFiltersTest {
             // The filter drops the client's ACKs, not the server's outgoing data.
             assertThat(Loopback.recvExactly(c.client(), 3)).containsExactly(1, 2, 3);
             SocketFilters.detach(c.server());
-            Loopback.await("the server's send queue to drain", () -> Loopback.outq(c.server()) == 0);
+            Loopback.await(
+                "the server's send queue to drain", () -> Loopback.outq(c.server()) == 0);
           }
         });
   }
@@ -89,10 +92,12 @@ class SocketFiltersTest {
             assertThatThrownBy(() -> SocketFilters.detach(c.server()))
                 .isInstanceOfSatisfying(
                     LinuxException.class, e -> assertThat(e.errno()).isEqualTo(Errno.ENOENT))
-                .hasMessage("setsockopt(SO_DETACH_FILTER) failed: No such file or directory (errno 2)");
+                .hasMessage(
+                    "setsockopt(SO_DETACH_FILTER) failed: No such file or directory (errno 2)");
             SocketFilters.attachDropAll(c.server());
             SocketFilters.detach(c.server());
-            assertThatThrownBy(() -> SocketFilters.detach(c.server())).isInstanceOf(LinuxException.class);
+            assertThatThrownBy(() -> SocketFilters.detach(c.server()))
+                .isInstanceOf(LinuxException.class);
           }
         });
   }

@@ -25,7 +25,8 @@ class SocketsTest {
             assertThat(Sockets.peerAddress(c.client())).isEqualTo(listening);
             assertThat(Sockets.localAddress(c.server())).isEqualTo(listening);
             assertThat(Sockets.peerAddress(c.server())).isEqualTo(Sockets.localAddress(c.client()));
-            assertThat(Sockets.localAddress(c.client()).getPort()).isNotEqualTo(listening.getPort());
+            assertThat(Sockets.localAddress(c.client()).getPort())
+                .isNotEqualTo(listening.getPort());
           }
         });
   }
@@ -57,7 +58,8 @@ class SocketsTest {
             Loopback.sendAll(c.client(), "hello".getBytes(US_ASCII));
             Loopback.await("5 bytes queued at the server", () -> Loopback.inq(c.server()) == 5);
 
-            byte[] peeked = Loopback.recvOnce(c.server(), 64, Sockets.MSG_PEEK | Sockets.MSG_DONTWAIT);
+            byte[] peeked =
+                Loopback.recvOnce(c.server(), 64, Sockets.MSG_PEEK | Sockets.MSG_DONTWAIT);
             assertThat(new String(peeked, US_ASCII)).isEqualTo("hello");
             assertThat(Loopback.inq(c.server())).isEqualTo(5);
 
@@ -78,7 +80,8 @@ class SocketsTest {
             byte[] data = Loopback.bytes(3000);
             Loopback.sendAll(c.client(), data);
             assertThat(Loopback.recvExactly(c.server(), data.length)).isEqualTo(data);
-            Loopback.await("the client's send queue to drain", () -> Loopback.outq(c.client()) == 0);
+            Loopback.await(
+                "the client's send queue to drain", () -> Loopback.outq(c.client()) == 0);
             assertThat(Sockets.ioctlInt(c.client(), Sockets.SIOCOUTQNSD, "SIOCOUTQNSD")).isZero();
           }
         });
@@ -130,15 +133,20 @@ class SocketsTest {
         () -> {
           try (Loopback c = Loopback.open()) {
             int fd = c.client();
-            assertThat(Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_NODELAY, "TCP_NODELAY")).isZero();
+            assertThat(Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_NODELAY, "TCP_NODELAY"))
+                .isZero();
             Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_NODELAY, 1, "TCP_NODELAY");
-            assertThat(Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_NODELAY, "TCP_NODELAY")).isEqualTo(1);
+            assertThat(Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_NODELAY, "TCP_NODELAY"))
+                .isEqualTo(1);
             Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_NODELAY, 0, "TCP_NODELAY");
-            assertThat(Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_NODELAY, "TCP_NODELAY")).isZero();
+            assertThat(Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_NODELAY, "TCP_NODELAY"))
+                .isZero();
 
             Sockets.setInt(fd, Sockets.SOL_SOCKET, Sockets.SO_MARK, 0x1234, "SO_MARK");
-            assertThat(Sockets.getInt(fd, Sockets.SOL_SOCKET, Sockets.SO_MARK, "SO_MARK")).isEqualTo(0x1234);
-            assertThat(Sockets.getInt(fd, Sockets.SOL_SOCKET, Sockets.SO_ERROR, "SO_ERROR")).isZero();
+            assertThat(Sockets.getInt(fd, Sockets.SOL_SOCKET, Sockets.SO_MARK, "SO_MARK"))
+                .isEqualTo(0x1234);
+            assertThat(Sockets.getInt(fd, Sockets.SOL_SOCKET, Sockets.SO_ERROR, "SO_ERROR"))
+                .isZero();
           }
         });
   }
@@ -182,7 +190,8 @@ class SocketsTest {
               assertThat(Sockets.poll(client, Sockets.POLLOUT, 10_000) & Sockets.POLLOUT)
                   .isEqualTo(Sockets.POLLOUT);
             }
-            assertThat(Sockets.getInt(client, Sockets.SOL_SOCKET, Sockets.SO_ERROR, "SO_ERROR")).isZero();
+            assertThat(Sockets.getInt(client, Sockets.SOL_SOCKET, Sockets.SO_ERROR, "SO_ERROR"))
+                .isZero();
             assertThat(TcpInfo.of(client).state()).isEqualTo(TcpInfo.STATE_ESTABLISHED);
             assertThat(Sockets.peerAddress(client)).isEqualTo(Sockets.localAddress(listener));
           } finally {

@@ -23,8 +23,17 @@ class SysctlPathTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"", ".", "net..ipv4", "net.ipv4.", "/net/ipv4", "net/../../etc/passwd",
-      "net/ipv4/./ip_forward", "net.ipv4.conf../rp_filter"})
+  @ValueSource(
+      strings = {
+        "",
+        ".",
+        "net..ipv4",
+        "net.ipv4.",
+        "/net/ipv4",
+        "net/../../etc/passwd",
+        "net/ipv4/./ip_forward",
+        "net.ipv4.conf../rp_filter"
+      })
   void keysThatWouldLeaveProcSysAreRefused(String key) {
     assertThatThrownBy(() -> Sysctl.path(key))
         .isInstanceOf(IllegalArgumentException.class)

@@ -24,7 +24,9 @@ class TcpInfoTest {
               assertThat(i.sack()).isTrue();
               assertThat(i.timestamps()).isTrue();
               assertThat(i.windowScaling()).isTrue();
-              assertThat(i.options() & (TcpInfo.OPT_SACK | TcpInfo.OPT_TIMESTAMPS | TcpInfo.OPT_WSCALE))
+              assertThat(
+                      i.options()
+                          & (TcpInfo.OPT_SACK | TcpInfo.OPT_TIMESTAMPS | TcpInfo.OPT_WSCALE))
                   .isEqualTo(7);
               // lo's MTU is 65536: MSS 65483 without, 65495 - 12 with timestamps.
               assertThat(i.sndMss()).isBetween(1000, 65495);
@@ -147,12 +149,13 @@ class TcpInfoTest {
     assertThat(TcpInfo.stateName(TcpInfo.STATE_LISTEN)).isEqualTo("LISTEN");
     assertThat(TcpInfo.stateName(TcpInfo.STATE_CLOSING)).isEqualTo("CLOSING");
     // The kernel's numbering (include/net/tcp_states.h).
-    assertThat(new int[] {
-          TcpInfo.STATE_ESTABLISHED, TcpInfo.STATE_SYN_SENT, TcpInfo.STATE_SYN_RECV,
-          TcpInfo.STATE_FIN_WAIT1, TcpInfo.STATE_FIN_WAIT2, TcpInfo.STATE_TIME_WAIT,
-          TcpInfo.STATE_CLOSE, TcpInfo.STATE_CLOSE_WAIT, TcpInfo.STATE_LAST_ACK,
-          TcpInfo.STATE_LISTEN, TcpInfo.STATE_CLOSING
-        })
+    assertThat(
+            new int[] {
+              TcpInfo.STATE_ESTABLISHED, TcpInfo.STATE_SYN_SENT, TcpInfo.STATE_SYN_RECV,
+              TcpInfo.STATE_FIN_WAIT1, TcpInfo.STATE_FIN_WAIT2, TcpInfo.STATE_TIME_WAIT,
+              TcpInfo.STATE_CLOSE, TcpInfo.STATE_CLOSE_WAIT, TcpInfo.STATE_LAST_ACK,
+              TcpInfo.STATE_LISTEN, TcpInfo.STATE_CLOSING
+            })
         .containsExactly(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11);
     assertThat(TcpInfo.stateName(0)).isEqualTo("STATE_0");
     assertThat(TcpInfo.stateName(12)).isEqualTo("STATE_12");

@@ -60,7 +60,8 @@ class TcpRepairTest {
               try {
                 int rcvNxt = seqOf(c.server(), TcpRepair.TCP_RECV_QUEUE);
                 int writeSeq = seqOf(c.client(), TcpRepair.TCP_SEND_QUEUE);
-                // Everything was delivered: the client's next sequence is the server's next expected.
+                // Everything was delivered: the client's next sequence is the server's next
+                // expected.
                 assertThat(writeSeq).isEqualTo(rcvNxt);
                 // rcv_nxt = initial sequence + 1 (the SYN) + bytes received: the ISN is stable.
                 int irs = (int) (rcvNxt - TcpInfo.of(c.server()).bytesReceived() - 1);
@@ -70,8 +71,12 @@ class TcpRepairTest {
                   serverIrs = irs;
                   clientIss = iss;
                 }
-                assertThat(irs).as("server's initial receive sequence, round %d", round).isEqualTo(serverIrs);
-                assertThat(iss).as("client's initial send sequence, round %d", round).isEqualTo(clientIss);
+                assertThat(irs)
+                    .as("server's initial receive sequence, round %d", round)
+                    .isEqualTo(serverIrs);
+                assertThat(iss)
+                    .as("client's initial send sequence, round %d", round)
+                    .isEqualTo(clientIss);
                 assertThat(iss).isEqualTo(irs);
                 // And the other direction, where nothing was sent.
                 assertThat(seqOf(c.server(), TcpRepair.TCP_SEND_QUEUE))
@@ -105,12 +110,14 @@ class TcpRepairTest {
                 .hasMessage("recv failed: Operation not permitted (errno 1)");
             TcpRepair.selectQueue(c.server(), TcpRepair.TCP_NO_QUEUE);
             assertThatThrownBy(
-                    () -> Loopback.recvOnce(c.server(), 64, Sockets.MSG_PEEK | Sockets.MSG_DONTWAIT))
+                    () ->
+                        Loopback.recvOnce(c.server(), 64, Sockets.MSG_PEEK | Sockets.MSG_DONTWAIT))
                 .isInstanceOfSatisfying(
                     LinuxException.class, e -> assertThat(e.errno()).isEqualTo(Errno.EINVAL));
 
             TcpRepair.selectQueue(c.server(), TcpRepair.TCP_RECV_QUEUE);
-            byte[] peeked = Loopback.recvOnce(c.server(), 64, Sockets.MSG_PEEK | Sockets.MSG_DONTWAIT);
+            byte[] peeked =
+                Loopback.recvOnce(c.server(), 64, Sockets.MSG_PEEK | Sockets.MSG_DONTWAIT);
             assertThat(peeked).isEqualTo(unread);
             assertThat(Loopback.inq(c.server())).isEqualTo(unread.length);
             TcpRepair.off(c.server(), false);
@@ -128,11 +135,14 @@ class TcpRepairTest {
             byte[] inFlight = "in flight".getBytes(US_ASCII);
             SocketFilters.attachDropAll(c.server());
             Loopback.sendAll(c.client(), inFlight);
-            Loopback.await("the bytes to wait in the send queue", () -> Loopback.outq(c.client()) == inFlight.length);
+            Loopback.await(
+                "the bytes to wait in the send queue",
+                () -> Loopback.outq(c.client()) == inFlight.length);
 
             TcpRepair.on(c.client());
             TcpRepair.selectQueue(c.client(), TcpRepair.TCP_SEND_QUEUE);
-            byte[] peeked = Loopback.recvOnce(c.client(), 64, Sockets.MSG_PEEK | Sockets.MSG_DONTWAIT);
+            byte[] peeked =
+                Loopback.recvOnce(c.client(), 64, Sockets.MSG_PEEK | Sockets.MSG_DONTWAIT);
             assertThat(peeked).isEqualTo(inFlight);
             TcpRepair.off(c.client(), false);
 
@@ -150,16 +160,19 @@ class TcpRepairTest {
             int fd = c.server();
             assertThatThrownBy(() -> TcpRepair.selectQueue(fd, TcpRepair.TCP_RECV_QUEUE))
                 .isInstanceOf(LinuxException.class)
-                .hasMessage("setsockopt(TCP_REPAIR_QUEUE) failed: Operation not permitted (errno 1)");
+                .hasMessage(
+                    "setsockopt(TCP_REPAIR_QUEUE) failed: Operation not permitted (errno 1)");
             assertThatThrownBy(() -> TcpRepair.window(fd))
                 .isInstanceOf(LinuxException.class)
-                .hasMessage("getsockopt(TCP_REPAIR_WINDOW) failed: Operation not permitted (errno 1)");
+                .hasMessage(
+                    "getsockopt(TCP_REPAIR_WINDOW) failed: Operation not permitted (errno 1)");
             assertThatThrownBy(() -> TcpRepair.setTimestamp(fd, 1))
                 .isInstanceOf(LinuxException.class)
                 .hasMessage("setsockopt(TCP_TIMESTAMP) failed: Operation not permitted (errno 1)");
             assertThatThrownBy(() -> TcpRepair.setOptions(fd, TcpRepair.TCPOPT_SACK_PERM, 0))
                 .isInstanceOfSatisfying(
-                    LinuxException.class, e -> assertThat(e.call()).isEqualTo("setsockopt(TCP_REPAIR_OPTIONS)"));
+                    LinuxException.class,
+                    e -> assertThat(e.call()).isEqualTo("setsockopt(TCP_REPAIR_OPTIONS)"));
           }
         });
   }
@@ -178,7 +191,8 @@ class TcpRepairTest {
                       assertThat(e.errno()).isEqualTo(Errno.EPERM);
                       assertThat(e.call()).isEqualTo("setsockopt(TCP_QUEUE_SEQ)");
                       assertThat(e.getMessage())
-                          .isEqualTo("setsockopt(TCP_QUEUE_SEQ) failed: Operation not permitted (errno 1)");
+                          .isEqualTo(
+                              "setsockopt(TCP_QUEUE_SEQ) failed: Operation not permitted (errno 1)");
                     });
             TcpRepair.off(c.server(), false);
           }
@@ -200,25 +214,34 @@ class TcpRepairTest {
               // The client's send window is the window the server advertised last.
               Loopback.await(
                   "the client's send window to equal the server's receive window",
-                  () -> TcpRepair.window(c.client()).sndWnd() == TcpRepair.window(c.server()).rcvWnd());
+                  () ->
+                      TcpRepair.window(c.client()).sndWnd()
+                          == TcpRepair.window(c.server()).rcvWnd());
               TcpRepair.Window server = TcpRepair.window(c.server());
               TcpRepair.Window client = TcpRepair.window(c.client());
               assertThat(server.rcvWnd()).isPositive();
               assertThat(client.sndWnd()).isPositive();
-              assertThat(Integer.compareUnsigned(client.maxWindow(), client.sndWnd())).isGreaterThanOrEqualTo(0);
-              // rcv_wup is where the server last advertised from; with everything read it is rcv_nxt.
+              assertThat(Integer.compareUnsigned(client.maxWindow(), client.sndWnd()))
+                  .isGreaterThanOrEqualTo(0);
+              // rcv_wup is where the server last advertised from; with everything read it is
+              // rcv_nxt.
               int rcvNxt = seqOf(c.server(), TcpRepair.TCP_RECV_QUEUE);
               assertThat(server.rcvWup()).isEqualTo(rcvNxt);
               // snd_wl1 is the sequence of the segment that last updated the client's window,
               // which cannot be past what the client has received.
-              assertThat(client.sndWl1() - seqOf(c.client(), TcpRepair.TCP_RECV_QUEUE)).isLessThanOrEqualTo(0);
+              assertThat(client.sndWl1() - seqOf(c.client(), TcpRepair.TCP_RECV_QUEUE))
+                  .isLessThanOrEqualTo(0);
 
               TcpRepair.setWindow(c.server(), server);
               assertThat(TcpRepair.window(c.server())).isEqualTo(server);
 
               TcpRepair.Window bad =
                   new TcpRepair.Window(
-                      server.sndWl1(), server.sndWnd(), server.maxWindow(), server.rcvWnd(), rcvNxt + 100_000);
+                      server.sndWl1(),
+                      server.sndWnd(),
+                      server.maxWindow(),
+                      server.rcvWnd(),
+                      rcvNxt + 100_000);
               assertThatThrownBy(() -> TcpRepair.setWindow(c.server(), bad))
                   .isInstanceOf(LinuxException.class)
                   .hasMessage("setsockopt(TCP_REPAIR_WINDOW) failed: Invalid argument (errno 22)");
@@ -238,7 +261,8 @@ class TcpRepairTest {
             int fd = c.server();
             assertThat(TcpRepair.maxSegment(fd)).isEqualTo(TcpInfo.of(fd).sndMss());
             int t0 = TcpRepair.timestamp(fd);
-            Loopback.await("the TCP timestamp clock to tick", () -> TcpRepair.timestamp(fd) - t0 > 0);
+            Loopback.await(
+                "the TCP timestamp clock to tick", () -> TcpRepair.timestamp(fd) - t0 > 0);
 
             TcpRepair.on(fd);
             int wanted = t0 + 1_000_000;
@@ -257,8 +281,7 @@ class TcpRepairTest {
         .hasMessage("options come in code/value pairs");
     assertThatThrownBy(() -> TcpRepair.setOptions(0, 1, 2, 3))
         .isInstanceOf(IllegalArgumentException.class);
-    assertThatThrownBy(() -> TcpRepair.setOptions(0))
-        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> TcpRepair.setOptions(0)).isInstanceOf(IllegalArgumentException.class);
   }
 
   /**
@@ -314,10 +337,14 @@ class TcpRepairTest {
               assertThat(Sockets.connect(fresh, peer)).isTrue(); // no SYN in repair mode
               TcpRepair.setOptions(
                   fresh,
-                  TcpRepair.TCPOPT_MSS, mss,
-                  TcpRepair.TCPOPT_WINDOW, info.sndWscale() | (info.rcvWscale() << 16),
-                  TcpRepair.TCPOPT_SACK_PERM, 0,
-                  TcpRepair.TCPOPT_TIMESTAMP, 0);
+                  TcpRepair.TCPOPT_MSS,
+                  mss,
+                  TcpRepair.TCPOPT_WINDOW,
+                  info.sndWscale() | (info.rcvWscale() << 16),
+                  TcpRepair.TCPOPT_SACK_PERM,
+                  0,
+                  TcpRepair.TCPOPT_TIMESTAMP,
+                  0);
               TcpRepair.setTimestamp(fresh, ts);
               TcpRepair.selectQueue(fresh, TcpRepair.TCP_NO_QUEUE);
               TcpRepair.setWindow(fresh, window);
@@ -336,7 +363,8 @@ class TcpRepairTest {
               Loopback.sendAll(c.client(), after);
               assertThat(Loopback.recvExactly(fresh, after.length)).isEqualTo(after);
               Loopback.sendAll(fresh, "still here".getBytes(US_ASCII));
-              assertThat(Loopback.recvExactly(c.client(), 10)).isEqualTo("still here".getBytes(US_ASCII));
+              assertThat(Loopback.recvExactly(c.client(), 10))
+                  .isEqualTo("still here".getBytes(US_ASCII));
               assertThat(TcpInfo.of(c.client()).state()).isEqualTo(TcpInfo.STATE_ESTABLISHED);
             } finally {
               Sockets.closeQuietly(fresh);

@@ -14,7 +14,8 @@ class TcpSegmentTest {
 
   @Test
   void internetChecksumMatchesRfc1071Example() {
-    // RFC 1071 section 3: the words 0001 f203 f4f5 f6f7 sum to ddf2; the checksum is its complement.
+    // RFC 1071 section 3: the words 0001 f203 f4f5 f6f7 sum to ddf2; the checksum is its
+    // complement.
     byte[] words = HEX.parseHex("0001f203f4f5f6f7");
     assertThat(TcpSegment.internetChecksum(words, 0, words.length, 0)).isEqualTo(~0xddf2 & 0xffff);
   }
@@ -35,28 +36,45 @@ class TcpSegmentTest {
 
   @Test
   void buildsAFinAckWithTimestampsByteForByte() throws Exception {
-    TcpSegment fin = new TcpSegment(
-        address("198.18.0.2", 40000), address("198.18.0.100", 8080),
-        0xfffffffe, 0x01020304, TcpSegment.FIN | TcpSegment.ACK, 502,
-        new TcpSegment.Timestamp(0, 0xcafebabe));
+    TcpSegment fin =
+        new TcpSegment(
+            address("198.18.0.2", 40000),
+            address("198.18.0.100", 8080),
+            0xfffffffe,
+            0x01020304,
+            TcpSegment.FIN | TcpSegment.ACK,
+            502,
+            new TcpSegment.Timestamp(0, 0xcafebabe));
     byte[] p = fin.toIpv4Packet();
 
     assertThat(p).hasSize(52).hasSize(fin.packetLength());
     String hex = HEX.formatHex(p);
-    assertThat(hex.substring(0, 40)).as("IPv4 header without its checksum")
+    assertThat(hex.substring(0, 40))
+        .as("IPv4 header without its checksum")
         .startsWith("45000034" + "0000" + "4000" + "4006")
         .endsWith("c6120002" + "c6120064");
-    assertThat(hex.substring(40)).isEqualTo(
-        "9c40" + "1f90" + "fffffffe" + "01020304" + "80" + "11" + "01f6"
-            + hex.substring(72, 76) + "0000" // checksum checked below, urgent pointer 0
-            + "0101080a" + "00000000" + "cafebabe");
+    assertThat(hex.substring(40))
+        .isEqualTo(
+            "9c40"
+                + "1f90"
+                + "fffffffe"
+                + "01020304"
+                + "80"
+                + "11"
+                + "01f6"
+                + hex.substring(72, 76)
+                + "0000" // checksum checked below, urgent pointer 0
+                + "0101080a"
+                + "00000000"
+                + "cafebabe");
     assertChecksumsVerify(p);
   }
 
   @Test
   void withoutTimestampsTheHeaderIsTwentyBytes() throws Exception {
-    TcpSegment fin = new TcpSegment(
-        address("10.1.2.3", 1), address("10.3.2.1", 65535), 7, 9, TcpSegment.ACK, 0, null);
+    TcpSegment fin =
+        new TcpSegment(
+            address("10.1.2.3", 1), address("10.3.2.1", 65535), 7, 9, TcpSegment.ACK, 0, null);
     byte[] p = fin.toIpv4Packet();
     assertThat(p).hasSize(40);
     assertThat(p[32] & 0xff).as("data offset 5 words").isEqualTo(0x50);
@@ -71,11 +89,17 @@ class TcpSegmentTest {
       byte[] b = new byte[4];
       random.nextBytes(a);
       random.nextBytes(b);
-      TcpSegment s = new TcpSegment(
-          new InetSocketAddress(InetAddress.getByAddress(a), 1 + random.nextInt(65535)),
-          new InetSocketAddress(InetAddress.getByAddress(b), 1 + random.nextInt(65535)),
-          random.nextInt(), random.nextInt(), random.nextInt(256), random.nextInt(65536),
-          random.nextBoolean() ? null : new TcpSegment.Timestamp(random.nextInt(), random.nextInt()));
+      TcpSegment s =
+          new TcpSegment(
+              new InetSocketAddress(InetAddress.getByAddress(a), 1 + random.nextInt(65535)),
+              new InetSocketAddress(InetAddress.getByAddress(b), 1 + random.nextInt(65535)),
+              random.nextInt(),
+              random.nextInt(),
+              random.nextInt(256),
+              random.nextInt(65536),
+              random.nextBoolean()
+                  ? null
+                  : new TcpSegment.Timestamp(random.nextInt(), random.nextInt()));
       assertChecksumsVerify(s.toIpv4Packet());
     }
   }

@@ -45,6 +45,7 @@ import org.slf4j.LoggerFactory;
 public final class AdminEndpoint implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(AdminEndpoint.class);
   private static final ObjectMapper json = new ObjectMapper();
+
   /** Longest drain an operator may ask for. */
   static final Duration MAX_DRAIN = Duration.ofHours(1);
 
@@ -56,7 +57,12 @@ public final class AdminEndpoint implements AutoCloseable {
   private final SyncPlane sync;
   private io.baton.dispatcher.DispatcherNode dispatcher;
 
-  private AdminEndpoint(HttpServer http, ExecutorService thread, String token, String nodeName, ServerAgent server,
+  private AdminEndpoint(
+      HttpServer http,
+      ExecutorService thread,
+      String token,
+      String nodeName,
+      ServerAgent server,
       SyncPlane sync) {
     this.http = http;
     this.thread = thread;
@@ -66,22 +72,37 @@ public final class AdminEndpoint implements AutoCloseable {
     this.sync = sync;
   }
 
-  /** Listens on {@code listen}; {@code server} and {@code sync} may be null (roles the node lacks). */
-  public static AdminEndpoint start(InetSocketAddress listen, byte[] clusterKey, String nodeName, ServerAgent server,
-      SyncPlane sync) throws IOException {
+  /**
+   * Listens on {@code listen}; {@code server} and {@code sync} may be null (roles the node lacks).
+   */
+  public static AdminEndpoint start(
+      InetSocketAddress listen,
+      byte[] clusterKey,
+      String nodeName,
+      ServerAgent server,
+      SyncPlane sync)
+      throws IOException {
     HttpServer http;
     try {
       http = HttpServer.create(listen, 16);
     } catch (IOException e) {
-      throw new IOException("cannot serve the admin endpoint on " + listen + ": " + e.getMessage()
-          + " (admin.listen in the config; 'admin: {enabled: false}' turns it off)", e);
+      throw new IOException(
+          "cannot serve the admin endpoint on "
+              + listen
+              + ": "
+              + e.getMessage()
+              + " (admin.listen in the config; 'admin: {enabled: false}' turns it off)",
+          e);
     }
-    ExecutorService thread = Executors.newSingleThreadExecutor(r -> {
-      Thread t = new Thread(r, "baton-admin");
-      t.setDaemon(true);
-      return t;
-    });
-    AdminEndpoint a = new AdminEndpoint(http, thread, AdminToken.of(clusterKey), nodeName, server, sync);
+    ExecutorService thread =
+        Executors.newSingleThreadExecutor(
+            r -> {
+              Thread t = new Thread(r, "baton-admin");
+              t.setDaemon(true);
+              return t;
+            });
+    AdminEndpoint a =
+        new AdminEndpoint(http, thread, AdminToken.of(clusterKey), nodeName, server, sync);
     http.setExecutor(thread);
     http.createContext("/", a::handle);
     http.start();
@@ -106,8 +127,15 @@ public final class AdminEndpoint implements AutoCloseable {
     // Not try-with-resources: that closes the exchange before a catch block could answer.
     try {
       String auth = x.getRequestHeaders().getFirst("Authorization");
-      if (auth == null || !auth.startsWith("Bearer ") || !AdminToken.matches(auth.substring(7).trim(), token)) {
-        reply(x, 401, Map.of("error", "missing or wrong token (baton ctl derives it from the config's cluster key)"));
+      if (auth == null
+          || !auth.startsWith("Bearer ")
+          || !AdminToken.matches(auth.substring(7).trim(), token)) {
+        reply(
+            x,
+            401,
+            Map.of(
+                "error",
+                "missing or wrong token (baton ctl derives it from the config's cluster key)"));
         return;
       }
       Map<String, String> q = query(x.getRequestURI().getRawQuery());
@@ -150,26 +178,40 @@ public final class AdminEndpoint implements AutoCloseable {
   private Map<String, Object> changeWorker(Map<String, String> q) {
     requireServer();
     var pools = server.workerPools();
-    if (pools.isEmpty()) throw new IllegalArgumentException("node " + nodeName + " has no pool of workers");
+    if (pools.isEmpty())
+      throw new IllegalArgumentException("node " + nodeName + " has no pool of workers");
     String vip = q.get("vip");
-    var pool = vip == null ? (pools.size() == 1 ? pools.get(0) : null)
-        : pools.stream().filter(p -> p.name().equals(vip)).findFirst().orElse(null);
+    var pool =
+        vip == null
+            ? (pools.size() == 1 ? pools.get(0) : null)
+            : pools.stream().filter(p -> p.name().equals(vip)).findFirst().orElse(null);
     if (pool == null) {
-      throw new IllegalArgumentException(vip == null ? "this server has several pools: say which with vip=ADDRESS:PORT"
-          : "no pool for VIP " + vip + " (pools: " + pools.stream().map(p -> p.name()).toList() + ")");
+      throw new IllegalArgumentException(
+          vip == null
+              ? "this server has several pools: say which with vip=ADDRESS:PORT"
+              : "no pool for VIP "
+                  + vip
+                  + " (pools: "
+                  + pools.stream().map(p -> p.name()).toList()
+                  + ")");
     }
     String worker = q.get("worker");
     if (worker == null) throw new IllegalArgumentException("worker=NAME is required");
-    int actions = (q.containsKey("weight") && !q.containsKey("add") ? 1 : 0) + (q.containsKey("drain") ? 1 : 0)
-        + (q.containsKey("add") ? 1 : 0) + (q.containsKey("remove") ? 1 : 0);
+    int actions =
+        (q.containsKey("weight") && !q.containsKey("add") ? 1 : 0)
+            + (q.containsKey("drain") ? 1 : 0)
+            + (q.containsKey("add") ? 1 : 0)
+            + (q.containsKey("remove") ? 1 : 0);
     if (actions != 1) {
-      throw new IllegalArgumentException("give one of weight=N, drain=true|false, add=ADDRESS:PORT|SOCKET-PATH [weight=N] and remove=true");
+      throw new IllegalArgumentException(
+          "give one of weight=N, drain=true|false, add=ADDRESS:PORT|SOCKET-PATH [weight=N] and remove=true");
     }
     if (q.containsKey("add")) {
       int weight = q.containsKey("weight") ? Integer.parseInt(q.get("weight")) : 1;
       String target = q.get("add");
       if (target.startsWith("/")) {
-        if (target.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > io.baton.linux.UnixSockets.MAX_PATH_BYTES) {
+        if (target.getBytes(java.nio.charset.StandardCharsets.UTF_8).length
+            > io.baton.linux.UnixSockets.MAX_PATH_BYTES) {
           throw new IllegalArgumentException("a Unix socket path is at most 107 bytes: " + target);
         }
         pool.add(worker, java.nio.file.Path.of(target).normalize(), weight);
@@ -183,7 +225,8 @@ public final class AdminEndpoint implements AutoCloseable {
       try {
         weight = Integer.parseInt(q.get("weight"));
       } catch (NumberFormatException e) {
-        throw new IllegalArgumentException("weight must be a number 0..1000, got '" + q.get("weight") + "'");
+        throw new IllegalArgumentException(
+            "weight must be a number 0..1000, got '" + q.get("weight") + "'");
       }
       pool.setWeight(worker, weight);
     } else {
@@ -226,8 +269,9 @@ public final class AdminEndpoint implements AutoCloseable {
   }
 
   private Map<String, Object> connections() {
-    if (server == null && dispatcher == null) throw new IllegalArgumentException("node " + nodeName
-        + " is neither a server nor a dispatcher");
+    if (server == null && dispatcher == null)
+      throw new IllegalArgumentException(
+          "node " + nodeName + " is neither a server nor a dispatcher");
     long now = System.currentTimeMillis();
     Map<String, Object> out = new LinkedHashMap<>();
     out.put("node", nodeName);
@@ -270,8 +314,12 @@ public final class AdminEndpoint implements AutoCloseable {
     requireServer();
     InetSocketAddress client = address(q, "client");
     InetSocketAddress vip = address(q, "vip");
-    FlowKey flow = new FlowKey((Inet4Address) client.getAddress(), client.getPort(), (Inet4Address) vip.getAddress(),
-        vip.getPort());
+    FlowKey flow =
+        new FlowKey(
+            (Inet4Address) client.getAddress(),
+            client.getPort(),
+            (Inet4Address) vip.getAddress(),
+            vip.getPort());
     MigrationOutcome o;
     try {
       o = server.migrator().migrate(flow, q.get("to"), flag(q, "force")).get(30, TimeUnit.SECONDS);
@@ -294,15 +342,19 @@ public final class AdminEndpoint implements AutoCloseable {
       throw new IllegalArgumentException("deadline-ms is not a number: " + q.get("deadline-ms"));
     }
     if (ms <= 0 || ms > MAX_DRAIN.toMillis()) {
-      throw new IllegalArgumentException("deadline-ms must be between 1 and " + MAX_DRAIN.toMillis());
+      throw new IllegalArgumentException(
+          "deadline-ms must be between 1 and " + MAX_DRAIN.toMillis());
     }
     boolean force = flag(q, "force");
     boolean closeRest = flag(q, "close-rest");
     long t0 = System.nanoTime();
     List<MigrationOutcome> outcomes;
     try {
-      outcomes = server.migrator().migrateAll(q.get("to"), Duration.ofMillis(ms), force)
-          .get(ms + 30_000, TimeUnit.MILLISECONDS);
+      outcomes =
+          server
+              .migrator()
+              .migrateAll(q.get("to"), Duration.ofMillis(ms), force)
+              .get(ms + 30_000, TimeUnit.MILLISECONDS);
       if (closeRest) {
         outcomes = server.migrator().closeRest(outcomes).get(30, TimeUnit.SECONDS);
       }
@@ -351,7 +403,8 @@ public final class AdminEndpoint implements AutoCloseable {
     try {
       InetAddress a = InetAddress.ofLiteral(v.substring(0, colon));
       int port = Integer.parseInt(v.substring(colon + 1));
-      if (!(a instanceof Inet4Address) || port < 1 || port > 65535) throw new IllegalArgumentException();
+      if (!(a instanceof Inet4Address) || port < 1 || port > 65535)
+        throw new IllegalArgumentException();
       return new InetSocketAddress(a, port);
     } catch (RuntimeException e) {
       throw new IllegalArgumentException(name + " is not an IPv4 IP:PORT: " + v);
@@ -373,7 +426,8 @@ public final class AdminEndpoint implements AutoCloseable {
     for (String kv : raw.split("&")) {
       int eq = kv.indexOf('=');
       if (eq <= 0) continue;
-      q.put(URLDecoder.decode(kv.substring(0, eq), StandardCharsets.UTF_8),
+      q.put(
+          URLDecoder.decode(kv.substring(0, eq), StandardCharsets.UTF_8),
           URLDecoder.decode(kv.substring(eq + 1), StandardCharsets.UTF_8));
     }
     return q;

@@ -29,7 +29,9 @@ public final class AdminToken {
 
   /** Constant-time comparison of a presented token with the expected one. */
   static boolean matches(String presented, String expected) {
-    return presented != null && MessageDigest.isEqual(presented.getBytes(StandardCharsets.US_ASCII),
-        expected.getBytes(StandardCharsets.US_ASCII));
+    return presented != null
+        && MessageDigest.isEqual(
+            presented.getBytes(StandardCharsets.US_ASCII),
+            expected.getBytes(StandardCharsets.US_ASCII));
   }
 }

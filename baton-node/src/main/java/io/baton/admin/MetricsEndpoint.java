@@ -17,8 +17,8 @@ import java.util.function.DoubleSupplier;
 /**
  * A node's Prometheus endpoint ({@code metrics.listen} in the config): the dispatcher's counters
  * (connections accepted, handed off, refused, answered by the dispatcher itself, handoff stage
- * latencies), its forwarding table and fabric, and the server agent's connections and guard.
- * Every metric reads the live counters at scrape time; nothing is copied on the data path.
+ * latencies), its forwarding table and fabric, and the server agent's connections and guard. Every
+ * metric reads the live counters at scrape time; nothing is copied on the data path.
  *
  * <p>Thread-safe; scrapes run on the HTTP server's own thread.
  */
@@ -29,25 +29,30 @@ public final class MetricsEndpoint implements AutoCloseable {
     this.server = server;
   }
 
-  /** Serves {@code /metrics} on {@code listen} for whichever roles this node runs (either may be null). */
-  public static MetricsEndpoint start(InetSocketAddress listen, DispatcherNode dispatcher, ServerAgent agent)
-      throws IOException {
+  /**
+   * Serves {@code /metrics} on {@code listen} for whichever roles this node runs (either may be
+   * null).
+   */
+  public static MetricsEndpoint start(
+      InetSocketAddress listen, DispatcherNode dispatcher, ServerAgent agent) throws IOException {
     return start(listen, dispatcher, agent, null);
   }
 
   /** As above, with the sync plane's figures when the node has one ({@code sync} may be null). */
-  public static MetricsEndpoint start(InetSocketAddress listen, DispatcherNode dispatcher, ServerAgent agent,
-      SyncPlane sync) throws IOException {
+  public static MetricsEndpoint start(
+      InetSocketAddress listen, DispatcherNode dispatcher, ServerAgent agent, SyncPlane sync)
+      throws IOException {
     PrometheusRegistry registry = new PrometheusRegistry();
     if (dispatcher != null) registerDispatcher(registry, dispatcher);
     if (agent != null) registerServer(registry, agent);
     if (sync != null) registerSync(registry, sync);
     try {
-      HTTPServer server = HTTPServer.builder()
-          .inetAddress(listen.getAddress())
-          .port(listen.getPort())
-          .registry(registry)
-          .buildAndStart();
+      HTTPServer server =
+          HTTPServer.builder()
+              .inetAddress(listen.getAddress())
+              .port(listen.getPort())
+              .registry(registry)
+              .buildAndStart();
       return new MetricsEndpoint(server);
     } catch (IOException e) {
       throw new IOException("cannot serve metrics on " + listen + ": " + e.getMessage(), e);
@@ -55,35 +60,77 @@ public final class MetricsEndpoint implements AutoCloseable {
   }
 
   /** Serves {@code /metrics} on {@code listen} for a gateway. */
-  public static MetricsEndpoint startGateway(InetSocketAddress listen, io.baton.gateway.GatewayNode gateway)
-      throws IOException {
+  public static MetricsEndpoint startGateway(
+      InetSocketAddress listen, io.baton.gateway.GatewayNode gateway) throws IOException {
     PrometheusRegistry registry = new PrometheusRegistry();
     var c = gateway.counters();
-    GaugeWithCallback.builder().name("baton_gateway_registrations").help("Live registrations in the proxy registration table")
-        .callback(cb -> cb.call(gateway.table().list().size())).register(registry);
-    counterOf(registry, "baton_gateway_connections_intercepted", "LAN connections intercepted and carried over a trunk",
+    GaugeWithCallback.builder()
+        .name("baton_gateway_registrations")
+        .help("Live registrations in the proxy registration table")
+        .callback(cb -> cb.call(gateway.table().list().size()))
+        .register(registry);
+    counterOf(
+        registry,
+        "baton_gateway_connections_intercepted",
+        "LAN connections intercepted and carried over a trunk",
         gateway::intercepted);
-    counterOf(registry, "baton_gateway_connections_refused_unregistered",
-        "Intercepted connections reset because no live registration covered them", gateway::refusedUnregistered);
-    counterOf(registry, "baton_gateway_streams_refused_not_served",
-        "Streams from peers reset because their destination is not among serves", gateway::refusedNotServed);
-    counter(registry, "baton_gateway_streams_opened", "Streams opened on this gateway's trunks, both sides", c.streamsOpened);
-    counter(registry, "baton_gateway_streams_reset", "Streams ended by a reset (either end, or their trunk failing)",
+    counterOf(
+        registry,
+        "baton_gateway_connections_refused_unregistered",
+        "Intercepted connections reset because no live registration covered them",
+        gateway::refusedUnregistered);
+    counterOf(
+        registry,
+        "baton_gateway_streams_refused_not_served",
+        "Streams from peers reset because their destination is not among serves",
+        gateway::refusedNotServed);
+    counter(
+        registry,
+        "baton_gateway_streams_opened",
+        "Streams opened on this gateway's trunks, both sides",
+        c.streamsOpened);
+    counter(
+        registry,
+        "baton_gateway_streams_reset",
+        "Streams ended by a reset (either end, or their trunk failing)",
         c.streamsReset);
-    GaugeWithCallback.builder().name("baton_gateway_streams_open").help("Streams open now")
-        .callback(cb -> cb.call(c.streamsOpen.get())).register(registry);
-    counter(registry, "baton_gateway_wan_sent_bytes", "Bytes read from local sockets and sent over trunks", c.bytesToWan);
-    counter(registry, "baton_gateway_wan_received_bytes", "Bytes received over trunks and written to local sockets",
+    GaugeWithCallback.builder()
+        .name("baton_gateway_streams_open")
+        .help("Streams open now")
+        .callback(cb -> cb.call(c.streamsOpen.get()))
+        .register(registry);
+    counter(
+        registry,
+        "baton_gateway_wan_sent_bytes",
+        "Bytes read from local sockets and sent over trunks",
+        c.bytesToWan);
+    counter(
+        registry,
+        "baton_gateway_wan_received_bytes",
+        "Bytes received over trunks and written to local sockets",
         c.bytesFromWan);
-    GaugeWithCallback.builder().name("baton_gateway_trunks_up").help("Trunks up now, both sides")
-        .callback(cb -> cb.call(c.trunksUp.get())).register(registry);
-    counter(registry, "baton_gateway_trunk_failures", "Trunks that failed (a connection closed, errored or went silent)",
+    GaugeWithCallback.builder()
+        .name("baton_gateway_trunks_up")
+        .help("Trunks up now, both sides")
+        .callback(cb -> cb.call(c.trunksUp.get()))
+        .register(registry);
+    counter(
+        registry,
+        "baton_gateway_trunk_failures",
+        "Trunks that failed (a connection closed, errored or went silent)",
         c.trunkFailures);
-    counter(registry, "baton_gateway_hellos_refused", "Tunnel connections refused before any stream frame (bad or stale HELLO)",
+    counter(
+        registry,
+        "baton_gateway_hellos_refused",
+        "Tunnel connections refused before any stream frame (bad or stale HELLO)",
         c.hellosRefused);
     try {
-      return new MetricsEndpoint(HTTPServer.builder().inetAddress(listen.getAddress()).port(listen.getPort())
-          .registry(registry).buildAndStart());
+      return new MetricsEndpoint(
+          HTTPServer.builder()
+              .inetAddress(listen.getAddress())
+              .port(listen.getPort())
+              .registry(registry)
+              .buildAndStart());
     } catch (IOException e) {
       throw new IOException("cannot serve metrics on " + listen + ": " + e.getMessage(), e);
     }
@@ -96,48 +143,82 @@ public final class MetricsEndpoint implements AutoCloseable {
 
   private static void registerDispatcher(PrometheusRegistry r, DispatcherNode d) {
     DispatcherStats s = d.stats();
-    counter(r, "baton_dispatcher_connections_accepted", "Client connections accepted on the VIPs", s.accepted);
-    counter(r, "baton_dispatcher_handoffs", "Connections handed off to a server (ACCEPTED)", s.handedOff);
+    counter(
+        r,
+        "baton_dispatcher_connections_accepted",
+        "Client connections accepted on the VIPs",
+        s.accepted);
+    counter(
+        r,
+        "baton_dispatcher_handoffs",
+        "Connections handed off to a server (ACCEPTED)",
+        s.handedOff);
     counter(r, "baton_dispatcher_handoffs_refused", "Handoffs a server refused", s.refusedByServer);
-    counter(r, "baton_dispatcher_handoff_failures", "Handoffs that timed out or lost their fabric connection", s.handoffFailures);
-    counter(r, "baton_dispatcher_served_locally", "Connections served by this node itself (peer mode)", s.servedLocally);
-    counter(r, "baton_dispatcher_skipped_by_farm_state", "Picks passed over because the sync plane refused the server", s.skippedByFarmState);
-    counter(r, "baton_dispatcher_ownership_installed", "Entries installed from servers' ownership news (other dispatchers' handoffs)", s.ownershipInstalled);
-    counter(r, "baton_dispatcher_ownership_retired", "Entries retired from servers' ownership news", s.ownershipRetired);
-    counter(r, "baton_dispatcher_ownership_refused", "Ownership news refused: not a configured server at that fabric address", s.ownershipRefused);
+    counter(
+        r,
+        "baton_dispatcher_handoff_failures",
+        "Handoffs that timed out or lost their fabric connection",
+        s.handoffFailures);
+    counter(
+        r,
+        "baton_dispatcher_served_locally",
+        "Connections served by this node itself (peer mode)",
+        s.servedLocally);
+    counter(
+        r,
+        "baton_dispatcher_skipped_by_farm_state",
+        "Picks passed over because the sync plane refused the server",
+        s.skippedByFarmState);
+    counter(
+        r,
+        "baton_dispatcher_ownership_installed",
+        "Entries installed from servers' ownership news (other dispatchers' handoffs)",
+        s.ownershipInstalled);
+    counter(
+        r,
+        "baton_dispatcher_ownership_retired",
+        "Entries retired from servers' ownership news",
+        s.ownershipRetired);
+    counter(
+        r,
+        "baton_dispatcher_ownership_refused",
+        "Ownership news refused: not a configured server at that fabric address",
+        s.ownershipRefused);
     CounterWithCallback.builder()
         .name("baton_dispatcher_answered")
         .help("Connections the dispatcher answered or closed itself, by reason")
         .labelNames("reason")
-        .callback(cb -> {
-          cb.call(s.answered503.sum(), "503");
-          cb.call(s.closedUnavailable.sum(), "unavailable_close");
-          cb.call(s.answered400.sum(), "400");
-          cb.call(s.answered431.sum(), "431");
-          cb.call(s.answered408.sum(), "408");
-          cb.call(s.closedSlow.sum(), "slow");
-          cb.call(s.closedNotTls.sum(), "not_tls");
-          cb.call(s.clientGone.sum(), "client_gone");
-          cb.call(s.refusedPendingTotal.sum(), "pending_cap");
-          cb.call(s.refusedPendingPerClient.sum(), "pending_per_client_cap");
-          cb.call(s.answered431HeaderCount.sum(), "431_header_count");
-        })
+        .callback(
+            cb -> {
+              cb.call(s.answered503.sum(), "503");
+              cb.call(s.closedUnavailable.sum(), "unavailable_close");
+              cb.call(s.answered400.sum(), "400");
+              cb.call(s.answered431.sum(), "431");
+              cb.call(s.answered408.sum(), "408");
+              cb.call(s.closedSlow.sum(), "slow");
+              cb.call(s.closedNotTls.sum(), "not_tls");
+              cb.call(s.clientGone.sum(), "client_gone");
+              cb.call(s.refusedPendingTotal.sum(), "pending_cap");
+              cb.call(s.refusedPendingPerClient.sum(), "pending_per_client_cap");
+              cb.call(s.answered431HeaderCount.sum(), "431_header_count");
+            })
         .register(r);
     CounterWithCallback.builder()
         .name("baton_dispatcher_handoff_problems")
         .help("Handoff steps that failed or went late, by reason")
         .labelNames("reason")
-        .callback(cb -> {
-          cb.call(s.freezeFailures.sum(), "freeze_failed");
-          cb.call(s.installFailures.sum(), "forwarding_change_failed");
-          cb.call(s.exportFailures.sum(), "export_failed");
-          cb.call(s.resumeFailures.sum(), "resume_failed");
-          cb.call(s.aborts.sum(), "abort_sent");
-          cb.call(s.abortedByServer.sum(), "abort_confirmed");
-          cb.call(s.lateAccepted.sum(), "late_accepted");
-          cb.call(s.abandoned.sum(), "outcome_unknown");
-          cb.call(s.staleCloses.sum(), "stale_close");
-        })
+        .callback(
+            cb -> {
+              cb.call(s.freezeFailures.sum(), "freeze_failed");
+              cb.call(s.installFailures.sum(), "forwarding_change_failed");
+              cb.call(s.exportFailures.sum(), "export_failed");
+              cb.call(s.resumeFailures.sum(), "resume_failed");
+              cb.call(s.aborts.sum(), "abort_sent");
+              cb.call(s.abortedByServer.sum(), "abort_confirmed");
+              cb.call(s.lateAccepted.sum(), "late_accepted");
+              cb.call(s.abandoned.sum(), "outcome_unknown");
+              cb.call(s.staleCloses.sum(), "stale_close");
+            })
         .register(r);
     GaugeWithCallback.builder()
         .name("baton_dispatcher_first_request_phase")
@@ -149,129 +230,277 @@ public final class MetricsEndpoint implements AutoCloseable {
         .help("Handoffs between the routing decision and their outcome")
         .callback(cb -> cb.call(s.inFlightHandoffs.sum()))
         .register(r);
-    counter(r, "baton_dispatcher_servers_lost", "Fabric sessions to servers lost (server declared dead)", s.serversLost);
-    counter(r, "baton_dispatcher_entries_dropped_with_servers", "Forwarding entries removed because their server was lost", s.entriesDroppedWithServers);
-    counter(r, "baton_dispatcher_reconcile_removed", "Entries removed because the server's inventory lacked them", s.reconcileRemoved);
-    counter(r, "baton_dispatcher_reconcile_added", "Entries restored from a server's inventory", s.reconcileAdded);
+    counter(
+        r,
+        "baton_dispatcher_servers_lost",
+        "Fabric sessions to servers lost (server declared dead)",
+        s.serversLost);
+    counter(
+        r,
+        "baton_dispatcher_entries_dropped_with_servers",
+        "Forwarding entries removed because their server was lost",
+        s.entriesDroppedWithServers);
+    counter(
+        r,
+        "baton_dispatcher_reconcile_removed",
+        "Entries removed because the server's inventory lacked them",
+        s.reconcileRemoved);
+    counter(
+        r,
+        "baton_dispatcher_reconcile_added",
+        "Entries restored from a server's inventory",
+        s.reconcileAdded);
     GaugeWithCallback.builder()
         .name("baton_dispatcher_handoff_stage_seconds")
         .help("Recent handoff stage latencies (median and p99 of the last 8192 handoffs)")
         .labelNames("stage", "quantile")
-        .callback(cb -> {
-          stage(cb, "freeze_and_forward", s.freezeAndForwardTime);
-          stage(cb, "export", s.exportTime);
-          stage(cb, "fabric_round_trip", s.fabricRoundTripTime);
-          stage(cb, "handoff", s.handoffTime);
-        })
+        .callback(
+            cb -> {
+              stage(cb, "freeze_and_forward", s.freezeAndForwardTime);
+              stage(cb, "export", s.exportTime);
+              stage(cb, "fabric_round_trip", s.fabricRoundTripTime);
+              stage(cb, "handoff", s.handoffTime);
+            })
         .register(r);
     r.register(s.handoffSeconds);
-    counterOf(r, "baton_forwarding_entries_installed", "Forwarding entries installed", () -> d.forwarding().installedTotal());
-    counterOf(r, "baton_forwarding_entries_removed", "Forwarding entries removed (closed, dead server, reconciled)", () -> d.forwarding().removedTotal());
+    counterOf(
+        r,
+        "baton_forwarding_entries_installed",
+        "Forwarding entries installed",
+        () -> d.forwarding().installedTotal());
+    counterOf(
+        r,
+        "baton_forwarding_entries_removed",
+        "Forwarding entries removed (closed, dead server, reconciled)",
+        () -> d.forwarding().removedTotal());
     GaugeWithCallback.builder()
         .name("baton_forwarding_entries")
-        .help("Forwarding entries the dispatcher tracks (the kernel's map is not dumped per scrape)")
+        .help(
+            "Forwarding entries the dispatcher tracks (the kernel's map is not dumped per scrape)")
         .callback(cb -> cb.call(d.forwarding().trackedEntries()))
         .register(r);
-    counterOf(r, "baton_forwarding_batches", "nf_tables netlink batches sent", () -> d.forwarding().batchesTotal());
+    counterOf(
+        r,
+        "baton_forwarding_batches",
+        "nf_tables netlink batches sent",
+        () -> d.forwarding().batchesTotal());
     GaugeWithCallback.builder()
         .name("baton_fabric_up")
         .help("1 when the fabric connection to a server is up")
         .labelNames("server")
         .callback(cb -> d.fabricState().forEach((node, up) -> cb.call(up ? 1 : 0, node)))
         .register(r);
-    counterOf(r, "baton_fabric_auth_failures", "Fabric frames that failed authentication", d::fabricAuthFailures);
-    counterOf(r, "baton_fabric_late_replies", "Answers that found no handoff waiting (repeats after ABORT, answers after a give-up)", d::fabricLateReplies);
-    counterOf(r, "baton_fabric_silent_servers", "Fabric sessions closed after a server's silence (dead-after)", d::fabricSilentPeers);
+    counterOf(
+        r,
+        "baton_fabric_auth_failures",
+        "Fabric frames that failed authentication",
+        d::fabricAuthFailures);
+    counterOf(
+        r,
+        "baton_fabric_late_replies",
+        "Answers that found no handoff waiting (repeats after ABORT, answers after a give-up)",
+        d::fabricLateReplies);
+    counterOf(
+        r,
+        "baton_fabric_silent_servers",
+        "Fabric sessions closed after a server's silence (dead-after)",
+        d::fabricSilentPeers);
   }
 
   private static void registerServer(PrometheusRegistry r, ServerAgent a) {
     if (!a.workerPools().isEmpty()) {
-      GaugeWithCallback.builder().name("baton_server_worker_active").help("Relayed connections a worker has now")
-          .labelNames("pool", "worker").callback(cb -> {
-            for (var pool : a.workerPools()) for (var w : pool.workers()) cb.call(w.active(), pool.name(), w.name());
-          }).register(r);
-      CounterWithCallback.builder().name("baton_server_worker_connections").help("Connections given to a worker")
-          .labelNames("pool", "worker").callback(cb -> {
-            for (var pool : a.workerPools()) for (var w : pool.workers()) cb.call(w.connections(), pool.name(), w.name());
-          }).register(r);
-      CounterWithCallback.builder().name("baton_server_worker_failures").help("Connects to a worker that failed")
-          .labelNames("pool", "worker").callback(cb -> {
-            for (var pool : a.workerPools()) for (var w : pool.workers()) cb.call(w.failures(), pool.name(), w.name());
-          }).register(r);
-      GaugeWithCallback.builder().name("baton_server_worker_up").help("1 while a worker is not down")
-          .labelNames("pool", "worker").callback(cb -> {
-            for (var pool : a.workerPools()) for (var w : pool.workers()) cb.call(w.isDown() ? 0 : 1, pool.name(), w.name());
-          }).register(r);
+      GaugeWithCallback.builder()
+          .name("baton_server_worker_active")
+          .help("Relayed connections a worker has now")
+          .labelNames("pool", "worker")
+          .callback(
+              cb -> {
+                for (var pool : a.workerPools())
+                  for (var w : pool.workers()) cb.call(w.active(), pool.name(), w.name());
+              })
+          .register(r);
+      CounterWithCallback.builder()
+          .name("baton_server_worker_connections")
+          .help("Connections given to a worker")
+          .labelNames("pool", "worker")
+          .callback(
+              cb -> {
+                for (var pool : a.workerPools())
+                  for (var w : pool.workers()) cb.call(w.connections(), pool.name(), w.name());
+              })
+          .register(r);
+      CounterWithCallback.builder()
+          .name("baton_server_worker_failures")
+          .help("Connects to a worker that failed")
+          .labelNames("pool", "worker")
+          .callback(
+              cb -> {
+                for (var pool : a.workerPools())
+                  for (var w : pool.workers()) cb.call(w.failures(), pool.name(), w.name());
+              })
+          .register(r);
+      GaugeWithCallback.builder()
+          .name("baton_server_worker_up")
+          .help("1 while a worker is not down")
+          .labelNames("pool", "worker")
+          .callback(
+              cb -> {
+                for (var pool : a.workerPools())
+                  for (var w : pool.workers()) cb.call(w.isDown() ? 0 : 1, pool.name(), w.name());
+              })
+          .register(r);
     }
     GaugeWithCallback.builder()
         .name("baton_server_connections_active")
         .help("Handed-off connections this server owns now")
         .callback(cb -> cb.call(a.activeConnections()))
         .register(r);
-    counterOf(r, "baton_server_handoffs_accepted", "Handoffs restored and delivered", a::acceptedTotal);
-    counterOf(r, "baton_server_handoffs_refused", "Handoffs refused (corrupt state, no delivery, limit, restore failure)", a::refusedTotal);
-    counterOf(r, "baton_server_fabric_auth_failures", "Fabric frames that failed authentication", () -> a.fabric().authFailures());
-    counterOf(r, "baton_server_fabric_malformed_frames", "Malformed fabric frames", () -> a.fabric().malformedFrames());
-    counterOf(r, "baton_server_idle_timeouts", "Delivered connections closed after timeouts.idle without traffic", a::idleTimeoutsTotal);
-    counterOf(r, "baton_server_untrusted_clients", "Handoffs refused: client address loopback, local or farm-internal", a::untrustedClientsTotal);
-    counterOf(r, "baton_server_fabric_refused_peers", "Fabric connections refused for their source address", () -> a.fabric().refusedPeers());
-    counterOf(r, "baton_server_fabric_silent_peers", "Fabric sessions closed after the dispatcher's silence", () -> a.fabric().silentPeers());
-    counterOf(r, "baton_server_late_aborts", "ABORTs answered ACCEPTED (the dispatcher's timeout was too short)", a::lateAbortsTotal);
-    counterOf(r, "baton_app_cache_hits", "The embedded sample app's object cache: hits", a::cacheHits);
-    counterOf(r, "baton_app_cache_misses", "The embedded sample app's object cache: misses (objects generated)", a::cacheMisses);
-    counterOf(r, "baton_server_guard_drops", "VIP packets the guard dropped before their socket existed", a::guardDrops);
+    counterOf(
+        r, "baton_server_handoffs_accepted", "Handoffs restored and delivered", a::acceptedTotal);
+    counterOf(
+        r,
+        "baton_server_handoffs_refused",
+        "Handoffs refused (corrupt state, no delivery, limit, restore failure)",
+        a::refusedTotal);
+    counterOf(
+        r,
+        "baton_server_fabric_auth_failures",
+        "Fabric frames that failed authentication",
+        () -> a.fabric().authFailures());
+    counterOf(
+        r,
+        "baton_server_fabric_malformed_frames",
+        "Malformed fabric frames",
+        () -> a.fabric().malformedFrames());
+    counterOf(
+        r,
+        "baton_server_idle_timeouts",
+        "Delivered connections closed after timeouts.idle without traffic",
+        a::idleTimeoutsTotal);
+    counterOf(
+        r,
+        "baton_server_untrusted_clients",
+        "Handoffs refused: client address loopback, local or farm-internal",
+        a::untrustedClientsTotal);
+    counterOf(
+        r,
+        "baton_server_fabric_refused_peers",
+        "Fabric connections refused for their source address",
+        () -> a.fabric().refusedPeers());
+    counterOf(
+        r,
+        "baton_server_fabric_silent_peers",
+        "Fabric sessions closed after the dispatcher's silence",
+        () -> a.fabric().silentPeers());
+    counterOf(
+        r,
+        "baton_server_late_aborts",
+        "ABORTs answered ACCEPTED (the dispatcher's timeout was too short)",
+        a::lateAbortsTotal);
+    counterOf(
+        r, "baton_app_cache_hits", "The embedded sample app's object cache: hits", a::cacheHits);
+    counterOf(
+        r,
+        "baton_app_cache_misses",
+        "The embedded sample app's object cache: misses (objects generated)",
+        a::cacheMisses);
+    counterOf(
+        r,
+        "baton_server_guard_drops",
+        "VIP packets the guard dropped before their socket existed",
+        a::guardDrops);
     CounterWithCallback.builder()
         .name("baton_server_migrations")
         .help("Live migrations of this server's connections to others, by outcome")
         .labelNames("outcome")
-        .callback(cb -> {
-          cb.call(a.migrator().moved.sum(), "moved");
-          cb.call(a.migrator().stayed.sum(), "stayed");
-          cb.call(a.migrator().lost.sum(), "lost");
-        })
+        .callback(
+            cb -> {
+              cb.call(a.migrator().moved.sum(), "moved");
+              cb.call(a.migrator().stayed.sum(), "stayed");
+              cb.call(a.migrator().lost.sum(), "lost");
+            })
         .register(r);
     CounterWithCallback.builder()
         .name("baton_server_reroutes")
-        .help("Requests of per-request routed VIPs that belonged to another pool: moved there, or served here because"
-            + " they could not move; unrouted: connections whose framing ended the routing (chunked, unparsable)")
+        .help(
+            "Requests of per-request routed VIPs that belonged to another pool: moved there, or served here because"
+                + " they could not move; unrouted: connections whose framing ended the routing (chunked, unparsable)")
         .labelNames("outcome")
-        .callback(cb -> {
-          cb.call(a.reroutesMoved(), "moved");
-          cb.call(a.reroutesServedHere(), "served_here");
-          cb.call(a.reroutesUnrouted(), "unrouted");
-        })
+        .callback(
+            cb -> {
+              cb.call(a.reroutesMoved(), "moved");
+              cb.call(a.reroutesServedHere(), "served_here");
+              cb.call(a.reroutesUnrouted(), "unrouted");
+            })
         .register(r);
   }
 
   private static void registerSync(PrometheusRegistry r, SyncPlane p) {
-    GaugeWithCallback.builder().name("baton_sync_view_members").help("Members of this node's current sync view")
-        .callback(cb -> cb.call(p.viewSize())).register(r);
-    GaugeWithCallback.builder().name("baton_sync_node_eligible")
-        .help("1 if the farm state lets the node take new connections (in the view, reporting, healthy, not draining);"
-            + " every node seen since start")
+    GaugeWithCallback.builder()
+        .name("baton_sync_view_members")
+        .help("Members of this node's current sync view")
+        .callback(cb -> cb.call(p.viewSize()))
+        .register(r);
+    GaugeWithCallback.builder()
+        .name("baton_sync_node_eligible")
+        .help(
+            "1 if the farm state lets the node take new connections (in the view, reporting, healthy, not draining);"
+                + " every node seen since start")
         .labelNames("node")
-        .callback(cb -> {
-          var snapshot = p.farm().snapshot();
-          long now = System.nanoTime();
-          for (String n : p.farm().knownNodes()) cb.call(snapshot.refusal(n, now) == null ? 1 : 0, n);
-        }).register(r);
+        .callback(
+            cb -> {
+              var snapshot = p.farm().snapshot();
+              long now = System.nanoTime();
+              for (String n : p.farm().knownNodes())
+                cb.call(snapshot.refusal(n, now) == null ? 1 : 0, n);
+            })
+        .register(r);
     counterOf(r, "baton_sync_view_changes", "Views installed since start", p::viewChanges);
     counterOf(r, "baton_sync_reports_sent", "Load reports this node published", p::reportsSent);
-    counterOf(r, "baton_sync_reports_accepted", "Load reports accepted from the farm (this node's own included)", p::reportsAccepted);
-    counterOf(r, "baton_sync_reports_rejected", "Sync messages refused: bad seal, malformed, impersonating, replayed or out of order", p::reportsRejected);
-    counterOf(r, "baton_sync_ownership_changes_sent", "Connection opens and closes this server published", p::ownershipChangesSent);
-    counterOf(r, "baton_sync_ownership_changes_received", "Connection opens and closes received from servers", p::ownershipChangesReceived);
-    counterOf(r, "baton_sync_ownership_rejected", "Ownership updates refused: impersonating, replayed, or not matching the config", p::ownershipRejected);
+    counterOf(
+        r,
+        "baton_sync_reports_accepted",
+        "Load reports accepted from the farm (this node's own included)",
+        p::reportsAccepted);
+    counterOf(
+        r,
+        "baton_sync_reports_rejected",
+        "Sync messages refused: bad seal, malformed, impersonating, replayed or out of order",
+        p::reportsRejected);
+    counterOf(
+        r,
+        "baton_sync_ownership_changes_sent",
+        "Connection opens and closes this server published",
+        p::ownershipChangesSent);
+    counterOf(
+        r,
+        "baton_sync_ownership_changes_received",
+        "Connection opens and closes received from servers",
+        p::ownershipChangesReceived);
+    counterOf(
+        r,
+        "baton_sync_ownership_rejected",
+        "Ownership updates refused: impersonating, replayed, or not matching the config",
+        p::ownershipRejected);
     counterOf(r, "baton_sync_bytes_sent", "Bytes JGroups sent on the sync network", p::bytesSent);
-    counterOf(r, "baton_sync_bytes_received", "Bytes JGroups received on the sync network", p::bytesReceived);
+    counterOf(
+        r,
+        "baton_sync_bytes_received",
+        "Bytes JGroups received on the sync network",
+        p::bytesReceived);
   }
 
   private static void counter(PrometheusRegistry r, String name, String help, LongAdder value) {
     counterOf(r, name, help, value::sum);
   }
 
-  private static void counterOf(PrometheusRegistry r, String name, String help, DoubleSupplier value) {
-    CounterWithCallback.builder().name(name).help(help).callback(cb -> cb.call(value.getAsDouble())).register(r);
+  private static void counterOf(
+      PrometheusRegistry r, String name, String help, DoubleSupplier value) {
+    CounterWithCallback.builder()
+        .name(name)
+        .help(help)
+        .callback(cb -> cb.call(value.getAsDouble()))
+        .register(r);
   }
 
   private static void stage(GaugeWithCallback.Callback cb, String stage, LatencyRecorder recorder) {

@@ -26,7 +26,8 @@ final class BoundaryAwareRequestDecoder extends HttpRequestDecoder {
   }
 
   @Override
-  protected void decode(ChannelHandlerContext ctx, ByteBuf buffer, List<Object> out) throws Exception {
+  protected void decode(ChannelHandlerContext ctx, ByteBuf buffer, List<Object> out)
+      throws Exception {
     int before = buffer.readerIndex();
     int emitted = out.size();
     super.decode(ctx, buffer, out);

@@ -19,11 +19,11 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * The sample application's cache of generated objects, for locality benchmarks ({@code GET
- * /cached/KEY}): a bounded LRU of {@value #OBJECT_BYTES}-byte objects. A hit answers from memory;
- * a miss generates the object first, which costs {@value #MISS_ROUNDS} rounds of SHA-256 over it
+ * /cached/KEY}): a bounded LRU of {@value #OBJECT_BYTES}-byte objects. A hit answers from memory; a
+ * miss generates the object first, which costs {@value #MISS_ROUNDS} rounds of SHA-256 over it
  * (about a millisecond of CPU here: a backing store or a renderer that the cache saves), on the
- * connection's event loop, so answers stay in request order. The answer says which it was
- * ({@code X-Cache: HIT} or {@code MISS}); the counters feed the node's metrics.
+ * connection's event loop, so answers stay in request order. The answer says which it was ({@code
+ * X-Cache: HIT} or {@code MISS}); the counters feed the node's metrics.
  *
  * <p>Thread-safe: the LRU is guarded by {@code this}, held only to look up and to insert.
  */
@@ -35,20 +35,24 @@ public final class ContentCache {
   private final LongAdder hits = new LongAdder();
   private final LongAdder misses = new LongAdder();
 
-  /** @param capacityBytes at least one object's worth */
+  /**
+   * @param capacityBytes at least one object's worth
+   */
   public ContentCache(long capacityBytes) {
     if (capacityBytes < OBJECT_BYTES) {
-      throw new IllegalArgumentException("a cache holds at least " + OBJECT_BYTES + " bytes, got " + capacityBytes);
+      throw new IllegalArgumentException(
+          "a cache holds at least " + OBJECT_BYTES + " bytes, got " + capacityBytes);
     }
     capacityObjects = capacityBytes / OBJECT_BYTES;
-    lru = new LinkedHashMap<>(1024, 0.75f, true) {
-      private static final long serialVersionUID = 1L;
+    lru =
+        new LinkedHashMap<>(1024, 0.75f, true) {
+          private static final long serialVersionUID = 1L;
 
-      @Override
-      protected boolean removeEldestEntry(Map.Entry<String, byte[]> eldest) {
-        return size() > capacityObjects;
-      }
-    };
+          @Override
+          protected boolean removeEldestEntry(Map.Entry<String, byte[]> eldest) {
+            return size() > capacityObjects;
+          }
+        };
   }
 
   public long hits() {
@@ -75,9 +79,14 @@ public final class ContentCache {
       }
     }
     boolean head = HttpMethod.HEAD.equals(request.method());
-    FullHttpResponse response = new DefaultFullHttpResponse(request.protocolVersion(), HttpResponseStatus.OK,
-        head ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(body));
-    response.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_OCTET_STREAM)
+    FullHttpResponse response =
+        new DefaultFullHttpResponse(
+            request.protocolVersion(),
+            HttpResponseStatus.OK,
+            head ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(body));
+    response
+        .headers()
+        .set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_OCTET_STREAM)
         .set("X-Cache", hit ? "HIT" : "MISS");
     HttpUtil.setContentLength(response, body.length);
     ctx.write(response);

@@ -14,12 +14,12 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 
 /**
- * One {@code POST /echo}: streams the request body back piece by piece as the codec hands it
- * up, so a body of any size passes through in bounded memory ({@link WriteBackpressure} stops
- * reading while the client is slow to take the answer).
+ * One {@code POST /echo}: streams the request body back piece by piece as the codec hands it up, so
+ * a body of any size passes through in bounded memory ({@link WriteBackpressure} stops reading
+ * while the client is slow to take the answer).
  *
- * <p>The answer has the request's Content-Length when it had one, else chunked transfer
- * encoding (HTTP/1.1) or, for HTTP/1.0, a body ended by closing the connection.
+ * <p>The answer has the request's Content-Length when it had one, else chunked transfer encoding
+ * (HTTP/1.1) or, for HTTP/1.0, a body ended by closing the connection.
  *
  * <p>Confined to the channel's event loop.
  */

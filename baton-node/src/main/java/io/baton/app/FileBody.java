@@ -9,13 +9,13 @@ import java.nio.channels.FileChannel;
 
 /**
  * A file's bytes {@code [position, end)} written to a connection as zero-copy regions of at most
- * {@link #CHUNK_BYTES}, two in flight at a time, so that the writing can stop between regions
- * with everything written so far in the kernel: the safe point of a download that a migration
- * moves mid-stream ({@link MigrationPoint}). Sendfile(2) moves the bytes either way.
+ * {@link #CHUNK_BYTES}, two in flight at a time, so that the writing can stop between regions with
+ * everything written so far in the kernel: the safe point of a download that a migration moves
+ * mid-stream ({@link MigrationPoint}). Sendfile(2) moves the bytes either way.
  *
- * <p>Written through {@code out}: on the server that began the response, the application's
- * context (the HTTP encoder frames it and the body ends with a {@link LastHttpContent}); on a
- * server it migrated to, the context of the encoder itself, so the raw remainder bypasses it.
+ * <p>Written through {@code out}: on the server that began the response, the application's context
+ * (the HTTP encoder frames it and the body ends with a {@link LastHttpContent}); on a server it
+ * migrated to, the context of the encoder itself, so the raw remainder bypasses it.
  *
  * <p>One instance per body; confined to the channel's event loop.
  */
@@ -49,8 +49,17 @@ final class FileBody {
    * @param size the file's size and {@code modifiedMs} its modification time when it was opened
    * @param framed whether {@code out} frames HTTP (ends the body with {@link LastHttpContent})
    */
-  FileBody(String path, FileChannel file, long position, long end, boolean keepAlive, long size, long modifiedMs,
-      ChannelHandlerContext out, boolean framed, Done done) {
+  FileBody(
+      String path,
+      FileChannel file,
+      long position,
+      long end,
+      boolean keepAlive,
+      long size,
+      long modifiedMs,
+      ChannelHandlerContext out,
+      boolean framed,
+      Done done) {
     this.path = path;
     this.size = size;
     this.modifiedMs = modifiedMs;
@@ -101,10 +110,11 @@ final class FileBody {
     while (!paused && !over && inFlight < IN_FLIGHT && issued < end) {
       long n = Math.min(CHUNK_BYTES, end - issued);
       // The region must not close the shared channel: it is closed once, when the body is over.
-      DefaultFileRegion region = new DefaultFileRegion(file, issued, n) {
-        @Override
-        protected void deallocate() {}
-      };
+      DefaultFileRegion region =
+          new DefaultFileRegion(file, issued, n) {
+            @Override
+            protected void deallocate() {}
+          };
       issued += n;
       inFlight++;
       out.writeAndFlush(region).addListener((ChannelFuture f) -> written(f, n));
@@ -116,8 +126,14 @@ final class FileBody {
     inFlight--;
     if (over) return;
     if (!f.isSuccess()) {
-      org.slf4j.LoggerFactory.getLogger(FileBody.class).warn("{}: writing {} at {} failed: {} (cause: {})", f.channel(),
-          path, written, String.valueOf(f.cause()), String.valueOf(f.cause() == null ? null : f.cause().getCause()));
+      org.slf4j.LoggerFactory.getLogger(FileBody.class)
+          .warn(
+              "{}: writing {} at {} failed: {} (cause: {})",
+              f.channel(),
+              path,
+              written,
+              String.valueOf(f.cause()),
+              String.valueOf(f.cause() == null ? null : f.cause().getCause()));
       over = true;
       closeFile();
       done.onDone(this, false);

@@ -1,7 +1,7 @@
 package io.baton.app;
 
-import io.baton.migration.MigratedIn;
 import io.baton.migration.Migratable;
+import io.baton.migration.MigratedIn;
 import io.baton.migration.SafePoint;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelFuture;
@@ -29,14 +29,14 @@ import org.slf4j.LoggerFactory;
  * codec and the application:
  *
  * <ul>
- *   <li>between requests: every request answered, every answer in the kernel, and the decoder at
- *       a request boundary (the bytes it holds, the start of the next request, travel as {@link
+ *   <li>between requests: every request answered, every answer in the kernel, and the decoder at a
+ *       request boundary (the bytes it holds, the start of the next request, travel as {@link
  *       SafePoint#unread}); nothing to carry;
- *   <li>in a file download: between two regions of the body ({@link FileBody}), everything
- *       issued in the kernel; the state carries the file, the offset and the file's size and
- *       modification time, and the target writes the rest ({@link MigratedIn}). A file that
- *       changed in between is not continued: the target closes the connection (the client sees a
- *       short body, never a wrong one).
+ *   <li>in a file download: between two regions of the body ({@link FileBody}), everything issued
+ *       in the kernel; the state carries the file, the offset and the file's size and modification
+ *       time, and the target writes the rest ({@link MigratedIn}). A file that changed in between
+ *       is not continued: the target closes the connection (the client sees a short body, never a
+ *       wrong one).
  * </ul>
  *
  * <p>While a body is being written, requests the client pipelined behind it wait here (reading
@@ -96,12 +96,13 @@ final class MigrationPoint extends ChannelDuplexHandler implements Migratable {
   public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
     if (msg instanceof LastHttpContent) {
       promise = promise.unvoid();
-      promise.addListener((ChannelFuture f) -> {
-        if (f.isSuccess()) {
-          answered++;
-          check();
-        }
-      });
+      promise.addListener(
+          (ChannelFuture f) -> {
+            if (f.isSuccess()) {
+              answered++;
+              check();
+            }
+          });
     }
     ctx.write(msg, promise);
   }
@@ -112,7 +113,8 @@ final class MigrationPoint extends ChannelDuplexHandler implements Migratable {
       continueBody(in.appState());
       return;
     }
-    if (evt instanceof ChannelInputShutdownEvent && (body != null || suspended || !held.isEmpty())) {
+    if (evt instanceof ChannelInputShutdownEvent
+        && (body != null || suspended || !held.isEmpty())) {
       held.add(evt); // the client's FIN comes after the answers it waits for
       return;
     }
@@ -123,9 +125,16 @@ final class MigrationPoint extends ChannelDuplexHandler implements Migratable {
    * Writes {@code [0, length)} of {@code file} as the body of the response whose head {@code app}
    * just wrote, movable between regions.
    */
-  void startBody(ChannelHandlerContext app, String path, FileChannel file, long length, long modifiedMs,
+  void startBody(
+      ChannelHandlerContext app,
+      String path,
+      FileChannel file,
+      long length,
+      long modifiedMs,
       boolean keepAlive) {
-    body = new FileBody(path, file, 0, length, keepAlive, length, modifiedMs, app, true, this::bodyDone);
+    body =
+        new FileBody(
+            path, file, 0, length, keepAlive, length, modifiedMs, app, true, this::bodyDone);
     readsOff();
     body.start();
   }
@@ -135,21 +144,36 @@ final class MigrationPoint extends ChannelDuplexHandler implements Migratable {
     try {
       s = BodyState.decode(appState);
     } catch (IOException | RuntimeException e) {
-      log.warn("{}: migrated in with an application state this app cannot read ({}); closing", ctx.channel(),
+      log.warn(
+          "{}: migrated in with an application state this app cannot read ({}); closing",
+          ctx.channel(),
           e.getMessage());
       ctx.close();
       return;
     }
     FileChannel file = files.openUnchanged(s.path, s.size, s.modifiedMs);
     if (file == null) {
-      log.warn("{}: the download of {} moved here, but the file is missing or changed; closing", ctx.channel(), s.path);
+      log.warn(
+          "{}: the download of {} moved here, but the file is missing or changed; closing",
+          ctx.channel(),
+          s.path);
       ctx.close();
       return;
     }
     // Raw, past the encoder: the head and the first part went out from the other server.
     ChannelHandlerContext raw = ctx.pipeline().context(SampleApp.ENCODER);
-    body = new FileBody(s.path, file, s.offset, s.end, s.keepAlive, s.size, s.modifiedMs, raw, false,
-        this::bodyDone);
+    body =
+        new FileBody(
+            s.path,
+            file,
+            s.offset,
+            s.end,
+            s.keepAlive,
+            s.size,
+            s.modifiedMs,
+            raw,
+            false,
+            this::bodyDone);
     readsOff();
     body.start();
   }
@@ -173,7 +197,8 @@ final class MigrationPoint extends ChannelDuplexHandler implements Migratable {
   @Override
   public void suspend(Promise<SafePoint> point) {
     if (pending != null || suspended) {
-      point.tryFailure(new IllegalStateException("a move of this connection is already in progress"));
+      point.tryFailure(
+          new IllegalStateException("a move of this connection is already in progress"));
       return;
     }
     pending = point;
@@ -203,8 +228,17 @@ final class MigrationPoint extends ChannelDuplexHandler implements Migratable {
         body.pause(this::check);
         return;
       }
-      point = new SafePoint(new BodyState(body.path, body.written(), body.end, body.keepAlive, body.size,
-          body.modifiedMs).encode(), decoder.unread());
+      point =
+          new SafePoint(
+              new BodyState(
+                      body.path,
+                      body.written(),
+                      body.end,
+                      body.keepAlive,
+                      body.size,
+                      body.modifiedMs)
+                  .encode(),
+              decoder.unread());
     } else {
       if (requests != answered) return;
       point = new SafePoint(new byte[0], decoder.unread());
@@ -223,7 +257,8 @@ final class MigrationPoint extends ChannelDuplexHandler implements Migratable {
   }
 
   private void readsOnIfFree() {
-    if (body == null && !suspended && ctx.channel().isWritable()) ctx.channel().config().setAutoRead(true);
+    if (body == null && !suspended && ctx.channel().isWritable())
+      ctx.channel().config().setAutoRead(true);
   }
 
   private void drainHeld() {
@@ -241,7 +276,8 @@ final class MigrationPoint extends ChannelDuplexHandler implements Migratable {
   }
 
   /** What a download moved mid-stream carries. */
-  record BodyState(String path, long offset, long end, boolean keepAlive, long size, long modifiedMs) {
+  record BodyState(
+      String path, long offset, long end, boolean keepAlive, long size, long modifiedMs) {
     byte[] encode() {
       var bytes = new ByteArrayOutputStream();
       try (var out = new DataOutputStream(bytes)) {
@@ -261,10 +297,17 @@ final class MigrationPoint extends ChannelDuplexHandler implements Migratable {
     static BodyState decode(byte[] bytes) throws IOException {
       var in = new DataInputStream(new ByteArrayInputStream(bytes));
       if (in.readInt() != BODY_STATE) throw new IOException("not a download's state");
-      BodyState s = new BodyState(in.readUTF(), in.readLong(), in.readLong(), in.readBoolean(), in.readLong(),
-          in.readLong());
+      BodyState s =
+          new BodyState(
+              in.readUTF(),
+              in.readLong(),
+              in.readLong(),
+              in.readBoolean(),
+              in.readLong(),
+              in.readLong());
       if (in.available() != 0) throw new IOException(in.available() + " bytes after the state");
-      if (s.offset < 0 || s.end < s.offset || s.size < s.end) throw new IOException("offsets out of range: " + s);
+      if (s.offset < 0 || s.end < s.offset || s.size < s.end)
+        throw new IOException("offsets out of range: " + s);
       return s;
     }
   }

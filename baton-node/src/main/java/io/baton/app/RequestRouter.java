@@ -17,8 +17,8 @@ import io.netty.util.ReferenceCountUtil;
 /**
  * Routes each decoded request of a connection to its endpoint ({@code /echo}, {@code /whoami},
  * static files) and answers malformed or oversized request heads. Requests are answered in the
- * order they arrive, which keeps pipelined answers in order; body pieces go to the echo exchange
- * in progress or are dropped.
+ * order they arrive, which keeps pipelined answers in order; body pieces go to the echo exchange in
+ * progress or are dropped.
  *
  * <p>One instance per channel; confined to its event loop.
  */
@@ -102,7 +102,8 @@ final class RequestRouter extends ChannelInboundHandlerAdapter {
           default -> HttpResponseStatus.BAD_REQUEST;
         };
     ctx.writeAndFlush(
-            PlainResponses.closing(PlainResponses.error(HttpVersion.HTTP_1_1, HttpMethod.GET, status)))
+            PlainResponses.closing(
+                PlainResponses.error(HttpVersion.HTTP_1_1, HttpMethod.GET, status)))
         .addListener(ChannelFutureListener.CLOSE);
   }
 

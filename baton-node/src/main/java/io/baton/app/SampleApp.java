@@ -20,10 +20,10 @@ import java.nio.file.Path;
 import java.util.Objects;
 
 /**
- * Baton's sample application: a small HTTP/1.1 server for demos and tests, run either embedded
- * (a server agent hands it restored connections through
- * {@link io.baton.server.delivery.EmbeddedDelivery}) or listening on its own address (the
- * "direct-app" baseline that benchmarks compare the farm against).
+ * Baton's sample application: a small HTTP/1.1 server for demos and tests, run either embedded (a
+ * server agent hands it restored connections through {@link
+ * io.baton.server.delivery.EmbeddedDelivery}) or listening on its own address (the "direct-app"
+ * baseline that benchmarks compare the farm against).
  *
  * <ul>
  *   <li>{@code GET|HEAD /path}: static files under the root ({@link StaticFiles}), zero-copy where
@@ -31,29 +31,36 @@ import java.util.Objects;
  *   <li>{@code POST /echo}: the request body streamed back as it arrives ({@link EchoExchange}),
  *       never held whole in memory.
  *   <li>{@code GET|HEAD /whoami}: the node name, so routing tests can tell which server answered.
- *   <li>{@code GET|HEAD /cached/KEY}: a generated object from a bounded cache ({@link ContentCache}),
- *       when the app has one.
+ *   <li>{@code GET|HEAD /cached/KEY}: a generated object from a bounded cache ({@link
+ *       ContentCache}), when the app has one.
  * </ul>
  *
  * Connections can move to another server between requests and in the middle of a file download
  * ({@link MigrationPoint}, live migration).
  *
  * <p>Keep-alive, pipelining, HTTP/1.0, {@code Expect: 100-continue} and chunked request bodies are
- * handled by Netty's codec and keep-alive handler; request heads are bounded (431 / 414 / 400).
- * A client that half-closes after its requests gets every answer, then the connection closes
- * ({@link CloseWhenInputEnds}; the channel must allow half-closure, as {@link #listen} and
- * {@link io.baton.server.delivery.EmbeddedDelivery} set it).
+ * handled by Netty's codec and keep-alive handler; request heads are bounded (431 / 414 / 400). A
+ * client that half-closes after its requests gets every answer, then the connection closes ({@link
+ * CloseWhenInputEnds}; the channel must allow half-closure, as {@link #listen} and {@link
+ * io.baton.server.delivery.EmbeddedDelivery} set it).
  *
  * <p>Immutable and thread-safe; one instance serves any number of channels.
  */
 public final class SampleApp {
   /** Longest request line accepted; longer gets 414. */
   public static final int MAX_REQUEST_LINE_BYTES = 16_384;
+
   /** Largest header block accepted; larger gets 431. */
   public static final int MAX_HEADER_BYTES = 8192;
-  /** The pipeline's request decoder and response encoder (separate, so the decoder can tell its boundaries). */
+
+  /**
+   * The pipeline's request decoder and response encoder (separate, so the decoder can tell its
+   * boundaries).
+   */
   static final String DECODER = "http-decoder";
+
   static final String ENCODER = "http-encoder";
+
   /** Largest body piece the codec hands up at once. */
   public static final int MAX_CHUNK_BYTES = 64 * 1024;
 
@@ -69,7 +76,9 @@ public final class SampleApp {
     this(root, nodeName, null);
   }
 
-  /** @param cache serves {@code GET /cached/KEY} (locality benchmarks); null: no such route */
+  /**
+   * @param cache serves {@code GET /cached/KEY} (locality benchmarks); null: no such route
+   */
   public SampleApp(Path root, String nodeName, ContentCache cache) {
     this.cache = cache;
     Objects.requireNonNull(root, "root");
@@ -126,12 +135,13 @@ public final class SampleApp {
         .group(group)
         .channel(EpollServerSocketChannel.class)
         .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-        .childHandler(new ChannelInitializer<>() {
-          @Override
-          protected void initChannel(Channel ch) {
-            ch.pipeline().addLast(io.baton.netty.KeepEpollRegistered.INSTANCE, initializer());
-          }
-        })
+        .childHandler(
+            new ChannelInitializer<>() {
+              @Override
+              protected void initChannel(Channel ch) {
+                ch.pipeline().addLast(io.baton.netty.KeepEpollRegistered.INSTANCE, initializer());
+              }
+            })
         .bind(address)
         .syncUninterruptibly()
         .channel();

@@ -23,9 +23,9 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * Serves the files under one root directory for GET and HEAD. Anything that would leave the
- * root ({@code ..} segments, a NUL, a symbolic link pointing out) is refused with 403; missing
- * files and directories without {@code index.html} get 404.
+ * Serves the files under one root directory for GET and HEAD. Anything that would leave the root
+ * ({@code ..} segments, a NUL, a symbolic link pointing out) is refused with 403; missing files and
+ * directories without {@code index.html} get 404.
  *
  * <p>File bodies go out as a {@link DefaultFileRegion} (sendfile(2), no copy into the JVM) unless
  * the pipeline encrypts, in which case a {@link ChunkedNioFile} feeds the encryption.
@@ -53,7 +53,9 @@ final class StaticFiles {
 
   private final Path root;
 
-  /** @param root a real (symlink-free, absolute) directory path */
+  /**
+   * @param root a real (symlink-free, absolute) directory path
+   */
   StaticFiles(Path root) {
     this.root = root;
   }
@@ -72,7 +74,8 @@ final class StaticFiles {
       file = FileChannel.open(r.file, StandardOpenOption.READ);
       length = file.size();
     } catch (IOException e) {
-      ctx.write(PlainResponses.error(request.protocolVersion(), method, HttpResponseStatus.NOT_FOUND));
+      ctx.write(
+          PlainResponses.error(request.protocolVersion(), method, HttpResponseStatus.NOT_FOUND));
       return;
     }
     HttpResponse head = new DefaultHttpResponse(request.protocolVersion(), HttpResponseStatus.OK);
@@ -83,7 +86,8 @@ final class StaticFiles {
     if (HttpMethod.HEAD.equals(method)) {
       closeQuietly(file);
       ctx.write(LastHttpContent.EMPTY_LAST_CONTENT);
-    } else if (ctx.pipeline().get(SslHandler.class) == null && ctx.pipeline().get(MigrationPoint.class) != null) {
+    } else if (ctx.pipeline().get(SslHandler.class) == null
+        && ctx.pipeline().get(MigrationPoint.class) != null) {
       // Movable between regions (live migration of a download).
       long modified;
       try {
@@ -92,8 +96,15 @@ final class StaticFiles {
         modified = 0;
       }
       ctx.flush();
-      ctx.pipeline().get(MigrationPoint.class).startBody(ctx, root.relativize(r.file).toString(), file, length,
-          modified, HttpUtil.isKeepAlive(request));
+      ctx.pipeline()
+          .get(MigrationPoint.class)
+          .startBody(
+              ctx,
+              root.relativize(r.file).toString(),
+              file,
+              length,
+              modified,
+              HttpUtil.isKeepAlive(request));
     } else if (ctx.pipeline().get(SslHandler.class) == null) {
       ctx.write(new DefaultFileRegion(file, 0, length)); // closes the file once sent
       ctx.write(LastHttpContent.EMPTY_LAST_CONTENT);
@@ -115,7 +126,8 @@ final class StaticFiles {
     Resolved r = resolve("/" + path);
     if (r.status != HttpResponseStatus.OK) return null;
     try {
-      if (Files.size(r.file) != size || Files.getLastModifiedTime(r.file).toMillis() != modifiedMs) return null;
+      if (Files.size(r.file) != size || Files.getLastModifiedTime(r.file).toMillis() != modifiedMs)
+        return null;
       return FileChannel.open(r.file, StandardOpenOption.READ);
     } catch (IOException e) {
       return null;
@@ -142,7 +154,8 @@ final class StaticFiles {
     if (!Files.isRegularFile(file)) return new Resolved(HttpResponseStatus.NOT_FOUND, null);
     try {
       // A symbolic link may still lead out of the root.
-      if (!file.toRealPath().startsWith(root)) return new Resolved(HttpResponseStatus.FORBIDDEN, null);
+      if (!file.toRealPath().startsWith(root))
+        return new Resolved(HttpResponseStatus.FORBIDDEN, null);
     } catch (IOException e) {
       return new Resolved(HttpResponseStatus.NOT_FOUND, null);
     }

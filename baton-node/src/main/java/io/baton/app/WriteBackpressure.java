@@ -4,9 +4,9 @@ import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
 
 /**
- * Stops reading from a connection while its outbound buffer is above Netty's high-water mark
- * and resumes once it has drained below the low one. Without it, a client that uploads faster
- * than it reads (a streamed {@code POST /echo}) would pile its whole body up in memory.
+ * Stops reading from a connection while its outbound buffer is above Netty's high-water mark and
+ * resumes once it has drained below the low one. Without it, a client that uploads faster than it
+ * reads (a streamed {@code POST /echo}) would pile its whole body up in memory.
  *
  * <p>One instance per channel; confined to its event loop.
  */

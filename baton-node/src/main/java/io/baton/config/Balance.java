@@ -9,8 +9,8 @@ public enum Balance {
   /** Consistent hashing on the pool's {@link HashKey}: the same key reaches the same server. */
   HASH,
   /**
-   * Locality-aware (LARD): the same target (host and path) reaches the same server while it is
-   * not overloaded, so the servers' caches split the working set.
+   * Locality-aware (LARD): the same target (host and path) reaches the same server while it is not
+   * overloaded, so the servers' caches split the working set.
    */
   LOCALITY;
 

@@ -76,8 +76,15 @@ public record BatonConfig(
       parts.add(count(members, "member"));
     }
     server.ifPresent(s -> parts.add(count(s.deliveries().size(), "delivery", "deliveries")));
-    gateway.ifPresent(g -> parts.add("LAN " + g.lan().address().getHostAddress() + ", WAN "
-        + g.wan().address().getHostAddress() + ", serves " + g.serves()));
+    gateway.ifPresent(
+        g ->
+            parts.add(
+                "LAN "
+                    + g.lan().address().getHostAddress()
+                    + ", WAN "
+                    + g.wan().address().getHostAddress()
+                    + ", serves "
+                    + g.serves()));
     return "node " + node.name() + ": " + node.rolesText() + "; " + String.join(", ", parts);
   }
 

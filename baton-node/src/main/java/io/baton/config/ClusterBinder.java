@@ -14,13 +14,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Reads the {@code cluster} section: the cluster key, inline ({@code key}) or from a file
- * ({@code key-file}, exactly one of them), and the handoff port.
+ * Reads the {@code cluster} section: the cluster key, inline ({@code key}) or from a file ({@code
+ * key-file}, exactly one of them), and the handoff port.
  *
- * <p>A key is text: hex (e.g. {@code openssl rand -hex 32}) or base64 ({@code openssl rand
- * -base64 32}), surrounding white space ignored, at least {@value ClusterConfig#MIN_KEY_BYTES}
- * bytes once decoded. A relative key file is resolved against the config file's directory. A
- * key file that other users may read is accepted with a logged warning.
+ * <p>A key is text: hex (e.g. {@code openssl rand -hex 32}) or base64 ({@code openssl rand -base64
+ * 32}), surrounding white space ignored, at least {@value ClusterConfig#MIN_KEY_BYTES} bytes once
+ * decoded. A relative key file is resolved against the config file's directory. A key file that
+ * other users may read is accepted with a logged warning.
  *
  * <p>Stateless.
  */
@@ -44,8 +44,8 @@ final class ClusterBinder {
       throw inline.error("give either key or key-file, not both");
     }
     if (!keyFile.isPresent() && !inline.isPresent()) {
-      throw cluster.error("needs key-file (or key): the cluster key that authenticates handoffs; "
-          + GENERATE);
+      throw cluster.error(
+          "needs key-file (or key): the cluster key that authenticates handoffs; " + GENERATE);
     }
     byte[] key;
     String keySource;
@@ -78,8 +78,7 @@ final class ClusterBinder {
     }
   }
 
-  private static byte[] decode(ConfigField field, String text, String what)
-      throws ConfigException {
+  private static byte[] decode(ConfigField field, String text, String what) throws ConfigException {
     String trimmed = text.strip();
     byte[] key;
     if (HEX.matcher(trimmed).matches()) {
@@ -91,8 +90,14 @@ final class ClusterBinder {
       }
     }
     if (key.length < ClusterConfig.MIN_KEY_BYTES) {
-      throw field.error(what + " is " + key.length + " bytes, needs at least "
-          + ClusterConfig.MIN_KEY_BYTES + "; " + GENERATE);
+      throw field.error(
+          what
+              + " is "
+              + key.length
+              + " bytes, needs at least "
+              + ClusterConfig.MIN_KEY_BYTES
+              + "; "
+              + GENERATE);
     }
     return key;
   }

@@ -11,8 +11,8 @@ import java.util.Objects;
  * <p>The key never appears in {@link #toString()}: configs get logged, keys must not.
  *
  * @param key at least {@value #MIN_KEY_BYTES} bytes; the accessor returns a copy
- * @param keySource where the key came from, for logs: {@code file /etc/baton/cluster.key} or
- *     {@code inline}
+ * @param keySource where the key came from, for logs: {@code file /etc/baton/cluster.key} or {@code
+ *     inline}
  * @param handoffPort TCP port on the fabric address where server agents accept handoffs
  */
 public record ClusterConfig(byte[] key, String keySource, int handoffPort) {
@@ -53,7 +53,12 @@ public record ClusterConfig(byte[] key, String keySource, int handoffPort) {
 
   @Override
   public String toString() {
-    return "ClusterConfig[key=(" + key.length + " bytes, " + keySource + "), handoffPort="
-        + handoffPort + "]";
+    return "ClusterConfig[key=("
+        + key.length
+        + " bytes, "
+        + keySource
+        + "), handoffPort="
+        + handoffPort
+        + "]";
   }
 }

@@ -2,11 +2,10 @@ package io.baton.config;
 
 /**
  * A node configuration that Baton refuses: unreadable, not YAML, of the wrong shape, or
- * inconsistent. The message is one line for people, in the compiler style
- * {@code FILE:LINE:COLUMN: FIELD.PATH: reason}, e.g. {@code dispatcher.yaml:14:9:
- * pools.web.members[1].weight: must be 0..1000, got -2}. Line and column are 1-based; both are 0
- * when the problem has no place in the file (it cannot be read at all), and the message is then
- * {@code FILE: reason}.
+ * inconsistent. The message is one line for people, in the compiler style {@code FILE:LINE:COLUMN:
+ * FIELD.PATH: reason}, e.g. {@code dispatcher.yaml:14:9: pools.web.members[1].weight: must be
+ * 0..1000, got -2}. Line and column are 1-based; both are 0 when the problem has no place in the
+ * file (it cannot be read at all), and the message is then {@code FILE: reason}.
  *
  * <p>Immutable.
  */

@@ -18,20 +18,20 @@ import java.util.regex.Pattern;
 
 /**
  * One field of the config being read: a value of the YAML tree (or its absence), its dotted path
- * such as {@code pools.web.members[1].weight}, and where it stands in the file. The typed
- * readers ({@link #asInt}, {@link #asIpv4}, ...) either return a checked value or throw a
- * {@link ConfigException} that names file, line, column and path.
+ * such as {@code pools.web.members[1].weight}, and where it stands in the file. The typed readers
+ * ({@link #asInt}, {@link #asIpv4}, ...) either return a checked value or throw a {@link
+ * ConfigException} that names file, line, column and path.
  *
- * <p>An absent field remembers the position of the mapping that should have held it, so that
- * "is required" points somewhere useful. A key with an empty value ({@code sync:}) counts as
- * absent.
+ * <p>An absent field remembers the position of the mapping that should have held it, so that "is
+ * required" points somewhere useful. A key with an empty value ({@code sync:}) counts as absent.
  *
  * <p>Immutable.
  */
 final class ConfigField {
   private static final Pattern IPV4 =
-      Pattern.compile("(0|[1-9][0-9]{0,2})\\.(0|[1-9][0-9]{0,2})\\.(0|[1-9][0-9]{0,2})"
-          + "\\.(0|[1-9][0-9]{0,2})");
+      Pattern.compile(
+          "(0|[1-9][0-9]{0,2})\\.(0|[1-9][0-9]{0,2})\\.(0|[1-9][0-9]{0,2})"
+              + "\\.(0|[1-9][0-9]{0,2})");
 
   private final String source;
   private final String path;
@@ -39,8 +39,7 @@ final class ConfigField {
   private final YamlNode node;
   private final Position position;
 
-  private ConfigField(
-      String source, String path, String key, YamlNode node, Position position) {
+  private ConfigField(String source, String path, String key, YamlNode node, Position position) {
     this.source = source;
     this.path = path;
     this.key = key;
@@ -102,7 +101,9 @@ final class ConfigField {
             at.line(),
             at.column(),
             childPath(entry.key()),
-            "unknown key (expected " + Spelling.oneOf(allowedKeys) + ")"
+            "unknown key (expected "
+                + Spelling.oneOf(allowedKeys)
+                + ")"
                 + (suggestion == null ? "" : "; did you mean '" + suggestion + "'?"));
       }
     }
@@ -111,8 +112,8 @@ final class ConfigField {
 
   /**
    * Refuses {@code key} if this mapping has it: a key that older versions read and this one no
-   * longer does, with {@code reason} saying what replaced it. Checked before {@link #allowKeys}
-   * so that the message says why rather than "unknown key".
+   * longer does, with {@code reason} saying what replaced it. Checked before {@link #allowKeys} so
+   * that the message says why rather than "unknown key".
    */
   ConfigField refuseRemovedKey(String key, String reason) throws ConfigException {
     if (node == null) {
@@ -135,7 +136,11 @@ final class ConfigField {
     for (Entry entry : mapping().entries().values()) {
       if (!pattern.matcher(entry.key()).matches()) {
         Position at = entry.keyPosition();
-        throw new ConfigException(source, at.line(), at.column(), childPath(entry.key()),
+        throw new ConfigException(
+            source,
+            at.line(),
+            at.column(),
+            childPath(entry.key()),
             "must be " + what + ", got '" + entry.key() + "'");
       }
     }
@@ -283,7 +288,8 @@ final class ConfigField {
    */
   Inet4Address asIpv4() throws ConfigException {
     Inet4Address address = parseIpv4(asString());
-    if (address.isAnyLocalAddress() || address.isMulticastAddress()
+    if (address.isAnyLocalAddress()
+        || address.isMulticastAddress()
         || address.getHostAddress().equals("255.255.255.255")) {
       throw error("must be a unicast IPv4 address, got " + address.getHostAddress());
     }
@@ -317,8 +323,11 @@ final class ConfigField {
   private Inet4Address parseIpv4(String text) throws ConfigException {
     var matcher = IPV4.matcher(text);
     if (!matcher.matches()) {
-      throw error("must be an IPv4 address such as 198.18.0.1, got '" + text + "'"
-          + (text.matches(".*[a-zA-Z].*") ? " (host names are not resolved)" : ""));
+      throw error(
+          "must be an IPv4 address such as 198.18.0.1, got '"
+              + text
+              + "'"
+              + (text.matches(".*[a-zA-Z].*") ? " (host names are not resolved)" : ""));
     }
     byte[] bytes = new byte[4];
     for (int i = 0; i < 4; i++) {
@@ -337,8 +346,8 @@ final class ConfigField {
   }
 
   /**
-   * One of an enum's config names ({@code LEAST_CONNECTIONS} is {@code least-connections});
-   * {@code noun} names the kind of value in the message: "unknown role 'x' (expected ...)".
+   * One of an enum's config names ({@code LEAST_CONNECTIONS} is {@code least-connections}); {@code
+   * noun} names the kind of value in the message: "unknown role 'x' (expected ...)".
    */
   <E extends Enum<E>> E asEnum(Class<E> type, String noun) throws ConfigException {
     String text = asString();

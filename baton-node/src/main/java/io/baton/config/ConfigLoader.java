@@ -8,12 +8,12 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 
 /**
- * Reads a node's YAML config file and checks it completely before anything starts: syntax,
- * known keys, types, ranges, and every cross-reference. The first problem found is thrown as a
- * {@link ConfigException} whose message reads {@code FILE:LINE:COLUMN: FIELD.PATH: reason}.
+ * Reads a node's YAML config file and checks it completely before anything starts: syntax, known
+ * keys, types, ranges, and every cross-reference. The first problem found is thrown as a {@link
+ * ConfigException} whose message reads {@code FILE:LINE:COLUMN: FIELD.PATH: reason}.
  *
- * <p>Never consults DNS: addresses must be IPv4 literals. Reads the cluster key file if the
- * config names one (relative paths are resolved against the config file's directory).
+ * <p>Never consults DNS: addresses must be IPv4 literals. Reads the cluster key file if the config
+ * names one (relative paths are resolved against the config file's directory).
  *
  * <p>Stateless and thread-safe.
  */
@@ -43,8 +43,8 @@ public final class ConfigLoader {
   }
 
   /**
-   * Checks a config given as text; {@code sourceName} names it in messages. A relative key file
-   * is resolved against the working directory.
+   * Checks a config given as text; {@code sourceName} names it in messages. A relative key file is
+   * resolved against the working directory.
    */
   public static BatonConfig parse(String yaml, String sourceName) throws ConfigException {
     return parse(yaml, sourceName, Path.of("").toAbsolutePath());

@@ -8,8 +8,8 @@ import java.util.Objects;
 
 /**
  * How a server agent hands a restored connection for one VIP port to the application. The
- * deliveries of a server are also the list of VIPs it serves: the agent puts each VIP on
- * {@code lo} and guards its ports. Immutable.
+ * deliveries of a server are also the list of VIPs it serves: the agent puts each VIP on {@code lo}
+ * and guards its ports. Immutable.
  */
 public sealed interface Delivery permits Delivery.Relay, Delivery.Pass, Delivery.Embedded {
   /** The VIP address the connection was made to. */
@@ -19,19 +19,26 @@ public sealed interface Delivery permits Delivery.Relay, Delivery.Pass, Delivery
   int port();
 
   /**
-   * To an unmodified local server (e.g. nginx) over a fresh loopback connection, bytes copied
-   * with splice(2); responses still leave from the VIP straight to the client. With
-   * {@code workers}, to one of several local server processes, chosen per connection.
+   * To an unmodified local server (e.g. nginx) over a fresh loopback connection, bytes copied with
+   * splice(2); responses still leave from the VIP straight to the client. With {@code workers}, to
+   * one of several local server processes, chosen per connection.
    *
-   * @param upstream where the application listens, e.g. {@code 127.0.0.1:8080}; with workers,
-   *     the first worker's address
-   * @param workers the worker pool ({@code workers:}); empty for a single application ({@code relay:})
+   * @param upstream where the application listens, e.g. {@code 127.0.0.1:8080}; with workers, the
+   *     first worker's address
+   * @param workers the worker pool ({@code workers:}); empty for a single application ({@code
+   *     relay:})
    * @param balance how the pool chooses: {@code least-connections} or {@code round-robin}
    * @param direct this server's own address and port whose connections the kernel spreads over the
    *     workers (nftables DNAT, weighted), never through the agent; empty: none
    */
-  record Relay(Inet4Address vip, int port, InetSocketAddress upstream, List<Worker> workers, String balance,
-      java.util.Optional<InetSocketAddress> direct) implements Delivery {
+  record Relay(
+      Inet4Address vip,
+      int port,
+      InetSocketAddress upstream,
+      List<Worker> workers,
+      String balance,
+      java.util.Optional<InetSocketAddress> direct)
+      implements Delivery {
     public Relay(Inet4Address vip, int port, InetSocketAddress upstream) {
       this(vip, port, upstream, List.of(), "least-connections", java.util.Optional.empty());
     }
@@ -59,13 +66,14 @@ public sealed interface Delivery permits Delivery.Relay, Delivery.Pass, Delivery
   }
 
   /**
-   * To cooperating worker processes: the restored socket itself is passed to the chosen worker
-   * over its Unix socket (SCM_RIGHTS), no relay; {@code io.baton.worker} is their library.
+   * To cooperating worker processes: the restored socket itself is passed to the chosen worker over
+   * its Unix socket (SCM_RIGHTS), no relay; {@code io.baton.worker} is their library.
    *
    * @param workers the workers, each with its socket path
    * @param balance how the pool chooses: {@code least-connections} or {@code round-robin}
    */
-  record Pass(Inet4Address vip, int port, List<PassWorker> workers, String balance) implements Delivery {
+  record Pass(Inet4Address vip, int port, List<PassWorker> workers, String balance)
+      implements Delivery {
     public Pass {
       Objects.requireNonNull(vip, "vip");
       workers = List.copyOf(workers);
@@ -74,7 +82,9 @@ public sealed interface Delivery permits Delivery.Relay, Delivery.Pass, Delivery
     }
   }
 
-  /** One cooperating worker: its name (unique in the pool), Unix socket path and weight (0..1000). */
+  /**
+   * One cooperating worker: its name (unique in the pool), Unix socket path and weight (0..1000).
+   */
   record PassWorker(String name, Path socket, int weight) {
     public PassWorker {
       Objects.requireNonNull(name, "name");
@@ -89,7 +99,8 @@ public sealed interface Delivery permits Delivery.Relay, Delivery.Pass, Delivery
    * @param root the application's content directory (absolute)
    * @param cacheBytes the size of the sample app's object cache ({@code /cached/KEY}); 0: none
    */
-  record Embedded(Inet4Address vip, int port, String app, Path root, long cacheBytes) implements Delivery {
+  record Embedded(Inet4Address vip, int port, String app, Path root, long cacheBytes)
+      implements Delivery {
     public Embedded(Inet4Address vip, int port, String app, Path root) {
       this(vip, port, app, root, 0);
     }

@@ -22,24 +22,44 @@ final class GatewayBinder {
       return Optional.empty();
     }
     field.required("is required for role gateway (its LAN, WAN and daemons)");
-    field.allowKeys("lan", "wan", "registration", "tunnel-port", "intercept-port", "serves", "apply-host-preparation");
-    InterfaceConfig lan = networkInterface(field.get("lan").required("is required: where LAN clients are"));
-    InterfaceConfig wan = networkInterface(field.get("wan").required("is required: where peer gateways are reached"));
-    InetSocketAddress registration = new InetSocketAddress(lan.address(), GatewayConfig.DEFAULT_REGISTRATION_PORT);
+    field.allowKeys(
+        "lan",
+        "wan",
+        "registration",
+        "tunnel-port",
+        "intercept-port",
+        "serves",
+        "apply-host-preparation");
+    InterfaceConfig lan =
+        networkInterface(field.get("lan").required("is required: where LAN clients are"));
+    InterfaceConfig wan =
+        networkInterface(field.get("wan").required("is required: where peer gateways are reached"));
+    InetSocketAddress registration =
+        new InetSocketAddress(lan.address(), GatewayConfig.DEFAULT_REGISTRATION_PORT);
     Duration maxTtl = GatewayConfig.DEFAULT_MAX_TTL;
     ConfigField reg = field.get("registration");
     if (reg.isPresent()) {
       reg.allowKeys("listen", "max-ttl");
-      if (reg.get("listen").isPresent()) registration = reg.get("listen").asIpv4SocketAddress(false);
+      if (reg.get("listen").isPresent())
+        registration = reg.get("listen").asIpv4SocketAddress(false);
       if (reg.get("max-ttl").isPresent()) maxTtl = reg.get("max-ttl").asDuration();
     }
-    int tunnelPort = field.get("tunnel-port").isPresent() ? field.get("tunnel-port").asPort() : GatewayConfig.DEFAULT_TUNNEL_PORT;
-    int interceptPort = field.get("intercept-port").isPresent() ? field.get("intercept-port").asPort()
-        : GatewayConfig.DEFAULT_INTERCEPT_PORT;
+    int tunnelPort =
+        field.get("tunnel-port").isPresent()
+            ? field.get("tunnel-port").asPort()
+            : GatewayConfig.DEFAULT_TUNNEL_PORT;
+    int interceptPort =
+        field.get("intercept-port").isPresent()
+            ? field.get("intercept-port").asPort()
+            : GatewayConfig.DEFAULT_INTERCEPT_PORT;
     List<Ipv4Prefix> serves = new ArrayList<>();
     for (ConfigField prefix : field.get("serves").list()) serves.add(prefix(prefix));
-    boolean apply = field.get("apply-host-preparation").isPresent() && field.get("apply-host-preparation").asBoolean();
-    return Optional.of(new GatewayConfig(lan, wan, registration, maxTtl, tunnelPort, interceptPort, serves, apply));
+    boolean apply =
+        field.get("apply-host-preparation").isPresent()
+            && field.get("apply-host-preparation").asBoolean();
+    return Optional.of(
+        new GatewayConfig(
+            lan, wan, registration, maxTtl, tunnelPort, interceptPort, serves, apply));
   }
 
   private static InterfaceConfig networkInterface(ConfigField field) throws ConfigException {
@@ -63,7 +83,8 @@ final class GatewayBinder {
       throw field.error("'" + text + "' is not an IPv4 prefix (host names are not resolved)");
     }
     try {
-      return new Ipv4Prefix((Inet4Address) java.net.InetAddress.getByName(text.substring(0, slash)), length);
+      return new Ipv4Prefix(
+          (Inet4Address) java.net.InetAddress.getByName(text.substring(0, slash)), length);
     } catch (java.net.UnknownHostException | ClassCastException e) {
       throw field.error("'" + text + "' is not an IPv4 prefix");
     }

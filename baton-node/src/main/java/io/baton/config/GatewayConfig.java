@@ -14,12 +14,12 @@ import java.util.Objects;
  * @param registrationListen the registration daemon's address (default: the LAN address, 7500)
  * @param maxRegistrationTtl the longest a registration may live without renewal (default 1h)
  * @param tunnelPort the port on the WAN address where peer gateways' trunks arrive (default 7600)
- * @param interceptPort the transparent listener's port that TPROXY sends intercepted
- *     connections to (default 7700)
- * @param serves destinations peers may reach through this gateway (its far-side role); empty:
- *     it accepts no streams
- * @param applyHostPreparation make the host settings the gateway needs instead of refusing to
- *     start without them
+ * @param interceptPort the transparent listener's port that TPROXY sends intercepted connections to
+ *     (default 7700)
+ * @param serves destinations peers may reach through this gateway (its far-side role); empty: it
+ *     accepts no streams
+ * @param applyHostPreparation make the host settings the gateway needs instead of refusing to start
+ *     without them
  */
 public record GatewayConfig(
     InterfaceConfig lan,

@@ -16,8 +16,14 @@ import java.util.Objects;
  * @param fall consecutive failures that make the node unhealthy
  * @param rise consecutive successes that make it healthy again
  */
-public record HealthCheckConfig(Kind kind, InetSocketAddress target, String path, Duration interval,
-    Duration timeout, int fall, int rise) {
+public record HealthCheckConfig(
+    Kind kind,
+    InetSocketAddress target,
+    String path,
+    Duration interval,
+    Duration timeout,
+    int fall,
+    int rise) {
   public static final Duration DEFAULT_INTERVAL = Duration.ofMillis(250);
   public static final Duration DEFAULT_TIMEOUT = Duration.ofMillis(200);
   public static final int DEFAULT_FALL = 2;
@@ -40,8 +46,8 @@ public record HealthCheckConfig(Kind kind, InetSocketAddress target, String path
 
   /** The default check of a relay delivery: a TCP connect to its application. */
   public static HealthCheckConfig tcp(InetSocketAddress target) {
-    return new HealthCheckConfig(Kind.TCP, target, "/", DEFAULT_INTERVAL, DEFAULT_TIMEOUT, DEFAULT_FALL,
-        DEFAULT_RISE);
+    return new HealthCheckConfig(
+        Kind.TCP, target, "/", DEFAULT_INTERVAL, DEFAULT_TIMEOUT, DEFAULT_FALL, DEFAULT_RISE);
   }
 
   /** {@code tcp 127.0.0.1:8080} or {@code http 127.0.0.1:8080/healthz}, for logs and reports. */

@@ -3,13 +3,13 @@ package io.baton.config;
 /**
  * Bounds on what one node accepts. Immutable.
  *
- * @param maxHeadBytes largest request head (or ClientHello) the dispatcher reads,
- *     {@value #MIN_HEAD_BYTES}..{@value #MAX_HEAD_BYTES}; larger http heads get 431
+ * @param maxHeadBytes largest request head (or ClientHello) the dispatcher reads, {@value
+ *     #MIN_HEAD_BYTES}..{@value #MAX_HEAD_BYTES}; larger http heads get 431
  * @param maxConnections open client connections per node, 1..{@value #MAX_CONNECTIONS}; beyond it
  *     new connections are refused
- * @param maxPendingConnections connections a dispatcher holds in the first-request phase
- *     (accepted, not yet handed off or answered), 1..{@value #MAX_PENDING_CONNECTIONS}; beyond it
- *     new connections are closed at once
+ * @param maxPendingConnections connections a dispatcher holds in the first-request phase (accepted,
+ *     not yet handed off or answered), 1..{@value #MAX_PENDING_CONNECTIONS}; beyond it new
+ *     connections are closed at once
  * @param maxPendingPerClient the same per client IP address, 1..{@code maxPendingConnections}
  * @param maxHeaderCount header fields in a request head, 1..{@value #MAX_HEADER_COUNT}; more get
  *     431
@@ -27,8 +27,8 @@ public record Limits(
   public static final int MAX_HEADER_COUNT = 10_000;
 
   /**
-   * 16 KiB heads, 10000 connections, 10000 connections in the first-request phase and 64 per
-   * client IP, 100 header fields (Apache httpd's LimitRequestFields default).
+   * 16 KiB heads, 10000 connections, 10000 connections in the first-request phase and 64 per client
+   * IP, 100 header fields (Apache httpd's LimitRequestFields default).
    */
   public static final Limits DEFAULTS = new Limits(16_384, 10_000, 10_000, 64, 100);
 
@@ -44,8 +44,11 @@ public record Limits(
           "maxPendingConnections out of range: " + maxPendingConnections);
     }
     if (maxPendingPerClient < 1 || maxPendingPerClient > maxPendingConnections) {
-      throw new IllegalArgumentException("maxPendingPerClient out of range 1.."
-          + maxPendingConnections + ": " + maxPendingPerClient);
+      throw new IllegalArgumentException(
+          "maxPendingPerClient out of range 1.."
+              + maxPendingConnections
+              + ": "
+              + maxPendingPerClient);
     }
     if (maxHeaderCount < 1 || maxHeaderCount > MAX_HEADER_COUNT) {
       throw new IllegalArgumentException("maxHeaderCount out of range: " + maxHeaderCount);

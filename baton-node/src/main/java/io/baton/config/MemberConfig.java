@@ -8,8 +8,8 @@ import java.util.Objects;
  *
  * @param node the server's node name (its {@code node.name})
  * @param fabricAddress the server's fabric address, where its agent accepts handoffs
- * @param weight share of new connections, {@value #MIN_WEIGHT}..{@value #MAX_WEIGHT}; 0 drains
- *     the member (no new connections, existing ones stay)
+ * @param weight share of new connections, {@value #MIN_WEIGHT}..{@value #MAX_WEIGHT}; 0 drains the
+ *     member (no new connections, existing ones stay)
  */
 public record MemberConfig(String node, Inet4Address fabricAddress, int weight) {
   public static final int MIN_WEIGHT = 0;

@@ -17,7 +17,8 @@ final class NodeBinder {
     // A gateway-only node has no farm interfaces: its LAN and WAN are in the gateway section.
     node.allowKeys("name", "roles", "interfaces");
     String name = node.get("name").required().asName(Names.NODE, Names.NODE_TEXT);
-    Set<Role> roles = roles(node.get("roles").required("is required (dispatcher, server, gateway)"));
+    Set<Role> roles =
+        roles(node.get("roles").required("is required (dispatcher, server, gateway)"));
 
     ConfigField interfaces = node.get("interfaces");
     if (roles.contains(Role.DISPATCHER) || roles.contains(Role.SERVER)) interfaces.required();

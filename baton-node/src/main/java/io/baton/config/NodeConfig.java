@@ -30,7 +30,8 @@ public record NodeConfig(
     }
     Objects.requireNonNull(front, "front");
     Objects.requireNonNull(fabricInterface, "fabricInterface");
-    if (fabricInterface.isEmpty() && (roles.contains(Role.DISPATCHER) || roles.contains(Role.SERVER))) {
+    if (fabricInterface.isEmpty()
+        && (roles.contains(Role.DISPATCHER) || roles.contains(Role.SERVER))) {
       throw new IllegalArgumentException("a dispatcher or server needs a fabric interface");
     }
     Objects.requireNonNull(sync, "sync");
@@ -38,7 +39,8 @@ public record NodeConfig(
 
   /** The fabric interface; every dispatcher and server has one. */
   public InterfaceConfig fabric() {
-    return fabricInterface.orElseThrow(() -> new IllegalStateException("node " + name + " has no fabric interface"));
+    return fabricInterface.orElseThrow(
+        () -> new IllegalStateException("node " + name + " has no fabric interface"));
   }
 
   public boolean hasRole(Role role) {

@@ -15,8 +15,13 @@ import java.util.Optional;
  *     address and port the pool is used for ({@code members: discover})
  */
 public record PoolConfig(
-    String name, Balance balance, Optional<HashKey> hashKey, List<MemberConfig> members, boolean discover) {
-  public PoolConfig(String name, Balance balance, Optional<HashKey> hashKey, List<MemberConfig> members) {
+    String name,
+    Balance balance,
+    Optional<HashKey> hashKey,
+    List<MemberConfig> members,
+    boolean discover) {
+  public PoolConfig(
+      String name, Balance balance, Optional<HashKey> hashKey, List<MemberConfig> members) {
     this(name, balance, hashKey, members, false);
   }
 

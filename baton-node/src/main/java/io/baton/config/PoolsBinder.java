@@ -9,9 +9,9 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * Reads the {@code pools} section: per pool the balancing method, the hash key (only with
- * {@code balance: hash}, default {@code client-ip}) and at least one member with a unique node
- * name. A node that appears in several pools must have the same fabric address in all of them.
+ * Reads the {@code pools} section: per pool the balancing method, the hash key (only with {@code
+ * balance: hash}, default {@code client-ip}) and at least one member with a unique node name. A
+ * node that appears in several pools must have the same fabric address in all of them.
  *
  * <p>Stateless.
  */
@@ -33,7 +33,8 @@ final class PoolsBinder {
   /** Where a node was first seen as a member, to catch conflicting fabric addresses. */
   private record MemberSeen(Inet4Address fabricAddress, String pool) {}
 
-  private static PoolConfig pool(String name, ConfigField pool, Map<String, MemberSeen> nodes, boolean syncPlane)
+  private static PoolConfig pool(
+      String name, ConfigField pool, Map<String, MemberSeen> nodes, boolean syncPlane)
       throws ConfigException {
     pool.allowKeys("balance", "hash-key", "members");
     ConfigField balanceField = pool.get("balance");
@@ -54,13 +55,17 @@ final class PoolsBinder {
           "only with balance: hash (this pool balances " + balance.configName() + ")");
     }
 
-    ConfigField membersField = pool.get("members").required("is required: a pool needs at least one member");
+    ConfigField membersField =
+        pool.get("members").required("is required: a pool needs at least one member");
     if (membersField.isScalar()) {
       if (!membersField.asString().equals("discover")) {
-        throw membersField.error("must be a list of members, or discover (every server of the sync plane that"
-            + " serves the VIP port)");
+        throw membersField.error(
+            "must be a list of members, or discover (every server of the sync plane that"
+                + " serves the VIP port)");
       }
-      if (!syncPlane) throw membersField.error("discover needs the sync section: servers announce what they serve there");
+      if (!syncPlane)
+        throw membersField.error(
+            "discover needs the sync section: servers announce what they serve there");
       return new PoolConfig(name, balance, hashKey, List.of(), true);
     }
     List<ConfigField> memberFields = membersField.list();
@@ -72,19 +77,32 @@ final class PoolsBinder {
       MemberConfig member = member(field);
       for (MemberConfig earlier : members) {
         if (earlier.node().equals(member.node())) {
-          throw field.get("node").error("node '" + member.node() + "' is already a member of"
-              + " this pool");
+          throw field
+              .get("node")
+              .error("node '" + member.node() + "' is already a member of" + " this pool");
         }
         if (earlier.fabricAddress().equals(member.fabricAddress())) {
-          throw field.get("fabric-address").error(member.fabricAddress().getHostAddress()
-              + " is already the address of member '" + earlier.node() + "'");
+          throw field
+              .get("fabric-address")
+              .error(
+                  member.fabricAddress().getHostAddress()
+                      + " is already the address of member '"
+                      + earlier.node()
+                      + "'");
         }
       }
       MemberSeen seen =
           nodes.putIfAbsent(member.node(), new MemberSeen(member.fabricAddress(), name));
       if (seen != null && !seen.fabricAddress().equals(member.fabricAddress())) {
-        throw field.get("fabric-address").error("node '" + member.node() + "' has fabric-address "
-            + seen.fabricAddress().getHostAddress() + " in pool " + seen.pool());
+        throw field
+            .get("fabric-address")
+            .error(
+                "node '"
+                    + member.node()
+                    + "' has fabric-address "
+                    + seen.fabricAddress().getHostAddress()
+                    + " in pool "
+                    + seen.pool());
       }
       members.add(member);
     }

@@ -14,8 +14,8 @@ import java.util.stream.Collectors;
 /**
  * Reads the {@code server} section, which a node has exactly when it has role server. Its
  * deliveries are the server's list of served VIPs: each names a VIP address and port and how
- * connections to it reach the application (relay or embedded). If the node also lists
- * {@code vips} (peer mode), every delivery must name one of them.
+ * connections to it reach the application (relay or embedded). If the node also lists {@code vips}
+ * (peer mode), every delivery must name one of them.
  *
  * <p>Stateless.
  */
@@ -27,8 +27,8 @@ final class ServerBinder {
       throws ConfigException {
     if (!node.hasRole(Role.SERVER)) {
       if (server.isPresent()) {
-        throw server.error("only for nodes with role server (this node is "
-            + node.rolesText() + ")");
+        throw server.error(
+            "only for nodes with role server (this node is " + node.rolesText() + ")");
       }
       return Optional.empty();
     }
@@ -53,9 +53,15 @@ final class ServerBinder {
         throw field.get("port").error(text(vip) + " already has a delivery in " + earlier);
       }
       if (!vips.isEmpty() && vips.stream().noneMatch(v -> v.socketAddress().equals(vip))) {
-        throw field.get("port").error(text(vip) + " is not one of this node's vips ("
-            + vips.stream().map(v -> text(v.socketAddress())).collect(Collectors.joining(", "))
-            + ")");
+        throw field
+            .get("port")
+            .error(
+                text(vip)
+                    + " is not one of this node's vips ("
+                    + vips.stream()
+                        .map(v -> text(v.socketAddress()))
+                        .collect(Collectors.joining(", "))
+                    + ")");
       }
       deliveries.add(delivery);
     }
@@ -63,11 +69,16 @@ final class ServerBinder {
     ConfigField dispatchersField = server.get("dispatchers");
     if (dispatchersField.isPresent()) {
       List<ConfigField> items = dispatchersField.list();
-      if (items.isEmpty()) throw dispatchersField.error("must list at least one fabric address, or be left out");
+      if (items.isEmpty())
+        throw dispatchersField.error("must list at least one fabric address, or be left out");
       for (ConfigField item : items) dispatchers.add(item.asIpv4());
     }
-    return Optional.of(new ServerConfig(applyHostPreparation, deliveries, dispatchers,
-        healthChecks(server.get("health-check"), deliveries)));
+    return Optional.of(
+        new ServerConfig(
+            applyHostPreparation,
+            deliveries,
+            dispatchers,
+            healthChecks(server.get("health-check"), deliveries)));
   }
 
   /**
@@ -78,17 +89,22 @@ final class ServerBinder {
       throws ConfigException {
     if (!field.isPresent()) {
       // A pool of workers is its own judge: one dead worker must not take the node out.
-      return deliveries.stream().filter(d -> d instanceof Delivery.Relay r && !r.pooled())
+      return deliveries.stream()
+          .filter(d -> d instanceof Delivery.Relay r && !r.pooled())
           .map(d -> ((Delivery.Relay) d).upstream())
-          .distinct().map(HealthCheckConfig::tcp).toList();
+          .distinct()
+          .map(HealthCheckConfig::tcp)
+          .toList();
     }
     field.allowKeys("tcp", "http", "path", "interval", "timeout", "fall", "rise");
     ConfigField tcp = field.get("tcp");
     ConfigField http = field.get("http");
     if (tcp.isPresent() == http.isPresent()) {
-      throw field.error("give exactly one of tcp (connect to the address) and http (GET a path there)");
+      throw field.error(
+          "give exactly one of tcp (connect to the address) and http (GET a path there)");
     }
-    HealthCheckConfig.Kind kind = tcp.isPresent() ? HealthCheckConfig.Kind.TCP : HealthCheckConfig.Kind.HTTP;
+    HealthCheckConfig.Kind kind =
+        tcp.isPresent() ? HealthCheckConfig.Kind.TCP : HealthCheckConfig.Kind.HTTP;
     InetSocketAddress target = (tcp.isPresent() ? tcp : http).asIpv4SocketAddress(false);
     ConfigField pathField = field.get("path");
     String path = "/";
@@ -96,33 +112,48 @@ final class ServerBinder {
       if (kind == HealthCheckConfig.Kind.TCP) throw pathField.error("only for http checks");
       path = pathField.asString();
       if (!path.startsWith("/") || !path.chars().allMatch(c -> c > 32 && c < 127)) {
-        throw pathField.error("must be an absolute path of visible ASCII characters, like /healthz");
+        throw pathField.error(
+            "must be an absolute path of visible ASCII characters, like /healthz");
       }
     }
     ConfigField intervalField = field.get("interval");
-    Duration interval = intervalField.isPresent() ? intervalField.asDuration() : HealthCheckConfig.DEFAULT_INTERVAL;
+    Duration interval =
+        intervalField.isPresent() ? intervalField.asDuration() : HealthCheckConfig.DEFAULT_INTERVAL;
     ConfigField timeoutField = field.get("timeout");
-    Duration timeout = timeoutField.isPresent() ? timeoutField.asDuration() : HealthCheckConfig.DEFAULT_TIMEOUT;
+    Duration timeout =
+        timeoutField.isPresent() ? timeoutField.asDuration() : HealthCheckConfig.DEFAULT_TIMEOUT;
     if (timeout.compareTo(interval) > 0) {
       throw (timeoutField.isPresent() ? timeoutField : intervalField)
-          .error(timeoutField.isPresent()
-              ? "must not exceed interval (" + Durations.format(interval) + "), got " + Durations.format(timeout)
-              : "must be at least timeout (" + Durations.format(timeout) + ", the default), got "
-                  + Durations.format(interval));
+          .error(
+              timeoutField.isPresent()
+                  ? "must not exceed interval ("
+                      + Durations.format(interval)
+                      + "), got "
+                      + Durations.format(timeout)
+                  : "must be at least timeout ("
+                      + Durations.format(timeout)
+                      + ", the default), got "
+                      + Durations.format(interval));
     }
     ConfigField fall = field.get("fall");
     ConfigField rise = field.get("rise");
-    return List.of(new HealthCheckConfig(kind, target, path, interval, timeout,
-        fall.isPresent() ? fall.asInt(1, 100) : HealthCheckConfig.DEFAULT_FALL,
-        rise.isPresent() ? rise.asInt(1, 100) : HealthCheckConfig.DEFAULT_RISE));
+    return List.of(
+        new HealthCheckConfig(
+            kind,
+            target,
+            path,
+            interval,
+            timeout,
+            fall.isPresent() ? fall.asInt(1, 100) : HealthCheckConfig.DEFAULT_FALL,
+            rise.isPresent() ? rise.asInt(1, 100) : HealthCheckConfig.DEFAULT_RISE));
   }
 
   /**
-   * {@code workers: {balance: least-connections|round-robin, members: [{name, address|socket, weight}]}}:
-   * addresses are relayed to, sockets are passed the connection.
+   * {@code workers: {balance: least-connections|round-robin, members: [{name, address|socket,
+   * weight}]}}: addresses are relayed to, sockets are passed the connection.
    */
-  private static Delivery workerPool(Inet4Address vip, int port, ConfigField field, Path baseDirectory)
-      throws ConfigException {
+  private static Delivery workerPool(
+      Inet4Address vip, int port, ConfigField field, Path baseDirectory) throws ConfigException {
     field.allowKeys("balance", "members", "direct");
     String balance = "least-connections";
     ConfigField balanceField = field.get("balance");
@@ -143,8 +174,9 @@ final class ServerBinder {
       if (!names.add(name)) throw m.get("name").error("worker '" + name + "' is listed twice");
       ConfigField socketField = m.get("socket");
       if (socketField.isPresent() == m.get("address").isPresent()) {
-        throw m.error("give the worker an address (its connections are relayed to it) or a socket (they are"
-            + " passed to it), exactly one");
+        throw m.error(
+            "give the worker an address (its connections are relayed to it) or a socket (they are"
+                + " passed to it), exactly one");
       }
       int weight = m.get("weight").isPresent() ? m.get("weight").asInt(0, 1000) : 1;
       if (socketField.isPresent()) {
@@ -167,8 +199,9 @@ final class ServerBinder {
     ConfigField directField = field.get("direct");
     if (!passed.isEmpty()) {
       if (directField.isPresent()) {
-        throw directField.error("is for workers with addresses: a connection the kernel delivers never reaches the"
-            + " agent, so it cannot be passed to a socket");
+        throw directField.error(
+            "is for workers with addresses: a connection the kernel delivers never reaches the"
+                + " agent, so it cannot be passed to a socket");
       }
       return new Delivery.Pass(vip, port, passed, balance);
     }
@@ -177,21 +210,23 @@ final class ServerBinder {
     if (directField.isPresent()) {
       InetSocketAddress d = directField.asIpv4SocketAddress(false);
       if (d.getAddress().equals(vip)) {
-        throw directField.error("is the VIP; name this server's own address (the VIP's connections come by handoff)");
+        throw directField.error(
+            "is the VIP; name this server's own address (the VIP's connections come by handoff)");
       }
       for (Delivery.Worker w : members) {
-        if (w.address().equals(d)) throw directField.error("is worker " + w.name() + "'s own address");
+        if (w.address().equals(d))
+          throw directField.error("is worker " + w.name() + "'s own address");
       }
       direct = java.util.Optional.of(d);
     }
     return new Delivery.Relay(vip, port, members.get(0).address(), members, balance, direct);
   }
 
-  private static final String MIXED = "mixes workers with sockets and workers with addresses; a pool is one"
-      + " or the other (connections passed, or relayed)";
+  private static final String MIXED =
+      "mixes workers with sockets and workers with addresses; a pool is one"
+          + " or the other (connections passed, or relayed)";
 
-  private static Delivery delivery(ConfigField field, Path baseDirectory)
-      throws ConfigException {
+  private static Delivery delivery(ConfigField field, Path baseDirectory) throws ConfigException {
     field.allowKeys("vip", "port", "relay", "workers", "embedded");
     Inet4Address vip = field.get("vip").required().asIpv4();
     int port = field.get("port").required().asPort();
@@ -205,8 +240,10 @@ final class ServerBinder {
       return workerPool(vip, port, workers, baseDirectory);
     }
     if (relay.isPresent() == embedded.isPresent()) {
-      throw relay.isPresent() ? embedded.error("give one of relay, workers and embedded, not several")
-          : field.error("needs relay: ADDRESS:PORT, workers: {members: [...]} or embedded: {app: NAME, root: DIR}");
+      throw relay.isPresent()
+          ? embedded.error("give one of relay, workers and embedded, not several")
+          : field.error(
+              "needs relay: ADDRESS:PORT, workers: {members: [...]} or embedded: {app: NAME, root: DIR}");
     }
     if (relay.isPresent()) {
       InetSocketAddress upstream = relay.asIpv4SocketAddress(false);

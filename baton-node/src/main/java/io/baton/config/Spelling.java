@@ -3,8 +3,8 @@ package io.baton.config;
 import java.util.List;
 
 /**
- * Helps messages about misspelt keys and values: lists the valid spellings and finds the one a
- * typo most likely meant ({@code defualt-pool} → {@code default-pool}).
+ * Helps messages about misspelt keys and values: lists the valid spellings and finds the one a typo
+ * most likely meant ({@code defualt-pool} → {@code default-pool}).
  *
  * <p>Stateless.
  */
@@ -46,7 +46,9 @@ final class Spelling {
       for (int j = 1; j <= b.length(); j++) {
         int cost = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
         d[i][j] = Math.min(Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1), d[i - 1][j - 1] + cost);
-        if (i > 1 && j > 1 && a.charAt(i - 1) == b.charAt(j - 2)
+        if (i > 1
+            && j > 1
+            && a.charAt(i - 1) == b.charAt(j - 2)
             && a.charAt(i - 2) == b.charAt(j - 1)) {
           d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
         }

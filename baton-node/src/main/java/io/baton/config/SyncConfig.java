@@ -16,7 +16,8 @@ import java.util.Objects;
  * @param reportInterval how often each node publishes its load report
  * @param staleAfter a node whose latest report is older than this gets no new connections
  */
-public record SyncConfig(int port, List<Inet4Address> seeds, Duration reportInterval, Duration staleAfter) {
+public record SyncConfig(
+    int port, List<Inet4Address> seeds, Duration reportInterval, Duration staleAfter) {
   public static final int DEFAULT_PORT = 7500;
   public static final Duration DEFAULT_REPORT_INTERVAL = Duration.ofMillis(250);
   public static final Duration DEFAULT_STALE_AFTER = Duration.ofMillis(750);

@@ -7,19 +7,19 @@ import java.util.Objects;
  * How long the farm waits for clients and peers. All positive. Immutable.
  *
  * @param firstByte from accept to the first byte of the request; silent clients are closed
- * @param head from accept to the complete request head (http) or ClientHello (tls); at least
- *     {@code firstByte}. Runs from accept, not from the first byte, so a client that trickles
- *     its head (slowloris) is bounded too
- * @param handoff from sending a handoff to the server's answer; then the dispatcher sends ABORT
- *     and waits (up to {@code fabricDeadAfter}) for the server to confirm it did not take the
+ * @param head from accept to the complete request head (http) or ClientHello (tls); at least {@code
+ *     firstByte}. Runs from accept, not from the first byte, so a client that trickles its head
+ *     (slowloris) is bounded too
+ * @param handoff from sending a handoff to the server's answer; then the dispatcher sends ABORT and
+ *     waits (up to {@code fabricDeadAfter}) for the server to confirm it did not take the
  *     connection before trying the next server; an ACCEPTED in that time still counts (late)
  * @param closeGrace how long a closed connection's late FIN/ACKs are still forwarded to its server
  *     after it reports the close; a SYN that reuses the 4-tuple ends it sooner
  * @param idle a delivered connection on a server that moves no byte for this long is closed
  * @param fabricDeadAfter a server whose fabric connection has been silent this long is declared
  *     dead and gets no new handoffs
- * @param fabricHeartbeat how often each side of a fabric connection proves it is alive; less
- *     than half of {@code fabricDeadAfter}, so one lost heartbeat is not a death
+ * @param fabricHeartbeat how often each side of a fabric connection proves it is alive; less than
+ *     half of {@code fabricDeadAfter}, so one lost heartbeat is not a death
  */
 public record Timeouts(
     Duration firstByte,
@@ -49,8 +49,11 @@ public record Timeouts(
     Objects.requireNonNull(fabricDeadAfter, "fabricDeadAfter");
     Objects.requireNonNull(fabricHeartbeat, "fabricHeartbeat");
     if (fabricHeartbeat.multipliedBy(2).compareTo(fabricDeadAfter) >= 0) {
-      throw new IllegalArgumentException("fabricHeartbeat " + fabricHeartbeat
-          + " must be less than half of fabricDeadAfter " + fabricDeadAfter);
+      throw new IllegalArgumentException(
+          "fabricHeartbeat "
+              + fabricHeartbeat
+              + " must be less than half of fabricDeadAfter "
+              + fabricDeadAfter);
     }
   }
 }

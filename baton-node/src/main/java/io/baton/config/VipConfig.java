@@ -6,8 +6,8 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * A virtual address and port that clients connect to, how the dispatcher reads new connections
- * on it, and where it routes them. Immutable.
+ * A virtual address and port that clients connect to, how the dispatcher reads new connections on
+ * it, and where it routes them. Immutable.
  *
  * @param address IPv4 address owned by the dispatchers on the front network
  * @param port TCP port
@@ -17,7 +17,12 @@ import java.util.Objects;
  * @param reroute whether later requests of a keep-alive connection are routed too (http only)
  */
 public record VipConfig(
-    Inet4Address address, int port, VipMode mode, String defaultPool, List<RuleConfig> rules, Reroute reroute) {
+    Inet4Address address,
+    int port,
+    VipMode mode,
+    String defaultPool,
+    List<RuleConfig> rules,
+    Reroute reroute) {
   public VipConfig {
     Objects.requireNonNull(address, "address");
     Objects.requireNonNull(mode, "mode");
@@ -27,7 +32,8 @@ public record VipConfig(
   }
 
   /** A VIP whose rules route each connection's first request only. */
-  public VipConfig(Inet4Address address, int port, VipMode mode, String defaultPool, List<RuleConfig> rules) {
+  public VipConfig(
+      Inet4Address address, int port, VipMode mode, String defaultPool, List<RuleConfig> rules) {
     this(address, port, mode, defaultPool, rules, Reroute.FIRST_REQUEST);
   }
 

@@ -11,10 +11,10 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Reads the {@code vips} section and its rules, resolving every pool name against the pools
- * already read. Rules must fit the VIP's mode: method, host, path-prefix and header in http VIPs,
- * sni in tls VIPs, none in l4 VIPs; and a pool that hashes on host or path must be reachable only
- * from VIPs that read them.
+ * Reads the {@code vips} section and its rules, resolving every pool name against the pools already
+ * read. Rules must fit the VIP's mode: method, host, path-prefix and header in http VIPs, sni in
+ * tls VIPs, none in l4 VIPs; and a pool that hashes on host or path must be reachable only from
+ * VIPs that read them.
  *
  * <p>Stateless.
  */
@@ -33,30 +33,34 @@ final class VipsBinder {
       int port = portField.asPort();
       String earlier = seen.putIfAbsent(new InetSocketAddress(address, port), vip.path());
       if (earlier != null) {
-        throw portField.error(address.getHostAddress() + ":" + port + " is already configured"
-            + " in " + earlier);
+        throw portField.error(
+            address.getHostAddress() + ":" + port + " is already configured" + " in " + earlier);
       }
       ConfigField modeField = vip.get("mode");
       VipMode mode = modeField.isPresent() ? modeField.asEnum(VipMode.class, "mode") : VipMode.HTTP;
       String defaultPool =
           poolReference(
-              vip.get("default-pool").required("is required (the pool for connections no rule"
-                  + " matches)"),
+              vip.get("default-pool")
+                  .required("is required (the pool for connections no rule" + " matches)"),
               pools,
               mode);
       ConfigField rerouteField = vip.get("reroute");
-      Reroute reroute = rerouteField.isPresent() ? rerouteField.asEnum(Reroute.class, "reroute") : Reroute.FIRST_REQUEST;
+      Reroute reroute =
+          rerouteField.isPresent()
+              ? rerouteField.asEnum(Reroute.class, "reroute")
+              : Reroute.FIRST_REQUEST;
       if (reroute == Reroute.PER_REQUEST && mode != VipMode.HTTP) {
         throw rerouteField.error("per-request routing reads every request, so it needs mode http");
       }
-      result.add(new VipConfig(address, port, mode, defaultPool, rules(vip.get("rules"), mode,
-          pools), reroute));
+      result.add(
+          new VipConfig(
+              address, port, mode, defaultPool, rules(vip.get("rules"), mode, pools), reroute));
     }
     return result;
   }
 
-  private static List<RuleConfig> rules(ConfigField rules, VipMode mode,
-      Map<String, PoolConfig> pools) throws ConfigException {
+  private static List<RuleConfig> rules(
+      ConfigField rules, VipMode mode, Map<String, PoolConfig> pools) throws ConfigException {
     List<ConfigField> fields = rules.list();
     if (mode == VipMode.L4 && !fields.isEmpty()) {
       throw rules.error("l4 VIPs hand off before reading the request, so they have no rules");
@@ -77,8 +81,7 @@ final class VipsBinder {
     return result;
   }
 
-  private static List<Condition> conditions(ConfigField rule, VipMode mode)
-      throws ConfigException {
+  private static List<Condition> conditions(ConfigField rule, VipMode mode) throws ConfigException {
     List<Condition> conditions = new ArrayList<>();
     ConfigField method = rule.get("method");
     if (method.isPresent()) {
@@ -110,8 +113,9 @@ final class VipsBinder {
       conditions.add(new RuleConfig.Sni(sni.asName(Names.HOST_PATTERN, Names.HOST_PATTERN_TEXT)));
     }
     if (conditions.isEmpty()) {
-      throw rule.error("needs a condition: "
-          + (mode == VipMode.TLS ? "sni" : "method, host, path-prefix or header"));
+      throw rule.error(
+          "needs a condition: "
+              + (mode == VipMode.TLS ? "sni" : "method, host, path-prefix or header"));
     }
     return conditions;
   }
@@ -119,8 +123,14 @@ final class VipsBinder {
   private static void requireMode(ConfigField field, VipMode actual, VipMode needed, String why)
       throws ConfigException {
     if (actual != needed) {
-      throw field.error("only in " + needed.configName() + " VIPs (" + why + "; this VIP is "
-          + actual.configName() + ")");
+      throw field.error(
+          "only in "
+              + needed.configName()
+              + " VIPs ("
+              + why
+              + "; this VIP is "
+              + actual.configName()
+              + ")");
     }
   }
 
@@ -137,8 +147,8 @@ final class VipsBinder {
   }
 
   /** The name of an existing pool that a VIP of {@code mode} can feed. */
-  private static String poolReference(ConfigField field, Map<String, PoolConfig> pools,
-      VipMode mode) throws ConfigException {
+  private static String poolReference(
+      ConfigField field, Map<String, PoolConfig> pools, VipMode mode) throws ConfigException {
     String name = field.asString();
     PoolConfig pool = pools.get(name);
     if (pool == null) {
@@ -147,8 +157,13 @@ final class VipsBinder {
       }
       List<String> known = List.copyOf(pools.keySet());
       String suggestion = Spelling.closest(name, known);
-      throw field.error("unknown pool '" + name + "' (pools: " + String.join(", ", known) + ")"
-          + (suggestion == null ? "" : "; did you mean '" + suggestion + "'?"));
+      throw field.error(
+          "unknown pool '"
+              + name
+              + "' (pools: "
+              + String.join(", ", known)
+              + ")"
+              + (suggestion == null ? "" : "; did you mean '" + suggestion + "'?"));
     }
     HashKey hashKey = pool.hashKey().orElse(HashKey.CLIENT_IP);
     boolean readable =
@@ -158,8 +173,14 @@ final class VipsBinder {
           case PATH -> mode == VipMode.HTTP;
         };
     if (!readable) {
-      throw field.error("pool '" + name + "' hashes on " + hashKey.configName() + ", which a "
-          + mode.configName() + " VIP does not read");
+      throw field.error(
+          "pool '"
+              + name
+              + "' hashes on "
+              + hashKey.configName()
+              + ", which a "
+              + mode.configName()
+              + " VIP does not read");
     }
     return name;
   }

@@ -7,8 +7,8 @@ import java.util.Map;
 
 /**
  * A YAML document as a tree that remembers where each value and key stood in the file, so that
- * every refusal can name its line and column. Built by {@link YamlTreeReader}; read through
- * {@link ConfigField}.
+ * every refusal can name its line and column. Built by {@link YamlTreeReader}; read through {@link
+ * ConfigField}.
  *
  * <p>Immutable.
  */

@@ -22,9 +22,9 @@ import org.yaml.snakeyaml.error.MarkedYAMLException;
 
 /**
  * Reads one YAML document into a {@link YamlNode} tree, keeping the position of every key and
- * value. Jackson's streaming YAML parser supplies the tokens and their locations; this class
- * adds what a config needs beyond plain YAML: duplicate keys and aliases are refused (both
- * silently change meaning otherwise), and so is a second document in the same file.
+ * value. Jackson's streaming YAML parser supplies the tokens and their locations; this class adds
+ * what a config needs beyond plain YAML: duplicate keys and aliases are refused (both silently
+ * change meaning otherwise), and so is a second document in the same file.
  *
  * <p>An empty document (or one with only comments) reads as an empty mapping.
  *
@@ -41,6 +41,7 @@ final class YamlTreeReader {
 
   private final String source;
   private final JsonParser parser;
+
   /** The container being read, for syntax errors that the parser reports mid-way. */
   private String currentPath = ROOT;
 
@@ -78,8 +79,10 @@ final class YamlTreeReader {
   private YamlNode value(String path) throws ConfigException, IOException {
     Position at = position();
     if (parser instanceof YAMLParser yaml && yaml.isCurrentAlias()) {
-      throw error(at, display(path), "YAML aliases (*" + parser.getText() + ") are not supported;"
-          + " write the value out");
+      throw error(
+          at,
+          display(path),
+          "YAML aliases (*" + parser.getText() + ") are not supported;" + " write the value out");
     }
     JsonToken token = parser.currentToken();
     return switch (token) {
@@ -142,8 +145,14 @@ final class YamlTreeReader {
       StringBuilder reason = new StringBuilder("YAML syntax: ").append(marked.getProblem());
       Mark context = marked.getContextMark();
       if (marked.getContext() != null && context != null) {
-        reason.append(" (").append(marked.getContext()).append(" at ").append(context.getLine() + 1)
-            .append(':').append(context.getColumn() + 1).append(')');
+        reason
+            .append(" (")
+            .append(marked.getContext())
+            .append(" at ")
+            .append(context.getLine() + 1)
+            .append(':')
+            .append(context.getColumn() + 1)
+            .append(')');
       }
       return error(
           new Position(problem.getLine() + 1, problem.getColumn() + 1),

@@ -1,18 +1,17 @@
 /**
- * The node configuration: one YAML file per node, read and fully checked at start (or by
- * {@code baton config check FILE}) into immutable records rooted at {@link
- * io.baton.config.BatonConfig}.
+ * The node configuration: one YAML file per node, read and fully checked at start (or by {@code
+ * baton config check FILE}) into immutable records rooted at {@link io.baton.config.BatonConfig}.
  *
  * <p>Top-level sections, annotated examples in {@code config/examples/}:
  *
  * <ul>
- *   <li>{@code node} (required): name, roles ({@code dispatcher} and/or {@code server}),
- *       interfaces {@code front} (required for dispatchers), {@code fabric} (required),
- *       {@code sync} (optional).
+ *   <li>{@code node} (required): name, roles ({@code dispatcher} and/or {@code server}), interfaces
+ *       {@code front} (required for dispatchers), {@code fabric} (required), {@code sync}
+ *       (optional).
  *   <li>{@code cluster} (required): {@code key-file} or {@code key} (hex or base64, at least 32
  *       bytes), {@code handoff-port} (default 7400).
- *   <li>{@code vips}: address, port, mode ({@code http} default, {@code tls}, {@code l4}),
- *       {@code default-pool}, ordered {@code rules}. Required for dispatchers.
+ *   <li>{@code vips}: address, port, mode ({@code http} default, {@code tls}, {@code l4}), {@code
+ *       default-pool}, ordered {@code rules}. Required for dispatchers.
  *   <li>{@code pools}: by name; {@code balance} ({@code least-connections} default, {@code
  *       round-robin}, {@code hash} with {@code hash-key}), {@code members}.
  *   <li>{@code timeouts}, {@code limits}: optional, defaults in {@link

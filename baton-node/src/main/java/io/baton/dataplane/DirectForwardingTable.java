@@ -29,66 +29,75 @@ import java.util.stream.Collectors;
 
 /**
  * The dispatcher's forwarding table in "direct" mode: an nftables netdev table on the front
- * interface. Its ingress map, keyed on a connection's whole 4-tuple (client address and port,
- * VIP and port), sends every later packet of a handed-off connection, unchanged, to the owning
- * server's MAC on the fabric ({@code fwd ip to ... device}). A SYN without ACK is never
- * forwarded: a new connection, even one that reuses an old 4-tuple, is always answered by the
- * dispatcher's own stack. Entries have no timeout: they live as long as their connection and are
- * removed by the dispatcher (see {@code ForwardingService}).
+ * interface. Its ingress map, keyed on a connection's whole 4-tuple (client address and port, VIP
+ * and port), sends every later packet of a handed-off connection, unchanged, to the owning server's
+ * MAC on the fabric ({@code fwd ip to ... device}). A SYN without ACK is never forwarded: a new
+ * connection, even one that reuses an old 4-tuple, is always answered by the dispatcher's own
+ * stack. Entries have no timeout: they live as long as their connection and are removed by the
+ * dispatcher (see {@code ForwardingService}).
  *
  * <p>A closed connection's late packets (the client's FIN, its ACK of the server's FIN) go on to
  * its server for a grace period ({@link Retire}): its entry moves to the {@code late} map and the
- * {@code closing} set, whose elements expire by kernel timeout. A SYN to a VIP deletes its
- * 4-tuple from {@code closing} in the packet path, so a client that reuses the 4-tuple at once
- * has its new handshake answered here instead of forwarded to the old server; live entries are
- * never in {@code closing}, so a SYN cannot cut an open connection.
+ * {@code closing} set, whose elements expire by kernel timeout. A SYN to a VIP deletes its 4-tuple
+ * from {@code closing} in the packet path, so a client that reuses the 4-tuple at once has its new
+ * handshake answered here instead of forwarded to the old server; live entries are never in {@code
+ * closing}, so a SYN cannot cut an open connection.
  *
- * <p>The table outlives the process: {@link #open} adopts an existing table of the same shape
- * (its comment carries a fingerprint of the devices, the VIPs and the key format) with every
- * entry in it, and replaces one of another shape atomically. {@link #close} keeps the table;
- * {@link #deleteTable} removes it.
+ * <p>The table outlives the process: {@link #open} adopts an existing table of the same shape (its
+ * comment carries a fingerprint of the devices, the VIPs and the key format) with every entry in
+ * it, and replaces one of another shape atomically. {@link #close} keeps the table; {@link
+ * #deleteTable} removes it.
  *
- * <p>The egress chain drops everything the dispatcher's own kernel would still send on a
- * connection being handed off ("frozen"). Found on a real kernel: after the socket is frozen and
- * exported, pacing, tail-loss-probe and window-probe timers may still transmit never-sent
- * bytes. The client then acknowledges data the new owner believes unsent; the new owner discards
- * every such segment as "ACK of unsent data", including the client's data, and the connection
- * deadlocks. Dropping the old copy's output from before the export closes that window. Two ways
- * name a frozen connection: its socket's mark ({@link ConnectionExporter#FROZEN_MARK}, set by
- * the exporter's freeze and cleared by its resume: the dispatcher's handoffs use only this, no
- * set element per handoff), and an element of the {@code frozen} set ({@link Freeze}, for tools
- * and tests that freeze sockets by flow). Frozen elements keep a safety timeout: they live for
- * one handoff only.
+ * <p>The egress chain drops everything the dispatcher's own kernel would still send on a connection
+ * being handed off ("frozen"). Found on a real kernel: after the socket is frozen and exported,
+ * pacing, tail-loss-probe and window-probe timers may still transmit never-sent bytes. The client
+ * then acknowledges data the new owner believes unsent; the new owner discards every such segment
+ * as "ACK of unsent data", including the client's data, and the connection deadlocks. Dropping the
+ * old copy's output from before the export closes that window. Two ways name a frozen connection:
+ * its socket's mark ({@link ConnectionExporter#FROZEN_MARK}, set by the exporter's freeze and
+ * cleared by its resume: the dispatcher's handoffs use only this, no set element per handoff), and
+ * an element of the {@code frozen} set ({@link Freeze}, for tools and tests that freeze sockets by
+ * flow). Frozen elements keep a safety timeout: they live for one handoff only.
  *
- * <p>The table itself is made, listed and deleted through libnftables (rare, and easiest to read
- * in nft syntax); its elements change and are read through nf_tables netlink ({@link
- * NfSetElements}), a few microseconds per change where libnftables spends hundreds re-reading its
- * cache. Every call is one atomic netlink batch; the nft binary is never run. Confined to the
- * thread that opened it, which must be in the dispatcher's network namespace.
+ * <p>The table itself is made, listed and deleted through libnftables (rare, and easiest to read in
+ * nft syntax); its elements change and are read through nf_tables netlink ({@link NfSetElements}),
+ * a few microseconds per change where libnftables spends hundreds re-reading its cache. Every call
+ * is one atomic netlink batch; the nft binary is never run. Confined to the thread that opened it,
+ * which must be in the dispatcher's network namespace.
  */
 public final class DirectForwardingTable implements AutoCloseable {
   private static final Pattern TABLE_NAME = Pattern.compile("[a-z][a-z0-9_]{0,30}");
   private static final Pattern DEVICE = Pattern.compile("[a-zA-Z0-9_.-]{1,15}");
+
   /** Frozen entries only live for the length of a handoff; this is a safety net. */
   private static final int FROZEN_TIMEOUT_S = 60;
+
   /** Names the key format in the table's comment; bump it when the ruleset's shape changes. */
   static final String FORMAT = "baton-forwarding/4";
+
   private static final String FAMILY = "netdev";
+
   /**
-   * The owner map is split by the client port's low bits into this many maps (a verdict map
-   * picks the shard's chain). Why: the kernel answers a set dump in 32 KiB pieces and restarts
-   * its hash-table walk from the first element for each piece, so reading one map costs
-   * O(n^2): 100,000 entries took 0.3 s and 1,000,000 took 60 s on one map here. Shards divide
-   * that by their number and keep adopting a million entries in seconds.
+   * The owner map is split by the client port's low bits into this many maps (a verdict map picks
+   * the shard's chain). Why: the kernel answers a set dump in 32 KiB pieces and restarts its
+   * hash-table walk from the first element for each piece, so reading one map costs O(n^2): 100,000
+   * entries took 0.3 s and 1,000,000 took 60 s on one map here. Shards divide that by their number
+   * and keep adopting a million entries in seconds.
    */
   static final int SHARDS = 64;
+
   private static final String[] OWNER = names("owner_");
   private static final String[] FORWARD = names("forward_");
   private static final String FROZEN = "frozen";
+
   /** Entries of closed connections during their grace: 4-tuple -> server, each with its timeout. */
   private static final String LATE = "late";
-  /** The 4-tuples of {@link #LATE} that no SYN has reopened yet: the packet path deletes from it. */
+
+  /**
+   * The 4-tuples of {@link #LATE} that no SYN has reopened yet: the packet path deletes from it.
+   */
   private static final String CLOSING = "closing";
+
   /**
    * Room in {@link #CLOSING} (the kernel gives a dynamic set 65,535 unless told): connections
    * closed within one grace period, e.g. 20,000 handoffs/s for 2 s take 40,000.
@@ -98,7 +107,8 @@ public final class DirectForwardingTable implements AutoCloseable {
   private final Nftables nft;
   private final NfSetElements elements;
   private final String table;
-  // Flows in the kernel's frozen set (handoffs in flight: few); confined to the opening thread, or to holders of the shareUnder lock.
+  // Flows in the kernel's frozen set (handoffs in flight: few); confined to the opening thread, or
+  // to holders of the shareUnder lock.
   private final Set<FlowKey> frozen = new HashSet<>();
   private boolean closed;
 
@@ -132,17 +142,17 @@ public final class DirectForwardingTable implements AutoCloseable {
 
     /**
      * The adopted entries as {@link FlowEntries}: each with token {@link #ADOPTED_TOKEN},
-     * installation time {@link #ADOPTED_INSTALLED_NS}, in no particular order. The caller may
-     * take this map over and change it.
+     * installation time {@link #ADOPTED_INSTALLED_NS}, in no particular order. The caller may take
+     * this map over and change it.
      */
     public FlowEntries entries() {
       return entries;
     }
 
     /**
-     * The adopted entries as a map of flow to server fabric address, built on first call (a
-     * million entries take ~200 MB this way: for tests and small tables; {@link #entries} is the
-     * compact form).
+     * The adopted entries as a map of flow to server fabric address, built on first call (a million
+     * entries take ~200 MB this way: for tests and small tables; {@link #entries} is the compact
+     * form).
      */
     public Map<FlowKey, Inet4Address> adopted() {
       if (adopted == null) {
@@ -165,16 +175,18 @@ public final class DirectForwardingTable implements AutoCloseable {
 
   /** Token of an adopted entry: this process never saw the handoff that installed it. */
   public static final long ADOPTED_TOKEN = 0;
+
   /** Installation time of an adopted entry: before anything this process saw. */
   public static final long ADOPTED_INSTALLED_NS = Long.MIN_VALUE;
 
   /**
    * Opens the table that forwards packets for {@code vips} arriving on {@code frontDevice} out of
    * {@code fabricDevice}: adopts an existing one of the same shape (its entries stay, its frozen
-   * set is emptied, since no handoff is in flight in a new process), replaces one of another
-   * shape atomically, or creates it.
+   * set is emptied, since no handoff is in flight in a new process), replaces one of another shape
+   * atomically, or creates it.
    */
-  public static Opened open(String table, String frontDevice, String fabricDevice, Collection<Vip> vips)
+  public static Opened open(
+      String table, String frontDevice, String fabricDevice, Collection<Vip> vips)
       throws LinuxException {
     String ruleset = ruleset(table, frontDevice, fabricDevice, vips);
     String fingerprint = fingerprint(ruleset);
@@ -198,9 +210,12 @@ public final class DirectForwardingTable implements AutoCloseable {
         // that replaces the old one. Those of VIPs that are gone are dropped (and counted).
         int before = t.readTolerant(vips, carried);
         dropped = before - carried.size();
-        why = found.startsWith(FORMAT + " ")
-            ? "its devices or VIPs differ from this configuration"
-            : "it has an older format (" + (found.isEmpty() ? "no format comment" : found) + ")";
+        why =
+            found.startsWith(FORMAT + " ")
+                ? "its devices or VIPs differ from this configuration"
+                : "it has an older format ("
+                    + (found.isEmpty() ? "no format comment" : found)
+                    + ")";
       }
       nft.run(replace(table, withElements(ruleset, carried)));
       return new Opened(t, carried, dropped, why);
@@ -215,8 +230,8 @@ public final class DirectForwardingTable implements AutoCloseable {
   }
 
   /**
-   * Creates the table, replacing any table of that name and its entries, atomically. For tools
-   * and tests that own the namespace; a dispatcher uses {@link #open}.
+   * Creates the table, replacing any table of that name and its entries, atomically. For tools and
+   * tests that own the namespace; a dispatcher uses {@link #open}.
    */
   public static DirectForwardingTable create(
       String table, String frontDevice, String fabricDevice, Collection<Vip> vips)
@@ -237,54 +252,102 @@ public final class DirectForwardingTable implements AutoCloseable {
     return "table netdev " + table + "\ndelete table netdev " + table + "\n" + ruleset;
   }
 
-  private static String ruleset(String table, String frontDevice, String fabricDevice, Collection<Vip> vips) {
+  private static String ruleset(
+      String table, String frontDevice, String fabricDevice, Collection<Vip> vips) {
     check(TABLE_NAME, table, "table name");
     check(DEVICE, frontDevice, "front device");
     check(DEVICE, fabricDevice, "fabric device");
     if (vips.isEmpty()) throw new IllegalArgumentException("no VIPs to forward");
-    String vipList = vips.stream().map(Vip::toNft).sorted().distinct().collect(Collectors.joining(", "));
+    String vipList =
+        vips.stream().map(Vip::toNft).sorted().distinct().collect(Collectors.joining(", "));
     StringBuilder body = new StringBuilder();
-    body.append("  set vips { type ipv4_addr . inet_service; elements = { ").append(vipList).append(" } }\n");
+    body.append("  set vips { type ipv4_addr . inet_service; elements = { ")
+        .append(vipList)
+        .append(" } }\n");
     // The sets every close changes come first: nf_tables finds a set of an element message by
     // walking the table's list of sets and comparing names (nft_set_lookup_global), and a close
     // changes late and closing (perf: 3.9 us per handoff walking past 64 owner maps).
-    body.append("  map ").append(LATE).append(" { type ipv4_addr . inet_service . ipv4_addr . inet_service : ipv4_addr;")
+    body.append("  map ")
+        .append(LATE)
+        .append(" { type ipv4_addr . inet_service . ipv4_addr . inet_service : ipv4_addr;")
         .append(" flags timeout; }\n")
-        .append("  set ").append(CLOSING).append(" { type ipv4_addr . inet_service . ipv4_addr . inet_service;")
-        .append(" flags dynamic, timeout; size ").append(CLOSING_MAX).append("; }\n")
-        .append("  set frozen { type ipv4_addr . inet_service . ipv4_addr . inet_service; flags timeout; timeout ")
-        .append(FROZEN_TIMEOUT_S).append("s; }\n");
+        .append("  set ")
+        .append(CLOSING)
+        .append(" { type ipv4_addr . inet_service . ipv4_addr . inet_service;")
+        .append(" flags dynamic, timeout; size ")
+        .append(CLOSING_MAX)
+        .append("; }\n")
+        .append(
+            "  set frozen { type ipv4_addr . inet_service . ipv4_addr . inet_service; flags timeout; timeout ")
+        .append(FROZEN_TIMEOUT_S)
+        .append("s; }\n");
     StringBuilder shardMap = new StringBuilder();
     for (int i = 0; i < SHARDS; i++) {
-      body.append("  map ").append(OWNER[i])
+      body.append("  map ")
+          .append(OWNER[i])
           .append(" { type ipv4_addr . inet_service . ipv4_addr . inet_service : ipv4_addr; }\n");
-      body.append("  chain ").append(FORWARD[i]).append(" {\n")
-          .append("    fwd ip to ").append(KEY).append(" map @").append(OWNER[i])
-          .append(" device \"").append(fabricDevice).append("\"\n")
+      body.append("  chain ")
+          .append(FORWARD[i])
+          .append(" {\n")
+          .append("    fwd ip to ")
+          .append(KEY)
+          .append(" map @")
+          .append(OWNER[i])
+          .append(" device \"")
+          .append(fabricDevice)
+          .append("\"\n")
           // A closed connection's late FIN/ACKs, until its grace ends or a SYN reopens the 4-tuple.
-          .append("    ").append(KEY).append(" @").append(CLOSING).append(" fwd ip to ").append(KEY)
-          .append(" map @").append(LATE).append(" device \"").append(fabricDevice).append("\"\n  }\n");
+          .append("    ")
+          .append(KEY)
+          .append(" @")
+          .append(CLOSING)
+          .append(" fwd ip to ")
+          .append(KEY)
+          .append(" map @")
+          .append(LATE)
+          .append(" device \"")
+          .append(fabricDevice)
+          .append("\"\n  }\n");
       shardMap.append(i == 0 ? "" : ", ").append(i).append(" : goto ").append(FORWARD[i]);
     }
     body.append("  chain ingress {\n")
-        .append("    type filter hook ingress device \"").append(frontDevice).append("\" priority 0; policy accept;\n")
+        .append("    type filter hook ingress device \"")
+        .append(frontDevice)
+        .append("\" priority 0; policy accept;\n")
         // A new connection on the 4-tuple of a closed one in its grace: from now on that
         // 4-tuple's packets are the new connection's and reach this host's stack. Only entries
         // in their grace can be reopened so; a SYN (forged or not) cannot cut a live connection.
-        .append("    tcp flags & (syn | ack) == syn ip daddr . tcp dport @vips delete @").append(CLOSING)
-        .append(" { ").append(KEY).append(" }\n")
+        .append("    tcp flags & (syn | ack) == syn ip daddr . tcp dport @vips delete @")
+        .append(CLOSING)
+        .append(" { ")
+        .append(KEY)
+        .append(" }\n")
         // A SYN without ACK opens a connection: always the dispatcher's own stack's, even
         // when an entry of an older connection with the same 4-tuple is still there.
         .append("    ip daddr . tcp dport @vips tcp flags & (syn | ack) != syn tcp sport & ")
-        .append(SHARDS - 1).append(" vmap { ").append(shardMap).append(" }\n")
+        .append(SHARDS - 1)
+        .append(" vmap { ")
+        .append(shardMap)
+        .append(" }\n")
         .append("  }\n")
         .append("  chain egress {\n")
-        .append("    type filter hook egress device \"").append(frontDevice).append("\" priority 0; policy accept;\n")
-        .append("    meta mark ").append(String.format("0x%08x", ConnectionExporter.FROZEN_MARK)).append(" drop\n")
-        .append("    ip saddr . tcp sport @vips ip daddr . tcp dport . ip saddr . tcp sport @frozen drop\n")
+        .append("    type filter hook egress device \"")
+        .append(frontDevice)
+        .append("\" priority 0; policy accept;\n")
+        .append("    meta mark ")
+        .append(String.format("0x%08x", ConnectionExporter.FROZEN_MARK))
+        .append(" drop\n")
+        .append(
+            "    ip saddr . tcp sport @vips ip daddr . tcp dport . ip saddr . tcp sport @frozen drop\n")
         .append("  }\n");
     String shape = "table netdev " + table + " {\n" + body + "}\n";
-    return "table netdev " + table + " {\n  comment \"" + fingerprint(shape) + "\"\n" + body + "}\n";
+    return "table netdev "
+        + table
+        + " {\n  comment \""
+        + fingerprint(shape)
+        + "\"\n"
+        + body
+        + "}\n";
   }
 
   private static final String KEY = "ip saddr . tcp sport . ip daddr . tcp dport";
@@ -304,7 +367,8 @@ public final class DirectForwardingTable implements AutoCloseable {
   private static String fingerprint(String ruleset) {
     String shape = ruleset.replaceFirst("\n  comment \"[^\"]*\"", "");
     try {
-      byte[] digest = MessageDigest.getInstance("SHA-256").digest(shape.getBytes(StandardCharsets.UTF_8));
+      byte[] digest =
+          MessageDigest.getInstance("SHA-256").digest(shape.getBytes(StandardCharsets.UTF_8));
       return FORMAT + " " + HexFormat.of().formatHex(digest, 0, 8);
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("SHA-256 is missing from this JVM", e);
@@ -331,15 +395,17 @@ public final class DirectForwardingTable implements AutoCloseable {
   public record Unforward(FlowKey flow) implements Op {}
 
   /**
-   * The connection closed: its entry leaves the owner map and its late packets (the client's
-   * FIN, its ACK of the server's FIN) go on to {@code server} for {@code grace}, unless a SYN
-   * reopens the 4-tuple first; then they reach this host's stack as the new connection's.
-   * {@code replacingLate} says an earlier close of the same 4-tuple may still be in its grace
-   * (the kernel refuses to add a key that maps elsewhere, so it is deleted first).
+   * The connection closed: its entry leaves the owner map and its late packets (the client's FIN,
+   * its ACK of the server's FIN) go on to {@code server} for {@code grace}, unless a SYN reopens
+   * the 4-tuple first; then they reach this host's stack as the new connection's. {@code
+   * replacingLate} says an earlier close of the same 4-tuple may still be in its grace (the kernel
+   * refuses to add a key that maps elsewhere, so it is deleted first).
    */
-  public record Retire(FlowKey flow, Inet4Address server, Duration grace, boolean replacingLate) implements Op {
+  public record Retire(FlowKey flow, Inet4Address server, Duration grace, boolean replacingLate)
+      implements Op {
     public Retire {
-      if (grace.isNegative() || grace.isZero()) throw new IllegalArgumentException("grace must be positive: " + grace);
+      if (grace.isNegative() || grace.isZero())
+        throw new IllegalArgumentException("grace must be positive: " + grace);
     }
   }
 
@@ -350,10 +416,10 @@ public final class DirectForwardingTable implements AutoCloseable {
   public record Unfreeze(FlowKey flow) implements Op {}
 
   /**
-   * Applies several changes in one atomic netlink batch: under load this is what keeps the
-   * table's cost per handoff low (one kernel commit for many connections). If the batch fails
-   * (the kernel's map is not what the caller believed), each change is applied on its own,
-   * tolerantly: see {@link #applyTolerant}.
+   * Applies several changes in one atomic netlink batch: under load this is what keeps the table's
+   * cost per handoff low (one kernel commit for many connections). If the batch fails (the kernel's
+   * map is not what the caller believed), each change is applied on its own, tolerantly: see {@link
+   * #applyTolerant}.
    */
   public void apply(List<Op> ops) throws LinuxException {
     checkOpen();
@@ -395,10 +461,11 @@ public final class DirectForwardingTable implements AutoCloseable {
     }
     try {
       commit(batch);
-      frozenAfter.forEach((f, in) -> {
-        if (in) frozen.add(f);
-        else frozen.remove(f);
-      });
+      frozenAfter.forEach(
+          (f, in) -> {
+            if (in) frozen.add(f);
+            else frozen.remove(f);
+          });
     } catch (LinuxException e) {
       for (Op op : ops) applyTolerant(op);
     }
@@ -432,8 +499,8 @@ public final class DirectForwardingTable implements AutoCloseable {
 
   /**
    * Start of a handoff, in one batch: drops whatever this host still sends on {@code flow} and
-   * forwards the client's packets to {@code server} (its fabric address), whose guard drops
-   * them until the restored socket exists. Call after freezing the socket, before exporting it.
+   * forwards the client's packets to {@code server} (its fabric address), whose guard drops them
+   * until the restored socket exists. Call after freezing the socket, before exporting it.
    */
   public void freezeAndForward(FlowKey flow, Inet4Address server) throws LinuxException {
     apply(List.of(new Forward(flow, server, false), new Freeze(flow)));
@@ -457,9 +524,9 @@ public final class DirectForwardingTable implements AutoCloseable {
   }
 
   /**
-   * Every entry of the kernel's maps, read with one netlink dump per shard: flow to server
-   * fabric address. Elements that name no valid flow (port 0) are skipped. For tests and small
-   * tables; {@link #read} is the compact form.
+   * Every entry of the kernel's maps, read with one netlink dump per shard: flow to server fabric
+   * address. Elements that name no valid flow (port 0) are skipped. For tests and small tables;
+   * {@link #read} is the compact form.
    */
   public Map<FlowKey, Inet4Address> entries() throws LinuxException {
     Map<FlowKey, Inet4Address> out = new HashMap<>();
@@ -468,22 +535,32 @@ public final class DirectForwardingTable implements AutoCloseable {
   }
 
   /**
-   * Every entry of the kernel's maps, read with one netlink dump per shard straight into a
-   * {@link FlowEntries} (no object per element on the way), as {@link Opened#entries} describes
-   * them. Elements that name no valid flow (port 0) are skipped.
+   * Every entry of the kernel's maps, read with one netlink dump per shard straight into a {@link
+   * FlowEntries} (no object per element on the way), as {@link Opened#entries} describes them.
+   * Elements that name no valid flow (port 0) are skipped.
    */
   public FlowEntries read() throws LinuxException {
     checkOpen();
     FlowEntries out = new FlowEntries();
     for (String shard : OWNER) {
-      elements.dump(FAMILY, table, shard, (key, keyLength, data, dataLength) -> {
-        if (keyLength != 16 || dataLength != 4) return;
-        int clientPort = port(key, 4);
-        int localPort = port(key, 12);
-        if (clientPort == 0 || localPort == 0) return;
-        out.put(bits(key, 0), clientPort, bits(key, 8), localPort, bits(data, 0), ADOPTED_TOKEN,
-            ADOPTED_INSTALLED_NS);
-      });
+      elements.dump(
+          FAMILY,
+          table,
+          shard,
+          (key, keyLength, data, dataLength) -> {
+            if (keyLength != 16 || dataLength != 4) return;
+            int clientPort = port(key, 4);
+            int localPort = port(key, 12);
+            if (clientPort == 0 || localPort == 0) return;
+            out.put(
+                bits(key, 0),
+                clientPort,
+                bits(key, 8),
+                localPort,
+                bits(data, 0),
+                ADOPTED_TOKEN,
+                ADOPTED_INSTALLED_NS);
+          });
     }
     return out;
   }
@@ -492,7 +569,7 @@ public final class DirectForwardingTable implements AutoCloseable {
   public int size() throws LinuxException {
     checkOpen();
     int n = 0;
-    for (String shard : OWNER) n += elements.dump(FAMILY, table, shard, (k, kl, d, dl) -> { });
+    for (String shard : OWNER) n += elements.dump(FAMILY, table, shard, (k, kl, d, dl) -> {});
     return n;
   }
 
@@ -502,13 +579,13 @@ public final class DirectForwardingTable implements AutoCloseable {
    */
   public int closingCount() throws LinuxException {
     checkOpen();
-    return elements.dump(FAMILY, table, CLOSING, (k, kl, d, dl) -> { });
+    return elements.dump(FAMILY, table, CLOSING, (k, kl, d, dl) -> {});
   }
 
   /** Number of frozen flows in the kernel's set right now. */
   public int frozenCount() throws LinuxException {
     checkOpen();
-    return elements.dump(FAMILY, table, FROZEN, (k, kl, d, dl) -> { });
+    return elements.dump(FAMILY, table, FROZEN, (k, kl, d, dl) -> {});
   }
 
   /**
@@ -547,8 +624,8 @@ public final class DirectForwardingTable implements AutoCloseable {
 
   /**
    * The entries of a table that is being replaced, in its shards or in the single "owner" map of
-   * the first format: those of {@code vips} go into {@code carried} (to be put into the new
-   * table); returns how many there were in all.
+   * the first format: those of {@code vips} go into {@code carried} (to be put into the new table);
+   * returns how many there were in all.
    */
   private int readTolerant(Collection<Vip> vips, FlowEntries carried) {
     java.util.Set<Long> kept = new java.util.HashSet<>();
@@ -558,15 +635,26 @@ public final class DirectForwardingTable implements AutoCloseable {
     maps.add("owner");
     for (String map : maps) {
       try {
-        elements.dump(FAMILY, table, map, (key, keyLength, data, dataLength) -> {
-          n[0]++;
-          if (keyLength != 16 || dataLength != 4) return;
-          int clientPort = port(key, 4);
-          int localIp = bits(key, 8);
-          int localPort = port(key, 12);
-          if (clientPort == 0 || !kept.contains(((long) localIp << 16) | localPort)) return;
-          carried.put(bits(key, 0), clientPort, localIp, localPort, bits(data, 0), ADOPTED_TOKEN, ADOPTED_INSTALLED_NS);
-        });
+        elements.dump(
+            FAMILY,
+            table,
+            map,
+            (key, keyLength, data, dataLength) -> {
+              n[0]++;
+              if (keyLength != 16 || dataLength != 4) return;
+              int clientPort = port(key, 4);
+              int localIp = bits(key, 8);
+              int localPort = port(key, 12);
+              if (clientPort == 0 || !kept.contains(((long) localIp << 16) | localPort)) return;
+              carried.put(
+                  bits(key, 0),
+                  clientPort,
+                  localIp,
+                  localPort,
+                  bits(data, 0),
+                  ADOPTED_TOKEN,
+                  ADOPTED_INSTALLED_NS);
+            });
       } catch (LinuxException e) {
         // No such map in that table.
       }
@@ -574,23 +662,41 @@ public final class DirectForwardingTable implements AutoCloseable {
     return n[0];
   }
 
-  /** {@code ruleset} with {@code entries} as the owner maps' elements (one transaction with the table). */
+  /**
+   * {@code ruleset} with {@code entries} as the owner maps' elements (one transaction with the
+   * table).
+   */
   private static String withElements(String ruleset, FlowEntries entries) {
     if (entries.size() == 0) return ruleset;
     List<StringBuilder> perShard = new ArrayList<>();
     for (int i = 0; i < SHARDS; i++) perShard.add(new StringBuilder());
-    entries.forEach((flow, e) -> {
-      StringBuilder b = perShard.get(flow.clientPort() & (SHARDS - 1));
-      b.append(b.isEmpty() ? "" : ", ").append(flow.clientIp().getHostAddress()).append(" . ").append(flow.clientPort())
-          .append(" . ").append(flow.localIp().getHostAddress()).append(" . ").append(flow.localPort())
-          .append(" : ").append(e.server().getHostAddress());
-    });
+    entries.forEach(
+        (flow, e) -> {
+          StringBuilder b = perShard.get(flow.clientPort() & (SHARDS - 1));
+          b.append(b.isEmpty() ? "" : ", ")
+              .append(flow.clientIp().getHostAddress())
+              .append(" . ")
+              .append(flow.clientPort())
+              .append(" . ")
+              .append(flow.localIp().getHostAddress())
+              .append(" . ")
+              .append(flow.localPort())
+              .append(" : ")
+              .append(e.server().getHostAddress());
+        });
     String type = " { type ipv4_addr . inet_service . ipv4_addr . inet_service : ipv4_addr; }";
     String out = ruleset;
     for (int i = 0; i < SHARDS; i++) {
       if (perShard.get(i).isEmpty()) continue;
-      out = out.replace("  map " + OWNER[i] + type, "  map " + OWNER[i] + type.substring(0, type.length() - 2)
-          + " elements = { " + perShard.get(i) + " }; }");
+      out =
+          out.replace(
+              "  map " + OWNER[i] + type,
+              "  map "
+                  + OWNER[i]
+                  + type.substring(0, type.length() - 2)
+                  + " elements = { "
+                  + perShard.get(i)
+                  + " }; }");
     }
     return out;
   }
@@ -608,8 +714,8 @@ public final class DirectForwardingTable implements AutoCloseable {
   }
 
   /**
-   * {@code flow}'s closing element with a fresh {@code grace}, whether or not one is there: add
-   * (a no-op if it is), delete, add. (Adding an element that is there keeps its old timeout.)
+   * {@code flow}'s closing element with a fresh {@code grace}, whether or not one is there: add (a
+   * no-op if it is), delete, add. (Adding an element that is there keeps its old timeout.)
    */
   private static List<Change> renewClosing(FlowKey flow, Duration grace) {
     return List.of(addClosing(flow, grace), delete(CLOSING, flow), addClosing(flow, grace));
@@ -628,7 +734,9 @@ public final class DirectForwardingTable implements AutoCloseable {
     elements.apply(FAMILY, table, changes);
   }
 
-  /** Adds {@code add}'s element; if its key maps elsewhere (the kernel refuses that), replaces it. */
+  /**
+   * Adds {@code add}'s element; if its key maps elsewhere (the kernel refuses that), replaces it.
+   */
   private void putReplacing(Add add) throws LinuxException {
     try {
       commit(List.of(add));
@@ -656,7 +764,10 @@ public final class DirectForwardingTable implements AutoCloseable {
   }
 
   private static int bits(byte[] b, int at) {
-    return (b[at] & 0xFF) << 24 | (b[at + 1] & 0xFF) << 16 | (b[at + 2] & 0xFF) << 8 | (b[at + 3] & 0xFF);
+    return (b[at] & 0xFF) << 24
+        | (b[at + 1] & 0xFF) << 16
+        | (b[at + 2] & 0xFF) << 8
+        | (b[at + 3] & 0xFF);
   }
 
   private static int port(byte[] b, int at) {

@@ -10,23 +10,23 @@ import java.util.function.BiPredicate;
 import java.util.function.Consumer;
 
 /**
- * The dispatcher's forwarding entries as Java sees them: a map from a connection's IPv4 4-tuple
- * to the server that owns it, the token of the handoff that installed the entry, when it was
- * installed. Built to track a million connections: 40 bytes of heap per entry by arithmetic
- * (four longs and the index), measured at a million with G1 in {@code bench/README.md}, where a
- * {@code HashMap<FlowKey, record>} takes 184 (a node, a key record, the client's
- * {@code Inet4Address} and its holder, a value record, the table).
+ * The dispatcher's forwarding entries as Java sees them: a map from a connection's IPv4 4-tuple to
+ * the server that owns it, the token of the handoff that installed the entry, when it was
+ * installed. Built to track a million connections: 40 bytes of heap per entry by arithmetic (four
+ * longs and the index), measured at a million with G1 in {@code bench/README.md}, where a {@code
+ * HashMap<FlowKey, record>} takes 184 (a node, a key record, the client's {@code Inet4Address} and
+ * its holder, a value record, the table).
  *
  * <p>Layout: entries lie densely in pages of {@code long}s, four per entry (client and local
- * address; client port, local port and server number; token; installation time),
- * so a million entries are 245 arrays, never one huge copy when it grows. An open-addressing
- * index ({@code int[]}, linear probing, at most 3/4 full) maps a key's hash to its entry's
- * position + 1. Removing an entry moves the last one into its place, so the pages never have
- * holes, and empties its index slot by backward shift, so there are no tombstones: lookups stay
- * short however many entries come and go. Servers are numbered by a {@link ServerIndex}.
+ * address; client port, local port and server number; token; installation time), so a million
+ * entries are 245 arrays, never one huge copy when it grows. An open-addressing index ({@code
+ * int[]}, linear probing, at most 3/4 full) maps a key's hash to its entry's position + 1. Removing
+ * an entry moves the last one into its place, so the pages never have holes, and empties its index
+ * slot by backward shift, so there are no tombstones: lookups stay short however many entries come
+ * and go. Servers are numbered by a {@link ServerIndex}.
  *
- * <p>Not thread-safe: the forwarding service touches it only under its guard. The
- * callbacks of {@link #forEach} and {@link #removeIf} must not change this map.
+ * <p>Not thread-safe: the forwarding service touches it only under its guard. The callbacks of
+ * {@link #forEach} and {@link #removeIf} must not change this map.
  */
 public final class FlowEntries {
   /** What the map holds for a flow. */
@@ -85,13 +85,24 @@ public final class FlowEntries {
 
   /**
    * Maps the flow {@code clientIp:clientPort -> localIp:localPort} (addresses as ints in network
-   * order) to the server {@code serverBits}, without allocating: how a dump from the kernel is
-   * read in. Replaces an entry of the same flow.
+   * order) to the server {@code serverBits}, without allocating: how a dump from the kernel is read
+   * in. Replaces an entry of the same flow.
    */
-  public void put(int clientIp, int clientPort, int localIp, int localPort, int serverBits,
-      long token, long installedNs) {
+  public void put(
+      int clientIp,
+      int clientPort,
+      int localIp,
+      int localPort,
+      int serverBits,
+      long token,
+      long installedNs) {
     long addresses = (long) clientIp << 32 | (localIp & 0xFFFF_FFFFL);
-    put(addresses, ports(clientPort, localPort), servers.indexOfBits(serverBits), token, installedNs);
+    put(
+        addresses,
+        ports(clientPort, localPort),
+        servers.indexOfBits(serverBits),
+        token,
+        installedNs);
   }
 
   private void put(long addresses, long ports, int server, long token, long installedNs) {
@@ -133,16 +144,19 @@ public final class FlowEntries {
 
   /** Calls {@code action} with every entry, in no particular order. */
   public void forEach(BiConsumer<? super FlowKey, ? super Entry> action) {
-    for (int position = 0; position < size; position++) action.accept(flowAt(position), entry(position));
+    for (int position = 0; position < size; position++)
+      action.accept(flowAt(position), entry(position));
   }
 
   /**
-   * Removes every entry forwarding to {@code server} for which {@code test} holds, telling
-   * {@code removed} each flow it removes; returns how many. Entries of other servers are skipped
-   * without building their key, so dropping one server's entries among a million costs
-   * allocations for its own only.
+   * Removes every entry forwarding to {@code server} for which {@code test} holds, telling {@code
+   * removed} each flow it removes; returns how many. Entries of other servers are skipped without
+   * building their key, so dropping one server's entries among a million costs allocations for its
+   * own only.
    */
-  public int removeIf(Inet4Address server, BiPredicate<? super FlowKey, ? super Entry> test,
+  public int removeIf(
+      Inet4Address server,
+      BiPredicate<? super FlowKey, ? super Entry> test,
       Consumer<? super FlowKey> removed) {
     int number = servers.find(server);
     if (number < 0 || servers.entries(number) == 0) return 0;
@@ -181,7 +195,8 @@ public final class FlowEntries {
       if (v == 0) return ~s;
       int at = ((v - 1) & PAGE_MASK) * STRIDE;
       long[] p = pages[(v - 1) >>> PAGE_SHIFT];
-      if (p[at + ADDRESSES] == addresses && (p[at + PORTS_SERVER] & ~0xFFFF_FFFFL) == ports) return s;
+      if (p[at + ADDRESSES] == addresses && (p[at + PORTS_SERVER] & ~0xFFFF_FFFFL) == ports)
+        return s;
     }
   }
 
@@ -194,8 +209,8 @@ public final class FlowEntries {
   }
 
   /**
-   * Removes the entry that index slot {@code slot} points to: backward-shift deletion in the
-   * index, then the last entry moves into the freed position.
+   * Removes the entry that index slot {@code slot} points to: backward-shift deletion in the index,
+   * then the last entry moves into the freed position.
    */
   private void removeSlot(int slot) {
     int position = index[slot] - 1;
@@ -214,8 +229,12 @@ public final class FlowEntries {
     int last = --size;
     if (position != last) {
       int lastSlot = slotOf(last);
-      System.arraycopy(pages[last >>> PAGE_SHIFT], (last & PAGE_MASK) * STRIDE,
-          pages[position >>> PAGE_SHIFT], (position & PAGE_MASK) * STRIDE, STRIDE);
+      System.arraycopy(
+          pages[last >>> PAGE_SHIFT],
+          (last & PAGE_MASK) * STRIDE,
+          pages[position >>> PAGE_SHIFT],
+          (position & PAGE_MASK) * STRIDE,
+          STRIDE);
       index[lastSlot] = position + 1;
     }
     // Keep one spare page so that an entry coming and going at a page boundary allocates nothing.
@@ -269,12 +288,16 @@ public final class FlowEntries {
     long a = p[at + ADDRESSES];
     long ports = p[at + PORTS_SERVER];
     Inet4Address local = locals.address(locals.indexOfBits((int) a));
-    return new FlowKey(ServerIndex.toAddress((int) (a >>> 32)), (int) (ports >>> 48), local,
+    return new FlowKey(
+        ServerIndex.toAddress((int) (a >>> 32)),
+        (int) (ports >>> 48),
+        local,
         (int) (ports >>> 32) & 0xFFFF);
   }
 
   private static long addresses(FlowKey flow) {
-    return (long) ServerIndex.bitsOf(flow.clientIp()) << 32 | (ServerIndex.bitsOf(flow.localIp()) & 0xFFFF_FFFFL);
+    return (long) ServerIndex.bitsOf(flow.clientIp()) << 32
+        | (ServerIndex.bitsOf(flow.localIp()) & 0xFFFF_FFFFL);
   }
 
   private static long ports(FlowKey flow) {

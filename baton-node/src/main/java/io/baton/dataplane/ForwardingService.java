@@ -1,13 +1,10 @@
 package io.baton.dataplane;
 
-import io.baton.dataplane.DirectForwardingTable;
 import io.baton.dataplane.DirectForwardingTable.Forward;
-import io.baton.dataplane.FlowEntries.Entry;
 import io.baton.dataplane.DirectForwardingTable.Op;
 import io.baton.dataplane.DirectForwardingTable.Retire;
 import io.baton.dataplane.DirectForwardingTable.Unforward;
-import io.baton.dataplane.ForwardingTableLock;
-import io.baton.dataplane.Vip;
+import io.baton.dataplane.FlowEntries.Entry;
 import io.baton.linux.LinuxException;
 import io.baton.transplant.FlowKey;
 import java.net.Inet4Address;
@@ -36,26 +33,26 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>a {@link Batch} is planned and committed on the caller's own thread: the handoff path,
  *       where each event loop collects the changes of one loop turn and commits them in one
- *       nf_tables netlink batch without waking another thread (a thread hop costs a futex wake,
- *       two context switches and often an IPI, more than the netlink round trip itself);
- *   <li>the other methods queue a command for the owner thread ("baton-forwarding"), like an
- *       Aeron conductor; each turn of its loop drains the whole queue into one batch.
+ *       nf_tables netlink batch without waking another thread (a thread hop costs a futex wake, two
+ *       context switches and often an IPI, more than the netlink round trip itself);
+ *   <li>the other methods queue a command for the owner thread ("baton-forwarding"), like an Aeron
+ *       conductor; each turn of its loop drains the whole queue into one batch.
  * </ul>
  *
  * Both take {@code guard} for the planning and the netlink batch, so the bookkeeping and the
  * kernel's table change in one order.
  *
- * <p>Each entry carries the token of the handoff that installed it (the dispatcher's handoff
- * id), so a late or stale report about an older connection on the same 4-tuple cannot remove a
- * newer connection's entry. Entries have no expiry: they go when their owner reports the close,
- * when their server is declared dead, or by reconciliation with the server's own list of
- * connections. A closed connection's late FIN/ACKs must still reach the server (the dispatcher's
- * stack would answer them with RSTs): the kernel forwards them for a grace period from the close
- * report, unless a new connection reuses the 4-tuple first ({@link #retire}).
+ * <p>Each entry carries the token of the handoff that installed it (the dispatcher's handoff id),
+ * so a late or stale report about an older connection on the same 4-tuple cannot remove a newer
+ * connection's entry. Entries have no expiry: they go when their owner reports the close, when
+ * their server is declared dead, or by reconciliation with the server's own list of connections. A
+ * closed connection's late FIN/ACKs must still reach the server (the dispatcher's stack would
+ * answer them with RSTs): the kernel forwards them for a grace period from the close report, unless
+ * a new connection reuses the 4-tuple first ({@link #retire}).
  *
- * <p>The table outlives the process: {@link #start} adopts the entries of an existing table of
- * the same shape under an exclusive per-namespace lock, and {@link #close} leaves the table in
- * the kernel so forwarding goes on while the dispatcher restarts.
+ * <p>The table outlives the process: {@link #start} adopts the entries of an existing table of the
+ * same shape under an exclusive per-namespace lock, and {@link #close} leaves the table in the
+ * kernel so forwarding goes on while the dispatcher restarts.
  *
  * <p>Thread-safe; the table and the bookkeeping are touched only under {@code guard}. The owner
  * thread and the table's netlink socket are created in the network namespace of the thread that
@@ -64,14 +61,16 @@ import org.slf4j.LoggerFactory;
 public final class ForwardingService implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ForwardingService.class);
   private static final long IDLE_POLL_MS = 50;
+
   /** The token of an entry adopted from the kernel, or of a report that names no handoff. */
   public static final long UNKNOWN_TOKEN = DirectForwardingTable.ADOPTED_TOKEN;
 
   /** What {@link #reconcile} changed. */
   public record Reconciled(int removed, int added) {}
 
-
-  /** A closed connection in its grace: the kernel forwards its late packets until {@code untilNs}. */
+  /**
+   * A closed connection in its grace: the kernel forwards its late packets until {@code untilNs}.
+   */
   private record Late(FlowKey flow, long untilNs) {}
 
   /**
@@ -85,8 +84,10 @@ public final class ForwardingService implements AutoCloseable {
   private record Queued(Command command, CompletableFuture<Object> done, boolean query) {}
 
   private final LinkedBlockingQueue<Queued> queue = new LinkedBlockingQueue<>();
+
   /** Guards the table, its netlink socket and the bookkeeping below. */
   private final ReentrantLock guard = new ReentrantLock();
+
   // Under guard only from here ...
   // Closed connections whose late-packet element the kernel may still hold, oldest first, and
   // the latest grace end per flow: a second close of one 4-tuple within the grace must replace
@@ -113,8 +114,13 @@ public final class ForwardingService implements AutoCloseable {
   private volatile boolean stopped;
   private volatile boolean deleteOnStop;
 
-  private ForwardingService(DirectForwardingTable table, ForwardingTableLock lock,
-      DirectForwardingTable.Opened opened, Set<Vip> vips, Duration closeGrace, LongSupplier nanoClock,
+  private ForwardingService(
+      DirectForwardingTable table,
+      ForwardingTableLock lock,
+      DirectForwardingTable.Opened opened,
+      Set<Vip> vips,
+      Duration closeGrace,
+      LongSupplier nanoClock,
       Thread owner) {
     this.table = table;
     this.lock = lock;
@@ -130,51 +136,78 @@ public final class ForwardingService implements AutoCloseable {
   }
 
   /**
-   * Takes the namespace's lock for {@code table} and opens the table on a new owner thread:
-   * adopts an existing table of the same shape with its entries, replaces one of another shape
-   * (with a WARN saying how many entries that dropped and why), or creates it. Fails with one line
-   * naming the lock file and its holder's pid when another dispatcher holds the table.
+   * Takes the namespace's lock for {@code table} and opens the table on a new owner thread: adopts
+   * an existing table of the same shape with its entries, replaces one of another shape (with a
+   * WARN saying how many entries that dropped and why), or creates it. Fails with one line naming
+   * the lock file and its holder's pid when another dispatcher holds the table.
    */
-  public static ForwardingService start(String table, String frontDevice, String fabricDevice,
-      Collection<Vip> vips, Duration closeGrace, LongSupplier nanoClock) throws LinuxException {
+  public static ForwardingService start(
+      String table,
+      String frontDevice,
+      String fabricDevice,
+      Collection<Vip> vips,
+      Duration closeGrace,
+      LongSupplier nanoClock)
+      throws LinuxException {
     Objects.requireNonNull(closeGrace, "closeGrace");
     Objects.requireNonNull(nanoClock, "nanoClock");
     Set<Vip> vipSet = Set.copyOf(vips);
     CompletableFuture<ForwardingService> started = new CompletableFuture<>();
-    Thread t = new Thread(() -> {
-      ForwardingService service;
-      ForwardingTableLock lock = null;
-      try {
-        lock = ForwardingTableLock.acquire(table);
-        long t0 = System.nanoTime();
-        DirectForwardingTable.Opened opened = DirectForwardingTable.open(table, frontDevice, fabricDevice, vips);
-        if (opened.replacedBecause() != null && opened.dropped() > 0) {
-          log.warn("forwarding table {} replaced because {}: {} forwarding entries carried over, {} dropped (their"
-              + " VIP is gone or their key format is too old; those connections are reset by this host)", table,
-              opened.replacedBecause(), opened.entries().size(), opened.dropped());
-        } else if (opened.replacedBecause() != null) {
-          log.info("forwarding table {} replaced because {}: all {} forwarding entries carried over", table,
-              opened.replacedBecause(), opened.entries().size());
-        } else if (!opened.entries().isEmpty()) {
-          log.info("forwarding table {}: adopted {} entries in {} ms", table, opened.entries().size(),
-              (System.nanoTime() - t0) / 1_000_000);
-        }
-        service = new ForwardingService(opened.table(), lock, opened,
-            vipSet, closeGrace, nanoClock, Thread.currentThread());
-      } catch (LinuxException | RuntimeException e) {
-        if (lock != null) {
-          try {
-            lock.close();
-          } catch (LinuxException suppressed) {
-            e.addSuppressed(suppressed);
-          }
-        }
-        started.completeExceptionally(e);
-        return;
-      }
-      started.complete(service);
-      service.loop();
-    }, "baton-forwarding");
+    Thread t =
+        new Thread(
+            () -> {
+              ForwardingService service;
+              ForwardingTableLock lock = null;
+              try {
+                lock = ForwardingTableLock.acquire(table);
+                long t0 = System.nanoTime();
+                DirectForwardingTable.Opened opened =
+                    DirectForwardingTable.open(table, frontDevice, fabricDevice, vips);
+                if (opened.replacedBecause() != null && opened.dropped() > 0) {
+                  log.warn(
+                      "forwarding table {} replaced because {}: {} forwarding entries carried over, {} dropped (their"
+                          + " VIP is gone or their key format is too old; those connections are reset by this host)",
+                      table,
+                      opened.replacedBecause(),
+                      opened.entries().size(),
+                      opened.dropped());
+                } else if (opened.replacedBecause() != null) {
+                  log.info(
+                      "forwarding table {} replaced because {}: all {} forwarding entries carried over",
+                      table,
+                      opened.replacedBecause(),
+                      opened.entries().size());
+                } else if (!opened.entries().isEmpty()) {
+                  log.info(
+                      "forwarding table {}: adopted {} entries in {} ms",
+                      table,
+                      opened.entries().size(),
+                      (System.nanoTime() - t0) / 1_000_000);
+                }
+                service =
+                    new ForwardingService(
+                        opened.table(),
+                        lock,
+                        opened,
+                        vipSet,
+                        closeGrace,
+                        nanoClock,
+                        Thread.currentThread());
+              } catch (LinuxException | RuntimeException e) {
+                if (lock != null) {
+                  try {
+                    lock.close();
+                  } catch (LinuxException suppressed) {
+                    e.addSuppressed(suppressed);
+                  }
+                }
+                started.completeExceptionally(e);
+                return;
+              }
+              started.complete(service);
+              service.loop();
+            },
+            "baton-forwarding");
     t.setDaemon(true);
     t.start();
     try {
@@ -207,28 +240,30 @@ public final class ForwardingService implements AutoCloseable {
 
   /**
    * Start of handoff {@code token} whose socket drops its own output (its frozen mark, {@link
-   * io.baton.transplant.ConnectionExporter#FROZEN_MARK}): forwards the client's packets to
-   * {@code server}, replacing any older entry of the flow. One element change, and nothing to
-   * undo after the silent close.
+   * io.baton.transplant.ConnectionExporter#FROZEN_MARK}): forwards the client's packets to {@code
+   * server}, replacing any older entry of the flow. One element change, and nothing to undo after
+   * the silent close.
    */
   public CompletableFuture<Void> forward(FlowKey flow, Inet4Address server, long token) {
     return submit(forwardCommand(flow, server, token)).thenApply(o -> null);
   }
 
   /**
-   * Another dispatcher's handoff, as its server reported it over the sync plane: forwards the
-   * flow to {@code server} unless it already goes there (this dispatcher's own handoff, or an
-   * earlier report). Completes with whether an entry changed.
+   * Another dispatcher's handoff, as its server reported it over the sync plane: forwards the flow
+   * to {@code server} unless it already goes there (this dispatcher's own handoff, or an earlier
+   * report). Completes with whether an entry changed.
    */
   public CompletableFuture<Boolean> replicate(FlowKey flow, Inet4Address server, long token) {
-    return submit(ops -> {
-      Entry old = entries.get(flow);
-      if (old != null && old.server().equals(server)) return Boolean.FALSE;
-      ops.add(new Forward(flow, server, old != null));
-      entries.put(flow, new Entry(server, token, nanoClock.getAsLong()));
-      installed.incrementAndGet();
-      return Boolean.TRUE;
-    }).thenApply(o -> (Boolean) o);
+    return submit(
+            ops -> {
+              Entry old = entries.get(flow);
+              if (old != null && old.server().equals(server)) return Boolean.FALSE;
+              ops.add(new Forward(flow, server, old != null));
+              entries.put(flow, new Entry(server, token, nanoClock.getAsLong()));
+              installed.incrementAndGet();
+              return Boolean.TRUE;
+            })
+        .thenApply(o -> (Boolean) o);
   }
 
   /** Handoff abandoned: removes the entry only if it still carries this token. */
@@ -237,17 +272,19 @@ public final class ForwardingService implements AutoCloseable {
   }
 
   /**
-   * Removes the flow's live entry whatever its token: this host owns the connection now (a
-   * server that takes back a connection it migrated away, whose packets it must not send on).
-   * Completes with whether there was one.
+   * Removes the flow's live entry whatever its token: this host owns the connection now (a server
+   * that takes back a connection it migrated away, whose packets it must not send on). Completes
+   * with whether there was one.
    */
   public CompletableFuture<Boolean> forget(FlowKey flow) {
-    return submit(ops -> {
-      if (entries.get(flow) == null) return Boolean.FALSE;
-      ops.add(new Unforward(flow));
-      entries.remove(flow);
-      return Boolean.TRUE;
-    }).thenApply(o -> (Boolean) o);
+    return submit(
+            ops -> {
+              if (entries.get(flow) == null) return Boolean.FALSE;
+              ops.add(new Unforward(flow));
+              entries.remove(flow);
+              return Boolean.TRUE;
+            })
+        .thenApply(o -> (Boolean) o);
   }
 
   private Command forwardCommand(FlowKey flow, Inet4Address server, long token) {
@@ -279,8 +316,8 @@ public final class ForwardingService implements AutoCloseable {
   /**
    * Handoff changes planned and committed on the caller's thread, in one netlink batch with no
    * other thread involved: the caller collects the changes of, say, one event-loop turn and calls
-   * {@link #commit}. The futures complete on the committing thread, after the guard is released,
-   * in the order the changes were added. Confined to one thread.
+   * {@link #commit}. The futures complete on the committing thread, after the guard is released, in
+   * the order the changes were added. Confined to one thread.
    */
   public final class Batch {
     private final List<Queued> commands = new ArrayList<>();
@@ -307,9 +344,9 @@ public final class ForwardingService implements AutoCloseable {
     }
 
     /**
-     * Plans every change and sends them to the kernel in one netlink batch (command by command
-     * if the batch fails), then completes their futures; fails them if the service is closed.
-     * The batch is empty afterwards and may be reused.
+     * Plans every change and sends them to the kernel in one netlink batch (command by command if
+     * the batch fails), then completes their futures; fails them if the service is closed. The
+     * batch is empty afterwards and may be reused.
      */
     public void commit() {
       if (commands.isEmpty()) return;
@@ -346,10 +383,10 @@ public final class ForwardingService implements AutoCloseable {
    * The owner reported the close: if the entry still points to {@code server} and its token is
    * {@code token} or unknown (adopted, token not yet learnt), it leaves the owner map now and the
    * kernel forwards the connection's late packets (the client's FIN, its ACK of the server's FIN)
-   * for the close grace, or until a SYN reopens the 4-tuple, whichever comes first: then they
-   * reach this host's stack as the new connection's. {@link #UNKNOWN_TOKEN} matches whatever
-   * entry is there now. Completes with whether the entry matched; a stale report (another server,
-   * another token) changes nothing.
+   * for the close grace, or until a SYN reopens the 4-tuple, whichever comes first: then they reach
+   * this host's stack as the new connection's. {@link #UNKNOWN_TOKEN} matches whatever entry is
+   * there now. Completes with whether the entry matched; a stale report (another server, another
+   * token) changes nothing.
    */
   public CompletableFuture<Boolean> retire(FlowKey flow, Inet4Address server, long token) {
     return submit(retireCommand(flow, server, token)).thenApply(o -> (Boolean) o);
@@ -358,8 +395,10 @@ public final class ForwardingService implements AutoCloseable {
   private Command retireCommand(FlowKey flow, Inet4Address server, long token) {
     return ops -> {
       Entry e = entries.get(flow);
-      boolean matches = e != null && e.server().equals(server)
-          && (token == UNKNOWN_TOKEN || e.token() == UNKNOWN_TOKEN || e.token() == token);
+      boolean matches =
+          e != null
+              && e.server().equals(server)
+              && (token == UNKNOWN_TOKEN || e.token() == UNKNOWN_TOKEN || e.token() == token);
       if (matches) {
         long now = nanoClock.getAsLong();
         Long until = lateUntil.get(flow);
@@ -376,60 +415,75 @@ public final class ForwardingService implements AutoCloseable {
 
   /** The server is dead: remove every entry that forwards to it now; completes with the count. */
   public CompletableFuture<Integer> dropServer(Inet4Address server) {
-    return submit(ops -> {
-      int n = entries.removeIf(server, (f, e) -> true, f -> ops.add(new Unforward(f)));
-      removed.addAndGet(n);
-      return n;
-    }).thenApply(o -> (Integer) o);
+    return submit(
+            ops -> {
+              int n = entries.removeIf(server, (f, e) -> true, f -> ops.add(new Unforward(f)));
+              removed.addAndGet(n);
+              return n;
+            })
+        .thenApply(o -> (Integer) o);
   }
 
   /**
    * A server reported the connections it owns (flow -> token) when its fabric session came up at
    * {@code sessionUpNs} (nanoClock time). Entries forwarding to that server that were adopted or
    * installed before sessionUpNs and are not in owned are removed; owned flows with no entry get
-   * one (with that token); entries in owned get their token. An owned flow whose entry forwards
-   * to another server, or whose VIP this table does not serve, is left alone. Completes with
-   * (removed, added).
+   * one (with that token); entries in owned get their token. An owned flow whose entry forwards to
+   * another server, or whose VIP this table does not serve, is left alone. Completes with (removed,
+   * added).
    */
-  public CompletableFuture<Reconciled> reconcile(Inet4Address server, Map<FlowKey, Long> owned, long sessionUpNs) {
+  public CompletableFuture<Reconciled> reconcile(
+      Inet4Address server, Map<FlowKey, Long> owned, long sessionUpNs) {
     Map<FlowKey, Long> copy = Map.copyOf(owned);
-    return submit(ops -> {
-      int gone = entries.removeIf(server, (f, v) -> v.installedNs() < sessionUpNs && !copy.containsKey(f),
-          f -> ops.add(new Unforward(f)));
-      int added = 0;
-      long now = nanoClock.getAsLong();
-      for (Map.Entry<FlowKey, Long> o : copy.entrySet()) {
-        FlowKey flow = o.getKey();
-        if (!vips.contains(new Vip(flow.localIp(), flow.localPort()))) continue;
-        Entry e = entries.get(flow);
-        if (e == null) {
-          ops.add(new Forward(flow, server, false));
-          entries.put(flow, new Entry(server, o.getValue(), now));
-          added++;
-        } else if (e.server().equals(server)) {
-          entries.put(flow, new Entry(server, o.getValue(), e.installedNs()));
-        }
-      }
-      removed.addAndGet(gone);
-      installed.addAndGet(added);
-      return new Reconciled(gone, added);
-    }).thenApply(o -> (Reconciled) o);
+    return submit(
+            ops -> {
+              int gone =
+                  entries.removeIf(
+                      server,
+                      (f, v) -> v.installedNs() < sessionUpNs && !copy.containsKey(f),
+                      f -> ops.add(new Unforward(f)));
+              int added = 0;
+              long now = nanoClock.getAsLong();
+              for (Map.Entry<FlowKey, Long> o : copy.entrySet()) {
+                FlowKey flow = o.getKey();
+                if (!vips.contains(new Vip(flow.localIp(), flow.localPort()))) continue;
+                Entry e = entries.get(flow);
+                if (e == null) {
+                  ops.add(new Forward(flow, server, false));
+                  entries.put(flow, new Entry(server, o.getValue(), now));
+                  added++;
+                } else if (e.server().equals(server)) {
+                  entries.put(flow, new Entry(server, o.getValue(), e.installedNs()));
+                }
+              }
+              removed.addAndGet(gone);
+              installed.addAndGet(added);
+              return new Reconciled(gone, added);
+            })
+        .thenApply(o -> (Reconciled) o);
   }
 
   /** One live entry, for listings. */
   public record Listed(FlowKey flow, Inet4Address server, long ageNs) {}
 
-  /** At most {@code limit} of the live entries: which server each connection forwards to, since when. */
+  /**
+   * At most {@code limit} of the live entries: which server each connection forwards to, since
+   * when.
+   */
   @SuppressWarnings("unchecked")
   public CompletableFuture<List<Listed>> list(int limit) {
-    return query(ops -> {
-      List<Listed> out = new ArrayList<>(Math.min(limit, Math.max(0, tracked)));
-      long now = nanoClock.getAsLong();
-      entries.forEach((f, e) -> {
-        if (out.size() < limit) out.add(new Listed(f, e.server(), now - e.installedNs()));
-      });
-      return out;
-    }).thenApply(o -> (List<Listed>) o);
+    return query(
+            ops -> {
+              List<Listed> out = new ArrayList<>(Math.min(limit, Math.max(0, tracked)));
+              long now = nanoClock.getAsLong();
+              entries.forEach(
+                  (f, e) -> {
+                    if (out.size() < limit)
+                      out.add(new Listed(f, e.server(), now - e.installedNs()));
+                  });
+              return out;
+            })
+        .thenApply(o -> (List<Listed>) o);
   }
 
   /** Entries this service tracks (as of its last turn); cheap, any thread. */
@@ -459,13 +513,15 @@ public final class ForwardingService implements AutoCloseable {
   }
 
   private CompletableFuture<Integer> count(TableCount counter) {
-    return query(ops -> {
-      try {
-        return counter.count(table);
-      } catch (LinuxException e) {
-        throw new CompletionException(e);
-      }
-    }).thenApply(o -> (Integer) o);
+    return query(
+            ops -> {
+              try {
+                return counter.count(table);
+              } catch (LinuxException e) {
+                throw new CompletionException(e);
+              }
+            })
+        .thenApply(o -> (Integer) o);
   }
 
   public long installedTotal() {
@@ -643,7 +699,10 @@ public final class ForwardingService implements AutoCloseable {
     }
   }
 
-  /** Forgets the closed connections whose grace is over (the kernel's timeout removed them); under the guard. */
+  /**
+   * Forgets the closed connections whose grace is over (the kernel's timeout removed them); under
+   * the guard.
+   */
   private void forgetLate() {
     long now = nanoClock.getAsLong();
     while (!late.isEmpty() && late.peekFirst().untilNs() - now <= 0) {
@@ -661,7 +720,10 @@ public final class ForwardingService implements AutoCloseable {
         table.close();
       }
     } catch (LinuxException | RuntimeException e) {
-      log.warn("cannot {} forwarding table {}: {}", deleteOnStop ? "delete" : "close", table.name(),
+      log.warn(
+          "cannot {} forwarding table {}: {}",
+          deleteOnStop ? "delete" : "close",
+          table.name(),
           e.getMessage());
     } finally {
       try {
@@ -673,9 +735,9 @@ public final class ForwardingService implements AutoCloseable {
   }
 
   /**
-   * Stops the owner thread and releases the lock; the table and its entries stay in the kernel,
-   * so established connections keep flowing until the next dispatcher adopts them. Commands
-   * already queued are applied first.
+   * Stops the owner thread and releases the lock; the table and its entries stay in the kernel, so
+   * established connections keep flowing until the next dispatcher adopts them. Commands already
+   * queued are applied first.
    */
   @Override
   public void close() {

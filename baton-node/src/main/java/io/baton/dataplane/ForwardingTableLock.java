@@ -8,10 +8,10 @@ import java.nio.file.Path;
 import java.util.OptionalLong;
 
 /**
- * Keeps two dispatcher processes of one network namespace from fighting over one forwarding
- * table: an exclusive flock on {@code /run/baton/<table>-net-<netns inode>.lock}. The name carries
- * the namespace's identity because namespaces (the lab's, containers') often share one /run.
- * The kernel releases the lock when its holder dies, so a {@code kill -9} never leaves it stale.
+ * Keeps two dispatcher processes of one network namespace from fighting over one forwarding table:
+ * an exclusive flock on {@code /run/baton/<table>-net-<netns inode>.lock}. The name carries the
+ * namespace's identity because namespaces (the lab's, containers') often share one /run. The kernel
+ * releases the lock when its holder dies, so a {@code kill -9} never leaves it stale.
  *
  * <p>Acquire it on a thread in the dispatcher's namespace; close it from any thread.
  */
@@ -27,12 +27,13 @@ public final class ForwardingTableLock implements AutoCloseable {
 
   /** The lock file of {@code table} in the calling thread's network namespace. */
   public static Path pathOf(String table) throws LinuxException {
-    return DIRECTORY.resolve(table + "-net-" + Long.toUnsignedString(NetnsIdentity.current()) + ".lock");
+    return DIRECTORY.resolve(
+        table + "-net-" + Long.toUnsignedString(NetnsIdentity.current()) + ".lock");
   }
 
   /**
-   * Takes the lock of {@code table} for this namespace, or fails with one line that names the
-   * lock file and the process holding it.
+   * Takes the lock of {@code table} for this namespace, or fails with one line that names the lock
+   * file and the process holding it.
    */
   public static ForwardingTableLock acquire(String table) throws LinuxException {
     Path path = pathOf(table);
@@ -42,8 +43,12 @@ public final class ForwardingTableLock implements AutoCloseable {
       if (e.errno() != Errno.EAGAIN) throw e;
       OptionalLong pid = ExclusiveFileLock.holderPid(path);
       String holder = pid.isPresent() ? "pid " + pid.getAsLong() : "another process";
-      throw new LinuxException("flock(" + path + ")",
-          "forwarding table " + table + " of this network namespace is held by " + holder
+      throw new LinuxException(
+          "flock(" + path + ")",
+          "forwarding table "
+              + table
+              + " of this network namespace is held by "
+              + holder
               + " (another dispatcher?); stop it first");
     }
   }

@@ -21,15 +21,15 @@ import java.util.List;
  * <ul>
  *   <li>each VIP on {@code lo}, or on another interface of a node that also dispatches (the
  *       restored sockets bind to it and answer from it);
- *   <li>{@code arp_ignore=1} and {@code arp_announce=2}, so the server never answers ARP for a
- *       VIP the dispatcher owns on the front network;
+ *   <li>{@code arp_ignore=1} and {@code arp_announce=2}, so the server never answers ARP for a VIP
+ *       the dispatcher owns on the front network;
  *   <li>reverse-path filtering off or loose ({@code rp_filter} 0 or 2) on the fabric interface,
  *       because forwarded client packets arrive there with the client's address as source.
  * </ul>
  *
- * The nftables guard ({@link VipGuard}) is installed by the agent itself. Every problem is one
- * line that says what is wrong and what to run. Reads and changes sysctls and addresses through
- * the Linux door ({@link Sysctl}, {@link Addresses}), in the calling thread's network namespace.
+ * The nftables guard ({@link VipGuard}) is installed by the agent itself. Every problem is one line
+ * that says what is wrong and what to run. Reads and changes sysctls and addresses through the
+ * Linux door ({@link Sysctl}, {@link Addresses}), in the calling thread's network namespace.
  * Stateless; not meant for concurrent use.
  */
 public final class HostPreparation {
@@ -43,14 +43,19 @@ public final class HostPreparation {
     List<InetAddress> local = localAddresses(problems);
     for (Inet4Address vip : vips) {
       if (!local.contains(vip)) {
-        problems.add("VIP " + vip.getHostAddress() + " is not configured on this host: run `ip addr add "
-            + vip.getHostAddress() + "/32 dev lo` (or start with apply-host-preparation: true)");
+        problems.add(
+            "VIP "
+                + vip.getHostAddress()
+                + " is not configured on this host: run `ip addr add "
+                + vip.getHostAddress()
+                + "/32 dev lo` (or start with apply-host-preparation: true)");
       }
     }
     expect(problems, "net.ipv4.conf.all.arp_ignore", List.of("1", "2"), "1");
     expect(problems, "net.ipv4.conf.all.arp_announce", List.of("2"), "2");
     expect(problems, "net.ipv4.conf.all.rp_filter", List.of("0", "2"), "2");
-    expect(problems, Sysctl.key("net.ipv4.conf", fabricDevice, "rp_filter"), List.of("0", "2"), "2");
+    expect(
+        problems, Sysctl.key("net.ipv4.conf", fabricDevice, "rp_filter"), List.of("0", "2"), "2");
     return problems;
   }
 
@@ -58,7 +63,8 @@ public final class HostPreparation {
    * Applies what {@link #check} would complain about; returns what was changed (one line each).
    * Throws with a clear message when a change fails.
    */
-  public static List<String> apply(Collection<Inet4Address> vips, String fabricDevice) throws IOException {
+  public static List<String> apply(Collection<Inet4Address> vips, String fabricDevice)
+      throws IOException {
     List<String> changes = new ArrayList<>();
     // A VIP already on another interface (a dispatcher that is also a server) is left there.
     List<InetAddress> local = localAddresses(new ArrayList<>());
@@ -70,7 +76,8 @@ public final class HostPreparation {
     changes.addAll(setIfNot("net.ipv4.conf.all.arp_ignore", List.of("1", "2"), "1"));
     changes.addAll(setIfNot("net.ipv4.conf.all.arp_announce", List.of("2"), "2"));
     changes.addAll(setIfNot("net.ipv4.conf.all.rp_filter", List.of("0", "2"), "2"));
-    changes.addAll(setIfNot(Sysctl.key("net.ipv4.conf", fabricDevice, "rp_filter"), List.of("0", "2"), "2"));
+    changes.addAll(
+        setIfNot(Sysctl.key("net.ipv4.conf", fabricDevice, "rp_filter"), List.of("0", "2"), "2"));
     return changes;
   }
 
@@ -79,8 +86,17 @@ public final class HostPreparation {
     if (value == null) {
       problems.add(key + " cannot be read (is the device name right?)");
     } else if (!ok.contains(value)) {
-      problems.add(key + " is " + value + ", needs " + String.join(" or ", ok) + ": run `sysctl -w "
-          + key + "=" + fix + "` (or start with apply-host-preparation: true)");
+      problems.add(
+          key
+              + " is "
+              + value
+              + ", needs "
+              + String.join(" or ", ok)
+              + ": run `sysctl -w "
+              + key
+              + "="
+              + fix
+              + "` (or start with apply-host-preparation: true)");
     }
   }
 
@@ -91,11 +107,15 @@ public final class HostPreparation {
       return true;
     } catch (LinuxException e) {
       if (e.errno() == Errno.EEXIST) return false;
-      throw new IOException("cannot add " + vip.getHostAddress() + "/32 to " + VIP_DEVICE + ": " + e.getMessage(), e);
+      throw new IOException(
+          "cannot add " + vip.getHostAddress() + "/32 to " + VIP_DEVICE + ": " + e.getMessage(), e);
     }
   }
 
-  /** The sysctl that moves a closing listener's queued connections to another of its SO_REUSEPORT group. */
+  /**
+   * The sysctl that moves a closing listener's queued connections to another of its SO_REUSEPORT
+   * group.
+   */
   public static final String LISTENER_QUEUE_MIGRATION = "net.ipv4.tcp_migrate_req";
 
   /**
@@ -108,7 +128,8 @@ public final class HostPreparation {
     return setIfNot(LISTENER_QUEUE_MIGRATION, List.of("1"), "1");
   }
 
-  private static List<String> setIfNot(String key, List<String> ok, String value) throws IOException {
+  private static List<String> setIfNot(String key, List<String> ok, String value)
+      throws IOException {
     String current = read(key);
     if (current != null && ok.contains(current)) return List.of();
     try {

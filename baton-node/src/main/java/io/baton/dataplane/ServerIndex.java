@@ -9,9 +9,9 @@ import java.util.Set;
 
 /**
  * The servers that {@link FlowEntries} forward to, each named by a small number so that an entry
- * stores 4 bytes instead of a reference to an address object, with a count of entries per
- * server. A farm has few servers and a dispatcher many connections: numbers are handed out once
- * and never reused, so the table grows by one slot per distinct server fabric address ever seen.
+ * stores 4 bytes instead of a reference to an address object, with a count of entries per server. A
+ * farm has few servers and a dispatcher many connections: numbers are handed out once and never
+ * reused, so the table grows by one slot per distinct server fabric address ever seen.
  *
  * <p>Confined to the thread that owns its {@link FlowEntries}.
  */
@@ -108,8 +108,11 @@ final class ServerIndex {
 
   static Inet4Address toAddress(int bits) {
     try {
-      return (Inet4Address) InetAddress.getByAddress(
-          new byte[] {(byte) (bits >>> 24), (byte) (bits >>> 16), (byte) (bits >>> 8), (byte) bits});
+      return (Inet4Address)
+          InetAddress.getByAddress(
+              new byte[] {
+                (byte) (bits >>> 24), (byte) (bits >>> 16), (byte) (bits >>> 8), (byte) bits
+              });
     } catch (UnknownHostException e) {
       throw new IllegalStateException("4 bytes are always an IPv4 address", e);
     }

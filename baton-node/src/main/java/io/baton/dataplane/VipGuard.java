@@ -1,24 +1,23 @@
 package io.baton.dataplane;
 
-import io.baton.dataplane.Vip;
 import io.baton.linux.LinuxException;
 import io.baton.linux.Nftables;
 import java.util.Collection;
 import java.util.stream.Collectors;
 
 /**
- * The server's guard for its virtual addresses: an nftables table (inet prerouting, priority
- * -150) that accepts VIP traffic only when it belongs to a transparent socket (every restored
- * connection and Baton listener sets {@code IP_TRANSPARENT}) and drops the rest.
+ * The server's guard for its virtual addresses: an nftables table (inet prerouting, priority -150)
+ * that accepts VIP traffic only when it belongs to a transparent socket (every restored connection
+ * and Baton listener sets {@code IP_TRANSPARENT}) and drops the rest.
  *
- * <p>Why: a forwarded client packet that reaches the server before the handed-off socket has
- * been restored would otherwise meet no socket and be answered with a RST, killing the
- * connection. Dropped, it is simply retransmitted. ({@code socket mark} cannot do this job: it
- * does not see sockets still in the handshake.)
+ * <p>Why: a forwarded client packet that reaches the server before the handed-off socket has been
+ * restored would otherwise meet no socket and be answered with a RST, killing the connection.
+ * Dropped, it is simply retransmitted. ({@code socket mark} cannot do this job: it does not see
+ * sockets still in the handshake.)
  *
- * <p>Its output chain drops what a socket marked {@link io.baton.transplant.ConnectionExporter#FROZEN_MARK}
- * sends: a connection this server is migrating to another is held that way, as a dispatcher holds
- * one it hands off.
+ * <p>Its output chain drops what a socket marked {@link
+ * io.baton.transplant.ConnectionExporter#FROZEN_MARK} sends: a connection this server is migrating
+ * to another is held that way, as a dispatcher holds one it hands off.
  *
  * <p>Confined to the thread that created it, which must be in the server's network namespace.
  */
@@ -39,10 +38,18 @@ public final class VipGuard implements AutoCloseable {
     if (vips.isEmpty()) throw new IllegalArgumentException("no VIPs to guard");
     String list = vips.stream().map(Vip::toNft).collect(Collectors.joining(", "));
     String batch =
-        "table inet " + table + "\n"
-            + "delete table inet " + table + "\n"
-            + "table inet " + table + " {\n"
-            + "  set vips { type ipv4_addr . inet_service; elements = { " + list + " } }\n"
+        "table inet "
+            + table
+            + "\n"
+            + "delete table inet "
+            + table
+            + "\n"
+            + "table inet "
+            + table
+            + " {\n"
+            + "  set vips { type ipv4_addr . inet_service; elements = { "
+            + list
+            + " } }\n"
             + "  counter dropped { }\n"
             + "  chain prerouting {\n"
             + "    type filter hook prerouting priority -150; policy accept;\n"
@@ -53,7 +60,9 @@ public final class VipGuard implements AutoCloseable {
             // socket's timers must not send what the new owner believes unsent.
             + "  chain output {\n"
             + "    type filter hook output priority 0; policy accept;\n"
-            + "    meta mark " + String.format("0x%08x", io.baton.transplant.ConnectionExporter.FROZEN_MARK) + " drop\n"
+            + "    meta mark "
+            + String.format("0x%08x", io.baton.transplant.ConnectionExporter.FROZEN_MARK)
+            + " drop\n"
             + "  }\n"
             + "}\n";
     Nftables nft = Nftables.open();

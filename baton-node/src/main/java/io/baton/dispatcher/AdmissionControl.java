@@ -7,21 +7,21 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Caps the connections a dispatcher holds in the first-request phase (accepted, its request not
- * yet read and routed): in total and per client IP address. A connection in that phase costs a
- * socket, a buffer of up to {@code max-head-bytes} and two timers while its client decides how
- * fast to send, so without a cap a few slow or silent clients (slowloris, idle connects) could
- * hold every descriptor the dispatcher has; the per-client cap keeps one address from using up
- * the total that everyone shares.
+ * Caps the connections a dispatcher holds in the first-request phase (accepted, its request not yet
+ * read and routed): in total and per client IP address. A connection in that phase costs a socket,
+ * a buffer of up to {@code max-head-bytes} and two timers while its client decides how fast to
+ * send, so without a cap a few slow or silent clients (slowloris, idle connects) could hold every
+ * descriptor the dispatcher has; the per-client cap keeps one address from using up the total that
+ * everyone shares.
  *
  * <p>Each admitted connection holds a {@link Ticket} until its first-request phase ends for any
  * reason (handoff started, answered, closed, timed out, failed); {@link Ticket#release} gives the
  * place back exactly once, however often it is called.
  *
  * <p>Thread-safe and lock-free: every event loop admits and releases concurrently. The total is
- * reserved first and given back if the client's own cap refuses, so the total never exceeds its
- * cap even for a moment; the per-client map holds an entry only while that client has a
- * connection in the phase.
+ * reserved first and given back if the client's own cap refuses, so the total never exceeds its cap
+ * even for a moment; the per-client map holds an entry only while that client has a connection in
+ * the phase.
  */
 public final class AdmissionControl {
   /** What {@link #tryAdmit} decided. */
@@ -43,7 +43,8 @@ public final class AdmissionControl {
    * @param maxPendingPerClient the same per client IP, 1..{@code maxPending}
    */
   public AdmissionControl(int maxPending, int maxPendingPerClient) {
-    if (maxPending < 1) throw new IllegalArgumentException("maxPending must be >= 1: " + maxPending);
+    if (maxPending < 1)
+      throw new IllegalArgumentException("maxPending must be >= 1: " + maxPending);
     if (maxPendingPerClient < 1 || maxPendingPerClient > maxPending) {
       throw new IllegalArgumentException(
           "maxPendingPerClient must be 1.." + maxPending + ": " + maxPendingPerClient);
@@ -64,12 +65,14 @@ public final class AdmissionControl {
       if (n >= maxPending) return new Ticket(client, Outcome.REFUSED_TOTAL);
     } while (!pending.compareAndSet(n, n + 1));
     boolean[] admitted = {false};
-    pendingByClient.compute(client, (ip, count) -> {
-      int c = count == null ? 0 : count;
-      if (c >= maxPendingPerClient) return count;
-      admitted[0] = true;
-      return c + 1;
-    });
+    pendingByClient.compute(
+        client,
+        (ip, count) -> {
+          int c = count == null ? 0 : count;
+          if (c >= maxPendingPerClient) return count;
+          admitted[0] = true;
+          return c + 1;
+        });
     if (!admitted[0]) {
       pending.decrementAndGet();
       return new Ticket(client, Outcome.REFUSED_PER_CLIENT);

@@ -6,15 +6,15 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.util.ReferenceCountUtil;
 import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A client connection accepted by the dispatcher's Netty listener, as a {@link HandoffMachine}
- * sees it: the channel's event loop is the owner thread. Confined to that event loop.
+ * A client connection accepted by the dispatcher's Netty listener, as a {@link HandoffMachine} sees
+ * it: the channel's event loop is the owner thread. Confined to that event loop.
  */
 final class ChannelClientSide implements ClientSide {
   private final Channel ch;
@@ -29,7 +29,8 @@ final class ChannelClientSide implements ClientSide {
     this.site = site;
     this.read = head;
     this.local = local;
-    this.flow = FlowKey.of((InetSocketAddress) ch.remoteAddress(), (InetSocketAddress) ch.localAddress());
+    this.flow =
+        FlowKey.of((InetSocketAddress) ch.remoteAddress(), (InetSocketAddress) ch.localAddress());
     this.fd = ((EpollSocketChannel) ch).fd().intValue();
     // Netty keeps reading after auto-read is off when the client half-closes (EPOLLRDHUP makes it
     // read to the end of the stream): whatever it reads must still move with the connection.

@@ -5,8 +5,8 @@ import io.baton.transplant.FlowKey;
 /**
  * The client connection that a {@link HandoffMachine} moves, and the thread that owns it: the
  * machine runs every step through {@link #execute} and {@link #schedule}, so all of them run on
- * that one thread. In production a Netty channel and its event loop ({@link ChannelClientSide});
- * in unit tests a fake with a manual clock.
+ * that one thread. In production a Netty channel and its event loop ({@link ChannelClientSide}); in
+ * unit tests a fake with a manual clock.
  */
 interface ClientSide {
   FlowKey flow();
@@ -35,8 +35,8 @@ interface ClientSide {
   void reset();
 
   /**
-   * The connection stays here and nobody serves it: a 503 in http mode (returns true), else a
-   * close (false).
+   * The connection stays here and nobody serves it: a 503 in http mode (returns true), else a close
+   * (false).
    */
   boolean answerUnavailable();
 }

@@ -1,26 +1,24 @@
 package io.baton.dispatcher;
 
-import io.baton.dataplane.ForwardingService;
 import io.baton.config.BatonConfig;
 import io.baton.config.MemberConfig;
 import io.baton.config.PoolConfig;
 import io.baton.config.Role;
 import io.baton.config.VipConfig;
+import io.baton.dataplane.ForwardingService;
+import io.baton.dataplane.ReceiveBuffers;
+import io.baton.dataplane.Vip;
+import io.baton.handoff.FabricMessage;
+import io.baton.handoff.HandoffClient;
+import io.baton.handoff.HandoffServer;
+import io.baton.handoff.Liveness;
+import io.baton.linux.LinuxException;
 import io.baton.routing.BalanceKind;
 import io.baton.routing.HashKey;
 import io.baton.routing.LoadTable;
 import io.baton.routing.Member;
 import io.baton.routing.Pool;
 import io.baton.routing.Router;
-import io.baton.dataplane.Vip;
-import io.baton.handoff.FabricMessage;
-import io.baton.handoff.HandoffClient;
-import io.baton.handoff.HandoffServer;
-import io.baton.handoff.Liveness;
-import io.baton.dataplane.ReceiveBuffers;
-import io.netty.channel.socket.SocketProtocolFamily;
-import java.util.function.LongSupplier;
-import io.baton.linux.LinuxException;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
@@ -28,6 +26,7 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.socket.SocketProtocolFamily;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -37,13 +36,14 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The dispatcher role of a node: listens on each VIP, reads and routes new connections, hands
- * them to servers over persistent fabric connections, and keeps the forwarding table that
- * carries the clients' later packets to their servers. Built from a {@link BatonConfig}.
+ * The dispatcher role of a node: listens on each VIP, reads and routes new connections, hands them
+ * to servers over persistent fabric connections, and keeps the forwarding table that carries the
+ * clients' later packets to their servers. Built from a {@link BatonConfig}.
  *
  * <p>Thread-safe. Connections run on the event loops of the group passed in.
  */
@@ -57,17 +57,25 @@ public final class DispatcherNode implements AutoCloseable {
   private final DispatcherStats stats = new DispatcherStats();
   private final List<Channel> listeners = new ArrayList<>();
   private final String nodeName;
+
   /** Each configured server's fabric address: ownership claims must match it. */
   private final Map<String, java.net.Inet4Address> serverFabric = new ConcurrentHashMap<>();
+
   private volatile boolean closing;
+
   /** How long {@link #close} waits for handoffs under way: their handoff and abort deadlines. */
   private Duration drainLimit = Duration.ofSeconds(5);
+
   /** Servers whose inventory arrived since start. */
   private final java.util.Set<String> inventoried = ConcurrentHashMap.newKeySet();
+
   /** How long after start adopted entries wait for their server's inventory. */
   static final Duration ADOPTION_WAIT = Duration.ofSeconds(5);
 
-  private DispatcherNode(String nodeName, ForwardingService forwarding, Map<String, HandoffClient> clients,
+  private DispatcherNode(
+      String nodeName,
+      ForwardingService forwarding,
+      Map<String, HandoffClient> clients,
       LoadTable load) {
     this.nodeName = nodeName;
     this.forwarding = forwarding;
@@ -81,8 +89,9 @@ public final class DispatcherNode implements AutoCloseable {
    * connects to the servers (in the background; a server whose fabric connection is down is
    * skipped), and binds every VIP.
    */
-  public static DispatcherNode start(BatonConfig config, EventLoopGroup group,
-      HandoffCoordinator.LocalService local) throws IOException {
+  public static DispatcherNode start(
+      BatonConfig config, EventLoopGroup group, HandoffCoordinator.LocalService local)
+      throws IOException {
     return start(config, group, local, ServerEligibility.ANY);
   }
 
@@ -90,93 +99,150 @@ public final class DispatcherNode implements AutoCloseable {
    * As {@link #start(BatonConfig, EventLoopGroup, HandoffCoordinator.LocalService)}, picking only
    * servers that {@code eligibility} (the sync plane's farm state) does not refuse.
    */
-  public static DispatcherNode start(BatonConfig config, EventLoopGroup group,
-      HandoffCoordinator.LocalService local, ServerEligibility eligibility) throws IOException {
+  public static DispatcherNode start(
+      BatonConfig config,
+      EventLoopGroup group,
+      HandoffCoordinator.LocalService local,
+      ServerEligibility eligibility)
+      throws IOException {
     return start(config, group, local, eligibility, null);
   }
 
   /**
-   * As above; with {@code paused} (a planned reload), accepts on those listeners instead of
-   * binding its own, once the forwarding table and the fabric are set up.
+   * As above; with {@code paused} (a planned reload), accepts on those listeners instead of binding
+   * its own, once the forwarding table and the fabric are set up.
    */
-  public static DispatcherNode start(BatonConfig config, EventLoopGroup group,
-      HandoffCoordinator.LocalService local, ServerEligibility eligibility, PausedListeners paused)
+  public static DispatcherNode start(
+      BatonConfig config,
+      EventLoopGroup group,
+      HandoffCoordinator.LocalService local,
+      ServerEligibility eligibility,
+      PausedListeners paused)
       throws IOException {
     var node = config.node();
-    var front = node.front().orElseThrow(() -> new IllegalArgumentException(
-        "dispatcher " + node.name() + " needs a front interface"));
+    var front =
+        node.front()
+            .orElseThrow(
+                () ->
+                    new IllegalArgumentException(
+                        "dispatcher " + node.name() + " needs a front interface"));
     List<Vip> vips = config.vips().stream().map(v -> new Vip(v.address(), v.port())).toList();
     LongSupplier clock = System::nanoTime;
     ForwardingService forwarding;
     try {
-      forwarding = ForwardingService.start(TABLE, front.device(), node.fabric().device(), vips,
-          config.timeouts().closeGrace(), clock);
+      forwarding =
+          ForwardingService.start(
+              TABLE,
+              front.device(),
+              node.fabric().device(),
+              vips,
+              config.timeouts().closeGrace(),
+              clock);
     } catch (LinuxException e) {
-      throw new IOException("cannot set up the forwarding table on " + front.device() + ": " + e.getMessage(), e);
+      throw new IOException(
+          "cannot set up the forwarding table on " + front.device() + ": " + e.getMessage(), e);
     }
     try {
       for (String change : io.baton.dataplane.HostPreparation.enableListenerQueueMigration()) {
-        log.info("{}: a planned reload (--take-over) moves the connections queued at this process's listeners to the"
-            + " next process's instead of resetting them", change);
+        log.info(
+            "{}: a planned reload (--take-over) moves the connections queued at this process's listeners to the"
+                + " next process's instead of resetting them",
+            change);
       }
     } catch (IOException e) {
-      log.warn("{}: a planned reload (--take-over) would reset the connections queued at this process's listeners",
+      log.warn(
+          "{}: a planned reload (--take-over) would reset the connections queued at this process's listeners",
           e.getMessage());
     }
     String filterProblem = io.baton.linux.SocketFilters.sharedProgramProblem();
     if (filterProblem != null) {
-      log.warn("cannot load the shared eBPF drop filter ({}): each handoff compiles a classic socket"
-          + " filter instead, which costs more CPU per handoff", filterProblem);
+      log.warn(
+          "cannot load the shared eBPF drop filter ({}): each handoff compiles a classic socket"
+              + " filter instead, which costs more CPU per handoff",
+          filterProblem);
     }
     if (forwarding.adoptedCount() > 0) {
-      log.info("adopted {} forwarding entries from an earlier dispatcher process", forwarding.adoptedCount());
+      log.info(
+          "adopted {} forwarding entries from an earlier dispatcher process",
+          forwarding.adoptedCount());
     }
     LoadTable load = new LoadTable();
     Map<String, HandoffClient> clients = new ConcurrentHashMap<>();
     DispatcherNode dispatcher = new DispatcherNode(node.name(), forwarding, clients, load);
-    dispatcher.drainLimit = config.timeouts().firstByte().plus(config.timeouts().head())
-        .plus(config.timeouts().handoff()).plus(config.timeouts().fabricDeadAfter())
-        .plus(HandoffCoordinator.INSTALL_TIMEOUT.multipliedBy(2));
-    Liveness liveness = new Liveness(config.timeouts().fabricHeartbeat(), config.timeouts().fabricDeadAfter());
-    HandoffCoordinator coordinator = new HandoffCoordinator(new ClientsFabric(clients), forwarding,
-        Transplanter.KERNEL, load, dispatcher.stats, clock, liveness.deadAfter(), local, eligibility);
+    dispatcher.drainLimit =
+        config
+            .timeouts()
+            .firstByte()
+            .plus(config.timeouts().head())
+            .plus(config.timeouts().handoff())
+            .plus(config.timeouts().fabricDeadAfter())
+            .plus(HandoffCoordinator.INSTALL_TIMEOUT.multipliedBy(2));
+    Liveness liveness =
+        new Liveness(config.timeouts().fabricHeartbeat(), config.timeouts().fabricDeadAfter());
+    HandoffCoordinator coordinator =
+        new HandoffCoordinator(
+            new ClientsFabric(clients),
+            forwarding,
+            Transplanter.KERNEL,
+            load,
+            dispatcher.stats,
+            clock,
+            liveness.deadAfter(),
+            local,
+            eligibility);
     boolean alsoServer = node.roles().contains(Role.SERVER);
-    int frameLimit = HandoffServer.frameLimitFor(config.limits().maxHeadBytes(), ReceiveBuffers.maxBytes());
+    int frameLimit =
+        HandoffServer.frameLimitFor(config.limits().maxHeadBytes(), ReceiveBuffers.maxBytes());
     Map<String, Pool> pools = new LinkedHashMap<>();
     Map<String, DiscoveredPools.Discovering> discoveringKinds = new LinkedHashMap<>();
     Map<String, java.net.Inet4Address> serverAddresses = new LinkedHashMap<>();
     // A client for a server first seen in the sync plane's reports (discovering pools).
-    dispatcher.discoveredPools = new DiscoveredPools(node.name(), load, config.cluster().handoffPort(),
-        alsoServer && local != null, dispatcher.serverFabric, clients,
-        m -> newClient(config, group, m, coordinator, load, dispatcher, liveness, frameLimit));
+    dispatcher.discoveredPools =
+        new DiscoveredPools(
+            node.name(),
+            load,
+            config.cluster().handoffPort(),
+            alsoServer && local != null,
+            dispatcher.serverFabric,
+            clients,
+            m -> newClient(config, group, m, coordinator, load, dispatcher, liveness, frameLimit));
     for (PoolConfig p : config.pools().values()) {
       List<Member> members = new ArrayList<>();
       for (MemberConfig m : p.members()) {
         boolean isLocal = alsoServer && m.node().equals(node.name()) && local != null;
-        members.add(new Member(m.node(), new InetSocketAddress(m.fabricAddress(), config.cluster().handoffPort()),
-            m.fabricAddress(), m.weight(), isLocal));
+        members.add(
+            new Member(
+                m.node(),
+                new InetSocketAddress(m.fabricAddress(), config.cluster().handoffPort()),
+                m.fabricAddress(),
+                m.weight(),
+                isLocal));
         dispatcher.serverFabric.putIfAbsent(m.node(), m.fabricAddress());
         if (!isLocal && !clients.containsKey(m.node())) {
           serverAddresses.put(m.node(), m.fabricAddress());
-          clients.put(m.node(), newClient(config, group, m, coordinator, load, dispatcher, liveness,
-              frameLimit));
+          clients.put(
+              m.node(),
+              newClient(config, group, m, coordinator, load, dispatcher, liveness, frameLimit));
         }
       }
-      BalanceKind kind = switch (p.balance()) {
-        case LEAST_CONNECTIONS -> BalanceKind.LEAST_CONNECTIONS;
-        case ROUND_ROBIN -> BalanceKind.WEIGHTED_ROUND_ROBIN;
-        case HASH -> BalanceKind.CONSISTENT_HASH;
-        case LOCALITY -> BalanceKind.LOCALITY;
-      };
-      HashKey key = p.hashKey().map(k -> HashKey.fromConfig(k.configName())).orElse(HashKey.CLIENT_IP);
+      BalanceKind kind =
+          switch (p.balance()) {
+            case LEAST_CONNECTIONS -> BalanceKind.LEAST_CONNECTIONS;
+            case ROUND_ROBIN -> BalanceKind.WEIGHTED_ROUND_ROBIN;
+            case HASH -> BalanceKind.CONSISTENT_HASH;
+            case LOCALITY -> BalanceKind.LOCALITY;
+          };
+      HashKey key =
+          p.hashKey().map(k -> HashKey.fromConfig(k.configName())).orElse(HashKey.CLIENT_IP);
       if (p.discover()) {
         discoveringKinds.put(p.name(), new DiscoveredPools.Discovering(kind, key));
       } else {
         pools.put(p.name(), Pool.create(p.name(), kind, members, load, key));
       }
     }
-    AdmissionControl admission = new AdmissionControl(config.limits().maxPendingConnections(),
-        config.limits().maxPendingPerClient());
+    AdmissionControl admission =
+        new AdmissionControl(
+            config.limits().maxPendingConnections(), config.limits().maxPendingPerClient());
     if (paused != null) {
       // Taking over: connection attempts wait in the listeners' backlog until the fabric is up,
       // rather than being answered 503 for want of a server session.
@@ -184,12 +250,30 @@ public final class DispatcherNode implements AutoCloseable {
     }
     try {
       for (VipConfig v : config.vips()) {
-        VipSite site = site(config, v, pools,
-            dispatcher.discoveredPools.forVip(new Vip(v.address(), v.port()), discoveringKinds));
-        dispatcher.listeners.add(paused != null
-            ? paused.resume(site.vip(), firstRequest(site, coordinator, dispatcher.stats, admission,
-                config.limits().maxHeaderCount()))
-            : bind(group, site, coordinator, dispatcher.stats, admission, config.limits().maxHeaderCount()));
+        VipSite site =
+            site(
+                config,
+                v,
+                pools,
+                dispatcher.discoveredPools.forVip(
+                    new Vip(v.address(), v.port()), discoveringKinds));
+        dispatcher.listeners.add(
+            paused != null
+                ? paused.resume(
+                    site.vip(),
+                    firstRequest(
+                        site,
+                        coordinator,
+                        dispatcher.stats,
+                        admission,
+                        config.limits().maxHeaderCount()))
+                : bind(
+                    group,
+                    site,
+                    coordinator,
+                    dispatcher.stats,
+                    admission,
+                    config.limits().maxHeaderCount()));
         log.info("dispatcher {} listens on {} ({})", node.name(), site.vip(), site.mode());
       }
     } catch (IOException | RuntimeException e) {
@@ -202,34 +286,39 @@ public final class DispatcherNode implements AutoCloseable {
   }
 
   /**
-   * Adopted entries of a server that never comes up would forward its clients into silence
-   * forever: once every server had time to connect and send its inventory, drop the entries of
-   * those that did not.
+   * Adopted entries of a server that never comes up would forward its clients into silence forever:
+   * once every server had time to connect and send its inventory, drop the entries of those that
+   * did not.
    */
-  private void sweepUnreachable(EventLoopGroup group, Map<String, java.net.Inet4Address> servers,
-      Liveness liveness) {
+  private void sweepUnreachable(
+      EventLoopGroup group, Map<String, java.net.Inet4Address> servers, Liveness liveness) {
     if (forwarding.adoptedCount() == 0) return;
     long delayMs = ADOPTION_WAIT.toMillis() + liveness.deadAfter().toMillis();
-    group.schedule(() -> {
-      servers.forEach((name, address) -> {
-        HandoffClient c = clients.get(name);
-        if (c != null && !c.isConnected() && !inventoried.contains(name)) {
-          serverLost(name, address, "not reachable " + delayMs + " ms after start");
-        }
-      });
-      // Entries of servers that are no longer in the config: nobody will ever settle them.
-      java.util.Set<java.net.Inet4Address> known = new java.util.HashSet<>(servers.values());
-      forwarding.adoptedServers().stream().filter(a -> !known.contains(a))
-          .forEach(a -> serverLost(a.getHostAddress(), a, "not in this dispatcher's config"));
-    }, delayMs, java.util.concurrent.TimeUnit.MILLISECONDS);
+    group.schedule(
+        () -> {
+          servers.forEach(
+              (name, address) -> {
+                HandoffClient c = clients.get(name);
+                if (c != null && !c.isConnected() && !inventoried.contains(name)) {
+                  serverLost(name, address, "not reachable " + delayMs + " ms after start");
+                }
+              });
+          // Entries of servers that are no longer in the config: nobody will ever settle them.
+          java.util.Set<java.net.Inet4Address> known = new java.util.HashSet<>(servers.values());
+          forwarding.adoptedServers().stream()
+              .filter(a -> !known.contains(a))
+              .forEach(a -> serverLost(a.getHostAddress(), a, "not in this dispatcher's config"));
+        },
+        delayMs,
+        java.util.concurrent.TimeUnit.MILLISECONDS);
   }
 
   /**
-   * A server's ownership news from the sync plane (connections other dispatchers handed to it,
-   * or this one): each open connection forwards to it here too, so a route change that brings
-   * the client to this dispatcher does not cut the connection; each close retires the entry like
-   * a CLOSED. Refused (false, nothing changed) unless {@code node} is a server of this
-   * dispatcher's pools at the update's fabric address: a node cannot claim connections for another.
+   * A server's ownership news from the sync plane (connections other dispatchers handed to it, or
+   * this one): each open connection forwards to it here too, so a route change that brings the
+   * client to this dispatcher does not cut the connection; each close retires the entry like a
+   * CLOSED. Refused (false, nothing changed) unless {@code node} is a server of this dispatcher's
+   * pools at the update's fabric address: a node cannot claim connections for another.
    */
   public boolean replicate(io.baton.sync.OwnershipUpdate update) {
     String node = update.node();
@@ -239,20 +328,29 @@ public final class DispatcherNode implements AutoCloseable {
     String refusal = claimRefusal(serverFabric, node, fabricAddress);
     if (refusal != null) {
       stats.ownershipRefused.increment();
-      log.warn("refused ownership news from {} for fabric address {}: {}", node, fabricAddress.getHostAddress(),
+      log.warn(
+          "refused ownership news from {} for fabric address {}: {}",
+          node,
+          fabricAddress.getHostAddress(),
           refusal);
       return false;
     }
     if (closing) return true;
     for (io.baton.sync.OwnershipUpdate.Change c : update.changes()) {
       if (c.open()) {
-        forwarding.replicate(c.flow(), fabricAddress, c.handoffId()).thenAccept(changed -> {
-          if (changed) stats.ownershipInstalled.increment();
-        });
+        forwarding
+            .replicate(c.flow(), fabricAddress, c.handoffId())
+            .thenAccept(
+                changed -> {
+                  if (changed) stats.ownershipInstalled.increment();
+                });
       } else {
-        forwarding.retire(c.flow(), fabricAddress, c.handoffId()).thenAccept(matched -> {
-          if (matched) stats.ownershipRetired.increment();
-        });
+        forwarding
+            .retire(c.flow(), fabricAddress, c.handoffId())
+            .thenAccept(
+                matched -> {
+                  if (matched) stats.ownershipRetired.increment();
+                });
       }
     }
     return true;
@@ -273,15 +371,18 @@ public final class DispatcherNode implements AutoCloseable {
   }
 
   /**
-   * Why a claim of {@code node} to own connections at {@code fabricAddress} is refused, or
-   * {@code null}: only a server of this dispatcher's pools may claim, and only for its own fabric
-   * address (a node cannot make the farm forward another's clients to itself).
+   * Why a claim of {@code node} to own connections at {@code fabricAddress} is refused, or {@code
+   * null}: only a server of this dispatcher's pools may claim, and only for its own fabric address
+   * (a node cannot make the farm forward another's clients to itself).
    */
-  static String claimRefusal(Map<String, java.net.Inet4Address> servers, String node,
+  static String claimRefusal(
+      Map<String, java.net.Inet4Address> servers,
+      String node,
       java.net.Inet4Address fabricAddress) {
     java.net.Inet4Address configured = servers.get(node);
     if (configured == null) return "not a server of this dispatcher's pools";
-    if (!configured.equals(fabricAddress)) return "its configured fabric address is " + configured.getHostAddress();
+    if (!configured.equals(fabricAddress))
+      return "its configured fabric address is " + configured.getHostAddress();
     return null;
   }
 
@@ -290,42 +391,85 @@ public final class DispatcherNode implements AutoCloseable {
     if (closing) return; // our own stop closed the session; the table stays as it is
     stats.serversLost.increment();
     load.remove(name);
-    forwarding.dropServer(address).whenComplete((n, error) -> {
-      if (error != null) {
-        log.warn("server {} is {}; cannot remove its forwarding entries: {}", name, why, error.getMessage());
-      } else {
-        stats.entriesDroppedWithServers.add(n);
-        log.warn("server {} is {}: removed its {} forwarding entries (their clients get a reset instead"
-            + " of silence)", name, why, n);
-      }
-    });
+    forwarding
+        .dropServer(address)
+        .whenComplete(
+            (n, error) -> {
+              if (error != null) {
+                log.warn(
+                    "server {} is {}; cannot remove its forwarding entries: {}",
+                    name,
+                    why,
+                    error.getMessage());
+              } else {
+                stats.entriesDroppedWithServers.add(n);
+                log.warn(
+                    "server {} is {}: removed its {} forwarding entries (their clients get a reset instead"
+                        + " of silence)",
+                    name,
+                    why,
+                    n);
+              }
+            });
   }
 
-  private static HandoffClient newClient(BatonConfig config, EventLoopGroup group, MemberConfig m,
-      HandoffCoordinator coordinator, LoadTable load, DispatcherNode dispatcher, Liveness liveness, int frameLimit) {
+  private static HandoffClient newClient(
+      BatonConfig config,
+      EventLoopGroup group,
+      MemberConfig m,
+      HandoffCoordinator coordinator,
+      LoadTable load,
+      DispatcherNode dispatcher,
+      Liveness liveness,
+      int frameLimit) {
     var address = new InetSocketAddress(m.fabricAddress(), config.cluster().handoffPort());
-    ServerLink link = new ServerLink(m.node(), m.fabricAddress(), coordinator, load, dispatcher.forwarding,
-        dispatcher.stats, dispatcher::serverLost, () -> dispatcher.inventoried.add(m.node()));
-    HandoffClient client = new HandoffClient(group, address, config.cluster().key(), config.node().name(), link,
-        Duration.ofSeconds(2),
-        frameLimit, liveness);
+    ServerLink link =
+        new ServerLink(
+            m.node(),
+            m.fabricAddress(),
+            coordinator,
+            load,
+            dispatcher.forwarding,
+            dispatcher.stats,
+            dispatcher::serverLost,
+            () -> dispatcher.inventoried.add(m.node()));
+    HandoffClient client =
+        new HandoffClient(
+            group,
+            address,
+            config.cluster().key(),
+            config.node().name(),
+            link,
+            Duration.ofSeconds(2),
+            frameLimit,
+            liveness);
     // System.nanoTime on both sides: the client's stamp and the forwarding table's clock agree.
     link.sessionStartFrom(client::sessionStartNs);
     return client;
   }
 
-  private static VipSite site(BatonConfig config, VipConfig v, Map<String, Pool> allPools,
+  private static VipSite site(
+      BatonConfig config,
+      VipConfig v,
+      Map<String, Pool> allPools,
       Map<String, java.util.concurrent.atomic.AtomicReference<Pool>> discovered) {
     Map<String, Pool> pools = new HashMap<>(allPools);
     Mode mode = Mode.valueOf(v.mode().name());
-    return new VipSite(new Vip(v.address(), v.port()), mode,
-        Router.of(v), pools,
-        config.limits().maxHeadBytes(), config.timeouts().firstByte(), config.timeouts().head(),
-        config.timeouts().handoff(), discovered);
+    return new VipSite(
+        new Vip(v.address(), v.port()),
+        mode,
+        Router.of(v),
+        pools,
+        config.limits().maxHeadBytes(),
+        config.timeouts().firstByte(),
+        config.timeouts().head(),
+        config.timeouts().handoff(),
+        discovered);
   }
 
   /** The report each node's load was last taken from (the listener sees every snapshot). */
   private final Map<String, io.baton.sync.FarmSnapshot.Heard> lastLoad = new ConcurrentHashMap<>();
+
   /** Pools whose members the sync plane tells; set at start. */
   private DiscoveredPools discoveredPools;
 
@@ -348,35 +492,47 @@ public final class DispatcherNode implements AutoCloseable {
   /**
    * The VIPs' listeners of a dispatcher that takes over from a running one (a planned reload):
    * bound next to the old process's (SO_REUSEPORT) before the forwarding table is this process's,
-   * but not accepting yet. New connections queue in their backlog: those the kernel hashes to
-   * them, and, as the old process closes its listeners, those queued there
-   * ({@code net.ipv4.tcp_migrate_req}). {@link #start} with them accepts once it can hand off.
+   * but not accepting yet. New connections queue in their backlog: those the kernel hashes to them,
+   * and, as the old process closes its listeners, those queued there ({@code
+   * net.ipv4.tcp_migrate_req}). {@link #start} with them accepts once it can hand off.
    */
   public static final class PausedListeners implements AutoCloseable {
     private final Map<Vip, Channel> channels;
-    private final Map<Vip, java.util.concurrent.atomic.AtomicReference<ChannelInitializer<Channel>>> children;
+    private final Map<Vip, java.util.concurrent.atomic.AtomicReference<ChannelInitializer<Channel>>>
+        children;
 
-    private PausedListeners(Map<Vip, Channel> channels,
-        Map<Vip, java.util.concurrent.atomic.AtomicReference<ChannelInitializer<Channel>>> children) {
+    private PausedListeners(
+        Map<Vip, Channel> channels,
+        Map<Vip, java.util.concurrent.atomic.AtomicReference<ChannelInitializer<Channel>>>
+            children) {
       this.channels = channels;
       this.children = children;
     }
 
     /** Binds every VIP of {@code config}, not accepting. */
-    public static PausedListeners bind(BatonConfig config, EventLoopGroup group) throws IOException {
+    public static PausedListeners bind(BatonConfig config, EventLoopGroup group)
+        throws IOException {
       Map<Vip, Channel> channels = new LinkedHashMap<>();
-      Map<Vip, java.util.concurrent.atomic.AtomicReference<ChannelInitializer<Channel>>> children = new LinkedHashMap<>();
+      Map<Vip, java.util.concurrent.atomic.AtomicReference<ChannelInitializer<Channel>>> children =
+          new LinkedHashMap<>();
       try {
         for (VipConfig v : config.vips()) {
           Vip vip = new Vip(v.address(), v.port());
-          var child = new java.util.concurrent.atomic.AtomicReference<ChannelInitializer<Channel>>();
+          var child =
+              new java.util.concurrent.atomic.AtomicReference<ChannelInitializer<Channel>>();
           children.put(vip, child);
-          channels.put(vip, listen(group, vip, new ChannelInitializer<Channel>() {
-            @Override
-            protected void initChannel(Channel ch) {
-              ch.pipeline().addLast(child.get());
-            }
-          }, false));
+          channels.put(
+              vip,
+              listen(
+                  group,
+                  vip,
+                  new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                      ch.pipeline().addLast(child.get());
+                    }
+                  },
+                  false));
         }
       } catch (IOException | RuntimeException e) {
         channels.values().forEach(Channel::close);
@@ -400,61 +556,90 @@ public final class DispatcherNode implements AutoCloseable {
     }
   }
 
-  private static ChannelInitializer<Channel> firstRequest(VipSite site, HandoffCoordinator coordinator,
-      DispatcherStats stats, AdmissionControl admission, int maxHeaderCount) {
+  private static ChannelInitializer<Channel> firstRequest(
+      VipSite site,
+      HandoffCoordinator coordinator,
+      DispatcherStats stats,
+      AdmissionControl admission,
+      int maxHeaderCount) {
     return new ChannelInitializer<Channel>() {
       @Override
       protected void initChannel(Channel ch) {
-        ch.pipeline().addLast("first-request", new FirstRequestHandler(site, coordinator, stats,
-            admission, maxHeaderCount));
+        ch.pipeline()
+            .addLast(
+                "first-request",
+                new FirstRequestHandler(site, coordinator, stats, admission, maxHeaderCount));
       }
     };
   }
 
-  private static Channel bind(EventLoopGroup group, VipSite site, HandoffCoordinator coordinator,
-      DispatcherStats stats, AdmissionControl admission, int maxHeaderCount) throws IOException {
-    return listen(group, site.vip(), firstRequest(site, coordinator, stats, admission, maxHeaderCount), true);
+  private static Channel bind(
+      EventLoopGroup group,
+      VipSite site,
+      HandoffCoordinator coordinator,
+      DispatcherStats stats,
+      AdmissionControl admission,
+      int maxHeaderCount)
+      throws IOException {
+    return listen(
+        group, site.vip(), firstRequest(site, coordinator, stats, admission, maxHeaderCount), true);
   }
 
-  private static Channel listen(EventLoopGroup group, Vip vip, ChannelInitializer<Channel> child,
-      boolean accepting) throws IOException {
-    ServerBootstrap b = new ServerBootstrap()
-        .group(group)
-        // AF_INET: on a host with IPv6 on, Netty's default is a dual-stack AF_INET6 socket, and
-        // its accepted connections (v4-mapped) cannot be exported as IPv4 state.
-        .channelFactory(() -> new EpollServerSocketChannel(SocketProtocolFamily.INET))
-        .option(ChannelOption.SO_BACKLOG, 1024)
-        .option(ChannelOption.SO_REUSEADDR, true)
-        .option(EpollChannelOption.SO_REUSEPORT, true)
-        // A node that is also a server has a guard that only lets transparent sockets see VIP
-        // traffic; accepted connections inherit the flag.
-        .option(EpollChannelOption.IP_TRANSPARENT, true)
-        // No TCP_NODELAY child option: Netty's epoll channels set it already, and setting it again
-        // cost one system call per connection (strace, issue 8).
-        // A client may send its request and then FIN: keep the connection (CLOSE_WAIT) so that it
-        // can still be moved and answered, instead of Netty closing it on EOF.
-        .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-        .option(ChannelOption.AUTO_READ, accepting)
-        .childOption(ChannelOption.AUTO_READ, true)
-        .childHandler(child);
+  private static Channel listen(
+      EventLoopGroup group, Vip vip, ChannelInitializer<Channel> child, boolean accepting)
+      throws IOException {
+    ServerBootstrap b =
+        new ServerBootstrap()
+            .group(group)
+            // AF_INET: on a host with IPv6 on, Netty's default is a dual-stack AF_INET6 socket, and
+            // its accepted connections (v4-mapped) cannot be exported as IPv4 state.
+            .channelFactory(() -> new EpollServerSocketChannel(SocketProtocolFamily.INET))
+            .option(ChannelOption.SO_BACKLOG, 1024)
+            .option(ChannelOption.SO_REUSEADDR, true)
+            .option(EpollChannelOption.SO_REUSEPORT, true)
+            // A node that is also a server has a guard that only lets transparent sockets see VIP
+            // traffic; accepted connections inherit the flag.
+            .option(EpollChannelOption.IP_TRANSPARENT, true)
+            // No TCP_NODELAY child option: Netty's epoll channels set it already, and setting it
+            // again
+            // cost one system call per connection (strace, issue 8).
+            // A client may send its request and then FIN: keep the connection (CLOSE_WAIT) so that
+            // it
+            // can still be moved and answered, instead of Netty closing it on EOF.
+            .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+            .option(ChannelOption.AUTO_READ, accepting)
+            .childOption(ChannelOption.AUTO_READ, true)
+            .childHandler(child);
     try {
       return b.bind(new InetSocketAddress(vip.address(), vip.port())).sync().channel();
     } catch (Exception e) {
-      throw new IOException("cannot listen on VIP " + vip + ": " + e.getMessage()
-          + " (is the VIP configured on the front interface?)", e);
+      throw new IOException(
+          "cannot listen on VIP "
+              + vip
+              + ": "
+              + e.getMessage()
+              + " (is the VIP configured on the front interface?)",
+          e);
     }
   }
 
-  /** How long a dispatcher that takes over waits for its fabric sessions before it accepts anyway. */
+  /**
+   * How long a dispatcher that takes over waits for its fabric sessions before it accepts anyway.
+   */
   static final Duration TAKE_OVER_FABRIC_WAIT = Duration.ofSeconds(5);
 
   private static void awaitFirstSessions(Map<String, HandoffClient> clients, Duration limit) {
-    var all = clients.values().stream().map(c -> c.connect().exceptionally(e -> null)).toArray(
-        java.util.concurrent.CompletableFuture[]::new);
+    var all =
+        clients.values().stream()
+            .map(c -> c.connect().exceptionally(e -> null))
+            .toArray(java.util.concurrent.CompletableFuture[]::new);
     try {
-      java.util.concurrent.CompletableFuture.allOf(all).get(limit.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+      java.util.concurrent.CompletableFuture.allOf(all)
+          .get(limit.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
     } catch (java.util.concurrent.TimeoutException e) {
-      log.warn("taking over: not every server's fabric session came up within {} ms; accepting anyway", limit.toMillis());
+      log.warn(
+          "taking over: not every server's fabric session came up within {} ms; accepting anyway",
+          limit.toMillis());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } catch (java.util.concurrent.ExecutionException e) {
@@ -498,8 +683,8 @@ public final class DispatcherNode implements AutoCloseable {
   }
 
   /**
-   * Stops listening and closes the fabric connections. The forwarding table stays in the kernel,
-   * so handed-off connections keep flowing; the next dispatcher process adopts it.
+   * Stops listening and closes the fabric connections. The forwarding table stays in the kernel, so
+   * handed-off connections keep flowing; the next dispatcher process adopts it.
    */
   @Override
   public void close() {
@@ -514,15 +699,22 @@ public final class DispatcherNode implements AutoCloseable {
     long deadline = System.nanoTime() + drainLimit.toNanos();
     while ((stats.inFlightHandoffs.sum() > 0 || stats.firstRequestPhase.sum() > 0)
         && System.nanoTime() < deadline) {
-      java.util.concurrent.locks.LockSupport.parkNanos(1_000_000L); // polling a deadline-bounded drain
+      java.util.concurrent.locks.LockSupport.parkNanos(
+          1_000_000L); // polling a deadline-bounded drain
     }
     if (reading + handing > 0 || stats.firstRequestPhase.sum() + stats.inFlightHandoffs.sum() > 0) {
-      log.info("stopping: finished {} connections being read and {} handoffs in {} ms ({} and {} left)", reading,
-          handing, (System.nanoTime() - t0) / 1_000_000, stats.firstRequestPhase.sum(), stats.inFlightHandoffs.sum());
+      log.info(
+          "stopping: finished {} connections being read and {} handoffs in {} ms ({} and {} left)",
+          reading,
+          handing,
+          (System.nanoTime() - t0) / 1_000_000,
+          stats.firstRequestPhase.sum(),
+          stats.inFlightHandoffs.sum());
     }
     clients.values().forEach(HandoffClient::close);
     forwarding.close();
-    log.info("stopped in {} ms; the forwarding table stays for the next dispatcher process",
+    log.info(
+        "stopped in {} ms; the forwarding table stays for the next dispatcher process",
         (System.nanoTime() - t0) / 1_000_000);
   }
 
@@ -540,8 +732,8 @@ public final class DispatcherNode implements AutoCloseable {
     }
 
     @Override
-    public java.util.concurrent.CompletableFuture<io.baton.handoff.HandoffReply> send(String node,
-        long session, FabricMessage.Handoff handoff) {
+    public java.util.concurrent.CompletableFuture<io.baton.handoff.HandoffReply> send(
+        String node, long session, FabricMessage.Handoff handoff) {
       return clients.get(node).send(handoff, session);
     }
 

@@ -13,15 +13,18 @@ interface FabricPort {
   /** {@link #session} of a server whose fabric session is down. */
   long NO_SESSION = 0;
 
-  /** The session with {@code node} now (a number that changes with every new session), or {@link #NO_SESSION}. */
+  /**
+   * The session with {@code node} now (a number that changes with every new session), or {@link
+   * #NO_SESSION}.
+   */
   long session(String node);
 
   /** A fresh handoff id for {@code node}. */
   long nextHandoffId(String node);
 
   /**
-   * Sends a HANDOFF on {@code session}; completes with the answer, or fails (not delivered) at
-   * once when that session is no longer the current one (see {@code HandoffClient#send}).
+   * Sends a HANDOFF on {@code session}; completes with the answer, or fails (not delivered) at once
+   * when that session is no longer the current one (see {@code HandoffClient#send}).
    */
   CompletableFuture<HandoffReply> send(String node, long session, FabricMessage.Handoff handoff);
 

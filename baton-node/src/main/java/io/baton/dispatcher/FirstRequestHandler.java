@@ -16,24 +16,25 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Reads the first request of a new client connection (HTTP head, TLS ClientHello, or nothing in
- * L4 mode) within the VIP's size and time limits, routes it, and passes the connection to the
- * {@link HandoffCoordinator}. Every byte read is kept: it travels to the server in the moved
- * receive queue. Malformed heads get 400, oversized heads or too many header fields 431, slow
- * clients 408 or a close.
+ * Reads the first request of a new client connection (HTTP head, TLS ClientHello, or nothing in L4
+ * mode) within the VIP's size and time limits, routes it, and passes the connection to the {@link
+ * HandoffCoordinator}. Every byte read is kept: it travels to the server in the moved receive
+ * queue. Malformed heads get 400, oversized heads or too many header fields 431, slow clients 408
+ * or a close.
  *
- * <p>The first-request phase is bounded in three ways, so that slow or silent clients cannot
- * hold the dispatcher: the {@link AdmissionControl} caps how many connections are in it (in
- * total and per client IP; over a cap the connection is closed at accept), and both timers run
- * from accept — the first byte must come within {@code first-byte}, the whole head within
- * {@code head}, however the client spreads its bytes (slowloris). The admission is released
- * exactly once when the phase ends, whatever ends it: handoff started, answered, closed by
- * either side, timed out, or an exception.
+ * <p>The first-request phase is bounded in three ways, so that slow or silent clients cannot hold
+ * the dispatcher: the {@link AdmissionControl} caps how many connections are in it (in total and
+ * per client IP; over a cap the connection is closed at accept), and both timers run from accept —
+ * the first byte must come within {@code first-byte}, the whole head within {@code head}, however
+ * the client spreads its bytes (slowloris). The admission is released exactly once when the phase
+ * ends, whatever ends it: handoff started, answered, closed by either side, timed out, or an
+ * exception.
  *
  * <p>One instance per connection; confined to the channel's event loop.
  */
 final class FirstRequestHandler extends ChannelInboundHandlerAdapter {
   private static final Logger log = LoggerFactory.getLogger(FirstRequestHandler.class);
+
   /** Refusals at accept come in floods: one line per refused connection would be a second flood. */
   private static final RateLimitedLog refusalLog = new RateLimitedLog(log, "admission refusals", 5);
 
@@ -46,8 +47,10 @@ final class FirstRequestHandler extends ChannelInboundHandlerAdapter {
   private HttpHeadParser http;
   private ClientHelloParser tls;
   private ByteBuf consumed;
+
   /** One timer per connection: the first-byte deadline, then (rescheduled) the head's. */
   private ScheduledFuture<?> timer;
+
   private boolean decided;
   private boolean gotFirstByte;
 
@@ -55,8 +58,12 @@ final class FirstRequestHandler extends ChannelInboundHandlerAdapter {
    * @param admission shared by every connection of this dispatcher
    * @param maxHeaderCount header fields an http head may have before it gets 431
    */
-  FirstRequestHandler(VipSite site, HandoffCoordinator coordinator, DispatcherStats stats,
-      AdmissionControl admission, int maxHeaderCount) {
+  FirstRequestHandler(
+      VipSite site,
+      HandoffCoordinator coordinator,
+      DispatcherStats stats,
+      AdmissionControl admission,
+      int maxHeaderCount) {
     this.site = site;
     this.coordinator = coordinator;
     this.stats = stats;
@@ -90,8 +97,12 @@ final class FirstRequestHandler extends ChannelInboundHandlerAdapter {
     // schedule and one cancel per connection instead of two each).
     long firstByteNs = site.firstByteTimeout().toNanos();
     long headNs = site.headTimeout().toNanos();
-    timer = ctx.executor().schedule(() -> firstByteDeadline(ctx, firstByteNs, headNs),
-        Math.min(firstByteNs, headNs), TimeUnit.NANOSECONDS);
+    timer =
+        ctx.executor()
+            .schedule(
+                () -> firstByteDeadline(ctx, firstByteNs, headNs),
+                Math.min(firstByteNs, headNs),
+                TimeUnit.NANOSECONDS);
     ctx.fireChannelActive();
   }
 
@@ -100,15 +111,18 @@ final class FirstRequestHandler extends ChannelInboundHandlerAdapter {
     decided = true;
     boolean total = ticket.outcome() == AdmissionControl.Outcome.REFUSED_TOTAL;
     (total ? stats.refusedPendingTotal : stats.refusedPendingPerClient).increment();
-    refusalLog.info("{}: closed at accept: {}", ctx.channel().remoteAddress(), total
-        ? "the dispatcher's connections in the first-request phase are at their cap"
-        : "this client's connections in the first-request phase are at their cap");
+    refusalLog.info(
+        "{}: closed at accept: {}",
+        ctx.channel().remoteAddress(),
+        total
+            ? "the dispatcher's connections in the first-request phase are at their cap"
+            : "this client's connections in the first-request phase are at their cap");
     ctx.close();
   }
 
   /**
-   * The client's FIN during the first request: if this node then answers it itself (peer mode),
-   * the answer must not lose its epoll registration to Netty's bug (see KeepEpollRegistered).
+   * The client's FIN during the first request: if this node then answers it itself (peer mode), the
+   * answer must not lose its epoll registration to Netty's bug (see KeepEpollRegistered).
    */
   @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
@@ -122,7 +136,8 @@ final class FirstRequestHandler extends ChannelInboundHandlerAdapter {
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     ByteBuf in = (ByteBuf) msg;
     try {
-      if (decided) return; // late bytes after autoRead was switched off; cannot happen with epoll LT
+      if (decided)
+        return; // late bytes after autoRead was switched off; cannot happen with epoll LT
       gotFirstByte = true;
       consumed.writeBytes(in, in.readerIndex(), in.readableBytes());
       if (http != null) {
@@ -137,11 +152,15 @@ final class FirstRequestHandler extends ChannelInboundHandlerAdapter {
 
   private void onHttp(ChannelHandlerContext ctx, HttpHeadParser.Result result) {
     switch (result) {
-      case HttpHeadParser.NeedMore n -> { }
+      case HttpHeadParser.NeedMore n -> {}
       case HttpHeadParser.Complete c -> {
         var head = c.head();
         decide(ctx);
-        handOff(ctx, bytes(), site.router().route(head), PickContext.of(clientIp(ctx), head),
+        handOff(
+            ctx,
+            bytes(),
+            site.router().route(head),
+            PickContext.of(clientIp(ctx), head),
             RequestSummary.http(head.method(), head.target(), head.host()));
       }
       case HttpHeadParser.Malformed m -> {
@@ -153,14 +172,20 @@ final class FirstRequestHandler extends ChannelInboundHandlerAdapter {
       case HttpHeadParser.TooLarge t -> {
         decide(ctx);
         stats.answered431.increment();
-        Responses.answerAndClose(ctx.channel(), 431, "Request Header Fields Too Large",
+        Responses.answerAndClose(
+            ctx.channel(),
+            431,
+            "Request Header Fields Too Large",
             "the request head exceeds " + t.limit() + " bytes");
       }
       case HttpHeadParser.TooManyFields t -> {
         decide(ctx);
         stats.answered431.increment();
         stats.answered431HeaderCount.increment();
-        Responses.answerAndClose(ctx.channel(), 431, "Request Header Fields Too Large",
+        Responses.answerAndClose(
+            ctx.channel(),
+            431,
+            "Request Header Fields Too Large",
             "the request head has more than " + t.limit() + " header fields");
       }
     }
@@ -168,10 +193,14 @@ final class FirstRequestHandler extends ChannelInboundHandlerAdapter {
 
   private void onTls(ChannelHandlerContext ctx, ClientHelloParser.Result result) {
     switch (result) {
-      case ClientHelloParser.NeedMore n -> { }
+      case ClientHelloParser.NeedMore n -> {}
       case ClientHelloParser.Complete c -> {
         decide(ctx);
-        handOff(ctx, bytes(), site.router().routeTls(c.sni()), PickContext.ofTls(clientIp(ctx), c.sni()),
+        handOff(
+            ctx,
+            bytes(),
+            site.router().routeTls(c.sni()),
+            PickContext.ofTls(clientIp(ctx), c.sni()),
             RequestSummary.tls(c.sni()));
       }
       case ClientHelloParser.NotTls n -> {
@@ -188,7 +217,12 @@ final class FirstRequestHandler extends ChannelInboundHandlerAdapter {
     }
   }
 
-  private void handOff(ChannelHandlerContext ctx, byte[] bytes, Optional<String> pool, PickContext pick, String summary) {
+  private void handOff(
+      ChannelHandlerContext ctx,
+      byte[] bytes,
+      Optional<String> pool,
+      PickContext pick,
+      String summary) {
     // Counted as a handoff from before its first-request phase ends until its machine counts it:
     // a stopping dispatcher that saw neither would close the fabric under it.
     stats.inFlightHandoffs.increment();
@@ -225,13 +259,17 @@ final class FirstRequestHandler extends ChannelInboundHandlerAdapter {
     return b;
   }
 
-  /** At the first-byte deadline (or the head's, if that comes first): time out, or wait for the head's. */
+  /**
+   * At the first-byte deadline (or the head's, if that comes first): time out, or wait for the
+   * head's.
+   */
   private void firstByteDeadline(ChannelHandlerContext ctx, long firstByteNs, long headNs) {
     if (decided) return;
     if (!gotFirstByte || headNs <= firstByteNs) {
       timedOut(ctx);
     } else {
-      timer = ctx.executor().schedule(() -> timedOut(ctx), headNs - firstByteNs, TimeUnit.NANOSECONDS);
+      timer =
+          ctx.executor().schedule(() -> timedOut(ctx), headNs - firstByteNs, TimeUnit.NANOSECONDS);
     }
   }
 
@@ -240,7 +278,10 @@ final class FirstRequestHandler extends ChannelInboundHandlerAdapter {
     decide(ctx);
     if (gotFirstByte && site.mode() == Mode.HTTP) {
       stats.answered408.increment();
-      Responses.answerAndClose(ctx.channel(), 408, "Request Timeout",
+      Responses.answerAndClose(
+          ctx.channel(),
+          408,
+          "Request Timeout",
           "the request head was not complete within " + site.headTimeout().toMillis() + " ms");
     } else {
       stats.closedSlow.increment();

@@ -1,10 +1,10 @@
 package io.baton.dispatcher;
 
 import io.baton.dataplane.ForwardingService;
+import io.baton.handoff.FabricMessage;
 import io.baton.routing.LoadTable;
 import io.baton.routing.PickContext;
 import io.baton.routing.Pool;
-import io.baton.handoff.FabricMessage;
 import io.netty.channel.Channel;
 import java.net.Inet4Address;
 import java.time.Duration;
@@ -14,9 +14,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Starts a {@link HandoffMachine} for every routed connection and settles what servers report
- * about the connections they own (CLOSED). Holds what all machines share: the fabric, the
- * forwarding table, the transplanter, the clock, the timeouts and the counters.
+ * Starts a {@link HandoffMachine} for every routed connection and settles what servers report about
+ * the connections they own (CLOSED). Holds what all machines share: the fabric, the forwarding
+ * table, the transplanter, the clock, the timeouts and the counters.
  *
  * <p>Thread-safe: each machine runs on its connection's event loop; the parts are thread-safe.
  */
@@ -35,7 +35,9 @@ public final class HandoffCoordinator {
       long abortTimeoutNs,
       ServerEligibility eligibility) {}
 
-  /** Serves a connection on this node when the chosen member is the dispatcher itself (peer mode). */
+  /**
+   * Serves a connection on this node when the chosen member is the dispatcher itself (peer mode).
+   */
   public interface LocalService {
     /** See {@code io.baton.server.LocalDelivery#serve}: same contract. */
     boolean serve(Channel ch, byte[] consumed, io.baton.dataplane.Vip vip);
@@ -48,23 +50,46 @@ public final class HandoffCoordinator {
   private final LoopBatchedForwarding forwarding;
   private final LocalService local;
 
-  HandoffCoordinator(FabricPort fabric, ForwardingService forwarding, Transplanter transplanter,
-      LoadTable load, DispatcherStats stats, LongSupplier nanoClock, Duration abortTimeout,
-      LocalService local, ServerEligibility eligibility) {
+  HandoffCoordinator(
+      FabricPort fabric,
+      ForwardingService forwarding,
+      Transplanter transplanter,
+      LoadTable load,
+      DispatcherStats stats,
+      LongSupplier nanoClock,
+      Duration abortTimeout,
+      LocalService local,
+      ServerEligibility eligibility) {
     this.forwarding = new LoopBatchedForwarding(forwarding);
-    this.cx = new Context(fabric, this.forwarding, transplanter, load, stats,
-        nanoClock, INSTALL_TIMEOUT.toNanos(), abortTimeout.toNanos(), eligibility);
+    this.cx =
+        new Context(
+            fabric,
+            this.forwarding,
+            transplanter,
+            load,
+            stats,
+            nanoClock,
+            INSTALL_TIMEOUT.toNanos(),
+            abortTimeout.toNanos(),
+            eligibility);
 
     this.local = local;
   }
 
   /** Starts the handoff of {@code ch}; call on its event loop with auto-read off. */
-  void handOff(Channel ch, VipSite site, byte[] consumed, Optional<String> poolName, PickContext pick,
+  void handOff(
+      Channel ch,
+      VipSite site,
+      byte[] consumed,
+      Optional<String> poolName,
+      PickContext pick,
       String summary) {
     Optional<Pool> pool = poolName.map(site::pool);
     if (pool.isEmpty()) {
-      HandoffMachine.unavailableLog.info("{}: answering itself: no pool is configured for this request ({})",
-          ch.remoteAddress(), summary);
+      HandoffMachine.unavailableLog.info(
+          "{}: answering itself: no pool is configured for this request ({})",
+          ch.remoteAddress(),
+          summary);
       if (site.mode() == Mode.HTTP) {
         cx.stats().answered503.increment();
         Responses.unavailable(ch);
@@ -75,8 +100,15 @@ public final class HandoffCoordinator {
       return;
     }
     ChannelClientSide client = new ChannelClientSide(ch, site, consumed, local);
-    new HandoffMachine(cx, client, site.vip().toString(), site.handoffTimeout().toNanos(), pool.get(), pick,
-        summary).start();
+    new HandoffMachine(
+            cx,
+            client,
+            site.vip().toString(),
+            site.handoffTimeout().toNanos(),
+            pool.get(),
+            pick,
+            summary)
+        .start();
   }
 
   /**
@@ -85,14 +117,20 @@ public final class HandoffCoordinator {
    * changes nothing).
    */
   void onClosed(FabricMessage.Closed closed, String node, Inet4Address server) {
-    forwarding.retire(closed.flow(), server, closed.handoffId()).whenComplete((matched, error) -> {
-      if (error == null && Boolean.TRUE.equals(matched)) {
-        cx.load().decrement(node);
-      } else if (error == null) {
-        cx.stats().staleCloses.increment();
-        log.debug("{}: CLOSED from {} for handoff {} does not own the entry; ignored", closed.flow(), node,
-            closed.handoffId());
-      }
-    });
+    forwarding
+        .retire(closed.flow(), server, closed.handoffId())
+        .whenComplete(
+            (matched, error) -> {
+              if (error == null && Boolean.TRUE.equals(matched)) {
+                cx.load().decrement(node);
+              } else if (error == null) {
+                cx.stats().staleCloses.increment();
+                log.debug(
+                    "{}: CLOSED from {} for handoff {} does not own the entry; ignored",
+                    closed.flow(),
+                    node,
+                    closed.handoffId());
+              }
+            });
   }
 }

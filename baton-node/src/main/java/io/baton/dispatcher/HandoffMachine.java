@@ -1,12 +1,12 @@
 package io.baton.dispatcher;
 
+import io.baton.handoff.FabricMessage;
+import io.baton.handoff.HandoffException;
+import io.baton.handoff.HandoffReply;
 import io.baton.log.RateLimitedLog;
 import io.baton.routing.Member;
 import io.baton.routing.PickContext;
 import io.baton.routing.Pool;
-import io.baton.handoff.FabricMessage;
-import io.baton.handoff.HandoffException;
-import io.baton.handoff.HandoffReply;
 import io.baton.transplant.TransplantException;
 import java.util.HashSet;
 import java.util.Optional;
@@ -36,8 +36,8 @@ import org.slf4j.LoggerFactory;
  * </ul>
  *
  * A server that answers REFUSED or ABORTED, a HANDOFF that was never completely written, or a
- * failed forwarding change or export sends the machine through {@link State#TAKING_BACK}
- * (cancel the entry, resume the socket) to the next candidate. Confined to the owner thread.
+ * failed forwarding change or export sends the machine through {@link State#TAKING_BACK} (cancel
+ * the entry, resume the socket) to the next candidate. Confined to the owner thread.
  */
 final class HandoffMachine {
   private static final Logger log = LoggerFactory.getLogger(HandoffMachine.class);
@@ -85,9 +85,17 @@ final class HandoffMachine {
   private long installedNs;
   private long sentNs;
 
-  /** @param handoffTimeoutNs how long the server may take to answer (the VIP's handoff timeout) */
-  HandoffMachine(HandoffCoordinator.Context cx, ClientSide client, String vip, long handoffTimeoutNs, Pool pool,
-      PickContext pick, String summary) {
+  /**
+   * @param handoffTimeoutNs how long the server may take to answer (the VIP's handoff timeout)
+   */
+  HandoffMachine(
+      HandoffCoordinator.Context cx,
+      ClientSide client,
+      String vip,
+      long handoffTimeoutNs,
+      Pool pool,
+      PickContext pick,
+      String summary) {
     this.cx = cx;
     this.client = client;
     this.vip = vip;
@@ -117,9 +125,14 @@ final class HandoffMachine {
     while (true) {
       Optional<Member> candidate = pool.pick(pick, tried);
       if (candidate.isEmpty()) {
-        unavailable(tried.isEmpty()
-            ? "pool " + pool.name() + " has no member to serve " + summary
-            : "no server of pool " + pool.name() + " took the connection (tried " + tried + ")");
+        unavailable(
+            tried.isEmpty()
+                ? "pool " + pool.name() + " has no member to serve " + summary
+                : "no server of pool "
+                    + pool.name()
+                    + " took the connection (tried "
+                    + tried
+                    + ")");
         return;
       }
       member = candidate.get();
@@ -157,14 +170,16 @@ final class HandoffMachine {
     handoffId = cx.fabric().nextHandoffId(member.node());
     enter(State.INSTALLING);
     arm(cx.installTimeoutNs(), () -> takeBack("the forwarding table did not answer in time"));
-    when(cx.forwarding().forward(client.flow(), member.fabricAddress(), handoffId),
+    when(
+        cx.forwarding().forward(client.flow(), member.fabricAddress(), handoffId),
         (ok, error) -> installed(error));
   }
 
   private void installed(Throwable error) {
     if (error != null) {
       cx.stats().installFailures.increment();
-      log.warn("{}: cannot install forwarding to {}: {}", client.flow(), member.node(), message(error));
+      log.warn(
+          "{}: cannot install forwarding to {}: {}", client.flow(), member.node(), message(error));
       takeBack("forwarding entry failed");
       return;
     }
@@ -196,17 +211,24 @@ final class HandoffMachine {
     if (offered.isDone()) return; // the answer came in time; its task is queued behind this one
     // Continue the current step: the answer to the HANDOFF or the ABORT completes the same future.
     state = State.ABORTING;
-    arm(cx.abortTimeoutNs(), () -> {
-      cx.fabric().forget(member.node(), handoffId, "no answer to the ABORT of handoff " + handoffId);
-      abandon("no answer to handoff " + handoffId + " nor to its ABORT");
-    });
+    arm(
+        cx.abortTimeoutNs(),
+        () -> {
+          cx.fabric()
+              .forget(member.node(), handoffId, "no answer to the ABORT of handoff " + handoffId);
+          abandon("no answer to handoff " + handoffId + " nor to its ABORT");
+        });
     if (!cx.fabric().abort(member.node(), handoffId)) {
       // Not pending any more (answered this instant) or the session is gone (the future fails
       // with it): either way the future settles it, or the deadline above does.
       return;
     }
     cx.stats().aborts.increment();
-    abortLog.info("{}: {} did not answer handoff {} in time; sent ABORT", client.flow(), member.node(), handoffId);
+    abortLog.info(
+        "{}: {} did not answer handoff {} in time; sent ABORT",
+        client.flow(),
+        member.node(),
+        handoffId);
   }
 
   private void answered(HandoffReply reply, Throwable error) {
@@ -224,7 +246,8 @@ final class HandoffMachine {
       case null -> {
         cx.stats().handoffFailures.increment();
         if (error instanceof HandoffException he && !he.maybeDelivered()) {
-          takeBackLog.info("{}: handoff to {} not sent: {}", client.flow(), member.node(), he.getMessage());
+          takeBackLog.info(
+              "{}: handoff to {} not sent: {}", client.flow(), member.node(), he.getMessage());
           takeBack(he.getMessage());
         } else {
           abandon(message(error));
@@ -249,15 +272,19 @@ final class HandoffMachine {
 
   /**
    * The server may own the connection, or may be dead with it; we must not serve it. Reset the
-   * client so that it fails at once (a client waiting for its answer sends nothing that could
-   * draw a reset otherwise): lift our output drop, resume our copy and close it with a RST. If the
+   * client so that it fails at once (a client waiting for its answer sends nothing that could draw
+   * a reset otherwise): lift our output drop, resume our copy and close it with a RST. If the
    * server does own the connection, the client's side is gone too, and the server's copy meets the
    * client's RST through the entry, which stays until the server reports the close or dies.
    */
   private void abandon(String why) {
     cx.stats().abandoned.increment();
-    log.warn("{}: outcome of handoff {} to {} unknown ({}); resetting the client", client.flow(), handoffId,
-        member.node(), why);
+    log.warn(
+        "{}: outcome of handoff {} to {} unknown ({}); resetting the client",
+        client.flow(),
+        handoffId,
+        member.node(),
+        why);
     finish(State.ABANDONED);
     try {
       frozen.resume(); // the frozen mark goes first, so the RST can leave
@@ -279,15 +306,21 @@ final class HandoffMachine {
   /** The connection stays here: lift the entries first, then resume the socket, then go on. */
   private void takeBack(String why) {
     enter(State.TAKING_BACK);
-    arm(cx.installTimeoutNs(), () -> resumeAndGoOn(why, "the forwarding table did not answer in time"));
-    when(cx.forwarding().cancel(client.flow(), handoffId),
+    arm(
+        cx.installTimeoutNs(),
+        () -> resumeAndGoOn(why, "the forwarding table did not answer in time"));
+    when(
+        cx.forwarding().cancel(client.flow(), handoffId),
         (ok, error) -> resumeAndGoOn(why, error == null ? null : message(error)));
   }
 
   private void resumeAndGoOn(String why, String cancelProblem) {
     if (cancelProblem != null) {
       cx.stats().installFailures.increment();
-      log.warn("{}: cannot remove the forwarding entries of handoff {}: {}", client.flow(), handoffId,
+      log.warn(
+          "{}: cannot remove the forwarding entries of handoff {}: {}",
+          client.flow(),
+          handoffId,
           cancelProblem);
     }
     try {
@@ -331,17 +364,23 @@ final class HandoffMachine {
 
   private void arm(long delayNs, Runnable onDeadline) {
     int armedAt = step;
-    deadline = client.schedule(() -> {
-      if (step == armedAt && !state.terminal()) guarded(onDeadline);
-    }, delayNs);
+    deadline =
+        client.schedule(
+            () -> {
+              if (step == armedAt && !state.terminal()) guarded(onDeadline);
+            },
+            delayNs);
   }
 
   /** Runs {@code then} on the owner thread when {@code f} completes, unless the step moved on. */
   private <T> void when(CompletableFuture<T> f, BiConsumer<T, Throwable> then) {
     int at = step;
-    f.whenComplete((value, error) -> client.execute(() -> {
-      if (step == at && !state.terminal()) guarded(() -> then.accept(value, error));
-    }));
+    f.whenComplete(
+        (value, error) ->
+            client.execute(
+                () -> {
+                  if (step == at && !state.terminal()) guarded(() -> then.accept(value, error));
+                }));
   }
 
   /**
@@ -375,7 +414,10 @@ final class HandoffMachine {
         cx.forwarding().cancel(client.flow(), handoffId);
         frozen.resume();
       } catch (TransplantException | RuntimeException again) {
-        log.warn("{}: cannot take the connection back after the error: {}", client.flow(), again.toString());
+        log.warn(
+            "{}: cannot take the connection back after the error: {}",
+            client.flow(),
+            again.toString());
       }
     }
     finishQuietly();

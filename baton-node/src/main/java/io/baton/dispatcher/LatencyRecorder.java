@@ -36,7 +36,13 @@ public final class LatencyRecorder {
 
   /** "median 412 µs, p99 1.9 ms (n=1000)". */
   public String summary() {
-    return "median " + micros(percentileNanos(50)) + ", p99 " + micros(percentileNanos(99)) + " (n=" + count() + ")";
+    return "median "
+        + micros(percentileNanos(50))
+        + ", p99 "
+        + micros(percentileNanos(99))
+        + " (n="
+        + count()
+        + ")";
   }
 
   /** "412 µs", or "12 ms" from 10 ms up. */

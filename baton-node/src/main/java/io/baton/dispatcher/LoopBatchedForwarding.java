@@ -12,10 +12,10 @@ import java.util.function.Function;
 
 /**
  * The handoffs' {@link ForwardingPort}: each event loop collects the forwarding changes its
- * handoffs ask for during one turn and commits them in one nf_tables batch from a task at the
- * end of that turn, on its own thread ({@link ForwardingService.Batch}). Nothing wakes another
- * thread: a handoff's changes cost one netlink round trip shared with the loop's other handoffs
- * of that turn, and the futures complete on the loop that asked.
+ * handoffs ask for during one turn and commits them in one nf_tables batch from a task at the end
+ * of that turn, on its own thread ({@link ForwardingService.Batch}). Nothing wakes another thread:
+ * a handoff's changes cost one netlink round trip shared with the loop's other handoffs of that
+ * turn, and the futures complete on the loop that asked.
  *
  * <p>Called from a thread that is not a Netty event loop (tests, shutdown paths), a change goes
  * through the service's owner thread as before.
@@ -33,7 +33,9 @@ final class LoopBatchedForwarding implements ForwardingPort {
   @Override
   public CompletableFuture<Void> forward(FlowKey flow, Inet4Address server, long token) {
     LoopBatch b = loopBatch();
-    return b == null ? service.forward(flow, server, token) : b.add(batch -> batch.forward(flow, server, token));
+    return b == null
+        ? service.forward(flow, server, token)
+        : b.add(batch -> batch.forward(flow, server, token));
   }
 
   @Override
@@ -50,7 +52,9 @@ final class LoopBatchedForwarding implements ForwardingPort {
    */
   CompletableFuture<Boolean> retire(FlowKey flow, Inet4Address server, long token) {
     LoopBatch b = loopBatch();
-    return b == null ? service.retire(flow, server, token) : b.addSoon(batch -> batch.retire(flow, server, token));
+    return b == null
+        ? service.retire(flow, server, token)
+        : b.addSoon(batch -> batch.retire(flow, server, token));
   }
 
   /** This event loop's batch, or null when the caller is not an event loop. */
@@ -65,12 +69,12 @@ final class LoopBatchedForwarding implements ForwardingPort {
   }
 
   /**
-   * How long a close may wait for the loop's next commit before it gets one of its own. Under
-   * load a handoff's forward commits every fraction of a millisecond and takes the closes along
-   * (a commit of its own cost each close ~15 µs, measured: 112 against 98 µs per handoff); idle,
-   * a close reaches the kernel this much later. Until then the closed connection's entry still
-   * forwards to its server, and a client reusing the 4-tuple within this window would have its
-   * new handshake's ACK forwarded there too, so it stays short.
+   * How long a close may wait for the loop's next commit before it gets one of its own. Under load
+   * a handoff's forward commits every fraction of a millisecond and takes the closes along (a
+   * commit of its own cost each close ~15 µs, measured: 112 against 98 µs per handoff); idle, a
+   * close reaches the kernel this much later. Until then the closed connection's entry still
+   * forwards to its server, and a client reusing the 4-tuple within this window would have its new
+   * handshake's ACK forwarded there too, so it stays short.
    */
   static final long CLOSE_COMMIT_DELAY_NS = 1_000_000;
 
@@ -102,7 +106,8 @@ final class LoopBatchedForwarding implements ForwardingPort {
      * As {@link #add}, but the change waits up to {@link #CLOSE_COMMIT_DELAY_NS} for another
      * change's commit to share.
      */
-    <T> CompletableFuture<T> addSoon(Function<ForwardingService.Batch, CompletableFuture<T>> change) {
+    <T> CompletableFuture<T> addSoon(
+        Function<ForwardingService.Batch, CompletableFuture<T>> change) {
       if (!scheduled && !scheduledSoon) {
         scheduledSoon = true;
         loop.schedule(commitSoon, CLOSE_COMMIT_DELAY_NS, TimeUnit.NANOSECONDS);

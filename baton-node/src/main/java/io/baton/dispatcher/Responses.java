@@ -11,10 +11,10 @@ import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The few HTTP answers the dispatcher gives itself (400, 408, 431, 503) and the polite way to
- * end a connection after them: send, shut down the write side, read and discard whatever the
- * client still sends (closing with unread bytes would reset the connection and could destroy
- * the answer in flight), close on the client's FIN or after a linger limit.
+ * The few HTTP answers the dispatcher gives itself (400, 408, 431, 503) and the polite way to end a
+ * connection after them: send, shut down the write side, read and discard whatever the client still
+ * sends (closing with unread bytes would reset the connection and could destroy the answer in
+ * flight), close on the client's FIN or after a linger limit.
  *
  * <p>Stateless; call on the channel's event loop.
  */
@@ -41,12 +41,20 @@ final class Responses {
    */
   static void answerAndClose(Channel ch, int status, String reason, String detail) {
     String body = status + " " + reason + ": " + detail + "\n";
-    String text = "HTTP/1.1 " + status + " " + reason + "\r\n"
-        + "Content-Type: text/plain; charset=utf-8\r\n"
-        + "Content-Length: " + body.getBytes(StandardCharsets.UTF_8).length + "\r\n"
-        + "Connection: close\r\n"
-        + (status == 503 ? "Retry-After: 1\r\n" : "")
-        + "\r\n" + body;
+    String text =
+        "HTTP/1.1 "
+            + status
+            + " "
+            + reason
+            + "\r\n"
+            + "Content-Type: text/plain; charset=utf-8\r\n"
+            + "Content-Length: "
+            + body.getBytes(StandardCharsets.UTF_8).length
+            + "\r\n"
+            + "Connection: close\r\n"
+            + (status == 503 ? "Retry-After: 1\r\n" : "")
+            + "\r\n"
+            + body;
     ch.writeAndFlush(Unpooled.copiedBuffer(text, StandardCharsets.UTF_8))
         .addListener((ChannelFutureListener) f -> lingerClose(ch));
   }
@@ -60,27 +68,34 @@ final class Responses {
     if (ch instanceof DuplexChannel duplex) {
       duplex.shutdownOutput();
     }
-    ch.pipeline().addFirst("baton-discard", new ChannelInboundHandlerAdapter() {
-      @Override
-      public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        ReferenceCountUtil.release(msg);
-      }
+    ch.pipeline()
+        .addFirst(
+            "baton-discard",
+            new ChannelInboundHandlerAdapter() {
+              @Override
+              public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                ReferenceCountUtil.release(msg);
+              }
 
-      @Override
-      public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt instanceof io.netty.channel.socket.ChannelInputShutdownEvent) ctx.close();
-      }
+              @Override
+              public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+                if (evt instanceof io.netty.channel.socket.ChannelInputShutdownEvent) ctx.close();
+              }
 
-      @Override
-      public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        ctx.close();
-      }
-    });
+              @Override
+              public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                ctx.close();
+              }
+            });
     ch.config().setOption(io.netty.channel.ChannelOption.ALLOW_HALF_CLOSURE, true);
     ch.config().setAutoRead(true);
     ch.read();
-    ch.eventLoop().schedule(() -> {
-      ch.close();
-    }, LINGER_MS, TimeUnit.MILLISECONDS);
+    ch.eventLoop()
+        .schedule(
+            () -> {
+              ch.close();
+            },
+            LINGER_MS,
+            TimeUnit.MILLISECONDS);
   }
 }

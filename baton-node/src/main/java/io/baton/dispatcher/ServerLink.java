@@ -1,9 +1,9 @@
 package io.baton.dispatcher;
 
 import io.baton.dataplane.ForwardingService;
-import io.baton.routing.LoadTable;
 import io.baton.handoff.FabricMessage;
 import io.baton.handoff.HandoffClient;
+import io.baton.routing.LoadTable;
 import io.baton.transplant.FlowKey;
 import java.net.Inet4Address;
 import java.util.HashMap;
@@ -13,13 +13,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * What the dispatcher does with one server's fabric events: CLOSED retires the connection's
- * entry (if that handoff still owns it), LOAD_REPORT updates the balancers' view, the INVENTORY
- * sent at each session's start reconciles the forwarding table, and a lost session means a lost
- * server ({@link Lost}).
+ * What the dispatcher does with one server's fabric events: CLOSED retires the connection's entry
+ * (if that handoff still owns it), LOAD_REPORT updates the balancers' view, the INVENTORY sent at
+ * each session's start reconciles the forwarding table, and a lost session means a lost server
+ * ({@link Lost}).
  *
- * <p>Thread-safe: events come on the event loop of the session's channel, and successive
- * sessions may use different loops; the per-session state is guarded by {@code this}.
+ * <p>Thread-safe: events come on the event loop of the session's channel, and successive sessions
+ * may use different loops; the per-session state is guarded by {@code this}.
  */
 final class ServerLink implements HandoffClient.Listener {
   private static final Logger log = LoggerFactory.getLogger(ServerLink.class);
@@ -41,8 +41,15 @@ final class ServerLink implements HandoffClient.Listener {
   private long sessionUpNs; // guarded by this
   private LongSupplier sessionStart = () -> 0; // guarded by this
 
-  ServerLink(String node, Inet4Address fabricAddress, HandoffCoordinator coordinator, LoadTable load,
-      ForwardingService forwarding, DispatcherStats stats, Lost lost, Runnable inventoried) {
+  ServerLink(
+      String node,
+      Inet4Address fabricAddress,
+      HandoffCoordinator coordinator,
+      LoadTable load,
+      ForwardingService forwarding,
+      DispatcherStats stats,
+      Lost lost,
+      Runnable inventoried) {
     this.node = node;
     this.fabricAddress = fabricAddress;
     this.coordinator = coordinator;
@@ -80,21 +87,35 @@ final class ServerLink implements HandoffClient.Listener {
       upNs = sessionUpNs;
     }
     inventoried.run();
-    forwarding.reconcile(fabricAddress, owned, upNs).whenComplete((r, error) -> {
-      if (error != null) {
-        log.warn("cannot reconcile the forwarding table with {}'s inventory: {}", node, error.getMessage());
-        return;
-      }
-      stats.reconcileRemoved.add(r.removed());
-      stats.reconcileAdded.add(r.added());
-      log.info("{} owns {} connections of this dispatcher: {} stale entries removed, {} restored",
-          node, owned.size(), r.removed(), r.added());
-    });
+    forwarding
+        .reconcile(fabricAddress, owned, upNs)
+        .whenComplete(
+            (r, error) -> {
+              if (error != null) {
+                log.warn(
+                    "cannot reconcile the forwarding table with {}'s inventory: {}",
+                    node,
+                    error.getMessage());
+                return;
+              }
+              stats.reconcileRemoved.add(r.removed());
+              stats.reconcileAdded.add(r.added());
+              log.info(
+                  "{} owns {} connections of this dispatcher: {} stale entries removed, {} restored",
+                  node,
+                  owned.size(),
+                  r.removed(),
+                  r.added());
+            });
   }
 
   @Override
   public void onConnectionState(boolean up) {
-    log.info("fabric connection to {} ({}) is {}", node, fabricAddress.getHostAddress(), up ? "up" : "down");
+    log.info(
+        "fabric connection to {} ({}) is {}",
+        node,
+        fabricAddress.getHostAddress(),
+        up ? "up" : "down");
     if (up) {
       synchronized (this) {
         // Stamped before the session could carry a handoff: only entries installed before it are

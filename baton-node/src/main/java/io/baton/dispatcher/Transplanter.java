@@ -5,8 +5,8 @@ import io.baton.transplant.Move;
 import io.baton.transplant.TransplantException;
 
 /**
- * Freezes and exports a socket ({@link Move} in production). Confined to the
- * thread that owns the socket.
+ * Freezes and exports a socket ({@link Move} in production). Confined to the thread that owns the
+ * socket.
  */
 interface Transplanter {
   /** Freezes {@code fd}, whose connection is {@code flow} (client = peer). */
@@ -31,28 +31,29 @@ interface Transplanter {
   }
 
   /** The kernel's, through {@link Move} (the one copy of the handoff sequence). */
-  Transplanter KERNEL = (fd, flow) -> {
-    Move f = Move.start(fd, flow);
-    return new Frozen() {
-      @Override
-      public void held() throws TransplantException {
-        f.held();
-      }
+  Transplanter KERNEL =
+      (fd, flow) -> {
+        Move f = Move.start(fd, flow);
+        return new Frozen() {
+          @Override
+          public void held() throws TransplantException {
+            f.held();
+          }
 
-      @Override
-      public byte[] export(byte[] alreadyRead) throws TransplantException {
-        return f.export(alreadyRead);
-      }
+          @Override
+          public byte[] export(byte[] alreadyRead) throws TransplantException {
+            return f.export(alreadyRead);
+          }
 
-      @Override
-      public void prepareSilentClose() throws TransplantException {
-        f.prepareSilentClose();
-      }
+          @Override
+          public void prepareSilentClose() throws TransplantException {
+            f.prepareSilentClose();
+          }
 
-      @Override
-      public void resume() throws TransplantException {
-        f.resume();
-      }
-    };
-  };
+          @Override
+          public void resume() throws TransplantException {
+            f.resume();
+          }
+        };
+      };
 }

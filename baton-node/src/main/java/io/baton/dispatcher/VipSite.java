@@ -1,8 +1,8 @@
 package io.baton.dispatcher;
 
+import io.baton.dataplane.Vip;
 import io.baton.routing.Pool;
 import io.baton.routing.Router;
-import io.baton.dataplane.Vip;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
@@ -13,8 +13,8 @@ import java.util.Objects;
  * Immutable.
  *
  * @param firstByteTimeout a client that sends nothing for this long is closed
- * @param headTimeout a client whose request head (or ClientHello) is not complete by then gets
- *     408 (http) or is closed (tls)
+ * @param headTimeout a client whose request head (or ClientHello) is not complete by then gets 408
+ *     (http) or is closed (tls)
  * @param handoffTimeout how long a server may take to accept a handoff before the next one is tried
  * @param discovered pools whose members the sync plane tells ({@code members: discover}), each
  *     holding the pool of its current members
@@ -29,9 +29,25 @@ public record VipSite(
     Duration headTimeout,
     Duration handoffTimeout,
     Map<String, java.util.concurrent.atomic.AtomicReference<Pool>> discovered) {
-  public VipSite(Vip vip, Mode mode, Router router, Map<String, Pool> pools, int maxHeadBytes,
-      Duration firstByteTimeout, Duration headTimeout, Duration handoffTimeout) {
-    this(vip, mode, router, pools, maxHeadBytes, firstByteTimeout, headTimeout, handoffTimeout, Map.of());
+  public VipSite(
+      Vip vip,
+      Mode mode,
+      Router router,
+      Map<String, Pool> pools,
+      int maxHeadBytes,
+      Duration firstByteTimeout,
+      Duration headTimeout,
+      Duration handoffTimeout) {
+    this(
+        vip,
+        mode,
+        router,
+        pools,
+        maxHeadBytes,
+        firstByteTimeout,
+        headTimeout,
+        handoffTimeout,
+        Map.of());
   }
 
   /** The pool of that name now: a configured one, or the current members of a discovering one. */

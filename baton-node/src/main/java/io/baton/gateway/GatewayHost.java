@@ -9,8 +9,8 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * What the host must have for a gateway, checked at start (or made, with
- * {@code apply-host-preparation: true}):
+ * What the host must have for a gateway, checked at start (or made, with {@code
+ * apply-host-preparation: true}):
  *
  * <ul>
  *   <li>{@code net.ipv4.ip_forward = 1}: the gateway routes every unregistered packet;
@@ -31,19 +31,32 @@ public final class GatewayHost {
   public static List<String> problems() throws LinuxException, IOException {
     List<String> problems = new ArrayList<>();
     if (!Sysctl.read("net.ipv4.ip_forward").equals("1")) {
-      problems.add("net.ipv4.ip_forward is off (sysctl -w net.ipv4.ip_forward=1): unregistered traffic would not be routed");
+      problems.add(
+          "net.ipv4.ip_forward is off (sysctl -w net.ipv4.ip_forward=1): unregistered traffic would not be routed");
     }
     if (!Sysctl.read("net.ipv4.tcp_slow_start_after_idle").equals("0")) {
-      problems.add("net.ipv4.tcp_slow_start_after_idle is on (sysctl -w net.ipv4.tcp_slow_start_after_idle=0)");
+      problems.add(
+          "net.ipv4.tcp_slow_start_after_idle is on (sysctl -w net.ipv4.tcp_slow_start_after_idle=0)");
     }
-    if (!run("ip", "-4", "rule", "show").contains("fwmark 0x" + Integer.toHexString(Interception.MARK) + " lookup " + ROUTE_TABLE)) {
-      problems.add("no policy rule for intercepted packets (ip rule add fwmark 0x" + Integer.toHexString(Interception.MARK)
-          + " lookup " + ROUTE_TABLE + ")");
+    if (!run("ip", "-4", "rule", "show")
+        .contains(
+            "fwmark 0x" + Integer.toHexString(Interception.MARK) + " lookup " + ROUTE_TABLE)) {
+      problems.add(
+          "no policy rule for intercepted packets (ip rule add fwmark 0x"
+              + Integer.toHexString(Interception.MARK)
+              + " lookup "
+              + ROUTE_TABLE
+              + ")");
     }
     // "table all": on a host that never had the table, "show table 4247" is an error.
-    if (run("ip", "-4", "route", "show", "table", "all").lines()
-        .noneMatch(l -> l.startsWith("local default dev lo") && l.contains("table " + ROUTE_TABLE))) {
-      problems.add("no local route for intercepted packets (ip route add local 0.0.0.0/0 dev lo table " + ROUTE_TABLE + ")");
+    if (run("ip", "-4", "route", "show", "table", "all")
+        .lines()
+        .noneMatch(
+            l -> l.startsWith("local default dev lo") && l.contains("table " + ROUTE_TABLE))) {
+      problems.add(
+          "no local route for intercepted packets (ip route add local 0.0.0.0/0 dev lo table "
+              + ROUTE_TABLE
+              + ")");
     }
     return problems;
   }
@@ -56,7 +69,17 @@ public final class GatewayHost {
     if (!run("ip", "-4", "rule", "show").contains("fwmark " + mark + " lookup " + ROUTE_TABLE)) {
       run("ip", "-4", "rule", "add", "fwmark", mark, "lookup", String.valueOf(ROUTE_TABLE));
     }
-    run("ip", "-4", "route", "replace", "local", "0.0.0.0/0", "dev", "lo", "table", String.valueOf(ROUTE_TABLE));
+    run(
+        "ip",
+        "-4",
+        "route",
+        "replace",
+        "local",
+        "0.0.0.0/0",
+        "dev",
+        "lo",
+        "table",
+        String.valueOf(ROUTE_TABLE));
   }
 
   private static String run(String... command) throws IOException {
@@ -71,7 +94,8 @@ public final class GatewayHost {
       throw new IOException("interrupted", e);
     }
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    if (p.exitValue() != 0) throw new IOException(String.join(" ", command) + " failed: " + out.strip());
+    if (p.exitValue() != 0)
+      throw new IOException(String.join(" ", command) + " failed: " + out.strip());
     return out;
   }
 }

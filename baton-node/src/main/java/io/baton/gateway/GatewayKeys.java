@@ -6,8 +6,8 @@ import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 
 /**
- * The gateway's keys, derived from the cluster key with HMAC-SHA256 under separate labels, so a
- * key that leaks from one use (say, a registration agent) opens nothing else.
+ * The gateway's keys, derived from the cluster key with HMAC-SHA256 under separate labels, so a key
+ * that leaks from one use (say, a registration agent) opens nothing else.
  *
  * <p>Stateless.
  */

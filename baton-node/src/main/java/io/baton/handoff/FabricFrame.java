@@ -19,11 +19,11 @@ import java.net.SocketAddress;
  * </pre>
  *
  * <p>The tag is computed under the cluster key over {@code direction || dispatcherNonce ||
- * agentNonce || bytes 4 .. 4+N-32}, where direction is the sender's role (1 dispatcher, 2
- * server agent) and the nonces are those of the two HELLOs — all zero in the dispatcher's HELLO,
- * and the agent's nonce zero in the agent's HELLO (see {@link FrameAuthenticator}). A frame from
- * another session, the other direction, or with any bit changed therefore fails verification,
- * and the sequence check refuses a replay or reordering within the session.
+ * agentNonce || bytes 4 .. 4+N-32}, where direction is the sender's role (1 dispatcher, 2 server
+ * agent) and the nonces are those of the two HELLOs — all zero in the dispatcher's HELLO, and the
+ * agent's nonce zero in the agent's HELLO (see {@link FrameAuthenticator}). A frame from another
+ * session, the other direction, or with any bit changed therefore fails verification, and the
+ * sequence check refuses a replay or reordering within the session.
  *
  * <p>Constants and stateless helpers only.
  */
@@ -31,16 +31,21 @@ final class FabricFrame {
   static final int MAGIC = 0xBA70;
   static final int VERSION = 1;
   static final int LENGTH_FIELD_BYTES = 4;
+
   /** Magic, version, type and sequence number. */
   static final int HEADER_BYTES = 2 + 1 + 1 + 8;
+
   static final int TAG_BYTES = 32;
+
   /** The smallest valid value of the length field: a frame with an empty payload. */
   static final int MIN_BODY_BYTES = HEADER_BYTES + TAG_BYTES;
+
   /** Limit on the length field before the HELLO exchange: a HELLO fits easily. */
   static final int MAX_HELLO_BODY_BYTES = 512;
 
   /** Offsets within the body (after the length field). */
   static final int TYPE_AT = 3;
+
   static final int SEQUENCE_AT = 4;
 
   private FabricFrame() {}

@@ -7,15 +7,15 @@ import java.util.HexFormat;
 import java.util.Objects;
 
 /**
- * The messages of the handoff protocol, exchanged between a dispatcher ({@link HandoffClient})
- * and a server agent ({@link HandoffServer}) over the fabric network. The wire form of each is
+ * The messages of the handoff protocol, exchanged between a dispatcher ({@link HandoffClient}) and
+ * a server agent ({@link HandoffServer}) over the fabric network. The wire form of each is
  * described in {@code FabricMessageCodec}.
  *
  * <p>Constructors check every field against the limits below and throw {@link
- * IllegalArgumentException} for a caller's mistake; the decoder checks the same limits on
- * received bytes and throws {@link FrameFormatException} instead. Records are immutable apart
- * from their byte arrays, which are not copied (a connection state may be 128 MiB): whoever
- * builds a message must not modify an array it passed in.
+ * IllegalArgumentException} for a caller's mistake; the decoder checks the same limits on received
+ * bytes and throws {@link FrameFormatException} instead. Records are immutable apart from their
+ * byte arrays, which are not copied (a connection state may be 128 MiB): whoever builds a message
+ * must not modify an array it passed in.
  */
 public sealed interface FabricMessage {
   /** Length of a {@link Hello} nonce. */
@@ -23,17 +23,18 @@ public sealed interface FabricMessage {
 
   /** Limits on the UTF-8 length of string fields, so that a peer cannot make us buffer much. */
   int MAX_NODE_NAME_BYTES = 255;
+
   int MAX_VIP_BYTES = 64;
   int MAX_POOL_BYTES = 255;
   int MAX_REQUEST_SUMMARY_BYTES = 4096;
   int MAX_REASON_BYTES = 1024;
 
   /**
-   * First message of each side on a new connection. The nonce is fresh random bytes; every
-   * later frame's MAC covers both sides' nonces, which binds it to this session. {@code
-   * maxFrameBytes} is the largest frame the sender accepts (0: not said): the other side does not
-   * send anything bigger, so a HANDOFF that one host could carry but the other would refuse fails
-   * before it is written (and is taken back) instead of closing the session as malformed.
+   * First message of each side on a new connection. The nonce is fresh random bytes; every later
+   * frame's MAC covers both sides' nonces, which binds it to this session. {@code maxFrameBytes} is
+   * the largest frame the sender accepts (0: not said): the other side does not send anything
+   * bigger, so a HANDOFF that one host could carry but the other would refuse fails before it is
+   * written (and is taken back) instead of closing the session as malformed.
    */
   record Hello(String nodeName, byte[] nonce, int maxFrameBytes) implements FabricMessage {
     public Hello {
@@ -52,7 +53,9 @@ public sealed interface FabricMessage {
 
     @Override
     public boolean equals(Object o) {
-      return o instanceof Hello h && nodeName.equals(h.nodeName) && Arrays.equals(nonce, h.nonce)
+      return o instanceof Hello h
+          && nodeName.equals(h.nodeName)
+          && Arrays.equals(nonce, h.nonce)
           && maxFrameBytes == h.maxFrameBytes;
     }
 
@@ -63,24 +66,33 @@ public sealed interface FabricMessage {
 
     @Override
     public String toString() {
-      return "Hello[" + nodeName + ", nonce=" + HexFormat.of().formatHex(nonce) + ", maxFrameBytes="
-          + maxFrameBytes + "]";
+      return "Hello["
+          + nodeName
+          + ", nonce="
+          + HexFormat.of().formatHex(nonce)
+          + ", maxFrameBytes="
+          + maxFrameBytes
+          + "]";
     }
   }
 
-  /** Largest application state a migration carries ({@link Handoff#appState}): what an application may give. */
+  /**
+   * Largest application state a migration carries ({@link Handoff#appState}): what an application
+   * may give.
+   */
   int MAX_APP_STATE_BYTES = io.baton.migration.SafePoint.MAX_APP_STATE_BYTES;
 
   /**
-   * Dispatcher → server, or server → server for a live migration: take over this connection.
-   * {@code state} is a {@link io.baton.transplant.ConnectionStateCodec} encoding, opaque to this
-   * package; {@code vip} is "ip:port"; {@code requestSummary} is for logs (e.g. "GET /x host=y")
-   * and may be empty. {@code appState} is what an embedded application gave to carry on elsewhere
-   * (a download's file and offset, say), empty for a dispatcher's handoff; a HANDOFF with
-   * application state travels as MIGRATE. Handoff ids are chosen by the client, see {@link
+   * Dispatcher → server, or server → server for a live migration: take over this connection. {@code
+   * state} is a {@link io.baton.transplant.ConnectionStateCodec} encoding, opaque to this package;
+   * {@code vip} is "ip:port"; {@code requestSummary} is for logs (e.g. "GET /x host=y") and may be
+   * empty. {@code appState} is what an embedded application gave to carry on elsewhere (a
+   * download's file and offset, say), empty for a dispatcher's handoff; a HANDOFF with application
+   * state travels as MIGRATE. Handoff ids are chosen by the client, see {@link
    * HandoffClient#nextHandoffId()}.
    */
-  record Handoff(long handoffId, byte[] state, String vip, String pool, String requestSummary, byte[] appState)
+  record Handoff(
+      long handoffId, byte[] state, String vip, String pool, String requestSummary, byte[] appState)
       implements FabricMessage {
     public Handoff {
       Objects.requireNonNull(state, "state");
@@ -89,8 +101,8 @@ public sealed interface FabricMessage {
       checkString("pool", pool, MAX_POOL_BYTES);
       checkString("requestSummary", requestSummary, MAX_REQUEST_SUMMARY_BYTES);
       if (appState.length > MAX_APP_STATE_BYTES) {
-        throw new IllegalArgumentException("appState is " + appState.length + " bytes, more than "
-            + MAX_APP_STATE_BYTES);
+        throw new IllegalArgumentException(
+            "appState is " + appState.length + " bytes, more than " + MAX_APP_STATE_BYTES);
       }
     }
 
@@ -112,15 +124,26 @@ public sealed interface FabricMessage {
 
     @Override
     public int hashCode() {
-      return Objects.hash(handoffId, Arrays.hashCode(state), vip, pool, requestSummary, Arrays.hashCode(appState));
+      return Objects.hash(
+          handoffId, Arrays.hashCode(state), vip, pool, requestSummary, Arrays.hashCode(appState));
     }
 
     /** Names the handoff without dumping the state bytes. */
     @Override
     public String toString() {
-      return "Handoff[id=" + handoffId + ", vip=" + vip + ", pool=" + pool + ", state="
-          + state.length + " bytes, request=\"" + requestSummary + "\""
-          + (appState.length > 0 ? ", appState=" + appState.length + " bytes" : "") + "]";
+      return "Handoff[id="
+          + handoffId
+          + ", vip="
+          + vip
+          + ", pool="
+          + pool
+          + ", state="
+          + state.length
+          + " bytes, request=\""
+          + requestSummary
+          + "\""
+          + (appState.length > 0 ? ", appState=" + appState.length + " bytes" : "")
+          + "]";
     }
   }
 
@@ -172,8 +195,11 @@ public sealed interface FabricMessage {
     public Inventory {
       owned = java.util.List.copyOf(owned);
       if (owned.size() > MAX_INVENTORY_ENTRIES) {
-        throw new IllegalArgumentException("inventory frame lists " + owned.size()
-            + " connections, more than " + MAX_INVENTORY_ENTRIES);
+        throw new IllegalArgumentException(
+            "inventory frame lists "
+                + owned.size()
+                + " connections, more than "
+                + MAX_INVENTORY_ENTRIES);
       }
     }
   }
@@ -203,8 +229,8 @@ public sealed interface FabricMessage {
   }
 
   /**
-   * {@code s} cut to at most {@code maxBytes} of UTF-8 without splitting a character (for text
-   * from elsewhere, such as a request line, that must fit a field).
+   * {@code s} cut to at most {@code maxBytes} of UTF-8 without splitting a character (for text from
+   * elsewhere, such as a request line, that must fit a field).
    */
   static String fit(String s, int maxBytes) {
     return FabricMessageCodec.fitUtf8(s, maxBytes);
@@ -220,8 +246,7 @@ public sealed interface FabricMessage {
     // Cheap first test: a UTF-8 encoding is at most 3 bytes per UTF-16 unit.
     if (value.length() * 3L > maxBytes
         && value.getBytes(StandardCharsets.UTF_8).length > maxBytes) {
-      throw new IllegalArgumentException(
-          field + " is longer than " + maxBytes + " bytes of UTF-8");
+      throw new IllegalArgumentException(field + " is longer than " + maxBytes + " bytes of UTF-8");
     }
   }
 

@@ -16,9 +16,9 @@ import io.netty.buffer.ByteBufUtil;
 import java.net.Inet4Address;
 
 /**
- * The payload of each {@link FabricMessage} — the bytes between a frame's header and its MAC
- * (the frame around it is described in {@link FabricFrame}). Integers are big-endian; a string is
- * an unsigned 16-bit length and that many bytes of UTF-8, capped per field; a blob is an unsigned
+ * The payload of each {@link FabricMessage} — the bytes between a frame's header and its MAC (the
+ * frame around it is described in {@link FabricFrame}). Integers are big-endian; a string is an
+ * unsigned 16-bit length and that many bytes of UTF-8, capped per field; a blob is an unsigned
  * 32-bit length and the bytes.
  *
  * <pre>
@@ -50,9 +50,14 @@ final class FabricMessageCodec {
   static long payloadLength(FabricMessage m) {
     return switch (m) {
       case Hello h -> FabricMessage.NONCE_BYTES + stringLength(h.nodeName()) + Integer.BYTES;
-      case Handoff h -> Long.BYTES + stringLength(h.vip()) + stringLength(h.pool())
-          + stringLength(h.requestSummary()) + Integer.BYTES + (long) h.state().length
-          + (h.appState().length > 0 ? Integer.BYTES + h.appState().length : 0);
+      case Handoff h ->
+          Long.BYTES
+              + stringLength(h.vip())
+              + stringLength(h.pool())
+              + stringLength(h.requestSummary())
+              + Integer.BYTES
+              + (long) h.state().length
+              + (h.appState().length > 0 ? Integer.BYTES + h.appState().length : 0);
       case Accepted _ -> Long.BYTES;
       case Refused r -> Long.BYTES + stringLength(r.reason());
       case Closed _ -> FLOW_BYTES + 3 * Long.BYTES;
@@ -103,7 +108,7 @@ final class FabricMessageCodec {
       }
       case Abort a -> out.writeLong(a.handoffId());
       case Aborted a -> out.writeLong(a.handoffId());
-      case Heartbeat _ -> { }
+      case Heartbeat _ -> {}
       case Inventory i -> {
         out.writeByte(i.last() ? 1 : 0);
         out.writeInt(i.owned().size());
@@ -137,56 +142,71 @@ final class FabricMessageCodec {
     PayloadReader in = new PayloadReader(payload, type);
     FabricMessage m;
     try {
-      m = switch (type) {
-        case HELLO -> {
-          byte[] nonce = in.readBytes(FabricMessage.NONCE_BYTES, "nonce");
-          String node = readNodeName(in);
-          yield new Hello(node, nonce, in.readNotNegativeInt("maxFrameBytes"));
-        }
-        case HANDOFF, MIGRATE -> {
-          long id = in.readLong("handoffId");
-          String vip = in.readString("vip", FabricMessage.MAX_VIP_BYTES);
-          String pool = in.readString("pool", FabricMessage.MAX_POOL_BYTES);
-          String summary =
-              in.readString("requestSummary", FabricMessage.MAX_REQUEST_SUMMARY_BYTES);
-          byte[] state = in.readBlob("state");
-          if (type == MessageType.HANDOFF) yield new Handoff(id, state, vip, pool, summary);
-          byte[] appState = in.readBlob("appState");
-          if (appState.length == 0) throw in.refuse("appState is empty (a handoff without it is a HANDOFF)");
-          if (appState.length > FabricMessage.MAX_APP_STATE_BYTES) {
-            throw in.refuse("appState is " + appState.length + " bytes, more than " + FabricMessage.MAX_APP_STATE_BYTES);
-          }
-          yield new Handoff(id, state, vip, pool, summary, appState);
-        }
-        case ACCEPTED -> new Accepted(in.readLong("handoffId"));
-        case REFUSED -> new Refused(
-            in.readLong("handoffId"), in.readString("reason", FabricMessage.MAX_REASON_BYTES));
-        case CLOSED -> {
-          FlowKey flow = readFlow(in);
-          yield new Closed(flow, in.readLong("handoffId"),
-              in.readNotNegativeLong("bytesFromClient"), in.readNotNegativeLong("bytesToClient"));
-        }
-        case ABORT -> new Abort(in.readLong("handoffId"));
-        case ABORTED -> new Aborted(in.readLong("handoffId"));
-        case HEARTBEAT -> new Heartbeat();
-        case INVENTORY -> {
-          int last = in.readUnsignedByte("last");
-          if (last > 1) throw in.refuse("last is " + last + ", not 0 or 1");
-          int count = in.readNotNegativeInt("count");
-          if (count > FabricMessage.MAX_INVENTORY_ENTRIES) {
-            throw in.refuse("count " + count + " exceeds " + FabricMessage.MAX_INVENTORY_ENTRIES);
-          }
-          var owned = new java.util.ArrayList<FabricMessage.Owned>(count);
-          for (int k = 0; k < count; k++) {
-            FlowKey flow = readFlow(in);
-            owned.add(new FabricMessage.Owned(flow, in.readLong("handoffId")));
-          }
-          yield new Inventory(owned, last == 1);
-        }
-        case LOAD_REPORT -> new LoadReport(readNodeName(in),
-            in.readNotNegativeInt("activeConnections"), in.readNotNegativeLong("acceptedTotal"),
-            in.readNotNegativeLong("closedTotal"));
-      };
+      m =
+          switch (type) {
+            case HELLO -> {
+              byte[] nonce = in.readBytes(FabricMessage.NONCE_BYTES, "nonce");
+              String node = readNodeName(in);
+              yield new Hello(node, nonce, in.readNotNegativeInt("maxFrameBytes"));
+            }
+            case HANDOFF, MIGRATE -> {
+              long id = in.readLong("handoffId");
+              String vip = in.readString("vip", FabricMessage.MAX_VIP_BYTES);
+              String pool = in.readString("pool", FabricMessage.MAX_POOL_BYTES);
+              String summary =
+                  in.readString("requestSummary", FabricMessage.MAX_REQUEST_SUMMARY_BYTES);
+              byte[] state = in.readBlob("state");
+              if (type == MessageType.HANDOFF) yield new Handoff(id, state, vip, pool, summary);
+              byte[] appState = in.readBlob("appState");
+              if (appState.length == 0)
+                throw in.refuse("appState is empty (a handoff without it is a HANDOFF)");
+              if (appState.length > FabricMessage.MAX_APP_STATE_BYTES) {
+                throw in.refuse(
+                    "appState is "
+                        + appState.length
+                        + " bytes, more than "
+                        + FabricMessage.MAX_APP_STATE_BYTES);
+              }
+              yield new Handoff(id, state, vip, pool, summary, appState);
+            }
+            case ACCEPTED -> new Accepted(in.readLong("handoffId"));
+            case REFUSED ->
+                new Refused(
+                    in.readLong("handoffId"),
+                    in.readString("reason", FabricMessage.MAX_REASON_BYTES));
+            case CLOSED -> {
+              FlowKey flow = readFlow(in);
+              yield new Closed(
+                  flow,
+                  in.readLong("handoffId"),
+                  in.readNotNegativeLong("bytesFromClient"),
+                  in.readNotNegativeLong("bytesToClient"));
+            }
+            case ABORT -> new Abort(in.readLong("handoffId"));
+            case ABORTED -> new Aborted(in.readLong("handoffId"));
+            case HEARTBEAT -> new Heartbeat();
+            case INVENTORY -> {
+              int last = in.readUnsignedByte("last");
+              if (last > 1) throw in.refuse("last is " + last + ", not 0 or 1");
+              int count = in.readNotNegativeInt("count");
+              if (count > FabricMessage.MAX_INVENTORY_ENTRIES) {
+                throw in.refuse(
+                    "count " + count + " exceeds " + FabricMessage.MAX_INVENTORY_ENTRIES);
+              }
+              var owned = new java.util.ArrayList<FabricMessage.Owned>(count);
+              for (int k = 0; k < count; k++) {
+                FlowKey flow = readFlow(in);
+                owned.add(new FabricMessage.Owned(flow, in.readLong("handoffId")));
+              }
+              yield new Inventory(owned, last == 1);
+            }
+            case LOAD_REPORT ->
+                new LoadReport(
+                    readNodeName(in),
+                    in.readNotNegativeInt("activeConnections"),
+                    in.readNotNegativeLong("acceptedTotal"),
+                    in.readNotNegativeLong("closedTotal"));
+          };
     } catch (IllegalArgumentException e) {
       // Backstop: the reader checks every limit the constructors check, but a record must never
       // turn bad input into an unchecked exception.
@@ -203,8 +223,8 @@ final class FabricMessageCodec {
   }
 
   /**
-   * {@code s} cut to at most {@code maxBytes} of UTF-8 without splitting a character, for text
-   * that comes from elsewhere (an exception's message) and must fit a field.
+   * {@code s} cut to at most {@code maxBytes} of UTF-8 without splitting a character, for text that
+   * comes from elsewhere (an exception's message) and must fit a field.
    */
   static String fitUtf8(String s, int maxBytes) {
     int bytes = 0;

@@ -34,8 +34,8 @@ final class FabricSession extends ChannelDuplexHandler {
   /** What the endpoint does with a session. Called on the channel's event loop; must not block. */
   interface Events {
     /**
-     * The peer's HELLO verified. On the agent this runs before its own HELLO is written, so it
-     * must not write to the channel itself; writes from other threads queue behind the HELLO.
+     * The peer's HELLO verified. On the agent this runs before its own HELLO is written, so it must
+     * not write to the channel itself; writes from other threads queue behind the HELLO.
      */
     void onEstablished(Channel channel, String peerNode);
 
@@ -52,7 +52,8 @@ final class FabricSession extends ChannelDuplexHandler {
   private final long helloTimeoutMs;
   private final Events events;
   private final Liveness liveness;
-  // Times on the event loop's ticker (Netty's clock: tests move it with EmbeddedChannel#advanceTimeBy).
+  // Times on the event loop's ticker (Netty's clock: tests move it with
+  // EmbeddedChannel#advanceTimeBy).
   private long lastReadNs;
   private long lastWriteNs;
   private ScheduledFuture<?> heartbeatTimer;
@@ -62,19 +63,31 @@ final class FabricSession extends ChannelDuplexHandler {
   private boolean refused; // a frame was refused; the channel is closing
   private ScheduledFuture<?> helloTimer;
 
-  FabricSession(boolean dispatcher, EndpointSettings settings, FrameDecoder decoder,
-      FabricCounters counters, long helloTimeoutMs, Events events) {
+  FabricSession(
+      boolean dispatcher,
+      EndpointSettings settings,
+      FrameDecoder decoder,
+      FabricCounters counters,
+      long helloTimeoutMs,
+      Events events) {
     this(dispatcher, settings, decoder, counters, helloTimeoutMs, events, Liveness.DEFAULT);
   }
 
-  FabricSession(boolean dispatcher, EndpointSettings settings, FrameDecoder decoder,
-      FabricCounters counters, long helloTimeoutMs, Events events, Liveness liveness) {
+  FabricSession(
+      boolean dispatcher,
+      EndpointSettings settings,
+      FrameDecoder decoder,
+      FabricCounters counters,
+      long helloTimeoutMs,
+      Events events,
+      Liveness liveness) {
     this.liveness = liveness;
     this.dispatcher = dispatcher;
     this.localNode = settings.nodeName();
     this.decoder = decoder;
-    this.auth = new FrameAuthenticator(
-        settings.key(), dispatcher ? FrameAuthenticator.DISPATCHER : FrameAuthenticator.AGENT);
+    this.auth =
+        new FrameAuthenticator(
+            settings.key(), dispatcher ? FrameAuthenticator.DISPATCHER : FrameAuthenticator.AGENT);
     this.counters = counters;
     this.maxFrameBytes = settings.maxFrameBytes();
     this.helloTimeoutMs = helloTimeoutMs;
@@ -85,13 +98,20 @@ final class FabricSession extends ChannelDuplexHandler {
   @Override
   public void channelActive(ChannelHandlerContext ctx) {
     lastReadNs = lastWriteNs = now(ctx);
-    helloTimer = ctx.executor().schedule(() -> {
-      if (peerNode == null && ctx.channel().isActive()) {
-        log.warn("closing fabric connection with {}: no HELLO within {} ms", peer(ctx),
-            helloTimeoutMs);
-        ctx.close();
-      }
-    }, helloTimeoutMs, TimeUnit.MILLISECONDS);
+    helloTimer =
+        ctx.executor()
+            .schedule(
+                () -> {
+                  if (peerNode == null && ctx.channel().isActive()) {
+                    log.warn(
+                        "closing fabric connection with {}: no HELLO within {} ms",
+                        peer(ctx),
+                        helloTimeoutMs);
+                    ctx.close();
+                  }
+                },
+                helloTimeoutMs,
+                TimeUnit.MILLISECONDS);
     if (dispatcher) {
       ctx.writeAndFlush(auth.seal(ctx.alloc(), new Hello(localNode, localNonce, maxFrameBytes)));
       auth.bindDispatcherNonce(localNonce);
@@ -184,8 +204,9 @@ final class FabricSession extends ChannelDuplexHandler {
 
   private void establish(ChannelHandlerContext ctx) {
     long periodNs = liveness.heartbeat().toNanos();
-    heartbeatTimer = ctx.executor().scheduleAtFixedRate(() -> beat(ctx), periodNs, periodNs,
-        TimeUnit.NANOSECONDS);
+    heartbeatTimer =
+        ctx.executor()
+            .scheduleAtFixedRate(() -> beat(ctx), periodNs, periodNs, TimeUnit.NANOSECONDS);
     try {
       events.onEstablished(ctx.channel(), peerNode);
     } catch (RuntimeException e) {
@@ -209,8 +230,11 @@ final class FabricSession extends ChannelDuplexHandler {
       if (refused) return;
       refused = true;
       counters.silentPeers.increment();
-      log.warn("closing fabric connection with {}: nothing received for {} ms (dead after {} ms)",
-          peer(ctx), silentNs / 1_000_000, liveness.deadAfter().toMillis());
+      log.warn(
+          "closing fabric connection with {}: nothing received for {} ms (dead after {} ms)",
+          peer(ctx),
+          silentNs / 1_000_000,
+          liveness.deadAfter().toMillis());
       ctx.close();
       return;
     }
@@ -228,25 +252,49 @@ final class FabricSession extends ChannelDuplexHandler {
     }
     MessageType type = MessageType.of(m);
     if (peerNode == null || refused) {
-      promise.setFailure(new HandoffException("cannot send " + type + " to " + peer(ctx)
-          + ": the fabric session is " + (refused ? "closing" : "not established")));
+      promise.setFailure(
+          new HandoffException(
+              "cannot send "
+                  + type
+                  + " to "
+                  + peer(ctx)
+                  + ": the fabric session is "
+                  + (refused ? "closing" : "not established")));
       return;
     }
     if (type == MessageType.HELLO || !type.mayBeSentBy(dispatcher)) {
-      promise.setFailure(new HandoffException(
-          "a " + (dispatcher ? "dispatcher" : "server agent") + " does not send " + type));
+      promise.setFailure(
+          new HandoffException(
+              "a " + (dispatcher ? "dispatcher" : "server agent") + " does not send " + type));
       return;
     }
-    long frameBytes = FabricFrame.LENGTH_FIELD_BYTES
-        + FabricFrame.bodyLength(FabricMessageCodec.payloadLength(m));
+    long frameBytes =
+        FabricFrame.LENGTH_FIELD_BYTES
+            + FabricFrame.bodyLength(FabricMessageCodec.payloadLength(m));
     if (frameBytes > maxFrameBytes) {
-      promise.setFailure(new HandoffException(type + " to " + peer(ctx) + " needs "
-          + frameBytes + " bytes, more than the " + maxFrameBytes + "-byte frame limit"));
+      promise.setFailure(
+          new HandoffException(
+              type
+                  + " to "
+                  + peer(ctx)
+                  + " needs "
+                  + frameBytes
+                  + " bytes, more than the "
+                  + maxFrameBytes
+                  + "-byte frame limit"));
       return;
     }
     if (frameBytes > peerMaxFrameBytes) {
-      promise.setFailure(new HandoffException(type + " to " + peer(ctx) + " needs "
-          + frameBytes + " bytes, more than the " + peerMaxFrameBytes + " bytes it accepts"));
+      promise.setFailure(
+          new HandoffException(
+              type
+                  + " to "
+                  + peer(ctx)
+                  + " needs "
+                  + frameBytes
+                  + " bytes, more than the "
+                  + peerMaxFrameBytes
+                  + " bytes it accepts"));
       return;
     }
     ByteBuf frame;

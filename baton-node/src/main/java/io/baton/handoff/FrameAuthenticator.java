@@ -9,15 +9,15 @@ import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 
 /**
- * Seals outbound frames and verifies inbound ones for one connection: the HMAC-SHA256 tag under
- * the cluster key, bound to the direction and to both HELLO nonces, and the per-direction
- * sequence numbers (see {@link FabricFrame} for what the tag covers).
+ * Seals outbound frames and verifies inbound ones for one connection: the HMAC-SHA256 tag under the
+ * cluster key, bound to the direction and to both HELLO nonces, and the per-direction sequence
+ * numbers (see {@link FabricFrame} for what the tag covers).
  *
  * <p>The session binds each nonce into the MAC context at the point both sides agree on: the
- * dispatcher's nonce right after the dispatcher's HELLO (sent or received), the agent's nonce
- * right after the agent's HELLO. So the dispatcher's HELLO is sealed with no nonces, the agent's
- * HELLO with the dispatcher's nonce only (which proves to the dispatcher that the agent holds the
- * key now, not in some recorded session), and every later frame with both.
+ * dispatcher's nonce right after the dispatcher's HELLO (sent or received), the agent's nonce right
+ * after the agent's HELLO. So the dispatcher's HELLO is sealed with no nonces, the agent's HELLO
+ * with the dispatcher's nonce only (which proves to the dispatcher that the agent holds the key
+ * now, not in some recorded session), and every later frame with both.
  *
  * <p>One instance per connection, confined to its event loop ({@link Mac} is not thread-safe and
  * the sequence numbers must follow wire order).
@@ -65,8 +65,8 @@ final class FrameAuthenticator {
   }
 
   /**
-   * The complete frame for {@code m} (length field included) with the next sequence number, in
-   * a new buffer the caller owns.
+   * The complete frame for {@code m} (length field included) with the next sequence number, in a
+   * new buffer the caller owns.
    */
   ByteBuf seal(ByteBufAllocator alloc, FabricMessage m) {
     long payloadLength = FabricMessageCodec.payloadLength(m);
@@ -93,8 +93,8 @@ final class FrameAuthenticator {
   }
 
   /**
-   * Verifies a frame body (from the magic to the end of the tag, as {@link FrameDecoder} emits
-   * it) and returns its payload as a slice of {@code body}.
+   * Verifies a frame body (from the magic to the end of the tag, as {@link FrameDecoder} emits it)
+   * and returns its payload as a slice of {@code body}.
    */
   ByteBuf open(ByteBuf body) throws FailedException {
     int at = body.readerIndex();
@@ -108,8 +108,12 @@ final class FrameAuthenticator {
     }
     long sequence = body.getLong(at + FabricFrame.SEQUENCE_AT);
     if (sequence != receiveSequence) {
-      throw new FailedException("sequence number " + sequence + ", expected " + receiveSequence
-          + " (replayed or reordered)");
+      throw new FailedException(
+          "sequence number "
+              + sequence
+              + ", expected "
+              + receiveSequence
+              + " (replayed or reordered)");
     }
     receiveSequence++;
     return body.slice(at + FabricFrame.HEADER_BYTES, tagAt - at - FabricFrame.HEADER_BYTES);

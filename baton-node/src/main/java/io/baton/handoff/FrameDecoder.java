@@ -6,11 +6,11 @@ import io.netty.handler.codec.ByteToMessageDecoder;
 import java.util.List;
 
 /**
- * Cuts the inbound byte stream into frame bodies (everything after the length field, as a
- * retained slice the next handler must release), checking what can be checked before a frame is
- * complete: the length against the current limit, the magic and the version. A bad length is
- * refused as soon as its four bytes arrive, so a peer cannot make us wait for or buffer a huge
- * frame; the cumulation only ever holds bytes the peer actually sent.
+ * Cuts the inbound byte stream into frame bodies (everything after the length field, as a retained
+ * slice the next handler must release), checking what can be checked before a frame is complete:
+ * the length against the current limit, the magic and the version. A bad length is refused as soon
+ * as its four bytes arrive, so a peer cannot make us wait for or buffer a huge frame; the
+ * cumulation only ever holds bytes the peer actually sent.
  *
  * <p>On the first bad header it emits one {@link Malformed} instead of a frame and from then on
  * discards all input (the session closes the channel). The limit starts at {@link
@@ -42,8 +42,16 @@ final class FrameDecoder extends ByteToMessageDecoder {
     if (in.readableBytes() < FabricFrame.LENGTH_FIELD_BYTES) return;
     long length = in.getUnsignedInt(at);
     if (length < FabricFrame.MIN_BODY_BYTES || length > limit) {
-      fail(in, out, "frame length " + length + " is outside " + FabricFrame.MIN_BODY_BYTES
-          + ".." + limit + (established ? "" : " before HELLO"));
+      fail(
+          in,
+          out,
+          "frame length "
+              + length
+              + " is outside "
+              + FabricFrame.MIN_BODY_BYTES
+              + ".."
+              + limit
+              + (established ? "" : " before HELLO"));
       return;
     }
     if (in.readableBytes() >= FabricFrame.LENGTH_FIELD_BYTES + 2) {
@@ -56,8 +64,10 @@ final class FrameDecoder extends ByteToMessageDecoder {
     if (in.readableBytes() >= FabricFrame.LENGTH_FIELD_BYTES + 3) {
       int version = in.getUnsignedByte(at + FabricFrame.LENGTH_FIELD_BYTES + 2);
       if (version != FabricFrame.VERSION) {
-        fail(in, out, "unsupported version " + version + ", this node speaks "
-            + FabricFrame.VERSION);
+        fail(
+            in,
+            out,
+            "unsupported version " + version + ", this node speaks " + FabricFrame.VERSION);
         return;
       }
     }

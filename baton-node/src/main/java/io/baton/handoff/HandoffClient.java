@@ -11,8 +11,8 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -27,14 +27,14 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A dispatcher's connection to one server agent: sends {@link Handoff}s and matches the answers,
- * and passes the server's {@link Closed} and {@link LoadReport} messages to a {@link Listener}.
- * The connection is persistent: when it drops, pending handoffs fail at once and the client
- * reconnects with exponential backoff from {@link #MIN_BACKOFF} to {@link #MAX_BACKOFF} until
- * {@link #close()}.
+ * and passes the server's {@link Closed} and {@link LoadReport} messages to a {@link Listener}. The
+ * connection is persistent: when it drops, pending handoffs fail at once and the client reconnects
+ * with exponential backoff from {@link #MIN_BACKOFF} to {@link #MAX_BACKOFF} until {@link
+ * #close()}.
  *
  * <p>Thread-safe: every public method may be called from any thread and none blocks. Listener
- * callbacks and the completion of the futures this class returns run on the connection's event
- * loop thread, so they must not block (hand long work to another executor).
+ * callbacks and the completion of the futures this class returns run on the connection's event loop
+ * thread, so they must not block (hand long work to another executor).
  */
 public final class HandoffClient implements AutoCloseable {
   /**
@@ -46,6 +46,7 @@ public final class HandoffClient implements AutoCloseable {
 
   /** Shortest and longest wait between connection attempts. */
   public static final Duration MIN_BACKOFF = Duration.ofMillis(50);
+
   public static final Duration MAX_BACKOFF = Duration.ofSeconds(2);
 
   private static final Logger log = LoggerFactory.getLogger(HandoffClient.class);
@@ -73,7 +74,8 @@ public final class HandoffClient implements AutoCloseable {
   private final Duration connectTimeout;
   private final Liveness liveness;
   private final FabricCounters counters = new FabricCounters();
-  private final java.util.concurrent.atomic.LongAdder lateReplies = new java.util.concurrent.atomic.LongAdder();
+  private final java.util.concurrent.atomic.LongAdder lateReplies =
+      new java.util.concurrent.atomic.LongAdder();
   private final ConcurrentHashMap<Long, Pending> pending = new ConcurrentHashMap<>();
   // Ids grow across dispatcher restarts too (milliseconds since the epoch, shifted), so that a
   // CLOSED for a connection of an earlier run never names a handoff of this one.
@@ -92,9 +94,20 @@ public final class HandoffClient implements AutoCloseable {
   private long sessionsSoFar; // guarded by lock
 
   /** A client with the default frame limit ({@link HandoffServer#DEFAULT_MAX_FRAME_BYTES}). */
-  public HandoffClient(EventLoopGroup group, InetSocketAddress server, byte[] key,
-      String localNodeName, Listener listener, Duration connectTimeout) {
-    this(group, server, key, localNodeName, listener, connectTimeout,
+  public HandoffClient(
+      EventLoopGroup group,
+      InetSocketAddress server,
+      byte[] key,
+      String localNodeName,
+      Listener listener,
+      Duration connectTimeout) {
+    this(
+        group,
+        server,
+        key,
+        localNodeName,
+        listener,
+        connectTimeout,
         HandoffServer.DEFAULT_MAX_FRAME_BYTES);
   }
 
@@ -104,14 +117,36 @@ public final class HandoffClient implements AutoCloseable {
    * @param connectTimeout limit for TCP connect and, separately, for the HELLO exchange
    * @param maxFrameBytes largest frame sent or accepted, length field included
    */
-  public HandoffClient(EventLoopGroup group, InetSocketAddress server, byte[] key,
-      String localNodeName, Listener listener, Duration connectTimeout, int maxFrameBytes) {
-    this(group, server, key, localNodeName, listener, connectTimeout, maxFrameBytes, Liveness.DEFAULT);
+  public HandoffClient(
+      EventLoopGroup group,
+      InetSocketAddress server,
+      byte[] key,
+      String localNodeName,
+      Listener listener,
+      Duration connectTimeout,
+      int maxFrameBytes) {
+    this(
+        group,
+        server,
+        key,
+        localNodeName,
+        listener,
+        connectTimeout,
+        maxFrameBytes,
+        Liveness.DEFAULT);
   }
 
-  /** @param liveness heartbeat period and how long a silent server stays connected */
-  public HandoffClient(EventLoopGroup group, InetSocketAddress server, byte[] key,
-      String localNodeName, Listener listener, Duration connectTimeout, int maxFrameBytes,
+  /**
+   * @param liveness heartbeat period and how long a silent server stays connected
+   */
+  public HandoffClient(
+      EventLoopGroup group,
+      InetSocketAddress server,
+      byte[] key,
+      String localNodeName,
+      Listener listener,
+      Duration connectTimeout,
+      int maxFrameBytes,
       Liveness liveness) {
     this.liveness = Objects.requireNonNull(liveness, "liveness");
     this.group = Objects.requireNonNull(group, "group");
@@ -142,8 +177,8 @@ public final class HandoffClient implements AutoCloseable {
   }
 
   /**
-   * The established session now, as a number that is new for every session, or 0 when none is
-   * up: pass it to {@link #send(Handoff, long)} to send on exactly that session.
+   * The established session now, as a number that is new for every session, or 0 when none is up:
+   * pass it to {@link #send(Handoff, long)} to send on exactly that session.
    */
   public long session() {
     Channel ch = session;
@@ -170,9 +205,9 @@ public final class HandoffClient implements AutoCloseable {
   }
 
   /**
-   * Sends {@code handoff} and returns its answer. The future completes exceptionally with a
-   * {@link HandoffException} if the client is not connected, the id is already pending, the
-   * server does not answer within {@code timeout}, or the connection drops first.
+   * Sends {@code handoff} and returns its answer. The future completes exceptionally with a {@link
+   * HandoffException} if the client is not connected, the id is already pending, the server does
+   * not answer within {@code timeout}, or the connection drops first.
    */
   public CompletableFuture<HandoffReply> send(Handoff handoff, Duration timeout) {
     long id = handoff.handoffId();
@@ -184,10 +219,20 @@ public final class HandoffClient implements AutoCloseable {
     long timeoutMs = timeout.toMillis();
     ScheduledFuture<?> timer;
     try {
-      timer = group.schedule(
-          () -> forget(id, "server " + serverText + " did not answer handoff " + id + " within "
-              + timeoutMs + " ms"),
-          timeoutMs, TimeUnit.MILLISECONDS);
+      timer =
+          group.schedule(
+              () ->
+                  forget(
+                      id,
+                      "server "
+                          + serverText
+                          + " did not answer handoff "
+                          + id
+                          + " within "
+                          + timeoutMs
+                          + " ms"),
+              timeoutMs,
+              TimeUnit.MILLISECONDS);
     } catch (RejectedExecutionException e) {
       forget(id, "handoff " + id + ": the event loop group is shut down");
       return reply;
@@ -197,10 +242,10 @@ public final class HandoffClient implements AutoCloseable {
   }
 
   /**
-   * Sends {@code handoff}; the future completes with the server's answer, or exceptionally when
-   * the client is not connected, the fabric connection is congested (a write would queue behind
-   * others: such a handoff fails at once rather than waiting), the connection drops first, or
-   * {@link #forget} is called. The caller owns the deadline (see {@link #abort}).
+   * Sends {@code handoff}; the future completes with the server's answer, or exceptionally when the
+   * client is not connected, the fabric connection is congested (a write would queue behind others:
+   * such a handoff fails at once rather than waiting), the connection drops first, or {@link
+   * #forget} is called. The caller owns the deadline (see {@link #abort}).
    */
   public CompletableFuture<HandoffReply> send(Handoff handoff) {
     return send(handoff, 0);
@@ -208,37 +253,57 @@ public final class HandoffClient implements AutoCloseable {
 
   /**
    * Like {@link #send(Handoff)}, but only on session {@code expectedSession} (from {@link
-   * #session()}; 0: whichever is up): if another session replaced it meanwhile, fails at once,
-   * not delivered.
+   * #session()}; 0: whichever is up): if another session replaced it meanwhile, fails at once, not
+   * delivered.
    */
   public CompletableFuture<HandoffReply> send(Handoff handoff, long expectedSession) {
     long id = handoff.handoffId();
     synchronized (lock) {
-      if (closed) return failed("handoff client for server " + serverText + " is closed; handoff " + id + " not sent");
+      if (closed)
+        return failed(
+            "handoff client for server " + serverText + " is closed; handoff " + id + " not sent");
     }
     Channel ch = session;
     if (ch == null || !ch.isActive()) {
       return failed("server " + serverText + " is not connected; handoff " + id + " not sent");
     }
     if (expectedSession != 0 && expectedSession != sessionNumber) {
-      return failed("the fabric session with server " + serverText + " was replaced; handoff " + id
-          + " not sent");
+      return failed(
+          "the fabric session with server "
+              + serverText
+              + " was replaced; handoff "
+              + id
+              + " not sent");
     }
     if (!ch.isWritable()) {
-      return failed("fabric connection to server " + serverText + " is congested; handoff " + id
-          + " not sent");
+      return failed(
+          "fabric connection to server "
+              + serverText
+              + " is congested; handoff "
+              + id
+              + " not sent");
     }
     Pending p = new Pending(id, new CompletableFuture<>(), ch);
     if (pending.putIfAbsent(id, p) != null) {
       return failed("handoff " + id + " to server " + serverText + " is already pending");
     }
-    ch.writeAndFlush(handoff).addListener((ChannelFuture w) -> {
-      if (!w.isSuccess()) {
-        // Not completely written, so the server cannot have verified the frame.
-        fail(p, "could not send handoff " + id + " to server " + serverText + ": "
-            + w.cause().getMessage(), w.cause(), false);
-      }
-    });
+    ch.writeAndFlush(handoff)
+        .addListener(
+            (ChannelFuture w) -> {
+              if (!w.isSuccess()) {
+                // Not completely written, so the server cannot have verified the frame.
+                fail(
+                    p,
+                    "could not send handoff "
+                        + id
+                        + " to server "
+                        + serverText
+                        + ": "
+                        + w.cause().getMessage(),
+                    w.cause(),
+                    false);
+              }
+            });
     return p.reply();
   }
 
@@ -269,7 +334,10 @@ public final class HandoffClient implements AutoCloseable {
     return counters.authFailures.sum();
   }
 
-  /** Answers that found no handoff waiting (repeated decisions after an ABORT, answers after a give-up). */
+  /**
+   * Answers that found no handoff waiting (repeated decisions after an ABORT, answers after a
+   * give-up).
+   */
   public long lateReplies() {
     return lateReplies.sum();
   }
@@ -296,8 +364,19 @@ public final class HandoffClient implements AutoCloseable {
     }
     firstSession.completeExceptionally(closedException());
     // Before closing the channel, so that pending handoffs learn the true reason.
-    pending.values().forEach(p -> fail(p, "handoff client for server " + serverText
-        + " closed before handoff " + p.handoffId() + " was answered", null, true));
+    pending
+        .values()
+        .forEach(
+            p ->
+                fail(
+                    p,
+                    "handoff client for server "
+                        + serverText
+                        + " closed before handoff "
+                        + p.handoffId()
+                        + " was answered",
+                    null,
+                    true));
     if (ch != null) ch.close();
   }
 
@@ -311,36 +390,49 @@ public final class HandoffClient implements AutoCloseable {
   /** Guarded by lock. */
   private void attempt() {
     retry = null;
-    Bootstrap b = new Bootstrap()
-        .group(group)
-        .channel(EpollSocketChannel.class)
-        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) connectTimeout.toMillis())
-        .option(ChannelOption.TCP_NODELAY, true)
-        .handler(new ChannelInitializer<Channel>() {
-          @Override
-          protected void initChannel(Channel ch) {
-            FrameDecoder decoder = new FrameDecoder();
-            // The HANDOFFs an event loop sends in one turn leave in one write (issue 8).
-            ch.pipeline().addLast(new FlushConsolidationHandler(FLUSH_LIMIT, true));
-            ch.pipeline().addLast(decoder, new FabricSession(true, settings, decoder, counters,
-                connectTimeout.toMillis(), new SessionEvents(), liveness));
-          }
-        });
+    Bootstrap b =
+        new Bootstrap()
+            .group(group)
+            .channel(EpollSocketChannel.class)
+            .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) connectTimeout.toMillis())
+            .option(ChannelOption.TCP_NODELAY, true)
+            .handler(
+                new ChannelInitializer<Channel>() {
+                  @Override
+                  protected void initChannel(Channel ch) {
+                    FrameDecoder decoder = new FrameDecoder();
+                    // The HANDOFFs an event loop sends in one turn leave in one write (issue 8).
+                    ch.pipeline().addLast(new FlushConsolidationHandler(FLUSH_LIMIT, true));
+                    ch.pipeline()
+                        .addLast(
+                            decoder,
+                            new FabricSession(
+                                true,
+                                settings,
+                                decoder,
+                                counters,
+                                connectTimeout.toMillis(),
+                                new SessionEvents(),
+                                liveness));
+                  }
+                });
     ChannelFuture f = b.connect(server);
     current = f.channel();
-    f.addListener((ChannelFuture c) -> {
-      if (c.isSuccess()) {
-        c.channel().closeFuture().addListener(x -> onChannelClosed(c.channel()));
-      } else {
-        onConnectFailed(c.channel(), c.cause());
-      }
-    });
+    f.addListener(
+        (ChannelFuture c) -> {
+          if (c.isSuccess()) {
+            c.channel().closeFuture().addListener(x -> onChannelClosed(c.channel()));
+          } else {
+            onConnectFailed(c.channel(), c.cause());
+          }
+        });
   }
 
   private void onConnectFailed(Channel ch, Throwable cause) {
     log.debug("cannot connect to server {}: {}", serverText, cause.toString());
-    firstSession.completeExceptionally(new HandoffException(
-        "cannot connect to server " + serverText + ": " + cause.getMessage(), cause));
+    firstSession.completeExceptionally(
+        new HandoffException(
+            "cannot connect to server " + serverText + ": " + cause.getMessage(), cause));
     synchronized (lock) {
       if (current == ch) current = null;
     }
@@ -358,13 +450,25 @@ public final class HandoffClient implements AutoCloseable {
       session = null;
       if (!closedByUs) log.info("connection to server {} lost; reconnecting", serverText);
     } else {
-      firstSession.completeExceptionally(new HandoffException("server " + serverText
-          + " closed the connection before the HELLO exchange completed (same cluster key on"
-          + " both sides? the server logs why)"));
+      firstSession.completeExceptionally(
+          new HandoffException(
+              "server "
+                  + serverText
+                  + " closed the connection before the HELLO exchange completed (same cluster key on"
+                  + " both sides? the server logs why)"));
     }
-    pending.values().stream().filter(p -> p.channel() == ch).forEach(p -> fail(p,
-        "connection to server " + serverText + " lost before it answered handoff "
-            + p.handoffId(), null, true));
+    pending.values().stream()
+        .filter(p -> p.channel() == ch)
+        .forEach(
+            p ->
+                fail(
+                    p,
+                    "connection to server "
+                        + serverText
+                        + " lost before it answered handoff "
+                        + p.handoffId(),
+                    null,
+                    true));
     if (wasUp) notifyConnectionState(false);
     scheduleRetry();
   }
@@ -375,11 +479,15 @@ public final class HandoffClient implements AutoCloseable {
       long delayMs = backoffMs;
       backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF.toMillis());
       try {
-        retry = group.schedule(() -> {
-          synchronized (lock) {
-            if (!closed && retry != null) attempt();
-          }
-        }, delayMs, TimeUnit.MILLISECONDS);
+        retry =
+            group.schedule(
+                () -> {
+                  synchronized (lock) {
+                    if (!closed && retry != null) attempt();
+                  }
+                },
+                delayMs,
+                TimeUnit.MILLISECONDS);
       } catch (RejectedExecutionException e) {
         log.warn("not reconnecting to server {}: the event loop group is shut down", serverText);
       }
@@ -409,7 +517,10 @@ public final class HandoffClient implements AutoCloseable {
       // A second answer to an aborted handoff (the server repeats its decision), or an answer
       // after the dispatcher stopped waiting (the handoff was then settled as unknown).
       lateReplies.increment();
-      log.debug("server {} answered {} for handoff {}, which no longer waits for it", serverText, reply,
+      log.debug(
+          "server {} answered {} for handoff {}, which no longer waits for it",
+          serverText,
+          reply,
           reply.handoffId());
       return;
     }

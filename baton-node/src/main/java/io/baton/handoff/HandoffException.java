@@ -1,9 +1,9 @@
 package io.baton.handoff;
 
 /**
- * A handoff that got no answer from the server: the server was not connected, did not answer
- * within the timeout, or the connection was lost or closed first. The message names the server
- * and the handoff, e.g. {@code server 198.18.1.2:7400 did not answer handoff 17 within 2000 ms}.
+ * A handoff that got no answer from the server: the server was not connected, did not answer within
+ * the timeout, or the connection was lost or closed first. The message names the server and the
+ * handoff, e.g. {@code server 198.18.1.2:7400 did not answer handoff 17 within 2000 ms}.
  *
  * <p>Until a server answers ACCEPTED the dispatcher still owns the connection, so this exception
  * means "take the connection back (or try another server)". Also thrown when a {@link

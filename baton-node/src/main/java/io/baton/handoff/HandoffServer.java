@@ -7,13 +7,13 @@ import io.baton.handoff.FabricMessage.LoadReport;
 import io.baton.handoff.FabricMessage.Refused;
 import io.baton.transplant.ConnectionState;
 import io.netty.bootstrap.ServerBootstrap;
-import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.handler.flush.FlushConsolidationHandler;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Objects;
@@ -26,8 +26,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A server agent's end of the fabric: accepts dispatchers' connections, passes each verified
- * {@link Handoff} to a {@link Handler} and answers ACCEPTED or REFUSED when the handler's future
+ * A server agent's end of the fabric: accepts dispatchers' connections, passes each verified {@link
+ * Handoff} to a {@link Handler} and answers ACCEPTED or REFUSED when the handler's future
  * completes, and {@link #broadcast}s {@link Closed} and {@link LoadReport} messages to every
  * connected dispatcher.
  *
@@ -40,18 +40,20 @@ public final class HandoffServer implements AutoCloseable {
    * ConnectionState#MAX_QUEUE_BYTES} each) plus one MiB for the header and request metadata.
    */
   public static final int DEFAULT_MAX_FRAME_BYTES = 2 * ConnectionState.MAX_QUEUE_BYTES + (1 << 20);
+
   /**
-   * The frame limit for a farm whose dispatchers read heads of up to {@code maxHeadBytes} and
-   * whose kernels queue up to {@code receiveBufferBytes} unread bytes on a socket (the top of
-   * {@code net.ipv4.tcp_rmem}): a HANDOFF carries the head, the unread bytes and a send queue
-   * that is empty in practice (a dispatcher writes nothing before it hands off), so anything
-   * bigger is not a handoff. 64 KiB cover the state's header, the strings and the MAC; at least
-   * {@link EndpointSettings#MIN_FRAME_BYTES}, at most {@link #DEFAULT_MAX_FRAME_BYTES}. Checked
-   * against the length field, before a frame is buffered.
+   * The frame limit for a farm whose dispatchers read heads of up to {@code maxHeadBytes} and whose
+   * kernels queue up to {@code receiveBufferBytes} unread bytes on a socket (the top of {@code
+   * net.ipv4.tcp_rmem}): a HANDOFF carries the head, the unread bytes and a send queue that is
+   * empty in practice (a dispatcher writes nothing before it hands off), so anything bigger is not
+   * a handoff. 64 KiB cover the state's header, the strings and the MAC; at least {@link
+   * EndpointSettings#MIN_FRAME_BYTES}, at most {@link #DEFAULT_MAX_FRAME_BYTES}. Checked against
+   * the length field, before a frame is buffered.
    */
   public static int frameLimitFor(int maxHeadBytes, long receiveBufferBytes) {
     long limit = 64L * 1024 + maxHeadBytes + Math.max(0, receiveBufferBytes);
-    return (int) Math.min(DEFAULT_MAX_FRAME_BYTES, Math.max(EndpointSettings.MIN_FRAME_BYTES, limit));
+    return (int)
+        Math.min(DEFAULT_MAX_FRAME_BYTES, Math.max(EndpointSettings.MIN_FRAME_BYTES, limit));
   }
 
   /** How long a new connection may take to send a valid HELLO. */
@@ -63,18 +65,18 @@ public final class HandoffServer implements AutoCloseable {
   /** Decides on handoffs. Called on an event loop thread: must not block. */
   public interface Handler {
     /**
-     * Take over the connection in {@code handoff}, sent by dispatcher {@code fromNode}. The
-     * server answers when the future completes: {@link Accepted} or {@link Refused} (the id in
-     * the reply is ignored; the answer carries the request's id); an exceptional completion, a
-     * thrown exception or a null future becomes REFUSED with the exception's message.
+     * Take over the connection in {@code handoff}, sent by dispatcher {@code fromNode}. The server
+     * answers when the future completes: {@link Accepted} or {@link Refused} (the id in the reply
+     * is ignored; the answer carries the request's id); an exceptional completion, a thrown
+     * exception or a null future becomes REFUSED with the exception's message.
      */
     CompletableFuture<HandoffReply> onHandoff(Handoff handoff, String fromNode);
 
     /**
      * Dispatcher {@code fromNode} gave up waiting for handoff {@code handoffId} (called after the
      * answer to that handoff was sent, on the same connection). Answer {@link Accepted} if this
-     * node owns (or owned) that connection, else {@link FabricMessage.Aborted}; a node that
-     * answers ABORTED must never come to own it.
+     * node owns (or owned) that connection, else {@link FabricMessage.Aborted}; a node that answers
+     * ABORTED must never come to own it.
      */
     default HandoffReply onAbort(long handoffId, String fromNode) {
       return new FabricMessage.Aborted(handoffId);
@@ -94,15 +96,21 @@ public final class HandoffServer implements AutoCloseable {
   private volatile java.util.function.Predicate<InetSocketAddress> peers = a -> true;
   private final FabricCounters counters = new FabricCounters();
   private final LongAdder handoffsReceived = new LongAdder();
+
   /** Established sessions and the dispatcher node at the other end of each. */
   private final java.util.Map<Channel, String> sessions = new ConcurrentHashMap<>();
+
   private final Object lock = new Object();
   private Channel listener; // guarded by lock
   private boolean closed; // guarded by lock
 
   /** A server with the default frame limit ({@link #DEFAULT_MAX_FRAME_BYTES}). */
-  public HandoffServer(EventLoopGroup group, InetSocketAddress bind, byte[] key,
-      String localNodeName, Handler handler) {
+  public HandoffServer(
+      EventLoopGroup group,
+      InetSocketAddress bind,
+      byte[] key,
+      String localNodeName,
+      Handler handler) {
     this(group, bind, key, localNodeName, handler, DEFAULT_MAX_FRAME_BYTES);
   }
 
@@ -112,14 +120,27 @@ public final class HandoffServer implements AutoCloseable {
    * @param key the cluster key, at least 32 bytes (copied)
    * @param maxFrameBytes largest frame sent or accepted, length field included
    */
-  public HandoffServer(EventLoopGroup group, InetSocketAddress bind, byte[] key,
-      String localNodeName, Handler handler, int maxFrameBytes) {
+  public HandoffServer(
+      EventLoopGroup group,
+      InetSocketAddress bind,
+      byte[] key,
+      String localNodeName,
+      Handler handler,
+      int maxFrameBytes) {
     this(group, bind, key, localNodeName, handler, maxFrameBytes, Liveness.DEFAULT);
   }
 
-  /** @param liveness heartbeat period and how long a silent dispatcher stays connected */
-  public HandoffServer(EventLoopGroup group, InetSocketAddress bind, byte[] key,
-      String localNodeName, Handler handler, int maxFrameBytes, Liveness liveness) {
+  /**
+   * @param liveness heartbeat period and how long a silent dispatcher stays connected
+   */
+  public HandoffServer(
+      EventLoopGroup group,
+      InetSocketAddress bind,
+      byte[] key,
+      String localNodeName,
+      Handler handler,
+      int maxFrameBytes,
+      Liveness liveness) {
     this.liveness = Objects.requireNonNull(liveness, "liveness");
     this.group = Objects.requireNonNull(group, "group");
     this.bind = Objects.requireNonNull(bind, "bind");
@@ -128,8 +149,8 @@ public final class HandoffServer implements AutoCloseable {
   }
 
   /**
-   * Accepts fabric connections only from addresses {@code allowed} accepts (checked before any
-   * byte is read); others are closed and counted. Everyone by default. Call before {@link #start}.
+   * Accepts fabric connections only from addresses {@code allowed} accepts (checked before any byte
+   * is read); others are closed and counted. Everyone by default. Call before {@link #start}.
    */
   public void allowPeers(java.util.function.Predicate<InetSocketAddress> allowed) {
     this.peers = Objects.requireNonNull(allowed, "allowed");
@@ -150,41 +171,59 @@ public final class HandoffServer implements AutoCloseable {
     synchronized (lock) {
       if (closed) throw new HandoffException("handoff server " + this + " is closed");
       if (listener != null) throw new IllegalStateException(this + " already started");
-      ChannelFuture f = new ServerBootstrap()
-          .group(group)
-          .channel(EpollServerSocketChannel.class)
-          // Restart on the same port while old connections sit in TIME_WAIT.
-          .option(ChannelOption.SO_REUSEADDR, true)
-          .childOption(ChannelOption.TCP_NODELAY, true)
-          .childHandler(new ChannelInitializer<Channel>() {
-            @Override
-            protected void initChannel(Channel ch) {
-              var remote = (InetSocketAddress) ch.remoteAddress();
-              if (!peers.test(remote)) {
-                counters.refusedPeers.increment();
-                log.warn("refusing fabric connection from {}: not a configured dispatcher address",
-                    FabricFrame.text(remote));
-                ch.close();
-                return;
-              }
-              FrameDecoder decoder = new FrameDecoder();
-              // The answers and CLOSED reports of one loop turn leave in one write (issue 8).
-              ch.pipeline().addLast(new FlushConsolidationHandler(HandoffClient.FLUSH_LIMIT, true));
-              ch.pipeline().addLast(decoder, new FabricSession(false, settings, decoder,
-                  counters, HELLO_TIMEOUT.toMillis(), new SessionEvents(), liveness));
-            }
-          })
-          .bind(bind);
+      ChannelFuture f =
+          new ServerBootstrap()
+              .group(group)
+              .channel(EpollServerSocketChannel.class)
+              // Restart on the same port while old connections sit in TIME_WAIT.
+              .option(ChannelOption.SO_REUSEADDR, true)
+              .childOption(ChannelOption.TCP_NODELAY, true)
+              .childHandler(
+                  new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                      var remote = (InetSocketAddress) ch.remoteAddress();
+                      if (!peers.test(remote)) {
+                        counters.refusedPeers.increment();
+                        log.warn(
+                            "refusing fabric connection from {}: not a configured dispatcher address",
+                            FabricFrame.text(remote));
+                        ch.close();
+                        return;
+                      }
+                      FrameDecoder decoder = new FrameDecoder();
+                      // The answers and CLOSED reports of one loop turn leave in one write (issue
+                      // 8).
+                      ch.pipeline()
+                          .addLast(new FlushConsolidationHandler(HandoffClient.FLUSH_LIMIT, true));
+                      ch.pipeline()
+                          .addLast(
+                              decoder,
+                              new FabricSession(
+                                  false,
+                                  settings,
+                                  decoder,
+                                  counters,
+                                  HELLO_TIMEOUT.toMillis(),
+                                  new SessionEvents(),
+                                  liveness));
+                    }
+                  })
+              .bind(bind);
       if (!f.awaitUninterruptibly(SOCKET_WAIT.toMillis()) || !f.isSuccess()) {
         f.channel().close();
         Throwable cause = f.cause();
-        throw new HandoffException("cannot listen for handoffs on " + FabricFrame.text(bind)
-            + ": " + (cause == null ? "bind timed out" : cause.getMessage()), cause);
+        throw new HandoffException(
+            "cannot listen for handoffs on "
+                + FabricFrame.text(bind)
+                + ": "
+                + (cause == null ? "bind timed out" : cause.getMessage()),
+            cause);
       }
       listener = f.channel();
     }
-    log.info("handoff server {} listening on {}", settings.nodeName(),
-        FabricFrame.text(localAddress()));
+    log.info(
+        "handoff server {} listening on {}", settings.nodeName(), FabricFrame.text(localAddress()));
   }
 
   /** The address listened on (with the real port when bound to port 0). */
@@ -196,8 +235,8 @@ public final class HandoffServer implements AutoCloseable {
   }
 
   /**
-   * Sends a {@link Closed} or {@link LoadReport} to every dispatcher with an established
-   * session. Best effort: a dispatcher that is not connected misses it.
+   * Sends a {@link Closed} or {@link LoadReport} to every dispatcher with an established session.
+   * Best effort: a dispatcher that is not connected misses it.
    */
   public void broadcast(FabricMessage message) {
     if (!(message instanceof Closed || message instanceof LoadReport)) {
@@ -264,7 +303,8 @@ public final class HandoffServer implements AutoCloseable {
 
   // Decisions still being made, so that an ABORT crossing one waits for it: answering ABORTED
   // while a restore is under way would make two owners. Entries leave when the decision is made.
-  private final java.util.Map<Undecided, CompletableFuture<HandoffReply>> undecided = new ConcurrentHashMap<>();
+  private final java.util.Map<Undecided, CompletableFuture<HandoffReply>> undecided =
+      new ConcurrentHashMap<>();
 
   private void onHandoff(Channel ch, String fromNode, Handoff h) {
     handoffsReceived.increment();
@@ -281,23 +321,33 @@ public final class HandoffServer implements AutoCloseable {
       undecided.put(key, decision);
       ch.closeFuture().addListener(f -> undecided.remove(key));
     }
-    decision.whenComplete((reply, error) -> {
-      undecided.remove(key);
-      FabricMessage answer = answer(h.handoffId(), reply, error);
-      ch.writeAndFlush(answer).addListener((ChannelFuture w) -> {
-        if (!w.isSuccess()) {
-          log.warn("could not answer handoff {} from {} with {}: {}", h.handoffId(), fromNode,
-              answer, w.cause().getMessage());
-        }
-      });
-    });
+    decision.whenComplete(
+        (reply, error) -> {
+          undecided.remove(key);
+          FabricMessage answer = answer(h.handoffId(), reply, error);
+          ch.writeAndFlush(answer)
+              .addListener(
+                  (ChannelFuture w) -> {
+                    if (!w.isSuccess()) {
+                      log.warn(
+                          "could not answer handoff {} from {} with {}: {}",
+                          h.handoffId(),
+                          fromNode,
+                          answer,
+                          w.cause().getMessage());
+                    }
+                  });
+        });
   }
 
   private void onAbort(Channel ch, String fromNode, FabricMessage.Abort abort) {
     CompletableFuture<HandoffReply> pending = undecided.get(new Undecided(ch, abort.handoffId()));
     if (pending != null) {
       // The decision is under way: its answer (sent when it is made) settles the abort too.
-      log.debug("dispatcher {} aborted handoff {} while it is being decided", fromNode, abort.handoffId());
+      log.debug(
+          "dispatcher {} aborted handoff {} while it is being decided",
+          fromNode,
+          abort.handoffId());
       return;
     }
     HandoffReply reply;
@@ -317,7 +367,8 @@ public final class HandoffServer implements AutoCloseable {
       owned = handler.inventory(dispatcherNode);
     } catch (RuntimeException e) {
       // Without an inventory the dispatcher cannot settle its entries: close, it reconnects.
-      log.warn("cannot list the connections of dispatcher {}; closing the session", dispatcherNode, e);
+      log.warn(
+          "cannot list the connections of dispatcher {}; closing the session", dispatcherNode, e);
       ch.close();
       return;
     }
@@ -357,11 +408,14 @@ public final class HandoffServer implements AutoCloseable {
     @Override
     public void onEstablished(Channel channel, String peerNode) {
       sessions.put(channel, peerNode);
-      channel.closeFuture().addListener(f -> {
-        sessions.remove(channel);
-      });
-      log.info("dispatcher {} connected from {}", peerNode,
-          FabricFrame.text(channel.remoteAddress()));
+      channel
+          .closeFuture()
+          .addListener(
+              f -> {
+                sessions.remove(channel);
+              });
+      log.info(
+          "dispatcher {} connected from {}", peerNode, FabricFrame.text(channel.remoteAddress()));
       // After our HELLO, which is written when this callback returns.
       channel.eventLoop().execute(() -> sendInventory(channel, peerNode));
     }

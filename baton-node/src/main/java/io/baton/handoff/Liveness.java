@@ -12,15 +12,17 @@ import java.util.Objects;
  */
 public record Liveness(Duration heartbeat, Duration deadAfter) {
   /** 200 ms heartbeats, dead after 1 s of silence. */
-  public static final Liveness DEFAULT = new Liveness(Duration.ofMillis(200), Duration.ofSeconds(1));
+  public static final Liveness DEFAULT =
+      new Liveness(Duration.ofMillis(200), Duration.ofSeconds(1));
 
   public Liveness {
     Objects.requireNonNull(heartbeat, "heartbeat");
     Objects.requireNonNull(deadAfter, "deadAfter");
-    if (heartbeat.toMillis() < 1) throw new IllegalArgumentException("heartbeat must be >= 1 ms: " + heartbeat);
+    if (heartbeat.toMillis() < 1)
+      throw new IllegalArgumentException("heartbeat must be >= 1 ms: " + heartbeat);
     if (deadAfter.compareTo(heartbeat.multipliedBy(2)) < 0) {
-      throw new IllegalArgumentException("deadAfter (" + deadAfter + ") must be at least twice the heartbeat ("
-          + heartbeat + ")");
+      throw new IllegalArgumentException(
+          "deadAfter (" + deadAfter + ") must be at least twice the heartbeat (" + heartbeat + ")");
     }
   }
 }

@@ -9,9 +9,9 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 
 /**
- * Reads the fields of one message payload and refuses, with a {@link FrameFormatException}
- * naming the field, anything that is short, out of range or not valid UTF-8 — before allocating
- * anything sized by the peer. Never throws an unchecked exception for bad input.
+ * Reads the fields of one message payload and refuses, with a {@link FrameFormatException} naming
+ * the field, anything that is short, out of range or not valid UTF-8 — before allocating anything
+ * sized by the peer. Never throws an unchecked exception for bad input.
  *
  * <p>Confined to the calling thread; wraps a buffer it does not own or release.
  */
@@ -75,8 +75,13 @@ final class PayloadReader {
     need(Integer.BYTES, field + " length");
     long length = buf.readUnsignedInt();
     if (length > buf.readableBytes()) {
-      throw refuse(field + " length " + length + " exceeds the " + buf.readableBytes()
-          + " bytes left in the frame");
+      throw refuse(
+          field
+              + " length "
+              + length
+              + " exceeds the "
+              + buf.readableBytes()
+              + " bytes left in the frame");
     }
     return readBytes((int) length, field);
   }
@@ -90,11 +95,13 @@ final class PayloadReader {
     }
     need(length, field);
     try {
-      String s = StandardCharsets.UTF_8.newDecoder()
-          .onMalformedInput(CodingErrorAction.REPORT)
-          .onUnmappableCharacter(CodingErrorAction.REPORT)
-          .decode(buf.nioBuffer(buf.readerIndex(), length))
-          .toString();
+      String s =
+          StandardCharsets.UTF_8
+              .newDecoder()
+              .onMalformedInput(CodingErrorAction.REPORT)
+              .onUnmappableCharacter(CodingErrorAction.REPORT)
+              .decode(buf.nioBuffer(buf.readerIndex(), length))
+              .toString();
       buf.skipBytes(length);
       return s;
     } catch (CharacterCodingException e) {
@@ -112,8 +119,8 @@ final class PayloadReader {
 
   private void need(int n, String field) throws FrameFormatException {
     if (buf.readableBytes() < n) {
-      throw refuse("truncated at " + field + " (" + n + " bytes needed, "
-          + buf.readableBytes() + " left)");
+      throw refuse(
+          "truncated at " + field + " (" + n + " bytes needed, " + buf.readableBytes() + " left)");
     }
   }
 }

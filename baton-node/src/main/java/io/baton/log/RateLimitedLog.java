@@ -6,12 +6,12 @@ import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 
 /**
- * One INFO or WARN call site that logs at most {@code linesPerSecond} lines per second, so that a flood
- * of connections (each worth a line when rare) cannot flood the log. Lines over the budget are
- * counted, and the first line of a later second is preceded by one "suppressed K" line.
+ * One INFO or WARN call site that logs at most {@code linesPerSecond} lines per second, so that a
+ * flood of connections (each worth a line when rare) cannot flood the log. Lines over the budget
+ * are counted, and the first line of a later second is preceded by one "suppressed K" line.
  *
- * <p>Keep one instance per call site (a field next to the logger). Thread-safe: guarded by
- * {@code this}; the lock is held only to count, never while logging.
+ * <p>Keep one instance per call site (a field next to the logger). Thread-safe: guarded by {@code
+ * this}; the lock is held only to count, never while logging.
  */
 public final class RateLimitedLog {
   private static final long WINDOW_NS = TimeUnit.SECONDS.toNanos(1);
@@ -49,7 +49,11 @@ public final class RateLimitedLog {
     long dropped = admit();
     if (dropped < 0) return;
     if (dropped > 0) {
-      log.info("{}: suppressed {} similar lines (more than {} per second)", site, dropped, linesPerSecond);
+      log.info(
+          "{}: suppressed {} similar lines (more than {} per second)",
+          site,
+          dropped,
+          linesPerSecond);
     }
     log.info(format, arguments);
   }
@@ -60,12 +64,19 @@ public final class RateLimitedLog {
     long dropped = admit();
     if (dropped < 0) return;
     if (dropped > 0) {
-      log.warn("{}: suppressed {} similar lines (more than {} per second)", site, dropped, linesPerSecond);
+      log.warn(
+          "{}: suppressed {} similar lines (more than {} per second)",
+          site,
+          dropped,
+          linesPerSecond);
     }
     log.warn(format, arguments);
   }
 
-  /** -1 if this line is over the budget (counted), else the lines suppressed since the last one logged. */
+  /**
+   * -1 if this line is over the budget (counted), else the lines suppressed since the last one
+   * logged.
+   */
   private synchronized long admit() {
     long now = nanoClock.getAsLong();
     if (!started || now - windowStartNs >= WINDOW_NS) {

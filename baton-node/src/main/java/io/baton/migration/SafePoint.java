@@ -7,9 +7,9 @@ import java.util.Objects;
  *
  * @param appState what the target's application needs to carry on (a download's file and offset,
  *     say); empty when it starts afresh. At most {@link #MAX_APP_STATE_BYTES}.
- * @param unread bytes the application already took from the socket but has not consumed (the
- *     start of a request its decoder holds); the move puts them back in front of the receive
- *     queue, so the target reads them first
+ * @param unread bytes the application already took from the socket but has not consumed (the start
+ *     of a request its decoder holds); the move puts them back in front of the receive queue, so
+ *     the target reads them first
  */
 public record SafePoint(byte[] appState, byte[] unread) {
   /** Largest application state a migration carries (the fabric's MIGRATE frame allows no more). */
@@ -21,8 +21,8 @@ public record SafePoint(byte[] appState, byte[] unread) {
     Objects.requireNonNull(appState, "appState");
     Objects.requireNonNull(unread, "unread");
     if (appState.length > MAX_APP_STATE_BYTES) {
-      throw new IllegalArgumentException("application state of " + appState.length + " bytes, more than "
-          + MAX_APP_STATE_BYTES);
+      throw new IllegalArgumentException(
+          "application state of " + appState.length + " bytes, more than " + MAX_APP_STATE_BYTES);
     }
   }
 }

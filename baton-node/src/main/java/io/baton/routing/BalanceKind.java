@@ -23,7 +23,9 @@ public enum BalanceKind {
       case LEAST_CONNECTIONS -> new LeastConnectionsBalancer(members, load);
       case WEIGHTED_ROUND_ROBIN -> new WeightedRoundRobinBalancer(members);
       case CONSISTENT_HASH -> new ConsistentHashBalancer(members, hashKey);
-      case LOCALITY -> new LocalityBalancer(members, load, LocalityBalancer.DEFAULT_LOW, LocalityBalancer.DEFAULT_HIGH);
+      case LOCALITY ->
+          new LocalityBalancer(
+              members, load, LocalityBalancer.DEFAULT_LOW, LocalityBalancer.DEFAULT_HIGH);
     };
   }
 
@@ -37,7 +39,9 @@ public enum BalanceKind {
     for (BalanceKind kind : values()) {
       if (kind.configName().equals(text)) return kind;
     }
-    throw new IllegalArgumentException("unknown balancing '" + text
-        + "': use least-connections, weighted-round-robin, consistent-hash or locality");
+    throw new IllegalArgumentException(
+        "unknown balancing '"
+            + text
+            + "': use least-connections, weighted-round-robin, consistent-hash or locality");
   }
 }

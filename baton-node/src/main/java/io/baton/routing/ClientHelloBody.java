@@ -7,8 +7,8 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * Walks the body of a reassembled ClientHello (RFC 8446 §4.1.2, RFC 6066 §3) and returns its
- * server name. Every vector length must fit exactly inside its parent.
+ * Walks the body of a reassembled ClientHello (RFC 8446 §4.1.2, RFC 6066 §3) and returns its server
+ * name. Every vector length must fit exactly inside its parent.
  *
  * <p>Stateless; thread-safe.
  */
@@ -44,8 +44,7 @@ final class ClientHelloBody {
     return findServerName(extensions);
   }
 
-  private static Optional<String> findServerName(Cursor extensions)
-      throws MalformedHelloException {
+  private static Optional<String> findServerName(Cursor extensions) throws MalformedHelloException {
     Set<Integer> seen = new HashSet<>();
     Optional<String> name = Optional.empty();
     while (extensions.hasRemaining()) {

@@ -5,18 +5,17 @@ import java.util.Optional;
 
 /**
  * Reads a TLS ClientHello from bytes as they arrive and extracts the server name (SNI), without
- * decrypting anything, so the dispatcher can route a TLS connection by name before handing it
- * off.
+ * decrypting anything, so the dispatcher can route a TLS connection by name before handing it off.
  *
- * <p>Reassembles the handshake message from as many TLS records (content type 22) as it spans,
- * each in as many chunks as TCP delivers. The parser consumes only the records that carry the
+ * <p>Reassembles the handshake message from as many TLS records (content type 22) as it spans, each
+ * in as many chunks as TCP delivers. The parser consumes only the records that carry the
  * ClientHello: on {@link Complete} the buffer's position is at the first byte after them.
  *
- * <p>Lengths are checked strictly at every level (record, handshake, vectors, extensions,
- * server name list); a record that runs on past the end of the ClientHello, a repeated
- * extension, a second host name or a name that is not a plain DNS name (ASCII letters, digits,
- * {@code -}, {@code _}; no trailing dot; no IP literal, RFC 6066 §3) all give {@link NotTls}.
- * SSLv2-style hellos are not supported. The returned name is lowercased.
+ * <p>Lengths are checked strictly at every level (record, handshake, vectors, extensions, server
+ * name list); a record that runs on past the end of the ClientHello, a repeated extension, a second
+ * host name or a name that is not a plain DNS name (ASCII letters, digits, {@code -}, {@code _}; no
+ * trailing dot; no IP literal, RFC 6066 §3) all give {@link NotTls}. SSLv2-style hellos are not
+ * supported. The returned name is lowercased.
  *
  * <p>The limit counts every byte read, record headers included.
  *
@@ -154,8 +153,7 @@ public final class ClientHelloParser {
     throw new MalformedHelloException("first record is not a handshake (type " + type + ")");
   }
 
-  private void readPayload(ByteBuffer chunk)
-      throws MalformedHelloException, TooLargeSignal {
+  private void readPayload(ByteBuffer chunk) throws MalformedHelloException, TooLargeSignal {
     if (body == null) {
       byte b = chunk.get();
       bytesInspected++;
@@ -179,9 +177,10 @@ public final class ClientHelloParser {
   }
 
   private void startBody() throws MalformedHelloException, TooLargeSignal {
-    int length = ((handshakeHeader[1] & 0xff) << 16)
-        | ((handshakeHeader[2] & 0xff) << 8)
-        | (handshakeHeader[3] & 0xff);
+    int length =
+        ((handshakeHeader[1] & 0xff) << 16)
+            | ((handshakeHeader[2] & 0xff) << 8)
+            | (handshakeHeader[3] & 0xff);
     if (length == 0) throw new MalformedHelloException("empty ClientHello");
     // Every body byte still has to be read: fail now rather than after buffering the limit.
     if ((long) bytesInspected + length > maxHelloBytes) throw new TooLargeSignal();

@@ -8,12 +8,12 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * Consistent hashing on a ring of virtual nodes: each member owns {@code pointsPerWeight ×
- * weight} points ({@link Murmur3} of {@code "node#i"}), a key goes to the owner of the first point
- * at or after its hash. Adding or removing a member moves only about {@code 1/n} of the keys, and
- * only to or from that member. Exclusion walks on along the ring to the next member not
- * excluded, which is exactly where the key would go if the excluded members had left, so
- * retries after a refusal stay stable too.
+ * Consistent hashing on a ring of virtual nodes: each member owns {@code pointsPerWeight × weight}
+ * points ({@link Murmur3} of {@code "node#i"}), a key goes to the owner of the first point at or
+ * after its hash. Adding or removing a member moves only about {@code 1/n} of the keys, and only to
+ * or from that member. Exclusion walks on along the ring to the next member not excluded, which is
+ * exactly where the key would go if the excluded members had left, so retries after a refusal stay
+ * stable too.
  *
  * <p>Immutable after construction and thread-safe.
  */
@@ -52,9 +52,12 @@ public final class ConsistentHashBalancer implements Balancer {
     Integer[] order = new Integer[points];
     for (int i = 0; i < points; i++) order[i] = i;
     // Ties between equal hashes go to the lower member index, so the ring is deterministic.
-    Arrays.sort(order, (a, b) -> entries[2 * a] != entries[2 * b]
-        ? Long.compare(entries[2 * a], entries[2 * b])
-        : Long.compare(entries[2 * a + 1], entries[2 * b + 1]));
+    Arrays.sort(
+        order,
+        (a, b) ->
+            entries[2 * a] != entries[2 * b]
+                ? Long.compare(entries[2 * a], entries[2 * b])
+                : Long.compare(entries[2 * a + 1], entries[2 * b + 1]));
     ring = new long[points];
     owners = new int[points];
     for (int i = 0; i < points; i++) {
@@ -85,11 +88,12 @@ public final class ConsistentHashBalancer implements Balancer {
   }
 
   private byte[] keyBytes(PickContext ctx) {
-    Optional<String> text = switch (key) {
-      case CLIENT_IP -> Optional.empty();
-      case HOST -> ctx.host();
-      case PATH -> ctx.path();
-    };
+    Optional<String> text =
+        switch (key) {
+          case CLIENT_IP -> Optional.empty();
+          case HOST -> ctx.host();
+          case PATH -> ctx.path();
+        };
     return text.isPresent() ? utf8(text.get()) : ctx.clientIp().getAddress();
   }
 
@@ -99,7 +103,9 @@ public final class ConsistentHashBalancer implements Balancer {
 
   @Override
   public String toString() {
-    return "ConsistentHash(" + key.configName() + ")"
+    return "ConsistentHash("
+        + key.configName()
+        + ")"
         + members.stream().map(m -> m.node() + "*" + m.weight()).toList();
   }
 }

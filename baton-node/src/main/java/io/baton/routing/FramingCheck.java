@@ -3,8 +3,8 @@ package io.baton.routing;
 import java.util.List;
 
 /**
- * Refuses request heads whose body framing is ambiguous (RFC 9112 §6), the classic way to smuggle
- * a second request past a front end: two Content-Lengths, an invalid one, Content-Length together
+ * Refuses request heads whose body framing is ambiguous (RFC 9112 §6), the classic way to smuggle a
+ * second request past a front end: two Content-Lengths, an invalid one, Content-Length together
  * with Transfer-Encoding, Transfer-Encoding in HTTP/1.0, or codings that do not end in chunked.
  *
  * <p>Stateless; thread-safe.

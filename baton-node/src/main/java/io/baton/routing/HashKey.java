@@ -4,8 +4,8 @@ import java.util.Locale;
 
 /**
  * What a {@link ConsistentHashBalancer} hashes, so that the same key keeps reaching the same
- * member. When a connection lacks the key (no Host in HTTP/1.0, no SNI, a layer-4 VIP) the
- * client's address is used instead.
+ * member. When a connection lacks the key (no Host in HTTP/1.0, no SNI, a layer-4 VIP) the client's
+ * address is used instead.
  */
 public enum HashKey {
   /** The client's IP address: one client sticks to one member. */

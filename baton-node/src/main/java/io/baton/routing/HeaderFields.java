@@ -10,9 +10,9 @@ import java.util.Objects;
 import java.util.Optional;
 
 /**
- * The header fields of a request head: an ordered multimap whose look-ups ignore the case of
- * field names (names keep the spelling they arrived with). Values are decoded as ISO-8859-1, so
- * every byte of the head survives as one {@code char}.
+ * The header fields of a request head: an ordered multimap whose look-ups ignore the case of field
+ * names (names keep the spelling they arrived with). Values are decoded as ISO-8859-1, so every
+ * byte of the head survives as one {@code char}.
  *
  * <p>Immutable and thread-safe.
  */

@@ -4,10 +4,10 @@ import java.util.Locale;
 import java.util.Objects;
 
 /**
- * A host condition of a {@link Rule}: an exact name ({@code api.example.com}) or a wildcard
- * ({@code *.example.com}) that matches any name with at least one more label in front
- * ({@code a.example.com}, {@code a.b.example.com}) but not {@code example.com} itself, as in
- * nginx and Envoy. Matching ignores case.
+ * A host condition of a {@link Rule}: an exact name ({@code api.example.com}) or a wildcard ({@code
+ * *.example.com}) that matches any name with at least one more label in front ({@code
+ * a.example.com}, {@code a.b.example.com}) but not {@code example.com} itself, as in nginx and
+ * Envoy. Matching ignores case.
  *
  * <p>Immutable and thread-safe.
  *
@@ -22,7 +22,9 @@ public record HostPattern(String pattern) {
     boolean valid = HostSyntax.isDnsName(name) || (!wildcard && isIpv6(name));
     if (!valid) {
       throw new IllegalArgumentException(
-          "invalid host pattern '" + pattern + "': expected a name like api.example.com"
+          "invalid host pattern '"
+              + pattern
+              + "': expected a name like api.example.com"
               + " or a wildcard like *.example.com");
     }
   }

@@ -3,11 +3,11 @@ package io.baton.routing;
 import java.util.Locale;
 
 /**
- * Syntax of the host names Baton routes on: Host headers and URI authorities, TLS server names
- * and the patterns of {@link Rule}s. Deliberately narrower than RFC 3986's reg-name: labels of
- * ASCII letters, digits, {@code -} and {@code _}, 1..63 characters each, 253 in all, or an IPv6
- * literal in brackets. Anything else (percent-encoding, sub-delims, non-ASCII) is refused, so a
- * name Baton routes on cannot be read differently by the server.
+ * Syntax of the host names Baton routes on: Host headers and URI authorities, TLS server names and
+ * the patterns of {@link Rule}s. Deliberately narrower than RFC 3986's reg-name: labels of ASCII
+ * letters, digits, {@code -} and {@code _}, 1..63 characters each, 253 in all, or an IPv6 literal
+ * in brackets. Anything else (percent-encoding, sub-delims, non-ASCII) is refused, so a name Baton
+ * routes on cannot be read differently by the server.
  *
  * <p>Stateless; thread-safe.
  */
@@ -18,9 +18,9 @@ final class HostSyntax {
   private HostSyntax() {}
 
   /**
-   * Normalises a URI authority or Host header value ({@code Example.COM:8080}, {@code [::1]:80})
-   * to the host alone, lowercased, one trailing dot removed. Returns {@code ""} for an empty
-   * value and {@code null} if the value is not a valid authority.
+   * Normalises a URI authority or Host header value ({@code Example.COM:8080}, {@code [::1]:80}) to
+   * the host alone, lowercased, one trailing dot removed. Returns {@code ""} for an empty value and
+   * {@code null} if the value is not a valid authority.
    */
   static String hostOfAuthority(String authority) {
     if (authority.isEmpty()) return "";
@@ -85,8 +85,12 @@ final class HostSyntax {
     if (bracketed.length() < 4) return false; // "[::]" is the shortest
     for (int i = 1; i < bracketed.length() - 1; i++) {
       char c = bracketed.charAt(i);
-      boolean ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
-          || c == ':' || c == '.';
+      boolean ok =
+          (c >= '0' && c <= '9')
+              || (c >= 'a' && c <= 'f')
+              || (c >= 'A' && c <= 'F')
+              || c == ':'
+              || c == '.';
       if (!ok) return false;
     }
     return bracketed.indexOf(':') > 0;

@@ -9,34 +9,34 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * Reads the head of a client's first HTTP/1.x request from bytes as they arrive, so the
- * dispatcher can route on it before handing the connection off.
+ * Reads the head of a client's first HTTP/1.x request from bytes as they arrive, so the dispatcher
+ * can route on it before handing the connection off.
  *
- * <p>Feed every chunk to {@link #offer(ByteBuffer)} until the result is not {@link NeedMore}.
- * The parser consumes only head bytes: on {@link Complete} the buffer's position is at the first
- * byte after the blank line (a body or a pipelined request), which stays for the server. Feeding
- * the same bytes in any split gives the same result.
+ * <p>Feed every chunk to {@link #offer(ByteBuffer)} until the result is not {@link NeedMore}. The
+ * parser consumes only head bytes: on {@link Complete} the buffer's position is at the first byte
+ * after the blank line (a body or a pipelined request), which stays for the server. Feeding the
+ * same bytes in any split gives the same result.
  *
- * <p>Strict by design, because the server will read these bytes again and must not see a
- * different request than the one Baton routed:
+ * <p>Strict by design, because the server will read these bytes again and must not see a different
+ * request than the one Baton routed:
  *
  * <ul>
- *   <li>lines end in CRLF; a bare LF or a bare CR is malformed (RFC 9112 §2.2 allows accepting
- *       bare LF, but a server that does not would read different headers than we routed on);
+ *   <li>lines end in CRLF; a bare LF or a bare CR is malformed (RFC 9112 §2.2 allows accepting bare
+ *       LF, but a server that does not would read different headers than we routed on);
  *   <li>control characters other than HTAB are malformed anywhere;
  *   <li>empty lines before the request line are skipped (RFC 9112 §2.2), and count toward the
  *       limit;
  *   <li>only HTTP/1.0 and HTTP/1.1; methods and field names are tokens; no whitespace before a
  *       field's colon; obsolete line folding is malformed;
  *   <li>HTTP/1.1 needs exactly one Host header; HTTP/1.0 may have none, never two;
- *   <li>framing: one Content-Length of 1..18 digits; Transfer-Encoding only in HTTP/1.1, ending
- *       in {@code chunked}, never together with Content-Length (request smuggling).
+ *   <li>framing: one Content-Length of 1..18 digits; Transfer-Encoding only in HTTP/1.1, ending in
+ *       {@code chunked}, never together with Content-Length (request smuggling).
  * </ul>
  *
  * <p>The limit counts the head's bytes including the final CRLFCRLF: a head of exactly {@code
- * maxHeadBytes} completes, one byte more is {@link TooLarge}. Independently, a head with more
- * than {@code maxHeaderCount} header fields is {@link TooManyFields} as soon as the field one
- * over the limit ends: many tiny fields cost the server more than their bytes suggest.
+ * maxHeadBytes} completes, one byte more is {@link TooLarge}. Independently, a head with more than
+ * {@code maxHeaderCount} header fields is {@link TooManyFields} as soon as the field one over the
+ * limit ends: many tiny fields cost the server more than their bytes suggest.
  *
  * <p>Not thread-safe: one instance per connection, confined to that connection's event loop.
  */

@@ -23,8 +23,8 @@ final class HttpSyntax {
   }
 
   /**
-   * Control characters, never allowed anywhere in a head except HTAB (whitespace) and CR LF
-   * (line ends, checked separately).
+   * Control characters, never allowed anywhere in a head except HTAB (whitespace) and CR LF (line
+   * ends, checked separately).
    */
   static boolean isForbiddenControl(int b) {
     return (b >= 0 && b < 0x20 && b != '\t' && b != '\r' && b != '\n') || b == 0x7f;

@@ -7,10 +7,10 @@ import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Picks the member with the fewest active connections per unit of weight ({@code active /
- * weight}, compared exactly by cross-multiplication). Ties go to the heavier member, then to
- * the next member in round-robin order, so idle members share new connections instead of the
- * first one taking them all. The default balancer.
+ * Picks the member with the fewest active connections per unit of weight ({@code active / weight},
+ * compared exactly by cross-multiplication). Ties go to the heavier member, then to the next member
+ * in round-robin order, so idle members share new connections instead of the first one taking them
+ * all. The default balancer.
  *
  * <p>Thread-safe: loads come from a thread-safe {@link LoadView}, the round-robin position is an
  * atomic counter, and the member list is immutable. Concurrent picks may see the same loads and

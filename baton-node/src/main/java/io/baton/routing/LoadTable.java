@@ -4,13 +4,13 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The dispatcher's estimate of each node's active connections: the count from the node's last
- * load report, adjusted by the dispatcher's own handoffs since. Without the adjustment every
- * connection between two reports would go to the same least-loaded node.
+ * The dispatcher's estimate of each node's active connections: the count from the node's last load
+ * report, adjusted by the dispatcher's own handoffs since. Without the adjustment every connection
+ * between two reports would go to the same least-loaded node.
  *
- * <p>Usage: {@link #update} on each load report (it replaces the estimate); {@link #increment}
- * when a handoff to the node starts; {@link #decrement} when it is refused or the connection
- * ends before the next report. The count never goes below 0.
+ * <p>Usage: {@link #update} on each load report (it replaces the estimate); {@link #increment} when
+ * a handoff to the node starts; {@link #decrement} when it is refused or the connection ends before
+ * the next report. The count never goes below 0.
  *
  * <p>Thread-safe and lock-free: reports arrive on the sync thread, picks and handoff outcomes on
  * the event loops.

@@ -9,12 +9,11 @@ import java.util.Set;
 
 /**
  * Locality-aware request distribution (LARD, Pai et al., ASPLOS 1998, the basic strategy): the
- * requests for one target (host and path) go to the server that served it before, so that its
- * cache holds it and the farm's caches together hold the working set; a target moves to the
- * least-loaded server only when its server is overloaded ({@code > high} active connections while
- * another has {@code < low}, or {@code >= 2 * high} at all). A new target goes to the
- * least-loaded server. Connections without a target (layer 4, TLS without a path) go to the
- * least-loaded server.
+ * requests for one target (host and path) go to the server that served it before, so that its cache
+ * holds it and the farm's caches together hold the working set; a target moves to the least-loaded
+ * server only when its server is overloaded ({@code > high} active connections while another has
+ * {@code < low}, or {@code >= 2 * high} at all). A new target goes to the least-loaded server.
+ * Connections without a target (layer 4, TLS without a path) go to the least-loaded server.
  *
  * <p>Loads are the dispatcher's estimate of each server's active connections ({@link LoadView}).
  * The target table is bounded ({@value #MAX_TARGETS} targets, least recently used first out).
@@ -24,25 +23,29 @@ import java.util.Set;
 public final class LocalityBalancer implements Balancer {
   /** Targets remembered; beyond this, the least recently used one is forgotten. */
   static final int MAX_TARGETS = 1 << 18;
+
   /** Pai et al.'s thresholds, in active connections. */
   public static final int DEFAULT_LOW = 25;
+
   public static final int DEFAULT_HIGH = 65;
 
   private final List<Member> members;
   private final LoadView load;
   private final int low;
   private final int high;
-  private final Map<String, String> serverOf = new LinkedHashMap<>(1024, 0.75f, true) {
-    private static final long serialVersionUID = 1L;
+  private final Map<String, String> serverOf =
+      new LinkedHashMap<>(1024, 0.75f, true) {
+        private static final long serialVersionUID = 1L;
 
-    @Override
-    protected boolean removeEldestEntry(Map.Entry<String, String> eldest) {
-      return size() > MAX_TARGETS;
-    }
-  };
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, String> eldest) {
+          return size() > MAX_TARGETS;
+        }
+      };
 
   public LocalityBalancer(List<Member> members, LoadView load, int low, int high) {
-    if (low < 0 || high <= low) throw new IllegalArgumentException("need 0 <= low < high, got " + low + ", " + high);
+    if (low < 0 || high <= low)
+      throw new IllegalArgumentException("need 0 <= low < high, got " + low + ", " + high);
     this.members = List.copyOf(members);
     this.load = Objects.requireNonNull(load, "load");
     this.low = low;
@@ -101,6 +104,12 @@ public final class LocalityBalancer implements Balancer {
 
   @Override
   public String toString() {
-    return "Locality" + members.stream().map(Member::node).toList() + "[low=" + low + ", high=" + high + "]";
+    return "Locality"
+        + members.stream().map(Member::node).toList()
+        + "[low="
+        + low
+        + ", high="
+        + high
+        + "]";
   }
 }

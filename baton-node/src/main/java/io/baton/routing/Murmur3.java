@@ -6,10 +6,10 @@ import java.nio.ByteOrder;
 
 /**
  * MurmurHash3 x64 128-bit (Austin Appleby, public domain), first 64 bits: for seeds {@code >= 0}
- * the same value as Guava's {@code Hashing.murmur3_128(seed).hashBytes(b).asLong()} (the
- * reference takes the seed as unsigned, Guava sign-extends it). Well mixed and fast, which is
- * all a hash ring needs; it is not a cryptographic hash, so ring keys an attacker chooses can
- * be steered to one member (as with any consistent hash).
+ * the same value as Guava's {@code Hashing.murmur3_128(seed).hashBytes(b).asLong()} (the reference
+ * takes the seed as unsigned, Guava sign-extends it). Well mixed and fast, which is all a hash ring
+ * needs; it is not a cryptographic hash, so ring keys an attacker chooses can be steered to one
+ * member (as with any consistent hash).
  *
  * <p>Stateless; thread-safe.
  */

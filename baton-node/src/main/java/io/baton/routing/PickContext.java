@@ -5,8 +5,8 @@ import java.util.Objects;
 import java.util.Optional;
 
 /**
- * What a {@link Balancer} may base its choice on, for hash keys: the client's address, and the
- * host and path of the request when there is one (for TLS the host is the SNI name).
+ * What a {@link Balancer} may base its choice on, for hash keys: the client's address, and the host
+ * and path of the request when there is one (for TLS the host is the SNI name).
  *
  * <p>Immutable and thread-safe.
  */

@@ -8,8 +8,8 @@ import java.util.Set;
 
 /**
  * A named group of servers that a {@link Router} sends connections to, with the balancer that
- * spreads them. Membership or weight changes build a new pool ({@link #create}); the shared
- * {@link LoadTable} carries the loads over.
+ * spreads them. Membership or weight changes build a new pool ({@link #create}); the shared {@link
+ * LoadTable} carries the loads over.
  *
  * <p>Immutable and thread-safe (its balancer is thread-safe).
  */

@@ -16,8 +16,8 @@ import java.util.Optional;
  * @param query the part after the first {@code ?}, if there is a {@code ?}
  * @param version {@code HTTP/1.1} or {@code HTTP/1.0}
  * @param host the authority's host, lowercased, port and one trailing dot removed: from an
- *     absolute-form target if there is one (RFC 9112 §3.2.2), else from the Host header; empty
- *     when there is none (HTTP/1.0) or it is empty
+ *     absolute-form target if there is one (RFC 9112 §3.2.2), else from the Host header; empty when
+ *     there is none (HTTP/1.0) or it is empty
  * @param headers every header field in arrival order
  */
 public record RequestHead(

@@ -9,8 +9,8 @@ import java.util.Optional;
  * split into path, query and (for the absolute form) authority host.
  *
  * <p>Supported target forms (RFC 9112 §3.2): origin ({@code /p?q}), absolute ({@code
- * http[s]://authority/p?q}, no userinfo) and asterisk ({@code *}, with OPTIONS only). The
- * authority form (CONNECT) is refused: a load balancer in front of servers is no tunnel proxy.
+ * http[s]://authority/p?q}, no userinfo) and asterisk ({@code *}, with OPTIONS only). The authority
+ * form (CONNECT) is refused: a load balancer in front of servers is no tunnel proxy.
  *
  * @param authorityHost normalised host of an absolute-form target, else empty
  */

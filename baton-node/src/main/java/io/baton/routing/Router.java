@@ -8,9 +8,9 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * Chooses the pool for a connection to one VIP: its {@link Rule}s in order, first match wins,
- * else the VIP's default pool. An empty answer means no route: the dispatcher answers 503 (HTTP)
- * or closes the connection (TLS, L4).
+ * Chooses the pool for a connection to one VIP: its {@link Rule}s in order, first match wins, else
+ * the VIP's default pool. An empty answer means no route: the dispatcher answers 503 (HTTP) or
+ * closes the connection (TLS, L4).
  *
  * <p>Immutable and thread-safe; shared by all event loops. Replace the router to change rules.
  */
@@ -23,9 +23,10 @@ public final class Router {
   public Router(List<Rule> rules, Optional<String> defaultPool) {
     this.rules = List.copyOf(rules);
     this.defaultPool = Objects.requireNonNull(defaultPool, "defaultPool");
-    defaultPool.ifPresent(p -> {
-      if (p.isBlank()) throw new IllegalArgumentException("default pool must not be blank");
-    });
+    defaultPool.ifPresent(
+        p -> {
+          if (p.isBlank()) throw new IllegalArgumentException("default pool must not be blank");
+        });
     Set<String> names = new HashSet<>();
     hosts = new HostPattern[this.rules.size()];
     snis = new HostPattern[this.rules.size()];

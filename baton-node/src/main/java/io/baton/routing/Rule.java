@@ -6,8 +6,8 @@ import java.util.Objects;
 import java.util.Optional;
 
 /**
- * One routing rule of a VIP: a set of conditions and the pool that gets the connection when all
- * of them hold. A rule without conditions matches every connection.
+ * One routing rule of a VIP: a set of conditions and the pool that gets the connection when all of
+ * them hold. A rule without conditions matches every connection.
  *
  * <p>Conditions (each optional, all must hold):
  *
@@ -15,17 +15,17 @@ import java.util.Optional;
  *   <li>{@code host}: exact or wildcard ({@link HostPattern}) on the request's host;
  *   <li>{@code pathPrefix}: a prefix of the path that ends at a segment boundary: {@code /api}
  *       matches {@code /api}, {@code /api/} and {@code /api/v1} but not {@code /apis}; a prefix
- *       ending in {@code /} matches anything below it. Paths are raw (not decoded, not
- *       normalised), so path rules steer traffic but are no access control;
+ *       ending in {@code /} matches anything below it. Paths are raw (not decoded, not normalised),
+ *       so path rules steer traffic but are no access control;
  *   <li>{@code headerName} alone: the header is present; with {@code headerValue}: some field of
  *       that name (name case-insensitive) has exactly that value (case-sensitive, whole value);
  *   <li>{@code sni}: exact or wildcard on the TLS server name;
  *   <li>{@code method}: the request method is exactly this token (case-sensitive, RFC 9110 §9.1).
  * </ul>
  *
- * A condition on something a connection does not carry never holds: method, host, path and
- * header rules never match TLS or L4 connections, SNI rules never match plain HTTP. A rule mixing
- * SNI with HTTP conditions could never match and is refused.
+ * A condition on something a connection does not carry never holds: method, host, path and header
+ * rules never match TLS or L4 connections, SNI rules never match plain HTTP. A rule mixing SNI with
+ * HTTP conditions could never match and is refused.
  *
  * <p>Immutable and thread-safe.
  */
@@ -54,12 +54,15 @@ public record Rule(
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("rule '" + name + "': " + e.getMessage(), e);
     }
-    boolean httpConditions = host.isPresent() || pathPrefix.isPresent() || headerName.isPresent()
-        || method.isPresent();
+    boolean httpConditions =
+        host.isPresent() || pathPrefix.isPresent() || headerName.isPresent() || method.isPresent();
     if (sni.isPresent() && httpConditions) {
-      throw new IllegalArgumentException("rule '" + name + "' could never match: SNI is only seen"
-          + " on TLS connections, method, host, path and headers only on plain HTTP; split it in"
-          + " two");
+      throw new IllegalArgumentException(
+          "rule '"
+              + name
+              + "' could never match: SNI is only seen"
+              + " on TLS connections, method, host, path and headers only on plain HTTP; split it in"
+              + " two");
     }
     if (sni.isPresent() && sni.get().startsWith("[")) {
       throw new IllegalArgumentException(
@@ -98,7 +101,9 @@ public record Rule(
 
   /** True if the rule looks only at things an HTTP request head carries. */
   boolean needsHttp() {
-    return host.isPresent() || pathPrefix.isPresent() || headerName.isPresent()
+    return host.isPresent()
+        || pathPrefix.isPresent()
+        || headerName.isPresent()
         || method.isPresent();
   }
 
@@ -116,8 +121,8 @@ public record Rule(
     method.ifPresent(m -> conditions.add("method=" + m));
     host.ifPresent(h -> conditions.add("host=" + h));
     pathPrefix.ifPresent(p -> conditions.add("path=" + p + "*"));
-    headerName.ifPresent(h -> conditions.add("header " + h + headerValue.map(v -> "=" + v)
-        .orElse(" present")));
+    headerName.ifPresent(
+        h -> conditions.add("header " + h + headerValue.map(v -> "=" + v).orElse(" present")));
     sni.ifPresent(s -> conditions.add("sni=" + s));
     return "rule '" + name + "' " + (conditions.isEmpty() ? "(any)" : conditions) + " -> " + pool;
   }

@@ -7,9 +7,9 @@ import java.util.Set;
 /**
  * Smooth weighted round robin, as in nginx: on each pick every eligible member's current weight
  * grows by its weight, the member with the largest current weight wins and loses the sum of the
- * eligible weights. Over any run of {@code sum(weights)} picks each member is chosen exactly
- * {@code weight} times, interleaved ({@code 5,1,1} gives {@code a a b a c a a}), not in bursts.
- * Excluded members sit out the pick, as in nginx's retry to the next upstream.
+ * eligible weights. Over any run of {@code sum(weights)} picks each member is chosen exactly {@code
+ * weight} times, interleaved ({@code 5,1,1} gives {@code a a b a c a a}), not in bursts. Excluded
+ * members sit out the pick, as in nginx's retry to the next upstream.
  *
  * <p>Thread-safe: the current weights are guarded by {@code this}; a pick is O(members).
  */

@@ -13,8 +13,8 @@ import java.util.Optional;
  * Which client addresses a server restores connections for. A HANDOFF names the connection's
  * client; a forged or buggy one naming loopback, this host or an address on the farm's internal
  * networks (fabric, sync) would give its sender a socket that talks to the farm itself, so such
- * handoffs are refused. Clients on the front network are allowed: in small farms (and the lab)
- * they share it with the dispatchers. Immutable; built from the kernel's view of the devices.
+ * handoffs are refused. Clients on the front network are allowed: in small farms (and the lab) they
+ * share it with the dispatchers. Immutable; built from the kernel's view of the devices.
  */
 final class ClientAddressPolicy {
   /** One IPv4 network: address bits and prefix length. */
@@ -25,8 +25,15 @@ final class ClientAddressPolicy {
 
     @Override
     public String toString() {
-      return (address >>> 24) + "." + ((address >>> 16) & 255) + "." + ((address >>> 8) & 255) + "."
-          + (address & 255) + "/" + prefix;
+      return (address >>> 24)
+          + "."
+          + ((address >>> 16) & 255)
+          + "."
+          + ((address >>> 8) & 255)
+          + "."
+          + (address & 255)
+          + "/"
+          + prefix;
     }
   }
 
@@ -43,14 +50,15 @@ final class ClientAddressPolicy {
   }
 
   /**
-   * The networks of {@code devices} as the kernel has them (call in the node's network
-   * namespace); devices that do not exist are skipped.
+   * The networks of {@code devices} as the kernel has them (call in the node's network namespace);
+   * devices that do not exist are skipped.
    */
   static ClientAddressPolicy ofDevices(List<String> devices) throws SocketException {
     // This host's own addresses, read once: enumerating the interfaces per handoff would cost
     // a netlink dump on the fabric event loop each time.
     java.util.Set<InetAddress> local = new java.util.HashSet<>();
-    for (NetworkInterface nif : java.util.Collections.list(NetworkInterface.getNetworkInterfaces())) {
+    for (NetworkInterface nif :
+        java.util.Collections.list(NetworkInterface.getNetworkInterfaces())) {
       local.addAll(java.util.Collections.list(nif.getInetAddresses()));
     }
     return new ClientAddressPolicy(networksOf(devices), local);
@@ -63,7 +71,8 @@ final class ClientAddressPolicy {
       NetworkInterface nif = NetworkInterface.getByName(d);
       if (nif == null) continue;
       for (InterfaceAddress ia : nif.getInterfaceAddresses()) {
-        if (ia.getAddress() instanceof Inet4Address a4) nets.add(new Network(toInt(a4), ia.getNetworkPrefixLength()));
+        if (ia.getAddress() instanceof Inet4Address a4)
+          nets.add(new Network(toInt(a4), ia.getNetworkPrefixLength()));
       }
     }
     return nets;
@@ -76,7 +85,11 @@ final class ClientAddressPolicy {
     }
     for (Network n : internal) {
       if (n.contains(client)) {
-        return Optional.of("client address " + client.getHostAddress() + " lies in the farm's internal network " + n);
+        return Optional.of(
+            "client address "
+                + client.getHostAddress()
+                + " lies in the farm's internal network "
+                + n);
       }
     }
     if (local.contains(client)) {

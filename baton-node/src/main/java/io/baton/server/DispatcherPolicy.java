@@ -10,8 +10,8 @@ import java.util.function.Predicate;
 /**
  * Which peers may open a handoff connection to this server: the configured dispatcher addresses
  * ({@code server.dispatchers}), or, when none are configured, any address on this node's fabric
- * network. The cluster key authenticates every frame; this keeps hosts that have no business on
- * the fabric from even starting a session. Immutable.
+ * network. The cluster key authenticates every frame; this keeps hosts that have no business on the
+ * fabric from even starting a session. Immutable.
  */
 final class DispatcherPolicy implements Predicate<InetSocketAddress> {
   private final Set<Inet4Address> allowed;
@@ -23,8 +23,10 @@ final class DispatcherPolicy implements Predicate<InetSocketAddress> {
   }
 
   /** Call in the node's network namespace (reads the fabric device's networks). */
-  static DispatcherPolicy of(List<Inet4Address> configured, String fabricDevice) throws SocketException {
-    return new DispatcherPolicy(Set.copyOf(configured), ClientAddressPolicy.networksOf(List.of(fabricDevice)));
+  static DispatcherPolicy of(List<Inet4Address> configured, String fabricDevice)
+      throws SocketException {
+    return new DispatcherPolicy(
+        Set.copyOf(configured), ClientAddressPolicy.networksOf(List.of(fabricDevice)));
   }
 
   @Override

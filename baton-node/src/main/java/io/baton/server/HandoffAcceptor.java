@@ -44,14 +44,19 @@ final class HandoffAcceptor implements HandoffServer.Handler {
   private final AtomicInteger active;
   private final ClientAddressPolicy clients;
   private final BiConsumer<String, FabricMessage.Closed> closedTo;
+
   /** Connections served here without a handoff (peer mode), for the inventory. */
   volatile java.util.function.Supplier<List<FabricMessage.Owned>> alsoOwned = List::of;
+
   /** Who else hears of opened and closed connections (the sync plane, for every dispatcher). */
   volatile OwnershipListener ownership = OwnershipListener.NONE;
+
   private final OwnedConnections owned = new OwnedConnections();
   final LiveConnections live = new LiveConnections();
+
   /** Told of every connection restored here (live migration's loop guard). */
   volatile java.util.function.Consumer<io.baton.transplant.FlowKey> onRestored = f -> {};
+
   final AtomicLong accepted = new AtomicLong();
   final AtomicLong closed = new AtomicLong();
   final AtomicLong refused = new AtomicLong();
@@ -62,8 +67,13 @@ final class HandoffAcceptor implements HandoffServer.Handler {
    * @param active connections this node serves, shared with peer-mode delivery (one limit)
    * @param closedTo sends a CLOSED to the named dispatcher
    */
-  HandoffAcceptor(String nodeName, Map<String, Delivery> deliveries, int maxConnections, AtomicInteger active,
-      ClientAddressPolicy clients, BiConsumer<String, FabricMessage.Closed> closedTo) {
+  HandoffAcceptor(
+      String nodeName,
+      Map<String, Delivery> deliveries,
+      int maxConnections,
+      AtomicInteger active,
+      ClientAddressPolicy clients,
+      BiConsumer<String, FabricMessage.Closed> closedTo) {
     this.nodeName = nodeName;
     this.deliveries = Map.copyOf(deliveries);
     this.maxConnections = maxConnections;
@@ -73,7 +83,9 @@ final class HandoffAcceptor implements HandoffServer.Handler {
   }
 
   /** Moves of a flow away from this node that are still settling (live migration). */
-  volatile java.util.function.Function<io.baton.transplant.FlowKey, CompletableFuture<?>> settling = f -> null;
+  volatile java.util.function.Function<io.baton.transplant.FlowKey, CompletableFuture<?>> settling =
+      f -> null;
+
   volatile java.util.function.BooleanSupplier anyMoving = () -> false;
 
   @Override
@@ -113,9 +125,9 @@ final class HandoffAcceptor implements HandoffServer.Handler {
   /**
    * Every connection this node serves, whichever dispatcher handed it over (and, in peer mode,
    * those it serves itself): a dispatcher forwards them all, so that a route change that brings
-   * their clients to it cuts none. With only the connections {@code from} handed over, a
-   * dispatcher that restarted dropped the entries the sync plane had given it for the others'
-   * (its reconciliation removes entries a server does not list).
+   * their clients to it cuts none. With only the connections {@code from} handed over, a dispatcher
+   * that restarted dropped the entries the sync plane had given it for the others' (its
+   * reconciliation removes entries a server does not list).
    */
   @Override
   public List<FabricMessage.Owned> inventory(String from) {
@@ -145,7 +157,8 @@ final class HandoffAcceptor implements HandoffServer.Handler {
       return refuse(handoff, from, "no delivery configured for " + vip + " on " + nodeName);
     }
     if (active.get() >= maxConnections) {
-      return refuse(handoff, from, nodeName + " is at its limit of " + maxConnections + " connections");
+      return refuse(
+          handoff, from, nodeName + " is at its limit of " + maxConnections + " connections");
     }
     ConnectionRestorer.Restored restored;
     long t0 = System.nanoTime();
@@ -156,8 +169,12 @@ final class HandoffAcceptor implements HandoffServer.Handler {
     }
     long restoreMs = (System.nanoTime() - t0) / 1_000_000;
     if (restoreMs >= SLOW_RESTORE_MS) {
-      log.warn("restoring {} from {} took {} ms on the fabric loop ({} bytes of state)", state.flow(), from,
-          restoreMs, handoff.state().length);
+      log.warn(
+          "restoring {} from {} took {} ms on the fabric loop ({} bytes of state)",
+          state.flow(),
+          from,
+          restoreMs,
+          handoff.state().length);
     }
     try {
       // Answers go out at once, as from the application's own listener.
@@ -174,25 +191,36 @@ final class HandoffAcceptor implements HandoffServer.Handler {
     var info = new ConnectionInfo(state.flow(), handoff.requestSummary(), handoff.appState());
     LiveConnections.Live[] entry = new LiveConnections.Live[1];
     var over = new java.util.concurrent.atomic.AtomicBoolean();
-    delivery.deliver(restored.fd(), restored.unsentTail(), info, (fromClient, toClient) -> {
-      over.set(true);
-      synchronized (entry) {
-        if (entry[0] != null) live.remove(entry[0]);
-      }
-      active.decrementAndGet();
-      closed.incrementAndGet();
-      owned.closed(from, id);
-      ownership.closed(state.flow(), id);
-      // Only the dispatcher that handed it over keeps its entry; if it is not connected now,
-      // the inventory of its next session tells it.
-      closedTo.accept(from, new FabricMessage.Closed(state.flow(), id, fromClient, toClient));
-    }, movable -> {
-      synchronized (entry) {
-        entry[0] = new LiveConnections.Live(state.flow(), from, id, handoff.requestSummary(),
-            System.currentTimeMillis(), movable);
-        if (!over.get()) live.add(entry[0]); // (closed before it was listed: never listed)
-      }
-    });
+    delivery.deliver(
+        restored.fd(),
+        restored.unsentTail(),
+        info,
+        (fromClient, toClient) -> {
+          over.set(true);
+          synchronized (entry) {
+            if (entry[0] != null) live.remove(entry[0]);
+          }
+          active.decrementAndGet();
+          closed.incrementAndGet();
+          owned.closed(from, id);
+          ownership.closed(state.flow(), id);
+          // Only the dispatcher that handed it over keeps its entry; if it is not connected now,
+          // the inventory of its next session tells it.
+          closedTo.accept(from, new FabricMessage.Closed(state.flow(), id, fromClient, toClient));
+        },
+        movable -> {
+          synchronized (entry) {
+            entry[0] =
+                new LiveConnections.Live(
+                    state.flow(),
+                    from,
+                    id,
+                    handoff.requestSummary(),
+                    System.currentTimeMillis(),
+                    movable);
+            if (!over.get()) live.add(entry[0]); // (closed before it was listed: never listed)
+          }
+        });
     log.debug("took {} from {}: {}", state.flow(), from, handoff.requestSummary());
     return new FabricMessage.Accepted(handoff.handoffId());
   }

@@ -17,9 +17,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The agent's checks of its application: each runs every interval on one timer thread (a TCP
- * connect, or an HTTP GET that must answer 2xx or 3xx within the timeout) and turns unhealthy
- * after {@code fall} failures in a row, healthy again after {@code rise} successes. The node's
- * load reports carry {@link #status}: an unhealthy node gets no new connections.
+ * connect, or an HTTP GET that must answer 2xx or 3xx within the timeout) and turns unhealthy after
+ * {@code fall} failures in a row, healthy again after {@code rise} successes. The node's load
+ * reports carry {@link #status}: an unhealthy node gets no new connections.
  *
  * <p>Thread-safe: the checks run on the timer thread; {@link #status} reads a volatile snapshot.
  */
@@ -40,20 +40,31 @@ public final class HealthChecks implements AutoCloseable {
   }
 
   private HealthChecks(List<HealthCheckConfig> configs) {
-    timer = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "baton-health");
-      t.setDaemon(true);
-      return t;
-    });
+    timer =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "baton-health");
+              t.setDaemon(true);
+              return t;
+            });
     for (HealthCheckConfig c : configs) {
       Check check = new Check(c);
       checks.add(check);
-      timer.scheduleWithFixedDelay(() -> {
-        check.run();
-        summarise();
-      }, 0, c.interval().toMillis(), TimeUnit.MILLISECONDS);
-      log.info("health check {} every {} ms (timeout {} ms, fall {}, rise {})", c.describe(),
-          c.interval().toMillis(), c.timeout().toMillis(), c.fall(), c.rise());
+      timer.scheduleWithFixedDelay(
+          () -> {
+            check.run();
+            summarise();
+          },
+          0,
+          c.interval().toMillis(),
+          TimeUnit.MILLISECONDS);
+      log.info(
+          "health check {} every {} ms (timeout {} ms, fall {}, rise {})",
+          c.describe(),
+          c.interval().toMillis(),
+          c.timeout().toMillis(),
+          c.fall(),
+          c.rise());
     }
   }
 
@@ -94,15 +105,19 @@ public final class HealthChecks implements AutoCloseable {
         failures = 0;
         if (!healthy && ++successes >= config.rise()) {
           healthy = true;
-          log.info("health check {} passes again: this node takes new connections", config.describe());
+          log.info(
+              "health check {} passes again: this node takes new connections", config.describe());
         }
       } else {
         successes = 0;
         lastFailure = failure;
         if (healthy && ++failures >= config.fall()) {
           healthy = false;
-          log.warn("health check {} failed {} times in a row ({}): this node takes no new connections",
-              config.describe(), failures, failure);
+          log.warn(
+              "health check {} failed {} times in a row ({}): this node takes no new connections",
+              config.describe(),
+              failures,
+              failure);
         }
       }
     }
@@ -117,8 +132,14 @@ public final class HealthChecks implements AutoCloseable {
       s.setSoTimeout(timeoutMs);
       String host = c.target().getAddress().getHostAddress() + ":" + c.target().getPort();
       OutputStream out = s.getOutputStream();
-      out.write(("GET " + c.path() + " HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: baton-health\r\n"
-          + "Connection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      out.write(
+          ("GET "
+                  + c.path()
+                  + " HTTP/1.1\r\nHost: "
+                  + host
+                  + "\r\nUser-Agent: baton-health\r\n"
+                  + "Connection: close\r\n\r\n")
+              .getBytes(StandardCharsets.US_ASCII));
       out.flush();
       String line = statusLine(s.getInputStream());
       String[] parts = line.split(" ", 3);

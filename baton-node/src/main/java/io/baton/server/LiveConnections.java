@@ -13,7 +13,8 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 final class LiveConnections {
   /** One served connection. {@code sinceMs}: wall clock, for ages in listings. */
-  record Live(FlowKey flow, String from, long handoffId, String summary, long sinceMs, Movable movable) {}
+  record Live(
+      FlowKey flow, String from, long handoffId, String summary, long sinceMs, Movable movable) {}
 
   private final ConcurrentHashMap<FlowKey, Live> byFlow = new ConcurrentHashMap<>();
 
@@ -21,7 +22,9 @@ final class LiveConnections {
     byFlow.put(live.flow(), live);
   }
 
-  /** Removes {@code live} if it is still the flow's entry (a later connection on the 4-tuple stays). */
+  /**
+   * Removes {@code live} if it is still the flow's entry (a later connection on the 4-tuple stays).
+   */
   void remove(Live live) {
     byFlow.remove(live.flow(), live);
   }

@@ -19,8 +19,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One live migration of a connection from this server to another, as an explicit state machine
- * run on the connection's event loop, with a deadline in every waiting state:
+ * One live migration of a connection from this server to another, as an explicit state machine run
+ * on the connection's event loop, with a deadline in every waiting state:
  *
  * <pre>
  * SUSPENDING (the application's safe point) → FORWARDING (this host forwards the client's packets
@@ -28,13 +28,12 @@ import org.slf4j.LoggerFactory;
  * MOVED | STAYED | LOST
  * </pre>
  *
- * The target restores the connection and tells every dispatcher over the sync plane, which
- * switches their forwarding entries; until then the client's packets still reach this host, whose
- * own entry sends them on to the target (docs/design.md, live migration). The rules of the
- * dispatcher's handoff hold: never two live owners; REFUSED, ABORTED, or a frame never completely
- * written gives the connection back to the application (STAYED); an answer that never comes,
- * even to the ABORT, leaves the outcome unknown (LOST): this copy is reset, so at most the
- * target's lives.
+ * The target restores the connection and tells every dispatcher over the sync plane, which switches
+ * their forwarding entries; until then the client's packets still reach this host, whose own entry
+ * sends them on to the target (docs/design.md, live migration). The rules of the dispatcher's
+ * handoff hold: never two live owners; REFUSED, ABORTED, or a frame never completely written gives
+ * the connection back to the application (STAYED); an answer that never comes, even to the ABORT,
+ * leaves the outcome unknown (LOST): this copy is reset, so at most the target's lives.
  *
  * <p>Confined to the connection's event loop; callbacks of other threads hop onto it.
  */
@@ -44,7 +43,15 @@ final class Migration {
   /** How long this host forwards a moved connection's packets: until every dispatcher switched. */
   static final Duration SWITCH_GRACE = Duration.ofSeconds(5);
 
-  enum State { SUSPENDING, FORWARDING, OFFERED, ABORTING, MOVED, STAYED, LOST }
+  enum State {
+    SUSPENDING,
+    FORWARDING,
+    OFFERED,
+    ABORTING,
+    MOVED,
+    STAYED,
+    LOST
+  }
 
   private final LiveConnections.Live live;
   private final String target;
@@ -66,10 +73,20 @@ final class Migration {
   private long startNs;
   private long pointNs;
 
-  /** @param force the operator forces the move (see {@link Movable#forceSuspend}) */
-  Migration(LiveConnections.Live live, String target, Inet4Address targetFabric, MigrationPorts.Fabric client,
-      MigrationPorts.Forwarding table, MigrationPorts.Freezer freezer, Duration safePointTimeout,
-      Duration answerTimeout, LongSupplier clock, boolean force) {
+  /**
+   * @param force the operator forces the move (see {@link Movable#forceSuspend})
+   */
+  Migration(
+      LiveConnections.Live live,
+      String target,
+      Inet4Address targetFabric,
+      MigrationPorts.Fabric client,
+      MigrationPorts.Forwarding table,
+      MigrationPorts.Freezer freezer,
+      Duration safePointTimeout,
+      Duration answerTimeout,
+      LongSupplier clock,
+      boolean force) {
     this.force = force;
     this.freezer = freezer;
     this.live = live;
@@ -96,14 +113,23 @@ final class Migration {
       return;
     }
     Promise<SafePoint> point = movable.loop().newPromise();
-    deadline = movable.loop().schedule(() -> {
-      if (state == State.SUSPENDING && point.tryFailure(new IllegalStateException("no safe point within "
-          + safePointTimeout.toMillis() + " ms"))) {
-        movable.resume();
-      }
-    }, safePointTimeout.toNanos(), TimeUnit.NANOSECONDS);
+    deadline =
+        movable
+            .loop()
+            .schedule(
+                () -> {
+                  if (state == State.SUSPENDING
+                      && point.tryFailure(
+                          new IllegalStateException(
+                              "no safe point within " + safePointTimeout.toMillis() + " ms"))) {
+                    movable.resume();
+                  }
+                },
+                safePointTimeout.toNanos(),
+                TimeUnit.NANOSECONDS);
     point.addListener((Future<SafePoint> f) -> onPoint(f));
-    if (force) movable.forceSuspend(point); else movable.suspend(point);
+    if (force) movable.forceSuspend(point);
+    else movable.suspend(point);
   }
 
   private void onPoint(Future<SafePoint> f) {
@@ -124,13 +150,15 @@ final class Migration {
     }
     token = client.nextHandoffId();
     state = State.FORWARDING;
-    table.forward(live.flow(), targetFabric, token)
+    table
+        .forward(live.flow(), targetFabric, token)
         .whenComplete((v, e) -> movable.loop().execute(() -> onForwarding(point, e)));
   }
 
   private void onForwarding(SafePoint point, Throwable failure) {
     if (failure != null) {
-      resumeHere("cannot forward the connection's packets to " + target + ": " + failure.getMessage());
+      resumeHere(
+          "cannot forward the connection's packets to " + target + ": " + failure.getMessage());
       return;
     }
     byte[] wire;
@@ -142,10 +170,18 @@ final class Migration {
       return;
     }
     FlowKey flow = live.flow();
-    var handoff = new FabricMessage.Handoff(token, wire, flow.localIp().getHostAddress() + ":" + flow.localPort(), "",
-        FabricMessage.fit("migrated from " + live.from(), FabricMessage.MAX_REQUEST_SUMMARY_BYTES), point.appState());
+    var handoff =
+        new FabricMessage.Handoff(
+            token,
+            wire,
+            flow.localIp().getHostAddress() + ":" + flow.localPort(),
+            "",
+            FabricMessage.fit(
+                "migrated from " + live.from(), FabricMessage.MAX_REQUEST_SUMMARY_BYTES),
+            point.appState());
     state = State.OFFERED;
-    deadline = movable.loop().schedule(this::overdue, answerTimeout.toNanos(), TimeUnit.NANOSECONDS);
+    deadline =
+        movable.loop().schedule(this::overdue, answerTimeout.toNanos(), TimeUnit.NANOSECONDS);
     answer = client.send(handoff);
     answer.whenComplete((r, e) -> movable.loop().execute(() -> onAnswer(r, e)));
   }
@@ -157,7 +193,11 @@ final class Migration {
       try {
         move.prepareSilentClose();
       } catch (TransplantException e) {
-        log.warn("{}: moved to {}, but its copy here is not silent: {}", live.flow(), target, e.getMessage());
+        log.warn(
+            "{}: moved to {}, but its copy here is not silent: {}",
+            live.flow(),
+            target,
+            e.getMessage());
       }
       movable.close();
       scheduleForget();
@@ -167,7 +207,8 @@ final class Migration {
     } else if (reply instanceof FabricMessage.Aborted) {
       takeBack(target + " did not take it in time");
     } else {
-      Throwable cause = failure instanceof java.util.concurrent.CompletionException c ? c.getCause() : failure;
+      Throwable cause =
+          failure instanceof java.util.concurrent.CompletionException c ? c.getCause() : failure;
       if (cause instanceof HandoffException h && !h.maybeDelivered()) {
         takeBack(h.getMessage());
       } else if (state == State.OFFERED) {
@@ -188,19 +229,23 @@ final class Migration {
     // When the ABORT cannot be written (the session is gone), the pending send fails as the
     // session closes; onAnswer then decides, or the deadline below does.
     client.abort(token);
-    deadline = movable.loop().schedule(this::overdue, answerTimeout.toNanos(), TimeUnit.NANOSECONDS);
+    deadline =
+        movable.loop().schedule(this::overdue, answerTimeout.toNanos(), TimeUnit.NANOSECONDS);
   }
 
   /** The target does not have it: stop forwarding, then the connection carries on here. */
   private void takeBack(String why) {
-    table.cancel(live.flow(), token).whenComplete((v, e) -> movable.loop().execute(() -> resumeHere(why)));
+    table
+        .cancel(live.flow(), token)
+        .whenComplete((v, e) -> movable.loop().execute(() -> resumeHere(why)));
   }
 
   private void resumeHere(String why) {
     try {
       move.resume();
     } catch (TransplantException | RuntimeException e) {
-      log.warn("{}: cannot resume after a failed move ({}); closing it", live.flow(), e.getMessage());
+      log.warn(
+          "{}: cannot resume after a failed move ({}); closing it", live.flow(), e.getMessage());
       movable.close();
       finish(State.LOST, why + "; then resume failed: " + e.getMessage());
       return;
@@ -224,7 +269,9 @@ final class Migration {
   private void scheduleForget() {
     FlowKey flow = live.flow();
     long t = token;
-    movable.loop().schedule(() -> table.cancel(flow, t), SWITCH_GRACE.toMillis(), TimeUnit.MILLISECONDS);
+    movable
+        .loop()
+        .schedule(() -> table.cancel(flow, t), SWITCH_GRACE.toMillis(), TimeUnit.MILLISECONDS);
   }
 
   private void finish(State end, String detail) {
@@ -232,8 +279,15 @@ final class Migration {
     long now = clock.getAsLong();
     long waited = ((pointNs == 0 ? now : pointNs) - startNs) / 1000;
     long moved = pointNs == 0 ? 0 : (now - pointNs) / 1000;
-    if (end != State.MOVED) log.info("{}: not moved to {} ({}): {}", live.flow(), target, end, detail);
-    done.complete(new MigrationOutcome(live.flow(), target, end.name().toLowerCase(java.util.Locale.ROOT), detail,
-        waited, moved));
+    if (end != State.MOVED)
+      log.info("{}: not moved to {} ({}): {}", live.flow(), target, end, detail);
+    done.complete(
+        new MigrationOutcome(
+            live.flow(),
+            target,
+            end.name().toLowerCase(java.util.Locale.ROOT),
+            detail,
+            waited,
+            moved));
   }
 }

@@ -10,7 +10,12 @@ import io.baton.transplant.FlowKey;
  * @param waitedMicros from the request to the application's safe point
  * @param movedMicros from the safe point to the target's answer
  */
-public record MigrationOutcome(FlowKey flow, String target, String outcome, String detail, long waitedMicros,
+public record MigrationOutcome(
+    FlowKey flow,
+    String target,
+    String outcome,
+    String detail,
+    long waitedMicros,
     long movedMicros) {
   public boolean moved() {
     return outcome.equals("moved");

@@ -1,9 +1,9 @@
 package io.baton.server;
 
+import io.baton.dataplane.ForwardingService;
 import io.baton.handoff.FabricMessage;
 import io.baton.handoff.HandoffClient;
 import io.baton.handoff.HandoffReply;
-import io.baton.dataplane.ForwardingService;
 import io.baton.transplant.FlowKey;
 import io.baton.transplant.Move;
 import io.baton.transplant.TransplantException;
@@ -83,29 +83,30 @@ final class MigrationPorts {
   interface Freezer {
     Socket freeze(int fd, FlowKey flow) throws TransplantException;
 
-    Freezer MOVE = (fd, flow) -> {
-      Move move = Move.start(fd, flow);
-      return new Socket() {
-        @Override
-        public void held() throws TransplantException {
-          move.held();
-        }
+    Freezer MOVE =
+        (fd, flow) -> {
+          Move move = Move.start(fd, flow);
+          return new Socket() {
+            @Override
+            public void held() throws TransplantException {
+              move.held();
+            }
 
-        @Override
-        public byte[] export(byte[] unread) throws TransplantException {
-          return move.export(unread);
-        }
+            @Override
+            public byte[] export(byte[] unread) throws TransplantException {
+              return move.export(unread);
+            }
 
-        @Override
-        public void prepareSilentClose() throws TransplantException {
-          move.prepareSilentClose();
-        }
+            @Override
+            public void prepareSilentClose() throws TransplantException {
+              move.prepareSilentClose();
+            }
 
-        @Override
-        public void resume() throws TransplantException {
-          move.resume();
-        }
-      };
-    };
+            @Override
+            public void resume() throws TransplantException {
+              move.resume();
+            }
+          };
+        };
   }
 }

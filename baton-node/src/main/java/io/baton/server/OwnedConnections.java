@@ -11,8 +11,8 @@ import java.util.Map;
 /**
  * The connections this server owns, by the dispatcher and handoff that brought each, and the
  * handoffs of recently closed ones. It answers a dispatcher's ABORT (did this node take that
- * handoff? then the dispatcher must not take the connection back, even if it is closed already)
- * and gives each dispatcher the inventory of all of them when its fabric session comes up.
+ * handoff? then the dispatcher must not take the connection back, even if it is closed already) and
+ * gives each dispatcher the inventory of all of them when its fabric session comes up.
  *
  * <p>Thread-safe: guarded by {@code this} (a few map operations per connection).
  */
@@ -23,14 +23,15 @@ final class OwnedConnections {
   private record Key(String dispatcher, long handoffId) {}
 
   private final Map<Key, FlowKey> open = new HashMap<>();
-  private final LinkedHashMap<Key, Boolean> recentlyClosed = new LinkedHashMap<>(1024, 0.75f, false) {
-    private static final long serialVersionUID = 1L;
+  private final LinkedHashMap<Key, Boolean> recentlyClosed =
+      new LinkedHashMap<>(1024, 0.75f, false) {
+        private static final long serialVersionUID = 1L;
 
-    @Override
-    protected boolean removeEldestEntry(Map.Entry<Key, Boolean> eldest) {
-      return size() > RECENTLY_CLOSED;
-    }
-  };
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Key, Boolean> eldest) {
+          return size() > RECENTLY_CLOSED;
+        }
+      };
 
   synchronized void opened(String dispatcher, long handoffId, FlowKey flow) {
     open.put(new Key(dispatcher, handoffId), flow);

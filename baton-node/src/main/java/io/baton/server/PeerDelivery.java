@@ -20,11 +20,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Peer mode: when a dispatcher picks its own node, the connection is served here without a
- * handoff. The dispatcher's Netty channel is kept; the bytes it already read are fed to the
- * application first. Embedded apps get the channel's pipeline; relays get a bridge to the
- * upstream on the same event loop (bytes copied through the JVM; handed-off connections use
- * the zero-copy relay instead).
+ * Peer mode: when a dispatcher picks its own node, the connection is served here without a handoff.
+ * The dispatcher's Netty channel is kept; the bytes it already read are fed to the application
+ * first. Embedded apps get the channel's pipeline; relays get a bridge to the upstream on the same
+ * event loop (bytes copied through the JVM; handed-off connections use the zero-copy relay
+ * instead).
  *
  * <p>Thread-safe; each connection is confined to its channel's event loop.
  */
@@ -41,10 +41,19 @@ final class PeerDelivery implements LocalDelivery {
   private final Map<String, Target> targets;
   private final AtomicInteger active;
   private final int maxConnections;
-  /** Who else hears of locally served connections (the sync plane: other dispatchers forward them here). */
+
+  /**
+   * Who else hears of locally served connections (the sync plane: other dispatchers forward them
+   * here).
+   */
   volatile OwnershipListener ownership = OwnershipListener.NONE;
-  /** Tokens of locally served connections, in the handoff ids' space (ms since the epoch, shifted). */
-  private final Map<io.baton.transplant.FlowKey, Long> localOpen = new java.util.concurrent.ConcurrentHashMap<>();
+
+  /**
+   * Tokens of locally served connections, in the handoff ids' space (ms since the epoch, shifted).
+   */
+  private final Map<io.baton.transplant.FlowKey, Long> localOpen =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
   private final java.util.concurrent.atomic.AtomicLong localIds =
       new java.util.concurrent.atomic.AtomicLong(System.currentTimeMillis() << 20);
 
@@ -57,7 +66,8 @@ final class PeerDelivery implements LocalDelivery {
   /** The connections served here now, with their tokens. */
   java.util.List<io.baton.handoff.FabricMessage.Owned> localOwned() {
     java.util.List<io.baton.handoff.FabricMessage.Owned> out = new java.util.ArrayList<>();
-    localOpen.forEach((flow, token) -> out.add(new io.baton.handoff.FabricMessage.Owned(flow, token)));
+    localOpen.forEach(
+        (flow, token) -> out.add(new io.baton.handoff.FabricMessage.Owned(flow, token)));
     return out;
   }
 
@@ -71,17 +81,20 @@ final class PeerDelivery implements LocalDelivery {
       log.info("not serving {} locally: at the limit of {} connections", vip, maxConnections);
       return false;
     }
-    io.baton.transplant.FlowKey flow = io.baton.transplant.FlowKey.of(
-        (InetSocketAddress) ch.remoteAddress(), (InetSocketAddress) ch.localAddress());
+    io.baton.transplant.FlowKey flow =
+        io.baton.transplant.FlowKey.of(
+            (InetSocketAddress) ch.remoteAddress(), (InetSocketAddress) ch.localAddress());
     long token = localIds.incrementAndGet();
     OwnershipListener listener = ownership;
     localOpen.put(flow, token);
     listener.opened(flow, token);
-    ch.closeFuture().addListener(f -> {
-      active.decrementAndGet();
-      localOpen.remove(flow, token);
-      listener.closed(flow, token);
-    });
+    ch.closeFuture()
+        .addListener(
+            f -> {
+              active.decrementAndGet();
+              localOpen.remove(flow, token);
+              listener.closed(flow, token);
+            });
     // Served here, the client's FIN may come later (see KeepEpollRegistered).
     ch.pipeline().addFirst(io.baton.netty.KeepEpollRegistered.INSTANCE);
     switch (target) {
@@ -99,28 +112,34 @@ final class PeerDelivery implements LocalDelivery {
 
   private static void relay(Channel client, byte[] consumed, InetSocketAddress upstream) {
     client.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
-    ChannelFuture connect = new Bootstrap()
-        .group(client.eventLoop())
-        .channel(EpollSocketChannel.class)
-        .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-        .option(ChannelOption.AUTO_READ, false)
-        .handler(new Pipe(client))
-        .connect(upstream);
-    connect.addListener((ChannelFutureListener) f -> {
-      if (!f.isSuccess()) {
-        log.warn("peer relay to {} failed: {}", upstream, f.cause().toString());
-        client.close();
-        return;
-      }
-      Channel server = f.channel();
-      client.pipeline().addLast(new Pipe(server));
-      server.writeAndFlush(Unpooled.wrappedBuffer(consumed)).addListener(w -> {
-        client.config().setAutoRead(true);
-        server.config().setAutoRead(true);
-        client.read();
-        server.read();
-      });
-    });
+    ChannelFuture connect =
+        new Bootstrap()
+            .group(client.eventLoop())
+            .channel(EpollSocketChannel.class)
+            .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+            .option(ChannelOption.AUTO_READ, false)
+            .handler(new Pipe(client))
+            .connect(upstream);
+    connect.addListener(
+        (ChannelFutureListener)
+            f -> {
+              if (!f.isSuccess()) {
+                log.warn("peer relay to {} failed: {}", upstream, f.cause().toString());
+                client.close();
+                return;
+              }
+              Channel server = f.channel();
+              client.pipeline().addLast(new Pipe(server));
+              server
+                  .writeAndFlush(Unpooled.wrappedBuffer(consumed))
+                  .addListener(
+                      w -> {
+                        client.config().setAutoRead(true);
+                        server.config().setAutoRead(true);
+                        client.read();
+                        server.read();
+                      });
+            });
   }
 
   /** Copies what one side reads to the other, with backpressure and half-close. */
@@ -133,12 +152,15 @@ final class PeerDelivery implements LocalDelivery {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-      peer.writeAndFlush(msg).addListener((ChannelFutureListener) f -> {
-        if (!f.isSuccess()) {
-          ctx.close();
-          peer.close();
-        }
-      });
+      peer.writeAndFlush(msg)
+          .addListener(
+              (ChannelFutureListener)
+                  f -> {
+                    if (!f.isSuccess()) {
+                      ctx.close();
+                      peer.close();
+                    }
+                  });
       if (!peer.isWritable()) ctx.channel().config().setAutoRead(false);
     }
 
@@ -168,8 +190,10 @@ final class PeerDelivery implements LocalDelivery {
     }
 
     private void closeIfBothDone(Channel self) {
-      if (self instanceof DuplexChannel a && peer instanceof DuplexChannel b
-          && a.isInputShutdown() && b.isInputShutdown()) {
+      if (self instanceof DuplexChannel a
+          && peer instanceof DuplexChannel b
+          && a.isInputShutdown()
+          && b.isInputShutdown()) {
         self.close();
         peer.close();
       }

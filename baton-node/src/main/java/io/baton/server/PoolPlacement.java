@@ -12,8 +12,8 @@ import java.util.concurrent.CompletableFuture;
 /**
  * Where a VIP's requests belong, for per-request routing on this server: the VIP's rules choose a
  * pool, and a request whose pool does not have this node as a member moves its connection to one
- * that has ({@link Migrator}). Pools whose members are discovered from the sync plane, and
- * requests no rule routes, are served here. Immutable.
+ * that has ({@link Migrator}). Pools whose members are discovered from the sync plane, and requests
+ * no rule routes, are served here. Immutable.
  */
 final class PoolPlacement implements RerouteGate.Placement {
   private final String nodeName;
@@ -21,8 +21,13 @@ final class PoolPlacement implements RerouteGate.Placement {
   private final Map<String, Set<String>> members;
   private final java.util.function.Supplier<Migrator> migrator;
 
-  /** @param members node names per pool named in the config (discovered pools are absent) */
-  PoolPlacement(String nodeName, Router router, Map<String, Set<String>> members,
+  /**
+   * @param members node names per pool named in the config (discovered pools are absent)
+   */
+  PoolPlacement(
+      String nodeName,
+      Router router,
+      Map<String, Set<String>> members,
       java.util.function.Supplier<Migrator> migrator) {
     this.nodeName = nodeName;
     this.router = router;
@@ -41,6 +46,9 @@ final class PoolPlacement implements RerouteGate.Placement {
 
   @Override
   public CompletableFuture<Boolean> move(FlowKey flow, String pool) {
-    return migrator.get().migrateToOneOf(flow, members.get(pool)).thenApply(MigrationOutcome::moved);
+    return migrator
+        .get()
+        .migrateToOneOf(flow, members.get(pool))
+        .thenApply(MigrationOutcome::moved);
   }
 }

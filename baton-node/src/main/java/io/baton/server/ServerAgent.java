@@ -18,8 +18,6 @@ import io.baton.server.delivery.RerouteGate;
 import io.baton.server.workers.DirectDnat;
 import io.baton.transplant.FlowKey;
 import io.netty.channel.EventLoopGroup;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.InetSocketAddress;
@@ -33,22 +31,25 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * The server agent: takes handed-off connections over the fabric, restores each as a local
- * socket bound to the VIP, and gives it to the application configured for that VIP and port
- * (relay to an unmodified upstream, or an embedded Java app). Reports every connection's end
- * (CLOSED) and its load to the dispatchers.
+ * The server agent: takes handed-off connections over the fabric, restores each as a local socket
+ * bound to the VIP, and gives it to the application configured for that VIP and port (relay to an
+ * unmodified upstream, or an embedded Java app). Reports every connection's end (CLOSED) and its
+ * load to the dispatchers.
  *
- * <p>Before it listens it checks the host (VIP on lo, ARP and reverse-path settings; applies
- * them when configured to) and installs the {@link VipGuard}, so early packets of a connection
- * in transit are dropped and retransmitted rather than reset.
+ * <p>Before it listens it checks the host (VIP on lo, ARP and reverse-path settings; applies them
+ * when configured to) and installs the {@link VipGuard}, so early packets of a connection in
+ * transit are dropped and retransmitted rather than reset.
  *
  * <p>Thread-safe. Handoffs are restored on the fabric event loop that received them.
  */
 public final class ServerAgent implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ServerAgent.class);
   private static final long LOAD_REPORT_PERIOD_MS = 1000;
+
   /** How long a migration waits for a connection's safe point before it leaves it here. */
   static final java.time.Duration MIGRATION_SAFE_POINT_TIMEOUT = java.time.Duration.ofSeconds(5);
 
@@ -61,20 +62,33 @@ public final class ServerAgent implements AutoCloseable {
   private final HandoffServer fabric;
   private final AtomicInteger active;
   private final Migrator migrator;
+
   /** What per-request routing did, for the metrics. */
   private volatile RerouteGate.Counters reroutes = new RerouteGate.Counters();
+
   /** The sample app's object caches, for the metrics. */
   private volatile List<ContentCache> caches = List.of();
+
   /** The worker pools of pooled relay deliveries. */
   private volatile List<io.baton.server.workers.WorkerPool> workerPools = List.of();
+
   /** The kernel's DNAT to the workers of pools with a direct address; null without. */
   private volatile DirectDnat directDnat;
+
   private final ScheduledFuture<?> reporter;
 
-  private ServerAgent(String nodeName, Map<String, Delivery> deliveries,
-      Map<String, PeerDelivery.Target> peerTargets, int maxConnections,
-      AtomicInteger active, HandoffAcceptor acceptor, ExecutorService guardThread, VipGuard guard,
-      HandoffServer fabric, EventLoopGroup group, Migrator migrator) {
+  private ServerAgent(
+      String nodeName,
+      Map<String, Delivery> deliveries,
+      Map<String, PeerDelivery.Target> peerTargets,
+      int maxConnections,
+      AtomicInteger active,
+      HandoffAcceptor acceptor,
+      ExecutorService guardThread,
+      VipGuard guard,
+      HandoffServer fabric,
+      EventLoopGroup group,
+      Migrator migrator) {
     this.nodeName = nodeName;
     this.migrator = migrator;
     acceptor.onRestored = migrator::restored;
@@ -88,19 +102,30 @@ public final class ServerAgent implements AutoCloseable {
     this.guardThread = guardThread;
     this.guard = guard;
     this.fabric = fabric;
-    this.reporter = group.next().scheduleAtFixedRate(this::reportLoad, LOAD_REPORT_PERIOD_MS,
-        LOAD_REPORT_PERIOD_MS, TimeUnit.MILLISECONDS);
+    this.reporter =
+        group
+            .next()
+            .scheduleAtFixedRate(
+                this::reportLoad,
+                LOAD_REPORT_PERIOD_MS,
+                LOAD_REPORT_PERIOD_MS,
+                TimeUnit.MILLISECONDS);
   }
 
   /**
-   * Checks (or applies) the host preparation, installs the guard, and starts listening for
-   * handoffs on the fabric address.
+   * Checks (or applies) the host preparation, installs the guard, and starts listening for handoffs
+   * on the fabric address.
    *
    * @throws HostNotReadyException listing every problem when the host is not prepared
    */
   public static ServerAgent start(BatonConfig config, EventLoopGroup group) throws IOException {
-    var server = config.server().orElseThrow(() -> new IllegalArgumentException(
-        "node " + config.node().name() + " has no server section"));
+    var server =
+        config
+            .server()
+            .orElseThrow(
+                () ->
+                    new IllegalArgumentException(
+                        "node " + config.node().name() + " has no server section"));
     String fabricDevice = config.node().fabric().device();
     Set<Inet4Address> vipAddresses = new LinkedHashSet<>();
     Set<Vip> vips = new LinkedHashSet<>();
@@ -108,7 +133,8 @@ public final class ServerAgent implements AutoCloseable {
     Map<String, PeerDelivery.Target> peerTargets = new HashMap<>();
     List<ContentCache> caches = new java.util.ArrayList<>();
     List<io.baton.server.workers.WorkerPool> workerPools = new java.util.ArrayList<>();
-    Map<InetSocketAddress, io.baton.server.workers.WorkerPool> directPools = new java.util.LinkedHashMap<>();
+    Map<InetSocketAddress, io.baton.server.workers.WorkerPool> directPools =
+        new java.util.LinkedHashMap<>();
     Migrator[] migratorRef = new Migrator[1];
     RerouteGate.Counters reroutes = new RerouteGate.Counters();
     for (io.baton.config.Delivery d : server.deliveries()) {
@@ -119,47 +145,88 @@ public final class ServerAgent implements AutoCloseable {
       switch (d) {
         case io.baton.config.Delivery.Relay r -> {
           if (placement.isPresent()) {
-            throw new IllegalArgumentException("VIP " + vip + " routes every request (reroute: per-request), but this"
-                + " server relays it to " + r.upstream() + ": a relay does not reroute requests (it moves between"
-                + " requests only when drained or told to); use an embedded application or reroute: first-request");
+            throw new IllegalArgumentException(
+                "VIP "
+                    + vip
+                    + " routes every request (reroute: per-request), but this"
+                    + " server relays it to "
+                    + r.upstream()
+                    + ": a relay does not reroute requests (it moves between"
+                    + " requests only when drained or told to); use an embedded application or reroute: first-request");
           }
           // Following HTTP gives relayed connections a safe point (between requests) to move at;
           // unless this config says the VIP is tls or l4 (a stream that is not HTTP/1.x is
           // followed no further than its first bytes anyway).
-          boolean followHttp = config.vips().stream().noneMatch(v -> v.address().equals(d.vip())
-              && v.port() == d.port() && v.mode() != io.baton.config.VipMode.HTTP);
+          boolean followHttp =
+              config.vips().stream()
+                  .noneMatch(
+                      v ->
+                          v.address().equals(d.vip())
+                              && v.port() == d.port()
+                              && v.mode() != io.baton.config.VipMode.HTTP);
           if (r.pooled()) {
             if (config.node().hasRole(io.baton.config.Role.DISPATCHER)) {
-              throw new IllegalArgumentException("VIP " + vip + " has a pool of workers, but this node also dispatches"
-                  + " (peer mode): the connections it serves itself would reach only one worker; use relay: here");
+              throw new IllegalArgumentException(
+                  "VIP "
+                      + vip
+                      + " has a pool of workers, but this node also dispatches"
+                      + " (peer mode): the connections it serves itself would reach only one worker; use relay: here");
             }
-            var pool = new io.baton.server.workers.WorkerPool(vip.toString(),
-                io.baton.server.workers.WorkerPool.Balance.of(r.balance()), System::nanoTime);
-            for (io.baton.config.Delivery.Worker w : r.workers()) pool.add(w.name(), w.address(), w.weight());
+            var pool =
+                new io.baton.server.workers.WorkerPool(
+                    vip.toString(),
+                    io.baton.server.workers.WorkerPool.Balance.of(r.balance()),
+                    System::nanoTime);
+            for (io.baton.config.Delivery.Worker w : r.workers())
+              pool.add(w.name(), w.address(), w.weight());
             workerPools.add(pool);
             if (r.direct().isPresent() && directPools.putIfAbsent(r.direct().get(), pool) != null) {
-              throw new IllegalArgumentException("two pools name " + r.direct().get() + " as their direct address");
+              throw new IllegalArgumentException(
+                  "two pools name " + r.direct().get() + " as their direct address");
             }
-            deliveries.put(vip.toString(), new RelayDelivery(group, pool, "workers of " + vip,
-                RelayDelivery.DEFAULT_CONNECT_TIMEOUT, config.timeouts().idle(), followHttp));
+            deliveries.put(
+                vip.toString(),
+                new RelayDelivery(
+                    group,
+                    pool,
+                    "workers of " + vip,
+                    RelayDelivery.DEFAULT_CONNECT_TIMEOUT,
+                    config.timeouts().idle(),
+                    followHttp));
           } else {
-            deliveries.put(vip.toString(), new RelayDelivery(group, r.upstream(), RelayDelivery.DEFAULT_CONNECT_TIMEOUT,
-                config.timeouts().idle(), followHttp));
+            deliveries.put(
+                vip.toString(),
+                new RelayDelivery(
+                    group,
+                    r.upstream(),
+                    RelayDelivery.DEFAULT_CONNECT_TIMEOUT,
+                    config.timeouts().idle(),
+                    followHttp));
           }
           peerTargets.put(vip.toString(), new PeerDelivery.Relay(r.upstream()));
         }
         case io.baton.config.Delivery.Pass p -> {
           if (placement.isPresent()) {
-            throw new IllegalArgumentException("VIP " + vip + " routes every request (reroute: per-request), but this"
-                + " server passes its connections to workers, which own them from then on; use reroute: first-request");
+            throw new IllegalArgumentException(
+                "VIP "
+                    + vip
+                    + " routes every request (reroute: per-request), but this"
+                    + " server passes its connections to workers, which own them from then on; use reroute: first-request");
           }
           if (config.node().hasRole(io.baton.config.Role.DISPATCHER)) {
-            throw new IllegalArgumentException("VIP " + vip + " passes connections to workers, but this node also"
-                + " dispatches (peer mode): the connections it serves itself could not be passed; use relay: here");
+            throw new IllegalArgumentException(
+                "VIP "
+                    + vip
+                    + " passes connections to workers, but this node also"
+                    + " dispatches (peer mode): the connections it serves itself could not be passed; use relay: here");
           }
-          var pool = new io.baton.server.workers.WorkerPool(vip.toString(),
-              io.baton.server.workers.WorkerPool.Balance.of(p.balance()), System::nanoTime);
-          for (io.baton.config.Delivery.PassWorker w : p.workers()) pool.add(w.name(), w.socket(), w.weight());
+          var pool =
+              new io.baton.server.workers.WorkerPool(
+                  vip.toString(),
+                  io.baton.server.workers.WorkerPool.Balance.of(p.balance()),
+                  System::nanoTime);
+          for (io.baton.config.Delivery.PassWorker w : p.workers())
+            pool.add(w.name(), w.socket(), w.weight());
           workerPools.add(pool);
           deliveries.put(vip.toString(), new PassingDelivery(group, pool, "workers of " + vip));
         }
@@ -168,9 +235,16 @@ public final class ServerAgent implements AutoCloseable {
           if (cache != null) caches.add(cache);
           var app = new SampleApp(e.root(), config.node().name(), cache).initializer();
           int maxHead = config.limits().maxHeadBytes();
-          deliveries.put(vip.toString(), new EmbeddedDelivery(group, app, config.timeouts().idle(),
-              placement.<java.util.function.Function<FlowKey, RerouteGate>>map(
-                  p -> flow -> new RerouteGate(p, flow, maxHead, reroutes)).orElse(null)));
+          deliveries.put(
+              vip.toString(),
+              new EmbeddedDelivery(
+                  group,
+                  app,
+                  config.timeouts().idle(),
+                  placement
+                      .<java.util.function.Function<FlowKey, RerouteGate>>map(
+                          p -> flow -> new RerouteGate(p, flow, maxHead, reroutes))
+                      .orElse(null)));
           peerTargets.put(vip.toString(), new PeerDelivery.Embedded(app));
         }
       }
@@ -183,17 +257,20 @@ public final class ServerAgent implements AutoCloseable {
     if (server.applyHostPreparation()) {
       for (String change : DirectDnat.apply(directPools)) log.info("host preparation: {}", change);
     }
-    List<String> problems = new java.util.ArrayList<>(HostPreparation.check(vipAddresses, fabricDevice));
+    List<String> problems =
+        new java.util.ArrayList<>(HostPreparation.check(vipAddresses, fabricDevice));
     problems.addAll(DirectDnat.check(directPools));
     if (!problems.isEmpty()) throw new HostNotReadyException(problems);
     DirectDnat direct = directPools.isEmpty() ? null : DirectDnat.start(directPools);
     if (direct == null) DirectDnat.removeStale();
 
-    ExecutorService guardThread = Executors.newSingleThreadExecutor(r -> {
-      Thread t = new Thread(r, "baton-guard");
-      t.setDaemon(true);
-      return t;
-    });
+    ExecutorService guardThread =
+        Executors.newSingleThreadExecutor(
+            r -> {
+              Thread t = new Thread(r, "baton-guard");
+              t.setDaemon(true);
+              return t;
+            });
     VipGuard guard;
     try {
       guard = guardThread.submit(() -> VipGuard.install(VipGuard.DEFAULT_TABLE, vips)).get();
@@ -202,36 +279,76 @@ public final class ServerAgent implements AutoCloseable {
       if (direct != null) direct.close();
       throw new IOException("cannot install the VIP guard: " + rootMessage(e), e);
     }
-    var bind = new InetSocketAddress(config.node().fabric().address(), config.cluster().handoffPort());
+    var bind =
+        new InetSocketAddress(config.node().fabric().address(), config.cluster().handoffPort());
     List<String> internal = new java.util.ArrayList<>(List.of(fabricDevice));
     config.node().sync().ifPresent(sy -> internal.add(sy.device()));
     AtomicInteger active = new AtomicInteger();
     HandoffServer[] fabricRef = new HandoffServer[1];
-    HandoffAcceptor acceptor = new HandoffAcceptor(config.node().name(), deliveries,
-        config.limits().maxConnections(), active, ClientAddressPolicy.ofDevices(internal),
-        (dispatcher, closedMessage) -> fabricRef[0].sendTo(dispatcher, closedMessage));
-    HandoffServer fabric = new HandoffServer(group, bind, config.cluster().key(), config.node().name(),
-        acceptor, HandoffServer.frameLimitFor(config.limits().maxHeadBytes(), ReceiveBuffers.maxBytes()),
-        new Liveness(config.timeouts().fabricHeartbeat(), config.timeouts().fabricDeadAfter()));
+    HandoffAcceptor acceptor =
+        new HandoffAcceptor(
+            config.node().name(),
+            deliveries,
+            config.limits().maxConnections(),
+            active,
+            ClientAddressPolicy.ofDevices(internal),
+            (dispatcher, closedMessage) -> fabricRef[0].sendTo(dispatcher, closedMessage));
+    HandoffServer fabric =
+        new HandoffServer(
+            group,
+            bind,
+            config.cluster().key(),
+            config.node().name(),
+            acceptor,
+            HandoffServer.frameLimitFor(config.limits().maxHeadBytes(), ReceiveBuffers.maxBytes()),
+            new Liveness(config.timeouts().fabricHeartbeat(), config.timeouts().fabricDeadAfter()));
     fabricRef[0] = fabric;
     fabric.allowPeers(DispatcherPolicy.of(server.dispatchers(), fabricDevice));
-    int frameLimit = HandoffServer.frameLimitFor(config.limits().maxHeadBytes(), ReceiveBuffers.maxBytes());
+    int frameLimit =
+        HandoffServer.frameLimitFor(config.limits().maxHeadBytes(), ReceiveBuffers.maxBytes());
     Migrator migrator;
     try {
-      migrator = new Migrator(config.node().name(), group, config.cluster().key(),
-          config.cluster().handoffPort(), frameLimit,
-          new Liveness(config.timeouts().fabricHeartbeat(), config.timeouts().fabricDeadAfter()), fabricDevice, vips,
-          acceptor.live, MIGRATION_SAFE_POINT_TIMEOUT, config.timeouts().handoff());
+      migrator =
+          new Migrator(
+              config.node().name(),
+              group,
+              config.cluster().key(),
+              config.cluster().handoffPort(),
+              frameLimit,
+              new Liveness(
+                  config.timeouts().fabricHeartbeat(), config.timeouts().fabricDeadAfter()),
+              fabricDevice,
+              vips,
+              acceptor.live,
+              MIGRATION_SAFE_POINT_TIMEOUT,
+              config.timeouts().handoff());
     } catch (io.baton.linux.LinuxException | RuntimeException e) {
       fabric.close();
       if (direct != null) direct.close();
       removeGuard(guardThread, guard);
-      throw new IOException("cannot set up live migration (forwarding table " + Migrator.TABLE + " on " + fabricDevice
-          + "): " + e.getMessage(), e);
+      throw new IOException(
+          "cannot set up live migration (forwarding table "
+              + Migrator.TABLE
+              + " on "
+              + fabricDevice
+              + "): "
+              + e.getMessage(),
+          e);
     }
     migratorRef[0] = migrator;
-    ServerAgent agent = new ServerAgent(config.node().name(), deliveries, peerTargets,
-        config.limits().maxConnections(), active, acceptor, guardThread, guard, fabric, group, migrator);
+    ServerAgent agent =
+        new ServerAgent(
+            config.node().name(),
+            deliveries,
+            peerTargets,
+            config.limits().maxConnections(),
+            active,
+            acceptor,
+            guardThread,
+            guard,
+            fabric,
+            group,
+            migrator);
     agent.reroutes = reroutes;
     agent.caches = List.copyOf(caches);
     agent.workerPools = List.copyOf(workerPools);
@@ -247,28 +364,44 @@ public final class ServerAgent implements AutoCloseable {
   }
 
   /**
-   * Per-request routing of a delivery's VIP ({@code reroute: per-request} on the VIP in this
-   * node's config), with the members of the config's pools.
+   * Per-request routing of a delivery's VIP ({@code reroute: per-request} on the VIP in this node's
+   * config), with the members of the config's pools.
    */
-  private static java.util.Optional<PoolPlacement> placement(BatonConfig config, io.baton.config.Delivery d,
+  private static java.util.Optional<PoolPlacement> placement(
+      BatonConfig config,
+      io.baton.config.Delivery d,
       java.util.function.Supplier<Migrator> migrator) {
     return config.vips().stream()
-        .filter(v -> v.address().equals(d.vip()) && v.port() == d.port()
-            && v.reroute() == io.baton.config.Reroute.PER_REQUEST)
+        .filter(
+            v ->
+                v.address().equals(d.vip())
+                    && v.port() == d.port()
+                    && v.reroute() == io.baton.config.Reroute.PER_REQUEST)
         .findFirst()
-        .map(v -> {
-          Map<String, Set<String>> members = new HashMap<>();
-          config.pools().forEach((name, pool) -> {
-            if (!pool.discover()) {
-              members.put(name, pool.members().stream().map(io.baton.config.MemberConfig::node)
-                  .collect(java.util.stream.Collectors.toSet()));
-            }
-          });
-          return new PoolPlacement(config.node().name(), io.baton.routing.Router.of(v), members, migrator);
-        });
+        .map(
+            v -> {
+              Map<String, Set<String>> members = new HashMap<>();
+              config
+                  .pools()
+                  .forEach(
+                      (name, pool) -> {
+                        if (!pool.discover()) {
+                          members.put(
+                              name,
+                              pool.members().stream()
+                                  .map(io.baton.config.MemberConfig::node)
+                                  .collect(java.util.stream.Collectors.toSet()));
+                        }
+                      });
+              return new PoolPlacement(
+                  config.node().name(), io.baton.routing.Router.of(v), members, migrator);
+            });
   }
 
-  /** Requests moved to another server, served here because they could not move, and connections left unrouted. */
+  /**
+   * Requests moved to another server, served here because they could not move, and connections left
+   * unrouted.
+   */
   public long reroutesMoved() {
     return reroutes.moved.sum();
   }
@@ -283,8 +416,9 @@ public final class ServerAgent implements AutoCloseable {
 
   private void reportLoad() {
     try {
-      fabric.broadcast(new FabricMessage.LoadReport(nodeName, active.get(), acceptor.accepted.get(),
-          acceptor.closed.get()));
+      fabric.broadcast(
+          new FabricMessage.LoadReport(
+              nodeName, active.get(), acceptor.accepted.get(), acceptor.closed.get()));
     } catch (RuntimeException e) {
       log.debug("load report not sent: {}", e.toString());
     }
@@ -316,8 +450,8 @@ public final class ServerAgent implements AutoCloseable {
   }
 
   /**
-   * Every connection this node serves now: those handed to it, with the handoff that brought
-   * each, and those its own dispatcher gave it in peer mode, with their local token.
+   * Every connection this node serves now: those handed to it, with the handoff that brought each,
+   * and those its own dispatcher gave it in peer mode, with their local token.
    */
   public List<FabricMessage.Owned> ownedConnections() {
     List<FabricMessage.Owned> all = new java.util.ArrayList<>(acceptor.allOwned());
@@ -335,14 +469,29 @@ public final class ServerAgent implements AutoCloseable {
    *
    * @param bytesIn bytes read from the client here so far, and {@code bytesOut} written to it
    */
-  public record Served(FlowKey flow, String from, long handoffId, String summary, long sinceMs, long bytesIn,
+  public record Served(
+      FlowKey flow,
+      String from,
+      long handoffId,
+      String summary,
+      long sinceMs,
+      long bytesIn,
       long bytesOut) {}
 
   /** Every connection restored here that is still open (peer-mode ones are not listed). */
   public List<Served> served() {
     return acceptor.live.all().stream()
-        .map(l -> new Served(l.flow(), l.from(), l.handoffId(), l.summary(), l.sinceMs(), l.movable().bytesIn(),
-            l.movable().bytesOut())).toList();
+        .map(
+            l ->
+                new Served(
+                    l.flow(),
+                    l.from(),
+                    l.handoffId(),
+                    l.summary(),
+                    l.sinceMs(),
+                    l.movable().bytesIn(),
+                    l.movable().bytesOut()))
+        .toList();
   }
 
   public int activeConnections() {
@@ -400,10 +549,13 @@ public final class ServerAgent implements AutoCloseable {
   /** Removes the guard table on its own thread, then ends that thread. */
   private static void removeGuard(ExecutorService guardThread, VipGuard guard) {
     try {
-      guardThread.submit(() -> {
-        guard.close();
-        return null;
-      }).get(5, TimeUnit.SECONDS);
+      guardThread
+          .submit(
+              () -> {
+                guard.close();
+                return null;
+              })
+          .get(5, TimeUnit.SECONDS);
     } catch (Exception e) {
       log.warn("cannot remove the VIP guard: {}", rootMessage(e));
     } finally {
@@ -413,7 +565,8 @@ public final class ServerAgent implements AutoCloseable {
 
   private static String rootMessage(Throwable e) {
     Throwable t = e;
-    while (t.getCause() != null && (t instanceof java.util.concurrent.ExecutionException)) t = t.getCause();
+    while (t.getCause() != null && (t instanceof java.util.concurrent.ExecutionException))
+      t = t.getCause();
     return t.getMessage();
   }
 
@@ -431,5 +584,4 @@ public final class ServerAgent implements AutoCloseable {
       return problems;
     }
   }
-
 }

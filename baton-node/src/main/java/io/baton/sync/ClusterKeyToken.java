@@ -8,10 +8,10 @@ import org.jgroups.Message;
 import org.jgroups.auth.AuthToken;
 
 /**
- * The token a node shows JGroups' AUTH when it joins: a secret derived from the cluster key
- * ({@link SyncKeys#joinSecret}). The coordinator admits only nodes that show the same one. The
- * token travels inside SYM_ENCRYPT's encryption, under another key derived from the same cluster
- * key. JGroups makes the received copy with the no-argument constructor and reads it in.
+ * The token a node shows JGroups' AUTH when it joins: a secret derived from the cluster key ({@link
+ * SyncKeys#joinSecret}). The coordinator admits only nodes that show the same one. The token
+ * travels inside SYM_ENCRYPT's encryption, under another key derived from the same cluster key.
+ * JGroups makes the received copy with the no-argument constructor and reads it in.
  */
 public final class ClusterKeyToken extends AuthToken {
   private static final int SECRET_BYTES = 32;
@@ -36,7 +36,8 @@ public final class ClusterKeyToken extends AuthToken {
 
   @Override
   public boolean authenticate(AuthToken token, Message msg) {
-    return token instanceof ClusterKeyToken other && secret.length == SECRET_BYTES
+    return token instanceof ClusterKeyToken other
+        && secret.length == SECRET_BYTES
         && MessageDigest.isEqual(secret, other.secret);
   }
 

@@ -4,8 +4,8 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * The farm as one node sees it at one moment: the members of the current view and the latest
- * report of each node heard from. Immutable; {@link FarmState} publishes a new one on every change.
+ * The farm as one node sees it at one moment: the members of the current view and the latest report
+ * of each node heard from. Immutable; {@link FarmState} publishes a new one on every change.
  *
  * @param view the names of the current view's members
  * @param reports the latest report of each node, with its arrival time
@@ -26,8 +26,8 @@ public record FarmSnapshot(Set<String> view, Map<String, Heard> reports, long st
   public record Heard(NodeReport report, long receivedNs) {}
 
   /**
-   * Why {@code node} must get no new connections at {@code nowNs}, or {@code null} if it may:
-   * it is in the view, its latest report is fresh, and it is healthy and not draining.
+   * Why {@code node} must get no new connections at {@code nowNs}, or {@code null} if it may: it is
+   * in the view, its latest report is fresh, and it is healthy and not draining.
    */
   public String refusal(String node, long nowNs) {
     if (!view.contains(node)) return "not a member of the sync view";

@@ -22,10 +22,13 @@ public final class FarmState {
 
   private final LongSupplier nanoClock;
   private volatile FarmSnapshot snapshot;
+
   /** Per node, the refusal last logged ({@code ""} = eligible), to log each change once. */
   private final Map<String, String> logged = new HashMap<>(); // guarded by this
+
   /** Every node this process has seen in a view or heard from: the metrics list them all. */
   private volatile Set<String> known = Set.of();
+
   private final java.util.List<java.util.function.Consumer<FarmSnapshot>> listeners =
       new java.util.concurrent.CopyOnWriteArrayList<>();
   final LongAdder reportsAccepted = new LongAdder();
@@ -41,14 +44,17 @@ public final class FarmState {
     return snapshot;
   }
 
-  /** Why {@code node} must get no new connections now, or {@code null}: see {@link FarmSnapshot#refusal}. */
+  /**
+   * Why {@code node} must get no new connections now, or {@code null}: see {@link
+   * FarmSnapshot#refusal}.
+   */
   public String refusal(String node) {
     return snapshot.refusal(node, nanoClock.getAsLong());
   }
 
   /**
-   * Calls {@code listener} with each new snapshot (a view, an accepted report), on the sync
-   * plane's threads, one call at a time; it must be quick.
+   * Calls {@code listener} with each new snapshot (a view, an accepted report), on the sync plane's
+   * threads, one call at a time; it must be quick.
    */
   public void onChange(java.util.function.Consumer<FarmSnapshot> listener) {
     listeners.add(listener);
@@ -104,7 +110,10 @@ public final class FarmState {
     known = java.util.Collections.unmodifiableSet(all);
   }
 
-  /** Logs each node whose eligibility changed since the last call (called on changes and by a timer). */
+  /**
+   * Logs each node whose eligibility changed since the last call (called on changes and by a
+   * timer).
+   */
   public synchronized void logChanges() {
     FarmSnapshot s = snapshot;
     long now = nanoClock.getAsLong();

@@ -10,11 +10,11 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
- * Connection ownership over the sync plane, both ways. A server queues the connections it takes
- * and loses ({@link #changed}); {@link #flush}, every {@value #FLUSH_MS} ms on the plane's timer
- * thread, seals them into updates of at most {@link OwnershipUpdate#MAX_CHANGES} and hands them
- * to the plane to send, after a member joined every open connection first. A dispatcher's
- * updates arrive through {@link #receive}: the sender must be the node the update names and its
+ * Connection ownership over the sync plane, both ways. A server queues the connections it takes and
+ * loses ({@link #changed}); {@link #flush}, every {@value #FLUSH_MS} ms on the plane's timer
+ * thread, seals them into updates of at most {@link OwnershipUpdate#MAX_CHANGES} and hands them to
+ * the plane to send, after a member joined every open connection first. A dispatcher's updates
+ * arrive through {@link #receive}: the sender must be the node the update names and its
  * (incarnation, sequence) must grow (no replay); those that arrive before the dispatcher can
  * forward are kept (bounded) and delivered with {@link #deliverTo}.
  *
@@ -24,6 +24,7 @@ import java.util.concurrent.atomic.LongAdder;
 final class OwnershipRelay {
   /** How often queued changes leave. */
   static final long FLUSH_MS = 20;
+
   /** Changes kept for a dispatcher that cannot forward yet. */
   static final long MAX_EARLY_CHANGES = 4_000_000;
 
@@ -45,8 +46,10 @@ final class OwnershipRelay {
   private long earlyChanges; // guarded by early
   private volatile boolean resend;
   private long sequence; // timer thread only
+
   /** Per sender, the (incarnation, sequence) of its last update. */
   private final Map<String, long[]> last = new ConcurrentHashMap<>();
+
   final LongAdder changesSent = new LongAdder();
   final LongAdder changesReceived = new LongAdder();
   final LongAdder rejected = new LongAdder();
@@ -106,8 +109,9 @@ final class OwnershipRelay {
   }
 
   private void send(List<OwnershipUpdate.Change> changes, boolean everyone) throws Exception {
-    OwnershipUpdate u = new OwnershipUpdate(settings.node(), settings.fabricAddress(), incarnation, ++sequence,
-        changes);
+    OwnershipUpdate u =
+        new OwnershipUpdate(
+            settings.node(), settings.fabricAddress(), incarnation, ++sequence, changes);
     sender.send(encoder.encode(u), everyone);
     changesSent.add(changes.size());
   }
@@ -120,8 +124,9 @@ final class OwnershipRelay {
       return;
     }
     long[] previous = last.get(from);
-    if (previous != null && !(u.incarnation() > previous[0]
-        || (u.incarnation() == previous[0] && u.sequence() > previous[1]))) {
+    if (previous != null
+        && !(u.incarnation() > previous[0]
+            || (u.incarnation() == previous[0] && u.sequence() > previous[1]))) {
       rejected.increment();
       log.warn("sync: refused a replayed ownership update {} of {}", u.sequence(), from);
       return;
@@ -134,7 +139,8 @@ final class OwnershipRelay {
       if (to == null) {
         // A dispatcher joins before it can forward: keep what the servers send meanwhile (they
         // send everything when a member joins), bounded.
-        if (settings.roles().contains("dispatcher") && earlyChanges + u.changes().size() <= MAX_EARLY_CHANGES) {
+        if (settings.roles().contains("dispatcher")
+            && earlyChanges + u.changes().size() <= MAX_EARLY_CHANGES) {
           early.add(u);
           earlyChanges += u.changes().size();
         }

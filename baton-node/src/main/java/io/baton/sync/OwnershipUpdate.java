@@ -6,8 +6,8 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * A server's news about the connections it owns, for every dispatcher of the farm: each forwards
- * an owned connection's packets to its server, so a route change that moves the client to another
+ * A server's news about the connections it owns, for every dispatcher of the farm: each forwards an
+ * owned connection's packets to its server, so a route change that moves the client to another
  * dispatcher does not cut it. Immutable.
  *
  * @param node the owning server's name (must be the sender)
@@ -16,7 +16,11 @@ import java.util.Objects;
  * @param sequence grows by one with each update of an incarnation
  * @param changes connections opened or closed, in the order they happened
  */
-public record OwnershipUpdate(String node, Inet4Address fabricAddress, long incarnation, long sequence,
+public record OwnershipUpdate(
+    String node,
+    Inet4Address fabricAddress,
+    long incarnation,
+    long sequence,
     List<Change> changes) {
   /** Most changes one update carries; more leave in the next. */
   public static final int MAX_CHANGES = 2000;
@@ -26,7 +30,8 @@ public record OwnershipUpdate(String node, Inet4Address fabricAddress, long inca
     Objects.requireNonNull(fabricAddress, "fabricAddress");
     changes = List.copyOf(changes);
     if (changes.size() > MAX_CHANGES) {
-      throw new IllegalArgumentException("at most " + MAX_CHANGES + " changes per update, got " + changes.size());
+      throw new IllegalArgumentException(
+          "at most " + MAX_CHANGES + " changes per update, got " + changes.size());
     }
   }
 

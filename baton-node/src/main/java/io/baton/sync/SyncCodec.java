@@ -16,10 +16,10 @@ import java.util.List;
 import javax.crypto.Mac;
 
 /**
- * The wire form of the sync plane's messages, each sealed with HMAC-SHA256 under the sync
- * plane's seal key. JGroups already encrypts the message; the seal adds what its cipher (AES-CBC)
- * does not give, integrity: a message that was not made with the cluster key, or was changed on
- * the way, is refused before any field is read.
+ * The wire form of the sync plane's messages, each sealed with HMAC-SHA256 under the sync plane's
+ * seal key. JGroups already encrypts the message; the seal adds what its cipher (AES-CBC) does not
+ * give, integrity: a message that was not made with the cluster key, or was changed on the way, is
+ * refused before any field is read.
  *
  * <pre>
  * load report:  "BSR" 1 | node (u8 length, UTF-8) | roles (u8 length) | fabric address (4)
@@ -36,8 +36,16 @@ import javax.crypto.Mac;
 final class SyncCodec {
   static final int MAX_REPORT_BYTES = 1024;
   private static final int CHANGE_BYTES = 1 + 4 + 2 + 4 + 2 + 8;
-  static final int MAX_BYTES = 4 + 1 + NodeReport.MAX_TEXT_BYTES + 4 + 8 + 8 + 2
-      + OwnershipUpdate.MAX_CHANGES * CHANGE_BYTES + 32;
+  static final int MAX_BYTES =
+      4
+          + 1
+          + NodeReport.MAX_TEXT_BYTES
+          + 4
+          + 8
+          + 8
+          + 2
+          + OwnershipUpdate.MAX_CHANGES * CHANGE_BYTES
+          + 32;
   private static final byte[] REPORT = {'B', 'S', 'R', 1};
   private static final byte[] OWNERSHIP = {'B', 'S', 'O', 1};
   private static final int TAG_BYTES = 32;
@@ -100,8 +108,13 @@ final class SyncCodec {
   /** A load report or an ownership update, unsealed and parsed. */
   Object decode(byte[] bytes, int offset, int length) throws RejectedException {
     if (length < REPORT.length + TAG_BYTES || length > MAX_BYTES) {
-      throw new RejectedException("a sync message is " + (REPORT.length + TAG_BYTES) + ".." + MAX_BYTES
-          + " bytes, got " + length);
+      throw new RejectedException(
+          "a sync message is "
+              + (REPORT.length + TAG_BYTES)
+              + ".."
+              + MAX_BYTES
+              + " bytes, got "
+              + length);
     }
     boolean report = Arrays.equals(bytes, offset, offset + 4, REPORT, 0, 4);
     if (!report && !Arrays.equals(bytes, offset, offset + 4, OWNERSHIP, 0, 4)) {
@@ -112,12 +125,14 @@ final class SyncCodec {
     byte[] expected = mac.doFinal();
     byte[] tag = Arrays.copyOfRange(bytes, offset + bodyLength, offset + length);
     if (!MessageDigest.isEqual(expected, tag)) {
-      throw new RejectedException("bad seal: not made with this farm's cluster key, or changed on the way");
+      throw new RejectedException(
+          "bad seal: not made with this farm's cluster key, or changed on the way");
     }
     ByteBuffer b = ByteBuffer.wrap(bytes, offset + 4, bodyLength - 4);
     try {
       Object message = report ? report(b) : ownership(b);
-      if (b.hasRemaining()) throw new RejectedException(b.remaining() + " bytes after the last field");
+      if (b.hasRemaining())
+        throw new RejectedException(b.remaining() + " bytes after the last field");
       return message;
     } catch (BufferUnderflowException | IndexOutOfBoundsException e) {
       throw new RejectedException("truncated message");
@@ -144,20 +159,35 @@ final class SyncCodec {
     int flags = b.get() & 0xff;
     String health = text(b);
     int count = b.get() & 0xff;
-    if (count > NodeReport.MAX_SERVICES) throw new RejectedException(count + " services in one report");
+    if (count > NodeReport.MAX_SERVICES)
+      throw new RejectedException(count + " services in one report");
     List<java.net.InetSocketAddress> services = new ArrayList<>(count);
-    for (int i = 0; i < count; i++) services.add(new java.net.InetSocketAddress(address(b), b.getShort() & 0xffff));
-    return new NodeReport(node, roles, fabric, incarnation, sequence, active, handoffs, cpu,
-        (flags & HEALTHY) != 0, health, (flags & DRAINING) != 0, services);
+    for (int i = 0; i < count; i++)
+      services.add(new java.net.InetSocketAddress(address(b), b.getShort() & 0xffff));
+    return new NodeReport(
+        node,
+        roles,
+        fabric,
+        incarnation,
+        sequence,
+        active,
+        handoffs,
+        cpu,
+        (flags & HEALTHY) != 0,
+        health,
+        (flags & DRAINING) != 0,
+        services);
   }
 
-  private static OwnershipUpdate ownership(ByteBuffer b) throws RejectedException, UnknownHostException {
+  private static OwnershipUpdate ownership(ByteBuffer b)
+      throws RejectedException, UnknownHostException {
     String node = text(b);
     Inet4Address fabric = address(b);
     long incarnation = b.getLong();
     long sequence = b.getLong();
     int count = b.getShort() & 0xffff;
-    if (count > OwnershipUpdate.MAX_CHANGES) throw new RejectedException(count + " changes in one update");
+    if (count > OwnershipUpdate.MAX_CHANGES)
+      throw new RejectedException(count + " changes in one update");
     List<OwnershipUpdate.Change> changes = new ArrayList<>(count);
     for (int i = 0; i < count; i++) {
       int op = b.get() & 0xff;
@@ -166,7 +196,9 @@ final class SyncCodec {
       int clientPort = b.getShort() & 0xffff;
       Inet4Address vip = address(b);
       int vipPort = b.getShort() & 0xffff;
-      changes.add(new OwnershipUpdate.Change(op == 1, new FlowKey(clientIp, clientPort, vip, vipPort), b.getLong()));
+      changes.add(
+          new OwnershipUpdate.Change(
+              op == 1, new FlowKey(clientIp, clientPort, vip, vipPort), b.getLong()));
     }
     return new OwnershipUpdate(node, fabric, incarnation, sequence, changes);
   }
@@ -179,7 +211,8 @@ final class SyncCodec {
 
   private static void putText(ByteBuffer b, String s) {
     byte[] utf8 = s.getBytes(StandardCharsets.UTF_8);
-    while (utf8.length > NodeReport.MAX_TEXT_BYTES) { // cut whole characters, never a UTF-8 sequence
+    while (utf8.length
+        > NodeReport.MAX_TEXT_BYTES) { // cut whole characters, never a UTF-8 sequence
       s = s.substring(0, s.length() - 1);
       utf8 = s.getBytes(StandardCharsets.UTF_8);
     }
@@ -192,8 +225,12 @@ final class SyncCodec {
     ByteBuffer slice = b.slice(b.position(), n);
     b.position(b.position() + n);
     try {
-      return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-          .onUnmappableCharacter(CodingErrorAction.REPORT).decode(slice).toString();
+      return StandardCharsets.UTF_8
+          .newDecoder()
+          .onMalformedInput(CodingErrorAction.REPORT)
+          .onUnmappableCharacter(CodingErrorAction.REPORT)
+          .decode(slice)
+          .toString();
     } catch (CharacterCodingException e) {
       throw new RejectedException("text field is not UTF-8");
     }

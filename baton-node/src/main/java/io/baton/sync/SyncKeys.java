@@ -7,10 +7,10 @@ import javax.crypto.SecretKey;
 import javax.crypto.spec.SecretKeySpec;
 
 /**
- * The sync plane's keys, each derived from the cluster key with HMAC-SHA256 under its own label,
- * so that no key is used for two purposes (the fabric uses the cluster key itself): an AES-256
- * key for JGroups' encryption, an HMAC key that seals every load report, and the token that
- * admits a node to the cluster. Immutable; the accessors return copies.
+ * The sync plane's keys, each derived from the cluster key with HMAC-SHA256 under its own label, so
+ * that no key is used for two purposes (the fabric uses the cluster key itself): an AES-256 key for
+ * JGroups' encryption, an HMAC key that seals every load report, and the token that admits a node
+ * to the cluster. Immutable; the accessors return copies.
  */
 public final class SyncKeys {
   private static final String HMAC = "HmacSHA256";
@@ -27,9 +27,12 @@ public final class SyncKeys {
   /** Derives the keys from {@code clusterKey} (at least 32 bytes, checked by the config). */
   public static SyncKeys derive(byte[] clusterKey) {
     if (clusterKey.length < 32) {
-      throw new IllegalArgumentException("cluster key must be at least 32 bytes, got " + clusterKey.length);
+      throw new IllegalArgumentException(
+          "cluster key must be at least 32 bytes, got " + clusterKey.length);
     }
-    return new SyncKeys(label(clusterKey, "baton sync encryption v1"), label(clusterKey, "baton sync reports v1"),
+    return new SyncKeys(
+        label(clusterKey, "baton sync encryption v1"),
+        label(clusterKey, "baton sync reports v1"),
         label(clusterKey, "baton sync join v1"));
   }
 

@@ -25,8 +25,8 @@ import org.jgroups.protocols.FRAG4;
 import org.jgroups.protocols.MERGE3;
 import org.jgroups.protocols.MFC;
 import org.jgroups.protocols.SYM_ENCRYPT;
-import org.jgroups.protocols.TCP_NIO2;
 import org.jgroups.protocols.TCPPING;
+import org.jgroups.protocols.TCP_NIO2;
 import org.jgroups.protocols.UFC;
 import org.jgroups.protocols.UNICAST3;
 import org.jgroups.protocols.VERIFY_SUSPECT2;
@@ -40,25 +40,28 @@ import org.slf4j.LoggerFactory;
 
 /**
  * This node's place in the sync plane: a JGroups channel bound to the node's sync address, the
- * timer that publishes its {@link NodeReport} every report interval, and the {@link FarmState}
- * that the other nodes' reports and JGroups' views keep current.
+ * timer that publishes its {@link NodeReport} every report interval, and the {@link FarmState} that
+ * the other nodes' reports and JGroups' views keep current.
  *
  * <p>The stack, bottom up: TCP_NIO2 (bound to the sync address; no multicast; non-blocking
  * connects: with the blocking TCP transport, a seed that was down, whose connect hung until its
- * timeout, held up this node's own messages for seconds at a time), TCPPING (the configured
- * seeds), MERGE3, FD_SOCK2 (a killed process's kernel closes its sockets: suspected at once),
- * FD_ALL3 and VERIFY_SUSPECT2 (a silent one), SYM_ENCRYPT (AES-256-CBC under a key derived from
- * the cluster key; a node without it can neither read nor join), NAKACK2, UNICAST3, STABLE, AUTH
- * ({@link ClusterKeyToken}), GMS, UFC, MFC, FRAG4. Reports carry their own HMAC seal as well
- * ({@link SyncCodec}), since CBC alone does not protect integrity.
+ * timeout, held up this node's own messages for seconds at a time), TCPPING (the configured seeds),
+ * MERGE3, FD_SOCK2 (a killed process's kernel closes its sockets: suspected at once), FD_ALL3 and
+ * VERIFY_SUSPECT2 (a silent one), SYM_ENCRYPT (AES-256-CBC under a key derived from the cluster
+ * key; a node without it can neither read nor join), NAKACK2, UNICAST3, STABLE, AUTH ({@link
+ * ClusterKeyToken}), GMS, UFC, MFC, FRAG4. Reports carry their own HMAC seal as well ({@link
+ * SyncCodec}), since CBC alone does not protect integrity.
  *
  * <p>Thread-safe. JGroups delivers on its own threads; the reports leave from one timer thread.
  */
 public final class SyncPlane implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(SyncPlane.class);
-  private static final RateLimitedLog rejectedLog = new RateLimitedLog(log, "refused sync messages", 10);
+  private static final RateLimitedLog rejectedLog =
+      new RateLimitedLog(log, "refused sync messages", 10);
+
   /** The cluster name every Baton node joins. */
   static final String CLUSTER = "baton";
+
   /** How long a starting node waits for an existing cluster to answer before it founds one. */
   static final long JOIN_TIMEOUT_MS = 500;
 
@@ -78,10 +81,12 @@ public final class SyncPlane implements AutoCloseable {
   final LongAdder reportsRejected = new LongAdder();
   final LongAdder sendFailures = new LongAdder();
   private volatile long viewFormedNs;
+
   /** Connection ownership: what this node publishes and what it hears. */
   private final OwnershipRelay ownership;
 
-  private SyncPlane(SyncSettings settings, JChannel channel, Supplier<LocalLoad> load, LongSupplier nanoClock) {
+  private SyncPlane(
+      SyncSettings settings, JChannel channel, Supplier<LocalLoad> load, LongSupplier nanoClock) {
     this.settings = settings;
     this.channel = channel;
     this.load = load;
@@ -90,26 +95,29 @@ public final class SyncPlane implements AutoCloseable {
     this.encoder = new SyncCodec(settings.keys());
     this.decoders = ThreadLocal.withInitial(() -> new SyncCodec(settings.keys()));
     this.ownership = new OwnershipRelay(settings, incarnation, this::sendToMembers, rejectedLog);
-    this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "baton-sync");
-      t.setDaemon(true);
-      return t;
-    });
+    this.timer =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "baton-sync");
+              t.setDaemon(true);
+              return t;
+            });
   }
 
   /**
-   * Joins the farm's cluster (or founds it, if no seed answers within {@value #JOIN_TIMEOUT_MS}
-   * ms) and starts reporting. {@code load} is asked once per report interval, on the timer thread.
+   * Joins the farm's cluster (or founds it, if no seed answers within {@value #JOIN_TIMEOUT_MS} ms)
+   * and starts reporting. {@code load} is asked once per report interval, on the timer thread.
    */
-  public static SyncPlane start(SyncSettings settings, Supplier<LocalLoad> load, LongSupplier nanoClock)
-      throws Exception {
+  public static SyncPlane start(
+      SyncSettings settings, Supplier<LocalLoad> load, LongSupplier nanoClock) throws Exception {
     JChannel channel = new JChannel(stack(settings));
     // JGroups' probe service would listen on a multicast socket: nothing of the farm's state
     // leaves the sync plane unauthenticated.
     channel.getProtocolStack().getTransport().getDiagnosticsHandler().setEnabled(false);
     SyncPlane plane = new SyncPlane(settings, channel, load, nanoClock);
     channel.setName(settings.node());
-    channel.setDiscardOwnMessages(false); // a node's own report makes it eligible in its own view (peer mode)
+    channel.setDiscardOwnMessages(
+        false); // a node's own report makes it eligible in its own view (peer mode)
     channel.setReceiver(plane.new Delivery());
     long startNs = nanoClock.getAsLong();
     try {
@@ -118,37 +126,57 @@ public final class SyncPlane implements AutoCloseable {
     } catch (Exception e) {
       channel.close();
       plane.timer.shutdownNow();
-      throw new java.io.IOException("cannot join the sync plane on " + settings.bindAddress().getHostAddress() + ":"
-          + settings.port() + ": " + e.getMessage(), e);
+      throw new java.io.IOException(
+          "cannot join the sync plane on "
+              + settings.bindAddress().getHostAddress()
+              + ":"
+              + settings.port()
+              + ": "
+              + e.getMessage(),
+          e);
     }
-    log.info("sync: {} joined the farm's cluster in {} ms; view {}", settings.node(),
-        (nanoClock.getAsLong() - startNs) / 1_000_000, channel.getView());
+    log.info(
+        "sync: {} joined the farm's cluster in {} ms; view {}",
+        settings.node(),
+        (nanoClock.getAsLong() - startNs) / 1_000_000,
+        channel.getView());
     long periodMs = settings.reportInterval().toMillis();
     plane.timer.scheduleAtFixedRate(plane::publish, 0, periodMs, TimeUnit.MILLISECONDS);
-    plane.timer.scheduleWithFixedDelay(plane.ownership::flush, OwnershipRelay.FLUSH_MS, OwnershipRelay.FLUSH_MS,
+    plane.timer.scheduleWithFixedDelay(
+        plane.ownership::flush,
+        OwnershipRelay.FLUSH_MS,
+        OwnershipRelay.FLUSH_MS,
         TimeUnit.MILLISECONDS);
     return plane;
   }
 
   /**
-   * Says plainly what JGroups would report as "no available port": the sync address is not on
-   * this host, or a port it needs is taken.
+   * Says plainly what JGroups would report as "no available port": the sync address is not on this
+   * host, or a port it needs is taken.
    */
   private static void checkBindable(SyncSettings s) throws java.io.IOException {
     try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
       probe.bind(new InetSocketAddress(s.bindAddress(), 0));
     } catch (java.net.BindException e) {
-      throw new java.io.IOException("the sync address " + s.bindAddress().getHostAddress()
-          + " is not on any interface of this host (see node.interfaces.sync)");
+      throw new java.io.IOException(
+          "the sync address "
+              + s.bindAddress().getHostAddress()
+              + " is not on any interface of this host (see node.interfaces.sync)");
     }
     for (int port : new int[] {s.port(), s.port() + 1}) {
       try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
         probe.setReuseAddress(true);
         probe.bind(new InetSocketAddress(s.bindAddress(), port));
       } catch (java.io.IOException e) {
-        throw new java.io.IOException("port " + port + " on " + s.bindAddress().getHostAddress() + " is taken ("
-            + e.getMessage() + "): another Baton node or another program; the sync plane needs sync.port and"
-            + " sync.port + 1");
+        throw new java.io.IOException(
+            "port "
+                + port
+                + " on "
+                + s.bindAddress().getHostAddress()
+                + " is taken ("
+                + e.getMessage()
+                + "): another Baton node or another program; the sync plane needs sync.port and"
+                + " sync.port + 1");
       }
     }
   }
@@ -183,8 +211,22 @@ public final class SyncPlane implements AutoCloseable {
     MERGE3 merge = new MERGE3();
     merge.setMinInterval(1000);
     merge.setMaxInterval(3000);
-    return List.of(tcp, ping, merge, fdSock, fdAll, verify, encrypt, new NAKACK2(), new UNICAST3(),
-        new STABLE(), auth, gms, new UFC(), new MFC(), new FRAG4());
+    return List.of(
+        tcp,
+        ping,
+        merge,
+        fdSock,
+        fdAll,
+        verify,
+        encrypt,
+        new NAKACK2(),
+        new UNICAST3(),
+        new STABLE(),
+        auth,
+        gms,
+        new UFC(),
+        new MFC(),
+        new FRAG4());
   }
 
   /**
@@ -248,27 +290,45 @@ public final class SyncPlane implements AutoCloseable {
       LocalLoad l = load.get();
       long now = nanoClock.getAsLong();
       long elapsedNs = lastReportNs == 0 ? settings.reportInterval().toNanos() : now - lastReportNs;
-      long rate = lastReportNs == 0 ? 0 : Math.max(0, (l.handoffsTotal() - lastHandoffs) * 1_000_000_000L / Math.max(1, elapsedNs));
+      long rate =
+          lastReportNs == 0
+              ? 0
+              : Math.max(
+                  0, (l.handoffsTotal() - lastHandoffs) * 1_000_000_000L / Math.max(1, elapsedNs));
       lastReportNs = now;
       lastHandoffs = l.handoffsTotal();
-      NodeReport report = new NodeReport(settings.node(), settings.roles(), settings.fabricAddress(), incarnation,
-          ++sequence, l.activeConnections(), (int) Math.min(Integer.MAX_VALUE, rate), cpuPermille(), l.healthy(),
-          l.health(), l.draining(), settings.services());
+      NodeReport report =
+          new NodeReport(
+              settings.node(),
+              settings.roles(),
+              settings.fabricAddress(),
+              incarnation,
+              ++sequence,
+              l.activeConnections(),
+              (int) Math.min(Integer.MAX_VALUE, rate),
+              cpuPermille(),
+              l.healthy(),
+              l.health(),
+              l.draining(),
+              settings.services());
       // A report is a whole state that the next one replaces: sent without NAKACK2's sequence
       // numbers and retransmissions. A report that met a view change is not delivered late and
       // does not hold back the ones after it (the FarmState orders reports by their own sequence).
-      channel.send(new BytesMessage(null, encoder.encode(report)).setFlag(Message.Flag.NO_RELIABILITY));
+      channel.send(
+          new BytesMessage(null, encoder.encode(report)).setFlag(Message.Flag.NO_RELIABILITY));
       reportsSent.increment();
     } catch (Exception | Error e) {
       sendFailures.increment();
-      rejectedLog.warn("sync: cannot publish this node's report: {}", String.valueOf(e.getMessage()));
+      rejectedLog.warn(
+          "sync: cannot publish this node's report: {}", String.valueOf(e.getMessage()));
     } finally {
       farm.logChanges(); // staleness is news even when nothing arrives
     }
   }
 
   private static int cpuPermille() {
-    if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+    if (ManagementFactory.getOperatingSystemMXBean()
+        instanceof com.sun.management.OperatingSystemMXBean os) {
       double load = os.getCpuLoad();
       return load < 0 ? 0 : (int) Math.round(load * 1000);
     }
@@ -285,7 +345,8 @@ public final class SyncPlane implements AutoCloseable {
   private final class Delivery implements Receiver {
     @Override
     public void viewAccepted(View view) {
-      Set<String> names = view.getMembers().stream().map(SyncPlane::name).collect(Collectors.toSet());
+      Set<String> names =
+          view.getMembers().stream().map(SyncPlane::name).collect(Collectors.toSet());
       viewFormedNs = nanoClock.getAsLong();
       log.info("sync: view {} with {} members: {}", view.getViewId().getId(), view.size(), names);
       Set<String> before = farm.snapshot().view();
@@ -308,7 +369,8 @@ public final class SyncPlane implements AutoCloseable {
         case NodeReport report -> {
           if (!report.node().equals(sender)) {
             reportsRejected.increment();
-            rejectedLog.warn("sync: refused a report from {} that claims to be {}", sender, report.node());
+            rejectedLog.warn(
+                "sync: refused a report from {} that claims to be {}", sender, report.node());
             return;
           }
           farm.report(report);
@@ -348,8 +410,8 @@ public final class SyncPlane implements AutoCloseable {
   }
 
   /**
-   * The dispatcher side: where the servers' ownership updates go, starting with those that
-   * arrived since the node joined.
+   * The dispatcher side: where the servers' ownership updates go, starting with those that arrived
+   * since the node joined.
    */
   public void receiveOwnership(OwnershipSink sink) {
     ownership.deliverTo(sink);
@@ -373,7 +435,9 @@ public final class SyncPlane implements AutoCloseable {
     List<OwnershipUpdate.Change> openConnections();
   }
 
-  /** Applies a server's update; false if it refused it (e.g. the claim does not match the config). */
+  /**
+   * Applies a server's update; false if it refused it (e.g. the claim does not match the config).
+   */
   @FunctionalInterface
   public interface OwnershipSink {
     boolean apply(OwnershipUpdate update);

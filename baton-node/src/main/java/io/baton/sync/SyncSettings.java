@@ -12,8 +12,8 @@ import java.util.Objects;
  * @param node this node's name (its JGroups logical name)
  * @param roles its roles in config spelling, for its reports
  * @param fabricAddress its fabric address, for its reports
- * @param bindAddress its sync address: JGroups listens on {@code port} (members) and
- *     {@code port + 1} (socket failure detection) there
+ * @param bindAddress its sync address: JGroups listens on {@code port} (members) and {@code port +
+ *     1} (socket failure detection) there
  * @param port the sync port, the same on every node
  * @param seeds sync addresses to ask for the cluster when joining (any subset of the farm's nodes)
  * @param reportInterval how often the node publishes its report
@@ -32,9 +32,27 @@ public record SyncSettings(
     Duration staleAfter,
     SyncKeys keys,
     List<InetSocketAddress> services) {
-  public SyncSettings(String node, String roles, Inet4Address fabricAddress, Inet4Address bindAddress, int port,
-      List<Inet4Address> seeds, Duration reportInterval, Duration staleAfter, SyncKeys keys) {
-    this(node, roles, fabricAddress, bindAddress, port, seeds, reportInterval, staleAfter, keys, List.of());
+  public SyncSettings(
+      String node,
+      String roles,
+      Inet4Address fabricAddress,
+      Inet4Address bindAddress,
+      int port,
+      List<Inet4Address> seeds,
+      Duration reportInterval,
+      Duration staleAfter,
+      SyncKeys keys) {
+    this(
+        node,
+        roles,
+        fabricAddress,
+        bindAddress,
+        port,
+        seeds,
+        reportInterval,
+        staleAfter,
+        keys,
+        List.of());
   }
 
   public SyncSettings {
@@ -43,8 +61,10 @@ public record SyncSettings(
     Objects.requireNonNull(fabricAddress, "fabricAddress");
     Objects.requireNonNull(bindAddress, "bindAddress");
     seeds = List.copyOf(seeds);
-    if (seeds.isEmpty()) throw new IllegalArgumentException("the sync plane needs at least one seed");
-    if (port < 1 || port > 65534) throw new IllegalArgumentException("sync port must be 1..65534, got " + port);
+    if (seeds.isEmpty())
+      throw new IllegalArgumentException("the sync plane needs at least one seed");
+    if (port < 1 || port > 65534)
+      throw new IllegalArgumentException("sync port must be 1..65534, got " + port);
     if (staleAfter.compareTo(reportInterval.multipliedBy(2)) < 0) {
       throw new IllegalArgumentException("stale-after must be at least twice the report interval");
     }

@@ -12,22 +12,21 @@ import java.lang.foreign.ValueLayout;
 /**
  * Takes the state of a live, established TCP socket so that another host can continue it.
  *
- * <p>Two steps, because the caller may need to act between them (e.g. install a forwarding
- * entry): {@link #freeze} attaches a drop-all socket filter, so the local kernel stops
- * processing the client's packets (they will be retransmitted, never reset); once the client's
- * packets go elsewhere, {@link Frozen#dropOutput} marks the socket's output ({@link
- * #FROZEN_MARK}) for the forwarding table to drop; then {@link
- * Frozen#export} switches repair mode on and reads sequence numbers, options, window, timestamp
- * and both queues. The frozen socket is then either {@linkplain Frozen#release released}
- * (closed in repair mode: no FIN, no RST reach the client) once the new owner has it, or
- * {@linkplain Frozen#resume resumed} (repair off, filter detached) when the move is abandoned,
- * in which case the connection simply continues here.
+ * <p>Two steps, because the caller may need to act between them (e.g. install a forwarding entry):
+ * {@link #freeze} attaches a drop-all socket filter, so the local kernel stops processing the
+ * client's packets (they will be retransmitted, never reset); once the client's packets go
+ * elsewhere, {@link Frozen#dropOutput} marks the socket's output ({@link #FROZEN_MARK}) for the
+ * forwarding table to drop; then {@link Frozen#export} switches repair mode on and reads sequence
+ * numbers, options, window, timestamp and both queues. The frozen socket is then either {@linkplain
+ * Frozen#release released} (closed in repair mode: no FIN, no RST reach the client) once the new
+ * owner has it, or {@linkplain Frozen#resume resumed} (repair off, filter detached) when the move
+ * is abandoned, in which case the connection simply continues here.
  *
  * <p>ESTABLISHED and CLOSE_WAIT connections move. In CLOSE_WAIT the client has sent its FIN (a
- * request followed by {@code shutdown(SHUT_WR)}) and still reads: the state records the FIN
- * ({@link ConnectionState#finReceived}) and the restorer re-creates it. Connections where this
- * side has sent its FIN (FIN_WAIT*, CLOSING, LAST_ACK, TIME_WAIT) are refused before anything
- * is changed: their FIN is in flight or acknowledged and the application is done with them.
+ * request followed by {@code shutdown(SHUT_WR)}) and still reads: the state records the FIN ({@link
+ * ConnectionState#finReceived}) and the restorer re-creates it. Connections where this side has
+ * sent its FIN (FIN_WAIT*, CLOSING, LAST_ACK, TIME_WAIT) are refused before anything is changed:
+ * their FIN is in flight or acknowledged and the application is done with them.
  *
  * <p>Stateless; a {@link Frozen} is confined to the thread that owns the socket.
  */
@@ -35,11 +34,11 @@ public final class ConnectionExporter {
   /**
    * The mark ({@code SO_MARK}) a frozen socket's output carries from {@link Frozen#dropOutput}
    * until it is resumed or closed: the dispatcher's forwarding table drops every packet with this
-   * mark on the front interface (netdev egress). A frozen socket's own timers (pacing, tail-loss probe,
-   * window probe) may still transmit never-sent bytes; a client that acknowledges them deadlocks
-   * the new owner (docs/design.md, the handoff sequence). Marking the socket costs one system
-   * call and no nf_tables transaction, where an element per flow in a set cost one to add and
-   * one to remove for every handoff.
+   * mark on the front interface (netdev egress). A frozen socket's own timers (pacing, tail-loss
+   * probe, window probe) may still transmit never-sent bytes; a client that acknowledges them
+   * deadlocks the new owner (docs/design.md, the handoff sequence). Marking the socket costs one
+   * system call and no nf_tables transaction, where an element per flow in a set cost one to add
+   * and one to remove for every handoff.
    */
   public static final int FROZEN_MARK = 0xba700001;
 
@@ -56,7 +55,8 @@ public final class ConnectionExporter {
     try {
       flow = FlowKey.of(Sockets.peerAddress(fd), Sockets.localAddress(fd));
     } catch (LinuxException e) {
-      throw new TransplantException("cannot read the addresses of socket " + fd + ": " + e.getMessage(), e);
+      throw new TransplantException(
+          "cannot read the addresses of socket " + fd + ": " + e.getMessage(), e);
     }
     return freeze(fd, flow);
   }
@@ -84,22 +84,27 @@ public final class ConnectionExporter {
       default -> {
         String why =
             switch (info.state()) {
-              case TcpInfo.STATE_FIN_WAIT1, TcpInfo.STATE_FIN_WAIT2 -> " (this side already sent FIN)";
+              case TcpInfo.STATE_FIN_WAIT1, TcpInfo.STATE_FIN_WAIT2 ->
+                  " (this side already sent FIN)";
               case TcpInfo.STATE_CLOSING, TcpInfo.STATE_LAST_ACK ->
                   " (both sides already sent FIN)";
               case TcpInfo.STATE_TIME_WAIT -> " (the connection is over)";
               default -> "";
             };
         throw new TransplantException(
-            "socket " + fd + " is " + TcpInfo.stateName(info.state()) + why
+            "socket "
+                + fd
+                + " is "
+                + TcpInfo.stateName(info.state())
+                + why
                 + ": only ESTABLISHED and CLOSE_WAIT connections can be moved");
       }
     };
   }
 
   /**
-   * A socket whose incoming packets are being dropped, ready to be exported. Confined to the
-   * thread that owns the socket.
+   * A socket whose incoming packets are being dropped, ready to be exported. Confined to the thread
+   * that owns the socket.
    */
   public static final class Frozen {
     private final int fd;
@@ -141,9 +146,9 @@ public final class ConnectionExporter {
     /**
      * Switches repair mode on and reads the connection's state.
      *
-     * @param alreadyRead bytes the application had read from the socket and wants the new owner
-     *     to receive again (e.g. a request head that was peeked for routing); they are put in
-     *     front of the kernel's unread bytes
+     * @param alreadyRead bytes the application had read from the socket and wants the new owner to
+     *     receive again (e.g. a request head that was peeked for routing); they are put in front of
+     *     the kernel's unread bytes
      */
     public ConnectionState export(byte[] alreadyRead) throws TransplantException {
       checkOpen();
@@ -183,7 +188,8 @@ public final class ConnectionExporter {
         Sockets.close(fd);
       } catch (LinuxException e) {
         Sockets.closeQuietly(fd);
-        throw new TransplantException("cannot release socket " + fd + " silently: " + e.getMessage(), e);
+        throw new TransplantException(
+            "cannot release socket " + fd + " silently: " + e.getMessage(), e);
       }
     }
 
@@ -201,14 +207,15 @@ public final class ConnectionExporter {
           repair = true;
         }
       } catch (LinuxException e) {
-        throw new TransplantException("cannot prepare socket " + fd + " for a silent close: " + e.getMessage(), e);
+        throw new TransplantException(
+            "cannot prepare socket " + fd + " for a silent close: " + e.getMessage(), e);
       }
     }
 
     /**
-     * Abandons the move: the frozen mark off (first, so the window probe leaves), repair off
-     * (with a window probe so the client retransmits promptly) and filter detached. The
-     * connection continues on this socket.
+     * Abandons the move: the frozen mark off (first, so the window probe leaves), repair off (with
+     * a window probe so the client retransmits promptly) and filter detached. The connection
+     * continues on this socket.
      */
     public void resume() throws TransplantException {
       checkOpen();
@@ -262,7 +269,8 @@ public final class ConnectionExporter {
       int writeSeq = TcpRepair.queueSeq(fd);
       byte[] sendQueue = peek(fd, outq, "send");
       TcpRepair.selectQueue(fd, TcpRepair.TCP_NO_QUEUE);
-      return new Snapshot(info, mss, timestamp, window, rcvNxt, unread, writeSeq, sendQueue, unsent);
+      return new Snapshot(
+          info, mss, timestamp, window, rcvNxt, unread, writeSeq, sendQueue, unsent);
     }
 
     /** Reads {@code length} bytes of the selected queue without consuming them. */
@@ -271,8 +279,15 @@ public final class ConnectionExporter {
       if (length == 0) return new byte[0];
       if (length > ConnectionState.MAX_QUEUE_BYTES) {
         throw new TransplantException(
-            "socket " + fd + " " + queue + " queue holds " + length + " bytes, over the "
-                + ConnectionState.MAX_QUEUE_BYTES + "-byte limit");
+            "socket "
+                + fd
+                + " "
+                + queue
+                + " queue holds "
+                + length
+                + " bytes, over the "
+                + ConnectionState.MAX_QUEUE_BYTES
+                + "-byte limit");
       }
       try (Arena arena = Arena.ofConfined()) {
         MemorySegment buf = arena.allocate(length);
@@ -288,13 +303,13 @@ public final class ConnectionExporter {
     /**
      * Whether the connection is still as it was when this snapshot began, i.e. no segment that
      * slipped past the filter before it was attached changed it while it was being read. One
-     * TCP_INFO read tells: the kernel counts every segment it takes for the socket in
-     * {@code tcpi_segs_in} (tcp_v4_rcv, under the socket lock, after the filter and before the
-     * segment is processed or put on the backlog) and every segment it sends in
-     * {@code tcpi_segs_out}; the byte counters and the state change only with them. The snapshot
-     * read its TCP_INFO first, so any change to the queues or sequence numbers read after it shows
-     * here. (This replaced re-reading both sequence numbers and the three queue lengths: eight
-     * system calls fewer per export.)
+     * TCP_INFO read tells: the kernel counts every segment it takes for the socket in {@code
+     * tcpi_segs_in} (tcp_v4_rcv, under the socket lock, after the filter and before the segment is
+     * processed or put on the backlog) and every segment it sends in {@code tcpi_segs_out}; the
+     * byte counters and the state change only with them. The snapshot read its TCP_INFO first, so
+     * any change to the queues or sequence numbers read after it shows here. (This replaced
+     * re-reading both sequence numbers and the three queue lengths: eight system calls fewer per
+     * export.)
      */
     boolean stillCurrent(int fd) throws LinuxException {
       TcpInfo now = TcpInfo.of(fd);
@@ -308,9 +323,9 @@ public final class ConnectionExporter {
     }
 
     /**
-     * The state of this snapshot. With {@code finReceived}, {@code rcv_nxt} (and with it
-     * {@code tcpi_bytes_received}, which the kernel advances by a segment's end_seq) counts the
-     * FIN, while SIOCINQ and the peeked queue do not: the FIN takes a sequence number, no byte.
+     * The state of this snapshot. With {@code finReceived}, {@code rcv_nxt} (and with it {@code
+     * tcpi_bytes_received}, which the kernel advances by a segment's end_seq) counts the FIN, while
+     * SIOCINQ and the peeked queue do not: the FIN takes a sequence number, no byte.
      */
     ConnectionState toState(int fd, FlowKey flow, byte[] alreadyRead, boolean finReceived)
         throws TransplantException {
@@ -333,7 +348,10 @@ public final class ConnectionExporter {
             (int) (receiveNextSeq - info.bytesReceived() - 1),
             receiveNextSeq,
             new ConnectionState.Window(
-                window.sndWl1(), window.sndWnd(), window.maxWindow(), window.rcvWnd(),
+                window.sndWl1(),
+                window.sndWnd(),
+                window.maxWindow(),
+                window.rcvWnd(),
                 window.rcvWup()),
             mss,
             options,
@@ -344,7 +362,8 @@ public final class ConnectionExporter {
             unsent,
             finReceived);
       } catch (IllegalArgumentException e) {
-        throw new TransplantException("socket " + fd + " has a state Baton cannot carry: " + e.getMessage(), e);
+        throw new TransplantException(
+            "socket " + fd + " has a state Baton cannot carry: " + e.getMessage(), e);
       }
     }
   }

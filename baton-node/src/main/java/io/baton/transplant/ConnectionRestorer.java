@@ -10,16 +10,16 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Re-creates an exported TCP connection as a new local socket, following the order CRIU's
- * libsoccr uses and the pitfalls found on real kernels (see docs/design.md):
+ * Re-creates an exported TCP connection as a new local socket, following the order CRIU's libsoccr
+ * uses and the pitfalls found on real kernels (see docs/design.md):
  *
  * <ol>
  *   <li>socket, {@code IP_TRANSPARENT} (before repair: setting reuse options after repair-on
  *       clobbers the forced address reuse repair mode gives), repair on;
  *   <li>receive and send sequence numbers, each wound back by the bytes that will be replayed;
  *   <li>bind to the virtual address, connect to the client (no SYN in repair mode);
- *   <li>{@code TCP_REPAIR_OPTIONS} (without the window scale the peer's window is misread and
- *       the connection stalls), then {@code TCP_TIMESTAMP};
+ *   <li>{@code TCP_REPAIR_OPTIONS} (without the window scale the peer's window is misread and the
+ *       connection stalls), then {@code TCP_TIMESTAMP};
  *   <li>replay the receive queue, then the sent-but-unacknowledged part of the send queue, in
  *       chunks halved on {@code ENOMEM};
  *   <li>{@code TCP_REPAIR_WINDOW}, repair off;
@@ -27,13 +27,12 @@ import java.util.List;
  *   <li>only then write the never-sent bytes, as ordinary data.
  * </ol>
  *
- * <p>A CLOSE_WAIT connection is restored as ESTABLISHED with the receive sequence wound back
- * over the FIN (repair mode cannot queue a FIN), as CRIU's libsoccr does; the re-created FIN
- * then moves the socket to CLOSE_WAIT, and the application reads end of stream after the
- * replayed bytes.
+ * <p>A CLOSE_WAIT connection is restored as ESTABLISHED with the receive sequence wound back over
+ * the FIN (repair mode cannot queue a FIN), as CRIU's libsoccr does; the re-created FIN then moves
+ * the socket to CLOSE_WAIT, and the application reads end of stream after the replayed bytes.
  *
- * <p>The socket's namespace is the calling thread's: call this on a thread of the host that is
- * to own the connection. Stateless and thread-safe.
+ * <p>The socket's namespace is the calling thread's: call this on a thread of the host that is to
+ * own the connection. Stateless and thread-safe.
  */
 public final class ConnectionRestorer {
   private static final int MAX_CHUNK = 256 * 1024;
@@ -47,23 +46,24 @@ public final class ConnectionRestorer {
    * @param transparent set {@code IP_TRANSPARENT}, which the server guard's {@code socket
    *     transparent 1} rule recognises
    * @param nonBlocking leave the returned socket non-blocking (e.g. for an event loop)
-   * @param windowProbe leave repair mode with a window probe, eliciting an ACK from the client
-   *     that tells the new socket the client's current window at once
+   * @param windowProbe leave repair mode with a window probe, eliciting an ACK from the client that
+   *     tells the new socket the client's current window at once
    */
   public record Options(boolean transparent, boolean nonBlocking, boolean windowProbe) {
     public static final Options DEFAULT = new Options(true, true, true);
   }
 
   /**
-   * A restored socket. {@code unsentTail} holds never-sent bytes that did not fit in the socket
-   * at once; the new owner must write them before anything else.
+   * A restored socket. {@code unsentTail} holds never-sent bytes that did not fit in the socket at
+   * once; the new owner must write them before anything else.
    */
   public record Restored(int fd, byte[] unsentTail, Timings timings) {}
 
   /** Where the time of one restore went, for benchmarks and logs. */
   public record Timings(long totalNs, long replayNs) {}
 
-  public static Restored restore(ConnectionState state, Options options) throws TransplantException {
+  public static Restored restore(ConnectionState state, Options options)
+      throws TransplantException {
     long start = System.nanoTime();
     int fd;
     try {
@@ -155,13 +155,13 @@ public final class ConnectionRestorer {
   }
 
   /**
-   * Writes {@code bytes[from, from+length)} into the selected repair queue. send() may accept
-   * fewer bytes than asked (loop), fail with ENOMEM for large chunks (halve), or find the
-   * socket's buffer full; a short replay would leave rcv_nxt behind and make TCP_REPAIR_WINDOW
-   * fail. Never blocks: the restore runs on a fabric event loop, and a blocking send into a full
-   * repair queue waits for memory that nothing frees (a migrated download's megabytes of
-   * unacknowledged data held a server's fabric loop for seconds). A full buffer is grown once,
-   * past the sysctl caps ({@code bufferForceOption}, CAP_NET_ADMIN), to hold the queue.
+   * Writes {@code bytes[from, from+length)} into the selected repair queue. send() may accept fewer
+   * bytes than asked (loop), fail with ENOMEM for large chunks (halve), or find the socket's buffer
+   * full; a short replay would leave rcv_nxt behind and make TCP_REPAIR_WINDOW fail. Never blocks:
+   * the restore runs on a fabric event loop, and a blocking send into a full repair queue waits for
+   * memory that nothing frees (a migrated download's megabytes of unacknowledged data held a
+   * server's fabric loop for seconds). A full buffer is grown once, past the sysctl caps ({@code
+   * bufferForceOption}, CAP_NET_ADMIN), to hold the queue.
    */
   private static void replay(int fd, byte[] bytes, int from, int length, int bufferForceOption)
       throws LinuxException {
@@ -186,14 +186,19 @@ public final class ConnectionRestorer {
           done += sent;
         } else if (!grown) {
           // The queue is larger than this socket's buffer allows; make room for all of it once.
-          Sockets.setInt(fd, Sockets.SOL_SOCKET, bufferForceOption, 2 * length + (1 << 16),
+          Sockets.setInt(
+              fd,
+              Sockets.SOL_SOCKET,
+              bufferForceOption,
+              2 * length + (1 << 16),
               "SO_RCVBUFFORCE/SO_SNDBUFFORCE");
           grown = true;
         } else if (chunk > MIN_CHUNK) {
           chunk = Math.max(MIN_CHUNK, chunk / 2);
         } else {
-          throw new LinuxException("send(repair queue)", "the queue does not fit: " + done + " of " + length
-              + " bytes replayed");
+          throw new LinuxException(
+              "send(repair queue)",
+              "the queue does not fit: " + done + " of " + length + " bytes replayed");
         }
       }
     }
@@ -222,7 +227,8 @@ public final class ConnectionRestorer {
     return java.util.Arrays.copyOfRange(state.sendQueue(), from + done, state.sendQueue().length);
   }
 
-  private static TransplantException failure(ConnectionState state, String stage, LinuxException e) {
+  private static TransplantException failure(
+      ConnectionState state, String stage, LinuxException e) {
     return new TransplantException(
         "cannot restore " + state.flow() + " at " + stage + ": " + e.getMessage(), e);
   }

@@ -4,23 +4,24 @@ import java.util.Arrays;
 import java.util.Objects;
 
 /**
- * Everything needed to continue a live TCP connection on another host: "the data structure of
- * a connection". Produced by {@link ConnectionExporter}, carried by {@link ConnectionStateCodec},
- * consumed by {@link ConnectionRestorer}. ESTABLISHED connections are represented, and
- * CLOSE_WAIT ones: the peer has sent its FIN (it still reads what this side sends), flagged by
- * {@link #finReceived}.
+ * Everything needed to continue a live TCP connection on another host: "the data structure of a
+ * connection". Produced by {@link ConnectionExporter}, carried by {@link ConnectionStateCodec},
+ * consumed by {@link ConnectionRestorer}. ESTABLISHED connections are represented, and CLOSE_WAIT
+ * ones: the peer has sent its FIN (it still reads what this side sends), flagged by {@link
+ * #finReceived}.
  *
  * <p>Sequence numbers are unsigned 32-bit values kept in Java ints. The send side: the socket's
  * {@code write_seq} is {@link #sendNextSeq}; the first byte of {@link #sendQueue} has sequence
- * {@code sendNextSeq - sendQueue.length}, which is {@code snd_una}; its last
- * {@link #sendQueueUnsent} bytes were never transmitted. The receive side: {@link
- * #receiveNextSeq} is {@code rcv_nxt}; {@link #receiveQueue} holds the bytes that end there
- * (one sequence number earlier when the peer's FIN was received: the FIN occupies one), of which the first {@link #receiveQueueAlreadyRead} had been read by the exporting application
- * (e.g. a dispatcher's peek at the HTTP head) and the rest were still unread in the kernel.
+ * {@code sendNextSeq - sendQueue.length}, which is {@code snd_una}; its last {@link
+ * #sendQueueUnsent} bytes were never transmitted. The receive side: {@link #receiveNextSeq} is
+ * {@code rcv_nxt}; {@link #receiveQueue} holds the bytes that end there (one sequence number
+ * earlier when the peer's FIN was received: the FIN occupies one), of which the first {@link
+ * #receiveQueueAlreadyRead} had been read by the exporting application (e.g. a dispatcher's peek at
+ * the HTTP head) and the rest were still unread in the kernel.
  *
  * <p>Immutable in intent; the byte arrays are not copied, so callers must not modify them after
- * construction. Validation in the compact constructor guarantees that every instance is a state
- * the restorer can apply.
+ * construction. Validation in the compact constructor guarantees that every instance is a state the
+ * restorer can apply.
  *
  * @param flow client and local address/port
  * @param sendInitialSeq initial send sequence number (ISS), derived from TCP_INFO
@@ -32,7 +33,8 @@ import java.util.Objects;
  * @param options negotiated options
  * @param timestampValue TCP_TIMESTAMP value, written back unchanged on restore
  * @param receiveQueue bytes received from the peer and not yet consumed by the new owner
- * @param receiveQueueAlreadyRead how many leading bytes of {@code receiveQueue} the exporter had read
+ * @param receiveQueueAlreadyRead how many leading bytes of {@code receiveQueue} the exporter had
+ *     read
  * @param sendQueue bytes queued for the peer and not yet acknowledged (unacked then unsent)
  * @param sendQueueUnsent how many trailing bytes of {@code sendQueue} were never sent
  * @param finReceived the peer's FIN was received (the socket was in CLOSE_WAIT): {@code
@@ -94,9 +96,21 @@ public record ConnectionState(
       int receiveQueueAlreadyRead,
       byte[] sendQueue,
       int sendQueueUnsent) {
-    this(flow, sendInitialSeq, sendNextSeq, receiveInitialSeq, receiveNextSeq, window, mss,
-        options, timestampValue, receiveQueue, receiveQueueAlreadyRead, sendQueue,
-        sendQueueUnsent, false);
+    this(
+        flow,
+        sendInitialSeq,
+        sendNextSeq,
+        receiveInitialSeq,
+        receiveNextSeq,
+        window,
+        mss,
+        options,
+        timestampValue,
+        receiveQueue,
+        receiveQueueAlreadyRead,
+        sendQueue,
+        sendQueueUnsent,
+        false);
   }
 
   public ConnectionState {
@@ -110,12 +124,19 @@ public record ConnectionState(
     }
     if (receiveQueue.length > MAX_QUEUE_BYTES || sendQueue.length > MAX_QUEUE_BYTES) {
       throw new IllegalArgumentException(
-          "queue larger than " + MAX_QUEUE_BYTES + " bytes: receive=" + receiveQueue.length
-              + " send=" + sendQueue.length);
+          "queue larger than "
+              + MAX_QUEUE_BYTES
+              + " bytes: receive="
+              + receiveQueue.length
+              + " send="
+              + sendQueue.length);
     }
     if (receiveQueueAlreadyRead < 0 || receiveQueueAlreadyRead > receiveQueue.length) {
       throw new IllegalArgumentException(
-          "receiveQueueAlreadyRead " + receiveQueueAlreadyRead + " outside 0.." + receiveQueue.length);
+          "receiveQueueAlreadyRead "
+              + receiveQueueAlreadyRead
+              + " outside 0.."
+              + receiveQueue.length);
     }
     if (sendQueueUnsent < 0 || sendQueueUnsent > sendQueue.length) {
       throw new IllegalArgumentException(
@@ -167,16 +188,36 @@ public record ConnectionState(
 
   @Override
   public int hashCode() {
-    return Objects.hash(flow, sendNextSeq, receiveNextSeq, Arrays.hashCode(receiveQueue),
+    return Objects.hash(
+        flow,
+        sendNextSeq,
+        receiveNextSeq,
+        Arrays.hashCode(receiveQueue),
         Arrays.hashCode(sendQueue));
   }
 
   @Override
   public String toString() {
-    return "ConnectionState[" + flow + " snd_nxt_write=" + Integer.toUnsignedString(sendNextSeq)
-        + " rcv_nxt=" + Integer.toUnsignedString(receiveNextSeq) + " mss=" + mss + " " + options
-        + " rcvq=" + receiveQueue.length + " (read " + receiveQueueAlreadyRead + ") sndq="
-        + sendQueue.length + " (unsent " + sendQueueUnsent + ")" + (finReceived ? " fin" : "")
+    return "ConnectionState["
+        + flow
+        + " snd_nxt_write="
+        + Integer.toUnsignedString(sendNextSeq)
+        + " rcv_nxt="
+        + Integer.toUnsignedString(receiveNextSeq)
+        + " mss="
+        + mss
+        + " "
+        + options
+        + " rcvq="
+        + receiveQueue.length
+        + " (read "
+        + receiveQueueAlreadyRead
+        + ") sndq="
+        + sendQueue.length
+        + " (unsent "
+        + sendQueueUnsent
+        + ")"
+        + (finReceived ? " fin" : "")
         + "]";
   }
 }

@@ -40,8 +40,8 @@ import java.util.Objects;
  * bytes actually present before anything is allocated, and every refusal is a {@link
  * StateFormatException} naming the field. A decoded state re-encodes to the identical bytes.
  *
- * <p>Version history: 1 had no FIN flag (only ESTABLISHED connections moved); 2 adds bit 3.
- * A node reads only its own version, so nodes of one farm must run the same format.
+ * <p>Version history: 1 had no FIN flag (only ESTABLISHED connections moved); 2 adds bit 3. A node
+ * reads only its own version, so nodes of one farm must run the same format.
  *
  * <p>Stateless; all methods are safe to call from any thread. A buffer passed in must not be
  * modified by another thread while the call runs.
@@ -60,8 +60,10 @@ public final class ConnectionStateCodec {
   private static final int FLAG_FIN_RECEIVED = 1 << 3;
   private static final int KNOWN_FLAGS =
       FLAG_TIMESTAMPS | FLAG_SACK | FLAG_WINDOW_SCALING | FLAG_FIN_RECEIVED;
+
   /** RFC 7323 section 2.3: a shift above 14 is not allowed. */
   private static final int MAX_WINDOW_SCALE = 14;
+
   private static final HexFormat HEX = HexFormat.of();
 
   private ConnectionStateCodec() {}
@@ -80,8 +82,8 @@ public final class ConnectionStateCodec {
   }
 
   /**
-   * Writes {@code s} at {@code out}'s position and advances the position past it. The buffer's
-   * own byte order is ignored (the format is big-endian) and left unchanged.
+   * Writes {@code s} at {@code out}'s position and advances the position past it. The buffer's own
+   * byte order is ignored (the format is big-endian) and left unchanged.
    *
    * @throws IllegalArgumentException if {@code out} is read-only or has fewer than {@link
    *     #encodedLength} bytes remaining; nothing is written then
@@ -93,8 +95,12 @@ public final class ConnectionStateCodec {
       throw new IllegalArgumentException("cannot encode connection state into a read-only buffer");
     }
     if (out.remaining() < length) {
-      throw new IllegalArgumentException("connection state needs " + length
-          + " bytes but the buffer has only " + out.remaining() + " remaining");
+      throw new IllegalArgumentException(
+          "connection state needs "
+              + length
+              + " bytes but the buffer has only "
+              + out.remaining()
+              + " remaining");
     }
     ByteBuffer target = out.duplicate().order(ByteOrder.BIG_ENDIAN);
     write(s, target);
@@ -107,9 +113,9 @@ public final class ConnectionStateCodec {
   }
 
   /**
-   * Decodes one state that must occupy all of {@code in} from its position to its limit. On
-   * success the position is moved to the limit; on failure it is left where it was. The buffer's
-   * byte order is ignored.
+   * Decodes one state that must occupy all of {@code in} from its position to its limit. On success
+   * the position is moved to the limit; on failure it is left where it was. The buffer's byte order
+   * is ignored.
    */
   public static ConnectionState decode(ByteBuffer in) throws StateFormatException {
     ConnectionState s = read(in.duplicate().order(ByteOrder.BIG_ENDIAN));
@@ -164,9 +170,21 @@ public final class ConnectionStateCodec {
     byte[] sendQueue = new byte[sendLength];
     b.get(receiveQueue).get(sendQueue);
     try {
-      return new ConnectionState(flow, sendInitialSeq, sendNextSeq, receiveInitialSeq,
-          receiveNextSeq, window, mss, options, timestampValue, receiveQueue, receiveAlreadyRead,
-          sendQueue, sendUnsent, (flags & FLAG_FIN_RECEIVED) != 0);
+      return new ConnectionState(
+          flow,
+          sendInitialSeq,
+          sendNextSeq,
+          receiveInitialSeq,
+          receiveNextSeq,
+          window,
+          mss,
+          options,
+          timestampValue,
+          receiveQueue,
+          receiveAlreadyRead,
+          sendQueue,
+          sendUnsent,
+          (flags & FLAG_FIN_RECEIVED) != 0);
     } catch (IllegalArgumentException e) {
       throw new StateFormatException("connection state rejected: " + e.getMessage(), e);
     }
@@ -179,21 +197,28 @@ public final class ConnectionStateCodec {
   private static void checkPreamble(ByteBuffer b, int available) throws StateFormatException {
     int start = b.position();
     if (available >= 4 && b.getInt(start) != MAGIC) {
-      throw new StateFormatException("not a Baton connection state: magic is 0x"
-          + HEX.toHexDigits(b.getInt(start)) + ", expected 0x"
-          + HEX.toHexDigits(MAGIC) + " (\"BTCS\")");
+      throw new StateFormatException(
+          "not a Baton connection state: magic is 0x"
+              + HEX.toHexDigits(b.getInt(start))
+              + ", expected 0x"
+              + HEX.toHexDigits(MAGIC)
+              + " (\"BTCS\")");
     }
     if (available >= 5) {
       int version = Byte.toUnsignedInt(b.get(start + 4));
       if (version != VERSION) {
-        throw new StateFormatException("unsupported connection state version " + version
-            + " (this build reads " + VERSION + ")"
-            + (version > VERSION ? "; upgrade this node to match the exporting node" : ""));
+        throw new StateFormatException(
+            "unsupported connection state version "
+                + version
+                + " (this build reads "
+                + VERSION
+                + ")"
+                + (version > VERSION ? "; upgrade this node to match the exporting node" : ""));
       }
     }
     if (available < HEADER_BYTES) {
-      throw new StateFormatException("connection state truncated: header needs " + HEADER_BYTES
-          + " bytes, got " + available);
+      throw new StateFormatException(
+          "connection state truncated: header needs " + HEADER_BYTES + " bytes, got " + available);
     }
   }
 
@@ -201,9 +226,14 @@ public final class ConnectionStateCodec {
     int flags = Byte.toUnsignedInt(b.get());
     int unknown = flags & ~KNOWN_FLAGS;
     if (unknown != 0) {
-      throw new StateFormatException("connection state flags 0x" + HEX.toHexDigits((byte) flags)
-          + " have unknown bits 0x" + HEX.toHexDigits((byte) unknown) + " set (this build knows 0x"
-          + HEX.toHexDigits((byte) KNOWN_FLAGS) + ")");
+      throw new StateFormatException(
+          "connection state flags 0x"
+              + HEX.toHexDigits((byte) flags)
+              + " have unknown bits 0x"
+              + HEX.toHexDigits((byte) unknown)
+              + " set (this build knows 0x"
+              + HEX.toHexDigits((byte) KNOWN_FLAGS)
+              + ")");
     }
     int reserved = Short.toUnsignedInt(b.getShort());
     if (reserved != 0) {
@@ -250,8 +280,12 @@ public final class ConnectionStateCodec {
     int sndWscale = readWindowScale(b, "send window scale", windowScaling);
     int rcvWscale = readWindowScale(b, "receive window scale", windowScaling);
     try {
-      return new ConnectionState.TcpOptions((flags & FLAG_TIMESTAMPS) != 0,
-          (flags & FLAG_SACK) != 0, windowScaling, sndWscale, rcvWscale);
+      return new ConnectionState.TcpOptions(
+          (flags & FLAG_TIMESTAMPS) != 0,
+          (flags & FLAG_SACK) != 0,
+          windowScaling,
+          sndWscale,
+          rcvWscale);
     } catch (IllegalArgumentException e) {
       throw new StateFormatException("connection state options rejected: " + e.getMessage(), e);
     }
@@ -261,8 +295,7 @@ public final class ConnectionStateCodec {
       throws StateFormatException {
     int scale = Byte.toUnsignedInt(b.get());
     if (scale > MAX_WINDOW_SCALE) {
-      throw new StateFormatException(
-          field + " " + scale + " out of range 0.." + MAX_WINDOW_SCALE);
+      throw new StateFormatException(field + " " + scale + " out of range 0.." + MAX_WINDOW_SCALE);
     }
     if (!windowScaling && scale != 0) {
       throw new StateFormatException(
@@ -274,8 +307,8 @@ public final class ConnectionStateCodec {
   private static int readQueueLength(ByteBuffer b, String field) throws StateFormatException {
     long length = Integer.toUnsignedLong(b.getInt());
     if (length > ConnectionState.MAX_QUEUE_BYTES) {
-      throw new StateFormatException(field + " " + length + " exceeds the "
-          + ConnectionState.MAX_QUEUE_BYTES + "-byte limit");
+      throw new StateFormatException(
+          field + " " + length + " exceeds the " + ConnectionState.MAX_QUEUE_BYTES + "-byte limit");
     }
     return (int) length;
   }
@@ -295,13 +328,25 @@ public final class ConnectionStateCodec {
       throws StateFormatException {
     long declared = (long) HEADER_BYTES + receiveLength + sendLength;
     if (available < declared) {
-      throw new StateFormatException("connection state truncated: header declares " + declared
-          + " bytes (" + HEADER_BYTES + " header + " + receiveLength + " receive queue + "
-          + sendLength + " send queue), got " + available);
+      throw new StateFormatException(
+          "connection state truncated: header declares "
+              + declared
+              + " bytes ("
+              + HEADER_BYTES
+              + " header + "
+              + receiveLength
+              + " receive queue + "
+              + sendLength
+              + " send queue), got "
+              + available);
     }
     if (available > declared) {
-      throw new StateFormatException("connection state has " + (available - declared)
-          + " trailing bytes after the " + declared + " it declares");
+      throw new StateFormatException(
+          "connection state has "
+              + (available - declared)
+              + " trailing bytes after the "
+              + declared
+              + " it declares");
     }
   }
 

@@ -4,8 +4,8 @@ import java.net.Inet4Address;
 import java.util.Objects;
 
 /**
- * The 4-tuple that names a TCP connection from the farm's side: the client's address and port
- * and the local (virtual) address and port it connected to. IPv4. Immutable.
+ * The 4-tuple that names a TCP connection from the farm's side: the client's address and port and
+ * the local (virtual) address and port it connected to. IPv4. Immutable.
  */
 public record FlowKey(Inet4Address clientIp, int clientPort, Inet4Address localIp, int localPort) {
   public FlowKey {
@@ -17,8 +17,10 @@ public record FlowKey(Inet4Address clientIp, int clientPort, Inet4Address localI
 
   /** The flow of a connection between {@code client} and {@code local}; both must be IPv4. */
   public static FlowKey of(java.net.InetSocketAddress client, java.net.InetSocketAddress local) {
-    if (!(client.getAddress() instanceof Inet4Address c) || !(local.getAddress() instanceof Inet4Address l)) {
-      throw new IllegalArgumentException("only IPv4 connections are supported: " + client + " -> " + local);
+    if (!(client.getAddress() instanceof Inet4Address c)
+        || !(local.getAddress() instanceof Inet4Address l)) {
+      throw new IllegalArgumentException(
+          "only IPv4 connections are supported: " + client + " -> " + local);
     }
     return new FlowKey(c, client.getPort(), l, local.getPort());
   }
@@ -39,7 +41,12 @@ public record FlowKey(Inet4Address clientIp, int clientPort, Inet4Address localI
 
   @Override
   public String toString() {
-    return clientIp.getHostAddress() + ":" + clientPort + "->" + localIp.getHostAddress() + ":"
+    return clientIp.getHostAddress()
+        + ":"
+        + clientPort
+        + "->"
+        + localIp.getHostAddress()
+        + ":"
         + localPort;
   }
 }

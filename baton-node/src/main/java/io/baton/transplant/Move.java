@@ -1,12 +1,12 @@
 package io.baton.transplant;
 
-
 /**
  * One handoff of a connection from this host, in the one order docs/design.md ("The handoff
  * sequence") prescribes, each step checking that the step before it happened:
  *
  * <ol>
- *   <li>{@link #start}: freeze the socket (drop filter: this kernel ignores the client from now on);
+ *   <li>{@link #start}: freeze the socket (drop filter: this kernel ignores the client from now
+ *       on);
  *   <li>the caller's data plane forwards the client's packets to the new owner and drops this
  *       host's output on the flow, then the caller says {@link #held};
  *   <li>{@link #export}: the state, encoded. Only after the hold: a frozen socket's timers may
@@ -48,8 +48,8 @@ public final class Move {
   }
 
   /**
-   * As {@link #start(int)}, for a caller that knows the socket's addresses (a Netty channel
-   * read them at accept): {@code flow} must be the socket's own.
+   * As {@link #start(int)}, for a caller that knows the socket's addresses (a Netty channel read
+   * them at accept): {@code flow} must be the socket's own.
    */
   public static Move start(int fd, FlowKey flow) throws TransplantException {
     return new Move(ConnectionExporter.freeze(fd, flow), flow);
@@ -64,8 +64,8 @@ public final class Move {
   }
 
   /**
-   * The caller's data plane forwards the client's packets away: this copy's output is dropped
-   * from now on (the socket's frozen mark, {@link ConnectionExporter#FROZEN_MARK}, which the
+   * The caller's data plane forwards the client's packets away: this copy's output is dropped from
+   * now on (the socket's frozen mark, {@link ConnectionExporter#FROZEN_MARK}, which the
    * dispatcher's forwarding table drops; or the caller's own drop, e.g. a {@code frozen} set
    * element).
    */
@@ -78,8 +78,11 @@ public final class Move {
   /** The connection's state, encoded for the new owner ({@link ConnectionStateCodec}). */
   public byte[] export(byte[] alreadyRead) throws TransplantException {
     if (step == Step.FROZEN) {
-      throw new IllegalStateException("export of " + flow + " before its hold: forward the client's packets"
-          + " and drop this host's output on the flow first (docs/design.md, the handoff sequence)");
+      throw new IllegalStateException(
+          "export of "
+              + flow
+              + " before its hold: forward the client's packets"
+              + " and drop this host's output on the flow first (docs/design.md, the handoff sequence)");
     }
     expect(Step.HELD, "export");
     byte[] wire = ConnectionStateCodec.encode(frozen.export(alreadyRead));
@@ -111,7 +114,9 @@ public final class Move {
   }
 
   private void expect(Step wanted, String what) {
-    if (step != wanted) throw new IllegalStateException(what + " of " + flow + " in step " + step + ", needs " + wanted);
+    if (step != wanted)
+      throw new IllegalStateException(
+          what + " of " + flow + " in step " + step + ", needs " + wanted);
   }
 
   @Override

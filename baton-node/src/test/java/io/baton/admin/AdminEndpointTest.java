@@ -17,11 +17,14 @@ import org.junit.jupiter.api.Test;
 class AdminEndpointTest {
   private static final byte[] KEY = new byte[32];
   private AdminEndpoint admin;
-  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+  private final HttpClient http =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
   @BeforeEach
   void start() throws Exception {
-    admin = AdminEndpoint.start(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), KEY, "n1", null, null);
+    admin =
+        AdminEndpoint.start(
+            new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), KEY, "n1", null, null);
   }
 
   @AfterEach
@@ -30,8 +33,10 @@ class AdminEndpointTest {
   }
 
   private HttpResponse<String> call(String method, String path, String token) throws Exception {
-    var b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin.port() + path))
-        .timeout(Duration.ofSeconds(5)).method(method, HttpRequest.BodyPublishers.noBody());
+    var b =
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin.port() + path))
+            .timeout(Duration.ofSeconds(5))
+            .method(method, HttpRequest.BodyPublishers.noBody());
     if (token != null) b.header("Authorization", "Bearer " + token);
     return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
   }
@@ -40,8 +45,17 @@ class AdminEndpointTest {
   void everyRequestWithoutTheClusterKeysTokenIsRefused() throws Exception {
     assertThat(call("GET", "/v1/nodes", null).statusCode()).isEqualTo(401);
     assertThat(call("GET", "/v1/nodes", "00").statusCode()).isEqualTo(401);
-    assertThat(call("GET", "/v1/nodes", AdminToken.of(new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
-        16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32})).statusCode()).as("another key's token")
+    assertThat(
+            call(
+                    "GET",
+                    "/v1/nodes",
+                    AdminToken.of(
+                        new byte[] {
+                          1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+                          22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32
+                        }))
+                .statusCode())
+        .as("another key's token")
         .isEqualTo(401);
     assertThat(call("POST", "/v1/drain?deadline-ms=1000", null).statusCode()).isEqualTo(401);
   }

@@ -2,8 +2,8 @@ package io.baton.app;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.baton.migration.MigratedIn;
 import io.baton.migration.Migratable;
+import io.baton.migration.MigratedIn;
 import io.baton.migration.SafePoint;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -84,7 +84,9 @@ class MigrationPointTest {
   void aHeadHalfReadIsNoSafePointUntilItsRequestIsAnswered() {
     send("GET /hello.txt HTTP/1.1\r\nHost: x\r\n"); // the header block's end has not come
     Promise<SafePoint> p = suspend();
-    assertThat(p.isDone()).as("mid-head: the decoder has consumed lines that exist nowhere else").isFalse();
+    assertThat(p.isDone())
+        .as("mid-head: the decoder has consumed lines that exist nowhere else")
+        .isFalse();
     send("\r\n");
     assertThat(output()).contains("[region 0+6]");
     assertThat(p.isSuccess()).isTrue();
@@ -104,21 +106,27 @@ class MigrationPointTest {
   @Test
   void aMigratedInDownloadContinuesRawFromItsOffsetAndThenServesTheNextRequest() throws Exception {
     long size = files.bigLength;
-    long modified = java.nio.file.Files.getLastModifiedTime(files.root.resolve("big.bin")).toMillis();
-    byte[] state = new MigrationPoint.BodyState("big.bin", 1 << 20, size, true, size, modified).encode();
+    long modified =
+        java.nio.file.Files.getLastModifiedTime(files.root.resolve("big.bin")).toMillis();
+    byte[] state =
+        new MigrationPoint.BodyState("big.bin", 1 << 20, size, true, size, modified).encode();
     EmbeddedChannel target = new EmbeddedChannel(new SampleApp(files.root, "s2").initializer());
     target.pipeline().fireUserEventTriggered(new MigratedIn(state));
     target.runPendingTasks();
     StringBuilder regions = new StringBuilder();
     for (Object o; (o = target.readOutbound()) != null; ) {
-      assertThat(o).as("raw bytes of the file, no HTTP framing").isInstanceOf(DefaultFileRegion.class);
+      assertThat(o)
+          .as("raw bytes of the file, no HTTP framing")
+          .isInstanceOf(DefaultFileRegion.class);
       FileRegion r = (FileRegion) o;
       regions.append(r.position()).append('+').append(r.count()).append(' ');
       r.release();
     }
     assertThat(regions.toString().strip()).isEqualTo("1048576+1048576 2097152+1048576");
     assertThat(target.config().isAutoRead()).isTrue();
-    target.writeInbound(Unpooled.copiedBuffer("GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n", StandardCharsets.US_ASCII));
+    target.writeInbound(
+        Unpooled.copiedBuffer(
+            "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n", StandardCharsets.US_ASCII));
     Object head = target.readOutbound();
     assertThat(((ByteBuf) head).toString(StandardCharsets.US_ASCII)).startsWith("HTTP/1.1 200 OK");
     ((ByteBuf) head).release();
@@ -127,7 +135,9 @@ class MigrationPointTest {
 
   @Test
   void aMigratedInDownloadOfAChangedFileIsClosedNotContinued() {
-    byte[] state = new MigrationPoint.BodyState("big.bin", 0, files.bigLength, true, files.bigLength + 1, 0).encode();
+    byte[] state =
+        new MigrationPoint.BodyState("big.bin", 0, files.bigLength, true, files.bigLength + 1, 0)
+            .encode();
     EmbeddedChannel target = new EmbeddedChannel(new SampleApp(files.root, "s2").initializer());
     target.pipeline().fireUserEventTriggered(new MigratedIn(state));
     target.runPendingTasks();

@@ -18,15 +18,20 @@ import java.util.TreeMap;
 
 /**
  * Test HTTP/1.x client over one socket that shows the wire as it is: requests are raw text, so
- * tests can pipeline, send HTTP/1.0 or chunked bodies, or oversize heads; responses are parsed
- * one at a time, bodies digested as they stream (so a 50 MiB answer costs no heap).
+ * tests can pipeline, send HTTP/1.0 or chunked bodies, or oversize heads; responses are parsed one
+ * at a time, bodies digested as they stream (so a 50 MiB answer costs no heap).
  *
  * <p>Confined to one thread for reading; {@link #out()} may be written from another.
  */
 public final class RawHttpClient implements AutoCloseable {
   /** One parsed response. {@code body} holds at most the first 64 KiB. */
   public record Response(
-      String version, int status, Map<String, String> headers, long length, String sha256, byte[] body) {
+      String version,
+      int status,
+      Map<String, String> headers,
+      long length,
+      String sha256,
+      byte[] body) {
     public String header(String name) {
       return headers.get(name.toLowerCase(Locale.ROOT));
     }
@@ -63,7 +68,8 @@ public final class RawHttpClient implements AutoCloseable {
     Map<String, String> headers = new TreeMap<>();
     for (String h; !(h = line()).isEmpty(); ) {
       int colon = h.indexOf(':');
-      headers.put(h.substring(0, colon).trim().toLowerCase(Locale.ROOT), h.substring(colon + 1).trim());
+      headers.put(
+          h.substring(0, colon).trim().toLowerCase(Locale.ROOT), h.substring(colon + 1).trim());
     }
     int status = Integer.parseInt(parts[1]);
     Body body = new Body();
@@ -73,14 +79,15 @@ public final class RawHttpClient implements AutoCloseable {
           body.copy(in, size);
           line();
         }
-        while (!line().isEmpty()) { } // trailers
+        while (!line().isEmpty()) {} // trailers
       } else if (headers.containsKey("content-length")) {
         body.copy(in, Long.parseLong(headers.get("content-length")));
       } else {
         body.copy(in, Long.MAX_VALUE);
       }
     }
-    return new Response(parts[0], status, headers, body.length, body.hex(), body.kept.toByteArray());
+    return new Response(
+        parts[0], status, headers, body.length, body.hex(), body.kept.toByteArray());
   }
 
   public Response read() throws IOException {

@@ -26,8 +26,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The sample application listening on its own (the "direct-app" baseline), driven by curl as a
- * user would, plus the few cases a raw client shows better.
+ * The sample application listening on its own (the "direct-app" baseline), driven by curl as a user
+ * would, plus the few cases a raw client shows better.
  */
 class SampleAppTest {
   private static final Path CURL = Path.of("/usr/bin/curl");
@@ -83,8 +83,8 @@ class SampleAppTest {
     InetSocketAddress bound = (InetSocketAddress) listener.localAddress();
     try (Socket s = new Socket(bound.getAddress(), bound.getPort())) {
       s.setSoTimeout(30_000);
-      s.getOutputStream().write(
-          "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      s.getOutputStream()
+          .write("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
       s.shutdownOutput();
       byte[] all = s.getInputStream().readAllBytes(); // to end of stream: a FIN, not a reset
       String text = new String(all, StandardCharsets.ISO_8859_1);
@@ -100,7 +100,8 @@ class SampleAppTest {
   @Test
   void curlDownloadsALargeFileByteExact() throws Exception {
     Path got = dir.resolve("download.bin");
-    String code = curl("-o", got.toString(), "-w", "%{http_code} %{content_type}", base + "/big.bin");
+    String code =
+        curl("-o", got.toString(), "-w", "%{http_code} %{content_type}", base + "/big.bin");
     assertThat(code).isEqualTo("200 application/octet-stream");
     assertThat(Files.size(got)).isEqualTo(files.bigLength);
     assertThat(sha256(got)).isEqualTo(files.bigSha256);
@@ -115,8 +116,16 @@ class SampleAppTest {
     Path echoed = dir.resolve("echoed.bin");
     // curl sends "Expect: 100-continue" for a body this size.
     String code =
-        curl("--data-binary", "@" + upload, "-H", "Content-Type: application/octet-stream",
-            "-o", echoed.toString(), "-w", "%{http_code}", base + "/echo");
+        curl(
+            "--data-binary",
+            "@" + upload,
+            "-H",
+            "Content-Type: application/octet-stream",
+            "-o",
+            echoed.toString(),
+            "-w",
+            "%{http_code}",
+            base + "/echo");
     assertThat(code).isEqualTo("200");
     assertThat(sha256(echoed)).isEqualTo(sha256(upload));
   }
@@ -132,7 +141,8 @@ class SampleAppTest {
   void curlHttp10AndHeadAndRefusals() throws Exception {
     assertThat(curl("--http1.0", base + "/whoami")).isEqualTo("node-b\n");
     assertThat(curl("-I", base + "/hello.txt")).containsIgnoringCase("content-length: 6");
-    assertThat(curl("--path-as-is", "-o", "/dev/null", "-w", "%{http_code}", base + "/../secret.txt"))
+    assertThat(
+            curl("--path-as-is", "-o", "/dev/null", "-w", "%{http_code}", base + "/../secret.txt"))
         .isEqualTo("403");
     assertThat(curl("-o", "/dev/null", "-w", "%{http_code}", base + "/no/such/file"))
         .isEqualTo("404");
@@ -147,7 +157,8 @@ class SampleAppTest {
   void rawClientPipelinesAcrossDirectConnection() throws Exception {
     InetSocketAddress a = (InetSocketAddress) listener.localAddress();
     try (RawHttpClient http = new RawHttpClient(new Socket(a.getAddress(), a.getPort()))) {
-      http.send("GET /whoami HTTP/1.1\r\nHost: x\r\n\r\nGET /index.html HTTP/1.1\r\nHost: x\r\n\r\n");
+      http.send(
+          "GET /whoami HTTP/1.1\r\nHost: x\r\n\r\nGET /index.html HTTP/1.1\r\nHost: x\r\n\r\n");
       assertThat(http.read().text()).isEqualTo("node-b\n");
       assertThat(http.read().text()).isEqualTo(SampleFiles.INDEX);
     }
@@ -166,5 +177,4 @@ class SampleAppTest {
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("not a directory");
   }
-
 }

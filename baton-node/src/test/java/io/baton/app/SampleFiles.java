@@ -44,6 +44,10 @@ public final class SampleFiles {
       }
     }
     return new SampleFiles(
-        root, secret, "big.bin", (long) bigMiB * buf.length, HexFormat.of().formatHex(sha.digest()));
+        root,
+        secret,
+        "big.bin",
+        (long) bigMiB * buf.length,
+        HexFormat.of().formatHex(sha.digest()));
   }
 }

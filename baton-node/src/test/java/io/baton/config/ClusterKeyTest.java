@@ -45,13 +45,11 @@ class ClusterKeyTest {
   }
 
   @Test
-  void keyFileWithBase64AndTrailingNewline(@TempDir Path dir) throws IOException,
-      ConfigException {
+  void keyFileWithBase64AndTrailingNewline(@TempDir Path dir) throws IOException, ConfigException {
     Path file =
         writeKeyFile(dir.resolve("cluster.key"), Base64.getEncoder().encodeToString(KEY) + "\n");
 
-    ClusterConfig cluster =
-        ConfigLoader.parse(withKey("  key-file: " + file), "s.yaml").cluster();
+    ClusterConfig cluster = ConfigLoader.parse(withKey("  key-file: " + file), "s.yaml").cluster();
 
     assertThat(cluster.key()).isEqualTo(KEY);
     assertThat(cluster.keySource()).isEqualTo("file " + file);
@@ -65,8 +63,11 @@ class ClusterKeyTest {
             "00112233445566778899aabbccddeeff00112233445566778899aabbccddee\n");
 
     assertThatThrownBy(() -> ConfigLoader.parse(withKey("  key-file: " + file), "s.yaml"))
-        .hasMessage("s.yaml:7:13: cluster.key-file: key file " + file + " is 31 bytes, needs at"
-            + " least 32; generate one with 'openssl rand -hex 32'");
+        .hasMessage(
+            "s.yaml:7:13: cluster.key-file: key file "
+                + file
+                + " is 31 bytes, needs at"
+                + " least 32; generate one with 'openssl rand -hex 32'");
   }
 
   @Test
@@ -76,12 +77,10 @@ class ClusterKeyTest {
   }
 
   @Test
-  void keyFileRelativeToTheGivenDirectory(@TempDir Path dir) throws IOException,
-      ConfigException {
+  void keyFileRelativeToTheGivenDirectory(@TempDir Path dir) throws IOException, ConfigException {
     writeKeyFile(dir.resolve("k"), KEY_HEX);
 
-    ClusterConfig cluster =
-        ConfigLoader.parse(withKey("  key-file: k"), "s.yaml", dir).cluster();
+    ClusterConfig cluster = ConfigLoader.parse(withKey("  key-file: k"), "s.yaml", dir).cluster();
 
     assertThat(cluster.key()).isEqualTo(KEY);
   }

@@ -66,9 +66,11 @@ class ConfigLoaderTest {
         .contains(new InetSocketAddress("127.0.0.1", 9400));
     assertThat(config.node().sync()).isPresent();
     assertThat(config.server()).isEmpty();
-    assertThat(config.timeouts()).as("the example spells out the defaults")
+    assertThat(config.timeouts())
+        .as("the example spells out the defaults")
         .isEqualTo(Timeouts.DEFAULTS);
-    assertThat(config.limits()).as("the example spells out the defaults")
+    assertThat(config.limits())
+        .as("the example spells out the defaults")
         .isEqualTo(Limits.DEFAULTS);
   }
 
@@ -85,9 +87,12 @@ class ConfigLoaderTest {
     ServerConfig server = embedded.server().orElseThrow();
     assertThat(server.applyHostPreparation()).isTrue();
     assertThat(server.deliveries().getFirst())
-        .isEqualTo(new Delivery.Embedded(
-            relay.server().orElseThrow().deliveries().getFirst().vip(), 80, "sample",
-            Path.of("/srv/www")));
+        .isEqualTo(
+            new Delivery.Embedded(
+                relay.server().orElseThrow().deliveries().getFirst().vip(),
+                80,
+                "sample",
+                Path.of("/srv/www")));
   }
 
   @Test
@@ -128,8 +133,7 @@ class ConfigLoaderTest {
 
   @Test
   void partialSectionsKeepTheOtherDefaults() throws ConfigException {
-    String yaml =
-        DISPATCHER + "timeouts:\n  handoff: 750ms\nlimits:\n  max-connections: 500\n";
+    String yaml = DISPATCHER + "timeouts:\n  handoff: 750ms\nlimits:\n  max-connections: 500\n";
 
     BatonConfig config = ConfigLoader.parse(yaml, "t.yaml");
 
@@ -140,10 +144,11 @@ class ConfigLoaderTest {
 
   @Test
   void capsAndTimeoutsOfTheHandoffPathAreRead() throws ConfigException {
-    String yaml = DISPATCHER
-        + "timeouts:\n  idle: 90s\n  fabric-dead-after: 800ms\n  fabric-heartbeat: 100ms\n"
-        + "limits:\n  max-pending-connections: 1500\n  max-pending-per-client: 100\n"
-        + "  max-header-count: 50\n";
+    String yaml =
+        DISPATCHER
+            + "timeouts:\n  idle: 90s\n  fabric-dead-after: 800ms\n  fabric-heartbeat: 100ms\n"
+            + "limits:\n  max-pending-connections: 1500\n  max-pending-per-client: 100\n"
+            + "  max-header-count: 50\n";
 
     BatonConfig config = ConfigLoader.parse(yaml, "t.yaml");
 
@@ -180,14 +185,19 @@ class ConfigLoaderTest {
   @Test
   void ruleConditionsCombine() throws ConfigException {
     String yaml =
-        edit(DISPATCHER, "name: images, path-prefix: /img/,",
+        edit(
+            DISPATCHER,
+            "name: images, path-prefix: /img/,",
             "name: v2, host: api.example.com, path-prefix: /v2/, header: 'X-Beta:  on ',"
                 + " method: PUT,");
 
     RuleConfig rule = ConfigLoader.parse(yaml, "t.yaml").vips().getFirst().rules().getFirst();
 
     assertThat(rule.conditions())
-        .containsExactly(new Method("PUT"), new Host("api.example.com"), new PathPrefix("/v2/"),
+        .containsExactly(
+            new Method("PUT"),
+            new Host("api.example.com"),
+            new PathPrefix("/v2/"),
             new Header("X-Beta", "on"));
   }
 
@@ -203,36 +213,53 @@ class ConfigLoaderTest {
 
   @Test
   void aServerMayNameTheDispatchersAllowedOnTheFabric() throws Exception {
-    BatonConfig config = ConfigLoader.parse(
-        edit(SERVER, "server:\n", "server:\n  dispatchers: [198.18.1.1, 198.18.1.2]\n"), "s.yaml");
-    assertThat(config.server().orElseThrow().dispatchers()).extracting(a -> a.getHostAddress())
+    BatonConfig config =
+        ConfigLoader.parse(
+            edit(SERVER, "server:\n", "server:\n  dispatchers: [198.18.1.1, 198.18.1.2]\n"),
+            "s.yaml");
+    assertThat(config.server().orElseThrow().dispatchers())
+        .extracting(a -> a.getHostAddress())
         .containsExactly("198.18.1.1", "198.18.1.2");
     assertThat(ConfigLoader.parse(SERVER, "s.yaml").server().orElseThrow().dispatchers()).isEmpty();
   }
 
   @Test
   void theSyncSectionGetsItsDefaultsAndAServerChecksItsRelayTargets() throws ConfigException {
-    String withSync = edit(SERVER, "    fabric: { device: fabric, address: 198.18.1.11 }\n",
-        "    fabric: { device: fabric, address: 198.18.1.11 }\n    sync: { device: sync, address: 198.18.2.11 }\n")
-        + "sync:\n  seeds: [198.18.2.1, 198.18.2.11]\n";
+    String withSync =
+        edit(
+                SERVER,
+                "    fabric: { device: fabric, address: 198.18.1.11 }\n",
+                "    fabric: { device: fabric, address: 198.18.1.11 }\n    sync: { device: sync, address: 198.18.2.11 }\n")
+            + "sync:\n  seeds: [198.18.2.1, 198.18.2.11]\n";
     BatonConfig config = ConfigLoader.parse(withSync, "s.yaml");
     SyncConfig sync = config.sync().orElseThrow();
     assertThat(sync.port()).isEqualTo(7500);
-    assertThat(sync.seeds()).extracting(a -> a.getHostAddress()).containsExactly("198.18.2.1", "198.18.2.11");
+    assertThat(sync.seeds())
+        .extracting(a -> a.getHostAddress())
+        .containsExactly("198.18.2.1", "198.18.2.11");
     assertThat(sync.reportInterval()).isEqualTo(java.time.Duration.ofMillis(250));
     assertThat(sync.staleAfter()).isEqualTo(java.time.Duration.ofMillis(750));
-    assertThat(config.server().orElseThrow().healthChecks()).singleElement()
+    assertThat(config.server().orElseThrow().healthChecks())
+        .singleElement()
         .satisfies(c -> assertThat(c.describe()).isEqualTo("tcp 127.0.0.1:8080"));
     assertThat(ConfigLoader.parse(SERVER, "s.yaml").sync()).isEmpty();
   }
 
   @Test
   void aPoolMayDiscoverItsMembersWithTheSyncPlane() throws ConfigException {
-    String yaml = edit(edit(DISPATCHER, "      - { node: s1, fabric-address: 198.18.1.11 }\n"
-        + "      - { node: s2, fabric-address: 198.18.1.12, weight: 2 }\n", ""), "    members:\n", "    members: discover\n")
-        .replace("    fabric: { device: fabric, address: 198.18.1.1 }\n",
-            "    fabric: { device: fabric, address: 198.18.1.1 }\n    sync: { device: sync, address: 198.18.2.1 }\n")
-        + "sync:\n  seeds: [198.18.2.1]\n";
+    String yaml =
+        edit(
+                    edit(
+                        DISPATCHER,
+                        "      - { node: s1, fabric-address: 198.18.1.11 }\n"
+                            + "      - { node: s2, fabric-address: 198.18.1.12, weight: 2 }\n",
+                        ""),
+                    "    members:\n",
+                    "    members: discover\n")
+                .replace(
+                    "    fabric: { device: fabric, address: 198.18.1.1 }\n",
+                    "    fabric: { device: fabric, address: 198.18.1.1 }\n    sync: { device: sync, address: 198.18.2.1 }\n")
+            + "sync:\n  seeds: [198.18.2.1]\n";
     PoolConfig web = ConfigLoader.parse(yaml, "d.yaml").pool("web");
     assertThat(web.discover()).isTrue();
     assertThat(web.members()).isEmpty();
@@ -240,24 +267,34 @@ class ConfigLoaderTest {
 
   @Test
   void announceBgpIsReadWithItsDefaults() throws ConfigException {
-    BatonConfig config = ConfigLoader.parse(DISPATCHER
-        + "announce:\n  bgp:\n    as: 4200000000\n    neighbors: [{ address: 198.18.0.254, as: 65000 }]\n", "d.yaml");
+    BatonConfig config =
+        ConfigLoader.parse(
+            DISPATCHER
+                + "announce:\n  bgp:\n    as: 4200000000\n    neighbors: [{ address: 198.18.0.254, as: 65000 }]\n",
+            "d.yaml");
     BgpConfig bgp = config.announce().orElseThrow();
     assertThat(bgp.localAs()).isEqualTo(4_200_000_000L);
     assertThat(bgp.routerId().getHostAddress()).as("the front address").isEqualTo("198.18.0.1");
-    assertThat(bgp.neighbors()).singleElement().satisfies(n -> {
-      assertThat(n.address().getHostAddress()).isEqualTo("198.18.0.254");
-      assertThat(n.as()).isEqualTo(65000);
-    });
+    assertThat(bgp.neighbors())
+        .singleElement()
+        .satisfies(
+            n -> {
+              assertThat(n.address().getHostAddress()).isEqualTo("198.18.0.254");
+              assertThat(n.as()).isEqualTo(65000);
+            });
     assertThat(bgp.holdTime()).isEqualTo(java.time.Duration.ofSeconds(3));
     assertThat(ConfigLoader.parse(DISPATCHER, "d.yaml").announce()).isEmpty();
   }
 
   @Test
   void anHttpHealthCheckIsReadAsWritten() throws ConfigException {
-    BatonConfig config = ConfigLoader.parse(edit(SERVER, "server:\n",
-        "server:\n  health-check: { http: 127.0.0.1:8081, path: /healthz, interval: 1s, timeout: 300ms, fall: 3, rise: 1 }\n"),
-        "s.yaml");
+    BatonConfig config =
+        ConfigLoader.parse(
+            edit(
+                SERVER,
+                "server:\n",
+                "server:\n  health-check: { http: 127.0.0.1:8081, path: /healthz, interval: 1s, timeout: 300ms, fall: 3, rise: 1 }\n"),
+            "s.yaml");
     HealthCheckConfig c = config.server().orElseThrow().healthChecks().getFirst();
     assertThat(c.describe()).isEqualTo("http 127.0.0.1:8081/healthz");
     assertThat(c.interval()).isEqualTo(java.time.Duration.ofSeconds(1));

@@ -19,11 +19,17 @@ import org.junit.jupiter.api.Test;
 class FlowEntriesTest {
   private static final Inet4Address VIP = ServerIndex.toAddress(0xC6120064); // 198.18.0.100
   private static final Inet4Address[] SERVERS = {
-      ServerIndex.toAddress(0xC612010B), ServerIndex.toAddress(0xC612010C), ServerIndex.toAddress(0xC612010D)};
+    ServerIndex.toAddress(0xC612010B),
+    ServerIndex.toAddress(0xC612010C),
+    ServerIndex.toAddress(0xC612010D)
+  };
 
   private static FlowKey flow(int i) {
     // Many clients behind few addresses, two VIP ports: keys differ in every field.
-    return new FlowKey(ServerIndex.toAddress(0xC6120A00 + (i % 7)), 1024 + (i / 7) % 60000, VIP,
+    return new FlowKey(
+        ServerIndex.toAddress(0xC6120A00 + (i % 7)),
+        1024 + (i / 7) % 60000,
+        VIP,
         i / (7 * 60000) % 2 == 0 ? 80 : 443);
   }
 
@@ -96,12 +102,12 @@ class FlowEntriesTest {
     assertThat(new HashSet<>(removed)).isEqualTo(expected);
     assertSame(map, model);
 
-    assertThat(map.removeIf(SERVERS[2], (f, e) -> true, f -> { })).isEqualTo(model.values().stream()
-        .filter(e -> e.server().equals(SERVERS[2])).count());
+    assertThat(map.removeIf(SERVERS[2], (f, e) -> true, f -> {}))
+        .isEqualTo(model.values().stream().filter(e -> e.server().equals(SERVERS[2])).count());
     model.values().removeIf(e -> e.server().equals(SERVERS[2]));
     assertSame(map, model);
     assertThat(map.servers()).containsExactlyInAnyOrder(SERVERS[0], SERVERS[1]);
-    assertThat(map.removeIf(ServerIndex.toAddress(0x0A000001), (f, e) -> true, f -> { })).isZero();
+    assertThat(map.removeIf(ServerIndex.toAddress(0x0A000001), (f, e) -> true, f -> {})).isZero();
   }
 
   @Test
@@ -126,16 +132,18 @@ class FlowEntriesTest {
     }
     assertThat(map.size()).isEqualTo(n);
     for (int i = 0; i < n; i += 997) {
-      FlowKey f = new FlowKey(ServerIndex.toAddress(0xC6120A00 + i / 50_000), 1024 + i % 50_000, VIP, 80);
+      FlowKey f =
+          new FlowKey(ServerIndex.toAddress(0xC6120A00 + i / 50_000), 1024 + i % 50_000, VIP, 80);
       assertThat(map.get(f)).isEqualTo(new Entry(SERVERS[i % 3], i, i));
     }
-    assertThat(map.removeIf(SERVERS[0], (f, e) -> true, f -> { })).isEqualTo((n + 2) / 3);
+    assertThat(map.removeIf(SERVERS[0], (f, e) -> true, f -> {})).isEqualTo((n + 2) / 3);
     assertThat(map.size()).isEqualTo(n - (n + 2) / 3);
     long[] seen = new long[3];
     map.forEach((f, e) -> seen[(int) (e.token() % 3)]++);
     assertThat(seen).containsExactly(0, (n + 1) / 3, n / 3);
     for (int i = 1; i < n; i += 3) {
-      map.remove(new FlowKey(ServerIndex.toAddress(0xC6120A00 + i / 50_000), 1024 + i % 50_000, VIP, 80));
+      map.remove(
+          new FlowKey(ServerIndex.toAddress(0xC6120A00 + i / 50_000), 1024 + i % 50_000, VIP, 80));
     }
     assertThat(map.size()).isEqualTo(n / 3);
     assertThat(map.servers()).containsExactly(SERVERS[2]);
@@ -145,9 +153,11 @@ class FlowEntriesTest {
     Map<FlowKey, Entry> seen = new HashMap<>();
     map.forEach((f, e) -> assertThat(seen.put(f, e)).as("visited once: %s", f).isNull());
     assertThat(seen).isEqualTo(model);
-    for (Map.Entry<FlowKey, Entry> e : model.entrySet()) assertThat(map.get(e.getKey())).isEqualTo(e.getValue());
+    for (Map.Entry<FlowKey, Entry> e : model.entrySet())
+      assertThat(map.get(e.getKey())).isEqualTo(e.getValue());
     for (Inet4Address s : SERVERS) {
-      assertThat(map.entriesOf(s)).isEqualTo(model.values().stream().filter(e -> e.server().equals(s)).count());
+      assertThat(map.entriesOf(s))
+          .isEqualTo(model.values().stream().filter(e -> e.server().equals(s)).count());
     }
   }
 }

@@ -13,9 +13,6 @@ import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import io.baton.dataplane.ForwardedFlows.Connection;
-import io.baton.dataplane.DirectForwardingTable;
-import io.baton.dataplane.ForwardingTableLock;
-import io.baton.dataplane.Vip;
 import io.baton.lab.Host;
 import io.baton.lab.Lab;
 import io.baton.lab.TwoHostTopology;
@@ -31,8 +28,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
@@ -43,8 +40,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The dispatcher's forwarding service against the kernel's nftables in lab namespaces: entries
  * keyed on the whole 4-tuple, SYNs always answered locally, entries that outlive the process and
- * never expire by time, and the token rules of retire, cancel, dropServer and reconcile. Tests
- * that need packets move real TCP connections with TCP_REPAIR ({@link ForwardedFlows}).
+ * never expire by time, and the token rules of retire, cancel, dropServer and reconcile. Tests that
+ * need packets move real TCP connections with TCP_REPAIR ({@link ForwardedFlows}).
  */
 @Tag("lab")
 class ForwardingServiceLabTest {
@@ -58,6 +55,7 @@ class ForwardingServiceLabTest {
 
   /** A test-driven clock: the grace period passes when the test says so. */
   private final AtomicLong clock = new AtomicLong(1_000_000_000L);
+
   /** Lock files of the namespaces this test started services in (one per lab namespace). */
   private final Set<Path> lockFiles = new HashSet<>();
 
@@ -86,20 +84,29 @@ class ForwardingServiceLabTest {
         // Both close; the client then opens a new connection on the same 4-tuple at once.
         assertThat(service.retire(reused, S1, 1).get(5, TimeUnit.SECONDS)).isTrue();
         assertThat(service.retire(other, S2, 2).get(5, TimeUnit.SECONDS)).isTrue();
-        assertThat(service.size().get(5, TimeUnit.SECONDS)).as("open connections' entries").isZero();
-        assertThat(listMap(d, "late")).contains("198.18.0.10 . 40000 . 198.18.0.100 . 80")
+        assertThat(service.size().get(5, TimeUnit.SECONDS))
+            .as("open connections' entries")
+            .isZero();
+        assertThat(listMap(d, "late"))
+            .contains("198.18.0.10 . 40000 . 198.18.0.100 . 80")
             .contains("198.18.0.10 . 40001 . 198.18.0.100 . 80");
         service.forward(reused, S3, 3).get(5, TimeUnit.SECONDS);
-        assertThat(listOwner(d)).contains("198.18.0.10 . 40000 . 198.18.0.100 . 80 : 198.18.1.13")
+        assertThat(listOwner(d))
+            .contains("198.18.0.10 . 40000 . 198.18.0.100 . 80 : 198.18.1.13")
             .doesNotContain("40001");
-        // The new connection closes within the older one's grace: its late element replaces that one.
+        // The new connection closes within the older one's grace: its late element replaces that
+        // one.
         assertThat(service.retire(reused, S3, 3).get(5, TimeUnit.SECONDS)).isTrue();
-        assertThat(listMap(d, "late")).contains("198.18.0.10 . 40000 . 198.18.0.100 . 80")
-            .contains(": 198.18.1.13").doesNotContain(": 198.18.1.11");
+        assertThat(listMap(d, "late"))
+            .contains("198.18.0.10 . 40000 . 198.18.0.100 . 80")
+            .contains(": 198.18.1.13")
+            .doesNotContain(": 198.18.1.11");
         assertThat(service.removedTotal()).isEqualTo(3);
 
         // The grace is the kernel's element timeout: it passes in real time.
-        awaitTrue(() -> service.closingSize().get(5, TimeUnit.SECONDS) == 0, "the grace of the closed connections to end");
+        awaitTrue(
+            () -> service.closingSize().get(5, TimeUnit.SECONDS) == 0,
+            "the grace of the closed connections to end");
         awaitTrue(() -> !listMap(d, "late").contains(". 80"), "their late entries to expire");
         assertThat(service.size().get(5, TimeUnit.SECONDS)).isZero();
       } finally {
@@ -110,12 +117,12 @@ class ForwardingServiceLabTest {
   }
 
   /**
-   * A client that reuses a closed connection's 4-tuple during the close grace (as clients behind
-   * a NAT, or any busy client whose ports wrap, do): the old connection's late FIN still reaches
-   * its server, and the new connection's handshake completes on the dispatcher's own stack.
-   * Before, the old entry stayed in the owner map for the grace and took the new handshake's
-   * final ACK to the old server: the dispatcher retransmitted its SYN-ACK for as long as the grace
-   * lasted (in the benchmark: 1-3 s stalls at the 99th percentile).
+   * A client that reuses a closed connection's 4-tuple during the close grace (as clients behind a
+   * NAT, or any busy client whose ports wrap, do): the old connection's late FIN still reaches its
+   * server, and the new connection's handshake completes on the dispatcher's own stack. Before, the
+   * old entry stayed in the owner map for the grace and took the new handshake's final ACK to the
+   * old server: the dispatcher retransmitted its SYN-ACK for as long as the grace lasted (in the
+   * benchmark: 1-3 s stalls at the 99th percentile).
    */
   @Test
   void aNewConnectionOnAClosedConnections4TupleIsAnsweredHereDuringTheGrace() throws Exception {
@@ -131,25 +138,41 @@ class ForwardingServiceLabTest {
 
         // b closes first and reports it; the client then closes too: its FIN must reach b.
         assertThat(service.retire(old.flow(), B_FABRIC, 1).get(5, TimeUnit.SECONDS)).isTrue();
-        hosts.b().call(() -> {
-          Sockets.close(old.serverFd());
-          return null;
-        });
-        hosts.client().call(() -> {
-          Sockets.close(old.clientFd());
-          return null;
-        });
-        awaitTrue(() -> hosts.b().exec("ss", "-Htn", "state", "time-wait", "sport", "= :80").stdout().contains(":46000"),
+        hosts
+            .b()
+            .call(
+                () -> {
+                  Sockets.close(old.serverFd());
+                  return null;
+                });
+        hosts
+            .client()
+            .call(
+                () -> {
+                  Sockets.close(old.clientFd());
+                  return null;
+                });
+        awaitTrue(
+            () ->
+                hosts
+                    .b()
+                    .exec("ss", "-Htn", "state", "time-wait", "sport", "= :80")
+                    .stdout()
+                    .contains(":46000"),
             "b's end of the first connection in TIME_WAIT: the client's late FIN reached b");
-        awaitTrue(() -> hosts.client().exec("ss", "-Htan", "sport", "= :46000").stdout().isBlank(),
+        awaitTrue(
+            () -> hosts.client().exec("ss", "-Htan", "sport", "= :46000").stdout().isBlank(),
             "the client's end of the first connection to close");
         assertThat(listSet(hosts.a(), "closing")).contains("46000");
 
         long synAckRetransmits = hosts.a().tcpExtCounter("TCPSynRetrans");
         Connection again = flows.connect(46000, 80, l80);
         assertThat(hosts.a().tcpExtCounter("TCPSynRetrans") - synAckRetransmits)
-            .as("SYN-ACKs a retransmitted: the new handshake's ACK reached a, not the old server").isZero();
-        assertThat(listSet(hosts.a(), "closing")).as("the SYN reopened the 4-tuple").doesNotContain("46000");
+            .as("SYN-ACKs a retransmitted: the new handshake's ACK reached a, not the old server")
+            .isZero();
+        assertThat(listSet(hosts.a(), "closing"))
+            .as("the SYN reopened the 4-tuple")
+            .doesNotContain("46000");
         flows.roundTrip(again, hosts.a(), "the second connection, on a");
         Connection moved = flows.moveToB(again, service, 2);
         flows.roundTrip(moved, hosts.b(), "the second connection, moved to b");
@@ -166,7 +189,8 @@ class ForwardingServiceLabTest {
    * first connection's server, which reset it), and each connection's entry leaves alone.
    */
   @Test
-  void aSecondConnectionFromTheSameClientPortIsAnsweredHereAndEachEntryLeavesAlone() throws Exception {
+  void aSecondConnectionFromTheSameClientPortIsAnsweredHereAndEachEntryLeavesAlone()
+      throws Exception {
     try (Lab lab = Lab.create("fwd-4tuple")) {
       TwoHostTopology hosts = TwoHostTopology.build(lab);
       ForwardedFlows flows = new ForwardedFlows(hosts);
@@ -188,7 +212,9 @@ class ForwardingServiceLabTest {
         assertThat(service.retire(web.flow(), B_FABRIC, 1).get(5, TimeUnit.SECONDS)).isTrue();
         clock.addAndGet(GRACE.toNanos());
         awaitSize(service, 1, "the :80 entry to leave");
-        assertThat(listOwner(hosts.a())).contains("41000 . 198.18.0.100 . 443").doesNotContain(". 80 :");
+        assertThat(listOwner(hosts.a()))
+            .contains("41000 . 198.18.0.100 . 443")
+            .doesNotContain(". 80 :");
         flows.roundTrip(tlsMoved, hosts.b(), "443 goes on alone");
       } finally {
         service.deleteTable();
@@ -199,8 +225,8 @@ class ForwardingServiceLabTest {
   /**
    * Issue 8: a handoff's event loop commits its turn's changes itself, on its own thread (not the
    * service's owner thread, which opened the table's netlink socket), in one netlink batch; the
-   * bookkeeping sees them like queued ones. Before the socket was shared under the service's
-   * guard, this failed with "netlink set element socket belongs to thread baton-forwarding".
+   * bookkeeping sees them like queued ones. Before the socket was shared under the service's guard,
+   * this failed with "netlink set element socket belongs to thread baton-forwarding".
    */
   @Test
   void aBatchCommittedOnAnotherThreadAppliesItsChangesInOneNetlinkBatch() throws Exception {
@@ -213,29 +239,39 @@ class ForwardingServiceLabTest {
         FlowKey c = flow(43002, 80);
         long batchesBefore = service.batchesTotal();
         List<java.util.concurrent.CompletableFuture<Void>> done = new ArrayList<>();
-        Thread loop = new Thread(() -> {
-          ForwardingService.Batch batch = service.batch();
-          done.add(batch.forward(a, S1, 1));
-          done.add(batch.forward(b, S2, 2));
-          done.add(batch.forward(c, S3, 3));
-          done.add(batch.cancel(c, 3));
-          batch.commit();
-          assertThat(batch.isEmpty()).isTrue();
-        }, "test-event-loop");
+        Thread loop =
+            new Thread(
+                () -> {
+                  ForwardingService.Batch batch = service.batch();
+                  done.add(batch.forward(a, S1, 1));
+                  done.add(batch.forward(b, S2, 2));
+                  done.add(batch.forward(c, S3, 3));
+                  done.add(batch.cancel(c, 3));
+                  batch.commit();
+                  assertThat(batch.isEmpty()).isTrue();
+                },
+                "test-event-loop");
         loop.start();
         loop.join(10_000);
         assertThat(done).hasSize(4);
-        for (var f : done) assertThat(f).as("completed on the committing thread").isCompletedWithValue(null);
-        assertThat(service.batchesTotal() - batchesBefore).as("netlink batches for four changes").isEqualTo(1);
+        for (var f : done)
+          assertThat(f).as("completed on the committing thread").isCompletedWithValue(null);
+        assertThat(service.batchesTotal() - batchesBefore)
+            .as("netlink batches for four changes")
+            .isEqualTo(1);
         assertThat(service.trackedEntries()).isEqualTo(2);
-        assertThat(listOwner(d)).contains("198.18.0.10 . 43000 . 198.18.0.100 . 80 : 198.18.1.11")
-            .contains("198.18.0.10 . 43001 . 198.18.0.100 . 80 : 198.18.1.12").doesNotContain("43002");
+        assertThat(listOwner(d))
+            .contains("198.18.0.10 . 43000 . 198.18.0.100 . 80 : 198.18.1.11")
+            .contains("198.18.0.10 . 43001 . 198.18.0.100 . 80 : 198.18.1.12")
+            .doesNotContain("43002");
         // The handoff's output drop is its socket's mark: no element in the frozen set.
         assertThat(listSet(d, "frozen")).doesNotContain("43000").doesNotContain("43001");
 
         // The owner thread's queued commands see the batch's bookkeeping: the token matches.
         assertThat(service.retire(a, S1, 1).get(5, TimeUnit.SECONDS)).isTrue();
-        assertThat(service.retire(b, S2, 99).get(5, TimeUnit.SECONDS)).as("another handoff's token").isFalse();
+        assertThat(service.retire(b, S2, 99).get(5, TimeUnit.SECONDS))
+            .as("another handoff's token")
+            .isFalse();
       } finally {
         service.deleteTable();
       }
@@ -243,10 +279,10 @@ class ForwardingServiceLabTest {
   }
 
   /**
-   * Issue 8: a frozen socket's output carries {@link ConnectionExporter#FROZEN_MARK}, and the
-   * table drops it on the front interface, with no set element per handoff: bytes the frozen
-   * socket sends (as its timers may) never reach the client, retransmissions included, until
-   * resume clears the mark; then a retransmission delivers them.
+   * Issue 8: a frozen socket's output carries {@link ConnectionExporter#FROZEN_MARK}, and the table
+   * drops it on the front interface, with no set element per handoff: bytes the frozen socket sends
+   * (as its timers may) never reach the client, retransmissions included, until resume clears the
+   * mark; then a retransmission delivers them.
    */
   @Test
   void aFrozenSocketsOutputIsDroppedByItsMarkUntilItIsResumed() throws Exception {
@@ -256,29 +292,41 @@ class ForwardingServiceLabTest {
       ForwardingService service = start(hosts.a(), List.of(HTTP));
       try {
         Connection c = flows.connect(44000, 80, flows.listen(80));
-        ConnectionExporter.Frozen frozen = hosts.a().call(() -> {
-          ConnectionExporter.Frozen f = ConnectionExporter.freeze(c.serverFd(), c.flow());
-          f.dropOutput();
-          return f;
-        });
+        ConnectionExporter.Frozen frozen =
+            hosts
+                .a()
+                .call(
+                    () -> {
+                      ConnectionExporter.Frozen f =
+                          ConnectionExporter.freeze(c.serverFd(), c.flow());
+                      f.dropOutput();
+                      return f;
+                    });
         byte[] data = "sent while frozen".getBytes(java.nio.charset.StandardCharsets.UTF_8);
         long deadline = System.nanoTime() + ForwardedFlows.LIMIT.toNanos();
-        hosts.a().call(() -> {
-          io.baton.linux.FdIo.writeAll(c.serverFd(), data, 0, data.length, deadline);
-          return null;
-        });
+        hosts
+            .a()
+            .call(
+                () -> {
+                  io.baton.linux.FdIo.writeAll(c.serverFd(), data, 0, data.length, deadline);
+                  return null;
+                });
         // 600 ms: the first transmission and the retransmissions after 200 and 400 ms.
         long until = System.nanoTime() + Duration.ofMillis(600).toNanos();
         while (System.nanoTime() < until) {
           assertThat(io.baton.linux.Sockets.poll(c.clientFd(), io.baton.linux.Sockets.POLLIN, 50))
-              .as("bytes of a frozen socket reached the client").isZero();
+              .as("bytes of a frozen socket reached the client")
+              .isZero();
         }
         assertThat(service.trackedEntries()).as("no table entry was needed for the drop").isZero();
 
-        hosts.a().call(() -> {
-          frozen.resume();
-          return null;
-        });
+        hosts
+            .a()
+            .call(
+                () -> {
+                  frozen.resume();
+                  return null;
+                });
         assertThat(ForwardedFlows.readFully(c.clientFd(), data.length, deadline)).isEqualTo(data);
       } finally {
         service.deleteTable();
@@ -326,7 +374,13 @@ class ForwardingServiceLabTest {
       first.close(); // a crash in the middle of a handoff
       // A handoff freezes by socket mark now; a table left by a tool (or an older dispatcher)
       // that froze by flow still holds a frozen element.
-      d.execOrThrow("nft", "add", "element", "netdev", TABLE, "frozen",
+      d.execOrThrow(
+          "nft",
+          "add",
+          "element",
+          "netdev",
+          TABLE,
+          "frozen",
           "{ 198.18.0.10 . 40000 . 198.18.0.100 . 80 }");
       assertThat(listSet(d, "frozen")).contains("198.18.0.10 . 40000 . 198.18.0.100 . 80");
 
@@ -341,7 +395,8 @@ class ForwardingServiceLabTest {
   }
 
   @Test
-  void aTableOfAnotherShapeIsReplacedCarryingOverWhatStillAppliesAndWarningOfWhatItDrops() throws Exception {
+  void aTableOfAnotherShapeIsReplacedCarryingOverWhatStillAppliesAndWarningOfWhatItDrops()
+      throws Exception {
     ListAppender<ILoggingEvent> logged = new ListAppender<>();
     Logger logger = (Logger) LoggerFactory.getLogger(ForwardingService.class);
     logged.start();
@@ -365,37 +420,49 @@ class ForwardingServiceLabTest {
       ForwardingService shrunk = start(d, List.of(HTTP));
       assertThat(shrunk.adopted()).containsOnlyKeys(flow(40000, 80), flow(40001, 80));
       shrunk.close();
-      assertThat(warnings(logged)).containsExactly("forwarding table " + TABLE
-          + " replaced because its devices or VIPs differ from this configuration: 2 forwarding entries carried"
-          + " over, 1 dropped (their VIP is gone or their key format is too old; those connections are reset by"
-          + " this host)");
+      assertThat(warnings(logged))
+          .containsExactly(
+              "forwarding table "
+                  + TABLE
+                  + " replaced because its devices or VIPs differ from this configuration: 2 forwarding entries carried"
+                  + " over, 1 dropped (their VIP is gone or their key format is too old; those connections are reset by"
+                  + " this host)");
 
       // A table of the old key format (client address and port only), as main made it.
-      d.call(() -> {
-        try (Nftables nft = Nftables.open()) {
-          nft.run("delete table netdev " + TABLE + "\n"
-              + "table netdev " + TABLE + " {\n"
-              + "  set vips { type ipv4_addr . inet_service; elements = { 198.18.0.100 . 80 } }\n"
-              + "  map owner { type ipv4_addr . inet_service : ipv4_addr; flags timeout; timeout 3600s;\n"
-              + "    elements = { 198.18.0.10 . 40000 : 198.18.1.11, 198.18.0.10 . 40001 : 198.18.1.11,"
-              + " 198.18.0.10 . 40002 : 198.18.1.11 } }\n"
-              + "  set frozen { type ipv4_addr . inet_service; flags timeout; timeout 60s; }\n"
-              + "  chain ingress {\n"
-              + "    type filter hook ingress device \"front\" priority 0; policy accept;\n"
-              + "    ip daddr . tcp dport @vips fwd ip to ip saddr . tcp sport map @owner device \"fabric\"\n"
-              + "  }\n"
-              + "}\n");
-        }
-        return null;
-      });
+      d.call(
+          () -> {
+            try (Nftables nft = Nftables.open()) {
+              nft.run(
+                  "delete table netdev "
+                      + TABLE
+                      + "\n"
+                      + "table netdev "
+                      + TABLE
+                      + " {\n"
+                      + "  set vips { type ipv4_addr . inet_service; elements = { 198.18.0.100 . 80 } }\n"
+                      + "  map owner { type ipv4_addr . inet_service : ipv4_addr; flags timeout; timeout 3600s;\n"
+                      + "    elements = { 198.18.0.10 . 40000 : 198.18.1.11, 198.18.0.10 . 40001 : 198.18.1.11,"
+                      + " 198.18.0.10 . 40002 : 198.18.1.11 } }\n"
+                      + "  set frozen { type ipv4_addr . inet_service; flags timeout; timeout 60s; }\n"
+                      + "  chain ingress {\n"
+                      + "    type filter hook ingress device \"front\" priority 0; policy accept;\n"
+                      + "    ip daddr . tcp dport @vips fwd ip to ip saddr . tcp sport map @owner device \"fabric\"\n"
+                      + "  }\n"
+                      + "}\n");
+            }
+            return null;
+          });
       logged.list.clear();
       ForwardingService third = start(d, List.of(HTTP));
       try {
         assertThat(third.adopted()).isEmpty();
-        assertThat(warnings(logged)).containsExactly("forwarding table " + TABLE
-            + " replaced because it has an older format (no format comment): 0 forwarding entries carried over,"
-            + " 3 dropped (their VIP is gone or their key format is too old; those connections are reset by this"
-            + " host)");
+        assertThat(warnings(logged))
+            .containsExactly(
+                "forwarding table "
+                    + TABLE
+                    + " replaced because it has an older format (no format comment): 0 forwarding entries carried over,"
+                    + " 3 dropped (their VIP is gone or their key format is too old; those connections are reset by this"
+                    + " host)");
         third.forward(flow(40000, 80), S1, 1).get(5, TimeUnit.SECONDS);
         assertThat(listOwner(d)).contains("198.18.0.10 . 40000 . 198.18.0.100 . 80 : 198.18.1.11");
       } finally {
@@ -419,15 +486,23 @@ class ForwardingServiceLabTest {
         assertThat(lockFile).matches("/run/baton/" + TABLE + "-net-[0-9]+\\.lock");
         assertThatThrownBy(() -> start(d, List.of(HTTP)))
             .isInstanceOf(LinuxException.class)
-            .hasMessage("flock(" + lockFile + ") failed: forwarding table " + TABLE
-                + " of this network namespace is held by pid " + ProcessHandle.current().pid()
-                + " (another dispatcher?); stop it first");
+            .hasMessage(
+                "flock("
+                    + lockFile
+                    + ") failed: forwarding table "
+                    + TABLE
+                    + " of this network namespace is held by pid "
+                    + ProcessHandle.current().pid()
+                    + " (another dispatcher?); stop it first");
         // The first one is unharmed, and another namespace has a lock of its own.
         first.forward(flow(40000, 80), S1, 1).get(5, TimeUnit.SECONDS);
-        ForwardingService elsewhere = other.call(() -> {
-          lockFiles.add(ForwardingTableLock.pathOf(TABLE));
-          return ForwardingService.start(TABLE, "front2", "fabric2", List.of(HTTP), GRACE, clock::get);
-        });
+        ForwardingService elsewhere =
+            other.call(
+                () -> {
+                  lockFiles.add(ForwardingTableLock.pathOf(TABLE));
+                  return ForwardingService.start(
+                      TABLE, "front2", "fabric2", List.of(HTTP), GRACE, clock::get);
+                });
         elsewhere.deleteTable();
       } finally {
         first.close();
@@ -469,7 +544,8 @@ class ForwardingServiceLabTest {
       Host d = dispatcherHost(lab);
       ForwardingService service = start(d, List.of(HTTP));
       try {
-        for (int i = 0; i < 50; i++) service.forward(flow(40000 + i, 80), i % 2 == 0 ? S1 : S2, i + 1);
+        for (int i = 0; i < 50; i++)
+          service.forward(flow(40000 + i, 80), i % 2 == 0 ? S1 : S2, i + 1);
         assertThat(service.size().get(5, TimeUnit.SECONDS)).isEqualTo(50);
         assertThat(service.dropServer(S1).get(5, TimeUnit.SECONDS)).isEqualTo(25);
         assertThat(service.size().get(5, TimeUnit.SECONDS)).isEqualTo(25);
@@ -505,12 +581,20 @@ class ForwardingServiceLabTest {
         FlowKey missing = flow(40005, 80);
         FlowKey notOurVip = new FlowKey(ip("198.18.0.10"), 40006, VIP, 8080);
 
-        ForwardingService.Reconciled r = service.reconcile(S1,
-            Map.of(adoptedOwned, 1L, missing, 6L, notOurVip, 7L), sessionUpNs).get(5, TimeUnit.SECONDS);
+        ForwardingService.Reconciled r =
+            service
+                .reconcile(S1, Map.of(adoptedOwned, 1L, missing, 6L, notOurVip, 7L), sessionUpNs)
+                .get(5, TimeUnit.SECONDS);
         assertThat(r).isEqualTo(new ForwardingService.Reconciled(2, 1));
         String listed = listOwner(d);
-        assertThat(listed).contains("40000 .").contains("40002 .").contains("40004 .").contains("40005 .")
-            .doesNotContain("40001 .").doesNotContain("40003 .").doesNotContain("40006 .");
+        assertThat(listed)
+            .contains("40000 .")
+            .contains("40002 .")
+            .contains("40004 .")
+            .contains("40005 .")
+            .doesNotContain("40001 .")
+            .doesNotContain("40003 .")
+            .doesNotContain("40006 .");
         assertThat(service.size().get(5, TimeUnit.SECONDS)).isEqualTo(4);
         // The adopted entry learnt its token: a close report with another one is stale now.
         assertThat(service.retire(adoptedOwned, S1, 99).get(5, TimeUnit.SECONDS)).isFalse();
@@ -539,7 +623,9 @@ class ForwardingServiceLabTest {
         int rounds = 0;
         while (System.nanoTime() < until) { // bounded by the time, each round by its deadline
           flows.roundTrip(c, hosts.b(), "round " + rounds++);
-          assertThat(service.size().get(5, TimeUnit.SECONDS)).as("entry after %d rounds", rounds).isEqualTo(1);
+          assertThat(service.size().get(5, TimeUnit.SECONDS))
+              .as("entry after %d rounds", rounds)
+              .isEqualTo(1);
         }
         assertThat(rounds).isGreaterThan(10);
       } finally {
@@ -549,29 +635,37 @@ class ForwardingServiceLabTest {
   }
 
   /**
-   * Not an assertion on time: what adopting 10,000 and 100,000 entries costs, printed. Other
-   * sizes with {@code -Dbaton.test.adoptSizes=10000,1000000}.
+   * Not an assertion on time: what adopting 10,000 and 100,000 entries costs, printed. Other sizes
+   * with {@code -Dbaton.test.adoptSizes=10000,1000000}.
    */
   @Test
   void adoptsTenAndAHundredThousandEntries() throws Exception {
-    int[] sizes = java.util.Arrays.stream(System.getProperty("baton.test.adoptSizes", "10000,100000").split(","))
-        .mapToInt(Integer::parseInt).toArray();
+    int[] sizes =
+        java.util.Arrays.stream(
+                System.getProperty("baton.test.adoptSizes", "10000,100000").split(","))
+            .mapToInt(Integer::parseInt)
+            .toArray();
     try (Lab lab = Lab.create("fwd-adopt-many")) {
       Host d = dispatcherHost(lab);
       for (int n : sizes) {
-        d.call(() -> {
-          try (DirectForwardingTable t = DirectForwardingTable.create(TABLE, "front", "fabric", List.of(HTTP))) {
-            for (int done = 0; done < n; done += 5000) {
-              List<DirectForwardingTable.Op> ops = new ArrayList<>();
-              for (int i = done; i < Math.min(n, done + 5000); i++) {
-                Inet4Address client = ip("10." + (i >>> 16 & 0xff) + "." + (i >>> 8 & 0xff) + "." + (i & 0xff));
-                ops.add(new DirectForwardingTable.Forward(new FlowKey(client, 1024 + i % 60000, VIP, 80), S1, false));
+        d.call(
+            () -> {
+              try (DirectForwardingTable t =
+                  DirectForwardingTable.create(TABLE, "front", "fabric", List.of(HTTP))) {
+                for (int done = 0; done < n; done += 5000) {
+                  List<DirectForwardingTable.Op> ops = new ArrayList<>();
+                  for (int i = done; i < Math.min(n, done + 5000); i++) {
+                    Inet4Address client =
+                        ip("10." + (i >>> 16 & 0xff) + "." + (i >>> 8 & 0xff) + "." + (i & 0xff));
+                    ops.add(
+                        new DirectForwardingTable.Forward(
+                            new FlowKey(client, 1024 + i % 60000, VIP, 80), S1, false));
+                  }
+                  t.apply(ops);
+                }
               }
-              t.apply(ops);
-            }
-          }
-          return null;
-        });
+              return null;
+            });
         // A first start warms the JIT up (and adopts too); the second one is measured.
         ForwardingService warm = start(d, List.of(HTTP));
         warm.close();
@@ -593,10 +687,11 @@ class ForwardingServiceLabTest {
   }
 
   private ForwardingService start(Host host, List<Vip> vips, Duration grace) throws Exception {
-    return host.call(() -> {
-      lockFiles.add(ForwardingTableLock.pathOf(TABLE));
-      return ForwardingService.start(TABLE, "front", "fabric", vips, grace, clock::get);
-    });
+    return host.call(
+        () -> {
+          lockFiles.add(ForwardingTableLock.pathOf(TABLE));
+          return ForwardingService.start(TABLE, "front", "fabric", vips, grace, clock::get);
+        });
   }
 
   private interface Condition {
@@ -633,6 +728,9 @@ class ForwardingServiceLabTest {
   }
 
   private static List<String> warnings(ListAppender<ILoggingEvent> logged) {
-    return logged.list.stream().filter(e -> e.getLevel() == Level.WARN).map(ILoggingEvent::getFormattedMessage).toList();
+    return logged.list.stream()
+        .filter(e -> e.getLevel() == Level.WARN)
+        .map(ILoggingEvent::getFormattedMessage)
+        .toList();
   }
 }

@@ -12,9 +12,9 @@ import java.util.concurrent.locks.LockSupport;
  * {@code SUnreclaim} (slab caches and, since Linux 5.x, the pages of large kmallocs such as
  * nftables' hash bucket arrays) plus {@code VmallocUsed} (where kvmalloc puts bucket arrays too
  * large for kmalloc). nftables elements are allocated with {@code GFP_KERNEL_ACCOUNT} from
- * unreclaimable caches, so they land here and nowhere else; page cache and user memory do not.
- * The counters are machine-wide, so other activity on the host shows as noise: measure the
- * same objects being made and freed, and compare.
+ * unreclaimable caches, so they land here and nowhere else; page cache and user memory do not. The
+ * counters are machine-wide, so other activity on the host shows as noise: measure the same objects
+ * being made and freed, and compare.
  */
 record KernelMemory(long unreclaimableSlabBytes, long vmallocBytes) {
   private static final Path MEMINFO = Path.of("/proc/meminfo");
@@ -30,7 +30,8 @@ record KernelMemory(long unreclaimableSlabBytes, long vmallocBytes) {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    if (slab < 0 || vmalloc < 0) throw new IllegalStateException(MEMINFO + " has no SUnreclaim or VmallocUsed");
+    if (slab < 0 || vmalloc < 0)
+      throw new IllegalStateException(MEMINFO + " has no SUnreclaim or VmallocUsed");
     return new KernelMemory(slab, vmalloc);
   }
 

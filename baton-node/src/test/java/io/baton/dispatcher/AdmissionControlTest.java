@@ -74,7 +74,9 @@ class AdmissionControlTest {
     assertThat(admission.pending(A)).isEqualTo(1);
     second.release();
     assertThat(admission.pending()).isZero();
-    assertThat(admission.clients()).as("no entry is kept for a client with nothing pending").isZero();
+    assertThat(admission.clients())
+        .as("no entry is kept for a client with nothing pending")
+        .isZero();
   }
 
   @Test
@@ -105,28 +107,31 @@ class AdmissionControlTest {
       List<Future<Integer>> admittedCounts = new ArrayList<>();
       for (int t = 0; t < threads; t++) {
         int seed = t;
-        admittedCounts.add(pool.submit(() -> {
-          start.await();
-          int admitted = 0;
-          List<Ticket> held = new ArrayList<>();
-          for (int i = 0; i < perThread; i++) {
-            InetAddress client = clients[(seed * 7 + i) % clients.length];
-            Ticket ticket = admission.tryAdmit(client);
-            if (ticket.admitted()) {
-              admitted++;
-              held.add(ticket);
-            }
-            if (admission.pending() > 50) violations.add("total " + admission.pending());
-            if (admission.pending(client) > 10) violations.add(client + " " + admission.pending(client));
-            if (held.size() > 3 || (i % 5 == 0 && !held.isEmpty())) {
-              Ticket done = held.removeFirst();
-              done.release();
-              done.release(); // a second release must change nothing
-            }
-          }
-          held.forEach(Ticket::release);
-          return admitted;
-        }));
+        admittedCounts.add(
+            pool.submit(
+                () -> {
+                  start.await();
+                  int admitted = 0;
+                  List<Ticket> held = new ArrayList<>();
+                  for (int i = 0; i < perThread; i++) {
+                    InetAddress client = clients[(seed * 7 + i) % clients.length];
+                    Ticket ticket = admission.tryAdmit(client);
+                    if (ticket.admitted()) {
+                      admitted++;
+                      held.add(ticket);
+                    }
+                    if (admission.pending() > 50) violations.add("total " + admission.pending());
+                    if (admission.pending(client) > 10)
+                      violations.add(client + " " + admission.pending(client));
+                    if (held.size() > 3 || (i % 5 == 0 && !held.isEmpty())) {
+                      Ticket done = held.removeFirst();
+                      done.release();
+                      done.release(); // a second release must change nothing
+                    }
+                  }
+                  held.forEach(Ticket::release);
+                  return admitted;
+                }));
       }
       start.countDown();
       int admittedTotal = 0;
@@ -142,8 +147,10 @@ class AdmissionControlTest {
 
   @Test
   void perClientCapMustNotExceedTheTotal() {
-    assertThatThrownBy(() -> new AdmissionControl(10, 11)).isInstanceOf(IllegalArgumentException.class);
-    assertThatThrownBy(() -> new AdmissionControl(0, 1)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> new AdmissionControl(10, 11))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> new AdmissionControl(0, 1))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 
   private static InetAddress ip(String text) {

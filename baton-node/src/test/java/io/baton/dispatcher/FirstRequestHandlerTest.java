@@ -2,9 +2,9 @@ package io.baton.dispatcher;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.baton.dataplane.Vip;
 import io.baton.routing.LoadTable;
 import io.baton.routing.Router;
-import io.baton.dataplane.Vip;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
@@ -35,11 +35,26 @@ class FirstRequestHandlerTest {
   private final DispatcherStats stats = new DispatcherStats();
   private final AdmissionControl admission = new AdmissionControl(10, 2);
   private final HandoffCoordinator coordinator =
-      new HandoffCoordinator(null, null, Transplanter.KERNEL, new LoadTable(), stats, System::nanoTime,
-          Duration.ofSeconds(1), null, ServerEligibility.ANY);
-  private final VipSite site = new VipSite(new Vip(vip(), 80), Mode.HTTP,
-      new Router(List.of(), Optional.empty()), Map.of(), 16_384, FIRST_BYTE, HEAD,
-      Duration.ofSeconds(2));
+      new HandoffCoordinator(
+          null,
+          null,
+          Transplanter.KERNEL,
+          new LoadTable(),
+          stats,
+          System::nanoTime,
+          Duration.ofSeconds(1),
+          null,
+          ServerEligibility.ANY);
+  private final VipSite site =
+      new VipSite(
+          new Vip(vip(), 80),
+          Mode.HTTP,
+          new Router(List.of(), Optional.empty()),
+          Map.of(),
+          16_384,
+          FIRST_BYTE,
+          HEAD,
+          Duration.ofSeconds(2));
 
   /** An embedded channel whose peer is a client IP, as the handler expects of a TCP channel. */
   private static final class ClientChannel extends EmbeddedChannel {
@@ -108,9 +123,11 @@ class FirstRequestHandlerTest {
   @Test
   void tooManyHeaderFieldsGet431AndAreCounted() throws Exception {
     ch = connect();
-    ch.writeInbound(ascii("GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n"));
+    ch.writeInbound(
+        ascii("GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n"));
 
-    assertThat(outbound()).startsWith("HTTP/1.1 431 Request Header Fields Too Large")
+    assertThat(outbound())
+        .startsWith("HTTP/1.1 431 Request Header Fields Too Large")
         .contains("more than 5 header fields");
     assertThat(stats.answered431HeaderCount.sum()).isEqualTo(1);
     assertThat(stats.answered431.sum()).isEqualTo(1);
@@ -132,7 +149,8 @@ class FirstRequestHandlerTest {
     ch.writeInbound(ascii("GET /x?" + "q".repeat(6_000) + " HTTP/1.1\r\nHost: h\r\n\r\n"));
 
     String answer = outbound();
-    assertThat(answer).startsWith("HTTP/1.1 503 Service Unavailable")
+    assertThat(answer)
+        .startsWith("HTTP/1.1 503 Service Unavailable")
         .endsWith("\r\n\r\n503 Service Unavailable: " + Responses.UNAVAILABLE_DETAIL + "\n")
         .doesNotContain("pool");
     assertThat(stats.answered503.sum()).isEqualTo(1);

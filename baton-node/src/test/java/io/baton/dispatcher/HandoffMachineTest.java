@@ -3,14 +3,14 @@ package io.baton.dispatcher;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.baton.dispatcher.HandoffMachine.State;
+import io.baton.handoff.FabricMessage;
+import io.baton.handoff.HandoffException;
+import io.baton.handoff.HandoffReply;
 import io.baton.routing.BalanceKind;
 import io.baton.routing.LoadTable;
 import io.baton.routing.Member;
 import io.baton.routing.PickContext;
 import io.baton.routing.Pool;
-import io.baton.handoff.FabricMessage;
-import io.baton.handoff.HandoffException;
-import io.baton.handoff.HandoffReply;
 import io.baton.transplant.FlowKey;
 import io.baton.transplant.TransplantException;
 import java.net.Inet4Address;
@@ -54,9 +54,24 @@ class HandoffMachineTest {
       fabric.up.add(s);
     }
     Pool pool = Pool.create("web", BalanceKind.WEIGHTED_ROUND_ROBIN, members, load);
-    var cx = new HandoffCoordinator.Context(fabric, forwarding, transplanter, load, stats,
-        () -> client.nowNs, INSTALL_TIMEOUT_NS, ABORT_TIMEOUT_NS, node -> refused.get(node));
-    return new HandoffMachine(cx, client, "198.18.0.100:80", HANDOFF_TIMEOUT_NS, pool, PickContext.of(client.flow.clientIp()),
+    var cx =
+        new HandoffCoordinator.Context(
+            fabric,
+            forwarding,
+            transplanter,
+            load,
+            stats,
+            () -> client.nowNs,
+            INSTALL_TIMEOUT_NS,
+            ABORT_TIMEOUT_NS,
+            node -> refused.get(node));
+    return new HandoffMachine(
+        cx,
+        client,
+        "198.18.0.100:80",
+        HANDOFF_TIMEOUT_NS,
+        pool,
+        PickContext.of(client.flow.clientIp()),
         "GET / host=x");
   }
 
@@ -74,7 +89,8 @@ class HandoffMachineTest {
     client.runAll();
 
     assertThat(m.state()).isEqualTo(State.HANDED_OFF);
-    assertThat(transplanter.calls).containsExactly("freeze", "held", "export", "prepareSilentClose");
+    assertThat(transplanter.calls)
+        .containsExactly("freeze", "held", "export", "prepareSilentClose");
     assertThat(client.closed).isTrue();
     assertThat(client.answered503).isFalse();
     // The closed socket takes its frozen mark with it: nothing to lift in the table.
@@ -119,7 +135,8 @@ class HandoffMachineTest {
     client.runAll();
 
     assertThat(forwarding.ops).contains("cancel " + first);
-    assertThat(transplanter.calls).containsSubsequence("freeze", "export", "resume", "freeze", "export");
+    assertThat(transplanter.calls)
+        .containsSubsequence("freeze", "export", "resume", "freeze", "export");
     assertThat(m.state()).isEqualTo(State.OFFERED);
     assertThat(fabric.sentTo).containsExactly("s1", "s2");
 
@@ -266,7 +283,10 @@ class HandoffMachineTest {
     assertThat(fabric.sent).isEmpty();
   }
 
-  /** The frozen mark could not be set (issue 8): nothing was exported, the entry goes, the next server gets it. */
+  /**
+   * The frozen mark could not be set (issue 8): nothing was exported, the entry goes, the next
+   * server gets it.
+   */
   @Test
   void aFailedOutputDropTakesItBackAndTriesTheNextServer() {
     transplanter.failHeld = true;
@@ -372,7 +392,8 @@ class HandoffMachineTest {
     fabric.replacedSessions.add("s1");
     m.start();
     client.runAll();
-    assertThat(transplanter.calls).containsSubsequence("freeze", "held", "export", "resume", "freeze");
+    assertThat(transplanter.calls)
+        .containsSubsequence("freeze", "held", "export", "resume", "freeze");
     assertThat(fabric.sentTo).containsExactly("s2");
     assertThat(m.state()).isEqualTo(State.OFFERED);
   }
@@ -422,8 +443,10 @@ class HandoffMachineTest {
 
     final FlowKey flow = new FlowKey(ip("198.18.0.7"), 40000, ip("198.18.0.100"), 80);
     final List<Runnable> tasks = new ArrayList<>();
-    final PriorityQueue<Timer> timers = new PriorityQueue<>(
-        (a, b) -> a.dueNs != b.dueNs ? Long.compare(a.dueNs, b.dueNs) : Long.compare(a.seq, b.seq));
+    final PriorityQueue<Timer> timers =
+        new PriorityQueue<>(
+            (a, b) ->
+                a.dueNs != b.dueNs ? Long.compare(a.dueNs, b.dueNs) : Long.compare(a.seq, b.seq));
     long nowNs = 1_000_000_000L;
     long seq;
     boolean open = true;
@@ -448,7 +471,8 @@ class HandoffMachineTest {
 
     @Override
     public byte[] alreadyRead() {
-      return "GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+      return "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+          .getBytes(java.nio.charset.StandardCharsets.US_ASCII);
     }
 
     @Override
@@ -490,7 +514,9 @@ class HandoffMachineTest {
       while (!tasks.isEmpty()) tasks.removeFirst().run();
     }
 
-    /** Moves the clock and runs the due timers before the queued tasks (a race the loop can lose). */
+    /**
+     * Moves the clock and runs the due timers before the queued tasks (a race the loop can lose).
+     */
     void fireTimersBeforeTasks(long ns) {
       nowNs += ns;
       while (!timers.isEmpty() && timers.peek().dueNs() <= nowNs) {
@@ -533,9 +559,11 @@ class HandoffMachineTest {
     }
 
     @Override
-    public CompletableFuture<HandoffReply> send(String node, long session, FabricMessage.Handoff handoff) {
+    public CompletableFuture<HandoffReply> send(
+        String node, long session, FabricMessage.Handoff handoff) {
       if (replacedSessions.remove(node)) {
-        return CompletableFuture.failedFuture(new HandoffException("session replaced", null, false));
+        return CompletableFuture.failedFuture(
+            new HandoffException("session replaced", null, false));
       }
       sent.add(handoff);
       sentTo.add(node);
@@ -614,7 +642,9 @@ class HandoffMachineTest {
 
     @Override
     public Frozen freeze(int fd, io.baton.transplant.FlowKey flow) throws TransplantException {
-      if (failFreeze) throw new TransplantException("socket 42 is CLOSING: only ESTABLISHED connections can be moved");
+      if (failFreeze)
+        throw new TransplantException(
+            "socket 42 is CLOSING: only ESTABLISHED connections can be moved");
       calls.add("freeze");
       return new Frozen() {
         @Override

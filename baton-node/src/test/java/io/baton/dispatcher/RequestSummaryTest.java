@@ -16,7 +16,8 @@ class RequestSummaryTest {
     String summary = RequestSummary.http("GET", target, Optional.of("example.test"));
 
     assertThat(utf8(summary)).isLessThanOrEqualTo(FabricMessage.MAX_REQUEST_SUMMARY_BYTES);
-    assertThat(summary).startsWith("GET /whoami.txt?q=aaaa")
+    assertThat(summary)
+        .startsWith("GET /whoami.txt?q=aaaa")
         .contains("...(6014 bytes)")
         .endsWith(" host=example.test");
     String cutTarget = summary.substring(4, summary.indexOf("...("));

@@ -42,14 +42,19 @@ class FabricMessageCodecTest {
         new Refused(17, "no capacity ✓"),
         new Refused(0, ""),
         new Closed(new FlowKey(ip("198.18.0.7"), 50000, ip("198.18.0.100"), 80), 9, 123, 456789),
-        new Closed(new FlowKey(ip("255.255.255.255"), 65535, ip("0.0.0.0"), 1), -1, 0, Long.MAX_VALUE),
+        new Closed(
+            new FlowKey(ip("255.255.255.255"), 65535, ip("0.0.0.0"), 1), -1, 0, Long.MAX_VALUE),
         new FabricMessage.Abort(17),
         new FabricMessage.Aborted(Long.MIN_VALUE),
         new FabricMessage.Heartbeat(),
         new FabricMessage.Inventory(java.util.List.of(), true),
-        new FabricMessage.Inventory(java.util.List.of(
-            new FabricMessage.Owned(new FlowKey(ip("198.18.0.7"), 50000, ip("198.18.0.100"), 80), 5),
-            new FabricMessage.Owned(new FlowKey(ip("198.18.0.8"), 1, ip("198.18.0.100"), 443), 6)), false),
+        new FabricMessage.Inventory(
+            java.util.List.of(
+                new FabricMessage.Owned(
+                    new FlowKey(ip("198.18.0.7"), 50000, ip("198.18.0.100"), 80), 5),
+                new FabricMessage.Owned(
+                    new FlowKey(ip("198.18.0.8"), 1, ip("198.18.0.100"), 443), 6)),
+            false),
         new LoadReport("server-a", 12, 1000, 988),
         new LoadReport("b", Integer.MAX_VALUE, 0, Long.MAX_VALUE));
   }
@@ -71,15 +76,26 @@ class FabricMessageCodecTest {
   @Test
   void encodesTheDocumentedLayout() {
     Closed c = new Closed(new FlowKey(ip("198.18.0.7"), 0x1234, ip("198.18.0.100"), 80), 7, 5, 6);
-    assertThat(ByteBufUtil.hexDump(encode(c))).isEqualTo(
-        "c6120007" + "1234" + "c6120064" + "0050" + "0000000000000007" + "0000000000000005"
-            + "0000000000000006");
-    var inv = new FabricMessage.Inventory(java.util.List.of(new FabricMessage.Owned(
-        new FlowKey(ip("198.18.0.7"), 0x1234, ip("198.18.0.100"), 80), 2)), true);
-    assertThat(ByteBufUtil.hexDump(encode(inv))).isEqualTo(
-        "01" + "00000001" + "c6120007" + "1234" + "c6120064" + "0050" + "0000000000000002");
-    assertThat(ByteBufUtil.hexDump(encode(new Refused(1, "no")))).isEqualTo(
-        "0000000000000001" + "0002" + "6e6f");
+    assertThat(ByteBufUtil.hexDump(encode(c)))
+        .isEqualTo(
+            "c6120007"
+                + "1234"
+                + "c6120064"
+                + "0050"
+                + "0000000000000007"
+                + "0000000000000005"
+                + "0000000000000006");
+    var inv =
+        new FabricMessage.Inventory(
+            java.util.List.of(
+                new FabricMessage.Owned(
+                    new FlowKey(ip("198.18.0.7"), 0x1234, ip("198.18.0.100"), 80), 2)),
+            true);
+    assertThat(ByteBufUtil.hexDump(encode(inv)))
+        .isEqualTo(
+            "01" + "00000001" + "c6120007" + "1234" + "c6120064" + "0050" + "0000000000000002");
+    assertThat(ByteBufUtil.hexDump(encode(new Refused(1, "no"))))
+        .isEqualTo("0000000000000001" + "0002" + "6e6f");
   }
 
   @Test
@@ -92,80 +108,165 @@ class FabricMessageCodecTest {
     return Stream.of(
         bad("empty HELLO", MessageType.HELLO, b -> {}, "truncated at nonce"),
         bad("short nonce", MessageType.HELLO, b -> b.writeZero(10), "truncated at nonce"),
-        bad("empty node name", MessageType.HELLO, b -> b.writeZero(16).writeShort(0),
+        bad(
+            "empty node name",
+            MessageType.HELLO,
+            b -> b.writeZero(16).writeShort(0),
             "nodeName is empty"),
-        bad("node name over cap", MessageType.HELLO,
+        bad(
+            "node name over cap",
+            MessageType.HELLO,
             b -> b.writeZero(16).writeShort(256).writeZero(256),
             "nodeName is 256 bytes, limit 255"),
-        bad("node name longer than frame", MessageType.HELLO,
-            b -> b.writeZero(16).writeShort(200).writeByte('a'), "truncated at nodeName"),
-        bad("invalid UTF-8", MessageType.HELLO,
-            b -> b.writeZero(16).writeShort(2).writeByte(0xC3).writeByte(0x28), "not valid UTF-8"),
-        bad("UTF-8 surrogate", MessageType.HELLO,
+        bad(
+            "node name longer than frame",
+            MessageType.HELLO,
+            b -> b.writeZero(16).writeShort(200).writeByte('a'),
+            "truncated at nodeName"),
+        bad(
+            "invalid UTF-8",
+            MessageType.HELLO,
+            b -> b.writeZero(16).writeShort(2).writeByte(0xC3).writeByte(0x28),
+            "not valid UTF-8"),
+        bad(
+            "UTF-8 surrogate",
+            MessageType.HELLO,
             b -> b.writeZero(16).writeShort(3).writeByte(0xED).writeByte(0xA0).writeByte(0x80),
             "not valid UTF-8"),
-        bad("trailing byte", MessageType.HELLO,
+        bad(
+            "trailing byte",
+            MessageType.HELLO,
             b -> b.writeZero(16).writeShort(1).writeByte('a').writeInt(0).writeByte(0),
             "1 unexpected trailing"),
-        bad("HELLO without frame limit", MessageType.HELLO,
-            b -> b.writeZero(16).writeShort(1).writeByte('a'), "truncated at maxFrameBytes"),
-        bad("negative frame limit", MessageType.HELLO,
-            b -> b.writeZero(16).writeShort(1).writeByte('a').writeInt(-1), "maxFrameBytes is negative"),
+        bad(
+            "HELLO without frame limit",
+            MessageType.HELLO,
+            b -> b.writeZero(16).writeShort(1).writeByte('a'),
+            "truncated at maxFrameBytes"),
+        bad(
+            "negative frame limit",
+            MessageType.HELLO,
+            b -> b.writeZero(16).writeShort(1).writeByte('a').writeInt(-1),
+            "maxFrameBytes is negative"),
         bad("short handoff id", MessageType.HANDOFF, b -> b.writeInt(1), "truncated at handoffId"),
-        bad("vip over cap", MessageType.HANDOFF, b -> b.writeLong(1).writeShort(65).writeZero(65),
+        bad(
+            "vip over cap",
+            MessageType.HANDOFF,
+            b -> b.writeLong(1).writeShort(65).writeZero(65),
             "vip is 65 bytes, limit 64"),
-        bad("summary over cap", MessageType.HANDOFF,
+        bad(
+            "summary over cap",
+            MessageType.HANDOFF,
             b -> b.writeLong(1).writeShort(0).writeShort(0).writeShort(4097),
             "requestSummary is 4097 bytes"),
-        bad("state length beyond frame", MessageType.HANDOFF,
+        bad(
+            "state length beyond frame",
+            MessageType.HANDOFF,
             b -> b.writeLong(1).writeZero(6).writeInt(0x7FFFFFFF).writeZero(10),
             "state length 2147483647 exceeds the 10 bytes left"),
-        bad("state length u32 max", MessageType.HANDOFF,
-            b -> b.writeLong(1).writeZero(6).writeInt(-1), "state length 4294967295 exceeds"),
-        bad("missing state length", MessageType.HANDOFF, b -> b.writeLong(1).writeZero(6),
+        bad(
+            "state length u32 max",
+            MessageType.HANDOFF,
+            b -> b.writeLong(1).writeZero(6).writeInt(-1),
+            "state length 4294967295 exceeds"),
+        bad(
+            "missing state length",
+            MessageType.HANDOFF,
+            b -> b.writeLong(1).writeZero(6),
             "truncated at state length"),
-        bad("MIGRATE without application state", MessageType.MIGRATE,
-            b -> b.writeLong(1).writeZero(6).writeInt(0).writeInt(0), "appState is empty"),
-        bad("MIGRATE with application state over cap", MessageType.MIGRATE,
+        bad(
+            "MIGRATE without application state",
+            MessageType.MIGRATE,
+            b -> b.writeLong(1).writeZero(6).writeInt(0).writeInt(0),
+            "appState is empty"),
+        bad(
+            "MIGRATE with application state over cap",
+            MessageType.MIGRATE,
             b -> b.writeLong(1).writeZero(6).writeInt(0).writeInt(65537).writeZero(65537),
             "appState is 65537 bytes, more than 65536"),
-        bad("HANDOFF with trailing application state", MessageType.HANDOFF,
-            b -> b.writeLong(1).writeZero(6).writeInt(0).writeInt(1).writeByte(7), "trailing"),
+        bad(
+            "HANDOFF with trailing application state",
+            MessageType.HANDOFF,
+            b -> b.writeLong(1).writeZero(6).writeInt(0).writeInt(1).writeByte(7),
+            "trailing"),
         bad("empty ACCEPTED", MessageType.ACCEPTED, b -> {}, "truncated at handoffId"),
-        bad("long ACCEPTED", MessageType.ACCEPTED, b -> b.writeLong(1).writeByte(0),
+        bad(
+            "long ACCEPTED",
+            MessageType.ACCEPTED,
+            b -> b.writeLong(1).writeByte(0),
             "1 unexpected trailing"),
-        bad("reason over cap", MessageType.REFUSED, b -> b.writeLong(1).writeShort(2000),
+        bad(
+            "reason over cap",
+            MessageType.REFUSED,
+            b -> b.writeLong(1).writeShort(2000),
             "reason is 2000 bytes, limit 1024"),
-        bad("reason cut short", MessageType.REFUSED,
+        bad(
+            "reason cut short",
+            MessageType.REFUSED,
             b -> b.writeLong(1).writeShort(5).writeByte('x'),
             "truncated at reason"),
-        bad("client port 0", MessageType.CLOSED, b -> b.writeInt(1).writeShort(0),
+        bad(
+            "client port 0",
+            MessageType.CLOSED,
+            b -> b.writeInt(1).writeShort(0),
             "clientPort is 0"),
-        bad("local port 0", MessageType.CLOSED,
-            b -> b.writeInt(1).writeShort(1).writeInt(1).writeShort(0), "localPort is 0"),
-        bad("negative byte count", MessageType.CLOSED,
+        bad(
+            "local port 0",
+            MessageType.CLOSED,
+            b -> b.writeInt(1).writeShort(1).writeInt(1).writeShort(0),
+            "localPort is 0"),
+        bad(
+            "negative byte count",
+            MessageType.CLOSED,
             b -> b.writeInt(1).writeShort(1).writeInt(1).writeShort(1).writeLong(3).writeLong(-1),
             "bytesFromClient is negative"),
-        bad("CLOSED without handoff id", MessageType.CLOSED,
+        bad(
+            "CLOSED without handoff id",
+            MessageType.CLOSED,
             b -> b.writeInt(1).writeShort(1).writeInt(1).writeShort(1).writeInt(0),
             "truncated at handoffId"),
         bad("long ABORT", MessageType.ABORT, b -> b.writeLong(1).writeByte(0), "trailing"),
         bad("HEARTBEAT with a body", MessageType.HEARTBEAT, b -> b.writeByte(0), "trailing"),
-        bad("INVENTORY last flag 2", MessageType.INVENTORY, b -> b.writeByte(2).writeInt(0),
+        bad(
+            "INVENTORY last flag 2",
+            MessageType.INVENTORY,
+            b -> b.writeByte(2).writeInt(0),
             "last is 2"),
-        bad("INVENTORY count over cap", MessageType.INVENTORY, b -> b.writeByte(1).writeInt(8193),
+        bad(
+            "INVENTORY count over cap",
+            MessageType.INVENTORY,
+            b -> b.writeByte(1).writeInt(8193),
             "count 8193 exceeds 8192"),
-        bad("INVENTORY negative count", MessageType.INVENTORY, b -> b.writeByte(1).writeInt(-1),
+        bad(
+            "INVENTORY negative count",
+            MessageType.INVENTORY,
+            b -> b.writeByte(1).writeInt(-1),
             "count is negative"),
-        bad("INVENTORY shorter than its count", MessageType.INVENTORY,
-            b -> b.writeByte(1).writeInt(2).writeInt(1).writeShort(1).writeInt(1).writeShort(1)
-                .writeLong(1),
+        bad(
+            "INVENTORY shorter than its count",
+            MessageType.INVENTORY,
+            b ->
+                b.writeByte(1)
+                    .writeInt(2)
+                    .writeInt(1)
+                    .writeShort(1)
+                    .writeInt(1)
+                    .writeShort(1)
+                    .writeLong(1),
             "truncated at clientIp"),
-        bad("short CLOSED", MessageType.CLOSED, b -> b.writeInt(1).writeShort(1).writeByte(1),
+        bad(
+            "short CLOSED",
+            MessageType.CLOSED,
+            b -> b.writeInt(1).writeShort(1).writeByte(1),
             "truncated at localIp"),
-        bad("negative active count", MessageType.LOAD_REPORT,
-            b -> b.writeShort(1).writeByte('a').writeInt(-5), "activeConnections is negative"),
-        bad("negative accepted total", MessageType.LOAD_REPORT,
+        bad(
+            "negative active count",
+            MessageType.LOAD_REPORT,
+            b -> b.writeShort(1).writeByte('a').writeInt(-5),
+            "activeConnections is negative"),
+        bad(
+            "negative accepted total",
+            MessageType.LOAD_REPORT,
             b -> b.writeShort(1).writeByte('a').writeInt(0).writeLong(Long.MIN_VALUE),
             "acceptedTotal is negative"),
         bad("empty LOAD_REPORT", MessageType.LOAD_REPORT, b -> {}, "truncated at nodeName length"));
@@ -173,8 +274,8 @@ class FabricMessageCodecTest {
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("malformedPayloads")
-  void refusesMalformedPayloads(String name, MessageType type, Consumer<ByteBuf> payload,
-      String expected) {
+  void refusesMalformedPayloads(
+      String name, MessageType type, Consumer<ByteBuf> payload, String expected) {
     ByteBuf buf = Unpooled.buffer();
     payload.accept(buf);
     assertThatThrownBy(() -> FabricMessageCodec.decode(type, buf))
@@ -207,8 +308,16 @@ class FabricMessageCodecTest {
       } catch (FrameFormatException e) {
         refused++;
       } catch (RuntimeException e) {
-        throw new AssertionError("iteration " + i + " (seed " + seed + ") threw on "
-            + type + " " + ByteBufUtil.hexDump(bytes), e);
+        throw new AssertionError(
+            "iteration "
+                + i
+                + " (seed "
+                + seed
+                + ") threw on "
+                + type
+                + " "
+                + ByteBufUtil.hexDump(bytes),
+            e);
       }
     }
     assertThat(refused).isGreaterThan(10_000);
@@ -251,8 +360,8 @@ class FabricMessageCodecTest {
     return b;
   }
 
-  private static Arguments bad(String name, MessageType type, Consumer<ByteBuf> payload,
-      String expected) {
+  private static Arguments bad(
+      String name, MessageType type, Consumer<ByteBuf> payload, String expected) {
     return Arguments.of(name, type, payload, expected);
   }
 

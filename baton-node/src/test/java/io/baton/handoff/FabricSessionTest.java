@@ -35,8 +35,9 @@ class FabricSessionTest {
     Agent() {
       FrameDecoder decoder = new FrameDecoder();
       EndpointSettings settings = new EndpointSettings(TestKeys.KEY, "agent", MAX_FRAME_BYTES);
-      channel = new EmbeddedChannel(decoder,
-          new FabricSession(false, settings, decoder, counters, 10_000, this));
+      channel =
+          new EmbeddedChannel(
+              decoder, new FabricSession(false, settings, decoder, counters, 10_000, this));
     }
 
     @Override
@@ -276,7 +277,8 @@ class FabricSessionTest {
   void writesFailUntilEstablishedAndForMessagesThisSideDoesNotSend() throws Exception {
     Agent agent = new Agent();
     ChannelFuture early = agent.channel.writeAndFlush(new Accepted(1));
-    assertThat(early.cause()).isInstanceOf(HandoffException.class)
+    assertThat(early.cause())
+        .isInstanceOf(HandoffException.class)
         .hasMessageContaining("not established");
 
     agent.handshake(new DispatcherFrames(TestKeys.KEY));
@@ -304,8 +306,8 @@ class FabricSessionTest {
 
   /**
    * Random byte flips anywhere in a valid HELLO or HANDOFF frame: never delivered, never an
-   * unchecked exception; either refused and counted once, or (a length grown within limits)
-   * still waiting for bytes that will never come.
+   * unchecked exception; either refused and counted once, or (a length grown within limits) still
+   * waiting for bytes that will never come.
    */
   @Test
   void fuzzedFramesAreRefusedOrIgnoredNeverDelivered() throws Exception {

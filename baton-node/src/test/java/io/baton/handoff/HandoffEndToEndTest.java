@@ -59,8 +59,14 @@ class HandoffEndToEndTest {
   }
 
   private HandoffClient newClient(int maxFrameBytes) {
-    return new HandoffClient(group, server.localAddress(), TestKeys.KEY, "dispatcher-1", listener,
-        LoopbackFabric.CONNECT_TIMEOUT, maxFrameBytes);
+    return new HandoffClient(
+        group,
+        server.localAddress(),
+        TestKeys.KEY,
+        "dispatcher-1",
+        listener,
+        LoopbackFabric.CONNECT_TIMEOUT,
+        maxFrameBytes);
   }
 
   private Handoff handoff(byte[] state) {
@@ -75,8 +81,14 @@ class HandoffEndToEndTest {
     // 20,000 owned connections cross in frames of at most 8192, the last one marked.
     var owned = new java.util.ArrayList<FabricMessage.Owned>();
     for (int i = 0; i < 20_000; i++) {
-      owned.add(new FabricMessage.Owned(new io.baton.transplant.FlowKey(FabricMessageCodecTest.ip("198.18.0.7"),
-          1 + i % 60_000, FabricMessageCodecTest.ip("198.18.0.100"), 80 + i / 60_000), i + 1));
+      owned.add(
+          new FabricMessage.Owned(
+              new io.baton.transplant.FlowKey(
+                  FabricMessageCodecTest.ip("198.18.0.7"),
+                  1 + i % 60_000,
+                  FabricMessageCodecTest.ip("198.18.0.100"),
+                  80 + i / 60_000),
+              i + 1));
     }
     handler.inventory = owned;
     client.close();
@@ -94,21 +106,30 @@ class HandoffEndToEndTest {
   @Test
   void anAbortIsAnsweredWithTheDecisionOrAborted() throws Exception {
     Handoff taken = handoff(new byte[] {1});
-    assertThat(await(client.send(taken, Duration.ofSeconds(5)))).isEqualTo(new Accepted(taken.handoffId()));
+    assertThat(await(client.send(taken, Duration.ofSeconds(5))))
+        .isEqualTo(new Accepted(taken.handoffId()));
 
     // An abort that crosses a decision under way waits for it: the decision answers both.
     var decision = new java.util.concurrent.CompletableFuture<HandoffReply>();
     long undecided = client.nextHandoffId();
-    handler.answer(h -> h.handoffId() == undecided ? decision
-        : java.util.concurrent.CompletableFuture.completedFuture(new Accepted(h.handoffId())));
-    var reply = client.send(new Handoff(undecided, new byte[] {2}, "198.18.0.100:80", "web", "GET /"));
+    handler.answer(
+        h ->
+            h.handoffId() == undecided
+                ? decision
+                : java.util.concurrent.CompletableFuture.completedFuture(
+                    new Accepted(h.handoffId())));
+    var reply =
+        client.send(new Handoff(undecided, new byte[] {2}, "198.18.0.100:80", "web", "GET /"));
     RecordingListener.take(handler.calls);
     RecordingListener.take(handler.calls);
     assertThat(client.abort(undecided)).isTrue();
     // A barrier: the server handles frames in order, so once the answer to a later HANDOFF is
     // here, any (wrong) answer to the ABORT would have arrived before it.
     long barrier = client.nextHandoffId();
-    assertThat(await(client.send(new Handoff(barrier, new byte[] {9}, "198.18.0.100:80", "web", "GET /"))))
+    assertThat(
+            await(
+                client.send(
+                    new Handoff(barrier, new byte[] {9}, "198.18.0.100:80", "web", "GET /"))))
         .isEqualTo(new Accepted(barrier));
     RecordingListener.take(handler.calls);
     assertThat(reply).as("no ABORTED while the restore is under way").isNotDone();
@@ -117,9 +138,11 @@ class HandoffEndToEndTest {
 
     // A raw dispatcher can ask what a real one only asks after a timeout: an ABORT of a handoff
     // the server took is answered ACCEPTED again; of one it never saw, ABORTED.
-    handler.answer(h -> java.util.concurrent.CompletableFuture.completedFuture(new Accepted(h.handoffId())));
+    handler.answer(
+        h -> java.util.concurrent.CompletableFuture.completedFuture(new Accepted(h.handoffId())));
     try (RawDispatcher raw = new RawDispatcher(server.localAddress(), TestKeys.KEY).handshake()) {
-      raw.send(raw.frames().seal(new Handoff(7001, new byte[] {3}, "198.18.0.100:80", "web", "GET /")));
+      raw.send(
+          raw.frames().seal(new Handoff(7001, new byte[] {3}, "198.18.0.100:80", "web", "GET /")));
       assertThat(readAnswer(raw)).isEqualTo(new Accepted(7001));
       raw.send(raw.frames().seal(new FabricMessage.Abort(7001)));
       assertThat(readAnswer(raw)).isEqualTo(new Accepted(7001));
@@ -138,22 +161,37 @@ class HandoffEndToEndTest {
 
   @Test
   void aHandoffBiggerThanTheServerAcceptsFailsUnsentAndTheSessionStays() throws Exception {
-    HandoffServer small = new HandoffServer(group, loopback(0), TestKeys.KEY, "server-small", handler, 64 * 1024);
+    HandoffServer small =
+        new HandoffServer(group, loopback(0), TestKeys.KEY, "server-small", handler, 64 * 1024);
     small.start();
     RecordingListener smallListener = new RecordingListener();
-    HandoffClient big = new HandoffClient(group, small.localAddress(), TestKeys.KEY, "dispatcher-1", smallListener,
-        LoopbackFabric.CONNECT_TIMEOUT, HandoffServer.DEFAULT_MAX_FRAME_BYTES);
+    HandoffClient big =
+        new HandoffClient(
+            group,
+            small.localAddress(),
+            TestKeys.KEY,
+            "dispatcher-1",
+            smallListener,
+            LoopbackFabric.CONNECT_TIMEOUT,
+            HandoffServer.DEFAULT_MAX_FRAME_BYTES);
     try {
       await(big.connect());
       smallListener.expectState(true);
-      Handoff huge = new Handoff(big.nextHandoffId(), new byte[100 * 1024], "198.18.0.100:80", "web", "");
-      assertThat(big.send(huge)).failsWithin(Duration.ofSeconds(5)).withThrowableThat()
-          .havingCause().isInstanceOfSatisfying(HandoffException.class, e -> {
-            assertThat(e.maybeDelivered()).isFalse();
-            assertThat(e.getMessage()).contains("65536 bytes it accepts");
-          });
+      Handoff huge =
+          new Handoff(big.nextHandoffId(), new byte[100 * 1024], "198.18.0.100:80", "web", "");
+      assertThat(big.send(huge))
+          .failsWithin(Duration.ofSeconds(5))
+          .withThrowableThat()
+          .havingCause()
+          .isInstanceOfSatisfying(
+              HandoffException.class,
+              e -> {
+                assertThat(e.maybeDelivered()).isFalse();
+                assertThat(e.getMessage()).contains("65536 bytes it accepts");
+              });
       Handoff fits = new Handoff(big.nextHandoffId(), new byte[1024], "198.18.0.100:80", "web", "");
-      assertThat(await(big.send(fits, Duration.ofSeconds(5)))).isEqualTo(new Accepted(fits.handoffId()));
+      assertThat(await(big.send(fits, Duration.ofSeconds(5))))
+          .isEqualTo(new Accepted(fits.handoffId()));
       assertThat(small.malformedFrames()).isZero();
     } finally {
       big.close();
@@ -167,19 +205,28 @@ class HandoffEndToEndTest {
     Handoff h = handoff(new byte[] {1});
     var reply = client.send(h);
     client.forget(h.handoffId(), "gave up");
-    assertThat(reply).failsWithin(Duration.ofSeconds(5)).withThrowableThat()
-        .havingCause().isInstanceOfSatisfying(HandoffException.class, e -> {
-          assertThat(e.maybeDelivered()).isTrue();
-          assertThat(e.getMessage()).isEqualTo("gave up");
-        });
+    assertThat(reply)
+        .failsWithin(Duration.ofSeconds(5))
+        .withThrowableThat()
+        .havingCause()
+        .isInstanceOfSatisfying(
+            HandoffException.class,
+            e -> {
+              assertThat(e.maybeDelivered()).isTrue();
+              assertThat(e.getMessage()).isEqualTo("gave up");
+            });
   }
 
   @Test
   void aHandoffWithoutSessionFailsAsNotDelivered() throws Exception {
     client.close();
     var reply = client.send(handoff(new byte[] {1}));
-    assertThat(reply).failsWithin(Duration.ofSeconds(5)).withThrowableThat()
-        .havingCause().isInstanceOfSatisfying(HandoffException.class, e -> assertThat(e.maybeDelivered()).isFalse());
+    assertThat(reply)
+        .failsWithin(Duration.ofSeconds(5))
+        .withThrowableThat()
+        .havingCause()
+        .isInstanceOfSatisfying(
+            HandoffException.class, e -> assertThat(e.maybeDelivered()).isFalse());
   }
 
   @Test
@@ -208,16 +255,20 @@ class HandoffEndToEndTest {
 
   @Test
   void handlerFailuresBecomeRefusalsWithTheirMessage() throws Exception {
-    handler.answer(h -> {
-      throw new IllegalStateException("restore failed: EADDRINUSE");
-    });
+    handler.answer(
+        h -> {
+          throw new IllegalStateException("restore failed: EADDRINUSE");
+        });
     Handoff thrown = handoff(new byte[] {1});
     assertThat(await(client.send(thrown, Duration.ofSeconds(5))))
         .isEqualTo(new Refused(thrown.handoffId(), "restore failed: EADDRINUSE"));
 
-    handler.answer(h -> CompletableFuture.supplyAsync(() -> {
-      throw new IllegalArgumentException("no route to VIP");
-    }));
+    handler.answer(
+        h ->
+            CompletableFuture.supplyAsync(
+                () -> {
+                  throw new IllegalArgumentException("no route to VIP");
+                }));
     Handoff failed = handoff(new byte[] {2});
     assertThat(await(client.send(failed, Duration.ofSeconds(5))))
         .isEqualTo(new Refused(failed.handoffId(), "no route to VIP"));
@@ -238,8 +289,16 @@ class HandoffEndToEndTest {
 
   @Test
   void broadcastsReachTheListener() throws Exception {
-    Closed closed = new Closed(new FlowKey(FabricMessageCodecTest.ip("198.18.0.7"), 40000,
-        FabricMessageCodecTest.ip("198.18.0.100"), 80), 4, 512, 1_048_576);
+    Closed closed =
+        new Closed(
+            new FlowKey(
+                FabricMessageCodecTest.ip("198.18.0.7"),
+                40000,
+                FabricMessageCodecTest.ip("198.18.0.100"),
+                80),
+            4,
+            512,
+            1_048_576);
     LoadReport load = new LoadReport("server-a", 3, 10, 7);
 
     server.broadcast(closed);
@@ -256,8 +315,13 @@ class HandoffEndToEndTest {
 
     HandoffException e = failure(client.send(h, Duration.ofMillis(200)));
 
-    assertThat(e).hasMessage("server " + FabricFrame.text(server.localAddress())
-        + " did not answer handoff " + h.handoffId() + " within 200 ms");
+    assertThat(e)
+        .hasMessage(
+            "server "
+                + FabricFrame.text(server.localAddress())
+                + " did not answer handoff "
+                + h.handoffId()
+                + " within 200 ms");
     assertThat(client.isConnected()).isTrue();
   }
 
@@ -287,8 +351,12 @@ class HandoffEndToEndTest {
 
   @Test
   void concurrentHandoffsAreEachAnsweredOnce() throws Exception {
-    handler.answer(h -> CompletableFuture.completedFuture(h.handoffId() % 2 == 0
-        ? new Accepted(h.handoffId()) : new Refused(h.handoffId(), "odd")));
+    handler.answer(
+        h ->
+            CompletableFuture.completedFuture(
+                h.handoffId() % 2 == 0
+                    ? new Accepted(h.handoffId())
+                    : new Refused(h.handoffId(), "odd")));
     List<Handoff> sent = new ArrayList<>();
     List<CompletableFuture<HandoffReply>> replies = new ArrayList<>();
     for (int i = 0; i < 200; i++) {

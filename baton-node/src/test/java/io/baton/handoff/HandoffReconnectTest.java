@@ -49,8 +49,8 @@ class HandoffReconnectTest {
   }
 
   private HandoffClient newClient(InetSocketAddress address) {
-    return new HandoffClient(group, address, TestKeys.KEY, "dispatcher-1", listener,
-        LoopbackFabric.CONNECT_TIMEOUT);
+    return new HandoffClient(
+        group, address, TestKeys.KEY, "dispatcher-1", listener, LoopbackFabric.CONNECT_TIMEOUT);
   }
 
   private Handoff handoff() {
@@ -89,8 +89,12 @@ class HandoffReconnectTest {
     server.close();
     HandoffException e = failure(reply);
 
-    assertThat(e).hasMessage("connection to server " + FabricFrame.text(server.localAddress())
-        + " lost before it answered handoff " + h.handoffId());
+    assertThat(e)
+        .hasMessage(
+            "connection to server "
+                + FabricFrame.text(server.localAddress())
+                + " lost before it answered handoff "
+                + h.handoffId());
     assertThat(Duration.ofNanos(System.nanoTime() - startNs)).isLessThan(Duration.ofSeconds(5));
   }
 

@@ -31,9 +31,9 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Attacks on a real {@link HandoffServer} (and one on a {@link HandoffClient}) over loopback:
- * wrong key, replays across and within sessions, altered and reflected frames, garbage. In each
- * case the connection is closed, the right counter moves and no forged message is acted on.
+ * Attacks on a real {@link HandoffServer} (and one on a {@link HandoffClient}) over loopback: wrong
+ * key, replays across and within sessions, altered and reflected frames, garbage. In each case the
+ * connection is closed, the right counter moves and no forged message is acted on.
  */
 class HandoffSecurityTest {
   private static EventLoopGroup group;
@@ -54,8 +54,15 @@ class HandoffSecurityTest {
   @BeforeEach
   void startServer() throws Exception {
     // Raw dispatchers in these tests send no heartbeats: a long liveness keeps them connected.
-    server = new HandoffServer(group, loopback(0), TestKeys.KEY, "server-a", handler,
-        HandoffServer.DEFAULT_MAX_FRAME_BYTES, new Liveness(Duration.ofMinutes(1), Duration.ofMinutes(5)));
+    server =
+        new HandoffServer(
+            group,
+            loopback(0),
+            TestKeys.KEY,
+            "server-a",
+            handler,
+            HandoffServer.DEFAULT_MAX_FRAME_BYTES,
+            new Liveness(Duration.ofMinutes(1), Duration.ofMinutes(5)));
     server.start();
   }
 
@@ -71,8 +78,14 @@ class HandoffSecurityTest {
   @Test
   void aClientWithTheWrongKeyIsRefusedAndNeverReachesTheHandler() throws Exception {
     RecordingListener listener = new RecordingListener();
-    HandoffClient client = new HandoffClient(group, server.localAddress(), TestKeys.WRONG_KEY,
-        "intruder", listener, LoopbackFabric.CONNECT_TIMEOUT);
+    HandoffClient client =
+        new HandoffClient(
+            group,
+            server.localAddress(),
+            TestKeys.WRONG_KEY,
+            "intruder",
+            listener,
+            LoopbackFabric.CONNECT_TIMEOUT);
     try {
       HandoffException e = failure(client.connect());
 
@@ -170,8 +183,10 @@ class HandoffSecurityTest {
     }
     try (RawDispatcher d = new RawDispatcher(server.localAddress(), TestKeys.KEY).handshake()) {
       int tooBig = HandoffServer.DEFAULT_MAX_FRAME_BYTES - 4 + 1;
-      d.send(new byte[] {(byte) (tooBig >>> 24), (byte) (tooBig >>> 16), (byte) (tooBig >>> 8),
-          (byte) tooBig});
+      d.send(
+          new byte[] {
+            (byte) (tooBig >>> 24), (byte) (tooBig >>> 16), (byte) (tooBig >>> 8), (byte) tooBig
+          });
       assertThat(d.closedByServer()).isTrue();
     }
     assertThat(server.malformedFrames()).isEqualTo(2);
@@ -201,8 +216,9 @@ class HandoffSecurityTest {
       in = new DataInputStream(socket.getInputStream());
       out = socket.getOutputStream();
       byte[] body = readBody();
-      byte[] dispatcherNonce = Arrays.copyOfRange(body, FabricFrame.HEADER_BYTES,
-          FabricFrame.HEADER_BYTES + FabricMessage.NONCE_BYTES);
+      byte[] dispatcherNonce =
+          Arrays.copyOfRange(
+              body, FabricFrame.HEADER_BYTES, FabricFrame.HEADER_BYTES + FabricMessage.NONCE_BYTES);
       auth.bindDispatcherNonce(dispatcherNonce);
       byte[] nonce = new byte[FabricMessage.NONCE_BYTES];
       send(new Hello("impostor", nonce));
@@ -244,9 +260,14 @@ class HandoffSecurityTest {
   void aServerImpostorWithoutTheKeyIsRefusedByTheClient() throws Exception {
     RecordingListener listener = new RecordingListener();
     try (RawAgent impostor = new RawAgent(TestKeys.WRONG_KEY)) {
-      HandoffClient client = new HandoffClient(group,
-          (InetSocketAddress) impostor.listener.getLocalSocketAddress(), TestKeys.KEY,
-          "dispatcher-1", listener, LoopbackFabric.CONNECT_TIMEOUT);
+      HandoffClient client =
+          new HandoffClient(
+              group,
+              (InetSocketAddress) impostor.listener.getLocalSocketAddress(),
+              TestKeys.KEY,
+              "dispatcher-1",
+              listener,
+              LoopbackFabric.CONNECT_TIMEOUT);
       try {
         CompletableFuture<Void> connected = client.connect();
         impostor.acceptAndHello();
@@ -265,9 +286,14 @@ class HandoffSecurityTest {
   void aForgedAcceptedNeverCompletesAHandoff() throws Exception {
     RecordingListener listener = new RecordingListener();
     try (RawAgent agent = new RawAgent(TestKeys.KEY)) {
-      HandoffClient client = new HandoffClient(group,
-          (InetSocketAddress) agent.listener.getLocalSocketAddress(), TestKeys.KEY,
-          "dispatcher-1", listener, LoopbackFabric.CONNECT_TIMEOUT);
+      HandoffClient client =
+          new HandoffClient(
+              group,
+              (InetSocketAddress) agent.listener.getLocalSocketAddress(),
+              TestKeys.KEY,
+              "dispatcher-1",
+              listener,
+              LoopbackFabric.CONNECT_TIMEOUT);
       try {
         CompletableFuture<Void> connected = client.connect();
         agent.acceptAndHello();

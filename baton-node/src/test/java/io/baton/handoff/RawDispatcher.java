@@ -9,9 +9,9 @@ import java.net.SocketException;
 import java.net.SocketTimeoutException;
 
 /**
- * A dispatcher played by hand over a blocking loopback socket, so that tests can send exactly
- * the bytes they want: captured, replayed, altered or garbage. Reads time out after 10 s.
- * Confined to the test thread.
+ * A dispatcher played by hand over a blocking loopback socket, so that tests can send exactly the
+ * bytes they want: captured, replayed, altered or garbage. Reads time out after 10 s. Confined to
+ * the test thread.
  */
 final class RawDispatcher implements AutoCloseable {
   final DispatcherFrames frames;

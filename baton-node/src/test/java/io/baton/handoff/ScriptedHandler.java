@@ -6,9 +6,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.function.Function;
 
-/**
- * A {@link HandoffServer.Handler} whose answer the test sets; records each call. Thread-safe.
- */
+/** A {@link HandoffServer.Handler} whose answer the test sets; records each call. Thread-safe. */
 final class ScriptedHandler implements HandoffServer.Handler {
   record Call(Handoff handoff, String fromNode) {}
 
@@ -22,11 +20,14 @@ final class ScriptedHandler implements HandoffServer.Handler {
 
   /** Handoff ids this handler answered ACCEPTED, as a server's inventory would know them. */
   final java.util.Set<Long> taken = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
   volatile java.util.List<FabricMessage.Owned> inventory = java.util.List.of();
 
   @Override
   public HandoffReply onAbort(long handoffId, String fromNode) {
-    return taken.contains(handoffId) ? new FabricMessage.Accepted(handoffId) : new FabricMessage.Aborted(handoffId);
+    return taken.contains(handoffId)
+        ? new FabricMessage.Accepted(handoffId)
+        : new FabricMessage.Aborted(handoffId);
   }
 
   @Override
@@ -39,9 +40,10 @@ final class ScriptedHandler implements HandoffServer.Handler {
     calls.add(new Call(handoff, fromNode));
     CompletableFuture<HandoffReply> reply = script.apply(handoff);
     if (reply == null) return null;
-    return reply.thenApply(r -> {
-      if (r instanceof FabricMessage.Accepted) taken.add(handoff.handoffId());
-      return r;
-    });
+    return reply.thenApply(
+        r -> {
+          if (r instanceof FabricMessage.Accepted) taken.add(handoff.handoffId());
+          return r;
+        });
   }
 }

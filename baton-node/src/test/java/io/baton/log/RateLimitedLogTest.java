@@ -20,8 +20,9 @@ class RateLimitedLogTest {
 
   @BeforeEach
   void captureLogger() {
-    var logger = (ch.qos.logback.classic.Logger) LoggerFactory.getLogger(
-        "test.RateLimitedLogTest." + System.identityHashCode(this));
+    var logger =
+        (ch.qos.logback.classic.Logger)
+            LoggerFactory.getLogger("test.RateLimitedLogTest." + System.identityHashCode(this));
     logger.setLevel(Level.INFO);
     logger.setAdditive(false);
     appender.start();
@@ -42,8 +43,13 @@ class RateLimitedLogTest {
 
     advanceMs(1);
     limited.info("line {}", 11);
-    assertThat(lines()).containsExactly("line 0", "line 1", "line 2",
-        "refusals: suppressed 8 similar lines (more than 3 per second)", "line 11");
+    assertThat(lines())
+        .containsExactly(
+            "line 0",
+            "line 1",
+            "line 2",
+            "refusals: suppressed 8 similar lines (more than 3 per second)",
+            "line 11");
     assertThat(limited.suppressed()).isZero();
   }
 

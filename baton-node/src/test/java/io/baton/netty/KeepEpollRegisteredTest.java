@@ -28,8 +28,8 @@ import org.junit.jupiter.api.Test;
 /**
  * A half-closed connection (the client's FIN after its request) answered in several writes, each
  * started once the last is written and each larger than the socket buffer: between two writes the
- * channel's epoll interest is empty, which Netty 4.2.18-4.2.20 turns into a lost registration and
- * a cut-short answer. With {@link KeepEpollRegistered} first in the pipeline every byte arrives.
+ * channel's epoll interest is empty, which Netty 4.2.18-4.2.20 turns into a lost registration and a
+ * cut-short answer. With {@link KeepEpollRegistered} first in the pipeline every byte arrives.
  */
 class KeepEpollRegisteredTest {
   private static final int CHUNK = 1 << 20;
@@ -53,32 +53,39 @@ class KeepEpollRegisteredTest {
     assertThat(failure.get()).isNull();
   }
 
-  /** Documents the bug this works around: when this fails, Netty fixed it and the workaround can go. */
+  /**
+   * Documents the bug this works around: when this fails, Netty fixed it and the workaround can go.
+   */
   @Test
   void withoutItNettyCutsTheAnswerShort() throws Exception {
     AtomicReference<Throwable> failure = new AtomicReference<>();
     assertThat(download(false, failure)).isLessThan((long) CHUNK * CHUNKS);
-    assertThat(failure.get()).hasRootCauseMessage("epoll_ctl(..) failed with error(-2): No such file or directory");
+    assertThat(failure.get())
+        .hasRootCauseMessage("epoll_ctl(..) failed with error(-2): No such file or directory");
   }
 
-  private static long download(boolean workaround, AtomicReference<Throwable> failure) throws Exception {
-    Channel server = new ServerBootstrap()
-        .group(group)
-        .channel(EpollServerSocketChannel.class)
-        .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-        // 16 KiB (32 KiB in the kernel): Netty's 16 write attempts per flush cannot take a 1 MiB chunk,
-        // so every chunk waits for EPOLLOUT.
-        .childOption(ChannelOption.SO_SNDBUF, 16 * 1024)
-        .childHandler(new ChannelInitializer<>() {
-          @Override
-          protected void initChannel(Channel ch) {
-            if (workaround) ch.pipeline().addLast(KeepEpollRegistered.INSTANCE);
-            ch.pipeline().addLast(new ChunkedAnswer(failure));
-          }
-        })
-        .bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
-        .syncUninterruptibly()
-        .channel();
+  private static long download(boolean workaround, AtomicReference<Throwable> failure)
+      throws Exception {
+    Channel server =
+        new ServerBootstrap()
+            .group(group)
+            .channel(EpollServerSocketChannel.class)
+            .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+            // 16 KiB (32 KiB in the kernel): Netty's 16 write attempts per flush cannot take a 1
+            // MiB chunk,
+            // so every chunk waits for EPOLLOUT.
+            .childOption(ChannelOption.SO_SNDBUF, 16 * 1024)
+            .childHandler(
+                new ChannelInitializer<>() {
+                  @Override
+                  protected void initChannel(Channel ch) {
+                    if (workaround) ch.pipeline().addLast(KeepEpollRegistered.INSTANCE);
+                    ch.pipeline().addLast(new ChunkedAnswer(failure));
+                  }
+                })
+            .bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
+            .syncUninterruptibly()
+            .channel();
     try (Socket client = new Socket()) {
       client.connect(server.localAddress(), 5_000);
       client.setSoTimeout(10_000);
@@ -122,16 +129,19 @@ class KeepEpollRegisteredTest {
         return;
       }
       sent++;
-      ctx.writeAndFlush(Unpooled.wrappedBuffer(new byte[CHUNK])).addListener((ChannelFuture f) -> {
-        if (f.isSuccess()) {
-          // From a later task, as an application's next write often is: by then the flush is over
-          // and EPOLLOUT cleared.
-          ctx.executor().execute(() -> next(ctx));
-        } else {
-          failure.compareAndSet(null, f.cause());
-          ctx.close();
-        }
-      });
+      ctx.writeAndFlush(Unpooled.wrappedBuffer(new byte[CHUNK]))
+          .addListener(
+              (ChannelFuture f) -> {
+                if (f.isSuccess()) {
+                  // From a later task, as an application's next write often is: by then the flush
+                  // is over
+                  // and EPOLLOUT cleared.
+                  ctx.executor().execute(() -> next(ctx));
+                } else {
+                  failure.compareAndSet(null, f.cause());
+                  ctx.close();
+                }
+              });
     }
   }
 }

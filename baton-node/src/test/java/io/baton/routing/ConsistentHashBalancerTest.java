@@ -18,8 +18,8 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * Statistical tests for {@link ConsistentHashBalancer}. Keys are fixed client addresses and the
- * hash is deterministic, so the bounds are checked on the same numbers every run; they are set
- * wide enough to hold for any decent hash, not tuned to this one.
+ * hash is deterministic, so the bounds are checked on the same numbers every run; they are set wide
+ * enough to hold for any decent hash, not tuned to this one.
  */
 class ConsistentHashBalancerTest {
   private static final int KEYS = 100_000;
@@ -31,7 +31,8 @@ class ConsistentHashBalancerTest {
 
     for (int i = 0; i < 1000; i++) {
       PickContext ctx = PickContext.of(client(i));
-      assertThat(a.pick(ctx, Set.of())).isEqualTo(a.pick(ctx, Set.of()))
+      assertThat(a.pick(ctx, Set.of()))
+          .isEqualTo(a.pick(ctx, Set.of()))
           .isEqualTo(b.pick(ctx, Set.of()));
     }
   }
@@ -51,8 +52,9 @@ class ConsistentHashBalancerTest {
 
     for (int i = 0; i < 4; i++) {
       double expected = KEYS * (i + 1) / 10.0;
-      assertThat((double) counts.get("n" + i)).as("n%d", i).isCloseTo(expected,
-          within(expected * 0.2));
+      assertThat((double) counts.get("n" + i))
+          .as("n%d", i)
+          .isCloseTo(expected, within(expected * 0.2));
     }
   }
 
@@ -96,8 +98,10 @@ class ConsistentHashBalancerTest {
     ConsistentHashBalancer full = new ConsistentHashBalancer(all, HashKey.CLIENT_IP);
     Map<Member, ConsistentHashBalancer> withoutOne = new HashMap<>();
     for (Member left : all) {
-      withoutOne.put(left, new ConsistentHashBalancer(
-          all.stream().filter(m -> !m.equals(left)).toList(), HashKey.CLIENT_IP));
+      withoutOne.put(
+          left,
+          new ConsistentHashBalancer(
+              all.stream().filter(m -> !m.equals(left)).toList(), HashKey.CLIENT_IP));
     }
 
     for (int i = 0; i < 10_000; i++) {
@@ -105,31 +109,35 @@ class ConsistentHashBalancerTest {
       Member first = full.pick(ctx, Set.of()).orElseThrow();
       Member second = full.pick(ctx, Set.of(first.node())).orElseThrow();
 
-      assertThat(second).isNotEqualTo(first)
+      assertThat(second)
+          .isNotEqualTo(first)
           .isEqualTo(withoutOne.get(first).pick(ctx, Set.of()).orElseThrow());
     }
   }
 
   @Test
   void allExcludedOrDrainedGivesNothing() {
-    ConsistentHashBalancer balancer = new ConsistentHashBalancer(weighted(0, 1, 0),
-        HashKey.CLIENT_IP);
+    ConsistentHashBalancer balancer =
+        new ConsistentHashBalancer(weighted(0, 1, 0), HashKey.CLIENT_IP);
 
     for (int i = 0; i < 1000; i++) {
-      assertThat(balancer.pick(PickContext.of(client(i)), Set.of())).map(Member::node)
+      assertThat(balancer.pick(PickContext.of(client(i)), Set.of()))
+          .map(Member::node)
           .contains("n1");
     }
     assertThat(balancer.pick(PickContext.of(client(1)), Set.of("n1"))).isEmpty();
-    assertThat(new ConsistentHashBalancer(weighted(0, 0), HashKey.CLIENT_IP)
-        .pick(PickContext.of(client(1)), Set.of())).isEmpty();
+    assertThat(
+            new ConsistentHashBalancer(weighted(0, 0), HashKey.CLIENT_IP)
+                .pick(PickContext.of(client(1)), Set.of()))
+        .isEmpty();
   }
 
   @Test
   void hostKeyIgnoresTheClientAndFallsBackToIt() {
-    ConsistentHashBalancer byHost = new ConsistentHashBalancer(weighted(1, 1, 1, 1, 1, 1, 1, 1),
-        HashKey.HOST);
-    ConsistentHashBalancer byClient = new ConsistentHashBalancer(weighted(1, 1, 1, 1, 1, 1, 1, 1),
-        HashKey.CLIENT_IP);
+    ConsistentHashBalancer byHost =
+        new ConsistentHashBalancer(weighted(1, 1, 1, 1, 1, 1, 1, 1), HashKey.HOST);
+    ConsistentHashBalancer byClient =
+        new ConsistentHashBalancer(weighted(1, 1, 1, 1, 1, 1, 1, 1), HashKey.CLIENT_IP);
 
     Member forHost = byHost.pick(ctx(0, "a.example.com", "/x"), Set.of()).orElseThrow();
     for (int i = 1; i < 500; i++) {

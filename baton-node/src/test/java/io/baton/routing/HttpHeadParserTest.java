@@ -28,57 +28,169 @@ class HttpHeadParserTest {
 
   static Stream<Arguments> validHeads() {
     return Stream.of(
-        Arguments.of("simple GET", "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n",
-            "GET", "/", null, "HTTP/1.1", "example.com"),
-        Arguments.of("path and query", "GET /a/b%20c?x=1&y=2 HTTP/1.1\r\nHost: a.b\r\n\r\n",
-            "GET", "/a/b%20c", "x=1&y=2", "HTTP/1.1", "a.b"),
-        Arguments.of("empty query", "GET /a? HTTP/1.1\r\nHost: a.b\r\n\r\n",
-            "GET", "/a", "", "HTTP/1.1", "a.b"),
-        Arguments.of("host lowercased, port stripped",
+        Arguments.of(
+            "simple GET",
+            "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n",
+            "GET",
+            "/",
+            null,
+            "HTTP/1.1",
+            "example.com"),
+        Arguments.of(
+            "path and query",
+            "GET /a/b%20c?x=1&y=2 HTTP/1.1\r\nHost: a.b\r\n\r\n",
+            "GET",
+            "/a/b%20c",
+            "x=1&y=2",
+            "HTTP/1.1",
+            "a.b"),
+        Arguments.of(
+            "empty query",
+            "GET /a? HTTP/1.1\r\nHost: a.b\r\n\r\n",
+            "GET",
+            "/a",
+            "",
+            "HTTP/1.1",
+            "a.b"),
+        Arguments.of(
+            "host lowercased, port stripped",
             "GET / HTTP/1.1\r\nHost: API.Example.COM:8080\r\n\r\n",
-            "GET", "/", null, "HTTP/1.1", "api.example.com"),
-        Arguments.of("host trailing dot dropped", "GET / HTTP/1.1\r\nHost: example.com.\r\n\r\n",
-            "GET", "/", null, "HTTP/1.1", "example.com"),
-        Arguments.of("ipv6 host", "GET / HTTP/1.1\r\nHost: [2001:DB8::1]:80\r\n\r\n",
-            "GET", "/", null, "HTTP/1.1", "[2001:db8::1]"),
-        Arguments.of("ipv4 host", "GET / HTTP/1.1\r\nHost: 198.18.0.100\r\n\r\n",
-            "GET", "/", null, "HTTP/1.1", "198.18.0.100"),
-        Arguments.of("empty Host value", "GET / HTTP/1.1\r\nHost:\r\n\r\n",
-            "GET", "/", null, "HTTP/1.1", null),
-        Arguments.of("HTTP/1.0 without Host", "GET /x HTTP/1.0\r\n\r\n",
-            "GET", "/x", null, "HTTP/1.0", null),
-        Arguments.of("HTTP/1.0 with Host", "GET /x HTTP/1.0\r\nHost: h\r\n\r\n",
-            "GET", "/x", null, "HTTP/1.0", "h"),
-        Arguments.of("absolute-form uses authority",
+            "GET",
+            "/",
+            null,
+            "HTTP/1.1",
+            "api.example.com"),
+        Arguments.of(
+            "host trailing dot dropped",
+            "GET / HTTP/1.1\r\nHost: example.com.\r\n\r\n",
+            "GET",
+            "/",
+            null,
+            "HTTP/1.1",
+            "example.com"),
+        Arguments.of(
+            "ipv6 host",
+            "GET / HTTP/1.1\r\nHost: [2001:DB8::1]:80\r\n\r\n",
+            "GET",
+            "/",
+            null,
+            "HTTP/1.1",
+            "[2001:db8::1]"),
+        Arguments.of(
+            "ipv4 host",
+            "GET / HTTP/1.1\r\nHost: 198.18.0.100\r\n\r\n",
+            "GET",
+            "/",
+            null,
+            "HTTP/1.1",
+            "198.18.0.100"),
+        Arguments.of(
+            "empty Host value",
+            "GET / HTTP/1.1\r\nHost:\r\n\r\n",
+            "GET",
+            "/",
+            null,
+            "HTTP/1.1",
+            null),
+        Arguments.of(
+            "HTTP/1.0 without Host",
+            "GET /x HTTP/1.0\r\n\r\n",
+            "GET",
+            "/x",
+            null,
+            "HTTP/1.0",
+            null),
+        Arguments.of(
+            "HTTP/1.0 with Host",
+            "GET /x HTTP/1.0\r\nHost: h\r\n\r\n",
+            "GET",
+            "/x",
+            null,
+            "HTTP/1.0",
+            "h"),
+        Arguments.of(
+            "absolute-form uses authority",
             "GET http://Example.COM:8080/a?b=1 HTTP/1.1\r\nHost: other.example\r\n\r\n",
-            "GET", "/a", "b=1", "HTTP/1.1", "example.com"),
-        Arguments.of("absolute-form without path",
+            "GET",
+            "/a",
+            "b=1",
+            "HTTP/1.1",
+            "example.com"),
+        Arguments.of(
+            "absolute-form without path",
             "GET https://example.com HTTP/1.1\r\nHost: example.com\r\n\r\n",
-            "GET", "/", null, "HTTP/1.1", "example.com"),
-        Arguments.of("absolute-form query only",
+            "GET",
+            "/",
+            null,
+            "HTTP/1.1",
+            "example.com"),
+        Arguments.of(
+            "absolute-form query only",
             "GET http://example.com?q HTTP/1.1\r\nHost: example.com\r\n\r\n",
-            "GET", "/", "q", "HTTP/1.1", "example.com"),
-        Arguments.of("asterisk-form", "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n",
-            "OPTIONS", "*", null, "HTTP/1.1", "h"),
-        Arguments.of("extension method", "PURGE /c HTTP/1.1\r\nHost: h\r\n\r\n",
-            "PURGE", "/c", null, "HTTP/1.1", "h"),
-        Arguments.of("leading empty lines skipped", "\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n",
-            "GET", "/", null, "HTTP/1.1", "h"),
-        Arguments.of("POST with Content-Length",
+            "GET",
+            "/",
+            "q",
+            "HTTP/1.1",
+            "example.com"),
+        Arguments.of(
+            "asterisk-form",
+            "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n",
+            "OPTIONS",
+            "*",
+            null,
+            "HTTP/1.1",
+            "h"),
+        Arguments.of(
+            "extension method",
+            "PURGE /c HTTP/1.1\r\nHost: h\r\n\r\n",
+            "PURGE",
+            "/c",
+            null,
+            "HTTP/1.1",
+            "h"),
+        Arguments.of(
+            "leading empty lines skipped",
+            "\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n",
+            "GET",
+            "/",
+            null,
+            "HTTP/1.1",
+            "h"),
+        Arguments.of(
+            "POST with Content-Length",
             "POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n",
-            "POST", "/u", null, "HTTP/1.1", "h"),
-        Arguments.of("chunked POST",
+            "POST",
+            "/u",
+            null,
+            "HTTP/1.1",
+            "h"),
+        Arguments.of(
+            "chunked POST",
             "POST /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
-            "POST", "/u", null, "HTTP/1.1", "h"),
-        Arguments.of("tab and obs-text in values",
+            "POST",
+            "/u",
+            null,
+            "HTTP/1.1",
+            "h"),
+        Arguments.of(
+            "tab and obs-text in values",
             "GET / HTTP/1.1\r\nHost: h\r\nX-A:\tv\u00e9 x \t\r\n\r\n",
-            "GET", "/", null, "HTTP/1.1", "h"));
+            "GET",
+            "/",
+            null,
+            "HTTP/1.1",
+            "h"));
   }
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("validHeads")
   void parsesValidHead(
-      String name, String raw, String method, String path, String query, String version,
+      String name,
+      String raw,
+      String method,
+      String path,
+      String query,
+      String version,
       String host) {
     Complete complete = complete(parseAll(raw));
 
@@ -94,10 +206,14 @@ class HttpHeadParserTest {
 
   @Test
   void keepsHeadersInOrderAndLooksThemUpIgnoringCase() {
-    RequestHead head = complete(parseAll(
-        "GET / HTTP/1.1\r\nHost: h\r\nX-Tag: one\r\nAccept: */*\r\nx-tag: two\r\n\r\n")).head();
+    RequestHead head =
+        complete(
+                parseAll(
+                    "GET / HTTP/1.1\r\nHost: h\r\nX-Tag: one\r\nAccept: */*\r\nx-tag: two\r\n\r\n"))
+            .head();
 
-    assertThat(head.headers().asList()).extracting(HeaderFields.Field::name)
+    assertThat(head.headers().asList())
+        .extracting(HeaderFields.Field::name)
         .containsExactly("Host", "X-Tag", "Accept", "x-tag");
     assertThat(head.headers().all("X-TAG")).containsExactly("one", "two");
     assertThat(head.headers().first("accept")).contains("*/*");
@@ -148,18 +264,27 @@ class HttpHeadParserTest {
   // ---------------------------------------------------------------- keep-alive
 
   @ParameterizedTest(name = "{0} Connection: {1} -> {2}")
-  @CsvSource(nullValues = "none", value = {
-      "HTTP/1.1, none, true",
-      "HTTP/1.1, close, false",
-      "HTTP/1.1, 'Upgrade, Close', false",
-      "HTTP/1.1, keep-alive, true",
-      "HTTP/1.0, none, false",
-      "HTTP/1.0, Keep-Alive, true",
-      "HTTP/1.0, 'keep-alive, close', false"})
+  @CsvSource(
+      nullValues = "none",
+      value = {
+        "HTTP/1.1, none, true",
+        "HTTP/1.1, close, false",
+        "HTTP/1.1, 'Upgrade, Close', false",
+        "HTTP/1.1, keep-alive, true",
+        "HTTP/1.0, none, false",
+        "HTTP/1.0, Keep-Alive, true",
+        "HTTP/1.0, 'keep-alive, close', false"
+      })
   void keepAliveFollowsVersionAndConnectionHeader(
       String version, String connection, boolean keepAlive) {
-    String raw = "GET / " + version + CRLF + "Host: h" + CRLF
-        + (connection == null ? "" : "Connection: " + connection + CRLF) + CRLF;
+    String raw =
+        "GET / "
+            + version
+            + CRLF
+            + "Host: h"
+            + CRLF
+            + (connection == null ? "" : "Connection: " + connection + CRLF)
+            + CRLF;
 
     assertThat(complete(parseAll(raw)).head().keepAlive()).isEqualTo(keepAlive);
   }
@@ -168,106 +293,154 @@ class HttpHeadParserTest {
 
   static Stream<Arguments> malformedHeads() {
     return Stream.of(
-        Arguments.of("HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+        Arguments.of(
+            "HTTP/2 preface",
+            "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
             "unsupported HTTP version HTTP/2.0"),
-        Arguments.of("HTTP/1.2", "GET / HTTP/1.2\r\nHost: h\r\n\r\n",
-            "unsupported HTTP version HTTP/1.2"),
+        Arguments.of(
+            "HTTP/1.2", "GET / HTTP/1.2\r\nHost: h\r\n\r\n", "unsupported HTTP version HTTP/1.2"),
         Arguments.of("HTTP/0.9 line", "GET /\r\n\r\n", "malformed request line"),
-        Arguments.of("lowercase version", "GET / http/1.1\r\nHost: h\r\n\r\n",
-            "malformed HTTP version"),
-        Arguments.of("version with junk", "GET / HTTP/1.1x\r\nHost: h\r\n\r\n",
-            "malformed HTTP version"),
+        Arguments.of(
+            "lowercase version", "GET / http/1.1\r\nHost: h\r\n\r\n", "malformed HTTP version"),
+        Arguments.of(
+            "version with junk", "GET / HTTP/1.1x\r\nHost: h\r\n\r\n", "malformed HTTP version"),
         Arguments.of("two spaces", "GET  / HTTP/1.1\r\nHost: h\r\n\r\n", "malformed request line"),
         Arguments.of("no target", "GET  HTTP/1.1\r\nHost: h\r\n\r\n", "empty request target"),
-        Arguments.of("trailing space", "GET / HTTP/1.1 \r\nHost: h\r\n\r\n",
-            "malformed request line"),
-        Arguments.of("space in target", "GET /a b HTTP/1.1\r\nHost: h\r\n\r\n",
-            "malformed request line"),
-        Arguments.of("leading space", " GET / HTTP/1.1\r\nHost: h\r\n\r\n",
-            "malformed request line"),
+        Arguments.of(
+            "trailing space", "GET / HTTP/1.1 \r\nHost: h\r\n\r\n", "malformed request line"),
+        Arguments.of(
+            "space in target", "GET /a b HTTP/1.1\r\nHost: h\r\n\r\n", "malformed request line"),
+        Arguments.of(
+            "leading space", " GET / HTTP/1.1\r\nHost: h\r\n\r\n", "malformed request line"),
         Arguments.of("no method", " / HTTP/1.1\r\nHost: h\r\n\r\n", "empty method"),
-        Arguments.of("tab separator", "GET\t/ HTTP/1.1\r\nHost: h\r\n\r\n",
-            "malformed request line"),
-        Arguments.of("method with slash", "GE/T / HTTP/1.1\r\nHost: h\r\n\r\n",
+        Arguments.of(
+            "tab separator", "GET\t/ HTTP/1.1\r\nHost: h\r\n\r\n", "malformed request line"),
+        Arguments.of(
+            "method with slash",
+            "GE/T / HTTP/1.1\r\nHost: h\r\n\r\n",
             "invalid character in method"),
-        Arguments.of("non-ASCII in target", "GET /\u00e9 HTTP/1.1\r\nHost: h\r\n\r\n",
+        Arguments.of(
+            "non-ASCII in target",
+            "GET /\u00e9 HTTP/1.1\r\nHost: h\r\n\r\n",
             "invalid character in request target"),
-        Arguments.of("fragment in target", "GET /a#b HTTP/1.1\r\nHost: h\r\n\r\n",
+        Arguments.of(
+            "fragment in target",
+            "GET /a#b HTTP/1.1\r\nHost: h\r\n\r\n",
             "invalid character in request target"),
-        Arguments.of("relative target", "GET a/b HTTP/1.1\r\nHost: h\r\n\r\n",
+        Arguments.of(
+            "relative target",
+            "GET a/b HTTP/1.1\r\nHost: h\r\n\r\n",
             "request target must start with / or http(s)://"),
-        Arguments.of("asterisk with GET", "GET * HTTP/1.1\r\nHost: h\r\n\r\n",
+        Arguments.of(
+            "asterisk with GET",
+            "GET * HTTP/1.1\r\nHost: h\r\n\r\n",
             "asterisk-form target is only allowed with OPTIONS"),
-        Arguments.of("CONNECT", "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\n\r\n",
+        Arguments.of(
+            "CONNECT",
+            "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\n\r\n",
             "CONNECT (authority-form target) is not supported"),
-        Arguments.of("ftp scheme", "GET ftp://h/ HTTP/1.1\r\nHost: h\r\n\r\n",
-            "unsupported scheme"),
-        Arguments.of("userinfo", "GET http://u@h/ HTTP/1.1\r\nHost: h\r\n\r\n",
+        Arguments.of(
+            "ftp scheme", "GET ftp://h/ HTTP/1.1\r\nHost: h\r\n\r\n", "unsupported scheme"),
+        Arguments.of(
+            "userinfo",
+            "GET http://u@h/ HTTP/1.1\r\nHost: h\r\n\r\n",
             "userinfo in absolute-form target"),
-        Arguments.of("empty authority", "GET http:///a HTTP/1.1\r\nHost: h\r\n\r\n",
-            "invalid authority"),
+        Arguments.of(
+            "empty authority", "GET http:///a HTTP/1.1\r\nHost: h\r\n\r\n", "invalid authority"),
         Arguments.of("bare LF in request line", "GET / HTTP/1.1\nHost: h\r\n\r\n", "bare LF"),
         Arguments.of("bare LF at end", "GET / HTTP/1.1\r\nHost: h\r\n\n", "bare LF"),
         Arguments.of("bare CR", "GET / HTTP/1.1\rHost: h\r\n\r\n", "CR not followed by LF"),
-        Arguments.of("NUL in value", "GET / HTTP/1.1\r\nHost: h\r\nX: a\u0000b\r\n\r\n",
+        Arguments.of(
+            "NUL in value",
+            "GET / HTTP/1.1\r\nHost: h\r\nX: a\u0000b\r\n\r\n",
             "control character 0x00"),
-        Arguments.of("DEL in value", "GET / HTTP/1.1\r\nHost: h\r\nX: a\u007fb\r\n\r\n",
+        Arguments.of(
+            "DEL in value",
+            "GET / HTTP/1.1\r\nHost: h\r\nX: a\u007fb\r\n\r\n",
             "control character 0x7f"),
-        Arguments.of("TLS on HTTP port", "\u0016\u0003\u0001\u0002\u0000\u0001",
-            "control character 0x16"),
-        Arguments.of("obs-fold", "GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n  b\r\n\r\n",
+        Arguments.of(
+            "TLS on HTTP port", "\u0016\u0003\u0001\u0002\u0000\u0001", "control character 0x16"),
+        Arguments.of(
+            "obs-fold",
+            "GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n  b\r\n\r\n",
             "obsolete line folding"),
-        Arguments.of("whitespace line after request line", "GET / HTTP/1.1\r\n \r\nHost: h\r\n\r\n",
+        Arguments.of(
+            "whitespace line after request line",
+            "GET / HTTP/1.1\r\n \r\nHost: h\r\n\r\n",
             "obsolete line folding"),
-        Arguments.of("space before colon", "GET / HTTP/1.1\r\nHost : h\r\n\r\n",
+        Arguments.of(
+            "space before colon",
+            "GET / HTTP/1.1\r\nHost : h\r\n\r\n",
             "invalid character in header name"),
-        Arguments.of("bad name char", "GET / HTTP/1.1\r\nHost: h\r\nX(a): 1\r\n\r\n",
+        Arguments.of(
+            "bad name char",
+            "GET / HTTP/1.1\r\nHost: h\r\nX(a): 1\r\n\r\n",
             "invalid character in header name"),
-        Arguments.of("no colon", "GET / HTTP/1.1\r\nHost: h\r\nJunk\r\n\r\n",
-            "header line without colon"),
-        Arguments.of("empty name", "GET / HTTP/1.1\r\nHost: h\r\n: v\r\n\r\n",
-            "empty header name"),
-        Arguments.of("duplicate Host", "GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n",
+        Arguments.of(
+            "no colon", "GET / HTTP/1.1\r\nHost: h\r\nJunk\r\n\r\n", "header line without colon"),
+        Arguments.of("empty name", "GET / HTTP/1.1\r\nHost: h\r\n: v\r\n\r\n", "empty header name"),
+        Arguments.of(
+            "duplicate Host",
+            "GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n",
             "duplicate Host header"),
-        Arguments.of("duplicate Host in 1.0", "GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n",
+        Arguments.of(
+            "duplicate Host in 1.0",
+            "GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n",
             "duplicate Host header"),
-        Arguments.of("missing Host in 1.1", "GET / HTTP/1.1\r\nAccept: */*\r\n\r\n",
-            "missing Host header"),
-        Arguments.of("missing Host, absolute-form", "GET http://h/ HTTP/1.1\r\n\r\n",
-            "missing Host header"),
+        Arguments.of(
+            "missing Host in 1.1", "GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", "missing Host header"),
+        Arguments.of(
+            "missing Host, absolute-form", "GET http://h/ HTTP/1.1\r\n\r\n", "missing Host header"),
         Arguments.of("invalid Host", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", "invalid Host header"),
-        Arguments.of("Host with path", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n",
-            "invalid Host header"),
-        Arguments.of("Host with bad port", "GET / HTTP/1.1\r\nHost: a:99999\r\n\r\n",
-            "invalid Host header"),
-        Arguments.of("Host with userinfo", "GET / HTTP/1.1\r\nHost: u@a\r\n\r\n",
-            "invalid Host header"),
-        Arguments.of("CL and TE",
+        Arguments.of(
+            "Host with path", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", "invalid Host header"),
+        Arguments.of(
+            "Host with bad port", "GET / HTTP/1.1\r\nHost: a:99999\r\n\r\n", "invalid Host header"),
+        Arguments.of(
+            "Host with userinfo", "GET / HTTP/1.1\r\nHost: u@a\r\n\r\n", "invalid Host header"),
+        Arguments.of(
+            "CL and TE",
             "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
             "both Content-Length and Transfer-Encoding"),
-        Arguments.of("TE and CL",
+        Arguments.of(
+            "TE and CL",
             "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
             "both Content-Length and Transfer-Encoding"),
-        Arguments.of("negative CL", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n",
+        Arguments.of(
+            "negative CL",
+            "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n",
             "invalid Content-Length"),
-        Arguments.of("CL list", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5, 5\r\n\r\n",
+        Arguments.of(
+            "CL list",
+            "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5, 5\r\n\r\n",
             "invalid Content-Length"),
-        Arguments.of("CL hex", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0x10\r\n\r\n",
+        Arguments.of(
+            "CL hex",
+            "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0x10\r\n\r\n",
             "invalid Content-Length"),
-        Arguments.of("CL empty", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length:\r\n\r\n",
+        Arguments.of(
+            "CL empty",
+            "POST / HTTP/1.1\r\nHost: h\r\nContent-Length:\r\n\r\n",
             "invalid Content-Length"),
-        Arguments.of("CL 19 digits",
+        Arguments.of(
+            "CL 19 digits",
             "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1000000000000000000\r\n\r\n",
             "invalid Content-Length"),
-        Arguments.of("two CL",
+        Arguments.of(
+            "two CL",
             "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
             "duplicate Content-Length"),
-        Arguments.of("TE not chunked last",
+        Arguments.of(
+            "TE not chunked last",
             "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
             "Transfer-Encoding does not end in chunked"),
-        Arguments.of("TE empty", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: \r\n\r\n",
+        Arguments.of(
+            "TE empty",
+            "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: \r\n\r\n",
             "Transfer-Encoding does not end in chunked"),
-        Arguments.of("TE in 1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+        Arguments.of(
+            "TE in 1.0",
+            "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
             "Transfer-Encoding in an HTTP/1.0 request"));
   }
 
@@ -352,7 +525,8 @@ class HttpHeadParserTest {
       assertThat(ok).isInstanceOf(Complete.class);
       assertThat(((Complete) ok).head().headers().size()).isEqualTo(10);
       assertThat(feed(new HttpHeadParser(16_384, 10), overLimit, chunk))
-          .as("chunks of %d", chunk).isEqualTo(new TooManyFields(10));
+          .as("chunks of %d", chunk)
+          .isEqualTo(new TooManyFields(10));
     }
   }
 
@@ -394,24 +568,25 @@ class HttpHeadParserTest {
     Result whole = parseAll(raw);
 
     for (int chunk = 1; chunk <= 7; chunk++) {
-      assertThat(feed(new HttpHeadParser(), raw, chunk)).as("chunks of %d", chunk)
-          .isEqualTo(whole);
+      assertThat(feed(new HttpHeadParser(), raw, chunk)).as("chunks of %d", chunk).isEqualTo(whole);
     }
   }
 
   @Test
   void everySplitPointGivesTheSameResult() {
-    String raw = "POST http://Api.Example.com/v1/items?id=7 HTTP/1.1\r\nHost: api.example.com\r\n"
-        + "Content-Length: 2\r\nConnection: keep-alive\r\n\r\n{}";
+    String raw =
+        "POST http://Api.Example.com/v1/items?id=7 HTTP/1.1\r\nHost: api.example.com\r\n"
+            + "Content-Length: 2\r\nConnection: keep-alive\r\n\r\n{}";
     Result whole = parseAll(raw);
     byte[] all = raw.getBytes(StandardCharsets.ISO_8859_1);
 
     for (int split = 0; split <= all.length; split++) {
       HttpHeadParser parser = new HttpHeadParser();
       Result first = parser.offer(Arrays.copyOfRange(all, 0, split));
-      Result result = first instanceof NeedMore
-          ? parser.offer(Arrays.copyOfRange(all, split, all.length))
-          : first;
+      Result result =
+          first instanceof NeedMore
+              ? parser.offer(Arrays.copyOfRange(all, split, all.length))
+              : first;
       assertThat(result).as("split at %d", split).isEqualTo(whole);
     }
   }
@@ -421,8 +596,7 @@ class HttpHeadParserTest {
     HttpHeadParser parser = new HttpHeadParser();
     parser.offer(bytes("GET / HTTP/1.1\r\nHost: h\r\n\r\n"));
 
-    assertThatThrownBy(() -> parser.offer(bytes("more")))
-        .isInstanceOf(IllegalStateException.class);
+    assertThatThrownBy(() -> parser.offer(bytes("more"))).isInstanceOf(IllegalStateException.class);
   }
 
   // ---------------------------------------------------------------- helpers

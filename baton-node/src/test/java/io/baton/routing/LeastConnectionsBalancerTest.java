@@ -17,23 +17,27 @@ class LeastConnectionsBalancerTest {
   private static final PickContext CTX = PickContext.of(Members.client(1));
 
   @ParameterizedTest(name = "active {0} weights {1} -> {2}")
-  @CsvSource(delimiter = '|', value = {
-      // active connections | weights | expected
-      "5 2 7                | 1 1 1   | n1",
-      "0 0 1                | 1 3 1   | n1",
-      "2 5 9                | 1 3 1   | n1",
-      "2 9 9                | 1 3 3   | n0",
-      "4 8 9                | 1 2 3   | n2",
-      "0 0 0                | 0 1 2   | n2",
-      "0 9 9                | 0 1 2   | n2",
-      "100 0 0              | 1 0 0   | n0"})
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        // active connections | weights | expected
+        "5 2 7                | 1 1 1   | n1",
+        "0 0 1                | 1 3 1   | n1",
+        "2 5 9                | 1 3 1   | n1",
+        "2 9 9                | 1 3 3   | n0",
+        "4 8 9                | 1 2 3   | n2",
+        "0 0 0                | 0 1 2   | n2",
+        "0 9 9                | 0 1 2   | n2",
+        "100 0 0              | 1 0 0   | n0"
+      })
   void picksFewestConnectionsPerWeight(String active, String weights, String expected) {
     List<Member> members = weighted(ints(weights));
     int[] loads = ints(active);
     LoadView load = node -> loads[Integer.parseInt(node.substring(1))];
 
     assertThat(new LeastConnectionsBalancer(members, load).pick(CTX, Set.of()))
-        .map(Member::node).contains(expected);
+        .map(Member::node)
+        .contains(expected);
   }
 
   @Test
@@ -43,8 +47,8 @@ class LeastConnectionsBalancerTest {
     List<Member> picks = new ArrayList<>();
     for (int i = 0; i < 300; i++) picks.add(balancer.pick(CTX, Set.of()).orElseThrow());
 
-    assertThat(Members.count(picks)).containsExactlyInAnyOrderEntriesOf(
-        Map.of("n0", 100, "n1", 100, "n2", 100));
+    assertThat(Members.count(picks))
+        .containsExactlyInAnyOrderEntriesOf(Map.of("n0", 100, "n1", 100, "n2", 100));
   }
 
   @Test
@@ -59,8 +63,8 @@ class LeastConnectionsBalancerTest {
       picks.add(m);
     }
 
-    assertThat(Members.count(picks)).containsExactlyInAnyOrderEntriesOf(
-        Map.of("n0", 100, "n1", 200, "n2", 300));
+    assertThat(Members.count(picks))
+        .containsExactlyInAnyOrderEntriesOf(Map.of("n0", 100, "n1", 200, "n2", 300));
   }
 
   @Test
@@ -76,8 +80,9 @@ class LeastConnectionsBalancerTest {
 
   @Test
   void weightZeroIsNeverPicked() {
-    LeastConnectionsBalancer balancer = new LeastConnectionsBalancer(
-        List.of(member("drained", 0), member("busy", 1)), n -> n.equals("busy") ? 1000 : 0);
+    LeastConnectionsBalancer balancer =
+        new LeastConnectionsBalancer(
+            List.of(member("drained", 0), member("busy", 1)), n -> n.equals("busy") ? 1000 : 0);
 
     for (int i = 0; i < 10; i++) {
       assertThat(balancer.pick(CTX, Set.of())).map(Member::node).contains("busy");

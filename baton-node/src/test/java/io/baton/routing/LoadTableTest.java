@@ -43,9 +43,11 @@ class LoadTableTest {
     try (ExecutorService pool = Executors.newFixedThreadPool(8)) {
       List<Future<?>> done = new ArrayList<>();
       for (int t = 0; t < 8; t++) {
-        done.add(pool.submit(() -> {
-          for (int i = 0; i < 10_000; i++) table.increment("n" + (i % 4));
-        }));
+        done.add(
+            pool.submit(
+                () -> {
+                  for (int i = 0; i < 10_000; i++) table.increment("n" + (i % 4));
+                }));
       }
       for (Future<?> f : done) f.get();
     }

@@ -24,11 +24,14 @@ class LocalityBalancerTest {
   private final LocalityBalancer lard;
 
   LocalityBalancerTest() throws Exception {
-    lard = new LocalityBalancer(List.of(member("s1", 11), member("s2", 12), member("s3", 13)), load, 25, 65);
+    lard =
+        new LocalityBalancer(
+            List.of(member("s1", 11), member("s2", 12), member("s3", 13)), load, 25, 65);
   }
 
   private static PickContext get(String path) throws Exception {
-    return new PickContext(InetAddress.getByName("198.18.0.10"), Optional.of("www.example.com"), Optional.of(path));
+    return new PickContext(
+        InetAddress.getByName("198.18.0.10"), Optional.of("www.example.com"), Optional.of(path));
   }
 
   private String pick(String path) throws Exception {
@@ -65,7 +68,10 @@ class LocalityBalancerTest {
     assertThat(pick("/a")).isEqualTo("s2");
     assertThat(lard.pick(get("/a"), Set.of("s2")).orElseThrow().node()).isEqualTo("s1");
     assertThat(pick("/a")).as("the target moved with the refusal").isEqualTo("s1");
-    assertThat(lard.pick(PickContext.of(InetAddress.getByName("198.18.0.10")), Set.of()).orElseThrow().node())
+    assertThat(
+            lard.pick(PickContext.of(InetAddress.getByName("198.18.0.10")), Set.of())
+                .orElseThrow()
+                .node())
         .isEqualTo("s2");
     assertThat(lard.pick(get("/a"), Set.of("s1", "s2", "s3"))).isEmpty();
   }

@@ -28,8 +28,8 @@ final class Members {
 
   static Inet4Address ipv4(int a, int b, int c, int d) {
     try {
-      return (Inet4Address) InetAddress.getByAddress(new byte[] {(byte) a, (byte) b, (byte) c,
-          (byte) d});
+      return (Inet4Address)
+          InetAddress.getByAddress(new byte[] {(byte) a, (byte) b, (byte) c, (byte) d});
     } catch (UnknownHostException e) {
       throw new AssertionError(e);
     }

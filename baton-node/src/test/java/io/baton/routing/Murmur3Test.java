@@ -10,9 +10,10 @@ import org.junit.jupiter.params.provider.CsvSource;
 class Murmur3Test {
   @ParameterizedTest(name = "\"{0}\"")
   @CsvSource({
-      "'', 0x0000000000000000",
-      "hello, 0xcbd8a7b341bd9b02",
-      "The quick brown fox jumps over the lazy dog, 0xe34bbc7bbc071b6c"})
+    "'', 0x0000000000000000",
+    "hello, 0xcbd8a7b341bd9b02",
+    "The quick brown fox jumps over the lazy dog, 0xe34bbc7bbc071b6c"
+  })
   void matchesReferenceValues(String input, String expectedHex) {
     long expected = Long.parseUnsignedLong(expectedHex.substring(2), 16);
 

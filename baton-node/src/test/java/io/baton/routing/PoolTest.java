@@ -14,10 +14,11 @@ import org.junit.jupiter.params.provider.CsvSource;
 class PoolTest {
   @ParameterizedTest(name = "{0}")
   @CsvSource({
-      "least-connections, LeastConnectionsBalancer",
-      "weighted-round-robin, WeightedRoundRobinBalancer",
-      "consistent-hash, ConsistentHashBalancer",
-      "locality, LocalityBalancer"})
+    "least-connections, LeastConnectionsBalancer",
+    "weighted-round-robin, WeightedRoundRobinBalancer",
+    "consistent-hash, ConsistentHashBalancer",
+    "locality, LocalityBalancer"
+  })
   void buildsTheBalancerOfItsKind(String configName, String balancerClass) {
     BalanceKind kind = BalanceKind.fromConfig(configName);
     Pool pool = Pool.create("web", kind, weighted(1, 2), new LoadTable());
@@ -30,8 +31,13 @@ class PoolTest {
 
   @Test
   void hashingPoolsUseTheConfiguredKey() {
-    Pool pool = Pool.create("cache", BalanceKind.CONSISTENT_HASH, weighted(1, 1),
-        new LoadTable(), HashKey.fromConfig("path"));
+    Pool pool =
+        Pool.create(
+            "cache",
+            BalanceKind.CONSISTENT_HASH,
+            weighted(1, 1),
+            new LoadTable(),
+            HashKey.fromConfig("path"));
 
     assertThat(((ConsistentHashBalancer) pool.balancer()).key()).isEqualTo(HashKey.PATH);
   }
@@ -39,14 +45,25 @@ class PoolTest {
   @Test
   void refusesBadConfiguration() {
     assertThatThrownBy(() -> BalanceKind.fromConfig("random"))
-        .hasMessageContaining("use least-connections, weighted-round-robin, consistent-hash or locality");
+        .hasMessageContaining(
+            "use least-connections, weighted-round-robin, consistent-hash or locality");
     assertThatThrownBy(() -> HashKey.fromConfig("cookie"))
         .hasMessageContaining("use client-ip, host or path");
-    assertThatThrownBy(() -> Pool.create("web", BalanceKind.LEAST_CONNECTIONS,
-        List.of(member("a", 1), member("a", 2)), new LoadTable()))
+    assertThatThrownBy(
+            () ->
+                Pool.create(
+                    "web",
+                    BalanceKind.LEAST_CONNECTIONS,
+                    List.of(member("a", 1), member("a", 2)),
+                    new LoadTable()))
         .hasMessageContaining("lists node 'a' twice");
-    assertThatThrownBy(() -> new Pool("web", BalanceKind.LEAST_CONNECTIONS, weighted(1),
-        new WeightedRoundRobinBalancer(weighted(1, 1))))
+    assertThatThrownBy(
+            () ->
+                new Pool(
+                    "web",
+                    BalanceKind.LEAST_CONNECTIONS,
+                    weighted(1),
+                    new WeightedRoundRobinBalancer(weighted(1, 1))))
         .hasMessageContaining("balancer has other members");
     assertThatThrownBy(() -> member("a", -1)).hasMessageContaining("weight of member 'a'");
     assertThatThrownBy(() -> member("a", Member.MAX_WEIGHT + 1))

@@ -13,8 +13,8 @@ import javax.net.ssl.SSLParameters;
 
 /**
  * Builds TLS bytes for the tests: real ClientHellos from the JDK's own TLS client (an {@link
- * SSLEngine} in client mode, first {@code wrap()}, no network), re-fragmented into several
- * records, and hand-made hellos whose lengths can be broken on purpose.
+ * SSLEngine} in client mode, first {@code wrap()}, no network), re-fragmented into several records,
+ * and hand-made hellos whose lengths can be broken on purpose.
  */
 final class TlsBytes {
   private TlsBytes() {}
@@ -46,8 +46,8 @@ final class TlsBytes {
     byte[] handshake = handshakeBytes(records);
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     for (int at = 0; at < handshake.length; at += size) {
-      out.writeBytes(record(22, Arrays.copyOfRange(handshake, at, Math.min(handshake.length,
-          at + size))));
+      out.writeBytes(
+          record(22, Arrays.copyOfRange(handshake, at, Math.min(handshake.length, at + size))));
     }
     return out.toByteArray();
   }
@@ -78,11 +78,14 @@ final class TlsBytes {
   }
 
   static byte[] helloBody(byte[] extensions) {
-    byte[] fixed = concat(
-        bytes(3, 3), new byte[32], // version, random
-        bytes(0), // session id
-        u16(4), bytes(0x13, 0x01, 0x13, 0x02), // cipher suites
-        bytes(1, 0)); // compression: null
+    byte[] fixed =
+        concat(
+            bytes(3, 3),
+            new byte[32], // version, random
+            bytes(0), // session id
+            u16(4),
+            bytes(0x13, 0x01, 0x13, 0x02), // cipher suites
+            bytes(1, 0)); // compression: null
     return extensions == null ? fixed : concat(fixed, u16(extensions.length), extensions);
   }
 

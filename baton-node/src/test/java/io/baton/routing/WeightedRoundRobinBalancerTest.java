@@ -34,10 +34,11 @@ class WeightedRoundRobinBalancerTest {
 
   @Test
   void spreadsPicksSmoothly() {
-    WeightedRoundRobinBalancer balancer = new WeightedRoundRobinBalancer(
-        List.of(member("a", 5), member("b", 1), member("c", 1)));
+    WeightedRoundRobinBalancer balancer =
+        new WeightedRoundRobinBalancer(List.of(member("a", 5), member("b", 1), member("c", 1)));
 
-    assertThat(picks(balancer, 14, Set.of())).extracting(Member::node)
+    assertThat(picks(balancer, 14, Set.of()))
+        .extracting(Member::node)
         .containsExactly("a", "a", "b", "a", "c", "a", "a", "a", "a", "b", "a", "c", "a", "a");
   }
 
@@ -72,8 +73,8 @@ class WeightedRoundRobinBalancerTest {
       for (Future<?> f : done) f.get();
     }
 
-    assertThat(Members.count(all)).containsExactlyInAnyOrderEntriesOf(
-        Map.of("n0", 800, "n1", 1600, "n2", 2400, "n3", 3200));
+    assertThat(Members.count(all))
+        .containsExactlyInAnyOrderEntriesOf(Map.of("n0", 800, "n1", 1600, "n2", 2400, "n3", 3200));
   }
 
   private static List<Member> picks(Balancer balancer, int n, Set<String> exclude) {

@@ -9,17 +9,22 @@ import org.junit.jupiter.api.Test;
 
 /** Table of client addresses a server must refuse to restore, and ones it accepts. */
 class ClientAddressPolicyTest {
-  private final ClientAddressPolicy policy = new ClientAddressPolicy(List.of(
-      net("198.18.1.0", 24), // fabric
-      net("198.18.2.0", 24))); // sync
+  private final ClientAddressPolicy policy =
+      new ClientAddressPolicy(
+          List.of(
+              net("198.18.1.0", 24), // fabric
+              net("198.18.2.0", 24))); // sync
 
   @Test
   void refusesLoopbackAndFarmInternalClients() throws Exception {
-    assertThat(policy.refusal(ip("127.0.0.1"))).hasValueSatisfying(r -> assertThat(r).contains("not a remote host"));
+    assertThat(policy.refusal(ip("127.0.0.1")))
+        .hasValueSatisfying(r -> assertThat(r).contains("not a remote host"));
     assertThat(policy.refusal(ip("0.0.0.0"))).isPresent();
     assertThat(policy.refusal(ip("224.0.0.1"))).isPresent();
-    assertThat(policy.refusal(ip("198.18.1.1"))).hasValueSatisfying(r -> assertThat(r).contains("198.18.1.0/24"));
-    assertThat(policy.refusal(ip("198.18.2.200"))).hasValueSatisfying(r -> assertThat(r).contains("198.18.2.0/24"));
+    assertThat(policy.refusal(ip("198.18.1.1")))
+        .hasValueSatisfying(r -> assertThat(r).contains("198.18.1.0/24"));
+    assertThat(policy.refusal(ip("198.18.2.200")))
+        .hasValueSatisfying(r -> assertThat(r).contains("198.18.2.0/24"));
   }
 
   @Test

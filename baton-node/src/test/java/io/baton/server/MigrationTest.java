@@ -21,7 +21,9 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-/** The migration state machine with fakes of the application, the fabric, the table and the socket. */
+/**
+ * The migration state machine with fakes of the application, the fabric, the table and the socket.
+ */
 class MigrationTest {
   private static final Duration SAFE_POINT = Duration.ofSeconds(5);
   private static final Duration ANSWER = Duration.ofSeconds(2);
@@ -44,8 +46,18 @@ class MigrationTest {
 
   private CompletableFuture<MigrationOutcome> start(boolean force) {
     var live = new LiveConnections.Live(flow, "d1", 7, "GET /", 0, movable);
-    var m = new Migration(live, "s2", target, fabric, new FakeForwarding(), (fd, f) -> new FakeSocket(),
-        SAFE_POINT, ANSWER, System::nanoTime, force);
+    var m =
+        new Migration(
+            live,
+            "s2",
+            target,
+            fabric,
+            new FakeForwarding(),
+            (fd, f) -> new FakeSocket(),
+            SAFE_POINT,
+            ANSWER,
+            System::nanoTime,
+            force);
     CompletableFuture<MigrationOutcome> done = m.start();
     loopOwner.runPendingTasks();
     return done;
@@ -169,7 +181,8 @@ class MigrationTest {
     var done = start();
     movable.point.setSuccess(SafePoint.EMPTY);
     run();
-    fabric.answer(new FabricMessage.Accepted(fabric.sent.getFirst().handoffId())); // its hop is queued
+    fabric.answer(
+        new FabricMessage.Accepted(fabric.sent.getFirst().handoffId())); // its hop is queued
     loopOwner.advanceTimeBy(ANSWER.toMillis() + 1, TimeUnit.MILLISECONDS);
     loopOwner.runScheduledPendingTasks(); // the deadline runs first
     assertThat(fabric.aborts).isEmpty();

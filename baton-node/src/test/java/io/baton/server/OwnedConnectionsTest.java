@@ -21,8 +21,9 @@ class OwnedConnectionsTest {
     owned.opened("d2", 1, flow(40002));
     owned.closed("d1", 2);
 
-    assertThat(owned.all()).containsExactlyInAnyOrder(new FabricMessage.Owned(a, 1),
-        new FabricMessage.Owned(flow(40002), 1));
+    assertThat(owned.all())
+        .containsExactlyInAnyOrder(
+            new FabricMessage.Owned(a, 1), new FabricMessage.Owned(flow(40002), 1));
     assertThat(owned.size()).isEqualTo(2);
   }
 
@@ -47,7 +48,10 @@ class OwnedConnectionsTest {
   }
 
   private static FlowKey flow(int port) throws Exception {
-    return new FlowKey((Inet4Address) InetAddress.getByName("198.18.0.10"), port,
-        (Inet4Address) InetAddress.getByName("198.18.0.100"), 80);
+    return new FlowKey(
+        (Inet4Address) InetAddress.getByName("198.18.0.10"),
+        port,
+        (Inet4Address) InetAddress.getByName("198.18.0.100"),
+        80);
   }
 }

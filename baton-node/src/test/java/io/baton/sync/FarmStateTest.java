@@ -13,10 +13,21 @@ class FarmStateTest {
   private final AtomicLong clock = new AtomicLong(1_000 * MS);
   private final FarmState farm = new FarmState(750 * MS, clock::get);
 
-  private static NodeReport report(String node, long incarnation, long sequence, boolean healthy, boolean draining)
+  private static NodeReport report(
+      String node, long incarnation, long sequence, boolean healthy, boolean draining)
       throws Exception {
-    return new NodeReport(node, "server", (Inet4Address) InetAddress.getByName("198.18.1.11"), incarnation,
-        sequence, 1, 0, 0, healthy, healthy ? "ok" : "http 127.0.0.1:8080/healthz: status 503", draining);
+    return new NodeReport(
+        node,
+        "server",
+        (Inet4Address) InetAddress.getByName("198.18.1.11"),
+        incarnation,
+        sequence,
+        1,
+        0,
+        0,
+        healthy,
+        healthy ? "ok" : "http 127.0.0.1:8080/healthz: status 503",
+        draining);
   }
 
   @Test
@@ -31,7 +42,8 @@ class FarmStateTest {
     clock.addAndGet(MS);
     assertThat(farm.refusal("s1")).isEqualTo("no load report for 751 ms");
     farm.report(report("s1", 1, 2, false, false));
-    assertThat(farm.refusal("s1")).startsWith("its health check fails (http 127.0.0.1:8080/healthz");
+    assertThat(farm.refusal("s1"))
+        .startsWith("its health check fails (http 127.0.0.1:8080/healthz");
     farm.report(report("s1", 1, 3, true, true));
     assertThat(farm.refusal("s1")).isEqualTo("draining");
     farm.report(report("s1", 1, 4, true, false));
@@ -58,7 +70,9 @@ class FarmStateTest {
     farm.view(Set.of("s2"));
     assertThat(farm.refusal("s1")).isEqualTo("not a member of the sync view");
     farm.view(Set.of("s1", "s2"));
-    assertThat(farm.refusal("s1")).as("back in the view, but no report since").isEqualTo("no load report yet");
+    assertThat(farm.refusal("s1"))
+        .as("back in the view, but no report since")
+        .isEqualTo("no load report yet");
     assertThat(farm.snapshot().report("s1")).isNull();
   }
 

@@ -9,9 +9,9 @@ import java.lang.foreign.ValueLayout;
 import java.time.Duration;
 
 /**
- * Test helper: blocking-style reads and writes on a raw socket fd with a deadline, so a test
- * fails with a message instead of hanging. Usable from any thread (a socket keeps the
- * namespace it was created in). One reader and one writer thread at a time.
+ * Test helper: blocking-style reads and writes on a raw socket fd with a deadline, so a test fails
+ * with a message instead of hanging. Usable from any thread (a socket keeps the namespace it was
+ * created in). One reader and one writer thread at a time.
  */
 final class BlockingFd {
   private final int fd;
@@ -63,7 +63,8 @@ final class BlockingFd {
     int done = 0;
     while (done < into.length) {
       int n = read(into, done, into.length - done);
-      if (n < 0) throw new IOException("end of stream after " + done + " of " + into.length + " bytes");
+      if (n < 0)
+        throw new IOException("end of stream after " + done + " of " + into.length + " bytes");
       done += n;
     }
   }

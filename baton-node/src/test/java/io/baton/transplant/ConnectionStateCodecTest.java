@@ -52,20 +52,50 @@ class ConnectionStateCodecTest {
 
   @Test
   void encodesTheDocumentedLayout() {
-    ConnectionState s = new ConnectionState(
-        new FlowKey(ip("192.0.2.10"), 0xC350, ip("198.51.100.1"), 443),
-        0x01020304, 0xFFFFFFFE, 0x80000000, 0x7FFFFFFF,
-        new Window(0x11111111, 0x22222222, 0x33333333, 0x44444444, 0x55555555),
-        1460, new TcpOptions(true, false, true, 7, 14), 0xCAFEBABE,
-        new byte[] {1, 2, 3}, 1, new byte[] {9, 8}, 2);
+    ConnectionState s =
+        new ConnectionState(
+            new FlowKey(ip("192.0.2.10"), 0xC350, ip("198.51.100.1"), 443),
+            0x01020304,
+            0xFFFFFFFE,
+            0x80000000,
+            0x7FFFFFFF,
+            new Window(0x11111111, 0x22222222, 0x33333333, 0x44444444, 0x55555555),
+            1460,
+            new TcpOptions(true, false, true, 7, 14),
+            0xCAFEBABE,
+            new byte[] {1, 2, 3},
+            1,
+            new byte[] {9, 8},
+            2);
 
-    String expected = "42544353" + "02" + "05" + "0000"
-        + "c000020a" + "c350" + "c6336401" + "01bb"
-        + "01020304" + "fffffffe" + "80000000" + "7fffffff"
-        + "11111111" + "22222222" + "33333333" + "44444444" + "55555555"
-        + "05b4" + "07" + "0e" + "cafebabe"
-        + "00000003" + "00000001" + "00000002" + "00000002"
-        + "010203" + "0908";
+    String expected =
+        "42544353"
+            + "02"
+            + "05"
+            + "0000"
+            + "c000020a"
+            + "c350"
+            + "c6336401"
+            + "01bb"
+            + "01020304"
+            + "fffffffe"
+            + "80000000"
+            + "7fffffff"
+            + "11111111"
+            + "22222222"
+            + "33333333"
+            + "44444444"
+            + "55555555"
+            + "05b4"
+            + "07"
+            + "0e"
+            + "cafebabe"
+            + "00000003"
+            + "00000001"
+            + "00000002"
+            + "00000002"
+            + "010203"
+            + "0908";
     assertThat(HexFormat.of().formatHex(ConnectionStateCodec.encode(s))).isEqualTo(expected);
     assertThat(ConnectionStateCodec.encodedLength(s)).isEqualTo(85);
   }
@@ -118,19 +148,92 @@ class ConnectionStateCodecTest {
     Window ones = new Window(-1, -1, -1, -1, -1);
     byte[] none = new byte[0];
     return Stream.of(
-        new ConnectionState(lowPorts, 0, 0, 0, 0, zeros, 1,
-            new TcpOptions(false, false, false, 0, 0), 0, none, 0, none, 0),
-        new ConnectionState(highPorts, -1, -1, -1, -1, ones, 65535,
-            new TcpOptions(true, true, true, 14, 14), -1, new byte[] {-1}, 1, new byte[] {0}, 1),
-        new ConnectionState(highPorts, Integer.MIN_VALUE, Integer.MAX_VALUE, Integer.MIN_VALUE,
-            Integer.MAX_VALUE, zeros, 536, new TcpOptions(false, true, true, 0, 0), 0, none, 0,
-            new byte[300], 0),
-        new ConnectionState(lowPorts, 0, 5, 0, 5, ones, 1400,
-            new TcpOptions(true, false, false, 0, 0), 12345, new byte[5], 5, new byte[5], 5),
-        new ConnectionState(highPorts, 7, 7, -1, 0, ones, 1448,
-            new TcpOptions(true, true, true, 7, 7), 1, none, 0, none, 0, true),
-        new ConnectionState(lowPorts, 0, 1, 0, 6, zeros, 1448,
-            new TcpOptions(false, false, false, 0, 0), 0, new byte[5], 2, new byte[1], 0, true));
+        new ConnectionState(
+            lowPorts,
+            0,
+            0,
+            0,
+            0,
+            zeros,
+            1,
+            new TcpOptions(false, false, false, 0, 0),
+            0,
+            none,
+            0,
+            none,
+            0),
+        new ConnectionState(
+            highPorts,
+            -1,
+            -1,
+            -1,
+            -1,
+            ones,
+            65535,
+            new TcpOptions(true, true, true, 14, 14),
+            -1,
+            new byte[] {-1},
+            1,
+            new byte[] {0},
+            1),
+        new ConnectionState(
+            highPorts,
+            Integer.MIN_VALUE,
+            Integer.MAX_VALUE,
+            Integer.MIN_VALUE,
+            Integer.MAX_VALUE,
+            zeros,
+            536,
+            new TcpOptions(false, true, true, 0, 0),
+            0,
+            none,
+            0,
+            new byte[300],
+            0),
+        new ConnectionState(
+            lowPorts,
+            0,
+            5,
+            0,
+            5,
+            ones,
+            1400,
+            new TcpOptions(true, false, false, 0, 0),
+            12345,
+            new byte[5],
+            5,
+            new byte[5],
+            5),
+        new ConnectionState(
+            highPorts,
+            7,
+            7,
+            -1,
+            0,
+            ones,
+            1448,
+            new TcpOptions(true, true, true, 7, 7),
+            1,
+            none,
+            0,
+            none,
+            0,
+            true),
+        new ConnectionState(
+            lowPorts,
+            0,
+            1,
+            0,
+            6,
+            zeros,
+            1448,
+            new TcpOptions(false, false, false, 0, 0),
+            0,
+            new byte[5],
+            2,
+            new byte[1],
+            0,
+            true));
   }
 
   @ParameterizedTest
@@ -148,9 +251,10 @@ class ConnectionStateCodecTest {
       ConnectionState s = randomState(random, 2048);
       int length = ConnectionStateCodec.encodedLength(s);
       int offset = 1 + random.nextInt(64);
-      ByteBuffer buffer = i % 2 == 0
-          ? ByteBuffer.allocate(offset + length + 16)
-          : ByteBuffer.allocateDirect(offset + length + 16);
+      ByteBuffer buffer =
+          i % 2 == 0
+              ? ByteBuffer.allocate(offset + length + 16)
+              : ByteBuffer.allocateDirect(offset + length + 16);
       // The caller's byte order must neither matter nor be changed.
       buffer.order(i % 4 < 2 ? ByteOrder.LITTLE_ENDIAN : ByteOrder.BIG_ENDIAN);
       ByteOrder order = buffer.order();
@@ -252,8 +356,8 @@ class ConnectionStateCodecTest {
         String message = expectRejected(prefix, "prefix of " + length + "/" + full.length);
         assertThat(message).as("prefix of %d bytes", length).contains("truncated");
         if (length < ConnectionStateCodec.HEADER_BYTES) {
-          assertThat(message).isEqualTo("connection state truncated: header needs 80 bytes, got "
-              + length);
+          assertThat(message)
+              .isEqualTo("connection state truncated: header needs 80 bytes, got " + length);
         }
       }
     }
@@ -272,8 +376,10 @@ class ConnectionStateCodecTest {
       int flips = 1 + random.nextInt(4);
       for (int f = 0; f < flips; f++) {
         // Bias towards the header, where the interesting checks are.
-        int at = random.nextInt(4) == 0 ? random.nextInt(bytes.length)
-            : random.nextInt(ConnectionStateCodec.HEADER_BYTES);
+        int at =
+            random.nextInt(4) == 0
+                ? random.nextInt(bytes.length)
+                : random.nextInt(ConnectionStateCodec.HEADER_BYTES);
         bytes[at] ^= (byte) (1 + random.nextInt(255));
       }
       ConnectionState decoded;
@@ -299,61 +405,99 @@ class ConnectionStateCodecTest {
 
   static Stream<Arguments> malformed() {
     return Stream.of(
-        rejection("bad magic", b -> b[0] = 'X',
-            "not a Baton connection state: magic is 0x58544353"),
-        rejection("unknown version", b -> b[VERSION_AT] = 7,
+        rejection(
+            "bad magic", b -> b[0] = 'X', "not a Baton connection state: magic is 0x58544353"),
+        rejection(
+            "unknown version",
+            b -> b[VERSION_AT] = 7,
             "unsupported connection state version 7 (this build reads 2)"),
-        rejection("version 1 (before the FIN flag)", b -> b[VERSION_AT] = 1,
+        rejection(
+            "version 1 (before the FIN flag)",
+            b -> b[VERSION_AT] = 1,
             "unsupported connection state version 1 (this build reads 2)"),
         rejection("version 0", b -> b[VERSION_AT] = 0, "unsupported connection state version 0"),
-        rejection("version 255", b -> b[VERSION_AT] = (byte) 255,
+        rejection(
+            "version 255",
+            b -> b[VERSION_AT] = (byte) 255,
             "unsupported connection state version 255"),
         rejection("flag bit 4", b -> b[FLAGS_AT] |= 0x10, "unknown bits 0x10"),
         rejection("flag bits 4 and 3", b -> b[FLAGS_AT] |= 0x18, "unknown bits 0x10"),
         rejection("flag bit 7", b -> b[FLAGS_AT] |= (byte) 0x80, "unknown bits 0x80"),
-        rejection("reserved high byte", b -> b[RESERVED_AT] = 1,
-            "reserved field is 256, must be 0"),
-        rejection("reserved low byte", b -> b[RESERVED_AT + 1] = 1,
-            "reserved field is 1, must be 0"),
-        rejection("client port 0", b -> putShort(b, CLIENT_PORT_AT, 0),
-            "client port 0 out of range"),
+        rejection(
+            "reserved high byte", b -> b[RESERVED_AT] = 1, "reserved field is 256, must be 0"),
+        rejection(
+            "reserved low byte", b -> b[RESERVED_AT + 1] = 1, "reserved field is 1, must be 0"),
+        rejection(
+            "client port 0", b -> putShort(b, CLIENT_PORT_AT, 0), "client port 0 out of range"),
         rejection("local port 0", b -> putShort(b, LOCAL_PORT_AT, 0), "local port 0 out of range"),
         rejection("mss 0", b -> putShort(b, MSS_AT, 0), "mss 0 out of range"),
-        rejection("send wscale 15", b -> b[SND_WSCALE_AT] = 15,
+        rejection(
+            "send wscale 15",
+            b -> b[SND_WSCALE_AT] = 15,
             "send window scale 15 out of range 0..14"),
-        rejection("receive wscale 15", b -> b[RCV_WSCALE_AT] = 15,
+        rejection(
+            "receive wscale 15",
+            b -> b[RCV_WSCALE_AT] = 15,
             "receive window scale 15 out of range 0..14"),
-        rejection("receive wscale 255", b -> b[RCV_WSCALE_AT] = (byte) 255,
+        rejection(
+            "receive wscale 255",
+            b -> b[RCV_WSCALE_AT] = (byte) 255,
             "receive window scale 255 out of range"),
-        rejection("send wscale without scaling", b -> {
-          b[FLAGS_AT] &= ~0x04;
-          b[SND_WSCALE_AT] = 3;
-          b[RCV_WSCALE_AT] = 0;
-        }, "send window scale is 3 but the window-scaling flag is off"),
-        rejection("receive wscale without scaling", b -> {
-          b[FLAGS_AT] &= ~0x04;
-          b[SND_WSCALE_AT] = 0;
-          b[RCV_WSCALE_AT] = 1;
-        }, "receive window scale is 1 but the window-scaling flag is off"),
-        rejection("receive queue over the limit", b -> putInt(b, RECEIVE_LENGTH_AT, 70_000_000),
+        rejection(
+            "send wscale without scaling",
+            b -> {
+              b[FLAGS_AT] &= ~0x04;
+              b[SND_WSCALE_AT] = 3;
+              b[RCV_WSCALE_AT] = 0;
+            },
+            "send window scale is 3 but the window-scaling flag is off"),
+        rejection(
+            "receive wscale without scaling",
+            b -> {
+              b[FLAGS_AT] &= ~0x04;
+              b[SND_WSCALE_AT] = 0;
+              b[RCV_WSCALE_AT] = 1;
+            },
+            "receive window scale is 1 but the window-scaling flag is off"),
+        rejection(
+            "receive queue over the limit",
+            b -> putInt(b, RECEIVE_LENGTH_AT, 70_000_000),
             "receive queue length 70000000 exceeds the 67108864-byte limit"),
-        rejection("receive queue length 2^32-1", b -> putInt(b, RECEIVE_LENGTH_AT, -1),
+        rejection(
+            "receive queue length 2^32-1",
+            b -> putInt(b, RECEIVE_LENGTH_AT, -1),
             "receive queue length 4294967295 exceeds the 67108864-byte limit"),
-        rejection("send queue over the limit", b -> putInt(b, SEND_LENGTH_AT, (64 << 20) + 1),
+        rejection(
+            "send queue over the limit",
+            b -> putInt(b, SEND_LENGTH_AT, (64 << 20) + 1),
             "send queue length 67108865 exceeds the 67108864-byte limit"),
-        rejection("receive queue at the limit but absent",
-            b -> putInt(b, RECEIVE_LENGTH_AT, 64 << 20), "connection state truncated"),
-        rejection("send queue at the limit but absent",
-            b -> putInt(b, SEND_LENGTH_AT, 64 << 20), "connection state truncated"),
-        rejection("already read beyond the receive queue", b -> putInt(b, RECEIVE_READ_AT, 5),
+        rejection(
+            "receive queue at the limit but absent",
+            b -> putInt(b, RECEIVE_LENGTH_AT, 64 << 20),
+            "connection state truncated"),
+        rejection(
+            "send queue at the limit but absent",
+            b -> putInt(b, SEND_LENGTH_AT, 64 << 20),
+            "connection state truncated"),
+        rejection(
+            "already read beyond the receive queue",
+            b -> putInt(b, RECEIVE_READ_AT, 5),
             "receive queue already-read count 5 exceeds the queue's length 4"),
-        rejection("already read 2^32-1", b -> putInt(b, RECEIVE_READ_AT, -1),
+        rejection(
+            "already read 2^32-1",
+            b -> putInt(b, RECEIVE_READ_AT, -1),
             "receive queue already-read count 4294967295"),
-        rejection("unsent beyond the send queue", b -> putInt(b, SEND_UNSENT_AT, 7),
+        rejection(
+            "unsent beyond the send queue",
+            b -> putInt(b, SEND_UNSENT_AT, 7),
             "send queue unsent count 7 exceeds the queue's length 6"),
-        rejection("receive queue shorter than declared", b -> putInt(b, RECEIVE_LENGTH_AT, 3),
+        rejection(
+            "receive queue shorter than declared",
+            b -> putInt(b, RECEIVE_LENGTH_AT, 3),
             "1 trailing bytes"),
-        rejection("send queue longer than present", b -> putInt(b, SEND_LENGTH_AT, 7),
+        rejection(
+            "send queue longer than present",
+            b -> putInt(b, SEND_LENGTH_AT, 7),
             "header declares 91 bytes (80 header + 4 receive queue + 7 send queue), got 90"));
   }
 
@@ -377,11 +521,14 @@ class ConnectionStateCodecTest {
 
   @Test
   void rejectsMagicAndVersionBeforeComplainingAboutLength() {
-    assertThat(expectRejected("HTTP/1.1 200".getBytes(java.nio.charset.StandardCharsets.US_ASCII),
-        "http")).startsWith("not a Baton connection state: magic is 0x48545450");
+    assertThat(
+            expectRejected(
+                "HTTP/1.1 200".getBytes(java.nio.charset.StandardCharsets.US_ASCII), "http"))
+        .startsWith("not a Baton connection state: magic is 0x48545450");
     assertThat(expectRejected(new byte[] {'B', 'T', 'C', 'S', 3}, "v3"))
-        .isEqualTo("unsupported connection state version 3 (this build reads 2); upgrade this "
-            + "node to match the exporting node");
+        .isEqualTo(
+            "unsupported connection state version 3 (this build reads 2); upgrade this "
+                + "node to match the exporting node");
     assertThat(expectRejected(new byte[] {'B', 'T', 'C', 'S', 1}, "v1"))
         .isEqualTo("unsupported connection state version 1 (this build reads 2)");
     assertThat(expectRejected(new byte[12], "zeros")).contains("magic is 0x00000000");
@@ -413,43 +560,83 @@ class ConnectionStateCodecTest {
   private static ConnectionState referenceState() {
     return new ConnectionState(
         new FlowKey(ip("203.0.113.7"), 51000, ip("198.51.100.1"), 80),
-        100, 206, 5000, 5104,
+        100,
+        206,
+        5000,
+        5104,
         new Window(5000, 65535, 65535, 64240, 5104),
-        1448, new TcpOptions(true, true, true, 7, 7), 987654,
-        new byte[] {'G', 'E', 'T', ' '}, 2, new byte[] {'H', 'T', 'T', 'P', '/', '1'}, 3);
+        1448,
+        new TcpOptions(true, true, true, 7, 7),
+        987654,
+        new byte[] {'G', 'E', 'T', ' '},
+        2,
+        new byte[] {'H', 'T', 'T', 'P', '/', '1'},
+        3);
   }
 
   private static ConnectionState withFin(ConnectionState s) {
-    return new ConnectionState(s.flow(), s.sendInitialSeq(), s.sendNextSeq(),
-        s.receiveInitialSeq(), s.receiveNextSeq(), s.window(), s.mss(), s.options(),
-        s.timestampValue(), s.receiveQueue(), s.receiveQueueAlreadyRead(), s.sendQueue(),
-        s.sendQueueUnsent(), true);
+    return new ConnectionState(
+        s.flow(),
+        s.sendInitialSeq(),
+        s.sendNextSeq(),
+        s.receiveInitialSeq(),
+        s.receiveNextSeq(),
+        s.window(),
+        s.mss(),
+        s.options(),
+        s.timestampValue(),
+        s.receiveQueue(),
+        s.receiveQueueAlreadyRead(),
+        s.sendQueue(),
+        s.sendQueueUnsent(),
+        true);
   }
 
   private static ConnectionState randomState(Random random, int maxQueueBytes) {
     boolean scaling = random.nextBoolean();
-    TcpOptions options = new TcpOptions(random.nextBoolean(), random.nextBoolean(), scaling,
-        scaling ? random.nextInt(15) : 0, scaling ? random.nextInt(15) : 0);
+    TcpOptions options =
+        new TcpOptions(
+            random.nextBoolean(),
+            random.nextBoolean(),
+            scaling,
+            scaling ? random.nextInt(15) : 0,
+            scaling ? random.nextInt(15) : 0);
     byte[] receiveQueue = randomBytes(random, maxQueueBytes);
     byte[] sendQueue = randomBytes(random, maxQueueBytes);
     return new ConnectionState(
-        new FlowKey(randomIp(random), 1 + random.nextInt(65535), randomIp(random),
+        new FlowKey(
+            randomIp(random),
+            1 + random.nextInt(65535),
+            randomIp(random),
             1 + random.nextInt(65535)),
-        random.nextInt(), random.nextInt(), random.nextInt(), random.nextInt(),
-        new Window(random.nextInt(), random.nextInt(), random.nextInt(), random.nextInt(),
+        random.nextInt(),
+        random.nextInt(),
+        random.nextInt(),
+        random.nextInt(),
+        new Window(
+            random.nextInt(),
+            random.nextInt(),
+            random.nextInt(),
+            random.nextInt(),
             random.nextInt()),
-        1 + random.nextInt(65535), options, random.nextInt(),
-        receiveQueue, random.nextInt(receiveQueue.length + 1),
-        sendQueue, random.nextInt(sendQueue.length + 1), random.nextBoolean());
+        1 + random.nextInt(65535),
+        options,
+        random.nextInt(),
+        receiveQueue,
+        random.nextInt(receiveQueue.length + 1),
+        sendQueue,
+        random.nextInt(sendQueue.length + 1),
+        random.nextBoolean());
   }
 
   /** Sizes 0..max, with empty and tiny queues more likely than uniform draws would make them. */
   private static byte[] randomBytes(Random random, int max) {
-    int length = switch (random.nextInt(4)) {
-      case 0 -> 0;
-      case 1 -> random.nextInt(Math.min(max, 16) + 1);
-      default -> random.nextInt(max + 1);
-    };
+    int length =
+        switch (random.nextInt(4)) {
+          case 0 -> 0;
+          case 1 -> random.nextInt(Math.min(max, 16) + 1);
+          default -> random.nextInt(max + 1);
+        };
     byte[] bytes = new byte[length];
     random.nextBytes(bytes);
     return bytes;
@@ -481,8 +668,8 @@ class ConnectionStateCodecTest {
     } catch (StateFormatException e) {
       return e.getMessage();
     } catch (RuntimeException | Error e) {
-      throw new AssertionError(what + ": decode threw " + e + " instead of StateFormatException",
-          e);
+      throw new AssertionError(
+          what + ": decode threw " + e + " instead of StateFormatException", e);
     }
   }
 

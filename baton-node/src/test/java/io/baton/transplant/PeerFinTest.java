@@ -50,26 +50,52 @@ class PeerFinTest {
 
   @Test
   void windowFieldIsClampedAndTimestampsLeftOutWhenNotNegotiated() {
-    ConnectionState s = new ConnectionState(flow(), 100, 206, 5000, RCV_NXT,
-        new ConnectionState.Window(5000, -1, -1, 65535, RCV_NXT), 1448,
-        new ConnectionState.TcpOptions(false, true, false, 0, 0), 0,
-        new byte[4], 0, new byte[6], 0, true);
+    ConnectionState s =
+        new ConnectionState(
+            flow(),
+            100,
+            206,
+            5000,
+            RCV_NXT,
+            new ConnectionState.Window(5000, -1, -1, 65535, RCV_NXT),
+            1448,
+            new ConnectionState.TcpOptions(false, true, false, 0, 0),
+            0,
+            new byte[4],
+            0,
+            new byte[6],
+            0,
+            true);
     TcpSegment fin = PeerFin.segment(s);
     assertThat(fin.window()).as("a u32 window without scaling").isEqualTo(0xffff);
     assertThat(fin.timestamp()).isNull();
   }
 
   private static ConnectionState state(boolean fin, int rcvWup, int sndWnd) {
-    return new ConnectionState(flow(), 100, 206, 5000, RCV_NXT,
-        new ConnectionState.Window(5000, sndWnd, 1 << 21, 65535, rcvWup), 1448,
-        new ConnectionState.TcpOptions(true, true, true, 7, 7), 987654,
-        new byte[] {'G', 'E', 'T', ' '}, 0, new byte[6], 0, fin);
+    return new ConnectionState(
+        flow(),
+        100,
+        206,
+        5000,
+        RCV_NXT,
+        new ConnectionState.Window(5000, sndWnd, 1 << 21, 65535, rcvWup),
+        1448,
+        new ConnectionState.TcpOptions(true, true, true, 7, 7),
+        987654,
+        new byte[] {'G', 'E', 'T', ' '},
+        0,
+        new byte[6],
+        0,
+        fin);
   }
 
   private static FlowKey flow() {
     try {
-      return new FlowKey((Inet4Address) InetAddress.getByName("198.18.0.2"), 51000,
-          (Inet4Address) InetAddress.getByName("198.18.0.100"), 80);
+      return new FlowKey(
+          (Inet4Address) InetAddress.getByName("198.18.0.2"),
+          51000,
+          (Inet4Address) InetAddress.getByName("198.18.0.100"),
+          80);
     } catch (java.net.UnknownHostException e) {
       throw new AssertionError(e);
     }

@@ -22,8 +22,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Moves live TCP connections between two lab hosts with real kernels: host A (the VIP owner)
- * exports, host B (VIP on lo, behind the guard) restores, A forwards the client's later packets
- * to B through nftables, and B answers the client directly.
+ * exports, host B (VIP on lo, behind the guard) restores, A forwards the client's later packets to
+ * B through nftables, and B answers the client directly.
  */
 @Tag("lab")
 class TransplantLabTest {
@@ -56,24 +56,27 @@ class TransplantLabTest {
       client.readFully(got);
       downSeen.update(got);
       int unreadUp = up1.length - alreadyRead.length;
-      awaitTrue(() -> ioctl(aFd, Sockets.SIOCINQ) == unreadUp, "A's receive queue to hold the rest");
+      awaitTrue(
+          () -> ioctl(aFd, Sockets.SIOCINQ) == unreadUp, "A's receive queue to hold the rest");
 
       // Freeze A (its kernel now ignores the client's ACKs), then queue 2 MiB: part goes out and
       // stays unacknowledged, the rest never leaves A.
       // A send buffer far larger than A's congestion window: without it, autotuning may leave
       // the buffer so small that the whole queue fits the window and leaves at once (seen: a run
       // with nothing unsent at export).
-      lab.a.call(() -> {
-        Sockets.setInt(aFd, Sockets.SOL_SOCKET, Sockets.SO_SNDBUF, 4 * MIB, "SO_SNDBUF");
-        return null;
-      });
+      lab.a.call(
+          () -> {
+            Sockets.setInt(aFd, Sockets.SOL_SOCKET, Sockets.SO_SNDBUF, 4 * MIB, "SO_SNDBUF");
+            return null;
+          });
       Move move = lab.a.call(() -> Move.start(aFd));
       byte[] down2 = StreamDigest.random(3, 2 * MIB);
       int queued = lab.a.call(() -> sendWhatFits(aFd, down2));
       downSent.update(down2, 0, queued);
       awaitTrue(
-          () -> ioctl(aFd, Sockets.SIOCOUTQ) > ioctl(aFd, Sockets.SIOCOUTQNSD)
-              && ioctl(aFd, Sockets.SIOCOUTQNSD) > 0,
+          () ->
+              ioctl(aFd, Sockets.SIOCOUTQ) > ioctl(aFd, Sockets.SIOCOUTQNSD)
+                  && ioctl(aFd, Sockets.SIOCOUTQNSD) > 0,
           "bytes in flight from A and bytes it never sent");
       lab.holdForB(move);
 
@@ -114,13 +117,28 @@ class TransplantLabTest {
           for (Future<?> f : work) f.get(LIMIT.toSeconds(), TimeUnit.SECONDS);
         } catch (java.util.concurrent.ExecutionException e) {
           throw new AssertionError(
-              "transfer failed: up sent " + upSent.bytes() + " seen " + upSeen.bytes()
-                  + ", down sent " + downSent.bytes() + " seen " + downSeen.bytes()
-                  + "; B " + TcpInfo.of(bFd) + "; client " + TcpInfo.of(clientFd)
-                  + "; state " + state + " window " + state.window()
-                  + "; B->client " + lab.b.exec("ss", "-tinm").stdout()
-                  + "; client " + lab.client.exec("ss", "-tinm").stdout()
-                  + "; guard drops " + lab.b.call(lab.guard::droppedPackets),
+              "transfer failed: up sent "
+                  + upSent.bytes()
+                  + " seen "
+                  + upSeen.bytes()
+                  + ", down sent "
+                  + downSent.bytes()
+                  + " seen "
+                  + downSeen.bytes()
+                  + "; B "
+                  + TcpInfo.of(bFd)
+                  + "; client "
+                  + TcpInfo.of(clientFd)
+                  + "; state "
+                  + state
+                  + " window "
+                  + state.window()
+                  + "; B->client "
+                  + lab.b.exec("ss", "-tinm").stdout()
+                  + "; client "
+                  + lab.client.exec("ss", "-tinm").stdout()
+                  + "; guard drops "
+                  + lab.b.call(lab.guard::droppedPackets),
               e);
         }
       } finally {
@@ -133,7 +151,11 @@ class TransplantLabTest {
       assertThat(downSeen.hex()).as("server->client SHA-256").isEqualTo(downSent.hex());
       Sockets.close(bFd);
       Sockets.close(clientFd);
-      lab.a.call(() -> { Sockets.close(listener); return null; });
+      lab.a.call(
+          () -> {
+            Sockets.close(listener);
+            return null;
+          });
       assertThat(lab.clientRsts.received()).as("RSTs received by the client").isZero();
       assertThat(lab.clientRsts.sent()).as("RSTs sent by the client").isZero();
     }
@@ -147,13 +169,19 @@ class TransplantLabTest {
       Process curl =
           lab.client.start(
               List.of(
-                  "curl", "-sS", "--max-time", "60", "-o", out.toString(),
+                  "curl",
+                  "-sS",
+                  "--max-time",
+                  "60",
+                  "-o",
+                  out.toString(),
                   "http://" + TwoHostLab.VIP + ":" + TwoHostLab.PORT + "/big.bin"));
       BlockingFd listen = new BlockingFd(listener, LIMIT);
       awaitTrue(() -> poll(listen.fd(), Sockets.POLLIN) != 0, "curl to connect");
       int aFd = lab.a.call(() -> Sockets.accept(listener, false));
       byte[] head = readHead(new BlockingFd(aFd, LIMIT));
-      assertThat(new String(head, StandardCharsets.US_ASCII)).startsWith("GET /big.bin HTTP/1.1\r\n");
+      assertThat(new String(head, StandardCharsets.US_ASCII))
+          .startsWith("GET /big.bin HTTP/1.1\r\n");
 
       Move move = lab.freezeTowardB(aFd);
       TwoHostLab.Moved moved = lab.moveToB(move, head);
@@ -164,7 +192,8 @@ class TransplantLabTest {
       assertThat(replayed).as("request head replayed on B").isEqualTo(head);
       StreamDigest body = new StreamDigest();
       byte[] header =
-          ("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: " + size
+          ("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: "
+                  + size
                   + "\r\nConnection: close\r\n\r\n")
               .getBytes(StandardCharsets.US_ASCII);
       bSide.writeAll(header, 0, header.length);
@@ -184,7 +213,9 @@ class TransplantLabTest {
     }
   }
 
-  /** The one copy of the handoff sequence refuses steps out of order, before touching the socket. */
+  /**
+   * The one copy of the handoff sequence refuses steps out of order, before touching the socket.
+   */
   @Test
   void aMoveKeepsTheHandoffOrder() throws Exception {
     try (TwoHostLab lab = new TwoHostLab("transplant-order")) {
@@ -196,16 +227,22 @@ class TransplantLabTest {
       assertThatThrownBy(() -> lab.a.call(() -> move.export(new byte[0])))
           .isInstanceOf(IllegalStateException.class)
           .hasMessageContaining("before its hold");
-      assertThatThrownBy(() -> lab.a.call(() -> {
-        move.release();
-        return null;
-      })).isInstanceOf(IllegalStateException.class).hasMessageContaining("needs EXPORTED");
+      assertThatThrownBy(
+              () ->
+                  lab.a.call(
+                      () -> {
+                        move.release();
+                        return null;
+                      }))
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("needs EXPORTED");
       assertThat(move.step()).isEqualTo(Move.Step.FROZEN);
       // Taken back before anything moved: the connection works on A.
-      lab.a.call(() -> {
-        move.resume();
-        return null;
-      });
+      lab.a.call(
+          () -> {
+            move.resume();
+            return null;
+          });
       BlockingFd client = new BlockingFd(clientFd, LIMIT);
       BlockingFd aSide = new BlockingFd(aFd, LIMIT);
       client.writeAll("ping".getBytes(StandardCharsets.US_ASCII), 0, 4);
@@ -241,7 +278,11 @@ class TransplantLabTest {
                   return null;
                 });
         awaitTrue(() -> ioctl(clientFd, Sockets.SIOCOUTQ) > 0, "client data waiting for ACKs");
-        lab.a.call(() -> { frozen.resume(); return null; });
+        lab.a.call(
+            () -> {
+              frozen.resume();
+              return null;
+            });
         Future<?> reader = pool.submit(() -> drain(aSide, seen));
         writer.get(LIMIT.toSeconds(), TimeUnit.SECONDS);
         reader.get(LIMIT.toSeconds(), TimeUnit.SECONDS);
@@ -251,15 +292,19 @@ class TransplantLabTest {
       assertThat(seen.hex()).isEqualTo(sent.hex());
       Sockets.close(aFd);
       Sockets.close(clientFd);
-      lab.a.call(() -> { Sockets.close(listener); return null; });
+      lab.a.call(
+          () -> {
+            Sockets.close(listener);
+            return null;
+          });
       assertThat(lab.clientRsts.received()).isZero();
     }
   }
 
   /**
-   * Request then FIN: the client sends its request and shuts its write side down; A has read
-   * {@code readByA} bytes of it and is in CLOSE_WAIT. B must hand its application the rest of the
-   * request, then end of stream, and its answer must reach the client byte-exact without a reset.
+   * Request then FIN: the client sends its request and shuts its write side down; A has read {@code
+   * readByA} bytes of it and is in CLOSE_WAIT. B must hand its application the rest of the request,
+   * then end of stream, and its answer must reach the client byte-exact without a reset.
    */
   @ParameterizedTest(name = "A had read {0} of the request")
   @ValueSource(strings = {"none", "part", "all"})
@@ -270,28 +315,34 @@ class TransplantLabTest {
       int aFd = lab.a.call(() -> Sockets.accept(listener, false));
       BlockingFd client = new BlockingFd(clientFd, LIMIT);
       BlockingFd aSide = new BlockingFd(aFd, LIMIT);
-      byte[] request = ("GET /big.bin HTTP/1.1\r\nHost: x\r\nX-Pad: " + "p".repeat(3000)
-          + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII);
+      byte[] request =
+          ("GET /big.bin HTTP/1.1\r\nHost: x\r\nX-Pad: " + "p".repeat(3000) + "\r\n\r\n")
+              .getBytes(StandardCharsets.US_ASCII);
       client.writeAll(request, 0, request.length);
       Sockets.shutdown(clientFd, Sockets.SHUT_WR);
-      byte[] alreadyRead = new byte[switch (readByA) {
-        case "none" -> 0;
-        case "part" -> 1000;
-        default -> request.length;
-      }];
+      byte[] alreadyRead =
+          new byte
+              [switch (readByA) {
+                case "none" -> 0;
+                case "part" -> 1000;
+                default -> request.length;
+              }];
       aSide.readFully(alreadyRead);
       int unread = request.length - alreadyRead.length;
       awaitTrue(() -> TcpInfo.of(aFd).state() == TcpInfo.STATE_CLOSE_WAIT, "A to see the FIN");
       awaitTrue(() -> ioctl(aFd, Sockets.SIOCINQ) == unread, "A's receive queue to hold the rest");
       // A acknowledged the FIN, so the client will not send it again: only B can re-create it.
-      awaitTrue(() -> TcpInfo.of(clientFd).state() == TcpInfo.STATE_FIN_WAIT2, "the FIN acknowledged");
+      awaitTrue(
+          () -> TcpInfo.of(clientFd).state() == TcpInfo.STATE_FIN_WAIT2, "the FIN acknowledged");
 
       Move move = lab.freezeTowardB(aFd);
       TwoHostLab.Moved moved = lab.moveToB(move, alreadyRead);
       assertThat(moved.state().finReceived()).as("FIN recorded in the state").isTrue();
       assertThat(moved.state().receiveQueue()).isEqualTo(request);
       int bFd = moved.restored().fd();
-      assertThat(TcpInfo.of(bFd).state()).as("B after the restore").isEqualTo(TcpInfo.STATE_CLOSE_WAIT);
+      assertThat(TcpInfo.of(bFd).state())
+          .as("B after the restore")
+          .isEqualTo(TcpInfo.STATE_CLOSE_WAIT);
 
       // B's application: the whole request, then end of stream; then a large answer and close.
       BlockingFd bSide = new BlockingFd(bFd, LIMIT);
@@ -312,11 +363,17 @@ class TransplantLabTest {
       assertThat(seen.bytes()).isEqualTo(8L * MIB);
       assertThat(seen.hex()).as("server->client SHA-256").isEqualTo(sent.hex());
       Sockets.close(bFd);
-      // FIN_WAIT2 + FIN: the kernel hands the connection to a TIME_WAIT mini-socket, the socket is CLOSE.
-      awaitTrue(() -> TcpInfo.of(clientFd).state() == TcpInfo.STATE_CLOSE,
+      // FIN_WAIT2 + FIN: the kernel hands the connection to a TIME_WAIT mini-socket, the socket is
+      // CLOSE.
+      awaitTrue(
+          () -> TcpInfo.of(clientFd).state() == TcpInfo.STATE_CLOSE,
           "the client to finish the close");
       Sockets.close(clientFd);
-      lab.a.call(() -> { Sockets.close(listener); return null; });
+      lab.a.call(
+          () -> {
+            Sockets.close(listener);
+            return null;
+          });
       assertThat(lab.clientRsts.received()).as("RSTs received by the client").isZero();
       assertThat(lab.clientRsts.sent()).as("RSTs sent by the client").isZero();
     }
@@ -329,7 +386,8 @@ class TransplantLabTest {
       int clientFd = lab.client.call(TransplantLabTest::connectToVip);
       int aFd = lab.a.call(() -> Sockets.accept(listener, false));
       Sockets.shutdown(aFd, Sockets.SHUT_WR);
-      awaitTrue(() -> TcpInfo.of(aFd).state() == TcpInfo.STATE_FIN_WAIT2, "the client to ACK A's FIN");
+      awaitTrue(
+          () -> TcpInfo.of(aFd).state() == TcpInfo.STATE_FIN_WAIT2, "the client to ACK A's FIN");
       assertThatThrownBy(() -> lab.a.call(() -> ConnectionExporter.freeze(aFd)))
           .isInstanceOf(TransplantException.class)
           .hasMessageContaining("FIN_WAIT2")
@@ -342,7 +400,11 @@ class TransplantLabTest {
       assertThat(got).isEqualTo(bye);
       Sockets.close(aFd);
       Sockets.close(clientFd);
-      lab.a.call(() -> { Sockets.close(listener); return null; });
+      lab.a.call(
+          () -> {
+            Sockets.close(listener);
+            return null;
+          });
     }
   }
 
@@ -434,5 +496,4 @@ class TransplantLabTest {
       Thread.yield();
     }
   }
-
 }

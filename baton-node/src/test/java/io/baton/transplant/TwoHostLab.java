@@ -2,22 +2,22 @@ package io.baton.transplant;
 
 import io.baton.dataplane.DirectForwardingTable;
 import io.baton.dataplane.Vip;
+import io.baton.dataplane.VipGuard;
 import io.baton.lab.Host;
 import io.baton.lab.Lab;
 import io.baton.lab.RstCounter;
 import io.baton.lab.TwoHostTopology;
 import io.baton.linux.Sockets;
-import io.baton.dataplane.VipGuard;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.List;
 
 /**
- * Test fixture: a client, host A that owns the VIP on the front segment (the dispatcher's
- * position) and host B that holds the VIP on lo (a server), joined by a front and a fabric
- * segment. A forwards packets of moved connections to B through a {@link
- * DirectForwardingTable}; B's {@link VipGuard} drops VIP packets until their socket exists.
+ * Test fixture: a client, host A that owns the VIP on the front segment (the dispatcher's position)
+ * and host B that holds the VIP on lo (a server), joined by a front and a fabric segment. A
+ * forwards packets of moved connections to B through a {@link DirectForwardingTable}; B's {@link
+ * VipGuard} drops VIP packets until their socket exists.
  */
 final class TwoHostLab implements AutoCloseable {
   static final String VIP = TwoHostTopology.VIP;
@@ -42,10 +42,7 @@ final class TwoHostLab implements AutoCloseable {
       clientRsts = RstCounter.install(client);
       Vip vip = new Vip(ip(VIP), PORT);
       forwarding =
-          a.call(
-              () ->
-                  DirectForwardingTable.create(
-                      "baton_fwd", "front", "fabric", List.of(vip)));
+          a.call(() -> DirectForwardingTable.create("baton_fwd", "front", "fabric", List.of(vip)));
       guard = b.call(() -> VipGuard.install(VipGuard.DEFAULT_TABLE, List.of(vip)));
     } catch (Exception | Error e) {
       lab.close();
@@ -63,9 +60,9 @@ final class TwoHostLab implements AutoCloseable {
   }
 
   /**
-   * Start of a handoff from A to B ({@link Move}): A's kernel stops processing the client's
-   * packets (socket filter), then A's output on the flow is dropped and the client's packets go
-   * to B (one nftables batch). Call on any thread.
+   * Start of a handoff from A to B ({@link Move}): A's kernel stops processing the client's packets
+   * (socket filter), then A's output on the flow is dropped and the client's packets go to B (one
+   * nftables batch). Call on any thread.
    */
   Move freezeTowardB(int aFd) throws Exception {
     Move move = a.call(() -> Move.start(aFd));
@@ -84,8 +81,8 @@ final class TwoHostLab implements AutoCloseable {
   }
 
   /**
-   * Completes a handoff the way a dispatcher does: export, restore on B from the encoded
-   * bytes, release A's copy silently, stop dropping A's output on the flow.
+   * Completes a handoff the way a dispatcher does: export, restore on B from the encoded bytes,
+   * release A's copy silently, stop dropping A's output on the flow.
    */
   Moved moveToB(Move move, byte[] alreadyRead) throws Exception {
     byte[] wire = a.call(() -> move.export(alreadyRead));
@@ -103,7 +100,6 @@ final class TwoHostLab implements AutoCloseable {
         });
     return new Moved(state, restored);
   }
-
 
   /** What a move produced: the state as it crossed the wire and the socket on B. */
   record Moved(ConnectionState state, ConnectionRestorer.Restored restored) {}

@@ -12,8 +12,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The worker's end of connection passing: listens on a Unix socket (the {@code socket:} a server
- * agent's config names for this worker) and gives every connection an agent passes to
- * {@code handler}, as a {@link PassedConnection}.
+ * agent's config names for this worker) and gives every connection an agent passes to {@code
+ * handler}, as a {@link PassedConnection}.
  *
  * <pre>{@code
  * try (var receiver = ConnectionReceiver.listen(Path.of("/run/app/w1.sock"), conn ->
@@ -22,11 +22,11 @@ import org.slf4j.LoggerFactory;
  * }
  * }</pre>
  *
- * The handler runs on the agent link's reader thread: it must hand the connection to another
- * thread and return. An agent that restarts connects again; connections passed before keep
- * working, but their closes can no longer be reported to the old link (the new agent does not
- * know them). A malformed message from an agent closes that link, and any descriptor that came
- * with it, with the reason logged. Thread-safe.
+ * The handler runs on the agent link's reader thread: it must hand the connection to another thread
+ * and return. An agent that restarts connects again; connections passed before keep working, but
+ * their closes can no longer be reported to the old link (the new agent does not know them). A
+ * malformed message from an agent closes that link, and any descriptor that came with it, with the
+ * reason logged. Thread-safe.
  */
 public final class ConnectionReceiver implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ConnectionReceiver.class);
@@ -42,11 +42,15 @@ public final class ConnectionReceiver implements AutoCloseable {
     this.path = path;
     this.listener = listener;
     this.handler = handler;
-    this.acceptor = Thread.ofPlatform().name("baton-worker-accept").daemon().unstarted(this::acceptLoop);
+    this.acceptor =
+        Thread.ofPlatform().name("baton-worker-accept").daemon().unstarted(this::acceptLoop);
   }
 
-  /** Listens at {@code path} (a stale socket file there is replaced) and starts accepting agents. */
-  public static ConnectionReceiver listen(Path path, Consumer<PassedConnection> handler) throws LinuxException {
+  /**
+   * Listens at {@code path} (a stale socket file there is replaced) and starts accepting agents.
+   */
+  public static ConnectionReceiver listen(Path path, Consumer<PassedConnection> handler)
+      throws LinuxException {
     ConnectionReceiver r = new ConnectionReceiver(path, UnixSockets.listen(path, 16), handler);
     r.acceptor.start();
     return r;
@@ -91,7 +95,8 @@ public final class ConnectionReceiver implements AutoCloseable {
         PassProtocol.Conn conn;
         try {
           conn = PassProtocol.parseConn(m.bytes());
-          if (m.fd() < 0) throw new IllegalArgumentException("CONN " + conn.id() + " came without a socket");
+          if (m.fd() < 0)
+            throw new IllegalArgumentException("CONN " + conn.id() + " came without a socket");
         } catch (IllegalArgumentException e) {
           if (m.fd() >= 0) Sockets.closeQuietly(m.fd());
           throw e;
@@ -131,7 +136,9 @@ public final class ConnectionReceiver implements AutoCloseable {
     }
   }
 
-  /** Stops accepting, closes the agents' links and removes the socket file. Passed connections stay. */
+  /**
+   * Stops accepting, closes the agents' links and removes the socket file. Passed connections stay.
+   */
   @Override
   public void close() {
     if (closed) return;

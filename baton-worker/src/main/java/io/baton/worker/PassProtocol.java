@@ -16,21 +16,22 @@ import java.nio.charset.StandardCharsets;
  *
  * The passed socket is blocking and its receive queue may already hold the client's first bytes
  * (the request the dispatcher routed by). {@code CLOSED} lets the agent tell the farm the
- * connection is over; a worker that never sends it keeps the connection counted until the
- * worker's link to the agent closes. Stateless.
+ * connection is over; a worker that never sends it keeps the connection counted until the worker's
+ * link to the agent closes. Stateless.
  */
 public final class PassProtocol {
   /** The protocol's version in the greeting. */
   public static final int VERSION = 1;
+
   public static final int MAX_MESSAGE_BYTES = 256;
 
   private PassProtocol() {}
 
   /** {@code CONN}: a connection passed with the message. */
-  public record Conn(long id, InetSocketAddress client, InetSocketAddress vip) { }
+  public record Conn(long id, InetSocketAddress client, InetSocketAddress vip) {}
 
   /** {@code CLOSED}: the worker closed connection {@code id} after moving these bytes. */
-  public record Closed(long id, long bytesIn, long bytesOut) { }
+  public record Closed(long id, long bytesIn, long bytesOut) {}
 
   public static byte[] hello() {
     return ascii("BATON-PASS " + VERSION);
@@ -48,7 +49,8 @@ public final class PassProtocol {
   public static void parseHello(byte[] message) {
     String m = new String(message, StandardCharsets.US_ASCII);
     if (!m.equals("BATON-PASS " + VERSION)) {
-      throw new IllegalArgumentException("expected the greeting 'BATON-PASS " + VERSION + "', got '" + printable(m) + "'");
+      throw new IllegalArgumentException(
+          "expected the greeting 'BATON-PASS " + VERSION + "', got '" + printable(m) + "'");
     }
   }
 
@@ -66,7 +68,8 @@ public final class PassProtocol {
     String m = new String(message, StandardCharsets.US_ASCII);
     String[] f = m.split(" ", -1);
     if (f.length != count || !f[0].equals(verb)) {
-      throw new IllegalArgumentException("expected '" + verb + "' with " + (count - 1) + " fields, got '" + printable(m) + "'");
+      throw new IllegalArgumentException(
+          "expected '" + verb + "' with " + (count - 1) + " fields, got '" + printable(m) + "'");
     }
     return f;
   }
@@ -77,7 +80,8 @@ public final class PassProtocol {
       if (v < 0) throw new NumberFormatException();
       return v;
     } catch (NumberFormatException e) {
-      throw new IllegalArgumentException("not a count: '" + printable(s) + "' in '" + printable(String.join(" ", all)) + "'");
+      throw new IllegalArgumentException(
+          "not a count: '" + printable(s) + "' in '" + printable(String.join(" ", all)) + "'");
     }
   }
 
@@ -92,7 +96,8 @@ public final class PassProtocol {
       if (port < 0 || port > 65535) throw new IllegalArgumentException();
       return new InetSocketAddress(InetAddress.ofLiteral(host), port);
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("not an IP:PORT: '" + printable(s) + "' in '" + printable(String.join(" ", all)) + "'");
+      throw new IllegalArgumentException(
+          "not an IP:PORT: '" + printable(s) + "' in '" + printable(String.join(" ", all)) + "'");
     }
   }
 

@@ -13,14 +13,14 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
- * A client's TCP connection that a server agent passed to this worker: a connected, blocking
- * socket descriptor whose receive queue may already hold the client's first bytes. Read and write
- * it through {@link #input()} and {@link #output()} (blocking, counted), or take {@link #fd()} to
- * your own I/O (a Netty {@code new EpollSocketChannel(fd)}, say) and report the counts to
- * {@link #close(long, long)}.
+ * A client's TCP connection that a server agent passed to this worker: a connected, blocking socket
+ * descriptor whose receive queue may already hold the client's first bytes. Read and write it
+ * through {@link #input()} and {@link #output()} (blocking, counted), or take {@link #fd()} to your
+ * own I/O (a Netty {@code new EpollSocketChannel(fd)}, say) and report the counts to {@link
+ * #close(long, long)}.
  *
- * <p>Close it exactly when done: the agent learns the connection is over only from the close.
- * One reader and one writer at a time; {@link #close} from any thread.
+ * <p>Close it exactly when done: the agent learns the connection is over only from the close. One
+ * reader and one writer at a time; {@link #close} from any thread.
  */
 public final class PassedConnection implements AutoCloseable {
   private final long id;
@@ -34,7 +34,8 @@ public final class PassedConnection implements AutoCloseable {
   private final InputStream input = new Input();
   private final OutputStream output = new Output();
 
-  PassedConnection(PassProtocol.Conn conn, int fd, java.util.function.Consumer<PassProtocol.Closed> onClose) {
+  PassedConnection(
+      PassProtocol.Conn conn, int fd, java.util.function.Consumer<PassProtocol.Closed> onClose) {
     this.id = conn.id();
     this.client = conn.client();
     this.vip = conn.vip();
@@ -92,7 +93,12 @@ public final class PassedConnection implements AutoCloseable {
 
   @Override
   public String toString() {
-    return "connection " + id + " from " + client.getAddress().getHostAddress() + ":" + client.getPort();
+    return "connection "
+        + id
+        + " from "
+        + client.getAddress().getHostAddress()
+        + ":"
+        + client.getPort();
   }
 
   private final class Input extends InputStream {

@@ -7,16 +7,15 @@ import java.util.Optional;
 /**
  * The sanity check of a run: a comparison with a proxy means something only if the proxy was
  * measured at its best. A proxy's configuration is invalid when any of its runs had socket errors
- * or non-2xx answers or failed, when its repeats differ by more than {@value #MAX_REPEAT_SPREAD}x in
- * req/s, or when it neither kept the balancer's CPU busy (at least {@value #SATURATED_FRACTION} of
- * a CPU) nor matched direct nginx's req/s (at least {@value #MATCHES_DIRECT} of it) nor was held
+ * or non-2xx answers or failed, when its repeats differ by more than {@value #MAX_REPEAT_SPREAD}x
+ * in req/s, or when it neither kept the balancer's CPU busy (at least {@value #SATURATED_FRACTION}
+ * of a CPU) nor matched direct nginx's req/s (at least {@value #MATCHES_DIRECT} of it) nor was held
  * back by the lab's farm side (CPU 1, where wrk, the servers and their packet work run, at least
- * {@value #FARM_SATURATED_FRACTION} busy): then something other than the proxy and the lab's
- * known bound limited it. (A proxy carries every byte through one more hop whose receive work
- * lands on CPU 1, so with keep-alive CPU 1 saturates below direct nginx's rate; that proxy's CPU
- * per request is still its own cost at the rate the farm allows.) Any system's run with errors
- * or that failed is a problem too. An invalid run says so in the report and exits non-zero.
- * Immutable.
+ * {@value #FARM_SATURATED_FRACTION} busy): then something other than the proxy and the lab's known
+ * bound limited it. (A proxy carries every byte through one more hop whose receive work lands on
+ * CPU 1, so with keep-alive CPU 1 saturates below direct nginx's rate; that proxy's CPU per request
+ * is still its own cost at the rate the farm allows.) Any system's run with errors or that failed
+ * is a problem too. An invalid run says so in the report and exits non-zero. Immutable.
  */
 record BaselineCheck(List<String> problems) {
   static final double MAX_REPEAT_SPREAD = 2.0;
@@ -52,42 +51,61 @@ record BaselineCheck(List<String> problems) {
       if (!isProxy(r.system()) || r.mode().equals(ConnectionMode.SERIAL.label())) continue;
       Spread rps = r.requestsPerSecond();
       if (rps.min() > 0 && rps.max() / rps.min() > MAX_REPEAT_SPREAD) {
-        problems.add(String.format("%s: repeats differ more than %.0fx in req/s (%.0f–%.0f)", what,
-            MAX_REPEAT_SPREAD, rps.min(), rps.max()));
+        problems.add(
+            String.format(
+                "%s: repeats differ more than %.0fx in req/s (%.0f–%.0f)",
+                what, MAX_REPEAT_SPREAD, rps.min(), rps.max()));
         continue;
       }
       double busyFraction = r.balancerCpuUsPerRequest().median() * rps.median() / 1e6;
-      Optional<ConfigResult> direct = table.stream()
-          .filter(d -> d.system().equals(SystemKind.DIRECT_NGINX.label()) && d.mode().equals(r.mode())
-              && d.size().equals(r.size()) && d.runs() > 0)
-          .findFirst();
+      Optional<ConfigResult> direct =
+          table.stream()
+              .filter(
+                  d ->
+                      d.system().equals(SystemKind.DIRECT_NGINX.label())
+                          && d.mode().equals(r.mode())
+                          && d.size().equals(r.size())
+                          && d.runs() > 0)
+              .findFirst();
       boolean saturated = busyFraction >= SATURATED_FRACTION;
-      boolean matchesDirect = direct.isPresent()
-          && rps.median() >= MATCHES_DIRECT * direct.get().requestsPerSecond().median();
+      boolean matchesDirect =
+          direct.isPresent()
+              && rps.median() >= MATCHES_DIRECT * direct.get().requestsPerSecond().median();
       // CPU 1 (the farm side) busy: all CPUs' busy time minus CPU 0's, per second.
-      double farmFraction = (r.machineCpuUsPerRequest().median() - r.balancerCpuUsPerRequest().median())
-          * rps.median() / 1e6;
+      double farmFraction =
+          (r.machineCpuUsPerRequest().median() - r.balancerCpuUsPerRequest().median())
+              * rps.median()
+              / 1e6;
       boolean farmBound = farmFraction >= FARM_SATURATED_FRACTION;
       if (!saturated && !matchesDirect && !farmBound) {
-        problems.add(String.format("%s: neither saturated the balancer CPU (%.0f%% busy) nor matched direct nginx"
-            + " (%.0f vs %s req/s) nor was held back by the farm side (CPU 1 %.0f%% busy): something other than the"
-            + " proxy limited it", what, 100 * busyFraction, rps.median(),
-            direct.map(d -> String.format("%.0f", d.requestsPerSecond().median())).orElse("unmeasured"),
-            100 * farmFraction));
+        problems.add(
+            String.format(
+                "%s: neither saturated the balancer CPU (%.0f%% busy) nor matched direct nginx"
+                    + " (%.0f vs %s req/s) nor was held back by the farm side (CPU 1 %.0f%% busy): something other than the"
+                    + " proxy limited it",
+                what,
+                100 * busyFraction,
+                rps.median(),
+                direct
+                    .map(d -> String.format("%.0f", d.requestsPerSecond().median()))
+                    .orElse("unmeasured"),
+                100 * farmFraction));
       }
     }
     return new BaselineCheck(problems);
   }
 
   static boolean isProxy(String system) {
-    return system.equals(SystemKind.HAPROXY.label()) || system.equals(SystemKind.NGINX_PROXY.label());
+    return system.equals(SystemKind.HAPROXY.label())
+        || system.equals(SystemKind.NGINX_PROXY.label());
   }
 
   /** Lines for the report and console: "valid" or each problem. */
   List<String> lines() {
     if (valid()) {
-      return List.of("Sanity check: valid (every run clean; every proxy saturated its CPU, matched direct nginx or"
-          + " was held back by the farm side's CPU).");
+      return List.of(
+          "Sanity check: valid (every run clean; every proxy saturated its CPU, matched direct nginx or"
+              + " was held back by the farm side's CPU).");
     }
     List<String> lines = new ArrayList<>();
     lines.add("Sanity check: INVALID run — the comparisons below do not hold:");

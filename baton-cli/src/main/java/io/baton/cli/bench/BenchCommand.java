@@ -18,8 +18,8 @@ import picocli.CommandLine.Spec;
 /**
  * {@code baton bench}: Baton against HAProxy, an nginx reverse proxy and direct access, side by
  * side in one run in lab namespaces, with wrk. Prints progress, the results table and a summary
- * whose last line is the verdict; writes Markdown, JSON and a PNG chart under
- * {@code bench/results/}. See bench/README.md.
+ * whose last line is the verdict; writes Markdown, JSON and a PNG chart under {@code
+ * bench/results/}. See bench/README.md.
  *
  * <p>Confined to the thread that runs the command.
  */
@@ -38,61 +38,100 @@ public final class BenchCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
 
-  @Option(names = "--locality",
-      description = "Instead of the matrix: LARD (balance: locality) against least connections, with a working set"
-          + " larger than one server's cache (hit rate and throughput, one run, a few minutes).")
+  @Option(
+      names = "--locality",
+      description =
+          "Instead of the matrix: LARD (balance: locality) against least connections, with a working set"
+              + " larger than one server's cache (hit rate and throughput, one run, a few minutes).")
   boolean locality;
 
-  @Option(names = "--gateway",
-      description = "Instead of the matrix: the WAN gateway pair against direct TCP and single-connection splitting"
-          + " over an emulated 100 Mbit/s, 50 ms RTT WAN at 0.1, 1 and 2 % loss (goodput, first byte, gateway CPU per MB;"
-          + " a few minutes, --quick: 1 % only).")
+  @Option(
+      names = "--gateway",
+      description =
+          "Instead of the matrix: the WAN gateway pair against direct TCP and single-connection splitting"
+              + " over an emulated 100 Mbit/s, 50 ms RTT WAN at 0.1, 1 and 2 % loss (goodput, first byte, gateway CPU per MB;"
+              + " a few minutes, --quick: 1 % only).")
   boolean gateway;
 
-  @Option(names = "--workers",
-      description = "Instead of the matrix: what the worker layer's delivery paths cost a server (relay to nginx,"
-          + " the socket passed to the C example worker, the kernel's DNAT for direct clients): req/s and agent and"
-          + " worker CPU per request, one request per connection (a few minutes).")
+  @Option(
+      names = "--workers",
+      description =
+          "Instead of the matrix: what the worker layer's delivery paths cost a server (relay to nginx,"
+              + " the socket passed to the C example worker, the kernel's DNAT for direct clients): req/s and agent and"
+              + " worker CPU per request, one request per connection (a few minutes).")
   boolean workers;
 
-  @Option(names = "--quick", description = "One short repeat of everything (a few minutes) instead of the full run.")
+  @Option(
+      names = "--quick",
+      description = "One short repeat of everything (a few minutes) instead of the full run.")
   boolean quick;
 
-  @Option(names = "--systems", split = ",", paramLabel = "NAME",
-      description = "Systems to measure, in order (default: all): direct-nginx, haproxy, nginx-proxy, baton-relay,"
-          + " direct-app, baton-embedded.")
+  @Option(
+      names = "--systems",
+      split = ",",
+      paramLabel = "NAME",
+      description =
+          "Systems to measure, in order (default: all): direct-nginx, haproxy, nginx-proxy, baton-relay,"
+              + " direct-app, baton-embedded.")
   List<String> systems;
 
-  @Option(names = "--sizes", split = ",", paramLabel = "SIZE",
+  @Option(
+      names = "--sizes",
+      split = ",",
+      paramLabel = "SIZE",
       description = "Response sizes (default: 1k,16k,256k,1m).")
   List<String> sizes;
 
-  @Option(names = "--modes", split = ",", paramLabel = "MODE",
-      description = "Connection modes: close (one request per connection), keep-alive (default: both).")
+  @Option(
+      names = "--modes",
+      split = ",",
+      paramLabel = "MODE",
+      description =
+          "Connection modes: close (one request per connection), keep-alive (default: both).")
   List<String> modes;
 
-  @Option(names = "--duration", paramLabel = "SECONDS", description = "Seconds per measured run (default: 5; quick: 2).")
+  @Option(
+      names = "--duration",
+      paramLabel = "SECONDS",
+      description = "Seconds per measured run (default: 5; quick: 2).")
   Integer durationSeconds;
 
-  @Option(names = "--repeats", description = "Repeats of every configuration, interleaved (default: 3; quick: 1).")
+  @Option(
+      names = "--repeats",
+      description = "Repeats of every configuration, interleaved (default: 3; quick: 1).")
   Integer repeats;
 
-  @Option(names = "--warmup", paramLabel = "SECONDS", description = "Unmeasured load after each system start, so JVMs are compiled (default: 10; quick: 3).")
+  @Option(
+      names = "--warmup",
+      paramLabel = "SECONDS",
+      description =
+          "Unmeasured load after each system start, so JVMs are compiled (default: 10; quick: 3).")
   Integer warmupSeconds;
 
-  @Option(names = "--latency-probe", paramLabel = "SECONDS",
-      description = "Seconds of the one-connection-at-a-time latency probe per system; 0 skips it (default: 3; quick: 1).")
+  @Option(
+      names = "--latency-probe",
+      paramLabel = "SECONDS",
+      description =
+          "Seconds of the one-connection-at-a-time latency probe per system; 0 skips it (default: 3; quick: 1).")
   Integer serialSeconds;
 
-  @Option(names = "--connections", defaultValue = "16", description = "Concurrent connections of wrk (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--connections",
+      defaultValue = "16",
+      description = "Concurrent connections of wrk (default: ${DEFAULT-VALUE}).")
   int connections;
 
-  @Option(names = "--awake-cpu0",
-      description = "Keep CPU 0 from idling during measured runs (a SCHED_IDLE spinner, its time not counted), so no"
-          + " system pays the VM's wake-from-idle cost; compare with a run without it.")
+  @Option(
+      names = "--awake-cpu0",
+      description =
+          "Keep CPU 0 from idling during measured runs (a SCHED_IDLE spinner, its time not counted), so no"
+              + " system pays the VM's wake-from-idle cost; compare with a run without it.")
   boolean awakeCpu0;
 
-  @Option(names = "--output", paramLabel = "DIR", description = "Results directory (default: bench/results of the repository).")
+  @Option(
+      names = "--output",
+      paramLabel = "DIR",
+      description = "Results directory (default: bench/results of the repository).")
   Path output;
 
   @Override
@@ -104,22 +143,36 @@ public final class BenchCommand implements Callable<Integer> {
     checkHost(plan);
     Path repository = repository();
     Path directory = resultsDirectory(repository);
-    BenchRunner.Outcome outcome = new BenchRunner(plan, spec.commandLine().getOut(), JavaLauncher.current(),
-        new ReportWriter(directory, repository), awakeCpu0).run();
+    BenchRunner.Outcome outcome =
+        new BenchRunner(
+                plan,
+                spec.commandLine().getOut(),
+                JavaLauncher.current(),
+                new ReportWriter(directory, repository),
+                awakeCpu0)
+            .run();
     // A run with a failure or whose baselines were not at their best proves nothing: exit 1.
     return outcome.failures().isEmpty() && outcome.check().valid() ? ExitCode.OK : ExitCode.FAILURE;
   }
 
   private Integer locality() throws Exception {
     List<String> problems = new ArrayList<>(LinuxProbe.problems());
-    if (!onPath("wrk")) problems.add("wrk is not installed: apt-get install wrk (./baton bench does it)");
-    if (!problems.isEmpty()) throw new HostNotReadyException("host not ready: " + String.join("; ", problems));
+    if (!onPath("wrk"))
+      problems.add("wrk is not installed: apt-get install wrk (./baton bench does it)");
+    if (!problems.isEmpty())
+      throw new HostNotReadyException("host not ready: " + String.join("; ", problems));
     Path repository = repository();
     Path directory = resultsDirectory(repository);
     int seconds = orDefault(durationSeconds, quick ? 5 : 15);
     int warm = orDefault(warmupSeconds, quick ? 3 : 5);
-    var result = new io.baton.cli.farm.LocalityBench(spec.commandLine().getOut(), 600, 360,
-        java.time.Duration.ofSeconds(warm), java.time.Duration.ofSeconds(seconds)).run();
+    var result =
+        new io.baton.cli.farm.LocalityBench(
+                spec.commandLine().getOut(),
+                600,
+                360,
+                java.time.Duration.ofSeconds(warm),
+                java.time.Duration.ofSeconds(seconds))
+            .run();
     String stamp = stamp();
     Path file = io.baton.cli.farm.LocalityBench.write(result, directory, stamp);
     spec.commandLine().getOut().println("written: " + file);
@@ -130,18 +183,27 @@ public final class BenchCommand implements Callable<Integer> {
   private Integer gateway() throws Exception {
     List<String> problems = new ArrayList<>(LinuxProbe.problems());
     if (!onPath("curl")) problems.add("curl is not installed: apt-get install curl");
-    if (!problems.isEmpty()) throw new HostNotReadyException("host not ready: " + String.join("; ", problems));
+    if (!problems.isEmpty())
+      throw new HostNotReadyException("host not ready: " + String.join("; ", problems));
     Path repository = repository();
     Path directory = resultsDirectory(repository);
     List<Double> losses = quick ? List.of(0.01) : List.of(0.001, 0.01, 0.02);
     long bytes = quick ? 16L << 20 : 48L << 20;
-    var bench = new GatewayBench(spec.commandLine().getOut(), bytes,
-        java.time.Duration.ofSeconds(quick ? 10 : 20), losses, List.of("--connections", "4", "--congestion-control", "bbr"));
+    var bench =
+        new GatewayBench(
+            spec.commandLine().getOut(),
+            bytes,
+            java.time.Duration.ofSeconds(quick ? 10 : 20),
+            losses,
+            List.of("--connections", "4", "--congestion-control", "bbr"));
     var rows = bench.run();
     String stamp = stamp();
     Files.createDirectories(directory);
     Path file = directory.resolve(stamp + "-gateway.md");
-    Files.writeString(file, bench.report(rows, "# WAN gateway: direct, split TCP and the gateway pair (" + stamp + ")"));
+    Files.writeString(
+        file,
+        bench.report(
+            rows, "# WAN gateway: direct, split TCP and the gateway pair (" + stamp + ")"));
     spec.commandLine().getOut().println("written: " + file);
     spec.commandLine().getOut().println(bench.verdict(rows));
     spec.commandLine().getOut().flush();
@@ -151,22 +213,32 @@ public final class BenchCommand implements Callable<Integer> {
   private Integer workers() throws Exception {
     List<String> problems = new ArrayList<>(LinuxProbe.problems());
     for (String tool : List.of("wrk", "nginx", "cc")) {
-      if (!onPath(tool)) problems.add(tool + " is not installed (./baton bench installs wrk, nginx-light and gcc)");
+      if (!onPath(tool))
+        problems.add(tool + " is not installed (./baton bench installs wrk, nginx-light and gcc)");
     }
     Path repository = repository();
-    Path source = (repository != null ? repository : Path.of("").toAbsolutePath())
-        .resolve("baton-worker/src/main/c/baton_file_worker.c");
-    if (!Files.isRegularFile(source)) problems.add("the C example worker's source is not at " + source);
-    if (!problems.isEmpty()) throw new HostNotReadyException("host not ready: " + String.join("; ", problems));
+    Path source =
+        (repository != null ? repository : Path.of("").toAbsolutePath())
+            .resolve("baton-worker/src/main/c/baton_file_worker.c");
+    if (!Files.isRegularFile(source))
+      problems.add("the C example worker's source is not at " + source);
+    if (!problems.isEmpty())
+      throw new HostNotReadyException("host not ready: " + String.join("; ", problems));
     Path directory = resultsDirectory(repository);
-    var bench = new WorkersBench(spec.commandLine().getOut(), source,
-        java.time.Duration.ofSeconds(orDefault(warmupSeconds, quick ? 3 : 10)),
-        java.time.Duration.ofSeconds(orDefault(durationSeconds, quick ? 5 : 15)));
+    var bench =
+        new WorkersBench(
+            spec.commandLine().getOut(),
+            source,
+            java.time.Duration.ofSeconds(orDefault(warmupSeconds, quick ? 3 : 10)),
+            java.time.Duration.ofSeconds(orDefault(durationSeconds, quick ? 5 : 15)));
     var rows = bench.run();
     String stamp = stamp();
     Files.createDirectories(directory);
     Path file = directory.resolve(stamp + "-workers.md");
-    Files.writeString(file, bench.report(rows, "# Worker layer: what each delivery path costs a server (" + stamp + ")"));
+    Files.writeString(
+        file,
+        bench.report(
+            rows, "# Worker layer: what each delivery path costs a server (" + stamp + ")"));
     spec.commandLine().getOut().println("written: " + file);
     spec.commandLine().getOut().flush();
     long errors = rows.stream().mapToLong(WorkersBench.Row::errors).sum();
@@ -175,29 +247,48 @@ public final class BenchCommand implements Callable<Integer> {
 
   BenchPlan plan() {
     try {
-      List<SystemKind> s = systems == null ? List.of(SystemKind.values())
-          : systems.stream().map(SystemKind::parse).distinct().toList();
-      List<ResponseSize> z = (sizes == null ? DEFAULT_SIZES : sizes).stream().map(ResponseSize::parse).toList();
+      List<SystemKind> s =
+          systems == null
+              ? List.of(SystemKind.values())
+              : systems.stream().map(SystemKind::parse).distinct().toList();
+      List<ResponseSize> z =
+          (sizes == null ? DEFAULT_SIZES : sizes).stream().map(ResponseSize::parse).toList();
       List<ConnectionMode> m = new ArrayList<>();
       for (String mode : modes == null ? List.of("close", "keep-alive") : modes) {
-        m.add(switch (mode.strip()) {
-          case "close" -> ConnectionMode.CLOSE;
-          case "keep-alive" -> ConnectionMode.KEEP_ALIVE;
-          default -> throw new IllegalArgumentException("unknown mode '" + mode + "'; known: close, keep-alive");
-        });
+        m.add(
+            switch (mode.strip()) {
+              case "close" -> ConnectionMode.CLOSE;
+              case "keep-alive" -> ConnectionMode.KEEP_ALIVE;
+              default ->
+                  throw new IllegalArgumentException(
+                      "unknown mode '" + mode + "'; known: close, keep-alive");
+            });
       }
       int duration = orDefault(durationSeconds, quick ? 2 : 5);
       int warmup = orDefault(warmupSeconds, quick ? 3 : 10);
       int serial = orDefault(serialSeconds, quick ? 1 : 3);
       int r = orDefault(repeats, quick ? 1 : 3);
-      if (duration < 1 || duration > 600 || warmup < 1 || warmup > 60 || serial < 0 || serial > 60) {
-        throw new IllegalArgumentException("--duration must be 1..600, --warmup 1..60, --latency-probe 0..60");
+      if (duration < 1
+          || duration > 600
+          || warmup < 1
+          || warmup > 60
+          || serial < 0
+          || serial > 60) {
+        throw new IllegalArgumentException(
+            "--duration must be 1..600, --warmup 1..60, --latency-probe 0..60");
       }
       if (r < 1 || r > 50 || connections < 1 || connections > 10_000) {
         throw new IllegalArgumentException("--repeats must be 1..50 and --connections 1..10000");
       }
-      return new BenchPlan(s, z, m.stream().distinct().toList(), Duration.ofSeconds(duration),
-          Duration.ofSeconds(warmup), Duration.ofSeconds(serial), r, connections);
+      return new BenchPlan(
+          s,
+          z,
+          m.stream().distinct().toList(),
+          Duration.ofSeconds(duration),
+          Duration.ofSeconds(warmup),
+          Duration.ofSeconds(serial),
+          r,
+          connections);
     } catch (IllegalArgumentException e) {
       throw new ParameterException(spec.commandLine(), e.getMessage());
     }
@@ -205,14 +296,23 @@ public final class BenchCommand implements Callable<Integer> {
 
   private static void checkHost(BenchPlan plan) {
     List<String> problems = new ArrayList<>(LinuxProbe.problems());
-    if (!CpuSteering.hasTwoCpus()) problems.add("the benchmark pins the balancer to CPU 0 and the rest to CPU 1: it needs 2 CPUs");
+    if (!CpuSteering.hasTwoCpus())
+      problems.add(
+          "the benchmark pins the balancer to CPU 0 and the rest to CPU 1: it needs 2 CPUs");
     List<String> tools = new ArrayList<>(List.of("wrk", "taskset", "curl"));
-    if (plan.systems().stream().anyMatch(s -> s.usesNginxServers() || s == SystemKind.NGINX_PROXY)) tools.add("nginx");
+    if (plan.systems().stream().anyMatch(s -> s.usesNginxServers() || s == SystemKind.NGINX_PROXY))
+      tools.add("nginx");
     if (plan.systems().contains(SystemKind.HAPROXY)) tools.add("haproxy");
     for (String tool : tools) {
-      if (!onPath(tool)) problems.add(tool + " is not installed: apt-get install " + packageOf(tool) + " (./baton bench does it)");
+      if (!onPath(tool))
+        problems.add(
+            tool
+                + " is not installed: apt-get install "
+                + packageOf(tool)
+                + " (./baton bench does it)");
     }
-    if (!problems.isEmpty()) throw new HostNotReadyException("host not ready: " + String.join("; ", problems));
+    if (!problems.isEmpty())
+      throw new HostNotReadyException("host not ready: " + String.join("; ", problems));
   }
 
   /** The results' file name stem: the UTC minute, {@code 2026-11-30-0819}. */
@@ -221,9 +321,12 @@ public final class BenchCommand implements Callable<Integer> {
         .format(java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd-HHmm"));
   }
 
-  /** {@code --output}, or bench/results of the repository (of the working directory outside one). */
+  /**
+   * {@code --output}, or bench/results of the repository (of the working directory outside one).
+   */
   private Path resultsDirectory(Path repository) {
-    return output != null ? output
+    return output != null
+        ? output
         : (repository != null ? repository : Path.of("").toAbsolutePath()).resolve("bench/results");
   }
 
@@ -248,7 +351,8 @@ public final class BenchCommand implements Callable<Integer> {
     if (source == null) return null;
     Path candidate = source.toAbsolutePath().getParent();
     for (int i = 0; i < 3 && candidate != null; i++, candidate = candidate.getParent()) {
-      if (Files.isRegularFile(candidate.resolve("pom.xml")) && Files.isDirectory(candidate.resolve("baton-cli"))) {
+      if (Files.isRegularFile(candidate.resolve("pom.xml"))
+          && Files.isDirectory(candidate.resolve("baton-cli"))) {
         return candidate;
       }
     }

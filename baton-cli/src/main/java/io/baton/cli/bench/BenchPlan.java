@@ -5,8 +5,8 @@ import java.util.List;
 
 /**
  * What one benchmark run measures and for how long. The runner loops repeats outermost, then
- * systems, then modes and sizes, so slow drifts of the machine spread over every system instead
- * of landing on one. Immutable.
+ * systems, then modes and sizes, so slow drifts of the machine spread over every system instead of
+ * landing on one. Immutable.
  *
  * @param systems systems to compare, in the order each repeat visits them
  * @param sizes response sizes, ascending
@@ -28,11 +28,17 @@ record BenchPlan(
     int concurrency) {
   /** Time to start a system and see it answer, measured on the 2-core lab machine. */
   private static final Duration BATON_START = Duration.ofSeconds(5);
+
   private static final Duration OTHER_START = Duration.ofSeconds(2);
+
   /** The pinning check: CPU 0 watched for this long with the balancer idle. */
   static final Duration IDLE_CHECK = Duration.ofSeconds(1);
-  /** Per wrk run beyond its duration: the quiet-CPU check (0.5 s or more), process start, counters. */
+
+  /**
+   * Per wrk run beyond its duration: the quiet-CPU check (0.5 s or more), process start, counters.
+   */
   private static final Duration RUN_OVERHEAD = Duration.ofMillis(1000);
+
   private static final Duration LAB_SETUP = Duration.ofSeconds(15);
 
   BenchPlan {
@@ -43,7 +49,8 @@ record BenchPlan(
       throw new IllegalArgumentException("a plan needs at least one system, size and mode");
     }
     if (modes.contains(ConnectionMode.SERIAL)) {
-      throw new IllegalArgumentException("the serial probe is set by serialDuration, not as a mode");
+      throw new IllegalArgumentException(
+          "the serial probe is set by serialDuration, not as a mode");
     }
     if (repeats < 1 || concurrency < 1 || duration.isNegative() || duration.isZero()) {
       throw new IllegalArgumentException("repeats, concurrency and duration must be positive");
@@ -56,10 +63,10 @@ record BenchPlan(
   }
 
   /**
-   * Warm-up for {@code system}: JVM-based systems (Baton, the standalone sample app) get four
-   * times the configured time, so what is measured is their steady state rather than their JIT
-   * compilers (profiled: C1/C2 threads took a third of the dispatcher's CPU after a 10 s warm-up;
-   * the dispatcher's CPU per handoff still fell from 877 to ~450 µs between 20 s and 60 s).
+   * Warm-up for {@code system}: JVM-based systems (Baton, the standalone sample app) get four times
+   * the configured time, so what is measured is their steady state rather than their JIT compilers
+   * (profiled: C1/C2 threads took a third of the dispatcher's CPU after a 10 s warm-up; the
+   * dispatcher's CPU per handoff still fell from 877 to ~450 µs between 20 s and 60 s).
    */
   Duration warmupFor(SystemKind system) {
     return system.isBaton() || system == SystemKind.DIRECT_APP ? warmup.multipliedBy(4) : warmup;
@@ -69,9 +76,13 @@ record BenchPlan(
   Duration estimate() {
     Duration perRepeat = Duration.ZERO;
     for (SystemKind s : systems) {
-      perRepeat = perRepeat.plus(s.isBaton() ? BATON_START : OTHER_START)
-          .plus(warmupFor(s)).plus(RUN_OVERHEAD).plus(IDLE_CHECK)
-          .plus(duration.plus(RUN_OVERHEAD).multipliedBy((long) sizes.size() * modes.size()));
+      perRepeat =
+          perRepeat
+              .plus(s.isBaton() ? BATON_START : OTHER_START)
+              .plus(warmupFor(s))
+              .plus(RUN_OVERHEAD)
+              .plus(IDLE_CHECK)
+              .plus(duration.plus(RUN_OVERHEAD).multipliedBy((long) sizes.size() * modes.size()));
       if (!serialDuration.isZero()) perRepeat = perRepeat.plus(serialDuration).plus(RUN_OVERHEAD);
     }
     return LAB_SETUP.plus(perRepeat.multipliedBy(repeats));

@@ -11,10 +11,10 @@ import java.util.function.BooleanSupplier;
 import java.util.stream.Stream;
 
 /**
- * One long-running process of a benchmark system (a Baton node, nginx, HAProxy), started in a
- * lab host by {@link Host#start}: waits for it to become ready, reads the CPU time it and its
- * children used, and stops it with SIGTERM, then SIGKILL, each wait bounded. The lab kills it
- * anyway on close.
+ * One long-running process of a benchmark system (a Baton node, nginx, HAProxy), started in a lab
+ * host by {@link Host#start}: waits for it to become ready, reads the CPU time it and its children
+ * used, and stops it with SIGTERM, then SIGKILL, each wait bounded. The lab kills it anyway on
+ * close.
  *
  * <p>Thread-safe (the process handle is).
  */
@@ -41,15 +41,24 @@ final class BenchProcess {
    * Polls {@code ready} until it holds; fails, with the end of the process's stderr, when the
    * process exits or {@code limit} passes first.
    */
-  void awaitReady(String what, Duration limit, BooleanSupplier ready) throws IOException, InterruptedException {
+  void awaitReady(String what, Duration limit, BooleanSupplier ready)
+      throws IOException, InterruptedException {
     long deadline = System.nanoTime() + limit.toNanos();
     while (true) {
       if (ready.getAsBoolean()) return;
       if (!process.isAlive()) {
-        throw new IOException(label + " exited with " + process.exitValue() + " before " + what + ": " + stderrTail());
+        throw new IOException(
+            label
+                + " exited with "
+                + process.exitValue()
+                + " before "
+                + what
+                + ": "
+                + stderrTail());
       }
       if (System.nanoTime() - deadline > 0) {
-        throw new IOException(label + " not ready (" + what + ") after " + limit.toSeconds() + " s: " + stderrTail());
+        throw new IOException(
+            label + " not ready (" + what + ") after " + limit.toSeconds() + " s: " + stderrTail());
       }
       Thread.sleep(POLL_MS); // polling interval of a deadline-bounded wait
     }
@@ -70,8 +79,8 @@ final class BenchProcess {
   }
 
   /**
-   * SIGTERM, a bounded wait, then SIGKILL and another bounded wait. When interrupted, kills at
-   * once and keeps the thread's interrupt status.
+   * SIGTERM, a bounded wait, then SIGKILL and another bounded wait. When interrupted, kills at once
+   * and keeps the thread's interrupt status.
    */
   void stop() {
     if (!process.isAlive()) return;

@@ -6,8 +6,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Everything one run measured: the wrk runs, the pinning checks and what failed, and their
- * summary per configuration (median and range over the repeats).
+ * Everything one run measured: the wrk runs, the pinning checks and what failed, and their summary
+ * per configuration (median and range over the repeats).
  *
  * <p>Confined to the runner's thread.
  */
@@ -20,6 +20,7 @@ final class BenchResults {
 
   /** A run that produced no measurement. */
   record FailedRun(String system, String mode, String size, int repeat, String reason) {}
+
   private double labIdleCpu0MsPerSecond = Double.NaN;
 
   void add(HandoffMeasurement h) {
@@ -44,9 +45,20 @@ final class BenchResults {
   }
 
   /** One measurement failed (wrk timed out, the system died): counted against its configuration. */
-  void failRun(SystemKind system, ConnectionMode mode, ResponseSize size, int repeat, String reason) {
+  void failRun(
+      SystemKind system, ConnectionMode mode, ResponseSize size, int repeat, String reason) {
     failedRuns.add(new FailedRun(system.label(), mode.label(), size.token(), repeat, reason));
-    failures.add("[" + repeat + "] " + system.label() + " " + mode.label() + " " + size.label() + ": " + reason);
+    failures.add(
+        "["
+            + repeat
+            + "] "
+            + system.label()
+            + " "
+            + mode.label()
+            + " "
+            + size.label()
+            + ": "
+            + reason);
   }
 
   List<FailedRun> failedRuns() {
@@ -80,9 +92,9 @@ final class BenchResults {
   }
 
   /**
-   * One result per system, mode and size that has measurements or failed runs, in the plan's
-   * order. Medians rest on the clean runs only; runs with errors are counted as excluded and runs
-   * without a measurement as failed, so a broken run never hides in a median.
+   * One result per system, mode and size that has measurements or failed runs, in the plan's order.
+   * Medians rest on the clean runs only; runs with errors are counted as excluded and runs without
+   * a measurement as failed, so a broken run never hides in a median.
    */
   List<ConfigResult> aggregate(BenchPlan plan) {
     Map<String, List<Measurement>> groups = new LinkedHashMap<>();
@@ -113,34 +125,47 @@ final class BenchResults {
           if (runs == null) continue;
           Double overDirect = null;
           if (system.baseline() != null) {
-            List<Measurement> base = groups.get(key(system.baseline().label(), mode.label(), size.token()));
+            List<Measurement> base =
+                groups.get(key(system.baseline().label(), mode.label(), size.token()));
             if (base != null && !base.isEmpty() && !runs.isEmpty()) {
-              overDirect = spread(runs, Measurement::machineCpuUsPerRequest).median()
-                  - spread(base, Measurement::machineCpuUsPerRequest).median();
+              overDirect =
+                  spread(runs, Measurement::machineCpuUsPerRequest).median()
+                      - spread(base, Measurement::machineCpuUsPerRequest).median();
             }
           }
-          List<Measurement> all = measurements.stream()
-              .filter(m -> key(m.system(), m.mode(), m.size()).equals(k)).toList();
-          results.add(new ConfigResult(system.label(), mode.label(), size.token(), size.bytes(), runs.size(),
-              plan.repeats(), excludedCount.getOrDefault(k, 0), failedCount.getOrDefault(k, 0),
-              all.stream().mapToLong(Measurement::requests).sum(),
-              all.stream().mapToLong(Measurement::errors).sum(),
-              spread(runs, Measurement::requestsPerSecond),
-              spread(runs, Measurement::latencyP50Us),
-              spread(runs, Measurement::latencyP99Us),
-              spread(runs, Measurement::balancerCpuUsPerRequest),
-              spread(runs, Measurement::balancerProcessUsPerRequest),
-              spread(runs, Measurement::cpu0NoiseMsPerSecond),
-              spread(runs, Measurement::machineCpuUsPerRequest),
-              overDirect,
-              spread(runs, Measurement::frontBytesPerRequest)));
+          List<Measurement> all =
+              measurements.stream()
+                  .filter(m -> key(m.system(), m.mode(), m.size()).equals(k))
+                  .toList();
+          results.add(
+              new ConfigResult(
+                  system.label(),
+                  mode.label(),
+                  size.token(),
+                  size.bytes(),
+                  runs.size(),
+                  plan.repeats(),
+                  excludedCount.getOrDefault(k, 0),
+                  failedCount.getOrDefault(k, 0),
+                  all.stream().mapToLong(Measurement::requests).sum(),
+                  all.stream().mapToLong(Measurement::errors).sum(),
+                  spread(runs, Measurement::requestsPerSecond),
+                  spread(runs, Measurement::latencyP50Us),
+                  spread(runs, Measurement::latencyP99Us),
+                  spread(runs, Measurement::balancerCpuUsPerRequest),
+                  spread(runs, Measurement::balancerProcessUsPerRequest),
+                  spread(runs, Measurement::cpu0NoiseMsPerSecond),
+                  spread(runs, Measurement::machineCpuUsPerRequest),
+                  overDirect,
+                  spread(runs, Measurement::frontBytesPerRequest)));
         }
       }
     }
     return results;
   }
 
-  private static Spread spread(List<Measurement> runs, java.util.function.ToDoubleFunction<Measurement> f) {
+  private static Spread spread(
+      List<Measurement> runs, java.util.function.ToDoubleFunction<Measurement> f) {
     return Spread.of(runs.stream().map(m -> f.applyAsDouble(m)).toList());
   }
 

@@ -14,16 +14,17 @@ import java.util.Map;
 
 /**
  * Runs a {@link BenchPlan}: builds the lab, then for every repeat (outermost, so the repeats
- * interleave) starts each system in turn, warms it up, checks that CPU 0 is idle while the
- * balancer idles, measures every mode and size with wrk, and stops the system again, so only
- * one balancer ever runs. Ends with the report files, the table, the summary and, as the very
- * last line, the verdict. The lab is torn down whatever happens.
+ * interleave) starts each system in turn, warms it up, checks that CPU 0 is idle while the balancer
+ * idles, measures every mode and size with wrk, and stops the system again, so only one balancer
+ * ever runs. Ends with the report files, the table, the summary and, as the very last line, the
+ * verdict. The lab is torn down whatever happens.
  *
  * <p>Confined to the calling thread.
  */
 final class BenchRunner {
   /** CPU 0 counts as quiet below this busy time per second (5 %). */
   static final double QUIET_MS_PER_SECOND = 50;
+
   static final Duration QUIET_WINDOW = Duration.ofMillis(500);
   static final Duration QUIET_WAIT = Duration.ofSeconds(2);
 
@@ -34,14 +35,25 @@ final class BenchRunner {
   private final boolean awakeCpu0;
 
   /** What a run produced. */
-  record Outcome(ReportWriter.ReportFiles files, BenchSummary summary, BaselineCheck check, List<String> failures) {}
+  record Outcome(
+      ReportWriter.ReportFiles files,
+      BenchSummary summary,
+      BaselineCheck check,
+      List<String> failures) {}
 
   BenchRunner(BenchPlan plan, PrintWriter out, JavaLauncher launcher, ReportWriter writer) {
     this(plan, out, launcher, writer, false);
   }
 
-  /** @param awakeCpu0 keep CPU 0 from idling during measured runs ({@link Cpu0Spinner}) */
-  BenchRunner(BenchPlan plan, PrintWriter out, JavaLauncher launcher, ReportWriter writer, boolean awakeCpu0) {
+  /**
+   * @param awakeCpu0 keep CPU 0 from idling during measured runs ({@link Cpu0Spinner})
+   */
+  BenchRunner(
+      BenchPlan plan,
+      PrintWriter out,
+      JavaLauncher launcher,
+      ReportWriter writer,
+      boolean awakeCpu0) {
     this.plan = plan;
     this.out = out;
     this.launcher = launcher;
@@ -51,28 +63,42 @@ final class BenchRunner {
 
   Outcome run() throws IOException, InterruptedException {
     say("baton bench: " + ReportWriter.describe(plan));
-    say(String.format("%d measured runs; estimated time %s. Balancer on CPU 0; client, servers and harness on CPU 1.",
-        plan.runsPerRepeat() * plan.repeats(), minutes(plan.estimate())));
+    say(
+        String.format(
+            "%d measured runs; estimated time %s. Balancer on CPU 0; client, servers and harness on CPU 1.",
+            plan.runsPerRepeat() * plan.repeats(), minutes(plan.estimate())));
     say("Baton nodes run as: " + launcher);
     BenchResults results = new BenchResults();
     List<String> notes = new ArrayList<>();
     if (awakeCpu0) {
-      notes.add("CPU 0 was kept awake during every measured run by a SCHED_IDLE spinner; balancer-node CPU and"
-          + " machine CPU exclude the spinner's own time, so no system paid the VM's wake-from-idle cost"
-          + " (run without --awake-cpu0 for the figures that include it)");
+      notes.add(
+          "CPU 0 was kept awake during every measured run by a SCHED_IDLE spinner; balancer-node CPU and"
+              + " machine CPU exclude the spinner's own time, so no system paid the VM's wake-from-idle cost"
+              + " (run without --awake-cpu0 for the figures that include it)");
     }
     long started = System.nanoTime();
     CpuSteering steering = new CpuSteering();
     steering.pinThisJvm();
     try (BenchLab lab = BenchLab.create(plan.sizes())) {
-      say("lab up: " + lab.client.nsName() + ", " + lab.lb.nsName() + ", "
-          + String.join(", ", lab.servers.values().stream().map(h -> h.nsName()).toList()) + "; VIP " + BenchLab.VIP);
+      say(
+          "lab up: "
+              + lab.client.nsName()
+              + ", "
+              + lab.lb.nsName()
+              + ", "
+              + String.join(", ", lab.servers.values().stream().map(h -> h.nsName()).toList())
+              + "; VIP "
+              + BenchLab.VIP);
       if (plan.systems().stream().anyMatch(SystemKind::usesNginxServers)) lab.startNginxServers();
       double idle = idleCpu0MsPerSecond(null)[0];
       results.labIdle(idle);
       say(String.format("pinning check: CPU 0 busy %.1f ms/s with the lab idle", idle));
-      if (idle > 50) notes.add(String.format("CPU 0 was %.0f ms/s busy with the lab idle: another workload shares"
-          + " this machine, and the balancer-node CPU figures include some of it", idle));
+      if (idle > 50)
+        notes.add(
+            String.format(
+                "CPU 0 was %.0f ms/s busy with the lab idle: another workload shares"
+                    + " this machine, and the balancer-node CPU figures include some of it",
+                idle));
       SystemStarter starter = new SystemStarter(lab, launcher);
       for (int repeat = 1; repeat <= plan.repeats(); repeat++) {
         for (SystemKind system : plan.systems()) {
@@ -85,21 +111,29 @@ final class BenchRunner {
     List<ConfigResult> table = results.aggregate(plan);
     BenchSummary summary = BenchSummary.of(table, results.handoffs());
     BaselineCheck check = BaselineCheck.of(table, results.failures());
-    ReportWriter.ReportFiles files = writer.write(plan, results, table, summary, check, machine(), notes);
+    ReportWriter.ReportFiles files =
+        writer.write(plan, results, table, summary, check, machine(), notes);
     say("");
     out.print(ReportWriter.table(table));
     say("");
     notes.forEach(n -> say("note: " + n));
     results.failures().forEach(f -> say("FAILED: " + f));
-    say("took " + minutes(Duration.ofNanos(System.nanoTime() - started)) + "; report: " + files.markdown()
-        + ", " + files.json() + (files.chart() == null ? " (no chart)" : ", " + files.chart()));
+    say(
+        "took "
+            + minutes(Duration.ofNanos(System.nanoTime() - started))
+            + "; report: "
+            + files.markdown()
+            + ", "
+            + files.json()
+            + (files.chart() == null ? " (no chart)" : ", " + files.chart()));
     say("");
     check.lines().forEach(this::say);
     summary.lines().forEach(this::say);
     return new Outcome(files, summary, check, results.failures());
   }
 
-  private void runSystem(BenchLab lab, SystemStarter starter, SystemKind system, int repeat, BenchResults results)
+  private void runSystem(
+      BenchLab lab, SystemStarter starter, SystemKind system, int repeat, BenchResults results)
       throws InterruptedException {
     String tag = "[" + repeat + "/" + plan.repeats() + "] " + system.label();
     RunningSystem running;
@@ -112,7 +146,11 @@ final class BenchRunner {
       return;
     }
     try (running) {
-      Wrk.run(lab.client, running.baseUrl() + plan.smallest().path(), plan.concurrency(), ConnectionMode.CLOSE,
+      Wrk.run(
+          lab.client,
+          running.baseUrl() + plan.smallest().path(),
+          plan.concurrency(),
+          ConnectionMode.CLOSE,
           plan.warmupFor(system));
       double[] idle = idleCpu0MsPerSecond(running);
       results.add(new IdleCheck(system.label(), repeat, idle[0], idle[1]));
@@ -121,15 +159,33 @@ final class BenchRunner {
       // modes are still measured, unless the system itself died.
       for (ConnectionMode mode : plan.modes()) {
         for (ResponseSize size : plan.sizes()) {
-          if (!measureOrRecord(lab, running, system, mode, size, plan.concurrency(), plan.duration(), repeat,
-              results, tag)) {
+          if (!measureOrRecord(
+              lab,
+              running,
+              system,
+              mode,
+              size,
+              plan.concurrency(),
+              plan.duration(),
+              repeat,
+              results,
+              tag)) {
             return;
           }
         }
       }
       if (!plan.serialDuration().isZero()) {
-        measureOrRecord(lab, running, system, ConnectionMode.SERIAL, plan.smallest(), 1, plan.serialDuration(),
-            repeat, results, tag);
+        measureOrRecord(
+            lab,
+            running,
+            system,
+            ConnectionMode.SERIAL,
+            plan.smallest(),
+            1,
+            plan.serialDuration(),
+            repeat,
+            results,
+            tag);
       }
       running.checkAlive();
     } catch (IOException | RuntimeException e) {
@@ -139,15 +195,26 @@ final class BenchRunner {
   }
 
   /** Measures one run; records a failure instead of throwing. False when the system is gone. */
-  private boolean measureOrRecord(BenchLab lab, RunningSystem running, SystemKind system, ConnectionMode mode,
-      ResponseSize size, int connections, Duration duration, int repeat, BenchResults results, String tag)
+  private boolean measureOrRecord(
+      BenchLab lab,
+      RunningSystem running,
+      SystemKind system,
+      ConnectionMode mode,
+      ResponseSize size,
+      int connections,
+      Duration duration,
+      int repeat,
+      BenchResults results,
+      String tag)
       throws InterruptedException {
     try {
       measure(lab, running, mode, size, connections, duration, repeat, results, tag);
       return true;
     } catch (IOException | RuntimeException e) {
       results.failRun(system, mode, size, repeat, String.valueOf(e.getMessage()));
-      say(String.format("%s %-10s %-8s FAILED: %s", tag, mode.label(), size.label(), e.getMessage()));
+      say(
+          String.format(
+              "%s %-10s %-8s FAILED: %s", tag, mode.label(), size.label(), e.getMessage()));
       try {
         running.checkAlive();
         return true;
@@ -159,8 +226,17 @@ final class BenchRunner {
     }
   }
 
-  private void measure(BenchLab lab, RunningSystem running, ConnectionMode mode, ResponseSize size, int connections,
-      Duration duration, int repeat, BenchResults results, String tag) throws IOException, InterruptedException {
+  private void measure(
+      BenchLab lab,
+      RunningSystem running,
+      ConnectionMode mode,
+      ResponseSize size,
+      int connections,
+      Duration duration,
+      int repeat,
+      BenchResults results,
+      String tag)
+      throws IOException, InterruptedException {
     double noise = awaitQuietCpu0();
     Cpu0Spinner spinner = awakeCpu0 ? Cpu0Spinner.start(duration.plusSeconds(30)) : null;
     long spin0 = spinner == null ? 0 : spinner.ticks();
@@ -186,20 +262,37 @@ final class BenchRunner {
     long process = running.balancerProcessTicks() - process0;
     HandoffCounters handoffs1 = running.handoffCounters();
     long frontBytes = front1.rxBytes() - front0.rxBytes() + front1.txBytes() - front0.txBytes();
-    Measurement m = Measurement.of(running.kind(), mode, size, repeat, wrk, noise, cpu, process, frontBytes);
+    Measurement m =
+        Measurement.of(running.kind(), mode, size, repeat, wrk, noise, cpu, process, frontBytes);
     results.add(m);
     String handoffText = "";
     if (handoffs0 != null && handoffs1 != null) {
-      HandoffMeasurement h = HandoffMeasurement.of(running.kind(), mode, size, repeat, handoffs1.minus(handoffs0), process);
+      HandoffMeasurement h =
+          HandoffMeasurement.of(
+              running.kind(), mode, size, repeat, handoffs1.minus(handoffs0), process);
       results.add(h);
-      handoffText = String.format("  handoffs %d: dispatcher %.1f µs each, p50 %.0f µs, p99 %.0f µs", h.handoffs(),
-          h.dispatcherUsPerHandoff(), h.handoffP50Us(), h.handoffP99Us());
+      handoffText =
+          String.format(
+              "  handoffs %d: dispatcher %.1f µs each, p50 %.0f µs, p99 %.0f µs",
+              h.handoffs(), h.dispatcherUsPerHandoff(), h.handoffP50Us(), h.handoffP99Us());
     }
-    say(String.format("%s %-10s %-8s %8.0f req/s  p50 %7.0f µs  p99 %7.0f µs  errors %d  balancer-node CPU %7.1f µs/req"
-            + " (processes %.1f)  machine %7.1f µs/req  front %,.0f B/req  CPU 0 noise %.0f ms/s",
-        tag, mode.label(), size.label(), m.requestsPerSecond(), m.latencyP50Us(), m.latencyP99Us(), m.errors(),
-        m.balancerCpuUsPerRequest(), m.balancerProcessUsPerRequest(), m.machineCpuUsPerRequest(),
-        m.frontBytesPerRequest(), noise) + handoffText);
+    say(
+        String.format(
+                "%s %-10s %-8s %8.0f req/s  p50 %7.0f µs  p99 %7.0f µs  errors %d  balancer-node CPU %7.1f µs/req"
+                    + " (processes %.1f)  machine %7.1f µs/req  front %,.0f B/req  CPU 0 noise %.0f ms/s",
+                tag,
+                mode.label(),
+                size.label(),
+                m.requestsPerSecond(),
+                m.latencyP50Us(),
+                m.latencyP99Us(),
+                m.errors(),
+                m.balancerCpuUsPerRequest(),
+                m.balancerProcessUsPerRequest(),
+                m.machineCpuUsPerRequest(),
+                m.frontBytesPerRequest(),
+                noise)
+            + handoffText);
   }
 
   /**
@@ -216,12 +309,18 @@ final class BenchRunner {
       long t0 = System.nanoTime();
       Thread.sleep(QUIET_WINDOW.toMillis());
       CpuTimes delta = CpuTimes.read().minus(before);
-      msPerSecond = delta.cpu0Busy() * (1000.0 / CpuTimes.TICKS_PER_SECOND) / ((System.nanoTime() - t0) / 1e9);
+      msPerSecond =
+          delta.cpu0Busy()
+              * (1000.0 / CpuTimes.TICKS_PER_SECOND)
+              / ((System.nanoTime() - t0) / 1e9);
     } while (msPerSecond >= QUIET_MS_PER_SECOND && System.nanoTime() - deadline < 0);
     return msPerSecond;
   }
 
-  /** CPU 0's busy time and the balancer processes' CPU time, per second, over {@link BenchPlan#IDLE_CHECK}. */
+  /**
+   * CPU 0's busy time and the balancer processes' CPU time, per second, over {@link
+   * BenchPlan#IDLE_CHECK}.
+   */
   private static double[] idleCpu0MsPerSecond(RunningSystem running) throws InterruptedException {
     long process0 = running == null ? 0 : running.balancerProcessTicks();
     CpuTimes before = CpuTimes.read();
@@ -237,8 +336,12 @@ final class BenchRunner {
   /** CPU model, CPUs, memory, kernel, and the versions of what is measured. */
   private static Map<String, String> machine() {
     Map<String, String> m = new LinkedHashMap<>();
-    m.put("cpu", firstMatch(Path.of("/proc/cpuinfo"), "model name") + ", " + Runtime.getRuntime().availableProcessors()
-        + " CPUs");
+    m.put(
+        "cpu",
+        firstMatch(Path.of("/proc/cpuinfo"), "model name")
+            + ", "
+            + Runtime.getRuntime().availableProcessors()
+            + " CPUs");
     m.put("memory", firstMatch(Path.of("/proc/meminfo"), "MemTotal"));
     m.put("kernel", System.getProperty("os.name") + " " + System.getProperty("os.version"));
     m.put("java", System.getProperty("java.vm.name") + " " + Runtime.version());
@@ -250,8 +353,11 @@ final class BenchRunner {
 
   private static String firstMatch(Path file, String key) {
     try {
-      return Files.readAllLines(file).stream().filter(l -> l.startsWith(key)).findFirst()
-          .map(l -> l.substring(l.indexOf(':') + 1).strip()).orElse("?");
+      return Files.readAllLines(file).stream()
+          .filter(l -> l.startsWith(key))
+          .findFirst()
+          .map(l -> l.substring(l.indexOf(':') + 1).strip())
+          .orElse("?");
     } catch (IOException e) {
       return "?";
     }
@@ -259,8 +365,11 @@ final class BenchRunner {
 
   private static String version(String... command) {
     try {
-      Process p = new ProcessBuilder(command).redirectErrorStream(true)
-          .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+      Process p =
+          new ProcessBuilder(command)
+              .redirectErrorStream(true)
+              .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+              .start();
       String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
       p.waitFor(5, java.util.concurrent.TimeUnit.SECONDS);
       return text.lines().filter(l -> !l.isBlank()).findFirst().orElse("?").strip();

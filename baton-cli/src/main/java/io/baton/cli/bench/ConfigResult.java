@@ -12,7 +12,8 @@ import java.util.List;
  * @param failed runs that produced no measurement at all (wrk timed out or failed)
  * @param requests requests of all repeats together
  * @param errors socket errors plus non-2xx answers of all repeats together
- * @param balancerCpuUsPerRequest the primary figure: CPU 0 (the balancer node) busy time per request
+ * @param balancerCpuUsPerRequest the primary figure: CPU 0 (the balancer node) busy time per
+ *     request
  * @param balancerProcessUsPerRequest the balancer's processes' user + system time per request: the
  *     lower bound of the primary figure that other programs on CPU 0 cannot inflate
  * @param cpu0NoiseMsPerSecond CPU 0's busy time per second just before each run, system idle

@@ -3,9 +3,9 @@ package io.baton.cli.bench;
 import java.util.List;
 
 /**
- * How the load generator uses connections. {@link #CLOSE} is the primary figure: every request
- * is a new connection (one handoff each for Baton). {@link #SERIAL} is the latency probe: one
- * connection at a time, so the latency is the system's own, not a queue. Immutable.
+ * How the load generator uses connections. {@link #CLOSE} is the primary figure: every request is a
+ * new connection (one handoff each for Baton). {@link #SERIAL} is the latency probe: one connection
+ * at a time, so the latency is the system's own, not a queue. Immutable.
  */
 enum ConnectionMode {
   /** {@code Connection: close}: one request per connection, at the plan's concurrency. */

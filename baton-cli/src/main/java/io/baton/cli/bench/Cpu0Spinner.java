@@ -10,9 +10,9 @@ import java.util.concurrent.TimeUnit;
  * Keeps CPU 0 from ever idling during a measured run: a busy loop pinned to CPU 0 at {@code
  * SCHED_IDLE}, the lowest priority, so it runs only when nothing else wants the CPU and yields at
  * once. On a VM, a CPU that idles between packets pays for every wake-up (halt, IPIs, timer
- * reprogramming), and the balancer that leaves the CPU idle most is charged most; with the
- * spinner no system pays it, and the balancer's figure is CPU 0's busy time minus the spinner's
- * own. Bounded: the loop is wrapped in {@code timeout} and killed when the run ends.
+ * reprogramming), and the balancer that leaves the CPU idle most is charged most; with the spinner
+ * no system pays it, and the balancer's figure is CPU 0's busy time minus the spinner's own.
+ * Bounded: the loop is wrapped in {@code timeout} and killed when the run ends.
  *
  * <p>Confined to the runner's thread.
  */
@@ -25,12 +25,24 @@ final class Cpu0Spinner implements AutoCloseable {
 
   /** Starts the spinner for at most {@code limit}. */
   static Cpu0Spinner start(Duration limit) throws IOException {
-    Process p = new ProcessBuilder(List.of("taskset", "-c", "0", "chrt", "--idle", "0",
-        "timeout", Long.toString(Math.max(1, limit.toSeconds())), "sh", "-c", "while :; do :; done"))
-        .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-        .redirectOutput(ProcessBuilder.Redirect.DISCARD)
-        .redirectError(ProcessBuilder.Redirect.DISCARD)
-        .start();
+    Process p =
+        new ProcessBuilder(
+                List.of(
+                    "taskset",
+                    "-c",
+                    "0",
+                    "chrt",
+                    "--idle",
+                    "0",
+                    "timeout",
+                    Long.toString(Math.max(1, limit.toSeconds())),
+                    "sh",
+                    "-c",
+                    "while :; do :; done"))
+            .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+            .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+            .redirectError(ProcessBuilder.Redirect.DISCARD)
+            .start();
     return new Cpu0Spinner(p);
   }
 

@@ -37,14 +37,22 @@ final class CpuChart {
 
   private CpuChart() {}
 
-  static void write(List<ConfigResult> results, List<SystemKind> systems, List<ConnectionMode> modes,
-      List<ResponseSize> sizes, String subtitle, Path file) throws IOException {
+  static void write(
+      List<ConfigResult> results,
+      List<SystemKind> systems,
+      List<ConnectionMode> modes,
+      List<ResponseSize> sizes,
+      String subtitle,
+      Path file)
+      throws IOException {
     System.setProperty("java.awt.headless", "true");
-    BufferedImage image = new BufferedImage(PANEL_WIDTH * modes.size(), HEIGHT, BufferedImage.TYPE_INT_RGB);
+    BufferedImage image =
+        new BufferedImage(PANEL_WIDTH * modes.size(), HEIGHT, BufferedImage.TYPE_INT_RGB);
     Graphics2D g = image.createGraphics();
     try {
       g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
-      g.setRenderingHint(RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
+      g.setRenderingHint(
+          RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
       g.setColor(Color.WHITE);
       g.fillRect(0, 0, image.getWidth(), image.getHeight());
       double[] range = yRange(results);
@@ -53,25 +61,38 @@ final class CpuChart {
       }
       g.setColor(Color.BLACK);
       g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 16));
-      g.drawString("Balancer-node CPU per request (CPU 0 busy time, µs, log scale) vs response size", LEFT, 26);
+      g.drawString(
+          "Balancer-node CPU per request (CPU 0 busy time, µs, log scale) vs response size",
+          LEFT,
+          26);
       g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
       g.drawString(subtitle, LEFT, 46);
       legend(g, systems, HEIGHT - 60);
     } finally {
       g.dispose();
     }
-    if (!ImageIO.write(image, "png", file.toFile())) throw new IOException("no PNG writer in this JDK");
+    if (!ImageIO.write(image, "png", file.toFile()))
+      throw new IOException("no PNG writer in this JDK");
   }
 
-  private static void panel(Graphics2D g, int x0, List<ConfigResult> results, List<SystemKind> systems,
-      ConnectionMode mode, List<ResponseSize> sizes, double[] range) {
+  private static void panel(
+      Graphics2D g,
+      int x0,
+      List<ConfigResult> results,
+      List<SystemKind> systems,
+      ConnectionMode mode,
+      List<ResponseSize> sizes,
+      double[] range) {
     int left = x0 + LEFT;
     int right = x0 + PANEL_WIDTH - RIGHT;
     int top = TOP;
     int bottom = HEIGHT - BOTTOM;
     g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 13));
     g.setColor(Color.BLACK);
-    g.drawString(mode == ConnectionMode.CLOSE ? "one request per connection" : "keep-alive", left + 4, top - 6);
+    g.drawString(
+        mode == ConnectionMode.CLOSE ? "one request per connection" : "keep-alive",
+        left + 4,
+        top - 6);
     g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 11));
     FontMetrics fm = g.getFontMetrics();
     double lo = Math.log10(range[0]);
@@ -81,7 +102,10 @@ final class CpuChart {
       g.setColor(new Color(0xE0, 0xE0, 0xE0));
       g.drawLine(left, y, right, y);
       g.setColor(Color.DARK_GRAY);
-      String label = decade < 0 ? String.valueOf(Math.pow(10, decade)) : String.valueOf((long) Math.pow(10, decade));
+      String label =
+          decade < 0
+              ? String.valueOf(Math.pow(10, decade))
+              : String.valueOf((long) Math.pow(10, decade));
       g.drawString(label, left - 8 - fm.stringWidth(label), y + 4);
     }
     double xlo = Math.log(sizes.getFirst().bytes()) - 0.5;
@@ -97,7 +121,9 @@ final class CpuChart {
     g.drawRect(left, top, right - left, bottom - top);
     g.drawString("response size", (left + right) / 2 - 35, bottom + 34);
     Stroke solid = new BasicStroke(2.2f);
-    Stroke dashed = new BasicStroke(1.6f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_ROUND, 1f, new float[] {6f, 4f}, 0f);
+    Stroke dashed =
+        new BasicStroke(
+            1.6f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_ROUND, 1f, new float[] {6f, 4f}, 0f);
     for (SystemKind system : systems) {
       Map<Integer, Double> points = new LinkedHashMap<>();
       for (ConfigResult r : results) {
@@ -110,9 +136,14 @@ final class CpuChart {
       List<int[]> xy = new ArrayList<>();
       for (var p : points.entrySet()) {
         if (Double.isNaN(p.getValue())) continue;
-        xy.add(new int[] {xOf(p.getKey(), xlo, xhi, left, right), yOf(Math.log10(p.getValue()), lo, hi, top, bottom)});
+        xy.add(
+            new int[] {
+              xOf(p.getKey(), xlo, xhi, left, right),
+              yOf(Math.log10(p.getValue()), lo, hi, top, bottom)
+            });
       }
-      for (int i = 1; i < xy.size(); i++) g.drawLine(xy.get(i - 1)[0], xy.get(i - 1)[1], xy.get(i)[0], xy.get(i)[1]);
+      for (int i = 1; i < xy.size(); i++)
+        g.drawLine(xy.get(i - 1)[0], xy.get(i - 1)[1], xy.get(i)[0], xy.get(i)[1]);
       for (int[] p : xy) g.fillOval(p[0] - 4, p[1] - 4, 8, 8);
     }
     g.setStroke(new BasicStroke(1f));
@@ -151,7 +182,10 @@ final class CpuChart {
       max = Math.max(max, v);
     }
     if (max == 0) return new double[] {FLOOR_US, 1000};
-    return new double[] {Math.pow(10, Math.floor(Math.log10(min))), Math.pow(10, Math.ceil(Math.log10(Math.max(max, min * 10))))};
+    return new double[] {
+      Math.pow(10, Math.floor(Math.log10(min))),
+      Math.pow(10, Math.ceil(Math.log10(Math.max(max, min * 10))))
+    };
   }
 
   private static int xOf(int bytes, double lo, double hi, int left, int right) {

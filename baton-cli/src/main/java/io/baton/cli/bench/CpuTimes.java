@@ -8,13 +8,15 @@ import java.util.List;
 
 /**
  * Busy and total time of CPU 0 and of the whole machine from {@code /proc/stat}, in clock ticks
- * (USER_HZ, 100 per second on Linux). Busy is user + nice + system + irq + softirq: everything
- * but idle, iowait and the time a hypervisor stole. {@code cpu0Softirq} is irq + softirq alone:
- * the packet work RPS steers to CPU 0, whichever task it interrupted. Immutable.
+ * (USER_HZ, 100 per second on Linux). Busy is user + nice + system + irq + softirq: everything but
+ * idle, iowait and the time a hypervisor stole. {@code cpu0Softirq} is irq + softirq alone: the
+ * packet work RPS steers to CPU 0, whichever task it interrupted. Immutable.
  */
-record CpuTimes(long cpu0Busy, long cpu0Softirq, long cpu0Total, long machineBusy, long machineTotal) {
+record CpuTimes(
+    long cpu0Busy, long cpu0Softirq, long cpu0Total, long machineBusy, long machineTotal) {
   /** Clock ticks per second of /proc/stat and /proc/PID/stat (USER_HZ). */
   static final long TICKS_PER_SECOND = 100;
+
   static final long MICROS_PER_TICK = 1_000_000 / TICKS_PER_SECOND;
   private static final Path PROC_STAT = Path.of("/proc/stat");
 
@@ -31,14 +33,19 @@ record CpuTimes(long cpu0Busy, long cpu0Softirq, long cpu0Total, long machineBus
       if (line.startsWith("cpu ")) machine = fields(line);
       else if (line.startsWith("cpu0 ")) cpu0 = fields(line);
     }
-    if (machine == null || cpu0 == null) throw new IllegalStateException(PROC_STAT + " has no cpu or cpu0 line");
+    if (machine == null || cpu0 == null)
+      throw new IllegalStateException(PROC_STAT + " has no cpu or cpu0 line");
     return new CpuTimes(busy(cpu0), cpu0[5] + cpu0[6], total(cpu0), busy(machine), total(machine));
   }
 
   /** This reading minus an earlier one. */
   CpuTimes minus(CpuTimes earlier) {
-    return new CpuTimes(cpu0Busy - earlier.cpu0Busy, cpu0Softirq - earlier.cpu0Softirq, cpu0Total - earlier.cpu0Total,
-        machineBusy - earlier.machineBusy, machineTotal - earlier.machineTotal);
+    return new CpuTimes(
+        cpu0Busy - earlier.cpu0Busy,
+        cpu0Softirq - earlier.cpu0Softirq,
+        cpu0Total - earlier.cpu0Total,
+        machineBusy - earlier.machineBusy,
+        machineTotal - earlier.machineTotal);
   }
 
   /**
@@ -46,7 +53,11 @@ record CpuTimes(long cpu0Busy, long cpu0Softirq, long cpu0Total, long machineBus
    * the rest of CPU 0 and of the machine were busy with.
    */
   CpuTimes withoutCpu0Load(long ticks) {
-    return new CpuTimes(Math.max(0, cpu0Busy - ticks), cpu0Softirq, cpu0Total, Math.max(0, machineBusy - ticks),
+    return new CpuTimes(
+        Math.max(0, cpu0Busy - ticks),
+        cpu0Softirq,
+        cpu0Total,
+        Math.max(0, machineBusy - ticks),
         machineTotal);
   }
 

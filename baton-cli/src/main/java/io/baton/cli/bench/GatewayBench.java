@@ -18,8 +18,8 @@ import java.util.List;
  * <ul>
  *   <li><b>direct</b>: the hosts' own TCP end to end, CUBIC (Debian's default; set on the hosts'
  *       routes, since this VM's namespaces inherit BBR and may not name cubic as their default);
- *   <li><b>split</b>: the gateway pair with one default connection (CUBIC, no tuning), the shape
- *       of PEPsal-style single-connection splitting;
+ *   <li><b>split</b>: the gateway pair with one default connection (CUBIC, no tuning), the shape of
+ *       PEPsal-style single-connection splitting;
  *   <li><b>gateway</b>: the pair with its registered parameters (4 BBR connections); its first
  *       transfer dials and ramps the trunk up, a second finds it warm. Both are reported.
  * </ul>
@@ -36,19 +36,26 @@ public final class GatewayBench {
    * @param whole curl finished (exit 0); otherwise it was cut at the time limit
    * @param clean the bytes that arrived are the file, or a prefix of it when cut
    */
-  public record Transfer(long bytes, double seconds, double firstByteMs, boolean whole, boolean clean) {
+  public record Transfer(
+      long bytes, double seconds, double firstByteMs, boolean whole, boolean clean) {
     public double megabitsPerSecond() {
       return bytes * 8 / seconds / 1e6;
     }
 
     public String text() {
-      return String.format("%.1f Mbit/s (%.1f MB in %.1f s, first byte %.0f ms%s)", megabitsPerSecond(), bytes / 1e6,
-          seconds, firstByteMs, whole ? "" : ", cut");
+      return String.format(
+          "%.1f Mbit/s (%.1f MB in %.1f s, first byte %.0f ms%s)",
+          megabitsPerSecond(), bytes / 1e6, seconds, firstByteMs, whole ? "" : ", cut");
     }
   }
 
   /** One loss rate's figures. */
-  public record Row(double loss, Transfer direct, Transfer split, Transfer gatewayFirst, Transfer gatewayWarm,
+  public record Row(
+      double loss,
+      Transfer direct,
+      Transfer split,
+      Transfer gatewayFirst,
+      Transfer gatewayWarm,
       double gatewayCpuMsPerMb) {}
 
   private final PrintWriter out;
@@ -61,9 +68,11 @@ public final class GatewayBench {
   /**
    * @param fileBytes the download's size
    * @param cut the longest one transfer may take
-   * @param options the gateway's registration, e.g. {@code --connections 4 --congestion-control bbr}
+   * @param options the gateway's registration, e.g. {@code --connections 4 --congestion-control
+   *     bbr}
    */
-  public GatewayBench(PrintWriter out, long fileBytes, Duration cut, List<Double> losses, List<String> options) {
+  public GatewayBench(
+      PrintWriter out, long fileBytes, Duration cut, List<Double> losses, List<String> options) {
     this.out = out;
     this.fileBytes = fileBytes;
     this.cut = cut;
@@ -75,10 +84,26 @@ public final class GatewayBench {
     WanLink base = WanLink.of(Duration.ofMillis(25), linkBitsPerSecond);
     List<Row> rows = new ArrayList<>();
     try (GatewayPair pair = new GatewayPair("gwbench", base, fileBytes)) {
-      pair.host("client").execOrThrow("ip", "route", "replace", WanTopology.LAB_RANGE, "via", WanTopology.GWA_LAN_IP,
-          "congctl", "cubic");
-      pair.host("remote").execOrThrow("ip", "route", "replace", WanTopology.LAB_RANGE, "via", WanTopology.GWB_LAN_IP,
-          "congctl", "cubic");
+      pair.host("client")
+          .execOrThrow(
+              "ip",
+              "route",
+              "replace",
+              WanTopology.LAB_RANGE,
+              "via",
+              WanTopology.GWA_LAN_IP,
+              "congctl",
+              "cubic");
+      pair.host("remote")
+          .execOrThrow(
+              "ip",
+              "route",
+              "replace",
+              WanTopology.LAB_RANGE,
+              "via",
+              WanTopology.GWB_LAN_IP,
+              "congctl",
+              "cubic");
       for (double loss : losses) {
         pair.wan.line().setLink(base.withLossProbability(loss));
         Transfer direct = download(pair, GatewayPair.UNREGISTERED_PORT);
@@ -88,11 +113,14 @@ public final class GatewayBench {
         Transfer first = download(pair, GatewayPair.REGISTERED_PORT);
         long before = cpuTicks(pair, "gwa") + cpuTicks(pair, "gwb");
         Transfer warm = download(pair, GatewayPair.REGISTERED_PORT);
-        double cpuMsPerMb = (cpuTicks(pair, "gwa") + cpuTicks(pair, "gwb") - before) * (CpuTimes.MICROS_PER_TICK / 1000.0)
-            / (warm.bytes() / 1e6);
+        double cpuMsPerMb =
+            (cpuTicks(pair, "gwa") + cpuTicks(pair, "gwb") - before)
+                * (CpuTimes.MICROS_PER_TICK / 1000.0)
+                / (warm.bytes() / 1e6);
         Row row = new Row(loss, direct, split, first, warm, cpuMsPerMb);
         rows.add(row);
-        out.printf("loss %.1f%%: direct %s | split %s | gateway first %s, warm %s | gateways' CPU %.1f ms/MB%n",
+        out.printf(
+            "loss %.1f%%: direct %s | split %s | gateway first %s, warm %s | gateways' CPU %.1f ms/MB%n",
             loss * 100, direct.text(), split.text(), first.text(), warm.text(), cpuMsPerMb);
         out.flush();
       }
@@ -102,12 +130,14 @@ public final class GatewayBench {
 
   private static void register(GatewayPair pair, List<String> options) {
     CommandResult r = pair.register(options.toArray(String[]::new));
-    if (r.exitCode() != 0) throw new IllegalStateException("registration failed: " + r.stdout() + r.stderr());
+    if (r.exitCode() != 0)
+      throw new IllegalStateException("registration failed: " + r.stdout() + r.stderr());
   }
 
   private Transfer download(GatewayPair pair, int port) throws Exception {
     Transfer t = download(pair, port, cut);
-    if (!t.clean()) throw new IllegalStateException("a download on port " + port + " differs from the file");
+    if (!t.clean())
+      throw new IllegalStateException("a download on port " + port + " differs from the file");
     return t;
   }
 
@@ -119,16 +149,33 @@ public final class GatewayBench {
   public static Transfer download(GatewayPair pair, int port, Duration cut) throws Exception {
     Path file = Files.createTempFile(pair.lab.dir(), "dl", ".bin");
     try {
-      CommandResult r = pair.host("client").exec(List.of("curl", "-sS", "-m", String.valueOf(cut.toSeconds()), "-o",
-          file.toString(), "-w", "%{size_download} %{time_total} %{time_starttransfer}",
-          "http://" + WanTopology.REMOTE_IP + ":" + port + "/big.bin"), cut.plusSeconds(15));
+      CommandResult r =
+          pair.host("client")
+              .exec(
+                  List.of(
+                      "curl",
+                      "-sS",
+                      "-m",
+                      String.valueOf(cut.toSeconds()),
+                      "-o",
+                      file.toString(),
+                      "-w",
+                      "%{size_download} %{time_total} %{time_starttransfer}",
+                      "http://" + WanTopology.REMOTE_IP + ":" + port + "/big.bin"),
+                  cut.plusSeconds(15));
       String[] f = r.stdout().strip().split(" ");
       if (f.length != 3) throw new IllegalStateException("curl said nothing: " + r.stderr());
       boolean whole = r.exitCode() == 0;
-      if (!whole && r.exitCode() != 28) throw new IllegalStateException("curl failed (" + r.exitCode() + "): " + r.stderr());
+      if (!whole && r.exitCode() != 28)
+        throw new IllegalStateException("curl failed (" + r.exitCode() + "): " + r.stderr());
       long mismatch = Files.mismatch(file, pair.content.resolve("big.bin"));
       boolean clean = whole ? mismatch == -1 : mismatch == -1 || mismatch == Files.size(file);
-      return new Transfer(Long.parseLong(f[0]), Double.parseDouble(f[1]), Double.parseDouble(f[2]) * 1000, whole, clean);
+      return new Transfer(
+          Long.parseLong(f[0]),
+          Double.parseDouble(f[1]),
+          Double.parseDouble(f[2]) * 1000,
+          whole,
+          clean);
     } finally {
       Files.deleteIfExists(file);
     }
@@ -142,14 +189,27 @@ public final class GatewayBench {
   /** The report: a table per loss rate and the targets (issue 11), as Markdown. */
   public String report(List<Row> rows, String header) {
     StringBuilder md = new StringBuilder(header).append("\n\n");
-    md.append(String.format("Link: %d Mbit/s, 50 ms RTT; download of %.1f MB; transfers cut at %d s; gateway: %s.%n%n",
-        linkBitsPerSecond / 1_000_000, fileBytes / 1e6, cut.toSeconds(), String.join(" ", options)));
-    md.append("| loss | direct (CUBIC) | split, 1 CUBIC connection | gateway, first transfer | gateway, warm trunk | warm / link | gateways' CPU ms/MB |\n");
+    md.append(
+        String.format(
+            "Link: %d Mbit/s, 50 ms RTT; download of %.1f MB; transfers cut at %d s; gateway: %s.%n%n",
+            linkBitsPerSecond / 1_000_000,
+            fileBytes / 1e6,
+            cut.toSeconds(),
+            String.join(" ", options)));
+    md.append(
+        "| loss | direct (CUBIC) | split, 1 CUBIC connection | gateway, first transfer | gateway, warm trunk | warm / link | gateways' CPU ms/MB |\n");
     md.append("|---:|---:|---:|---:|---:|---:|---:|\n");
     for (Row r : rows) {
-      md.append(String.format("| %.1f %% | %s | %s | %s | %s | %.1f %% | %.1f |%n", r.loss() * 100, r.direct().text(),
-          r.split().text(), r.gatewayFirst().text(), r.gatewayWarm().text(),
-          100 * r.gatewayWarm().megabitsPerSecond() * 1e6 / linkBitsPerSecond, r.gatewayCpuMsPerMb()));
+      md.append(
+          String.format(
+              "| %.1f %% | %s | %s | %s | %s | %.1f %% | %.1f |%n",
+              r.loss() * 100,
+              r.direct().text(),
+              r.split().text(),
+              r.gatewayFirst().text(),
+              r.gatewayWarm().text(),
+              100 * r.gatewayWarm().megabitsPerSecond() * 1e6 / linkBitsPerSecond,
+              r.gatewayCpuMsPerMb()));
     }
     md.append("\n").append(verdict(rows)).append("\n");
     return md.toString();
@@ -161,12 +221,20 @@ public final class GatewayBench {
     for (Row r : rows) {
       double share = r.gatewayWarm().megabitsPerSecond() * 1e6 / linkBitsPerSecond;
       if (Math.abs(r.loss() - 0.01) < 1e-9) {
-        parts.add(String.format("at 1 %% loss %.1f %% of the link (target >= 90 %%: %s)", 100 * share, share >= 0.90 ? "met" : "missed"));
+        parts.add(
+            String.format(
+                "at 1 %% loss %.1f %% of the link (target >= 90 %%: %s)",
+                100 * share, share >= 0.90 ? "met" : "missed"));
       }
       if (Math.abs(r.loss() - 0.02) < 1e-9) {
-        parts.add(String.format("at 2 %% loss %.1f %% (moonshot >= 95 %%: %s)", 100 * share, share >= 0.95 ? "met" : "missed"));
+        parts.add(
+            String.format(
+                "at 2 %% loss %.1f %% (moonshot >= 95 %%: %s)",
+                100 * share, share >= 0.95 ? "met" : "missed"));
       }
     }
-    return "Verdict: gateway pair, warm trunk, " + (parts.isEmpty() ? "no 1 % or 2 % loss measured" : String.join("; ", parts)) + ".";
+    return "Verdict: gateway pair, warm trunk, "
+        + (parts.isEmpty() ? "no 1 % or 2 % loss measured" : String.join("; ", parts))
+        + ".";
   }
 }

@@ -11,9 +11,9 @@ import java.util.regex.Pattern;
 
 /**
  * A Baton dispatcher's handoff counters as its metrics endpoint shows them at one moment: the
- * number of handoffs and the cumulative buckets of {@code baton_dispatcher_handoff_seconds}.
- * Two scrapes around a run give that run's handoffs and their latency distribution ({@link
- * #minus}). Immutable.
+ * number of handoffs and the cumulative buckets of {@code baton_dispatcher_handoff_seconds}. Two
+ * scrapes around a run give that run's handoffs and their latency distribution ({@link #minus}).
+ * Immutable.
  *
  * @param handoffs handoffs the histogram counted (ACCEPTED by a server)
  * @param upperBoundsUs bucket upper bounds in microseconds, ascending, the last one infinite
@@ -27,9 +27,11 @@ record HandoffCounters(long handoffs, double[] upperBoundsUs, long[] cumulative)
 
   /** Scrapes {@code url} from inside {@code host}'s namespace with curl. */
   static HandoffCounters scrape(Host host, String url) throws IOException {
-    CommandResult r = host.exec(List.of("curl", "-sS", "--max-time", "5", url), Duration.ofSeconds(10));
+    CommandResult r =
+        host.exec(List.of("curl", "-sS", "--max-time", "5", url), Duration.ofSeconds(10));
     if (r.exitCode() != 0) {
-      throw new IOException("cannot read the dispatcher's metrics at " + url + ": " + r.stderr().strip());
+      throw new IOException(
+          "cannot read the dispatcher's metrics at " + url + ": " + r.stderr().strip());
     }
     return parse(r.stdout());
   }
@@ -41,7 +43,10 @@ record HandoffCounters(long handoffs, double[] upperBoundsUs, long[] cumulative)
     List<double[]> buckets = new ArrayList<>();
     Matcher b = BUCKET.matcher(page);
     while (b.find()) {
-      double le = b.group(1).equals("+Inf") ? Double.POSITIVE_INFINITY : Double.parseDouble(b.group(1)) * 1e6;
+      double le =
+          b.group(1).equals("+Inf")
+              ? Double.POSITIVE_INFINITY
+              : Double.parseDouble(b.group(1)) * 1e6;
       buckets.add(new double[] {le, Double.parseDouble(b.group(2))});
     }
     buckets.sort(java.util.Comparator.comparingDouble(x -> x[0]));
@@ -75,7 +80,9 @@ record HandoffCounters(long handoffs, double[] upperBoundsUs, long[] cumulative)
         double lower = i == 0 ? 0 : upperBoundsUs[i - 1];
         long below = i == 0 ? 0 : cumulative[i - 1];
         long in = cumulative[i] - below;
-        return in == 0 ? upperBoundsUs[i] : lower + (upperBoundsUs[i] - lower) * (rank - below) / in;
+        return in == 0
+            ? upperBoundsUs[i]
+            : lower + (upperBoundsUs[i] - lower) * (rank - below) / in;
       }
     }
     return upperBoundsUs[upperBoundsUs.length - 1];

@@ -1,9 +1,9 @@
 package io.baton.cli.bench;
 
 /**
- * What a Baton dispatcher did during one measured run: its handoffs (from its metrics), its own
- * CPU time per handoff, and the handoff latency (routing decision to the server's ACCEPTED).
- * Immutable; serialized as is into the JSON report.
+ * What a Baton dispatcher did during one measured run: its handoffs (from its metrics), its own CPU
+ * time per handoff, and the handoff latency (routing decision to the server's ACCEPTED). Immutable;
+ * serialized as is into the JSON report.
  *
  * @param handoffs handoffs the dispatcher completed during the run
  * @param dispatcherUsPerHandoff the dispatcher process's user + system CPU time per handoff
@@ -20,10 +20,23 @@ record HandoffMeasurement(
     double handoffP50Us,
     double handoffP99Us) {
 
-  static HandoffMeasurement of(SystemKind system, ConnectionMode mode, ResponseSize size, int repeat,
-      HandoffCounters during, long dispatcherTicks) {
-    return new HandoffMeasurement(system.label(), mode.label(), size.token(), repeat, during.handoffs(),
-        during.handoffs() == 0 ? Double.NaN : dispatcherTicks * CpuTimes.MICROS_PER_TICK / during.handoffs(),
-        during.quantileUs(0.50), during.quantileUs(0.99));
+  static HandoffMeasurement of(
+      SystemKind system,
+      ConnectionMode mode,
+      ResponseSize size,
+      int repeat,
+      HandoffCounters during,
+      long dispatcherTicks) {
+    return new HandoffMeasurement(
+        system.label(),
+        mode.label(),
+        size.token(),
+        repeat,
+        during.handoffs(),
+        during.handoffs() == 0
+            ? Double.NaN
+            : dispatcherTicks * CpuTimes.MICROS_PER_TICK / during.handoffs(),
+        during.quantileUs(0.50),
+        during.quantileUs(0.99));
   }
 }

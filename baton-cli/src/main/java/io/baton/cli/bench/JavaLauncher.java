@@ -9,16 +9,20 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Builds the command line that starts another {@code baton} JVM with this JVM's Java and this
- * JVM's Baton: {@code java -jar baton.jar ...} when running from the runnable jar, else
- * {@code java -cp <this classpath> io.baton.cli.Baton ...} (tests in Maven run from class
- * directories, before the jar exists). Immutable.
+ * Builds the command line that starts another {@code baton} JVM with this JVM's Java and this JVM's
+ * Baton: {@code java -jar baton.jar ...} when running from the runnable jar, else {@code java -cp
+ * <this classpath> io.baton.cli.Baton ...} (tests in Maven run from class directories, before the
+ * jar exists). Immutable.
  */
 final class JavaLauncher {
   /** Bounded heap: four Baton JVMs share the machine with the load generator. */
-  private static final List<String> JVM_OPTIONS = List.of("--enable-native-access=ALL-UNNAMED", "-Xmx1g");
+  private static final List<String> JVM_OPTIONS =
+      List.of("--enable-native-access=ALL-UNNAMED", "-Xmx1g");
 
-  /** Extra options for the Baton JVMs the benchmark starts, e.g. {@code -XX:StartFlightRecording=...}. */
+  /**
+   * Extra options for the Baton JVMs the benchmark starts, e.g. {@code
+   * -XX:StartFlightRecording=...}.
+   */
   static final String OPTIONS_ENV = "BATON_BENCH_JAVA_OPTIONS";
 
   private final Path java;
@@ -35,17 +39,20 @@ final class JavaLauncher {
   static JavaLauncher current() {
     Path java = Path.of(System.getProperty("java.home"), "bin", "java");
     Path source = codeSource();
-    if (source != null && Files.isRegularFile(source) && source.getFileName().toString().endsWith(".jar")) {
+    if (source != null
+        && Files.isRegularFile(source)
+        && source.getFileName().toString().endsWith(".jar")) {
       return new JavaLauncher(java, List.of("-jar", source.toString()), "jar " + source);
     }
     String classpath = System.getProperty("java.class.path");
-    return new JavaLauncher(java, List.of("-cp", classpath, Baton.class.getName()), "classpath of this JVM");
+    return new JavaLauncher(
+        java, List.of("-cp", classpath, Baton.class.getName()), "classpath of this JVM");
   }
 
   /**
    * {@code java <options> (-jar JAR | -cp CP io.baton.cli.Baton) <batonArguments>}. Extra JVM
-   * options (a profiler agent, JFR) come from the environment variable {@value #OPTIONS_ENV},
-   * split on blanks.
+   * options (a profiler agent, JFR) come from the environment variable {@value #OPTIONS_ENV}, split
+   * on blanks.
    */
   List<String> command(List<String> batonArguments) {
     List<String> cmd = new ArrayList<>();

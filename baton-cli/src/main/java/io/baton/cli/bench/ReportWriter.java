@@ -16,10 +16,9 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Writes a run's report into the results directory, every file named
- * {@code <date>-<time>-<commit>}: a Markdown page (machine, plan, pinning check, table, summary,
- * chart), the JSON with every measurement, and the PNG chart. Also renders the table for the
- * console.
+ * Writes a run's report into the results directory, every file named {@code
+ * <date>-<time>-<commit>}: a Markdown page (machine, plan, pinning check, table, summary, chart),
+ * the JSON with every measurement, and the PNG chart. Also renders the table for the console.
  *
  * <p>Confined to the runner's thread.
  */
@@ -41,8 +40,15 @@ final class ReportWriter {
     this.repository = repository;
   }
 
-  ReportFiles write(BenchPlan plan, BenchResults results, List<ConfigResult> table, BenchSummary summary,
-      BaselineCheck check, Map<String, String> machine, List<String> notes) throws IOException {
+  ReportFiles write(
+      BenchPlan plan,
+      BenchResults results,
+      List<ConfigResult> table,
+      BenchSummary summary,
+      BaselineCheck check,
+      Map<String, String> machine,
+      List<String> notes)
+      throws IOException {
     Files.createDirectories(directory);
     String commit = commit();
     String base = LocalDateTime.now().format(NAME_TIME) + "-" + commit;
@@ -50,9 +56,22 @@ final class ReportWriter {
     Path markdown = directory.resolve(base + ".md");
     Path chart = directory.resolve(base + ".png");
     try {
-      CpuChart.write(table, plan.systems(), plan.modes(), plan.sizes(),
-          machine.getOrDefault("cpu", "") + "; wrk " + plan.concurrency() + " connections, " + plan.duration().toSeconds()
-              + " s runs, median of " + plan.repeats() + " (commit " + commit + ")", chart);
+      CpuChart.write(
+          table,
+          plan.systems(),
+          plan.modes(),
+          plan.sizes(),
+          machine.getOrDefault("cpu", "")
+              + "; wrk "
+              + plan.concurrency()
+              + " connections, "
+              + plan.duration().toSeconds()
+              + " s runs, median of "
+              + plan.repeats()
+              + " (commit "
+              + commit
+              + ")",
+          chart);
     } catch (IOException | RuntimeException | Error e) {
       notes = new ArrayList<>(notes);
       notes.add("chart not drawn: " + e);
@@ -78,7 +97,9 @@ final class ReportWriter {
     root.put("measurements", results.measurements());
     root.put("handoffs", results.handoffs());
     new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(json.toFile(), root);
-    Files.writeString(markdown, markdown(plan, results, table, summary, check, machine, notes, commit, chart),
+    Files.writeString(
+        markdown,
+        markdown(plan, results, table, summary, check, machine, notes, commit, chart),
         StandardCharsets.UTF_8);
     return new ReportFiles(markdown, json, chart);
   }
@@ -86,45 +107,80 @@ final class ReportWriter {
   /** The results table in Markdown: one row per system, mode and size. */
   static String table(List<ConfigResult> table) {
     StringBuilder b = new StringBuilder();
-    b.append("| system | mode | size | runs | req/s | p50 µs | p99 µs | errors | balancer-node CPU µs/req"
-        + " | balancer processes µs/req (lower bound) | machine CPU over direct µs/req | lb front bytes/req"
-        + " | CPU 0 noise ms/s |\n");
+    b.append(
+        "| system | mode | size | runs | req/s | p50 µs | p99 µs | errors | balancer-node CPU µs/req"
+            + " | balancer processes µs/req (lower bound) | machine CPU over direct µs/req | lb front bytes/req"
+            + " | CPU 0 noise ms/s |\n");
     b.append("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (ConfigResult r : table) {
-      b.append("| ").append(r.system())
-          .append(" | ").append(r.mode())
-          .append(" | ").append(ResponseSize.parse(r.size()).label())
-          .append(" | ").append(r.runCount())
-          .append(" | ").append(r.requestsPerSecond().format("%.0f"))
-          .append(" | ").append(r.latencyP50Us().format("%.0f"))
-          .append(" | ").append(r.latencyP99Us().format("%.0f"))
-          .append(" | ").append(r.errors())
-          .append(" | ").append(r.balancerCpuUsPerRequest().format("%.1f"))
-          .append(" | ").append(!SystemKind.parse(r.system()).hasBalancer() ? "–" : r.balancerProcessUsPerRequest().format("%.1f"))
-          .append(" | ").append(r.machineCpuOverDirectUsPerRequest() == null ? "–"
-              : String.format("%+.1f", r.machineCpuOverDirectUsPerRequest()))
-          .append(" | ").append(r.frontBytesPerRequest().format("%.0f"))
-          .append(" | ").append(r.cpu0NoiseMsPerSecond().format("%.0f"))
+      b.append("| ")
+          .append(r.system())
+          .append(" | ")
+          .append(r.mode())
+          .append(" | ")
+          .append(ResponseSize.parse(r.size()).label())
+          .append(" | ")
+          .append(r.runCount())
+          .append(" | ")
+          .append(r.requestsPerSecond().format("%.0f"))
+          .append(" | ")
+          .append(r.latencyP50Us().format("%.0f"))
+          .append(" | ")
+          .append(r.latencyP99Us().format("%.0f"))
+          .append(" | ")
+          .append(r.errors())
+          .append(" | ")
+          .append(r.balancerCpuUsPerRequest().format("%.1f"))
+          .append(" | ")
+          .append(
+              !SystemKind.parse(r.system()).hasBalancer()
+                  ? "–"
+                  : r.balancerProcessUsPerRequest().format("%.1f"))
+          .append(" | ")
+          .append(
+              r.machineCpuOverDirectUsPerRequest() == null
+                  ? "–"
+                  : String.format("%+.1f", r.machineCpuOverDirectUsPerRequest()))
+          .append(" | ")
+          .append(r.frontBytesPerRequest().format("%.0f"))
+          .append(" | ")
+          .append(r.cpu0NoiseMsPerSecond().format("%.0f"))
           .append(" |\n");
     }
     return b.toString();
   }
 
-  private String markdown(BenchPlan plan, BenchResults results, List<ConfigResult> table, BenchSummary summary,
-      BaselineCheck check, Map<String, String> machine, List<String> notes, String commit, Path chart) {
+  private String markdown(
+      BenchPlan plan,
+      BenchResults results,
+      List<ConfigResult> table,
+      BenchSummary summary,
+      BaselineCheck check,
+      Map<String, String> machine,
+      List<String> notes,
+      String commit,
+      Path chart) {
     StringBuilder b = new StringBuilder();
-    b.append("# baton bench, ").append(LocalDateTime.now().withNano(0)).append(", commit ").append(commit)
-        .append(dirty() ? " (with uncommitted changes)" : "").append("\n\n");
+    b.append("# baton bench, ")
+        .append(LocalDateTime.now().withNano(0))
+        .append(", commit ")
+        .append(commit)
+        .append(dirty() ? " (with uncommitted changes)" : "")
+        .append("\n\n");
     b.append("Machine: ");
     machine.forEach((k, v) -> b.append(k).append(" ").append(v).append("; "));
     b.append("\n\n");
     b.append("Plan: ").append(describe(plan)).append("\n\n");
     b.append("Systems:\n\n");
-    for (SystemKind s : plan.systems()) b.append("* **").append(s.label()).append("**: ").append(s.description()).append('\n');
-    b.append("\nPinning check (CPU 0 busy time per second while the balancer idles; near 0 means CPU 0 is the"
-        + " balancer's alone): lab idle ").append(String.format("%.1f ms/s", results.labIdleCpu0MsPerSecond()));
+    for (SystemKind s : plan.systems())
+      b.append("* **").append(s.label()).append("**: ").append(s.description()).append('\n');
+    b.append(
+            "\nPinning check (CPU 0 busy time per second while the balancer idles; near 0 means CPU 0 is the"
+                + " balancer's alone): lab idle ")
+        .append(String.format("%.1f ms/s", results.labIdleCpu0MsPerSecond()));
     for (IdleCheck c : results.idleChecks()) {
-      b.append(String.format("; %s #%d %.1f ms/s", c.system(), c.repeat(), c.cpu0BusyMsPerSecond()));
+      b.append(
+          String.format("; %s #%d %.1f ms/s", c.system(), c.repeat(), c.cpu0BusyMsPerSecond()));
     }
     b.append(".\n\n");
     if (!results.failures().isEmpty()) {
@@ -135,9 +191,16 @@ final class ReportWriter {
     if (!results.excluded().isEmpty()) {
       b.append("Runs left out of the medians (wrk saw socket errors or non-2xx answers):\n\n");
       for (Measurement m : results.excluded()) {
-        b.append(String.format("* %s %s %s, repeat %d: %.0f req/s, %d socket errors, %d non-2xx%n", m.system(),
-            m.mode(), ResponseSize.parse(m.size()).label(), m.repeat(), m.requestsPerSecond(), m.socketErrors(),
-            m.non2xx()));
+        b.append(
+            String.format(
+                "* %s %s %s, repeat %d: %.0f req/s, %d socket errors, %d non-2xx%n",
+                m.system(),
+                m.mode(),
+                ResponseSize.parse(m.size()).label(),
+                m.repeat(),
+                m.requestsPerSecond(),
+                m.socketErrors(),
+                m.non2xx()));
       }
       b.append('\n');
     }
@@ -145,24 +208,37 @@ final class ReportWriter {
     check.lines().forEach(l -> b.append(l).append('\n'));
     b.append("```\n\n");
     notes.forEach(n -> b.append("Note: ").append(n).append("\n\n"));
-    b.append("Median of the clean repeats, (min–max) when they differ; \"runs\" says how many repeats each"
-        + " figure rests on of those planned. CPU figures are CPU time per request;"
-        + " see bench/README.md for what each column means.\n\n");
+    b.append(
+        "Median of the clean repeats, (min–max) when they differ; \"runs\" says how many repeats each"
+            + " figure rests on of those planned. CPU figures are CPU time per request;"
+            + " see bench/README.md for what each column means.\n\n");
     b.append(table(table)).append('\n');
     b.append("## Summary\n\n```\n");
     summary.lines().forEach(l -> b.append(l).append('\n'));
     b.append("```\n");
-    if (chart != null) b.append("\n![balancer-node CPU per request](").append(chart.getFileName()).append(")\n");
+    if (chart != null)
+      b.append("\n![balancer-node CPU per request](").append(chart.getFileName()).append(")\n");
     return b.toString();
   }
 
   static String describe(BenchPlan plan) {
-    return plan.systems().stream().map(SystemKind::label).toList() + " × sizes "
-        + plan.sizes().stream().map(ResponseSize::label).toList() + " × modes "
+    return plan.systems().stream().map(SystemKind::label).toList()
+        + " × sizes "
+        + plan.sizes().stream().map(ResponseSize::label).toList()
+        + " × modes "
         + plan.modes().stream().map(ConnectionMode::label).toList()
-        + (plan.serialDuration().isZero() ? "" : " + latency probe close-c1 (" + plan.serialDuration().toSeconds() + " s)")
-        + "; wrk -t1 -c" + plan.concurrency() + ", " + plan.duration().toSeconds() + " s per run, warm-up "
-        + plan.warmup().toSeconds() + " s per system start (four times that for JVM systems), " + plan.repeats() + " repeat(s), interleaved";
+        + (plan.serialDuration().isZero()
+            ? ""
+            : " + latency probe close-c1 (" + plan.serialDuration().toSeconds() + " s)")
+        + "; wrk -t1 -c"
+        + plan.concurrency()
+        + ", "
+        + plan.duration().toSeconds()
+        + " s per run, warm-up "
+        + plan.warmup().toSeconds()
+        + " s per system start (four times that for JVM systems), "
+        + plan.repeats()
+        + " repeat(s), interleaved";
   }
 
   private static Map<String, Object> planMap(BenchPlan plan) {
@@ -194,8 +270,11 @@ final class ReportWriter {
     List<String> cmd = new ArrayList<>(List.of("git", "-C", repository.toString()));
     cmd.addAll(List.of(args));
     try {
-      Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD)
-          .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+      Process p =
+          new ProcessBuilder(cmd)
+              .redirectError(ProcessBuilder.Redirect.DISCARD)
+              .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+              .start();
       String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
       if (!p.waitFor(10, TimeUnit.SECONDS)) {
         p.destroyForcibly();

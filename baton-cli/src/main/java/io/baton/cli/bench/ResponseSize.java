@@ -19,14 +19,18 @@ record ResponseSize(String token, int bytes) implements Comparable<ResponseSize>
   static ResponseSize parse(String text) {
     String t = text.strip().toLowerCase(Locale.ROOT);
     Matcher m = SPEC.matcher(t);
-    if (!m.matches()) throw new IllegalArgumentException("size '" + text + "' must look like 1k, 16k, 256k, 1m or 512");
+    if (!m.matches())
+      throw new IllegalArgumentException(
+          "size '" + text + "' must look like 1k, 16k, 256k, 1m or 512");
     long n = Long.parseLong(m.group(1));
-    long bytes = switch (m.group(2)) {
-      case "k" -> n << 10;
-      case "m" -> n << 20;
-      default -> n;
-    };
-    if (bytes < 1 || bytes > MAX_BYTES) throw new IllegalArgumentException("size '" + text + "' must be 1 byte .. 64m");
+    long bytes =
+        switch (m.group(2)) {
+          case "k" -> n << 10;
+          case "m" -> n << 20;
+          default -> n;
+        };
+    if (bytes < 1 || bytes > MAX_BYTES)
+      throw new IllegalArgumentException("size '" + text + "' must be 1 byte .. 64m");
     return new ResponseSize(t, (int) bytes);
   }
 

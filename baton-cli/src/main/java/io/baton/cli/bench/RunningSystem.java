@@ -4,8 +4,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A started benchmark system: where the client sends its requests, which processes are the
- * balancer (their CPU time is recorded beside CPU 0's), and everything to stop afterwards.
+ * A started benchmark system: where the client sends its requests, which processes are the balancer
+ * (their CPU time is recorded beside CPU 0's), and everything to stop afterwards.
  *
  * <p>Confined to the runner's thread.
  */
@@ -21,16 +21,22 @@ final class RunningSystem implements AutoCloseable {
    * @param processes every process of the system in start order (stopped in reverse); includes
    *     {@code balancer}
    */
-  RunningSystem(SystemKind kind, String baseUrl, List<BenchProcess> balancer, List<BenchProcess> processes) {
+  RunningSystem(
+      SystemKind kind, String baseUrl, List<BenchProcess> balancer, List<BenchProcess> processes) {
     this(kind, baseUrl, balancer, processes, null, null);
   }
 
   /**
-   * A Baton system: its dispatcher's metrics at {@code metricsUrl}, read from inside
-   * {@code metricsHost}'s namespace.
+   * A Baton system: its dispatcher's metrics at {@code metricsUrl}, read from inside {@code
+   * metricsHost}'s namespace.
    */
-  RunningSystem(SystemKind kind, String baseUrl, List<BenchProcess> balancer, List<BenchProcess> processes,
-      io.baton.lab.Host metricsHost, String metricsUrl) {
+  RunningSystem(
+      SystemKind kind,
+      String baseUrl,
+      List<BenchProcess> balancer,
+      List<BenchProcess> processes,
+      io.baton.lab.Host metricsHost,
+      String metricsUrl) {
     this.metricsHost = metricsHost;
     this.metricsUrl = metricsUrl;
     this.kind = kind;

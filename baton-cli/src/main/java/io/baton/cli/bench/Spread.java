@@ -11,7 +11,8 @@ record Spread(double median, double min, double max) {
   static final Spread NONE = new Spread(Double.NaN, Double.NaN, Double.NaN);
 
   static Spread of(Collection<Double> values) {
-    double[] v = values.stream().filter(d -> !d.isNaN()).mapToDouble(Double::doubleValue).sorted().toArray();
+    double[] v =
+        values.stream().filter(d -> !d.isNaN()).mapToDouble(Double::doubleValue).sorted().toArray();
     if (v.length == 0) return NONE;
     int n = v.length;
     double median = n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;

@@ -7,14 +7,16 @@ import java.util.stream.Collectors;
 /**
  * The configuration files of the benchmarked systems, as text: nginx as origin server and as
  * reverse proxy, HAProxy, and Baton's node YAML. Every balancer gets one worker thread (it is
- * pinned to one CPU) and keeps connections to its servers alive where it can, as a tuned
- * production setup would. Stateless.
+ * pinned to one CPU) and keeps connections to its servers alive where it can, as a tuned production
+ * setup would. Stateless.
  */
 final class SystemConfigs {
   /** Port of nginx on every server (127.0.0.1, front and fabric addresses). */
   static final int NGINX_PORT = 8080;
+
   /** Port of the standalone sample app (direct-app) on s1's front address. */
   static final int APP_PORT = 8090;
+
   static final int HANDOFF_PORT = 7400;
 
   private SystemConfigs() {}
@@ -42,20 +44,21 @@ final class SystemConfigs {
             root %2$s;
           }
         }
-        """.formatted(dir, root, tempPaths(dir), NGINX_PORT, frontIp, fabricIp);
+        """
+        .formatted(dir, root, tempPaths(dir), NGINX_PORT, frontIp, fabricIp);
   }
 
   /**
    * nginx as reverse proxy on the VIP as its experienced users run it: round-robin with a pool of
-   * kept-alive upstream connections shared by all clients (HTTP/1.1 upstream, the client's
-   * {@code Connection} header not passed on), responses buffered in memory only (no temporary
-   * files: a full buffer makes nginx stream, as HAProxy does), enough file descriptors for its
-   * connections.
+   * kept-alive upstream connections shared by all clients (HTTP/1.1 upstream, the client's {@code
+   * Connection} header not passed on), responses buffered in memory only (no temporary files: a
+   * full buffer makes nginx stream, as HAProxy does), enough file descriptors for its connections.
    */
   static String nginxProxy(Path dir, String vip, List<String> upstreams) {
-    String servers = upstreams.stream()
-        .map(a -> "    server " + a + ":" + NGINX_PORT + ";")
-        .collect(Collectors.joining("\n"));
+    String servers =
+        upstreams.stream()
+            .map(a -> "    server " + a + ":" + NGINX_PORT + ";")
+            .collect(Collectors.joining("\n"));
     return """
         worker_processes 1;
         worker_rlimit_nofile 16384;
@@ -87,7 +90,8 @@ final class SystemConfigs {
             }
           }
         }
-        """.formatted(dir, tempPaths(dir), servers, vip);
+        """
+        .formatted(dir, tempPaths(dir), servers, vip);
   }
 
   /**
@@ -96,18 +100,25 @@ final class SystemConfigs {
    * http-reuse always}: with {@code safe}, the first request of each session opens its own server
    * connection, so in close mode every request would pay a connect to the server and a reset),
    * bodies moved by the kernel with {@code splice}, and no logging. {@code option splice-auto}
-   * alone never spliced here (HAProxy 2.6 in HTTP mode: {@code strace -c} of a 1 MiB close-mode
-   * run showed no {@code splice} call, 2,300 µs of CPU 0 per request); {@code option
-   * splice-response} forces it for responses (64,000 {@code splice} calls in 3 s, 930 µs per 1 MiB
-   * request, the same ~75 µs per 1 KiB request), so both are set. {@code maxconn} stays at 4096 because HAProxy raises its file
-   * limit to about 2.5 descriptors per connection (two sockets, splice pipes) and refuses to start
-   * when the hard limit is lower (20,000 in the lab VM: {@code maxconn 20000} asked for 50,014).
+   * alone never spliced here (HAProxy 2.6 in HTTP mode: {@code strace -c} of a 1 MiB close-mode run
+   * showed no {@code splice} call, 2,300 µs of CPU 0 per request); {@code option splice-response}
+   * forces it for responses (64,000 {@code splice} calls in 3 s, 930 µs per 1 MiB request, the same
+   * ~75 µs per 1 KiB request), so both are set. {@code maxconn} stays at 4096 because HAProxy
+   * raises its file limit to about 2.5 descriptors per connection (two sockets, splice pipes) and
+   * refuses to start when the hard limit is lower (20,000 in the lab VM: {@code maxconn 20000}
+   * asked for 50,014).
    */
   static String haproxy(String vip, List<String> upstreams) {
     StringBuilder servers = new StringBuilder();
     for (int i = 0; i < upstreams.size(); i++) {
-      servers.append("  server s").append(i + 1).append(' ').append(upstreams.get(i)).append(':')
-          .append(NGINX_PORT).append('\n');
+      servers
+          .append("  server s")
+          .append(i + 1)
+          .append(' ')
+          .append(upstreams.get(i))
+          .append(':')
+          .append(NGINX_PORT)
+          .append('\n');
     }
     return """
         global
@@ -134,23 +145,32 @@ final class SystemConfigs {
         backend servers
           balance roundrobin
           http-reuse always
-        %s""".formatted(vip, servers);
+        %s"""
+        .formatted(vip, servers);
   }
 
   /** Where the bench's dispatcher serves its metrics, inside lb's namespace. */
   static final String METRICS_LISTEN = "127.0.0.1:9400";
 
   /**
-   * Baton's dispatcher on lb: one http VIP, round-robin over the servers' fabric addresses, and
-   * its metrics (the harness reads the handoff counters around each run).
+   * Baton's dispatcher on lb: one http VIP, round-robin over the servers' fabric addresses, and its
+   * metrics (the harness reads the handoff counters around each run).
    */
-
-  static String batonDispatcher(String key, String vip, String frontIp, String fabricIp,
-      List<String> serverNames, List<String> serverFabricIps) {
+  static String batonDispatcher(
+      String key,
+      String vip,
+      String frontIp,
+      String fabricIp,
+      List<String> serverNames,
+      List<String> serverFabricIps) {
     StringBuilder members = new StringBuilder();
     for (int i = 0; i < serverNames.size(); i++) {
-      members.append("      - { node: ").append(serverNames.get(i)).append(", fabric-address: ")
-          .append(serverFabricIps.get(i)).append(" }\n");
+      members
+          .append("      - { node: ")
+          .append(serverNames.get(i))
+          .append(", fabric-address: ")
+          .append(serverFabricIps.get(i))
+          .append(" }\n");
     }
     return """
         node:
@@ -173,17 +193,21 @@ final class SystemConfigs {
             members:
         %smetrics:
           listen: %s
-        """.formatted(frontIp, fabricIp, key, HANDOFF_PORT, vip, members, METRICS_LISTEN);
+        """
+        .formatted(frontIp, fabricIp, key, HANDOFF_PORT, vip, members, METRICS_LISTEN);
   }
 
   /**
-   * A Baton server agent: relays to nginx on 127.0.0.1 when {@code embeddedRoot} is null, else
-   * runs the sample app embedded on {@code embeddedRoot}.
+   * A Baton server agent: relays to nginx on 127.0.0.1 when {@code embeddedRoot} is null, else runs
+   * the sample app embedded on {@code embeddedRoot}.
    */
-  static String batonServer(String name, String key, String vip, String fabricIp, Path embeddedRoot) {
-    String delivery = embeddedRoot == null
-        ? "{ vip: %s, port: 80, relay: 127.0.0.1:%d }".formatted(vip, NGINX_PORT)
-        : "{ vip: %s, port: 80, embedded: { app: sample, root: %s } }".formatted(vip, embeddedRoot);
+  static String batonServer(
+      String name, String key, String vip, String fabricIp, Path embeddedRoot) {
+    String delivery =
+        embeddedRoot == null
+            ? "{ vip: %s, port: 80, relay: 127.0.0.1:%d }".formatted(vip, NGINX_PORT)
+            : "{ vip: %s, port: 80, embedded: { app: sample, root: %s } }"
+                .formatted(vip, embeddedRoot);
     return """
         node:
           name: %s
@@ -197,7 +221,8 @@ final class SystemConfigs {
           apply-host-preparation: true
           deliveries:
             - %s
-        """.formatted(name, fabricIp, key, HANDOFF_PORT, delivery);
+        """
+        .formatted(name, fabricIp, key, HANDOFF_PORT, delivery);
   }
 
   private static String tempPaths(Path dir) {
@@ -206,6 +231,7 @@ final class SystemConfigs {
           proxy_temp_path %1$s/proxy;
           fastcgi_temp_path %1$s/fastcgi;
           uwsgi_temp_path %1$s/uwsgi;
-          scgi_temp_path %1$s/scgi;""".formatted(dir);
+          scgi_temp_path %1$s/scgi;"""
+        .formatted(dir);
   }
 }

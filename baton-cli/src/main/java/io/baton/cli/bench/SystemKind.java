@@ -17,11 +17,15 @@ enum SystemKind {
   /** nginx as a reverse proxy on lb, round-robin with upstream keep-alive. */
   NGINX_PROXY("nginx-proxy", DIRECT_NGINX, "nginx reverse proxy on lb -> nginx s1..s3"),
   /** Baton's dispatcher on lb hands each connection to a server agent that relays to its nginx. */
-  BATON_RELAY("baton-relay", DIRECT_NGINX, "Baton dispatcher on lb -> handoff -> relay to nginx on s1..s3"),
+  BATON_RELAY(
+      "baton-relay", DIRECT_NGINX, "Baton dispatcher on lb -> handoff -> relay to nginx on s1..s3"),
   /** The client talks to Baton's sample app run standalone on s1: no balancer. */
   DIRECT_APP("direct-app", null, "client -> sample app on s1 (no balancer)"),
   /** Baton's dispatcher hands each connection to the sample app embedded in the server agents. */
-  BATON_EMBEDDED("baton-embedded", DIRECT_APP, "Baton dispatcher on lb -> handoff -> embedded sample app on s1..s3");
+  BATON_EMBEDDED(
+      "baton-embedded",
+      DIRECT_APP,
+      "Baton dispatcher on lb -> handoff -> embedded sample app on s1..s3");
 
   private final String label;
   private final SystemKind baseline;

@@ -10,41 +10,61 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Runs wrk in the client host, pinned to {@link CpuSteering#OTHERS_CPU}, for a bounded time,
- * and reads its report: requests, run time, latency percentiles ({@code --latency}), socket
- * errors and non-2xx/3xx answers. Stateless.
+ * Runs wrk in the client host, pinned to {@link CpuSteering#OTHERS_CPU}, for a bounded time, and
+ * reads its report: requests, run time, latency percentiles ({@code --latency}), socket errors and
+ * non-2xx/3xx answers. Stateless.
  */
 public final class Wrk {
-  private static final Pattern REQUESTS = Pattern.compile("(\\d+) requests in ([\\d.]+)(us|ms|s|m)");
+  private static final Pattern REQUESTS =
+      Pattern.compile("(\\d+) requests in ([\\d.]+)(us|ms|s|m)");
   private static final Pattern SOCKET_ERRORS =
       Pattern.compile("Socket errors: connect (\\d+), read (\\d+), write (\\d+), timeout (\\d+)");
   private static final Pattern NON_2XX = Pattern.compile("Non-2xx or 3xx responses: (\\d+)");
+
   /** wrk's own request timeout: a stuck request counts as an error instead of stalling the run. */
   private static final String REQUEST_TIMEOUT = "5s";
+
   /** How much longer than its duration wrk may take before it is killed. */
   private static final Duration GRACE = Duration.ofSeconds(30);
 
   private Wrk() {}
 
   /** What one wrk run reported. Latencies in microseconds. Immutable. */
-  public record Result(long requests, double seconds, double latencyP50Us, double latencyP99Us,
-      long socketErrors, long non2xx) {
+  public record Result(
+      long requests,
+      double seconds,
+      double latencyP50Us,
+      double latencyP99Us,
+      long socketErrors,
+      long non2xx) {
     public long errors() {
       return socketErrors + non2xx;
     }
   }
 
-  static Result run(Host client, String url, int connections, ConnectionMode mode, Duration duration)
+  static Result run(
+      Host client, String url, int connections, ConnectionMode mode, Duration duration)
       throws IOException {
-    List<String> cmd = new ArrayList<>(List.of("wrk", "-t1", "-c" + connections,
-        "-d" + Math.max(1, duration.toMillis() / 1000) + "s", "--timeout", REQUEST_TIMEOUT, "--latency"));
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                "wrk",
+                "-t1",
+                "-c" + connections,
+                "-d" + Math.max(1, duration.toMillis() / 1000) + "s",
+                "--timeout",
+                REQUEST_TIMEOUT,
+                "--latency"));
     cmd.addAll(mode.wrkArguments());
     cmd.add(url);
-    CommandResult r = client.exec(CpuSteering.pinned(CpuSteering.OTHERS_CPU, cmd), duration.plus(GRACE));
+    CommandResult r =
+        client.exec(CpuSteering.pinned(CpuSteering.OTHERS_CPU, cmd), duration.plus(GRACE));
     return parse(r.stdout(), r.stderr());
   }
 
-  /** Reads wrk's report from its standard output (and error, for the message when there is none). */
+  /**
+   * Reads wrk's report from its standard output (and error, for the message when there is none).
+   */
   public static Result parse(String out, String err) throws IOException {
     Matcher m = REQUESTS.matcher(out);
     if (!m.find()) {
@@ -59,13 +79,17 @@ public final class Wrk {
     }
     Matcher n = NON_2XX.matcher(out);
     long non2xx = n.find() ? Long.parseLong(n.group(1)) : 0;
-    return new Result(requests, seconds, latencyUs(out, "50%"), latencyUs(out, "99%"), socketErrors, non2xx);
+    return new Result(
+        requests, seconds, latencyUs(out, "50%"), latencyUs(out, "99%"), socketErrors, non2xx);
   }
 
-  /** A latency percentile line of {@code --latency} ("     50%  412.00us"), in µs; NaN if absent. */
+  /** A latency percentile line of {@code --latency} (" 50% 412.00us"), in µs; NaN if absent. */
   private static double latencyUs(String out, String percentile) {
-    Matcher m = Pattern.compile("^\\s+" + Pattern.quote(percentile) + "\\s+([\\d.]+)(us|ms|s|m)\\s*$", Pattern.MULTILINE)
-        .matcher(out);
+    Matcher m =
+        Pattern.compile(
+                "^\\s+" + Pattern.quote(percentile) + "\\s+([\\d.]+)(us|ms|s|m)\\s*$",
+                Pattern.MULTILINE)
+            .matcher(out);
     if (!m.find()) return Double.NaN;
     return Double.parseDouble(m.group(1)) * unitSeconds(m.group(2)) * 1e6;
   }

@@ -1,18 +1,18 @@
 package io.baton.cli.demo;
 
-import io.baton.transplant.Move;
 import io.baton.dataplane.DirectForwardingTable;
 import io.baton.dataplane.Vip;
+import io.baton.dataplane.VipGuard;
 import io.baton.lab.Host;
 import io.baton.lab.Lab;
 import io.baton.lab.RstCounter;
 import io.baton.lab.TwoHostTopology;
 import io.baton.linux.Sockets;
-import io.baton.dataplane.VipGuard;
 import io.baton.transplant.ConnectionRestorer;
 import io.baton.transplant.ConnectionState;
 import io.baton.transplant.ConnectionStateCodec;
 import io.baton.transplant.FlowKey;
+import io.baton.transplant.Move;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -20,10 +20,10 @@ import java.time.Duration;
 import java.util.List;
 
 /**
- * The transplant demo's lab: a client, host {@code a} that owns the VIP on the front segment
- * (where a dispatcher sits) and host {@code b} that holds the VIP on lo behind its guard (a
- * server), joined by front and fabric segments. {@link #handOff} moves a connection accepted
- * on {@code a} to {@code b} the way a dispatcher does.
+ * The transplant demo's lab: a client, host {@code a} that owns the VIP on the front segment (where
+ * a dispatcher sits) and host {@code b} that holds the VIP on lo behind its guard (a server),
+ * joined by front and fabric segments. {@link #handOff} moves a connection accepted on {@code a} to
+ * {@code b} the way a dispatcher does.
  *
  * <p>Thread-safe: every namespace-bound step runs on that host's own lab thread.
  */
@@ -31,6 +31,7 @@ final class DemoLab implements AutoCloseable {
   static final String VIP = TwoHostTopology.VIP;
   static final int PORT = 8080;
   static final String B_FABRIC_IP = TwoHostTopology.B_FABRIC_IP;
+
   /** How long a closed connection's forwarding entry outlives it, for late FIN/ACKs. */
   static final Duration GRACE = Duration.ofMillis(500);
 
@@ -57,10 +58,7 @@ final class DemoLab implements AutoCloseable {
       rsts = RstCounter.install(client);
       Vip vip = new Vip(ip(VIP), PORT);
       forwarding =
-          a.call(
-              () ->
-                  DirectForwardingTable.create(
-                      "baton_fwd", "front", "fabric", List.of(vip)));
+          a.call(() -> DirectForwardingTable.create("baton_fwd", "front", "fabric", List.of(vip)));
       guard = b.call(() -> VipGuard.install(VipGuard.DEFAULT_TABLE, List.of(vip)));
       listener =
           a.call(
@@ -89,13 +87,19 @@ final class DemoLab implements AutoCloseable {
   }
 
   /** What one handoff cost and produced. */
-  record Handoff(ConnectionState state, ConnectionRestorer.Restored restored, long exportNs,
-      long nftNs, long restoreNs, long totalNs, int wireBytes) {}
+  record Handoff(
+      ConnectionState state,
+      ConnectionRestorer.Restored restored,
+      long exportNs,
+      long nftNs,
+      long restoreNs,
+      long totalNs,
+      int wireBytes) {}
 
   /**
    * Hands {@code aFd} from a to b: freeze, one nftables batch (drop a's output, forward the
-   * client's packets to b), export, encode; decode and restore on b; release a's copy silently
-   * and stop dropping its output.
+   * client's packets to b), export, encode; decode and restore on b; release a's copy silently and
+   * stop dropping its output.
    */
   Handoff handOff(int aFd, byte[] alreadyRead) throws Exception {
     long start = System.nanoTime();
@@ -117,7 +121,8 @@ final class DemoLab implements AutoCloseable {
         b.call(
             () ->
                 ConnectionRestorer.restore(
-                    ConnectionStateCodec.decode(exported.wire()), ConnectionRestorer.Options.DEFAULT));
+                    ConnectionStateCodec.decode(exported.wire()),
+                    ConnectionRestorer.Options.DEFAULT));
     ConnectionState state = ConnectionStateCodec.decode(exported.wire());
     a.call(
         () -> {
@@ -125,14 +130,20 @@ final class DemoLab implements AutoCloseable {
           forwarding.unfreeze(state.flow());
           return null;
         });
-    return new Handoff(state, restored, exported.exportNs(), exported.nftNs(),
-        restored.timings().totalNs(), System.nanoTime() - start, exported.wire().length);
+    return new Handoff(
+        state,
+        restored,
+        exported.exportNs(),
+        exported.nftNs(),
+        restored.timings().totalNs(),
+        System.nanoTime() - start,
+        exported.wire().length);
   }
 
   /**
-   * The server closed {@code flow}. Its forwarding entry stays for a grace period, so the
-   * client's late FIN and ACKs still reach the server instead of a's stack (which would answer
-   * them with a RST); {@link #reap} removes it afterwards.
+   * The server closed {@code flow}. Its forwarding entry stays for a grace period, so the client's
+   * late FIN and ACKs still reach the server instead of a's stack (which would answer them with a
+   * RST); {@link #reap} removes it afterwards.
    */
   void retire(FlowKey flow) {
     synchronized (retired) {
@@ -185,7 +196,6 @@ final class DemoLab implements AutoCloseable {
   long[] clientRsts() throws Exception {
     return new long[] {rsts.received(), rsts.sent()};
   }
-
 
   static Inet4Address ip(String text) {
     try {

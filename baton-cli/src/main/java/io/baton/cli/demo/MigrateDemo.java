@@ -20,14 +20,15 @@ import java.util.concurrent.TimeUnit;
  * baton dispatcher|server --config}, the sync plane on) and {@code baton ctl} run on the servers'
  * hosts as an operator would. It drains a server under keep-alive load (every connection moves to
  * the other server between two requests), moves a download in the middle of its transfer, and
- * routes each request of one keep-alive connection by its path ({@code reroute: per-request}),
- * then sums up what moved and what it cost.
+ * routes each request of one keep-alive connection by its path ({@code reroute: per-request}), then
+ * sums up what moved and what it cost.
  *
  * <p>Confined to the calling thread.
  */
 public final class MigrateDemo {
   private static final ObjectMapper json = new ObjectMapper();
-  private static final String ROUTING = """
+  private static final String ROUTING =
+      """
       vips:
         - address: %1$s
           port: 80
@@ -51,7 +52,8 @@ public final class MigrateDemo {
         b:
           members:
             - { node: s2, fabric-address: 198.18.1.12 }
-      """.formatted(ProcessFarm.VIP);
+      """
+          .formatted(ProcessFarm.VIP);
 
   private final int loadSeconds;
   private final DemoChecks checks;
@@ -63,10 +65,14 @@ public final class MigrateDemo {
 
   /** Runs the demo; true when every check passed. With {@code keep}, waits until interrupted. */
   public boolean run(boolean keep) throws Exception {
-    checks.say("Building the farm: client, dispatcher d1, servers s1 and s2 (sample app, embedded), a sync network;"
-        + " VIP " + ProcessFarm.VIP + ":80 to pool app (s1, s2), :443 routed per request (/b/ to s2, the rest to s1)"
-        + " ...");
-    try (ProcessFarm farm = new ProcessFarm("demo-mig", ProcessFarm.Options.DEFAULT.withSync("").routing(ROUTING))) {
+    checks.say(
+        "Building the farm: client, dispatcher d1, servers s1 and s2 (sample app, embedded), a sync network;"
+            + " VIP "
+            + ProcessFarm.VIP
+            + ":80 to pool app (s1, s2), :443 routed per request (/b/ to s2, the rest to s1)"
+            + " ...");
+    try (ProcessFarm farm =
+        new ProcessFarm("demo-mig", ProcessFarm.Options.DEFAULT.withSync("").routing(ROUTING))) {
       farm.writePoolFiles();
       farm.startAll();
       for (String s : ProcessFarm.SERVERS) {
@@ -79,22 +85,30 @@ public final class MigrateDemo {
       checks.say("");
       checks.say("Summary");
       for (String s : ProcessFarm.SERVERS) {
-        checks.say(String.format("  %s: migrations moved %.0f, stayed %.0f, lost %.0f; per-request moves %.0f", s,
-            farm.metric(s, "baton_server_migrations_total{outcome=\"moved\"}"),
-            farm.metric(s, "baton_server_migrations_total{outcome=\"stayed\"}"),
-            farm.metric(s, "baton_server_migrations_total{outcome=\"lost\"}"),
-            farm.metric(s, "baton_server_reroutes_total{outcome=\"moved\"}")));
+        checks.say(
+            String.format(
+                "  %s: migrations moved %.0f, stayed %.0f, lost %.0f; per-request moves %.0f",
+                s,
+                farm.metric(s, "baton_server_migrations_total{outcome=\"moved\"}"),
+                farm.metric(s, "baton_server_migrations_total{outcome=\"stayed\"}"),
+                farm.metric(s, "baton_server_migrations_total{outcome=\"lost\"}"),
+                farm.metric(s, "baton_server_reroutes_total{outcome=\"moved\"}")));
       }
       checks.say("  drain: " + drain);
       checks.say("  download: " + download);
       checks.say("  per-request routing: " + reroute);
       long received = rsts.received();
-      checks.check(received == 0, "the client received " + received + " RST segments over the whole demo");
+      checks.check(
+          received == 0, "the client received " + received + " RST segments over the whole demo");
       checks.say(checks.failed() ? "DEMO FAILED" : "demo: all checks passed");
       if (keep) {
         checks.say("The farm stays up. In another shell, as root:");
-        checks.say("  ip netns exec " + farm.hosts.get("s1").nsName() + " ./baton ctl --config " + farm.config("s1")
-            + " connections");
+        checks.say(
+            "  ip netns exec "
+                + farm.hosts.get("s1").nsName()
+                + " ./baton ctl --config "
+                + farm.config("s1")
+                + " connections");
         checks.say("Ctrl-C ends it and tears the farm down.");
         Thread.currentThread().join();
       }
@@ -109,81 +123,149 @@ public final class MigrateDemo {
   }
 
   private String drainUnderLoad(ProcessFarm farm) throws Exception {
-    // Longer than the load phase: each 'baton ctl' is a JVM that starts on a machine wrk keeps busy.
+    // Longer than the load phase: each 'baton ctl' is a JVM that starts on a machine wrk keeps
+    // busy.
     int seconds = loadSeconds + 10;
-    checks.say("[1] wrk keeps 40 keep-alive connections busy for " + seconds + " s; meanwhile s1 is drained with"
-        + " 'baton ctl drain' on its host");
-    var wrk = CompletableFuture.supplyAsync(() -> farm.client.exec(List.of("nice", "-n", "19", "wrk", "-t2", "-c40",
-        "-d" + seconds + "s", "--timeout", "5s", ProcessFarm.url("/whoami.txt")),
-        Duration.ofSeconds(seconds + 30L)));
+    checks.say(
+        "[1] wrk keeps 40 keep-alive connections busy for "
+            + seconds
+            + " s; meanwhile s1 is drained with"
+            + " 'baton ctl drain' on its host");
+    var wrk =
+        CompletableFuture.supplyAsync(
+            () ->
+                farm.client.exec(
+                    List.of(
+                        "nice",
+                        "-n",
+                        "19",
+                        "wrk",
+                        "-t2",
+                        "-c40",
+                        "-d" + seconds + "s",
+                        "--timeout",
+                        "5s",
+                        ProcessFarm.url("/whoami.txt")),
+                    Duration.ofSeconds(seconds + 30L)));
     long[] count = new long[1];
     try {
-      io.baton.cli.farm.ProcessLab.awaitTrue(() -> {
-        count[0] = ctl(farm, "s1", "connections").stdout().strip().lines().count() - 1;
-        return count[0] > 0;
-      }, Duration.ofSeconds(15), "wrk's connections on the servers");
+      io.baton.cli.farm.ProcessLab.awaitTrue(
+          () -> {
+            count[0] = ctl(farm, "s1", "connections").stdout().strip().lines().count() - 1;
+            return count[0] > 0;
+          },
+          Duration.ofSeconds(15),
+          "wrk's connections on the servers");
     } catch (IllegalStateException e) {
-      checks.check(false, "wrk's connections never showed on a server: " + wrk.join().stdout() + wrk.join().stderr());
+      checks.check(
+          false,
+          "wrk's connections never showed on a server: "
+              + wrk.join().stdout()
+              + wrk.join().stderr());
       return "not run";
     }
     checks.say("    'baton ctl connections' on s1 lists " + count[0] + " of wrk's connections");
     CommandResult r = ctl(farm, "s1", "--json", "drain", "--deadline", "10s");
     JsonNode d = json.readTree(r.stdout().isBlank() ? "{}" : r.stdout());
     List<Long> moves = new ArrayList<>();
-    d.path("connections").forEach(c -> {
-      if (c.path("outcome").asText().equals("moved")) moves.add(c.path("moveMicros").asLong());
-    });
+    d.path("connections")
+        .forEach(
+            c -> {
+              if (c.path("outcome").asText().equals("moved"))
+                moves.add(c.path("moveMicros").asLong());
+            });
     moves.sort(null);
-    checks.check(r.exitCode() == 0 && d.path("remaining").asLong(-1) == 0 && d.path("moved").asLong() > 0, String.format(
-        "s1 drained: %d connections moved to s2 in %d ms, %d stayed, %d lost, %d left on s1",
-        d.path("moved").asLong(), d.path("tookMs").asLong(), d.path("stayed").asLong(), d.path("lost").asLong(),
-        d.path("remaining").asLong(-1)));
+    checks.check(
+        r.exitCode() == 0 && d.path("remaining").asLong(-1) == 0 && d.path("moved").asLong() > 0,
+        String.format(
+            "s1 drained: %d connections moved to s2 in %d ms, %d stayed, %d lost, %d left on s1",
+            d.path("moved").asLong(),
+            d.path("tookMs").asLong(),
+            d.path("stayed").asLong(),
+            d.path("lost").asLong(),
+            d.path("remaining").asLong(-1)));
     String report = wrk.get(seconds + 40L, TimeUnit.SECONDS).stdout();
-    String rate = report.lines().filter(l -> l.startsWith("Requests/sec")).findFirst().orElse("no rate").strip();
-    checks.check(report.contains("requests in") && !report.contains("Socket errors") && !report.contains("Non-2xx"),
-        "wrk during the drain: " + rate.replaceAll("\\s+", " ") + ", no failed request, no socket error");
-    checks.check(farm.cli("s1", "drain", "--config", farm.config("s1").toString(), "--off").exitCode() == 0,
+    String rate =
+        report
+            .lines()
+            .filter(l -> l.startsWith("Requests/sec"))
+            .findFirst()
+            .orElse("no rate")
+            .strip();
+    checks.check(
+        report.contains("requests in")
+            && !report.contains("Socket errors")
+            && !report.contains("Non-2xx"),
+        "wrk during the drain: "
+            + rate.replaceAll("\\s+", " ")
+            + ", no failed request, no socket error");
+    checks.check(
+        farm.cli("s1", "drain", "--config", farm.config("s1").toString(), "--off").exitCode() == 0,
         "s1 takes new connections again ('baton drain --off')");
-    return moves.isEmpty() ? "nothing moved"
-        : String.format("%d moves, each %.1f ms median, %.1f ms p99 (safe point to the target's answer); whole drain %d ms",
-            moves.size(), moves.get(moves.size() / 2) / 1000.0,
-            moves.get(Math.min(moves.size() - 1, (int) Math.ceil(moves.size() * 0.99) - 1)) / 1000.0,
+    return moves.isEmpty()
+        ? "nothing moved"
+        : String.format(
+            "%d moves, each %.1f ms median, %.1f ms p99 (safe point to the target's answer); whole drain %d ms",
+            moves.size(),
+            moves.get(moves.size() / 2) / 1000.0,
+            moves.get(Math.min(moves.size() - 1, (int) Math.ceil(moves.size() * 0.99) - 1))
+                / 1000.0,
             d.path("tookMs").asLong());
   }
 
   private String downloadMidStream(ProcessFarm farm) throws Exception {
-    checks.say("[2] a 100 MiB download at 20 MB/s; 'baton ctl migrate' moves it to the other server mid-stream");
+    checks.say(
+        "[2] a 100 MiB download at 20 MB/s; 'baton ctl migrate' moves it to the other server mid-stream");
     Path out = farm.lab.dir().resolve("download.bin");
-    Process curl = farm.client.start(List.of("curl", "-sS", "--max-time", "60", "--limit-rate", "20M", "-o",
-        out.toString(), ProcessFarm.url("/big.bin")));
+    Process curl =
+        farm.client.start(
+            List.of(
+                "curl",
+                "-sS",
+                "--max-time",
+                "60",
+                "--limit-rate",
+                "20M",
+                "-o",
+                out.toString(),
+                ProcessFarm.url("/big.bin")));
     String[] where = new String[2];
-    io.baton.cli.farm.ProcessLab.awaitTrue(() -> {
-      for (String s : ProcessFarm.SERVERS) {
-        for (String line : ctl(farm, s, "connections").stdout().split("\n")) {
-          if (line.startsWith(ProcessFarm.VIP + ":80 ")) {
-            where[0] = s;
-            where[1] = line.split("\\s+")[1];
-            return true;
+    io.baton.cli.farm.ProcessLab.awaitTrue(
+        () -> {
+          for (String s : ProcessFarm.SERVERS) {
+            for (String line : ctl(farm, s, "connections").stdout().split("\n")) {
+              if (line.startsWith(ProcessFarm.VIP + ":80 ")) {
+                where[0] = s;
+                where[1] = line.split("\\s+")[1];
+                return true;
+              }
+            }
           }
-        }
-      }
-      return false;
-    }, Duration.ofSeconds(20), "the download's server");
+          return false;
+        },
+        Duration.ofSeconds(20),
+        "the download's server");
     String target = where[0].equals("s1") ? "s2" : "s1";
     long before = Files.exists(out) ? Files.size(out) : 0;
-    CommandResult moved = ctl(farm, where[0], "migrate", where[1], ProcessFarm.VIP + ":80", "--to", target);
-    checks.check(moved.exitCode() == 0, "after " + before / (1 << 20) + " MiB: " + moved.stdout().strip()
-        + moved.stderr().strip());
+    CommandResult moved =
+        ctl(farm, where[0], "migrate", where[1], ProcessFarm.VIP + ":80", "--to", target);
+    checks.check(
+        moved.exitCode() == 0,
+        "after " + before / (1 << 20) + " MiB: " + moved.stdout().strip() + moved.stderr().strip());
     boolean ended = curl.waitFor(60, TimeUnit.SECONDS);
-    boolean intact = ended && curl.exitValue() == 0 && Farm.sha256(out).equals(Farm.sha256(farm.bigFile));
+    boolean intact =
+        ended && curl.exitValue() == 0 && Farm.sha256(out).equals(Farm.sha256(farm.bigFile));
     checks.check(intact, "the download arrived whole, its SHA-256 that of the file");
     return moved.stdout().strip();
   }
 
   private String perRequest(ProcessFarm farm) throws Exception {
-    checks.say("[3] one keep-alive connection (curl, 12 URLs) to :443, alternating /a/ (pool a: s1) and /b/ (pool b:"
-        + " s2): each request is routed by its path");
-    List<String> cmd = new ArrayList<>(List.of("curl", "-sS", "--max-time", "30", "-w", "|%{num_connects}|%{time_total}\n"));
+    checks.say(
+        "[3] one keep-alive connection (curl, 12 URLs) to :443, alternating /a/ (pool a: s1) and /b/ (pool b:"
+            + " s2): each request is routed by its path");
+    List<String> cmd =
+        new ArrayList<>(
+            List.of("curl", "-sS", "--max-time", "30", "-w", "|%{num_connects}|%{time_total}\n"));
     List<String> expected = new ArrayList<>();
     for (int i = 0; i < 12; i++) {
       String pool = i % 2 == 0 ? "a" : "b";
@@ -204,13 +286,19 @@ public final class MigrateDemo {
         bodies.add(line.strip());
       }
     }
-    checks.check(r.exitCode() == 0 && bodies.equals(expected), "answers in order: " + String.join(", ",
-        bodies.stream().distinct().toList()) + (bodies.equals(expected) ? "" : " (expected " + expected + ")"));
+    checks.check(
+        r.exitCode() == 0 && bodies.equals(expected),
+        "answers in order: "
+            + String.join(", ", bodies.stream().distinct().toList())
+            + (bodies.equals(expected) ? "" : " (expected " + expected + ")"));
     checks.check(connects == 1, "all on one connection (" + connects + " connects)");
     List<Double> switched = new ArrayList<>(times.subList(1, times.size()));
     switched.sort(null);
-    return String.format("%d requests on one connection, 11 of them moved it to the other pool's server: median %.1f ms"
-        + " per request (the first, handed off by the dispatcher, %.1f ms)", times.size(),
-        switched.isEmpty() ? 0 : switched.get(switched.size() / 2), times.isEmpty() ? 0 : times.getFirst());
+    return String.format(
+        "%d requests on one connection, 11 of them moved it to the other pool's server: median %.1f ms"
+            + " per request (the first, handed off by the dispatcher, %.1f ms)",
+        times.size(),
+        switched.isEmpty() ? 0 : switched.get(switched.size() / 2),
+        times.isEmpty() ? 0 : times.getFirst());
   }
 }

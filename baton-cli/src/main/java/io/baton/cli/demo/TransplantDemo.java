@@ -1,7 +1,6 @@
 package io.baton.cli.demo;
 
 import io.baton.dispatcher.LatencyRecorder;
-
 import io.baton.linux.FdIo;
 import io.baton.linux.Sockets;
 import io.baton.linux.TcpInfo;
@@ -25,11 +24,11 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 /**
- * {@code baton demo} for the transplant stage: builds {@link DemoLab} and shows, with real
- * kernels and real clients, a live TCP connection moving from the host that accepted it to a
- * server that answers the client directly. Four acts: a bidirectional stream moved mid-flight,
- * a curl download served after the move, many short handoffs timed, and a check that no RST
- * was seen. Every act verifies bytes by SHA-256 and reports a failure instead of hiding it.
+ * {@code baton demo} for the transplant stage: builds {@link DemoLab} and shows, with real kernels
+ * and real clients, a live TCP connection moving from the host that accepted it to a server that
+ * answers the client directly. Four acts: a bidirectional stream moved mid-flight, a curl download
+ * served after the move, many short handoffs timed, and a check that no RST was seen. Every act
+ * verifies bytes by SHA-256 and reports a failure instead of hiding it.
  *
  * <p>Confined to the calling thread (it uses helper threads internally and joins them).
  */
@@ -47,21 +46,32 @@ public final class TransplantDemo {
     this.handoffs = handoffs;
   }
 
-  /** Runs the demo; returns true when every check passed. With {@code keep}, serves until interrupted. */
+  /**
+   * Runs the demo; returns true when every check passed. With {@code keep}, serves until
+   * interrupted.
+   */
   public boolean run(boolean keep) throws Exception {
-    out.println("Building the lab: client, a (accepts on VIP " + DemoLab.VIP + ":" + DemoLab.PORT
-        + "), b (VIP on lo, guarded), front + fabric segments ...");
+    out.println(
+        "Building the lab: client, a (accepts on VIP "
+            + DemoLab.VIP
+            + ":"
+            + DemoLab.PORT
+            + "), b (VIP on lo, guarded), front + fabric segments ...");
     out.flush();
     try (DemoLab lab = new DemoLab()) {
-      out.println("  namespaces: " + lab.client.nsName() + ", " + lab.a.nsName() + ", " + lab.b.nsName());
+      out.println(
+          "  namespaces: " + lab.client.nsName() + ", " + lab.a.nsName() + ", " + lab.b.nsName());
       streamAct(lab);
       curlAct(lab);
       handoffAct(lab);
       long[] rsts = lab.clientRsts();
-      checks.check(rsts[0] == 0 && rsts[1] == 0, "RST segments seen by the client: received " + rsts[0]
-          + ", sent " + rsts[1]);
-      out.println("guard on b dropped " + lab.guardDrops()
-          + " early packets (each one retransmitted, none reset)");
+      checks.check(
+          rsts[0] == 0 && rsts[1] == 0,
+          "RST segments seen by the client: received " + rsts[0] + ", sent " + rsts[1]);
+      out.println(
+          "guard on b dropped "
+              + lab.guardDrops()
+              + " early packets (each one retransmitted, none reset)");
       out.println(checks.failed() ? "DEMO FAILED" : "demo: all checks passed");
       out.flush();
       if (keep) serveUntilInterrupted(lab);
@@ -92,30 +102,69 @@ public final class TransplantDemo {
     DemoLab.Handoff h = lab.handOff(aFd, peeked);
     int bFd = h.restored().fd();
     TcpInfo bInfo = TcpInfo.of(bFd);
-    out.printf("    exported %d-byte state (%d queued for b, %d of them already read by a) in %s,"
-            + " restored in %s%n", h.wireBytes(), h.state().receiveQueue().length,
-        h.state().receiveQueueAlreadyRead(), LatencyRecorder.micros(h.exportNs()), LatencyRecorder.micros(h.restoreNs()));
-    out.printf("    b's socket: %s, wscale %d/%d, SACK %s, timestamps %s%n",
-        TcpInfo.stateName(bInfo.state()), bInfo.sndWscale(), bInfo.rcvWscale(), bInfo.sack(),
+    out.printf(
+        "    exported %d-byte state (%d queued for b, %d of them already read by a) in %s,"
+            + " restored in %s%n",
+        h.wireBytes(),
+        h.state().receiveQueue().length,
+        h.state().receiveQueueAlreadyRead(),
+        LatencyRecorder.micros(h.exportNs()),
+        LatencyRecorder.micros(h.restoreNs()));
+    out.printf(
+        "    b's socket: %s, wscale %d/%d, SACK %s, timestamps %s%n",
+        TcpInfo.stateName(bInfo.state()),
+        bInfo.sndWscale(),
+        bInfo.rcvWscale(),
+        bInfo.sack(),
         bInfo.timestamps());
     ExecutorService pool = Executors.newFixedThreadPool(4);
     try {
       long[] counts = new long[4];
       List<Future<?>> work =
           List.of(
-              pool.submit(() -> { counts[0] = pumpStream(client.getOutputStream(), 2, 8 * MIB, upSent);
-                client.shutdownOutput(); return null; }),
-              pool.submit(() -> { counts[1] = drainStream(client.getInputStream(), downSeen); return null; }),
-              pool.submit(() -> { counts[2] = drainFd(bFd, upSeen, deadline); return null; }),
-              pool.submit(() -> { counts[3] = pumpFd(bFd, 3, 8 * MIB, downSent, deadline);
-                Sockets.shutdown(bFd, Sockets.SHUT_WR); return null; }));
+              pool.submit(
+                  () -> {
+                    counts[0] = pumpStream(client.getOutputStream(), 2, 8 * MIB, upSent);
+                    client.shutdownOutput();
+                    return null;
+                  }),
+              pool.submit(
+                  () -> {
+                    counts[1] = drainStream(client.getInputStream(), downSeen);
+                    return null;
+                  }),
+              pool.submit(
+                  () -> {
+                    counts[2] = drainFd(bFd, upSeen, deadline);
+                    return null;
+                  }),
+              pool.submit(
+                  () -> {
+                    counts[3] = pumpFd(bFd, 3, 8 * MIB, downSent, deadline);
+                    Sockets.shutdown(bFd, Sockets.SHUT_WR);
+                    return null;
+                  }));
       for (Future<?> f : work) f.get(STEP_LIMIT.toSeconds(), TimeUnit.SECONDS);
       String up = hex(upSent);
       String down = hex(downSent);
-      checks.check(up.equals(hex(upSeen)), "client->server " + (first.length + counts[0]) + " bytes, b read "
-          + counts[2] + ", sha256 " + up.substring(0, 16) + "… match");
-      checks.check(down.equals(hex(downSeen)), "server->client " + counts[3] + " bytes, client read "
-          + counts[1] + ", sha256 " + down.substring(0, 16) + "… match");
+      checks.check(
+          up.equals(hex(upSeen)),
+          "client->server "
+              + (first.length + counts[0])
+              + " bytes, b read "
+              + counts[2]
+              + ", sha256 "
+              + up.substring(0, 16)
+              + "… match");
+      checks.check(
+          down.equals(hex(downSeen)),
+          "server->client "
+              + counts[3]
+              + " bytes, client read "
+              + counts[1]
+              + ", sha256 "
+              + down.substring(0, 16)
+              + "… match");
     } finally {
       pool.shutdownNow();
       client.close();
@@ -132,43 +181,69 @@ public final class TransplantDemo {
     Path file = lab.lab.dir().resolve("curl-download.bin");
     var aFront0 = lab.a.interfaceStats("front");
     var bFront0 = lab.b.interfaceStats("front");
-    Process curl = lab.client.start(List.of("curl", "-sS", "--max-time", "100", "-o", file.toString(),
-        "http://" + DemoLab.VIP + ":" + DemoLab.PORT + "/big.bin"));
+    Process curl =
+        lab.client.start(
+            List.of(
+                "curl",
+                "-sS",
+                "--max-time",
+                "100",
+                "-o",
+                file.toString(),
+                "http://" + DemoLab.VIP + ":" + DemoLab.PORT + "/big.bin"));
     int aFd = lab.accept(deadline);
-    byte[] head = FdIo.readUntil(aFd, "\r\n\r\n".getBytes(StandardCharsets.US_ASCII), 16 * 1024, deadline);
+    byte[] head =
+        FdIo.readUntil(aFd, "\r\n\r\n".getBytes(StandardCharsets.US_ASCII), 16 * 1024, deadline);
     DemoLab.Handoff h = lab.handOff(aFd, head);
     int bFd = h.restored().fd();
     MessageDigest body = sha();
     try {
-      byte[] replayed = FdIo.readUntil(bFd, "\r\n\r\n".getBytes(StandardCharsets.US_ASCII), 16 * 1024, deadline);
-      checks.check(java.util.Arrays.equals(replayed, head), "b received the request head a had read ("
-          + head.length + " bytes): " + firstLine(replayed));
-      byte[] header = ("HTTP/1.1 200 OK\r\nContent-Length: " + size
-          + "\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n")
-          .getBytes(StandardCharsets.US_ASCII);
+      byte[] replayed =
+          FdIo.readUntil(bFd, "\r\n\r\n".getBytes(StandardCharsets.US_ASCII), 16 * 1024, deadline);
+      checks.check(
+          java.util.Arrays.equals(replayed, head),
+          "b received the request head a had read ("
+              + head.length
+              + " bytes): "
+              + firstLine(replayed));
+      byte[] header =
+          ("HTTP/1.1 200 OK\r\nContent-Length: "
+                  + size
+                  + "\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n")
+              .getBytes(StandardCharsets.US_ASCII);
       FdIo.writeAll(bFd, header, 0, header.length, deadline);
       pumpFd(bFd, 4, size, body, deadline);
     } finally {
       Sockets.closeQuietly(bFd);
     }
     boolean exited = curl.waitFor(STEP_LIMIT.toSeconds(), TimeUnit.SECONDS);
-    checks.check(exited && curl.exitValue() == 0, "curl exited " + (exited ? curl.exitValue() : "late")
-        + (exited && curl.exitValue() != 0 ? ": " + Files.readString(lab.client.stderrOf(curl)).strip() : ""));
+    checks.check(
+        exited && curl.exitValue() == 0,
+        "curl exited "
+            + (exited ? curl.exitValue() : "late")
+            + (exited && curl.exitValue() != 0
+                ? ": " + Files.readString(lab.client.stderrOf(curl)).strip()
+                : ""));
     MessageDigest downloaded = sha();
     long length = 0;
     try (InputStream in = Files.newInputStream(file)) {
       byte[] buf = new byte[1 << 16];
       int n;
-      while ((n = in.read(buf)) > 0) { downloaded.update(buf, 0, n); length += n; }
+      while ((n = in.read(buf)) > 0) {
+        downloaded.update(buf, 0, n);
+        length += n;
+      }
     }
     String want = hex(body);
-    checks.check(length == size && want.equals(hex(downloaded)),
+    checks.check(
+        length == size && want.equals(hex(downloaded)),
         "curl saved " + length + " bytes, sha256 " + want.substring(0, 16) + "… match");
     var aFront = lab.a.interfaceStats("front");
     var bFront = lab.b.interfaceStats("front");
     long aTx = aFront.txBytes() - aFront0.txBytes();
     long bTx = bFront.txBytes() - bFront0.txBytes();
-    out.printf("    bytes sent to the client: b %,d (direct server return), a %,d (%.3f%% of b's)%n",
+    out.printf(
+        "    bytes sent to the client: b %,d (direct server return), a %,d (%.3f%% of b's)%n",
         bTx, aTx, 100.0 * aTx / Math.max(1, bTx));
     checks.check(aTx * 100 < bTx, "a transmitted under 1% of the response bytes");
     lab.retire(h.state().flow());
@@ -176,7 +251,8 @@ public final class TransplantDemo {
 
   /** Act 3: many short connections, each handed off once; timings of export and restore. */
   private void handoffAct(DemoLab lab) throws Exception {
-    out.println("[3] handoffs: " + handoffs + " connections, each request read by a and answered by b");
+    out.println(
+        "[3] handoffs: " + handoffs + " connections, each request read by a and answered by b");
     LatencyRecorder export = new LatencyRecorder(handoffs);
     LatencyRecorder nft = new LatencyRecorder(handoffs);
     LatencyRecorder restore = new LatencyRecorder(handoffs);
@@ -188,9 +264,12 @@ public final class TransplantDemo {
       Socket client = lab.client.call(() -> connect(Duration.ofSeconds(10)));
       try {
         String path = "/item/" + i;
-        client.getOutputStream().write(("GET " + path + " HTTP/1.0\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+        client
+            .getOutputStream()
+            .write(("GET " + path + " HTTP/1.0\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
         int aFd = lab.accept(deadline);
-        byte[] head = FdIo.readUntil(aFd, "\r\n\r\n".getBytes(StandardCharsets.US_ASCII), 4096, deadline);
+        byte[] head =
+            FdIo.readUntil(aFd, "\r\n\r\n".getBytes(StandardCharsets.US_ASCII), 4096, deadline);
         DemoLab.Handoff h = lab.handOff(aFd, head);
         export.record(h.exportNs());
         nft.record(h.nftNs());
@@ -198,15 +277,18 @@ public final class TransplantDemo {
         total.record(h.totalNs());
         int bFd = h.restored().fd();
         try {
-          byte[] replayed = FdIo.readUntil(bFd, "\r\n\r\n".getBytes(StandardCharsets.US_ASCII), 4096, deadline);
-          byte[] reply = ("HTTP/1.0 200 OK\r\n\r\nserved by b: " + firstLine(replayed).split(" ")[1] + "\n")
-              .getBytes(StandardCharsets.US_ASCII);
+          byte[] replayed =
+              FdIo.readUntil(bFd, "\r\n\r\n".getBytes(StandardCharsets.US_ASCII), 4096, deadline);
+          byte[] reply =
+              ("HTTP/1.0 200 OK\r\n\r\nserved by b: " + firstLine(replayed).split(" ")[1] + "\n")
+                  .getBytes(StandardCharsets.US_ASCII);
           FdIo.writeAll(bFd, reply, 0, reply.length, deadline);
         } finally {
           Sockets.close(bFd);
         }
         client.setSoTimeout(10_000);
-        String answer = new String(client.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+        String answer =
+            new String(client.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
         if (answer.endsWith("served by b: " + path + "\n")) ok++;
         client.close();
         lab.retire(h.state().flow());
@@ -216,22 +298,35 @@ public final class TransplantDemo {
       }
     }
     double seconds = (System.nanoTime() - start) / 1e9;
-    checks.check(ok == handoffs, ok + "/" + handoffs + " clients got b's answer to their own request");
+    checks.check(
+        ok == handoffs, ok + "/" + handoffs + " clients got b's answer to their own request");
     out.println("    export (freeze + repair read): " + export.summary());
     out.println("    restore (socket to ESTABLISHED): " + restore.summary());
     out.println("    nftables batch (drop + forward): " + nft.summary());
-    out.println("    whole handoff incl. lab thread hops: " + total.summary()
-        + String.format(" (%.0f handoffs/s, one at a time)", handoffs / seconds));
+    out.println(
+        "    whole handoff incl. lab thread hops: "
+            + total.summary()
+            + String.format(" (%.0f handoffs/s, one at a time)", handoffs / seconds));
     lab.reapAll();
     int entries = lab.forwardingEntries();
-    checks.check(entries == 0, "forwarding table empty after the connections closed (" + entries + " entries)");
+    checks.check(
+        entries == 0,
+        "forwarding table empty after the connections closed (" + entries + " entries)");
   }
 
   private void serveUntilInterrupted(DemoLab lab) throws Exception {
     out.println();
     out.println("The lab stays up. In another shell, as root:");
-    out.println("  ip netns exec " + lab.client.nsName() + " curl http://" + DemoLab.VIP + ":" + DemoLab.PORT + "/");
-    out.println("Each connection is accepted by a, handed to b, and answered by b. Ctrl-C ends it and tears the lab down.");
+    out.println(
+        "  ip netns exec "
+            + lab.client.nsName()
+            + " curl http://"
+            + DemoLab.VIP
+            + ":"
+            + DemoLab.PORT
+            + "/");
+    out.println(
+        "Each connection is accepted by a, handed to b, and answered by b. Ctrl-C ends it and tears the lab down.");
     out.flush();
     while (!Thread.currentThread().isInterrupted()) {
       int aFd;
@@ -242,15 +337,24 @@ public final class TransplantDemo {
       }
       long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
       try {
-        byte[] head = FdIo.readUntil(aFd, "\r\n\r\n".getBytes(StandardCharsets.US_ASCII), 16 * 1024, deadline);
+        byte[] head =
+            FdIo.readUntil(
+                aFd, "\r\n\r\n".getBytes(StandardCharsets.US_ASCII), 16 * 1024, deadline);
         DemoLab.Handoff h = lab.handOff(aFd, head);
         int bFd = h.restored().fd();
         FdIo.readUntil(bFd, "\r\n\r\n".getBytes(StandardCharsets.US_ASCII), 16 * 1024, deadline);
-        String bodyText = "Hello from b. a accepted this connection and read your request ("
-            + firstLine(head) + "), then handed the live TCP connection to b in "
-            + LatencyRecorder.micros(h.totalNs()) + ".\n";
-        byte[] reply = ("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
-            + bodyText.length() + "\r\nConnection: close\r\n\r\n" + bodyText).getBytes(StandardCharsets.US_ASCII);
+        String bodyText =
+            "Hello from b. a accepted this connection and read your request ("
+                + firstLine(head)
+                + "), then handed the live TCP connection to b in "
+                + LatencyRecorder.micros(h.totalNs())
+                + ".\n";
+        byte[] reply =
+            ("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
+                    + bodyText.length()
+                    + "\r\nConnection: close\r\n\r\n"
+                    + bodyText)
+                .getBytes(StandardCharsets.US_ASCII);
         FdIo.writeAll(bFd, reply, 0, reply.length, deadline);
         Sockets.close(bFd);
         lab.retire(h.state().flow());
@@ -265,14 +369,15 @@ public final class TransplantDemo {
     }
   }
 
-
   private static Socket connect(Duration timeout) throws IOException {
     Socket s = new Socket();
-    s.connect(new InetSocketAddress(DemoLab.ip(DemoLab.VIP), DemoLab.PORT), (int) timeout.toMillis());
+    s.connect(
+        new InetSocketAddress(DemoLab.ip(DemoLab.VIP), DemoLab.PORT), (int) timeout.toMillis());
     return s;
   }
 
-  private static long pumpStream(OutputStream out, long seed, int total, MessageDigest digest) throws IOException {
+  private static long pumpStream(OutputStream out, long seed, int total, MessageDigest digest)
+      throws IOException {
     Random random = new Random(seed);
     byte[] chunk = new byte[64 * 1024];
     for (int left = total; left > 0; left -= chunk.length) {
@@ -284,7 +389,8 @@ public final class TransplantDemo {
     return total;
   }
 
-  private static long pumpFd(int fd, long seed, int total, MessageDigest digest, long deadline) throws IOException {
+  private static long pumpFd(int fd, long seed, int total, MessageDigest digest, long deadline)
+      throws IOException {
     Random random = new Random(seed);
     byte[] chunk = new byte[256 * 1024];
     for (int left = total; left > 0; left -= chunk.length) {
@@ -300,7 +406,10 @@ public final class TransplantDemo {
     byte[] buf = new byte[64 * 1024];
     long total = 0;
     int n;
-    while ((n = in.read(buf)) > 0) { digest.update(buf, 0, n); total += n; }
+    while ((n = in.read(buf)) > 0) {
+      digest.update(buf, 0, n);
+      total += n;
+    }
     return total;
   }
 
@@ -308,7 +417,10 @@ public final class TransplantDemo {
     byte[] buf = new byte[64 * 1024];
     long total = 0;
     int n;
-    while ((n = FdIo.read(fd, buf, 0, buf.length, deadline)) > 0) { digest.update(buf, 0, n); total += n; }
+    while ((n = FdIo.read(fd, buf, 0, buf.length, deadline)) > 0) {
+      digest.update(buf, 0, n);
+      total += n;
+    }
     return total;
   }
 

@@ -25,10 +25,12 @@ import java.util.concurrent.TimeUnit;
  */
 public final class WorkersDemo {
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final String WORKERS = "workers: { balance: least-connections, members: ["
-      + "{ name: w1, address: 127.0.0.1:8081 }, { name: w2, address: 127.0.0.1:8082 },"
-      + " { name: w3, address: 127.0.0.1:8083 }, { name: w4, address: 127.0.0.1:8084 } ] }";
-  private static final String ONE_SERVER = """
+  private static final String WORKERS =
+      "workers: { balance: least-connections, members: ["
+          + "{ name: w1, address: 127.0.0.1:8081 }, { name: w2, address: 127.0.0.1:8082 },"
+          + " { name: w3, address: 127.0.0.1:8083 }, { name: w4, address: 127.0.0.1:8084 } ] }";
+  private static final String ONE_SERVER =
+      """
       vips:
         - address: %1$s
           port: 80
@@ -43,7 +45,8 @@ public final class WorkersDemo {
           members:
             - { node: s1, fabric-address: 198.18.1.11 }
             - { node: s2, fabric-address: 198.18.1.12, weight: 0 }   # in the farm, given nothing
-      """.formatted(ProcessFarm.VIP);
+      """
+          .formatted(ProcessFarm.VIP);
 
   private final int loadSeconds;
   private final DemoChecks checks;
@@ -56,21 +59,39 @@ public final class WorkersDemo {
 
   /** Runs the demo; true when every check passed. With {@code keep}, waits until interrupted. */
   public boolean run(boolean keep) throws Exception {
-    checks.say("Building the farm: client, dispatcher d1, server s1 with four nginx workers (127.0.0.1:8081-8084)"
-        + " behind VIP " + ProcessFarm.VIP + ":80 (least connections) ...");
-    try (ProcessFarm farm = new ProcessFarm("demo-wk", ProcessFarm.Options.DEFAULT.routing(ONE_SERVER).port80(WORKERS))) {
+    checks.say(
+        "Building the farm: client, dispatcher d1, server s1 with four nginx workers (127.0.0.1:8081-8084)"
+            + " behind VIP "
+            + ProcessFarm.VIP
+            + ":80 (least connections) ...");
+    try (ProcessFarm farm =
+        new ProcessFarm(
+            "demo-wk", ProcessFarm.Options.DEFAULT.routing(ONE_SERVER).port80(WORKERS))) {
       Map<String, Process> nginx = new HashMap<>();
       for (int w = 1; w <= 4; w++) {
         Path root = Files.createDirectories(farm.lab.dir().resolve("www-w" + w));
         Files.writeString(root.resolve("whoami.txt"), "w" + w + "\n");
-        nginx.put("w" + w, Nginx.startWorker(farm.hosts.get("s1"), farm.lab.dir(), "s1-w" + w, root, 8080 + w));
+        nginx.put(
+            "w" + w,
+            Nginx.startWorker(farm.hosts.get("s1"), farm.lab.dir(), "s1-w" + w, root, 8080 + w));
       }
       farm.startAll();
       checks.say("");
-      checks.say("wrk: " + loadSeconds + " s of new connections (Connection: close), 8 at a time;"
-          + " after a third w2 is killed (SIGKILL), after two thirds w3 is drained (baton ctl workers w3 drain).");
-      Process wrk = farm.client.start(List.of("wrk", "-t1", "-c8", "-d" + loadSeconds + "s", "-H", "Connection: close",
-          "http://" + ProcessFarm.VIP + "/whoami.txt"));
+      checks.say(
+          "wrk: "
+              + loadSeconds
+              + " s of new connections (Connection: close), 8 at a time;"
+              + " after a third w2 is killed (SIGKILL), after two thirds w3 is drained (baton ctl workers w3 drain).");
+      Process wrk =
+          farm.client.start(
+              List.of(
+                  "wrk",
+                  "-t1",
+                  "-c8",
+                  "-d" + loadSeconds + "s",
+                  "-H",
+                  "Connection: close",
+                  "http://" + ProcessFarm.VIP + "/whoami.txt"));
       long start = System.nanoTime();
       awaitElapsed(start, loadSeconds * 1000L / 3);
       Process w2 = nginx.get("w2");
@@ -80,19 +101,30 @@ public final class WorkersDemo {
       checks.say("   w2 killed at " + (System.nanoTime() - start) / 1_000_000 + " ms");
       awaitElapsed(start, loadSeconds * 2000L / 3);
       CommandResult drain = ctl(farm, "workers", "w3", "drain");
-      checks.check(drain.exitCode() == 0, "w3 drained at " + (System.nanoTime() - start) / 1_000_000 + " ms"
-          + (drain.exitCode() == 0 ? "" : ": " + drain.stderr()));
+      checks.check(
+          drain.exitCode() == 0,
+          "w3 drained at "
+              + (System.nanoTime() - start) / 1_000_000
+              + " ms"
+              + (drain.exitCode() == 0 ? "" : ": " + drain.stderr()));
       long beforeDrainEnd = connectionsOf(farm, "w3");
       if (!wrk.waitFor(loadSeconds + 30L, TimeUnit.SECONDS)) {
         wrk.destroyForcibly();
         checks.check(false, "wrk finished");
       }
       String out = Files.readString(farm.client.stdoutOf(wrk));
-      String rate = out.lines().filter(l -> l.startsWith("Requests/sec")).findFirst().orElse("Requests/sec: ?").strip();
+      String rate =
+          out.lines()
+              .filter(l -> l.startsWith("Requests/sec"))
+              .findFirst()
+              .orElse("Requests/sec: ?")
+              .strip();
       // Only the connections w2 was serving when it died may fail (wrk has 8 open at a time), and
       // fast: a read error, never a connect error or a timeout; no answer is ever wrong.
-      java.util.regex.Matcher m = java.util.regex.Pattern
-          .compile("Socket errors: connect (\\d+), read (\\d+), write (\\d+), timeout (\\d+)").matcher(out);
+      java.util.regex.Matcher m =
+          java.util.regex.Pattern.compile(
+                  "Socket errors: connect (\\d+), read (\\d+), write (\\d+), timeout (\\d+)")
+              .matcher(out);
       long connect = 0, read = 0, write = 0, timeout = 0;
       if (m.find()) {
         connect = Long.parseLong(m.group(1));
@@ -100,9 +132,13 @@ public final class WorkersDemo {
         write = Long.parseLong(m.group(3));
         timeout = Long.parseLong(m.group(4));
       }
-      checks.check(!out.contains("Non-2xx") && connect == 0 && timeout == 0 && read + write <= 8,
-          "no request failed but those w2 was serving when it died (" + (read + write) + " reset, at most 8; "
-              + rate + ")");
+      checks.check(
+          !out.contains("Non-2xx") && connect == 0 && timeout == 0 && read + write <= 8,
+          "no request failed but those w2 was serving when it died ("
+              + (read + write)
+              + " reset, at most 8; "
+              + rate
+              + ")");
 
       checks.say("");
       checks.say("Per worker (baton ctl workers on s1):");
@@ -111,18 +147,26 @@ public final class WorkersDemo {
       JsonNode rows = JSON.readTree(ctl(farm, "--json", "workers").stdout()).path("workers");
       Map<String, JsonNode> byName = new HashMap<>();
       for (JsonNode r : rows) byName.put(r.path("worker").asText(), r);
-      checks.check(byName.get("w2").path("state").asText().equals("down"), "w2 is down (its connect failed; the"
-          + " connection was retried on another worker)");
-      checks.check(byName.get("w3").path("state").asText().equals("draining")
-          && byName.get("w3").path("connections").asLong() == beforeDrainEnd,
+      checks.check(
+          byName.get("w2").path("state").asText().equals("down"),
+          "w2 is down (its connect failed; the" + " connection was retried on another worker)");
+      checks.check(
+          byName.get("w3").path("state").asText().equals("draining")
+              && byName.get("w3").path("connections").asLong() == beforeDrainEnd,
           "w3 took no new connection after its drain");
-      checks.check(byName.get("w1").path("connections").asLong() > 0 && byName.get("w4").path("connections").asLong() > 0,
+      checks.check(
+          byName.get("w1").path("connections").asLong() > 0
+              && byName.get("w4").path("connections").asLong() > 0,
           "w1 and w4 carried the load to the end");
       checks.say(checks.failed() ? "DEMO FAILED" : "demo: all checks passed");
       if (keep) {
         checks.say("The farm stays up. In another shell, as root:");
-        checks.say("  ip netns exec " + farm.hosts.get("s1").nsName() + " ./baton ctl --config " + farm.config("s1")
-            + " workers");
+        checks.say(
+            "  ip netns exec "
+                + farm.hosts.get("s1").nsName()
+                + " ./baton ctl --config "
+                + farm.config("s1")
+                + " workers");
         checks.say("Ctrl-C ends it and tears the farm down.");
         Thread.currentThread().join();
       }
@@ -147,7 +191,9 @@ public final class WorkersDemo {
   }
 
   private static void awaitElapsed(long startNs, long ms) throws Exception {
-    ProcessLab.awaitTrue(() -> System.nanoTime() - startNs >= ms * 1_000_000, Duration.ofMillis(ms + 5_000),
+    ProcessLab.awaitTrue(
+        () -> System.nanoTime() - startNs >= ms * 1_000_000,
+        Duration.ofMillis(ms + 5_000),
         ms + " ms into the run");
   }
 }

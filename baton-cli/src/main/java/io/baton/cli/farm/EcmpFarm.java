@@ -9,12 +9,12 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Dispatchers behind a router, the way production farms announce a VIP: a router namespace
- * runs BIRD 2 with a BGP session to each dispatcher and installs the VIP's route with one next hop
- * per dispatcher that announces it (ECMP, hashed on the 4-tuple:
- * {@code fib_multipath_hash_policy=1}); each dispatcher's own BIRD, started by {@code baton
- * dispatcher}, announces the VIP. Two servers serve the sample app. Every node runs the sync
- * plane on a network of its own, so servers tell both dispatchers which connections they own.
+ * Dispatchers behind a router, the way production farms announce a VIP: a router namespace runs
+ * BIRD 2 with a BGP session to each dispatcher and installs the VIP's route with one next hop per
+ * dispatcher that announces it (ECMP, hashed on the 4-tuple: {@code fib_multipath_hash_policy=1});
+ * each dispatcher's own BIRD, started by {@code baton dispatcher}, announces the VIP. Two servers
+ * serve the sample app. Every node runs the sync plane on a network of its own, so servers tell
+ * both dispatchers which connections they own.
  *
  * <pre>
  * client 198.18.4.10 --edge-- router 198.18.4.1 / 198.18.0.254 --front-- d1 .1, d2 .2, s1 .11, s2 .12
@@ -26,8 +26,10 @@ import java.util.List;
 public final class EcmpFarm extends ProcessLab {
   public static final String VIP = "198.18.0.100";
   public static final String ROUTER = "198.18.0.254";
+
   /** The nodes that dispatch (in peer mode: every node) and those that serve only. */
   public final List<String> dispatchers;
+
   public final List<String> servers;
   private final boolean peers;
   static final int BIG_FILE_BYTES = 8 << 20;
@@ -44,8 +46,8 @@ public final class EcmpFarm extends ProcessLab {
   }
 
   /**
-   * @param peers peer mode instead: three nodes p1, p2, p3 (front, fabric and sync .1 to .3),
-   *     each dispatcher and server, each announcing the VIP and serving it, one pool of all three
+   * @param peers peer mode instead: three nodes p1, p2, p3 (front, fabric and sync .1 to .3), each
+   *     dispatcher and server, each announcing the VIP and serving it, one pool of all three
    *     balanced by least connections
    */
   public EcmpFarm(String purpose, boolean peers) throws Exception {
@@ -101,28 +103,36 @@ public final class EcmpFarm extends ProcessLab {
     }
   }
 
-  /** The router's BIRD, the servers, then the dispatchers; returns once the VIP has both next hops. */
+  /**
+   * The router's BIRD, the servers, then the dispatchers; returns once the VIP has both next hops.
+   */
   public EcmpFarm startAll() throws Exception {
     Path conf = lab.dir().resolve("router-bird.conf");
-    StringBuilder c = new StringBuilder("""
+    StringBuilder c =
+        new StringBuilder(
+            """
         router id 198.18.0.254;
         log "%s" all;
         protocol device {}
         protocol kernel { ipv4 { import none; export all; }; merge paths on; }
-        """.formatted(lab.dir().resolve("router-bird.log")));
+        """
+                .formatted(lab.dir().resolve("router-bird.log")));
     int octet = 1;
     for (String d : dispatchers) {
-      c.append("""
+      c.append(
+          """
           protocol bgp %s {
             local 198.18.0.254 as 65000;
             neighbor 198.18.0.%d as 65001;
             hold time 3; keepalive time 1; connect retry time 1; error wait time 1, 5;
             ipv4 { import where net = %s/32; export none; };
           }
-          """.formatted(d, octet++, VIP));
+          """
+              .formatted(d, octet++, VIP));
     }
     Files.writeString(conf, c.toString());
-    routerBird = router.start(List.of("bird", "-f", "-c", conf.toString(), "-s", routerSocket.toString()));
+    routerBird =
+        router.start(List.of("bird", "-f", "-c", conf.toString(), "-s", routerSocket.toString()));
     for (String s : servers) start(s);
     for (String s : servers) awaitMetric(s, "baton_sync_view_members", v -> v >= 1);
     for (String d : dispatchers) start(d);
@@ -169,15 +179,22 @@ public final class EcmpFarm extends ProcessLab {
    * installed each from the sync plane's ownership news ({@code ownership_installed}) : only then
    * does a killed dispatcher's connection have somewhere to go.
    */
-  public void awaitHandedOffAndReplicated(double handoffsBefore, double installedBefore, int n, Duration limit)
-      throws Exception {
-    awaitTrue(() -> dispatcherTotal("baton_dispatcher_handoffs_total") >= handoffsBefore + n
-            && dispatcherTotal("baton_dispatcher_ownership_installed_total") >= installedBefore + n, limit,
+  public void awaitHandedOffAndReplicated(
+      double handoffsBefore, double installedBefore, int n, Duration limit) throws Exception {
+    awaitTrue(
+        () ->
+            dispatcherTotal("baton_dispatcher_handoffs_total") >= handoffsBefore + n
+                && dispatcherTotal("baton_dispatcher_ownership_installed_total")
+                    >= installedBefore + n,
+        limit,
         n + " handoffs, each installed by the other dispatcher");
   }
 
   public void awaitNextHops(int n, Duration limit) throws Exception {
-    awaitTrue(() -> nextHops().size() == n, limit, "the router's route to " + VIP + " with " + n + " next hops");
+    awaitTrue(
+        () -> nextHops().size() == n,
+        limit,
+        "the router's route to " + VIP + " with " + n + " next hops");
   }
 
   /**
@@ -185,32 +202,40 @@ public final class EcmpFarm extends ProcessLab {
    * dispatchers; .11 and .12 in peer mode), as when a seed is down: connecting to them must not
    * hold up anything else (with JGroups' blocking TCP transport it did, for seconds at a time).
    */
-  private static final String SYNC = """
+  private static final String SYNC =
+      """
       sync:
         seeds: [198.18.2.1, 198.18.2.2, 198.18.2.3, 198.18.2.11, 198.18.2.12]
       """;
 
   private String dispatcherConfig(String name, int octet, Path root) {
-    String pool = peers ? """
+    String pool =
+        peers
+            ? """
           app:
             balance: least-connections
             members:
               - { node: p1, fabric-address: 198.18.1.1 }
               - { node: p2, fabric-address: 198.18.1.2 }
               - { node: p3, fabric-address: 198.18.1.3 }
-        """ : """
+        """
+            : """
           app:
             balance: round-robin
             members:
               - { node: s1, fabric-address: 198.18.1.11 }
               - { node: s2, fabric-address: 198.18.1.12 }
         """;
-    String server = !peers ? "" : """
+    String server =
+        !peers
+            ? ""
+            : """
         server:
           apply-host-preparation: true
           deliveries:
             - { vip: %s, port: 80, embedded: { app: sample, root: %s } }
-        """.formatted(VIP, root);
+        """
+                .formatted(VIP, root);
     return """
         node:
           name: %1$s
@@ -233,8 +258,17 @@ public final class EcmpFarm extends ProcessLab {
             neighbors: [{ address: %5$s, as: 65000 }]
         %6$s
         %9$s
-        """.formatted(name, octet, key, VIP, ROUTER, SYNC, peers ? "dispatcher, server" : "dispatcher",
-            pool.stripTrailing(), server);
+        """
+        .formatted(
+            name,
+            octet,
+            key,
+            VIP,
+            ROUTER,
+            SYNC,
+            peers ? "dispatcher, server" : "dispatcher",
+            pool.stripTrailing(),
+            server);
   }
 
   private String serverConfig(String name, int octet, Path root) {
@@ -254,7 +288,8 @@ public final class EcmpFarm extends ProcessLab {
           deliveries:
             - { vip: %4$s, port: 80, embedded: { app: sample, root: %5$s } }
         %6$s
-        """.formatted(name, octet, key, VIP, root, SYNC);
+        """
+        .formatted(name, octet, key, VIP, root, SYNC);
   }
 
   @Override

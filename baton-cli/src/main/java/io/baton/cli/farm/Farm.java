@@ -17,11 +17,11 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A farm in lab namespaces: a client, one dispatcher {@code d1} and three servers {@code s1..s3}
- * on front, fabric and sync segments. {@code s1} serves through the relay to nginx (plain HTTP
- * on 127.0.0.1:8080, TLS on 127.0.0.1:8443 for {@code a.example.test}); {@code s2} and {@code s3}
- * run the sample app embedded (and nginx for TLS, {@code b.example.test}). The dispatcher routes
- * {@code /static/} to s1, everything else on port 80 to s2/s3, and TLS by SNI.
+ * A farm in lab namespaces: a client, one dispatcher {@code d1} and three servers {@code s1..s3} on
+ * front, fabric and sync segments. {@code s1} serves through the relay to nginx (plain HTTP on
+ * 127.0.0.1:8080, TLS on 127.0.0.1:8443 for {@code a.example.test}); {@code s2} and {@code s3} run
+ * the sample app embedded (and nginx for TLS, {@code b.example.test}). The dispatcher routes {@code
+ * /static/} to s1, everything else on port 80 to s2/s3, and TLS by SNI.
  *
  * <p>Each node's YAML config is written to the lab directory and loaded with the real loader.
  * Thread-safe for the accessors; built and closed by one thread.
@@ -33,12 +33,16 @@ public final class Farm implements AutoCloseable {
   public static final int TLS_PORT = 443;
   public static final int L4_PORT = 9000;
   public static final List<String> SERVERS = List.of("s1", "s2", "s3");
+
   /** s2's sample app, reached without Baton: the direct baseline. */
   public static final String DIRECT_APP_IP = "198.18.0.12";
+
   /** s1's nginx, reached without Baton. */
   public static final String DIRECT_NGINX_IP = "198.18.0.11";
+
   /** Port of the direct sample app listener (nginx listens directly on 8080). */
   public static final int DIRECT_APP_PORT = 8090;
+
   public static final int DIRECT_NGINX_PORT = 8080;
 
   public final Lab lab;
@@ -48,23 +52,27 @@ public final class Farm implements AutoCloseable {
   public final Map<String, Path> webRoots = new LinkedHashMap<>();
   public final Map<String, FarmNode> nodes = new LinkedHashMap<>();
   public final Path caCert;
+
   /** A random file served by every server as /big.bin and /static/big.bin. */
   public final Path bigFile;
+
   public static final int BIG_FILE_BYTES = 100 << 20;
+
   /**
    * What the dispatcher's front interface may send during one {@link #BIG_FILE_BYTES} download
    * through a handoff: its SYN-ACK and the ACK of the request head, 140 bytes when measured; the
    * bound leaves room for ARP, neighbour discovery and a retransmission. README quotes it.
    */
   public static final long DISPATCHER_FRONT_TX_MAX_PER_DOWNLOAD = 4 << 10;
+
   private final String key;
   private final Map<String, String> overrides;
 
   /**
    * Builds the namespaces, starts nginx on the servers, and starts the Baton nodes.
    *
-   * @param overrides replacements for whole config sections keyed by node name then "timeouts"
-   *     etc. (tests use it for short timeouts); may be empty
+   * @param overrides replacements for whole config sections keyed by node name then "timeouts" etc.
+   *     (tests use it for short timeouts); may be empty
    */
   public static Farm start(String purpose, Map<String, String> overrides) throws Exception {
     Farm farm = new Farm(purpose, overrides);
@@ -105,7 +113,9 @@ public final class Farm implements AutoCloseable {
     }
     bigFile = lab.dir().resolve("big.bin");
     writeRandomFile(bigFile, BIG_FILE_BYTES);
-    caCert = Tls.makeCertificates(lab.dir(), List.of("a.example.test", "b.example.test", "c.example.test"));
+    caCert =
+        Tls.makeCertificates(
+            lab.dir(), List.of("a.example.test", "b.example.test", "c.example.test"));
     for (String s : SERVERS) {
       Path root = Files.createDirectories(lab.dir().resolve("www-" + s));
       Files.writeString(root.resolve("index.html"), "<h1>" + s + "</h1>\n");
@@ -136,8 +146,11 @@ public final class Farm implements AutoCloseable {
       i++;
     }
     nodes.put("d1", FarmNode.start(d1, load("d1", dispatcherConfig()), 2));
-    nodes.get("s2").listenDirect(new java.net.InetSocketAddress(DIRECT_APP_IP, DIRECT_APP_PORT),
-        io.baton.app.SampleApp.initializer(webRoots.get("s2"), "s2"));
+    nodes
+        .get("s2")
+        .listenDirect(
+            new java.net.InetSocketAddress(DIRECT_APP_IP, DIRECT_APP_PORT),
+            io.baton.app.SampleApp.initializer(webRoots.get("s2"), "s2"));
   }
 
   private BatonConfig load(String node, String yaml) throws Exception {
@@ -224,21 +237,38 @@ public final class Farm implements AutoCloseable {
             members:
               - { node: s2, fabric-address: 198.18.1.12 }
         %s
-        """.formatted(key, VIP, VIP, VIP, VIP, VIP, VIP, webRoots.get("d1"), VIP, overrides.getOrDefault("d1", ""));
+        """
+        .formatted(
+            key,
+            VIP,
+            VIP,
+            VIP,
+            VIP,
+            VIP,
+            VIP,
+            webRoots.get("d1"),
+            VIP,
+            overrides.getOrDefault("d1", ""));
   }
 
   private String serverConfig(String name, int octet) {
     boolean relay = name.equals("s1");
-    String http = relay
-        ? "- { vip: %s, port: 80, relay: 127.0.0.1:8080 }".formatted(VIP)
-        : "- { vip: %s, port: 80, embedded: { app: sample, root: %s } }".formatted(VIP, webRoots.get(name));
+    String http =
+        relay
+            ? "- { vip: %s, port: 80, relay: 127.0.0.1:8080 }".formatted(VIP)
+            : "- { vip: %s, port: 80, embedded: { app: sample, root: %s } }"
+                .formatted(VIP, webRoots.get(name));
     // s3 alone serves port 8081, so s2 refuses those handoffs (the refusal path).
-    String picky = name.equals("s3")
-        ? "- { vip: %s, port: 8081, embedded: { app: sample, root: %s } }".formatted(VIP, webRoots.get(name))
-        : "";
-    String l4 = relay
-        ? "- { vip: %s, port: 9000, relay: 127.0.0.1:8080 }".formatted(VIP)
-        : "- { vip: %s, port: 9000, embedded: { app: sample, root: %s } }".formatted(VIP, webRoots.get(name));
+    String picky =
+        name.equals("s3")
+            ? "- { vip: %s, port: 8081, embedded: { app: sample, root: %s } }"
+                .formatted(VIP, webRoots.get(name))
+            : "";
+    String l4 =
+        relay
+            ? "- { vip: %s, port: 9000, relay: 127.0.0.1:8080 }".formatted(VIP)
+            : "- { vip: %s, port: 9000, embedded: { app: sample, root: %s } }"
+                .formatted(VIP, webRoots.get(name));
     return """
         node:
           name: %s
@@ -256,7 +286,8 @@ public final class Farm implements AutoCloseable {
             %s
             %s
         %s
-        """.formatted(name, octet, octet, key, http, VIP, l4, picky, overrides.getOrDefault(name, ""));
+        """
+        .formatted(name, octet, octet, key, http, VIP, l4, picky, overrides.getOrDefault(name, ""));
   }
 
   /** The file's SHA-256, in hex. */
@@ -288,7 +319,8 @@ public final class Farm implements AutoCloseable {
       Map<String, Boolean> state = new LinkedHashMap<>(nodes.get("d1").dispatcher().fabricState());
       state.keySet().retainAll(SERVERS);
       if (state.size() == SERVERS.size() && !state.containsValue(false)) return;
-      if (System.nanoTime() > deadline) throw new IOException("fabric connections not up: " + state);
+      if (System.nanoTime() > deadline)
+        throw new IOException("fabric connections not up: " + state);
       Thread.onSpinWait();
       Thread.sleep(5); // polling interval of a deadline-bounded wait
     }
@@ -296,7 +328,8 @@ public final class Farm implements AutoCloseable {
 
   /** Runs curl in the client namespace against the VIP; {@code args} follow curl's own options. */
   public CommandResult curl(Duration timeout, String... args) {
-    List<String> cmd = new ArrayList<>(List.of("curl", "-sS", "--max-time", String.valueOf(timeout.toSeconds())));
+    List<String> cmd =
+        new ArrayList<>(List.of("curl", "-sS", "--max-time", String.valueOf(timeout.toSeconds())));
     cmd.addAll(List.of(args));
     return client.exec(cmd, timeout.plusSeconds(5));
   }

@@ -61,18 +61,37 @@ public final class GatewayChain extends ProcessLab {
       configure("gwa", config("gwa", "c0", "198.18.8.1", "c1", "198.18.9.1", "[]"));
       configure("gwb", config("gwb", "c2", "198.18.10.2", "c1", "198.18.9.2", "[198.18.11.0/24]"));
       configure("gwc", config("gwc", "c3", "198.18.11.3", "c2", "198.18.10.3", "[198.18.11.0/24]"));
-      app = remote.start(baton("app", "--root", content.toString(), "--listen", REMOTE_IP + ":80", "--name", "remote",
-          "--threads", "1"));
+      app =
+          remote.start(
+              baton(
+                  "app",
+                  "--root",
+                  content.toString(),
+                  "--listen",
+                  REMOTE_IP + ":80",
+                  "--name",
+                  "remote",
+                  "--threads",
+                  "1"));
       for (String g : List.of("gwa", "gwb", "gwc")) start(g);
       for (String g : List.of("gwa", "gwb", "gwc")) {
         Process p = process(g);
-        awaitTrue(() -> {
-          if (!p.isAlive()) throw new IllegalStateException(g + " exited: " + log(g));
-          return Files.readString(hosts.get(g).stdoutOf(p)).contains("; up");
-        }, START_LIMIT, g + " to come up");
+        awaitTrue(
+            () -> {
+              if (!p.isAlive()) throw new IllegalStateException(g + " exited: " + log(g));
+              return Files.readString(hosts.get(g).stdoutOf(p)).contains("; up");
+            },
+            START_LIMIT,
+            g + " to come up");
       }
-      awaitTrue(() -> remote.exec("curl", "-s", "-m", "2", "http://" + REMOTE_IP + "/whoami.txt").stdout().equals("remote\n"),
-          START_LIMIT, "the remote app");
+      awaitTrue(
+          () ->
+              remote
+                  .exec("curl", "-s", "-m", "2", "http://" + REMOTE_IP + "/whoami.txt")
+                  .stdout()
+                  .equals("remote\n"),
+          START_LIMIT,
+          "the remote app");
       ok = true;
     } finally {
       if (!ok) close();
@@ -94,21 +113,45 @@ public final class GatewayChain extends ProcessLab {
     return "gateway";
   }
 
-  private String config(String name, String lanDev, String lanIp, String wanDev, String wanIp, String serves) {
+  private String config(
+      String name, String lanDev, String lanIp, String wanDev, String wanIp, String serves) {
     return GatewayPair.gatewayConfig(key, name, lanDev, lanIp, wanDev, wanIp, serves);
   }
 
-  /** Registers the remote at {@code gateway} (its daemon on {@code daemonIp}) with peer {@code peerIp}. */
+  /**
+   * Registers the remote at {@code gateway} (its daemon on {@code daemonIp}) with peer {@code
+   * peerIp}.
+   */
   public CommandResult register(String daemonIp, String peerIp, String... extra) {
-    List<String> args = new java.util.ArrayList<>(List.of("register", "--gateway", daemonIp + ":7500", "--key-file",
-        keyFile.toString(), "--remote", REMOTE_IP, "--port", "80", "--peer", peerIp + ":7600"));
+    List<String> args =
+        new java.util.ArrayList<>(
+            List.of(
+                "register",
+                "--gateway",
+                daemonIp + ":7500",
+                "--key-file",
+                keyFile.toString(),
+                "--remote",
+                REMOTE_IP,
+                "--port",
+                "80",
+                "--peer",
+                peerIp + ":7600"));
     args.addAll(List.of(extra));
     return cli("remote", args.toArray(String[]::new));
   }
 
   /** The port conversion table of the gateway whose daemon is on {@code daemonIp}. */
   public String streams(String daemonIp) {
-    return cli("remote", "register", "--gateway", daemonIp + ":7500", "--key-file", keyFile.toString(), "--streams").stdout();
+    return cli(
+            "remote",
+            "register",
+            "--gateway",
+            daemonIp + ":7500",
+            "--key-file",
+            keyFile.toString(),
+            "--streams")
+        .stdout();
   }
 
   @Override

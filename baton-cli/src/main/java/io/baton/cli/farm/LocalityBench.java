@@ -17,9 +17,9 @@ import java.util.regex.Pattern;
  * ({@code ./baton bench --locality}): the working set (objects of 16 KiB from the sample app's
  * {@code /cached/KEY}, a miss ~1 ms of CPU) is larger than one server's cache but fits in the two
  * together. With least connections every server sees every object and its cache holds a share of
- * them; LARD gives each object one server. Each balance gets a farm of its own (one dispatcher,
- * two servers), a warm-up and a measured run of wrk (a new connection per request, uniformly
- * random objects); the hit rate comes from the servers' cache counters.
+ * them; LARD gives each object one server. Each balance gets a farm of its own (one dispatcher, two
+ * servers), a warm-up and a measured run of wrk (a new connection per request, uniformly random
+ * objects); the hit rate comes from the servers' cache counters.
  *
  * <p>Confined to the calling thread.
  */
@@ -46,9 +46,11 @@ public final class LocalityBench {
    * @param objects the working set
    * @param cachedObjects what one server's cache holds (less than {@code objects})
    */
-  public LocalityBench(PrintWriter out, int objects, int cachedObjects, Duration warmup, Duration duration) {
+  public LocalityBench(
+      PrintWriter out, int objects, int cachedObjects, Duration warmup, Duration duration) {
     if (cachedObjects >= objects || cachedObjects < 1) {
-      throw new IllegalArgumentException("one server's cache must hold fewer objects than the working set");
+      throw new IllegalArgumentException(
+          "one server's cache must hold fewer objects than the working set");
     }
     this.out = out;
     this.objects = objects;
@@ -66,12 +68,21 @@ public final class LocalityBench {
     }
     Outcome lc = outcomes.get(0);
     Outcome lard = outcomes.get(1);
-    String summary = String.format("Locality (LARD) against least connections: working set %d objects of 16 KiB,"
-        + " each of 2 servers caches %d, one request per connection, wrk -c16 for %d s after %d s of warm-up%n"
-        + "  least-connections: %,.0f req/s, cache hit rate %.1f%%%n"
-        + "  locality (LARD):   %,.0f req/s, cache hit rate %.1f%%  (throughput ratio %.2f)%n",
-        objects, cachedObjects, duration.toSeconds(), warmup.toSeconds(), lc.requestsPerSecond(), 100 * lc.hitRate(),
-        lard.requestsPerSecond(), 100 * lard.hitRate(), lard.requestsPerSecond() / lc.requestsPerSecond());
+    String summary =
+        String.format(
+            "Locality (LARD) against least connections: working set %d objects of 16 KiB,"
+                + " each of 2 servers caches %d, one request per connection, wrk -c16 for %d s after %d s of warm-up%n"
+                + "  least-connections: %,.0f req/s, cache hit rate %.1f%%%n"
+                + "  locality (LARD):   %,.0f req/s, cache hit rate %.1f%%  (throughput ratio %.2f)%n",
+            objects,
+            cachedObjects,
+            duration.toSeconds(),
+            warmup.toSeconds(),
+            lc.requestsPerSecond(),
+            100 * lc.hitRate(),
+            lard.requestsPerSecond(),
+            100 * lard.hitRate(),
+            lard.requestsPerSecond() / lc.requestsPerSecond());
     out.print(summary);
     out.flush();
     return new Result(outcomes, summary);
@@ -79,14 +90,21 @@ public final class LocalityBench {
 
   private Outcome run(String balance) throws Exception {
     long cacheBytes = (long) cachedObjects * ContentCache.OBJECT_BYTES;
-    try (ProcessFarm farm = new ProcessFarm("lard-" + balance.substring(0, 4), ProcessFarm.Options.DEFAULT.cached(balance, cacheBytes)).startAll()) {
+    try (ProcessFarm farm =
+        new ProcessFarm(
+                "lard-" + balance.substring(0, 4),
+                ProcessFarm.Options.DEFAULT.cached(balance, cacheBytes))
+            .startAll()) {
       Path script = farm.lab.dir().resolve("objects.lua");
-      Files.writeString(script, """
+      Files.writeString(
+          script,
+          """
           math.randomseed(7)
           request = function()
             return wrk.format("GET", "/cached/k" .. math.random(0, %d), { ["Connection"] = "close" })
           end
-          """.formatted(objects - 1));
+          """
+              .formatted(objects - 1));
       wrk(farm, script, warmup); // fills the caches
       double hits0 = sum(farm, "baton_app_cache_hits_total");
       double misses0 = sum(farm, "baton_app_cache_misses_total");
@@ -103,8 +121,17 @@ public final class LocalityBench {
   }
 
   private static CommandResult wrk(ProcessFarm farm, Path script, Duration length) {
-    CommandResult r = farm.client.exec(List.of("wrk", "-t1", "-c16", "-d" + length.toSeconds() + "s", "-s",
-        script.toString(), ProcessFarm.url("/")), length.plusSeconds(30));
+    CommandResult r =
+        farm.client.exec(
+            List.of(
+                "wrk",
+                "-t1",
+                "-c16",
+                "-d" + length.toSeconds() + "s",
+                "-s",
+                script.toString(),
+                ProcessFarm.url("/")),
+            length.plusSeconds(30));
     if (r.exitCode() != 0) throw new IllegalStateException("wrk failed: " + r.stderr());
     return r;
   }
@@ -121,10 +148,19 @@ public final class LocalityBench {
     Path file = directory.resolve(stamp + "-locality.md");
     Map<String, String> rows = new LinkedHashMap<>();
     for (Outcome o : result.outcomes()) {
-      rows.put(o.balance(), String.format("| %s | %,.0f | %.1f%% |", o.balance(), o.requestsPerSecond(), 100 * o.hitRate()));
+      rows.put(
+          o.balance(),
+          String.format(
+              "| %s | %,.0f | %.1f%% |", o.balance(), o.requestsPerSecond(), 100 * o.hitRate()));
     }
-    Files.writeString(file, "# Locality (LARD) against least connections\n\n```\n" + result.summary() + "```\n\n"
-        + "| balance | req/s | cache hit rate |\n|---|---:|---:|\n" + String.join("\n", rows.values()) + "\n");
+    Files.writeString(
+        file,
+        "# Locality (LARD) against least connections\n\n```\n"
+            + result.summary()
+            + "```\n\n"
+            + "| balance | req/s | cache hit rate |\n|---|---:|---:|\n"
+            + String.join("\n", rows.values())
+            + "\n");
     return file;
   }
 }

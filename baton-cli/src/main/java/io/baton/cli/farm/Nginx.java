@@ -7,16 +7,18 @@ import java.nio.file.Path;
 import java.util.List;
 
 /**
- * Starts nginx inside a lab host as an unmodified upstream: plain HTTP on 127.0.0.1:8080 and
- * TLS on 127.0.0.1:8443 (the lab certificate), serving {@code root}. Its files (config, pid,
- * logs, temp dirs) live in the lab directory; the lab stops it on close.
+ * Starts nginx inside a lab host as an unmodified upstream: plain HTTP on 127.0.0.1:8080 and TLS on
+ * 127.0.0.1:8443 (the lab certificate), serving {@code root}. Its files (config, pid, logs, temp
+ * dirs) live in the lab directory; the lab stops it on close.
  */
 public final class Nginx {
   private Nginx() {}
 
-  static Process start(Host host, Path labDir, String name, Path root, String directAddress) throws IOException, InterruptedException {
+  static Process start(Host host, Path labDir, String name, Path root, String directAddress)
+      throws IOException, InterruptedException {
     Path dir = Files.createDirectories(labDir.resolve("nginx-" + name));
-    String servers = """
+    String servers =
+        """
           tcp_nopush on;
           keepalive_requests 100000;
           server {
@@ -30,7 +32,9 @@ public final class Nginx {
             ssl_certificate_key %3$s;
             root %1$s;
           }
-        """.formatted(root, labDir.resolve("tls-cert.pem"), labDir.resolve("tls-key.pem"), directAddress);
+        """
+            .formatted(
+                root, labDir.resolve("tls-cert.pem"), labDir.resolve("tls-key.pem"), directAddress);
     return run(host, dir, "nginx on " + name, servers, 8080);
   }
 
@@ -38,13 +42,22 @@ public final class Nginx {
   public static Process startWorker(Host host, Path labDir, String name, Path root, int port)
       throws IOException, InterruptedException {
     Path dir = Files.createDirectories(labDir.resolve("nginx-" + name));
-    return run(host, dir, "nginx " + name, "  server { listen 127.0.0.1:%d; root %s; }\n".formatted(port, root), port);
+    return run(
+        host,
+        dir,
+        "nginx " + name,
+        "  server { listen 127.0.0.1:%d; root %s; }\n".formatted(port, root),
+        port);
   }
 
-  /** Writes the config ({@code servers} inside its http block), starts nginx, waits for /whoami.txt on {@code port}. */
+  /**
+   * Writes the config ({@code servers} inside its http block), starts nginx, waits for /whoami.txt
+   * on {@code port}.
+   */
   private static Process run(Host host, Path dir, String what, String servers, int port)
       throws IOException, InterruptedException {
-    String conf = """
+    String conf =
+        """
         worker_processes 1;
         daemon off;
         user root;
@@ -61,16 +74,26 @@ public final class Nginx {
           sendfile on;
           default_type application/octet-stream;
         %2$s}
-        """.formatted(dir, servers);
+        """
+            .formatted(dir, servers);
     Path file = dir.resolve("nginx.conf");
     Files.writeString(file, conf);
     Process p = host.start(List.of("nginx", "-c", file.toString()));
     long deadline = System.nanoTime() + 20_000_000_000L;
     while (true) {
-      var r = host.exec("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:" + port + "/whoami.txt");
+      var r =
+          host.exec(
+              "curl",
+              "-s",
+              "-o",
+              "/dev/null",
+              "-w",
+              "%{http_code}",
+              "http://127.0.0.1:" + port + "/whoami.txt");
       if (r.succeeded() && r.stdout().strip().equals("200")) return p;
       if (!p.isAlive()) {
-        throw new IOException(what + " exited " + p.exitValue() + ": " + Files.readString(host.stderrOf(p)).strip());
+        throw new IOException(
+            what + " exited " + p.exitValue() + ": " + Files.readString(host.stderrOf(p)).strip());
       }
       if (System.nanoTime() > deadline) throw new IOException(what + " did not come up in 20 s");
       Thread.sleep(20); // polling interval of a deadline-bounded wait

@@ -9,11 +9,11 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A farm of real Baton processes, started the way an operator starts them ({@code baton
- * dispatcher --config FILE}, {@code baton server --config FILE}), each a separate JVM inside its
- * lab host, on hosts with the kernel's default settings (IPv6 on). A client, a dispatcher
- * {@code d1} and two servers {@code s1}, {@code s2} that serve the sample app (round robin),
- * each node with its Prometheus endpoint on 127.0.0.1:9400 of its namespace.
+ * A farm of real Baton processes, started the way an operator starts them ({@code baton dispatcher
+ * --config FILE}, {@code baton server --config FILE}), each a separate JVM inside its lab host, on
+ * hosts with the kernel's default settings (IPv6 on). A client, a dispatcher {@code d1} and two
+ * servers {@code s1}, {@code s2} that serve the sample app (round robin), each node with its
+ * Prometheus endpoint on 127.0.0.1:9400 of its namespace.
  *
  * <p>Tests kill, stop and restart the processes. Built and closed by one thread.
  */
@@ -22,7 +22,8 @@ public final class ProcessFarm extends ProcessLab {
   public static final String CLIENT_IP = "198.18.0.10";
   public static final List<String> SERVERS = List.of("s1", "s2");
   public static final int BIG_FILE_BYTES = 100 << 20;
-  static final String SYNC_SECTION = """
+  static final String SYNC_SECTION =
+      """
       sync:
         seeds: [198.18.2.1, 198.18.2.11, 198.18.2.12]
       """;
@@ -32,8 +33,8 @@ public final class ProcessFarm extends ProcessLab {
    *
    * @param dispatcherExtra YAML appended to the dispatcher's config (e.g. a timeouts section)
    * @param serverExtra YAML appended to each server's config
-   * @param sync whether the nodes also share a sync network (198.18.2.0/24: d1 .1, s1 .11, s2
-   *     .12) and run the sync plane on it, every node a seed
+   * @param sync whether the nodes also share a sync network (198.18.2.0/24: d1 .1, s1 .11, s2 .12)
+   *     and run the sync plane on it, every node a seed
    * @param healthCheck the servers' {@code server.health-check} value (flow YAML), or empty
    * @param balance the pool's {@code balance}
    * @param cacheBytes each server's sample-app object cache ({@code /cached/KEY}); 0: none
@@ -41,46 +42,127 @@ public final class ProcessFarm extends ProcessLab {
    * @param relay the servers relay port 80 to nginx on 127.0.0.1:8080 in their hosts (same files)
    *     instead of serving it with the sample application
    */
-  public record Options(String dispatcherExtra, String serverExtra, boolean sync, String healthCheck, String balance,
-      long cacheBytes, boolean discover, String routing, boolean relay, String port80) {
-    public static final Options DEFAULT = new Options("", "", false, "", "round-robin", 0, false, "", false, "");
+  public record Options(
+      String dispatcherExtra,
+      String serverExtra,
+      boolean sync,
+      String healthCheck,
+      String balance,
+      long cacheBytes,
+      boolean discover,
+      String routing,
+      boolean relay,
+      String port80) {
+    public static final Options DEFAULT =
+        new Options("", "", false, "", "round-robin", 0, false, "", false, "");
 
-    Options(String dispatcherExtra, String serverExtra, boolean sync, String healthCheck, String balance,
-        long cacheBytes, boolean discover) {
-      this(dispatcherExtra, serverExtra, sync, healthCheck, balance, cacheBytes, discover, "", false, "");
+    Options(
+        String dispatcherExtra,
+        String serverExtra,
+        boolean sync,
+        String healthCheck,
+        String balance,
+        long cacheBytes,
+        boolean discover) {
+      this(
+          dispatcherExtra,
+          serverExtra,
+          sync,
+          healthCheck,
+          balance,
+          cacheBytes,
+          discover,
+          "",
+          false,
+          "");
     }
 
-    Options(String dispatcherExtra, String serverExtra, boolean sync, String healthCheck, String balance,
-        long cacheBytes, boolean discover, String routing, boolean relay) {
-      this(dispatcherExtra, serverExtra, sync, healthCheck, balance, cacheBytes, discover, routing, relay, "");
+    Options(
+        String dispatcherExtra,
+        String serverExtra,
+        boolean sync,
+        String healthCheck,
+        String balance,
+        long cacheBytes,
+        boolean discover,
+        String routing,
+        boolean relay) {
+      this(
+          dispatcherExtra,
+          serverExtra,
+          sync,
+          healthCheck,
+          balance,
+          cacheBytes,
+          discover,
+          routing,
+          relay,
+          "");
     }
 
     /**
      * Port 80's delivery on every server, as the inside of its flow mapping ({@code workers: {...}}
-     * say; {@code {server}} becomes the server's name, {@code {address}} its front address); the test
-     * starts what it names.
+     * say; {@code {server}} becomes the server's name, {@code {address}} its front address); the
+     * test starts what it names.
      */
     public Options port80(String delivery) {
-      return new Options(dispatcherExtra, serverExtra, sync, healthCheck, balance, cacheBytes, discover, routing, relay,
+      return new Options(
+          dispatcherExtra,
+          serverExtra,
+          sync,
+          healthCheck,
+          balance,
+          cacheBytes,
+          discover,
+          routing,
+          relay,
           delivery);
     }
 
     /** Port 80 relayed to nginx on every server. */
     public Options relaying() {
-      return new Options(dispatcherExtra, serverExtra, sync, healthCheck, balance, cacheBytes, discover, routing, true);
+      return new Options(
+          dispatcherExtra,
+          serverExtra,
+          sync,
+          healthCheck,
+          balance,
+          cacheBytes,
+          discover,
+          routing,
+          true);
     }
 
     /** The sync plane on, with {@code healthCheck} (or empty) on the servers. */
     public Options withSync(String check) {
-      return new Options(dispatcherExtra, serverExtra, true, check, balance, cacheBytes, discover, routing, relay);
+      return new Options(
+          dispatcherExtra, serverExtra, true, check, balance, cacheBytes, discover, routing, relay);
     }
 
     Options discovering() {
-      return new Options(dispatcherExtra, serverExtra, true, healthCheck, balance, cacheBytes, true, routing, relay);
+      return new Options(
+          dispatcherExtra,
+          serverExtra,
+          true,
+          healthCheck,
+          balance,
+          cacheBytes,
+          true,
+          routing,
+          relay);
     }
 
     Options cached(String poolBalance, long bytes) {
-      return new Options(dispatcherExtra, serverExtra, sync, healthCheck, poolBalance, bytes, discover, routing, relay);
+      return new Options(
+          dispatcherExtra,
+          serverExtra,
+          sync,
+          healthCheck,
+          poolBalance,
+          bytes,
+          discover,
+          routing,
+          relay);
     }
 
     /**
@@ -88,7 +170,16 @@ public final class ProcessFarm extends ProcessLab {
      * and goes into every server's config too (per-request routing reads it there).
      */
     public Options routing(String yaml) {
-      return new Options(dispatcherExtra, serverExtra, sync, healthCheck, balance, cacheBytes, discover, yaml, relay);
+      return new Options(
+          dispatcherExtra,
+          serverExtra,
+          sync,
+          healthCheck,
+          balance,
+          cacheBytes,
+          discover,
+          yaml,
+          relay);
     }
   }
 
@@ -149,18 +240,23 @@ public final class ProcessFarm extends ProcessLab {
       Path root = lab.dir().resolve("www-" + s);
       for (String dir : List.of("a", "b")) {
         java.nio.file.Files.createDirectories(root.resolve(dir));
-        java.nio.file.Files.writeString(root.resolve(dir).resolve("who.txt"), dir + " from " + s + "\n");
+        java.nio.file.Files.writeString(
+            root.resolve(dir).resolve("who.txt"), dir + " from " + s + "\n");
       }
     }
   }
 
-  /** Starts every server (after its nginx, when relaying), then the dispatcher, and waits until the fabric is up. */
+  /**
+   * Starts every server (after its nginx, when relaying), then the dispatcher, and waits until the
+   * fabric is up.
+   */
   public ProcessFarm startAll() throws Exception {
     if (options.relay()) {
       Tls.makeCertificates(lab.dir(), List.of("farm.test"));
       int octet = 11;
       for (String s : SERVERS) {
-        Nginx.start(hosts.get(s), lab.dir(), s, lab.dir().resolve("www-" + s), "198.18.0." + octet++);
+        Nginx.start(
+            hosts.get(s), lab.dir(), s, lab.dir().resolve("www-" + s), "198.18.0." + octet++);
       }
     }
     for (String s : SERVERS) start(s);
@@ -178,7 +274,8 @@ public final class ProcessFarm extends ProcessLab {
 
   /** Runs curl in the client namespace; {@code args} follow curl's own options. */
   public CommandResult curl(Duration timeout, String... args) {
-    List<String> cmd = new ArrayList<>(List.of("curl", "-sS", "--max-time", String.valueOf(timeout.toSeconds())));
+    List<String> cmd =
+        new ArrayList<>(List.of("curl", "-sS", "--max-time", String.valueOf(timeout.toSeconds())));
     cmd.addAll(List.of(args));
     return client.exec(cmd, timeout.plusSeconds(5));
   }
@@ -203,8 +300,13 @@ public final class ProcessFarm extends ProcessLab {
         %s
         %s
         %s
-        """.formatted(syncInterface(1), key, options.routing().isEmpty() ? defaultRouting() : options.routing().strip(),
-            syncSection(), options.dispatcherExtra());
+        """
+        .formatted(
+            syncInterface(1),
+            key,
+            options.routing().isEmpty() ? defaultRouting() : options.routing().strip(),
+            syncSection(),
+            options.dispatcherExtra());
   }
 
   /** Both VIP ports to one pool of s1 and s2 (or the discovered servers). */
@@ -222,9 +324,16 @@ public final class ProcessFarm extends ProcessLab {
         pools:
           app:
             balance: %s
-        %s""".formatted(VIP, VIP, options.balance(), options.discover() ? "    members: discover"
-            : "    members:\n      - { node: s1, fabric-address: 198.18.1.11 }\n"
-                + "      - { node: s2, fabric-address: 198.18.1.12 }").strip();
+        %s"""
+        .formatted(
+            VIP,
+            VIP,
+            options.balance(),
+            options.discover()
+                ? "    members: discover"
+                : "    members:\n      - { node: s1, fabric-address: 198.18.1.11 }\n"
+                    + "      - { node: s2, fabric-address: 198.18.1.12 }")
+        .strip();
   }
 
   private String serverConfig(String name, int octet, Path root) {
@@ -248,13 +357,30 @@ public final class ProcessFarm extends ProcessLab {
         %s
         %s
         %s
-        """.formatted(name, octet, syncInterface(octet), key,
-            options.healthCheck().isEmpty() ? "" : "  health-check: " + options.healthCheck(), VIP,
-            !options.port80().isEmpty() ? options.port80().replace("{server}", name).replace("{address}", "198.18.0." + octet)
-                : options.relay() ? "relay: 127.0.0.1:8080" : "embedded: { app: sample, root: " + root
-                + (options.cacheBytes() > 0 ? ", cache-bytes: " + options.cacheBytes() : "") + " }",
-            VIP, root, syncSection(),
-            options.serverExtra(), options.routing().strip());
+        """
+        .formatted(
+            name,
+            octet,
+            syncInterface(octet),
+            key,
+            options.healthCheck().isEmpty() ? "" : "  health-check: " + options.healthCheck(),
+            VIP,
+            !options.port80().isEmpty()
+                ? options
+                    .port80()
+                    .replace("{server}", name)
+                    .replace("{address}", "198.18.0." + octet)
+                : options.relay()
+                    ? "relay: 127.0.0.1:8080"
+                    : "embedded: { app: sample, root: "
+                        + root
+                        + (options.cacheBytes() > 0 ? ", cache-bytes: " + options.cacheBytes() : "")
+                        + " }",
+            VIP,
+            root,
+            syncSection(),
+            options.serverExtra(),
+            options.routing().strip());
   }
 
   /** The sync interface line of a node's config (indented for its place), or nothing. */

@@ -20,10 +20,10 @@ import java.util.function.DoublePredicate;
 
 /**
  * What the farms of real Baton processes ({@link ProcessFarm}, {@link EcmpFarm}) share: the lab and
- * its hosts, a random cluster key, each node's config file and process, started the way an
- * operator starts it ({@code baton dispatcher|server --config FILE}) and killed, stopped or
- * signalled the way tests need, and each node's metrics as its Prometheus endpoint
- * (127.0.0.1:9400 in its namespace) serves them. Closing it kills the processes and the lab.
+ * its hosts, a random cluster key, each node's config file and process, started the way an operator
+ * starts it ({@code baton dispatcher|server --config FILE}) and killed, stopped or signalled the
+ * way tests need, and each node's metrics as its Prometheus endpoint (127.0.0.1:9400 in its
+ * namespace) serves them. Closing it kills the processes and the lab.
  *
  * <p>Built and closed by one thread.
  */
@@ -33,8 +33,10 @@ public abstract class ProcessLab implements AutoCloseable {
 
   public final Lab lab;
   public final Map<String, Host> hosts = new LinkedHashMap<>();
+
   /** The farm's cluster key, random per farm (hex). */
   protected final String key;
+
   private final Map<String, Path> configs = new HashMap<>();
   private final Map<String, Process> processes = new HashMap<>();
 
@@ -55,7 +57,10 @@ public abstract class ProcessLab implements AutoCloseable {
     configs.put(node, file);
   }
 
-  /** A sample-app content directory for {@code node}: whoami.txt with its name, and big.bin (a hard link). */
+  /**
+   * A sample-app content directory for {@code node}: whoami.txt with its name, and big.bin (a hard
+   * link).
+   */
   protected Path sampleRoot(String node, Path bigFile) throws IOException {
     Path root = Files.createDirectories(lab.dir().resolve("www-" + node));
     Files.writeString(root.resolve("whoami.txt"), node + "\n");
@@ -72,12 +77,15 @@ public abstract class ProcessLab implements AutoCloseable {
 
   /**
    * A planned reload of a dispatcher node: starts {@code baton dispatcher --config FILE
-   * --take-over}, which stops the running process itself; returns the old process (to wait for)
-   * and makes the new one the node's.
+   * --take-over}, which stops the running process itself; returns the old process (to wait for) and
+   * makes the new one the node's.
    */
   public Process takeOver(String node) {
     Process old = processes.get(node);
-    Process p = hosts.get(node).start(baton("dispatcher", "--config", configs.get(node).toString(), "--take-over"));
+    Process p =
+        hosts
+            .get(node)
+            .start(baton("dispatcher", "--config", configs.get(node).toString(), "--take-over"));
     processes.put(node, p);
     return old;
   }
@@ -95,20 +103,23 @@ public abstract class ProcessLab implements AutoCloseable {
   public void kill9(String node) throws InterruptedException {
     Process p = processes.get(node);
     p.destroyForcibly();
-    if (!p.waitFor(10, TimeUnit.SECONDS)) throw new IllegalStateException(node + " survived SIGKILL");
+    if (!p.waitFor(10, TimeUnit.SECONDS))
+      throw new IllegalStateException(node + " survived SIGKILL");
   }
 
   /** SIGTERM (a clean stop through the shutdown hook), and waits for the exit. */
   public int stop(String node) throws InterruptedException {
     Process p = processes.get(node);
     p.destroy();
-    if (!p.waitFor(30, TimeUnit.SECONDS)) throw new IllegalStateException(node + " ignored SIGTERM for 30 s");
+    if (!p.waitFor(30, TimeUnit.SECONDS))
+      throw new IllegalStateException(node + " ignored SIGTERM for 30 s");
     return p.exitValue();
   }
 
   /** Sends {@code signal} (STOP, CONT, ...) to the node's process. */
   public void signal(String node, String signal) {
-    CommandResult r = hosts.get(node).exec("kill", "-" + signal, String.valueOf(processes.get(node).pid()));
+    CommandResult r =
+        hosts.get(node).exec("kill", "-" + signal, String.valueOf(processes.get(node).pid()));
     if (!r.succeeded()) throw new IllegalStateException("kill -" + signal + ": " + r.stderr());
   }
 
@@ -119,8 +130,12 @@ public abstract class ProcessLab implements AutoCloseable {
 
   /** The node's metrics, name{labels} -> value; empty if the endpoint does not answer. */
   public Map<String, Double> metrics(String node) {
-    CommandResult r = hosts.get(node).exec(List.of("curl", "-s", "--max-time", "3", "http://127.0.0.1:9400/metrics"),
-        Duration.ofSeconds(10));
+    CommandResult r =
+        hosts
+            .get(node)
+            .exec(
+                List.of("curl", "-s", "--max-time", "3", "http://127.0.0.1:9400/metrics"),
+                Duration.ofSeconds(10));
     Map<String, Double> out = new HashMap<>();
     if (!r.succeeded()) return out;
     for (String line : r.stdout().split("\n")) {
@@ -141,10 +156,13 @@ public abstract class ProcessLab implements AutoCloseable {
   }
 
   public void awaitMetric(String node, String name, DoublePredicate ok) throws Exception {
-    awaitTrue(() -> {
-      double v = metric(node, name);
-      return !Double.isNaN(v) && ok.test(v);
-    }, START_LIMIT, node + " metric " + name);
+    awaitTrue(
+        () -> {
+          double v = metric(node, name);
+          return !Double.isNaN(v) && ok.test(v);
+        },
+        START_LIMIT,
+        node + " metric " + name);
   }
 
   /** The standard error of the node's current process, for failure messages. */
@@ -157,20 +175,31 @@ public abstract class ProcessLab implements AutoCloseable {
   }
 
   /** Polls {@code check} until it holds, failing after {@code limit}. */
-  public static void awaitTrue(Callable<Boolean> check, Duration limit, String what) throws Exception {
+  public static void awaitTrue(Callable<Boolean> check, Duration limit, String what)
+      throws Exception {
     long deadline = System.nanoTime() + limit.toNanos();
     while (!check.call()) {
-      if (System.nanoTime() > deadline) throw new IllegalStateException("timed out after " + limit + " waiting for " + what);
+      if (System.nanoTime() > deadline)
+        throw new IllegalStateException("timed out after " + limit + " waiting for " + what);
       Thread.sleep(20); // polling interval of a deadline-bounded wait
     }
   }
 
-  /** {@code java ... io.baton.cli.Baton ARGS} with this JVM's class path, small heap and fast start. */
+  /**
+   * {@code java ... io.baton.cli.Baton ARGS} with this JVM's class path, small heap and fast start.
+   */
   static List<String> baton(String... args) {
-    List<String> cmd = new ArrayList<>(List.of(
-        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "--enable-native-access=ALL-UNNAMED", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-        "-cp", System.getProperty("java.class.path"), Baton.class.getName()));
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED",
+                "-Xmx512m",
+                "-XX:+UseSerialGC",
+                "-XX:TieredStopAtLevel=1",
+                "-cp",
+                System.getProperty("java.class.path"),
+                Baton.class.getName()));
     cmd.addAll(List.of(args));
     return cmd;
   }

@@ -30,7 +30,15 @@ class BenchArithmeticTest {
   @Test
   void figuresAreCpuTimePerRequest() {
     // 250 ticks of CPU 0 = 2.5 s of CPU over 10,000 requests = 250 µs each.
-    Measurement m = measurement(SystemKind.HAPROXY, 1, 10_000, 0, new CpuTimes(250, 50, 500, 600, 1000), 200, 5_000_000);
+    Measurement m =
+        measurement(
+            SystemKind.HAPROXY,
+            1,
+            10_000,
+            0,
+            new CpuTimes(250, 50, 500, 600, 1000),
+            200,
+            5_000_000);
     assertThat(m.balancerCpuUsPerRequest()).isEqualTo(250.0);
     assertThat(m.balancerProcessUsPerRequest()).isEqualTo(200.0);
     assertThat(m.machineCpuUsPerRequest()).isEqualTo(600.0);
@@ -40,7 +48,8 @@ class BenchArithmeticTest {
 
   @Test
   void aRunWithoutRequestsDoesNotDivideByZero() {
-    Measurement m = measurement(SystemKind.HAPROXY, 1, 0, 0, new CpuTimes(250, 0, 500, 600, 1000), 0, 0);
+    Measurement m =
+        measurement(SystemKind.HAPROXY, 1, 0, 0, new CpuTimes(250, 0, 500, 600, 1000), 0, 0);
     assertThat(m.balancerCpuUsPerRequest()).isEqualTo(2_500_000.0);
     assertThat(m.requestsPerSecond()).isZero();
   }
@@ -50,8 +59,11 @@ class BenchArithmeticTest {
     BenchPlan plan = plan(3);
     BenchResults results = new BenchResults();
     results.add(measurement(SystemKind.HAPROXY, 1, 10_000, 0, cpu(100), 50, 0));
-    results.add(measurement(SystemKind.HAPROXY, 2, 80, 3, cpu(100), 50, 0)); // the broken run: 16 req/s, timeouts
-    results.failRun(SystemKind.HAPROXY, ConnectionMode.CLOSE, KIB, 3, "wrk did not finish within 35 s");
+    results.add(
+        measurement(
+            SystemKind.HAPROXY, 2, 80, 3, cpu(100), 50, 0)); // the broken run: 16 req/s, timeouts
+    results.failRun(
+        SystemKind.HAPROXY, ConnectionMode.CLOSE, KIB, 3, "wrk did not finish within 35 s");
 
     ConfigResult r = results.aggregate(plan).getFirst();
 
@@ -62,7 +74,8 @@ class BenchArithmeticTest {
     assertThat(r.runCount()).isEqualTo("1/3, 1 excluded (errors), 1 failed");
     assertThat(r.requestsPerSecond().median()).isEqualTo(2000.0); // not the broken run's 16
     assertThat(r.errors()).isEqualTo(3);
-    assertThat(results.failures()).containsExactly("[3] haproxy close 1 KiB: wrk did not finish within 35 s");
+    assertThat(results.failures())
+        .containsExactly("[3] haproxy close 1 KiB: wrk did not finish within 35 s");
     assertThat(ReportWriter.table(List.of(r))).contains("| 1/3, 1 excluded (errors), 1 failed |");
   }
 
@@ -79,14 +92,28 @@ class BenchArithmeticTest {
     return new CpuTimes(cpu0Ticks, 0, 500, cpu0Ticks * 2, 1000);
   }
 
-  private static Measurement measurement(SystemKind system, int repeat, long requests, long timeouts, CpuTimes cpu,
-      long processTicks, long frontBytes) {
+  private static Measurement measurement(
+      SystemKind system,
+      int repeat,
+      long requests,
+      long timeouts,
+      CpuTimes cpu,
+      long processTicks,
+      long frontBytes) {
     Wrk.Result wrk = new Wrk.Result(requests, 5.0, 100, 200, timeouts, 0);
-    return Measurement.of(system, ConnectionMode.CLOSE, KIB, repeat, wrk, 3.0, cpu, processTicks, frontBytes);
+    return Measurement.of(
+        system, ConnectionMode.CLOSE, KIB, repeat, wrk, 3.0, cpu, processTicks, frontBytes);
   }
 
   private static BenchPlan plan(int repeats) {
-    return new BenchPlan(List.of(SystemKind.HAPROXY), List.of(KIB), List.of(ConnectionMode.CLOSE), Duration.ofSeconds(5),
-        Duration.ofSeconds(1), Duration.ZERO, repeats, 16);
+    return new BenchPlan(
+        List.of(SystemKind.HAPROXY),
+        List.of(KIB),
+        List.of(ConnectionMode.CLOSE),
+        Duration.ofSeconds(5),
+        Duration.ofSeconds(1),
+        Duration.ZERO,
+        repeats,
+        16);
   }
 }

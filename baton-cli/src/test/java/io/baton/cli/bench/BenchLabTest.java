@@ -20,8 +20,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code baton bench} in its smallest form: the sample app direct and through a Baton handoff
- * (separate dispatcher and server JVMs, started from this test's classpath), one size, one
- * second per run, one repeat. Checks the report, not the numbers.
+ * (separate dispatcher and server JVMs, started from this test's classpath), one size, one second
+ * per run, one repeat. Checks the report, not the numbers.
  */
 @Tag("lab")
 class BenchLabTest {
@@ -34,8 +34,23 @@ class BenchLabTest {
     var cmd = Baton.newCommandLine();
     cmd.setOut(new PrintWriter(out)).setErr(new PrintWriter(err));
 
-    int code = cmd.execute("bench", "--systems", "direct-app,baton-embedded", "--sizes", "1k", "--duration", "1",
-        "--warmup", "1", "--repeats", "1", "--latency-probe", "1", "--output", results.toString());
+    int code =
+        cmd.execute(
+            "bench",
+            "--systems",
+            "direct-app,baton-embedded",
+            "--sizes",
+            "1k",
+            "--duration",
+            "1",
+            "--warmup",
+            "1",
+            "--repeats",
+            "1",
+            "--latency-probe",
+            "1",
+            "--output",
+            results.toString());
 
     String text = out + "\n" + err;
     assertThat(code).as(text).isEqualTo(ExitCode.OK);
@@ -43,8 +58,11 @@ class BenchLabTest {
     try (Stream<Path> list = Files.list(results)) {
       files = list.toList();
     }
-    Path json = files.stream().filter(p -> p.toString().endsWith(".json")).findFirst().orElseThrow();
-    assertThat(files).anyMatch(p -> p.toString().endsWith(".md")).anyMatch(p -> p.toString().endsWith(".png"));
+    Path json =
+        files.stream().filter(p -> p.toString().endsWith(".json")).findFirst().orElseThrow();
+    assertThat(files)
+        .anyMatch(p -> p.toString().endsWith(".md"))
+        .anyMatch(p -> p.toString().endsWith(".png"));
     JsonNode root = new ObjectMapper().readTree(json.toFile());
     List<String> seen = new ArrayList<>();
     for (JsonNode r : root.get("results")) {
@@ -53,11 +71,19 @@ class BenchLabTest {
       assertThat(r.get("requests").asLong()).as(what).isPositive();
       assertThat(r.get("errors").asLong()).as(what).isZero();
     }
-    assertThat(seen).contains("direct-app close", "direct-app keep-alive", "direct-app close-c1",
-        "baton-embedded close", "baton-embedded keep-alive", "baton-embedded close-c1");
+    assertThat(seen)
+        .contains(
+            "direct-app close",
+            "direct-app keep-alive",
+            "direct-app close-c1",
+            "baton-embedded close",
+            "baton-embedded keep-alive",
+            "baton-embedded close-c1");
     assertThat(root.get("failures")).isEmpty();
     assertThat(root.get("failedRuns")).isEmpty();
-    assertThat(root.get("valid").asBoolean()).as("sanity check: %s", root.get("sanityProblems")).isTrue();
+    assertThat(root.get("valid").asBoolean())
+        .as("sanity check: %s", root.get("sanityProblems"))
+        .isTrue();
     assertThat(root.get("idleChecks")).hasSize(2);
     // The dispatcher's own handoff counter agrees with wrk: every completed request was a handoff,
     // plus at most one per connection still open when wrk stopped.
@@ -67,7 +93,8 @@ class BenchLabTest {
       handoffRuns.add(what);
       long requests = 0;
       for (JsonNode m : root.get("measurements")) {
-        if (m.get("system").asText().equals(h.get("system").asText()) && m.get("mode").asText().equals(h.get("mode").asText())) {
+        if (m.get("system").asText().equals(h.get("system").asText())
+            && m.get("mode").asText().equals(h.get("mode").asText())) {
           requests = m.get("requests").asLong();
         }
       }
@@ -80,9 +107,11 @@ class BenchLabTest {
       assertThat(h.get("dispatcherUsPerHandoff").asDouble()).as(what).isPositive();
       assertThat(h.get("handoffP50Us").asDouble()).as(what).isPositive();
     }
-    assertThat(handoffRuns).containsExactly("baton-embedded close", "baton-embedded keep-alive",
-        "baton-embedded close-c1");
-    assertThat(out.toString()).contains("Handoffs, baton-embedded: dispatcher CPU")
+    assertThat(handoffRuns)
+        .containsExactly(
+            "baton-embedded close", "baton-embedded keep-alive", "baton-embedded close-c1");
+    assertThat(out.toString())
+        .contains("Handoffs, baton-embedded: dispatcher CPU")
         .contains("Handoff latency, baton-embedded, one connection at a time");
     assertThat(out.toString().strip().lines().reduce((a, b) -> b).orElseThrow())
         .startsWith("baton:proxy balancer-node CPU per request at");

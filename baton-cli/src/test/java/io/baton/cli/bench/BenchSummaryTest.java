@@ -6,9 +6,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** The pieces of the benchmark report that need no lab: wrk's output, sizes, spreads, the summary. */
+/**
+ * The pieces of the benchmark report that need no lab: wrk's output, sizes, spreads, the summary.
+ */
 class BenchSummaryTest {
-  private static final String WRK = """
+  private static final String WRK =
+      """
       Running 2s test @ http://198.18.0.100:80/1k.bin
         1 threads and 16 connections
         Thread Stats   Avg      Stdev     Max   +/- Stdev
@@ -38,7 +41,8 @@ class BenchSummaryTest {
 
   @Test
   void wrkWithoutAReportIsAnError() {
-    assertThatThrownBy(() -> Wrk.parse("", "unable to connect to 198.18.0.100:80 Connection refused"))
+    assertThatThrownBy(
+            () -> Wrk.parse("", "unable to connect to 198.18.0.100:80 Connection refused"))
         .hasMessageContaining("Connection refused");
   }
 
@@ -60,42 +64,54 @@ class BenchSummaryTest {
 
   @Test
   void summaryFindsTheSizeFromWhichBatonIsCheaperAndEndsWithTheVerdict() {
-    List<ConfigResult> results = List.of(
-        result("haproxy", "close", "1k", 100), result("haproxy", "close", "16k", 200),
-        result("haproxy", "close", "1m", 4000),
-        result("baton-relay", "close", "1k", 150), result("baton-relay", "close", "16k", 150),
-        result("baton-relay", "close", "1m", 280));
+    List<ConfigResult> results =
+        List.of(
+            result("haproxy", "close", "1k", 100),
+            result("haproxy", "close", "16k", 200),
+            result("haproxy", "close", "1m", 4000),
+            result("baton-relay", "close", "1k", 150),
+            result("baton-relay", "close", "16k", 150),
+            result("baton-relay", "close", "1m", 280));
 
     BenchSummary s = BenchSummary.of(results);
 
     assertThat(s.baton()).isEqualTo("baton-relay");
     assertThat(s.cheaperFrom()).isEqualTo("16 KiB");
-    assertThat(s.verdict()).isEqualTo("baton:haproxy balancer-node CPU per request at 1 MiB = 0.07 (target <= 0.10;"
-        + " haproxy is the cheapest proxy at 1 MiB in this run)");
+    assertThat(s.verdict())
+        .isEqualTo(
+            "baton:haproxy balancer-node CPU per request at 1 MiB = 0.07 (target <= 0.10;"
+                + " haproxy is the cheapest proxy at 1 MiB in this run)");
     assertThat(s.lines().getLast()).isEqualTo(s.verdict());
   }
 
   @Test
   void eachSizeIsComparedWithTheCheapestProxyAndTheVerdictNamesIt() {
-    List<ConfigResult> results = List.of(
-        result("haproxy", "close", "1k", 60), result("nginx-proxy", "close", "1k", 65),
-        result("haproxy", "close", "1m", 4000), result("nginx-proxy", "close", "1m", 2800),
-        result("baton-relay", "close", "1k", 150), result("baton-relay", "close", "1m", 560));
+    List<ConfigResult> results =
+        List.of(
+            result("haproxy", "close", "1k", 60), result("nginx-proxy", "close", "1k", 65),
+            result("haproxy", "close", "1m", 4000), result("nginx-proxy", "close", "1m", 2800),
+            result("baton-relay", "close", "1k", 150), result("baton-relay", "close", "1m", 560));
 
     BenchSummary s = BenchSummary.of(results);
 
-    assertThat(s.cpu()).extracting(BenchSummary.SizeComparison::proxy).containsExactly("haproxy", "nginx-proxy");
+    assertThat(s.cpu())
+        .extracting(BenchSummary.SizeComparison::proxy)
+        .containsExactly("haproxy", "nginx-proxy");
     assertThat(s.cpu().getLast().ratio()).isEqualTo(0.2);
-    assertThat(s.verdict()).isEqualTo("baton:nginx-proxy balancer-node CPU per request at 1 MiB = 0.20 (target <= 0.10;"
-        + " nginx-proxy is the cheapest proxy at 1 MiB in this run)");
+    assertThat(s.verdict())
+        .isEqualTo(
+            "baton:nginx-proxy balancer-node CPU per request at 1 MiB = 0.20 (target <= 0.10;"
+                + " nginx-proxy is the cheapest proxy at 1 MiB in this run)");
     assertThat(s.cheaperFrom()).isEqualTo("1 MiB");
   }
 
   @Test
   void aProxyWithoutCleanRunsIsNotTheCheapest() {
-    List<ConfigResult> results = List.of(
-        result("haproxy", "close", "1m", 100, 0), result("nginx-proxy", "close", "1m", 2800),
-        result("baton-relay", "close", "1m", 560));
+    List<ConfigResult> results =
+        List.of(
+            result("haproxy", "close", "1m", 100, 0),
+            result("nginx-proxy", "close", "1m", 2800),
+            result("baton-relay", "close", "1m", 560));
     assertThat(BenchSummary.of(results).cpu().getFirst().proxy()).isEqualTo("nginx-proxy");
   }
 
@@ -111,7 +127,25 @@ class BenchSummaryTest {
 
   static ConfigResult result(String system, String mode, String size, double cpuUs, int cleanRuns) {
     Spread one = Spread.of(1);
-    return new ConfigResult(system, mode, size, ResponseSize.parse(size).bytes(), cleanRuns, 1, 1 - cleanRuns, 0, 100,
-        0, one, one, one, Spread.of(cpuUs), Spread.of(cpuUs), Spread.of(0), one, null, one);
+    return new ConfigResult(
+        system,
+        mode,
+        size,
+        ResponseSize.parse(size).bytes(),
+        cleanRuns,
+        1,
+        1 - cleanRuns,
+        0,
+        100,
+        0,
+        one,
+        one,
+        one,
+        Spread.of(cpuUs),
+        Spread.of(cpuUs),
+        Spread.of(0),
+        one,
+        null,
+        one);
   }
 }

@@ -20,9 +20,14 @@ class WorkersBenchLabTest {
   @Test
   void theWorkersBenchRunsEveryPathAndReports() throws Exception {
     StringWriter text = new StringWriter();
-    WorkersBench bench = new WorkersBench(new PrintWriter(text),
-        Path.of("..", "baton-worker", "src", "main", "c", "baton_file_worker.c").toAbsolutePath().normalize(),
-        Duration.ofSeconds(1), Duration.ofSeconds(2));
+    WorkersBench bench =
+        new WorkersBench(
+            new PrintWriter(text),
+            Path.of("..", "baton-worker", "src", "main", "c", "baton_file_worker.c")
+                .toAbsolutePath()
+                .normalize(),
+            Duration.ofSeconds(1),
+            Duration.ofSeconds(2));
     List<WorkersBench.Row> rows = bench.run();
     System.out.print(text);
     assertThat(rows).extracting(WorkersBench.Row::path).containsExactly("relay", "pass", "direct");
@@ -31,7 +36,10 @@ class WorkersBenchLabTest {
       assertThat(r.errors()).as(r.path()).isZero();
     }
     String report = bench.report(rows, "# tiny");
-    assertThat(report).contains("| path | req/s | server agents µs/req | workers µs/req | requests | errors |")
-        .contains("| relay |").contains("| pass |").contains("| direct |");
+    assertThat(report)
+        .contains("| path | req/s | server agents µs/req | workers µs/req | requests | errors |")
+        .contains("| relay |")
+        .contains("| pass |")
+        .contains("| direct |");
   }
 }

@@ -29,9 +29,9 @@ class EcmpFarmLabTest {
   private static final String ENTRIES = "baton_forwarding_entries";
 
   /**
-   * 50 downloads of ~8 s each; the dispatcher that handed off most of them is killed (SIGKILL)
-   * one second in, and started again at once. The router withdraws its route (its BIRD dies with
-   * it) and later adds it back, so every flow moves at least once and half of them twice; every
+   * 50 downloads of ~8 s each; the dispatcher that handed off most of them is killed (SIGKILL) one
+   * second in, and started again at once. The router withdraws its route (its BIRD dies with it)
+   * and later adds it back, so every flow moves at least once and half of them twice; every
    * download must still arrive byte-exact, without one RST.
    */
   @Test
@@ -43,11 +43,22 @@ class EcmpFarmLabTest {
       try {
         List<Future<CommandResult>> downloads = new ArrayList<>();
         for (int i = 0; i < DOWNLOADS; i++) {
-          // ~16 s each: pv reads at 512 KiB/s and TCP's flow control slows the server to that (curl's
+          // ~16 s each: pv reads at 512 KiB/s and TCP's flow control slows the server to that
+          // (curl's
           // --limit-rate did not limit: 8 MiB in 1 s); pipefail: a failed transfer is not hidden
-          downloads.add(pool.submit(() -> farm.client.exec(List.of("bash", "-o", "pipefail", "-c",
-              "curl -fsS --max-time 90 http://" + EcmpFarm.VIP + "/big.bin | pv -q -L 512k | sha256sum"),
-              Duration.ofSeconds(120))));
+          downloads.add(
+              pool.submit(
+                  () ->
+                      farm.client.exec(
+                          List.of(
+                              "bash",
+                              "-o",
+                              "pipefail",
+                              "-c",
+                              "curl -fsS --max-time 90 http://"
+                                  + EcmpFarm.VIP
+                                  + "/big.bin | pv -q -L 512k | sha256sum"),
+                          Duration.ofSeconds(120))));
         }
         // Handed off, and each heard by the other dispatcher: a dispatcher killed before the sync
         // plane's news of its last handoffs reached the other takes those connections with it.
@@ -60,8 +71,9 @@ class EcmpFarmLabTest {
         farm.kill9(victim);
         farm.awaitNextHops(1, Duration.ofSeconds(30));
         long withdrawMs = (System.nanoTime() - killNs) / 1_000_000;
-        assertThat(farm.nextHops()).as("the survivor's next hop").containsExactly(
-            survivor.equals("d1") ? "198.18.0.1" : "198.18.0.2");
+        assertThat(farm.nextHops())
+            .as("the survivor's next hop")
+            .containsExactly(survivor.equals("d1") ? "198.18.0.1" : "198.18.0.2");
         double installed = farm.metric(survivor, "baton_dispatcher_ownership_installed_total");
         farm.start(victim);
         farm.awaitNextHops(2, Duration.ofSeconds(60));
@@ -73,27 +85,60 @@ class EcmpFarmLabTest {
         List<String> results = new ArrayList<>();
         for (Future<CommandResult> f : downloads) {
           CommandResult r = f.get(120, TimeUnit.SECONDS);
-          results.add(r.exitCode() == 0 ? r.stdout().strip().split(" ")[0] : "failed: " + r.stderr().strip());
+          results.add(
+              r.exitCode() == 0
+                  ? r.stdout().strip().split(" ")[0]
+                  : "failed: " + r.stderr().strip());
         }
-        System.out.printf("ecmp: handoffs d1 %.0f, d2 %.0f; killed %s: withdrawn from the router %d ms after the"
-            + " kill; %s had installed %.0f entries from the servers' ownership news; %s back in the route %d ms"
-            + " after the kill with %.0f forwarding entries, %d downloads still running then; %d of %d"
-            + " downloads intact; client RSTs %d%n", d1, d2, victim, withdrawMs, survivor, installed, victim, backMs,
-            victimEntries, running, results.stream().filter(expected::equals).count(), DOWNLOADS, rst.received());
+        System.out.printf(
+            "ecmp: handoffs d1 %.0f, d2 %.0f; killed %s: withdrawn from the router %d ms after the"
+                + " kill; %s had installed %.0f entries from the servers' ownership news; %s back in the route %d ms"
+                + " after the kill with %.0f forwarding entries, %d downloads still running then; %d of %d"
+                + " downloads intact; client RSTs %d%n",
+            d1,
+            d2,
+            victim,
+            withdrawMs,
+            survivor,
+            installed,
+            victim,
+            backMs,
+            victimEntries,
+            running,
+            results.stream().filter(expected::equals).count(),
+            DOWNLOADS,
+            rst.received());
         assertThat(running).as("downloads still running when the route came back").isPositive();
-        assertThat(victimEntries).as("entries of %s back in the route", victim).isGreaterThanOrEqualTo(running);
+        assertThat(victimEntries)
+            .as("entries of %s back in the route", victim)
+            .isGreaterThanOrEqualTo(running);
         assertThat(results).as("every download's SHA-256").allMatch(expected::equals);
-        assertThat(rst.received()).as("RSTs the client received, from %s", rst.receivedFlows()).isZero();
-        assertThat(installed).as("entries %s installed for the other dispatcher's handoffs", survivor)
+        assertThat(rst.received())
+            .as("RSTs the client received, from %s", rst.receivedFlows())
+            .isZero();
+        assertThat(installed)
+            .as("entries %s installed for the other dispatcher's handoffs", survivor)
             .isGreaterThanOrEqualTo(victim.equals("d1") ? d1 : d2);
         // Back in the route, it takes new connections.
-        awaitTrue(() -> {
-          CommandResult r = farm.client.exec(List.of("curl", "-fsS", "--max-time", "10",
-              "http://" + EcmpFarm.VIP + "/whoami.txt"), Duration.ofSeconds(15));
-          assertThat(r.exitCode()).as("curl: %s", r.stderr()).isZero();
-          return handoffs(farm, victim) > 0;
-        }, Duration.ofSeconds(30), victim + " taking new connections");
-        assertThat(rst.received()).as("RSTs the client received, from %s", rst.receivedFlows()).isZero();
+        awaitTrue(
+            () -> {
+              CommandResult r =
+                  farm.client.exec(
+                      List.of(
+                          "curl",
+                          "-fsS",
+                          "--max-time",
+                          "10",
+                          "http://" + EcmpFarm.VIP + "/whoami.txt"),
+                      Duration.ofSeconds(15));
+              assertThat(r.exitCode()).as("curl: %s", r.stderr()).isZero();
+              return handoffs(farm, victim) > 0;
+            },
+            Duration.ofSeconds(30),
+            victim + " taking new connections");
+        assertThat(rst.received())
+            .as("RSTs the client received, from %s", rst.receivedFlows())
+            .isZero();
       } finally {
         pool.shutdownNow();
       }
@@ -110,22 +155,40 @@ class EcmpFarmLabTest {
   void aTakeOverKeepsTheRouteAndFailsNoConnection() throws Exception {
     try (EcmpFarm farm = new EcmpFarm("ecmp-take").startAll()) {
       RstCounter rst = RstCounter.install(farm.client);
-      var wrk = java.util.concurrent.CompletableFuture.supplyAsync(() -> farm.client.exec(List.of("wrk", "-t2",
-          "-c8", "-d12s", "--timeout", "5s", "-H", "Connection: close", "http://" + EcmpFarm.VIP + "/whoami.txt"),
-          Duration.ofSeconds(40)));
+      var wrk =
+          java.util.concurrent.CompletableFuture.supplyAsync(
+              () ->
+                  farm.client.exec(
+                      List.of(
+                          "wrk",
+                          "-t2",
+                          "-c8",
+                          "-d12s",
+                          "--timeout",
+                          "5s",
+                          "-H",
+                          "Connection: close",
+                          "http://" + EcmpFarm.VIP + "/whoami.txt"),
+                      Duration.ofSeconds(40)));
       awaitTrue(() -> handoffs(farm, "d1") > 50, Duration.ofSeconds(10), "load through d1");
       var taking = new java.util.concurrent.atomic.AtomicBoolean(true);
       List<Integer> hops = new java.util.concurrent.CopyOnWriteArrayList<>();
-      Thread sampler = Thread.ofVirtual().start(() -> {
-        while (taking.get()) hops.add(farm.nextHops().size()); // each sample runs ip(8): ~10 ms apart
-      });
+      Thread sampler =
+          Thread.ofVirtual()
+              .start(
+                  () -> {
+                    while (taking.get())
+                      hops.add(farm.nextHops().size()); // each sample runs ip(8): ~10 ms apart
+                  });
       long t0 = System.nanoTime();
       Process old = farm.takeOver("d1");
       try {
         assertThat(old.waitFor(60, TimeUnit.SECONDS)).as("the old d1 exits").isTrue();
         // The new process hands off connections, and its BIRD's session is up again.
         awaitTrue(() -> handoffs(farm, "d1") > 0, Duration.ofSeconds(30), "the new d1 handing off");
-        awaitTrue(() -> farm.log("d1").contains("graceful-restart recovery"), Duration.ofSeconds(10),
+        awaitTrue(
+            () -> farm.log("d1").contains("graceful-restart recovery"),
+            Duration.ofSeconds(10),
             "the new d1's BIRD in recovery");
       } finally {
         taking.set(false);
@@ -133,20 +196,30 @@ class EcmpFarmLabTest {
       }
       long tookMs = (System.nanoTime() - t0) / 1_000_000;
       String report = wrk.get(40, TimeUnit.SECONDS).stdout();
-      System.out.printf("ecmp take-over of d1 in %d ms; the router's next hops in %d samples meanwhile: min %d;"
-          + " wrk:%n%s%n", tookMs, hops.size(), hops.stream().mapToInt(Integer::intValue).min().orElse(-1), report);
-      assertThat(hops).as("the router's next hops for the VIP during the take-over").isNotEmpty().allMatch(n -> n == 2);
-      assertThat(report).as("wrk's report").contains("requests in").doesNotContain("Socket errors")
+      System.out.printf(
+          "ecmp take-over of d1 in %d ms; the router's next hops in %d samples meanwhile: min %d;"
+              + " wrk:%n%s%n",
+          tookMs, hops.size(), hops.stream().mapToInt(Integer::intValue).min().orElse(-1), report);
+      assertThat(hops)
+          .as("the router's next hops for the VIP during the take-over")
+          .isNotEmpty()
+          .allMatch(n -> n == 2);
+      assertThat(report)
+          .as("wrk's report")
+          .contains("requests in")
+          .doesNotContain("Socket errors")
           .doesNotContain("Non-2xx");
-      assertThat(rst.received()).as("RSTs the client received, from %s", rst.receivedFlows()).isZero();
+      assertThat(rst.received())
+          .as("RSTs the client received, from %s", rst.receivedFlows())
+          .isZero();
       farm.awaitNextHops(2, Duration.ofSeconds(5));
     }
   }
 
   /**
-   * A dispatcher that is stopped (SIGSTOP: its kernel and its BIRD still run) stops beating;
-   * BIRD's watchdog withdraws its VIPs after {@code WEDGED_AFTER} (2 s), so new clients go to the
-   * other dispatcher; when it runs again, the VIPs come back.
+   * A dispatcher that is stopped (SIGSTOP: its kernel and its BIRD still run) stops beating; BIRD's
+   * watchdog withdraws its VIPs after {@code WEDGED_AFTER} (2 s), so new clients go to the other
+   * dispatcher; when it runs again, the VIPs come back.
    */
   @Test
   void aStoppedDispatcherIsWithdrawnUntilItRunsAgain() throws Exception {
@@ -158,26 +231,34 @@ class EcmpFarmLabTest {
         long withdrawnMs = (System.nanoTime() - stopNs) / 1_000_000;
         assertThat(farm.nextHops()).containsExactly("198.18.0.2");
         for (int i = 0; i < 6; i++) {
-          CommandResult r = farm.client.exec(List.of("curl", "-fsS", "--max-time", "10",
-              "http://" + EcmpFarm.VIP + "/whoami.txt"), Duration.ofSeconds(15));
-          assertThat(r.exitCode()).as("a new connection while d1 is stopped: %s", r.stderr()).isZero();
+          CommandResult r =
+              farm.client.exec(
+                  List.of(
+                      "curl", "-fsS", "--max-time", "10", "http://" + EcmpFarm.VIP + "/whoami.txt"),
+                  Duration.ofSeconds(15));
+          assertThat(r.exitCode())
+              .as("a new connection while d1 is stopped: %s", r.stderr())
+              .isZero();
         }
-        System.out.printf("ecmp: SIGSTOP of d1 -> withdrawn from the router %d ms later%n", withdrawnMs);
+        System.out.printf(
+            "ecmp: SIGSTOP of d1 -> withdrawn from the router %d ms later%n", withdrawnMs);
       } finally {
         farm.signal("d1", "CONT");
       }
       long contNs = System.nanoTime();
       farm.awaitNextHops(2, Duration.ofSeconds(30));
-      System.out.printf("ecmp: SIGCONT of d1 -> back in the route %d ms later%n", (System.nanoTime() - contNs) / 1_000_000);
+      System.out.printf(
+          "ecmp: SIGCONT of d1 -> back in the route %d ms later%n",
+          (System.nanoTime() - contNs) / 1_000_000);
     }
   }
 
   /**
-   * Peer mode: three nodes, each dispatcher and server, each announcing the VIP. The router
-   * spreads connections over them; each node serves some itself and hands others to a peer with
-   * fewer connections (least connections, from the loads in the sync plane). Every answer is
-   * right and nothing is reset; downloads running on every node survive one peer's dispatcher
-   * side being withdrawn... (not here: a peer is also a server; killing it loses what it serves).
+   * Peer mode: three nodes, each dispatcher and server, each announcing the VIP. The router spreads
+   * connections over them; each node serves some itself and hands others to a peer with fewer
+   * connections (least connections, from the loads in the sync plane). Every answer is right and
+   * nothing is reset; downloads running on every node survive one peer's dispatcher side being
+   * withdrawn... (not here: a peer is also a server; killing it loses what it serves).
    */
   @Test
   void aPeerFarmServesLocallyAndThroughHandoffs() throws Exception {
@@ -188,14 +269,27 @@ class EcmpFarmLabTest {
       try {
         List<Future<CommandResult>> downloads = new ArrayList<>();
         for (int i = 0; i < 12; i++) {
-          downloads.add(pool.submit(() -> farm.client.exec(List.of("bash", "-o", "pipefail", "-c",
-              "curl -fsS --max-time 60 http://" + EcmpFarm.VIP + "/big.bin | pv -q -L 2m | sha256sum"),
-              Duration.ofSeconds(90))));
+          downloads.add(
+              pool.submit(
+                  () ->
+                      farm.client.exec(
+                          List.of(
+                              "bash",
+                              "-o",
+                              "pipefail",
+                              "-c",
+                              "curl -fsS --max-time 60 http://"
+                                  + EcmpFarm.VIP
+                                  + "/big.bin | pv -q -L 2m | sha256sum"),
+                          Duration.ofSeconds(90))));
         }
         java.util.Map<String, Integer> answers = new java.util.TreeMap<>();
         for (int i = 0; i < 60; i++) {
-          CommandResult r = farm.client.exec(List.of("curl", "-fsS", "--max-time", "10",
-              "http://" + EcmpFarm.VIP + "/whoami.txt"), Duration.ofSeconds(15));
+          CommandResult r =
+              farm.client.exec(
+                  List.of(
+                      "curl", "-fsS", "--max-time", "10", "http://" + EcmpFarm.VIP + "/whoami.txt"),
+                  Duration.ofSeconds(15));
           assertThat(r.exitCode()).as("curl: %s", r.stderr()).isZero();
           answers.merge(r.stdout().strip(), 1, Integer::sum);
         }
@@ -213,25 +307,34 @@ class EcmpFarmLabTest {
           double h = farm.metric(p, "baton_dispatcher_handoffs_total");
           double accepted = farm.metric(p, "baton_dispatcher_connections_accepted_total");
           double taken = farm.metric(p, "baton_server_handoffs_accepted_total");
-          perNode.append(String.format(" %s: accepted %.0f, served locally %.0f, handed off %.0f, took %.0f from"
-              + " peers;", p, accepted, l, h, taken));
+          perNode.append(
+              String.format(
+                  " %s: accepted %.0f, served locally %.0f, handed off %.0f, took %.0f from"
+                      + " peers;",
+                  p, accepted, l, h, taken));
           if (l + taken > 0) served.add(p);
           local += l;
           handedOff += h;
         }
-        System.out.printf("peers: whoami answers %s;%s client RSTs %d%n", answers, perNode, rst.received());
+        System.out.printf(
+            "peers: whoami answers %s;%s client RSTs %d%n", answers, perNode, rst.received());
         assertThat(answers.keySet()).as("nodes that answered").isSubsetOf("p1", "p2", "p3");
         // Least connections on the loads in the sync plane: a node busy with downloads may get none
         // of the short requests, but every node serves (downloads or requests).
         assertThat(served).as("nodes that served connections").containsExactly("p1", "p2", "p3");
         assertThat(local).as("connections served by the node that accepted them").isPositive();
         assertThat(handedOff).as("connections handed to a peer").isPositive();
-        assertThat(rst.received()).as("RSTs the client received, from %s", rst.receivedFlows()).isZero();
+        assertThat(rst.received())
+            .as("RSTs the client received, from %s", rst.receivedFlows())
+            .isZero();
       } catch (AssertionError e) {
         for (String p : farm.dispatchers) {
           System.out.println("---- log of " + p);
-          farm.log(p).lines().filter(l -> !l.contains("answering itself"))
-              .limit(120).forEach(System.out::println);
+          farm.log(p)
+              .lines()
+              .filter(l -> !l.contains("answering itself"))
+              .limit(120)
+              .forEach(System.out::println);
         }
         throw e;
       } finally {
@@ -241,10 +344,10 @@ class EcmpFarmLabTest {
   }
 
   /**
-   * What the sync plane carries under load: wrk opens a new connection per request for 6 s
-   * through both dispatchers; every open and close reaches both dispatchers (each handoff is two
-   * ownership changes at each), and no update is refused. The figures are printed: bytes per
-   * second per node, scaled to 1,000 handoffs per second (measured, not asserted).
+   * What the sync plane carries under load: wrk opens a new connection per request for 6 s through
+   * both dispatchers; every open and close reaches both dispatchers (each handoff is two ownership
+   * changes at each), and no update is refused. The figures are printed: bytes per second per node,
+   * scaled to 1,000 handoffs per second (measured, not asserted).
    */
   @Test
   void theSyncPlaneCarriesEveryOpenAndCloseUnderLoad() throws Exception {
@@ -253,33 +356,58 @@ class EcmpFarmLabTest {
       java.util.Map<String, java.util.Map<String, Double>> before = new java.util.HashMap<>();
       for (String n : nodes) before.put(n, farm.metrics(n));
       long startNs = System.nanoTime();
-      CommandResult wrk = farm.client.exec(List.of("wrk", "-t1", "-c8", "-d6s", "-H", "Connection: close",
-          "http://" + EcmpFarm.VIP + "/whoami.txt"), Duration.ofSeconds(30));
+      CommandResult wrk =
+          farm.client.exec(
+              List.of(
+                  "wrk",
+                  "-t1",
+                  "-c8",
+                  "-d6s",
+                  "-H",
+                  "Connection: close",
+                  "http://" + EcmpFarm.VIP + "/whoami.txt"),
+              Duration.ofSeconds(30));
       double seconds = (System.nanoTime() - startNs) / 1e9;
       assertThat(wrk.exitCode()).as("wrk: %s", wrk.stderr()).isZero();
       double handoffs = 0;
       for (String d : farm.dispatchers) {
-        handoffs += farm.metric(d, "baton_dispatcher_handoffs_total") - before.get(d).get("baton_dispatcher_handoffs_total");
+        handoffs +=
+            farm.metric(d, "baton_dispatcher_handoffs_total")
+                - before.get(d).get("baton_dispatcher_handoffs_total");
       }
       double total = handoffs;
       // Each handoff is an open and a close at each dispatcher, from the server that took it.
       for (String d : farm.dispatchers) {
         double base = before.get(d).get("baton_sync_ownership_changes_received_total");
-        awaitTrue(() -> farm.metric(d, "baton_sync_ownership_changes_received_total") - base >= 2 * total,
-            Duration.ofSeconds(30), d + " hearing every open and close");
+        awaitTrue(
+            () -> farm.metric(d, "baton_sync_ownership_changes_received_total") - base >= 2 * total,
+            Duration.ofSeconds(30),
+            d + " hearing every open and close");
         assertThat(farm.metric(d, "baton_sync_ownership_rejected_total")).isZero();
       }
       double rate = handoffs / seconds;
       StringBuilder perNode = new StringBuilder();
       for (String n : nodes) {
         java.util.Map<String, Double> after = farm.metrics(n);
-        double sent = after.get("baton_sync_bytes_sent_total") - before.get(n).get("baton_sync_bytes_sent_total");
-        double received = after.get("baton_sync_bytes_received_total") - before.get(n).get("baton_sync_bytes_received_total");
-        perNode.append(String.format("%n  %s: sent %.0f B/s, received %.0f B/s (at 1,000 handoffs/s: %.0f and %.0f B/s)",
-            n, sent / seconds, received / seconds, sent / seconds * 1000 / rate, received / seconds * 1000 / rate));
+        double sent =
+            after.get("baton_sync_bytes_sent_total")
+                - before.get(n).get("baton_sync_bytes_sent_total");
+        double received =
+            after.get("baton_sync_bytes_received_total")
+                - before.get(n).get("baton_sync_bytes_received_total");
+        perNode.append(
+            String.format(
+                "%n  %s: sent %.0f B/s, received %.0f B/s (at 1,000 handoffs/s: %.0f and %.0f B/s)",
+                n,
+                sent / seconds,
+                received / seconds,
+                sent / seconds * 1000 / rate,
+                received / seconds * 1000 / rate));
       }
-      System.out.printf("sync traffic: %.0f handoffs in %.1f s (%.0f/s) through two dispatchers; each dispatcher"
-          + " heard %.0f ownership changes/s;%s%n", handoffs, seconds, rate, 2 * rate, perNode);
+      System.out.printf(
+          "sync traffic: %.0f handoffs in %.1f s (%.0f/s) through two dispatchers; each dispatcher"
+              + " heard %.0f ownership changes/s;%s%n",
+          handoffs, seconds, rate, 2 * rate, perNode);
       assertThat(handoffs).isPositive();
     }
   }

@@ -12,9 +12,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
-import java.util.HexFormat;
 import java.util.Set;
 
 /** What the farm lab tests check with: deadline-bounded polls, file digests, this JVM's sockets. */
@@ -35,7 +35,8 @@ final class FarmChecks {
    * worker answered (the file's content), counted. Asserts every request succeeded.
    */
   static Map<String, Integer> whoAnswered(ProcessFarm farm, int n, String address) {
-    List<String> cmd = new ArrayList<>(List.of("curl", "-sS", "-f", "-m", "30", "-H", "Connection: close"));
+    List<String> cmd =
+        new ArrayList<>(List.of("curl", "-sS", "-f", "-m", "30", "-H", "Connection: close"));
     for (int i = 0; i < n; i++) cmd.add("http://" + address + "/whoami.txt");
     CommandResult r = farm.client.exec(cmd, Duration.ofSeconds(40));
     assertThat(r.exitCode()).as(r.stderr()).isZero();
@@ -53,7 +54,8 @@ final class FarmChecks {
   static void awaitTrue(Check check, Duration limit, String what) throws Exception {
     long deadline = System.nanoTime() + limit.toNanos();
     while (!check.test()) {
-      if (System.nanoTime() > deadline) throw new AssertionError("timed out after " + limit + " waiting for " + what);
+      if (System.nanoTime() > deadline)
+        throw new AssertionError("timed out after " + limit + " waiting for " + what);
       Thread.sleep(10); // polling interval of a deadline-bounded wait
     }
   }

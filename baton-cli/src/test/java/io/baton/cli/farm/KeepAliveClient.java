@@ -9,9 +9,9 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 
 /**
- * One HTTP/1.1 keep-alive connection of a test client: sends GETs on the same socket and reads
- * each response by its Content-Length. Confined to the thread that uses it (in the client's
- * namespace: create it on the client host's thread).
+ * One HTTP/1.1 keep-alive connection of a test client: sends GETs on the same socket and reads each
+ * response by its Content-Length. Confined to the thread that uses it (in the client's namespace:
+ * create it on the client host's thread).
  */
 final class KeepAliveClient implements AutoCloseable {
   /**
@@ -19,14 +19,15 @@ final class KeepAliveClient implements AutoCloseable {
    * connections (round robin puts one there), the others closed.
    */
   static KeepAliveClient landingOn(ProcessFarm farm, String server) throws Exception {
-    return farm.client.call(() -> {
-      for (int i = 0; i < 4; i++) {
-        KeepAliveClient c = new KeepAliveClient(ProcessFarm.VIP, 80);
-        if (c.get("/whoami.txt").strip().equals(server)) return c;
-        c.close();
-      }
-      throw new AssertionError("no connection landed on " + server);
-    });
+    return farm.client.call(
+        () -> {
+          for (int i = 0; i < 4; i++) {
+            KeepAliveClient c = new KeepAliveClient(ProcessFarm.VIP, 80);
+            if (c.get("/whoami.txt").strip().equals(server)) return c;
+            c.close();
+          }
+          throw new AssertionError("no connection landed on " + server);
+        });
   }
 
   private final Socket socket;
@@ -58,17 +59,22 @@ final class KeepAliveClient implements AutoCloseable {
 
   /** GET {@code path} on this connection; returns the body (status 200 required). */
   String get(String path) throws IOException {
-    out.write(("GET " + path + " HTTP/1.1\r\nHost: farm.test\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+    out.write(
+        ("GET " + path + " HTTP/1.1\r\nHost: farm.test\r\n\r\n")
+            .getBytes(StandardCharsets.US_ASCII));
     out.flush();
     String head = readHead();
-    if (!head.startsWith("HTTP/1.1 200")) throw new IOException("request " + (requests + 1) + ": " + head);
+    if (!head.startsWith("HTTP/1.1 200"))
+      throw new IOException("request " + (requests + 1) + ": " + head);
     int length = -1;
     for (String line : head.split("\r\n")) {
-      if (line.regionMatches(true, 0, "content-length:", 0, 15)) length = Integer.parseInt(line.substring(15).strip());
+      if (line.regionMatches(true, 0, "content-length:", 0, 15))
+        length = Integer.parseInt(line.substring(15).strip());
     }
     if (length < 0) throw new IOException("no Content-Length in " + head);
     byte[] body = in.readNBytes(length);
-    if (body.length != length) throw new IOException("body cut short: " + body.length + " of " + length);
+    if (body.length != length)
+      throw new IOException("body cut short: " + body.length + " of " + length);
     requests++;
     return new String(body, StandardCharsets.UTF_8);
   }
@@ -97,7 +103,8 @@ final class KeepAliveClient implements AutoCloseable {
     int matched = 0;
     while (matched < 4) {
       int b = in.read();
-      if (b < 0) throw new IOException("connection closed after " + head.size() + " bytes of head: " + head);
+      if (b < 0)
+        throw new IOException("connection closed after " + head.size() + " bytes of head: " + head);
       head.write(b);
       matched = (b == "\r\n\r\n".charAt(matched)) ? matched + 1 : (b == '\r' ? 1 : 0);
       if (head.size() > 16384) throw new IOException("head too long");

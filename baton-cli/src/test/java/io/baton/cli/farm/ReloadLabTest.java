@@ -14,9 +14,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * A planned dispatcher reload ({@code baton dispatcher --config FILE --take-over}) under load, with
- * the real processes (issue 10): wrk opens a new connection for every request throughout, keep-alive
- * connections and downloads run across it, and nothing is lost: no connection attempt refused or
- * failed, no request failed, every download byte-exact, no RST at the client.
+ * the real processes (issue 10): wrk opens a new connection for every request throughout,
+ * keep-alive connections and downloads run across it, and nothing is lost: no connection attempt
+ * refused or failed, no request failed, every download byte-exact, no RST at the client.
  */
 @Tag("lab")
 class ReloadLabTest {
@@ -36,12 +36,35 @@ class ReloadLabTest {
       List<CompletableFuture<CommandResult>> downloads = new ArrayList<>();
       for (int i = 0; i < DOWNLOADS; i++) {
         // ~7 s each at 16 MB/s (100 MiB): they run across the reload
-        downloads.add(CompletableFuture.supplyAsync(() -> farm.client.exec(List.of("bash", "-o", "pipefail", "-c",
-            "curl -fsS --max-time 60 --limit-rate 16M " + ProcessFarm.url("/big.bin") + " | sha256sum"),
-            Duration.ofSeconds(90))));
+        downloads.add(
+            CompletableFuture.supplyAsync(
+                () ->
+                    farm.client.exec(
+                        List.of(
+                            "bash",
+                            "-o",
+                            "pipefail",
+                            "-c",
+                            "curl -fsS --max-time 60 --limit-rate 16M "
+                                + ProcessFarm.url("/big.bin")
+                                + " | sha256sum"),
+                        Duration.ofSeconds(90))));
       }
-      var wrk = CompletableFuture.supplyAsync(() -> farm.client.exec(List.of("wrk", "-t1", "-c8", "-d10s",
-          "--timeout", "8s", "-H", "Connection: close", ProcessFarm.url("/whoami.txt")), Duration.ofSeconds(40)));
+      var wrk =
+          CompletableFuture.supplyAsync(
+              () ->
+                  farm.client.exec(
+                      List.of(
+                          "wrk",
+                          "-t1",
+                          "-c8",
+                          "-d10s",
+                          "--timeout",
+                          "8s",
+                          "-H",
+                          "Connection: close",
+                          ProcessFarm.url("/whoami.txt")),
+                      Duration.ofSeconds(40)));
       // The load runs on the old process first.
       farm.awaitMetric("d1", "baton_dispatcher_handoffs_total", v -> v > 200);
       long t0 = System.nanoTime();
@@ -51,7 +74,8 @@ class ReloadLabTest {
       farm.awaitFabricUp();
       long readyMs = (System.nanoTime() - t0) / 1_000_000;
       for (KeepAliveClient c : keepAlive) {
-        assertThat(farm.client.call(() -> c.get("/whoami.txt").strip())).as("a keep-alive connection after the reload")
+        assertThat(farm.client.call(() -> c.get("/whoami.txt").strip()))
+            .as("a keep-alive connection after the reload")
             .isIn("s1", "s2");
       }
       String report = wrk.get(60, TimeUnit.SECONDS).stdout();
@@ -60,23 +84,35 @@ class ReloadLabTest {
         CommandResult r = d.get(90, TimeUnit.SECONDS);
         if (r.exitCode() == 0 && r.stdout().startsWith(expected)) intact++;
       }
-      System.out.printf("reload: the old dispatcher exited %d ms after the take-over started, the new one had its fabric"
-          + " up at %d ms; downloads intact %d of %d; client RSTs %d; wrk (a new connection per request):%n%s%n",
+      System.out.printf(
+          "reload: the old dispatcher exited %d ms after the take-over started, the new one had its fabric"
+              + " up at %d ms; downloads intact %d of %d; client RSTs %d; wrk (a new connection per request):%n%s%n",
           oldGoneMs, readyMs, intact, DOWNLOADS, rst.received(), report);
       if (report.contains("Non-2xx") || report.contains("Socket errors")) {
-        System.out.println("old dispatcher's log:\n" + java.nio.file.Files.readString(farm.hosts.get("d1").stderrOf(old))
-            + "\nnew dispatcher's log:\n" + farm.log("d1"));
+        System.out.println(
+            "old dispatcher's log:\n"
+                + java.nio.file.Files.readString(farm.hosts.get("d1").stderrOf(old))
+                + "\nnew dispatcher's log:\n"
+                + farm.log("d1"));
       }
-      assertThat(report).as("wrk's report").contains("requests in").doesNotContain("Socket errors")
+      assertThat(report)
+          .as("wrk's report")
+          .contains("requests in")
+          .doesNotContain("Socket errors")
           .doesNotContain("Non-2xx");
       assertThat(intact).as("downloads byte-exact").isEqualTo(DOWNLOADS);
-      assertThat(rst.received()).as("RSTs the client received, from %s", rst.receivedFlows()).isZero();
-      assertThat(farm.log("d1")).as("the new dispatcher's log").contains("--take-over: dispatcher pid");
+      assertThat(rst.received())
+          .as("RSTs the client received, from %s", rst.receivedFlows())
+          .isZero();
+      assertThat(farm.log("d1"))
+          .as("the new dispatcher's log")
+          .contains("--take-over: dispatcher pid");
       for (KeepAliveClient c : keepAlive) {
-        farm.client.call(() -> {
-          c.close();
-          return null;
-        });
+        farm.client.call(
+            () -> {
+              c.close();
+              return null;
+            });
       }
     }
   }

@@ -38,8 +38,10 @@ class SyncFarmLabTest {
       for (String node : List.of("d1", "s1", "s2")) {
         farm.awaitMetric(node, "baton_sync_view_members", v -> v == 3);
       }
-      System.out.printf("sync farm: servers, then the dispatcher, started; one view of 3 after %d ms (JVM starts"
-          + " included); joins: %s%n", (System.nanoTime() - startNs) / 1_000_000,
+      System.out.printf(
+          "sync farm: servers, then the dispatcher, started; one view of 3 after %d ms (JVM starts"
+              + " included); joins: %s%n",
+          (System.nanoTime() - startNs) / 1_000_000,
           List.of("s1", "s2", "d1").stream().map(n -> n + " " + joinTime(farm.log(n))).toList());
       for (String s : ProcessFarm.SERVERS) {
         farm.awaitMetric("d1", "baton_sync_node_eligible{node=\"" + s + "\"}", v -> v == 1);
@@ -63,14 +65,20 @@ class SyncFarmLabTest {
    */
   @Test
   void aDiscoveringPoolTakesTheServersOfItsVipPortFromTheSyncPlane() throws Exception {
-    try (ProcessFarm farm = new ProcessFarm("sf-discover", ProcessFarm.Options.DEFAULT.discovering()).startAll()) {
+    try (ProcessFarm farm =
+        new ProcessFarm("sf-discover", ProcessFarm.Options.DEFAULT.discovering()).startAll()) {
       List<String> answers = new ArrayList<>();
-      for (int i = 0; i < 6; i++) answers.add(farm.curl(CURL, ProcessFarm.url("/whoami.txt")).stdout().strip());
-      assertThat(answers).as("answers from a pool that named no server; d1's log:%n%s", farm.log("d1"))
+      for (int i = 0; i < 6; i++)
+        answers.add(farm.curl(CURL, ProcessFarm.url("/whoami.txt")).stdout().strip());
+      assertThat(answers)
+          .as("answers from a pool that named no server; d1's log:%n%s", farm.log("d1"))
           .contains("s1", "s2");
-      assertThat(farm.log("d1")).contains("pool app for 198.18.0.100:80 now has [s1, s2] (from the sync plane)");
+      assertThat(farm.log("d1"))
+          .contains("pool app for 198.18.0.100:80 now has [s1, s2] (from the sync plane)");
       farm.kill9("s1");
-      awaitTrue(() -> farm.log("d1").contains("pool app for 198.18.0.100:80 now has [s2]"), Duration.ofSeconds(20),
+      awaitTrue(
+          () -> farm.log("d1").contains("pool app for 198.18.0.100:80 now has [s2]"),
+          Duration.ofSeconds(20),
           "s1 leaving the pool");
       for (int i = 0; i < 4; i++) {
         CommandResult r = farm.curl(CURL, ProcessFarm.url("/whoami.txt"));
@@ -78,19 +86,28 @@ class SyncFarmLabTest {
         assertThat(r.stdout().strip()).isEqualTo("s2");
       }
       farm.start("s1");
-      awaitTrue(() -> farm.log("d1").lines().filter(l -> l.contains("pool app for 198.18.0.100:80 now has [s1, s2]"))
-          .count() >= 2, Duration.ofSeconds(60), "s1 back in the pool");
+      awaitTrue(
+          () ->
+              farm.log("d1")
+                      .lines()
+                      .filter(l -> l.contains("pool app for 198.18.0.100:80 now has [s1, s2]"))
+                      .count()
+                  >= 2,
+          Duration.ofSeconds(60),
+          "s1 back in the pool");
       // In the pool again; its fabric connection comes back on the client's next reconnect attempt.
       farm.awaitMetric("d1", "baton_fabric_up{server=\"s1\"}", v -> v == 1);
       farm.awaitMetric("d1", "baton_sync_node_eligible{node=\"s1\"}", v -> v == 1);
       answers.clear();
-      for (int i = 0; i < 6; i++) answers.add(farm.curl(CURL, ProcessFarm.url("/whoami.txt")).stdout().strip());
+      for (int i = 0; i < 6; i++)
+        answers.add(farm.curl(CURL, ProcessFarm.url("/whoami.txt")).stdout().strip());
       assertThat(answers).contains("s1", "s2");
     }
   }
 
   @Test
-  void aKilledServerGetsNoNewConnectionsWithinASecondAndTheOthersClientsSeeNoError() throws Exception {
+  void aKilledServerGetsNoNewConnectionsWithinASecondAndTheOthersClientsSeeNoError()
+      throws Exception {
     faultUnderLoad("sf-kill", "KILL");
   }
 
@@ -105,20 +122,23 @@ class SyncFarmLabTest {
   }
 
   private void faultUnderLoad(String purpose, String signal) throws Exception {
-    try (ProcessFarm farm = new ProcessFarm(purpose, ProcessFarm.Options.DEFAULT.withSync("")).startAll()) {
+    try (ProcessFarm farm =
+        new ProcessFarm(purpose, ProcessFarm.Options.DEFAULT.withSync("")).startAll()) {
       for (String s : ProcessFarm.SERVERS) {
         farm.awaitMetric("d1", "baton_sync_node_eligible{node=\"" + s + "\"}", v -> v == 1);
       }
       // Clients s2 serves on established connections: none of their requests may fail.
-      List<KeepAliveClient> onS2 = farm.client.call(() -> {
-        List<KeepAliveClient> found = new ArrayList<>();
-        for (int i = 0; i < 12 && found.size() < 3; i++) {
-          KeepAliveClient c = new KeepAliveClient(ProcessFarm.VIP, 80);
-          if (c.get("/whoami.txt").strip().equals("s2")) found.add(c);
-          else c.close();
-        }
-        return found;
-      });
+      List<KeepAliveClient> onS2 =
+          farm.client.call(
+              () -> {
+                List<KeepAliveClient> found = new ArrayList<>();
+                for (int i = 0; i < 12 && found.size() < 3; i++) {
+                  KeepAliveClient c = new KeepAliveClient(ProcessFarm.VIP, 80);
+                  if (c.get("/whoami.txt").strip().equals("s2")) found.add(c);
+                  else c.close();
+                }
+                return found;
+              });
       assertThat(onS2).as("connections landed on s2").hasSize(3);
       List<Probe> probes = Collections.synchronizedList(new ArrayList<>());
       List<String> keptErrors = Collections.synchronizedList(new ArrayList<>());
@@ -129,36 +149,50 @@ class SyncFarmLabTest {
       ExecutorService probers = Executors.newCachedThreadPool();
       ExecutorService kept = Executors.newSingleThreadExecutor();
       long[] faultNs = {0};
-      java.util.concurrent.atomic.AtomicInteger launched = new java.util.concurrent.atomic.AtomicInteger();
+      java.util.concurrent.atomic.AtomicInteger launched =
+          new java.util.concurrent.atomic.AtomicInteger();
       try {
-        schedule.scheduleAtFixedRate(() -> {
-          if (stop.get() || launched.incrementAndGet() > 400) return;
-          probers.submit(() -> {
-            long start = System.nanoTime();
-            CommandResult r = farm.curl(CURL, ProcessFarm.url("/whoami.txt"));
-            String answer = r.exitCode() == 0 ? r.stdout().strip() : "error: " + r.stderr().strip();
-            probes.add(new Probe(start, System.nanoTime(), answer));
-          });
-        }, 0, 20, TimeUnit.MILLISECONDS);
-        Future<?> keptLoop = kept.submit(() -> {
-          for (int i = 0; i < 100_000 && !stop.get(); i++) {
-            KeepAliveClient c = onS2.get(i % onS2.size());
-            String answer = farm.client.call(() -> c.get("/whoami.txt").strip());
-            if (!answer.equals("s2")) keptErrors.add(answer);
-          }
-          return null;
-        });
+        schedule.scheduleAtFixedRate(
+            () -> {
+              if (stop.get() || launched.incrementAndGet() > 400) return;
+              probers.submit(
+                  () -> {
+                    long start = System.nanoTime();
+                    CommandResult r = farm.curl(CURL, ProcessFarm.url("/whoami.txt"));
+                    String answer =
+                        r.exitCode() == 0 ? r.stdout().strip() : "error: " + r.stderr().strip();
+                    probes.add(new Probe(start, System.nanoTime(), answer));
+                  });
+            },
+            0,
+            20,
+            TimeUnit.MILLISECONDS);
+        Future<?> keptLoop =
+            kept.submit(
+                () -> {
+                  for (int i = 0; i < 100_000 && !stop.get(); i++) {
+                    KeepAliveClient c = onS2.get(i % onS2.size());
+                    String answer = farm.client.call(() -> c.get("/whoami.txt").strip());
+                    if (!answer.equals("s2")) keptErrors.add(answer);
+                  }
+                  return null;
+                });
         awaitTrue(() -> probes.size() >= 30, Duration.ofSeconds(60), "load before the fault");
         faultNs[0] = System.nanoTime();
         if (signal.equals("KILL")) farm.kill9("s1");
         else farm.signal("s1", "STOP");
-        awaitTrue(() -> System.nanoTime() > faultNs[0] + 3 * SECOND_NS, Duration.ofSeconds(10), "3 s of load after the fault");
+        awaitTrue(
+            () -> System.nanoTime() > faultNs[0] + 3 * SECOND_NS,
+            Duration.ofSeconds(10),
+            "3 s of load after the fault");
         stop.set(true);
         schedule.shutdown();
         probers.shutdown();
         assertThat(probers.awaitTermination(30, TimeUnit.SECONDS)).as("probes ended").isTrue();
         keptLoop.get(30, TimeUnit.SECONDS);
-        assertThat(farm.metric("d1", "baton_sync_node_eligible{node=\"s1\"}")).as("s1 at d1 after the fault").isZero();
+        assertThat(farm.metric("d1", "baton_sync_node_eligible{node=\"s1\"}"))
+            .as("s1 at d1 after the fault")
+            .isZero();
       } finally {
         stop.set(true);
         schedule.shutdownNow();
@@ -168,32 +202,50 @@ class SyncFarmLabTest {
       }
       long fault = faultNs[0];
       if (Boolean.getBoolean("baton.test.verbose")) {
-        probes.stream().filter(p -> p.endNs() > fault).sorted(java.util.Comparator.comparingLong(Probe::startNs)).limit(60)
-            .forEach(p -> System.out.printf("probe %+d ms .. %+d ms: %s%n", (p.startNs() - fault) / 1_000_000,
-                (p.endNs() - fault) / 1_000_000, p.answer()));
+        probes.stream()
+            .filter(p -> p.endNs() > fault)
+            .sorted(java.util.Comparator.comparingLong(Probe::startNs))
+            .limit(60)
+            .forEach(
+                p ->
+                    System.out.printf(
+                        "probe %+d ms .. %+d ms: %s%n",
+                        (p.startNs() - fault) / 1_000_000,
+                        (p.endNs() - fault) / 1_000_000,
+                        p.answer()));
       }
       List<Probe> after = probes.stream().filter(p -> p.startNs() > fault).toList();
-      long lastToS1Ms = after.stream().filter(p -> !p.answer().equals("s2"))
-          .mapToLong(p -> (p.startNs() - fault) / 1_000_000).max().orElse(-1);
+      long lastToS1Ms =
+          after.stream()
+              .filter(p -> !p.answer().equals("s2"))
+              .mapToLong(p -> (p.startNs() - fault) / 1_000_000)
+              .max()
+              .orElse(-1);
       long failed = after.stream().filter(p -> p.answer().startsWith("error")).count();
-      System.out.printf("sync farm %s: %d connections opened after the fault, %d failed; the last one not served by"
-          + " s2 opened %d ms after the fault; requests on s2's established connections: %d failed%n",
+      System.out.printf(
+          "sync farm %s: %d connections opened after the fault, %d failed; the last one not served by"
+              + " s2 opened %d ms after the fault; requests on s2's established connections: %d failed%n",
           signal, after.size(), failed, lastToS1Ms, keptErrors.size());
       assertThat(after.stream().filter(p -> p.startNs() > fault + SECOND_NS))
-          .as("connections opened more than a second after the fault").isNotEmpty()
+          .as("connections opened more than a second after the fault")
+          .isNotEmpty()
           .allMatch(p -> p.answer().equals("s2"));
       assertThat(keptErrors).as("requests on connections s2 serves").isEmpty();
       assertThat(farm.metric("d1", "baton_dispatcher_skipped_by_farm_state_total")).isPositive();
-      farm.client.call(() -> {
-        for (KeepAliveClient c : onS2) c.close();
-        return null;
-      });
+      farm.client.call(
+          () -> {
+            for (KeepAliveClient c : onS2) c.close();
+            return null;
+          });
     }
   }
 
   @Test
   void aServerWhoseHealthCheckFailsIsTakenOutAndPutBackWhenItRecovers() throws Exception {
-    try (ProcessFarm farm = new ProcessFarm("sf-health", ProcessFarm.Options.DEFAULT.withSync("{ http: 127.0.0.1:8081, path: /healthz }"))) {
+    try (ProcessFarm farm =
+        new ProcessFarm(
+            "sf-health",
+            ProcessFarm.Options.DEFAULT.withSync("{ http: 127.0.0.1:8081, path: /healthz }"))) {
       List<Process> checked = new ArrayList<>();
       for (String s : ProcessFarm.SERVERS) checked.add(healthEndpoint(farm, s));
       farm.startAll();
@@ -203,7 +255,8 @@ class SyncFarmLabTest {
       long failNs = System.nanoTime();
       checked.get(0).destroy(); // s1's application stops answering its health check
       farm.awaitMetric("d1", "baton_sync_node_eligible{node=\"s1\"}", v -> v == 0);
-      System.out.printf("sync farm: health check failing -> out of rotation after %d ms%n",
+      System.out.printf(
+          "sync farm: health check failing -> out of rotation after %d ms%n",
           (System.nanoTime() - failNs) / 1_000_000);
       for (int i = 0; i < 6; i++) {
         CommandResult r = farm.curl(CURL, ProcessFarm.url("/whoami.txt"));
@@ -214,18 +267,23 @@ class SyncFarmLabTest {
       long recoverNs = System.nanoTime();
       checked.set(0, healthEndpoint(farm, "s1"));
       farm.awaitMetric("d1", "baton_sync_node_eligible{node=\"s1\"}", v -> v == 1);
-      System.out.printf("sync farm: health check passing again -> back after %d ms%n",
+      System.out.printf(
+          "sync farm: health check passing again -> back after %d ms%n",
           (System.nanoTime() - recoverNs) / 1_000_000);
       List<String> answers = new ArrayList<>();
-      for (int i = 0; i < 6; i++) answers.add(farm.curl(CURL, ProcessFarm.url("/whoami.txt")).stdout().strip());
+      for (int i = 0; i < 6; i++)
+        answers.add(farm.curl(CURL, ProcessFarm.url("/whoami.txt")).stdout().strip());
       assertThat(answers).contains("s1", "s2");
     }
   }
 
-  /** {@code baton drain}, run on the server's host: no new connections, the established ones stay. */
+  /**
+   * {@code baton drain}, run on the server's host: no new connections, the established ones stay.
+   */
   @Test
   void aDrainedServerKeepsItsConnectionsAndGetsNoNewOnes() throws Exception {
-    try (ProcessFarm farm = new ProcessFarm("sf-drain", ProcessFarm.Options.DEFAULT.withSync("")).startAll()) {
+    try (ProcessFarm farm =
+        new ProcessFarm("sf-drain", ProcessFarm.Options.DEFAULT.withSync("")).startAll()) {
       for (String s : ProcessFarm.SERVERS) {
         farm.awaitMetric("d1", "baton_sync_node_eligible{node=\"" + s + "\"}", v -> v == 1);
       }
@@ -239,26 +297,35 @@ class SyncFarmLabTest {
         assertThat(r.exitCode()).as("curl: %s", r.stderr()).isZero();
         assertThat(r.stdout().strip()).as("a new connection while s1 drains").isEqualTo("s2");
       }
-      assertThat(farm.client.call(() -> onS1.get("/whoami.txt").strip())).as("s1's established connection")
+      assertThat(farm.client.call(() -> onS1.get("/whoami.txt").strip()))
+          .as("s1's established connection")
           .isEqualTo("s1");
-      assertThat(farm.cli("s1", "drain", "--config", farm.config("s1").toString(), "--off").exitCode()).isZero();
+      assertThat(
+              farm.cli("s1", "drain", "--config", farm.config("s1").toString(), "--off").exitCode())
+          .isZero();
       farm.awaitMetric("d1", "baton_sync_node_eligible{node=\"s1\"}", v -> v == 1);
       List<String> answers = new ArrayList<>();
-      for (int i = 0; i < 6; i++) answers.add(farm.curl(CURL, ProcessFarm.url("/whoami.txt")).stdout().strip());
+      for (int i = 0; i < 6; i++)
+        answers.add(farm.curl(CURL, ProcessFarm.url("/whoami.txt")).stdout().strip());
       assertThat(answers).contains("s1", "s2");
-      farm.client.call(() -> {
-        onS1.close();
-        return null;
-      });
+      farm.client.call(
+          () -> {
+            onS1.close();
+            return null;
+          });
     }
   }
 
-  /** nginx on 127.0.0.1:8081 of {@code node}, answering /healthz with 200: the application's check. */
+  /**
+   * nginx on 127.0.0.1:8081 of {@code node}, answering /healthz with 200: the application's check.
+   */
   private static Process healthEndpoint(ProcessFarm farm, String node) throws Exception {
     Host host = farm.hosts.get(node);
     Path dir = Files.createDirectories(farm.lab.dir().resolve("health-" + node));
     Path conf = dir.resolve("nginx.conf");
-    Files.writeString(conf, """
+    Files.writeString(
+        conf,
+        """
         worker_processes 1;
         master_process off;
         daemon off;
@@ -278,10 +345,24 @@ class SyncFarmLabTest {
             location = /healthz { return 200 "ok\\n"; }
           }
         }
-        """.formatted(dir));
+        """
+            .formatted(dir));
     Process p = host.start(List.of("nginx", "-c", conf.toString()));
-    awaitTrue(() -> host.exec("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:8081/healthz")
-        .stdout().strip().equals("200"), Duration.ofSeconds(20), "the health endpoint on " + node);
+    awaitTrue(
+        () ->
+            host.exec(
+                    "curl",
+                    "-s",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    "http://127.0.0.1:8081/healthz")
+                .stdout()
+                .strip()
+                .equals("200"),
+        Duration.ofSeconds(20),
+        "the health endpoint on " + node);
     return p;
   }
 

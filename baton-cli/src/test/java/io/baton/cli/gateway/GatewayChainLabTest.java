@@ -15,22 +15,36 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Chained gateways, hop by hop: client - gwa - gwb - gwc - remote, with the remote registered at
- * gwa (peer gwb) and at gwb (peer gwc). A download and an upload cross both trunks byte-exact,
- * and each gateway's port conversion table shows its side of the connection while it lasts.
+ * gwa (peer gwb) and at gwb (peer gwc). A download and an upload cross both trunks byte-exact, and
+ * each gateway's port conversion table shows its side of the connection while it lasts.
  */
 @Tag("lab")
 class GatewayChainLabTest {
   @Test
   void aConnectionCrossesTwoTrunksHopByHop() throws Exception {
     try (GatewayChain chain = new GatewayChain("gwchain", 16 << 20)) {
-      for (String[] hop : new String[][] {{"198.18.8.1", "198.18.9.2"}, {"198.18.10.2", "198.18.10.3"}}) {
-        CommandResult r = chain.register(hop[0], hop[1], "--connections", "3", "--congestion-control", "bbr");
+      for (String[] hop :
+          new String[][] {{"198.18.8.1", "198.18.9.2"}, {"198.18.10.2", "198.18.10.3"}}) {
+        CommandResult r =
+            chain.register(hop[0], hop[1], "--connections", "3", "--congestion-control", "bbr");
         assertThat(r.exitCode()).as(r.stdout() + r.stderr()).isZero();
       }
       long opensA = chain.get("gwa").snmpCounter("Tcp", "PassiveOpens");
       Path out = chain.lab.dir().resolve("dl.bin");
-      CommandResult r = chain.get("client").exec(List.of("curl", "-sS", "-f", "-m", "60", "-o", out.toString(),
-          "http://" + GatewayChain.REMOTE_IP + "/big.bin"), Duration.ofSeconds(70));
+      CommandResult r =
+          chain
+              .get("client")
+              .exec(
+                  List.of(
+                      "curl",
+                      "-sS",
+                      "-f",
+                      "-m",
+                      "60",
+                      "-o",
+                      out.toString(),
+                      "http://" + GatewayChain.REMOTE_IP + "/big.bin"),
+                  Duration.ofSeconds(70));
       assertThat(r.exitCode()).as(r.stderr()).isZero();
       assertThat(Files.mismatch(out, chain.content.resolve("big.bin"))).isEqualTo(-1);
       assertThat(chain.get("gwa").snmpCounter("Tcp", "PassiveOpens")).isGreaterThan(opensA);
@@ -40,12 +54,30 @@ class GatewayChainLabTest {
       new java.util.SplittableRandom(3).nextBytes(body);
       Path in = Files.write(chain.lab.dir().resolve("up.bin"), body);
       Path echo = chain.lab.dir().resolve("echo.bin");
-      Process curl = chain.get("client").start(List.of("curl", "-sS", "-f", "-m", "60", "--limit-rate", "1M",
-          "--data-binary", "@" + in, "-o", echo.toString(), "http://" + GatewayChain.REMOTE_IP + "/echo"));
-      GatewayChain.awaitTrue(() -> chain.streams("198.18.8.1").contains("\"side\" : \"near\"")
-          && chain.streams("198.18.10.2").contains("\"side\" : \"far\"")
-          && chain.streams("198.18.10.2").contains("\"side\" : \"near\"")
-          && chain.streams("198.18.11.3").contains("\"side\" : \"far\""), Duration.ofSeconds(20),
+      Process curl =
+          chain
+              .get("client")
+              .start(
+                  List.of(
+                      "curl",
+                      "-sS",
+                      "-f",
+                      "-m",
+                      "60",
+                      "--limit-rate",
+                      "1M",
+                      "--data-binary",
+                      "@" + in,
+                      "-o",
+                      echo.toString(),
+                      "http://" + GatewayChain.REMOTE_IP + "/echo"));
+      GatewayChain.awaitTrue(
+          () ->
+              chain.streams("198.18.8.1").contains("\"side\" : \"near\"")
+                  && chain.streams("198.18.10.2").contains("\"side\" : \"far\"")
+                  && chain.streams("198.18.10.2").contains("\"side\" : \"near\"")
+                  && chain.streams("198.18.11.3").contains("\"side\" : \"far\""),
+          Duration.ofSeconds(20),
           "the upload's streams on gwa (near), gwb (far and near) and gwc (far)");
       assertThat(curl.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
       assertThat(curl.exitValue()).isZero();

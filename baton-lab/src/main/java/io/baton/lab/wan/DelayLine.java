@@ -21,13 +21,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * An emulated WAN link inside one lab host, in place of netem (which this kernel lacks): every
- * IPv4 packet that <em>arrives</em> on either of two interfaces is policy-routed into TUN device
- * {@value #DEVICE}, read by Java, put through the {@link WanLink}'s loss, queue, rate and delay,
- * and written back into the device. The kernel receives it there (input interface {@value
- * #DEVICE}, so the policy rules no longer match) and routes it by the main table out of the
- * other interface. Packets to or from the host itself are not delayed: local delivery comes
- * before the policy rules, and locally sent packets never arrive on an interface.
+ * An emulated WAN link inside one lab host, in place of netem (which this kernel lacks): every IPv4
+ * packet that <em>arrives</em> on either of two interfaces is policy-routed into TUN device {@value
+ * #DEVICE}, read by Java, put through the {@link WanLink}'s loss, queue, rate and delay, and
+ * written back into the device. The kernel receives it there (input interface {@value #DEVICE}, so
+ * the policy rules no longer match) and routes it by the main table out of the other interface.
+ * Packets to or from the host itself are not delayed: local delivery comes before the policy rules,
+ * and locally sent packets never arrive on an interface.
  *
  * <p>A packet's direction is told by its destination: into one of the side-A prefixes is {@link
  * Direction#B_TO_A}, anything else {@link Direction#A_TO_B}. Each direction has its own queue,
@@ -35,36 +35,43 @@ import org.slf4j.LoggerFactory;
  * solicitations, say) are dropped and only counted ({@link #ignoredPackets}).
  *
  * <p>Threads: a reader thread owns the device's reads, the random choices and each direction's
- * serialization clock; a release thread writes packets back in order of their release time,
- * parking until the earliest is due. The two share the pending packets under the queue's
- * monitor. Every public method may be called from any thread.
+ * serialization clock; a release thread writes packets back in order of their release time, parking
+ * until the earliest is due. The two share the pending packets under the queue's monitor. Every
+ * public method may be called from any thread.
  */
 public final class DelayLine implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(DelayLine.class);
 
   /** The TUN device's name inside the host. */
   public static final String DEVICE = "tun0";
+
   /** The routing table that sends arriving packets into the device. */
   public static final int TABLE = 100;
+
   private static final int MTU = 1500;
+
   /**
-   * The kernel's queue in front of the reader (the device's ring; 500 packets by default): room
-   * for what arrives while the reader thread is descheduled, so that only the emulated queue
-   * ({@link WanLink#queueLimitBytes}) ever drops. A drop here shows as tx_dropped of the device.
+   * The kernel's queue in front of the reader (the device's ring; 500 packets by default): room for
+   * what arrives while the reader thread is descheduled, so that only the emulated queue ({@link
+   * WanLink#queueLimitBytes}) ever drops. A drop here shows as tx_dropped of the device.
    */
   private static final int DEVICE_QUEUE_PACKETS = 10_000;
+
   /** How long the reader waits in poll(2) before it looks at the stop flag again. */
   private static final int READ_POLL_MS = 50;
+
   /** How long the release thread parks with nothing pending before it looks at the stop flag. */
   private static final long IDLE_PARK_NS = TimeUnit.MILLISECONDS.toNanos(50);
+
   /**
-   * The default timer slack of a Linux thread (prctl(2) PR_SET_TIMERSLACK, /proc/PID/timerslack_ns):
-   * a timed park may end up to this much after its deadline, so the release thread parks until
-   * this much before a packet's time and releases it once the time is this close. Release errors
-   * then centre on zero instead of always running late (measured here: a 1 ms park ends 74 us
-   * late at the median).
+   * The default timer slack of a Linux thread (prctl(2) PR_SET_TIMERSLACK,
+   * /proc/PID/timerslack_ns): a timed park may end up to this much after its deadline, so the
+   * release thread parks until this much before a packet's time and releases it once the time is
+   * this close. Release errors then centre on zero instead of always running late (measured here: a
+   * 1 ms park ends 74 us late at the median).
    */
   private static final long TIMER_SLACK_NS = 50_000;
+
   private static final long JOIN_MS = 5_000;
   private static final int IPV4_MIN_HEADER_BYTES = 20;
   private static final int IPV4_DESTINATION_OFFSET = 16;
@@ -108,9 +115,12 @@ public final class DelayLine implements AutoCloseable {
   private final Lane aToB = new Lane();
   private final Lane bToA = new Lane();
   private final LongAdder ignored = new LongAdder();
+
   /** Guarded by its own monitor: the reader adds, the release thread removes. */
   private final PriorityQueue<Pending> pending =
-      new PriorityQueue<>(Comparator.comparingLong(Pending::releaseNs).thenComparingLong(Pending::order));
+      new PriorityQueue<>(
+          Comparator.comparingLong(Pending::releaseNs).thenComparingLong(Pending::order));
+
   private final Thread reader;
   private final Thread releaser;
 
@@ -119,23 +129,28 @@ public final class DelayLine implements AutoCloseable {
   private volatile Exception failure;
   private boolean closed; // guarded by this
 
-  private DelayLine(Host host, List<String> interfaces, Tun.Device device, List<LabAddress> sideA, WanLink link) {
+  private DelayLine(
+      Host host, List<String> interfaces, Tun.Device device, List<LabAddress> sideA, WanLink link) {
     this.host = host;
     this.interfaces = interfaces;
     this.device = device;
     this.link = link;
     this.sideANetworks = sideA.stream().mapToInt(LabAddress::address).toArray();
     this.sideAMasks = sideA.stream().mapToInt(p -> -1 << (32 - p.prefixLength())).toArray();
-    this.reader = Thread.ofPlatform().daemon(true).name("wan-read-" + host.name()).unstarted(this::readLoop);
+    this.reader =
+        Thread.ofPlatform().daemon(true).name("wan-read-" + host.name()).unstarted(this::readLoop);
     this.releaser =
-        Thread.ofPlatform().daemon(true).name("wan-release-" + host.name()).unstarted(this::releaseLoop);
+        Thread.ofPlatform()
+            .daemon(true)
+            .name("wan-release-" + host.name())
+            .unstarted(this::releaseLoop);
   }
 
   /**
    * Builds the line in {@code host} between {@code interfaceA} and {@code interfaceB}: creates
    * {@value #DEVICE} (MTU 1500, up), turns forwarding on and reverse-path filtering off (packets
-   * come back from the device with sources that are routed elsewhere), routes table {@value
-   * #TABLE} into the device and adds one rule per interface, then starts both threads.
+   * come back from the device with sources that are routed elsewhere), routes table {@value #TABLE}
+   * into the device and adds one rule per interface, then starts both threads.
    *
    * @param sideAPrefixes the networks behind {@code interfaceA}, e.g. {@code 198.18.4.0/24}
    */
@@ -145,13 +160,15 @@ public final class DelayLine implements AutoCloseable {
     if (sideAPrefixes.isEmpty()) {
       throw new IllegalArgumentException("no side-A prefixes: every packet would count as A to B");
     }
-    List<LabAddress> sideA = sideAPrefixes.stream().map(p -> LabAddress.parseCidr(p).network()).toList();
+    List<LabAddress> sideA =
+        sideAPrefixes.stream().map(p -> LabAddress.parseCidr(p).network()).toList();
     Tun.Device device;
     try {
       // TUNSETIFF creates the device in the calling thread's namespace: the host's own thread.
       device = host.call(() -> Tun.open(DEVICE));
     } catch (Exception e) {
-      throw new LabException("cannot create TUN device " + DEVICE + " in " + host + ": " + e.getMessage(), e);
+      throw new LabException(
+          "cannot create TUN device " + DEVICE + " in " + host + ": " + e.getMessage(), e);
     }
     DelayLine line = new DelayLine(host, List.of(interfaceA, interfaceB), device, sideA, link);
     try {
@@ -163,7 +180,13 @@ public final class DelayLine implements AutoCloseable {
     }
     line.reader.start();
     line.releaser.start();
-    log.debug("{}: delay line between {} and {} ({} to side A): {}", host, interfaceA, interfaceB, sideA, link);
+    log.debug(
+        "{}: delay line between {} and {} ({} to side A): {}",
+        host,
+        interfaceA,
+        interfaceB,
+        sideA,
+        link);
     return line;
   }
 
@@ -191,7 +214,9 @@ public final class DelayLine implements AutoCloseable {
     return ignored.sum();
   }
 
-  /** Both directions' counters and the ignored and held packets on one line, for logs and messages. */
+  /**
+   * Both directions' counters and the ignored and held packets on one line, for logs and messages.
+   */
   public String countersText() {
     List<String> parts = new ArrayList<>();
     for (Direction d : Direction.values()) parts.add(d + " " + counters(d));
@@ -211,8 +236,8 @@ public final class DelayLine implements AutoCloseable {
   }
 
   /**
-   * Stops both threads (each within a bounded wait), closes the device, which deletes it with
-   * its route, and deletes the policy rules. Packets still held are dropped. Idempotent.
+   * Stops both threads (each within a bounded wait), closes the device, which deletes it with its
+   * route, and deletes the policy rules. Packets still held are dropped. Idempotent.
    */
   @Override
   public synchronized void close() {
@@ -230,13 +255,22 @@ public final class DelayLine implements AutoCloseable {
 
   // Called once, before the threads start.
   private void configureHost() {
-    host.execOrThrow("ip", "link", "set", DEVICE,
-        "mtu", String.valueOf(MTU), "txqueuelen", String.valueOf(DEVICE_QUEUE_PACKETS), "up");
+    host.execOrThrow(
+        "ip",
+        "link",
+        "set",
+        DEVICE,
+        "mtu",
+        String.valueOf(MTU),
+        "txqueuelen",
+        String.valueOf(DEVICE_QUEUE_PACKETS),
+        "up");
     host.sysctl("net.ipv4.ip_forward", "1");
     for (String scope : List.of("all", "default", DEVICE)) {
       host.sysctl("net.ipv4.conf." + scope + ".rp_filter", "0");
     }
-    host.execOrThrow("ip", "route", "add", "default", "dev", DEVICE, "table", String.valueOf(TABLE));
+    host.execOrThrow(
+        "ip", "route", "add", "default", "dev", DEVICE, "table", String.valueOf(TABLE));
     for (String dev : interfaces) {
       host.execOrThrow("ip", "rule", "add", "iif", dev, "lookup", String.valueOf(TABLE));
     }
@@ -249,7 +283,11 @@ public final class DelayLine implements AutoCloseable {
     if (stopped) {
       device.close();
     } else {
-      log.warn("{}: a thread did not stop within {} ms; {} stays until the namespace goes", host, JOIN_MS, DEVICE);
+      log.warn(
+          "{}: a thread did not stop within {} ms; {} stays until the namespace goes",
+          host,
+          JOIN_MS,
+          DEVICE);
     }
     for (String dev : interfaces) {
       try {
@@ -305,7 +343,12 @@ public final class DelayLine implements AutoCloseable {
    * serialization, then serialization behind the direction's previous packet and the delay.
    */
   private Pending admit(
-      byte[] buffer, int length, WanLink settings, SplittableRandom random, long order, long nowNs) {
+      byte[] buffer,
+      int length,
+      WanLink settings,
+      SplittableRandom random,
+      long order,
+      long nowNs) {
     if (length < IPV4_MIN_HEADER_BYTES || (buffer[0] & 0xF0) != 0x40) {
       ignored.increment();
       return null;
@@ -324,7 +367,8 @@ public final class DelayLine implements AutoCloseable {
       lane.queueDropped.increment();
       return null;
     }
-    long departureNs = (backlogNs > 0 ? lane.lastDepartureNs : nowNs) + settings.serializationNs(length);
+    long departureNs =
+        (backlogNs > 0 ? lane.lastDepartureNs : nowNs) + settings.serializationNs(length);
     lane.lastDepartureNs = departureNs;
     long releaseNs = departureNs + settings.oneWayDelay().toNanos();
     if (settings.reorderProbability() > 0 && random.nextDouble() < settings.reorderProbability()) {
@@ -369,8 +413,11 @@ public final class DelayLine implements AutoCloseable {
         String refusal = release(due);
         if (refusal != null && !warned) {
           warned = true;
-          log.warn("{}: {} refused a packet on the way back ({}); counting further refusals silently",
-              host, DEVICE, refusal);
+          log.warn(
+              "{}: {} refused a packet on the way back ({}); counting further refusals silently",
+              host,
+              DEVICE,
+              refusal);
         }
       }
     } catch (RuntimeException e) {
@@ -418,12 +465,15 @@ public final class DelayLine implements AutoCloseable {
         | (packet[at + 3] & 0xFF);
   }
 
-  /** A packet waiting for its release time; {@code order} keeps equal times first come, first served. */
+  /**
+   * A packet waiting for its release time; {@code order} keeps equal times first come, first
+   * served.
+   */
   private record Pending(long releaseNs, long order, Lane lane, byte[] bytes) {}
 
   /**
-   * One direction: its serialization clock, confined to the reader thread, and its counters,
-   * which any thread may read.
+   * One direction: its serialization clock, confined to the reader thread, and its counters, which
+   * any thread may read.
    */
   private static final class Lane {
     /** When the last admitted packet finishes serialization (nanoTime); starts in the past. */

@@ -4,8 +4,8 @@ import java.time.Duration;
 
 /**
  * The settings of an emulated WAN link, the same in both directions (each direction has its own
- * queue and its own serialization at this rate). A {@link DelayLine} applies them to each packet
- * in this order: random loss, tail drop at the queue limit, serialization at the rate, then the
+ * queue and its own serialization at this rate). A {@link DelayLine} applies them to each packet in
+ * this order: random loss, tail drop at the queue limit, serialization at the rate, then the
  * one-way delay (plus, for a reordered packet, the reorder delay on top).
  *
  * <pre>{@code
@@ -20,8 +20,8 @@ import java.time.Duration;
  * @param queueLimitBytes bytes a direction may hold waiting for serialization; a packet that would
  *     exceed it is dropped (tail drop). {@link #of} sets one bandwidth-delay product of the round
  *     trip, at least {@link #MIN_DEFAULT_QUEUE_BYTES}
- * @param reorderProbability chance that a packet is held back by {@code reorderDelay} more than
- *     the others, so later packets overtake it; 0 keeps every direction in order
+ * @param reorderProbability chance that a packet is held back by {@code reorderDelay} more than the
+ *     others, so later packets overtake it; 0 keeps every direction in order
  * @param reorderDelay the extra delay of a reordered packet
  * @param seed seeds the random loss and reorder choices, so a run can be repeated
  */
@@ -37,10 +37,13 @@ public record WanLink(
   public static final long MIN_DEFAULT_QUEUE_BYTES = 64 * 1024;
 
   private static final Duration MAX_DELAY = Duration.ofSeconds(10);
+
   /** Well past any rate a Java reader on a TUN device can serve. */
   private static final long MAX_BITS_PER_SECOND = 100_000_000_000L;
+
   /** The smallest queue that still holds one full-size IP packet. */
   private static final long MIN_QUEUE_BYTES = 1500;
+
   private static final long DEFAULT_SEED = 0x5EED_BA70_4E11L;
 
   public WanLink {
@@ -52,14 +55,18 @@ public record WanLink(
     }
     if (queueLimitBytes < MIN_QUEUE_BYTES) {
       throw new IllegalArgumentException(
-          "queue limit " + queueLimitBytes + " bytes cannot hold one 1500-byte packet; use at least "
+          "queue limit "
+              + queueLimitBytes
+              + " bytes cannot hold one 1500-byte packet; use at least "
               + MIN_QUEUE_BYTES);
     }
     checkProbability("reorder probability", reorderProbability);
     checkDelay("reorder delay", reorderDelay);
     if (reorderProbability > 0 && reorderDelay.isZero()) {
       throw new IllegalArgumentException(
-          "reorder probability " + reorderProbability + " needs a reorder delay above 0 to move a packet back");
+          "reorder probability "
+              + reorderProbability
+              + " needs a reorder delay above 0 to move a packet back");
     }
   }
 
@@ -73,27 +80,47 @@ public record WanLink(
     double roundTripSeconds = 2 * oneWayDelay.toNanos() / 1e9;
     long bdpBytes = (long) Math.ceil(bitsPerSecond / 8.0 * roundTripSeconds);
     long queueLimitBytes = Math.max(MIN_DEFAULT_QUEUE_BYTES, bdpBytes);
-    return new WanLink(oneWayDelay, 0, bitsPerSecond, queueLimitBytes, 0, Duration.ZERO, DEFAULT_SEED);
+    return new WanLink(
+        oneWayDelay, 0, bitsPerSecond, queueLimitBytes, 0, Duration.ZERO, DEFAULT_SEED);
   }
 
   public WanLink withLossProbability(double probability) {
     return new WanLink(
-        oneWayDelay, probability, bitsPerSecond, queueLimitBytes, reorderProbability, reorderDelay, seed);
+        oneWayDelay,
+        probability,
+        bitsPerSecond,
+        queueLimitBytes,
+        reorderProbability,
+        reorderDelay,
+        seed);
   }
 
   public WanLink withQueueLimitBytes(long bytes) {
-    return new WanLink(oneWayDelay, lossProbability, bitsPerSecond, bytes, reorderProbability, reorderDelay, seed);
+    return new WanLink(
+        oneWayDelay, lossProbability, bitsPerSecond, bytes, reorderProbability, reorderDelay, seed);
   }
 
   /** Holds back a share {@code probability} of the packets by {@code extraDelay}. */
   public WanLink withReorder(double probability, Duration extraDelay) {
     return new WanLink(
-        oneWayDelay, lossProbability, bitsPerSecond, queueLimitBytes, probability, extraDelay, seed);
+        oneWayDelay,
+        lossProbability,
+        bitsPerSecond,
+        queueLimitBytes,
+        probability,
+        extraDelay,
+        seed);
   }
 
   public WanLink withSeed(long newSeed) {
     return new WanLink(
-        oneWayDelay, lossProbability, bitsPerSecond, queueLimitBytes, reorderProbability, reorderDelay, newSeed);
+        oneWayDelay,
+        lossProbability,
+        bitsPerSecond,
+        queueLimitBytes,
+        reorderProbability,
+        reorderDelay,
+        newSeed);
   }
 
   /** Nanoseconds it takes to put {@code bytes} on the wire at this rate. */
@@ -103,9 +130,21 @@ public record WanLink(
 
   @Override
   public String toString() {
-    return "WanLink[" + oneWayDelay.toNanos() / 1e6 + " ms each way, " + bitsPerSecond / 1e6 + " Mbit/s, loss "
-        + lossProbability + ", queue " + queueLimitBytes + " B, reorder " + reorderProbability + " by "
-        + reorderDelay.toNanos() / 1e6 + " ms, seed " + seed + "]";
+    return "WanLink["
+        + oneWayDelay.toNanos() / 1e6
+        + " ms each way, "
+        + bitsPerSecond / 1e6
+        + " Mbit/s, loss "
+        + lossProbability
+        + ", queue "
+        + queueLimitBytes
+        + " B, reorder "
+        + reorderProbability
+        + " by "
+        + reorderDelay.toNanos() / 1e6
+        + " ms, seed "
+        + seed
+        + "]";
   }
 
   private static void checkDelay(String what, Duration delay) {
@@ -117,6 +156,7 @@ public record WanLink(
 
   private static void checkProbability(String what, double p) {
     // Written so that NaN fails too.
-    if (!(p >= 0 && p <= 1)) throw new IllegalArgumentException(what + " " + p + " is outside 0..1");
+    if (!(p >= 0 && p <= 1))
+      throw new IllegalArgumentException(what + " " + p + " is outside 0..1");
   }
 }

@@ -17,14 +17,14 @@ import java.util.List;
  * </pre>
  *
  * <p>Segments (and so the interfaces in each host) are {@code lan} 198.18.4.0/24, {@code wana}
- * 198.18.5.0/24, {@code wanb} 198.18.6.0/24 and {@code rlan} 198.18.7.0/24. The client's and
- * gwa's "default" routes, and the remote's, are routes to all of 198.18.0.0/15 ({@link
- * Host#addRoute} refuses anything outside the lab's range, 0.0.0.0/0 included, by design);
- * gwb reaches the A side and wan both sites by specific routes. Forwarding is on in gwa, wan
- * and gwb; everything else keeps the kernel's defaults (IPv6 on).
+ * 198.18.5.0/24, {@code wanb} 198.18.6.0/24 and {@code rlan} 198.18.7.0/24. The client's and gwa's
+ * "default" routes, and the remote's, are routes to all of 198.18.0.0/15 ({@link Host#addRoute}
+ * refuses anything outside the lab's range, 0.0.0.0/0 included, by design); gwb reaches the A side
+ * and wan both sites by specific routes. Forwarding is on in gwa, wan and gwb; everything else
+ * keeps the kernel's defaults (IPv6 on).
  *
- * <p>Immutable once built; the hosts and the line are thread-safe. {@link #close} stops the
- * line; the lab deletes the hosts.
+ * <p>Immutable once built; the hosts and the line are thread-safe. {@link #close} stops the line;
+ * the lab deletes the hosts.
  */
 public record WanTopology(Host client, Host gwa, Host wan, Host gwb, Host remote, DelayLine line)
     implements AutoCloseable {
@@ -32,6 +32,7 @@ public record WanTopology(Host client, Host gwa, Host wan, Host gwb, Host remote
   public static final String WAN_A = "198.18.5.0/24";
   public static final String WAN_B = "198.18.6.0/24";
   public static final String REMOTE_LAN = "198.18.7.0/24";
+
   /** Every lab address: the stand-in for a default route. */
   public static final String LAB_RANGE = "198.18.0.0/15";
 
@@ -44,7 +45,9 @@ public record WanTopology(Host client, Host gwa, Host wan, Host gwb, Host remote
   public static final String GWB_LAN_IP = "198.18.7.1";
   public static final String REMOTE_IP = "198.18.7.10";
 
-  /** Builds the five hosts and four segments in {@code lab} and starts the line with {@code link}. */
+  /**
+   * Builds the five hosts and four segments in {@code lab} and starts the line with {@code link}.
+   */
   public static WanTopology build(Lab lab, WanLink link) {
     Segment lan = lab.segment("lan");
     Segment wana = lab.segment("wana");

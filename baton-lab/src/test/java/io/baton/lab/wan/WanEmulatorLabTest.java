@@ -36,11 +36,11 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
- * The WAN emulator measured against its own settings, each figure within 5 % of the configured
- * one: round-trip time (ping), rate (a UDP blast above the rate), random loss (400,000 datagrams,
- * enough that three binomial standard deviations stay under 5 % of the expected count), order,
- * and a TCP download through a lossy line that arrives byte-exact. One lab for the class; each
- * test sets the link it needs, and reads the line's counters as differences.
+ * The WAN emulator measured against its own settings, each figure within 5 % of the configured one:
+ * round-trip time (ping), rate (a UDP blast above the rate), random loss (400,000 datagrams, enough
+ * that three binomial standard deviations stay under 5 % of the expected count), order, and a TCP
+ * download through a lossy line that arrives byte-exact. One lab for the class; each test sets the
+ * link it needs, and reads the line's counters as differences.
  *
  * <p>Every other place a datagram could be dropped is checked to have dropped none (the client's
  * send buffer, the TUN device's queue, the emulated queue where it should not fill, the remote's
@@ -49,12 +49,16 @@ import org.junit.jupiter.api.Test;
 @Tag("lab")
 class WanEmulatorLabTest {
   private static final long MBIT = 1_000_000;
+
   /** IPv4 and UDP headers: a datagram's size on the link is its payload plus these. */
   private static final int IP_UDP_HEADER_BYTES = 28;
+
   private static final int SINK_PORT = 9000;
   private static final double TOLERANCE = 0.05;
+
   /** Silence after the sender finished that ends a receive (well above the delays used). */
   private static final long QUIET_NS = TimeUnit.MILLISECONDS.toNanos(400);
+
   private static final Pattern PING_SUMMARY =
       Pattern.compile("rtt min/avg/max/mdev = ([\\d.]+)/([\\d.]+)/([\\d.]+)/([\\d.]+) ms");
 
@@ -93,12 +97,14 @@ class WanEmulatorLabTest {
   void roundTripTimeIsTwiceTheOneWayDelay() {
     wan.line().setLink(WanLink.of(Duration.ofMillis(25), 100 * MBIT));
     CommandResult ping =
-        wan.client().execOrThrow("ping", "-n", "-q", "-c", "20", "-i", "0.05", "-W", "2", REMOTE_IP);
+        wan.client()
+            .execOrThrow("ping", "-n", "-q", "-c", "20", "-i", "0.05", "-W", "2", REMOTE_IP);
     Matcher m = PING_SUMMARY.matcher(ping.stdout());
     assertThat(m.find()).as("ping summary in %s", ping.stdout()).isTrue();
     double avgMs = Double.parseDouble(m.group(2));
     System.out.printf(
-        "wan: RTT with 25 ms each way: min/avg/max %s/%s/%s ms%n", m.group(1), m.group(2), m.group(3));
+        "wan: RTT with 25 ms each way: min/avg/max %s/%s/%s ms%n",
+        m.group(1), m.group(2), m.group(3));
     assertThat(ping.stdout()).contains("20 received");
     assertThat(avgMs).isCloseTo(50.0, within(50.0 * TOLERANCE));
   }
@@ -116,15 +122,22 @@ class WanEmulatorLabTest {
     Received r = blast.received();
     double spanSeconds = (r.lastNs() - r.firstNs()) / 1e9;
     // n datagrams left back to back span n - 1 serialization times.
-    double bitsPerSecond = (r.datagrams() - 1) * (payload + IP_UDP_HEADER_BYTES) * 8.0 / spanSeconds;
+    double bitsPerSecond =
+        (r.datagrams() - 1) * (payload + IP_UDP_HEADER_BYTES) * 8.0 / spanSeconds;
     long queueDropped = after.queueDropped() - before.queueDropped();
     System.out.printf(
         "wan: rate 100 Mbit/s, offered %.1f Mbit/s: %,d of %,d datagrams in %.3f s = %.2f Mbit/s at the IP level;"
             + " emulated queue dropped %,d%n",
-        offeredPps * (payload + IP_UDP_HEADER_BYTES) * 8 / 1e6, r.datagrams(), blast.sent(), spanSeconds,
-        bitsPerSecond / 1e6, queueDropped);
+        offeredPps * (payload + IP_UDP_HEADER_BYTES) * 8 / 1e6,
+        r.datagrams(),
+        blast.sent(),
+        spanSeconds,
+        bitsPerSecond / 1e6,
+        queueDropped);
     assertThat(queueDropped).as("the blast overfilled the queue").isPositive();
-    assertThat(blast.receiveBufferErrors()).as("datagrams the remote's receive buffer dropped").isZero();
+    assertThat(blast.receiveBufferErrors())
+        .as("datagrams the remote's receive buffer dropped")
+        .isZero();
     assertThat(r.outOfOrder()).as("datagrams that overtook others").isZero();
     assertThat(bitsPerSecond).isCloseTo(rate, within(rate * TOLERANCE));
   }
@@ -148,23 +161,39 @@ class WanEmulatorLabTest {
     double measured = (double) missing / blast.sent();
     System.out.printf(
         "wan: loss 1 %%: %,d of %,d datagrams missing = %.4f %%; the line counted %,d lost, %,d in (%s)%n",
-        missing, blast.sent(), measured * 100, lineLost, after.packetsIn() - before.packetsIn(), blast.timing());
+        missing,
+        blast.sent(),
+        measured * 100,
+        lineLost,
+        after.packetsIn() - before.packetsIn(),
+        blast.timing());
     assertThat(blast.sent()).isEqualTo(count);
     assertThat(blast.sendBufferErrors()).as("datagrams the client's send buffer dropped").isZero();
-    assertThat(tunAfter.txDropped() - tunBefore.txDropped()).as("packets the TUN device's queue dropped").isZero();
-    assertThat(after.queueDropped() - before.queueDropped()).as("packets the emulated queue dropped").isZero();
-    assertThat(blast.receiveBufferErrors()).as("datagrams the remote's receive buffer dropped").isZero();
+    assertThat(tunAfter.txDropped() - tunBefore.txDropped())
+        .as("packets the TUN device's queue dropped")
+        .isZero();
+    assertThat(after.queueDropped() - before.queueDropped())
+        .as("packets the emulated queue dropped")
+        .isZero();
+    assertThat(blast.receiveBufferErrors())
+        .as("datagrams the remote's receive buffer dropped")
+        .isZero();
     assertThat(blast.received().outOfOrder()).as("datagrams that overtook others").isZero();
-    assertThat(lineLost).as("datagrams missing at the remote vs the line's own count").isEqualTo(missing);
+    assertThat(lineLost)
+        .as("datagrams missing at the remote vs the line's own count")
+        .isEqualTo(missing);
     assertThat(measured).isCloseTo(loss, within(loss * TOLERANCE));
   }
 
   /** The order check of the other tests can see reordering: with reordering on, it does. */
   @Test
   void reorderingHoldsPacketsBackOnlyWhenAskedTo() throws Exception {
-    wan.line().setLink(WanLink.of(Duration.ofMillis(1), 100 * MBIT).withReorder(0.05, Duration.ofMillis(3)));
+    wan.line()
+        .setLink(
+            WanLink.of(Duration.ofMillis(1), 100 * MBIT).withReorder(0.05, Duration.ofMillis(3)));
     Blast blast = blast(100, 5_000, 10_000, Duration.ofSeconds(10));
-    System.out.printf("wan: reorder 5 %% by 3 ms: %,d of %,d datagrams overtaken%n",
+    System.out.printf(
+        "wan: reorder 5 %% by 3 ms: %,d of %,d datagrams overtaken%n",
         blast.received().outOfOrder(), blast.received().datagrams());
     assertThat(blast.received().datagrams()).isEqualTo(blast.sent());
     assertThat(blast.received().outOfOrder()).isBetween(100L, 400L);
@@ -177,19 +206,23 @@ class WanEmulatorLabTest {
     new Random(42).nextBytes(blob);
     Counters before = wan.line().counters(Direction.B_TO_A);
     long retransBefore = wan.remote().snmpCounter("Tcp", "RetransSegs");
-    HttpServer server = wan.remote().call(() -> HttpServer.create(new InetSocketAddress(REMOTE_IP, 0), 0));
+    HttpServer server =
+        wan.remote().call(() -> HttpServer.create(new InetSocketAddress(REMOTE_IP, 0), 0));
     Path file = lab.dir().resolve("blob");
     long startNs = System.nanoTime();
     try {
-      server.createContext("/blob", exchange -> {
-        exchange.sendResponseHeaders(200, blob.length);
-        try (OutputStream out = exchange.getResponseBody()) {
-          out.write(blob);
-        }
-      });
+      server.createContext(
+          "/blob",
+          exchange -> {
+            exchange.sendResponseHeaders(200, blob.length);
+            try (OutputStream out = exchange.getResponseBody()) {
+              out.write(blob);
+            }
+          });
       server.start();
       String url = "http://" + REMOTE_IP + ":" + server.getAddress().getPort() + "/blob";
-      List<String> curl = List.of("curl", "-sS", "--fail", "--max-time", "60", "-o", file.toString(), url);
+      List<String> curl =
+          List.of("curl", "-sS", "--fail", "--max-time", "60", "-o", file.toString(), url);
       wan.client().exec(curl, Duration.ofSeconds(90)).orThrow();
     } finally {
       server.stop(0);
@@ -212,17 +245,22 @@ class WanEmulatorLabTest {
 
   /** A blast's outcome: what was sent, what arrived, and the drop counters outside the line. */
   private record Blast(
-      long sent, Received received, long sendBufferErrors, long receiveBufferErrors, String timing) {}
+      long sent,
+      Received received,
+      long sendBufferErrors,
+      long receiveBufferErrors,
+      String timing) {}
 
   /** What the sink saw: arrival times of the first and last datagram, and overtaken ones. */
   private record Received(long datagrams, long firstNs, long lastNs, long outOfOrder) {}
 
   /**
-   * Sends {@code count} datagrams of {@code payload} bytes from the client to the remote at
-   * {@code packetsPerSecond}, each carrying its sequence number, and receives them there until
-   * the line has been quiet for a while after the last one; bounded by {@code maxTime}.
+   * Sends {@code count} datagrams of {@code payload} bytes from the client to the remote at {@code
+   * packetsPerSecond}, each carrying its sequence number, and receives them there until the line
+   * has been quiet for a while after the last one; bounded by {@code maxTime}.
    */
-  private static Blast blast(int payload, long count, double packetsPerSecond, Duration maxTime) throws Exception {
+  private static Blast blast(int payload, long count, double packetsPerSecond, Duration maxTime)
+      throws Exception {
     long deadlineNs = System.nanoTime() + maxTime.toNanos();
     long sndbufErrors = wan.client().snmpCounter("Udp", "SndbufErrors");
     long rcvbufErrors = wan.remote().snmpCounter("Udp", "RcvbufErrors");
@@ -234,16 +272,20 @@ class WanEmulatorLabTest {
       long startNs = System.nanoTime();
       long sent;
       try {
-        sent = wan.client().executor()
-            .submit(() -> send(source, payload, count, packetsPerSecond, deadlineNs))
-            .get();
+        sent =
+            wan.client()
+                .executor()
+                .submit(() -> send(source, payload, count, packetsPerSecond, deadlineNs))
+                .get();
       } finally {
         sendingDone.set(true);
       }
       long sentNs = System.nanoTime();
       Received received = receiving.get();
-      String timing = String.format("sent in %.2f s, received until %.2f s",
-          (sentNs - startNs) / 1e9, (System.nanoTime() - startNs) / 1e9);
+      String timing =
+          String.format(
+              "sent in %.2f s, received until %.2f s",
+              (sentNs - startNs) / 1e9, (System.nanoTime() - startNs) / 1e9);
       return new Blast(
           sent,
           received,
@@ -256,7 +298,8 @@ class WanEmulatorLabTest {
   // On the remote's thread, so the socket lives in its namespace.
   private static DatagramSocket openSink() throws Exception {
     DatagramSocket socket = new DatagramSocket(null);
-    // The kernel caps this at net.core.rmem_max (4 MiB here), seconds of any blast these tests send.
+    // The kernel caps this at net.core.rmem_max (4 MiB here), seconds of any blast these tests
+    // send.
     socket.setReceiveBufferSize(16 << 20);
     socket.bind(new InetSocketAddress(REMOTE_IP, SINK_PORT));
     socket.setSoTimeout(50);
@@ -271,12 +314,14 @@ class WanEmulatorLabTest {
   }
 
   private static long send(
-      DatagramChannel channel, int payload, long count, double packetsPerSecond, long deadlineNs) throws Exception {
+      DatagramChannel channel, int payload, long count, double packetsPerSecond, long deadlineNs)
+      throws Exception {
     ByteBuffer datagram = ByteBuffer.allocate(payload);
     long startNs = System.nanoTime();
     long sent = 0;
     while (sent < count && System.nanoTime() - deadlineNs < 0) {
-      long due = Math.min(count, 1 + (long) ((System.nanoTime() - startNs) * packetsPerSecond / 1e9));
+      long due =
+          Math.min(count, 1 + (long) ((System.nanoTime() - startNs) * packetsPerSecond / 1e9));
       for (; sent < due; sent++) {
         datagram.clear();
         datagram.putLong(0, sent);
@@ -287,7 +332,8 @@ class WanEmulatorLabTest {
     return sent;
   }
 
-  private static Received receive(DatagramSocket socket, long expected, AtomicBoolean sendingDone, long deadlineNs)
+  private static Received receive(
+      DatagramSocket socket, long expected, AtomicBoolean sendingDone, long deadlineNs)
       throws Exception {
     DatagramPacket packet = new DatagramPacket(new byte[2048], 2048);
     long datagrams = 0;

@@ -8,9 +8,9 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * One entry of the proxy registration table: connections to {@code remote} on one of
- * {@code ports} are intercepted and carried to {@code peer} with {@code params} until
- * {@code expiresAt}. Immutable.
+ * One entry of the proxy registration table: connections to {@code remote} on one of {@code ports}
+ * are intercepted and carried to {@code peer} with {@code params} until {@code expiresAt}.
+ * Immutable.
  *
  * @param remote the remote server's address (the table's key)
  * @param ports the TCP ports intercepted, 1 to 64 of them
@@ -31,7 +31,8 @@ public record Registration(
   public Registration {
     Objects.requireNonNull(remote, "remote");
     ports = List.copyOf(ports);
-    if (ports.isEmpty() || ports.size() > 64) throw new IllegalArgumentException("1 to 64 ports, got " + ports.size());
+    if (ports.isEmpty() || ports.size() > 64)
+      throw new IllegalArgumentException("1 to 64 ports, got " + ports.size());
     for (int p : ports) if (p < 1 || p > 65535) throw new IllegalArgumentException("port " + p);
     Objects.requireNonNull(peer, "peer");
     Objects.requireNonNull(qos, "qos");

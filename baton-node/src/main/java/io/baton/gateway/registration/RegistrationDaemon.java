@@ -31,8 +31,8 @@ import org.slf4j.LoggerFactory;
  * GET    /v1/streams                the port conversion table (the connections carried now)
  * </pre>
  *
- * Every request is sealed ({@link RegistrationSeal}); a missing, wrong, stale or replayed seal
- * gets 401 with the reason, a bad field 400 naming the field. Bodies over 16 KiB are refused.
+ * Every request is sealed ({@link RegistrationSeal}); a missing, wrong, stale or replayed seal gets
+ * 401 with the reason, a bad field 400 naming the field. Bodies over 16 KiB are refused.
  *
  * <p>Thread-safe; requests are served one at a time on the daemon's own thread.
  */
@@ -50,12 +50,20 @@ public final class RegistrationDaemon implements AutoCloseable {
   private final Duration maxTtl;
   private final Supplier<Set<String>> congestionControl;
   private final Supplier<List<Map<String, Object>>> streams;
-  private final ObjectMapper json = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+  private final ObjectMapper json =
+      new ObjectMapper().enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+
   /** Seals seen within the skew window, by expiry: a replayed request is refused. */
   private final Map<String, Long> seen = new LinkedHashMap<>();
 
-  public RegistrationDaemon(InetSocketAddress listen, RegistrationTable table, RegistrationSeal seal, Clock clock,
-      Duration maxTtl, Supplier<Set<String>> congestionControl, Supplier<List<Map<String, Object>>> streams)
+  public RegistrationDaemon(
+      InetSocketAddress listen,
+      RegistrationTable table,
+      RegistrationSeal seal,
+      Clock clock,
+      Duration maxTtl,
+      Supplier<Set<String>> congestionControl,
+      Supplier<List<Map<String, Object>>> streams)
       throws IOException {
     this.table = table;
     this.seal = seal;
@@ -66,14 +74,23 @@ public final class RegistrationDaemon implements AutoCloseable {
     try {
       this.server = HttpServer.create(listen, 64);
     } catch (IOException e) {
-      throw new IOException("registration daemon cannot listen on " + listen.getAddress().getHostAddress() + ":"
-          + listen.getPort() + ": " + e.getMessage() + " (is the address on this host, the port free?)", e);
+      throw new IOException(
+          "registration daemon cannot listen on "
+              + listen.getAddress().getHostAddress()
+              + ":"
+              + listen.getPort()
+              + ": "
+              + e.getMessage()
+              + " (is the address on this host, the port free?)",
+          e);
     }
-    this.executor = Executors.newSingleThreadExecutor(r -> {
-      Thread t = new Thread(r, "baton-registration");
-      t.setDaemon(true);
-      return t;
-    });
+    this.executor =
+        Executors.newSingleThreadExecutor(
+            r -> {
+              Thread t = new Thread(r, "baton-registration");
+              t.setDaemon(true);
+              return t;
+            });
     server.setExecutor(executor);
     server.createContext("/", this::serve);
     server.start();
@@ -94,14 +111,23 @@ public final class RegistrationDaemon implements AutoCloseable {
       }
       String refusal = authenticate(exchange, method, path, body);
       if (refusal != null) {
-        LOG.warn("registration request {} {} from {} refused: {}", method, path, exchange.getRemoteAddress(), refusal);
+        LOG.warn(
+            "registration request {} {} from {} refused: {}",
+            method,
+            path,
+            exchange.getRemoteAddress(),
+            refusal);
         answer(exchange, 401, Map.of("error", refusal));
         return;
       }
       if (path.equals(REGISTRATIONS) && method.equals("POST")) {
         register(exchange, body);
       } else if (path.equals(REGISTRATIONS) && method.equals("GET")) {
-        answer(exchange, 200, Map.of("registrations", table.list().stream().map(RegistrationDaemon::describe).toList()));
+        answer(
+            exchange,
+            200,
+            Map.of(
+                "registrations", table.list().stream().map(RegistrationDaemon::describe).toList()));
       } else if (path.startsWith(REGISTRATIONS + "/") && method.equals("DELETE")) {
         String address = path.substring(REGISTRATIONS.length() + 1);
         try {
@@ -132,7 +158,15 @@ public final class RegistrationDaemon implements AutoCloseable {
     try {
       request = json.readValue(body, RegistrationRequest.class);
     } catch (IOException e) {
-      answer(exchange, 400, Map.of("error", "not a registration: " + (e instanceof com.fasterxml.jackson.core.JsonProcessingException j ? j.getOriginalMessage() : e.getMessage())));
+      answer(
+          exchange,
+          400,
+          Map.of(
+              "error",
+              "not a registration: "
+                  + (e instanceof com.fasterxml.jackson.core.JsonProcessingException j
+                      ? j.getOriginalMessage()
+                      : e.getMessage())));
       return;
     }
     String from = exchange.getRemoteAddress().getAddress().getHostAddress();
@@ -144,9 +178,16 @@ public final class RegistrationDaemon implements AutoCloseable {
       return;
     }
     boolean renewed = table.put(registration).isPresent();
-    LOG.info("{} {} ports {} via {} ({}, {}) until {}, from {}", renewed ? "renewed" : "registered",
-        registration.remote().getHostAddress(), registration.ports(), registration.peer(), registration.qos(),
-        registration.params(), registration.expiresAt(), from);
+    LOG.info(
+        "{} {} ports {} via {} ({}, {}) until {}, from {}",
+        renewed ? "renewed" : "registered",
+        registration.remote().getHostAddress(),
+        registration.ports(),
+        registration.peer(),
+        registration.qos(),
+        registration.params(),
+        registration.expiresAt(),
+        from);
     Map<String, Object> answer = describe(registration);
     answer.put("renewed", renewed);
     answer(exchange, 200, answer);
@@ -157,7 +198,11 @@ public final class RegistrationDaemon implements AutoCloseable {
     String issued = exchange.getRequestHeaders().getFirst(RegistrationSeal.ISSUED_AT);
     String given = exchange.getRequestHeaders().getFirst(RegistrationSeal.SEAL);
     if (issued == null || given == null) {
-      return "not sealed (headers " + RegistrationSeal.ISSUED_AT + " and " + RegistrationSeal.SEAL + ")";
+      return "not sealed (headers "
+          + RegistrationSeal.ISSUED_AT
+          + " and "
+          + RegistrationSeal.SEAL
+          + ")";
     }
     long issuedAt;
     try {
@@ -168,10 +213,15 @@ public final class RegistrationDaemon implements AutoCloseable {
     if (!seal.verify(method, path, issuedAt, body, given)) return "bad seal (another key?)";
     long now = clock.millis();
     if (Math.abs(now - issuedAt) > RegistrationSeal.MAX_SKEW_MS) {
-      return "issued " + (now - issuedAt) + " ms from this gateway's clock (at most " + RegistrationSeal.MAX_SKEW_MS + ")";
+      return "issued "
+          + (now - issuedAt)
+          + " ms from this gateway's clock (at most "
+          + RegistrationSeal.MAX_SKEW_MS
+          + ")";
     }
     seen.values().removeIf(expiry -> expiry < now);
-    if (seen.putIfAbsent(given, now + 2 * RegistrationSeal.MAX_SKEW_MS) != null) return "replayed request";
+    if (seen.putIfAbsent(given, now + 2 * RegistrationSeal.MAX_SKEW_MS) != null)
+      return "replayed request";
     return null;
   }
 
@@ -199,8 +249,11 @@ public final class RegistrationDaemon implements AutoCloseable {
   }
 
   private void answer(HttpExchange exchange, int status, Map<String, ?> body) throws IOException {
-    byte[] bytes = json.writerWithDefaultPrettyPrinter().writeValueAsString(body).concat("\n")
-        .getBytes(StandardCharsets.UTF_8);
+    byte[] bytes =
+        json.writerWithDefaultPrettyPrinter()
+            .writeValueAsString(body)
+            .concat("\n")
+            .getBytes(StandardCharsets.UTF_8);
     exchange.getResponseHeaders().set("Content-Type", "application/json");
     exchange.sendResponseHeaders(status, bytes.length);
     exchange.getResponseBody().write(bytes);

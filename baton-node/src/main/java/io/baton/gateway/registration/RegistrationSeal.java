@@ -8,10 +8,10 @@ import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 
 /**
- * How a registration request is authenticated: header {@value #ISSUED_AT} (ms since the epoch)
- * and header {@value #SEAL}, the hex HMAC-SHA256 under the registration key of
- * {@code METHOD SP PATH LF ISSUED_AT LF BODY}. The daemon refuses a seal it has seen (replay) or
- * one issued more than {@link #MAX_SKEW_MS} from its clock.
+ * How a registration request is authenticated: header {@value #ISSUED_AT} (ms since the epoch) and
+ * header {@value #SEAL}, the hex HMAC-SHA256 under the registration key of {@code METHOD SP PATH LF
+ * ISSUED_AT LF BODY}. The daemon refuses a seal it has seen (replay) or one issued more than {@link
+ * #MAX_SKEW_MS} from its clock.
  *
  * <p>Immutable and thread-safe.
  */
@@ -40,6 +40,7 @@ public final class RegistrationSeal {
   /** Whether {@code seal} is right for the request (constant time). */
   public boolean verify(String method, String path, long issuedAtMs, byte[] body, String seal) {
     byte[] expected = seal(method, path, issuedAtMs, body).getBytes(StandardCharsets.US_ASCII);
-    return seal != null && MessageDigest.isEqual(expected, seal.getBytes(StandardCharsets.US_ASCII));
+    return seal != null
+        && MessageDigest.isEqual(expected, seal.getBytes(StandardCharsets.US_ASCII));
   }
 }

@@ -11,9 +11,9 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
 
 /**
- * The proxy registration table: registrations keyed by the remote address (a hash table, as in
- * the seed). Lookups see an entry only until it expires; {@link #expire} removes lapsed entries
- * and tells the listener, which takes them out of the interception rules.
+ * The proxy registration table: registrations keyed by the remote address (a hash table, as in the
+ * seed). Lookups see an entry only until it expires; {@link #expire} removes lapsed entries and
+ * tells the listener, which takes them out of the interception rules.
  *
  * <p>Thread-safe: the daemon's threads write, the gateway's event loop reads.
  */
@@ -22,7 +22,10 @@ public final class RegistrationTable {
   private final Clock clock;
   private final Consumer<List<Registration>> onChange;
 
-  /** @param onChange called (on the writer's thread, under no lock) with the whole table after each change */
+  /**
+   * @param onChange called (on the writer's thread, under no lock) with the whole table after each
+   *     change
+   */
   public RegistrationTable(Clock clock, Consumer<List<Registration>> onChange) {
     this.clock = clock;
     this.onChange = onChange;
@@ -30,7 +33,8 @@ public final class RegistrationTable {
 
   /** Adds or renews the entry for {@code registration.remote()}; returns the one it replaced. */
   public synchronized Optional<Registration> put(Registration registration) {
-    Optional<Registration> old = Optional.ofNullable(entries.put(registration.remote(), registration));
+    Optional<Registration> old =
+        Optional.ofNullable(entries.put(registration.remote(), registration));
     onChange.accept(list());
     return old;
   }
@@ -54,11 +58,14 @@ public final class RegistrationTable {
   public synchronized List<Registration> expire() {
     Instant now = clock.instant();
     List<Registration> gone = new ArrayList<>();
-    entries.values().removeIf(r -> {
-      boolean lapsed = !now.isBefore(r.expiresAt());
-      if (lapsed) gone.add(r);
-      return lapsed;
-    });
+    entries
+        .values()
+        .removeIf(
+            r -> {
+              boolean lapsed = !now.isBefore(r.expiresAt());
+              if (lapsed) gone.add(r);
+              return lapsed;
+            });
     if (!gone.isEmpty()) onChange.accept(list());
     return gone;
   }

@@ -17,19 +17,20 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The WAN leg between two gateways: {@code params.connections()} TCP connections carrying many
- * {@link TrunkStream}s. Frames of a stream are striped over the connections (each frame goes to
- * the connection with the most room in its outbound buffer, ties in turn), so a loss on one
- * connection delays only the frames that connection carries and the others keep the link busy.
+ * {@link TrunkStream}s. Frames of a stream are striped over the connections (each frame goes to the
+ * connection with the most room in its outbound buffer, ties in turn), so a loss on one connection
+ * delays only the frames that connection carries and the others keep the link busy.
  *
  * <p>A trunk fails as a whole: when any of its connections dies, frames in flight on it are lost,
- * so every stream is reset (its client sees RST, never a silently short transfer) and the trunk
- * is dropped; the next client connection dials a new one.
+ * so every stream is reset (its client sees RST, never a silently short transfer) and the trunk is
+ * dropped; the next client connection dials a new one.
  *
  * <p>Confined to one event loop, which also owns every channel of the trunk and of its streams.
  */
 public final class Trunk {
   /** Liveness beat on every connection. */
   public static final long PING_INTERVAL_MS = 1_000;
+
   /** A connection silent this long is dead (TCP_USER_TIMEOUT catches unacknowledged data too). */
   public static final long DEAD_AFTER_MS = 5_000;
 
@@ -57,8 +58,15 @@ public final class Trunk {
   private boolean failed;
   private ScheduledFuture<?> pinger;
 
-  Trunk(byte[] id, boolean dialer, WanParameters params, EventLoop loop, String peer,
-      StreamOpener opener, Consumer<Trunk> onClosed, TrunkCounters counters) {
+  Trunk(
+      byte[] id,
+      boolean dialer,
+      WanParameters params,
+      EventLoop loop,
+      String peer,
+      StreamOpener opener,
+      Consumer<Trunk> onClosed,
+      TrunkCounters counters) {
     this.counters = counters;
     counters.trunksUp.incrementAndGet();
     this.id = id.clone();
@@ -68,7 +76,9 @@ public final class Trunk {
     this.connections = new Channel[params.connections()];
     this.opener = opener;
     this.onClosed = onClosed;
-    this.pinger = loop.scheduleAtFixedRate(this::ping, PING_INTERVAL_MS, PING_INTERVAL_MS, TimeUnit.MILLISECONDS);
+    this.pinger =
+        loop.scheduleAtFixedRate(
+            this::ping, PING_INTERVAL_MS, PING_INTERVAL_MS, TimeUnit.MILLISECONDS);
   }
 
   public String idText() {
@@ -117,8 +127,10 @@ public final class Trunk {
     }
     connections[index] = channel;
     up++;
-    channel.closeFuture().addListener((ChannelFutureListener) f ->
-        fail("connection " + index + " to " + peer + " closed"));
+    channel
+        .closeFuture()
+        .addListener(
+            (ChannelFutureListener) f -> fail("connection " + index + " to " + peer + " closed"));
     if (!queued.isEmpty()) {
       List<TrunkFrame> frames = new ArrayList<>(queued);
       queued.clear();
@@ -148,7 +160,7 @@ public final class Trunk {
       return;
     }
     switch (frame) {
-      case TrunkFrame.Ping p -> { }
+      case TrunkFrame.Ping p -> {}
       case TrunkFrame.Hello h -> fail("HELLO on an open connection");
       case TrunkFrame.Credit c -> {
         TrunkStream s = streams.get(c.stream());
@@ -236,7 +248,8 @@ public final class Trunk {
 
   private void ping() {
     for (Channel c : connections) {
-      if (c != null) c.writeAndFlush(new TrunkFrame.Ping(System.currentTimeMillis()), c.voidPromise());
+      if (c != null)
+        c.writeAndFlush(new TrunkFrame.Ping(System.currentTimeMillis()), c.voidPromise());
     }
   }
 
@@ -246,9 +259,11 @@ public final class Trunk {
     failed = true;
     pinger.cancel(false);
     counters.trunksUp.decrementAndGet();
-    if (!reason.equals("closed") && !reason.equals("gateway stopping")) counters.trunkFailures.increment();
+    if (!reason.equals("closed") && !reason.equals("gateway stopping"))
+      counters.trunkFailures.increment();
     if (!streams.isEmpty() || up > 0) {
-      LOG.warn("trunk {} to {} failed ({} streams reset): {}", idText(), peer, streams.size(), reason);
+      LOG.warn(
+          "trunk {} to {} failed ({} streams reset): {}", idText(), peer, streams.size(), reason);
     }
     for (TrunkStream s : List.copyOf(streams.values())) s.onTrunkFailed();
     counters.streamsOpen.addAndGet(-streams.size());
@@ -267,7 +282,16 @@ public final class Trunk {
 
   @Override
   public String toString() {
-    return "trunk " + idText() + " to " + peer + " (" + up + "/" + connections.length + " connections, "
-        + streams.size() + " streams)";
+    return "trunk "
+        + idText()
+        + " to "
+        + peer
+        + " ("
+        + up
+        + "/"
+        + connections.length
+        + " connections, "
+        + streams.size()
+        + " streams)";
   }
 }

@@ -21,8 +21,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The far side of trunks: the child handler of the gateway's tunnel listener. The first frame of
  * every connection must be a HELLO sealed with the tunnel key and fresh; anything else closes the
- * connection before a stream frame is read. Connections with the same trunk id join one
- * {@link Trunk}, tuned with the parameters their HELLO carries.
+ * connection before a stream frame is read. Connections with the same trunk id join one {@link
+ * Trunk}, tuned with the parameters their HELLO carries.
  *
  * <p>The trunk map is confined to the gateway's event loop (one loop serves every trunk).
  */
@@ -35,7 +35,8 @@ public final class TrunkAcceptor extends ChannelInitializer<Channel> {
   private final TrunkCounters counters;
   private final Map<String, Trunk> trunks = new HashMap<>();
 
-  public TrunkAcceptor(TrunkHello hello, Trunk.StreamOpener opener, Clock clock, TrunkCounters counters) {
+  public TrunkAcceptor(
+      TrunkHello hello, Trunk.StreamOpener opener, Clock clock, TrunkCounters counters) {
     this.counters = counters;
     this.hello = hello;
     this.opener = opener;
@@ -49,7 +50,8 @@ public final class TrunkAcceptor extends ChannelInitializer<Channel> {
 
   @Override
   protected void initChannel(Channel ch) {
-    ch.pipeline().addLast("idle", new IdleStateHandler(Trunk.DEAD_AFTER_MS, 0, 0, TimeUnit.MILLISECONDS));
+    ch.pipeline()
+        .addLast("idle", new IdleStateHandler(Trunk.DEAD_AFTER_MS, 0, 0, TimeUnit.MILLISECONDS));
     ch.pipeline().addLast("codec", new TrunkFrameCodec());
     ch.pipeline().addLast("hello", new HelloGate());
   }
@@ -72,8 +74,16 @@ public final class TrunkAcceptor extends ChannelInitializer<Channel> {
       InetSocketAddress from = (InetSocketAddress) ch.remoteAddress();
       Trunk trunk = trunks.get(key);
       if (trunk == null) {
-        trunk = new Trunk(h.trunkId(), false, h.params(), ch.eventLoop(),
-            from.getAddress().getHostAddress(), opener, t -> trunks.remove(key), counters);
+        trunk =
+            new Trunk(
+                h.trunkId(),
+                false,
+                h.params(),
+                ch.eventLoop(),
+                from.getAddress().getHostAddress(),
+                opener,
+                t -> trunks.remove(key),
+                counters);
         trunks.put(key, trunk);
         LOG.info("trunk {} from {}: {}", trunk.idText(), from, h.params());
       } else if (!trunk.params().equals(h.params())) {
@@ -93,7 +103,8 @@ public final class TrunkAcceptor extends ChannelInitializer<Channel> {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-      if (evt instanceof IdleStateEvent) refuse(ctx.channel(), "no HELLO within " + Trunk.DEAD_AFTER_MS + " ms");
+      if (evt instanceof IdleStateEvent)
+        refuse(ctx.channel(), "no HELLO within " + Trunk.DEAD_AFTER_MS + " ms");
     }
 
     @Override

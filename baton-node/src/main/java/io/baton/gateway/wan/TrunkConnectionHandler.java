@@ -25,7 +25,14 @@ final class TrunkConnectionHandler extends ChannelInboundHandlerAdapter {
   @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
     if (evt instanceof IdleStateEvent) {
-      trunk.fail("connection " + index + " to " + trunk.peer() + " silent for " + Trunk.DEAD_AFTER_MS + " ms");
+      trunk.fail(
+          "connection "
+              + index
+              + " to "
+              + trunk.peer()
+              + " silent for "
+              + Trunk.DEAD_AFTER_MS
+              + " ms");
     }
     ctx.fireUserEventTriggered(evt);
   }

@@ -4,9 +4,9 @@ import io.netty.buffer.ByteBuf;
 import java.net.InetSocketAddress;
 
 /**
- * The frames of the trunk protocol. Every stream frame but {@link Reset} and {@link Credit}
- * carries the stream's frame sequence number, because consecutive frames of one stream may
- * travel over different connections of the trunk and must be put back in order.
+ * The frames of the trunk protocol. Every stream frame but {@link Reset} and {@link Credit} carries
+ * the stream's frame sequence number, because consecutive frames of one stream may travel over
+ * different connections of the trunk and must be put back in order.
  *
  * <p>Wire format (big-endian): {@code type u8, stream u32, seq u32, length u32, body[length]}.
  */
@@ -21,9 +21,9 @@ public sealed interface TrunkFrame {
   int NO_STREAM = 0;
 
   /**
-   * First frame on every connection of a trunk, from the dialing gateway: which trunk, which of
-   * its {@code params.connections()} connections this is, and the parameters both ends tune
-   * their sockets with; sealed with the tunnel key ({@link TrunkHello}).
+   * First frame on every connection of a trunk, from the dialing gateway: which trunk, which of its
+   * {@code params.connections()} connections this is, and the parameters both ends tune their
+   * sockets with; sealed with the tunnel key ({@link TrunkHello}).
    */
   record Hello(byte[] trunkId, int index, WanParameters params, long issuedAtMs, byte[] seal)
       implements TrunkFrame {}

@@ -13,14 +13,15 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 
 /**
- * Encodes and decodes {@link TrunkFrame}s on one trunk connection. A frame that breaks the
- * format (unknown type, oversized or short body, bad address family) raises
- * {@link CorruptedFrameException}; the trunk then fails, since a connection that lost its
- * framing cannot be trusted for any stream.
+ * Encodes and decodes {@link TrunkFrame}s on one trunk connection. A frame that breaks the format
+ * (unknown type, oversized or short body, bad address family) raises {@link
+ * CorruptedFrameException}; the trunk then fails, since a connection that lost its framing cannot
+ * be trusted for any stream.
  *
  * <p>Confined to its channel's event loop, like every Netty handler.
  */
-public final class TrunkFrameCodec extends CombinedChannelDuplexHandler<TrunkFrameCodec.Decoder, TrunkFrameCodec.Encoder> {
+public final class TrunkFrameCodec
+    extends CombinedChannelDuplexHandler<TrunkFrameCodec.Decoder, TrunkFrameCodec.Encoder> {
   static final byte HELLO = 1;
   static final byte OPEN = 2;
   static final byte DATA = 3;
@@ -38,9 +39,17 @@ public final class TrunkFrameCodec extends CombinedChannelDuplexHandler<TrunkFra
   static byte[] signedPart(byte[] trunkId, int index, WanParameters p, long issuedAtMs) {
     byte[] cc = p.congestionControl().getBytes(StandardCharsets.US_ASCII);
     java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(HELLO_FIXED_BYTES + cc.length);
-    b.put(trunkId).putShort((short) index).putLong(issuedAtMs).putShort((short) p.connections())
-        .putInt(p.windowBytes()).putInt(p.sendBufferBytes()).putInt(p.receiveBufferBytes())
-        .putLong(p.pacingBytesPerSecond()).put((byte) p.dscp()).put((byte) cc.length).put(cc);
+    b.put(trunkId)
+        .putShort((short) index)
+        .putLong(issuedAtMs)
+        .putShort((short) p.connections())
+        .putInt(p.windowBytes())
+        .putInt(p.sendBufferBytes())
+        .putInt(p.receiveBufferBytes())
+        .putLong(p.pacingBytesPerSecond())
+        .put((byte) p.dscp())
+        .put((byte) cc.length)
+        .put(cc);
     return b.array();
   }
 
@@ -122,8 +131,12 @@ public final class TrunkFrameCodec extends CombinedChannelDuplexHandler<TrunkFra
         int seq = in.getInt(start + 5);
         int length = in.getInt(start + 9);
         if (length < 0 || length > TrunkFrame.MAX_BODY_BYTES) {
-          throw new CorruptedFrameException("trunk frame body of " + Integer.toUnsignedString(length)
-              + " bytes (at most " + TrunkFrame.MAX_BODY_BYTES + ")");
+          throw new CorruptedFrameException(
+              "trunk frame body of "
+                  + Integer.toUnsignedString(length)
+                  + " bytes (at most "
+                  + TrunkFrame.MAX_BODY_BYTES
+                  + ")");
         }
         if (in.readableBytes() < TrunkFrame.HEADER_BYTES + length) return;
         in.skipBytes(TrunkFrame.HEADER_BYTES);
@@ -138,7 +151,11 @@ public final class TrunkFrameCodec extends CombinedChannelDuplexHandler<TrunkFra
     int length = body.readableBytes();
     switch (type) {
       case HELLO -> {
-        expect(length >= HELLO_FIXED_BYTES + SEAL_BYTES && length <= HELLO_FIXED_BYTES + 15 + SEAL_BYTES, "HELLO", length);
+        expect(
+            length >= HELLO_FIXED_BYTES + SEAL_BYTES
+                && length <= HELLO_FIXED_BYTES + 15 + SEAL_BYTES,
+            "HELLO",
+            length);
         byte[] id = new byte[TRUNK_ID_BYTES];
         body.readBytes(id);
         int index = body.readUnsignedShort();
@@ -199,11 +216,12 @@ public final class TrunkFrameCodec extends CombinedChannelDuplexHandler<TrunkFra
     if (body.readableBytes() < 2) throw new CorruptedFrameException("OPEN frame cut short");
     int family = body.readUnsignedByte();
     body.skipBytes(1);
-    int bytes = switch (family) {
-      case 4 -> 4;
-      case 6 -> 16;
-      default -> throw new CorruptedFrameException("OPEN frame with address family " + family);
-    };
+    int bytes =
+        switch (family) {
+          case 4 -> 4;
+          case 6 -> 16;
+          default -> throw new CorruptedFrameException("OPEN frame with address family " + family);
+        };
     if (body.readableBytes() < bytes + 2) throw new CorruptedFrameException("OPEN frame cut short");
     byte[] raw = new byte[bytes];
     body.readBytes(raw);

@@ -15,18 +15,17 @@ import java.util.ArrayDeque;
 import java.util.TreeMap;
 
 /**
- * One client connection carried over a {@link Trunk}: joins a local TCP socket (the intercepted
- * LAN client, or the far gateway's connection to the server) to the stream's frames.
+ * One client connection carried over a {@link Trunk}: joins a local TCP socket (the intercepted LAN
+ * client, or the far gateway's connection to the server) to the stream's frames.
  *
- * <p>Local bytes go out as sequenced {@link TrunkFrame.Data} frames; the receiver puts frames
- * back in order (they may come over different connections), writes them to its local socket and
- * returns {@link TrunkFrame.Credit} as those writes complete. A sender never has more than
- * {@link WanParameters#windowBytes} sent and not yet credited: the part of a read that would pass
- * the window waits here (at most one read) and the local socket is not read again until credit
- * comes back. So each side holds at most one window per stream in flight whatever the readers do.
- * A FIN travels in sequence (a
- * half-close reaches the far socket after every byte before it); a reset or a failed local socket
- * aborts both ends at once with RST.
+ * <p>Local bytes go out as sequenced {@link TrunkFrame.Data} frames; the receiver puts frames back
+ * in order (they may come over different connections), writes them to its local socket and returns
+ * {@link TrunkFrame.Credit} as those writes complete. A sender never has more than {@link
+ * WanParameters#windowBytes} sent and not yet credited: the part of a read that would pass the
+ * window waits here (at most one read) and the local socket is not read again until credit comes
+ * back. So each side holds at most one window per stream in flight whatever the readers do. A FIN
+ * travels in sequence (a half-close reaches the far socket after every byte before it); a reset or
+ * a failed local socket aborts both ends at once with RST.
  *
  * <p>Confined to the trunk's event loop.
  */
@@ -38,18 +37,23 @@ public final class TrunkStream {
   private final Trunk trunk;
   private final int window;
   private Channel local;
+
   /** In-order bytes for a local socket that is not connected yet (the far side's dial). */
   private final ArrayDeque<ByteBuf> beforeConnect = new ArrayDeque<>();
+
   private boolean finBeforeConnect;
 
   private int sendSeq;
   private int receiveSeq;
   private final TreeMap<Integer, TrunkFrame> early = new TreeMap<>();
   private long sentBytes;
+
   /** Bytes read from the local socket that did not fit the window yet (at most one read). */
   private ByteBuf held;
+
   /** The local socket's FIN arrived while bytes were held: it follows them. */
   private boolean finHeld;
+
   private long peerConsumed;
   private long consumed;
   private long creditSent;
@@ -161,16 +165,21 @@ public final class TrunkStream {
 
   private void writeLocal(ByteBuf bytes) {
     int n = bytes.readableBytes();
-    local.writeAndFlush(bytes).addListener((ChannelFutureListener) f -> {
-      if (!f.isSuccess()) {
-        abort("writing to " + local.remoteAddress() + " failed: " + f.cause(), true);
-        return;
-      }
-      consumed += n;
-      trunk.counters().bytesFromWan.add(n);
-      // Credit in quarters of the window: the sender always has room for three quarters.
-      if (consumed - creditSent >= window / 4) sendCredit();
-    });
+    local
+        .writeAndFlush(bytes)
+        .addListener(
+            (ChannelFutureListener)
+                f -> {
+                  if (!f.isSuccess()) {
+                    abort("writing to " + local.remoteAddress() + " failed: " + f.cause(), true);
+                    return;
+                  }
+                  consumed += n;
+                  trunk.counters().bytesFromWan.add(n);
+                  // Credit in quarters of the window: the sender always has room for three
+                  // quarters.
+                  if (consumed - creditSent >= window / 4) sendCredit();
+                });
   }
 
   private void sendCredit() {
@@ -179,14 +188,22 @@ public final class TrunkStream {
   }
 
   private void shutdownLocalOutput() {
-    local.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener((ChannelFutureListener) f -> {
-      if (closed) return;
-      if (consumed > creditSent) sendCredit();
-      ((DuplexChannel) local).shutdownOutput().addListener((ChannelFutureListener) s -> {
-        localOutputDone = true;
-        finishIfDone();
-      });
-    });
+    local
+        .writeAndFlush(Unpooled.EMPTY_BUFFER)
+        .addListener(
+            (ChannelFutureListener)
+                f -> {
+                  if (closed) return;
+                  if (consumed > creditSent) sendCredit();
+                  ((DuplexChannel) local)
+                      .shutdownOutput()
+                      .addListener(
+                          (ChannelFutureListener)
+                              s -> {
+                                localOutputDone = true;
+                                finishIfDone();
+                              });
+                });
   }
 
   /** The far end's credit: resume reading the local socket if the window opened again. */
@@ -237,7 +254,10 @@ public final class TrunkStream {
     if (held != null || sentBytes - peerConsumed >= window) local.config().setAutoRead(false);
   }
 
-  /** Sends as much of {@code bytes} as the far end's credit allows, in frames; the rest stays readable. */
+  /**
+   * Sends as much of {@code bytes} as the far end's credit allows, in frames; the rest stays
+   * readable.
+   */
   private void sendWithinWindow(ByteBuf bytes) {
     long room = window - (sentBytes - peerConsumed);
     while (bytes.isReadable() && room > 0) {
@@ -322,7 +342,9 @@ public final class TrunkStream {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
       // Closed under us without both directions finished: the peer reset or the socket died.
-      abort("the connection to " + ctx.channel().remoteAddress() + " closed before the stream ended", false);
+      abort(
+          "the connection to " + ctx.channel().remoteAddress() + " closed before the stream ended",
+          false);
       ctx.fireChannelInactive();
     }
   }

@@ -7,10 +7,11 @@ import java.util.Objects;
  * connections, their congestion control, per-stream window, socket buffers, pacing cap and DSCP.
  * Both gateways apply them to their own sockets, so both directions are tuned. Immutable.
  *
- * @param connections parallel TCP connections the trunk stripes over, 1 to {@value #MAX_CONNECTIONS}
+ * @param connections parallel TCP connections the trunk stripes over, 1 to {@value
+ *     #MAX_CONNECTIONS}
  * @param congestionControl a name from {@code net.ipv4.tcp_available_congestion_control}
- * @param windowBytes bytes of one stream the sender may have ahead of what the far end has
- *     written to its local socket: the bound on what a gateway buffers per stream
+ * @param windowBytes bytes of one stream the sender may have ahead of what the far end has written
+ *     to its local socket: the bound on what a gateway buffers per stream
  * @param sendBufferBytes SO_SNDBUF of each connection; 0 leaves the kernel's autotuning on
  * @param receiveBufferBytes SO_RCVBUF of each connection; 0 leaves autotuning on
  * @param pacingBytesPerSecond SO_MAX_PACING_RATE of each connection; 0 for none
@@ -28,15 +29,18 @@ public record WanParameters(
   public static final int DEFAULT_WINDOW_BYTES = 8 << 20;
 
   /** One connection, the host's congestion control (cubic), no tuning: plain split TCP. */
-  public static final WanParameters PLAIN = new WanParameters(1, "cubic", DEFAULT_WINDOW_BYTES, 0, 0, 0, 0);
+  public static final WanParameters PLAIN =
+      new WanParameters(1, "cubic", DEFAULT_WINDOW_BYTES, 0, 0, 0, 0);
 
   public WanParameters {
     if (connections < 1 || connections > MAX_CONNECTIONS) {
-      throw new IllegalArgumentException("connections must be 1 to " + MAX_CONNECTIONS + ", got " + connections);
+      throw new IllegalArgumentException(
+          "connections must be 1 to " + MAX_CONNECTIONS + ", got " + connections);
     }
     Objects.requireNonNull(congestionControl, "congestionControl");
     if (!congestionControl.matches("[a-z0-9_]{1,15}")) {
-      throw new IllegalArgumentException("congestion control '" + congestionControl + "' is not a kernel name");
+      throw new IllegalArgumentException(
+          "congestion control '" + congestionControl + "' is not a kernel name");
     }
     if (windowBytes < 64 * 1024) {
       throw new IllegalArgumentException("window must be at least 64 KiB, got " + windowBytes);

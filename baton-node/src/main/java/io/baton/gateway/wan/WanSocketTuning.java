@@ -12,8 +12,9 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * Applies {@link WanParameters} to one trunk connection. Buffers must be set before connect (the
- * window scale is fixed by the SYN), and so is the DSCP mark (the SYN carries it), so dialers call {@link #beforeConnect} on the bootstrap's
- * options and {@link #apply} once the socket exists; acceptors call {@link #apply} on the HELLO.
+ * window scale is fixed by the SYN), and so is the DSCP mark (the SYN carries it), so dialers call
+ * {@link #beforeConnect} on the bootstrap's options and {@link #apply} once the socket exists;
+ * acceptors call {@link #apply} on the HELLO.
  *
  * <p>Stateless.
  */
@@ -36,25 +37,39 @@ public final class WanSocketTuning {
       byte[] name = params.congestionControl().getBytes(StandardCharsets.US_ASCII);
       MemorySegment value = arena.allocate(name.length + 1);
       MemorySegment.copy(name, 0, value, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, name.length);
-      Sockets.setBytes(fd, Sockets.IPPROTO_TCP, TCP_CONGESTION, value.asSlice(0, name.length), "TCP_CONGESTION=" + params.congestionControl());
+      Sockets.setBytes(
+          fd,
+          Sockets.IPPROTO_TCP,
+          TCP_CONGESTION,
+          value.asSlice(0, name.length),
+          "TCP_CONGESTION=" + params.congestionControl());
     }
     if (params.pacingPerConnection() > 0) {
-      Sockets.setInt(fd, Sockets.SOL_SOCKET, SO_MAX_PACING_RATE,
-          (int) Math.min(Integer.MAX_VALUE - 1, params.pacingPerConnection()), "SO_MAX_PACING_RATE");
+      Sockets.setInt(
+          fd,
+          Sockets.SOL_SOCKET,
+          SO_MAX_PACING_RATE,
+          (int) Math.min(Integer.MAX_VALUE - 1, params.pacingPerConnection()),
+          "SO_MAX_PACING_RATE");
     }
     Sockets.setInt(fd, Sockets.IPPROTO_TCP, TCP_USER_TIMEOUT, USER_TIMEOUT_MS, "TCP_USER_TIMEOUT");
     channel.config().setOption(ChannelOption.IP_TOS, params.dscp() << 2);
-    if (params.sendBufferBytes() > 0) channel.config().setOption(ChannelOption.SO_SNDBUF, params.sendBufferBytes());
-    if (params.receiveBufferBytes() > 0) channel.config().setOption(ChannelOption.SO_RCVBUF, params.receiveBufferBytes());
+    if (params.sendBufferBytes() > 0)
+      channel.config().setOption(ChannelOption.SO_SNDBUF, params.sendBufferBytes());
+    if (params.receiveBufferBytes() > 0)
+      channel.config().setOption(ChannelOption.SO_RCVBUF, params.receiveBufferBytes());
   }
 
   /** Options a dialer's bootstrap sets before connect (buffers decide the window scale). */
-  public static io.netty.bootstrap.Bootstrap beforeConnect(io.netty.bootstrap.Bootstrap b, WanParameters params) {
+  public static io.netty.bootstrap.Bootstrap beforeConnect(
+      io.netty.bootstrap.Bootstrap b, WanParameters params) {
     // The DSCP mark too, so that the SYN carries the class like every later packet.
-    b.option(ChannelOption.TCP_NODELAY, true).option(EpollChannelOption.TCP_QUICKACK, true)
+    b.option(ChannelOption.TCP_NODELAY, true)
+        .option(EpollChannelOption.TCP_QUICKACK, true)
         .option(ChannelOption.IP_TOS, params.dscp() << 2);
     if (params.sendBufferBytes() > 0) b.option(ChannelOption.SO_SNDBUF, params.sendBufferBytes());
-    if (params.receiveBufferBytes() > 0) b.option(ChannelOption.SO_RCVBUF, params.receiveBufferBytes());
+    if (params.receiveBufferBytes() > 0)
+      b.option(ChannelOption.SO_RCVBUF, params.receiveBufferBytes());
     return b;
   }
 }

@@ -33,9 +33,10 @@ final class ByteCounter extends ChannelDuplexHandler {
       return;
     }
     ChannelPromise counted = promise.unvoid();
-    counted.addListener(f -> {
-      if (f.isSuccess()) bytesWritten += size;
-    });
+    counted.addListener(
+        f -> {
+          if (f.isSuccess()) bytesWritten += size;
+        });
     ctx.write(msg, counted);
   }
 

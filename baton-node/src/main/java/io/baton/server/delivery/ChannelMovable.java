@@ -52,8 +52,11 @@ final class ChannelMovable implements Movable {
   public void suspend(Promise<SafePoint> point) {
     Migratable app = channel.pipeline().get(Migratable.class);
     if (app == null) {
-      point.tryFailure(new IllegalStateException("the application on this connection has no safe point (no "
-          + Migratable.class.getName() + " handler in its pipeline)"));
+      point.tryFailure(
+          new IllegalStateException(
+              "the application on this connection has no safe point (no "
+                  + Migratable.class.getName()
+                  + " handler in its pipeline)"));
     } else if (!channel.isOpen()) {
       point.tryFailure(new IllegalStateException("the connection is closed"));
     } else {
@@ -64,20 +67,24 @@ final class ChannelMovable implements Movable {
       }
       // The request the gate stopped follows what the application read but did not consume.
       io.netty.util.concurrent.Promise<SafePoint> inner = channel.eventLoop().newPromise();
-      inner.addListener(f -> {
-        if (!f.isSuccess()) {
-          point.tryFailure(f.cause());
-          return;
-        }
-        SafePoint p = inner.getNow();
-        byte[] gated = gate.held();
-        byte[] unread = java.util.Arrays.copyOf(p.unread(), p.unread().length + gated.length);
-        System.arraycopy(gated, 0, unread, p.unread().length, gated.length);
-        if (!point.trySuccess(new SafePoint(p.appState(), unread))) app.resume();
-      });
-      point.addListener(f -> {
-        if (f.isCancelled() || !f.isSuccess()) inner.tryFailure(f.cause() != null ? f.cause() : new IllegalStateException("gave up"));
-      });
+      inner.addListener(
+          f -> {
+            if (!f.isSuccess()) {
+              point.tryFailure(f.cause());
+              return;
+            }
+            SafePoint p = inner.getNow();
+            byte[] gated = gate.held();
+            byte[] unread = java.util.Arrays.copyOf(p.unread(), p.unread().length + gated.length);
+            System.arraycopy(gated, 0, unread, p.unread().length, gated.length);
+            if (!point.trySuccess(new SafePoint(p.appState(), unread))) app.resume();
+          });
+      point.addListener(
+          f -> {
+            if (f.isCancelled() || !f.isSuccess())
+              inner.tryFailure(
+                  f.cause() != null ? f.cause() : new IllegalStateException("gave up"));
+          });
       app.suspend(inner);
     }
   }
@@ -95,13 +102,18 @@ final class ChannelMovable implements Movable {
     forced = true;
     channel.config().setAutoRead(false);
     // Completes once everything written before it has gone to the socket.
-    channel.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER).addListener(f -> {
-      if (!f.isSuccess()) {
-        point.tryFailure(new IllegalStateException("the connection failed while stopping: " + f.cause()));
-      } else if (!point.trySuccess(SafePoint.EMPTY)) {
-        resume();
-      }
-    });
+    channel
+        .writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER)
+        .addListener(
+            f -> {
+              if (!f.isSuccess()) {
+                point.tryFailure(
+                    new IllegalStateException(
+                        "the connection failed while stopping: " + f.cause()));
+              } else if (!point.trySuccess(SafePoint.EMPTY)) {
+                resume();
+              }
+            });
   }
 
   @Override

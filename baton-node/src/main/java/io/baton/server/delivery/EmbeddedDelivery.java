@@ -16,21 +16,21 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Delivers restored connections to a Netty application in this JVM: the descriptor is adopted
- * as an {@link EpollSocketChannel} (which from then on owns and closes it) and registered with
- * the group, its pipeline set up by the application's initializer. The client's request bytes
- * are already in the kernel's receive queue, so the application simply reads them.
+ * Delivers restored connections to a Netty application in this JVM: the descriptor is adopted as an
+ * {@link EpollSocketChannel} (which from then on owns and closes it) and registered with the group,
+ * its pipeline set up by the application's initializer. The client's request bytes are already in
+ * the kernel's receive queue, so the application simply reads them.
  *
  * <p>Pipeline order: a byte counter, the idle timeout ({@link IdleStateHandler} watching reads,
  * writes and the progress of queued output, then {@link IdleCloser}), then (only when there is an
  * unsent tail) a handler that writes the tail on {@code channelActive} before any application
  * handler sees the channel, then the application's initializer.
  *
- * <p>Channels allow half-closure: a client that sends its request and then FIN (it may have
- * done so before the move; the restored socket then reads end of stream after the request) must
- * still get its answer. The application sees the FIN as a
- * {@link io.netty.channel.socket.ChannelInputShutdownEvent} and closes when it has answered
- * (the sample application does); one that ignores it is closed by the idle timeout.
+ * <p>Channels allow half-closure: a client that sends its request and then FIN (it may have done so
+ * before the move; the restored socket then reads end of stream after the request) must still get
+ * its answer. The application sees the FIN as a {@link
+ * io.netty.channel.socket.ChannelInputShutdownEvent} and closes when it has answered (the sample
+ * application does); one that ignores it is closed by the idle timeout.
  *
  * <p>Thread-safe; the initializer must be {@link io.netty.channel.ChannelHandler.Sharable} (every
  * {@link ChannelInitializer} is).
@@ -59,7 +59,10 @@ public final class EmbeddedDelivery implements Delivery {
    * @param gates makes each connection's {@link RerouteGate} (per-request routing), or null for
    *     none
    */
-  public EmbeddedDelivery(EventLoopGroup epollGroup, ChannelInitializer<Channel> app, Duration idleTimeout,
+  public EmbeddedDelivery(
+      EventLoopGroup epollGroup,
+      ChannelInitializer<Channel> app,
+      Duration idleTimeout,
       java.util.function.Function<io.baton.transplant.FlowKey, RerouteGate> gates) {
     this.gates = gates;
     this.epollGroup = Objects.requireNonNull(epollGroup, "epollGroup");
@@ -73,7 +76,11 @@ public final class EmbeddedDelivery implements Delivery {
   }
 
   @Override
-  public void deliver(int fd, byte[] unsentTail, ConnectionInfo info, CloseListener onClosed,
+  public void deliver(
+      int fd,
+      byte[] unsentTail,
+      ConnectionInfo info,
+      CloseListener onClosed,
       java.util.function.Consumer<Movable> onMovable) {
     CloseListener once = new CloseOnce(onClosed, info);
     EpollSocketChannel channel;
@@ -93,8 +100,10 @@ public final class EmbeddedDelivery implements Delivery {
     channel.pipeline().addLast("baton-bytes", counter);
     if (gates != null) channel.pipeline().addLast("baton-reroute", gates.apply(info.flow()));
     // observeOutput: a large answer draining slowly to the client is traffic, not idleness.
-    channel.pipeline().addLast("baton-idle",
-        new IdleStateHandler(true, 0, 0, idleTimeoutNs, TimeUnit.NANOSECONDS));
+    channel
+        .pipeline()
+        .addLast(
+            "baton-idle", new IdleStateHandler(true, 0, 0, idleTimeoutNs, TimeUnit.NANOSECONDS));
     channel.pipeline().addLast("baton-idle-close", idleCloser);
     if (unsentTail.length > 0) {
       channel.pipeline().addLast("baton-unsent-tail", new UnsentTailWriter(unsentTail.clone()));
@@ -103,16 +112,21 @@ public final class EmbeddedDelivery implements Delivery {
       channel.pipeline().addLast("baton-migrated-in", new MigratedInAnnouncer(info.appState()));
     }
     channel.pipeline().addLast("app", app);
-    channel.closeFuture().addListener(f -> once.onClosed(counter.bytesRead(), counter.bytesWritten()));
+    channel
+        .closeFuture()
+        .addListener(f -> once.onClosed(counter.bytesRead(), counter.bytesWritten()));
     // A failed registration closes the channel, which completes closeFuture above.
     // Before the registration: once registered, the application may read (and a per-request gate
     // move) the connection at once.
     onMovable.accept(new ChannelMovable(channel, fd, counter));
-    epollGroup.register(channel).addListener(f -> {
-      if (!f.isSuccess()) {
-        log.warn("could not register {}: {}; closed it", info, String.valueOf(f.cause()));
-      }
-    });
+    epollGroup
+        .register(channel)
+        .addListener(
+            f -> {
+              if (!f.isSuccess()) {
+                log.warn("could not register {}: {}; closed it", info, String.valueOf(f.cause()));
+              }
+            });
   }
 
   @Override

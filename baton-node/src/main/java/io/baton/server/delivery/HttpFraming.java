@@ -4,19 +4,19 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 
 /**
- * Where HTTP/1.x messages begin and end in one direction of a relayed connection, found from
- * bytes the relay only peeks at (so the relay still splices every byte, and a byte it has not
- * taken stays in the kernel). The relay's safe point for a live migration is a boundary in both
- * directions with every forwarded request answered ({@link SpliceRelay}).
+ * Where HTTP/1.x messages begin and end in one direction of a relayed connection, found from bytes
+ * the relay only peeks at (so the relay still splices every byte, and a byte it has not taken stays
+ * in the kernel). The relay's safe point for a live migration is a boundary in both directions with
+ * every forwarded request answered ({@link SpliceRelay}).
  *
  * <p>The framing never holds bytes back for its own sake: {@link #pos} is how far the stream is
- * classified, and whatever it cannot follow (not HTTP/1.x, a head over {@link #MAX_HEAD_BYTES},
- * a malformed length, a tunnel after CONNECT or 101, a body that ends with the connection) makes
- * it {@link #opaque}: everything flows from then on, and the connection can no longer move
- * ({@link #unmovable} says why). So can it not once either side said it will close.
+ * classified, and whatever it cannot follow (not HTTP/1.x, a head over {@link #MAX_HEAD_BYTES}, a
+ * malformed length, a tunnel after CONNECT or 101, a body that ends with the connection) makes it
+ * {@link #opaque}: everything flows from then on, and the connection can no longer move ({@link
+ * #unmovable} says why). So can it not once either side said it will close.
  *
- * <p>The two directions of one connection share an {@link Exchanges}: the request side records
- * each request's kind, the response side needs it to frame the answer (HEAD, CONNECT).
+ * <p>The two directions of one connection share an {@link Exchanges}: the request side records each
+ * request's kind, the response side needs it to frame the answer (HEAD, CONNECT).
  *
  * <p>Confined to the relay's event loop; pure logic.
  */
@@ -41,9 +41,20 @@ final class HttpFraming {
     }
   }
 
-  enum Kind { PLAIN, HEAD, CONNECT, UPGRADE }
+  enum Kind {
+    PLAIN,
+    HEAD,
+    CONNECT,
+    UPGRADE
+  }
 
-  private enum State { HEAD, CHUNK_SIZE, CHUNK_END, TRAILERS, OPAQUE }
+  private enum State {
+    HEAD,
+    CHUNK_SIZE,
+    CHUNK_END,
+    TRAILERS,
+    OPAQUE
+  }
 
   private final boolean requests;
   private final Exchanges exchanges;
@@ -92,8 +103,8 @@ final class HttpFraming {
 
   /**
    * Classifies what it can of {@code b[0, len)}, the stream's bytes from {@link #pos} on; stops at
-   * the end of a message (so that a relay holding at a boundary never takes the next one), or
-   * where it needs bytes beyond {@code len}. Returns whether {@link #pos} moved.
+   * the end of a message (so that a relay holding at a boundary never takes the next one), or where
+   * it needs bytes beyond {@code len}. Returns whether {@link #pos} moved.
    */
   boolean feed(byte[] b, int len) {
     long start = pos;
@@ -115,7 +126,8 @@ final class HttpFraming {
           }
           int end = headEnd(b, off, len);
           if (end < 0) {
-            if (len - off >= MAX_HEAD_BYTES) giveUp("a head longer than " + MAX_HEAD_BYTES + " bytes");
+            if (len - off >= MAX_HEAD_BYTES)
+              giveUp("a head longer than " + MAX_HEAD_BYTES + " bytes");
             return pos != start;
           }
           long body = head(b, off, end);
@@ -171,14 +183,15 @@ final class HttpFraming {
             return true;
           }
         }
-        case OPAQUE -> { }
+        case OPAQUE -> {}
       }
     }
     return pos != start;
   }
 
   private boolean needLine(long start, int available) {
-    if (available >= MAX_HEAD_BYTES) giveUp("a chunk line longer than " + MAX_HEAD_BYTES + " bytes");
+    if (available >= MAX_HEAD_BYTES)
+      giveUp("a chunk line longer than " + MAX_HEAD_BYTES + " bytes");
     return pos != start;
   }
 
@@ -196,7 +209,9 @@ final class HttpFraming {
    */
   private long head(byte[] b, int off, int end) {
     int lineEnd = lineEnd(b, off, end);
-    String[] start = new String(b, off, contentEnd(b, off, lineEnd) - off, StandardCharsets.ISO_8859_1).split(" ", 3);
+    String[] start =
+        new String(b, off, contentEnd(b, off, lineEnd) - off, StandardCharsets.ISO_8859_1)
+            .split(" ", 3);
     long length = -1;
     boolean chunked = false;
     boolean close = false;
@@ -254,7 +269,10 @@ final class HttpFraming {
     return e;
   }
 
-  /** Whether the header name {@code b[from, colon)} (spaces around it allowed) is {@code name}, any case. */
+  /**
+   * Whether the header name {@code b[from, colon)} (spaces around it allowed) is {@code name}, any
+   * case.
+   */
   private static boolean named(byte[] b, int from, int colon, String name) {
     while (colon > from && (b[colon - 1] == ' ' || b[colon - 1] == '\t')) colon--;
     if (colon - from != name.length()) return false;
@@ -270,14 +288,20 @@ final class HttpFraming {
     return new String(b, colon + 1, content - colon - 1, StandardCharsets.ISO_8859_1).trim();
   }
 
-  private long requestHead(String[] start, long length, boolean chunked, boolean close, boolean keepAlive,
+  private long requestHead(
+      String[] start,
+      long length,
+      boolean chunked,
+      boolean close,
+      boolean keepAlive,
       boolean upgrade) {
     // The start line is well formed: plausibleStart matched it whole before the head was read.
-    Kind kind = switch (start[0]) {
-      case "HEAD" -> Kind.HEAD;
-      case "CONNECT" -> Kind.CONNECT;
-      default -> upgrade ? Kind.UPGRADE : Kind.PLAIN;
-    };
+    Kind kind =
+        switch (start[0]) {
+          case "HEAD" -> Kind.HEAD;
+          case "CONNECT" -> Kind.CONNECT;
+          default -> upgrade ? Kind.UPGRADE : Kind.PLAIN;
+        };
     exchanges.pending.add(kind);
     exchanges.requests++;
     if (close || (start[2].equals("HTTP/1.0") && !keepAlive)) {
@@ -290,7 +314,8 @@ final class HttpFraming {
     return body(length, chunked);
   }
 
-  private long responseHead(String[] start, long length, boolean chunked, boolean close, boolean keepAlive) {
+  private long responseHead(
+      String[] start, long length, boolean chunked, boolean close, boolean keepAlive) {
     int status = Integer.parseInt(start[1]);
     if (status == 101) {
       giveUp("the connection switched protocols");
@@ -328,9 +353,9 @@ final class HttpFraming {
       java.util.regex.Pattern.compile("HTTP/1\\.[0-9] [0-9]{3}( [^\r]*)?\r?");
 
   /**
-   * Whether {@code b[off, len)} can be the start of a request (or response) head: no control
-   * bytes in the start line, a method token (or "HTTP/1.") as far as it goes, and, once the start
-   * line is complete, a well-formed one.
+   * Whether {@code b[off, len)} can be the start of a request (or response) head: no control bytes
+   * in the start line, a method token (or "HTTP/1.") as far as it goes, and, once the start line is
+   * complete, a well-formed one.
    */
   private boolean plausibleStart(byte[] b, int off, int len) {
     int end = off;
@@ -351,7 +376,10 @@ final class HttpFraming {
   }
 
   private static boolean tchar(int c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || "!#$%&'*+.^_`|~-".indexOf(c) >= 0;
+    return (c >= 'a' && c <= 'z')
+        || (c >= 'A' && c <= 'Z')
+        || (c >= '0' && c <= '9')
+        || "!#$%&'*+.^_`|~-".indexOf(c) >= 0;
   }
 
   /** The offset just past the blank line that ends a head starting at {@code off}, or -1. */

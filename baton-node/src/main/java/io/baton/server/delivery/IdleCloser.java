@@ -9,8 +9,8 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Closes an embedded connection (a normal close: FIN) when the {@link
- * io.netty.handler.timeout.IdleStateHandler} ahead of it reports no traffic in either direction
- * for the idle timeout, and counts it. Without this, idle keep-alive clients would hold their
+ * io.netty.handler.timeout.IdleStateHandler} ahead of it reports no traffic in either direction for
+ * the idle timeout, and counts it. Without this, idle keep-alive clients would hold their
  * connections, and the server's connection slots, forever.
  *
  * <p>Sharable: one instance per delivery, the counter is thread-safe; events arrive on each

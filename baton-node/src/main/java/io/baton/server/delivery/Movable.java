@@ -32,12 +32,12 @@ public interface Movable {
   void suspend(Promise<SafePoint> point);
 
   /**
-   * Like {@link #suspend}, for an operator who forces the move of a connection without a safe
-   * point (an l4 or tls relay, a relay that stopped following HTTP, an application without a
-   * {@link io.baton.migration.Migratable}) and accepts the risk: reading stops, what was taken
-   * is delivered, and the connection moves as it is, without its application's state (an
-   * upstream connection, a TLS session, bytes read but not consumed). A connection that has a
-   * safe point still waits for it.
+   * Like {@link #suspend}, for an operator who forces the move of a connection without a safe point
+   * (an l4 or tls relay, a relay that stopped following HTTP, an application without a {@link
+   * io.baton.migration.Migratable}) and accepts the risk: reading stops, what was taken is
+   * delivered, and the connection moves as it is, without its application's state (an upstream
+   * connection, a TLS session, bytes read but not consumed). A connection that has a safe point
+   * still waits for it.
    */
   void forceSuspend(Promise<SafePoint> point);
 
@@ -45,8 +45,8 @@ public interface Movable {
   void resume();
 
   /**
-   * The connection now lives elsewhere: closes this copy (the caller has made the close silent)
-   * and tells the delivery's close listener, as for any close.
+   * The connection now lives elsewhere: closes this copy (the caller has made the close silent) and
+   * tells the delivery's close listener, as for any close.
    */
   void close();
 

@@ -27,23 +27,23 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Passes each restored connection to a cooperating worker process: the socket itself goes over
- * the worker's Unix socket (SCM_RIGHTS, {@link PassProtocol}), so the worker reads the client's
- * bytes, the ones already queued included, and answers from the VIP with no relay in between.
+ * Passes each restored connection to a cooperating worker process: the socket itself goes over the
+ * worker's Unix socket (SCM_RIGHTS, {@link PassProtocol}), so the worker reads the client's bytes,
+ * the ones already queued included, and answers from the VIP with no relay in between.
  *
  * <p>The agent keeps one link per worker, opened at the first connection (and again after it
- * breaks). A worker that cannot be reached or does not take the message within
- * {@link #SEND_TIMEOUT_MS} is reported failed to the pool and the same connection goes to another
- * worker: a dead worker costs a new connection nothing. The worker reports each connection's end
- * ({@code CLOSED}); when its link ends (the worker exited), every connection passed over it is
- * over as far as the farm is concerned. A passed connection cannot migrate: the worker owns the
- * socket.
+ * breaks). A worker that cannot be reached or does not take the message within {@link
+ * #SEND_TIMEOUT_MS} is reported failed to the pool and the same connection goes to another worker:
+ * a dead worker costs a new connection nothing. The worker reports each connection's end ({@code
+ * CLOSED}); when its link ends (the worker exited), every connection passed over it is over as far
+ * as the farm is concerned. A passed connection cannot migrate: the worker owns the socket.
  *
  * <p>Passing runs on one thread of its own (a connect and a send per connection, bounded by the
  * timeout), never on the caller's. Thread-safe.
  */
 public final class PassingDelivery implements Delivery, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(PassingDelivery.class);
+
   /** How long a worker may take to accept a link or a message before it counts as failed. */
   public static final long SEND_TIMEOUT_MS = 1_000;
 
@@ -63,11 +63,17 @@ public final class PassingDelivery implements Delivery, AutoCloseable {
     this.group = group;
     this.workers = workers;
     this.name = name;
-    this.passer = Executors.newSingleThreadExecutor(r -> Thread.ofPlatform().name("baton-pass " + name).daemon().unstarted(r));
+    this.passer =
+        Executors.newSingleThreadExecutor(
+            r -> Thread.ofPlatform().name("baton-pass " + name).daemon().unstarted(r));
   }
 
   @Override
-  public void deliver(int fd, byte[] unsentTail, ConnectionInfo info, CloseListener onClosed,
+  public void deliver(
+      int fd,
+      byte[] unsentTail,
+      ConnectionInfo info,
+      CloseListener onClosed,
       java.util.function.Consumer<Movable> onMovable) {
     CloseListener once = new CloseOnce(onClosed, info);
     byte[] tail = unsentTail.clone();
@@ -80,7 +86,11 @@ public final class PassingDelivery implements Delivery, AutoCloseable {
     }
   }
 
-  private void pass(int fd, byte[] tail, ConnectionInfo info, CloseListener once,
+  private void pass(
+      int fd,
+      byte[] tail,
+      ConnectionInfo info,
+      CloseListener once,
       java.util.function.Consumer<Movable> onMovable) {
     try {
       Sockets.setNonBlocking(fd, false);
@@ -139,13 +149,17 @@ public final class PassingDelivery implements Delivery, AutoCloseable {
       this.socket = socket;
     }
 
-    synchronized void pass(Passed passed, ConnectionInfo info, int connection) throws LinuxException {
+    synchronized void pass(Passed passed, ConnectionInfo info, int connection)
+        throws LinuxException {
       if (session == null) session = Session.open(this);
       Session s = session;
       s.open.put(passed.id, passed);
       try {
-        UnixSockets.send(s.fd, PassProtocol.conn(new PassProtocol.Conn(passed.id, info.flow().client(),
-            info.flow().local())), connection);
+        UnixSockets.send(
+            s.fd,
+            PassProtocol.conn(
+                new PassProtocol.Conn(passed.id, info.flow().client(), info.flow().local())),
+            connection);
       } catch (LinuxException e) {
         s.open.remove(passed.id);
         // Its reader sees the end and settles what was passed over it.
@@ -220,7 +234,8 @@ public final class PassingDelivery implements Delivery, AutoCloseable {
           }
           Passed p = open.remove(c.id());
           if (p == null) {
-            log.debug("{} reported connection {} closed, which it does not have", link.socket, c.id());
+            log.debug(
+                "{} reported connection {} closed, which it does not have", link.socket, c.id());
           } else {
             p.closed(c.bytesIn(), c.bytesOut());
           }
@@ -233,8 +248,11 @@ public final class PassingDelivery implements Delivery, AutoCloseable {
       List<Passed> lost = new ArrayList<>(open.values());
       open.clear();
       if (why != null || !lost.isEmpty()) {
-        log.warn("link to worker {} ended ({}); {} connection(s) passed over it count as closed", link.socket,
-            why == null ? "the worker closed it" : why, lost.size());
+        log.warn(
+            "link to worker {} ended ({}); {} connection(s) passed over it count as closed",
+            link.socket,
+            why == null ? "the worker closed it" : why,
+            lost.size());
       }
       lost.forEach(p -> p.closed(0, 0));
     }
@@ -293,8 +311,11 @@ public final class PassingDelivery implements Delivery, AutoCloseable {
 
     @Override
     public void suspend(Promise<SafePoint> point) {
-      point.tryFailure(new IllegalStateException("it was passed to worker " + worker
-          + ", which owns its socket now; a passed connection cannot move"));
+      point.tryFailure(
+          new IllegalStateException(
+              "it was passed to worker "
+                  + worker
+                  + ", which owns its socket now; a passed connection cannot move"));
     }
 
     @Override
@@ -303,7 +324,7 @@ public final class PassingDelivery implements Delivery, AutoCloseable {
     }
 
     @Override
-    public void resume() { }
+    public void resume() {}
 
     @Override
     public void close() {

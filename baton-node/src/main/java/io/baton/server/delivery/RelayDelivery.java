@@ -14,25 +14,24 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Delivers restored connections to an unmodified local upstream server (nginx on
- * 127.0.0.1:8080, say): each connection gets its own upstream connection and the bytes are
- * moved between the two with splice(2), zero-copy, on one epoll event loop (see
- * {@link SpliceRelay}). Responses leave from the restored socket, which is bound to the VIP, so
- * they go straight to the client.
+ * Delivers restored connections to an unmodified local upstream server (nginx on 127.0.0.1:8080,
+ * say): each connection gets its own upstream connection and the bytes are moved between the two
+ * with splice(2), zero-copy, on one epoll event loop (see {@link SpliceRelay}). Responses leave
+ * from the restored socket, which is bound to the VIP, so they go straight to the client.
  *
  * <p>Why not Netty's {@code AbstractEpollStreamChannel.spliceTo}: its native splice reports end of
- * stream and "would block" alike (both 0), so a half-closed direction keeps a level-triggered
- * loop spinning; it shuts the input down on RDHUP while bytes may still sit in the socket or
- * its pipe, so a FIN cannot be forwarded in order; and it counts nothing. The relay therefore
- * registers the raw sockets with the same {@code EpollIoHandler} and splices through
- * {@link io.baton.linux.Splice}.
+ * stream and "would block" alike (both 0), so a half-closed direction keeps a level-triggered loop
+ * spinning; it shuts the input down on RDHUP while bytes may still sit in the socket or its pipe,
+ * so a FIN cannot be forwarded in order; and it counts nothing. The relay therefore registers the
+ * raw sockets with the same {@code EpollIoHandler} and splices through {@link
+ * io.baton.linux.Splice}.
  *
- * <p>If an upstream cannot be reached the relay asks its chooser for another (a pool of workers
- * has more); when none is left the client connection is closed with one WARN line: the relay runs
- * after ACCEPTED, so there is nobody left to hand the connection back to.
+ * <p>If an upstream cannot be reached the relay asks its chooser for another (a pool of workers has
+ * more); when none is left the client connection is closed with one WARN line: the relay runs after
+ * ACCEPTED, so there is nobody left to hand the connection back to.
  *
- * <p>A connection on which no byte moves in either direction for the idle timeout is closed
- * (both sockets; the client gets a FIN) and counted in {@link #idleTimeouts}.
+ * <p>A connection on which no byte moves in either direction for the idle timeout is closed (both
+ * sockets; the client gets a FIN) and counted in {@link #idleTimeouts}.
  *
  * <p>Thread-safe; connections are spread over the group's event loops.
  */
@@ -49,13 +48,14 @@ public final class RelayDelivery implements Delivery {
   private final boolean followHttp;
 
   /** With {@link #DEFAULT_CONNECT_TIMEOUT}. */
-  public RelayDelivery(EventLoopGroup epollGroup, InetSocketAddress upstream, Duration idleTimeout) {
+  public RelayDelivery(
+      EventLoopGroup epollGroup, InetSocketAddress upstream, Duration idleTimeout) {
     this(epollGroup, upstream, DEFAULT_CONNECT_TIMEOUT, idleTimeout);
   }
 
   /**
-   * @param epollGroup a group of epoll event loops
-   *     ({@code new MultiThreadIoEventLoopGroup(n, EpollIoHandler.newFactory())})
+   * @param epollGroup a group of epoll event loops ({@code new MultiThreadIoEventLoopGroup(n,
+   *     EpollIoHandler.newFactory())})
    * @param upstream the local server, IPv4
    * @param connectTimeout how long an upstream connect may take before the client is closed
    * @param idleTimeout a connection with no bytes moving in either direction for this long is
@@ -80,7 +80,12 @@ public final class RelayDelivery implements Delivery {
       Duration connectTimeout,
       Duration idleTimeout,
       boolean followHttp) {
-    this(epollGroup, UpstreamChooser.fixed(checked(upstream)), hostPort(upstream), connectTimeout, idleTimeout,
+    this(
+        epollGroup,
+        UpstreamChooser.fixed(checked(upstream)),
+        hostPort(upstream),
+        connectTimeout,
+        idleTimeout,
         followHttp);
   }
 
@@ -100,8 +105,13 @@ public final class RelayDelivery implements Delivery {
    * @param chooser where each connection goes (one application, or a pool of workers)
    * @param name what the chooser is, for logs
    */
-  public RelayDelivery(EventLoopGroup epollGroup, UpstreamChooser chooser, String name, Duration connectTimeout,
-      Duration idleTimeout, boolean followHttp) {
+  public RelayDelivery(
+      EventLoopGroup epollGroup,
+      UpstreamChooser chooser,
+      String name,
+      Duration connectTimeout,
+      Duration idleTimeout,
+      boolean followHttp) {
     this.epollGroup = Objects.requireNonNull(epollGroup, "epollGroup");
     this.chooser = Objects.requireNonNull(chooser, "chooser");
     this.name = name;
@@ -115,14 +125,26 @@ public final class RelayDelivery implements Delivery {
   }
 
   @Override
-  public void deliver(int fd, byte[] unsentTail, ConnectionInfo info, CloseListener onClosed,
+  public void deliver(
+      int fd,
+      byte[] unsentTail,
+      ConnectionInfo info,
+      CloseListener onClosed,
       java.util.function.Consumer<Movable> onMovable) {
     CloseListener once = new CloseOnce(onClosed, info);
     IoEventLoop loop = ioLoop(epollGroup.next());
     SpliceRelay relay =
         new SpliceRelay(
-            loop, fd, unsentTail.clone(), chooser, connectTimeoutMs, idleTimeoutNs, idleClosed,
-            info, once, followHttp);
+            loop,
+            fd,
+            unsentTail.clone(),
+            chooser,
+            connectTimeoutMs,
+            idleTimeoutNs,
+            idleClosed,
+            info,
+            once,
+            followHttp);
     onMovable.accept(relay.movable());
     try {
       loop.execute(relay::start);
@@ -151,7 +173,9 @@ public final class RelayDelivery implements Delivery {
     if (loop instanceof IoEventLoop io && io.isCompatible(RelayEndpoint.class)) return io;
     throw new IllegalArgumentException(
         "the relay needs an epoll event loop group (EpollIoHandler) that accepts "
-            + EpollIoHandle.class.getSimpleName() + "s, got " + loop.getClass().getName());
+            + EpollIoHandle.class.getSimpleName()
+            + "s, got "
+            + loop.getClass().getName());
   }
 
   @Override

@@ -18,7 +18,10 @@ import io.netty.channel.unix.FileDescriptor;
 final class RelayEndpoint implements EpollIoHandle {
   /** Both directions, edge-triggered: the relay drains until EAGAIN, so no interest changes. */
   static final EpollIoOps INTEREST =
-      EpollIoOps.EPOLLIN.with(EpollIoOps.EPOLLOUT).with(EpollIoOps.EPOLLRDHUP).with(EpollIoOps.EPOLLET);
+      EpollIoOps.EPOLLIN
+          .with(EpollIoOps.EPOLLOUT)
+          .with(EpollIoOps.EPOLLRDHUP)
+          .with(EpollIoOps.EPOLLET);
 
   /** Who gets the events. */
   interface Listener {

@@ -16,13 +16,13 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Routes every request of a keep-alive connection by its VIP's rules ({@code reroute:
- * per-request}): the first handler of a delivered connection's pipeline, ahead of the
- * application. It follows HTTP/1.1's framing in the bytes the client sends (a head, then a body
- * of Content-Length bytes) and, at each request boundary, reads the next head before the
- * application sees a byte of it. A request that belongs to a pool this server is not in stops
- * here: reading stops, and the connection moves (live migration) to a server of that pool with
- * the request unread ({@link #held}), where it is served. If it cannot move, the request is
- * served here (counted, logged).
+ * per-request}): the first handler of a delivered connection's pipeline, ahead of the application.
+ * It follows HTTP/1.1's framing in the bytes the client sends (a head, then a body of
+ * Content-Length bytes) and, at each request boundary, reads the next head before the application
+ * sees a byte of it. A request that belongs to a pool this server is not in stops here: reading
+ * stops, and the connection moves (live migration) to a server of that pool with the request unread
+ * ({@link #held}), where it is served. If it cannot move, the request is served here (counted,
+ * logged).
  *
  * <p>A chunked request body, or a head this gate cannot parse, ends its work on the connection:
  * from then on bytes pass through unrouted, and the application answers them as it would.
@@ -37,7 +37,10 @@ public final class RerouteGate extends ChannelInboundHandlerAdapter {
     /** The pool a request belongs to when this server is not one of its members; else empty. */
     Optional<String> elsewhere(RequestHead head);
 
-    /** Moves the connection to a server of {@code pool}; completes (any thread) with whether it moved. */
+    /**
+     * Moves the connection to a server of {@code pool}; completes (any thread) with whether it
+     * moved.
+     */
     CompletableFuture<Boolean> move(FlowKey flow, String pool);
   }
 
@@ -48,7 +51,12 @@ public final class RerouteGate extends ChannelInboundHandlerAdapter {
     public final LongAdder unrouted = new LongAdder();
   }
 
-  private enum State { HEAD, BODY, MOVING, PASS }
+  private enum State {
+    HEAD,
+    BODY,
+    MOVING,
+    PASS
+  }
 
   private final Placement placement;
   private final FlowKey flow;
@@ -98,17 +106,19 @@ public final class RerouteGate extends ChannelInboundHandlerAdapter {
             HttpHeadParser.Result r = parser.offer(nio);
             hold(ctx, buf.readSlice(nio.position() - start));
             switch (r) {
-              case HttpHeadParser.NeedMore n -> { }
+              case HttpHeadParser.NeedMore n -> {}
               case HttpHeadParser.Complete c -> decide(ctx, c.head());
               default -> {
-                // Malformed or too large: the application answers it; nothing is routed from here on.
+                // Malformed or too large: the application answers it; nothing is routed from here
+                // on.
                 counters.unrouted.increment();
                 state = State.PASS;
                 passHeld(ctx);
               }
             }
           }
-          case MOVING -> hold(ctx, buf.readSlice(buf.readableBytes())); // read before reading stopped
+          case MOVING ->
+              hold(ctx, buf.readSlice(buf.readableBytes())); // read before reading stopped
           case PASS -> {
             ctx.fireChannelRead(buf.retain());
             return;
@@ -131,27 +141,38 @@ public final class RerouteGate extends ChannelInboundHandlerAdapter {
     state = State.MOVING;
     int headLength = held.readableBytes();
     ctx.channel().config().setAutoRead(false);
-    placement.move(flow, pool.get()).whenComplete((moved, e) -> ctx.executor().execute(() -> {
-      if (Boolean.TRUE.equals(moved)) {
-        counters.moved.increment();
-        release();
-        return;
-      }
-      counters.servedHere.increment();
-      log.info("{}: a request for pool {} is served here: {}", flow, pool.get(),
-          e != null ? e.getMessage() : "it could not move (see the migration's log line)");
-      if (!ctx.channel().isOpen()) {
-        release();
-        return;
-      }
-      ByteBuf rest = held;
-      held = null;
-      framing(head);
-      ctx.fireChannelRead(rest.readRetainedSlice(headLength));
-      process(ctx, rest);
-      ctx.fireChannelReadComplete();
-      ctx.channel().config().setAutoRead(true);
-    }));
+    placement
+        .move(flow, pool.get())
+        .whenComplete(
+            (moved, e) ->
+                ctx.executor()
+                    .execute(
+                        () -> {
+                          if (Boolean.TRUE.equals(moved)) {
+                            counters.moved.increment();
+                            release();
+                            return;
+                          }
+                          counters.servedHere.increment();
+                          log.info(
+                              "{}: a request for pool {} is served here: {}",
+                              flow,
+                              pool.get(),
+                              e != null
+                                  ? e.getMessage()
+                                  : "it could not move (see the migration's log line)");
+                          if (!ctx.channel().isOpen()) {
+                            release();
+                            return;
+                          }
+                          ByteBuf rest = held;
+                          held = null;
+                          framing(head);
+                          ctx.fireChannelRead(rest.readRetainedSlice(headLength));
+                          process(ctx, rest);
+                          ctx.fireChannelReadComplete();
+                          ctx.channel().config().setAutoRead(true);
+                        }));
   }
 
   /** After a head: its body's length, or the end of routing for a chunked body. */

@@ -8,18 +8,17 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
- * One direction of a relay: moves bytes from a source socket to a destination socket through a
- * pipe with splice(2), so they never enter user space. Optional head bytes (the connection's
- * unsent tail) go to the destination before the first spliced byte. At end of stream of the
- * source, once the pipe is drained, the destination's write side is shut down: the half-close
- * travels on.
+ * One direction of a relay: moves bytes from a source socket to a destination socket through a pipe
+ * with splice(2), so they never enter user space. Optional head bytes (the connection's unsent
+ * tail) go to the destination before the first spliced byte. At end of stream of the source, once
+ * the pipe is drained, the destination's write side is shut down: the half-close travels on.
  *
- * <p>Backpressure is the pipe: when it holds bytes the destination would not take, nothing more
- * is read from the source, so the source's kernel receive window closes and the sender waits.
+ * <p>Backpressure is the pipe: when it holds bytes the destination would not take, nothing more is
+ * read from the source, so the source's kernel receive window closes and the sender waits.
  *
- * <p>{@link #pump} works until the descriptors would block, which suits edge-triggered epoll:
- * a pump left {@link Progress#WAITING} has seen {@code EAGAIN} on whichever side it waits for, so
- * the next edge on that side will come. Confined to one event-loop thread.
+ * <p>{@link #pump} works until the descriptors would block, which suits edge-triggered epoll: a
+ * pump left {@link Progress#WAITING} has seen {@code EAGAIN} on whichever side it waits for, so the
+ * next edge on that side will come. Confined to one event-loop thread.
  */
 final class SplicePump {
   /** What a call to {@link #pump} left behind. */
@@ -33,11 +32,14 @@ final class SplicePump {
   }
 
   private static final int FLAGS = Splice.SPLICE_F_MOVE | Splice.SPLICE_F_NONBLOCK;
+
   /** A first peek's size: most heads fit; a longer one is peeked again whole. */
   private static final int SMALL_PEEK = 4096;
+
   /** Per event-loop thread: where heads are peeked to (native) and parsed from (heap). */
   private static final ThreadLocal<MemorySegment> PEEK_NATIVE =
       ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(HttpFraming.MAX_HEAD_BYTES));
+
   private static final ThreadLocal<byte[]> PEEK_HEAP =
       ThreadLocal.withInitial(() -> new byte[HttpFraming.MAX_HEAD_BYTES]);
 
@@ -68,7 +70,13 @@ final class SplicePump {
    * @param framing follows the HTTP messages of the source (so the pump can stop between two), or
    *     null to move bytes blindly
    */
-  SplicePump(int srcFd, int dstFd, Splice.Pipe pipe, int pipeCapacity, byte[] headBytes, HttpFraming framing) {
+  SplicePump(
+      int srcFd,
+      int dstFd,
+      Splice.Pipe pipe,
+      int pipeCapacity,
+      byte[] headBytes,
+      HttpFraming framing) {
     this.framing = framing;
     this.srcFd = srcFd;
     this.dstFd = dstFd;
@@ -116,8 +124,8 @@ final class SplicePump {
   }
 
   /**
-   * How many source bytes the framing lets through now; peeks to classify more when none are.
-   * 0 means wait: for more bytes (the next edge brings them) or, holding, for a resume.
+   * How many source bytes the framing lets through now; peeks to classify more when none are. 0
+   * means wait: for more bytes (the next edge brings them) or, holding, for a resume.
    */
   private long classified() throws LinuxException {
     if (framing.opaque()) return Long.MAX_VALUE;
@@ -125,9 +133,12 @@ final class SplicePump {
     if (ahead > 0) return ahead;
     if (holdAtBoundary && framing.atBoundary()) return 0;
     int n = peekAndFeed(SMALL_PEEK);
-    if (n == SMALL_PEEK && framing.pos() == bytesIn && !framing.opaque()) n = peekAndFeed(HttpFraming.MAX_HEAD_BYTES);
+    if (n == SMALL_PEEK && framing.pos() == bytesIn && !framing.opaque())
+      n = peekAndFeed(HttpFraming.MAX_HEAD_BYTES);
     if (n == 0) return 1; // end of stream: let splice see it
-    if (n > 0 && framing.pos() == bytesIn && !framing.opaque()
+    if (n > 0
+        && framing.pos() == bytesIn
+        && !framing.opaque()
         && TcpInfo.of(srcFd).state() != TcpInfo.STATE_ESTABLISHED) {
       // A message cut off by the sender's FIN: nothing more will come to complete it.
       framing.giveUp("the stream ended inside a message");
@@ -135,7 +146,10 @@ final class SplicePump {
     return framing.opaque() ? Long.MAX_VALUE : framing.pos() - bytesIn;
   }
 
-  /** Peeks up to {@code max} bytes at the source and lets the framing classify them; returns recv's answer. */
+  /**
+   * Peeks up to {@code max} bytes at the source and lets the framing classify them; returns recv's
+   * answer.
+   */
   private int peekAndFeed(int max) throws LinuxException {
     MemorySegment buf = PEEK_NATIVE.get();
     int n = Sockets.recv(srcFd, buf.asSlice(0, max), Sockets.MSG_PEEK | Sockets.MSG_DONTWAIT);
@@ -154,7 +168,9 @@ final class SplicePump {
     this.holdAtBoundary = hold;
   }
 
-  /** Stopped, the pump takes nothing more from the source (a forced move); what it took still goes. */
+  /**
+   * Stopped, the pump takes nothing more from the source (a forced move); what it took still goes.
+   */
   void stopTaking(boolean stop) {
     this.stopTaking = stop;
   }
@@ -166,8 +182,12 @@ final class SplicePump {
 
   /** Whether the source is at a message boundary with everything before it delivered. */
   boolean drainedAtBoundary() {
-    return framing != null && !framing.opaque() && framing.atBoundary() && framing.pos() == bytesIn
-        && drained() && !srcEof;
+    return framing != null
+        && !framing.opaque()
+        && framing.atBoundary()
+        && framing.pos() == bytesIn
+        && drained()
+        && !srcEof;
   }
 
   /** Whether the source's end of stream has been seen. */
@@ -181,8 +201,7 @@ final class SplicePump {
 
   private long sendHead() throws LinuxException {
     int n =
-        Sockets.send(
-            dstFd, head.asSlice(headSent), Sockets.MSG_NOSIGNAL | Sockets.MSG_DONTWAIT);
+        Sockets.send(dstFd, head.asSlice(headSent), Sockets.MSG_NOSIGNAL | Sockets.MSG_DONTWAIT);
     if (n <= 0) return 0;
     headSent += n;
     bytesOut += n;

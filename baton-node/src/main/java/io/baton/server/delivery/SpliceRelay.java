@@ -3,10 +3,10 @@ package io.baton.server.delivery;
 import io.baton.linux.LinuxException;
 import io.baton.linux.Sockets;
 import io.baton.linux.Splice;
+import io.baton.migration.SafePoint;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoRegistration;
 import io.netty.channel.epoll.EpollIoOps;
-import io.baton.migration.SafePoint;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import java.net.InetSocketAddress;
@@ -16,42 +16,55 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One relayed connection: the restored client socket, a socket to the local upstream server and
- * two {@link SplicePump}s between them, driven by one Netty epoll event loop.
+ * One relayed connection: the restored client socket, a socket to the local upstream server and two
+ * {@link SplicePump}s between them, driven by one Netty epoll event loop.
  *
- * <p>Life: {@link #start} connects to the upstream (non-blocking) and registers both sockets;
- * once connected the pumps run on every readiness edge. A FIN from either side is forwarded as a
- * write shutdown to the other once everything before it has been delivered; when both directions
- * have finished, or on the first error, both sockets and pipes are closed and the close listener
- * gets the byte counts. So they are too when no byte has moved either way for the idle timeout
+ * <p>Life: {@link #start} connects to the upstream (non-blocking) and registers both sockets; once
+ * connected the pumps run on every readiness edge. A FIN from either side is forwarded as a write
+ * shutdown to the other once everything before it has been delivered; when both directions have
+ * finished, or on the first error, both sockets and pipes are closed and the close listener gets
+ * the byte counts. So they are too when no byte has moved either way for the idle timeout
  * (counted), checked by a timer that re-arms itself for the time still left.
  *
  * <p>Confined to its event loop: every method runs there ({@link #start} is submitted to it).
  */
 final class SpliceRelay implements RelayEndpoint.Listener {
   private static final Logger log = LoggerFactory.getLogger(SpliceRelay.class);
+
   /** Asked-for pipe size per direction; the kernel may give less to unprivileged processes. */
   static final int PIPE_BYTES = 256 * 1024;
+
   /** Bytes one direction may move per wakeup before other connections on the loop get a turn. */
   static final long BUDGET_BYTES = 4L * 1024 * 1024;
 
-  private enum State { NEW, CONNECTING, RELAYING, SUSPENDED, CLOSED }
+  private enum State {
+    NEW,
+    CONNECTING,
+    RELAYING,
+    SUSPENDED,
+    CLOSED
+  }
 
   private final IoEventLoop loop;
   private final int clientFd;
   private final byte[] unsentTail;
   private final UpstreamChooser chooser;
+
   /** Upstreams whose connect failed for this connection; the chooser skips them. */
   private final java.util.Set<UpstreamChooser.Upstream> tried = new java.util.HashSet<>();
+
   /** The upstream of this attempt; null before the first choice or when none was left. */
   private UpstreamChooser.Upstream upstream;
+
   private final long connectTimeoutMs;
   private final long idleTimeoutNs;
   private final LongAdder idleClosed;
   private final ConnectionInfo info;
   private final CloseListener onClosed;
+
   /** Shared by the two directions' framings; null when the relay does not follow HTTP. */
   private final HttpFraming.Exchanges exchanges;
+
   private Promise<SafePoint> pendingSuspend;
   private boolean forcing;
 
@@ -114,16 +127,27 @@ final class SpliceRelay implements RelayEndpoint.Listener {
   private void connectUpstream() {
     upstream = chooser.choose(tried);
     if (upstream == null) {
-      log.warn("relay of {}: no upstream can take it ({} tried); closing the client connection", info, tried);
+      log.warn(
+          "relay of {}: no upstream can take it ({} tried); closing the client connection",
+          info,
+          tried);
       close();
       return;
     }
     try {
       upstreamFd = Sockets.tcpSocket(true);
-      toUpstream = newPump(clientFd, upstreamFd, new byte[0],
-          exchanges == null ? null : HttpFraming.requests(exchanges));
-      toClient = newPump(upstreamFd, clientFd, unsentTail,
-          exchanges == null ? null : HttpFraming.responses(exchanges));
+      toUpstream =
+          newPump(
+              clientFd,
+              upstreamFd,
+              new byte[0],
+              exchanges == null ? null : HttpFraming.requests(exchanges));
+      toClient =
+          newPump(
+              upstreamFd,
+              clientFd,
+              unsentTail,
+              exchanges == null ? null : HttpFraming.responses(exchanges));
       boolean connected = Sockets.connect(upstreamFd, upstream.address());
       upstreamRegistration = register(upstreamFd);
       if (connected) {
@@ -146,7 +170,8 @@ final class SpliceRelay implements RelayEndpoint.Listener {
     }
   }
 
-  private SplicePump newPump(int src, int dst, byte[] head, HttpFraming framing) throws LinuxException {
+  private SplicePump newPump(int src, int dst, byte[] head, HttpFraming framing)
+      throws LinuxException {
     Splice.Pipe pipe = Splice.pipe();
     int capacity;
     try {
@@ -192,7 +217,7 @@ final class SpliceRelay implements RelayEndpoint.Listener {
         // travel with it. An error still ends the connection.
         if (ops.contains(EpollIoOps.EPOLLERR)) failedSocket(endpoint.intFd());
       }
-      case NEW, CLOSED -> { }
+      case NEW, CLOSED -> {}
     }
   }
 
@@ -200,7 +225,8 @@ final class SpliceRelay implements RelayEndpoint.Listener {
     try {
       int err = Sockets.getInt(upstreamFd, Sockets.SOL_SOCKET, Sockets.SO_ERROR, "SO_ERROR");
       if (err != 0) {
-        connectFailed(new LinuxException("connect(" + hostPort(upstream.address()) + ")", err).getMessage());
+        connectFailed(
+            new LinuxException("connect(" + hostPort(upstream.address()) + ")", err).getMessage());
       } else if (ops.contains(EpollIoOps.EPOLLOUT)) {
         onConnected();
       }
@@ -217,8 +243,8 @@ final class SpliceRelay implements RelayEndpoint.Listener {
   }
 
   /**
-   * The connect to this attempt's upstream failed before a byte moved: the chooser hears of it
-   * and the relay tries another upstream, or closes the client connection if none is left.
+   * The connect to this attempt's upstream failed before a byte moved: the chooser hears of it and
+   * the relay tries another upstream, or closes the client connection if none is left.
    */
   private void connectFailed(String why) {
     if (state != State.CONNECTING) return;
@@ -365,14 +391,15 @@ final class SpliceRelay implements RelayEndpoint.Listener {
 
   /**
    * Stops at the next request boundary: the request being relayed is fully forwarded, every
-   * forwarded request fully answered and the answers in the client socket's send queue (which
-   * moves with the socket), and the next request, if any, still unread in the client socket.
-   * The upstream connection is not carried: the target opens its own.
+   * forwarded request fully answered and the answers in the client socket's send queue (which moves
+   * with the socket), and the next request, if any, still unread in the client socket. The upstream
+   * connection is not carried: the target opens its own.
    */
   private void suspend(Promise<SafePoint> point) {
-    String why = exchanges == null
-        ? "this relay does not follow HTTP (its VIP is in tls or l4 mode), so it has no safe point"
-        : notSuspendable();
+    String why =
+        exchanges == null
+            ? "this relay does not follow HTTP (its VIP is in tls or l4 mode), so it has no safe point"
+            : notSuspendable();
     if (why == null) why = unmovable();
     if (why != null) {
       point.tryFailure(new IllegalStateException(why));
@@ -411,7 +438,8 @@ final class SpliceRelay implements RelayEndpoint.Listener {
       case NEW, CONNECTING -> "the relay is still connecting to its upstream";
       case CLOSED -> "the connection is closed";
       case SUSPENDED -> "the connection is already suspended";
-      case RELAYING -> pendingSuspend != null ? "a move of this connection is already in progress" : null;
+      case RELAYING ->
+          pendingSuspend != null ? "a move of this connection is already in progress" : null;
     };
   }
 
@@ -428,8 +456,10 @@ final class SpliceRelay implements RelayEndpoint.Listener {
     }
     String why = unmovable();
     if (why == null && (toUpstream.sourceEnded() || toClient.sourceEnded())) {
-      why = "the connection is closing (" + (toUpstream.sourceEnded() ? "the client" : "the upstream")
-          + " sent its FIN)";
+      why =
+          "the connection is closing ("
+              + (toUpstream.sourceEnded() ? "the client" : "the upstream")
+              + " sent its FIN)";
     }
     if (why != null) {
       Promise<SafePoint> p = pendingSuspend;
@@ -438,7 +468,8 @@ final class SpliceRelay implements RelayEndpoint.Listener {
       p.tryFailure(new IllegalStateException(why));
       return;
     }
-    if (toUpstream.drainedAtBoundary() && toClient.drainedAtBoundary()
+    if (toUpstream.drainedAtBoundary()
+        && toClient.drainedAtBoundary()
         && exchanges.answers() == exchanges.requests()) {
       reachedSafePoint();
     }
@@ -514,6 +545,12 @@ final class SpliceRelay implements RelayEndpoint.Listener {
 
   @Override
   public String toString() {
-    return "SpliceRelay[" + info + " -> " + (upstream == null ? "(none)" : hostPort(upstream.address())) + ", " + state + "]";
+    return "SpliceRelay["
+        + info
+        + " -> "
+        + (upstream == null ? "(none)" : hostPort(upstream.address()))
+        + ", "
+        + state
+        + "]";
   }
 }

@@ -18,24 +18,24 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The kernel's half of the worker layer: connections that reach this server as packets, to its
- * own address and a port ({@code workers.direct}), go to the pool's workers by nftables DNAT,
- * chosen per new connection, and conntrack translates the replies back; those bytes never pass
- * through the agent. Table {@value #TABLE}, rewritten whole in one transaction whenever the pool
- * changes (a worker added, removed, reweighted, drained, down or back).
+ * The kernel's half of the worker layer: connections that reach this server as packets, to its own
+ * address and a port ({@code workers.direct}), go to the pool's workers by nftables DNAT, chosen
+ * per new connection, and conntrack translates the replies back; those bytes never pass through the
+ * agent. Table {@value #TABLE}, rewritten whole in one transaction whenever the pool changes (a
+ * worker added, removed, reweighted, drained, down or back).
  *
- * <p>The kernel cannot count a worker's connections, so the choice is by weight only: {@code
- * numgen random} over the weights for least-connections pools, {@code numgen inc} (in turn) for
- * round-robin ones. Nothing else tells the pool a worker died, so a prober connects to each
- * worker every {@link #PROBE_INTERVAL_MS} ms; a refused or unanswered connect takes it out of the
- * map, a successful one puts it back.
+ * <p>The kernel cannot count a worker's connections, so the choice is by weight only: {@code numgen
+ * random} over the weights for least-connections pools, {@code numgen inc} (in turn) for
+ * round-robin ones. Nothing else tells the pool a worker died, so a prober connects to each worker
+ * every {@link #PROBE_INTERVAL_MS} ms; a refused or unanswered connect takes it out of the map, a
+ * successful one puts it back.
  *
  * <p>The table outlives the agent: connections the kernel translated keep flowing while it
  * restarts.
  *
  * <p>DNAT to a loopback worker (127.0.0.1:8081) needs {@code route_localnet}; with it, the table
- * also drops packets that arrive from outside already addressed to 127.0.0.0/8 (what
- * {@code route_localnet} alone would let in).
+ * also drops packets that arrive from outside already addressed to 127.0.0.0/8 (what {@code
+ * route_localnet} alone would let in).
  *
  * <p>Thread-safe: the libnftables context lives on its own thread.
  */
@@ -53,18 +53,29 @@ public final class DirectDnat implements AutoCloseable {
 
   private DirectDnat(Map<InetSocketAddress, WorkerPool> pools) {
     this.pools = pools;
-    this.owner = Executors.newSingleThreadExecutor(r -> Thread.ofPlatform().name("baton-workers-dnat").daemon().unstarted(r));
-    this.prober = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().name("baton-workers-probe").daemon().unstarted(r));
+    this.owner =
+        Executors.newSingleThreadExecutor(
+            r -> Thread.ofPlatform().name("baton-workers-dnat").daemon().unstarted(r));
+    this.prober =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> Thread.ofPlatform().name("baton-workers-probe").daemon().unstarted(r));
   }
 
-  /** Problems that keep {@code pools} from working on this host (route_localnet), each with its fix. */
+  /**
+   * Problems that keep {@code pools} from working on this host (route_localnet), each with its fix.
+   */
   public static List<String> check(Map<InetSocketAddress, WorkerPool> pools) {
     if (!needsRouteLocalnet(pools)) return List.of();
     String now = read(ROUTE_LOCALNET);
     if ("1".equals(now)) return List.of();
-    return List.of(ROUTE_LOCALNET + " is " + now + ": DNAT from the network to a worker on 127.0.0.1 needs 1; run `sysctl -w "
-        + ROUTE_LOCALNET + "=1` (or start with apply-host-preparation: true; Baton then drops packets that arrive"
-        + " addressed to 127.0.0.0/8) or give the workers a non-loopback address");
+    return List.of(
+        ROUTE_LOCALNET
+            + " is "
+            + now
+            + ": DNAT from the network to a worker on 127.0.0.1 needs 1; run `sysctl -w "
+            + ROUTE_LOCALNET
+            + "=1` (or start with apply-host-preparation: true; Baton then drops packets that arrive"
+            + " addressed to 127.0.0.0/8) or give the workers a non-loopback address");
   }
 
   /** Makes what {@link #check} asks for; returns what was changed. */
@@ -82,11 +93,14 @@ public final class DirectDnat implements AutoCloseable {
   public static DirectDnat start(Map<InetSocketAddress, WorkerPool> pools) throws IOException {
     DirectDnat d = new DirectDnat(new LinkedHashMap<>(pools));
     try {
-      d.owner.submit(() -> {
-        d.nft = Nftables.open();
-        d.write();
-        return null;
-      }).get(10, TimeUnit.SECONDS);
+      d.owner
+          .submit(
+              () -> {
+                d.nft = Nftables.open();
+                d.write();
+                return null;
+              })
+          .get(10, TimeUnit.SECONDS);
     } catch (Exception e) {
       d.close();
       Throwable cause = e instanceof java.util.concurrent.ExecutionException ? e.getCause() : e;
@@ -95,7 +109,8 @@ public final class DirectDnat implements AutoCloseable {
     for (WorkerPool pool : pools.values()) {
       pool.onChange(() -> d.owner.execute(d::writeLogged));
     }
-    d.prober.scheduleWithFixedDelay(d::probe, PROBE_INTERVAL_MS, PROBE_INTERVAL_MS, TimeUnit.MILLISECONDS);
+    d.prober.scheduleWithFixedDelay(
+        d::probe, PROBE_INTERVAL_MS, PROBE_INTERVAL_MS, TimeUnit.MILLISECONDS);
     return d;
   }
 
@@ -128,9 +143,11 @@ public final class DirectDnat implements AutoCloseable {
       InetSocketAddress direct = e.getKey();
       WorkerPool pool = e.getValue();
       Map<InetSocketAddress, Integer> eligible = pool.eligible();
-      String match = "    ip daddr " + direct.getAddress().getHostAddress() + " tcp dport " + direct.getPort();
+      String match =
+          "    ip daddr " + direct.getAddress().getHostAddress() + " tcp dport " + direct.getPort();
       if (eligible.isEmpty()) {
-        // No worker can take one: nothing is translated, and the kernel resets the SYN (no listener).
+        // No worker can take one: nothing is translated, and the kernel resets the SYN (no
+        // listener).
         b.append("    # ").append(pool.name()).append(": no worker can take new connections\n");
         continue;
       }
@@ -139,13 +156,23 @@ public final class DirectDnat implements AutoCloseable {
       int from = 0;
       for (var w : eligible.entrySet()) {
         int to = from + w.getValue() - 1;
-        ranges.add((from == to ? String.valueOf(from) : from + "-" + to) + " : "
-            + w.getKey().getAddress().getHostAddress() + " . " + w.getKey().getPort());
+        ranges.add(
+            (from == to ? String.valueOf(from) : from + "-" + to)
+                + " : "
+                + w.getKey().getAddress().getHostAddress()
+                + " . "
+                + w.getKey().getPort());
         from = to + 1;
       }
       String numgen = pool.balance() == WorkerPool.Balance.ROUND_ROBIN ? "inc" : "random";
-      b.append(match).append(" counter dnat ip to numgen ").append(numgen).append(" mod ").append(total)
-          .append(" map { ").append(String.join(", ", ranges)).append(" }\n");
+      b.append(match)
+          .append(" counter dnat ip to numgen ")
+          .append(numgen)
+          .append(" mod ")
+          .append(total)
+          .append(" map { ")
+          .append(String.join(", ", ranges))
+          .append(" }\n");
     }
     b.append("  }\n}\n");
     return b.toString();
@@ -169,7 +196,8 @@ public final class DirectDnat implements AutoCloseable {
   }
 
   private static boolean needsRouteLocalnet(Map<InetSocketAddress, WorkerPool> pools) {
-    return pools.values().stream().flatMap(p -> p.workers().stream())
+    return pools.values().stream()
+        .flatMap(p -> p.workers().stream())
         .anyMatch(w -> w.address() != null && w.address().getAddress().isLoopbackAddress());
   }
 
@@ -189,10 +217,13 @@ public final class DirectDnat implements AutoCloseable {
   public void close() {
     prober.shutdownNow();
     try {
-      owner.submit(() -> {
-        if (nft != null) nft.close();
-        return null;
-      }).get(5, TimeUnit.SECONDS);
+      owner
+          .submit(
+              () -> {
+                if (nft != null) nft.close();
+                return null;
+              })
+          .get(5, TimeUnit.SECONDS);
     } catch (Exception e) {
       LOG.warn("cannot close the workers' nftables context: {}", e.getMessage());
     } finally {

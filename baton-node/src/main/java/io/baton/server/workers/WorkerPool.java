@@ -19,28 +19,32 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>{@link Balance#LEAST_CONNECTIONS}: the fewest active connections per unit of weight, ties
  *       in turn;
- *   <li>{@link Balance#ROUND_ROBIN}: smooth weighted round robin (nginx's), so weights 3:1 give
- *       3 of every 4 connections, interleaved.
+ *   <li>{@link Balance#ROUND_ROBIN}: smooth weighted round robin (nginx's), so weights 3:1 give 3
+ *       of every 4 connections, interleaved.
  * </ul>
  *
  * A worker with weight 0 or draining gets no new connection; its connections stay. A worker whose
  * connect fails is down at once (the relay retries the connection on another worker, so a dead
- * worker costs no client anything); after {@link #RETRY_AFTER_NS} a down worker is tried again
- * when nothing else is left and by one connection at a time otherwise, and its first success
- * brings it back. There is no separate prober: connections are the probes.
+ * worker costs no client anything); after {@link #RETRY_AFTER_NS} a down worker is tried again when
+ * nothing else is left and by one connection at a time otherwise, and its first success brings it
+ * back. There is no separate prober: connections are the probes.
  *
  * <p>Thread-safe: relays on every event loop choose, the admin endpoint reweights and drains.
  */
 public final class WorkerPool implements UpstreamChooser {
   private static final Logger LOG = LoggerFactory.getLogger(WorkerPool.class);
+
   /** How long a failed worker is left alone before a connection tries it again. */
   public static final long RETRY_AFTER_NS = 1_000_000_000L;
 
   /** How the pool chooses. */
   public enum Balance {
-    LEAST_CONNECTIONS, ROUND_ROBIN;
+    LEAST_CONNECTIONS,
+    ROUND_ROBIN;
 
-    /** From the config's word: {@code round-robin}, else least connections (the binder checked it). */
+    /**
+     * From the config's word: {@code round-robin}, else least connections (the binder checked it).
+     */
     public static Balance of(String configured) {
       return configured.equals("round-robin") ? ROUND_ROBIN : LEAST_CONNECTIONS;
     }
@@ -83,7 +87,8 @@ public final class WorkerPool implements UpstreamChooser {
   public synchronized Map<InetSocketAddress, Integer> eligible() {
     Map<InetSocketAddress, Integer> m = new LinkedHashMap<>();
     for (Worker w : workers) {
-      if (!w.down && !w.draining && w.weight > 0 && w.address != null) m.merge(w.address, w.weight, Integer::sum);
+      if (!w.down && !w.draining && w.weight > 0 && w.address != null)
+        m.merge(w.address, w.weight, Integer::sum);
     }
     return m;
   }
@@ -94,12 +99,14 @@ public final class WorkerPool implements UpstreamChooser {
 
   /** Adds a worker; names are unique in the pool. */
   public Worker add(String workerName, InetSocketAddress address, int weight) {
-    return add(new Worker(workerName, java.util.Objects.requireNonNull(address, "address"), null, weight));
+    return add(
+        new Worker(workerName, java.util.Objects.requireNonNull(address, "address"), null, weight));
   }
 
   /** Adds a cooperating worker, reached at its Unix socket; names are unique in the pool. */
   public Worker add(String workerName, java.nio.file.Path socket, int weight) {
-    return add(new Worker(workerName, null, java.util.Objects.requireNonNull(socket, "socket"), weight));
+    return add(
+        new Worker(workerName, null, java.util.Objects.requireNonNull(socket, "socket"), weight));
   }
 
   private Worker add(Worker w) {
@@ -111,11 +118,15 @@ public final class WorkerPool implements UpstreamChooser {
   }
 
   private void addLocked(Worker w) {
-    if (find(w.name) != null) throw new IllegalArgumentException("pool " + name + " already has a worker " + w.name);
+    if (find(w.name) != null)
+      throw new IllegalArgumentException("pool " + name + " already has a worker " + w.name);
     if (!workers.isEmpty() && (workers.get(0).socket == null) != (w.socket == null)) {
-      throw new IllegalArgumentException("pool " + name + (w.socket == null
-          ? " passes connections to workers' sockets: add a socket path, not an address"
-          : " relays to workers' addresses: add an ADDRESS:PORT, not a socket path"));
+      throw new IllegalArgumentException(
+          "pool "
+              + name
+              + (w.socket == null
+                  ? " passes connections to workers' sockets: add a socket path, not an address"
+                  : " relays to workers' addresses: add an ADDRESS:PORT, not a socket path"));
     }
     checkWeight(w.weight);
     workers.add(w);
@@ -160,7 +171,9 @@ public final class WorkerPool implements UpstreamChooser {
       Worker w = workers.get((turn + k) % n);
       if (tried.contains(w) || w.draining || w.weight == 0) continue;
       if (w.down) {
-        if (now - w.downSinceNs >= RETRY_AFTER_NS && !w.probing && (retry == null || w.downSinceNs < retry.downSinceNs)) {
+        if (now - w.downSinceNs >= RETRY_AFTER_NS
+            && !w.probing
+            && (retry == null || w.downSinceNs < retry.downSinceNs)) {
           retry = w;
         }
         continue;
@@ -220,17 +233,27 @@ public final class WorkerPool implements UpstreamChooser {
   private Worker require(String workerName) {
     Worker w = find(workerName);
     if (w == null) {
-      throw new IllegalArgumentException("pool " + name + " has no worker " + workerName + " (it has "
-          + workers.stream().map(x -> x.name).toList() + ")");
+      throw new IllegalArgumentException(
+          "pool "
+              + name
+              + " has no worker "
+              + workerName
+              + " (it has "
+              + workers.stream().map(x -> x.name).toList()
+              + ")");
     }
     return w;
   }
 
   private static void checkWeight(int weight) {
-    if (weight < 0 || weight > 1000) throw new IllegalArgumentException("weight must be 0..1000, got " + weight);
+    if (weight < 0 || weight > 1000)
+      throw new IllegalArgumentException("weight must be 0..1000, got " + weight);
   }
 
-  /** One worker: an address the relay connects to, or a socket connections are passed to; with its counters. */
+  /**
+   * One worker: an address the relay connects to, or a socket connections are passed to; with its
+   * counters.
+   */
   public final class Worker implements Upstream {
     private final String name;
     private final InetSocketAddress address;
@@ -240,8 +263,10 @@ public final class WorkerPool implements UpstreamChooser {
     private volatile boolean down;
     private volatile boolean probing;
     private volatile long downSinceNs;
+
     /** Smooth weighted round robin's running weight; guarded by the pool. */
     private int current;
+
     private final AtomicInteger active = new AtomicInteger();
     private final LongAdder chosen = new LongAdder();
     private final LongAdder failures = new LongAdder();
@@ -255,7 +280,9 @@ public final class WorkerPool implements UpstreamChooser {
 
     /** Where it is: {@code IP:PORT}, or its socket's path. */
     public String target() {
-      return socket != null ? socket.toString() : address.getAddress().getHostAddress() + ":" + address.getPort();
+      return socket != null
+          ? socket.toString()
+          : address.getAddress().getHostAddress() + ":" + address.getPort();
     }
 
     public String name() {
@@ -315,8 +342,10 @@ public final class WorkerPool implements UpstreamChooser {
       boolean change;
       synchronized (WorkerPool.this) {
         change = down == ok;
-        if (change && ok) LOG.info("worker {} of {} ({}) is back", name, WorkerPool.this.name, target());
-        if (change && !ok) LOG.warn("worker {} of {} ({}) is down: {}", name, WorkerPool.this.name, target(), why);
+        if (change && ok)
+          LOG.info("worker {} of {} ({}) is back", name, WorkerPool.this.name, target());
+        if (change && !ok)
+          LOG.warn("worker {} of {} ({}) is down: {}", name, WorkerPool.this.name, target(), why);
         if (change && !ok) {
           failures.increment();
           downSinceNs = nanoTime.getAsLong();
@@ -339,7 +368,8 @@ public final class WorkerPool implements UpstreamChooser {
       boolean change;
       synchronized (WorkerPool.this) {
         change = !down;
-        if (!down) LOG.warn("worker {} of {} ({}) is down: {}", name, WorkerPool.this.name, target(), why);
+        if (!down)
+          LOG.warn("worker {} of {} ({}) is down: {}", name, WorkerPool.this.name, target(), why);
         down = true;
         probing = false;
         downSinceNs = nanoTime.getAsLong();

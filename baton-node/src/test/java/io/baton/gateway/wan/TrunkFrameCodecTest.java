@@ -14,7 +14,8 @@ import org.junit.jupiter.api.Test;
 
 /** Every frame type round-trips; broken frames are refused, never guessed at. */
 class TrunkFrameCodecTest {
-  private static final WanParameters PARAMS = new WanParameters(4, "bbr", 1 << 20, 0, 0, 12_500_000, 18);
+  private static final WanParameters PARAMS =
+      new WanParameters(4, "bbr", 1 << 20, 0, 0, 12_500_000, 18);
 
   private static List<Object> roundTrip(TrunkFrame... frames) {
     EmbeddedChannel out = new EmbeddedChannel(new TrunkFrameCodec());
@@ -39,23 +40,40 @@ class TrunkFrameCodecTest {
     byte[] id = new byte[16];
     id[3] = 7;
     TrunkFrame.Hello h = hello.seal(id, 2, PARAMS, 1_000);
-    List<Object> got = roundTrip(h,
-        new TrunkFrame.Open(5, 0, new InetSocketAddress("198.18.7.10", 80), new InetSocketAddress("198.18.4.10", 40000)),
-        new TrunkFrame.Data(5, 1, Unpooled.copiedBuffer("hello", StandardCharsets.US_ASCII)),
-        new TrunkFrame.Fin(5, 2), new TrunkFrame.Reset(6, "connect refused"), new TrunkFrame.Credit(5, 123_456_789_012L),
-        new TrunkFrame.Ping(42));
+    List<Object> got =
+        roundTrip(
+            h,
+            new TrunkFrame.Open(
+                5,
+                0,
+                new InetSocketAddress("198.18.7.10", 80),
+                new InetSocketAddress("198.18.4.10", 40000)),
+            new TrunkFrame.Data(5, 1, Unpooled.copiedBuffer("hello", StandardCharsets.US_ASCII)),
+            new TrunkFrame.Fin(5, 2),
+            new TrunkFrame.Reset(6, "connect refused"),
+            new TrunkFrame.Credit(5, 123_456_789_012L),
+            new TrunkFrame.Ping(42));
     assertThat(got).hasSize(7);
     TrunkFrame.Hello h2 = (TrunkFrame.Hello) got.get(0);
     assertThat(h2.params()).isEqualTo(PARAMS);
     assertThat(h2.index()).isEqualTo(2);
     assertThat(hello.problem(h2, 1_000)).isNull();
-    assertThat(got.get(1)).isEqualTo(new TrunkFrame.Open(5, 0, new InetSocketAddress("198.18.7.10", 80),
-        new InetSocketAddress("198.18.4.10", 40000)));
+    assertThat(got.get(1))
+        .isEqualTo(
+            new TrunkFrame.Open(
+                5,
+                0,
+                new InetSocketAddress("198.18.7.10", 80),
+                new InetSocketAddress("198.18.4.10", 40000)));
     TrunkFrame.Data d = (TrunkFrame.Data) got.get(2);
     assertThat(d.payload().toString(StandardCharsets.US_ASCII)).isEqualTo("hello");
     d.payload().release();
-    assertThat(got.subList(3, 7)).containsExactly(new TrunkFrame.Fin(5, 2), new TrunkFrame.Reset(6, "connect refused"),
-        new TrunkFrame.Credit(5, 123_456_789_012L), new TrunkFrame.Ping(42));
+    assertThat(got.subList(3, 7))
+        .containsExactly(
+            new TrunkFrame.Fin(5, 2),
+            new TrunkFrame.Reset(6, "connect refused"),
+            new TrunkFrame.Credit(5, 123_456_789_012L),
+            new TrunkFrame.Ping(42));
   }
 
   @Test
@@ -65,12 +83,17 @@ class TrunkFrameCodecTest {
         .hasMessageContaining("unknown trunk frame type 9");
     assertThatThrownBy(() -> decode(header(TrunkFrameCodec.DATA, TrunkFrame.MAX_BODY_BYTES + 1)))
         .hasMessageContaining("at most " + TrunkFrame.MAX_BODY_BYTES);
-    assertThatThrownBy(() -> decode(header(TrunkFrameCodec.DATA, -1))).hasMessageContaining("4294967295 bytes");
-    assertThatThrownBy(() -> decode(withBody(TrunkFrameCodec.FIN, new byte[3]))).hasMessageContaining("FIN frame");
-    assertThatThrownBy(() -> decode(withBody(TrunkFrameCodec.CREDIT, new byte[7]))).hasMessageContaining("CREDIT frame");
-    assertThatThrownBy(() -> decode(withBody(TrunkFrameCodec.OPEN, new byte[] {5, 0, 1, 2, 3, 4, 0, 80})))
+    assertThatThrownBy(() -> decode(header(TrunkFrameCodec.DATA, -1)))
+        .hasMessageContaining("4294967295 bytes");
+    assertThatThrownBy(() -> decode(withBody(TrunkFrameCodec.FIN, new byte[3])))
+        .hasMessageContaining("FIN frame");
+    assertThatThrownBy(() -> decode(withBody(TrunkFrameCodec.CREDIT, new byte[7])))
+        .hasMessageContaining("CREDIT frame");
+    assertThatThrownBy(
+            () -> decode(withBody(TrunkFrameCodec.OPEN, new byte[] {5, 0, 1, 2, 3, 4, 0, 80})))
         .hasMessageContaining("address family 5");
-    assertThatThrownBy(() -> decode(withBody(TrunkFrameCodec.HELLO, new byte[10]))).hasMessageContaining("HELLO");
+    assertThatThrownBy(() -> decode(withBody(TrunkFrameCodec.HELLO, new byte[10])))
+        .hasMessageContaining("HELLO");
   }
 
   @Test
@@ -79,8 +102,13 @@ class TrunkFrameCodecTest {
     TrunkFrame.Hello h = hello.seal(new byte[16], 0, PARAMS, 10_000);
     assertThat(hello.problem(h, 10_000 + TrunkHello.MAX_SKEW_MS)).isNull();
     assertThat(hello.problem(h, 10_001 + TrunkHello.MAX_SKEW_MS)).contains("clock skew or replay");
-    TrunkFrame.Hello moreConnections = new TrunkFrame.Hello(h.trunkId(), 0,
-        new WanParameters(8, "bbr", 1 << 20, 0, 0, 12_500_000, 18), h.issuedAtMs(), h.seal());
+    TrunkFrame.Hello moreConnections =
+        new TrunkFrame.Hello(
+            h.trunkId(),
+            0,
+            new WanParameters(8, "bbr", 1 << 20, 0, 0, 12_500_000, 18),
+            h.issuedAtMs(),
+            h.seal());
     assertThat(hello.problem(moreConnections, 10_000)).contains("bad seal");
     byte[] otherKey = new byte[32];
     otherKey[0] = 1;

@@ -30,8 +30,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The sample application receiving restored-looking connections in the same JVM: the request
- * is queued in the kernel before delivery, as after a handoff.
+ * The sample application receiving restored-looking connections in the same JVM: the request is
+ * queued in the kernel before delivery, as after a handoff.
  */
 class EmbeddedDeliveryTest {
   private static final int MIB = 1024 * 1024;
@@ -64,7 +64,7 @@ class EmbeddedDeliveryTest {
   }
 
   private static RestoredSocket delivered(String queued) throws IOException {
-    return delivered(queued, new byte[0], (in, out) -> { });
+    return delivered(queued, new byte[0], (in, out) -> {});
   }
 
   @Test
@@ -80,9 +80,9 @@ class EmbeddedDeliveryTest {
   }
 
   /**
-   * Request then FIN, as a half-closed connection arrives after a move: the FIN already sits
-   * behind the request in the receive queue. The answer (30 MiB, far more than one write) must
-   * arrive whole, then the server's FIN.
+   * Request then FIN, as a half-closed connection arrives after a move: the FIN already sits behind
+   * the request in the receive queue. The answer (30 MiB, far more than one write) must arrive
+   * whole, then the server's FIN.
    */
   @Test
   void requestThenFinIsAnsweredWholeAndClosed() throws Exception {
@@ -106,14 +106,15 @@ class EmbeddedDeliveryTest {
 
   @Test
   void pipelinedRequestsThenFinAreAllAnswered() throws Exception {
-    String pipeline = "GET /whoami HTTP/1.1\r\nHost: vip\r\n\r\n"
-        + "GET /hello.txt HTTP/1.1\r\nHost: vip\r\n\r\n";
+    String pipeline =
+        "GET /whoami HTTP/1.1\r\nHost: vip\r\n\r\n"
+            + "GET /hello.txt HTTP/1.1\r\nHost: vip\r\n\r\n";
     try (RestoredSocket conn = RestoredSocket.open("pipeline then FIN");
         RawHttpClient http = new RawHttpClient(conn.client)) {
       conn.client.getOutputStream().write(pipeline.getBytes(StandardCharsets.US_ASCII));
       conn.client.shutdownOutput();
       awaitCloseWait(conn.fd);
-      conn.deliverTo(delivery, new byte[0], (in, out) -> { });
+      conn.deliverTo(delivery, new byte[0], (in, out) -> {});
 
       assertThat(http.read().text()).isEqualTo("node-a\n");
       assertThat(http.read().text()).isEqualTo("hello\n");
@@ -134,7 +135,9 @@ class EmbeddedDeliveryTest {
       assertThat(http.read().text()).isEqualTo("node-a\n");
       long idleFrom = System.nanoTime();
 
-      assertThat(conn.client.getInputStream().read()).as("end of stream, not a reset").isEqualTo(-1);
+      assertThat(conn.client.getInputStream().read())
+          .as("end of stream, not a reset")
+          .isEqualTo(-1);
       long closedAfterMs = (System.nanoTime() - idleFrom) / 1_000_000;
       assertThat(closed.await().fromClient()).isEqualTo(request.length());
       assertThat(shortIdle.idleTimeouts()).isEqualTo(1);
@@ -213,17 +216,22 @@ class EmbeddedDeliveryTest {
   @Test
   void echoStreams50MiBBackByteExactWithoutHoldingIt() throws Exception {
     long length = 50L * MIB;
-    ByteBufAllocatorMetric metric = ((ByteBufAllocatorMetricProvider) ByteBufAllocator.DEFAULT).metric();
+    ByteBufAllocatorMetric metric =
+        ((ByteBufAllocatorMetricProvider) ByteBufAllocator.DEFAULT).metric();
     long before = metric.usedDirectMemory() + metric.usedHeapMemory();
     AtomicLong peak = new AtomicLong(before);
-    String head =
-        "POST /echo HTTP/1.1\r\nHost: vip\r\nContent-Length: " + length + "\r\n\r\n";
+    String head = "POST /echo HTTP/1.1\r\nHost: vip\r\nContent-Length: " + length + "\r\n\r\n";
     try (RestoredSocket conn = delivered(head);
         RawHttpClient http = new RawHttpClient(conn.client)) {
       MessageDigest sent = RawHttpClient.sha256();
       CompletableFuture<Void> writer =
-          writeBody(http.out(), length, sent, () -> peak.accumulateAndGet(
-              metric.usedDirectMemory() + metric.usedHeapMemory(), Math::max));
+          writeBody(
+              http.out(),
+              length,
+              sent,
+              () ->
+                  peak.accumulateAndGet(
+                      metric.usedDirectMemory() + metric.usedHeapMemory(), Math::max));
       Response r = http.read();
       writer.get(60, TimeUnit.SECONDS);
       assertThat(r.status()).isEqualTo(200);
@@ -291,7 +299,8 @@ class EmbeddedDeliveryTest {
   @Test
   void oversizedHeadersGet431AndClose() throws Exception {
     String big = "X-Filler: " + "a".repeat(SampleApp.MAX_HEADER_BYTES) + "\r\n";
-    try (RestoredSocket conn = delivered("GET /hello.txt HTTP/1.1\r\nHost: vip\r\n" + big + "\r\n");
+    try (RestoredSocket conn =
+            delivered("GET /hello.txt HTTP/1.1\r\nHost: vip\r\n" + big + "\r\n");
         RawHttpClient http = new RawHttpClient(conn.client)) {
       assertThat(http.read().status()).isEqualTo(431);
       assertThat(http.closedByServer()).isTrue();
@@ -323,7 +332,8 @@ class EmbeddedDeliveryTest {
     try (RestoredSocket conn = delivered(request, tail, closed)) {
       byte[] all = conn.client.getInputStream().readAllBytes();
       assertThat(Arrays.copyOf(all, tail.length)).isEqualTo(tail);
-      String response = new String(all, tail.length, all.length - tail.length, StandardCharsets.US_ASCII);
+      String response =
+          new String(all, tail.length, all.length - tail.length, StandardCharsets.US_ASCII);
       assertThat(response).startsWith("HTTP/1.1 200 OK\r\n").endsWith("\r\n\r\nhello\n");
       assertThat(closed.await())
           .isEqualTo(new RecordingCloseListener.Counts(request.length(), all.length));
@@ -336,8 +346,10 @@ class EmbeddedDeliveryTest {
     RecordingCloseListener closed = new RecordingCloseListener();
     io.baton.linux.Splice.Pipe pipe = io.baton.linux.Splice.pipe();
     try {
-      java.net.Inet4Address lo = (java.net.Inet4Address) java.net.InetAddress.getByName("127.0.0.1");
-      ConnectionInfo info = new ConnectionInfo(new io.baton.transplant.FlowKey(lo, 1, lo, 2), "pipe");
+      java.net.Inet4Address lo =
+          (java.net.Inet4Address) java.net.InetAddress.getByName("127.0.0.1");
+      ConnectionInfo info =
+          new ConnectionInfo(new io.baton.transplant.FlowKey(lo, 1, lo, 2), "pipe");
       delivery.deliver(pipe.readFd(), new byte[0], info, closed);
       assertThat(closed.await()).isEqualTo(new RecordingCloseListener.Counts(0, 0));
     } finally {
@@ -348,23 +360,25 @@ class EmbeddedDeliveryTest {
   static CompletableFuture<Void> writeBody(
       OutputStream out, long total, MessageDigest digest, Runnable afterEachWrite) {
     CompletableFuture<Void> done = new CompletableFuture<>();
-    Thread.ofVirtual().start(() -> {
-      try {
-        Random random = new Random(5);
-        byte[] buf = new byte[256 * 1024];
-        for (long left = total; left > 0; ) {
-          int n = (int) Math.min(buf.length, left);
-          random.nextBytes(buf);
-          digest.update(buf, 0, n);
-          out.write(buf, 0, n);
-          afterEachWrite.run();
-          left -= n;
-        }
-        done.complete(null);
-      } catch (IOException | RuntimeException e) {
-        done.completeExceptionally(e);
-      }
-    });
+    Thread.ofVirtual()
+        .start(
+            () -> {
+              try {
+                Random random = new Random(5);
+                byte[] buf = new byte[256 * 1024];
+                for (long left = total; left > 0; ) {
+                  int n = (int) Math.min(buf.length, left);
+                  random.nextBytes(buf);
+                  digest.update(buf, 0, n);
+                  out.write(buf, 0, n);
+                  afterEachWrite.run();
+                  left -= n;
+                }
+                done.complete(null);
+              } catch (IOException | RuntimeException e) {
+                done.completeExceptionally(e);
+              }
+            });
     return done;
   }
 }

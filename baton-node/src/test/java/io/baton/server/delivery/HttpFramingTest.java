@@ -17,7 +17,9 @@ class HttpFramingTest {
   private static long relay(HttpFraming framing, String stream, int piece) {
     byte[] bytes = stream.getBytes(StandardCharsets.ISO_8859_1);
     long taken = 0;
-    for (int received = Math.min(piece, bytes.length); ; received = Math.min(received + piece, bytes.length)) {
+    for (int received = Math.min(piece, bytes.length);
+        ;
+        received = Math.min(received + piece, bytes.length)) {
       while (true) {
         if (framing.opaque()) {
           taken = received;
@@ -41,7 +43,9 @@ class HttpFramingTest {
     String second = "GET /b HTTP/1.1\r\nHost: x\r\n\r\n";
     byte[] both = (first + second).getBytes(StandardCharsets.ISO_8859_1);
     assertThat(requests.feed(both, both.length)).isTrue();
-    assertThat(requests.pos()).as("stops at the end of the first request").isEqualTo(first.length());
+    assertThat(requests.pos())
+        .as("stops at the end of the first request")
+        .isEqualTo(first.length());
     assertThat(requests.atBoundary()).isTrue();
     assertThat(exchanges.requests()).isEqualTo(1);
     byte[] rest = second.getBytes(StandardCharsets.ISO_8859_1);
@@ -53,7 +57,8 @@ class HttpFramingTest {
 
   @Test
   void aBodyIsSkippedWithoutBeingSeen() {
-    byte[] head = "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1);
+    byte[] head =
+        "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1);
     requests.feed("GET / HTTP/1.1\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1), 18);
     assertThat(responses.feed(head, head.length)).isTrue();
     assertThat(responses.pos()).isEqualTo(head.length + 1_000_000L);
@@ -62,11 +67,13 @@ class HttpFramingTest {
 
   @Test
   void chunkedBodiesInAnyPiecesEndAtTheirLastChunk() {
-    String request = "POST /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n10\r\n0123456789abcdef\r\n0\r\nX-Trailer: 1\r\n\r\n";
+    String request =
+        "POST /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n10\r\n0123456789abcdef\r\n0\r\nX-Trailer: 1\r\n\r\n";
     for (int piece : new int[] {1, 3, 7, 64, 4096}) {
       HttpFraming.Exchanges ex = new HttpFraming.Exchanges();
       HttpFraming f = HttpFraming.requests(ex);
-      assertThat(relay(f, request + "GET /next HTTP/1.1\r\n\r\n", piece)).as("piece %d", piece)
+      assertThat(relay(f, request + "GET /next HTTP/1.1\r\n\r\n", piece))
+          .as("piece %d", piece)
           .isEqualTo(request.length() + "GET /next HTTP/1.1\r\n\r\n".length());
       assertThat(f.atBoundary()).isTrue();
       assertThat(f.opaque()).isFalse();
@@ -76,13 +83,17 @@ class HttpFramingTest {
 
   @Test
   void answersToHeadAnd1xxAndNoContentHaveNoBody() {
-    relay(requests, "HEAD /a HTTP/1.1\r\n\r\nPOST /b HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi"
-        + "DELETE /c HTTP/1.1\r\n\r\n", 5);
+    relay(
+        requests,
+        "HEAD /a HTTP/1.1\r\n\r\nPOST /b HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi"
+            + "DELETE /c HTTP/1.1\r\n\r\n",
+        5);
     assertThat(exchanges.requests()).isEqualTo(3);
-    String answers = "HTTP/1.1 200 OK\r\nContent-Length: 123\r\n\r\n"
-        + "HTTP/1.1 100 Continue\r\n\r\n"
-        + "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok"
-        + "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n";
+    String answers =
+        "HTTP/1.1 200 OK\r\nContent-Length: 123\r\n\r\n"
+            + "HTTP/1.1 100 Continue\r\n\r\n"
+            + "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok"
+            + "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n";
     assertThat(relay(responses, answers, 9)).isEqualTo(answers.length());
     assertThat(exchanges.answers()).isEqualTo(3);
     assertThat(responses.atBoundary()).isTrue();
@@ -90,18 +101,35 @@ class HttpFramingTest {
 
   @Test
   void whatItCannotFollowFlowsAndPinsTheConnection() {
-    assertOpaque(HttpFraming.requests(new HttpFraming.Exchanges()), "PING\r\n", "not an HTTP/1.x request");
-    assertOpaque(HttpFraming.responses(new HttpFraming.Exchanges()), "220 smtp.example ESMTP\r\n",
+    assertOpaque(
+        HttpFraming.requests(new HttpFraming.Exchanges()), "PING\r\n", "not an HTTP/1.x request");
+    assertOpaque(
+        HttpFraming.responses(new HttpFraming.Exchanges()),
+        "220 smtp.example ESMTP\r\n",
         "not an HTTP/1.x response");
-    assertOpaque(HttpFraming.requests(new HttpFraming.Exchanges()), "CONNECT a:443 HTTP/1.1\r\n\r\n", "CONNECT");
-    assertOpaque(HttpFraming.requests(new HttpFraming.Exchanges()),
-        "POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", "Content-Length");
+    assertOpaque(
+        HttpFraming.requests(new HttpFraming.Exchanges()),
+        "CONNECT a:443 HTTP/1.1\r\n\r\n",
+        "CONNECT");
+    assertOpaque(
+        HttpFraming.requests(new HttpFraming.Exchanges()),
+        "POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+        "Content-Length");
     HttpFraming.Exchanges ex = new HttpFraming.Exchanges();
     relay(HttpFraming.requests(ex), "GET / HTTP/1.1\r\n\r\n", 100);
-    assertOpaque(HttpFraming.responses(ex), "HTTP/1.1 200 OK\r\n\r\nuntil the end", "ends with the connection");
+    assertOpaque(
+        HttpFraming.responses(ex),
+        "HTTP/1.1 200 OK\r\n\r\nuntil the end",
+        "ends with the connection");
     HttpFraming.Exchanges ws = new HttpFraming.Exchanges();
-    relay(HttpFraming.requests(ws), "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", 100);
-    assertOpaque(HttpFraming.responses(ws), "HTTP/1.1 101 Switching Protocols\r\n\r\n", "switched protocols");
+    relay(
+        HttpFraming.requests(ws),
+        "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+        100);
+    assertOpaque(
+        HttpFraming.responses(ws),
+        "HTTP/1.1 101 Switching Protocols\r\n\r\n",
+        "switched protocols");
   }
 
   /**
@@ -123,7 +151,9 @@ class HttpFramingTest {
 
   @Test
   void aHeadLongerThanTheLimitMakesTheStreamOpaque() {
-    byte[] big = ("GET / HTTP/1.1\r\nX: " + "a".repeat(HttpFraming.MAX_HEAD_BYTES)).getBytes(StandardCharsets.ISO_8859_1);
+    byte[] big =
+        ("GET / HTTP/1.1\r\nX: " + "a".repeat(HttpFraming.MAX_HEAD_BYTES))
+            .getBytes(StandardCharsets.ISO_8859_1);
     requests.feed(big, HttpFraming.MAX_HEAD_BYTES);
     assertThat(requests.opaque()).isTrue();
     assertThat(requests.unmovable()).contains("longer than");

@@ -73,11 +73,12 @@ class RelayDeliveryTest {
     byte[] tail = new byte[256 * 1024];
     new Random(3).nextBytes(tail);
     try (TestUpstream upstream =
-            new TestUpstream(s -> {
-              s.getOutputStream().write("GREETING".getBytes(StandardCharsets.US_ASCII));
-              s.shutdownOutput();
-              return s.getInputStream().transferTo(OutputStream.nullOutputStream());
-            });
+            new TestUpstream(
+                s -> {
+                  s.getOutputStream().write("GREETING".getBytes(StandardCharsets.US_ASCII));
+                  s.shutdownOutput();
+                  return s.getInputStream().transferTo(OutputStream.nullOutputStream());
+                });
         RestoredSocket conn = RestoredSocket.open("greeter")) {
       RecordingCloseListener closed = new RecordingCloseListener();
       conn.deliverTo(new RelayDelivery(group, upstream.address(), IDLE), tail, closed);
@@ -98,11 +99,12 @@ class RelayDeliveryTest {
     byte[] answer = new byte[3 * MIB];
     new Random(11).nextBytes(answer);
     try (TestUpstream upstream =
-            new TestUpstream(s -> {
-              long read = s.getInputStream().transferTo(OutputStream.nullOutputStream());
-              s.getOutputStream().write(answer);
-              return read;
-            });
+            new TestUpstream(
+                s -> {
+                  long read = s.getInputStream().transferTo(OutputStream.nullOutputStream());
+                  s.getOutputStream().write(answer);
+                  return read;
+                });
         RestoredSocket conn = RestoredSocket.open("client half-close")) {
       conn.client.getOutputStream().write(new byte[1000]);
       RecordingCloseListener closed = new RecordingCloseListener();
@@ -123,11 +125,12 @@ class RelayDeliveryTest {
     byte[] answer = new byte[8 * MIB];
     new Random(12).nextBytes(answer);
     try (TestUpstream upstream =
-            new TestUpstream(s -> {
-              long read = s.getInputStream().transferTo(OutputStream.nullOutputStream());
-              s.getOutputStream().write(answer);
-              return read;
-            });
+            new TestUpstream(
+                s -> {
+                  long read = s.getInputStream().transferTo(OutputStream.nullOutputStream());
+                  s.getOutputStream().write(answer);
+                  return read;
+                });
         RestoredSocket conn = RestoredSocket.open("request then FIN")) {
       conn.client.getOutputStream().write(request);
       conn.client.shutdownOutput();
@@ -141,7 +144,8 @@ class RelayDeliveryTest {
       assertThat(received.bytes()).isEqualTo(answer.length);
       assertThat(received.hex()).isEqualTo(expected.hex());
       assertThat(upstream.served.get(30, TimeUnit.SECONDS)).isEqualTo(request.length);
-      assertThat(closed.await()).isEqualTo(new RecordingCloseListener.Counts(request.length, answer.length));
+      assertThat(closed.await())
+          .isEqualTo(new RecordingCloseListener.Counts(request.length, answer.length));
     }
   }
 
@@ -163,7 +167,8 @@ class RelayDeliveryTest {
       assertThat(closed.await()).isEqualTo(new RecordingCloseListener.Counts(4, 4));
       assertThat(relay.idleTimeouts()).isEqualTo(1);
       assertThat(upstream.served.get(30, TimeUnit.SECONDS)).as("upstream saw EOF").isEqualTo(4);
-      assertThat(closedAfterMs).as("closed after the idle timeout, not before")
+      assertThat(closedAfterMs)
+          .as("closed after the idle timeout, not before")
           .isGreaterThanOrEqualTo(SHORT_IDLE.toMillis() - 50);
     }
   }
@@ -198,11 +203,12 @@ class RelayDeliveryTest {
   void upstreamFinReachesClientWhichKeepsSending() throws Exception {
     // The upstream says its piece and shuts its output, then keeps reading until the client's FIN.
     try (TestUpstream upstream =
-            new TestUpstream(s -> {
-              s.getOutputStream().write("BYE".getBytes(StandardCharsets.US_ASCII));
-              s.shutdownOutput();
-              return s.getInputStream().transferTo(OutputStream.nullOutputStream());
-            });
+            new TestUpstream(
+                s -> {
+                  s.getOutputStream().write("BYE".getBytes(StandardCharsets.US_ASCII));
+                  s.shutdownOutput();
+                  return s.getInputStream().transferTo(OutputStream.nullOutputStream());
+                });
         RestoredSocket conn = RestoredSocket.open("upstream half-close")) {
       RecordingCloseListener closed = new RecordingCloseListener();
       conn.deliverTo(new RelayDelivery(group, upstream.address(), IDLE), new byte[0], closed);
@@ -225,9 +231,14 @@ class RelayDeliveryTest {
       nobody = (InetSocketAddress) s.getLocalSocketAddress();
     }
     try (RestoredSocket conn = RestoredSocket.open("refused")) {
-      conn.client.getOutputStream().write("GET / HTTP/1.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      conn.client
+          .getOutputStream()
+          .write("GET / HTTP/1.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
       RecordingCloseListener closed = new RecordingCloseListener();
-      conn.deliverTo(new RelayDelivery(group, nobody, IDLE), "tail".getBytes(StandardCharsets.US_ASCII), closed);
+      conn.deliverTo(
+          new RelayDelivery(group, nobody, IDLE),
+          "tail".getBytes(StandardCharsets.US_ASCII),
+          closed);
 
       assertThat(closed.await()).isEqualTo(new RecordingCloseListener.Counts(0, 0));
       assertThat(endOfStreamOrReset(conn.client.getInputStream())).isTrue();
@@ -240,11 +251,12 @@ class RelayDeliveryTest {
   void clientResetEndsTheRelayAndReportsOnce() throws Exception {
     CompletableFuture<Void> upstreamSawEnd = new CompletableFuture<>();
     try (TestUpstream upstream =
-            new TestUpstream(s -> {
-              long n = s.getInputStream().transferTo(OutputStream.nullOutputStream());
-              upstreamSawEnd.complete(null);
-              return n;
-            });
+            new TestUpstream(
+                s -> {
+                  long n = s.getInputStream().transferTo(OutputStream.nullOutputStream());
+                  upstreamSawEnd.complete(null);
+                  return n;
+                });
         RestoredSocket conn = RestoredSocket.open("reset")) {
       RecordingCloseListener closed = new RecordingCloseListener();
       conn.deliverTo(new RelayDelivery(group, upstream.address(), IDLE), new byte[0], closed);
@@ -264,15 +276,18 @@ class RelayDeliveryTest {
     try (TestUpstream upstream = new TestUpstream(TestUpstream::echo)) {
       RelayDelivery relay = new RelayDelivery(group, upstream.address(), IDLE);
       echoOnce(relay); // warm-up: lazily opened descriptors (pollers and the like) stay
-      long before = openDescriptors();
+      java.util.Set<String> before = openDescriptors();
       for (int i = 0; i < 10; i++) echoOnce(relay);
       drainLoops();
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-      // The upstream's virtual threads close their sockets on their own schedule.
-      while (openDescriptors() != before && System.nanoTime() < deadline) {
+      // Descriptors opened since (fd number and what it points to, so a number reused for another
+      // socket counts as new) and still open: leaks. Others may close meanwhile (an earlier test's
+      // resources); only new ones matter. The upstream's virtual threads close their sockets on
+      // their own schedule.
+      while (!opened(before).isEmpty() && System.nanoTime() < deadline) {
         java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
       }
-      assertThat(openDescriptors()).isEqualTo(before);
+      assertThat(opened(before)).isEmpty();
     }
   }
 
@@ -287,10 +302,28 @@ class RelayDeliveryTest {
     }
   }
 
-  private static long openDescriptors() throws IOException {
+  /** This process's open descriptors as "NUMBER -> TARGET" (socket:[inode], pipe:[inode], ...). */
+  private static java.util.Set<String> openDescriptors() throws IOException {
+    java.util.Set<String> open = new java.util.HashSet<>();
     try (var fds = java.nio.file.Files.list(java.nio.file.Path.of("/proc/self/fd"))) {
-      return fds.count();
+      for (java.nio.file.Path fd : fds.toList()) {
+        try {
+          java.nio.file.Path target = java.nio.file.Files.readSymbolicLink(fd);
+          // The listing's own descriptor (the /proc/PID/fd directory) is not the relay's.
+          if (!target.endsWith("fd")) open.add(fd.getFileName() + " -> " + target);
+        } catch (IOException closedMeanwhile) {
+          // closed between the listing and the read
+        }
+      }
     }
+    return open;
+  }
+
+  /** Descriptors open now that were not in {@code before}. */
+  private static java.util.Set<String> opened(java.util.Set<String> before) throws IOException {
+    java.util.Set<String> now = openDescriptors();
+    now.removeAll(before);
+    return now;
   }
 
   @Test
@@ -307,31 +340,33 @@ class RelayDeliveryTest {
 
   /** Runs an empty task on every loop, so whatever they had queued has run. */
   static void drainLoops() throws Exception {
-    for (var loop : group) loop.submit(() -> { }).get(10, TimeUnit.SECONDS);
+    for (var loop : group) loop.submit(() -> {}).get(10, TimeUnit.SECONDS);
   }
 
   static CompletableFuture<Void> writeRandom(Socket s, long total, long seed, Sha256 digest) {
     CompletableFuture<Void> done = new CompletableFuture<>();
-    Thread.ofVirtual().start(() -> {
-      try {
-        Random random = new Random(seed);
-        byte[] buf = new byte[256 * 1024];
-        OutputStream out = s.getOutputStream();
-        for (long left = total; left > 0; ) {
-          int n = (int) Math.min(buf.length, left);
-          random.nextBytes(buf);
-          synchronized (digest) {
-            digest.update(buf, 0, n);
-          }
-          out.write(buf, 0, n);
-          left -= n;
-        }
-        s.shutdownOutput();
-        done.complete(null);
-      } catch (IOException | RuntimeException e) {
-        done.completeExceptionally(e);
-      }
-    });
+    Thread.ofVirtual()
+        .start(
+            () -> {
+              try {
+                Random random = new Random(seed);
+                byte[] buf = new byte[256 * 1024];
+                OutputStream out = s.getOutputStream();
+                for (long left = total; left > 0; ) {
+                  int n = (int) Math.min(buf.length, left);
+                  random.nextBytes(buf);
+                  synchronized (digest) {
+                    digest.update(buf, 0, n);
+                  }
+                  out.write(buf, 0, n);
+                  left -= n;
+                }
+                s.shutdownOutput();
+                done.complete(null);
+              } catch (IOException | RuntimeException e) {
+                done.completeExceptionally(e);
+              }
+            });
     return done;
   }
 
@@ -360,22 +395,25 @@ class RelayDeliveryTest {
     return r;
   }
 
-  /** An upstream that answers each HTTP request with {@code answer}; returns how many it answered. */
+  /**
+   * An upstream that answers each HTTP request with {@code answer}; returns how many it answered.
+   */
   private static TestUpstream httpUpstream(String answer) throws IOException {
-    return new TestUpstream(s -> {
-      InputStream in = s.getInputStream();
-      long answered = 0;
-      StringBuilder head = new StringBuilder();
-      for (int b; (b = in.read()) >= 0; ) {
-        head.append((char) b);
-        if (head.toString().endsWith("\r\n\r\n")) {
-          s.getOutputStream().write(answer.getBytes(StandardCharsets.US_ASCII));
-          answered++;
-          head.setLength(0);
-        }
-      }
-      return answered;
-    });
+    return new TestUpstream(
+        s -> {
+          InputStream in = s.getInputStream();
+          long answered = 0;
+          StringBuilder head = new StringBuilder();
+          for (int b; (b = in.read()) >= 0; ) {
+            head.append((char) b);
+            if (head.toString().endsWith("\r\n\r\n")) {
+              s.getOutputStream().write(answer.getBytes(StandardCharsets.US_ASCII));
+              answered++;
+              head.setLength(0);
+            }
+          }
+          return answered;
+        });
   }
 
   private static String readAnswer(Socket client, int length) throws IOException {
@@ -384,19 +422,26 @@ class RelayDeliveryTest {
 
   /**
    * A relay that follows HTTP stops between two requests: the answer to the first delivered, the
-   * second request left unread in the client socket (it travels with a moved connection); on
-   * resume the relay carries on and the second request is answered.
+   * second request left unread in the client socket (it travels with a moved connection); on resume
+   * the relay carries on and the second request is answered.
    */
   @Test
   void aSuspendStopsBetweenRequestsAndLeavesTheNextOneUnread() throws Exception {
     String answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
     byte[] second = "GET /2 HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
-    try (TestUpstream upstream = httpUpstream(answer); RestoredSocket conn = RestoredSocket.open("http")) {
-      conn.client.getOutputStream().write("GET /1 HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+    try (TestUpstream upstream = httpUpstream(answer);
+        RestoredSocket conn = RestoredSocket.open("http")) {
+      conn.client
+          .getOutputStream()
+          .write("GET /1 HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
       CompletableFuture<Movable> movable = new CompletableFuture<>();
       RecordingCloseListener closed = new RecordingCloseListener();
-      conn.deliverTo(new RelayDelivery(group, upstream.address(), RelayDelivery.DEFAULT_CONNECT_TIMEOUT, IDLE, true),
-          new byte[0], closed, movable::complete);
+      conn.deliverTo(
+          new RelayDelivery(
+              group, upstream.address(), RelayDelivery.DEFAULT_CONNECT_TIMEOUT, IDLE, true),
+          new byte[0],
+          closed,
+          movable::complete);
       assertThat(readAnswer(conn.client, answer.length())).isEqualTo(answer);
       Movable m = movable.get(5, TimeUnit.SECONDS);
       io.netty.util.concurrent.Promise<io.baton.migration.SafePoint> point = m.loop().newPromise();
@@ -407,25 +452,32 @@ class RelayDeliveryTest {
 
       conn.client.getOutputStream().write(second);
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-      while (io.baton.linux.Sockets.ioctlInt(conn.fd, io.baton.linux.Sockets.SIOCINQ, "SIOCINQ") < second.length) {
+      while (io.baton.linux.Sockets.ioctlInt(conn.fd, io.baton.linux.Sockets.SIOCINQ, "SIOCINQ")
+          < second.length) {
         assertThat(System.nanoTime()).as("the second request queued").isLessThan(deadline);
         Thread.onSpinWait();
       }
       // Suspended, the relay takes nothing: the request is still there for the export.
       CompletableFuture<Integer> queued = new CompletableFuture<>();
-      m.loop().execute(() -> {
-        try {
-          queued.complete(io.baton.linux.Sockets.ioctlInt(conn.fd, io.baton.linux.Sockets.SIOCINQ, "SIOCINQ"));
-        } catch (io.baton.linux.LinuxException e) {
-          queued.completeExceptionally(e);
-        }
-      });
+      m.loop()
+          .execute(
+              () -> {
+                try {
+                  queued.complete(
+                      io.baton.linux.Sockets.ioctlInt(
+                          conn.fd, io.baton.linux.Sockets.SIOCINQ, "SIOCINQ"));
+                } catch (io.baton.linux.LinuxException e) {
+                  queued.completeExceptionally(e);
+                }
+              });
       assertThat(queued.get(5, TimeUnit.SECONDS)).isEqualTo(second.length);
 
       m.loop().execute(m::resume);
       assertThat(readAnswer(conn.client, answer.length())).isEqualTo(answer);
       conn.client.shutdownOutput();
-      assertThat(upstream.served.get(10, TimeUnit.SECONDS)).as("requests the upstream answered").isEqualTo(2);
+      assertThat(upstream.served.get(10, TimeUnit.SECONDS))
+          .as("requests the upstream answered")
+          .isEqualTo(2);
       closed.await();
     }
   }
@@ -433,11 +485,18 @@ class RelayDeliveryTest {
   @Test
   void aSuspendIsRefusedOnceTheUpstreamSaidItWillClose() throws Exception {
     String answer = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok";
-    try (TestUpstream upstream = httpUpstream(answer); RestoredSocket conn = RestoredSocket.open("http")) {
-      conn.client.getOutputStream().write("GET / HTTP/1.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+    try (TestUpstream upstream = httpUpstream(answer);
+        RestoredSocket conn = RestoredSocket.open("http")) {
+      conn.client
+          .getOutputStream()
+          .write("GET / HTTP/1.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
       CompletableFuture<Movable> movable = new CompletableFuture<>();
-      conn.deliverTo(new RelayDelivery(group, upstream.address(), RelayDelivery.DEFAULT_CONNECT_TIMEOUT, IDLE, true),
-          new byte[0], new RecordingCloseListener(), movable::complete);
+      conn.deliverTo(
+          new RelayDelivery(
+              group, upstream.address(), RelayDelivery.DEFAULT_CONNECT_TIMEOUT, IDLE, true),
+          new byte[0],
+          new RecordingCloseListener(),
+          movable::complete);
       assertThat(readAnswer(conn.client, answer.length())).isEqualTo(answer);
       Movable m = movable.get(5, TimeUnit.SECONDS);
       io.netty.util.concurrent.Promise<io.baton.migration.SafePoint> point = m.loop().newPromise();
@@ -454,14 +513,20 @@ class RelayDeliveryTest {
    */
   @Test
   void anOpaqueRelayMovesOnlyWhenForced() throws Exception {
-    try (TestUpstream upstream = new TestUpstream(TestUpstream::echo); RestoredSocket conn = RestoredSocket.open("l4")) {
+    try (TestUpstream upstream = new TestUpstream(TestUpstream::echo);
+        RestoredSocket conn = RestoredSocket.open("l4")) {
       CompletableFuture<Movable> movable = new CompletableFuture<>();
-      conn.deliverTo(new RelayDelivery(group, upstream.address(), RelayDelivery.DEFAULT_CONNECT_TIMEOUT, IDLE, false),
-          new byte[0], new RecordingCloseListener(), movable::complete);
+      conn.deliverTo(
+          new RelayDelivery(
+              group, upstream.address(), RelayDelivery.DEFAULT_CONNECT_TIMEOUT, IDLE, false),
+          new byte[0],
+          new RecordingCloseListener(),
+          movable::complete);
       conn.client.getOutputStream().write("ping\n".getBytes(StandardCharsets.US_ASCII));
       assertThat(readAnswer(conn.client, 5)).isEqualTo("ping\n");
       Movable m = movable.get(5, TimeUnit.SECONDS);
-      io.netty.util.concurrent.Promise<io.baton.migration.SafePoint> refused = m.loop().newPromise();
+      io.netty.util.concurrent.Promise<io.baton.migration.SafePoint> refused =
+          m.loop().newPromise();
       m.loop().execute(() -> m.suspend(refused));
       assertThat(refused.await(5, TimeUnit.SECONDS)).isTrue();
       assertThat(refused.cause()).hasMessageContaining("does not follow HTTP");
@@ -471,7 +536,8 @@ class RelayDeliveryTest {
       assertThat(forced.get(5, TimeUnit.SECONDS).unread()).isEmpty();
       conn.client.getOutputStream().write("pong\n".getBytes(StandardCharsets.US_ASCII));
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-      while (io.baton.linux.Sockets.ioctlInt(conn.fd, io.baton.linux.Sockets.SIOCINQ, "SIOCINQ") < 5) {
+      while (io.baton.linux.Sockets.ioctlInt(conn.fd, io.baton.linux.Sockets.SIOCINQ, "SIOCINQ")
+          < 5) {
         assertThat(System.nanoTime()).as("the bytes queued").isLessThan(deadline);
         Thread.onSpinWait();
       }

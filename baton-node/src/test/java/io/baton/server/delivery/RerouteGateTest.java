@@ -22,18 +22,24 @@ class RerouteGateTest {
   private final List<String> moves = new ArrayList<>();
   private CompletableFuture<Boolean> move = new CompletableFuture<>();
   private final RerouteGate.Counters counters = new RerouteGate.Counters();
-  private final EmbeddedChannel ch = new EmbeddedChannel(new RerouteGate(new RerouteGate.Placement() {
-    @Override
-    public Optional<String> elsewhere(RequestHead head) {
-      return head.path().startsWith("/b/") ? Optional.of("b") : Optional.empty();
-    }
+  private final EmbeddedChannel ch =
+      new EmbeddedChannel(
+          new RerouteGate(
+              new RerouteGate.Placement() {
+                @Override
+                public Optional<String> elsewhere(RequestHead head) {
+                  return head.path().startsWith("/b/") ? Optional.of("b") : Optional.empty();
+                }
 
-    @Override
-    public CompletableFuture<Boolean> move(FlowKey flow, String pool) {
-      moves.add(pool);
-      return move;
-    }
-  }, flow(), 16_384, counters));
+                @Override
+                public CompletableFuture<Boolean> move(FlowKey flow, String pool) {
+                  moves.add(pool);
+                  return move;
+                }
+              },
+              flow(),
+              16_384,
+              counters));
 
   @AfterEach
   void close() {
@@ -42,8 +48,11 @@ class RerouteGateTest {
 
   private static FlowKey flow() {
     try {
-      return new FlowKey((Inet4Address) InetAddress.getByName("198.18.0.10"), 40000,
-          (Inet4Address) InetAddress.getByName("198.18.0.100"), 80);
+      return new FlowKey(
+          (Inet4Address) InetAddress.getByName("198.18.0.10"),
+          40000,
+          (Inet4Address) InetAddress.getByName("198.18.0.100"),
+          80);
     } catch (Exception e) {
       throw new AssertionError(e);
     }
@@ -74,7 +83,8 @@ class RerouteGateTest {
     send("GET /a/1 HTTP/1.1\r\nHo");
     assertThat(passed()).as("half a head waits").isEmpty();
     send("st: x\r\n\r\nGET /a/2 HTTP/1.1\r\nHost: x\r\n\r\n");
-    assertThat(passed()).isEqualTo("GET /a/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /a/2 HTTP/1.1\r\nHost: x\r\n\r\n");
+    assertThat(passed())
+        .isEqualTo("GET /a/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /a/2 HTTP/1.1\r\nHost: x\r\n\r\n");
     assertThat(moves).isEmpty();
   }
 
@@ -107,15 +117,17 @@ class RerouteGateTest {
     assertThat(passed()).isEmpty();
     move.complete(false);
     ch.runPendingTasks();
-    assertThat(passed()).isEqualTo("GET /b/2 HTTP/1.1\r\nHost: x\r\n\r\nGET /a/3 HTTP/1.1\r\nHost: x\r\n\r\n");
+    assertThat(passed())
+        .isEqualTo("GET /b/2 HTTP/1.1\r\nHost: x\r\n\r\nGET /a/3 HTTP/1.1\r\nHost: x\r\n\r\n");
     assertThat(counters.servedHere.sum()).isEqualTo(1);
     assertThat(ch.config().isAutoRead()).isTrue();
   }
 
   @Test
   void aChunkedBodyEndsTheRoutingOfTheConnection() {
-    send("POST /a/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
-        + "GET /b/2 HTTP/1.1\r\nHost: x\r\n\r\n");
+    send(
+        "POST /a/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+            + "GET /b/2 HTTP/1.1\r\nHost: x\r\n\r\n");
     assertThat(moves).isEmpty();
     assertThat(passed()).endsWith("GET /b/2 HTTP/1.1\r\nHost: x\r\n\r\n");
     assertThat(counters.unrouted.sum()).isEqualTo(1);

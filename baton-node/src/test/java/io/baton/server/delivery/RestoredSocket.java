@@ -12,8 +12,8 @@ import java.net.Socket;
 /**
  * Test stand-in for a restored connection, without a lab: a loopback client socket and the raw,
  * non-blocking server-side descriptor of the same connection, as the agent would hold it after a
- * restore. Bytes the client writes before {@link Delivery#deliver} wait in the descriptor's
- * receive queue, like a replayed request.
+ * restore. Bytes the client writes before {@link Delivery#deliver} wait in the descriptor's receive
+ * queue, like a replayed request.
  *
  * <p>Confined to the test thread; the client socket may be handed to helper threads.
  */
@@ -40,8 +40,7 @@ final class RestoredSocket implements AutoCloseable {
       client.setSoTimeout(20_000);
       int fd = Sockets.accept(listener, true);
       if (fd < 0) throw new LinuxException("accept4", "no connection queued");
-      FlowKey flow =
-          new FlowKey(loopback, client.getLocalPort(), loopback, address.getPort());
+      FlowKey flow = new FlowKey(loopback, client.getLocalPort(), loopback, address.getPort());
       return new RestoredSocket(client, fd, new ConnectionInfo(flow, summary));
     } finally {
       Sockets.closeQuietly(listener);
@@ -50,11 +49,14 @@ final class RestoredSocket implements AutoCloseable {
 
   /** Hands the descriptor to {@code delivery}, which owns it from then on. */
   void deliverTo(Delivery delivery, byte[] unsentTail, CloseListener onClosed) {
-    deliverTo(delivery, unsentTail, onClosed, m -> { });
+    deliverTo(delivery, unsentTail, onClosed, m -> {});
   }
 
   /** The same, and {@code onMovable} gets the connection as a live migration would move it. */
-  void deliverTo(Delivery delivery, byte[] unsentTail, CloseListener onClosed,
+  void deliverTo(
+      Delivery delivery,
+      byte[] unsentTail,
+      CloseListener onClosed,
       java.util.function.Consumer<Movable> onMovable) {
     delivered = true;
     delivery.deliver(fd, unsentTail, info, onClosed, onMovable);

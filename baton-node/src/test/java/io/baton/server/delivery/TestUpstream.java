@@ -11,8 +11,8 @@ import java.util.concurrent.CompletableFuture;
 
 /**
  * Test stand-in for a local upstream server (the nginx behind a relay): a java.net listener on
- * 127.0.0.1 whose every connection runs {@link Handler} on a virtual thread. Its
- * {@link #served} future completes with the handler's result for the first connection.
+ * 127.0.0.1 whose every connection runs {@link Handler} on a virtual thread. Its {@link #served}
+ * future completes with the handler's result for the first connection.
  */
 final class TestUpstream implements AutoCloseable {
   /** What the upstream does with one connection; returns a summary for the test. */
@@ -25,24 +25,29 @@ final class TestUpstream implements AutoCloseable {
 
   TestUpstream(Handler handler) throws IOException {
     listener = new ServerSocket(0, 16, InetAddress.getByName("127.0.0.1"));
-    Thread.ofVirtual().name("test-upstream").start(() -> {
-      while (!listener.isClosed()) {
-        Socket s;
-        try {
-          s = listener.accept();
-        } catch (IOException e) {
-          return;
-        }
-        Thread.ofVirtual().start(() -> {
-          try (s) {
-            s.setSoTimeout(30_000);
-            served.complete(handler.serve(s));
-          } catch (IOException | RuntimeException e) {
-            served.completeExceptionally(e);
-          }
-        });
-      }
-    });
+    Thread.ofVirtual()
+        .name("test-upstream")
+        .start(
+            () -> {
+              while (!listener.isClosed()) {
+                Socket s;
+                try {
+                  s = listener.accept();
+                } catch (IOException e) {
+                  return;
+                }
+                Thread.ofVirtual()
+                    .start(
+                        () -> {
+                          try (s) {
+                            s.setSoTimeout(30_000);
+                            served.complete(handler.serve(s));
+                          } catch (IOException | RuntimeException e) {
+                            served.completeExceptionally(e);
+                          }
+                        });
+              }
+            });
   }
 
   InetSocketAddress address() {

@@ -17,7 +17,8 @@ class DirectDnatTest {
   @Test
   void theMapFollowsWeightsDrainsAndDownWorkers() {
     long[] now = {0};
-    WorkerPool pool = new WorkerPool("198.18.0.100:80", WorkerPool.Balance.LEAST_CONNECTIONS, () -> now[0]);
+    WorkerPool pool =
+        new WorkerPool("198.18.0.100:80", WorkerPool.Balance.LEAST_CONNECTIONS, () -> now[0]);
     pool.add("blue", at("127.0.0.1", 8081), 3);
     pool.add("green", at("127.0.0.1", 8082), 1);
     pool.add("spare", at("198.18.0.11", 8083), 1);
@@ -26,7 +27,9 @@ class DirectDnatTest {
     Map<InetSocketAddress, WorkerPool> pools = new LinkedHashMap<>();
     pools.put(at("198.18.0.11", 80), pool);
 
-    assertThat(DirectDnat.ruleset(pools, true)).isEqualTo("""
+    assertThat(DirectDnat.ruleset(pools, true))
+        .isEqualTo(
+            """
         table ip baton_workers {
           chain martians {
             type filter hook prerouting priority raw; policy accept;
@@ -43,20 +46,25 @@ class DirectDnatTest {
     pool.setDraining("spare", true);
     pool.workers().get(1).probed(false, "refused");
     assertThat(changes[0]).isEqualTo(2);
-    assertThat(DirectDnat.ruleset(pools, false)).contains("numgen random mod 3 map { 0-2 : 127.0.0.1 . 8081 }")
+    assertThat(DirectDnat.ruleset(pools, false))
+        .contains("numgen random mod 3 map { 0-2 : 127.0.0.1 . 8081 }")
         .doesNotContain("martians");
     pool.workers().get(1).probed(false, "refused again"); // no change: no rewrite
     assertThat(changes[0]).isEqualTo(2);
 
     pool.setWeight("blue", 0);
-    assertThat(DirectDnat.ruleset(pools, false)).doesNotContain("dnat")
+    assertThat(DirectDnat.ruleset(pools, false))
+        .doesNotContain("dnat")
         .contains("# 198.18.0.100:80: no worker can take new connections");
     pool.workers().get(1).probed(true, null);
-    assertThat(DirectDnat.ruleset(pools, false)).contains("numgen random mod 1 map { 0 : 127.0.0.1 . 8082 }");
+    assertThat(DirectDnat.ruleset(pools, false))
+        .contains("numgen random mod 1 map { 0 : 127.0.0.1 . 8082 }");
 
-    WorkerPool inTurn = new WorkerPool("198.18.0.100:81", WorkerPool.Balance.ROUND_ROBIN, () -> now[0]);
+    WorkerPool inTurn =
+        new WorkerPool("198.18.0.100:81", WorkerPool.Balance.ROUND_ROBIN, () -> now[0]);
     inTurn.add("a", at("127.0.0.1", 9001), 1);
     assertThat(DirectDnat.ruleset(Map.of(at("198.18.0.11", 81), inTurn), false))
-        .contains("ip daddr 198.18.0.11 tcp dport 81 counter dnat ip to numgen inc mod 1 map { 0 : 127.0.0.1 . 9001 }");
+        .contains(
+            "ip daddr 198.18.0.11 tcp dport 81 counter dnat ip to numgen inc mod 1 map { 0 : 127.0.0.1 . 9001 }");
   }
 }

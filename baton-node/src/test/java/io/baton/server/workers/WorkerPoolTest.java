@@ -16,7 +16,8 @@ import org.junit.jupiter.api.Test;
 /** The choice among workers, with a fake clock. */
 class WorkerPoolTest {
   private long now;
-  private final WorkerPool pool = new WorkerPool("vip:80", WorkerPool.Balance.LEAST_CONNECTIONS, () -> now);
+  private final WorkerPool pool =
+      new WorkerPool("vip:80", WorkerPool.Balance.LEAST_CONNECTIONS, () -> now);
 
   private static InetSocketAddress at(int port) {
     return new InetSocketAddress("127.0.0.1", port);
@@ -37,9 +38,14 @@ class WorkerPoolTest {
       held.add(u);
       counts.merge(((WorkerPool.Worker) u).name(), 1, Integer::sum);
     }
-    assertThat(counts).containsOnly(Map.entry("w1", 10), Map.entry("w2", 10), Map.entry("w3", 10), Map.entry("w4", 10));
+    assertThat(counts)
+        .containsOnly(
+            Map.entry("w1", 10), Map.entry("w2", 10), Map.entry("w3", 10), Map.entry("w4", 10));
     // w3's connections end: the next ones go there.
-    held.stream().filter(u -> ((WorkerPool.Worker) u).name().equals("w3")).limit(5).forEach(Upstream::released);
+    held.stream()
+        .filter(u -> ((WorkerPool.Worker) u).name().equals("w3"))
+        .limit(5)
+        .forEach(Upstream::released);
     for (int i = 0; i < 5; i++) assertThat(pick()).isEqualTo("w3");
   }
 
@@ -51,9 +57,11 @@ class WorkerPoolTest {
     List<String> order = new ArrayList<>();
     for (int i = 0; i < 8; i++) order.add(((WorkerPool.Worker) rr.choose(Set.of())).name());
     assertThat(order.stream().filter("blue"::equals).count()).isEqualTo(6);
-    assertThat(order.subList(0, 4)).contains("green"); // interleaved, not 3 blue then 1 green at the end only
+    assertThat(order.subList(0, 4))
+        .contains("green"); // interleaved, not 3 blue then 1 green at the end only
     rr.setWeight("blue", 0);
-    for (int i = 0; i < 4; i++) assertThat(((WorkerPool.Worker) rr.choose(Set.of())).name()).isEqualTo("green");
+    for (int i = 0; i < 4; i++)
+      assertThat(((WorkerPool.Worker) rr.choose(Set.of())).name()).isEqualTo("green");
   }
 
   @Test
@@ -89,7 +97,8 @@ class WorkerPoolTest {
     Upstream w1 = pool.choose(Set.of());
     assertThat(pool.choose(Set.of(w1))).isNull();
     assertThatThrownBy(() -> pool.setWeight("w9", 1)).hasMessageContaining("has no worker w9");
-    assertThatThrownBy(() -> pool.add("w1", at(9000), 1)).hasMessageContaining("already has a worker w1");
+    assertThatThrownBy(() -> pool.add("w1", at(9000), 1))
+        .hasMessageContaining("already has a worker w1");
     assertThatThrownBy(() -> pool.setWeight("w1", 5000)).hasMessageContaining("0..1000");
   }
 }

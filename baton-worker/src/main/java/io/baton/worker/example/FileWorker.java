@@ -18,8 +18,8 @@ import java.util.Locale;
  *
  * <ul>
  *   <li>{@code GET /PATH}: the file under the root, with {@code X-Worker: NAME};
- *   <li>{@code PUT /upload/NAME}: stores the body (Content-Length) as {@code ROOT/uploads/NAME}
- *       and answers 201 with the byte count ({@code Expect: 100-continue} is answered).
+ *   <li>{@code PUT /upload/NAME}: stores the body (Content-Length) as {@code ROOT/uploads/NAME} and
+ *       answers 201 with the byte count ({@code Expect: 100-continue} is answered).
  * </ul>
  *
  * <p>Usage: {@code java -cp baton.jar io.baton.worker.example.FileWorker SOCKET ROOT NAME}.
@@ -41,8 +41,11 @@ public final class FileWorker {
       System.exit(2);
     }
     FileWorker worker = new FileWorker(Path.of(args[1]), args[2]);
-    try (ConnectionReceiver receiver = ConnectionReceiver.listen(Path.of(args[0]), conn ->
-        Thread.ofPlatform().name("conn-" + conn.id()).start(() -> worker.serve(conn)))) {
+    try (ConnectionReceiver receiver =
+        ConnectionReceiver.listen(
+            Path.of(args[0]),
+            conn ->
+                Thread.ofPlatform().name("conn-" + conn.id()).start(() -> worker.serve(conn)))) {
       Runtime.getRuntime().addShutdownHook(new Thread(receiver::close));
       System.out.println("worker " + args[2] + " listening on " + args[0]);
       receiver.awaitClose();
@@ -67,7 +70,8 @@ public final class FileWorker {
   private boolean answer(String head, InputStream in, OutputStream out) throws IOException {
     String[] lines = head.split("\r\n");
     String[] start = lines[0].split(" ");
-    if (start.length != 3 || !start[2].startsWith("HTTP/1.")) return status(out, 400, "bad request line");
+    if (start.length != 3 || !start[2].startsWith("HTTP/1."))
+      return status(out, 400, "bad request line");
     boolean keepAlive = start[2].equals("HTTP/1.1");
     long length = 0;
     boolean expectContinue = false;
@@ -78,12 +82,15 @@ public final class FileWorker {
       String value = lines[i].substring(colon + 1).trim();
       switch (key) {
         case "content-length" -> length = Long.parseLong(value);
-        case "connection" -> keepAlive = !value.equalsIgnoreCase("close") && (keepAlive || value.equalsIgnoreCase("keep-alive"));
+        case "connection" ->
+            keepAlive =
+                !value.equalsIgnoreCase("close")
+                    && (keepAlive || value.equalsIgnoreCase("keep-alive"));
         case "expect" -> expectContinue = value.equalsIgnoreCase("100-continue");
         case "transfer-encoding" -> {
           return status(out, 411, "send a Content-Length");
         }
-        default -> { }
+        default -> {}
       }
     }
     String method = start[0];
@@ -91,7 +98,8 @@ public final class FileWorker {
     if (method.equals("PUT") && path.startsWith("/upload/")) {
       Path target = resolve(path.substring("/upload/".length()), root.resolve("uploads"));
       if (target == null) return status(out, 400, "bad upload name");
-      if (expectContinue) out.write("HTTP/1.1 100 Continue\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      if (expectContinue)
+        out.write("HTTP/1.1 100 Continue\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
       Files.createDirectories(target.getParent());
       try (OutputStream file = Files.newOutputStream(target)) {
         byte[] buf = new byte[64 * 1024];
@@ -104,8 +112,15 @@ public final class FileWorker {
         }
       }
       byte[] body = ("stored " + length + " bytes\n").getBytes(StandardCharsets.US_ASCII);
-      out.write(("HTTP/1.1 201 Created\r\nX-Worker: " + name + "\r\nContent-Length: " + body.length + "\r\n"
-          + (keepAlive ? "" : "Connection: close\r\n") + "\r\n").getBytes(StandardCharsets.US_ASCII));
+      out.write(
+          ("HTTP/1.1 201 Created\r\nX-Worker: "
+                  + name
+                  + "\r\nContent-Length: "
+                  + body.length
+                  + "\r\n"
+                  + (keepAlive ? "" : "Connection: close\r\n")
+                  + "\r\n")
+              .getBytes(StandardCharsets.US_ASCII));
       out.write(body);
       return keepAlive;
     }
@@ -114,8 +129,15 @@ public final class FileWorker {
     Path file = resolve(path.substring(1), root);
     if (file == null || !Files.isRegularFile(file)) return status(out, 404, "no such file");
     long size = Files.size(file);
-    out.write(("HTTP/1.1 200 OK\r\nX-Worker: " + name + "\r\nContent-Length: " + size + "\r\n"
-        + (keepAlive ? "" : "Connection: close\r\n") + "\r\n").getBytes(StandardCharsets.US_ASCII));
+    out.write(
+        ("HTTP/1.1 200 OK\r\nX-Worker: "
+                + name
+                + "\r\nContent-Length: "
+                + size
+                + "\r\n"
+                + (keepAlive ? "" : "Connection: close\r\n")
+                + "\r\n")
+            .getBytes(StandardCharsets.US_ASCII));
     try (InputStream f = Files.newInputStream(file)) {
       f.transferTo(out);
     }
@@ -130,8 +152,17 @@ public final class FileWorker {
 
   private boolean status(OutputStream out, int code, String why) throws IOException {
     byte[] body = (why + "\n").getBytes(StandardCharsets.US_ASCII);
-    out.write(("HTTP/1.1 " + code + " " + why + "\r\nX-Worker: " + name + "\r\nContent-Length: " + body.length
-        + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+    out.write(
+        ("HTTP/1.1 "
+                + code
+                + " "
+                + why
+                + "\r\nX-Worker: "
+                + name
+                + "\r\nContent-Length: "
+                + body.length
+                + "\r\nConnection: close\r\n\r\n")
+            .getBytes(StandardCharsets.US_ASCII));
     out.write(body);
     return false;
   }
@@ -147,7 +178,8 @@ public final class FileWorker {
         throw new IOException("the client ended inside a request head");
       }
       head.write(b);
-      if (head.size() > MAX_HEAD) throw new IOException("a request head over " + MAX_HEAD + " bytes");
+      if (head.size() > MAX_HEAD)
+        throw new IOException("a request head over " + MAX_HEAD + " bytes");
       boolean next = (b == '\r' && matched % 2 == 0) || (b == '\n' && matched % 2 == 1);
       matched = next ? matched + 1 : b == '\r' ? 1 : 0;
       if (matched == 4) {
