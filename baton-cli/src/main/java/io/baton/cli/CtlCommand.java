@@ -34,7 +34,8 @@ import picocli.CommandLine.Spec;
     description = {
       "Ask a running node: nodes | connections | migrate CLIENT_IP:PORT VIP:PORT [--to NODE] |"
           + " migrate --all|--from THIS_NODE [--to NODE] [--deadline 30s] |"
-          + " drain [--deadline 30s] [--to NODE] | workers [NAME weight N | drain | undrain | add ADDRESS:PORT|SOCKET [WEIGHT] | remove] [--vip ADDRESS:PORT]."
+          + " drain [--deadline 30s] [--to NODE] | workers [NAME weight N | drain | undrain | add ADDRESS:PORT|SOCKET [WEIGHT] | remove] [--vip ADDRESS:PORT]"
+          + " | reload (a dispatcher's planned reload: a new process takes over from the running one)."
           + " workers lists or changes a server's local worker pools (blue/green by weight). drain also stops new connections to the node (as baton drain) and"
           + " moves its established ones to other servers at their next safe point, until the deadline."
           + " --force moves connections that have no safe point too (l4 and tls relays, applications without one),"
@@ -160,6 +161,10 @@ final class CtlCommand implements Callable<Integer> {
     long timeoutMs = 35_000;
     switch (command) {
       case "nodes" -> path = "/v1/nodes";
+      case "reload" -> {
+        method = "POST";
+        path = "/v1/reload";
+      }
       case "connections" -> path = "/v1/connections";
       case "workers" -> {
         if (args.isEmpty()) {
@@ -227,7 +232,10 @@ final class CtlCommand implements Callable<Integer> {
       }
       default -> {
         return usage(
-            err, "unknown command " + command + " (nodes, connections, migrate, drain, workers)");
+            err,
+            "unknown command "
+                + command
+                + " (nodes, connections, migrate, drain, workers, reload)");
       }
     }
     var listen = c.admin().listen();
@@ -265,6 +273,7 @@ final class CtlCommand implements Callable<Integer> {
       err.flush();
       return ExitCode.FAILURE;
     }
+    if (command.equals("reload")) return awaitSuccessor(c, uri, body, out, err);
     if (asJson) {
       out.println(r.body());
     } else {
@@ -279,6 +288,93 @@ final class CtlCommand implements Callable<Integer> {
     if (command.equals("drain"))
       return body.path("remaining").asInt() == 0 ? ExitCode.OK : ExitCode.FAILURE;
     return ExitCode.OK;
+  }
+
+  /** How long a reload may take: the old process's orderly stop is bounded by 45 s. */
+  static final Duration RELOAD_LIMIT = Duration.ofSeconds(90);
+
+  /**
+   * After {@code POST /v1/reload}: waits until the node's admin endpoint answers from the
+   * successor's pid (during the switch nobody answers), then says how long it took.
+   */
+  private int awaitSuccessor(
+      io.baton.config.BatonConfig c,
+      URI reloadUri,
+      JsonNode started,
+      PrintWriter out,
+      PrintWriter err)
+      throws InterruptedException {
+    long oldPid = started.path("pid").asLong();
+    long successor = started.path("successor").asLong();
+    out.println(
+        "node "
+            + c.node().name()
+            + ": pid "
+            + oldPid
+            + " started successor pid "
+            + successor
+            + "; waiting for it to take over");
+    out.flush();
+    URI process = reloadUri.resolve("/v1/process");
+    HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
+    long t0 = System.nanoTime();
+    long deadline = t0 + RELOAD_LIMIT.toNanos();
+    String last = "no answer yet";
+    while (System.nanoTime() < deadline) {
+      try {
+        HttpResponse<String> r =
+            client.send(
+                HttpRequest.newBuilder(process)
+                    .timeout(Duration.ofSeconds(2))
+                    .header("Authorization", "Bearer " + AdminToken.of(c.cluster().key()))
+                    .GET()
+                    .build(),
+                HttpResponse.BodyHandlers.ofString());
+        long pid = json.readTree(r.body()).path("pid").asLong();
+        if (pid == successor) {
+          out.println(
+              "node "
+                  + c.node().name()
+                  + " reloaded: pid "
+                  + successor
+                  + " took over from pid "
+                  + oldPid
+                  + " in "
+                  + (System.nanoTime() - t0) / 1_000_000
+                  + " ms");
+          out.flush();
+          return ExitCode.OK;
+        }
+        last = "pid " + pid + " still answers";
+      } catch (java.io.IOException e) {
+        last = e.toString(); // the switch: the old endpoint closed, the new one not yet up
+      }
+      if (ProcessHandle.of(successor).map(h -> !h.isAlive()).orElse(false)) {
+        err.println(
+            "node "
+                + c.node().name()
+                + ": successor pid "
+                + successor
+                + " exited before it took over; see the node's log. The old process (pid "
+                + oldPid
+                + ") may still run.");
+        err.flush();
+        return ExitCode.FAILURE;
+      }
+      Thread.sleep(100); // polling interval of a deadline-bounded wait
+    }
+    err.println(
+        "node "
+            + c.node().name()
+            + ": successor pid "
+            + successor
+            + " did not take over within "
+            + RELOAD_LIMIT.toSeconds()
+            + " s ("
+            + last
+            + ")");
+    err.flush();
+    return ExitCode.FAILURE;
   }
 
   private static void print(PrintWriter out, String command, JsonNode b) {

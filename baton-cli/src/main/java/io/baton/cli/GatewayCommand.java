@@ -102,7 +102,9 @@ final class GatewayCommand implements Callable<Integer> {
               + gateway.tunnelPort()
               + "; up");
       out.flush();
+      Successor.notifySystemd("READY=1\nSTATUS=gateway " + loaded.node().name() + " up");
       stop.await();
+      Successor.notifySystemd("STOPPING=1");
       return 0;
     } finally {
       if (metrics != null) metrics.close();

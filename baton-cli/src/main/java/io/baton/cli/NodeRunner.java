@@ -184,6 +184,7 @@ final class NodeRunner {
                     server,
                     sync)
                 .dispatcher(dispatcher);
+        if (dispatcher != null && server == null) admin.onReload(Successor::start);
       }
       out.println(
           "baton node "
@@ -194,7 +195,9 @@ final class NodeRunner {
               + configFile
               + "); stop with SIGTERM or Ctrl-C");
       out.flush();
+      Successor.notifySystemd("READY=1\nSTATUS=node " + config.node().name() + " running");
       stop.await();
+      Successor.notifySystemd("STOPPING=1");
       return ExitCode.OK;
     } finally {
       org.slf4j.LoggerFactory.getLogger(NodeRunner.class)

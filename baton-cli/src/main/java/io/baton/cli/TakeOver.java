@@ -56,6 +56,8 @@ final class TakeOver {
     }
     out.println("taking over from dispatcher pid " + pid + ": asking it to stop (SIGTERM)");
     out.flush();
+    // Under systemd (Type=notify, NotifyAccess=all) the service is this process from now on.
+    Successor.notifySystemd("MAINPID=" + ProcessHandle.current().pid());
     long t0 = System.nanoTime();
     handle.get().destroy();
     try {

@@ -95,6 +95,33 @@ public final class UnixSockets {
     }
   }
 
+  /**
+   * A datagram socket bound at {@code path} (what systemd's notify socket is), for tests and tools
+   * that stand in for systemd; read it with {@link #receive}.
+   */
+  public static int bindDatagram(Path path) throws LinuxException {
+    int fd;
+    try {
+      var st = Libc.state();
+      fd = (int) Libc.SOCKET.invokeExact(st, AF_UNIX, 2 /* SOCK_DGRAM */ | Sockets.SOCK_CLOEXEC, 0);
+      if (fd < 0) throw new LinuxException("socket(AF_UNIX, SOCK_DGRAM)", Libc.errno(st));
+    } catch (LinuxException e) {
+      throw e;
+    } catch (Throwable t) {
+      throw Sockets.unexpected("socket", t);
+    }
+    try (Arena arena = Arena.ofConfined()) {
+      var st = Libc.state();
+      int r = (int) Libc.BIND.invokeExact(st, fd, sockaddr(arena, path), SOCKADDR_UN_SIZE);
+      if (r < 0) throw new LinuxException("bind(" + path + ")", Libc.errno(st));
+      return fd;
+    } catch (Throwable t) {
+      Sockets.closeQuietly(fd);
+      if (t instanceof LinuxException e) throw e;
+      throw Sockets.unexpected("bind", t);
+    }
+  }
+
   /** Accepts one connection (blocking). */
   public static int accept(int listener) throws LinuxException {
     return Sockets.accept(listener, false);

@@ -110,6 +110,18 @@ public final class AdminEndpoint implements AutoCloseable {
     return a;
   }
 
+  /**
+   * How this node reloads ({@code POST /v1/reload}, {@code baton ctl reload}): starts the process
+   * that takes over from this one and returns its pid; throws {@link IllegalStateException} saying
+   * why when this node cannot. Without it, reloads are refused.
+   */
+  public AdminEndpoint onReload(java.util.function.LongSupplier startSuccessor) {
+    this.reload = startSuccessor;
+    return this;
+  }
+
+  private volatile java.util.function.LongSupplier reload;
+
   /** Lists the dispatcher's forwarding entries too ({@code connections}). */
   public AdminEndpoint dispatcher(io.baton.dispatcher.DispatcherNode d) {
     this.dispatcher = d;
@@ -142,6 +154,28 @@ public final class AdminEndpoint implements AutoCloseable {
       String route = x.getRequestMethod() + " " + x.getRequestURI().getPath();
       switch (route) {
         case "GET /v1/nodes" -> reply(x, 200, nodes());
+        case "GET /v1/process" ->
+            reply(x, 200, Map.of("node", nodeName, "pid", ProcessHandle.current().pid()));
+        case "POST /v1/reload" -> {
+          java.util.function.LongSupplier r = reload;
+          if (r == null) {
+            throw new IllegalArgumentException(
+                "node "
+                    + nodeName
+                    + " has no planned reload (only a dispatcher that is not also a server has)");
+          }
+          long successor;
+          try {
+            successor = r.getAsLong();
+          } catch (IllegalStateException e) {
+            throw new IllegalArgumentException(e.getMessage());
+          }
+          reply(
+              x,
+              200,
+              Map.of(
+                  "node", nodeName, "pid", ProcessHandle.current().pid(), "successor", successor));
+        }
         case "GET /v1/connections" -> reply(x, 200, connections());
         case "POST /v1/migrate" -> migrate(x, q);
         case "POST /v1/drain" -> drain(x, q);

@@ -128,17 +128,21 @@ public abstract class ProcessLab implements AutoCloseable {
     return hosts.get(node).exec(baton(args), Duration.ofSeconds(60));
   }
 
-  /** The node's metrics, name{labels} -> value; empty if the endpoint does not answer. */
-  public Map<String, Double> metrics(String node) {
+  /** The node's metrics endpoint's text (Prometheus exposition); empty if it does not answer. */
+  public String metricsText(String node) {
     CommandResult r =
         hosts
             .get(node)
             .exec(
                 List.of("curl", "-s", "--max-time", "3", "http://127.0.0.1:9400/metrics"),
                 Duration.ofSeconds(10));
+    return r.succeeded() ? r.stdout() : "";
+  }
+
+  /** The node's metrics, name{labels} -> value; empty if the endpoint does not answer. */
+  public Map<String, Double> metrics(String node) {
     Map<String, Double> out = new HashMap<>();
-    if (!r.succeeded()) return out;
-    for (String line : r.stdout().split("\n")) {
+    for (String line : metricsText(node).split("\n")) {
       if (line.isBlank() || line.startsWith("#")) continue;
       int space = line.lastIndexOf(' ');
       try {
