@@ -50,8 +50,20 @@ public final class Baton implements Callable<Integer> {
   @Spec CommandSpec spec;
 
   public static void main(String[] args) {
+    String formatProblem = logFormatProblem(System.getenv("BATON_LOG_FORMAT"));
+    if (formatProblem != null) {
+      // Checked before the first log line: logback would otherwise log nothing at all.
+      System.err.println("baton: " + formatProblem);
+      System.exit(ExitCode.USAGE);
+    }
     quietNettyLeakDetection();
     System.exit(newCommandLine().execute(args));
+  }
+
+  /** Why {@code BATON_LOG_FORMAT} is not usable, or null: unset, {@code text} or {@code json}. */
+  static String logFormatProblem(String format) {
+    if (format == null || format.equals("text") || format.equals("json")) return null;
+    return "BATON_LOG_FORMAT must be text or json, got '" + format + "'";
   }
 
   /**

@@ -168,6 +168,7 @@ final class HandoffMachine {
       return;
     }
     handoffId = cx.fabric().nextHandoffId(member.node());
+    io.baton.log.ConnectionMdc.handoff(handoffId);
     enter(State.INSTALLING);
     arm(cx.installTimeoutNs(), () -> takeBack("the forwarding table did not answer in time"));
     when(
@@ -388,10 +389,13 @@ final class HandoffMachine {
    * machine in the least harmful terminal state for where it was.
    */
   private void guarded(Runnable stepBody) {
-    try {
-      stepBody.run();
-    } catch (RuntimeException e) {
-      crashed(e);
+    // Every line a step logs names the connection and its handoff (JSON logs carry them as fields).
+    try (var _ = io.baton.log.ConnectionMdc.enter(client.flow(), handoffId)) {
+      try {
+        stepBody.run();
+      } catch (RuntimeException e) {
+        crashed(e);
+      }
     }
   }
 

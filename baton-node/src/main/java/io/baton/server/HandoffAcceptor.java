@@ -146,6 +146,14 @@ final class HandoffAcceptor implements HandoffServer.Handler {
     } catch (StateFormatException e) {
       return refuse(handoff, from, "corrupt connection state: " + e.getMessage());
     }
+    // Every line logged about it names the connection and the handoff (JSON logs: fields).
+    try (var _ = io.baton.log.ConnectionMdc.enter(state.flow(), handoff.handoffId())) {
+      return restoreAndDeliver(handoff, from, state);
+    }
+  }
+
+  private HandoffReply restoreAndDeliver(
+      FabricMessage.Handoff handoff, String from, ConnectionState state) {
     var clientRefusal = clients.refusal(state.flow().clientIp());
     if (clientRefusal.isPresent()) {
       untrusted.incrementAndGet();

@@ -68,9 +68,30 @@ public abstract class ProcessLab implements AutoCloseable {
     return root;
   }
 
+  private final Map<String, Map<String, String>> environments = new HashMap<>();
+
+  /** Environment variables the node's processes start with (e.g. BATON_LOG_FORMAT), from now on. */
+  public void environment(String node, Map<String, String> variables) {
+    environments.put(node, Map.copyOf(variables));
+  }
+
+  /** {@code command} run with the node's environment variables, if any ({@code env K=V ...}). */
+  private List<String> withEnvironment(String node, List<String> command) {
+    Map<String, String> env = environments.getOrDefault(node, Map.of());
+    if (env.isEmpty()) return command;
+    List<String> out = new ArrayList<>(List.of("env"));
+    new java.util.TreeMap<>(env).forEach((k, v) -> out.add(k + "=" + v));
+    out.addAll(command);
+    return out;
+  }
+
   /** Starts the node's process ({@code baton dispatcher|server --config FILE}). */
   public Process start(String node) {
-    Process p = hosts.get(node).start(baton(verb(node), "--config", configs.get(node).toString()));
+    Process p =
+        hosts
+            .get(node)
+            .start(
+                withEnvironment(node, baton(verb(node), "--config", configs.get(node).toString())));
     processes.put(node, p);
     return p;
   }
