@@ -62,7 +62,8 @@ public final class Baton implements Callable<Integer> {
 
   /** Why {@code BATON_LOG_FORMAT} is not usable, or null: unset, {@code text} or {@code json}. */
   static String logFormatProblem(String format) {
-    if (format == null || format.equals("text") || format.equals("json")) return null;
+    if (format == null || format.isEmpty() || format.equals("text") || format.equals("json"))
+      return null;
     return "BATON_LOG_FORMAT must be text or json, got '" + format + "'";
   }
 

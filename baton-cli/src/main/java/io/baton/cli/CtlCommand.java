@@ -35,7 +35,8 @@ import picocli.CommandLine.Spec;
       "Ask a running node: nodes | connections | migrate CLIENT_IP:PORT VIP:PORT [--to NODE] |"
           + " migrate --all|--from THIS_NODE [--to NODE] [--deadline 30s] |"
           + " drain [--deadline 30s] [--to NODE] | workers [NAME weight N | drain | undrain | add ADDRESS:PORT|SOCKET [WEIGHT] | remove] [--vip ADDRESS:PORT]"
-          + " | reload (a dispatcher's planned reload: a new process takes over from the running one)."
+          + " | reload (a dispatcher's planned reload: a new process takes over from the running one)"
+          + " | stats (prints the address of the node's live stats page, token included)."
           + " workers lists or changes a server's local worker pools (blue/green by weight). drain also stops new connections to the node (as baton drain) and"
           + " moves its established ones to other servers at their next safe point, until the deadline."
           + " --force moves connections that have no safe point too (l4 and tls relays, applications without one),"
@@ -156,6 +157,20 @@ final class CtlCommand implements Callable<Integer> {
               + " middle of (an upstream exchange, a TLS session) does not move with them");
       err.flush();
     }
+    if (command.equals("stats")) {
+      // The live stats page's address: open it in a browser on the node's host (the admin
+      // endpoint listens on loopback by default; an SSH tunnel reaches it from elsewhere).
+      var at = c.admin().listen();
+      out.println(
+          "http://"
+              + at.getAddress().getHostAddress()
+              + ":"
+              + at.getPort()
+              + "/stats?token="
+              + AdminToken.of(c.cluster().key()));
+      out.flush();
+      return ExitCode.OK;
+    }
     String method = "GET";
     String path;
     long timeoutMs = 35_000;
@@ -235,7 +250,7 @@ final class CtlCommand implements Callable<Integer> {
             err,
             "unknown command "
                 + command
-                + " (nodes, connections, migrate, drain, workers, reload)");
+                + " (nodes, connections, migrate, drain, workers, reload, stats)");
       }
     }
     var listen = c.admin().listen();

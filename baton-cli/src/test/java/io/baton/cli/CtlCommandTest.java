@@ -61,7 +61,8 @@ class CtlCommandTest {
     Run unknown = run("ctl", "--config", file.toString(), "reboot");
     assertThat(unknown.exitCode()).isEqualTo(ExitCode.USAGE);
     assertThat(unknown.err())
-        .contains("unknown command reboot (nodes, connections, migrate, drain, workers, reload)");
+        .contains(
+            "unknown command reboot (nodes, connections, migrate, drain, workers, reload, stats)");
     Run migrate = run("ctl", "--config", file.toString(), "migrate", "198.18.0.10:4000");
     assertThat(migrate.exitCode()).isEqualTo(ExitCode.USAGE);
     assertThat(migrate.err()).contains("migrate needs CLIENT_IP:PORT VIP:PORT, or --all");

@@ -8,6 +8,7 @@ class LogFormatTest {
   @Test
   void onlyTextAndJsonAreLogFormats() {
     assertThat(Baton.logFormatProblem(null)).isNull();
+    assertThat(Baton.logFormatProblem("")).isNull();
     assertThat(Baton.logFormatProblem("text")).isNull();
     assertThat(Baton.logFormatProblem("json")).isNull();
     assertThat(Baton.logFormatProblem("JSON"))

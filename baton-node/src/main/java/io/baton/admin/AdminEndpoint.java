@@ -55,7 +55,7 @@ public final class AdminEndpoint implements AutoCloseable {
   private final String nodeName;
   private final ServerAgent server;
   private final SyncPlane sync;
-  private io.baton.dispatcher.DispatcherNode dispatcher;
+  private volatile io.baton.dispatcher.DispatcherNode dispatcher;
 
   private AdminEndpoint(
       HttpServer http,
@@ -125,6 +125,7 @@ public final class AdminEndpoint implements AutoCloseable {
   /** Lists the dispatcher's forwarding entries too ({@code connections}). */
   public AdminEndpoint dispatcher(io.baton.dispatcher.DispatcherNode d) {
     this.dispatcher = d;
+    this.statsRegistry = null; // the stats page's figures include the dispatcher's from now on
     return this;
   }
 
@@ -136,23 +137,30 @@ public final class AdminEndpoint implements AutoCloseable {
   }
 
   private void handle(HttpExchange x) throws IOException {
+    boolean streaming = false;
     // Not try-with-resources: that closes the exchange before a catch block could answer.
     try {
+      Map<String, String> q = query(x.getRequestURI().getRawQuery());
+      // The token as a header (baton ctl) or, for a browser, in the address (the stats page's URL,
+      // which baton ctl stats prints; the page passes it on to its event stream).
       String auth = x.getRequestHeaders().getFirst("Authorization");
-      if (auth == null
-          || !auth.startsWith("Bearer ")
-          || !AdminToken.matches(auth.substring(7).trim(), token)) {
+      String given =
+          auth != null && auth.startsWith("Bearer ") ? auth.substring(7).trim() : q.get("token");
+      if (given == null || !AdminToken.matches(given, token)) {
         reply(
             x,
             401,
             Map.of(
                 "error",
-                "missing or wrong token (baton ctl derives it from the config's cluster key)"));
+                "missing or wrong token (baton ctl derives it from the config's cluster key;"
+                    + " baton ctl stats prints the stats page's address with it)"));
         return;
       }
-      Map<String, String> q = query(x.getRequestURI().getRawQuery());
       String route = x.getRequestMethod() + " " + x.getRequestURI().getPath();
       switch (route) {
+        case "GET /stats" -> page(x);
+        case "GET /v1/stats" -> reply(x, 200, stats());
+        case "GET /v1/stats/events" -> streaming = stream(x);
         case "GET /v1/nodes" -> reply(x, 200, nodes());
         case "GET /v1/process" ->
             reply(x, 200, Map.of("node", nodeName, "pid", ProcessHandle.current().pid()));
@@ -189,8 +197,101 @@ public final class AdminEndpoint implements AutoCloseable {
       log.warn("admin request {} failed", x.getRequestURI(), e);
       reply(x, 500, Map.of("error", String.valueOf(e.getMessage())));
     } finally {
+      if (!streaming) x.close();
+    }
+  }
+
+  /** How often the stats page's event stream sends a snapshot. */
+  static final Duration STATS_PERIOD = Duration.ofMillis(500);
+
+  /** Most stats pages open at once (each holds a thread while it is open). */
+  static final int MAX_STREAMS = 4;
+
+  /** The longest one event stream lasts; the browser reconnects on its own. */
+  static final Duration STREAM_LIMIT = Duration.ofMinutes(30);
+
+  private final ExecutorService streams =
+      Executors.newFixedThreadPool(
+          MAX_STREAMS,
+          r -> {
+            Thread t = new Thread(r, "baton-admin-stats");
+            t.setDaemon(true);
+            return t;
+          });
+  private final java.util.concurrent.atomic.AtomicInteger openStreams =
+      new java.util.concurrent.atomic.AtomicInteger();
+  private volatile io.prometheus.metrics.model.registry.PrometheusRegistry statsRegistry;
+
+  /** The stats page itself: one HTML file with its script and style, nothing from elsewhere. */
+  private static void page(HttpExchange x) throws IOException {
+    byte[] html;
+    try (var in = AdminEndpoint.class.getResourceAsStream("stats.html")) {
+      if (in == null) throw new IllegalStateException("stats.html is missing from the jar");
+      html = in.readAllBytes();
+    }
+    x.getResponseHeaders().set("Content-Type", "text/html; charset=utf-8");
+    x.getResponseHeaders().set("Cache-Control", "no-store");
+    x.sendResponseHeaders(200, html.length);
+    x.getResponseBody().write(html);
+  }
+
+  /** What the stats page shows now ({@link StatsFeed}). */
+  private Map<String, Object> stats() {
+    var registry = statsRegistry;
+    if (registry == null) {
+      registry = MetricsEndpoint.registry(dispatcher, server, sync);
+      statsRegistry = registry;
+    }
+    List<String> roles = new ArrayList<>();
+    if (dispatcher != null) roles.add("dispatcher");
+    if (server != null) roles.add("server");
+    return StatsFeed.snapshot(nodeName, roles, registry, sync == null ? null : nodes());
+  }
+
+  /**
+   * Server-sent events: a snapshot every {@link #STATS_PERIOD} on a thread of its own until the
+   * browser goes; true when the exchange was handed to that thread.
+   */
+  private boolean stream(HttpExchange x) throws IOException {
+    if (openStreams.incrementAndGet() > MAX_STREAMS) {
+      openStreams.decrementAndGet();
+      reply(
+          x,
+          503,
+          Map.of("error", "already " + MAX_STREAMS + " stats pages open on node " + nodeName));
+      return false;
+    }
+    x.getResponseHeaders().set("Content-Type", "text/event-stream");
+    x.getResponseHeaders().set("Cache-Control", "no-store");
+    x.sendResponseHeaders(200, 0);
+    try {
+      streams.execute(
+          () -> {
+            long end = System.nanoTime() + STREAM_LIMIT.toNanos();
+            try (var body = x.getResponseBody()) {
+              while (System.nanoTime() < end) {
+                body.write(
+                    ("data: " + json.writeValueAsString(stats()) + "\n\n")
+                        .getBytes(StandardCharsets.UTF_8));
+                body.flush();
+                Thread.sleep(STATS_PERIOD.toMillis()); // the stream's pace, not a synchronisation
+              }
+            } catch (IOException e) {
+              log.debug("stats page gone: {}", e.getMessage());
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            } catch (RuntimeException e) {
+              log.warn("stats stream failed", e);
+            } finally {
+              openStreams.decrementAndGet();
+              x.close();
+            }
+          });
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      openStreams.decrementAndGet();
       x.close();
     }
+    return true;
   }
 
   /** Every worker of every pool on this server. */
@@ -478,5 +579,6 @@ public final class AdminEndpoint implements AutoCloseable {
   public void close() {
     http.stop(0);
     thread.shutdownNow();
+    streams.shutdownNow();
   }
 }

@@ -42,10 +42,7 @@ public final class MetricsEndpoint implements AutoCloseable {
   public static MetricsEndpoint start(
       InetSocketAddress listen, DispatcherNode dispatcher, ServerAgent agent, SyncPlane sync)
       throws IOException {
-    PrometheusRegistry registry = new PrometheusRegistry();
-    if (dispatcher != null) registerDispatcher(registry, dispatcher);
-    if (agent != null) registerServer(registry, agent);
-    if (sync != null) registerSync(registry, sync);
+    PrometheusRegistry registry = registry(dispatcher, agent, sync);
     try {
       HTTPServer server =
           HTTPServer.builder()
@@ -57,6 +54,18 @@ public final class MetricsEndpoint implements AutoCloseable {
     } catch (IOException e) {
       throw new IOException("cannot serve metrics on " + listen + ": " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * A registry of the node's metrics (each role's that it has; any may be null): what {@code
+   * /metrics} serves, and what the admin endpoint's stats page shows.
+   */
+  static PrometheusRegistry registry(DispatcherNode dispatcher, ServerAgent agent, SyncPlane sync) {
+    PrometheusRegistry registry = new PrometheusRegistry();
+    if (dispatcher != null) registerDispatcher(registry, dispatcher);
+    if (agent != null) registerServer(registry, agent);
+    if (sync != null) registerSync(registry, sync);
+    return registry;
   }
 
   /** Serves {@code /metrics} on {@code listen} for a gateway. */

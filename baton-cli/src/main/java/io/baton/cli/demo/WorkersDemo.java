@@ -95,9 +95,7 @@ public final class WorkersDemo {
       long start = System.nanoTime();
       awaitElapsed(start, loadSeconds * 1000L / 3);
       Process w2 = nginx.get("w2");
-      List<ProcessHandle> family = w2.descendants().toList();
-      family.forEach(ProcessHandle::destroyForcibly);
-      w2.destroyForcibly();
+      Nginx.kill(w2);
       checks.say("   w2 killed at " + (System.nanoTime() - start) / 1_000_000 + " ms");
       awaitElapsed(start, loadSeconds * 2000L / 3);
       CommandResult drain = ctl(farm, "workers", "w3", "drain");

@@ -38,6 +38,21 @@ public final class Nginx {
     return run(host, dir, "nginx on " + name, servers, 8080);
   }
 
+  /**
+   * Kills an nginx started here (SIGKILL) with its worker processes, which hold the listening
+   * socket too. The master goes first: killed after its worker, it would fork a new one in the
+   * meantime (it respawns a worker that dies), which would go on serving as an orphan.
+   */
+  public static void kill(Process master) throws InterruptedException {
+    List<ProcessHandle> workers = master.descendants().toList();
+    master.destroyForcibly();
+    if (!master.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) {
+      throw new IllegalStateException("nginx pid " + master.pid() + " survived SIGKILL");
+    }
+    for (ProcessHandle w : workers) w.destroyForcibly();
+    for (ProcessHandle w : workers) w.onExit().join();
+  }
+
   /** A plain nginx on 127.0.0.1:{@code port} serving {@code root}: one worker of a local pool. */
   public static Process startWorker(Host host, Path labDir, String name, Path root, int port)
       throws IOException, InterruptedException {

@@ -113,11 +113,7 @@ class WorkerPoolLabTest {
       assertThat(onW2).as("downloads on s1-w2").isPositive();
       for (String w : List.of("w1", "w3", "w4")) ctl(farm, "s1", "workers", w, "undrain");
       Process dead = nginx.get("s1-w2");
-      // nginx's worker process holds the listening socket too: kill both, the worker first.
-      List<ProcessHandle> family = dead.descendants().toList();
-      family.forEach(ProcessHandle::destroyForcibly);
-      dead.destroyForcibly();
-      assertThat(dead.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+      Nginx.kill(dead); // master and worker (SIGKILL)
       ProcessLab.awaitTrue(
           () ->
               farm.hosts
