@@ -63,6 +63,7 @@ public final class FarmDemo {
       Snapshot after = snapshot(farm);
       summary(farm, before, after, wrk, ttfb);
       noRstReachedTheClient(farm, clientRsts);
+      statsPage(farm);
       checks.say(checks.failed() ? "DEMO FAILED" : "demo: all checks passed");
       if (keep) keepServing(farm);
     }
@@ -296,9 +297,35 @@ public final class FarmDemo {
         received == 0, "the client received " + received + " RST segments over the whole demo");
   }
 
+  /** d1's live stats page shows the farm: its feed lists every server, up. */
+  private void statsPage(Farm farm) throws Exception {
+    String url = farm.nodes.get("d1").statsUrl();
+    String feed = url.replace("/stats?", "/v1/stats?");
+    var r = farm.d1.exec("curl", "-s", "--max-time", "5", feed);
+    var metrics =
+        new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.stdout()).path("metrics");
+    java.util.Set<String> up = new java.util.TreeSet<>();
+    for (var p : metrics.path("baton_fabric_up")) {
+      if (p.path("value").asDouble() >= 1) up.add(p.path("labels").path("server").asText());
+    }
+    checks.check(
+        up.equals(new java.util.TreeSet<>(farm.servers.keySet())),
+        "d1's live stats page (baton ctl stats) shows servers " + up + " up");
+  }
+
   private void keepServing(Farm farm) throws InterruptedException {
     checks.say("");
     checks.say("The farm stays up. In another shell, as root:");
+    String stats = farm.nodes.get("d1").statsUrl();
+    checks.say(
+        "  d1's live stats page, inside d1's namespace (a browser there, or its JSON with curl):");
+    checks.say("    ip netns exec " + farm.d1.nsName() + " chromium --no-sandbox '" + stats + "'");
+    checks.say(
+        "    ip netns exec "
+            + farm.d1.nsName()
+            + " curl -s '"
+            + stats.replace("/stats?", "/v1/stats?")
+            + "'");
     checks.say(
         "  ip netns exec " + farm.client.nsName() + " curl http://" + Farm.VIP + "/whoami.txt");
     checks.say(

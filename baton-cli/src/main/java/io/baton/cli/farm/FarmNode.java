@@ -27,6 +27,8 @@ public final class FarmNode implements AutoCloseable {
   private final ServerAgent server;
   private final DispatcherNode dispatcher;
   private final io.baton.admin.MetricsEndpoint metrics;
+  private io.baton.admin.AdminEndpoint admin;
+  private String statsToken;
 
   private FarmNode(
       String name,
@@ -74,7 +76,22 @@ public final class FarmNode implements AutoCloseable {
                 io.baton.admin.MetricsEndpoint.start(
                     config.metrics().get().listen(), dispatcher, server);
           }
-          return new FarmNode(config.node().name(), host, group, server, dispatcher, metrics);
+          FarmNode node =
+              new FarmNode(config.node().name(), host, group, server, dispatcher, metrics);
+          if (config.admin().enabled()) {
+            // In this namespace, like baton ctl's endpoint of a real node (loopback by default).
+            node.admin =
+                io.baton.admin.AdminEndpoint.start(
+                        config.admin().listen(),
+                        config.cluster().key(),
+                        config.node().name(),
+                        server,
+                        null)
+                    .dispatcher(dispatcher);
+            node.statsToken = io.baton.admin.AdminToken.of(config.cluster().key());
+            node.statsAddress = config.admin().listen();
+          }
+          return node;
         });
   }
 
@@ -115,8 +132,25 @@ public final class FarmNode implements AutoCloseable {
     return dispatcher;
   }
 
+  private java.net.InetSocketAddress statsAddress;
+
+  /**
+   * The node's live stats page (inside its namespace), token included; null when its admin endpoint
+   * is off.
+   */
+  public String statsUrl() {
+    if (admin == null) return null;
+    return "http://"
+        + statsAddress.getAddress().getHostAddress()
+        + ":"
+        + statsAddress.getPort()
+        + "/stats?token="
+        + statsToken;
+  }
+
   @Override
   public void close() {
+    if (admin != null) admin.close();
     if (metrics != null) metrics.close();
     if (dispatcher != null) dispatcher.close();
     if (server != null) server.close();
