@@ -194,6 +194,25 @@ public final class MetricsEndpoint implements AutoCloseable {
         "Ownership news refused: not a configured server at that fabric address",
         s.ownershipRefused);
     CounterWithCallback.builder()
+        .name("baton_dispatcher_vip_connections")
+        .help("Client connections accepted, per VIP")
+        .labelNames("vip")
+        .callback(cb -> s.perVip().forEach((vip, c) -> cb.call(c.accepted.sum(), vip)))
+        .register(r);
+    CounterWithCallback.builder()
+        .name("baton_dispatcher_vip_handoffs")
+        .help("Connections handed off, per VIP")
+        .labelNames("vip")
+        .callback(cb -> s.perVip().forEach((vip, c) -> cb.call(c.handedOff.sum(), vip)))
+        .register(r);
+    GaugeWithCallback.builder()
+        .name("baton_dispatcher_server_connections")
+        .help(
+            "Connections each server holds, as this dispatcher knows it (load reports, own handoffs)")
+        .labelNames("server")
+        .callback(cb -> d.serverConnections().forEach((server, n) -> cb.call(n, server)))
+        .register(r);
+    CounterWithCallback.builder()
         .name("baton_dispatcher_answered")
         .help("Connections the dispatcher answered or closed itself, by reason")
         .labelNames("reason")

@@ -652,6 +652,13 @@ public final class DispatcherNode implements AutoCloseable {
     return forwarding.trackedEntries();
   }
 
+  /**
+   * Connections each server holds, as this dispatcher knows it (load reports and its own handoffs).
+   */
+  public java.util.Map<String, Integer> serverConnections() {
+    return load.snapshot();
+  }
+
   public DispatcherStats stats() {
     return stats;
   }

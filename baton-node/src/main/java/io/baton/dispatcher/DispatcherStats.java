@@ -9,6 +9,27 @@ import java.util.concurrent.atomic.LongAdder;
  */
 public final class DispatcherStats {
   public final LongAdder accepted = new LongAdder();
+
+  /** Connections accepted and handed off on one VIP (VIP:port). */
+  public static final class VipCounters {
+    public final LongAdder accepted = new LongAdder();
+    public final LongAdder handedOff = new LongAdder();
+  }
+
+  private final java.util.concurrent.ConcurrentHashMap<String, VipCounters> perVip =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  /** The counters of {@code vip} ({@code 198.18.0.100:80}). */
+  public VipCounters forVip(String vip) {
+    VipCounters c = perVip.get(vip);
+    return c != null ? c : perVip.computeIfAbsent(vip, k -> new VipCounters());
+  }
+
+  /** Every VIP seen so far with its counters. */
+  public java.util.Map<String, VipCounters> perVip() {
+    return java.util.Collections.unmodifiableMap(perVip);
+  }
+
   public final LongAdder handedOff = new LongAdder();
   public final LongAdder refusedByServer = new LongAdder();
   public final LongAdder handoffFailures = new LongAdder();

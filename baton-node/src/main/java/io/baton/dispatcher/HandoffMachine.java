@@ -268,6 +268,7 @@ final class HandoffMachine {
     releaseOurCopy();
     cx.load().increment(member.node());
     cx.stats().handedOff.increment();
+    cx.stats().forVip(vip).handedOff.increment();
     finish(State.HANDED_OFF);
   }
 

@@ -41,6 +41,13 @@ public final class LoadTable implements LoadView {
     counter(node).getAndUpdate(n -> n > 0 ? n - 1 : 0);
   }
 
+  /** Every node's count now (reported, or estimated since its last report). */
+  public java.util.Map<String, Integer> snapshot() {
+    java.util.Map<String, Integer> out = new java.util.TreeMap<>();
+    active.forEach((node, n) -> out.put(node, n.get()));
+    return out;
+  }
+
   /** Forgets a node that left the farm. */
   public void remove(String node) {
     active.remove(node);

@@ -86,10 +86,21 @@ final class HeadlessChromium implements AutoCloseable {
   /** Waits (at most {@code limit}) until {@code expression} is true in the page. */
   void awaitTrue(String expression, Duration limit) throws Exception {
     long deadline = System.nanoTime() + limit.toNanos();
-    while (!eval(expression).asBoolean(false)) {
+    // Until the page has loaded, the expression may throw (no such element yet): not true yet.
+    String guarded =
+        "(() => { try { return !!(" + expression + "); } catch (e) { return false; } })()";
+    while (!eval(guarded).asBoolean(false)) {
       if (System.nanoTime() > deadline) {
         throw new AssertionError(
-            "timed out after " + limit + " waiting in the page for: " + expression);
+            "timed out after "
+                + limit
+                + " waiting in the page for: "
+                + expression
+                + "; the page at "
+                + eval("location.href").asText()
+                + " says: "
+                + eval("document.body ? document.body.innerText.slice(0, 600) : '(no body)'")
+                    .asText());
       }
       Thread.sleep(50); // polling interval of a deadline-bounded wait
     }

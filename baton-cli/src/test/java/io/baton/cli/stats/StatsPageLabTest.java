@@ -67,6 +67,12 @@ class StatsPageLabTest {
         assertThat(page.eval("document.querySelectorAll('#stages tr[data-stage]').length").asInt())
             .as("handoff stages listed")
             .isEqualTo(4);
+        assertThat(
+                page.eval(
+                        "document.querySelector('#vips tr[data-vip=\"198.18.0.100:80\"]') !== null")
+                    .asBoolean())
+            .as("the VIP's row")
+            .isTrue();
         Path shots = Files.createDirectories(Path.of("target"));
         page.screenshot(shots.resolve("stats-page.png"));
 
