@@ -437,6 +437,11 @@ public final class MetricsEndpoint implements AutoCloseable {
         "baton_server_guard_drops",
         "VIP packets the guard dropped before their socket existed",
         a::guardDrops);
+    GaugeWithCallback.builder()
+        .name("baton_server_migrations_in_progress")
+        .help("Migrations of this server's connections to other servers under way now")
+        .callback(cb -> cb.call(a.migrator().movingCount()))
+        .register(r);
     CounterWithCallback.builder()
         .name("baton_server_migrations")
         .help("Live migrations of this server's connections to others, by outcome")

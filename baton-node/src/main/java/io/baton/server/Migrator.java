@@ -368,6 +368,11 @@ public final class Migrator implements AutoCloseable {
     return !moving.isEmpty();
   }
 
+  /** Migrations of connections away from this server under way now. */
+  public int movingCount() {
+    return moving.size();
+  }
+
   private void count(MigrationOutcome o) {
     if (o == null || o.outcome().equals("stayed")) {
       stayed.increment();
