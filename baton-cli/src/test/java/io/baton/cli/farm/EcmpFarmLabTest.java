@@ -264,6 +264,16 @@ class EcmpFarmLabTest {
   void aPeerFarmServesLocallyAndThroughHandoffs() throws Exception {
     try (EcmpFarm farm = new EcmpFarm("ecmp-peers", true).startAll()) {
       RstCounter rst = RstCounter.install(farm.client);
+      // Every SYN, FIN and RST the client sees, with times: if an RST comes, its flow's story.
+      java.nio.file.Path capture = farm.lab.dir().resolve("client-syn-fin-rst.txt");
+      Process tcpdump =
+          farm.client.start(
+              List.of(
+                  "sh",
+                  "-c",
+                  "exec tcpdump -i any -nn -tt -l 'tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) != 0' > "
+                      + capture
+                      + " 2>/dev/null"));
       String expected = sha256(farm.bigFile);
       ExecutorService pool = Executors.newFixedThreadPool(12);
       try {
@@ -336,9 +346,28 @@ class EcmpFarmLabTest {
               .limit(120)
               .forEach(System.out::println);
         }
+        // For each flow that got an RST: its SYNs, FINs and RSTs at the client, and every log line
+        // of every node that names its port.
+        for (String listed : rst.receivedFlows().split(",")) {
+          String flow = listed.strip();
+          if (!flow.matches(".* \\d+$")) continue; // "none listed"
+          String port = flow.substring(flow.lastIndexOf(' ') + 1);
+          System.out.println("---- flow " + flow + " at the client (tcpdump):");
+          java.nio.file.Files.readString(capture)
+              .lines()
+              .filter(l -> l.contains("." + port + " ") || l.contains("." + port + ":"))
+              .forEach(System.out::println);
+          for (String p : farm.dispatchers) {
+            farm.log(p)
+                .lines()
+                .filter(l -> l.contains(":" + port))
+                .forEach(l -> System.out.println(p + ": " + l));
+          }
+        }
         throw e;
       } finally {
         pool.shutdownNow();
+        tcpdump.destroy();
       }
     }
   }
