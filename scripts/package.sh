@@ -48,8 +48,18 @@ cat > "$stage/baton-for-help2man" <<SH
 exec "$JDK/bin/java" --enable-native-access=ALL-UNNAMED -jar "$jar" "\$@"
 SH
 chmod +x "$stage/baton-for-help2man"
+# Each command's own --help, as a COMMANDS section (help2man reads only the top level).
+{
+  echo "[COMMAND DETAILS]"
+  for cmd in dispatcher server gateway register drain ctl config probe demo bench; do
+    echo ".SS \"baton $cmd\""
+    echo ".nf"
+    "$stage/baton-for-help2man" "$cmd" --help | sed -e 's/\\/\\e/g' -e 's/^\./\\\&./' -e "s/^'/\\\\\&'/"
+    echo ".fi"
+  done
+} > "$stage/commands.h2m"
 help2man --no-info --name="load balancer that moves live TCP connections to the servers" \
-  --section=1 --output="$stage/baton.1" "$stage/baton-for-help2man"
+  --section=1 --include="$stage/commands.h2m" --output="$stage/baton.1" "$stage/baton-for-help2man"
 sed -i 's/baton-for-help2man/baton/g; s/BATON-FOR-HELP2MAN/BATON/g' "$stage/baton.1"
 gzip -9n -c "$stage/baton.1" > "$pkg/usr/share/man/man1/baton.1.gz"
 

@@ -70,7 +70,11 @@ class DebianPackageIT {
         .contains("dispatcher")
         .contains("server")
         .contains("gateway")
-        .doesNotContain("baton-for-help2man");
+        .doesNotContain("baton-for-help2man")
+        // Every command's own help, not only the top level's.
+        .contains(".SS \"baton ctl\"")
+        .contains(".SS \"baton register\"")
+        .contains("--take-over");
 
     Path control2 = Files.createDirectories(dir.resolve("control"));
     run(List.of("dpkg-deb", "--control", deb.toString(), control2.toString()));
