@@ -267,10 +267,21 @@ public final class Host {
       thread = null;
       started = new ArrayList<>(processes.keySet());
     }
+    // Each process before its children: a parent that respawns children (nginx's master) would
+    // otherwise fork a new one after its child was killed, and that one would outlive the lab.
+    List<ProcessHandle> children = new ArrayList<>();
     for (Process p : started) {
-      p.descendants().forEach(ProcessHandle::destroyForcibly);
+      children.addAll(p.descendants().toList());
       p.destroyForcibly();
     }
+    for (Process p : started) {
+      try {
+        p.waitFor(KILL_WAIT_MS, TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    children.forEach(ProcessHandle::destroyForcibly);
     for (Process p : started) {
       try {
         if (!p.waitFor(KILL_WAIT_MS, TimeUnit.MILLISECONDS)) {
