@@ -21,7 +21,7 @@ import java.util.concurrent.TimeoutException;
  * callers that mean a particular namespace say so in the command ({@code ip -n}, {@code ip netns
  * exec}) instead of relying on the thread they run on.
  */
-final class CommandRunner {
+public final class CommandRunner {
   /** Long enough for any one iproute2 call on a busy machine, short enough to fail a stuck run. */
   static final Duration SETUP_TIMEOUT = Duration.ofSeconds(20);
 
@@ -29,7 +29,8 @@ final class CommandRunner {
 
   private CommandRunner() {}
 
-  static CommandResult run(List<String> command, Duration timeout) {
+  /** Runs {@code command} to completion (killed after {@code timeout}); its output and exit. */
+  public static CommandResult run(List<String> command, Duration timeout) {
     Process process;
     try {
       process =

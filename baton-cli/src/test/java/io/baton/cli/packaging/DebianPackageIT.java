@@ -2,12 +2,15 @@ package io.baton.cli.packaging;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.baton.lab.CommandResult;
+import io.baton.lab.CommandRunner;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
+import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.zip.GZIPInputStream;
@@ -28,14 +31,18 @@ class DebianPackageIT {
 
   @Test
   void thePackageHoldsWhatAHostNeeds() throws Exception {
+    // The script prints the package's path as the last line of its standard output.
     String built =
-        run(
-            List.of(
-                ROOT.resolve("scripts/package.sh").toString(),
-                "--jar",
-                JAR.toString(),
-                "--output",
-                dir.toString()));
+        CommandRunner.run(
+                List.of(
+                    ROOT.resolve("scripts/package.sh").toString(),
+                    "--jar",
+                    JAR.toString(),
+                    "--output",
+                    dir.toString()),
+                Duration.ofSeconds(120))
+            .orThrow()
+            .stdout();
     Path deb = Path.of(built.strip().lines().reduce((a, b) -> b).orElseThrow());
     assertThat(deb).exists();
     assertThat(deb.getFileName().toString())
@@ -88,13 +95,10 @@ class DebianPackageIT {
     assertThat(run(List.of("sh", "-n", root.resolve("usr/bin/baton").toString()))).isEmpty();
   }
 
-  private static String run(List<String> command) throws Exception {
-    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-    p.getOutputStream().close();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertThat(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
-    assertThat(p.exitValue()).as(command + ": " + out).isZero();
-    return out;
+  /** Runs {@code command} with the lab's runner; its output (both streams), failing on an exit. */
+  private static String run(List<String> command) {
+    CommandResult r = CommandRunner.run(command, Duration.ofSeconds(120)).orThrow();
+    return r.stdout() + r.stderr();
   }
 
   private static String sha256(Path file) throws Exception {

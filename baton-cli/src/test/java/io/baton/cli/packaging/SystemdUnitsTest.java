@@ -2,8 +2,11 @@ package io.baton.cli.packaging;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.baton.lab.CommandResult;
+import io.baton.lab.CommandRunner;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Matcher;
@@ -65,15 +68,10 @@ class SystemdUnitsTest {
     }
   }
 
-  /** Runs {@code command}; returns its output (both streams), failing on a non-zero exit. */
-  private static String run(List<String> command) throws Exception {
-    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-    p.getOutputStream().close();
-    String out =
-        new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-    assertThat(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
-    assertThat(p.exitValue()).as(command + ": " + out).isZero();
-    return out;
+  /** Runs {@code command} with the lab's runner; its output (both streams), failing on an exit. */
+  private static String run(List<String> command) {
+    CommandResult r = CommandRunner.run(command, Duration.ofSeconds(60)).orThrow();
+    return r.stdout() + r.stderr();
   }
 
   private static String value(String unit, String key) {
