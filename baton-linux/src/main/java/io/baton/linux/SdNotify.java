@@ -14,8 +14,6 @@ import java.nio.charset.StandardCharsets;
  * systemd with {@code Type=notify}) nothing is sent. Stateless and thread-safe.
  */
 public final class SdNotify {
-  private static final int SOCK_DGRAM = 2;
-
   private SdNotify() {}
 
   /**
@@ -38,19 +36,7 @@ public final class SdNotify {
     }
     if (path[0] == '@') path[0] = 0; // abstract namespace
     byte[] message = state.getBytes(StandardCharsets.UTF_8);
-    int fd;
-    try {
-      var st = Libc.state();
-      fd =
-          (int)
-              Libc.SOCKET.invokeExact(
-                  st, UnixSockets.AF_UNIX, SOCK_DGRAM | Sockets.SOCK_CLOEXEC, 0);
-      if (fd < 0) throw new LinuxException("socket(AF_UNIX, SOCK_DGRAM)", Libc.errno(st));
-    } catch (LinuxException e) {
-      throw e;
-    } catch (Throwable t) {
-      throw Sockets.unexpected("socket", t);
-    }
+    int fd = UnixSockets.socket(UnixSockets.SOCK_DGRAM);
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment sa = arena.allocate(2 + path.length);
       sa.set(JAVA_SHORT, 0, (short) UnixSockets.AF_UNIX);

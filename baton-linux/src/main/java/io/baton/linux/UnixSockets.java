@@ -21,6 +21,7 @@ import java.nio.file.Path;
 public final class UnixSockets {
   static final int AF_UNIX = 1;
   static final int SOCK_SEQPACKET = 5;
+  static final int SOCK_DGRAM = 2;
   static final int SCM_RIGHTS = 1;
   static final int MSG_TRUNC = 0x20;
   static final int MSG_CTRUNC = 0x8;
@@ -58,7 +59,7 @@ public final class UnixSockets {
 
   /** Connects to the seqpacket listener at {@code path}; blocking, close-on-exec. */
   public static int connect(Path path) throws LinuxException {
-    int fd = socket();
+    int fd = socket(SOCK_SEQPACKET);
     try (Arena arena = Arena.ofConfined()) {
       var st = Libc.state();
       int r = (int) Libc.CONNECT.invokeExact(st, fd, sockaddr(arena, path), SOCKADDR_UN_SIZE);
@@ -81,7 +82,7 @@ public final class UnixSockets {
         throw new LinuxException("bind(" + path + ")", "the path exists and is not a socket");
       unlink(path);
     }
-    int fd = socket();
+    int fd = socket(SOCK_SEQPACKET);
     try (Arena arena = Arena.ofConfined()) {
       var st = Libc.state();
       int r = (int) Libc.BIND.invokeExact(st, fd, sockaddr(arena, path), SOCKADDR_UN_SIZE);
@@ -100,16 +101,7 @@ public final class UnixSockets {
    * that stand in for systemd; read it with {@link #receive}.
    */
   public static int bindDatagram(Path path) throws LinuxException {
-    int fd;
-    try {
-      var st = Libc.state();
-      fd = (int) Libc.SOCKET.invokeExact(st, AF_UNIX, 2 /* SOCK_DGRAM */ | Sockets.SOCK_CLOEXEC, 0);
-      if (fd < 0) throw new LinuxException("socket(AF_UNIX, SOCK_DGRAM)", Libc.errno(st));
-    } catch (LinuxException e) {
-      throw e;
-    } catch (Throwable t) {
-      throw Sockets.unexpected("socket", t);
-    }
+    int fd = socket(SOCK_DGRAM);
     try (Arena arena = Arena.ofConfined()) {
       var st = Libc.state();
       int r = (int) Libc.BIND.invokeExact(st, fd, sockaddr(arena, path), SOCKADDR_UN_SIZE);
@@ -269,11 +261,13 @@ public final class UnixSockets {
     return fd;
   }
 
-  private static int socket() throws LinuxException {
+  /** A new close-on-exec AF_UNIX socket of {@code type} (SOCK_SEQPACKET, SOCK_DGRAM). */
+  static int socket(int type) throws LinuxException {
+    String name = type == SOCK_DGRAM ? "SOCK_DGRAM" : "SOCK_SEQPACKET";
     try {
       var st = Libc.state();
-      int fd = (int) Libc.SOCKET.invokeExact(st, AF_UNIX, SOCK_SEQPACKET | Sockets.SOCK_CLOEXEC, 0);
-      if (fd < 0) throw new LinuxException("socket(AF_UNIX, SOCK_SEQPACKET)", Libc.errno(st));
+      int fd = (int) Libc.SOCKET.invokeExact(st, AF_UNIX, type | Sockets.SOCK_CLOEXEC, 0);
+      if (fd < 0) throw new LinuxException("socket(AF_UNIX, " + name + ")", Libc.errno(st));
       return fd;
     } catch (LinuxException e) {
       throw e;
