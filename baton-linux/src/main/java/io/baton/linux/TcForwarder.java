@@ -1,12 +1,14 @@
 package io.baton.linux;
 
-import static java.lang.foreign.ValueLayout.JAVA_BYTE;
-import static java.lang.foreign.ValueLayout.JAVA_INT;
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
-
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.nio.charset.StandardCharsets;
+import static io.baton.linux.BpfAsm.R0;
+import static io.baton.linux.BpfAsm.R1;
+import static io.baton.linux.BpfAsm.R10;
+import static io.baton.linux.BpfAsm.R2;
+import static io.baton.linux.BpfAsm.R3;
+import static io.baton.linux.BpfAsm.R4;
+import static io.baton.linux.BpfAsm.R5;
+import static io.baton.linux.BpfAsm.R7;
+import static io.baton.linux.BpfAsm.R8;
 
 /**
  * Forwarding by a BPF map, in the kernel, before the IP stack: a tc program attached to a device's
@@ -22,10 +24,6 @@ import java.nio.charset.StandardCharsets;
  * kernel's verifier at load. Detached when closed. Not thread-safe.
  */
 public final class TcForwarder implements AutoCloseable {
-  private static final int BPF_PROG_TYPE_SCHED_CLS = 3;
-  private static final int BPF_TCX_INGRESS = 46;
-  private static final int LOG_BYTES = 1 << 16;
-
   private final int progFd;
   private final int linkFd;
   private boolean closed;
@@ -44,17 +42,9 @@ public final class TcForwarder implements AutoCloseable {
       throws LinuxException {
     int fabric = Addresses.linkIndex(fabricDevice);
     int front = Addresses.linkIndex(frontDevice);
-    int prog = load(program(map.fd(), fabric));
-    try (Arena arena = Arena.ofConfined()) {
-      // BPF_LINK_CREATE: prog_fd, target_ifindex, attach_type, flags (tcx: then relative fd,
-      // revision)
-      MemorySegment attr = arena.allocate(64, 8);
-      attr.set(JAVA_INT, 0, prog);
-      attr.set(JAVA_INT, 4, front);
-      attr.set(JAVA_INT, 8, BPF_TCX_INGRESS);
-      int link =
-          Bpf.call(Bpf.LINK_CREATE, attr, "bpf(BPF_LINK_CREATE tcx ingress " + frontDevice + ")");
-      return new TcForwarder(prog, link);
+    int prog = BpfProgram.load(program(map.fd(), fabric), "tc forwarder");
+    try {
+      return new TcForwarder(prog, BpfProgram.attachTcxIngress(prog, front, frontDevice));
     } catch (LinuxException | RuntimeException e) {
       Sockets.closeQuietly(prog);
       throw e;
@@ -95,48 +85,11 @@ public final class TcForwarder implements AutoCloseable {
     }
   }
 
-  private static int load(byte[] insns) throws LinuxException {
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment code = arena.allocate(insns.length, 8);
-      MemorySegment.copy(insns, 0, code, JAVA_BYTE, 0, insns.length);
-      MemorySegment license = arena.allocateFrom("GPL");
-      MemorySegment log = arena.allocate(LOG_BYTES);
-      MemorySegment attr = arena.allocate(128, 8);
-      attr.set(JAVA_INT, 0, BPF_PROG_TYPE_SCHED_CLS);
-      attr.set(JAVA_INT, 4, insns.length / 8);
-      attr.set(JAVA_LONG, 8, code.address());
-      attr.set(JAVA_LONG, 16, license.address());
-      attr.set(JAVA_INT, 24, 1); // log_level: the verifier explains a refusal
-      attr.set(JAVA_INT, 28, LOG_BYTES);
-      attr.set(JAVA_LONG, 32, log.address());
-      try {
-        return Bpf.call(Bpf.PROG_LOAD, attr, "bpf(BPF_PROG_LOAD tc forwarder)");
-      } catch (LinuxException e) {
-        String verifier = log.getString(0, StandardCharsets.US_ASCII).strip();
-        int from = Math.max(0, verifier.length() - 800);
-        throw new LinuxException(
-            "bpf(BPF_PROG_LOAD tc forwarder)",
-            "errno " + e.errno() + "; verifier: " + verifier.substring(from));
-      }
-    }
-  }
-
   // ---- the program ---------------------------------------------------------------------------
-
-  private static final int R0 = 0,
-      R1 = 1,
-      R2 = 2,
-      R3 = 3,
-      R4 = 4,
-      R5 = 5,
-      R6 = 6,
-      R7 = 7,
-      R8 = 8,
-      R10 = 10;
 
   /** The eBPF instructions; {@code mapFd} and {@code fabricIndex} are baked in. */
   static byte[] program(int mapFd, int fabricIndex) {
-    Asm a = new Asm();
+    BpfAsm a = new BpfAsm();
     // r2 = skb->data, r3 = skb->data_end (struct __sk_buff offsets 76 and 80)
     a.ldx(4, R2, R1, 76);
     a.ldx(4, R3, R1, 80);
@@ -204,121 +157,5 @@ public final class TcForwarder implements AutoCloseable {
     a.movImm(R0, -1); // TCX_NEXT: on to the next program or the stack
     a.exit();
     return a.bytes();
-  }
-
-  /** A tiny eBPF assembler: 8-byte instructions, forward jumps to labels. */
-  private static final class Asm {
-    private final java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
-    private final java.util.Map<String, Integer> labels = new java.util.HashMap<>();
-
-    /** A jump at instruction {@code at} whose offset is {@code label}'s position, once known. */
-    private record Fixup(int at, String label) {}
-
-    private final java.util.List<Fixup> fixups = new java.util.ArrayList<>();
-    private int count;
-
-    private void insn(int code, int dst, int src, int off, int imm) {
-      out.write(code);
-      out.write((src << 4) | dst);
-      out.write(off & 0xff);
-      out.write((off >> 8) & 0xff);
-      out.write(imm & 0xff);
-      out.write((imm >> 8) & 0xff);
-      out.write((imm >> 16) & 0xff);
-      out.write((imm >> 24) & 0xff);
-      count++;
-    }
-
-    private static int size(int bytes) {
-      return switch (bytes) {
-        case 1 -> 0x10; // BPF_B
-        case 2 -> 0x08; // BPF_H
-        case 4 -> 0x00; // BPF_W
-        case 8 -> 0x18; // BPF_DW
-        default -> throw new IllegalArgumentException("size " + bytes);
-      };
-    }
-
-    void ldx(int bytes, int dst, int src, int off) {
-      insn(0x61 | size(bytes), dst, src, off, 0);
-    }
-
-    void stx(int bytes, int dst, int off, int src) {
-      insn(0x63 | size(bytes), dst, src, off, 0);
-    }
-
-    void stImm(int bytes, int dst, int off, int imm) {
-      insn(0x62 | size(bytes), dst, 0, off, imm);
-    }
-
-    void movReg(int dst, int src) {
-      insn(0xbf, dst, src, 0, 0);
-    }
-
-    void movImm(int dst, int imm) {
-      insn(0xb7, dst, 0, 0, imm);
-    }
-
-    void addImm(int dst, int imm) {
-      insn(0x07, dst, 0, 0, imm);
-    }
-
-    void addReg(int dst, int src) {
-      insn(0x0f, dst, src, 0, 0);
-    }
-
-    void andImm(int dst, int imm) {
-      insn(0x57, dst, 0, 0, imm);
-    }
-
-    void lshImm(int dst, int imm) {
-      insn(0x67, dst, 0, 0, imm);
-    }
-
-    void call(int helper) {
-      insn(0x85, 0, 0, 0, helper);
-    }
-
-    void exit() {
-      insn(0x95, 0, 0, 0, 0);
-    }
-
-    void ldMapFd(int dst, int fd) {
-      insn(0x18, dst, 1, 0, fd); // BPF_LD | BPF_IMM | BPF_DW, src = BPF_PSEUDO_MAP_FD
-      insn(0x00, 0, 0, 0, 0);
-    }
-
-    void jgtReg(int dst, int src, String label) {
-      jump(0x2d, dst, src, 0, label);
-    }
-
-    void jneImm(int dst, int imm, String label) {
-      jump(0x55, dst, 0, imm, label);
-    }
-
-    void jeqImm(int dst, int imm, String label) {
-      jump(0x15, dst, 0, imm, label);
-    }
-
-    private void jump(int code, int dst, int src, int imm, String label) {
-      fixups.add(new Fixup(count, label));
-      insn(code, dst, src, 0, imm);
-    }
-
-    void label(String name) {
-      labels.put(name, count);
-    }
-
-    byte[] bytes() {
-      byte[] b = out.toByteArray();
-      for (Fixup f : fixups) {
-        Integer target = labels.get(f.label());
-        if (target == null) throw new IllegalStateException("no label " + f.label());
-        int off = target - f.at() - 1;
-        b[f.at() * 8 + 2] = (byte) off;
-        b[f.at() * 8 + 3] = (byte) (off >> 8);
-      }
-      return b;
-    }
   }
 }

@@ -1,0 +1,454 @@
+package io.baton.linux;
+
+import static io.baton.linux.BpfAsm.R0;
+import static io.baton.linux.BpfAsm.R1;
+import static io.baton.linux.BpfAsm.R10;
+import static io.baton.linux.BpfAsm.R2;
+import static io.baton.linux.BpfAsm.R3;
+import static io.baton.linux.BpfAsm.R4;
+import static io.baton.linux.BpfAsm.R5;
+import static io.baton.linux.BpfAsm.R6;
+import static io.baton.linux.BpfAsm.R7;
+import static io.baton.linux.BpfAsm.R8;
+import static io.baton.linux.BpfAsm.R9;
+
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.function.Consumer;
+
+/**
+ * The dispatcher's kernel data plane for moved flows, TCP and UDP: a tc program on the front
+ * device's ingress (tcx) looks each IPv4 TCP or UDP packet's flow up in a BPF hash map and sends a
+ * packet that has an entry to the flow's server through the fabric device, either unchanged ({@code
+ * bpf_redirect_neigh} to the server, which must then be on the fabric's L2 segment, as {@link
+ * TcForwarder}) or, for an {@link #ENCAP} entry, wrapped in IPv4 + UDP + {@link EncapHeader}
+ * ({@code bpf_skb_adjust_room}) and routed by the kernel to the server wherever it is: servers
+ * behind a router, issue 13. The server's {@link EncapReceiver} checks and unwraps it.
+ *
+ * <p>Per packet: Ethernet, IPv4 (options skipped, later fragments passed), TCP or UDP; the key is
+ * {@code saddr | sport | protocol | 0 | daddr | dport | 0 0} (16 bytes, addresses and ports in
+ * network order). No entry: on to the stack. A TCP SYN without ACK is never forwarded; if its entry
+ * is {@link #CLOSING} (the flow it named has ended) the program deletes the entry, since a new
+ * connection now uses the 4-tuple, and the SYN goes to the stack. A forwarded packet stamps the
+ * entry's last-seen time ({@code bpf_ktime_get_ns}). An encapsulation the kernel refuses (a packet
+ * that would exceed the fabric's MTU once wrapped, unless it is a GSO packet, whose segments the
+ * kernel shrinks by the 56 bytes) is dropped and counted: a's stack no longer has the connection
+ * and would only reset it. Counters are atomic adds to a BPF array.
+ *
+ * <p>Encapsulated GSO packets (a 64 KB TCP send through veth) are marked UDP-tunnel GSO with the
+ * 28-byte header as their "inner L2", so whoever segments them repeats the outer headers and the
+ * Baton header on every segment.
+ *
+ * <p>The program is hand-assembled (no compiler on the host) and checked by the verifier at load;
+ * its settings (fabric device, encapsulation source, port, farm check) are baked in. Detached and
+ * its maps freed when closed. Not thread-safe.
+ */
+public final class FlowForwarder implements AutoCloseable {
+  /** IP protocol numbers of the flows it forwards. */
+  public static final int TCP = 6, UDP = 17;
+
+  /** Entry flags: wrap the packets; the flow has ended (a SYN on its 4-tuple deletes the entry). */
+  public static final int ENCAP = 1, CLOSING = 2;
+
+  /** Bytes an encapsulation adds: outer IPv4 (20), UDP (8), Baton header (28). */
+  public static final int OVERHEAD = 20 + 8 + EncapHeader.LENGTH;
+
+  static final int KEY_BYTES = 16;
+  static final int VALUE_BYTES = 24;
+  private static final int COUNTERS = 4;
+  private static final int FORWARDED = 0, ENCAPSULATED = 1, ENCAP_FAILED = 2, CLOSING_DELETED = 3;
+
+  // bpf_skb_adjust_room: BPF_ADJ_ROOM_MAC; ENCAP_L3_IPV4 | ENCAP_L4_UDP | ENCAP_L2(28) (uapi bpf.h)
+  private static final int ADJ_ROOM_MAC = 1;
+  private static final long ENCAP_FLAGS = (1L << 1) | (1L << 4) | ((long) EncapHeader.LENGTH << 56);
+
+  /**
+   * How encapsulated packets leave the dispatcher: from {@code source} (its fabric address), to UDP
+   * port {@code port} on the server, carrying {@code farmCheck} (8 bytes the caller derives from
+   * the cluster key) in every Baton header.
+   */
+  public record Encap(Inet4Address source, int port, long farmCheck) {
+    public Encap {
+      if (port < 1 || port > 0xffff) throw new IllegalArgumentException("port " + port);
+    }
+  }
+
+  /** A flow as the client sends it: protocol, client address and port, VIP and port. */
+  public record Flow(
+      int protocol, Inet4Address client, int clientPort, Inet4Address vip, int vipPort) {
+    public Flow {
+      if (protocol != TCP && protocol != UDP)
+        throw new IllegalArgumentException("protocol must be 6 or 17, not " + protocol);
+      if (clientPort < 0 || clientPort > 0xffff || vipPort < 0 || vipPort > 0xffff)
+        throw new IllegalArgumentException("ports " + clientPort + ", " + vipPort);
+    }
+
+    /** The map key: saddr, sport, protocol, 0, daddr, dport, 0, 0. */
+    byte[] key() {
+      ByteBuffer b = ByteBuffer.allocate(KEY_BYTES);
+      b.put(client.getAddress()).putShort((short) clientPort).put((byte) protocol).put((byte) 0);
+      b.put(vip.getAddress()).putShort((short) vipPort).putShort((short) 0);
+      return b.array();
+    }
+
+    static Flow ofKey(byte[] k) {
+      ByteBuffer b = ByteBuffer.wrap(k);
+      Inet4Address client = address(b);
+      int clientPort = b.getShort() & 0xffff;
+      int protocol = b.get() & 0xff;
+      b.get();
+      return new Flow(protocol, client, clientPort, address(b), b.getShort() & 0xffff);
+    }
+  }
+
+  /**
+   * One map entry: the flow, its server, flags, connection id and when the program last forwarded
+   * one of its packets ({@code CLOCK_MONOTONIC} nanoseconds; 0 if never).
+   */
+  public record Entry(
+      Flow flow, Inet4Address server, int flags, int connectionId, long lastSeenNs) {}
+
+  /**
+   * Packets forwarded unchanged, packets encapsulated, encapsulations the kernel refused (dropped),
+   * and {@link #CLOSING} entries a SYN deleted.
+   */
+  public record Counters(
+      long forwarded, long encapsulated, long encapFailed, long closingDeleted) {}
+
+  private final BpfHashMap flows;
+  private final BpfCounters counters;
+  private final int progFd;
+  private final int linkFd;
+  private boolean closed;
+
+  private FlowForwarder(BpfHashMap flows, BpfCounters counters, int progFd, int linkFd) {
+    this.flows = flows;
+    this.counters = counters;
+    this.progFd = progFd;
+    this.linkFd = linkFd;
+  }
+
+  /**
+   * Makes the map (room for {@code maxEntries} flows) and the program, and attaches it to {@code
+   * frontDevice}'s ingress, forwarding through {@code fabricDevice}; both devices in the calling
+   * thread's network namespace.
+   */
+  public static FlowForwarder attach(
+      String frontDevice, String fabricDevice, Encap encap, int maxEntries) throws LinuxException {
+    int front = Addresses.linkIndex(frontDevice);
+    return load(Addresses.linkIndex(fabricDevice), encap, maxEntries, front);
+  }
+
+  /**
+   * The program and its maps, loaded; attached to device {@code frontIndex}'s ingress unless it is
+   * 0 (for {@link #testRun}).
+   */
+  static FlowForwarder load(int fabricIndex, Encap encap, int maxEntries, int frontIndex)
+      throws LinuxException {
+    BpfHashMap flows = BpfHashMap.create(KEY_BYTES, VALUE_BYTES, maxEntries);
+    BpfCounters counters = null;
+    int prog = -1;
+    try {
+      counters = BpfCounters.create(COUNTERS);
+      prog =
+          BpfProgram.load(program(flows.fd(), counters.fd(), fabricIndex, encap), "flow forwarder");
+      int link =
+          frontIndex == 0
+              ? -1
+              : BpfProgram.attachTcxIngress(prog, frontIndex, "ifindex " + frontIndex);
+      return new FlowForwarder(flows, counters, prog, link);
+    } catch (LinuxException | RuntimeException e) {
+      if (prog >= 0) Sockets.closeQuietly(prog);
+      if (counters != null) counters.close();
+      flows.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Sends {@code flow}'s later packets to {@code server}, unchanged or ({@link #ENCAP} in {@code
+   * flags}) encapsulated with {@code connectionId} in the header; replaces an entry (its last-seen
+   * time starts again at 0). One {@code bpf(2)} call.
+   */
+  public void put(Flow flow, Inet4Address server, int flags, int connectionId)
+      throws LinuxException {
+    ByteBuffer v = ByteBuffer.allocate(VALUE_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+    v.put(server.getAddress()).putInt(flags).putInt(connectionId).putInt(0).putLong(0);
+    flows.put(flow.key(), v.array());
+  }
+
+  /** Stops forwarding {@code flow}; false if it had no entry. */
+  public boolean remove(Flow flow) throws LinuxException {
+    return flows.remove(flow.key());
+  }
+
+  /** Visits every entry (see {@link BpfHashMap#forEach} on changes meanwhile). */
+  public void forEach(Consumer<Entry> each) throws LinuxException {
+    flows.forEach((k, v) -> each.accept(entry(k, v)));
+  }
+
+  /** The program's counters now. */
+  public Counters counters() throws LinuxException {
+    return new Counters(
+        counters.get(FORWARDED),
+        counters.get(ENCAPSULATED),
+        counters.get(ENCAP_FAILED),
+        counters.get(CLOSING_DELETED));
+  }
+
+  /** Runs the program on {@code packet} with {@code BPF_PROG_TEST_RUN} (tests, timing). */
+  BpfProgram.TestRun testRun(byte[] packet, int repeat) throws LinuxException {
+    return BpfProgram.testRun(progFd, packet, repeat);
+  }
+
+  /** Detaches the program and frees the maps (the kernel's last references go). */
+  @Override
+  public void close() {
+    if (closed) return;
+    closed = true;
+    if (linkFd >= 0) Sockets.closeQuietly(linkFd);
+    Sockets.closeQuietly(progFd);
+    try {
+      counters.close();
+    } catch (LinuxException e) {
+      // a descriptor that would not close is gone anyway
+    }
+    try {
+      flows.close();
+    } catch (LinuxException e) {
+      // as above
+    }
+  }
+
+  private static Entry entry(byte[] k, byte[] value) {
+    ByteBuffer v = ByteBuffer.wrap(value).order(ByteOrder.LITTLE_ENDIAN);
+    Inet4Address server = address(v);
+    int flags = v.getInt();
+    int id = v.getInt();
+    v.getInt();
+    return new Entry(Flow.ofKey(k), server, flags, id, v.getLong());
+  }
+
+  private static Inet4Address address(ByteBuffer b) {
+    byte[] a = new byte[4];
+    b.get(a);
+    try {
+      return (Inet4Address) InetAddress.getByAddress(a);
+    } catch (UnknownHostException e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  // ---- the program ---------------------------------------------------------------------------
+
+  /**
+   * The eBPF instructions, settings baked in. Registers: r6 the skb, r7 the map value, r8 the L4
+   * header (then the outer IP length), r9 the TCP flags {@code & (SYN|ACK)} (0 for UDP). Stack: the
+   * key at fp-16, a counter index at fp-24, a {@code bpf_redir_neigh} at fp-48.
+   */
+  static byte[] program(int mapFd, int countersFd, int fabricIndex, Encap encap) {
+    BpfAsm a = new BpfAsm();
+    a.movReg(R6, R1);
+    // r2 = skb->data, r3 = skb->data_end (struct __sk_buff offsets 76 and 80)
+    a.ldx(4, R2, R6, 76);
+    a.ldx(4, R3, R6, 80);
+    // Ethernet (14) + IPv4 without options (20) present?
+    a.movReg(R4, R2);
+    a.addImm(R4, 34);
+    a.jgtReg(R4, R3, "pass");
+    // EtherType IPv4: the u16 at 12 read as little-endian is 0x0008
+    a.ldx(2, R5, R2, 12);
+    a.jneImm(R5, BpfAsm.wire16(0x0800), "pass");
+    // IPv4 header length in bytes: (byte 14 & 0x0f) * 4, at least 20
+    a.ldx(1, R5, R2, 14);
+    a.andImm(R5, 0x0f);
+    a.lshImm(R5, 2);
+    a.jltImm(R5, 20, "pass");
+    // not a later fragment: fragment offset (13 bits at 20) is 0
+    a.ldx(2, R7, R2, 20);
+    a.andImm(R7, BpfAsm.wire16(0x1fff));
+    a.jneImm(R7, 0, "pass");
+    // protocol TCP or UDP
+    a.ldx(1, R8, R2, 23);
+    a.movImm(R9, 0);
+    a.jeqImm(R8, TCP, "l4");
+    a.jneImm(R8, UDP, "pass");
+    a.label("l4");
+    // r4 = L4 header; its ports (and a UDP header) present?
+    a.movReg(R4, R2);
+    a.addReg(R4, R5);
+    a.addImm(R4, 14);
+    a.movReg(R0, R4);
+    a.addImm(R0, 8);
+    a.jgtReg(R0, R3, "pass");
+    a.jneImm(R8, TCP, "key");
+    // TCP: the flags byte (13) present; r9 = flags & (SYN|ACK)
+    a.movReg(R0, R4);
+    a.addImm(R0, 14);
+    a.jgtReg(R0, R3, "pass");
+    a.ldx(1, R9, R4, 13);
+    a.andImm(R9, 0x12);
+    a.label("key");
+    // key at fp-16: saddr, sport, protocol, 0, daddr, dport, 0 0
+    a.ldx(4, R0, R2, 26);
+    a.stx(4, R10, -16, R0);
+    a.ldx(2, R0, R4, 0);
+    a.stx(2, R10, -12, R0);
+    a.stx(1, R10, -10, R8);
+    a.stImm(1, R10, -9, 0);
+    a.ldx(4, R0, R2, 30);
+    a.stx(4, R10, -8, R0);
+    a.ldx(2, R0, R4, 2);
+    a.stx(4, R10, -4, R0); // dport and two zero bytes
+    // r7 = bpf_map_lookup_elem(flows, fp-16)
+    a.ldMapFd(R1, mapFd);
+    a.movReg(R2, R10);
+    a.addImm(R2, -16);
+    a.call(1);
+    a.jeqImm(R0, 0, "pass");
+    a.movReg(R7, R0);
+    // a SYN without ACK is never forwarded; it deletes a CLOSING entry (a new connection)
+    a.jneImm(R9, 0x02, "forward");
+    a.ldx(4, R1, R7, 4);
+    a.andImm(R1, CLOSING);
+    a.jeqImm(R1, 0, "pass");
+    a.ldMapFd(R1, mapFd);
+    a.movReg(R2, R10);
+    a.addImm(R2, -16);
+    a.call(3); // bpf_map_delete_elem
+    a.jneImm(R0, 0, "pass"); // someone else deleted it first
+    BpfCounters.emitIncrement(a, countersFd, CLOSING_DELETED);
+    a.ja("pass");
+
+    a.label("forward");
+    a.call(5); // bpf_ktime_get_ns
+    a.stx(8, R7, 16, R0);
+    a.ldx(4, R1, R7, 4);
+    a.jsetImm(R1, ENCAP, "encap");
+    BpfCounters.emitIncrement(a, countersFd, FORWARDED);
+    // struct bpf_redir_neigh at fp-48: nh_family AF_INET, ipv4_nh = the server, the rest zero
+    a.ldx(4, R1, R7, 0);
+    a.stImm(4, R10, -48, 2);
+    a.stx(4, R10, -44, R1);
+    a.stImm(8, R10, -40, 0);
+    a.stImm(4, R10, -32, 0);
+    // return bpf_redirect_neigh(fabric, &nh, 20, 0)
+    a.movImm(R1, fabricIndex);
+    a.movReg(R2, R10);
+    a.addImm(R2, -48);
+    a.movImm(R3, 20);
+    a.movImm(R4, 0);
+    a.call(152);
+    a.exit();
+
+    a.label("encap");
+    // bpf_skb_adjust_room(skb, 56, BPF_ADJ_ROOM_MAC, ENCAP_L3_IPV4 | ENCAP_L4_UDP | ENCAP_L2(28))
+    a.movReg(R1, R6);
+    a.movImm(R2, OVERHEAD);
+    a.movImm(R3, ADJ_ROOM_MAC);
+    a.ldImm64(R4, ENCAP_FLAGS);
+    a.call(50);
+    a.jneImm(R0, 0, "failed");
+    a.ldx(4, R2, R6, 76);
+    a.ldx(4, R3, R6, 80);
+    a.movReg(R4, R2);
+    a.addImm(R4, 14 + OVERHEAD);
+    a.jgtReg(R4, R3, "failed");
+    // outer IPv4 at 14: version/IHL, TOS, total length, id 0, DF, TTL 64, UDP, checksum, addresses
+    a.stImm(2, R2, 14, BpfAsm.wire16(0x4500));
+    a.ldx(4, R8, R6, 0); // skb->len, Ethernet included
+    a.addImm(R8, -14);
+    a.andImm(R8, 0xffff);
+    a.movReg(R1, R8);
+    a.be16(R1);
+    a.stx(2, R2, 16, R1);
+    a.stImm(2, R2, 18, 0);
+    a.stImm(2, R2, 20, BpfAsm.wire16(0x4000));
+    a.stImm(2, R2, 22, BpfAsm.wire16(0x4011));
+    a.stImm(2, R2, 24, 0);
+    byte[] src = encap.source().getAddress();
+    a.stImm(4, R2, 26, BpfAsm.wire32(ByteBuffer.wrap(src).getInt()));
+    a.ldx(4, R1, R7, 0);
+    a.stx(4, R2, 30, R1);
+    // header checksum: the fixed words summed here, plus total length and destination
+    int fixed =
+        0x4500
+            + 0x4000
+            + 0x4011
+            + ((src[0] & 0xff) << 8 | (src[1] & 0xff))
+            + ((src[2] & 0xff) << 8 | (src[3] & 0xff));
+    a.be32(R1);
+    a.movReg(R4, R1);
+    a.rshImm(R4, 16);
+    a.andImm(R1, 0xffff);
+    a.addReg(R1, R4);
+    a.addReg(R1, R8);
+    a.addImm(R1, fixed);
+    for (int fold = 0; fold < 2; fold++) {
+      a.movReg(R4, R1);
+      a.rshImm(R4, 16);
+      a.andImm(R1, 0xffff);
+      a.addReg(R1, R4);
+    }
+    a.xorImm(R1, 0xffff);
+    a.be16(R1);
+    a.stx(2, R2, 24, R1);
+    // UDP at 34: source port 0xC000 | (client port & 0x3fff), the encap port, length, checksum 0
+    a.ldx(2, R1, R10, -12);
+    a.be16(R1);
+    a.andImm(R1, 0x3fff);
+    a.orImm(R1, 0xc000);
+    a.be16(R1);
+    a.stx(2, R2, 34, R1);
+    a.stImm(2, R2, 36, BpfAsm.wire16(encap.port()));
+    a.movReg(R1, R8);
+    a.addImm(R1, -20);
+    a.be16(R1);
+    a.stx(2, R2, 38, R1);
+    a.stImm(2, R2, 40, 0);
+    // Baton header at 42: version, protocol, length, connection id, farm check, the reference
+    a.stImm(1, R2, 42, EncapHeader.VERSION);
+    a.ldx(1, R1, R10, -10);
+    a.stx(1, R2, 43, R1);
+    a.stImm(2, R2, 44, BpfAsm.wire16(EncapHeader.LENGTH));
+    a.ldx(4, R1, R7, 8);
+    a.be32(R1);
+    a.stx(4, R2, 46, R1);
+    a.stImm(4, R2, 50, BpfAsm.wire32((int) (encap.farmCheck() >>> 32)));
+    a.stImm(4, R2, 54, BpfAsm.wire32((int) encap.farmCheck()));
+    a.ldx(4, R1, R10, -16);
+    a.stx(4, R2, 58, R1);
+    a.ldx(2, R1, R10, -12);
+    a.stx(2, R2, 62, R1);
+    a.ldx(2, R1, R10, -4);
+    a.stx(2, R2, 64, R1);
+    a.ldx(4, R1, R10, -8);
+    a.stx(4, R2, 66, R1);
+    BpfCounters.emitIncrement(a, countersFd, ENCAPSULATED);
+    // return bpf_redirect_neigh(fabric, NULL, 0, 0): the kernel routes the outer packet
+    a.movImm(R1, fabricIndex);
+    a.movImm(R2, 0);
+    a.movImm(R3, 0);
+    a.movImm(R4, 0);
+    a.call(152);
+    a.exit();
+
+    a.label("failed");
+    BpfCounters.emitIncrement(a, countersFd, ENCAP_FAILED);
+    a.movImm(R0, BpfProgram.TCX_DROP);
+    a.exit();
+
+    a.label("pass");
+    a.movImm(R0, BpfProgram.TCX_NEXT);
+    a.exit();
+    return a.bytes();
+  }
+
+  @Override
+  public String toString() {
+    return "FlowForwarder[prog " + progFd + (linkFd >= 0 ? ", attached" : "") + "]";
+  }
+}

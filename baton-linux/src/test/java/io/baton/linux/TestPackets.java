@@ -1,0 +1,59 @@
+package io.baton.linux;
+
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.ByteBuffer;
+
+/** Ethernet frames with IPv4 TCP or UDP packets, checksums right, for program test runs. */
+final class TestPackets {
+  static final int ACK = 0x10, SYN = 0x02, PSH = 0x08;
+
+  private TestPackets() {}
+
+  /** A TCP segment from {@code src}:{@code sport} to {@code dst}:{@code dport}. */
+  static byte[] tcp(
+      Inet4Address src, int sport, Inet4Address dst, int dport, int flags, byte[] data) {
+    ByteBuffer l4 = ByteBuffer.allocate(20 + data.length);
+    l4.putShort((short) sport).putShort((short) dport).putInt(1000).putInt(2000);
+    l4.put((byte) 0x50).put((byte) flags).putShort((short) 64240).putInt(0);
+    l4.put(data);
+    return frame(src, dst, FlowForwarder.TCP, l4.array(), 16);
+  }
+
+  /** A UDP datagram. */
+  static byte[] udp(Inet4Address src, int sport, Inet4Address dst, int dport, byte[] data) {
+    ByteBuffer l4 = ByteBuffer.allocate(8 + data.length);
+    l4.putShort((short) sport).putShort((short) dport).putShort((short) (8 + data.length));
+    l4.putShort((short) 0).put(data);
+    return frame(src, dst, FlowForwarder.UDP, l4.array(), 6);
+  }
+
+  /** Ethernet + IPv4 (no options) around {@code l4}, whose checksum is at {@code checkAt}. */
+  static byte[] frame(Inet4Address src, Inet4Address dst, int protocol, byte[] l4, int checkAt) {
+    ByteBuffer b = ByteBuffer.allocate(14 + 20 + l4.length);
+    b.put(new byte[] {2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2}).putShort((short) 0x0800);
+    b.put((byte) 0x45).put((byte) 0).putShort((short) (20 + l4.length)).putShort((short) 7);
+    b.putShort((short) 0x4000).put((byte) 64).put((byte) protocol).putShort((short) 0);
+    b.put(src.getAddress()).put(dst.getAddress());
+    b.put(l4);
+    byte[] f = b.array();
+    int ipSum = EncapHeader.checksum(f, 14, 20, 0);
+    f[24] = (byte) (ipSum >> 8);
+    f[25] = (byte) ipSum;
+    long pseudo = 0;
+    for (int i = 26; i < 34; i += 2) pseudo += ((f[i] & 0xff) << 8) | (f[i + 1] & 0xff);
+    int sum = EncapHeader.checksum(f, 34, l4.length, pseudo + protocol + l4.length);
+    f[34 + checkAt] = (byte) (sum >> 8);
+    f[34 + checkAt + 1] = (byte) sum;
+    return f;
+  }
+
+  static Inet4Address ip(String text) {
+    try {
+      return (Inet4Address) InetAddress.getByName(text);
+    } catch (UnknownHostException e) {
+      throw new IllegalArgumentException(text, e);
+    }
+  }
+}
