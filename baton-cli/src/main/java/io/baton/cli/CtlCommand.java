@@ -454,6 +454,17 @@ final class CtlCommand implements Callable<Integer> {
                 n.path("ageMs").asLong());
           }
         }
+        if (b.has("udpFlows")) {
+          out.printf("%-21s %-21s %-16s %10s%n", "UDP VIP", "CLIENT", "SERVER", "AGE_MS");
+          for (JsonNode n : b.path("udpFlows")) {
+            out.printf(
+                "%-21s %-21s %-16s %10d%n",
+                n.path("vip").asText(),
+                n.path("client").asText(),
+                n.path("server").asText(),
+                n.path("ageMs").asLong());
+          }
+        }
       }
       case "migrate" -> {
         if (!b.has("outcome")) {

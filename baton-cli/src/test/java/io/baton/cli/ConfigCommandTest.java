@@ -106,7 +106,14 @@ class ConfigCommandTest {
   void shippedExamplesPass() {
     Path examples = Path.of("..", "config", "examples");
     for (String name :
-        new String[] {"dispatcher.yaml", "server-relay.yaml", "server-embedded.yaml"}) {
+        new String[] {
+          "dispatcher.yaml",
+          "server-relay.yaml",
+          "server-embedded.yaml",
+          "gateway.yaml",
+          "dispatcher-routed.yaml",
+          "server-routed.yaml"
+        }) {
       Run run = run("config", "check", examples.resolve(name).toString());
 
       assertThat(run.exitCode()).as(run.err()).isEqualTo(ExitCode.OK);

@@ -441,6 +441,20 @@ public final class AdminEndpoint implements AutoCloseable {
         throw new IllegalStateException("cannot list the forwarding table: " + e, e);
       }
       out.put("forwarded", list);
+      var udp = dispatcher.udpFlows();
+      if (udp != null) {
+        List<Map<String, Object>> flows = new ArrayList<>();
+        long nowNs = System.nanoTime();
+        for (var e : udp.list(MAX_LISTED)) {
+          Map<String, Object> m = new LinkedHashMap<>();
+          m.put("vip", e.flow().vip().toString());
+          m.put("client", e.flow().client().getHostAddress() + ":" + e.flow().clientPort());
+          m.put("server", e.assignment().node());
+          m.put("ageMs", (nowNs - e.assignment().assignedNs()) / 1_000_000);
+          flows.add(m);
+        }
+        out.put("udpFlows", flows);
+      }
     }
     return out;
   }

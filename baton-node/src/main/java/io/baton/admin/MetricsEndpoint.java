@@ -152,6 +152,7 @@ public final class MetricsEndpoint implements AutoCloseable {
 
   private static void registerDispatcher(PrometheusRegistry r, DispatcherNode d) {
     DispatcherStats s = d.stats();
+    registerFlows(r, d);
     counter(
         r,
         "baton_dispatcher_connections_accepted",
@@ -335,7 +336,68 @@ public final class MetricsEndpoint implements AutoCloseable {
         d::fabricSilentPeers);
   }
 
+  /** UDP flows and the BPF flow forwarder, when the dispatcher has them. */
+  private static void registerFlows(PrometheusRegistry r, DispatcherNode d) {
+    var flows = d.udpFlows();
+    if (flows != null) {
+      GaugeWithCallback.builder()
+          .name("baton_dispatcher_udp_flows")
+          .help("UDP flows assigned to a server now, per server")
+          .labelNames("server")
+          .callback(cb -> flows.perServer().forEach((server, n) -> cb.call(n, server)))
+          .register(r);
+      var u = flows.stats();
+      CounterWithCallback.builder()
+          .name("baton_dispatcher_udp_flow_events")
+          .help("What happened to UDP flows, by event")
+          .labelNames("event")
+          .callback(
+              cb -> {
+                cb.call(u.assigned.sum(), "assigned");
+                cb.call(u.expired.sum(), "expired");
+                cb.call(u.lostWithServer.sum(), "server_lost");
+                cb.call(u.unavailable.sum(), "no_server");
+                cb.call(u.firstDatagrams.sum(), "datagram_sent_by_dispatcher");
+                cb.call(u.tableFailures.sum(), "kernel_entry_failed");
+              })
+          .register(r);
+    }
+    if (d.flowCounters() != null) {
+      CounterWithCallback.builder()
+          .name("baton_dispatcher_flow_forwarder_packets")
+          .help(
+              "Packets the BPF flow forwarder handled on the front interface (UDP flows, encap pools), by path")
+          .labelNames("path")
+          .callback(
+              cb -> {
+                var c = d.flowCounters();
+                if (c == null) return;
+                cb.call(c.forwarded(), "direct");
+                cb.call(c.encapsulated(), "encap");
+                cb.call(c.encapFailed(), "encap_failed");
+                cb.call(c.closingDeleted(), "closed_entry_ended_by_syn");
+              })
+          .register(r);
+    }
+  }
+
   private static void registerServer(PrometheusRegistry r, ServerAgent a) {
+    CounterWithCallback.builder()
+        .name("baton_server_encap_packets")
+        .help(
+            "Encapsulated packets that arrived on the fabric, by result (only decapsulated ones reach the stack)")
+        .labelNames("result")
+        .callback(
+            cb -> {
+              var c = a.encapCounters();
+              if (c == null) return;
+              cb.call(c.decapsulated(), "decapsulated");
+              cb.call(c.malformed(), "malformed");
+              cb.call(c.badVersion(), "bad_version");
+              cb.call(c.badCheck(), "bad_check");
+              cb.call(c.badReference(), "bad_reference");
+            })
+        .register(r);
     if (!a.workerPools().isEmpty()) {
       GaugeWithCallback.builder()
           .name("baton_server_worker_active")

@@ -37,7 +37,7 @@ final class ClusterBinder {
   private ClusterBinder() {}
 
   static ClusterConfig bind(ConfigField cluster, Path baseDirectory) throws ConfigException {
-    cluster.allowKeys("key-file", "key", "handoff-port");
+    cluster.allowKeys("key-file", "key", "handoff-port", "encap-port");
     ConfigField keyFile = cluster.get("key-file");
     ConfigField inline = cluster.get("key");
     if (keyFile.isPresent() && inline.isPresent()) {
@@ -59,7 +59,14 @@ final class ClusterBinder {
     }
     ConfigField port = cluster.get("handoff-port");
     int handoffPort = port.isPresent() ? port.asPort() : ClusterConfig.DEFAULT_HANDOFF_PORT;
-    return new ClusterConfig(key, keySource, handoffPort);
+    ConfigField encap = cluster.get("encap-port");
+    int encapPort = encap.isPresent() ? encap.asPort() : ClusterConfig.DEFAULT_ENCAP_PORT;
+    if (encapPort == handoffPort) {
+      throw (encap.isPresent() ? encap : port)
+          .error(
+              "the encap port (UDP) and the handoff port (TCP) must differ, both are " + encapPort);
+    }
+    return new ClusterConfig(key, keySource, handoffPort, encapPort);
   }
 
   private static String read(ConfigField field, Path file) throws ConfigException {

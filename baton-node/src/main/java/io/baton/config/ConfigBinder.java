@@ -160,7 +160,8 @@ final class ConfigBinder {
         "close-grace",
         "idle",
         "fabric-dead-after",
-        "fabric-heartbeat");
+        "fabric-heartbeat",
+        "udp-flow-idle");
     Duration firstByte = duration(field.get("first-byte"), defaults.firstByte());
     ConfigField headField = field.get("head");
     Duration head = duration(headField, defaults.head());
@@ -204,7 +205,8 @@ final class ConfigBinder {
         duration(field.get("close-grace"), defaults.closeGrace()),
         duration(field.get("idle"), defaults.idle()),
         deadAfter,
-        heartbeat);
+        heartbeat,
+        duration(field.get("udp-flow-idle"), defaults.udpFlowIdle()));
   }
 
   private static Duration duration(ConfigField field, Duration defaultValue)

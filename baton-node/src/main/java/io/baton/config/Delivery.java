@@ -11,7 +11,8 @@ import java.util.Objects;
  * deliveries of a server are also the list of VIPs it serves: the agent puts each VIP on {@code lo}
  * and guards its ports. Immutable.
  */
-public sealed interface Delivery permits Delivery.Relay, Delivery.Pass, Delivery.Embedded {
+public sealed interface Delivery
+    permits Delivery.Relay, Delivery.Pass, Delivery.Embedded, Delivery.Udp {
   /** The VIP address the connection was made to. */
   Inet4Address vip();
 
@@ -109,6 +110,20 @@ public sealed interface Delivery permits Delivery.Relay, Delivery.Pass, Delivery
       Objects.requireNonNull(vip, "vip");
       Objects.requireNonNull(app, "app");
       Objects.requireNonNull(root, "root");
+    }
+  }
+
+  /**
+   * A {@code mode: udp} VIP port: the dispatcher forwards each UDP flow's datagrams here, and a
+   * process on this host that binds the VIP port itself answers them from the VIP ({@code udp:
+   * local}, e.g. a DNS server), or the agent echoes each datagram back ({@code udp: echo}). Either
+   * way the agent puts the VIP on {@code lo}; no connection is handed over.
+   *
+   * @param echo the agent serves the port itself with an echo
+   */
+  record Udp(Inet4Address vip, int port, boolean echo) implements Delivery {
+    public Udp {
+      Objects.requireNonNull(vip, "vip");
     }
   }
 }

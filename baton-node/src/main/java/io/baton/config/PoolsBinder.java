@@ -31,12 +31,12 @@ final class PoolsBinder {
   }
 
   /** Where a node was first seen as a member, to catch conflicting fabric addresses. */
-  private record MemberSeen(Inet4Address fabricAddress, String pool) {}
+  private record MemberSeen(Inet4Address fabricAddress, String pool, Forwarding forwarding) {}
 
   private static PoolConfig pool(
       String name, ConfigField pool, Map<String, MemberSeen> nodes, boolean syncPlane)
       throws ConfigException {
-    pool.allowKeys("balance", "hash-key", "members");
+    pool.allowKeys("balance", "hash-key", "members", "forwarding");
     ConfigField balanceField = pool.get("balance");
     Balance balance =
         balanceField.isPresent()
@@ -55,6 +55,11 @@ final class PoolsBinder {
           "only with balance: hash (this pool balances " + balance.configName() + ")");
     }
 
+    ConfigField forwardingField = pool.get("forwarding");
+    Forwarding forwarding =
+        forwardingField.isPresent()
+            ? forwardingField.asEnum(Forwarding.class, "forwarding")
+            : Forwarding.DIRECT;
     ConfigField membersField =
         pool.get("members").required("is required: a pool needs at least one member");
     if (membersField.isScalar()) {
@@ -66,7 +71,7 @@ final class PoolsBinder {
       if (!syncPlane)
         throw membersField.error(
             "discover needs the sync section: servers announce what they serve there");
-      return new PoolConfig(name, balance, hashKey, List.of(), true);
+      return new PoolConfig(name, balance, hashKey, List.of(), true, forwarding);
     }
     List<ConfigField> memberFields = membersField.list();
     if (memberFields.isEmpty()) {
@@ -92,7 +97,8 @@ final class PoolsBinder {
         }
       }
       MemberSeen seen =
-          nodes.putIfAbsent(member.node(), new MemberSeen(member.fabricAddress(), name));
+          nodes.putIfAbsent(
+              member.node(), new MemberSeen(member.fabricAddress(), name, forwarding));
       if (seen != null && !seen.fabricAddress().equals(member.fabricAddress())) {
         throw field
             .get("fabric-address")
@@ -104,9 +110,23 @@ final class PoolsBinder {
                     + " in pool "
                     + seen.pool());
       }
+      if (seen != null && seen.forwarding() != forwarding) {
+        // Forwarding is a property of the path to the server: one way for all its pools.
+        throw (forwardingField.isPresent() ? forwardingField : field.get("node"))
+            .error(
+                "node '"
+                    + member.node()
+                    + "' is forwarded "
+                    + seen.forwarding().configName()
+                    + " in pool "
+                    + seen.pool()
+                    + " but "
+                    + forwarding.configName()
+                    + " here");
+      }
       members.add(member);
     }
-    return new PoolConfig(name, balance, hashKey, members);
+    return new PoolConfig(name, balance, hashKey, members, false, forwarding);
   }
 
   private static MemberConfig member(ConfigField member) throws ConfigException {

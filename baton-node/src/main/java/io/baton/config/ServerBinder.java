@@ -44,15 +44,18 @@ final class ServerBinder {
       throw deliveriesField.error("must list at least one delivery");
     }
     List<Delivery> deliveries = new ArrayList<>();
-    Map<InetSocketAddress, String> seen = new HashMap<>();
+    Map<String, String> seen = new HashMap<>();
     for (ConfigField field : fields) {
       Delivery delivery = delivery(field, baseDirectory);
       InetSocketAddress vip = new InetSocketAddress(delivery.vip(), delivery.port());
-      String earlier = seen.putIfAbsent(vip, field.path());
+      boolean udp = delivery instanceof Delivery.Udp;
+      String earlier = seen.putIfAbsent((udp ? "udp " : "") + vip, field.path());
       if (earlier != null) {
         throw field.get("port").error(text(vip) + " already has a delivery in " + earlier);
       }
-      if (!vips.isEmpty() && vips.stream().noneMatch(v -> v.socketAddress().equals(vip))) {
+      if (!vips.isEmpty()
+          && vips.stream()
+              .noneMatch(v -> v.socketAddress().equals(vip) && (v.mode() == VipMode.UDP) == udp)) {
         throw field
             .get("port")
             .error(
@@ -227,9 +230,26 @@ final class ServerBinder {
           + " or the other (connections passed, or relayed)";
 
   private static Delivery delivery(ConfigField field, Path baseDirectory) throws ConfigException {
-    field.allowKeys("vip", "port", "relay", "workers", "embedded");
+    field.allowKeys("vip", "port", "relay", "workers", "embedded", "udp");
     Inet4Address vip = field.get("vip").required().asIpv4();
     int port = field.get("port").required().asPort();
+    ConfigField udp = field.get("udp");
+    if (udp.isPresent()) {
+      for (String other : List.of("relay", "workers", "embedded")) {
+        if (field.get(other).isPresent()) {
+          throw field.get(other).error("a udp delivery has no " + other + " (give udp alone)");
+        }
+      }
+      String service = udp.asString();
+      if (!service.equals("local") && !service.equals("echo")) {
+        throw udp.error(
+            "must be local (a process on this host answers on the VIP itself, e.g. a DNS server)"
+                + " or echo (the agent echoes each datagram), got '"
+                + service
+                + "'");
+      }
+      return new Delivery.Udp(vip, port, service.equals("echo"));
+    }
     ConfigField relay = field.get("relay");
     ConfigField embedded = field.get("embedded");
     ConfigField workers = field.get("workers");

@@ -20,6 +20,8 @@ import java.util.Objects;
  *     dead and gets no new handoffs
  * @param fabricHeartbeat how often each side of a fabric connection proves it is alive; less than
  *     half of {@code fabricDeadAfter}, so one lost heartbeat is not a death
+ * @param udpFlowIdle a UDP flow (client address and port to a {@code mode: udp} VIP) that sends
+ *     nothing for this long is forgotten: its next datagram is a new flow, picked afresh
  */
 public record Timeouts(
     Duration firstByte,
@@ -28,7 +30,8 @@ public record Timeouts(
     Duration closeGrace,
     Duration idle,
     Duration fabricDeadAfter,
-    Duration fabricHeartbeat) {
+    Duration fabricHeartbeat,
+    Duration udpFlowIdle) {
   /** The values used for every timeout the config leaves out. */
   public static final Timeouts DEFAULTS =
       new Timeouts(
@@ -38,7 +41,28 @@ public record Timeouts(
           Duration.ofSeconds(2),
           Duration.ofSeconds(60),
           Duration.ofSeconds(1),
-          Duration.ofMillis(200));
+          Duration.ofMillis(200),
+          Duration.ofSeconds(30));
+
+  /** Timeouts with the default UDP flow idle time. */
+  public Timeouts(
+      Duration firstByte,
+      Duration head,
+      Duration handoff,
+      Duration closeGrace,
+      Duration idle,
+      Duration fabricDeadAfter,
+      Duration fabricHeartbeat) {
+    this(
+        firstByte,
+        head,
+        handoff,
+        closeGrace,
+        idle,
+        fabricDeadAfter,
+        fabricHeartbeat,
+        Duration.ofSeconds(30));
+  }
 
   public Timeouts {
     Objects.requireNonNull(firstByte, "firstByte");
@@ -48,6 +72,7 @@ public record Timeouts(
     Objects.requireNonNull(idle, "idle");
     Objects.requireNonNull(fabricDeadAfter, "fabricDeadAfter");
     Objects.requireNonNull(fabricHeartbeat, "fabricHeartbeat");
+    Objects.requireNonNull(udpFlowIdle, "udpFlowIdle");
     if (fabricHeartbeat.multipliedBy(2).compareTo(fabricDeadAfter) >= 0) {
       throw new IllegalArgumentException(
           "fabricHeartbeat "

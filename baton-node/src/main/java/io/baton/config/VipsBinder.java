@@ -25,19 +25,28 @@ final class VipsBinder {
   static List<VipConfig> bind(ConfigField vips, Map<String, PoolConfig> pools)
       throws ConfigException {
     List<VipConfig> result = new ArrayList<>();
-    Map<InetSocketAddress, String> seen = new HashMap<>();
+    Map<String, String> seen = new HashMap<>();
     for (ConfigField vip : vips.list()) {
       vip.allowKeys("address", "port", "mode", "default-pool", "rules", "reroute");
       Inet4Address address = vip.get("address").required().asIpv4();
       ConfigField portField = vip.get("port").required();
       int port = portField.asPort();
-      String earlier = seen.putIfAbsent(new InetSocketAddress(address, port), vip.path());
-      if (earlier != null) {
-        throw portField.error(
-            address.getHostAddress() + ":" + port + " is already configured" + " in " + earlier);
-      }
       ConfigField modeField = vip.get("mode");
       VipMode mode = modeField.isPresent() ? modeField.asEnum(VipMode.class, "mode") : VipMode.HTTP;
+      // A UDP VIP and a TCP VIP may share address and port (DNS serves both).
+      String protocol = mode == VipMode.UDP ? "udp " : "";
+      String earlier =
+          seen.putIfAbsent(protocol + new InetSocketAddress(address, port), vip.path());
+      if (earlier != null) {
+        throw portField.error(
+            protocol
+                + address.getHostAddress()
+                + ":"
+                + port
+                + " is already configured"
+                + " in "
+                + earlier);
+      }
       String defaultPool =
           poolReference(
               vip.get("default-pool")
@@ -64,6 +73,9 @@ final class VipsBinder {
     List<ConfigField> fields = rules.list();
     if (mode == VipMode.L4 && !fields.isEmpty()) {
       throw rules.error("l4 VIPs hand off before reading the request, so they have no rules");
+    }
+    if (mode == VipMode.UDP && !fields.isEmpty()) {
+      throw rules.error("udp VIPs assign flows without reading them, so they have no rules");
     }
     List<RuleConfig> result = new ArrayList<>();
     Set<String> names = new HashSet<>();
@@ -169,7 +181,7 @@ final class VipsBinder {
     boolean readable =
         switch (hashKey) {
           case CLIENT_IP -> true;
-          case HOST -> mode != VipMode.L4;
+          case HOST -> mode == VipMode.HTTP || mode == VipMode.TLS;
           case PATH -> mode == VipMode.HTTP;
         };
     if (!readable) {

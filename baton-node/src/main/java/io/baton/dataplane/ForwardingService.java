@@ -88,6 +88,23 @@ public final class ForwardingService implements AutoCloseable {
   /** Guards the table, its netlink socket and the bookkeeping below. */
   private final ReentrantLock guard = new ReentrantLock();
 
+  /**
+   * Follows the table's committed changes into a second data plane (the BPF flow map for servers
+   * behind a router); called under the guard.
+   */
+  interface Mirror {
+    /** The entries adopted at start. */
+    void adopt(Map<FlowKey, Inet4Address> entries);
+
+    /** {@code ops} are in the kernel's table now. */
+    void applied(Iterable<Op> ops, long nowNs);
+
+    /** Time passed: end what is due. */
+    void expire(long nowNs);
+  }
+
+  private Mirror mirror;
+
   // Under guard only from here ...
   // Closed connections whose late-packet element the kernel may still hold, oldest first, and
   // the latest grace end per flow: a second close of one 4-tuple within the grace must replace
@@ -216,6 +233,24 @@ public final class ForwardingService implements AutoCloseable {
       if (e.getCause() instanceof LinuxException le) throw le;
       if (e.getCause() instanceof RuntimeException re) throw re;
       throw new IllegalStateException("cannot open forwarding table " + table, e.getCause());
+    }
+  }
+
+  /**
+   * From now on, copies the entries of servers for which {@code encap} holds into {@code flows}
+   * (their packets are wrapped there, before this table sees them), starting with those adopted at
+   * start. Call once, before the first handoff.
+   */
+  public void mirrorEncapsulated(
+      FlowForwarding flows, java.util.function.Predicate<Inet4Address> encap) {
+    EncapMirror m = new EncapMirror(flows, encap);
+    guard.lock();
+    try {
+      if (mirror != null) throw new IllegalStateException("already mirrored");
+      if (adoptedServers.stream().anyMatch(encap)) m.adopt(opened.adopted());
+      mirror = m;
+    } finally {
+      guard.unlock();
     }
   }
 
@@ -595,6 +630,7 @@ public final class ForwardingService implements AutoCloseable {
         }
         turn.commit();
         forgetLate();
+        if (mirror != null) mirror.expire(nanoClock.getAsLong());
         tracked = entries.size();
       } finally {
         guard.unlock();
@@ -669,6 +705,7 @@ public final class ForwardingService implements AutoCloseable {
       try {
         table.apply(ops);
         batches.incrementAndGet();
+        if (mirror != null) mirror.applied(ops, nanoClock.getAsLong());
       } catch (LinuxException | RuntimeException batchFailure) {
         // The batch and its tolerant retry failed: retry command by command, so that one
         // command's failure does not fail the others.
@@ -678,6 +715,7 @@ public final class ForwardingService implements AutoCloseable {
           if (failures.get(i) == null) {
             try {
               for (Op op : ops.subList(from, to)) table.applyTolerant(op);
+              if (mirror != null) mirror.applied(ops.subList(from, to), nanoClock.getAsLong());
             } catch (LinuxException | RuntimeException e) {
               failures.set(i, e);
             }

@@ -126,7 +126,12 @@ public final class DispatcherNode implements AutoCloseable {
                 () ->
                     new IllegalArgumentException(
                         "dispatcher " + node.name() + " needs a front interface"));
-    List<Vip> vips = config.vips().stream().map(v -> new Vip(v.address(), v.port())).toList();
+    // The nftables table carries TCP connections; UDP flows live in the BPF flow map only.
+    List<Vip> vips =
+        config.vips().stream()
+            .filter(v -> v.mode() != io.baton.config.VipMode.UDP)
+            .map(v -> new Vip(v.address(), v.port()))
+            .toList();
     LongSupplier clock = System::nanoTime;
     ForwardingService forwarding;
     try {
@@ -169,6 +174,12 @@ public final class DispatcherNode implements AutoCloseable {
     LoadTable load = new LoadTable();
     Map<String, HandoffClient> clients = new ConcurrentHashMap<>();
     DispatcherNode dispatcher = new DispatcherNode(node.name(), forwarding, clients, load);
+    try {
+      dispatcher.startFlowForwarding(config, front.device(), eligibility);
+    } catch (IOException | RuntimeException e) {
+      dispatcher.close();
+      throw e;
+    }
     dispatcher.drainLimit =
         config
             .timeouts()
@@ -250,6 +261,10 @@ public final class DispatcherNode implements AutoCloseable {
     }
     try {
       for (VipConfig v : config.vips()) {
+        if (v.mode() == io.baton.config.VipMode.UDP) {
+          dispatcher.listenUdp(group, v, pools, discoveringKinds);
+          continue;
+        }
         VipSite site =
             site(
                 config,
@@ -274,6 +289,7 @@ public final class DispatcherNode implements AutoCloseable {
                     dispatcher.stats,
                     admission,
                     config.limits().maxHeaderCount()));
+        dispatcher.clampSegmentsForEncap(config, v, dispatcher.listeners.getLast());
         log.info("dispatcher {} listens on {} ({})", node.name(), site.vip(), site.mode());
       }
     } catch (IOException | RuntimeException e) {
@@ -282,7 +298,173 @@ public final class DispatcherNode implements AutoCloseable {
     }
     clients.values().forEach(HandoffClient::connect);
     dispatcher.sweepUnreachable(group, serverAddresses, liveness);
+    if (dispatcher.udpFlows != null) {
+      long periodMs = Math.clamp(config.timeouts().udpFlowIdle().toMillis() / 4, 100, 1000);
+      group.scheduleAtFixedRate(
+          dispatcher::sweepUdpFlows,
+          periodMs,
+          periodMs,
+          java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
     return dispatcher;
+  }
+
+  /** The BPF flow map, when UDP VIPs or encap pools need it; else null. */
+  private io.baton.dataplane.FlowForwarding flowForwarding;
+
+  /** UDP flows of {@code mode: udp} VIPs; null without such VIPs. */
+  private UdpFlows udpFlows;
+
+  private KernelUdpFlows kernelUdpFlows;
+
+  /** Fabric addresses of the servers whose pools are forwarded encapsulated. */
+  private final java.util.Set<java.net.Inet4Address> encapServers = ConcurrentHashMap.newKeySet();
+
+  private void startFlowForwarding(
+      BatonConfig config, String frontDevice, ServerEligibility eligibility) throws IOException {
+    for (PoolConfig p : config.pools().values()) {
+      if (p.forwarding() == io.baton.config.Forwarding.ENCAP) {
+        p.members().forEach(m -> encapServers.add(m.fabricAddress()));
+      }
+    }
+    boolean udp = config.vips().stream().anyMatch(v -> v.mode() == io.baton.config.VipMode.UDP);
+    if (!udp && encapServers.isEmpty()) return;
+    var fabric = config.node().fabric();
+    try {
+      flowForwarding =
+          io.baton.dataplane.FlowForwarding.attach(
+              frontDevice,
+              fabric.device(),
+              fabric.address(),
+              config.cluster().encapPort(),
+              config.cluster().encapCheck());
+    } catch (LinuxException e) {
+      throw new IOException(
+          "cannot attach the BPF flow forwarder to "
+              + frontDevice
+              + " (needed by "
+              + (udp ? "udp VIPs" : "pools with forwarding: encap")
+              + "): "
+              + e.getMessage(),
+          e);
+    }
+    if (!encapServers.isEmpty()) {
+      forwarding.mirrorEncapsulated(flowForwarding, encapServers::contains);
+      log.info(
+          "forwarding encapsulated to {} (UDP port {}), the others directly",
+          encapServers.stream().map(java.net.Inet4Address::getHostAddress).sorted().toList(),
+          config.cluster().encapPort());
+    }
+    if (udp) {
+      kernelUdpFlows =
+          new KernelUdpFlows(
+              flowForwarding,
+              fabric.address(),
+              config.cluster().encapPort(),
+              config.cluster().encapCheck());
+      udpFlows =
+          new UdpFlows(
+              kernelUdpFlows,
+              kernelUdpFlows,
+              System::nanoTime, // bpf_ktime_get_ns is CLOCK_MONOTONIC, as System.nanoTime here
+              config.timeouts().udpFlowIdle(),
+              n -> new ClientsFabric(clients).session(n) != FabricPort.NO_SESSION,
+              eligibility,
+              encapServers::contains);
+    }
+  }
+
+  private void listenUdp(
+      EventLoopGroup group,
+      VipConfig v,
+      Map<String, Pool> pools,
+      Map<String, DiscoveredPools.Discovering> discoveringKinds)
+      throws IOException {
+    Vip vip = new Vip(v.address(), v.port());
+    var discovered = discoveredPools.forVip(vip, discoveringKinds);
+    String name = v.defaultPool();
+    java.util.function.Supplier<Pool> pool =
+        () -> {
+          Pool p = pools.get(name);
+          if (p != null) return p;
+          var ref = discovered.get(name);
+          return ref == null ? null : ref.get();
+        };
+    listeners.add(UdpListener.bind(group, vip, pool, udpFlows));
+    log.info("dispatcher {} listens on udp {} (pool {})", nodeName, vip, name);
+  }
+
+  private void sweepUdpFlows() {
+    if (closing) return;
+    try {
+      udpFlows.sweep();
+    } catch (LinuxException | RuntimeException e) {
+      log.warn("cannot sweep idle UDP flows: {}", e.getMessage());
+    }
+  }
+
+  /** The UDP flows, for metrics and {@code ctl}; null without udp VIPs. */
+  public UdpFlows udpFlows() {
+    return udpFlows;
+  }
+
+  /** The BPF flow forwarder's counters, or null when none is attached. */
+  public io.baton.linux.FlowForwarder.Counters flowCounters() {
+    if (flowForwarding == null) return null;
+    try {
+      return flowForwarding.counters();
+    } catch (LinuxException e) {
+      return null;
+    }
+  }
+
+  /**
+   * Encapsulation adds {@value #ENCAP_OVERHEAD} bytes to each forwarded packet: on a VIP that may
+   * hand connections to an encap pool, the listener advertises an MSS for which a full client
+   * segment still fits the fabric's MTU once wrapped (routers between would drop it otherwise).
+   */
+  private void clampSegmentsForEncap(BatonConfig config, VipConfig v, Channel listener)
+      throws IOException {
+    if (encapServers.isEmpty()) return;
+    boolean encap =
+        java.util.stream.Stream.concat(
+                java.util.stream.Stream.of(v.defaultPool()),
+                v.rules().stream().map(io.baton.config.RuleConfig::pool))
+            .map(config.pools()::get)
+            .anyMatch(p -> p != null && p.forwarding() == io.baton.config.Forwarding.ENCAP);
+    if (!encap) return;
+    int frontMtu = mtu(config.node().front().orElseThrow().device());
+    int fabricMtu = mtu(config.node().fabric().device());
+    int mss = Math.min(frontMtu - 40, fabricMtu - 40 - ENCAP_OVERHEAD);
+    int fd = ((io.netty.channel.epoll.EpollServerSocketChannel) listener).fd().intValue();
+    try {
+      io.baton.linux.Sockets.setInt(
+          fd,
+          io.baton.linux.Sockets.IPPROTO_TCP,
+          io.baton.linux.Sockets.TCP_MAXSEG,
+          mss,
+          "TCP_MAXSEG");
+    } catch (LinuxException e) {
+      throw new IOException("cannot clamp the MSS of VIP " + v + ": " + e.getMessage(), e);
+    }
+    log.info(
+        "VIP {} hands connections to encapsulated servers: MSS {} (fabric MTU {}, {} bytes of encapsulation)",
+        v,
+        mss,
+        fabricMtu,
+        ENCAP_OVERHEAD);
+  }
+
+  /** Outer IPv4 (20) + UDP (8) + Baton header (28). */
+  static final int ENCAP_OVERHEAD = io.baton.linux.FlowForwarder.OVERHEAD;
+
+  private static int mtu(String device) throws IOException {
+    java.nio.file.Path p = java.nio.file.Path.of("/sys/class/net", device, "mtu");
+    try {
+      return Integer.parseInt(java.nio.file.Files.readString(p).strip());
+    } catch (IOException | NumberFormatException e) {
+      throw new IOException("cannot read the MTU of " + device + " (" + p + "): " + e, e);
+    }
   }
 
   /**
@@ -391,6 +573,10 @@ public final class DispatcherNode implements AutoCloseable {
     if (closing) return; // our own stop closed the session; the table stays as it is
     stats.serversLost.increment();
     load.remove(name);
+    if (udpFlows != null) {
+      int n = udpFlows.serverLost(name);
+      if (n > 0) log.warn("server {} is {}: its {} UDP flows are picked afresh", name, why, n);
+    }
     forwarding
         .dropServer(address)
         .whenComplete(
@@ -719,6 +905,14 @@ public final class DispatcherNode implements AutoCloseable {
           stats.inFlightHandoffs.sum());
     }
     clients.values().forEach(HandoffClient::close);
+    if (kernelUdpFlows != null) {
+      try {
+        kernelUdpFlows.close();
+      } catch (IOException e) {
+        log.debug("closing the UDP fabric socket: {}", e.toString());
+      }
+    }
+    if (flowForwarding != null) flowForwarding.close();
     forwarding.close();
     log.info(
         "stopped in {} ms; the forwarding table stays for the next dispatcher process",

@@ -75,6 +75,13 @@ public final class ServerAgent implements AutoCloseable {
   /** The kernel's DNAT to the workers of pools with a direct address; null without. */
   private volatile DirectDnat directDnat;
 
+  /** Unwraps encapsulated client packets arriving on the fabric (tc program); null until start. */
+  private volatile io.baton.linux.EncapReceiver decap;
+
+  /** The agent's own UDP echo services ({@code udp: echo}). */
+  private final List<io.netty.channel.Channel> udpEchoes =
+      new java.util.concurrent.CopyOnWriteArrayList<>();
+
   private final ScheduledFuture<?> reporter;
 
   private ServerAgent(
@@ -135,12 +142,18 @@ public final class ServerAgent implements AutoCloseable {
     List<io.baton.server.workers.WorkerPool> workerPools = new java.util.ArrayList<>();
     Map<InetSocketAddress, io.baton.server.workers.WorkerPool> directPools =
         new java.util.LinkedHashMap<>();
+    List<Vip> udpEchoes = new java.util.ArrayList<>();
     Migrator[] migratorRef = new Migrator[1];
     RerouteGate.Counters reroutes = new RerouteGate.Counters();
     for (io.baton.config.Delivery d : server.deliveries()) {
       java.util.Optional<PoolPlacement> placement = placement(config, d, () -> migratorRef[0]);
       vipAddresses.add(d.vip());
       Vip vip = new Vip(d.vip(), d.port());
+      if (d instanceof io.baton.config.Delivery.Udp u) {
+        // No handoff, no guard (the guard is for TCP): only the VIP on lo, and maybe the echo.
+        if (u.echo()) udpEchoes.add(vip);
+        continue;
+      }
       vips.add(vip);
       switch (d) {
         case io.baton.config.Delivery.Relay r -> {
@@ -247,6 +260,7 @@ public final class ServerAgent implements AutoCloseable {
                       .orElse(null)));
           peerTargets.put(vip.toString(), new PeerDelivery.Embedded(app));
         }
+        case io.baton.config.Delivery.Udp u -> throw new AssertionError("handled above");
       }
     }
     if (server.applyHostPreparation()) {
@@ -353,6 +367,24 @@ public final class ServerAgent implements AutoCloseable {
     agent.caches = List.copyOf(caches);
     agent.workerPools = List.copyOf(workerPools);
     agent.directDnat = direct;
+    try {
+      // Always: pools forwarded encap send every packet this way, and every UDP flow's first
+      // datagram comes this way whatever its pool's forwarding.
+      agent.decap =
+          io.baton.linux.EncapReceiver.attach(
+              fabricDevice, config.cluster().encapPort(), config.cluster().encapCheck());
+      for (Vip v : udpEchoes) agent.udpEchoes.add(UdpEcho.bind(group, v));
+    } catch (IOException e) {
+      agent.close();
+      throw new IOException(
+          "cannot take encapsulated packets on "
+              + fabricDevice
+              + " (UDP port "
+              + config.cluster().encapPort()
+              + "): "
+              + e.getMessage(),
+          e);
+    }
     try {
       fabric.start();
     } catch (Exception e) {
@@ -543,7 +575,20 @@ public final class ServerAgent implements AutoCloseable {
       if (d instanceof PassingDelivery p) p.close();
     }
     if (directDnat != null) directDnat.close();
+    udpEchoes.forEach(c -> c.close().awaitUninterruptibly());
+    if (decap != null) decap.close();
     removeGuard(guardThread, guard);
+  }
+
+  /** The decapsulation program's counters; null before start. */
+  public io.baton.linux.EncapReceiver.Counters encapCounters() {
+    var d = decap;
+    if (d == null) return null;
+    try {
+      return d.counters();
+    } catch (io.baton.linux.LinuxException e) {
+      return null;
+    }
   }
 
   /** Removes the guard table on its own thread, then ends that thread. */

@@ -98,7 +98,7 @@ class ClusterKeyTest {
           .doesNotContain("[B@");
     }
     assertThat(config.cluster().toString())
-        .isEqualTo("ClusterConfig[key=(32 bytes, inline), handoffPort=7400]");
+        .isEqualTo("ClusterConfig[key=(32 bytes, inline), handoffPort=7400, encapPort=7401]");
   }
 
   @Test

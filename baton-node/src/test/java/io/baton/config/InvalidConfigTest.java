@@ -128,8 +128,8 @@ class InvalidConfigTest {
             "t.yaml:1:7: node: must be a mapping of keys to values, got a list"),
         refused(
             "unknown mode",
-            d("port: 80\n", "port: 80\n    mode: udp\n"),
-            "t.yaml:12:11: vips[0].mode: unknown mode 'udp' (expected http, tls or l4)"),
+            d("port: 80\n", "port: 80\n    mode: sctp\n"),
+            "t.yaml:12:11: vips[0].mode: unknown mode 'sctp' (expected http, tls, l4 or udp)"),
         refused(
             "bad device name",
             d("device: front,", "device: a-very-long-device-name,"),
@@ -262,6 +262,34 @@ class InvalidConfigTest {
             d("port: 80\n", "port: 80\n    reroute: always\n"),
             "t.yaml:12:14: vips[0].reroute: unknown reroute 'always' (expected first-request or per-request)"),
         refused(
+            "rules in a udp vip",
+            d("port: 80\n", "port: 80\n    mode: udp\n"),
+            "t.yaml:15:7: vips[0].rules: udp VIPs assign flows without reading them, so they have no rules"),
+        refused(
+            "unknown forwarding",
+            d("  web:\n", "  web:\n    forwarding: tunnel\n"),
+            "t.yaml:17:17: pools.web.forwarding: unknown forwarding 'tunnel' (expected direct or encap)"),
+        refused(
+            "one node forwarded two ways",
+            d(
+                "      - { node: s2, fabric-address: 198.18.1.12, weight: 2 }\n",
+                "      - { node: s2, fabric-address: 198.18.1.12, weight: 2 }\n"
+                    + "  far:\n    forwarding: encap\n    members:\n"
+                    + "      - { node: s1, fabric-address: 198.18.1.11 }\n"),
+            "t.yaml:21:17: pools.far.forwarding: node 's1' is forwarded direct in pool web but encap here"),
+        refused(
+            "encap port equal to the handoff port",
+            d("  key: ", "  encap-port: 7400\n  key: "),
+            "t.yaml:8:15: cluster.encap-port: the encap port (UDP) and the handoff port (TCP) must differ, both are 7400"),
+        refused(
+            "unknown udp service",
+            s("relay: 127.0.0.1:8080 }", "udp: dns }"),
+            "t.yaml:10:43: server.deliveries[0].udp: must be local (a process on this host answers on the VIP itself, e.g. a DNS server) or echo (the agent echoes each datagram), got 'dns'"),
+        refused(
+            "udp delivery with a relay",
+            s("relay: 127.0.0.1:8080 }", "relay: 127.0.0.1:8080, udp: local }"),
+            "t.yaml:10:45: server.deliveries[0].relay: a udp delivery has no relay (give udp alone)"),
+        refused(
             "rules in an l4 vip",
             d("port: 80\n", "port: 80\n    mode: l4\n"),
             "t.yaml:15:7: vips[0].rules: l4 VIPs hand off before reading the request, so they"
@@ -385,7 +413,7 @@ class InvalidConfigTest {
             "typo in a timeout",
             DISPATCHER + "timeouts:\n  idel: 5s\n",
             "t.yaml:21:3: timeouts.idel: unknown key (expected first-byte, head, handoff,"
-                + " close-grace, idle, fabric-dead-after or fabric-heartbeat); did you mean"
+                + " close-grace, idle, fabric-dead-after, fabric-heartbeat or udp-flow-idle); did you mean"
                 + " 'idle'?"),
         refused(
             "idle without unit",

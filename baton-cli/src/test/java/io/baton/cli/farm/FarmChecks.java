@@ -22,7 +22,7 @@ final class FarmChecks {
   private FarmChecks() {}
 
   /** {@code baton ctl ARGS} against {@code server}'s admin endpoint; asserts it succeeded. */
-  static CommandResult ctl(ProcessFarm farm, String server, String... args) {
+  static CommandResult ctl(ProcessLab farm, String server, String... args) {
     List<String> all = new ArrayList<>(List.of("ctl", "--config", farm.config(server).toString()));
     all.addAll(List.of(args));
     CommandResult r = farm.cli(server, all.toArray(String[]::new));
