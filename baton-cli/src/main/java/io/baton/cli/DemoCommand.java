@@ -65,6 +65,13 @@ final class DemoCommand implements Callable<Integer> {
   boolean gateway;
 
   @Option(
+      names = "--routed",
+      description =
+          "Run the routed-fabric demo: servers behind a router, every later client packet forwarded"
+              + " encapsulated, a UDP DNS VIP over two dnsmasq servers, the agent's UDP echo.")
+  boolean routed;
+
+  @Option(
       names = "--transplant",
       description = "Run the two-host transplant demo instead of the farm.")
   boolean transplant;
@@ -136,24 +143,36 @@ final class DemoCommand implements Callable<Integer> {
           "--workers is a demo of its own: not with"
               + " --gateway, --migrate, --transplant or --dispatchers 2");
     }
+    if (routed && (workers || gateway || migrate || transplant || dispatchers == 2)) {
+      throw new picocli.CommandLine.ParameterException(
+          spec.commandLine(),
+          "--routed is a demo of its own: not with"
+              + " --workers, --gateway, --migrate, --transplant or --dispatchers 2");
+    }
     boolean passed =
-        workers
-            ? new io.baton.cli.demo.WorkersDemo(spec.commandLine().getOut(), loadSeconds)
+        routed
+            ? new io.baton.cli.demo.RoutedDemo(spec.commandLine().getOut(), loadSeconds)
                 .run(keep && !check)
-            : gateway
-                ? new io.baton.cli.demo.GatewayDemo(spec.commandLine().getOut()).run(keep && !check)
-                : migrate
-                    ? new io.baton.cli.demo.MigrateDemo(spec.commandLine().getOut(), loadSeconds)
+            : workers
+                ? new io.baton.cli.demo.WorkersDemo(spec.commandLine().getOut(), loadSeconds)
+                    .run(keep && !check)
+                : gateway
+                    ? new io.baton.cli.demo.GatewayDemo(spec.commandLine().getOut())
                         .run(keep && !check)
-                    : transplant
-                        ? new TransplantDemo(spec.commandLine().getOut(), handoffs)
+                    : migrate
+                        ? new io.baton.cli.demo.MigrateDemo(
+                                spec.commandLine().getOut(), loadSeconds)
                             .run(keep && !check)
-                        : dispatchers == 2
-                            ? new io.baton.cli.demo.EcmpDemo(
-                                    spec.commandLine().getOut(), loadSeconds)
+                        : transplant
+                            ? new TransplantDemo(spec.commandLine().getOut(), handoffs)
                                 .run(keep && !check)
-                            : new FarmDemo(spec.commandLine().getOut(), loadSeconds, ttfbSamples)
-                                .run(keep && !check);
+                            : dispatchers == 2
+                                ? new io.baton.cli.demo.EcmpDemo(
+                                        spec.commandLine().getOut(), loadSeconds)
+                                    .run(keep && !check)
+                                : new FarmDemo(
+                                        spec.commandLine().getOut(), loadSeconds, ttfbSamples)
+                                    .run(keep && !check);
     return passed ? ExitCode.OK : ExitCode.FAILURE;
   }
 }

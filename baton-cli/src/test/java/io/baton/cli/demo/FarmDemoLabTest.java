@@ -89,4 +89,19 @@ class FarmDemoLabTest {
         .doesNotContain("    FAIL ");
     assertThat(Lab.leftovers()).isEmpty();
   }
+
+  @Test
+  void theRoutedDemoPassesEveryCheckAndLeavesNothingBehind() throws Exception {
+    StringWriter text = new StringWriter();
+    boolean passed = new RoutedDemo(new PrintWriter(text, true), 2).run(false);
+    assertThat(passed).as(text.toString()).isTrue();
+    assertThat(text.toString())
+        .contains("ok   100 MiB GET arrived with the right SHA-256")
+        .contains("ok   every wrapped packet was unwrapped by a server")
+        .contains("ok   both DNS servers answered, every answer from the VIP")
+        .contains("ok   the client received 0 RST segments over the whole demo")
+        .contains("demo: all checks passed")
+        .doesNotContain("FAIL");
+    assertThat(Lab.leftovers()).isEmpty();
+  }
 }
