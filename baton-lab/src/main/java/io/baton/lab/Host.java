@@ -99,6 +99,11 @@ public final class Host {
     return dev;
   }
 
+  /** The interfaces {@link #attach} made (one per segment, named after it), sorted. */
+  public synchronized List<String> interfaces() {
+    return attachedSegments.stream().sorted().toList();
+  }
+
   /** Adds {@code cidr} to interface {@code dev}, e.g. a VIP on {@code lo} as a /32. */
   public synchronized void addAddress(String dev, String cidr) {
     LabAddress address = LabAddress.parseCidr(cidr);

@@ -137,6 +137,11 @@ public final class Lab implements AutoCloseable {
     return host;
   }
 
+  /** Every host made so far, in the order they were made. */
+  public synchronized List<Host> hosts() {
+    return List.copyOf(hosts.values());
+  }
+
   /** The lab's temporary directory; output of {@link Host#start} processes goes here. */
   public Path dir() {
     return dir;

@@ -62,6 +62,14 @@ public final class BenchCommand implements Callable<Integer> {
   boolean workers;
 
   @Option(
+      names = "--routed",
+      description =
+          "Instead of the matrix: the dispatcher node's CPU per forwarded packet, unchanged on one"
+              + " segment (nftables fwd) against encapsulated across a router (BPF), and new UDP flows"
+              + " per second per dispatcher core (a few minutes).")
+  boolean routed;
+
+  @Option(
       names = "--quick",
       description = "One short repeat of everything (a few minutes) instead of the full run.")
   boolean quick;
@@ -139,6 +147,7 @@ public final class BenchCommand implements Callable<Integer> {
     if (locality) return locality();
     if (gateway) return gateway();
     if (workers) return workers();
+    if (routed) return routed();
     BenchPlan plan = plan();
     checkHost(plan);
     Path repository = repository();
@@ -208,6 +217,33 @@ public final class BenchCommand implements Callable<Integer> {
     spec.commandLine().getOut().println(bench.verdict(rows));
     spec.commandLine().getOut().flush();
     return ExitCode.OK;
+  }
+
+  private Integer routed() throws Exception {
+    List<String> problems = new ArrayList<>(LinuxProbe.problems());
+    for (String tool : List.of("curl", "dnsmasq", "taskset")) {
+      if (!onPath(tool))
+        problems.add(tool + " is not installed (./baton bench installs curl and dnsmasq-base)");
+    }
+    if (!CpuSteering.hasTwoCpus()) problems.add("the CPU steering needs two CPUs");
+    if (!problems.isEmpty())
+      throw new HostNotReadyException("host not ready: " + String.join("; ", problems));
+    Path directory = resultsDirectory(repository());
+    var bench = new RoutedBench(spec.commandLine().getOut(), quick ? 2 : 8, quick ? 2_000 : 20_000);
+    var result = bench.run();
+    String stamp = stamp();
+    Files.createDirectories(directory);
+    Path file = directory.resolve(stamp + "-routed.md");
+    Files.writeString(
+        file,
+        bench.report(
+            result,
+            "# Routed fabrics: forwarding direct against encapsulated, and UDP flows ("
+                + stamp
+                + ")"));
+    spec.commandLine().getOut().println("written: " + file);
+    spec.commandLine().getOut().flush();
+    return result.udp().answered() == result.udp().flows() ? ExitCode.OK : ExitCode.FAILURE;
   }
 
   private Integer workers() throws Exception {
