@@ -183,6 +183,14 @@ class EncapForwardingLabTest {
         }
         assertThat(forwarder.counters().encapsulated()).isEqualTo(10);
         assertThat(receiver.counters().decapsulated()).isEqualTo(11);
+        // A datagram that would exceed the fabric's MTU once wrapped: dropped and counted (no
+        // fragmentation of encapsulations; UDP clients must stay under 1500 - 56).
+        client.send(new DatagramPacket(new byte[1472], 1472));
+        long refusedBy = System.nanoTime() + ForwardedFlows.LIMIT.toNanos();
+        while (forwarder.counters().encapFailed() == 0 && System.nanoTime() < refusedBy) {
+          Thread.onSpinWait();
+        }
+        assertThat(forwarder.counters().encapFailed()).as("too long to wrap").isEqualTo(1);
         // Forgeries from the router: another farm's check, a header whose reference is not the
         // inner packet, another version. Each inner packet is a valid datagram for b's socket.
         byte[] wrongCheck =
@@ -204,7 +212,8 @@ class EncapForwardingLabTest {
           c = receiver.counters();
         }
         assertThat(c).isEqualTo(new EncapReceiver.Counters(11, 0, 1, 1, 1));
-        // The next datagram b's socket reads is a real one sent after them: they never got there.
+        // The next datagram b's socket reads is a real one sent after them (and after the long
+        // one): they never got there.
         client.send(new DatagramPacket(text("after the forgeries"), 19));
         assertThat(text(receive(server))).isEqualTo("after the forgeries");
       } finally {
@@ -213,6 +222,75 @@ class EncapForwardingLabTest {
         forwarder.close();
         receiver.close();
       }
+    }
+  }
+
+  /**
+   * Pinned, the forwarder outlives the descriptors of the process that made it (closing them stands
+   * for a dispatcher restart): the moved connection keeps flowing, encapsulated; a later opener
+   * adopts it, finds the entry and sees the counters go on; unpinning removes the files.
+   */
+  @Test
+  void pinnedForwardingOutlivesItsProcessAndIsAdopted() throws Exception {
+    Path bpffs = Files.createTempDirectory("bt-bpffs");
+    run("mount", "-t", "bpf", "bpf", bpffs.toString());
+    try (Lab lab = Lab.create("encap-pin")) {
+      RoutedTopology net = RoutedTopology.build(lab);
+      ForwardedFlows flows = new ForwardedFlows(net.endpoints());
+      dropFrozenOutput(net.a());
+      EncapReceiver receiver = net.b().call(() -> EncapReceiver.attach("rack", PORT, FARM_CHECK));
+      try {
+        Connection moved;
+        try (FlowForwarder forwarder =
+            net.a()
+                .call(
+                    () ->
+                        FlowForwarder.attach(
+                            "front", "fabric", new Encap(A_FABRIC, PORT, FARM_CHECK), 1024))) {
+          int listener = listen(net.a(), 80);
+          moved =
+              flows.moveToB(
+                  flows.connect(47200, 80, listener),
+                  flow -> forwarder.put(tcp(flow), B_RACK, FlowForwarder.ENCAP, 21));
+          forwarder.pin(bpffs);
+        }
+        flows.roundTrip(moved, net.b(), "with nobody holding the forwarder");
+        try (FlowForwarder again = FlowForwarder.adoptPinned(bpffs)) {
+          List<FlowForwarder.Entry> entries = new ArrayList<>();
+          again.forEach(entries::add);
+          assertThat(entries)
+              .singleElement()
+              .satisfies(
+                  e -> {
+                    assertThat(e.flow()).isEqualTo(tcp(moved.flow()));
+                    assertThat(e.server()).isEqualTo(B_RACK);
+                    assertThat(e.connectionId()).isEqualTo(21);
+                    assertThat(e.lastSeenNs()).isPositive();
+                  });
+          long before = again.counters().encapsulated();
+          assertThat(before).isPositive();
+          flows.roundTrip(moved, net.b(), "and adopted");
+          assertThat(again.counters().encapsulated()).isGreaterThan(before);
+        }
+        FlowForwarder.unpin(bpffs);
+        for (String pin : List.of("flows", "counters", "link")) {
+          assertThat(bpffs.resolve(pin)).doesNotExist();
+        }
+      } finally {
+        receiver.close();
+      }
+    } finally {
+      run("umount", bpffs.toString());
+      Files.delete(bpffs);
+    }
+  }
+
+  /** Runs a command in the test's own namespaces (bpf file systems are per mount namespace). */
+  private static void run(String... command) throws Exception {
+    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    if (!p.waitFor(10, TimeUnit.SECONDS) || p.exitValue() != 0) {
+      throw new IllegalStateException(String.join(" ", command) + " failed: " + out);
     }
   }
 
