@@ -44,14 +44,16 @@ import org.junit.jupiter.api.Test;
  * moved to b with TCP_REPAIR; a's {@link FlowForwarder} wraps the client's later packets in IPv4 +
  * UDP + the Baton header, the router forwards them, b's {@link EncapReceiver} checks and unwraps
  * them, and b answers the client directly. Then a UDP flow, whose first datagram a delivers from
- * user space ({@link EncapHeader#udpPayload}); forged encapsulations never reach b's socket. Last,
- * CPU per forwarded packet, direct against encapsulated, printed.
+ * user space ({@link EncapHeader#udpPayload}); forged encapsulations never reach b's socket. Then
+ * pinning across a dispatcher restart. Last, CPU per forwarded packet, direct, encapsulated and
+ * through a user-space TUN relay, printed.
  *
  * <p>MTU: the lab's veths are 1500 bytes and an encapsulation adds 56, so a's listening socket sets
  * TCP_MAXSEG to 1500 - 40 - 56 = 1404 before the client connects: the MSS a advertises in its
- * SYN-ACK keeps every client segment small enough to be wrapped (a wrap over the MTU is refused by
- * the kernel and dropped). GSO super-packets are wrapped whole; the kernel lowers their segment
- * size by the 56 bytes.
+ * SYN-ACK keeps every client segment small enough to be wrapped (a packet too long once wrapped is
+ * dropped and counted by the forwarder). GSO super-packets are wrapped whole; the kernel lowers
+ * their segment size by the 56 bytes. (Without the router's forced segmentation b receives the
+ * wrapped super-packets whole and its stack takes them after unwrapping; tried once, not kept.)
  */
 @Tag("lab")
 class EncapForwardingLabTest {
