@@ -146,14 +146,15 @@ public final class FlowForwarder implements AutoCloseable {
   public static FlowForwarder attach(
       String frontDevice, String fabricDevice, Encap encap, int maxEntries) throws LinuxException {
     int front = Addresses.linkIndex(frontDevice);
-    return load(Addresses.linkIndex(fabricDevice), encap, maxEntries, front);
+    return load(Addresses.linkIndex(fabricDevice), encap, maxEntries, front, frontDevice);
   }
 
   /**
-   * The program and its maps, loaded; attached to device {@code frontIndex}'s ingress unless it is
-   * 0 (for {@link #testRun}).
+   * The program and its maps, loaded; attached to the ingress of device {@code frontIndex} (named
+   * {@code frontDevice} in errors) unless it is 0 (for {@link #testRun}).
    */
-  static FlowForwarder load(int fabricIndex, Encap encap, int maxEntries, int frontIndex)
+  static FlowForwarder load(
+      int fabricIndex, Encap encap, int maxEntries, int frontIndex, String frontDevice)
       throws LinuxException {
     BpfHashMap flows = BpfHashMap.create(KEY_BYTES, VALUE_BYTES, maxEntries);
     BpfCounters counters = null;
@@ -162,10 +163,7 @@ public final class FlowForwarder implements AutoCloseable {
       counters = BpfCounters.create(COUNTERS);
       prog =
           BpfProgram.load(program(flows.fd(), counters.fd(), fabricIndex, encap), "flow forwarder");
-      int link =
-          frontIndex == 0
-              ? -1
-              : BpfProgram.attachTcxIngress(prog, frontIndex, "ifindex " + frontIndex);
+      int link = frontIndex == 0 ? -1 : BpfProgram.attachTcxIngress(prog, frontIndex, frontDevice);
       return new FlowForwarder(flows, counters, prog, link);
     } catch (LinuxException | RuntimeException e) {
       if (prog >= 0) Sockets.closeQuietly(prog);

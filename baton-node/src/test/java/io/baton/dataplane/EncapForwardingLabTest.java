@@ -302,11 +302,15 @@ class EncapForwardingLabTest {
    * of each packet from the device and a send(2) of it, wrapped, from a UDP socket), on a flat
    * fabric where all three reach b. Three moved connections, one per mode, upload 64 MiB in turns,
    * three rounds each. The client's GSO is off (gso_max_segs 1), so each packet forwarded is a wire
-   * packet. Cost = the whole machine's busy CPU time (/proc/stat: every field but idle and iowait,
-   * all CPUs) during the upload over the packets forwarded (the program's counters, the relay's
-   * count); also the softirq part alone, where the kernel forwarding runs. Medians per mode are
-   * printed. The figures include the client's and b's TCP work, which all modes share, and whatever
-   * else the machine ran meanwhile. Asserts the issue's target: encapsulated at most twice direct.
+   * packet. Cost = CPU time during the upload over the packets forwarded (the program's counters,
+   * the relay's count), three ways: the whole machine's busy time (/proc/stat: every field but idle
+   * and iowait, all CPUs), its softirq part alone (where kernel forwarding runs), and this JVM's
+   * user + system time (with this kernel's tick accounting a softirq that runs in one of its
+   * threads, as the forwarding of a packet its writer sends does, is charged to it; ksoftirqd's
+   * work is not). Medians per mode are printed. All include the client's and b's TCP work, which
+   * the modes share; the machine's also whatever else ran meanwhile (it is shared with another
+   * engineer's builds). Asserts the issue's target on the JVM's figure, which other processes do
+   * not disturb: encapsulated at most twice direct.
    */
   @Test
   void cpuPerForwardedPacketDirectEncapsulatedAndThroughTun() throws Exception {
@@ -396,9 +400,9 @@ class EncapForwardingLabTest {
             Files.readString(Path.of("/proc/loadavg")).strip());
         assertThat(forwarder.counters().encapFailed()).isZero();
         assertThat(receiver.counters().decapsulated()).isPositive();
-        assertThat(e[0])
-            .as("encapsulated CPU per packet, at most twice direct")
-            .isLessThanOrEqualTo(2 * d[0]);
+        assertThat(e[2])
+            .as("encapsulated CPU per packet (this JVM's), at most twice direct")
+            .isLessThanOrEqualTo(2 * d[2]);
       } finally {
         relay.close();
         forwarder.close();
