@@ -42,6 +42,48 @@ final class BpfCounters implements AutoCloseable {
     }
   }
 
+  /** Pins the array at {@code path} on a bpf file system. */
+  void pin(java.nio.file.Path path) throws LinuxException {
+    Bpf.pin(fd, path);
+  }
+
+  /**
+   * The array pinned at {@code path}; fails with a clear message unless it is an array of {@code
+   * size} 8-byte counters.
+   */
+  static BpfCounters openPinned(java.nio.file.Path path, int size) throws LinuxException {
+    int fd = Bpf.pinned(path);
+    try (Arena a = Arena.ofConfined()) {
+      // BPF_OBJ_GET_INFO_BY_FD; struct bpf_map_info: type, id, key_size, value_size, max_entries
+      MemorySegment info = a.allocate(80, 8);
+      MemorySegment attr = a.allocate(128, 8);
+      attr.set(JAVA_INT, 0, fd);
+      attr.set(JAVA_INT, 4, (int) info.byteSize());
+      attr.set(JAVA_LONG, 8, info.address());
+      Bpf.call(Bpf.OBJ_GET_INFO_BY_FD, attr, "bpf(BPF_OBJ_GET_INFO_BY_FD " + path + ")");
+      if (info.get(JAVA_INT, 0) != BPF_MAP_TYPE_ARRAY
+          || info.get(JAVA_INT, 8) != 4
+          || info.get(JAVA_INT, 12) != 8
+          || info.get(JAVA_INT, 16) != size) {
+        throw new LinuxException(
+            "bpf(BPF_OBJ_GET " + path + ")",
+            "the pinned map is not an array of "
+                + size
+                + " counters (type "
+                + info.get(JAVA_INT, 0)
+                + ", "
+                + info.get(JAVA_INT, 16)
+                + " entries of "
+                + info.get(JAVA_INT, 12)
+                + " bytes)");
+      }
+      return new BpfCounters(fd, size);
+    } catch (LinuxException | RuntimeException e) {
+      Sockets.closeQuietly(fd);
+      throw e;
+    }
+  }
+
   /** Counter {@code index}'s value now. */
   long get(int index) throws LinuxException {
     if (closed) throw new IllegalStateException("counters closed");

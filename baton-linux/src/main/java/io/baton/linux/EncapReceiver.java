@@ -67,18 +67,21 @@ public final class EncapReceiver implements AutoCloseable {
    */
   public static EncapReceiver attach(String fabricDevice, int port, long farmCheck)
       throws LinuxException {
-    return load(port, farmCheck, Addresses.linkIndex(fabricDevice));
+    return load(port, farmCheck, Addresses.linkIndex(fabricDevice), fabricDevice);
   }
 
-  /** Loaded; attached to device {@code ifindex}'s ingress unless it is 0 (for {@link #testRun}). */
-  static EncapReceiver load(int port, long farmCheck, int ifindex) throws LinuxException {
+  /**
+   * Loaded; attached to the ingress of device {@code ifindex} (named {@code device} in errors)
+   * unless it is 0 (for {@link #testRun}).
+   */
+  static EncapReceiver load(int port, long farmCheck, int ifindex, String device)
+      throws LinuxException {
     if (port < 1 || port > 0xffff) throw new IllegalArgumentException("port " + port);
     BpfCounters counters = BpfCounters.create(COUNTERS);
     int prog = -1;
     try {
       prog = BpfProgram.load(program(counters.fd(), port, farmCheck), "encap receiver");
-      int link =
-          ifindex == 0 ? -1 : BpfProgram.attachTcxIngress(prog, ifindex, "ifindex " + ifindex);
+      int link = ifindex == 0 ? -1 : BpfProgram.attachTcxIngress(prog, ifindex, device);
       return new EncapReceiver(counters, prog, link);
     } catch (LinuxException | RuntimeException e) {
       if (prog >= 0) Sockets.closeQuietly(prog);

@@ -12,11 +12,14 @@ import static io.baton.linux.BpfAsm.R7;
 import static io.baton.linux.BpfAsm.R8;
 import static io.baton.linux.BpfAsm.R9;
 
+import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.function.Consumer;
 
 /**
@@ -33,10 +36,13 @@ import java.util.function.Consumer;
  * network order). No entry: on to the stack. A TCP SYN without ACK is never forwarded; if its entry
  * is {@link #CLOSING} (the flow it named has ended) the program deletes the entry, since a new
  * connection now uses the 4-tuple, and the SYN goes to the stack. A forwarded packet stamps the
- * entry's last-seen time ({@code bpf_ktime_get_ns}). An encapsulation the kernel refuses (a packet
- * that would exceed the fabric's MTU once wrapped, unless it is a GSO packet, whose segments the
- * kernel shrinks by the 56 bytes) is dropped and counted: a's stack no longer has the connection
- * and would only reset it. Counters are atomic adds to a BPF array.
+ * entry's last-seen time ({@code bpf_ktime_get_ns}). A packet that cannot be wrapped is dropped and
+ * counted (a's stack no longer has the connection and would only reset it): one that would exceed
+ * the fabric's MTU once wrapped ({@code bpf_check_mtu}; clients must send at most MTU - 56, so the
+ * dispatcher clamps TCP's MSS; no ICMP is sent), unless it is a TCP GSO packet, whose segment size
+ * the kernel lowers by the 56 bytes; and one {@code bpf_skb_adjust_room} refuses, such as a UDP GSO
+ * packet (UDP_SEGMENT), whose segment size is the application's. Counters are atomic adds to a BPF
+ * array.
  *
  * <p>Encapsulated GSO packets (a 64 KB TCP send through veth) are marked UDP-tunnel GSO with the
  * 28-byte header as their "inner L2", so whoever segments them repeats the outer headers and the
@@ -44,7 +50,7 @@ import java.util.function.Consumer;
  *
  * <p>The program is hand-assembled (no compiler on the host) and checked by the verifier at load;
  * its settings (fabric device, encapsulation source, port, farm check) are baked in. Detached and
- * its maps freed when closed. Not thread-safe.
+ * its maps freed when closed, unless {@link #pin pinned}. Not thread-safe.
  */
 public final class FlowForwarder implements AutoCloseable {
   /** IP protocol numbers of the flows it forwards. */
@@ -112,8 +118,9 @@ public final class FlowForwarder implements AutoCloseable {
       Flow flow, Inet4Address server, int flags, int connectionId, long lastSeenNs) {}
 
   /**
-   * Packets forwarded unchanged, packets encapsulated, encapsulations the kernel refused (dropped),
-   * and {@link #CLOSING} entries a SYN deleted.
+   * Packets forwarded unchanged, packets encapsulated, packets dropped because they could not be
+   * wrapped (too long for the fabric once wrapped, or refused by the kernel), and {@link #CLOSING}
+   * entries a SYN deleted.
    */
   public record Counters(
       long forwarded, long encapsulated, long encapFailed, long closingDeleted) {}
@@ -139,14 +146,15 @@ public final class FlowForwarder implements AutoCloseable {
   public static FlowForwarder attach(
       String frontDevice, String fabricDevice, Encap encap, int maxEntries) throws LinuxException {
     int front = Addresses.linkIndex(frontDevice);
-    return load(Addresses.linkIndex(fabricDevice), encap, maxEntries, front);
+    return load(Addresses.linkIndex(fabricDevice), encap, maxEntries, front, frontDevice);
   }
 
   /**
-   * The program and its maps, loaded; attached to device {@code frontIndex}'s ingress unless it is
-   * 0 (for {@link #testRun}).
+   * The program and its maps, loaded; attached to the ingress of device {@code frontIndex} (named
+   * {@code frontDevice} in errors) unless it is 0 (for {@link #testRun}).
    */
-  static FlowForwarder load(int fabricIndex, Encap encap, int maxEntries, int frontIndex)
+  static FlowForwarder load(
+      int fabricIndex, Encap encap, int maxEntries, int frontIndex, String frontDevice)
       throws LinuxException {
     BpfHashMap flows = BpfHashMap.create(KEY_BYTES, VALUE_BYTES, maxEntries);
     BpfCounters counters = null;
@@ -155,10 +163,7 @@ public final class FlowForwarder implements AutoCloseable {
       counters = BpfCounters.create(COUNTERS);
       prog =
           BpfProgram.load(program(flows.fd(), counters.fd(), fabricIndex, encap), "flow forwarder");
-      int link =
-          frontIndex == 0
-              ? -1
-              : BpfProgram.attachTcxIngress(prog, frontIndex, "ifindex " + frontIndex);
+      int link = frontIndex == 0 ? -1 : BpfProgram.attachTcxIngress(prog, frontIndex, frontDevice);
       return new FlowForwarder(flows, counters, prog, link);
     } catch (LinuxException | RuntimeException e) {
       if (prog >= 0) Sockets.closeQuietly(prog);
@@ -199,8 +204,56 @@ public final class FlowForwarder implements AutoCloseable {
         counters.get(CLOSING_DELETED));
   }
 
+  /**
+   * Pins the flow map, the counters and the attachment in directory {@code dir} of a bpf file
+   * system (files {@code flows}, {@code counters}, {@code link}): the program keeps forwarding with
+   * its entries after {@link #close} and after this process is gone, so a dispatcher restart loses
+   * no flow. {@link #adoptPinned} takes them up again; {@link #unpin} ends them.
+   */
+  public void pin(Path dir) throws LinuxException {
+    if (closed) throw new IllegalStateException("closed");
+    if (linkFd < 0) throw new IllegalStateException("not attached");
+    flows.pin(dir.resolve("flows"));
+    counters.pin(dir.resolve("counters"));
+    Bpf.pin(linkFd, dir.resolve("link"));
+  }
+
+  /**
+   * The forwarder pinned in {@code dir} by {@link #pin}, running with the settings it was loaded
+   * with; fails with a clear message if the maps there are not a flow map and counters of this
+   * class's shapes. Closing it leaves the pins (and so the forwarding) in place.
+   */
+  public static FlowForwarder adoptPinned(Path dir) throws LinuxException {
+    BpfHashMap flows = BpfHashMap.openPinned(dir.resolve("flows"), KEY_BYTES, VALUE_BYTES);
+    BpfCounters counters = null;
+    try {
+      counters = BpfCounters.openPinned(dir.resolve("counters"), COUNTERS);
+      return new FlowForwarder(flows, counters, -1, Bpf.pinned(dir.resolve("link")));
+    } catch (LinuxException | RuntimeException e) {
+      if (counters != null) counters.close();
+      flows.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Removes the pins in {@code dir}: once no process holds a descriptor of them, the program is
+   * detached and its maps freed.
+   */
+  public static void unpin(Path dir) throws LinuxException {
+    for (String name : new String[] {"link", "counters", "flows"}) {
+      try {
+        Files.delete(dir.resolve(name));
+      } catch (IOException e) {
+        throw new LinuxException("unlink(" + dir.resolve(name) + ")", e.toString());
+      }
+    }
+  }
+
   /** Runs the program on {@code packet} with {@code BPF_PROG_TEST_RUN} (tests, timing). */
   BpfProgram.TestRun testRun(byte[] packet, int repeat) throws LinuxException {
+    if (progFd < 0)
+      throw new IllegalStateException("an adopted forwarder has no program descriptor");
     return BpfProgram.testRun(progFd, packet, repeat);
   }
 
@@ -210,7 +263,7 @@ public final class FlowForwarder implements AutoCloseable {
     if (closed) return;
     closed = true;
     if (linkFd >= 0) Sockets.closeQuietly(linkFd);
-    Sockets.closeQuietly(progFd);
+    if (progFd >= 0) Sockets.closeQuietly(progFd);
     try {
       counters.close();
     } catch (LinuxException e) {
@@ -247,7 +300,8 @@ public final class FlowForwarder implements AutoCloseable {
   /**
    * The eBPF instructions, settings baked in. Registers: r6 the skb, r7 the map value, r8 the L4
    * header (then the outer IP length), r9 the TCP flags {@code & (SYN|ACK)} (0 for UDP). Stack: the
-   * key at fp-16, a counter index at fp-24, a {@code bpf_redir_neigh} at fp-48.
+   * key at fp-16, a counter index at fp-24, bpf_check_mtu's length at fp-28, a {@code
+   * bpf_redir_neigh} at fp-48.
    */
   static byte[] program(int mapFd, int countersFd, int fabricIndex, Encap encap) {
     BpfAsm a = new BpfAsm();
@@ -345,6 +399,18 @@ public final class FlowForwarder implements AutoCloseable {
     a.exit();
 
     a.label("encap");
+    // Too long for the fabric once wrapped? bpf_check_mtu(skb, fabric, &mtu at fp-28, 56, 0) (a
+    // GSO packet passes: its segments are checked, and adjust_room lowers their size). At tc
+    // ingress adjust_room itself does not check, and the fabric device would drop it unseen.
+    a.stImm(4, R10, -28, 0);
+    a.movReg(R1, R6);
+    a.movImm(R2, fabricIndex);
+    a.movReg(R3, R10);
+    a.addImm(R3, -28);
+    a.movImm(R4, OVERHEAD);
+    a.movImm(R5, 0);
+    a.call(163);
+    a.jneImm(R0, 0, "failed");
     // bpf_skb_adjust_room(skb, 56, BPF_ADJ_ROOM_MAC, ENCAP_L3_IPV4 | ENCAP_L4_UDP | ENCAP_L2(28))
     a.movReg(R1, R6);
     a.movImm(R2, OVERHEAD);

@@ -47,7 +47,7 @@ class FlowForwarderTest {
 
   @Test
   void anEncapEntryWrapsThePacketExactlyAsSpecified() throws Exception {
-    try (FlowForwarder f = FlowForwarder.load(LO, ENCAP, 64, 0)) {
+    try (FlowForwarder f = FlowForwarder.load(LO, ENCAP, 64, 0, null)) {
       f.put(TCP_FLOW, SERVER, FlowForwarder.ENCAP, 0x0a0b0c0d);
       byte[] in = tcp(ACK | PSH);
       BpfProgram.TestRun run = f.testRun(in, 1);
@@ -74,7 +74,7 @@ class FlowForwarderTest {
 
   @Test
   void udpFlowsAreWrappedToo() throws Exception {
-    try (FlowForwarder f = FlowForwarder.load(LO, ENCAP, 64, 0)) {
+    try (FlowForwarder f = FlowForwarder.load(LO, ENCAP, 64, 0, null)) {
       f.put(UDP_FLOW, SERVER, FlowForwarder.ENCAP, 9);
       byte[] in = TestPackets.udp(CLIENT, 40053, VIP, 5353, DATA);
       BpfProgram.TestRun run = f.testRun(in, 1);
@@ -85,7 +85,7 @@ class FlowForwarderTest {
 
   @Test
   void directEntriesMissesAndSynsAreHandledAsSpecified() throws Exception {
-    try (FlowForwarder f = FlowForwarder.load(LO, ENCAP, 64, 0)) {
+    try (FlowForwarder f = FlowForwarder.load(LO, ENCAP, 64, 0, null)) {
       f.put(TCP_FLOW, SERVER, 0, 1);
       BpfProgram.TestRun direct = f.testRun(tcp(ACK), 1);
       assertThat(direct.verdict()).isEqualTo(REDIRECT);
@@ -120,8 +120,8 @@ class FlowForwarderTest {
 
   @Test
   void decapsulationGivesBackTheClientsPacket() throws Exception {
-    try (FlowForwarder f = FlowForwarder.load(LO, ENCAP, 64, 0);
-        EncapReceiver r = EncapReceiver.load(PORT, CHECK, 0)) {
+    try (FlowForwarder f = FlowForwarder.load(LO, ENCAP, 64, 0, null);
+        EncapReceiver r = EncapReceiver.load(PORT, CHECK, 0, null)) {
       f.put(TCP_FLOW, SERVER, FlowForwarder.ENCAP, 77);
       f.put(UDP_FLOW, SERVER, FlowForwarder.ENCAP, 78);
       for (byte[] in : List.of(tcp(ACK | PSH), TestPackets.udp(CLIENT, 40053, VIP, 5353, DATA))) {
@@ -140,9 +140,9 @@ class FlowForwarderTest {
 
   @Test
   void forgedOrBrokenEncapsulationsAreDroppedAndCounted() throws Exception {
-    try (FlowForwarder f = FlowForwarder.load(LO, ENCAP, 64, 0);
-        EncapReceiver r = EncapReceiver.load(PORT, CHECK, 0);
-        EncapReceiver other = EncapReceiver.load(PORT, CHECK + 1, 0)) {
+    try (FlowForwarder f = FlowForwarder.load(LO, ENCAP, 64, 0, null);
+        EncapReceiver r = EncapReceiver.load(PORT, CHECK, 0, null);
+        EncapReceiver other = EncapReceiver.load(PORT, CHECK + 1, 0, null)) {
       f.put(TCP_FLOW, SERVER, FlowForwarder.ENCAP, 77);
       byte[] good = f.testRun(tcp(ACK | PSH), 1).packet();
       assertThat(other.testRun(good, 1).verdict()).as("another farm's check").isEqualTo(DROP);
@@ -173,7 +173,7 @@ class FlowForwarderTest {
    */
   @Test
   void timesDirectAndEncapsulatedForwarding() throws Exception {
-    try (FlowForwarder f = FlowForwarder.load(LO, ENCAP, 1024, 0)) {
+    try (FlowForwarder f = FlowForwarder.load(LO, ENCAP, 1024, 0, null)) {
       Flow direct = new Flow(FlowForwarder.TCP, CLIENT, 47001, VIP, 80);
       f.put(direct, SERVER, 0, 1);
       f.put(TCP_FLOW, SERVER, FlowForwarder.ENCAP, 2);
