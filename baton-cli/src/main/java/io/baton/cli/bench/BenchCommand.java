@@ -221,9 +221,10 @@ public final class BenchCommand implements Callable<Integer> {
 
   private Integer routed() throws Exception {
     List<String> problems = new ArrayList<>(LinuxProbe.problems());
-    for (String tool : List.of("curl", "dnsmasq", "taskset")) {
+    for (String tool : List.of("curl", "dnsmasq", "taskset", "ethtool")) {
       if (!onPath(tool))
-        problems.add(tool + " is not installed (./baton bench installs curl and dnsmasq-base)");
+        problems.add(
+            tool + " is not installed (./baton bench installs curl, dnsmasq-base and ethtool)");
     }
     if (!CpuSteering.hasTwoCpus()) problems.add("the CPU steering needs two CPUs");
     if (!problems.isEmpty())
