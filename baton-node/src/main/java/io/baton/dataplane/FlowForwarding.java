@@ -17,7 +17,9 @@ import java.util.function.ObjLongConsumer;
  * these packets are dropped (TCP retransmits them; the new process rebuilds the TCP entries from
  * the nftables table it adopts, while UDP flows start afresh).
  *
- * <p>Thread-safe: every change is one {@code bpf(2)} call.
+ * <p>Thread-safe: each call holds this object's lock ({@link FlowForwarder} shares one scratch
+ * buffer per map), and each change is one {@code bpf(2)} call; a full walk ({@link #udpLastSeen})
+ * holds it for the walk.
  */
 public final class FlowForwarding implements AutoCloseable {
   /** Flows the map holds at most: TCP encap connections and UDP flows together. */
@@ -61,24 +63,25 @@ public final class FlowForwarding implements AutoCloseable {
   /**
    * Forwards {@code flow} (TCP) to {@code server}, encapsulated; {@code closing} after its close.
    */
-  void putTcp(FlowKey flow, Inet4Address server, boolean closing, int connectionId)
+  synchronized void putTcp(FlowKey flow, Inet4Address server, boolean closing, int connectionId)
       throws LinuxException {
     int flags = FlowForwarder.ENCAP | (closing ? FlowForwarder.CLOSING : 0);
     forwarder.put(tcp(flow), server, flags, connectionId);
   }
 
-  boolean removeTcp(FlowKey flow) throws LinuxException {
+  synchronized boolean removeTcp(FlowKey flow) throws LinuxException {
     return forwarder.remove(tcp(flow));
   }
 
   /** Forwards the UDP flow {@code client} -> {@code vip} to {@code server}. */
-  public void putUdp(
+  public synchronized void putUdp(
       Inet4Address client, int clientPort, Vip vip, Inet4Address server, boolean encap, int id)
       throws LinuxException {
     forwarder.put(udp(client, clientPort, vip), server, encap ? FlowForwarder.ENCAP : 0, id);
   }
 
-  public boolean removeUdp(Inet4Address client, int clientPort, Vip vip) throws LinuxException {
+  public synchronized boolean removeUdp(Inet4Address client, int clientPort, Vip vip)
+      throws LinuxException {
     return forwarder.remove(udp(client, clientPort, vip));
   }
 
@@ -89,7 +92,7 @@ public final class FlowForwarding implements AutoCloseable {
    * Each UDP flow in the map with the time the kernel last forwarded one of its datagrams ({@code
    * bpf_ktime_get_ns}, CLOCK_MONOTONIC: {@link System#nanoTime} on Linux; 0 if none yet).
    */
-  public void udpLastSeen(ObjLongConsumer<UdpFlow> each) throws LinuxException {
+  public synchronized void udpLastSeen(ObjLongConsumer<UdpFlow> each) throws LinuxException {
     forwarder.forEach(
         e -> {
           var f = e.flow();
@@ -102,12 +105,12 @@ public final class FlowForwarding implements AutoCloseable {
   }
 
   /** The program's counters. */
-  public FlowForwarder.Counters counters() throws LinuxException {
+  public synchronized FlowForwarder.Counters counters() throws LinuxException {
     return forwarder.counters();
   }
 
   @Override
-  public void close() {
+  public synchronized void close() {
     forwarder.close();
   }
 }
