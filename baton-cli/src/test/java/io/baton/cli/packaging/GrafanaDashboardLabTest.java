@@ -19,7 +19,8 @@ import org.junit.jupiter.api.Test;
 /**
  * packaging/grafana/baton-farm.json names only metrics the nodes really export: every {@code
  * baton_*} name in a panel's query is a sample name scraped from the real processes (a dispatcher
- * and two servers with the sync plane and a worker pool, and a pair of WAN gateways).
+ * and two servers with the sync plane and a worker pool, a dispatcher with UDP VIPs and encap
+ * pools, and a pair of WAN gateways).
  */
 @Tag("lab")
 class GrafanaDashboardLabTest {
@@ -47,6 +48,20 @@ class GrafanaDashboardLabTest {
             .startAll()) {
       for (String node : java.util.List.of("d1", "s1", "s2"))
         exported.addAll(names(farm.metricsText(node)));
+    }
+    try (io.baton.cli.farm.RoutedFarm farm =
+        new io.baton.cli.farm.RoutedFarm("grafana-routed", "").startAll()) {
+      // One UDP flow, so that the per-server flow gauge has a sample.
+      var answer =
+          farm.client.call(
+              () ->
+                  io.baton.cli.farm.DnsProbe.ask(
+                      new java.net.InetSocketAddress(io.baton.cli.farm.RoutedFarm.CLIENT_IP, 40053),
+                      new java.net.InetSocketAddress(io.baton.cli.farm.RoutedFarm.VIP, 53),
+                      "who.farm.test",
+                      5000));
+      assertThat(answer).as("a DNS answer through the UDP VIP").isPresent();
+      exported.addAll(names(farm.metricsText("d1")));
     }
     try (GatewayPair pair =
         new GatewayPair("grafana-gw", WanLink.of(Duration.ofMillis(5), 100_000_000L), 1 << 20)) {
