@@ -70,7 +70,7 @@ public final class Host {
    * once the interface is up with its address and the bridge forwards on the peer.
    */
   public synchronized String attach(Segment segment, String cidr) {
-    LabAddress address = LabAddress.parseCidr(cidr);
+    Cidr address = Cidr.parse(cidr);
     checkOpen();
     if (segment.lab() != lab)
       throw new IllegalArgumentException(segment + " belongs to another lab");
@@ -86,8 +86,7 @@ public final class Host {
             "netns", namespace));
     CommandRunner.runOrThrow(
         List.of("ip", "-n", sw, "link", "set", peer, "master", segment.bridgeName(), "up"));
-    CommandRunner.runOrThrow(
-        List.of("ip", "-n", namespace, "addr", "add", address.cidrText(), "dev", dev));
+    CommandRunner.runOrThrow(address.addCommand(namespace, dev));
     CommandRunner.runOrThrow(List.of("ip", "-n", namespace, "link", "set", dev, "up"));
     awaitOutput(
         List.of("ip", "-n", namespace, "-j", "addr", "show", "dev", dev),
@@ -104,30 +103,36 @@ public final class Host {
     return attachedSegments.stream().sorted().toList();
   }
 
-  /** Adds {@code cidr} to interface {@code dev}, e.g. a VIP on {@code lo} as a /32. */
+  /**
+   * Adds {@code cidr} to interface {@code dev}, e.g. a VIP on {@code lo} as a /32 or /128. An IPv6
+   * address is added {@code nodad}, usable at once (see {@link Cidr}).
+   */
   public synchronized void addAddress(String dev, String cidr) {
-    LabAddress address = LabAddress.parseCidr(cidr);
+    Cidr address = Cidr.parse(cidr);
     LabNames.checkInterfaceName(dev);
     checkOpen();
-    CommandRunner.runOrThrow(
-        List.of("ip", "-n", namespace, "addr", "add", address.cidrText(), "dev", dev));
+    CommandRunner.runOrThrow(address.addCommand(namespace, dev));
   }
 
-  /** Routes {@code destinationCidr} through gateway {@code via}; both must be lab addresses. */
+  /**
+   * Routes {@code destinationCidr} through gateway {@code via}; both must be lab addresses of one
+   * family (198.18.0.0/15 or 2001:2::/48).
+   */
   public synchronized void addRoute(String destinationCidr, String via) {
-    LabAddress destination = LabAddress.parseCidr(destinationCidr).network();
-    LabAddress gateway = LabAddress.parseHost(via);
+    boolean v6 = LabAddress6.looksLikeIpv6(destinationCidr);
+    if (v6 != LabAddress6.looksLikeIpv6(via)) {
+      throw new IllegalArgumentException(
+          "route " + destinationCidr + " via " + via + " mixes IPv4 and IPv6");
+    }
+    String destinationText =
+        v6
+            ? LabAddress6.parseCidr(destinationCidr).network().cidrText()
+            : LabAddress.parseCidr(destinationCidr).network().cidrText();
+    String gatewayText =
+        v6 ? LabAddress6.parseHost(via).hostText() : LabAddress.parseHost(via).hostText();
     checkOpen();
     CommandRunner.runOrThrow(
-        List.of(
-            "ip",
-            "-n",
-            namespace,
-            "route",
-            "add",
-            destination.cidrText(),
-            "via",
-            gateway.hostText()));
+        List.of("ip", "-n", namespace, "route", "add", destinationText, "via", gatewayText));
   }
 
   /** Writes one sysctl inside this namespace, e.g. {@code net.ipv4.ip_forward = 1}. */
@@ -343,5 +348,29 @@ public final class Host {
             + READY_TIMEOUT
             + ": "
             + last.stdout());
+  }
+
+  /**
+   * A lab address of either family as {@code ip addr add} wants it. IPv6 addresses are added with
+   * {@code nodad}: duplicate address detection would keep a new address "tentative" (unusable as a
+   * source, a bind to it failing with EADDRNOTAVAIL) for about a second after the link comes up,
+   * and every address of a lab is unique by construction, so there is nothing to detect.
+   */
+  record Cidr(String cidrText, String hostText, boolean ipv6) {
+    static Cidr parse(String text) {
+      if (LabAddress6.looksLikeIpv6(text)) {
+        LabAddress6 a = LabAddress6.parseCidr(text);
+        return new Cidr(a.cidrText(), a.hostText(), true);
+      }
+      LabAddress a = LabAddress.parseCidr(text);
+      return new Cidr(a.cidrText(), a.hostText(), false);
+    }
+
+    List<String> addCommand(String namespace, String dev) {
+      List<String> command =
+          new ArrayList<>(List.of("ip", "-n", namespace, "addr", "add", cidrText, "dev", dev));
+      if (ipv6) command.add("nodad");
+      return command;
+    }
   }
 }

@@ -34,10 +34,16 @@ public final class RstCounter {
                 flags dynamic
                 size 256
               }
+              set rst_in_flows6 {
+                type ipv6_addr . inet_service . ipv6_addr . inet_service
+                flags dynamic
+                size 256
+              }
               chain input {
                 type filter hook input priority 0; policy accept;
                 tcp flags & rst == rst counter name rst_in
                 meta nfproto ipv4 tcp flags & rst == rst add @rst_in_flows { ip saddr . tcp sport . ip daddr . tcp dport }
+                meta nfproto ipv6 tcp flags & rst == rst add @rst_in_flows6 { ip6 saddr . tcp sport . ip6 daddr . tcp dport }
               }
               chain output {
                 type filter hook output priority 0; policy accept;
@@ -57,20 +63,27 @@ public final class RstCounter {
   }
 
   /**
-   * The IPv4 flows (sender address and port, then this host's) of the RSTs received so far, as
-   * nftables lists them, for a failure message that says which connection was reset.
+   * The flows (sender address and port, then this host's; IPv4 first, then IPv6) of the RSTs
+   * received so far, as nftables lists them, for a failure message that says which connection was
+   * reset.
    */
   public String receivedFlows() throws Exception {
     return host.call(
         () -> {
           try (Nftables nft = Nftables.open()) {
-            String set = nft.run("list set inet baton_rst rst_in_flows");
-            int open = set.indexOf("elements = {");
-            return open < 0
-                ? "none listed"
-                : set.substring(open + 12, set.indexOf('}', open)).replaceAll("\\s+", " ").strip();
+            String v4 = elements(nft.run("list set inet baton_rst rst_in_flows"));
+            String v6 = elements(nft.run("list set inet baton_rst rst_in_flows6"));
+            if (v4.isEmpty() && v6.isEmpty()) return "none listed";
+            return v4.isEmpty() ? v6 : v6.isEmpty() ? v4 : v4 + ", " + v6;
           }
         });
+  }
+
+  private static String elements(String set) {
+    int open = set.indexOf("elements = {");
+    return open < 0
+        ? ""
+        : set.substring(open + 12, set.indexOf('}', open)).replaceAll("\\s+", " ").strip();
   }
 
   /** RST segments the host has sent so far. */

@@ -14,6 +14,28 @@ public record TwoHostTopology(Host client, Host a, Host b) {
   public static final String CLIENT_IP = "198.18.0.10";
   public static final String A_FABRIC_IP = "198.18.1.1";
   public static final String B_FABRIC_IP = "198.18.1.2";
+  public static final String VIP6 = "2001:2::100";
+  public static final String CLIENT_IP6 = "2001:2::10";
+  public static final String A_FABRIC_IP6 = "2001:2:0:1::1";
+  public static final String B_FABRIC_IP6 = "2001:2:0:1::2";
+
+  /**
+   * As {@link #build}, with IPv6 beside IPv4: the front is 2001:2::/64 (A holds {@link #VIP6} on
+   * its front interface, B on lo), the fabric 2001:2:0:1::/64. IPv6 has no arp_ignore: B does not
+   * answer neighbour solicitations for the VIP on lo, since Linux answers them only for addresses
+   * of the interface they arrive on (ndisc_recv_ns looks the target up strictly on that device).
+   */
+  public static TwoHostTopology buildDualStack(Lab lab) {
+    TwoHostTopology t = build(lab);
+    t.client().addAddress("front", CLIENT_IP6 + "/64");
+    t.a().addAddress("front", "2001:2::1/64");
+    t.a().addAddress("front", VIP6 + "/128");
+    t.a().addAddress("fabric", A_FABRIC_IP6 + "/64");
+    t.b().addAddress("front", "2001:2::2/64");
+    t.b().addAddress("fabric", B_FABRIC_IP6 + "/64");
+    t.b().addAddress("lo", VIP6 + "/128");
+    return t;
+  }
 
   /** Builds the hosts and segments in {@code lab}. */
   public static TwoHostTopology build(Lab lab) {

@@ -230,8 +230,12 @@ class LabTest {
   }
 
   private static String exchange(int port, String message) throws Exception {
+    return exchange("198.18.0.1", port, message);
+  }
+
+  private static String exchange(String address, int port, String message) throws Exception {
     try (Socket s = new Socket()) {
-      s.connect(new InetSocketAddress("198.18.0.1", port), 5_000);
+      s.connect(new InetSocketAddress(address, port), 5_000);
       s.setSoTimeout(10_000);
       byte[] bytes = message.getBytes(StandardCharsets.UTF_8);
       s.getOutputStream().write(bytes);
@@ -265,6 +269,51 @@ class LabTest {
           .isInstanceOf(java.net.ConnectException.class);
       assertThat(rst.received()).isEqualTo(1);
       assertThat(rst.receivedFlows()).startsWith("198.18.0.1 . 9 . 198.18.0.10 . ");
+    }
+  }
+
+  /**
+   * IPv6 lab addresses (2001:2::/48) work at once: added nodad, a TCP connection crosses the bridge
+   * right after attach, and a RST received over IPv6 is counted with its flow.
+   */
+  @Test
+  void ipv6HostsTalkTcpAcrossTheBridgeAndTheirResetsAreCounted() throws Exception {
+    try (Lab lab = Lab.create("ipv6-hosts")) {
+      Segment front = lab.segment("front");
+      Host client = lab.host("client");
+      Host a = lab.host("a");
+      client.attach(front, "2001:2::10/64");
+      a.attach(front, "2001:2::1/64");
+      a.addAddress("lo", "2001:2::100/128");
+      client.addRoute("2001:2::100/128", "2001:2::1");
+      // The lab address is usable at once (nodad); only the kernel's link-local one is tentative.
+      assertThat(client.execOrThrow("ip", "-6", "-o", "addr", "show", "dev", "front").stdout())
+          .containsPattern("inet6 2001:2::10/64 scope global nodad \\\\")
+          .doesNotContainPattern("2001:2::10/64[^\\n]*tentative");
+      RstCounter rst = RstCounter.install(client);
+      try (ServerSocket server = a.call(() -> listen("2001:2::100"))) {
+        Future<String> served = a.executor().submit(() -> echoOnce(server));
+        String reply =
+            client.call(() -> exchange("2001:2::100", server.getLocalPort(), "hello over IPv6"));
+        assertThat(reply).isEqualTo("hello over IPv6");
+        assertThat(served.get(10, TimeUnit.SECONDS)).isEqualTo("2001:2:0:0:0:0:0:10");
+      }
+      assertThatThrownBy(
+              () ->
+                  client.call(
+                      () -> {
+                        try (Socket s = new Socket()) {
+                          s.connect(new InetSocketAddress("2001:2::1", 9), 5000);
+                        }
+                        return null;
+                      }))
+          .isInstanceOf(java.net.ConnectException.class);
+      assertThat(rst.received()).isEqualTo(1);
+      assertThat(rst.receivedFlows()).startsWith("2001:2::1 . 9 . 2001:2::10 . ");
+      assertThatThrownBy(() -> client.addAddress("lo", "2001:db8::1/128"))
+          .hasMessageContaining("outside 2001:2::/48");
+      assertThatThrownBy(() -> client.addRoute("2001:2:0:5::/64", "198.18.0.1"))
+          .hasMessageContaining("mixes IPv4 and IPv6");
     }
   }
 }

@@ -3,6 +3,7 @@ package io.baton.linux;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.net.Inet4Address;
+import java.net.Inet6Address;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.HexFormat;
@@ -181,6 +182,42 @@ public final class NfSetElements implements AutoCloseable {
     key[12] = (byte) (port2 >>> 8);
     key[13] = (byte) port2;
     return key;
+  }
+
+  /**
+   * The key of an {@code ipv6_addr . inet_service . ipv6_addr . inet_service} concatenation (an
+   * IPv6 TCP connection's 4-tuple): an IPv6 address fills four 32-bit registers, each port one with
+   * two zero bytes after it, so 16 + 4 + 16 + 4 = 40 bytes.
+   */
+  public static byte[] fourTupleKey6(
+      Inet6Address address1, int port1, Inet6Address address2, int port2) {
+    checkPort(port1);
+    checkPort(port2);
+    byte[] key = new byte[40];
+    System.arraycopy(address1.getAddress(), 0, key, 0, 16);
+    key[16] = (byte) (port1 >>> 8);
+    key[17] = (byte) port1;
+    System.arraycopy(address2.getAddress(), 0, key, 20, 16);
+    key[36] = (byte) (port2 >>> 8);
+    key[37] = (byte) port2;
+    return key;
+  }
+
+  /**
+   * The key of an {@code ipv6_addr . inet_service} concatenation: the address (16 bytes), the port
+   * and two zero bytes.
+   */
+  public static byte[] ipv6AndPortKey(Inet6Address address, int port) {
+    checkPort(port);
+    byte[] key = Arrays.copyOf(address.getAddress(), 20);
+    key[16] = (byte) (port >>> 8);
+    key[17] = (byte) port;
+    return key;
+  }
+
+  /** The value of an {@code ipv6_addr}: 16 bytes in network order. */
+  public static byte[] ipv6Value(Inet6Address address) {
+    return address.getAddress();
   }
 
   private static void checkPort(int port) {

@@ -7,13 +7,16 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.net.Inet4Address;
+import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.nio.ByteOrder;
 
 /**
- * Checked wrappers over the BSD socket calls, IPv4 only. Every call either succeeds or throws
+ * Checked wrappers over the BSD socket calls, IPv4 and IPv6 (the socket's family follows the
+ * address: {@code sockaddr_in} for an {@link Inet4Address}, {@code sockaddr_in6} for an {@link
+ * Inet6Address}; a v4-mapped IPv6 address is never produced). Every call either succeeds or throws
  * {@link LinuxException} naming the call; the few calls that have an expected "would block" outcome
  * say so in their return value instead.
  *
@@ -22,6 +25,7 @@ import java.nio.ByteOrder;
 public final class Sockets {
   // sys/socket.h, bits/socket_type.h
   public static final int AF_INET = 2;
+  public static final int AF_INET6 = 10;
   public static final int SOCK_STREAM = 1;
   public static final int SOCK_NONBLOCK = 0x800;
   public static final int SOCK_CLOEXEC = 0x80000;
@@ -45,6 +49,10 @@ public final class Sockets {
   public static final int SOL_IP = 0;
   public static final int IPPROTO_TCP = 6;
   public static final int IP_TRANSPARENT = 19;
+  // linux/in6.h
+  public static final int SOL_IPV6 = 41;
+  public static final int IPV6_V6ONLY = 26;
+  public static final int IPV6_TRANSPARENT = 75;
   // linux/tcp.h
   public static final int TCP_NODELAY = 1;
   public static final int TCP_MAXSEG = 2;
@@ -71,17 +79,40 @@ public final class Sockets {
   public static final short POLLHUP = 0x10;
 
   private static final int SOCKADDR_IN_SIZE = 16;
+  private static final int SOCKADDR_IN6_SIZE = 28;
   private static final ValueLayout.OfShort NET_SHORT = JAVA_SHORT.withOrder(ByteOrder.BIG_ENDIAN);
 
   private Sockets() {}
 
   /** A new IPv4 TCP socket, close-on-exec, optionally non-blocking. */
   public static int tcpSocket(boolean nonBlocking) throws LinuxException {
+    return tcpSocket(AF_INET, nonBlocking);
+  }
+
+  /**
+   * A new TCP socket of {@code family} ({@link #AF_INET} or {@link #AF_INET6}), close-on-exec,
+   * optionally non-blocking. An AF_INET6 socket is made IPv6-only ({@code IPV6_V6ONLY}): Baton's
+   * connections are of one family end to end and never see v4-mapped addresses.
+   */
+  public static int tcpSocket(int family, boolean nonBlocking) throws LinuxException {
+    if (family != AF_INET && family != AF_INET6) {
+      throw new IllegalArgumentException("address family " + family + " is not AF_INET/AF_INET6");
+    }
     int type = SOCK_STREAM | SOCK_CLOEXEC | (nonBlocking ? SOCK_NONBLOCK : 0);
+    String call =
+        family == AF_INET ? "socket(AF_INET, SOCK_STREAM)" : "socket(AF_INET6, SOCK_STREAM)";
     try {
       var st = Libc.state();
-      int fd = (int) Libc.SOCKET.invokeExact(st, AF_INET, type, 0);
-      if (fd < 0) throw new LinuxException("socket(AF_INET, SOCK_STREAM)", Libc.errno(st));
+      int fd = (int) Libc.SOCKET.invokeExact(st, family, type, 0);
+      if (fd < 0) throw new LinuxException(call, Libc.errno(st));
+      if (family == AF_INET6) {
+        try {
+          setInt(fd, SOL_IPV6, IPV6_V6ONLY, 1, "IPV6_V6ONLY");
+        } catch (LinuxException e) {
+          closeQuietly(fd);
+          throw e;
+        }
+      }
       return fd;
     } catch (LinuxException e) {
       throw e;
@@ -90,10 +121,38 @@ public final class Sockets {
     }
   }
 
+  /** A new TCP socket of {@code address}'s family; see {@link #tcpSocket(int, boolean)}. */
+  public static int tcpSocketFor(InetAddress address, boolean nonBlocking) throws LinuxException {
+    return tcpSocket(familyOf(address), nonBlocking);
+  }
+
+  /** {@link #AF_INET} for an IPv4 address, {@link #AF_INET6} for an IPv6 one. */
+  public static int familyOf(InetAddress address) {
+    return switch (address) {
+      case Inet4Address a -> AF_INET;
+      case Inet6Address a -> AF_INET6;
+      default -> throw new IllegalArgumentException("not an IP address: " + address);
+    };
+  }
+
+  /**
+   * Lets {@code fd} bind a non-local address and be found by nftables' {@code socket transparent}:
+   * {@code IP_TRANSPARENT} on an AF_INET socket, {@code IPV6_TRANSPARENT} on an AF_INET6 one (the
+   * kernel keeps both in the same socket flag, {@code inet_sk(sk)->transparent}).
+   */
+  public static void setTransparent(int fd, int family) throws LinuxException {
+    if (family == AF_INET6) {
+      setInt(fd, SOL_IPV6, IPV6_TRANSPARENT, 1, "IPV6_TRANSPARENT");
+    } else {
+      setInt(fd, SOL_IP, IP_TRANSPARENT, 1, "IP_TRANSPARENT");
+    }
+  }
+
   public static void bind(int fd, InetSocketAddress address) throws LinuxException {
     try (Arena arena = Arena.ofConfined()) {
       var st = Libc.state();
-      int r = (int) Libc.BIND.invokeExact(st, fd, sockaddr(arena, address), SOCKADDR_IN_SIZE);
+      MemorySegment sa = sockaddr(arena, address);
+      int r = (int) Libc.BIND.invokeExact(st, fd, sa, (int) sa.byteSize());
       if (r < 0) throw new LinuxException("bind(" + text(address) + ")", Libc.errno(st));
     } catch (LinuxException e) {
       throw e;
@@ -109,7 +168,8 @@ public final class Sockets {
   public static boolean connect(int fd, InetSocketAddress address) throws LinuxException {
     try (Arena arena = Arena.ofConfined()) {
       var st = Libc.state();
-      int r = (int) Libc.CONNECT.invokeExact(st, fd, sockaddr(arena, address), SOCKADDR_IN_SIZE);
+      MemorySegment sa = sockaddr(arena, address);
+      int r = (int) Libc.CONNECT.invokeExact(st, fd, sa, (int) sa.byteSize());
       if (r == 0) return true;
       int errno = Libc.errno(st);
       if (errno == Errno.EINPROGRESS) return false;
@@ -250,9 +310,9 @@ public final class Sockets {
   private static InetSocketAddress name(int fd, boolean local) throws LinuxException {
     String call = local ? "getsockname" : "getpeername";
     try {
-      MemorySegment sa = Libc.scratch(Libc.Scratch.SOCKADDR, SOCKADDR_IN_SIZE).fill((byte) 0);
+      MemorySegment sa = Libc.scratch(Libc.Scratch.SOCKADDR, SOCKADDR_IN6_SIZE).fill((byte) 0);
       MemorySegment len = Libc.scratch(Libc.Scratch.LENGTH, 4);
-      len.set(JAVA_INT, 0, SOCKADDR_IN_SIZE);
+      len.set(JAVA_INT, 0, SOCKADDR_IN6_SIZE);
       var st = Libc.state();
       int r =
           local
@@ -357,36 +417,56 @@ public final class Sockets {
   }
 
   /**
-   * Writes a {@code struct sockaddr_in} for {@code address} into a new segment of {@code arena}.
+   * Writes a {@code struct sockaddr_in} (IPv4) or {@code struct sockaddr_in6} (IPv6, flow info and
+   * scope id 0) for {@code address} into a new segment of {@code arena}, sized exactly.
    */
   public static MemorySegment sockaddr(Arena arena, InetSocketAddress address) {
-    if (!(address.getAddress() instanceof Inet4Address v4)) {
-      throw new IllegalArgumentException("only IPv4 is supported: " + address);
-    }
-    MemorySegment sa = arena.allocate(SOCKADDR_IN_SIZE);
-    sa.set(JAVA_SHORT, 0, (short) AF_INET);
-    sa.set(NET_SHORT, 2, (short) address.getPort());
-    MemorySegment.copy(v4.getAddress(), 0, sa, ValueLayout.JAVA_BYTE, 4, 4);
-    return sa;
+    return switch (address.getAddress()) {
+      case Inet4Address v4 -> {
+        MemorySegment sa = arena.allocate(SOCKADDR_IN_SIZE);
+        sa.set(JAVA_SHORT, 0, (short) AF_INET);
+        sa.set(NET_SHORT, 2, (short) address.getPort());
+        MemorySegment.copy(v4.getAddress(), 0, sa, ValueLayout.JAVA_BYTE, 4, 4);
+        yield sa;
+      }
+      case Inet6Address v6 -> {
+        MemorySegment sa = arena.allocate(SOCKADDR_IN6_SIZE);
+        sa.set(JAVA_SHORT, 0, (short) AF_INET6);
+        sa.set(NET_SHORT, 2, (short) address.getPort());
+        MemorySegment.copy(v6.getAddress(), 0, sa, ValueLayout.JAVA_BYTE, 8, 16);
+        sa.set(JAVA_INT, 24, v6.getScopeId());
+        yield sa;
+      }
+      case null -> throw new IllegalArgumentException("unresolved address: " + address);
+      default -> throw new IllegalArgumentException("not an IP address: " + address);
+    };
   }
 
   static InetSocketAddress fromSockaddr(MemorySegment sa) throws LinuxException {
     short family = sa.get(JAVA_SHORT, 0);
-    if (family != AF_INET) {
-      throw new LinuxException("sockaddr", "address family " + family + " is not AF_INET");
-    }
     int port = Short.toUnsignedInt(sa.get(NET_SHORT, 2));
-    byte[] ip = new byte[4];
-    MemorySegment.copy(sa, ValueLayout.JAVA_BYTE, 4, ip, 0, 4);
+    byte[] ip;
+    if (family == AF_INET) {
+      ip = new byte[4];
+      MemorySegment.copy(sa, ValueLayout.JAVA_BYTE, 4, ip, 0, 4);
+    } else if (family == AF_INET6) {
+      ip = new byte[16];
+      MemorySegment.copy(sa, ValueLayout.JAVA_BYTE, 8, ip, 0, 16);
+    } else {
+      throw new LinuxException("sockaddr", "address family " + family + " is not AF_INET(6)");
+    }
     try {
+      // getByAddress turns a v4-mapped IPv6 address into an Inet4Address; IPv6-only sockets never
+      // report one.
       return new InetSocketAddress(InetAddress.getByAddress(ip), port);
     } catch (UnknownHostException e) {
-      throw new AssertionError("4-byte address rejected", e);
+      throw new AssertionError(ip.length + "-byte address rejected", e);
     }
   }
 
+  /** {@code a.b.c.d:port} or {@code [v6]:port}, the address in its shortest form. */
   static String text(InetSocketAddress a) {
-    return a.getAddress().getHostAddress() + ":" + a.getPort();
+    return IpText.withPort(a.getAddress(), a.getPort());
   }
 
   static LinuxException unexpected(String call, Throwable t) {

@@ -125,6 +125,11 @@ public final class TcpRepair {
 
   /** Makes {@code fd} reuse-free-for-bind as repair mode does; never call SO_REUSEADDR after. */
   public static void setTransparent(int fd) throws LinuxException {
-    Sockets.setInt(fd, Sockets.SOL_IP, Sockets.IP_TRANSPARENT, 1, "IP_TRANSPARENT");
+    Sockets.setTransparent(fd, Sockets.AF_INET);
+  }
+
+  /** As {@link #setTransparent(int)} for a socket of {@code family} (IPV6_TRANSPARENT for IPv6). */
+  public static void setTransparent(int fd, int family) throws LinuxException {
+    Sockets.setTransparent(fd, family);
   }
 }

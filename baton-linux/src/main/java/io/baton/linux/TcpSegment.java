@@ -1,13 +1,15 @@
 package io.baton.linux;
 
 import java.net.Inet4Address;
+import java.net.Inet6Address;
 import java.net.InetSocketAddress;
 import java.util.Objects;
 
 /**
- * One TCP segment without payload, as an IPv4 packet ready for a raw {@code IP_HDRINCL} socket
- * ({@link RawTcp}): used to re-create a peer's control segment (a FIN) that a moved connection
- * already received on its previous host. Pure data and arithmetic, no system calls.
+ * One TCP segment without payload, as an IPv4 or IPv6 packet (the addresses' family) ready for a
+ * raw socket that takes whole packets ({@link RawTcp}): used to re-create a peer's control segment
+ * (a FIN) that a moved connection already received on its previous host. Pure data and arithmetic,
+ * no system calls.
  *
  * <p>Immutable and thread-safe.
  *
@@ -39,6 +41,7 @@ public record TcpSegment(
   // linux/in.h, linux/ip.h
   static final int IPPROTO_TCP = 6;
   private static final int IP_HEADER_BYTES = 20;
+  private static final int IPV6_HEADER_BYTES = 40;
   private static final int IP_DONT_FRAGMENT = 0x4000;
   private static final int TTL = 64;
   private static final int TCP_HEADER_BYTES = 20;
@@ -52,17 +55,56 @@ public record TcpSegment(
   public record Timestamp(int value, int echoReply) {}
 
   public TcpSegment {
-    requireIpv4(source, "source");
-    requireIpv4(destination, "destination");
+    requireIpAndPort(source, "source");
+    requireIpAndPort(destination, "destination");
+    if (source.getAddress().getClass() != destination.getAddress().getClass()) {
+      throw new IllegalArgumentException(
+          "source and destination must be of one family: " + source + " > " + destination);
+    }
     if ((flags & ~0xff) != 0) throw new IllegalArgumentException("flags beyond 8 bits: " + flags);
     if (window < 0 || window > 0xffff) {
       throw new IllegalArgumentException("window field must be 0..65535, got " + window);
     }
   }
 
-  /** Length of the IPv4 packet {@link #toIpv4Packet} builds. */
+  /** Whether the segment travels in an IPv6 packet. */
+  public boolean ipv6() {
+    return source.getAddress() instanceof Inet6Address;
+  }
+
+  /** Length of the packet {@link #toPacket} builds. */
   public int packetLength() {
-    return IP_HEADER_BYTES + tcpHeaderLength();
+    return (ipv6() ? IPV6_HEADER_BYTES : IP_HEADER_BYTES) + tcpHeaderLength();
+  }
+
+  /** {@link #toIpv4Packet} or {@link #toIpv6Packet}, by the addresses' family. */
+  public byte[] toPacket() {
+    return ipv6() ? toIpv6Packet() : toIpv4Packet();
+  }
+
+  /**
+   * The segment in an IPv6 header (RFC 8200: traffic class and flow label 0, hop limit 64), the TCP
+   * checksum over the IPv6 pseudo-header (RFC 8200 section 8.1). A raw AF_INET6 socket with {@code
+   * IPPROTO_RAW} sends it as it is: unlike IPv4's, the kernel fills in nothing.
+   */
+  public byte[] toIpv6Packet() {
+    if (!ipv6()) throw new IllegalStateException("not an IPv6 segment: " + this);
+    int tcpLength = tcpHeaderLength();
+    byte[] p = new byte[IPV6_HEADER_BYTES + tcpLength];
+    byte[] src = source.getAddress().getAddress();
+    byte[] dst = destination.getAddress().getAddress();
+    p[0] = 0x60; // version 6
+    putShort(p, 4, tcpLength); // payload length
+    p[6] = (byte) IPPROTO_TCP; // next header
+    p[7] = (byte) TTL; // hop limit
+    System.arraycopy(src, 0, p, 8, 16);
+    System.arraycopy(dst, 0, p, 24, 16);
+    writeTcp(p, IPV6_HEADER_BYTES, tcpLength);
+    putShort(
+        p,
+        IPV6_HEADER_BYTES + 16,
+        internetChecksum(p, IPV6_HEADER_BYTES, tcpLength, pseudoHeaderSum(src, dst, tcpLength)));
+    return p;
   }
 
   private int tcpHeaderLength() {
@@ -75,6 +117,7 @@ public record TcpSegment(
    * because it is left 0; see raw(7)).
    */
   public byte[] toIpv4Packet() {
+    if (ipv6()) throw new IllegalStateException("not an IPv4 segment: " + this);
     int tcpLength = tcpHeaderLength();
     byte[] p = new byte[IP_HEADER_BYTES + tcpLength];
     byte[] src = source.getAddress().getAddress();
@@ -88,8 +131,16 @@ public record TcpSegment(
     System.arraycopy(src, 0, p, 12, 4);
     System.arraycopy(dst, 0, p, 16, 4);
     putShort(p, 10, internetChecksum(p, 0, IP_HEADER_BYTES, 0));
-    // TCP header (RFC 9293)
-    int t = IP_HEADER_BYTES;
+    writeTcp(p, IP_HEADER_BYTES, tcpLength);
+    putShort(
+        p,
+        IP_HEADER_BYTES + 16,
+        internetChecksum(p, IP_HEADER_BYTES, tcpLength, pseudoHeaderSum(src, dst, tcpLength)));
+    return p;
+  }
+
+  /** The TCP header (RFC 9293) at {@code t}, checksum field left 0. */
+  private void writeTcp(byte[] p, int t, int tcpLength) {
     putShort(p, t, source.getPort());
     putShort(p, t + 2, destination.getPort());
     putInt(p, t + 4, seq);
@@ -106,8 +157,6 @@ public record TcpSegment(
       putInt(p, o + 4, timestamp.value());
       putInt(p, o + 8, timestamp.echoReply());
     }
-    putShort(p, t + 16, internetChecksum(p, t, tcpLength, pseudoHeaderSum(src, dst, tcpLength)));
-    return p;
   }
 
   /**
@@ -127,20 +176,24 @@ public record TcpSegment(
     return (int) (~sum & 0xffff);
   }
 
-  /** Sum of the TCP pseudo-header (RFC 9293 section 3.1): addresses, protocol, TCP length. */
+  /**
+   * Sum of the TCP pseudo-header: addresses, protocol, TCP length (RFC 9293 section 3.1 for IPv4,
+   * RFC 8200 section 8.1 for IPv6, where the length is 32 bits and the protocol a "next header"
+   * byte; with lengths below 65536 both sum to the same words).
+   */
   static int pseudoHeaderSum(byte[] src, byte[] dst, int tcpLength) {
     int sum = 0;
-    for (int i = 0; i < 4; i += 2) {
+    for (int i = 0; i < src.length; i += 2) {
       sum += ((src[i] & 0xff) << 8) | (src[i + 1] & 0xff);
       sum += ((dst[i] & 0xff) << 8) | (dst[i + 1] & 0xff);
     }
     return sum + IPPROTO_TCP + tcpLength;
   }
 
-  private static void requireIpv4(InetSocketAddress a, String what) {
+  private static void requireIpAndPort(InetSocketAddress a, String what) {
     Objects.requireNonNull(a, what);
-    if (!(a.getAddress() instanceof Inet4Address)) {
-      throw new IllegalArgumentException(what + " must be IPv4: " + a);
+    if (!(a.getAddress() instanceof Inet4Address) && !(a.getAddress() instanceof Inet6Address)) {
+      throw new IllegalArgumentException(what + " must be an IP address: " + a);
     }
     if (a.getPort() == 0) throw new IllegalArgumentException(what + " port must not be 0: " + a);
   }

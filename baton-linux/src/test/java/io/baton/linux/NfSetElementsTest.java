@@ -50,6 +50,7 @@ class NfSetElementsTest {
                     + "  map owner { type ipv4_addr . inet_service : ipv4_addr; flags timeout; timeout 60s; }\n"
                     + "  set frozen { type ipv4_addr . inet_service; flags timeout; timeout 60s; }\n"
                     + "  map flows { type ipv4_addr . inet_service . ipv4_addr . inet_service : ipv4_addr; }\n"
+                    + "  map flows6 { type ipv6_addr . inet_service . ipv6_addr . inet_service : ipv6_addr; }\n"
                     + "  chain ingress {\n"
                     + "    type filter hook ingress device \"front\" priority 0; policy accept;\n"
                     + "    fwd ip to ip saddr . tcp sport map @owner device \"fabric\"\n"
@@ -294,6 +295,62 @@ class NfSetElementsTest {
   }
 
   @Test
+  void ipv6FourTupleKeysAreFortyBytesWithEachPortInItsOwnRegister() throws Exception {
+    byte[] key = NfSetElements.fourTupleKey6(ip6("2001:2::7"), 40001, ip6("2001:2::100"), 443);
+    assertThat(java.util.HexFormat.of().formatHex(key))
+        .isEqualTo(
+            "20010002000000000000000000000007"
+                + "9c410000"
+                + "20010002000000000000000000000100"
+                + "01bb0000");
+    assertThat(NfSetElements.ipv6AndPortKey(ip6("2001:2::7"), 80)).hasSize(20);
+    assertThatThrownBy(
+            () -> NfSetElements.fourTupleKey6(ip6("2001:2::7"), 1, ip6("2001:2::100"), 65536))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void ipv6FourTupleElementsReadBackAsNftListsThemAndByDump() throws Exception {
+    ns.run(
+        () -> {
+          try (NfSetElements elements = NfSetElements.open();
+              Nftables nft = Nftables.open()) {
+            elements.apply(
+                "netdev",
+                TABLE,
+                List.of(
+                    new Add(
+                        "flows6",
+                        NfSetElements.fourTupleKey6(
+                            ip6("2001:2::7"), 40001, ip6("2001:2::100"), 80),
+                        NfSetElements.ipv6Value(ip6("2001:2:0:1::2")),
+                        null)));
+            // nft decodes the 40 bytes as the four fields: the padding is where the kernel wants
+            // it.
+            assertThat(list(nft, "map", "flows6"))
+                .contains("2001:2::7 . 40001 . 2001:2::100 . 80 : 2001:2:0:1::2");
+            java.util.Map<String, String> dumped = new java.util.TreeMap<>();
+            int n =
+                elements.dump(
+                    "netdev",
+                    TABLE,
+                    "flows6",
+                    (key, data) ->
+                        dumped.put(
+                            java.util.HexFormat.of().formatHex(key),
+                            java.util.HexFormat.of().formatHex(data)));
+            assertThat(n).isEqualTo(1);
+            assertThat(dumped)
+                .containsExactly(
+                    java.util.Map.entry(
+                        "200100020000000000000000000000079c410000"
+                            + "2001000200000000000000000000010000500000",
+                        "20010002000000010000000000000002"));
+          }
+        });
+  }
+
+  @Test
   void fourTupleElementsReadBackAsNftListsThemAndByDump() throws Exception {
     ns.run(
         () -> {
@@ -515,6 +572,10 @@ class NfSetElementsTest {
 
   private static Inet4Address ip(String text) throws Exception {
     return (Inet4Address) InetAddress.getByName(text);
+  }
+
+  private static java.net.Inet6Address ip6(String text) {
+    return (java.net.Inet6Address) InetAddress.ofLiteral(text);
   }
 
   private static String list(Nftables nft, String kind, String name) throws LinuxException {

@@ -214,7 +214,7 @@ class SocketsTest {
   }
 
   @Test
-  void sockaddrEncodesFamilyPortAndAddressAndRejectsIpv6() throws Exception {
+  void sockaddrEncodesFamilyPortAndAddressOfBothFamilies() throws Exception {
     try (var arena = java.lang.foreign.Arena.ofConfined()) {
       var a = new InetSocketAddress(InetAddress.getByAddress(new byte[] {10, 1, 2, 3}), 0x1F90);
       var sa = Sockets.sockaddr(arena, a);
@@ -225,11 +225,76 @@ class SocketsTest {
       assertThat(Sockets.fromSockaddr(sa)).isEqualTo(a);
       assertThat(Sockets.text(a)).isEqualTo("10.1.2.3:8080");
 
-      var v6 = new InetSocketAddress(InetAddress.getByName("::1"), 80);
-      assertThatThrownBy(() -> Sockets.sockaddr(arena, v6))
-          .isInstanceOf(IllegalArgumentException.class)
-          .hasMessageContaining("only IPv4");
+      var v6 = new InetSocketAddress(InetAddress.ofLiteral("2001:2::100"), 0x1F90);
+      var sa6 = Sockets.sockaddr(arena, v6);
+      assertThat(sa6.byteSize()).isEqualTo(28);
+      byte[] raw6 = sa6.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+      // sin6_family AF_INET6 (10, host order), sin6_port, sin6_flowinfo 0, sin6_addr, scope 0
+      assertThat(raw6)
+          .containsExactly(
+              10,
+              0,
+              0x1F,
+              (byte) 0x90,
+              0,
+              0,
+              0,
+              0,
+              0x20,
+              0x01,
+              0,
+              2,
+              0,
+              0,
+              0,
+              0,
+              0,
+              0,
+              0,
+              0,
+              0,
+              0,
+              1,
+              0,
+              0,
+              0,
+              0,
+              0);
+      assertThat(Sockets.fromSockaddr(sa6)).isEqualTo(v6);
+      assertThat(Sockets.text(v6)).isEqualTo("[2001:2::100]:8080");
+      assertThat(Sockets.familyOf(v6.getAddress())).isEqualTo(Sockets.AF_INET6);
     }
+  }
+
+  @Test
+  void anIpv6ConnectionReportsItsAddressesAndCarriesBytes() throws Exception {
+    ns.run(
+        () -> {
+          InetAddress loopback6 = InetAddress.ofLiteral("::1");
+          int listener = Sockets.tcpSocketFor(loopback6, false);
+          int client = -1;
+          int server = -1;
+          try {
+            assertThat(Sockets.getInt(listener, Sockets.SOL_IPV6, Sockets.IPV6_V6ONLY, "V6ONLY"))
+                .isEqualTo(1);
+            Sockets.bind(listener, new InetSocketAddress(loopback6, 0));
+            Sockets.listen(listener, 4);
+            InetSocketAddress listening = Sockets.localAddress(listener);
+            assertThat(listening.getAddress()).isEqualTo(loopback6);
+            client = Sockets.tcpSocket(Sockets.AF_INET6, false);
+            Sockets.setTransparent(client, Sockets.AF_INET6);
+            assertThat(Sockets.connect(client, listening)).isTrue();
+            server = Sockets.accept(listener, false);
+            assertThat(Sockets.peerAddress(client)).isEqualTo(listening);
+            assertThat(Sockets.peerAddress(server)).isEqualTo(Sockets.localAddress(client));
+            Loopback.sendAll(client, "hello6".getBytes(US_ASCII));
+            assertThat(new String(Loopback.recvExactly(server, 6), US_ASCII)).isEqualTo("hello6");
+          } finally {
+            Sockets.closeQuietly(server);
+            Sockets.closeQuietly(client);
+            Sockets.closeQuietly(listener);
+          }
+        });
   }
 
   @Test

@@ -1,6 +1,7 @@
 package io.baton.dataplane;
 
 import io.baton.linux.Errno;
+import io.baton.linux.IpText;
 import io.baton.linux.LinuxException;
 import io.baton.linux.NfSetElements;
 import io.baton.linux.NfSetElements.Add;
@@ -10,6 +11,8 @@ import io.baton.linux.Nftables;
 import io.baton.transplant.ConnectionExporter;
 import io.baton.transplant.FlowKey;
 import java.net.Inet4Address;
+import java.net.Inet6Address;
+import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -104,18 +107,33 @@ public final class DirectForwardingTable implements AutoCloseable {
    */
   static final int CLOSING_MAX = 1 << 20;
 
+  // The IPv6 part, declared only when there are IPv6 VIPs (a table without them is byte for byte
+  // the IPv4 table, so its fingerprint and adoption are unchanged). Keys are 40 bytes (each address
+  // four registers, each port one); one owner map, not sharded: IPv6 entries are few so far.
+  private static final String VIPS6 = "vips6";
+  private static final String OWNER6 = "owner6";
+  private static final String FORWARD6 = "forward6";
+  private static final String FROZEN6 = "frozen6";
+  private static final String LATE6 = "late6";
+  private static final String CLOSING6 = "closing6";
+  private static final String KEY6 = "ip6 saddr . tcp sport . ip6 daddr . tcp dport";
+  private static final String TUPLE6 = "ipv6_addr . inet_service . ipv6_addr . inet_service";
+
   private final Nftables nft;
   private final NfSetElements elements;
   private final String table;
+  private final boolean ipv6;
   // Flows in the kernel's frozen set (handoffs in flight: few); confined to the opening thread, or
   // to holders of the shareUnder lock.
   private final Set<FlowKey> frozen = new HashSet<>();
   private boolean closed;
 
-  private DirectForwardingTable(Nftables nft, NfSetElements elements, String table) {
+  private DirectForwardingTable(
+      Nftables nft, NfSetElements elements, String table, Collection<Vip> vips) {
     this.nft = nft;
     this.elements = elements;
     this.table = table;
+    this.ipv6 = vips.stream().anyMatch(Vip::ipv6);
   }
 
   /**
@@ -127,7 +145,7 @@ public final class DirectForwardingTable implements AutoCloseable {
     private final FlowEntries entries;
     private final int dropped;
     private final String replacedBecause;
-    private Map<FlowKey, Inet4Address> adopted;
+    private Map<FlowKey, InetAddress> adopted;
 
     Opened(DirectForwardingTable table, FlowEntries entries, int dropped, String replacedBecause) {
       this.table = table;
@@ -154,9 +172,9 @@ public final class DirectForwardingTable implements AutoCloseable {
      * entries take ~200 MB this way: for tests and small tables; {@link #entries} is the compact
      * form).
      */
-    public Map<FlowKey, Inet4Address> adopted() {
+    public Map<FlowKey, InetAddress> adopted() {
       if (adopted == null) {
-        Map<FlowKey, Inet4Address> m = new HashMap<>();
+        Map<FlowKey, InetAddress> m = new HashMap<>();
         entries.forEach((flow, e) -> m.put(flow, e.server()));
         adopted = Collections.unmodifiableMap(m);
       }
@@ -194,11 +212,12 @@ public final class DirectForwardingTable implements AutoCloseable {
     NfSetElements elements = null;
     try {
       elements = NfSetElements.open();
-      DirectForwardingTable t = new DirectForwardingTable(nft, elements, table);
+      DirectForwardingTable t = new DirectForwardingTable(nft, elements, table, vips);
       String found = t.comment();
       if (found != null && found.equals(fingerprint)) {
         FlowEntries adopted = t.read();
         elements.flush(FAMILY, table, FROZEN);
+        if (t.ipv6) elements.flush(FAMILY, table, FROZEN6);
         return new Opened(t, adopted, 0, null);
       }
       int dropped = 0;
@@ -240,7 +259,7 @@ public final class DirectForwardingTable implements AutoCloseable {
     Nftables nft = Nftables.open();
     try {
       nft.run(replace(table, ruleset));
-      return new DirectForwardingTable(nft, NfSetElements.open(), table);
+      return new DirectForwardingTable(nft, NfSetElements.open(), table, vips);
     } catch (LinuxException | RuntimeException e) {
       nft.close();
       throw e;
@@ -259,11 +278,27 @@ public final class DirectForwardingTable implements AutoCloseable {
     check(DEVICE, fabricDevice, "fabric device");
     if (vips.isEmpty()) throw new IllegalArgumentException("no VIPs to forward");
     String vipList =
-        vips.stream().map(Vip::toNft).sorted().distinct().collect(Collectors.joining(", "));
+        vips.stream()
+            .filter(v -> !v.ipv6())
+            .map(Vip::toNft)
+            .sorted()
+            .distinct()
+            .collect(Collectors.joining(", "));
+    String vip6List =
+        vips.stream()
+            .filter(Vip::ipv6)
+            .map(Vip::toNft)
+            .sorted()
+            .distinct()
+            .collect(Collectors.joining(", "));
     StringBuilder body = new StringBuilder();
-    body.append("  set vips { type ipv4_addr . inet_service; elements = { ")
-        .append(vipList)
-        .append(" } }\n");
+    if (vipList.isEmpty()) {
+      body.append("  set vips { type ipv4_addr . inet_service; }\n");
+    } else {
+      body.append("  set vips { type ipv4_addr . inet_service; elements = { ")
+          .append(vipList)
+          .append(" } }\n");
+    }
     // The sets every close changes come first: nf_tables finds a set of an element message by
     // walking the table's list of sets and comparing names (nft_set_lookup_global), and a close
     // changes late and closing (perf: 3.9 us per handoff walking past 64 owner maps).
@@ -310,6 +345,7 @@ public final class DirectForwardingTable implements AutoCloseable {
           .append("\"\n  }\n");
       shardMap.append(i == 0 ? "" : ", ").append(i).append(" : goto ").append(FORWARD[i]);
     }
+    if (!vip6List.isEmpty()) appendIpv6Declarations(body, vip6List, fabricDevice);
     body.append("  chain ingress {\n")
         .append("    type filter hook ingress device \"")
         .append(frontDevice)
@@ -328,8 +364,23 @@ public final class DirectForwardingTable implements AutoCloseable {
         .append(SHARDS - 1)
         .append(" vmap { ")
         .append(shardMap)
-        .append(" }\n")
-        .append("  }\n")
+        .append(" }\n");
+    if (!vip6List.isEmpty()) {
+      // The same two rules for IPv6 VIPs, into the one IPv6 owner map's chain.
+      body.append("    tcp flags & (syn | ack) == syn ip6 daddr . tcp dport @")
+          .append(VIPS6)
+          .append(" delete @")
+          .append(CLOSING6)
+          .append(" { ")
+          .append(KEY6)
+          .append(" }\n")
+          .append("    ip6 daddr . tcp dport @")
+          .append(VIPS6)
+          .append(" tcp flags & (syn | ack) != syn goto ")
+          .append(FORWARD6)
+          .append("\n");
+    }
+    body.append("  }\n")
         .append("  chain egress {\n")
         .append("    type filter hook egress device \"")
         .append(frontDevice)
@@ -338,8 +389,15 @@ public final class DirectForwardingTable implements AutoCloseable {
         .append(String.format("0x%08x", ConnectionExporter.FROZEN_MARK))
         .append(" drop\n")
         .append(
-            "    ip saddr . tcp sport @vips ip daddr . tcp dport . ip saddr . tcp sport @frozen drop\n")
-        .append("  }\n");
+            "    ip saddr . tcp sport @vips ip daddr . tcp dport . ip saddr . tcp sport @frozen drop\n");
+    if (!vip6List.isEmpty()) {
+      body.append("    ip6 saddr . tcp sport @")
+          .append(VIPS6)
+          .append(" ip6 daddr . tcp dport . ip6 saddr . tcp sport @")
+          .append(FROZEN6)
+          .append(" drop\n");
+    }
+    body.append("  }\n");
     String shape = "table netdev " + table + " {\n" + body + "}\n";
     return "table netdev "
         + table
@@ -352,6 +410,64 @@ public final class DirectForwardingTable implements AutoCloseable {
 
   private static final String KEY = "ip saddr . tcp sport . ip daddr . tcp dport";
 
+  /**
+   * The IPv6 sets, maps and chain: {@code fwd ip6 to} a server's IPv6 fabric address, otherwise as
+   * the IPv4 ones (late map and closing set for closed connections, frozen set for handoffs).
+   */
+  private static void appendIpv6Declarations(
+      StringBuilder body, String vip6List, String fabricDevice) {
+    body.append("  set ")
+        .append(VIPS6)
+        .append(" { type ipv6_addr . inet_service; elements = { ")
+        .append(vip6List)
+        .append(" } }\n")
+        .append("  map ")
+        .append(LATE6)
+        .append(" { type ")
+        .append(TUPLE6)
+        .append(" : ipv6_addr; flags timeout; }\n")
+        .append("  set ")
+        .append(CLOSING6)
+        .append(" { type ")
+        .append(TUPLE6)
+        .append("; flags dynamic, timeout; size ")
+        .append(CLOSING_MAX)
+        .append("; }\n")
+        .append("  set ")
+        .append(FROZEN6)
+        .append(" { type ")
+        .append(TUPLE6)
+        .append("; flags timeout; timeout ")
+        .append(FROZEN_TIMEOUT_S)
+        .append("s; }\n")
+        .append("  map ")
+        .append(OWNER6)
+        .append(" { type ")
+        .append(TUPLE6)
+        .append(" : ipv6_addr; }\n")
+        .append("  chain ")
+        .append(FORWARD6)
+        .append(" {\n")
+        .append("    fwd ip6 to ")
+        .append(KEY6)
+        .append(" map @")
+        .append(OWNER6)
+        .append(" device \"")
+        .append(fabricDevice)
+        .append("\"\n")
+        .append("    ")
+        .append(KEY6)
+        .append(" @")
+        .append(CLOSING6)
+        .append(" fwd ip6 to ")
+        .append(KEY6)
+        .append(" map @")
+        .append(LATE6)
+        .append(" device \"")
+        .append(fabricDevice)
+        .append("\"\n  }\n");
+  }
+
   private static String[] names(String prefix) {
     String[] names = new String[SHARDS];
     for (int i = 0; i < SHARDS; i++) names[i] = prefix + i;
@@ -360,7 +476,19 @@ public final class DirectForwardingTable implements AutoCloseable {
 
   /** The owner map that holds {@code flow}'s entry: the one the ingress chain picks for it. */
   private static String ownerOf(FlowKey flow) {
-    return OWNER[flow.clientPort() & (SHARDS - 1)];
+    return flow.ipv6() ? OWNER6 : OWNER[flow.clientPort() & (SHARDS - 1)];
+  }
+
+  private static String late(FlowKey flow) {
+    return flow.ipv6() ? LATE6 : LATE;
+  }
+
+  private static String closing(FlowKey flow) {
+    return flow.ipv6() ? CLOSING6 : CLOSING;
+  }
+
+  private static String frozen(FlowKey flow) {
+    return flow.ipv6() ? FROZEN6 : FROZEN;
   }
 
   /** The format name and a digest of the ruleset without its comment: what "same shape" means. */
@@ -389,7 +517,11 @@ public final class DirectForwardingTable implements AutoCloseable {
    * Forwards {@code flow}'s packets to {@code server}; {@code replacing} says an entry is there
    * already (the kernel refuses to add a key that maps elsewhere, so it is deleted first).
    */
-  public record Forward(FlowKey flow, Inet4Address server, boolean replacing) implements Op {}
+  public record Forward(FlowKey flow, InetAddress server, boolean replacing) implements Op {
+    public Forward {
+      checkServerFamily(flow, server);
+    }
+  }
 
   /** Stops forwarding {@code flow}; its packets reach the local stack again. */
   public record Unforward(FlowKey flow) implements Op {}
@@ -401,11 +533,25 @@ public final class DirectForwardingTable implements AutoCloseable {
    * replacingLate} says an earlier close of the same 4-tuple may still be in its grace (the kernel
    * refuses to add a key that maps elsewhere, so it is deleted first).
    */
-  public record Retire(FlowKey flow, Inet4Address server, Duration grace, boolean replacingLate)
+  public record Retire(FlowKey flow, InetAddress server, Duration grace, boolean replacingLate)
       implements Op {
     public Retire {
+      checkServerFamily(flow, server);
       if (grace.isNegative() || grace.isZero())
         throw new IllegalArgumentException("grace must be positive: " + grace);
+    }
+  }
+
+  private static void checkServerFamily(FlowKey flow, InetAddress server) {
+    Objects.requireNonNull(server, "server");
+    if (flow.ipv6() != (server instanceof Inet6Address)) {
+      throw new IllegalArgumentException(
+          "cannot forward "
+              + flow
+              + " to "
+              + IpText.of(server)
+              + ": an IPv6 connection needs the server's IPv6 fabric address (fwd ip6 to),"
+              + " an IPv4 one its IPv4 address (fwd ip to)");
     }
   }
 
@@ -441,7 +587,7 @@ public final class DirectForwardingTable implements AutoCloseable {
           if (r.replacingLate()) {
             // The older close's elements: its late entry goes, and its closing element (if no SYN
             // deleted it yet) is renewed with this close's timeout.
-            batch.add(delete(LATE, f));
+            batch.add(delete(late(f), f));
             batch.add(addLate(f, r.server(), r.grace()));
             batch.addAll(renewClosing(f, r.grace()));
           } else {
@@ -454,7 +600,7 @@ public final class DirectForwardingTable implements AutoCloseable {
           frozenAfter.put(f, true);
         }
         case Unfreeze u -> {
-          if (isFrozen) batch.add(delete(FROZEN, f));
+          if (isFrozen) batch.add(delete(frozen(f), f));
           frozenAfter.put(f, false);
         }
       }
@@ -491,7 +637,7 @@ public final class DirectForwardingTable implements AutoCloseable {
         frozen.add(f);
       }
       case Unfreeze u -> {
-        deleteTolerant(FROZEN, f);
+        deleteTolerant(frozen(f), f);
         frozen.remove(f);
       }
     }
@@ -502,7 +648,7 @@ public final class DirectForwardingTable implements AutoCloseable {
    * forwards the client's packets to {@code server} (its fabric address), whose guard drops them
    * until the restored socket exists. Call after freezing the socket, before exporting it.
    */
-  public void freezeAndForward(FlowKey flow, Inet4Address server) throws LinuxException {
+  public void freezeAndForward(FlowKey flow, InetAddress server) throws LinuxException {
     apply(List.of(new Forward(flow, server, false), new Freeze(flow)));
   }
 
@@ -528,8 +674,8 @@ public final class DirectForwardingTable implements AutoCloseable {
    * address. Elements that name no valid flow (port 0) are skipped. For tests and small tables;
    * {@link #read} is the compact form.
    */
-  public Map<FlowKey, Inet4Address> entries() throws LinuxException {
-    Map<FlowKey, Inet4Address> out = new HashMap<>();
+  public Map<FlowKey, InetAddress> entries() throws LinuxException {
+    Map<FlowKey, InetAddress> out = new HashMap<>();
     read().forEach((flow, e) -> out.put(flow, e.server()));
     return out;
   }
@@ -562,7 +708,42 @@ public final class DirectForwardingTable implements AutoCloseable {
                 ADOPTED_INSTALLED_NS);
           });
     }
+    if (ipv6) readIpv6(OWNER6, null, out);
     return out;
+  }
+
+  /**
+   * Reads the IPv6 owner map {@code map} into {@code out}: every entry, or with {@code kept} only
+   * those of those VIPs. Returns how many elements there were.
+   */
+  private int readIpv6(String map, Collection<Vip> kept, FlowEntries out) throws LinuxException {
+    return elements.dump(
+        FAMILY,
+        table,
+        map,
+        (key, data) -> {
+          if (key.length != 40 || data.length != 16) return;
+          FlowKey flow;
+          try {
+            flow =
+                new FlowKey(
+                    InetAddress.getByAddress(java.util.Arrays.copyOfRange(key, 0, 16)),
+                    port(key, 16),
+                    InetAddress.getByAddress(java.util.Arrays.copyOfRange(key, 20, 36)),
+                    port(key, 36));
+          } catch (java.net.UnknownHostException | IllegalArgumentException e) {
+            return; // port 0 or a v4-mapped address: names no connection of ours
+          }
+          if (kept != null && !kept.contains(new Vip(flow.localIp(), flow.localPort()))) return;
+          InetAddress server;
+          try {
+            server = InetAddress.getByAddress(data);
+          } catch (java.net.UnknownHostException e) {
+            return;
+          }
+          if (!(server instanceof Inet6Address)) return;
+          out.put(flow, new FlowEntries.Entry(server, ADOPTED_TOKEN, ADOPTED_INSTALLED_NS));
+        });
   }
 
   /** Number of forwarding entries in the kernel's maps right now (one netlink dump per shard). */
@@ -570,6 +751,7 @@ public final class DirectForwardingTable implements AutoCloseable {
     checkOpen();
     int n = 0;
     for (String shard : OWNER) n += elements.dump(FAMILY, table, shard, (k, kl, d, dl) -> {});
+    if (ipv6) n += elements.dump(FAMILY, table, OWNER6, (k, kl, d, dl) -> {});
     return n;
   }
 
@@ -579,13 +761,17 @@ public final class DirectForwardingTable implements AutoCloseable {
    */
   public int closingCount() throws LinuxException {
     checkOpen();
-    return elements.dump(FAMILY, table, CLOSING, (k, kl, d, dl) -> {});
+    int n = elements.dump(FAMILY, table, CLOSING, (k, kl, d, dl) -> {});
+    if (ipv6) n += elements.dump(FAMILY, table, CLOSING6, (k, kl, d, dl) -> {});
+    return n;
   }
 
   /** Number of frozen flows in the kernel's set right now. */
   public int frozenCount() throws LinuxException {
     checkOpen();
-    return elements.dump(FAMILY, table, FROZEN, (k, kl, d, dl) -> {});
+    int n = elements.dump(FAMILY, table, FROZEN, (k, kl, d, dl) -> {});
+    if (ipv6) n += elements.dump(FAMILY, table, FROZEN6, (k, kl, d, dl) -> {});
+    return n;
   }
 
   /**
@@ -629,7 +815,9 @@ public final class DirectForwardingTable implements AutoCloseable {
    */
   private int readTolerant(Collection<Vip> vips, FlowEntries carried) {
     java.util.Set<Long> kept = new java.util.HashSet<>();
-    for (Vip v : vips) kept.add(((long) bits(v.address().getAddress(), 0) << 16) | v.port());
+    for (Vip v : vips) {
+      if (!v.ipv6()) kept.add(((long) bits(v.address().getAddress(), 0) << 16) | v.port());
+    }
     int[] n = {0};
     List<String> maps = new ArrayList<>(List.of(OWNER));
     maps.add("owner");
@@ -659,6 +847,11 @@ public final class DirectForwardingTable implements AutoCloseable {
         // No such map in that table.
       }
     }
+    try {
+      n[0] += readIpv6(OWNER6, vips, carried);
+    } catch (LinuxException e) {
+      // The old table had no IPv6 part.
+    }
     return n[0];
   }
 
@@ -670,22 +863,35 @@ public final class DirectForwardingTable implements AutoCloseable {
     if (entries.size() == 0) return ruleset;
     List<StringBuilder> perShard = new ArrayList<>();
     for (int i = 0; i < SHARDS; i++) perShard.add(new StringBuilder());
+    StringBuilder v6 = new StringBuilder();
     entries.forEach(
         (flow, e) -> {
-          StringBuilder b = perShard.get(flow.clientPort() & (SHARDS - 1));
+          StringBuilder b = flow.ipv6() ? v6 : perShard.get(flow.clientPort() & (SHARDS - 1));
           b.append(b.isEmpty() ? "" : ", ")
-              .append(flow.clientIp().getHostAddress())
+              .append(IpText.of(flow.clientIp()))
               .append(" . ")
               .append(flow.clientPort())
               .append(" . ")
-              .append(flow.localIp().getHostAddress())
+              .append(IpText.of(flow.localIp()))
               .append(" . ")
               .append(flow.localPort())
               .append(" : ")
-              .append(e.server().getHostAddress());
+              .append(IpText.of(e.server()));
         });
     String type = " { type ipv4_addr . inet_service . ipv4_addr . inet_service : ipv4_addr; }";
     String out = ruleset;
+    if (!v6.isEmpty()) {
+      String type6 = " { type " + TUPLE6 + " : ipv6_addr; }";
+      out =
+          out.replace(
+              "  map " + OWNER6 + type6,
+              "  map "
+                  + OWNER6
+                  + type6.substring(0, type6.length() - 2)
+                  + " elements = { "
+                  + v6
+                  + " }; }");
+    }
     for (int i = 0; i < SHARDS; i++) {
       if (perShard.get(i).isEmpty()) continue;
       out =
@@ -701,16 +907,22 @@ public final class DirectForwardingTable implements AutoCloseable {
     return out;
   }
 
-  private static Add addOwner(FlowKey flow, Inet4Address server) {
-    return new Add(ownerOf(flow), key(flow), NfSetElements.ipv4Value(server), null);
+  private static Add addOwner(FlowKey flow, InetAddress server) {
+    return new Add(ownerOf(flow), key(flow), value(server), null);
   }
 
-  private static Add addLate(FlowKey flow, Inet4Address server, Duration grace) {
-    return new Add(LATE, key(flow), NfSetElements.ipv4Value(server), grace);
+  private static Add addLate(FlowKey flow, InetAddress server, Duration grace) {
+    return new Add(late(flow), key(flow), value(server), grace);
+  }
+
+  private static byte[] value(InetAddress server) {
+    return server instanceof Inet6Address s6
+        ? NfSetElements.ipv6Value(s6)
+        : NfSetElements.ipv4Value((Inet4Address) server);
   }
 
   private static Add addClosing(FlowKey flow, Duration grace) {
-    return new Add(CLOSING, key(flow), null, grace);
+    return new Add(closing(flow), key(flow), null, grace);
   }
 
   /**
@@ -718,11 +930,11 @@ public final class DirectForwardingTable implements AutoCloseable {
    * no-op if it is), delete, add. (Adding an element that is there keeps its old timeout.)
    */
   private static List<Change> renewClosing(FlowKey flow, Duration grace) {
-    return List.of(addClosing(flow, grace), delete(CLOSING, flow), addClosing(flow, grace));
+    return List.of(addClosing(flow, grace), delete(closing(flow), flow), addClosing(flow, grace));
   }
 
   private static Add addFrozen(FlowKey flow) {
-    return new Add(FROZEN, key(flow));
+    return new Add(frozen(flow), key(flow));
   }
 
   private static Delete delete(String set, FlowKey flow) {
@@ -758,9 +970,14 @@ public final class DirectForwardingTable implements AutoCloseable {
     if (closed) throw new IllegalStateException("forwarding table " + table + " is closed");
   }
 
-  /** The {@code ipv4_addr . inet_service . ipv4_addr . inet_service} key of {@code f}. */
+  /** The 4-tuple key of {@code f}: 16 bytes for IPv4, 40 for IPv6. */
   static byte[] key(FlowKey f) {
-    return NfSetElements.fourTupleKey(f.clientIp(), f.clientPort(), f.localIp(), f.localPort());
+    if (f.ipv6()) {
+      return NfSetElements.fourTupleKey6(
+          (Inet6Address) f.clientIp(), f.clientPort(), (Inet6Address) f.localIp(), f.localPort());
+    }
+    return NfSetElements.fourTupleKey(
+        (Inet4Address) f.clientIp(), f.clientPort(), (Inet4Address) f.localIp(), f.localPort());
   }
 
   private static int bits(byte[] b, int at) {

@@ -7,6 +7,7 @@ import io.baton.dataplane.DirectForwardingTable.Unforward;
 import io.baton.linux.LinuxException;
 import io.baton.transplant.FlowKey;
 import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.Map;
@@ -34,19 +35,19 @@ final class EncapMirror implements ForwardingService.Mirror {
   private static final Logger log = LoggerFactory.getLogger(EncapMirror.class);
 
   private final FlowForwarding flows;
-  private final Predicate<Inet4Address> encap;
+  private final Predicate<InetAddress> encap;
   private final Map<FlowKey, Long> closingUntil = new HashMap<>();
   private final ArrayDeque<Map.Entry<FlowKey, Long>> closings = new ArrayDeque<>();
   private int nextId;
   private long failures;
 
-  EncapMirror(FlowForwarding flows, Predicate<Inet4Address> encap) {
+  EncapMirror(FlowForwarding flows, Predicate<InetAddress> encap) {
     this.flows = flows;
     this.encap = encap;
   }
 
   @Override
-  public void adopt(Map<FlowKey, Inet4Address> entries) {
+  public void adopt(Map<FlowKey, InetAddress> entries) {
     entries.forEach(
         (flow, server) -> {
           if (encap.test(server)) put(flow, server, false);
@@ -96,9 +97,15 @@ final class EncapMirror implements ForwardingService.Mirror {
     return failures;
   }
 
-  private void put(FlowKey flow, Inet4Address server, boolean closing) {
+  private void put(FlowKey flow, InetAddress server, boolean closing) {
+    if (!(server instanceof Inet4Address server4) || flow.ipv6()) {
+      // Config refuses encap pools for IPv6 VIPs; an IPv6 entry never reaches here.
+      failures++;
+      log.warn("{}: encapsulated forwarding is IPv4 only, not for {}", flow, server);
+      return;
+    }
     try {
-      flows.putTcp(flow, server, closing, ++nextId);
+      flows.putTcp(flow, server4, closing, ++nextId);
     } catch (LinuxException e) {
       failures++;
       log.warn("{}: cannot put its encapsulated forwarding entry: {}", flow, e.getMessage());

@@ -1,8 +1,12 @@
 package io.baton.dataplane;
 
+import io.baton.linux.IpText;
 import io.baton.transplant.FlowKey;
 import java.net.Inet4Address;
+import java.net.Inet6Address;
+import java.net.InetAddress;
 import java.util.Arrays;
+import java.util.LinkedHashSet;
 import java.util.Objects;
 import java.util.Set;
 import java.util.function.BiConsumer;
@@ -25,14 +29,23 @@ import java.util.function.Consumer;
  * slot by backward shift, so there are no tombstones: lookups stay short however many entries come
  * and go. Servers are numbered by a {@link ServerIndex}.
  *
+ * <p>IPv6 flows live in a separate, plain store ({@link FlowEntries6}) so the IPv4 layout stays as
+ * measured; every method here covers both.
+ *
  * <p>Not thread-safe: the forwarding service touches it only under its guard. The callbacks of
  * {@link #forEach} and {@link #removeIf} must not change this map.
  */
 public final class FlowEntries {
-  /** What the map holds for a flow. */
-  public record Entry(Inet4Address server, long token, long installedNs) {
+  /**
+   * What the map holds for a flow: the server's fabric address (of the flow's family: {@code fwd ip
+   * to} and {@code fwd ip6 to} need one), the token of the handoff that installed it and when.
+   */
+  public record Entry(InetAddress server, long token, long installedNs) {
     public Entry {
       Objects.requireNonNull(server, "server");
+      if (!(server instanceof Inet4Address) && !(server instanceof Inet6Address)) {
+        throw new IllegalArgumentException("server must be an IP address: " + server);
+      }
     }
   }
 
@@ -53,33 +66,51 @@ public final class FlowEntries {
   private long[][] pages = new long[0][];
   private int[] index = new int[MIN_INDEX];
   private int size;
+  private final FlowEntries6 v6 = new FlowEntries6();
 
   /** Number of entries. */
   public int size() {
-    return size;
+    return size + v6.size();
   }
 
   public boolean isEmpty() {
-    return size == 0;
+    return size() == 0;
   }
 
   /** The entry of {@code flow}, or {@code null}. */
   public Entry get(FlowKey flow) {
+    if (flow.ipv6()) return v6.get(flow);
     int slot = find(addresses(flow), ports(flow));
     return slot < 0 ? null : entry(index[slot] - 1);
   }
 
   public boolean containsKey(FlowKey flow) {
+    if (flow.ipv6()) return v6.get(flow) != null;
     return find(addresses(flow), ports(flow)) >= 0;
   }
 
   /** Maps {@code flow} to {@code entry}; returns the entry it replaced, or {@code null}. */
   public Entry put(FlowKey flow, Entry entry) {
+    boolean sameFamily = flow.ipv6() == (entry.server() instanceof Inet6Address);
+    if (!sameFamily) {
+      throw new IllegalArgumentException(
+          "flow "
+              + flow
+              + " cannot be forwarded to "
+              + IpText.of(entry.server())
+              + ": the server's fabric address must be of the flow's family (fwd ip/ip6 to)");
+    }
+    if (flow.ipv6()) return v6.put(flow, entry);
     long addresses = addresses(flow);
     long ports = ports(flow);
     int slot = find(addresses, ports);
     Entry old = slot < 0 ? null : entry(index[slot] - 1);
-    put(addresses, ports, servers.indexOf(entry.server()), entry.token(), entry.installedNs());
+    put(
+        addresses,
+        ports,
+        servers.indexOf((Inet4Address) entry.server()),
+        entry.token(),
+        entry.installedNs());
     return old;
   }
 
@@ -135,6 +166,7 @@ public final class FlowEntries {
 
   /** Removes the entry of {@code flow}; returns it, or {@code null} if there was none. */
   public Entry remove(FlowKey flow) {
+    if (flow.ipv6()) return v6.remove(flow);
     int slot = find(addresses(flow), ports(flow));
     if (slot < 0) return null;
     Entry old = entry(index[slot] - 1);
@@ -146,6 +178,7 @@ public final class FlowEntries {
   public void forEach(BiConsumer<? super FlowKey, ? super Entry> action) {
     for (int position = 0; position < size; position++)
       action.accept(flowAt(position), entry(position));
+    v6.forEach(action);
   }
 
   /**
@@ -155,10 +188,11 @@ public final class FlowEntries {
    * own only.
    */
   public int removeIf(
-      Inet4Address server,
+      InetAddress server,
       BiPredicate<? super FlowKey, ? super Entry> test,
       Consumer<? super FlowKey> removed) {
-    int number = servers.find(server);
+    if (server instanceof Inet6Address s6) return v6.removeIf(s6, test, removed);
+    int number = servers.find((Inet4Address) server);
     if (number < 0 || servers.entries(number) == 0) return 0;
     int n = 0;
     // Backwards: a removal moves the last entry, already visited, into the hole.
@@ -174,13 +208,16 @@ public final class FlowEntries {
   }
 
   /** Servers that at least one entry forwards to. */
-  public Set<Inet4Address> servers() {
-    return servers.withEntries();
+  public Set<InetAddress> servers() {
+    Set<InetAddress> out = new LinkedHashSet<>(servers.withEntries());
+    out.addAll(v6.servers());
+    return out;
   }
 
   /** Number of entries forwarding to {@code server}. */
-  public long entriesOf(Inet4Address server) {
-    int number = servers.find(server);
+  public long entriesOf(InetAddress server) {
+    if (server instanceof Inet6Address s6) return v6.entriesOf(s6);
+    int number = servers.find((Inet4Address) server);
     return number < 0 ? 0 : servers.entries(number);
   }
 
@@ -296,8 +333,8 @@ public final class FlowEntries {
   }
 
   private static long addresses(FlowKey flow) {
-    return (long) ServerIndex.bitsOf(flow.clientIp()) << 32
-        | (ServerIndex.bitsOf(flow.localIp()) & 0xFFFF_FFFFL);
+    return (long) ServerIndex.bitsOf((Inet4Address) flow.clientIp()) << 32
+        | (ServerIndex.bitsOf((Inet4Address) flow.localIp()) & 0xFFFF_FFFFL);
   }
 
   private static long ports(FlowKey flow) {

@@ -51,13 +51,23 @@ public final class FlowForwarding implements AutoCloseable {
             MAX_ENTRIES));
   }
 
+  /** The BPF flow of {@code f}; the BPF forwarder is IPv4 only. */
   static FlowForwarder.Flow tcp(FlowKey f) {
+    f.requireIpv4("the BPF flow forwarder (encapsulated forwarding)");
     return new FlowForwarder.Flow(
-        FlowForwarder.TCP, f.clientIp(), f.clientPort(), f.localIp(), f.localPort());
+        FlowForwarder.TCP,
+        (Inet4Address) f.clientIp(),
+        f.clientPort(),
+        (Inet4Address) f.localIp(),
+        f.localPort());
   }
 
   static FlowForwarder.Flow udp(Inet4Address client, int clientPort, Vip vip) {
-    return new FlowForwarder.Flow(FlowForwarder.UDP, client, clientPort, vip.address(), vip.port());
+    if (!(vip.address() instanceof Inet4Address vip4)) {
+      throw new IllegalArgumentException(
+          "the BPF flow forwarder (UDP flows) handles IPv4 VIPs only, not " + vip);
+    }
+    return new FlowForwarder.Flow(FlowForwarder.UDP, client, clientPort, vip4, vip.port());
   }
 
   /**

@@ -7,7 +7,7 @@ import io.baton.dataplane.DirectForwardingTable.Unforward;
 import io.baton.dataplane.FlowEntries.Entry;
 import io.baton.linux.LinuxException;
 import io.baton.transplant.FlowKey;
-import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -94,7 +94,7 @@ public final class ForwardingService implements AutoCloseable {
    */
   interface Mirror {
     /** The entries adopted at start. */
-    void adopt(Map<FlowKey, Inet4Address> entries);
+    void adopt(Map<FlowKey, InetAddress> entries);
 
     /** {@code ops} are in the kernel's table now. */
     void applied(Iterable<Op> ops, long nowNs);
@@ -120,7 +120,7 @@ public final class ForwardingService implements AutoCloseable {
   private final ForwardingTableLock lock;
   private final DirectForwardingTable.Opened opened;
   private final int adoptedCount;
-  private final Set<Inet4Address> adoptedServers;
+  private final Set<InetAddress> adoptedServers;
   private final Set<Vip> vips;
   private final Duration closeGrace;
   private final LongSupplier nanoClock;
@@ -242,7 +242,7 @@ public final class ForwardingService implements AutoCloseable {
    * start. Call once, before the first handoff.
    */
   public void mirrorEncapsulated(
-      FlowForwarding flows, java.util.function.Predicate<Inet4Address> encap) {
+      FlowForwarding flows, java.util.function.Predicate<InetAddress> encap) {
     EncapMirror m = new EncapMirror(flows, encap);
     guard.lock();
     try {
@@ -259,7 +259,7 @@ public final class ForwardingService implements AutoCloseable {
    * on first call: for tests and small tables (a million entries take ~200 MB this way). The
    * service itself keeps them compactly ({@link FlowEntries}).
    */
-  public Map<FlowKey, Inet4Address> adopted() {
+  public Map<FlowKey, InetAddress> adopted() {
     return opened.adopted();
   }
 
@@ -269,7 +269,7 @@ public final class ForwardingService implements AutoCloseable {
   }
 
   /** The servers the adopted entries forwarded to at start. */
-  public Set<Inet4Address> adoptedServers() {
+  public Set<InetAddress> adoptedServers() {
     return adoptedServers;
   }
 
@@ -279,7 +279,7 @@ public final class ForwardingService implements AutoCloseable {
    * server}, replacing any older entry of the flow. One element change, and nothing to undo after
    * the silent close.
    */
-  public CompletableFuture<Void> forward(FlowKey flow, Inet4Address server, long token) {
+  public CompletableFuture<Void> forward(FlowKey flow, InetAddress server, long token) {
     return submit(forwardCommand(flow, server, token)).thenApply(o -> null);
   }
 
@@ -288,7 +288,7 @@ public final class ForwardingService implements AutoCloseable {
    * to {@code server} unless it already goes there (this dispatcher's own handoff, or an earlier
    * report). Completes with whether an entry changed.
    */
-  public CompletableFuture<Boolean> replicate(FlowKey flow, Inet4Address server, long token) {
+  public CompletableFuture<Boolean> replicate(FlowKey flow, InetAddress server, long token) {
     return submit(
             ops -> {
               Entry old = entries.get(flow);
@@ -322,7 +322,7 @@ public final class ForwardingService implements AutoCloseable {
         .thenApply(o -> (Boolean) o);
   }
 
-  private Command forwardCommand(FlowKey flow, Inet4Address server, long token) {
+  private Command forwardCommand(FlowKey flow, InetAddress server, long token) {
     return ops -> {
       Entry old = entries.get(flow);
       ops.add(new Forward(flow, server, old != null));
@@ -360,7 +360,7 @@ public final class ForwardingService implements AutoCloseable {
     private Batch() {}
 
     /** As {@link ForwardingService#forward}, at the next {@link #commit}. */
-    public CompletableFuture<Void> forward(FlowKey flow, Inet4Address server, long token) {
+    public CompletableFuture<Void> forward(FlowKey flow, InetAddress server, long token) {
       return add(forwardCommand(flow, server, token));
     }
 
@@ -370,7 +370,7 @@ public final class ForwardingService implements AutoCloseable {
     }
 
     /** As {@link ForwardingService#retire}, at the next {@link #commit}. */
-    public CompletableFuture<Boolean> retire(FlowKey flow, Inet4Address server, long token) {
+    public CompletableFuture<Boolean> retire(FlowKey flow, InetAddress server, long token) {
       return addQueued(retireCommand(flow, server, token)).thenApply(o -> (Boolean) o);
     }
 
@@ -423,11 +423,11 @@ public final class ForwardingService implements AutoCloseable {
    * there now. Completes with whether the entry matched; a stale report (another server, another
    * token) changes nothing.
    */
-  public CompletableFuture<Boolean> retire(FlowKey flow, Inet4Address server, long token) {
+  public CompletableFuture<Boolean> retire(FlowKey flow, InetAddress server, long token) {
     return submit(retireCommand(flow, server, token)).thenApply(o -> (Boolean) o);
   }
 
-  private Command retireCommand(FlowKey flow, Inet4Address server, long token) {
+  private Command retireCommand(FlowKey flow, InetAddress server, long token) {
     return ops -> {
       Entry e = entries.get(flow);
       boolean matches =
@@ -449,7 +449,7 @@ public final class ForwardingService implements AutoCloseable {
   }
 
   /** The server is dead: remove every entry that forwards to it now; completes with the count. */
-  public CompletableFuture<Integer> dropServer(Inet4Address server) {
+  public CompletableFuture<Integer> dropServer(InetAddress server) {
     return submit(
             ops -> {
               int n = entries.removeIf(server, (f, e) -> true, f -> ops.add(new Unforward(f)));
@@ -468,7 +468,7 @@ public final class ForwardingService implements AutoCloseable {
    * added).
    */
   public CompletableFuture<Reconciled> reconcile(
-      Inet4Address server, Map<FlowKey, Long> owned, long sessionUpNs) {
+      InetAddress server, Map<FlowKey, Long> owned, long sessionUpNs) {
     Map<FlowKey, Long> copy = Map.copyOf(owned);
     return submit(
             ops -> {
@@ -499,7 +499,7 @@ public final class ForwardingService implements AutoCloseable {
   }
 
   /** One live entry, for listings. */
-  public record Listed(FlowKey flow, Inet4Address server, long ageNs) {}
+  public record Listed(FlowKey flow, InetAddress server, long ageNs) {}
 
   /**
    * At most {@code limit} of the live entries: which server each connection forwards to, since

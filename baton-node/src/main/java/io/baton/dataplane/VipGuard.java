@@ -36,7 +36,13 @@ public final class VipGuard implements AutoCloseable {
   /** Installs the guard for {@code vips}, replacing a stale table of the same name atomically. */
   public static VipGuard install(String table, Collection<Vip> vips) throws LinuxException {
     if (vips.isEmpty()) throw new IllegalArgumentException("no VIPs to guard");
-    String list = vips.stream().map(Vip::toNft).collect(Collectors.joining(", "));
+    String list =
+        vips.stream().filter(v -> !v.ipv6()).map(Vip::toNft).collect(Collectors.joining(", "));
+    String list6 =
+        vips.stream().filter(Vip::ipv6).map(Vip::toNft).collect(Collectors.joining(", "));
+    // The IPv4 text is what it was before IPv6; the IPv6 set and rules are there only for IPv6
+    // VIPs. `socket transparent` finds IPv6 sockets as IPv4 ones (nft_socket looks up both
+    // families), and a restored AF_INET6 socket sets IPV6_TRANSPARENT, the same socket flag.
     String batch =
         "table inet "
             + table
@@ -47,14 +53,21 @@ public final class VipGuard implements AutoCloseable {
             + "table inet "
             + table
             + " {\n"
-            + "  set vips { type ipv4_addr . inet_service; elements = { "
-            + list
-            + " } }\n"
+            + (list.isEmpty()
+                ? "  set vips { type ipv4_addr . inet_service; }\n"
+                : "  set vips { type ipv4_addr . inet_service; elements = { " + list + " } }\n")
+            + (list6.isEmpty()
+                ? ""
+                : "  set vips6 { type ipv6_addr . inet_service; elements = { " + list6 + " } }\n")
             + "  counter dropped { }\n"
             + "  chain prerouting {\n"
             + "    type filter hook prerouting priority -150; policy accept;\n"
             + "    ip daddr . tcp dport @vips socket transparent 1 accept\n"
             + "    ip daddr . tcp dport @vips counter name dropped drop\n"
+            + (list6.isEmpty()
+                ? ""
+                : "    ip6 daddr . tcp dport @vips6 socket transparent 1 accept\n"
+                    + "    ip6 daddr . tcp dport @vips6 counter name dropped drop\n")
             + "  }\n"
             // A connection this server is moving to another (live migration) is frozen: its
             // socket's timers must not send what the new owner believes unsent.

@@ -486,10 +486,13 @@ public final class DispatcherNode implements AutoCloseable {
                 }
               });
           // Entries of servers that are no longer in the config: nobody will ever settle them.
-          java.util.Set<java.net.Inet4Address> known = new java.util.HashSet<>(servers.values());
+          java.util.Set<java.net.InetAddress> known = new java.util.HashSet<>(servers.values());
           forwarding.adoptedServers().stream()
               .filter(a -> !known.contains(a))
-              .forEach(a -> serverLost(a.getHostAddress(), a, "not in this dispatcher's config"));
+              .forEach(
+                  a ->
+                      serverLost(
+                          io.baton.linux.IpText.of(a), a, "not in this dispatcher's config"));
         },
         delayMs,
         java.util.concurrent.TimeUnit.MILLISECONDS);
@@ -569,7 +572,7 @@ public final class DispatcherNode implements AutoCloseable {
   }
 
   /** The server is gone: no new handoffs (its session is down) and its clients fail fast. */
-  void serverLost(String name, java.net.Inet4Address address, String why) {
+  void serverLost(String name, java.net.InetAddress address, String why) {
     if (closing) return; // our own stop closed the session; the table stays as it is
     stats.serversLost.increment();
     load.remove(name);

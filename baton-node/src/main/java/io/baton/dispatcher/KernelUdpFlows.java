@@ -63,7 +63,8 @@ final class KernelUdpFlows implements UdpFlows.Table, UdpFlows.Sender, AutoClose
                 encapCheck,
                 flow.client(),
                 flow.clientPort(),
-                flow.vip().address(),
+                (Inet4Address)
+                    flow.vip().address(), // UDP flows are IPv4 only (config refuses more)
                 flow.vip().port())
             .udpPayload(datagram);
     try {

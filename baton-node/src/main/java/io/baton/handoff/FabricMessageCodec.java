@@ -13,7 +13,7 @@ import io.baton.handoff.FabricMessage.Refused;
 import io.baton.transplant.FlowKey;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
-import java.net.Inet4Address;
+import java.net.InetAddress;
 
 /**
  * The payload of each {@link FabricMessage} — the bytes between a frame's header and its MAC (the
@@ -60,11 +60,15 @@ final class FabricMessageCodec {
               + (h.appState().length > 0 ? Integer.BYTES + h.appState().length : 0);
       case Accepted _ -> Long.BYTES;
       case Refused r -> Long.BYTES + stringLength(r.reason());
-      case Closed _ -> FLOW_BYTES + 3 * Long.BYTES;
+      case Closed c -> flowBytes(c.flow()) + 3 * Long.BYTES;
       case Abort _ -> Long.BYTES;
       case Aborted _ -> Long.BYTES;
       case Heartbeat _ -> 0;
-      case Inventory i -> 1 + Integer.BYTES + (long) i.owned().size() * (FLOW_BYTES + Long.BYTES);
+      case Inventory i -> {
+        long n = 1 + Integer.BYTES + (long) i.owned().size() * (FLOW_BYTES + Long.BYTES);
+        for (FabricMessage.Owned o : i.owned()) if (o.flow().ipv6()) n += FLOW6_EXTRA_BYTES;
+        yield n;
+      }
       case LoadReport r -> stringLength(r.nodeName()) + Integer.BYTES + 2 * Long.BYTES;
     };
   }
@@ -122,7 +126,24 @@ final class FabricMessageCodec {
 
   private static final int FLOW_BYTES = 2 * (4 + 2);
 
+  /**
+   * An IPv6 flow: a 6-byte escape (client 0.0.0.0, port 0: no IPv4 flow has it, and a node of an
+   * earlier build refuses it as "clientIp 0.0.0.0 / clientPort is 0" instead of misreading it),
+   * then client address, port, local address, port (16 + 2 + 16 + 2 bytes). IPv4 flows keep their
+   * 12 bytes, so IPv4 frames are what they were.
+   */
+  private static final int FLOW6_BYTES = 6 + 2 * (16 + 2);
+
+  private static final int FLOW6_EXTRA_BYTES = FLOW6_BYTES - FLOW_BYTES;
+
+  private static int flowBytes(FlowKey f) {
+    return f.ipv6() ? FLOW6_BYTES : FLOW_BYTES;
+  }
+
   private static void writeFlow(ByteBuf out, FlowKey f) {
+    if (f.ipv6()) {
+      out.writeZero(6);
+    }
     out.writeBytes(f.clientIp().getAddress());
     out.writeShort(f.clientPort());
     out.writeBytes(f.localIp().getAddress());
@@ -130,11 +151,29 @@ final class FabricMessageCodec {
   }
 
   private static FlowKey readFlow(PayloadReader in) throws FrameFormatException {
-    Inet4Address clientIp = in.readIpv4("clientIp");
-    int clientPort = in.readPort("clientPort");
-    Inet4Address localIp = in.readIpv4("localIp");
-    int localPort = in.readPort("localPort");
-    return new FlowKey(clientIp, clientPort, localIp, localPort);
+    byte[] first = in.readBytes(4, "clientIp");
+    int firstPort = in.readUnsignedShort("clientPort");
+    InetAddress clientIp;
+    int clientPort;
+    InetAddress localIp;
+    int localPort;
+    if (firstPort == 0 && java.util.Arrays.equals(first, new byte[4])) {
+      clientIp = in.readIpv6("clientIp");
+      clientPort = in.readPort("clientPort");
+      localIp = in.readIpv6("localIp");
+      localPort = in.readPort("localPort");
+    } else {
+      if (firstPort == 0) throw in.refuse("clientPort is 0");
+      clientIp = PayloadReader.ipv4(first);
+      clientPort = firstPort;
+      localIp = in.readIpv4("localIp");
+      localPort = in.readPort("localPort");
+    }
+    try {
+      return new FlowKey(clientIp, clientPort, localIp, localPort);
+    } catch (IllegalArgumentException e) {
+      throw in.refuse("flow: " + e.getMessage());
+    }
   }
 
   /** Decodes a whole payload of the given type; reads {@code payload} to its end. */

@@ -47,6 +47,11 @@ final class PayloadReader {
     return v;
   }
 
+  int readUnsignedShort(String field) throws FrameFormatException {
+    need(Short.BYTES, field);
+    return buf.readUnsignedShort();
+  }
+
   int readPort(String field) throws FrameFormatException {
     need(Short.BYTES, field);
     int port = buf.readUnsignedShort();
@@ -55,11 +60,29 @@ final class PayloadReader {
   }
 
   Inet4Address readIpv4(String field) throws FrameFormatException {
-    byte[] raw = readBytes(4, field);
+    return ipv4(readBytes(4, field));
+  }
+
+  /** The IPv4 address of 4 bytes. */
+  static Inet4Address ipv4(byte[] raw) {
     try {
       return (Inet4Address) InetAddress.getByAddress(raw);
     } catch (UnknownHostException e) {
-      throw refuse(field + ": " + e.getMessage()); // cannot happen for 4 bytes
+      throw new AssertionError("4 bytes are an IPv4 address", e);
+    }
+  }
+
+  /** 16 address bytes; a v4-mapped address (read back as IPv4 by Java) is refused. */
+  InetAddress readIpv6(String field) throws FrameFormatException {
+    byte[] raw = readBytes(16, field);
+    try {
+      InetAddress a = InetAddress.getByAddress(raw);
+      if (!(a instanceof java.net.Inet6Address)) {
+        throw refuse(field + " " + a.getHostAddress() + " is a v4-mapped IPv6 address");
+      }
+      return a;
+    } catch (UnknownHostException e) {
+      throw refuse(field + ": " + e.getMessage()); // cannot happen for 16 bytes
     }
   }
 

@@ -1,6 +1,6 @@
 package io.baton.server;
 
-import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketException;
 import java.util.List;
@@ -14,16 +14,16 @@ import java.util.function.Predicate;
  * fabric from even starting a session. Immutable.
  */
 final class DispatcherPolicy implements Predicate<InetSocketAddress> {
-  private final Set<Inet4Address> allowed;
+  private final Set<InetAddress> allowed;
   private final List<ClientAddressPolicy.Network> fabric;
 
-  private DispatcherPolicy(Set<Inet4Address> allowed, List<ClientAddressPolicy.Network> fabric) {
+  private DispatcherPolicy(Set<InetAddress> allowed, List<ClientAddressPolicy.Network> fabric) {
     this.allowed = allowed;
     this.fabric = List.copyOf(fabric);
   }
 
   /** Call in the node's network namespace (reads the fabric device's networks). */
-  static DispatcherPolicy of(List<Inet4Address> configured, String fabricDevice)
+  static DispatcherPolicy of(List<? extends InetAddress> configured, String fabricDevice)
       throws SocketException {
     return new DispatcherPolicy(
         Set.copyOf(configured), ClientAddressPolicy.networksOf(List.of(fabricDevice)));
@@ -31,7 +31,8 @@ final class DispatcherPolicy implements Predicate<InetSocketAddress> {
 
   @Override
   public boolean test(InetSocketAddress peer) {
-    if (!(peer.getAddress() instanceof Inet4Address a)) return false;
+    InetAddress a = peer.getAddress();
+    if (a == null) return false;
     if (!allowed.isEmpty()) return allowed.contains(a);
     return fabric.stream().anyMatch(n -> n.contains(a));
   }

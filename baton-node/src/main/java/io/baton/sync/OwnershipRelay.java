@@ -64,7 +64,19 @@ final class OwnershipRelay {
 
   /** A connection this node (a server) took or lost: published within {@value #FLUSH_MS} ms. */
   void changed(OwnershipUpdate.Change change) {
-    if (source != null) queue.add(change);
+    if (source != null && !ipv6Skipped(change)) queue.add(change);
+  }
+
+  /**
+   * The sync plane's records carry IPv4 flows only: an IPv6 connection's ownership is not
+   * replicated (other dispatchers learn it from the server's inventory on their fabric session).
+   */
+  private boolean ipv6Skipped(OwnershipUpdate.Change change) {
+    if (!change.flow().ipv6()) return false;
+    log.warn(
+        "sync: ownership of IPv6 connections is not replicated (the sync plane is IPv4 only): {}",
+        change.flow());
+    return true;
   }
 
   /** Starts publishing, with every open connection first. */
@@ -89,7 +101,8 @@ final class OwnershipRelay {
     try {
       if (resend) {
         resend = false;
-        List<OwnershipUpdate.Change> all = openConnections.openConnections();
+        List<OwnershipUpdate.Change> all =
+            openConnections.openConnections().stream().filter(c -> !ipv6Skipped(c)).toList();
         for (int i = 0; i < all.size(); i += OwnershipUpdate.MAX_CHANGES) {
           send(all.subList(i, Math.min(all.size(), i + OwnershipUpdate.MAX_CHANGES)), true);
         }

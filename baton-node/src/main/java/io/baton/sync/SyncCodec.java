@@ -90,7 +90,7 @@ final class SyncCodec {
     b.putLong(u.incarnation()).putLong(u.sequence());
     b.putShort((short) u.changes().size());
     for (OwnershipUpdate.Change c : u.changes()) {
-      FlowKey f = c.flow();
+      FlowKey f = c.flow().requireIpv4("the sync plane's ownership records");
       b.put((byte) (c.open() ? 1 : 0));
       b.put(f.clientIp().getAddress()).putShort((short) f.clientPort());
       b.put(f.localIp().getAddress()).putShort((short) f.localPort());

@@ -67,7 +67,7 @@ public final class ConnectionRestorer {
     long start = System.nanoTime();
     int fd;
     try {
-      fd = Sockets.tcpSocket(false);
+      fd = Sockets.tcpSocketFor(state.flow().localIp(), false);
     } catch (LinuxException e) {
       throw failure(state, "socket", e);
     }
@@ -76,7 +76,7 @@ public final class ConnectionRestorer {
     boolean repairOff = false;
     try {
       if (options.transparent()) {
-        TcpRepair.setTransparent(fd);
+        TcpRepair.setTransparent(fd, Sockets.familyOf(state.flow().localIp()));
       }
       TcpRepair.on(fd);
       stage.set(0, "sequence numbers");

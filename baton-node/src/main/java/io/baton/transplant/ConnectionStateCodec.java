@@ -35,23 +35,49 @@ import java.util.Objects;
  *      80    - receive queue bytes, then send queue bytes; nothing may follow
  * </pre>
  *
+ * <p>Version 3 is the same for an IPv6 connection, with the family after the flags and 16-byte
+ * addresses, so every later field sits 24 bytes further on:
+ *
+ * <pre>
+ *       6    1 address family: 6 (the only one version 3 carries; IPv4 states stay version 2)
+ *       7    1 reserved, must be 0
+ *       8   16 client IPv6 address
+ *      24    2 client port
+ *      26   16 local IPv6 address
+ *      42    2 local port
+ *      44   .. as version 2 from offset 20 (sequences, window, ..., queue lengths)
+ *     104    - receive queue bytes, then send queue bytes
+ * </pre>
+ *
+ * <p>An IPv4 state is written as version 2, byte for byte as before IPv6 existed, so nodes of an
+ * IPv4 farm that run an older build still read it; an IPv6 state only as version 3. A v4-mapped
+ * address in a version 3 state is refused (FlowKey).
+ *
  * <p>Decoding trusts nothing: the input comes from another host. Every field is range-checked,
  * declared queue lengths are compared with {@link ConnectionState#MAX_QUEUE_BYTES} and with the
  * bytes actually present before anything is allocated, and every refusal is a {@link
  * StateFormatException} naming the field. A decoded state re-encodes to the identical bytes.
  *
- * <p>Version history: 1 had no FIN flag (only ESTABLISHED connections moved); 2 adds bit 3. A node
- * reads only its own version, so nodes of one farm must run the same format.
+ * <p>Version history: 1 had no FIN flag (only ESTABLISHED connections moved); 2 adds bit 3; 3 is
+ * version 2 for IPv6. This build reads 2 and 3.
  *
  * <p>Stateless; all methods are safe to call from any thread. A buffer passed in must not be
  * modified by another thread while the call runs.
  */
 public final class ConnectionStateCodec {
-  /** The format version this build writes and the only one it reads. */
+  /** The format version of IPv4 states (written and read). */
   public static final int VERSION = 2;
 
-  /** Size of the fixed part that precedes the queue bytes. */
+  /** The format version of IPv6 states (written and read). */
+  public static final int VERSION_IPV6 = 3;
+
+  /** Size of the fixed part that precedes the queue bytes (version 2, IPv4). */
   public static final int HEADER_BYTES = 80;
+
+  /** Size of the fixed part of a version 3 (IPv6) state. */
+  public static final int HEADER_BYTES_IPV6 = 104;
+
+  private static final int FAMILY_IPV6 = 6;
 
   private static final int MAGIC = 0x42_54_43_53; // "BTCS"
   private static final int FLAG_TIMESTAMPS = 1;
@@ -71,7 +97,11 @@ public final class ConnectionStateCodec {
   /** The exact number of bytes {@link #encode(ConnectionState)} produces for {@code s}. */
   public static int encodedLength(ConnectionState s) {
     // Cannot overflow: each queue is at most MAX_QUEUE_BYTES (64 MiB).
-    return HEADER_BYTES + s.receiveQueue().length + s.sendQueue().length;
+    return headerBytes(s.flow().ipv6()) + s.receiveQueue().length + s.sendQueue().length;
+  }
+
+  private static int headerBytes(boolean ipv6) {
+    return ipv6 ? HEADER_BYTES_IPV6 : HEADER_BYTES;
   }
 
   /** Encodes {@code s} into a new array of {@link #encodedLength} bytes. */
@@ -124,8 +154,9 @@ public final class ConnectionStateCodec {
   }
 
   private static void write(ConnectionState s, ByteBuffer b) {
-    b.putInt(MAGIC).put((byte) VERSION).put((byte) flagsOf(s)).putShort((short) 0);
     FlowKey flow = s.flow();
+    b.putInt(MAGIC).put((byte) (flow.ipv6() ? VERSION_IPV6 : VERSION)).put((byte) flagsOf(s));
+    b.put((byte) (flow.ipv6() ? FAMILY_IPV6 : 0)).put((byte) 0);
     b.put(flow.clientIp().getAddress()).putShort((short) flow.clientPort());
     b.put(flow.localIp().getAddress()).putShort((short) flow.localPort());
     b.putInt(s.sendInitialSeq()).putInt(s.sendNextSeq());
@@ -144,10 +175,10 @@ public final class ConnectionStateCodec {
   /** Reads from a big-endian buffer that holds exactly one state between position and limit. */
   private static ConnectionState read(ByteBuffer b) throws StateFormatException {
     int available = b.remaining();
-    checkPreamble(b, available);
+    boolean ipv6 = checkPreamble(b, available);
     b.position(b.position() + 5); // magic and version, already checked
-    int flags = readFlags(b);
-    FlowKey flow = readFlow(b);
+    int flags = readFlags(b, ipv6);
+    FlowKey flow = readFlow(b, ipv6);
     int sendInitialSeq = b.getInt();
     int sendNextSeq = b.getInt();
     int receiveInitialSeq = b.getInt();
@@ -164,7 +195,7 @@ public final class ConnectionStateCodec {
     int receiveAlreadyRead = readCount(b, "receive queue already-read count", receiveLength);
     int sendLength = readQueueLength(b, "send queue length");
     int sendUnsent = readCount(b, "send queue unsent count", sendLength);
-    checkTotalLength(available, receiveLength, sendLength);
+    checkTotalLength(available, headerBytes(ipv6), receiveLength, sendLength);
     // Safe to allocate now: both lengths are bounded and the bytes are known to be present.
     byte[] receiveQueue = new byte[receiveLength];
     byte[] sendQueue = new byte[sendLength];
@@ -194,7 +225,7 @@ public final class ConnectionStateCodec {
    * Checks magic and version before the header length, so that a foreign or newer payload is
    * reported as such rather than as merely short. Reads absolutely; the position is unchanged.
    */
-  private static void checkPreamble(ByteBuffer b, int available) throws StateFormatException {
+  private static boolean checkPreamble(ByteBuffer b, int available) throws StateFormatException {
     int start = b.position();
     if (available >= 4 && b.getInt(start) != MAGIC) {
       throw new StateFormatException(
@@ -204,25 +235,33 @@ public final class ConnectionStateCodec {
               + HEX.toHexDigits(MAGIC)
               + " (\"BTCS\")");
     }
+    boolean ipv6 = false;
     if (available >= 5) {
       int version = Byte.toUnsignedInt(b.get(start + 4));
-      if (version != VERSION) {
+      if (version != VERSION && version != VERSION_IPV6) {
         throw new StateFormatException(
             "unsupported connection state version "
                 + version
                 + " (this build reads "
                 + VERSION
+                + " and "
+                + VERSION_IPV6
                 + ")"
-                + (version > VERSION ? "; upgrade this node to match the exporting node" : ""));
+                + (version > VERSION_IPV6
+                    ? "; upgrade this node to match the exporting node"
+                    : ""));
       }
+      ipv6 = version == VERSION_IPV6;
     }
-    if (available < HEADER_BYTES) {
+    int header = headerBytes(ipv6);
+    if (available < header) {
       throw new StateFormatException(
-          "connection state truncated: header needs " + HEADER_BYTES + " bytes, got " + available);
+          "connection state truncated: header needs " + header + " bytes, got " + available);
     }
+    return ipv6;
   }
 
-  private static int readFlags(ByteBuffer b) throws StateFormatException {
+  private static int readFlags(ByteBuffer b, boolean ipv6) throws StateFormatException {
     int flags = Byte.toUnsignedInt(b.get());
     int unknown = flags & ~KNOWN_FLAGS;
     if (unknown != 0) {
@@ -235,6 +274,23 @@ public final class ConnectionStateCodec {
               + HEX.toHexDigits((byte) KNOWN_FLAGS)
               + ")");
     }
+    if (ipv6) {
+      int family = Byte.toUnsignedInt(b.get());
+      if (family != FAMILY_IPV6) {
+        throw new StateFormatException(
+            "connection state version 3 address family is "
+                + family
+                + ", must be "
+                + FAMILY_IPV6
+                + " (IPv4 states are version 2)");
+      }
+      int reserved = Byte.toUnsignedInt(b.get());
+      if (reserved != 0) {
+        throw new StateFormatException(
+            "connection state reserved field is " + reserved + ", must be 0");
+      }
+      return flags;
+    }
     int reserved = Short.toUnsignedInt(b.getShort());
     if (reserved != 0) {
       throw new StateFormatException(
@@ -243,10 +299,10 @@ public final class ConnectionStateCodec {
     return flags;
   }
 
-  private static FlowKey readFlow(ByteBuffer b) throws StateFormatException {
-    Inet4Address clientIp = readIpv4(b, "client address");
+  private static FlowKey readFlow(ByteBuffer b, boolean ipv6) throws StateFormatException {
+    InetAddress clientIp = ipv6 ? readIpv6(b, "client address") : readIpv4(b, "client address");
     int clientPort = readPort(b, "client port");
-    Inet4Address localIp = readIpv4(b, "local address");
+    InetAddress localIp = ipv6 ? readIpv6(b, "local address") : readIpv4(b, "local address");
     int localPort = readPort(b, "local port");
     try {
       return new FlowKey(clientIp, clientPort, localIp, localPort);
@@ -263,6 +319,23 @@ public final class ConnectionStateCodec {
       return (Inet4Address) InetAddress.getByAddress(address);
     } catch (UnknownHostException e) {
       throw new StateFormatException(field + " is not an IPv4 address", e);
+    }
+  }
+
+  private static InetAddress readIpv6(ByteBuffer b, String field) throws StateFormatException {
+    byte[] address = new byte[16];
+    b.get(address);
+    try {
+      // Sixteen bytes yield an Inet6Address, or an Inet4Address for a v4-mapped address, which the
+      // FlowKey then refuses; no name lookup happens.
+      InetAddress a = InetAddress.getByAddress(address);
+      if (!(a instanceof java.net.Inet6Address)) {
+        throw new StateFormatException(
+            field + " " + a.getHostAddress() + " is v4-mapped; an IPv4 connection is version 2");
+      }
+      return a;
+    } catch (UnknownHostException e) {
+      throw new StateFormatException(field + " is not an IPv6 address", e);
     }
   }
 
@@ -324,15 +397,15 @@ public final class ConnectionStateCodec {
     return (int) count;
   }
 
-  private static void checkTotalLength(int available, int receiveLength, int sendLength)
+  private static void checkTotalLength(int available, int header, int receiveLength, int sendLength)
       throws StateFormatException {
-    long declared = (long) HEADER_BYTES + receiveLength + sendLength;
+    long declared = (long) header + receiveLength + sendLength;
     if (available < declared) {
       throw new StateFormatException(
           "connection state truncated: header declares "
               + declared
               + " bytes ("
-              + HEADER_BYTES
+              + header
               + " header + "
               + receiveLength
               + " receive queue + "

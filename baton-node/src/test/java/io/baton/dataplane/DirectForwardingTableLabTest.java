@@ -67,6 +67,77 @@ class DirectForwardingTableLabTest {
     }
   }
 
+  /**
+   * IPv6 VIPs get the table's ip6 part: entries forward to IPv6 server addresses, are adopted by a
+   * later process, carried over when the VIPs change, and an IPv4-only table stays as it was.
+   */
+  @Test
+  void ipv6EntriesAreAdoptedAndCarriedOverLikeIpv4Ones() throws Exception {
+    java.net.InetAddress vip6 = java.net.InetAddress.ofLiteral("2001:2::100");
+    java.net.InetAddress server6 = java.net.InetAddress.ofLiteral("2001:2:0:1::11");
+    List<Vip> dual = List.of(new Vip(VIP, 80), new Vip(vip6, 80), new Vip(vip6, 443));
+    try (Lab lab = Lab.create("fwd-table-ip6")) {
+      Host d = dispatcherHost(lab);
+      d.call(
+          () -> {
+            DirectForwardingTable.Opened first =
+                DirectForwardingTable.open(TABLE, "front", "fabric", dual);
+            for (int port = 40000; port < 40100; port++) {
+              first.table().freezeAndForward(flow6(vip6, port, 80), server6);
+              first.table().freezeAndForward(flow(port, 80), S1);
+            }
+            for (int port = 41000; port < 41010; port++)
+              first.table().freezeAndForward(flow6(vip6, port, 443), server6);
+            assertThat(first.table().frozenCount()).isEqualTo(210);
+            org.assertj.core.api.Assertions.assertThatThrownBy(
+                    () -> first.table().freezeAndForward(flow6(vip6, 1, 80), S1))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("IPv6 fabric address");
+            first.table().close();
+
+            DirectForwardingTable.Opened second =
+                DirectForwardingTable.open(TABLE, "front", "fabric", dual);
+            assertThat(second.replacedBecause()).isNull();
+            assertThat(second.adopted())
+                .hasSize(210)
+                .containsEntry(flow6(vip6, 40042, 80), server6)
+                .containsEntry(flow(40042, 80), S1);
+            assertThat(second.table().frozenCount()).as("both frozen sets flushed").isZero();
+            second
+                .table()
+                .apply(
+                    List.of(
+                        new DirectForwardingTable.Retire(
+                            flow6(vip6, 40000, 80),
+                            server6,
+                            java.time.Duration.ofSeconds(30),
+                            false)));
+            assertThat(second.table().closingCount()).isEqualTo(1);
+            assertThat(second.table().size()).isEqualTo(209);
+            second.table().close();
+
+            // 443 leaves: the IPv6 entries of port 80 are carried over, those of 443 dropped.
+            DirectForwardingTable.Opened third =
+                DirectForwardingTable.open(
+                    TABLE, "front", "fabric", List.of(new Vip(VIP, 80), new Vip(vip6, 80)));
+            assertThat(third.dropped()).isEqualTo(10);
+            assertThat(third.adopted())
+                .hasSize(199)
+                .containsEntry(flow6(vip6, 40099, 80), server6)
+                .doesNotContainKey(flow6(vip6, 41000, 443));
+            assertThat(third.table().entries()).isEqualTo(third.adopted());
+            third.table().deleteTable();
+            return null;
+          });
+    }
+  }
+
+  private static io.baton.transplant.FlowKey flow6(
+      java.net.InetAddress vip, int port, int vipPort) {
+    return new io.baton.transplant.FlowKey(
+        java.net.InetAddress.ofLiteral("2001:2::" + Integer.toHexString(port)), port, vip, vipPort);
+  }
+
   @Test
   void openAdoptsTheSameShapeAndReplacesAnother() throws Exception {
     try (Lab lab = Lab.create("fwd-table-open")) {

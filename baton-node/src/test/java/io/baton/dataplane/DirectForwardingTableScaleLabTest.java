@@ -126,7 +126,7 @@ class DirectForwardingTableScaleLabTest {
             adopted.forEach(hashMap::put);
             long hashMapHeap = heapAfterGc() - heapMark;
             heapMark = heapAfterGc();
-            Map<FlowKey, Inet4Address> adoptedMap = new HashMap<>();
+            Map<FlowKey, java.net.InetAddress> adoptedMap = new HashMap<>();
             hashMap.forEach((f, e) -> adoptedMap.put(f, e.server()));
             long adoptedMapHeap = heapAfterGc() - heapMark;
             assertThat(hashMap).hasSize(n);

@@ -520,7 +520,12 @@ class EncapForwardingLabTest {
   }
 
   private static Flow tcp(FlowKey f) {
-    return new Flow(FlowForwarder.TCP, f.clientIp(), f.clientPort(), f.localIp(), f.localPort());
+    return new Flow(
+        FlowForwarder.TCP,
+        (java.net.Inet4Address) f.clientIp(),
+        f.clientPort(),
+        (java.net.Inet4Address) f.localIp(),
+        f.localPort());
   }
 
   private static DatagramSocket bound(InetSocketAddress address) throws IOException {

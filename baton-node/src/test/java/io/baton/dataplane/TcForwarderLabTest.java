@@ -138,6 +138,10 @@ class TcForwarderLabTest {
   }
 
   private static byte[] key(FlowKey f) {
-    return NfSetElements.fourTupleKey(f.clientIp(), f.clientPort(), f.localIp(), f.localPort());
+    return NfSetElements.fourTupleKey(
+        (java.net.Inet4Address) f.clientIp(),
+        f.clientPort(),
+        (java.net.Inet4Address) f.localIp(),
+        f.localPort());
   }
 }

@@ -55,6 +55,27 @@ class FabricMessageCodecTest {
                 new FabricMessage.Owned(
                     new FlowKey(ip("198.18.0.8"), 1, ip("198.18.0.100"), 443), 6)),
             false),
+        new Closed(
+            new FlowKey(
+                java.net.InetAddress.ofLiteral("2001:2::7"),
+                50000,
+                java.net.InetAddress.ofLiteral("2001:2::100"),
+                80),
+            9,
+            123,
+            456789),
+        new FabricMessage.Inventory(
+            java.util.List.of(
+                new FabricMessage.Owned(
+                    new FlowKey(ip("198.18.0.7"), 50000, ip("198.18.0.100"), 80), 5),
+                new FabricMessage.Owned(
+                    new FlowKey(
+                        java.net.InetAddress.ofLiteral("2001:2::8"),
+                        1,
+                        java.net.InetAddress.ofLiteral("2001:2::100"),
+                        443),
+                    6)),
+            true),
         new LoadReport("server-a", 12, 1000, 988),
         new LoadReport("b", Integer.MAX_VALUE, 0, Long.MAX_VALUE));
   }
@@ -94,6 +115,28 @@ class FabricMessageCodecTest {
     assertThat(ByteBufUtil.hexDump(encode(inv)))
         .isEqualTo(
             "01" + "00000001" + "c6120007" + "1234" + "c6120064" + "0050" + "0000000000000002");
+    Closed c6 =
+        new Closed(
+            new FlowKey(
+                java.net.InetAddress.ofLiteral("2001:2::7"),
+                0x1234,
+                java.net.InetAddress.ofLiteral("2001:2::100"),
+                80),
+            7,
+            5,
+            6);
+    // An IPv6 flow: the escape (0.0.0.0, port 0), then 16-byte addresses with their ports.
+    assertThat(ByteBufUtil.hexDump(encode(c6)))
+        .isEqualTo(
+            "00000000"
+                + "0000"
+                + "20010002000000000000000000000007"
+                + "1234"
+                + "20010002000000000000000000000100"
+                + "0050"
+                + "0000000000000007"
+                + "0000000000000005"
+                + "0000000000000006");
     assertThat(ByteBufUtil.hexDump(encode(new Refused(1, "no"))))
         .isEqualTo("0000000000000001" + "0002" + "6e6f");
   }

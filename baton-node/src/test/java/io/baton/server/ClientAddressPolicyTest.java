@@ -2,7 +2,6 @@ package io.baton.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -13,7 +12,8 @@ class ClientAddressPolicyTest {
       new ClientAddressPolicy(
           List.of(
               net("198.18.1.0", 24), // fabric
-              net("198.18.2.0", 24))); // sync
+              net("198.18.2.0", 24), // sync
+              net("2001:2:0:1::", 64))); // IPv6 fabric
 
   @Test
   void refusesLoopbackAndFarmInternalClients() throws Exception {
@@ -28,6 +28,17 @@ class ClientAddressPolicyTest {
   }
 
   @Test
+  void refusesIpv6LoopbackLinkLocalAndFarmInternalClients() throws Exception {
+    assertThat(policy.refusal(ip("::1"))).hasValueSatisfying(r -> assertThat(r).contains("::1"));
+    assertThat(policy.refusal(ip("fe80::1"))).isPresent();
+    assertThat(policy.refusal(ip("ff02::1"))).isPresent();
+    assertThat(policy.refusal(ip("2001:2:0:1::9")))
+        .hasValueSatisfying(r -> assertThat(r).contains("2001:2:0:1::/64"));
+    assertThat(policy.refusal(ip("2001:2::10"))).isEmpty(); // the front network
+    assertThat(policy.refusal(ip("2001:2:0:2::1"))).isEmpty();
+  }
+
+  @Test
   void acceptsClientsOutsideTheInternalNetworks() throws Exception {
     assertThat(policy.refusal(ip("198.18.0.10"))).isEmpty(); // the front network
     assertThat(policy.refusal(ip("198.18.3.1"))).isEmpty();
@@ -35,14 +46,10 @@ class ClientAddressPolicyTest {
   }
 
   private static ClientAddressPolicy.Network net(String address, int prefix) {
-    return new ClientAddressPolicy.Network(ClientAddressPolicy.toInt(ip(address)), prefix);
+    return ClientAddressPolicy.Network.of(ip(address), prefix);
   }
 
-  private static Inet4Address ip(String s) {
-    try {
-      return (Inet4Address) InetAddress.getByName(s);
-    } catch (java.net.UnknownHostException e) {
-      throw new AssertionError(e);
-    }
+  private static InetAddress ip(String s) {
+    return InetAddress.ofLiteral(s);
   }
 }

@@ -101,6 +101,162 @@ class ConnectionStateCodecTest {
   }
 
   @Test
+  void encodesAnIpv6StateAsVersionThreeWithSixteenByteAddresses() throws StateFormatException {
+    ConnectionState s =
+        new ConnectionState(
+            new FlowKey(ip6("2001:2::10"), 0xC350, ip6("2001:2::100"), 443),
+            0x01020304,
+            0xFFFFFFFE,
+            0x80000000,
+            0x7FFFFFFF,
+            new Window(0x11111111, 0x22222222, 0x33333333, 0x44444444, 0x55555555),
+            1440,
+            new TcpOptions(true, false, true, 7, 14),
+            0xCAFEBABE,
+            new byte[] {1, 2, 3},
+            1,
+            new byte[] {9, 8},
+            2,
+            true);
+    String expected =
+        "42544353"
+            + "03"
+            + "0d"
+            + "06"
+            + "00"
+            + "20010002000000000000000000000010"
+            + "c350"
+            + "20010002000000000000000000000100"
+            + "01bb"
+            + "01020304fffffffe800000007fffffff"
+            + "1111111122222222333333334444444455555555"
+            + "05a0"
+            + "07"
+            + "0e"
+            + "cafebabe"
+            + "00000003"
+            + "00000001"
+            + "00000002"
+            + "00000002"
+            + "010203"
+            + "0908";
+    byte[] bytes = ConnectionStateCodec.encode(s);
+    assertThat(HexFormat.of().formatHex(bytes)).isEqualTo(expected);
+    assertThat(ConnectionStateCodec.encodedLength(s))
+        .isEqualTo(ConnectionStateCodec.HEADER_BYTES_IPV6 + 5);
+    ConnectionState decoded = ConnectionStateCodec.decode(bytes);
+    assertSameFields(decoded, s);
+    assertThat(ConnectionStateCodec.encode(decoded)).isEqualTo(bytes);
+  }
+
+  @Test
+  void roundTripsRandomIpv6States() throws StateFormatException {
+    Random random = new Random(0xBA70_0006L);
+    for (int i = 0; i < 2000; i++) {
+      ConnectionState v4 = randomState(random, 4 * 1024);
+      ConnectionState s = withFlow(v4, randomFlow6(random));
+      byte[] bytes = ConnectionStateCodec.encode(s);
+      assertThat(bytes[VERSION_AT]).isEqualTo((byte) 3);
+      ConnectionState decoded = ConnectionStateCodec.decode(bytes);
+      assertSameFields(decoded, s);
+      assertThat(ConnectionStateCodec.encode(decoded)).isEqualTo(bytes);
+    }
+  }
+
+  @Test
+  void rejectsMalformedIpv6States() {
+    byte[] good =
+        ConnectionStateCodec.encode(
+            withFlow(
+                referenceState(), new FlowKey(ip6("2001:2::10"), 40000, ip6("2001:2::100"), 80)));
+    byte[] family = good.clone();
+    family[6] = 4;
+    assertThat(expectRejected(family, "family 4"))
+        .isEqualTo(
+            "connection state version 3 address family is 4, must be 6 (IPv4 states are version 2)");
+    byte[] reserved = good.clone();
+    reserved[7] = 1;
+    assertThat(expectRejected(reserved, "reserved")).contains("reserved field is 1, must be 0");
+    byte[] mapped = good.clone();
+    // ::ffff:198.18.0.10 as the client address
+    java.util.Arrays.fill(mapped, 8, 24, (byte) 0);
+    mapped[18] = (byte) 0xff;
+    mapped[19] = (byte) 0xff;
+    mapped[20] = (byte) 198;
+    mapped[21] = 18;
+    mapped[23] = 10;
+    assertThat(expectRejected(mapped, "v4-mapped"))
+        .contains("client address")
+        .contains("v4-mapped");
+    byte[] portZero = good.clone();
+    portZero[42] = 0;
+    portZero[43] = 0;
+    assertThat(expectRejected(portZero, "port 0")).contains("local port");
+    byte[] v2 = ConnectionStateCodec.encode(referenceState());
+    byte[] v2AsV3 = java.util.Arrays.copyOf(v2, v2.length + 24); // long enough for a v3 header
+    v2AsV3[VERSION_AT] = 3;
+    assertThat(expectRejected(v2AsV3, "v2 bytes labelled v3")).contains("address family is 0");
+    for (int length = 0; length < good.length; length++) {
+      expectRejected(java.util.Arrays.copyOf(good, length), "truncated to " + length);
+    }
+    byte[] longer = java.util.Arrays.copyOf(good, good.length + 1);
+    assertThat(expectRejected(longer, "trailing")).contains("1 trailing bytes");
+  }
+
+  @Test
+  void ipv4StatesKeepVersionTwoByteForByte() {
+    byte[] bytes = ConnectionStateCodec.encode(referenceState());
+    assertThat(bytes[VERSION_AT]).isEqualTo((byte) 2);
+    assertThat(bytes[6]).isZero();
+    assertThat(bytes[7]).isZero();
+    assertThat(
+            bytes.length
+                - referenceState().receiveQueue().length
+                - referenceState().sendQueue().length)
+        .isEqualTo(ConnectionStateCodec.HEADER_BYTES);
+  }
+
+  private static FlowKey randomFlow6(Random random) {
+    byte[] a = new byte[16];
+    byte[] b = new byte[16];
+    random.nextBytes(a);
+    random.nextBytes(b);
+    a[0] = 0x20;
+    b[0] = 0x20;
+    try {
+      return new FlowKey(
+          InetAddress.getByAddress(a),
+          1 + random.nextInt(65535),
+          InetAddress.getByAddress(b),
+          1 + random.nextInt(65535));
+    } catch (UnknownHostException e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  private static ConnectionState withFlow(ConnectionState s, FlowKey flow) {
+    return new ConnectionState(
+        flow,
+        s.sendInitialSeq(),
+        s.sendNextSeq(),
+        s.receiveInitialSeq(),
+        s.receiveNextSeq(),
+        s.window(),
+        s.mss(),
+        s.options(),
+        s.timestampValue(),
+        s.receiveQueue(),
+        s.receiveQueueAlreadyRead(),
+        s.sendQueue(),
+        s.sendQueueUnsent(),
+        s.finReceived());
+  }
+
+  private static InetAddress ip6(String literal) {
+    return InetAddress.ofLiteral(literal);
+  }
+
+  @Test
   void encodesTheFinReceivedFlagAsBitThree() throws StateFormatException {
     ConnectionState established = referenceState();
     ConnectionState closeWait = withFin(established);
@@ -410,11 +566,11 @@ class ConnectionStateCodecTest {
         rejection(
             "unknown version",
             b -> b[VERSION_AT] = 7,
-            "unsupported connection state version 7 (this build reads 2)"),
+            "unsupported connection state version 7 (this build reads 2 and 3)"),
         rejection(
             "version 1 (before the FIN flag)",
             b -> b[VERSION_AT] = 1,
-            "unsupported connection state version 1 (this build reads 2)"),
+            "unsupported connection state version 1 (this build reads 2 and 3)"),
         rejection("version 0", b -> b[VERSION_AT] = 0, "unsupported connection state version 0"),
         rejection(
             "version 255",
@@ -525,12 +681,14 @@ class ConnectionStateCodecTest {
             expectRejected(
                 "HTTP/1.1 200".getBytes(java.nio.charset.StandardCharsets.US_ASCII), "http"))
         .startsWith("not a Baton connection state: magic is 0x48545450");
-    assertThat(expectRejected(new byte[] {'B', 'T', 'C', 'S', 3}, "v3"))
+    assertThat(expectRejected(new byte[] {'B', 'T', 'C', 'S', 4}, "v4"))
         .isEqualTo(
-            "unsupported connection state version 3 (this build reads 2); upgrade this "
+            "unsupported connection state version 4 (this build reads 2 and 3); upgrade this "
                 + "node to match the exporting node");
+    assertThat(expectRejected(new byte[] {'B', 'T', 'C', 'S', 3}, "v3 header only"))
+        .isEqualTo("connection state truncated: header needs 104 bytes, got 5");
     assertThat(expectRejected(new byte[] {'B', 'T', 'C', 'S', 1}, "v1"))
-        .isEqualTo("unsupported connection state version 1 (this build reads 2)");
+        .isEqualTo("unsupported connection state version 1 (this build reads 2 and 3)");
     assertThat(expectRejected(new byte[12], "zeros")).contains("magic is 0x00000000");
     assertThat(expectRejected(new byte[] {'B', 'T', 'C', 'S', 2}, "v2 header only"))
         .isEqualTo("connection state truncated: header needs 80 bytes, got 5");

@@ -30,11 +30,12 @@ class TransplantLabTest {
   private static final Duration LIMIT = Duration.ofSeconds(60);
   private static final int MIB = 1 << 20;
 
-  @Test
-  void movedConnectionKeepsBothQueuesAndCarriesMebibytesBothWays() throws Exception {
-    try (TwoHostLab lab = new TwoHostLab("transplant")) {
-      int listener = lab.a.call(TwoHostLab::listenOnVip);
-      int clientFd = lab.client.call(TransplantLabTest::connectToVip);
+  @ParameterizedTest(name = "ipv6={0}")
+  @ValueSource(booleans = {false, true})
+  void movedConnectionKeepsBothQueuesAndCarriesMebibytesBothWays(boolean ipv6) throws Exception {
+    try (TwoHostLab lab = new TwoHostLab("transplant", ipv6)) {
+      int listener = lab.a.call(() -> TwoHostLab.listenOn(lab.vip));
+      int clientFd = lab.client.call(() -> TwoHostLab.connectTo(lab.vip));
       int aFd = lab.a.call(() -> Sockets.accept(listener, false));
       BlockingFd client = new BlockingFd(clientFd, LIMIT);
       BlockingFd aSide = new BlockingFd(aFd, LIMIT);
@@ -82,6 +83,15 @@ class TransplantLabTest {
 
       TwoHostLab.Moved moved = lab.moveToB(move, alreadyRead);
       ConnectionState state = moved.state();
+      assertThat(state.flow().ipv6()).isEqualTo(ipv6);
+      System.out.printf(
+          "transplant %s: export %.1f us (incl. thread hop), restore %.1f us (replay %.1f us),"
+              + " %d queued bytes%n",
+          ipv6 ? "IPv6" : "IPv4",
+          moved.exportNs() / 1e3,
+          moved.restored().timings().totalNs() / 1e3,
+          moved.restored().timings().replayNs() / 1e3,
+          state.receiveQueue().length + state.sendQueue().length);
       assertThat(state.receiveQueue()).hasSize(up1.length);
       assertThat(state.receiveQueueAlreadyRead()).isEqualTo(alreadyRead.length);
       assertThat(state.sendQueueUnacked()).as("sent but unacknowledged at export").isPositive();
@@ -307,11 +317,12 @@ class TransplantLabTest {
    * then end of stream, and its answer must reach the client byte-exact without a reset.
    */
   @ParameterizedTest(name = "A had read {0} of the request")
-  @ValueSource(strings = {"none", "part", "all"})
+  @ValueSource(strings = {"none", "part", "all", "part over IPv6"})
   void halfClosedClientIsMovedAndServed(String readByA) throws Exception {
-    try (TwoHostLab lab = new TwoHostLab("transplant-finrecv")) {
-      int listener = lab.a.call(TwoHostLab::listenOnVip);
-      int clientFd = lab.client.call(TransplantLabTest::connectToVip);
+    boolean ipv6 = readByA.endsWith("IPv6");
+    try (TwoHostLab lab = new TwoHostLab("transplant-finrecv", ipv6)) {
+      int listener = lab.a.call(() -> TwoHostLab.listenOn(lab.vip));
+      int clientFd = lab.client.call(() -> TwoHostLab.connectTo(lab.vip));
       int aFd = lab.a.call(() -> Sockets.accept(listener, false));
       BlockingFd client = new BlockingFd(clientFd, LIMIT);
       BlockingFd aSide = new BlockingFd(aFd, LIMIT);
@@ -324,7 +335,7 @@ class TransplantLabTest {
           new byte
               [switch (readByA) {
                 case "none" -> 0;
-                case "part" -> 1000;
+                case "part", "part over IPv6" -> 1000;
                 default -> request.length;
               }];
       aSide.readFully(alreadyRead);
@@ -338,6 +349,7 @@ class TransplantLabTest {
       Move move = lab.freezeTowardB(aFd);
       TwoHostLab.Moved moved = lab.moveToB(move, alreadyRead);
       assertThat(moved.state().finReceived()).as("FIN recorded in the state").isTrue();
+      assertThat(moved.state().flow().ipv6()).isEqualTo(ipv6);
       assertThat(moved.state().receiveQueue()).isEqualTo(request);
       int bFd = moved.restored().fd();
       assertThat(TcpInfo.of(bFd).state())

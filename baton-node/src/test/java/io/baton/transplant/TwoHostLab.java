@@ -8,7 +8,6 @@ import io.baton.lab.Lab;
 import io.baton.lab.RstCounter;
 import io.baton.lab.TwoHostTopology;
 import io.baton.linux.Sockets;
-import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.List;
@@ -24,6 +23,11 @@ final class TwoHostLab implements AutoCloseable {
   static final int PORT = 8080;
   static final String B_FABRIC_IP = TwoHostTopology.B_FABRIC_IP;
 
+  /** The VIP and B's fabric address of this lab's family. */
+  final String vip;
+
+  final String bFabricIp;
+
   final Lab lab;
   final Host client;
   final Host a;
@@ -33,14 +37,22 @@ final class TwoHostLab implements AutoCloseable {
   final VipGuard guard;
 
   TwoHostLab(String purpose) throws Exception {
+    this(purpose, false);
+  }
+
+  /** With {@code ipv6}, the lab is dual-stack and the moved connections are IPv6 ones. */
+  TwoHostLab(String purpose, boolean ipv6) throws Exception {
     lab = Lab.create(purpose);
+    this.vip = ipv6 ? TwoHostTopology.VIP6 : VIP;
+    this.bFabricIp = ipv6 ? TwoHostTopology.B_FABRIC_IP6 : B_FABRIC_IP;
     try {
-      TwoHostTopology hosts = TwoHostTopology.build(lab);
+      TwoHostTopology hosts =
+          ipv6 ? TwoHostTopology.buildDualStack(lab) : TwoHostTopology.build(lab);
       client = hosts.client();
       a = hosts.a();
       b = hosts.b();
       clientRsts = RstCounter.install(client);
-      Vip vip = new Vip(ip(VIP), PORT);
+      Vip vip = new Vip(ip(this.vip), PORT);
       forwarding =
           a.call(() -> DirectForwardingTable.create("baton_fwd", "front", "fabric", List.of(vip)));
       guard = b.call(() -> VipGuard.install(VipGuard.DEFAULT_TABLE, List.of(vip)));
@@ -52,10 +64,22 @@ final class TwoHostLab implements AutoCloseable {
 
   /** A blocking listener on VIP:PORT in host A; call on A's thread. */
   static int listenOnVip() throws Exception {
-    int fd = Sockets.tcpSocket(false);
+    return listenOn(VIP);
+  }
+
+  /** A blocking listener on {@code vip}:PORT (either family); call on A's thread. */
+  static int listenOn(String vip) throws Exception {
+    int fd = Sockets.tcpSocketFor(ip(vip), false);
     Sockets.setInt(fd, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR, 1, "SO_REUSEADDR");
-    Sockets.bind(fd, new InetSocketAddress(ip(VIP), PORT));
+    Sockets.bind(fd, new InetSocketAddress(ip(vip), PORT));
     Sockets.listen(fd, 16);
+    return fd;
+  }
+
+  /** A blocking connection from the client to {@code vip}:PORT; call on the client's thread. */
+  static int connectTo(String vip) throws Exception {
+    int fd = Sockets.tcpSocketFor(ip(vip), false);
+    Sockets.connect(fd, new InetSocketAddress(ip(vip), PORT));
     return fd;
   }
 
@@ -74,7 +98,7 @@ final class TwoHostLab implements AutoCloseable {
   void holdForB(Move move) throws Exception {
     a.call(
         () -> {
-          forwarding.freezeAndForward(move.flow(), ip(B_FABRIC_IP));
+          forwarding.freezeAndForward(move.flow(), ip(bFabricIp));
           move.held();
           return null;
         });
@@ -85,7 +109,9 @@ final class TwoHostLab implements AutoCloseable {
    * release A's copy silently, stop dropping A's output on the flow.
    */
   Moved moveToB(Move move, byte[] alreadyRead) throws Exception {
+    long exportNs = -System.nanoTime();
     byte[] wire = a.call(() -> move.export(alreadyRead));
+    exportNs += System.nanoTime();
     ConnectionRestorer.Restored restored =
         b.call(
             () ->
@@ -98,18 +124,17 @@ final class TwoHostLab implements AutoCloseable {
           forwarding.unfreeze(state.flow());
           return null;
         });
-    return new Moved(state, restored);
+    return new Moved(state, restored, exportNs);
   }
 
-  /** What a move produced: the state as it crossed the wire and the socket on B. */
-  record Moved(ConnectionState state, ConnectionRestorer.Restored restored) {}
+  /**
+   * What a move produced: the state as it crossed the wire, the socket on B, and how long the
+   * export took as seen from the calling thread (the hop to A's thread included).
+   */
+  record Moved(ConnectionState state, ConnectionRestorer.Restored restored, long exportNs) {}
 
-  static Inet4Address ip(String text) {
-    try {
-      return (Inet4Address) InetAddress.getByName(text);
-    } catch (java.net.UnknownHostException e) {
-      throw new IllegalArgumentException(text, e);
-    }
+  static InetAddress ip(String text) {
+    return InetAddress.ofLiteral(text);
   }
 
   @Override
