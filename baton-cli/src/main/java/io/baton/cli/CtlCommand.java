@@ -443,28 +443,8 @@ final class CtlCommand implements Callable<Integer> {
                 n.path("summary").asText());
           }
         }
-        if (b.has("forwarded")) {
-          out.printf("%-21s %-21s %-16s %10s%n", "VIP", "CLIENT", "FORWARDED TO", "AGE_MS");
-          for (JsonNode n : b.path("forwarded")) {
-            out.printf(
-                "%-21s %-21s %-16s %10d%n",
-                n.path("vip").asText(),
-                n.path("client").asText(),
-                n.path("server").asText(),
-                n.path("ageMs").asLong());
-          }
-        }
-        if (b.has("udpFlows")) {
-          out.printf("%-21s %-21s %-16s %10s%n", "UDP VIP", "CLIENT", "SERVER", "AGE_MS");
-          for (JsonNode n : b.path("udpFlows")) {
-            out.printf(
-                "%-21s %-21s %-16s %10d%n",
-                n.path("vip").asText(),
-                n.path("client").asText(),
-                n.path("server").asText(),
-                n.path("ageMs").asLong());
-          }
-        }
+        if (b.has("forwarded")) printFlows(out, b.path("forwarded"), "VIP", "FORWARDED TO");
+        if (b.has("udpFlows")) printFlows(out, b.path("udpFlows"), "UDP VIP", "SERVER");
       }
       case "migrate" -> {
         if (!b.has("outcome")) {
@@ -474,6 +454,19 @@ final class CtlCommand implements Callable<Integer> {
         }
       }
       default -> printDrain(out, b);
+    }
+  }
+
+  /** A dispatcher's flows (forwarding entries, UDP flows): VIP, client, server, age. */
+  private static void printFlows(PrintWriter out, JsonNode rows, String vip, String server) {
+    out.printf("%-21s %-21s %-16s %10s%n", vip, "CLIENT", server, "AGE_MS");
+    for (JsonNode n : rows) {
+      out.printf(
+          "%-21s %-21s %-16s %10d%n",
+          n.path("vip").asText(),
+          n.path("client").asText(),
+          n.path("server").asText(),
+          n.path("ageMs").asLong());
     }
   }
 

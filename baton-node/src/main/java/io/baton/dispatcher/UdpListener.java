@@ -2,17 +2,12 @@ package io.baton.dispatcher;
 
 import io.baton.dataplane.Vip;
 import io.baton.routing.Pool;
-import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
-import io.netty.channel.epoll.EpollChannelOption;
-import io.netty.channel.epoll.EpollDatagramChannel;
 import io.netty.channel.socket.DatagramPacket;
-import io.netty.channel.socket.SocketProtocolFamily;
 import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.InetSocketAddress;
@@ -37,27 +32,12 @@ final class UdpListener extends SimpleChannelInboundHandler<DatagramPacket> {
   /** Binds {@code vip} (UDP) and passes each datagram to {@code flows} for {@code pool}. */
   static Channel bind(EventLoopGroup group, Vip vip, Supplier<Pool> pool, UdpFlows flows)
       throws IOException {
-    Bootstrap b =
-        new Bootstrap()
-            .group(group)
-            // AF_INET, as the TCP listeners: a dual-stack socket would report v4-mapped senders.
-            .channelFactory(() -> new EpollDatagramChannel(SocketProtocolFamily.INET))
-            .option(ChannelOption.SO_REUSEADDR, true)
-            // A node that is also a server guards its VIPs; as for TCP listeners.
-            .option(EpollChannelOption.IP_TRANSPARENT, true)
-            .option(ChannelOption.SO_RCVBUF, 4 << 20)
-            .handler(new UdpListener(vip, pool, flows));
-    try {
-      return b.bind(new InetSocketAddress(vip.address(), vip.port())).sync().channel();
-    } catch (Exception e) {
-      throw new IOException(
-          "cannot listen on UDP VIP "
-              + vip
-              + ": "
-              + e.getMessage()
-              + " (is the VIP configured on the front interface?)",
-          e);
-    }
+    return io.baton.netty.UdpChannels.bind(
+        group,
+        new InetSocketAddress(vip.address(), vip.port()),
+        new UdpListener(vip, pool, flows),
+        4 << 20,
+        "the dispatcher's socket of UDP VIP " + vip + " (is the VIP on the front interface?)");
   }
 
   @Override

@@ -1,5 +1,5 @@
 /**
- * Netty workarounds every role shares (see each class for the bug it works around and how to tell
- * when it can go).
+ * Netty pieces every role shares: workarounds (see each class for the bug it works around and how
+ * to tell when it can go) and the UDP sockets bound on VIPs.
  */
 package io.baton.netty;

@@ -1,16 +1,11 @@
 package io.baton.server;
 
 import io.baton.dataplane.Vip;
-import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
-import io.netty.channel.epoll.EpollChannelOption;
-import io.netty.channel.epoll.EpollDatagramChannel;
 import io.netty.channel.socket.DatagramPacket;
-import io.netty.channel.socket.SocketProtocolFamily;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 
@@ -23,19 +18,8 @@ final class UdpEcho extends SimpleChannelInboundHandler<DatagramPacket> {
   private UdpEcho() {}
 
   static Channel bind(EventLoopGroup group, Vip vip) throws IOException {
-    Bootstrap b =
-        new Bootstrap()
-            .group(group)
-            .channelFactory(() -> new EpollDatagramChannel(SocketProtocolFamily.INET))
-            .option(ChannelOption.SO_REUSEADDR, true)
-            // The VIP is on lo; transparent also lets the echo start before the host is prepared.
-            .option(EpollChannelOption.IP_TRANSPARENT, true)
-            .handler(new UdpEcho());
-    try {
-      return b.bind(new InetSocketAddress(vip.address(), vip.port())).sync().channel();
-    } catch (Exception e) {
-      throw new IOException("cannot bind the UDP echo on " + vip + ": " + e.getMessage(), e);
-    }
+    return io.baton.netty.UdpChannels.bind(
+        group, new InetSocketAddress(vip.address(), vip.port()), new UdpEcho(), 0, "the UDP echo");
   }
 
   @Override

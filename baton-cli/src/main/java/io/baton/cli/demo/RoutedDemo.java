@@ -8,7 +8,6 @@ import io.baton.lab.InterfaceStats;
 import io.baton.lab.RstCounter;
 import java.io.PrintWriter;
 import java.net.InetSocketAddress;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -55,12 +54,7 @@ public final class RoutedDemo {
           down.exitCode() == 0 && Farm.sha256(out).equals(Farm.sha256(farm.bigFile)),
           "100 MiB GET arrived with the right SHA-256"
               + (down.exitCode() == 0 ? "" : ": " + down.stderr()));
-      Path up = farm.lab.dir().resolve("demo-up.bin");
-      Files.copy(farm.bigFile, up);
-      try (var ch =
-          java.nio.channels.FileChannel.open(up, java.nio.file.StandardOpenOption.WRITE)) {
-        ch.truncate(20L << 20);
-      }
+      Path up = Farm.truncatedCopy(farm.bigFile, farm.lab.dir().resolve("demo-up.bin"), 20L << 20);
       Path echoed = farm.lab.dir().resolve("demo-echoed.bin");
       CommandResult post =
           farm.curl(

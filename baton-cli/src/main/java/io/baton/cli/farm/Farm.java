@@ -300,6 +300,15 @@ public final class Farm implements AutoCloseable {
     return java.util.HexFormat.of().formatHex(d.digest());
   }
 
+  /** Copies the first {@code bytes} of {@code from} to {@code to} (an upload body, say). */
+  public static Path truncatedCopy(Path from, Path to, long bytes) throws IOException {
+    java.nio.file.Files.copy(from, to, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    try (var ch = java.nio.channels.FileChannel.open(to, java.nio.file.StandardOpenOption.WRITE)) {
+      ch.truncate(bytes);
+    }
+    return to;
+  }
+
   /** Writes {@code bytes} of seeded pseudo-random data: the same file in every lab. */
   public static void writeRandomFile(Path file, int bytes) throws IOException {
     var random = new java.util.Random(42);

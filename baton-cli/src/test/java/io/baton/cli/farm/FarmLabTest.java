@@ -222,12 +222,7 @@ class FarmLabTest {
   @Test
   void uploadsWithoutExpectArriveWhileTheConnectionMoves() throws Exception {
     long bodyBytes = 50L << 20;
-    Path upload = farm.lab.dir().resolve("upload.bin");
-    Files.copy(farm.bigFile, upload, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-    try (var ch =
-        java.nio.channels.FileChannel.open(upload, java.nio.file.StandardOpenOption.WRITE)) {
-      ch.truncate(bodyBytes);
-    }
+    Path upload = Farm.truncatedCopy(farm.bigFile, farm.lab.dir().resolve("upload.bin"), bodyBytes);
     Path echoed = farm.lab.dir().resolve("echoed.bin");
     var stats = farm.nodes.get("d1").dispatcher().stats();
     long handedOff0 = stats.handedOff.sum();

@@ -9,7 +9,6 @@ import io.baton.linux.EncapHeader;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashSet;
@@ -45,12 +44,8 @@ class RoutedFarmLabTest {
       assertThat(sha256(out)).as("100 MiB download").isEqualTo(sha256(farm.bigFile));
 
       long bodyBytes = 50L << 20;
-      Path upload = farm.lab.dir().resolve("upload.bin");
-      Files.copy(farm.bigFile, upload);
-      try (var ch =
-          java.nio.channels.FileChannel.open(upload, java.nio.file.StandardOpenOption.WRITE)) {
-        ch.truncate(bodyBytes);
-      }
+      Path upload =
+          Farm.truncatedCopy(farm.bigFile, farm.lab.dir().resolve("upload.bin"), bodyBytes);
       Path echoed = farm.lab.dir().resolve("echoed.bin");
       CommandResult up =
           farm.curl(
