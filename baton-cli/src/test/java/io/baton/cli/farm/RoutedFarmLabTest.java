@@ -9,6 +9,7 @@ import io.baton.linux.EncapHeader;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashSet;
@@ -227,6 +228,86 @@ class RoutedFarmLabTest {
       assertThat(decap(farm, "decapsulated"))
           .as("forged datagrams that reached s1's stack")
           .isEqualTo(ok0);
+    }
+  }
+
+  /**
+   * The dispatcher killed (SIGKILL) and started again mid-download: its BPF program goes with the
+   * process, so for the restart the encapsulated connections' packets meet only the nftables table
+   * (which cannot reach a server behind the router) and are dropped, then retransmitted; the new
+   * process adopts the table and wraps them again. Nothing is lost: the download arrives whole, the
+   * keep-alive connections answer again, no RST, and the UDP VIP answers.
+   */
+  @Test
+  void aDispatcherRestartLosesNoEncapsulatedConnection() throws Exception {
+    try (RoutedFarm farm = new RoutedFarm("routed-restart", TIMEOUTS).startAll()) {
+      RstCounter rst = RstCounter.install(farm.client);
+      Path out = farm.lab.dir().resolve("download.bin");
+      Process download =
+          farm.client.start(
+              List.of(
+                  "curl",
+                  "-sS",
+                  "--max-time",
+                  "120",
+                  "--limit-rate",
+                  "20M",
+                  "-o",
+                  out.toString(),
+                  RoutedFarm.url("/big.bin")));
+      List<KeepAliveClient> conns =
+          farm.client.call(
+              () -> {
+                List<KeepAliveClient> list = new java.util.ArrayList<>();
+                for (int i = 0; i < 10; i++) {
+                  KeepAliveClient c = new KeepAliveClient(RoutedFarm.VIP, 80);
+                  c.get("/whoami.txt");
+                  list.add(c);
+                }
+                return list;
+              });
+      ProcessLab.awaitTrue(
+          () -> Files.exists(out) && Files.size(out) > 10 << 20,
+          Duration.ofSeconds(20),
+          "10 MiB downloaded");
+      farm.kill9("d1");
+      long before = Files.size(out);
+      farm.start("d1");
+      for (String s : RoutedFarm.SERVERS) {
+        farm.awaitMetric("d1", "baton_fabric_up{server=\"" + s + "\"}", v -> v == 1);
+      }
+      assertThat(download.waitFor(100, java.util.concurrent.TimeUnit.SECONDS))
+          .as("download finished")
+          .isTrue();
+      assertThat(download.exitValue())
+          .as("curl exit: %s", Files.readString(farm.client.stderrOf(download)))
+          .isZero();
+      assertThat(sha256(out)).isEqualTo(sha256(farm.bigFile));
+      assertThat(before)
+          .as("the restart happened mid-download")
+          .isLessThan(RoutedFarm.BIG_FILE_BYTES);
+      List<String> again =
+          farm.client.call(
+              () -> {
+                List<String> bodies = new java.util.ArrayList<>();
+                for (KeepAliveClient c : conns) {
+                  bodies.add(c.get("/whoami.txt").strip());
+                  c.close();
+                }
+                return bodies;
+              });
+      assertThat(again).hasSize(10).containsOnly("s1", "s2");
+      assertThat(farm.log("d1")).contains("adopted");
+      assertThat(
+              ask(
+                  farm,
+                  new InetSocketAddress(RoutedFarm.CLIENT_IP, 40054),
+                  new InetSocketAddress(RoutedFarm.VIP, 53)))
+          .as("a DNS answer after the restart")
+          .isPresent();
+      assertThat(rst.received())
+          .as("RSTs the client received, from %s", rst.receivedFlows())
+          .isZero();
     }
   }
 
