@@ -71,6 +71,11 @@ final class PoolsBinder {
       if (!syncPlane)
         throw membersField.error(
             "discover needs the sync section: servers announce what they serve there");
+      if (forwarding == Forwarding.ENCAP) {
+        throw forwardingField.error(
+            "encap forwarding needs the pool's members listed (members: discover is not supported"
+                + " with it yet)");
+      }
       return new PoolConfig(name, balance, hashKey, List.of(), true, forwarding);
     }
     List<ConfigField> memberFields = membersField.list();

@@ -177,6 +177,13 @@ final class VipsBinder {
               + ")"
               + (suggestion == null ? "" : "; did you mean '" + suggestion + "'?"));
     }
+    if (mode == VipMode.UDP && pool.discover()) {
+      throw field.error(
+          "pool '"
+              + name
+              + "' discovers its members, which udp VIPs do not support yet (servers report TCP"
+              + " services only): list the members");
+    }
     HashKey hashKey = pool.hashKey().orElse(HashKey.CLIENT_IP);
     boolean readable =
         switch (hashKey) {

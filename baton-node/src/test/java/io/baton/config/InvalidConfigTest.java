@@ -45,6 +45,15 @@ class InvalidConfigTest {
       """
           .formatted(KEY_HEX);
 
+  /** {@code dispatcher} with a sync interface and a sync section. */
+  private static String withSync(String dispatcher) {
+    return edit(
+            dispatcher,
+            "    fabric: { device: fabric, address: 198.18.1.1 }\n",
+            "    fabric: { device: fabric, address: 198.18.1.1 }\n    sync: { device: sync, address: 198.18.2.1 }\n")
+        + "sync:\n  seeds: [198.18.2.1]\n";
+  }
+
   /** GATEWAY with one edit. */
   private static String g(String old, String replacement) {
     return edit(GATEWAY, old, replacement);
@@ -610,6 +619,25 @@ class InvalidConfigTest {
                 "    members:\n      - { node: s1, fabric-address: 198.18.1.11 }\n      - { node: s2, fabric-address: 198.18.1.12, weight: 2 }\n",
                 "    members: discover\n"),
             "t.yaml:17:14: pools.web.members: discover needs the sync section: servers announce what they serve there"),
+        refused(
+            "a discovering pool forwarded encap",
+            withSync(
+                edit(
+                    DISPATCHER,
+                    "    members:\n      - { node: s1, fabric-address: 198.18.1.11 }\n      - { node: s2, fabric-address: 198.18.1.12, weight: 2 }\n",
+                    "    forwarding: encap\n    members: discover\n")),
+            "t.yaml:18:17: pools.web.forwarding: encap forwarding needs the pool's members listed (members: discover is not supported with it yet)"),
+        refused(
+            "a udp VIP on a discovering pool",
+            withSync(
+                edit(
+                    edit(
+                        DISPATCHER,
+                        "    members:\n      - { node: s1, fabric-address: 198.18.1.11 }\n      - { node: s2, fabric-address: 198.18.1.12, weight: 2 }\n",
+                        "    members: discover\n"),
+                    "  - address: 198.18.0.100\n    port: 80\n    default-pool: web\n    rules:\n      - { name: images, path-prefix: /img/, pool: web }\n",
+                    "  - { address: 198.18.0.100, port: 53, mode: udp, default-pool: web }\n")),
+            "t.yaml:11:65: vips[0].default-pool: pool 'web' discovers its members, which udp VIPs do not support yet (servers report TCP services only): list the members"),
         refused(
             "members that are neither a list nor discover",
             d(
