@@ -49,6 +49,14 @@ final class ServerBinder {
       Delivery delivery = delivery(field, baseDirectory);
       InetSocketAddress vip = new InetSocketAddress(delivery.vip(), delivery.port());
       boolean udp = delivery instanceof Delivery.Udp;
+      if (udp && node.hasRole(Role.DISPATCHER)) {
+        // The dispatcher's own socket holds a udp VIP's port to see each flow's first datagram.
+        throw field
+            .get("udp")
+            .error(
+                "a node that also dispatches cannot serve a udp VIP itself (peer mode is TCP only):"
+                    + " its dispatcher's socket holds the port");
+      }
       String earlier = seen.putIfAbsent((udp ? "udp " : "") + vip, field.path());
       if (earlier != null) {
         throw field.get("port").error(text(vip) + " already has a delivery in " + earlier);

@@ -587,6 +587,12 @@ class InvalidConfigTest {
             "t.yaml:22:34: server.deliveries[0].port: 198.18.0.100:81 is not one of this node's"
                 + " vips (198.18.0.100:80)"),
         refused(
+            "peer mode serving a udp vip",
+            edit(DISPATCHER, "roles: [dispatcher]", "roles: [dispatcher, server]")
+                + "server:\n  deliveries:\n    - { vip: 198.18.0.100, port: 53, udp: local }\n",
+            "t.yaml:22:43: server.deliveries[0].udp: a node that also dispatches cannot serve a udp"
+                + " VIP itself (peer mode is TCP only): its dispatcher's socket holds the port"),
+        refused(
             "an empty dispatcher list",
             s("server:\n", "server:\n  dispatchers: []\n"),
             "t.yaml:9:16: server.dispatchers: must list at least one fabric address, or be left out"),
