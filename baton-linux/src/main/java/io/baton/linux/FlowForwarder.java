@@ -62,7 +62,8 @@ import java.util.function.Consumer;
  * into IPv4 itself, and the program rewrites the frame's EtherType to match. An IPv6 packet with
  * any extension header after the fixed one (hop-by-hop, routing, fragment, destination options, AH,
  * ESP, mobility, HIP, shim6, experimental) is not examined: it goes to the stack and is counted
- * ({@link Counters#ipv6ExtensionPassed}); other next headers (ICMPv6) pass uncounted.
+ * ({@link Counters#ipv6ExtensionPassed}) unless its destination is multicast (MLD reports carry a
+ * hop-by-hop header); other next headers (ICMPv6) pass uncounted.
  *
  * <p>The program is hand-assembled (no compiler on the host) and checked by the verifier at load;
  * its settings (fabric device, encapsulation source, port, farm check) are baked in. Detached and
@@ -194,7 +195,8 @@ public final class FlowForwarder implements AutoCloseable {
    * Packets forwarded unchanged, packets encapsulated, packets dropped because they could not be
    * wrapped (too long for the fabric once wrapped, or refused by the kernel), {@link #CLOSING}
    * entries a SYN deleted (all of these IPv4 and IPv6 together), and IPv6 packets passed to the
-   * stack unexamined because an extension header follows their fixed header.
+   * stack unexamined because an extension header follows their fixed header (unicast ones only:
+   * every host's MLD reports to multicast groups carry a hop-by-hop header).
    */
   public record Counters(
       long forwarded,
@@ -596,7 +598,10 @@ public final class FlowForwarder implements AutoCloseable {
     a.jeqImm(R8, UDP, "l4v6");
     for (int extension : EXTENSION_HEADERS) a.jeqImm(R8, extension, "extension");
     a.ja("pass");
+    // counted unless multicast (MLD reports carry a hop-by-hop header: they are no flow's)
     a.label("extension");
+    a.ldx(1, R0, R2, 38);
+    a.jeqImm(R0, 0xff, "pass");
     BpfCounters.emitIncrement(a, countersFd, EXTENSION_PASSED);
     a.ja("pass");
 

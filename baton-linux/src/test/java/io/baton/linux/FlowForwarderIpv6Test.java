@@ -133,6 +133,9 @@ class FlowForwarderIpv6Test {
       byte[] icmp = tcp(ACK);
       icmp[20] = 58;
       assertThat(f.testRun(icmp, 1).verdict()).isEqualTo(NEXT);
+      // An MLD report's hop-by-hop header, to a multicast group: passed, not counted.
+      byte[] mld = TestPackets.tcp6WithExtension(CLIENT, 47000, ip6("ff02::16"), 80, 0);
+      assertThat(f.testRun(mld, 1).verdict()).isEqualTo(NEXT);
       assertThat(f.counters()).isEqualTo(new Counters(2, 0, 0, 1, 3));
       assertThat(f.remove6(TCP_FLOW)).isTrue();
       assertThat(f.remove6(TCP_FLOW)).isFalse();
