@@ -275,7 +275,7 @@ class EncapForwardingLabTest {
           assertThat(again.counters().encapsulated()).isGreaterThan(before);
         }
         FlowForwarder.unpin(bpffs);
-        for (String pin : List.of("flows", "counters", "link")) {
+        for (String pin : List.of("flows", "flows6", "counters", "link")) {
           assertThat(bpffs.resolve(pin)).doesNotExist();
         }
       } finally {

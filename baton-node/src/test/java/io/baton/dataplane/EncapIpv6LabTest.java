@@ -54,6 +54,10 @@ import org.junit.jupiter.api.Test;
  *       and are forwarded, encapsulated, to b. 4 MiB each way, SHA-256 compared. The router cuts
  *       every GSO packet it forwards to b into segments (as in {@code EncapForwardingLabTest}), so
  *       the kernel's UDP-tunnel segmentation of IPv6 packets is exercised too.
+ *   <li>{@link #aDirectIpv6EntrySendsThePacketUnchangedToItsIpv6NextHop}: a direct entry ({@code
+ *       bpf_redirect_neigh} with an AF_INET6 next hop), for which this test alone gives a's and the
+ *       router's fabric interfaces IPv6 addresses: the next hop is the router, which routes the
+ *       unchanged packet on to b.
  * </ul>
  *
  * MTU: the veths are 1500 bytes and an IPv6 encapsulation adds 84, so the client may send at most
@@ -232,6 +236,57 @@ class EncapIpv6LabTest {
         if (clientSocket != null) clientSocket.close();
         if (serverSocket != null) serverSocket.close();
         listener.close();
+        forwarder.close();
+        receiver.close();
+      }
+    }
+  }
+
+  @Test
+  void aDirectIpv6EntrySendsThePacketUnchangedToItsIpv6NextHop() throws Exception {
+    try (Lab lab = Lab.create("encap6-direct")) {
+      RoutedTopology net = RoutedTopology.buildWithIpv6Front(lab);
+      Host a = net.a();
+      Host b = net.b();
+      a.execOrThrow("ip", "-6", "addr", "add", "2001:2:0:1::1/64", "dev", "fabric", "nodad");
+      net.router()
+          .execOrThrow("ip", "-6", "addr", "add", "2001:2:0:1::fe/64", "dev", "fabric", "nodad");
+      net.router()
+          .execOrThrow(
+              "ip",
+              "-6",
+              "route",
+              "add",
+              RoutedTopology.VIP6 + "/128",
+              "via",
+              RoutedTopology.B_RACK_IP6,
+              "dev",
+              "rack");
+      FlowForwarder forwarder = a.call(() -> attachForwarder());
+      EncapReceiver receiver = b.call(() -> EncapReceiver.attach("rack", PORT, FARM_CHECK));
+      DatagramSocket server = b.call(() -> bound(new InetSocketAddress(VIP, 5353)));
+      DatagramSocket client = net.client().call(() -> bound(new InetSocketAddress(CLIENT, 40054)));
+      try {
+        client.connect(VIP, 5353);
+        forwarder.put6(
+            new Flow6(FlowForwarder.UDP, CLIENT, 40054, VIP, 5353), ip6("2001:2:0:1::fe"), 0, 8);
+        for (int i = 0; i < 100; i++) {
+          byte[] data = text("direct " + i);
+          client.send(new DatagramPacket(data, data.length));
+          DatagramPacket got = receive(server);
+          assertThat(text(got)).isEqualTo("direct " + i);
+          assertThat(got.getSocketAddress()).isEqualTo(new InetSocketAddress(CLIENT, 40054));
+          server.send(new DatagramPacket(data, data.length, got.getSocketAddress()));
+          assertThat(text(receive(client))).isEqualTo("direct " + i);
+        }
+        assertThat(forwarder.counters()).isEqualTo(new FlowForwarder.Counters(100, 0, 0, 0, 0));
+        assertThat(receiver.counters().decapsulated()).as("nothing wrapped").isZero();
+        List<FlowForwarder.Entry6> entries = new java.util.ArrayList<>();
+        forwarder.forEach6(entries::add);
+        assertThat(entries).singleElement().satisfies(e -> assertThat(e.lastSeenNs()).isPositive());
+      } finally {
+        server.close();
+        client.close();
         forwarder.close();
         receiver.close();
       }
