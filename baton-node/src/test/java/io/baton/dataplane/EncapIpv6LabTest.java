@@ -45,8 +45,9 @@ import org.junit.jupiter.api.Test;
  *   <li>{@link #anIpv6UdpFlowsThousandDatagramsCrossTheIpv4FabricAndForgeriesDoNot}: the first
  *       datagram sent by a from user space ({@link EncapHeader6#udpPayload} from a plain UDP socket
  *       on a's fabric address), then 1,000 datagrams of varied sizes through a's program, each
- *       compared byte for byte at b and its answer at the client; then forged version 2 headers
- *       from the router, counted by reason and never read by b's socket.
+ *       compared byte for byte at b and its answer at the client; a datagram too long to wrap,
+ *       dropped and counted; then forged version 2 headers from the router, counted by reason and
+ *       never read by b's socket.
  *   <li>{@link #anIpv6TcpConnectionIsForwardedEncapsulatedAfterItsClientIsRepointedAtA}: the TCP
  *       path without a move (TCP_REPAIR is IPv4-only in main today): the client's route sends the
  *       handshake straight to b on the front segment; then a's map gets the connection's entry and
@@ -123,6 +124,14 @@ class EncapIpv6LabTest {
             .isEqualTo(new FlowForwarder.Counters(0, datagrams, 0, 0, 0));
         assertThat(receiver.counters())
             .isEqualTo(new EncapReceiver.Counters(datagrams + 1, 0, 0, 0, 0));
+        // A datagram that fills the client's 1500-byte MTU would be 1584 bytes once wrapped:
+        // dropped and counted (bpf_check_mtu), as for IPv4.
+        client.send(new DatagramPacket(new byte[1452], 1452));
+        long refusedBy = System.nanoTime() + ForwardedFlows.LIMIT.toNanos();
+        while (forwarder.counters().encapFailed() == 0 && System.nanoTime() < refusedBy) {
+          Thread.onSpinWait();
+        }
+        assertThat(forwarder.counters().encapFailed()).as("too long to wrap").isEqualTo(1);
         // Forgeries from the router: another farm's check, a header naming another client port,
         // an unknown version, a version 1 header on the IPv6 packet. Each inner packet is a valid
         // datagram for b's socket.
