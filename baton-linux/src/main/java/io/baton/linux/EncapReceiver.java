@@ -24,6 +24,14 @@ import static io.baton.linux.BpfAsm.R9;
  * (other ports, other protocols, IP fragments, which a DF-marked encapsulation never is) passes
  * untouched.
  *
+ * <p>Version 2 headers ({@link EncapHeader6}) carry an IPv6 client's packet in the same outer IPv4
+ * + UDP: the inner packet must be IPv6 with the header's protocol as its next header (no extension
+ * header; the forwarder never wraps one), the header's addresses and ports, and the reserved word
+ * zero. Stripping it uses {@code bpf_skb_adjust_room} with {@code BPF_F_ADJ_ROOM_DECAP_L3_IPV6},
+ * which sets the packet's protocol to IPv6 (kernel 6.3 on; no {@code bpf_skb_change_proto} needed),
+ * and the program rewrites the frame's EtherType to 0x86DD. The server's VIP is then an IPv6
+ * address on its lo.
+ *
  * <p>Hand-assembled, verified at load, detached and its counters freed when closed. Not
  * thread-safe.
  */
@@ -35,17 +43,20 @@ public final class EncapReceiver implements AutoCloseable {
       BAD_CHECK = 3,
       BAD_REFERENCE = 4;
 
-  // bpf_skb_adjust_room: BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_DECAP_L3_IPV4 (1 << 7, uapi bpf.h 6.3+)
+  // bpf_skb_adjust_room: BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_DECAP_L3_IPV4 (1 << 7) and _IPV6
+  // (1 << 8) (uapi bpf.h 6.3+; the machine's /usr/include/linux/bpf.h is older)
   private static final int ADJ_ROOM_MAC = 1;
   private static final int DECAP_FLAGS = 1 << 7;
+  private static final int DECAP6_FLAGS = 1 << 8;
 
   /** Bytes the checks need in the linear part of a packet, at most; pulled in if missing. */
-  private static final int MOST_HEADERS = 14 + 60 + 8 + EncapHeader.LENGTH + 60 + 8;
+  private static final int MOST_HEADERS =
+      14 + 60 + 8 + Math.max(EncapHeader.LENGTH + 60, EncapHeader6.LENGTH + 40) + 8;
 
   /**
-   * Datagrams decapsulated and passed on; dropped because short or not a well-formed header and
-   * inner IPv4 packet; of another header version; without the farm check; whose inner packet is not
-   * the one the header names.
+   * Datagrams decapsulated and passed on (both versions); dropped because short or not a
+   * well-formed header and inner packet (IPv4 for version 1, IPv6 for 2); of another header version
+   * than 1 or 2; without the farm check; whose inner packet is not the one the header names.
    */
   public record Counters(
       long decapsulated, long malformed, long badVersion, long badCheck, long badReference) {}
@@ -123,7 +134,8 @@ public final class EncapReceiver implements AutoCloseable {
 
   /**
    * The eBPF instructions. Registers: r6 the skb, r7 the outer IPv4 header length, r9 whether the
-   * headers were pulled into the linear part already (once; then a short packet is malformed).
+   * headers were pulled into the linear part already (once; then a short packet is malformed), r5
+   * the Baton header, r4 the inner packet.
    */
   static byte[] program(int countersFd, int port, long farmCheck) {
     BpfAsm a = new BpfAsm();
@@ -156,20 +168,22 @@ public final class EncapReceiver implements AutoCloseable {
     a.jgtReg(R0, R3, "pass");
     a.ldx(2, R0, R4, 2);
     a.jneImm(R0, BpfAsm.wire16(port), "pass");
-    // ours from here on: r5 = the Baton header, followed by at least an inner IPv4 header
+    // ours from here on: r5 = the Baton header; its version picks the inner packet's family
     a.movReg(R5, R4);
     a.addImm(R5, 8);
     a.movReg(R0, R5);
-    a.addImm(R0, EncapHeader.LENGTH + 20);
+    a.addImm(R0, 4);
     a.jgtReg(R0, R3, "short");
     a.ldx(1, R0, R5, 0);
+    a.jeqImm(R0, EncapHeader6.VERSION, "v2");
     a.jneImm(R0, EncapHeader.VERSION, "badVersion");
+    // version 1: followed by at least an inner IPv4 header
+    a.movReg(R0, R5);
+    a.addImm(R0, EncapHeader.LENGTH + 20);
+    a.jgtReg(R0, R3, "short");
     a.ldx(2, R0, R5, 2);
     a.jneImm(R0, BpfAsm.wire16(EncapHeader.LENGTH), "malformed");
-    a.ldx(4, R0, R5, 8);
-    a.jne32Imm(R0, BpfAsm.wire32((int) (farmCheck >>> 32)), "badCheck");
-    a.ldx(4, R0, R5, 12);
-    a.jne32Imm(R0, BpfAsm.wire32((int) farmCheck), "badCheck");
+    emitFarmCheck(a, farmCheck);
     // r4 = the inner IPv4 header: version 4, length r0 of at least 20
     a.movReg(R4, R5);
     a.addImm(R4, EncapHeader.LENGTH);
@@ -214,6 +228,8 @@ public final class EncapReceiver implements AutoCloseable {
     a.movImm(R0, BpfProgram.TCX_PASS);
     a.exit();
 
+    emitVersion2(a, countersFd, farmCheck);
+
     // headers not all in the linear part: pull them in once (bpf_skb_pull_data), start again
     a.label("short");
     a.jneImm(R9, 0, "malformed");
@@ -235,6 +251,70 @@ public final class EncapReceiver implements AutoCloseable {
     a.movImm(R0, BpfProgram.TCX_NEXT);
     a.exit();
     return a.bytes();
+  }
+
+  /**
+   * The version 2 path, from label {@code v2} (r3 data_end, r5 the header, r6 the skb, r7 the outer
+   * IPv4 header length): the header (length 56, reserved word zero, farm check), then the inner
+   * IPv6 packet against its reference, then the strip with DECAP_L3_IPV6 and the EtherType rewrite.
+   */
+  private static void emitVersion2(BpfAsm a, int countersFd, long farmCheck) {
+    a.label("v2");
+    // the header, the fixed IPv6 header and the inner ports present
+    a.movReg(R0, R5);
+    a.addImm(R0, EncapHeader6.LENGTH + 40 + 4);
+    a.jgtReg(R0, R3, "short");
+    a.ldx(2, R0, R5, 2);
+    a.jneImm(R0, BpfAsm.wire16(EncapHeader6.LENGTH), "malformed");
+    a.ldx(4, R0, R5, 36);
+    a.jneImm(R0, 0, "malformed");
+    emitFarmCheck(a, farmCheck);
+    // r4 = the inner IPv6 header: version 6
+    a.movReg(R4, R5);
+    a.addImm(R4, EncapHeader6.LENGTH);
+    a.ldx(1, R0, R4, 0);
+    a.rshImm(R0, 4);
+    a.jneImm(R0, 6, "malformed");
+    // next header (no extension header), source, destination and ports are the header's
+    a.ldx(1, R1, R4, 6);
+    a.ldx(1, R8, R5, 1);
+    a.jneReg(R1, R8, "badReference");
+    int[][] same = {{8, 16}, {16, 24}, {24, 40}, {32, 48}}; // inner offset, header offset
+    for (int[] pair : same) {
+      a.ldx(8, R1, R4, pair[0]);
+      a.ldx(8, R8, R5, pair[1]);
+      a.jneReg(R1, R8, "badReference");
+    }
+    a.ldx(4, R1, R4, 40); // both ports
+    a.ldx(4, R8, R5, 32);
+    a.jneReg(R1, R8, "badReference");
+    // bpf_skb_adjust_room(skb, -(outer IP + 8 + 56), BPF_ADJ_ROOM_MAC, DECAP_L3_IPV6)
+    a.movReg(R2, R7);
+    a.addImm(R2, 8 + EncapHeader6.LENGTH);
+    a.neg(R2);
+    a.movReg(R1, R6);
+    a.movImm(R3, ADJ_ROOM_MAC);
+    a.movImm(R4, DECAP6_FLAGS);
+    a.call(50);
+    a.jneImm(R0, 0, "malformed");
+    // the frame is IPv6 now: its EtherType too (the kernel set skb->protocol)
+    a.ldx(4, R2, R6, 76);
+    a.ldx(4, R3, R6, 80);
+    a.movReg(R4, R2);
+    a.addImm(R4, 14);
+    a.jgtReg(R4, R3, "malformed");
+    a.stImm(2, R2, 12, BpfAsm.wire16(0x86dd));
+    BpfCounters.emitIncrement(a, countersFd, DECAPSULATED);
+    a.movImm(R0, BpfProgram.TCX_PASS);
+    a.exit();
+  }
+
+  /** The header at r5 carries {@code farmCheck} at offset 8, or on to {@code badCheck}. */
+  private static void emitFarmCheck(BpfAsm a, long farmCheck) {
+    a.ldx(4, R0, R5, 8);
+    a.jne32Imm(R0, BpfAsm.wire32((int) (farmCheck >>> 32)), "badCheck");
+    a.ldx(4, R0, R5, 12);
+    a.jne32Imm(R0, BpfAsm.wire32((int) farmCheck), "badCheck");
   }
 
   private static void drop(BpfAsm a, int countersFd, String label, int counter) {

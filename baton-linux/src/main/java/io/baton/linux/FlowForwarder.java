@@ -1,25 +1,15 @@
 package io.baton.linux;
 
-import static io.baton.linux.BpfAsm.R0;
-import static io.baton.linux.BpfAsm.R1;
-import static io.baton.linux.BpfAsm.R10;
-import static io.baton.linux.BpfAsm.R2;
-import static io.baton.linux.BpfAsm.R3;
-import static io.baton.linux.BpfAsm.R4;
-import static io.baton.linux.BpfAsm.R5;
-import static io.baton.linux.BpfAsm.R6;
-import static io.baton.linux.BpfAsm.R7;
-import static io.baton.linux.BpfAsm.R8;
-import static io.baton.linux.BpfAsm.R9;
-
 import java.io.IOException;
 import java.net.Inet4Address;
+import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.function.Consumer;
 
 /**
@@ -48,6 +38,22 @@ import java.util.function.Consumer;
  * 28-byte header as their "inner L2", so whoever segments them repeats the outer headers and the
  * Baton header on every segment.
  *
+ * <p>IPv6 clients (issue 13): a packet of EtherType 0x86DD whose fixed 40-byte header is followed
+ * directly by TCP or UDP is looked up in a second hash map ({@link Flow6}; key {@code saddr 16 |
+ * sport 2, protocol 1, 0 | daddr 16 | dport 2, 0 0}, 40 bytes, nftables' register layout as for
+ * IPv4) with the same rules (a SYN never forwarded, a CLOSING entry deleted by one). A direct entry
+ * names an IPv6 server, the next hop of {@code bpf_redirect_neigh} (AF_INET6), so that server must
+ * have an IPv6 address on the fabric's L2 segment. An {@link #ENCAP} entry names the server's IPv4
+ * fabric address: the farm's fabric is IPv4, so the IPv6 packet travels in IPv4 + UDP + a version 2
+ * header ({@link EncapHeader6}, 56 bytes; {@link #OVERHEAD6} in all, so IPv6 clients must send at
+ * most MTU - 84 bytes and a VIP's IPv6 MSS is min(front MTU - 60, fabric MTU - 144)); {@code
+ * bpf_skb_adjust_room} with the same UDP-tunnel flags (L2 length 56) turns the packet's protocol
+ * into IPv4 itself, and the program rewrites the frame's EtherType to match. An IPv6 packet with
+ * any extension header after the fixed one (hop-by-hop, routing, fragment, destination options, AH,
+ * ESP, mobility, HIP, shim6, experimental) is not examined: it goes to the stack and is counted
+ * ({@link Counters#ipv6ExtensionPassed}) unless its destination is multicast (MLD reports carry a
+ * hop-by-hop header); other next headers (ICMPv6) pass uncounted.
+ *
  * <p>The program is hand-assembled (no compiler on the host) and checked by the verifier at load;
  * its settings (fabric device, encapsulation source, port, farm check) are baked in. Detached and
  * its maps freed when closed, unless {@link #pin pinned}. Not thread-safe.
@@ -62,14 +68,13 @@ public final class FlowForwarder implements AutoCloseable {
   /** Bytes an encapsulation adds: outer IPv4 (20), UDP (8), Baton header (28). */
   public static final int OVERHEAD = 20 + 8 + EncapHeader.LENGTH;
 
+  /** Bytes an encapsulation of an IPv6 packet adds: outer IPv4 (20), UDP (8), header v2 (56). */
+  public static final int OVERHEAD6 = EncapHeader6.OVERHEAD;
+
   static final int KEY_BYTES = 16;
   static final int VALUE_BYTES = 24;
-  private static final int COUNTERS = 4;
-  private static final int FORWARDED = 0, ENCAPSULATED = 1, ENCAP_FAILED = 2, CLOSING_DELETED = 3;
-
-  // bpf_skb_adjust_room: BPF_ADJ_ROOM_MAC; ENCAP_L3_IPV4 | ENCAP_L4_UDP | ENCAP_L2(28) (uapi bpf.h)
-  private static final int ADJ_ROOM_MAC = 1;
-  private static final long ENCAP_FLAGS = (1L << 1) | (1L << 4) | ((long) EncapHeader.LENGTH << 56);
+  static final int KEY6_BYTES = 40;
+  static final int VALUE6_BYTES = 32;
 
   /**
    * How encapsulated packets leave the dispatcher: from {@code source} (its fabric address), to UDP
@@ -117,31 +122,75 @@ public final class FlowForwarder implements AutoCloseable {
   public record Entry(
       Flow flow, Inet4Address server, int flags, int connectionId, long lastSeenNs) {}
 
+  /** An IPv6 flow as the client sends it: protocol, client address and port, VIP and port. */
+  public record Flow6(
+      int protocol, Inet6Address client, int clientPort, Inet6Address vip, int vipPort) {
+    public Flow6 {
+      if (protocol != TCP && protocol != UDP)
+        throw new IllegalArgumentException("protocol must be 6 or 17, not " + protocol);
+      if (clientPort < 0 || clientPort > 0xffff || vipPort < 0 || vipPort > 0xffff)
+        throw new IllegalArgumentException("ports " + clientPort + ", " + vipPort);
+    }
+
+    /** The map key: saddr, sport, protocol, 0, daddr, dport, 0, 0. */
+    byte[] key() {
+      ByteBuffer b = ByteBuffer.allocate(KEY6_BYTES);
+      b.put(client.getAddress()).putShort((short) clientPort).put((byte) protocol).put((byte) 0);
+      b.put(vip.getAddress()).putShort((short) vipPort).putShort((short) 0);
+      return b.array();
+    }
+
+    static Flow6 ofKey(byte[] k) {
+      ByteBuffer b = ByteBuffer.wrap(k);
+      Inet6Address client = address6(b);
+      int clientPort = b.getShort() & 0xffff;
+      int protocol = b.get() & 0xff;
+      b.get();
+      return new Flow6(protocol, client, clientPort, address6(b), b.getShort() & 0xffff);
+    }
+  }
+
+  /**
+   * One IPv6 map entry, as {@link Entry}; the server is an {@link Inet4Address} (its fabric
+   * address) for an {@link #ENCAP} entry and an {@link Inet6Address} for a direct one.
+   */
+  public record Entry6(
+      Flow6 flow, InetAddress server, int flags, int connectionId, long lastSeenNs) {}
+
   /**
    * Packets forwarded unchanged, packets encapsulated, packets dropped because they could not be
-   * wrapped (too long for the fabric once wrapped, or refused by the kernel), and {@link #CLOSING}
-   * entries a SYN deleted.
+   * wrapped (too long for the fabric once wrapped, or refused by the kernel), {@link #CLOSING}
+   * entries a SYN deleted (all of these IPv4 and IPv6 together), and IPv6 packets passed to the
+   * stack unexamined because an extension header follows their fixed header (unicast ones only:
+   * every host's MLD reports to multicast groups carry a hop-by-hop header).
    */
   public record Counters(
-      long forwarded, long encapsulated, long encapFailed, long closingDeleted) {}
+      long forwarded,
+      long encapsulated,
+      long encapFailed,
+      long closingDeleted,
+      long ipv6ExtensionPassed) {}
 
   private final BpfHashMap flows;
+  private final BpfHashMap flows6;
   private final BpfCounters counters;
   private final int progFd;
   private final int linkFd;
   private boolean closed;
 
-  private FlowForwarder(BpfHashMap flows, BpfCounters counters, int progFd, int linkFd) {
+  private FlowForwarder(
+      BpfHashMap flows, BpfHashMap flows6, BpfCounters counters, int progFd, int linkFd) {
     this.flows = flows;
+    this.flows6 = flows6;
     this.counters = counters;
     this.progFd = progFd;
     this.linkFd = linkFd;
   }
 
   /**
-   * Makes the map (room for {@code maxEntries} flows) and the program, and attaches it to {@code
-   * frontDevice}'s ingress, forwarding through {@code fabricDevice}; both devices in the calling
-   * thread's network namespace.
+   * Makes the maps (room for {@code maxEntries} IPv4 flows and as many IPv6 ones) and the program,
+   * and attaches it to {@code frontDevice}'s ingress, forwarding through {@code fabricDevice}; both
+   * devices in the calling thread's network namespace.
    */
   public static FlowForwarder attach(
       String frontDevice, String fabricDevice, Encap encap, int maxEntries) throws LinuxException {
@@ -157,17 +206,23 @@ public final class FlowForwarder implements AutoCloseable {
       int fabricIndex, Encap encap, int maxEntries, int frontIndex, String frontDevice)
       throws LinuxException {
     BpfHashMap flows = BpfHashMap.create(KEY_BYTES, VALUE_BYTES, maxEntries);
+    BpfHashMap flows6 = null;
     BpfCounters counters = null;
     int prog = -1;
     try {
-      counters = BpfCounters.create(COUNTERS);
+      flows6 = BpfHashMap.create(KEY6_BYTES, VALUE6_BYTES, maxEntries);
+      counters = BpfCounters.create(FlowForwarderProgram.COUNTERS);
       prog =
-          BpfProgram.load(program(flows.fd(), counters.fd(), fabricIndex, encap), "flow forwarder");
+          BpfProgram.load(
+              FlowForwarderProgram.program(
+                  flows.fd(), flows6.fd(), counters.fd(), fabricIndex, encap),
+              "flow forwarder");
       int link = frontIndex == 0 ? -1 : BpfProgram.attachTcxIngress(prog, frontIndex, frontDevice);
-      return new FlowForwarder(flows, counters, prog, link);
+      return new FlowForwarder(flows, flows6, counters, prog, link);
     } catch (LinuxException | RuntimeException e) {
       if (prog >= 0) Sockets.closeQuietly(prog);
       if (counters != null) counters.close();
+      if (flows6 != null) flows6.close();
       flows.close();
       throw e;
     }
@@ -195,42 +250,83 @@ public final class FlowForwarder implements AutoCloseable {
     flows.forEach((k, v) -> each.accept(entry(k, v)));
   }
 
+  /**
+   * Sends IPv6 {@code flow}'s later packets to {@code server}: with {@link #ENCAP} in {@code flags}
+   * encapsulated (version 2 header with {@code connectionId}) to {@code server}, which must then be
+   * the server's IPv4 fabric address; otherwise unchanged with {@code server}, an IPv6 address on
+   * the fabric's segment, as the next hop. Replaces an entry (its last-seen time starts again at
+   * 0). One {@code bpf(2)} call.
+   */
+  public void put6(Flow6 flow, InetAddress server, int flags, int connectionId)
+      throws LinuxException {
+    boolean encap = (flags & ENCAP) != 0;
+    if (encap != server instanceof Inet4Address) {
+      throw new IllegalArgumentException(
+          (encap
+                  ? "an encapsulated IPv6 flow goes to the server's IPv4 fabric address"
+                  : "an IPv6 flow forwarded unchanged needs an IPv6 next hop")
+              + ", not "
+              + server.getHostAddress());
+    }
+    ByteBuffer v = ByteBuffer.allocate(VALUE6_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+    v.put(server.getAddress()).position(16);
+    v.putInt(flags).putInt(connectionId).putLong(0);
+    flows6.put(flow.key(), v.array());
+  }
+
+  /** Stops forwarding IPv6 {@code flow}; false if it had no entry. */
+  public boolean remove6(Flow6 flow) throws LinuxException {
+    return flows6.remove(flow.key());
+  }
+
+  /** Visits every IPv6 entry (see {@link BpfHashMap#forEach} on changes meanwhile). */
+  public void forEach6(Consumer<Entry6> each) throws LinuxException {
+    flows6.forEach((k, v) -> each.accept(entry6(k, v)));
+  }
+
   /** The program's counters now. */
   public Counters counters() throws LinuxException {
     return new Counters(
-        counters.get(FORWARDED),
-        counters.get(ENCAPSULATED),
-        counters.get(ENCAP_FAILED),
-        counters.get(CLOSING_DELETED));
+        counters.get(FlowForwarderProgram.FORWARDED),
+        counters.get(FlowForwarderProgram.ENCAPSULATED),
+        counters.get(FlowForwarderProgram.ENCAP_FAILED),
+        counters.get(FlowForwarderProgram.CLOSING_DELETED),
+        counters.get(FlowForwarderProgram.EXTENSION_PASSED));
   }
 
   /**
-   * Pins the flow map, the counters and the attachment in directory {@code dir} of a bpf file
-   * system (files {@code flows}, {@code counters}, {@code link}): the program keeps forwarding with
-   * its entries after {@link #close} and after this process is gone, so a dispatcher restart loses
-   * no flow. {@link #adoptPinned} takes them up again; {@link #unpin} ends them.
+   * Pins the flow maps, the counters and the attachment in directory {@code dir} of a bpf file
+   * system (files {@code flows}, {@code flows6}, {@code counters}, {@code link}): the program keeps
+   * forwarding with its entries after {@link #close} and after this process is gone, so a
+   * dispatcher restart loses no flow. {@link #adoptPinned} takes them up again; {@link #unpin} ends
+   * them.
    */
   public void pin(Path dir) throws LinuxException {
     if (closed) throw new IllegalStateException("closed");
     if (linkFd < 0) throw new IllegalStateException("not attached");
     flows.pin(dir.resolve("flows"));
+    flows6.pin(dir.resolve("flows6"));
     counters.pin(dir.resolve("counters"));
     Bpf.pin(linkFd, dir.resolve("link"));
   }
 
   /**
    * The forwarder pinned in {@code dir} by {@link #pin}, running with the settings it was loaded
-   * with; fails with a clear message if the maps there are not a flow map and counters of this
-   * class's shapes. Closing it leaves the pins (and so the forwarding) in place.
+   * with; fails with a clear message if the maps there are not the flow maps and counters of this
+   * class's shapes (a pin made before IPv6 flows, without {@code flows6}, is refused). Closing it
+   * leaves the pins (and so the forwarding) in place.
    */
   public static FlowForwarder adoptPinned(Path dir) throws LinuxException {
     BpfHashMap flows = BpfHashMap.openPinned(dir.resolve("flows"), KEY_BYTES, VALUE_BYTES);
+    BpfHashMap flows6 = null;
     BpfCounters counters = null;
     try {
-      counters = BpfCounters.openPinned(dir.resolve("counters"), COUNTERS);
-      return new FlowForwarder(flows, counters, -1, Bpf.pinned(dir.resolve("link")));
+      flows6 = BpfHashMap.openPinned(dir.resolve("flows6"), KEY6_BYTES, VALUE6_BYTES);
+      counters = BpfCounters.openPinned(dir.resolve("counters"), FlowForwarderProgram.COUNTERS);
+      return new FlowForwarder(flows, flows6, counters, -1, Bpf.pinned(dir.resolve("link")));
     } catch (LinuxException | RuntimeException e) {
       if (counters != null) counters.close();
+      if (flows6 != null) flows6.close();
       flows.close();
       throw e;
     }
@@ -241,7 +337,7 @@ public final class FlowForwarder implements AutoCloseable {
    * detached and its maps freed.
    */
   public static void unpin(Path dir) throws LinuxException {
-    for (String name : new String[] {"link", "counters", "flows"}) {
+    for (String name : new String[] {"link", "counters", "flows6", "flows"}) {
       try {
         Files.delete(dir.resolve(name));
       } catch (IOException e) {
@@ -274,6 +370,11 @@ public final class FlowForwarder implements AutoCloseable {
     } catch (LinuxException e) {
       // as above
     }
+    try {
+      flows6.close();
+    } catch (LinuxException e) {
+      // as above
+    }
   }
 
   private static Entry entry(byte[] k, byte[] value) {
@@ -285,6 +386,34 @@ public final class FlowForwarder implements AutoCloseable {
     return new Entry(Flow.ofKey(k), server, flags, id, v.getLong());
   }
 
+  private static Entry6 entry6(byte[] k, byte[] value) {
+    ByteBuffer v = ByteBuffer.wrap(value).order(ByteOrder.LITTLE_ENDIAN);
+    byte[] server = new byte[16];
+    v.get(server);
+    int flags = v.getInt();
+    int id = v.getInt();
+    InetAddress address;
+    try {
+      address =
+          (flags & ENCAP) != 0
+              ? InetAddress.getByAddress(Arrays.copyOf(server, 4))
+              : Inet6Address.getByAddress(null, server, null);
+    } catch (UnknownHostException e) {
+      throw new AssertionError(e);
+    }
+    return new Entry6(Flow6.ofKey(k), address, flags, id, v.getLong());
+  }
+
+  private static Inet6Address address6(ByteBuffer b) {
+    byte[] a = new byte[16];
+    b.get(a);
+    try {
+      return Inet6Address.getByAddress(null, a, null);
+    } catch (UnknownHostException e) {
+      throw new AssertionError(e);
+    }
+  }
+
   private static Inet4Address address(ByteBuffer b) {
     byte[] a = new byte[4];
     b.get(a);
@@ -293,224 +422,6 @@ public final class FlowForwarder implements AutoCloseable {
     } catch (UnknownHostException e) {
       throw new AssertionError(e);
     }
-  }
-
-  // ---- the program ---------------------------------------------------------------------------
-
-  /**
-   * The eBPF instructions, settings baked in. Registers: r6 the skb, r7 the map value, r8 the L4
-   * header (then the outer IP length), r9 the TCP flags {@code & (SYN|ACK)} (0 for UDP). Stack: the
-   * key at fp-16, a counter index at fp-24, bpf_check_mtu's length at fp-28, a {@code
-   * bpf_redir_neigh} at fp-48.
-   */
-  static byte[] program(int mapFd, int countersFd, int fabricIndex, Encap encap) {
-    BpfAsm a = new BpfAsm();
-    a.movReg(R6, R1);
-    // r2 = skb->data, r3 = skb->data_end (struct __sk_buff offsets 76 and 80)
-    a.ldx(4, R2, R6, 76);
-    a.ldx(4, R3, R6, 80);
-    // Ethernet (14) + IPv4 without options (20) present?
-    a.movReg(R4, R2);
-    a.addImm(R4, 34);
-    a.jgtReg(R4, R3, "pass");
-    // EtherType IPv4: the u16 at 12 read as little-endian is 0x0008
-    a.ldx(2, R5, R2, 12);
-    a.jneImm(R5, BpfAsm.wire16(0x0800), "pass");
-    // IPv4 header length in bytes: (byte 14 & 0x0f) * 4, at least 20
-    a.ldx(1, R5, R2, 14);
-    a.andImm(R5, 0x0f);
-    a.lshImm(R5, 2);
-    a.jltImm(R5, 20, "pass");
-    // not a later fragment: fragment offset (13 bits at 20) is 0
-    a.ldx(2, R7, R2, 20);
-    a.andImm(R7, BpfAsm.wire16(0x1fff));
-    a.jneImm(R7, 0, "pass");
-    // protocol TCP or UDP
-    a.ldx(1, R8, R2, 23);
-    a.movImm(R9, 0);
-    a.jeqImm(R8, TCP, "l4");
-    a.jneImm(R8, UDP, "pass");
-    a.label("l4");
-    // r4 = L4 header; its ports (and a UDP header) present?
-    a.movReg(R4, R2);
-    a.addReg(R4, R5);
-    a.addImm(R4, 14);
-    a.movReg(R0, R4);
-    a.addImm(R0, 8);
-    a.jgtReg(R0, R3, "pass");
-    a.jneImm(R8, TCP, "key");
-    // TCP: the flags byte (13) present; r9 = flags & (SYN|ACK)
-    a.movReg(R0, R4);
-    a.addImm(R0, 14);
-    a.jgtReg(R0, R3, "pass");
-    a.ldx(1, R9, R4, 13);
-    a.andImm(R9, 0x12);
-    a.label("key");
-    // key at fp-16: saddr, sport, protocol, 0, daddr, dport, 0 0
-    a.ldx(4, R0, R2, 26);
-    a.stx(4, R10, -16, R0);
-    a.ldx(2, R0, R4, 0);
-    a.stx(2, R10, -12, R0);
-    a.stx(1, R10, -10, R8);
-    a.stImm(1, R10, -9, 0);
-    a.ldx(4, R0, R2, 30);
-    a.stx(4, R10, -8, R0);
-    a.ldx(2, R0, R4, 2);
-    a.stx(4, R10, -4, R0); // dport and two zero bytes
-    // r7 = bpf_map_lookup_elem(flows, fp-16)
-    a.ldMapFd(R1, mapFd);
-    a.movReg(R2, R10);
-    a.addImm(R2, -16);
-    a.call(1);
-    a.jeqImm(R0, 0, "pass");
-    a.movReg(R7, R0);
-    // a SYN without ACK is never forwarded; it deletes a CLOSING entry (a new connection)
-    a.jneImm(R9, 0x02, "forward");
-    a.ldx(4, R1, R7, 4);
-    a.andImm(R1, CLOSING);
-    a.jeqImm(R1, 0, "pass");
-    a.ldMapFd(R1, mapFd);
-    a.movReg(R2, R10);
-    a.addImm(R2, -16);
-    a.call(3); // bpf_map_delete_elem
-    a.jneImm(R0, 0, "pass"); // someone else deleted it first
-    BpfCounters.emitIncrement(a, countersFd, CLOSING_DELETED);
-    a.ja("pass");
-
-    a.label("forward");
-    a.call(5); // bpf_ktime_get_ns
-    a.stx(8, R7, 16, R0);
-    a.ldx(4, R1, R7, 4);
-    a.jsetImm(R1, ENCAP, "encap");
-    BpfCounters.emitIncrement(a, countersFd, FORWARDED);
-    // struct bpf_redir_neigh at fp-48: nh_family AF_INET, ipv4_nh = the server, the rest zero
-    a.ldx(4, R1, R7, 0);
-    a.stImm(4, R10, -48, 2);
-    a.stx(4, R10, -44, R1);
-    a.stImm(8, R10, -40, 0);
-    a.stImm(4, R10, -32, 0);
-    // return bpf_redirect_neigh(fabric, &nh, 20, 0)
-    a.movImm(R1, fabricIndex);
-    a.movReg(R2, R10);
-    a.addImm(R2, -48);
-    a.movImm(R3, 20);
-    a.movImm(R4, 0);
-    a.call(152);
-    a.exit();
-
-    a.label("encap");
-    // Too long for the fabric once wrapped? bpf_check_mtu(skb, fabric, &mtu at fp-28, 56, 0) (a
-    // GSO packet passes: its segments are checked, and adjust_room lowers their size). At tc
-    // ingress adjust_room itself does not check, and the fabric device would drop it unseen.
-    a.stImm(4, R10, -28, 0);
-    a.movReg(R1, R6);
-    a.movImm(R2, fabricIndex);
-    a.movReg(R3, R10);
-    a.addImm(R3, -28);
-    a.movImm(R4, OVERHEAD);
-    a.movImm(R5, 0);
-    a.call(163);
-    a.jneImm(R0, 0, "failed");
-    // bpf_skb_adjust_room(skb, 56, BPF_ADJ_ROOM_MAC, ENCAP_L3_IPV4 | ENCAP_L4_UDP | ENCAP_L2(28))
-    a.movReg(R1, R6);
-    a.movImm(R2, OVERHEAD);
-    a.movImm(R3, ADJ_ROOM_MAC);
-    a.ldImm64(R4, ENCAP_FLAGS);
-    a.call(50);
-    a.jneImm(R0, 0, "failed");
-    a.ldx(4, R2, R6, 76);
-    a.ldx(4, R3, R6, 80);
-    a.movReg(R4, R2);
-    a.addImm(R4, 14 + OVERHEAD);
-    a.jgtReg(R4, R3, "failed");
-    // outer IPv4 at 14: version/IHL, TOS, total length, id 0, DF, TTL 64, UDP, checksum, addresses
-    a.stImm(2, R2, 14, BpfAsm.wire16(0x4500));
-    a.ldx(4, R8, R6, 0); // skb->len, Ethernet included
-    a.addImm(R8, -14);
-    a.andImm(R8, 0xffff);
-    a.movReg(R1, R8);
-    a.be16(R1);
-    a.stx(2, R2, 16, R1);
-    a.stImm(2, R2, 18, 0);
-    a.stImm(2, R2, 20, BpfAsm.wire16(0x4000));
-    a.stImm(2, R2, 22, BpfAsm.wire16(0x4011));
-    a.stImm(2, R2, 24, 0);
-    byte[] src = encap.source().getAddress();
-    a.stImm(4, R2, 26, BpfAsm.wire32(ByteBuffer.wrap(src).getInt()));
-    a.ldx(4, R1, R7, 0);
-    a.stx(4, R2, 30, R1);
-    // header checksum: the fixed words summed here, plus total length and destination
-    int fixed =
-        0x4500
-            + 0x4000
-            + 0x4011
-            + ((src[0] & 0xff) << 8 | (src[1] & 0xff))
-            + ((src[2] & 0xff) << 8 | (src[3] & 0xff));
-    a.be32(R1);
-    a.movReg(R4, R1);
-    a.rshImm(R4, 16);
-    a.andImm(R1, 0xffff);
-    a.addReg(R1, R4);
-    a.addReg(R1, R8);
-    a.addImm(R1, fixed);
-    for (int fold = 0; fold < 2; fold++) {
-      a.movReg(R4, R1);
-      a.rshImm(R4, 16);
-      a.andImm(R1, 0xffff);
-      a.addReg(R1, R4);
-    }
-    a.xorImm(R1, 0xffff);
-    a.be16(R1);
-    a.stx(2, R2, 24, R1);
-    // UDP at 34: source port 0xC000 | (client port & 0x3fff), the encap port, length, checksum 0
-    a.ldx(2, R1, R10, -12);
-    a.be16(R1);
-    a.andImm(R1, 0x3fff);
-    a.orImm(R1, 0xc000);
-    a.be16(R1);
-    a.stx(2, R2, 34, R1);
-    a.stImm(2, R2, 36, BpfAsm.wire16(encap.port()));
-    a.movReg(R1, R8);
-    a.addImm(R1, -20);
-    a.be16(R1);
-    a.stx(2, R2, 38, R1);
-    a.stImm(2, R2, 40, 0);
-    // Baton header at 42: version, protocol, length, connection id, farm check, the reference
-    a.stImm(1, R2, 42, EncapHeader.VERSION);
-    a.ldx(1, R1, R10, -10);
-    a.stx(1, R2, 43, R1);
-    a.stImm(2, R2, 44, BpfAsm.wire16(EncapHeader.LENGTH));
-    a.ldx(4, R1, R7, 8);
-    a.be32(R1);
-    a.stx(4, R2, 46, R1);
-    a.stImm(4, R2, 50, BpfAsm.wire32((int) (encap.farmCheck() >>> 32)));
-    a.stImm(4, R2, 54, BpfAsm.wire32((int) encap.farmCheck()));
-    a.ldx(4, R1, R10, -16);
-    a.stx(4, R2, 58, R1);
-    a.ldx(2, R1, R10, -12);
-    a.stx(2, R2, 62, R1);
-    a.ldx(2, R1, R10, -4);
-    a.stx(2, R2, 64, R1);
-    a.ldx(4, R1, R10, -8);
-    a.stx(4, R2, 66, R1);
-    BpfCounters.emitIncrement(a, countersFd, ENCAPSULATED);
-    // return bpf_redirect_neigh(fabric, NULL, 0, 0): the kernel routes the outer packet
-    a.movImm(R1, fabricIndex);
-    a.movImm(R2, 0);
-    a.movImm(R3, 0);
-    a.movImm(R4, 0);
-    a.call(152);
-    a.exit();
-
-    a.label("failed");
-    BpfCounters.emitIncrement(a, countersFd, ENCAP_FAILED);
-    a.movImm(R0, BpfProgram.TCX_DROP);
-    a.exit();
-
-    a.label("pass");
-    a.movImm(R0, BpfProgram.TCX_NEXT);
-    a.exit();
-    return a.bytes();
   }
 
   @Override

@@ -1,11 +1,12 @@
 package io.baton.linux;
 
 import java.net.Inet4Address;
+import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
 
-/** Ethernet frames with IPv4 TCP or UDP packets, checksums right, for program test runs. */
+/** Ethernet frames with IPv4 or IPv6 TCP or UDP packets, checksums right, for program test runs. */
 final class TestPackets {
   static final int ACK = 0x10, SYN = 0x02, PSH = 0x08;
 
@@ -47,6 +48,69 @@ final class TestPackets {
     f[34 + checkAt] = (byte) (sum >> 8);
     f[34 + checkAt + 1] = (byte) sum;
     return f;
+  }
+
+  /** An IPv6 TCP segment from {@code src}:{@code sport} to {@code dst}:{@code dport}. */
+  static byte[] tcp6(
+      Inet6Address src, int sport, Inet6Address dst, int dport, int flags, byte[] data) {
+    return frame6(src, dst, FlowForwarder.TCP, tcpHeader(sport, dport, flags, data), 16, -1);
+  }
+
+  /** An IPv6 UDP datagram. */
+  static byte[] udp6(Inet6Address src, int sport, Inet6Address dst, int dport, byte[] data) {
+    ByteBuffer l4 = ByteBuffer.allocate(8 + data.length);
+    l4.putShort((short) sport).putShort((short) dport).putShort((short) (8 + data.length));
+    l4.putShort((short) 0).put(data);
+    return frame6(src, dst, FlowForwarder.UDP, l4.array(), 6, -1);
+  }
+
+  /**
+   * An IPv6 TCP segment behind an 8-byte extension header of type {@code extension} (e.g. 0,
+   * hop-by-hop options, filled with padding).
+   */
+  static byte[] tcp6WithExtension(
+      Inet6Address src, int sport, Inet6Address dst, int dport, int extension) {
+    return frame6(
+        src, dst, FlowForwarder.TCP, tcpHeader(sport, dport, ACK, new byte[0]), 16, extension);
+  }
+
+  private static byte[] tcpHeader(int sport, int dport, int flags, byte[] data) {
+    ByteBuffer l4 = ByteBuffer.allocate(20 + data.length);
+    l4.putShort((short) sport).putShort((short) dport).putInt(1000).putInt(2000);
+    l4.put((byte) 0x50).put((byte) flags).putShort((short) 64240).putInt(0);
+    l4.put(data);
+    return l4.array();
+  }
+
+  /**
+   * Ethernet + IPv6 (hop limit 64, flow label 0x12345) around {@code l4}, whose checksum is at
+   * {@code checkAt}; with an 8-byte extension header of type {@code extension} (its next header
+   * {@code protocol}, padding options) between them unless {@code extension} is -1.
+   */
+  static byte[] frame6(
+      Inet6Address src, Inet6Address dst, int protocol, byte[] l4, int checkAt, int extension) {
+    int ext = extension < 0 ? 0 : 8;
+    ByteBuffer b = ByteBuffer.allocate(14 + 40 + ext + l4.length);
+    b.put(new byte[] {2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2}).putShort((short) 0x86dd);
+    b.putInt(0x6001_2345).putShort((short) (ext + l4.length));
+    b.put((byte) (ext == 0 ? protocol : extension)).put((byte) 64);
+    b.put(src.getAddress()).put(dst.getAddress());
+    if (ext != 0) b.put((byte) protocol).put((byte) 0).put(new byte[] {1, 4, 0, 0, 0, 0});
+    int at = b.position();
+    b.put(l4);
+    byte[] f = b.array();
+    long pseudo = 0;
+    for (int i = 22; i < 54; i += 2) pseudo += ((f[i] & 0xff) << 8) | (f[i + 1] & 0xff);
+    int sum = EncapHeader.checksum(f, at, l4.length, pseudo + protocol + l4.length);
+    if (sum == 0) sum = 0xffff;
+    f[at + checkAt] = (byte) (sum >> 8);
+    f[at + checkAt + 1] = (byte) sum;
+    return f;
+  }
+
+  static Inet6Address ip6(String text) {
+    if (InetAddress.ofLiteral(text) instanceof Inet6Address a) return a;
+    throw new IllegalArgumentException("not IPv6: " + text);
   }
 
   static Inet4Address ip(String text) {

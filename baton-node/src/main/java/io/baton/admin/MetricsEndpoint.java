@@ -376,6 +376,7 @@ public final class MetricsEndpoint implements AutoCloseable {
                 cb.call(c.encapsulated(), "encap");
                 cb.call(c.encapFailed(), "encap_failed");
                 cb.call(c.closingDeleted(), "closed_entry_ended_by_syn");
+                cb.call(c.ipv6ExtensionPassed(), "ipv6_extension_header_passed");
               })
           .register(r);
     }

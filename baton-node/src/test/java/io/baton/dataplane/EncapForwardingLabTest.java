@@ -201,7 +201,7 @@ class EncapForwardingLabTest {
         byte[] wrongReference = header.udpPayload(text("forged reference"));
         wrongReference[20] ^= 0x01; // the header's client port: 40053 becomes another
         byte[] wrongVersion = header.udpPayload(text("forged version"));
-        wrongVersion[0] = 2;
+        wrongVersion[0] = 3; // 1 and 2 (IPv6 references) are known
         Inet4Address router = ForwardedFlows.ip(RoutedTopology.ROUTER_RACK_IP);
         for (byte[] forged : List.of(wrongCheck, wrongReference, wrongVersion)) {
           net.router().call(() -> sendFrom(router, forged));
@@ -275,7 +275,7 @@ class EncapForwardingLabTest {
           assertThat(again.counters().encapsulated()).isGreaterThan(before);
         }
         FlowForwarder.unpin(bpffs);
-        for (String pin : List.of("flows", "counters", "link")) {
+        for (String pin : List.of("flows", "flows6", "counters", "link")) {
           assertThat(bpffs.resolve(pin)).doesNotExist();
         }
       } finally {
