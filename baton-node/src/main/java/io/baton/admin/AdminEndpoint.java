@@ -448,7 +448,7 @@ public final class AdminEndpoint implements AutoCloseable {
         for (var e : udp.list(MAX_LISTED)) {
           Map<String, Object> m = new LinkedHashMap<>();
           m.put("vip", e.flow().vip().toString());
-          m.put("client", e.flow().client().getHostAddress() + ":" + e.flow().clientPort());
+          m.put("client", io.baton.linux.IpText.withPort(e.flow().client(), e.flow().clientPort()));
           m.put("server", e.assignment().node());
           m.put("ageMs", (nowNs - e.assignment().assignedNs()) / 1_000_000);
           flows.add(m);

@@ -98,10 +98,11 @@ final class EncapMirror implements ForwardingService.Mirror {
   }
 
   private void put(FlowKey flow, InetAddress server, boolean closing) {
-    if (!(server instanceof Inet4Address server4) || flow.ipv6()) {
-      // Config refuses encap pools for IPv6 VIPs; an IPv6 entry never reaches here.
+    if (!(server instanceof Inet4Address server4)) {
+      // The fabric is IPv4: wrapped packets (of IPv4 or IPv6 clients) go to IPv4 servers; config
+      // refuses an encap pool with IPv6 fabric addresses.
       failures++;
-      log.warn("{}: encapsulated forwarding is IPv4 only, not for {}", flow, server);
+      log.warn("{}: encapsulated forwarding goes to IPv4 fabric addresses, not {}", flow, server);
       return;
     }
     try {

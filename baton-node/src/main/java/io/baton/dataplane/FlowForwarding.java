@@ -4,6 +4,8 @@ import io.baton.linux.FlowForwarder;
 import io.baton.linux.LinuxException;
 import io.baton.transplant.FlowKey;
 import java.net.Inet4Address;
+import java.net.Inet6Address;
+import java.net.InetAddress;
 import java.util.function.ObjLongConsumer;
 
 /**
@@ -51,59 +53,106 @@ public final class FlowForwarding implements AutoCloseable {
             MAX_ENTRIES));
   }
 
-  /** The BPF flow of {@code f}; the BPF forwarder is IPv4 only. */
-  static FlowForwarder.Flow tcp(FlowKey f) {
-    f.requireIpv4("the BPF flow forwarder (encapsulated forwarding)");
-    return new FlowForwarder.Flow(
-        FlowForwarder.TCP,
-        (Inet4Address) f.clientIp(),
-        f.clientPort(),
-        (Inet4Address) f.localIp(),
-        f.localPort());
-  }
-
-  static FlowForwarder.Flow udp(Inet4Address client, int clientPort, Vip vip) {
-    if (!(vip.address() instanceof Inet4Address vip4)) {
-      throw new IllegalArgumentException(
-          "the BPF flow forwarder (UDP flows) handles IPv4 VIPs only, not " + vip);
-    }
-    return new FlowForwarder.Flow(FlowForwarder.UDP, client, clientPort, vip4, vip.port());
-  }
-
   /**
-   * Forwards {@code flow} (TCP) to {@code server}, encapsulated; {@code closing} after its close.
+   * Forwards {@code flow} (TCP, either family) to {@code server}, encapsulated (the server's fabric
+   * address is IPv4: an IPv6 packet is wrapped in IPv4 too); {@code closing} after its close.
    */
   synchronized void putTcp(FlowKey flow, Inet4Address server, boolean closing, int connectionId)
       throws LinuxException {
     int flags = FlowForwarder.ENCAP | (closing ? FlowForwarder.CLOSING : 0);
-    forwarder.put(tcp(flow), server, flags, connectionId);
+    put(
+        FlowForwarder.TCP,
+        flow.clientIp(),
+        flow.clientPort(),
+        flow.localIp(),
+        flow.localPort(),
+        server,
+        flags,
+        connectionId);
   }
 
   synchronized boolean removeTcp(FlowKey flow) throws LinuxException {
-    return forwarder.remove(tcp(flow));
+    return remove(
+        FlowForwarder.TCP, flow.clientIp(), flow.clientPort(), flow.localIp(), flow.localPort());
   }
 
-  /** Forwards the UDP flow {@code client} -> {@code vip} to {@code server}. */
+  /**
+   * Forwards the UDP flow {@code client} -> {@code vip} to {@code server}: wrapped to the server's
+   * IPv4 fabric address, or unchanged to its fabric address of the flow's family.
+   */
   public synchronized void putUdp(
-      Inet4Address client, int clientPort, Vip vip, Inet4Address server, boolean encap, int id)
+      InetAddress client, int clientPort, Vip vip, InetAddress server, boolean encap, int id)
       throws LinuxException {
-    forwarder.put(udp(client, clientPort, vip), server, encap ? FlowForwarder.ENCAP : 0, id);
+    put(
+        FlowForwarder.UDP,
+        client,
+        clientPort,
+        vip.address(),
+        vip.port(),
+        server,
+        encap ? FlowForwarder.ENCAP : 0,
+        id);
   }
 
-  public synchronized boolean removeUdp(Inet4Address client, int clientPort, Vip vip)
+  public synchronized boolean removeUdp(InetAddress client, int clientPort, Vip vip)
       throws LinuxException {
-    return forwarder.remove(udp(client, clientPort, vip));
+    return remove(FlowForwarder.UDP, client, clientPort, vip.address(), vip.port());
+  }
+
+  private void put(
+      int protocol,
+      InetAddress client,
+      int clientPort,
+      InetAddress vip,
+      int vipPort,
+      InetAddress server,
+      int flags,
+      int id)
+      throws LinuxException {
+    if (client instanceof Inet4Address c4 && vip instanceof Inet4Address v4) {
+      if (!(server instanceof Inet4Address s4)) {
+        throw new IllegalArgumentException(
+            "an IPv4 flow forwards to an IPv4 server, not " + server.getHostAddress());
+      }
+      forwarder.put(new FlowForwarder.Flow(protocol, c4, clientPort, v4, vipPort), s4, flags, id);
+    } else if (client instanceof Inet6Address c6 && vip instanceof Inet6Address v6) {
+      forwarder.put6(
+          new FlowForwarder.Flow6(protocol, c6, clientPort, v6, vipPort), server, flags, id);
+    } else {
+      throw new IllegalArgumentException("client and VIP of one flow are of one family");
+    }
+  }
+
+  private boolean remove(
+      int protocol, InetAddress client, int clientPort, InetAddress vip, int vipPort)
+      throws LinuxException {
+    if (client instanceof Inet4Address c4 && vip instanceof Inet4Address v4) {
+      return forwarder.remove(new FlowForwarder.Flow(protocol, c4, clientPort, v4, vipPort));
+    }
+    return forwarder.remove6(
+        new FlowForwarder.Flow6(
+            protocol, (Inet6Address) client, clientPort, (Inet6Address) vip, vipPort));
   }
 
   /** A UDP flow the map holds: client, VIP. */
-  public record UdpFlow(Inet4Address client, int clientPort, Vip vip) {}
+  public record UdpFlow(InetAddress client, int clientPort, Vip vip) {}
 
   /**
-   * Each UDP flow in the map with the time the kernel last forwarded one of its datagrams ({@code
-   * bpf_ktime_get_ns}, CLOCK_MONOTONIC: {@link System#nanoTime} on Linux; 0 if none yet).
+   * Each UDP flow in the maps (IPv4 and IPv6) with the time the kernel last forwarded one of its
+   * datagrams ({@code bpf_ktime_get_ns}, CLOCK_MONOTONIC: {@link System#nanoTime} on Linux; 0 if
+   * none yet).
    */
   public synchronized void udpLastSeen(ObjLongConsumer<UdpFlow> each) throws LinuxException {
     forwarder.forEach(
+        e -> {
+          var f = e.flow();
+          if (f.protocol() == FlowForwarder.UDP) {
+            each.accept(
+                new UdpFlow(f.client(), f.clientPort(), new Vip(f.vip(), f.vipPort())),
+                e.lastSeenNs());
+          }
+        });
+    forwarder.forEach6(
         e -> {
           var f = e.flow();
           if (f.protocol() == FlowForwarder.UDP) {

@@ -57,16 +57,25 @@ final class KernelUdpFlows implements UdpFlows.Table, UdpFlows.Sender, AutoClose
   @Override
   public void send(UdpFlows.Flow flow, Inet4Address server, int connectionId, byte[] datagram) {
     byte[] payload =
-        new EncapHeader(
-                EncapHeader.UDP,
-                connectionId,
-                encapCheck,
-                flow.client(),
-                flow.clientPort(),
-                (Inet4Address)
-                    flow.vip().address(), // UDP flows are IPv4 only (config refuses more)
-                flow.vip().port())
-            .udpPayload(datagram);
+        flow.client() instanceof java.net.Inet6Address c6
+            ? new io.baton.linux.EncapHeader6(
+                    EncapHeader.UDP,
+                    connectionId,
+                    encapCheck,
+                    c6,
+                    flow.clientPort(),
+                    (java.net.Inet6Address) flow.vip().address(),
+                    flow.vip().port())
+                .udpPayload(datagram)
+            : new EncapHeader(
+                    EncapHeader.UDP,
+                    connectionId,
+                    encapCheck,
+                    (Inet4Address) flow.client(),
+                    flow.clientPort(),
+                    (Inet4Address) flow.vip().address(),
+                    flow.vip().port())
+                .udpPayload(datagram);
     try {
       // Non-blocking: a full socket buffer drops this datagram, as the network might have.
       if (fabric.send(ByteBuffer.wrap(payload), new InetSocketAddress(server, encapPort)) == 0) {

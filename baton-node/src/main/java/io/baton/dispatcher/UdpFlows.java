@@ -36,10 +36,10 @@ public final class UdpFlows {
   private static final Logger log = LoggerFactory.getLogger(UdpFlows.class);
 
   /** A client address and port sending to a VIP and port. Immutable. */
-  public record Flow(Inet4Address client, int clientPort, Vip vip) {
+  public record Flow(java.net.InetAddress client, int clientPort, Vip vip) {
     @Override
     public String toString() {
-      return "udp " + client.getHostAddress() + ":" + clientPort + "->" + vip;
+      return "udp " + io.baton.linux.IpText.withPort(client, clientPort) + "->" + vip;
     }
   }
 

@@ -9,7 +9,6 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.socket.DatagramPacket;
 import java.io.IOException;
-import java.net.Inet4Address;
 import java.net.InetSocketAddress;
 import java.util.function.Supplier;
 
@@ -43,7 +42,7 @@ final class UdpListener extends SimpleChannelInboundHandler<DatagramPacket> {
   @Override
   protected void channelRead0(ChannelHandlerContext ctx, DatagramPacket packet) {
     InetSocketAddress sender = packet.sender();
-    if (!(sender.getAddress() instanceof Inet4Address client)) return; // AF_INET socket: never
+    java.net.InetAddress client = sender.getAddress();
     Pool p = pool.get();
     if (p == null) {
       flows.stats().unavailable.increment();

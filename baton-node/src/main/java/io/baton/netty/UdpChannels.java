@@ -16,11 +16,11 @@ public final class UdpChannels {
   private UdpChannels() {}
 
   /**
-   * An IPv4 datagram channel bound to {@code address} on one loop of {@code group}, transparent (a
-   * server's VIP sits on lo behind a guard; a dispatcher may also serve) and with address reuse;
-   * {@code receiveBuffer} bytes of SO_RCVBUF, or the kernel's default when 0. AF_INET: a dual-stack
-   * socket would report v4-mapped senders. Fails with a message naming {@code what} and the
-   * address.
+   * A datagram channel of {@code address}'s family bound to it on one loop of {@code group},
+   * transparent (a server's VIP sits on lo behind a guard; a dispatcher may also serve) and with
+   * address reuse; {@code receiveBuffer} bytes of SO_RCVBUF, or the kernel's default when 0. An
+   * IPv4 VIP gets an AF_INET socket: a dual-stack one would report v4-mapped senders. Fails with a
+   * message naming {@code what} and the address.
    */
   public static Channel bind(
       EventLoopGroup group,
@@ -32,7 +32,12 @@ public final class UdpChannels {
     Bootstrap b =
         new Bootstrap()
             .group(group)
-            .channelFactory(() -> new EpollDatagramChannel(SocketProtocolFamily.INET))
+            .channelFactory(
+                () ->
+                    new EpollDatagramChannel(
+                        address.getAddress() instanceof java.net.Inet6Address
+                            ? SocketProtocolFamily.INET6
+                            : SocketProtocolFamily.INET))
             .option(ChannelOption.SO_REUSEADDR, true)
             .option(EpollChannelOption.IP_TRANSPARENT, true)
             .handler(handler);

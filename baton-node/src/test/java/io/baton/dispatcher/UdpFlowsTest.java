@@ -147,6 +147,16 @@ class UdpFlowsTest {
     assertThat(flows.perServer()).containsOnlyKeys("s2");
   }
 
+  @Test
+  void ipv6FlowsAreAssignedLikeIpv4Ones() throws Exception {
+    Vip vip6 = new Vip(InetAddress.getByName("2001:2::100"), 53);
+    var flow = new UdpFlows.Flow(InetAddress.getByName("2001:2::10"), 40000, vip6);
+    assertThat(flows.datagram(flow, pool, "q".getBytes())).isPresent();
+    assertThat(kernel.get(flow)).isIn(S1, S2);
+    assertThat(flows.assignment(flow)).isPresent();
+    assertThat(flow.toString()).isEqualTo("udp [2001:2::10]:40000->[2001:2::100]:53");
+  }
+
   private static Member member(String node, Inet4Address fabric) {
     return new Member(node, new InetSocketAddress(fabric, 7400), fabric, 1, false);
   }
