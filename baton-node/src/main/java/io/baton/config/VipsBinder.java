@@ -1,7 +1,9 @@
 package io.baton.config;
 
 import io.baton.config.RuleConfig.Condition;
-import java.net.Inet4Address;
+import io.baton.linux.IpText;
+import java.net.Inet6Address;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -28,11 +30,18 @@ final class VipsBinder {
     Map<String, String> seen = new HashMap<>();
     for (ConfigField vip : vips.list()) {
       vip.allowKeys("address", "port", "mode", "default-pool", "rules", "reroute");
-      Inet4Address address = vip.get("address").required().asIpv4();
+      ConfigField addressField = vip.get("address").required();
+      InetAddress address = addressField.asIp();
       ConfigField portField = vip.get("port").required();
       int port = portField.asPort();
       ConfigField modeField = vip.get("mode");
       VipMode mode = modeField.isPresent() ? modeField.asEnum(VipMode.class, "mode") : VipMode.HTTP;
+      if (mode == VipMode.UDP && address instanceof Inet6Address) {
+        throw modeField.error(
+            "udp VIPs are IPv4 only for now (the BPF flow forwarder wraps IPv4 datagrams); "
+                + IpText.of(address)
+                + " is IPv6");
+      }
       // A UDP VIP and a TCP VIP may share address and port (DNS serves both).
       String protocol = mode == VipMode.UDP ? "udp " : "";
       String earlier =
@@ -40,9 +49,7 @@ final class VipsBinder {
       if (earlier != null) {
         throw portField.error(
             protocol
-                + address.getHostAddress()
-                + ":"
-                + port
+                + IpText.withPort(address, port)
                 + " is already configured"
                 + " in "
                 + earlier);
@@ -52,7 +59,8 @@ final class VipsBinder {
               vip.get("default-pool")
                   .required("is required (the pool for connections no rule" + " matches)"),
               pools,
-              mode);
+              mode,
+              address);
       ConfigField rerouteField = vip.get("reroute");
       Reroute reroute =
           rerouteField.isPresent()
@@ -63,13 +71,19 @@ final class VipsBinder {
       }
       result.add(
           new VipConfig(
-              address, port, mode, defaultPool, rules(vip.get("rules"), mode, pools), reroute));
+              address,
+              port,
+              mode,
+              defaultPool,
+              rules(vip.get("rules"), mode, pools, address),
+              reroute));
     }
     return result;
   }
 
   private static List<RuleConfig> rules(
-      ConfigField rules, VipMode mode, Map<String, PoolConfig> pools) throws ConfigException {
+      ConfigField rules, VipMode mode, Map<String, PoolConfig> pools, InetAddress vip)
+      throws ConfigException {
     List<ConfigField> fields = rules.list();
     if (mode == VipMode.L4 && !fields.isEmpty()) {
       throw rules.error("l4 VIPs hand off before reading the request, so they have no rules");
@@ -87,7 +101,7 @@ final class VipsBinder {
         throw nameField.error("rule '" + name + "' is already defined for this VIP");
       }
       List<Condition> conditions = conditions(rule, mode);
-      String pool = poolReference(rule.get("pool").required(), pools, mode);
+      String pool = poolReference(rule.get("pool").required(), pools, mode, vip);
       result.add(new RuleConfig(name, conditions, pool));
     }
     return result;
@@ -158,9 +172,10 @@ final class VipsBinder {
     return new RuleConfig.Header(name, value);
   }
 
-  /** The name of an existing pool that a VIP of {@code mode} can feed. */
+  /** The name of an existing pool that a VIP of {@code mode} at {@code vip} can feed. */
   private static String poolReference(
-      ConfigField field, Map<String, PoolConfig> pools, VipMode mode) throws ConfigException {
+      ConfigField field, Map<String, PoolConfig> pools, VipMode mode, InetAddress vip)
+      throws ConfigException {
     String name = field.asString();
     PoolConfig pool = pools.get(name);
     if (pool == null) {
@@ -177,6 +192,7 @@ final class VipsBinder {
               + ")"
               + (suggestion == null ? "" : "; did you mean '" + suggestion + "'?"));
     }
+    familyFits(field, pool, vip);
     HashKey hashKey = pool.hashKey().orElse(HashKey.CLIENT_IP);
     boolean readable =
         switch (hashKey) {
@@ -195,5 +211,58 @@ final class VipsBinder {
               + " VIP does not read");
     }
     return name;
+  }
+
+  /**
+   * An IPv6 VIP's connections are forwarded with {@code fwd ip6 to} the member's fabric address, an
+   * IPv4 VIP's with {@code fwd ip to}: every member of a pool a VIP feeds needs a fabric address of
+   * the VIP's family. IPv6 also has no encapsulated path yet, and discovered members come from the
+   * sync plane, which carries IPv4 fabric addresses only.
+   */
+  private static void familyFits(ConfigField field, PoolConfig pool, InetAddress vip)
+      throws ConfigException {
+    boolean v6 = vip instanceof Inet6Address;
+    if (!v6) {
+      for (MemberConfig m : pool.members()) {
+        if (m.fabricAddress() instanceof Inet6Address) {
+          throw field.error(
+              "pool '"
+                  + pool.name()
+                  + "' has member '"
+                  + m.node()
+                  + "' at IPv6 fabric address "
+                  + IpText.of(m.fabricAddress())
+                  + ", but this VIP is IPv4 (its packets are forwarded to an IPv4 fabric address)");
+        }
+      }
+      return;
+    }
+    if (pool.forwarding() == Forwarding.ENCAP) {
+      throw field.error(
+          "pool '"
+              + pool.name()
+              + "' is forwarded encap, which is IPv4 only for now; an IPv6 VIP needs"
+              + " forwarding: direct");
+    }
+    if (pool.discover()) {
+      throw field.error(
+          "pool '"
+              + pool.name()
+              + "' discovers its members through the sync plane, which carries IPv4 fabric"
+              + " addresses only; list an IPv6 VIP's members with IPv6 fabric addresses");
+    }
+    for (MemberConfig m : pool.members()) {
+      if (!(m.fabricAddress() instanceof Inet6Address)) {
+        throw field.error(
+            "pool '"
+                + pool.name()
+                + "' has member '"
+                + m.node()
+                + "' at IPv4 fabric address "
+                + IpText.of(m.fabricAddress())
+                + ", but this VIP is IPv6 (its packets are forwarded with fwd ip6 to an IPv6"
+                + " fabric address)");
+      }
+    }
   }
 }
