@@ -415,9 +415,7 @@ final class ConfigField {
             "must be an IP address such as 198.18.0.1 or 2001:db8::1, got '"
                 + text
                 + "'"
-                + (text.matches(".*[a-zA-Z].*") && !text.matches("[0-9a-fA-F.]*")
-                    ? " (host names are not resolved)"
-                    : ""));
+                + (text.matches(".*[a-zA-Z].*") ? " (host names are not resolved)" : ""));
       }
       return parseIpv4(text);
     }
