@@ -45,6 +45,22 @@ class DualStackFarmLabTest {
       assertThat(v4.exitCode()).as("IPv4 VIP: %s", v4.stderr()).isZero();
       assertThat(v4.stdout().strip()).isIn("s1", "s2");
 
+      // Neighbour discovery: the servers hold 2001:2::100 on lo and sit on the client's segment,
+      // yet only d1 answers a solicitation for it (Linux answers only for addresses of the
+      // interface the solicitation came in on).
+      long advertised = neighbourAdvertisements(farm);
+      farm.client.execOrThrow("ip", "-6", "neigh", "flush", "dev", "front");
+      farm.client.execOrThrow("ping", "-6", "-c", "1", "-W", "2", DualStackFarm.VIP6);
+      String neighbour =
+          farm.client
+              .execOrThrow("ip", "-6", "neigh", "show", DualStackFarm.VIP6, "dev", "front")
+              .stdout();
+      String d1Mac = farm.d1.execOrThrow("cat", "/sys/class/net/front/address").stdout().strip();
+      assertThat(neighbour).as("the client's neighbour entry for the IPv6 VIP").contains(d1Mac);
+      assertThat(neighbourAdvertisements(farm))
+          .as("neighbour advertisements the servers sent")
+          .isEqualTo(advertised);
+
       // Handoff time of IPv6 connections against IPv4 ones (the dispatcher's histogram).
       Timing t6 = timing(farm, DualStackFarm.url6("/whoami.txt"));
       Timing t4 = timing(farm, DualStackFarm.url4("/whoami.txt"));
@@ -124,6 +140,24 @@ class DualStackFarmLabTest {
           .as("RSTs the client received, from %s", rst.receivedFlows())
           .isZero();
     }
+  }
+
+  /** Neighbour advertisements s1 and s2 have sent so far. */
+  private static long neighbourAdvertisements(DualStackFarm farm) {
+    long n = 0;
+    for (String s : DualStackFarm.SERVERS) {
+      // /proc/net/snmp6 is one "Name value" line per counter.
+      String snmp6 = farm.hosts.get(s).execOrThrow("cat", "/proc/net/snmp6").stdout();
+      n +=
+          snmp6
+              .lines()
+              .map(l -> l.trim().split("\\s+"))
+              .filter(f -> f[0].equals("Icmp6OutNeighborAdvertisements"))
+              .mapToLong(f -> Long.parseLong(f[1]))
+              .findFirst()
+              .orElseThrow();
+    }
+    return n;
   }
 
   private record Timing(long count, double meanMicros) {}
