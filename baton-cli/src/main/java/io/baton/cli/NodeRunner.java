@@ -164,8 +164,12 @@ final class NodeRunner {
               BirdBgp.start(
                   config.node().name(),
                   config.announce().get(),
-                  config.node().front().orElseThrow().address(),
-                  config.vips().stream().map(v -> v.address()).distinct().toList(),
+                  // IPv4 (the config refuses announce with an IPv6 front address or VIP).
+                  (java.net.Inet4Address) config.node().front().orElseThrow().address(),
+                  config.vips().stream()
+                      .map(v -> (java.net.Inet4Address) v.address())
+                      .distinct()
+                      .toList(),
                   RUN_DIR);
           heartbeat(group, bgp);
         }
@@ -242,8 +246,9 @@ final class NodeRunner {
         new SyncSettings(
             node.name(),
             node.rolesText(),
-            node.fabric().address(),
-            node.sync().orElseThrow().address(),
+            // IPv4 both (the config refuses a sync section otherwise): the sync plane carries IPv4.
+            (java.net.Inet4Address) node.fabric().address(),
+            (java.net.Inet4Address) node.sync().orElseThrow().address(),
             sc.port(),
             sc.seeds(),
             sc.reportInterval(),
@@ -254,6 +259,8 @@ final class NodeRunner {
                 .map(
                     s ->
                         s.deliveries().stream()
+                            // Discovery is IPv4 only: an IPv6 VIP's pools list their members.
+                            .filter(d -> d.vip() instanceof java.net.Inet4Address)
                             .map(d -> new java.net.InetSocketAddress(d.vip(), d.port()))
                             .toList())
                 .orElse(List.of()));

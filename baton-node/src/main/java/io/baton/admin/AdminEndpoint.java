@@ -414,8 +414,8 @@ public final class AdminEndpoint implements AutoCloseable {
       List<Map<String, Object>> list = new ArrayList<>();
       for (ServerAgent.Served s : server.served()) {
         Map<String, Object> m = new LinkedHashMap<>();
-        m.put("vip", s.flow().localIp().getHostAddress() + ":" + s.flow().localPort());
-        m.put("client", s.flow().clientIp().getHostAddress() + ":" + s.flow().clientPort());
+        m.put("vip", io.baton.linux.IpText.withPort(s.flow().localIp(), s.flow().localPort()));
+        m.put("client", io.baton.linux.IpText.withPort(s.flow().clientIp(), s.flow().clientPort()));
         m.put("from", s.from());
         m.put("handoffId", s.handoffId());
         m.put("ageMs", now - s.sinceMs());
@@ -431,7 +431,7 @@ public final class AdminEndpoint implements AutoCloseable {
       try {
         for (var e : dispatcher.forwarding().list(MAX_LISTED).get(10, TimeUnit.SECONDS)) {
           Map<String, Object> m = new LinkedHashMap<>();
-          m.put("vip", e.flow().localIp().getHostAddress() + ":" + e.flow().localPort());
+          m.put("vip", io.baton.linux.IpText.withPort(e.flow().localIp(), e.flow().localPort()));
           m.put("client", e.flow().clientIp().getHostAddress() + ":" + e.flow().clientPort());
           m.put("server", e.server().getHostAddress());
           m.put("ageMs", e.ageNs() / 1_000_000);

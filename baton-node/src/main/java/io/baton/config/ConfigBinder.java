@@ -56,18 +56,26 @@ final class ConfigBinder {
         server,
         metrics(root.get("metrics")),
         sync(root.get("sync"), node),
-        announce(root.get("announce"), node),
+        announce(root.get("announce"), node, vips),
         admin(root.get("admin")),
         gateway);
   }
 
-  private static Optional<BgpConfig> announce(ConfigField field, NodeConfig node)
-      throws ConfigException {
+  private static Optional<BgpConfig> announce(
+      ConfigField field, NodeConfig node, List<VipConfig> vips) throws ConfigException {
     if (!field.isPresent()) {
       return Optional.empty();
     }
     if (!node.hasRole(Role.DISPATCHER)) {
       throw field.error("only for nodes with role dispatcher (they announce the VIPs)");
+    }
+    for (VipConfig v : vips) {
+      if (v.address() instanceof java.net.Inet6Address) {
+        throw field.error(
+            "announces IPv4 VIPs only for now; VIP "
+                + io.baton.linux.IpText.of(v.address())
+                + " is IPv6");
+      }
     }
     field.allowKeys("bgp");
     ConfigField bgp =
@@ -75,12 +83,17 @@ final class ConfigBinder {
     bgp.allowKeys("as", "router-id", "neighbors", "hold-time");
     long as = asNumber(bgp.get("as").required());
     ConfigField idField = bgp.get("router-id");
-    java.net.Inet4Address routerId =
-        idField.isPresent()
-            ? idField.asIpv4()
-            : node.front()
-                .orElseThrow(() -> bgp.error("needs router-id, or node.interfaces.front"))
-                .address();
+    java.net.Inet4Address routerId;
+    if (idField.isPresent()) {
+      routerId = idField.asIpv4();
+    } else if (node.front()
+            .orElseThrow(() -> bgp.error("needs router-id, or node.interfaces.front"))
+            .address()
+        instanceof java.net.Inet4Address front) {
+      routerId = front;
+    } else {
+      throw bgp.error("needs router-id (an IPv4 address): node.interfaces.front is IPv6");
+    }
     ConfigField neighborsField =
         bgp.get("neighbors").required("is required: the routers to announce the VIPs to");
     List<BgpConfig.Neighbor> neighbors = new java.util.ArrayList<>();
@@ -119,6 +132,12 @@ final class ConfigBinder {
     field.allowKeys("port", "seeds", "report-interval", "stale-after");
     if (node.sync().isEmpty()) {
       throw field.error("needs node.interfaces.sync: the address this node's sync plane binds");
+    }
+    if (node.fabricInterface().isPresent()
+        && node.fabric().address() instanceof java.net.Inet6Address fabric) {
+      throw field.error(
+          "carries IPv4 fabric addresses only for now; node.interfaces.fabric is "
+              + io.baton.linux.IpText.of(fabric));
     }
     ConfigField port = field.get("port");
     int syncPort = port.isPresent() ? port.asInt(1, 65534) : SyncConfig.DEFAULT_PORT;

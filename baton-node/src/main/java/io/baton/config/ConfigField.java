@@ -6,8 +6,11 @@ import io.baton.config.YamlNode.Mapping;
 import io.baton.config.YamlNode.Position;
 import io.baton.config.YamlNode.Scalar;
 import io.baton.config.YamlNode.Sequence;
+import io.baton.linux.IpText;
 import java.math.BigInteger;
 import java.net.Inet4Address;
+import java.net.Inet6Address;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -32,6 +35,9 @@ final class ConfigField {
       Pattern.compile(
           "(0|[1-9][0-9]{0,2})\\.(0|[1-9][0-9]{0,2})\\.(0|[1-9][0-9]{0,2})"
               + "\\.(0|[1-9][0-9]{0,2})");
+
+  /** The characters of IPv6 text (an embedded IPv4 tail included); the JDK checks the rest. */
+  private static final Pattern IPV6_TEXT = Pattern.compile("[0-9a-fA-F:.]{2,45}");
 
   private final String source;
   private final String path;
@@ -284,27 +290,111 @@ final class ConfigField {
 
   /**
    * An IPv4 literal that can name a host: not {@code 0.0.0.0}, not multicast or broadcast. Host
-   * names are refused rather than resolved: a config must not depend on DNS at start.
+   * names are refused rather than resolved: a config must not depend on DNS at start. For fields
+   * that do not take IPv6 yet (the sync plane, BGP, the gateway, metrics and admin listeners).
    */
   Inet4Address asIpv4() throws ConfigException {
-    Inet4Address address = parseIpv4(asString());
+    String text = asString();
+    if (text.indexOf(':') >= 0) {
+      throw error("must be an IPv4 address (IPv6 is not supported here yet), got '" + text + "'");
+    }
+    Inet4Address address = parseIpv4(text);
+    checkUnicast(address);
+    return address;
+  }
+
+  /**
+   * An IPv4 or IPv6 literal that can name a host: IPv4 as {@link #asIpv4}; IPv6 in RFC 4291 text
+   * (compressed or not, without brackets or zone), not {@code ::}, not multicast, not link-local
+   * (it would need a zone), not IPv4-mapped ({@code ::ffff:198.18.0.1} names an IPv4 host: write it
+   * as IPv4). Host names are refused, never resolved.
+   */
+  InetAddress asIp() throws ConfigException {
+    InetAddress address = parseIp(asString());
+    checkUnicast(address);
+    return address;
+  }
+
+  private void checkUnicast(InetAddress address) throws ConfigException {
+    if (address instanceof Inet6Address v6) {
+      if (v6.isAnyLocalAddress() || v6.isMulticastAddress()) {
+        throw error("must be a unicast IPv6 address, got " + IpText.of(v6));
+      }
+      if (v6.isLinkLocalAddress()) {
+        throw error(
+            "must not be link-local (fe80::/10 needs a zone, which Baton does not take), got "
+                + IpText.of(v6));
+      }
+      return;
+    }
     if (address.isAnyLocalAddress()
         || address.isMulticastAddress()
         || address.getHostAddress().equals("255.255.255.255")) {
       throw error("must be a unicast IPv4 address, got " + address.getHostAddress());
     }
-    return address;
   }
 
   /** {@code ADDRESS:PORT} with an IPv4 literal; {@code 0.0.0.0} is allowed only if asked. */
   InetSocketAddress asIpv4SocketAddress(boolean allowAnyAddress) throws ConfigException {
     String text = asString();
+    if (text.startsWith("[")) {
+      throw error(
+          "must be an IPv4 ADDRESS:PORT (IPv6 is not supported here yet), got '" + text + "'");
+    }
     int colon = text.lastIndexOf(':');
     if (colon < 0) {
       throw error("must be ADDRESS:PORT such as 127.0.0.1:8080, got '" + text + "'");
     }
     Inet4Address address = parseIpv4(text.substring(0, colon));
-    String portText = text.substring(colon + 1);
+    int port = port(text.substring(colon + 1));
+    if (address.isAnyLocalAddress() && !allowAnyAddress) {
+      throw error("must name a host, not 0.0.0.0");
+    }
+    return new InetSocketAddress(address, port);
+  }
+
+  /**
+   * {@code ADDRESS:PORT} with an IPv4 literal, or {@code [ADDRESS]:PORT} with an IPv6 one (the
+   * brackets of RFC 3986, so the port cannot be read as part of the address); the address must name
+   * a host ({@link #asIp}), loopback included.
+   */
+  InetSocketAddress asSocketAddress() throws ConfigException {
+    String text = asString();
+    if (text.startsWith("[")) {
+      int close = text.indexOf(']');
+      if (close < 0 || close + 1 >= text.length() || text.charAt(close + 1) != ':') {
+        throw error("must be [ADDRESS]:PORT such as [2001:db8::1]:8080, got '" + text + "'");
+      }
+      String inside = text.substring(1, close);
+      if (inside.indexOf(':') < 0) {
+        throw error(
+            "brackets are for IPv6 addresses; write an IPv4 one as 127.0.0.1:8080, got '"
+                + text
+                + "'");
+      }
+      InetAddress address = parseIp(inside);
+      checkUnicast(address);
+      return new InetSocketAddress(address, port(text.substring(close + 2)));
+    }
+    int colon = text.lastIndexOf(':');
+    if (colon < 0) {
+      throw error("must be ADDRESS:PORT such as 127.0.0.1:8080, got '" + text + "'");
+    }
+    if (text.indexOf(':') != colon) {
+      throw error(
+          "an IPv6 address and port are written [ADDRESS]:PORT such as [2001:db8::1]:8080, got '"
+              + text
+              + "'");
+    }
+    Inet4Address address = parseIpv4(text.substring(0, colon));
+    int port = port(text.substring(colon + 1));
+    if (address.isAnyLocalAddress()) {
+      throw error("must name a host, not 0.0.0.0");
+    }
+    return new InetSocketAddress(address, port);
+  }
+
+  private int port(String portText) throws ConfigException {
     int port;
     try {
       port = Integer.parseInt(portText);
@@ -314,10 +404,41 @@ final class ConfigField {
     if (port < 1 || port > 65535) {
       throw error("port must be 1..65535, got '" + portText + "'");
     }
-    if (address.isAnyLocalAddress() && !allowAnyAddress) {
-      throw error("must name a host, not 0.0.0.0");
+    return port;
+  }
+
+  /** An IPv4 or IPv6 literal; never resolves a name. */
+  private InetAddress parseIp(String text) throws ConfigException {
+    if (text.indexOf(':') < 0) {
+      if (!IPV4.matcher(text).matches()) {
+        throw error(
+            "must be an IP address such as 198.18.0.1 or 2001:db8::1, got '"
+                + text
+                + "'"
+                + (text.matches(".*[a-zA-Z].*") ? " (host names are not resolved)" : ""));
+      }
+      return parseIpv4(text);
     }
-    return new InetSocketAddress(address, port);
+    if (!IPV6_TEXT.matcher(text).matches()) {
+      throw error(
+          "must be an IPv6 address such as 2001:db8::1 (no brackets, no zone), got '" + text + "'");
+    }
+    InetAddress address;
+    try {
+      // A literal: ofLiteral never consults DNS.
+      address = InetAddress.ofLiteral(text);
+    } catch (IllegalArgumentException e) {
+      throw error("must be an IPv6 address such as 2001:db8::1, got '" + text + "'");
+    }
+    if (address instanceof Inet4Address v4) {
+      throw error(
+          "is an IPv4-mapped IPv6 address; write the IPv4 address "
+              + v4.getHostAddress()
+              + " instead, got '"
+              + text
+              + "'");
+    }
+    return address;
   }
 
   private Inet4Address parseIpv4(String text) throws ConfigException {

@@ -1,6 +1,6 @@
 package io.baton.config;
 
-import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.List;
@@ -14,7 +14,7 @@ import java.util.Objects;
 public sealed interface Delivery
     permits Delivery.Relay, Delivery.Pass, Delivery.Embedded, Delivery.Udp {
   /** The VIP address the connection was made to. */
-  Inet4Address vip();
+  InetAddress vip();
 
   /** The VIP port. */
   int port();
@@ -33,14 +33,14 @@ public sealed interface Delivery
    *     workers (nftables DNAT, weighted), never through the agent; empty: none
    */
   record Relay(
-      Inet4Address vip,
+      InetAddress vip,
       int port,
       InetSocketAddress upstream,
       List<Worker> workers,
       String balance,
       java.util.Optional<InetSocketAddress> direct)
       implements Delivery {
-    public Relay(Inet4Address vip, int port, InetSocketAddress upstream) {
+    public Relay(InetAddress vip, int port, InetSocketAddress upstream) {
       this(vip, port, upstream, List.of(), "least-connections", java.util.Optional.empty());
     }
 
@@ -73,7 +73,7 @@ public sealed interface Delivery
    * @param workers the workers, each with its socket path
    * @param balance how the pool chooses: {@code least-connections} or {@code round-robin}
    */
-  record Pass(Inet4Address vip, int port, List<PassWorker> workers, String balance)
+  record Pass(InetAddress vip, int port, List<PassWorker> workers, String balance)
       implements Delivery {
     public Pass {
       Objects.requireNonNull(vip, "vip");
@@ -100,9 +100,9 @@ public sealed interface Delivery
    * @param root the application's content directory (absolute)
    * @param cacheBytes the size of the sample app's object cache ({@code /cached/KEY}); 0: none
    */
-  record Embedded(Inet4Address vip, int port, String app, Path root, long cacheBytes)
+  record Embedded(InetAddress vip, int port, String app, Path root, long cacheBytes)
       implements Delivery {
-    public Embedded(Inet4Address vip, int port, String app, Path root) {
+    public Embedded(InetAddress vip, int port, String app, Path root) {
       this(vip, port, app, root, 0);
     }
 
@@ -121,7 +121,7 @@ public sealed interface Delivery
    *
    * @param echo the agent serves the port itself with an echo
    */
-  record Udp(Inet4Address vip, int port, boolean echo) implements Delivery {
+  record Udp(InetAddress vip, int port, boolean echo) implements Delivery {
     public Udp {
       Objects.requireNonNull(vip, "vip");
     }

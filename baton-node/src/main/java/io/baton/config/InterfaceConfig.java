@@ -1,15 +1,16 @@
 package io.baton.config;
 
-import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.util.Objects;
 
 /**
- * One of a node's networks: the Linux device and this node's IPv4 address on it. Immutable.
+ * One of a node's networks: the Linux device and this node's address on it (IPv4; IPv6 for front
+ * and fabric). Immutable.
  *
  * @param device interface name as {@code ip link} shows it, e.g. {@code front} or {@code eth1}
  * @param address this node's address on that network
  */
-public record InterfaceConfig(String device, Inet4Address address) {
+public record InterfaceConfig(String device, InetAddress address) {
   public InterfaceConfig {
     Objects.requireNonNull(device, "device");
     Objects.requireNonNull(address, "address");
@@ -17,6 +18,6 @@ public record InterfaceConfig(String device, Inet4Address address) {
 
   @Override
   public String toString() {
-    return device + "/" + address.getHostAddress();
+    return device + "/" + io.baton.linux.IpText.of(address);
   }
 }

@@ -1,6 +1,6 @@
 package io.baton.config;
 
-import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.util.Objects;
 
 /**
@@ -11,7 +11,7 @@ import java.util.Objects;
  * @param weight share of new connections, {@value #MIN_WEIGHT}..{@value #MAX_WEIGHT}; 0 drains the
  *     member (no new connections, existing ones stay)
  */
-public record MemberConfig(String node, Inet4Address fabricAddress, int weight) {
+public record MemberConfig(String node, InetAddress fabricAddress, int weight) {
   public static final int MIN_WEIGHT = 0;
   public static final int MAX_WEIGHT = 1000;
   public static final int DEFAULT_WEIGHT = 1;

@@ -34,9 +34,10 @@ final class NodeBinder {
     return new NodeConfig(
         name,
         roles,
-        optionalInterface(front),
-        optionalInterface(fabric),
-        optionalInterface(interfaces.get("sync")));
+        optionalInterface(front, true),
+        optionalInterface(fabric, true),
+        // The sync plane (JGroups' bind address, the farm's reports) is IPv4 only for now.
+        optionalInterface(interfaces.get("sync"), false));
   }
 
   /** A list of roles, or a single role; errors are reported as {@code node.roles}. */
@@ -59,14 +60,17 @@ final class NodeBinder {
     return roles;
   }
 
-  private static Optional<InterfaceConfig> optionalInterface(ConfigField field)
+  private static Optional<InterfaceConfig> optionalInterface(ConfigField field, boolean ipv6)
       throws ConfigException {
-    return field.isPresent() ? Optional.of(networkInterface(field)) : Optional.empty();
+    return field.isPresent() ? Optional.of(networkInterface(field, ipv6)) : Optional.empty();
   }
 
-  private static InterfaceConfig networkInterface(ConfigField field) throws ConfigException {
+  /** A device and address; IPv6 addresses only where {@code ipv6} (front and fabric). */
+  private static InterfaceConfig networkInterface(ConfigField field, boolean ipv6)
+      throws ConfigException {
     field.allowKeys("device", "address");
     String device = field.get("device").required().asName(Names.DEVICE, Names.DEVICE_TEXT);
-    return new InterfaceConfig(device, field.get("address").required().asIpv4());
+    ConfigField address = field.get("address").required();
+    return new InterfaceConfig(device, ipv6 ? address.asIp() : address.asIpv4());
   }
 }

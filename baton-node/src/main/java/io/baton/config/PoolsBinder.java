@@ -1,6 +1,8 @@
 package io.baton.config;
 
-import java.net.Inet4Address;
+import io.baton.linux.IpText;
+import java.net.Inet6Address;
+import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -31,7 +33,7 @@ final class PoolsBinder {
   }
 
   /** Where a node was first seen as a member, to catch conflicting fabric addresses. */
-  private record MemberSeen(Inet4Address fabricAddress, String pool, Forwarding forwarding) {}
+  private record MemberSeen(InetAddress fabricAddress, String pool, Forwarding forwarding) {}
 
   private static PoolConfig pool(
       String name, ConfigField pool, Map<String, MemberSeen> nodes, boolean syncPlane)
@@ -95,23 +97,31 @@ final class PoolsBinder {
           throw field
               .get("fabric-address")
               .error(
-                  member.fabricAddress().getHostAddress()
+                  IpText.of(member.fabricAddress())
                       + " is already the address of member '"
                       + earlier.node()
                       + "'");
         }
       }
+      // A node has one fabric address per family: a dual-stack server is listed with its IPv4
+      // address in the pools of IPv4 VIPs and its IPv6 address in those of IPv6 VIPs.
+      boolean v6 = member.fabricAddress() instanceof Inet6Address;
       MemberSeen seen =
           nodes.putIfAbsent(
-              member.node(), new MemberSeen(member.fabricAddress(), name, forwarding));
-      if (seen != null && !seen.fabricAddress().equals(member.fabricAddress())) {
+              member.node() + (v6 ? " ipv6" : ""),
+              new MemberSeen(member.fabricAddress(), name, forwarding));
+      MemberSeen other = nodes.get(member.node() + (v6 ? "" : " ipv6"));
+      if (seen == null && other != null && other.forwarding() != forwarding) seen = other;
+      if (seen != null
+          && !seen.fabricAddress().equals(member.fabricAddress())
+          && (seen.fabricAddress() instanceof Inet6Address) == v6) {
         throw field
             .get("fabric-address")
             .error(
                 "node '"
                     + member.node()
                     + "' has fabric-address "
-                    + seen.fabricAddress().getHostAddress()
+                    + IpText.of(seen.fabricAddress())
                     + " in pool "
                     + seen.pool());
       }
@@ -137,7 +147,7 @@ final class PoolsBinder {
   private static MemberConfig member(ConfigField member) throws ConfigException {
     member.allowKeys("node", "fabric-address", "weight");
     String node = member.get("node").required().asName(Names.NODE, Names.NODE_TEXT);
-    Inet4Address address = member.get("fabric-address").required().asIpv4();
+    InetAddress address = member.get("fabric-address").required().asIp();
     ConfigField weight = member.get("weight");
     return new MemberConfig(
         node,

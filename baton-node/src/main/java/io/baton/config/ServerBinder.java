@@ -1,6 +1,6 @@
 package io.baton.config;
 
-import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -76,13 +76,13 @@ final class ServerBinder {
       }
       deliveries.add(delivery);
     }
-    List<Inet4Address> dispatchers = new ArrayList<>();
+    List<InetAddress> dispatchers = new ArrayList<>();
     ConfigField dispatchersField = server.get("dispatchers");
     if (dispatchersField.isPresent()) {
       List<ConfigField> items = dispatchersField.list();
       if (items.isEmpty())
         throw dispatchersField.error("must list at least one fabric address, or be left out");
-      for (ConfigField item : items) dispatchers.add(item.asIpv4());
+      for (ConfigField item : items) dispatchers.add(item.asIp());
     }
     return Optional.of(
         new ServerConfig(
@@ -116,7 +116,7 @@ final class ServerBinder {
     }
     HealthCheckConfig.Kind kind =
         tcp.isPresent() ? HealthCheckConfig.Kind.TCP : HealthCheckConfig.Kind.HTTP;
-    InetSocketAddress target = (tcp.isPresent() ? tcp : http).asIpv4SocketAddress(false);
+    InetSocketAddress target = (tcp.isPresent() ? tcp : http).asSocketAddress();
     ConfigField pathField = field.get("path");
     String path = "/";
     if (pathField.isPresent()) {
@@ -164,7 +164,7 @@ final class ServerBinder {
    * weight}]}}: addresses are relayed to, sockets are passed the connection.
    */
   private static Delivery workerPool(
-      Inet4Address vip, int port, ConfigField field, Path baseDirectory) throws ConfigException {
+      InetAddress vip, int port, ConfigField field, Path baseDirectory) throws ConfigException {
     field.allowKeys("balance", "members", "direct");
     String balance = "least-connections";
     ConfigField balanceField = field.get("balance");
@@ -201,7 +201,7 @@ final class ServerBinder {
         continue;
       }
       if (!passed.isEmpty()) throw m.get("address").error(MIXED);
-      InetSocketAddress address = m.get("address").required().asIpv4SocketAddress(false);
+      InetSocketAddress address = m.get("address").required().asSocketAddress();
       if (address.getAddress().equals(vip) && address.getPort() == port) {
         throw m.get("address").error("is the VIP itself; name the worker's own address");
       }
@@ -219,7 +219,7 @@ final class ServerBinder {
     if (members.isEmpty()) throw membersField.error("must list at least one worker");
     java.util.Optional<InetSocketAddress> direct = java.util.Optional.empty();
     if (directField.isPresent()) {
-      InetSocketAddress d = directField.asIpv4SocketAddress(false);
+      InetSocketAddress d = directField.asSocketAddress();
       if (d.getAddress().equals(vip)) {
         throw directField.error(
             "is the VIP; name this server's own address (the VIP's connections come by handoff)");
@@ -239,7 +239,7 @@ final class ServerBinder {
 
   private static Delivery delivery(ConfigField field, Path baseDirectory) throws ConfigException {
     field.allowKeys("vip", "port", "relay", "workers", "embedded", "udp");
-    Inet4Address vip = field.get("vip").required().asIpv4();
+    InetAddress vip = field.get("vip").required().asIp();
     int port = field.get("port").required().asPort();
     ConfigField udp = field.get("udp");
     if (udp.isPresent()) {
@@ -274,7 +274,7 @@ final class ServerBinder {
               "needs relay: ADDRESS:PORT, workers: {members: [...]} or embedded: {app: NAME, root: DIR}");
     }
     if (relay.isPresent()) {
-      InetSocketAddress upstream = relay.asIpv4SocketAddress(false);
+      InetSocketAddress upstream = relay.asSocketAddress();
       if (upstream.getAddress().equals(vip) && upstream.getPort() == port) {
         throw relay.error("relays to the VIP itself; name the application's own address");
       }
@@ -289,6 +289,6 @@ final class ServerBinder {
   }
 
   private static String text(InetSocketAddress address) {
-    return address.getAddress().getHostAddress() + ":" + address.getPort();
+    return io.baton.linux.IpText.withPort(address.getAddress(), address.getPort());
   }
 }

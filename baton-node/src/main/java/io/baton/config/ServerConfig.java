@@ -17,7 +17,7 @@ import java.util.List;
 public record ServerConfig(
     boolean applyHostPreparation,
     List<Delivery> deliveries,
-    List<java.net.Inet4Address> dispatchers,
+    List<java.net.InetAddress> dispatchers,
     List<HealthCheckConfig> healthChecks) {
   public ServerConfig {
     deliveries = List.copyOf(deliveries);

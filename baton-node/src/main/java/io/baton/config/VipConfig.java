@@ -1,6 +1,6 @@
 package io.baton.config;
 
-import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.Objects;
@@ -9,7 +9,7 @@ import java.util.Objects;
  * A virtual address and port that clients connect to, how the dispatcher reads new connections on
  * it, and where it routes them. Immutable.
  *
- * @param address IPv4 address owned by the dispatchers on the front network
+ * @param address IPv4 or IPv6 address owned by the dispatchers on the front network
  * @param port TCP port
  * @param mode what the dispatcher reads before routing
  * @param defaultPool the pool for connections that match no rule (every l4 connection)
@@ -17,7 +17,7 @@ import java.util.Objects;
  * @param reroute whether later requests of a keep-alive connection are routed too (http only)
  */
 public record VipConfig(
-    Inet4Address address,
+    InetAddress address,
     int port,
     VipMode mode,
     String defaultPool,
@@ -33,7 +33,7 @@ public record VipConfig(
 
   /** A VIP whose rules route each connection's first request only. */
   public VipConfig(
-      Inet4Address address, int port, VipMode mode, String defaultPool, List<RuleConfig> rules) {
+      InetAddress address, int port, VipMode mode, String defaultPool, List<RuleConfig> rules) {
     this(address, port, mode, defaultPool, rules, Reroute.FIRST_REQUEST);
   }
 
@@ -43,6 +43,6 @@ public record VipConfig(
 
   @Override
   public String toString() {
-    return address.getHostAddress() + ":" + port + " (" + mode.configName() + ")";
+    return io.baton.linux.IpText.withPort(address, port) + " (" + mode.configName() + ")";
   }
 }

@@ -1,7 +1,9 @@
 package io.baton.config;
 
 import io.baton.config.RuleConfig.Condition;
-import java.net.Inet4Address;
+import io.baton.linux.IpText;
+import java.net.Inet6Address;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -28,7 +30,8 @@ final class VipsBinder {
     Map<String, String> seen = new HashMap<>();
     for (ConfigField vip : vips.list()) {
       vip.allowKeys("address", "port", "mode", "default-pool", "rules", "reroute");
-      Inet4Address address = vip.get("address").required().asIpv4();
+      ConfigField addressField = vip.get("address").required();
+      InetAddress address = addressField.asIp();
       ConfigField portField = vip.get("port").required();
       int port = portField.asPort();
       ConfigField modeField = vip.get("mode");
@@ -40,9 +43,7 @@ final class VipsBinder {
       if (earlier != null) {
         throw portField.error(
             protocol
-                + address.getHostAddress()
-                + ":"
-                + port
+                + IpText.withPort(address, port)
                 + " is already configured"
                 + " in "
                 + earlier);
@@ -52,7 +53,8 @@ final class VipsBinder {
               vip.get("default-pool")
                   .required("is required (the pool for connections no rule" + " matches)"),
               pools,
-              mode);
+              mode,
+              address);
       ConfigField rerouteField = vip.get("reroute");
       Reroute reroute =
           rerouteField.isPresent()
@@ -63,13 +65,19 @@ final class VipsBinder {
       }
       result.add(
           new VipConfig(
-              address, port, mode, defaultPool, rules(vip.get("rules"), mode, pools), reroute));
+              address,
+              port,
+              mode,
+              defaultPool,
+              rules(vip.get("rules"), mode, pools, address),
+              reroute));
     }
     return result;
   }
 
   private static List<RuleConfig> rules(
-      ConfigField rules, VipMode mode, Map<String, PoolConfig> pools) throws ConfigException {
+      ConfigField rules, VipMode mode, Map<String, PoolConfig> pools, InetAddress vip)
+      throws ConfigException {
     List<ConfigField> fields = rules.list();
     if (mode == VipMode.L4 && !fields.isEmpty()) {
       throw rules.error("l4 VIPs hand off before reading the request, so they have no rules");
@@ -87,7 +95,7 @@ final class VipsBinder {
         throw nameField.error("rule '" + name + "' is already defined for this VIP");
       }
       List<Condition> conditions = conditions(rule, mode);
-      String pool = poolReference(rule.get("pool").required(), pools, mode);
+      String pool = poolReference(rule.get("pool").required(), pools, mode, vip);
       result.add(new RuleConfig(name, conditions, pool));
     }
     return result;
@@ -158,9 +166,10 @@ final class VipsBinder {
     return new RuleConfig.Header(name, value);
   }
 
-  /** The name of an existing pool that a VIP of {@code mode} can feed. */
+  /** The name of an existing pool that a VIP of {@code mode} at {@code vip} can feed. */
   private static String poolReference(
-      ConfigField field, Map<String, PoolConfig> pools, VipMode mode) throws ConfigException {
+      ConfigField field, Map<String, PoolConfig> pools, VipMode mode, InetAddress vip)
+      throws ConfigException {
     String name = field.asString();
     PoolConfig pool = pools.get(name);
     if (pool == null) {
@@ -184,6 +193,18 @@ final class VipsBinder {
               + "' discovers its members, which udp VIPs do not support yet (servers report TCP"
               + " services only): list the members");
     }
+    familyFits(field, pool, vip);
+    if (mode == VipMode.UDP
+        && vip instanceof Inet6Address
+        && pool.forwarding() != Forwarding.ENCAP) {
+      // The servers' unwrapping takes IPv4 datagrams: a flow's first datagram, sent by the
+      // dispatcher itself, reaches an IPv6-fabric server no other way yet.
+      throw field.error(
+          "pool '"
+              + name
+              + "' is forwarded direct; an IPv6 udp VIP needs forwarding: encap (each flow's first"
+              + " datagram reaches its server wrapped in IPv4)");
+    }
     HashKey hashKey = pool.hashKey().orElse(HashKey.CLIENT_IP);
     boolean readable =
         switch (hashKey) {
@@ -202,5 +223,47 @@ final class VipsBinder {
               + " VIP does not read");
     }
     return name;
+  }
+
+  /**
+   * Where the members of a pool a VIP feeds must be. Forwarded directly, an IPv6 VIP's packets go
+   * with {@code fwd ip6 to} the member's fabric address and an IPv4 VIP's with {@code fwd ip to}:
+   * every member needs a fabric address of the VIP's family. Forwarded encapsulated, every packet
+   * (IPv4 or IPv6 inside) is wrapped in IPv4 to the member: IPv4 fabric addresses. Discovered
+   * members come from the sync plane, which carries IPv4 fabric addresses only.
+   */
+  private static void familyFits(ConfigField field, PoolConfig pool, InetAddress vip)
+      throws ConfigException {
+    boolean v6 = vip instanceof Inet6Address;
+    boolean encap = pool.forwarding() == Forwarding.ENCAP;
+    if (v6 && pool.discover()) {
+      throw field.error(
+          "pool '"
+              + pool.name()
+              + "' discovers its members through the sync plane, which carries IPv4 fabric"
+              + " addresses only; list an IPv6 VIP's members with IPv6 fabric addresses");
+    }
+    boolean wantV6 = v6 && !encap;
+    for (MemberConfig m : pool.members()) {
+      if ((m.fabricAddress() instanceof Inet6Address) != wantV6) {
+        throw field.error(
+            "pool '"
+                + pool.name()
+                + "' has member '"
+                + m.node()
+                + "' at "
+                + (wantV6 ? "IPv4" : "IPv6")
+                + " fabric address "
+                + IpText.of(m.fabricAddress())
+                + ", but "
+                + (encap
+                    ? "an encap pool wraps every packet in IPv4 to its members"
+                    : "this VIP is "
+                        + (v6 ? "IPv6" : "IPv4")
+                        + " (its packets are forwarded with "
+                        + (v6 ? "fwd ip6 to an IPv6" : "fwd ip to an IPv4")
+                        + " fabric address)"));
+      }
+    }
   }
 }

@@ -2,10 +2,12 @@ package io.baton.dataplane;
 
 import io.baton.linux.Addresses;
 import io.baton.linux.Errno;
+import io.baton.linux.IpText;
 import io.baton.linux.LinuxException;
 import io.baton.linux.Sysctl;
 import java.io.IOException;
 import java.net.Inet4Address;
+import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.NetworkInterface;
 import java.net.SocketException;
@@ -27,8 +29,15 @@ import java.util.List;
  *       because forwarded client packets arrive there with the client's address as source.
  * </ul>
  *
- * The nftables guard ({@link VipGuard}) is installed by the agent itself. Every problem is one line
- * that says what is wrong and what to run. Reads and changes sysctls and addresses through the
+ * The two IPv4 sysctls matter only with an IPv4 VIP. An IPv6 VIP goes on {@code lo} as a /128 with
+ * {@code nodad} (usable at once), and needs no sysctl: Linux answers a neighbour solicitation only
+ * for an address of the interface it arrived on (ndisc_recv_ns looks the target up strictly on that
+ * device), never for one on {@code lo} (verified by {@code HostPreparationLabTest}); and IPv6 has
+ * no rp_filter (only an nftables {@code fib} rule could drop forwarded packets, which Baton does
+ * not install). IPv6 must not be disabled on {@code lo}.
+ *
+ * <p>The nftables guard ({@link VipGuard}) is installed by the agent itself. Every problem is one
+ * line that says what is wrong and what to run. Reads and changes sysctls and addresses through the
  * Linux door ({@link Sysctl}, {@link Addresses}), in the calling thread's network namespace.
  * Stateless; not meant for concurrent use.
  */
@@ -38,19 +47,24 @@ public final class HostPreparation {
   private HostPreparation() {}
 
   /** Problems found; empty when the host is ready. */
-  public static List<String> check(Collection<Inet4Address> vips, String fabricDevice) {
+  public static List<String> check(Collection<? extends InetAddress> vips, String fabricDevice) {
     List<String> problems = new ArrayList<>();
     List<InetAddress> local = localAddresses(problems);
-    for (Inet4Address vip : vips) {
+    if (vips.stream().anyMatch(v -> v instanceof Inet6Address)) {
+      expect(problems, "net.ipv6.conf." + VIP_DEVICE + ".disable_ipv6", List.of("0"), "0");
+    }
+    for (InetAddress vip : vips) {
       if (!local.contains(vip)) {
         problems.add(
             "VIP "
-                + vip.getHostAddress()
+                + IpText.of(vip)
                 + " is not configured on this host: run `ip addr add "
-                + vip.getHostAddress()
-                + "/32 dev lo` (or start with apply-host-preparation: true)");
+                + IpText.of(vip)
+                + (vip instanceof Inet6Address ? "/128 dev lo nodad" : "/32 dev lo")
+                + "` (or start with apply-host-preparation: true)");
       }
     }
+    if (vips.stream().noneMatch(v -> v instanceof Inet4Address)) return problems;
     expect(problems, "net.ipv4.conf.all.arp_ignore", List.of("1", "2"), "1");
     expect(problems, "net.ipv4.conf.all.arp_announce", List.of("2"), "2");
     expect(problems, "net.ipv4.conf.all.rp_filter", List.of("0", "2"), "2");
@@ -63,16 +77,25 @@ public final class HostPreparation {
    * Applies what {@link #check} would complain about; returns what was changed (one line each).
    * Throws with a clear message when a change fails.
    */
-  public static List<String> apply(Collection<Inet4Address> vips, String fabricDevice)
+  public static List<String> apply(Collection<? extends InetAddress> vips, String fabricDevice)
       throws IOException {
     List<String> changes = new ArrayList<>();
+    if (vips.stream().anyMatch(v -> v instanceof Inet6Address)) {
+      changes.addAll(setIfNot("net.ipv6.conf." + VIP_DEVICE + ".disable_ipv6", List.of("0"), "0"));
+    }
     // A VIP already on another interface (a dispatcher that is also a server) is left there.
     List<InetAddress> local = localAddresses(new ArrayList<>());
-    for (Inet4Address vip : vips) {
+    for (InetAddress vip : vips) {
       if (!local.contains(vip) && addToLoopback(vip)) {
-        changes.add("added " + vip.getHostAddress() + "/32 to " + VIP_DEVICE);
+        changes.add(
+            "added "
+                + IpText.of(vip)
+                + (vip instanceof Inet6Address ? "/128 (nodad)" : "/32")
+                + " to "
+                + VIP_DEVICE);
       }
     }
+    if (vips.stream().noneMatch(v -> v instanceof Inet4Address)) return changes;
     changes.addAll(setIfNot("net.ipv4.conf.all.arp_ignore", List.of("1", "2"), "1"));
     changes.addAll(setIfNot("net.ipv4.conf.all.arp_announce", List.of("2"), "2"));
     changes.addAll(setIfNot("net.ipv4.conf.all.rp_filter", List.of("0", "2"), "2"));
@@ -100,15 +123,29 @@ public final class HostPreparation {
     }
   }
 
-  /** Adds {@code vip}/32 to lo; false if it was there already (another process got there first). */
-  private static boolean addToLoopback(Inet4Address vip) throws IOException {
+  /**
+   * Adds {@code vip}/32 (IPv4) or /128 (IPv6, nodad) to lo; false if it was there already (another
+   * process got there first).
+   */
+  private static boolean addToLoopback(InetAddress vip) throws IOException {
     try {
-      Addresses.add(VIP_DEVICE, vip, 32);
+      switch (vip) {
+        case Inet4Address v4 -> Addresses.add(VIP_DEVICE, v4, 32);
+        case Inet6Address v6 -> Addresses.add(VIP_DEVICE, v6, 128);
+        default -> throw new IllegalArgumentException("not an IP address: " + vip);
+      }
       return true;
     } catch (LinuxException e) {
       if (e.errno() == Errno.EEXIST) return false;
       throw new IOException(
-          "cannot add " + vip.getHostAddress() + "/32 to " + VIP_DEVICE + ": " + e.getMessage(), e);
+          "cannot add "
+              + IpText.of(vip)
+              + (vip instanceof Inet6Address ? "/128" : "/32")
+              + " to "
+              + VIP_DEVICE
+              + ": "
+              + e.getMessage(),
+          e);
     }
   }
 

@@ -10,7 +10,7 @@ import io.baton.routing.Member;
 import io.baton.routing.Pool;
 import io.baton.sync.FarmSnapshot;
 import io.baton.sync.NodeReport;
-import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -48,7 +48,7 @@ final class DiscoveredPools {
   private final LoadTable load;
   private final int handoffPort;
   private final boolean localService;
-  private final Map<String, Inet4Address> serverFabric;
+  private final Map<String, InetAddress> serverFabric;
   private final Map<String, HandoffClient> clients;
   private final Function<MemberConfig, HandoffClient> clientFactory;
 
@@ -63,7 +63,7 @@ final class DiscoveredPools {
       LoadTable load,
       int handoffPort,
       boolean localService,
-      Map<String, Inet4Address> serverFabric,
+      Map<String, InetAddress> serverFabric,
       Map<String, HandoffClient> clients,
       Function<MemberConfig, HandoffClient> clientFactory) {
     this.nodeName = nodeName;
@@ -109,7 +109,7 @@ final class DiscoveredPools {
       if (members.equals(d.current().get().members())) continue;
       for (Member m : members) {
         if (m.local()) continue;
-        Inet4Address known = serverFabric.putIfAbsent(m.node(), m.fabricAddress());
+        InetAddress known = serverFabric.putIfAbsent(m.node(), m.fabricAddress());
         if (known != null && !known.equals(m.fabricAddress())) {
           log.warn(
               "pool {}: {} reports fabric address {}, but it is {} here; not a member",

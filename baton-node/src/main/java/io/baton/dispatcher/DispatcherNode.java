@@ -37,6 +37,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.LongSupplier;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -58,8 +59,16 @@ public final class DispatcherNode implements AutoCloseable {
   private final List<Channel> listeners = new ArrayList<>();
   private final String nodeName;
 
-  /** Each configured server's fabric address: ownership claims must match it. */
-  private final Map<String, java.net.Inet4Address> serverFabric = new ConcurrentHashMap<>();
+  /** Each server's session address: where its handoff listener is (shared with discovery). */
+  private final Map<String, java.net.InetAddress> serverFabric = new ConcurrentHashMap<>();
+
+  /**
+   * Each configured server's fabric addresses, at most one per family, its session address first (a
+   * dual-stack server is listed with its IPv4 address in the pools of IPv4 VIPs and its IPv6
+   * address in those of IPv6 VIPs).
+   */
+  private final Map<String, List<java.net.InetAddress>> serverAddressesByNode =
+      new ConcurrentHashMap<>();
 
   private volatile boolean closing;
 
@@ -132,6 +141,9 @@ public final class DispatcherNode implements AutoCloseable {
             .filter(v -> v.mode() != io.baton.config.VipMode.UDP)
             .map(v -> new Vip(v.address(), v.port()))
             .toList();
+    for (String missing : io.baton.dataplane.FrontVips.awaitUsable(vips, front.device())) {
+      log.warn("{}", missing);
+    }
     LongSupplier clock = System::nanoTime;
     ForwardingService forwarding;
     try {
@@ -206,7 +218,14 @@ public final class DispatcherNode implements AutoCloseable {
         HandoffServer.frameLimitFor(config.limits().maxHeadBytes(), ReceiveBuffers.maxBytes());
     Map<String, Pool> pools = new LinkedHashMap<>();
     Map<String, DiscoveredPools.Discovering> discoveringKinds = new LinkedHashMap<>();
-    Map<String, java.net.Inet4Address> serverAddresses = new LinkedHashMap<>();
+    Map<String, List<java.net.InetAddress>> serverAddresses = new LinkedHashMap<>();
+    for (PoolConfig p : config.pools().values()) {
+      for (MemberConfig m : p.members()) {
+        var known =
+            dispatcher.serverAddressesByNode.computeIfAbsent(m.node(), n -> new ArrayList<>());
+        if (!known.contains(m.fabricAddress())) known.add(m.fabricAddress());
+      }
+    }
     // A client for a server first seen in the sync plane's reports (discovering pools).
     dispatcher.discoveredPools =
         new DiscoveredPools(
@@ -230,7 +249,7 @@ public final class DispatcherNode implements AutoCloseable {
                 isLocal));
         dispatcher.serverFabric.putIfAbsent(m.node(), m.fabricAddress());
         if (!isLocal && !clients.containsKey(m.node())) {
-          serverAddresses.put(m.node(), m.fabricAddress());
+          serverAddresses.put(m.node(), dispatcher.serverAddressesByNode.get(m.node()));
           clients.put(
               m.node(),
               newClient(config, group, m, coordinator, load, dispatcher, liveness, frameLimit));
@@ -318,7 +337,7 @@ public final class DispatcherNode implements AutoCloseable {
   private KernelUdpFlows kernelUdpFlows;
 
   /** Fabric addresses of the servers whose pools are forwarded encapsulated. */
-  private final java.util.Set<java.net.Inet4Address> encapServers = ConcurrentHashMap.newKeySet();
+  private final java.util.Set<java.net.InetAddress> encapServers = ConcurrentHashMap.newKeySet();
 
   private void startFlowForwarding(
       BatonConfig config, String frontDevice, ServerEligibility eligibility) throws IOException {
@@ -335,7 +354,7 @@ public final class DispatcherNode implements AutoCloseable {
           io.baton.dataplane.FlowForwarding.attach(
               frontDevice,
               fabric.device(),
-              fabric.address(),
+              ipv4Fabric(fabric),
               config.cluster().encapPort(),
               config.cluster().encapCheck());
     } catch (LinuxException e) {
@@ -352,14 +371,14 @@ public final class DispatcherNode implements AutoCloseable {
       forwarding.mirrorEncapsulated(flowForwarding, encapServers::contains);
       log.info(
           "forwarding encapsulated to {} (UDP port {}), the others directly",
-          encapServers.stream().map(java.net.Inet4Address::getHostAddress).sorted().toList(),
+          encapServers.stream().map(io.baton.linux.IpText::of).sorted().toList(),
           config.cluster().encapPort());
     }
     if (udp) {
       kernelUdpFlows =
           new KernelUdpFlows(
               flowForwarding,
-              fabric.address(),
+              ipv4Fabric(fabric),
               config.cluster().encapPort(),
               config.cluster().encapCheck());
       udpFlows =
@@ -372,6 +391,14 @@ public final class DispatcherNode implements AutoCloseable {
               eligibility,
               encapServers::contains);
     }
+  }
+
+  /** The node's IPv4 fabric address: the BPF forwarder wraps IPv4 only (the config checks it). */
+  private static java.net.Inet4Address ipv4Fabric(io.baton.config.InterfaceConfig fabric)
+      throws IOException {
+    if (fabric.address() instanceof java.net.Inet4Address v4) return v4;
+    throw new IOException(
+        "udp VIPs and pools with forwarding: encap need an IPv4 fabric address, not " + fabric);
   }
 
   private void listenUdp(
@@ -435,7 +462,11 @@ public final class DispatcherNode implements AutoCloseable {
     if (!encap) return;
     int frontMtu = mtu(config.node().front().orElseThrow().device());
     int fabricMtu = mtu(config.node().fabric().device());
-    int mss = Math.min(frontMtu - 40, fabricMtu - 40 - ENCAP_OVERHEAD);
+    // IPv4: 20 + 20 bytes of headers and 56 of encapsulation; IPv6: 40 + 20 and 84.
+    boolean v6 = v.address() instanceof java.net.Inet6Address;
+    int headers = v6 ? 60 : 40;
+    int overhead = v6 ? io.baton.linux.EncapHeader6.OVERHEAD : ENCAP_OVERHEAD;
+    int mss = Math.min(frontMtu - headers, fabricMtu - headers - overhead);
     int fd = ((io.netty.channel.epoll.EpollServerSocketChannel) listener).fd().intValue();
     try {
       io.baton.linux.Sockets.setInt(
@@ -452,10 +483,10 @@ public final class DispatcherNode implements AutoCloseable {
         v,
         mss,
         fabricMtu,
-        ENCAP_OVERHEAD);
+        overhead);
   }
 
-  /** Outer IPv4 (20) + UDP (8) + Baton header (28). */
+  /** Outer IPv4 (20) + UDP (8) + Baton header (28), for an IPv4 packet. */
   static final int ENCAP_OVERHEAD = io.baton.linux.FlowForwarder.OVERHEAD;
 
   private static int mtu(String device) throws IOException {
@@ -473,26 +504,29 @@ public final class DispatcherNode implements AutoCloseable {
    * did not.
    */
   private void sweepUnreachable(
-      EventLoopGroup group, Map<String, java.net.Inet4Address> servers, Liveness liveness) {
+      EventLoopGroup group, Map<String, List<java.net.InetAddress>> servers, Liveness liveness) {
     if (forwarding.adoptedCount() == 0) return;
     long delayMs = ADOPTION_WAIT.toMillis() + liveness.deadAfter().toMillis();
     group.schedule(
         () -> {
           servers.forEach(
-              (name, address) -> {
+              (name, addresses) -> {
                 HandoffClient c = clients.get(name);
                 if (c != null && !c.isConnected() && !inventoried.contains(name)) {
-                  serverLost(name, address, "not reachable " + delayMs + " ms after start");
+                  serverLost(name, addresses, "not reachable " + delayMs + " ms after start");
                 }
               });
           // Entries of servers that are no longer in the config: nobody will ever settle them.
-          java.util.Set<java.net.InetAddress> known = new java.util.HashSet<>(servers.values());
+          java.util.Set<java.net.InetAddress> known = new java.util.HashSet<>();
+          servers.values().forEach(known::addAll);
           forwarding.adoptedServers().stream()
               .filter(a -> !known.contains(a))
               .forEach(
                   a ->
                       serverLost(
-                          io.baton.linux.IpText.of(a), a, "not in this dispatcher's config"));
+                          io.baton.linux.IpText.of(a),
+                          List.of(a),
+                          "not in this dispatcher's config"));
         },
         delayMs,
         java.util.concurrent.TimeUnit.MILLISECONDS);
@@ -510,7 +544,7 @@ public final class DispatcherNode implements AutoCloseable {
     // Peer mode: this node's own connections reach its own stack; an entry would send them away.
     if (node.equals(nodeName)) return true;
     java.net.Inet4Address fabricAddress = update.fabricAddress();
-    String refusal = claimRefusal(serverFabric, node, fabricAddress);
+    String refusal = claimRefusal(serverAddressesByNode, serverFabric, node, fabricAddress);
     if (refusal != null) {
       stats.ownershipRefused.increment();
       log.warn(
@@ -561,18 +595,24 @@ public final class DispatcherNode implements AutoCloseable {
    * (a node cannot make the farm forward another's clients to itself).
    */
   static String claimRefusal(
-      Map<String, java.net.Inet4Address> servers,
+      Map<String, List<java.net.InetAddress>> configured,
+      Map<String, java.net.InetAddress> sessions,
       String node,
-      java.net.Inet4Address fabricAddress) {
-    java.net.Inet4Address configured = servers.get(node);
-    if (configured == null) return "not a server of this dispatcher's pools";
-    if (!configured.equals(fabricAddress))
-      return "its configured fabric address is " + configured.getHostAddress();
+      java.net.InetAddress fabricAddress) {
+    List<java.net.InetAddress> addresses = configured.get(node);
+    if (addresses == null) {
+      java.net.InetAddress discovered = sessions.get(node);
+      addresses = discovered == null ? null : List.of(discovered);
+    }
+    if (addresses == null) return "not a server of this dispatcher's pools";
+    if (!addresses.contains(fabricAddress))
+      return "its configured fabric address is "
+          + addresses.stream().map(io.baton.linux.IpText::of).collect(Collectors.joining(" and "));
     return null;
   }
 
   /** The server is gone: no new handoffs (its session is down) and its clients fail fast. */
-  void serverLost(String name, java.net.InetAddress address, String why) {
+  void serverLost(String name, List<java.net.InetAddress> addresses, String why) {
     if (closing) return; // our own stop closed the session; the table stays as it is
     stats.serversLost.increment();
     load.remove(name);
@@ -580,26 +620,28 @@ public final class DispatcherNode implements AutoCloseable {
       int n = udpFlows.serverLost(name);
       if (n > 0) log.warn("server {} is {}: its {} UDP flows are picked afresh", name, why, n);
     }
-    forwarding
-        .dropServer(address)
-        .whenComplete(
-            (n, error) -> {
-              if (error != null) {
-                log.warn(
-                    "server {} is {}; cannot remove its forwarding entries: {}",
-                    name,
-                    why,
-                    error.getMessage());
-              } else {
-                stats.entriesDroppedWithServers.add(n);
-                log.warn(
-                    "server {} is {}: removed its {} forwarding entries (their clients get a reset instead"
-                        + " of silence)",
-                    name,
-                    why,
-                    n);
-              }
-            });
+    for (java.net.InetAddress address : addresses) {
+      forwarding
+          .dropServer(address)
+          .whenComplete(
+              (n, error) -> {
+                if (error != null) {
+                  log.warn(
+                      "server {} is {}; cannot remove its forwarding entries: {}",
+                      name,
+                      why,
+                      error.getMessage());
+                } else {
+                  stats.entriesDroppedWithServers.add(n);
+                  log.warn(
+                      "server {} is {}: removed its {} forwarding entries (their clients get a reset instead"
+                          + " of silence)",
+                      name,
+                      why,
+                      n);
+                }
+              });
+    }
   }
 
   private static HandoffClient newClient(
@@ -612,10 +654,16 @@ public final class DispatcherNode implements AutoCloseable {
       Liveness liveness,
       int frameLimit) {
     var address = new InetSocketAddress(m.fabricAddress(), config.cluster().handoffPort());
+    // A configured server's addresses of both families; a discovered one's session address.
+    List<java.net.InetAddress> addresses = new ArrayList<>(List.of(m.fabricAddress()));
+    for (java.net.InetAddress a :
+        dispatcher.serverAddressesByNode.getOrDefault(m.node(), List.of())) {
+      if (!addresses.contains(a)) addresses.add(a);
+    }
     ServerLink link =
         new ServerLink(
             m.node(),
-            m.fabricAddress(),
+            addresses,
             coordinator,
             load,
             dispatcher.forwarding,
@@ -780,14 +828,21 @@ public final class DispatcherNode implements AutoCloseable {
     ServerBootstrap b =
         new ServerBootstrap()
             .group(group)
-            // AF_INET: on a host with IPv6 on, Netty's default is a dual-stack AF_INET6 socket, and
-            // its accepted connections (v4-mapped) cannot be exported as IPv4 state.
-            .channelFactory(() -> new EpollServerSocketChannel(SocketProtocolFamily.INET))
+            // AF_INET for an IPv4 VIP: on a host with IPv6 on, Netty's default is a dual-stack
+            // AF_INET6 socket, and its accepted connections (v4-mapped) cannot be exported as IPv4
+            // state. AF_INET6 for an IPv6 VIP, bound to that one address, so it can never accept a
+            // v4-mapped connection (IPV6_V6ONLY only matters for the unspecified address).
+            .channelFactory(
+                () ->
+                    new EpollServerSocketChannel(
+                        vip.ipv6() ? SocketProtocolFamily.INET6 : SocketProtocolFamily.INET))
             .option(ChannelOption.SO_BACKLOG, 1024)
             .option(ChannelOption.SO_REUSEADDR, true)
             .option(EpollChannelOption.SO_REUSEPORT, true)
             // A node that is also a server has a guard that only lets transparent sockets see VIP
-            // traffic; accepted connections inherit the flag.
+            // traffic; accepted connections inherit the flag. On an AF_INET6 socket Linux passes
+            // SOL_IP options to the IPv4 code, and IP_TRANSPARENT sets the same socket flag as
+            // IPV6_TRANSPARENT.
             .option(EpollChannelOption.IP_TRANSPARENT, true)
             // No TCP_NODELAY child option: Netty's epoll channels set it already, and setting it
             // again

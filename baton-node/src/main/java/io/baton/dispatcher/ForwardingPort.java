@@ -1,7 +1,7 @@
 package io.baton.dispatcher;
 
 import io.baton.transplant.FlowKey;
-import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -12,7 +12,7 @@ import java.util.concurrent.CompletableFuture;
  */
 interface ForwardingPort {
   /** Forwards the client's packets on {@code flow} to {@code server}, for handoff {@code token}. */
-  CompletableFuture<Void> forward(FlowKey flow, Inet4Address server, long token);
+  CompletableFuture<Void> forward(FlowKey flow, InetAddress server, long token);
 
   /** The handoff {@code token} was abandoned: remove its entry (if still its own). */
   CompletableFuture<Void> cancel(FlowKey flow, long token);

@@ -6,7 +6,7 @@ import io.baton.routing.LoadTable;
 import io.baton.routing.PickContext;
 import io.baton.routing.Pool;
 import io.netty.channel.Channel;
-import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.function.LongSupplier;
@@ -116,7 +116,7 @@ public final class HandoffCoordinator {
    * period, if that handoff still owns it (a CLOSED from a node that does not own the connection
    * changes nothing).
    */
-  void onClosed(FabricMessage.Closed closed, String node, Inet4Address server) {
+  void onClosed(FabricMessage.Closed closed, String node, InetAddress server) {
     forwarding
         .retire(closed.flow(), server, closed.handoffId())
         .whenComplete(

@@ -5,7 +5,7 @@ import io.baton.transplant.FlowKey;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.FastThreadLocal;
 import io.netty.util.internal.ThreadExecutorMap;
-import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
@@ -31,7 +31,7 @@ final class LoopBatchedForwarding implements ForwardingPort {
   }
 
   @Override
-  public CompletableFuture<Void> forward(FlowKey flow, Inet4Address server, long token) {
+  public CompletableFuture<Void> forward(FlowKey flow, InetAddress server, long token) {
     LoopBatch b = loopBatch();
     return b == null
         ? service.forward(flow, server, token)
@@ -50,7 +50,7 @@ final class LoopBatchedForwarding implements ForwardingPort {
    * thread would wake that thread once per connection), committed with the loop's next change or
    * within {@link #CLOSE_COMMIT_DELAY_NS}.
    */
-  CompletableFuture<Boolean> retire(FlowKey flow, Inet4Address server, long token) {
+  CompletableFuture<Boolean> retire(FlowKey flow, InetAddress server, long token) {
     LoopBatch b = loopBatch();
     return b == null
         ? service.retire(flow, server, token)

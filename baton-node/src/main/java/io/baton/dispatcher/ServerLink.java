@@ -3,10 +3,13 @@ package io.baton.dispatcher;
 import io.baton.dataplane.ForwardingService;
 import io.baton.handoff.FabricMessage;
 import io.baton.handoff.HandoffClient;
+import io.baton.linux.IpText;
 import io.baton.routing.LoadTable;
 import io.baton.transplant.FlowKey;
-import java.net.Inet4Address;
+import java.net.Inet6Address;
+import java.net.InetAddress;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
@@ -26,11 +29,17 @@ final class ServerLink implements HandoffClient.Listener {
 
   /** Told when the server's session is lost. */
   interface Lost {
-    void serverLost(String node, Inet4Address fabricAddress, String why);
+    void serverLost(String node, List<InetAddress> fabricAddresses, String why);
   }
 
   private final String node;
-  private final Inet4Address fabricAddress;
+
+  /**
+   * The server's fabric addresses, at most one per family, the session's first: forwarding entries
+   * of IPv4 flows point to its IPv4 address, those of IPv6 flows to its IPv6 one.
+   */
+  private final List<InetAddress> fabricAddresses;
+
   private final HandoffCoordinator coordinator;
   private final LoadTable load;
   private final ForwardingService forwarding;
@@ -43,7 +52,7 @@ final class ServerLink implements HandoffClient.Listener {
 
   ServerLink(
       String node,
-      Inet4Address fabricAddress,
+      List<InetAddress> fabricAddresses,
       HandoffCoordinator coordinator,
       LoadTable load,
       ForwardingService forwarding,
@@ -51,7 +60,8 @@ final class ServerLink implements HandoffClient.Listener {
       Lost lost,
       Runnable inventoried) {
     this.node = node;
-    this.fabricAddress = fabricAddress;
+    if (fabricAddresses.isEmpty()) throw new IllegalArgumentException("no fabric address");
+    this.fabricAddresses = List.copyOf(fabricAddresses);
     this.coordinator = coordinator;
     this.load = load;
     this.forwarding = forwarding;
@@ -67,7 +77,8 @@ final class ServerLink implements HandoffClient.Listener {
 
   @Override
   public void onClosed(FabricMessage.Closed closed) {
-    coordinator.onClosed(closed, node, fabricAddress);
+    InetAddress server = addressFor(closed.flow());
+    if (server != null) coordinator.onClosed(closed, node, server);
   }
 
   @Override
@@ -87,6 +98,28 @@ final class ServerLink implements HandoffClient.Listener {
       upNs = sessionUpNs;
     }
     inventoried.run();
+    for (InetAddress address : fabricAddresses) {
+      Map<FlowKey, Long> ofFamily = new HashMap<>();
+      owned.forEach(
+          (flow, id) -> {
+            if (flow.ipv6() == (address instanceof Inet6Address)) ofFamily.put(flow, id);
+          });
+      reconcile(address, ofFamily, upNs);
+    }
+  }
+
+  /**
+   * The address this server's entry for {@code flow} points to: its fabric address of the flow's
+   * family, or null when it has none (no VIP of that family hands connections to it).
+   */
+  private InetAddress addressFor(FlowKey flow) {
+    for (InetAddress a : fabricAddresses) {
+      if ((a instanceof Inet6Address) == flow.ipv6()) return a;
+    }
+    return null;
+  }
+
+  private void reconcile(InetAddress fabricAddress, Map<FlowKey, Long> owned, long upNs) {
     forwarding
         .reconcile(fabricAddress, owned, upNs)
         .whenComplete(
@@ -114,7 +147,7 @@ final class ServerLink implements HandoffClient.Listener {
     log.info(
         "fabric connection to {} ({}) is {}",
         node,
-        fabricAddress.getHostAddress(),
+        IpText.of(fabricAddresses.getFirst()),
         up ? "up" : "down");
     if (up) {
       synchronized (this) {
@@ -124,7 +157,7 @@ final class ServerLink implements HandoffClient.Listener {
         inventory.clear();
       }
     } else {
-      lost.serverLost(node, fabricAddress, "unreachable (fabric session lost)");
+      lost.serverLost(node, fabricAddresses, "unreachable (fabric session lost)");
     }
   }
 }

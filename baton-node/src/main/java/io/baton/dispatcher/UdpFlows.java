@@ -176,12 +176,14 @@ public final class UdpFlows {
       if (m.local() || eligibility.refusal(m.node()) != null || !reachable.test(m.node())) {
         continue;
       }
+      // UDP flows are IPv4 (the config gives udp VIPs only pools with IPv4 fabric addresses).
+      if (!(m.fabricAddress() instanceof Inet4Address server)) continue;
       int id = nextId.incrementAndGet();
-      Assignment a = new Assignment(m.node(), m.fabricAddress(), id, clock.getAsLong());
+      Assignment a = new Assignment(m.node(), server, id, clock.getAsLong());
       Assignment raced = flows.putIfAbsent(flow, a);
       if (raced != null) return raced; // another loop assigned it meanwhile
       try {
-        table.put(flow, m.fabricAddress(), encap.test(m.fabricAddress()), id);
+        table.put(flow, server, encap.test(server), id);
       } catch (LinuxException e) {
         // Without the entry every datagram would come here; the flow stays assigned in memory
         // only, and each datagram is passed on by this process until the entry can be made.

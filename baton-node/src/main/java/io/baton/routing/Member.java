@@ -1,6 +1,6 @@
 package io.baton.routing;
 
-import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.Objects;
 
@@ -16,7 +16,7 @@ import java.util.Objects;
 public record Member(
     String node,
     InetSocketAddress handoffAddress,
-    Inet4Address fabricAddress,
+    InetAddress fabricAddress,
     int weight,
     boolean local) {
   /** Weights above this are refused: they would only blow up hash rings and counters. */

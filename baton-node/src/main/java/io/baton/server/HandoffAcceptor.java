@@ -159,7 +159,7 @@ final class HandoffAcceptor implements HandoffServer.Handler {
       untrusted.incrementAndGet();
       return refuse(handoff, from, clientRefusal.get());
     }
-    String vip = state.flow().localIp().getHostAddress() + ":" + state.flow().localPort();
+    String vip = io.baton.linux.IpText.withPort(state.flow().localIp(), state.flow().localPort());
     Delivery delivery = deliveries.get(vip);
     if (delivery == null) {
       return refuse(handoff, from, "no delivery configured for " + vip + " on " + nodeName);

@@ -130,7 +130,7 @@ public final class HealthChecks implements AutoCloseable {
       s.connect(c.target(), timeoutMs);
       if (c.kind() == HealthCheckConfig.Kind.TCP) return null;
       s.setSoTimeout(timeoutMs);
-      String host = c.target().getAddress().getHostAddress() + ":" + c.target().getPort();
+      String host = io.baton.linux.IpText.withPort(c.target().getAddress(), c.target().getPort());
       OutputStream out = s.getOutputStream();
       out.write(
           ("GET "

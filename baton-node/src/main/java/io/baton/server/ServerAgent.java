@@ -19,7 +19,6 @@ import io.baton.server.workers.DirectDnat;
 import io.baton.transplant.FlowKey;
 import io.netty.channel.EventLoopGroup;
 import java.io.IOException;
-import java.net.Inet4Address;
 import java.net.InetSocketAddress;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
@@ -134,7 +133,7 @@ public final class ServerAgent implements AutoCloseable {
                     new IllegalArgumentException(
                         "node " + config.node().name() + " has no server section"));
     String fabricDevice = config.node().fabric().device();
-    Set<Inet4Address> vipAddresses = new LinkedHashSet<>();
+    Set<java.net.InetAddress> vipAddresses = new LinkedHashSet<>();
     Set<Vip> vips = new LinkedHashSet<>();
     Map<String, Delivery> deliveries = new HashMap<>();
     Map<String, PeerDelivery.Target> peerTargets = new HashMap<>();

@@ -59,8 +59,91 @@ class InvalidConfigTest {
     return edit(GATEWAY, old, replacement);
   }
 
+  /** {@code config} with the pool's members at IPv6 fabric addresses. */
+  private static String ipv6Members(String config) {
+    return edit(
+        edit(config, "fabric-address: 198.18.1.11", "fabric-address: 2001:2:0:1::11"),
+        "fabric-address: 198.18.1.12",
+        "fabric-address: 2001:2:0:1::12");
+  }
+
   static Stream<Arguments> cases() {
     return Stream.of(
+        // ---- IPv6
+        refused(
+            "an IPv6 VIP whose pool has IPv4 fabric addresses",
+            d("address: 198.18.0.100", "address: 2001:2::100"),
+            "t.yaml:12:19: vips[0].default-pool: pool 'web' has member 's1' at IPv4 fabric address 198.18.1.11, but this VIP is IPv6 (its packets are forwarded with fwd ip6 to an IPv6 fabric address)"),
+        refused(
+            "an IPv4 VIP whose pool has IPv6 fabric addresses",
+            ipv6Members(DISPATCHER),
+            "t.yaml:12:19: vips[0].default-pool: pool 'web' has member 's1' at IPv6 fabric address 2001:2:0:1::11, but this VIP is IPv4 (its packets are forwarded with fwd ip to an IPv4 fabric address)"),
+        refused(
+            "an IPv6 udp VIP on a direct pool",
+            edit(
+                ipv6Members(d("address: 198.18.0.100", "address: 2001:2::100")),
+                "port: 80\n",
+                "port: 53\n    mode: udp\n"),
+            "t.yaml:13:19: vips[0].default-pool: pool 'web' is forwarded direct; an IPv6 udp VIP needs forwarding: encap (each flow's first datagram reaches its server wrapped in IPv4)"),
+        refused(
+            "an IPv6 VIP fed by an encap pool of IPv6 fabric addresses",
+            edit(
+                ipv6Members(d("address: 198.18.0.100", "address: 2001:2::100")),
+                "  web:\n",
+                "  web:\n    forwarding: encap\n"),
+            "t.yaml:12:19: vips[0].default-pool: pool 'web' has member 's1' at IPv6 fabric address 2001:2:0:1::11, but an encap pool wraps every packet in IPv4 to its members"),
+        refused(
+            "an IPv4-mapped IPv6 VIP",
+            d("address: 198.18.0.100", "address: \"::ffff:198.18.0.100\""),
+            "t.yaml:10:14: vips[0].address: is an IPv4-mapped IPv6 address; write the IPv4 address 198.18.0.100 instead, got '::ffff:198.18.0.100'"),
+        refused(
+            "a multicast IPv6 VIP",
+            d("address: 198.18.0.100", "address: ff02::1"),
+            "t.yaml:10:14: vips[0].address: must be a unicast IPv6 address, got ff02::1"),
+        refused(
+            "a link-local IPv6 fabric address",
+            d("fabric-address: 198.18.1.11", "fabric-address: fe80::11"),
+            "t.yaml:18:37: pools.web.members[0].fabric-address: must not be link-local (fe80::/10 needs a zone, which Baton does not take), got fe80::11"),
+        refused(
+            "an IPv6 address with a zone",
+            d("fabric-address: 198.18.1.11", "fabric-address: fe80::11%fabric"),
+            "t.yaml:18:37: pools.web.members[0].fabric-address: must be an IPv6 address such as 2001:db8::1 (no brackets, no zone), got 'fe80::11%fabric'"),
+        refused(
+            "an IPv6 address that is not one",
+            d("address: 198.18.0.100", "address: 2001:2::100::1"),
+            "t.yaml:10:14: vips[0].address: must be an IPv6 address such as 2001:db8::1, got '2001:2::100::1'"),
+        refused(
+            "an IPv6 relay without brackets",
+            s("relay: 127.0.0.1:8080", "relay: 2001:2::1:8080"),
+            "t.yaml:10:45: server.deliveries[0].relay: an IPv6 address and port are written [ADDRESS]:PORT such as [2001:db8::1]:8080, got '2001:2::1:8080'"),
+        refused(
+            "an IPv4 relay in brackets",
+            s("relay: 127.0.0.1:8080", "relay: \"[127.0.0.1]:8080\""),
+            "t.yaml:10:45: server.deliveries[0].relay: brackets are for IPv6 addresses; write an IPv4 one as 127.0.0.1:8080, got '[127.0.0.1]:8080'"),
+        refused(
+            "an IPv6 sync address",
+            d(
+                "    fabric: { device: fabric, address: 198.18.1.1 }\n",
+                "    fabric: { device: fabric, address: 198.18.1.1 }\n    sync: { device: sync, address: 2001:2:0:2::1 }\n"),
+            "t.yaml:7:36: node.interfaces.sync.address: must be an IPv4 address (IPv6 is not supported here yet), got '2001:2:0:2::1'"),
+        refused(
+            "a sync section on an IPv6 fabric",
+            d(
+                    "    fabric: { device: fabric, address: 198.18.1.1 }\n",
+                    "    fabric: { device: fabric, address: 2001:2:0:1::1 }\n    sync: { device: sync, address: 198.18.2.1 }\n")
+                + "sync:\n  seeds: [198.18.2.1]\n",
+            "t.yaml:22:3: sync: carries IPv4 fabric addresses only for now; node.interfaces.fabric is 2001:2:0:1::1"),
+        refused(
+            "BGP announcing an IPv6 VIP",
+            ipv6Members(d("address: 198.18.0.100", "address: 2001:2::100"))
+                + "announce:\n  bgp: { as: 64512, router-id: 198.18.0.1, neighbors: [{ address: 198.18.0.254, as: 64513 }] }\n",
+            "t.yaml:21:3: announce: announces IPv4 VIPs only for now; VIP 2001:2::100 is IPv6"),
+        refused(
+            "a second IPv6 fabric address for one node",
+            DISPATCHER.replace(
+                    "            - { node: s2, fabric-address: 198.18.1.12, weight: 2 }\n", "")
+                + "  web6:\n    members:\n      - { node: s1, fabric-address: 2001:2:0:1::11 }\n  other6:\n    members:\n      - { node: s1, fabric-address: 2001:2:0:1::99 }\n",
+            "t.yaml:25:37: pools.other6.members[0].fabric-address: node 's1' has fabric-address 2001:2:0:1::11 in pool web6"),
         // ---- the gateway section
         refused(
             "gateway section on a farm node",
@@ -116,8 +199,8 @@ class InvalidConfigTest {
         refused(
             "host name instead of address",
             d("address: 198.18.0.100", "address: vip.example.com"),
-            "t.yaml:10:14: vips[0].address: must be an IPv4 address such as 198.18.0.1, got"
-                + " 'vip.example.com' (host names are not resolved)"),
+            "t.yaml:10:14: vips[0].address: must be an IP address such as 198.18.0.1 or 2001:db8::1,"
+                + " got 'vip.example.com' (host names are not resolved)"),
         refused(
             "octet over 255",
             d("address: 198.18.0.100", "address: 198.18.0.256"),
@@ -599,8 +682,8 @@ class InvalidConfigTest {
         refused(
             "a dispatcher that is not an address",
             s("server:\n", "server:\n  dispatchers: [d1]\n"),
-            "t.yaml:9:17: server.dispatchers[0]: must be an IPv4 address such as 198.18.0.1, got 'd1'"
-                + " (host names are not resolved)"),
+            "t.yaml:9:17: server.dispatchers[0]: must be an IP address such as 198.18.0.1 or"
+                + " 2001:db8::1, got 'd1' (host names are not resolved)"),
         refused(
             "a sync section without a sync interface",
             DISPATCHER + "sync:\n  seeds: [198.18.2.1]\n",

@@ -607,7 +607,7 @@ class HandoffMachineTest {
     boolean hold;
 
     @Override
-    public CompletableFuture<Void> forward(FlowKey flow, Inet4Address server, long token) {
+    public CompletableFuture<Void> forward(FlowKey flow, InetAddress server, long token) {
       String node = fabricNode(server);
       ops.add("forward " + node + " " + token);
       if (hold) return new CompletableFuture<>();
@@ -625,7 +625,7 @@ class HandoffMachineTest {
       return CompletableFuture.completedFuture(null);
     }
 
-    private String fabricNode(Inet4Address server) {
+    private String fabricNode(InetAddress server) {
       int last = server.getAddress()[3];
       return "s" + (last - 9);
     }

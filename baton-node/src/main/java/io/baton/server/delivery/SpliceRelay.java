@@ -135,7 +135,7 @@ final class SpliceRelay implements RelayEndpoint.Listener {
       return;
     }
     try {
-      upstreamFd = Sockets.tcpSocket(true);
+      upstreamFd = Sockets.tcpSocketFor(upstream.address().getAddress(), true);
       toUpstream =
           newPump(
               clientFd,
