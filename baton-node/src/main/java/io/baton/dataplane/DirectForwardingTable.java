@@ -126,6 +126,10 @@ public final class DirectForwardingTable implements AutoCloseable {
   // Flows in the kernel's frozen set (handoffs in flight: few); confined to the opening thread, or
   // to holders of the shareUnder lock.
   private final Set<FlowKey> frozen = new HashSet<>();
+
+  /** IPv6 flows forwarded wrapped to IPv4 servers: no element here ({@link #wrappedOnly}). */
+  private final Set<FlowKey> wrapped = new HashSet<>();
+
   private boolean closed;
 
   private DirectForwardingTable(
@@ -542,16 +546,24 @@ public final class DirectForwardingTable implements AutoCloseable {
     }
   }
 
+  /**
+   * An IPv6 flow to an IPv4 server is forwarded wrapped, by the BPF flow map alone ({@code
+   * forwarding: encap}; nftables' {@code fwd ip6 to} needs an IPv6 next hop): this table keeps no
+   * element for it, only the service's bookkeeping and the mirror do.
+   */
+  static boolean wrappedOnly(FlowKey flow, InetAddress server) {
+    return flow.ipv6() && !(server instanceof Inet6Address);
+  }
+
   private static void checkServerFamily(FlowKey flow, InetAddress server) {
     Objects.requireNonNull(server, "server");
-    if (flow.ipv6() != (server instanceof Inet6Address)) {
+    if (!flow.ipv6() && server instanceof Inet6Address) {
       throw new IllegalArgumentException(
           "cannot forward "
               + flow
               + " to "
               + IpText.of(server)
-              + ": an IPv6 connection needs the server's IPv6 fabric address (fwd ip6 to),"
-              + " an IPv4 one its IPv4 address (fwd ip to)");
+              + ": an IPv4 connection needs the server's IPv4 fabric address (fwd ip to)");
     }
   }
 
@@ -570,18 +582,29 @@ public final class DirectForwardingTable implements AutoCloseable {
   public void apply(List<Op> ops) throws LinuxException {
     checkOpen();
     if (ops.isEmpty()) return;
-    // Frozen membership after the batch, for the flows it touches only.
+    // Frozen and wrapped-only membership after the batch, for the flows it touches only.
     Map<FlowKey, Boolean> frozenAfter = new HashMap<>();
+    Map<FlowKey, Boolean> wrappedAfter = new HashMap<>();
     List<Change> batch = new ArrayList<>(ops.size() + 4);
     for (Op op : ops) {
       FlowKey f = op.flow();
       boolean isFrozen = frozenAfter.getOrDefault(f, frozen.contains(f));
       switch (op) {
         case Forward fw -> {
-          if (fw.replacing()) batch.add(delete(ownerOf(f), f));
-          batch.add(addOwner(f, fw.server()));
+          boolean wasWrapped = wrappedAfter.getOrDefault(f, wrapped.contains(f));
+          if (fw.replacing() && !wasWrapped) batch.add(delete(ownerOf(f), f));
+          if (wrappedOnly(f, fw.server())) {
+            wrappedAfter.put(f, true);
+          } else {
+            batch.add(addOwner(f, fw.server()));
+            wrappedAfter.put(f, false);
+          }
         }
-        case Unforward u -> batch.add(delete(ownerOf(f), f));
+        case Unforward u -> {
+          if (!wrappedAfter.getOrDefault(f, wrapped.contains(f))) batch.add(delete(ownerOf(f), f));
+          wrappedAfter.put(f, false);
+        }
+        case Retire r when wrappedOnly(f, r.server()) -> wrappedAfter.put(f, false);
         case Retire r -> {
           batch.add(delete(ownerOf(f), f));
           if (r.replacingLate()) {
@@ -606,11 +629,16 @@ public final class DirectForwardingTable implements AutoCloseable {
       }
     }
     try {
-      commit(batch);
+      if (!batch.isEmpty()) commit(batch);
       frozenAfter.forEach(
           (f, in) -> {
             if (in) frozen.add(f);
             else frozen.remove(f);
+          });
+      wrappedAfter.forEach(
+          (f, in) -> {
+            if (in) wrapped.add(f);
+            else wrapped.remove(f);
           });
     } catch (LinuxException e) {
       for (Op op : ops) applyTolerant(op);
@@ -625,8 +653,18 @@ public final class DirectForwardingTable implements AutoCloseable {
     checkOpen();
     FlowKey f = op.flow();
     switch (op) {
-      case Forward fw -> putReplacing(addOwner(f, fw.server()));
-      case Unforward u -> deleteTolerant(ownerOf(f), f);
+      case Forward fw when wrappedOnly(f, fw.server()) -> {
+        deleteTolerant(ownerOf(f), f);
+        wrapped.add(f);
+      }
+      case Forward fw -> {
+        putReplacing(addOwner(f, fw.server()));
+        wrapped.remove(f);
+      }
+      case Unforward u -> {
+        if (!wrapped.remove(f)) deleteTolerant(ownerOf(f), f);
+      }
+      case Retire r when wrappedOnly(f, r.server()) -> wrapped.remove(f);
       case Retire r -> {
         deleteTolerant(ownerOf(f), f);
         putReplacing(addLate(f, r.server(), r.grace()));

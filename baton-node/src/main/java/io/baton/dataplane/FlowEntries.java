@@ -91,14 +91,14 @@ public final class FlowEntries {
 
   /** Maps {@code flow} to {@code entry}; returns the entry it replaced, or {@code null}. */
   public Entry put(FlowKey flow, Entry entry) {
-    boolean sameFamily = flow.ipv6() == (entry.server() instanceof Inet6Address);
-    if (!sameFamily) {
+    if (!flow.ipv6() && entry.server() instanceof Inet6Address) {
       throw new IllegalArgumentException(
           "flow "
               + flow
               + " cannot be forwarded to "
               + IpText.of(entry.server())
-              + ": the server's fabric address must be of the flow's family (fwd ip/ip6 to)");
+              + ": an IPv4 flow goes to an IPv4 fabric address (an IPv6 one to an IPv6 address,"
+              + " or wrapped to an IPv4 one)");
     }
     if (flow.ipv6()) return v6.put(flow, entry);
     long addresses = addresses(flow);
@@ -191,10 +191,11 @@ public final class FlowEntries {
       InetAddress server,
       BiPredicate<? super FlowKey, ? super Entry> test,
       Consumer<? super FlowKey> removed) {
-    if (server instanceof Inet6Address s6) return v6.removeIf(s6, test, removed);
+    // IPv6 flows may forward to an IPv4 server too (wrapped).
+    int n = v6.removeIf(server, test, removed);
+    if (server instanceof Inet6Address) return n;
     int number = servers.find((Inet4Address) server);
-    if (number < 0 || servers.entries(number) == 0) return 0;
-    int n = 0;
+    if (number < 0 || servers.entries(number) == 0) return n;
     // Backwards: a removal moves the last entry, already visited, into the hole.
     for (int position = size - 1; position >= 0; position--) {
       if (serverAt(position) != number) continue;
@@ -216,9 +217,10 @@ public final class FlowEntries {
 
   /** Number of entries forwarding to {@code server}. */
   public long entriesOf(InetAddress server) {
-    if (server instanceof Inet6Address s6) return v6.entriesOf(s6);
+    long n = v6.entriesOf(server);
+    if (server instanceof Inet6Address) return n;
     int number = servers.find((Inet4Address) server);
-    return number < 0 ? 0 : servers.entries(number);
+    return n + (number < 0 ? 0 : servers.entries(number));
   }
 
   /**

@@ -1,7 +1,7 @@
 package io.baton.dataplane;
 
 import io.baton.transplant.FlowKey;
-import java.net.Inet6Address;
+import java.net.InetAddress;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashSet;
@@ -12,17 +12,18 @@ import java.util.function.BiPredicate;
 import java.util.function.Consumer;
 
 /**
- * The IPv6 part of {@link FlowEntries}: a plain map from an IPv6 flow to its entry. Kept apart so
- * the packed IPv4 store, whose memory per entry is measured at a million connections, keeps its
- * four longs; an IPv6 key (two 16-byte addresses) would need more than twice that. This store costs
- * what a {@code HashMap} of records does (~200 bytes an entry) and is made compact only if IPv6
- * farms grow that large.
+ * The IPv6 part of {@link FlowEntries}: a plain map from an IPv6 flow to its entry (its server an
+ * IPv6 fabric address, or an IPv4 one when the flow is forwarded encapsulated). Kept apart so the
+ * packed IPv4 store, whose memory per entry is measured at a million connections, keeps its four
+ * longs; an IPv6 key (two 16-byte addresses) would need more than twice that. This store costs what
+ * a {@code HashMap} of records does (~200 bytes an entry) and is made compact only if IPv6 farms
+ * grow that large.
  *
  * <p>Not thread-safe; used under the same guard as {@link FlowEntries}.
  */
 final class FlowEntries6 {
   private final Map<FlowKey, FlowEntries.Entry> map = new HashMap<>();
-  private final Map<Inet6Address, Long> perServer = new HashMap<>();
+  private final Map<InetAddress, Long> perServer = new HashMap<>();
 
   int size() {
     return map.size();
@@ -34,14 +35,14 @@ final class FlowEntries6 {
 
   FlowEntries.Entry put(FlowKey flow, FlowEntries.Entry entry) {
     FlowEntries.Entry old = map.put(flow, entry);
-    if (old != null) count((Inet6Address) old.server(), -1);
-    count((Inet6Address) entry.server(), 1);
+    if (old != null) count(old.server(), -1);
+    count(entry.server(), 1);
     return old;
   }
 
   FlowEntries.Entry remove(FlowKey flow) {
     FlowEntries.Entry old = map.remove(flow);
-    if (old != null) count((Inet6Address) old.server(), -1);
+    if (old != null) count(old.server(), -1);
     return old;
   }
 
@@ -50,7 +51,7 @@ final class FlowEntries6 {
   }
 
   int removeIf(
-      Inet6Address server,
+      InetAddress server,
       BiPredicate<? super FlowKey, ? super FlowEntries.Entry> test,
       Consumer<? super FlowKey> removed) {
     if (!perServer.containsKey(server)) return 0;
@@ -67,15 +68,15 @@ final class FlowEntries6 {
     return n;
   }
 
-  Set<Inet6Address> servers() {
+  Set<InetAddress> servers() {
     return new LinkedHashSet<>(perServer.keySet());
   }
 
-  long entriesOf(Inet6Address server) {
+  long entriesOf(InetAddress server) {
     return perServer.getOrDefault(server, 0L);
   }
 
-  private void count(Inet6Address server, long delta) {
+  private void count(InetAddress server, long delta) {
     perServer.merge(server, delta, (a, b) -> a + b == 0 ? null : a + b);
   }
 }

@@ -98,25 +98,28 @@ final class ServerLink implements HandoffClient.Listener {
       upNs = sessionUpNs;
     }
     inventoried.run();
-    for (InetAddress address : fabricAddresses) {
-      Map<FlowKey, Long> ofFamily = new HashMap<>();
-      owned.forEach(
-          (flow, id) -> {
-            if (flow.ipv6() == (address instanceof Inet6Address)) ofFamily.put(flow, id);
-          });
-      reconcile(address, ofFamily, upNs);
-    }
+    Map<InetAddress, Map<FlowKey, Long>> byAddress = new HashMap<>();
+    for (InetAddress address : fabricAddresses) byAddress.put(address, new HashMap<>());
+    owned.forEach(
+        (flow, id) -> {
+          InetAddress address = addressFor(flow);
+          if (address != null) byAddress.get(address).put(flow, id);
+        });
+    byAddress.forEach((address, flows) -> reconcile(address, flows, upNs));
   }
 
   /**
    * The address this server's entry for {@code flow} points to: its fabric address of the flow's
-   * family, or null when it has none (no VIP of that family hands connections to it).
+   * family; for an IPv6 flow of a server with an IPv4 fabric address only, that one (the flow is
+   * forwarded wrapped in IPv4: {@code forwarding: encap}); null when it has none.
    */
   private InetAddress addressFor(FlowKey flow) {
+    InetAddress ipv4 = null;
     for (InetAddress a : fabricAddresses) {
       if ((a instanceof Inet6Address) == flow.ipv6()) return a;
+      if (!(a instanceof Inet6Address)) ipv4 = a;
     }
-    return null;
+    return flow.ipv6() ? ipv4 : null;
   }
 
   private void reconcile(InetAddress fabricAddress, Map<FlowKey, Long> owned, long upNs) {

@@ -26,11 +26,19 @@ import java.util.Map;
  *
  * <p>VIPs: 80 (http, the sample app, 100 MiB {@code /big.bin}), 53/udp (dnsmasq on each server
  * answering {@code who.farm.test} with its own front-side name, 198.18.0.11 or .12), 7/udp (the
- * agent's echo). Built and closed by one thread.
+ * agent's echo); and the IPv6 VIP 2001:2::100 with 80 and 53/udp, on the front segment only (the
+ * client 2001:2::10, d1 2001:2::1): its packets cross the IPv4 fabric wrapped like the others, and
+ * the servers answer through the router (2001:2::fe, 2001:2:0:3::fe). Built and closed by one
+ * thread.
  */
 public final class RoutedFarm extends ProcessLab {
   public static final String VIP = "198.18.0.100";
   public static final String CLIENT_IP = "198.18.0.10";
+
+  /** The IPv6 VIP and client, on the front segment only: the fabric is IPv4. */
+  public static final String VIP6 = "2001:2::100";
+
+  public static final String CLIENT_IP6 = "2001:2::10";
   public static final List<String> SERVERS = List.of("s1", "s2");
   public static final int BIG_FILE_BYTES = 100 << 20;
 
@@ -54,11 +62,17 @@ public final class RoutedFarm extends ProcessLab {
       Segment fabric = lab.segment("fabric");
       client = lab.host("client");
       client.attach(front, CLIENT_IP + "/24");
+      client.addAddress("front", CLIENT_IP6 + "/64");
       router = lab.host("router");
       router.attach(front, "198.18.0.254/24");
       router.attach(uplink, "198.18.1.254/24");
       router.attach(fabric, "198.18.3.254/24");
       router.sysctl("net.ipv4.ip_forward", "1");
+      // IPv6 only for the servers' answers to IPv6 clients: front 2001:2::/64, servers'
+      // 2001:2:0:3::/64.
+      router.addAddress("front", "2001:2::fe/64");
+      router.addAddress("fabric", "2001:2:0:3::fe/64");
+      router.sysctl("net.ipv6.conf.all.forwarding", "1");
       // The servers' answers come from the VIP, whose route here points to the front segment: a
       // router carrying direct server return lets them through (no reverse-path filter).
       router.sysctl("net.ipv4.conf.all.rp_filter", "0");
@@ -66,6 +80,8 @@ public final class RoutedFarm extends ProcessLab {
       d1 = lab.host("d1");
       d1.attach(front, "198.18.0.1/24");
       d1.addAddress("front", VIP + "/32");
+      d1.addAddress("front", "2001:2::1/64");
+      d1.addAddress("front", VIP6 + "/128");
       d1.attach(uplink, "198.18.1.1/24");
       d1.addRoute("198.18.3.0/24", "198.18.1.254");
       hosts.put("d1", d1);
@@ -76,6 +92,8 @@ public final class RoutedFarm extends ProcessLab {
         Host h = lab.host(s);
         h.attach(fabric, "198.18.3." + octet + "/24");
         h.addRoute("198.18.0.0/15", "198.18.3.254");
+        h.addAddress("fabric", "2001:2:0:3::" + octet + "/64");
+        h.addRoute("2001:2::/64", "2001:2:0:3::fe");
         hosts.put(s, h);
         configure(s, serverConfig(s, octet, sampleRoot(s, bigFile)));
         octet++;
@@ -121,7 +139,7 @@ public final class RoutedFarm extends ProcessLab {
                     "--no-resolv",
                     "--no-hosts",
                     "--bind-interfaces",
-                    "--listen-address=" + VIP,
+                    "--listen-address=" + VIP + "," + VIP6,
                     "--port=53",
                     "--user=root",
                     "--pid-file=" + dir.resolve("dnsmasq-" + server + ".pid"),
@@ -148,6 +166,11 @@ public final class RoutedFarm extends ProcessLab {
     return "http://" + VIP + path;
   }
 
+  /** The URL of {@code path} on the IPv6 VIP (curl needs -g for the brackets). */
+  public static String url6(String path) {
+    return "http://[" + VIP6 + "]" + path;
+  }
+
   private String dispatcherConfig(String extra) {
     return """
         node:
@@ -164,6 +187,8 @@ public final class RoutedFarm extends ProcessLab {
           - { address: %s, port: 80, mode: http, default-pool: app }
           - { address: %s, port: 53, mode: udp, default-pool: app }
           - { address: %s, port: 7, mode: udp, default-pool: app }
+          - { address: %s, port: 80, mode: http, default-pool: app }
+          - { address: %s, port: 53, mode: udp, default-pool: app }
         pools:
           app:
             balance: round-robin
@@ -173,7 +198,7 @@ public final class RoutedFarm extends ProcessLab {
               - { node: s2, fabric-address: 198.18.3.12 }
         %s
         """
-        .formatted(key, VIP, VIP, VIP, extra);
+        .formatted(key, VIP, VIP, VIP, VIP6, VIP6, extra);
   }
 
   private String serverConfig(String name, int octet, Path root) {
@@ -195,8 +220,10 @@ public final class RoutedFarm extends ProcessLab {
             - { vip: %s, port: 80, embedded: { app: sample, root: %s } }
             - { vip: %s, port: 53, udp: local }
             - { vip: %s, port: 7, udp: echo }
+            - { vip: %s, port: 80, embedded: { app: sample, root: %s } }
+            - { vip: %s, port: 53, udp: local }
         """
-        .formatted(name, octet, key, VIP, root, VIP, VIP);
+        .formatted(name, octet, key, VIP, root, VIP, VIP, VIP6, root, VIP6);
   }
 
   @Override

@@ -85,6 +85,65 @@ class RoutedFarmLabTest {
     }
   }
 
+  /**
+   * IPv6 clients on the front, the fabric IPv4: a 100 MiB GET and a 20 MiB POST to the IPv6 VIP
+   * through handoffs, each later packet wrapped (version 2 header) to the servers' IPv4 fabric
+   * addresses; dig over IPv6 spread over both DNS servers; one IPv6 flow staying on its server.
+   */
+  @Test
+  void ipv6ClientsCrossTheIpv4FabricWrapped() throws Exception {
+    try (RoutedFarm farm = new RoutedFarm("routed-v6", TIMEOUTS).startAll()) {
+      RstCounter rst = RstCounter.install(farm.client);
+      Path out = farm.lab.dir().resolve("down6.bin");
+      CommandResult down = farm.curl(CURL, "-g", "-o", out.toString(), RoutedFarm.url6("/big.bin"));
+      assertThat(down.exitCode()).as("%s\n%s", down.stderr(), farm.log("d1")).isZero();
+      assertThat(sha256(out)).as("100 MiB download over IPv6").isEqualTo(sha256(farm.bigFile));
+      Path upload =
+          Farm.truncatedCopy(farm.bigFile, farm.lab.dir().resolve("upload6.bin"), 20L << 20);
+      Path echoed = farm.lab.dir().resolve("echoed6.bin");
+      CommandResult up =
+          farm.curl(
+              CURL,
+              "-g",
+              "-H",
+              "Expect:",
+              "--data-binary",
+              "@" + upload,
+              "-o",
+              echoed.toString(),
+              RoutedFarm.url6("/echo"));
+      assertThat(up.exitCode()).as(up.stderr()).isZero();
+      assertThat(sha256(echoed)).as("20 MiB POST over IPv6").isEqualTo(sha256(upload));
+      assertThat(farm.metric("d1", "baton_dispatcher_handoffs_total")).isEqualTo(2.0);
+      assertThat(farm.metric("d1", "baton_dispatcher_flow_forwarder_packets_total{path=\"encap\"}"))
+          .as("packets wrapped")
+          .isGreaterThan(300);
+
+      Set<String> answered = new HashSet<>();
+      for (int i = 0; i < 12; i++) {
+        CommandResult r =
+            farm.client.exec(
+                List.of(
+                    "dig", "+short", "+time=2", "+tries=1", "@" + RoutedFarm.VIP6, "who.farm.test"),
+                Duration.ofSeconds(10));
+        assertThat(r.exitCode()).as("dig over IPv6: %s %s", r.stdout(), r.stderr()).isZero();
+        answered.add(r.stdout().strip());
+      }
+      assertThat(answered)
+          .as("servers that answered dig over IPv6")
+          .containsExactlyInAnyOrder("198.18.0.11", "198.18.0.12");
+      InetSocketAddress dns6 = new InetSocketAddress(RoutedFarm.VIP6, 53);
+      InetSocketAddress flow6 = new InetSocketAddress(RoutedFarm.CLIENT_IP6, 40056);
+      String first = ask(farm, flow6, dns6).orElseThrow();
+      for (int i = 0; i < 5; i++) {
+        assertThat(ask(farm, flow6, dns6)).as("query %d of one IPv6 flow", i).contains(first);
+      }
+      assertThat(rst.received())
+          .as("RSTs the client received, from %s", rst.receivedFlows())
+          .isZero();
+    }
+  }
+
   @Test
   void udpFlowsSpreadOverTwoDnsServersStayAndMoveWhenTheirServerDies() throws Exception {
     try (RoutedFarm farm = new RoutedFarm("routed-udp", TIMEOUTS).startAll()) {
