@@ -68,7 +68,7 @@ final class DemoCommand implements Callable<Integer> {
       names = "--routed",
       description =
           "Run the routed-fabric demo: servers behind a router, every later client packet forwarded"
-              + " encapsulated, a UDP DNS VIP over two dnsmasq servers, the agent's UDP echo.")
+              + " encapsulated, a UDP DNS VIP over two dnsmasq servers, the agent's UDP echo, an IPv6 VIP.")
   boolean routed;
 
   @Option(

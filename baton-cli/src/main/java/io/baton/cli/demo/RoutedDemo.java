@@ -19,7 +19,8 @@ import java.util.TreeMap;
  * {@code baton demo --routed}: a dispatcher and two servers in different subnets with a router
  * between them (real {@code baton dispatcher|server --config} processes): TCP connections handed
  * off and their later packets forwarded encapsulated across the router, a UDP DNS VIP whose flows
- * spread over two dnsmasq servers and stick to them, and the agent's UDP echo.
+ * spread over two dnsmasq servers and stick to them, the agent's UDP echo, and an IPv6 VIP whose
+ * packets cross the IPv4 fabric wrapped.
  *
  * <p>Confined to the calling thread.
  */
@@ -146,6 +147,32 @@ public final class RoutedDemo {
           .filter(l -> l.contains(":53") || l.startsWith("UDP"))
           .limit(4)
           .forEach(l -> checks.say("   " + l));
+
+      checks.say("");
+      checks.say(
+          "IPv6: VIP "
+              + RoutedFarm.VIP6
+              + " on the front only; its packets cross the IPv4 fabric wrapped (header version 2):");
+      Path out6 = farm.lab.dir().resolve("demo-down6.bin");
+      CommandResult down6 =
+          farm.curl(
+              Duration.ofSeconds(120), "-g", "-o", out6.toString(), RoutedFarm.url6("/big.bin"));
+      checks.check(
+          down6.exitCode() == 0 && Farm.sha256(out6).equals(Farm.sha256(farm.bigFile)),
+          "100 MiB GET over IPv6 arrived with the right SHA-256"
+              + (down6.exitCode() == 0 ? "" : ": " + down6.stderr()));
+      java.util.Set<String> answers6 = new java.util.TreeSet<>();
+      for (int i = 0; i < 10; i++) {
+        CommandResult dig =
+            farm.client.exec(
+                List.of(
+                    "dig", "+short", "+time=2", "+tries=1", "@" + RoutedFarm.VIP6, "who.farm.test"),
+                Duration.ofSeconds(10));
+        answers6.add(dig.exitCode() == 0 ? dig.stdout().strip() : "no answer");
+      }
+      checks.check(
+          answers6.equals(java.util.Set.of("198.18.0.11", "198.18.0.12")),
+          "dig @" + RoutedFarm.VIP6 + ": both DNS servers answered over IPv6 " + answers6);
 
       checks.say("");
       checks.check(

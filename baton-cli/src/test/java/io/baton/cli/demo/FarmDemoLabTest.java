@@ -99,6 +99,7 @@ class FarmDemoLabTest {
         .contains("ok   100 MiB GET arrived with the right SHA-256")
         .contains("ok   every wrapped packet was unwrapped by a server")
         .contains("ok   both DNS servers answered, every answer from the VIP")
+        .contains("ok   100 MiB GET over IPv6 arrived with the right SHA-256")
         .contains("ok   the client received 0 RST segments over the whole demo")
         .contains("demo: all checks passed")
         .doesNotContain("FAIL");
