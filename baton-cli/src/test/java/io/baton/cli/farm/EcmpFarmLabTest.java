@@ -274,6 +274,23 @@ class EcmpFarmLabTest {
                   "exec tcpdump -i any -nn -tt -l 'tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) != 0' > "
                       + capture
                       + " 2>/dev/null"));
+      // And every RST each peer sends, so that a failure says which node reset the flow.
+      java.util.Map<String, java.nio.file.Path> peerRsts = new java.util.LinkedHashMap<>();
+      List<Process> peerDumps = new ArrayList<>();
+      for (String p : farm.dispatchers) {
+        java.nio.file.Path file = farm.lab.dir().resolve(p + "-rst.txt");
+        peerRsts.put(p, file);
+        peerDumps.add(
+            farm.hosts
+                .get(p)
+                .start(
+                    List.of(
+                        "sh",
+                        "-c",
+                        "exec tcpdump -i any -nn -tt -l 'tcp[tcpflags] & tcp-rst != 0' > "
+                            + file
+                            + " 2>/dev/null")));
+      }
       String expected = sha256(farm.bigFile);
       ExecutorService pool = Executors.newFixedThreadPool(12);
       try {
@@ -362,12 +379,17 @@ class EcmpFarmLabTest {
                 .lines()
                 .filter(l -> l.contains(":" + port))
                 .forEach(l -> System.out.println(p + ": " + l));
+            java.nio.file.Files.readString(peerRsts.get(p))
+                .lines()
+                .filter(l -> l.contains("." + port + " ") || l.contains("." + port + ":"))
+                .forEach(l -> System.out.println(p + " sent: " + l));
           }
         }
         throw e;
       } finally {
         pool.shutdownNow();
         tcpdump.destroy();
+        peerDumps.forEach(Process::destroy);
       }
     }
   }
