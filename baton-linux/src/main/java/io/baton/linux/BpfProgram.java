@@ -50,9 +50,16 @@ final class BpfProgram {
       } catch (LinuxException e) {
         String verifier = log.getString(0, StandardCharsets.US_ASCII).strip();
         int from = Math.max(0, verifier.length() - 800);
+        // EPERM/EACCES without root: tc programs need CAP_BPF and CAP_NET_ADMIN, and the
+        // verifier refuses these programs' packet and stack accesses without CAP_PERFMON (its
+        // Spectre hardening for unprivileged loaders).
+        String capabilities =
+            e.errno() == 1 || e.errno() == 13
+                ? " (loading it needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN)"
+                : "";
         throw new LinuxException(
             "bpf(BPF_PROG_LOAD " + what + ")",
-            "errno " + e.errno() + "; verifier: " + verifier.substring(from));
+            "errno " + e.errno() + capabilities + "; verifier: " + verifier.substring(from));
       }
     }
   }

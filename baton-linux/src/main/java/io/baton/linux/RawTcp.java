@@ -58,6 +58,19 @@ public final class RawTcp {
     }
   }
 
+  /**
+   * Why this process cannot send raw segments (opening the socket needs CAP_NET_RAW), or {@code
+   * null} if it can: a server re-creates a half-closed client's FIN with one.
+   */
+  public static String problem() {
+    try {
+      Sockets.closeQuietly(open(Sockets.AF_INET));
+      return null;
+    } catch (LinuxException e) {
+      return e.getMessage();
+    }
+  }
+
   private static int open(int family) throws LinuxException {
     try {
       var st = Libc.state();
