@@ -93,37 +93,15 @@ public record EncapHeader(
     b.putShort((short) udpLength).putShort((short) 0);
     b.put(data);
     byte[] out = b.array();
-    int ipSum = checksum(out, ip, 20, 0);
+    int ipSum = TcpSegment.internetChecksum(out, ip, 20, 0);
     out[ip + 10] = (byte) (ipSum >> 8);
     out[ip + 11] = (byte) ipSum;
-    // pseudo-header: source, destination, zero, protocol, UDP length
-    long pseudo = sum(out, ip + 12, 8) + UDP + udpLength;
-    int udpSum = checksum(out, udp, udpLength, pseudo);
+    int pseudo = TcpSegment.pseudoHeaderSum(client.getAddress(), vip.getAddress(), UDP, udpLength);
+    int udpSum = TcpSegment.internetChecksum(out, udp, udpLength, pseudo);
     if (udpSum == 0) udpSum = 0xffff; // zero on the wire means "no checksum"
     out[udp + 6] = (byte) (udpSum >> 8);
     out[udp + 7] = (byte) udpSum;
     return out;
-  }
-
-  /**
-   * The Internet checksum (RFC 1071) of {@code length} bytes at {@code offset}, starting from the
-   * unfolded sum {@code initial}: the value to write into a header whose checksum field is zero, or
-   * zero when checking a header that carries its checksum.
-   */
-  static int checksum(byte[] bytes, int offset, int length, long initial) {
-    long s = initial + sum(bytes, offset, length);
-    while ((s >>> 16) != 0) s = (s & 0xffff) + (s >>> 16);
-    return (int) (~s & 0xffff);
-  }
-
-  private static long sum(byte[] bytes, int offset, int length) {
-    long s = 0;
-    for (int i = 0; i < length; i += 2) {
-      int hi = bytes[offset + i] & 0xff;
-      int lo = i + 1 < length ? bytes[offset + i + 1] & 0xff : 0;
-      s += (hi << 8) | lo;
-    }
-    return s;
   }
 
   private static Inet4Address address(ByteBuffer b) {

@@ -109,22 +109,17 @@ public record EncapHeader6(
     b.putShort((short) udpLength).putShort((short) 0);
     b.put(data);
     byte[] out = b.array();
-    int udpSum = EncapHeader.checksum(out, udp, udpLength, pseudoHeaderSum(out, ip, udpLength));
+    int udpSum =
+        TcpSegment.internetChecksum(
+            out,
+            udp,
+            udpLength,
+            TcpSegment.pseudoHeaderSum(
+                client.getAddress(), vip.getAddress(), EncapHeader.UDP, udpLength));
     if (udpSum == 0) udpSum = 0xffff; // zero on the wire would mean "no checksum", refused in IPv6
     out[udp + 6] = (byte) (udpSum >> 8);
     out[udp + 7] = (byte) udpSum;
     return out;
-  }
-
-  /**
-   * The unfolded sum of the IPv6 pseudo-header (RFC 8200 8.1) of the UDP datagram of {@code
-   * udpLength} bytes in the IPv6 packet at {@code ip}: source, destination, length, next header.
-   */
-  static long pseudoHeaderSum(byte[] packet, int ip, int udpLength) {
-    long s = 0;
-    for (int i = ip + 8; i < ip + 40; i += 2)
-      s += ((packet[i] & 0xff) << 8) | (packet[i + 1] & 0xff);
-    return s + udpLength + EncapHeader.UDP;
   }
 
   private static Inet6Address address(ByteBuffer b) {

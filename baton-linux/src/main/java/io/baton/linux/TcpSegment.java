@@ -182,12 +182,20 @@ public record TcpSegment(
    * byte; with lengths below 65536 both sum to the same words).
    */
   static int pseudoHeaderSum(byte[] src, byte[] dst, int tcpLength) {
+    return pseudoHeaderSum(src, dst, IPPROTO_TCP, tcpLength);
+  }
+
+  /**
+   * The same sum for any transport {@code protocol} (a UDP datagram's checksum covers the same
+   * pseudo-header, with protocol 17 and the UDP length).
+   */
+  static int pseudoHeaderSum(byte[] src, byte[] dst, int protocol, int length) {
     int sum = 0;
     for (int i = 0; i < src.length; i += 2) {
       sum += ((src[i] & 0xff) << 8) | (src[i + 1] & 0xff);
       sum += ((dst[i] & 0xff) << 8) | (dst[i + 1] & 0xff);
     }
-    return sum + IPPROTO_TCP + tcpLength;
+    return sum + protocol + length;
   }
 
   private static void requireIpAndPort(InetSocketAddress a, String what) {

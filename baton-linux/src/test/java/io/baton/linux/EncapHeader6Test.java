@@ -74,7 +74,15 @@ class EncapHeader6Test {
     int udp = 56 + 40;
     assertThat(p[udp + 6] | p[udp + 7]).as("a checksum is present").isNotZero();
     assertThat(
-            EncapHeader.checksum(p, udp, 8 + data.length, EncapHeader6.pseudoHeaderSum(p, 56, 13)))
+            TcpSegment.internetChecksum(
+                p,
+                udp,
+                8 + data.length,
+                TcpSegment.pseudoHeaderSum(
+                    Arrays.copyOfRange(p, 56 + 8, 56 + 24),
+                    Arrays.copyOfRange(p, 56 + 24, 56 + 40),
+                    EncapHeader.UDP,
+                    8 + data.length)))
         .as("the checksum verifies")
         .isZero();
   }

@@ -53,7 +53,7 @@ class FlowForwarderTest {
       BpfProgram.TestRun run = f.testRun(in, 1);
       assertThat(run.verdict()).as("redirected").isEqualTo(REDIRECT);
       assertThat(run.packet()).isEqualTo(expectedEncap(in, 6, 0x0a0b0c0d, 47000, 80));
-      assertThat(EncapHeader.checksum(run.packet(), 14, 20, 0))
+      assertThat(TcpSegment.internetChecksum(run.packet(), 14, 20, 0))
           .as("outer header checksum verifies")
           .isZero();
       assertThat(f.counters()).isEqualTo(new Counters(0, 1, 0, 0, 0));
@@ -223,7 +223,7 @@ class FlowForwarderTest {
     b.put(new EncapHeader(protocol, id, CHECK, CLIENT, clientPort, VIP, vipPort).toBytes());
     b.put(in, 14, inner);
     byte[] out = b.array();
-    int sum = EncapHeader.checksum(out, 14, 20, 0);
+    int sum = TcpSegment.internetChecksum(out, 14, 20, 0);
     out[24] = (byte) (sum >> 8);
     out[25] = (byte) sum;
     return out;

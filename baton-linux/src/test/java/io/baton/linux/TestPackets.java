@@ -39,12 +39,12 @@ final class TestPackets {
     b.put(src.getAddress()).put(dst.getAddress());
     b.put(l4);
     byte[] f = b.array();
-    int ipSum = EncapHeader.checksum(f, 14, 20, 0);
+    int ipSum = TcpSegment.internetChecksum(f, 14, 20, 0);
     f[24] = (byte) (ipSum >> 8);
     f[25] = (byte) ipSum;
-    long pseudo = 0;
-    for (int i = 26; i < 34; i += 2) pseudo += ((f[i] & 0xff) << 8) | (f[i + 1] & 0xff);
-    int sum = EncapHeader.checksum(f, 34, l4.length, pseudo + protocol + l4.length);
+    int pseudo =
+        TcpSegment.pseudoHeaderSum(src.getAddress(), dst.getAddress(), protocol, l4.length);
+    int sum = TcpSegment.internetChecksum(f, 34, l4.length, pseudo);
     f[34 + checkAt] = (byte) (sum >> 8);
     f[34 + checkAt + 1] = (byte) sum;
     return f;
@@ -99,9 +99,9 @@ final class TestPackets {
     int at = b.position();
     b.put(l4);
     byte[] f = b.array();
-    long pseudo = 0;
-    for (int i = 22; i < 54; i += 2) pseudo += ((f[i] & 0xff) << 8) | (f[i + 1] & 0xff);
-    int sum = EncapHeader.checksum(f, at, l4.length, pseudo + protocol + l4.length);
+    int pseudo =
+        TcpSegment.pseudoHeaderSum(src.getAddress(), dst.getAddress(), protocol, l4.length);
+    int sum = TcpSegment.internetChecksum(f, at, l4.length, pseudo);
     if (sum == 0) sum = 0xffff;
     f[at + checkAt] = (byte) (sum >> 8);
     f[at + checkAt + 1] = (byte) sum;
