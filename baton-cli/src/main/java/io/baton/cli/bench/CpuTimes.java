@@ -21,21 +21,36 @@ record CpuTimes(
   private static final Path PROC_STAT = Path.of("/proc/stat");
 
   static CpuTimes read() {
-    List<String> lines;
+    List<String> lines = lines();
+    long[] machine = find(lines, "cpu ");
+    long[] cpu0 = find(lines, "cpu0 ");
+    return new CpuTimes(busy(cpu0), cpu0[5] + cpu0[6], total(cpu0), busy(machine), total(machine));
+  }
+
+  /**
+   * CPU 0's idle and iowait time in ticks. Unlike the busy columns (sampled by the tick), the
+   * kernel keeps idle time exactly while the tick is stopped (NO_HZ), so wall time minus idle time
+   * is CPU 0's busy time to the tick even for work too short for the tick to land in.
+   */
+  static long cpu0IdleTicks() {
+    long[] cpu0 = find(lines(), "cpu0 ");
+    return cpu0[3] + cpu0[4];
+  }
+
+  private static List<String> lines() {
     try {
-      lines = Files.readAllLines(PROC_STAT);
+      return Files.readAllLines(PROC_STAT);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read " + PROC_STAT, e);
     }
-    long[] machine = null;
-    long[] cpu0 = null;
+  }
+
+  /** The fields of the line of {@code lines} that starts with {@code prefix}. */
+  private static long[] find(List<String> lines, String prefix) {
     for (String line : lines) {
-      if (line.startsWith("cpu ")) machine = fields(line);
-      else if (line.startsWith("cpu0 ")) cpu0 = fields(line);
+      if (line.startsWith(prefix)) return fields(line);
     }
-    if (machine == null || cpu0 == null)
-      throw new IllegalStateException(PROC_STAT + " has no cpu or cpu0 line");
-    return new CpuTimes(busy(cpu0), cpu0[5] + cpu0[6], total(cpu0), busy(machine), total(machine));
+    throw new IllegalStateException(PROC_STAT + " has no '" + prefix.strip() + "' line");
   }
 
   /** This reading minus an earlier one. */

@@ -149,11 +149,11 @@ public final class RoutedBench {
     upload(client, curl); // warm-up: JIT, ARP, the echo's buffers
     InterfaceStats f0 = d1.interfaceStats(d1Fabric);
     CpuTimes c0 = CpuTimes.read();
-    long idle0 = cpu0IdleTicks();
+    long idle0 = CpuTimes.cpu0IdleTicks();
     long t0 = System.nanoTime();
     for (int i = 0; i < uploads; i++) upload(client, curl);
     long wallTicks = (System.nanoTime() - t0) / (1_000_000_000L / CpuTimes.TICKS_PER_SECOND);
-    long idle = cpu0IdleTicks() - idle0;
+    long idle = CpuTimes.cpu0IdleTicks() - idle0;
     CpuTimes c = CpuTimes.read().minus(c0);
     InterfaceStats f1 = d1.interfaceStats(d1Fabric);
     ForwardRow row =
@@ -175,21 +175,6 @@ public final class RoutedBench {
         row.cpu0SampledUs() / row.mib());
     out.flush();
     return row;
-  }
-
-  /**
-   * CPU 0's idle and iowait time in ticks. Unlike the busy columns (sampled by the tick), the
-   * kernel keeps idle time exactly while the tick is stopped (NO_HZ), so wall time minus idle time
-   * is CPU 0's busy time to the tick even for work too short for the tick to land in.
-   */
-  private static long cpu0IdleTicks() throws java.io.IOException {
-    for (String line : Files.readAllLines(Path.of("/proc/stat"))) {
-      if (line.startsWith("cpu0 ")) {
-        String[] f = line.trim().split("\\s+");
-        return Long.parseLong(f[4]) + Long.parseLong(f[5]);
-      }
-    }
-    throw new IllegalStateException("/proc/stat has no cpu0 line");
   }
 
   private static void upload(Host client, List<String> curl) {
