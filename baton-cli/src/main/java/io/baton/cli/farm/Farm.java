@@ -337,10 +337,7 @@ public final class Farm implements AutoCloseable {
 
   /** Runs curl in the client namespace against the VIP; {@code args} follow curl's own options. */
   public CommandResult curl(Duration timeout, String... args) {
-    List<String> cmd =
-        new ArrayList<>(List.of("curl", "-sS", "--max-time", String.valueOf(timeout.toSeconds())));
-    cmd.addAll(List.of(args));
-    return client.exec(cmd, timeout.plusSeconds(5));
+    return Curl.from(client, timeout, args);
   }
 
   public String url(String path) {

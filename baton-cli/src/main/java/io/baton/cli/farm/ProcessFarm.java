@@ -5,7 +5,6 @@ import io.baton.lab.Host;
 import io.baton.lab.Segment;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -274,10 +273,7 @@ public final class ProcessFarm extends ProcessLab {
 
   /** Runs curl in the client namespace; {@code args} follow curl's own options. */
   public CommandResult curl(Duration timeout, String... args) {
-    List<String> cmd =
-        new ArrayList<>(List.of("curl", "-sS", "--max-time", String.valueOf(timeout.toSeconds())));
-    cmd.addAll(List.of(args));
-    return client.exec(cmd, timeout.plusSeconds(5));
+    return Curl.from(client, timeout, args);
   }
 
   public static String url(String path) {

@@ -91,10 +91,10 @@ final class DualStackFarm extends ProcessLab {
 
   /** Runs curl in the client namespace; {@code args} follow curl's own options. */
   CommandResult curl(Duration timeout, String... args) {
-    List<String> cmd =
-        new ArrayList<>(List.of("curl", "-gsS", "--max-time", String.valueOf(timeout.toSeconds())));
-    cmd.addAll(List.of(args));
-    return client.exec(cmd, timeout.plusSeconds(5));
+    // -g: IPv6 literals in brackets are addresses, not curl's URL globbing.
+    List<String> all = new ArrayList<>(List.of("-g"));
+    all.addAll(List.of(args));
+    return Curl.from(client, timeout, all.toArray(String[]::new));
   }
 
   static String url6(String path) {
