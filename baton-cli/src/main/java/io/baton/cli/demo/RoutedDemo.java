@@ -117,11 +117,7 @@ public final class RoutedDemo {
       Map<String, Integer> answers = new TreeMap<>();
       boolean allFromVip = true;
       for (int i = 0; i < 10; i++) {
-        CommandResult dig =
-            farm.client.exec(
-                List.of(
-                    "dig", "+short", "+time=2", "+tries=1", "@" + RoutedFarm.VIP, "who.farm.test"),
-                Duration.ofSeconds(10));
+        CommandResult dig = farm.dig(RoutedFarm.VIP);
         allFromVip &= dig.exitCode() == 0;
         answers.merge(dig.stdout().strip(), 1, Integer::sum);
       }
@@ -163,11 +159,7 @@ public final class RoutedDemo {
               + (down6.exitCode() == 0 ? "" : ": " + down6.stderr()));
       java.util.Set<String> answers6 = new java.util.TreeSet<>();
       for (int i = 0; i < 10; i++) {
-        CommandResult dig =
-            farm.client.exec(
-                List.of(
-                    "dig", "+short", "+time=2", "+tries=1", "@" + RoutedFarm.VIP6, "who.farm.test"),
-                Duration.ofSeconds(10));
+        CommandResult dig = farm.dig(RoutedFarm.VIP6);
         answers6.add(dig.exitCode() == 0 ? dig.stdout().strip() : "no answer");
       }
       checks.check(

@@ -5,7 +5,6 @@ import io.baton.lab.Host;
 import io.baton.lab.Segment;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -156,10 +155,18 @@ public final class RoutedFarm extends ProcessLab {
 
   /** Runs curl in the client namespace. */
   public CommandResult curl(Duration timeout, String... args) {
-    List<String> cmd =
-        new ArrayList<>(List.of("curl", "-sS", "--max-time", String.valueOf(timeout.toSeconds())));
-    cmd.addAll(List.of(args));
-    return client.exec(cmd, timeout.plusSeconds(5));
+    return Curl.from(client, timeout, args);
+  }
+
+  /**
+   * {@code dig +short @VIP who.farm.test} from the client, one try of 2 s: a new flow (dig picks a
+   * new source port), answered by the server it lands on; dig takes an answer only from the address
+   * it asked.
+   */
+  public CommandResult dig(String vip) {
+    return client.exec(
+        List.of("dig", "+short", "+time=2", "+tries=1", "@" + vip, "who.farm.test"),
+        Duration.ofSeconds(10));
   }
 
   public static String url(String path) {

@@ -39,27 +39,8 @@ class RoutedFarmLabTest {
   void largeDownloadsAndUploadsCrossTheRouterEncapsulated() throws Exception {
     try (RoutedFarm farm = new RoutedFarm("routed-tcp", TIMEOUTS).startAll()) {
       RstCounter rst = RstCounter.install(farm.client);
-      Path out = farm.lab.dir().resolve("down.bin");
-      CommandResult down = farm.curl(CURL, "-o", out.toString(), RoutedFarm.url("/big.bin"));
-      assertThat(down.exitCode()).as("%s\n%s", down.stderr(), farm.log("d1")).isZero();
-      assertThat(sha256(out)).as("100 MiB download").isEqualTo(sha256(farm.bigFile));
-
       long bodyBytes = 50L << 20;
-      Path upload =
-          Farm.truncatedCopy(farm.bigFile, farm.lab.dir().resolve("upload.bin"), bodyBytes);
-      Path echoed = farm.lab.dir().resolve("echoed.bin");
-      CommandResult up =
-          farm.curl(
-              CURL,
-              "-H",
-              "Expect:",
-              "--data-binary",
-              "@" + upload,
-              "-o",
-              echoed.toString(),
-              RoutedFarm.url("/echo"));
-      assertThat(up.exitCode()).as(up.stderr()).isZero();
-      assertThat(sha256(echoed)).as("50 MiB POST echoed").isEqualTo(sha256(upload));
+      downloadAndEcho(farm, RoutedFarm.url("/"), "v4", bodyBytes);
 
       // Both went through handoffs, and every later client packet crossed encapsulated: the
       // servers' fabric is not d1's segment, so nothing else could have reached them.
@@ -94,26 +75,7 @@ class RoutedFarmLabTest {
   void ipv6ClientsCrossTheIpv4FabricWrapped() throws Exception {
     try (RoutedFarm farm = new RoutedFarm("routed-v6", TIMEOUTS).startAll()) {
       RstCounter rst = RstCounter.install(farm.client);
-      Path out = farm.lab.dir().resolve("down6.bin");
-      CommandResult down = farm.curl(CURL, "-g", "-o", out.toString(), RoutedFarm.url6("/big.bin"));
-      assertThat(down.exitCode()).as("%s\n%s", down.stderr(), farm.log("d1")).isZero();
-      assertThat(sha256(out)).as("100 MiB download over IPv6").isEqualTo(sha256(farm.bigFile));
-      Path upload =
-          Farm.truncatedCopy(farm.bigFile, farm.lab.dir().resolve("upload6.bin"), 20L << 20);
-      Path echoed = farm.lab.dir().resolve("echoed6.bin");
-      CommandResult up =
-          farm.curl(
-              CURL,
-              "-g",
-              "-H",
-              "Expect:",
-              "--data-binary",
-              "@" + upload,
-              "-o",
-              echoed.toString(),
-              RoutedFarm.url6("/echo"));
-      assertThat(up.exitCode()).as(up.stderr()).isZero();
-      assertThat(sha256(echoed)).as("20 MiB POST over IPv6").isEqualTo(sha256(upload));
+      downloadAndEcho(farm, RoutedFarm.url6("/"), "v6", 20L << 20, "-g");
       assertThat(farm.metric("d1", "baton_dispatcher_handoffs_total")).isEqualTo(2.0);
       assertThat(farm.metric("d1", "baton_dispatcher_flow_forwarder_packets_total{path=\"encap\"}"))
           .as("packets wrapped")
@@ -121,11 +83,7 @@ class RoutedFarmLabTest {
 
       Set<String> answered = new HashSet<>();
       for (int i = 0; i < 12; i++) {
-        CommandResult r =
-            farm.client.exec(
-                List.of(
-                    "dig", "+short", "+time=2", "+tries=1", "@" + RoutedFarm.VIP6, "who.farm.test"),
-                Duration.ofSeconds(10));
+        CommandResult r = farm.dig(RoutedFarm.VIP6);
         assertThat(r.exitCode()).as("dig over IPv6: %s %s", r.stdout(), r.stderr()).isZero();
         answered.add(r.stdout().strip());
       }
@@ -152,11 +110,7 @@ class RoutedFarmLabTest {
       // to come from the VIP (dig ignores a reply from any other address and times out).
       Set<String> answered = new HashSet<>();
       for (int i = 0; i < 12; i++) {
-        CommandResult r =
-            farm.client.exec(
-                List.of(
-                    "dig", "+short", "+time=2", "+tries=1", "@" + RoutedFarm.VIP, "who.farm.test"),
-                Duration.ofSeconds(10));
+        CommandResult r = farm.dig(RoutedFarm.VIP);
         assertThat(r.exitCode())
             .as("dig: %s %s\n%s", r.stdout(), r.stderr(), farm.log("d1"))
             .isZero();
@@ -368,6 +322,40 @@ class RoutedFarmLabTest {
           .as("RSTs the client received, from %s", rst.receivedFlows())
           .isZero();
     }
+  }
+
+  /**
+   * A 100 MiB GET of {@code base}big.bin and a POST of {@code uploadBytes} to {@code base}echo
+   * (without Expect, so the body crosses after the handoff), both byte-exact; {@code options} go to
+   * curl first.
+   */
+  private static void downloadAndEcho(
+      RoutedFarm farm, String base, String tag, long uploadBytes, String... options)
+      throws Exception {
+    Path out = farm.lab.dir().resolve("down-" + tag + ".bin");
+    List<String> get = new java.util.ArrayList<>(List.of(options));
+    get.addAll(List.of("-o", out.toString(), base + "big.bin"));
+    CommandResult down = farm.curl(CURL, get.toArray(String[]::new));
+    assertThat(down.exitCode()).as("%s\n%s", down.stderr(), farm.log("d1")).isZero();
+    assertThat(sha256(out)).as("100 MiB download (%s)", tag).isEqualTo(sha256(farm.bigFile));
+    Path upload =
+        Farm.truncatedCopy(farm.bigFile, farm.lab.dir().resolve("up-" + tag + ".bin"), uploadBytes);
+    Path echoed = farm.lab.dir().resolve("echoed-" + tag + ".bin");
+    List<String> post = new java.util.ArrayList<>(List.of(options));
+    post.addAll(
+        List.of(
+            "-H",
+            "Expect:",
+            "--data-binary",
+            "@" + upload,
+            "-o",
+            echoed.toString(),
+            base + "echo"));
+    CommandResult up = farm.curl(CURL, post.toArray(String[]::new));
+    assertThat(up.exitCode()).as(up.stderr()).isZero();
+    assertThat(sha256(echoed))
+        .as("%d MiB POST echoed (%s)", uploadBytes >> 20, tag)
+        .isEqualTo(sha256(upload));
   }
 
   private static double decap(RoutedFarm farm, String result) {
