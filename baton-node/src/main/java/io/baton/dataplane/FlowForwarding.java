@@ -146,21 +146,29 @@ public final class FlowForwarding implements AutoCloseable {
     forwarder.forEach(
         e -> {
           var f = e.flow();
-          if (f.protocol() == FlowForwarder.UDP) {
-            each.accept(
-                new UdpFlow(f.client(), f.clientPort(), new Vip(f.vip(), f.vipPort())),
-                e.lastSeenNs());
-          }
+          udp(f.protocol(), f.client(), f.clientPort(), f.vip(), f.vipPort(), e.lastSeenNs(), each);
         });
     forwarder.forEach6(
         e -> {
           var f = e.flow();
-          if (f.protocol() == FlowForwarder.UDP) {
-            each.accept(
-                new UdpFlow(f.client(), f.clientPort(), new Vip(f.vip(), f.vipPort())),
-                e.lastSeenNs());
-          }
+          udp(f.protocol(), f.client(), f.clientPort(), f.vip(), f.vipPort(), e.lastSeenNs(), each);
         });
+  }
+
+  /**
+   * Gives {@code each} the flow if it is UDP (the maps hold the TCP entries of encap pools too).
+   */
+  private static void udp(
+      int protocol,
+      InetAddress client,
+      int clientPort,
+      InetAddress vip,
+      int vipPort,
+      long lastSeenNs,
+      ObjLongConsumer<UdpFlow> each) {
+    if (protocol == FlowForwarder.UDP) {
+      each.accept(new UdpFlow(client, clientPort, new Vip(vip, vipPort)), lastSeenNs);
+    }
   }
 
   /** The program's counters. */
