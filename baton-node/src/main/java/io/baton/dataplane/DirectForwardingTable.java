@@ -591,18 +591,14 @@ public final class DirectForwardingTable implements AutoCloseable {
       boolean isFrozen = frozenAfter.getOrDefault(f, frozen.contains(f));
       switch (op) {
         case Forward fw -> {
-          boolean wasWrapped = wrappedAfter.getOrDefault(f, wrapped.contains(f));
-          if (fw.replacing() && !wasWrapped) batch.add(delete(ownerOf(f), f));
-          if (wrappedOnly(f, fw.server())) {
-            wrappedAfter.put(f, true);
-          } else {
-            batch.add(addOwner(f, fw.server()));
-            wrappedAfter.put(f, false);
-          }
+          if (fw.replacing() && !wrappedNow(f, wrappedAfter)) batch.add(delete(ownerOf(f), f));
+          boolean wrap = wrappedOnly(f, fw.server());
+          if (!wrap) batch.add(addOwner(f, fw.server()));
+          if (f.ipv6()) wrappedAfter.put(f, wrap);
         }
         case Unforward u -> {
-          if (!wrappedAfter.getOrDefault(f, wrapped.contains(f))) batch.add(delete(ownerOf(f), f));
-          wrappedAfter.put(f, false);
+          if (!wrappedNow(f, wrappedAfter)) batch.add(delete(ownerOf(f), f));
+          if (f.ipv6()) wrappedAfter.put(f, false);
         }
         case Retire r when wrappedOnly(f, r.server()) -> wrappedAfter.put(f, false);
         case Retire r -> {
@@ -643,6 +639,14 @@ public final class DirectForwardingTable implements AutoCloseable {
     } catch (LinuxException e) {
       for (Op op : ops) applyTolerant(op);
     }
+  }
+
+  /**
+   * Whether {@code flow} has no element here (wrapped-only) as of the batch being planned: only an
+   * IPv6 flow can be, so an IPv4 flow (the common case, on every handoff's path) costs no lookup.
+   */
+  private boolean wrappedNow(FlowKey flow, Map<FlowKey, Boolean> wrappedAfter) {
+    return flow.ipv6() && wrappedAfter.getOrDefault(flow, wrapped.contains(flow));
   }
 
   /**
