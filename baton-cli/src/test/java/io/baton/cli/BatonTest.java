@@ -45,6 +45,33 @@ class BatonTest {
         .contains("host not ready");
   }
 
+  /**
+   * Every command's help renders cleanly: picocli prints a WARN on standard error (not the
+   * command's writer) when a description is not a valid format string (a bare '%').
+   */
+  @Test
+  void everyCommandsHelpRendersWithoutPicocliWarnings() {
+    java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+    java.io.PrintStream original = System.err;
+    System.setErr(new java.io.PrintStream(captured, true, java.nio.charset.StandardCharsets.UTF_8));
+    List<String> rendered = new java.util.ArrayList<>();
+    try {
+      java.util.ArrayDeque<CommandLine> todo = new java.util.ArrayDeque<>();
+      todo.add(Baton.newCommandLine());
+      while (!todo.isEmpty()) {
+        CommandLine c = todo.poll();
+        rendered.add(c.getCommandName());
+        assertThat(c.getUsageMessage()).isNotBlank();
+        todo.addAll(c.getSubcommands().values());
+      }
+    } finally {
+      System.setErr(original);
+    }
+    assertThat(rendered).contains("bench", "dispatcher", "server", "ctl");
+    assertThat(captured.toString(java.nio.charset.StandardCharsets.UTF_8))
+        .doesNotContain("[picocli WARN]");
+  }
+
   @Test
   void versionNamesBatonAndTheJavaRuntime() {
     Run run = run("--version");

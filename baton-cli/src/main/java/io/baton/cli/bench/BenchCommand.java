@@ -49,8 +49,8 @@ public final class BenchCommand implements Callable<Integer> {
       names = "--gateway",
       description =
           "Instead of the matrix: the WAN gateway pair against direct TCP and single-connection splitting"
-              + " over an emulated 100 Mbit/s, 50 ms RTT WAN at 0.1, 1 and 2 % loss (goodput, first byte, gateway CPU per MB;"
-              + " a few minutes, --quick: 1 % only).")
+              + " over an emulated 100 Mbit/s, 50 ms RTT WAN at 0.1, 1 and 2 %% loss (goodput, first byte, gateway CPU per MB;"
+              + " a few minutes, --quick: 1 %% only).")
   boolean gateway;
 
   @Option(
