@@ -14,6 +14,26 @@ public final class DispatcherStats {
   public static final class VipCounters {
     public final LongAdder accepted = new LongAdder();
     public final LongAdder handedOff = new LongAdder();
+    private final String name;
+
+    VipCounters(String name) {
+      this.name = name;
+    }
+
+    /** The VIP as text ({@code 198.18.0.100:80}), made once: every handoff names it. */
+    public String name() {
+      return name;
+    }
+  }
+
+  /** The same counters by VIP, so that a connection's path formats no address. */
+  private final java.util.concurrent.ConcurrentHashMap<io.baton.dataplane.Vip, VipCounters> byVip =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  /** The counters of {@code vip}, found without formatting it. */
+  public VipCounters forVip(io.baton.dataplane.Vip vip) {
+    VipCounters c = byVip.get(vip);
+    return c != null ? c : byVip.computeIfAbsent(vip, v -> forVip(v.toString()));
   }
 
   private final java.util.concurrent.ConcurrentHashMap<String, VipCounters> perVip =
@@ -22,7 +42,7 @@ public final class DispatcherStats {
   /** The counters of {@code vip} ({@code 198.18.0.100:80}). */
   public VipCounters forVip(String vip) {
     VipCounters c = perVip.get(vip);
-    return c != null ? c : perVip.computeIfAbsent(vip, k -> new VipCounters());
+    return c != null ? c : perVip.computeIfAbsent(vip, VipCounters::new);
   }
 
   /** Every VIP seen so far with its counters. */

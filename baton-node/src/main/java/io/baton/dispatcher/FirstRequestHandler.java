@@ -74,7 +74,7 @@ final class FirstRequestHandler extends ChannelInboundHandlerAdapter {
   @Override
   public void channelActive(ChannelHandlerContext ctx) {
     stats.accepted.increment();
-    stats.forVip(site.vip().toString()).accepted.increment();
+    stats.forVip(site.vip()).accepted.increment();
     ticket = admission.tryAdmit(clientIp(ctx));
     if (!ticket.admitted()) {
       refuse(ctx);

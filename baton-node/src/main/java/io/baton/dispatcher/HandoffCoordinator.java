@@ -103,7 +103,7 @@ public final class HandoffCoordinator {
     new HandoffMachine(
             cx,
             client,
-            site.vip().toString(),
+            cx.stats().forVip(site.vip()),
             site.handoffTimeout().toNanos(),
             pool.get(),
             pick,

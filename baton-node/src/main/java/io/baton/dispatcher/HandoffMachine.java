@@ -66,7 +66,7 @@ final class HandoffMachine {
 
   private final HandoffCoordinator.Context cx;
   private final ClientSide client;
-  private final String vip;
+  private final DispatcherStats.VipCounters vip;
   private final long handoffTimeoutNs;
   private final Pool pool;
   private final PickContext pick;
@@ -84,6 +84,7 @@ final class HandoffMachine {
   private long startNs;
   private long installedNs;
   private long sentNs;
+  private String flowText;
 
   /**
    * @param handoffTimeoutNs how long the server may take to answer (the VIP's handoff timeout)
@@ -91,7 +92,7 @@ final class HandoffMachine {
   HandoffMachine(
       HandoffCoordinator.Context cx,
       ClientSide client,
-      String vip,
+      DispatcherStats.VipCounters vip,
       long handoffTimeoutNs,
       Pool pool,
       PickContext pick,
@@ -196,7 +197,7 @@ final class HandoffMachine {
       return;
     }
     // The summary is bounded where it is made (RequestSummary).
-    var handoff = new FabricMessage.Handoff(handoffId, exported, vip, pool.name(), summary);
+    var handoff = new FabricMessage.Handoff(handoffId, exported, vip.name(), pool.name(), summary);
     sentNs = cx.nanoClock().getAsLong();
     enter(State.OFFERED);
     arm(handoffTimeoutNs, this::overdue);
@@ -268,7 +269,7 @@ final class HandoffMachine {
     releaseOurCopy();
     cx.load().increment(member.node());
     cx.stats().handedOff.increment();
-    cx.stats().forVip(vip).handedOff.increment();
+    vip.handedOff.increment();
     finish(State.HANDED_OFF);
   }
 
@@ -391,7 +392,8 @@ final class HandoffMachine {
    */
   private void guarded(Runnable stepBody) {
     // Every line a step logs names the connection and its handoff (JSON logs carry them as fields).
-    try (var _ = io.baton.log.ConnectionMdc.enter(client.flow(), handoffId)) {
+    if (flowText == null) flowText = client.flow().toString(); // once, not per step
+    try (var _ = io.baton.log.ConnectionMdc.enter(flowText, handoffId)) {
       try {
         stepBody.run();
       } catch (RuntimeException e) {

@@ -68,7 +68,7 @@ class HandoffMachineTest {
     return new HandoffMachine(
         cx,
         client,
-        "198.18.0.100:80",
+        stats.forVip("198.18.0.100:80"),
         HANDOFF_TIMEOUT_NS,
         pool,
         PickContext.of(client.flow.clientIp()),
