@@ -144,6 +144,7 @@ public final class ForwardingService implements AutoCloseable {
     this.opened = opened;
     this.entries = opened.entries();
     this.adoptedCount = entries.size();
+    this.tracked = adoptedCount; // readers may act on it before the owner's first turn
     this.adoptedServers = Set.copyOf(entries.servers());
     this.vips = vips;
     this.closeGrace = closeGrace;
