@@ -1,5 +1,6 @@
 package io.baton.cli.demo;
 
+import io.baton.cli.farm.Curl;
 import io.baton.cli.farm.DnsProbe;
 import io.baton.cli.farm.Farm;
 import io.baton.cli.farm.RoutedFarm;
@@ -58,15 +59,7 @@ public final class RoutedDemo {
       Path up = Farm.truncatedCopy(farm.bigFile, farm.lab.dir().resolve("demo-up.bin"), 20L << 20);
       Path echoed = farm.lab.dir().resolve("demo-echoed.bin");
       CommandResult post =
-          farm.curl(
-              Duration.ofSeconds(120),
-              "-H",
-              "Expect:",
-              "--data-binary",
-              "@" + up,
-              "-o",
-              echoed.toString(),
-              RoutedFarm.url("/echo"));
+          farm.curl(Duration.ofSeconds(120), Curl.post(up, echoed, RoutedFarm.url("/echo")));
       checks.check(
           post.exitCode() == 0 && Farm.sha256(echoed).equals(Farm.sha256(up)),
           "20 MiB POST echoed byte-exact (the body crossed the router encapsulated)");

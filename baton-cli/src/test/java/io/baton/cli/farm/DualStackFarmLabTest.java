@@ -83,16 +83,7 @@ class DualStackFarmLabTest {
         ch.truncate(50L << 20);
       }
       Path echoed = farm.lab.dir().resolve("echoed.bin");
-      CommandResult post =
-          farm.curl(
-              CURL,
-              "-H",
-              "Expect:",
-              "--data-binary",
-              "@" + upload,
-              "-o",
-              echoed.toString(),
-              DualStackFarm.url6("/echo"));
+      CommandResult post = farm.curl(CURL, Curl.post(upload, echoed, DualStackFarm.url6("/echo")));
       assertThat(post.exitCode()).as("POST: %s", post.stderr()).isZero();
       assertThat(sha256(echoed)).as("50 MiB POST echoed over IPv6").isEqualTo(sha256(upload));
 

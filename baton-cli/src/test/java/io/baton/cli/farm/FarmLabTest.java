@@ -228,16 +228,7 @@ class FarmLabTest {
     long handedOff0 = stats.handedOff.sum();
     long read0 = stats.bytesReadBeforeHandoff.sum();
     long forwarded0 = forwardedFromClientBytes();
-    CommandResult r =
-        farm.curl(
-            CURL,
-            "-H",
-            "Expect:",
-            "--data-binary",
-            "@" + upload,
-            "-o",
-            echoed.toString(),
-            farm.url("/echo"));
+    CommandResult r = farm.curl(CURL, Curl.post(upload, echoed, farm.url("/echo")));
     assertThat(r.exitCode()).as(r.stderr()).isZero();
     assertThat(sha256(echoed)).as("50 MiB POST echoed").isEqualTo(sha256(upload));
     assertThat(stats.handedOff.sum() - handedOff0).as("handoffs for the one upload").isEqualTo(1);

@@ -342,15 +342,7 @@ class RoutedFarmLabTest {
         Farm.truncatedCopy(farm.bigFile, farm.lab.dir().resolve("up-" + tag + ".bin"), uploadBytes);
     Path echoed = farm.lab.dir().resolve("echoed-" + tag + ".bin");
     List<String> post = new java.util.ArrayList<>(List.of(options));
-    post.addAll(
-        List.of(
-            "-H",
-            "Expect:",
-            "--data-binary",
-            "@" + upload,
-            "-o",
-            echoed.toString(),
-            base + "echo"));
+    post.addAll(List.of(Curl.post(upload, echoed, base + "echo")));
     CommandResult up = farm.curl(CURL, post.toArray(String[]::new));
     assertThat(up.exitCode()).as(up.stderr()).isZero();
     assertThat(sha256(echoed))
