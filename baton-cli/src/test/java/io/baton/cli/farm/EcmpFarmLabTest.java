@@ -155,21 +155,19 @@ class EcmpFarmLabTest {
   void aTakeOverKeepsTheRouteAndFailsNoConnection() throws Exception {
     try (EcmpFarm farm = new EcmpFarm("ecmp-take").startAll()) {
       RstCounter rst = RstCounter.install(farm.client);
-      var wrk =
-          java.util.concurrent.CompletableFuture.supplyAsync(
-              () ->
-                  farm.client.exec(
-                      List.of(
-                          "wrk",
-                          "-t2",
-                          "-c8",
-                          "-d12s",
-                          "--timeout",
-                          "5s",
-                          "-H",
-                          "Connection: close",
-                          "http://" + EcmpFarm.VIP + "/whoami.txt"),
-                      Duration.ofSeconds(40)));
+      // New connections all through the take-over, however long the new process takes to start
+      // (a fixed 12 s of wrk ran out before it did on a slower machine: nothing to hand off).
+      WrkUntilStopped wrk =
+          WrkUntilStopped.start(
+              farm.client,
+              Duration.ofSeconds(90),
+              "http://" + EcmpFarm.VIP + "/whoami.txt",
+              "-t2",
+              "-c8",
+              "--timeout",
+              "5s",
+              "-H",
+              "Connection: close");
       awaitTrue(() -> handoffs(farm, "d1") > 50, Duration.ofSeconds(10), "load through d1");
       var taking = new java.util.concurrent.atomic.AtomicBoolean(true);
       List<Integer> hops = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -195,7 +193,14 @@ class EcmpFarmLabTest {
         sampler.join();
       }
       long tookMs = (System.nanoTime() - t0) / 1_000_000;
-      String report = wrk.get(40, TimeUnit.SECONDS).stdout();
+      // Some more load on the new process before the report.
+      double newHandoffs = handoffs(farm, "d1");
+      awaitTrue(
+          () -> handoffs(farm, "d1") >= newHandoffs + 20,
+          Duration.ofSeconds(10),
+          "the new d1 taking more connections");
+      assertThat(wrk.running()).as("wrk still loading at the end of the take-over").isTrue();
+      String report = wrk.stop();
       System.out.printf(
           "ecmp take-over of d1 in %d ms; the router's next hops in %d samples meanwhile: min %d;"
               + " wrk:%n%s%n",
