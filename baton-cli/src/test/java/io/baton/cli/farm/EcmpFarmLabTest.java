@@ -279,12 +279,14 @@ class EcmpFarmLabTest {
                   "exec tcpdump -i any -nn -tt -l 'tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) != 0' > "
                       + capture
                       + " 2>/dev/null"));
-      // And every RST each peer sends, so that a failure says which node reset the flow.
-      java.util.Map<String, java.nio.file.Path> peerRsts = new java.util.LinkedHashMap<>();
+      // And every SYN, FIN and RST each peer sees or sends, on which interface (front: from the
+      // router; fabric: forwarded by a peer), so that a failure says which node reset the flow and
+      // whether it had accepted the connection, served it, or forwarded it.
+      java.util.Map<String, java.nio.file.Path> peerCaptures = new java.util.LinkedHashMap<>();
       List<Process> peerDumps = new ArrayList<>();
       for (String p : farm.dispatchers) {
-        java.nio.file.Path file = farm.lab.dir().resolve(p + "-rst.txt");
-        peerRsts.put(p, file);
+        java.nio.file.Path file = farm.lab.dir().resolve(p + "-syn-fin-rst.txt");
+        peerCaptures.put(p, file);
         peerDumps.add(
             farm.hosts
                 .get(p)
@@ -292,7 +294,7 @@ class EcmpFarmLabTest {
                     List.of(
                         "sh",
                         "-c",
-                        "exec tcpdump -i any -nn -tt -l 'tcp[tcpflags] & tcp-rst != 0' > "
+                        "exec tcpdump -i any -nn -tt -l 'tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) != 0' > "
                             + file
                             + " 2>/dev/null")));
       }
@@ -384,10 +386,10 @@ class EcmpFarmLabTest {
                 .lines()
                 .filter(l -> l.contains(":" + port))
                 .forEach(l -> System.out.println(p + ": " + l));
-            java.nio.file.Files.readString(peerRsts.get(p))
+            java.nio.file.Files.readString(peerCaptures.get(p))
                 .lines()
                 .filter(l -> l.contains("." + port + " ") || l.contains("." + port + ":"))
-                .forEach(l -> System.out.println(p + " sent: " + l));
+                .forEach(l -> System.out.println(p + " saw: " + l));
           }
         }
         throw e;
