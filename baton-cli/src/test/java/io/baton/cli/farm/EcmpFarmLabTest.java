@@ -299,6 +299,24 @@ class EcmpFarmLabTest {
                             + " 2>/dev/null")));
       }
       String expected = sha256(farm.bigFile);
+      // The router's next hops whenever they change (epoch seconds, as tcpdump -tt prints them):
+      // a flow that an ECMP change moves to another peer before that peer heard of it is reset.
+      var sampling = new java.util.concurrent.atomic.AtomicBoolean(true);
+      List<String> hopChanges = new java.util.concurrent.CopyOnWriteArrayList<>();
+      Thread hopSampler =
+          Thread.ofVirtual()
+              .start(
+                  () -> {
+                    List<String> last = null;
+                    while (sampling.get()) {
+                      List<String> now = farm.nextHops(); // each sample runs ip(8): ~10 ms apart
+                      if (!now.equals(last)) {
+                        hopChanges.add(
+                            String.format("%.6f %s", System.currentTimeMillis() / 1e3, now));
+                        last = now;
+                      }
+                    }
+                  });
       ExecutorService pool = Executors.newFixedThreadPool(12);
       try {
         List<Future<CommandResult>> downloads = new ArrayList<>();
@@ -351,7 +369,8 @@ class EcmpFarmLabTest {
           handedOff += h;
         }
         System.out.printf(
-            "peers: whoami answers %s;%s client RSTs %d%n", answers, perNode, rst.received());
+            "peers: whoami answers %s;%s client RSTs %d; the router's next hops: %s%n",
+            answers, perNode, rst.received(), hopChanges);
         assertThat(answers.keySet()).as("nodes that answered").isSubsetOf("p1", "p2", "p3");
         // Least connections on the loads in the sync plane: a node busy with downloads may get none
         // of the short requests, but every node serves (downloads or requests).
@@ -394,6 +413,8 @@ class EcmpFarmLabTest {
         }
         throw e;
       } finally {
+        sampling.set(false);
+        hopSampler.join();
         pool.shutdownNow();
         tcpdump.destroy();
         peerDumps.forEach(Process::destroy);
