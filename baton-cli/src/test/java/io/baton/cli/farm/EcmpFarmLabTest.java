@@ -169,15 +169,7 @@ class EcmpFarmLabTest {
               "-H",
               "Connection: close");
       awaitTrue(() -> handoffs(farm, "d1") > 50, Duration.ofSeconds(10), "load through d1");
-      var taking = new java.util.concurrent.atomic.AtomicBoolean(true);
-      List<Integer> hops = new java.util.concurrent.CopyOnWriteArrayList<>();
-      Thread sampler =
-          Thread.ofVirtual()
-              .start(
-                  () -> {
-                    while (taking.get())
-                      hops.add(farm.nextHops().size()); // each sample runs ip(8): ~10 ms apart
-                  });
+      NextHopSampler sampler = NextHopSampler.start(farm);
       long t0 = System.nanoTime();
       Process old = farm.takeOver("d1");
       try {
@@ -189,9 +181,9 @@ class EcmpFarmLabTest {
             Duration.ofSeconds(10),
             "the new d1's BIRD in recovery");
       } finally {
-        taking.set(false);
-        sampler.join();
+        sampler.stop();
       }
+      List<Integer> hops = sampler.samples().stream().map(h -> h.hops().size()).toList();
       long tookMs = (System.nanoTime() - t0) / 1_000_000;
       // Some more load on the new process before the report.
       double newHandoffs = handoffs(farm, "d1");
@@ -299,24 +291,9 @@ class EcmpFarmLabTest {
                             + " 2>/dev/null")));
       }
       String expected = sha256(farm.bigFile);
-      // The router's next hops whenever they change (epoch seconds, as tcpdump -tt prints them):
-      // a flow that an ECMP change moves to another peer before that peer heard of it is reset.
-      var sampling = new java.util.concurrent.atomic.AtomicBoolean(true);
-      List<String> hopChanges = new java.util.concurrent.CopyOnWriteArrayList<>();
-      Thread hopSampler =
-          Thread.ofVirtual()
-              .start(
-                  () -> {
-                    List<String> last = null;
-                    while (sampling.get()) {
-                      List<String> now = farm.nextHops(); // each sample runs ip(8): ~10 ms apart
-                      if (!now.equals(last)) {
-                        hopChanges.add(
-                            String.format("%.6f %s", System.currentTimeMillis() / 1e3, now));
-                        last = now;
-                      }
-                    }
-                  });
+      // The router's next hops, printed as their changes: a flow that an ECMP change moves to
+      // another peer before that peer heard of it is reset.
+      NextHopSampler nextHops = NextHopSampler.start(farm);
       ExecutorService pool = Executors.newFixedThreadPool(12);
       try {
         List<Future<CommandResult>> downloads = new ArrayList<>();
@@ -370,7 +347,7 @@ class EcmpFarmLabTest {
         }
         System.out.printf(
             "peers: whoami answers %s;%s client RSTs %d; the router's next hops: %s%n",
-            answers, perNode, rst.received(), hopChanges);
+            answers, perNode, rst.received(), nextHops.changes());
         assertThat(answers.keySet()).as("nodes that answered").isSubsetOf("p1", "p2", "p3");
         // Least connections on the loads in the sync plane: a node busy with downloads may get none
         // of the short requests, but every node serves (downloads or requests).
@@ -413,8 +390,7 @@ class EcmpFarmLabTest {
         }
         throw e;
       } finally {
-        sampling.set(false);
-        hopSampler.join();
+        nextHops.stop();
         pool.shutdownNow();
         tcpdump.destroy();
         peerDumps.forEach(Process::destroy);
