@@ -274,10 +274,13 @@ class EcmpFarmLabTest {
       // And every SYN, FIN and RST each peer sees or sends, on which interface (front: from the
       // router; fabric: forwarded by a peer), so that a failure says which node reset the flow and
       // whether it had accepted the connection, served it, or forwarded it.
+      // Headers only, every packet from a client to the VIP (the forwarded ones twice on the peer
+      // that forwards them) and every SYN, FIN and RST: whether a peer that reset a flow's last
+      // ACK had seen that ACK before, and on which interface.
       java.util.Map<String, java.nio.file.Path> peerCaptures = new java.util.LinkedHashMap<>();
       List<Process> peerDumps = new ArrayList<>();
       for (String p : farm.dispatchers) {
-        java.nio.file.Path file = farm.lab.dir().resolve(p + "-syn-fin-rst.txt");
+        java.nio.file.Path file = farm.lab.dir().resolve(p + "-to-vip.pcap");
         peerCaptures.put(p, file);
         peerDumps.add(
             farm.hosts
@@ -286,9 +289,11 @@ class EcmpFarmLabTest {
                     List.of(
                         "sh",
                         "-c",
-                        "exec tcpdump -i any -nn -tt -l 'tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) != 0' > "
+                        "exec tcpdump -i any -nn -s 96 -U -w "
                             + file
-                            + " 2>/dev/null")));
+                            + " 'tcp and (dst host "
+                            + EcmpFarm.VIP
+                            + " or tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) != 0)' 2>/dev/null")));
       }
       String expected = sha256(farm.bigFile);
       // The router's next hops, printed as their changes: a flow that an ECMP change moves to
@@ -382,9 +387,19 @@ class EcmpFarmLabTest {
                 .lines()
                 .filter(l -> l.contains(":" + port))
                 .forEach(l -> System.out.println(p + ": " + l));
-            java.nio.file.Files.readString(peerCaptures.get(p))
+            farm.hosts
+                .get(p)
+                .exec(
+                    List.of(
+                        "tcpdump",
+                        "-r",
+                        peerCaptures.get(p).toString(),
+                        "-nn",
+                        "-tt",
+                        "tcp port " + port),
+                    Duration.ofSeconds(30))
+                .stdout()
                 .lines()
-                .filter(l -> l.contains("." + port + " ") || l.contains("." + port + ":"))
                 .forEach(l -> System.out.println(p + " saw: " + l));
           }
         }
