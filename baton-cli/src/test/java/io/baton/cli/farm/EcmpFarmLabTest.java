@@ -261,39 +261,17 @@ class EcmpFarmLabTest {
   void aPeerFarmServesLocallyAndThroughHandoffs() throws Exception {
     try (EcmpFarm farm = new EcmpFarm("ecmp-peers", true).startAll()) {
       RstCounter rst = RstCounter.install(farm.client);
-      // Every SYN, FIN and RST the client sees, with times: if an RST comes, its flow's story.
-      java.nio.file.Path capture = farm.lab.dir().resolve("client-syn-fin-rst.txt");
-      Process tcpdump =
-          farm.client.start(
-              List.of(
-                  "sh",
-                  "-c",
-                  "exec tcpdump -i any -nn -tt -l 'tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) != 0' > "
-                      + capture
-                      + " 2>/dev/null"));
-      // And every SYN, FIN and RST each peer sees or sends, on which interface (front: from the
-      // router; fabric: forwarded by a peer), so that a failure says which node reset the flow and
-      // whether it had accepted the connection, served it, or forwarded it.
-      // Headers only, every packet from a client to the VIP (the forwarded ones twice on the peer
-      // that forwards them) and every SYN, FIN and RST: whether a peer that reset a flow's last
-      // ACK had seen that ACK before, and on which interface.
+      // Headers of every TCP packet of the VIP, at the client and at each peer on each interface
+      // (front: from the router; fabric: forwarded by a peer): if an RST comes, its flow's story,
+      // which node reset it, and what that node and the client had seen before.
+      java.nio.file.Path capture = farm.lab.dir().resolve("client.pcap");
+      Process tcpdump = farm.client.start(vipCapture(capture));
       java.util.Map<String, java.nio.file.Path> peerCaptures = new java.util.LinkedHashMap<>();
       List<Process> peerDumps = new ArrayList<>();
       for (String p : farm.dispatchers) {
-        java.nio.file.Path file = farm.lab.dir().resolve(p + "-to-vip.pcap");
+        java.nio.file.Path file = farm.lab.dir().resolve(p + ".pcap");
         peerCaptures.put(p, file);
-        peerDumps.add(
-            farm.hosts
-                .get(p)
-                .start(
-                    List.of(
-                        "sh",
-                        "-c",
-                        "exec tcpdump -i any -nn -s 96 -U -w "
-                            + file
-                            + " 'tcp and (dst host "
-                            + EcmpFarm.VIP
-                            + " or tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) != 0)' 2>/dev/null")));
+        peerDumps.add(farm.hosts.get(p).start(vipCapture(file)));
       }
       String expected = sha256(farm.bigFile);
       // The router's next hops, printed as their changes: a flow that an ECMP change moves to
@@ -377,30 +355,14 @@ class EcmpFarmLabTest {
           String flow = listed.strip();
           if (!flow.matches(".* \\d+$")) continue; // "none listed"
           String port = flow.substring(flow.lastIndexOf(' ') + 1);
-          System.out.println("---- flow " + flow + " at the client (tcpdump):");
-          java.nio.file.Files.readString(capture)
-              .lines()
-              .filter(l -> l.contains("." + port + " ") || l.contains("." + port + ":"))
-              .forEach(System.out::println);
+          System.out.println("---- flow " + flow + ":");
+          printFlow(farm.client, capture, port, "client");
           for (String p : farm.dispatchers) {
             farm.log(p)
                 .lines()
                 .filter(l -> l.contains(":" + port))
                 .forEach(l -> System.out.println(p + ": " + l));
-            farm.hosts
-                .get(p)
-                .exec(
-                    List.of(
-                        "tcpdump",
-                        "-r",
-                        peerCaptures.get(p).toString(),
-                        "-nn",
-                        "-tt",
-                        "tcp port " + port),
-                    Duration.ofSeconds(30))
-                .stdout()
-                .lines()
-                .forEach(l -> System.out.println(p + " saw: " + l));
+            printFlow(farm.hosts.get(p), peerCaptures.get(p), port, p);
           }
         }
         throw e;
@@ -411,6 +373,29 @@ class EcmpFarmLabTest {
         peerDumps.forEach(Process::destroy);
       }
     }
+  }
+
+  /** tcpdump writing the headers of every TCP packet to or from the VIP to {@code file}. */
+  private static List<String> vipCapture(java.nio.file.Path file) {
+    return List.of(
+        "sh",
+        "-c",
+        "exec tcpdump -i any -nn -s 96 -U -w "
+            + file
+            + " 'tcp and host "
+            + EcmpFarm.VIP
+            + "' 2>/dev/null");
+  }
+
+  /** Prints every packet of client port {@code port} in {@code file}, read in its namespace. */
+  private static void printFlow(
+      io.baton.lab.Host host, java.nio.file.Path file, String port, String who) throws Exception {
+    host.exec(
+            List.of("tcpdump", "-r", file.toString(), "-nn", "-tt", "tcp port " + port),
+            Duration.ofSeconds(30))
+        .stdout()
+        .lines()
+        .forEach(l -> System.out.println(who + " saw: " + l));
   }
 
   /**
