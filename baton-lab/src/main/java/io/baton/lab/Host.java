@@ -86,7 +86,6 @@ public final class Host {
             "netns", namespace));
     CommandRunner.runOrThrow(
         List.of("ip", "-n", sw, "link", "set", peer, "master", segment.bridgeName(), "up"));
-    keepFlowOrder(sw, peer);
     CommandRunner.runOrThrow(address.addCommand(namespace, dev));
     CommandRunner.runOrThrow(List.of("ip", "-n", namespace, "link", "set", dev, "up"));
     awaitOutput(
@@ -97,47 +96,6 @@ public final class Host {
         List.of("\"state\":\"forwarding\""));
     log.debug("{}: {} {} on {} (peer {})", lab, name, address, segment.bridgeName(), peer);
     return dev;
-  }
-
-  /**
-   * Steers the receive processing of what this host sends into the switch (the bridge port {@code
-   * peer}) by flow hash (RPS over every CPU), so that the wire keeps each flow's packets in order,
-   * as a real NIC and switch do.
-   *
-   * <p>Why: a veth hands each packet to the receive backlog of the CPU that sent it. Two packets of
-   * one connection sent from two CPUs (a socket's ACK from softirq, its FIN from the application)
-   * then race, and the later one can arrive first. Seen in the peer farm: a server's ACK of the
-   * client's FIN, sent 0.3 ms before its own FIN, reached the client 1.4 ms after it; the client,
-   * in TIME_WAIT, answered the stale segment with a second ACK, and the server, whose LAST_ACK
-   * socket the first ACK had closed, reset it (a correct answer to a stale segment, but a reset the
-   * client never gets on real hardware). With RPS the port's packets go to one CPU per flow, in the
-   * order they were sent.
-   */
-  private static void keepFlowOrder(String switchNamespace, String peer) {
-    CommandRunner.runOrThrow(
-        List.of(
-            "ip",
-            "netns",
-            "exec",
-            switchNamespace,
-            "sh",
-            "-c",
-            "echo " + allCpus() + " > /sys/class/net/" + peer + "/queues/rx-0/rps_cpus"));
-  }
-
-  /** The RPS mask of every CPU this JVM may use. */
-  static String allCpus() {
-    return cpuMask(Runtime.getRuntime().availableProcessors());
-  }
-
-  /**
-   * The mask of CPUs 0 to n-1 in sysfs form: 32-bit hex words, the highest first, comma-separated
-   * (every word but the highest is full).
-   */
-  static String cpuMask(int n) {
-    if (n < 1) throw new IllegalArgumentException("no CPUs: " + n);
-    int highBits = (n - 1) % 32 + 1;
-    return Long.toHexString((1L << highBits) - 1) + ",ffffffff".repeat((n - 1) / 32);
   }
 
   /** The interfaces {@link #attach} made (one per segment, named after it), sorted. */
