@@ -17,6 +17,9 @@ import java.util.concurrent.TimeUnit;
  * it: the channel's event loop is the owner thread. Confined to that event loop.
  */
 final class ChannelClientSide implements ClientSide {
+  private static final org.slf4j.Logger log =
+      org.slf4j.LoggerFactory.getLogger(ChannelClientSide.class);
+
   private final Channel ch;
   private final VipSite site;
   private final HandoffCoordinator.LocalService local;
@@ -94,6 +97,17 @@ final class ChannelClientSide implements ClientSide {
   @Override
   public boolean serveLocally() {
     if (local == null) return false;
+    // Accepted from a listener bound to the front interface (peer mode): served here, its later
+    // packets may also come over the fabric (BoundInterface).
+    try {
+      ch.config()
+          .setOption(
+              io.baton.netty.BoundInterface.SO_BINDTOIFINDEX,
+              io.baton.netty.BoundInterface.UNBOUND);
+    } catch (io.netty.channel.ChannelException e) {
+      log.warn("{}: cannot serve it here: {}", flow(), e.getMessage());
+      return false;
+    }
     ChannelHandler capture = ch.pipeline().get(LATE_BYTES);
     if (capture != null) ch.pipeline().remove(capture);
     if (local.serve(ch, read, site.vip())) return true;

@@ -270,6 +270,11 @@ public final class DispatcherNode implements AutoCloseable {
         pools.put(p.name(), Pool.create(p.name(), kind, members, load, key));
       }
     }
+    // Peer mode: the VIP listeners see only what arrives on the front interface (BoundInterface).
+    int listenerInterface =
+        alsoServer && local != null
+            ? io.baton.netty.BoundInterface.indexOf(front.device())
+            : io.baton.netty.BoundInterface.UNBOUND;
     AdmissionControl admission =
         new AdmissionControl(
             config.limits().maxPendingConnections(), config.limits().maxPendingPerClient());
@@ -307,7 +312,8 @@ public final class DispatcherNode implements AutoCloseable {
                     coordinator,
                     dispatcher.stats,
                     admission,
-                    config.limits().maxHeaderCount()));
+                    config.limits().maxHeaderCount(),
+                    listenerInterface));
         dispatcher.clampSegmentsForEncap(config, v, dispatcher.listeners.getLast());
         log.info("dispatcher {} listens on {} ({})", node.name(), site.vip(), site.mode());
       }
@@ -769,7 +775,9 @@ public final class DispatcherNode implements AutoCloseable {
                       ch.pipeline().addLast(child.get());
                     }
                   },
-                  false));
+                  false,
+                  // A planned reload is refused for peer-mode nodes, the only bound listeners.
+                  io.baton.netty.BoundInterface.UNBOUND));
         }
       } catch (IOException | RuntimeException e) {
         channels.values().forEach(Channel::close);
@@ -816,14 +824,27 @@ public final class DispatcherNode implements AutoCloseable {
       HandoffCoordinator coordinator,
       DispatcherStats stats,
       AdmissionControl admission,
-      int maxHeaderCount)
+      int maxHeaderCount,
+      int boundInterface)
       throws IOException {
     return listen(
-        group, site.vip(), firstRequest(site, coordinator, stats, admission, maxHeaderCount), true);
+        group,
+        site.vip(),
+        firstRequest(site, coordinator, stats, admission, maxHeaderCount),
+        true,
+        boundInterface);
   }
 
+  /**
+   * A listener on {@code vip}; with {@code boundInterface} other than {@link
+   * io.baton.netty.BoundInterface#UNBOUND}, bound to that interface (peer mode).
+   */
   private static Channel listen(
-      EventLoopGroup group, Vip vip, ChannelInitializer<Channel> child, boolean accepting)
+      EventLoopGroup group,
+      Vip vip,
+      ChannelInitializer<Channel> child,
+      boolean accepting,
+      int boundInterface)
       throws IOException {
     ServerBootstrap b =
         new ServerBootstrap()
@@ -852,6 +873,7 @@ public final class DispatcherNode implements AutoCloseable {
             // can still be moved and answered, instead of Netty closing it on EOF.
             .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
             .option(ChannelOption.AUTO_READ, accepting)
+            .option(io.baton.netty.BoundInterface.SO_BINDTOIFINDEX, boundInterface)
             .childOption(ChannelOption.AUTO_READ, true)
             .childHandler(child);
     try {

@@ -375,6 +375,55 @@ class EcmpFarmLabTest {
     }
   }
 
+  /**
+   * Peer mode with bodies that are still arriving while the connection moves: each POST's head goes
+   * to the node that accepted it, which hands the connection to a peer while the client keeps
+   * sending the body. The body's packets that reach the new owner before it has restored the socket
+   * must be dropped (and retransmitted), never reset by the node's own listener for the VIP. Every
+   * echo comes back byte for byte and the client sees no RST.
+   */
+  @Test
+  void aPeerTakesBodiesThatArriveWhileTheConnectionMoves() throws Exception {
+    try (EcmpFarm farm = new EcmpFarm("ecmp-peer-post", true).startAll()) {
+      RstCounter rst = RstCounter.install(farm.client);
+      String expected = sha256(farm.bigFile);
+      for (int i = 0; i < 24; i++) {
+        CommandResult r =
+            farm.client.exec(
+                List.of(
+                    "bash",
+                    "-o",
+                    "pipefail",
+                    "-c",
+                    // No Expect: 100-continue, so the body follows the head at once.
+                    "curl -fsS --max-time 30 -H 'Expect:' --data-binary @"
+                        + farm.bigFile
+                        + " http://"
+                        + EcmpFarm.VIP
+                        + "/echo | sha256sum"),
+                Duration.ofSeconds(45));
+        assertThat(r.exitCode()).as("upload %d: %s", i, r.stderr()).isZero();
+        assertThat(r.stdout().strip().split(" ")[0]).as("echo %d", i).isEqualTo(expected);
+      }
+      double handedOff = 0;
+      double guardDrops = 0;
+      for (String p : farm.dispatchers) {
+        handedOff += farm.metric(p, "baton_dispatcher_handoffs_total");
+        guardDrops += farm.metric(p, "baton_server_guard_drops_total");
+      }
+      System.out.printf(
+          "peers: 24 uploads of %d bytes echoed, %.0f handed to a peer; body packets that came"
+              + " before their socket and were dropped (then retransmitted): %.0f; client RSTs %d%n",
+          java.nio.file.Files.size(farm.bigFile), handedOff, guardDrops, rst.received());
+      assertThat(handedOff).as("uploads handed to a peer").isPositive();
+      // The early body packets met the guard, not the node's VIP listener.
+      assertThat(guardDrops).as("packets the peers' guards dropped").isPositive();
+      assertThat(rst.received())
+          .as("RSTs the client received, from %s", rst.receivedFlows())
+          .isZero();
+    }
+  }
+
   /** tcpdump writing the headers of every TCP packet to or from the VIP to {@code file}. */
   private static List<String> vipCapture(java.nio.file.Path file) {
     return List.of(

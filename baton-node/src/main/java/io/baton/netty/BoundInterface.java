@@ -1,0 +1,45 @@
+package io.baton.netty;
+
+import io.netty.channel.unix.IntegerUnixChannelOption;
+import java.io.IOException;
+import java.net.NetworkInterface;
+import java.net.SocketException;
+
+/**
+ * A socket bound to one network interface ({@code SO_BINDTOIFINDEX}, Linux 5.0+): the kernel's
+ * socket lookup then matches it only for packets that arrived on that interface.
+ *
+ * <p>Why: a peer-mode node is a dispatcher and a server at once. Its VIP listener would otherwise
+ * also be the socket that the kernel finds for a client packet forwarded to it over the fabric
+ * before the connection it belongs to has been restored here (the body of a POST that follows its
+ * head while the connection moves, or a late duplicate ACK of a connection that is over). The
+ * listener answers such a packet with a RST, which kills a connection in handoff. Bound to the
+ * front interface, the listener is not found for fabric packets: the server guard drops them as it
+ * does on a server-only node, and the client retransmits. Accepted connections inherit the binding;
+ * one the node serves itself has it cleared ({@link #UNBOUND}), since its later packets may come
+ * over the fabric too (a peer that the router sends them to forwards them).
+ */
+public final class BoundInterface {
+  /** {@code SO_BINDTOIFINDEX} (SOL_SOCKET, 62): the interface index, 0 for none. */
+  public static final IntegerUnixChannelOption SO_BINDTOIFINDEX =
+      new IntegerUnixChannelOption("SO_BINDTOIFINDEX", 1, 62);
+
+  /** The value of {@link #SO_BINDTOIFINDEX} that binds a socket to no interface. */
+  public static final int UNBOUND = 0;
+
+  private BoundInterface() {}
+
+  /** The index of {@code device} in this process's network namespace. */
+  public static int indexOf(String device) throws IOException {
+    NetworkInterface nic;
+    try {
+      nic = NetworkInterface.getByName(device);
+    } catch (SocketException e) {
+      throw new IOException("cannot look up interface " + device + ": " + e.getMessage(), e);
+    }
+    if (nic == null || nic.getIndex() <= 0) {
+      throw new IOException("no interface " + device + " in this network namespace");
+    }
+    return nic.getIndex();
+  }
+}
