@@ -270,11 +270,6 @@ public final class DispatcherNode implements AutoCloseable {
         pools.put(p.name(), Pool.create(p.name(), kind, members, load, key));
       }
     }
-    // Peer mode: the VIP listeners see only what arrives on the front interface (BoundInterface).
-    int listenerInterface =
-        alsoServer && local != null
-            ? io.baton.netty.BoundInterface.indexOf(front.device())
-            : io.baton.netty.BoundInterface.UNBOUND;
     AdmissionControl admission =
         new AdmissionControl(
             config.limits().maxPendingConnections(), config.limits().maxPendingPerClient());
@@ -284,6 +279,13 @@ public final class DispatcherNode implements AutoCloseable {
       awaitFirstSessions(clients, TAKE_OVER_FABRIC_WAIT);
     }
     try {
+      // Peer mode: the VIP listeners see only what arrives on the front interface
+      // (BoundInterface).
+      int listenerInterface = io.baton.netty.BoundInterface.UNBOUND;
+      if (alsoServer && local != null) {
+        listenerInterface = io.baton.netty.BoundInterface.indexOf(front.device());
+        io.baton.netty.BoundInterface.checkUnbindable(listenerInterface, front.device());
+      }
       for (VipConfig v : config.vips()) {
         if (v.mode() == io.baton.config.VipMode.UDP) {
           dispatcher.listenUdp(group, v, pools, discoveringKinds);
@@ -873,9 +875,11 @@ public final class DispatcherNode implements AutoCloseable {
             // can still be moved and answered, instead of Netty closing it on EOF.
             .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
             .option(ChannelOption.AUTO_READ, accepting)
-            .option(io.baton.netty.BoundInterface.SO_BINDTOIFINDEX, boundInterface)
             .childOption(ChannelOption.AUTO_READ, true)
             .childHandler(child);
+    if (boundInterface != io.baton.netty.BoundInterface.UNBOUND) {
+      b.option(io.baton.netty.BoundInterface.SO_BINDTOIFINDEX, boundInterface);
+    }
     try {
       return b.bind(new InetSocketAddress(vip.address(), vip.port())).sync().channel();
     } catch (Exception e) {

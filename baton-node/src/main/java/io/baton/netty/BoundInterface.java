@@ -17,7 +17,9 @@ import java.net.SocketException;
  * front interface, the listener is not found for fabric packets: the server guard drops them as it
  * does on a server-only node, and the client retransmits. Accepted connections inherit the binding;
  * one the node serves itself has it cleared ({@link #UNBOUND}), since its later packets may come
- * over the fabric too (a peer that the router sends them to forwards them).
+ * over the fabric too (a peer that the router sends them to forwards them). Clearing a binding
+ * takes {@code CAP_NET_RAW} (both systemd units grant it); {@link #checkUnbindable} finds out at
+ * start.
  */
 public final class BoundInterface {
   /** {@code SO_BINDTOIFINDEX} (SOL_SOCKET, 62): the interface index, 0 for none. */
@@ -28,6 +30,31 @@ public final class BoundInterface {
   public static final int UNBOUND = 0;
 
   private BoundInterface() {}
+
+  /**
+   * Throws, with the reason, when this process could bind a socket to interface {@code index} but
+   * not clear that binding again (no {@code CAP_NET_RAW}): a peer-mode node could then serve no
+   * connection itself.
+   */
+  public static void checkUnbindable(int index, String device) throws IOException {
+    io.netty.channel.epoll.Epoll.ensureAvailability(); // loads Netty's native code
+    io.netty.channel.epoll.EpollSocketChannel probe =
+        new io.netty.channel.epoll.EpollSocketChannel();
+    try {
+      probe.config().setOption(SO_BINDTOIFINDEX, index);
+      probe.config().setOption(SO_BINDTOIFINDEX, UNBOUND);
+    } catch (io.netty.channel.ChannelException e) {
+      throw new IOException(
+          "peer mode binds the VIP listeners to "
+              + device
+              + " and clears that binding on each connection the node serves itself, which needs"
+              + " CAP_NET_RAW: "
+              + e.getMessage(),
+          e);
+    } finally {
+      probe.unsafe().closeForcibly();
+    }
+  }
 
   /** The index of {@code device} in this process's network namespace. */
   public static int indexOf(String device) throws IOException {

@@ -4,6 +4,7 @@ import io.baton.linux.EncapReceiver;
 import io.baton.linux.FlowForwarder;
 import io.baton.linux.RawTcp;
 import io.baton.linux.SocketFilters;
+import io.baton.netty.BoundInterface;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 
@@ -20,6 +21,18 @@ public final class CapabilityProbe {
     String a = args[1];
     String b = args[2];
     Inet4Address source = (Inet4Address) InetAddress.getByName("198.18.1.1");
+    if (role.equals("unbind")) {
+      // Only peer mode's listener binding: "ok" or the reason a node could not start.
+      try {
+        BoundInterface.checkUnbindable(BoundInterface.indexOf(a), a);
+        System.out.println("ok");
+      } catch (java.io.IOException e) {
+        System.out.println(e.getMessage());
+      }
+      return;
+    }
+    // Peer mode (either unit): its VIP listeners are bound to the front and unbound per connection.
+    BoundInterface.checkUnbindable(BoundInterface.indexOf(a), a);
     if (role.equals("dispatcher")) {
       String filter = SocketFilters.sharedProgramProblem();
       if (filter != null) throw new IllegalStateException("shared socket filter: " + filter);
