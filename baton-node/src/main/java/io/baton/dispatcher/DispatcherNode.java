@@ -283,8 +283,7 @@ public final class DispatcherNode implements AutoCloseable {
       // (BoundInterface).
       int listenerInterface = io.baton.netty.BoundInterface.UNBOUND;
       if (alsoServer && local != null) {
-        listenerInterface = io.baton.netty.BoundInterface.indexOf(front.device());
-        io.baton.netty.BoundInterface.checkUnbindable(listenerInterface, front.device());
+        listenerInterface = io.baton.netty.BoundInterface.unbindableIndexOf(front.device());
       }
       for (VipConfig v : config.vips()) {
         if (v.mode() == io.baton.config.VipMode.UDP) {

@@ -18,7 +18,7 @@ import java.net.SocketException;
  * does on a server-only node, and the client retransmits. Accepted connections inherit the binding;
  * one the node serves itself has it cleared ({@link #UNBOUND}), since its later packets may come
  * over the fabric too (a peer that the router sends them to forwards them). Clearing a binding
- * takes {@code CAP_NET_RAW} (both systemd units grant it); {@link #checkUnbindable} finds out at
+ * takes {@code CAP_NET_RAW} (both systemd units grant it); {@link #unbindableIndexOf} finds out at
  * start.
  */
 public final class BoundInterface {
@@ -32,11 +32,13 @@ public final class BoundInterface {
   private BoundInterface() {}
 
   /**
-   * Throws, with the reason, when this process could bind a socket to interface {@code index} but
-   * not clear that binding again (no {@code CAP_NET_RAW}): a peer-mode node could then serve no
-   * connection itself.
+   * The index of {@code device}, once this process has shown that it can bind a socket to it and
+   * clear that binding again. Throws, with the reason, when the device is missing or the binding
+   * cannot be cleared (no {@code CAP_NET_RAW}): a peer-mode node could then serve no connection
+   * itself.
    */
-  public static void checkUnbindable(int index, String device) throws IOException {
+  public static int unbindableIndexOf(String device) throws IOException {
+    int index = indexOf(device);
     io.netty.channel.epoll.Epoll.ensureAvailability(); // loads Netty's native code
     io.netty.channel.epoll.EpollSocketChannel probe =
         new io.netty.channel.epoll.EpollSocketChannel();
@@ -54,6 +56,7 @@ public final class BoundInterface {
     } finally {
       probe.unsafe().closeForcibly();
     }
+    return index;
   }
 
   /** The index of {@code device} in this process's network namespace. */

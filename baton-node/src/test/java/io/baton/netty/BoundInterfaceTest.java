@@ -20,6 +20,16 @@ class BoundInterfaceTest {
   }
 
   @Test
+  void anInterfaceThatCanBeBoundAndUnboundGivesItsIndex() throws Exception {
+    // The suite runs as root, with CAP_NET_RAW (UnitCapabilitiesLabTest covers its absence).
+    assertThat(BoundInterface.unbindableIndexOf("lo"))
+        .isEqualTo(NetworkInterface.getByName("lo").getIndex());
+    assertThatThrownBy(() -> BoundInterface.unbindableIndexOf("no-such-if0"))
+        .isInstanceOf(IOException.class)
+        .hasMessage("no interface no-such-if0 in this network namespace");
+  }
+
+  @Test
   void aListenerIsBoundAndUnboundThroughTheChannelOption() throws Exception {
     Epoll.ensureAvailability();
     EpollServerSocketChannel ch = new EpollServerSocketChannel(SocketProtocolFamily.INET);

@@ -24,7 +24,7 @@ public final class CapabilityProbe {
     if (role.equals("unbind")) {
       // Only peer mode's listener binding: "ok" or the reason a node could not start.
       try {
-        BoundInterface.checkUnbindable(BoundInterface.indexOf(a), a);
+        BoundInterface.unbindableIndexOf(a);
         System.out.println("ok");
       } catch (java.io.IOException e) {
         System.out.println(e.getMessage());
@@ -32,7 +32,7 @@ public final class CapabilityProbe {
       return;
     }
     // Peer mode (either unit): its VIP listeners are bound to the front and unbound per connection.
-    BoundInterface.checkUnbindable(BoundInterface.indexOf(a), a);
+    BoundInterface.unbindableIndexOf(a);
     if (role.equals("dispatcher")) {
       String filter = SocketFilters.sharedProgramProblem();
       if (filter != null) throw new IllegalStateException("shared socket filter: " + filter);

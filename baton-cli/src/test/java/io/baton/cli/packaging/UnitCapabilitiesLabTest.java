@@ -39,7 +39,7 @@ class UnitCapabilitiesLabTest {
     for (String cap : m.group(1).strip().split("\\s+")) {
       bounding.append(",+").append(cap.toLowerCase(Locale.ROOT).replaceFirst("^cap_", ""));
     }
-    assertThat(probe(role, bounding.toString())).isEqualTo("ok");
+    assertOk(role, bounding.toString());
   }
 
   /**
@@ -48,14 +48,22 @@ class UnitCapabilitiesLabTest {
    */
   @Test
   void withoutNetRawAPeerNodeSaysWhyItCannotStart() throws Exception {
-    assertThat(probe("unbind", "-all,+net_admin,+net_raw")).isEqualTo("ok");
-    assertThat(probe("unbind", "-all,+net_admin"))
+    assertOk("unbind", "-all,+net_admin,+net_raw");
+    CommandResult refused = probe("unbind", "-all,+net_admin");
+    assertThat(refused.stdout().strip())
+        .as("unbind with -all,+net_admin: %s", refused.stderr())
         .startsWith("peer mode binds the VIP listeners to front")
         .contains("needs CAP_NET_RAW");
   }
 
+  /** {@link CapabilityProbe} for {@code role}, limited to {@code bounding}, printed "ok". */
+  private static void assertOk(String role, String bounding) throws Exception {
+    CommandResult r = probe(role, bounding);
+    assertThat(r.stdout().strip()).as("%s with %s: %s", role, bounding, r.stderr()).isEqualTo("ok");
+  }
+
   /** Runs {@link CapabilityProbe} for {@code role} in a lab host, limited to {@code bounding}. */
-  private static String probe(String role, String bounding) throws Exception {
+  private static CommandResult probe(String role, String bounding) throws Exception {
     try (Lab lab = Lab.create("caps-" + role)) {
       Host h = lab.host("h");
       h.attach(lab.segment("front"), "198.18.0.1/24");
@@ -74,8 +82,7 @@ class UnitCapabilitiesLabTest {
                   role,
                   "front",
                   "fabric"));
-      CommandResult r = h.exec(cmd, Duration.ofSeconds(60));
-      return r.stdout().strip() + (r.stdout().isBlank() ? r.stderr() : "");
+      return h.exec(cmd, Duration.ofSeconds(60));
     }
   }
 }
