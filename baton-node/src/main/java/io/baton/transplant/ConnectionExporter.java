@@ -67,13 +67,15 @@ public final class ConnectionExporter {
    * (client = peer, local = this side); the exported state carries it.
    */
   public static Frozen freeze(int fd, FlowKey flow) throws TransplantException {
+    TcpInfo info;
     try {
-      checkMovable(fd, TcpInfo.of(fd));
+      info = TcpInfo.of(fd);
+      checkMovable(fd, info);
       SocketFilters.attachDropAll(fd);
     } catch (LinuxException e) {
       throw new TransplantException("cannot freeze socket " + fd + ": " + e.getMessage(), e);
     }
-    return new Frozen(fd, flow);
+    return new Frozen(fd, flow, info);
   }
 
   /** Returns whether the peer's FIN was received (CLOSE_WAIT); throws for unmovable states. */
@@ -112,10 +114,13 @@ public final class ConnectionExporter {
     private boolean repair;
     private boolean marked;
     private boolean done;
+    // The TCP_INFO read just before the filter went on, for the first snapshot; null once used.
+    private TcpInfo beforeFilter;
 
-    private Frozen(int fd, FlowKey flow) {
+    private Frozen(int fd, FlowKey flow, TcpInfo beforeFilter) {
       this.fd = fd;
       this.flow = flow;
+      this.beforeFilter = beforeFilter;
     }
 
     public int fd() {
@@ -160,7 +165,13 @@ public final class ConnectionExporter {
         // A segment that passed the filter just before it was attached may still be processed;
         // read until the counters after a snapshot still match it.
         for (int attempt = 1; ; attempt++) {
-          Snapshot snapshot = Snapshot.take(fd);
+          // The first snapshot starts from the freeze's TCP_INFO, read before the filter went on:
+          // a segment taken between that read and the filter changes the counters like one taken
+          // during the snapshot, and after the filter none is taken (see stillCurrent). One
+          // TCP_INFO read fewer per export.
+          TcpInfo first = beforeFilter != null ? beforeFilter : TcpInfo.of(fd);
+          beforeFilter = null;
+          Snapshot snapshot = Snapshot.take(fd, first);
           if (snapshot.stillCurrent(fd)) {
             // A FIN that slipped past the filter may have moved ESTABLISHED to CLOSE_WAIT.
             boolean finReceived = checkMovable(fd, snapshot.info);
@@ -253,8 +264,8 @@ public final class ConnectionExporter {
       byte[] sendQueue,
       int unsent) {
 
-    static Snapshot take(int fd) throws LinuxException, TransplantException {
-      TcpInfo info = TcpInfo.of(fd);
+    /** Reads the rest of the state after {@code info}, the socket's TCP_INFO. */
+    static Snapshot take(int fd, TcpInfo info) throws LinuxException, TransplantException {
       int mss = TcpRepair.maxSegment(fd);
       int timestamp = TcpRepair.timestamp(fd);
       TcpRepair.Window window = TcpRepair.window(fd);
@@ -268,7 +279,9 @@ public final class ConnectionExporter {
       TcpRepair.selectQueue(fd, TcpRepair.TCP_SEND_QUEUE);
       int writeSeq = TcpRepair.queueSeq(fd);
       byte[] sendQueue = peek(fd, outq, "send");
-      TcpRepair.selectQueue(fd, TcpRepair.TCP_NO_QUEUE);
+      // The send queue stays selected: only a peek or a write in repair mode would use it, and
+      // the socket is next closed in repair mode or leaves it (TCP_REPAIR off ignores the choice,
+      // on again resets it). One setsockopt fewer per export.
       return new Snapshot(
           info, mss, timestamp, window, rcvNxt, unread, writeSeq, sendQueue, unsent);
     }
@@ -306,10 +319,10 @@ public final class ConnectionExporter {
      * TCP_INFO read tells: the kernel counts every segment it takes for the socket in {@code
      * tcpi_segs_in} (tcp_v4_rcv, under the socket lock, after the filter and before the segment is
      * processed or put on the backlog) and every segment it sends in {@code tcpi_segs_out}; the
-     * byte counters and the state change only with them. The snapshot read its TCP_INFO first, so
-     * any change to the queues or sequence numbers read after it shows here. (This replaced
-     * re-reading both sequence numbers and the three queue lengths: eight system calls fewer per
-     * export.)
+     * byte counters and the state change only with them. The snapshot's TCP_INFO was read before
+     * the rest (the first snapshot's before the filter was attached, at the freeze), so any change
+     * to the queues or sequence numbers read after it shows here. (This replaced re-reading both
+     * sequence numbers and the three queue lengths: eight system calls fewer per export.)
      */
     boolean stillCurrent(int fd) throws LinuxException {
       TcpInfo now = TcpInfo.of(fd);
