@@ -89,7 +89,7 @@ def main(d):
     if not rows:
         sys.exit('no whole connection in the captures')
     print(f'{len(rows)} connections')
-    for key in rows[0]:
+    for key in max(rows, key=len):  # the order of a row with every interval
         xs = sorted(r[key] for r in rows if key in r)
         print(f'{key:42s} p50 {statistics.median(xs) * 1e6:7.1f} us  '
               f'p90 {xs[int(len(xs) * 0.9)] * 1e6:7.1f} us')

@@ -248,6 +248,75 @@ class RelayDeliveryTest {
   }
 
   @Test
+  void aRefusedUpstreamIsReportedAndTheNextOneServes() throws Exception {
+    InetSocketAddress nobody;
+    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
+      nobody = (InetSocketAddress) s.getLocalSocketAddress();
+    }
+    byte[] request = "GET / HTTP/1.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+    try (TestUpstream live = new TestUpstream(TestUpstream::echo);
+        RestoredSocket conn = RestoredSocket.open("second upstream")) {
+      var refused = new CountingUpstream(nobody);
+      var serving = new CountingUpstream(live.address());
+      UpstreamChooser chooser =
+          tried -> !tried.contains(refused) ? refused : tried.contains(serving) ? null : serving;
+      conn.client.getOutputStream().write(request);
+      conn.client.shutdownOutput();
+      RecordingCloseListener closed = new RecordingCloseListener();
+      conn.deliverTo(
+          new RelayDelivery(group, chooser, "two", Duration.ofSeconds(5), IDLE, false),
+          new byte[0],
+          closed);
+
+      ByteArrayOutputStream got = new ByteArrayOutputStream();
+      conn.client.getInputStream().transferTo(got); // the echo, until the relayed FIN
+      assertThat(got.toByteArray()).isEqualTo(request);
+      assertThat(closed.await())
+          .isEqualTo(new RecordingCloseListener.Counts(request.length, request.length));
+      assertThat(refused.failed.get()).isEqualTo(1);
+      assertThat(refused.released.get()).isZero();
+      assertThat(serving.connected.get()).isEqualTo(1);
+      assertThat(serving.released.get()).isEqualTo(1);
+      assertThat(serving.failed.get()).isZero();
+    }
+  }
+
+  /** An upstream that counts what the relay tells it. */
+  private static final class CountingUpstream implements UpstreamChooser.Upstream {
+    final InetSocketAddress address;
+    final java.util.concurrent.atomic.AtomicInteger connected =
+        new java.util.concurrent.atomic.AtomicInteger();
+    final java.util.concurrent.atomic.AtomicInteger released =
+        new java.util.concurrent.atomic.AtomicInteger();
+    final java.util.concurrent.atomic.AtomicInteger failed =
+        new java.util.concurrent.atomic.AtomicInteger();
+
+    CountingUpstream(InetSocketAddress address) {
+      this.address = address;
+    }
+
+    @Override
+    public InetSocketAddress address() {
+      return address;
+    }
+
+    @Override
+    public void connected() {
+      connected.incrementAndGet();
+    }
+
+    @Override
+    public void released() {
+      released.incrementAndGet();
+    }
+
+    @Override
+    public void failed(String why) {
+      failed.incrementAndGet();
+    }
+  }
+
+  @Test
   void clientResetEndsTheRelayAndReportsOnce() throws Exception {
     CompletableFuture<Void> upstreamSawEnd = new CompletableFuture<>();
     try (TestUpstream upstream =
