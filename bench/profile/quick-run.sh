@@ -2,6 +2,19 @@
 # runs a quick close-mode `./baton bench` of SYSTEM at SIZE, waits until it is up and warm, runs
 # HOOK (if given), records `perf record -a -C CPU -g` for 8 s into OUT/perf.data, waits for the
 # bench to end, prints its result line and sets `rate` (requests per second) from it.
+# Also sourced by timeline.sh for wait_for_bench.
+
+# wait_for_bench LOG PATTERN: waits (at most 300 s) until the bench started as $bench has written
+# a line matching PATTERN to LOG; exits if the bench ends first.
+wait_for_bench() {
+  local log=$1 pattern=$2 deadline=$((SECONDS + 300))
+  until grep -q "$pattern" "$log" 2>/dev/null; do
+    kill -0 $bench 2>/dev/null || { echo "the bench ended early: $log" >&2; exit 1; }
+    (( SECONDS < deadline )) || { echo "no '$pattern' within 300 s: $log" >&2; exit 1; }
+    sleep 0.1
+  done
+}
+
 profile_quick_run() {
   local out=$1 sys=$2 size=$3 warmup=$4 cpu=$5 hook=${6:-}
   mkdir -p "$out"
@@ -9,12 +22,7 @@ profile_quick_run() {
     --duration 12 --latency-probe 0 --output "$out" > "$out/bench.log" 2>&1 &
   bench=$!
   trap 'kill $bench 2>/dev/null || true' EXIT
-  local deadline=$((SECONDS + 300))
-  until grep -q 'up and warm' "$out/bench.log" 2>/dev/null; do
-    kill -0 $bench 2>/dev/null || { echo "the bench ended early: $out/bench.log" >&2; exit 1; }
-    (( SECONDS < deadline )) || { echo "no 'up and warm' within 300 s" >&2; exit 1; }
-    sleep 0.2
-  done
+  wait_for_bench "$out/bench.log" 'up and warm'
   sleep 1.5
   if [[ -n $hook ]]; then $hook; fi
   perf record -a -C "$cpu" -g -F 1999 -o "$out/perf.data" -- sleep 8 > /dev/null 2>&1

@@ -10,18 +10,14 @@
 set -uo pipefail
 out=${1:?usage: timeline.sh OUTPUT_DIR [SYSTEM]}; sys=${2:-baton-relay}
 here=$(cd "$(dirname "$0")" && pwd)
+source "$here/quick-run.sh"
 mkdir -p "$out"
 ./baton bench --quick --systems "$sys" --sizes 1k --modes close --repeats 1 --warmup 10 \
   --duration 2 --latency-probe 8 --output "$out" > "$out/bench.log" 2>&1 &
 bench=$!
 trap 'kill $bench 2>/dev/null || true' EXIT
-deadline=$((SECONDS + 300))
 # The measured run's line is printed when the probe starts.
-until grep -q "$sys close  " "$out/bench.log" 2>/dev/null; do
-  kill -0 $bench 2>/dev/null || { echo "the bench ended early: $out/bench.log" >&2; exit 1; }
-  (( SECONDS < deadline )) || { echo "no measured run within 300 s" >&2; exit 1; }
-  sleep 0.1
-done
+wait_for_bench "$out/bench.log" "$sys close  "
 sleep 2
 lab=$(ip netns list | awk '{print $1}' | grep -- '-lb$' | head -1 | sed 's/-lb$//')
 [[ -n $lab ]] || { echo "no bench lab namespaces found" >&2; exit 1; }
