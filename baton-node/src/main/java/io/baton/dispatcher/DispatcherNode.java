@@ -279,12 +279,11 @@ public final class DispatcherNode implements AutoCloseable {
       awaitFirstSessions(clients, TAKE_OVER_FABRIC_WAIT);
     }
     try {
-      // Peer mode: the VIP listeners see only what arrives on the front interface
-      // (BoundInterface).
-      int listenerInterface = io.baton.netty.BoundInterface.UNBOUND;
-      if (alsoServer && local != null) {
-        listenerInterface = io.baton.netty.BoundInterface.unbindableIndexOf(front.device());
-      }
+      // Peer mode: the VIP listeners see only what arrives on the front (BoundInterface).
+      int listenerInterface =
+          alsoServer && local != null
+              ? io.baton.netty.BoundInterface.unbindableIndexOf(front.device())
+              : io.baton.netty.BoundInterface.UNBOUND;
       for (VipConfig v : config.vips()) {
         if (v.mode() == io.baton.config.VipMode.UDP) {
           dispatcher.listenUdp(group, v, pools, discoveringKinds);

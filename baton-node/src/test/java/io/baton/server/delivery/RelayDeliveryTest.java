@@ -20,6 +20,7 @@ import java.time.Duration;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -226,10 +227,7 @@ class RelayDeliveryTest {
 
   @Test
   void refusedUpstreamClosesTheClientAndReportsOnce() throws Exception {
-    InetSocketAddress nobody;
-    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
-      nobody = (InetSocketAddress) s.getLocalSocketAddress();
-    }
+    InetSocketAddress nobody = refusingAddress();
     try (RestoredSocket conn = RestoredSocket.open("refused")) {
       conn.client
           .getOutputStream()
@@ -249,10 +247,7 @@ class RelayDeliveryTest {
 
   @Test
   void aRefusedUpstreamIsReportedAndTheNextOneServes() throws Exception {
-    InetSocketAddress nobody;
-    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
-      nobody = (InetSocketAddress) s.getLocalSocketAddress();
-    }
+    InetSocketAddress nobody = refusingAddress();
     byte[] request = "GET / HTTP/1.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
     try (TestUpstream live = new TestUpstream(TestUpstream::echo);
         RestoredSocket conn = RestoredSocket.open("second upstream")) {
@@ -281,15 +276,19 @@ class RelayDeliveryTest {
     }
   }
 
+  /** A loopback address nothing listens on (a port just closed): connecting to it is refused. */
+  private static InetSocketAddress refusingAddress() throws IOException {
+    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
+      return (InetSocketAddress) s.getLocalSocketAddress();
+    }
+  }
+
   /** An upstream that counts what the relay tells it. */
   private static final class CountingUpstream implements UpstreamChooser.Upstream {
     final InetSocketAddress address;
-    final java.util.concurrent.atomic.AtomicInteger connected =
-        new java.util.concurrent.atomic.AtomicInteger();
-    final java.util.concurrent.atomic.AtomicInteger released =
-        new java.util.concurrent.atomic.AtomicInteger();
-    final java.util.concurrent.atomic.AtomicInteger failed =
-        new java.util.concurrent.atomic.AtomicInteger();
+    final AtomicInteger connected = new AtomicInteger();
+    final AtomicInteger released = new AtomicInteger();
+    final AtomicInteger failed = new AtomicInteger();
 
     CountingUpstream(InetSocketAddress address) {
       this.address = address;
