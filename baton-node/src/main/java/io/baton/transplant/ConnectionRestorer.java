@@ -16,7 +16,8 @@ import java.util.List;
  * <ol>
  *   <li>socket, {@code IP_TRANSPARENT} (before repair: setting reuse options after repair-on
  *       clobbers the forced address reuse repair mode gives), repair on;
- *   <li>receive and send sequence numbers, each wound back by the bytes that will be replayed;
+ *   <li>send and receive sequence numbers, each wound back by the bytes that will be replayed (the
+ *       receive queue is left selected for its replay);
  *   <li>bind to the virtual address, connect to the client (no SYN in repair mode);
  *   <li>{@code TCP_REPAIR_OPTIONS} (without the window scale the peer's window is misread and the
  *       connection stalls), then {@code TCP_TIMESTAMP};
@@ -67,7 +68,9 @@ public final class ConnectionRestorer {
     long start = System.nanoTime();
     int fd;
     try {
-      fd = Sockets.tcpSocketFor(state.flow().localIp(), false);
+      // Non-blocking from the start: nothing below waits (connect in repair mode establishes at
+      // once, the replays pass MSG_DONTWAIT), and an event loop wants it so (two fcntl fewer).
+      fd = Sockets.tcpSocketFor(state.flow().localIp(), true);
     } catch (LinuxException e) {
       throw failure(state, "socket", e);
     }
@@ -80,10 +83,12 @@ public final class ConnectionRestorer {
       }
       TcpRepair.on(fd);
       stage.set(0, "sequence numbers");
-      TcpRepair.selectQueue(fd, TcpRepair.TCP_RECV_QUEUE);
-      TcpRepair.setQueueSeq(fd, state.receiveQueueStartSeq());
+      // The send queue's first, so that the receive queue stays selected for its replay: bind,
+      // connect and the options do not change the selection.
       TcpRepair.selectQueue(fd, TcpRepair.TCP_SEND_QUEUE);
       TcpRepair.setQueueSeq(fd, state.sendUnackedSeq());
+      TcpRepair.selectQueue(fd, TcpRepair.TCP_RECV_QUEUE);
+      TcpRepair.setQueueSeq(fd, state.receiveQueueStartSeq());
       stage.set(0, "bind/connect");
       Sockets.bind(fd, state.flow().local());
       Sockets.connect(fd, state.flow().client());
@@ -91,14 +96,16 @@ public final class ConnectionRestorer {
       setOptions(fd, state);
       long replayStart = System.nanoTime();
       stage.set(0, "receive queue replay");
-      TcpRepair.selectQueue(fd, TcpRepair.TCP_RECV_QUEUE);
       replay(fd, state.receiveQueue(), 0, state.receiveQueue().length, Sockets.SO_RCVBUFFORCE);
-      stage.set(0, "send queue replay");
-      TcpRepair.selectQueue(fd, TcpRepair.TCP_SEND_QUEUE);
-      replay(fd, state.sendQueue(), 0, state.sendQueueUnacked(), Sockets.SO_SNDBUFFORCE);
+      if (state.sendQueueUnacked() > 0) {
+        stage.set(0, "send queue replay");
+        TcpRepair.selectQueue(fd, TcpRepair.TCP_SEND_QUEUE);
+        replay(fd, state.sendQueue(), 0, state.sendQueueUnacked(), Sockets.SO_SNDBUFFORCE);
+      }
       long replayNs = System.nanoTime() - replayStart;
       stage.set(0, "window");
-      TcpRepair.selectQueue(fd, TcpRepair.TCP_NO_QUEUE);
+      // No "no queue" selection first: the window, leaving repair mode and everything after do
+      // not look at the selection (only send and recv in repair mode do).
       TcpRepair.setWindow(fd, PeerFin.windowBeforeFin(state));
       stage.set(0, "repair off");
       TcpRepair.off(fd, options.windowProbe());
@@ -108,7 +115,6 @@ public final class ConnectionRestorer {
         PeerFin.recreate(fd, state);
       }
       stage.set(0, "unsent bytes");
-      Sockets.setNonBlocking(fd, true);
       byte[] tail = writeUnsent(fd, state);
       if (!options.nonBlocking()) {
         Sockets.setNonBlocking(fd, false);
