@@ -463,6 +463,21 @@ public final class MetricsEndpoint implements AutoCloseable {
         "baton_server_fabric_malformed_frames",
         "Malformed fabric frames",
         () -> a.fabric().malformedFrames());
+    CounterWithCallback.builder()
+        .name("baton_server_relay_preconnects")
+        .help(
+            "Upstream connections the relays opened ahead of need, by what became of them (used by a"
+                + " relayed connection, expired unused, closed by the upstream, failed to connect)")
+        .labelNames("result")
+        .callback(
+            cb -> {
+              var p = a.relayPreconnects();
+              cb.call(p.used(), "used");
+              cb.call(p.expired(), "expired");
+              cb.call(p.closedByUpstream(), "closed_by_upstream");
+              cb.call(p.failed(), "failed");
+            })
+        .register(r);
     counterOf(
         r,
         "baton_server_idle_timeouts",

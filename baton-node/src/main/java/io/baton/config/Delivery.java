@@ -20,9 +20,10 @@ public sealed interface Delivery
   int port();
 
   /**
-   * To an unmodified local server (e.g. nginx) over a fresh loopback connection, bytes copied with
-   * splice(2); responses still leave from the VIP straight to the client. With {@code workers}, to
-   * one of several local server processes, chosen per connection.
+   * To an unmodified local server (e.g. nginx) over a loopback connection of its own (opened ahead
+   * of need, see {@code preconnect}), bytes copied with splice(2); responses still leave from the
+   * VIP straight to the client. With {@code workers}, to one of several local server processes,
+   * chosen per connection.
    *
    * @param upstream where the application listens, e.g. {@code 127.0.0.1:8080}; with workers, the
    *     first worker's address
@@ -31,6 +32,8 @@ public sealed interface Delivery
    * @param balance how the pool chooses: {@code least-connections} or {@code round-robin}
    * @param direct this server's own address and port whose connections the kernel spreads over the
    *     workers (nftables DNAT, weighted), never through the agent; empty: none
+   * @param preconnect connections to each upstream that every relay event loop keeps open ahead of
+   *     need ({@code preconnect:}, default {@link #DEFAULT_PRECONNECT}; 0: connect per connection)
    */
   record Relay(
       InetAddress vip,
@@ -38,10 +41,21 @@ public sealed interface Delivery
       InetSocketAddress upstream,
       List<Worker> workers,
       String balance,
-      java.util.Optional<InetSocketAddress> direct)
+      java.util.Optional<InetSocketAddress> direct,
+      int preconnect)
       implements Delivery {
+    public static final int DEFAULT_PRECONNECT = 1;
+    public static final int MAX_PRECONNECT = 16;
+
     public Relay(InetAddress vip, int port, InetSocketAddress upstream) {
-      this(vip, port, upstream, List.of(), "least-connections", java.util.Optional.empty());
+      this(
+          vip,
+          port,
+          upstream,
+          List.of(),
+          "least-connections",
+          java.util.Optional.empty(),
+          DEFAULT_PRECONNECT);
     }
 
     public Relay {
@@ -50,6 +64,10 @@ public sealed interface Delivery
       workers = List.copyOf(workers);
       Objects.requireNonNull(balance, "balance");
       Objects.requireNonNull(direct, "direct");
+      if (preconnect < 0 || preconnect > MAX_PRECONNECT) {
+        throw new IllegalArgumentException(
+            "preconnect must be 0.." + MAX_PRECONNECT + ": " + preconnect);
+      }
     }
 
     /** Whether connections are spread over a pool of workers. */

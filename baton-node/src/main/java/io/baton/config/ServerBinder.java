@@ -164,7 +164,8 @@ final class ServerBinder {
    * weight}]}}: addresses are relayed to, sockets are passed the connection.
    */
   private static Delivery workerPool(
-      InetAddress vip, int port, ConfigField field, Path baseDirectory) throws ConfigException {
+      InetAddress vip, int port, ConfigField field, Path baseDirectory, int preconnect)
+      throws ConfigException {
     field.allowKeys("balance", "members", "direct");
     String balance = "least-connections";
     ConfigField balanceField = field.get("balance");
@@ -230,7 +231,8 @@ final class ServerBinder {
       }
       direct = java.util.Optional.of(d);
     }
-    return new Delivery.Relay(vip, port, members.get(0).address(), members, balance, direct);
+    return new Delivery.Relay(
+        vip, port, members.get(0).address(), members, balance, direct, preconnect);
   }
 
   private static final String MIXED =
@@ -238,9 +240,26 @@ final class ServerBinder {
           + " or the other (connections passed, or relayed)";
 
   private static Delivery delivery(ConfigField field, Path baseDirectory) throws ConfigException {
-    field.allowKeys("vip", "port", "relay", "workers", "embedded", "udp");
+    field.allowKeys("vip", "port", "relay", "workers", "embedded", "udp", "preconnect");
     InetAddress vip = field.get("vip").required().asIp();
     int port = field.get("port").required().asPort();
+    ConfigField preconnectField = field.get("preconnect");
+    int preconnect =
+        preconnectField.isPresent()
+            ? preconnectField.asInt(0, Delivery.Relay.MAX_PRECONNECT)
+            : Delivery.Relay.DEFAULT_PRECONNECT;
+    Delivery d = delivery(field, vip, port, preconnect, baseDirectory);
+    if (preconnectField.isPresent() && !(d instanceof Delivery.Relay)) {
+      throw preconnectField.error(
+          "is for relayed deliveries (relay:, or workers with addresses): nothing else connects"
+              + " to an upstream");
+    }
+    return d;
+  }
+
+  private static Delivery delivery(
+      ConfigField field, InetAddress vip, int port, int preconnect, Path baseDirectory)
+      throws ConfigException {
     ConfigField udp = field.get("udp");
     if (udp.isPresent()) {
       for (String other : List.of("relay", "workers", "embedded")) {
@@ -265,7 +284,7 @@ final class ServerBinder {
       if (relay.isPresent() || embedded.isPresent()) {
         throw workers.error("give one of relay, workers and embedded, not several");
       }
-      return workerPool(vip, port, workers, baseDirectory);
+      return workerPool(vip, port, workers, baseDirectory, preconnect);
     }
     if (relay.isPresent() == embedded.isPresent()) {
       throw relay.isPresent()
@@ -278,7 +297,14 @@ final class ServerBinder {
       if (upstream.getAddress().equals(vip) && upstream.getPort() == port) {
         throw relay.error("relays to the VIP itself; name the application's own address");
       }
-      return new Delivery.Relay(vip, port, upstream);
+      return new Delivery.Relay(
+          vip,
+          port,
+          upstream,
+          List.of(),
+          "least-connections",
+          java.util.Optional.empty(),
+          preconnect);
     }
     embedded.allowKeys("app", "root", "cache-bytes");
     String app = embedded.get("app").required().asName(Names.SIMPLE, Names.SIMPLE_TEXT);

@@ -204,16 +204,19 @@ public final class ServerAgent implements AutoCloseable {
                     "workers of " + vip,
                     RelayDelivery.DEFAULT_CONNECT_TIMEOUT,
                     config.timeouts().idle(),
-                    followHttp));
+                    followHttp,
+                    r.preconnect()));
           } else {
             deliveries.put(
                 vip.toString(),
                 new RelayDelivery(
                     group,
-                    r.upstream(),
+                    io.baton.server.delivery.UpstreamChooser.fixed(r.upstream()),
+                    r.upstream().getAddress().getHostAddress() + ":" + r.upstream().getPort(),
                     RelayDelivery.DEFAULT_CONNECT_TIMEOUT,
                     config.timeouts().idle(),
-                    followHttp));
+                    followHttp,
+                    r.preconnect()));
           }
           peerTargets.put(vip.toString(), new PeerDelivery.Relay(r.upstream()));
         }
@@ -531,6 +534,15 @@ public final class ServerAgent implements AutoCloseable {
 
   public long acceptedTotal() {
     return acceptor.accepted.get();
+  }
+
+  /** What became of the relays' connections opened ahead of need, every delivery together. */
+  public RelayDelivery.Preconnects relayPreconnects() {
+    var sum = new RelayDelivery.Preconnects(0, 0, 0, 0);
+    for (Delivery d : deliveries.values()) {
+      if (d instanceof RelayDelivery r) sum = sum.plus(r.preconnects());
+    }
+    return sum;
   }
 
   /** Delivered connections closed because they were idle for {@code timeouts.idle}. */

@@ -224,6 +224,27 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void aRelayOpensOneUpstreamConnectionAheadUnlessTold() throws ConfigException {
+    Delivery.Relay byDefault =
+        (Delivery.Relay)
+            ConfigLoader.parse(SERVER, "s.yaml").server().orElseThrow().deliveries().get(0);
+    assertThat(byDefault.preconnect()).isEqualTo(1);
+    Delivery.Relay none =
+        (Delivery.Relay)
+            ConfigLoader.parse(
+                    edit(
+                        SERVER,
+                        "relay: 127.0.0.1:8080 }",
+                        "relay: 127.0.0.1:8080, preconnect: 0 }"),
+                    "s.yaml")
+                .server()
+                .orElseThrow()
+                .deliveries()
+                .get(0);
+    assertThat(none.preconnect()).isZero();
+  }
+
+  @Test
   void theSyncSectionGetsItsDefaultsAndAServerChecksItsRelayTargets() throws ConfigException {
     String withSync =
         edit(

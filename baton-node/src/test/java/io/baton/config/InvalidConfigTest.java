@@ -378,6 +378,15 @@ class InvalidConfigTest {
             s("relay: 127.0.0.1:8080 }", "udp: dns }"),
             "t.yaml:10:43: server.deliveries[0].udp: must be local (a process on this host answers on the VIP itself, e.g. a DNS server) or echo (the agent echoes each datagram), got 'dns'"),
         refused(
+            "preconnect beyond its bound",
+            s("relay: 127.0.0.1:8080 }", "relay: 127.0.0.1:8080, preconnect: 17 }"),
+            "t.yaml:10:73: server.deliveries[0].preconnect: must be 0..16, got 17"),
+        refused(
+            "preconnect on a udp delivery",
+            s("relay: 127.0.0.1:8080 }", "udp: local, preconnect: 1 }"),
+            "t.yaml:10:62: server.deliveries[0].preconnect: is for relayed deliveries (relay:, or"
+                + " workers with addresses): nothing else connects to an upstream"),
+        refused(
             "udp delivery with a relay",
             s("relay: 127.0.0.1:8080 }", "relay: 127.0.0.1:8080, udp: local }"),
             "t.yaml:10:45: server.deliveries[0].relay: a udp delivery has no relay (give udp alone)"),

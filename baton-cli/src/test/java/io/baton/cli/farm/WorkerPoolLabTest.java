@@ -180,6 +180,13 @@ class WorkerPoolLabTest {
       assertThat(wrk.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
       String wrkOut = Files.readString(client.stdoutOf(wrk));
       assertThat(wrkOut).as(wrkOut).doesNotContain("Socket errors").doesNotContain("Non-2xx");
+      double preconnected = 0;
+      for (String s : ProcessFarm.SERVERS) {
+        preconnected += farm.metric(s, "baton_server_relay_preconnects_total{result=\"used\"}");
+      }
+      assertThat(preconnected)
+          .as("relayed connections that took a worker connection opened ahead of them")
+          .isPositive();
       seen = whoAnswered(farm, 40, ProcessFarm.VIP);
       assertThat(seen.keySet())
           .as("after the switch only w2 and w4 take new connections")

@@ -5,8 +5,11 @@ import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.epoll.EpollIoHandle;
+import io.netty.util.concurrent.EventExecutor;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.LongAdder;
@@ -18,6 +21,10 @@ import org.slf4j.LoggerFactory;
  * say): each connection gets its own upstream connection and the bytes are moved between the two
  * with splice(2), zero-copy, on one epoll event loop (see {@link SpliceRelay}). Responses leave
  * from the restored socket, which is bound to the VIP, so they go straight to the client.
+ *
+ * <p>Each event loop keeps up to {@code preconnect} connections per upstream open ahead of need
+ * ({@link PreconnectedUpstreams}): a restored connection takes one that is already connected, and
+ * its relay opens the next one after its own start. None are kept while no connection comes.
  *
  * <p>Why not Netty's {@code AbstractEpollStreamChannel.spliceTo}: its native splice reports end of
  * stream and "would block" alike (both 0), so a half-closed direction keeps a level-triggered loop
@@ -46,6 +53,9 @@ public final class RelayDelivery implements Delivery {
   private final long idleTimeoutNs;
   private final LongAdder idleClosed = new LongAdder();
   private final boolean followHttp;
+  private final PreconnectedUpstreams.Counters preconnectCounts =
+      new PreconnectedUpstreams.Counters();
+  private final Map<EventExecutor, PreconnectedUpstreams> preconnected = new HashMap<>();
 
   /** With {@link #DEFAULT_CONNECT_TIMEOUT}. */
   public RelayDelivery(
@@ -73,6 +83,7 @@ public final class RelayDelivery implements Delivery {
    * @param followHttp whether the relay follows the HTTP/1.x messages (peeking at heads, still
    *     splicing every byte), which gives its connections a safe point to move at: between two
    *     requests. For a VIP in http mode.
+   *     <p>Opens no connection ahead of need (the server's deliveries use the full constructor).
    */
   public RelayDelivery(
       EventLoopGroup epollGroup,
@@ -86,7 +97,8 @@ public final class RelayDelivery implements Delivery {
         hostPort(upstream),
         connectTimeout,
         idleTimeout,
-        followHttp);
+        followHttp,
+        0);
   }
 
   private static String hostPort(InetSocketAddress a) {
@@ -104,6 +116,7 @@ public final class RelayDelivery implements Delivery {
   /**
    * @param chooser where each connection goes (one application, or a pool of workers)
    * @param name what the chooser is, for logs
+   * @param preconnect connections each event loop keeps open ahead per upstream (0: none)
    */
   public RelayDelivery(
       EventLoopGroup epollGroup,
@@ -111,7 +124,8 @@ public final class RelayDelivery implements Delivery {
       String name,
       Duration connectTimeout,
       Duration idleTimeout,
-      boolean followHttp) {
+      boolean followHttp,
+      int preconnect) {
     this.epollGroup = Objects.requireNonNull(epollGroup, "epollGroup");
     this.chooser = Objects.requireNonNull(chooser, "chooser");
     this.name = name;
@@ -122,6 +136,13 @@ public final class RelayDelivery implements Delivery {
     this.connectTimeoutMs = connectTimeout.toMillis();
     this.idleTimeoutNs = positiveNanos(idleTimeout, "idle timeout");
     ioLoop(epollGroup.next()); // fail at construction, not per connection
+    if (preconnect < 0) throw new IllegalArgumentException("preconnect < 0: " + preconnect);
+    if (preconnect > 0) {
+      for (EventExecutor e : epollGroup) {
+        preconnected.put(
+            e, new PreconnectedUpstreams(ioLoop((EventLoop) e), preconnect, preconnectCounts));
+      }
+    }
   }
 
   @Override
@@ -139,6 +160,7 @@ public final class RelayDelivery implements Delivery {
             fd,
             unsentTail.clone(),
             chooser,
+            preconnected.get(loop),
             connectTimeoutMs,
             idleTimeoutNs,
             idleClosed,
@@ -158,6 +180,23 @@ public final class RelayDelivery implements Delivery {
   @Override
   public long idleTimeouts() {
     return idleClosed.sum();
+  }
+
+  /** What became of the connections opened ahead of need, all loops together, so far. */
+  public record Preconnects(long used, long expired, long closedByUpstream, long failed) {
+    public Preconnects plus(Preconnects o) {
+      return new Preconnects(
+          used + o.used,
+          expired + o.expired,
+          closedByUpstream + o.closedByUpstream,
+          failed + o.failed);
+    }
+  }
+
+  public Preconnects preconnects() {
+    var c = preconnectCounts;
+    return new Preconnects(
+        c.used().sum(), c.expired().sum(), c.closedByUpstream().sum(), c.failed().sum());
   }
 
   /** {@code d} in nanoseconds; refuses null, zero and negative durations naming {@code what}. */

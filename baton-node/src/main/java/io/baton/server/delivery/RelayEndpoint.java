@@ -11,7 +11,7 @@ import io.netty.channel.unix.FileDescriptor;
  * One socket of a {@link SpliceRelay} as Netty's epoll event loop sees it: a raw descriptor
  * registered for readiness, whose events go to the relay. Does no I/O itself.
  *
- * <p>The descriptor stays the relay's: Netty's {@link #close} (called when the event loop shuts
+ * <p>The descriptor stays its listener's: Netty's {@link #close} (called when the event loop shuts
  * down) asks the relay to close, which cancels the registration before closing the descriptor.
  * Confined to the event loop it is registered with.
  */
@@ -31,7 +31,7 @@ final class RelayEndpoint implements EpollIoHandle {
   }
 
   private final FileDescriptor fd;
-  private final Listener listener;
+  private Listener listener;
 
   RelayEndpoint(int fd, Listener listener) {
     this.fd = new FileDescriptor(fd);
@@ -45,6 +45,14 @@ final class RelayEndpoint implements EpollIoHandle {
 
   int intFd() {
     return fd.intValue();
+  }
+
+  /**
+   * From now on the events go to {@code next}: a connection opened ahead of need ({@link
+   * PreconnectedUpstreams}) passes to the relay that takes it, registration and all.
+   */
+  void listenTo(Listener next) {
+    this.listener = next;
   }
 
   @Override

@@ -50,6 +50,9 @@ final class SpliceRelay implements RelayEndpoint.Listener {
   private final byte[] unsentTail;
   private final UpstreamChooser chooser;
 
+  /** This loop's connections opened ahead; null when the delivery opens none. */
+  private final PreconnectedUpstreams preconnected;
+
   /** Upstreams whose connect failed for this connection; the chooser skips them. */
   private final java.util.Set<UpstreamChooser.Upstream> tried = new java.util.HashSet<>();
 
@@ -78,12 +81,14 @@ final class SpliceRelay implements RelayEndpoint.Listener {
   private Future<?> idleTimer;
   private long lastActivityNs;
   private boolean pumpScheduled;
+  private boolean refilled;
 
   SpliceRelay(
       IoEventLoop loop,
       int clientFd,
       byte[] unsentTail,
       UpstreamChooser chooser,
+      PreconnectedUpstreams preconnected,
       long connectTimeoutMs,
       long idleTimeoutNs,
       LongAdder idleClosed,
@@ -95,6 +100,7 @@ final class SpliceRelay implements RelayEndpoint.Listener {
     this.clientFd = clientFd;
     this.unsentTail = unsentTail;
     this.chooser = chooser;
+    this.preconnected = preconnected;
     this.connectTimeoutMs = connectTimeoutMs;
     this.idleTimeoutNs = idleTimeoutNs;
     this.idleClosed = idleClosed;
@@ -134,8 +140,16 @@ final class SpliceRelay implements RelayEndpoint.Listener {
       close();
       return;
     }
+    InetSocketAddress address = upstream.address();
+    PreconnectedUpstreams.Taken ahead =
+        preconnected == null ? null : preconnected.take(address, this);
     try {
-      upstreamFd = Sockets.tcpSocketFor(upstream.address().getAddress(), true);
+      if (ahead != null) {
+        upstreamFd = ahead.fd();
+        upstreamRegistration = ahead.registration();
+      } else {
+        upstreamFd = Sockets.tcpSocketFor(address.getAddress(), true);
+      }
       toUpstream =
           newPump(
               clientFd,
@@ -148,7 +162,12 @@ final class SpliceRelay implements RelayEndpoint.Listener {
               clientFd,
               unsentTail,
               exchanges == null ? null : HttpFraming.responses(exchanges));
-      boolean connected = Sockets.connect(upstreamFd, upstream.address());
+      if (ahead != null) {
+        // Connected before this client came: its EPOLLOUT edge is spent, so pump now.
+        onConnected();
+        return;
+      }
+      boolean connected = Sockets.connect(upstreamFd, address);
       upstreamRegistration = register(upstreamFd);
       if (connected) {
         onConnected();
@@ -286,6 +305,7 @@ final class SpliceRelay implements RelayEndpoint.Listener {
       SplicePump.Progress down = toClient.pump(BUDGET_BYTES);
       if (movedBytes() != movedBefore) {
         lastActivityNs = System.nanoTime();
+        if (!refilled && toClient.bytesOut() > 0) refillAhead();
       }
       if (up == SplicePump.Progress.FINISHED && down == SplicePump.Progress.FINISHED) {
         close();
@@ -302,6 +322,19 @@ final class SpliceRelay implements RelayEndpoint.Listener {
     } catch (LinuxException e) {
       abort(e.getMessage());
     }
+  }
+
+  /**
+   * Opens the next connection ahead to this upstream, from a task after this turn, once: when the
+   * answer has started to reach the client (or the connection ends without one). Not at the start:
+   * the upstream, the relay and often the client share CPUs, and a connect then would run between
+   * this request and its answer.
+   */
+  private void refillAhead() {
+    refilled = true;
+    if (preconnected == null || upstream == null || loop.isShuttingDown()) return;
+    InetSocketAddress address = upstream.address();
+    loop.execute(() -> preconnected.fill(address));
   }
 
   /** Bytes taken in and handed out, both directions: any change is traffic. */
@@ -519,6 +552,7 @@ final class SpliceRelay implements RelayEndpoint.Listener {
       pendingSuspend.tryFailure(new IllegalStateException("the connection closed"));
       pendingSuspend = null;
     }
+    if (!refilled) refillAhead();
     if (connectTimer != null) connectTimer.cancel(false);
     if (idleTimer != null) idleTimer.cancel(false);
     if (clientRegistration != null) clientRegistration.cancel();

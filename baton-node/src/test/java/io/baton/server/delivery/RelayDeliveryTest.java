@@ -259,7 +259,7 @@ class RelayDeliveryTest {
       conn.client.shutdownOutput();
       RecordingCloseListener closed = new RecordingCloseListener();
       conn.deliverTo(
-          new RelayDelivery(group, chooser, "two", Duration.ofSeconds(5), IDLE, false),
+          new RelayDelivery(group, chooser, "two", Duration.ofSeconds(5), IDLE, false, 0),
           new byte[0],
           closed);
 

@@ -20,11 +20,22 @@ final class TestUpstream implements AutoCloseable {
     long serve(Socket s) throws IOException;
   }
 
+  /** The same, told which connection this is in the order they were accepted (1, 2, ...). */
+  interface NumberedHandler {
+    long serve(Socket s, int number) throws IOException;
+  }
+
   final CompletableFuture<Long> served = new CompletableFuture<>();
   private final ServerSocket listener;
 
   TestUpstream(Handler handler) throws IOException {
+    this((s, number) -> handler.serve(s));
+  }
+
+  TestUpstream(NumberedHandler handler) throws IOException {
     listener = new ServerSocket(0, 16, InetAddress.getByName("127.0.0.1"));
+    java.util.concurrent.atomic.AtomicInteger accepted =
+        new java.util.concurrent.atomic.AtomicInteger();
     Thread.ofVirtual()
         .name("test-upstream")
         .start(
@@ -36,12 +47,13 @@ final class TestUpstream implements AutoCloseable {
                 } catch (IOException e) {
                   return;
                 }
+                int number = accepted.incrementAndGet();
                 Thread.ofVirtual()
                     .start(
                         () -> {
                           try (s) {
                             s.setSoTimeout(30_000);
-                            served.complete(handler.serve(s));
+                            served.complete(handler.serve(s, number));
                           } catch (IOException | RuntimeException e) {
                             served.completeExceptionally(e);
                           }
