@@ -3,9 +3,9 @@
 
 For each client connection to the VIP captured whole: the request leaving the client, reaching lb,
 the HANDOFF frame leaving lb on the fabric, reaching the server, the server's first packet of the
-restored connection, its ACCEPTED, the relay's upstream connection (baton-relay: its SYN, the
-request, nginx's answer on the server's loopback) and the answer leaving the server and reaching
-the client. Prints the median and 90th percentile of each interval."""
+restored connection, its ACCEPTED, the relay's upstream connection (baton-relay: the request on
+the server's loopback, its connection's SYN when it was opened after the HANDOFF rather than ahead,
+nginx's answer) and the answer leaving the server and reaching the client. Prints the median and 90th percentile of each interval."""
 import re
 import statistics
 import subprocess
@@ -65,9 +65,14 @@ def main(d):
         accepted = first(s, lambda p: p[0] >= t_in and p[2] == 'Out'
                          and p[3].endswith(FABRIC_PORT) and p[6] > 0)
         answer = first(s, lambda p: p[3] == VIP and p[4] == c and p[6] > 0)
-        up_syn = first(s, lambda p: p[0] >= t_in and p[1] == 'lo' and p[5] == 'S')
-        up_req = up_syn and first(s, lambda p: p[0] >= up_syn and p[1] == 'lo' and p[6] > 0)
-        up_ans = up_req and first(s, lambda p: p[0] > up_req and p[1] == 'lo' and p[6] > 1000)
+        # The relay's upstream connection is the one that carries the first loopback bytes after
+        # the HANDOFF (the request: HTTP upstreams do not speak first). Its SYN may come before
+        # the HANDOFF: a connection opened ahead (preconnect).
+        up = next((p for p in s if p[0] >= t_in and p[1] == 'lo' and p[6] > 0), None)
+        up_req = up and up[0]
+        up_syn = up and first(s, lambda p: p[1] == 'lo' and p[5] == 'S' and p[3] == up[3])
+        up_ans = up and first(s, lambda p: p[0] > up_req and p[1] == 'lo' and p[4] == up[3]
+                              and p[6] > 0)
         if None in (restored, accepted, answer):
             continue
         row = {
@@ -77,11 +82,14 @@ def main(d):
             'server: HANDOFF -> restored (1st packet)': restored - t_in,
             'server: HANDOFF -> ACCEPTED sent': accepted - t_in,
         }
-        if up_syn and up_req and up_ans and up_syn < answer:
-            row['server: HANDOFF -> upstream SYN'] = up_syn - t_in
-            row['relay: upstream SYN -> request'] = up_req - up_syn
+        if up_req and up_ans and up_req < answer:
+            row['relay: HANDOFF -> request to upstream'] = up_req - t_in
+            if up_syn and up_syn >= t_in:
+                row['relay: HANDOFF -> upstream SYN (connected now)'] = up_syn - t_in
+                row['relay: upstream SYN -> request (connected now)'] = up_req - up_syn
             row['upstream: request -> answer'] = up_ans - up_req
             row['relay: upstream answer -> client'] = answer - up_ans
+            row['ahead'] = 1 if up_syn and up_syn < t_in else 0
         row['server: HANDOFF -> answer sent'] = answer - t_in
         row['answer: server -> client'] = v['resp'] - answer
         row['total: request sent -> answer received'] = v['resp'] - v['req']
@@ -89,7 +97,13 @@ def main(d):
     if not rows:
         sys.exit('no whole connection in the captures')
     print(f'{len(rows)} connections')
-    for key in max(rows, key=len):  # the order of a row with every interval
+    relayed = [r['ahead'] for r in rows if 'ahead' in r]
+    if relayed:
+        print(f'relayed on an upstream connection opened ahead: {sum(relayed)} of {len(relayed)}')
+    keys = []
+    for r in rows:  # every interval, in the order rows have them
+        keys += [k for k in r if k not in keys and k != 'ahead']
+    for key in keys:
         xs = sorted(r[key] for r in rows if key in r)
         print(f'{key:42s} p50 {statistics.median(xs) * 1e6:7.1f} us  '
               f'p90 {xs[int(len(xs) * 0.9)] * 1e6:7.1f} us')

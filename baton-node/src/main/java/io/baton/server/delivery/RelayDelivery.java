@@ -24,7 +24,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Each event loop keeps up to {@code preconnect} connections per upstream open ahead of need
  * ({@link PreconnectedUpstreams}): a restored connection takes one that is already connected, and
- * its relay opens the next one after its own start. None are kept while no connection comes.
+ * its relay opens the next one once its answer has started. None are kept while no connection
+ * comes. Each loop also keeps the drained pipes of ended relays for the next ({@link PipePool}).
  *
  * <p>Why not Netty's {@code AbstractEpollStreamChannel.spliceTo}: its native splice reports end of
  * stream and "would block" alike (both 0), so a half-closed direction keeps a level-triggered loop
@@ -56,6 +57,10 @@ public final class RelayDelivery implements Delivery {
   private final PreconnectedUpstreams.Counters preconnectCounts =
       new PreconnectedUpstreams.Counters();
   private final Map<EventExecutor, PreconnectedUpstreams> preconnected = new HashMap<>();
+  private final Map<EventExecutor, PipePool> pipes = new HashMap<>();
+
+  /** Spare pipes each event loop keeps (two per relayed connection). */
+  static final int SPARE_PIPES = 64;
 
   /** With {@link #DEFAULT_CONNECT_TIMEOUT}. */
   public RelayDelivery(
@@ -137,6 +142,11 @@ public final class RelayDelivery implements Delivery {
     this.idleTimeoutNs = positiveNanos(idleTimeout, "idle timeout");
     ioLoop(epollGroup.next()); // fail at construction, not per connection
     if (preconnect < 0) throw new IllegalArgumentException("preconnect < 0: " + preconnect);
+    for (EventExecutor e : epollGroup) {
+      PipePool pool = new PipePool(SPARE_PIPES);
+      pipes.put(e, pool);
+      e.terminationFuture().addListener(f -> pool.close()); // the loop is gone: nothing races it
+    }
     if (preconnect > 0) {
       for (EventExecutor e : epollGroup) {
         preconnected.put(
@@ -161,6 +171,7 @@ public final class RelayDelivery implements Delivery {
             unsentTail.clone(),
             chooser,
             preconnected.get(loop),
+            pipes.get(loop),
             connectTimeoutMs,
             idleTimeoutNs,
             idleClosed,
@@ -180,6 +191,13 @@ public final class RelayDelivery implements Delivery {
   @Override
   public long idleTimeouts() {
     return idleClosed.sum();
+  }
+
+  /** Pipes the loops keep for their next relays now (for tests; asks each loop). */
+  int sparePipes() throws Exception {
+    int n = 0;
+    for (var e : pipes.entrySet()) n += e.getKey().submit(e.getValue()::spare).get();
+    return n;
   }
 
   /** What became of the connections opened ahead of need, all loops together, so far. */

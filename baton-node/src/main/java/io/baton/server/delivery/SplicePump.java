@@ -231,6 +231,14 @@ final class SplicePump {
     return bytesOut;
   }
 
+  /**
+   * Whether the pipe holds no byte: every splice into it and out of it is counted, so this is exact
+   * whatever ended the connection.
+   */
+  boolean pipeEmpty() {
+    return pipeBytes == 0;
+  }
+
   /** Closes the pipe; the sockets belong to the relay. */
   void close() {
     pipe.close();

@@ -2,7 +2,6 @@ package io.baton.server.delivery;
 
 import io.baton.linux.LinuxException;
 import io.baton.linux.Sockets;
-import io.baton.linux.Splice;
 import io.baton.migration.SafePoint;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoRegistration;
@@ -31,9 +30,6 @@ import org.slf4j.LoggerFactory;
 final class SpliceRelay implements RelayEndpoint.Listener {
   private static final Logger log = LoggerFactory.getLogger(SpliceRelay.class);
 
-  /** Asked-for pipe size per direction; the kernel may give less to unprivileged processes. */
-  static final int PIPE_BYTES = 256 * 1024;
-
   /** Bytes one direction may move per wakeup before other connections on the loop get a turn. */
   static final long BUDGET_BYTES = 4L * 1024 * 1024;
 
@@ -52,6 +48,12 @@ final class SpliceRelay implements RelayEndpoint.Listener {
 
   /** This loop's connections opened ahead; null when the delivery opens none. */
   private final PreconnectedUpstreams preconnected;
+
+  /** This loop's spare pipes; each pump's pipe is leased from it and given back at the end. */
+  private final PipePool pipes;
+
+  private PipePool.Lease upstreamPipe;
+  private PipePool.Lease clientPipe;
 
   /** Upstreams whose connect failed for this connection; the chooser skips them. */
   private final java.util.Set<UpstreamChooser.Upstream> tried = new java.util.HashSet<>();
@@ -89,6 +91,7 @@ final class SpliceRelay implements RelayEndpoint.Listener {
       byte[] unsentTail,
       UpstreamChooser chooser,
       PreconnectedUpstreams preconnected,
+      PipePool pipes,
       long connectTimeoutMs,
       long idleTimeoutNs,
       LongAdder idleClosed,
@@ -101,6 +104,7 @@ final class SpliceRelay implements RelayEndpoint.Listener {
     this.unsentTail = unsentTail;
     this.chooser = chooser;
     this.preconnected = preconnected;
+    this.pipes = pipes;
     this.connectTimeoutMs = connectTimeoutMs;
     this.idleTimeoutNs = idleTimeoutNs;
     this.idleClosed = idleClosed;
@@ -150,16 +154,22 @@ final class SpliceRelay implements RelayEndpoint.Listener {
       } else {
         upstreamFd = Sockets.tcpSocketFor(address.getAddress(), true);
       }
+      upstreamPipe = pipes.take();
       toUpstream =
-          newPump(
+          new SplicePump(
               clientFd,
               upstreamFd,
+              upstreamPipe.pipe(),
+              upstreamPipe.capacity(),
               new byte[0],
               exchanges == null ? null : HttpFraming.requests(exchanges));
+      clientPipe = pipes.take();
       toClient =
-          newPump(
+          new SplicePump(
               upstreamFd,
               clientFd,
+              clientPipe.pipe(),
+              clientPipe.capacity(),
               unsentTail,
               exchanges == null ? null : HttpFraming.responses(exchanges));
       if (ahead != null) {
@@ -187,18 +197,6 @@ final class SpliceRelay implements RelayEndpoint.Listener {
     } catch (RuntimeException e) { // e.g. epoll_ctl failing inside Netty
       abort("could not start: " + e);
     }
-  }
-
-  private SplicePump newPump(int src, int dst, byte[] head, HttpFraming framing)
-      throws LinuxException {
-    Splice.Pipe pipe = Splice.pipe();
-    int capacity;
-    try {
-      capacity = Splice.setPipeCapacity(pipe.writeFd(), PIPE_BYTES);
-    } catch (LinuxException e) {
-      capacity = Splice.pipeCapacity(pipe.writeFd()); // above pipe-max-size: keep the default
-    }
-    return new SplicePump(src, dst, pipe, capacity, head, framing);
   }
 
   private IoRegistration register(int fd) throws LinuxException {
@@ -278,8 +276,7 @@ final class SpliceRelay implements RelayEndpoint.Listener {
     upstreamRegistration = null;
     Sockets.closeQuietly(upstreamFd);
     upstreamFd = -1;
-    toUpstream.close();
-    toClient.close();
+    givePipesBack();
     toUpstream = null;
     toClient = null;
     connectUpstream();
@@ -562,15 +559,20 @@ final class SpliceRelay implements RelayEndpoint.Listener {
     if (upstream != null) upstream.released();
     long fromClient = 0;
     long toClientBytes = 0;
-    if (toUpstream != null) {
-      fromClient = toUpstream.bytesIn();
-      toUpstream.close();
-    }
-    if (toClient != null) {
-      toClientBytes = toClient.bytesOut();
-      toClient.close();
-    }
+    if (toUpstream != null) fromClient = toUpstream.bytesIn();
+    if (toClient != null) toClientBytes = toClient.bytesOut();
+    givePipesBack();
     onClosed.onClosed(fromClient, toClientBytes);
+  }
+
+  /** Each pipe back to the loop's pool: for reuse if it is empty, else to be closed. */
+  private void givePipesBack() {
+    if (upstreamPipe != null) {
+      pipes.giveBack(upstreamPipe, toUpstream == null || toUpstream.pipeEmpty());
+    }
+    if (clientPipe != null) pipes.giveBack(clientPipe, toClient == null || toClient.pipeEmpty());
+    upstreamPipe = null;
+    clientPipe = null;
   }
 
   private static String hostPort(InetSocketAddress a) {

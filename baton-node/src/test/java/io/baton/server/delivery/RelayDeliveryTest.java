@@ -343,7 +343,9 @@ class RelayDeliveryTest {
   void noDescriptorOutlivesItsConnection() throws Exception {
     try (TestUpstream upstream = new TestUpstream(TestUpstream::echo)) {
       RelayDelivery relay = new RelayDelivery(group, upstream.address(), IDLE);
-      echoOnce(relay); // warm-up: lazily opened descriptors (pollers and the like) stay
+      // Warm-up on every loop: lazily opened descriptors (pollers and the like) stay, and so do
+      // the drained pipes each loop keeps for its next relays (PipePool, bounded).
+      for (int i = 0; i < 4; i++) echoOnce(relay);
       java.util.Set<String> before = openDescriptors();
       for (int i = 0; i < 10; i++) echoOnce(relay);
       drainLoops();
