@@ -47,8 +47,9 @@ public final class ConnectionRestorer {
    * @param transparent set {@code IP_TRANSPARENT}, which the server guard's {@code socket
    *     transparent 1} rule recognises
    * @param nonBlocking leave the returned socket non-blocking (e.g. for an event loop)
-   * @param windowProbe leave repair mode with a window probe, eliciting an ACK from the client that
-   *     tells the new socket the client's current window at once
+   * @param windowProbe leave repair mode with a window probe where one is needed ({@link
+   *     #needsWindowProbe}), eliciting an ACK from the client that tells the new socket the
+   *     client's current window at once
    */
   public record Options(boolean transparent, boolean nonBlocking, boolean windowProbe) {
     public static final Options DEFAULT = new Options(true, true, true);
@@ -108,7 +109,7 @@ public final class ConnectionRestorer {
       // not look at the selection (only send and recv in repair mode do).
       TcpRepair.setWindow(fd, PeerFin.windowBeforeFin(state));
       stage.set(0, "repair off");
-      TcpRepair.off(fd, options.windowProbe());
+      TcpRepair.off(fd, options.windowProbe() && needsWindowProbe(state));
       repairOff = true;
       if (state.finReceived()) {
         stage.set(0, "peer FIN");
@@ -134,6 +135,19 @@ public final class ConnectionRestorer {
       if (e instanceof TransplantException t) throw t;
       throw failure(state, stage.get(0), (LinuxException) e);
     }
+  }
+
+  /**
+   * Whether leaving repair mode should send a window probe, whose answer tells the socket the
+   * client's window now: when the socket has bytes to send (in flight or never sent), when the
+   * client's window was shut (only a probe or the persist timer would find it open again), and when
+   * the client's FIN is to be re-created ({@link PeerFin} relies on the window the probe makes
+   * acceptable). Not for a connection moved at its first request, which has sent nothing and whose
+   * client's window is its first one: there the probe cost a packet to the client and its answer
+   * one more forwarded through the dispatcher, and told the socket nothing it did not have.
+   */
+  static boolean needsWindowProbe(ConnectionState state) {
+    return state.sendQueue().length > 0 || state.window().sndWnd() == 0 || state.finReceived();
   }
 
   private static void setOptions(int fd, ConnectionState state) throws LinuxException {
