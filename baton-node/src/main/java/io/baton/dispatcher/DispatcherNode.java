@@ -866,11 +866,9 @@ public final class DispatcherNode implements AutoCloseable {
             // IPV6_TRANSPARENT.
             .option(EpollChannelOption.IP_TRANSPARENT, true)
             // No TCP_NODELAY child option: Netty's epoll channels set it already, and setting it
-            // again
-            // cost one system call per connection (strace, issue 8).
-            // A client may send its request and then FIN: keep the connection (CLOSE_WAIT) so that
-            // it
-            // can still be moved and answered, instead of Netty closing it on EOF.
+            // again cost one system call per connection (strace, issue 8).
+            // A client may send its request and then FIN: keep the connection (CLOSE_WAIT) so
+            // that it can still be moved and answered, instead of Netty closing it on EOF.
             .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
             .option(ChannelOption.AUTO_READ, accepting)
             .childOption(ChannelOption.AUTO_READ, true)
