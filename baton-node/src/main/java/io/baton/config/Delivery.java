@@ -48,6 +48,11 @@ public sealed interface Delivery
     public static final int MAX_PRECONNECT = 16;
 
     public Relay(InetAddress vip, int port, InetSocketAddress upstream) {
+      this(vip, port, upstream, DEFAULT_PRECONNECT);
+    }
+
+    /** To one application ({@code relay:}), keeping {@code preconnect} connections ahead. */
+    public Relay(InetAddress vip, int port, InetSocketAddress upstream, int preconnect) {
       this(
           vip,
           port,
@@ -55,7 +60,7 @@ public sealed interface Delivery
           List.of(),
           "least-connections",
           java.util.Optional.empty(),
-          DEFAULT_PRECONNECT);
+          preconnect);
     }
 
     public Relay {

@@ -297,14 +297,7 @@ final class ServerBinder {
       if (upstream.getAddress().equals(vip) && upstream.getPort() == port) {
         throw relay.error("relays to the VIP itself; name the application's own address");
       }
-      return new Delivery.Relay(
-          vip,
-          port,
-          upstream,
-          List.of(),
-          "least-connections",
-          java.util.Optional.empty(),
-          preconnect);
+      return new Delivery.Relay(vip, port, upstream, preconnect);
     }
     embedded.allowKeys("app", "root", "cache-bytes");
     String app = embedded.get("app").required().asName(Names.SIMPLE, Names.SIMPLE_TEXT);

@@ -71,7 +71,35 @@ class PeerFinTest {
     assertThat(fin.timestamp()).isNull();
   }
 
+  /**
+   * The restore's window probe: {@link PeerFin} relies on it, so a re-created FIN asks for one; a
+   * connection moved at its first request (nothing sent, the client's first window) needs none.
+   */
+  @Test
+  void aWindowProbeOnlyWhereItTellsTheSocketSomething() {
+    assertThat(ConnectionRestorer.needsWindowProbe(state(false, RCV_NXT, 64240, new byte[0], 0)))
+        .as("moved at its first request")
+        .isFalse();
+    assertThat(ConnectionRestorer.needsWindowProbe(state(false, RCV_NXT, 64240, new byte[6], 0)))
+        .as("bytes in flight")
+        .isTrue();
+    assertThat(ConnectionRestorer.needsWindowProbe(state(false, RCV_NXT, 64240, new byte[6], 6)))
+        .as("bytes never sent")
+        .isTrue();
+    assertThat(ConnectionRestorer.needsWindowProbe(state(false, RCV_NXT, 0, new byte[0], 0)))
+        .as("the client's window shut")
+        .isTrue();
+    assertThat(ConnectionRestorer.needsWindowProbe(state(true, RCV_NXT, 64240, new byte[0], 0)))
+        .as("the client's FIN to re-create")
+        .isTrue();
+  }
+
   private static ConnectionState state(boolean fin, int rcvWup, int sndWnd) {
+    return state(fin, rcvWup, sndWnd, new byte[6], 0);
+  }
+
+  private static ConnectionState state(
+      boolean fin, int rcvWup, int sndWnd, byte[] sendQueue, int unsent) {
     return new ConnectionState(
         flow(),
         100,
@@ -84,8 +112,8 @@ class PeerFinTest {
         987654,
         new byte[] {'G', 'E', 'T', ' '},
         0,
-        new byte[6],
-        0,
+        sendQueue,
+        unsent,
         fin);
   }
 

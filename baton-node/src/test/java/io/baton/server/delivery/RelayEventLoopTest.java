@@ -7,11 +7,13 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.EpollIoHandler;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.Socket;
 import java.time.Duration;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
@@ -20,10 +22,11 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * The relay's upstream connections opened ahead of need, over loopback with one event loop (the
- * relays and the connections they take share it, as on a server).
+ * What each relay event loop keeps for its next connections, over loopback with one event loop (the
+ * relays and what they take share it, as on a server): upstream connections opened ahead of need,
+ * and the drained pipes of ended relays.
  */
-class PreconnectTest {
+class RelayEventLoopTest {
   private static final Duration IDLE = Duration.ofSeconds(60);
   private static EventLoopGroup group;
 
@@ -40,12 +43,7 @@ class PreconnectTest {
   @Test
   void theNextConnectionTakesTheOneOpenedAheadAndBothAreRelayedByteExact() throws Exception {
     AtomicInteger accepted = new AtomicInteger();
-    try (TestUpstream upstream =
-        new TestUpstream(
-            s -> {
-              accepted.incrementAndGet();
-              return TestUpstream.echo(s);
-            })) {
+    try (TestUpstream upstream = countingEcho(accepted)) {
       RelayDelivery delivery = delivery(upstream, 1);
 
       echoThrough(delivery, 1);
@@ -118,18 +116,89 @@ class PreconnectTest {
   @Test
   void noneAreOpenedWhenTheDeliveryAsksForNone() throws Exception {
     AtomicInteger accepted = new AtomicInteger();
-    try (TestUpstream upstream =
-        new TestUpstream(
-            s -> {
-              accepted.incrementAndGet();
-              return TestUpstream.echo(s);
-            })) {
+    try (TestUpstream upstream = countingEcho(accepted)) {
       RelayDelivery delivery = delivery(upstream, 0);
       echoThrough(delivery, 6);
       echoThrough(delivery, 7);
       assertThat(accepted.get()).isEqualTo(2);
       assertThat(delivery.preconnects()).isEqualTo(new RelayDelivery.Preconnects(0, 0, 0, 0));
     }
+  }
+
+  @Test
+  void aFinishedConnectionsPipesServeTheNextOne() throws Exception {
+    try (TestUpstream upstream = new TestUpstream(TestUpstream::echo)) {
+      RelayDelivery delivery = delivery(upstream, 0);
+      assertThat(delivery.sparePipes()).isZero();
+      echoThrough(delivery, 8);
+      assertThat(delivery.sparePipes()).as("both pipes back, drained").isEqualTo(2);
+      echoThrough(delivery, 9);
+      assertThat(delivery.sparePipes()).as("the same two taken and given back").isEqualTo(2);
+    }
+  }
+
+  @Test
+  void aPipeThatStillHoldsBytesIsClosedNotReused() throws Exception {
+    CountDownLatch upstreamMayClose = new CountDownLatch(1);
+    try (TestUpstream upstream =
+        new TestUpstream(
+            s -> {
+              // Reads nothing: the client's bytes pile up in the relay's pipe to it.
+              try {
+                upstreamMayClose.await(30, TimeUnit.SECONDS);
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+              return 0;
+            })) {
+      RelayDelivery delivery = delivery(upstream, 0);
+      try (RestoredSocket conn = RestoredSocket.open("stuck")) {
+        RecordingCloseListener closed = new RecordingCloseListener();
+        java.util.concurrent.atomic.AtomicReference<Movable> relay =
+            new java.util.concurrent.atomic.AtomicReference<>();
+        conn.deliverTo(delivery, new byte[0], closed, relay::set);
+        OutputStream out = conn.client.getOutputStream();
+        byte[] chunk = new byte[64 * 1024];
+        new Random(3).nextBytes(chunk);
+        Thread writer =
+            Thread.ofVirtual()
+                .start(
+                    () -> {
+                      try {
+                        for (int i = 0; i < 256; i++) out.write(chunk); // more than all buffers
+                      } catch (java.io.IOException expected) {
+                        // the reset below ends it
+                      }
+                    });
+        // Until the relay takes no more from the client (three readings 50 ms apart): the upstream
+        // and the sockets on the way are full, and so is the relay's pipe to the upstream.
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        long last = -1;
+        for (int same = 0; same < 3; ) {
+          assertThat(System.nanoTime()).as("the relay to stop taking bytes").isLessThan(deadline);
+          Thread.sleep(50); // polling a deadline, not synchronising
+          long taken = relay.get() == null ? 0 : relay.get().bytesIn();
+          same = taken > 0 && taken == last ? same + 1 : 0;
+          last = taken;
+        }
+        conn.client.setSoLinger(true, 0);
+        conn.client.close(); // a reset: the relay ends with bytes in its pipe to the upstream
+        closed.await();
+        writer.join(10_000);
+      } finally {
+        upstreamMayClose.countDown();
+      }
+      assertThat(delivery.sparePipes()).as("only the drained pipe back").isEqualTo(1);
+    }
+  }
+
+  /** An echo upstream that counts the connections it accepts. */
+  private static TestUpstream countingEcho(AtomicInteger accepted) throws java.io.IOException {
+    return new TestUpstream(
+        s -> {
+          accepted.incrementAndGet();
+          return TestUpstream.echo(s);
+        });
   }
 
   private static RelayDelivery delivery(TestUpstream upstream, int preconnect) {
