@@ -211,8 +211,7 @@ public final class ServerAgent implements AutoCloseable {
                 vip.toString(),
                 new RelayDelivery(
                     group,
-                    io.baton.server.delivery.UpstreamChooser.fixed(r.upstream()),
-                    r.upstream().getAddress().getHostAddress() + ":" + r.upstream().getPort(),
+                    r.upstream(),
                     RelayDelivery.DEFAULT_CONNECT_TIMEOUT,
                     config.timeouts().idle(),
                     followHttp,

@@ -88,7 +88,7 @@ public final class RelayDelivery implements Delivery {
    * @param followHttp whether the relay follows the HTTP/1.x messages (peeking at heads, still
    *     splicing every byte), which gives its connections a safe point to move at: between two
    *     requests. For a VIP in http mode.
-   *     <p>Opens no connection ahead of need (the server's deliveries use the full constructor).
+   *     <p>Opens no connection ahead of need.
    */
   public RelayDelivery(
       EventLoopGroup epollGroup,
@@ -96,6 +96,19 @@ public final class RelayDelivery implements Delivery {
       Duration connectTimeout,
       Duration idleTimeout,
       boolean followHttp) {
+    this(epollGroup, upstream, connectTimeout, idleTimeout, followHttp, 0);
+  }
+
+  /**
+   * @param preconnect connections each event loop keeps open ahead to {@code upstream} (0: none)
+   */
+  public RelayDelivery(
+      EventLoopGroup epollGroup,
+      InetSocketAddress upstream,
+      Duration connectTimeout,
+      Duration idleTimeout,
+      boolean followHttp,
+      int preconnect) {
     this(
         epollGroup,
         UpstreamChooser.fixed(checked(upstream)),
@@ -103,7 +116,7 @@ public final class RelayDelivery implements Delivery {
         connectTimeout,
         idleTimeout,
         followHttp,
-        0);
+        preconnect);
   }
 
   private static String hostPort(InetSocketAddress a) {

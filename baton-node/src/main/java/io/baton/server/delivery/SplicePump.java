@@ -59,7 +59,8 @@ final class SplicePump {
   private boolean stopTaking;
 
   /**
-   * @param pipe owned from here on; closed by {@link #close}
+   * @param pipe the relay's, leased from its loop's {@link PipePool}; the sockets are the relay's
+   *     too
    * @param headBytes written to {@code dstFd} before any spliced byte; may be empty
    */
   SplicePump(int srcFd, int dstFd, Splice.Pipe pipe, int pipeCapacity, byte[] headBytes) {
@@ -237,10 +238,5 @@ final class SplicePump {
    */
   boolean pipeEmpty() {
     return pipeBytes == 0;
-  }
-
-  /** Closes the pipe; the sockets belong to the relay. */
-  void close() {
-    pipe.close();
   }
 }
