@@ -49,11 +49,24 @@ public final class BpfHashMap implements AutoCloseable {
     deleteAttr.set(JAVA_LONG, 8, key.address());
   }
 
+  /** BPF_MAP_CREATE flag: elements allocated as they are added. */
+  private static final int BPF_F_NO_PREALLOC = 1;
+
   /**
    * A new hash map of {@code maxEntries} elements, preallocated by the kernel (updates then
    * allocate nothing: ~0.9 µs against ~1.2 µs without preallocation, measured here).
    */
   public static BpfHashMap create(int keySize, int valueSize, int maxEntries)
+      throws LinuxException {
+    return create(keySize, valueSize, maxEntries, true);
+  }
+
+  /**
+   * As {@link #create(int, int, int)}; without {@code preallocate} ({@code BPF_F_NO_PREALLOC}) the
+   * kernel allocates each element when it is added, so a map sized for a million entries costs
+   * memory only for those it holds (a preallocated one reserves all of them at creation).
+   */
+  public static BpfHashMap create(int keySize, int valueSize, int maxEntries, boolean preallocate)
       throws LinuxException {
     if (keySize < 1 || valueSize < 1 || maxEntries < 1) {
       throw new IllegalArgumentException(
@@ -71,6 +84,7 @@ public final class BpfHashMap implements AutoCloseable {
       attr.set(JAVA_INT, 4, keySize);
       attr.set(JAVA_INT, 8, valueSize);
       attr.set(JAVA_INT, 12, maxEntries);
+      attr.set(JAVA_INT, 16, preallocate ? 0 : BPF_F_NO_PREALLOC);
       return new BpfHashMap(
           Bpf.call(Bpf.MAP_CREATE, attr, "bpf(BPF_MAP_CREATE)"), keySize, valueSize);
     }

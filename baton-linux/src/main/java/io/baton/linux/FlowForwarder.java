@@ -205,12 +205,14 @@ public final class FlowForwarder implements AutoCloseable {
   static FlowForwarder load(
       int fabricIndex, Encap encap, int maxEntries, int frontIndex, String frontDevice)
       throws LinuxException {
-    BpfHashMap flows = BpfHashMap.create(KEY_BYTES, VALUE_BYTES, maxEntries);
+    // Not preallocated: sized for a million flows, the maps cost memory only for those they hold
+    // (~0.3 µs more per update, one per handoff).
+    BpfHashMap flows = BpfHashMap.create(KEY_BYTES, VALUE_BYTES, maxEntries, false);
     BpfHashMap flows6 = null;
     BpfCounters counters = null;
     int prog = -1;
     try {
-      flows6 = BpfHashMap.create(KEY6_BYTES, VALUE6_BYTES, maxEntries);
+      flows6 = BpfHashMap.create(KEY6_BYTES, VALUE6_BYTES, maxEntries, false);
       counters = BpfCounters.create(FlowForwarderProgram.COUNTERS);
       prog =
           BpfProgram.load(

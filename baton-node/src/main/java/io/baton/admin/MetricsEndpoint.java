@@ -299,6 +299,16 @@ public final class MetricsEndpoint implements AutoCloseable {
         () -> d.forwarding().installedTotal());
     counterOf(
         r,
+        "baton_forwarding_entries_put_ahead",
+        "Handoffs' forwarding entries put into the BPF flow map ahead of their nftables commit",
+        () -> d.forwarding().putAheadTotal());
+    counterOf(
+        r,
+        "baton_forwarding_flow_map_failures",
+        "Changes of the BPF flow map that failed (each logged)",
+        () -> d.forwarding().mirrorFailures());
+    counterOf(
+        r,
         "baton_forwarding_entries_removed",
         "Forwarding entries removed (closed, dead server, reconciled)",
         () -> d.forwarding().removedTotal());
@@ -366,7 +376,7 @@ public final class MetricsEndpoint implements AutoCloseable {
       CounterWithCallback.builder()
           .name("baton_dispatcher_flow_forwarder_packets")
           .help(
-              "Packets the BPF flow forwarder handled on the front interface (UDP flows, encap pools), by path")
+              "Packets the BPF flow forwarder handled on the front interface (handed-off TCP connections, UDP flows), by path")
           .labelNames("path")
           .callback(
               cb -> {

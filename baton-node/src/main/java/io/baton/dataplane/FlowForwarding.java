@@ -10,20 +10,21 @@ import java.util.function.ObjLongConsumer;
 
 /**
  * The dispatcher's BPF flow map ({@link FlowForwarder}, attached to the front interface's ingress
- * before nftables): the later packets of UDP flows, and of TCP connections handed to servers whose
- * pool is forwarded {@code encap}, are looked up here and sent to their server, unchanged on the
- * fabric segment or wrapped in a UDP datagram with a Baton header to a server behind a router.
+ * before nftables): the later packets of TCP connections handed to servers and of UDP flows are
+ * looked up here and sent to their server, unchanged on the fabric segment or, for pools forwarded
+ * {@code encap}, wrapped in a UDP datagram with a Baton header to a server behind a router.
  * Everything it has no entry for goes on to the nftables forwarding table and the stack.
  *
- * <p>The program and its map live as long as this process holds them: during a dispatcher restart
- * these packets are dropped (TCP retransmits them; the new process rebuilds the TCP entries from
- * the nftables table it adopts, while UDP flows start afresh).
+ * <p>The program and its map live as long as this process holds them. During a dispatcher restart
+ * the nftables table, which outlives the process, forwards the direct connections; the packets of
+ * encapsulated ones are dropped (TCP retransmits them) until the new process has rebuilt their
+ * entries from the table it adopts; UDP flows start afresh.
  *
  * <p>Thread-safe: each call holds this object's lock ({@link FlowForwarder} shares one scratch
  * buffer per map), and each change is one {@code bpf(2)} call; a full walk ({@link #udpLastSeen})
  * holds it for the walk.
  */
-public final class FlowForwarding implements AutoCloseable {
+public final class FlowForwarding implements FlowMirror.TcpFlows, AutoCloseable {
   /** Flows the map holds at most: TCP encap connections and UDP flows together. */
   public static final int MAX_ENTRIES = 1 << 20;
 
@@ -54,12 +55,15 @@ public final class FlowForwarding implements AutoCloseable {
   }
 
   /**
-   * Forwards {@code flow} (TCP, either family) to {@code server}, encapsulated (the server's fabric
-   * address is IPv4: an IPv6 packet is wrapped in IPv4 too); {@code closing} after its close.
+   * Forwards {@code flow} (TCP, either family) to {@code server}: wrapped ({@code encap}; the
+   * server's fabric address is IPv4, so an IPv6 packet is wrapped in IPv4 too) or unchanged to the
+   * server's fabric address of the flow's family; {@code closing} after its close.
    */
-  synchronized void putTcp(FlowKey flow, Inet4Address server, boolean closing, int connectionId)
+  @Override
+  public synchronized void putTcp(
+      FlowKey flow, InetAddress server, boolean encap, boolean closing, int connectionId)
       throws LinuxException {
-    int flags = FlowForwarder.ENCAP | (closing ? FlowForwarder.CLOSING : 0);
+    int flags = (encap ? FlowForwarder.ENCAP : 0) | (closing ? FlowForwarder.CLOSING : 0);
     put(
         FlowForwarder.TCP,
         flow.clientIp(),
@@ -71,7 +75,8 @@ public final class FlowForwarding implements AutoCloseable {
         connectionId);
   }
 
-  synchronized boolean removeTcp(FlowKey flow) throws LinuxException {
+  @Override
+  public synchronized boolean removeTcp(FlowKey flow) throws LinuxException {
     return remove(
         FlowForwarder.TCP, flow.clientIp(), flow.clientPort(), flow.localIp(), flow.localPort());
   }

@@ -89,21 +89,27 @@ public final class ForwardingService implements AutoCloseable {
   private final ReentrantLock guard = new ReentrantLock();
 
   /**
-   * Follows the table's committed changes into a second data plane (the BPF flow map for servers
-   * behind a router); called under the guard.
+   * Follows the table's changes into a second data plane (the BPF flow map, which sees each packet
+   * first); called under the guard.
    */
   interface Mirror {
     /** The entries adopted at start. */
-    void adopt(Map<FlowKey, InetAddress> entries);
+    void adopt(FlowEntries entries);
 
-    /** {@code ops} are in the kernel's table now. */
+    /** {@code ops} are in the kernel's table now, in the order they were planned. */
     void applied(Iterable<Op> ops, long nowNs);
+
+    /** The kernel's table refused {@code ops} (planned, never applied). */
+    void notApplied(Iterable<Op> ops);
 
     /** Time passed: end what is due. */
     void expire(long nowNs);
   }
 
   private Mirror mirror;
+
+  // Set once with the mirror; read by event loops without the guard (forwardAhead).
+  private volatile FlowMirror aheadMirror;
 
   // Under guard only from here ...
   // Closed connections whose late-packet element the kernel may still hold, oldest first, and
@@ -238,21 +244,46 @@ public final class ForwardingService implements AutoCloseable {
   }
 
   /**
-   * From now on, copies the entries of servers for which {@code encap} holds into {@code flows}
-   * (their packets are wrapped there, before this table sees them), starting with those adopted at
-   * start. Call once, before the first handoff.
+   * From now on, copies every TCP entry into {@code flows}, the BPF flow map that sees each packet
+   * before this table: the entries of servers for which {@code encap} holds are wrapped there, the
+   * others sent on unchanged. Starts with those adopted at start; a handoff's forward may be put
+   * there ahead of its commit ({@link #forwardAhead}). Call once, before the first handoff.
    */
-  public void mirrorEncapsulated(
-      FlowForwarding flows, java.util.function.Predicate<InetAddress> encap) {
-    EncapMirror m = new EncapMirror(flows, encap);
+  public void mirrorInto(FlowForwarding flows, java.util.function.Predicate<InetAddress> encap) {
+    FlowMirror m = new FlowMirror(flows, encap);
     guard.lock();
     try {
       if (mirror != null) throw new IllegalStateException("already mirrored");
-      if (adoptedServers.stream().anyMatch(encap)) m.adopt(opened.adopted());
+      m.adopt(entries);
       mirror = m;
+      aheadMirror = m;
     } finally {
       guard.unlock();
     }
+  }
+
+  /**
+   * Puts a handoff's forward into the BPF flow map now, ahead of the nftables change that the
+   * caller must then add with {@link Batch#forwardAhead} (in the same event-loop turn): the flow's
+   * packets go to {@code server} from this call on. Returns the marker to pass there, or null when
+   * the map cannot take it (none attached, a family it cannot forward, a failed {@code bpf(2)}
+   * call): then only {@link Batch#forward}'s commit forwards the flow. Thread-safe.
+   */
+  public Object forwardAhead(FlowKey flow, InetAddress server) {
+    FlowMirror m = aheadMirror;
+    return m == null ? null : m.putAhead(flow, server);
+  }
+
+  /** Forwards put into the BPF flow map ahead of their nftables commit. */
+  public long putAheadTotal() {
+    FlowMirror m = aheadMirror;
+    return m == null ? 0 : m.putAheadCount();
+  }
+
+  /** Changes of the BPF flow map that failed (each logged); 0 without a map. */
+  public long mirrorFailures() {
+    FlowMirror m = aheadMirror;
+    return m == null ? 0 : m.failures();
   }
 
   /**
@@ -281,7 +312,7 @@ public final class ForwardingService implements AutoCloseable {
    * the silent close.
    */
   public CompletableFuture<Void> forward(FlowKey flow, InetAddress server, long token) {
-    return submit(forwardCommand(flow, server, token)).thenApply(o -> null);
+    return submit(forwardCommand(flow, server, token, null)).thenApply(o -> null);
   }
 
   /**
@@ -323,10 +354,12 @@ public final class ForwardingService implements AutoCloseable {
         .thenApply(o -> (Boolean) o);
   }
 
-  private Command forwardCommand(FlowKey flow, InetAddress server, long token) {
+  private Command forwardCommand(FlowKey flow, InetAddress server, long token, Object ahead) {
     return ops -> {
       Entry old = entries.get(flow);
-      ops.add(new Forward(flow, server, old != null));
+      Forward op = new Forward(flow, server, old != null);
+      ops.add(op);
+      if (ahead != null) aheadMirror.claim(flow, ahead, op);
       entries.put(flow, new Entry(server, token, nanoClock.getAsLong()));
       installed.incrementAndGet();
       return null;
@@ -362,7 +395,17 @@ public final class ForwardingService implements AutoCloseable {
 
     /** As {@link ForwardingService#forward}, at the next {@link #commit}. */
     public CompletableFuture<Void> forward(FlowKey flow, InetAddress server, long token) {
-      return add(forwardCommand(flow, server, token));
+      return add(forwardCommand(flow, server, token, null));
+    }
+
+    /**
+     * The nftables record of a forward already put into the BPF flow map ({@link
+     * ForwardingService#forwardAhead} returned {@code ahead}), at the next {@link #commit}: the
+     * packets are forwarded already; the future says whether the record is in the table too.
+     */
+    public CompletableFuture<Void> forwardAhead(
+        FlowKey flow, InetAddress server, long token, Object ahead) {
+      return add(forwardCommand(flow, server, token, Objects.requireNonNull(ahead, "ahead")));
     }
 
     /** As {@link ForwardingService#cancel}, at the next {@link #commit}. */
@@ -719,6 +762,7 @@ public final class ForwardingService implements AutoCloseable {
               if (mirror != null) mirror.applied(ops.subList(from, to), nanoClock.getAsLong());
             } catch (LinuxException | RuntimeException e) {
               failures.set(i, e);
+              if (mirror != null) mirror.notApplied(ops.subList(from, to));
             }
           }
           from = to;

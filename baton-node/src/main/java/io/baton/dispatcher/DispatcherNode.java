@@ -334,7 +334,7 @@ public final class DispatcherNode implements AutoCloseable {
     return dispatcher;
   }
 
-  /** The BPF flow map, when UDP VIPs or encap pools need it; else null. */
+  /** The BPF flow map; null where it cannot be attached (logged) and nothing needs it. */
   private io.baton.dataplane.FlowForwarding flowForwarding;
 
   /** UDP flows of {@code mode: udp} VIPs; null without such VIPs. */
@@ -353,8 +353,14 @@ public final class DispatcherNode implements AutoCloseable {
       }
     }
     boolean udp = config.vips().stream().anyMatch(v -> v.mode() == io.baton.config.VipMode.UDP);
-    if (!udp && encapServers.isEmpty()) return;
+    boolean needed = udp || !encapServers.isEmpty();
     var fabric = config.node().fabric();
+    if (!needed && !(fabric.address() instanceof java.net.Inet4Address)) {
+      log.info(
+          "no BPF flow map on an IPv6 fabric: handoffs wait for their nftables commit ({})",
+          fabric);
+      return;
+    }
     try {
       flowForwarding =
           io.baton.dataplane.FlowForwarding.attach(
@@ -364,17 +370,26 @@ public final class DispatcherNode implements AutoCloseable {
               config.cluster().encapPort(),
               config.cluster().encapCheck());
     } catch (LinuxException e) {
-      throw new IOException(
-          "cannot attach the BPF flow forwarder to "
-              + frontDevice
-              + " (needed by "
-              + (udp ? "udp VIPs" : "pools with forwarding: encap")
-              + "): "
-              + e.getMessage(),
-          e);
+      if (needed) {
+        throw new IOException(
+            "cannot attach the BPF flow forwarder to "
+                + frontDevice
+                + " (needed by "
+                + (udp ? "udp VIPs" : "pools with forwarding: encap")
+                + "): "
+                + e.getMessage(),
+            e);
+      }
+      log.warn(
+          "cannot attach the BPF flow forwarder to {} ({}): forwarding by nftables alone, each"
+              + " handoff waits for its commit",
+          frontDevice,
+          e.getMessage());
+      return;
     }
+    // Every connection's entry goes into the map, a handoff's ahead of its nftables commit.
+    forwarding.mirrorInto(flowForwarding, encapServers::contains);
     if (!encapServers.isEmpty()) {
-      forwarding.mirrorEncapsulated(flowForwarding, encapServers::contains);
       log.info(
           "forwarding encapsulated to {} (UDP port {}), the others directly",
           encapServers.stream().map(io.baton.linux.IpText::of).sorted().toList(),

@@ -171,10 +171,13 @@ final class HandoffMachine {
     handoffId = cx.fabric().nextHandoffId(member.node());
     io.baton.log.ConnectionMdc.handoff(handoffId);
     enter(State.INSTALLING);
+    var forwarded = cx.forwarding().forward(client.flow(), member.fabricAddress(), handoffId);
+    if (forwarded.isDone() && !forwarded.isCompletedExceptionally()) {
+      installed(null); // in the BPF flow map already: no commit to wait for
+      return;
+    }
     arm(cx.installTimeoutNs(), () -> takeBack("the forwarding table did not answer in time"));
-    when(
-        cx.forwarding().forward(client.flow(), member.fabricAddress(), handoffId),
-        (ok, error) -> installed(error));
+    when(forwarded, (ok, error) -> installed(error));
   }
 
   private void installed(Throwable error) {

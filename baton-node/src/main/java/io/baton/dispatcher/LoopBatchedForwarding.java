@@ -30,13 +30,39 @@ final class LoopBatchedForwarding implements ForwardingPort {
     this.service = service;
   }
 
+  /**
+   * On an event loop with the BPF flow map attached, the entry goes into the map at once and the
+   * returned future is already complete: the handoff goes on while the nftables record joins the
+   * loop's batch. A record the table refuses is logged (the map forwards the connection; a
+   * restarted dispatcher has it back from the server's inventory). Otherwise the future completes
+   * with the loop's commit.
+   */
   @Override
   public CompletableFuture<Void> forward(FlowKey flow, InetAddress server, long token) {
     LoopBatch b = loopBatch();
-    return b == null
-        ? service.forward(flow, server, token)
-        : b.add(batch -> batch.forward(flow, server, token));
+    if (b == null) return service.forward(flow, server, token);
+    Object ahead = service.forwardAhead(flow, server);
+    if (ahead == null) return b.add(batch -> batch.forward(flow, server, token));
+    b.add(batch -> batch.forwardAhead(flow, server, token, ahead))
+        .whenComplete(
+            (ok, error) -> {
+              if (error != null) {
+                unrecordedLog.warn(
+                    "{}: forwarded by the BPF flow map, but the nftables table refused its"
+                        + " record ({}): a dispatcher restart loses it until its server's next"
+                        + " inventory",
+                    flow,
+                    error.getMessage());
+              }
+            });
+    return FORWARDED;
   }
+
+  private static final CompletableFuture<Void> FORWARDED = CompletableFuture.completedFuture(null);
+
+  private static final io.baton.log.RateLimitedLog unrecordedLog =
+      new io.baton.log.RateLimitedLog(
+          org.slf4j.LoggerFactory.getLogger(LoopBatchedForwarding.class), "unrecorded forwards", 5);
 
   @Override
   public CompletableFuture<Void> cancel(FlowKey flow, long token) {

@@ -61,6 +61,13 @@ class ProcessFarmLabTest {
               ProcessFarm.url("/whoami.txt?q=" + "x".repeat(6000)));
       assertThat(longUrl.stdout()).as("%s", longUrl.stderr()).isEqualTo("200");
       assertThat(farm.metric("d1", "baton_dispatcher_handoffs_total")).isEqualTo(7.0);
+      // Each forward went into the BPF flow map ahead of its nftables commit, and the map's
+      // program forwarded the client's later packets (its ACKs of the answer, its FIN).
+      assertThat(farm.metric("d1", "baton_forwarding_entries_put_ahead_total")).isEqualTo(7.0);
+      assertThat(farm.metric("d1", "baton_forwarding_flow_map_failures_total")).isZero();
+      assertThat(
+              farm.metric("d1", "baton_dispatcher_flow_forwarder_packets_total{path=\"direct\"}"))
+          .isPositive();
       assertThat(rst.received())
           .as("RSTs the client received, from %s", rst.receivedFlows())
           .isZero();
