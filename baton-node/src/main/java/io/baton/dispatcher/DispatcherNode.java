@@ -213,6 +213,7 @@ public final class DispatcherNode implements AutoCloseable {
             liveness.deadAfter(),
             local,
             eligibility);
+    dispatcher.coordinator = coordinator;
     boolean alsoServer = node.roles().contains(Role.SERVER);
     int frameLimit =
         HandoffServer.frameLimitFor(config.limits().maxHeadBytes(), ReceiveBuffers.maxBytes());
@@ -333,6 +334,9 @@ public final class DispatcherNode implements AutoCloseable {
     }
     return dispatcher;
   }
+
+  /** Set once at start; its loops' forwarding batches are flushed at close. */
+  private HandoffCoordinator coordinator;
 
   /** The BPF flow map; null where it cannot be attached (logged) and nothing needs it. */
   private io.baton.dataplane.FlowForwarding flowForwarding;
@@ -999,6 +1003,9 @@ public final class DispatcherNode implements AutoCloseable {
           stats.firstRequestPhase.sum(),
           stats.inFlightHandoffs.sum());
     }
+    // The records of the last forwards put ahead, and of the last closes, are held back up to a
+    // millisecond: the next dispatcher process adopts only what reached the table.
+    if (coordinator != null) coordinator.flushForwarding(java.time.Duration.ofSeconds(2));
     clients.values().forEach(HandoffClient::close);
     if (kernelUdpFlows != null) {
       try {

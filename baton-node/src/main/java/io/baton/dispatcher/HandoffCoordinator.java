@@ -76,6 +76,11 @@ public final class HandoffCoordinator {
     this.local = local;
   }
 
+  /** Commits the forwarding changes every event loop holds back (see LoopBatchedForwarding). */
+  void flushForwarding(Duration limit) {
+    forwarding.flush(limit);
+  }
+
   /** Starts the handoff of {@code ch}; call on its event loop with auto-read off. */
   void handOff(
       Channel ch,

@@ -25,6 +25,7 @@ import java.util.function.Function;
 final class LoopBatchedForwarding implements ForwardingPort {
   private final ForwardingService service;
   private final FastThreadLocal<LoopBatch> batches = new FastThreadLocal<>();
+  private final java.util.Set<LoopBatch> all = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
   LoopBatchedForwarding(ForwardingService service) {
     this.service = service;
@@ -33,9 +34,12 @@ final class LoopBatchedForwarding implements ForwardingPort {
   /**
    * On an event loop with the BPF flow map attached, the entry goes into the map at once and the
    * returned future is already complete: the handoff goes on while the nftables record joins the
-   * loop's batch. A record the table refuses is logged (the map forwards the connection; a
-   * restarted dispatcher has it back from the server's inventory). Otherwise the future completes
-   * with the loop's commit.
+   * loop's batch like a close, committed with the loop's next change or within {@link
+   * #CLOSE_COMMIT_DELAY_NS}. Not at the end of this turn: that commit would run before the task
+   * that flushes the HANDOFF to the fabric, and hold it back by its whole length; and under load a
+   * commit then carries the records of several turns. A record the table refuses is logged (the map
+   * forwards the connection; a restarted dispatcher has it back from the server's inventory).
+   * Otherwise the future completes with the loop's commit at the end of the turn.
    */
   @Override
   public CompletableFuture<Void> forward(FlowKey flow, InetAddress server, long token) {
@@ -43,7 +47,7 @@ final class LoopBatchedForwarding implements ForwardingPort {
     if (b == null) return service.forward(flow, server, token);
     Object ahead = service.forwardAhead(flow, server);
     if (ahead == null) return b.add(batch -> batch.forward(flow, server, token));
-    b.add(batch -> batch.forwardAhead(flow, server, token, ahead))
+    b.addSoon(batch -> batch.forwardAhead(flow, server, token, ahead))
         .whenComplete(
             (ok, error) -> {
               if (error != null) {
@@ -91,7 +95,25 @@ final class LoopBatchedForwarding implements ForwardingPort {
     if (loop == null || !loop.inEventLoop()) return null;
     b = new LoopBatch(loop, service.batch());
     batches.set(b);
+    all.add(b);
     return b;
+  }
+
+  /**
+   * Commits every loop's pending changes now and waits for them, up to {@code limit}: a stopping
+   * dispatcher's last records (forwards put ahead, closes) must reach the table that outlives it.
+   * Call from outside the loops, with them still running.
+   */
+  void flush(java.time.Duration limit) {
+    long deadline = System.nanoTime() + limit.toNanos();
+    var done = new java.util.ArrayList<io.netty.util.concurrent.Future<?>>();
+    for (LoopBatch b : all) {
+      if (!b.loop.isShuttingDown()) done.add(b.loop.submit(b::commitNow));
+    }
+    for (var f : done) {
+      long left = Math.max(0, deadline - System.nanoTime());
+      f.awaitUninterruptibly(TimeUnit.NANOSECONDS.toMillis(left));
+    }
   }
 
   /**
@@ -144,6 +166,10 @@ final class LoopBatchedForwarding implements ForwardingPort {
     private void commit() {
       scheduled = false;
       batch.commit();
+    }
+
+    void commitNow() {
+      batch.commit(); // the scheduled commits find nothing left
     }
 
     private void commitSoon() {

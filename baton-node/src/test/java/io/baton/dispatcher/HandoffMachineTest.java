@@ -100,6 +100,32 @@ class HandoffMachineTest {
     assertThat(load.activeConnections("s1")).isEqualTo(1);
   }
 
+  /**
+   * A forward already in place when asked for (the BPF flow map took it at once) sends the HANDOFF
+   * in the same step: no task to wait for, no install deadline armed.
+   */
+  @Test
+  void aForwardInPlaceAtOnceSendsTheHandoffInTheSameStep() {
+    HandoffMachine m = machine("s1");
+    m.start();
+    assertThat(m.state()).isEqualTo(State.OFFERED);
+    assertThat(fabric.sent).hasSize(1);
+    assertThat(client.tasks).isEmpty();
+    assertThat(client.timers).as("only the handoff's own deadline").hasSize(1);
+    assertThat(transplanter.calls).containsExactly("freeze", "held", "export");
+  }
+
+  @Test
+  void aForwardWaitingForItsCommitHoldsTheHandoffUntilItIsIn() {
+    forwarding.hold = true;
+    HandoffMachine m = machine("s1");
+    m.start();
+    client.runAll();
+    assertThat(m.state()).isEqualTo(State.INSTALLING);
+    assertThat(fabric.sent).isEmpty();
+    assertThat(transplanter.calls).containsExactly("freeze");
+  }
+
   @Test
   void aServerTheFarmStateRefusesIsNeverOffered() {
     refused.put("s1", "its health check fails (tcp 127.0.0.1:8080: connection refused)");
