@@ -31,6 +31,13 @@ import org.openjdk.jmh.annotations.TearDown;
  *
  * <p>The difference between the two is the thread hop: two futex wake-ups and context switches per
  * commit, and the waiting for the owner thread.
+ *
+ * <p>With the BPF flow map attached and mirrored ({@code mirrored} true, as every dispatcher runs
+ * since issue 8's tenth session), {@link #batchedOnCallerThread} also puts and removes the map's
+ * entry at each commit, and {@link #putAheadThenRecorded} is the handoff's way now: the entry put
+ * into the map first ({@link ForwardingService#forwardAhead}, after which the handoff goes on), its
+ * nftables record committed later, then the cancel. {@link #putAheadOnly} is what a handoff waits
+ * for now: one {@code bpf(2)} put (and the remove that keeps the map small).
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
@@ -50,6 +57,11 @@ public class ForwardingServiceBenchmark {
           StateCodecBenchmark.ipv4("198.18.0.100"),
           80);
   private long token;
+  private io.baton.dataplane.FlowForwarding flows;
+
+  /** Whether the BPF flow map is attached and mirrors the table. */
+  @org.openjdk.jmh.annotations.Param({"false", "true"})
+  public boolean mirrored;
 
   @Setup(Level.Trial)
   public void setUp() throws IOException {
@@ -67,12 +79,22 @@ public class ForwardingServiceBenchmark {
               Duration.ofSeconds(1),
               System::nanoTime);
       batch = service.batch();
+      if (mirrored) {
+        flows =
+            io.baton.dataplane.FlowForwarding.attach(
+                "front", "fabric", StateCodecBenchmark.ipv4("198.18.1.1"), 7401, 42L);
+        service.mirrorInto(flows, s -> false);
+        putAheadThenRecorded();
+      }
       batchedOnCallerThread();
       queuedToOwnerThread();
       if (service.trackedEntries() != 0) {
         throw new IllegalStateException(
             "the handoff changes left " + service.trackedEntries() + " entries");
       }
+    } catch (io.baton.linux.LinuxException e) {
+      tearDown();
+      throw new IOException("cannot attach the BPF flow map: " + e.getMessage(), e);
     } catch (IOException | RuntimeException e) {
       try {
         tearDown();
@@ -87,6 +109,7 @@ public class ForwardingServiceBenchmark {
   public void tearDown() throws IOException {
     try {
       if (service != null) service.deleteTable();
+      if (flows != null) flows.close();
       if (lockFile != null) Files.deleteIfExists(lockFile);
     } finally {
       namespace.close();
@@ -107,5 +130,23 @@ public class ForwardingServiceBenchmark {
     batch.commit();
     batch.cancel(flow, t);
     batch.commit();
+  }
+
+  @Benchmark
+  public void putAheadThenRecorded() {
+    if (!mirrored) return;
+    long t = ++token;
+    Object ahead = service.forwardAhead(flow, server);
+    batch.forwardAhead(flow, server, t, ahead);
+    batch.commit();
+    batch.cancel(flow, t);
+    batch.commit();
+  }
+
+  @Benchmark
+  public void putAheadOnly() throws io.baton.linux.LinuxException {
+    if (!mirrored) return;
+    service.forwardAhead(flow, server);
+    flows.removeTcp(flow);
   }
 }
