@@ -94,7 +94,10 @@ public final class DispatcherStats {
   /** 431 answers for more than {@code limits.max-header-count} fields (also in answered431). */
   public final LongAdder answered431HeaderCount = new LongAdder();
 
-  /** Freeze plus the nftables batch (output drop and forwarding entry). */
+  /**
+   * Freeze plus the forwarding entry: its put into the BPF flow map, or, without the map, the wait
+   * for its nftables commit.
+   */
   public final LatencyRecorder freezeAndForwardTime = new LatencyRecorder(8192);
 
   /** Export of the state and its encoding. */

@@ -267,7 +267,7 @@ public final class FarmDemo {
             serverTx, dTx, dRx, 100.0 * dTx / Math.max(1, serverTx)));
     var stats = farm.nodes.get("d1").dispatcher().stats();
     checks.say(
-        "  handoff stages on the dispatcher: freeze + nftables "
+        "  handoff stages on the dispatcher: freeze + forwarding entry "
             + stats.freezeAndForwardTime.summary()
             + "; export "
             + stats.exportTime.summary()
