@@ -176,6 +176,15 @@ public final class FlowForwarding implements FlowMirror.TcpFlows, AutoCloseable 
     }
   }
 
+  /** Each IPv4 TCP flow the map holds (a full walk, for tests and tools). */
+  public synchronized void forEachTcp(java.util.function.Consumer<FlowForwarder.Flow> each)
+      throws LinuxException {
+    forwarder.forEach(
+        e -> {
+          if (e.flow().protocol() == FlowForwarder.TCP) each.accept(e.flow());
+        });
+  }
+
   /** The program's counters. */
   public synchronized FlowForwarder.Counters counters() throws LinuxException {
     return forwarder.counters();

@@ -190,6 +190,56 @@ class DirectForwardingTableScaleLabTest {
     }
   }
 
+  /**
+   * The BPF flow map's copy of as many connections, as a starting dispatcher makes it from the
+   * table it adopted ({@link FlowMirror#adopt}): every entry is in the map afterwards, and the
+   * kernel memory per entry and the copy's time are printed (the map is not preallocated, so its
+   * memory grows with its entries).
+   */
+  @Test
+  void theFlowMapCopiesManyConnections() throws Exception {
+    int n = CONNECTIONS;
+    try (Lab lab = Lab.create("fwd-map-scale")) {
+      Host d = dispatcherHost(lab);
+      d.call(
+          () -> {
+            FlowEntries entries = new FlowEntries();
+            for (int i = 0; i < n; i++) {
+              entries.put(flow(i), new Entry(server(i), DirectForwardingTable.ADOPTED_TOKEN, 0));
+            }
+            KernelMemory empty;
+            KernelMemory full;
+            long copyNs;
+            long[] inMap = {0};
+            try (FlowForwarding flows =
+                FlowForwarding.attach(
+                    "front", "fabric", ForwardedFlows.ip("198.18.1.1"), 7401, 42L)) {
+              empty = KernelMemory.settled(SETTLE);
+              FlowMirror mirror = new FlowMirror(flows, s -> false);
+              long t0 = System.nanoTime();
+              mirror.adopt(entries);
+              copyNs = System.nanoTime() - t0;
+              full = KernelMemory.settled(SETTLE);
+              assertThat(mirror.failures()).isZero();
+              flows.forEachTcp(f -> inMap[0]++);
+            }
+            assertThat(inMap[0]).isEqualTo(n);
+            KernelMemory released = KernelMemory.settled(SETTLE);
+            System.out.printf(
+                "BPF flow map: %,d entries copied in %,d ms (%,.0f entries/s)%n",
+                n, copyNs / 1_000_000, n / (copyNs / 1e9));
+            System.out.printf(
+                "BPF flow map, kernel SUnreclaim+VmallocUsed: +%,d bytes on copy = %.1f B/entry;"
+                    + " %,d bytes on release = %.1f B/entry%n",
+                full.since(empty),
+                (double) full.since(empty) / n,
+                released.since(full),
+                (double) -released.since(full) / n);
+            return null;
+          });
+    }
+  }
+
   /** Heap in use after full collections (the smallest of three readings). */
   private static long heapAfterGc() {
     var memory = ManagementFactory.getMemoryMXBean();
