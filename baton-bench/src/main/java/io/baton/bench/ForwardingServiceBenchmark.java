@@ -136,7 +136,7 @@ public class ForwardingServiceBenchmark {
   public void putAheadThenRecorded() {
     if (!mirrored) return;
     long t = ++token;
-    Object ahead = service.forwardAhead(flow, server);
+    Object ahead = service.forwardAhead(flow, server, t);
     batch.forwardAhead(flow, server, t, ahead);
     batch.commit();
     batch.cancel(flow, t);
@@ -146,7 +146,7 @@ public class ForwardingServiceBenchmark {
   @Benchmark
   public void putAheadOnly() throws io.baton.linux.LinuxException {
     if (!mirrored) return;
-    service.forwardAhead(flow, server);
+    service.forwardAhead(flow, server, ++token);
     flows.removeTcp(flow);
   }
 }

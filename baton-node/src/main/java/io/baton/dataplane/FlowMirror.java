@@ -61,8 +61,22 @@ final class FlowMirror implements ForwardingService.Mirror {
   private final Map<FlowKey, Long> closingUntil = new HashMap<>();
   private final ArrayDeque<Map.Entry<FlowKey, Long>> closings = new ArrayDeque<>();
 
-  /** Flows put ahead: their marker until their forward is planned, then that forward. */
+  /** Flows put ahead: their {@link Ahead} until their forward is planned, then that forward. */
   private final Map<FlowKey, Object> ahead = new HashMap<>();
+
+  /** A handoff's forward put into the map, whose nftables change is not planned yet. */
+  static final class Ahead {
+    final FlowKey flow;
+    final InetAddress server;
+    final long token;
+    private boolean planned; // guarded by the mirror
+
+    private Ahead(FlowKey flow, InetAddress server, long token) {
+      this.flow = flow;
+      this.server = server;
+      this.token = token;
+    }
+  }
 
   private int nextId;
   private long failures;
@@ -91,11 +105,11 @@ final class FlowMirror implements ForwardingService.Mirror {
   }
 
   /**
-   * A handoff's forward, before it is planned: puts the entry now. Returns the marker that {@link
-   * #claim} takes when the forward is planned, or null if the map did not take it (the caller then
-   * waits for the commit).
+   * A handoff's forward ({@code token}), before it is planned: puts the entry now. Returns what
+   * {@link #startPlanning} and {@link #claim} take when the forward is planned, or null if the map
+   * did not take it (the caller then waits for the commit).
    */
-  synchronized Object putAhead(FlowKey flow, InetAddress server) {
+  synchronized Ahead putAhead(FlowKey flow, InetAddress server, long token) {
     if (!mirrors(flow, server)) return null;
     try {
       flows.putTcp(flow, server, encap.test(server), false, ++nextId);
@@ -112,14 +126,41 @@ final class FlowMirror implements ForwardingService.Mirror {
     }
     putAhead++;
     closingUntil.remove(flow);
-    Object marker = new Object();
-    ahead.put(flow, marker);
-    return marker;
+    Ahead a = new Ahead(flow, server, token);
+    ahead.put(flow, a);
+    return a;
   }
 
-  /** The forward put ahead with {@code marker} is planned as {@code op}. */
-  synchronized void claim(FlowKey flow, Object marker, Forward op) {
-    if (ahead.get(flow) == marker) ahead.put(flow, op);
+  /**
+   * The forward put ahead as {@code a} is being planned: true the first time. A change of the flow
+   * that must follow it may plan it earlier than its own batch ({@link #unplanned}); that batch
+   * then plans nothing.
+   */
+  synchronized boolean startPlanning(Ahead a) {
+    if (a.planned) return false;
+    a.planned = true;
+    return true;
+  }
+
+  /**
+   * The forward of handoff {@code token} on {@code flow}, put ahead and not planned yet; or null.
+   */
+  synchronized Ahead unplanned(FlowKey flow, long token) {
+    return ahead.get(flow) instanceof Ahead a && !a.planned && a.token == token ? a : null;
+  }
+
+  /** The forwards to {@code server} put ahead and not planned yet. */
+  synchronized java.util.List<Ahead> unplannedTo(InetAddress server) {
+    var out = new java.util.ArrayList<Ahead>();
+    for (Object o : ahead.values()) {
+      if (o instanceof Ahead a && !a.planned && a.server.equals(server)) out.add(a);
+    }
+    return out;
+  }
+
+  /** The forward put ahead as {@code a} is planned as {@code op}. */
+  synchronized void claim(Ahead a, Forward op) {
+    if (ahead.get(a.flow) == a) ahead.put(a.flow, op);
   }
 
   @Override

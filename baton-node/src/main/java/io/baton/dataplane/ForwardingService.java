@@ -269,9 +269,9 @@ public final class ForwardingService implements AutoCloseable {
    * the map cannot take it (none attached, a family it cannot forward, a failed {@code bpf(2)}
    * call): then only {@link Batch#forward}'s commit forwards the flow. Thread-safe.
    */
-  public Object forwardAhead(FlowKey flow, InetAddress server) {
+  public Object forwardAhead(FlowKey flow, InetAddress server, long token) {
     FlowMirror m = aheadMirror;
-    return m == null ? null : m.putAhead(flow, server);
+    return m == null ? null : m.putAhead(flow, server, token);
   }
 
   /** Forwards put into the BPF flow map ahead of their nftables commit. */
@@ -356,14 +356,36 @@ public final class ForwardingService implements AutoCloseable {
 
   private Command forwardCommand(FlowKey flow, InetAddress server, long token, Object ahead) {
     return ops -> {
-      Entry old = entries.get(flow);
-      Forward op = new Forward(flow, server, old != null);
-      ops.add(op);
-      if (ahead != null) aheadMirror.claim(flow, ahead, op);
-      entries.put(flow, new Entry(server, token, nanoClock.getAsLong()));
-      installed.incrementAndGet();
+      if (ahead instanceof FlowMirror.Ahead a) {
+        // Planned already, by a change of the flow that came first (see pullAhead).
+        if (!aheadMirror.startPlanning(a)) return null;
+      }
+      planForward(ops, flow, server, token, (FlowMirror.Ahead) ahead);
       return null;
     };
+  }
+
+  private void planForward(
+      List<Op> ops, FlowKey flow, InetAddress server, long token, FlowMirror.Ahead ahead) {
+    Entry old = entries.get(flow);
+    Forward op = new Forward(flow, server, old != null);
+    ops.add(op);
+    if (ahead != null) aheadMirror.claim(ahead, op);
+    entries.put(flow, new Entry(server, token, nanoClock.getAsLong()));
+    installed.incrementAndGet();
+  }
+
+  /**
+   * A change about handoff {@code token} of {@code flow} whose forward was put into the BPF flow
+   * map ahead of its batch, which another event loop has not committed yet: plans that forward
+   * first, here, so that the change finds its entry (a server's CLOSED can overtake a loop that was
+   * kept from its commit). Under the guard.
+   */
+  private void pullAhead(List<Op> ops, FlowKey flow, long token) {
+    FlowMirror m = aheadMirror;
+    if (m == null) return;
+    FlowMirror.Ahead a = m.unplanned(flow, token);
+    if (a != null && m.startPlanning(a)) planForward(ops, a.flow, a.server, a.token, a);
   }
 
   private Command cancelCommand(FlowKey flow, long token) {
@@ -474,6 +496,10 @@ public final class ForwardingService implements AutoCloseable {
   private Command retireCommand(FlowKey flow, InetAddress server, long token) {
     return ops -> {
       Entry e = entries.get(flow);
+      if (token != UNKNOWN_TOKEN && (e == null || e.token() != token)) {
+        pullAhead(ops, flow, token);
+        e = entries.get(flow);
+      }
       boolean matches =
           e != null
               && e.server().equals(server)
@@ -496,6 +522,10 @@ public final class ForwardingService implements AutoCloseable {
   public CompletableFuture<Integer> dropServer(InetAddress server) {
     return submit(
             ops -> {
+              FlowMirror m = aheadMirror;
+              if (m != null) {
+                for (FlowMirror.Ahead a : m.unplannedTo(server)) pullAhead(ops, a.flow, a.token);
+              }
               int n = entries.removeIf(server, (f, e) -> true, f -> ops.add(new Unforward(f)));
               removed.addAndGet(n);
               return n;

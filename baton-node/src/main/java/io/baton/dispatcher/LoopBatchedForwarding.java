@@ -34,20 +34,23 @@ final class LoopBatchedForwarding implements ForwardingPort {
   /**
    * On an event loop with the BPF flow map attached, the entry goes into the map at once and the
    * returned future is already complete: the handoff goes on while the nftables record joins the
-   * loop's batch like a close, committed with the loop's next change or within {@link
-   * #CLOSE_COMMIT_DELAY_NS}. Not at the end of this turn: that commit would run before the task
-   * that flushes the HANDOFF to the fabric, and hold it back by its whole length; and under load a
-   * commit then carries the records of several turns. A record the table refuses is logged (the map
-   * forwards the connection; a restarted dispatcher has it back from the server's inventory).
-   * Otherwise the future completes with the loop's commit at the end of the turn.
+   * loop's batch, committed at the end of the turn but after the tasks queued by then ({@link
+   * LoopBatch#addAfterQueued}). The HANDOFF's flush is one of them (the fabric connection's {@code
+   * FlushConsolidationHandler} queues it when the handoff sends): committed before it, as a plain
+   * end-of-turn commit would be, the record held the HANDOFF back by the commit's whole length.
+   * Held back any longer (tried: up to 1 ms, like a close), the server's CLOSED could be planned on
+   * another loop before its forward, find no entry of its token and leave the entry for good. A
+   * record the table refuses is logged (the map forwards the connection; a restarted dispatcher has
+   * it back from the server's inventory). Otherwise the future completes with the loop's commit at
+   * the end of the turn.
    */
   @Override
   public CompletableFuture<Void> forward(FlowKey flow, InetAddress server, long token) {
     LoopBatch b = loopBatch();
     if (b == null) return service.forward(flow, server, token);
-    Object ahead = service.forwardAhead(flow, server);
+    Object ahead = service.forwardAhead(flow, server, token);
     if (ahead == null) return b.add(batch -> batch.forward(flow, server, token));
-    b.addSoon(batch -> batch.forwardAhead(flow, server, token, ahead))
+    b.addAfterQueued(batch -> batch.forwardAhead(flow, server, token, ahead))
         .whenComplete(
             (ok, error) -> {
               if (error != null) {
@@ -132,6 +135,7 @@ final class LoopBatchedForwarding implements ForwardingPort {
     private final ForwardingService.Batch batch;
     private final Runnable commit = this::commit;
     private final Runnable commitSoon = this::commitSoon;
+    private final Runnable requeueCommit = this::requeueCommit;
     private boolean scheduled;
     private boolean scheduledSoon;
 
@@ -146,6 +150,19 @@ final class LoopBatchedForwarding implements ForwardingPort {
         // changes of every connection handled in this turn share the commit.
         scheduled = true;
         loop.execute(commit);
+      }
+      return change.apply(batch);
+    }
+
+    /**
+     * As {@link #add}, but the commit runs after the tasks queued on the loop so far and those
+     * queued by the end of the current task (the first task it queues queues the commit again).
+     */
+    <T> CompletableFuture<T> addAfterQueued(
+        Function<ForwardingService.Batch, CompletableFuture<T>> change) {
+      if (!scheduled) {
+        scheduled = true;
+        loop.execute(requeueCommit);
       }
       return change.apply(batch);
     }
@@ -166,6 +183,10 @@ final class LoopBatchedForwarding implements ForwardingPort {
     private void commit() {
       scheduled = false;
       batch.commit();
+    }
+
+    private void requeueCommit() {
+      loop.execute(commit); // behind whatever the turn queued meanwhile (the HANDOFF's flush)
     }
 
     void commitNow() {

@@ -71,14 +71,14 @@ class FlowMirrorTest {
     // The 4-tuple's previous connection (to S1) closed; its close is planned but not committed
     // when a new connection on the same 4-tuple is handed to S2.
     mirror.applied(List.of(new Forward(FLOW, S1, false)), 0);
-    Object ahead = mirror.putAhead(FLOW, S2);
+    FlowMirror.Ahead ahead = mirror.putAhead(FLOW, S2, 2);
     assertThat(ahead).isNotNull();
     assertThat(map).containsEntry(FLOW, new Held(S2, false, false));
 
     // Planned before the new forward, committed after the entry went into the map: skipped.
     Op oldClose = new Retire(FLOW, S1, GRACE, false);
     Forward forward = new Forward(FLOW, S2, true);
-    mirror.claim(FLOW, ahead, forward);
+    mirror.claim(ahead, forward);
     int before = puts;
     mirror.applied(List.of(oldClose, forward), 0);
     assertThat(map).containsEntry(FLOW, new Held(S2, false, false));
@@ -97,30 +97,30 @@ class FlowMirrorTest {
   @Test
   void aChangeCommittedBetweenThePutAndTheClaimIsOlderAndSkipped() {
     mirror.applied(List.of(new Forward(FLOW, S1, false)), 0);
-    Object ahead = mirror.putAhead(FLOW, S2);
+    FlowMirror.Ahead ahead = mirror.putAhead(FLOW, S2, 2);
     // Another thread's turn (a dead server's entries, say) commits before the forward is planned.
     mirror.applied(List.of(new Unforward(FLOW)), 0);
     assertThat(map).containsEntry(FLOW, new Held(S2, false, false));
     Forward forward = new Forward(FLOW, S2, true);
-    mirror.claim(FLOW, ahead, forward);
+    mirror.claim(ahead, forward);
     mirror.applied(List.of(forward), 0);
     assertThat(map).containsEntry(FLOW, new Held(S2, false, false));
   }
 
   @Test
   void aCancelledHandoffsEntryLeavesTheMapWithItsCommit() {
-    Object ahead = mirror.putAhead(FLOW, S1);
+    FlowMirror.Ahead ahead = mirror.putAhead(FLOW, S1, 1);
     Forward forward = new Forward(FLOW, S1, false);
-    mirror.claim(FLOW, ahead, forward);
+    mirror.claim(ahead, forward);
     mirror.applied(List.of(forward, new Unforward(FLOW)), 0);
     assertThat(map).doesNotContainKey(FLOW);
   }
 
   @Test
   void aForwardTheTableRefusedStillForwardsAndLaterChangesApply() {
-    Object ahead = mirror.putAhead(FLOW, S1);
+    FlowMirror.Ahead ahead = mirror.putAhead(FLOW, S1, 1);
     Forward forward = new Forward(FLOW, S1, false);
-    mirror.claim(FLOW, ahead, forward);
+    mirror.claim(ahead, forward);
     mirror.notApplied(List.of(forward));
     assertThat(map).containsEntry(FLOW, new Held(S1, false, false));
     assertThat(mirror.pendingAhead()).isZero();
@@ -129,9 +129,22 @@ class FlowMirrorTest {
   }
 
   @Test
+  void aForwardPutAheadIsPlannedOnceWhoeverPlansItFirst() {
+    FlowMirror.Ahead ahead = mirror.putAhead(FLOW, S1, 7);
+    assertThat(mirror.unplanned(FLOW, 8)).as("another handoff's token").isNull();
+    assertThat(mirror.unplanned(FLOW, 7)).isSameAs(ahead);
+    assertThat(mirror.unplannedTo(S1)).containsExactly(ahead);
+    assertThat(mirror.unplannedTo(S2)).isEmpty();
+    assertThat(mirror.startPlanning(ahead)).isTrue();
+    assertThat(mirror.startPlanning(ahead)).as("its own batch, later: nothing to plan").isFalse();
+    assertThat(mirror.unplanned(FLOW, 7)).isNull();
+    assertThat(mirror.unplannedTo(S1)).isEmpty();
+  }
+
+  @Test
   void whatTheMapCannotForwardIsNotPutAhead() {
     // An IPv4 connection to an IPv6 fabric address: nftables refuses it too.
-    assertThat(mirror.putAhead(FLOW, S6)).isNull();
+    assertThat(mirror.putAhead(FLOW, S6, 6)).isNull();
     assertThat(map).isEmpty();
     assertThat(mirror.putAheadCount()).isZero();
   }
@@ -154,7 +167,7 @@ class FlowMirrorTest {
               }
             },
             s -> false);
-    assertThat(failing.putAhead(FLOW, S1)).isNull();
+    assertThat(failing.putAhead(FLOW, S1, 1)).isNull();
     assertThat(failing.failures()).isEqualTo(1);
     assertThat(failing.pendingAhead()).isZero();
   }

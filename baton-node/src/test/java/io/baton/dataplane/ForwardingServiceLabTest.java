@@ -538,6 +538,61 @@ class ForwardingServiceLabTest {
     }
   }
 
+  /**
+   * A handoff's forward put into the BPF flow map ahead of its record, whose event loop has not
+   * committed the record yet when another thread's change of the flow comes: the server's CLOSED
+   * (retire) and its death (dropServer) plan the forward first and find its entry; the loop's
+   * record then plans nothing. Neither the nftables table nor the map keeps an entry afterwards.
+   */
+  @Test
+  void changesThatOvertakeAForwardsRecordFindItsEntry() throws Exception {
+    try (Lab lab = Lab.create("fwd-ahead")) {
+      Host d = dispatcherHost(lab);
+      ForwardingService service = start(d, List.of(HTTP));
+      FlowForwarding flows =
+          d.call(() -> FlowForwarding.attach("front", "fabric", ip("198.18.1.1"), 7401, 42L));
+      try {
+        service.mirrorInto(flows, s -> false);
+        FlowKey f = flow(40000, 80);
+        ForwardingService.Batch loop = service.batch();
+        Object ahead = service.forwardAhead(f, S1, 10);
+        assertThat(ahead).isNotNull();
+        assertThat(tcpFlowsIn(flows)).isEqualTo(1);
+        var recorded = loop.forwardAhead(f, S1, 10, ahead);
+        assertThat(service.retire(f, S1, 10).get(5, TimeUnit.SECONDS))
+            .as("the close finds the entry of its token")
+            .isTrue();
+        loop.commit();
+        recorded.get(5, TimeUnit.SECONDS);
+        assertThat(service.size().get(5, TimeUnit.SECONDS)).isZero();
+        assertThat(listOwner(d)).doesNotContain("40000");
+        clock.addAndGet(GRACE.toNanos() * 10);
+        service.size().get(5, TimeUnit.SECONDS); // a turn of the owner thread: the grace ends
+        assertThat(tcpFlowsIn(flows)).as("the map's closing entry, after the grace").isZero();
+
+        FlowKey g = flow(40001, 80);
+        Object ahead2 = service.forwardAhead(g, S1, 11);
+        var recorded2 = loop.forwardAhead(g, S1, 11, ahead2);
+        assertThat(service.dropServer(S1).get(5, TimeUnit.SECONDS)).isEqualTo(1);
+        loop.commit();
+        recorded2.get(5, TimeUnit.SECONDS);
+        assertThat(service.size().get(5, TimeUnit.SECONDS)).isZero();
+        assertThat(tcpFlowsIn(flows)).isZero();
+        assertThat(service.putAheadTotal()).isEqualTo(2);
+        assertThat(service.mirrorFailures()).isZero();
+      } finally {
+        service.deleteTable();
+        flows.close();
+      }
+    }
+  }
+
+  private static int tcpFlowsIn(FlowForwarding flows) throws Exception {
+    int[] n = {0};
+    flows.forEachTcp(f -> n[0]++);
+    return n[0];
+  }
+
   @Test
   void dropServerRemovesEveryEntryOfThatServerOnly() throws Exception {
     try (Lab lab = Lab.create("fwd-drop")) {
