@@ -26,9 +26,11 @@ import org.slf4j.LoggerFactory;
  *
  * <ul>
  *   <li>a forward puts the entry;
- *   <li>a close (retire) marks it closing: its late FIN and ACKs are still sent on, and a SYN on
- *       the 4-tuple deletes it in the kernel (as the nftables {@code closing} set does); after the
- *       close grace it goes ({@link #expire});
+ *   <li>a close (retire) removes a direct entry: its late FIN and ACKs then meet the nftables
+ *       table's late map. An encapsulated one is marked closing instead (nftables cannot wrap): its
+ *       late packets are still wrapped and sent on, and a SYN on the 4-tuple deletes it in the
+ *       kernel (as the nftables {@code closing} set does); after the close grace it goes ({@link
+ *       #expire});
  *   <li>an unforward (cancel, dead server, reconciliation) removes it.
  * </ul>
  *
@@ -181,7 +183,10 @@ final class FlowMirror implements ForwardingService.Mirror {
           }
         }
         case Retire r -> {
-          if (mirrors(r.flow(), r.server())) {
+          // A direct entry leaves the map at its close: its late packets go on to the nftables
+          // table's late map (which a SYN on the 4-tuple ends), one bpf(2) call instead of two.
+          // The map keeps only wrapped ones closing: nftables cannot wrap.
+          if (encap.test(r.server()) && mirrors(r.flow(), r.server())) {
             put(r.flow(), r.server(), true);
             long until = nowNs + r.grace().toNanos();
             closingUntil.put(r.flow(), until);
