@@ -2,7 +2,8 @@
 # runs a quick close-mode `./baton bench` of SYSTEM at SIZE, waits until it is up and warm, runs
 # HOOK (if given), records `perf record -a -C CPU -g` for 8 s into OUT/perf.data, waits for the
 # bench to end, prints its result line and sets `rate` (requests per second) from it.
-# Also sourced by timeline.sh for wait_for_bench.
+# Also sourced by timeline.sh for wait_for_bench, and by stages.sh and server-syscalls.sh for
+# start_probe_bench.
 
 # wait_for_bench LOG PATTERN: waits (at most 300 s) until the bench started as $bench has written
 # a line matching PATTERN to LOG; exits if the bench ends first.
@@ -13,6 +14,19 @@ wait_for_bench() {
     (( SECONDS < deadline )) || { echo "no '$pattern' within 300 s: $log" >&2; exit 1; }
     sleep 0.1
   done
+}
+
+# start_probe_bench OUT SYSTEM: starts a quick keep-alive `./baton bench` of SYSTEM at 1 KiB with
+# a 16 s one-connection-at-a-time probe (as $bench, killed on exit) and waits until the keep-alive
+# run's line is printed, which happens when the probe starts.
+start_probe_bench() {
+  local out=$1 sys=$2
+  mkdir -p "$out"
+  ./baton bench --quick --systems "$sys" --sizes 1k --modes keep-alive --repeats 1 --warmup 15 \
+    --duration 4 --latency-probe 16 --output "$out" > "$out/bench.log" 2>&1 &
+  bench=$!
+  trap 'kill $bench 2>/dev/null || true' EXIT
+  wait_for_bench "$out/bench.log" "$sys keep-alive"
 }
 
 profile_quick_run() {

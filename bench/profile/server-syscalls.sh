@@ -10,13 +10,7 @@ set -uo pipefail
 out=${1:?usage: server-syscalls.sh OUTPUT_DIR [SYSTEM]}; sys=${2:-baton-relay}
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/quick-run.sh"
-mkdir -p "$out"
-./baton bench --quick --systems "$sys" --sizes 1k --modes keep-alive --repeats 1 --warmup 15 \
-  --duration 4 --latency-probe 16 --output "$out" > "$out/bench.log" 2>&1 &
-bench=$!
-trap 'kill $bench 2>/dev/null || true' EXIT
-# The keep-alive run's line is printed when the probe starts.
-wait_for_bench "$out/bench.log" "$sys keep-alive"
+start_probe_bench "$out" "$sys"
 sleep 5
 pid=$(pgrep -f 'server --config' | head -1)
 [[ -n $pid ]] || { echo "no server process found" >&2; exit 1; }

@@ -46,7 +46,7 @@ import org.slf4j.LoggerFactory;
  * <p>Thread-safe (guarded by {@code this}): {@link #applied}, {@link #expire} and {@link #adopt}
  * run under the service's guard, {@link #putAhead} on event loops without it.
  */
-final class FlowMirror implements ForwardingService.Mirror {
+final class FlowMirror {
   private static final Logger log = LoggerFactory.getLogger(FlowMirror.class);
   private static final RateLimitedLog failureLog = new RateLimitedLog(log, "flow map changes", 5);
 
@@ -98,8 +98,7 @@ final class FlowMirror implements ForwardingService.Mirror {
     return flow.ipv6() == (server instanceof Inet6Address);
   }
 
-  @Override
-  public synchronized void adopt(FlowEntries entries) {
+  synchronized void adopt(FlowEntries entries) {
     entries.forEach(
         (flow, e) -> {
           if (mirrors(flow, e.server())) put(flow, e.server(), false);
@@ -165,8 +164,7 @@ final class FlowMirror implements ForwardingService.Mirror {
     if (ahead.get(a.flow) == a) ahead.put(a.flow, op);
   }
 
-  @Override
-  public synchronized void applied(Iterable<Op> ops, long nowNs) {
+  synchronized void applied(Iterable<Op> ops, long nowNs) {
     for (Op op : ops) {
       Object first = ahead.get(op.flow());
       if (first != null) {
@@ -205,8 +203,7 @@ final class FlowMirror implements ForwardingService.Mirror {
     }
   }
 
-  @Override
-  public synchronized void notApplied(Iterable<Op> ops) {
+  synchronized void notApplied(Iterable<Op> ops) {
     for (Op op : ops) {
       // The map keeps the entry put ahead: the connection is forwarded, without a record in
       // nftables (the service logs that); later changes of the flow apply again.
@@ -214,8 +211,7 @@ final class FlowMirror implements ForwardingService.Mirror {
     }
   }
 
-  @Override
-  public synchronized void expire(long nowNs) {
+  synchronized void expire(long nowNs) {
     while (!closings.isEmpty() && closings.peekFirst().getValue() - nowNs <= 0) {
       var c = closings.removeFirst();
       // Only if it is still that close's entry: a new handoff of the 4-tuple replaced it.

@@ -89,27 +89,11 @@ public final class ForwardingService implements AutoCloseable {
   private final ReentrantLock guard = new ReentrantLock();
 
   /**
-   * Follows the table's changes into a second data plane (the BPF flow map, which sees each packet
-   * first); called under the guard.
+   * The BPF flow map's copy of this table (null without one): set once, before the first handoff;
+   * its {@code applied}, {@code notApplied} and {@code expire} are called under the guard, its
+   * {@code putAhead} by event loops without it.
    */
-  interface Mirror {
-    /** The entries adopted at start. */
-    void adopt(FlowEntries entries);
-
-    /** {@code ops} are in the kernel's table now, in the order they were planned. */
-    void applied(Iterable<Op> ops, long nowNs);
-
-    /** The kernel's table refused {@code ops} (planned, never applied). */
-    void notApplied(Iterable<Op> ops);
-
-    /** Time passed: end what is due. */
-    void expire(long nowNs);
-  }
-
-  private Mirror mirror;
-
-  // Set once with the mirror; read by event loops without the guard (forwardAhead).
-  private volatile FlowMirror aheadMirror;
+  private volatile FlowMirror mirror;
 
   // Under guard only from here ...
   // Closed connections whose late-packet element the kernel may still hold, oldest first, and
@@ -256,7 +240,6 @@ public final class ForwardingService implements AutoCloseable {
       if (mirror != null) throw new IllegalStateException("already mirrored");
       m.adopt(entries);
       mirror = m;
-      aheadMirror = m;
     } finally {
       guard.unlock();
     }
@@ -270,19 +253,19 @@ public final class ForwardingService implements AutoCloseable {
    * call): then only {@link Batch#forward}'s commit forwards the flow. Thread-safe.
    */
   public Object forwardAhead(FlowKey flow, InetAddress server, long token) {
-    FlowMirror m = aheadMirror;
+    FlowMirror m = mirror;
     return m == null ? null : m.putAhead(flow, server, token);
   }
 
   /** Forwards put into the BPF flow map ahead of their nftables commit. */
   public long putAheadTotal() {
-    FlowMirror m = aheadMirror;
+    FlowMirror m = mirror;
     return m == null ? 0 : m.putAheadCount();
   }
 
   /** Changes of the BPF flow map that failed (each logged); 0 without a map. */
   public long mirrorFailures() {
-    FlowMirror m = aheadMirror;
+    FlowMirror m = mirror;
     return m == null ? 0 : m.failures();
   }
 
@@ -356,11 +339,10 @@ public final class ForwardingService implements AutoCloseable {
 
   private Command forwardCommand(FlowKey flow, InetAddress server, long token, Object ahead) {
     return ops -> {
-      if (ahead instanceof FlowMirror.Ahead a) {
-        // Planned already, by a change of the flow that came first (see pullAhead).
-        if (!aheadMirror.startPlanning(a)) return null;
-      }
-      planForward(ops, flow, server, token, (FlowMirror.Ahead) ahead);
+      FlowMirror.Ahead a = (FlowMirror.Ahead) ahead;
+      // Planned already, by a change of the flow that came first (see pullAhead).
+      if (a != null && !mirror.startPlanning(a)) return null;
+      planForward(ops, flow, server, token, a);
       return null;
     };
   }
@@ -370,7 +352,7 @@ public final class ForwardingService implements AutoCloseable {
     Entry old = entries.get(flow);
     Forward op = new Forward(flow, server, old != null);
     ops.add(op);
-    if (ahead != null) aheadMirror.claim(ahead, op);
+    if (ahead != null) mirror.claim(ahead, op);
     entries.put(flow, new Entry(server, token, nanoClock.getAsLong()));
     installed.incrementAndGet();
   }
@@ -382,7 +364,7 @@ public final class ForwardingService implements AutoCloseable {
    * kept from its commit). Under the guard.
    */
   private void pullAhead(List<Op> ops, FlowKey flow, long token) {
-    FlowMirror m = aheadMirror;
+    FlowMirror m = mirror;
     if (m == null) return;
     FlowMirror.Ahead a = m.unplanned(flow, token);
     if (a != null && m.startPlanning(a)) planForward(ops, a.flow, a.server, a.token, a);
@@ -522,7 +504,7 @@ public final class ForwardingService implements AutoCloseable {
   public CompletableFuture<Integer> dropServer(InetAddress server) {
     return submit(
             ops -> {
-              FlowMirror m = aheadMirror;
+              FlowMirror m = mirror;
               if (m != null) {
                 for (FlowMirror.Ahead a : m.unplannedTo(server)) pullAhead(ops, a.flow, a.token);
               }
