@@ -275,9 +275,12 @@ public final class DispatcherNode implements AutoCloseable {
         new AdmissionControl(
             config.limits().maxPendingConnections(), config.limits().maxPendingPerClient());
     if (paused != null) {
-      // Taking over: connection attempts wait in the listeners' backlog until the fabric is up,
-      // rather than being answered 503 for want of a server session.
+      // Taking over: connection attempts wait in the listeners' backlog until the fabric is up and
+      // the farm's state lets a server of each pool take them, rather than being answered 503 for
+      // want of a server session or of a sync view with the servers in it.
+      long deadline = System.nanoTime() + TAKE_OVER_FABRIC_WAIT.toNanos();
       awaitFirstSessions(clients, TAKE_OVER_FABRIC_WAIT);
+      awaitEligibleServers(pools.values(), eligibility, deadline);
     }
     try {
       // Peer mode: the VIP listeners see only what arrives on the front (BoundInterface).
@@ -932,6 +935,42 @@ public final class DispatcherNode implements AutoCloseable {
     }
   }
 
+  /**
+   * Waits until {@code deadline} ({@link System#nanoTime}) for each pool to have a member the
+   * farm's state lets take new connections: a dispatcher that joined the sync plane on its own (its
+   * join found no cluster in time, and the views merge seconds later) would answer every connection
+   * 503 meanwhile. Warns, naming the pools and why, if some have none by then.
+   */
+  static void awaitEligibleServers(
+      java.util.Collection<Pool> pools, ServerEligibility eligibility, long deadline) {
+    while (true) {
+      List<String> waiting = new ArrayList<>();
+      for (Pool p : pools) {
+        if (p.members().isEmpty()) continue;
+        List<String> refusals = new ArrayList<>();
+        for (Member m : p.members()) {
+          String refusal =
+              m.weight() == 0 ? "weight 0" : m.local() ? null : eligibility.refusal(m.node());
+          if (refusal == null) {
+            refusals = null;
+            break;
+          }
+          refusals.add(m.node() + ": " + refusal);
+        }
+        if (refusals != null) waiting.add("pool " + p.name() + " " + refusals);
+      }
+      if (waiting.isEmpty()) return;
+      if (System.nanoTime() - deadline > 0) {
+        log.warn(
+            "taking over: no server may take new connections yet in {}; accepting anyway (those"
+                + " connections are answered 503 until one may)",
+            waiting);
+        return;
+      }
+      java.util.concurrent.locks.LockSupport.parkNanos(5_000_000L); // polling, deadline-bounded
+    }
+  }
+
   /** Handed-off connections this dispatcher forwards now (its tracked forwarding entries). */
   public int activeConnections() {
     return forwarding.trackedEntries();
@@ -1014,8 +1053,10 @@ public final class DispatcherNode implements AutoCloseable {
         log.debug("closing the UDP fabric socket: {}", e.toString());
       }
     }
-    if (flowForwarding != null) flowForwarding.close();
+    // The forwarding thread writes into the flow map (a close's removal, a closing entry's
+    // expiry) until it stops: the map is closed after it.
     forwarding.close();
+    if (flowForwarding != null) flowForwarding.close();
     log.info(
         "stopped in {} ms; the forwarding table stays for the next dispatcher process",
         (System.nanoTime() - t0) / 1_000_000);

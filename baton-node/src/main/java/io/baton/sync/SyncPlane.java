@@ -62,8 +62,14 @@ public final class SyncPlane implements AutoCloseable {
   /** The cluster name every Baton node joins. */
   static final String CLUSTER = "baton";
 
-  /** How long a starting node waits for an existing cluster to answer before it founds one. */
-  static final long JOIN_TIMEOUT_MS = 500;
+  /**
+   * How long a starting node waits for an existing cluster to answer before it founds one. A node
+   * joining a running cluster is answered in ~0.1 s and does not wait longer; only the one that
+   * founds the cluster waits this out. 0.5 s was too short on a busy 2-core host: a dispatcher
+   * restarted under load founded a cluster of its own, saw no server eligible and answered 503
+   * until MERGE3 joined the views ~5 s later.
+   */
+  static final long JOIN_TIMEOUT_MS = 2000;
 
   private final SyncSettings settings;
   private final JChannel channel;

@@ -192,8 +192,13 @@ public abstract class ProcessLab implements AutoCloseable {
 
   /** The standard error of the node's current process, for failure messages. */
   public String log(String node) {
+    return log(node, processes.get(node));
+  }
+
+  /** The standard error of {@code process}, one of the node's (e.g. the one a take-over ended). */
+  public String log(String node, Process process) {
     try {
-      return Files.readString(hosts.get(node).stderrOf(processes.get(node)));
+      return Files.readString(hosts.get(node).stderrOf(process));
     } catch (IOException e) {
       return "(no log: " + e.getMessage() + ")";
     }

@@ -201,16 +201,38 @@ class EcmpFarmLabTest {
           .as("the router's next hops for the VIP during the take-over")
           .isNotEmpty()
           .allMatch(n -> n == 2);
+      // What answered the failed requests, and both d1 processes' logs, if any failed.
+      String why =
+          report.contains("Non-2xx") || report.contains("Socket errors")
+              ? "%nanswered by the dispatchers themselves:%n%s%s%nold d1's log:%n%s%nnew d1's log:%n%s"
+                  .formatted(
+                      answered(farm, "d1"),
+                      answered(farm, "d2"),
+                      farm.log("d1", old),
+                      farm.log("d1"))
+              : "";
       assertThat(report)
-          .as("wrk's report")
+          .as("wrk's report%s", why)
           .contains("requests in")
           .doesNotContain("Socket errors")
           .doesNotContain("Non-2xx");
       assertThat(rst.received())
           .as("RSTs the client received, from %s", rst.receivedFlows())
           .isZero();
+      // Its forwarding thread once died on the flow map closed under it, losing the last changes.
+      assertThat(farm.log("d1", old)).as("the old d1's log").doesNotContain("Exception");
       farm.awaitNextHops(2, Duration.ofSeconds(5));
     }
+  }
+
+  /** {@code node}'s {@code baton_dispatcher_answered} lines: what it answered or closed itself. */
+  private static String answered(EcmpFarm farm, String node) {
+    StringBuilder out = new StringBuilder();
+    for (String line : farm.metricsText(node).split("\n")) {
+      if (line.startsWith("baton_dispatcher_answered"))
+        out.append(node).append(' ').append(line).append('\n');
+    }
+    return out.toString();
   }
 
   /**
