@@ -352,6 +352,22 @@ public final class DispatcherNode implements AutoCloseable {
   /** Fabric addresses of the servers whose pools are forwarded encapsulated. */
   private final java.util.Set<java.net.InetAddress> encapServers = ConcurrentHashMap.newKeySet();
 
+  /**
+   * The environment variable that turns the BPF flow map off ({@code off}) where nothing needs it,
+   * e.g. to compare the two forwarding paths on one build, or on a host whose BPF misbehaves;
+   * {@code auto} (the default) attaches it wherever the kernel allows.
+   */
+  public static final String FLOW_MAP_VARIABLE = "BATON_FLOW_MAP";
+
+  /**
+   * Whether {@code value} of {@link #FLOW_MAP_VARIABLE} turns the map off; refuses other values.
+   */
+  static boolean flowMapOff(String value) throws IOException {
+    if (value == null || value.isEmpty() || value.equals("auto")) return false;
+    if (value.equals("off")) return true;
+    throw new IOException(FLOW_MAP_VARIABLE + " must be auto or off, got '" + value + "'");
+  }
+
   private void startFlowForwarding(
       BatonConfig config, String frontDevice, ServerEligibility eligibility) throws IOException {
     for (PoolConfig p : config.pools().values()) {
@@ -362,6 +378,19 @@ public final class DispatcherNode implements AutoCloseable {
     boolean udp = config.vips().stream().anyMatch(v -> v.mode() == io.baton.config.VipMode.UDP);
     boolean needed = udp || !encapServers.isEmpty();
     var fabric = config.node().fabric();
+    if (flowMapOff(System.getenv(FLOW_MAP_VARIABLE))) {
+      if (needed) {
+        throw new IOException(
+            FLOW_MAP_VARIABLE
+                + "=off, but "
+                + (udp ? "udp VIPs" : "pools with forwarding: encap")
+                + " need the BPF flow forwarder");
+      }
+      log.info(
+          "{}=off: no BPF flow map; forwarding by nftables alone, each handoff waits for its commit",
+          FLOW_MAP_VARIABLE);
+      return;
+    }
     if (!needed && !(fabric.address() instanceof java.net.Inet4Address)) {
       log.info(
           "no BPF flow map on an IPv6 fabric: handoffs wait for their nftables commit ({})",
