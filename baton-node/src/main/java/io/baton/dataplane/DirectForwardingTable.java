@@ -788,13 +788,27 @@ public final class DirectForwardingTable implements AutoCloseable {
         });
   }
 
-  /** Number of forwarding entries in the kernel's maps right now (one netlink dump per shard). */
+  /**
+   * Number of forwarding entries in the kernel's maps right now (one netlink dump per shard), each
+   * key counted once: a dump taken while the kernel still grows a set's hash table after a burst of
+   * inserts can hand some elements over twice (1,001,380 for 1,000,000 installed, measured).
+   */
   public int size() throws LinuxException {
     checkOpen();
     int n = 0;
-    for (String shard : OWNER) n += elements.dump(FAMILY, table, shard, (k, kl, d, dl) -> {});
-    if (ipv6) n += elements.dump(FAMILY, table, OWNER6, (k, kl, d, dl) -> {});
+    for (String shard : OWNER) n += distinctKeys(shard);
+    if (ipv6) n += distinctKeys(OWNER6);
     return n;
+  }
+
+  private int distinctKeys(String set) throws LinuxException {
+    java.util.Set<java.nio.ByteBuffer> keys = new java.util.HashSet<>();
+    elements.dump(
+        FAMILY,
+        table,
+        set,
+        (k, kl, d, dl) -> keys.add(java.nio.ByteBuffer.wrap(java.util.Arrays.copyOf(k, kl))));
+    return keys.size();
   }
 
   /**

@@ -61,6 +61,17 @@ class DirectForwardingTableScaleLabTest {
     return SERVERS[i % SERVERS.length];
   }
 
+  /** {@code table}'s size once it is {@code expected}, or its last size after 60 s of polling. */
+  private static int settledSize(DirectForwardingTable table, int expected) throws Exception {
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+    int size = table.size();
+    while (size != expected && System.nanoTime() < deadline) {
+      Thread.sleep(100); // polling interval of a deadline-bounded wait
+      size = table.size();
+    }
+    return size;
+  }
+
   @Test
   void manyConnectionsAreInstalledAndAdoptedWholeWithTheirServers() throws Exception {
     int n = CONNECTIONS;
@@ -148,7 +159,9 @@ class DirectForwardingTableScaleLabTest {
             assertThat(replaced.replacedBecause()).isNotNull();
             assertThat(replaced.dropped()).isZero();
             assertThat(replaced.entries().size()).isEqualTo(n);
-            assertThat(replaced.table().size()).isEqualTo(n);
+            // The kernel grows the new sets' hash tables after the commit, on a worker; a dump
+            // meanwhile misses some elements (997,169 of 1,000,000 seen) and repeats others.
+            assertThat(settledSize(replaced.table(), n)).isEqualTo(n);
             System.out.printf(
                 "replace with every entry carried over: %,d ms%n", replaceNs / 1_000_000);
             replaced.table().deleteTable();
