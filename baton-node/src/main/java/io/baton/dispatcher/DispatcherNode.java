@@ -353,19 +353,32 @@ public final class DispatcherNode implements AutoCloseable {
   private final java.util.Set<java.net.InetAddress> encapServers = ConcurrentHashMap.newKeySet();
 
   /**
-   * The environment variable that turns the BPF flow map off ({@code off}) where nothing needs it,
-   * e.g. to compare the two forwarding paths on one build, or on a host whose BPF misbehaves;
-   * {@code auto} (the default) attaches it wherever the kernel allows.
+   * The environment variable that chooses whether a dispatcher forwards by the BPF flow map: {@code
+   * auto} (the default) attaches it only where UDP VIPs or encap pools need it, {@code on} wherever
+   * the kernel allows (each handoff's forward then goes into the map ahead of its nftables commit:
+   * a shorter handoff at light load, but more dispatcher CPU per handoff under load, measured in
+   * bench/README.md), {@code off} never (refused where it is needed).
    */
   public static final String FLOW_MAP_VARIABLE = "BATON_FLOW_MAP";
 
-  /**
-   * Whether {@code value} of {@link #FLOW_MAP_VARIABLE} turns the map off; refuses other values.
-   */
-  static boolean flowMapOff(String value) throws IOException {
-    if (value == null || value.isEmpty() || value.equals("auto")) return false;
-    if (value.equals("off")) return true;
-    throw new IOException(FLOW_MAP_VARIABLE + " must be auto or off, got '" + value + "'");
+  /** The settings of {@link #FLOW_MAP_VARIABLE}. */
+  enum FlowMap {
+    AUTO,
+    ON,
+    OFF;
+
+    /** {@code value} of {@link #FLOW_MAP_VARIABLE}: unset or empty is {@link #AUTO}. */
+    static FlowMap parse(String value) throws IOException {
+      if (value == null || value.isEmpty()) return AUTO;
+      return switch (value) {
+        case "auto" -> AUTO;
+        case "on" -> ON;
+        case "off" -> OFF;
+        default ->
+            throw new IOException(
+                FLOW_MAP_VARIABLE + " must be auto, on or off, got '" + value + "'");
+      };
+    }
   }
 
   private void startFlowForwarding(
@@ -378,7 +391,15 @@ public final class DispatcherNode implements AutoCloseable {
     boolean udp = config.vips().stream().anyMatch(v -> v.mode() == io.baton.config.VipMode.UDP);
     boolean needed = udp || !encapServers.isEmpty();
     var fabric = config.node().fabric();
-    if (flowMapOff(System.getenv(FLOW_MAP_VARIABLE))) {
+    FlowMap setting = FlowMap.parse(System.getenv(FLOW_MAP_VARIABLE));
+    if (setting == FlowMap.AUTO && !needed) {
+      log.info(
+          "no BPF flow map: nftables forwards the handed-off connections, each handoff waits for its"
+              + " commit ({}=on puts the forward into the map ahead of it)",
+          FLOW_MAP_VARIABLE);
+      return;
+    }
+    if (setting == FlowMap.OFF) {
       if (needed) {
         throw new IOException(
             FLOW_MAP_VARIABLE

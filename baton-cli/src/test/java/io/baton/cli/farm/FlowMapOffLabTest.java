@@ -55,7 +55,7 @@ class FlowMapOffLabTest {
       Process bad = farm.start("d1");
       assertThat(bad.waitFor(60, TimeUnit.SECONDS)).as("the dispatcher stops at start").isTrue();
       assertThat(bad.exitValue()).isNotZero();
-      assertThat(farm.log("d1")).contains("BATON_FLOW_MAP must be auto or off, got 'no'");
+      assertThat(farm.log("d1")).contains("BATON_FLOW_MAP must be auto, on or off, got 'no'");
     }
   }
 }

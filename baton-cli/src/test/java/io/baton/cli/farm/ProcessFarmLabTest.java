@@ -34,7 +34,10 @@ class ProcessFarmLabTest {
 
   @Test
   void servesThroughHandoffsOnHostsWithIpv6On() throws Exception {
-    try (ProcessFarm farm = new ProcessFarm("pf-ipv6", "", "").startAll()) {
+    try (ProcessFarm farm = new ProcessFarm("pf-ipv6", "", "")) {
+      // The BPF flow map's path for direct pools (off by default: nothing here needs it).
+      farm.environment("d1", java.util.Map.of("BATON_FLOW_MAP", "on"));
+      farm.startAll();
       for (String host : List.of("client", "d1", "s1", "s2")) {
         var h = host.equals("client") ? farm.client : farm.hosts.get(host);
         assertThat(
