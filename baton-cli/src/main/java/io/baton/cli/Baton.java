@@ -56,6 +56,14 @@ public final class Baton implements Callable<Integer> {
       System.err.println("baton: " + formatProblem);
       System.exit(ExitCode.USAGE);
     }
+    String flowMapProblem =
+        io.baton.dispatcher.DispatcherNode.flowMapProblem(
+            System.getenv(io.baton.dispatcher.DispatcherNode.FLOW_MAP_VARIABLE));
+    if (flowMapProblem != null) {
+      // Before anything is done: a --take-over would otherwise stop the running dispatcher first.
+      System.err.println("baton: " + flowMapProblem);
+      System.exit(ExitCode.USAGE);
+    }
     quietNettyLeakDetection();
     System.exit(newCommandLine().execute(args));
   }

@@ -361,6 +361,19 @@ public final class DispatcherNode implements AutoCloseable {
    */
   public static final String FLOW_MAP_VARIABLE = "BATON_FLOW_MAP";
 
+  /**
+   * Why {@code value} of {@link #FLOW_MAP_VARIABLE} is not usable, or null. Checked before a node
+   * does anything (a {@code --take-over} would otherwise stop the running dispatcher first).
+   */
+  public static String flowMapProblem(String value) {
+    try {
+      FlowMap.parse(value);
+      return null;
+    } catch (IOException e) {
+      return e.getMessage();
+    }
+  }
+
   /** The settings of {@link #FLOW_MAP_VARIABLE}. */
   enum FlowMap {
     AUTO,
@@ -389,8 +402,11 @@ public final class DispatcherNode implements AutoCloseable {
       }
     }
     boolean udp = config.vips().stream().anyMatch(v -> v.mode() == io.baton.config.VipMode.UDP);
-    boolean needed = udp || !encapServers.isEmpty();
+    String neededBy =
+        udp ? "udp VIPs" : encapServers.isEmpty() ? null : "pools with forwarding: encap";
+    boolean needed = neededBy != null;
     var fabric = config.node().fabric();
+    // Checked at start already (Baton.main, flowMapProblem): a bad value stops nothing half-done.
     FlowMap setting = FlowMap.parse(System.getenv(FLOW_MAP_VARIABLE));
     if (setting == FlowMap.AUTO && !needed) {
       log.info(
@@ -402,10 +418,7 @@ public final class DispatcherNode implements AutoCloseable {
     if (setting == FlowMap.OFF) {
       if (needed) {
         throw new IOException(
-            FLOW_MAP_VARIABLE
-                + "=off, but "
-                + (udp ? "udp VIPs" : "pools with forwarding: encap")
-                + " need the BPF flow forwarder");
+            FLOW_MAP_VARIABLE + "=off, but " + neededBy + " need the BPF flow forwarder");
       }
       log.info(
           "{}=off: no BPF flow map; forwarding by nftables alone, each handoff waits for its commit",
@@ -432,7 +445,7 @@ public final class DispatcherNode implements AutoCloseable {
             "cannot attach the BPF flow forwarder to "
                 + frontDevice
                 + " (needed by "
-                + (udp ? "udp VIPs" : "pools with forwarding: encap")
+                + neededBy
                 + "): "
                 + e.getMessage(),
             e);

@@ -25,5 +25,9 @@ class FlowMapSettingTest {
         .hasMessage("BATON_FLOW_MAP must be auto, on or off, got 'OFF'");
     assertThatThrownBy(() -> FlowMap.parse("no"))
         .hasMessage("BATON_FLOW_MAP must be auto, on or off, got 'no'");
+    assertThat(DispatcherNode.flowMapProblem("no"))
+        .isEqualTo("BATON_FLOW_MAP must be auto, on or off, got 'no'");
+    assertThat(DispatcherNode.flowMapProblem(null)).isNull();
+    assertThat(DispatcherNode.flowMapProblem("on")).isNull();
   }
 }
