@@ -370,7 +370,10 @@ class MigrationLabTest {
 
   /**
    * wrk's keep-alive connections keep requesting while s1 is drained: no request fails, no socket
-   * error, no RST reaches the client, and every connection ends on s2.
+   * error, no RST reaches the client, and every connection ends on s2. wrk runs until the drain has
+   * answered and is then stopped with SIGINT (it prints its report): with a fixed 8 s run, a {@code
+   * ctl} process, a JVM of its own, took ~5 s to answer on a loaded host (CI), so wrk could end
+   * before the drain started, and the drain then moved nothing while the test waited or passed.
    */
   @Test
   void aDrainUnderKeepAliveLoadFailsNoRequest() throws Exception {
@@ -386,29 +389,40 @@ class MigrationLabTest {
   private static void drainUnderLoad(String purpose, ProcessFarm.Options options) throws Exception {
     try (ProcessFarm farm = farm(purpose, options)) {
       io.baton.lab.RstCounter rst = io.baton.lab.RstCounter.install(farm.client);
-      var wrk =
-          java.util.concurrent.CompletableFuture.supplyAsync(
-              () ->
-                  farm.client.exec(
-                      List.of(
-                          "wrk",
-                          "-t2",
-                          "-c40",
-                          "-d8s",
-                          "--timeout",
-                          "5s",
-                          ProcessFarm.url("/whoami.txt")),
-                      Duration.ofSeconds(30)));
-      ProcessLab.awaitTrue(
-          () -> !ctl(farm, "s1", "connections").stdout().strip().lines().skip(1).toList().isEmpty(),
-          Duration.ofSeconds(10),
-          "wrk's connections on s1");
-      CommandResult drain = ctl(farm, "s1", "drain", "--deadline", "5s");
-      System.out.println(
-          "drain under load: " + drain.stdout().lines().reduce((a, b) -> b).orElse(""));
-      String report = wrk.get(40, java.util.concurrent.TimeUnit.SECONDS).stdout();
+      // Bounded at 60 s; stopped as soon as the drain has answered.
+      Process wrk =
+          farm.client.start(
+              List.of(
+                  "wrk",
+                  "-t2",
+                  "-c40",
+                  "-d60s",
+                  "--timeout",
+                  "5s",
+                  ProcessFarm.url("/whoami.txt")));
+      farm.awaitMetric("s1", "baton_server_connections_active", v -> v >= 1);
+      CommandResult drain = ctl(farm, "s1", "--json", "drain", "--deadline", "5s");
+      boolean loadedThroughout = wrk.isAlive();
+      farm.client.execOrThrow("kill", "-INT", Long.toString(wrk.pid()));
+      assertThat(wrk.waitFor(30, java.util.concurrent.TimeUnit.SECONDS))
+          .as("wrk ends on SIGINT")
+          .isTrue();
+      String report = java.nio.file.Files.readString(farm.client.stdoutOf(wrk));
       System.out.println("wrk during the drain:\n" + report);
       assertThat(drain.exitCode()).as("ctl drain: %s %s", drain.stdout(), drain.stderr()).isZero();
+      var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(drain.stdout());
+      System.out.printf(
+          "drain under load: %d moved, %d stayed, %d lost, %d closed in %d ms, %d left%n",
+          json.path("moved").asLong(),
+          json.path("stayed").asLong(),
+          json.path("lost").asLong(),
+          json.path("closed").asLong(),
+          json.path("tookMs").asLong(),
+          json.path("remaining").asLong());
+      assertThat(loadedThroughout).as("wrk still running when the drain answered").isTrue();
+      assertThat(json.path("moved").asLong()).as("connections moved under load").isPositive();
+      assertThat(json.path("remaining").asLong()).as("connections left on s1").isZero();
+      assertThat(json.path("lost").asLong()).as("connections lost").isZero();
       assertThat(report)
           .as("wrk's report")
           .contains("requests in")
