@@ -59,6 +59,9 @@ public final class DispatcherNode implements AutoCloseable {
   private final List<Channel> listeners = new ArrayList<>();
   private final String nodeName;
 
+  /** The loops of the listeners and of the connections they accept. */
+  private final EventLoopGroup group;
+
   /** Each server's session address: where its handoff listener is (shared with discovery). */
   private final Map<String, java.net.InetAddress> serverFabric = new ConcurrentHashMap<>();
 
@@ -85,8 +88,10 @@ public final class DispatcherNode implements AutoCloseable {
       String nodeName,
       ForwardingService forwarding,
       Map<String, HandoffClient> clients,
-      LoadTable load) {
+      LoadTable load,
+      EventLoopGroup group) {
     this.nodeName = nodeName;
+    this.group = group;
     this.forwarding = forwarding;
     this.clients = clients;
     this.load = load;
@@ -185,7 +190,7 @@ public final class DispatcherNode implements AutoCloseable {
     }
     LoadTable load = new LoadTable();
     Map<String, HandoffClient> clients = new ConcurrentHashMap<>();
-    DispatcherNode dispatcher = new DispatcherNode(node.name(), forwarding, clients, load);
+    DispatcherNode dispatcher = new DispatcherNode(node.name(), forwarding, clients, load, group);
     try {
       dispatcher.startFlowForwarding(config, front.device(), eligibility);
     } catch (IOException | RuntimeException e) {
@@ -1085,6 +1090,12 @@ public final class DispatcherNode implements AutoCloseable {
     closing = true;
     long t0 = System.nanoTime();
     for (Channel l : listeners) l.close().awaitUninterruptibly();
+    // A connection accepted just before its listener closed is registered on another loop by a
+    // task queued there, and counted in its first-request phase only when that task runs: without
+    // this the drain below could see nothing left and stop the loops under it.
+    if (!io.baton.netty.LoopBarrier.await(group, drainLimit)) {
+      log.warn("stopping: an event loop did not answer within {}", drainLimit);
+    }
     long reading = stats.firstRequestPhase.sum();
     long handing = stats.inFlightHandoffs.sum();
     // Connections still in their first-request phase are handed off (or answered), and handoffs
