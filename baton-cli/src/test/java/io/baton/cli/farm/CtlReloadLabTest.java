@@ -5,8 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.baton.lab.CommandResult;
 import io.baton.lab.RstCounter;
 import java.time.Duration;
-import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -28,21 +26,19 @@ class CtlReloadLabTest {
       try {
         RstCounter rst = RstCounter.install(farm.client);
         Process old = farm.process("d1");
-        var wrk =
-            CompletableFuture.supplyAsync(
-                () ->
-                    farm.client.exec(
-                        List.of(
-                            "wrk",
-                            "-t1",
-                            "-c4",
-                            "-d8s",
-                            "--timeout",
-                            "8s",
-                            "-H",
-                            "Connection: close",
-                            ProcessFarm.url("/whoami.txt")),
-                        Duration.ofSeconds(40)));
+        // Until the successor has handed off under it (a fixed 8 s could end first on a loaded
+        // host, and the reload would then be tested without load).
+        WrkUntilStopped wrk =
+            WrkUntilStopped.start(
+                farm.client,
+                Duration.ofSeconds(60),
+                ProcessFarm.url("/whoami.txt"),
+                "-t1",
+                "-c4",
+                "--timeout",
+                "8s",
+                "-H",
+                "Connection: close");
         farm.awaitMetric("d1", "baton_dispatcher_handoffs_total", v -> v > 100);
         CommandResult reload =
             farm.cli("d1", "ctl", "--config", farm.config("d1").toString(), "reload");
@@ -54,8 +50,13 @@ class CtlReloadLabTest {
         assertThat(Long.parseLong(m.group(2))).isEqualTo(old.pid());
         assertThat(reload.exitCode()).isZero();
         assertThat(old.waitFor(60, TimeUnit.SECONDS)).as("the old dispatcher exits").isTrue();
-        String report = wrk.get(60, TimeUnit.SECONDS).stdout();
+        farm.awaitMetric("d1", "baton_dispatcher_handoffs_total", v -> v > 100);
+        boolean loadedThroughout = wrk.running();
+        String report = wrk.stop();
         System.out.printf("ctl reload: %s%nwrk across it:%n%s%n", reload.stdout().strip(), report);
+        assertThat(loadedThroughout)
+            .as("wrk still loading when the successor had handed off 100 connections")
+            .isTrue();
         assertThat(report)
             .contains("requests in")
             .doesNotContain("Socket errors")

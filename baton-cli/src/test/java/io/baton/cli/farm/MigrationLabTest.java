@@ -389,25 +389,19 @@ class MigrationLabTest {
   private static void drainUnderLoad(String purpose, ProcessFarm.Options options) throws Exception {
     try (ProcessFarm farm = farm(purpose, options)) {
       io.baton.lab.RstCounter rst = io.baton.lab.RstCounter.install(farm.client);
-      // Bounded at 60 s; stopped as soon as the drain has answered.
-      Process wrk =
-          farm.client.start(
-              List.of(
-                  "wrk",
-                  "-t2",
-                  "-c40",
-                  "-d60s",
-                  "--timeout",
-                  "5s",
-                  ProcessFarm.url("/whoami.txt")));
+      WrkUntilStopped wrk =
+          WrkUntilStopped.start(
+              farm.client,
+              Duration.ofSeconds(60),
+              ProcessFarm.url("/whoami.txt"),
+              "-t2",
+              "-c40",
+              "--timeout",
+              "5s");
       farm.awaitMetric("s1", "baton_server_connections_active", v -> v >= 1);
       CommandResult drain = ctl(farm, "s1", "--json", "drain", "--deadline", "5s");
-      boolean loadedThroughout = wrk.isAlive();
-      farm.client.execOrThrow("kill", "-INT", Long.toString(wrk.pid()));
-      assertThat(wrk.waitFor(30, java.util.concurrent.TimeUnit.SECONDS))
-          .as("wrk ends on SIGINT")
-          .isTrue();
-      String report = java.nio.file.Files.readString(farm.client.stdoutOf(wrk));
+      boolean loadedThroughout = wrk.running();
+      String report = wrk.stop();
       System.out.println("wrk during the drain:\n" + report);
       assertThat(drain.exitCode()).as("ctl drain: %s %s", drain.stdout(), drain.stderr()).isZero();
       var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(drain.stdout());

@@ -50,21 +50,19 @@ class ReloadLabTest {
                                 + " | sha256sum"),
                         Duration.ofSeconds(90))));
       }
-      var wrk =
-          CompletableFuture.supplyAsync(
-              () ->
-                  farm.client.exec(
-                      List.of(
-                          "wrk",
-                          "-t1",
-                          "-c8",
-                          "-d10s",
-                          "--timeout",
-                          "8s",
-                          "-H",
-                          "Connection: close",
-                          ProcessFarm.url("/whoami.txt")),
-                      Duration.ofSeconds(40)));
+      // Until the new process has handed off under it (a fixed 10 s could end before that on a
+      // loaded host, and the reload would then be tested without load).
+      WrkUntilStopped wrk =
+          WrkUntilStopped.start(
+              farm.client,
+              Duration.ofSeconds(60),
+              ProcessFarm.url("/whoami.txt"),
+              "-t1",
+              "-c8",
+              "--timeout",
+              "8s",
+              "-H",
+              "Connection: close");
       // The load runs on the old process first.
       farm.awaitMetric("d1", "baton_dispatcher_handoffs_total", v -> v > 200);
       long t0 = System.nanoTime();
@@ -78,7 +76,9 @@ class ReloadLabTest {
             .as("a keep-alive connection after the reload")
             .isIn("s1", "s2");
       }
-      String report = wrk.get(60, TimeUnit.SECONDS).stdout();
+      farm.awaitMetric("d1", "baton_dispatcher_handoffs_total", v -> v > 100);
+      boolean loadedThroughout = wrk.running();
+      String report = wrk.stop();
       int intact = 0;
       for (var d : downloads) {
         CommandResult r = d.get(90, TimeUnit.SECONDS);
@@ -95,6 +95,9 @@ class ReloadLabTest {
                 + "\nnew dispatcher's log:\n"
                 + farm.log("d1"));
       }
+      assertThat(loadedThroughout)
+          .as("wrk still loading when the new process had handed off 100 connections")
+          .isTrue();
       assertThat(report)
           .as("wrk's report")
           .contains("requests in")
