@@ -96,7 +96,8 @@ class MigrationLabTest {
                   .stdout()
                   .lines()
                   .anyMatch(l -> l.contains(client) && l.contains("198.18.1.12")),
-          Duration.ofSeconds(10),
+          // Each look is a ctl process (a JVM: seconds on a loaded host).
+          Duration.ofSeconds(30),
           "d1 forwarding " + client + " to s2");
       // And back again: the loop guard lets s1 take it without forwarding its packets to s2.
       CommandResult back =

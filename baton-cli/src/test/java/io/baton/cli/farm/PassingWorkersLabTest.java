@@ -149,7 +149,8 @@ class PassingWorkersLabTest {
                     .lines()
                     .filter(l -> l.contains(".sock"))
                     .allMatch(l -> l.matches(".*\\bup\\s+0\\s+\\d+\\s+\\d+\\s*$")),
-            Duration.ofSeconds(10),
+            // Each look is a ctl process (a JVM: seconds on a loaded host).
+            Duration.ofSeconds(30),
             s
                 + "'s workers to report every connection closed: "
                 + ctl(farm, s, "workers").stdout());
