@@ -195,8 +195,12 @@ class EcmpFarmLabTest {
       String report = wrk.stop();
       System.out.printf(
           "ecmp take-over of d1 in %d ms; the router's next hops in %d samples meanwhile: min %d;"
-              + " wrk:%n%s%n",
-          tookMs, hops.size(), hops.stream().mapToInt(Integer::intValue).min().orElse(-1), report);
+              + " as they changed: %s; wrk:%n%s%n",
+          tookMs,
+          hops.size(),
+          hops.stream().mapToInt(Integer::intValue).min().orElse(-1),
+          sampler.changes(),
+          report);
       assertThat(hops)
           .as("the router's next hops for the VIP during the take-over")
           .isNotEmpty()
@@ -204,8 +208,11 @@ class EcmpFarmLabTest {
       // What answered the failed requests, and both d1 processes' logs, if any failed.
       String why =
           report.contains("Non-2xx") || report.contains("Socket errors")
-              ? "%nanswered by the dispatchers themselves:%n%s%s%nold d1's log:%n%s%nnew d1's log:%n%s"
+              ? ("%nthe router's next hops, as they changed (their order decides which dispatcher"
+                      + " an ECMP hash picks):%n%s%nanswered by the dispatchers themselves:%n%s%s"
+                      + "%nold d1's log:%n%s%nnew d1's log:%n%s")
                   .formatted(
+                      String.join("\n", sampler.changes()),
                       answered(farm, "d1"),
                       answered(farm, "d2"),
                       farm.log("d1", old),
