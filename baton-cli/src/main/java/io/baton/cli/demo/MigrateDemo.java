@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.baton.cli.farm.Farm;
 import io.baton.cli.farm.ProcessFarm;
+import io.baton.cli.farm.ProcessLab;
+import io.baton.cli.farm.WrkUntilStopped;
 import io.baton.lab.CommandResult;
 import io.baton.lab.RstCounter;
 import java.io.PrintWriter;
@@ -12,7 +14,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -123,45 +124,39 @@ public final class MigrateDemo {
   }
 
   private String drainUnderLoad(ProcessFarm farm) throws Exception {
-    // Longer than the load phase: each 'baton ctl' is a JVM that starts on a machine wrk keeps
-    // busy.
-    int seconds = loadSeconds + 10;
     checks.say(
-        "[1] wrk keeps 40 keep-alive connections busy for "
-            + seconds
-            + " s; meanwhile s1 is drained with"
-            + " 'baton ctl drain' on its host");
-    var wrk =
-        CompletableFuture.supplyAsync(
-            () ->
-                farm.client.exec(
-                    List.of(
-                        "nice",
-                        "-n",
-                        "19",
-                        "wrk",
-                        "-t2",
-                        "-c40",
-                        "-d" + seconds + "s",
-                        "--timeout",
-                        "5s",
-                        ProcessFarm.url("/whoami.txt")),
-                    Duration.ofSeconds(seconds + 30L)));
+        "[1] wrk keeps 40 keep-alive connections busy; after "
+            + loadSeconds
+            + " s of it, s1 is drained with 'baton ctl drain' on its host, and the load goes on"
+            + " until the drain has answered");
+    // Not a fixed -d: each 'baton ctl' is a JVM that starts on a machine wrk keeps busy, and a
+    // slow host once ended the load before the drain began (nothing was left to move).
+    long start = System.nanoTime();
+    WrkUntilStopped wrk =
+        WrkUntilStopped.startNiced(
+            farm.client,
+            Duration.ofSeconds(loadSeconds + 90L),
+            ProcessFarm.url("/whoami.txt"),
+            "-t2",
+            "-c40",
+            "--timeout",
+            "5s");
     long[] count = new long[1];
     try {
-      io.baton.cli.farm.ProcessLab.awaitTrue(
+      farm.awaitMetric("s1", "baton_server_connections_active", v -> v > 0);
+      ProcessLab.awaitTrue(
+          () -> System.nanoTime() - start >= loadSeconds * 1_000_000_000L,
+          Duration.ofSeconds(loadSeconds + 5L),
+          loadSeconds + " s of load");
+      ProcessLab.awaitTrue(
           () -> {
             count[0] = ctl(farm, "s1", "connections").stdout().strip().lines().count() - 1;
             return count[0] > 0;
           },
-          Duration.ofSeconds(15),
-          "wrk's connections on the servers");
+          Duration.ofSeconds(30),
+          "wrk's connections in 'baton ctl connections' on s1");
     } catch (IllegalStateException e) {
-      checks.check(
-          false,
-          "wrk's connections never showed on a server: "
-              + wrk.join().stdout()
-              + wrk.join().stderr());
+      checks.check(false, e.getMessage() + "; wrk: " + wrk.stop());
       return "not run";
     }
     checks.say("    'baton ctl connections' on s1 lists " + count[0] + " of wrk's connections");
@@ -184,7 +179,8 @@ public final class MigrateDemo {
             d.path("stayed").asLong(),
             d.path("lost").asLong(),
             d.path("remaining").asLong(-1)));
-    String report = wrk.get(seconds + 40L, TimeUnit.SECONDS).stdout();
+    boolean loadedThroughout = wrk.running();
+    String report = wrk.stop();
     String rate =
         report
             .lines()
@@ -192,6 +188,8 @@ public final class MigrateDemo {
             .findFirst()
             .orElse("no rate")
             .strip();
+    checks.check(
+        loadedThroughout, "wrk was still loading s1's connections when the drain answered");
     checks.check(
         report.contains("requests in")
             && !report.contains("Socket errors")
@@ -215,44 +213,63 @@ public final class MigrateDemo {
 
   private String downloadMidStream(ProcessFarm farm) throws Exception {
     checks.say(
-        "[2] a 100 MiB download at 20 MB/s; 'baton ctl migrate' moves it to the other server mid-stream");
+        "[2] a 100 MiB download at 5 MB/s; 'baton ctl migrate' moves it to the other server mid-stream");
+    // wrk's connections are gone first, so the server holding one connection holds the download.
+    for (String s : ProcessFarm.SERVERS) {
+      farm.awaitMetric(s, "baton_server_connections_active", v -> v == 0);
+    }
     Path out = farm.lab.dir().resolve("download.bin");
+    // Slow enough to outlast finding it and the migrate: each 'baton ctl' is a JVM, seconds on a
+    // loaded host (at 20 MB/s a CI host once ended the download before the migrate ran).
     Process curl =
         farm.client.start(
             List.of(
                 "curl",
                 "-sS",
                 "--max-time",
-                "60",
+                "90",
                 "--limit-rate",
-                "20M",
+                "5M",
                 "-o",
                 out.toString(),
                 ProcessFarm.url("/big.bin")));
     String[] where = new String[2];
-    io.baton.cli.farm.ProcessLab.awaitTrue(
+    ProcessLab.awaitTrue(
         () -> {
           for (String s : ProcessFarm.SERVERS) {
-            for (String line : ctl(farm, s, "connections").stdout().split("\n")) {
-              if (line.startsWith(ProcessFarm.VIP + ":80 ")) {
-                where[0] = s;
-                where[1] = line.split("\\s+")[1];
-                return true;
-              }
+            if (farm.metric(s, "baton_server_connections_active") == 1) where[0] = s;
+          }
+          return where[0] != null;
+        },
+        Duration.ofSeconds(20),
+        "the download's server");
+    ProcessLab.awaitTrue(
+        () -> {
+          for (String line : ctl(farm, where[0], "connections").stdout().split("\n")) {
+            if (line.startsWith(ProcessFarm.VIP + ":80 ")) {
+              where[1] = line.split("\\s+")[1];
+              return true;
             }
           }
           return false;
         },
-        Duration.ofSeconds(20),
-        "the download's server");
+        Duration.ofSeconds(30),
+        "the download in 'baton ctl connections' on " + where[0]);
     String target = where[0].equals("s1") ? "s2" : "s1";
     long before = Files.exists(out) ? Files.size(out) : 0;
     CommandResult moved =
         ctl(farm, where[0], "migrate", where[1], ProcessFarm.VIP + ":80", "--to", target);
+    boolean inFlight = curl.isAlive();
     checks.check(
         moved.exitCode() == 0,
-        "after " + before / (1 << 20) + " MiB: " + moved.stdout().strip() + moved.stderr().strip());
-    boolean ended = curl.waitFor(60, TimeUnit.SECONDS);
+        "after "
+            + before / (1 << 20)
+            + " MiB: "
+            + moved.stdout().strip()
+            + moved.stderr().strip()
+            + (inFlight ? "" : " (the download had ended when the migrate answered)"));
+    checks.check(inFlight, "the download was still in flight when the migrate answered");
+    boolean ended = curl.waitFor(90, TimeUnit.SECONDS);
     boolean intact =
         ended && curl.exitValue() == 0 && Farm.sha256(out).equals(Farm.sha256(farm.bigFile));
     checks.check(intact, "the download arrived whole, its SHA-256 that of the file");

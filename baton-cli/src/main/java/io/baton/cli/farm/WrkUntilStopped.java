@@ -14,7 +14,7 @@ import java.util.concurrent.TimeUnit;
  * on the machine at hand (a fixed {@code -d} ran out before a slow take-over ended), bounded by
  * {@code limit}. {@link #stop} sends SIGINT, on which wrk prints the same report as at its end.
  */
-final class WrkUntilStopped {
+public final class WrkUntilStopped {
   private final Host host;
   private final Process wrk;
 
@@ -24,8 +24,21 @@ final class WrkUntilStopped {
   }
 
   /** Starts {@code wrk ARGS -d<limit> URL} on {@code host} (no {@code -d} in {@code args}). */
-  static WrkUntilStopped start(Host host, Duration limit, String url, String... args) {
-    List<String> command = new ArrayList<>(List.of("wrk"));
+  public static WrkUntilStopped start(Host host, Duration limit, String url, String... args) {
+    return start(List.of("wrk"), host, limit, url, args);
+  }
+
+  /**
+   * As {@link #start}, at the lowest CPU priority ({@code nice -n 19}, which execs wrk), so that
+   * what the caller runs meanwhile is not starved by the load.
+   */
+  public static WrkUntilStopped startNiced(Host host, Duration limit, String url, String... args) {
+    return start(List.of("nice", "-n", "19", "wrk"), host, limit, url, args);
+  }
+
+  private static WrkUntilStopped start(
+      List<String> wrk, Host host, Duration limit, String url, String... args) {
+    List<String> command = new ArrayList<>(wrk);
     command.addAll(List.of(args));
     command.addAll(List.of("-d" + limit.toSeconds() + "s", url));
     // `ip netns exec` execs the command: the process is wrk itself, so the signal reaches it.
@@ -33,7 +46,7 @@ final class WrkUntilStopped {
   }
 
   /** Stops the load (if wrk's own limit has not) and returns wrk's report. */
-  String stop() throws IOException, InterruptedException {
+  public String stop() throws IOException, InterruptedException {
     if (wrk.isAlive()) {
       CommandResult kill = host.exec("kill", "-INT", String.valueOf(wrk.pid()));
       if (!kill.succeeded() && wrk.isAlive()) {
@@ -47,7 +60,7 @@ final class WrkUntilStopped {
   }
 
   /** Whether wrk is still loading (its own limit not reached). */
-  boolean running() {
+  public boolean running() {
     return wrk.isAlive();
   }
 }
