@@ -120,7 +120,7 @@ public final class EcmpDemo {
     checks.say(
         "[3] "
             + DOWNLOADS
-            + " downloads of 8 MiB read at 512 KiB/s (~16 s); the dispatcher that handed off most"
+            + " downloads of 8 MiB read at 256 KiB/s (~32 s); the dispatcher that handed off most"
             + " is killed with SIGKILL and started again");
     String want = Farm.sha256(farm.bigFile);
     ExecutorService pool = Executors.newFixedThreadPool(DOWNLOADS);
@@ -141,7 +141,7 @@ public final class EcmpDemo {
                             "-c",
                             "curl -fsS --max-time 90 http://"
                                 + EcmpFarm.VIP
-                                + "/big.bin | pv -q -L 512k | sha256sum"),
+                                + "/big.bin | pv -q -L 256k | sha256sum"),
                         Duration.ofSeconds(120))));
       }
       // A dispatcher killed before the other heard of its last handoffs takes those connections

@@ -5,15 +5,14 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.baton.cli.farm.Nginx;
 import io.baton.cli.farm.ProcessFarm;
 import io.baton.cli.farm.ProcessLab;
+import io.baton.cli.farm.WrkUntilStopped;
 import io.baton.lab.CommandResult;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 /**
  * {@code baton demo --workers}: four unmodified nginx workers behind one VIP port on one server
@@ -78,20 +77,21 @@ public final class WorkersDemo {
       farm.startAll();
       checks.say("");
       checks.say(
-          "wrk: "
+          "wrk: new connections (Connection: close), 8 at a time, for "
               + loadSeconds
-              + " s of new connections (Connection: close), 8 at a time;"
+              + " s and until w1 and w4 have taken more after the drain;"
               + " after a third w2 is killed (SIGKILL), after two thirds w3 is drained (baton ctl workers w3 drain).");
-      Process wrk =
-          farm.client.start(
-              List.of(
-                  "wrk",
-                  "-t1",
-                  "-c8",
-                  "-d" + loadSeconds + "s",
-                  "-H",
-                  "Connection: close",
-                  "http://" + ProcessFarm.VIP + "/whoami.txt"));
+      // Not a fixed -d: the drain is a 'baton ctl' JVM, seconds on a loaded host, and a fixed run
+      // could end before it, checking the drain with no load on.
+      WrkUntilStopped wrk =
+          WrkUntilStopped.start(
+              farm.client,
+              Duration.ofSeconds(loadSeconds + 90L),
+              "http://" + ProcessFarm.VIP + "/whoami.txt",
+              "-t1",
+              "-c8",
+              "-H",
+              "Connection: close");
       long start = System.nanoTime();
       awaitElapsed(start, loadSeconds * 1000L / 3);
       Process w2 = nginx.get("w2");
@@ -105,12 +105,17 @@ public final class WorkersDemo {
               + (System.nanoTime() - start) / 1_000_000
               + " ms"
               + (drain.exitCode() == 0 ? "" : ": " + drain.stderr()));
-      long beforeDrainEnd = connectionsOf(farm, "w3");
-      if (!wrk.waitFor(loadSeconds + 30L, TimeUnit.SECONDS)) {
-        wrk.destroyForcibly();
-        checks.check(false, "wrk finished");
-      }
-      String out = Files.readString(farm.client.stdoutOf(wrk));
+      long beforeDrainEnd = chosen(farm, "w3");
+      long w1AtDrain = chosen(farm, "w1");
+      long w4AtDrain = chosen(farm, "w4");
+      awaitElapsed(start, loadSeconds * 1000L);
+      ProcessLab.awaitTrue(
+          () -> chosen(farm, "w1") >= w1AtDrain + 20 && chosen(farm, "w4") >= w4AtDrain + 20,
+          Duration.ofSeconds(60),
+          "w1 and w4 taking 20 more connections each after the drain");
+      boolean loaded = wrk.running();
+      checks.check(loaded, "wrk was still loading after the drain");
+      String out = wrk.stop();
       String rate =
           out.lines()
               .filter(l -> l.startsWith("Requests/sec"))
@@ -172,11 +177,14 @@ public final class WorkersDemo {
     return !checks.failed();
   }
 
-  private static long connectionsOf(ProcessFarm farm, String worker) throws Exception {
-    for (JsonNode r : JSON.readTree(ctl(farm, "--json", "workers").stdout()).path("workers")) {
-      if (r.path("worker").asText().equals(worker)) return r.path("connections").asLong();
-    }
-    return -1;
+  /** Connections given to {@code worker} so far, from s1's metrics (an HTTP GET, not a JVM). */
+  private static long chosen(ProcessFarm farm, String worker) {
+    String label = "worker=\"" + worker + "\"";
+    return farm.metrics("s1").entrySet().stream()
+        .filter(e -> e.getKey().startsWith("baton_server_worker_connections_total{"))
+        .filter(e -> e.getKey().contains(label))
+        .mapToLong(e -> e.getValue().longValue())
+        .sum();
   }
 
   private static CommandResult ctl(ProcessFarm farm, String... args) {

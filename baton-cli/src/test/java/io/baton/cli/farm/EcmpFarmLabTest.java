@@ -43,9 +43,10 @@ class EcmpFarmLabTest {
       try {
         List<Future<CommandResult>> downloads = new ArrayList<>();
         for (int i = 0; i < DOWNLOADS; i++) {
-          // ~16 s each: pv reads at 512 KiB/s and TCP's flow control slows the server to that
-          // (curl's
-          // --limit-rate did not limit: 8 MiB in 1 s); pipefail: a failed transfer is not hidden
+          // ~32 s each, across the kill and the restart (a JVM, BIRD and a BGP session: 4-6 s
+          // idle, more on a loaded host): pv reads at 256 KiB/s and TCP's flow control slows the
+          // server to that (curl's --limit-rate did not limit: 8 MiB in 1 s); pipefail: a failed
+          // transfer is not hidden
           downloads.add(
               pool.submit(
                   () ->
@@ -57,7 +58,7 @@ class EcmpFarmLabTest {
                               "-c",
                               "curl -fsS --max-time 90 http://"
                                   + EcmpFarm.VIP
-                                  + "/big.bin | pv -q -L 512k | sha256sum"),
+                                  + "/big.bin | pv -q -L 256k | sha256sum"),
                           Duration.ofSeconds(120))));
         }
         // Handed off, and each heard by the other dispatcher: a dispatcher killed before the sync

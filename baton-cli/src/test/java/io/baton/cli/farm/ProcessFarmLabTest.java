@@ -156,7 +156,8 @@ class ProcessFarmLabTest {
     try (ProcessFarm farm = new ProcessFarm(purpose, "", "").startAll()) {
       RstCounter rst = RstCounter.install(farm.client);
       Path out = farm.lab.dir().resolve("download.bin");
-      // 20 MB/s: the 100 MiB download lasts ~5 s, across the restart.
+      // 5 MB/s: the 100 MiB download lasts ~21 s, across the restart, a JVM start that takes
+      // seconds on a loaded host (at 20 MB/s it could end first); checked below.
       Process download =
           farm.client.start(
               List.of(
@@ -165,7 +166,7 @@ class ProcessFarmLabTest {
                   "--max-time",
                   "120",
                   "--limit-rate",
-                  "20M",
+                  "5M",
                   "-o",
                   out.toString(),
                   ProcessFarm.url("/big.bin")));
@@ -196,6 +197,9 @@ class ProcessFarmLabTest {
           () -> farm.log("d1").lines().filter(l -> l.contains(" owns ")).count() == 2,
           Duration.ofSeconds(20),
           "both servers' inventories");
+      assertThat(download.isAlive())
+          .as("the download still running when the new process had both inventories")
+          .isTrue();
       assertThat(farm.metric("d1", "baton_dispatcher_reconcile_removed_total"))
           .as("stale entries")
           .isZero();

@@ -35,7 +35,8 @@ class ReloadLabTest {
       }
       List<CompletableFuture<CommandResult>> downloads = new ArrayList<>();
       for (int i = 0; i < DOWNLOADS; i++) {
-        // ~7 s each at 16 MB/s (100 MiB): they run across the reload
+        // ~35 s each at 3 MB/s (100 MiB), to run across the reload, which takes 10-15 s on a
+        // loaded host (at 16 MB/s they could end before it); checked below
         downloads.add(
             CompletableFuture.supplyAsync(
                 () ->
@@ -45,10 +46,10 @@ class ReloadLabTest {
                             "-o",
                             "pipefail",
                             "-c",
-                            "curl -fsS --max-time 60 --limit-rate 16M "
+                            "curl -fsS --max-time 100 --limit-rate 3M "
                                 + ProcessFarm.url("/big.bin")
                                 + " | sha256sum"),
-                        Duration.ofSeconds(90))));
+                        Duration.ofSeconds(120))));
       }
       // Until the new process has handed off under it (a fixed 10 s could end before that on a
       // loaded host, and the reload would then be tested without load).
@@ -71,6 +72,7 @@ class ReloadLabTest {
       long oldGoneMs = (System.nanoTime() - t0) / 1_000_000;
       farm.awaitFabricUp();
       long readyMs = (System.nanoTime() - t0) / 1_000_000;
+      long inFlight = downloads.stream().filter(d -> !d.isDone()).count();
       for (KeepAliveClient c : keepAlive) {
         assertThat(farm.client.call(() -> c.get("/whoami.txt").strip()))
             .as("a keep-alive connection after the reload")
@@ -81,7 +83,7 @@ class ReloadLabTest {
       String report = wrk.stop();
       int intact = 0;
       for (var d : downloads) {
-        CommandResult r = d.get(90, TimeUnit.SECONDS);
+        CommandResult r = d.get(120, TimeUnit.SECONDS);
         if (r.exitCode() == 0 && r.stdout().startsWith(expected)) intact++;
       }
       System.out.printf(
@@ -103,6 +105,9 @@ class ReloadLabTest {
           .contains("requests in")
           .doesNotContain("Socket errors")
           .doesNotContain("Non-2xx");
+      assertThat(inFlight)
+          .as("downloads still running when the new process had its fabric up")
+          .isEqualTo(DOWNLOADS);
       assertThat(intact).as("downloads byte-exact").isEqualTo(DOWNLOADS);
       assertThat(rst.received())
           .as("RSTs the client received, from %s", rst.receivedFlows())

@@ -5,7 +5,6 @@ import static io.baton.cli.farm.FarmChecks.whoAnswered;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.baton.lab.CommandResult;
-import io.baton.lab.Host;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -111,7 +110,8 @@ class WorkerPoolLabTest {
           "the four downloads to reach the workers");
       int onW2 = active(farm, "s1").get("w2");
       assertThat(onW2).as("downloads on s1-w2").isPositive();
-      for (String w : List.of("w1", "w3", "w4")) ctl(farm, "s1", "workers", w, "undrain");
+      // Nothing that starts a JVM (a 'baton ctl', seconds on a loaded host) runs from here until
+      // the downloads are checked: they last ~26 s and must still be running then.
       Process dead = nginx.get("s1-w2");
       Nginx.kill(dead); // master and worker (SIGKILL)
       ProcessLab.awaitTrue(
@@ -146,6 +146,7 @@ class WorkerPoolLabTest {
           .as("the other workers' downloads go on")
           .isEqualTo(4 - onW2);
       slow.forEach(Process::destroy);
+      for (String w : List.of("w1", "w3", "w4")) ctl(farm, "s1", "workers", w, "undrain");
       seen = whoAnswered(farm, 40, ProcessFarm.VIP);
       assertThat(seen.values().stream().mapToInt(Integer::intValue).sum()).isEqualTo(40);
       assertThat(seen).doesNotContainKey("s1-w2");
@@ -158,17 +159,17 @@ class WorkerPoolLabTest {
       assertThat(seen).as("the kernel's DNAT left the dead worker out").doesNotContainKey("s1-w2");
 
       // 3. Blue/green under load: w1 and w3 go to weight 0 on both servers while wrk runs.
-      Host client = farm.client;
-      Process wrk =
-          client.start(
-              List.of(
-                  "wrk",
-                  "-t1",
-                  "-c8",
-                  "-d4s",
-                  "-H",
-                  "Connection: close",
-                  "http://" + ProcessFarm.VIP + "/whoami.txt"));
+      // The load lasts until the four changes have answered (each a JVM: a fixed -d4s once ended
+      // before the first).
+      WrkUntilStopped wrk =
+          WrkUntilStopped.start(
+              farm.client,
+              Duration.ofSeconds(90),
+              "http://" + ProcessFarm.VIP + "/whoami.txt",
+              "-t1",
+              "-c8",
+              "-H",
+              "Connection: close");
       for (String s : ProcessFarm.SERVERS) {
         for (String w : List.of("w1", "w3")) {
           CommandResult r =
@@ -177,9 +178,13 @@ class WorkerPoolLabTest {
           assertThat(r.exitCode()).as(r.stderr()).isZero();
         }
       }
-      assertThat(wrk.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
-      String wrkOut = Files.readString(client.stdoutOf(wrk));
-      assertThat(wrkOut).as(wrkOut).doesNotContain("Socket errors").doesNotContain("Non-2xx");
+      assertThat(wrk.running()).as("wrk still loading after the last weight change").isTrue();
+      String wrkOut = wrk.stop();
+      assertThat(wrkOut)
+          .as(wrkOut)
+          .contains("requests in")
+          .doesNotContain("Socket errors")
+          .doesNotContain("Non-2xx");
       double preconnected = 0;
       for (String s : ProcessFarm.SERVERS) {
         preconnected += farm.metric(s, "baton_server_relay_preconnects_total{result=\"used\"}");
@@ -251,13 +256,20 @@ class WorkerPoolLabTest {
         server + "'s DNAT map to drop " + worker);
   }
 
-  /** The ACTIVE column of {@code baton ctl workers} on {@code server}, per worker. */
+  /**
+   * Relayed connections per worker now, from the server's metrics (an HTTP GET, not a {@code baton
+   * ctl} JVM).
+   */
   private static Map<String, Integer> active(ProcessFarm farm, String server) {
     Map<String, Integer> m = new HashMap<>();
-    for (String line : ctl(farm, server, "workers").stdout().lines().skip(1).toList()) {
-      String[] f = line.trim().split("\\s+");
-      if (f.length >= 8) m.put(f[1], Integer.parseInt(f[f.length - 3]));
-    }
+    java.util.regex.Pattern worker = java.util.regex.Pattern.compile("worker=\"([^\"]+)\"");
+    farm.metrics(server)
+        .forEach(
+            (name, value) -> {
+              if (!name.startsWith("baton_server_worker_active{")) return;
+              java.util.regex.Matcher w = worker.matcher(name);
+              if (w.find()) m.merge(w.group(1), value.intValue(), Integer::sum);
+            });
     return m;
   }
 

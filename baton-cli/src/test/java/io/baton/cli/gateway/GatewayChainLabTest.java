@@ -50,9 +50,9 @@ class GatewayChainLabTest {
       assertThat(chain.get("gwa").snmpCounter("Tcp", "PassiveOpens")).isGreaterThan(opensA);
 
       // An upload, with the streams listed on every hop while it runs (the client sends slowly:
-      // 8 s at 512 KiB/s). Each listing is a CLI process of its own, four per look; on a loaded
-      // host one look took longer than a 4 s upload lasted (CI: the streams never all seen at
-      // once), so each hop's sighting is kept once seen.
+      // 16 s at 256 KiB/s). Each listing is a CLI process of its own, three per look, seconds
+      // each on a loaded host: one look took longer than a 4 s upload lasted (CI: the streams
+      // never all seen at once), so each hop's sighting is kept once seen.
       byte[] body = new byte[4 << 20];
       new java.util.SplittableRandom(3).nextBytes(body);
       Path in = Files.write(chain.lab.dir().resolve("up.bin"), body);
@@ -66,9 +66,9 @@ class GatewayChainLabTest {
                       "-sS",
                       "-f",
                       "-m",
-                      "60",
+                      "90",
                       "--limit-rate",
-                      "512K",
+                      "256K",
                       "--data-binary",
                       "@" + in,
                       "-o",
@@ -96,9 +96,9 @@ class GatewayChainLabTest {
             }
             return seen.size() == 4;
           },
-          Duration.ofSeconds(20),
+          Duration.ofSeconds(40),
           "the upload's streams on gwa (near), gwb (far and near) and gwc (far)");
-      assertThat(curl.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+      assertThat(curl.waitFor(90, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
       assertThat(curl.exitValue()).isZero();
       MessageDigest sha = MessageDigest.getInstance("SHA-256");
       assertThat(HexFormat.of().formatHex(sha.digest(Files.readAllBytes(echo))))

@@ -3,12 +3,11 @@ package io.baton.cli.stats;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.baton.cli.farm.ProcessFarm;
+import io.baton.cli.farm.WrkUntilStopped;
 import io.baton.lab.CommandResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -35,19 +34,17 @@ class StatsPageLabTest {
       assertThat(stats.exitCode()).as(stats.stderr()).isZero();
       String url = stats.stdout().strip();
       assertThat(url).matches("http://127\\.0\\.0\\.1:9901/stats\\?token=[0-9a-f]+");
-      var wrk =
-          CompletableFuture.supplyAsync(
-              () ->
-                  farm.client.exec(
-                      List.of(
-                          "wrk",
-                          "-t1",
-                          "-c4",
-                          "-d15s",
-                          "-H",
-                          "Connection: close",
-                          ProcessFarm.url("/whoami.txt")),
-                      Duration.ofSeconds(45)));
+      // Until the page has been read under load (headless Chromium's start took most of a fixed
+      // 15 s run on a loaded host).
+      WrkUntilStopped wrk =
+          WrkUntilStopped.start(
+              farm.client,
+              Duration.ofSeconds(90),
+              ProcessFarm.url("/whoami.txt"),
+              "-t1",
+              "-c4",
+              "-H",
+              "Connection: close");
       farm.awaitMetric("d1", "baton_dispatcher_handoffs_total", v -> v > 50);
       Path dir = Files.createDirectories(farm.lab.dir().resolve("chromium"));
       try (HeadlessChromium page = HeadlessChromium.open(farm.hosts.get("d1"), dir, url)) {
@@ -76,6 +73,7 @@ class StatsPageLabTest {
         Path shots = Files.createDirectories(Path.of("target"));
         page.screenshot(shots.resolve("stats-page.png"));
 
+        assertThat(wrk.running()).as("wrk still loading when the page was read").isTrue();
         long killedAt = System.nanoTime();
         farm.kill9("s2");
         page.awaitTrue(
@@ -88,7 +86,7 @@ class StatsPageLabTest {
         assertThat(page.eval(SERVERS).asText()).isEqualTo("s1:up,s2:down");
         page.screenshot(shots.resolve("stats-page-server-down.png"));
       }
-      wrk.get(60, java.util.concurrent.TimeUnit.SECONDS);
+      wrk.stop();
     }
   }
 }
