@@ -11,10 +11,11 @@ import java.util.List;
 /**
  * Dispatchers behind a router, the way production farms announce a VIP: a router namespace runs
  * BIRD 2 with a BGP session to each dispatcher and installs the VIP's route with one next hop per
- * dispatcher that announces it (ECMP, hashed on the 4-tuple: {@code fib_multipath_hash_policy=1});
- * each dispatcher's own BIRD, started by {@code baton dispatcher}, announces the VIP. Two servers
- * serve the sample app. Every node runs the sync plane on a network of its own, so servers tell
- * both dispatchers which connections they own.
+ * dispatcher that announces it (ECMP, hashed on the 4-tuple's headers: {@code
+ * fib_multipath_hash_policy=3} with the 5-tuple's fields); each dispatcher's own BIRD, started by
+ * {@code baton dispatcher}, announces the VIP. Two servers serve the sample app. Every node runs
+ * the sync plane on a network of its own, so servers tell both dispatchers which connections they
+ * own.
  *
  * <pre>
  * client 198.18.4.10 --edge-- router 198.18.4.1 / 198.18.0.254 --front-- d1 .1, d2 .2, s1 .11, s2 .12
@@ -69,7 +70,17 @@ public final class EcmpFarm extends ProcessLab {
       router.sysctl("net.ipv4.ip_forward", "1");
       // Why: ECMP hashes on the whole 4-tuple (L4), as routers in front of load balancers do;
       // the kernel's default hashes on addresses only, which puts one client on one dispatcher.
-      router.sysctl("net.ipv4.fib_multipath_hash_policy", "1");
+      // Not policy 1: for a forwarded packet that carries an L4 hash it takes that hash instead
+      // of the headers, and across a veth a packet keeps the hash its sending socket gave it,
+      // which is random per socket and which TCP draws anew after a retransmission timeout
+      // (net.core.txrehash). The lab's router then moved a connection to the other dispatcher
+      // at its first retransmission, something no real router does (the hash is not on the
+      // wire): a connection in its handshake or first request, which lives in one dispatcher's
+      // kernel, failed (EcmpFarmLabTest's take-over, about 1 run in 10). Policy 3 hashes the
+      // fields named in fib_multipath_hash_fields, always from the headers: source and
+      // destination address, protocol, source and destination port (0x37).
+      router.sysctl("net.ipv4.fib_multipath_hash_policy", "3");
+      router.sysctl("net.ipv4.fib_multipath_hash_fields", String.valueOf(0x37));
       bigFile = lab.dir().resolve("big.bin");
       Farm.writeRandomFile(bigFile, BIG_FILE_BYTES);
       int octet = 1;
