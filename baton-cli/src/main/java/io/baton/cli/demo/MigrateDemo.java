@@ -233,32 +233,18 @@ public final class MigrateDemo {
                 "-o",
                 out.toString(),
                 ProcessFarm.url("/big.bin")));
-    String[] where = new String[2];
-    ProcessLab.awaitTrue(
-        () -> {
-          for (String s : ProcessFarm.SERVERS) {
-            if (farm.metric(s, "baton_server_connections_active") == 1) where[0] = s;
-          }
-          return where[0] != null;
-        },
-        Duration.ofSeconds(20),
-        "the download's server");
-    ProcessLab.awaitTrue(
-        () -> {
-          for (String line : ctl(farm, where[0], "connections").stdout().split("\n")) {
-            if (line.startsWith(ProcessFarm.VIP + ":80 ")) {
-              where[1] = line.split("\\s+")[1];
-              return true;
-            }
-          }
-          return false;
-        },
-        Duration.ofSeconds(30),
-        "the download in 'baton ctl connections' on " + where[0]);
-    String target = where[0].equals("s1") ? "s2" : "s1";
+    ProcessFarm.Served download = farm.awaitTheOneConnection(80);
+    String target = download.server().equals("s1") ? "s2" : "s1";
     long before = Files.exists(out) ? Files.size(out) : 0;
     CommandResult moved =
-        ctl(farm, where[0], "migrate", where[1], ProcessFarm.VIP + ":80", "--to", target);
+        ctl(
+            farm,
+            download.server(),
+            "migrate",
+            download.client(),
+            ProcessFarm.VIP + ":80",
+            "--to",
+            target);
     boolean inFlight = curl.isAlive();
     checks.check(
         moved.exitCode() == 0,

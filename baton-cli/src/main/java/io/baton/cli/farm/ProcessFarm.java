@@ -276,6 +276,40 @@ public final class ProcessFarm extends ProcessLab {
     return Curl.from(client, timeout, args);
   }
 
+  /** A connection a server lists: the server and the client's "ip:port". */
+  public record Served(String server, String client) {}
+
+  /**
+   * The farm's one connection to {@code VIP:port} (a download, say), as the server holding it lists
+   * it: first the server whose metric counts one connection (an HTTP GET), then that server's
+   * {@code baton ctl connections}, one JVM (seconds on a loaded host) rather than one per server.
+   */
+  public Served awaitTheOneConnection(int port) throws Exception {
+    String[] server = new String[1];
+    awaitTrue(
+        () -> {
+          for (String s : SERVERS) {
+            if (metric(s, "baton_server_connections_active") == 1) server[0] = s;
+          }
+          return server[0] != null;
+        },
+        Duration.ofSeconds(20),
+        "a server holding the connection to port " + port);
+    String[] client = new String[1];
+    awaitTrue(
+        () -> {
+          CommandResult r =
+              cli(server[0], "ctl", "--config", config(server[0]).toString(), "connections");
+          for (String line : r.stdout().split("\n")) {
+            if (line.startsWith(VIP + ":" + port + " ")) client[0] = line.split("\\s+")[1];
+          }
+          return client[0] != null;
+        },
+        Duration.ofSeconds(30),
+        "the connection in 'baton ctl connections' on " + server[0]);
+    return new Served(server[0], client[0]);
+  }
+
   public static String url(String path) {
     return "http://" + VIP + path;
   }

@@ -195,43 +195,12 @@ class MigrationLabTest {
             ProcessFarm.url("/big.bin")));
   }
 
-  /** A server's listed connection: the server and the client's "ip:port". */
-  private record Listed(String server, String client) {}
-
-  /**
-   * The server that lists the farm's one port-80 connection (the download): the one whose metric
-   * counts a connection, then its {@code baton ctl connections} (one JVM, not one per server).
-   */
-  private static Listed listedDownload(ProcessFarm farm) throws Exception {
-    String[] owner = new String[1];
-    ProcessLab.awaitTrue(
-        () -> {
-          for (String s : ProcessFarm.SERVERS) {
-            if (farm.metric(s, "baton_server_connections_active") == 1) owner[0] = s;
-          }
-          return owner[0] != null;
-        },
-        Duration.ofSeconds(20),
-        "a server holding the download");
-    String[] client = new String[1];
-    ProcessLab.awaitTrue(
-        () -> {
-          for (String line : ctl(farm, owner[0], "connections").stdout().split("\n")) {
-            if (line.startsWith(ProcessFarm.VIP + ":80")) client[0] = line.split("\\s+")[1];
-          }
-          return client[0] != null;
-        },
-        Duration.ofSeconds(30),
-        "the download in 'baton ctl connections' on " + owner[0]);
-    return new Listed(owner[0], client[0]);
-  }
-
   @Test
   void aDownloadMovedMidStreamArrivesByteExact() throws Exception {
     try (ProcessFarm farm = farm("mig-dl")) {
       Path out = farm.lab.dir().resolve("download.bin");
       Process curl = startDownload(farm, out);
-      Listed listed = listedDownload(farm);
+      ProcessFarm.Served listed = farm.awaitTheOneConnection(80);
       String owner = listed.server();
       String client = listed.client();
       long before = Files.exists(out) ? Files.size(out) : 0;
@@ -264,7 +233,7 @@ class MigrationLabTest {
     try (ProcessFarm farm = farm("mig-kill")) {
       Path out = farm.lab.dir().resolve("download.bin");
       Process curl = startDownload(farm, out);
-      Listed listed = listedDownload(farm);
+      ProcessFarm.Served listed = farm.awaitTheOneConnection(80);
       String owner = listed.server();
       String client = listed.client();
       String source = owner;
