@@ -24,7 +24,11 @@ class ReloadLabTest {
 
   @Test
   void aTakeOverUnderLoadRefusesNoConnectionAndResetsNone() throws Exception {
-    try (ProcessFarm farm = new ProcessFarm("reload", ProcessFarm.Options.DEFAULT).startAll()) {
+    // A thread per download: on the common pool (one thread on a 2-CPU machine) they ran one
+    // after another, and only the first crossed the reload.
+    try (ProcessFarm farm = new ProcessFarm("reload", ProcessFarm.Options.DEFAULT).startAll();
+        java.util.concurrent.ExecutorService pool =
+            java.util.concurrent.Executors.newFixedThreadPool(DOWNLOADS)) {
       RstCounter rst = RstCounter.install(farm.client);
       String expected = Farm.sha256(farm.bigFile);
       List<KeepAliveClient> keepAlive = new ArrayList<>();
@@ -49,7 +53,8 @@ class ReloadLabTest {
                             "curl -fsS --max-time 100 --limit-rate 3M "
                                 + ProcessFarm.url("/big.bin")
                                 + " | sha256sum"),
-                        Duration.ofSeconds(120))));
+                        Duration.ofSeconds(120)),
+                pool));
       }
       // Until the new process has handed off under it (a fixed 10 s could end before that on a
       // loaded host, and the reload would then be tested without load).
