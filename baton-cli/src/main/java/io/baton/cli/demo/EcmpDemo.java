@@ -148,8 +148,8 @@ public final class EcmpDemo {
       // with it.
       farm.awaitHandedOffAndReplicated(
           handoffsBefore, installedBefore, DOWNLOADS, Duration.ofSeconds(30));
-      double d1 = handoffs(farm, "d1");
-      double d2 = handoffs(farm, "d2");
+      double d1 = farm.handoffs("d1");
+      double d2 = farm.handoffs("d2");
       String victim = d1 >= d2 ? "d1" : "d2";
       long killNs = System.nanoTime();
       farm.kill9(victim);
@@ -265,11 +265,6 @@ public final class EcmpDemo {
     double a = now.getOrDefault(name, 0.0);
     double b = before.getOrDefault(name, 0.0);
     return a >= b ? a - b : a;
-  }
-
-  private static double handoffs(EcmpFarm farm, String d) {
-    double v = farm.metric(d, "baton_dispatcher_handoffs_total");
-    return Double.isNaN(v) ? 0 : v;
   }
 
   private static CommandResult curl(EcmpFarm farm, String... args) {

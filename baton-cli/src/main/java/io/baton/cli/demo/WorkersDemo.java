@@ -179,12 +179,9 @@ public final class WorkersDemo {
 
   /** Connections given to {@code worker} so far, from s1's metrics (an HTTP GET, not a JVM). */
   private static long chosen(ProcessFarm farm, String worker) {
-    String label = "worker=\"" + worker + "\"";
-    return farm.metrics("s1").entrySet().stream()
-        .filter(e -> e.getKey().startsWith("baton_server_worker_connections_total{"))
-        .filter(e -> e.getKey().contains(label))
-        .mapToLong(e -> e.getValue().longValue())
-        .sum();
+    return farm.byLabel("s1", "baton_server_worker_connections_total", "worker")
+        .getOrDefault(worker, 0.0)
+        .longValue();
   }
 
   private static CommandResult ctl(ProcessFarm farm, String... args) {

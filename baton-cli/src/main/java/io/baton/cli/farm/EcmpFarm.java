@@ -174,6 +174,12 @@ public final class EcmpFarm extends ProcessLab {
     return hops;
   }
 
+  /** Connections {@code dispatcher} has handed off ({@code 0} while it does not answer). */
+  public double handoffs(String dispatcher) {
+    double v = metric(dispatcher, "baton_dispatcher_handoffs_total");
+    return Double.isNaN(v) ? 0 : v;
+  }
+
   /** A dispatcher counter summed over both dispatchers (a dispatcher not answering counts 0). */
   public double dispatcherTotal(String metric) {
     double sum = 0;

@@ -175,6 +175,24 @@ public abstract class ProcessLab implements AutoCloseable {
     return out;
   }
 
+  /**
+   * The samples of one metric {@code family} on the node (its name before the labels, e.g. {@code
+   * baton_server_worker_active}), summed per value of {@code label} (e.g. per worker).
+   */
+  public Map<String, Double> byLabel(String node, String family, String label) {
+    Map<String, Double> out = new HashMap<>();
+    java.util.regex.Pattern value =
+        java.util.regex.Pattern.compile("[{,]" + label + "=\"([^\"]*)\"");
+    metrics(node)
+        .forEach(
+            (name, v) -> {
+              if (!name.startsWith(family + "{")) return;
+              java.util.regex.Matcher m = value.matcher(name);
+              if (m.find()) out.merge(m.group(1), v, Double::sum);
+            });
+    return out;
+  }
+
   /** One metric of the node now, NaN if it has none. */
   public double metric(String node, String name) {
     return metrics(node).getOrDefault(name, Double.NaN);

@@ -64,8 +64,8 @@ class EcmpFarmLabTest {
         // Handed off, and each heard by the other dispatcher: a dispatcher killed before the sync
         // plane's news of its last handoffs reached the other takes those connections with it.
         farm.awaitHandedOffAndReplicated(0, 0, DOWNLOADS, Duration.ofSeconds(30));
-        double d1 = handoffs(farm, "d1");
-        double d2 = handoffs(farm, "d2");
+        double d1 = farm.handoffs("d1");
+        double d2 = farm.handoffs("d2");
         String victim = d1 >= d2 ? "d1" : "d2";
         String survivor = victim.equals("d1") ? "d2" : "d1";
         long killNs = System.nanoTime();
@@ -133,7 +133,7 @@ class EcmpFarmLabTest {
                           "http://" + EcmpFarm.VIP + "/whoami.txt"),
                       Duration.ofSeconds(15));
               assertThat(r.exitCode()).as("curl: %s", r.stderr()).isZero();
-              return handoffs(farm, victim) > 0;
+              return farm.handoffs(victim) > 0;
             },
             Duration.ofSeconds(30),
             victim + " taking new connections");
@@ -169,14 +169,14 @@ class EcmpFarmLabTest {
               "5s",
               "-H",
               "Connection: close");
-      awaitTrue(() -> handoffs(farm, "d1") > 50, Duration.ofSeconds(10), "load through d1");
+      awaitTrue(() -> farm.handoffs("d1") > 50, Duration.ofSeconds(10), "load through d1");
       NextHopSampler sampler = NextHopSampler.start(farm);
       long t0 = System.nanoTime();
       Process old = farm.takeOver("d1");
       try {
         assertThat(old.waitFor(60, TimeUnit.SECONDS)).as("the old d1 exits").isTrue();
         // The new process hands off connections, and its BIRD's session is up again.
-        awaitTrue(() -> handoffs(farm, "d1") > 0, Duration.ofSeconds(30), "the new d1 handing off");
+        awaitTrue(() -> farm.handoffs("d1") > 0, Duration.ofSeconds(30), "the new d1 handing off");
         awaitTrue(
             () -> farm.log("d1").contains("graceful-restart recovery"),
             Duration.ofSeconds(10),
@@ -187,9 +187,9 @@ class EcmpFarmLabTest {
       List<Integer> hops = sampler.samples().stream().map(h -> h.hops().size()).toList();
       long tookMs = (System.nanoTime() - t0) / 1_000_000;
       // Some more load on the new process before the report.
-      double newHandoffs = handoffs(farm, "d1");
+      double newHandoffs = farm.handoffs("d1");
       awaitTrue(
-          () -> handoffs(farm, "d1") >= newHandoffs + 20,
+          () -> farm.handoffs("d1") >= newHandoffs + 20,
           Duration.ofSeconds(10),
           "the new d1 taking more connections");
       assertThat(wrk.running()).as("wrk still loading at the end of the take-over").isTrue();
@@ -544,11 +544,6 @@ class EcmpFarmLabTest {
           handoffs, seconds, rate, 2 * rate, perNode);
       assertThat(handoffs).isPositive();
     }
-  }
-
-  private static double handoffs(EcmpFarm farm, String d) {
-    double v = farm.metric(d, "baton_dispatcher_handoffs_total");
-    return Double.isNaN(v) ? 0 : v;
   }
 
   private static String sha256(java.nio.file.Path file) throws Exception {

@@ -39,8 +39,8 @@ class EcmpHashLabTest {
     Map<Integer, List<String>> byPort = new TreeMap<>();
     for (int round = 0; round < 3; round++) {
       for (int port = 40000; port < 40010; port++) {
-        double d1 = handoffs(farm, "d1");
-        double d2 = handoffs(farm, "d2");
+        double d1 = farm.handoffs("d1");
+        double d2 = farm.handoffs("d2");
         int local = port;
         String body =
             farm.client.call(
@@ -62,13 +62,16 @@ class EcmpHashLabTest {
                   }
                 });
         assertThat(body).contains("200");
-        String which = null;
-        long deadline = System.nanoTime() + 5_000_000_000L;
-        while (which == null && System.nanoTime() < deadline) {
-          if (handoffs(farm, "d1") > d1) which = "d1";
-          else if (handoffs(farm, "d2") > d2) which = "d2";
-        }
-        byPort.computeIfAbsent(port, p -> new ArrayList<>()).add(which);
+        String[] which = new String[1];
+        ProcessLab.awaitTrue(
+            () -> {
+              if (farm.handoffs("d1") > d1) which[0] = "d1";
+              else if (farm.handoffs("d2") > d2) which[0] = "d2";
+              return which[0] != null;
+            },
+            java.time.Duration.ofSeconds(5),
+            "the handoff of the connection from port " + port);
+        byPort.computeIfAbsent(port, p -> new ArrayList<>()).add(which[0]);
       }
     }
     System.out.println("ecmp hash: client port -> dispatcher per round: " + byPort);
@@ -159,10 +162,5 @@ class EcmpHashLabTest {
         .as("the client's timeouts that drew a new hash")
         .isGreaterThanOrEqualTo(requests);
     assertThat(failures).as("requests whose retransmission went astray").isEmpty();
-  }
-
-  private static double handoffs(EcmpFarm farm, String d) {
-    double v = farm.metric(d, "baton_dispatcher_handoffs_total");
-    return Double.isNaN(v) ? 0 : v;
   }
 }

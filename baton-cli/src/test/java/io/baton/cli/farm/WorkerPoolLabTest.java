@@ -262,14 +262,8 @@ class WorkerPoolLabTest {
    */
   private static Map<String, Integer> active(ProcessFarm farm, String server) {
     Map<String, Integer> m = new HashMap<>();
-    java.util.regex.Pattern worker = java.util.regex.Pattern.compile("worker=\"([^\"]+)\"");
-    farm.metrics(server)
-        .forEach(
-            (name, value) -> {
-              if (!name.startsWith("baton_server_worker_active{")) return;
-              java.util.regex.Matcher w = worker.matcher(name);
-              if (w.find()) m.merge(w.group(1), value.intValue(), Integer::sum);
-            });
+    farm.byLabel(server, "baton_server_worker_active", "worker")
+        .forEach((worker, v) -> m.put(worker, v.intValue()));
     return m;
   }
 
