@@ -196,11 +196,15 @@ class EcmpFarmLabTest {
       String report = wrk.stop();
       System.out.printf(
           "ecmp take-over of d1 in %d ms; the router's next hops in %d samples meanwhile: min %d;"
-              + " as they changed: %s; wrk:%n%s%n",
+              + " as they changed: %s; the new d1: %s; wrk:%n%s%n",
           tookMs,
           hops.size(),
           hops.stream().mapToInt(Integer::intValue).min().orElse(-1),
           sampler.changes(),
+          farm.log("d1")
+              .lines()
+              .filter(l -> l.contains("joined the farm's cluster") || l.contains(" listens on "))
+              .toList(),
           report);
       assertThat(hops)
           .as("the router's next hops for the VIP during the take-over")

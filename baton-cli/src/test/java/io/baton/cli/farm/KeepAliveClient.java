@@ -6,6 +6,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -41,15 +42,34 @@ final class KeepAliveClient implements AutoCloseable {
 
   /** A connection from a fixed local address and port (shared with other connections). */
   KeepAliveClient(String host, int port, InetSocketAddress local) throws IOException {
-    socket = new Socket();
-    if (local != null) {
-      socket.setReuseAddress(true);
-      socket.bind(local);
+    this(new Socket(), host, port, local);
+  }
+
+  /**
+   * A connection over {@code unconnected}, a socket opened on the client host's thread (a socket
+   * lives in the namespace it was made in), connected from the calling thread, which may be any:
+   * the host's one thread then never waits for this connection's answers.
+   */
+  static KeepAliveClient over(SocketChannel unconnected, String host, int port) throws IOException {
+    return new KeepAliveClient(unconnected.socket(), host, port, null);
+  }
+
+  private KeepAliveClient(Socket socket, String host, int port, InetSocketAddress local)
+      throws IOException {
+    this.socket = socket;
+    try {
+      if (local != null) {
+        socket.setReuseAddress(true);
+        socket.bind(local);
+      }
+      socket.connect(new InetSocketAddress(host, port), 5000);
+      socket.setSoTimeout(10_000);
+      in = socket.getInputStream();
+      out = socket.getOutputStream();
+    } catch (IOException e) {
+      socket.close();
+      throw e;
     }
-    socket.connect(new InetSocketAddress(host, port), 5000);
-    socket.setSoTimeout(10_000);
-    in = socket.getInputStream();
-    out = socket.getOutputStream();
   }
 
   /** The client's end of the connection, "ip:port". */
