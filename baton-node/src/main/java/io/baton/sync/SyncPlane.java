@@ -71,6 +71,19 @@ public final class SyncPlane implements AutoCloseable {
    */
   static final long JOIN_TIMEOUT_MS = 2000;
 
+  /**
+   * Discovery requests a joining node sends to every seed within its join timeout (one every 0.5
+   * s). One request was not enough for a process that restarts on the same sync address (a
+   * dispatcher's --take-over): members still sending to the old process connect to the address as
+   * soon as the new one binds it, and when such a member and the newcomer connect to each other at
+   * once, JGroups keeps the connection the higher address opened and closes the other, losing the
+   * discovery request the newcomer wrote on it. When that member was the coordinator, the newcomer
+   * saw no coordinator within the timeout, founded a cluster of its own and, being a dispatcher,
+   * waited seconds for MERGE3 before it could hand off (1 take-over in 3-4 under load in
+   * EcmpFarmLabTest; wrk's connections timed out in the listen backlog).
+   */
+  static final int DISCOVERY_RUNS = 4;
+
   private final SyncSettings settings;
   private final JChannel channel;
   private final FarmState farm;
@@ -196,6 +209,7 @@ public final class SyncPlane implements AutoCloseable {
     TCPPING ping = new TCPPING();
     ping.setInitialHosts(s.seedAddresses());
     ping.setPortRange(0);
+    ping.numDiscoveryRuns(DISCOVERY_RUNS);
     FD_SOCK2 fdSock = new FD_SOCK2();
     fdSock.setBindAddress(s.bindAddress());
     fdSock.setOffset(1);
