@@ -277,21 +277,25 @@ class WanEmulatorLabTest {
       String timing) {}
 
   /**
-   * What the sink saw: each datagram's arrival time (nanoTime, in arrival order; the first {@code
-   * datagrams} entries), and how many overtook others.
+   * What the sink saw: each datagram's arrival time (nanoTime, in arrival order), and how many
+   * overtook others.
    */
-  private record Received(long datagrams, long[] arrivalsNs, long outOfOrder) {
+  private record Received(long[] arrivalsNs, long outOfOrder) {
+    long datagrams() {
+      return arrivalsNs.length;
+    }
+
     long firstNs() {
       return arrivalsNs[0];
     }
 
     long lastNs() {
-      return arrivalsNs[(int) datagrams - 1];
+      return arrivalsNs[arrivalsNs.length - 1];
     }
 
     /** Datagrams per second in each whole window of {@code window} arrivals, sorted. */
     double[] windowRates(int window) {
-      int windows = (int) ((datagrams - 1) / window);
+      int windows = (arrivalsNs.length - 1) / window;
       double[] rates = new double[windows];
       for (int i = 0; i < windows; i++) {
         long spanNs = arrivalsNs[(i + 1) * window] - arrivalsNs[i * window];
@@ -411,7 +415,7 @@ class WanEmulatorLabTest {
       if (sequence < highest) outOfOrder++;
       highest = Math.max(highest, sequence);
     }
-    return new Received(datagrams, arrivalsNs, outOfOrder);
+    return new Received(Arrays.copyOf(arrivalsNs, (int) datagrams), outOfOrder);
   }
 
   private static String sha256(byte[] bytes) throws Exception {
