@@ -54,6 +54,12 @@ final class HandoffAcceptor implements HandoffServer.Handler {
   private final OwnedConnections owned = new OwnedConnections();
   final LiveConnections live = new LiveConnections();
 
+  /**
+   * When the kernel is done with a connection the application closed: only then is its close
+   * reported (the dispatchers forward the client's packets until then).
+   */
+  volatile KernelRelease release = KernelRelease.IMMEDIATE;
+
   /** Told of every connection restored here (live migration's loop guard). */
   volatile java.util.function.Consumer<io.baton.transplant.FlowKey> onRestored = f -> {};
 
@@ -210,11 +216,16 @@ final class HandoffAcceptor implements HandoffServer.Handler {
           }
           active.decrementAndGet();
           closed.incrementAndGet();
-          owned.closed(from, id);
-          ownership.closed(state.flow(), id);
-          // Only the dispatcher that handed it over keeps its entry; if it is not connected now,
-          // the inventory of its next session tells it.
-          closedTo.accept(from, new FabricMessage.Closed(state.flow(), id, fromClient, toClient));
+          release.afterRelease(
+              state.flow(),
+              () -> {
+                owned.closed(from, id);
+                ownership.closed(state.flow(), id);
+                // Only the dispatcher that handed it over keeps its entry; if it is not connected
+                // now, the inventory of its next session tells it.
+                closedTo.accept(
+                    from, new FabricMessage.Closed(state.flow(), id, fromClient, toClient));
+              });
         },
         movable -> {
           synchronized (entry) {

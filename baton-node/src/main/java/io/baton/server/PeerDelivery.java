@@ -48,6 +48,9 @@ final class PeerDelivery implements LocalDelivery {
    */
   volatile OwnershipListener ownership = OwnershipListener.NONE;
 
+  /** When the kernel is done with a closed connection (see {@link KernelRelease}). */
+  volatile KernelRelease release = KernelRelease.IMMEDIATE;
+
   /**
    * Tokens of locally served connections, in the handoff ids' space (ms since the epoch, shifted).
    */
@@ -92,8 +95,13 @@ final class PeerDelivery implements LocalDelivery {
         .addListener(
             f -> {
               active.decrementAndGet();
-              localOpen.remove(flow, token);
-              listener.closed(flow, token);
+              // The other peers forward its client's packets here until the kernel is done.
+              release.afterRelease(
+                  flow,
+                  () -> {
+                    localOpen.remove(flow, token);
+                    listener.closed(flow, token);
+                  });
             });
     // Served here, the client's FIN may come later (see KeepEpollRegistered).
     ch.pipeline().addFirst(io.baton.netty.KeepEpollRegistered.INSTANCE);

@@ -71,6 +71,9 @@ public final class ServerAgent implements AutoCloseable {
   /** The worker pools of pooled relay deliveries. */
   private volatile List<io.baton.server.workers.WorkerPool> workerPools = List.of();
 
+  /** Holds back close reports until the kernel is done with the connection. */
+  private volatile KernelRelease drains = KernelRelease.IMMEDIATE;
+
   /** The kernel's DNAT to the workers of pools with a direct address; null without. */
   private volatile DirectDnat directDnat;
 
@@ -308,15 +311,34 @@ public final class ServerAgent implements AutoCloseable {
             active,
             ClientAddressPolicy.ofDevices(internal),
             (dispatcher, closedMessage) -> fabricRef[0].sendTo(dispatcher, closedMessage));
-    HandoffServer fabric =
-        new HandoffServer(
-            group,
-            bind,
-            config.cluster().key(),
-            config.node().name(),
-            acceptor,
-            HandoffServer.frameLimitFor(config.limits().maxHeadBytes(), ReceiveBuffers.maxBytes()),
-            new Liveness(config.timeouts().fabricHeartbeat(), config.timeouts().fabricDeadAfter()));
+    // Opened here, in the agent's network namespace, where the restored sockets live.
+    SocketDrainWatch drains;
+    try {
+      drains = SocketDrainWatch.open(config.timeouts().idle());
+    } catch (io.baton.linux.LinuxException e) {
+      if (direct != null) direct.close();
+      removeGuard(guardThread, guard);
+      throw new IOException(
+          "cannot watch closed connections (NETLINK_SOCK_DIAG): " + e.getMessage(), e);
+    }
+    acceptor.release = drains;
+    HandoffServer fabric;
+    try {
+      fabric =
+          new HandoffServer(
+              group,
+              bind,
+              config.cluster().key(),
+              config.node().name(),
+              acceptor,
+              HandoffServer.frameLimitFor(
+                  config.limits().maxHeadBytes(), ReceiveBuffers.maxBytes()),
+              new Liveness(
+                  config.timeouts().fabricHeartbeat(), config.timeouts().fabricDeadAfter()));
+    } catch (Exception | Error e) {
+      drains.close();
+      throw e;
+    }
     fabricRef[0] = fabric;
     fabric.allowPeers(DispatcherPolicy.of(server.dispatchers(), fabricDevice));
     int frameLimit =
@@ -339,6 +361,7 @@ public final class ServerAgent implements AutoCloseable {
               config.timeouts().handoff());
     } catch (io.baton.linux.LinuxException | RuntimeException e) {
       fabric.close();
+      drains.close();
       if (direct != null) direct.close();
       removeGuard(guardThread, guard);
       throw new IOException(
@@ -368,6 +391,8 @@ public final class ServerAgent implements AutoCloseable {
     agent.caches = List.copyOf(caches);
     agent.workerPools = List.copyOf(workerPools);
     agent.directDnat = direct;
+    agent.drains = drains;
+    agent.peer.release = drains;
     try {
       // Always: pools forwarded encap send every packet this way, and every UDP flow's first
       // datagram comes this way whatever its pool's forwarding.
@@ -581,6 +606,7 @@ public final class ServerAgent implements AutoCloseable {
     reporter.cancel(false);
     migrator.close();
     fabric.close();
+    drains.close();
     for (Delivery d : deliveries.values()) {
       if (d instanceof PassingDelivery p) p.close();
     }

@@ -83,7 +83,7 @@ final class KeepAliveClient implements AutoCloseable {
         ("GET " + path + " HTTP/1.1\r\nHost: farm.test\r\n\r\n")
             .getBytes(StandardCharsets.US_ASCII));
     out.flush();
-    String head = readHead();
+    String head = readHead(in);
     if (!head.startsWith("HTTP/1.1 200"))
       throw new IOException("request " + (requests + 1) + ": " + head);
     int length = -1;
@@ -118,7 +118,8 @@ final class KeepAliveClient implements AutoCloseable {
     return requests;
   }
 
-  private String readHead() throws IOException {
+  /** The response head on {@code in}, through its blank line (at most 16 KiB). */
+  static String readHead(InputStream in) throws IOException {
     ByteArrayOutputStream head = new ByteArrayOutputStream();
     int matched = 0;
     while (matched < 4) {

@@ -434,6 +434,40 @@ class ProcessFarmLabTest {
   }
 
   /**
+   * A slow client's {@code Connection: close} download: the server's application writes the whole
+   * answer into its socket and closes it long before the client has it all; the kernel goes on
+   * sending from the closed socket, and the dispatcher must go on forwarding the client's ACKs to
+   * it until the last byte and the FIN are acknowledged, however long after the application's close
+   * that is (with a close grace of its own, the client's ACKs after it met the dispatcher's stack,
+   * which reset the connection).
+   */
+  @Test
+  void aSlowClientGetsAllOfAnAnswerTheServerClosedBeforeSending() throws Exception {
+    try (ProcessFarm farm = new ProcessFarm("pf-slow", "", "").startAll()) {
+      RstCounter rst = RstCounter.install(farm.client);
+      // 4 MiB at 512 KiB/s: ~8 s, most of it after the server's close (its send buffer holds the
+      // rest), four times the dispatcher's close grace (2 s).
+      Path file = farm.lab.dir().resolve("slow.bin");
+      Farm.writeRandomFile(file, 4 << 20);
+      for (String s : ProcessFarm.SERVERS)
+        Files.createLink(farm.lab.dir().resolve("www-" + s).resolve("slow.bin"), file);
+      String sha =
+          PacedDownload.sha256(
+              farm.client.call(java.nio.channels.SocketChannel::open),
+              ProcessFarm.VIP,
+              80,
+              "/slow.bin",
+              512 * 1024,
+              Duration.ofSeconds(60));
+      assertThat(sha).isEqualTo(sha256(file));
+      assertThat(rst.received())
+          .as("RSTs the client received, from %s", rst.receivedFlows())
+          .isZero();
+      assertThat(farm.metric("d1", "baton_dispatcher_handoffs_total")).isEqualTo(1.0);
+    }
+  }
+
+  /**
    * 2,000 idle keep-alive connections fill both servers (max-connections 1000 each): a new client
    * gets the dispatcher's 503 while they are full, and is served once the servers' idle timeout (12
    * s) closed the idle connections, each with a clean EOF.
