@@ -204,7 +204,21 @@ public final class EcmpFarm extends ProcessLab {
                 && dispatcherTotal("baton_dispatcher_ownership_installed_total")
                     >= installedBefore + n,
         limit,
-        n + " handoffs, each installed by the other dispatcher");
+        n + " handoffs, each installed by the other dispatcher",
+        () -> {
+          StringBuilder seen = new StringBuilder();
+          for (String d : dispatchers) {
+            seen.append(d)
+                .append(": handoffs ")
+                .append(metric(d, "baton_dispatcher_handoffs_total"))
+                .append(", installed ")
+                .append(metric(d, "baton_dispatcher_ownership_installed_total"))
+                .append(", sync members ")
+                .append(metric(d, "baton_sync_view_members"))
+                .append("; ");
+          }
+          return seen + "before: handoffs " + handoffsBefore + ", installed " + installedBefore;
+        });
   }
 
   public void awaitNextHops(int n, Duration limit) throws Exception {

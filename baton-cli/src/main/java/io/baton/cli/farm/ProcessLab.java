@@ -17,6 +17,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.function.DoublePredicate;
+import java.util.function.Supplier;
 
 /**
  * What the farms of real Baton processes ({@link ProcessFarm}, {@link EcmpFarm}) share: the lab and
@@ -225,10 +226,27 @@ public abstract class ProcessLab implements AutoCloseable {
   /** Polls {@code check} until it holds, failing after {@code limit}. */
   public static void awaitTrue(Callable<Boolean> check, Duration limit, String what)
       throws Exception {
+    awaitTrue(check, limit, what, () -> "");
+  }
+
+  /**
+   * Polls {@code check} until it holds, failing after {@code limit} with {@code what} and the
+   * {@code state} seen then (e.g. the counters the check compared).
+   */
+  public static void awaitTrue(
+      Callable<Boolean> check, Duration limit, String what, Supplier<String> state)
+      throws Exception {
     long deadline = System.nanoTime() + limit.toNanos();
     while (!check.call()) {
-      if (System.nanoTime() > deadline)
-        throw new IllegalStateException("timed out after " + limit + " waiting for " + what);
+      if (System.nanoTime() > deadline) {
+        String seen = state.get();
+        throw new IllegalStateException(
+            "timed out after "
+                + limit
+                + " waiting for "
+                + what
+                + (seen.isEmpty() ? "" : "; " + seen));
+      }
       Thread.sleep(20); // polling interval of a deadline-bounded wait
     }
   }

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.baton.lab.CommandResult;
 import io.baton.lab.RstCounter;
 import java.io.InputStream;
+import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -29,10 +30,12 @@ class EcmpFarmLabTest {
   private static final String ENTRIES = "baton_forwarding_entries";
 
   /**
-   * 50 downloads of ~8 s each; the dispatcher that handed off most of them is killed (SIGKILL) one
-   * second in, and started again at once. The router withdraws its route (its BIRD dies with it)
-   * and later adds it back, so every flow moves at least once and half of them twice; every
-   * download must still arrive byte-exact, without one RST.
+   * 50 slow downloads (8 MiB at 256 KiB/s, {@code Connection: close}, so each server's application
+   * closes long before its kernel has sent everything); the dispatcher that handed off most of them
+   * is killed (SIGKILL) once the other heard of every one, and started again at once. The router
+   * withdraws its route (its BIRD dies with it) and later adds it back, so every flow moves at
+   * least once and half of them twice; every download must still arrive byte-exact, without one
+   * RST.
    */
   @Test
   void downloadsSurviveTheKilledDispatcherAndItsReturn() throws Exception {
@@ -40,26 +43,25 @@ class EcmpFarmLabTest {
       String expected = sha256(farm.bigFile);
       RstCounter rst = RstCounter.install(farm.client);
       ExecutorService pool = Executors.newFixedThreadPool(DOWNLOADS);
+      Process killed = null;
+      String killedNode = null;
       try {
-        List<Future<CommandResult>> downloads = new ArrayList<>();
+        List<Future<String>> downloads = new ArrayList<>();
         for (int i = 0; i < DOWNLOADS; i++) {
           // ~32 s each, across the kill and the restart (a JVM, BIRD and a BGP session: 4-6 s
-          // idle, more on a loaded host): pv reads at 256 KiB/s and TCP's flow control slows the
-          // server to that (curl's --limit-rate did not limit: 8 MiB in 1 s); pipefail: a failed
-          // transfer is not hidden
+          // idle, more on a loaded host): the client reads at 256 KiB/s and TCP's flow control
+          // slows the server to that. A socket is made in the client's namespace, on its thread.
+          SocketChannel socket = farm.client.call(SocketChannel::open);
           downloads.add(
               pool.submit(
-                  () ->
-                      farm.client.exec(
-                          List.of(
-                              "bash",
-                              "-o",
-                              "pipefail",
-                              "-c",
-                              "curl -fsS --max-time 90 http://"
-                                  + EcmpFarm.VIP
-                                  + "/big.bin | pv -q -L 256k | sha256sum"),
-                          Duration.ofSeconds(120))));
+                  () -> {
+                    try {
+                      return PacedDownload.sha256(
+                          socket, EcmpFarm.VIP, 80, "/big.bin", 256 * 1024, Duration.ofSeconds(90));
+                    } catch (java.io.IOException e) {
+                      return "failed: " + e;
+                    }
+                  }));
         }
         // Handed off, and each heard by the other dispatcher: a dispatcher killed before the sync
         // plane's news of its last handoffs reached the other takes those connections with it.
@@ -69,6 +71,8 @@ class EcmpFarmLabTest {
         String victim = d1 >= d2 ? "d1" : "d2";
         String survivor = victim.equals("d1") ? "d2" : "d1";
         long killNs = System.nanoTime();
+        killed = farm.process(victim);
+        killedNode = victim;
         farm.kill9(victim);
         farm.awaitNextHops(1, Duration.ofSeconds(30));
         long withdrawMs = (System.nanoTime() - killNs) / 1_000_000;
@@ -84,18 +88,12 @@ class EcmpFarmLabTest {
         double victimEntries = farm.metric(victim, ENTRIES);
         long running = downloads.stream().filter(f -> !f.isDone()).count();
         List<String> results = new ArrayList<>();
-        for (Future<CommandResult> f : downloads) {
-          CommandResult r = f.get(120, TimeUnit.SECONDS);
-          results.add(
-              r.exitCode() == 0
-                  ? r.stdout().strip().split(" ")[0]
-                  : "failed: " + r.stderr().strip());
-        }
+        for (Future<String> f : downloads) results.add(f.get(120, TimeUnit.SECONDS));
         System.out.printf(
             "ecmp: handoffs d1 %.0f, d2 %.0f; killed %s: withdrawn from the router %d ms after the"
                 + " kill; %s had installed %.0f entries from the servers' ownership news; %s back in the route %d ms"
                 + " after the kill with %.0f forwarding entries, %d downloads still running then; %d of %d"
-                + " downloads intact; client RSTs %d%n",
+                + " downloads intact (others: %s); client RSTs %d%n",
             d1,
             d2,
             victim,
@@ -108,6 +106,7 @@ class EcmpFarmLabTest {
             running,
             results.stream().filter(expected::equals).count(),
             DOWNLOADS,
+            results.stream().filter(r -> !r.equals(expected)).toList(),
             rst.received());
         assertThat(running).as("downloads still running when the route came back").isPositive();
         assertThat(victimEntries)
@@ -140,6 +139,15 @@ class EcmpFarmLabTest {
         assertThat(rst.received())
             .as("RSTs the client received, from %s", rst.receivedFlows())
             .isZero();
+      } catch (Exception | AssertionError e) {
+        // What each node saw explains a failure here: which lacked handoffs, news or entries.
+        StringBuilder logs = new StringBuilder(e.toString());
+        if (killed != null)
+          logs.append(
+              "%n%nthe killed %s's log:%n%s".formatted(killedNode, farm.log(killedNode, killed)));
+        for (String n : List.of("d1", "d2", "s1", "s2"))
+          logs.append("%n%n%s's log:%n%s".formatted(n, farm.log(n)));
+        throw new AssertionError(logs.toString(), e);
       } finally {
         pool.shutdownNow();
       }
