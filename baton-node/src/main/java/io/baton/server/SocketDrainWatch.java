@@ -5,8 +5,7 @@ import io.baton.linux.TcpSocketDiag;
 import io.baton.log.RateLimitedLog;
 import io.baton.transplant.FlowKey;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
+import java.util.PriorityQueue;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ScheduledExecutorService;
@@ -19,9 +18,10 @@ import org.slf4j.LoggerFactory;
 /**
  * {@link KernelRelease} by asking the kernel ({@link TcpSocketDiag}) about each closed connection
  * until its socket is gone, in TIME_WAIT or CLOSE: first {@link #FIRST_CHECK_NS} after the close,
- * then at doubling intervals up to {@link #MAX_INTERVAL_NS}. A socket whose unacknowledged bytes
- * and state stay the same for {@code stall} (a client that stopped reading, or never sends its FIN)
- * is reported anyway; the kernel's own limits end it later.
+ * then at doubling intervals up to {@link #MAX_INTERVAL_NS} (the timer ticks every {@link
+ * #FIRST_CHECK_NS} while any report waits, and asks only about the connections due). A socket whose
+ * unacknowledged bytes and state stay the same for {@code stall} (a client that stopped reading, or
+ * never sends its FIN) is reported anyway; the kernel's own limits end it later.
  *
  * <p>The lookups run on one timer thread, which owns the pending list; {@link #afterRelease} is
  * safe from any thread.
@@ -60,7 +60,11 @@ final class SocketDrainWatch implements KernelRelease {
   private final LongSupplier nanoTime;
   private final long stallNs;
   private final Queue<Pending> arrived = new ConcurrentLinkedQueue<>();
-  private final List<Pending> pending = new ArrayList<>(); // timer thread only
+
+  /** By due time; the timer thread's only. */
+  private final PriorityQueue<Pending> pending =
+      new PriorityQueue<>((a, b) -> Long.compare(a.dueNs - b.dueNs, 0));
+
   private final ScheduledExecutorService timer;
   private final AtomicBoolean scheduled = new AtomicBoolean();
   private final Runnable onClose;
@@ -129,13 +133,12 @@ final class SocketDrainWatch implements KernelRelease {
     }
   }
 
+  /** Every {@link #FIRST_CHECK_NS} while a report waits; the lookups only for those due. */
   private void tick() {
     long nextNs = poll();
     scheduled.set(false);
-    if (nextNs >= 0 || !arrived.isEmpty()) {
-      if (scheduled.compareAndSet(false, true))
-        schedule(nextNs >= 0 ? Math.max(0, nextNs - nanoTime.getAsLong()) : FIRST_CHECK_NS);
-    }
+    if ((nextNs >= 0 || !arrived.isEmpty()) && scheduled.compareAndSet(false, true))
+      schedule(FIRST_CHECK_NS);
   }
 
   /**
@@ -146,23 +149,18 @@ final class SocketDrainWatch implements KernelRelease {
   long poll() {
     for (Pending p; (p = arrived.poll()) != null; ) pending.add(p);
     long now = nanoTime.getAsLong();
-    long next = -1;
-    for (var it = pending.iterator(); it.hasNext(); ) {
-      Pending p = it.next();
-      if (p.dueNs - now > 0) {
-        next = next < 0 ? p.dueNs : Math.min(next, p.dueNs);
-        continue;
-      }
+    for (Pending p; (p = pending.peek()) != null && p.dueNs - now <= 0; ) {
+      pending.poll();
       if (released(p, now)) {
-        it.remove();
         run(p);
-        continue;
+      } else {
+        p.intervalNs = Math.min(p.intervalNs * 2, MAX_INTERVAL_NS);
+        p.dueNs = now + p.intervalNs;
+        pending.add(p);
       }
-      p.intervalNs = Math.min(p.intervalNs * 2, MAX_INTERVAL_NS);
-      p.dueNs = now + p.intervalNs;
-      next = next < 0 ? p.dueNs : Math.min(next, p.dueNs);
     }
-    return next;
+    Pending first = pending.peek();
+    return first == null ? -1 : first.dueNs;
   }
 
   /** Connections whose report still waits for the kernel. On the timer thread. */
