@@ -456,6 +456,13 @@ public final class MetricsEndpoint implements AutoCloseable {
         .help("Handed-off connections this server owns now")
         .callback(cb -> cb.call(a.activeConnections()))
         .register(r);
+    GaugeWithCallback.builder()
+        .name("baton_server_closes_awaiting_kernel")
+        .help(
+            "Connections closed by their application whose close is not reported yet: the kernel"
+                + " still sends to the client or waits for its FIN")
+        .callback(cb -> cb.call(a.closesAwaitingKernel()))
+        .register(r);
     counterOf(
         r, "baton_server_handoffs_accepted", "Handoffs restored and delivered", a::acceptedTotal);
     counterOf(

@@ -20,6 +20,11 @@ interface KernelRelease extends AutoCloseable {
    */
   void afterRelease(FlowKey flow, Runnable report);
 
+  /** Closes whose report waits for the kernel now. Any thread. */
+  default int waiting() {
+    return 0;
+  }
+
   @Override
   default void close() {}
 }

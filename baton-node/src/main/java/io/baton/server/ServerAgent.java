@@ -556,6 +556,14 @@ public final class ServerAgent implements AutoCloseable {
     return active.get();
   }
 
+  /**
+   * Connections their application closed whose close is not reported yet: the kernel still sends to
+   * their client or waits for its FIN (see {@link KernelRelease}).
+   */
+  public int closesAwaitingKernel() {
+    return drains.waiting();
+  }
+
   public long acceptedTotal() {
     return acceptor.accepted.get();
   }

@@ -67,6 +67,8 @@ final class SocketDrainWatch implements KernelRelease {
 
   private final ScheduledExecutorService timer;
   private final AtomicBoolean scheduled = new AtomicBoolean();
+  private final java.util.concurrent.atomic.AtomicInteger waiting =
+      new java.util.concurrent.atomic.AtomicInteger();
   private final Runnable onClose;
 
   /**
@@ -121,6 +123,7 @@ final class SocketDrainWatch implements KernelRelease {
 
   @Override
   public void afterRelease(FlowKey flow, Runnable report) {
+    waiting.incrementAndGet();
     arrived.add(new Pending(flow, report, nanoTime.getAsLong()));
     if (timer != null && scheduled.compareAndSet(false, true)) schedule(FIRST_CHECK_NS);
   }
@@ -163,11 +166,6 @@ final class SocketDrainWatch implements KernelRelease {
     return first == null ? -1 : first.dueNs;
   }
 
-  /** Connections whose report still waits for the kernel. On the timer thread. */
-  int pendingCount() {
-    return pending.size() + arrived.size();
-  }
-
   private boolean released(Pending p, long now) {
     TcpSocketDiag.Found found;
     try {
@@ -197,7 +195,13 @@ final class SocketDrainWatch implements KernelRelease {
     return false;
   }
 
-  private static void run(Pending p) {
+  @Override
+  public int waiting() {
+    return waiting.get();
+  }
+
+  private void run(Pending p) {
+    waiting.decrementAndGet();
     try {
       p.report.run();
     } catch (RuntimeException e) {

@@ -89,7 +89,7 @@ class SocketDrainWatchTest {
     watch.afterRelease(FLOW, reports::incrementAndGet);
     runUntilIdle();
     assertThat(reports).hasValue(1);
-    assertThat(watch.pendingCount()).isZero();
+    assertThat(watch.waiting()).isZero();
   }
 
   @Test
@@ -97,7 +97,7 @@ class SocketDrainWatchTest {
     watch.afterRelease(FLOW, reports::incrementAndGet);
     assertThat(watch.poll()).isEqualTo(now + SocketDrainWatch.FIRST_CHECK_NS);
     assertThat(asked).isEmpty();
-    assertThat(watch.pendingCount()).isOne();
+    assertThat(watch.waiting()).isOne();
   }
 
   private static TcpSocketDiag.Found sending(long unacknowledged) {

@@ -377,9 +377,12 @@ class FarmLabTest {
   /**
    * The close grace: when the server closes a handed-off connection first, the client's own FIN
    * (and its ACK of the server's FIN) still arrive at the dispatcher afterwards and must be
-   * forwarded — reaching the dispatcher's stack they would be answered with an RST — so when the
-   * server reports the close, the entry leaves the owner map for the late map, which forwards for
-   * {@code close-grace} (unless a SYN reopens the 4-tuple), then lets it go.
+   * forwarded — reaching the dispatcher's stack they would be answered with an RST. So the server
+   * reports the close only once its kernel is done with the socket (here: the client's FIN came,
+   * the socket is in TIME_WAIT); until then the entry stays in the owner map, however long the
+   * client keeps its half of the connection open. The report moves the entry to the late map, which
+   * forwards stragglers (a retransmitted FIN) for {@code close-grace} (unless a SYN reopens the
+   * 4-tuple), then lets it go.
    */
   @Test
   void aClosedConnectionsLatePacketsAreForwardedForTheCloseGraceThenNot() throws Exception {
@@ -388,6 +391,7 @@ class FarmLabTest {
     int entriesBefore = forwarding.size().get(5, TimeUnit.SECONDS);
     int closingBefore = forwarding.closingSize().get(5, TimeUnit.SECONDS);
     int activeBefore = s3.activeConnections();
+    int awaitingBefore = s3.closesAwaitingKernel();
     Socket client =
         farm.client.call(
             () -> {
@@ -407,34 +411,42 @@ class FarmLabTest {
       String answer = new String(client.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
       assertThat(answer).startsWith("HTTP/1.1 200").endsWith("s3\n");
       awaitTrue(() -> s3.activeConnections() == activeBefore, QUIET, "s3 to close the connection");
-      closedAtNs = System.nanoTime();
+      // ... but its kernel waits for the client's FIN (FIN_WAIT2): the close is not reported.
       awaitTrue(
-          () -> forwarding.size().get(5, TimeUnit.SECONDS) == entriesBefore,
+          () -> s3.closesAwaitingKernel() == awaitingBefore + 1,
           QUIET,
-          "the entry to leave the owner map when s3 reports the close");
-      int during = forwarding.closingSize().get(5, TimeUnit.SECONDS);
-      long checkedAfterMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - closedAtNs);
-      assertThat(checkedAfterMs)
-          .as("the check ran within the grace")
-          .isLessThan(CLOSE_GRACE.toMillis());
-      assertThat(during)
-          .as(
-              "closed connections still forwarded %d ms after s3 closed (grace %s)",
-              checkedAfterMs, CLOSE_GRACE)
-          .isEqualTo(closingBefore + 1);
-      // ... and closes only now: its FIN must still be forwarded to s3 (no RST: checked after the
-      // test).
+          "s3 holding the close back for its kernel");
+      assertThat(forwarding.size().get(5, TimeUnit.SECONDS))
+          .as("entries while s3's kernel waits for the client's FIN")
+          .isEqualTo(entriesBefore + 1);
+      // The client closes only now: its FIN must still be forwarded to s3 (no RST: checked after
+      // the test).
+      closedAtNs = System.nanoTime();
     }
+    awaitTrue(
+        () -> forwarding.size().get(5, TimeUnit.SECONDS) == entriesBefore,
+        QUIET,
+        "the entry to leave the owner map when s3 reports the close");
+    int during = forwarding.closingSize().get(5, TimeUnit.SECONDS);
+    long checkedAfterMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - closedAtNs);
+    assertThat(checkedAfterMs)
+        .as("the check ran within the grace")
+        .isLessThan(CLOSE_GRACE.toMillis());
+    assertThat(during)
+        .as(
+            "closed connections still forwarded %d ms after the client closed (grace %s)",
+            checkedAfterMs, CLOSE_GRACE)
+        .isEqualTo(closingBefore + 1);
+    assertThat(s3.closesAwaitingKernel()).isEqualTo(awaitingBefore);
     awaitTrue(
         () -> forwarding.closingSize().get(5, TimeUnit.SECONDS) == closingBefore,
         QUIET,
         "the late forwarding to end after the grace");
     long goneAfterMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - closedAtNs);
-    // The grace starts when s3's CLOSED arrives, after s3 closed; allow for the poll interval
-    // that separated s3's close from closedAtNs.
+    // The grace starts when s3's CLOSED arrives, after the client's FIN reached s3.
     assertThat(goneAfterMs)
-        .as("ms from s3's close to the end of the late forwarding (grace %s)", CLOSE_GRACE)
-        .isGreaterThanOrEqualTo(CLOSE_GRACE.toMillis() - 100);
+        .as("ms from the client's close to the end of the late forwarding (grace %s)", CLOSE_GRACE)
+        .isGreaterThanOrEqualTo(CLOSE_GRACE.toMillis());
   }
 
   @Test
