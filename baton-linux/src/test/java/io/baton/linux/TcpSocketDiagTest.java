@@ -33,10 +33,12 @@ class TcpSocketDiagTest {
             SocketChannel server = listener.accept();
             var local = (InetSocketAddress) server.getLocalAddress();
             var remote = (InetSocketAddress) server.getRemoteAddress();
+            java.util.concurrent.Callable<TcpSocketDiag.Found> serverSide =
+                () ->
+                    diag.find(
+                        local.getAddress(), local.getPort(), remote.getAddress(), remote.getPort());
 
-            TcpSocketDiag.Found open =
-                diag.find(
-                    local.getAddress(), local.getPort(), remote.getAddress(), remote.getPort());
+            TcpSocketDiag.Found open = serverSide.call();
             assertThat(open).isNotNull();
             assertThat(open.state()).isEqualTo(TcpSocketDiag.ESTABLISHED);
             assertThat(open.unacknowledged()).isZero();
@@ -47,9 +49,7 @@ class TcpSocketDiagTest {
             for (int n; (n = server.write(chunk.clear())) > 0; ) written += n;
             server.close(); // the application is done; the kernel is not
 
-            TcpSocketDiag.Found orphan =
-                diag.find(
-                    local.getAddress(), local.getPort(), remote.getAddress(), remote.getPort());
+            TcpSocketDiag.Found orphan = serverSide.call();
             assertThat(orphan).isNotNull();
             assertThat(orphan.state()).isEqualTo(TcpSocketDiag.FIN_WAIT1);
             assertThat(orphan.unacknowledged()).isPositive();
@@ -63,9 +63,7 @@ class TcpSocketDiagTest {
             long deadline = Loopback.deadline();
             TcpSocketDiag.Found last;
             do {
-              last =
-                  diag.find(
-                      local.getAddress(), local.getPort(), remote.getAddress(), remote.getPort());
+              last = serverSide.call();
             } while (last != null
                 && last.state() != TcpSocketDiag.TIME_WAIT
                 && System.nanoTime() < deadline);
