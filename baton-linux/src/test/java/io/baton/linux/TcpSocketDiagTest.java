@@ -2,13 +2,16 @@ package io.baton.linux;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.net.Inet6Address;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.StandardProtocolFamily;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The kernel's own view of a loopback connection's server side through its life: established, then
@@ -19,14 +22,21 @@ import org.junit.jupiter.api.Test;
 class TcpSocketDiagTest {
   private static PrivateNetns ns; // set by @PrivateNamespace
 
-  @Test
-  void followsAServerSocketPastItsApplicationsClose() throws Exception {
+  /** 127.0.0.1 (AF_INET) and ::1 (AF_INET6: 16-byte addresses in the lookup). */
+  @ParameterizedTest
+  @ValueSource(strings = {"127.0.0.1", "::1"})
+  void followsAServerSocketPastItsApplicationsClose(String loopback) throws Exception {
+    InetAddress address = InetAddress.getByName(loopback);
+    StandardProtocolFamily family =
+        address instanceof Inet6Address
+            ? StandardProtocolFamily.INET6
+            : StandardProtocolFamily.INET;
     ns.run(
         () -> {
           try (TcpSocketDiag diag = TcpSocketDiag.open();
-              ServerSocketChannel listener = ServerSocketChannel.open(StandardProtocolFamily.INET);
-              SocketChannel client = SocketChannel.open(StandardProtocolFamily.INET)) {
-            listener.bind(new InetSocketAddress(Loopback.LOCALHOST, 0));
+              ServerSocketChannel listener = ServerSocketChannel.open(family);
+              SocketChannel client = SocketChannel.open(family)) {
+            listener.bind(new InetSocketAddress(address, 0));
             // A small receive buffer: the client's window closes long before the server is done.
             client.setOption(StandardSocketOptions.SO_RCVBUF, 4096);
             client.connect(listener.getLocalAddress());
