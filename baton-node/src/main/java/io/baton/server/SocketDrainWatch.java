@@ -138,10 +138,15 @@ final class SocketDrainWatch implements KernelRelease {
 
   /** Every {@link #FIRST_CHECK_NS} while a report waits; the lookups only for those due. */
   private void tick() {
-    long nextNs = poll();
-    scheduled.set(false);
-    if ((nextNs >= 0 || !arrived.isEmpty()) && scheduled.compareAndSet(false, true))
-      schedule(FIRST_CHECK_NS);
+    try {
+      poll();
+    } finally {
+      // Whatever happened, the next tick comes while a report waits: one lost tick would hold
+      // every later close's report back for good.
+      scheduled.set(false);
+      if ((!pending.isEmpty() || !arrived.isEmpty()) && scheduled.compareAndSet(false, true))
+        schedule(FIRST_CHECK_NS);
+    }
   }
 
   /**
@@ -170,8 +175,8 @@ final class SocketDrainWatch implements KernelRelease {
     TcpSocketDiag.Found found;
     try {
       found = lookup.find(p.flow);
-    } catch (LinuxException e) {
-      log.warn("{}: cannot ask the kernel about the closed connection: {}", p.flow, e.getMessage());
+    } catch (LinuxException | RuntimeException e) {
+      log.warn("{}: cannot ask the kernel about the closed connection: {}", p.flow, e.toString());
       return true; // reported as closed: a wait nobody can end would keep it forever
     }
     if (found == null

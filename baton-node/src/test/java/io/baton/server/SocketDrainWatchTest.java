@@ -30,6 +30,7 @@ class SocketDrainWatchTest {
             asked.add(now);
             Object a = answers.isEmpty() ? null : answers.poll();
             if (a instanceof LinuxException e) throw e;
+            if (a instanceof RuntimeException e) throw e;
             return (TcpSocketDiag.Found) a;
           },
           () -> now,
@@ -89,6 +90,17 @@ class SocketDrainWatchTest {
     watch.afterRelease(FLOW, reports::incrementAndGet);
     runUntilIdle();
     assertThat(reports).hasValue(1);
+    assertThat(watch.waiting()).isZero();
+  }
+
+  @Test
+  void aLookupThatThrowsReportsTheCloseAndTheOthersGoOn() {
+    answers.add(new IllegalStateException("a bug in the lookup"));
+    answers.add(sending(10));
+    watch.afterRelease(FLOW, reports::incrementAndGet);
+    watch.afterRelease(FLOW, reports::incrementAndGet);
+    runUntilIdle();
+    assertThat(reports).hasValue(2);
     assertThat(watch.waiting()).isZero();
   }
 
