@@ -208,13 +208,14 @@ public final class EcmpFarm extends ProcessLab {
         () -> {
           StringBuilder seen = new StringBuilder();
           for (String d : dispatchers) {
+            var m = metrics(d); // one page per dispatcher, its three figures from one moment
             seen.append(d)
                 .append(": handoffs ")
-                .append(metric(d, "baton_dispatcher_handoffs_total"))
+                .append(m.getOrDefault("baton_dispatcher_handoffs_total", Double.NaN))
                 .append(", installed ")
-                .append(metric(d, "baton_dispatcher_ownership_installed_total"))
+                .append(m.getOrDefault("baton_dispatcher_ownership_installed_total", Double.NaN))
                 .append(", sync members ")
-                .append(metric(d, "baton_sync_view_members"))
+                .append(m.getOrDefault("baton_sync_view_members", Double.NaN))
                 .append("; ");
           }
           return seen + "before: handoffs " + handoffsBefore + ", installed " + installedBefore;
