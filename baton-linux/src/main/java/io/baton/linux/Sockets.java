@@ -45,6 +45,10 @@ public final class Sockets {
   public static final int SO_DETACH_FILTER = 27;
   public static final int SO_MARK = 36;
   public static final int SO_LINGER = 13;
+
+  /** The interface a socket is bound to, by index; 0 for none. */
+  public static final int SO_BINDTOIFINDEX = 62;
+
   // linux/in.h
   public static final int SOL_IP = 0;
   public static final int IPPROTO_TCP = 6;
@@ -207,6 +211,77 @@ public final class Sockets {
       throw e;
     } catch (Throwable t) {
       throw unexpected("accept4", t);
+    }
+  }
+
+  /**
+   * A connection {@link #acceptWithPeer} took from a listener: its socket and the client's address.
+   */
+  public record Accepted(int fd, InetSocketAddress peer) {}
+
+  /**
+   * accept4(2), non-blocking and close-on-exec, with the client's address from the same call (no
+   * getpeername). Returns null when the non-blocking listener has nothing queued. The address
+   * buffer is this thread's scratch memory: no allocation besides the result.
+   */
+  public static Accepted acceptWithPeer(int fd) throws LinuxException {
+    try {
+      MemorySegment sa = Libc.scratch(Libc.Scratch.SOCKADDR, SOCKADDR_IN6_SIZE);
+      MemorySegment len = Libc.scratch(Libc.Scratch.LENGTH, 4);
+      len.set(JAVA_INT, 0, SOCKADDR_IN6_SIZE);
+      var st = Libc.state();
+      int r = (int) Libc.ACCEPT4.invokeExact(st, fd, sa, len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (r < 0) {
+        int errno = Libc.errno(st);
+        if (errno == Errno.EAGAIN) return null;
+        throw new LinuxException("accept4", errno);
+      }
+      try {
+        return new Accepted(r, fromSockaddr(sa));
+      } catch (LinuxException | RuntimeException e) {
+        closeQuietly(r);
+        throw e;
+      }
+    } catch (LinuxException e) {
+      throw e;
+    } catch (Throwable t) {
+      throw unexpected("accept4", t);
+    }
+  }
+
+  /** What {@link #recv} returns when a non-blocking socket has nothing to read now. */
+  public static final int WOULD_BLOCK = -1;
+
+  /** The most one {@link #recv} call reads. */
+  public static final int RECV_BUFFER_BYTES = 16_384;
+
+  /** This thread's native buffer for {@link #recv}. */
+  private static final ThreadLocal<MemorySegment> RECV_BUFFER =
+      ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(RECV_BUFFER_BYTES, 8));
+
+  /**
+   * recv(2) of up to {@code min(len, RECV_BUFFER_BYTES)} bytes of a non-blocking socket into {@code
+   * into}: the count read, 0 at the end of the stream (the peer's FIN), or {@link #WOULD_BLOCK}.
+   * Reads through this thread's native buffer: no allocation per call.
+   */
+  public static int recv(int fd, byte[] into, int off, int len) throws LinuxException {
+    java.util.Objects.checkFromIndexSize(off, len, into.length);
+    try {
+      MemorySegment buf = RECV_BUFFER.get();
+      var st = Libc.state();
+      long n =
+          (long) Libc.RECV.invokeExact(st, fd, buf, (long) Math.min(len, RECV_BUFFER_BYTES), 0);
+      if (n < 0) {
+        int errno = Libc.errno(st);
+        if (errno == Errno.EAGAIN) return WOULD_BLOCK;
+        throw new LinuxException("recv", errno);
+      }
+      MemorySegment.copy(buf, ValueLayout.JAVA_BYTE, 0, into, off, (int) n);
+      return (int) n;
+    } catch (LinuxException e) {
+      throw e;
+    } catch (Throwable t) {
+      throw unexpected("recv", t);
     }
   }
 

@@ -19,14 +19,9 @@ import io.baton.routing.LoadTable;
 import io.baton.routing.Member;
 import io.baton.routing.Pool;
 import io.baton.routing.Router;
-import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.epoll.EpollChannelOption;
-import io.netty.channel.epoll.EpollServerSocketChannel;
-import io.netty.channel.socket.SocketProtocolFamily;
+import io.netty.channel.IoEventLoop;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -56,7 +51,13 @@ public final class DispatcherNode implements AutoCloseable {
   private final Map<String, HandoffClient> clients;
   private final LoadTable load;
   private final DispatcherStats stats = new DispatcherStats();
+
+  /** The UDP VIPs' listeners. */
   private final List<Channel> listeners = new ArrayList<>();
+
+  /** The TCP VIPs' listeners: one per VIP and event loop. */
+  private final List<VipListener> vipListeners = new ArrayList<>();
+
   private final String nodeName;
 
   /** The loops of the listeners and of the connections they accept. */
@@ -305,25 +306,16 @@ public final class DispatcherNode implements AutoCloseable {
                 pools,
                 dispatcher.discoveredPools.forVip(
                     new Vip(v.address(), v.port()), discoveringKinds));
-        dispatcher.listeners.add(
+        FirstRequest.Shared shared =
+            new FirstRequest.Shared(
+                site, coordinator, dispatcher.stats, admission, config.limits().maxHeaderCount());
+        List<VipListener> vipListeners =
             paused != null
-                ? paused.resume(
-                    site.vip(),
-                    firstRequest(
-                        site,
-                        coordinator,
-                        dispatcher.stats,
-                        admission,
-                        config.limits().maxHeaderCount()))
-                : bind(
-                    group,
-                    site,
-                    coordinator,
-                    dispatcher.stats,
-                    admission,
-                    config.limits().maxHeaderCount(),
-                    listenerInterface));
-        dispatcher.clampSegmentsForEncap(config, v, dispatcher.listeners.getLast());
+                ? paused.take(site.vip())
+                : bindPerLoop(site.vip(), eventLoops(group).size(), listenerInterface);
+        dispatcher.vipListeners.addAll(vipListeners);
+        dispatcher.clampSegmentsForEncap(config, v, vipListeners);
+        accept(group, vipListeners, shared, local);
         log.info("dispatcher {} listens on {} ({})", node.name(), site.vip(), site.mode());
       }
     } catch (IOException | RuntimeException e) {
@@ -546,7 +538,7 @@ public final class DispatcherNode implements AutoCloseable {
    * hand connections to an encap pool, the listener advertises an MSS for which a full client
    * segment still fits the fabric's MTU once wrapped (routers between would drop it otherwise).
    */
-  private void clampSegmentsForEncap(BatonConfig config, VipConfig v, Channel listener)
+  private void clampSegmentsForEncap(BatonConfig config, VipConfig v, List<VipListener> listeners)
       throws IOException {
     if (encapServers.isEmpty()) return;
     boolean encap =
@@ -563,14 +555,15 @@ public final class DispatcherNode implements AutoCloseable {
     int headers = v6 ? 60 : 40;
     int overhead = v6 ? io.baton.linux.EncapHeader6.OVERHEAD : ENCAP_OVERHEAD;
     int mss = Math.min(frontMtu - headers, fabricMtu - headers - overhead);
-    int fd = ((io.netty.channel.epoll.EpollServerSocketChannel) listener).fd().intValue();
     try {
-      io.baton.linux.Sockets.setInt(
-          fd,
-          io.baton.linux.Sockets.IPPROTO_TCP,
-          io.baton.linux.Sockets.TCP_MAXSEG,
-          mss,
-          "TCP_MAXSEG");
+      for (VipListener l : listeners) {
+        io.baton.linux.Sockets.setInt(
+            l.fd(),
+            io.baton.linux.Sockets.IPPROTO_TCP,
+            io.baton.linux.Sockets.TCP_MAXSEG,
+            mss,
+            "TCP_MAXSEG");
+      }
     } catch (LinuxException e) {
       throw new IOException("cannot clamp the MSS of VIP " + v + ": " + e.getMessage(), e);
     }
@@ -830,152 +823,85 @@ public final class DispatcherNode implements AutoCloseable {
    * net.ipv4.tcp_migrate_req}). {@link #start} with them accepts once it can hand off.
    */
   public static final class PausedListeners implements AutoCloseable {
-    private final Map<Vip, Channel> channels;
-    private final Map<Vip, java.util.concurrent.atomic.AtomicReference<ChannelInitializer<Channel>>>
-        children;
+    private final Map<Vip, List<VipListener>> listeners;
 
-    private PausedListeners(
-        Map<Vip, Channel> channels,
-        Map<Vip, java.util.concurrent.atomic.AtomicReference<ChannelInitializer<Channel>>>
-            children) {
-      this.channels = channels;
-      this.children = children;
+    private PausedListeners(Map<Vip, List<VipListener>> listeners) {
+      this.listeners = listeners;
     }
 
-    /** Binds every VIP of {@code config}, not accepting. */
+    /**
+     * Binds every TCP VIP of {@code config}, one listener per loop of {@code group}, not accepting.
+     */
     public static PausedListeners bind(BatonConfig config, EventLoopGroup group)
         throws IOException {
-      Map<Vip, Channel> channels = new LinkedHashMap<>();
-      Map<Vip, java.util.concurrent.atomic.AtomicReference<ChannelInitializer<Channel>>> children =
-          new LinkedHashMap<>();
+      Map<Vip, List<VipListener>> listeners = new LinkedHashMap<>();
+      int loops = eventLoops(group).size();
       try {
         for (VipConfig v : config.vips()) {
+          if (v.mode() == io.baton.config.VipMode.UDP) continue;
           Vip vip = new Vip(v.address(), v.port());
-          var child =
-              new java.util.concurrent.atomic.AtomicReference<ChannelInitializer<Channel>>();
-          children.put(vip, child);
-          channels.put(
-              vip,
-              listen(
-                  group,
-                  vip,
-                  new ChannelInitializer<Channel>() {
-                    @Override
-                    protected void initChannel(Channel ch) {
-                      ch.pipeline().addLast(child.get());
-                    }
-                  },
-                  false,
-                  // A planned reload is refused for peer-mode nodes, the only bound listeners.
-                  io.baton.netty.BoundInterface.UNBOUND));
+          // A planned reload is refused for peer-mode nodes, the only bound listeners.
+          listeners.put(vip, bindPerLoop(vip, loops, io.baton.netty.BoundInterface.UNBOUND));
         }
       } catch (IOException | RuntimeException e) {
-        channels.values().forEach(Channel::close);
+        listeners.values().forEach(l -> l.forEach(VipListener::close));
         throw e;
       }
-      return new PausedListeners(channels, children);
+      return new PausedListeners(listeners);
     }
 
-    /** Starts accepting on {@code vip} with {@code child} for each connection. */
-    Channel resume(Vip vip, ChannelInitializer<Channel> child) {
-      Channel ch = channels.get(vip);
-      if (ch == null) throw new IllegalArgumentException("no paused listener for " + vip);
-      children.get(vip).set(child);
-      ch.config().setAutoRead(true);
-      return ch;
+    /** The listeners of {@code vip}, now the caller's to accept on and close. */
+    List<VipListener> take(Vip vip) {
+      List<VipListener> l = listeners.remove(vip);
+      if (l == null) throw new IllegalArgumentException("no paused listener for " + vip);
+      return l;
     }
 
     @Override
     public void close() {
-      channels.values().forEach(c -> c.close().awaitUninterruptibly());
+      listeners.values().forEach(l -> l.forEach(VipListener::close));
+      listeners.clear();
     }
   }
 
-  private static ChannelInitializer<Channel> firstRequest(
-      VipSite site,
-      HandoffCoordinator coordinator,
-      DispatcherStats stats,
-      AdmissionControl admission,
-      int maxHeaderCount) {
-    return new ChannelInitializer<Channel>() {
-      @Override
-      protected void initChannel(Channel ch) {
-        ch.pipeline()
-            .addLast(
-                "first-request",
-                new FirstRequestHandler(site, coordinator, stats, admission, maxHeaderCount));
+  /** The event loops of {@code group}, in its order. */
+  private static List<IoEventLoop> eventLoops(EventLoopGroup group) {
+    List<IoEventLoop> loops = new ArrayList<>();
+    for (io.netty.util.concurrent.EventExecutor e : group) {
+      if (!(e instanceof IoEventLoop loop) || !loop.isCompatible(VipListener.Readiness.class)) {
+        throw new IllegalArgumentException("not an epoll event loop: " + e);
       }
-    };
-  }
-
-  private static Channel bind(
-      EventLoopGroup group,
-      VipSite site,
-      HandoffCoordinator coordinator,
-      DispatcherStats stats,
-      AdmissionControl admission,
-      int maxHeaderCount,
-      int boundInterface)
-      throws IOException {
-    return listen(
-        group,
-        site.vip(),
-        firstRequest(site, coordinator, stats, admission, maxHeaderCount),
-        true,
-        boundInterface);
-  }
-
-  /**
-   * A listener on {@code vip}; with {@code boundInterface} other than {@link
-   * io.baton.netty.BoundInterface#UNBOUND}, bound to that interface (peer mode).
-   */
-  private static Channel listen(
-      EventLoopGroup group,
-      Vip vip,
-      ChannelInitializer<Channel> child,
-      boolean accepting,
-      int boundInterface)
-      throws IOException {
-    ServerBootstrap b =
-        new ServerBootstrap()
-            .group(group)
-            // AF_INET for an IPv4 VIP: on a host with IPv6 on, Netty's default is a dual-stack
-            // AF_INET6 socket, and its accepted connections (v4-mapped) cannot be exported as IPv4
-            // state. AF_INET6 for an IPv6 VIP, bound to that one address, so it can never accept a
-            // v4-mapped connection (IPV6_V6ONLY only matters for the unspecified address).
-            .channelFactory(
-                () ->
-                    new EpollServerSocketChannel(
-                        vip.ipv6() ? SocketProtocolFamily.INET6 : SocketProtocolFamily.INET))
-            .option(ChannelOption.SO_BACKLOG, 1024)
-            .option(ChannelOption.SO_REUSEADDR, true)
-            .option(EpollChannelOption.SO_REUSEPORT, true)
-            // A node that is also a server has a guard that only lets transparent sockets see VIP
-            // traffic; accepted connections inherit the flag. On an AF_INET6 socket Linux passes
-            // SOL_IP options to the IPv4 code, and IP_TRANSPARENT sets the same socket flag as
-            // IPV6_TRANSPARENT.
-            .option(EpollChannelOption.IP_TRANSPARENT, true)
-            // No TCP_NODELAY child option: Netty's epoll channels set it already, and setting it
-            // again cost one system call per connection (strace, issue 8).
-            // A client may send its request and then FIN: keep the connection (CLOSE_WAIT) so
-            // that it can still be moved and answered, instead of Netty closing it on EOF.
-            .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-            .option(ChannelOption.AUTO_READ, accepting)
-            .childOption(ChannelOption.AUTO_READ, true)
-            .childHandler(child);
-    if (boundInterface != io.baton.netty.BoundInterface.UNBOUND) {
-      b.option(io.baton.netty.BoundInterface.SO_BINDTOIFINDEX, boundInterface);
+      loops.add(loop);
     }
+    return loops;
+  }
+
+  /** {@code count} listeners of {@code vip} (one per event loop), bound and listening. */
+  private static List<VipListener> bindPerLoop(Vip vip, int count, int boundInterface)
+      throws IOException {
+    List<VipListener> bound = new ArrayList<>();
     try {
-      return b.bind(new InetSocketAddress(vip.address(), vip.port())).sync().channel();
-    } catch (Exception e) {
-      throw new IOException(
-          "cannot listen on VIP "
-              + vip
-              + ": "
-              + e.getMessage()
-              + " (is the VIP configured on the front interface?)",
-          e);
+      for (int i = 0; i < count; i++) bound.add(VipListener.bind(vip, boundInterface));
+    } catch (IOException | RuntimeException e) {
+      bound.forEach(VipListener::close);
+      throw e;
+    }
+    return bound;
+  }
+
+  /** Starts accepting: the i-th listener on the i-th loop of {@code group}. */
+  private static void accept(
+      EventLoopGroup group,
+      List<VipListener> listeners,
+      FirstRequest.Shared shared,
+      HandoffCoordinator.LocalService local)
+      throws IOException {
+    List<IoEventLoop> loops = eventLoops(group);
+    VipListener.Acceptor acceptor =
+        (loop, c, buffer) ->
+            AcceptedConnection.start(loop, c.fd(), c.peer(), shared, local, buffer);
+    for (int i = 0; i < listeners.size(); i++) {
+      listeners.get(i).accept(loops.get(i % loops.size()), acceptor);
     }
   }
 
@@ -1089,6 +1015,7 @@ public final class DispatcherNode implements AutoCloseable {
   public void close() {
     closing = true;
     long t0 = System.nanoTime();
+    for (VipListener l : vipListeners) l.close();
     for (Channel l : listeners) l.close().awaitUninterruptibly();
     // A connection accepted just before its listener closed is registered on another loop by a
     // task queued there, and counted in its first-request phase only when that task runs: without

@@ -81,11 +81,10 @@ public final class HandoffCoordinator {
     forwarding.flush(limit);
   }
 
-  /** Starts the handoff of {@code ch}; call on its event loop with auto-read off. */
+  /** Starts the handoff of {@code client}; call on its event loop, with its reading stopped. */
   void handOff(
-      Channel ch,
+      ClientSide client,
       VipSite site,
-      byte[] consumed,
       Optional<String> poolName,
       PickContext pick,
       String summary) {
@@ -93,18 +92,15 @@ public final class HandoffCoordinator {
     if (pool.isEmpty()) {
       HandoffMachine.unavailableLog.info(
           "{}: answering itself: no pool is configured for this request ({})",
-          ch.remoteAddress(),
+          client.flow(),
           summary);
-      if (site.mode() == Mode.HTTP) {
+      if (client.answerUnavailable()) {
         cx.stats().answered503.increment();
-        Responses.unavailable(ch);
       } else {
         cx.stats().closedUnavailable.increment();
-        Responses.lingerClose(ch);
       }
       return;
     }
-    ChannelClientSide client = new ChannelClientSide(ch, site, consumed, local);
     new HandoffMachine(
             cx,
             client,

@@ -40,23 +40,26 @@ final class Responses {
    * node, pool or other fact about the farm.
    */
   static void answerAndClose(Channel ch, int status, String reason, String detail) {
-    String body = status + " " + reason + ": " + detail + "\n";
-    String text =
-        "HTTP/1.1 "
-            + status
-            + " "
-            + reason
-            + "\r\n"
-            + "Content-Type: text/plain; charset=utf-8\r\n"
-            + "Content-Length: "
-            + body.getBytes(StandardCharsets.UTF_8).length
-            + "\r\n"
-            + "Connection: close\r\n"
-            + (status == 503 ? "Retry-After: 1\r\n" : "")
-            + "\r\n"
-            + body;
-    ch.writeAndFlush(Unpooled.copiedBuffer(text, StandardCharsets.UTF_8))
+    ch.writeAndFlush(Unpooled.copiedBuffer(text(status, reason, detail), StandardCharsets.UTF_8))
         .addListener((ChannelFutureListener) f -> lingerClose(ch));
+  }
+
+  /** The whole answer {@link #answerAndClose} sends: status line, headers and body. */
+  static String text(int status, String reason, String detail) {
+    String body = status + " " + reason + ": " + detail + "\n";
+    return "HTTP/1.1 "
+        + status
+        + " "
+        + reason
+        + "\r\n"
+        + "Content-Type: text/plain; charset=utf-8\r\n"
+        + "Content-Length: "
+        + body.getBytes(StandardCharsets.UTF_8).length
+        + "\r\n"
+        + "Connection: close\r\n"
+        + (status == 503 ? "Retry-After: 1\r\n" : "")
+        + "\r\n"
+        + body;
   }
 
   /** Shuts down output, discards input until the client's FIN or the linger limit, closes. */

@@ -4,14 +4,10 @@ import io.baton.log.RateLimitedLog;
 import io.baton.routing.ClientHelloParser;
 import io.baton.routing.HttpHeadParser;
 import io.baton.routing.PickContext;
-import io.netty.buffer.ByteBuf;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,69 +23,96 @@ import org.slf4j.LoggerFactory;
  * per client IP; over a cap the connection is closed at accept), and both timers run from accept —
  * the first byte must come within {@code first-byte}, the whole head within {@code head}, however
  * the client spreads its bytes (slowloris). The admission is released exactly once when the phase
- * ends, whatever ends it: handoff started, answered, closed by either side, timed out, or an
- * exception.
+ * ends, whatever ends it: handoff started, answered, closed by either side, timed out, or an error.
  *
- * <p>One instance per connection; confined to the channel's event loop.
+ * <p>The logic only: the socket's reads, timers and answers are its {@link Connection}'s ({@link
+ * AcceptedConnection} in production, a fake in unit tests). One instance per connection; confined
+ * to the connection's event loop.
  */
-final class FirstRequestHandler extends ChannelInboundHandlerAdapter {
-  private static final Logger log = LoggerFactory.getLogger(FirstRequestHandler.class);
+final class FirstRequest {
+  private static final Logger log = LoggerFactory.getLogger(FirstRequest.class);
 
   /** Refusals at accept come in floods: one line per refused connection would be a second flood. */
   private static final RateLimitedLog refusalLog = new RateLimitedLog(log, "admission refusals", 5);
 
-  private final VipSite site;
-  private final HandoffCoordinator coordinator;
-  private final DispatcherStats stats;
-  private final AdmissionControl admission;
-  private final int maxHeaderCount;
-  private AdmissionControl.Ticket ticket;
-  private HttpHeadParser http;
-  private ClientHelloParser tls;
-  private ByteBuf consumed;
+  /** What the phase does to its connection. Every method runs on the connection's event loop. */
+  interface Connection {
+    InetAddress clientIp();
 
-  /** One timer per connection: the first-byte deadline, then (rescheduled) the head's. */
-  private ScheduledFuture<?> timer;
+    /** The client's address and port, for the log. */
+    String describe();
 
-  private boolean decided;
-  private boolean gotFirstByte;
+    /** Reads no more: the connection's fate is decided (later bytes stay in the kernel). */
+    void stopReading();
 
-  /**
-   * @param admission shared by every connection of this dispatcher
-   * @param maxHeaderCount header fields an http head may have before it gets 431
-   */
-  FirstRequestHandler(
+    /** Runs {@code task} on the owner thread after {@code delayNs}; returns how to cancel it. */
+    Runnable schedule(Runnable task, long delayNs);
+
+    /** Answers {@code status} (HTTP) and closes politely (see {@link Responses}). */
+    void answer(int status, String reason, String detail);
+
+    /** Closes politely without an answer (see {@link Responses#lingerClose}). */
+    void lingerClose();
+
+    /** Closes at once. */
+    void close();
+
+    /** The connection, with {@code read} (every byte read so far), as a handoff moves it. */
+    ClientSide toClient(byte[] read);
+  }
+
+  /** What every connection of one VIP shares. */
+  record Shared(
       VipSite site,
       HandoffCoordinator coordinator,
       DispatcherStats stats,
       AdmissionControl admission,
-      int maxHeaderCount) {
-    this.site = site;
-    this.coordinator = coordinator;
-    this.stats = stats;
-    this.admission = admission;
-    this.maxHeaderCount = maxHeaderCount;
+      int maxHeaderCount) {}
+
+  private final Shared shared;
+  private final VipSite site;
+  private final DispatcherStats stats;
+  private final Connection conn;
+  private AdmissionControl.Ticket ticket;
+  private HttpHeadParser http;
+  private ClientHelloParser tls;
+  private byte[] consumed;
+  private int consumedLength;
+
+  /** One timer per connection: the first-byte deadline, then (rescheduled) the head's. */
+  private Runnable cancelTimer;
+
+  private boolean decided;
+  private boolean gotFirstByte;
+
+  FirstRequest(Shared shared, Connection conn) {
+    this.shared = shared;
+    this.site = shared.site();
+    this.stats = shared.stats();
+    this.conn = conn;
   }
 
-  @Override
-  public void channelActive(ChannelHandlerContext ctx) {
+  /**
+   * The connection was accepted: admits it (or refuses it), starts the timers, or hands it off at
+   * once in L4 mode. Returns whether the connection should now be read.
+   */
+  boolean opened() {
     stats.accepted.increment();
     stats.forVip(site.vip()).accepted.increment();
-    ticket = admission.tryAdmit(clientIp(ctx));
+    ticket = shared.admission().tryAdmit(conn.clientIp());
     if (!ticket.admitted()) {
-      refuse(ctx);
-      return;
+      refuse();
+      return false;
     }
     stats.firstRequestPhase.increment();
     if (site.mode() == Mode.L4) {
       decided = true;
-      ctx.channel().config().setAutoRead(false);
-      handOff(ctx, new byte[0], site.router().routeL4(), PickContext.of(clientIp(ctx)), "l4");
-      return;
+      handOff(new byte[0], site.router().routeL4(), PickContext.of(conn.clientIp()), "l4");
+      return false;
     }
-    consumed = ctx.alloc().buffer(1024);
+    consumed = new byte[1024];
     if (site.mode() == Mode.HTTP) {
-      http = new HttpHeadParser(site.maxHeadBytes(), maxHeaderCount);
+      http = new HttpHeadParser(site.maxHeadBytes(), shared.maxHeaderCount());
     } else {
       tls = new ClientHelloParser(site.maxHeadBytes());
     }
@@ -98,93 +121,90 @@ final class FirstRequestHandler extends ChannelInboundHandlerAdapter {
     // schedule and one cancel per connection instead of two each).
     long firstByteNs = site.firstByteTimeout().toNanos();
     long headNs = site.headTimeout().toNanos();
-    timer =
-        ctx.executor()
-            .schedule(
-                () -> firstByteDeadline(ctx, firstByteNs, headNs),
-                Math.min(firstByteNs, headNs),
-                TimeUnit.NANOSECONDS);
-    ctx.fireChannelActive();
+    cancelTimer =
+        conn.schedule(() -> firstByteDeadline(firstByteNs, headNs), Math.min(firstByteNs, headNs));
+    return true;
   }
 
   /** Over a cap: close at once, before reading anything, and count why. */
-  private void refuse(ChannelHandlerContext ctx) {
+  private void refuse() {
     decided = true;
     boolean total = ticket.outcome() == AdmissionControl.Outcome.REFUSED_TOTAL;
     (total ? stats.refusedPendingTotal : stats.refusedPendingPerClient).increment();
     refusalLog.info(
         "{}: closed at accept: {}",
-        ctx.channel().remoteAddress(),
+        conn.describe(),
         total
             ? "the dispatcher's connections in the first-request phase are at their cap"
             : "this client's connections in the first-request phase are at their cap");
-    ctx.close();
+    conn.close();
+  }
+
+  /** {@code len} bytes the client sent, at {@code buf[off]}. */
+  void onBytes(byte[] buf, int off, int len) {
+    if (decided) return;
+    gotFirstByte = true;
+    if (consumedLength + len > consumed.length) {
+      consumed = Arrays.copyOf(consumed, Math.max(consumed.length * 2, consumedLength + len));
+    }
+    System.arraycopy(buf, off, consumed, consumedLength, len);
+    consumedLength += len;
+    ByteBuffer in = ByteBuffer.wrap(buf, off, len);
+    if (http != null) {
+      onHttp(http.offer(in));
+    } else {
+      onTls(tls.offer(in));
+    }
   }
 
   /**
-   * The client's FIN during the first request: if this node then answers it itself (peer mode), the
-   * answer must not lose its epoll registration to Netty's bug (see KeepEpollRegistered).
+   * The client's FIN before its request was complete: nothing more will come, but the client may
+   * still read an answer, so the timers decide (408 or a close), as for a client that went quiet.
    */
-  @Override
-  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
-    if (evt instanceof io.netty.channel.socket.ChannelInputShutdownEvent) {
-      io.baton.netty.KeepEpollRegistered.onInputShutdown(ctx.channel());
-    }
-    ctx.fireUserEventTriggered(evt);
+  void onEndOfInput() {
+    conn.stopReading();
   }
 
-  @Override
-  public void channelRead(ChannelHandlerContext ctx, Object msg) {
-    ByteBuf in = (ByteBuf) msg;
-    try {
-      if (decided)
-        return; // late bytes after autoRead was switched off; cannot happen with epoll LT
-      gotFirstByte = true;
-      consumed.writeBytes(in, in.readerIndex(), in.readableBytes());
-      if (http != null) {
-        onHttp(ctx, http.offer(in.nioBuffer()));
-      } else {
-        onTls(ctx, tls.offer(in.nioBuffer()));
-      }
-    } finally {
-      in.release();
-    }
+  /** Reading failed (the client reset the connection, most often): the phase ends, quietly. */
+  void onError(Exception e) {
+    log.debug("{}: {}", conn.describe(), e.toString());
+    if (!decided) stats.clientGone.increment();
+    decided = true;
+    endPhase();
+    conn.close();
   }
 
-  private void onHttp(ChannelHandlerContext ctx, HttpHeadParser.Result result) {
+  private void onHttp(HttpHeadParser.Result result) {
     switch (result) {
       case HttpHeadParser.NeedMore n -> {}
       case HttpHeadParser.Complete c -> {
         var head = c.head();
-        decide(ctx);
+        decide();
         handOff(
-            ctx,
             bytes(),
             site.router().route(head),
-            PickContext.of(clientIp(ctx), head),
+            PickContext.of(conn.clientIp(), head),
             RequestSummary.http(head.method(), head.target(), head.host()));
       }
       case HttpHeadParser.Malformed m -> {
-        decide(ctx);
+        decide();
         stats.answered400.increment();
-        log.debug("{}: malformed request head: {}", ctx.channel().remoteAddress(), m.reason());
-        Responses.answerAndClose(ctx.channel(), 400, "Bad Request", m.reason());
+        log.debug("{}: malformed request head: {}", conn.describe(), m.reason());
+        conn.answer(400, "Bad Request", m.reason());
       }
       case HttpHeadParser.TooLarge t -> {
-        decide(ctx);
+        decide();
         stats.answered431.increment();
-        Responses.answerAndClose(
-            ctx.channel(),
+        conn.answer(
             431,
             "Request Header Fields Too Large",
             "the request head exceeds " + t.limit() + " bytes");
       }
       case HttpHeadParser.TooManyFields t -> {
-        decide(ctx);
+        decide();
         stats.answered431.increment();
         stats.answered431HeaderCount.increment();
-        Responses.answerAndClose(
-            ctx.channel(),
+        conn.answer(
             431,
             "Request Header Fields Too Large",
             "the request head has more than " + t.limit() + " header fields");
@@ -192,61 +212,57 @@ final class FirstRequestHandler extends ChannelInboundHandlerAdapter {
     }
   }
 
-  private void onTls(ChannelHandlerContext ctx, ClientHelloParser.Result result) {
+  private void onTls(ClientHelloParser.Result result) {
     switch (result) {
       case ClientHelloParser.NeedMore n -> {}
       case ClientHelloParser.Complete c -> {
-        decide(ctx);
+        decide();
         handOff(
-            ctx,
             bytes(),
             site.router().routeTls(c.sni()),
-            PickContext.ofTls(clientIp(ctx), c.sni()),
+            PickContext.ofTls(conn.clientIp(), c.sni()),
             RequestSummary.tls(c.sni()));
       }
       case ClientHelloParser.NotTls n -> {
-        decide(ctx);
+        decide();
         stats.closedNotTls.increment();
-        log.debug("{}: not a TLS ClientHello: {}", ctx.channel().remoteAddress(), n.reason());
-        Responses.lingerClose(ctx.channel());
+        log.debug("{}: not a TLS ClientHello: {}", conn.describe(), n.reason());
+        conn.lingerClose();
       }
       case ClientHelloParser.TooLarge t -> {
-        decide(ctx);
+        decide();
         stats.closedNotTls.increment();
-        Responses.lingerClose(ctx.channel());
+        conn.lingerClose();
       }
     }
   }
 
-  private void handOff(
-      ChannelHandlerContext ctx,
-      byte[] bytes,
-      Optional<String> pool,
-      PickContext pick,
-      String summary) {
+  private void handOff(byte[] bytes, Optional<String> pool, PickContext pick, String summary) {
     // Counted as a handoff from before its first-request phase ends until its machine counts it:
     // a stopping dispatcher that saw neither would close the fabric under it.
     stats.inFlightHandoffs.increment();
     try {
       endPhase();
-      ctx.pipeline().remove(this);
       stats.bytesReadBeforeHandoff.add(bytes.length);
-      coordinator.handOff(ctx.channel(), site, bytes, pool, pick, summary);
+      shared.coordinator().handOff(conn.toClient(bytes), site, pool, pick, summary);
     } finally {
       stats.inFlightHandoffs.decrement();
     }
   }
 
   /** Stops reading and timing: the connection's fate is decided, its first-request phase ends. */
-  private void decide(ChannelHandlerContext ctx) {
+  private void decide() {
     decided = true;
-    ctx.channel().config().setAutoRead(false);
+    conn.stopReading();
     endPhase();
   }
 
-  /** Cancels the timers and releases the admission; safe to call more than once. */
+  /** Cancels the timer and releases the admission; safe to call more than once. */
   private void endPhase() {
-    if (timer != null) timer.cancel(false);
+    if (cancelTimer != null) {
+      cancelTimer.run();
+      cancelTimer = null;
+    }
     if (ticket != null && ticket.admitted()) {
       ticket.release();
       ticket = null;
@@ -255,69 +271,43 @@ final class FirstRequestHandler extends ChannelInboundHandlerAdapter {
   }
 
   private byte[] bytes() {
-    byte[] b = new byte[consumed.readableBytes()];
-    consumed.getBytes(consumed.readerIndex(), b);
-    return b;
+    return Arrays.copyOf(consumed, consumedLength);
   }
 
   /**
    * At the first-byte deadline (or the head's, if that comes first): time out, or wait for the
    * head's.
    */
-  private void firstByteDeadline(ChannelHandlerContext ctx, long firstByteNs, long headNs) {
+  private void firstByteDeadline(long firstByteNs, long headNs) {
     if (decided) return;
     if (!gotFirstByte || headNs <= firstByteNs) {
-      timedOut(ctx);
+      timedOut();
     } else {
-      timer =
-          ctx.executor().schedule(() -> timedOut(ctx), headNs - firstByteNs, TimeUnit.NANOSECONDS);
+      cancelTimer = conn.schedule(this::timedOut, headNs - firstByteNs);
     }
   }
 
-  private void timedOut(ChannelHandlerContext ctx) {
+  private void timedOut() {
     if (decided) return;
-    decide(ctx);
+    decide();
     if (gotFirstByte && site.mode() == Mode.HTTP) {
       stats.answered408.increment();
-      Responses.answerAndClose(
-          ctx.channel(),
+      conn.answer(
           408,
           "Request Timeout",
           "the request head was not complete within " + site.headTimeout().toMillis() + " ms");
     } else {
       stats.closedSlow.increment();
-      ctx.close();
+      conn.close();
     }
   }
 
-  @Override
-  public void channelInactive(ChannelHandlerContext ctx) {
+  /** The connection closed under the phase (the event loop shut down, or a fault). */
+  void onClosed() {
     if (!decided) {
       stats.clientGone.increment();
       decided = true;
     }
     endPhase();
-    ctx.fireChannelInactive();
-  }
-
-  @Override
-  public void handlerRemoved(ChannelHandlerContext ctx) {
-    endPhase(); // backstop: however the handler leaves the pipeline, the phase is over
-    if (consumed != null) {
-      consumed.release();
-      consumed = null;
-    }
-  }
-
-  @Override
-  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-    log.debug("{}: {}", ctx.channel().remoteAddress(), cause.toString());
-    decided = true;
-    endPhase();
-    ctx.close();
-  }
-
-  private static InetAddress clientIp(ChannelHandlerContext ctx) {
-    return ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress();
   }
 }

@@ -1,0 +1,172 @@
+package io.baton.dispatcher;
+
+import io.baton.dataplane.Vip;
+import io.baton.linux.LinuxException;
+import io.baton.linux.Sockets;
+import io.baton.log.RateLimitedLog;
+import io.netty.channel.IoEvent;
+import io.netty.channel.IoEventLoop;
+import io.netty.channel.IoRegistration;
+import io.netty.channel.epoll.EpollIoHandle;
+import io.netty.channel.epoll.EpollIoOps;
+import io.netty.channel.unix.FileDescriptor;
+import io.netty.util.concurrent.Future;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One listening socket of a TCP VIP, owned by one event loop: every event loop of a dispatcher has
+ * its own ({@code SO_REUSEPORT}; the kernel spreads new connections over them by their addresses),
+ * and a connection stays on the loop that accepted it from accept to handoff, with no hand-over
+ * between threads. Accepts with accept4(2) and starts each connection's first-request phase as an
+ * {@link AcceptedConnection}.
+ *
+ * <p>A listener is bound and listening from {@link #bind}; connections wait in its backlog until
+ * {@link #accept} registers it with its loop (a planned reload binds the next process's listeners
+ * paused, so that the kernel queues connections there rather than refusing them). Confined to its
+ * loop once accepting.
+ */
+final class VipListener {
+  private static final Logger log = LoggerFactory.getLogger(VipListener.class);
+  private static final RateLimitedLog acceptFailures =
+      new RateLimitedLog(log, "accept failures", 5);
+
+  /** The backlog of each listening socket. */
+  static final int BACKLOG = 1024;
+
+  /** At most this many connections are accepted per wake-up, so that other work gets its turn. */
+  private static final int ACCEPTS_PER_WAKEUP = 64;
+
+  private final Vip vip;
+  private final int fd;
+  private IoEventLoop loop;
+  private IoRegistration registration;
+  private volatile boolean closed;
+
+  private VipListener(Vip vip, int fd) {
+    this.vip = vip;
+    this.fd = fd;
+  }
+
+  /**
+   * A socket listening on {@code vip}, not yet accepting; with {@code boundInterface} other than
+   * {@link io.baton.netty.BoundInterface#UNBOUND}, bound to that interface (peer mode).
+   *
+   * <p>AF_INET for an IPv4 VIP (a dual-stack AF_INET6 socket's connections, v4-mapped, could not be
+   * exported as IPv4 state); AF_INET6, IPv6-only, for an IPv6 VIP. {@code IP_TRANSPARENT}: a node
+   * that is also a server has a guard that only lets transparent sockets see VIP traffic, and
+   * accepted connections inherit the flag (on an AF_INET6 socket Linux keeps IP_TRANSPARENT and
+   * IPV6_TRANSPARENT in one flag).
+   */
+  static VipListener bind(Vip vip, int boundInterface) throws IOException {
+    int fd = -1;
+    try {
+      fd = Sockets.tcpSocketFor(vip.address(), true);
+      Sockets.setInt(fd, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR, 1, "SO_REUSEADDR");
+      Sockets.setInt(fd, Sockets.SOL_SOCKET, Sockets.SO_REUSEPORT, 1, "SO_REUSEPORT");
+      Sockets.setTransparent(fd, Sockets.familyOf(vip.address()));
+      if (boundInterface != io.baton.netty.BoundInterface.UNBOUND) {
+        Sockets.setInt(
+            fd, Sockets.SOL_SOCKET, Sockets.SO_BINDTOIFINDEX, boundInterface, "SO_BINDTOIFINDEX");
+      }
+      Sockets.bind(fd, new InetSocketAddress(vip.address(), vip.port()));
+      Sockets.listen(fd, BACKLOG);
+      return new VipListener(vip, fd);
+    } catch (LinuxException e) {
+      Sockets.closeQuietly(fd);
+      throw new IOException(
+          "cannot listen on VIP "
+              + vip
+              + ": "
+              + e.getMessage()
+              + " (is the VIP configured on the front interface?)",
+          e);
+    }
+  }
+
+  Vip vip() {
+    return vip;
+  }
+
+  /** The listening socket (for options its connections inherit, such as TCP_MAXSEG). */
+  int fd() {
+    return fd;
+  }
+
+  /** What a listener does with each connection it accepts; runs on its loop. */
+  interface Acceptor {
+    void accepted(IoEventLoop loop, Sockets.Accepted connection, byte[] readBuffer);
+  }
+
+  /** Starts accepting on {@code loop}; call once, from any thread. */
+  void accept(IoEventLoop loop, Acceptor acceptor) throws IOException {
+    this.loop = loop;
+    byte[] buffer = new byte[Sockets.RECV_BUFFER_BYTES];
+    Future<IoRegistration> f =
+        loop.register(new Readiness(acceptor, buffer)).awaitUninterruptibly();
+    if (!f.isSuccess()) {
+      throw new IOException("cannot accept on VIP " + vip + ": " + f.cause(), f.cause());
+    }
+    registration = f.getNow();
+    registration.submit(EpollIoOps.EPOLLIN);
+  }
+
+  final class Readiness implements EpollIoHandle {
+    private final Acceptor acceptor;
+    private final byte[] buffer;
+    private final FileDescriptor descriptor = new FileDescriptor(fd);
+
+    Readiness(Acceptor acceptor, byte[] buffer) {
+      this.acceptor = acceptor;
+      this.buffer = buffer;
+    }
+
+    @Override
+    public FileDescriptor fd() {
+      return descriptor;
+    }
+
+    @Override
+    public void handle(IoRegistration registration, IoEvent event) {
+      for (int i = 0; i < ACCEPTS_PER_WAKEUP && !closed; i++) {
+        Sockets.Accepted c;
+        try {
+          c = Sockets.acceptWithPeer(fd);
+        } catch (LinuxException e) {
+          // EMFILE and the like: the connection stays queued; the next wake-up tries again.
+          acceptFailures.warn("VIP {}: {}", vip, e.getMessage());
+          return;
+        }
+        if (c == null) return;
+        acceptor.accepted(loop, c, buffer);
+      }
+    }
+
+    @Override
+    public void close() {
+      closeNow(); // the event loop is shutting down
+    }
+  }
+
+  /**
+   * Stops listening: connections still queued are reset, or moved to another listener of the VIP
+   * ({@code net.ipv4.tcp_migrate_req}). Waits until done; safe to call more than once.
+   */
+  void close() {
+    IoEventLoop l = loop;
+    if (l == null || l.inEventLoop() || l.isShuttingDown()) {
+      closeNow(); // not accepting, or its loop is going: nothing else touches the socket now
+      return;
+    }
+    l.submit(this::closeNow).awaitUninterruptibly();
+  }
+
+  private void closeNow() {
+    if (closed) return;
+    closed = true;
+    if (registration != null) registration.cancel();
+    Sockets.closeQuietly(fd);
+  }
+}
