@@ -100,17 +100,23 @@ final class VipListener {
     void accepted(IoEventLoop loop, Sockets.Accepted connection, byte[] readBuffer);
   }
 
-  /** Starts accepting on {@code loop}; call once, from any thread. */
+  /** Starts accepting on {@code loop}; call once, from any thread but the loop's. */
   void accept(IoEventLoop loop, Acceptor acceptor) throws IOException {
     this.loop = loop;
     byte[] buffer = new byte[Sockets.RECV_BUFFER_BYTES];
-    Future<IoRegistration> f =
-        loop.register(new Readiness(acceptor, buffer)).awaitUninterruptibly();
+    // Registered, and its interest set, on the loop: the registration is the loop's to change.
+    Future<?> f =
+        loop.submit(
+                () -> {
+                  Future<IoRegistration> r = loop.register(new Readiness(acceptor, buffer));
+                  if (!r.isSuccess()) throw new IllegalStateException(String.valueOf(r.cause()));
+                  registration = r.getNow();
+                  registration.submit(EpollIoOps.EPOLLIN);
+                })
+            .awaitUninterruptibly();
     if (!f.isSuccess()) {
       throw new IOException("cannot accept on VIP " + vip + ": " + f.cause(), f.cause());
     }
-    registration = f.getNow();
-    registration.submit(EpollIoOps.EPOLLIN);
   }
 
   final class Readiness implements EpollIoHandle {
