@@ -316,6 +316,11 @@ class FarmLabTest {
     assertThat(rawExchange(80, "GET / HTTP/1.1\r\nHost: x\r\n".getBytes(StandardCharsets.US_ASCII)))
         .as("a head that never completes")
         .startsWith("HTTP/1.1 408 Request Timeout");
+    assertThat(
+            rawExchange(
+                80, "GET / HTTP/1.1\r\nHost: x\r\n".getBytes(StandardCharsets.US_ASCII), true))
+        .as("a head cut short by the client's FIN: it can still read the answer")
+        .startsWith("HTTP/1.1 408 Request Timeout");
   }
 
   /**
@@ -571,6 +576,11 @@ class FarmLabTest {
 
   /** Sends {@code request} from the client namespace on port {@code port}, reads to EOF. */
   private String rawExchange(int port, byte[] request) throws Exception {
+    return rawExchange(port, request, false);
+  }
+
+  /** With {@code halfClose}, the client sends its FIN after the request and still reads. */
+  private String rawExchange(int port, byte[] request, boolean halfClose) throws Exception {
     Socket s =
         farm.client.call(
             () -> {
@@ -581,6 +591,7 @@ class FarmLabTest {
     try (s) {
       s.setSoTimeout(20_000);
       s.getOutputStream().write(request);
+      if (halfClose) s.shutdownOutput();
       ByteArrayOutputStream got = new ByteArrayOutputStream();
       InputStream in = s.getInputStream();
       byte[] buf = new byte[8192];
