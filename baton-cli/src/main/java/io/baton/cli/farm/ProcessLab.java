@@ -252,22 +252,25 @@ public abstract class ProcessLab implements AutoCloseable {
   }
 
   /**
-   * {@code java ... io.baton.cli.Baton ARGS} with this JVM's class path, small heap and fast start.
+   * {@code java ... io.baton.cli.Baton ARGS} with this JVM's classes (in jars, with a class-data
+   * archive: {@link ClassArchive}), small heap and fast start.
    */
   static List<String> baton(String... args) {
-    List<String> cmd =
-        new ArrayList<>(
-            List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED",
-                "-Xmx512m",
-                "-XX:+UseSerialGC",
-                "-XX:TieredStopAtLevel=1",
-                "-cp",
-                System.getProperty("java.class.path"),
-                Baton.class.getName()));
+    List<String> cmd = new ArrayList<>(jvm());
+    cmd.addAll(ClassArchive.jvmOptions());
+    cmd.add(Baton.class.getName());
     cmd.addAll(List.of(args));
     return cmd;
+  }
+
+  /** The JVM and its options, without a class path. */
+  static List<String> jvm() {
+    return List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "--enable-native-access=ALL-UNNAMED",
+        "-Xmx512m",
+        "-XX:+UseSerialGC",
+        "-XX:TieredStopAtLevel=1");
   }
 
   @Override
