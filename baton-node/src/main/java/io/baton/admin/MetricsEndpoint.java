@@ -233,6 +233,13 @@ public final class MetricsEndpoint implements AutoCloseable {
             })
         .register(r);
     CounterWithCallback.builder()
+        .name("baton_dispatcher_accept_failures")
+        .help(
+            "accept4 failures on the VIP listeners (out of descriptors, most often); each pauses"
+                + " that listener for 1 s")
+        .callback(cb -> cb.call(s.acceptFailures.sum()))
+        .register(r);
+    CounterWithCallback.builder()
         .name("baton_dispatcher_handoff_problems")
         .help("Handoff steps that failed or went late, by reason")
         .labelNames("reason")

@@ -315,7 +315,7 @@ public final class DispatcherNode implements AutoCloseable {
                 : bindPerLoop(site.vip(), eventLoops(group).size(), listenerInterface);
         dispatcher.vipListeners.addAll(vipListeners);
         dispatcher.clampSegmentsForEncap(config, v, vipListeners);
-        accept(group, vipListeners, shared, local);
+        accept(group, vipListeners, shared, local, dispatcher.stats);
         log.info("dispatcher {} listens on {} ({})", node.name(), site.vip(), site.mode());
       }
     } catch (IOException | RuntimeException e) {
@@ -894,14 +894,15 @@ public final class DispatcherNode implements AutoCloseable {
       EventLoopGroup group,
       List<VipListener> listeners,
       FirstRequest.Shared shared,
-      HandoffCoordinator.LocalService local)
+      HandoffCoordinator.LocalService local,
+      DispatcherStats stats)
       throws IOException {
     List<IoEventLoop> loops = eventLoops(group);
     VipListener.Acceptor acceptor =
         (loop, c, buffer) ->
             AcceptedConnection.start(loop, c.fd(), c.peer(), shared, local, buffer);
     for (int i = 0; i < listeners.size(); i++) {
-      listeners.get(i).accept(loops.get(i % loops.size()), acceptor);
+      listeners.get(i).accept(loops.get(i % loops.size()), acceptor, stats.acceptFailures);
     }
   }
 

@@ -85,6 +85,12 @@ public final class DispatcherStats {
    */
   public final LongAdder firstRequestPhase = new LongAdder();
 
+  /**
+   * accept4 failures on a VIP's listener (out of descriptors, most often); each pauses that
+   * listener for {@link VipListener#ACCEPT_PAUSE}.
+   */
+  public final LongAdder acceptFailures = new LongAdder();
+
   /** Connections closed at accept because {@code limits.max-pending-connections} were pending. */
   public final LongAdder refusedPendingTotal = new LongAdder();
 

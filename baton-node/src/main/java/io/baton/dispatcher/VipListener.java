@@ -95,38 +95,70 @@ final class VipListener {
     return fd;
   }
 
+  /**
+   * How long a listener stops accepting after accept4 fails: out of descriptors, the connection
+   * stays queued and the listening socket stays readable, so retrying at once would spin the loop
+   * (Netty's acceptor pauses for the same second).
+   */
+  static final java.time.Duration ACCEPT_PAUSE = java.time.Duration.ofSeconds(1);
+
   /** What a listener does with each connection it accepts; runs on its loop. */
   interface Acceptor {
     void accepted(IoEventLoop loop, Sockets.Accepted connection, byte[] readBuffer);
   }
 
-  /** Starts accepting on {@code loop}; call once, from any thread but the loop's. */
-  void accept(IoEventLoop loop, Acceptor acceptor) throws IOException {
+  /**
+   * Starts accepting on {@code loop}; call once, from any thread but the loop's. {@code failures}
+   * counts accept4 failures.
+   */
+  void accept(IoEventLoop loop, Acceptor acceptor, java.util.concurrent.atomic.LongAdder failures)
+      throws IOException {
     this.loop = loop;
-    byte[] buffer = new byte[Sockets.RECV_BUFFER_BYTES];
+    Readiness readiness = new Readiness(acceptor, new byte[Sockets.RECV_BUFFER_BYTES], failures);
     // Registered, and its interest set, on the loop: the registration is the loop's to change.
-    Future<?> f =
-        loop.submit(
-                () -> {
-                  Future<IoRegistration> r = loop.register(new Readiness(acceptor, buffer));
-                  if (!r.isSuccess()) throw new IllegalStateException(String.valueOf(r.cause()));
-                  registration = r.getNow();
-                  registration.submit(EpollIoOps.EPOLLIN);
-                })
-            .awaitUninterruptibly();
+    Future<?> f = loop.submit(() -> register(readiness)).awaitUninterruptibly();
     if (!f.isSuccess()) {
       throw new IOException("cannot accept on VIP " + vip + ": " + f.cause(), f.cause());
     }
   }
 
+  private void register(Readiness readiness) {
+    if (closed) return;
+    Future<IoRegistration> r = loop.register(readiness);
+    if (!r.isSuccess()) throw new IllegalStateException(String.valueOf(r.cause()));
+    registration = r.getNow();
+    registration.submit(EpollIoOps.EPOLLIN);
+  }
+
+  /**
+   * Stops accepting for {@link #ACCEPT_PAUSE}, then goes on. The registration is cancelled and made
+   * anew (an empty interest set would trip Netty's epoll bug; see KeepEpollRegistered).
+   */
+  private void pause(Readiness readiness) {
+    registration.cancel();
+    registration = null;
+    loop.schedule(
+        () -> {
+          try {
+            register(readiness);
+          } catch (RuntimeException e) {
+            log.error("VIP {}: cannot accept again after a pause: {}", vip, e.toString());
+          }
+        },
+        ACCEPT_PAUSE.toMillis(),
+        java.util.concurrent.TimeUnit.MILLISECONDS);
+  }
+
   final class Readiness implements EpollIoHandle {
     private final Acceptor acceptor;
     private final byte[] buffer;
+    private final java.util.concurrent.atomic.LongAdder failures;
     private final FileDescriptor descriptor = new FileDescriptor(fd);
 
-    Readiness(Acceptor acceptor, byte[] buffer) {
+    Readiness(Acceptor acceptor, byte[] buffer, java.util.concurrent.atomic.LongAdder failures) {
       this.acceptor = acceptor;
       this.buffer = buffer;
+      this.failures = failures;
     }
 
     @Override
@@ -136,13 +168,16 @@ final class VipListener {
 
     @Override
     public void handle(IoRegistration registration, IoEvent event) {
-      for (int i = 0; i < ACCEPTS_PER_WAKEUP && !closed; i++) {
+      for (int i = 0; i < ACCEPTS_PER_WAKEUP && !closed && registration != null; i++) {
         Sockets.Accepted c;
         try {
           c = Sockets.acceptWithPeer(fd);
         } catch (LinuxException e) {
-          // EMFILE and the like: the connection stays queued; the next wake-up tries again.
-          acceptFailures.warn("VIP {}: {}", vip, e.getMessage());
+          // EMFILE and the like: the connection stays queued; accepting pauses, then goes on.
+          failures.increment();
+          acceptFailures.warn(
+              "VIP {}: {}; not accepting for {} ms", vip, e.getMessage(), ACCEPT_PAUSE.toMillis());
+          pause(this);
           return;
         }
         if (c == null) return;

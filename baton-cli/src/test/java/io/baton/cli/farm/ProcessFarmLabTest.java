@@ -391,6 +391,77 @@ class ProcessFarmLabTest {
   }
 
   /**
+   * A dispatcher out of descriptors cannot accept: its listener pauses for a second after each
+   * failed accept4 instead of retrying at once (which would spin its event loop for as long as the
+   * descriptors last), and takes the connections queued meanwhile once it has descriptors again.
+   * The failures are counted from the log while they last (the metrics endpoint needs a descriptor
+   * too): at one per listener per second they stay under the log's budget of 5 lines per second, so
+   * a spinning loop would show as suppressed lines.
+   */
+  @Test
+  void aDispatcherOutOfDescriptorsPausesAcceptingAndThenServes() throws Exception {
+    try (ProcessFarm farm = new ProcessFarm("pf-nofile", "", "").startAll()) {
+      long pid = farm.process("d1").pid();
+      long[] limits = openFilesLimits(pid);
+      long open;
+      try (var list = Files.list(Path.of("/proc", String.valueOf(pid), "fd"))) {
+        open = list.count();
+      }
+      prlimit(pid, open + 4, limits[1]); // the soft limit: raising it back needs no privilege
+      List<java.nio.channels.SocketChannel> idle = new ArrayList<>();
+      String pausing = "not accepting for 1000 ms";
+      try {
+        for (int i = 0; i < 12; i++) {
+          java.nio.channels.SocketChannel c =
+              farm.client.call(java.nio.channels.SocketChannel::open);
+          c.connect(new java.net.InetSocketAddress(ProcessFarm.VIP, 80));
+          idle.add(c);
+        }
+        // Six lines span more than a second even at the log's budget, so a loop that spun in
+        // the first second has had a suppressed-lines report logged by the sixth.
+        awaitTrue(
+            () -> farm.log("d1").split(pausing, -1).length - 1 >= 6,
+            Duration.ofSeconds(30),
+            "six failed accepts, each followed by a pause");
+      } finally {
+        prlimit(pid, limits[0], limits[1]);
+      }
+      assertThat(farm.log("d1"))
+          .as("accept failures over the log's budget: a spinning loop")
+          .doesNotContain("accept failures: suppressed");
+      CommandResult r =
+          farm.curl(CURL, "-o", "/dev/null", "-w", "%{http_code}", ProcessFarm.url("/whoami.txt"));
+      assertThat(r.stdout()).as("%s", farm.log("d1")).isEqualTo("200");
+      farm.awaitMetric(
+          "d1",
+          "baton_dispatcher_connections_accepted_total",
+          v -> v >= idle.size() + 1); // the queued ones too
+      assertThat(farm.metric("d1", "baton_dispatcher_accept_failures_total"))
+          .isGreaterThanOrEqualTo(6);
+      for (var c : idle) c.close();
+    }
+  }
+
+  /** The soft and hard limits of open files of process {@code pid}. */
+  private static long[] openFilesLimits(long pid) throws java.io.IOException {
+    for (String line : Files.readAllLines(Path.of("/proc", String.valueOf(pid), "limits"))) {
+      if (line.startsWith("Max open files")) {
+        String[] f = line.substring("Max open files".length()).trim().split("\\s+");
+        return new long[] {Long.parseLong(f[0]), Long.parseLong(f[1])};
+      }
+    }
+    throw new IllegalStateException("no open-files limit in /proc/" + pid + "/limits");
+  }
+
+  private static void prlimit(long pid, long soft, long hard) {
+    CommandResult r =
+        io.baton.lab.CommandRunner.run(
+            List.of("prlimit", "--pid", String.valueOf(pid), "--nofile=" + soft + ":" + hard),
+            Duration.ofSeconds(10));
+    assertThat(r.succeeded()).as("prlimit: %s", r.stderr()).isTrue();
+  }
+
+  /**
    * A client that sends its request and then FIN (shutdown of its sending side, as {@code nc -N}
    * does) is handed off half-closed and served in full: the server re-creates the FIN.
    */
