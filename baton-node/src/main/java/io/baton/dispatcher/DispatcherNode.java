@@ -217,7 +217,6 @@ public final class DispatcherNode implements AutoCloseable {
             dispatcher.stats,
             clock,
             liveness.deadAfter(),
-            local,
             eligibility);
     dispatcher.coordinator = coordinator;
     boolean alsoServer = node.roles().contains(Role.SERVER);

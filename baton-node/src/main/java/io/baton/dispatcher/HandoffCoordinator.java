@@ -48,7 +48,6 @@ public final class HandoffCoordinator {
 
   private final Context cx;
   private final LoopBatchedForwarding forwarding;
-  private final LocalService local;
 
   HandoffCoordinator(
       FabricPort fabric,
@@ -58,7 +57,6 @@ public final class HandoffCoordinator {
       DispatcherStats stats,
       LongSupplier nanoClock,
       Duration abortTimeout,
-      LocalService local,
       ServerEligibility eligibility) {
     this.forwarding = new LoopBatchedForwarding(forwarding);
     this.cx =
@@ -72,8 +70,6 @@ public final class HandoffCoordinator {
             INSTALL_TIMEOUT.toNanos(),
             abortTimeout.toNanos(),
             eligibility);
-
-    this.local = local;
   }
 
   /** Commits the forwarding changes every event loop holds back (see LoopBatchedForwarding). */

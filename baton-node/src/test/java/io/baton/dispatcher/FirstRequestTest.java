@@ -39,7 +39,6 @@ class FirstRequestTest {
           stats,
           System::nanoTime,
           Duration.ofSeconds(1),
-          null,
           ServerEligibility.ANY);
   private final VipSite site =
       new VipSite(
