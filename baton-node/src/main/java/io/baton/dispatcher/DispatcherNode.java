@@ -1015,14 +1015,10 @@ public final class DispatcherNode implements AutoCloseable {
   public void close() {
     closing = true;
     long t0 = System.nanoTime();
+    // A listener's close runs on its loop, after any accept there: every connection it accepted is
+    // already counted in its first-request phase when the drain below looks.
     for (VipListener l : vipListeners) l.close();
     for (Channel l : listeners) l.close().awaitUninterruptibly();
-    // A connection accepted just before its listener closed is registered on another loop by a
-    // task queued there, and counted in its first-request phase only when that task runs: without
-    // this the drain below could see nothing left and stop the loops under it.
-    if (!io.baton.netty.LoopBarrier.await(group, drainLimit)) {
-      log.warn("stopping: an event loop did not answer within {}", drainLimit);
-    }
     long reading = stats.firstRequestPhase.sum();
     long handing = stats.inFlightHandoffs.sum();
     // Connections still in their first-request phase are handed off (or answered), and handoffs
