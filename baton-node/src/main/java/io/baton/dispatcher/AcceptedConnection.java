@@ -257,7 +257,8 @@ final class AcceptedConnection implements FirstRequest.Connection, ClientSide {
   @Override
   public boolean answerUnavailable() {
     if (site.mode() == Mode.HTTP) {
-      answer(503, "Service Unavailable", Responses.UNAVAILABLE_DETAIL);
+      Channel ch = toChannel();
+      if (ch != null) Responses.unavailable(ch);
       return true;
     }
     lingerClose();

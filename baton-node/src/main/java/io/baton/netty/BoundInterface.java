@@ -24,7 +24,10 @@ import java.net.SocketException;
 public final class BoundInterface {
   /** {@code SO_BINDTOIFINDEX} (SOL_SOCKET, 62): the interface index, 0 for none. */
   public static final IntegerUnixChannelOption SO_BINDTOIFINDEX =
-      new IntegerUnixChannelOption("SO_BINDTOIFINDEX", 1, 62);
+      new IntegerUnixChannelOption(
+          "SO_BINDTOIFINDEX",
+          io.baton.linux.Sockets.SOL_SOCKET,
+          io.baton.linux.Sockets.SO_BINDTOIFINDEX);
 
   /** The value of {@link #SO_BINDTOIFINDEX} that binds a socket to no interface. */
   public static final int UNBOUND = 0;
