@@ -13,6 +13,9 @@ import io.netty.channel.unix.FileDescriptor;
 import io.netty.util.concurrent.Future;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -100,7 +103,7 @@ final class VipListener {
    * stays queued and the listening socket stays readable, so retrying at once would spin the loop
    * (Netty's acceptor pauses for the same second).
    */
-  static final java.time.Duration ACCEPT_PAUSE = java.time.Duration.ofSeconds(1);
+  static final Duration ACCEPT_PAUSE = Duration.ofSeconds(1);
 
   /** What a listener does with each connection it accepts; runs on its loop. */
   interface Acceptor {
@@ -111,8 +114,7 @@ final class VipListener {
    * Starts accepting on {@code loop}; call once, from any thread but the loop's. {@code failures}
    * counts accept4 failures.
    */
-  void accept(IoEventLoop loop, Acceptor acceptor, java.util.concurrent.atomic.LongAdder failures)
-      throws IOException {
+  void accept(IoEventLoop loop, Acceptor acceptor, LongAdder failures) throws IOException {
     this.loop = loop;
     Readiness readiness = new Readiness(acceptor, new byte[Sockets.RECV_BUFFER_BYTES], failures);
     // Registered, and its interest set, on the loop: the registration is the loop's to change.
@@ -146,16 +148,16 @@ final class VipListener {
           }
         },
         ACCEPT_PAUSE.toMillis(),
-        java.util.concurrent.TimeUnit.MILLISECONDS);
+        TimeUnit.MILLISECONDS);
   }
 
   final class Readiness implements EpollIoHandle {
     private final Acceptor acceptor;
     private final byte[] buffer;
-    private final java.util.concurrent.atomic.LongAdder failures;
+    private final LongAdder failures;
     private final FileDescriptor descriptor = new FileDescriptor(fd);
 
-    Readiness(Acceptor acceptor, byte[] buffer, java.util.concurrent.atomic.LongAdder failures) {
+    Readiness(Acceptor acceptor, byte[] buffer, LongAdder failures) {
       this.acceptor = acceptor;
       this.buffer = buffer;
       this.failures = failures;
@@ -168,7 +170,7 @@ final class VipListener {
 
     @Override
     public void handle(IoRegistration registration, IoEvent event) {
-      for (int i = 0; i < ACCEPTS_PER_WAKEUP && !closed && registration != null; i++) {
+      for (int i = 0; i < ACCEPTS_PER_WAKEUP && !closed; i++) {
         Sockets.Accepted c;
         try {
           c = Sockets.acceptWithPeer(fd);
