@@ -84,6 +84,19 @@ public record TcpInfo(
         s.get(JAVA_INT, 144));
   }
 
+  /**
+   * Only the state of {@code fd}'s connection ({@code tcpi_state}, the first byte of {@code struct
+   * tcp_info}; the kernel copies no more than asked for). A socket whose connection reached
+   * TIME_WAIT shows {@link #STATE_CLOSE} here: the kernel handed the connection to a time-wait
+   * socket of its own and is done with this one.
+   */
+  public static int stateOf(int fd) throws LinuxException {
+    MemorySegment s = Libc.scratch(Libc.Scratch.INT, 4).fill((byte) 0);
+    int len = Sockets.getBytes(fd, Sockets.IPPROTO_TCP, Sockets.TCP_INFO, s, "TCP_INFO");
+    if (len < 1) throw new LinuxException("getsockopt(TCP_INFO)", "kernel returned no state");
+    return Byte.toUnsignedInt(s.get(JAVA_BYTE, 0));
+  }
+
   public boolean timestamps() {
     return (options & OPT_TIMESTAMPS) != 0;
   }

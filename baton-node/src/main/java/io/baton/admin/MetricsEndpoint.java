@@ -471,6 +471,12 @@ public final class MetricsEndpoint implements AutoCloseable {
         .callback(cb -> cb.call(a.closesAwaitingKernel()))
         .register(r);
     counterOf(
+        r,
+        "baton_server_closes_reported_at_once",
+        "Closes reported without waiting for the kernel: it was done with the socket when the"
+            + " delivery closed it (e.g. a relayed connection ending on the client's FIN)",
+        a::closesReportedAtOnce);
+    counterOf(
         r, "baton_server_handoffs_accepted", "Handoffs restored and delivered", a::acceptedTotal);
     counterOf(
         r,

@@ -6,6 +6,7 @@ import io.baton.handoff.HandoffServer;
 import io.baton.linux.LinuxException;
 import io.baton.linux.Sockets;
 import io.baton.log.RateLimitedLog;
+import io.baton.server.delivery.CloseListener;
 import io.baton.server.delivery.ConnectionInfo;
 import io.baton.server.delivery.Delivery;
 import io.baton.transplant.ConnectionRestorer;
@@ -65,6 +66,14 @@ final class HandoffAcceptor implements HandoffServer.Handler {
 
   final AtomicLong accepted = new AtomicLong();
   final AtomicLong closed = new AtomicLong();
+
+  /**
+   * Closes reported as they happened: the delivery saw the kernel already done with the socket
+   * (e.g. a relayed connection ending on the client's FIN), so no drain watch was needed.
+   */
+  final java.util.concurrent.atomic.LongAdder closedAtOnce =
+      new java.util.concurrent.atomic.LongAdder();
+
   final AtomicLong refused = new AtomicLong();
   final AtomicLong lateAborts = new AtomicLong();
   final AtomicLong untrusted = new AtomicLong();
@@ -209,23 +218,36 @@ final class HandoffAcceptor implements HandoffServer.Handler {
         restored.fd(),
         restored.unsentTail(),
         info,
-        (fromClient, toClient) -> {
-          over.set(true);
-          synchronized (entry) {
-            if (entry[0] != null) live.remove(entry[0]);
+        new CloseListener() {
+          @Override
+          public void onClosed(long fromClient, long toClient) {
+            onClosed(fromClient, toClient, false);
           }
-          active.decrementAndGet();
-          closed.incrementAndGet();
-          release.afterRelease(
-              state.flow(),
-              () -> {
-                owned.closed(from, id);
-                ownership.closed(state.flow(), id);
-                // Only the dispatcher that handed it over keeps its entry; if it is not connected
-                // now, the inventory of its next session tells it.
-                closedTo.accept(
-                    from, new FabricMessage.Closed(state.flow(), id, fromClient, toClient));
-              });
+
+          @Override
+          public void onClosed(long fromClient, long toClient, boolean kernelDone) {
+            over.set(true);
+            synchronized (entry) {
+              if (entry[0] != null) live.remove(entry[0]);
+            }
+            active.decrementAndGet();
+            closed.incrementAndGet();
+            Runnable report =
+                () -> {
+                  owned.closed(from, id);
+                  ownership.closed(state.flow(), id);
+                  // Only the dispatcher that handed it over keeps its entry; if it is not
+                  // connected now, the inventory of its next session tells it.
+                  closedTo.accept(
+                      from, new FabricMessage.Closed(state.flow(), id, fromClient, toClient));
+                };
+            if (kernelDone) {
+              closedAtOnce.increment();
+              report.run();
+            } else {
+              release.afterRelease(state.flow(), report);
+            }
+          }
         },
         movable -> {
           synchronized (entry) {

@@ -568,6 +568,14 @@ public final class ServerAgent implements AutoCloseable {
     return acceptor.accepted.get();
   }
 
+  /**
+   * Closes of handed-off connections reported at once, because the kernel was already done with the
+   * socket when its delivery closed it (no drain watch; see {@link KernelRelease}).
+   */
+  public long closesReportedAtOnce() {
+    return acceptor.closedAtOnce.sum();
+  }
+
   /** What became of the relays' connections opened ahead of need, every delivery together. */
   public RelayDelivery.Preconnects relayPreconnects() {
     var sum = new RelayDelivery.Preconnects(0, 0, 0, 0);

@@ -566,6 +566,28 @@ class FarmLabTest {
         "the forwarding table to empty");
   }
 
+  /**
+   * A relayed {@code Connection: close} exchange ends on the client's FIN, which acknowledges the
+   * relay's own: the connection is in TIME_WAIT when s1's relay closes it, so s1 reports the close
+   * at once instead of watching the socket drain. Every entry still leaves the table, and the
+   * client gets no RST (both checked after the test).
+   */
+  @Test
+  void relayedCloseModeExchangesAreReportedWithoutWatchingTheKernel() throws Exception {
+    var forwarding = farm.nodes.get("d1").dispatcher().forwarding();
+    var s1 = farm.nodes.get("s1").server();
+    long atOnce0 = s1.closesReportedAtOnce();
+    long removed0 = forwarding.removedTotal();
+    int n = 10;
+    for (int i = 0; i < n; i++) {
+      assertThat(body("-H", "Connection: close", farm.url("/static/whoami.txt"))).isEqualTo("s1\n");
+    }
+    awaitTrue(() -> forwarding.removedTotal() - removed0 >= n, QUIET, n + " entries to go");
+    long atOnce = s1.closesReportedAtOnce() - atOnce0;
+    System.out.printf("s1 reported %d of %d relayed closes at once%n", atOnce, n);
+    assertThat(atOnce).as("closes s1 reported without a drain watch").isPositive();
+  }
+
   // --- helpers -------------------------------------------------------------------------------
 
   private String body(String... args) {

@@ -15,4 +15,16 @@ public interface CloseListener {
    * @param bytesToClient bytes written to the client's socket (the unsent tail included)
    */
   void onClosed(long bytesFromClient, long bytesToClient);
+
+  /**
+   * As {@link #onClosed(long, long)}, from a delivery that looked at the socket before closing it.
+   *
+   * @param kernelDone the kernel was already done with the connection when the delivery closed it
+   *     (the client's FIN received and the server's acknowledged, so the connection had passed to
+   *     TIME_WAIT; or reset): no packet of the client's needs this server any more, and nobody has
+   *     to watch the socket drain (see {@code KernelRelease}). False when the delivery cannot tell.
+   */
+  default void onClosed(long bytesFromClient, long bytesToClient, boolean kernelDone) {
+    onClosed(bytesFromClient, bytesToClient);
+  }
 }

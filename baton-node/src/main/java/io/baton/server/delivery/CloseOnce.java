@@ -23,9 +23,14 @@ final class CloseOnce implements CloseListener {
 
   @Override
   public void onClosed(long bytesFromClient, long bytesToClient) {
+    onClosed(bytesFromClient, bytesToClient, false);
+  }
+
+  @Override
+  public void onClosed(long bytesFromClient, long bytesToClient, boolean kernelDone) {
     if (!done.compareAndSet(false, true)) return;
     try {
-      delegate.onClosed(bytesFromClient, bytesToClient);
+      delegate.onClosed(bytesFromClient, bytesToClient, kernelDone);
     } catch (RuntimeException e) {
       log.warn("close listener of {} failed: {}", info, e.toString());
     }

@@ -2,6 +2,7 @@ package io.baton.server.delivery;
 
 import io.baton.linux.LinuxException;
 import io.baton.linux.Sockets;
+import io.baton.linux.TcpInfo;
 import io.baton.migration.SafePoint;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoRegistration;
@@ -555,6 +556,7 @@ final class SpliceRelay implements RelayEndpoint.Listener {
     if (clientRegistration != null) clientRegistration.cancel();
     if (upstreamRegistration != null) upstreamRegistration.cancel();
     Sockets.closeQuietly(upstreamFd);
+    boolean kernelDone = kernelDone();
     Sockets.closeQuietly(clientFd);
     if (upstream != null) upstream.released();
     long fromClient = 0;
@@ -562,7 +564,21 @@ final class SpliceRelay implements RelayEndpoint.Listener {
     if (toUpstream != null) fromClient = toUpstream.bytesIn();
     if (toClient != null) toClientBytes = toClient.bytesOut();
     givePipesBack();
-    onClosed.onClosed(fromClient, toClientBytes);
+    onClosed.onClosed(fromClient, toClientBytes, kernelDone);
+  }
+
+  /**
+   * Whether the kernel is done with the client's connection before the close: in close mode the
+   * relay usually ends on the client's FIN after its own FIN was acknowledged, so the connection
+   * has passed to TIME_WAIT already (the socket shows CLOSE) and the close can be reported without
+   * watching the socket drain. One getsockopt; false when it fails.
+   */
+  private boolean kernelDone() {
+    try {
+      return TcpInfo.stateOf(clientFd) == TcpInfo.STATE_CLOSE;
+    } catch (LinuxException e) {
+      return false;
+    }
   }
 
   /** Each pipe back to the loop's pool: for reuse if it is empty, else to be closed. */

@@ -11,10 +11,19 @@ final class RecordingCloseListener implements CloseListener {
   final AtomicInteger calls = new AtomicInteger();
   private final CompletableFuture<Counts> first = new CompletableFuture<>();
 
+  /** What the first call said of the kernel; null before it, or when it used the short form. */
+  volatile Boolean kernelDone;
+
   @Override
   public void onClosed(long bytesFromClient, long bytesToClient) {
     calls.incrementAndGet();
     first.complete(new Counts(bytesFromClient, bytesToClient));
+  }
+
+  @Override
+  public void onClosed(long bytesFromClient, long bytesToClient, boolean kernelDone) {
+    if (calls.get() == 0) this.kernelDone = kernelDone;
+    onClosed(bytesFromClient, bytesToClient);
   }
 
   Counts await() throws Exception {

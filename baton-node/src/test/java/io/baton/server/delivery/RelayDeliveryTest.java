@@ -95,6 +95,56 @@ class RelayDeliveryTest {
   }
 
   @Test
+  void aRelayEndingOnTheClientsFinAfterItsOwnWasAcknowledgedTellsTheKernelIsDone()
+      throws Exception {
+    // Connection: close as clients do it: the answer and the relayed FIN first, the client's FIN
+    // (acknowledging the relay's) last. The connection is in TIME_WAIT when the relay closes.
+    try (TestUpstream upstream =
+            new TestUpstream(
+                s -> {
+                  s.getOutputStream().write("ANSWER".getBytes(StandardCharsets.US_ASCII));
+                  s.shutdownOutput();
+                  return s.getInputStream().transferTo(OutputStream.nullOutputStream());
+                });
+        RestoredSocket conn = RestoredSocket.open("close after the answer")) {
+      RecordingCloseListener closed = new RecordingCloseListener();
+      conn.deliverTo(new RelayDelivery(group, upstream.address(), IDLE), new byte[0], closed);
+
+      assertThat(conn.client.getInputStream().readAllBytes())
+          .isEqualTo("ANSWER".getBytes(StandardCharsets.US_ASCII));
+      conn.client.shutdownOutput();
+
+      assertThat(closed.await()).isEqualTo(new RecordingCloseListener.Counts(0, 6));
+      assertThat(closed.kernelDone).as("kernel done at the relay's close").isTrue();
+    }
+  }
+
+  @Test
+  void aRelayClosedBeforeTheClientsFinSaysTheKernelIsNotDone() throws Exception {
+    // The upstream answers and closes, the client reads it all but keeps its half open: the relay
+    // ends at its idle timeout with the connection in FIN_WAIT2, which must be watched to its end.
+    try (TestUpstream upstream =
+            new TestUpstream(
+                s -> {
+                  s.getOutputStream().write("ANSWER".getBytes(StandardCharsets.US_ASCII));
+                  s.shutdownOutput();
+                  return s.getInputStream().transferTo(OutputStream.nullOutputStream());
+                });
+        RestoredSocket conn = RestoredSocket.open("client keeps its half open")) {
+      RelayDelivery relay = new RelayDelivery(group, upstream.address(), SHORT_IDLE);
+      RecordingCloseListener closed = new RecordingCloseListener();
+      conn.deliverTo(relay, new byte[0], closed);
+
+      assertThat(conn.client.getInputStream().readAllBytes())
+          .isEqualTo("ANSWER".getBytes(StandardCharsets.US_ASCII));
+
+      assertThat(closed.await()).isEqualTo(new RecordingCloseListener.Counts(0, 6));
+      assertThat(relay.idleTimeouts()).isEqualTo(1);
+      assertThat(closed.kernelDone).as("kernel done at the relay's close").isFalse();
+    }
+  }
+
+  @Test
   void clientFinReachesUpstreamWhileTheAnswerStillFlows() throws Exception {
     // The upstream answers only after it has seen end of stream: the client's FIN must travel.
     byte[] answer = new byte[3 * MIB];
