@@ -10,7 +10,7 @@ BATON_SCRIPT=${BATON_SCRIPT:-$(basename "$0")}
 # checks, haproxy as the benchmark's reference balancer, gcc and libc6-dev for the C example of a
 # cooperating worker (built by a test), help2man for the Debian package's man page (./baton package),
 # chromium (headless) for the stats page's browser test.
-BATON_PACKAGES=(nftables libnftables1 iproute2 iputils-ping curl wrk openssl nginx-light tcpdump procps haproxy bird2 pv gcc libc6-dev help2man chromium dnsmasq-base bind9-dnsutils ethtool)
+BATON_PACKAGES=(nftables libnftables1 iproute2 iputils-ping curl wrk hey openssl nginx-light tcpdump procps haproxy bird2 pv gcc libc6-dev help2man chromium dnsmasq-base bind9-dnsutils ethtool)
 
 say() { printf '%s: %s\n' "$BATON_SCRIPT" "$*" >&2; }
 

@@ -15,13 +15,15 @@ import java.util.Optional;
  * bound limited it. (A proxy carries every byte through one more hop whose receive work lands on
  * CPU 1, so with keep-alive CPU 1 saturates below direct nginx's rate; that proxy's CPU per request
  * is still its own cost at the rate the farm allows.) Any system's run with errors or that failed
- * is a problem too. An invalid run says so in the report and exits non-zero. Immutable.
+ * is a problem too, and so is a paced run (any system) below {@value #PACED_FRACTION} of the paced
+ * rate. An invalid run says so in the report and exits non-zero. Immutable.
  */
 record BaselineCheck(List<String> problems) {
   static final double MAX_REPEAT_SPREAD = 2.0;
   static final double SATURATED_FRACTION = 0.85;
   static final double MATCHES_DIRECT = 0.85;
   static final double FARM_SATURATED_FRACTION = 0.95;
+  static final double PACED_FRACTION = 0.95;
 
   BaselineCheck {
     problems = List.copyOf(problems);
@@ -41,11 +43,31 @@ record BaselineCheck(List<String> problems) {
    * clean.
    */
   static BaselineCheck of(List<ConfigResult> table, List<String> failures) {
+    return of(table, failures, 0);
+  }
+
+  /**
+   * As {@link #of(List, List)}, also invalid when a system's {@link ConnectionMode#PACED} runs fell
+   * short of {@code pacedRate} (median below {@value #PACED_FRACTION} of it): the paced comparison
+   * assumes every system carried the same load.
+   */
+  static BaselineCheck of(List<ConfigResult> table, List<String> failures, int pacedRate) {
     List<String> problems = new ArrayList<>(failures);
     for (ConfigResult r : table) {
       String what = r.system() + " " + r.mode() + " " + ResponseSize.parse(r.size()).label();
       if (r.excluded() > 0 || r.failed() > 0 || r.runs() == 0) {
         problems.add(what + ": only " + r.runCount() + " runs clean");
+        continue;
+      }
+      if (r.mode().equals(ConnectionMode.PACED.label())) {
+        double rate = r.requestsPerSecond().median();
+        if (rate < PACED_FRACTION * pacedRate) {
+          problems.add(
+              String.format(
+                  "%s: did not sustain the paced rate (%.0f of %d req/s): the equal-load"
+                      + " comparison does not hold",
+                  what, rate, pacedRate));
+        }
         continue;
       }
       if (!isProxy(r.system()) || r.mode().equals(ConnectionMode.SERIAL.label())) continue;

@@ -95,8 +95,19 @@ public final class BenchCommand implements Callable<Integer> {
       split = ",",
       paramLabel = "MODE",
       description =
-          "Connection modes: close (one request per connection), keep-alive (default: both).")
+          "Connection modes: close (one request per connection), keep-alive, paced (one request per"
+              + " connection, new connections at --paced-rate for every system; hey) (default:"
+              + " close,keep-alive).")
   List<String> modes;
+
+  @Option(
+      names = "--paced-rate",
+      paramLabel = "PER-SECOND",
+      defaultValue = "200",
+      description =
+          "New connections per second of the paced mode, the same for every system and size; every"
+              + " system must sustain it at every size (default: ${DEFAULT-VALUE}).")
+  int pacedRate;
 
   @Option(
       names = "--duration",
@@ -296,9 +307,10 @@ public final class BenchCommand implements Callable<Integer> {
             switch (mode.strip()) {
               case "close" -> ConnectionMode.CLOSE;
               case "keep-alive" -> ConnectionMode.KEEP_ALIVE;
+              case "paced" -> ConnectionMode.PACED;
               default ->
                   throw new IllegalArgumentException(
-                      "unknown mode '" + mode + "'; known: close, keep-alive");
+                      "unknown mode '" + mode + "'; known: close, keep-alive, paced");
             });
       }
       int duration = orDefault(durationSeconds, quick ? 2 : 5);
@@ -317,6 +329,9 @@ public final class BenchCommand implements Callable<Integer> {
       if (r < 1 || r > 50 || connections < 1 || connections > 10_000) {
         throw new IllegalArgumentException("--repeats must be 1..50 and --connections 1..10000");
       }
+      if (pacedRate < 1 || pacedRate > 20_000) {
+        throw new IllegalArgumentException("--paced-rate must be 1..20000");
+      }
       return new BenchPlan(
           s,
           z,
@@ -325,7 +340,8 @@ public final class BenchCommand implements Callable<Integer> {
           Duration.ofSeconds(warmup),
           Duration.ofSeconds(serial),
           r,
-          connections);
+          connections,
+          m.contains(ConnectionMode.PACED) ? pacedRate : 0);
     } catch (IllegalArgumentException e) {
       throw new ParameterException(spec.commandLine(), e.getMessage());
     }

@@ -10,12 +10,14 @@ import java.util.List;
  *
  * @param systems systems to compare, in the order each repeat visits them
  * @param sizes response sizes, ascending
- * @param modes {@link ConnectionMode#CLOSE} and/or {@link ConnectionMode#KEEP_ALIVE}
+ * @param modes {@link ConnectionMode#CLOSE}, {@link ConnectionMode#KEEP_ALIVE}, {@link
+ *     ConnectionMode#PACED}: any of them
  * @param duration length of each measured wrk run
  * @param warmup unmeasured load after each system start (JIT, caches, fabric connections)
  * @param serialDuration length of the one-connection-at-a-time latency probe; zero skips it
  * @param repeats how often every configuration is measured
  * @param concurrency open connections of each measured wrk run
+ * @param pacedRate new connections per second of {@link ConnectionMode#PACED} runs (0 without)
  */
 record BenchPlan(
     List<SystemKind> systems,
@@ -25,7 +27,8 @@ record BenchPlan(
     Duration warmup,
     Duration serialDuration,
     int repeats,
-    int concurrency) {
+    int concurrency,
+    int pacedRate) {
   /** Time to start a system and see it answer, measured on the 2-core lab machine. */
   private static final Duration BATON_START = Duration.ofSeconds(5);
 
@@ -54,6 +57,10 @@ record BenchPlan(
     }
     if (repeats < 1 || concurrency < 1 || duration.isNegative() || duration.isZero()) {
       throw new IllegalArgumentException("repeats, concurrency and duration must be positive");
+    }
+    if (modes.contains(ConnectionMode.PACED) != pacedRate > 0) {
+      throw new IllegalArgumentException(
+          "a paced rate goes with the paced mode, and only with it: " + pacedRate);
     }
   }
 

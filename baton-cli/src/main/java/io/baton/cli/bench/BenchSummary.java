@@ -25,6 +25,8 @@ import java.util.Optional;
  *     (medians over repeats): other programs' load that the CPU 0 figures include
  * @param handoffLines the Baton dispatchers' handoff figures ({@link HandoffSummary}), printed
  *     before the verdict
+ * @param paced as {@code cpu}, from the {@link ConnectionMode#PACED} runs (every system at one rate
+ *     of new connections); empty when none were measured
  * @param verdict the last line printed
  */
 record BenchSummary(
@@ -37,6 +39,7 @@ record BenchSummary(
     String latencyBasis,
     double maxCpu0NoiseMsPerSecond,
     List<String> handoffLines,
+    List<SizeComparison> paced,
     String verdict) {
   /**
    * Target: Baton's balancer-node CPU per request at 1 MiB at most this fraction of the cheapest
@@ -98,33 +101,7 @@ record BenchSummary(
             : find(results, SystemKind.BATON_EMBEDDED.label())
                 ? SystemKind.BATON_EMBEDDED.label()
                 : null;
-    List<SizeComparison> cpu = new ArrayList<>();
-    if (baton != null) {
-      for (ConfigResult b : results) {
-        if (!b.system().equals(baton)
-            || !b.mode().equals(ConnectionMode.CLOSE.label())
-            || b.runs() == 0) continue;
-        cheapestProxy(results, b.mode(), b.size())
-            .ifPresent(
-                h -> {
-                  double bu = b.balancerCpuUsPerRequest().median();
-                  double hu = h.balancerCpuUsPerRequest().median();
-                  double bp = b.balancerProcessUsPerRequest().median();
-                  double hp = h.balancerProcessUsPerRequest().median();
-                  cpu.add(
-                      new SizeComparison(
-                          ResponseSize.parse(b.size()).label(),
-                          b.sizeBytes(),
-                          h.system(),
-                          bu,
-                          hu,
-                          bu / hu,
-                          bp,
-                          hp,
-                          bp / hp));
-                });
-      }
-    }
+    List<SizeComparison> cpu = comparisons(results, baton, ConnectionMode.CLOSE);
     String cheaperFrom = null;
     for (int i = cpu.size() - 1; i >= 0 && cpu.get(i).batonUs() <= cpu.get(i).haproxyUs(); i--) {
       cheaperFrom = cpu.get(i).size();
@@ -181,7 +158,38 @@ record BenchSummary(
         basis,
         noise,
         HandoffSummary.lines(handoffs),
+        comparisons(results, baton, ConnectionMode.PACED),
         verdict(cpu));
+  }
+
+  /** Per size, {@code baton} against the cheapest proxy in {@code mode} (clean runs only). */
+  private static List<SizeComparison> comparisons(
+      List<ConfigResult> results, String baton, ConnectionMode mode) {
+    List<SizeComparison> cpu = new ArrayList<>();
+    if (baton == null) return cpu;
+    for (ConfigResult b : results) {
+      if (!b.system().equals(baton) || !b.mode().equals(mode.label()) || b.runs() == 0) continue;
+      cheapestProxy(results, b.mode(), b.size())
+          .ifPresent(
+              h -> {
+                double bu = b.balancerCpuUsPerRequest().median();
+                double hu = h.balancerCpuUsPerRequest().median();
+                double bp = b.balancerProcessUsPerRequest().median();
+                double hp = h.balancerProcessUsPerRequest().median();
+                cpu.add(
+                    new SizeComparison(
+                        ResponseSize.parse(b.size()).label(),
+                        b.sizeBytes(),
+                        h.system(),
+                        bu,
+                        hu,
+                        bu / hu,
+                        bp,
+                        hp,
+                        bp / hp));
+              });
+    }
+    return List.copyOf(cpu);
   }
 
   /** The summary as lines of text, verdict last. */
@@ -199,19 +207,7 @@ record BenchSummary(
               + baton
               + " vs the cheapest proxy at each size, one request per"
               + " connection (CPU 0 busy time; in brackets: the balancer processes' own time):");
-      for (SizeComparison c : cpu) {
-        lines.add(
-            String.format(
-                "  %-8s %8.1f µs vs %8.1f µs (%s)  ratio %.2f   [%.1f vs %.1f µs, ratio %.2f]",
-                c.size(),
-                c.batonUs(),
-                c.haproxyUs(),
-                c.proxy(),
-                c.ratio(),
-                c.batonProcessUs(),
-                c.haproxyProcessUs(),
-                c.processRatio()));
-      }
+      for (SizeComparison c : cpu) lines.add(comparisonLine(c));
       boolean met =
           cheaperFrom != null
               && cpu.stream()
@@ -226,6 +222,12 @@ record BenchSummary(
               + " (target <= 16 KiB: "
               + (met ? "met" : "missed")
               + ")");
+    }
+    if (!paced.isEmpty()) {
+      lines.add(
+          "The same at one load for every system (paced: new connections at one fixed rate, one"
+              + " request each; hey):");
+      for (SizeComparison c : paced) lines.add(comparisonLine(c));
     }
     if (batonAddedP50Us != null) {
       String h =
@@ -252,6 +254,19 @@ record BenchSummary(
     lines.addAll(handoffLines);
     lines.add(verdict);
     return lines;
+  }
+
+  private static String comparisonLine(SizeComparison c) {
+    return String.format(
+        "  %-8s %8.1f µs vs %8.1f µs (%s)  ratio %.2f   [%.1f vs %.1f µs, ratio %.2f]",
+        c.size(),
+        c.batonUs(),
+        c.haproxyUs(),
+        c.proxy(),
+        c.ratio(),
+        c.batonProcessUs(),
+        c.haproxyProcessUs(),
+        c.processRatio());
   }
 
   private static String verdict(List<SizeComparison> cpu) {

@@ -5,7 +5,8 @@ import java.util.List;
 /**
  * How the load generator uses connections. {@link #CLOSE} is the primary figure: every request is a
  * new connection (one handoff each for Baton). {@link #SERIAL} is the latency probe: one connection
- * at a time, so the latency is the system's own, not a queue. Immutable.
+ * at a time, so the latency is the system's own, not a queue. {@link #PACED} opens connections at
+ * one fixed rate for every system, so CPU per request is compared at equal load. Immutable.
  */
 enum ConnectionMode {
   /** {@code Connection: close}: one request per connection, at the plan's concurrency. */
@@ -13,7 +14,12 @@ enum ConnectionMode {
   /** Persistent connections at the plan's concurrency. */
   KEEP_ALIVE("keep-alive", List.of()),
   /** One request per connection, one connection at a time (concurrency 1), smallest size only. */
-  SERIAL("close-c1", List.of("-H", "Connection: close"));
+  SERIAL("close-c1", List.of("-H", "Connection: close")),
+  /**
+   * One request per connection, new connections at the plan's fixed rate ({@link Hey}, not wrk):
+   * every system at the same load.
+   */
+  PACED("paced", List.of());
 
   private final String label;
   private final List<String> wrkArguments;

@@ -90,7 +90,11 @@ final class CpuChart {
     g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 13));
     g.setColor(Color.BLACK);
     g.drawString(
-        mode == ConnectionMode.CLOSE ? "one request per connection" : "keep-alive",
+        switch (mode) {
+          case CLOSE -> "one request per connection";
+          case PACED -> "one request per connection, paced";
+          default -> "keep-alive";
+        },
         left + 4,
         top - 6);
     g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 11));

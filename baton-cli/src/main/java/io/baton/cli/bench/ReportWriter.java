@@ -238,7 +238,10 @@ final class ReportWriter {
         + plan.warmup().toSeconds()
         + " s per system start (four times that for JVM systems), "
         + plan.repeats()
-        + " repeat(s), interleaved";
+        + " repeat(s), interleaved"
+        + (plan.pacedRate() > 0
+            ? "; paced: hey, " + plan.pacedRate() + " new connections/s, one request each"
+            : "");
   }
 
   private static Map<String, Object> planMap(BenchPlan plan) {
@@ -251,6 +254,7 @@ final class ReportWriter {
     m.put("serialProbeSeconds", plan.serialDuration().toSeconds());
     m.put("repeats", plan.repeats());
     m.put("concurrency", plan.concurrency());
+    m.put("pacedRate", plan.pacedRate());
     return m;
   }
 

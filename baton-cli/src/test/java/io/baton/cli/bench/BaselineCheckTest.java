@@ -181,6 +181,42 @@ class BaselineCheckTest {
     assertThat(BaselineCheck.of(List.of(serial)).valid()).isTrue();
   }
 
+  @Test
+  void aPacedRunOfAnySystemBelowThePacedRateMakesTheRunInvalid() {
+    ConfigResult kept = paced("baton-relay", 196);
+    ConfigResult short_ = paced("haproxy", 150);
+    assertThat(BaselineCheck.of(List.of(kept), List.of(), 200).valid()).isTrue();
+    BaselineCheck check = BaselineCheck.of(List.of(kept, short_), List.of(), 200);
+    assertThat(check.problems())
+        .singleElement()
+        .asString()
+        .startsWith("haproxy paced 1 KiB: did not sustain the paced rate (150 of 200 req/s)");
+  }
+
+  private static ConfigResult paced(String system, double rps) {
+    ConfigResult p = proxy(system, 100, rps);
+    return new ConfigResult(
+        p.system(),
+        "paced",
+        p.size(),
+        p.sizeBytes(),
+        p.runs(),
+        p.planned(),
+        p.excluded(),
+        p.failed(),
+        p.requests(),
+        p.errors(),
+        p.requestsPerSecond(),
+        p.latencyP50Us(),
+        p.latencyP99Us(),
+        p.balancerCpuUsPerRequest(),
+        p.balancerProcessUsPerRequest(),
+        p.cpu0NoiseMsPerSecond(),
+        p.machineCpuUsPerRequest(),
+        p.machineCpuOverDirectUsPerRequest(),
+        p.frontBytesPerRequest());
+  }
+
   private static ConfigResult proxy(String system, double cpuUs, double... rps) {
     return new ConfigResult(
         system,

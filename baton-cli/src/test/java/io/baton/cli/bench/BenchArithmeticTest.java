@@ -114,6 +114,7 @@ class BenchArithmeticTest {
         Duration.ofSeconds(1),
         Duration.ZERO,
         repeats,
-        16);
+        16,
+        0);
   }
 }

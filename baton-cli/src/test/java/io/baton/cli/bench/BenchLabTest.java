@@ -49,6 +49,10 @@ class BenchLabTest {
             "1",
             "--latency-probe",
             "1",
+            "--modes",
+            "close,keep-alive,paced",
+            "--paced-rate",
+            "50",
             "--output",
             results.toString());
 
@@ -76,9 +80,11 @@ class BenchLabTest {
             "direct-app close",
             "direct-app keep-alive",
             "direct-app close-c1",
+            "direct-app paced",
             "baton-embedded close",
             "baton-embedded keep-alive",
-            "baton-embedded close-c1");
+            "baton-embedded close-c1",
+            "baton-embedded paced");
     assertThat(root.get("failures")).isEmpty();
     assertThat(root.get("failedRuns")).isEmpty();
     assertThat(root.get("valid").asBoolean())
@@ -109,7 +115,10 @@ class BenchLabTest {
     }
     assertThat(handoffRuns)
         .containsExactly(
-            "baton-embedded close", "baton-embedded keep-alive", "baton-embedded close-c1");
+            "baton-embedded close",
+            "baton-embedded keep-alive",
+            "baton-embedded paced",
+            "baton-embedded close-c1");
     assertThat(out.toString())
         .contains("Handoffs, baton-embedded: dispatcher CPU")
         .contains("Handoff latency, baton-embedded, one connection at a time");

@@ -46,6 +46,64 @@ class BenchSummaryTest {
         .hasMessageContaining("Connection refused");
   }
 
+  private static final String HEY =
+      """
+
+      Summary:
+        Total:	5.0213 secs
+        Slowest:	0.0388 secs
+        Fastest:	0.0037 secs
+        Average:	0.0199 secs
+        Requests/sec:	199.1514
+
+      Latency distribution:
+        10% in 0.0047 secs
+        50% in 0.0211 secs
+        99% in 0.0388 secs
+
+      Status code distribution:
+        [200]	990 responses
+        [302]	2 responses
+        [503]	5 responses
+
+      Error distribution:
+        [2]	Get "http://198.18.0.100:80/1k.bin": dial tcp 198.18.0.100:80: connect: connection refused
+        [1]	Get "http://198.18.0.100:80/1k.bin": context deadline exceeded
+      """;
+
+  @Test
+  void heySummaryIsReadAsAnswersErrorsAndPercentiles() throws Exception {
+    Wrk.Result r = Hey.parse(HEY, "");
+    assertThat(r.requests()).isEqualTo(997);
+    assertThat(r.seconds()).isEqualTo(5.0213);
+    assertThat(r.socketErrors()).isEqualTo(3);
+    assertThat(r.non2xx()).isEqualTo(5);
+    assertThat(r.latencyP50Us()).isCloseTo(21_100, org.assertj.core.data.Offset.offset(0.01));
+    assertThat(r.latencyP99Us()).isCloseTo(38_800, org.assertj.core.data.Offset.offset(0.01));
+    assertThatThrownBy(() -> Hey.parse("", "hey: invalid URL")).hasMessageContaining("invalid URL");
+  }
+
+  @Test
+  void pacedRunsAreComparedApartFromTheVerdict() {
+    List<ConfigResult> table =
+        List.of(
+            result("baton-relay", "close", "1m", 900),
+            result("haproxy", "close", "1m", 1000),
+            result("baton-relay", "paced", "1m", 300),
+            result("haproxy", "paced", "1m", 1200),
+            result("nginx-proxy", "paced", "1m", 1500));
+    BenchSummary s = BenchSummary.of(table);
+    assertThat(s.paced()).hasSize(1);
+    assertThat(s.paced().getFirst().proxy()).isEqualTo("haproxy");
+    assertThat(s.paced().getFirst().ratio()).isEqualTo(0.25);
+    assertThat(s.verdict()).contains("= 0.90");
+    List<String> lines = s.lines();
+    assertThat(lines.getLast()).isEqualTo(s.verdict());
+    assertThat(String.join("\n", lines))
+        .contains("at one load for every system")
+        .contains("ratio 0.25");
+  }
+
   @Test
   void sizesParseAndOrder() {
     assertThat(ResponseSize.parse("16k").bytes()).isEqualTo(16 << 10);
