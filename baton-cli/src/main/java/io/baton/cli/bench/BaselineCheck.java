@@ -48,10 +48,11 @@ record BaselineCheck(List<String> problems) {
 
   /**
    * As {@link #of(List, List)}, also invalid when a system's {@link ConnectionMode#PACED} runs fell
-   * short of {@code pacedRate} (median below {@value #PACED_FRACTION} of it): the paced comparison
-   * assumes every system carried the same load.
+   * short of the rate the load generator can reach ({@code pacedRate}, see {@link
+   * BenchPlan#pacedExpectedRate}; median below {@value #PACED_FRACTION} of it): the paced
+   * comparison assumes every system carried the same load.
    */
-  static BaselineCheck of(List<ConfigResult> table, List<String> failures, int pacedRate) {
+  static BaselineCheck of(List<ConfigResult> table, List<String> failures, double pacedRate) {
     List<String> problems = new ArrayList<>(failures);
     for (ConfigResult r : table) {
       String what = r.system() + " " + r.mode() + " " + ResponseSize.parse(r.size()).label();
@@ -64,7 +65,7 @@ record BaselineCheck(List<String> problems) {
         if (rate < PACED_FRACTION * pacedRate) {
           problems.add(
               String.format(
-                  "%s: did not sustain the paced rate (%.0f of %d req/s): the equal-load"
+                  "%s: did not sustain the paced rate (%.0f of %.0f req/s): the equal-load"
                       + " comparison does not hold",
                   what, rate, pacedRate));
         }

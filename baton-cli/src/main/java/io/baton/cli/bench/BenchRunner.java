@@ -110,7 +110,7 @@ final class BenchRunner {
     }
     List<ConfigResult> table = results.aggregate(plan);
     BenchSummary summary = BenchSummary.of(table, results.handoffs());
-    BaselineCheck check = BaselineCheck.of(table, results.failures(), plan.pacedRate());
+    BaselineCheck check = BaselineCheck.of(table, results.failures(), plan.pacedExpectedRate());
     ReportWriter.ReportFiles files =
         writer.write(plan, results, table, summary, check, machine(), notes);
     say("");
