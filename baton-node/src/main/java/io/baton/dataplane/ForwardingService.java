@@ -61,7 +61,10 @@ import org.slf4j.LoggerFactory;
 public final class ForwardingService implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ForwardingService.class);
 
-  /** How often the owner thread wakes to expire mirrored flows (UDP, encapsulation). */
+  /**
+   * How often the owner thread wakes while the BPF flow map is attached ({@link FlowMirror}: its
+   * encapsulated closings expire here).
+   */
   private static final long IDLE_POLL_MS = 50;
 
   /**
@@ -112,7 +115,8 @@ public final class ForwardingService implements AutoCloseable {
   // Under guard only from here ...
   // Closed connections whose late-packet element the kernel may still hold, oldest first, and
   // the latest grace end per flow: a second close of one 4-tuple within the grace must replace
-  // the element (the kernel refuses a key that maps elsewhere). Rate x grace entries at most.
+  // the element (the kernel refuses a key that maps elsewhere). Rate x (grace + up to
+  // QUIET_POLL_MS) entries at most.
   private final ArrayDeque<Late> late = new ArrayDeque<>();
   private final Map<FlowKey, Long> lateUntil = new HashMap<>();
   private final FlowEntries entries;
@@ -811,8 +815,8 @@ public final class ForwardingService implements AutoCloseable {
   /**
    * How long the owner may sleep when no command comes: until the first grace to forget ends (at
    * least {@link #LATE_POLL_MS}), {@link #QUIET_POLL_MS} when none is pending, {@link
-   * #IDLE_POLL_MS} while flows are mirrored. A grace that starts meanwhile is forgotten late, which
-   * only keeps its record a little longer.
+   * #IDLE_POLL_MS} while the BPF flow map is attached. A grace that starts meanwhile is forgotten
+   * late, which only keeps its record a little longer.
    */
   private long nextWakeMs() {
     if (mirror != null) return IDLE_POLL_MS;

@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.BiConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -71,8 +72,7 @@ final class HandoffAcceptor implements HandoffServer.Handler {
    * Closes reported as they happened: the delivery saw the kernel already done with the socket
    * (e.g. a relayed connection ending on the client's FIN), so no drain watch was needed.
    */
-  final java.util.concurrent.atomic.LongAdder closedAtOnce =
-      new java.util.concurrent.atomic.LongAdder();
+  final LongAdder closedAtOnce = new LongAdder();
 
   final AtomicLong refused = new AtomicLong();
   final AtomicLong lateAborts = new AtomicLong();

@@ -48,9 +48,10 @@ record BaselineCheck(List<String> problems) {
 
   /**
    * As {@link #of(List, List)}, also invalid when a system's {@link ConnectionMode#PACED} runs fell
-   * short of the rate the load generator can reach ({@code pacedRate}, see {@link
-   * BenchPlan#pacedExpectedRate}; median below {@value #PACED_FRACTION} of it): the paced
-   * comparison assumes every system carried the same load.
+   * short of {@code pacedRate} (median below {@value #PACED_FRACTION} of it): the paced comparison
+   * assumes every system carried the same load. (hey's workers each send one more request at the
+   * first tick after the deadline and hey's total time includes it, so a run's rate is the nominal
+   * one, not the ticks before the deadline.)
    */
   static BaselineCheck of(List<ConfigResult> table, List<String> failures, double pacedRate) {
     List<String> problems = new ArrayList<>(failures);

@@ -64,22 +64,6 @@ record BenchPlan(
     }
   }
 
-  /**
-   * The rate one paced run can reach: hey's workers ({@link #concurrency} of them, each at {@code
-   * pacedRate / concurrency} requests a second) each pace themselves with a ticker whose first tick
-   * comes one period after the start, so in a run of {@link #duration} a worker sends one request
-   * per tick strictly before the end. The paced runs are judged against this, not against {@code
-   * pacedRate} itself (a 1 s run at 50/s with 16 workers can send only 48). Zero without paced
-   * runs.
-   */
-  double pacedExpectedRate() {
-    if (pacedRate == 0) return 0;
-    double periodS = (double) concurrency / pacedRate;
-    double seconds = duration.toMillis() / 1000.0;
-    long ticks = Math.max(0, (long) Math.ceil(seconds / periodS) - 1);
-    return concurrency * ticks / seconds;
-  }
-
   /** Measured wrk runs in one repeat. */
   int runsPerRepeat() {
     return systems.size() * (sizes.size() * modes.size() + (serialDuration.isZero() ? 0 : 1));

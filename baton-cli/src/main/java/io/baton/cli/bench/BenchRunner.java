@@ -110,7 +110,7 @@ final class BenchRunner {
     }
     List<ConfigResult> table = results.aggregate(plan);
     BenchSummary summary = BenchSummary.of(table, results.handoffs());
-    BaselineCheck check = BaselineCheck.of(table, results.failures(), plan.pacedExpectedRate());
+    BaselineCheck check = BaselineCheck.of(table, results.failures(), plan.pacedRate());
     ReportWriter.ReportFiles files =
         writer.write(plan, results, table, summary, check, machine(), notes);
     say("");
@@ -259,7 +259,12 @@ final class BenchRunner {
       String url = running.baseUrl() + size.path();
       wrk =
           mode == ConnectionMode.PACED
-              ? Hey.run(lab.client, url, plan.pacedRate(), connections, duration)
+              ? Hey.run(
+                  lab.client,
+                  url,
+                  plan.pacedRate(),
+                  Math.min(connections, plan.pacedRate()),
+                  duration)
               : Wrk.run(lab.client, url, connections, mode, duration);
       cpu = CpuTimes.read().minus(cpu0);
       if (spinner != null) cpu = cpu.withoutCpu0Load(spinner.ticks() - spin0);

@@ -105,29 +105,6 @@ class BenchArithmeticTest {
         system, ConnectionMode.CLOSE, KIB, repeat, wrk, 3.0, cpu, processTicks, frontBytes);
   }
 
-  @Test
-  void thePacedRunIsJudgedAgainstWhatHeysTickersCanSend() {
-    BenchPlan full = paced(200, 5);
-    // 16 workers at 12.5/s: ticks every 80 ms from 80 ms on, 62 of them before 5 s.
-    assertThat(full.pacedExpectedRate()).isEqualTo(16 * 62 / 5.0);
-    // 16 workers at 3.125/s: ticks at 320, 640, 960 ms.
-    assertThat(paced(50, 1).pacedExpectedRate()).isEqualTo(48.0);
-    assertThat(plan(1).pacedExpectedRate()).isZero();
-  }
-
-  private static BenchPlan paced(int rate, int seconds) {
-    return new BenchPlan(
-        List.of(SystemKind.HAPROXY),
-        List.of(KIB),
-        List.of(ConnectionMode.PACED),
-        Duration.ofSeconds(seconds),
-        Duration.ofSeconds(1),
-        Duration.ZERO,
-        1,
-        16,
-        rate);
-  }
-
   private static BenchPlan plan(int repeats) {
     return new BenchPlan(
         List.of(SystemKind.HAPROXY),

@@ -51,8 +51,9 @@ class BenchLabTest {
             "1",
             "--modes",
             "close,keep-alive,paced",
+            // 16 workers at 4/s: a tick every 250 ms, and the run's second ends on one.
             "--paced-rate",
-            "50",
+            "64",
             "--output",
             results.toString());
 

@@ -84,6 +84,19 @@ class BenchSummaryTest {
   }
 
   @Test
+  void aPacedRunLastsAsLongAsHeysTicks() {
+    // 16 workers at 12.5/s: a tick every 80 ms, 63 of them up to the first after 5 s.
+    assertThat(Hey.scheduleSeconds(200, 16, 5))
+        .isCloseTo(5.04, org.assertj.core.data.Offset.offset(1e-9));
+    // 16 workers at 3.125/s: ticks at 320, 640, 960 and 1,280 ms.
+    assertThat(Hey.scheduleSeconds(50, 16, 1))
+        .isCloseTo(1.28, org.assertj.core.data.Offset.offset(1e-9));
+    // A period that divides the run: the last tick is the run's end.
+    assertThat(Hey.scheduleSeconds(64, 16, 1))
+        .isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-9));
+  }
+
+  @Test
   void pacedRunsAreComparedApartFromTheVerdict() {
     List<ConfigResult> table =
         List.of(

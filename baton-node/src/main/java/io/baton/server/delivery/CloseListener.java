@@ -21,8 +21,10 @@ public interface CloseListener {
    *
    * @param kernelDone the kernel was already done with the connection when the delivery closed it
    *     (the client's FIN received and the server's acknowledged, so the connection had passed to
-   *     TIME_WAIT; or reset): no packet of the client's needs this server any more, and nobody has
-   *     to watch the socket drain (see {@code KernelRelease}). False when the delivery cannot tell.
+   *     TIME_WAIT; or reset), as the drain watch would have found it: nobody has to watch the
+   *     socket drain (see {@code KernelRelease}). A retransmitted FIN that the time-wait socket
+   *     answers is covered by the dispatchers' close grace, as after the watch. False when the
+   *     delivery cannot tell.
    */
   default void onClosed(long bytesFromClient, long bytesToClient, boolean kernelDone) {
     onClosed(bytesFromClient, bytesToClient);

@@ -386,6 +386,7 @@ class RelayDeliveryTest {
       upstreamSawEnd.get(30, TimeUnit.SECONDS);
       drainLoops();
       assertThat(closed.calls.get()).isEqualTo(1);
+      assertThat(closed.kernelDone).as("a reset connection: the kernel is done").isTrue();
     }
   }
 
