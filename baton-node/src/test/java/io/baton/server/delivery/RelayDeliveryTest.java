@@ -73,13 +73,7 @@ class RelayDeliveryTest {
   void tailGoesOutBeforeAnUpstreamThatSpeaksFirst() throws Exception {
     byte[] tail = new byte[256 * 1024];
     new Random(3).nextBytes(tail);
-    try (TestUpstream upstream =
-            new TestUpstream(
-                s -> {
-                  s.getOutputStream().write("GREETING".getBytes(StandardCharsets.US_ASCII));
-                  s.shutdownOutput();
-                  return s.getInputStream().transferTo(OutputStream.nullOutputStream());
-                });
+    try (TestUpstream upstream = new TestUpstream(TestUpstream.saysFirst("GREETING"));
         RestoredSocket conn = RestoredSocket.open("greeter")) {
       RecordingCloseListener closed = new RecordingCloseListener();
       conn.deliverTo(new RelayDelivery(group, upstream.address(), IDLE), tail, closed);
@@ -99,13 +93,7 @@ class RelayDeliveryTest {
       throws Exception {
     // Connection: close as clients do it: the answer and the relayed FIN first, the client's FIN
     // (acknowledging the relay's) last. The connection is in TIME_WAIT when the relay closes.
-    try (TestUpstream upstream =
-            new TestUpstream(
-                s -> {
-                  s.getOutputStream().write("ANSWER".getBytes(StandardCharsets.US_ASCII));
-                  s.shutdownOutput();
-                  return s.getInputStream().transferTo(OutputStream.nullOutputStream());
-                });
+    try (TestUpstream upstream = new TestUpstream(TestUpstream.saysFirst("ANSWER"));
         RestoredSocket conn = RestoredSocket.open("close after the answer")) {
       RecordingCloseListener closed = new RecordingCloseListener();
       conn.deliverTo(new RelayDelivery(group, upstream.address(), IDLE), new byte[0], closed);
@@ -123,13 +111,7 @@ class RelayDeliveryTest {
   void aRelayClosedBeforeTheClientsFinSaysTheKernelIsNotDone() throws Exception {
     // The upstream answers and closes, the client reads it all but keeps its half open: the relay
     // ends at its idle timeout with the connection in FIN_WAIT2, which must be watched to its end.
-    try (TestUpstream upstream =
-            new TestUpstream(
-                s -> {
-                  s.getOutputStream().write("ANSWER".getBytes(StandardCharsets.US_ASCII));
-                  s.shutdownOutput();
-                  return s.getInputStream().transferTo(OutputStream.nullOutputStream());
-                });
+    try (TestUpstream upstream = new TestUpstream(TestUpstream.saysFirst("ANSWER"));
         RestoredSocket conn = RestoredSocket.open("client keeps its half open")) {
       RelayDelivery relay = new RelayDelivery(group, upstream.address(), SHORT_IDLE);
       RecordingCloseListener closed = new RecordingCloseListener();
@@ -253,13 +235,7 @@ class RelayDeliveryTest {
   @Test
   void upstreamFinReachesClientWhichKeepsSending() throws Exception {
     // The upstream says its piece and shuts its output, then keeps reading until the client's FIN.
-    try (TestUpstream upstream =
-            new TestUpstream(
-                s -> {
-                  s.getOutputStream().write("BYE".getBytes(StandardCharsets.US_ASCII));
-                  s.shutdownOutput();
-                  return s.getInputStream().transferTo(OutputStream.nullOutputStream());
-                });
+    try (TestUpstream upstream = new TestUpstream(TestUpstream.saysFirst("BYE"));
         RestoredSocket conn = RestoredSocket.open("upstream half-close")) {
       RecordingCloseListener closed = new RecordingCloseListener();
       conn.deliverTo(new RelayDelivery(group, upstream.address(), IDLE), new byte[0], closed);

@@ -66,6 +66,18 @@ final class TestUpstream implements AutoCloseable {
     return (InetSocketAddress) listener.getLocalSocketAddress();
   }
 
+  /**
+   * Writes {@code words} (US-ASCII) first and shuts its output, then reads until the client's FIN;
+   * returns the bytes read.
+   */
+  static Handler saysFirst(String words) {
+    return s -> {
+      s.getOutputStream().write(words.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      s.shutdownOutput();
+      return s.getInputStream().transferTo(OutputStream.nullOutputStream());
+    };
+  }
+
   /** Echoes until the client's FIN, then shuts its own output; returns the bytes echoed. */
   static long echo(Socket s) throws IOException {
     InputStream in = s.getInputStream();
