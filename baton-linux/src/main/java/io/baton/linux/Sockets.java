@@ -61,6 +61,7 @@ public final class Sockets {
   public static final int TCP_NODELAY = 1;
   public static final int TCP_MAXSEG = 2;
   public static final int TCP_INFO = 11;
+  public static final int TCP_QUICKACK = 12;
   // sys/socket.h message flags
   public static final int MSG_PEEK = 0x2;
   public static final int MSG_DONTWAIT = 0x40;

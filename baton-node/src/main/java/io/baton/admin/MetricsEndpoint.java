@@ -477,6 +477,12 @@ public final class MetricsEndpoint implements AutoCloseable {
             + " delivery closed it (e.g. a relayed connection ending on the client's FIN)",
         a::closesReportedAtOnce);
     counterOf(
+        r,
+        "baton_server_owed_acks_sent",
+        "Client requests acknowledged by the server on its own: the dispatcher delayed its first ACK"
+            + " (delay-first-ack) and the answer had not started 40 ms after the restore",
+        a::owedAcksSentTotal);
+    counterOf(
         r, "baton_server_handoffs_accepted", "Handoffs restored and delivered", a::acceptedTotal);
     counterOf(
         r,

@@ -15,6 +15,10 @@ import java.util.Objects;
  * @param defaultPool the pool for connections that match no rule (every l4 connection)
  * @param rules tried in order; empty for l4
  * @param reroute whether later requests of a keep-alive connection are routed too (http only)
+ * @param delayFirstAck whether the dispatcher leaves the client's first bytes unacknowledged (a
+ *     delayed ACK, as HAProxy's {@code tcp-smart-accept}): the server that takes the connection
+ *     acknowledges them with its answer, or on its own if it has sent nothing within {@code
+ *     OwedAck}'s delay, so the dispatcher node sends one packet fewer per connection
  */
 public record VipConfig(
     InetAddress address,
@@ -22,13 +26,25 @@ public record VipConfig(
     VipMode mode,
     String defaultPool,
     List<RuleConfig> rules,
-    Reroute reroute) {
+    Reroute reroute,
+    boolean delayFirstAck) {
   public VipConfig {
     Objects.requireNonNull(address, "address");
     Objects.requireNonNull(mode, "mode");
     Objects.requireNonNull(defaultPool, "defaultPool");
     rules = List.copyOf(rules);
     Objects.requireNonNull(reroute, "reroute");
+  }
+
+  /** A VIP that delays its first ACK (the default). */
+  public VipConfig(
+      InetAddress address,
+      int port,
+      VipMode mode,
+      String defaultPool,
+      List<RuleConfig> rules,
+      Reroute reroute) {
+    this(address, port, mode, defaultPool, rules, reroute, true);
   }
 
   /** A VIP whose rules route each connection's first request only. */

@@ -29,7 +29,8 @@ final class VipsBinder {
     List<VipConfig> result = new ArrayList<>();
     Map<String, String> seen = new HashMap<>();
     for (ConfigField vip : vips.list()) {
-      vip.allowKeys("address", "port", "mode", "default-pool", "rules", "reroute");
+      vip.allowKeys(
+          "address", "port", "mode", "default-pool", "rules", "reroute", "delay-first-ack");
       ConfigField addressField = vip.get("address").required();
       InetAddress address = addressField.asIp();
       ConfigField portField = vip.get("port").required();
@@ -63,6 +64,11 @@ final class VipsBinder {
       if (reroute == Reroute.PER_REQUEST && mode != VipMode.HTTP) {
         throw rerouteField.error("per-request routing reads every request, so it needs mode http");
       }
+      ConfigField delayFirstAckField = vip.get("delay-first-ack");
+      if (delayFirstAckField.isPresent() && mode == VipMode.UDP) {
+        throw delayFirstAckField.error("udp VIPs have no TCP acknowledgements to delay");
+      }
+      boolean delayFirstAck = !delayFirstAckField.isPresent() || delayFirstAckField.asBoolean();
       result.add(
           new VipConfig(
               address,
@@ -70,7 +76,8 @@ final class VipsBinder {
               mode,
               defaultPool,
               rules(vip.get("rules"), mode, pools, address),
-              reroute));
+              reroute,
+              delayFirstAck));
     }
     return result;
   }

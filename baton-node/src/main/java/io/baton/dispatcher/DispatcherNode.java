@@ -311,7 +311,8 @@ public final class DispatcherNode implements AutoCloseable {
         List<VipListener> vipListeners =
             paused != null
                 ? paused.take(site.vip())
-                : bindPerLoop(site.vip(), eventLoops(group).size(), listenerInterface);
+                : bindPerLoop(
+                    site.vip(), eventLoops(group).size(), listenerInterface, v.delayFirstAck());
         dispatcher.vipListeners.addAll(vipListeners);
         dispatcher.clampSegmentsForEncap(config, v, vipListeners);
         accept(group, vipListeners, shared, local, dispatcher.stats);
@@ -840,7 +841,9 @@ public final class DispatcherNode implements AutoCloseable {
           if (v.mode() == io.baton.config.VipMode.UDP) continue;
           Vip vip = new Vip(v.address(), v.port());
           // A planned reload is refused for peer-mode nodes, the only bound listeners.
-          listeners.put(vip, bindPerLoop(vip, loops, io.baton.netty.BoundInterface.UNBOUND));
+          listeners.put(
+              vip,
+              bindPerLoop(vip, loops, io.baton.netty.BoundInterface.UNBOUND, v.delayFirstAck()));
         }
       } catch (IOException | RuntimeException e) {
         listeners.values().forEach(l -> l.forEach(VipListener::close));
@@ -876,11 +879,13 @@ public final class DispatcherNode implements AutoCloseable {
   }
 
   /** {@code count} listeners of {@code vip} (one per event loop), bound and listening. */
-  private static List<VipListener> bindPerLoop(Vip vip, int count, int boundInterface)
-      throws IOException {
+  private static List<VipListener> bindPerLoop(
+      Vip vip, int count, int boundInterface, boolean delayFirstAck) throws IOException {
     List<VipListener> bound = new ArrayList<>();
     try {
-      for (int i = 0; i < count; i++) bound.add(VipListener.bind(vip, boundInterface));
+      for (int i = 0; i < count; i++) {
+        bound.add(VipListener.bind(vip, boundInterface, delayFirstAck));
+      }
     } catch (IOException | RuntimeException e) {
       bound.forEach(VipListener::close);
       throw e;

@@ -211,7 +211,9 @@ final class HandoffAcceptor implements HandoffServer.Handler {
     owned.opened(from, id, state.flow());
     ownership.opened(state.flow(), id);
     onRestored.accept(state.flow());
-    var info = new ConnectionInfo(state.flow(), handoff.requestSummary(), handoff.appState());
+    var info =
+        new ConnectionInfo(
+            state.flow(), handoff.requestSummary(), handoff.appState(), restored.owedAck());
     LiveConnections.Live[] entry = new LiveConnections.Live[1];
     var over = new java.util.concurrent.atomic.AtomicBoolean();
     delivery.deliver(

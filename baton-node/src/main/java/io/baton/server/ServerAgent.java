@@ -585,6 +585,14 @@ public final class ServerAgent implements AutoCloseable {
     return sum;
   }
 
+  /**
+   * Acknowledgements the servers' deliveries sent on their own for clients whose dispatcher delayed
+   * its first ACK and whose answer had not started soon enough (a slow application).
+   */
+  public long owedAcksSentTotal() {
+    return deliveries.values().stream().mapToLong(Delivery::owedAcksSent).sum();
+  }
+
   /** Delivered connections closed because they were idle for {@code timeouts.idle}. */
   public long idleTimeoutsTotal() {
     return deliveries.values().stream().mapToLong(Delivery::idleTimeouts).sum();

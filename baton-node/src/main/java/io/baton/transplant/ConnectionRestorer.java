@@ -59,7 +59,40 @@ public final class ConnectionRestorer {
    * A restored socket. {@code unsentTail} holds never-sent bytes that did not fit in the socket at
    * once; the new owner must write them before anything else.
    */
-  public record Restored(int fd, byte[] unsentTail, Timings timings) {}
+  public record Restored(
+      int fd, byte[] unsentTail, Timings timings, io.baton.linux.TcpSegment owedAck) {
+    public Restored(int fd, byte[] unsentTail, Timings timings) {
+      this(fd, unsentTail, timings, null);
+    }
+
+    /** Whether the client's bytes are still unacknowledged ({@link #owedAck} is their ACK). */
+    public boolean ackOwed() {
+      return owedAck != null;
+    }
+  }
+
+  /**
+   * The pure ACK the restored socket owes its client when the previous owner never acknowledged
+   * what it received (a dispatcher that delays its first ACK): from the VIP, {@code snd_nxt} and
+   * {@code rcv_nxt} as restored, the window's right edge where the client last saw it, and the
+   * timestamp option with a TSval to fill in when it is sent (the socket's clock then) and TSecr 0
+   * (no RTT sample; the client's PAWS looks at TSval only). Null when nothing is owed.
+   */
+  static io.baton.linux.TcpSegment owedAck(ConnectionState state) {
+    if (!state.receivedUnacknowledged()) return null;
+    ConnectionState.TcpOptions o = state.options();
+    ConnectionState.Window w = state.window();
+    long window =
+        Integer.toUnsignedLong(w.rcvWup() + w.rcvWnd() - state.receiveNextSeq()) >>> o.rcvWscale();
+    return new io.baton.linux.TcpSegment(
+        state.flow().local(),
+        state.flow().client(),
+        state.sendNextSeq(),
+        state.receiveNextSeq(),
+        io.baton.linux.TcpSegment.ACK,
+        (int) Math.min(0xffff, window),
+        o.timestamps() ? new io.baton.linux.TcpSegment.Timestamp(0, 0) : null);
+  }
 
   /** Where the time of one restore went, for benchmarks and logs. */
   public record Timings(long totalNs, long replayNs) {}
@@ -109,7 +142,8 @@ public final class ConnectionRestorer {
       // not look at the selection (only send and recv in repair mode do).
       TcpRepair.setWindow(fd, PeerFin.windowBeforeFin(state));
       stage.set(0, "repair off");
-      TcpRepair.off(fd, options.windowProbe() && needsWindowProbe(state));
+      boolean probe = options.windowProbe() && needsWindowProbe(state);
+      TcpRepair.off(fd, probe);
       repairOff = true;
       if (state.finReceived()) {
         stage.set(0, "peer FIN");
@@ -120,7 +154,11 @@ public final class ConnectionRestorer {
       if (!options.nonBlocking()) {
         Sockets.setNonBlocking(fd, false);
       }
-      return new Restored(fd, tail, new Timings(System.nanoTime() - start, replayNs));
+      return new Restored(
+          fd,
+          tail,
+          new Timings(System.nanoTime() - start, replayNs),
+          probe || state.sendQueue().length > 0 ? null : owedAck(state));
     } catch (LinuxException | TransplantException e) {
       // A socket in repair mode closes without FIN or RST; past "repair off" turn it back on, so
       // that the connection, which the previous owner may take back, is not reset from here.

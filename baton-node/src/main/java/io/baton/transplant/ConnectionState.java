@@ -59,6 +59,15 @@ public record ConnectionState(
   /** The largest queue Baton moves (either direction); far above default socket buffers. */
   public static final int MAX_QUEUE_BYTES = 64 << 20;
 
+  /**
+   * Whether the previous owner had received bytes (or a FIN) it never acknowledged: its last
+   * segment out advertised a window from before {@code rcv_nxt} ({@code rcv_wup} is {@code rcv_nxt}
+   * as of the last segment sent). A dispatcher that delays its first ACK hands connections over so.
+   */
+  public boolean receivedUnacknowledged() {
+    return window.rcvWup() != receiveNextSeq;
+  }
+
   /** {@code struct tcp_repair_window}; u32 values kept in Java ints. */
   public record Window(int sndWl1, int sndWnd, int maxWindow, int rcvWnd, int rcvWup) {}
 

@@ -358,6 +358,17 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void aVipDelaysItsFirstAckUnlessTold() throws ConfigException {
+    assertThat(ConfigLoader.parse(DISPATCHER, "t.yaml").vips().getFirst().delayFirstAck())
+        .as("the default")
+        .isTrue();
+    String off = DISPATCHER.replace("    port: 80\n", "    port: 80\n    delay-first-ack: false\n");
+    assertThat(off).isNotEqualTo(DISPATCHER);
+
+    assertThat(ConfigLoader.parse(off, "t.yaml").vips().getFirst().delayFirstAck()).isFalse();
+  }
+
+  @Test
   void relativePathsResolveAgainstTheConfigFilesDirectory(@TempDir Path dir)
       throws IOException, ConfigException {
     ClusterKeyTest.writeKeyFile(dir.resolve("cluster.key"), KEY_HEX + "\n");

@@ -232,7 +232,7 @@ class InvalidConfigTest {
             "typo in a key",
             d("default-pool: web", "defualt-pool: web"),
             "t.yaml:12:5: vips[0].defualt-pool: unknown key (expected address, port, mode,"
-                + " default-pool, rules or reroute); did you mean 'default-pool'?"),
+                + " default-pool, rules, reroute or delay-first-ack); did you mean 'default-pool'?"),
         refused(
             "unknown top-level section",
             DISPATCHER + "logging: debug\n",
@@ -349,6 +349,14 @@ class InvalidConfigTest {
             "per-request routing of a tls vip",
             d("port: 80\n", "port: 443\n    mode: tls\n    reroute: per-request\n"),
             "t.yaml:13:14: vips[0].reroute: per-request routing reads every request, so it needs mode http"),
+        refused(
+            "delay-first-ack not a boolean",
+            d("port: 80\n", "port: 80\n    delay-first-ack: sometimes\n"),
+            "t.yaml:12:22: vips[0].delay-first-ack: must be true or false, got 'sometimes'"),
+        refused(
+            "delay-first-ack on a udp vip",
+            d("port: 80\n", "port: 80\n    mode: udp\n    delay-first-ack: true\n"),
+            "t.yaml:13:22: vips[0].delay-first-ack: udp VIPs have no TCP acknowledgements to delay"),
         refused(
             "unknown reroute",
             d("port: 80\n", "port: 80\n    reroute: always\n"),

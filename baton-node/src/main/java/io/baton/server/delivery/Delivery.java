@@ -43,4 +43,12 @@ public sealed interface Delivery permits RelayDelivery, PassingDelivery, Embedde
    * at construction. Any thread.
    */
   long idleTimeouts();
+
+  /**
+   * Acknowledgements sent for clients whose dispatcher delayed its first ACK and whose answer had
+   * not started {@link OwedAck#DELAY} after the restore. Any thread.
+   */
+  default long owedAcksSent() {
+    return 0;
+  }
 }

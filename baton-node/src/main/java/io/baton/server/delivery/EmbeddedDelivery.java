@@ -43,6 +43,7 @@ public final class EmbeddedDelivery implements Delivery {
   private final long idleTimeoutNs;
   private final LongAdder idleClosed = new LongAdder();
   private final IdleCloser idleCloser = new IdleCloser(idleClosed);
+  private final OwedAck owedAck = new OwedAck();
   private final java.util.function.Function<io.baton.transplant.FlowKey, RerouteGate> gates;
 
   /**
@@ -73,6 +74,11 @@ public final class EmbeddedDelivery implements Delivery {
   @Override
   public long idleTimeouts() {
     return idleClosed.sum();
+  }
+
+  @Override
+  public long owedAcksSent() {
+    return owedAck.sent();
   }
 
   @Override
@@ -125,6 +131,16 @@ public final class EmbeddedDelivery implements Delivery {
             f -> {
               if (!f.isSuccess()) {
                 log.warn("could not register {}: {}; closed it", info, String.valueOf(f.cause()));
+              } else if (info.ackOwed() && unsentTail.length == 0) {
+                // On the channel's loop, which alone closes the descriptor: open means still ours.
+                channel
+                    .eventLoop()
+                    .schedule(
+                        () -> {
+                          if (channel.isOpen()) owedAck.sendIfSilent(fd, info.owedAck(), info);
+                        },
+                        OwedAck.DELAY_NS,
+                        TimeUnit.NANOSECONDS);
               }
             });
   }

@@ -77,6 +77,10 @@ public final class PassingDelivery implements Delivery, AutoCloseable {
       java.util.function.Consumer<Movable> onMovable) {
     CloseListener once = new CloseOnce(onClosed, info);
     byte[] tail = unsentTail.clone();
+    if (info.ackOwed() && unsentTail.length == 0) {
+      // A worker process owns the socket from here: acknowledge now, the one time this can.
+      owedAck.sendIfSilent(fd, info.owedAck(), info);
+    }
     try {
       passer.execute(() -> pass(fd, tail, info, once, onMovable));
     } catch (RejectedExecutionException e) {
@@ -123,6 +127,13 @@ public final class PassingDelivery implements Delivery, AutoCloseable {
     log.warn("no worker of {} can take {} (tried {}); closing it", name, info, tried);
     Sockets.closeQuietly(fd);
     once.onClosed(0, tail.length);
+  }
+
+  private final OwedAck owedAck = new OwedAck();
+
+  @Override
+  public long owedAcksSent() {
+    return owedAck.sent();
   }
 
   @Override

@@ -53,6 +53,7 @@ public final class RelayDelivery implements Delivery {
   private final long connectTimeoutMs;
   private final long idleTimeoutNs;
   private final LongAdder idleClosed = new LongAdder();
+  private final OwedAck owedAck = new OwedAck();
   private final boolean followHttp;
   private final PreconnectedUpstreams.Counters preconnectCounts =
       new PreconnectedUpstreams.Counters();
@@ -188,6 +189,7 @@ public final class RelayDelivery implements Delivery {
             connectTimeoutMs,
             idleTimeoutNs,
             idleClosed,
+            owedAck,
             info,
             once,
             followHttp);
@@ -204,6 +206,11 @@ public final class RelayDelivery implements Delivery {
   @Override
   public long idleTimeouts() {
     return idleClosed.sum();
+  }
+
+  @Override
+  public long owedAcksSent() {
+    return owedAck.sent();
   }
 
   /** Pipes the loops keep for their next relays now (for tests; asks each loop). */

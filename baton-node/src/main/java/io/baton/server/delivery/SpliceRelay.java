@@ -65,6 +65,7 @@ final class SpliceRelay implements RelayEndpoint.Listener {
   private final long connectTimeoutMs;
   private final long idleTimeoutNs;
   private final LongAdder idleClosed;
+  private final OwedAck owedAck;
   private final ConnectionInfo info;
   private final CloseListener onClosed;
 
@@ -83,6 +84,10 @@ final class SpliceRelay implements RelayEndpoint.Listener {
   private Future<?> connectTimer;
   private Future<?> idleTimer;
   private long lastActivityNs;
+
+  /** The client's bytes are not acknowledged yet; the first idle check looks ({@link OwedAck}). */
+  private boolean ackOwed;
+
   private boolean pumpScheduled;
   private boolean refilled;
 
@@ -96,6 +101,7 @@ final class SpliceRelay implements RelayEndpoint.Listener {
       long connectTimeoutMs,
       long idleTimeoutNs,
       LongAdder idleClosed,
+      OwedAck owedAck,
       ConnectionInfo info,
       CloseListener onClosed,
       boolean followHttp) {
@@ -109,6 +115,8 @@ final class SpliceRelay implements RelayEndpoint.Listener {
     this.connectTimeoutMs = connectTimeoutMs;
     this.idleTimeoutNs = idleTimeoutNs;
     this.idleClosed = idleClosed;
+    this.owedAck = owedAck;
+    this.ackOwed = info.ackOwed() && unsentTail.length == 0;
     this.info = info;
     this.onClosed = onClosed;
   }
@@ -119,7 +127,9 @@ final class SpliceRelay implements RelayEndpoint.Listener {
       Sockets.setNonBlocking(clientFd, true);
       state = State.CONNECTING;
       lastActivityNs = System.nanoTime();
-      idleTimer = loop.schedule(this::checkIdle, idleTimeoutNs, TimeUnit.NANOSECONDS);
+      // The idle timer looks first at an owed ACK: no task more per connection.
+      long first = ackOwed ? Math.min(OwedAck.DELAY_NS, idleTimeoutNs) : idleTimeoutNs;
+      idleTimer = loop.schedule(this::checkIdle, first, TimeUnit.NANOSECONDS);
       clientRegistration = register(clientFd);
     } catch (LinuxException e) {
       abort("could not start: " + e.getMessage());
@@ -343,6 +353,11 @@ final class SpliceRelay implements RelayEndpoint.Listener {
   /** Closes the connection when nothing has moved for the idle timeout, else re-arms. */
   private void checkIdle() {
     if (state == State.CLOSED) return;
+    if (ackOwed) {
+      ackOwed = false;
+      if (state != State.SUSPENDED)
+        owedAck.sendIfSilent(clientFd, info.owedAck(), info); // not while moving
+    }
     long idleNs = System.nanoTime() - lastActivityNs;
     if (idleNs >= idleTimeoutNs) {
       idleClosed.increment();
