@@ -50,8 +50,6 @@ class OwedAckLabTest {
       try {
         TransplantLabTest.awaitTrue(
             () -> TcpInfo.of(x.clientFd).unacked() == 0, "the client's request acknowledged");
-        System.out.println(
-            "DEBUG acked: " + TcpInfo.of(x.clientFd) + " t=" + System.nanoTime() / 1000);
         assertThat(x.relay.owedAcksSent()).as("ACKs the relay sent on its own").isEqualTo(1);
         assertThat(TcpInfo.of(x.clientFd).totalRetrans())
             .as("segments the client retransmitted")
@@ -164,8 +162,6 @@ class OwedAckLabTest {
       for (int attempt = 1; ; attempt++) {
         int clientFd = lab.client.call(() -> TwoHostLab.connectTo(TwoHostLab.VIP));
         int aFd = lab.a.call(() -> Sockets.accept(listener, false));
-        System.out.println(
-            "DEBUG before send: " + TcpInfo.of(clientFd) + " t=" + System.nanoTime() / 1000);
         new BlockingFd(clientFd, LIMIT).writeAll(REQUEST, 0, REQUEST.length);
         byte[] head = TransplantLabTest.readHead(new BlockingFd(aFd, LIMIT));
         Move move = lab.freezeTowardB(aFd);
@@ -180,8 +176,6 @@ class OwedAckLabTest {
         assertThat(TcpInfo.of(clientFd).unacked())
             .as("the client's request unacknowledged after the move")
             .isEqualTo(1);
-        System.out.println(
-            "DEBUG after move: " + TcpInfo.of(clientFd) + " t=" + System.nanoTime() / 1000);
         CountDownLatch closed = new CountDownLatch(1);
         relay.deliver(
             moved.restored().fd(),
