@@ -63,13 +63,14 @@ final class VipListener {
    * accepted connections inherit the flag (on an AF_INET6 socket Linux keeps IP_TRANSPARENT and
    * IPV6_TRANSPARENT in one flag).
    *
-   * <p>With {@code delayFirstAck}, {@code TCP_QUICKACK} is off on the listening socket before it
-   * listens, and every connection accepted from it inherits that (the kernel copies the listener's
-   * delayed-ACK mode into each child): the client's first request is not acknowledged at once but
-   * after the delayed-ACK timeout (40 ms), by which time a handoff has frozen and closed the socket
-   * without it leaving. The server's answer acknowledges the request instead, one packet fewer on
-   * the dispatcher node per connection ({@code OwedAck} on the server covers a slow answer). A
-   * request longer than one full segment is still acknowledged at once, as TCP does.
+   * <p>With {@code delayFirstAck}, {@code TCP_QUICKACK} is off on the listening socket once it
+   * listens (listen() resets it), and every connection accepted from it inherits that (the kernel
+   * copies the listener's delayed-ACK mode into each child): the client's first request is not
+   * acknowledged at once but after the delayed-ACK timeout (40 ms), by which time a handoff has
+   * frozen and closed the socket without it leaving. The server's answer acknowledges the request
+   * instead, one packet fewer on the dispatcher node per connection ({@code OwedAck} on the server
+   * covers a slow answer). A request longer than one full segment is still acknowledged at once, as
+   * TCP does.
    */
   static VipListener bind(Vip vip, int boundInterface, boolean delayFirstAck) throws IOException {
     int fd = -1;
@@ -82,11 +83,12 @@ final class VipListener {
         Sockets.setInt(
             fd, Sockets.SOL_SOCKET, Sockets.SO_BINDTOIFINDEX, boundInterface, "SO_BINDTOIFINDEX");
       }
-      if (delayFirstAck) {
-        Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_QUICKACK, 0, "TCP_QUICKACK");
-      }
       Sockets.bind(fd, new InetSocketAddress(vip.address(), vip.port()));
       Sockets.listen(fd, BACKLOG);
+      if (delayFirstAck) {
+        // After listen(), which resets the delayed-ACK state (inet_csk_listen_start).
+        Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_QUICKACK, 0, "TCP_QUICKACK");
+      }
       return new VipListener(vip, fd);
     } catch (LinuxException e) {
       Sockets.closeQuietly(fd);
