@@ -14,16 +14,19 @@ import org.slf4j.LoggerFactory;
 /**
  * The acknowledgement a restored socket owes its client. A dispatcher that delays its first ACK
  * (the VIP's {@code delay-first-ack}, on by default) hands the connection over with the client's
- * request unacknowledged: normally the server's answer acknowledges it, and the dispatcher node
- * sends one packet fewer. An answer that takes long would leave the client to retransmit its
- * request (its tail-loss probe or retransmission timeout, ~200 ms on Linux), so a delivery that has
- * sent nothing {@link #DELAY} after the restore acknowledges on its own, as the kernel's delayed
- * ACK would have: repair mode on and off again, whose window probe carries the ACK. The client
- * answers that probe with an ACK of its own, which the dispatcher forwards; only slow answers pay
- * it.
+ * request unacknowledged: normally the server's answer, or the window update the kernel sends as
+ * the request is read, acknowledges it, and the dispatcher node sends one packet fewer. An answer
+ * that takes long would leave the client to retransmit its request (its tail-loss probe, ~200 ms on
+ * Linux), so a delivery whose socket has sent nothing {@link #DELAY} after the restore sends the
+ * ACK itself, as the kernel's delayed ACK would have. No socket option makes the kernel send an ACK
+ * it does not know it owes (and a repair-mode window probe carries a sequence number before {@code
+ * snd_una}, which the client discards, ACK and all), so the ACK is the one the restore built from
+ * the state ({@link io.baton.transplant.ConnectionRestorer#owedAck}), with the socket's clock as
+ * TSval, sent through a raw socket as the restore's re-created FIN is. The socket never learns of
+ * it, which costs nothing: its next segment acknowledges as much or more.
  *
- * <p>Call on the thread that owns the descriptor, while it is open and not being moved (repair mode
- * would fail a concurrent send). Thread-safe otherwise: the counter is shared.
+ * <p>Call on the thread that owns the descriptor, while it is open (a closed descriptor's number
+ * may name another socket by then). Thread-safe otherwise: the counter is shared.
  */
 final class OwedAck {
   private static final Logger log = LoggerFactory.getLogger(OwedAck.class);
