@@ -36,21 +36,10 @@ public record VipConfig(
     Objects.requireNonNull(reroute, "reroute");
   }
 
-  /** A VIP that delays its first ACK (the default). */
-  public VipConfig(
-      InetAddress address,
-      int port,
-      VipMode mode,
-      String defaultPool,
-      List<RuleConfig> rules,
-      Reroute reroute) {
-    this(address, port, mode, defaultPool, rules, reroute, true);
-  }
-
   /** A VIP whose rules route each connection's first request only. */
   public VipConfig(
       InetAddress address, int port, VipMode mode, String defaultPool, List<RuleConfig> rules) {
-    this(address, port, mode, defaultPool, rules, Reroute.FIRST_REQUEST);
+    this(address, port, mode, defaultPool, rules, Reroute.FIRST_REQUEST, true);
   }
 
   public InetSocketAddress socketAddress() {

@@ -61,10 +61,6 @@ public final class ConnectionRestorer {
    */
   public record Restored(
       int fd, byte[] unsentTail, Timings timings, io.baton.linux.TcpSegment owedAck) {
-    public Restored(int fd, byte[] unsentTail, Timings timings) {
-      this(fd, unsentTail, timings, null);
-    }
-
     /** Whether the client's bytes are still unacknowledged ({@link #owedAck} is their ACK). */
     public boolean ackOwed() {
       return owedAck != null;

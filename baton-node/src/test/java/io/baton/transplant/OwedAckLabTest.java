@@ -51,10 +51,7 @@ class OwedAckLabTest {
         TransplantLabTest.awaitTrue(
             () -> TcpInfo.of(x.clientFd).unacked() == 0, "the client's request acknowledged");
         assertThat(x.relay.owedAcksSent()).as("ACKs the relay sent on its own").isEqualTo(1);
-        assertThat(TcpInfo.of(x.clientFd).totalRetrans())
-            .as("segments the client retransmitted")
-            .isZero();
-        assertThat(lab.clientRsts.received()).isZero();
+        assertNoRetransmissionNorReset(lab, x);
       } finally {
         x.close();
       }
@@ -77,10 +74,7 @@ class OwedAckLabTest {
             .isZero();
         answer.countDown();
         assertThat(x.answerAtClient()).isEqualTo(new String(ANSWER, StandardCharsets.US_ASCII));
-        assertThat(TcpInfo.of(x.clientFd).totalRetrans())
-            .as("segments the client retransmitted")
-            .isZero();
-        assertThat(lab.clientRsts.received()).isZero();
+        assertNoRetransmissionNorReset(lab, x);
       } finally {
         answer.countDown();
         x.close();
@@ -97,10 +91,7 @@ class OwedAckLabTest {
         assertThat(x.answerAtClient()).isEqualTo(new String(ANSWER, StandardCharsets.US_ASCII));
         x.closed.await(LIMIT.toSeconds(), TimeUnit.SECONDS);
         assertThat(x.relay.owedAcksSent()).as("ACKs the relay sent on its own").isZero();
-        assertThat(TcpInfo.of(x.clientFd).totalRetrans())
-            .as("segments the client retransmitted")
-            .isZero();
-        assertThat(lab.clientRsts.received()).isZero();
+        assertNoRetransmissionNorReset(lab, x);
       } finally {
         x.close();
       }
@@ -231,5 +222,13 @@ class OwedAckLabTest {
               .formatted(port));
     }
     return port;
+  }
+
+  /** The client retransmitted nothing and received no RST. */
+  private static void assertNoRetransmissionNorReset(TwoHostLab lab, Exchange x) throws Exception {
+    assertThat(TcpInfo.of(x.clientFd).totalRetrans())
+        .as("segments the client retransmitted")
+        .isZero();
+    assertThat(lab.clientRsts.received()).isZero();
   }
 }

@@ -596,11 +596,9 @@ class FarmLabTest {
     for (int i = 0; i < 20; i++) {
       assertThat(body("-H", "Connection: close", farm.url("/static/whoami.txt"))).isEqualTo("s1\n");
     }
-    farm.d1.call(
-        () -> {
-          try (Nftables nft = Nftables.open()) {
-            nft.run(
-                """
+    nft(
+        farm.d1,
+        """
                 table inet bt_d1_acks {
                   counter to_client { }
                   chain output {
@@ -609,10 +607,7 @@ class FarmLabTest {
                   }
                 }
                 """
-                    .formatted(Farm.CLIENT_IP));
-          }
-          return null;
-        });
+            .formatted(Farm.CLIENT_IP));
     try {
       int n = 10;
       for (int i = 0; i < n; i++) {
@@ -627,13 +622,7 @@ class FarmLabTest {
                     farm.url("/whoami.txt")))
             .isEqualTo("s3\n");
       }
-      String counter =
-          farm.d1.call(
-              () -> {
-                try (Nftables nft = Nftables.open()) {
-                  return nft.run("list counter inet bt_d1_acks to_client");
-                }
-              });
+      String counter = nft(farm.d1, "list counter inet bt_d1_acks to_client");
       Matcher m = Pattern.compile("packets (\\d+)").matcher(counter);
       assertThat(m.find()).as(counter).isTrue();
       assertThat(Long.parseLong(m.group(1)))
@@ -642,13 +631,7 @@ class FarmLabTest {
               2 * n)
           .isZero();
     } finally {
-      farm.d1.call(
-          () -> {
-            try (Nftables nft = Nftables.open()) {
-              nft.run("delete table inet bt_d1_acks");
-            }
-            return null;
-          });
+      nft(farm.d1, "delete table inet bt_d1_acks");
     }
   }
 
@@ -714,11 +697,9 @@ class FarmLabTest {
    * guard (-150) may drop one that arrives ahead of the restore.
    */
   private static void countForwardedFromClient(Host host) throws Exception {
-    host.call(
-        () -> {
-          try (Nftables nft = Nftables.open()) {
-            nft.run(
-                """
+    nft(
+        host,
+        """
             table inet bt_forwarded {
               counter from_client { }
               chain prerouting {
@@ -727,31 +708,30 @@ class FarmLabTest {
               }
             }
             """
-                    .formatted(Farm.CLIENT_IP, Farm.VIP));
-          }
-          return null;
-        });
+            .formatted(Farm.CLIENT_IP, Farm.VIP));
   }
 
   /** Bytes counted by {@link #countForwardedFromClient} on all servers so far. */
   private long forwardedFromClientBytes() throws Exception {
     long total = 0;
     for (String server : Farm.SERVERS) {
-      total +=
-          farm.servers
-              .get(server)
-              .call(
-                  () -> {
-                    try (Nftables nft = Nftables.open()) {
-                      Matcher m =
-                          Pattern.compile("bytes (\\d+)")
-                              .matcher(nft.run("list counter inet bt_forwarded from_client"));
-                      assertThat(m.find()).as("counter bt_forwarded on %s", server).isTrue();
-                      return Long.parseLong(m.group(1));
-                    }
-                  });
+      Matcher m =
+          Pattern.compile("bytes (\\d+)")
+              .matcher(nft(farm.servers.get(server), "list counter inet bt_forwarded from_client"));
+      assertThat(m.find()).as("counter bt_forwarded on %s", server).isTrue();
+      total += Long.parseLong(m.group(1));
     }
     return total;
+  }
+
+  /** Runs nftables {@code commands} in {@code host}'s namespace; their output. */
+  private static String nft(Host host, String commands) throws Exception {
+    return host.call(
+        () -> {
+          try (Nftables nft = Nftables.open()) {
+            return nft.run(commands);
+          }
+        });
   }
 
   private Map<String, Long> acceptedPerServer() {
