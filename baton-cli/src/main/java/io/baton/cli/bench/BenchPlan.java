@@ -76,7 +76,7 @@ record BenchPlan(
    * dispatcher's CPU per handoff still fell from 877 to ~450 µs between 20 s and 60 s).
    */
   Duration warmupFor(SystemKind system) {
-    return system.isBaton() || system == SystemKind.DIRECT_APP ? warmup.multipliedBy(4) : warmup;
+    return isJvm(system) ? warmup.multipliedBy(4) : warmup;
   }
 
   /**
@@ -92,7 +92,43 @@ record BenchPlan(
 
   private static final Duration MAX_REWARM = Duration.ofSeconds(5);
 
-  /** Rough wall-clock time of the whole run, printed before it starts. */
+  /**
+   * A JVM system's warm-up ends once its JIT compiler threads (C1 and C2 of all its JVMs together)
+   * used less than this in the last {@link #jitWarmupStep}: 2.5 % of a core.
+   */
+  static final double JIT_QUIET_MS_PER_SECOND = 25;
+
+  private static final Duration MAX_JIT_STEP = Duration.ofSeconds(5);
+
+  /** True for the systems run by JVMs: Baton's and the standalone sample app. */
+  static boolean isJvm(SystemKind system) {
+    return system.isBaton() || system == SystemKind.DIRECT_APP;
+  }
+
+  /**
+   * Load between two looks at a JVM system's compilers at the end of its warm-up: the last part of
+   * {@link #warmupFor}, then as often as needed up to {@link #jitWarmupLimit}. At most 5 s.
+   */
+  Duration jitWarmupStep(SystemKind system) {
+    Duration w = warmupFor(system);
+    return w.compareTo(MAX_JIT_STEP) < 0 ? w : MAX_JIT_STEP;
+  }
+
+  /**
+   * How much longer than {@link #warmupFor} a JVM system is warmed up at most while its compilers
+   * are still busy: twice that (zero for the others). The servers of a Baton farm each restore a
+   * third of the connections, so their per-connection code reaches C2 only after minutes: after a
+   * fixed 40 s, their C2 threads still took 285-326 ms/s of the farm's CPU during the measured runs
+   * (bench/README.md, "What a handoff costs", item 31).
+   */
+  Duration jitWarmupLimit(SystemKind system) {
+    return isJvm(system) ? warmupFor(system).multipliedBy(2) : Duration.ZERO;
+  }
+
+  /**
+   * Rough wall-clock time of the whole run, printed before it starts: with half of each JVM
+   * system's {@link #jitWarmupLimit}, as a middle between compilers quiet at once and never.
+   */
   Duration estimate() {
     Duration perRepeat = Duration.ZERO;
     for (SystemKind s : systems) {
@@ -100,6 +136,7 @@ record BenchPlan(
           perRepeat
               .plus(s.isBaton() ? BATON_START : OTHER_START)
               .plus(warmupFor(s))
+              .plus(jitWarmupLimit(s).dividedBy(2))
               .plus(RUN_OVERHEAD)
               .plus(IDLE_CHECK)
               .plus(rewarm())

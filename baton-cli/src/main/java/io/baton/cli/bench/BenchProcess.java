@@ -78,6 +78,13 @@ final class BenchProcess {
         .sum();
   }
 
+  /** Clock ticks used so far by the JIT compiler threads of the process and its descendants. */
+  long compilerTicks() {
+    return Stream.concat(Stream.of(process.toHandle()), process.descendants())
+        .mapToLong(h -> CompilerThreads.ticksOf(h.pid()))
+        .sum();
+  }
+
   /**
    * SIGTERM, a bounded wait, then SIGKILL and another bounded wait. When interrupted, kills at once
    * and keeps the thread's interrupt status.
@@ -135,13 +142,17 @@ final class BenchProcess {
 
   static long ticksOf(long pid) {
     try {
-      String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
-      // Fields after the command name (which may hold spaces) start at field 3 (state);
-      // utime and stime are fields 14 and 15.
-      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-      return Long.parseLong(f[11]) + Long.parseLong(f[12]);
+      return ticksFromStat(Files.readString(Path.of("/proc", Long.toString(pid), "stat")));
     } catch (IOException | RuntimeException gone) {
       return 0; // the process ended between listing and reading
     }
+  }
+
+  /** utime + stime of a {@code /proc/PID/stat} or {@code /proc/PID/task/TID/stat} line. */
+  static long ticksFromStat(String stat) {
+    // Fields after the command name (which may hold spaces and parentheses) start at field 3
+    // (state); utime and stime are fields 14 and 15.
+    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+    return Long.parseLong(f[11]) + Long.parseLong(f[12]);
   }
 }

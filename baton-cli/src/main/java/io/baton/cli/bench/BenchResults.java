@@ -157,7 +157,8 @@ final class BenchResults {
                   spread(runs, Measurement::cpu0NoiseMsPerSecond),
                   spread(runs, Measurement::machineCpuUsPerRequest),
                   overDirect,
-                  spread(runs, Measurement::frontBytesPerRequest)));
+                  spread(runs, Measurement::frontBytesPerRequest),
+                  spread(runs, Measurement::jitMsPerSecond)));
         }
       }
     }

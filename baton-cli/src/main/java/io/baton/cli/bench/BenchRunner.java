@@ -146,14 +146,9 @@ final class BenchRunner {
       return;
     }
     try (running) {
-      Wrk.run(
-          lab.client,
-          running.baseUrl() + plan.smallest().path(),
-          plan.concurrency(),
-          ConnectionMode.CLOSE,
-          plan.warmupFor(system));
+      double[] warm = warmUp(lab, running, system);
       double[] idle = idleCpu0MsPerSecond(running);
-      results.add(new IdleCheck(system.label(), repeat, idle[0], idle[1]));
+      results.add(new IdleCheck(system.label(), repeat, idle[0], idle[1], warm[0], warm[1]));
       // The idle check's pause deoptimises a JVM's hottest code (uncommon traps in the fabric
       // codec and the event loop on what only an idle node does), and C2's recompilation would
       // otherwise land in the first measured run: a short second warm-up takes it.
@@ -163,7 +158,18 @@ final class BenchRunner {
           plan.concurrency(),
           ConnectionMode.CLOSE,
           plan.rewarm());
-      say(String.format("%s: up and warm; CPU 0 busy %.1f ms/s while it idles", tag, idle[0]));
+      say(
+          String.format(
+              "%s: up and warm; CPU 0 busy %.1f ms/s while it idles%s",
+              tag,
+              idle[0],
+              BenchPlan.isJvm(system)
+                  ? String.format(
+                      "; warm-up %.0f s, JIT compilers %.1f ms/s at its end%s",
+                      warm[0],
+                      warm[1],
+                      warm[1] < BenchPlan.JIT_QUIET_MS_PER_SECOND ? "" : " (still busy)")
+                  : ""));
       // One failed run (wrk timed out, say) costs that run only: the system's other sizes and
       // modes are still measured, unless the system itself died.
       for (ConnectionMode mode : plan.modes()) {
@@ -201,6 +207,41 @@ final class BenchRunner {
       results.fail(tag + ": " + e.getMessage());
       say(tag + ": FAILED: " + e.getMessage());
     }
+  }
+
+  /**
+   * Warms {@code system} up with close-mode load at the smallest size for {@link
+   * BenchPlan#warmupFor}; a JVM system goes on, a {@link BenchPlan#jitWarmupStep} at a time, while
+   * its JIT compilers used {@link BenchPlan#JIT_QUIET_MS_PER_SECOND} or more in the last step, up
+   * to {@link BenchPlan#jitWarmupLimit} more. Returns the warm-up's length in seconds and the
+   * compilers' ms/s in its last step (0 for a system without a JVM).
+   */
+  private double[] warmUp(BenchLab lab, RunningSystem running, SystemKind system)
+      throws IOException, InterruptedException {
+    String url = running.baseUrl() + plan.smallest().path();
+    Duration fixed = plan.warmupFor(system);
+    if (!BenchPlan.isJvm(system)) {
+      Wrk.run(lab.client, url, plan.concurrency(), ConnectionMode.CLOSE, fixed);
+      return new double[] {fixed.toMillis() / 1e3, 0};
+    }
+    Duration step = plan.jitWarmupStep(system);
+    Duration end = fixed.plus(plan.jitWarmupLimit(system));
+    Duration done = fixed.minus(step);
+    if (!done.isZero()) Wrk.run(lab.client, url, plan.concurrency(), ConnectionMode.CLOSE, done);
+    double jit;
+    do {
+      long ticks0 = running.compilerTicks();
+      long t0 = System.nanoTime();
+      Wrk.run(lab.client, url, plan.concurrency(), ConnectionMode.CLOSE, step);
+      jit = jitMsPerSecond(running.compilerTicks() - ticks0, System.nanoTime() - t0);
+      done = done.plus(step);
+    } while (jit >= BenchPlan.JIT_QUIET_MS_PER_SECOND && done.compareTo(end) < 0);
+    return new double[] {done.toMillis() / 1e3, jit};
+  }
+
+  /** Compiler-thread clock ticks over {@code nanos} of wall time, as milliseconds per second. */
+  static double jitMsPerSecond(long ticks, long nanos) {
+    return ticks * CpuTimes.MICROS_PER_TICK / 1e3 / Math.max(1e-9, nanos / 1e9);
   }
 
   /** Measures one run; records a failure instead of throwing. False when the system is gone. */
@@ -251,6 +292,8 @@ final class BenchRunner {
     long spin0 = spinner == null ? 0 : spinner.ticks();
     HandoffCounters handoffs0 = running.handoffCounters();
     long process0 = running.balancerProcessTicks();
+    long compiler0 = running.compilerTicks();
+    long started = System.nanoTime();
     InterfaceStats front0 = lab.lb.interfaceStats("front");
     CpuTimes cpu0 = CpuTimes.read();
     Wrk.Result wrk;
@@ -278,10 +321,12 @@ final class BenchRunner {
     }
     InterfaceStats front1 = lab.lb.interfaceStats("front");
     long process = running.balancerProcessTicks() - process0;
+    double jit = jitMsPerSecond(running.compilerTicks() - compiler0, System.nanoTime() - started);
     HandoffCounters handoffs1 = running.handoffCounters();
     long frontBytes = front1.rxBytes() - front0.rxBytes() + front1.txBytes() - front0.txBytes();
     Measurement m =
-        Measurement.of(running.kind(), mode, size, repeat, wrk, noise, cpu, process, frontBytes);
+        Measurement.of(
+            running.kind(), mode, size, repeat, wrk, noise, cpu, process, frontBytes, jit);
     results.add(m);
     String handoffText = "";
     if (handoffs0 != null && handoffs1 != null) {
@@ -297,7 +342,8 @@ final class BenchRunner {
     say(
         String.format(
                 "%s %-10s %-8s %8.0f req/s  p50 %7.0f µs  p99 %7.0f µs  errors %d  balancer-node CPU %7.1f µs/req"
-                    + " (processes %.1f)  machine %7.1f µs/req  front %,.0f B/req  CPU 0 noise %.0f ms/s",
+                    + " (processes %.1f)  machine %7.1f µs/req  front %,.0f B/req  CPU 0 noise %.0f ms/s"
+                    + "  JIT %.0f ms/s",
                 tag,
                 mode.label(),
                 size.label(),
@@ -309,7 +355,8 @@ final class BenchRunner {
                 m.balancerProcessUsPerRequest(),
                 m.machineCpuUsPerRequest(),
                 m.frontBytesPerRequest(),
-                noise)
+                noise,
+                jit)
             + handoffText);
   }
 

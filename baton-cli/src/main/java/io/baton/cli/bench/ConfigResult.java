@@ -21,6 +21,7 @@ import java.util.List;
  * @param machineCpuOverDirectUsPerRequest median machine CPU per request minus the same for the
  *     matching direct baseline at this mode and size; null for a baseline or without one
  * @param frontBytesPerRequest bytes crossing lb's front interface (both directions) per request
+ * @param jitMsPerSecond the system's JIT compiler threads' CPU time per second during the runs
  */
 record ConfigResult(
     String system,
@@ -41,7 +42,8 @@ record ConfigResult(
     Spread cpu0NoiseMsPerSecond,
     Spread machineCpuUsPerRequest,
     Double machineCpuOverDirectUsPerRequest,
-    Spread frontBytesPerRequest) {
+    Spread frontBytesPerRequest,
+    Spread jitMsPerSecond) {
 
   /** "3/3", or "2/3, 1 excluded (errors)", "1/3, 2 failed". */
   String runCount() {

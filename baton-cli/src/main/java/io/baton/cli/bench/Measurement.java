@@ -16,6 +16,8 @@ package io.baton.cli.bench;
  * @param balancerProcessUsPerRequest the balancer processes' own user + system time per request: a
  *     lower bound of the primary figure that other programs on CPU 0 cannot inflate (it misses the
  *     packet work CPU 0 does in softirq outside the balancer's own time)
+ * @param jitMsPerSecond CPU time per second of the JIT compiler threads of the system's JVMs (all
+ *     of them, on either CPU) during the run: near 0 when the warm-up left nothing to compile
  */
 record Measurement(
     String system,
@@ -39,7 +41,8 @@ record Measurement(
     double balancerCpuUsPerRequest,
     double balancerProcessUsPerRequest,
     double machineCpuUsPerRequest,
-    double frontBytesPerRequest) {
+    double frontBytesPerRequest,
+    double jitMsPerSecond) {
 
   static Measurement of(
       SystemKind system,
@@ -50,7 +53,8 @@ record Measurement(
       double cpu0NoiseMsPerSecond,
       CpuTimes cpu,
       long balancerProcessTicks,
-      long frontBytes) {
+      long frontBytes,
+      double jitMsPerSecond) {
     double n = Math.max(1, wrk.requests());
     return new Measurement(
         system.label(),
@@ -74,7 +78,8 @@ record Measurement(
         cpu.cpu0Busy() * CpuTimes.MICROS_PER_TICK / n,
         balancerProcessTicks * CpuTimes.MICROS_PER_TICK / n,
         cpu.machineBusy() * CpuTimes.MICROS_PER_TICK / n,
-        frontBytes / n);
+        frontBytes / n,
+        jitMsPerSecond);
   }
 
   long errors() {

@@ -110,8 +110,8 @@ final class ReportWriter {
     b.append(
         "| system | mode | size | runs | req/s | p50 µs | p99 µs | errors | balancer-node CPU µs/req"
             + " | balancer processes µs/req (lower bound) | machine CPU over direct µs/req | lb front bytes/req"
-            + " | CPU 0 noise ms/s |\n");
-    b.append("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+            + " | CPU 0 noise ms/s | JIT ms/s |\n");
+    b.append("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (ConfigResult r : table) {
       b.append("| ")
           .append(r.system())
@@ -145,6 +145,11 @@ final class ReportWriter {
           .append(r.frontBytesPerRequest().format("%.0f"))
           .append(" | ")
           .append(r.cpu0NoiseMsPerSecond().format("%.0f"))
+          .append(" | ")
+          .append(
+              BenchPlan.isJvm(SystemKind.parse(r.system()))
+                  ? r.jitMsPerSecond().format("%.0f")
+                  : "–")
           .append(" |\n");
     }
     return b.toString();
@@ -181,6 +186,12 @@ final class ReportWriter {
     for (IdleCheck c : results.idleChecks()) {
       b.append(
           String.format("; %s #%d %.1f ms/s", c.system(), c.repeat(), c.cpu0BusyMsPerSecond()));
+      if (c.jitMsPerSecond() > 0 || BenchPlan.isJvm(SystemKind.parse(c.system()))) {
+        b.append(
+            String.format(
+                " (warm-up %.0f s, JIT %.0f ms/s at its end)",
+                c.warmupSeconds(), c.jitMsPerSecond()));
+      }
     }
     b.append(".\n\n");
     if (!results.failures().isEmpty()) {
@@ -236,7 +247,8 @@ final class ReportWriter {
         + plan.duration().toSeconds()
         + " s per run, warm-up "
         + plan.warmup().toSeconds()
-        + " s per system start (four times that for JVM systems), "
+        + " s per system start (four times that for JVM systems, then until their JIT"
+        + " compilers are quiet, at most twice as long again), "
         + plan.repeats()
         + " repeat(s), interleaved"
         + (plan.pacedRate() > 0

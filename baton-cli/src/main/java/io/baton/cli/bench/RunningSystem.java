@@ -59,6 +59,14 @@ final class RunningSystem implements AutoCloseable {
     return balancer.stream().mapToLong(BenchProcess::cpuTicks).sum();
   }
 
+  /**
+   * Clock ticks used so far by the JIT compiler threads of every process of the system (0 for a
+   * system without a JVM).
+   */
+  long compilerTicks() {
+    return processes.stream().mapToLong(BenchProcess::compilerTicks).sum();
+  }
+
   /** The dispatcher's handoff counters now, or null for a system without a Baton dispatcher. */
   HandoffCounters handoffCounters() throws java.io.IOException {
     return metricsUrl == null ? null : HandoffCounters.scrape(metricsHost, metricsUrl);

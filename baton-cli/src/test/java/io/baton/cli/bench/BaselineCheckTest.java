@@ -64,7 +64,8 @@ class BaselineCheckTest {
             Spread.of(0),
             Spread.of(24.8 + 37.1),
             null,
-            Spread.of(1));
+            Spread.of(1),
+            Spread.of(0));
     ConfigResult directKeepAlive =
         new ConfigResult(
             "direct-nginx",
@@ -85,7 +86,8 @@ class BaselineCheckTest {
             Spread.of(0),
             Spread.of(1),
             null,
-            Spread.of(1));
+            Spread.of(1),
+            Spread.of(0));
     assertThat(BaselineCheck.of(List.of(farmBound, directKeepAlive)).valid()).isTrue();
 
     // 155.5 µs of CPU 0 and 175.6 µs of CPU 1 per request at 4,669 req/s: 73% and 82%.
@@ -109,7 +111,8 @@ class BaselineCheckTest {
             Spread.of(0),
             Spread.of(155.5 + 175.6),
             null,
-            Spread.of(1));
+            Spread.of(1),
+            Spread.of(0));
     assertThat(BaselineCheck.of(List.of(stalled)).problems())
         .singleElement()
         .asString()
@@ -148,7 +151,8 @@ class BaselineCheckTest {
             Spread.of(0),
             Spread.of(1),
             null,
-            Spread.of(1));
+            Spread.of(1),
+            Spread.of(0));
     assertThat(BaselineCheck.of(List.of(baton)).problems())
         .singleElement()
         .asString()
@@ -177,7 +181,8 @@ class BaselineCheckTest {
             Spread.of(0),
             Spread.of(1),
             null,
-            Spread.of(1));
+            Spread.of(1),
+            Spread.of(0));
     assertThat(BaselineCheck.of(List.of(serial)).valid()).isTrue();
   }
 
@@ -214,7 +219,8 @@ class BaselineCheckTest {
         p.cpu0NoiseMsPerSecond(),
         p.machineCpuUsPerRequest(),
         p.machineCpuOverDirectUsPerRequest(),
-        p.frontBytesPerRequest());
+        p.frontBytesPerRequest(),
+        Spread.of(0));
   }
 
   private static ConfigResult proxy(String system, double cpuUs, double... rps) {
@@ -237,7 +243,8 @@ class BaselineCheckTest {
         Spread.of(0),
         Spread.of(1),
         null,
-        Spread.of(1));
+        Spread.of(1),
+        Spread.of(0));
   }
 
   private static ConfigResult direct(double rps) {
@@ -260,7 +267,8 @@ class BaselineCheckTest {
         Spread.of(0),
         Spread.of(1),
         null,
-        Spread.of(1));
+        Spread.of(1),
+        Spread.of(0));
   }
 
   /** A system that did not start has no rows in the table; the run must still not read as clean. */

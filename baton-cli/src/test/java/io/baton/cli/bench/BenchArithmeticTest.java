@@ -102,7 +102,7 @@ class BenchArithmeticTest {
       long frontBytes) {
     Wrk.Result wrk = new Wrk.Result(requests, 5.0, 100, 200, timeouts, 0);
     return Measurement.of(
-        system, ConnectionMode.CLOSE, KIB, repeat, wrk, 3.0, cpu, processTicks, frontBytes);
+        system, ConnectionMode.CLOSE, KIB, repeat, wrk, 3.0, cpu, processTicks, frontBytes, 0);
   }
 
   private static BenchPlan plan(int repeats) {

@@ -217,6 +217,7 @@ class BenchSummaryTest {
         Spread.of(0),
         one,
         null,
-        one);
+        one,
+        Spread.of(0));
   }
 }
