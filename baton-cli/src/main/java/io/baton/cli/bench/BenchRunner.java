@@ -146,18 +146,14 @@ final class BenchRunner {
       return;
     }
     try (running) {
-      double[] warm = warmUp(lab, running, system);
+      double[] first = warmUp(lab, running, system, plan.warmupFor(system));
       double[] idle = idleCpu0MsPerSecond(running);
-      results.add(new IdleCheck(system.label(), repeat, idle[0], idle[1], warm[0], warm[1]));
       // The idle check's pause deoptimises a JVM's hottest code (uncommon traps in the fabric
       // codec and the event loop on what only an idle node does), and C2's recompilation would
-      // otherwise land in the first measured run: a short second warm-up takes it.
-      Wrk.run(
-          lab.client,
-          running.baseUrl() + plan.smallest().path(),
-          plan.concurrency(),
-          ConnectionMode.CLOSE,
-          plan.rewarm());
+      // otherwise land in the first measured run: a second warm-up takes it, as long as it needs.
+      double[] warm = warmUp(lab, running, system, plan.rewarm());
+      results.add(
+          new IdleCheck(system.label(), repeat, idle[0], idle[1], first[0] + warm[0], warm[1]));
       say(
           String.format(
               "%s: up and warm; CPU 0 busy %.1f ms/s while it idles%s",
@@ -210,21 +206,21 @@ final class BenchRunner {
   }
 
   /**
-   * Warms {@code system} up with close-mode load at the smallest size for {@link
-   * BenchPlan#warmupFor}; a JVM system goes on, a {@link BenchPlan#jitWarmupStep} at a time, while
-   * its JIT compilers used {@link BenchPlan#JIT_QUIET_MS_PER_SECOND} or more in the last step, up
-   * to {@link BenchPlan#jitWarmupLimit} more. Returns the warm-up's length in seconds and the
-   * compilers' ms/s in its last step (0 for a system without a JVM).
+   * Warms {@code system} up with close-mode load at the smallest size for {@code fixed}; a JVM
+   * system goes on, a {@link BenchPlan#jitWarmupStep} at a time, while its JIT compilers used
+   * {@link BenchPlan#JIT_QUIET_MS_PER_SECOND} or more in the last step, up to {@link
+   * BenchPlan#jitWarmupLimit} more. Returns the warm-up's length in seconds and the compilers' ms/s
+   * in its last step (0 for a system without a JVM).
    */
-  private double[] warmUp(BenchLab lab, RunningSystem running, SystemKind system)
+  private double[] warmUp(BenchLab lab, RunningSystem running, SystemKind system, Duration fixed)
       throws IOException, InterruptedException {
     String url = running.baseUrl() + plan.smallest().path();
-    Duration fixed = plan.warmupFor(system);
     if (!BenchPlan.isJvm(system)) {
       Wrk.run(lab.client, url, plan.concurrency(), ConnectionMode.CLOSE, fixed);
       return new double[] {fixed.toMillis() / 1e3, 0};
     }
-    Duration step = plan.jitWarmupStep(system);
+    Duration step =
+        fixed.compareTo(plan.jitWarmupStep(system)) < 0 ? fixed : plan.jitWarmupStep(system);
     Duration end = fixed.plus(plan.jitWarmupLimit(system));
     Duration done = fixed.minus(step);
     if (!done.isZero()) Wrk.run(lab.client, url, plan.concurrency(), ConnectionMode.CLOSE, done);
