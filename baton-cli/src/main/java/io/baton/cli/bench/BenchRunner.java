@@ -162,7 +162,7 @@ final class BenchRunner {
               BenchPlan.isJvm(system)
                   ? String.format(
                       "; warm-up %.0f s, JIT compilers %.1f ms/s at its end%s",
-                      warm[0],
+                      first[0] + warm[0],
                       warm[1],
                       warm[1] < BenchPlan.JIT_QUIET_MS_PER_SECOND ? "" : " (still busy)")
                   : ""));
