@@ -207,32 +207,50 @@ final class BenchRunner {
 
   /**
    * Warms {@code system} up with close-mode load at the smallest size for {@code fixed}; a JVM
-   * system goes on, a {@link BenchPlan#jitWarmupStep} at a time, while its JIT compilers used
-   * {@link BenchPlan#JIT_QUIET_MS_PER_SECOND} or more in the last step, up to {@link
-   * BenchPlan#jitWarmupLimit} more. Returns the warm-up's length in seconds and the compilers' ms/s
-   * in its last step (0 for a system without a JVM).
+   * system goes on, a {@link BenchPlan#jitWarmupStep} at a time and one size of the plan after
+   * another, until its JIT compilers used less than {@link BenchPlan#JIT_QUIET_MS_PER_SECOND} in a
+   * step at every size in turn (each size takes paths the others do not: the relay's pumps for
+   * answers larger than a pipe, say), up to {@link BenchPlan#jitWarmupLimit} more. Returns the
+   * warm-up's length in seconds and the compilers' highest ms/s in its last round of sizes (0 for a
+   * system without a JVM).
    */
   private double[] warmUp(BenchLab lab, RunningSystem running, SystemKind system, Duration fixed)
       throws IOException, InterruptedException {
-    String url = running.baseUrl() + plan.smallest().path();
+    String url = running.baseUrl();
     if (!BenchPlan.isJvm(system)) {
-      Wrk.run(lab.client, url, plan.concurrency(), ConnectionMode.CLOSE, fixed);
+      Wrk.run(
+          lab.client,
+          url + plan.smallest().path(),
+          plan.concurrency(),
+          ConnectionMode.CLOSE,
+          fixed);
       return new double[] {fixed.toMillis() / 1e3, 0};
     }
     Duration step =
         fixed.compareTo(plan.jitWarmupStep(system)) < 0 ? fixed : plan.jitWarmupStep(system);
     Duration end = fixed.plus(plan.jitWarmupLimit(system));
     Duration done = fixed.minus(step);
-    if (!done.isZero()) Wrk.run(lab.client, url, plan.concurrency(), ConnectionMode.CLOSE, done);
-    double jit;
-    do {
+    if (!done.isZero()) {
+      Wrk.run(
+          lab.client, url + plan.smallest().path(), plan.concurrency(), ConnectionMode.CLOSE, done);
+    }
+    List<ResponseSize> sizes = plan.sizes();
+    double[] lastRound = new double[sizes.size()];
+    java.util.Arrays.fill(lastRound, Double.MAX_VALUE);
+    int quietInARow = 0;
+    for (int k = 0; quietInARow < sizes.size() && done.compareTo(end) < 0; k++) {
+      ResponseSize size = sizes.get(k % sizes.size());
       long ticks0 = running.compilerTicks();
       long t0 = System.nanoTime();
-      Wrk.run(lab.client, url, plan.concurrency(), ConnectionMode.CLOSE, step);
-      jit = jitMsPerSecond(running.compilerTicks() - ticks0, System.nanoTime() - t0);
+      Wrk.run(lab.client, url + size.path(), plan.concurrency(), ConnectionMode.CLOSE, step);
+      double jit = jitMsPerSecond(running.compilerTicks() - ticks0, System.nanoTime() - t0);
+      lastRound[k % sizes.size()] = jit;
+      quietInARow = jit < BenchPlan.JIT_QUIET_MS_PER_SECOND ? quietInARow + 1 : 0;
       done = done.plus(step);
-    } while (jit >= BenchPlan.JIT_QUIET_MS_PER_SECOND && done.compareTo(end) < 0);
-    return new double[] {done.toMillis() / 1e3, jit};
+    }
+    double highest = 0;
+    for (double jit : lastRound) if (jit != Double.MAX_VALUE) highest = Math.max(highest, jit);
+    return new double[] {done.toMillis() / 1e3, highest};
   }
 
   /** Compiler-thread clock ticks over {@code nanos} of wall time, as milliseconds per second. */
