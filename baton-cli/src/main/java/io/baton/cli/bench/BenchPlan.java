@@ -114,6 +114,23 @@ record BenchPlan(
     return w.compareTo(MAX_JIT_STEP) < 0 ? w : MAX_JIT_STEP;
   }
 
+  /** One step of a JVM system's JIT warm-up: wrk's load at one size in one mode. */
+  record WarmStep(ConnectionMode mode, ResponseSize size) {}
+
+  /**
+   * The loads a JVM system's JIT warm-up steps through, in turn: every size in close mode, then, if
+   * the plan measures keep-alive, every size in keep-alive. The paced mode's load (hey's bursts
+   * with idle gaps) is not among them: wrk cannot make it.
+   */
+  List<WarmStep> jitWarmupRound() {
+    List<WarmStep> round = new java.util.ArrayList<>();
+    for (ResponseSize size : sizes) round.add(new WarmStep(ConnectionMode.CLOSE, size));
+    if (modes.contains(ConnectionMode.KEEP_ALIVE)) {
+      for (ResponseSize size : sizes) round.add(new WarmStep(ConnectionMode.KEEP_ALIVE, size));
+    }
+    return List.copyOf(round);
+  }
+
   /**
    * How much longer than {@link #warmupFor} a JVM system is warmed up at most while its compilers
    * are still busy: twice that (zero for the others). The servers of a Baton farm each restore a

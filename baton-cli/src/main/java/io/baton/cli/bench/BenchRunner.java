@@ -207,12 +207,12 @@ final class BenchRunner {
 
   /**
    * Warms {@code system} up with close-mode load at the smallest size for {@code fixed}; a JVM
-   * system goes on, a {@link BenchPlan#jitWarmupStep} at a time and one size of the plan after
-   * another, until its JIT compilers used less than {@link BenchPlan#JIT_QUIET_MS_PER_SECOND} in a
-   * step at every size in turn (each size takes paths the others do not: the relay's pumps for
-   * answers larger than a pipe, say), up to {@link BenchPlan#jitWarmupLimit} more. Returns the
-   * warm-up's length in seconds and the compilers' highest ms/s in its last round of sizes (0 for a
-   * system without a JVM).
+   * system goes on, a {@link BenchPlan#jitWarmupStep} at a time through {@link
+   * BenchPlan#jitWarmupRound}, until its JIT compilers used less than {@link
+   * BenchPlan#JIT_QUIET_MS_PER_SECOND} in every step of a round in a row (each size and mode takes
+   * paths the others do not: the relay's pumps for answers larger than a pipe, the embedded app's
+   * keep-alive), up to {@link BenchPlan#jitWarmupLimit} more. Returns the warm-up's length in
+   * seconds and the compilers' highest ms/s in its last round (0 for a system without a JVM).
    */
   private double[] warmUp(BenchLab lab, RunningSystem running, SystemKind system, Duration fixed)
       throws IOException, InterruptedException {
@@ -234,17 +234,17 @@ final class BenchRunner {
       Wrk.run(
           lab.client, url + plan.smallest().path(), plan.concurrency(), ConnectionMode.CLOSE, done);
     }
-    List<ResponseSize> sizes = plan.sizes();
-    double[] lastRound = new double[sizes.size()];
+    List<BenchPlan.WarmStep> round = plan.jitWarmupRound();
+    double[] lastRound = new double[round.size()];
     java.util.Arrays.fill(lastRound, Double.MAX_VALUE);
     int quietInARow = 0;
-    for (int k = 0; quietInARow < sizes.size() && done.compareTo(end) < 0; k++) {
-      ResponseSize size = sizes.get(k % sizes.size());
+    for (int k = 0; quietInARow < round.size() && done.compareTo(end) < 0; k++) {
+      BenchPlan.WarmStep load = round.get(k % round.size());
       long ticks0 = running.compilerTicks();
       long t0 = System.nanoTime();
-      Wrk.run(lab.client, url + size.path(), plan.concurrency(), ConnectionMode.CLOSE, step);
+      Wrk.run(lab.client, url + load.size().path(), plan.concurrency(), load.mode(), step);
       double jit = jitMsPerSecond(running.compilerTicks() - ticks0, System.nanoTime() - t0);
-      lastRound[k % sizes.size()] = jit;
+      lastRound[k % round.size()] = jit;
       quietInARow = jit < BenchPlan.JIT_QUIET_MS_PER_SECOND ? quietInARow + 1 : 0;
       done = done.plus(step);
     }

@@ -73,6 +73,30 @@ class CompilerThreadsTest {
   }
 
   @Test
+  void theWarmUpStepsThroughEverySizeClosedThenKeptAliveNeverPaced() {
+    ResponseSize mib = ResponseSize.parse("1m");
+    BenchPlan both =
+        new BenchPlan(
+            List.of(SystemKind.BATON_RELAY),
+            List.of(mib, KIB),
+            List.of(ConnectionMode.PACED, ConnectionMode.KEEP_ALIVE, ConnectionMode.CLOSE),
+            Duration.ofSeconds(5),
+            Duration.ofSeconds(10),
+            Duration.ZERO,
+            1,
+            16,
+            200);
+    assertThat(both.jitWarmupRound())
+        .containsExactly(
+            new BenchPlan.WarmStep(ConnectionMode.CLOSE, KIB),
+            new BenchPlan.WarmStep(ConnectionMode.CLOSE, mib),
+            new BenchPlan.WarmStep(ConnectionMode.KEEP_ALIVE, KIB),
+            new BenchPlan.WarmStep(ConnectionMode.KEEP_ALIVE, mib));
+    assertThat(plan(Duration.ofSeconds(10)).jitWarmupRound())
+        .containsExactly(new BenchPlan.WarmStep(ConnectionMode.CLOSE, KIB));
+  }
+
+  @Test
   void theEstimateCountsHalfOfEachJvmSystemsJitLimit() {
     BenchPlan jvm = plan(Duration.ofSeconds(10), SystemKind.BATON_RELAY);
     BenchPlan proxy = plan(Duration.ofSeconds(10), SystemKind.HAPROXY);
